@@ -1,0 +1,40 @@
+import { base58, base64, base64nopad, base64urlnopad, hex } from '@scure/base';
+
+export const toHex = (b: Uint8Array): string => hex.encode(b);
+export const fromHex = (s: string): Uint8Array => hex.decode(s.toLowerCase());
+export const toBase64 = (b: Uint8Array): string => base64.encode(b);
+export const fromBase64 = (s: string): Uint8Array => base64.decode(s);
+export const fromBase64NoPad = (s: string): Uint8Array => base64nopad.decode(s);
+export const toBase64Url = (b: Uint8Array): string => base64urlnopad.encode(b);
+export const fromBase64Url = (s: string): Uint8Array => base64urlnopad.decode(s);
+export const toBase58 = (b: Uint8Array): string => base58.encode(b);
+export const fromBase58 = (s: string): Uint8Array => base58.decode(s);
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+export const utf8 = (s: string): Uint8Array => encoder.encode(s);
+/** Decodes UTF-8, throwing on invalid sequences rather than substituting U+FFFD. */
+export const fromUtf8 = (b: Uint8Array): string => strictDecoder.decode(b);
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+export function isBytes(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array;
+}

@@ -1,0 +1,48 @@
+/** Every failure the pack reports carries a stable `code` that flows and tests can match on. */
+export type ErrorCode =
+  | 'ERR_MALFORMED_ENVELOPE'
+  | 'ERR_BAD_SIGNATURE'
+  | 'ERR_UNSUPPORTED_ALG'
+  | 'ERR_MALFORMED_KEY'
+  | 'ERR_MALFORMED_DID'
+  | 'ERR_MALFORMED_CBOR'
+  | 'ERR_NONCANONICAL_CBOR'
+  | 'ERR_MALFORMED_NOTE'
+  | 'ERR_MALFORMED_PROOF'
+  | 'ERR_MALFORMED_RECORD'
+  | 'ERR_RECORD_TOO_LARGE'
+  | 'ERR_LEDGER_LOCKED'
+  | 'ERR_LEDGER_CORRUPT'
+  | 'ERR_LEDGER_CLOSED'
+  | 'ERR_LEDGER_IO'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_UNKNOWN_DEVICE'
+  | 'ERR_REVOKED_DEVICE'
+  | 'ERR_REPLAY'
+  | 'ERR_INVALID_TERMS'
+  | 'ERR_INVALID_READING'
+  | 'ERR_FIRMWARE_REJECTED';
+
+export class LedgerError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'LedgerError';
+    this.code = code;
+    if (details) this.details = details;
+  }
+}
+
+export function isLedgerError(err: unknown, code?: ErrorCode): err is LedgerError {
+  return err instanceof LedgerError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown by a third-party parser into a typed error, keeping typed ones. */
+export function asLedgerError(err: unknown, code: ErrorCode, message: string): LedgerError {
+  if (err instanceof LedgerError) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  return new LedgerError(code, `${message}: ${why}`);
+}

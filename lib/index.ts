@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './bytes';
+export { sha256 } from './hash';

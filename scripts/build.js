@@ -1,0 +1,28 @@
+'use strict';
+// Compiles the TypeScript sources to CommonJS in dist/ and copies the editor
+// files (HTML, locales) beside the compiled nodes, where Node-RED looks for them.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+fs.rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], {
+  stdio: 'inherit',
+});
+
+function copyTree(from, to, keep) {
+  if (!fs.existsSync(from)) return;
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const src = path.join(from, entry.name);
+    const dst = path.join(to, entry.name);
+    if (entry.isDirectory()) copyTree(src, dst, keep);
+    else if (keep(entry.name)) {
+      fs.mkdirSync(to, { recursive: true });
+      fs.copyFileSync(src, dst);
+    }
+  }
+}
+copyTree(path.join(root, 'nodes'), path.join(dist, 'nodes'), (n) => n.endsWith('.html') || n.endsWith('.json'));
+fs.chmodSync(path.join(dist, 'bin', 'iot-ledger.js'), 0o755);
