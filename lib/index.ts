@@ -1,3 +1,3 @@
 export * from './errors';
 export * from './bytes';
-export { sha256 } from './hash';
+export * from './crypto';
