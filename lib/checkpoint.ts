@@ -1,0 +1,58 @@
+// C2SP tlog-checkpoint bodies (https://c2sp.org/tlog-checkpoint), carried in signed notes.
+import { fromBase64, toBase64 } from './bytes';
+import { LedgerError } from './errors';
+import { parseNote, signNote, verifyNote, type NoteVerifier } from './note';
+import type { PrivateKey } from './keys';
+
+export interface Checkpoint {
+  origin: string;
+  size: number;
+  root: Uint8Array;
+  extensions: string[];
+}
+
+function malformed(message: string): LedgerError {
+  return new LedgerError('ERR_MALFORMED_NOTE', message);
+}
+
+export function formatCheckpoint(cp: Checkpoint): string {
+  if (!cp.origin || cp.origin.includes('\n')) throw malformed('checkpoint origin must be one non-empty line');
+  if (!Number.isSafeInteger(cp.size) || cp.size < 0) throw malformed('checkpoint size must be a non-negative integer');
+  if (cp.root.length !== 32) throw malformed('checkpoint root must be 32 bytes');
+  const ext = cp.extensions.map((e) => {
+    if (!e || e.includes('\n')) throw malformed('checkpoint extension lines must be non-empty');
+    return `${e}\n`;
+  });
+  return `${cp.origin}\n${cp.size}\n${toBase64(cp.root)}\n${ext.join('')}`;
+}
+
+export function parseCheckpointText(text: string): Checkpoint {
+  const lines = text.split('\n');
+  if (lines.length < 4 || lines[lines.length - 1] !== '') throw malformed('checkpoint needs origin, size and root lines');
+  const [origin, sizeLine, rootLine, ...rest] = lines.slice(0, -1);
+  if (!origin) throw malformed('checkpoint origin is empty');
+  if (!/^(0|[1-9][0-9]*)$/.test(sizeLine)) throw malformed('checkpoint size is not a decimal number');
+  const size = Number(sizeLine);
+  if (!Number.isSafeInteger(size)) throw malformed('checkpoint size is too large');
+  let root: Uint8Array;
+  try {
+    root = fromBase64(rootLine);
+  } catch {
+    throw malformed('checkpoint root is not base64');
+  }
+  if (root.length !== 32) throw malformed('checkpoint root must be 32 bytes');
+  return { origin, size, root, extensions: rest };
+}
+
+export function signCheckpoint(cp: Checkpoint, signerName: string, key: PrivateKey): string {
+  return signNote(formatCheckpoint(cp), signerName, key);
+}
+
+/** Parses a signed checkpoint note; with a verifier, also requires its valid signature. */
+export function openCheckpoint(note: string, verifier?: string | NoteVerifier): Checkpoint {
+  const { text } = parseNote(note);
+  const cp = parseCheckpointText(text);
+  if (verifier !== undefined && !verifyNote(note, verifier))
+    throw new LedgerError('ERR_BAD_SIGNATURE', 'checkpoint signature does not verify with the given key');
+  return cp;
+}
