@@ -11,7 +11,7 @@ export const toBase58 = (b: Uint8Array): string => base58.encode(b);
 export const fromBase58 = (s: string): Uint8Array => base58.decode(s);
 
 const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export const utf8 = (s: string): Uint8Array => encoder.encode(s);
 /** Decodes UTF-8, throwing on invalid sequences rather than substituting U+FFFD. */
 export const fromUtf8 = (b: Uint8Array): string => strictDecoder.decode(b);

@@ -1,3 +1,10 @@
+// The package main: the library API, usable without Node-RED.
 export * from './errors';
 export * from './bytes';
 export * from './crypto';
+export * from './codec';
+export * from './envelope';
+export * from './keyfile';
+export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, addNoteSignature } from './note';
+export * from './checkpoint';
+export * as merkle from './merkle';

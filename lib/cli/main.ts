@@ -1,4 +1,40 @@
-export async function main(argv: string[]): Promise<number> {
-  process.stderr.write(`usage: iot-ledger <command> ...\n(${argv.join(' ')})\n`);
-  return 2;
+import { isLedgerError } from '../errors';
+import { UsageError } from './args';
+import { check, checkUsage } from './check';
+import { processIo, type CliIo } from './io';
+import { keygen, keygenUsage } from './keygen';
+
+type Command = (argv: string[], io: CliIo) => Promise<number>;
+
+const commands: Record<string, { run: Command; usage: string }> = {
+  keygen: { run: keygen, usage: keygenUsage },
+  check: { run: check, usage: checkUsage },
+};
+
+function usage(): string {
+  return `usage:\n${Object.values(commands)
+    .map((c) => `  ${c.usage}`)
+    .join('\n')}\n`;
+}
+
+/** Runs the CLI; resolves to the exit code (0 ok, 1 invalid/findings, 2 usage or I/O error). */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    io.stderr(`iot-ledger: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) io.stderr(`iot-ledger ${name}: ${err.message}\nusage: ${cmd.usage}\n`);
+    else if (isLedgerError(err)) io.stderr(`iot-ledger ${name}: ${err.message} (${err.code})\n`);
+    else io.stderr(`iot-ledger ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
 }

@@ -1,0 +1,12 @@
+import { benchEnvelopes } from './envelope.bench';
+
+async function run(): Promise<void> {
+  const only = process.argv[2];
+  console.log(`# node-red-contrib-iot-ledger benchmarks (${process.version}, ${new Date().toISOString()})`);
+  if (!only || only === 'envelope') benchEnvelopes();
+}
+
+run().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,72 @@
+import { fromUtf8 } from '../bytes';
+import { verifyEnvelope, peekEnvelope, resolveVerificationKey } from '../envelope';
+import { isLedgerError } from '../errors';
+import { readKeyFile } from '../keyfile';
+import { keyToDid } from '../didkey';
+import { publicOnly, type PublicKey } from '../keys';
+import { parseArgs, stringFlag, UsageError } from './args';
+import { readFileOrNull, type CliIo } from './io';
+
+export const checkUsage = 'iot-ledger check ENVELOPE|FILE|- --key DID|JWK_FILE [--json]';
+
+/** Loads a verification key given as a did:key, a JWK file path, or inline JWK JSON. */
+export function loadPublicKeyArg(arg: string): PublicKey {
+  const trimmed = arg.trim();
+  if (trimmed.startsWith('did:key:')) return resolveVerificationKey(trimmed);
+  if (trimmed.startsWith('{')) return resolveVerificationKey(JSON.parse(trimmed));
+  return publicOnly(readKeyFile(trimmed));
+}
+
+function describePayload(bytes: Uint8Array): unknown {
+  try {
+    const text = fromUtf8(bytes);
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  } catch {
+    return { hex: Buffer.from(bytes).toString('hex') };
+  }
+}
+
+export async function check(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, ['json']);
+  const [input] = args.positional;
+  const keyArg = stringFlag(args, 'key');
+  if (!input || !keyArg || args.positional.length > 1) throw new UsageError(checkUsage);
+  const key = loadPublicKeyArg(keyArg);
+  let envelope: string | Uint8Array;
+  if (input === '-') envelope = await io.stdin();
+  else envelope = readFileOrNull(input) ?? input;
+  if (envelope instanceof Uint8Array) {
+    // a text file holding a JWS or hex/base64 COSE is handled as text
+    const first = envelope[0];
+    if (first !== 0xd2 && first !== 0x84) envelope = envelope.toString().trim();
+  }
+  const json = args.flags.json === true;
+  try {
+    const v = verifyEnvelope(envelope, key);
+    const report = {
+      valid: true,
+      signer: keyToDid(key),
+      format: v.format,
+      alg: v.headerAlg,
+      kid: v.kid ?? null,
+      payload: describePayload(v.payload),
+    };
+    io.stdout(json ? `${JSON.stringify(report)}\n` : `valid\nsigner:  ${report.signer}\nformat:  ${v.format}\nalg:     ${String(v.headerAlg)}\nkid:     ${v.kid ?? '-'}\npayload: ${JSON.stringify(report.payload)}\n`);
+    return 0;
+  } catch (err) {
+    if (!isLedgerError(err)) throw err;
+    let kid: string | undefined;
+    try {
+      kid = peekEnvelope(envelope).kid;
+    } catch {
+      kid = undefined;
+    }
+    const report = { valid: false, signer: keyToDid(key), code: err.code, reason: err.message, kid: kid ?? null };
+    io.stdout(json ? `${JSON.stringify(report)}\n` : `invalid: ${err.message} (${err.code})\nexpected signer: ${report.signer}\nkid: ${kid ?? '-'}\n`);
+    return 1;
+  }
+}
