@@ -129,8 +129,9 @@ export class NodeRedProcess {
     if (!fs.existsSync(opts.userDir)) throw new Error(`user directory ${opts.userDir} does not exist`);
     const host = opts.host ?? '127.0.0.1';
     const port = opts.port ?? (await freePort(host));
+    let keptUserSettings = false;
     if (opts.writeSettings !== false) {
-      writeSettings(opts.userDir, {
+      keptUserSettings = !writeSettings(opts.userDir, {
         uiHost: host,
         uiPort: port,
         flowFile: opts.flowFile,
@@ -139,6 +140,7 @@ export class NodeRedProcess {
       });
     }
     const nr = new NodeRedProcess(opts, port);
+    if (keptUserSettings) nr.push('stderr', `[harness] ${opts.userDir}/settings.js was edited by hand; using it as it is`);
     try {
       await nr.waitUntilReady(opts.startTimeoutMs ?? 60_000, opts.adminAuth !== undefined);
     } catch (err) {

@@ -24,6 +24,9 @@ export interface NodeRedSettingsOptions {
 
 export const CREDENTIAL_SECRET_FILE = '.credential-secret';
 
+/** The first comment of every settings.js written here; a file without it belongs to the user. */
+export const GENERATED_MARKER = '// Written by node-red-contrib-iot-ledger (lib/runtime/nodered-settings).';
+
 /**
  * Creates `<userDir>/.credential-secret` (random, mode 0600) unless it exists.
  * settings.js reads it, so the secret never appears in settings or logs.
@@ -34,13 +37,17 @@ export function ensureCredentialSecret(userDir: string): void {
   fs.writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
 }
 
-/** Writes `<userDir>/settings.js` (and the credential secret) and returns its path. */
-export function writeSettings(userDir: string, opts: NodeRedSettingsOptions = {}): string {
+/**
+ * Writes `<userDir>/settings.js` (and the credential secret). A settings.js that
+ * lacks GENERATED_MARKER was edited by its owner and is left alone: returns false then.
+ */
+export function writeSettings(userDir: string, opts: NodeRedSettingsOptions = {}): boolean {
   fs.mkdirSync(userDir, { recursive: true });
   ensureCredentialSecret(userDir);
   const file = path.join(userDir, 'settings.js');
+  if (fs.existsSync(file) && !fs.readFileSync(file, 'utf8').includes(GENERATED_MARKER)) return false;
   fs.writeFileSync(file, settingsSource(opts));
-  return file;
+  return true;
 }
 
 /** The text of a settings.js for these options. */
@@ -48,7 +55,8 @@ export function settingsSource(opts: NodeRedSettingsOptions = {}): string {
   const j = (v: unknown): string => JSON.stringify(v);
   const lines = [
     "'use strict';",
-    '// Written by node-red-contrib-iot-ledger (lib/runtime/nodered-settings). Rewritten on each start.',
+    GENERATED_MARKER,
+    '// Rewritten on each start; delete the line above to keep your own edits.',
     "const fs = require('fs');",
     "const path = require('path');",
     'module.exports = {',
