@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdminClient, type DeploymentType, type FlowsResponse, type NodeSetInfo } from './admin-client';
 import { type AdminCredentials, type LogLevel, writeSettings } from './nodered-settings';
-import { freePort } from './ports';
+import { assertPortFree, freePort } from './ports';
 
 export interface NodeRedProcessOptions {
   /** Must exist (see createUserDir); settings.js is written into it unless writeSettings is false. */
@@ -129,6 +129,8 @@ export class NodeRedProcess {
     if (!fs.existsSync(opts.userDir)) throw new Error(`user directory ${opts.userDir} does not exist`);
     const host = opts.host ?? '127.0.0.1';
     const port = opts.port ?? (await freePort(host));
+    // Otherwise a server already on the port could answer in Node-RED's place.
+    await assertPortFree(host, port, 'choose another port, or give none to get a free one');
     let keptUserSettings = false;
     if (opts.writeSettings !== false) {
       keptUserSettings = !writeSettings(opts.userDir, {
@@ -260,9 +262,14 @@ export class NodeRedProcess {
         );
       }
       try {
-        if (needsLogin) await this.admin.login();
-        await this.admin.getSettings();
-        return;
+        const attempt = async (): Promise<'ready'> => {
+          if (needsLogin) await this.admin.login();
+          await this.admin.getSettings();
+          return 'ready';
+        };
+        // An exit ends the wait at once, even while a request is pending.
+        if ((await Promise.race([attempt(), this.exited])) === 'ready') return;
+        continue;
       } catch (err) {
         lastError = err instanceof Error ? err.message : String(err);
       }

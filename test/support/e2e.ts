@@ -18,10 +18,17 @@ export function projectPackage(): ProjectPackage {
   return JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as ProjectPackage;
 }
 
+const scratch = new Set<string>();
+
 /** A scratch directory for this test process, removed when it exits. */
 export function scratchDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `iot-ledger-${prefix}-`));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  if (scratch.size === 0) {
+    process.once('exit', () => {
+      for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  scratch.add(dir);
   return dir;
 }
 
