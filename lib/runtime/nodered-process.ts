@@ -61,7 +61,12 @@ let exitHookInstalled = false;
 
 /** Absolute path of red.js for the node-red that resolves from `installDir`. */
 export function resolveRedJs(installDir?: string): string {
-  return installDir ? require.resolve('node-red/red.js', { paths: [installDir] }) : require.resolve('node-red/red.js');
+  try {
+    return installDir ? require.resolve('node-red/red.js', { paths: [installDir] }) : require.resolve('node-red/red.js');
+  } catch (err) {
+    const where = installDir ?? 'the node_modules of node-red-contrib-iot-ledger';
+    throw new Error(`node-red is not installed in ${where} (npm install --prefix <dir> node-red)`, { cause: err });
+  }
 }
 
 /** A real Node-RED (`node red.js -u userDir -p port`) running as a child process. */

@@ -92,6 +92,14 @@ describe('e2e: NodeRedProcess', function () {
     assert.ok(Date.now() - t0 < 20_000, 'no wait for the start timeout');
   });
 
+  it('says where node-red is missing', async () => {
+    const empty = scratchDir('proc');
+    await assert.rejects(NodeRedProcess.start({ userDir: createUserDir(empty), nodeRedInstall: empty }), (err: Error) => {
+      assert.equal(err.message, `node-red is not installed in ${empty} (npm install --prefix <dir> node-red)`);
+      return true;
+    });
+  });
+
   it('refuses a user directory that does not exist', async () => {
     const missing = path.join(scratchDir('proc'), 'nope');
     await assert.rejects(NodeRedProcess.start({ userDir: missing }), /user directory .*nope does not exist/);

@@ -81,8 +81,14 @@ export async function nodeRedInstall(major: number): Promise<string> {
   fs.rmSync(tmp, { recursive: true, force: true });
   await npmInstall(tmp, [`node-red@${major}`], 300_000);
   if (installedMajor(tmp) !== major) throw new Error(`npm installed no node-red ${major} into ${tmp}`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    // Another test run finished the same install first: use that one.
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (installedMajor(dir) !== major) throw err;
+  }
   return dir;
 }
 
