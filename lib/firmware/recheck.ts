@@ -32,6 +32,13 @@ export interface RecheckOptions {
 }
 
 const OK: RecheckResult = { ok: true };
+const DEFAULT_SKEW_MS = 5 * 60 * 1000;
+
+/** A body's `at` must lie near the record's gateway time, or the check time was made up. */
+function skewed(at: number, time: number | undefined, maxSkewMs = DEFAULT_SKEW_MS, what: string): RecheckResult | undefined {
+  if (time === undefined || Math.abs(at - time) <= maxSkewMs) return undefined;
+  return { ok: false, reason: 'body-mismatch', message: `${what} says it was checked at ${at}, the record was written at ${time}` };
+}
 
 function failure(err: unknown): RecheckResult {
   if (isFirmwareRejection(err)) return { ok: false, reason: err.details.reason, message: err.message };
@@ -49,15 +56,26 @@ function canonical(v: unknown): string {
   });
 }
 
-function differingFields(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** Paths (a.b) of the fields that differ, descending into maps present on both sides. */
+function differingFields(a: Record<string, unknown>, b: Record<string, unknown>, prefix = ''): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].filter((k) => canonical(a[k]) !== canonical(b[k])).sort();
+  const out: string[] = [];
+  for (const k of [...keys].sort()) {
+    if (isMap(a[k]) && isMap(b[k])) out.push(...differingFields(a[k], b[k], `${prefix}${k}.`));
+    else if (canonical(a[k]) !== canonical(b[k])) out.push(`${prefix}${k}`);
+  }
+  return out;
 }
 
 function compare(expected: object, recorded: object, what: string): RecheckResult {
   const diff = differingFields(expected as Record<string, unknown>, recorded as Record<string, unknown>);
   if (diff.length === 0) return OK;
-  const reason: RecheckResult['reason'] = diff.includes('digest') ? 'digest-mismatch' : 'body-mismatch';
+  const imageDigest = diff.some((p) => p === 'digest' || p.endsWith('.digest'));
+  const reason: RecheckResult['reason'] = imageDigest ? 'digest-mismatch' : 'body-mismatch';
   return { ok: false, reason, message: `recorded ${what} differs from what the rules give in: ${diff.join(', ')}` };
 }
 
@@ -74,9 +92,8 @@ export function recheckDecision(stateBefore: FirmwareState, decisionBody: unknow
     return failure(err);
   }
   if (body.decision === 'rejected') return OK;
-  const skew = opts.maxSkewMs ?? 5 * 60 * 1000;
-  if (opts.time !== undefined && Math.abs(body.at - opts.time) > skew)
-    return { ok: false, reason: 'body-mismatch', message: `decision says it was checked at ${body.at}, the record was written at ${opts.time}` };
+  const bad = skewed(body.at, opts.time, opts.maxSkewMs, 'decision');
+  if (bad) return bad;
   try {
     const expected = checkUpdate(
       stateBefore,
@@ -101,12 +118,23 @@ export function recheckDecision(stateBefore: FirmwareState, decisionBody: unknow
   }
 }
 
-/** Whether a recorded 'firmware.release' follows from its envelope and the rules. */
-export function recheckRelease(stateBefore: FirmwareState, releaseBody: unknown, envelope: Envelope | undefined, time: number): RecheckResult {
+/**
+ * Whether a recorded 'firmware.release' follows from its envelope and the rules, judged at the
+ * body's `at`, which must lie within `maxSkewMs` of the record time when that is given.
+ */
+export function recheckRelease(
+  stateBefore: FirmwareState,
+  releaseBody: unknown,
+  envelope: Envelope | undefined,
+  time?: number,
+  opts: { maxSkewMs?: number } = {},
+): RecheckResult {
   try {
     const body = parseReleaseBody(releaseBody);
     if (envelope === undefined) return { ok: false, reason: 'malformed', message: 'release record carries no manifest envelope' };
-    return compare(checkRelease(stateBefore, envelope, time), body, 'release');
+    const bad = skewed(body.at, time, opts.maxSkewMs, 'release');
+    if (bad) return bad;
+    return compare(checkRelease(stateBefore, envelope, body.at), body, 'release');
   } catch (err) {
     return failure(err);
   }
@@ -154,7 +182,7 @@ export function recheckRecord(
     case 'firmware.vendor':
       return recheckVendor(stateBefore, record.body);
     case 'firmware.release':
-      return recheckRelease(stateBefore, record.body, record.envelope, record.time);
+      return recheckRelease(stateBefore, record.body, record.envelope, record.time, opts);
     case 'firmware.decision':
       return recheckDecision(stateBefore, record.body, { ...opts, time: record.time });
     case 'firmware.report':

@@ -131,7 +131,7 @@ export function checkRelease(state: FirmwareState, manifestEnvelope: Envelope, n
       ...manifestContext(m, opened.signer),
       registered: existing.registered.index,
     });
-  return { manifest: m, signer: opened.signer, envelopeDigest: envelopeDigest(manifestEnvelope) };
+  return { manifest: m, signer: opened.signer, envelopeDigest: envelopeDigest(manifestEnvelope), at: t };
 }
 
 // ---- updates -------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ export interface ReleaseBody {
   signer: string;
   /** Hex SHA-256 of the manifest envelope bytes (JWS as UTF-8 text, COSE as is). */
   envelopeDigest: string;
+  /** Check time (ms) the rules ran at; expiry was judged against it. */
+  at: number;
 }
 
 /** Body of an approving 'firmware.decision'. */
@@ -248,7 +250,7 @@ export function parseReleaseBody(body: unknown): ReleaseBody {
   } catch (err) {
     throw malformed(t, `"manifest": ${(err as Error).message}`);
   }
-  return { manifest, signer: str(t, o, 'signer'), envelopeDigest: hex(t, o, 'envelopeDigest') };
+  return { manifest, signer: str(t, o, 'signer'), envelopeDigest: hex(t, o, 'envelopeDigest'), at: int(t, o, 'at') };
 }
 
 export function parseDecisionBody(body: unknown): DecisionBody {

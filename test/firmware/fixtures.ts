@@ -50,6 +50,21 @@ export function manifest(vendor: string, cls: string, sequence: number, extra: P
   return { vendor, class: cls, version: `1.${sequence}.0`, sequence, digest: imageDigest(`${vendor}/${cls}/${sequence}`), size: 1000 + sequence, ...extra };
 }
 
+/** What the ledger accepts as a body (lib/ledger checkBody): no undefined, no class instances, finite numbers. */
+export function assertRecordable(v: unknown, path = 'body'): void {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean' || v instanceof Uint8Array) return;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error(`${path} is not finite`);
+    return;
+  }
+  if (Array.isArray(v)) return v.forEach((x, i) => assertRecordable(x, `${path}[${i}]`));
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const [k, x] of Object.entries(v)) assertRecordable(x, `${path}.${k}`);
+    return;
+  }
+  throw new Error(`${path} cannot be recorded: ${String(v)}`);
+}
+
 export class Gateway {
   readonly records: TestRecord[] = [];
   readonly state = new FirmwareState();
@@ -58,6 +73,7 @@ export class Gateway {
   readonly isEnrolled = (did: string): boolean => this.enrolled.has(did);
 
   append(type: string, body: unknown, envelope?: Envelope): TestRecord {
+    assertRecordable(body);
     this.time += 1000;
     const r: TestRecord = { index: this.records.length, time: this.time, type, body };
     if (envelope !== undefined) r.envelope = envelope;
