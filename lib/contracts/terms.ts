@@ -70,7 +70,13 @@ const MAX_UNIT = 32;
 const MAX_SECONDS = 10 * 366 * 86400;
 // Units the MKT formula accepts: it needs degrees Celsius.
 const CELSIUS_UNITS = new Set(['°C', 'C', 'degC', 'Cel', 'celsius', 'Celsius', '℃']);
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const hasControl = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+};
 
 const KEYS = new Set([
   'id', 'version', 'title', 'subjects', 'metric', 'unit', 'rule', 'alarm', 'hysteresis',
@@ -107,7 +113,7 @@ function seconds(v: unknown, field: string): number {
 function text(v: unknown, field: string, max: number): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > max)
     throw invalid(field, `must be a non-empty string of at most ${max} characters`);
-  if (CONTROL.test(v)) throw invalid(field, 'must not contain control characters');
+  if (hasControl(v)) throw invalid(field, 'must not contain control characters');
   return v;
 }
 
