@@ -262,7 +262,7 @@ function parseInput(input: unknown, terms: Terms): ParsedInput {
   if (kind !== 'reading') return { kind: 'malformed', detail: 'input kind must be "reading" or "tick"' };
   const device = o.device;
   if (device !== undefined && typeof device !== 'string')
-    return { kind: 'malformed', detail: `device is ${describe(device)}`, ...(validTime(time) ? { time } : {}) };
+    return { kind: 'malformed', detail: `device is ${describe(device)}`, ...(validTime(time) ? { time: time + 0 } : {}) };
   const dev = device === undefined ? {} : { device: device.length > 128 ? `${device.slice(0, 128)}…` : device };
   if (!validTime(time)) return { kind: 'malformed', detail: 'reading time must be ms since the epoch', ...dev };
   const value = o.value;
