@@ -31,7 +31,7 @@ import { describe, extractMetric, classifyNumber, type MetricResult } from './me
 import { arrheniusWeight, mktFromSums } from './mkt';
 import { crossedLimit, deviation, isInside, isRecovered } from './rule';
 import { KELVIN_OFFSET, MAX_MAGNITUDE, termsHashHex, validateTerms, type Terms } from './terms';
-import { MAX_TIME } from './time';
+import { formatTime, MAX_TIME } from './time';
 
 export type ContractStatus = 'no-data' | 'compliant' | 'excursion' | 'violated';
 
@@ -302,7 +302,7 @@ class Run {
       return this.reject(t, 'outside validity', 'the reading is outside the validity of the terms', device);
     if (s.last && t === s.last.time) return this.reject(t, 'duplicate', 'a reading with this time was already accepted', device);
     if (s.clock !== null && t < s.clock)
-      return this.reject(t, 'out of order', `the reading is older than the evaluator's clock ${s.clock}`, device);
+      return this.reject(t, 'out of order', `the reading is older than the evaluator's clock ${formatTime(s.clock)}`, device);
     if (!metric.ok) return this.reject(t, metric.reason, metric.detail, device);
     const v = metric.value;
     if (Math.abs(v) > MAX_MAGNITUDE) return this.reject(t, 'out of range', `|value| exceeds ${MAX_MAGNITUDE}`, device);
@@ -586,6 +586,8 @@ export function cumulativeCrossing(
  * Evaluates one input. Pure: the given state is not modified. Never throws for any
  * input (bad readings become 'reading.rejected'); throws ERR_INVALID_TERMS for invalid
  * terms and ERR_INVALID_ARGUMENT for a state that belongs to other terms.
+ * Terms may be raw JSON; each terms object is validated once and remembered, so treat
+ * it as immutable after its first evaluation.
  */
 export function evaluate(terms: Terms, state: ContractState | undefined, input: ContractInput): EvaluationResult {
   const p = prepare(terms);
