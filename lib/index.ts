@@ -9,3 +9,5 @@ export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, a
 export * from './checkpoint';
 export * as merkle from './merkle';
 export * as firmware from './firmware';
+export * as contracts from './contracts';
+export { meanKineticTemperature } from './contracts/mkt';
