@@ -1,6 +1,7 @@
 import { isLedgerError } from '../errors';
 import { UsageError } from './args';
 import { check, checkUsage } from './check';
+import { contract, contractUsage } from './contract';
 import { processIo, type CliIo } from './io';
 import { keygen, keygenUsage } from './keygen';
 
@@ -9,6 +10,7 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
   check: { run: check, usage: checkUsage },
+  contract: { run: contract, usage: contractUsage },
 };
 
 function usage(): string {
