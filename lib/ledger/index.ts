@@ -7,6 +7,7 @@ export { verifyProofBundle, PROOF_BUNDLE_FORMAT, type ProofBundle, type Verified
 export {
   encodeRecord,
   decodeRecord,
+  checkRecordInput,
   TYPE_PATTERN,
   DEFAULT_MAX_RECORD_BYTES,
   type LedgerRecord,

@@ -8,7 +8,6 @@ import { sha256 } from '../hash';
 export const HASH_SIZE = 32;
 const NODE_CHECK_SIZE = 4;
 
-
 const P_HEAD = 0x68; // 'h'
 const P_RECORD = 0x72; // 'r'
 const P_NODE = 0x6e; // 'n'

@@ -168,6 +168,14 @@ export function decodeRecord(bytes: Uint8Array): LedgerRecord {
   return v;
 }
 
+/**
+ * Checks an append request without appending it (the time defaults to 0 for the check);
+ * throws what append would. For callers that must know before they submit, like the CLI.
+ */
+export function checkRecordInput(input: RecordInput, maxBytes: number = DEFAULT_MAX_RECORD_BYTES): void {
+  recordFromInput(input, 0, maxBytes);
+}
+
 /** Turns an append request into a record with the gateway time, and its canonical bytes. */
 export function recordFromInput(
   input: RecordInput,
