@@ -36,6 +36,13 @@ export function readU64(buf: Uint8Array, at: number): number {
   return b.readUInt32BE(at) * 0x1_0000_0000 + b.readUInt32BE(at + 4);
 }
 
+/** A plain Uint8Array copy of part of a (possibly Buffer) value. */
+function copyOf(v: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(v.subarray(start, end));
+  return out;
+}
+
 function prefixU64(prefix: number, n: number): Buffer {
   const key = Buffer.allocUnsafe(9);
   key[0] = prefix;
@@ -71,7 +78,7 @@ export function recordValue(leafHash: Uint8Array, bytes: Uint8Array): Buffer {
 /** Splits a stored record value; the caller checks the hash against the bytes. */
 export function splitRecordValue(value: Uint8Array, index: number): { leafHash: Uint8Array; bytes: Uint8Array } {
   if (value.length <= HASH_SIZE) throw corrupt(`record ${index} is truncated`, { index });
-  return { leafHash: Uint8Array.prototype.slice.call(value, 0, HASH_SIZE), bytes: Uint8Array.prototype.slice.call(value, HASH_SIZE) };
+  return { leafHash: copyOf(value, 0, HASH_SIZE), bytes: copyOf(value, HASH_SIZE, value.length) };
 }
 
 /** node hash (32) || first 4 bytes of SHA-256(key || node hash) */
@@ -87,7 +94,7 @@ export function nodeHashFromValue(key: Uint8Array, value: Uint8Array | undefined
   const where = { level, index };
   if (value === undefined) throw corrupt(`Merkle node level ${level} index ${index} is missing`, where);
   if (value.length !== HASH_SIZE + NODE_CHECK_SIZE) throw corrupt(`Merkle node level ${level} index ${index} has a bad length`, where);
-  const hash = Uint8Array.prototype.slice.call(value, 0, HASH_SIZE);
+  const hash = copyOf(value, 0, HASH_SIZE);
   const check = sha256(key, hash).subarray(0, NODE_CHECK_SIZE);
   if (!bytesEqual(check, value.subarray(HASH_SIZE))) throw corrupt(`Merkle node level ${level} index ${index} fails its checksum`, where);
   return hash;
