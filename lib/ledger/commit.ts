@@ -1,7 +1,7 @@
 // One group-committed write: the records of every queued append, every Merkle node they
-// complete, their index entries, the blocks sealed on the way and the new head, as one
-// list of LevelDB puts. Pure apart from signing; the caller writes it with sync: true and
-// adopts the returned tip only when the write succeeded.
+// complete, their index entries, the blocks sealed on the way and the new head, put into
+// one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
+// writes the batch with sync: true and adopts the returned tip only when that succeeded.
 import { toHex } from '../bytes';
 import type { PrivateKey } from '../keys';
 import { CompactRange, leafHash } from '../merkle';
@@ -52,31 +52,28 @@ export interface CommitSettings {
   now: () => number;
 }
 
-export interface Put {
-  type: 'put';
-  key: Buffer;
-  value: Buffer;
+/** Where the puts go: a LevelDB chained batch (much cheaper per put than an array batch). */
+export interface PutSink {
+  put(key: Buffer, value: Buffer): unknown;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 export interface PlannedWrite {
-  ops: Put[];
   tip: Tip;
   results: WriteResult[];
   receipts: Receipt[];
   blocks: BlockInfo[];
 }
 
-export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings): PlannedWrite {
+export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink): PlannedWrite {
   const frontier = new CompactRange(from.frontier.size, from.frontier.hashes());
   const head: Head = { ...from.head };
   let last = from.last;
-  const ops: Put[] = [];
   const results: WriteResult[] = [];
   const receipts: Receipt[] = [];
   const blocks: BlockInfo[] = [];
-  const put = (key: Buffer, value: Buffer): void => void ops.push({ type: 'put', key, value });
+  const put = (key: Buffer, value: Buffer): void => void sink.put(key, value);
 
   const seal = (): BlockInfo => {
     const { info, stored } = makeBlock(
@@ -125,5 +122,5 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings): Plann
   }
   head.size = frontier.size;
   put(HEAD_KEY, headValue(head));
-  return { ops, tip: { head, frontier, last }, results, receipts, blocks };
+  return { tip: { head, frontier, last }, results, receipts, blocks };
 }

@@ -1,34 +1,51 @@
-// Group commit: jobs that arrive while a write is in flight wait, then all of them go
-// out together in the next write. One write at a time, in arrival order.
+// Group commit: jobs that arrive while a write is in flight wait, then go out together in
+// the next write. One write at a time, in arrival order. When a full write's worth of jobs
+// is waiting, it is planned (encoded, hashed) while the current write is still in flight,
+// so the CPU work of one write overlaps the disk work of the one before.
 
-export interface Job<T, R> {
+/** A write prepared from some jobs: it goes to disk with write(), then commit() gives the results. */
+export interface PlannedWrite<R> {
+  write(): Promise<void>;
+  /** After a successful write: adopt its state and return one result per job. */
+  commit(): R[];
+}
+
+interface Job<T, R> {
   item: T;
-  /** How much this job adds to a write (e.g. its record count); bounds one write. */
   weight: number;
   resolve: (result: R) => void;
   reject: (err: unknown) => void;
 }
 
+interface Batch<T, R> {
+  jobs: Job<T, R>[];
+  planned: PlannedWrite<R>;
+}
+
 /**
- * `write` receives the items of every queued job, in order, and returns one result per
- * item. When it throws, every job of that write is rejected with the error; jobs queued
- * after it are still written (the caller decides whether to fail them).
+ * `plan` receives the items of the jobs of one write, in order, and prepares that write on
+ * top of every write planned before it. When planning throws, the jobs of that write are
+ * rejected. When a write fails, its jobs and those of a write planned on top of it are
+ * rejected (the caller decides whether later jobs may still be written).
  */
 export class GroupCommit<T, R> {
-  readonly #write: (items: T[]) => Promise<R[]>;
+  readonly #plan: (items: T[]) => PlannedWrite<R>;
   readonly #maxWeight: number;
   #queue: Job<T, R>[] = [];
+  #queuedWeight = 0;
   #running = false;
+  #ahead: Batch<T, R> | null = null;
+  #inFlight = false;
   #idle: (() => void)[] = [];
 
-  constructor(write: (items: T[]) => Promise<R[]>, maxWeight = Infinity) {
-    this.#write = write;
+  constructor(plan: (items: T[]) => PlannedWrite<R>, maxWeight = Infinity) {
+    this.#plan = plan;
     this.#maxWeight = maxWeight;
   }
 
-  /** Jobs waiting for the next write (not counting the one in flight). */
+  /** Jobs waiting for a write (not counting those being written). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queue.length + (this.#ahead ? this.#ahead.jobs.length : 0);
   }
 
   get busy(): boolean {
@@ -38,10 +55,13 @@ export class GroupCommit<T, R> {
   submit(item: T, weight = 1): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ item, weight, resolve, reject });
+      this.#queuedWeight += weight;
       if (!this.#running) {
         this.#running = true;
-        // Let the appends issued in the same tick join this first write.
+        // Let the jobs submitted in the same tick join this first write.
         queueMicrotask(() => void this.#drain());
+      } else if (this.#inFlight && !this.#ahead && this.#queuedWeight >= this.#maxWeight) {
+        this.#ahead = this.#planNext();
       }
     });
   }
@@ -53,16 +73,32 @@ export class GroupCommit<T, R> {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const jobs = this.#take();
-      let results: R[];
+    while (this.#ahead || this.#queue.length > 0) {
+      const batch = this.#ahead ?? this.#planNext();
+      this.#ahead = null;
+      if (!batch) continue;
+      this.#inFlight = true;
+      const writing = batch.planned.write();
+      if (this.#queuedWeight >= this.#maxWeight) this.#ahead = this.#planNext();
       try {
-        results = await this.#write(jobs.map((j) => j.item));
+        await writing;
       } catch (err) {
-        for (const j of jobs) j.reject(err);
+        this.#inFlight = false;
+        for (const j of batch.jobs) j.reject(err);
+        const ahead = this.#ahead as Batch<T, R> | null;
+        if (ahead) for (const j of ahead.jobs) j.reject(err);
+        this.#ahead = null;
         continue;
       }
-      for (let i = 0; i < jobs.length; i++) jobs[i].resolve(results[i]);
+      this.#inFlight = false;
+      let results: R[];
+      try {
+        results = batch.planned.commit();
+      } catch (err) {
+        for (const j of batch.jobs) j.reject(err);
+        continue;
+      }
+      for (let i = 0; i < batch.jobs.length; i++) batch.jobs[i].resolve(results[i]);
     }
     this.#running = false;
     const idle = this.#idle;
@@ -70,14 +106,21 @@ export class GroupCommit<T, R> {
     for (const f of idle) f();
   }
 
-  /** The queued jobs up to the weight limit (always at least one). */
-  #take(): Job<T, R>[] {
+  /** Takes the queued jobs up to the weight limit (at least one) and plans their write. */
+  #planNext(): Batch<T, R> | null {
     let weight = 0;
     let n = 0;
     while (n < this.#queue.length && (n === 0 || weight + this.#queue[n].weight <= this.#maxWeight)) {
       weight += this.#queue[n].weight;
       n++;
     }
-    return this.#queue.splice(0, n);
+    const jobs = this.#queue.splice(0, n);
+    this.#queuedWeight -= weight;
+    try {
+      return { jobs, planned: this.#plan(jobs.map((j) => j.item)) };
+    } catch (err) {
+      for (const j of jobs) j.reject(err);
+      return null;
+    }
   }
 }

@@ -5,8 +5,8 @@ import type { PrivateKey } from '../keys';
 import type { NoteVerifier } from '../note';
 import { openBlock, type BlockInfo } from './blocks';
 import { makeProofBundle, type ProofBundle } from './bundle';
-import { planWrite, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
-import { GroupCommit } from './group-commit';
+import { planWrite, type CommitSettings, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
+import { GroupCommit, type PlannedWrite } from './group-commit';
 import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
 import { levelDbExists, openLevel, type Db } from './lock';
 import { checkLedgerName, openState } from './open';
@@ -41,7 +41,7 @@ export interface IndexQuery {
 }
 
 /** Records per LevelDB write at most (appendMany jobs are never split, so one may exceed it). */
-const MAX_RECORDS_PER_WRITE = 8192;
+const MAX_RECORDS_PER_WRITE = 4096;
 
 function invalid(message: string): LedgerError {
   return new LedgerError('ERR_INVALID_ARGUMENT', message);
@@ -93,10 +93,13 @@ export class Ledger extends EventEmitter {
   readonly #db: Db;
   readonly #release: () => void;
   readonly #verifier: NoteVerifier;
-  readonly #key: PrivateKey | undefined;
   readonly #settings: Settings;
   readonly #commit: GroupCommit<WriteJob, WriteResult>;
+  /** What is durable: reads and proofs use it. */
   #tip: Tip;
+  /** What the last planned write builds: the next write is planned on top of it. */
+  #planned: Tip;
+  readonly #commitSettings: CommitSettings;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closing: Promise<void> | null = null;
   #failure: LedgerError | null = null;
@@ -119,9 +122,15 @@ export class Ledger extends EventEmitter {
     this.verifierKey = opened.meta.verifier;
     this.#verifier = opened.verifier;
     this.#tip = opened.tip;
-    this.#key = key;
     this.#settings = settings;
-    this.#commit = new GroupCommit((jobs) => this.#write(jobs), MAX_RECORDS_PER_WRITE);
+    this.#planned = opened.tip;
+    this.#commitSettings = {
+      name: this.name,
+      key: key as PrivateKey,
+      blockRecords: settings.blockRecords,
+      now: settings.now,
+    };
+    this.#commit = new GroupCommit((jobs) => this.#plan(jobs), MAX_RECORDS_PER_WRITE);
     this.#armTimer();
   }
 
@@ -251,35 +260,50 @@ export class Ledger extends EventEmitter {
     return this.#commit.submit(job, weight);
   }
 
-  /** Writes one group of jobs in a single synced batch; adopts the new tip only once it is durable. */
-  async #write(jobs: WriteJob[]): Promise<WriteResult[]> {
+  /**
+   * Prepares one synced batch for a group of jobs, on top of every batch planned before it
+   * (which may still be in flight); the new tip is adopted only once the batch is durable.
+   */
+  #plan(jobs: WriteJob[]): PlannedWrite<WriteResult> {
     if (this.#failure) throw this.#failure;
-    const planned = planWrite(this.#tip, jobs, {
-      name: this.name,
-      key: this.#key as PrivateKey,
-      blockRecords: this.#settings.blockRecords,
-      now: this.#settings.now,
-    });
+    const batch = this.#db.batch();
+    let planned: ReturnType<typeof planWrite>;
     try {
-      await this.#db.batch(planned.ops, { sync: true });
+      planned = planWrite(this.#planned, jobs, this.#commitSettings, batch);
     } catch (err) {
-      // The write may or may not have reached the disk: stop appending until reopened.
-      this.#failure = new LedgerError(
-        'ERR_LEDGER_IO',
-        `write to ledger ${this.dir} failed, appends are stopped until it is reopened: ${(err as Error).message}`,
-      );
-      throw this.#failure;
+      void batch.close();
+      throw err;
     }
-    this.#tip = planned.tip;
-    if (planned.blocks.length > 0) this.#clearTimer();
-    this.#armTimer();
-    if (planned.receipts.length > 0 || planned.blocks.length > 0) {
-      process.nextTick(() => {
-        if (planned.receipts.length > 0) this.emit('append', planned.receipts);
-        for (const b of planned.blocks) this.emit('block', b);
-      });
-    }
-    return planned.results;
+    this.#planned = planned.tip;
+    return {
+      write: async () => {
+        try {
+          if (this.#failure) throw this.#failure;
+          await batch.write({ sync: true });
+        } catch (err) {
+          // The write may or may not have reached the disk: stop appending until reopened.
+          this.#failure ??= new LedgerError(
+            'ERR_LEDGER_IO',
+            `write to ledger ${this.dir} failed, appends are stopped until it is reopened: ${(err as Error).message}`,
+          );
+          this.#planned = this.#tip;
+          void batch.close().catch(() => undefined);
+          throw this.#failure;
+        }
+      },
+      commit: () => {
+        this.#tip = planned.tip;
+        if (planned.blocks.length > 0) this.#clearTimer();
+        this.#armTimer();
+        if (planned.receipts.length > 0 || planned.blocks.length > 0) {
+          process.nextTick(() => {
+            if (planned.receipts.length > 0) this.emit('append', planned.receipts);
+            for (const b of planned.blocks) this.emit('block', b);
+          });
+        }
+        return planned.results;
+      },
+    };
   }
 
   /** Starts the block timer when records are waiting for a block and none is running. */
