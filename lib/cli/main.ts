@@ -1,15 +1,25 @@
 import { isLedgerError } from '../errors';
+import { append, appendUsage } from './append';
 import { UsageError } from './args';
 import { check, checkUsage } from './check';
 import { contract, contractUsage } from './contract';
 import { processIo, type CliIo } from './io';
+import { exportRecords, exportUsage } from './export';
+import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
+import { prove, proveUsage } from './prove';
+import { verifyProof, verifyProofUsage } from './verify-proof';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
   check: { run: check, usage: checkUsage },
+  append: { run: append, usage: appendUsage },
+  prove: { run: prove, usage: proveUsage },
+  'verify-proof': { run: verifyProof, usage: verifyProofUsage },
+  export: { run: exportRecords, usage: exportUsage },
+  info: { run: info, usage: infoUsage },
   contract: { run: contract, usage: contractUsage },
 };
 
