@@ -175,12 +175,13 @@ export class BlockChain {
       }
       const height = blockKeyHeight(entry[0]);
       if (height === undefined) continue;
-      while (this.#expectHeight < height) {
-        this.#add({ height: this.#expectHeight, signed: false, problems: [] }, 'missing', `block ${this.#expectHeight} is missing`);
-        this.#expectHeight++;
+      const block = readBlock(height, entry[1], this.#trust);
+      // Missing blocks sit where the next one starts.
+      for (; this.#expectHeight < height; this.#expectHeight++) {
+        const gap: Block = { height: this.#expectHeight, signed: false, problems: [], size: block.header?.first };
+        this.#add(gap, 'missing', `block ${this.#expectHeight} is missing`);
       }
       this.#expectHeight = height + 1;
-      const block = readBlock(height, entry[1], this.#trust);
       this.checked++;
       if (block.checkpoint) this.signatures++;
       if (this.#pending) this.#finalize(this.#pending, block.header?.first);

@@ -39,6 +39,7 @@ export interface SampleLedger {
   name: string;
   verifierKey: string;
   gatewayDid: string;
+  gatewayKey: PrivateKey;
   checkpoints: string[];
   devices: Device[];
   size: number;
@@ -69,6 +70,7 @@ export async function buildSampleLedger(dir = tempDir(), opts: WriterOptions & {
     name: w.name,
     verifierKey: w.verifierKey,
     gatewayDid: w.did,
+    gatewayKey: w.gatewayKey,
     checkpoints: [...w.checkpoints],
     devices: [a, b],
     size: w.size,
