@@ -8,3 +8,5 @@ export * from './keyfile';
 export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, addNoteSignature } from './note';
 export * from './checkpoint';
 export * as merkle from './merkle';
+export { auditLedger, formatReport, formatFinding } from './audit';
+export type { AuditOptions, AuditReport, DeviceStatus, Finding, FindingKind } from './audit';

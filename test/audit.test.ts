@@ -340,6 +340,23 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['record-hash', 9], ['record-hash', 25]]);
   });
 
+  it('carries device enrolment and the last counter across the checkpoint', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('ES256', 'cose');
+    const w = await TestLedgerWriter.create(dir, { blockRecords: 4 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } });
+    for (let i = 0; i < 3; i++) await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // counters 1..3
+    const cp = w.checkpoints[0];
+    await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 3) }); // 4: replay of counter 3
+    await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 4) }); // 5: ok
+    await w.seal();
+    await w.close();
+    const r = await auditLedger(dir, { from: cp });
+    assert.equal(r.from, 4);
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 4]], formatReport(r));
+  });
+
   it('refuses a starting checkpoint that the trusted key did not sign', async () => {
     const forged = signCheckpoint({ origin: sample.name, size: 20, root: new Uint8Array(32), extensions: [] }, sample.name, generateKey());
     await assert.rejects(auditLedger(sample.dir, { from: forged }), (e: unknown) => isLedgerError(e, 'ERR_BAD_SIGNATURE'));

@@ -154,17 +154,15 @@ export async function primeDevices(store: RawStore, from: TrustedStart, devices:
       if (recent.length > 64) recent.shift();
     }
     await cursor.close();
-    let counter: number | undefined;
-    let ts: number | undefined;
-    for (let k = recent.length - 1; k >= 0 && (counter === undefined || ts === undefined); k--) {
+    // The latest envelope that verifies holds the last accepted values.
+    for (let k = recent.length - 1; k >= 0; k--) {
       const record = await provenRecord(store, from, recent[k], findings);
       if (!record?.envelope || record.device !== did) continue;
       const check = verifyDeviceEnvelope(record.envelope, did);
       if (!check.ok) continue;
-      counter ??= check.counter;
-      ts ??= check.ts;
+      devices.replay.accept(did, { counter: check.counter, ts: check.ts });
+      break;
     }
-    devices.replay.accept(did, { counter, ts });
   }
 }
 

@@ -1,5 +1,6 @@
 import { isLedgerError } from '../errors';
 import { UsageError } from './args';
+import { audit, auditUsage } from './audit';
 import { check, checkUsage } from './check';
 import { processIo, type CliIo } from './io';
 import { keygen, keygenUsage } from './keygen';
@@ -9,6 +10,7 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
   check: { run: check, usage: checkUsage },
+  audit: { run: audit, usage: auditUsage },
 };
 
 function usage(): string {
