@@ -30,7 +30,7 @@ import {
   recordKey,
   recordKeyIndex,
 } from './layout';
-import { PackBuilder, type Packed } from './pack';
+import { PackBuilder } from './pack';
 import { ChunkPool, defaultWorkers } from './pool';
 import type { Cursor, RawStore } from './store';
 import { RawStore as Store } from './store';
@@ -144,13 +144,17 @@ class Auditor {
     try {
       progress?.(0, total);
       const inFlight: InFlight[] = [];
-      const maxInFlight = Math.max(2, 2 * pool.threads);
+      const maxInFlight = Math.max(2, 3 * pool.threads);
       let seq = 0;
       let base = base0;
       let from = start;
       do {
         const end = Math.min(base + width, treeSize);
         await chain.ensure(end);
+        const pack = new PackBuilder();
+        await this.#readRecords(records, end, pack.section());
+        for (let l = 0; l <= k; l++) await this.#readNodes(levels[l], Math.floor(end / 2 ** l), pack.section());
+        const [recordPack, ...nodePacks] = pack.build();
         const job: ChunkJob = {
           seq: seq++,
           level: k,
@@ -158,8 +162,8 @@ class Auditor {
           start: from,
           end,
           frontier: localFrontier,
-          records: await this.#readRecords(records, end),
-          nodes: await Promise.all(levels.map((c, l) => this.#readNodes(c, l, Math.floor(end / 2 ** l)))),
+          records: recordPack,
+          nodes: nodePacks,
           sizes: chain.sizesIn(from, end),
           verify: true,
           keepEnvelopes: this.#opts.deviceKeys !== undefined,
@@ -265,8 +269,7 @@ class Auditor {
     else if (!bytesEqual(node.hash, hash)) add('merkle-node', `${where} differs from the hash of its children`);
   }
 
-  async #readRecords(cursor: Cursor, end: number): Promise<Packed> {
-    const pack = new PackBuilder();
+  async #readRecords(cursor: Cursor, end: number, pack: PackBuilder): Promise<void> {
     while (true) {
       if (!cursor.ready) await cursor.fill();
       const e = cursor.peek();
@@ -280,11 +283,9 @@ class Auditor {
       cursor.take();
       pack.push(index, e[1]);
     }
-    return pack.build();
   }
 
-  async #readNodes(cursor: Cursor, _level: number, limit: number): Promise<Packed> {
-    const pack = new PackBuilder();
+  async #readNodes(cursor: Cursor, limit: number, pack: PackBuilder): Promise<void> {
     while (true) {
       if (!cursor.ready) await cursor.fill();
       const e = cursor.peek();
@@ -298,7 +299,6 @@ class Auditor {
       cursor.take();
       pack.push(index, e[1]);
     }
-    return pack.build();
   }
 
   /** Stored nodes that no tree of `treeSize` leaves has. */

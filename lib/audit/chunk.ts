@@ -7,7 +7,7 @@ import { verifyEnvelope } from '../envelope';
 import { isLedgerError } from '../errors';
 import { CompactRange, type NodeId } from '../merkle';
 import { recordPos } from './findings';
-import { HASH_SIZE, nodeKey, readNodeValue, type StoredNode } from './layout';
+import { HASH_SIZE, readNodeAt, type StoredNode } from './layout';
 import { packedValue, type Packed } from './pack';
 import {
   ENROL_TYPES,
@@ -19,6 +19,7 @@ import {
   subjectDid,
   type RecordView,
 } from './records';
+import { scanRecord } from './record-scan';
 import { leafHashOfValue } from './sha';
 import type { Finding } from './types';
 
@@ -147,7 +148,7 @@ class ChunkChecker {
     while (at < pack.ids.length && pack.ids[at] < index) at++;
     let node: StoredNode | undefined;
     if (at < pack.ids.length && pack.ids[at] === index) {
-      node = readNodeValue(nodeKey(level, index), packedValue(pack, at));
+      node = readNodeAt(level, index, packedValue(pack, at));
       at++;
       this.#out.checked.nodes++;
     }
@@ -193,7 +194,8 @@ class ChunkChecker {
     const bytes = value.subarray(HASH_SIZE);
     const stored = value.subarray(0, HASH_SIZE);
     const computed = leafHashOfValue(value);
-    const parsed = readRecord(bytes);
+    const fast = scanRecord(bytes);
+    const parsed: { record?: RecordView; problem?: string } = fast ? { record: fast } : readRecord(bytes);
     const ctx = parsed.record ?? peekRecordContext(bytes);
     let leaf: Leaf;
     if (bytesEqual(computed, stored)) {

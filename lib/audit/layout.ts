@@ -19,20 +19,18 @@ export const NODE_VALUE_SIZE = HASH_SIZE + NODE_CHECKSUM_SIZE;
 
 /** Writes x (a safe non-negative integer) as 8 bytes big-endian at `at`. */
 function putU64(out: Uint8Array, at: number, x: number): void {
-  const hi = Math.floor(x / 2 ** 32);
-  const lo = x % 2 ** 32;
-  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  v.setUint32(at, hi);
-  v.setUint32(at + 4, lo);
+  let lo = x % 2 ** 32;
+  let hi = Math.floor(x / 2 ** 32);
+  for (let i = 7; i >= 4; i--, lo = Math.floor(lo / 256)) out[at + i] = lo % 256;
+  for (let i = 3; i >= 0; i--, hi = Math.floor(hi / 256)) out[at + i] = hi % 256;
 }
 
 /** Reads 8 bytes big-endian at `at`; undefined when the value is not a safe integer. */
 export function getU64(b: Uint8Array, at: number): number | undefined {
   if (b.length < at + 8) return undefined;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const hi = v.getUint32(at);
+  const hi = b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
   if (hi >= 2 ** 21) return undefined;
-  return hi * 2 ** 32 + v.getUint32(at + 4);
+  return hi * 2 ** 32 + b[at + 4] * 0x1000000 + ((b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7]);
 }
 
 export function u64(x: number): Uint8Array {
@@ -109,6 +107,21 @@ export interface StoredNode {
   /** False when the value has the wrong length or its checksum does not match. */
   intact: boolean;
   why?: string;
+}
+
+/** readNodeValue for the node (level, index), without building its key. */
+export function readNodeAt(level: number, index: number, value: Uint8Array): StoredNode {
+  if (value.length !== NODE_VALUE_SIZE) return readNodeValue(nodeKey(level, index), value);
+  scratch[0] = PREFIX_NODE;
+  scratch[1] = level;
+  putU64(scratch, 2, index);
+  scratch.set(value.subarray(0, HASH_SIZE), 10);
+  const sum = sha256Once(scratch.subarray(0, 10 + HASH_SIZE));
+  const hash = value.subarray(0, HASH_SIZE);
+  for (let i = 0; i < NODE_CHECKSUM_SIZE; i++) {
+    if (sum[i] !== value[HASH_SIZE + i]) return { hash, intact: false, why: 'node checksum does not match its hash' };
+  }
+  return { hash, intact: true };
 }
 
 /** Splits a node value into its hash and checks the checksum against the key. */

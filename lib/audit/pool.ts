@@ -5,12 +5,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { checkChunk, type ChunkJob, type ChunkResult } from './chunk';
+import { transferList } from './pack';
 
 type Reply = { ok: true; result: ChunkResult } | { ok: false; seq: number; error: string };
 
+interface Pending {
+  job: ChunkJob;
+  resolve: (r: ChunkResult) => void;
+  reject: (e: unknown) => void;
+  /** Handed to a worker (its buffers were transferred). */
+  sent?: boolean;
+}
+
 interface Slot {
   worker: Worker;
-  busy?: { job: ChunkJob; resolve: (r: ChunkResult) => void; reject: (e: unknown) => void };
+  busy?: Pending;
 }
 
 const WORKER_FILE = path.join(__dirname, 'worker.js');
@@ -23,7 +32,7 @@ export function defaultWorkers(): number {
 
 export class ChunkPool {
   readonly #slots: Slot[] = [];
-  readonly #waiting: { job: ChunkJob; resolve: (r: ChunkResult) => void; reject: (e: unknown) => void }[] = [];
+  readonly #waiting: Pending[] = [];
   #closed = false;
 
   /** `workers` threads; 0 (or no compiled worker file) runs every chunk in this thread. */
@@ -69,18 +78,19 @@ export class ChunkPool {
     return slot;
   }
 
-  /** A worker died: its chunk and every later one run in this thread. */
-  #lost(slot: Slot, _err: unknown): void {
+  /** A worker died: its chunk is lost (its buffers went with it); later chunks run in this thread. */
+  #lost(slot: Slot, err: unknown): void {
     const at = this.#slots.indexOf(slot);
     if (at < 0) return;
     this.#slots.splice(at, 1);
     const busy = slot.busy;
     slot.busy = undefined;
-    if (busy) this.#inThread(busy);
+    if (busy) busy.reject(new Error(`audit worker died: ${err instanceof Error ? err.message : String(err)}`));
     if (this.#slots.length === 0) for (const w of this.#waiting.splice(0)) this.#inThread(w);
+    else this.#dispatch();
   }
 
-  #inThread(w: { job: ChunkJob; resolve: (r: ChunkResult) => void; reject: (e: unknown) => void }): void {
+  #inThread(w: Pending): void {
     try {
       w.resolve(checkChunk(w.job));
     } catch (err) {
@@ -92,9 +102,11 @@ export class ChunkPool {
     for (const slot of this.#slots) {
       if (this.#waiting.length === 0) return;
       if (slot.busy) continue;
-      const next = this.#waiting.shift() as NonNullable<Slot['busy']>;
+      const next = this.#waiting.shift() as Pending;
       slot.busy = next;
-      slot.worker.postMessage(next.job);
+      // Transferred, not copied: the job's buffers now belong to the worker.
+      slot.worker.postMessage(next.job, transferList([next.job.records, ...next.job.nodes]));
+      next.sent = true;
     }
   }
 }
