@@ -8,5 +8,8 @@ export * from './keyfile';
 export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, addNoteSignature } from './note';
 export * from './checkpoint';
 export * as merkle from './merkle';
+export * as firmware from './firmware';
+export * as contracts from './contracts';
+export { meanKineticTemperature } from './contracts/mkt';
 export { auditLedger, formatReport, formatFinding } from './audit';
 export type { AuditOptions, AuditReport, DeviceStatus, Finding, FindingKind } from './audit';

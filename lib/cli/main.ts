@@ -2,6 +2,7 @@ import { isLedgerError } from '../errors';
 import { UsageError } from './args';
 import { audit, auditUsage } from './audit';
 import { check, checkUsage } from './check';
+import { contract, contractUsage } from './contract';
 import { processIo, type CliIo } from './io';
 import { keygen, keygenUsage } from './keygen';
 
@@ -10,6 +11,7 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
   check: { run: check, usage: checkUsage },
+  contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
 };
 
