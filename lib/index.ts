@@ -11,3 +11,5 @@ export * as merkle from './merkle';
 export * as firmware from './firmware';
 export * as contracts from './contracts';
 export { meanKineticTemperature } from './contracts/mkt';
+export { auditLedger, formatReport, formatFinding } from './audit';
+export type { AuditOptions, AuditReport, DeviceStatus, Finding, FindingKind } from './audit';

@@ -1,6 +1,7 @@
 import { isLedgerError } from '../errors';
 import { append, appendUsage } from './append';
 import { UsageError } from './args';
+import { audit, auditUsage } from './audit';
 import { check, checkUsage } from './check';
 import { contract, contractUsage } from './contract';
 import { processIo, type CliIo } from './io';
@@ -21,6 +22,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   export: { run: exportRecords, usage: exportUsage },
   info: { run: info, usage: infoUsage },
   contract: { run: contract, usage: contractUsage },
+  audit: { run: audit, usage: auditUsage },
 };
 
 function usage(): string {

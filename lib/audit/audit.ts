@@ -1,0 +1,343 @@
+// The audit: streams a ledger directory once, in index order, checking every stored
+// record, node and block against docs/FORMAT.md, and reports where it goes wrong.
+//
+// Records are checked in aligned chunks of 2^k leaves (in worker threads when there
+// are many): record hashes and decoding, the perfect nodes inside the chunk and the
+// device signatures. This thread reads LevelDB, combines chunk roots into the upper
+// tree (CompactRange), checks blocks, checkpoints and the head, and applies device
+// enrolment and replay order in ledger order. Memory is bounded by the chunks in flight.
+import { performance } from 'node:perf_hooks';
+import { decodeCbor } from '../codec';
+import { openCheckpoint } from '../checkpoint';
+import { CompactRange, rootPlan, type NodeId } from '../merkle';
+import { bytesEqual } from '../bytes';
+import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust } from './blocks';
+import type { ChunkJob, ChunkResult } from './chunk';
+import { DeviceChecker } from './devices';
+import { Findings, recordPos } from './findings';
+import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
+import {
+  HASH_SIZE,
+  HEAD_KEY,
+  META_KEY,
+  PREFIX_BLOCK,
+  PREFIX_RECORD,
+  blockKey,
+  blockKeyHeight,
+  nodeKey,
+  nodeKeyIndex,
+  readNodeValue,
+  recordKey,
+  recordKeyIndex,
+} from './layout';
+import { PackBuilder } from './pack';
+import { ChunkPool, defaultWorkers } from './pool';
+import type { Cursor, RawStore } from './store';
+import { RawStore as Store } from './store';
+import { checkHead, chooseTrust, readHead, readMeta } from './trust';
+import type { AuditOptions, AuditReport } from './types';
+
+const DEFAULT_CHUNK_LEVEL = 10;
+const DEFAULT_PARALLEL_THRESHOLD = 4096;
+const UNKNOWN_HASH = new Uint8Array(HASH_SIZE);
+const MAX_LEVEL = 63;
+
+/** Audits the ledger in `dir` (read only). Throws LedgerError for usage and I/O problems, e.g. ERR_LEDGER_LOCKED. */
+export async function auditLedger(dir: string, opts: AuditOptions = {}): Promise<AuditReport> {
+  const started = performance.now();
+  const store = await Store.open(dir);
+  try {
+    return await new Auditor(store, opts).run(started);
+  } finally {
+    await store.close();
+  }
+}
+
+interface InFlight {
+  result: Promise<ChunkResult>;
+  base: number;
+  start: number;
+  end: number;
+}
+
+class Auditor {
+  readonly #store: RawStore;
+  readonly #opts: AuditOptions;
+  readonly #findings: Findings;
+  readonly #devices: DeviceChecker;
+  readonly #k: number;
+  readonly #width: number;
+  #upper = new Map<number, Cursor>();
+  #lastBroken: number | undefined;
+  #checked = { records: 0, nodes: 0, signatures: 0 };
+
+  constructor(store: RawStore, opts: AuditOptions) {
+    this.#store = store;
+    this.#opts = opts;
+    this.#findings = new Findings(opts.maxFindings);
+    this.#devices = new DeviceChecker(this.#findings, opts.deviceKeys);
+    this.#k = Math.min(20, Math.max(1, Math.floor(opts.chunkLevel ?? DEFAULT_CHUNK_LEVEL)));
+    this.#width = 2 ** this.#k;
+  }
+
+  async run(started: number): Promise<AuditReport> {
+    const store = this.#store;
+    const findings = this.#findings;
+
+    // What the ledger says about itself, and whom to trust.
+    const meta = readMeta(await store.get(META_KEY), findings);
+    const name = meta?.name ?? (await this.#nameFromFirstCheckpoint()) ?? '';
+    const choice = chooseTrust(this.#opts.trustedKey, meta, name, findings);
+    const trust: Trust = { name, verifier: choice.verifier };
+    const head = readHead(await store.get(HEAD_KEY), findings);
+
+    // How far the stored records, leaf nodes and blocks reach.
+    const lastRecord = await store.last(recordKey(0), Uint8Array.of(PREFIX_RECORD + 1));
+    const lastLeaf = await store.last(nodeKey(0, 0), nodeKey(1, 0));
+    const lastBlock = await store.last(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1));
+    const recordCount = lastRecord ? (recordKeyIndex(lastRecord[0]) ?? -1) + 1 : 0;
+    const leafCount = lastLeaf ? (nodeKeyIndex(lastLeaf[0]) ?? -1) + 1 : 0;
+    const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) ?? -1) + 1 : 0;
+    const treeSize = Math.max(recordCount, leafCount, head?.intact ? head.size : 0);
+
+    // Where to start: the beginning, or after a checkpoint the caller trusts.
+    let start = 0;
+    let frontier: { ids: NodeId[]; hashes: Uint8Array[] } = { ids: [], hashes: [] };
+    let chainStart: ChainStart = GENESIS;
+    if (this.#opts.from !== undefined) {
+      const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, findings);
+      if (from) {
+        start = from.size;
+        frontier = { ids: rootPlan(start).ids, hashes: from.frontier };
+        chainStart = await chainStartFor(store, start, blockCount, trust);
+        await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), findings);
+        await primeDevices(store, from, this.#devices, findings);
+      }
+    }
+
+    const k = this.#k;
+    const width = this.#width;
+    const total = treeSize - start;
+    const threshold = this.#opts.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
+    const workers = total >= threshold ? Math.max(0, Math.floor(this.#opts.workers ?? defaultWorkers())) : 0;
+    const pool = new ChunkPool(workers);
+    const progress = this.#opts.onProgress;
+
+    const base0 = Math.floor(start / width) * width;
+    const top = new CompactRange(
+      base0 / width,
+      frontier.hashes.filter((_, i) => frontier.ids[i].level >= k),
+    );
+    let localFrontier = frontier.hashes.filter((_, i) => frontier.ids[i].level < k);
+
+    const records = store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
+    const levels: Cursor[] = [];
+    for (let l = 0; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
+    const chain = new BlockChain(
+      store.cursor(blockKey(chainStart.height), Uint8Array.of(PREFIX_BLOCK + 1), 64),
+      trust,
+      findings,
+      chainStart,
+      head?.intact ? head.blockFirst : undefined,
+      start,
+    );
+    try {
+      progress?.(0, total);
+      const inFlight: InFlight[] = [];
+      const maxInFlight = Math.max(2, 3 * pool.threads);
+      let seq = 0;
+      let base = base0;
+      let from = start;
+      do {
+        const end = Math.min(base + width, treeSize);
+        await chain.ensure(end);
+        const pack = new PackBuilder();
+        await this.#readRecords(records, end, pack.section());
+        for (let l = 0; l <= k; l++) await this.#readNodes(levels[l], Math.floor(end / 2 ** l), pack.section());
+        const [recordPack, ...nodePacks] = pack.build();
+        const job: ChunkJob = {
+          seq: seq++,
+          level: k,
+          base,
+          start: from,
+          end,
+          frontier: localFrontier,
+          records: recordPack,
+          nodes: nodePacks,
+          sizes: chain.sizesIn(from, end),
+          verify: true,
+          keepEnvelopes: this.#opts.deviceKeys !== undefined,
+        };
+        inFlight.push({ result: pool.run(job), base, start: from, end });
+        while (inFlight.length >= maxInFlight) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
+        localFrontier = [];
+        from = end;
+        base += width;
+      } while (from < treeSize);
+      while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
+
+      await chain.ensure(Number.MAX_SAFE_INTEGER);
+      chain.finish(treeSize);
+      await this.#nodesBeyond(treeSize);
+      checkHead(head?.intact ? head : undefined, recordCount, blockCount, chain.lastSize, findings);
+    } finally {
+      await pool.close();
+      await Promise.all([records.close(), ...levels.map((c) => c.close()), ...[...this.#upper.values()].map((c) => c.close())]);
+    }
+
+    const { findings: list, omitted } = findings.result();
+    return {
+      clean: list.length === 0 && omitted === 0,
+      name,
+      size: treeSize,
+      blocks: blockCount,
+      from: start,
+      trust: choice.source,
+      ...(choice.verifierString ? { verifier: choice.verifierString } : {}),
+      findings: list,
+      omitted,
+      checked: {
+        records: this.#checked.records,
+        nodes: this.#checked.nodes,
+        blocks: chain.checked,
+        signatures: this.#checked.signatures + this.#devices.signatures + chain.signatures,
+      },
+      unsealed: Math.max(0, treeSize - chain.lastSize),
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  /** Applies one chunk's result, in chunk order. */
+  async #absorb(f: InFlight, top: CompactRange, chain: BlockChain, start: number, total: number): Promise<void> {
+    const res = await f.result;
+    this.#findings.addAll(res.findings);
+    if (res.lastBroken !== undefined) this.#lastBroken = Math.max(this.#lastBroken ?? 0, res.lastBroken);
+    const full = f.end - f.base === this.#width;
+    const upper = top.hashes();
+    const settle = (size: number, root: () => Uint8Array): void => {
+      const broken = this.#lastBroken !== undefined && this.#lastBroken < size;
+      chain.settle(size, broken ? undefined : root(), broken ? `the hash of record ${this.#lastBroken} is unknown` : undefined);
+    };
+    // Inside the chunk: the upper frontier (perfect subtrees before `base`) then the chunk's own.
+    for (const { size, hashes } of res.frontiers) {
+      if (!full || size < f.end) settle(size, () => rootPlan(size).rehash([...upper, ...hashes])[0]);
+    }
+    if (full) {
+      const completed: [NodeId, Uint8Array][] = [];
+      top.append(res.root ?? UNKNOWN_HASH, (id, hash) => {
+        if (id.level > 0) completed.push([id, hash]);
+      });
+      for (const [id, hash] of completed) await this.#checkUpper(id.level + this.#k, id.index, hash, start);
+      // At the chunk's end the chunk root has merged into the upper tree.
+      if (res.frontiers.some((x) => x.size === f.end)) settle(f.end, () => top.root());
+    }
+    for (const ev of res.events) this.#devices.apply(ev);
+    this.#checked.records += res.checked.records;
+    this.#checked.nodes += res.checked.nodes;
+    this.#checked.signatures += res.checked.signatures;
+    this.#opts.onProgress?.(f.end - start, total);
+  }
+
+  /** A node above the chunks, recomputed from chunk roots, against the stored one. */
+  async #checkUpper(level: number, index: number, hash: Uint8Array, start: number): Promise<void> {
+    let cursor = this.#upper.get(level);
+    if (!cursor) {
+      cursor = this.#store.cursor(nodeKey(level, Math.floor(start / 2 ** level)), nodeKey(level + 1, 0), 64);
+      this.#upper.set(level, cursor);
+    }
+    let entry;
+    while (true) {
+      if (!cursor.ready) await cursor.fill();
+      entry = cursor.peek();
+      const at = entry && nodeKeyIndex(entry[0]);
+      if (entry && (at === undefined || at < index)) {
+        cursor.take();
+        continue;
+      }
+      if (entry && at === index) cursor.take();
+      else entry = undefined;
+      break;
+    }
+    const first = index * 2 ** level;
+    if (this.#lastBroken !== undefined && this.#lastBroken >= first) return;
+    const where = `node (level ${level}, index ${index}) over records ${first}..${first + 2 ** level - 1}`;
+    const add = (kind: string, detail: string): void => this.#findings.add(recordPos(first), { kind, index: first, detail });
+    if (!entry) return add('missing', `${where} is missing`);
+    this.#checked.nodes++;
+    const node = readNodeValue(entry[0], entry[1]);
+    if (!node.intact) add('merkle-node', `${where}: ${node.why}`);
+    else if (!bytesEqual(node.hash, hash)) add('merkle-node', `${where} differs from the hash of its children`);
+  }
+
+  async #readRecords(cursor: Cursor, end: number, pack: PackBuilder): Promise<void> {
+    while (true) {
+      if (!cursor.ready) await cursor.fill();
+      const e = cursor.peek();
+      if (!e) break;
+      const index = recordKeyIndex(e[0]);
+      if (index === undefined) {
+        cursor.take();
+        continue; // not a record key (wrong length): not part of the format
+      }
+      if (index >= end) break;
+      cursor.take();
+      pack.push(index, e[1]);
+    }
+  }
+
+  async #readNodes(cursor: Cursor, limit: number, pack: PackBuilder): Promise<void> {
+    while (true) {
+      if (!cursor.ready) await cursor.fill();
+      const e = cursor.peek();
+      if (!e) break;
+      const index = nodeKeyIndex(e[0]);
+      if (index === undefined) {
+        cursor.take();
+        continue;
+      }
+      if (index >= limit) break;
+      cursor.take();
+      pack.push(index, e[1]);
+    }
+  }
+
+  /** Stored nodes that no tree of `treeSize` leaves has. */
+  async #nodesBeyond(treeSize: number): Promise<void> {
+    for (let level = 0; level <= MAX_LEVEL; level++) {
+      const e = await this.#store.first(nodeKey(level, Math.floor(treeSize / 2 ** level)), nodeKey(level + 1, 0));
+      const index = e && nodeKeyIndex(e[0]);
+      if (index === undefined) continue;
+      const first = index * 2 ** level;
+      this.#findings.add(recordPos(Math.min(first, treeSize)), {
+        kind: 'merkle-node',
+        index: first,
+        detail: `stored node (level ${level}, index ${index}) lies beyond the tree of ${treeSize} records`,
+      });
+    }
+  }
+
+  /** The latest block whose checkpoint verifies (looking back a few blocks). */
+  async #latestSigned(blocks: number, trust: Trust): Promise<Block | undefined> {
+    let latest: Block | undefined;
+    for (let h = blocks - 1; h >= 0 && h >= blocks - 8; h--) {
+      const value = await this.#store.get(blockKey(h));
+      if (!value) continue;
+      const b = readBlock(h, value, trust);
+      latest ??= b;
+      if (b.signed) return b;
+    }
+    return latest;
+  }
+
+  /** When the meta is unreadable: the origin of block 0's checkpoint names the ledger. */
+  async #nameFromFirstCheckpoint(): Promise<string | undefined> {
+    try {
+      const value = await this.#store.get(blockKey(0));
+      if (!value) return undefined;
+      const v = decodeCbor(value, { canonical: false }) as { checkpoint?: unknown };
+      return typeof v.checkpoint === 'string' ? openCheckpoint(v.checkpoint).origin : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,266 @@
+// Block values (docs/FORMAT.md "Blocks and checkpoints"): header decoding, header hash,
+// the signed checkpoint, the hash chain, and the root at each block's end.
+import { bytesEqual } from '../bytes';
+import { openCheckpoint, type Checkpoint } from '../checkpoint';
+import { CborTag, decodeCbor, type CborValue } from '../codec';
+import { sha256 } from '../hash';
+import { verifyNote, type NoteVerifier } from '../note';
+import { blockPos, type Findings } from './findings';
+import { blockKeyHeight, HASH_SIZE } from './layout';
+import type { Cursor } from './store';
+
+export interface Header {
+  v: number;
+  height: number;
+  prev: Uint8Array;
+  first: number;
+  size: number;
+  root: Uint8Array;
+  time: number;
+}
+
+export interface Trust {
+  /** The ledger name: checkpoint origin and signer name. */
+  name: string;
+  verifier?: NoteVerifier;
+}
+
+export interface Block {
+  height: number;
+  header?: Header;
+  /** SHA-256 of the header bytes as stored. */
+  headerHash?: Uint8Array;
+  storedHash?: Uint8Array;
+  checkpoint?: Checkpoint;
+  /** The checkpoint verifies with the trusted key. */
+  signed: boolean;
+  /** The tree size at the block's end, as agreed by header, checkpoint and the next block. */
+  size?: number;
+  problems: { kind: string; detail: string }[];
+}
+
+const ZERO_HASH = new Uint8Array(HASH_SIZE);
+
+function isObject(v: CborValue): v is { [key: string]: CborValue } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Map) && !(v instanceof CborTag);
+}
+const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isHash = (v: unknown): v is Uint8Array => v instanceof Uint8Array && v.length === HASH_SIZE;
+const why = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Decodes a header; throws a message naming the first thing wrong. */
+export function decodeHeader(bytes: Uint8Array): Header {
+  const h = decodeCbor(bytes);
+  if (!isObject(h)) throw new Error('header is not a CBOR map with text keys');
+  if (h.v !== 1) throw new Error('header version is not 1');
+  for (const k of ['height', 'first', 'size', 'time'] as const) if (!isUint(h[k])) throw new Error(`header ${k} is not an unsigned integer`);
+  for (const k of ['prev', 'root'] as const) if (!isHash(h[k])) throw new Error(`header ${k} is not 32 bytes`);
+  return h as unknown as Header;
+}
+
+/** Reads one block value and checks what it can on its own: encoding, header hash, checkpoint signature. */
+export function readBlock(height: number, value: Uint8Array, trust: Trust): Block {
+  const b: Block = { height, signed: false, problems: [] };
+  const problem = (kind: string, detail: string): void => void b.problems.push({ kind, detail });
+  let v: CborValue;
+  try {
+    v = decodeCbor(value);
+  } catch (err) {
+    problem('block-header', `block value is not canonical CBOR: ${why(err)}`);
+    return b;
+  }
+  if (!isObject(v)) {
+    problem('block-header', 'block value is not a CBOR map with text keys');
+    return b;
+  }
+  if (v.header instanceof Uint8Array) {
+    b.headerHash = sha256(v.header);
+    try {
+      b.header = decodeHeader(v.header);
+      if (b.header.height !== height) problem('block-header', `header says height ${b.header.height}, stored as block ${height}`);
+    } catch (err) {
+      problem('block-header', `header does not decode: ${why(err)}`);
+    }
+  } else problem('block-header', 'block value has no header bytes');
+  if (isHash(v.hash)) {
+    b.storedHash = v.hash;
+    if (b.headerHash && !bytesEqual(b.headerHash, v.hash)) problem('block-header', 'stored header hash is not SHA-256 of the header bytes');
+  } else problem('block-header', 'block value has no 32-byte header hash');
+  if (typeof v.checkpoint === 'string') {
+    try {
+      b.checkpoint = openCheckpoint(v.checkpoint);
+    } catch (err) {
+      problem('checkpoint-signature', `checkpoint is not a signed tlog checkpoint: ${why(err)}`);
+    }
+    if (b.checkpoint) {
+      if (!trust.verifier) problem('checkpoint-signature', 'no trusted gateway key to verify the checkpoint with');
+      else if (!verifyNote(v.checkpoint, trust.verifier)) problem('checkpoint-signature', 'checkpoint signature does not verify with the trusted gateway key');
+      else b.signed = true;
+      if (b.checkpoint.origin !== trust.name)
+        problem('checkpoint-signature', `checkpoint origin "${b.checkpoint.origin}" is not the ledger name "${trust.name}"`);
+    }
+  } else problem('checkpoint-signature', 'block value has no checkpoint');
+  return b;
+}
+
+/**
+ * The tree size a block ends at, by vote of three copies: the header's `size`, the
+ * checkpoint's size and the next block's `first` (for the last block: the head's
+ * `blockFirst`). A single damaged copy is outvoted; a tie goes to the signed checkpoint,
+ * then to the header.
+ */
+function agreedSize(b: Block, next: number | undefined): number | undefined {
+  const votes = [b.signed ? b.checkpoint?.size : undefined, b.header?.size, b.signed ? undefined : b.checkpoint?.size, next];
+  const known = votes.filter((x): x is number => x !== undefined);
+  for (const x of known) if (known.filter((y) => y === x).length * 2 > known.length) return x;
+  return known[0];
+}
+
+export interface ChainStart {
+  height: number;
+  /** Hashes the next header's `prev` may equal: the previous header's computed and stored hash. */
+  prevHashes: Uint8Array[];
+  prevSize: number;
+}
+
+export const GENESIS: ChainStart = { height: 0, prevHashes: [ZERO_HASH], prevSize: 0 };
+
+/**
+ * Walks the blocks in height order beside the record stream. A block is "finalized"
+ * once the next one has been read (its size needs the next block's vote); its root
+ * is checked when the tree reaches its size.
+ */
+export class BlockChain {
+  readonly #cursor: Cursor;
+  readonly #trust: Trust;
+  readonly #findings: Findings;
+  readonly #headBlockFirst: number | undefined;
+  readonly #floor: number;
+  #expectHeight: number;
+  #prev: ChainStart;
+  #pending: Block | undefined;
+  #queue: Block[] = [];
+  #exhausted = false;
+  #last: Block | undefined;
+  checked = 0;
+  signatures = 0;
+
+  /** `floor`: blocks ending before it lie in the trusted prefix; their roots are not rechecked. */
+  constructor(cursor: Cursor, trust: Trust, findings: Findings, start: ChainStart, headBlockFirst: number | undefined, floor = 0) {
+    this.#floor = floor;
+    this.#cursor = cursor;
+    this.#trust = trust;
+    this.#findings = findings;
+    this.#prev = start;
+    this.#expectHeight = start.height;
+    this.#headBlockFirst = headBlockFirst;
+  }
+
+  /** The last block read (the ledger's latest, once everything has been read). */
+  get last(): Block | undefined {
+    return this.#last;
+  }
+
+  /** Reads blocks until every block ending at or before `size` is finalized. */
+  async ensure(size: number): Promise<void> {
+    while (!this.#exhausted) {
+      const tail = this.#queue[this.#queue.length - 1];
+      if (tail?.size !== undefined && tail.size > size) return;
+      const entry = await this.#cursor.next();
+      if (!entry) {
+        this.#exhausted = true;
+        if (this.#pending) this.#finalize(this.#pending, this.#headBlockFirst);
+        this.#pending = undefined;
+        return;
+      }
+      const height = blockKeyHeight(entry[0]);
+      if (height === undefined) continue;
+      const block = readBlock(height, entry[1], this.#trust);
+      // Missing blocks sit where the next one starts.
+      for (; this.#expectHeight < height; this.#expectHeight++) {
+        const gap: Block = { height: this.#expectHeight, signed: false, problems: [], size: block.header?.first };
+        this.#add(gap, 'missing', `block ${this.#expectHeight} is missing`);
+      }
+      this.#expectHeight = height + 1;
+      this.checked++;
+      if (block.checkpoint) this.signatures++;
+      if (this.#pending) this.#finalize(this.#pending, block.header?.first);
+      this.#pending = block;
+      this.#last = block;
+    }
+  }
+
+  /** Block ends in [lo, hi] awaiting their root, ascending. */
+  sizesIn(lo: number, hi: number): number[] {
+    const out: number[] = [];
+    for (const b of this.#queue) if (b.size !== undefined && b.size >= lo && b.size <= hi && out[out.length - 1] !== b.size) out.push(b.size);
+    return out;
+  }
+
+  /** Checks the roots of the blocks that end at `size` (root undefined: it cannot be recomputed). */
+  settle(size: number, root: Uint8Array | undefined, why?: string): void {
+    while (this.#queue.length > 0) {
+      const b = this.#queue[0];
+      if (b.size !== undefined && b.size > size) return;
+      this.#queue.shift();
+      if (b.size === undefined || b.size < this.#floor) continue;
+      if (b.size < size) {
+        this.#add(b, 'block-header', `block ends at tree size ${b.size}, before the previous block's end`);
+        continue;
+      }
+      if (!root) {
+        this.#add(b, 'block-root', `root at tree size ${size} cannot be recomputed${why ? `: ${why}` : ''}`);
+        continue;
+      }
+      if (b.header && !bytesEqual(b.header.root, root)) this.#add(b, 'block-root', `header root differs from the recomputed root at tree size ${size}`);
+      if (b.signed && b.checkpoint && !bytesEqual(b.checkpoint.root, root))
+        this.#add(b, 'block-root', `signed checkpoint root differs from the recomputed root at tree size ${size}`);
+    }
+  }
+
+  /** After the last record: blocks that claim more records than are stored. */
+  finish(treeSize: number): void {
+    for (const b of this.#queue) {
+      if (b.size !== undefined) this.#add(b, 'missing', `block ends at tree size ${b.size} but only ${treeSize} records are stored`);
+    }
+    this.#queue = [];
+  }
+
+  /** The agreed size of the last finalized block (0 before any). */
+  get lastSize(): number {
+    return this.#prev.prevSize;
+  }
+
+  #add(b: Block, kind: string, detail: string): void {
+    const pos = blockPos(b.size ?? this.#prev.prevSize + 1);
+    this.#findings.add(pos, { kind, height: b.height, time: b.header?.time, detail });
+  }
+
+  #finalize(b: Block, nextFirst: number | undefined): void {
+    b.size = agreedSize(b, nextFirst);
+    for (const p of b.problems) this.#add(b, p.kind, p.detail);
+    const h = b.header;
+    if (h && b.size !== undefined && h.size !== b.size) this.#add(b, 'block-header', `header size ${h.size} disagrees with the checkpoint and the next block (${b.size})`);
+    if (b.signed && b.checkpoint && b.size !== undefined && b.checkpoint.size !== b.size)
+      this.#add(b, 'block-header', `checkpoint size ${b.checkpoint.size} disagrees with the header and the next block (${b.size})`);
+    if (h) {
+      if (!this.#prev.prevHashes.some((x) => bytesEqual(x, h.prev))) this.#add(b, 'block-chain', `prev is not the hash of block ${b.height - 1}'s header`);
+      if (h.first !== this.#prev.prevSize) this.#add(b, 'block-chain', `first is ${h.first}, but block ${b.height - 1} ends at ${this.#prev.prevSize}`);
+    }
+    if (b.size !== undefined && b.size < this.#prev.prevSize)
+      this.#add(b, 'block-header', `tree size ${b.size} is smaller than the previous block's ${this.#prev.prevSize}`);
+    const hashes = [b.headerHash, b.storedHash].filter((x): x is Uint8Array => x !== undefined);
+    this.#prev = { height: b.height + 1, prevHashes: hashes, prevSize: b.size ?? this.#prev.prevSize };
+    this.#queue.push(b);
+  }
+}
+
+/** The size a block states (header, else checkpoint), without deciding anything: for searching. */
+export function statedSize(b: Block): number | undefined {
+  return b.header?.size ?? b.checkpoint?.size;
+}
+
+export function chainStartAfter(b: Block): ChainStart {
+  const hashes = [b.headerHash, b.storedHash].filter((x): x is Uint8Array => x !== undefined);
+  return { height: b.height + 1, prevHashes: hashes, prevSize: statedSize(b) ?? 0 };
+}

@@ -1,0 +1,256 @@
+// Checks one aligned run of leaves [start, end) inside [base, base + 2^level):
+// record hashes and decoding, the level-0 nodes, every perfect node that completes
+// inside the run (recomputed with CompactRange), and device envelope signatures.
+// Pure and self-contained: it runs in a worker thread or in the caller's thread.
+import { bytesEqual } from '../bytes';
+import { verifyEnvelope } from '../envelope';
+import { isLedgerError } from '../errors';
+import { CompactRange, type NodeId } from '../merkle';
+import { recordPos } from './findings';
+import { HASH_SIZE, readNodeAt, type StoredNode } from './layout';
+import { packedValue, type Packed } from './pack';
+import {
+  ENROL_TYPES,
+  EVIDENCE_TYPES,
+  REVOKE_TYPE,
+  payloadFreshness,
+  peekRecordContext,
+  readRecord,
+  subjectDid,
+  type RecordView,
+} from './records';
+import { scanRecord } from './record-scan';
+import { leafHashOfValue } from './sha';
+import type { Finding } from './types';
+
+export interface ChunkJob {
+  seq: number;
+  /** The run lies in the perfect subtree of 2^level leaves starting at `base`. */
+  level: number;
+  base: number;
+  start: number;
+  end: number;
+  /** Hashes of the perfect subtrees covering [base, start), largest first. */
+  frontier: Uint8Array[];
+  /** Record entries (index, value) with start <= index < end, in index order. */
+  records: Packed;
+  /** Per level 0..level: stored nodes (index, value) that complete in (start, end], in index order. */
+  nodes: Packed[];
+  /** Tree sizes in [start, end] whose frontier the caller needs (block ends), ascending. */
+  sizes: number[];
+  /** Verify device envelopes against the did:key the record names. */
+  verify: boolean;
+  /** Return the envelopes themselves (the caller verifies with keys of its own). */
+  keepEnvelopes: boolean;
+}
+
+export interface EnvelopeCheck {
+  /** Undefined when not verified here. */
+  ok?: boolean;
+  detail?: string;
+  counter?: number;
+  ts?: number;
+  envelope?: string | Uint8Array;
+}
+
+/** What the device registry needs to know about a record, in ledger order. */
+export interface DeviceEvent {
+  index: number;
+  time: number;
+  type: string;
+  device?: string;
+  /** The did an enrolment or revocation is about. */
+  subject?: string;
+  envelope?: EnvelopeCheck;
+}
+
+export interface PlacedFinding {
+  pos: number;
+  finding: Finding;
+}
+
+export interface ChunkResult {
+  seq: number;
+  findings: PlacedFinding[];
+  frontiers: { size: number; hashes: Uint8Array[] }[];
+  /** The recomputed root of the whole 2^level subtree, when the run completed it. */
+  root?: Uint8Array;
+  events: DeviceEvent[];
+  /** The last leaf whose hash could not be known (record and level-0 node both unusable). */
+  lastBroken?: number;
+  checked: { records: number; nodes: number; signatures: number };
+}
+
+interface Leaf {
+  hash: Uint8Array;
+  /** The record bytes are the ones the tree commits to. */
+  authentic: boolean;
+}
+
+const UNKNOWN_LEAF = new Uint8Array(HASH_SIZE);
+
+export function checkChunk(job: ChunkJob): ChunkResult {
+  return new ChunkChecker(job).run();
+}
+
+class ChunkChecker {
+  readonly #job: ChunkJob;
+  readonly #out: ChunkResult;
+  readonly #nodeAt: number[];
+  #recordAt = 0;
+  #sizeAt = 0;
+
+  constructor(job: ChunkJob) {
+    this.#job = job;
+    this.#out = { seq: job.seq, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 } };
+    this.#nodeAt = job.nodes.map(() => 0);
+  }
+
+  run(): ChunkResult {
+    const job = this.#job;
+    const tree = new CompactRange(job.start - job.base, job.frontier);
+    const visit = (id: NodeId, hash: Uint8Array): void => this.#visit(id, hash);
+    this.#frontierAt(job.start, tree);
+    for (let i = job.start; i < job.end; i++) {
+      const value = this.#takeRecord(i);
+      const node0 = this.#takeNode(0, i);
+      const leaf = this.#leaf(i, value, node0);
+      tree.append(leaf.hash, visit);
+      this.#frontierAt(i + 1, tree);
+    }
+    if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) this.#out.root = tree.hashes()[0];
+    return this.#out;
+  }
+
+  #add(kind: string, index: number, detail: string, ctx: { time?: number; device?: string } = {}): void {
+    this.#out.findings.push({ pos: recordPos(index), finding: { kind, index, time: ctx.time, device: ctx.device, detail } });
+  }
+
+  #frontierAt(size: number, tree: CompactRange): void {
+    const sizes = this.#job.sizes;
+    while (this.#sizeAt < sizes.length && sizes[this.#sizeAt] < size) this.#sizeAt++;
+    if (this.#sizeAt < sizes.length && sizes[this.#sizeAt] === size) {
+      this.#out.frontiers.push({ size, hashes: tree.hashes() });
+      this.#sizeAt++;
+    }
+  }
+
+  #takeRecord(i: number): Uint8Array | undefined {
+    const recs = this.#job.records;
+    while (this.#recordAt < recs.ids.length && recs.ids[this.#recordAt] < i) this.#recordAt++;
+    if (this.#recordAt < recs.ids.length && recs.ids[this.#recordAt] === i) return packedValue(recs, this.#recordAt++);
+    return undefined;
+  }
+
+  #takeNode(level: number, index: number): StoredNode | undefined {
+    const pack = this.#job.nodes[level];
+    let at = this.#nodeAt[level];
+    while (at < pack.ids.length && pack.ids[at] < index) at++;
+    let node: StoredNode | undefined;
+    if (at < pack.ids.length && pack.ids[at] === index) {
+      node = readNodeAt(level, index, packedValue(pack, at));
+      at++;
+      this.#out.checked.nodes++;
+    }
+    this.#nodeAt[level] = at;
+    return node;
+  }
+
+  /** Perfect nodes above level 0 that complete as leaves are appended. */
+  #visit(id: NodeId, hash: Uint8Array): void {
+    if (id.level === 0) return;
+    const index = this.#job.base / 2 ** id.level + id.index;
+    const first = index * 2 ** id.level;
+    const stored = this.#takeNode(id.level, index);
+    const broken = this.#out.lastBroken;
+    if (broken !== undefined && broken >= first) return; // its children are unknown
+    const where = `node (level ${id.level}, index ${index}) over records ${first}..${first + 2 ** id.level - 1}`;
+    if (!stored) this.#add('missing', first, `${where} is missing`);
+    else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`);
+    else if (!bytesEqual(stored.hash, hash)) this.#add('merkle-node', first, `${where} differs from the hash of its children`);
+  }
+
+  /**
+   * Decides the leaf hash to build the tree with, from three copies: the hash of the
+   * record bytes (c), the leaf hash stored before them (s) and the level-0 node (n).
+   * One damaged copy is outvoted by the other two, so one corruption yields one finding
+   * at its own place instead of a cascade of wrong parents and roots.
+   */
+  #leaf(i: number, value: Uint8Array | undefined, node0: StoredNode | undefined): Leaf {
+    const n = node0?.intact ? node0.hash : undefined;
+    const nodeProblem = (): void => {
+      if (!node0) this.#add('missing', i, `level-0 node of record ${i} is missing`);
+      else if (!node0.intact) this.#add('leaf-node', i, `level-0 node of record ${i}: ${node0.why}`);
+    };
+    if (!value || value.length < HASH_SIZE) {
+      if (!value) this.#add('missing', i, `record ${i} is missing`);
+      else this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
+      if (n) return { hash: n, authentic: false };
+      nodeProblem();
+      this.#out.lastBroken = i;
+      return { hash: UNKNOWN_LEAF, authentic: false };
+    }
+    this.#out.checked.records++;
+    const bytes = value.subarray(HASH_SIZE);
+    const stored = value.subarray(0, HASH_SIZE);
+    const computed = leafHashOfValue(value);
+    const fast = scanRecord(bytes);
+    const parsed: { record?: RecordView; problem?: string } = fast ? { record: fast } : readRecord(bytes);
+    const ctx = parsed.record ?? peekRecordContext(bytes);
+    let leaf: Leaf;
+    if (bytesEqual(computed, stored)) {
+      if (n && !bytesEqual(n, computed)) this.#add('leaf-node', i, `level-0 node of record ${i} differs from its leaf hash`, ctx);
+      else nodeProblem();
+      leaf = { hash: computed, authentic: true };
+    } else if (n && bytesEqual(n, computed)) {
+      this.#add('record-hash', i, `stored leaf hash of record ${i} is damaged (the record bytes match the tree)`, ctx);
+      leaf = { hash: computed, authentic: true };
+    } else if (n && bytesEqual(n, stored)) {
+      this.#add('record-hash', i, `record ${i} bytes do not match its leaf hash (the leaf hash matches the tree: the bytes were changed)`, ctx);
+      leaf = { hash: stored, authentic: false };
+    } else {
+      this.#add('record-hash', i, `record ${i}: bytes, stored leaf hash and level-0 node disagree`, ctx);
+      nodeProblem();
+      leaf = { hash: computed, authentic: false };
+    }
+    if (leaf.authentic) {
+      if (parsed.problem) this.#add('record-decode', i, `record ${i}: ${parsed.problem}`, ctx);
+      else this.#event(i, parsed.record as RecordView);
+    }
+    return leaf;
+  }
+
+  #event(index: number, record: RecordView): void {
+    const enrolment = ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE;
+    const signed = record.envelope !== undefined && !EVIDENCE_TYPES.has(record.type);
+    if (!enrolment && !signed) return;
+    const event: DeviceEvent = { index, time: record.time, type: record.type };
+    if (record.device !== undefined) event.device = record.device;
+    if (enrolment) event.subject = subjectDid(record);
+    if (signed) event.envelope = this.#envelope(record);
+    this.#out.events.push(event);
+  }
+
+  #envelope(record: RecordView): EnvelopeCheck {
+    const env = record.envelope as string | Uint8Array;
+    const check: EnvelopeCheck = {};
+    if (this.#job.keepEnvelopes) check.envelope = env;
+    if (!this.#job.verify || record.device === undefined) return check;
+    this.#out.checked.signatures++;
+    return { ...check, ...verifyDeviceEnvelope(env, record.device) };
+  }
+}
+
+/** Verifies an envelope with a device key; never throws. */
+export function verifyDeviceEnvelope(
+  envelope: string | Uint8Array,
+  key: Parameters<typeof verifyEnvelope>[1],
+): Omit<EnvelopeCheck, 'envelope'> {
+  try {
+    const v = verifyEnvelope(envelope, key);
+    return { ok: true, ...payloadFreshness(v.payload) };
+  } catch (err) {
+    const why = isLedgerError(err) ? `${err.message} (${err.code})` : err instanceof Error ? err.message : String(err);
+    return { ok: false, detail: why };
+  }
+}

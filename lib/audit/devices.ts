@@ -1,0 +1,137 @@
+// Device enrolment, revocation and replay order, derived from the records in ledger order.
+import { bytesEqual } from '../bytes';
+import { resolveVerificationKey } from '../envelope';
+import type { PublicKey } from '../keys';
+import { verifyDeviceEnvelope, type DeviceEvent, type EnvelopeCheck } from './chunk';
+import { recordPos, type Findings } from './findings';
+import { ENROL_TYPES, REVOKE_TYPE, type Freshness } from './records';
+import type { DeviceStatus } from './types';
+
+type Standing = 'enrolled' | 'revoked';
+
+/** Enrolment state per did; memory grows with the number of devices, not of records. */
+export class DeviceRegistry {
+  readonly #standing = new Map<string, Standing>();
+
+  enrol(did: string): void {
+    this.#standing.set(did, 'enrolled');
+  }
+
+  revoke(did: string): void {
+    this.#standing.set(did, 'revoked');
+  }
+
+  status(did: string): Standing | 'unknown' {
+    return this.#standing.get(did) ?? 'unknown';
+  }
+
+  dids(): string[] {
+    return [...this.#standing.keys()];
+  }
+}
+
+/** The last accepted counter and timestamp per device; a payload must be newer. */
+export class ReplayGuard {
+  readonly #last = new Map<string, Freshness>();
+
+  /** Why `f` is a replay for `did`, or undefined when it is newer. */
+  check(did: string, f: Freshness): string | undefined {
+    const last = this.#last.get(did);
+    if (!last) return undefined;
+    if (f.counter !== undefined) {
+      if (last.counter !== undefined && f.counter <= last.counter)
+        return `counter ${f.counter} is not above the last accepted ${last.counter}`;
+      return undefined;
+    }
+    if (f.ts !== undefined && last.ts !== undefined && f.ts <= last.ts)
+      return `timestamp ${f.ts} is not after the last accepted ${last.ts}`;
+    return undefined;
+  }
+
+  accept(did: string, f: Freshness): void {
+    const last = this.#last.get(did) ?? {};
+    const next: Freshness = { ...last };
+    if (f.counter !== undefined) next.counter = f.counter;
+    if (f.ts !== undefined) next.ts = f.ts;
+    this.#last.set(did, next);
+  }
+}
+
+function sameKey(a: PublicKey, b: PublicKey): boolean {
+  return a.alg === b.alg && bytesEqual(a.publicKey, b.publicKey);
+}
+
+/** Applies device events in ledger order and reports unknown/revoked devices, bad signatures and replays. */
+export class DeviceChecker {
+  readonly registry = new DeviceRegistry();
+  readonly replay = new ReplayGuard();
+  readonly #findings: Findings;
+  readonly #hook: ((did: string, index: number) => DeviceStatus | undefined) | undefined;
+  signatures = 0;
+
+  constructor(findings: Findings, hook?: (did: string, index: number) => DeviceStatus | undefined) {
+    this.#findings = findings;
+    this.#hook = hook;
+  }
+
+  apply(ev: DeviceEvent): void {
+    if (ENROL_TYPES.has(ev.type)) {
+      if (ev.subject) this.registry.enrol(ev.subject);
+      else this.#add(ev, 'record-decode', `${ev.type} record names no device`);
+    }
+    if (ev.envelope) this.#checkEnvelope(ev, ev.envelope);
+    if (ev.type === REVOKE_TYPE) {
+      if (ev.subject) this.registry.revoke(ev.subject);
+      else this.#add(ev, 'record-decode', `${ev.type} record names no device`);
+    }
+  }
+
+  #add(ev: DeviceEvent, kind: string, detail: string): void {
+    this.#findings.add(recordPos(ev.index), { kind, index: ev.index, time: ev.time, device: ev.device, detail });
+  }
+
+  #checkEnvelope(ev: DeviceEvent, check: EnvelopeCheck): void {
+    const did = ev.device;
+    if (did === undefined) {
+      this.#add(ev, 'unknown-device', `record ${ev.index} carries a device envelope but names no device`);
+      return;
+    }
+    const answer = this.#hook?.(did, ev.index);
+    const status = answer?.status ?? this.registry.status(did);
+    if (status === 'unknown') {
+      this.#add(ev, 'unknown-device', `record ${ev.index} is signed by a device that is not enrolled at this point`);
+      return;
+    }
+    if (status === 'revoked') {
+      this.#add(ev, 'revoked-device', `record ${ev.index} is signed by a device revoked before it`);
+      return;
+    }
+    let result: EnvelopeCheck = check;
+    const key = answer?.status === 'enrolled' ? answer.key : undefined;
+    if (key !== undefined && !this.#isDidKey(key, did)) result = this.#verify(check, key);
+    else if (result.ok === undefined) result = this.#verify(check, did);
+    if (!result.ok) {
+      this.#add(ev, 'envelope-signature', `device envelope of record ${ev.index} does not verify: ${result.detail ?? 'bad signature'}`);
+      return;
+    }
+    const fresh: Freshness = { counter: result.counter, ts: result.ts };
+    const replay = this.replay.check(did, fresh);
+    if (replay) this.#add(ev, 'replay', `record ${ev.index} replays an older device message: ${replay}`);
+    else this.replay.accept(did, fresh);
+  }
+
+  #isDidKey(key: NonNullable<Extract<DeviceStatus, { status: 'enrolled' }>['key']>, did: string): boolean {
+    if (key === did) return true;
+    try {
+      return sameKey(resolveVerificationKey(key), resolveVerificationKey(did));
+    } catch {
+      return false;
+    }
+  }
+
+  #verify(check: EnvelopeCheck, key: Parameters<typeof verifyDeviceEnvelope>[1]): EnvelopeCheck {
+    if (check.envelope === undefined) return { ok: false, detail: 'envelope not available for verification' };
+    this.signatures++;
+    return verifyDeviceEnvelope(check.envelope, key);
+  }
+}

@@ -1,0 +1,4 @@
+// Independent verification of a ledger directory: full and incremental audits.
+export { auditLedger } from './audit';
+export { formatReport, formatFinding } from './report';
+export type { AuditOptions, AuditReport, DeviceStatus, Finding, FindingKind } from './types';

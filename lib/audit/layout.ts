@@ -1,0 +1,144 @@
+// The LevelDB key layout of docs/FORMAT.md ("Storage"), written out independently of
+// the ledger's store so that the audit checks the bytes against the spec, not against
+// the code that wrote them.
+import { bytesEqual, concatBytes, utf8 } from '../bytes';
+import { sha256Once } from './sha';
+
+export const PREFIX_RECORD = 0x72; // 'r'
+export const PREFIX_NODE = 0x6e; // 'n'
+export const PREFIX_BLOCK = 0x62; // 'b'
+export const PREFIX_DEVICE = 0x64; // 'd'
+export const PREFIX_TYPE = 0x74; // 't'
+
+export const META_KEY = utf8('mmeta');
+export const HEAD_KEY = utf8('h');
+
+export const HASH_SIZE = 32;
+export const NODE_CHECKSUM_SIZE = 4;
+export const NODE_VALUE_SIZE = HASH_SIZE + NODE_CHECKSUM_SIZE;
+
+/** Writes x (a safe non-negative integer) as 8 bytes big-endian at `at`. */
+function putU64(out: Uint8Array, at: number, x: number): void {
+  let lo = x % 2 ** 32;
+  let hi = Math.floor(x / 2 ** 32);
+  for (let i = 7; i >= 4; i--, lo = Math.floor(lo / 256)) out[at + i] = lo % 256;
+  for (let i = 3; i >= 0; i--, hi = Math.floor(hi / 256)) out[at + i] = hi % 256;
+}
+
+/** Reads 8 bytes big-endian at `at`; undefined when the value is not a safe integer. */
+export function getU64(b: Uint8Array, at: number): number | undefined {
+  if (b.length < at + 8) return undefined;
+  const hi = b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
+  if (hi >= 2 ** 21) return undefined;
+  return hi * 2 ** 32 + b[at + 4] * 0x1000000 + ((b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7]);
+}
+
+export function u64(x: number): Uint8Array {
+  const out = new Uint8Array(8);
+  putU64(out, 0, x);
+  return out;
+}
+
+/** `r` + u64(index) */
+export function recordKey(index: number): Uint8Array {
+  const k = new Uint8Array(9);
+  k[0] = PREFIX_RECORD;
+  putU64(k, 1, index);
+  return k;
+}
+
+/** `n` + u8(level) + u64(index) */
+export function nodeKey(level: number, index: number): Uint8Array {
+  const k = new Uint8Array(10);
+  k[0] = PREFIX_NODE;
+  k[1] = level;
+  putU64(k, 2, index);
+  return k;
+}
+
+/** `b` + u64(height) */
+export function blockKey(height: number): Uint8Array {
+  const k = new Uint8Array(9);
+  k[0] = PREFIX_BLOCK;
+  putU64(k, 1, height);
+  return k;
+}
+
+/** `t` + type + 0x00 + u64(index): the records-by-type index. */
+export function typeKey(type: string, index: number): Uint8Array {
+  return concatBytes(Uint8Array.of(PREFIX_TYPE), utf8(type), Uint8Array.of(0), u64(index));
+}
+
+/** `d` + did + 0x00 + u64(index): the records-by-device index. */
+export function deviceKey(did: string, index: number): Uint8Array {
+  return concatBytes(Uint8Array.of(PREFIX_DEVICE), utf8(did), Uint8Array.of(0), u64(index));
+}
+
+/** The index a `r` key names; undefined for a key of another shape. */
+export function recordKeyIndex(key: Uint8Array): number | undefined {
+  return key.length === 9 && key[0] === PREFIX_RECORD ? getU64(key, 1) : undefined;
+}
+
+/** The index a `n` key names (its level is key[1]). */
+export function nodeKeyIndex(key: Uint8Array): number | undefined {
+  return key.length === 10 && key[0] === PREFIX_NODE ? getU64(key, 2) : undefined;
+}
+
+export function blockKeyHeight(key: Uint8Array): number | undefined {
+  return key.length === 9 && key[0] === PREFIX_BLOCK ? getU64(key, 1) : undefined;
+}
+
+/** The trailing u64 of an index key (`d`/`t` + ... + 0x00 + u64(index)). */
+export function indexKeyIndex(key: Uint8Array): number | undefined {
+  return key.length >= 10 && key[key.length - 9] === 0 ? getU64(key, key.length - 8) : undefined;
+}
+
+/** First 4 bytes of SHA-256(key || node hash): the checksum stored after a node hash. */
+export function nodeChecksum(key: Uint8Array, hash: Uint8Array): Uint8Array {
+  if (key.length + hash.length > scratch.length) return sha256Once(concatBytes(key, hash)).subarray(0, NODE_CHECKSUM_SIZE);
+  scratch.set(key, 0);
+  scratch.set(hash, key.length);
+  return sha256Once(scratch.subarray(0, key.length + hash.length)).subarray(0, NODE_CHECKSUM_SIZE);
+}
+const scratch = new Uint8Array(64);
+
+export interface StoredNode {
+  hash: Uint8Array;
+  /** False when the value has the wrong length or its checksum does not match. */
+  intact: boolean;
+  why?: string;
+}
+
+/** readNodeValue for the node (level, index), without building its key. */
+export function readNodeAt(level: number, index: number, value: Uint8Array): StoredNode {
+  if (value.length !== NODE_VALUE_SIZE) return readNodeValue(nodeKey(level, index), value);
+  scratch[0] = PREFIX_NODE;
+  scratch[1] = level;
+  putU64(scratch, 2, index);
+  scratch.set(value.subarray(0, HASH_SIZE), 10);
+  const sum = sha256Once(scratch.subarray(0, 10 + HASH_SIZE));
+  const hash = value.subarray(0, HASH_SIZE);
+  for (let i = 0; i < NODE_CHECKSUM_SIZE; i++) {
+    if (sum[i] !== value[HASH_SIZE + i]) return { hash, intact: false, why: 'node checksum does not match its hash' };
+  }
+  return { hash, intact: true };
+}
+
+/** Splits a node value into its hash and checks the checksum against the key. */
+export function readNodeValue(key: Uint8Array, value: Uint8Array): StoredNode {
+  if (value.length !== NODE_VALUE_SIZE) {
+    const hash = value.length >= HASH_SIZE ? value.subarray(0, HASH_SIZE) : new Uint8Array(HASH_SIZE);
+    return { hash, intact: false, why: `node value is ${value.length} bytes, expected ${NODE_VALUE_SIZE}` };
+  }
+  const hash = value.subarray(0, HASH_SIZE);
+  if (!bytesEqual(nodeChecksum(key, hash), value.subarray(HASH_SIZE))) {
+    return { hash, intact: false, why: 'node checksum does not match its hash' };
+  }
+  return { hash, intact: true };
+}
+
+/** The leaves [first, first + width) a perfect node covers. */
+export function nodeSpan(level: number, index: number): { first: number; width: number } {
+  const width = 2 ** level;
+  return { first: index * width, width };
+}

@@ -1,0 +1,281 @@
+// A fast path for reading records: validates canonical CBOR in place (no objects are
+// built for bodies) and picks out the top-level fields the audit needs. It accepts only
+// what lib/codec's canonical decoder accepts; whenever it is unsure it answers
+// undefined and the caller decodes with lib/codec, whose verdict (and message) counts.
+import { fromUtf8 } from '../bytes';
+import { decodeCbor } from '../codec';
+import { MAX_RECORD_BYTES, type RecordView } from './records';
+
+const MAX_DEPTH = 64;
+const FAIL = Symbol('not canonical');
+
+const F_V = 0x76; // "v"
+const KEY_TYPE = [0x74, 0x79, 0x70, 0x65];
+const KEY_TIME = [0x74, 0x69, 0x6d, 0x65];
+const KEY_BODY = [0x62, 0x6f, 0x64, 0x79];
+const KEY_DEVICE = [0x64, 0x65, 0x76, 0x69, 0x63, 0x65];
+const KEY_ENVELOPE = [0x65, 0x6e, 0x76, 0x65, 0x6c, 0x6f, 0x70, 0x65];
+
+/** Is b[from, to) exactly `word`? */
+function is(b: Uint8Array, from: number, to: number, word: number[]): boolean {
+  if (to - from !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (b[from + i] !== word[i]) return false;
+  return true;
+}
+
+/** Well-formed UTF-8 as the WHATWG decoder (fatal) accepts it: no overlongs, surrogates or values above U+10FFFF. */
+export function validUtf8(b: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  while (i < to) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      else if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      else if (c === 0xf4) hi = 0x8f;
+    } else return false;
+    if (i + n >= to) return false; // truncated sequence
+    const second = b[i + 1];
+    if (second < lo || second > hi) return false;
+    for (let k = 2; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+class Scanner {
+  pos = 0;
+  major = 0;
+  info = 0;
+  /** The argument; for 8-byte arguments only good enough to compare (exact below 2^53). */
+  arg = 0;
+  argHigh = 0;
+
+  constructor(readonly b: Uint8Array) {}
+
+  need(n: number): number {
+    if (n > this.b.length - this.pos) throw FAIL;
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  head(): void {
+    const b = this.b;
+    const ib = b[this.need(1)];
+    this.major = ib >> 5;
+    this.info = ib & 0x1f;
+    this.argHigh = 0;
+    const info = this.info;
+    if (info < 24) this.arg = info;
+    else if (info === 24) this.arg = b[this.need(1)];
+    else if (info === 25) {
+      const at = this.need(2);
+      this.arg = (b[at] << 8) | b[at + 1];
+    } else if (info === 26) {
+      const at = this.need(4);
+      this.arg = b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
+    } else if (info === 27) {
+      const at = this.need(8);
+      this.argHigh = b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
+      this.arg = this.argHigh * 2 ** 32 + b[at + 4] * 0x1000000 + ((b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7]);
+    } else throw FAIL; // reserved, or indefinite length / break
+    if (this.major !== 7 && info >= 24) {
+      if (info === 27 ? this.argHigh === 0 : this.arg < [24, 0x100, 0x10000][info - 24]) throw FAIL;
+    }
+  }
+
+  /** Validates one item; returns true when it is `undefined` (0xf7). */
+  item(depth: number): boolean {
+    const start = this.pos;
+    this.head();
+    const { major, arg } = this;
+    switch (major) {
+      case 0:
+      case 1:
+        return false;
+      case 2:
+        if (this.argHigh !== 0) throw FAIL;
+        this.need(arg);
+        return false;
+      case 3: {
+        if (this.argHigh !== 0) throw FAIL;
+        const at = this.need(arg);
+        if (!validUtf8(this.b, at, this.pos)) throw FAIL;
+        return false;
+      }
+      case 4: {
+        if (depth >= MAX_DEPTH || this.argHigh !== 0 || arg > this.b.length - this.pos) throw FAIL;
+        for (let i = 0; i < arg; i++) this.item(depth + 1);
+        return false;
+      }
+      case 5:
+        if (depth >= MAX_DEPTH || this.argHigh !== 0 || arg > (this.b.length - this.pos) / 2) throw FAIL;
+        this.mapEntries(arg, depth);
+        return false;
+      case 6:
+        if (depth >= MAX_DEPTH || this.argHigh >= 2 ** 21) throw FAIL;
+        if (this.item(depth + 1)) throw FAIL; // tag content is undefined
+        return false;
+      default:
+        return this.simple(start);
+    }
+  }
+
+  mapEntries(count: number, depth: number, onEntry?: (keyStart: number, keyEnd: number, valueStart: number) => void): void {
+    let prevStart = -1;
+    let prevEnd = -1;
+    for (let i = 0; i < count; i++) {
+      const keyStart = this.pos;
+      if (this.item(depth + 1)) throw FAIL; // undefined key
+      const keyEnd = this.pos;
+      // A -0 float key has no canonical encoding.
+      if (keyEnd - keyStart === 3 && this.b[keyStart] === 0xf9 && this.b[keyStart + 1] === 0x80 && this.b[keyStart + 2] === 0) throw FAIL;
+      if (prevStart >= 0 && compare(this.b, prevStart, prevEnd, this.b, keyStart, keyEnd) >= 0) throw FAIL;
+      const valueStart = this.pos;
+      if (this.item(depth + 1)) throw FAIL; // undefined value
+      onEntry?.(keyStart, keyEnd, valueStart);
+      prevStart = keyStart;
+      prevEnd = keyEnd;
+    }
+  }
+
+  simple(start: number): boolean {
+    const info = this.info;
+    if (info >= 20 && info <= 23) return info === 23;
+    if (info >= 25 && info <= 27) {
+      const b = this.b;
+      let v: number;
+      if (info === 25) v = halfToNumber((b[start + 1] << 8) | b[start + 2]);
+      else {
+        for (let i = 0; i < this.pos - start - 1; i++) floatBytes[i] = b[start + 1 + i];
+        v = info === 26 ? floatView.getFloat32(0) : floatView.getFloat64(0);
+      }
+      if (!isShortestFloat(info, v, b, start)) throw FAIL;
+      return false;
+    }
+    throw FAIL;
+  }
+}
+
+const floatBytes = new Uint8Array(8);
+const floatView = new DataView(floatBytes.buffer);
+
+/**
+ * Whether a float item is how lib/codec writes that number: integers (but -0) are not
+ * floats, NaN is f9 7e00, and everything else takes the shortest exact width.
+ */
+function isShortestFloat(info: number, v: number, b: Uint8Array, start: number): boolean {
+  if (Number.isSafeInteger(v) && !Object.is(v, -0)) return false;
+  if (Number.isNaN(v)) return info === 25 && b[start + 1] === 0x7e && b[start + 2] === 0x00;
+  if (fitsHalf(v)) return info === 25;
+  if (Math.fround(v) === v) return info === 26;
+  return info === 27;
+}
+
+/** Whether v (not NaN) is exactly a half-precision value (incl. ±0, ±Infinity, subnormals). */
+function fitsHalf(v: number): boolean {
+  if (!Number.isFinite(v) || v === 0) return true;
+  if (Math.fround(v) !== v) return false;
+  const a = Math.abs(v);
+  if (a > 65504) return false;
+  // Half values are multiples of 2^-24, with 11 significant bits.
+  const scaled = a * 2 ** 24;
+  if (!Number.isInteger(scaled)) return false;
+  let m = scaled;
+  while (m % 2 === 0) m /= 2;
+  return m < 2 ** 11;
+}
+
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
+  return sign * (0x400 + mant) * 2 ** (exp - 25);
+}
+
+/** Bytewise comparison of a[aFrom, aTo) with b[bFrom, bTo); a shorter prefix sorts first. */
+function compare(a: Uint8Array, aFrom: number, aTo: number, b: Uint8Array, bFrom: number, bTo: number): number {
+  const n = Math.min(aTo - aFrom, bTo - bFrom);
+  for (let i = 0; i < n; i++) {
+    const d = a[aFrom + i] - b[bFrom + i];
+    if (d !== 0) return d;
+  }
+  return aTo - aFrom - (bTo - bFrom);
+}
+
+const isEnrolment = (t: string): boolean => t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke';
+
+/**
+ * The record in `bytes` when it is a canonical v1 record this fast path fully
+ * understands; undefined when lib/codec must decide (malformed, or unusual).
+ */
+export function scanRecord(bytes: Uint8Array): RecordView | undefined {
+  if (bytes.length > MAX_RECORD_BYTES) return undefined;
+  const s = new Scanner(bytes);
+  try {
+    s.head();
+    if (s.major !== 5 || s.argHigh !== 0 || s.arg > bytes.length / 2) return undefined;
+    let v = false;
+    let type: string | undefined;
+    let time: number | undefined;
+    let device: string | undefined;
+    let envelope: string | Uint8Array | undefined;
+    let body: [number, number] | undefined;
+    let ok = true;
+    s.mapEntries(s.arg, 0, (ks, ke, vs) => {
+      const ve = s.pos;
+      if (bytes[ks] >> 5 !== 3) return void (ok = false); // only text keys here
+      const k0 = ks + 1; // every known key is shorter than 24 bytes: a one-byte head
+      const first = bytes[vs];
+      if (ke - k0 === 1 && bytes[k0] === F_V) v = ve - vs === 1 && first === 0x01;
+      else if (is(bytes, k0, ke, KEY_TYPE)) type = first >> 5 === 3 ? fromUtf8(bytes.subarray(textStart(bytes, vs), ve)) : undefined;
+      else if (is(bytes, k0, ke, KEY_TIME)) time = first >> 5 === 0 ? uintValue(bytes, vs) : undefined;
+      else if (is(bytes, k0, ke, KEY_DEVICE)) device = first >> 5 === 3 ? fromUtf8(bytes.subarray(textStart(bytes, vs), ve)) : '';
+      else if (is(bytes, k0, ke, KEY_ENVELOPE)) {
+        if (first >> 5 === 3) envelope = fromUtf8(bytes.subarray(textStart(bytes, vs), ve));
+        else if (first >> 5 === 2) envelope = bytes.slice(textStart(bytes, vs), ve);
+        else ok = false;
+      } else if (is(bytes, k0, ke, KEY_BODY)) body = [vs, ve];
+      else ok = false;
+    });
+    if (s.pos !== bytes.length || !ok || !v || !type || time === undefined) return undefined;
+    if (device !== undefined && !device.startsWith('did:key:')) return undefined;
+    const record: RecordView = { type, time };
+    if (device !== undefined) record.device = device;
+    if (envelope !== undefined) record.envelope = envelope;
+    if (body && isEnrolment(type)) record.body = decodeCbor(bytes.subarray(body[0], body[1]));
+    return record;
+  } catch {
+    return undefined; // not canonical here, or a surprise: lib/codec decides
+  }
+}
+
+/** Where the content of a (valid, definite) byte or text string starting at `at` begins. */
+function textStart(b: Uint8Array, at: number): number {
+  const info = b[at] & 0x1f;
+  return at + 1 + (info < 24 ? 0 : [1, 2, 4, 8][info - 24]);
+}
+
+/** A valid unsigned integer item at `at` as a number, or undefined when it is not safe. */
+function uintValue(b: Uint8Array, at: number): number | undefined {
+  const info = b[at] & 0x1f;
+  if (info < 24) return info;
+  let v = 0;
+  const n = [1, 2, 4, 8][info - 24];
+  for (let i = 1; i <= n; i++) v = v * 256 + b[at + i];
+  return Number.isSafeInteger(v) ? v : undefined;
+}

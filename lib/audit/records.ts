@@ -1,0 +1,130 @@
+// Reading one record's canonical bytes (docs/FORMAT.md "Records") and the freshness
+// fields of a device payload.
+import { fromUtf8 } from '../bytes';
+import { CborTag, decodeCbor, type CborValue } from '../codec';
+
+export const MAX_RECORD_BYTES = 64 * 1024;
+export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device.tofu']);
+export const REVOKE_TYPE = 'device.revoke';
+/** Records that document a rejected input carry its envelope as evidence: not checked as accepted data. */
+export const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['security']);
+
+const RECORD_FIELDS = new Set(['v', 'type', 'time', 'device', 'body', 'envelope']);
+
+export interface RecordView {
+  type: string;
+  time: number;
+  device?: string;
+  body?: CborValue;
+  envelope?: string | Uint8Array;
+}
+
+function isObject(v: CborValue): v is { [key: string]: CborValue } {
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    !(v instanceof Uint8Array) &&
+    !(v instanceof Map) &&
+    !(v instanceof CborTag)
+  );
+}
+
+const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Decodes and shape-checks a record; `problem` says what is wrong when it is not a v1 record. */
+export function readRecord(bytes: Uint8Array): { record?: RecordView; problem?: string } {
+  if (bytes.length > MAX_RECORD_BYTES) return { problem: `record is ${bytes.length} bytes, more than 64 KiB` };
+  let v: CborValue;
+  try {
+    v = decodeCbor(bytes);
+  } catch (err) {
+    return { problem: `record is not canonical CBOR: ${(err as Error).message}` };
+  }
+  if (!isObject(v)) return { problem: 'record is not a CBOR map with text keys' };
+  if (v.v !== 1) return { problem: `record format version is ${describe(v.v)}, expected 1` };
+  if (typeof v.type !== 'string' || v.type === '') return { problem: 'record has no type' };
+  if (!isUint(v.time)) return { problem: 'record time is not an unsigned integer' };
+  for (const key of Object.keys(v)) if (!RECORD_FIELDS.has(key)) return { problem: `record has an unknown field "${key}"` };
+  if (v.device !== undefined && (typeof v.device !== 'string' || !v.device.startsWith('did:key:')))
+    return { problem: 'record device is not a did:key' };
+  if (v.envelope !== undefined && typeof v.envelope !== 'string' && !(v.envelope instanceof Uint8Array))
+    return { problem: 'record envelope is neither text nor bytes' };
+  const record: RecordView = { type: v.type, time: v.time };
+  if (v.body !== undefined) record.body = v.body;
+  if (v.device !== undefined) record.device = v.device;
+  if (v.envelope !== undefined) record.envelope = v.envelope;
+  return { record };
+}
+
+/** What a readable but broken record still tells: its time and device, for the finding. */
+export function peekRecordContext(bytes: Uint8Array): { time?: number; device?: string } {
+  try {
+    const v = decodeCbor(bytes, { canonical: false });
+    if (!isObject(v)) return {};
+    return {
+      ...(isUint(v.time) ? { time: v.time } : {}),
+      ...(typeof v.device === 'string' ? { device: v.device } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+function describe(v: unknown): string {
+  return typeof v === 'number' || typeof v === 'string' ? JSON.stringify(v) : typeof v;
+}
+
+/** The did an enrolment or revocation record is about: body.did, else the record's device. */
+export function subjectDid(record: RecordView): string | undefined {
+  const body = record.body;
+  if (body !== undefined && isObject(body) && typeof body.did === 'string') return body.did;
+  return record.device;
+}
+
+export interface Freshness {
+  counter?: number;
+  ts?: number;
+}
+
+/**
+ * The replay fields of a device payload: a JSON (or CBOR) object with `counter`
+ * and/or `ts` / `time` (a number, or a date string). Anything else has none.
+ */
+export function payloadFreshness(payload: Uint8Array): Freshness {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(fromUtf8(payload));
+  } catch {
+    try {
+      obj = decodeCbor(payload, { canonical: false });
+    } catch {
+      return {};
+    }
+  }
+  if (obj instanceof Map) obj = Object.fromEntries([...obj].filter(([k]) => typeof k === 'string'));
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return {};
+  const o = obj as Record<string, unknown>;
+  const out: Freshness = {};
+  const counter = toNumber(o.counter);
+  if (counter !== undefined) out.counter = counter;
+  const ts = toTime(o.ts ?? o.time);
+  if (ts !== undefined) out.ts = ts;
+  return out;
+}
+
+function toNumber(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'bigint') return Number(v);
+  return undefined;
+}
+
+function toTime(v: unknown): number | undefined {
+  const n = toNumber(v);
+  if (n !== undefined) return n;
+  if (typeof v === 'string') {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}

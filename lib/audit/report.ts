@@ -1,0 +1,33 @@
+// Human-readable audit reports (the CLI's default output).
+import type { AuditReport, Finding } from './types';
+
+function where(f: Finding): string {
+  const parts: string[] = [];
+  if (f.index !== undefined) parts.push(`record ${f.index}`);
+  if (f.height !== undefined) parts.push(`block ${f.height}`);
+  if (f.time !== undefined) parts.push(new Date(f.time).toISOString());
+  if (f.device !== undefined) parts.push(f.device);
+  return parts.length > 0 ? parts.join(', ') : 'ledger';
+}
+
+export function formatFinding(f: Finding): string {
+  return `${f.kind} at ${where(f)}: ${f.detail}`;
+}
+
+/** A few lines for people: verdict, what was checked, then the findings, first failure first. */
+export function formatReport(r: AuditReport): string {
+  const lines: string[] = [];
+  const verdict = r.clean ? 'CLEAN' : `${r.findings.length + r.omitted} FINDING${r.findings.length + r.omitted === 1 ? '' : 'S'}`;
+  lines.push(`${verdict}: ledger "${r.name}", ${r.size} records in ${r.blocks} blocks${r.from > 0 ? `, audited from record ${r.from}` : ''}`);
+  lines.push(
+    `checked ${r.checked.records} records, ${r.checked.nodes} nodes, ${r.checked.blocks} blocks, ${r.checked.signatures} signatures in ${r.durationMs} ms`,
+  );
+  lines.push(`gateway key (${r.trust === 'given' ? 'given' : "from the ledger's own meta: pass --key to check against a key you trust"}): ${r.verifier ?? 'none'}`);
+  if (r.unsealed > 0) lines.push(`${r.unsealed} records after the last block are not yet under a signed checkpoint`);
+  if (!r.clean) {
+    lines.push('');
+    r.findings.forEach((f, i) => lines.push(`${i === 0 ? 'first failure: ' : '               '}${formatFinding(f)}`));
+    if (r.omitted > 0) lines.push(`... and ${r.omitted} more`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,165 @@
+// Raw, read-only access to a ledger's LevelDB directory: gets and buffered range cursors.
+// The audit never writes; it reads keys exactly as docs/FORMAT.md lays them out.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { LedgerError } from '../errors';
+
+export type Entry = [key: Uint8Array, value: Uint8Array];
+
+type Db = ClassicLevel<Uint8Array, Uint8Array>;
+/** The part of a classic-level iterator the audit uses (keys and values as views). */
+interface DbIterator {
+  nextv(size: number): Promise<Entry[]>;
+  close(): Promise<void>;
+}
+
+const VIEW = { keyEncoding: 'view', valueEncoding: 'view' } as const;
+
+function causeCode(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 'LEVEL_LOCKED') return 'LEVEL_LOCKED';
+    if (!e.cause) return typeof e.code === 'string' ? e.code : undefined;
+  }
+  return undefined;
+}
+
+export class RawStore {
+  readonly #db: Db;
+  readonly dir: string;
+
+  private constructor(dir: string, db: Db) {
+    this.dir = dir;
+    this.#db = db;
+  }
+
+  /** Opens an existing ledger directory. ERR_NOT_FOUND, ERR_LEDGER_LOCKED or ERR_LEDGER_IO. */
+  static async open(dir: string): Promise<RawStore> {
+    if (!fs.existsSync(path.join(dir, 'CURRENT'))) {
+      throw new LedgerError('ERR_NOT_FOUND', `no ledger (LevelDB directory) at ${dir}`);
+    }
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { ...VIEW, createIfMissing: false, errorIfExists: false });
+    try {
+      await db.open({ createIfMissing: false, errorIfExists: false });
+    } catch (err) {
+      if (causeCode(err) === 'LEVEL_LOCKED') {
+        throw new LedgerError('ERR_LEDGER_LOCKED', `ledger ${dir} is open in another process; stop it (or audit a copy)`);
+      }
+      const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${why}`);
+    }
+    return new RawStore(dir, db);
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      return await this.#db.get(key, VIEW);
+    } catch (err) {
+      throw io(err, 'read');
+    }
+  }
+
+  /** Entries with gte <= key < lt, in key order, fetched in batches ahead of use. */
+  cursor(gte: Uint8Array, lt: Uint8Array, batch = 1000): Cursor {
+    return new Cursor(this.#db.iterator({ ...VIEW, gte, lt }) as unknown as DbIterator, batch);
+  }
+
+  /** The greatest entry with gte <= key < lt. */
+  async last(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
+    const it = this.#db.iterator({ ...VIEW, gte, lt, reverse: true, limit: 1 }) as unknown as DbIterator;
+    try {
+      const [e] = await it.nextv(1);
+      return e;
+    } catch (err) {
+      throw io(err, 'read');
+    } finally {
+      await it.close();
+    }
+  }
+
+  /** The smallest entry with gte <= key < lt. */
+  async first(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
+    const it = this.#db.iterator({ ...VIEW, gte, lt, limit: 1 }) as unknown as DbIterator;
+    try {
+      const [e] = await it.nextv(1);
+      return e;
+    } catch (err) {
+      throw io(err, 'read');
+    } finally {
+      await it.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+}
+
+function io(err: unknown, what: string): LedgerError {
+  return new LedgerError('ERR_LEDGER_IO', `cannot ${what} the ledger: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/**
+ * A forward cursor over a key range. It keeps one batch in hand and the next one
+ * in flight, so LevelDB reads (on libuv's pool) overlap with checking. Memory is
+ * bounded by two batches.
+ */
+export class Cursor {
+  readonly #it: DbIterator;
+  readonly #batch: number;
+  #buf: Entry[] = [];
+  #pos = 0;
+  #next: Promise<Entry[]> | undefined;
+  #done = false;
+
+  constructor(it: DbIterator, batch: number) {
+    this.#it = it;
+    this.#batch = batch;
+  }
+
+  /** True when peek/take can answer without waiting. */
+  get ready(): boolean {
+    return this.#pos < this.#buf.length || this.#done;
+  }
+
+  async fill(): Promise<void> {
+    if (this.ready) return;
+    try {
+      this.#buf = await (this.#next ?? this.#it.nextv(this.#batch));
+    } catch (err) {
+      throw io(err, 'iterate');
+    }
+    this.#pos = 0;
+    this.#next = undefined;
+    if (this.#buf.length === 0) {
+      this.#done = true;
+      return;
+    }
+    const next = this.#it.nextv(this.#batch);
+    next.catch(() => undefined); // surfaced by the next fill
+    this.#next = next;
+  }
+
+  /** The next entry without consuming it; call fill() first unless `ready`. */
+  peek(): Entry | undefined {
+    return this.#pos < this.#buf.length ? this.#buf[this.#pos] : undefined;
+  }
+
+  take(): Entry | undefined {
+    return this.#pos < this.#buf.length ? this.#buf[this.#pos++] : undefined;
+  }
+
+  async next(): Promise<Entry | undefined> {
+    if (!this.ready) await this.fill();
+    return this.take();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#next;
+    } catch {
+      /* already closing */
+    }
+    await this.#it.close();
+  }
+}

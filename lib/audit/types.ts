@@ -1,0 +1,83 @@
+// The public shapes of the audit: what it is asked, what it reports.
+import type { Jwk, PublicKey } from '../keys';
+
+export type FindingKind =
+  | 'record-hash'
+  | 'record-decode'
+  | 'leaf-node'
+  | 'merkle-node'
+  | 'block-root'
+  | 'block-header'
+  | 'block-chain'
+  | 'checkpoint-signature'
+  | 'head'
+  | 'meta'
+  | 'missing'
+  | 'envelope-signature'
+  | 'unknown-device'
+  | 'revoked-device'
+  | 'replay'
+  | 'consistency';
+
+/** One thing that is wrong, and where: record index (nodes: the first leaf they cover) or block height. */
+export interface Finding {
+  kind: FindingKind | string;
+  index?: number;
+  height?: number;
+  /** Gateway time (ms) of the record, or sealing time of the block, when known. */
+  time?: number;
+  device?: string;
+  detail: string;
+}
+
+export interface AuditReport {
+  clean: boolean;
+  name: string;
+  /** Tree size: records in the ledger. */
+  size: number;
+  /** Sealed blocks in the ledger. */
+  blocks: number;
+  /** First index audited (0, or the size of the trusted `from` checkpoint). */
+  from: number;
+  /** Where the gateway key came from: the caller (`given`) or the ledger's own meta (`meta`). */
+  trust: 'meta' | 'given';
+  /** The gateway verifier key the checkpoints were checked with (when one could be determined). */
+  verifier?: string;
+  /** First failure first: ordered by position in the ledger (record index, a block after its records). */
+  findings: Finding[];
+  /** Findings left out of `findings` beyond the cap (the report keeps the first ones). */
+  omitted: number;
+  checked: { records: number; nodes: number; blocks: number; signatures: number };
+  /** Records after the last sealed block: hashed and tree-checked, but under no signed checkpoint yet. */
+  unsealed: number;
+  durationMs: number;
+}
+
+/**
+ * What the deviceKeys hook may answer for the device `did` at record `index`:
+ * enrolled (optionally with the key to verify with; default the did:key itself),
+ * revoked, or unknown. Returning undefined falls back to the enrolment derived from records.
+ */
+export type DeviceStatus =
+  | { status: 'enrolled'; key?: string | Jwk | PublicKey }
+  | { status: 'revoked' }
+  | { status: 'unknown' };
+
+export interface AuditOptions {
+  /** Gateway verifier key string (`name+hexid+base64`) or did:key. Default: the key in the ledger's meta. */
+  trustedKey?: string;
+  /** A signed checkpoint note the caller trusts: verify consistency with it and audit only what follows. */
+  from?: string;
+  /** Worker threads for the checks (default os.availableParallelism(), at most 2); 0 = all in this thread. */
+  workers?: number;
+  /** Called now and then with records checked so far and records to check. */
+  onProgress?: (done: number, total: number) => void;
+  /** Optional device registry; by default enrolment is derived from the ledger's own records. */
+  deviceKeys?: (did: string, index: number) => DeviceStatus | undefined;
+  /** Most findings kept in the report (default 10000); the count of the rest is `omitted`. */
+  maxFindings?: number;
+  /** Ledgers with fewer records to check than this are checked in this thread (default 4096). */
+  parallelThreshold?: number;
+  /** Records per unit of work is 2^chunkLevel (default 10); exposed for tests. */
+  chunkLevel?: number;
+}

@@ -1,0 +1,405 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { ClassicLevel } from 'classic-level';
+import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
+import { signCheckpoint } from '../lib/checkpoint';
+import { encodeCbor } from '../lib/codec';
+import { generateKey, keyToDid } from '../lib/crypto';
+import { isLedgerError } from '../lib/errors';
+import { sha256 } from '../lib/hash';
+import { verifierKeyString } from '../lib/note';
+import { buildSampleLedger, copyDir, makeDevice, signedReading, tempDir, type SampleLedger } from './support/audit-fixtures';
+import { TestLedgerWriter, keys } from './support/ledger-writer';
+
+type Db = ClassicLevel<Buffer, Buffer>;
+
+async function mutate(dir: string, fn: (db: Db) => Promise<void>): Promise<void> {
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+function headValue(size: number, height: number, blockFirst: number): Buffer {
+  const fields = { size, height, blockFirst };
+  return Buffer.from(encodeCbor({ ...fields, hash: sha256(encodeCbor(fields)) }));
+}
+
+const kinds = (r: AuditReport): string[] => r.findings.map((f) => f.kind);
+
+describe('audit: a clean ledger', function () {
+  this.timeout(30000);
+  let sample: SampleLedger;
+  before(async () => {
+    sample = await buildSampleLedger();
+  });
+  after(() => fs.rmSync(sample.dir, { recursive: true, force: true }));
+
+  it('passes with the key from its own meta and says so', async () => {
+    const r = await auditLedger(sample.dir);
+    assert.equal(r.clean, true, formatReport(r));
+    assert.equal(r.trust, 'meta');
+    assert.equal(r.verifier, sample.verifierKey);
+    assert.equal(r.name, sample.name);
+    assert.equal(r.size, 40);
+    assert.equal(r.blocks, 4);
+    assert.equal(r.from, 0);
+    assert.equal(r.unsealed, 0);
+    assert.deepEqual(r.findings, []);
+    // 40 records; every perfect node of a 40-leaf tree (40+20+10+5+2+1); 4 blocks;
+    // 30 device envelopes and 4 checkpoints.
+    assert.deepEqual(r.checked, { records: 40, nodes: 78, blocks: 4, signatures: 34 });
+    assert.match(formatReport(r), /^CLEAN: ledger "test\.ledger", 40 records in 4 blocks/);
+  });
+
+  it('passes with a given verifier key or did:key', async () => {
+    for (const trustedKey of [sample.verifierKey, sample.gatewayDid]) {
+      const r = await auditLedger(sample.dir, { trustedKey });
+      assert.equal(r.clean, true, formatReport(r));
+      assert.equal(r.trust, 'given');
+      assert.equal(r.verifier, sample.verifierKey);
+    }
+  });
+
+  it('fails every checkpoint against another gateway key', async () => {
+    const other = generateKey('Ed25519');
+    const r = await auditLedger(sample.dir, { trustedKey: verifierKeyString(sample.name, other) });
+    assert.equal(r.clean, false);
+    assert.equal(r.findings[0].kind, 'meta');
+    const sigs = r.findings.filter((f) => f.kind === 'checkpoint-signature');
+    assert.deepEqual(sigs.map((f) => f.height), [0, 1, 2, 3]);
+  });
+
+  it('rejects a trusted key that is no key, and a P-256 did:key', async () => {
+    await assert.rejects(auditLedger(sample.dir, { trustedKey: 'nonsense' }), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));
+    await assert.rejects(auditLedger(sample.dir, { trustedKey: keyToDid(generateKey('ES256')) }), (e: unknown) =>
+      isLedgerError(e, 'ERR_INVALID_ARGUMENT'),
+    );
+  });
+
+  it('gives the same result in worker threads, chunk by chunk, with progress', async () => {
+    const seen: [number, number][] = [];
+    const r = await auditLedger(sample.dir, { workers: 2, parallelThreshold: 0, chunkLevel: 2, onProgress: (d, t) => seen.push([d, t]) });
+    assert.equal(r.clean, true, formatReport(r));
+    assert.deepEqual(r.checked, { records: 40, nodes: 78, blocks: 4, signatures: 34 });
+    assert.deepEqual(seen[0], [0, 40]);
+    assert.deepEqual(seen[seen.length - 1], [40, 40]);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i][0] >= seen[i - 1][0]);
+  });
+
+  it('refuses a ledger that another process holds, and a directory that is no ledger', async () => {
+    const db = new ClassicLevel(sample.dir);
+    await db.open();
+    try {
+      await assert.rejects(auditLedger(sample.dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED'));
+    } finally {
+      await db.close();
+    }
+    const empty = tempDir();
+    await assert.rejects(auditLedger(empty), (e: unknown) => isLedgerError(e, 'ERR_NOT_FOUND'));
+    fs.rmSync(empty, { recursive: true });
+  });
+
+  it('never writes to the ledger directory', async () => {
+    const dir = copyDir(sample.dir);
+    const before = fs.readdirSync(dir).filter((f) => !/^(LOG|LOG\.old|LOCK)$/.test(f)).sort();
+    const sizes = before.map((f) => [f, fs.readFileSync(`${dir}/${f}`).length]);
+    await auditLedger(dir);
+    const after = fs.readdirSync(dir).filter((f) => !/^(LOG|LOG\.old|LOCK)$/.test(f)).sort();
+    // LevelDB itself may rotate its manifest and log on open; the tables stay as they were.
+    const tables = (l: string[]): string[] => l.filter((f) => f.endsWith('.ldb'));
+    assert.deepEqual(tables(after), tables(before));
+    for (const [f, n] of sizes) if (String(f).endsWith('.ldb')) assert.equal(fs.readFileSync(`${dir}/${f}`).length, n);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('audit: devices', function () {
+  this.timeout(30000);
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  async function ledger(build: (w: TestLedgerWriter) => Promise<void>): Promise<string> {
+    const dir = tempDir();
+    dirs.push(dir);
+    const w = await TestLedgerWriter.create(dir, { blockRecords: 4 });
+    await build(w);
+    await w.seal();
+    await w.close();
+    return dir;
+  }
+
+  it('finds unknown and revoked devices, bad signatures and replays, each at its record', async () => {
+    const a = makeDevice('Ed25519', 'jws');
+    const b = makeDevice('ES256', 'cose');
+    const stranger = makeDevice('Ed25519', 'cose');
+    const dir = await ledger(async (w) => {
+      await w.append({ type: 'device.enrol', body: { did: a.did, name: 'a' } }); // 0
+      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // 1 ok (counter 1)
+      await w.append({ type: 'reading', device: b.did, envelope: signedReading(b) }); // 2 unknown: not yet enrolled
+      await w.append({ type: 'device.tofu', device: b.did, body: { did: b.did }, envelope: signedReading(b) }); // 3 ok
+      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 1) }); // 4 replay (counter 1 again)
+      await w.append({ type: 'reading', device: a.did, envelope: signedReading(stranger) }); // 5 bad signature
+      await w.append({ type: 'reading', device: stranger.did, envelope: signedReading(stranger) }); // 6 unknown
+      await w.append({ type: 'device.revoke', body: { did: b.did } }); // 7
+      await w.append({ type: 'reading', device: b.did, envelope: signedReading(b) }); // 8 revoked
+      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // 9 ok (counter 2)
+      await w.append({ type: 'security', device: stranger.did, envelope: signedReading(stranger), body: { rejected: 'unknown device' } }); // 10 evidence
+      await w.append({ type: 'reading', device: a.did, body: { manual: true } }); // 11 no envelope
+    });
+    const r = await auditLedger(dir);
+    assert.deepEqual(
+      r.findings.map((f) => [f.kind, f.index]),
+      [
+        ['unknown-device', 2],
+        ['replay', 4],
+        ['envelope-signature', 5],
+        ['unknown-device', 6],
+        ['revoked-device', 8],
+      ],
+      formatReport(r),
+    );
+    assert.equal(r.findings[0].device, b.did);
+    assert.equal(typeof r.findings[0].time, 'number');
+    // The same in worker threads.
+    const w = await auditLedger(dir, { workers: 2, parallelThreshold: 0, chunkLevel: 1 });
+    assert.deepEqual(w.findings, r.findings);
+  });
+
+  it('orders payloads by timestamp when they carry no counter; re-enrolment revives a device', async () => {
+    const a = makeDevice('ES256', 'jws');
+    const sign = (ts: number | string): string | Uint8Array => signedReadingNoCounter(a, ts);
+    const dir = await ledger(async (w) => {
+      await w.append({ type: 'device.enrol', body: { did: a.did } });
+      await w.append({ type: 'reading', device: a.did, envelope: sign(1000) }); // 1
+      await w.append({ type: 'reading', device: a.did, envelope: sign('1970-01-01T00:00:02Z') }); // 2 newer
+      await w.append({ type: 'reading', device: a.did, envelope: sign(1500) }); // 3 replay
+      await w.append({ type: 'device.revoke', body: { did: a.did } }); // 4
+      await w.append({ type: 'reading', device: a.did, envelope: sign(3000) }); // 5 revoked
+      await w.append({ type: 'device.enrol', body: { did: a.did } }); // 6
+      await w.append({ type: 'reading', device: a.did, envelope: sign(4000) }); // 7 ok
+    });
+    const r = await auditLedger(dir);
+    assert.deepEqual(
+      r.findings.map((f) => [f.kind, f.index]),
+      [
+        ['replay', 3],
+        ['revoked-device', 5],
+      ],
+      formatReport(r),
+    );
+  });
+
+  it('lets a caller-supplied registry decide enrolment and keys', async () => {
+    const a = makeDevice('Ed25519', 'jws');
+    const other = makeDevice('Ed25519', 'jws');
+    const dir = await ledger(async (w) => {
+      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // not enrolled on the ledger
+      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) });
+      await w.append({ type: 'reading', device: other.did, envelope: signedReading(other) });
+    });
+    assert.deepEqual(kinds(await auditLedger(dir)), ['unknown-device', 'unknown-device', 'unknown-device']);
+    const r = await auditLedger(dir, {
+      deviceKeys: (did, index) => {
+        if (did === a.did && index === 0) return { status: 'enrolled' };
+        if (did === a.did) return { status: 'enrolled', key: other.did }; // wrong key: signature fails
+        return { status: 'revoked' };
+      },
+    });
+    assert.deepEqual(
+      r.findings.map((f) => [f.kind, f.index]),
+      [
+        ['envelope-signature', 1],
+        ['revoked-device', 2],
+      ],
+    );
+  });
+});
+
+function signedReadingNoCounter(dev: ReturnType<typeof makeDevice>, ts: number | string): string | Uint8Array {
+  return signedReading(dev, { ts, counter: undefined });
+}
+
+describe('audit: damaged and incomplete ledgers', function () {
+  this.timeout(30000);
+  let sample: SampleLedger;
+  const dirs: string[] = [];
+  before(async () => {
+    sample = await buildSampleLedger();
+  });
+  after(() => [sample.dir, ...dirs].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const copy = (): string => {
+    const d = copyDir(sample.dir);
+    dirs.push(d);
+    return d;
+  };
+
+  it('names a deleted record, a deleted node and a deleted block', async () => {
+    const dir = copy();
+    await mutate(dir, async (db) => {
+      await db.del(keys.record(13));
+      await db.del(keys.node(2, 6)); // leaves 24..27
+      await db.del(keys.block(2));
+    });
+    const r = await auditLedger(dir);
+    assert.deepEqual(
+      r.findings.map((f) => [f.kind, f.index ?? `block ${f.height}`]),
+      [
+        ['missing', 13],
+        ['missing', 24],
+        ['missing', 'block 2'],
+        ['block-chain', 'block 3'],
+        ['block-chain', 'block 3'],
+      ],
+      formatReport(r),
+    );
+  });
+
+  it('names the last block when it is gone, through the head', async () => {
+    const dir = copy();
+    await mutate(dir, (db) => db.del(keys.block(3)));
+    const r = await auditLedger(dir);
+    assert.deepEqual(kinds(r), ['head', 'head'], formatReport(r));
+    assert.equal(r.unsealed, 10);
+  });
+
+  it('finds a head that disagrees with the records', async () => {
+    const dir = copy();
+    await mutate(dir, (db) => db.put(keys.head(), headValue(41, 4, 40)));
+    const r = await auditLedger(dir);
+    assert.equal(r.findings[0].kind, 'missing');
+    assert.equal(r.findings[0].index, 40);
+    assert.ok(kinds(r).includes('head'));
+    const dir2 = copy();
+    await mutate(dir2, (db) => db.put(keys.head(), headValue(40, 5, 40)));
+    assert.deepEqual(kinds(await auditLedger(dir2)), ['head']);
+  });
+
+  it('reports records after the last block as unsealed, not as findings', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const w = await TestLedgerWriter.create(dir, { blockRecords: 10 });
+    for (let i = 0; i < 14; i++) await w.append({ type: 'note', body: { i } });
+    await w.close();
+    const r = await auditLedger(dir);
+    assert.equal(r.clean, true, formatReport(r));
+    assert.equal(r.unsealed, 4);
+    assert.match(formatReport(r), /4 records after the last block/);
+  });
+
+  it('keeps at most maxFindings, first failures first', async () => {
+    const other = generateKey('Ed25519');
+    const r = await auditLedger(sample.dir, { trustedKey: verifierKeyString(sample.name, other), maxFindings: 2 });
+    assert.equal(r.findings.length, 2);
+    assert.equal(r.omitted, 3);
+    assert.equal(r.findings[0].kind, 'meta');
+    assert.equal(r.findings[1].height, 0);
+  });
+});
+
+describe('audit: incremental, from a trusted checkpoint', function () {
+  this.timeout(30000);
+  let sample: SampleLedger;
+  const dirs: string[] = [];
+  before(async () => {
+    sample = await buildSampleLedger();
+  });
+  after(() => [sample.dir, ...dirs].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const copy = (): string => {
+    const d = copyDir(sample.dir);
+    dirs.push(d);
+    return d;
+  };
+
+  it('checks only what follows the checkpoint, devices enrolled before it included', async () => {
+    for (const h of [0, 1, 2, 3]) {
+      const r = await auditLedger(sample.dir, { from: sample.checkpoints[h], trustedKey: sample.verifierKey, chunkLevel: 2 });
+      assert.equal(r.clean, true, formatReport(r));
+      assert.equal(r.from, (h + 1) * 10);
+      assert.equal(r.checked.records, 40 - r.from);
+      assert.equal(r.checked.blocks, 4 - h);
+    }
+  });
+
+  it('does not re-check the trusted prefix (except records it derives device state from), but does check what follows', async () => {
+    const dir = copy();
+    await mutate(dir, async (db) => {
+      const r9 = (await db.get(keys.record(9))) as Buffer; // a gateway note
+      r9[40] ^= 1;
+      await db.put(keys.record(9), r9);
+      const r25 = (await db.get(keys.record(25))) as Buffer;
+      r25[40] ^= 1;
+      await db.put(keys.record(25), r25);
+    });
+    const r = await auditLedger(dir, { from: sample.checkpoints[1] });
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['record-hash', 25]]);
+    const full = await auditLedger(dir);
+    assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['record-hash', 9], ['record-hash', 25]]);
+  });
+
+  it('carries device enrolment and the last counter across the checkpoint', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('ES256', 'cose');
+    const w = await TestLedgerWriter.create(dir, { blockRecords: 4 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } });
+    for (let i = 0; i < 3; i++) await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // counters 1..3
+    const cp = w.checkpoints[0];
+    await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 3) }); // 4: replay of counter 3
+    await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 4) }); // 5: ok
+    await w.seal();
+    await w.close();
+    const r = await auditLedger(dir, { from: cp });
+    assert.equal(r.from, 4);
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 4]], formatReport(r));
+  });
+
+  it('refuses a starting checkpoint that the trusted key did not sign', async () => {
+    const forged = signCheckpoint({ origin: sample.name, size: 20, root: new Uint8Array(32), extensions: [] }, sample.name, generateKey());
+    await assert.rejects(auditLedger(sample.dir, { from: forged }), (e: unknown) => isLedgerError(e, 'ERR_BAD_SIGNATURE'));
+    await assert.rejects(auditLedger(sample.dir, { from: 'not a note' }), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));
+  });
+
+  it('finds a ledger rewritten after the trusted checkpoint (a fork) and audits it from the start', async () => {
+    // Same gateway key, same name, different history: rebuild the sample with another record 7.
+    const dir = tempDir();
+    dirs.push(dir);
+    const w = await TestLedgerWriter.create(dir, { blockRecords: 10, gatewayKey: sample.gatewayKey, name: sample.name });
+    for (let i = 0; i < 40; i++) await w.append({ type: 'note', body: { i } });
+    await w.close();
+    const r = await auditLedger(dir, { from: sample.checkpoints[1] });
+    assert.equal(r.findings[0].kind, 'consistency');
+    assert.equal(r.from, 0);
+  });
+
+  it('finds a ledger truncated below the trusted checkpoint (rollback)', async () => {
+    const dir = copy();
+    await mutate(dir, async (db) => {
+      for (let i = 30; i < 40; i++) await db.del(keys.record(i));
+      for (let l = 0; l < 6; l++) for (let j = Math.floor(30 / 2 ** l); j < 40; j++) await db.del(keys.node(l, j));
+      await db.del(keys.block(3));
+      await db.put(keys.head(), headValue(30, 3, 30));
+    });
+    const r = await auditLedger(dir, { from: sample.checkpoints[3] });
+    assert.equal(r.findings[0].kind, 'consistency');
+    assert.match(r.findings[0].detail, /truncated or rolled back/);
+  });
+
+  it('finds an enrolment record before the checkpoint that no longer matches it', async () => {
+    const dir = copy();
+    await mutate(dir, async (db) => {
+      const r0 = (await db.get(keys.record(0))) as Buffer;
+      r0[r0.length - 3] ^= 1;
+      await db.put(keys.record(0), r0);
+    });
+    const r = await auditLedger(dir, { from: sample.checkpoints[1] });
+    assert.equal(r.findings[0].kind, 'consistency');
+    assert.equal(r.findings[0].index, 0);
+    // Its device is then unknown in what follows.
+    assert.ok(r.findings.slice(1).every((f) => f.kind === 'unknown-device' && (f.index as number) >= 20), formatReport(r));
+  });
+});
+

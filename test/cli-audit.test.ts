@@ -1,0 +1,102 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { main } from '../lib/cli/main';
+import type { CliIo } from '../lib/cli/io';
+import { buildSampleLedger, copyDir, tempDir, type SampleLedger } from './support/audit-fixtures';
+import { keys } from './support/ledger-writer';
+import { runCli } from './support/cli';
+
+function memoryIo(isTTY: boolean): CliIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    isTTY,
+    stdout: (s: string) => void (io.out += s),
+    stderr: (s: string) => void (io.err += s),
+    stdin: async () => Buffer.alloc(0),
+  };
+  return io;
+}
+
+describe('CLI: audit', function () {
+  this.timeout(30000);
+  let sample: SampleLedger;
+  let damaged: string;
+  let work: string;
+  before(async () => {
+    sample = await buildSampleLedger();
+    work = tempDir('audit-cli-');
+    damaged = copyDir(sample.dir);
+    const db = new ClassicLevel<Buffer, Buffer>(damaged, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const v = (await db.get(keys.record(17))) as Buffer;
+    v[50] ^= 0x10;
+    await db.put(keys.record(17), v);
+    await db.close();
+  });
+  after(() => [sample.dir, damaged, work].forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it('exits 0 on a clean ledger and 1 with findings, first failure first', () => {
+    let r = runCli(['audit', sample.dir, '--key', sample.verifierKey]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^CLEAN: ledger "test\.ledger", 40 records in 4 blocks/);
+    assert.equal(r.stderr, '', 'no progress bar when stderr is not a terminal');
+    r = runCli(['audit', damaged, '--key', sample.gatewayDid]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /^1 FINDING/);
+    assert.match(r.stdout, /first failure: record-hash at record 17, 20\d\d-/);
+  });
+
+  it('--json prints the report', () => {
+    const r = runCli(['audit', damaged, '--json']);
+    assert.equal(r.status, 1, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.clean, false);
+    assert.equal(report.trust, 'meta');
+    assert.equal(report.findings[0].kind, 'record-hash');
+    assert.equal(report.findings[0].index, 17);
+  });
+
+  it('--from audits after a checkpoint file (a note or a JSON file holding one)', () => {
+    const note = path.join(work, 'cp2.note');
+    fs.writeFileSync(note, sample.checkpoints[2]);
+    let r = runCli(['audit', damaged, '--from', note, '--key', sample.verifierKey, '--json']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(JSON.parse(r.stdout).from, 30);
+    const bundle = path.join(work, 'bundle.json');
+    fs.writeFileSync(bundle, JSON.stringify({ format: 'iot-ledger-proof/1', checkpoint: sample.checkpoints[0] }));
+    r = runCli(['audit', damaged, '--from', bundle, '--key', sample.verifierKey]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /audited from record 10/);
+  });
+
+  it('exits 2 on usage errors, missing ledgers, bad keys and locked ledgers', async () => {
+    assert.equal(runCli(['audit']).status, 2);
+    assert.equal(runCli(['audit', sample.dir, '--bogus', 'x']).status, 2);
+    assert.equal(runCli(['audit', sample.dir, '--from', path.join(work, 'nope')]).status, 2);
+    const missing = runCli(['audit', path.join(work, 'no-ledger')]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /ERR_NOT_FOUND/);
+    assert.equal(runCli(['audit', sample.dir, '--key', 'garbage']).status, 2);
+    const db = new ClassicLevel(sample.dir);
+    await db.open();
+    try {
+      const r = runCli(['audit', sample.dir]);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /ERR_LEDGER_LOCKED/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('draws a progress bar on stderr only when stderr is a terminal', async () => {
+    const tty = memoryIo(true);
+    assert.equal(await main(['audit', sample.dir], tty), 0);
+    assert.match(tty.err, /audit \[#+\] 100% 40\/40 records/);
+    assert.ok(tty.err.endsWith('\r\x1b[K'));
+    const pipe = memoryIo(false);
+    assert.equal(await main(['audit', sample.dir], pipe), 0);
+    assert.equal(pipe.err, '');
+  });
+});
