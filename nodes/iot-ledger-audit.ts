@@ -1,15 +1,9 @@
 import { auditLedger, type AuditReport } from '../lib/audit';
+import { auditStatusText } from './lib/audit-status';
 import { errorCode, nodeError } from './lib/errors';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
-import { formatCount, status } from './lib/status';
-
-export function auditStatusText(report: AuditReport): string {
-  if (report.clean) return `audit clean · ${formatCount(report.size)} records`;
-  const f = report.findings[0];
-  const where = f.index !== undefined ? `#${f.index}` : f.height !== undefined ? `block ${f.height}` : f.kind;
-  return `TAMPERED at ${where}`;
-}
+import { status } from './lib/status';
 
 export = function register(RED: RED): void {
   function Audit(this: Node, def: NodeDef): void {
@@ -25,7 +19,7 @@ export = function register(RED: RED): void {
       const gw = await gateway();
       await gw.ledger.seal();
       this.status(status.info('auditing…'));
-      const report = await auditLedger(gw.ledger, incremental && trusted ? { from: trusted } : {});
+      const report = await auditLedger(gw.ledger.dir, incremental && trusted ? { from: trusted } : {});
       if (report.clean) trusted = (await gw.ledger.latestBlock())?.checkpoint;
       this.status(report.clean ? status.ok(auditStatusText(report)) : status.error(auditStatusText(report)));
       return report;

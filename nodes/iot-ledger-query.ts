@@ -1,5 +1,6 @@
 import { LedgerError } from '../lib/errors';
-import { recordView, type StoredRecord } from '../lib/ledger';
+import type { StoredRecord } from '../lib/ledger';
+import { recordView } from '../lib/cli/ledger-view';
 import { errorCode, nodeError } from './lib/errors';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';

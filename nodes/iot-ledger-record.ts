@@ -1,23 +1,11 @@
 import { LedgerError } from '../lib/errors';
-import { toRecordBody } from '../lib/payload';
-import type { RecordInput } from '../lib/ledger';
 import { errorCode, nodeError } from './lib/errors';
 import { ledgerStatusText, useLedger } from './lib/ledger-user';
-import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
+import { recordFromMessage } from './lib/record-message';
+import type { Node, NodeDef, RED } from './lib/red';
 import { status } from './lib/status';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
-
-/** Builds the record from a message: payload as body, plus device and envelope set by Verify. */
-export function recordFromMessage(msg: NodeMessage, type: string): RecordInput {
-  const input: RecordInput = { type, body: toRecordBody(msg.payload) };
-  const device = msg.device as { id?: unknown } | undefined;
-  if (device && typeof device.id === 'string') input.device = device.id;
-  const env = msg.envelope;
-  if (typeof env === 'string') input.envelope = env;
-  else if (env instanceof Uint8Array) input.envelope = Uint8Array.from(env);
-  return input;
-}
 
 export = function register(RED: RED): void {
   function Record(this: Node, def: NodeDef): void {

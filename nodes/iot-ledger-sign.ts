@@ -1,5 +1,5 @@
 import { nextCounter, signAsDevice } from '../lib/signing';
-import type { IdentityNode } from './iot-ledger-identity';
+import type { IdentityNode } from './lib/identity';
 import { nodeError } from './lib/errors';
 import type { Node, NodeDef, RED } from './lib/red';
 import { formatCount, status } from './lib/status';

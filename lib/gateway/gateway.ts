@@ -102,8 +102,10 @@ export async function loadDevices(ledger: Ledger): Promise<DeviceRegistry> {
   const devices = new DeviceRegistry();
   for (const e of events) devices.apply(e.type, e.body, e.index);
   for (const d of devices.list()) {
-    for await (const r of ledger.byDevice(d.did, { reverse: true, limit: 1, type: 'reading' })) {
+    for await (const r of ledger.byDevice(d.did, { reverse: true })) {
+      if (r.record.type !== 'reading') continue;
       devices.accept(d.did, freshnessOf(r.record.body));
+      break;
     }
   }
   return devices;

@@ -1,6 +1,6 @@
 import type { Gateway } from '../../lib/gateway';
 import { LedgerError } from '../../lib/errors';
-import type { LedgerConfigNode } from '../iot-ledger-config';
+import type { LedgerConfigNode } from './ledger-config';
 import type { RED, Node, NodeDef } from './red';
 import { formatCount, status } from './status';
 

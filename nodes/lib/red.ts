@@ -44,7 +44,7 @@ type Handler = (req: Request, res: Response, next?: NextFunction) => void;
 export interface RED {
   nodes: {
     createNode(node: object, def: NodeDef): void;
-    registerType(type: string, ctor: (this: Node, def: NodeDef) => void, opts?: { credentials?: Record<string, { type: 'text' | 'password' }>; settings?: Record<string, unknown> }): void;
+    registerType<T extends Node>(type: string, ctor: (this: T, def: NodeDef) => void, opts?: { credentials?: Record<string, { type: 'text' | 'password' }>; settings?: Record<string, unknown> }): void;
     getNode(id: string): Node | null;
   };
   settings: { userDir?: string; [key: string]: unknown };
