@@ -1,2 +1,3 @@
 export * from './gateway';
 export * from './shared';
+export * from './contract-runner';

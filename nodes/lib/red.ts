@@ -8,7 +8,7 @@ export interface NodeMessage {
   [key: string]: unknown;
 }
 
-export type SendFn = (msg: NodeMessage | (NodeMessage | null)[] | null) => void;
+export type SendFn = (msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[] | null) => void;
 export type DoneFn = (err?: Error) => void;
 
 export interface NodeStatus {
@@ -24,7 +24,7 @@ export interface Node {
   credentials?: Record<string, string | undefined>;
   on(event: 'input', fn: (msg: NodeMessage, send: SendFn, done: DoneFn) => void | Promise<void>): void;
   on(event: 'close', fn: (removed: boolean, done: () => void) => void): void;
-  send(msg: NodeMessage | (NodeMessage | null)[] | null): void;
+  send(msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[] | null): void;
   status(s: NodeStatus | Record<string, never>): void;
   error(err: unknown, msg?: NodeMessage): void;
   warn(msg: unknown): void;
