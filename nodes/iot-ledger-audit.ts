@@ -21,6 +21,7 @@ export = function register(RED: RED): void {
       this.status(status.info('auditing…'));
       const report = await auditLedger(gw.ledger.dir, incremental && trusted ? { from: trusted } : {});
       if (report.clean) trusted = (await gw.ledger.latestBlock())?.checkpoint;
+      gw.lastAudit = { at: Date.now(), clean: report.clean, size: report.size, first: report.findings[0] };
       this.status(report.clean ? status.ok(auditStatusText(report)) : status.error(auditStatusText(report)));
       return report;
     };

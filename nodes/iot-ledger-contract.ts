@@ -16,7 +16,14 @@ export = function register(RED: RED): void {
     let runners: Promise<ContractRunner[]>;
     try {
       const termsList = parseTermsList(def.terms);
-      runners = gateway().then((gw: Gateway) => Promise.all(termsList.map((t) => ContractRunner.load(gw, t))));
+      runners = gateway().then(async (gw: Gateway) => {
+        const list = await Promise.all(termsList.map((t) => ContractRunner.load(gw, t)));
+        for (const r of list) gw.contracts.set(r.ref.termsHash, () => r.view());
+        this.on('close', () => {
+          for (const r of list) gw.contracts.delete(r.ref.termsHash);
+        });
+        return list;
+      });
     } catch (err) {
       runners = Promise.reject(err);
     }

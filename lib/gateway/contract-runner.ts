@@ -121,6 +121,11 @@ export class ContractRunner {
     }
   }
 
+  view(): import('./gateway').ContractView {
+    const t = this.terms;
+    return { id: t.id, title: t.title, termsHash: this.ref.termsHash, metric: t.metric, unit: t.unit, active: this.active, status: this.current().status, rule: t.rule };
+  }
+
   current(): ContractState {
     return this.state ?? initialState(this.terms);
   }

@@ -15,8 +15,24 @@ export interface GatewayStats {
   appended: number;
 }
 
+/** What the editor's Ledger sidebar shows about a running contract. */
+export interface ContractView {
+  id: string;
+  title: string;
+  termsHash: string;
+  metric: string;
+  unit?: string;
+  active: boolean;
+  status: string;
+  rule: unknown;
+}
+
 export class Gateway extends EventEmitter {
   readonly stats: GatewayStats = { verified: 0, rejected: 0, appended: 0 };
+  /** Contracts evaluated in this runtime, by terms hash (kept by the Contract nodes). */
+  readonly contracts = new Map<string, () => ContractView>();
+  /** The latest audit report produced in this runtime. */
+  lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
 
   private constructor(
     readonly ledger: Ledger,

@@ -48,3 +48,17 @@ export async function releaseGateway(dir: string): Promise<void> {
 export function openGatewayCount(): number {
   return slots.size;
 }
+
+/** The gateways open in this process (for the editor sidebar). */
+export async function openGateways(): Promise<Gateway[]> {
+  const out: Gateway[] = [];
+  for (const slot of slots.values()) {
+    if (slot.closing) continue;
+    try {
+      out.push(await slot.gateway);
+    } catch {
+      /* failed to open: nothing to show */
+    }
+  }
+  return out;
+}
