@@ -43,10 +43,14 @@ export = function register(RED: RED): void {
     };
     runners.then(show, () => undefined);
 
-    const stateMessage = (r: ContractRunner): NodeMessage => ({
-      topic: `contract/${r.terms.id}/state`,
-      contract: r.ref,
-      payload: { ...r.current(), active: r.active, missingParties: r.missingParties, title: r.terms.title, unit: r.terms.unit ?? null },
+    const stateOf = (r: ContractRunner) => ({
+      ...r.ref,
+      title: r.terms.title,
+      unit: r.terms.unit ?? null,
+      active: r.active,
+      missingParties: r.missingParties,
+      status: r.current().status,
+      state: r.current(),
     });
     const eventMessages = (r: ContractRunner, events: { type: string }[]): NodeMessage[] =>
       events.map((e) => ({ topic: `contract/${r.terms.id}/${e.type}`, contract: r.ref, payload: e }));
@@ -65,7 +69,7 @@ export = function register(RED: RED): void {
         const now = Date.now();
         for (const r of list) {
           const { events, active } = await r.tick(now);
-          if (active && events.length) this.send([eventMessages(r, events), stateMessage(r)]);
+          if (active && events.length) this.send([eventMessages(r, events), null]);
         }
         show(list);
       }).catch((err) => this.error(nodeError(err)));
@@ -80,23 +84,26 @@ export = function register(RED: RED): void {
           if (typeof signature !== 'string' && !(signature instanceof Uint8Array))
             throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'a contract signature must be a JWS string or COSE bytes');
           const target = list.find((r) => !msg.contract || msg.contract === r.terms.id) ?? list[0];
-          msg.ledger = await target.sign(signature, typeof msg.party === 'string' ? msg.party : undefined);
-          send([null, stateMessage(target)]);
+          const receipt = await target.sign(signature, typeof msg.party === 'string' ? msg.party : undefined);
+          const signed = { type: 'party.signed', party: [...target.signed].pop(), active: target.active, missingParties: target.missingParties };
+          send([{ topic: `contract/${target.terms.id}/party.signed`, contract: stateOf(target), payload: signed, ledger: receipt }, null]);
           show(list);
           return;
         }
         const device = msg.device as { id?: string; name?: string } | undefined;
         const now = Date.now();
         const events: NodeMessage[] = [];
-        const states: NodeMessage[] = [];
+        const judged: ReturnType<typeof stateOf>[] = [];
         for (const r of list) {
           if (!subjectMatches(r.terms, device)) continue;
           const ev = await r.reading(msg.payload, now, device?.id, recordReadings);
           if (!ev.active) continue;
           events.push(...eventMessages(r, ev.events).map((m) => ({ ...msg, ...m })));
-          states.push({ ...msg, ...stateMessage(r) });
+          judged.push(stateOf(r));
         }
-        send([events.length ? events : null, states.length ? states : null]);
+        // The reading goes on (to Record) with the verdicts attached.
+        msg.contract = judged.length === 1 ? judged[0] : judged;
+        send([events.length ? events : null, msg]);
         show(list);
       }).then(
         () => done(),

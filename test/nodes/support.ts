@@ -23,7 +23,7 @@ export interface TestNode {
   id: string;
   receive(msg: Record<string, unknown>): void;
   on(event: string, fn: (arg: never) => void): void;
-  once(event: string, fn: (arg: never) => void): void;
+  removeListener(event: string, fn: (arg: never) => void): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -44,30 +44,41 @@ export function tempUserDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'iot-ledger-nodes-'));
 }
 
-/** Resolves with the next message a node sends (fails after `ms`). */
-export function nextMessage<T = Record<string, unknown>>(node: TestNode, ms = 5000): Promise<T> {
+// Node-RED calls every input listener of a node from one array; a listener removed while that
+// array is being walked makes the next one miss the message, so removal waits a tick.
+function listen<T>(node: TestNode, n: number, ms: number, what: string): Promise<T[]> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no message from ${node.id} within ${ms} ms`)), ms);
-    node.once('input', (msg: never) => {
+    const got: T[] = [];
+    let open = true;
+    const stop = () => {
+      open = false;
       clearTimeout(t);
-      resolve(msg as T);
-    });
+      setImmediate(() => node.removeListener('input', onInput));
+    };
+    const onInput = (msg: never) => {
+      if (!open) return;
+      got.push(msg as T);
+      if (got.length === n) {
+        stop();
+        resolve(got);
+      }
+    };
+    const t = setTimeout(() => {
+      stop();
+      reject(new Error(`${what}: ${got.length}/${n} messages at ${node.id} within ${ms} ms`));
+    }, ms);
+    node.on('input', onInput);
   });
+}
+
+/** Resolves with the next message a node receives (fails after `ms`). */
+export async function nextMessage<T = Record<string, unknown>>(node: TestNode, ms = 5000): Promise<T> {
+  return (await listen<T>(node, 1, ms, 'no message'))[0];
 }
 
 /** Collects the next `n` messages a node receives. */
 export function messages<T = Record<string, unknown>>(node: TestNode, n: number, ms = 8000): Promise<T[]> {
-  return new Promise((resolve, reject) => {
-    const got: T[] = [];
-    const t = setTimeout(() => reject(new Error(`only ${got.length}/${n} messages at ${node.id}`)), ms);
-    node.on('input', (msg: never) => {
-      got.push(msg as T);
-      if (got.length === n) {
-        clearTimeout(t);
-        resolve(got);
-      }
-    });
-  });
+  return listen<T>(node, n, ms, 'missing messages');
 }
 
 export function ledgerNode(id = 'ledger', extra: Record<string, unknown> = {}): Record<string, unknown> {
