@@ -47,14 +47,14 @@ function gcFunction(): (() => void) | undefined {
 }
 
 /** Appends `count` readings from `APPENDERS` concurrent appenders; returns records per second. */
-async function appendConcurrently(ledger: Ledger, count: number, onProgress?: () => void): Promise<number> {
+async function appendConcurrently(ledger: Ledger, count: number, onProgress?: (done: number) => void): Promise<number> {
   let next = 0;
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: APPENDERS }, async () => {
       while (next < count) {
         await ledger.append(reading(next++));
-        if ((next & 0x3fff) === 0) onProgress?.();
+        if ((next & 0x3fff) === 0) onProgress?.(next);
       }
     }),
   );
@@ -68,7 +68,7 @@ async function openRaw(dir: string): Promise<Db> {
 }
 
 /** Raw baseline: the records' canonical bytes under `r` keys, in synced batches of APPENDERS. */
-async function rawRecords(count: number, onProgress?: () => void): Promise<number> {
+async function rawRecords(count: number, onProgress?: (done: number) => void): Promise<number> {
   const dir = tmpDir('raw');
   const db = await openRaw(dir);
   const time = Date.now();
@@ -79,7 +79,7 @@ async function rawRecords(count: number, onProgress?: () => void): Promise<numbe
       batch.put(recordKey(j), Buffer.from(recordFromInput(reading(j), time, 65536).bytes));
     }
     await batch.write({ sync: true });
-    if ((i & 0x3fff) === 0) onProgress?.();
+    if ((i & 0x3fff) === 0) onProgress?.(i);
   }
   const rate = count / seconds(start);
   await db.close();
@@ -117,21 +117,36 @@ async function rawSamePuts(count: number): Promise<number> {
   return rate;
 }
 
-/** Peak RSS growth in MB while `run` goes, sampled on every progress call and every 50 ms. */
-async function rssGrowth(run: (progress: () => void) => Promise<unknown>): Promise<number> {
-  const gc = gcFunction();
-  gc?.();
+interface RssGrowth {
+  /** Peak RSS minus RSS before the first record, MB. */
+  growthMb: number;
+  /** Mean RSS over the last tenth of the records minus that over the second tenth, MB: what grows with size. */
+  lateGrowthMb: number;
+}
+
+/** RSS growth while `run` writes `count` records, sampled on every progress call and every 20 ms. */
+async function rssGrowth(count: number, run: (progress: (done: number) => void) => Promise<unknown>): Promise<RssGrowth> {
+  gcFunction()?.();
   const base = process.memoryUsage.rss();
   let peak = base;
-  const sample = (): void => void (peak = Math.max(peak, process.memoryUsage.rss()));
-  const timer = setInterval(sample, 50);
+  let done = 0;
+  const tenths: number[][] = Array.from({ length: 10 }, () => []);
+  const sample = (): void => {
+    const rss = process.memoryUsage.rss();
+    peak = Math.max(peak, rss);
+    tenths[Math.min(9, Math.floor((done / count) * 10))].push(rss);
+  };
+  const timer = setInterval(sample, 20);
   try {
-    await run(sample);
+    await run((n) => {
+      done = n;
+      sample();
+    });
   } finally {
     clearInterval(timer);
   }
-  sample();
-  return (peak - base) / 2 ** 20;
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { growthMb: (peak - base) / 2 ** 20, lateGrowthMb: (mean(tenths[9]) - mean(tenths[1])) / 2 ** 20 };
 }
 
 /**
@@ -139,27 +154,27 @@ async function rssGrowth(run: (progress: () => void) => Promise<unknown>): Promi
  * would hide it): `ours` appends `count` records to a new ledger in `dir`, `raw` writes them
  * with raw synced batches.
  */
-function rssInChild(kind: 'ours' | 'raw', dir: string, count: number): { growthMb: number; rate: number } {
+function rssInChild(kind: 'ours' | 'raw', dir: string, count: number): RssGrowth & { rate: number } {
   const r = spawnSync(process.execPath, [__filename, '--rss-child', kind, dir, String(count)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`RSS child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { growthMb: number; rate: number };
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as RssGrowth & { rate: number };
 }
 
 async function rssChild(kind: string, dir: string, count: number): Promise<void> {
   let rate = 0;
-  let growthMb: number;
+  let growth: RssGrowth;
   if (kind === 'ours') {
     const ledger = await Ledger.open(dir, { name: 'bench.example/big', gatewayKey });
-    growthMb = await rssGrowth(async (progress) => {
+    growth = await rssGrowth(count, async (progress) => {
       rate = await appendConcurrently(ledger, count, progress);
     });
     await ledger.close();
   } else {
-    growthMb = await rssGrowth(async (progress) => {
+    growth = await rssGrowth(count, async (progress) => {
       rate = await rawRecords(count, progress);
     });
   }
-  process.stdout.write(`${JSON.stringify({ growthMb, rate })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...growth, rate })}\n`);
 }
 
 async function medianOpenMs(dir: string, runs = 7): Promise<number> {
@@ -217,6 +232,13 @@ export async function benchLedger(): Promise<Figure[]> {
       baseline: rawRss.growthMb,
       unit: 'MB',
       target: '< 64 MB',
+    });
+    figures.push({
+      name: 'RSS growth with size: mean RSS over the last tenth of those records minus over the second tenth',
+      ours: oursRss.lateGrowthMb,
+      baseline: rawRss.lateGrowthMb,
+      unit: 'MB',
+      target: 'flat',
     });
 
     // 3. open time: large ledger vs 1k
