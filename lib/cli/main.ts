@@ -2,6 +2,7 @@ import { isLedgerError } from '../errors';
 import { append, appendUsage } from './append';
 import { UsageError } from './args';
 import { check, checkUsage } from './check';
+import { contract, contractUsage } from './contract';
 import { processIo, type CliIo } from './io';
 import { exportRecords, exportUsage } from './export';
 import { info, infoUsage } from './info';
@@ -14,6 +15,7 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
   check: { run: check, usage: checkUsage },
+  contract: { run: contract, usage: contractUsage },
   append: { run: append, usage: appendUsage },
   prove: { run: prove, usage: proveUsage },
   'verify-proof': { run: verifyProof, usage: verifyProofUsage },

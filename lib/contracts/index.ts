@@ -1,0 +1,9 @@
+// Contracts: terms, the pure evaluator (with MKT) and party signatures. No runtime imports.
+export * from './terms';
+export * from './time';
+export * from './metric';
+export * from './rule';
+export * from './mkt';
+export * from './evaluator';
+export * from './signatures';
+export * from './format';

@@ -1,0 +1,34 @@
+/**
+ * Times in contracts are milliseconds since the Unix epoch. People write them as
+ * ISO-8601 date-times with an explicit zone ("2026-11-25T10:32:00Z", "...+01:00").
+ */
+
+/** The range of ECMAScript dates, ±100 000 000 days around the epoch. */
+export const MAX_TIME = 8.64e15;
+
+// A full date-time with seconds optional, fraction optional and a zone required:
+// a time without a zone means different instants on different gateways.
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}:\d{2})$/;
+
+/** Parses an ISO-8601 date-time (zone required) or a finite number of ms; undefined when neither. */
+export function parseTime(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= MAX_TIME ? v + 0 : undefined;
+  if (typeof v !== 'string') return undefined;
+  const m = ISO_DATE_TIME.exec(v);
+  if (!m) return undefined;
+  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = Date.parse(v);
+  if (!Number.isFinite(ms)) return undefined;
+  // Date.parse rolls "02-30" over to March; refuse dates that do not exist.
+  const probe = new Date(Date.UTC(Number(m[1]), month - 1, day));
+  if (probe.getUTCMonth() !== month - 1) return undefined;
+  return ms;
+}
+
+/** ISO-8601 UTC, without the milliseconds when they are zero ("2026-11-25T10:32:00Z"). */
+export function formatTime(ms: number): string {
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME) return String(ms);
+  const iso = new Date(ms).toISOString();
+  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+}

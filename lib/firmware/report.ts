@@ -1,0 +1,93 @@
+// Device reports: a device signs what it runs ({class, version, sequence, digest}) with its own
+// key, together with a strictly increasing counter and/or a timestamp against replay.
+import { encodeCbor, type CborValue } from '../codec';
+import { isDidKey, keyToDid, type PrivateKey } from '../crypto';
+import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope';
+import { isLedgerError } from '../errors';
+import { count, decodeObject, didOfKid, digestField, fieldError, text, timeValue, type Envelope } from './payload';
+import { reject } from './reasons';
+
+export interface Report {
+  class: string;
+  version: string;
+  sequence: number;
+  digest: string;
+  /** Vendor id, when the device states it. */
+  vendor?: string;
+  /** Strictly increasing per device. */
+  counter?: number;
+  /** Device time in ms since the epoch (ISO 8601 accepted on input); strictly increasing per device. */
+  ts?: number;
+}
+
+export interface ReportInput extends Omit<Report, 'ts'> {
+  ts?: number | string;
+}
+
+export interface OpenedReport {
+  report: Report;
+  device: string;
+  envelope: Envelope;
+  format: EnvelopeFormat;
+}
+
+const FIELDS = new Set(['class', 'version', 'sequence', 'digest', 'vendor', 'counter', 'ts']);
+const WHAT = 'report';
+
+/** Checks report fields; at least one of counter and ts is required. Throws reason 'malformed'. */
+export function parseReport(obj: Record<string, unknown>): Report {
+  for (const key of Object.keys(obj)) if (!FIELDS.has(key)) throw reject('malformed', `report has an unknown field "${key}"`, { field: key });
+  const r: Report = {
+    class: text(obj, WHAT, 'class'),
+    version: text(obj, WHAT, 'version', 64),
+    sequence: count(obj, WHAT, 'sequence'),
+    digest: digestField(obj, WHAT),
+  };
+  if (obj.vendor !== undefined) r.vendor = text(obj, WHAT, 'vendor');
+  if (obj.counter !== undefined) r.counter = count(obj, WHAT, 'counter');
+  if (obj.ts !== undefined) {
+    const ts = timeValue(obj.ts);
+    if (ts === undefined) throw fieldError(WHAT, 'ts', 'milliseconds since the epoch or an ISO 8601 time', obj.ts);
+    r.ts = ts;
+  }
+  if (r.counter === undefined && r.ts === undefined) throw reject('malformed', 'report needs a counter or a ts (replay protection)');
+  return r;
+}
+
+export function reportValue(r: Report): Record<string, CborValue> {
+  const out: Record<string, CborValue> = { class: r.class, version: r.version, sequence: r.sequence, digest: r.digest };
+  if (r.vendor !== undefined) out.vendor = r.vendor;
+  if (r.counter !== undefined) out.counter = r.counter;
+  if (r.ts !== undefined) out.ts = r.ts;
+  return out;
+}
+
+/** Signs a report with the device key (kid = the device's did:key). For devices, simulators and tests. */
+export function createReport(fields: ReportInput, deviceKey: PrivateKey, format: EnvelopeFormat = 'jws'): Envelope {
+  const r = parseReport({ ...fields } as Record<string, unknown>);
+  const value = reportValue(r);
+  const payload = format === 'cose' ? encodeCbor(value) : JSON.stringify(value);
+  return signEnvelope(payload, deviceKey, { format, kid: keyToDid(deviceKey) });
+}
+
+/**
+ * Verifies a report under the device's did:key and parses it. A kid, when present, must name
+ * the same device. Throws reasons 'bad-signature' or 'malformed'.
+ */
+export function openReport(envelope: Envelope, deviceDid: string): OpenedReport {
+  if (!isDidKey(deviceDid)) throw reject('malformed', 'device must be a did:key id');
+  const device = didOfKid(deviceDid);
+  let verified;
+  try {
+    verified = verifyEnvelope(envelope, device);
+  } catch (err) {
+    if (isLedgerError(err) && (err.code === 'ERR_MALFORMED_ENVELOPE' || err.code === 'ERR_MALFORMED_DID' || err.code === 'ERR_MALFORMED_KEY'))
+      throw reject('malformed', `report: ${err.message}`, { device });
+    const why = err instanceof Error ? err.message : String(err);
+    throw reject('bad-signature', `report signature does not verify under ${device}: ${why}`, { device });
+  }
+  if (verified.kid !== undefined && didOfKid(verified.kid) !== device)
+    throw reject('bad-signature', `report is signed by ${verified.kid}, not by ${device}`, { device });
+  const report = parseReport(decodeObject(verified.payload, WHAT));
+  return { report, device, envelope, format: verified.format };
+}
