@@ -12,6 +12,7 @@ import {
   deviceKey,
   HEAD_KEY,
   headValue,
+  INDEX_VALUE,
   nodeKey,
   nodeValue,
   recordKey,
@@ -56,8 +57,6 @@ export interface CommitSettings {
 export interface PutSink {
   put(key: Buffer, value: Buffer): unknown;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 export interface PlannedWrite {
   tip: Tip;
@@ -110,9 +109,9 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
         const key = nodeKey(id.level, id.index);
         put(key, nodeValue(key, hash));
       });
-      if (record.device !== undefined) put(deviceKey(record.device, index), EMPTY);
-      put(typeKey(record.type, index), EMPTY);
-      put(timeKey(record.time, index), EMPTY);
+      if (record.device !== undefined) put(deviceKey(record.device, index), INDEX_VALUE);
+      put(typeKey(record.type, index), INDEX_VALUE);
+      put(timeKey(record.time, index), INDEX_VALUE);
       const receipt: Receipt = { index, leafHash: toHex(leaf), time: record.time, block: head.height };
       jobReceipts.push(receipt);
       receipts.push(receipt);

@@ -273,7 +273,7 @@ export class Ledger extends EventEmitter {
     try {
       planned = planWrite(this.#planned, jobs, this.#commitSettings, batch);
     } catch (err) {
-      void batch.close();
+      void batch.close().catch(() => undefined);
       throw err;
     }
     this.#planned = planned.tip;

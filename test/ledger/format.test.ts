@@ -5,9 +5,10 @@ import { bytesEqual, toHex } from '../../lib/bytes';
 import { decodeCbor, encodeCbor, type CborValue } from '../../lib/codec';
 import { isLedgerError } from '../../lib/errors';
 import { sha256 } from '../../lib/hash';
-import { decodeRecord, encodeRecord, type LedgerRecord } from '../../lib/ledger';
+import { ClassicLevel } from 'classic-level';
+import { decodeRecord, encodeRecord, Ledger, type LedgerRecord } from '../../lib/ledger';
 import * as layout from '../../lib/ledger/layout';
-import { deviceA } from '../support/ledger';
+import { deviceA, gatewayKey, tempDir } from '../support/ledger';
 
 describe('ledger format', () => {
   describe('records', () => {
@@ -109,6 +110,22 @@ describe('ledger format', () => {
       assert.throws(() => layout.nodeHashFromValue(layout.nodeKey(1, 3), value, 1, 3), { code: 'ERR_LEDGER_CORRUPT' });
       const rv = layout.recordValue(hash, Uint8Array.of(9, 9));
       assert.equal(toHex(rv), toHex(hash) + '0909');
+    });
+
+    it('writes index entries with the one-byte value 0x00 (empty values leak in classic-level)', async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey });
+        await ledger.append({ type: 'reading', device: deviceA, time: 5 });
+        await ledger.close();
+        const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+        await db.open();
+        for (const key of [layout.deviceKey(deviceA, 0), layout.typeKey('reading', 0), layout.timeKey(5, 0)])
+          assert.equal(toHex((await db.get(key)) as Buffer), '00');
+        await db.close();
+      } finally {
+        cleanup();
+      }
     });
 
     it('hashes the head over its other fields', () => {
