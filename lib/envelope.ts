@@ -42,7 +42,14 @@ function malformed(message: string): LedgerError {
 function payloadBytes(payload: Uint8Array | string | object): Uint8Array {
   if (payload instanceof Uint8Array) return payload;
   if (typeof payload === 'string') return utf8(payload);
-  return utf8(JSON.stringify(payload));
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(payload);
+  } catch (err) {
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `payload cannot be written as JSON: ${(err as Error).message}`);
+  }
+  if (text === undefined) throw new LedgerError('ERR_INVALID_ARGUMENT', 'payload cannot be written as JSON');
+  return utf8(text);
 }
 
 // Parsing a P-256 did:key decompresses a point, which costs more than the signature check itself.

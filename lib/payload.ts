@@ -28,5 +28,11 @@ export function decodePayload(bytes: Uint8Array): unknown {
 /** Turns a payload into something deterministic CBOR can hold (drops undefined, refuses NaN/functions). */
 export function toRecordBody(value: unknown): CborValue {
   if (value instanceof Uint8Array) return Uint8Array.from(value);
-  return JSON.parse(JSON.stringify(value ?? null)) as CborValue;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value ?? null);
+  } catch (err) {
+    throw new LedgerError('ERR_MALFORMED_RECORD', `record body cannot be written as JSON: ${(err as Error).message}`);
+  }
+  return (text === undefined ? null : JSON.parse(text)) as CborValue;
 }
