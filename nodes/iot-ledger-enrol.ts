@@ -21,7 +21,7 @@ export = function register(RED: RED): void {
         const request = msg.payload as Record<string, unknown> | undefined;
         const action = fixed ?? (request && typeof request === 'object' ? request.action ?? 'enrol' : 'enrol');
         if (action !== 'enrol' && action !== 'revoke')
-          throw new LedgerError('ERR_INVALID_ARGUMENT', `action must be "enrol" or "revoke", got ${JSON.stringify(action)}`);
+          throw new LedgerError('ERR_INVALID_ARGUMENT', `action must be "enrol" or "revoke", got ${typeof action === 'string' ? JSON.stringify(action) : typeof action}`);
         const gw = await gateway();
         const receipt = action === 'enrol' ? await gw.enrol(request) : await gw.revoke(request);
         const did = (request as { did: string }).did;

@@ -43,7 +43,8 @@ export = function register(RED: RED): void {
           if (!p || typeof p !== 'object') throw new LedgerError('ERR_INVALID_ARGUMENT', `msg.payload must be an object for mode "${mode}"`);
           if (mode === 'vendor') {
             const action = p.action === 'revoke' ? 'revoke' : 'trust';
-            outcome = await fw.trustVendor(String(p.vendor ?? ''), String(p.did ?? ''), action);
+            const text = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+            outcome = await fw.trustVendor(text(p.vendor), text(p.did), action);
           } else {
             const image = p.image as { digest: string; size: number } | undefined;
             const request = (p.manifest !== undefined

@@ -14,14 +14,14 @@ function int(v: unknown, name: string, fallback?: number): number {
     if (fallback !== undefined) return fallback;
     throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" is required`);
   }
-  const n = Number(v);
+  const n = typeof v === 'object' || typeof v === 'symbol' ? NaN : Number(v);
   if (!Number.isSafeInteger(n) || n < 0) throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" must be a non-negative integer`);
   return n;
 }
 
 function time(v: unknown, name: string, fallback: number): number {
   if (v === undefined || v === null || v === '') return fallback;
-  const t = typeof v === 'number' ? v : Date.parse(String(v));
+  const t = typeof v === 'number' ? v : v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : NaN;
   if (!Number.isFinite(t)) throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" must be a time (ms or ISO 8601)`);
   return t;
 }
