@@ -86,7 +86,7 @@ export = function register(RED: RED): void {
           const target = list.find((r) => !msg.contract || msg.contract === r.terms.id) ?? list[0];
           const receipt = await target.sign(signature, typeof msg.party === 'string' ? msg.party : undefined);
           const signed = { type: 'party.signed', party: [...target.signed].pop(), active: target.active, missingParties: target.missingParties };
-          send([{ topic: `contract/${target.terms.id}/party.signed`, contract: stateOf(target), payload: signed, ledger: receipt }, null]);
+          send([{ ...msg, topic: `contract/${target.terms.id}/party.signed`, contract: stateOf(target), payload: signed, ledger: receipt }, null]);
           show(list);
           return;
         }
