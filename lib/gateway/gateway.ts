@@ -9,6 +9,9 @@ import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } 
 
 export const SECURITY = 'security';
 
+/** Text a record can hold: unpaired surrogates (e.g. from cutting a topic in two) become U+FFFD. */
+const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+
 export interface GatewayStats {
   verified: number;
   rejected: number;
@@ -98,7 +101,8 @@ export class Gateway extends EventEmitter {
   async securityEvent(err: unknown, context: Record<string, unknown> = {}): Promise<Receipt> {
     const code = isLedgerError(err) ? err.code : 'ERR_UNKNOWN';
     const detail = err instanceof Error ? err.message : String(err);
-    const body = toRecordBody({ code, detail: detail.slice(0, 500), ...context });
+    const fields = Object.entries(context).map(([k, v]) => [k, typeof v === 'string' ? wellFormed(v) : v]);
+    const body = toRecordBody({ code, detail: wellFormed(detail.slice(0, 500)), ...Object.fromEntries(fields) });
     const device = typeof context.device === 'string' && context.device.startsWith('did:key:') ? context.device : undefined;
     return this.record(device ? { type: SECURITY, device, body } : { type: SECURITY, body });
   }
