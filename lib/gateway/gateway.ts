@@ -9,8 +9,14 @@ import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } 
 
 export const SECURITY = 'security';
 
+/** How many verified envelopes wait for a Record node at most; older ones are forgotten. */
+const UNRECORDED_MAX = 4096;
+
 /** Text a record can hold: unpaired surrogates (e.g. from cutting a topic in two) become U+FFFD. */
 const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+
+const envelopeKey = (e: string | Uint8Array): string =>
+  typeof e === 'string' ? `t${e}` : `b${Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64')}`;
 
 export interface GatewayStats {
   verified: number;
@@ -36,6 +42,8 @@ export class Gateway extends EventEmitter {
   readonly contracts = new Map<string, () => ContractView>();
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
+  /** Envelopes verify() accepted that no record holds yet, with their device. */
+  readonly #unrecorded = new Map<string, string>();
 
   private constructor(
     readonly ledger: Ledger,
@@ -63,6 +71,26 @@ export class Gateway extends EventEmitter {
     this.devices.apply(input.type, input.body, receipt.index);
     this.emit('record', receipt, input);
     return receipt;
+  }
+
+  /**
+   * Appends a record that carries a device message (what the Record node writes): its envelope
+   * must be one verify() accepted from its device and no record holds yet. Otherwise the audit
+   * would report the record (bad signature, unknown device or replay).
+   */
+  async recordMessage(input: RecordInput): Promise<Receipt> {
+    if (input.envelope === undefined) return this.record(input);
+    const key = envelopeKey(input.envelope);
+    const device = this.#unrecorded.get(key);
+    if (device === undefined || device !== input.device)
+      throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope is not a message Verify accepted from msg.device on this ledger, or it is recorded already');
+    this.#unrecorded.delete(key);
+    try {
+      return await this.record(input);
+    } catch (err) {
+      this.#unrecorded.set(key, device);
+      throw err;
+    }
   }
 
   async enrol(request: unknown): Promise<Receipt> {
@@ -94,6 +122,8 @@ export class Gateway extends EventEmitter {
       v.device = this.devices.get(v.device.did) ?? v.device;
     }
     this.stats.verified++;
+    this.#unrecorded.set(envelopeKey(v.envelope), v.device.did);
+    if (this.#unrecorded.size > UNRECORDED_MAX) this.#unrecorded.delete(this.#unrecorded.keys().next().value as string);
     return v;
   }
 
