@@ -3,7 +3,7 @@
 // inside the run (recomputed with CompactRange), and device envelope signatures.
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { bytesEqual } from '../bytes';
-import { verifyEnvelope } from '../envelope';
+import { peekEnvelope, verifyEnvelope } from '../envelope';
 import { isLedgerError } from '../errors';
 import { CompactRange, type NodeId } from '../merkle';
 import { recordPos } from './findings';
@@ -13,6 +13,7 @@ import {
   ENROL_TYPES,
   EVIDENCE_TYPES,
   REVOKE_TYPE,
+  SIGNER_TYPES,
   payloadFreshness,
   peekRecordContext,
   readRecord,
@@ -221,6 +222,7 @@ class ChunkChecker {
   }
 
   #event(index: number, record: RecordView): void {
+    if (SIGNER_TYPES.has(record.type)) return this.#signerEnvelope(index, record);
     const enrolment = ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE;
     const signed = record.envelope !== undefined && !EVIDENCE_TYPES.has(record.type);
     if (!enrolment && !signed) return;
@@ -231,6 +233,16 @@ class ChunkChecker {
     this.#out.events.push(event);
   }
 
+  /** A party's or vendor's signature: it verifies under the did that the record or the envelope names. */
+  #signerEnvelope(index: number, record: RecordView): void {
+    if (record.envelope === undefined) return;
+    const signer = record.device ?? envelopeSigner(record.envelope);
+    this.#out.checked.signatures++;
+    const result = signer ? verifyDeviceEnvelope(record.envelope, signer) : { ok: false, detail: 'it names no signer' };
+    if (!result.ok)
+      this.#add('envelope-signature', index, `signature of record ${index} (${record.type}) does not verify: ${result.detail ?? 'bad signature'}`, record);
+  }
+
   #envelope(record: RecordView): EnvelopeCheck {
     const env = record.envelope as string | Uint8Array;
     const check: EnvelopeCheck = {};
@@ -238,6 +250,15 @@ class ChunkChecker {
     if (!this.#job.verify || record.device === undefined) return check;
     this.#out.checked.signatures++;
     return { ...check, ...verifyDeviceEnvelope(env, record.device) };
+  }
+}
+
+/** The did of an envelope's kid, if it has one; never throws. */
+function envelopeSigner(envelope: string | Uint8Array): string | undefined {
+  try {
+    return peekEnvelope(envelope).kid?.split('#')[0] || undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -8,6 +8,12 @@ export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device
 export const REVOKE_TYPE = 'device.revoke';
 /** Records that document a rejected input carry its envelope as evidence: not checked as accepted data. */
 export const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['security']);
+/**
+ * Records whose envelope is signed by a contract party or a firmware vendor, not sent by an
+ * enrolled device: the signature must verify under the did the record (or else the envelope's
+ * kid) names, and enrolment and replay order do not apply.
+ */
+export const SIGNER_TYPES: ReadonlySet<string> = new Set(['contract.sign', 'firmware.release']);
 
 const RECORD_FIELDS = new Set(['v', 'type', 'time', 'device', 'body', 'envelope']);
 
