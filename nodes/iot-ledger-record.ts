@@ -26,7 +26,7 @@ export = function register(RED: RED): void {
         const type = allowOverride && typeof msg.recordType === 'string' ? msg.recordType : configured;
         if (!TYPE_PATTERN.test(type)) throw new LedgerError('ERR_MALFORMED_RECORD', `record type ${JSON.stringify(type)} is not a lower-case word`);
         const gw = await gateway();
-        const receipt = await gw.recordMessage(recordFromMessage(msg, type));
+        const receipt = await gw.recordMessage(recordFromMessage(msg, type), msg.verified);
         msg.ledger = receipt;
         this.status(status.ok(ledgerStatusText(gw)));
         send(msg);

@@ -32,7 +32,7 @@ export = function register(RED: RED): void {
           msg.payload = v.payload;
           msg.device = { id: v.device.did, name: v.device.name, ...(v.tofu ? { tofu: true } : {}) };
           msg.envelope = typeof v.envelope === 'string' ? v.envelope : Buffer.from(v.envelope);
-          msg.verified = { format: v.format, alg: v.alg, counter: v.freshness.counter, time: v.freshness.time };
+          msg.verified = { format: v.format, alg: v.alg, counter: v.freshness.counter, time: v.freshness.time, proof: v.proof };
           send(rejectOutput ? [msg, null] : msg);
           done();
         } catch (err) {

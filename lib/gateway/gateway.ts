@@ -1,22 +1,27 @@
 // The runtime-free core behind the Node-RED nodes: one ledger plus the state derived from it.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput } from '../ledger';
 import { toRecordBody } from '../payload';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
-import { freshnessOf } from '../registry/freshness';
+import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
 import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 
 export const SECURITY = 'security';
 
-/** How many verified envelopes wait for a Record node at most; older ones are forgotten. */
-const UNRECORDED_MAX = 4096;
-
 /** Text a record can hold: unpaired surrogates (e.g. from cutting a topic in two) become U+FFFD. */
 const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 
-const envelopeKey = (e: string | Uint8Array): string =>
-  typeof e === 'string' ? `t${e}` : `b${Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64')}`;
+/** What verify() tells the Record node, so that it can write the envelope without verifying it again. */
+export interface VerifiedProof {
+  counter?: number;
+  time?: number;
+  /** HMAC by this gateway over device, counter, time and envelope. */
+  proof: string;
+}
+
+export type GatewayVerified = VerifiedMessage & { proof: string };
 
 export interface GatewayStats {
   verified: number;
@@ -42,8 +47,10 @@ export class Gateway extends EventEmitter {
   readonly contracts = new Map<string, () => ContractView>();
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
-  /** Envelopes verify() accepted that no record holds yet, with their device. */
-  readonly #unrecorded = new Map<string, string>();
+  /** Keys the proofs verify() hands out (per open gateway). */
+  readonly #proofKey = randomBytes(32);
+  /** Per device, the newest freshness of an envelope on the ledger: recorded envelopes must keep getting newer. */
+  readonly #recorded = new Map<string, Freshness>();
 
   private constructor(
     readonly ledger: Ledger,
@@ -56,6 +63,10 @@ export class Gateway extends EventEmitter {
     const ledger = await Ledger.open(dir, opts);
     try {
       const gw = new Gateway(ledger, await loadDevices(ledger));
+      for (const d of gw.devices.list()) {
+        const last = gw.devices.lastAccepted(d.did);
+        if (last) gw.#recorded.set(d.did, last);
+      }
       ledger.on('block', (b) => gw.emit('block', b));
       return gw;
     } catch (err) {
@@ -74,23 +85,48 @@ export class Gateway extends EventEmitter {
   }
 
   /**
-   * Appends a record that carries a device message (what the Record node writes): its envelope
-   * must be one verify() accepted from its device and no record holds yet. Otherwise the audit
-   * would report the record (bad signature, unknown device or replay).
+   * Appends a record that carries a device message (what the Record node writes). Its envelope
+   * must come with the proof verify() gave for it and this device, and be newer than the last
+   * envelope of the device on the ledger, whose device must still be enrolled; otherwise the
+   * audit would report the record (bad signature, unknown or revoked device, replay).
+   * Throws ERR_INVALID_ARGUMENT, ERR_REVOKED_DEVICE or ERR_REPLAY.
    */
-  async recordMessage(input: RecordInput): Promise<Receipt> {
+  async recordMessage(input: RecordInput, verified?: unknown): Promise<Receipt> {
     if (input.envelope === undefined) return this.record(input);
-    const key = envelopeKey(input.envelope);
-    const device = this.#unrecorded.get(key);
-    if (device === undefined || device !== input.device)
-      throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope is not a message Verify accepted from msg.device on this ledger, or it is recorded already');
-    this.#unrecorded.delete(key);
+    const v = (verified ?? {}) as Partial<VerifiedProof>;
+    const fresh: Freshness = {};
+    if (Number.isSafeInteger(v.counter)) fresh.counter = v.counter;
+    if (Number.isFinite(v.time)) fresh.time = v.time;
+    const device = input.device;
+    if (typeof device !== 'string' || typeof v.proof !== 'string' || !this.#proofMatches(v.proof, device, fresh, input.envelope))
+      throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope and msg.device are not a message that Verify accepted on this ledger (msg.verified)');
+    if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
+    const last = this.#recorded.get(device);
+    if (!isNewer(fresh, last)) throw new LedgerError('ERR_REPLAY', `the ledger holds a message from ${device} as new as this one already`, { device });
+    const next = { counter: fresh.counter ?? last?.counter, time: fresh.time ?? last?.time };
+    this.#recorded.set(device, next);
     try {
       return await this.record(input);
     } catch (err) {
-      this.#unrecorded.set(key, device);
+      if (this.#recorded.get(device) === next) {
+        if (last) this.#recorded.set(device, last);
+        else this.#recorded.delete(device);
+      }
       throw err;
     }
+  }
+
+  #proof(device: string, f: Freshness, envelope: string | Uint8Array): Buffer {
+    return createHmac('sha256', this.#proofKey)
+      .update(`${device}\n${f.counter ?? ''}\n${f.time ?? ''}\n`)
+      .update(envelope)
+      .digest();
+  }
+
+  #proofMatches(proof: string, device: string, f: Freshness, envelope: string | Uint8Array): boolean {
+    const given = Buffer.from(proof, 'base64url');
+    const want = this.#proof(device, f, envelope);
+    return given.length === want.length && timingSafeEqual(given, want);
   }
 
   async enrol(request: unknown): Promise<Receipt> {
@@ -108,7 +144,7 @@ export class Gateway extends EventEmitter {
    * Verifies a device message. On success the device's freshness is accepted at once (so a
    * duplicate arriving right behind it is a replay); a trust-on-first-use device is recorded.
    */
-  async verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<VerifiedMessage> {
+  async verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
     let v: VerifiedMessage;
     try {
       v = verifyDeviceMessage(input, this.devices, opts);
@@ -122,9 +158,7 @@ export class Gateway extends EventEmitter {
       v.device = this.devices.get(v.device.did) ?? v.device;
     }
     this.stats.verified++;
-    this.#unrecorded.set(envelopeKey(v.envelope), v.device.did);
-    if (this.#unrecorded.size > UNRECORDED_MAX) this.#unrecorded.delete(this.#unrecorded.keys().next().value as string);
-    return v;
+    return { ...v, proof: this.#proof(v.device.did, v.freshness, v.envelope).toString('base64url') };
   }
 
   /** Records a rejected message as a security event (without its payload, which is untrusted). */
