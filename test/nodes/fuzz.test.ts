@@ -509,9 +509,29 @@ describe('nodes: fuzzing every node with malformed messages', function () {
   });
 
   it('record', async () => {
+    // Messages Verify accepted (from the previous test), sent again, out of order, or with parts swapped or changed.
+    const pool = [...sent.values()].filter((x) => x.node.startsWith('verify') && x.outcomes[0]?.kind === 'done').map((x) => x.out[0]);
+    assert.ok(pool.length > 20, `only ${pool.length} verified messages to replay`);
+    const verifiedMsg = fc
+      .tuple(fc.nat(), fc.nat(), fc.constantFrom('as is', 'as is', 'counter', 'time', 'envelope', 'device', 'proof', 'no proof'))
+      .map(([i, j, change]) => () => {
+        const m = pool[i % pool.length];
+        const other = pool[j % pool.length];
+        const verified = { ...(m.verified as Msg) };
+        const msg: Msg = { payload: m.payload, device: m.device, envelope: m.envelope, verified };
+        if (change === 'counter') verified.counter = Number(verified.counter) + 1;
+        if (change === 'time') verified.time = 1;
+        if (change === 'envelope') msg.envelope = other.envelope;
+        if (change === 'device') msg.device = other.device;
+        if (change === 'proof') verified.proof = (other.verified as Msg).proof;
+        if (change === 'no proof') delete verified.proof;
+        return msg;
+      });
     const type = fc.oneof(fc.constantFrom('reading', 'note', 'a.b-c_1', 'READING', '', ' reading', 'r'.repeat(65), '1abc', 'reading\n', '__proto__', 'constructor'), garbage);
     const env = fc.oneof(thunk(garbage), envelopeArb, thunk(fc.string({ unit: 'binary' })));
-    await fuzz('record', msgArb({ payload: fc.oneof(thunk(garbage), protoArb), recordType: thunk(type), device: deviceField, envelope: env, topic: thunk(garbage) }));
+    const verified = fc.oneof(thunk(garbage), thunk(fc.record({ counter: garbage, time: garbage, proof: fc.oneof(fc.base64String(), garbage) }, { requiredKeys: [] })));
+    const forged = msgArb({ payload: fc.oneof(thunk(garbage), protoArb), recordType: thunk(type), device: deviceField, envelope: env, verified, topic: thunk(garbage) });
+    await fuzz('record', fc.oneof(forged, verifiedMsg));
   });
 
   it('query', async () => {
@@ -633,6 +653,9 @@ describe('nodes: fuzzing every node with malformed messages', function () {
     const ledger = await Ledger.open(dir, { readOnly: true });
     try {
       assert.equal(ledger.size, size);
+      let withEnvelope = 0;
+      for await (const r of ledger.range(0)) if (r.record.envelope !== undefined && r.record.type !== 'security') withEnvelope++;
+      assert.ok(withEnvelope > 10, `only ${withEnvelope} records carry a device envelope: the fuzz hardly reached the Record node's success path`);
     } finally {
       await ledger.close();
     }
