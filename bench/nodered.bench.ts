@@ -280,7 +280,9 @@ export async function benchNodeRed(): Promise<Figure[]> {
   try {
     await enrolDevices(userDir, devices);
     linkIntoUserDir(userDir, projectRoot);
-    nr = await NodeRedProcess.start({ userDir, logLevel: 'info' });
+    // BENCH_NR_NODE: another node binary (or a wrapper adding e.g. --cpu-prof) for the Node-RED process.
+    const nodeBinary = process.env.BENCH_NR_NODE;
+    nr = await NodeRedProcess.start({ userDir, logLevel: 'info', ...(nodeBinary ? { nodeBinary } : {}) });
     await nr.deployFlows(flows(broker.port));
     await nr.waitForLine(/Connected to broker/, 20_000);
     client = await mqtt.connectAsync(broker.url, { clientId: 'bench', reconnectPeriod: 0 }, false);

@@ -1,5 +1,5 @@
 // The runtime-free core behind the Node-RED nodes: one ledger plus the state derived from it.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput } from '../ledger';
@@ -48,7 +48,7 @@ export class Gateway extends EventEmitter {
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */
-  readonly #proofKey = randomBytes(32);
+  readonly #proofKey = createSecretKey(randomBytes(32));
   /** Per device, the newest freshness of an envelope on the ledger: recorded envelopes must keep getting newer. */
   readonly #recorded = new Map<string, Freshness>();
 
