@@ -14,7 +14,10 @@ import { helper, onTab, packNodes, tempUserDir, type TestNode } from './support'
 // the successful messages (and the recorded rejections) account for, and at the end an
 // offline audit of the ledger is clean.
 //
-// FUZZ_RUNS scales the number of messages per node (default 120); FUZZ_SEED replays a run.
+// FUZZ_RUNS scales the number of messages per node (default 120); FUZZ_SEED replays a run;
+// FUZZ_COLLECT=1 prints every bad outcome instead of stopping at the first, and lists the
+// records and messages when the accounting does not add up; FUZZ_SHRINK=1 lets fast-check
+// shrink a failing message.
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
