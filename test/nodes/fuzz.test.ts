@@ -193,7 +193,7 @@ async function ledgerSize(): Promise<number> {
 }
 
 /** Sends every message of a property run one after the other, then a concurrent burst. */
-async function fuzz(node: NodeId | ((m: Msg) => NodeId), arb: fc.Arbitrary<() => Msg>, runs = RUNS): Promise<void> {
+async function fuzz(node: NodeId | ((m: Msg) => NodeId), arb: fc.Arbitrary<() => Msg>, runs = RUNS, burst = BURST): Promise<void> {
   const target = (m: Msg) => (typeof node === 'function' ? node(m) : node);
   const before = await ledgerSize();
   const mine: Sent[] = [];
@@ -207,11 +207,11 @@ async function fuzz(node: NodeId | ((m: Msg) => NodeId), arb: fc.Arbitrary<() =>
     }),
     { numRuns: runs, seed: SEED, endOnFailure: process.env.FUZZ_SHRINK !== '1' },
   );
-  const burst = fc.sample(arb, { numRuns: BURST, seed: SEED }).map((make) => {
+  const together = fc.sample(arb, { numRuns: burst, seed: SEED }).map((make) => {
     const msg = make();
     return { msg, s: send(target(msg), msg) };
   });
-  for (const { msg, s } of burst) {
+  for (const { msg, s } of together) {
     mine.push(s);
     checkOutcome(s.node, msg, await s.settled);
   }
@@ -631,7 +631,7 @@ describe('nodes: fuzzing every node with malformed messages', function () {
   });
 
   it('audit (inputs are ignored: one run)', async () => {
-    await fuzz('audit', msgArb({ payload: thunk(garbage), topic: thunk(garbage), mode: thunk(garbage) }), 1);
+    await fuzz('audit', msgArb({ payload: thunk(garbage), topic: thunk(garbage), mode: thunk(garbage) }), 1, 2);
   });
 
   it('audit node: reports the open ledger clean', async function () {
