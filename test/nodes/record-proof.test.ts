@@ -1,0 +1,94 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { auditLedger, generateKey, keyToDid, signEnvelope } from '../../lib/index';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
+
+// Record writes a device envelope only as Verify handed it on (msg.verified.proof), once, in
+// order, from a device that is still enrolled: anything else would fail the ledger's audit.
+
+describe('nodes: Record only writes envelopes that Verify accepted', function () {
+  this.timeout(30000);
+  let userDir: string;
+  const device = generateKey('Ed25519');
+  const other = generateKey('Ed25519');
+  const reading = (key: typeof device, counter: number, temperature = -21) =>
+    signEnvelope({ temperature, counter, ts: 1764000000000 + counter }, key, { kid: keyToDid(key) });
+
+  before((done) => {
+    userDir = tempUserDir();
+    helper.settings({ userDir });
+    helper.startServer(done);
+  });
+  after((done) => {
+    helper.stopServer(() => {
+      fs.rmSync(userDir, { recursive: true, force: true });
+      done();
+    });
+  });
+
+  it('refuses forged, swapped, replayed, out-of-order and revoked messages; the audit stays clean', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode(),
+        { id: 'enrol', type: 'iot-ledger-enrol', ledger: 'ledger', action: 'msg', wires: [['enrolled']] },
+        { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', wires: [['verified']] },
+        { id: 'record', type: 'iot-ledger-record', ledger: 'ledger', wires: [['recorded']] },
+        { id: 'catcher', type: 'catch', scope: ['record'], wires: [['caught']] },
+        { id: 'enrolled', type: 'helper' },
+        { id: 'verified', type: 'helper' },
+        { id: 'recorded', type: 'helper' },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    for (const [key, name] of [[device, 'a'], [other, 'b']] as const) {
+      const m = nextMessage(helper.getNode('enrolled'));
+      helper.getNode('enrol').receive({ payload: { did: keyToDid(key), name } });
+      await m;
+    }
+    const verify = async (env: unknown) => {
+      const m = nextMessage<Record<string, unknown>>(helper.getNode('verified'));
+      helper.getNode('verify').receive({ payload: env });
+      const { payload, device: dev, envelope, verified } = await m;
+      return { payload, device: dev, envelope, verified };
+    };
+    // Resolves with 'recorded' or the Catch code, whichever comes first.
+    const record = (msg: Record<string, unknown>): Promise<string> =>
+      new Promise((resolve) => {
+        const [rec, caught] = [helper.getNode('recorded'), helper.getNode('caught')];
+        const finish = (v: string) => {
+          setImmediate(() => {
+            rec.removeListener('input', onRecorded);
+            caught.removeListener('input', onCaught);
+          });
+          resolve(v);
+        };
+        const onRecorded = () => finish('recorded');
+        const onCaught = (m: never) => finish((m as { error: { code: string } }).error.code);
+        rec.on('input', onRecorded);
+        caught.on('input', onCaught);
+        helper.getNode('record').receive({ ...msg });
+      });
+
+    const m1 = await verify(reading(device, 1));
+    const m2 = await verify(reading(device, 2));
+    const o1 = await verify(reading(other, 1));
+    assert.equal(await record({ ...m1, envelope: reading(device, 1, -30) }), 'ERR_INVALID_ARGUMENT', 'another envelope, same counter');
+    assert.equal(await record({ ...m1, verified: { ...(m1.verified as object), counter: 9 } }), 'ERR_INVALID_ARGUMENT', 'counter changed');
+    assert.equal(await record({ ...m1, device: o1.device }), 'ERR_INVALID_ARGUMENT', 'device swapped');
+    assert.equal(await record({ ...m1, verified: undefined }), 'ERR_INVALID_ARGUMENT', 'no proof');
+    assert.equal(await record(m2), 'recorded');
+    assert.equal(await record(m2), 'ERR_REPLAY', 'twice');
+    assert.equal(await record(m1), 'ERR_REPLAY', 'older than the one recorded');
+    const revoked = nextMessage(helper.getNode('enrolled'));
+    helper.getNode('enrol').receive({ payload: { action: 'revoke', did: keyToDid(other) } });
+    await revoked;
+    assert.equal(await record(o1), 'ERR_REVOKED_DEVICE', 'verified before the revocation, recorded after');
+    assert.equal(await record({ payload: { note: 'no envelope' } }), 'recorded');
+
+    await helper.unload();
+    const report = await auditLedger(`${userDir}/iot-ledger/ledgers/test-room`);
+    assert.deepEqual(report.findings, []);
+    assert.equal(report.size, 5); // two enrolments, m2, a revocation, the note
+  });
+});
