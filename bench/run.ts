@@ -1,9 +1,11 @@
 import { benchEnvelopes } from './envelope.bench';
+import { benchLedger } from './ledger.bench';
 
 async function run(): Promise<void> {
   const only = process.argv[2];
   console.log(`# node-red-contrib-iot-ledger benchmarks (${process.version}, ${new Date().toISOString()})`);
   if (!only || only === 'envelope') benchEnvelopes();
+  if (!only || only === 'ledger') await benchLedger();
 }
 
 run().catch((err: unknown) => {
