@@ -8,6 +8,7 @@ import { decodeCbor } from '../codec';
 import { signEnvelope, verifyEnvelope, type EnvelopeFormat, type SignEnvelopeOptions } from '../envelope';
 import { LedgerError } from '../errors';
 import type { PrivateKey } from '../keys';
+import { keyToDid } from '../didkey';
 import { termsHashHex, validateTerms, type Terms } from './terms';
 
 export interface ContractSigningPayload {
@@ -31,7 +32,7 @@ export function contractSigningPayload(terms: Terms): ContractSigningPayload {
 
 /** Signs the terms as a party (JSON payload in a JWS by default, or COSE). */
 export function signContract(terms: Terms, key: PrivateKey, opts: SignEnvelopeOptions = {}): string | Uint8Array {
-  return signEnvelope(contractSigningPayload(terms), key, opts);
+  return signEnvelope(contractSigningPayload(terms), key, { kid: keyToDid(key), ...opts });
 }
 
 function readPayload(bytes: Uint8Array): unknown {

@@ -81,25 +81,9 @@ async function latestBlocks(gw: Gateway, n: number): Promise<SidebarBlock[]> {
   return out;
 }
 
-/** The latest recorded reading of a contract, looking back over at most `scan` readings. */
-async function lastReading(gw: Gateway, termsHash: string, scan = 500): Promise<{ time: number; value: number } | null> {
-  let seen = 0;
-  for await (const r of gw.ledger.byType(CONTRACT_READING, { reverse: true })) {
-    const b = asBody(r.record.body);
-    const input = asBody(b.input);
-    if (b.termsHash === termsHash && typeof input.time === 'number' && typeof input.value === 'number') return { time: input.time, value: input.value };
-    if (++seen >= scan) break;
-  }
-  return null;
-}
-
 async function ledgerData(gw: Gateway): Promise<SidebarLedger> {
   const l = gw.ledger;
-  const contracts: SidebarContract[] = [];
-  for (const view of gw.contracts.values()) {
-    const v = view();
-    contracts.push({ ...v, last: await lastReading(gw, v.termsHash) });
-  }
+  const contracts: SidebarContract[] = [...gw.contracts.values()].map((view) => view());
   return {
     name: l.name,
     dir: l.dir,

@@ -131,14 +131,14 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
   };
 
   async function sign(key: PrivateKey, format: 'jws' | 'cose'): Promise<void> {
-    const state = nextMessage<{ payload: { active: boolean } }>(helper.getNode('state'));
+    const state = nextMessage<{ payload: { active: boolean } }>(helper.getNode('events'));
     const sig = signContract(terms, key, { format, kid: keyToDid(key) });
     helper.getNode('contract').receive({ topic: 'contract/sign', payload: typeof sig === 'string' ? sig : Buffer.from(sig) });
     await state;
   }
 
-  async function read(counter: number, temperature: number): Promise<{ payload: { status: string } }> {
-    const state = nextMessage<{ payload: { status: string } }>(helper.getNode('state'));
+  async function read(counter: number, temperature: number): Promise<{ contract: { status: string } }> {
+    const state = nextMessage<{ contract: { status: string } }>(helper.getNode('state'));
     helper.getNode('verify').receive({ payload: signEnvelope({ temperature, counter, ts: Date.now() }, device, { kid: keyToDid(device) }) });
     const s = await state;
     await new Promise((r) => setTimeout(r, 5)); // the contract clock is in ms: keep readings apart
@@ -182,7 +182,7 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
 
     const statuses: string[] = [];
     let counter = 1;
-    for (const t of [-20, -19, -17, -16, -19]) statuses.push((await read(counter++, t)).payload.status);
+    for (const t of [-20, -19, -17, -16, -19]) statuses.push((await read(counter++, t)).contract.status);
     assert.deepEqual(statuses, ['compliant', 'compliant', 'violated', 'violated', 'compliant']);
 
     info = await contractInfo();
