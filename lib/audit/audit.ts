@@ -148,8 +148,12 @@ class Auditor {
       let seq = 0;
       let base = base0;
       let from = start;
+      // Time per record spent reading here and checking in workers, to balance the two.
+      let readMs = 0;
+      let checkMs = 0;
       do {
         const end = Math.min(base + width, treeSize);
+        const readStart = performance.now();
         await chain.ensure(end);
         const pack = new PackBuilder();
         await this.#readRecords(records, end, pack.section());
@@ -168,8 +172,16 @@ class Auditor {
           verify: true,
           keepEnvelopes: this.#opts.deviceKeys !== undefined,
         };
+        readMs = 0.8 * readMs + 0.2 * ((performance.now() - readStart) / Math.max(1, end - from));
         inFlight.push({ result: pool.run(job), base, start: from, end });
-        while (inFlight.length >= maxInFlight) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
+        while (inFlight.length >= maxInFlight) {
+          const f = inFlight.shift() as InFlight;
+          const res = await this.#absorb(f, top, chain, start, total);
+          checkMs = 0.8 * checkMs + 0.2 * (res.ms / Math.max(1, f.end - f.start));
+          // One checker per reader's worth of work: with few signatures one worker keeps
+          // up and the other core stays with this thread; with many, all workers run.
+          if (readMs > 0) pool.active = Math.round(checkMs / readMs);
+        }
         localFrontier = [];
         from = end;
         base += width;
@@ -208,7 +220,7 @@ class Auditor {
   }
 
   /** Applies one chunk's result, in chunk order. */
-  async #absorb(f: InFlight, top: CompactRange, chain: BlockChain, start: number, total: number): Promise<void> {
+  async #absorb(f: InFlight, top: CompactRange, chain: BlockChain, start: number, total: number): Promise<ChunkResult> {
     const res = await f.result;
     this.#findings.addAll(res.findings);
     if (res.lastBroken !== undefined) this.#lastBroken = Math.max(this.#lastBroken ?? 0, res.lastBroken);
@@ -236,6 +248,7 @@ class Auditor {
     this.#checked.nodes += res.checked.nodes;
     this.#checked.signatures += res.checked.signatures;
     this.#opts.onProgress?.(f.end - start, total);
+    return res;
   }
 
   /** A node above the chunks, recomputed from chunk roots, against the stored one. */

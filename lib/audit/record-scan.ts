@@ -217,6 +217,29 @@ function compare(a: Uint8Array, aFrom: number, aTo: number, b: Uint8Array, bFrom
   return aTo - aFrom - (bTo - bFrom);
 }
 
+/** Text fields repeat (types, device ids): remember the last few by their bytes. */
+const textCache: { bytes: Uint8Array; text: string }[] = [];
+function cachedText(b: Uint8Array, from: number, to: number): string {
+  const n = to - from;
+  for (const c of textCache) {
+    if (c.bytes.length !== n) continue;
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (c.bytes[i] !== b[from + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return c.text;
+  }
+  const text = fromUtf8(b.subarray(from, to));
+  if (n <= 128) {
+    if (textCache.length >= 8) textCache.shift();
+    textCache.push({ bytes: b.slice(from, to), text });
+  }
+  return text;
+}
+
 const isEnrolment = (t: string): boolean => t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke';
 
 /**
@@ -242,9 +265,9 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
       const k0 = ks + 1; // every known key is shorter than 24 bytes: a one-byte head
       const first = bytes[vs];
       if (ke - k0 === 1 && bytes[k0] === F_V) v = ve - vs === 1 && first === 0x01;
-      else if (is(bytes, k0, ke, KEY_TYPE)) type = first >> 5 === 3 ? fromUtf8(bytes.subarray(textStart(bytes, vs), ve)) : undefined;
+      else if (is(bytes, k0, ke, KEY_TYPE)) type = first >> 5 === 3 ? cachedText(bytes, textStart(bytes, vs), ve) : undefined;
       else if (is(bytes, k0, ke, KEY_TIME)) time = first >> 5 === 0 ? uintValue(bytes, vs) : undefined;
-      else if (is(bytes, k0, ke, KEY_DEVICE)) device = first >> 5 === 3 ? fromUtf8(bytes.subarray(textStart(bytes, vs), ve)) : '';
+      else if (is(bytes, k0, ke, KEY_DEVICE)) device = first >> 5 === 3 ? cachedText(bytes, textStart(bytes, vs), ve) : '';
       else if (is(bytes, k0, ke, KEY_ENVELOPE)) {
         if (first >> 5 === 3) envelope = fromUtf8(bytes.subarray(textStart(bytes, vs), ve));
         else if (first >> 5 === 2) envelope = bytes.slice(textStart(bytes, vs), ve);
