@@ -226,6 +226,10 @@ export class BlockChain {
     this.#queue = [];
   }
 
+  async close(): Promise<void> {
+    await this.#cursor.close();
+  }
+
   /** The agreed size of the last finalized block (0 before any). */
   get lastSize(): number {
     return this.#prev.prevSize;
