@@ -403,3 +403,59 @@ describe('audit: incremental, from a trusted checkpoint', function () {
   });
 });
 
+
+describe('audit: a ledger of several chunks, in worker threads', function () {
+  this.timeout(60000);
+  let dir: string;
+  before(async () => {
+    dir = tempDir();
+    const w = await TestLedgerWriter.create(dir, { blockRecords: 300 });
+    const devs = [makeDevice('Ed25519', 'jws'), makeDevice('ES256', 'cose')];
+    const inputs = [
+      ...devs.map((d) => ({ type: 'device.enrol', body: { did: d.did } })),
+      ...Array.from({ length: 4998 }, (_, i) => {
+        const d = devs[i % 2];
+        return i % 3 === 0
+          ? { type: 'note', body: { i } }
+          : { type: 'reading', device: d.did, body: { t: -20 - i / 100 }, envelope: signedReading(d) };
+      }),
+    ];
+    await w.appendMany(inputs);
+    await w.close(); // the last 200 records stay unsealed
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('is clean, and finds the same damage as the in-thread audit', async () => {
+    const clean = await auditLedger(dir, { workers: 2, parallelThreshold: 0 });
+    assert.equal(clean.clean, true, formatReport(clean));
+    assert.equal(clean.size, 5000);
+    assert.equal(clean.unsealed, 200);
+    assert.equal(clean.checked.records, 5000);
+    const damaged = copyDir(dir);
+    try {
+      await mutate(damaged, async (db) => {
+        for (const i of [1500, 3333]) {
+          const v = (await db.get(keys.record(i))) as Buffer;
+          v[v.length - 5] ^= 0x40;
+          await db.put(keys.record(i), v);
+        }
+        const n = (await db.get(keys.node(11, 1))) as Buffer; // above the 1024-record chunks: records 2048..4095
+        n[3] ^= 1;
+        await db.put(keys.node(11, 1), n);
+      });
+      const inWorkers = await auditLedger(damaged, { workers: 2, parallelThreshold: 0 });
+      const inThread = await auditLedger(damaged, { workers: 0 });
+      assert.deepEqual(inWorkers.findings, inThread.findings);
+      assert.deepEqual(
+        inWorkers.findings.map((f) => [f.kind, f.index]),
+        [
+          ['record-hash', 1500],
+          ['merkle-node', 2048],
+          ['record-hash', 3333],
+        ],
+      );
+    } finally {
+      fs.rmSync(damaged, { recursive: true, force: true });
+    }
+  });
+});
