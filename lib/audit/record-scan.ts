@@ -97,7 +97,8 @@ class Scanner {
   }
 
   /** Validates one item; returns true when it is `undefined` (0xf7). */
-  item(depth: number): boolean {
+  /** `decodesText`: a text item here is decoded by the caller with the fatal decoder, which validates it. */
+  item(depth: number, decodesText = false): boolean {
     const start = this.pos;
     this.head();
     const { major, arg } = this;
@@ -112,7 +113,7 @@ class Scanner {
       case 3: {
         if (this.argHigh !== 0) throw FAIL;
         const at = this.need(arg);
-        if (!validUtf8(this.b, at, this.pos)) throw FAIL;
+        if (!decodesText && !validUtf8(this.b, at, this.pos)) throw FAIL;
         return false;
       }
       case 4: {
@@ -133,7 +134,12 @@ class Scanner {
     }
   }
 
-  mapEntries(count: number, depth: number, onEntry?: (keyStart: number, keyEnd: number, valueStart: number) => void): void {
+  mapEntries(
+    count: number,
+    depth: number,
+    onEntry?: (keyStart: number, keyEnd: number, valueStart: number) => void,
+    decodesText?: (keyStart: number, keyEnd: number) => boolean,
+  ): void {
     let prevStart = -1;
     let prevEnd = -1;
     for (let i = 0; i < count; i++) {
@@ -144,7 +150,7 @@ class Scanner {
       if (keyEnd - keyStart === 3 && this.b[keyStart] === 0xf9 && this.b[keyStart + 1] === 0x80 && this.b[keyStart + 2] === 0) throw FAIL;
       if (prevStart >= 0 && compare(this.b, prevStart, prevEnd, this.b, keyStart, keyEnd) >= 0) throw FAIL;
       const valueStart = this.pos;
-      if (this.item(depth + 1)) throw FAIL; // undefined value
+      if (this.item(depth + 1, decodesText?.(keyStart, keyEnd))) throw FAIL; // undefined value
       onEntry?.(keyStart, keyEnd, valueStart);
       prevStart = keyStart;
       prevEnd = keyEnd;
@@ -274,7 +280,7 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
         else ok = false;
       } else if (is(bytes, k0, ke, KEY_BODY)) body = [vs, ve];
       else ok = false;
-    });
+    }, (ks, ke) => is(bytes, ks + 1, ke, KEY_ENVELOPE) || is(bytes, ks + 1, ke, KEY_DEVICE));
     if (s.pos !== bytes.length || !ok || !v || !type || time === undefined) return undefined;
     if (device !== undefined && !device.startsWith('did:key:')) return undefined;
     const record: RecordView = { type, time };
