@@ -103,9 +103,18 @@ function fromHalfBits(h: number): number {
 // ---------------------------------------------------------------- encoder
 
 class Writer {
-  private buf = new Uint8Array(64);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  // Made on first use: most writers (map keys, small records) never need one.
+  private dataView: DataView | null = null;
   private len = 0;
+
+  constructor(capacity = 64) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  private get view(): DataView {
+    return (this.dataView ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
+  }
 
   /**
    * Makes room for `n` more bytes and returns their offset. Call it in its own statement:
@@ -116,7 +125,7 @@ class Writer {
       const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
       next.set(this.buf.subarray(0, this.len));
       this.buf = next;
-      this.view = new DataView(next.buffer);
+      this.dataView = null;
     }
     const at = this.len;
     this.len += n;
@@ -131,6 +140,15 @@ class Writer {
   bytes(b: Uint8Array): void {
     const at = this.reserve(b.length);
     this.buf.set(b, at);
+  }
+
+  /** A text string: head and UTF-8 bytes, written in place (the caller rejects lone surrogates). */
+  text(v: string): void {
+    const n = v.length < 64 && ASCII.test(v) ? v.length : Buffer.byteLength(v, 'utf8');
+    this.head(MT_TEXT, n);
+    const at = this.reserve(n);
+    if (n === v.length) for (let i = 0; i < n; i++) this.buf[at + i] = v.charCodeAt(i);
+    else utf8Encoder.encodeInto(v, this.buf.subarray(at, at + n));
   }
 
   /** Writes a major type with its argument in the shortest form. */
@@ -180,6 +198,13 @@ class Writer {
   }
 }
 
+// eslint-disable-next-line no-control-regex -- ASCII is 0x00-0x7f
+const ASCII = /^[\x00-\x7f]*$/;
+const MAX_CACHED_KEY = 32;
+const MAX_CACHED_KEYS = 4096;
+/** Encoded bytes of recently used short text map keys ("v", "type", "time", ...). */
+const keyCache = new Map<string, Uint8Array>();
+
 function isPlainObject(v: object): v is { [key: string]: CborValue } {
   // Compared structurally, not with `=== Object.prototype`: objects made in another realm
   // (e.g. a Node-RED function node's sandbox) have that realm's Object.prototype.
@@ -215,7 +240,7 @@ class Encoder {
         return;
       case 'string':
         if (LONE_SURROGATE.test(v)) throw malformed('string contains an unpaired surrogate');
-        this.byteString(w, MT_TEXT, utf8Encoder.encode(v));
+        w.text(v);
         return;
       case 'boolean':
         w.byte(v ? TRUE : FALSE);
@@ -260,15 +285,30 @@ class Encoder {
     this.open.delete(v);
   }
 
+  /** The encoded bytes of a map key; short text keys come from a cache (treat them as read-only). */
+  private key(key: CborValue, depth: number): Uint8Array {
+    const cacheable = typeof key === 'string' && key.length <= MAX_CACHED_KEY;
+    if (cacheable) {
+      const hit = keyCache.get(key);
+      if (hit) return hit;
+    }
+    const kw = new Writer(cacheable ? 3 * MAX_CACHED_KEY + 2 : 64);
+    this.item(kw, key, depth + 1);
+    const bytes = kw.result();
+    if (cacheable) {
+      if (keyCache.size >= MAX_CACHED_KEYS) keyCache.clear();
+      keyCache.set(key, bytes);
+    }
+    return bytes;
+  }
+
   /** Map entries sorted by their encoded keys; entries whose value is undefined are left out. */
   private map(w: Writer, entries: [CborValue, CborValue][], depth: number): void {
     const encoded: { key: Uint8Array; value: CborValue }[] = [];
     for (const [key, value] of entries) {
       if (value === undefined) continue;
       if (key === undefined) throw malformed('map key cannot be undefined');
-      const kw = new Writer();
-      this.item(kw, key, depth + 1);
-      encoded.push({ key: kw.result(), value });
+      encoded.push({ key: this.key(key, depth), value });
     }
     encoded.sort((a, b) => compareBytes(a.key, b.key));
     w.head(MT_MAP, encoded.length);
@@ -283,7 +323,7 @@ class Encoder {
 /** Encodes `value` as RFC 8949 §4.2.1 deterministic CBOR. Throws ERR_MALFORMED_CBOR for unencodable input. */
 export function encodeCbor(value: CborValue): Uint8Array {
   try {
-    const w = new Writer();
+    const w = new Writer(256);
     new Encoder().item(w, value, 0);
     return w.result();
   } catch (err) {

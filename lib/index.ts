@@ -8,6 +8,7 @@ export * from './keyfile';
 export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, addNoteSignature } from './note';
 export * from './checkpoint';
 export * as merkle from './merkle';
+export * from './ledger';
 export * as firmware from './firmware';
 export * as contracts from './contracts';
 export { meanKineticTemperature } from './contracts/mkt';

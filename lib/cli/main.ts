@@ -1,10 +1,15 @@
 import { isLedgerError } from '../errors';
+import { append, appendUsage } from './append';
 import { UsageError } from './args';
 import { audit, auditUsage } from './audit';
 import { check, checkUsage } from './check';
 import { contract, contractUsage } from './contract';
 import { processIo, type CliIo } from './io';
+import { exportRecords, exportUsage } from './export';
+import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
+import { prove, proveUsage } from './prove';
+import { verifyProof, verifyProofUsage } from './verify-proof';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
@@ -12,6 +17,11 @@ const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
   check: { run: check, usage: checkUsage },
   contract: { run: contract, usage: contractUsage },
+  append: { run: append, usage: appendUsage },
+  prove: { run: prove, usage: proveUsage },
+  'verify-proof': { run: verifyProof, usage: verifyProofUsage },
+  export: { run: exportRecords, usage: exportUsage },
+  info: { run: info, usage: infoUsage },
   audit: { run: audit, usage: auditUsage },
 };
 

@@ -1,0 +1,51 @@
+import { Ledger } from '../ledger';
+import { toBase64 } from '../bytes';
+import { parseArgs, UsageError } from './args';
+import type { CliIo } from './io';
+
+export const infoUsage = 'iot-ledger info DIR [--json]';
+
+/** Name, size, blocks, latest checkpoint, gateway did:key and verifier key of a ledger. */
+export async function info(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, ['json']);
+  if (args.positional.length !== 1) throw new UsageError(infoUsage);
+  const ledger = await Ledger.open(args.positional[0], { readOnly: true });
+  try {
+    const latest = await ledger.latestBlock();
+    const report = {
+      name: ledger.name,
+      size: ledger.size,
+      blocks: ledger.height,
+      pending: ledger.pending,
+      gateway: ledger.gatewayDid,
+      verifier: ledger.verifierKey,
+      latest: latest
+        ? {
+            height: latest.height,
+            size: latest.header.size,
+            root: toBase64(latest.header.root),
+            time: new Date(latest.header.time).toISOString(),
+            checkpoint: latest.checkpoint,
+          }
+        : null,
+    };
+    if (args.flags.json === true) io.stdout(`${JSON.stringify(report)}\n`);
+    else {
+      const lines = [
+        `name:     ${report.name}`,
+        `size:     ${report.size} record(s)`,
+        `blocks:   ${report.blocks}${report.pending ? ` (${report.pending} record(s) not yet in a block)` : ''}`,
+        `gateway:  ${report.gateway}`,
+        `verifier: ${report.verifier}`,
+      ];
+      if (report.latest) {
+        lines.push(`latest checkpoint (block ${report.latest.height}, ${report.latest.time}):`);
+        for (const l of report.latest.checkpoint.replace(/\n$/, '').split('\n')) lines.push(`  ${l}`);
+      } else lines.push('latest checkpoint: none yet');
+      io.stdout(`${lines.join('\n')}\n`);
+    }
+  } finally {
+    await ledger.close();
+  }
+  return 0;
+}

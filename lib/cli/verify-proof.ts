@@ -1,0 +1,61 @@
+import * as fs from 'node:fs';
+import { isLedgerError } from '../errors';
+import { verifyProofBundle } from '../ledger';
+import { parseArgs, stringFlag, UsageError } from './args';
+import type { CliIo } from './io';
+import { jsonView } from './ledger-view';
+
+export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--json]';
+
+/** Offline check of a proof bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
+export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, ['json']);
+  const key = stringFlag(args, 'key');
+  if (args.positional.length !== 1 || !key) throw new UsageError(verifyProofUsage);
+  const [file] = args.positional;
+  const json = args.flags.json === true;
+  let text: string;
+  try {
+    text = file === '-' ? (await io.stdin()).toString('utf8') : fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    io.stderr(`iot-ledger verify-proof: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 2;
+  }
+  const invalid = (reason: string, code: string): number => {
+    io.stdout(json ? `${JSON.stringify({ valid: false, code, reason })}\n` : `invalid: ${reason} (${code})\n`);
+    return 1;
+  };
+  let bundle: unknown;
+  try {
+    bundle = JSON.parse(text);
+  } catch {
+    return invalid(`${file} is not JSON`, 'ERR_MALFORMED_PROOF');
+  }
+  let v;
+  try {
+    v = verifyProofBundle(bundle, key.trim());
+  } catch (err) {
+    if (isLedgerError(err) && (err.code === 'ERR_MALFORMED_PROOF' || err.code === 'ERR_BAD_SIGNATURE'))
+      return invalid(err.message, err.code);
+    throw err;
+  }
+  const r = v.record;
+  const report = {
+    valid: true,
+    origin: v.checkpoint.origin,
+    treeSize: v.checkpoint.size,
+    index: v.index,
+    type: r.type,
+    device: r.device ?? null,
+    time: new Date(r.time).toISOString(),
+    body: r.body === undefined ? null : jsonView(r.body),
+  };
+  if (json) io.stdout(`${JSON.stringify(report)}\n`);
+  else
+    io.stdout(
+      `valid: record ${v.index} is in ledger ${report.origin} (checkpoint tree size ${report.treeSize})\n` +
+        `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
+        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n`,
+    );
+  return 0;
+}

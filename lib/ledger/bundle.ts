@@ -1,0 +1,118 @@
+// Proof bundles (docs/FORMAT.md "Proof bundle"): a record, its inclusion proof and the
+// signed checkpoint it leads to, checkable offline with only the gateway's public key.
+import { fromBase64, toBase64 } from '../bytes';
+import { openCheckpoint, type Checkpoint } from '../checkpoint';
+import { didToKey } from '../didkey';
+import { LedgerError } from '../errors';
+import { leafHash, verifyInclusion } from '../merkle';
+import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note';
+import { decodeRecord, type LedgerRecord } from './record';
+
+export const PROOF_BUNDLE_FORMAT = 'iot-ledger-proof/1';
+
+export interface ProofBundle {
+  format: 'iot-ledger-proof/1';
+  index: number;
+  record: string;
+  proof: string[];
+  checkpoint: string;
+  verifier: string;
+}
+
+export interface VerifiedBundle {
+  index: number;
+  record: LedgerRecord;
+  checkpoint: { origin: string; size: number };
+}
+
+export function makeProofBundle(
+  index: number,
+  bytes: Uint8Array,
+  proof: Uint8Array[],
+  checkpoint: string,
+  verifier: string,
+): ProofBundle {
+  return { format: PROOF_BUNDLE_FORMAT, index, record: toBase64(bytes), proof: proof.map(toBase64), checkpoint, verifier };
+}
+
+function malformed(message: string): LedgerError {
+  return new LedgerError('ERR_MALFORMED_PROOF', message);
+}
+
+function base64Field(v: unknown, what: string): Uint8Array {
+  if (typeof v !== 'string') throw malformed(`${what} must be a base64 string`);
+  try {
+    return fromBase64(v);
+  } catch {
+    throw malformed(`${what} is not valid base64`);
+  }
+}
+
+/** The note verifier for a trusted key: a verifier key string, or an Ed25519 did:key named after the origin. */
+function trustedVerifier(trustedKey: string, origin: string): NoteVerifier {
+  if (typeof trustedKey !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', 'trusted key must be a string');
+  if (trustedKey.startsWith('did:')) {
+    let key;
+    try {
+      key = didToKey(trustedKey);
+    } catch (err) {
+      throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key: ${(err as Error).message}`);
+    }
+    if (key.alg !== 'Ed25519') throw new LedgerError('ERR_INVALID_ARGUMENT', 'trusted key must be an Ed25519 did:key (checkpoints are signed with Ed25519)');
+    return { name: origin, keyId: noteKeyId(origin, key), key };
+  }
+  try {
+    return parseVerifierKey(trustedKey);
+  } catch (err) {
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key is neither a did:key nor a verifier key: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Checks a bundle against a trusted key (the `verifier` field inside is informative only).
+ * Throws ERR_MALFORMED_PROOF for a bundle that is malformed or does not prove inclusion,
+ * ERR_BAD_SIGNATURE when the checkpoint is not signed by the trusted key, and
+ * ERR_INVALID_ARGUMENT for an unusable trusted key.
+ */
+export function verifyProofBundle(bundle: unknown, trustedKey: string): VerifiedBundle {
+  if (typeof bundle !== 'object' || bundle === null || Array.isArray(bundle)) throw malformed('proof bundle must be an object');
+  const b = bundle as Record<string, unknown>;
+  if (b.format !== PROOF_BUNDLE_FORMAT) throw malformed(`proof bundle format must be "${PROOF_BUNDLE_FORMAT}"`);
+  if (typeof b.index !== 'number' || !Number.isSafeInteger(b.index) || b.index < 0)
+    throw malformed('proof bundle index must be a non-negative integer');
+  const index = b.index;
+  const bytes = base64Field(b.record, 'record');
+  if (!Array.isArray(b.proof)) throw malformed('proof must be an array of base64 hashes');
+  const proof = b.proof.map((p: unknown, i) => {
+    const h = base64Field(p, `proof[${i}]`);
+    if (h.length !== 32) throw malformed(`proof[${i}] must be a 32-byte hash`);
+    return h;
+  });
+  if (typeof b.checkpoint !== 'string') throw malformed('checkpoint must be a signed note');
+  let cp: Checkpoint;
+  try {
+    cp = openCheckpoint(b.checkpoint);
+  } catch (err) {
+    throw malformed(`checkpoint: ${(err as Error).message}`);
+  }
+  const verifier = trustedVerifier(trustedKey, cp.origin);
+  if (verifier.name !== cp.origin)
+    throw new LedgerError('ERR_BAD_SIGNATURE', `checkpoint is for "${cp.origin}" but the trusted key is for "${verifier.name}"`);
+  try {
+    openCheckpoint(b.checkpoint, verifier);
+  } catch (err) {
+    if (err instanceof LedgerError && err.code === 'ERR_BAD_SIGNATURE')
+      throw new LedgerError('ERR_BAD_SIGNATURE', 'checkpoint is not signed by the trusted key');
+    throw malformed(`checkpoint: ${(err as Error).message}`);
+  }
+  let record: LedgerRecord;
+  try {
+    record = decodeRecord(bytes);
+  } catch (err) {
+    throw malformed(`record: ${(err as Error).message}`);
+  }
+  if (index >= cp.size) throw malformed(`index ${index} is not below the checkpoint's tree size ${cp.size}`);
+  if (!verifyInclusion(leafHash(bytes), index, cp.size, proof, cp.root))
+    throw malformed(`inclusion proof for index ${index} does not lead to the checkpoint root`);
+  return { index, record, checkpoint: { origin: cp.origin, size: cp.size } };
+}

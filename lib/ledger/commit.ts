@@ -1,0 +1,125 @@
+// One group-committed write: the records of every queued append, every Merkle node they
+// complete, their index entries, the blocks sealed on the way and the new head, put into
+// one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
+// writes the batch with sync: true and adopts the returned tip only when that succeeded.
+import { toHex } from '../bytes';
+import type { PrivateKey } from '../keys';
+import { CompactRange, leafHash } from '../merkle';
+import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
+import {
+  blockKey,
+  blockValue,
+  deviceKey,
+  HEAD_KEY,
+  headValue,
+  INDEX_VALUE,
+  nodeKey,
+  nodeValue,
+  recordKey,
+  recordValue,
+  timeKey,
+  typeKey,
+  type Head,
+} from './layout';
+import type { LedgerRecord } from './record';
+
+export interface Receipt {
+  index: number;
+  leafHash: string;
+  time: number;
+  block: number;
+}
+
+/** A validated record and its canonical bytes, waiting to be written. */
+export interface Prepared {
+  record: LedgerRecord;
+  bytes: Uint8Array;
+}
+
+export type WriteJob = { kind: 'append'; records: Prepared[] } | { kind: 'seal' };
+export type WriteResult = Receipt[] | BlockInfo | null;
+
+/** What a write builds on: the committed head, Merkle frontier and latest block. */
+export interface Tip {
+  head: Head;
+  frontier: CompactRange;
+  last: BlockInfo | null;
+}
+
+export interface CommitSettings {
+  name: string;
+  key: PrivateKey;
+  blockRecords: number;
+  now: () => number;
+}
+
+/** Where the puts go: a LevelDB chained batch (much cheaper per put than an array batch). */
+export interface PutSink {
+  put(key: Buffer, value: Buffer): unknown;
+}
+
+export interface PlannedWrite {
+  tip: Tip;
+  results: WriteResult[];
+  receipts: Receipt[];
+  blocks: BlockInfo[];
+}
+
+export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink): PlannedWrite {
+  const frontier = new CompactRange(from.frontier.size, from.frontier.hashes());
+  const head: Head = { ...from.head };
+  let last = from.last;
+  const results: WriteResult[] = [];
+  const receipts: Receipt[] = [];
+  const blocks: BlockInfo[] = [];
+  const put = (key: Buffer, value: Buffer): void => void sink.put(key, value);
+
+  const seal = (): BlockInfo => {
+    const { info, stored } = makeBlock(
+      {
+        height: head.height,
+        prev: last ? last.hash : GENESIS_PREV,
+        first: head.blockFirst,
+        size: frontier.size,
+        root: frontier.root(),
+        time: s.now(),
+      },
+      s.name,
+      s.key,
+    );
+    put(blockKey(info.height), blockValue(stored));
+    head.height += 1;
+    head.blockFirst = frontier.size;
+    last = info;
+    blocks.push(info);
+    return info;
+  };
+
+  for (const job of jobs) {
+    if (job.kind === 'seal') {
+      results.push(frontier.size > head.blockFirst ? seal() : null);
+      continue;
+    }
+    const jobReceipts: Receipt[] = [];
+    for (const { record, bytes } of job.records) {
+      const index = frontier.size;
+      const leaf = leafHash(bytes);
+      put(recordKey(index), recordValue(leaf, bytes));
+      frontier.append(leaf, (id, hash) => {
+        const key = nodeKey(id.level, id.index);
+        put(key, nodeValue(key, hash));
+      });
+      if (record.device !== undefined) put(deviceKey(record.device, index), INDEX_VALUE);
+      put(typeKey(record.type, index), INDEX_VALUE);
+      put(timeKey(record.time, index), INDEX_VALUE);
+      const receipt: Receipt = { index, leafHash: toHex(leaf), time: record.time, block: head.height };
+      jobReceipts.push(receipt);
+      receipts.push(receipt);
+      if (frontier.size - head.blockFirst >= s.blockRecords) seal();
+    }
+    results.push(jobReceipts);
+  }
+  head.size = frontier.size;
+  put(HEAD_KEY, headValue(head));
+  return { tip: { head, frontier, last }, results, receipts, blocks };
+}

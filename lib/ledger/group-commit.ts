@@ -1,0 +1,126 @@
+// Group commit: jobs that arrive while a write is in flight wait, then go out together in
+// the next write. One write at a time, in arrival order. When a full write's worth of jobs
+// is waiting, it is planned (encoded, hashed) while the current write is still in flight,
+// so the CPU work of one write overlaps the disk work of the one before.
+
+/** A write prepared from some jobs: it goes to disk with write(), then commit() gives the results. */
+export interface PlannedWrite<R> {
+  write(): Promise<void>;
+  /** After a successful write: adopt its state and return one result per job. */
+  commit(): R[];
+}
+
+interface Job<T, R> {
+  item: T;
+  weight: number;
+  resolve: (result: R) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Batch<T, R> {
+  jobs: Job<T, R>[];
+  planned: PlannedWrite<R>;
+}
+
+/**
+ * `plan` receives the items of the jobs of one write, in order, and prepares that write on
+ * top of every write planned before it. When planning throws, the jobs of that write are
+ * rejected. When a write fails, its jobs and those of a write planned on top of it are
+ * rejected (the caller decides whether later jobs may still be written).
+ */
+export class GroupCommit<T, R> {
+  readonly #plan: (items: T[]) => PlannedWrite<R>;
+  readonly #maxWeight: number;
+  #queue: Job<T, R>[] = [];
+  #queuedWeight = 0;
+  #running = false;
+  #ahead: Batch<T, R> | null = null;
+  #inFlight = false;
+  #idle: (() => void)[] = [];
+
+  constructor(plan: (items: T[]) => PlannedWrite<R>, maxWeight = Infinity) {
+    this.#plan = plan;
+    this.#maxWeight = maxWeight;
+  }
+
+  /** Jobs waiting for a write (not counting those being written). */
+  get queued(): number {
+    return this.#queue.length + (this.#ahead ? this.#ahead.jobs.length : 0);
+  }
+
+  get busy(): boolean {
+    return this.#running;
+  }
+
+  submit(item: T, weight = 1): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ item, weight, resolve, reject });
+      this.#queuedWeight += weight;
+      if (!this.#running) {
+        this.#running = true;
+        // Let the jobs submitted in the same tick join this first write.
+        queueMicrotask(() => void this.#drain());
+      } else if (this.#inFlight && !this.#ahead && this.#queuedWeight >= this.#maxWeight) {
+        this.#ahead = this.#planNext();
+      }
+    });
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  whenIdle(): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#ahead || this.#queue.length > 0) {
+      const batch = this.#ahead ?? this.#planNext();
+      this.#ahead = null;
+      if (!batch) continue;
+      this.#inFlight = true;
+      const writing = batch.planned.write();
+      if (this.#queuedWeight >= this.#maxWeight) this.#ahead = this.#planNext();
+      try {
+        await writing;
+      } catch (err) {
+        this.#inFlight = false;
+        for (const j of batch.jobs) j.reject(err);
+        const ahead = this.#ahead as Batch<T, R> | null;
+        if (ahead) for (const j of ahead.jobs) j.reject(err);
+        this.#ahead = null;
+        continue;
+      }
+      this.#inFlight = false;
+      let results: R[];
+      try {
+        results = batch.planned.commit();
+      } catch (err) {
+        for (const j of batch.jobs) j.reject(err);
+        continue;
+      }
+      for (let i = 0; i < batch.jobs.length; i++) batch.jobs[i].resolve(results[i]);
+    }
+    this.#running = false;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const f of idle) f();
+  }
+
+  /** Takes the queued jobs up to the weight limit (at least one) and plans their write. */
+  #planNext(): Batch<T, R> | null {
+    let weight = 0;
+    let n = 0;
+    while (n < this.#queue.length && (n === 0 || weight + this.#queue[n].weight <= this.#maxWeight)) {
+      weight += this.#queue[n].weight;
+      n++;
+    }
+    const jobs = this.#queue.splice(0, n);
+    this.#queuedWeight -= weight;
+    try {
+      return { jobs, planned: this.#plan(jobs.map((j) => j.item)) };
+    } catch (err) {
+      for (const j of jobs) j.reject(err);
+      return null;
+    }
+  }
+}

@@ -1,0 +1,15 @@
+// The ledger: durable append, blocks and checkpoints, reads and proofs (docs/FORMAT.md).
+export { Ledger, type LedgerOptions, type IndexQuery } from './store';
+export type { Receipt } from './commit';
+export type { StoredRecord } from './reads';
+export type { BlockHeader, BlockInfo } from './blocks';
+export { verifyProofBundle, PROOF_BUNDLE_FORMAT, type ProofBundle, type VerifiedBundle } from './bundle';
+export {
+  encodeRecord,
+  decodeRecord,
+  checkRecordInput,
+  TYPE_PATTERN,
+  DEFAULT_MAX_RECORD_BYTES,
+  type LedgerRecord,
+  type RecordInput,
+} from './record';

@@ -1,0 +1,499 @@
+// The Ledger: durable group-committed appends, blocks, reads and proofs over one LevelDB directory.
+import { EventEmitter } from 'node:events';
+import { isLedgerError, LedgerError } from '../errors';
+import type { PrivateKey } from '../keys';
+import type { NoteVerifier } from '../note';
+import { openBlock, type BlockInfo } from './blocks';
+import { makeProofBundle, type ProofBundle } from './bundle';
+import { planWrite, type CommitSettings, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
+import { GroupCommit, type PlannedWrite } from './group-commit';
+import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
+import { levelDbExists, openLevel, type Db } from './lock';
+import { checkLedgerName, openState } from './open';
+import { consistencyProof, inclusionProof, rootAt } from './proofs';
+import { readRecord, scanIndex, scanRecords, type StoredRecord } from './reads';
+import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordFromInput, type RecordInput } from './record';
+
+export interface LedgerOptions {
+  /** The ledger's name: checkpoint origin and note key name. Required when creating. */
+  name?: string;
+  /** The gateway's Ed25519 key that signs checkpoints. Required unless readOnly. */
+  gatewayKey?: PrivateKey;
+  /** Seal a block once it holds this many records (default 1000). */
+  blockRecords?: number;
+  /** Seal a block this many seconds after its first record (default 60; 0 turns the timer off). */
+  blockSeconds?: number;
+  /** Open for reading only: no gateway key needed, appends are refused. */
+  readOnly?: boolean;
+  /** Largest canonical record in bytes (default 65536). */
+  maxRecordBytes?: number;
+  /** The gateway clock in ms since the epoch (default Date.now). */
+  now?: () => number;
+}
+
+export interface IndexQuery {
+  /** Only records with index >= from. */
+  from?: number;
+  /** Only records with index < to. */
+  to?: number;
+  /** At most this many records. */
+  limit?: number;
+}
+
+/** Records per LevelDB write at most (appendMany jobs are never split, so one may exceed it). */
+const MAX_RECORDS_PER_WRITE = 4096;
+
+function invalid(message: string): LedgerError {
+  return new LedgerError('ERR_INVALID_ARGUMENT', message);
+}
+
+function checkCount(v: unknown, what: string): asserts v is number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(`${what} must be a non-negative integer, got ${String(v)}`);
+}
+
+interface Settings {
+  blockRecords: number;
+  blockMs: number;
+  readOnly: boolean;
+  maxRecordBytes: number;
+  now: () => number;
+}
+
+function settingsFrom(opts: LedgerOptions): Settings {
+  const blockRecords = opts.blockRecords ?? 1000;
+  if (!Number.isSafeInteger(blockRecords) || blockRecords < 1) throw invalid('blockRecords must be a positive integer');
+  const blockSeconds = opts.blockSeconds ?? 60;
+  if (typeof blockSeconds !== 'number' || !Number.isFinite(blockSeconds) || blockSeconds < 0 || blockSeconds > 2_000_000)
+    throw invalid('blockSeconds must be a number of seconds between 0 (no timer) and 2000000');
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 16 || maxRecordBytes > 64 * 1024 * 1024)
+    throw invalid('maxRecordBytes must be an integer between 16 and 67108864');
+  const now = opts.now ?? Date.now;
+  if (typeof now !== 'function') throw invalid('now must be a function returning ms since the epoch');
+  return { blockRecords, blockMs: Math.round(blockSeconds * 1000), readOnly: opts.readOnly === true, maxRecordBytes, now };
+}
+
+function checkGatewayKey(key: unknown): asserts key is PrivateKey {
+  const k = key as PrivateKey;
+  if (!k || k.alg !== 'Ed25519' || !(k.secretKey instanceof Uint8Array) || !(k.publicKey instanceof Uint8Array))
+    throw invalid('gatewayKey must be an Ed25519 private key (checkpoints are signed notes)');
+}
+
+/**
+ * A ledger directory opened by this process. Events: 'append' (Receipt[] of each
+ * committed write), 'block' (BlockInfo of each sealed block), 'error' (a failed timed
+ * seal, only when someone listens).
+ */
+export class Ledger extends EventEmitter {
+  readonly dir: string;
+  readonly name: string;
+  readonly gatewayDid: string;
+  readonly verifierKey: string;
+
+  readonly #db: Db;
+  readonly #release: () => void;
+  readonly #verifier: NoteVerifier;
+  readonly #settings: Settings;
+  readonly #commit: GroupCommit<WriteJob, WriteResult>;
+  /** What is durable: reads and proofs use it. */
+  #tip: Tip;
+  /** What the last planned write builds: the next write is planned on top of it. */
+  #planned: Tip;
+  readonly #commitSettings: CommitSettings;
+  #state: 'open' | 'closing' | 'closed' = 'open';
+  #closing: Promise<void> | null = null;
+  #failure: LedgerError | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    dir: string,
+    db: Db,
+    release: () => void,
+    opened: Awaited<ReturnType<typeof openState>>,
+    key: PrivateKey | undefined,
+    settings: Settings,
+  ) {
+    super();
+    this.dir = dir;
+    this.#db = db;
+    this.#release = release;
+    this.name = opened.meta.name;
+    this.gatewayDid = opened.meta.gateway;
+    this.verifierKey = opened.meta.verifier;
+    this.#verifier = opened.verifier;
+    this.#tip = opened.tip;
+    this.#settings = settings;
+    this.#planned = opened.tip;
+    this.#commitSettings = {
+      name: this.name,
+      key: key as PrivateKey,
+      blockRecords: settings.blockRecords,
+      now: settings.now,
+    };
+    this.#commit = new GroupCommit((jobs) => this.#plan(jobs), MAX_RECORDS_PER_WRITE);
+    this.#armTimer();
+  }
+
+  /** Opens (or, with a name and gateway key, creates) the ledger in `dir`. */
+  static async open(dir: string, opts: LedgerOptions = {}): Promise<Ledger> {
+    if (typeof dir !== 'string' || dir === '') throw invalid('dir must be a directory path');
+    const settings = settingsFrom(opts);
+    if (opts.name !== undefined) checkLedgerName(opts.name);
+    if (opts.gatewayKey !== undefined) checkGatewayKey(opts.gatewayKey);
+    else if (!settings.readOnly) throw invalid('a gatewayKey is needed to open a ledger for appending (or pass readOnly: true)');
+    const exists = levelDbExists(dir);
+    if (!exists && settings.readOnly) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
+    if (!exists && opts.name === undefined) throw invalid(`no ledger at ${dir}: creating one needs a name`);
+    const { db, release } = await openLevel(dir, !settings.readOnly);
+    try {
+      const opened = await openState(db, {
+        name: opts.name,
+        key: opts.gatewayKey,
+        readOnly: settings.readOnly,
+        now: settings.now(),
+        dir,
+      });
+      return new Ledger(dir, db, release, opened, opts.gatewayKey, settings);
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      release();
+      throw isLedgerError(err) ? err : new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Records committed. */
+  get size(): number {
+    return this.#tip.head.size;
+  }
+
+  /** Blocks sealed. */
+  get height(): number {
+    return this.#tip.head.height;
+  }
+
+  /** Records committed but not yet in a sealed block. */
+  get pending(): number {
+    return this.#tip.head.size - this.#tip.head.blockFirst;
+  }
+
+  get readOnly(): boolean {
+    return this.#settings.readOnly;
+  }
+
+  get closed(): boolean {
+    return this.#state !== 'open';
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /** Appends one record; resolves once the synced write holding it is done. */
+  async append(input: RecordInput): Promise<Receipt> {
+    this.#checkWritable();
+    const prepared = recordFromInput(input, this.#now(), this.#settings.maxRecordBytes);
+    const receipts = (await this.#submit({ kind: 'append', records: [prepared] }, 1)) as Receipt[];
+    return receipts[0];
+  }
+
+  /** Appends records together: all of them in one synced write, or none when any is refused. */
+  async appendMany(inputs: RecordInput[]): Promise<Receipt[]> {
+    this.#checkWritable();
+    if (!Array.isArray(inputs)) throw invalid('appendMany takes an array of records');
+    if (inputs.length === 0) return [];
+    const now = this.#now();
+    const records: Prepared[] = inputs.map((input, item) => {
+      try {
+        return recordFromInput(input, now, this.#settings.maxRecordBytes);
+      } catch (err) {
+        if (!isLedgerError(err)) throw err;
+        throw new LedgerError(err.code, `record ${item}: ${err.message}`, { ...err.details, item });
+      }
+    });
+    return (await this.#submit({ kind: 'append', records }, records.length)) as Receipt[];
+  }
+
+  /** Seals the records not yet in a block into one now; null when there are none. */
+  async seal(): Promise<BlockInfo | null> {
+    this.#checkWritable();
+    return (await this.#submit({ kind: 'seal' }, 0)) as BlockInfo | null;
+  }
+
+  /** Seals pending records, stops the timer and closes the database. Safe to call again. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closing';
+    this.#clearTimer();
+    let failure: unknown = null;
+    try {
+      if (!this.#settings.readOnly && !this.#failure) await this.#commit.submit({ kind: 'seal' }, 0);
+    } catch (err) {
+      failure = err;
+    }
+    await this.#commit.whenIdle();
+    try {
+      await this.#db.close();
+    } catch (err) {
+      failure ??= new LedgerError('ERR_LEDGER_IO', `closing ${this.dir}: ${(err as Error).message}`);
+    } finally {
+      this.#state = 'closed';
+      this.#release();
+    }
+    if (failure) throw failure;
+  }
+
+  #now(): number {
+    const t = this.#settings.now();
+    checkTime(t, 'now()');
+    return t;
+  }
+
+  #checkWritable(): void {
+    if (this.#state !== 'open') throw new LedgerError('ERR_LEDGER_CLOSED', `ledger ${this.dir} is closed`);
+    if (this.#settings.readOnly) throw new LedgerError('ERR_LEDGER_READ_ONLY', `ledger ${this.dir} was opened read-only`);
+    if (this.#failure) throw this.#failure;
+  }
+
+  #submit(job: WriteJob, weight: number): Promise<WriteResult> {
+    return this.#commit.submit(job, weight);
+  }
+
+  /**
+   * Prepares one synced batch for a group of jobs, on top of every batch planned before it
+   * (which may still be in flight); the new tip is adopted only once the batch is durable.
+   */
+  #plan(jobs: WriteJob[]): PlannedWrite<WriteResult> {
+    if (this.#failure) throw this.#failure;
+    const batch = this.#db.batch();
+    let planned: ReturnType<typeof planWrite>;
+    try {
+      planned = planWrite(this.#planned, jobs, this.#commitSettings, batch);
+    } catch (err) {
+      void batch.close().catch(() => undefined);
+      throw err;
+    }
+    this.#planned = planned.tip;
+    return {
+      write: async () => {
+        try {
+          if (this.#failure) throw this.#failure;
+          await batch.write({ sync: true });
+        } catch (err) {
+          // The write may or may not have reached the disk: stop appending until reopened.
+          this.#failure ??= new LedgerError(
+            'ERR_LEDGER_IO',
+            `write to ledger ${this.dir} failed, appends are stopped until it is reopened: ${(err as Error).message}`,
+          );
+          this.#planned = this.#tip;
+          void batch.close().catch(() => undefined);
+          throw this.#failure;
+        }
+      },
+      commit: () => {
+        this.#tip = planned.tip;
+        if (planned.blocks.length > 0) this.#clearTimer();
+        this.#armTimer();
+        if (planned.receipts.length > 0 || planned.blocks.length > 0) {
+          process.nextTick(() => {
+            if (planned.receipts.length > 0) this.emit('append', planned.receipts);
+            for (const b of planned.blocks) this.emit('block', b);
+          });
+        }
+        return planned.results;
+      },
+    };
+  }
+
+  /** Starts the block timer when records are waiting for a block and none is running. */
+  #armTimer(): void {
+    if (this.#timer || this.#state !== 'open' || this.#settings.readOnly || this.#settings.blockMs === 0 || this.pending === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#state !== 'open' || this.#failure) return;
+      this.#submit({ kind: 'seal' }, 0).catch((err: unknown) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      });
+    }, this.#settings.blockMs);
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  #checkOpen(): void {
+    if (this.#state === 'closed') throw new LedgerError('ERR_LEDGER_CLOSED', `ledger ${this.dir} is closed`);
+  }
+
+  /** Maps a LevelDB failure to a typed error (typed ones pass through). */
+  #ioError(err: unknown): LedgerError {
+    if (isLedgerError(err)) return err;
+    if (this.#state === 'closed') return new LedgerError('ERR_LEDGER_CLOSED', `ledger ${this.dir} is closed`);
+    return new LedgerError('ERR_LEDGER_IO', `reading ledger ${this.dir}: ${(err as Error).message}`);
+  }
+
+  async #read<T>(fn: () => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.#ioError(err);
+    }
+  }
+
+  async *#stream(gen: AsyncGenerator<StoredRecord>): AsyncGenerator<StoredRecord> {
+    try {
+      for await (const r of gen) yield r;
+    } catch (err) {
+      throw this.#ioError(err);
+    }
+  }
+
+  #checkIndex(index: number): void {
+    checkCount(index, 'index');
+    if (index >= this.size) throw new LedgerError('ERR_NOT_FOUND', `no record ${index}: the ledger holds ${this.size}`, { index });
+  }
+
+  /** The record at `index`, checked against its stored hash (ERR_LEDGER_CORRUPT names the index). */
+  get(index: number): Promise<StoredRecord> {
+    return this.#read(async () => {
+      this.#checkIndex(index);
+      return readRecord(this.#db, index);
+    });
+  }
+
+  /** Records [from, to) in order; `to` defaults to (and is capped at) the current size. */
+  range(from: number, to?: number): AsyncIterable<StoredRecord> {
+    this.#checkOpen();
+    checkCount(from, 'from');
+    if (to !== undefined) checkCount(to, 'to');
+    return this.#stream(scanRecords(this.#db, from, Math.min(to ?? this.size, this.size)));
+  }
+
+  #query(opts: IndexQuery | undefined): { from: number; to: number; limit: number } {
+    const from = opts?.from ?? 0;
+    const to = Math.min(opts?.to ?? this.size, this.size);
+    const limit = opts?.limit ?? Number.MAX_SAFE_INTEGER;
+    checkCount(from, 'from');
+    checkCount(to, 'to');
+    checkCount(limit, 'limit');
+    return { from, to, limit };
+  }
+
+  /** Records of a device (by its did:key), in index order. */
+  byDevice(did: string, opts?: IndexQuery): AsyncIterable<StoredRecord> {
+    this.#checkOpen();
+    if (typeof did !== 'string' || did === '' || did.includes('\0')) throw invalid('device must be a did:key string');
+    const q = this.#query(opts);
+    return this.#stream(scanIndex(this.#db, deviceRange(did, q.from, q.to), q.from, q.to, q.limit));
+  }
+
+  /** Records of a type, in index order. */
+  byType(type: string, opts?: IndexQuery): AsyncIterable<StoredRecord> {
+    this.#checkOpen();
+    if (typeof type !== 'string' || type === '' || type.includes('\0')) throw invalid('type must be a non-empty string');
+    const q = this.#query(opts);
+    return this.#stream(scanIndex(this.#db, typeRange(type, q.from, q.to), q.from, q.to, q.limit));
+  }
+
+  /** Records with gateway time in [fromMs, toMs), by time then index. */
+  byTime(fromMs: number, toMs: number, opts?: IndexQuery): AsyncIterable<StoredRecord> {
+    this.#checkOpen();
+    checkCount(fromMs, 'fromMs');
+    checkCount(toMs, 'toMs');
+    const q = this.#query(opts);
+    if (toMs <= fromMs) return this.#stream(scanIndex(this.#db, timeRange(0, 0), 0, 0, 0));
+    return this.#stream(scanIndex(this.#db, timeRange(fromMs, toMs), q.from, q.to, q.limit));
+  }
+
+  // ---------------------------------------------------------------- blocks
+
+  /** Block `height`, its header hash checked and its checkpoint verified with the gateway key. */
+  block(height: number): Promise<BlockInfo> {
+    return this.#read(async () => {
+      checkCount(height, 'height');
+      const last = this.#tip.last;
+      if (!last || height > last.height)
+        throw new LedgerError('ERR_NOT_FOUND', `no block ${height}: the ledger has ${this.height}`, { height });
+      if (height === last.height) return last;
+      const value = await this.#db.get(blockKey(height));
+      if (value === undefined) throw new LedgerError('ERR_LEDGER_CORRUPT', `block ${height} is missing`, { height });
+      return openBlock(decodeBlockValue(value, height), height, this.name, this.#verifier);
+    });
+  }
+
+  async latestBlock(): Promise<BlockInfo | null> {
+    this.#checkOpen();
+    return this.#tip.last;
+  }
+
+  /** The sealed block holding record `index`, or null while the record waits for a block. */
+  blockOf(index: number): Promise<BlockInfo | null> {
+    return this.#read(async () => {
+      this.#checkIndex(index);
+      const last = this.#tip.last;
+      if (!last || index >= last.header.size) return null;
+      let lo = 0;
+      let hi = last.height;
+      let found = last;
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2);
+        const b = await this.block(mid);
+        if (b.header.size > index) {
+          hi = mid;
+          found = b;
+        } else lo = mid + 1;
+      }
+      return found;
+    });
+  }
+
+  // ---------------------------------------------------------------- proofs
+
+  /** MTH of the first `size` records. */
+  rootAt(size: number): Promise<Uint8Array> {
+    return this.#read(() => rootAt(this.#db, this.#tip.frontier, size));
+  }
+
+  /** The RFC 9162 inclusion proof of record `index` in the tree of `size` records. */
+  inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
+    return this.#read(() => inclusionProof(this.#db, this.size, index, size));
+  }
+
+  /** The RFC 9162 consistency proof from the tree of `size1` records to that of `size2`. */
+  consistencyProof(size1: number, size2: number): Promise<Uint8Array[]> {
+    return this.#read(() => consistencyProof(this.#db, this.size, size1, size2));
+  }
+
+  /**
+   * A proof bundle for record `index` under the checkpoint of block `height`; by default the
+   * latest block, sealing the pending records first when the record is not in a block yet.
+   */
+  async proofBundle(index: number, height?: number): Promise<ProofBundle> {
+    this.#checkOpen();
+    this.#checkIndex(index);
+    let block: BlockInfo;
+    if (height === undefined) {
+      let last = this.#tip.last;
+      if (!last || last.header.size <= index) {
+        if (this.#settings.readOnly)
+          throw new LedgerError('ERR_NOT_FOUND', `record ${index} is not in a sealed block yet (the ledger is open read-only)`, { index });
+        await this.seal();
+        last = this.#tip.last as BlockInfo;
+      }
+      block = last;
+    } else {
+      block = await this.block(height);
+      if (block.header.size <= index)
+        throw invalid(`block ${height} ends at tree size ${block.header.size}, before record ${index}`);
+    }
+    const record = await this.get(index);
+    const proof = await this.inclusionProof(index, block.header.size);
+    return makeProofBundle(index, record.bytes, proof, block.checkpoint, this.verifierKey);
+  }
+}

@@ -1,0 +1,115 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readPrivateKeyFile } from '../../lib/keyfile';
+import { verifyProofBundle } from '../../lib/ledger';
+import { runCli } from '../support/cli';
+import { deviceA, tempDir } from '../support/ledger';
+
+describe('CLI: append, prove, verify-proof, export, info', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let dir: string;
+  let keyFile: string;
+  before(() => {
+    tmp = tempDir('iot-ledger-cli-');
+    dir = path.join(tmp.dir, 'ledger');
+    keyFile = path.join(tmp.dir, 'keys', 'gateway.jwk');
+  });
+  after(() => tmp.cleanup());
+
+  const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
+
+  it('append creates the ledger and a 0600 key, prints a receipt per record', () => {
+    const input = [
+      JSON.stringify({ type: 'reading', device: deviceA, body: { celsius: -21.5 } }),
+      JSON.stringify({ type: 'note', body: 'door opened', envelope: 'eyJhbGciOiJFZERTQSJ9.e30.c2ln' }),
+      '',
+      JSON.stringify({ type: 'reading', envelope: { hex: 'd2844000' }, time: '2024-05-01T12:00:00Z' }),
+    ].join('\n');
+    const r = runCli(['append', dir, '--key', keyFile, '--name', 'example.com/gw'], input);
+    assert.equal(r.status, 0, r.stderr);
+    const receipts = lines(r.stdout).map((l) => JSON.parse(l));
+    assert.deepEqual(
+      receipts.map((x) => x.index),
+      [0, 1, 2],
+    );
+    assert.equal(receipts[2].time, Date.parse('2024-05-01T12:00:00Z'));
+    assert.match(receipts[0].leafHash, /^[0-9a-f]{64}$/);
+    assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
+    readPrivateKeyFile(keyFile);
+  });
+
+  it('append stops at a bad line: earlier records stay, the error names the line, exit 2', () => {
+    const input = ['{"type":"note","body":1}', '{"type":"note","body":2}', '{"type":"Note"}', '{"type":"note","body":4}'].join('\n');
+    const r = runCli(['append', dir, '--key', keyFile], input);
+    assert.equal(r.status, 2);
+    assert.equal(lines(r.stdout).length, 2);
+    assert.match(r.stderr, /line 3: type must match/);
+    const bad = runCli(['append', dir, '--key', keyFile], '{"type":"note"}\nnot json\n');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /line 2: not JSON/);
+    assert.equal(runCli(['append', dir], '').status, 2, 'usage: --key is required');
+    assert.equal(runCli(['append', path.join(tmp.dir, 'new'), '--key', keyFile], '{"type":"note"}').status, 2, 'creating needs --name');
+  });
+
+  it('export prints readable JSON lines; info describes the ledger', () => {
+    const r = runCli(['export', dir, '--from', '1', '--to', '3']);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = lines(r.stdout).map((l) => JSON.parse(l));
+    assert.deepEqual(rows[0], {
+      index: 1,
+      leafHash: rows[0].leafHash,
+      type: 'note',
+      time: rows[0].time,
+      body: 'door opened',
+      envelope: 'eyJhbGciOiJFZERTQSJ9.e30.c2ln',
+    });
+    assert.deepEqual(rows[1].envelope, { hex: 'd2844000' });
+    assert.equal(rows[1].time, '2024-05-01T12:00:00.000Z');
+    assert.equal(rows.length, 2);
+
+    const info = runCli(['info', dir, '--json']);
+    assert.equal(info.status, 0, info.stderr);
+    const i = JSON.parse(info.stdout);
+    assert.equal(i.name, 'example.com/gw');
+    assert.equal(i.size, 6);
+    assert.equal(i.blocks, 3);
+    assert.match(i.gateway, /^did:key:z6Mk/);
+    assert.match(i.verifier, /^example\.com\/gw\+[0-9a-f]{8}\+/);
+    assert.match(i.latest.checkpoint, /^example\.com\/gw\n6\n/);
+    const text = runCli(['info', dir]);
+    assert.match(text.stdout, /size: +6 record/);
+    assert.equal(runCli(['info', path.join(tmp.dir, 'nothing')]).status, 2);
+  });
+
+  it('prove writes a bundle that verify-proof accepts (exit 0) and rejects when tampered (exit 1)', () => {
+    const out = path.join(tmp.dir, 'proof.json');
+    const p = runCli(['prove', dir, '0', '--out', out]);
+    assert.equal(p.status, 0, p.stderr);
+    const bundle = JSON.parse(fs.readFileSync(out, 'utf8'));
+    const info = JSON.parse(runCli(['info', dir, '--json']).stdout);
+    assert.equal(verifyProofBundle(bundle, info.gateway).index, 0);
+    assert.deepEqual(JSON.parse(runCli(['prove', dir, '0']).stdout), bundle);
+
+    for (const key of [info.gateway, info.verifier]) {
+      const v = runCli(['verify-proof', out, '--key', key]);
+      assert.equal(v.status, 0, v.stdout + v.stderr);
+      assert.match(v.stdout, /^valid: record 0 is in ledger example\.com\/gw/);
+      assert.match(v.stdout, /type: +reading/);
+      assert.match(v.stdout, new RegExp(`device: +${deviceA}`));
+      assert.match(v.stdout, /body: +\{"celsius":-21\.5\}/);
+    }
+    const tampered = path.join(tmp.dir, 'tampered.json');
+    const other = JSON.parse(runCli(['prove', dir, '1']).stdout);
+    fs.writeFileSync(tampered, JSON.stringify({ ...bundle, record: other.record }));
+    const t = runCli(['verify-proof', tampered, '--key', info.gateway]);
+    assert.equal(t.status, 1);
+    assert.match(t.stdout, /^invalid: .*ERR_MALFORMED_PROOF/);
+    const stranger = runCli(['keygen']).stdout.trim();
+    assert.equal(runCli(['verify-proof', out, '--key', stranger]).status, 1);
+    assert.equal(runCli(['verify-proof', out]).status, 2);
+    assert.equal(runCli(['verify-proof', path.join(tmp.dir, 'missing.json'), '--key', info.gateway]).status, 2);
+    assert.equal(runCli(['verify-proof', '-', '--key', info.gateway], fs.readFileSync(out)).status, 0);
+    assert.equal(runCli(['prove', dir, '99']).status, 2);
+  });
+});

@@ -1,0 +1,84 @@
+import * as assert from 'node:assert/strict';
+import { GroupCommit, type PlannedWrite } from '../../lib/ledger/group-commit';
+
+const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A plan function that records what it planned and writes, optionally failing some writes. */
+function recorder(opts: { delay?: number; failWrite?: (n: number) => boolean } = {}) {
+  const planned: number[][] = [];
+  const written: number[][] = [];
+  let writes = 0;
+  const plan = (items: number[]): PlannedWrite<string> => {
+    planned.push(items);
+    return {
+      write: async () => {
+        const n = writes++;
+        await tick(opts.delay ?? 5);
+        if (opts.failWrite?.(n)) throw new Error(`write ${n} failed`);
+        written.push(items);
+      },
+      commit: () => items.map((i) => `r${i}`),
+    };
+  };
+  return { plan, planned, written };
+}
+
+describe('GroupCommit', () => {
+  it('writes what arrives together in one write, and what arrives during a write in the next', async () => {
+    const r = recorder();
+    const gc = new GroupCommit<number, string>(r.plan);
+    const first = [1, 2, 3].map((i) => gc.submit(i));
+    await tick(1);
+    const second = [4, 5].map((i) => gc.submit(i)); // the first write is in flight
+    assert.deepEqual(await Promise.all([...first, ...second]), ['r1', 'r2', 'r3', 'r4', 'r5']);
+    assert.deepEqual(r.written, [[1, 2, 3], [4, 5]]);
+    await gc.whenIdle();
+    assert.equal(gc.busy, false);
+  });
+
+  it('rejects every job of a failed write and carries on with later ones', async () => {
+    const r = recorder({ failWrite: (n) => n === 0 });
+    const gc = new GroupCommit<number, string>(r.plan);
+    const a = gc.submit(1);
+    const b = gc.submit(2);
+    await tick(1);
+    const c = gc.submit(3);
+    await assert.rejects(a, /write 0 failed/);
+    await assert.rejects(b, /write 0 failed/);
+    assert.equal(await c, 'r3');
+  });
+
+  it('rejects the jobs of a failed plan only', async () => {
+    let n = 0;
+    const gc = new GroupCommit<number, number>((items) => {
+      if (n++ === 0) throw new Error('cannot plan');
+      return { write: async () => undefined, commit: () => items };
+    });
+    const a = gc.submit(1);
+    await assert.rejects(a, /cannot plan/);
+    assert.equal(await gc.submit(2), 2);
+  });
+
+  it('bounds one write by weight without splitting a job', async () => {
+    const r = recorder({ delay: 0 });
+    const gc = new GroupCommit<number, string>(r.plan, 10);
+    await Promise.all([gc.submit(1, 4), gc.submit(2, 4), gc.submit(3, 4), gc.submit(4, 30), gc.submit(5, 1)]);
+    assert.deepEqual(r.written, [[1, 2], [3], [4], [5]]);
+  });
+
+  it('plans a full write ahead while one is in flight; a failed write takes the one planned on it along', async () => {
+    const r = recorder({ delay: 10, failWrite: (n) => n === 1 });
+    const gc = new GroupCommit<number, string>(r.plan, 2);
+    const ok = [gc.submit(1), gc.submit(2)];
+    await tick(1); // write 0 in flight
+    const failing = [gc.submit(3), gc.submit(4)]; // full: planned at once, on top of write 0
+    assert.deepEqual(r.planned, [[1, 2], [3, 4]]);
+    const dependent = [gc.submit(5), gc.submit(6)]; // waits: only one write is planned ahead
+    assert.deepEqual(await Promise.all(ok), ['r1', 'r2']);
+    await tick(1); // write 1 in flight; 5, 6 now planned ahead on top of it
+    assert.deepEqual(r.planned, [[1, 2], [3, 4], [5, 6]]);
+    for (const p of [...failing, ...dependent]) await assert.rejects(p, /write 1 failed/);
+    assert.equal(await gc.submit(7), 'r7');
+    assert.deepEqual(r.written, [[1, 2], [7]]);
+  });
+});

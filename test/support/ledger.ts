@@ -1,0 +1,34 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
+import type { Ledger, StoredRecord } from '../../lib/ledger';
+import { CompactRange } from '../../lib/merkle';
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'iot-ledger-test-'): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+export const gatewayKey: PrivateKey = generateKey('Ed25519');
+export const deviceA = keyToDid(generateKey('Ed25519'));
+export const deviceB = keyToDid(generateKey('ES256'));
+
+/** MTH recomputed from every record's bytes (not from the stored nodes). */
+export async function recomputeRoot(ledger: Ledger): Promise<{ size: number; root: Uint8Array }> {
+  const range = new CompactRange();
+  let n = 0;
+  for await (const r of ledger.range(0) as AsyncIterable<StoredRecord>) {
+    if (r.index !== n) throw new Error(`record ${n} missing in the range`);
+    range.append(r.leafHash);
+    n++;
+  }
+  return { size: n, root: range.root() };
+}
