@@ -13,7 +13,7 @@ import { auditLedger } from '../lib/audit';
 import { decodeCbor } from '../lib/codec';
 import { generateKey, keyToDid, publicKeyObject, type PrivateKey } from '../lib/crypto';
 import { signEnvelope } from '../lib/envelope';
-import { TestLedgerWriter, type AppendInput } from '../test/support/ledger-writer';
+import { Ledger, type RecordInput } from '../lib/ledger';
 import type { Figure } from './harness';
 
 const fmt = (v: number): string => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
@@ -25,14 +25,22 @@ function table(figures: Figure[]): string {
   return ['| measure | ours | raw baseline | ratio | target |', '|---|---:|---:|---:|---|', ...rows].join('\n');
 }
 
-async function build(dir: string, inputs: Iterable<AppendInput>): Promise<void> {
-  const w = await TestLedgerWriter.create(dir, { blockRecords: 1000 });
-  await w.appendMany(inputs);
-  await w.seal();
-  await w.close();
+/** Written by the ledger itself, 1000 records per synced write and per block. */
+async function build(dir: string, inputs: Iterable<RecordInput>): Promise<void> {
+  const ledger = await Ledger.open(dir, { name: 'bench.ledger', gatewayKey: generateKey('Ed25519'), blockRecords: 1000, blockSeconds: 0 });
+  let batch: RecordInput[] = [];
+  for (const input of inputs) {
+    batch.push(input);
+    if (batch.length === 1000) {
+      await ledger.appendMany(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await ledger.appendMany(batch);
+  await ledger.close();
 }
 
-function* plainRecords(n: number): Iterable<AppendInput> {
+function* plainRecords(n: number): Iterable<RecordInput> {
   for (let i = 0; i < n; i++) yield { type: 'reading', body: { temperature: -21 + (i % 50) / 10, humidity: 40 + (i % 7), n: i } };
 }
 
@@ -42,7 +50,7 @@ interface Signer {
   counter: number;
 }
 
-function* signedRecords(n: number, devices: Signer[]): Iterable<AppendInput> {
+function* signedRecords(n: number, devices: Signer[]): Iterable<RecordInput> {
   for (const d of devices) yield { type: 'device.enrol', body: { did: d.did, name: d.did.slice(-6) } };
   for (let i = devices.length; i < n; i++) {
     const d = devices[i % devices.length];
