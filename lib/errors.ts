@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'ERR_REPLAY'
   | 'ERR_INVALID_TERMS'
   | 'ERR_INVALID_READING'
-  | 'ERR_FIRMWARE_REJECTED';
+  | 'ERR_FIRMWARE_REJECTED'
+  | 'ERR_INTERNAL';
 
 export class LedgerError extends Error {
   readonly code: ErrorCode;

@@ -14,3 +14,4 @@ export * as contracts from './contracts';
 export { meanKineticTemperature } from './contracts/mkt';
 export { auditLedger, formatReport, formatFinding } from './audit';
 export type { AuditOptions, AuditReport, DeviceStatus, Finding, FindingKind } from './audit';
+export * from './ledger';

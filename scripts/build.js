@@ -25,4 +25,5 @@ function copyTree(from, to, keep) {
   }
 }
 copyTree(path.join(root, 'nodes'), path.join(dist, 'nodes'), (n) => n.endsWith('.html') || n.endsWith('.json'));
+copyTree(path.join(root, 'icons'), path.join(dist, 'nodes', 'icons'), (n) => n.endsWith('.svg'));
 fs.chmodSync(path.join(dist, 'bin', 'iot-ledger.js'), 0o755);

@@ -16,12 +16,12 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
   check: { run: check, usage: checkUsage },
-  contract: { run: contract, usage: contractUsage },
   append: { run: append, usage: appendUsage },
   prove: { run: prove, usage: proveUsage },
   'verify-proof': { run: verifyProof, usage: verifyProofUsage },
   export: { run: exportRecords, usage: exportUsage },
   info: { run: info, usage: infoUsage },
+  contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
 };
 

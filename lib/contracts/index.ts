@@ -7,3 +7,4 @@ export * from './mkt';
 export * from './evaluator';
 export * from './signatures';
 export * from './format';
+export * from './records';

@@ -70,9 +70,10 @@ export async function* scanIndex(
   from: number,
   to: number,
   limit: number,
+  reverse = false,
 ): AsyncGenerator<StoredRecord> {
   if (limit <= 0 || from >= to) return;
-  const it = db.keys(range);
+  const it = db.keys({ ...range, reverse });
   let left = limit;
   try {
     while (left > 0) {

@@ -38,6 +38,8 @@ export interface IndexQuery {
   to?: number;
   /** At most this many records. */
   limit?: number;
+  /** Newest first. */
+  reverse?: boolean;
 }
 
 /** Records per LevelDB write at most (appendMany jobs are never split, so one may exceed it). */
@@ -390,7 +392,7 @@ export class Ledger extends EventEmitter {
     this.#checkOpen();
     if (typeof did !== 'string' || did === '' || did.includes('\0')) throw invalid('device must be a did:key string');
     const q = this.#query(opts);
-    return this.#stream(scanIndex(this.#db, deviceRange(did, q.from, q.to), q.from, q.to, q.limit));
+    return this.#stream(scanIndex(this.#db, deviceRange(did, q.from, q.to), q.from, q.to, q.limit, opts?.reverse));
   }
 
   /** Records of a type, in index order. */
@@ -398,7 +400,7 @@ export class Ledger extends EventEmitter {
     this.#checkOpen();
     if (typeof type !== 'string' || type === '' || type.includes('\0')) throw invalid('type must be a non-empty string');
     const q = this.#query(opts);
-    return this.#stream(scanIndex(this.#db, typeRange(type, q.from, q.to), q.from, q.to, q.limit));
+    return this.#stream(scanIndex(this.#db, typeRange(type, q.from, q.to), q.from, q.to, q.limit, opts?.reverse));
   }
 
   /** Records with gateway time in [fromMs, toMs), by time then index. */

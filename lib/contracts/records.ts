@@ -1,0 +1,128 @@
+// How contracts live on the ledger: the record bodies, and re-running them for the audit.
+import { evaluate, type ContractEvent, type ContractInput, type ContractState } from './evaluator';
+import { extractMetric } from './metric';
+import { termsHashHex, validateTerms, type Terms } from './terms';
+
+export const CONTRACT_REGISTER = 'contract.register';
+export const CONTRACT_SIGN = 'contract.sign';
+export const CONTRACT_READING = 'contract.reading';
+export const CONTRACT_EVENT = 'contract.event';
+
+export interface ContractRef {
+  contract: string;
+  version: number;
+  termsHash: string;
+}
+
+export interface RegisterBody extends ContractRef {
+  terms: Terms;
+}
+export interface SignBody extends ContractRef {
+  party: string;
+}
+/** The input exactly as evaluated: replaying these reproduces the verdicts. */
+export interface ReadingBody extends ContractRef {
+  input: { kind: 'reading'; time: number; value: unknown; device?: string };
+}
+export interface EventBody extends ContractRef {
+  input: { kind: 'reading' | 'tick'; time: number };
+  event: ContractEvent;
+}
+
+export function contractRef(terms: Terms): ContractRef {
+  return { contract: terms.id, version: terms.version, termsHash: termsHashHex(terms) };
+}
+
+/** What to record of a reading: the metric when the payload has one, else the payload (rejected on replay too). */
+export function readingInput(terms: Terms, payload: unknown, time: number, device?: string): ReadingBody['input'] {
+  const m = extractMetric(payload, terms.metric);
+  const input: ReadingBody['input'] = { kind: 'reading', time, value: m.ok ? m.value : (payload ?? null) };
+  if (device !== undefined) input.device = device;
+  return input;
+}
+
+// Events are compared without `detectedAt`: a tick that produced no event is not recorded, and
+// such a tick only changes when a later violation was noticed, never what it was.
+function comparable(e: ContractEvent): string {
+  const { detectedAt: _ignored, ...rest } = e as ContractEvent & { detectedAt?: number };
+  return JSON.stringify(rest, Object.keys(rest).sort());
+}
+
+export interface VerdictMismatch {
+  index: number;
+  contract: string;
+  detail: string;
+}
+
+/**
+ * Re-runs every registered contract over its recorded inputs, record by record in ledger
+ * order, and reports each recorded verdict that the evaluator does not reproduce.
+ */
+export class ContractRechecker {
+  private readonly contracts = new Map<string, { terms: Terms; state?: ContractState; expected: string[]; lastTick?: number }>();
+  readonly mismatches: VerdictMismatch[] = [];
+
+  apply(type: string, body: unknown, index: number): void {
+    if (!body || typeof body !== 'object') return;
+    const b = body as Partial<RegisterBody>;
+    if (type === CONTRACT_REGISTER) {
+      try {
+        const terms = validateTerms(b.terms);
+        if (termsHashHex(terms) !== b.termsHash) {
+          this.mismatches.push({ index, contract: String(b.contract), detail: 'registered terms do not match their recorded hash' });
+          return;
+        }
+        if (!this.contracts.has(b.termsHash)) this.contracts.set(b.termsHash, { terms, expected: [] });
+      } catch (err) {
+        this.mismatches.push({ index, contract: String(b.contract), detail: `registered terms are invalid: ${(err as Error).message}` });
+      }
+      return;
+    }
+    if (type !== CONTRACT_READING && type !== CONTRACT_EVENT) return;
+    const c = typeof b.termsHash === 'string' ? this.contracts.get(b.termsHash) : undefined;
+    if (!c) {
+      this.mismatches.push({ index, contract: String(b.contract), detail: `${type} for a contract that was never registered` });
+      return;
+    }
+    if (type === CONTRACT_READING) {
+      const input = (body as ReadingBody).input;
+      if (input) this.run(c, input as ContractInput, index);
+      return;
+    }
+    const { input, event } = body as EventBody;
+    if (!event || !input) return;
+    if (input.kind === 'tick' && c.lastTick !== input.time) {
+      c.lastTick = input.time;
+      this.run(c, { kind: 'tick', time: input.time }, index);
+    }
+    const expected = c.expected.shift();
+    if (expected === undefined || expected !== comparable(event)) {
+      this.mismatches.push({
+        index,
+        contract: c.terms.id,
+        detail: expected === undefined
+          ? `recorded ${event.type} that re-running the contract does not produce`
+          : `recorded ${event.type} differs from what re-running the contract gives (${JSON.parse(expected).type})`,
+      });
+    }
+  }
+
+  private run(c: { terms: Terms; state?: ContractState; expected: string[] }, input: ContractInput, index: number): void {
+    if (c.expected.length > 0) {
+      this.mismatches.push({ index, contract: c.terms.id, detail: `${c.expected.length} verdict(s) of the evaluator were never recorded` });
+      c.expected.length = 0;
+    }
+    const r = evaluate(c.terms, c.state, input);
+    c.state = r.state;
+    for (const e of r.events) c.expected.push(comparable(e));
+  }
+
+  /** Call at the end: verdicts the evaluator produced that are missing from the ledger. */
+  finish(lastIndex: number): VerdictMismatch[] {
+    for (const c of this.contracts.values()) {
+      if (c.expected.length > 0)
+        this.mismatches.push({ index: lastIndex, contract: c.terms.id, detail: `${c.expected.length} verdict(s) of the evaluator were never recorded` });
+    }
+    return this.mismatches;
+  }
+}

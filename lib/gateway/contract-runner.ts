@@ -1,0 +1,132 @@
+// A contract bound to a ledger: registration, party signatures, evaluation and its records.
+// The state is rebuilt from the ledger on load, so a restart changes nothing.
+import {
+  CONTRACT_EVENT,
+  CONTRACT_READING,
+  CONTRACT_REGISTER,
+  CONTRACT_SIGN,
+  contractRef,
+  evaluate,
+  initialState,
+  isActive,
+  missingParties,
+  readingInput,
+  validateTerms,
+  verifyPartySignature,
+  type ContractEvent,
+  type ContractRef,
+  type ContractState,
+  type Terms,
+} from '../contracts';
+import { peekEnvelope } from '../envelope';
+import { LedgerError } from '../errors';
+import type { Receipt } from '../ledger';
+import { toRecordBody } from '../payload';
+import type { Gateway } from './gateway';
+
+export interface Evaluation {
+  events: ContractEvent[];
+  state: ContractState;
+  active: boolean;
+}
+
+export class ContractRunner {
+  state: ContractState | undefined;
+  readonly signed = new Set<string>();
+  readonly ref: ContractRef;
+
+  private constructor(
+    readonly gateway: Gateway,
+    readonly terms: Terms,
+    public registeredAt: number,
+  ) {
+    this.ref = contractRef(terms);
+  }
+
+  /** Loads a contract, registering its terms on the ledger when they are not there yet. */
+  static async load(gateway: Gateway, termsInput: unknown): Promise<ContractRunner> {
+    const terms = validateTerms(termsInput);
+    const ref = contractRef(terms);
+    const ledger = gateway.ledger;
+    let registeredAt = -1;
+    for await (const r of ledger.byType(CONTRACT_REGISTER)) {
+      if ((r.record.body as unknown as ContractRef).termsHash === ref.termsHash) {
+        registeredAt = r.index;
+        break;
+      }
+    }
+    const runner = new ContractRunner(gateway, terms, registeredAt);
+    if (registeredAt < 0) {
+      runner.registeredAt = (await gateway.record({ type: CONTRACT_REGISTER, body: toRecordBody({ ...ref, terms }) })).index;
+      return runner;
+    }
+    for await (const r of ledger.byType(CONTRACT_SIGN, { from: registeredAt })) {
+      const b = r.record.body as { termsHash?: string; party?: string };
+      if (b.termsHash === ref.termsHash && typeof b.party === 'string') runner.signed.add(b.party);
+    }
+    for await (const r of ledger.byType(CONTRACT_READING, { from: registeredAt })) {
+      const b = r.record.body as { termsHash?: string; input?: { kind: 'reading'; time: number; value: unknown; device?: string } };
+      if (b.termsHash === ref.termsHash && b.input) runner.state = evaluate(terms, runner.state, b.input).state;
+    }
+    return runner;
+  }
+
+  get active(): boolean {
+    return isActive(this.terms, this.signed);
+  }
+
+  get missingParties(): string[] {
+    return missingParties(this.terms, this.signed);
+  }
+
+  /** Records a party's signature over the terms hash (a JWS or COSE envelope by the party's did:key). */
+  async sign(envelope: string | Uint8Array, party?: string): Promise<Receipt> {
+    const kid = peekEnvelope(envelope).kid;
+    const did = party ?? (kid ? kid.split('#')[0] : undefined);
+    if (!did) throw new LedgerError('ERR_INVALID_ARGUMENT', 'a contract signature must name its party (kid or msg.party)');
+    if (!this.terms.parties.includes(did)) throw new LedgerError('ERR_UNKNOWN_DEVICE', `${did} is not a party of contract ${this.terms.id}`);
+    verifyPartySignature(this.terms, envelope, did);
+    const receipt = await this.gateway.record({
+      type: CONTRACT_SIGN,
+      device: did,
+      body: toRecordBody({ ...this.ref, party: did }),
+      envelope: typeof envelope === 'string' ? envelope : Uint8Array.from(envelope),
+    });
+    this.signed.add(did);
+    return receipt;
+  }
+
+  /** Evaluates a reading and records it with every event it causes (nothing while not active). */
+  async reading(payload: unknown, time: number, device?: string, recordReading = true): Promise<Evaluation> {
+    if (!this.active) return { events: [], state: this.current(), active: false };
+    const input = readingInput(this.terms, payload, time, device);
+    const r = evaluate(this.terms, this.state, input);
+    if (recordReading) await this.gateway.record({ type: CONTRACT_READING, ...(device ? { device } : {}), body: toRecordBody({ ...this.ref, input }) });
+    await this.commit(r.state, r.events, { kind: 'reading', time });
+    return { events: r.events, state: r.state, active: true };
+  }
+
+  /** Advances the clock (gaps, running excursions); records the events it causes. */
+  async tick(time: number): Promise<Evaluation> {
+    if (!this.active) return { events: [], state: this.current(), active: false };
+    const r = evaluate(this.terms, this.state, { kind: 'tick', time });
+    await this.commit(r.state, r.events, { kind: 'tick', time });
+    return { events: r.events, state: r.state, active: true };
+  }
+
+  private async commit(state: ContractState, events: ContractEvent[], input: { kind: 'reading' | 'tick'; time: number }): Promise<void> {
+    this.state = state;
+    for (const event of events) {
+      await this.gateway.record({ type: CONTRACT_EVENT, body: toRecordBody({ ...this.ref, input, event }) });
+    }
+  }
+
+  view(): import('./gateway').ContractView {
+    const t = this.terms;
+    return { id: t.id, title: t.title, termsHash: this.ref.termsHash, metric: t.metric, unit: t.unit, active: this.active, status: this.current().status, rule: t.rule };
+  }
+
+  current(): ContractState {
+    return this.state ?? initialState(this.terms);
+  }
+}

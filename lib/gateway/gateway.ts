@@ -1,0 +1,128 @@
+// The runtime-free core behind the Node-RED nodes: one ledger plus the state derived from it.
+import { EventEmitter } from 'node:events';
+import { isLedgerError, LedgerError } from '../errors';
+import { Ledger, type LedgerOptions, type Receipt, type RecordInput } from '../ledger';
+import { toRecordBody } from '../payload';
+import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
+import { freshnessOf } from '../registry/freshness';
+import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
+
+export const SECURITY = 'security';
+
+export interface GatewayStats {
+  verified: number;
+  rejected: number;
+  appended: number;
+}
+
+/** What the editor's Ledger sidebar shows about a running contract. */
+export interface ContractView {
+  id: string;
+  title: string;
+  termsHash: string;
+  metric: string;
+  unit?: string;
+  active: boolean;
+  status: string;
+  rule: unknown;
+}
+
+export class Gateway extends EventEmitter {
+  readonly stats: GatewayStats = { verified: 0, rejected: 0, appended: 0 };
+  /** Contracts evaluated in this runtime, by terms hash (kept by the Contract nodes). */
+  readonly contracts = new Map<string, () => ContractView>();
+  /** The latest audit report produced in this runtime. */
+  lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
+
+  private constructor(
+    readonly ledger: Ledger,
+    readonly devices: DeviceRegistry,
+  ) {
+    super();
+  }
+
+  static async open(dir: string, opts: LedgerOptions): Promise<Gateway> {
+    const ledger = await Ledger.open(dir, opts);
+    try {
+      const gw = new Gateway(ledger, await loadDevices(ledger));
+      ledger.on('block', (b) => gw.emit('block', b));
+      return gw;
+    } catch (err) {
+      await ledger.close();
+      throw err;
+    }
+  }
+
+  /** Appends a record and, once it is durable, applies it to the derived state. */
+  async record(input: RecordInput): Promise<Receipt> {
+    const receipt = await this.ledger.append(input);
+    this.stats.appended++;
+    this.devices.apply(input.type, input.body, receipt.index);
+    this.emit('record', receipt, input);
+    return receipt;
+  }
+
+  async enrol(request: unknown): Promise<Receipt> {
+    const body = enrolBody(request);
+    return this.record({ type: ENROL, device: body.did, body: body as unknown as RecordInput['body'] });
+  }
+
+  async revoke(request: unknown): Promise<Receipt> {
+    const body: EnrolBody = enrolBody(request);
+    if (!this.devices.get(body.did)) throw new LedgerError('ERR_UNKNOWN_DEVICE', `cannot revoke ${body.did}: it is not enrolled`);
+    return this.record({ type: REVOKE, device: body.did, body: { did: body.did, reason: body.reason ?? 'revoked' } });
+  }
+
+  /**
+   * Verifies a device message. On success the device's freshness is accepted at once (so a
+   * duplicate arriving right behind it is a replay); a trust-on-first-use device is recorded.
+   */
+  async verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<VerifiedMessage> {
+    let v: VerifiedMessage;
+    try {
+      v = verifyDeviceMessage(input, this.devices, opts);
+    } catch (err) {
+      this.stats.rejected++;
+      throw err;
+    }
+    this.devices.accept(v.device.did, v.freshness);
+    if (v.tofu) {
+      await this.record({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } });
+      v.device = this.devices.get(v.device.did) ?? v.device;
+    }
+    this.stats.verified++;
+    return v;
+  }
+
+  /** Records a rejected message as a security event (without its payload, which is untrusted). */
+  async securityEvent(err: unknown, context: Record<string, unknown> = {}): Promise<Receipt> {
+    const code = isLedgerError(err) ? err.code : 'ERR_UNKNOWN';
+    const detail = err instanceof Error ? err.message : String(err);
+    const body = toRecordBody({ code, detail: detail.slice(0, 500), ...context });
+    const device = typeof context.device === 'string' && context.device.startsWith('did:key:') ? context.device : undefined;
+    return this.record(device ? { type: SECURITY, device, body } : { type: SECURITY, body });
+  }
+
+  async close(): Promise<void> {
+    await this.ledger.close();
+  }
+}
+
+/** Rebuilds enrolment from the device records and each device's last accepted counter/time. */
+export async function loadDevices(ledger: Ledger): Promise<DeviceRegistry> {
+  const events: { index: number; type: string; body: unknown }[] = [];
+  for (const type of DEVICE_RECORD_TYPES) {
+    for await (const r of ledger.byType(type)) events.push({ index: r.index, type, body: r.record.body });
+  }
+  events.sort((a, b) => a.index - b.index);
+  const devices = new DeviceRegistry();
+  for (const e of events) devices.apply(e.type, e.body, e.index);
+  for (const d of devices.list()) {
+    for await (const r of ledger.byDevice(d.did, { reverse: true })) {
+      if (r.record.type !== 'reading') continue;
+      devices.accept(d.did, freshnessOf(r.record.body));
+      break;
+    }
+  }
+  return devices;
+}

@@ -1,0 +1,4 @@
+export * from './gateway';
+export * from './shared';
+export * from './contract-runner';
+export * from './firmware-runner';

@@ -1,0 +1,100 @@
+// Device enrolment state, derived from ledger records only (so it can always be rebuilt).
+import { didToKey } from '../didkey';
+import { LedgerError } from '../errors';
+import { isNewer, type Freshness } from './freshness';
+
+export const ENROL = 'device.enrol';
+export const REVOKE = 'device.revoke';
+export const TOFU = 'device.tofu';
+export const DEVICE_RECORD_TYPES = [ENROL, REVOKE, TOFU] as const;
+
+export interface DeviceEntry {
+  did: string;
+  name: string;
+  meta?: Record<string, unknown>;
+  enrolledAt: number; // record index
+  revokedAt?: number;
+  tofu?: boolean;
+}
+
+export interface EnrolBody {
+  did: string;
+  name?: string;
+  meta?: Record<string, unknown>;
+  reason?: string;
+}
+
+/** Checks an enrol/revoke request and returns the body to record. */
+export function enrolBody(input: unknown): EnrolBody {
+  if (!input || typeof input !== 'object') throw new LedgerError('ERR_INVALID_ARGUMENT', 'enrolment needs an object with a did');
+  const i = input as Record<string, unknown>;
+  if (typeof i.did !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', 'enrolment needs "did" (a did:key)');
+  didToKey(i.did); // throws ERR_MALFORMED_DID
+  const body: EnrolBody = { did: i.did };
+  if (i.name !== undefined) {
+    if (typeof i.name !== 'string' || i.name.length > 200) throw new LedgerError('ERR_INVALID_ARGUMENT', '"name" must be a string of up to 200 characters');
+    body.name = i.name;
+  }
+  if (i.meta !== undefined) {
+    if (!i.meta || typeof i.meta !== 'object' || Array.isArray(i.meta)) throw new LedgerError('ERR_INVALID_ARGUMENT', '"meta" must be an object');
+    body.meta = i.meta as Record<string, unknown>;
+  }
+  if (typeof i.reason === 'string') body.reason = i.reason;
+  return body;
+}
+
+export class DeviceRegistry {
+  private readonly devices = new Map<string, DeviceEntry>();
+  private readonly last = new Map<string, Freshness>();
+
+  /** Applies one ledger record (in ledger order); ignores records of other types. */
+  apply(type: string, body: unknown, index: number): void {
+    if (type !== ENROL && type !== REVOKE && type !== TOFU) return;
+    const b = body as EnrolBody;
+    if (!b || typeof b.did !== 'string') return;
+    if (type === REVOKE) {
+      const d = this.devices.get(b.did);
+      if (d && d.revokedAt === undefined) d.revokedAt = index;
+      return;
+    }
+    const entry: DeviceEntry = { did: b.did, name: b.name ?? b.did.slice(-8), enrolledAt: index };
+    if (b.meta) entry.meta = b.meta;
+    if (type === TOFU) entry.tofu = true;
+    this.devices.set(b.did, entry);
+  }
+
+  get(did: string): DeviceEntry | undefined {
+    return this.devices.get(did);
+  }
+
+  /** Enrolled and not revoked. */
+  active(did: string): boolean {
+    const d = this.devices.get(did);
+    return d !== undefined && d.revokedAt === undefined;
+  }
+
+  list(): DeviceEntry[] {
+    return [...this.devices.values()];
+  }
+
+  activeDevices(): DeviceEntry[] {
+    return this.list().filter((d) => d.revokedAt === undefined);
+  }
+
+  lastAccepted(did: string): Freshness | undefined {
+    return this.last.get(did);
+  }
+
+  isFresh(did: string, f: Freshness): boolean {
+    return isNewer(f, this.last.get(did));
+  }
+
+  /** Remembers the newest accepted freshness of a device. */
+  accept(did: string, f: Freshness): void {
+    const prev = this.last.get(did);
+    this.last.set(did, {
+      counter: f.counter ?? prev?.counter,
+      time: f.time !== undefined && (prev?.time === undefined || f.time > prev.time) ? f.time : prev?.time,
+    });
+  }
+}

@@ -1,0 +1,72 @@
+// Gateway-side verification of a device message: who signed it, are they enrolled, is it fresh.
+import { isDidKey } from '../didkey';
+import { parseEnvelopeInput, peekEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope';
+import { LedgerError } from '../errors';
+import type { Alg } from '../keys';
+import { decodePayload } from '../payload';
+import type { DeviceEntry, DeviceRegistry } from './devices';
+import { freshnessOf, hasFreshness, type Freshness } from './freshness';
+
+export interface VerifyMessageOptions {
+  /** Accept an unknown device whose envelope names its own did:key (recorded as device.tofu). */
+  tofu?: boolean;
+  /** Reject payloads without a counter or timestamp (default true). */
+  requireFreshness?: boolean;
+  /** A device id (did or enrolled name) to use when the envelope carries no kid. */
+  deviceHint?: string;
+}
+
+export interface VerifiedMessage {
+  device: DeviceEntry;
+  payload: unknown;
+  envelope: string | Uint8Array;
+  format: EnvelopeFormat;
+  alg: Alg;
+  kid?: string;
+  freshness: Freshness;
+  /** True when the device was unknown and is being trusted on first use. */
+  tofu: boolean;
+}
+
+function stripFragment(id: string): string {
+  const hash = id.indexOf('#');
+  return hash >= 0 ? id.slice(0, hash) : id;
+}
+
+function resolveDevice(registry: DeviceRegistry, id: string | undefined): DeviceEntry | undefined {
+  if (!id) return undefined;
+  const did = stripFragment(id);
+  return registry.get(did) ?? registry.list().find((d) => d.name === id);
+}
+
+/** Verifies without changing the registry; the caller accepts the freshness once it keeps the message. */
+export function verifyDeviceMessage(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): VerifiedMessage {
+  const { data } = parseEnvelopeInput(input);
+  const envelope = input instanceof Uint8Array ? Uint8Array.from(input) : (input as string);
+  const { kid } = peekEnvelope(data);
+  let device = resolveDevice(registry, kid) ?? resolveDevice(registry, opts.deviceHint);
+  let tofu = false;
+  if (!device) {
+    const did = kid ? stripFragment(kid) : undefined;
+    if (!opts.tofu || !did || !isDidKey(did))
+      throw new LedgerError('ERR_UNKNOWN_DEVICE', `message is signed by a device that is not enrolled (kid ${kid ?? 'absent'})`, { kid });
+    device = { did, name: did.slice(-8), enrolledAt: -1, tofu: true };
+    tofu = true;
+  }
+  if (device.revokedAt !== undefined)
+    throw new LedgerError('ERR_REVOKED_DEVICE', `device ${device.name} (${device.did}) was revoked at record #${device.revokedAt}`, { device: device.did });
+  const v = verifyEnvelope(data, device.did);
+  const payload = decodePayload(v.payload);
+  const freshness = freshnessOf(payload);
+  if ((opts.requireFreshness ?? true) && !hasFreshness(freshness))
+    throw new LedgerError('ERR_REPLAY', `payload from ${device.name} has no counter or timestamp, so a replay could not be told apart`, { device: device.did });
+  if (!registry.isFresh(device.did, freshness))
+    throw new LedgerError('ERR_REPLAY', `replayed or stale message from ${device.name}: counter/time not newer than the last accepted`, {
+      device: device.did,
+      last: registry.lastAccepted(device.did),
+      got: freshness,
+    });
+  const out: VerifiedMessage = { device, payload, envelope, format: v.format, alg: v.alg, freshness, tofu };
+  if (v.kid !== undefined) out.kid = v.kid;
+  return out;
+}

@@ -1,0 +1,63 @@
+import { acquireGateway, releaseGateway, type Gateway } from '../lib/gateway';
+import { loadOrCreateKeyFile } from '../lib/keyfile';
+import { generateKey } from '../lib/keys';
+import { ledgerPaths, type LedgerConfigNode } from './lib/ledger-config';
+import type { NodeDef, RED } from './lib/red';
+
+export = function register(RED: RED): void {
+  function LedgerConfig(this: LedgerConfigNode, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const userDir = RED.settings.userDir ?? process.cwd();
+    this.ledgerName = String(def.ledgerName || 'iot-ledger');
+    const paths = ledgerPaths(userDir, this.ledgerName, def.dir as string | undefined);
+    this.dir = paths.dir;
+    this.keyFile = paths.keyFile;
+    const blockRecords = Number(def.blockRecords) || 1000;
+    const blockSeconds = Number(def.blockSeconds) || 60;
+    let opened: Promise<Gateway> | undefined;
+    this.gateway = () => {
+      if (!opened) {
+        opened = (async () => {
+          const gatewayKey = loadOrCreateKeyFile(this.keyFile, () => generateKey('Ed25519'));
+          return acquireGateway(this.dir, { name: this.ledgerName, gatewayKey, blockRecords, blockSeconds });
+        })();
+        opened.catch((err: unknown) => this.error(`ledger ${this.ledgerName}: ${(err as Error).message}`));
+      }
+      return opened;
+    };
+    this.on('close', (_removed, done) => {
+      const was = opened;
+      opened = undefined;
+      if (!was) return done();
+      was.then(
+        () => releaseGateway(this.dir).then(done, done),
+        () => done(),
+      );
+    });
+  }
+  RED.nodes.registerType('iot-ledger-config', LedgerConfig);
+
+  // The editor shows the gateway's public identity; private keys never leave the runtime.
+  RED.httpAdmin.get('/iot-ledger/ledgers/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
+    const node = RED.nodes.getNode(req.params.id) as LedgerConfigNode | null;
+    if (!node || node.type !== 'iot-ledger-config') {
+      res.status(404).json({ error: 'not deployed' });
+      return;
+    }
+    node.gateway().then(
+      (gw) => {
+        const l = gw.ledger;
+        res.json({
+          name: l.name,
+          dir: l.dir,
+          size: l.size,
+          blocks: l.height,
+          gatewayDid: l.gatewayDid,
+          verifierKey: l.verifierKey,
+          devices: gw.devices.list().length,
+        });
+      },
+      (err: Error & { code?: string }) => res.status(500).json({ error: err.message, code: err.code }),
+    );
+  });
+};

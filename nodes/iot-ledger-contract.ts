@@ -1,0 +1,123 @@
+import { LedgerError } from '../lib/errors';
+import { ContractRunner, type Gateway } from '../lib/gateway';
+import { parseTermsList, subjectMatches } from './lib/contract-terms';
+import { contractStatus } from './lib/contract-status';
+import { errorCode, nodeError } from './lib/errors';
+import { useLedger } from './lib/ledger-user';
+import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
+import { status } from './lib/status';
+
+export = function register(RED: RED): void {
+  function Contract(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const gateway = useLedger(RED, this, def);
+    const recordReadings = def.recordReadings !== false;
+    const tickMs = Math.max(1, Number(def.tickSeconds) || 5) * 1000;
+    let runners: Promise<ContractRunner[]>;
+    try {
+      const termsList = parseTermsList(def.terms);
+      runners = gateway().then(async (gw: Gateway) => {
+        const list = await Promise.all(termsList.map((t) => ContractRunner.load(gw, t)));
+        for (const r of list) gw.contracts.set(r.ref.termsHash, () => r.view());
+        this.on('close', () => {
+          for (const r of list) gw.contracts.delete(r.ref.termsHash);
+        });
+        return list;
+      });
+    } catch (err) {
+      runners = Promise.reject(err);
+    }
+    runners.catch((err: unknown) => {
+      this.status(status.error(errorCode(err)));
+      this.error(nodeError(err));
+    });
+
+    const show = (list: ContractRunner[]): void => {
+      const first = list[0];
+      if (!first) return;
+      if (!first.active) {
+        this.status(status.waiting(`awaiting signatures ${first.signed.size}/${first.terms.parties.length}`));
+        return;
+      }
+      this.status(contractStatus(first.current(), first.terms.unit, Date.now(), first.terms.maxGapSeconds));
+    };
+    runners.then(show, () => undefined);
+
+    const stateOf = (r: ContractRunner) => ({
+      ...r.ref,
+      title: r.terms.title,
+      unit: r.terms.unit ?? null,
+      active: r.active,
+      missingParties: r.missingParties,
+      status: r.current().status,
+      state: r.current(),
+    });
+    const eventMessages = (r: ContractRunner, events: { type: string }[]): NodeMessage[] =>
+      events.map((e) => ({ topic: `contract/${r.terms.id}/${e.type}`, contract: r.ref, payload: e }));
+
+    // Serialise work so evaluation order equals ledger order.
+    let queue: Promise<unknown> = Promise.resolve();
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const next = queue.then(fn);
+      queue = next.catch(() => undefined);
+      return next;
+    };
+
+    const timer = setInterval(() => {
+      serial(async () => {
+        const list = await runners;
+        const now = Date.now();
+        for (const r of list) {
+          const { events, active } = await r.tick(now);
+          if (active && events.length) this.send([eventMessages(r, events), null]);
+        }
+        show(list);
+      }).catch((err) => this.error(nodeError(err)));
+    }, tickMs);
+    timer.unref?.();
+
+    this.on('input', (msg, send, done) => {
+      serial(async () => {
+        const list = await runners;
+        const signature = msg.contractSignature ?? (msg.topic === 'contract/sign' ? msg.payload : undefined);
+        if (signature !== undefined) {
+          if (typeof signature !== 'string' && !(signature instanceof Uint8Array))
+            throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'a contract signature must be a JWS string or COSE bytes');
+          const target = list.find((r) => !msg.contract || msg.contract === r.terms.id) ?? list[0];
+          const receipt = await target.sign(signature, typeof msg.party === 'string' ? msg.party : undefined);
+          const signed = { type: 'party.signed', party: [...target.signed].pop(), active: target.active, missingParties: target.missingParties };
+          send([{ topic: `contract/${target.terms.id}/party.signed`, contract: stateOf(target), payload: signed, ledger: receipt }, null]);
+          show(list);
+          return;
+        }
+        const device = msg.device as { id?: string; name?: string } | undefined;
+        const now = Date.now();
+        const events: NodeMessage[] = [];
+        const judged: ReturnType<typeof stateOf>[] = [];
+        for (const r of list) {
+          if (!subjectMatches(r.terms, device)) continue;
+          const ev = await r.reading(msg.payload, now, device?.id, recordReadings);
+          if (!ev.active) continue;
+          events.push(...eventMessages(r, ev.events).map((m) => ({ ...msg, ...m })));
+          judged.push(stateOf(r));
+        }
+        // The reading goes on (to Record) with the verdicts attached.
+        msg.contract = judged.length === 1 ? judged[0] : judged;
+        send([events.length ? events : null, msg]);
+        show(list);
+      }).then(
+        () => done(),
+        (err: unknown) => {
+          this.status(status.error(errorCode(err)));
+          done(nodeError(err));
+        },
+      );
+    });
+
+    this.on('close', (_removed, done) => {
+      clearInterval(timer);
+      queue.then(() => done(), () => done());
+    });
+  }
+  RED.nodes.registerType('iot-ledger-contract', Contract);
+};

@@ -1,0 +1,41 @@
+import { LedgerError } from '../lib/errors';
+import { errorCode, nodeError } from './lib/errors';
+import { useLedger } from './lib/ledger-user';
+import type { Node, NodeDef, RED } from './lib/red';
+import { status } from './lib/status';
+
+export = function register(RED: RED): void {
+  function Enrol(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const gateway = useLedger(RED, this, def);
+    const fixed = def.action === 'enrol' || def.action === 'revoke' ? def.action : undefined;
+
+    const showCount = async () => {
+      const gw = await gateway();
+      this.status(status.ok(`${gw.devices.activeDevices().length} devices enrolled`));
+    };
+    showCount().catch(() => undefined);
+
+    this.on('input', async (msg, send, done) => {
+      try {
+        const request = msg.payload as Record<string, unknown> | undefined;
+        const action = fixed ?? (request && typeof request === 'object' ? request.action ?? 'enrol' : 'enrol');
+        if (action !== 'enrol' && action !== 'revoke')
+          throw new LedgerError('ERR_INVALID_ARGUMENT', `action must be "enrol" or "revoke", got ${JSON.stringify(action)}`);
+        const gw = await gateway();
+        const receipt = action === 'enrol' ? await gw.enrol(request) : await gw.revoke(request);
+        const did = (request as { did: string }).did;
+        const device = gw.devices.get(did);
+        msg.ledger = receipt;
+        msg.payload = { action, did, name: device?.name, revoked: device?.revokedAt !== undefined };
+        await showCount();
+        send(msg);
+        done();
+      } catch (err) {
+        this.status(status.error(errorCode(err)));
+        done(nodeError(err));
+      }
+    });
+  }
+  RED.nodes.registerType('iot-ledger-enrol', Enrol);
+};

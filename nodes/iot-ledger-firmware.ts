@@ -1,0 +1,67 @@
+import { LedgerError } from '../lib/errors';
+import { FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
+import { errorCode, nodeError } from './lib/errors';
+import { useLedger } from './lib/ledger-user';
+import type { Node, NodeDef, RED } from './lib/red';
+import { status } from './lib/status';
+
+const MODES = ['release', 'check', 'report', 'vendor'] as const;
+type Mode = (typeof MODES)[number];
+
+function outcomeStatus(mode: Mode, o: FirmwareOutcome) {
+  const version = typeof o.body.version === 'string' ? `v${o.body.version} ` : '';
+  if (o.decision === 'rejected') return status.error(`${String(o.reason ?? 'error').toUpperCase()} rejected`);
+  if (o.decision === 'approved') return status.ok(`${version}approved`);
+  return status.ok(mode === 'report' ? `${version}${String(o.body.status ?? 'reported')}` : `${mode} recorded`);
+}
+
+function envelopeOf(v: unknown, what: string): string | Uint8Array {
+  if (typeof v === 'string' || v instanceof Uint8Array) return v;
+  throw new LedgerError('ERR_MALFORMED_ENVELOPE', `${what} must be a JWS string or COSE bytes`);
+}
+
+export = function register(RED: RED): void {
+  function Firmware(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const gateway = useLedger(RED, this, def);
+    const fixedMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'check';
+    let runner: Promise<FirmwareRunner> | undefined;
+    const firmware = () => (runner ??= gateway().then((gw) => FirmwareRunner.load(gw)));
+
+    this.on('input', async (msg, send, done) => {
+      try {
+        const mode = (typeof msg.mode === 'string' && (MODES as readonly string[]).includes(msg.mode) ? msg.mode : fixedMode) as Mode;
+        const fw = await firmware();
+        const p = msg.payload as Record<string, unknown>;
+        let outcome: FirmwareOutcome;
+        if (mode === 'release') outcome = await fw.registerRelease(envelopeOf(msg.payload, 'a release manifest'));
+        else if (mode === 'report') {
+          const device = (msg.device as { id?: string } | undefined)?.id ?? (typeof msg.deviceId === 'string' ? msg.deviceId : undefined);
+          if (!device) throw new LedgerError('ERR_INVALID_ARGUMENT', 'a firmware report needs msg.device.id (set by Verify) or msg.deviceId');
+          outcome = await fw.report(envelopeOf(msg.payload, 'a firmware report'), device);
+        } else {
+          if (!p || typeof p !== 'object') throw new LedgerError('ERR_INVALID_ARGUMENT', `msg.payload must be an object for mode "${mode}"`);
+          if (mode === 'vendor') {
+            const action = p.action === 'revoke' ? 'revoke' : 'trust';
+            outcome = await fw.trustVendor(String(p.vendor ?? ''), String(p.did ?? ''), action);
+          } else {
+            const image = p.image as { digest: string; size: number } | undefined;
+            const request = (p.manifest !== undefined
+              ? { device: p.device, deviceClass: p.deviceClass, manifestEnvelope: p.manifest }
+              : { device: p.device, deviceClass: p.deviceClass, vendor: p.vendor, class: p.class, sequence: p.sequence }) as Parameters<FirmwareRunner['checkUpdate']>[0];
+            outcome = await fw.checkUpdate(request, image);
+          }
+        }
+        msg.firmware = { mode, decision: outcome.decision, reason: outcome.reason, message: outcome.message, body: outcome.body };
+        msg.ledger = outcome.receipt;
+        this.status(outcomeStatus(mode, outcome));
+        send(msg);
+        done();
+      } catch (err) {
+        this.status(status.error(errorCode(err)));
+        done(nodeError(err));
+      }
+    });
+  }
+  RED.nodes.registerType('iot-ledger-firmware', Firmware);
+};

@@ -1,0 +1,97 @@
+import { LedgerError } from '../lib/errors';
+import { blockView, recordView, type StoredRecord } from '../lib/ledger';
+import { errorCode, nodeError } from './lib/errors';
+import { useLedger } from './lib/ledger-user';
+import type { Node, NodeDef, RED } from './lib/red';
+import { formatCount, status } from './lib/status';
+
+const MODES = ['latest', 'index', 'range', 'device', 'type', 'time', 'proof', 'block'] as const;
+type Mode = (typeof MODES)[number];
+
+function int(v: unknown, name: string, fallback?: number): number {
+  if (v === undefined || v === null || v === '') {
+    if (fallback !== undefined) return fallback;
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" is required`);
+  }
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" must be a non-negative integer`);
+  return n;
+}
+
+function time(v: unknown, name: string, fallback: number): number {
+  if (v === undefined || v === null || v === '') return fallback;
+  const t = typeof v === 'number' ? v : Date.parse(String(v));
+  if (!Number.isFinite(t)) throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" must be a time (ms or ISO 8601)`);
+  return t;
+}
+
+async function collect(it: AsyncIterable<StoredRecord>, limit: number): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const r of it) {
+    out.push(recordView(r));
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+export = function register(RED: RED): void {
+  function Query(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const gateway = useLedger(RED, this, def);
+    const defaultMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'latest';
+    const defaultLimit = Number(def.limit) || 100;
+
+    this.on('input', async (msg, send, done) => {
+      try {
+        const q = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
+        const mode = (typeof q.mode === 'string' ? q.mode : defaultMode) as Mode;
+        if (!MODES.includes(mode)) throw new LedgerError('ERR_INVALID_ARGUMENT', `unknown query mode ${JSON.stringify(mode)}`);
+        const limit = Math.min(int(q.limit, 'limit', defaultLimit), 10000);
+        const gw = await gateway();
+        const l = gw.ledger;
+        let result: unknown;
+        switch (mode) {
+          case 'latest':
+            result = await collect(l.range(Math.max(0, l.size - limit), l.size), limit);
+            break;
+          case 'index':
+            result = recordView(await l.get(int(q.index ?? msg.payload, 'index')));
+            break;
+          case 'range':
+            result = await collect(l.range(int(q.from, 'from', 0), int(q.to, 'to', l.size)), limit);
+            break;
+          case 'device': {
+            const did = q.device ?? q.did;
+            if (typeof did !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"device" (a did:key) is required');
+            result = await collect(l.byDevice(did, {}), limit);
+            break;
+          }
+          case 'type': {
+            if (typeof q.type !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"type" is required');
+            result = await collect(l.byType(q.type, {}), limit);
+            break;
+          }
+          case 'time':
+            result = await collect(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), {}), limit);
+            break;
+          case 'proof':
+            result = await l.proofBundle(int(q.index ?? msg.payload, 'index'));
+            break;
+          case 'block': {
+            const block = q.height === undefined ? await l.latestBlock() : await l.block(int(q.height, 'height'));
+            result = block ? blockView(block) : null;
+            break;
+          }
+        }
+        msg.payload = result;
+        this.status(status.ok(`${mode} · ${Array.isArray(result) ? `${formatCount(result.length)} records` : 'ok'}`));
+        send(msg);
+        done();
+      } catch (err) {
+        this.status(status.error(errorCode(err)));
+        done(nodeError(err));
+      }
+    });
+  }
+  RED.nodes.registerType('iot-ledger-query', Query);
+};

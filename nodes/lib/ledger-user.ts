@@ -1,0 +1,19 @@
+import type { Gateway } from '../../lib/gateway';
+import { LedgerError } from '../../lib/errors';
+import type { LedgerConfigNode } from './ledger-config';
+import type { RED, Node, NodeDef } from './red';
+import { formatCount, status } from './status';
+
+/** Finds the Ledger config node a node points at; the returned function resolves its gateway. */
+export function useLedger(RED: RED, node: Node, def: NodeDef): () => Promise<Gateway> {
+  const config = RED.nodes.getNode(String(def.ledger ?? '')) as LedgerConfigNode | null;
+  if (!config || typeof config.gateway !== 'function') {
+    node.status(status.error(RED._('iot-ledger-config.status.missing')));
+    return () => Promise.reject(new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-config.status.missing')));
+  }
+  return () => config.gateway();
+}
+
+export function ledgerStatusText(gw: Gateway): string {
+  return `block ${gw.ledger.height} · ${formatCount(gw.ledger.size)} records`;
+}

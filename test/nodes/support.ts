@@ -1,0 +1,93 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { projectRoot } from '../support/paths';
+
+// node-red-node-test-helper has no type definitions; this is the part the tests use.
+export interface TestHelper {
+  init(runtimePath: string, settings?: Record<string, unknown>): void;
+  settings(s: Record<string, unknown>): Record<string, unknown>;
+  startServer(done: () => void): void;
+  stopServer(done: () => void): void;
+  load(nodes: unknown[], flow: object[], credentials?: Record<string, unknown>): Promise<void>;
+  unload(): Promise<void>;
+  getNode(id: string): TestNode;
+  request(): { get(url: string): SuperTest; post(url: string): SuperTest };
+  _redNodes: { getFlows(): { flows: object[]; credentials?: unknown } };
+}
+export interface SuperTest {
+  send(body: unknown): SuperTest;
+  expect(status: number): Promise<{ body: unknown }>;
+}
+export interface TestNode {
+  id: string;
+  receive(msg: Record<string, unknown>): void;
+  on(event: string, fn: (arg: never) => void): void;
+  removeListener(event: string, fn: (arg: never) => void): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const helper = require('node-red-node-test-helper') as TestHelper;
+helper.init(require.resolve('node-red'));
+
+/** Loads every compiled node of the pack (the helper needs the module functions). */
+export function packNodes(): unknown[] {
+  const dir = path.join(projectRoot, 'dist', 'nodes');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('iot-ledger-') && f.endsWith('.js'))
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    .map((f) => require(path.join(dir, f)) as unknown);
+}
+
+export function tempUserDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'iot-ledger-nodes-'));
+}
+
+// Node-RED calls every input listener of a node from one array; a listener removed while that
+// array is being walked makes the next one miss the message, so removal waits a tick.
+function listen<T>(node: TestNode, n: number, ms: number, what: string): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const got: T[] = [];
+    let open = true;
+    const stop = () => {
+      open = false;
+      clearTimeout(t);
+      setImmediate(() => node.removeListener('input', onInput));
+    };
+    const onInput = (msg: never) => {
+      if (!open) return;
+      got.push(msg as T);
+      if (got.length === n) {
+        stop();
+        resolve(got);
+      }
+    };
+    const t = setTimeout(() => {
+      stop();
+      reject(new Error(`${what}: ${got.length}/${n} messages at ${node.id} within ${ms} ms`));
+    }, ms);
+    node.on('input', onInput);
+  });
+}
+
+/** Resolves with the next message a node receives (fails after `ms`). */
+export async function nextMessage<T = Record<string, unknown>>(node: TestNode, ms = 5000): Promise<T> {
+  return (await listen<T>(node, 1, ms, 'no message'))[0];
+}
+
+/** Collects the next `n` messages a node receives. */
+export function messages<T = Record<string, unknown>>(node: TestNode, n: number, ms = 8000): Promise<T[]> {
+  return listen<T>(node, n, ms, 'missing messages');
+}
+
+export function ledgerNode(id = 'ledger', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, type: 'iot-ledger-config', ledgerName: 'test-room', blockRecords: 5, blockSeconds: 3600, ...extra };
+}
+
+const CONFIG_TYPES = new Set(['iot-ledger-config', 'iot-ledger-identity', 'iot-ledger-mqtt-broker']);
+
+/** Puts the nodes of a test flow on one tab (Catch nodes only see their own tab). */
+export function onTab(nodes: Record<string, unknown>[]): Record<string, unknown>[] {
+  return [{ id: 'tab', type: 'tab', label: 'test' }, ...nodes.map((n) => (CONFIG_TYPES.has(String(n.type)) ? n : { x: 100, y: 100, ...n, z: 'tab' }))];
+}
