@@ -98,6 +98,27 @@ describe('audit: a clean ledger', function () {
     fs.rmSync(empty, { recursive: true });
   });
 
+  it('reads a database another part of this process holds open, through a snapshot', async () => {
+    const dir = copyDir(sample.dir);
+    const { ClassicLevel } = await import('classic-level');
+    const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    try {
+      await assert.rejects(auditLedger(dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED'));
+      const audit = auditLedger(dir, { db });
+      // Written after the audit began: not in its snapshot.
+      await db.put(keys.record(40), Buffer.from('garbage'));
+      const r = await audit;
+      assert.equal(r.clean, true, formatReport(r));
+      assert.equal(db.status, 'open');
+      const after = await auditLedger(dir, { db });
+      assert.deepEqual(after.findings.map((f) => [f.kind, f.index]), [['record-hash', 40], ['missing', 40], ['head', undefined]]);
+    } finally {
+      await db.close();
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
   it('never writes to the ledger directory', async () => {
     const dir = copyDir(sample.dir);
     const before = fs.readdirSync(dir).filter((f) => !/^(LOG|LOG\.old|LOCK)$/.test(f)).sort();

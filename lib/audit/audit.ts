@@ -45,7 +45,7 @@ const MAX_LEVEL = 63;
 /** Audits the ledger in `dir` (read only). Throws LedgerError for usage and I/O problems, e.g. ERR_LEDGER_LOCKED. */
 export async function auditLedger(dir: string, opts: AuditOptions = {}): Promise<AuditReport> {
   const started = performance.now();
-  const store = await Store.open(dir);
+  const store = opts.db ? Store.fromOpen(dir, opts.db) : await Store.open(dir);
   try {
     return await new Auditor(store, opts).run(started);
   } finally {
