@@ -60,6 +60,8 @@ describe('nodes: enrol -> verify -> record -> query', function () {
       helper.getNode('recorded'),
       3,
     );
+    const recordStatuses: unknown[] = [];
+    helper.getNode('record').on('call:status', (call: never) => recordStatuses.push((call as { args: unknown[] }).args[0]));
     const env1 = reading(device, 1, -21.5);
     helper.getNode('verify').receive({ payload: env1, topic: 'coldroom/freezer-1' });
     helper.getNode('verify').receive({ payload: Buffer.from(reading(p256, 1, -22, 'cose') as Uint8Array) });
@@ -76,6 +78,7 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     assert.equal(got[0].envelope, env1);
     assert.ok(Buffer.isBuffer(got[1].envelope));
     assert.deepEqual(got.map((m) => m.ledger.index), [2, 3, 4]);
+    assert.deepEqual(recordStatuses.at(-1), { fill: 'green', shape: 'dot', text: 'block 1 · 5 records' });
 
     const answer = nextMessage<{ payload: { index: number; type: string; device?: string }[] }>(helper.getNode('answer'));
     helper.getNode('query').receive({ payload: { mode: 'device', device: keyToDid(device) } });
@@ -100,6 +103,8 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     const stranger = generateKey('Ed25519');
     const caught = messages<ErrorMsg>(helper.getNode('caught'), 6);
     const verify = helper.getNode('verify');
+    const statuses: unknown[] = [];
+    verify.on('call:status', (call: never) => statuses.push((call as { args: unknown[] }).args[0]));
     const fresh = reading(device, 100, -20.5) as string;
     const [h, , s] = fresh.split('.');
     const forged = `${h}.${Buffer.from(JSON.stringify({ temperature: -30, counter: 101, ts: 1764000101000 })).toString('base64url')}.${s}`;
@@ -110,6 +115,7 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     verify.receive({ payload: { some: 'object' } }); // wrong type
     verify.receive({ payload: signEnvelope({ temperature: 1 }, device, { kid: keyToDid(device) }) }); // no counter/time
     const codes = (await caught).map((m) => m.error.code);
+    assert.deepEqual(statuses.at(-1), { fill: 'yellow', shape: 'ring', text: 'verified 0 · rejected 6' });
     assert.deepEqual(codes, ['ERR_BAD_SIGNATURE', 'ERR_UNKNOWN_DEVICE', 'ERR_MALFORMED_ENVELOPE', 'ERR_REPLAY', 'ERR_MALFORMED_ENVELOPE', 'ERR_REPLAY']);
 
     const answer = nextMessage<{ payload: { body: { code: string } }[] }>(helper.getNode('answer'));
