@@ -1,3 +1,4 @@
+import { benchAudit } from './audit.bench';
 import { benchEnvelopes } from './envelope.bench';
 import { benchLedger } from './ledger.bench';
 
@@ -6,6 +7,7 @@ async function run(): Promise<void> {
   console.log(`# node-red-contrib-iot-ledger benchmarks (${process.version}, ${new Date().toISOString()})`);
   if (!only || only === 'envelope') benchEnvelopes();
   if (!only || only === 'ledger') await benchLedger();
+  if (!only || only === 'audit') await benchAudit();
 }
 
 run().catch((err: unknown) => {
