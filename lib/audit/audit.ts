@@ -14,6 +14,7 @@ import { bytesEqual } from '../bytes';
 import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust } from './blocks';
 import type { ChunkJob, ChunkResult } from './chunk';
 import { DeviceChecker } from './devices';
+import { RuleChecker } from './rules';
 import { Findings, recordPos } from './findings';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
@@ -74,6 +75,7 @@ class Auditor {
   readonly #opts: AuditOptions;
   readonly #findings: Findings;
   readonly #devices: DeviceChecker;
+  #rules: RuleChecker | undefined;
   readonly #k: number;
   readonly #width: number;
   #upper = new Map<number, Cursor>();
@@ -101,8 +103,11 @@ class Auditor {
       head?.intact ? head.blockFirst : undefined,
       from.start,
     );
+    // Contracts and firmware are re-run from their first record, so only a full audit re-checks them.
+    if (from.start === 0) this.#rules = new RuleChecker(this.#findings, this.#devices);
     try {
       await this.#stream(from, treeSize, chain);
+      this.#rules?.finish();
       await chain.ensure(Number.MAX_SAFE_INTEGER);
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
@@ -267,7 +272,10 @@ class Auditor {
       // At the chunk's end the chunk root has merged into the upper tree.
       if (res.frontiers.some((x) => x.size === f.end)) settle(f.end, () => top.root());
     }
-    for (const ev of res.events) this.#devices.apply(ev);
+    for (const ev of res.events) {
+      this.#devices.apply(ev);
+      this.#rules?.apply(ev);
+    }
     this.#checked.records += res.checked.records;
     this.#checked.nodes += res.checked.nodes;
     this.#checked.signatures += res.checked.signatures;

@@ -14,12 +14,15 @@ import {
   ENROL_TYPES,
   EVIDENCE_TYPES,
   REVOKE_TYPE,
+  SELF_SIGNED_TYPES,
+  VENDOR_SIGNED_TYPES,
   payloadFreshness,
   peekRecordContext,
   readRecord,
   subjectDid,
   type RecordView,
 } from './records';
+import { isRuleRecord } from './rules';
 import { scanRecord } from './record-scan';
 import { leafHashOfValue } from './sha';
 import type { Finding } from './types';
@@ -63,6 +66,10 @@ export interface DeviceEvent {
   /** The did an enrolment or revocation is about. */
   subject?: string;
   envelope?: EnvelopeCheck;
+  /** Signed by its own device id (a contract party), not by an enrolled device. */
+  selfSigned?: boolean;
+  /** Contract and firmware records, for the rule re-checks. */
+  rule?: { body: unknown; envelope?: string | Uint8Array };
 }
 
 export interface PlacedFinding {
@@ -231,12 +238,15 @@ class ChunkChecker {
 
   #event(index: number, record: RecordView): void {
     const enrolment = ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE;
-    const signed = record.envelope !== undefined && !EVIDENCE_TYPES.has(record.type);
-    if (!enrolment && !signed) return;
+    const signed = record.envelope !== undefined && !EVIDENCE_TYPES.has(record.type) && !VENDOR_SIGNED_TYPES.has(record.type);
+    const rule = isRuleRecord(record.type);
+    if (!enrolment && !signed && !rule) return;
     const event: DeviceEvent = { index, time: record.time, type: record.type };
     if (record.device !== undefined) event.device = record.device;
     if (enrolment) event.subject = subjectDid(record);
     if (signed) event.envelope = this.#envelope(record);
+    if (signed && SELF_SIGNED_TYPES.has(record.type)) event.selfSigned = true;
+    if (rule) event.rule = record.envelope === undefined ? { body: record.body ?? null } : { body: record.body ?? null, envelope: record.envelope };
     this.#out.events.push(event);
   }
 

@@ -243,7 +243,9 @@ function cachedText(b: Uint8Array, from: number, to: number): string {
   return text;
 }
 
-const isEnrolment = (t: string): boolean => t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke';
+// Bodies the audit reads: enrolments (who may sign) and contract/firmware records (re-checked).
+const needsBody = (t: string): boolean =>
+  t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke' || t.startsWith('contract.') || t.startsWith('firmware.');
 
 /**
  * The record in `bytes` when it is a canonical v1 record this fast path fully
@@ -282,7 +284,7 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
     const record: RecordView = { type, time };
     if (device !== undefined) record.device = device;
     if (envelope !== undefined) record.envelope = envelope;
-    if (body && isEnrolment(type)) record.body = decodeCbor(bytes.subarray(body[0], body[1]));
+    if (body && needsBody(type)) record.body = decodeCbor(bytes.subarray(body[0], body[1]));
     return record;
   } catch {
     return undefined; // not canonical here, or a surprise: lib/codec decides

@@ -6,6 +6,10 @@ import { CborTag, decodeCbor, type CborValue } from '../codec';
 export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device.tofu']);
 export const REVOKE_TYPE = 'device.revoke';
 /** Records that document a rejected input carry its envelope as evidence: not checked as accepted data. */
+/** Signed by the did:key they name (a contract party), which need not be an enrolled device. */
+export const SELF_SIGNED_TYPES: ReadonlySet<string> = new Set(['contract.sign']);
+/** Signed by someone other than a device (a firmware vendor); the firmware re-check verifies them. */
+export const VENDOR_SIGNED_TYPES: ReadonlySet<string> = new Set(['firmware.release']);
 export const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['security']);
 
 const RECORD_FIELDS = new Set(['v', 'type', 'time', 'device', 'body', 'envelope']);

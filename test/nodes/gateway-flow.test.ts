@@ -24,6 +24,8 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', outputs: 1, wires: [['record']] },
     { id: 'record', type: 'iot-ledger-record', ledger: 'ledger', recordType: 'reading', wires: [['recorded']] },
     { id: 'query', type: 'iot-ledger-query', ledger: 'ledger', mode: 'latest', limit: 10, wires: [['answer']] },
+    { id: 'audit', type: 'iot-ledger-audit', ledger: 'ledger', mode: 'full', interval: 0, wires: [['audited']] },
+    { id: 'audited', type: 'helper' },
     { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'enrolled', type: 'helper' },
     { id: 'recorded', type: 'helper' },
@@ -140,6 +142,27 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     const ok = nextMessage<{ ledger: { index: number } }>(helper.getNode('recorded'));
     helper.getNode('verify').receive({ payload: reading(device, 500, -21) });
     assert.ok((await ok).ledger.index > 4);
+  });
+
+  it('audits the open ledger in place (full, then incremental) and reports it clean', async () => {
+    await helper.load(nodes, flow());
+    const statuses: { text?: string }[] = [];
+    helper.getNode('audit').on('call:status', (call: never) => statuses.push((call as { args: { text?: string }[] }).args[0]));
+    const first = nextMessage<{ payload: { clean: boolean; size: number; findings: unknown[]; checked: { signatures: number } } }>(helper.getNode('audited'));
+    helper.getNode('audit').receive({});
+    const report = (await first).payload;
+    assert.equal(report.clean, true, JSON.stringify(report.findings));
+    assert.ok(report.size >= 5);
+    assert.ok(report.checked.signatures >= 3, 'device envelopes were verified');
+    await new Promise((r) => setImmediate(r));
+    assert.match(String(statuses.at(-1)?.text), /^audit clean · \d+ records$/);
+    // appends go on while audits run, from the same process
+    const ok = nextMessage(helper.getNode('recorded'));
+    helper.getNode('verify').receive({ payload: reading(device, 900, -21) });
+    await ok;
+    const second = nextMessage<{ payload: { clean: boolean } }>(helper.getNode('audited'));
+    helper.getNode('audit').receive({});
+    assert.equal((await second).payload.clean, true);
   });
 
   it('keeps the gateway key out of the flow, in a 0600 key file', async () => {
