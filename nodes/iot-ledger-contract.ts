@@ -1,11 +1,15 @@
 import { LedgerError } from '../lib/errors';
 import { ContractRunner, type Gateway } from '../lib/gateway';
 import { parseTermsList, subjectMatches } from './lib/contract-terms';
+import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
 import { errorCode, nodeError } from './lib/errors';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { status } from './lib/status';
+
+// The runners of each deployed Contract node, by node id, for the edit dialog's endpoint.
+const deployed = new Map<string, Promise<ContractRunner[]>>();
 
 export = function register(RED: RED): void {
   function Contract(this: Node, def: NodeDef): void {
@@ -31,6 +35,7 @@ export = function register(RED: RED): void {
       this.status(status.error(errorCode(err)));
       this.error(nodeError(err));
     });
+    deployed.set(this.id, runners);
 
     const show = (list: ContractRunner[]): void => {
       const first = list[0];
@@ -116,8 +121,22 @@ export = function register(RED: RED): void {
 
     this.on('close', (_removed, done) => {
       clearInterval(timer);
+      if (deployed.get(this.id) === runners) deployed.delete(this.id);
       queue.then(() => done(), () => done());
     });
   }
   RED.nodes.registerType('iot-ledger-contract', Contract);
+
+  // The edit dialog shows who has signed and what a party must sign; no key material here.
+  RED.httpAdmin.get('/iot-ledger/contracts/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
+    const runners = deployed.get(req.params.id);
+    if (!runners) {
+      res.status(404).json({ error: 'not deployed' });
+      return;
+    }
+    runners.then(
+      (list) => res.json({ contracts: list.map(contractInfo) }),
+      (err: Error & { code?: string }) => res.status(500).json({ error: err.message, code: err.code }),
+    );
+  });
 };

@@ -25,6 +25,7 @@ export interface ContractView {
   active: boolean;
   status: string;
   rule: unknown;
+  last: { time: number; value: number } | null;
 }
 
 export class Gateway extends EventEmitter {
