@@ -113,7 +113,7 @@ describe('examples, run in Node-RED', function () {
     assert.deepEqual([replay.firmware.decision, replay.firmware.reason], ['rejected', 'replay']);
   });
 
-  it('cold-room + audit-and-proof: rejects with codes, enrols, records, queries, and proves a record for verify-proof', async () => {
+  it('cold-room + audit-and-proof: rejects with codes, enrols, records, queries, audits clean and proves a record for verify-proof', async () => {
     const proofFile = path.join(userDir, 'proof.json');
     // Blocks seal after 1 s here (10 s in the example), so record 0 is soon provable.
     const fast = (n: FlowNode): FlowNode => (n.type === 'iot-ledger-config' ? { ...n, blockSeconds: 1 } : n);
@@ -159,6 +159,14 @@ describe('examples, run in Node-RED', function () {
     const types = latest.payload.map((x) => x.type);
     for (const t of ['contract.register', 'security', 'device.enrol', 'reading']) assert.ok(types.includes(t), `${t} in ${types.join(', ')}`);
 
+    // Audit now: clean (the Audit node reads its own open ledger through a snapshot).
+    const [report] = await press<{ payload: { clean: boolean; size: number; findings: unknown[] } }>(
+      find(flow, 'inject', 'audit now'),
+      find(flow, 'debug', 'audit: clean'),
+    );
+    assert.deepEqual([report.payload.clean, report.payload.findings], [true, []]);
+    assert.ok(report.payload.size >= 6, `size ${report.payload.size}`);
+
     // The proof of record 0, once a block has sealed it, written to a file.
     const ledgerUrl = `/iot-ledger/ledgers/${flow.find((n) => n.type === 'iot-ledger-config')!.id}`;
     const info = async () => (await helper.request().get(ledgerUrl).expect(200)).body as { gatewayDid: string; blocks: number };
@@ -175,11 +183,6 @@ describe('examples, run in Node-RED', function () {
     // Record 0 is the first rejection or the contract's registration, whichever the runtime wrote first.
     assert.ok(['security', 'contract.register'].includes(v.record.type), v.record.type);
   });
-
-  // Pending, not passing: the Audit node audits gw.ledger.dir with auditLedger(), which opens
-  // the directory itself and gets ERR_LEDGER_LOCKED because the node's own gateway holds it.
-  // The fix belongs in nodes/iot-ledger-audit.ts or lib/audit (audit through the open ledger).
-  it.skip('audit-and-proof: "audit now" reports the ledger clean (blocked: the Audit node gets ERR_LEDGER_LOCKED on its own ledger)');
 
   it('device-signing: with a key in the Identity credentials, a reading goes out signed with counter and ts', async () => {
     const flow = example('device-signing.json');
