@@ -73,6 +73,55 @@ describe('e2e: the examples in the Node-RED editor', function () {
     assert.deepEqual(listed, examples);
   });
 
+  it('shares the Ledger and broker config nodes: a later import that replaces them leaves one of each, all valid', async () => {
+    const page = await openEditor();
+    try {
+      const result = await page.evaluate(async (): Promise<{ conflicts: string[]; configs: string[]; invalid: string[] }> => {
+        type EditorNode = { id: string; type: string; valid?: boolean; users?: unknown[] };
+        const RED = (globalThis as unknown as {
+          RED: {
+            view: { importNodes(nodes: unknown[], opts?: Record<string, unknown>): void };
+            nodes: { eachConfig(fn: (n: EditorNode) => void): void; eachNode(fn: (n: EditorNode) => void): void };
+          };
+        }).RED;
+        const get = async (f: string) => (await (await fetch(`library/examples/flows/node-red-contrib-iot-ledger/${f}`)).json()) as Array<{ id: string }>;
+        RED.view.importNodes(await get('cold-room'), { addFlow: true });
+        const conflicts: string[] = [];
+        for (const name of ['audit-and-proof', 'device-signing']) {
+          const flow = await get(name);
+          try {
+            RED.view.importNodes(flow, { addFlow: true });
+          } catch (err) {
+            // What the editor's "already exist" dialog resolves when the person picks Replace.
+            const e = err as { code?: string; importConfig?: { conflicted: Record<string, unknown> } };
+            if (e.code !== 'import_conflict') throw err;
+            const ids = Object.keys(e.importConfig?.conflicted ?? {});
+            conflicts.push(...ids);
+            RED.view.importNodes(flow, { addFlow: true, importMap: Object.fromEntries(ids.map((id) => [id, 'replace'])) });
+          }
+        }
+        const configs: string[] = [];
+        RED.nodes.eachConfig((n) => configs.push(`${n.type}:${n.users?.length ?? 0}`));
+        const invalid: string[] = [];
+        const check = (n: EditorNode) => {
+          if (n.valid === false) invalid.push(n.type);
+        };
+        RED.nodes.eachNode(check);
+        RED.nodes.eachConfig(check);
+        return { conflicts, configs: configs.sort(), invalid: invalid.sort() };
+      });
+      assert.ok(result.conflicts.length >= 2, `conflicts ${result.conflicts.join(', ')}`);
+      assert.deepEqual(
+        result.configs.map((c) => c.split(':')[0]),
+        ['iot-ledger-config', 'iot-ledger-identity', 'mqtt-broker'],
+        result.configs.join(', '),
+      );
+      assert.deepEqual(result.invalid, EXPECTED_INVALID['device-signing'].slice().sort());
+    } finally {
+      await page.close();
+    }
+  });
+
   for (const name of examples) {
     it(`${name}: imports with every type known and every node valid${EXPECTED_INVALID[name] ? ' (but the documented ones)' : ''}`, async () => {
       const page = await openEditor();

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
+import { chromium } from 'playwright-core';
 import { fromUtf8 } from '../../lib/bytes';
 import { keyToDid } from '../../lib/didkey';
 import { peekEnvelope, verifyEnvelope } from '../../lib/envelope';
@@ -157,6 +158,38 @@ async function ledgerContents(dir: string): Promise<{ size: number; types: Map<s
   }
 }
 
+interface Statuses {
+  [type: string]: string;
+}
+
+/** The status texts the editor shows under the flow's nodes, by node type, once each matches. */
+async function editorStatuses(url: string, wanted: Record<string, RegExp>, ms = 30_000): Promise<Statuses> {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${url}/`);
+    const read = () =>
+      page.evaluate((types: string[]) => {
+        type EditorNode = { type: string; status?: { text?: string } };
+        const RED = (globalThis as unknown as { RED?: { nodes?: { eachNode(fn: (n: EditorNode) => void): void } } }).RED;
+        const out: Record<string, string> = {};
+        RED?.nodes?.eachNode?.((n) => {
+          if (types.includes(n.type) && n.status?.text) out[n.type] = n.status.text;
+        });
+        return out;
+      }, Object.keys(wanted));
+    const end = Date.now() + ms;
+    for (;;) {
+      const got = await read();
+      if (Object.entries(wanted).every(([t, re]) => re.test(got[t] ?? ''))) return got;
+      if (Date.now() > end) throw new Error(`node statuses did not show ${JSON.stringify(Object.fromEntries(Object.entries(wanted).map(([t, r]) => [t, String(r)])))}: ${JSON.stringify(got)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
 function cli(args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [cliJs, ...args], { timeout: 60_000 }, (err, stdout) => {
@@ -226,6 +259,13 @@ describe('e2e: npm start', function () {
     const configId = deployed.find((n) => n.type === 'iot-ledger-config')!.id;
     const grown = await ledgerUntil(admin, configId, (l) => l.size >= 15 && l.devices === 2, 20_000);
     assert.equal(grown.gatewayDid, didOf(files.gateway));
+
+    // What a person sees in the editor: verified counts, the contract's verdict, blocks.
+    await editorStatuses(`http://127.0.0.1:${port}`, {
+      'iot-ledger-verify': /^verified \d+$/,
+      'iot-ledger-contract': /^(compliant -?\d|EXCURSION|VIOLATED)/,
+      'iot-ledger-record': /^block \d+ · \d+ records$/,
+    });
 
     const marker = [...deployed, { id: 'harness-marker-tab', type: 'tab', label: 'added during the first run' }];
     await admin.deployFlows(marker);
