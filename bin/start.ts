@@ -147,8 +147,7 @@ function shown(p: string): string {
 const algName = (id: DemoIdentity): string => (id.alg === 'ES256' ? 'P-256' : id.alg);
 
 function ledgerLines(ledgers: Array<PreparedLedger & { verifies: boolean }>, keys: DemoKeys): string {
-  if (ledgers.length === 0) return '  Ledger:                   none yet: no Verify or Contract node in the flows\n';
-  const sensorName = new Map(keys.sensors.map((s) => [s.did, s.name]));
+  if (ledgers.length === 0) return '  Ledger:                   none yet: no Verify or Contract node in the flows';
   const partyName = new Map(keys.parties.map((p) => [p.did, p.name]));
   return ledgers
     .map((l) => {
@@ -159,7 +158,6 @@ function ledgerLines(ledgers: Array<PreparedLedger & { verifies: boolean }>, key
         lines.push(`${''.padEnd(28)}contract ${c.id} v${c.version}: ${state}`);
       }
       for (const c of l.skipped) lines.push(`${''.padEnd(28)}contract ${c.id ?? '?'}: not registered, ${c.code}: ${c.message}`);
-      if (l.verifies) lines.push(`${''.padEnd(28)}sensors enrolled here: ${keys.sensors.map((s) => sensorName.get(s.did)).join(', ')}`);
       return lines.join('\n');
     })
     .join('\n');
@@ -185,7 +183,10 @@ function banner(
   ledgers: Array<PreparedLedger & { verifies: boolean }>,
 ): string {
   const [first, second] = cfg.sensors;
-  const subject = ledgers.flatMap((l) => l.contracts).find((c) => c.active);
+  const contract = ledgers.flatMap((l) => l.contracts).find((c) => c.active);
+  const sensorName = new Map(keys.sensors.map((s) => [s.did, s.name]));
+  const judged =
+    contract === undefined ? [] : contract.subjects === 'any' ? cfg.sensors : contract.subjects.map((d) => sensorName.get(d)).filter((n) => n !== undefined);
   const audited = ledgers.find((l) => l.verifies) ?? ledgers[0];
   const sensors = keys.sensors.map((s) => `${s.name} (${algName(s)})`).join(', ');
   return `
@@ -197,14 +198,17 @@ ${keyLines(cfg, keys, ledgers)}
   User directory:           ${shown(cfg.userDir)}  (${how}; delete it to start over)
 
   What to look at:
-  - The node statuses: Verify counts verified (and rejected) readings; Contract shows "compliant",
-    "EXCURSION" or "VIOLATED" for ${first}${subject ? ` (contract ${subject.id}, signed by operator and customer)` : ''}; Record shows blocks and records.
+  - The node statuses: Verify counts verified (and rejected) readings; ${
+    contract
+      ? `Contract shows "compliant", "EXCURSION" or "VIOLATED"\n    for ${judged.length ? judged.join(', ') : 'its subjects'} (contract ${contract.id}, signed by operator and customer)`
+      : 'Contract waits for its parties\' signatures'
+  }; Record shows blocks and records.
   - The debug sidebar: contract events (excursion.started, violation, excursion.ended, compliance.restored)
     and rejected messages with their error.code. Try one: publish anything unsigned on coldroom/${first}/reading.
   - The Ledger tab of the editor's sidebar: the ledger, its devices and contracts, the latest block.
   - ${first} opens its door about 20 s after start (a few seconds, no breach) and warms above -20 °C about
     60 s after start for about 40 s: an excursion that becomes a violation after 30 s${second ? `;
-    ${second} does the same 30 s later (verified and recorded; the contract judges ${first} only)` : ''}. Later events come every 4 to 8 minutes.
+    ${second} does the same 30 s later` : ''}. Later events come every 4 to 8 minutes.
   - After Ctrl-C, audit the ledger offline:  npx iot-ledger audit ${audited ? shown(audited.dir) : '<ledger dir>'}
   - Ctrl-C stops the sensors, Node-RED and the broker; the next start resumes the same flows and ledger.
 `;

@@ -30,6 +30,8 @@ export interface PreparedContract {
   id: string;
   version: number;
   termsHash: string;
+  /** did:keys (or names) of the devices it judges, or "any". */
+  subjects: 'any' | string[];
   active: boolean;
   /** Roles (party names) that signed during this call. */
   signedNow: string[];
@@ -96,6 +98,7 @@ export async function prepareLedger(opts: PrepareLedgerOptions): Promise<Prepare
         id: runner.terms.id,
         version: runner.terms.version,
         termsHash: runner.ref.termsHash,
+        subjects: runner.terms.subjects,
         active: runner.active,
         signedNow,
         missingParties: runner.missingParties,
