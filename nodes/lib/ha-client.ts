@@ -83,9 +83,13 @@ export class HaConnection {
   }
 
   private send(client: mqtt.MqttClient, topic: string, payload: string): void {
-    client.publish(topic, payload, { qos: QOS, retain: true }, (err) => {
-      if (err) this.report(err);
-    });
+    client.publish(topic, payload, { qos: QOS, retain: true }, (err) => this.failed(client, err));
+  }
+
+  // A publication or subscription that fails because the connection went is sent again on
+  // reconnect, and the client reports the connection's own error: only other failures count.
+  private failed(client: mqtt.MqttClient, err: Error | undefined): void {
+    if (err && client.connected) this.report(err);
   }
 
   private sendAll(client: mqtt.MqttClient): void {
@@ -126,9 +130,7 @@ export class HaConnection {
       if (topic === haStatus && payload.toString() === PAYLOAD_ONLINE) this.sendAll(client);
     });
     client.on('error', (err) => this.report(err));
-    client.subscribe(haStatus, { qos: 0 }, (err) => {
-      if (err) this.report(err);
-    });
+    client.subscribe(haStatus, { qos: 0 }, (err) => this.failed(client, err ?? undefined));
     this.client = client;
     return client;
   }
