@@ -38,6 +38,8 @@ export interface ContractHaState {
     excursion_start: string | null;
     excursion_peak: number | null;
     mkt_exceeded: boolean;
+    /** True while no reading came for longer than the terms' maximum gap (reported by a tick). */
+    data_gap: boolean;
     readings: number;
     excursions: number;
     violations: number;
@@ -68,6 +70,7 @@ export function contractHaState(c: ContractStateInput): ContractHaState {
       excursion_start: iso(s.excursion?.start),
       excursion_peak: s.excursion ? s.excursion.peakValue : null,
       mkt_exceeded: s.mktExceeded,
+      data_gap: s.gap !== null,
       readings: s.counters.readings,
       excursions: s.counters.excursions,
       violations: s.counters.violations,

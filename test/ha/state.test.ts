@@ -69,6 +69,18 @@ describe('ha: contract state', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(restored)), restored, 'plain JSON');
   });
 
+  it('a silent sensor shows as data_gap once a tick has reported the gap', () => {
+    const gappy = validateTerms({ ...terms, maxGapSeconds: 60 });
+    let s = evaluate(gappy, initialState(gappy), { kind: 'reading', time: T0, value: -22 }).state;
+    const quiet = () => contractHaState({ terms: gappy, termsHash: termsHashHex(gappy), active: true, missingParties: [], state: s });
+    assert.equal(quiet().attributes.data_gap, false);
+    s = evaluate(gappy, s, { kind: 'tick', time: T0 + 120_000 }).state;
+    assert.equal(quiet().attributes.data_gap, true);
+    assert.equal(quiet().violation, 'OFF', 'a gap is not a violation');
+    s = evaluate(gappy, s, { kind: 'reading', time: T0 + 130_000, value: -22 }).state;
+    assert.equal(quiet().attributes.data_gap, false);
+  });
+
   it('a contract without a unit publishes unit null', () => {
     const bare = validateTerms({ ...terms, unit: undefined, mkt: undefined });
     const s = contractHaState({ terms: bare, termsHash: termsHashHex(bare), active: true, missingParties: [], state: initialState(bare) });
