@@ -3,11 +3,13 @@
 // config node, read back by MQTT clients the way Home Assistant would.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { signContract, validateTerms } from '../../lib/contracts';
 import { createManifest } from '../../lib/firmware';
 import { generateKey, keyToDid } from '../../lib/index';
 import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
 import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
+import { projectRoot } from '../support/paths';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
 
 const nodes = packNodes();
@@ -159,7 +161,8 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
       manufacturer: 'node-red-contrib-iot-ledger',
       model: 'threshold contract',
     });
-    assert.equal((violation.origin as Record<string, unknown>).name, 'node-red-contrib-iot-ledger');
+    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(violation.origin, { name: 'node-red-contrib-iot-ledger', sw_version: pkg.version, support_url: 'https://github.com/iot-ledger/node-red-contrib-iot-ledger' });
     const value = json(retained.get(TOPIC.value));
     assert.deepEqual([value.device_class, value.unit_of_measurement, value.value_template], ['temperature', '°C', '{{ value_json.value }}']);
     const mkt = json(retained.get(TOPIC.mkt));
