@@ -28,7 +28,7 @@ export = function register(RED: RED): void {
     const ha = haFirmware(RED, this, def);
     const fixedMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'check';
     let runner: Promise<FirmwareRunner> | undefined;
-    const firmware = () => (runner ??= gateway().then((gw) => FirmwareRunner.load(gw)));
+    const firmware = () => (runner ??= gateway().then((gw) => gw.firmware()));
 
     this.on('input', async (msg, send, done) => {
       try {
