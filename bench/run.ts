@@ -1,10 +1,14 @@
+import { benchAudit } from './audit.bench';
 import { benchEnvelopes } from './envelope.bench';
+import { benchLedger } from './ledger.bench';
 import { benchNodeRed } from './nodered.bench';
 
 async function run(): Promise<void> {
   const only = process.argv[2];
   console.log(`# node-red-contrib-iot-ledger benchmarks (${process.version}, ${new Date().toISOString()})`);
   if (!only || only === 'envelope') benchEnvelopes();
+  if (!only || only === 'ledger') await benchLedger();
+  if (!only || only === 'audit') await benchAudit();
   if (!only || only === 'nodered') await benchNodeRed();
 }
 

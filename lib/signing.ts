@@ -24,6 +24,14 @@ export function stampPayload(payload: unknown, counter: number, ts: number): Sta
   throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.payload must be an object, a string, a number or a Buffer');
 }
 
+/** A payload signed as it is (no counter, no time): objects as JSON, strings as UTF-8. */
+export function payloadToSign(payload: unknown): Uint8Array | string | object {
+  if (payload instanceof Uint8Array || typeof payload === 'string') return payload;
+  if (payload && typeof payload === 'object') return payload;
+  if (typeof payload === 'number' || typeof payload === 'boolean') return JSON.stringify(payload);
+  throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.payload must be an object, a string, a number or a Buffer');
+}
+
 export function signAsDevice(
   payload: unknown,
   key: PrivateKey,

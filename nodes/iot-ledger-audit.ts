@@ -19,7 +19,8 @@ export = function register(RED: RED): void {
       const gw = await gateway();
       await gw.ledger.seal();
       this.status(status.info('auditing…'));
-      const report = await auditLedger(gw.ledger.dir, incremental && trusted ? { from: trusted } : {});
+      const db = gw.ledger.database;
+      const report = await auditLedger(gw.ledger.dir, { db, ...(incremental && trusted ? { from: trusted } : {}) });
       if (report.clean) trusted = (await gw.ledger.latestBlock())?.checkpoint;
       gw.lastAudit = { at: Date.now(), clean: report.clean, size: report.size, first: report.findings[0] };
       this.status(report.clean ? status.ok(auditStatusText(report)) : status.error(auditStatusText(report)));

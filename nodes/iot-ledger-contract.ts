@@ -1,11 +1,16 @@
 import { LedgerError } from '../lib/errors';
 import { ContractRunner, type Gateway } from '../lib/gateway';
 import { parseTermsList, subjectMatches } from './lib/contract-terms';
+import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
 import { errorCode, nodeError } from './lib/errors';
+import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { status } from './lib/status';
+
+// The runners of each deployed Contract node, by node id, for the edit dialog's endpoint.
+const deployed = new Map<string, Promise<ContractRunner[]>>();
 
 export = function register(RED: RED): void {
   function Contract(this: Node, def: NodeDef): void {
@@ -13,6 +18,7 @@ export = function register(RED: RED): void {
     const gateway = useLedger(RED, this, def);
     const recordReadings = def.recordReadings !== false;
     const tickMs = Math.max(1, Number(def.tickSeconds) || 5) * 1000;
+    const ha = haContract(RED, this, def);
     let runners: Promise<ContractRunner[]>;
     try {
       const termsList = parseTermsList(def.terms);
@@ -31,6 +37,7 @@ export = function register(RED: RED): void {
       this.status(status.error(errorCode(err)));
       this.error(nodeError(err));
     });
+    deployed.set(this.id, runners);
 
     const show = (list: ContractRunner[]): void => {
       const first = list[0];
@@ -42,6 +49,7 @@ export = function register(RED: RED): void {
       this.status(contractStatus(first.current(), first.terms.unit, Date.now(), first.terms.maxGapSeconds));
     };
     runners.then(show, () => undefined);
+    runners.then((list) => ha.announce(list), () => undefined);
 
     const stateOf = (r: ContractRunner) => ({
       ...r.ref,
@@ -69,7 +77,10 @@ export = function register(RED: RED): void {
         const now = Date.now();
         for (const r of list) {
           const { events, active } = await r.tick(now);
-          if (active && events.length) this.send([eventMessages(r, events), null]);
+          if (active && events.length) {
+            this.send([eventMessages(r, events), null]);
+            ha.publish(r);
+          }
         }
         show(list);
       }).catch((err) => this.error(nodeError(err)));
@@ -87,6 +98,7 @@ export = function register(RED: RED): void {
           const receipt = await target.sign(signature, typeof msg.party === 'string' ? msg.party : undefined);
           const signed = { type: 'party.signed', party: [...target.signed].pop(), active: target.active, missingParties: target.missingParties };
           send([{ ...msg, topic: `contract/${target.terms.id}/party.signed`, contract: stateOf(target), payload: signed, ledger: receipt }, null]);
+          ha.publish(target);
           show(list);
           return;
         }
@@ -100,6 +112,7 @@ export = function register(RED: RED): void {
           if (!ev.active) continue;
           events.push(...eventMessages(r, ev.events).map((m) => ({ ...msg, ...m })));
           judged.push(stateOf(r));
+          ha.publish(r);
         }
         // The reading goes on (to Record) with the verdicts attached.
         msg.contract = judged.length === 1 ? judged[0] : judged;
@@ -116,8 +129,22 @@ export = function register(RED: RED): void {
 
     this.on('close', (_removed, done) => {
       clearInterval(timer);
+      if (deployed.get(this.id) === runners) deployed.delete(this.id);
       queue.then(() => done(), () => done());
     });
   }
   RED.nodes.registerType('iot-ledger-contract', Contract);
+
+  // The edit dialog shows who has signed and what a party must sign; no key material here.
+  RED.httpAdmin.get('/iot-ledger/contracts/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
+    const runners = deployed.get(req.params.id);
+    if (!runners) {
+      res.status(404).json({ error: 'not deployed' });
+      return;
+    }
+    runners.then(
+      (list) => res.json({ contracts: list.map(contractInfo) }),
+      (err: Error & { code?: string }) => res.status(500).json({ error: err.message, code: err.code }),
+    );
+  });
 };

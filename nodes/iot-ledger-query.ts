@@ -1,6 +1,5 @@
 import { LedgerError } from '../lib/errors';
-import type { StoredRecord } from '../lib/ledger';
-import { recordView } from '../lib/cli/ledger-view';
+import { blockView, recordView, type StoredRecord } from '../lib/ledger';
 import { errorCode, nodeError } from './lib/errors';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
@@ -78,9 +77,11 @@ export = function register(RED: RED): void {
           case 'proof':
             result = await l.proofBundle(int(q.index ?? msg.payload, 'index'));
             break;
-          case 'block':
-            result = q.height === undefined ? await l.latestBlock() : await l.block(int(q.height, 'height'));
+          case 'block': {
+            const block = q.height === undefined ? await l.latestBlock() : await l.block(int(q.height, 'height'));
+            result = block ? blockView(block) : null;
             break;
+          }
         }
         msg.payload = result;
         this.status(status.ok(`${mode} · ${Array.isArray(result) ? `${formatCount(result.length)} records` : 'ok'}`));

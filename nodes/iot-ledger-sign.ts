@@ -1,4 +1,5 @@
-import { nextCounter, signAsDevice } from '../lib/signing';
+import { signEnvelope } from '../lib/envelope';
+import { nextCounter, payloadToSign, signAsDevice } from '../lib/signing';
 import type { IdentityNode } from './lib/identity';
 import { nodeError } from './lib/errors';
 import type { Node, NodeDef, RED } from './lib/red';
@@ -9,6 +10,7 @@ export = function register(RED: RED): void {
     RED.nodes.createNode(this, def);
     const identity = RED.nodes.getNode(String(def.identity)) as IdentityNode | null;
     const format = def.format === 'cose' ? 'cose' : 'jws';
+    const stamp = def.stamp !== false;
     let signed = 0;
     let last = Number(this.context().get('counter')) || 0;
     if (!identity) this.status(status.error(RED._('iot-ledger-sign.status.noIdentity')));
@@ -20,7 +22,9 @@ export = function register(RED: RED): void {
         const key = identity.key();
         const now = Date.now();
         const counter = nextCounter(last, now);
-        const { envelope } = signAsDevice(msg.payload, key, counter, now, format);
+        const envelope = stamp
+          ? signAsDevice(msg.payload, key, counter, now, format).envelope
+          : signEnvelope(payloadToSign(msg.payload), key, { format, kid: identity.did });
         last = counter;
         this.context().set('counter', counter);
         msg.payload = typeof envelope === 'string' ? envelope : Buffer.from(envelope);

@@ -1,32 +1,26 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { ClassicLevel } from 'classic-level';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
 import { signCheckpoint } from '../lib/checkpoint';
-import { encodeCbor } from '../lib/codec';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
-import { sha256 } from '../lib/hash';
+import type { Ledger } from '../lib/ledger';
 import { verifierKeyString } from '../lib/note';
-import { buildSampleLedger, copyDir, makeDevice, signedReading, tempDir, type SampleLedger } from './support/audit-fixtures';
-import { TestLedgerWriter, keys } from './support/ledger-writer';
-
-type Db = ClassicLevel<Buffer, Buffer>;
-
-async function mutate(dir: string, fn: (db: Db) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
-function headValue(size: number, height: number, blockFirst: number): Buffer {
-  const fields = { size, height, blockFirst };
-  return Buffer.from(encodeCbor({ ...fields, hash: sha256(encodeCbor(fields)) }));
-}
+import {
+  appendAll,
+  buildSampleLedger,
+  checkpointsOf,
+  copyDir,
+  createLedger,
+  headValue,
+  keys,
+  makeDevice,
+  mutate,
+  signedReading,
+  tempDir,
+  unsealLastBlock,
+  type SampleLedger,
+} from './support/audit-fixtures';
 
 const kinds = (r: AuditReport): string[] => r.findings.map((f) => f.kind);
 
@@ -91,6 +85,7 @@ describe('audit: a clean ledger', function () {
   });
 
   it('refuses a ledger that another process holds, and a directory that is no ledger', async () => {
+    const { ClassicLevel } = await import('classic-level');
     const db = new ClassicLevel(sample.dir);
     await db.open();
     try {
@@ -101,6 +96,27 @@ describe('audit: a clean ledger', function () {
     const empty = tempDir();
     await assert.rejects(auditLedger(empty), (e: unknown) => isLedgerError(e, 'ERR_NOT_FOUND'));
     fs.rmSync(empty, { recursive: true });
+  });
+
+  it('reads a database another part of this process holds open, through a snapshot', async () => {
+    const dir = copyDir(sample.dir);
+    const { ClassicLevel } = await import('classic-level');
+    const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    try {
+      await assert.rejects(auditLedger(dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED'));
+      const audit = auditLedger(dir, { db });
+      // Written after the audit began: not in its snapshot.
+      await db.put(keys.record(40), Buffer.from('garbage'));
+      const r = await audit;
+      assert.equal(r.clean, true, formatReport(r));
+      assert.equal(db.status, 'open');
+      const after = await auditLedger(dir, { db });
+      assert.deepEqual(after.findings.map((f) => [f.kind, f.index]), [['record-hash', 40], ['missing', 40], ['head', undefined]]);
+    } finally {
+      await db.close();
+      fs.rmSync(dir, { recursive: true });
+    }
   });
 
   it('never writes to the ledger directory', async () => {
@@ -122,12 +138,11 @@ describe('audit: devices', function () {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-  async function ledger(build: (w: TestLedgerWriter) => Promise<void>): Promise<string> {
+  async function ledger(build: (w: Ledger) => Promise<void>): Promise<string> {
     const dir = tempDir();
     dirs.push(dir);
-    const w = await TestLedgerWriter.create(dir, { blockRecords: 4 });
+    const w = await createLedger(dir, { blockRecords: 4 });
     await build(w);
-    await w.seal();
     await w.close();
     return dir;
   }
@@ -281,9 +296,10 @@ describe('audit: damaged and incomplete ledgers', function () {
   it('reports records after the last block as unsealed, not as findings', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const w = await TestLedgerWriter.create(dir, { blockRecords: 10 });
+    const w = await createLedger(dir, { blockRecords: 10 });
     for (let i = 0; i < 14; i++) await w.append({ type: 'note', body: { i } });
-    await w.close();
+    await w.close(); // seals records 10..13 into block 1
+    await unsealLastBlock(dir); // as a power cut before that seal would have left it
     const r = await auditLedger(dir);
     assert.equal(r.clean, true, formatReport(r));
     assert.equal(r.unsealed, 4);
@@ -344,13 +360,12 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     const dir = tempDir();
     dirs.push(dir);
     const a = makeDevice('ES256', 'cose');
-    const w = await TestLedgerWriter.create(dir, { blockRecords: 4 });
+    const w = await createLedger(dir, { blockRecords: 4 });
     await w.append({ type: 'device.enrol', body: { did: a.did } });
     for (let i = 0; i < 3; i++) await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // counters 1..3
-    const cp = w.checkpoints[0];
+    const [cp] = await checkpointsOf(w);
     await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 3) }); // 4: replay of counter 3
     await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 4) }); // 5: ok
-    await w.seal();
     await w.close();
     const r = await auditLedger(dir, { from: cp });
     assert.equal(r.from, 4);
@@ -364,10 +379,10 @@ describe('audit: incremental, from a trusted checkpoint', function () {
   });
 
   it('finds a ledger rewritten after the trusted checkpoint (a fork) and audits it from the start', async () => {
-    // Same gateway key, same name, different history: rebuild the sample with another record 7.
+    // Same gateway key, same name, different history.
     const dir = tempDir();
     dirs.push(dir);
-    const w = await TestLedgerWriter.create(dir, { blockRecords: 10, gatewayKey: sample.gatewayKey, name: sample.name });
+    const w = await createLedger(dir, { blockRecords: 10, gatewayKey: sample.gatewayKey, name: sample.name });
     for (let i = 0; i < 40; i++) await w.append({ type: 'note', body: { i } });
     await w.close();
     const r = await auditLedger(dir, { from: sample.checkpoints[1] });
@@ -403,3 +418,60 @@ describe('audit: incremental, from a trusted checkpoint', function () {
   });
 });
 
+
+describe('audit: a ledger of several chunks, in worker threads', function () {
+  this.timeout(60000);
+  let dir: string;
+  before(async () => {
+    dir = tempDir();
+    const w = await createLedger(dir, { blockRecords: 300 });
+    const devs = [makeDevice('Ed25519', 'jws'), makeDevice('ES256', 'cose')];
+    const inputs = [
+      ...devs.map((d) => ({ type: 'device.enrol', body: { did: d.did } })),
+      ...Array.from({ length: 4998 }, (_, i) => {
+        const d = devs[i % 2];
+        return i % 3 === 0
+          ? { type: 'note', body: { i } }
+          : { type: 'reading', device: d.did, body: { t: -20 - i / 100 }, envelope: signedReading(d) };
+      }),
+    ];
+    await appendAll(w, inputs);
+    await w.close();
+    await unsealLastBlock(dir); // the last 200 records are not under a checkpoint
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('is clean, and finds the same damage as the in-thread audit', async () => {
+    const clean = await auditLedger(dir, { workers: 2, parallelThreshold: 0 });
+    assert.equal(clean.clean, true, formatReport(clean));
+    assert.equal(clean.size, 5000);
+    assert.equal(clean.unsealed, 200);
+    assert.equal(clean.checked.records, 5000);
+    const damaged = copyDir(dir);
+    try {
+      await mutate(damaged, async (db) => {
+        for (const i of [1500, 3333]) {
+          const v = (await db.get(keys.record(i))) as Buffer;
+          v[v.length - 5] ^= 0x40;
+          await db.put(keys.record(i), v);
+        }
+        const n = (await db.get(keys.node(11, 1))) as Buffer; // above the 1024-record chunks: records 2048..4095
+        n[3] ^= 1;
+        await db.put(keys.node(11, 1), n);
+      });
+      const inWorkers = await auditLedger(damaged, { workers: 2, parallelThreshold: 0 });
+      const inThread = await auditLedger(damaged, { workers: 0 });
+      assert.deepEqual(inWorkers.findings, inThread.findings);
+      assert.deepEqual(
+        inWorkers.findings.map((f) => [f.kind, f.index]),
+        [
+          ['record-hash', 1500],
+          ['merkle-node', 2048],
+          ['record-hash', 3333],
+        ],
+      );
+    } finally {
+      fs.rmSync(damaged, { recursive: true, force: true });
+    }
+  });
+});

@@ -4,8 +4,7 @@ import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
-import { buildSampleLedger, copyDir, tempDir, type SampleLedger } from './support/audit-fixtures';
-import { keys } from './support/ledger-writer';
+import { buildSampleLedger, copyDir, keys, tempDir, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
 
 function memoryIo(isTTY: boolean): CliIo & { out: string; err: string } {

@@ -183,3 +183,25 @@ describe('crypto: keys and signatures', () => {
     );
   });
 });
+
+describe('crypto: did:key never throws anything but typed errors', () => {
+  it('random strings and mutated ids give ERR_MALFORMED_DID or a valid key', () => {
+    const did = keyToDid(generateKey('ES256'));
+    const check = (s: string) => {
+      try {
+        const k = didToKey(s);
+        assert.equal(keyToDid(k), s.split('#')[0], 'a parsed did round-trips');
+      } catch (e) {
+        assert.ok(isLedgerError(e, 'ERR_MALFORMED_DID'), `untyped error for ${JSON.stringify(s)}: ${String(e)}`);
+      }
+    };
+    fc.assert(fc.property(fc.string(), (s) => check(s)), { numRuns: 500 });
+    fc.assert(fc.property(fc.string({ maxLength: 60 }), (s) => check(`did:key:z${s}`)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.nat(did.length - 1), fc.constantFrom(...'123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0OIl'), (pos, ch) =>
+        check(did.slice(0, pos) + ch + did.slice(pos + 1)),
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});

@@ -14,6 +14,7 @@ import { bytesEqual } from '../bytes';
 import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust } from './blocks';
 import type { ChunkJob, ChunkResult } from './chunk';
 import { DeviceChecker } from './devices';
+import { RuleChecker } from './rules';
 import { Findings, recordPos } from './findings';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
@@ -45,12 +46,21 @@ const MAX_LEVEL = 63;
 /** Audits the ledger in `dir` (read only). Throws LedgerError for usage and I/O problems, e.g. ERR_LEDGER_LOCKED. */
 export async function auditLedger(dir: string, opts: AuditOptions = {}): Promise<AuditReport> {
   const started = performance.now();
-  const store = await Store.open(dir);
+  const store = opts.db ? Store.fromOpen(dir, opts.db) : await Store.open(dir);
   try {
     return await new Auditor(store, opts).run(started);
   } finally {
     await store.close();
   }
+}
+
+interface Start {
+  /** First index to check. */
+  start: number;
+  /** The trusted frontier at `start`: hashes of rootPlan(start).ids. */
+  frontier: Uint8Array[];
+  ids: NodeId[];
+  chain: ChainStart;
 }
 
 interface InFlight {
@@ -65,6 +75,7 @@ class Auditor {
   readonly #opts: AuditOptions;
   readonly #findings: Findings;
   readonly #devices: DeviceChecker;
+  #rules: RuleChecker | undefined;
   readonly #k: number;
   readonly #width: number;
   #upper = new Map<number, Cursor>();
@@ -81,120 +92,40 @@ class Auditor {
   }
 
   async run(started: number): Promise<AuditReport> {
-    const store = this.#store;
-    const findings = this.#findings;
-
-    // What the ledger says about itself, and whom to trust.
-    const meta = readMeta(await store.get(META_KEY), findings);
-    const name = meta?.name ?? (await this.#nameFromFirstCheckpoint()) ?? '';
-    const choice = chooseTrust(this.#opts.trustedKey, meta, name, findings);
-    const trust: Trust = { name, verifier: choice.verifier };
-    const head = readHead(await store.get(HEAD_KEY), findings);
-
-    // How far the stored records, leaf nodes and blocks reach.
-    const lastRecord = await store.last(recordKey(0), Uint8Array.of(PREFIX_RECORD + 1));
-    const lastLeaf = await store.last(nodeKey(0, 0), nodeKey(1, 0));
-    const lastBlock = await store.last(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1));
-    const recordCount = lastRecord ? (recordKeyIndex(lastRecord[0]) ?? -1) + 1 : 0;
-    const leafCount = lastLeaf ? (nodeKeyIndex(lastLeaf[0]) ?? -1) + 1 : 0;
-    const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) ?? -1) + 1 : 0;
-    const treeSize = Math.max(recordCount, leafCount, head?.intact ? head.size : 0);
-
-    // Where to start: the beginning, or after a checkpoint the caller trusts.
-    let start = 0;
-    let frontier: { ids: NodeId[]; hashes: Uint8Array[] } = { ids: [], hashes: [] };
-    let chainStart: ChainStart = GENESIS;
-    if (this.#opts.from !== undefined) {
-      const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, findings);
-      if (from) {
-        start = from.size;
-        frontier = { ids: rootPlan(start).ids, hashes: from.frontier };
-        chainStart = await chainStartFor(store, start, blockCount, trust);
-        await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), findings);
-        await primeDevices(store, from, this.#devices, findings);
-      }
-    }
-
-    const k = this.#k;
-    const width = this.#width;
-    const total = treeSize - start;
-    const threshold = this.#opts.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
-    const workers = total >= threshold ? Math.max(0, Math.floor(this.#opts.workers ?? defaultWorkers())) : 0;
-    const pool = new ChunkPool(workers);
-    const progress = this.#opts.onProgress;
-
-    const base0 = Math.floor(start / width) * width;
-    const top = new CompactRange(
-      base0 / width,
-      frontier.hashes.filter((_, i) => frontier.ids[i].level >= k),
-    );
-    let localFrontier = frontier.hashes.filter((_, i) => frontier.ids[i].level < k);
-
-    const records = store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
-    const levels: Cursor[] = [];
-    for (let l = 0; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
+    const survey = await this.#survey();
+    const { trust, head, treeSize } = survey;
+    const from = await this.#startingPoint(trust, treeSize, survey.blockCount);
     const chain = new BlockChain(
-      store.cursor(blockKey(chainStart.height), Uint8Array.of(PREFIX_BLOCK + 1), 64),
+      this.#store.cursor(blockKey(from.chain.height), Uint8Array.of(PREFIX_BLOCK + 1), 64),
       trust,
-      findings,
-      chainStart,
+      this.#findings,
+      from.chain,
       head?.intact ? head.blockFirst : undefined,
-      start,
+      from.start,
     );
+    // Contracts and firmware are re-run from their first record, so only a full audit re-checks them.
+    if (from.start === 0) this.#rules = new RuleChecker(this.#findings, this.#devices);
     try {
-      progress?.(0, total);
-      const inFlight: InFlight[] = [];
-      const maxInFlight = Math.max(2, 3 * pool.threads);
-      let seq = 0;
-      let base = base0;
-      let from = start;
-      do {
-        const end = Math.min(base + width, treeSize);
-        await chain.ensure(end);
-        const pack = new PackBuilder();
-        await this.#readRecords(records, end, pack.section());
-        for (let l = 0; l <= k; l++) await this.#readNodes(levels[l], Math.floor(end / 2 ** l), pack.section());
-        const [recordPack, ...nodePacks] = pack.build();
-        const job: ChunkJob = {
-          seq: seq++,
-          level: k,
-          base,
-          start: from,
-          end,
-          frontier: localFrontier,
-          records: recordPack,
-          nodes: nodePacks,
-          sizes: chain.sizesIn(from, end),
-          verify: true,
-          keepEnvelopes: this.#opts.deviceKeys !== undefined,
-        };
-        inFlight.push({ result: pool.run(job), base, start: from, end });
-        while (inFlight.length >= maxInFlight) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
-        localFrontier = [];
-        from = end;
-        base += width;
-      } while (from < treeSize);
-      while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
-
+      await this.#stream(from, treeSize, chain);
+      this.#rules?.finish();
       await chain.ensure(Number.MAX_SAFE_INTEGER);
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
-      checkHead(head?.intact ? head : undefined, recordCount, blockCount, chain.lastSize, findings);
+      checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
     } finally {
-      await pool.close();
-      await Promise.all([records.close(), ...levels.map((c) => c.close()), ...[...this.#upper.values()].map((c) => c.close())]);
+      await chain.close();
     }
 
-    const { findings: list, omitted } = findings.result();
+    const { findings, omitted } = this.#findings.result();
     return {
-      clean: list.length === 0 && omitted === 0,
-      name,
+      clean: findings.length === 0 && omitted === 0,
+      name: trust.name,
       size: treeSize,
-      blocks: blockCount,
-      from: start,
-      trust: choice.source,
-      ...(choice.verifierString ? { verifier: choice.verifierString } : {}),
-      findings: list,
+      blocks: survey.blockCount,
+      from: from.start,
+      trust: survey.choice.source,
+      ...(survey.choice.verifierString ? { verifier: survey.choice.verifierString } : {}),
+      findings,
       omitted,
       checked: {
         records: this.#checked.records,
@@ -207,8 +138,118 @@ class Auditor {
     };
   }
 
+  /** What the ledger says about itself, whom to trust, and how far records, leaves and blocks reach. */
+  async #survey(): Promise<{
+    trust: Trust;
+    choice: ReturnType<typeof chooseTrust>;
+    head: ReturnType<typeof readHead>;
+    recordCount: number;
+    blockCount: number;
+    treeSize: number;
+  }> {
+    const store = this.#store;
+    const meta = readMeta(await store.get(META_KEY), this.#findings);
+    const name = meta?.name ?? (await this.#nameFromFirstCheckpoint()) ?? '';
+    const choice = chooseTrust(this.#opts.trustedKey, meta, name, this.#findings);
+    const head = readHead(await store.get(HEAD_KEY), this.#findings);
+    const lastRecord = await store.last(recordKey(0), Uint8Array.of(PREFIX_RECORD + 1));
+    const lastLeaf = await store.last(nodeKey(0, 0), nodeKey(1, 0));
+    const lastBlock = await store.last(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1));
+    const recordCount = lastRecord ? (recordKeyIndex(lastRecord[0]) ?? -1) + 1 : 0;
+    const leafCount = lastLeaf ? (nodeKeyIndex(lastLeaf[0]) ?? -1) + 1 : 0;
+    const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) ?? -1) + 1 : 0;
+    // A damaged head (its hash fails) does not get to stretch the tree.
+    const treeSize = Math.max(recordCount, leafCount, head?.intact ? head.size : 0);
+    return { trust: { name, verifier: choice.verifier }, choice, head, recordCount, blockCount, treeSize };
+  }
+
+  /** The beginning, or the end of a checkpoint the caller trusts (once the stored tree is shown to extend it). */
+  async #startingPoint(trust: Trust, treeSize: number, blockCount: number): Promise<Start> {
+    const beginning: Start = { start: 0, frontier: [], ids: [], chain: GENESIS };
+    if (this.#opts.from === undefined) return beginning;
+    const store = this.#store;
+    const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, this.#findings);
+    if (!from) return beginning;
+    const chain = await chainStartFor(store, from.size, blockCount, trust);
+    await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), this.#findings);
+    await primeDevices(store, from, this.#devices, this.#findings);
+    return { start: from.size, frontier: from.frontier, ids: rootPlan(from.size).ids, chain };
+  }
+
+  /**
+   * Reads records and nodes in aligned chunks of 2^k leaves, hands each chunk to the
+   * pool, and applies the results in order: block roots at their sizes, the upper tree
+   * from chunk roots, device events.
+   */
+  async #stream(from: Start, treeSize: number, chain: BlockChain): Promise<void> {
+    const store = this.#store;
+    const k = this.#k;
+    const width = this.#width;
+    const { start } = from;
+    const total = treeSize - start;
+    const threshold = this.#opts.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
+    const workers = total >= threshold ? Math.max(0, Math.floor(this.#opts.workers ?? defaultWorkers())) : 0;
+    const pool = new ChunkPool(workers);
+
+    // The trusted frontier splits into the upper tree (whole chunks) and the first chunk's part.
+    const base0 = Math.floor(start / width) * width;
+    const top = new CompactRange(base0 / width, from.frontier.filter((_, i) => from.ids[i].level >= k));
+    let localFrontier = from.frontier.filter((_, i) => from.ids[i].level < k);
+
+    const records = store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
+    const levels: Cursor[] = [];
+    for (let l = 0; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
+    try {
+      this.#opts.onProgress?.(0, total);
+      const inFlight: InFlight[] = [];
+      const maxInFlight = Math.max(2, 3 * pool.threads);
+      let seq = 0;
+      // Time per record spent reading here and checking in workers, to balance the two.
+      let readMs = 0;
+      let checkMs = 0;
+      for (let base = base0, at = start; at < treeSize || seq === 0; base += width) {
+        const end = Math.min(base + width, treeSize);
+        const readStart = performance.now();
+        await chain.ensure(end);
+        const pack = new PackBuilder();
+        await this.#readRecords(records, end, pack.section());
+        for (let l = 0; l <= k; l++) await this.#readNodes(levels[l], Math.floor(end / 2 ** l), pack.section());
+        const [recordPack, ...nodePacks] = pack.build();
+        const job: ChunkJob = {
+          seq: seq++,
+          level: k,
+          base,
+          start: at,
+          end,
+          frontier: localFrontier,
+          records: recordPack,
+          nodes: nodePacks,
+          sizes: chain.sizesIn(at, end),
+          verify: true,
+          keepEnvelopes: this.#opts.deviceKeys !== undefined,
+        };
+        readMs = 0.8 * readMs + 0.2 * ((performance.now() - readStart) / Math.max(1, end - at));
+        inFlight.push({ result: pool.run(job), base, start: at, end });
+        while (inFlight.length >= maxInFlight) {
+          const f = inFlight.shift() as InFlight;
+          const res = await this.#absorb(f, top, chain, start, total);
+          checkMs = 0.8 * checkMs + 0.2 * (res.ms / Math.max(1, f.end - f.start));
+          // One checker per reader's worth of work: with few signatures one worker keeps
+          // up and the other core stays with this thread; with many, all workers run.
+          if (readMs > 0) pool.active = Math.round(checkMs / readMs);
+        }
+        localFrontier = [];
+        at = end;
+      }
+      while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
+    } finally {
+      await pool.close();
+      await Promise.all([records.close(), ...levels.map((c) => c.close()), ...[...this.#upper.values()].map((c) => c.close())]);
+    }
+  }
+
   /** Applies one chunk's result, in chunk order. */
-  async #absorb(f: InFlight, top: CompactRange, chain: BlockChain, start: number, total: number): Promise<void> {
+  async #absorb(f: InFlight, top: CompactRange, chain: BlockChain, start: number, total: number): Promise<ChunkResult> {
     const res = await f.result;
     this.#findings.addAll(res.findings);
     if (res.lastBroken !== undefined) this.#lastBroken = Math.max(this.#lastBroken ?? 0, res.lastBroken);
@@ -231,11 +272,15 @@ class Auditor {
       // At the chunk's end the chunk root has merged into the upper tree.
       if (res.frontiers.some((x) => x.size === f.end)) settle(f.end, () => top.root());
     }
-    for (const ev of res.events) this.#devices.apply(ev);
+    for (const ev of res.events) {
+      this.#devices.apply(ev);
+      this.#rules?.apply(ev);
+    }
     this.#checked.records += res.checked.records;
     this.#checked.nodes += res.checked.nodes;
     this.#checked.signatures += res.checked.signatures;
     this.#opts.onProgress?.(f.end - start, total);
+    return res;
   }
 
   /** A node above the chunks, recomputed from chunk roots, against the stored one. */

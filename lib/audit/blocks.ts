@@ -40,6 +40,8 @@ export interface Block {
 }
 
 const ZERO_HASH = new Uint8Array(HASH_SIZE);
+const HEADER_FIELDS = ['v', 'height', 'prev', 'first', 'size', 'root', 'time'];
+const BLOCK_FIELDS = ['header', 'hash', 'checkpoint'];
 
 function isObject(v: CborValue): v is { [key: string]: CborValue } {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Map) && !(v instanceof CborTag);
@@ -52,9 +54,12 @@ const why = (err: unknown): string => (err instanceof Error ? err.message : Stri
 export function decodeHeader(bytes: Uint8Array): Header {
   const h = decodeCbor(bytes);
   if (!isObject(h)) throw new Error('header is not a CBOR map with text keys');
+  const extra = Object.keys(h).filter((k) => !HEADER_FIELDS.includes(k));
+  if (extra.length > 0) throw new Error(`header has unknown fields: ${extra.join(', ')}`);
   if (h.v !== 1) throw new Error('header version is not 1');
   for (const k of ['height', 'first', 'size', 'time'] as const) if (!isUint(h[k])) throw new Error(`header ${k} is not an unsigned integer`);
   for (const k of ['prev', 'root'] as const) if (!isHash(h[k])) throw new Error(`header ${k} is not 32 bytes`);
+  if ((h.first as number) > (h.size as number)) throw new Error('header starts after its end');
   return h as unknown as Header;
 }
 
@@ -73,6 +78,8 @@ export function readBlock(height: number, value: Uint8Array, trust: Trust): Bloc
     problem('block-header', 'block value is not a CBOR map with text keys');
     return b;
   }
+  const extra = Object.keys(v).filter((k) => !BLOCK_FIELDS.includes(k));
+  if (extra.length > 0) problem('block-header', `block value has unknown fields: ${extra.join(', ')}`);
   if (v.header instanceof Uint8Array) {
     b.headerHash = sha256(v.header);
     try {
@@ -224,6 +231,10 @@ export class BlockChain {
       if (b.size !== undefined) this.#add(b, 'missing', `block ends at tree size ${b.size} but only ${treeSize} records are stored`);
     }
     this.#queue = [];
+  }
+
+  async close(): Promise<void> {
+    await this.#cursor.close();
   }
 
   /** The agreed size of the last finalized block (0 before any). */

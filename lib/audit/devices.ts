@@ -96,6 +96,11 @@ export class DeviceChecker {
       this.#add(ev, 'unknown-device', `record ${ev.index} carries a device envelope but names no device`);
       return;
     }
+    if (ev.selfSigned) {
+      const own = check.ok === undefined ? this.#verify(check, did) : check;
+      if (!own.ok) this.#add(ev, 'envelope-signature', `signature of record ${ev.index} does not verify with ${did}: ${own.detail ?? 'bad signature'}`);
+      return;
+    }
     const answer = this.#hook?.(did, ev.index);
     const status = answer?.status ?? this.registry.status(did);
     if (status === 'unknown') {

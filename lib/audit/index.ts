@@ -2,3 +2,4 @@
 export { auditLedger } from './audit';
 export { formatReport, formatFinding } from './report';
 export type { AuditOptions, AuditReport, DeviceStatus, Finding, FindingKind } from './types';
+export type { OpenLedgerDb } from './store';

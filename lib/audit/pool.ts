@@ -34,6 +34,7 @@ export class ChunkPool {
   readonly #slots: Slot[] = [];
   readonly #waiting: Pending[] = [];
   #closed = false;
+  #active = Infinity;
 
   /** `workers` threads; 0 (or no compiled worker file) runs every chunk in this thread. */
   constructor(workers: number) {
@@ -44,6 +45,15 @@ export class ChunkPool {
 
   get threads(): number {
     return this.#slots.length;
+  }
+
+  /**
+   * How many workers take chunks. Fewer than there are leaves cores to the thread
+   * that reads LevelDB when it, not checking, limits the pace.
+   */
+  set active(n: number) {
+    this.#active = Math.max(1, n);
+    this.#dispatch();
   }
 
   run(job: ChunkJob): Promise<ChunkResult> {
@@ -99,7 +109,8 @@ export class ChunkPool {
   }
 
   #dispatch(): void {
-    for (const slot of this.#slots) {
+    for (let i = 0; i < this.#slots.length && i < this.#active; i++) {
+      const slot = this.#slots[i];
       if (this.#waiting.length === 0) return;
       if (slot.busy) continue;
       const next = this.#waiting.shift() as Pending;

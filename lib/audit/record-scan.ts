@@ -4,7 +4,7 @@
 // undefined and the caller decodes with lib/codec, whose verdict (and message) counts.
 import { fromUtf8 } from '../bytes';
 import { decodeCbor } from '../codec';
-import { MAX_RECORD_BYTES, type RecordView } from './records';
+import type { RecordView } from './records';
 
 const MAX_DEPTH = 64;
 const FAIL = Symbol('not canonical');
@@ -96,76 +96,80 @@ class Scanner {
     }
   }
 
-  /** Validates one item; returns true when it is `undefined` (0xf7). */
-  item(depth: number): boolean {
+  /**
+   * Validates one item as lib/codec's canonical decoder would, within what a record may
+   * hold (no tags, no undefined, finite numbers, text map keys). `decodesText`: a text
+   * item here is decoded by the caller with the fatal UTF-8 decoder, which validates it.
+   */
+  item(depth: number, decodesText = false): void {
     const start = this.pos;
     this.head();
     const { major, arg } = this;
     switch (major) {
       case 0:
       case 1:
-        return false;
+        return;
       case 2:
         if (this.argHigh !== 0) throw FAIL;
         this.need(arg);
-        return false;
+        return;
       case 3: {
         if (this.argHigh !== 0) throw FAIL;
         const at = this.need(arg);
-        if (!validUtf8(this.b, at, this.pos)) throw FAIL;
-        return false;
+        if (!decodesText && !validUtf8(this.b, at, this.pos)) throw FAIL;
+        return;
       }
-      case 4: {
+      case 4:
         if (depth >= MAX_DEPTH || this.argHigh !== 0 || arg > this.b.length - this.pos) throw FAIL;
         for (let i = 0; i < arg; i++) this.item(depth + 1);
-        return false;
-      }
+        return;
       case 5:
         if (depth >= MAX_DEPTH || this.argHigh !== 0 || arg > (this.b.length - this.pos) / 2) throw FAIL;
         this.mapEntries(arg, depth);
-        return false;
+        return;
       case 6:
-        if (depth >= MAX_DEPTH || this.argHigh >= 2 ** 21) throw FAIL;
-        if (this.item(depth + 1)) throw FAIL; // tag content is undefined
-        return false;
+        throw FAIL; // a tag: not in a record
       default:
-        return this.simple(start);
+        this.simple(start);
     }
   }
 
-  mapEntries(count: number, depth: number, onEntry?: (keyStart: number, keyEnd: number, valueStart: number) => void): void {
+  /** Map entries: text keys in strictly increasing byte order. */
+  mapEntries(
+    count: number,
+    depth: number,
+    onEntry?: (keyStart: number, keyEnd: number, valueStart: number) => void,
+    decodesText?: (keyStart: number, keyEnd: number) => boolean,
+  ): void {
     let prevStart = -1;
     let prevEnd = -1;
     for (let i = 0; i < count; i++) {
       const keyStart = this.pos;
-      if (this.item(depth + 1)) throw FAIL; // undefined key
+      if (this.b[keyStart] >> 5 !== 3) throw FAIL;
+      this.item(depth + 1);
       const keyEnd = this.pos;
-      // A -0 float key has no canonical encoding.
-      if (keyEnd - keyStart === 3 && this.b[keyStart] === 0xf9 && this.b[keyStart + 1] === 0x80 && this.b[keyStart + 2] === 0) throw FAIL;
       if (prevStart >= 0 && compare(this.b, prevStart, prevEnd, this.b, keyStart, keyEnd) >= 0) throw FAIL;
       const valueStart = this.pos;
-      if (this.item(depth + 1)) throw FAIL; // undefined value
+      this.item(depth + 1, decodesText?.(keyStart, keyEnd));
       onEntry?.(keyStart, keyEnd, valueStart);
       prevStart = keyStart;
       prevEnd = keyEnd;
     }
   }
 
-  simple(start: number): boolean {
+  /** false, true, null, and floats in their shortest exact width (finite only). */
+  simple(start: number): void {
     const info = this.info;
-    if (info >= 20 && info <= 23) return info === 23;
-    if (info >= 25 && info <= 27) {
-      const b = this.b;
-      let v: number;
-      if (info === 25) v = halfToNumber((b[start + 1] << 8) | b[start + 2]);
-      else {
-        for (let i = 0; i < this.pos - start - 1; i++) floatBytes[i] = b[start + 1 + i];
-        v = info === 26 ? floatView.getFloat32(0) : floatView.getFloat64(0);
-      }
-      if (!isShortestFloat(info, v, b, start)) throw FAIL;
-      return false;
+    if (info >= 20 && info <= 22) return;
+    if (info < 25 || info > 27) throw FAIL; // undefined, other simple values, reserved
+    const b = this.b;
+    let v: number;
+    if (info === 25) v = halfToNumber((b[start + 1] << 8) | b[start + 2]);
+    else {
+      for (let i = 0; i < this.pos - start - 1; i++) floatBytes[i] = b[start + 1 + i];
+      v = info === 26 ? floatView.getFloat32(0) : floatView.getFloat64(0);
     }
-    throw FAIL;
+    if (!Number.isFinite(v) || !isShortestFloat(info, v)) throw FAIL;
   }
 }
 
@@ -173,20 +177,19 @@ const floatBytes = new Uint8Array(8);
 const floatView = new DataView(floatBytes.buffer);
 
 /**
- * Whether a float item is how lib/codec writes that number: integers (but -0) are not
- * floats, NaN is f9 7e00, and everything else takes the shortest exact width.
+ * Whether a finite float item is how lib/codec writes that number: integers (but -0)
+ * are not floats, everything else takes the shortest exact width.
  */
-function isShortestFloat(info: number, v: number, b: Uint8Array, start: number): boolean {
+function isShortestFloat(info: number, v: number): boolean {
   if (Number.isSafeInteger(v) && !Object.is(v, -0)) return false;
-  if (Number.isNaN(v)) return info === 25 && b[start + 1] === 0x7e && b[start + 2] === 0x00;
   if (fitsHalf(v)) return info === 25;
   if (Math.fround(v) === v) return info === 26;
   return info === 27;
 }
 
-/** Whether v (not NaN) is exactly a half-precision value (incl. ±0, ±Infinity, subnormals). */
+/** Whether finite v is exactly a half-precision value (incl. ±0 and subnormals). */
 function fitsHalf(v: number): boolean {
-  if (!Number.isFinite(v) || v === 0) return true;
+  if (v === 0) return true;
   if (Math.fround(v) !== v) return false;
   const a = Math.abs(v);
   if (a > 65504) return false;
@@ -217,14 +220,38 @@ function compare(a: Uint8Array, aFrom: number, aTo: number, b: Uint8Array, bFrom
   return aTo - aFrom - (bTo - bFrom);
 }
 
-const isEnrolment = (t: string): boolean => t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke';
+/** Text fields repeat (types, device ids): remember the last few by their bytes. */
+const textCache: { bytes: Uint8Array; text: string }[] = [];
+function cachedText(b: Uint8Array, from: number, to: number): string {
+  const n = to - from;
+  for (const c of textCache) {
+    if (c.bytes.length !== n) continue;
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (c.bytes[i] !== b[from + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return c.text;
+  }
+  const text = fromUtf8(b.subarray(from, to));
+  if (n <= 128) {
+    if (textCache.length >= 8) textCache.shift();
+    textCache.push({ bytes: b.slice(from, to), text });
+  }
+  return text;
+}
+
+// Bodies the audit reads: enrolments (who may sign) and contract/firmware records (re-checked).
+const needsBody = (t: string): boolean =>
+  t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke' || t.startsWith('contract.') || t.startsWith('firmware.');
 
 /**
  * The record in `bytes` when it is a canonical v1 record this fast path fully
  * understands; undefined when lib/codec must decide (malformed, or unusual).
  */
 export function scanRecord(bytes: Uint8Array): RecordView | undefined {
-  if (bytes.length > MAX_RECORD_BYTES) return undefined;
   const s = new Scanner(bytes);
   try {
     s.head();
@@ -242,22 +269,22 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
       const k0 = ks + 1; // every known key is shorter than 24 bytes: a one-byte head
       const first = bytes[vs];
       if (ke - k0 === 1 && bytes[k0] === F_V) v = ve - vs === 1 && first === 0x01;
-      else if (is(bytes, k0, ke, KEY_TYPE)) type = first >> 5 === 3 ? fromUtf8(bytes.subarray(textStart(bytes, vs), ve)) : undefined;
+      else if (is(bytes, k0, ke, KEY_TYPE)) type = first >> 5 === 3 ? cachedText(bytes, textStart(bytes, vs), ve) : undefined;
       else if (is(bytes, k0, ke, KEY_TIME)) time = first >> 5 === 0 ? uintValue(bytes, vs) : undefined;
-      else if (is(bytes, k0, ke, KEY_DEVICE)) device = first >> 5 === 3 ? fromUtf8(bytes.subarray(textStart(bytes, vs), ve)) : '';
+      else if (is(bytes, k0, ke, KEY_DEVICE)) device = first >> 5 === 3 ? cachedText(bytes, textStart(bytes, vs), ve) : '';
       else if (is(bytes, k0, ke, KEY_ENVELOPE)) {
         if (first >> 5 === 3) envelope = fromUtf8(bytes.subarray(textStart(bytes, vs), ve));
         else if (first >> 5 === 2) envelope = bytes.slice(textStart(bytes, vs), ve);
         else ok = false;
       } else if (is(bytes, k0, ke, KEY_BODY)) body = [vs, ve];
       else ok = false;
-    });
+    }, (ks, ke) => is(bytes, ks + 1, ke, KEY_ENVELOPE) || is(bytes, ks + 1, ke, KEY_DEVICE));
     if (s.pos !== bytes.length || !ok || !v || !type || time === undefined) return undefined;
     if (device !== undefined && !device.startsWith('did:key:')) return undefined;
     const record: RecordView = { type, time };
     if (device !== undefined) record.device = device;
     if (envelope !== undefined) record.envelope = envelope;
-    if (body && isEnrolment(type)) record.body = decodeCbor(bytes.subarray(body[0], body[1]));
+    if (body && needsBody(type)) record.body = decodeCbor(bytes.subarray(body[0], body[1]));
     return record;
   } catch {
     return undefined; // not canonical here, or a surprise: lib/codec decides

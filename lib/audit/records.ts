@@ -3,17 +3,14 @@
 import { fromUtf8 } from '../bytes';
 import { CborTag, decodeCbor, type CborValue } from '../codec';
 
-export const MAX_RECORD_BYTES = 64 * 1024;
 export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device.tofu']);
 export const REVOKE_TYPE = 'device.revoke';
 /** Records that document a rejected input carry its envelope as evidence: not checked as accepted data. */
+/** Signed by the did:key they name (a contract party), which need not be an enrolled device. */
+export const SELF_SIGNED_TYPES: ReadonlySet<string> = new Set(['contract.sign']);
+/** Signed by someone other than a device (a firmware vendor); the firmware re-check verifies them. */
+export const VENDOR_SIGNED_TYPES: ReadonlySet<string> = new Set(['firmware.release']);
 export const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['security']);
-/**
- * Records whose envelope is signed by a contract party or a firmware vendor, not sent by an
- * enrolled device: the signature must verify under the did the record (or else the envelope's
- * kid) names, and enrolment and replay order do not apply.
- */
-export const SIGNER_TYPES: ReadonlySet<string> = new Set(['contract.sign', 'firmware.release']);
 
 const RECORD_FIELDS = new Set(['v', 'type', 'time', 'device', 'body', 'envelope']);
 
@@ -40,7 +37,6 @@ const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 
 /** Decodes and shape-checks a record; `problem` says what is wrong when it is not a v1 record. */
 export function readRecord(bytes: Uint8Array): { record?: RecordView; problem?: string } {
-  if (bytes.length > MAX_RECORD_BYTES) return { problem: `record is ${bytes.length} bytes, more than 64 KiB` };
   let v: CborValue;
   try {
     v = decodeCbor(bytes);
@@ -56,11 +52,40 @@ export function readRecord(bytes: Uint8Array): { record?: RecordView; problem?: 
     return { problem: 'record device is not a did:key' };
   if (v.envelope !== undefined && typeof v.envelope !== 'string' && !(v.envelope instanceof Uint8Array))
     return { problem: 'record envelope is neither text nor bytes' };
+  if (v.body !== undefined) {
+    const bad = bodyProblem(v.body, 'body', 0);
+    if (bad) return { problem: bad };
+  }
   const record: RecordView = { type: v.type, time: v.time };
   if (v.body !== undefined) record.body = v.body;
   if (v.device !== undefined) record.device = v.device;
   if (v.envelope !== undefined) record.envelope = v.envelope;
   return { record };
+}
+
+/**
+ * A body holds only what decodes back to the same value (docs/FORMAT.md): null, booleans,
+ * finite numbers, integers, text, bytes, arrays and maps with text keys.
+ */
+function bodyProblem(v: CborValue, path: string, depth: number): string | undefined {
+  if (v === undefined) return `${path} is undefined`;
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${path} is ${String(v)}, not a finite number`;
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return undefined;
+  if (v instanceof CborTag) return `${path} is a CBOR tag (${v.tag})`;
+  if (v instanceof Map) return `${path} is a map with keys that are not text`;
+  if (depth > 64) return `${path} nests too deep`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const bad = bodyProblem(v[i], `${path}[${i}]`, depth + 1);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  for (const k of Object.keys(v)) {
+    const bad = bodyProblem(v[k], `${path}.${k}`, depth + 1);
+    if (bad) return bad;
+  }
+  return undefined;
 }
 
 /** What a readable but broken record still tells: its time and device, for the finding. */

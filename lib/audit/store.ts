@@ -24,13 +24,41 @@ function causeCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * An already open classic-level database of a ledger (such as the one a running gateway
+ * holds): the audit reads it through an explicit snapshot and leaves it open.
+ */
+export interface OpenLedgerDb {
+  readonly status: string;
+  snapshot(): { close(): Promise<void> };
+  get(key: Buffer, options?: object): Promise<Buffer | Uint8Array | undefined>;
+  iterator(options?: object): unknown;
+}
+
 export class RawStore {
   readonly #db: Db;
   readonly dir: string;
+  /** Set when reading someone else's open database: read from it, close only this. */
+  readonly #snapshot: { close(): Promise<void> } | undefined;
+  readonly #read: object;
 
-  private constructor(dir: string, db: Db) {
+  private constructor(dir: string, db: Db, snapshot?: { close(): Promise<void> }) {
     this.dir = dir;
     this.#db = db;
+    this.#snapshot = snapshot;
+    this.#read = snapshot ? { ...VIEW, snapshot } : VIEW;
+  }
+
+  /** Reads an open database through a snapshot: appends may continue, the audit sees one moment. */
+  static fromOpen(dir: string, db: OpenLedgerDb): RawStore {
+    if (db.status !== 'open') throw new LedgerError('ERR_LEDGER_CLOSED', `the database given for ${dir} is not open`);
+    let snapshot: { close(): Promise<void> };
+    try {
+      snapshot = db.snapshot();
+    } catch (err) {
+      throw new LedgerError('ERR_LEDGER_IO', `cannot take a snapshot of ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return new RawStore(dir, db as unknown as Db, snapshot);
   }
 
   /** Opens an existing ledger directory. ERR_NOT_FOUND, ERR_LEDGER_LOCKED or ERR_LEDGER_IO. */
@@ -53,7 +81,7 @@ export class RawStore {
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     try {
-      return await this.#db.get(key, VIEW);
+      return await this.#db.get(key, this.#read);
     } catch (err) {
       throw io(err, 'read');
     }
@@ -61,12 +89,12 @@ export class RawStore {
 
   /** Entries with gte <= key < lt, in key order, fetched in batches ahead of use. */
   cursor(gte: Uint8Array, lt: Uint8Array, batch = 1000): Cursor {
-    return new Cursor(this.#db.iterator({ ...VIEW, gte, lt }) as unknown as DbIterator, batch);
+    return new Cursor(this.#db.iterator({ ...this.#read, gte, lt }) as unknown as DbIterator, batch);
   }
 
   /** The greatest entry with gte <= key < lt. */
   async last(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
-    const it = this.#db.iterator({ ...VIEW, gte, lt, reverse: true, limit: 1 }) as unknown as DbIterator;
+    const it = this.#db.iterator({ ...this.#read, gte, lt, reverse: true, limit: 1 }) as unknown as DbIterator;
     try {
       const [e] = await it.nextv(1);
       return e;
@@ -79,7 +107,7 @@ export class RawStore {
 
   /** The smallest entry with gte <= key < lt. */
   async first(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
-    const it = this.#db.iterator({ ...VIEW, gte, lt, limit: 1 }) as unknown as DbIterator;
+    const it = this.#db.iterator({ ...this.#read, gte, lt, limit: 1 }) as unknown as DbIterator;
     try {
       const [e] = await it.nextv(1);
       return e;
@@ -91,7 +119,8 @@ export class RawStore {
   }
 
   async close(): Promise<void> {
-    await this.#db.close();
+    if (this.#snapshot) await this.#snapshot.close();
+    else await this.#db.close();
   }
 }
 

@@ -49,6 +49,9 @@ export function readMeta(value: Uint8Array | undefined, findings: Findings): Met
     return undefined;
   }
   if (v.v !== 1) add('ledger meta version is not 1');
+  const extra = Object.keys(v).filter((k) => !['v', 'name', 'gateway', 'verifier', 'created'].includes(k));
+  if (extra.length > 0) add(`ledger meta has unknown fields: ${extra.join(', ')}`);
+  if (!isUint(v.created)) add('ledger meta has no creation time');
   const meta: Meta = { name: v.name };
   if (typeof v.gateway === 'string') meta.gateway = v.gateway;
   else add('ledger meta has no gateway did:key');
@@ -122,7 +125,14 @@ export function readHead(value: Uint8Array | undefined, findings: Findings): Hea
     add(`head is not canonical CBOR: ${why(err)}`);
     return undefined;
   }
-  if (!isObject(v) || !isUint(v.size) || !isUint(v.height) || !isUint(v.blockFirst) || !(isBytes(v.hash) && v.hash.length === HASH_SIZE)) {
+  if (
+    !isObject(v) ||
+    Object.keys(v).length !== 4 ||
+    !isUint(v.size) ||
+    !isUint(v.height) ||
+    !isUint(v.blockFirst) ||
+    !(isBytes(v.hash) && v.hash.length === HASH_SIZE)
+  ) {
     add('head is not {size, height, blockFirst, hash}');
     return undefined;
   }

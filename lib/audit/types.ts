@@ -1,5 +1,6 @@
 // The public shapes of the audit: what it is asked, what it reports.
 import type { Jwk, PublicKey } from '../keys';
+import type { OpenLedgerDb } from './store';
 
 export type FindingKind =
   | 'record-hash'
@@ -78,6 +79,12 @@ export interface AuditOptions {
   maxFindings?: number;
   /** Ledgers with fewer records to check than this are checked in this thread (default 4096). */
   parallelThreshold?: number;
+  /**
+   * The ledger's database when it is already open in this process (a running gateway
+   * owns its directory): the audit reads it through an explicit snapshot, so appends
+   * can go on, and leaves it open. Default: open `dir` itself.
+   */
+  db?: OpenLedgerDb;
   /** Records per unit of work is 2^chunkLevel (default 10); exposed for tests. */
   chunkLevel?: number;
 }

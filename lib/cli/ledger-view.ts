@@ -1,39 +1,9 @@
-// JSON views of ledger records for people: bytes as {"hex": ...}, big integers as text.
+// Reading ledger append requests from JSON lines (the views for people are in lib/ledger/view).
 import * as readline from 'node:readline';
-import { fromBase64, fromHex, toHex } from '../bytes';
-import type { CborValue } from '../codec';
-import type { RecordInput, StoredRecord } from '../ledger';
+import { fromBase64, fromHex } from '../bytes';
+import type { RecordInput } from '../ledger';
+export { jsonView, recordView } from '../ledger/view';
 import { processIo, type CliIo } from './io';
-
-/** A JSON-safe view of a CBOR value. */
-export function jsonView(v: CborValue): unknown {
-  if (v instanceof Uint8Array) return { hex: toHex(v) };
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return v.map(jsonView);
-  if (v instanceof Map) return [...v].map(([k, val]) => [jsonView(k), jsonView(val)]);
-  if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v as Record<string, CborValue>)) {
-      Object.defineProperty(out, k, { value: jsonView(val), enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  }
-  return v;
-}
-
-/** One exported line: index, leaf hash, type, ISO time, device, body and envelope. */
-export function recordView(r: StoredRecord): Record<string, unknown> {
-  const view: Record<string, unknown> = {
-    index: r.index,
-    leafHash: toHex(r.leafHash),
-    type: r.record.type,
-    time: new Date(r.record.time).toISOString(),
-  };
-  if (r.record.device !== undefined) view.device = r.record.device;
-  if (r.record.body !== undefined) view.body = jsonView(r.record.body);
-  if (r.record.envelope !== undefined) view.envelope = jsonView(r.record.envelope);
-  return view;
-}
 
 /**
  * An append request from one JSON line: {type, body?, device?, envelope?, time?}. The

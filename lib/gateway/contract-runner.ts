@@ -123,7 +123,8 @@ export class ContractRunner {
 
   view(): import('./gateway').ContractView {
     const t = this.terms;
-    return { id: t.id, title: t.title, termsHash: this.ref.termsHash, metric: t.metric, unit: t.unit, active: this.active, status: this.current().status, rule: t.rule };
+    const state = this.current();
+    return { id: t.id, title: t.title, termsHash: this.ref.termsHash, metric: t.metric, unit: t.unit, active: this.active, status: state.status, rule: t.rule, last: state.last };
   }
 
   current(): ContractState {

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput } from '../ledger';
 import { toRecordBody } from '../payload';
+import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
 import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
@@ -39,12 +40,14 @@ export interface ContractView {
   active: boolean;
   status: string;
   rule: unknown;
+  last: { time: number; value: number } | null;
 }
 
 export class Gateway extends EventEmitter {
   readonly stats: GatewayStats = { verified: 0, rejected: 0, appended: 0 };
   /** Contracts evaluated in this runtime, by terms hash (kept by the Contract nodes). */
   readonly contracts = new Map<string, () => ContractView>();
+  #firmware?: Promise<FirmwareRunner>;
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */
@@ -169,6 +172,12 @@ export class Gateway extends EventEmitter {
     const body = toRecordBody({ code, detail: wellFormed(detail.slice(0, 500)), ...Object.fromEntries(fields) });
     const device = typeof context.device === 'string' && context.device.startsWith('did:key:') ? context.device : undefined;
     return this.record(device ? { type: SECURITY, device, body } : { type: SECURITY, body });
+  }
+
+  /** The ledger's firmware log, shared by every Firmware node on this gateway. */
+  firmware(): Promise<FirmwareRunner> {
+    this.#firmware ??= FirmwareRunner.load(this);
+    return this.#firmware;
   }
 
   async close(): Promise<void> {

@@ -13,3 +13,4 @@ export {
   type LedgerRecord,
   type RecordInput,
 } from './record';
+export { jsonView, recordView, blockView } from './view';

@@ -182,6 +182,15 @@ export class Ledger extends EventEmitter {
     return this.#settings.readOnly;
   }
 
+  /**
+   * The open LevelDB handle, for reading only: the in-process audit reads it through a
+   * snapshot (a second open of the directory would fail on LevelDB's lock).
+   */
+  get database(): Db {
+    this.#checkOpen();
+    return this.#db;
+  }
+
   get closed(): boolean {
     return this.#state !== 'open';
   }

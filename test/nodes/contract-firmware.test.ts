@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import { ContractRechecker, signContract, termsHashHex, validateTerms } from '../../lib/contracts';
 import { createManifest, createReport } from '../../lib/firmware';
 import { Ledger } from '../../lib/ledger';
-import { generateKey, jwkToKey, keyToDid, signEnvelope, type PrivateKey } from '../../lib/index';
+import { auditLedger, generateKey, jwkToKey, keyToDid, signEnvelope, type PrivateKey } from '../../lib/index';
+import { runCli } from '../support/cli';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, tempUserDir } from './support';
 
 const nodes = packNodes();
@@ -112,6 +113,8 @@ describe('nodes: verify -> contract -> record (cold room)', function () {
     }
     await ledger.close();
     assert.deepEqual(recheck.finish(last), []);
+    const report = await auditLedger(dir, { workers: 0 });
+    assert.deepEqual(report.findings, [], 'the audit re-runs the contract and agrees');
     types = types.filter((t) => t.startsWith('contract.'));
     assert.equal(types.filter((t) => t === 'contract.register').length, 1);
     assert.equal(types.filter((t) => t === 'contract.sign').length, 2);
@@ -135,6 +138,9 @@ describe('nodes: verify -> contract -> record (cold room)', function () {
     const found = recheck.finish(last);
     assert.equal(found.length, 1);
     assert.equal(found[0].index, forged.index);
+    const report = await auditLedger(dir, { workers: 0 });
+    assert.equal(report.clean, false);
+    assert.deepEqual(report.findings.map((f) => [f.kind, f.index]), [['contract-verdict', forged.index]]);
   });
 });
 
@@ -195,5 +201,29 @@ describe('nodes: firmware', function () {
     const r = await rep;
     assert.equal(r.firmware.decision, 'recorded');
     assert.equal(r.firmware.body.status, 'confirmed');
+    await helper.unload();
+
+    const dir = `${userDir}/iot-ledger/ledgers/fw`;
+    assert.deepEqual((await auditLedger(dir, { workers: 0 })).findings, [], 'every recorded decision follows the rules');
+    const cli = runCli(['firmware', 'history', dir, '--json']);
+    assert.equal(cli.status, 0, cli.stderr);
+    const history = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { device: string; versions: { version: string; approvedBy?: { signer: string } }[]; rejections: { reason: string }[] });
+    const first = history.find((h) => h.device === keyToDid(devices[0]));
+    assert.deepEqual(first?.versions.map((v) => [v.version, v.approvedBy?.signer]), [['1.2.0', keyToDid(vendor)]]);
+    assert.deepEqual(first?.rejections.map((j) => j.reason), ['rollback']);
+    assert.match(runCli(['firmware', 'history', dir, '--device', keyToDid(devices[1])]).stdout, /1\.2\.0 \(seq 2, thermo-v1\)/);
+    // A forged approval of the rollback the gateway refused:
+    const key = jwkToKey(JSON.parse(fs.readFileSync(`${userDir}/iot-ledger/keys/fw.gateway.jwk`, 'utf8'))) as PrivateKey;
+    const ledger = await Ledger.open(dir, { gatewayKey: key });
+    let approved: Record<string, unknown> | undefined;
+    for await (const rec of ledger.byType('firmware.decision')) {
+      const b = rec.record.body as Record<string, unknown>;
+      if (b.decision === 'approved' && b.device === keyToDid(devices[0])) approved = b;
+    }
+    assert.ok(approved);
+    const forged = await ledger.append({ type: 'firmware.decision', device: keyToDid(devices[0]), body: { ...approved, sequence: 1, digest: digest(1), version: '1.1.0', size: 1001, at: Date.now() } as never });
+    await ledger.close();
+    const audit = await auditLedger(dir, { workers: 0 });
+    assert.deepEqual(audit.findings.map((f) => [f.kind, f.index]), [['firmware-decision', forged.index]]);
   });
 });

@@ -24,6 +24,8 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', outputs: 1, wires: [['record']] },
     { id: 'record', type: 'iot-ledger-record', ledger: 'ledger', recordType: 'reading', wires: [['recorded']] },
     { id: 'query', type: 'iot-ledger-query', ledger: 'ledger', mode: 'latest', limit: 10, wires: [['answer']] },
+    { id: 'audit', type: 'iot-ledger-audit', ledger: 'ledger', mode: 'full', interval: 0, wires: [['audited']] },
+    { id: 'audited', type: 'helper' },
     { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'enrolled', type: 'helper' },
     { id: 'recorded', type: 'helper' },
@@ -60,6 +62,8 @@ describe('nodes: enrol -> verify -> record -> query', function () {
       helper.getNode('recorded'),
       3,
     );
+    const recordStatuses: unknown[] = [];
+    helper.getNode('record').on('call:status', (call: never) => recordStatuses.push((call as { args: unknown[] }).args[0]));
     const env1 = reading(device, 1, -21.5);
     helper.getNode('verify').receive({ payload: env1, topic: 'coldroom/freezer-1' });
     helper.getNode('verify').receive({ payload: Buffer.from(reading(p256, 1, -22, 'cose') as Uint8Array) });
@@ -76,6 +80,7 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     assert.equal(got[0].envelope, env1);
     assert.ok(Buffer.isBuffer(got[1].envelope));
     assert.deepEqual(got.map((m) => m.ledger.index), [2, 3, 4]);
+    assert.deepEqual(recordStatuses.at(-1), { fill: 'green', shape: 'dot', text: 'block 1 · 5 records' });
 
     const answer = nextMessage<{ payload: { index: number; type: string; device?: string }[] }>(helper.getNode('answer'));
     helper.getNode('query').receive({ payload: { mode: 'device', device: keyToDid(device) } });
@@ -100,6 +105,8 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     const stranger = generateKey('Ed25519');
     const caught = messages<ErrorMsg>(helper.getNode('caught'), 6);
     const verify = helper.getNode('verify');
+    const statuses: unknown[] = [];
+    verify.on('call:status', (call: never) => statuses.push((call as { args: unknown[] }).args[0]));
     const fresh = reading(device, 100, -20.5) as string;
     const [h, , s] = fresh.split('.');
     const forged = `${h}.${Buffer.from(JSON.stringify({ temperature: -30, counter: 101, ts: 1764000101000 })).toString('base64url')}.${s}`;
@@ -110,6 +117,7 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     verify.receive({ payload: { some: 'object' } }); // wrong type
     verify.receive({ payload: signEnvelope({ temperature: 1 }, device, { kid: keyToDid(device) }) }); // no counter/time
     const codes = (await caught).map((m) => m.error.code);
+    assert.deepEqual(statuses.at(-1), { fill: 'yellow', shape: 'ring', text: 'verified 0 · rejected 6' });
     assert.deepEqual(codes, ['ERR_BAD_SIGNATURE', 'ERR_UNKNOWN_DEVICE', 'ERR_MALFORMED_ENVELOPE', 'ERR_REPLAY', 'ERR_MALFORMED_ENVELOPE', 'ERR_REPLAY']);
 
     const answer = nextMessage<{ payload: { body: { code: string } }[] }>(helper.getNode('answer'));
@@ -134,6 +142,27 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     const ok = nextMessage<{ ledger: { index: number } }>(helper.getNode('recorded'));
     helper.getNode('verify').receive({ payload: reading(device, 500, -21) });
     assert.ok((await ok).ledger.index > 4);
+  });
+
+  it('audits the open ledger in place (full, then incremental) and reports it clean', async () => {
+    await helper.load(nodes, flow());
+    const statuses: { text?: string }[] = [];
+    helper.getNode('audit').on('call:status', (call: never) => statuses.push((call as { args: { text?: string }[] }).args[0]));
+    const first = nextMessage<{ payload: { clean: boolean; size: number; findings: unknown[]; checked: { signatures: number } } }>(helper.getNode('audited'));
+    helper.getNode('audit').receive({});
+    const report = (await first).payload;
+    assert.equal(report.clean, true, JSON.stringify(report.findings));
+    assert.ok(report.size >= 5);
+    assert.ok(report.checked.signatures >= 3, 'device envelopes were verified');
+    await new Promise((r) => setImmediate(r));
+    assert.match(String(statuses.at(-1)?.text), /^audit clean · \d+ records$/);
+    // appends go on while audits run, from the same process
+    const ok = nextMessage(helper.getNode('recorded'));
+    helper.getNode('verify').receive({ payload: reading(device, 900, -21) });
+    await ok;
+    const second = nextMessage<{ payload: { clean: boolean } }>(helper.getNode('audited'));
+    helper.getNode('audit').receive({});
+    assert.equal((await second).payload.clean, true);
   });
 
   it('keeps the gateway key out of the flow, in a 0600 key file', async () => {

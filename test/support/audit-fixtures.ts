@@ -1,10 +1,15 @@
-// Small ledgers for the audit tests: gateway-only records and device-signed readings.
+// Ledgers for the audit tests, written by the real Ledger; damage is done afterwards
+// with classic-level directly, at keys laid out as docs/FORMAT.md says.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { decodeCbor, encodeCbor } from '../../lib/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { signEnvelope, type EnvelopeFormat } from '../../lib/envelope';
-import { TestLedgerWriter, type WriterOptions } from './ledger-writer';
+import { sha256 } from '../../lib/hash';
+import { Ledger, type RecordInput } from '../../lib/ledger';
+import { verifierKeyString } from '../../lib/note';
 
 export interface Device {
   key: PrivateKey;
@@ -34,6 +39,35 @@ export function copyDir(from: string, prefix = 'audit-copy-'): string {
   return to;
 }
 
+/** A gateway clock that ticks a second per call, so record and block times are predictable. */
+export function testClock(start = 1764000000000): () => number {
+  let t = start;
+  return () => (t += 1000);
+}
+
+/** Opens a new ledger for a test: no sealing timer, a ticking clock. */
+export function createLedger(dir: string, opts: { name?: string; gatewayKey?: PrivateKey; blockRecords?: number } = {}): Promise<Ledger> {
+  return Ledger.open(dir, {
+    name: opts.name ?? 'test.ledger',
+    gatewayKey: opts.gatewayKey ?? generateKey('Ed25519'),
+    blockRecords: opts.blockRecords ?? 10,
+    blockSeconds: 0,
+    now: testClock(),
+  });
+}
+
+/** Appends in batches (one synced write each). */
+export async function appendAll(ledger: Ledger, inputs: RecordInput[], batch = 1000): Promise<void> {
+  for (let i = 0; i < inputs.length; i += batch) await ledger.appendMany(inputs.slice(i, i + batch));
+}
+
+/** The signed checkpoints of every sealed block, by height. */
+export async function checkpointsOf(ledger: Ledger): Promise<string[]> {
+  const out: string[] = [];
+  for (let h = 0; h < ledger.height; h++) out.push((await ledger.block(h)).checkpoint);
+  return out;
+}
+
 export interface SampleLedger {
   dir: string;
   name: string;
@@ -47,35 +81,91 @@ export interface SampleLedger {
 }
 
 /**
- * ~40 records in 4 blocks of 10: enrolment of an Ed25519/JWS device and a P-256/COSE
+ * ~40 records in blocks of 10: enrolment of an Ed25519/JWS device and a P-256/COSE
  * device (the second by TOFU), their signed readings, and gateway notes.
  */
-export async function buildSampleLedger(dir = tempDir(), opts: WriterOptions & { records?: number } = {}): Promise<SampleLedger> {
-  const w = await TestLedgerWriter.create(dir, { blockRecords: 10, ...opts });
+export async function buildSampleLedger(dir = tempDir(), opts: { records?: number; blockRecords?: number } = {}): Promise<SampleLedger> {
+  const gatewayKey = generateKey('Ed25519');
+  const ledger = await createLedger(dir, { gatewayKey, blockRecords: opts.blockRecords ?? 10 });
   const a = makeDevice('Ed25519', 'jws');
   const b = makeDevice('ES256', 'cose');
-  await w.append({ type: 'device.enrol', body: { did: a.did, name: 'cold-room-a' } });
-  await w.append({ type: 'device.tofu', device: b.did, body: { did: b.did, name: 'cold-room-b' } });
+  await ledger.append({ type: 'device.enrol', body: { did: a.did, name: 'cold-room-a' } });
+  await ledger.append({ type: 'device.tofu', device: b.did, body: { did: b.did, name: 'cold-room-b' } });
   const total = opts.records ?? 40;
-  for (let i = w.size; i < total; i++) {
-    if (i % 5 === 4) await w.append({ type: 'note', body: { text: `gateway note ${i}` } });
+  for (let i = ledger.size; i < total; i++) {
+    if (i % 5 === 4) await ledger.append({ type: 'note', body: { text: `gateway note ${i}` } });
     else {
       const dev = i % 2 === 0 ? a : b;
-      await w.append({ type: 'reading', device: dev.did, body: { temperature: -21, n: i }, envelope: signedReading(dev) });
+      await ledger.append({ type: 'reading', device: dev.did, body: { temperature: -21, n: i }, envelope: signedReading(dev) });
     }
   }
-  await w.seal();
+  await ledger.seal();
   const out: SampleLedger = {
     dir,
-    name: w.name,
-    verifierKey: w.verifierKey,
-    gatewayDid: w.did,
-    gatewayKey: w.gatewayKey,
-    checkpoints: [...w.checkpoints],
+    name: 'test.ledger',
+    verifierKey: verifierKeyString('test.ledger', gatewayKey),
+    gatewayDid: keyToDid(gatewayKey),
+    gatewayKey,
+    checkpoints: await checkpointsOf(ledger),
     devices: [a, b],
-    size: w.size,
-    blocks: w.height,
+    size: ledger.size,
+    blocks: ledger.height,
   };
-  await w.close();
+  await ledger.close();
   return out;
+}
+
+// ------------------------------------------------------------------ raw access, to damage ledgers
+
+const u64 = (x: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(Math.floor(x / 2 ** 32), 0);
+  b.writeUInt32BE(x % 2 ** 32, 4);
+  return b;
+};
+
+/** LevelDB keys as docs/FORMAT.md lays them out. */
+export const keys = {
+  meta: (): Buffer => Buffer.from('mmeta'),
+  head: (): Buffer => Buffer.from('h'),
+  record: (i: number): Buffer => Buffer.concat([Buffer.from('r'), u64(i)]),
+  node: (level: number, i: number): Buffer => Buffer.concat([Buffer.from('n'), Buffer.from([level]), u64(i)]),
+  block: (h: number): Buffer => Buffer.concat([Buffer.from('b'), u64(h)]),
+};
+
+/** A head value {size, height, blockFirst, hash}. */
+export function headValue(size: number, height: number, blockFirst: number): Buffer {
+  const fields = { size, height, blockFirst };
+  return Buffer.from(encodeCbor({ ...fields, hash: sha256(encodeCbor(fields)) }));
+}
+
+export type RawDb = ClassicLevel<Buffer, Buffer>;
+
+/** Opens a (closed) ledger's LevelDB directly, to change stored bytes. */
+export async function mutate(dir: string, fn: (db: RawDb) => Promise<void>): Promise<void> {
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * What a power cut before sealing leaves: the last block gone and the head pointing
+ * back to where it started (its records stay, not yet under a checkpoint).
+ */
+export async function unsealLastBlock(dir: string): Promise<void> {
+  await mutate(dir, async (db) => {
+    const head = (await db.get(keys.head())) as Buffer;
+    const h = decodeCbor(head) as { size: number; height: number };
+    const lastKey = keys.block(h.height - 1);
+    const block = decodeCbor((await db.get(lastKey)) as Buffer) as { header: Uint8Array };
+    const header = decodeCbor(block.header) as { first: number };
+    await db.batch([
+      { type: 'del', key: lastKey },
+      { type: 'put', key: keys.head(), value: headValue(h.size, h.height - 1, header.first) },
+    ]);
+  });
 }

@@ -1,0 +1,64 @@
+// The rules the gateway applied, applied again: contracts are re-run over their recorded
+// inputs and firmware decisions re-checked, in ledger order. A recorded verdict or decision
+// that does not follow is a finding at that record.
+import { ContractRechecker } from '../contracts/records';
+import { FirmwareState, recheckRecord, type Envelope } from '../firmware';
+import type { DeviceEvent } from './chunk';
+import type { DeviceChecker } from './devices';
+import { Findings, recordPos } from './findings';
+
+export function isRuleRecord(type: string): boolean {
+  return type.startsWith('contract.') || type.startsWith('firmware.');
+}
+
+export class RuleChecker {
+  readonly #contracts = new ContractRechecker();
+  readonly #firmware = new FirmwareState();
+  readonly #findings: Findings;
+  readonly #devices: DeviceChecker;
+  #reported = 0;
+  #last = 0;
+
+  constructor(findings: Findings, devices: DeviceChecker) {
+    this.#findings = findings;
+    this.#devices = devices;
+  }
+
+  apply(ev: DeviceEvent): void {
+    if (!ev.rule) return;
+    this.#last = ev.index;
+    const body = ev.rule.body;
+    if (ev.type.startsWith('contract.')) {
+      this.#contracts.apply(ev.type, body, ev.index);
+      this.#flushContracts(ev.time);
+      return;
+    }
+    const isEnrolled = (did: string) => this.#devices.registry.status(did) === 'enrolled';
+    const record: { type: string; time: number; body?: unknown; envelope?: Envelope } = { type: ev.type, time: ev.time, body };
+    if (ev.rule.envelope !== undefined) record.envelope = ev.rule.envelope;
+    const r = recheckRecord(this.#firmware, record, { isEnrolled });
+    if (!r.ok) this.#add(ev.index, ev.time, ev.device, 'firmware-decision', `${ev.type} record ${ev.index} does not follow the firmware rules: ${r.message ?? r.reason ?? 'mismatch'}`);
+    try {
+      this.#firmware.apply(ev.type, body, ev.index, ev.time);
+    } catch (err) {
+      this.#add(ev.index, ev.time, ev.device, 'record-decode', `${ev.type} record ${ev.index}: ${(err as Error).message}`);
+    }
+  }
+
+  finish(): void {
+    this.#contracts.finish(this.#last);
+    this.#flushContracts(undefined);
+  }
+
+  #flushContracts(time: number | undefined): void {
+    const all = this.#contracts.mismatches;
+    for (; this.#reported < all.length; this.#reported++) {
+      const m = all[this.#reported];
+      this.#add(m.index, time, undefined, 'contract-verdict', `contract ${m.contract}, record ${m.index}: ${m.detail}`);
+    }
+  }
+
+  #add(index: number, time: number | undefined, device: string | undefined, kind: string, detail: string): void {
+    this.#findings.add(recordPos(index), { kind, index, ...(time !== undefined ? { time } : {}), ...(device ? { device } : {}), detail });
+  }
+}

@@ -1,0 +1,299 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { generateKey, keyToDid, keyToJwk, signEnvelope, type PrivateKey } from '../../lib/index';
+import { signContract, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
+import { ContractRunner, Gateway, openGateways } from '../../lib/gateway';
+import { contractSeries, sidebarData } from '../../nodes/lib/sidebar-data';
+import { projectRoot } from '../support/paths';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
+
+// The admin endpoints behind the editor: the Contract node's signatures table
+// (GET /iot-ledger/contracts/:id) and the Ledger sidebar plugin (GET /iot-ledger/sidebar[/series]).
+
+interface ContractInfo {
+  id: string;
+  version: number;
+  title: string;
+  termsHash: string;
+  active: boolean;
+  parties: { did: string; signed: boolean }[];
+  missingParties: string[];
+  signingPayload: { contract: string; version: number; termsHash: string };
+  state: { status: string; last: { time: number; value: number } | null; counters: { readings: number; excursions: number; violations: number }; window: Record<string, unknown> };
+}
+interface SidebarLedger {
+  name: string;
+  size: number;
+  blocks: number;
+  gatewayDid: string;
+  verifierKey: string;
+  latestBlocks: { height: number; size: number; records: number; time: number; root: string }[];
+  lastAudit: { at: number; clean: boolean; size: number; first?: unknown } | null;
+  devices: { did: string; name: string; revoked: boolean; tofu: boolean }[];
+  contracts: { id: string; termsHash: string; active: boolean; status: string; rule: unknown; last: { value: number } | null }[];
+}
+interface Series {
+  ledger: string;
+  contract: { id: string; termsHash: string; rule: unknown; unit: string | null; active: boolean | null };
+  points: { index: number; time: number; value: number }[];
+  events: { time: number; type: string }[];
+  excursions: { start: number; end: number | null; violated: boolean }[];
+  from: number | null;
+  to: number | null;
+}
+
+const LEDGER = 'editor-endpoints';
+
+function coldRoom(parties: string[], extra: Partial<Terms> = {}): Terms {
+  return validateTerms({
+    id: 'cold-room',
+    version: 1,
+    title: 'Cold room below -18 °C',
+    subjects: 'any',
+    metric: 'temperature',
+    unit: '°C',
+    rule: { op: '<', limit: -18 },
+    alarm: { mode: 'instant' },
+    hysteresis: 0.5,
+    parties,
+    ...extra,
+  });
+}
+
+/** Registers the sidebar plugin on the helper's admin app the way Node-RED's registry does (onadd). */
+function addSidebarPlugin(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const plugin = require(path.join(projectRoot, 'dist', 'nodes', 'iot-ledger-sidebar.js')) as (red: unknown) => void;
+  const registered: string[] = [];
+  plugin({
+    plugins: {
+      registerPlugin(id: string, def: { onadd?: () => void }) {
+        registered.push(id);
+        def.onadd?.();
+      },
+    },
+    httpAdmin: (helper as unknown as { _httpAdmin: unknown })._httpAdmin,
+    auth: { needsPermission: () => (_req: unknown, _res: unknown, next: () => void) => next() },
+  });
+  assert.deepEqual(registered, ['iot-ledger-sidebar']);
+}
+
+describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', function () {
+  this.timeout(30000);
+  let userDir: string;
+  const nodes = packNodes();
+  const partyA = generateKey('Ed25519');
+  const partyB = generateKey('ES256');
+  const device = generateKey('Ed25519');
+  const terms = coldRoom([keyToDid(partyA), keyToDid(partyB)]);
+  const hash = termsHashHex(terms);
+  const secrets = [partyA, partyB, device].map((k) => keyToJwk(k, true).d as string);
+
+  const flow = () =>
+    onTab([
+      ledgerNode('ledger', { ledgerName: LEDGER }),
+      { id: 'enrol', type: 'iot-ledger-enrol', ledger: 'ledger', action: 'enrol', wires: [['enrolled']] },
+      { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', outputs: 1, wires: [['contract']] },
+      { id: 'contract', type: 'iot-ledger-contract', ledger: 'ledger', terms: JSON.stringify(terms), recordReadings: true, tickSeconds: 3600, wires: [['events'], ['state']] },
+      { id: 'enrolled', type: 'helper' },
+      { id: 'events', type: 'helper' },
+      { id: 'state', type: 'helper' },
+    ]);
+
+  before((done) => {
+    userDir = tempUserDir();
+    helper.settings({ userDir });
+    helper.startServer(done);
+  });
+  after((done) => {
+    helper.stopServer(() => {
+      fs.rmSync(userDir, { recursive: true, force: true });
+      done();
+    });
+  });
+  afterEach(() => helper.unload());
+
+  const get = async <T>(url: string, status = 200): Promise<T> => (await helper.request().get(url).expect(status)).body as T;
+  const contractInfo = async (): Promise<ContractInfo> => {
+    const body = await get<{ contracts: ContractInfo[] }>('/iot-ledger/contracts/contract');
+    assert.equal(body.contracts.length, 1);
+    return body.contracts[0];
+  };
+  const gatewaySecret = (): string => {
+    const dir = path.join(userDir, 'iot-ledger', 'keys');
+    return JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'utf8')).d as string;
+  };
+  const assertNoSecrets = (label: string, body: unknown): void => {
+    const text = JSON.stringify(body);
+    for (const d of [gatewaySecret(), ...secrets]) assert.ok(!text.includes(d), `${label} holds private key material`);
+    assert.ok(!/"d"\s*:/.test(text), `${label} holds a JWK "d" member`);
+  };
+
+  async function sign(key: PrivateKey, format: 'jws' | 'cose'): Promise<void> {
+    const state = nextMessage<{ payload: { active: boolean } }>(helper.getNode('events'));
+    const sig = signContract(terms, key, { format, kid: keyToDid(key) });
+    helper.getNode('contract').receive({ topic: 'contract/sign', payload: typeof sig === 'string' ? sig : Buffer.from(sig) });
+    await state;
+  }
+
+  async function read(counter: number, temperature: number): Promise<{ contract: { status: string } }> {
+    const state = nextMessage<{ contract: { status: string } }>(helper.getNode('state'));
+    helper.getNode('verify').receive({ payload: signEnvelope({ temperature, counter, ts: Date.now() }, device, { kid: keyToDid(device) }) });
+    const s = await state;
+    await new Promise((r) => setTimeout(r, 5)); // the contract clock is in ms: keep readings apart
+    return s;
+  }
+
+  it('answers 404 for a contract node that is not deployed', async () => {
+    await helper.load(nodes, flow());
+    const body = await get<{ error: string }>('/iot-ledger/contracts/no-such-node', 404);
+    assert.equal(body.error, 'not deployed');
+  });
+
+  it('shows which parties signed, what they sign, and the state as readings arrive', async () => {
+    await helper.load(nodes, flow());
+    const enrolled = nextMessage(helper.getNode('enrolled'));
+    helper.getNode('enrol').receive({ payload: { did: keyToDid(device), name: 'freezer-1' } });
+    await enrolled;
+
+    let info = await contractInfo();
+    assert.equal(info.id, 'cold-room');
+    assert.equal(info.termsHash, hash);
+    assert.deepEqual(info.signingPayload, { contract: 'cold-room', version: 1, termsHash: hash });
+    assert.deepEqual(Object.keys(info.signingPayload), ['contract', 'version', 'termsHash']);
+    assert.deepEqual(info.parties, [
+      { did: keyToDid(partyA), signed: false },
+      { did: keyToDid(partyB), signed: false },
+    ]);
+    assert.equal(info.active, false);
+    assert.equal(info.state.status, 'no-data');
+
+    await sign(partyA, 'jws');
+    info = await contractInfo();
+    assert.deepEqual(info.parties.map((p) => p.signed), [true, false]);
+    assert.deepEqual(info.missingParties, [keyToDid(partyB)]);
+    assert.equal(info.active, false);
+
+    await sign(partyB, 'cose');
+    info = await contractInfo();
+    assert.deepEqual(info.parties.map((p) => p.signed), [true, true]);
+    assert.equal(info.active, true);
+
+    const statuses: string[] = [];
+    let counter = 1;
+    for (const t of [-20, -19, -17, -16, -19]) statuses.push((await read(counter++, t)).contract.status);
+    assert.deepEqual(statuses, ['compliant', 'compliant', 'violated', 'violated', 'compliant']);
+
+    info = await contractInfo();
+    assert.equal(info.state.status, 'compliant');
+    assert.equal(info.state.last?.value, -19);
+    assert.equal(info.state.counters.readings, 5);
+    assert.equal(info.state.counters.excursions, 1);
+    assert.equal(info.state.counters.violations, 1);
+    assert.ok(!('buckets' in info.state.window), 'the window buckets stay in the runtime');
+    assertNoSecrets('GET /iot-ledger/contracts/contract', info);
+  });
+
+  it('serves the Ledger sidebar: ledgers, blocks, last audit, devices, contracts and a series', async () => {
+    // Same ledger directory as the previous test: the state comes back from the ledger.
+    await helper.load(nodes, flow());
+    addSidebarPlugin();
+    let { ledgers } = await get<{ ledgers: SidebarLedger[] }>('/iot-ledger/sidebar');
+    assert.equal(ledgers.find((l) => l.name === LEDGER)?.lastAudit, null);
+    // The Audit node keeps its last report on the gateway; stand in for it (it audits the files).
+    const [gw] = (await openGateways()).filter((g) => g.ledger.name === LEDGER);
+    gw.lastAudit = { at: Date.now(), clean: false, size: 7, first: { kind: 'record-hash', index: 5, detail: 'record 5 was changed' } };
+    const info = await contractInfo();
+    assert.equal(info.active, true, 'signatures are rebuilt from the ledger after a redeploy');
+    assert.equal(info.state.last?.value, -19);
+
+    ({ ledgers } = await get<{ ledgers: SidebarLedger[] }>('/iot-ledger/sidebar'));
+    const ledger = ledgers.find((l) => l.name === LEDGER);
+    assert.ok(ledger, `no ledger ${LEDGER} in ${JSON.stringify(ledgers.map((l) => l.name))}`);
+    assert.match(ledger.gatewayDid, /^did:key:z6Mk/);
+    assert.ok(ledger.verifierKey.startsWith(`${LEDGER}+`));
+    assert.ok(ledger.size >= 13, `size ${ledger.size}`); // enrol, register, 2 signs, 5 readings, 4 events
+    assert.ok(ledger.blocks >= 1);
+    assert.ok(ledger.latestBlocks.length >= 1 && ledger.latestBlocks.length <= 5);
+    assert.equal(ledger.latestBlocks[0].height, ledger.blocks - 1);
+    for (const b of ledger.latestBlocks) assert.match(b.root, /^[0-9a-f]{64}$/);
+    assert.deepEqual(ledger.latestBlocks.map((b) => b.height), [...ledger.latestBlocks.map((b) => b.height)].sort((x, y) => y - x));
+    assert.deepEqual(ledger.lastAudit, gw.lastAudit);
+    assert.deepEqual(ledger.devices, [{ did: keyToDid(device), name: 'freezer-1', revoked: false, tofu: false }]);
+    assert.equal(ledger.contracts.length, 1);
+    const c = ledger.contracts[0];
+    assert.equal(c.termsHash, hash);
+    assert.equal(c.active, true);
+    assert.equal(c.status, 'compliant');
+    assert.deepEqual(c.rule, { op: '<', limit: -18 });
+    assert.equal(c.last?.value, -19);
+    assertNoSecrets('GET /iot-ledger/sidebar', ledgers);
+
+    const series = await get<Series>(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=${hash}&limit=200`);
+    assert.equal(series.ledger, LEDGER);
+    assert.deepEqual(series.contract.rule, { op: '<', limit: -18 });
+    assert.equal(series.contract.unit, '°C');
+    assert.deepEqual(series.points.map((p) => p.value), [-20, -19, -17, -16, -19]);
+    assert.deepEqual(series.events.map((e) => e.type), ['excursion.started', 'violation', 'excursion.ended', 'compliance.restored']);
+    assert.equal(series.excursions.length, 1);
+    assert.deepEqual(series.excursions[0], { start: series.points[2].time, end: series.points[4].time, violated: true });
+    assert.equal(series.from, series.points[0].time);
+    assertNoSecrets('GET /iot-ledger/sidebar/series', series);
+
+    const last2 = await get<Series>(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=${hash}&limit=2`);
+    assert.deepEqual(last2.points.map((p) => p.value), [-16, -19]);
+    // The excursion began before the first point shown: it is still shaded from its start.
+    assert.deepEqual(last2.excursions, [{ start: series.points[2].time, end: series.points[4].time, violated: true }]);
+
+    await get(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=not-a-hash`, 400);
+    await get(`/iot-ledger/sidebar/series?ledger=nope&contract=${hash}`, 404);
+    await get(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=${'0'.repeat(64)}`, 404);
+  });
+});
+
+describe('sidebar data on a Gateway', function () {
+  this.timeout(20000);
+  let dir: string;
+  let gw: Gateway;
+  const parties = [generateKey('Ed25519'), generateKey('Ed25519')];
+  const terms = coldRoom(parties.map(keyToDid), { alarm: { mode: 'consecutive', seconds: 60 } });
+  const t0 = Date.UTC(2026, 10, 25, 10, 0, 0);
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(tempUserDir(), 'ledger-'));
+    gw = await Gateway.open(dir, { name: 'sidebar-unit', gatewayKey: generateKey('Ed25519'), blockRecords: 4, blockSeconds: 0 });
+  });
+  after(async () => {
+    await gw.close();
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  });
+
+  it('marks an excursion that began before the first point, and describes contracts no node runs', async () => {
+    const runner = await ContractRunner.load(gw, terms);
+    for (const p of parties) await runner.sign(signContract(terms, p, { kid: keyToDid(p) }));
+    const values = [-20, -17, -16, -15, -16, -17];
+    for (let i = 0; i < values.length; i++) await runner.reading({ temperature: values[i] }, t0 + i * 30_000);
+
+    // No Contract node registered a view: the terms come from the contract.register record.
+    const series = await contractSeries(gw, termsHashHex(terms), 3);
+    assert.ok(series);
+    assert.equal(series.contract.active, null);
+    assert.deepEqual(series.contract.rule, { op: '<', limit: -18 });
+    assert.deepEqual(series.points.map((p) => p.value), [-15, -16, -17]);
+    assert.deepEqual(series.excursions, [{ start: t0 + 30_000, end: null, violated: true }]);
+    assert.equal(series.events[0].type, 'excursion.started');
+    assert.equal(await contractSeries(gw, '1'.repeat(64)), null);
+
+    gw.contracts.set(runner.ref.termsHash, () => runner.view());
+    const [data] = await sidebarData([gw]);
+    assert.equal(data.name, 'sidebar-unit');
+    assert.equal(data.size, gw.ledger.size);
+    assert.equal(data.blocks, gw.ledger.height);
+    assert.equal(data.latestBlocks[0].height, gw.ledger.height - 1);
+    assert.equal(data.lastAudit, null);
+    assert.deepEqual(data.devices, []);
+    assert.equal(data.contracts[0].status, 'violated');
+    assert.deepEqual(data.contracts[0].last, { time: t0 + 150_000, value: -17 });
+  });
+});
