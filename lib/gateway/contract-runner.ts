@@ -99,7 +99,9 @@ export class ContractRunner {
   /** Evaluates a reading and records it with every event it causes (nothing while not active). */
   async reading(payload: unknown, time: number, device?: string, recordReading = true): Promise<Evaluation> {
     if (!this.active) return { events: [], state: this.current(), active: false };
-    const input = readingInput(this.terms, payload, time, device);
+    // Judge the input as it is recorded (JSON: Infinity and NaN become null, dates text), so
+    // that re-running the contract on the ledger reaches the same verdict.
+    const input = toRecordBody(readingInput(this.terms, payload, time, device)) as unknown as ReturnType<typeof readingInput>;
     const r = evaluate(this.terms, this.state, input);
     if (recordReading) await this.gateway.record({ type: CONTRACT_READING, ...(device ? { device } : {}), body: toRecordBody({ ...this.ref, input }) });
     await this.commit(r.state, r.events, { kind: 'reading', time });
