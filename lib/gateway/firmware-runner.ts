@@ -58,8 +58,22 @@ export class FirmwareRunner {
     return receipt;
   }
 
+  /** Decisions one at a time: each is checked against the state that every record before it on the ledger made. */
+  #queue: Promise<unknown> = Promise.resolve();
+
   /** Runs a check; records its body when it passes, or a rejected decision with the reason when it fails. */
-  private async decide(
+  private decide(
+    check: () => Record<string, unknown>,
+    accepted: (body: Record<string, unknown>) => RecordInput,
+    context: Parameters<typeof rejectionBody>[1],
+    device?: string,
+  ): Promise<FirmwareOutcome> {
+    const next = this.#queue.then(() => this.#decideNow(check, accepted, context, device));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #decideNow(
     check: () => Record<string, unknown>,
     accepted: (body: Record<string, unknown>) => RecordInput,
     context: Parameters<typeof rejectionBody>[1],
