@@ -17,7 +17,7 @@ import { helper, onTab, packNodes, tempUserDir, type TestNode } from './support'
 // FUZZ_RUNS scales the number of messages per node (default 120); FUZZ_SEED replays a run;
 // FUZZ_COLLECT=1 prints every bad outcome instead of stopping at the first, and lists the
 // records and messages when the accounting does not add up; FUZZ_SHRINK=1 lets fast-check
-// shrink a failing message.
+// shrink a failing message; FUZZ_KEEP=1 keeps the user directory with the ledger.
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 120);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
@@ -473,7 +473,8 @@ describe('nodes: fuzzing every node with malformed messages', function () {
     process.removeListener('unhandledRejection', onUncaught);
     await helper.unload().catch(() => undefined);
     await new Promise<void>((resolve) => helper.stopServer(resolve));
-    fs.rmSync(userDir, { recursive: true, force: true });
+    if (process.env.FUZZ_KEEP) console.log(`ledger kept in ${userDir}`);
+    else fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   afterEach(() => assert.deepEqual(problems.map(String), [], 'uncaught exceptions or unhandled rejections'));
