@@ -63,6 +63,20 @@ export class Gateway extends EventEmitter {
     return receipt;
   }
 
+  /**
+   * Appends records together, all or none in one synced write (a crash cannot keep some of
+   * them), then applies them to the derived state in order.
+   */
+  async recordMany(inputs: RecordInput[]): Promise<Receipt[]> {
+    const receipts = await this.ledger.appendMany(inputs);
+    for (let i = 0; i < inputs.length; i++) {
+      this.stats.appended++;
+      this.devices.apply(inputs[i].type, inputs[i].body, receipts[i].index);
+      this.emit('record', receipts[i], inputs[i]);
+    }
+    return receipts;
+  }
+
   async enrol(request: unknown): Promise<Receipt> {
     const body = enrolBody(request);
     return this.record({ type: ENROL, device: body.did, body: body as unknown as RecordInput['body'] });
