@@ -11,10 +11,12 @@ import {
   forge,
   LedgerRuntime,
   Mailbox,
+  rejectionOn,
   Sensor,
   sleep,
   TOPIC,
   type Received,
+  waitFlowSubscribed,
 } from '../support/ledger-runtime';
 
 // The cold-room example as a user runs it: the packed pack installed in a real Node-RED,
@@ -48,35 +50,13 @@ describe('e2e: the cold-room flow in a real Node-RED and MQTT broker', function 
     return { jws, index: ack.index, counter: payload.counter };
   }
 
-  /** Waits until a rejection caused by a message on `topic` arrives (probes prove a subscription). */
-  function rejection(topic: string, code?: string, after = 0): Promise<Received> {
-    return box.waitFor(
-      TOPIC.rejected,
-      (m) => m.at >= after && json(m).topic === topic && (code === undefined || json(m).code === code),
-      20_000,
-      `rejected (${code ?? 'any'} for ${topic})`,
-    );
-  }
-
-  /** Sends `probe` to `topic` every 500 ms until the flow rejects one: then the flow is subscribed. */
-  async function subscribed(topic: string, probe: string, seenAs = topic): Promise<void> {
-    const first = Date.now();
-    for (;;) {
-      await box.publish(topic, probe);
-      const got = await Promise.race([rejection(seenAs, undefined, first), sleep(500).then(() => undefined)]);
-      if (got) return;
-      if (Date.now() - first > 20_000) throw new Error(`Node-RED never took a message from ${topic}\n${rt.output().slice(-3000)}`);
-    }
-  }
+  const rejection = (topic: string, code: string, after: number): Promise<Received> => rejectionOn(box, topic, code, after);
 
   before(async () => {
     rt = await LedgerRuntime.create({ ledgerName: LEDGER, prefix: 'coldroom' });
     box = await Mailbox.connect(rt.broker.url, [TOPIC.ack, TOPIC.events, TOPIC.rejected, TOPIC.enrolled]);
     await rt.nr.deployFlows(coldRoomFlow({ brokerPort: rt.broker.port, ledgerName: LEDGER, terms, blockSeconds: 1 }));
-    await rt.nr.waitForLine(/Connected to broker: .*127\.0\.0\.1/, 20_000);
-    await subscribed(TOPIC.enrol, JSON.stringify({ did: 'not-a-did' }));
-    await subscribed(TOPIC.reading('probe'), 'not an envelope');
-    await subscribed(TOPIC.sign, 'not a signature', 'contract/sign'); // the change node sets the topic
+    await waitFlowSubscribed(box);
   });
 
   after(async () => {

@@ -247,6 +247,45 @@ export class Mailbox {
   }
 }
 
+/** A rejection the flow reported on `rejected` for a message that came in on `topic`. */
+export function rejectionOn(box: Mailbox, topic: string, code?: string, after = 0, timeoutMs = 20_000): Promise<Received> {
+  const body = (m: Received): { topic?: string; code?: string } => JSON.parse(m.text) as { topic?: string; code?: string };
+  return box.waitFor(
+    TOPIC.rejected,
+    (m) => m.at >= after && body(m).topic === topic && (code === undefined || body(m).code === code),
+    timeoutMs,
+    `rejected (${code ?? 'any code'} for ${topic})`,
+  );
+}
+
+/**
+ * Sends `probe` to `topic` every 500 ms until the flow rejects one (reported with msg.topic
+ * `seenAs`): from then on the flow's MQTT in node for `topic` is subscribed.
+ */
+export async function waitSubscribed(box: Mailbox, topic: string, probe: string, seenAs = topic, timeoutMs = 30_000): Promise<void> {
+  const first = Date.now();
+  for (;;) {
+    await box.publish(topic, probe);
+    const got = await Promise.race([rejectionOn(box, seenAs, undefined, first, timeoutMs).catch(() => undefined), sleep(500)]);
+    if (got) return;
+    if (Date.now() - first > timeoutMs) throw new Error(`the flow took no message from ${topic} within ${timeoutMs} ms`);
+  }
+}
+
+/** Waits until the deployed cold-room flow takes messages on all its inputs. */
+export async function waitFlowSubscribed(box: Mailbox): Promise<void> {
+  await waitSubscribed(box, TOPIC.enrol, JSON.stringify({ did: 'not-a-did' }));
+  await waitSubscribed(box, TOPIC.reading('probe'), 'not an envelope');
+  await waitSubscribed(box, TOPIC.sign, 'not a signature', 'contract/sign'); // the change node sets the topic
+}
+
+/** Enrols `sensor` through admin/enrol and waits for the Enrol node's answer. */
+export async function enrol(box: Mailbox, sensor: Sensor): Promise<Record<string, unknown>> {
+  await box.publish(TOPIC.enrol, JSON.stringify({ did: sensor.did, name: sensor.name }));
+  const m = await box.waitFor(TOPIC.enrolled, (r) => (JSON.parse(r.text) as { did?: string }).did === sensor.did);
+  return JSON.parse(m.text) as Record<string, unknown>;
+}
+
 export function topicMatches(filter: string, topic: string): boolean {
   const f = filter.split('/');
   const t = topic.split('/');
