@@ -4,6 +4,7 @@ import { parseTermsList, subjectMatches } from './lib/contract-terms';
 import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
 import { errorCode, nodeError } from './lib/errors';
+import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { status } from './lib/status';
@@ -17,6 +18,7 @@ export = function register(RED: RED): void {
     const gateway = useLedger(RED, this, def);
     const recordReadings = def.recordReadings !== false;
     const tickMs = Math.max(1, Number(def.tickSeconds) || 5) * 1000;
+    const ha = haContract(RED, this, def);
     let runners: Promise<ContractRunner[]>;
     try {
       const termsList = parseTermsList(def.terms);
@@ -47,6 +49,7 @@ export = function register(RED: RED): void {
       this.status(contractStatus(first.current(), first.terms.unit, Date.now(), first.terms.maxGapSeconds));
     };
     runners.then(show, () => undefined);
+    runners.then((list) => ha.announce(list), () => undefined);
 
     const stateOf = (r: ContractRunner) => ({
       ...r.ref,
@@ -74,7 +77,10 @@ export = function register(RED: RED): void {
         const now = Date.now();
         for (const r of list) {
           const { events, active } = await r.tick(now);
-          if (active && events.length) this.send([eventMessages(r, events), null]);
+          if (active && events.length) {
+            this.send([eventMessages(r, events), null]);
+            ha.publish(r);
+          }
         }
         show(list);
       }).catch((err) => this.error(nodeError(err)));
@@ -92,6 +98,7 @@ export = function register(RED: RED): void {
           const receipt = await target.sign(signature, typeof msg.party === 'string' ? msg.party : undefined);
           const signed = { type: 'party.signed', party: [...target.signed].pop(), active: target.active, missingParties: target.missingParties };
           send([{ topic: `contract/${target.terms.id}/party.signed`, contract: stateOf(target), payload: signed, ledger: receipt }, null]);
+          ha.publish(target);
           show(list);
           return;
         }
@@ -105,6 +112,7 @@ export = function register(RED: RED): void {
           if (!ev.active) continue;
           events.push(...eventMessages(r, ev.events).map((m) => ({ ...msg, ...m })));
           judged.push(stateOf(r));
+          ha.publish(r);
         }
         // The reading goes on (to Record) with the verdicts attached.
         msg.contract = judged.length === 1 ? judged[0] : judged;

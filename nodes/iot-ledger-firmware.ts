@@ -1,6 +1,7 @@
 import { LedgerError } from '../lib/errors';
 import { FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
 import { errorCode, nodeError } from './lib/errors';
+import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
 import { status } from './lib/status';
@@ -24,9 +25,10 @@ export = function register(RED: RED): void {
   function Firmware(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const gateway = useLedger(RED, this, def);
+    const ha = haFirmware(RED, this, def);
     const fixedMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'check';
     let runner: Promise<FirmwareRunner> | undefined;
-    const firmware = () => (runner ??= gateway().then((gw) => FirmwareRunner.load(gw)));
+    const firmware = () => (runner ??= gateway().then((gw) => gw.firmware()));
 
     this.on('input', async (msg, send, done) => {
       try {
@@ -55,6 +57,7 @@ export = function register(RED: RED): void {
         msg.firmware = { mode, decision: outcome.decision, reason: outcome.reason, message: outcome.message, body: outcome.body };
         msg.ledger = outcome.receipt;
         this.status(outcomeStatus(mode, outcome));
+        ha.after(fw, outcome);
         send(msg);
         done();
       } catch (err) {

@@ -6,6 +6,7 @@ import { check, checkUsage } from './check';
 import { contract, contractUsage } from './contract';
 import { processIo, type CliIo } from './io';
 import { exportRecords, exportUsage } from './export';
+import { firmware, firmwareUsage } from './firmware';
 import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
 import { prove, proveUsage } from './prove';
@@ -23,6 +24,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   info: { run: info, usage: infoUsage },
   contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
+  firmware: { run: firmware, usage: firmwareUsage },
 };
 
 function usage(): string {

@@ -3,8 +3,7 @@
  * COSE_Sign1 envelope with their did:key. Terms become active once every party's
  * signature is recorded.
  */
-import { fromUtf8 } from '../bytes';
-import { decodeCbor } from '../codec';
+import { decodePayload } from '../payload';
 import { signEnvelope, verifyEnvelope, type EnvelopeFormat, type SignEnvelopeOptions } from '../envelope';
 import { LedgerError } from '../errors';
 import type { PrivateKey } from '../keys';
@@ -35,29 +34,6 @@ export function signContract(terms: Terms, key: PrivateKey, opts: SignEnvelopeOp
   return signEnvelope(contractSigningPayload(terms), key, { kid: keyToDid(key), ...opts });
 }
 
-function readPayload(bytes: Uint8Array): unknown {
-  let text: string | undefined;
-  try {
-    text = fromUtf8(bytes);
-  } catch {
-    text = undefined;
-  }
-  if (text !== undefined) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      /* not JSON: try CBOR */
-    }
-  }
-  try {
-    const v = decodeCbor(bytes);
-    if (v instanceof Map) return Object.fromEntries(v);
-    return v;
-  } catch {
-    throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'contract signature payload is neither JSON nor CBOR');
-  }
-}
-
 /**
  * Verifies `envelope` as `partyDid`'s agreement to exactly these terms. Throws
  * ERR_INVALID_ARGUMENT (not a party), envelope errors (ERR_MALFORMED_ENVELOPE,
@@ -72,8 +48,8 @@ export function verifyPartySignature(terms: Terms, envelope: string | Uint8Array
   if (verified.kid !== undefined && verified.kid.startsWith('did:key:') && verified.kid.split('#')[0] !== partyDid)
     throw new LedgerError('ERR_BAD_SIGNATURE', 'the envelope kid names another key than the party', { kid: verified.kid });
   const expected = contractSigningPayload(t);
-  const got = readPayload(verified.payload);
-  if (!got || typeof got !== 'object' || Array.isArray(got))
+  const got = decodePayload(verified.payload);
+  if (!got || typeof got !== 'object' || Array.isArray(got) || got instanceof Map || got instanceof Uint8Array)
     throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'contract signature payload must be an object');
   const g = got as Record<string, unknown>;
   const keys = Object.keys(g).sort().join(',');

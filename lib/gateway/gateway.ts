@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput } from '../ledger';
 import { toRecordBody } from '../payload';
+import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf } from '../registry/freshness';
 import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
@@ -32,6 +33,7 @@ export class Gateway extends EventEmitter {
   readonly stats: GatewayStats = { verified: 0, rejected: 0, appended: 0 };
   /** Contracts evaluated in this runtime, by terms hash (kept by the Contract nodes). */
   readonly contracts = new Map<string, () => ContractView>();
+  #firmware?: Promise<FirmwareRunner>;
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
 
@@ -116,6 +118,12 @@ export class Gateway extends EventEmitter {
     const body = toRecordBody({ code, detail: detail.slice(0, 500), ...context });
     const device = typeof context.device === 'string' && context.device.startsWith('did:key:') ? context.device : undefined;
     return this.record(device ? { type: SECURITY, device, body } : { type: SECURITY, body });
+  }
+
+  /** The ledger's firmware log, shared by every Firmware node on this gateway. */
+  firmware(): Promise<FirmwareRunner> {
+    this.#firmware ??= FirmwareRunner.load(this);
+    return this.#firmware;
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import { ContractRechecker, signContract, termsHashHex, validateTerms } from '..
 import { createManifest, createReport } from '../../lib/firmware';
 import { Ledger } from '../../lib/ledger';
 import { auditLedger, generateKey, jwkToKey, keyToDid, signEnvelope, type PrivateKey } from '../../lib/index';
+import { runCli } from '../support/cli';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, tempUserDir } from './support';
 
 const nodes = packNodes();
@@ -204,6 +205,13 @@ describe('nodes: firmware', function () {
 
     const dir = `${userDir}/iot-ledger/ledgers/fw`;
     assert.deepEqual((await auditLedger(dir, { workers: 0 })).findings, [], 'every recorded decision follows the rules');
+    const cli = runCli(['firmware', 'history', dir, '--json']);
+    assert.equal(cli.status, 0, cli.stderr);
+    const history = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { device: string; versions: { version: string; approvedBy?: { signer: string } }[]; rejections: { reason: string }[] });
+    const first = history.find((h) => h.device === keyToDid(devices[0]));
+    assert.deepEqual(first?.versions.map((v) => [v.version, v.approvedBy?.signer]), [['1.2.0', keyToDid(vendor)]]);
+    assert.deepEqual(first?.rejections.map((j) => j.reason), ['rollback']);
+    assert.match(runCli(['firmware', 'history', dir, '--device', keyToDid(devices[1])]).stdout, /1\.2\.0 \(seq 2, thermo-v1\)/);
     // A forged approval of the rollback the gateway refused:
     const key = jwkToKey(JSON.parse(fs.readFileSync(`${userDir}/iot-ledger/keys/fw.gateway.jwk`, 'utf8'))) as PrivateKey;
     const ledger = await Ledger.open(dir, { gatewayKey: key });

@@ -1,0 +1,40 @@
+import { deviceHistory, deviceRejections } from '../firmware';
+import { loadFirmwareState } from '../gateway/firmware-runner';
+import { Ledger } from '../ledger';
+import { parseArgs, stringFlag, UsageError } from './args';
+import type { CliIo } from './io';
+
+export const firmwareUsage = 'iot-ledger firmware history DIR [--device DID] [--json]';
+
+const iso = (t: number): string => new Date(t).toISOString();
+
+/** Every version each device ran, from when to when and approved by whom, from the ledger alone. */
+export async function firmware(argv: string[], io: CliIo): Promise<number> {
+  const args = parseArgs(argv, ['json']);
+  const [sub, dir, ...rest] = args.positional;
+  if (sub !== 'history' || !dir || rest.length) throw new UsageError(firmwareUsage);
+  const ledger = await Ledger.open(dir, { readOnly: true });
+  try {
+    const state = await loadFirmwareState(ledger);
+    const only = stringFlag(args, 'device');
+    const devices = only ? [only] : state.devices();
+    const report = devices.map((did) => ({ device: did, versions: deviceHistory(state, did), rejections: deviceRejections(state, did) }));
+    if (args.flags.json === true) {
+      for (const r of report) io.stdout(`${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    if (report.length === 0) io.stdout('no firmware records\n');
+    for (const r of report) {
+      io.stdout(`${r.device}\n`);
+      for (const v of r.versions) {
+        const until = v.to ? `${iso(v.to.time)} (#${v.to.index})` : 'now';
+        const by = v.approvedBy ? `approved #${v.approvedBy.index}, signed by ${v.approvedBy.signer}` : `reported by the device`;
+        io.stdout(`  ${v.version} (seq ${v.sequence}, ${v.class})  ${iso(v.from.time)} (#${v.from.index}) → ${until}  ${by}\n`);
+      }
+      for (const j of r.rejections) io.stdout(`  rejected #${j.at.index} ${iso(j.at.time)}: ${j.reason}${j.sequence !== undefined ? ` (seq ${j.sequence})` : ''}\n`);
+    }
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+}

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { haTopics } from '../lib/ha';
+import { HaConnection, type HaConfigNode } from './lib/ha-client';
+import type { NodeDef, RED } from './lib/red';
+
+export = function register(RED: RED): void {
+  function HaConfig(this: HaConfigNode, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const port = Number(def.port);
+    const tls = def.tls === true || def.tls === 'true';
+    let connection: HaConnection | undefined;
+    // Once closed, a node still finishing its work gets a closed connection, which publishes
+    // nothing, rather than a new client nobody would close.
+    let closed = false;
+    let problem: string | undefined;
+    try {
+      this.topics = haTopics(def.discoveryPrefix, def.baseTopic);
+    } catch (err) {
+      problem = (err as Error).message;
+      this.topics = haTopics();
+    }
+    const host = String(def.host ?? '').trim();
+    if (!host) problem ??= 'no broker host';
+    if (problem) this.error(`Home Assistant: ${problem}; nothing is published`);
+    this.connection = () => {
+      if (!connection) {
+        connection = new HaConnection({
+          host,
+          port: Number.isInteger(port) && port > 0 && port < 65536 ? port : tls ? 8883 : 1883,
+          tls,
+          username: typeof def.username === 'string' && def.username ? def.username : undefined,
+          password: this.credentials?.password || undefined,
+          topics: this.topics,
+          clientId: `iot-ledger-${this.id.replace(/[^A-Za-z0-9]/g, '')}-${randomBytes(3).toString('hex')}`,
+          log: this,
+        });
+        // A broken configuration (or a closed node) keeps a connection that never publishes.
+        if (problem || closed) void connection.close();
+      }
+      return connection;
+    };
+    this.on('close', (_removed, done) => {
+      closed = true;
+      if (!connection) return done();
+      connection.close().then(done, done);
+    });
+  }
+  RED.nodes.registerType('iot-ledger-ha', HaConfig, { credentials: { password: { type: 'password' } } });
+};

@@ -1,0 +1,64 @@
+// The Contract node's Home Assistant side: per contract a device with a problem binary_sensor,
+// a last-value sensor and an MKT sensor, announced by MQTT discovery, and its JSON state
+// published after each evaluation. A no-op when the node has no `ha` config node.
+import type { ContractRunner } from '../../lib/gateway';
+import { contractDiscovery, contractHaState, contractStateTopic } from '../../lib/ha';
+import { haOrigin, useHa } from './ha-client';
+import type { Node, NodeDef, RED } from './red';
+
+export interface HaContract {
+  /** Announces the entities of the node's contracts and publishes their current state. */
+  announce(list: readonly ContractRunner[]): void;
+  /** Publishes a contract's state (sent only when it changed). */
+  publish(r: ContractRunner): void;
+}
+
+const OFF: HaContract = { announce: () => undefined, publish: () => undefined };
+
+export function haContract(RED: RED, node: Node, def: NodeDef): HaContract {
+  const config = useHa(RED, node, def);
+  if (!config) return OFF;
+  const topics = config.topics;
+  let announced: readonly ContractRunner[] = [];
+  // Publishing never fails the flow: a problem is a warning.
+  const guard = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      node.warn(`Home Assistant: ${(err as Error).message}`);
+    }
+  };
+  const publish = (r: ContractRunner): void =>
+    guard(() => {
+      const state = contractHaState({ terms: r.terms, termsHash: r.ref.termsHash, active: r.active, missingParties: r.missingParties, state: r.current() });
+      config.connection().retain(contractStateTopic(topics, r.terms.id), JSON.stringify(state));
+    });
+
+  // A node deleted from the flow takes its entities out of Home Assistant (empty retained configs).
+  node.on('close', (removed, done) => {
+    if (removed) {
+      guard(() => {
+        const connection = config.connection();
+        for (const r of announced) {
+          for (const d of contractDiscovery(r.terms, topics, haOrigin())) connection.retain(d.topic, '');
+          connection.retain(contractStateTopic(topics, r.terms.id), '');
+        }
+      });
+    }
+    done();
+  });
+
+  return {
+    announce(list) {
+      announced = [...list];
+      guard(() => {
+        const connection = config.connection();
+        for (const r of list) {
+          for (const d of contractDiscovery(r.terms, topics, haOrigin())) connection.retain(d.topic, d.config ? JSON.stringify(d.config) : '');
+        }
+      });
+      for (const r of list) publish(r);
+    },
+    publish,
+  };
+}

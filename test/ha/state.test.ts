@@ -1,0 +1,144 @@
+import * as assert from 'node:assert/strict';
+import { evaluate, initialState, termsHashHex, validateTerms, type ContractState } from '../../lib/contracts';
+import { generateKey, keyToDid } from '../../lib/crypto';
+import { contractHaState, firmwareHaState, latestRelease } from '../../lib/ha';
+import { Gateway, key, manifest, reportOf } from '../firmware/fixtures';
+
+const party = keyToDid(generateKey('Ed25519'));
+const T0 = Date.UTC(2026, 0, 1);
+const terms = validateTerms({
+  id: 'cold-room-1',
+  version: 1,
+  title: 'Cold room below -20 °C',
+  subjects: 'any',
+  metric: 'temperature',
+  unit: 'degC',
+  rule: { op: '<', limit: -20 },
+  alarm: { mode: 'consecutive', seconds: 60 },
+  hysteresis: 0.5,
+  mkt: { limit: -18, windowSeconds: 3600 },
+  parties: [party],
+});
+const termsHash = termsHashHex(terms);
+
+function run(readings: [number, number][]): ContractState {
+  let s = initialState(terms);
+  for (const [seconds, value] of readings) s = evaluate(terms, s, { kind: 'reading', time: T0 + seconds * 1000, value }).state;
+  return s;
+}
+const haState = (state: ContractState, active = true) => contractHaState({ terms, termsHash, active, missingParties: active ? [] : [party], state });
+
+describe('ha: contract state', () => {
+  it('before any reading: no value, no MKT, problem OFF', () => {
+    const s = haState(initialState(terms));
+    assert.equal(s.status, 'no-data');
+    assert.equal(s.violation, 'OFF');
+    assert.equal(s.value, null);
+    assert.equal(s.mkt, null);
+    assert.equal(s.unit, '°C', 'every spelling of Celsius is published as °C');
+    assert.equal(s.attributes.last_reading, null);
+  });
+
+  it('awaiting signatures is a status of its own, never a problem', () => {
+    const s = haState(run([[0, -19]]), false);
+    assert.equal(s.status, 'awaiting-signatures');
+    assert.equal(s.attributes.status, 'awaiting-signatures');
+    assert.equal(s.attributes.missing_parties, 1);
+    assert.equal(s.violation, 'OFF');
+  });
+
+  it('an excursion is not yet a problem; a violation is, until compliance is restored', () => {
+    const compliant = haState(run([[0, -22]]));
+    assert.deepEqual([compliant.status, compliant.violation, compliant.value], ['compliant', 'OFF', -22]);
+    assert.equal(compliant.attributes.last_reading, new Date(T0).toISOString());
+
+    const excursion = haState(run([[0, -22], [10, -19.5]]));
+    assert.deepEqual([excursion.status, excursion.violation], ['excursion', 'OFF']);
+    assert.equal(excursion.attributes.excursion_start, new Date(T0 + 10000).toISOString());
+
+    const violated = haState(run([[0, -22], [10, -19.5], [80, -19]]));
+    assert.deepEqual([violated.status, violated.violation, violated.value], ['violated', 'ON', -19]);
+    assert.equal(violated.attributes.status, 'violated');
+    assert.equal(violated.attributes.violations, 1);
+    assert.equal(violated.attributes.excursion_peak, -19);
+    assert.equal(typeof violated.mkt, 'number');
+    assert.equal(violated.attributes.terms_hash, termsHash);
+
+    const restored = haState(run([[0, -22], [10, -19.5], [80, -19], [90, -21]]));
+    assert.deepEqual([restored.status, restored.violation, restored.attributes.excursion_start], ['compliant', 'OFF', null]);
+    assert.deepEqual(JSON.parse(JSON.stringify(restored)), restored, 'plain JSON');
+  });
+
+  it('a silent sensor shows as data_gap once a tick has reported the gap', () => {
+    const gappy = validateTerms({ ...terms, maxGapSeconds: 60 });
+    let s = evaluate(gappy, initialState(gappy), { kind: 'reading', time: T0, value: -22 }).state;
+    const quiet = () => contractHaState({ terms: gappy, termsHash: termsHashHex(gappy), active: true, missingParties: [], state: s });
+    assert.equal(quiet().attributes.data_gap, false);
+    s = evaluate(gappy, s, { kind: 'tick', time: T0 + 120_000 }).state;
+    assert.equal(quiet().attributes.data_gap, true);
+    assert.equal(quiet().violation, 'OFF', 'a gap is not a violation');
+    s = evaluate(gappy, s, { kind: 'reading', time: T0 + 130_000, value: -22 }).state;
+    assert.equal(quiet().attributes.data_gap, false);
+  });
+
+  it('a contract without a unit publishes unit null', () => {
+    const bare = validateTerms({ ...terms, unit: undefined, mkt: undefined });
+    const s = contractHaState({ terms: bare, termsHash: termsHashHex(bare), active: true, missingParties: [], state: initialState(bare) });
+    assert.equal(s.unit, null);
+    assert.equal(s.mkt, null);
+  });
+});
+
+describe('ha: firmware update state', () => {
+  function setup() {
+    const gw = new Gateway();
+    const acme = key('ha-acme');
+    const globex = key('ha-globex');
+    gw.trust('acme', acme);
+    gw.trust('globex', globex);
+    const devKey = key('ha-dev-a');
+    const dev = gw.enrol(devKey);
+    return { gw, acme, globex, dev, devKey };
+  }
+
+  it('nothing until a record says what the device runs', () => {
+    const { gw, dev } = setup();
+    assert.equal(firmwareHaState(gw.state, dev), undefined);
+    assert.equal(firmwareHaState(gw.state, 'did:key:zUnknown'), undefined);
+  });
+
+  it('installed = what the device runs or was approved to run; latest = the highest sequence of its vendor and class', () => {
+    const { gw, acme, globex, dev, devKey } = setup();
+    const [m1, m2] = [1, 2].map((s) => manifest('acme', 'thermo', s, s === 2 ? { uri: 'https://acme.example/fw/1.2.0' } : {}));
+    gw.release(m1, acme);
+    gw.release(m2, acme);
+    gw.release(manifest('acme', 'valve', 9), acme); // another class
+    gw.release(manifest('globex', 'thermo', 7), globex); // another vendor
+    gw.update({ device: dev, vendor: 'acme', class: 'thermo', sequence: 1 });
+    assert.deepEqual(firmwareHaState(gw.state, dev), {
+      installed_version: '1.1.0',
+      latest_version: '1.2.0',
+      title: 'acme thermo',
+      release_url: 'https://acme.example/fw/1.2.0',
+    });
+    gw.update({ device: dev, vendor: 'acme', class: 'thermo', sequence: 2 });
+    gw.report(devKey, reportOf(m2, { vendor: 'acme', counter: 1 }));
+    assert.deepEqual(firmwareHaState(gw.state, dev), {
+      installed_version: '1.2.0',
+      latest_version: '1.2.0',
+      title: 'acme thermo',
+      release_url: 'https://acme.example/fw/1.2.0',
+    });
+    assert.equal(latestRelease(gw.state, 'thermo', 'acme')?.sequence, 2);
+    assert.equal(latestRelease(gw.state, 'thermo')?.sequence, 7, 'any vendor when the vendor is unknown');
+    assert.equal(latestRelease(gw.state, 'pump'), undefined);
+  });
+
+  it('a device that reports an unregistered build newer than every release: latest is what it runs', () => {
+    const { gw, acme, dev, devKey } = setup();
+    gw.release(manifest('acme', 'thermo', 1), acme);
+    gw.report(devKey, reportOf(manifest('acme', 'thermo', 5), { vendor: 'acme', counter: 1 }));
+    const s = firmwareHaState(gw.state, dev);
+    assert.deepEqual(s, { installed_version: '1.5.0', latest_version: '1.5.0', title: 'acme thermo' });
+  });
+});

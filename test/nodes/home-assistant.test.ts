@@ -1,0 +1,217 @@
+// The Home Assistant integration end to end inside Node-RED: a real in-process MQTT broker, the
+// contract and firmware nodes publishing discovery configs and states through one iot-ledger-ha
+// config node, read back by MQTT clients the way Home Assistant would.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { signContract, validateTerms } from '../../lib/contracts';
+import { createManifest } from '../../lib/firmware';
+import { generateKey, keyToDid } from '../../lib/index';
+import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
+import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
+import { projectRoot } from '../support/paths';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
+
+const nodes = packNodes();
+const operator = generateKey('Ed25519');
+const vendor = generateKey('Ed25519');
+const device = generateKey('ES256');
+const deviceDid = keyToDid(device);
+const suffix = deviceDid.slice('did:key:'.length);
+
+const terms = validateTerms({
+  id: 'cold-room-ha',
+  version: 1,
+  title: 'Cold room below -20 °C',
+  subjects: 'any',
+  metric: 'temperature',
+  unit: '°C',
+  rule: { op: '<', limit: -20 },
+  alarm: { mode: 'instant' },
+  mkt: { limit: -18, windowSeconds: 3600 },
+  parties: [keyToDid(operator)],
+});
+
+const TOPIC = {
+  availability: 'iot-ledger/availability',
+  violation: 'homeassistant/binary_sensor/iot-ledger_cold-room-ha_violation/config',
+  value: 'homeassistant/sensor/iot-ledger_cold-room-ha_value/config',
+  mkt: 'homeassistant/sensor/iot-ledger_cold-room-ha_mkt/config',
+  contractState: 'iot-ledger/contract/cold-room-ha/state',
+  update: `homeassistant/update/iot-ledger_firmware_${suffix}/config`,
+  firmwareState: `iot-ledger/firmware/${suffix}/state`,
+};
+
+const digest = (n: number) => n.toString(16).padStart(64, '0');
+const manifest = (seq: number, uri?: string) =>
+  createManifest({ vendor: 'acme', class: 'thermo-v1', version: `1.${seq}.0`, sequence: seq, digest: digest(seq), size: 1000 + seq, ...(uri ? { uri } : {}) }, vendor);
+
+describe('nodes: Home Assistant through MQTT discovery', function () {
+  this.timeout(30000);
+  let userDir: string;
+  let broker: RunningBroker;
+  let watch: MqttWatch;
+
+  const flow = () => [
+    ...onTab([
+      ledgerNode('ledger', { ledgerName: 'ha-room' }),
+      { id: 'contract', type: 'iot-ledger-contract', ledger: 'ledger', ha: 'ha', terms: JSON.stringify(terms), tickSeconds: 3600, wires: [['events'], ['state']] },
+      { id: 'enrol', type: 'iot-ledger-enrol', ledger: 'ledger', action: 'enrol', wires: [['enrolled']] },
+      { id: 'fw', type: 'iot-ledger-firmware', ledger: 'ledger', ha: 'ha', mode: 'check', wires: [['fwOut']] },
+      { id: 'events', type: 'helper' },
+      { id: 'state', type: 'helper' },
+      { id: 'enrolled', type: 'helper' },
+      { id: 'fwOut', type: 'helper' },
+    ]),
+    // A config node on no tab, as the editor creates it.
+    { id: 'ha', type: 'iot-ledger-ha', host: '127.0.0.1', port: broker.port, tls: false, discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger' },
+  ];
+
+  before(async () => {
+    userDir = tempUserDir();
+    helper.settings({ userDir });
+    await new Promise<void>((resolve) => helper.startServer(resolve));
+    broker = await startBroker({ port: 0 });
+  });
+  after(async () => {
+    await broker?.close();
+    await new Promise<void>((resolve) => helper.stopServer(resolve));
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    watch = await MqttWatch.connect(broker.url, ['homeassistant/#', 'iot-ledger/#']);
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await watch.close();
+  });
+
+  // node-red-node-test-helper's deploy of a changed flow (not in support.ts's typing).
+  const deploy = (nodesOfFlow: object[]) =>
+    (helper as unknown as { setFlows(flow: object[], type: string, credentials: object): Promise<void> }).setFlows(nodesOfFlow, 'nodes', { ha: { password: '' } });
+  const json = (payload: string | undefined): Record<string, unknown> => JSON.parse(payload ?? 'null') as Record<string, unknown>;
+  const firmware = async (msg: Record<string, unknown>) => {
+    const out = nextMessage<{ firmware: { decision: string } }>(helper.getNode('fwOut'));
+    helper.getNode('fw').receive(msg);
+    return (await out).firmware.decision;
+  };
+
+  it('announces the contract and device entities, publishes their states, and goes offline with the flow', async () => {
+    await helper.load(nodes, flow(), { ha: { password: '' } });
+
+    // The contract's three entities and its first state (awaiting the party's signature).
+    await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'online', 'online');
+    const first = await watch.waitFor((m) => m.topic === TOPIC.contractState, 'contract state');
+    assert.equal(json(first.payload).status, 'awaiting-signatures');
+
+    const signed = nextMessage(helper.getNode('events'));
+    helper.getNode('contract').receive({ topic: 'contract/sign', payload: signContract(terms, operator, { kid: keyToDid(operator) }) });
+    await signed;
+
+    // -21 is compliant, -19 breaks the instant alarm: the problem sensor turns ON.
+    for (const temperature of [-21, -19]) {
+      const out = nextMessage(helper.getNode('state'));
+      helper.getNode('contract').receive({ payload: { temperature } });
+      await out;
+    }
+    const violated = await watch.waitFor((m) => m.topic === TOPIC.contractState && json(m.payload).violation === 'ON', 'violation ON');
+    const state = json(violated.payload);
+    assert.equal(state.status, 'violated');
+    assert.equal(state.value, -19);
+    assert.equal(state.unit, '°C');
+    assert.equal(typeof state.mkt, 'number');
+    assert.deepEqual(
+      { status: (state.attributes as Record<string, unknown>).status, violations: (state.attributes as Record<string, unknown>).violations },
+      { status: 'violated', violations: 1 },
+    );
+
+    // Firmware: a trusted vendor, two releases (the newer with a URI), an approved update.
+    const enrolled = nextMessage(helper.getNode('enrolled'));
+    helper.getNode('enrol').receive({ payload: { did: deviceDid, name: 'freezer-1' } });
+    await enrolled;
+    assert.equal(await firmware({ mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } }), 'recorded');
+    assert.equal(await firmware({ mode: 'release', payload: manifest(1) }), 'recorded');
+    assert.equal(await firmware({ mode: 'release', payload: manifest(2, 'https://acme.example/thermo/1.2.0') }), 'recorded');
+    assert.equal(await firmware({ payload: { device: deviceDid, vendor: 'acme', class: 'thermo-v1', sequence: 1 } }), 'approved');
+    const update = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state');
+    assert.deepEqual(json(update.payload), {
+      installed_version: '1.1.0',
+      latest_version: '1.2.0',
+      title: 'acme thermo-v1',
+      release_url: 'https://acme.example/thermo/1.2.0',
+    });
+    // A newer release moves latest_version of the devices the node has seen.
+    const at = watch.messages.length;
+    assert.equal(await firmware({ mode: 'release', payload: manifest(3) }), 'recorded');
+    const newer = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state after a release', 8000, at);
+    assert.deepEqual(json(newer.payload), { installed_version: '1.1.0', latest_version: '1.3.0', title: 'acme thermo-v1' });
+
+    // What Home Assistant finds when it (re)starts: everything retained.
+    const retained = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], Object.values(TOPIC));
+    assert.equal(retained.get(TOPIC.availability), 'online');
+    const violation = json(retained.get(TOPIC.violation));
+    assert.equal(violation.device_class, 'problem');
+    assert.equal(violation.state_topic, TOPIC.contractState);
+    assert.equal(violation.value_template, '{{ value_json.violation }}');
+    assert.equal(violation.availability_topic, TOPIC.availability);
+    assert.equal(violation.unique_id, 'iot-ledger_cold-room-ha_violation');
+    assert.deepEqual(violation.device, {
+      identifiers: ['iot-ledger_cold-room-ha'],
+      name: 'Cold room below -20 °C',
+      manufacturer: 'node-red-contrib-iot-ledger',
+      model: 'threshold contract',
+    });
+    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(violation.origin, { name: 'node-red-contrib-iot-ledger', sw_version: pkg.version, support_url: 'https://github.com/iot-ledger/node-red-contrib-iot-ledger' });
+    const value = json(retained.get(TOPIC.value));
+    assert.deepEqual([value.device_class, value.unit_of_measurement, value.value_template], ['temperature', '°C', '{{ value_json.value }}']);
+    const mkt = json(retained.get(TOPIC.mkt));
+    assert.deepEqual([mkt.device_class, mkt.unit_of_measurement, mkt.value_template], ['temperature', '°C', '{{ value_json.mkt }}']);
+    assert.equal(json(retained.get(TOPIC.contractState)).violation, 'ON');
+    const updateConfig = json(retained.get(TOPIC.update));
+    assert.equal(updateConfig.device_class, 'firmware');
+    assert.equal(updateConfig.state_topic, TOPIC.firmwareState);
+    assert.equal(updateConfig.availability_topic, TOPIC.availability);
+    assert.deepEqual(updateConfig.device, { identifiers: [`iot-ledger_device_${suffix}`], name: 'freezer-1', manufacturer: 'acme', model: 'thermo-v1' });
+    assert.equal(json(retained.get(TOPIC.firmwareState)).latest_version, '1.3.0');
+
+    // Home Assistant restarting (its birth message) gets the configs again.
+    const before = watch.messages.length;
+    await watch.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await watch.waitFor((m) => m.topic === TOPIC.violation, 'configs sent again after HA birth', 8000, before);
+
+    // Deleting the contract node from the flow (a "modified nodes" deploy) removes its entities.
+    const cut = watch.messages.length;
+    await deploy(flow().filter((n) => n.id !== 'contract'));
+    for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState])
+      await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} emptied`, 8000, cut);
+    assert.equal(watch.messages.slice(cut).some((m) => m.topic === TOPIC.availability), false, 'the connection stays up');
+
+    // Stopping the flows: `offline` on the availability topic, retained; the entities stay, unavailable.
+    const end = watch.messages.length;
+    await helper.unload();
+    await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'offline', 'offline', 8000, end);
+    const gone = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], [TOPIC.availability, TOPIC.update]);
+    assert.equal(gone.get(TOPIC.availability), 'offline');
+    assert.ok(gone.has(TOPIC.update) && gone.has(TOPIC.firmwareState), 'device entities stay');
+    assert.equal(gone.has(TOPIC.violation), false);
+    assert.equal(gone.has(TOPIC.contractState), false);
+  });
+
+  it('publishes nothing for nodes without a Home Assistant config', async () => {
+    const plain = flow().map((n) => {
+      const { ha: _ha, ...rest } = n as Record<string, unknown>;
+      return rest;
+    });
+    await helper.load(nodes, plain.filter((n) => n.type !== 'iot-ledger-ha'));
+    const out = nextMessage(helper.getNode('state'));
+    helper.getNode('contract').receive({ payload: { temperature: -25 } });
+    await out;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(
+      watch.messages.filter((m) => !m.retain),
+      [],
+      'no live publication',
+    );
+  });
+});
