@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packedTarball, scratchDir } from '../support/e2e';
+import { declaredCategory, packedTarball, projectPackage, scratchDir } from '../support/e2e';
 import { projectRoot } from '../support/paths';
 
 // The Flow Library scorecard: `node-red-dev validate` (the tool flows.nodered.org runs on
@@ -139,7 +139,7 @@ describe('e2e: Flow Library scorecard (node-red-dev validate)', function () {
   });
 
   it('scores the package as published (name and version of package.json)', () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { name: string; version: string };
+    const pkg = projectPackage();
     assert.deepEqual(scorecard.package, { name: pkg.name, version: pkg.version });
   });
 
@@ -152,10 +152,8 @@ describe('e2e: Flow Library scorecard (node-red-dev validate)', function () {
 
   it('found an example using each node of the palette (N02 looked at every one)', () => {
     // One node type per node set here; config nodes (category "config") need no example.
-    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
-    const palette = Object.entries(pkg['node-red'].nodes)
-      .filter(([, js]) => !/category:\s*["']config["']/.test(fs.readFileSync(path.join(projectRoot, js.replace(/\.js$/, '.html')), 'utf8')))
-      .map(([name]) => name)
+    const palette = Object.keys(projectPackage()['node-red'].nodes)
+      .filter((set) => declaredCategory(set) !== 'config')
       .sort();
     assert.deepEqual([...((scorecard.N02?.nodes ?? []) as string[])].sort(), palette, JSON.stringify(scorecard.N02));
   });
