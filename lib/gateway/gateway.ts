@@ -1,11 +1,12 @@
 // The runtime-free core behind the Node-RED nodes: one ledger plus the state derived from it.
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
-import { Ledger, type LedgerOptions, type Receipt, type RecordInput } from '../ledger';
-import { toRecordBody } from '../payload';
+import { verifyEnvelope } from '../envelope';
+import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
+import { decodePayload, toRecordBody } from '../payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
-import { freshnessOf } from '../registry/freshness';
+import { freshnessOf, type Freshness } from '../registry/freshness';
 import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 
 export const SECURITY = 'security';
@@ -131,6 +132,27 @@ export class Gateway extends EventEmitter {
   }
 }
 
+/**
+ * Types whose envelope is not a device message accepted by verify(): rejected evidence, a
+ * party's contract signature, and the firmware log's vendor manifests and device reports
+ * (those keep their own replay state). Every other record with a device envelope is one.
+ */
+const NOT_VERIFIED_MESSAGES: ReadonlySet<string> = new Set([SECURITY, 'contract.sign', 'firmware.release', 'firmware.report']);
+
+/** The counter/time a record shows its device had reached, when it is an accepted device message. */
+function acceptedFreshness(record: StoredRecord['record'], did: string): Freshness | undefined {
+  if (NOT_VERIFIED_MESSAGES.has(record.type)) return undefined;
+  if (record.envelope !== undefined) {
+    // What the device signed, whatever the flow recorded as the body (and whatever the record type).
+    try {
+      return freshnessOf(decodePayload(verifyEnvelope(record.envelope, did).payload));
+    } catch {
+      return undefined;
+    }
+  }
+  return record.type === 'reading' ? freshnessOf(record.body) : undefined;
+}
+
 /** Rebuilds enrolment from the device records and each device's last accepted counter/time. */
 export async function loadDevices(ledger: Ledger): Promise<DeviceRegistry> {
   const events: { index: number; type: string; body: unknown }[] = [];
@@ -142,8 +164,9 @@ export async function loadDevices(ledger: Ledger): Promise<DeviceRegistry> {
   for (const e of events) devices.apply(e.type, e.body, e.index);
   for (const d of devices.list()) {
     for await (const r of ledger.byDevice(d.did, { reverse: true })) {
-      if (r.record.type !== 'reading') continue;
-      devices.accept(d.did, freshnessOf(r.record.body));
+      const fresh = acceptedFreshness(r.record, d.did);
+      if (!fresh) continue;
+      devices.accept(d.did, fresh);
       break;
     }
   }
