@@ -2,17 +2,29 @@
 /**
  * `npm start`: a cold-room demo on this machine. Starts an MQTT broker, a real
  * Node-RED (user dir .node-red/ in the project, this package linked into it)
- * and simulated sensors. Ctrl-C stops all three.
+ * and simulated sensors that sign their readings. Ctrl-C stops all three.
+ *
+ * First start: makes the sensors' and the contract parties' keys (0600 JWK files
+ * under <user dir>/iot-ledger/), deploys examples/cold-room.json with those
+ * did:keys in its contract, and prepares the ledger before Node-RED opens it:
+ * sensors enrolled, contract registered and signed by both parties. Later starts
+ * find all of that in place and change nothing.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBroker, type RunningBroker } from '../lib/runtime/broker';
+import { ledgersInUse, personaliseContracts } from '../lib/runtime/demo-flow';
+import { loadOrCreateDemoKeys, type DemoIdentity, type DemoKeys } from '../lib/runtime/demo-keys';
+import { prepareFlowLedgers, type PreparedLedger } from '../lib/runtime/demo-ledger';
 import { NodeRedProcess } from '../lib/runtime/nodered-process';
 import { createUserDir, linkIntoUserDir, readFlowFile, seedFlows } from '../lib/runtime/nodered-userdir';
 import { assertPortFree, ListenError } from '../lib/runtime/ports';
+import { signReadingsWith } from '../lib/runtime/reading-signer';
 import { readingTopic, startSimulator, type Simulator } from '../lib/runtime/simulator';
 import type { Phase } from '../lib/runtime/cold-room-model';
+// The ledger directory and gateway key file exactly as the Ledger config node computes them.
+import { ledgerPaths } from '../nodes/lib/ledger-config';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
@@ -60,7 +72,7 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config | undefined 
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   if (values.help) return undefined;
-  return {
+  const cfg = {
     host: values.host ?? env.HOST ?? '127.0.0.1',
     port: portNumber(values.port ?? env.PORT ?? '1880', values.port ? '--port' : 'PORT'),
     mqttHost: values['mqtt-host'] ?? env.MQTT_HOST ?? '127.0.0.1',
@@ -71,6 +83,11 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config | undefined 
       .map((s) => s.trim())
       .filter((s) => s.length > 0),
   };
+  if (cfg.sensors.length === 0) throw new UsageError('give at least one sensor name (--sensors or SENSORS)');
+  for (const s of cfg.sensors) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s)) throw new UsageError(`sensor name ${JSON.stringify(s)} must be letters, digits, ".", "_" or "-"`);
+  }
+  return cfg;
 }
 
 function portNumber(text: string, name: string): number {
@@ -83,15 +100,31 @@ const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-function seedOrResume(userDir: string): string {
-  if (fs.existsSync(exampleFlow)) {
-    return seedFlows(userDir, readFlowFile(exampleFlow))
-      ? 'first start: deployed examples/cold-room.json'
-      : 'resuming the flows (and ledger) already in the user directory';
+interface Deployment {
+  flows: unknown[];
+  /** What the banner says about the flows. */
+  how: string;
+  first: boolean;
+}
+
+/**
+ * The flows Node-RED will run: on a first start the cold-room example with this
+ * installation's did:keys put into its contract (parties: operator, customer; subject:
+ * the first sensor); later, whatever the user directory holds, untouched.
+ */
+function flowsToRun(userDir: string, keys: DemoKeys): Deployment {
+  const flowFile = path.join(userDir, 'flows.json');
+  if (fs.existsSync(flowFile)) {
+    return { flows: readFlowFile(flowFile), how: 'resuming the flows (and ledger) already in the user directory', first: false };
   }
-  return seedFlows(userDir, [])
-    ? 'first start: no examples/cold-room.json yet, starting with an empty flow'
-    : 'resuming the flows (and ledger) already in the user directory';
+  if (!fs.existsSync(exampleFlow)) {
+    return { flows: [], how: 'first start: no examples/cold-room.json yet, starting with an empty flow', first: true };
+  }
+  const flows = personaliseContracts(readFlowFile(exampleFlow), {
+    parties: keys.parties.map((p) => p.did),
+    subjects: [keys.sensors[0].did],
+  });
+  return { flows, how: "first start: deployed examples/cold-room.json with this installation's did:keys", first: true };
 }
 
 function phaseNote(sensor: string, phase: Phase, temperature: number): string {
@@ -105,22 +138,78 @@ function phaseNote(sensor: string, phase: Phase, temperature: number): string {
   }
 }
 
-function banner(cfg: Config, nr: NodeRedProcess, broker: RunningBroker, how: string): string {
-  const rel = path.relative(process.cwd(), cfg.userDir);
-  const shown = rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? cfg.userDir : rel;
+/** A path as the person at the terminal would type it. */
+function shown(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}
+
+const algName = (id: DemoIdentity): string => (id.alg === 'ES256' ? 'P-256' : id.alg);
+
+function ledgerLines(ledgers: Array<PreparedLedger & { verifies: boolean }>, keys: DemoKeys): string {
+  if (ledgers.length === 0) return '  Ledger:                   none yet: no Verify or Contract node in the flows';
+  const partyName = new Map(keys.parties.map((p) => [p.did, p.name]));
+  return ledgers
+    .map((l) => {
+      const lines = [`  Ledger ${l.name}:`.padEnd(28) + `${shown(l.dir)}  (${l.size} records, ${l.activeDevices} devices enrolled)`];
+      for (const c of l.contracts) {
+        const missing = c.missingParties.map((d) => partyName.get(d) ?? d);
+        const state = c.active ? 'active, signed by every party' : `awaiting signatures from ${missing.join(', ')}`;
+        lines.push(`${''.padEnd(28)}contract ${c.id} v${c.version}: ${state}`);
+      }
+      for (const c of l.skipped) lines.push(`${''.padEnd(28)}contract ${c.id ?? '?'}: not registered, ${c.code}: ${c.message}`);
+      return lines.join('\n');
+    })
+    .join('\n');
+}
+
+function keyLines(cfg: Config, keys: DemoKeys, ledgers: PreparedLedger[]): string {
+  const row = (label: string, id: DemoIdentity): string => `    ${label.padEnd(9)}${shown(id.file)}  ${algName(id)}  ${id.did}`;
+  const lines = [
+    '  Keys (private JWK files, mode 0600; only their did:keys appear in flows, logs and messages):',
+    ...keys.sensors.map((s, i) => row(i === 0 ? 'sensors' : '', s)),
+    ...keys.parties.map((p, i) => row(i === 0 ? 'parties' : '', p)),
+    ...ledgers.map((l, i) => `    ${(i === 0 ? 'gateway' : '').padEnd(9)}${shown(ledgerPaths(cfg.userDir, l.name).keyFile)}  signs the checkpoints of ${l.name}`),
+  ];
+  return lines.join('\n');
+}
+
+function banner(
+  cfg: Config,
+  nr: NodeRedProcess,
+  broker: RunningBroker,
+  how: string,
+  keys: DemoKeys,
+  ledgers: Array<PreparedLedger & { verifies: boolean }>,
+): string {
   const [first, second] = cfg.sensors;
+  const contract = ledgers.flatMap((l) => l.contracts).find((c) => c.active);
+  const sensorName = new Map(keys.sensors.map((s) => [s.did, s.name]));
+  const judged =
+    contract === undefined ? [] : contract.subjects === 'any' ? cfg.sensors : contract.subjects.map((d) => sensorName.get(d)).filter((n) => n !== undefined);
+  const audited = ledgers.find((l) => l.verifies) ?? ledgers[0];
+  const sensors = keys.sensors.map((s) => `${s.name} (${algName(s)})`).join(', ');
   return `
   Node-RED ${nr.nodeRedVersion} editor:  ${nr.url}/
   MQTT broker (Aedes):      ${broker.url}
-  Simulated sensors:        ${cfg.sensors.join(', ')}, one reading every 2 s on ${readingTopic('<sensor>')}
-  User directory:           ${shown}  (${how}; delete it to start over)
+  Simulated sensors:        ${sensors}: a signed reading (JWS, kid = its did:key) every 2 s on ${readingTopic('<sensor>')}
+${ledgerLines(ledgers, keys)}
+${keyLines(cfg, keys, ledgers)}
+  User directory:           ${shown(cfg.userDir)}  (${how}; delete it to start over)
 
   What to look at:
-  - ${first ?? 'each sensor'} opens its door about 20 s after start (a few seconds, no breach) and
-    warms above -20 °C about 60 s after start, for about 40 s (an excursion)${second ? `;\n    ${second} does the same 30 s later` : ''}. Later events come every 4 to 8 minutes.
-  - In the editor: the debug sidebar and the node status show readings as they are recorded,
-    and the cold-room contract's verdicts during an excursion.
-  - Payloads are plain JSON for now ({"temperature", "door", "counter", "time"}).
+  - The node statuses: Verify counts verified (and rejected) readings; ${
+    contract
+      ? `Contract shows "compliant", "EXCURSION" or "VIOLATED"\n    for ${judged.length ? judged.join(', ') : 'its subjects'} (contract ${contract.id}, signed by operator and customer)`
+      : 'Contract waits for its parties\' signatures'
+  }; Record shows blocks and records.
+  - The debug sidebar: contract events (excursion.started, violation, excursion.ended, compliance.restored)
+    and rejected messages with their error.code. Try one: publish anything unsigned on coldroom/${first}/reading.
+  - The Ledger tab of the editor's sidebar: the ledger, its devices and contracts, the latest block.
+  - ${first} opens its door about 20 s after start (a few seconds, no breach) and warms above -20 °C about
+    60 s after start for about 40 s: an excursion that becomes a violation after 30 s${second ? `;
+    ${second} does the same 30 s later` : ''}. Later events come every 4 to 8 minutes.
+  - After Ctrl-C, audit the ledger offline:  npx iot-ledger audit ${audited ? shown(audited.dir) : '<ledger dir>'}
   - Ctrl-C stops the sensors, Node-RED and the broker; the next start resumes the same flows and ledger.
 `;
 }
@@ -161,7 +250,22 @@ async function main(): Promise<number> {
   try {
     createUserDir(cfg.userDir);
     linkIntoUserDir(cfg.userDir, projectRoot);
-    const how = seedOrResume(cfg.userDir);
+    const keys = loadOrCreateDemoKeys(cfg.userDir, cfg.sensors);
+    const made = [...keys.sensors, ...keys.parties].filter((k) => k.created).map((k) => k.name);
+    if (made.length) log(`made keys for ${made.join(', ')} in ${shown(path.join(cfg.userDir, 'iot-ledger'))}`);
+    const deployment = flowsToRun(cfg.userDir, keys);
+    // Before Node-RED starts: one process owns a ledger directory.
+    const ledgers = await prepareFlowLedgers(ledgersInUse(deployment.flows), {
+      paths: (name, dir) => ledgerPaths(cfg.userDir, name, dir),
+      devices: keys.sensors.map((s) => ({ did: s.did, name: s.name, meta: { simulated: true } })),
+      parties: keys.parties,
+    });
+    for (const l of ledgers) {
+      const signed = l.contracts.filter((c) => c.signedNow.length).map((c) => `${c.id} signed by ${c.signedNow.join(' and ')}`);
+      const did = [l.enrolledNow.length ? `enrolled ${l.enrolledNow.join(', ')}` : '', ...signed].filter(Boolean);
+      if (did.length) log(`ledger ${l.name}: ${did.join('; ')}`);
+    }
+    if (deployment.first) seedFlows(cfg.userDir, deployment.flows);
     nr = await NodeRedProcess.start({
       userDir: cfg.userDir,
       host: cfg.host,
@@ -175,6 +279,7 @@ async function main(): Promise<number> {
     sim = await startSimulator({
       brokerUrl: broker.url,
       sensors: cfg.sensors,
+      sign: signReadingsWith(new Map(keys.sensors.map((s) => [s.name, s.key]))),
       stateFile: path.join(cfg.userDir, 'simulator-state.json'),
       onReading: (sensor, reading, phase) => {
         if (last.get(sensor) !== phase && (last.has(sensor) || phase !== 'normal')) log(phaseNote(sensor, phase, reading.temperature));
@@ -182,7 +287,7 @@ async function main(): Promise<number> {
       },
       onError: (err, sensor) => log(`[sim] ${sensor}: ${err.message}`),
     });
-    log(banner(cfg, nr, broker, how));
+    log(banner(cfg, nr, broker, deployment.how, keys, ledgers));
   } catch (err) {
     await sim?.stop();
     await nr?.kill();

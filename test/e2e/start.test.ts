@@ -1,9 +1,15 @@
 import * as assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { execFile, type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
+import { chromium } from 'playwright-core';
+import { fromUtf8 } from '../../lib/bytes';
+import { keyToDid } from '../../lib/didkey';
+import { peekEnvelope, verifyEnvelope } from '../../lib/envelope';
+import { readKeyFile } from '../../lib/keyfile';
+import { Ledger } from '../../lib/ledger';
 import { AdminClient } from '../../lib/runtime/admin-client';
 import { assertPortFree, freePort } from '../../lib/runtime/ports';
 import { scratchDir } from '../support/e2e';
@@ -12,6 +18,7 @@ import { projectRoot } from '../support/paths';
 // `npm start` as a user runs it (dist/bin/start.js), on free ports and a scratch user dir.
 
 const startJs = path.join(projectRoot, 'dist', 'bin', 'start.js');
+const cliJs = path.join(projectRoot, 'dist', 'bin', 'iot-ledger.js');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
 
 /** id and type of each node: what identifies a flow export, whatever Node-RED adds or strips. */
@@ -75,19 +82,34 @@ function runStart(args: string[]): Started {
   return { child, out, exited, waitFor };
 }
 
-/** Subscribes and returns the counters seen per sensor, once each listed sensor has sent `n`. */
-async function readings(url: string, sensors: string[], n: number): Promise<Map<string, number[]>> {
+/** did:key of a key file (the public half only is used). */
+const didOf = (file: string): string => keyToDid(readKeyFile(file));
+
+/**
+ * Subscribes and returns the counters seen per sensor, once each listed sensor has sent `n`.
+ * Every reading must be a JWS by the sensor's own key (kid = its did:key) over
+ * {temperature, door, counter, ts}.
+ */
+async function readings(url: string, dids: Map<string, string>, n: number): Promise<Map<string, number[]>> {
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 }, false);
   try {
-    const seen = new Map(sensors.map((s) => [s, [] as number[]]));
-    const done = new Promise<void>((resolve) =>
+    const seen = new Map([...dids.keys()].map((s) => [s, [] as number[]]));
+    const done = new Promise<void>((resolve, reject) =>
       client.on('message', (topic, payload) => {
-        const [, sensor, kind] = topic.split('/');
-        assert.equal(kind, 'reading');
-        const r = JSON.parse(payload.toString()) as { temperature: number; door: string; counter: number; time: number };
-        assert.deepEqual(Object.keys(r), ['temperature', 'door', 'counter', 'time']);
-        seen.get(sensor)?.push(r.counter);
-        if ([...seen.values()].every((c) => c.length >= n)) resolve();
+        try {
+          const [, sensor, kind] = topic.split('/');
+          assert.equal(kind, 'reading');
+          const did = dids.get(sensor);
+          if (!did) return;
+          const jws = payload.toString();
+          assert.equal(peekEnvelope(jws).kid, did, `${sensor} signs with kid = its did:key`);
+          const r = JSON.parse(fromUtf8(verifyEnvelope(jws, did).payload)) as { temperature: number; door: string; counter: number; ts: number };
+          assert.deepEqual(Object.keys(r), ['temperature', 'door', 'counter', 'ts']);
+          seen.get(sensor)?.push(r.counter);
+          if ([...seen.values()].every((c) => c.length >= n)) resolve();
+        } catch (err) {
+          reject(err as Error);
+        }
       }),
     );
     await client.subscribeAsync('coldroom/+/reading', { qos: 1 });
@@ -98,30 +120,154 @@ async function readings(url: string, sensors: string[], n: number): Promise<Map<
   }
 }
 
+interface LedgerInfo {
+  size: number;
+  blocks: number;
+  devices: number;
+  gatewayDid: string;
+}
+
+/** Polls the Ledger config node's admin endpoint until `ok` holds (or fails after `ms`). */
+async function ledgerUntil(admin: AdminClient, configId: string, ok: (l: LedgerInfo) => boolean, ms: number): Promise<LedgerInfo> {
+  const end = Date.now() + ms;
+  let last: LedgerInfo | undefined;
+  for (;;) {
+    last = await admin.request<LedgerInfo>('GET', `/iot-ledger/ledgers/${configId}`);
+    if (ok(last)) return last;
+    if (Date.now() > end) throw new Error(`ledger did not get there within ${ms} ms: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Record counts by type, and reading records by device, of a closed ledger. */
+async function ledgerContents(dir: string): Promise<{ size: number; types: Map<string, number>; readingsBy: Map<string, number> }> {
+  const ledger = await Ledger.open(dir, { readOnly: true });
+  try {
+    const types = new Map<string, number>();
+    const readingsBy = new Map<string, number>();
+    for await (const r of ledger.range(0, ledger.size)) {
+      types.set(r.record.type, (types.get(r.record.type) ?? 0) + 1);
+      if (r.record.type === 'reading') {
+        assert.ok(r.record.envelope, `reading ${r.index} keeps the device's envelope`);
+        readingsBy.set(String(r.record.device), (readingsBy.get(String(r.record.device)) ?? 0) + 1);
+      }
+    }
+    return { size: ledger.size, types, readingsBy };
+  } finally {
+    await ledger.close();
+  }
+}
+
+interface Statuses {
+  [type: string]: string;
+}
+
+/** The status texts the editor shows under the flow's nodes, by node type, once each matches. */
+async function editorStatuses(url: string, wanted: Record<string, RegExp>, ms = 30_000): Promise<Statuses> {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${url}/`);
+    const read = () =>
+      page.evaluate((types: string[]) => {
+        type EditorNode = { type: string; status?: { text?: string } };
+        const RED = (globalThis as unknown as { RED?: { nodes?: { eachNode(fn: (n: EditorNode) => void): void } } }).RED;
+        const out: Record<string, string> = {};
+        RED?.nodes?.eachNode?.((n) => {
+          if (types.includes(n.type) && n.status?.text) out[n.type] = n.status.text;
+        });
+        return out;
+      }, Object.keys(wanted));
+    const end = Date.now() + ms;
+    for (;;) {
+      const got = await read();
+      if (Object.entries(wanted).every(([t, re]) => re.test(got[t] ?? ''))) return got;
+      if (Date.now() > end) throw new Error(`node statuses did not show ${JSON.stringify(Object.fromEntries(Object.entries(wanted).map(([t, r]) => [t, String(r)])))}: ${JSON.stringify(got)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+function cli(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliJs, ...args], { timeout: 60_000 }, (err, stdout) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout });
+    });
+  });
+}
+
 describe('e2e: npm start', function () {
-  this.timeout(90_000);
+  this.timeout(150_000);
 
   after(() => {
     for (const c of running) c.kill('SIGKILL');
   });
 
-  it('runs broker, Node-RED and sensors, stops on Ctrl-C, and resumes flows and counters on the next start', async () => {
+  it('runs broker, Node-RED and signing sensors, records verified readings, stops on Ctrl-C, and resumes the same ledger', async () => {
     const userDir = path.join(scratchDir('start'), 'nr');
     const [port, mqttPort] = [await freePort(), await freePort()];
     const args = ['--port', String(port), '--mqtt-port', String(mqttPort), '--user-dir', userDir, '--sensors', 'cold-a,cold-b'];
     const admin = new AdminClient(`http://127.0.0.1:${port}`);
+    const ledgerDir = path.join(userDir, 'iot-ledger', 'ledgers', 'coldroom');
+    const brokerUrl = `mqtt://127.0.0.1:${mqttPort}`;
 
-    // First start: seeded flows.
+    // First start: keys made, ledger prepared, personalised flows seeded.
     let run = runStart(args);
     await run.waitFor(/What to look at/);
-    assert.ok(run.out.some((l) => l.includes(`editor:  http://127.0.0.1:${port}/`)), run.out.join('\n'));
+    const printed = run.out.join('\n');
+    assert.ok(run.out.some((l) => l.includes(`editor:  http://127.0.0.1:${port}/`)), printed);
     assert.ok(run.out.some((l) => l.includes(`mqtt://127.0.0.1:${mqttPort}`)));
     assert.ok(run.out.some((l) => /first start/.test(l)));
-    const expected = fs.existsSync(exampleFlow) ? (JSON.parse(fs.readFileSync(exampleFlow, 'utf8')) as unknown[]) : [];
-    assert.deepEqual(shape((await admin.getFlows()).flows), shape(expected));
-    const firstCounters = await readings(`mqtt://127.0.0.1:${mqttPort}`, ['cold-a', 'cold-b'], 2);
+    assert.match(printed, /made keys for cold-a, cold-b, operator, customer/);
+    assert.match(printed, /ledger coldroom: enrolled cold-a, cold-b; cold-room-1 signed by operator and customer/);
+    assert.match(printed, /contract cold-room-1 v1: active/);
+    assert.match(printed, /npx iot-ledger audit .*iot-ledger\/ledgers\/coldroom/);
+    assert.doesNotMatch(printed, /"d"\s*:/, 'no private JWK in the output');
+
+    // Keys: private JWKs only their owner can read; the flow holds only did:keys.
+    const keyFile = (...p: string[]) => path.join(userDir, 'iot-ledger', ...p);
+    const files = {
+      'cold-a': keyFile('devices', 'cold-a.jwk'),
+      'cold-b': keyFile('devices', 'cold-b.jwk'),
+      operator: keyFile('parties', 'operator.jwk'),
+      customer: keyFile('parties', 'customer.jwk'),
+      gateway: keyFile('keys', 'coldroom.gateway.jwk'),
+    };
+    for (const f of Object.values(files)) assert.equal(fs.statSync(f).mode & 0o777, 0o600, f);
+    assert.equal(readKeyFile(files['cold-a']).alg, 'Ed25519');
+    assert.equal(readKeyFile(files['cold-b']).alg, 'ES256');
+    const sensors = new Map([
+      ['cold-a', didOf(files['cold-a'])],
+      ['cold-b', didOf(files['cold-b'])],
+    ]);
+
+    const expected = JSON.parse(fs.readFileSync(exampleFlow, 'utf8')) as unknown[];
+    const deployed = (await admin.getFlows()).flows as Array<{ id: string; type: string; terms?: string }>;
+    assert.deepEqual(shape(deployed), shape(expected));
+    const flowText = JSON.stringify(deployed);
+    assert.doesNotMatch(flowText, /\\?"d\\?"\s*:/, 'no private JWK in the deployed flows');
+    const terms = JSON.parse(deployed.find((n) => n.type === 'iot-ledger-contract')!.terms!) as { parties: string[]; subjects: string[] };
+    assert.deepEqual(terms.parties, [didOf(files.operator), didOf(files.customer)]);
+    assert.deepEqual(terms.subjects, [sensors.get('cold-a')]);
+
+    const firstCounters = await readings(brokerUrl, sensors, 2);
     for (const c of firstCounters.values()) for (let i = 1; i < c.length; i++) assert.ok(c[i] > c[i - 1]);
-    const marker = [...expected, { id: 'harness-marker-tab', type: 'tab', label: 'added during the first run' }];
+
+    // Verified readings reach the ledger: it grows well past the 5 records prepared before Node-RED.
+    const configId = deployed.find((n) => n.type === 'iot-ledger-config')!.id;
+    const grown = await ledgerUntil(admin, configId, (l) => l.size >= 15 && l.devices === 2, 20_000);
+    assert.equal(grown.gatewayDid, didOf(files.gateway));
+
+    // What a person sees in the editor: verified counts, the contract's verdict, blocks.
+    await editorStatuses(`http://127.0.0.1:${port}`, {
+      'iot-ledger-verify': /^verified \d+$/,
+      'iot-ledger-contract': /^(compliant -?\d|EXCURSION|VIOLATED)/,
+      'iot-ledger-record': /^block \d+ · \d+ records$/,
+    });
+
+    const marker = [...deployed, { id: 'harness-marker-tab', type: 'tab', label: 'added during the first run' }];
     await admin.deployFlows(marker);
 
     run.child.kill('SIGINT');
@@ -132,16 +278,36 @@ describe('e2e: npm start', function () {
     const state = JSON.parse(fs.readFileSync(path.join(userDir, 'simulator-state.json'), 'utf8')) as Record<string, number>;
     assert.ok(state['cold-a'] >= Math.max(...firstCounters.get('cold-a')!));
 
-    // Second start: the same flows, counters carry on.
+    // What the first run recorded: both sensors' readings (verified: each names its device and
+    // keeps its envelope), two enrolments, the contract and both signatures, no rejection.
+    const first = await ledgerContents(ledgerDir);
+    assert.equal(first.types.get('device.enrol'), 2);
+    assert.equal(first.types.get('contract.register'), 1);
+    assert.equal(first.types.get('contract.sign'), 2);
+    assert.equal(first.types.get('security'), undefined, 'no rejected message');
+    for (const [name, did] of sensors) assert.ok((first.readingsBy.get(did) ?? 0) >= 2, `readings of ${name}`);
+    assert.ok((first.types.get('contract.reading') ?? 0) >= 2, 'the contract judged cold-a');
+    const audit = await cli(['audit', ledgerDir, '--key', didOf(files.gateway)]);
+    assert.equal(audit.code, 0, audit.stdout);
+
+    // Second start: the same flows and ledger, nothing enrolled or signed again; counters carry on.
     run = runStart(args);
     await run.waitFor(/What to look at/);
     assert.ok(run.out.some((l) => /resuming the flows/.test(l)), run.out.join('\n'));
+    assert.ok(!run.out.some((l) => /made keys|ledger coldroom: /.test(l)), run.out.join('\n'));
     assert.deepEqual(shape((await admin.getFlows()).flows), shape(marker));
-    const second = await readings(`mqtt://127.0.0.1:${mqttPort}`, ['cold-a'], 1);
+    const second = await readings(brokerUrl, new Map([['cold-a', sensors.get('cold-a')!]]), 1);
     assert.ok(second.get('cold-a')![0] > state['cold-a'], 'counter continues after the restart');
+    await ledgerUntil(admin, configId, (l) => l.size >= first.size + 4, 20_000);
 
     run.child.kill('SIGTERM');
     assert.deepEqual(await run.exited, { code: 0, signal: null }, run.out.join('\n'));
+    const after = await ledgerContents(ledgerDir);
+    assert.equal(after.types.get('device.enrol'), 2);
+    assert.equal(after.types.get('contract.register'), 1);
+    assert.equal(after.types.get('contract.sign'), 2);
+    assert.equal(after.types.get('security'), undefined, 'no replay after the restart');
+    assert.equal((await cli(['audit', ledgerDir])).code, 0);
   });
 
   it('says which port is taken and how to choose another, and leaves nothing running', async () => {

@@ -1,0 +1,158 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { NodeRedProcess } from '../../lib/runtime/nodered-process';
+import { createUserDir, linkIntoUserDir } from '../../lib/runtime/nodered-userdir';
+import { scratchDir } from '../support/e2e';
+import { projectRoot } from '../support/paths';
+
+// Each example, as a person gets it: listed under Import > Examples of a real editor, imported
+// into it, and checked by the editor's own validation (types known, properties valid).
+
+const examples = fs
+  .readdirSync(path.join(projectRoot, 'examples'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.replace(/\.json$/, ''))
+  .sort();
+
+/** Nodes the editor may flag until the user acts, as the example's comments say. */
+const EXPECTED_INVALID: Record<string, string[]> = {
+  // The Identity node has no key (and so no did:key) until "Generate key" is pressed.
+  'device-signing': ['iot-ledger-identity', 'iot-ledger-sign'],
+};
+
+interface Imported {
+  id: string;
+  type: string;
+  known: boolean;
+  valid: boolean;
+  errors: string[];
+}
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('e2e: the examples in the Node-RED editor', function () {
+  this.timeout(120_000);
+  let nr: NodeRedProcess | undefined;
+  let browser: Browser | undefined;
+
+  before(async function () {
+    if (!fs.existsSync(chromiumPath)) throw new Error(`no chromium at ${chromiumPath}: install Debian's chromium or set CHROMIUM_PATH`);
+    const userDir = createUserDir(path.join(scratchDir('examples-editor'), 'nr'));
+    linkIntoUserDir(userDir, projectRoot);
+    nr = await NodeRedProcess.start({ userDir });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    const exit = await nr?.stop();
+    if (exit) assert.equal(exit.code, 0, nr?.output());
+  });
+
+  async function openEditor(): Promise<Page> {
+    const page = await browser!.newPage();
+    await page.goto(`${nr!.url}/`);
+    // The editor is ready once the palette knows the pack's node types and the first tab exists.
+    await page.waitForFunction(
+      () => {
+        const RED = (globalThis as unknown as { RED?: { nodes?: { getType(t: string): unknown }; workspaces?: { active(): unknown } } }).RED;
+        return !!RED?.nodes?.getType('iot-ledger-contract') && !!RED.workspaces?.active();
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
+    return page;
+  }
+
+  it('lists all four under Import > Examples', async () => {
+    const res = await fetch(`${nr!.url}/library/examples/flows/node-red-contrib-iot-ledger/`);
+    assert.equal(res.status, 200);
+    const listed = ((await res.json()) as Array<{ fn?: string }>).map((e) => e.fn).sort();
+    assert.deepEqual(listed, examples);
+  });
+
+  it('shares the Ledger and broker config nodes: a later import that replaces them leaves one of each, all valid', async () => {
+    const page = await openEditor();
+    try {
+      const result = await page.evaluate(async (): Promise<{ conflicts: string[]; configs: string[]; invalid: string[] }> => {
+        type EditorNode = { id: string; type: string; valid?: boolean; users?: unknown[] };
+        const RED = (globalThis as unknown as {
+          RED: {
+            view: { importNodes(nodes: unknown[], opts?: Record<string, unknown>): void };
+            nodes: { eachConfig(fn: (n: EditorNode) => void): void; eachNode(fn: (n: EditorNode) => void): void };
+          };
+        }).RED;
+        const get = async (f: string) => (await (await fetch(`library/examples/flows/node-red-contrib-iot-ledger/${f}`)).json()) as Array<{ id: string }>;
+        RED.view.importNodes(await get('cold-room'), { addFlow: true });
+        const conflicts: string[] = [];
+        for (const name of ['audit-and-proof', 'device-signing']) {
+          const flow = await get(name);
+          try {
+            RED.view.importNodes(flow, { addFlow: true });
+          } catch (err) {
+            // What the editor's "already exist" dialog resolves when the person picks Replace.
+            const e = err as { code?: string; importConfig?: { conflicted: Record<string, unknown> } };
+            if (e.code !== 'import_conflict') throw err;
+            const ids = Object.keys(e.importConfig?.conflicted ?? {});
+            conflicts.push(...ids);
+            RED.view.importNodes(flow, { addFlow: true, importMap: Object.fromEntries(ids.map((id) => [id, 'replace'])) });
+          }
+        }
+        const configs: string[] = [];
+        RED.nodes.eachConfig((n) => configs.push(`${n.type}:${n.users?.length ?? 0}`));
+        const invalid: string[] = [];
+        const check = (n: EditorNode) => {
+          if (n.valid === false) invalid.push(n.type);
+        };
+        RED.nodes.eachNode(check);
+        RED.nodes.eachConfig(check);
+        return { conflicts, configs: configs.sort(), invalid: invalid.sort() };
+      });
+      assert.ok(result.conflicts.length >= 2, `conflicts ${result.conflicts.join(', ')}`);
+      assert.deepEqual(
+        result.configs.map((c) => c.split(':')[0]),
+        ['iot-ledger-config', 'iot-ledger-identity', 'mqtt-broker'],
+        result.configs.join(', '),
+      );
+      assert.deepEqual(result.invalid, EXPECTED_INVALID['device-signing'].slice().sort());
+    } finally {
+      await page.close();
+    }
+  });
+
+  for (const name of examples) {
+    it(`${name}: imports with every type known and every node valid${EXPECTED_INVALID[name] ? ' (but the documented ones)' : ''}`, async () => {
+      const page = await openEditor();
+      try {
+        const imported = await page.evaluate(async (file: string): Promise<Imported[]> => {
+          type EditorNode = { id: string; type: string; valid?: boolean; validationErrors?: string[] };
+          const RED = (globalThis as unknown as {
+            RED: {
+              view: { importNodes(nodes: unknown[], opts?: Record<string, unknown>): void };
+              nodes: { node(id: string): EditorNode | null; getType(t: string): unknown };
+            };
+          }).RED;
+          const res = await fetch(`library/examples/flows/node-red-contrib-iot-ledger/${file}`);
+          const flow = (await res.json()) as Array<{ id: string; type: string }>;
+          RED.view.importNodes(flow, { generateIds: false, addFlow: true });
+          return flow.map((n) => {
+            const e = RED.nodes.node(n.id);
+            return { id: n.id, type: n.type, known: !!RED.nodes.getType(n.type) || n.type === 'tab', valid: e ? e.valid !== false : n.type === 'tab', errors: e?.validationErrors ?? [] };
+          });
+        }, name);
+        assert.ok(imported.length > 5);
+        assert.deepEqual(imported.filter((n) => !n.known).map((n) => n.type), [], 'types the editor does not know');
+        const invalid = imported.filter((n) => !n.valid);
+        assert.deepEqual(
+          invalid.map((n) => n.type).sort(),
+          [...(EXPECTED_INVALID[name] ?? [])].sort(),
+          `invalid: ${JSON.stringify(invalid)}`,
+        );
+      } finally {
+        await page.close();
+      }
+    });
+  }
+});
