@@ -38,16 +38,19 @@ export = function register(RED: RED): void {
   RED.nodes.registerType('iot-ledger-config', LedgerConfig);
 
   // The editor shows the gateway's public identity; private keys never leave the runtime.
+  // A node not deployed yet (just added in the editor) is an answer, not an error: a 404 would
+  // put a red line in the browser console each time such a dialog opens.
   RED.httpAdmin.get('/iot-ledger/ledgers/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
     const node = RED.nodes.getNode(req.params.id) as LedgerConfigNode | null;
     if (!node || node.type !== 'iot-ledger-config') {
-      res.status(404).json({ error: 'not deployed' });
+      res.json({ deployed: false });
       return;
     }
     node.gateway().then(
       (gw) => {
         const l = gw.ledger;
         res.json({
+          deployed: true,
           name: l.name,
           dir: l.dir,
           size: l.size,

@@ -136,14 +136,15 @@ export = function register(RED: RED): void {
   RED.nodes.registerType('iot-ledger-contract', Contract);
 
   // The edit dialog shows who has signed and what a party must sign; no key material here.
+  // A node not deployed yet answers {deployed: false} (a 404 would be a browser console error).
   RED.httpAdmin.get('/iot-ledger/contracts/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
     const runners = deployed.get(req.params.id);
     if (!runners) {
-      res.status(404).json({ error: 'not deployed' });
+      res.json({ deployed: false, contracts: [] });
       return;
     }
     runners.then(
-      (list) => res.json({ contracts: list.map(contractInfo) }),
+      (list) => res.json({ deployed: true, contracts: list.map(contractInfo) }),
       (err: Error & { code?: string }) => res.status(500).json({ error: err.message, code: err.code }),
     );
   });

@@ -4,7 +4,7 @@ import { resolveVerificationKey } from '../envelope';
 import type { PublicKey } from '../keys';
 import { verifyDeviceEnvelope, type DeviceEvent, type EnvelopeCheck } from './chunk';
 import { recordPos, type Findings } from './findings';
-import { ENROL_TYPES, REVOKE_TYPE, type Freshness } from './records';
+import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, type Freshness } from './records';
 import type { DeviceStatus } from './types';
 
 type Standing = 'enrolled' | 'revoked';
@@ -119,6 +119,7 @@ export class DeviceChecker {
       this.#add(ev, 'envelope-signature', `device envelope of record ${ev.index} does not verify: ${result.detail ?? 'bad signature'}`);
       return;
     }
+    if (!inDeviceOrder(ev.type)) return;
     const fresh: Freshness = { counter: result.counter, ts: result.ts };
     const replay = this.replay.check(did, fresh);
     if (replay) this.#add(ev, 'replay', `record ${ev.index} replays an older device message: ${replay}`);

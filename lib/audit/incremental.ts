@@ -11,7 +11,7 @@ import { verifyDeviceEnvelope, type DeviceEvent } from './chunk';
 import type { DeviceChecker } from './devices';
 import { POS_START, recordPos, type Findings } from './findings';
 import { blockKey, deviceKey, indexKeyIndex, nodeKey, readNodeValue, recordKey, typeKey, HASH_SIZE } from './layout';
-import { ENROL_TYPES, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
+import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
 import { leafHashOfValue } from './sha';
 import type { RawStore } from './store';
 
@@ -157,7 +157,7 @@ export async function primeDevices(store: RawStore, from: TrustedStart, devices:
     // The latest envelope that verifies holds the last accepted values.
     for (let k = recent.length - 1; k >= 0; k--) {
       const record = await provenRecord(store, from, recent[k], findings);
-      if (!record?.envelope || record.device !== did) continue;
+      if (!record?.envelope || record.device !== did || !inDeviceOrder(record.type)) continue;
       const check = verifyDeviceEnvelope(record.envelope, did);
       if (!check.ok) continue;
       devices.replay.accept(did, { counter: check.counter, ts: check.ts });

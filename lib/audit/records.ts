@@ -11,6 +11,17 @@ export const SELF_SIGNED_TYPES: ReadonlySet<string> = new Set(['contract.sign'])
 /** Signed by someone other than a device (a firmware vendor); the firmware re-check verifies them. */
 export const VENDOR_SIGNED_TYPES: ReadonlySet<string> = new Set(['firmware.release']);
 export const EVIDENCE_TYPES: ReadonlySet<string> = new Set(['security']);
+/**
+ * Device-signed, but with a counter of their own: a device's firmware reports are ordered
+ * against its earlier reports by the firmware rules (as the gateway does), not against its
+ * readings.
+ */
+export const OWN_ORDER_TYPES: ReadonlySet<string> = new Set(['firmware.report']);
+
+/** Whether a record's envelope is a device message whose counter/ts the replay check follows. */
+export function inDeviceOrder(type: string): boolean {
+  return !EVIDENCE_TYPES.has(type) && !VENDOR_SIGNED_TYPES.has(type) && !SELF_SIGNED_TYPES.has(type) && !OWN_ORDER_TYPES.has(type);
+}
 
 const RECORD_FIELDS = new Set(['v', 'type', 'time', 'device', 'body', 'envelope']);
 

@@ -20,7 +20,7 @@ import {
 } from '../contracts';
 import { peekEnvelope } from '../envelope';
 import { LedgerError } from '../errors';
-import type { Receipt } from '../ledger';
+import type { Receipt, RecordInput } from '../ledger';
 import { toRecordBody } from '../payload';
 import type { Gateway } from './gateway';
 
@@ -103,8 +103,10 @@ export class ContractRunner {
     // that re-running the contract on the ledger reaches the same verdict.
     const input = toRecordBody(readingInput(this.terms, payload, time, device)) as unknown as ReturnType<typeof readingInput>;
     const r = evaluate(this.terms, this.state, input);
-    if (recordReading) await this.gateway.record({ type: CONTRACT_READING, ...(device ? { device } : {}), body: toRecordBody({ ...this.ref, input }) });
-    await this.commit(r.state, r.events, { kind: 'reading', time });
+    const reading: RecordInput[] = recordReading
+      ? [{ type: CONTRACT_READING, ...(device ? { device } : {}), body: toRecordBody({ ...this.ref, input }) }]
+      : [];
+    await this.commit(r.state, r.events, { kind: 'reading', time }, reading);
     return { events: r.events, state: r.state, active: true };
   }
 
@@ -116,11 +118,20 @@ export class ContractRunner {
     return { events: r.events, state: r.state, active: true };
   }
 
-  private async commit(state: ContractState, events: ContractEvent[], input: { kind: 'reading' | 'tick'; time: number }): Promise<void> {
+  /**
+   * Records an input and the events it caused in one write, so that a crash keeps all of
+   * them or none (an audit re-runs the input and expects exactly those events); the state
+   * moves on once they are durable.
+   */
+  private async commit(
+    state: ContractState,
+    events: ContractEvent[],
+    input: { kind: 'reading' | 'tick'; time: number },
+    before: RecordInput[] = [],
+  ): Promise<void> {
+    const records = [...before, ...events.map((event) => ({ type: CONTRACT_EVENT, body: toRecordBody({ ...this.ref, input, event }) }))];
+    if (records.length > 0) await this.gateway.recordMany(records);
     this.state = state;
-    for (const event of events) {
-      await this.gateway.record({ type: CONTRACT_EVENT, body: toRecordBody({ ...this.ref, input, event }) });
-    }
   }
 
   view(): import('./gateway').ContractView {

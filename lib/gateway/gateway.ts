@@ -2,8 +2,9 @@
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
-import { Ledger, type LedgerOptions, type Receipt, type RecordInput } from '../ledger';
-import { toRecordBody } from '../payload';
+import { verifyEnvelope } from '../envelope';
+import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
+import { decodePayload, toRecordBody } from '../payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
@@ -132,6 +133,20 @@ export class Gateway extends EventEmitter {
     return given.length === want.length && timingSafeEqual(given, want);
   }
 
+  /**
+   * Appends records together, all or none in one synced write (a crash cannot keep some of
+   * them), then applies them to the derived state in order.
+   */
+  async recordMany(inputs: RecordInput[]): Promise<Receipt[]> {
+    const receipts = await this.ledger.appendMany(inputs);
+    for (let i = 0; i < inputs.length; i++) {
+      this.stats.appended++;
+      this.devices.apply(inputs[i].type, inputs[i].body, receipts[i].index);
+      this.emit('record', receipts[i], inputs[i]);
+    }
+    return receipts;
+  }
+
   async enrol(request: unknown): Promise<Receipt> {
     const body = enrolBody(request);
     return this.record({ type: ENROL, device: body.did, body: body as unknown as RecordInput['body'] });
@@ -185,6 +200,27 @@ export class Gateway extends EventEmitter {
   }
 }
 
+/**
+ * Types whose envelope is not a device message accepted by verify(): rejected evidence, a
+ * party's contract signature, and the firmware log's vendor manifests and device reports
+ * (those keep their own replay state). Every other record with a device envelope is one.
+ */
+const NOT_VERIFIED_MESSAGES: ReadonlySet<string> = new Set([SECURITY, 'contract.sign', 'firmware.release', 'firmware.report']);
+
+/** The counter/time a record shows its device had reached, when it is an accepted device message. */
+function acceptedFreshness(record: StoredRecord['record'], did: string): Freshness | undefined {
+  if (NOT_VERIFIED_MESSAGES.has(record.type)) return undefined;
+  if (record.envelope !== undefined) {
+    // What the device signed, whatever the flow recorded as the body (and whatever the record type).
+    try {
+      return freshnessOf(decodePayload(verifyEnvelope(record.envelope, did).payload));
+    } catch {
+      return undefined;
+    }
+  }
+  return record.type === 'reading' ? freshnessOf(record.body) : undefined;
+}
+
 /** Rebuilds enrolment from the device records and each device's last accepted counter/time. */
 export async function loadDevices(ledger: Ledger): Promise<DeviceRegistry> {
   const events: { index: number; type: string; body: unknown }[] = [];
@@ -196,8 +232,9 @@ export async function loadDevices(ledger: Ledger): Promise<DeviceRegistry> {
   for (const e of events) devices.apply(e.type, e.body, e.index);
   for (const d of devices.list()) {
     for await (const r of ledger.byDevice(d.did, { reverse: true })) {
-      if (r.record.type !== 'reading') continue;
-      devices.accept(d.did, freshnessOf(r.record.body));
+      const fresh = acceptedFreshness(r.record, d.did);
+      if (!fresh) continue;
+      devices.accept(d.did, fresh);
       break;
     }
   }

@@ -145,10 +145,10 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
     return s;
   }
 
-  it('answers 404 for a contract node that is not deployed', async () => {
+  it('answers {deployed: false} for a contract node that is not deployed (no 404 in the browser console)', async () => {
     await helper.load(nodes, flow());
-    const body = await get<{ error: string }>('/iot-ledger/contracts/no-such-node', 404);
-    assert.equal(body.error, 'not deployed');
+    const body = await get<{ deployed: boolean; contracts: unknown[] }>('/iot-ledger/contracts/no-such-node', 200);
+    assert.deepEqual(body, { deployed: false, contracts: [] });
   });
 
   it('shows which parties signed, what they sign, and the state as readings arrive', async () => {

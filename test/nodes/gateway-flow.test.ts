@@ -175,6 +175,10 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     const info = await helper.request().get('/iot-ledger/ledgers/ledger').expect(200);
     assert.ok(!JSON.stringify(info.body).includes(d));
     assert.match((info.body as { gatewayDid: string }).gatewayDid, /^did:key:z6Mk/);
+    assert.equal((info.body as { deployed: boolean }).deployed, true);
+    // A ledger node added in the editor but not deployed: an answer, not a 404 (a browser console error).
+    const absent = await helper.request().get('/iot-ledger/ledgers/not-deployed-yet').expect(200);
+    assert.deepEqual(absent.body, { deployed: false });
   });
 });
 

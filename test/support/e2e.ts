@@ -102,3 +102,15 @@ function installedMajor(dir: string): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The palette category a node set's editor file gives its node type (`category: "..."` in
+ * its registerType; each node set of this package registers one type). Read from the built
+ * file package.json names, with .html for .js.
+ */
+export function declaredCategory(setName: string): string | undefined {
+  const js = projectPackage()['node-red'].nodes[setName];
+  if (!js) throw new Error(`package.json node-red.nodes has no ${setName}`);
+  const html = fs.readFileSync(path.join(projectRoot, js.replace(/\.js$/, '.html')), 'utf8');
+  return /registerType\(\s*["'][^"']+["']\s*,\s*\{[\s\S]*?\bcategory:\s*["']([^"']+)["']/.exec(html)?.[1];
+}
