@@ -148,9 +148,10 @@ export function payloadFreshness(payload: Uint8Array): Freshness {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return {};
   const o = obj as Record<string, unknown>;
   const out: Freshness = {};
-  const counter = toNumber(o.counter);
+  // The same field names the gateway reads (lib/registry/freshness.ts).
+  const counter = toNumber(o.counter ?? o.seq ?? o.ctr);
   if (counter !== undefined) out.counter = counter;
-  const ts = toTime(o.ts ?? o.time);
+  const ts = toTime(o.ts ?? o.time ?? o.timestamp);
   if (ts !== undefined) out.ts = ts;
   return out;
 }
