@@ -5,7 +5,7 @@ import { createManifest, createReport } from '../../lib/firmware';
 import { Ledger } from '../../lib/ledger';
 import { auditLedger, generateKey, jwkToKey, keyToDid, signEnvelope, type PrivateKey } from '../../lib/index';
 import { runCli } from '../support/cli';
-import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, tempUserDir } from './support';
+import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 const nodes = packNodes();
 const sensor = generateKey('Ed25519');
@@ -46,16 +46,9 @@ describe('nodes: verify -> contract -> record (cold room)', function () {
       { id: 'caught', type: 'helper' },
     ]);
   before((done) => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    helper.startServer(done);
+    userDir = startTestRuntime(done);
   });
-  after((done) => {
-    helper.stopServer(() => {
-      fs.rmSync(userDir, { recursive: true, force: true });
-      done();
-    });
-  });
+  after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
 
   it('registers the terms, waits for both parties, then judges and records every reading', async () => {
@@ -148,13 +141,9 @@ describe('nodes: firmware', function () {
   this.timeout(30000);
   let userDir: string;
   before((done) => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    helper.startServer(done);
+    userDir = startTestRuntime(done);
   });
-  after((done) => {
-    helper.stopServer(done);
-  });
+  after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
 
   it('registers releases, approves updates for several devices, rejects a rollback and records reports', async () => {

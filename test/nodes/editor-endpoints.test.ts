@@ -6,7 +6,7 @@ import { signContract, termsHashHex, validateTerms, type Terms } from '../../lib
 import { ContractRunner, Gateway, openGateways } from '../../lib/gateway';
 import { contractSeries, sidebarData } from '../../nodes/lib/sidebar-data';
 import { projectRoot } from '../support/paths';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir, startTestRuntime, stopTestRuntime } from './support';
 
 // The admin endpoints behind the editor: the Contract node's signatures table
 // (GET /iot-ledger/contracts/:id) and the Ledger sidebar plugin (GET /iot-ledger/sidebar[/series]).
@@ -102,16 +102,9 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
     ]);
 
   before((done) => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    helper.startServer(done);
+    userDir = startTestRuntime(done);
   });
-  after((done) => {
-    helper.stopServer(() => {
-      fs.rmSync(userDir, { recursive: true, force: true });
-      done();
-    });
-  });
+  after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
 
   const get = async <T>(url: string, status = 200): Promise<T> => (await helper.request().get(url).expect(status)).body as T;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { keyToDid, keyToJwk, generateKey, signEnvelope, verifyEnvelope, fromUtf8 } from '../../lib/index';
 import { verifyProofBundle } from '../../lib/ledger';
 import { projectRoot } from '../support/paths';
-import { helper, messages, nextMessage, packNodes, tempUserDir, type TestNode } from './support';
+import { helper, messages, nextMessage, packNodes, type TestNode, startTestRuntime, stopTestRuntime } from './support';
 
 // The example flows, run for real in a Node-RED runtime (node-red-node-test-helper) with the
 // core nodes they use. MQTT nodes are left out (the e2e test of `npm start` covers them).
@@ -65,16 +65,9 @@ describe('examples, run in Node-RED', function () {
   let userDir: string;
 
   before((done) => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    helper.startServer(done);
+    userDir = startTestRuntime(done);
   });
-  after((done) => {
-    helper.stopServer(() => {
-      fs.rmSync(userDir, { recursive: true, force: true });
-      done();
-    });
-  });
+  after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
 
   it('firmware-updates: ① to ⑦ in order give the documented decisions, and ④ again is a replay', async () => {

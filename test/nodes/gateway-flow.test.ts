@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey, keyToDid, keyToJwk, signEnvelope, verifyProofBundle, type PrivateKey } from '../../lib/index';
-import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, tempUserDir } from './support';
+import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 interface ErrorMsg {
   error: { code?: string; message: string; source: { id: string } };
@@ -34,16 +34,9 @@ describe('nodes: enrol -> verify -> record -> query', function () {
   ]);
 
   before((done) => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    helper.startServer(done);
+    userDir = startTestRuntime(done);
   });
-  after((done) => {
-    helper.stopServer(() => {
-      fs.rmSync(userDir, { recursive: true, force: true });
-      done();
-    });
-  });
+  after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
 
   async function enrol(dev: PrivateKey, name: string): Promise<void> {
@@ -187,13 +180,9 @@ describe('nodes: sign (Node-RED as a signing device)', function () {
   let userDir: string;
   const nodes = packNodes();
   before((done) => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    helper.startServer(done);
+    userDir = startTestRuntime(done);
   });
-  after((done) => {
-    helper.stopServer(done);
-  });
+  after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
 
   for (const alg of ['Ed25519', 'ES256'] as const) {

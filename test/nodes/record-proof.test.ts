@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { auditLedger, generateKey, keyToDid, signEnvelope } from '../../lib/index';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 // Record writes a device envelope only as Verify handed it on (msg.verified.proof), once, in
 // order, from a device that is still enrolled: anything else would fail the ledger's audit.
@@ -15,16 +14,9 @@ describe('nodes: Record only writes envelopes that Verify accepted', function ()
     signEnvelope({ temperature, counter, ts: 1764000000000 + counter }, key, { kid: keyToDid(key) });
 
   before((done) => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    helper.startServer(done);
+    userDir = startTestRuntime(done);
   });
-  after((done) => {
-    helper.stopServer(() => {
-      fs.rmSync(userDir, { recursive: true, force: true });
-      done();
-    });
-  });
+  after((done) => stopTestRuntime(userDir, done));
 
   it('refuses forged, swapped, replayed, out-of-order and revoked messages; the audit stays clean', async () => {
     await helper.load(

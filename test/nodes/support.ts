@@ -91,3 +91,18 @@ const CONFIG_TYPES = new Set(['iot-ledger-config', 'iot-ledger-identity', 'iot-l
 export function onTab(nodes: Record<string, unknown>[]): Record<string, unknown>[] {
   return [{ id: 'tab', type: 'tab', label: 'test' }, ...nodes.map((n) => (CONFIG_TYPES.has(String(n.type)) ? n : { x: 100, y: 100, ...n, z: 'tab' }))];
 }
+
+/** Starts the helper's runtime with a fresh user directory (returned); pair with stopTestRuntime. */
+export function startTestRuntime(done: () => void): string {
+  const userDir = tempUserDir();
+  helper.settings({ userDir });
+  helper.startServer(done);
+  return userDir;
+}
+
+export function stopTestRuntime(userDir: string, done: () => void): void {
+  helper.stopServer(() => {
+    fs.rmSync(userDir, { recursive: true, force: true });
+    done();
+  });
+}
