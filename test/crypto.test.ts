@@ -205,3 +205,30 @@ describe('crypto: did:key never throws anything but typed errors', () => {
     );
   });
 });
+
+describe('crypto: keys from untrusted input only fail with typed errors', () => {
+  const typed = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(isLedgerError(e), `untyped error: ${String(e)}`);
+    }
+  };
+  it('random and mutated JWKs, raw keys and key files contents', () => {
+    const good = keyToJwk(generateKey('ES256'), true);
+    fc.assert(fc.property(fc.anything(), (v) => typed(() => jwkToKey(v))), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.constantFrom('x', 'y', 'd', 'crv', 'kty'), fc.oneof(fc.string(), fc.integer(), fc.constant(null)), (field, value) =>
+        typed(() => jwkToKey({ ...good, [field]: value })),
+      ),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.constantFrom<Alg>('Ed25519', 'ES256'), fc.uint8Array({ maxLength: 70 }), (alg, bytes) => {
+        typed(() => publicKeyFromBytes(alg, bytes));
+        typed(() => privateKeyFromBytes(alg, bytes));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
