@@ -22,7 +22,7 @@ import { Ledger } from '../lib/ledger';
 import { startBroker } from '../lib/runtime/broker';
 import { NodeRedProcess } from '../lib/runtime/nodered-process';
 import { createUserDir, linkIntoUserDir } from '../lib/runtime/nodered-userdir';
-import { ledgerPaths } from '../nodes/lib/ledger-config';
+import { ledgerPaths } from '../lib/gateway/paths';
 import { printFigures, type Figure } from './harness';
 
 const DEVICES = 8;

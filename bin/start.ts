@@ -24,7 +24,7 @@ import { signReadingsWith } from '../lib/runtime/reading-signer';
 import { readingTopic, startSimulator, type Simulator } from '../lib/runtime/simulator';
 import type { Phase } from '../lib/runtime/cold-room-model';
 // The ledger directory and gateway key file exactly as the Ledger config node computes them.
-import { ledgerPaths } from '../nodes/lib/ledger-config';
+import { ledgerPaths } from '../lib/gateway/paths';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');

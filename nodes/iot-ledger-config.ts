@@ -1,7 +1,8 @@
 import { acquireGateway, releaseGateway, type Gateway } from '../lib/gateway';
 import { loadOrCreateKeyFile } from '../lib/keyfile';
 import { generateKey } from '../lib/keys';
-import { ledgerPaths, type LedgerConfigNode } from './lib/ledger-config';
+import { ledgerPaths } from '../lib/gateway/paths';
+import type { LedgerConfigNode } from './lib/ledger-config';
 import type { NodeDef, RED } from './lib/red';
 
 export = function register(RED: RED): void {

@@ -2,3 +2,4 @@ export * from './gateway';
 export * from './shared';
 export * from './contract-runner';
 export * from './firmware-runner';
+export * from './paths';

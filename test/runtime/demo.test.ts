@@ -14,7 +14,7 @@ import { contractTerms, ledgersInUse, personaliseContracts, type FlowNode } from
 import { loadOrCreateDemoKeys } from '../../lib/runtime/demo-keys';
 import { prepareFlowLedgers, prepareLedger } from '../../lib/runtime/demo-ledger';
 import { signReadingsWith } from '../../lib/runtime/reading-signer';
-import { ledgerPaths } from '../../nodes/lib/ledger-config';
+import { ledgerPaths } from '../../lib/gateway/paths';
 import { projectRoot } from '../support/paths';
 
 const example = (): FlowNode[] => JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'cold-room.json'), 'utf8')) as FlowNode[];

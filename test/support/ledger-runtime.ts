@@ -6,7 +6,7 @@ import * as mqtt from 'mqtt';
 import { fromBase64Url, toBase64Url } from '../../lib/bytes';
 import { keyToDid, type PrivateKey } from '../../lib/crypto';
 import { signEnvelope } from '../../lib/envelope';
-import { ledgerPaths } from '../../nodes/lib/ledger-config';
+import { ledgerPaths } from '../../lib/gateway/paths';
 import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
 import { NodeRedProcess, type NodeRedProcessOptions } from '../../lib/runtime/nodered-process';
 import { createUserDir, installIntoUserDir } from '../../lib/runtime/nodered-userdir';
