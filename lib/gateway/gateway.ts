@@ -8,7 +8,8 @@ import { decodePayload, toRecordBody } from '../payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
-import { verifyDeviceMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
+import { acceptSigned, identifySigner, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
+import { SignaturePool } from './signature-pool';
 
 export const SECURITY = 'security';
 
@@ -49,6 +50,7 @@ export class Gateway extends EventEmitter {
   /** Contracts evaluated in this runtime, by terms hash (kept by the Contract nodes). */
   readonly contracts = new Map<string, () => ContractView>();
   #firmware?: Promise<FirmwareRunner>;
+  readonly #signatures = new SignaturePool();
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */
@@ -165,7 +167,9 @@ export class Gateway extends EventEmitter {
   async verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
     let v: VerifiedMessage;
     try {
-      v = verifyDeviceMessage(input, this.devices, opts);
+      const m = identifySigner(input, this.devices, opts);
+      // The signature is checked on the pool's thread; what follows runs in arrival order.
+      v = acceptSigned(m, await this.#signatures.verify(m.data, m.device.did), this.devices, opts);
     } catch (err) {
       this.stats.rejected++;
       throw err;
@@ -196,6 +200,7 @@ export class Gateway extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    await this.#signatures.close();
     await this.ledger.close();
   }
 }

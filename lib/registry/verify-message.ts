@@ -1,6 +1,6 @@
 // Gateway-side verification of a device message: who signed it, are they enrolled, is it fresh.
 import { isDidKey } from '../didkey';
-import { parseEnvelopeInput, peekEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope';
+import { parseEnvelopeInput, peekEnvelope, verifyEnvelope, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
 import { LedgerError } from '../errors';
 import type { Alg } from '../keys';
 import { decodePayload } from '../payload';
@@ -39,8 +39,15 @@ function resolveDevice(registry: DeviceRegistry, id: string | undefined): Device
   return registry.get(did) ?? registry.list().find((d) => d.name === id);
 }
 
-/** Verifies without changing the registry; the caller accepts the freshness once it keeps the message. */
-export function verifyDeviceMessage(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): VerifiedMessage {
+/** Who signed a message, checked against enrolment, before its signature is checked. */
+export interface IdentifiedMessage {
+  data: string | Uint8Array;
+  envelope: string | Uint8Array;
+  device: DeviceEntry;
+  tofu: boolean;
+}
+
+export function identifySigner(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): IdentifiedMessage {
   const { data } = parseEnvelopeInput(input);
   const envelope = input instanceof Uint8Array ? Uint8Array.from(input) : (input as string);
   const { kid } = peekEnvelope(data);
@@ -55,7 +62,12 @@ export function verifyDeviceMessage(input: unknown, registry: DeviceRegistry, op
   }
   if (device.revokedAt !== undefined)
     throw new LedgerError('ERR_REVOKED_DEVICE', `device ${device.name} (${device.did}) was revoked at record #${device.revokedAt}`, { device: device.did });
-  const v = verifyEnvelope(data, device.did);
+  return { data, envelope, device, tofu };
+}
+
+/** The checks after a valid signature: a payload with a counter or time, newer than the last accepted. */
+export function acceptSigned(m: IdentifiedMessage, v: VerifiedEnvelope, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): VerifiedMessage {
+  const { device } = m;
   const payload = decodePayload(v.payload);
   const freshness = freshnessOf(payload);
   if ((opts.requireFreshness ?? true) && !hasFreshness(freshness))
@@ -66,7 +78,13 @@ export function verifyDeviceMessage(input: unknown, registry: DeviceRegistry, op
       last: registry.lastAccepted(device.did),
       got: freshness,
     });
-  const out: VerifiedMessage = { device, payload, envelope, format: v.format, alg: v.alg, freshness, tofu };
+  const out: VerifiedMessage = { device, payload, envelope: m.envelope, format: v.format, alg: v.alg, freshness, tofu: m.tofu };
   if (v.kid !== undefined) out.kid = v.kid;
   return out;
+}
+
+/** Verifies without changing the registry; the caller accepts the freshness once it keeps the message. */
+export function verifyDeviceMessage(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): VerifiedMessage {
+  const m = identifySigner(input, registry, opts);
+  return acceptSigned(m, verifyEnvelope(m.data, m.device.did), registry, opts);
 }

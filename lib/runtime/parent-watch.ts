@@ -4,6 +4,11 @@
  * and the child stops itself gracefully instead of lingering with its port and
  * ledger lock.
  */
-process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
-process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
-process.stdin.resume();
+import { isMainThread } from 'node:worker_threads';
+
+// Worker threads inherit the preload; their stdin is not the parent's.
+if (isMainThread) {
+  process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.resume();
+}
