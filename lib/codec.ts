@@ -91,7 +91,8 @@ function toHalfBits(v: number): number | undefined {
   return significand % 2 ** shift === 0 ? sign | (significand >>> shift) : undefined;
 }
 
-function fromHalfBits(h: number): number {
+/** The value of an IEEE 754 half-precision float given as its 16 bits. */
+export function fromHalfBits(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
   const mant = h & 0x3ff;

@@ -3,7 +3,7 @@
 // what lib/codec's canonical decoder accepts; whenever it is unsure it answers
 // undefined and the caller decodes with lib/codec, whose verdict (and message) counts.
 import { fromUtf8 } from '../bytes';
-import { decodeCbor } from '../codec';
+import { decodeCbor, fromHalfBits } from '../codec';
 import type { RecordView } from './records';
 
 const MAX_DEPTH = 64;
@@ -164,7 +164,7 @@ class Scanner {
     if (info < 25 || info > 27) throw FAIL; // undefined, other simple values, reserved
     const b = this.b;
     let v: number;
-    if (info === 25) v = halfToNumber((b[start + 1] << 8) | b[start + 2]);
+    if (info === 25) v = fromHalfBits((b[start + 1] << 8) | b[start + 2]);
     else {
       for (let i = 0; i < this.pos - start - 1; i++) floatBytes[i] = b[start + 1 + i];
       v = info === 26 ? floatView.getFloat32(0) : floatView.getFloat64(0);
@@ -199,15 +199,6 @@ function fitsHalf(v: number): boolean {
   let m = scaled;
   while (m % 2 === 0) m /= 2;
   return m < 2 ** 11;
-}
-
-function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
-  return sign * (0x400 + mant) * 2 ** (exp - 25);
 }
 
 /** Bytewise comparison of a[aFrom, aTo) with b[bFrom, bTo); a shorter prefix sorts first. */

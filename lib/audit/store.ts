@@ -93,21 +93,17 @@ export class RawStore {
   }
 
   /** The greatest entry with gte <= key < lt. */
-  async last(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
-    const it = this.#db.iterator({ ...this.#read, gte, lt, reverse: true, limit: 1 }) as unknown as DbIterator;
-    try {
-      const [e] = await it.nextv(1);
-      return e;
-    } catch (err) {
-      throw io(err, 'read');
-    } finally {
-      await it.close();
-    }
+  last(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
+    return this.#edge(gte, lt, true);
   }
 
   /** The smallest entry with gte <= key < lt. */
-  async first(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
-    const it = this.#db.iterator({ ...this.#read, gte, lt, limit: 1 }) as unknown as DbIterator;
+  first(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
+    return this.#edge(gte, lt, false);
+  }
+
+  async #edge(gte: Uint8Array, lt: Uint8Array, reverse: boolean): Promise<Entry | undefined> {
+    const it = this.#db.iterator({ ...this.#read, gte, lt, reverse, limit: 1 }) as unknown as DbIterator;
     try {
       const [e] = await it.nextv(1);
       return e;

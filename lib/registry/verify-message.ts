@@ -1,6 +1,6 @@
 // Gateway-side verification of a device message: who signed it, are they enrolled, is it fresh.
 import { isDidKey } from '../didkey';
-import { parseEnvelopeInput, peekEnvelope, verifyEnvelope, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
+import { parseEnvelopeInput, peekEnvelope, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
 import { LedgerError } from '../errors';
 import type { Alg } from '../keys';
 import { decodePayload } from '../payload';
@@ -81,10 +81,4 @@ export function acceptSigned(m: IdentifiedMessage, v: VerifiedEnvelope, registry
   const out: VerifiedMessage = { device, payload, envelope: m.envelope, format: v.format, alg: v.alg, freshness, tofu: m.tofu };
   if (v.kid !== undefined) out.kid = v.kid;
   return out;
-}
-
-/** Verifies without changing the registry; the caller accepts the freshness once it keeps the message. */
-export function verifyDeviceMessage(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): VerifiedMessage {
-  const m = identifySigner(input, registry, opts);
-  return acceptSigned(m, verifyEnvelope(m.data, m.device.did), registry, opts);
 }
