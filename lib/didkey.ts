@@ -1,5 +1,5 @@
 import { concatBytes, fromBase58, toBase58 } from './bytes';
-import { LedgerError } from './errors';
+import { isLedgerError, LedgerError } from './errors';
 import { publicKeyFromBytes, type Alg, type PublicKey } from './keys';
 
 // Multicodec prefixes (unsigned varints): ed25519-pub 0xed, p256-pub 0x1200.
@@ -39,7 +39,8 @@ export function didToKey(did: string): PublicKey {
     try {
       return publicKeyFromBytes(alg, key);
     } catch (err) {
-      throw malformed(`did:key holds an invalid ${alg} key: ${(err as Error).message}`);
+      if (isLedgerError(err, 'ERR_WEAK_KEY')) throw err;
+      throw new LedgerError('ERR_MALFORMED_DID', `did:key holds an invalid ${alg} key: ${(err as Error).message}`, undefined, err);
     }
   }
   throw malformed('did:key uses an unsupported key type (only Ed25519 and P-256)');

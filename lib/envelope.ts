@@ -1,9 +1,9 @@
 // Signed envelopes: JWS compact (RFC 7515/8037) and COSE_Sign1 (RFC 9052/9053).
-import { fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 } from './bytes';
+import { bytesEqual, fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 } from './bytes';
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from './codec';
-import { didToKey } from './didkey';
 import { LedgerError, isLedgerError } from './errors';
-import { jwkToKey, publicOnly, type Alg, type Jwk, type PrivateKey, type PublicKey } from './keys';
+import { didToKey, keyToDid } from './didkey';
+import { assertStrongKey, isAlg, jwkToKey, publicOnly, type Alg, type Jwk, type PrivateKey, type PublicKey } from './keys';
 import { sign, verifySignature } from './signature';
 
 export type EnvelopeFormat = 'jws' | 'cose';
@@ -68,8 +68,47 @@ function cachedDidKey(did: string): PublicKey {
 export function resolveVerificationKey(key: VerificationKey): PublicKey {
   if (typeof key === 'string') return cachedDidKey(key.trim());
   if (key && typeof key === 'object' && 'kty' in key) return publicOnly(jwkToKey(key));
-  if (key && typeof key === 'object' && 'publicKey' in key) return publicOnly(key as PublicKey);
+  if (key && typeof key === 'object' && 'publicKey' in key) {
+    const k = key as PublicKey;
+    if (!isAlg(k.alg) || !(k.publicKey instanceof Uint8Array)) throw new LedgerError('ERR_MALFORMED_KEY', 'public key must have an alg and publicKey bytes');
+    assertStrongKey(k.alg, k.publicKey);
+    return publicOnly(k);
+  }
   throw new LedgerError('ERR_MALFORMED_KEY', 'verification key must be a did:key, a JWK or a public key');
+}
+
+function namesKey(did: string, key: PublicKey): boolean {
+  let named: PublicKey;
+  try {
+    named = cachedDidKey(did);
+  } catch {
+    return false;
+  }
+  return named.alg === key.alg && bytesEqual(named.publicKey, key.publicKey);
+}
+
+function stripFragment(id: string): { did: string; fragment?: string } {
+  const hash = id.indexOf('#');
+  return hash === -1 ? { did: id } : { did: id.slice(0, hash), fragment: id.slice(hash + 1) };
+}
+
+/**
+ * The kid must not name another key than the one the caller verifies with. A did:key kid
+ * (with no fragment, or the fragment that names the key itself) must be the key's did:key;
+ * any other kid is an opaque name, which must equal the JWK's own kid when the key is a JWK
+ * that has one. Throws ERR_KID_MISMATCH.
+ */
+export function checkKidBinding(kid: string | undefined, given: VerificationKey, key: PublicKey): void {
+  if (kid === undefined) return;
+  if (kid.startsWith('did:key:')) {
+    const { did, fragment } = stripFragment(kid);
+    if (!namesKey(did, key) || (fragment !== undefined && `did:key:${fragment}` !== did))
+      throw new LedgerError('ERR_KID_MISMATCH', `envelope kid ${kid.slice(0, 120)} names another key than ${keyToDid(key)}`, { kid: kid.slice(0, 200) });
+    return;
+  }
+  const jwkKid = given && typeof given === 'object' && 'kty' in given ? (given as Jwk).kid : undefined;
+  if (typeof jwkKid === 'string' && jwkKid !== kid)
+    throw new LedgerError('ERR_KID_MISMATCH', `envelope kid ${JSON.stringify(kid.slice(0, 120))} is not the key's kid ${JSON.stringify(jwkKid.slice(0, 120))}`, { kid: kid.slice(0, 200) });
 }
 
 export function signEnvelope(
@@ -141,9 +180,10 @@ export function verifyEnvelope(
 ): VerifiedEnvelope {
   const { format, data } = parseEnvelopeInput(envelope);
   const pub = resolveVerificationKey(key);
+  const bind = (kid: string | undefined): void => checkKidBinding(kid, key, pub);
   return format === 'jws'
-    ? verifyJws(data as string, pub)
-    : verifyCose(data as Uint8Array, pub, opts.externalAad ?? new Uint8Array(0));
+    ? verifyJws(data as string, pub, bind)
+    : verifyCose(data as Uint8Array, pub, opts.externalAad ?? new Uint8Array(0), bind);
 }
 
 /** Reads the kid and algorithm of an envelope without verifying it (to pick the key). */
@@ -178,7 +218,7 @@ function algMatchesKey(alg: Alg, key: PublicKey, named: string | number): void {
     throw new LedgerError('ERR_BAD_SIGNATURE', `envelope algorithm ${named} does not match the ${key.alg} key`);
 }
 
-function verifyJws(jws: string, key: PublicKey): VerifiedEnvelope {
+function verifyJws(jws: string, key: PublicKey, bind: (kid: string | undefined) => void): VerifiedEnvelope {
   const { header, parts } = splitJws(jws);
   const alg = JWS_ALGS[header.alg as string];
   if (!alg) throw new LedgerError('ERR_UNSUPPORTED_ALG', `unsupported JWS alg ${JSON.stringify(header.alg)}`);
@@ -191,6 +231,7 @@ function verifyJws(jws: string, key: PublicKey): VerifiedEnvelope {
   } catch {
     throw malformed('JWS payload or signature is not base64url');
   }
+  bind(header.kid as string | undefined);
   algMatchesKey(alg, key, header.alg as string);
   if (!verifySignature(alg, key.publicKey, utf8(`${parts[0]}.${parts[1]}`), signature))
     throw new LedgerError('ERR_BAD_SIGNATURE', 'JWS signature does not verify');
@@ -219,7 +260,7 @@ function headerMap(v: CborValue, what: string): Map<CborValue, CborValue> {
 
 function cborError(err: unknown, message: string): LedgerError {
   if (isLedgerError(err) && err.code !== 'ERR_MALFORMED_CBOR' && err.code !== 'ERR_NONCANONICAL_CBOR') return err;
-  return new LedgerError('ERR_MALFORMED_ENVELOPE', `${message}: ${err instanceof Error ? err.message : String(err)}`);
+  return new LedgerError('ERR_MALFORMED_ENVELOPE', `${message}: ${err instanceof Error ? err.message : String(err)}`, undefined, err);
 }
 
 function kidText(kid: CborValue): string | undefined {
@@ -230,6 +271,22 @@ function kidText(kid: CborValue): string | undefined {
   } catch {
     return toHex(kid);
   }
+}
+
+/**
+ * The protected header as signed: the zero-length string for an empty header, otherwise a
+ * non-empty map in deterministic CBOR (RFC 8949 §4.2.1), so that one header has one byte form.
+ */
+function protectedHeader(bytes: Uint8Array): Map<CborValue, CborValue> {
+  if (bytes.length === 0) return new Map();
+  let prot: Map<CborValue, CborValue>;
+  try {
+    prot = headerMap(decodeCbor(bytes, { canonical: true }), 'protected');
+  } catch (err) {
+    throw cborError(err, 'COSE protected header is not a map in deterministic CBOR');
+  }
+  if (prot.size === 0) throw malformed("an empty COSE protected header must be the empty byte string h'', not h'A0'");
+  return prot;
 }
 
 function decodeCose(bytes: Uint8Array): CoseSign1 {
@@ -249,36 +306,31 @@ function decodeCose(bytes: Uint8Array): CoseSign1 {
   if (payload === null) throw malformed('detached COSE payloads are not supported');
   if (!(payload instanceof Uint8Array)) throw malformed('COSE payload must be a byte string');
   if (!(signature instanceof Uint8Array)) throw malformed('COSE signature must be a byte string');
-  let prot: Map<CborValue, CborValue>;
-  try {
-    prot = protectedBytes.length === 0 ? new Map() : headerMap(decodeCbor(protectedBytes, { canonical: false }), 'protected');
-  } catch (err) {
-    throw cborError(err, 'COSE protected header is not a CBOR map');
-  }
+  const prot = protectedHeader(protectedBytes);
   const unprot = headerMap(unprotectedRaw, 'unprotected');
   for (const label of prot.keys()) {
     if (unprot.has(label)) throw malformed(`COSE header label ${String(label)} appears in both buckets`);
   }
-  const alg = prot.get(HDR_ALG) ?? unprot.get(HDR_ALG);
-  if (typeof alg !== 'number' && typeof alg !== 'string') throw malformed('COSE header has no algorithm');
+  // An unprotected alg could be changed by anyone on the way, and an unprotected crit would
+  // let them add rules the signer never asked for (RFC 9052 §3.1: both belong in the protected bucket).
+  if (unprot.has(HDR_ALG)) throw malformed('COSE alg must be in the protected header, not the unprotected one');
+  if (unprot.has(HDR_CRIT)) throw malformed('COSE crit must be in the protected header, not the unprotected one');
+  const alg = prot.get(HDR_ALG);
+  if (typeof alg !== 'number' && typeof alg !== 'string') throw malformed('COSE protected header has no algorithm');
   const out: CoseSign1 = { protectedBytes, payload, signature, alg, crit: prot.has(HDR_CRIT) };
   const kid = kidText(prot.get(HDR_KID) ?? unprot.get(HDR_KID));
   if (kid !== undefined) out.kid = kid;
   return out;
 }
 
-function verifyCose(bytes: Uint8Array, key: PublicKey, externalAad: Uint8Array): VerifiedEnvelope {
+function verifyCose(bytes: Uint8Array, key: PublicKey, externalAad: Uint8Array, bind: (kid: string | undefined) => void): VerifiedEnvelope {
   const msg = decodeCose(bytes);
   const alg = typeof msg.alg === 'number' ? COSE_ALGS[msg.alg] : undefined;
   if (!alg) throw new LedgerError('ERR_UNSUPPORTED_ALG', `unsupported COSE alg ${JSON.stringify(msg.alg)}`);
   if (msg.crit) throw new LedgerError('ERR_UNSUPPORTED_ALG', 'COSE "crit" headers are not supported');
+  bind(msg.kid);
   algMatchesKey(alg, key, msg.alg);
-  const signedOver = (prot: Uint8Array) =>
-    verifySignature(alg, key.publicKey, sigStructure(prot, externalAad, msg.payload), msg.signature);
-  // An empty protected map may travel as h'A0' while signers use the zero-length form for it
-  // (RFC 9052 §3; cose-wg example sign-pass-01); both stand for the same empty header.
-  const emptyMap = msg.protectedBytes.length === 1 && msg.protectedBytes[0] === 0xa0;
-  if (!signedOver(msg.protectedBytes) && !(emptyMap && signedOver(new Uint8Array(0))))
+  if (!verifySignature(alg, key.publicKey, sigStructure(msg.protectedBytes, externalAad, msg.payload), msg.signature))
     throw new LedgerError('ERR_BAD_SIGNATURE', 'COSE_Sign1 signature does not verify');
   const out: VerifiedEnvelope = { format: 'cose', alg, headerAlg: msg.alg, payload: msg.payload };
   if (msg.kid !== undefined) out.kid = msg.kid;

@@ -4,6 +4,8 @@ export type ErrorCode =
   | 'ERR_BAD_SIGNATURE'
   | 'ERR_UNSUPPORTED_ALG'
   | 'ERR_MALFORMED_KEY'
+  | 'ERR_WEAK_KEY'
+  | 'ERR_KID_MISMATCH'
   | 'ERR_MALFORMED_DID'
   | 'ERR_MALFORMED_CBOR'
   | 'ERR_NONCANONICAL_CBOR'
@@ -30,8 +32,9 @@ export class LedgerError extends Error {
   readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+  /** `cause`, when given, is the lower-level error this one wraps (kept for debugging, never shown to flows). */
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'LedgerError';
     this.code = code;
     if (details) this.details = details;
@@ -46,5 +49,5 @@ export function isLedgerError(err: unknown, code?: ErrorCode): err is LedgerErro
 export function asLedgerError(err: unknown, code: ErrorCode, message: string): LedgerError {
   if (err instanceof LedgerError) return err;
   const why = err instanceof Error ? err.message : String(err);
-  return new LedgerError(code, `${message}: ${why}`);
+  return new LedgerError(code, `${message}: ${why}`, undefined, err);
 }

@@ -3,6 +3,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { bytesEqual, concatBytes, fromBase64Url, toBase64Url } from './bytes';
 import { LedgerError } from './errors';
+import { isSmallOrderEd25519 } from './small-order';
 
 export type Alg = 'Ed25519' | 'ES256';
 export const ALGS: readonly Alg[] = ['Ed25519', 'ES256'];
@@ -43,6 +44,15 @@ function malformed(message: string): LedgerError {
   return new LedgerError('ERR_MALFORMED_KEY', message);
 }
 
+/**
+ * Throws ERR_WEAK_KEY for an Ed25519 public key of small order: such a key "verifies" a
+ * signature nobody made (R = identity, S = 0), so it is refused wherever a key enters.
+ */
+export function assertStrongKey(alg: Alg, publicKey: Uint8Array): void {
+  if (alg === 'Ed25519' && isSmallOrderEd25519(publicKey))
+    throw new LedgerError('ERR_WEAK_KEY', 'Ed25519 public key is a point of small order, which would accept forged signatures');
+}
+
 export function isAlg(v: unknown): v is Alg {
   return v === 'Ed25519' || v === 'ES256';
 }
@@ -61,6 +71,7 @@ export function p256Uncompressed(sec1: Uint8Array): Uint8Array {
 export function publicKeyFromBytes(alg: Alg, bytes: Uint8Array): PublicKey {
   if (alg === 'Ed25519') {
     if (bytes.length !== 32) throw malformed(`Ed25519 public key must be 32 bytes, got ${bytes.length}`);
+    assertStrongKey(alg, bytes);
     return { alg, publicKey: Uint8Array.from(bytes) };
   }
   if (alg === 'ES256') {
@@ -150,6 +161,7 @@ export function publicKeyObject(alg: Alg, publicKey: Uint8Array): KeyObject {
   let der: Uint8Array;
   if (alg === 'Ed25519') {
     if (publicKey.length !== 32) throw malformed(`Ed25519 public key must be 32 bytes, got ${publicKey.length}`);
+    assertStrongKey(alg, publicKey);
     der = concatBytes(ED25519_SPKI, publicKey);
   } else if (alg === 'ES256') {
     der = concatBytes(P256_SPKI, p256Uncompressed(publicKey));

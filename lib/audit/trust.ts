@@ -3,7 +3,7 @@
 import { bytesEqual, isBytes } from '../bytes';
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../codec';
 import { didToKey } from '../didkey';
-import { LedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
 import { sha256 } from '../hash';
 import { noteKeyId, parseVerifierKey, verifierKeyString, type NoteVerifier } from '../note';
 import { POS_END, POS_START, type Findings } from './findings';
@@ -102,7 +102,8 @@ export function chooseTrust(given: string | undefined, meta: Meta | undefined, n
   try {
     verifier = parseTrustedKey(given, name);
   } catch (err) {
-    throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key is neither a verifier key nor an Ed25519 did:key: ${why(err)}`);
+    if (isLedgerError(err, 'ERR_WEAK_KEY')) throw err;
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key is neither a verifier key nor an Ed25519 did:key: ${why(err)}`, undefined, err);
   }
   if (meta?.verifier && !bytesEqual(meta.verifier.key.publicKey, verifier.key.publicKey))
     findings.add(POS_START, { kind: 'meta', detail: 'ledger meta names a different gateway key than the trusted one' });

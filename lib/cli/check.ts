@@ -1,20 +1,34 @@
 import { fromUtf8 } from '../bytes';
-import { verifyEnvelope, peekEnvelope, resolveVerificationKey } from '../envelope';
+import { readFileSync } from 'node:fs';
+import { verifyEnvelope, peekEnvelope, resolveVerificationKey, type VerificationKey } from '../envelope';
 import { isLedgerError } from '../errors';
 import { readKeyFile } from '../keyfile';
 import { keyToDid } from '../didkey';
-import { publicOnly, type PublicKey } from '../keys';
+import { keyToJwk, publicOnly, type Jwk, type PublicKey } from '../keys';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
 
 export const checkUsage = 'iot-ledger check ENVELOPE|FILE|- --key DID|JWK_FILE [--json]';
 
-/** Loads a verification key given as a did:key, a JWK file path, or inline JWK JSON. */
-export function loadPublicKeyArg(arg: string): PublicKey {
+/**
+ * Loads a verification key given as a did:key, a JWK file path, or inline JWK JSON. `given`
+ * is what the envelope's kid is bound to: the did:key, or the public JWK with its own kid.
+ */
+export function loadPublicKeyArg(arg: string): { key: PublicKey; given: VerificationKey } {
   const trimmed = arg.trim();
-  if (trimmed.startsWith('did:key:')) return resolveVerificationKey(trimmed);
-  if (trimmed.startsWith('{')) return resolveVerificationKey(JSON.parse(trimmed));
-  return publicOnly(readKeyFile(trimmed));
+  if (trimmed.startsWith('did:key:')) return { key: resolveVerificationKey(trimmed), given: trimmed };
+  const jwk: unknown = trimmed.startsWith('{') ? JSON.parse(trimmed) : undefined;
+  const key = publicOnly(jwk === undefined ? readKeyFile(trimmed) : resolveVerificationKey(jwk as Jwk));
+  const kid = jwk === undefined ? readKidOfFile(trimmed) : (jwk as Jwk).kid;
+  return { key, given: typeof kid === 'string' ? { ...keyToJwk(key), kid } : key };
+}
+
+function readKidOfFile(file: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as Jwk).kid;
+  } catch {
+    return undefined;
+  }
 }
 
 function describePayload(bytes: Uint8Array): unknown {
@@ -35,7 +49,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   const [input] = args.positional;
   const keyArg = stringFlag(args, 'key');
   if (!input || !keyArg || args.positional.length > 1) throw new UsageError(checkUsage);
-  const key = loadPublicKeyArg(keyArg);
+  const { key, given } = loadPublicKeyArg(keyArg);
   let envelope: string | Uint8Array;
   if (input === '-') envelope = await io.stdin();
   else envelope = readFileOrNull(input) ?? input;
@@ -46,7 +60,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   }
   const json = args.flags.json === true;
   try {
-    const v = verifyEnvelope(envelope, key);
+    const v = verifyEnvelope(envelope, given);
     const report = {
       valid: true,
       signer: keyToDid(key),

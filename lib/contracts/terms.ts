@@ -7,7 +7,7 @@
 import { toHex } from '../bytes';
 import { encodeCbor, type CborValue } from '../codec';
 import { didToKey } from '../didkey';
-import { LedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
 import { sha256 } from '../hash';
 import { parseTime } from './time';
 
@@ -122,6 +122,7 @@ function did(v: unknown, field: string): string {
   try {
     didToKey(v);
   } catch (err) {
+    if (isLedgerError(err, 'ERR_WEAK_KEY')) throw err;
     throw invalid(field, `is not a valid did:key: ${(err as Error).message}`);
   }
   if (v.includes('#')) throw invalid(field, 'must be a did:key without a #fragment');

@@ -3,8 +3,9 @@ import { LedgerError, isLedgerError } from '../errors';
 
 /**
  * Why a manifest, an update or a device report was refused. The first eleven follow the
- * threat list of the design (and RFC 9124, the SUIT information model); the last two cover
- * input that cannot be judged at all.
+ * threat list of the design (and RFC 9124, the SUIT information model); 'weak-key' refuses a
+ * vendor key that would accept forged signatures; the last two cover input that cannot be
+ * judged at all.
  */
 export type RejectionReason =
   | 'unknown-signer' // kid missing, not a did:key, or not a trusted key of the manifest's vendor
@@ -19,6 +20,7 @@ export type RejectionReason =
   | 'unenrolled-device' // the caller says the device is not enrolled
   | 'replay' // a report whose counter / timestamp is not newer than the last accepted one
   | 'unknown-release' // an update names a release that was never registered
+  | 'weak-key' // a vendor key of small order (ERR_WEAK_KEY), which any forger could sign for
   | 'malformed'; // not an envelope, not a manifest / report, or a field out of range
 
 export const REJECTION_REASONS: readonly RejectionReason[] = [
@@ -34,6 +36,7 @@ export const REJECTION_REASONS: readonly RejectionReason[] = [
   'unenrolled-device',
   'replay',
   'unknown-release',
+  'weak-key',
   'malformed',
 ];
 

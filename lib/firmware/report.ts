@@ -86,8 +86,6 @@ export function openReport(envelope: Envelope, deviceDid: string): OpenedReport 
     const why = err instanceof Error ? err.message : String(err);
     throw reject('bad-signature', `report signature does not verify under ${device}: ${why}`, { device });
   }
-  if (verified.kid !== undefined && didOfKid(verified.kid) !== device)
-    throw reject('bad-signature', `report is signed by ${verified.kid}, not by ${device}`, { device });
   const report = parseReport(decodeObject(verified.payload, WHAT));
   return { report, device, envelope, format: verified.format };
 }

@@ -75,7 +75,7 @@ export function checkVendor(state: FirmwareState, body: VendorBody): VendorBody 
   try {
     didToKey(did);
   } catch (err) {
-    throw reject('malformed', `vendor key: ${(err as Error).message}`, { vendor });
+    throw reject(isLedgerError(err, 'ERR_WEAK_KEY') ? 'weak-key' : 'malformed', `vendor key: ${(err as Error).message}`, { vendor });
   }
   if (action === 'trust' && state.isRevoked(vendor, did))
     throw reject('revoked-key', `key ${did} was revoked for vendor ${vendor} and cannot be trusted again`, { vendor, signer: did });

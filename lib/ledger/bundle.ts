@@ -3,7 +3,7 @@
 import { fromBase64, toBase64 } from '../bytes';
 import { openCheckpoint, type Checkpoint } from '../checkpoint';
 import { didToKey } from '../didkey';
-import { LedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
 import { leafHash, verifyInclusion } from '../merkle';
 import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note';
 import { decodeRecord, type LedgerRecord } from './record';
@@ -56,7 +56,8 @@ function trustedVerifier(trustedKey: string, origin: string): NoteVerifier {
     try {
       key = didToKey(trustedKey);
     } catch (err) {
-      throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key: ${(err as Error).message}`);
+      if (isLedgerError(err, 'ERR_WEAK_KEY')) throw err;
+      throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key: ${(err as Error).message}`, undefined, err);
     }
     if (key.alg !== 'Ed25519') throw new LedgerError('ERR_INVALID_ARGUMENT', 'trusted key must be an Ed25519 did:key (checkpoints are signed with Ed25519)');
     return { name: origin, keyId: noteKeyId(origin, key), key };
@@ -64,7 +65,8 @@ function trustedVerifier(trustedKey: string, origin: string): NoteVerifier {
   try {
     return parseVerifierKey(trustedKey);
   } catch (err) {
-    throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key is neither a did:key nor a verifier key: ${(err as Error).message}`);
+    if (isLedgerError(err, 'ERR_WEAK_KEY')) throw err;
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `trusted key is neither a did:key nor a verifier key: ${(err as Error).message}`, undefined, err);
   }
 }
 

@@ -2,7 +2,7 @@
 import { types } from 'node:util';
 import { decodeCbor, encodeCbor, type CborValue } from '../codec';
 import { didToKey } from '../didkey';
-import { LedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
 
 export const RECORD_VERSION = 1;
 export const DEFAULT_MAX_RECORD_BYTES = 65536;
@@ -102,6 +102,7 @@ export function checkDevice(device: unknown): asserts device is string {
   try {
     didToKey(device);
   } catch (err) {
+    if (isLedgerError(err, 'ERR_WEAK_KEY')) throw err;
     throw malformed(`device must be a did:key id: ${(err as Error).message}`, { field: 'device' });
   }
   if (device.includes('#')) throw malformed('device must be a did:key id without a fragment', { field: 'device' });

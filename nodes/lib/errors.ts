@@ -4,7 +4,7 @@ import { isLedgerError, LedgerError } from '../../lib/errors';
 export function nodeError(err: unknown): Error {
   if (isLedgerError(err)) return err;
   if (err instanceof Error) {
-    return new LedgerError('ERR_INTERNAL', err.message);
+    return new LedgerError('ERR_INTERNAL', err.message, undefined, err);
   }
   return new LedgerError('ERR_INVALID_ARGUMENT', String(err));
 }

@@ -44,8 +44,11 @@ describe('contracts: party signatures', () => {
   it('rejects outsiders, other signers, other terms and odd payloads with typed errors', () => {
     const good = signContract(t, alice);
     assertCode(() => verifyPartySignature(t, good, keyToDid(mallory)), 'ERR_INVALID_ARGUMENT', /not a party/);
-    assertCode(() => verifyPartySignature(t, signContract(t, mallory), A), 'ERR_BAD_SIGNATURE');
-    assertCode(() => verifyPartySignature(t, good, B), 'ERR_BAD_SIGNATURE');
+    // a kid naming another key is refused before the signature is checked; without a kid, the signature fails
+    assertCode(() => verifyPartySignature(t, signContract(t, mallory), A), 'ERR_KID_MISMATCH');
+    assertCode(() => verifyPartySignature(t, good, B), 'ERR_KID_MISMATCH');
+    assertCode(() => verifyPartySignature(t, signContract(t, mallory, { kid: undefined }), A), 'ERR_BAD_SIGNATURE');
+    assertCode(() => verifyPartySignature(t, signContract(t, alice, { kid: undefined }), B), 'ERR_BAD_SIGNATURE');
     const v2 = terms({ parties: [A, B], validFrom: 1000, validUntil: 2000, version: 2 });
     assertCode(() => verifyPartySignature(v2, good, A), 'ERR_BAD_SIGNATURE', /other terms/);
     const tweaked = terms({ parties: [A, B], validFrom: 1000, validUntil: 2001 });
@@ -58,7 +61,7 @@ describe('contracts: party signatures', () => {
     const upper = signEnvelope({ ...contractSigningPayload(t), termsHash: termsHashHex(t).toUpperCase() }, alice);
     assertCode(() => verifyPartySignature(t, upper, A), 'ERR_BAD_SIGNATURE');
     const foreignKid = signContract(t, alice, { kid: keyToDid(mallory) });
-    assertCode(() => verifyPartySignature(t, foreignKid, A), 'ERR_BAD_SIGNATURE', /kid/);
+    assertCode(() => verifyPartySignature(t, foreignKid, A), 'ERR_KID_MISMATCH', /kid/);
     assertCode(() => verifyPartySignature({ ...t, id: 'bad id' }, good, A), 'ERR_INVALID_TERMS');
   });
 
