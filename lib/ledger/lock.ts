@@ -41,7 +41,7 @@ export async function openLevel(dir: string, create: boolean): Promise<{ db: Db;
   try {
     id = fs.realpathSync(location);
   } catch (err) {
-    throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${(err as Error).message}`);
+    throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${(err as Error).message}`, undefined, err);
   }
   const dirs = openDirs();
   if (dirs.has(id)) throw new LedgerError('ERR_LEDGER_LOCKED', lockedMessage(dir, 'in this process'), { dir: location });
@@ -60,13 +60,16 @@ export async function openLevel(dir: string, create: boolean): Promise<{ db: Db;
     await db.open();
   } catch (err) {
     release();
+    // abstract-level wraps the reason as `cause`, with a code; only LEVEL_LOCKED means another
+    // process holds the LOCK file (a path or message that merely contains "lock" does not).
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? (err as { code?: string }).code;
     const why = cause?.message ?? (err as Error).message;
-    if (cause?.code === 'LEVEL_LOCKED' || /\block\b/.test(why))
-      throw new LedgerError('ERR_LEDGER_LOCKED', lockedMessage(dir, 'in another process'), { dir: location, cause: why });
-    if (cause?.code === 'LEVEL_CORRUPTION')
-      throw new LedgerError('ERR_LEDGER_CORRUPT', `LevelDB reports corruption in ${dir}: ${why}`, { dir: location });
-    throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${why}`, { dir: location });
+    if (code === 'LEVEL_LOCKED')
+      throw new LedgerError('ERR_LEDGER_LOCKED', lockedMessage(dir, 'in another process'), { dir: location, cause: why }, err);
+    if (code === 'LEVEL_CORRUPTION')
+      throw new LedgerError('ERR_LEDGER_CORRUPT', `LevelDB reports corruption in ${dir}: ${why}`, { dir: location }, err);
+    throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${why}`, { dir: location }, err);
   }
   return { db, release };
 }
