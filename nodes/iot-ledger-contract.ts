@@ -19,15 +19,21 @@ export = function register(RED: RED): void {
     const recordReadings = def.recordReadings !== false;
     const tickMs = Math.max(1, Number(def.tickSeconds) || 5) * 1000;
     const ha = haContract(RED, this, def);
+    // What this node put into the shared gateway's contract table, taken out again on close
+    // (also when the node closes while its runners are still loading).
+    let closed = false;
+    let unregister: (() => void) | undefined;
     let runners: Promise<ContractRunner[]>;
     try {
       const termsList = parseTermsList(def.terms);
       runners = gateway().then(async (gw: Gateway) => {
         const list = await Promise.all(termsList.map((t) => ContractRunner.load(gw, t)));
-        for (const r of list) gw.contracts.set(r.ref.termsHash, () => r.view());
-        this.on('close', () => {
-          for (const r of list) gw.contracts.delete(r.ref.termsHash);
-        });
+        if (closed) return list;
+        const views = list.map((r) => [r.ref.termsHash, () => r.view()] as const);
+        for (const [hash, view] of views) gw.contracts.set(hash, view);
+        unregister = () => {
+          for (const [hash, view] of views) if (gw.contracts.get(hash) === view) gw.contracts.delete(hash);
+        };
         return list;
       });
     } catch (err) {
@@ -49,7 +55,9 @@ export = function register(RED: RED): void {
       this.status(contractStatus(first.current(), first.terms.unit, Date.now(), first.terms.maxGapSeconds));
     };
     runners.then(show, () => undefined);
-    runners.then((list) => ha.announce(list), () => undefined);
+    runners.then((list) => {
+      if (!closed) ha.announce(list);
+    }, () => undefined);
 
     const stateOf = (r: ContractRunner) => ({
       ...r.ref,
@@ -128,6 +136,9 @@ export = function register(RED: RED): void {
     });
 
     this.on('close', (_removed, done) => {
+      closed = true;
+      unregister?.();
+      unregister = undefined;
       clearInterval(timer);
       if (deployed.get(this.id) === runners) deployed.delete(this.id);
       queue.then(() => done(), () => done());

@@ -13,13 +13,28 @@ export = function register(RED: RED): void {
     const gateway = useLedger(RED, this, def);
     const configured = String(def.recordType || 'reading');
     const allowOverride = def.allowOverride !== false;
+    // The gateway is shared and outlives this node (a partial deploy restarts only us), so
+    // the block listener goes when we do, even if we close before the gateway opened.
+    let closed = false;
+    let unlisten: (() => void) | undefined;
     gateway().then(
       (gw) => {
+        if (closed) return;
         this.status(status.info(ledgerStatusText(gw)));
-        gw.on('block', () => this.status(status.ok(ledgerStatusText(gw))));
+        const onBlock = () => this.status(status.ok(ledgerStatusText(gw)));
+        gw.on('block', onBlock);
+        unlisten = () => gw.off('block', onBlock);
       },
-      (err) => this.status(status.error(errorCode(err))),
+      (err) => {
+        if (!closed) this.status(status.error(errorCode(err)));
+      },
     );
+    this.on('close', (_removed, done) => {
+      closed = true;
+      unlisten?.();
+      unlisten = undefined;
+      done();
+    });
 
     this.on('input', async (msg, send, done) => {
       try {
