@@ -4,8 +4,11 @@ import * as path from 'node:path';
 /** The project root (tests run from compiled files in dist/test). */
 export const projectRoot = path.resolve(__dirname, '..', '..', '..');
 
-/** Public test vectors live beside the repository, never inside it. */
-export const vectorsDir = path.resolve(projectRoot, '..', 'shared', 'vectors');
+/**
+ * Public test vectors, copied into the repository with a provenance note per folder, and read
+ * from the source tree (the build copies none of them into dist/).
+ */
+export const vectorsDir = path.join(projectRoot, 'test', 'vectors');
 
 export function readVector<T = unknown>(...parts: string[]): T {
   return JSON.parse(fs.readFileSync(path.join(vectorsDir, ...parts), 'utf8')) as T;
