@@ -277,9 +277,12 @@ static int fuzz_one(int check_only) {
   s.ctx = &rec;
   iotl_reading_init(&r, fmt == 2 ? IOTL_CBOR : IOTL_JSON, rbuf, rcap);
   if (!check_only)
-    printf("%s %s %lu %lu %llu %s%llu", alg ? "es256" : "ed25519", FORMATS[fmt], (unsigned long)rcap,
-           (unsigned long)ocap, (unsigned long long)counter, ts == IOTL_NO_TS ? "-" : "",
-           ts == IOTL_NO_TS ? 0ULL : (unsigned long long)ts);
+  {
+    printf("%s %s %lu %lu %llu ", alg ? "es256" : "ed25519", FORMATS[fmt], (unsigned long)rcap, (unsigned long)ocap,
+           (unsigned long long)counter);
+    if (ts == IOTL_NO_TS) putchar('-');
+    else printf("%llu", (unsigned long long)ts);
+  }
   for (i = 0; i < nfields; i++) {
     char name[32], text[96];
     size_t nlen = random_text(name, sizeof name, 1, names, nnames), tlen = 0;
