@@ -20,7 +20,7 @@ typedef struct {
   const char *path;
 } file_counter;
 
-static int file_counter_load(void *ctx, uint64_t *value) {
+static inline int file_counter_load(void *ctx, uint64_t *value) {
   const file_counter *fc = (const file_counter *)ctx;
   char text[32] = {0};
   char *end;
@@ -40,7 +40,7 @@ static int file_counter_load(void *ctx, uint64_t *value) {
   return 0;
 }
 
-static int file_counter_save(void *ctx, uint64_t value) {
+static inline int file_counter_save(void *ctx, uint64_t value) {
   const file_counter *fc = (const file_counter *)ctx;
   char tmp[4096], dir[4096], text[32];
   const char *slash;
@@ -70,7 +70,7 @@ static int file_counter_save(void *ctx, uint64_t value) {
   return rc;
 }
 
-static iotl_counter_store file_counter_store(file_counter *fc) {
+static inline iotl_counter_store file_counter_store(file_counter *fc) {
   iotl_counter_store s;
   s.load = file_counter_load;
   s.save = file_counter_save;
