@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#if !defined(IOTL_WITH_SODIUM) && !defined(IOTL_WITH_MBEDTLS) && defined(ESP_PLATFORM)
+#if !defined(IOTL_WITH_SODIUM) && !defined(IOTL_WITH_MBEDTLS) && (defined(ESP_PLATFORM) || defined(ARDUINO_ARCH_ESP32))
 /* ESP-IDF and Arduino-ESP32 always ship mbedTLS. */
 #define IOTL_WITH_MBEDTLS 1
 #endif
