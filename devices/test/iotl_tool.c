@@ -49,7 +49,7 @@ static int add_spec(iotl_reading *r, char *spec) {
   if (!eq) return IOTL_ERR_ARG;
   *eq = 0;
   colon = eq + 1;
-  value = colon + 2;
+  value = colon[0] && colon[1] ? colon + 2 : colon + strlen(colon);
   if (colon[0] == 0 || (colon[1] != ':' && colon[1] != 0)) return IOTL_ERR_ARG;
   switch (colon[0]) {
     case 'i': return iotl_reading_int(r, spec, strtoll(value, NULL, 10));
