@@ -6,6 +6,7 @@ import { toHex } from '../../lib/bytes';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { Ledger, type StoredRecord } from '../../lib/ledger';
 import { devicesBuild, makeDevices } from '../support/devices';
+import { startMosquitto, type Mosquitto } from '../support/mosquitto';
 import { scratchDir } from '../support/e2e';
 import {
   cliAudit,
@@ -19,8 +20,9 @@ import {
 } from '../support/ledger-runtime';
 
 // The C library on a "device": devices/examples/linux/device.c, built here, signs readings
-// and publishes them with libmosquitto to the broker of a real Node-RED running the
-// cold-room flow. Each run of the program is one boot; its counter lives in a file.
+// and publishes them with libmosquitto to Debian's mosquitto broker, from which a real
+// Node-RED running the cold-room flow takes them. Each run of the program is one boot;
+// its counter lives in a file.
 
 const LEDGER = 'cdevice-e2e';
 
@@ -77,7 +79,7 @@ class CDevice {
   }
 }
 
-/** Runs the device program without blocking the event loop (the broker lives in this process). */
+/** Runs the device program without blocking the event loop (the test's MQTT client lives in it). */
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(path.join(devicesBuild, 'iotl-device'), args, { timeout: 60_000 }, (err, stdout, stderr) => {
@@ -93,6 +95,7 @@ describe('e2e: the C device library publishing to a real Node-RED over MQTT', fu
   this.timeout(180_000);
 
   let rt: LedgerRuntime;
+  let broker: Mosquitto;
   let box: Mailbox;
   let freezer: CDevice;
   let chiller: CDevice;
@@ -102,16 +105,18 @@ describe('e2e: the C device library publishing to a real Node-RED over MQTT', fu
     const dir = scratchDir('cdevice-keys');
     freezer = new CDevice('freezer-c', generateKey('Ed25519'), 'jws', 1, dir);
     chiller = new CDevice('chiller-c', generateKey('ES256'), 'cose', 8, dir);
+    broker = await startMosquitto();
     rt = await LedgerRuntime.create({ ledgerName: LEDGER, prefix: 'cdevice' });
-    box = await Mailbox.connect(rt.broker.url, [TOPIC.ack, TOPIC.events, TOPIC.rejected, TOPIC.enrolled]);
+    box = await Mailbox.connect(broker.url, [TOPIC.ack, TOPIC.events, TOPIC.rejected, TOPIC.enrolled]);
     const terms = coldRoomTerms([freezer.did], [keyToDid(generateKey('Ed25519')), keyToDid(generateKey('ES256'))]);
-    await rt.nr.deployFlows(coldRoomFlow({ brokerPort: rt.broker.port, ledgerName: LEDGER, terms, blockSeconds: 1 }));
+    await rt.nr.deployFlows(coldRoomFlow({ brokerPort: broker.port, ledgerName: LEDGER, terms, blockSeconds: 1 }));
     await waitFlowSubscribed(box);
   });
 
   after(async () => {
     await box?.close();
     await rt?.dispose();
+    await broker?.stop();
   });
 
   /** Waits for the Record node's acknowledgement of each reading. */
@@ -134,8 +139,8 @@ describe('e2e: the C device library publishing to a real Node-RED over MQTT', fu
   });
 
   it('records the signed readings of a first boot (Ed25519 JWS and ES256 COSE_Sign1 with a CBOR payload)', async () => {
-    const a = await freezer.boot(rt.broker.port, 3);
-    const b = await chiller.boot(rt.broker.port, 3);
+    const a = await freezer.boot(broker.port, 3);
+    const b = await chiller.boot(broker.port, 3);
     assert.deepEqual(a.map((p) => p.counter), [1, 2, 3]);
     assert.deepEqual(b.map((p) => p.counter), [1, 2, 3]);
     const indexes = [...(await acked(freezer, a)), ...(await acked(chiller, b))];
@@ -143,8 +148,8 @@ describe('e2e: the C device library publishing to a real Node-RED over MQTT', fu
   });
 
   it('accepts the device after a restart from its persisted counter', async () => {
-    const a = await freezer.boot(rt.broker.port, 2);
-    const b = await chiller.boot(rt.broker.port, 2);
+    const a = await freezer.boot(broker.port, 2);
+    const b = await chiller.boot(broker.port, 2);
     assert.deepEqual(a.map((p) => p.counter), [4, 5]);
     // Reserving 8 counters per write: the second boot starts above the 8 reserved by the first.
     assert.deepEqual(b.map((p) => p.counter), [9, 10]);
@@ -159,7 +164,7 @@ describe('e2e: the C device library publishing to a real Node-RED over MQTT', fu
       const rejected = JSON.parse((await rejectionOn(box, TOPIC.reading(d.name), 'ERR_REPLAY', since)).text) as { source: string };
       assert.equal(rejected.source, 'iot-ledger-verify');
     }
-    await acked(freezer, await freezer.boot(rt.broker.port, 1));
+    await acked(freezer, await freezer.boot(broker.port, 1));
     assert.equal(box.on(`ack/${freezer.name}/1`).length, 1, 'the replay was not recorded again');
     assert.equal(box.on(`ack/${chiller.name}/2`).length, 1, 'the replay was not recorded again');
   });
