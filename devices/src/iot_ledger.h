@@ -88,7 +88,8 @@ typedef struct {
 /* Ed25519 from a 32-byte seed (libsodium). IOTL_ERR_UNSUPPORTED without IOTL_WITH_SODIUM. */
 int iotl_signer_ed25519(iotl_signer *s, iotl_ed25519_key *key, const uint8_t seed[32]);
 
-/* ES256 from a 32-byte private scalar (mbedTLS). rng may be NULL only if mbedTLS needs none. */
+/* ES256 from a 32-byte private scalar (mbedTLS); rng (not NULL) feeds mbedTLS's blinding. IOTL_ERR_ARG for a
+ * scalar that is 0 or not below the group order. */
 int iotl_signer_es256(iotl_signer *s, iotl_es256_key *key, const uint8_t d[32], iotl_rng_fn rng, void *rng_ctx);
 
 /*
