@@ -1,8 +1,11 @@
 'use strict';
-// Checks a Node.js version against package.json's engines.node, before CI installs anything.
-// The compiled CommonJS require()s ESM-only packages (@noble/* 2.x), which Node loads without
-// a flag only from 20.19.0 on the 20 line and from 22.12.0 on. Plain ES5-era code on purpose:
-// it has to run, and say so clearly, on the old versions it refuses.
+// Checks a Node.js version before CI installs anything: package.json's engines.node, and the
+// lines engines.node cannot exclude. The compiled CommonJS require()s ESM-only packages
+// (@noble/* 2.x), which Node loads without a flag from 20.19.0 on the 20 line and from 22.12.0
+// on; 21.x and 22.0-22.11 need --experimental-require-module. engines.node stays ">=20.19.0"
+// because the Flow Library's scorecard (node-red-dev P07) wants the latest Node-RED's minimum
+// Node (22.9.0) to satisfy it. Plain ES5-era code on purpose: it has to run, and say so
+// clearly, on the old versions it refuses.
 // Usage: node scripts/check-node.js [version]   (default: the running Node)
 
 var path = require('path');
@@ -37,13 +40,26 @@ function satisfies(version, range) {
   });
 }
 
-module.exports = { satisfies: satisfies };
+/** Lines inside engines.node that still cannot require() an ES module without a flag. */
+function lacksRequireEsm(version) {
+  var v = parse(version);
+  return v[0] === 21 || (v[0] === 22 && v[1] < 12);
+}
+
+/** Why `version` cannot run the package, or null when it can. */
+function problem(version, range) {
+  if (!satisfies(version, range)) return 'Node.js ' + range + ' is needed, found ' + version;
+  if (lacksRequireEsm(version)) return 'Node.js ' + version + ' cannot require() ES modules without a flag: use 20.19 or later on the 20 line, or 22.12 or later';
+  return null;
+}
+
+module.exports = { satisfies: satisfies, problem: problem };
 
 if (require.main === module) {
   var range = require(path.join(__dirname, '..', 'package.json')).engines.node;
-  var version = process.argv[2] || process.versions.node;
-  if (!satisfies(version, range)) {
-    console.error('error: Node.js ' + range + ' is needed, found ' + version);
+  var why = problem(process.argv[2] || process.versions.node, range);
+  if (why) {
+    console.error('error: ' + why);
     process.exit(1);
   }
 }
