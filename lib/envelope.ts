@@ -3,6 +3,7 @@ import { fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 } from './by
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from './codec';
 import { didToKey } from './didkey';
 import { LedgerError, isLedgerError } from './errors';
+import { checkJsonDepth, checkSize } from './limits';
 import { jwkToKey, publicOnly, type Alg, type Jwk, type PrivateKey, type PublicKey } from './keys';
 import { sign, verifySignature } from './signature';
 
@@ -109,6 +110,7 @@ function signCose(payload: Uint8Array, key: PrivateKey, opts: SignEnvelopeOption
 
 /** Recognises what arrives from MQTT or a file: a JWS string, COSE bytes, or COSE as hex/base64 text. */
 export function parseEnvelopeInput(input: unknown): { format: EnvelopeFormat; data: string | Uint8Array } {
+  if (input instanceof Uint8Array || typeof input === 'string') checkSize('envelope', input.length);
   if (input instanceof Uint8Array) {
     const first = input[0];
     if (first === 0xd2 || first === 0x84) return { format: 'cose', data: input };
@@ -160,9 +162,16 @@ export function peekEnvelope(envelope: string | Uint8Array): { format: EnvelopeF
 function splitJws(jws: string): { header: Record<string, unknown>; parts: string[] } {
   const parts = jws.split('.');
   if (parts.length !== 3) throw malformed('JWS compact must have three parts');
+  let text: string;
+  try {
+    text = fromUtf8(fromBase64Url(parts[0]));
+  } catch {
+    throw malformed('JWS header is not base64url JSON');
+  }
+  checkJsonDepth('JWS header', text);
   let header: unknown;
   try {
-    header = JSON.parse(fromUtf8(fromBase64Url(parts[0])));
+    header = JSON.parse(text);
   } catch {
     throw malformed('JWS header is not base64url JSON');
   }

@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'ERR_INVALID_TERMS'
   | 'ERR_INVALID_READING'
   | 'ERR_FIRMWARE_REJECTED'
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_PAYLOAD_TOO_DEEP'
+  | 'ERR_OVERLOADED'
   | 'ERR_INTERNAL';
 
 export class LedgerError extends Error {

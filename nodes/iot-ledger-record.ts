@@ -1,5 +1,6 @@
 import { LedgerError } from '../lib/errors';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { ledgerStatusText, useLedger } from './lib/ledger-user';
 import { recordFromMessage } from './lib/record-message';
 import type { Node, NodeDef, RED } from './lib/red';
@@ -21,7 +22,7 @@ export = function register(RED: RED): void {
       (err) => this.status(status.error(errorCode(err))),
     );
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       try {
         const type = allowOverride && typeof msg.recordType === 'string' ? msg.recordType : configured;
         if (!TYPE_PATTERN.test(type)) throw new LedgerError('ERR_MALFORMED_RECORD', `record type ${JSON.stringify(type)} is not a lower-case word`);

@@ -1,4 +1,5 @@
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { formatCount, status } from './lib/status';
@@ -20,7 +21,7 @@ export = function register(RED: RED): void {
           : status.ok(`verified ${formatCount(verified)}`),
       );
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       const envelope = msg.payload;
       try {
         const gw = await gateway();

@@ -1,6 +1,7 @@
 import { fromUtf8 } from '../bytes';
 import { verifyEnvelope, peekEnvelope, resolveVerificationKey } from '../envelope';
 import { isLedgerError } from '../errors';
+import { checkJsonDepth, checkSize } from '../limits';
 import { readKeyFile } from '../keyfile';
 import { keyToDid } from '../didkey';
 import { publicOnly, type PublicKey } from '../keys';
@@ -17,16 +18,20 @@ export function loadPublicKeyArg(arg: string): PublicKey {
   return publicOnly(readKeyFile(trimmed));
 }
 
+/** The payload for the report; one over the limits of lib/limits.ts is refused (typed). */
 function describePayload(bytes: Uint8Array): unknown {
+  checkSize('signed payload', bytes.length);
+  let text: string;
   try {
-    const text = fromUtf8(bytes);
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
+    text = fromUtf8(bytes);
   } catch {
     return { hex: Buffer.from(bytes).toString('hex') };
+  }
+  checkJsonDepth('signed payload', text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 
