@@ -31,7 +31,8 @@ export function onInput(node: Node, handler: InputHandler): void {
     const guardedDone: DoneFn = (err) => {
       if (finished) return;
       finished = true;
-      if (err) boundMessage(msg, errorCode(err));
+      // Complete and Catch nodes clone the message given to done().
+      boundMessage(msg, err ? errorCode(err) : undefined);
       done(err);
     };
     const fail = (err: unknown) => guardedDone(nodeError(err));
