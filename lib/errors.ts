@@ -51,3 +51,18 @@ export function asLedgerError(err: unknown, code: ErrorCode, message: string): L
   const why = err instanceof Error ? err.message : String(err);
   return new LedgerError(code, `${message}: ${why}`);
 }
+
+/**
+ * Runs `fn` with stack traces off: errors it throws carry no stack. For rejections of
+ * untrusted input, where a stack says nothing and capturing and formatting one (Node-RED
+ * copies it for Catch nodes) would cost more than the check itself during a flood.
+ */
+export function withoutStack<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

@@ -4,7 +4,7 @@ import { onInput } from './lib/guarded-input';
 import { ledgerStatusText, useLedger } from './lib/ledger-user';
 import { recordFromMessage } from './lib/record-message';
 import type { Node, NodeDef, RED } from './lib/red';
-import { status } from './lib/status';
+import { formatCount, status } from './lib/status';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -14,6 +14,7 @@ export = function register(RED: RED): void {
     const gateway = useLedger(RED, this, def);
     const configured = String(def.recordType || 'reading');
     const allowOverride = def.allowOverride !== false;
+    let shed = 0;
     gateway().then(
       (gw) => {
         this.status(status.info(ledgerStatusText(gw)));
@@ -33,7 +34,9 @@ export = function register(RED: RED): void {
         send(msg);
         done();
       } catch (err) {
-        this.status(status.error(errorCode(err)));
+        const code = errorCode(err);
+        if (code === 'ERR_OVERLOADED') this.status(status.warn(`shed ${formatCount(++shed)} (overloaded)`));
+        else this.status(status.error(code));
         done(nodeError(err));
       }
     });

@@ -1,7 +1,7 @@
 // The shipped examples/cold-room.json in a real Node-RED with a real broker, as an attacker
 // meets it: the example's nodes unchanged (only its broker pointed at the test broker), plus
 // probe nodes on its tab that report over MQTT what the example shows in the debug sidebar:
-//   probe/rejected  {code, topic, payload} of every error of Verify, Contract and Record
+//   probe/rejected  {code, topic, payload} of every error of Verify, Contract and Record (optional)
 //   probe/recorded  {index, device, counter} of every reading Record wrote
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +15,7 @@ export const PROBE = { rejected: 'probe/rejected', recorded: 'probe/recorded' } 
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 /** examples/cold-room.json with its broker set to 127.0.0.1:port and the probe nodes added. */
-export function coldRoomExample(brokerPort: number): { flow: FlowNode[]; ledgerName: string } {
+export function coldRoomExample(brokerPort: number, probes: { rejected?: boolean } = {}): { flow: FlowNode[]; ledgerName: string } {
   const flow = JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'cold-room.json'), 'utf8')) as FlowNode[];
   const one = (type: string): FlowNode => {
     const found = flow.filter((n) => n.type === type);
@@ -37,10 +37,13 @@ export function coldRoomExample(brokerPort: number): { flow: FlowNode[]; ledgerN
   const fn = (id: string, func: string, next: string): FlowNode => ({
     id, type: 'function', z, name: id, func, outputs: 1, noerr: 0, initialize: '', finalize: '', libs: [], x: 700, y: 600, wires: [[next]],
   });
+  if (probes.rejected !== false)
+    flow.push(
+      { id: 'probe-catch', type: 'catch', z, name: '', scope: [verify.id, contract.id, record.id], uncaught: false, x: 500, y: 600, wires: [['probe-rejected-fn']] },
+      fn('probe-rejected-fn', 'msg.payload = { code: msg.error.code, topic: msg.topic, payload: msg.payload }; msg.topic = "probe/rejected"; return msg;', 'probe-rejected'),
+      out('probe-rejected', ''),
+    );
   flow.push(
-    { id: 'probe-catch', type: 'catch', z, name: '', scope: [verify.id, contract.id, record.id], uncaught: false, x: 500, y: 600, wires: [['probe-rejected-fn']] },
-    fn('probe-rejected-fn', 'msg.payload = { code: msg.error.code, topic: msg.topic, payload: msg.payload }; msg.topic = "probe/rejected"; return msg;', 'probe-rejected'),
-    out('probe-rejected', ''),
     { id: 'probe-complete', type: 'complete', z, name: '', scope: [record.id], uncaught: false, x: 500, y: 640, wires: [['probe-recorded-fn']] },
     fn(
       'probe-recorded-fn',
@@ -53,7 +56,7 @@ export function coldRoomExample(brokerPort: number): { flow: FlowNode[]; ledgerN
 }
 
 /** A runtime with the example deployed and `sensors` enrolled in its ledger beforehand. */
-export async function startColdRoomExample(prefix: string, sensors: Sensor[]): Promise<{ rt: LedgerRuntime; box: Mailbox; ledgerName: string }> {
+export async function startColdRoomExample(prefix: string, sensors: Sensor[], probes: { rejected?: boolean } = {}): Promise<{ rt: LedgerRuntime; box: Mailbox; ledgerName: string }> {
   const probe = coldRoomExample(0);
   const rt = await LedgerRuntime.create({ ledgerName: probe.ledgerName, prefix });
   try {
@@ -61,7 +64,7 @@ export async function startColdRoomExample(prefix: string, sensors: Sensor[]): P
     fs.mkdirSync(path.dirname(paths.dir), { recursive: true });
     await prepareLedger({ dir: paths.dir, keyFile: paths.keyFile, name: probe.ledgerName, devices: sensors.map((s) => ({ did: s.did, name: s.name })) });
     const box = await Mailbox.connect(rt.broker.url, [PROBE.rejected, PROBE.recorded]);
-    const { flow } = coldRoomExample(rt.broker.port);
+    const { flow } = coldRoomExample(rt.broker.port, probes);
     await rt.nr.deployFlows(flow);
     return { rt, box, ledgerName: probe.ledgerName };
   } catch (err) {
