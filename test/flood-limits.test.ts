@@ -10,6 +10,8 @@ import { Gateway } from '../lib/gateway/gateway';
 import { SecurityLog } from '../lib/gateway/security-log';
 import { SignaturePool } from '../lib/gateway/signature-pool';
 import { ReportBudget } from '../lib/report-budget';
+import { auditLedger, formatReport } from '../lib/audit';
+import { sidebarData } from '../nodes/lib/sidebar-data';
 
 describe('flood limits', () => {
   describe('FairQueue', () => {
@@ -115,6 +117,35 @@ describe('flood limits', () => {
       const counts: number[] = [];
       for await (const r of gw.ledger.byType('security')) counts.push((r.record.body as { count: number }).count);
       assert.deepEqual(counts, [1, 9999]);
+    });
+
+    it('the audit and the sidebar show the rejections counted by security records', async () => {
+      const gatewayKey = generateKey('Ed25519');
+      gw = await Gateway.open(dir, { name: 'counts', gatewayKey }, { securityIntervalMs: 60_000 });
+      const stranger = generateKey('Ed25519');
+      const env = signEnvelope({ counter: 1 }, stranger, { kid: keyToDid(stranger) });
+      const note = (input: unknown, topic: string) => gw!.verify(input).catch((err: unknown) => gw!.securityEvent(err, { topic, source: 'verify' }));
+      for (let i = 0; i < 30; i++) await note(env, 'a/reading');
+      for (let i = 0; i < 5; i++) await note('garbage', 'b/reading');
+      // An older, unaggregated record counts as one.
+      await gw.record({ type: 'security', body: { code: 'ERR_BAD_SIGNATURE', detail: 'old format', source: 'verify' } });
+      await gw.flushSecurityEvents();
+      const [side] = await sidebarData([gw]);
+      assert.deepEqual(side.security.byCode, { ERR_UNKNOWN_DEVICE: 30, ERR_MALFORMED_ENVELOPE: 5 });
+      assert.equal(side.security.total, 35);
+      assert.deepEqual(side.security.recent.map((r) => [r.code, r.count]), [
+        ['ERR_MALFORMED_ENVELOPE', 4],
+        ['ERR_UNKNOWN_DEVICE', 29],
+        ['ERR_BAD_SIGNATURE', 1],
+        ['ERR_MALFORMED_ENVELOPE', 1],
+        ['ERR_UNKNOWN_DEVICE', 1],
+      ]);
+      await gw.close();
+      gw = undefined;
+      const report = await auditLedger(dir, { workers: 0 });
+      assert.equal(report.clean, true);
+      assert.deepEqual(report.security, { records: 5, rejections: 36, byCode: { ERR_BAD_SIGNATURE: 1, ERR_MALFORMED_ENVELOPE: 5, ERR_UNKNOWN_DEVICE: 30 } });
+      assert.match(formatReport(report), /36 rejected messages in 5 security records: ERR_BAD_SIGNATURE 1, ERR_MALFORMED_ENVELOPE 5, ERR_UNKNOWN_DEVICE 30/);
     });
   });
 });

@@ -8,9 +8,9 @@ export class FairQueue<T> {
   #size = 0;
 
   constructor(
-    readonly maxTotal = 4096,
-    readonly maxPerLane = 256,
-    readonly maxLow = 512,
+    readonly maxTotal = 8192,
+    readonly maxPerLane = 1024,
+    readonly maxLow = 1024,
   ) {}
 
   get size(): number {

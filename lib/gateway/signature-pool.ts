@@ -23,11 +23,11 @@ const MAX_BATCH = 256;
 const MAX_IN_FLIGHT = 2;
 
 export interface SignaturePoolOptions {
-  /** Jobs waiting at most, in all (default 4096). */
+  /** Jobs waiting at most, in all (default 8192). */
   maxWaiting?: number;
-  /** Jobs of one device waiting at most (default 256). */
+  /** Jobs of one device waiting at most (default 1024: a device's burst, e.g. its backlog after a reconnect, fits). */
   maxPerDevice?: number;
-  /** Jobs of devices not enrolled (trust on first use) waiting at most (default 512). */
+  /** Jobs of devices not enrolled (trust on first use) waiting at most (default 1024). */
   maxUnenrolled?: number;
 }
 
