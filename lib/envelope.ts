@@ -151,8 +151,18 @@ export function verifyEnvelope(
 /** Reads the kid and algorithm of an envelope without verifying it (to pick the key). */
 export function peekEnvelope(envelope: string | Uint8Array): { format: EnvelopeFormat; kid?: string; headerAlg: string | number } {
   const { format, data } = parseEnvelopeInput(envelope);
+  return peekParsed(format, data);
+}
+
+/**
+ * peekEnvelope for what parseEnvelopeInput returned. Cheap, as it runs for every message a
+ * gateway receives: the JWS header is decoded leniently (Node's base64url); verifying decodes
+ * it strictly again, so a header that only the lenient decoder reads is refused there.
+ */
+export function peekParsed(format: EnvelopeFormat, data: string | Uint8Array): { format: EnvelopeFormat; kid?: string; headerAlg: string | number } {
   if (format === 'jws') {
-    const { header } = splitJws(data as string);
+    const jws = data as string;
+    const header = jwsHeader(Buffer.from(jws.slice(0, jws.indexOf('.')), 'base64url').toString('utf8'));
     return { format, kid: header.kid as string | undefined, headerAlg: header.alg as string };
   }
   const msg = decodeCose(data as Uint8Array);
@@ -168,6 +178,11 @@ function splitJws(jws: string): { header: Record<string, unknown>; parts: string
   } catch {
     throw malformed('JWS header is not base64url JSON');
   }
+  return { header: jwsHeader(text), parts };
+}
+
+/** The JWS header from its JSON text, checked: an object with a text `alg` and an optional text `kid`. */
+function jwsHeader(text: string): Record<string, unknown> {
   checkJsonDepth('JWS header', text);
   let header: unknown;
   try {
@@ -179,7 +194,7 @@ function splitJws(jws: string): { header: Record<string, unknown>; parts: string
   const h = header as Record<string, unknown>;
   if (typeof h.alg !== 'string') throw malformed('JWS header has no "alg"');
   if (h.kid !== undefined && typeof h.kid !== 'string') throw malformed('JWS "kid" must be a string');
-  return { header: h, parts };
+  return h;
 }
 
 function algMatchesKey(alg: Alg, key: PublicKey, named: string | number): void {
