@@ -8,7 +8,7 @@ import { decodePayload, toRecordBody } from '../payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
-import { acceptSigned, identifySigner, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
+import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 
@@ -192,11 +192,33 @@ export class Gateway extends EventEmitter {
    * Verifies a device message. On success the device's freshness is accepted at once (so a
    * duplicate arriving right behind it is a replay); a trust-on-first-use device is recorded.
    */
-  async verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
+  verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
+    let m: IdentifiedMessage;
+    try {
+      m = this.identify(input, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.checkIdentified(m, opts);
+  }
+
+  /**
+   * The first, synchronous step of verify(): who claims to have signed, refused at once (throws)
+   * when malformed, too large, unknown or revoked, before any signature work.
+   */
+  identify(input: unknown, opts: VerifyMessageOptions = {}): IdentifiedMessage {
+    try {
+      return withoutStack(() => identifySigner(input, this.devices, opts));
+    } catch (err) {
+      this.stats.rejected++;
+      throw err;
+    }
+  }
+
+  /** The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order. */
+  async checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
     let v: VerifiedMessage;
     try {
-      const m = withoutStack(() => identifySigner(input, this.devices, opts));
-      // The signature is checked on the pool's thread; what follows runs in arrival order.
       const signed = await this.#signatures.verify(m.data, m.device.did, !m.tofu);
       v = withoutStack(() => acceptSigned(m, signed, this.devices, opts));
     } catch (err) {
@@ -219,6 +241,11 @@ export class Gateway extends EventEmitter {
    * the rest are aggregated into one record per interval (lib/gateway/security-log.ts).
    */
   async securityEvent(err: unknown, context: { device?: unknown; topic?: unknown; source?: unknown } = {}): Promise<void> {
+    await this.noteSecurityEvent(err, context);
+  }
+
+  /** securityEvent() without a promise when nothing is written now (the common case in a flood). */
+  noteSecurityEvent(err: unknown, context: { device?: unknown; topic?: unknown; source?: unknown } = {}): Promise<void> | undefined {
     const code = isLedgerError(err) ? err.code : 'ERR_UNKNOWN';
     const detail = (err instanceof Error ? err.message : String(err)).slice(0, 500);
     const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 200) : undefined);
@@ -226,7 +253,7 @@ export class Gateway extends EventEmitter {
     this.stats.security[code] = (this.stats.security[code] ?? 0) + 1;
     const now = Date.now();
     const entry = this.#security.note(code, detail, { device, topic: text(context.topic), source: text(context.source) }, now);
-    if (entry) await this.record(securityRecord(entry));
+    return entry ? this.record(securityRecord(entry)).then(() => undefined) : undefined;
   }
 
   /** Writes the pending security aggregates now (the interval timer and close() call this). */

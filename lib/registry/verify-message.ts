@@ -49,7 +49,6 @@ export interface IdentifiedMessage {
 
 export function identifySigner(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): IdentifiedMessage {
   const { format, data } = parseEnvelopeInput(input);
-  const envelope = input instanceof Uint8Array ? Uint8Array.from(input) : (input as string);
   const { kid } = peekParsed(format, data);
   let device = resolveDevice(registry, kid) ?? resolveDevice(registry, opts.deviceHint);
   let tofu = false;
@@ -62,6 +61,8 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
   }
   if (device.revokedAt !== undefined)
     throw new LedgerError('ERR_REVOKED_DEVICE', `device ${device.name} (${device.did}) was revoked at record #${device.revokedAt}`, { device: device.did });
+  // A copy: the caller's buffer may change while the signature is checked.
+  const envelope = input instanceof Uint8Array ? Uint8Array.from(input) : (input as string);
   return { data, envelope, device, tofu };
 }
 
