@@ -62,7 +62,7 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
   if (device.revokedAt !== undefined)
     throw new LedgerError('ERR_REVOKED_DEVICE', `device ${device.name} (${device.did}) was revoked at record #${device.revokedAt}`, { device: device.did });
   // A copy: the caller's buffer may change while the signature is checked.
-  const envelope = input instanceof Uint8Array ? Uint8Array.from(input) : (input as string);
+  const envelope = input instanceof Uint8Array ? new Uint8Array(input) : (input as string);
   return { data, envelope, device, tofu };
 }
 
