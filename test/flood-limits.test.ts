@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { signEnvelope } from '../lib/envelope';
 import { isLedgerError } from '../lib/errors';
+import { toRecordBody } from '../lib/payload';
 import { FairQueue } from '../lib/gateway/fair-queue';
 import { Gateway } from '../lib/gateway/gateway';
 import { SecurityLog } from '../lib/gateway/security-log';
@@ -117,6 +118,21 @@ describe('flood limits', () => {
       const counts: number[] = [];
       for await (const r of gw.ledger.byType('security')) counts.push((r.record.body as { count: number }).count);
       assert.deepEqual(counts, [1, 9999]);
+    });
+
+    it('Record sheds with ERR_OVERLOADED past its bound of writes waiting, and records the rest', async () => {
+      gw = await Gateway.open(dir, { name: 'writes', gatewayKey: generateKey('Ed25519') }, { maxPendingWrites: 2 });
+      const device = generateKey('Ed25519');
+      await gw.enrol({ did: keyToDid(device), name: 'd' });
+      const inputs = [];
+      for (let counter = 1; counter <= 5; counter++) {
+        const v = await gw.verify(signEnvelope({ counter }, device, { kid: keyToDid(device) }));
+        inputs.push({ input: { type: 'reading', device: v.device.did, body: toRecordBody(v.payload), envelope: v.envelope }, proof: { counter, proof: v.proof } });
+      }
+      const results = await Promise.all(inputs.map(({ input, proof }) => gw!.recordMessage(input, proof).then(() => 'ok', (e: unknown) => (isLedgerError(e) ? e.code : String(e)))));
+      assert.deepEqual(results, ['ok', 'ok', 'ERR_OVERLOADED', 'ERR_OVERLOADED', 'ERR_OVERLOADED']);
+      assert.equal(gw.stats.shed, 3);
+      assert.equal(gw.backlog.writes, 0);
     });
 
     it('the audit and the sidebar show the rejections counted by security records', async () => {
