@@ -64,7 +64,9 @@ export = function register(RED: RED): void {
       show();
       const report = () => {
         if (!reports.take()) {
+          // Counted, not reported: a Complete node still tells it from an accepted message.
           unreported++;
+          msg.rejected = { code, message: (err as Error).message, unreported: true };
           done();
           return;
         }
