@@ -3,6 +3,7 @@ import { bytesEqual, fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from './codec';
 import { LedgerError, isLedgerError } from './errors';
 import { didToKey, keyToDid } from './didkey';
+import { checkJsonDepth, checkSize } from './limits';
 import { assertStrongKey, isAlg, jwkToKey, publicOnly, type Alg, type Jwk, type PrivateKey, type PublicKey } from './keys';
 import { sign, verifySignature } from './signature';
 
@@ -148,6 +149,7 @@ function signCose(payload: Uint8Array, key: PrivateKey, opts: SignEnvelopeOption
 
 /** Recognises what arrives from MQTT or a file: a JWS string, COSE bytes, or COSE as hex/base64 text. */
 export function parseEnvelopeInput(input: unknown): { format: EnvelopeFormat; data: string | Uint8Array } {
+  if (input instanceof Uint8Array || typeof input === 'string') checkSize('envelope', input.length);
   if (input instanceof Uint8Array) {
     const first = input[0];
     if (first === 0xd2 || first === 0x84) return { format: 'cose', data: input };
@@ -189,8 +191,18 @@ export function verifyEnvelope(
 /** Reads the kid and algorithm of an envelope without verifying it (to pick the key). */
 export function peekEnvelope(envelope: string | Uint8Array): { format: EnvelopeFormat; kid?: string; headerAlg: string | number } {
   const { format, data } = parseEnvelopeInput(envelope);
+  return peekParsed(format, data);
+}
+
+/**
+ * peekEnvelope for what parseEnvelopeInput returned. Cheap, as it runs for every message a
+ * gateway receives: the JWS header is decoded leniently (Node's base64url); verifying decodes
+ * it strictly again, so a header that only the lenient decoder reads is refused there.
+ */
+export function peekParsed(format: EnvelopeFormat, data: string | Uint8Array): { format: EnvelopeFormat; kid?: string; headerAlg: string | number } {
   if (format === 'jws') {
-    const { header } = splitJws(data as string);
+    const jws = data as string;
+    const header = jwsHeader(Buffer.from(jws.slice(0, jws.indexOf('.')), 'base64url').toString('utf8'));
     return { format, kid: header.kid as string | undefined, headerAlg: header.alg as string };
   }
   const msg = decodeCose(data as Uint8Array);
@@ -200,9 +212,21 @@ export function peekEnvelope(envelope: string | Uint8Array): { format: EnvelopeF
 function splitJws(jws: string): { header: Record<string, unknown>; parts: string[] } {
   const parts = jws.split('.');
   if (parts.length !== 3) throw malformed('JWS compact must have three parts');
+  let text: string;
+  try {
+    text = fromUtf8(fromBase64Url(parts[0]));
+  } catch {
+    throw malformed('JWS header is not base64url JSON');
+  }
+  return { header: jwsHeader(text), parts };
+}
+
+/** The JWS header from its JSON text, checked: an object with a text `alg` and an optional text `kid`. */
+function jwsHeader(text: string): Record<string, unknown> {
+  checkJsonDepth('JWS header', text);
   let header: unknown;
   try {
-    header = JSON.parse(fromUtf8(fromBase64Url(parts[0])));
+    header = JSON.parse(text);
   } catch {
     throw malformed('JWS header is not base64url JSON');
   }
@@ -210,7 +234,7 @@ function splitJws(jws: string): { header: Record<string, unknown>; parts: string
   const h = header as Record<string, unknown>;
   if (typeof h.alg !== 'string') throw malformed('JWS header has no "alg"');
   if (h.kid !== undefined && typeof h.kid !== 'string') throw malformed('JWS "kid" must be a string');
-  return { header: h, parts };
+  return h;
 }
 
 function algMatchesKey(alg: Alg, key: PublicKey, named: string | number): void {

@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'ERR_INVALID_TERMS'
   | 'ERR_INVALID_READING'
   | 'ERR_FIRMWARE_REJECTED'
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_PAYLOAD_TOO_DEEP'
+  | 'ERR_OVERLOADED'
   | 'ERR_INTERNAL';
 
 export class LedgerError extends Error {
@@ -50,4 +53,19 @@ export function asLedgerError(err: unknown, code: ErrorCode, message: string): L
   if (err instanceof LedgerError) return err;
   const why = err instanceof Error ? err.message : String(err);
   return new LedgerError(code, `${message}: ${why}`, undefined, err);
+}
+
+/**
+ * Runs `fn` with stack traces off: errors it throws carry no stack. For rejections of
+ * untrusted input, where a stack says nothing and capturing and formatting one (Node-RED
+ * copies it for Catch nodes) would cost more than the check itself during a flood.
+ */
+export function withoutStack<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }

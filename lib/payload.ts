@@ -1,9 +1,15 @@
 import { fromUtf8 } from './bytes';
 import { decodeCbor, type CborValue } from './codec';
-import { LedgerError } from './errors';
+import { isLedgerError, LedgerError } from './errors';
+import { cloneRisk } from './safe-value';
+import { checkJsonDepth, checkSize, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_DEPTH, tooDeep } from './limits';
 
-/** Decodes a signed payload: JSON text first (what most devices send), then CBOR. */
+/**
+ * Decodes a signed payload: JSON text first (what most devices send), then CBOR. Throws
+ * ERR_PAYLOAD_TOO_LARGE / ERR_PAYLOAD_TOO_DEEP past the limits of lib/limits.ts.
+ */
 export function decodePayload(bytes: Uint8Array): unknown {
+  checkSize('signed payload', bytes.length, MAX_ENVELOPE_BYTES);
   let text: string | undefined;
   try {
     text = fromUtf8(bytes);
@@ -11,6 +17,7 @@ export function decodePayload(bytes: Uint8Array): unknown {
     text = undefined;
   }
   if (text !== undefined) {
+    if (/^\s*[[{]/.test(text)) checkJsonDepth('signed payload', text);
     try {
       return JSON.parse(text);
     } catch {
@@ -18,8 +25,9 @@ export function decodePayload(bytes: Uint8Array): unknown {
     }
   }
   try {
-    return decodeCbor(bytes, { canonical: false });
-  } catch {
+    return decodeCbor(bytes, { canonical: false, maxDepth: MAX_PAYLOAD_DEPTH });
+  } catch (err) {
+    if (isLedgerError(err, 'ERR_MALFORMED_CBOR') && /^nesting deeper/.test(err.message)) throw tooDeep('signed payload', MAX_PAYLOAD_DEPTH);
     if (text !== undefined) return text;
     throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'signed payload is neither JSON, CBOR nor text');
   }
@@ -28,6 +36,9 @@ export function decodePayload(bytes: Uint8Array): unknown {
 /** Turns a payload into something deterministic CBOR can hold (drops undefined, refuses NaN/functions). */
 export function toRecordBody(value: unknown): CborValue {
   if (value instanceof Uint8Array) return Uint8Array.from(value);
+  const risk = cloneRisk(value, MAX_PAYLOAD_DEPTH);
+  if (risk === 'deep') throw tooDeep('record body', MAX_PAYLOAD_DEPTH);
+  if (risk === 'large') throw new LedgerError('ERR_PAYLOAD_TOO_LARGE', 'record body has too many entries');
   let text: string | undefined;
   try {
     text = JSON.stringify(value ?? null);

@@ -1,6 +1,7 @@
 import { auditLedger, type AuditReport } from '../lib/audit';
 import { auditStatusText } from './lib/audit-status';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
 import { status } from './lib/status';
@@ -42,7 +43,7 @@ export = function register(RED: RED): void {
       }, intervalMin * 60_000);
     }
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       try {
         msg.payload = await runOnce();
         send(msg);

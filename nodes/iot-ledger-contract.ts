@@ -4,6 +4,7 @@ import { parseTermsList, subjectMatches } from './lib/contract-terms';
 import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
@@ -95,7 +96,7 @@ export = function register(RED: RED): void {
     }, tickMs);
     timer.unref?.();
 
-    this.on('input', (msg, send, done) => {
+    onInput(this, (msg, send, done) => {
       serial(async () => {
         const list = await runners;
         const signature = msg.contractSignature ?? (msg.topic === 'contract/sign' ? msg.payload : undefined);

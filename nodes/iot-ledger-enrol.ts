@@ -1,5 +1,6 @@
 import { LedgerError } from '../lib/errors';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
 import { status } from './lib/status';
@@ -16,7 +17,7 @@ export = function register(RED: RED): void {
     };
     showCount().catch(() => undefined);
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       try {
         const request = msg.payload as Record<string, unknown> | undefined;
         const action = fixed ?? (request && typeof request === 'object' ? request.action ?? 'enrol' : 'enrol');

@@ -1,6 +1,7 @@
 import { LedgerError } from '../lib/errors';
 import { FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
@@ -30,7 +31,7 @@ export = function register(RED: RED): void {
     let runner: Promise<FirmwareRunner> | undefined;
     const firmware = () => (runner ??= gateway().then((gw) => gw.firmware()));
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       try {
         const mode = (typeof msg.mode === 'string' && (MODES as readonly string[]).includes(msg.mode) ? msg.mode : fixedMode) as Mode;
         const fw = await firmware();

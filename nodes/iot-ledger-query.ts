@@ -1,6 +1,7 @@
 import { LedgerError } from '../lib/errors';
 import { blockView, recordView, type StoredRecord } from '../lib/ledger';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
 import { formatCount, status } from './lib/status';
@@ -41,7 +42,7 @@ export = function register(RED: RED): void {
     const defaultMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'latest';
     const defaultLimit = Number(def.limit) || 100;
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       try {
         const q = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
         const mode = (typeof q.mode === 'string' ? q.mode : defaultMode) as Mode;

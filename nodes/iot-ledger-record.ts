@@ -1,9 +1,10 @@
 import { LedgerError } from '../lib/errors';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { ledgerStatusText, useLedger } from './lib/ledger-user';
 import { recordFromMessage } from './lib/record-message';
 import type { Node, NodeDef, RED } from './lib/red';
-import { status } from './lib/status';
+import { formatCount, status } from './lib/status';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -17,6 +18,7 @@ export = function register(RED: RED): void {
     // the block listener goes when we do, even if we close before the gateway opened.
     let closed = false;
     let unlisten: (() => void) | undefined;
+    let shed = 0;
     gateway().then(
       (gw) => {
         if (closed) return;
@@ -36,7 +38,7 @@ export = function register(RED: RED): void {
       done();
     });
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       try {
         const type = allowOverride && typeof msg.recordType === 'string' ? msg.recordType : configured;
         if (!TYPE_PATTERN.test(type)) throw new LedgerError('ERR_MALFORMED_RECORD', `record type ${JSON.stringify(type)} is not a lower-case word`);
@@ -47,7 +49,9 @@ export = function register(RED: RED): void {
         send(msg);
         done();
       } catch (err) {
-        this.status(status.error(errorCode(err)));
+        const code = errorCode(err);
+        if (code === 'ERR_OVERLOADED') this.status(status.warn(`shed ${formatCount(++shed)} (overloaded)`));
+        else this.status(status.error(code));
         done(nodeError(err));
       }
     });

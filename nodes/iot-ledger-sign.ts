@@ -2,6 +2,7 @@ import { signEnvelope } from '../lib/envelope';
 import { nextCounter, payloadToSign, signAsDevice } from '../lib/signing';
 import type { IdentityNode } from './lib/identity';
 import { nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import type { Node, NodeDef, RED } from './lib/red';
 import { formatCount, status } from './lib/status';
 
@@ -16,7 +17,7 @@ export = function register(RED: RED): void {
     if (!identity) this.status(status.error(RED._('iot-ledger-sign.status.noIdentity')));
     else this.status(status.waiting(format.toUpperCase()));
 
-    this.on('input', (msg, send, done) => {
+    onInput(this, (msg, send, done) => {
       try {
         if (!identity) throw nodeError(new Error(RED._('iot-ledger-sign.status.noIdentity')));
         const key = identity.key();

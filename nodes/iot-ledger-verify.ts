@@ -1,7 +1,16 @@
+import { ReportBudget } from '../lib/report-budget';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
-import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
+import type { Gateway, GatewayVerified } from '../lib/gateway';
+import type { IdentifiedMessage } from '../lib/registry/verify-message';
+import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red';
 import { formatCount, status } from './lib/status';
+
+/** Status updates at most this often (the counts are exact, only their display waits). */
+const STATUS_EVERY_MS = 250;
+/** Rejections handed to Catch nodes (and the second output) per second at most; the rest are only counted. */
+const REPORTS_PER_SECOND = 100;
 
 export = function register(RED: RED): void {
   function Verify(this: Node, def: NodeDef): void {
@@ -13,46 +22,99 @@ export = function register(RED: RED): void {
     const rejectOutput = Number(def.outputs) === 2;
     let verified = 0;
     let rejected = 0;
-    const show = () =>
-      this.status(
-        rejected
-          ? status.warn(`verified ${formatCount(verified)} · rejected ${formatCount(rejected)}`)
-          : status.ok(`verified ${formatCount(verified)}`),
-      );
+    let shed = 0;
+    let unreported = 0;
+    const reports = new ReportBudget(REPORTS_PER_SECOND);
+    // A flood would otherwise send a status update to the editor per message.
+    let shown = 0;
+    let pending: NodeJS.Timeout | undefined;
+    const render = () => {
+      pending = undefined;
+      shown = Date.now();
+      const counts = `verified ${formatCount(verified)}${rejected ? ` · rejected ${formatCount(rejected)}` : ''}${shed ? ` · shed ${formatCount(shed)}` : ''}${unreported ? ` · ${formatCount(unreported)} unreported` : ''}`;
+      this.status(rejected ? status.warn(counts) : status.ok(counts));
+    };
+    const show = () => {
+      if (pending) return;
+      const wait = shown + STATUS_EVERY_MS - Date.now();
+      if (wait <= 0) render();
+      else pending = setTimeout(render, wait);
+    };
+    this.on('close', (_removed, done) => {
+      if (pending) clearTimeout(pending);
+      done();
+    });
 
-    this.on('input', async (msg, send, done) => {
-      const envelope = msg.payload;
-      try {
-        const gw = await gateway();
-        try {
-          const hint = typeof msg.device === 'string' ? msg.device : undefined;
-          const v = await gw.verify(envelope, { tofu, requireFreshness, deviceHint: hint });
-          verified++;
-          show();
-          msg.payload = v.payload;
-          msg.device = { id: v.device.did, name: v.device.name, ...(v.tofu ? { tofu: true } : {}) };
-          msg.envelope = typeof v.envelope === 'string' ? v.envelope : Buffer.from(v.envelope);
-          msg.verified = { format: v.format, alg: v.alg, counter: v.freshness.counter, time: v.freshness.time, proof: v.proof };
-          send(rejectOutput ? [msg, null] : msg);
+    const accepted = (msg: NodeMessage, send: SendFn, done: DoneFn, v: GatewayVerified): void => {
+      verified++;
+      show();
+      msg.payload = v.payload;
+      msg.device = { id: v.device.did, name: v.device.name, ...(v.tofu ? { tofu: true } : {}) };
+      msg.envelope = typeof v.envelope === 'string' ? v.envelope : Buffer.from(v.envelope);
+      msg.verified = { format: v.format, alg: v.alg, counter: v.freshness.counter, time: v.freshness.time, proof: v.proof };
+      send(rejectOutput ? [msg, null] : msg);
+      done();
+    };
+
+    // Kept synchronous when nothing is written (a flood's rejections): no promise per message.
+    const refused = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn, err: unknown): void => {
+      rejected++;
+      const code = errorCode(err);
+      if (code === 'ERR_OVERLOADED') shed++;
+      show();
+      const report = () => {
+        if (!reports.take()) {
+          // Counted, not reported: a Complete node still tells it from an accepted message.
+          unreported++;
+          msg.rejected = { code, message: (err as Error).message, unreported: true };
           done();
+          return;
+        }
+        if (rejectOutput) send([null, { ...msg, rejected: { code, message: (err as Error).message } }]);
+        done(nodeError(err));
+      };
+      if (!recordRejections || code === 'ERR_LEDGER_CLOSED') return report();
+      const device = (err as { details?: { device?: string } }).details?.device;
+      const written = gw.noteSecurityEvent(err, { source: 'verify', topic: typeof msg.topic === 'string' ? msg.topic.slice(0, 200) : undefined, device });
+      if (written) written.then(report, (e: unknown) => done(nodeError(e)));
+      else report();
+    };
+
+    const run = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn): void => {
+      const opts = { tofu, requireFreshness, deviceHint: typeof msg.device === 'string' ? msg.device : undefined };
+      let m: IdentifiedMessage;
+      try {
+        m = gw.identify(msg.payload, opts);
+      } catch (err) {
+        refused(gw, msg, send, done, err);
+        return;
+      }
+      const settle = (fn: () => void) => {
+        try {
+          fn();
         } catch (err) {
-          rejected++;
-          show();
-          const code = errorCode(err);
-          if (recordRejections) {
-            const device = (err as { details?: { device?: string } }).details?.device;
-            await gw.securityEvent(err, { source: 'verify', topic: typeof msg.topic === 'string' ? msg.topic.slice(0, 200) : undefined, device });
-          }
-          if (rejectOutput) {
-            const out: NodeMessage = { ...msg, rejected: { code, message: (err as Error).message } };
-            send([null, out]);
-          }
           done(nodeError(err));
         }
-      } catch (err) {
-        this.status(status.error(errorCode(err)));
-        done(nodeError(err));
-      }
+      };
+      gw.checkIdentified(m, opts).then(
+        (v) => settle(() => accepted(msg, send, done, v)),
+        (err: unknown) => settle(() => refused(gw, msg, send, done, err)),
+      );
+    };
+
+    let ready: Gateway | undefined;
+    onInput(this, (msg, send, done) => {
+      if (ready) return run(ready, msg, send, done);
+      gateway().then(
+        (gw) => {
+          ready = gw;
+          run(gw, msg, send, done);
+        },
+        (err: unknown) => {
+          this.status(status.error(errorCode(err)));
+          done(nodeError(err));
+        },
+      );
     });
   }
   RED.nodes.registerType('iot-ledger-verify', Verify);

@@ -12,7 +12,7 @@ import { openCheckpoint } from '../checkpoint';
 import { CompactRange, rootPlan, type NodeId } from '../merkle';
 import { bytesEqual } from '../bytes';
 import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust } from './blocks';
-import type { ChunkJob, ChunkResult } from './chunk';
+import type { ChunkJob, ChunkResult, SecurityTally } from './chunk';
 import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
 import { Findings, recordPos } from './findings';
@@ -81,6 +81,7 @@ class Auditor {
   #upper = new Map<number, Cursor>();
   #lastBroken: number | undefined;
   #checked = { records: 0, nodes: 0, signatures: 0 };
+  readonly #security: SecurityTally = {};
 
   constructor(store: RawStore, opts: AuditOptions) {
     this.#store = store;
@@ -133,6 +134,7 @@ class Auditor {
         blocks: chain.checked,
         signatures: this.#checked.signatures + this.#devices.signatures + chain.signatures,
       },
+      security: summariseSecurity(this.#security),
       unsealed: Math.max(0, treeSize - chain.lastSize),
       durationMs: Math.round(performance.now() - started),
     };
@@ -279,6 +281,11 @@ class Auditor {
     this.#checked.records += res.checked.records;
     this.#checked.nodes += res.checked.nodes;
     this.#checked.signatures += res.checked.signatures;
+    for (const [code, t] of Object.entries(res.security ?? {})) {
+      const mine = (this.#security[code] ??= { records: 0, rejections: 0 });
+      mine.records += t.records;
+      mine.rejections += t.rejections;
+    }
     this.#opts.onProgress?.(f.end - start, total);
     return res;
   }
@@ -385,4 +392,14 @@ class Auditor {
       return undefined;
     }
   }
+}
+
+function summariseSecurity(tally: SecurityTally): AuditReport['security'] {
+  const out: AuditReport['security'] = { records: 0, rejections: 0, byCode: {} };
+  for (const code of Object.keys(tally).sort()) {
+    out.records += tally[code].records;
+    out.rejections += tally[code].rejections;
+    out.byCode[code] = tally[code].rejections;
+  }
+  return out;
 }

@@ -72,6 +72,18 @@ export interface DeviceEvent {
   rule?: { body: unknown; envelope?: string | Uint8Array };
 }
 
+export type SecurityTally = Record<string, { records: number; rejections: number }>;
+
+/** Adds a security record to a tally: its `count`, or 1 for a record written before aggregation. */
+export function tallySecurity(tally: SecurityTally, body: unknown): void {
+  const b = (body && typeof body === 'object' ? body : {}) as { code?: unknown; count?: unknown };
+  const code = typeof b.code === 'string' ? b.code : 'unknown';
+  const count = typeof b.count === 'number' && Number.isSafeInteger(b.count) && b.count > 0 ? b.count : 1;
+  const t = (tally[code] ??= { records: 0, rejections: 0 });
+  t.records++;
+  t.rejections += count;
+}
+
 export interface PlacedFinding {
   pos: number;
   finding: Finding;
@@ -87,6 +99,8 @@ export interface ChunkResult {
   /** The last leaf whose hash could not be known (record and level-0 node both unusable). */
   lastBroken?: number;
   checked: { records: number; nodes: number; signatures: number };
+  /** Security records by code: records, and the rejections they count. */
+  security: SecurityTally;
   /** Time spent checking, ms. */
   ms: number;
 }
@@ -115,7 +129,7 @@ class ChunkChecker {
 
   constructor(job: ChunkJob) {
     this.#job = job;
-    this.#out = { seq: job.seq, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, ms: 0 };
+    this.#out = { seq: job.seq, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
     this.#nodeAt = job.nodes.map(() => 0);
   }
 
@@ -237,6 +251,7 @@ class ChunkChecker {
   }
 
   #event(index: number, record: RecordView): void {
+    if (record.type === 'security') tallySecurity(this.#out.security, record.body);
     const enrolment = ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE;
     const signed = record.envelope !== undefined && !EVIDENCE_TYPES.has(record.type) && !VENDOR_SIGNED_TYPES.has(record.type);
     const rule = isRuleRecord(record.type);

@@ -236,7 +236,7 @@ function cachedText(b: Uint8Array, from: number, to: number): string {
 
 // Bodies the audit reads: enrolments (who may sign) and contract/firmware records (re-checked).
 const needsBody = (t: string): boolean =>
-  t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke' || t.startsWith('contract.') || t.startsWith('firmware.');
+  t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke' || t === 'security' || t.startsWith('contract.') || t.startsWith('firmware.');
 
 /**
  * The record in `bytes` when it is a canonical v1 record this fast path fully

@@ -23,6 +23,11 @@ export function formatReport(r: AuditReport): string {
     `checked ${r.checked.records} records, ${r.checked.nodes} nodes, ${r.checked.blocks} blocks, ${r.checked.signatures} signatures in ${r.durationMs} ms`,
   );
   lines.push(`gateway key (${r.trust === 'given' ? 'given' : "from the ledger's own meta: pass --key to check against a key you trust"}): ${r.verifier ?? 'none'}`);
+  const sec = r.security;
+  if (sec && sec.records > 0) {
+    const codes = Object.entries(sec.byCode).map(([code, n]) => `${code} ${n}`).join(', ');
+    lines.push(`${sec.rejections} rejected messages in ${sec.records} security records: ${codes}`);
+  }
   if (r.unsealed > 0) lines.push(`${r.unsealed} records after the last block are not yet under a signed checkpoint`);
   if (!r.clean) {
     lines.push('');

@@ -49,6 +49,8 @@ export interface AuditReport {
   /** Findings left out of `findings` beyond the cap (the report keeps the first ones). */
   omitted: number;
   checked: { records: number; nodes: number; blocks: number; signatures: number };
+  /** Rejected device messages the `security` records of the audited range count, by error code. */
+  security: { records: number; rejections: number; byCode: Record<string, number> };
   /** Records after the last sealed block: hashed and tree-checked, but under no signed checkpoint yet. */
   unsealed: number;
   durationMs: number;

@@ -2,6 +2,7 @@ import { fromUtf8 } from '../bytes';
 import { readFileSync } from 'node:fs';
 import { verifyEnvelope, peekEnvelope, resolveVerificationKey, type VerificationKey } from '../envelope';
 import { isLedgerError } from '../errors';
+import { checkJsonDepth, checkSize } from '../limits';
 import { readKeyFile } from '../keyfile';
 import { keyToDid } from '../didkey';
 import { keyToJwk, publicOnly, type Jwk, type PublicKey } from '../keys';
@@ -31,16 +32,20 @@ function readKidOfFile(file: string): unknown {
   }
 }
 
+/** The payload for the report; one over the limits of lib/limits.ts is refused (typed). */
 function describePayload(bytes: Uint8Array): unknown {
+  checkSize('signed payload', bytes.length);
+  let text: string;
   try {
-    const text = fromUtf8(bytes);
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
+    text = fromUtf8(bytes);
   } catch {
     return { hex: Buffer.from(bytes).toString('hex') };
+  }
+  checkJsonDepth('signed payload', text);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 

@@ -1,20 +1,19 @@
 // The runtime-free core behind the Node-RED nodes: one ledger plus the state derived from it.
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { isLedgerError, LedgerError } from '../errors';
+import { isLedgerError, LedgerError, withoutStack } from '../errors';
 import { verifyEnvelope } from '../envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
 import { decodePayload, toRecordBody } from '../payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
-import { acceptSigned, identifySigner, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
-import { SignaturePool } from './signature-pool';
+import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
+import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
+import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 
 export const SECURITY = 'security';
 
-/** Text a record can hold: unpaired surrogates (e.g. from cutting a topic in two) become U+FFFD. */
-const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 
 /** What verify() tells the Record node, so that it can write the envelope without verifying it again. */
 export interface VerifiedProof {
@@ -30,6 +29,18 @@ export interface GatewayStats {
   verified: number;
   rejected: number;
   appended: number;
+  /** Messages refused with ERR_OVERLOADED (included in rejected when Verify shed them). */
+  shed: number;
+  /** Rejections noted as security events since the gateway opened, by error code. */
+  security: Record<string, number>;
+}
+
+/** How much work a gateway lets wait (docs: README, "Security"). */
+export interface GatewayLimits extends SignaturePoolOptions {
+  /** Device messages waiting to be written for the Record node at most (default 2048). */
+  maxPendingWrites?: number;
+  /** Interval of the security record aggregation, ms (default 10 s). */
+  securityIntervalMs?: number;
 }
 
 /** What the editor's Ledger sidebar shows about a running contract. */
@@ -46,11 +57,15 @@ export interface ContractView {
 }
 
 export class Gateway extends EventEmitter {
-  readonly stats: GatewayStats = { verified: 0, rejected: 0, appended: 0 };
+  readonly stats: GatewayStats = { verified: 0, rejected: 0, appended: 0, shed: 0, security: {} };
   /** Contracts evaluated in this runtime, by terms hash (kept by the Contract nodes). */
   readonly contracts = new Map<string, () => ContractView>();
   #firmware?: Promise<FirmwareRunner>;
-  readonly #signatures = new SignaturePool();
+  readonly #signatures: SignaturePool;
+  readonly #security: SecurityLog;
+  readonly #securityTimer: NodeJS.Timeout;
+  readonly #maxPendingWrites: number;
+  #pendingWrites = 0;
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */
@@ -61,14 +76,20 @@ export class Gateway extends EventEmitter {
   private constructor(
     readonly ledger: Ledger,
     readonly devices: DeviceRegistry,
+    limits: GatewayLimits,
   ) {
     super();
+    this.#signatures = new SignaturePool(limits);
+    this.#maxPendingWrites = limits.maxPendingWrites ?? 2048;
+    this.#security = new SecurityLog(limits.securityIntervalMs ?? DEFAULT_SECURITY_INTERVAL_MS);
+    this.#securityTimer = setInterval(() => void this.flushSecurityEvents().catch(() => undefined), this.#security.intervalMs);
+    this.#securityTimer.unref();
   }
 
-  static async open(dir: string, opts: LedgerOptions): Promise<Gateway> {
+  static async open(dir: string, opts: LedgerOptions, limits: GatewayLimits = {}): Promise<Gateway> {
     const ledger = await Ledger.open(dir, opts);
     try {
-      const gw = new Gateway(ledger, await loadDevices(ledger));
+      const gw = new Gateway(ledger, await loadDevices(ledger), limits);
       for (const d of gw.devices.list()) {
         const last = gw.devices.lastAccepted(d.did);
         if (last) gw.#recorded.set(d.did, last);
@@ -109,8 +130,13 @@ export class Gateway extends EventEmitter {
     if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
     const last = this.#recorded.get(device);
     if (!isNewer(fresh, last)) throw new LedgerError('ERR_REPLAY', `the ledger holds a message from ${device} as new as this one already`, { device });
+    if (this.#pendingWrites >= this.#maxPendingWrites) {
+      this.stats.shed++;
+      throw new LedgerError('ERR_OVERLOADED', `${this.#pendingWrites} messages are waiting to be written; shed`, { device });
+    }
     const next = { counter: fresh.counter ?? last?.counter, time: fresh.time ?? last?.time };
     this.#recorded.set(device, next);
+    this.#pendingWrites++;
     try {
       return await this.record(input);
     } catch (err) {
@@ -119,6 +145,8 @@ export class Gateway extends EventEmitter {
         else this.#recorded.delete(device);
       }
       throw err;
+    } finally {
+      this.#pendingWrites--;
     }
   }
 
@@ -164,14 +192,38 @@ export class Gateway extends EventEmitter {
    * Verifies a device message. On success the device's freshness is accepted at once (so a
    * duplicate arriving right behind it is a replay); a trust-on-first-use device is recorded.
    */
-  async verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
-    let v: VerifiedMessage;
+  verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
+    let m: IdentifiedMessage;
     try {
-      const m = identifySigner(input, this.devices, opts);
-      // The signature is checked on the pool's thread; what follows runs in arrival order.
-      v = acceptSigned(m, await this.#signatures.verify(m.data, m.device.did), this.devices, opts);
+      m = this.identify(input, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.checkIdentified(m, opts);
+  }
+
+  /**
+   * The first, synchronous step of verify(): who claims to have signed, refused at once (throws)
+   * when malformed, too large, unknown or revoked, before any signature work.
+   */
+  identify(input: unknown, opts: VerifyMessageOptions = {}): IdentifiedMessage {
+    try {
+      return withoutStack(() => identifySigner(input, this.devices, opts));
     } catch (err) {
       this.stats.rejected++;
+      throw err;
+    }
+  }
+
+  /** The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order. */
+  async checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
+    let v: VerifiedMessage;
+    try {
+      const signed = await this.#signatures.verify(m.data, m.device.did, !m.tofu);
+      v = withoutStack(() => acceptSigned(m, signed, this.devices, opts));
+    } catch (err) {
+      this.stats.rejected++;
+      if (isLedgerError(err, 'ERR_OVERLOADED')) this.stats.shed++;
       throw err;
     }
     this.devices.accept(v.device.did, v.freshness);
@@ -183,14 +235,36 @@ export class Gateway extends EventEmitter {
     return { ...v, proof: this.#proof(v.device.did, v.freshness, v.envelope).toString('base64url') };
   }
 
-  /** Records a rejected message as a security event (without its payload, which is untrusted). */
-  async securityEvent(err: unknown, context: Record<string, unknown> = {}): Promise<Receipt> {
+  /**
+   * Notes a rejected message as a security event (without its payload, which is untrusted).
+   * The first of its (device or topic, code) in an interval is written at once (and awaited);
+   * the rest are aggregated into one record per interval (lib/gateway/security-log.ts).
+   */
+  async securityEvent(err: unknown, context: { device?: unknown; topic?: unknown; source?: unknown } = {}): Promise<void> {
+    await this.noteSecurityEvent(err, context);
+  }
+
+  /** securityEvent() without a promise when nothing is written now (the common case in a flood). */
+  noteSecurityEvent(err: unknown, context: { device?: unknown; topic?: unknown; source?: unknown } = {}): Promise<void> | undefined {
     const code = isLedgerError(err) ? err.code : 'ERR_UNKNOWN';
-    const detail = err instanceof Error ? err.message : String(err);
-    const fields = Object.entries(context).map(([k, v]) => [k, typeof v === 'string' ? wellFormed(v) : v]);
-    const body = toRecordBody({ code, detail: wellFormed(detail.slice(0, 500)), ...Object.fromEntries(fields) });
+    const detail = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+    const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 200) : undefined);
     const device = typeof context.device === 'string' && context.device.startsWith('did:key:') ? context.device : undefined;
-    return this.record(device ? { type: SECURITY, device, body } : { type: SECURITY, body });
+    this.stats.security[code] = (this.stats.security[code] ?? 0) + 1;
+    const now = Date.now();
+    const entry = this.#security.note(code, detail, { device, topic: text(context.topic), source: text(context.source) }, now);
+    return entry ? this.record(securityRecord(entry)).then(() => undefined) : undefined;
+  }
+
+  /** Writes the pending security aggregates now (the interval timer and close() call this). */
+  async flushSecurityEvents(): Promise<void> {
+    const entries = this.#security.take(Date.now());
+    if (entries.length > 0 && !this.ledger.closed) await this.recordMany(entries.map(securityRecord));
+  }
+
+  /** Signature checks waiting and records waiting to be written (for status and tests). */
+  get backlog(): { signatures: number; writes: number } {
+    return { signatures: this.#signatures.waiting, writes: this.#pendingWrites };
   }
 
   /** The ledger's firmware log, shared by every Firmware node on this gateway. */
@@ -200,9 +274,16 @@ export class Gateway extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#securityTimer);
     await this.#signatures.close();
+    await this.flushSecurityEvents().catch(() => undefined);
     await this.ledger.close();
   }
+}
+
+function securityRecord(e: SecurityEntry): RecordInput {
+  const body = toRecordBody(e.body);
+  return e.device ? { type: SECURITY, device: e.device, body } : { type: SECURITY, body };
 }
 
 /**

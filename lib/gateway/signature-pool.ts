@@ -1,10 +1,13 @@
 // Envelope signature checks on another thread, so that Node-RED's thread keeps routing
 // messages and writing the ledger. Jobs go out in batches and come back in the order they
-// were given, which keeps each device's replay check in arrival order.
+// were given, which keeps each device's replay check in arrival order. Jobs wait in a bounded
+// FairQueue (a lane per device) and only a few batches are in flight, so a flood is shed with
+// ERR_OVERLOADED instead of piling up, and one device's flood does not delay the others.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { VerifiedEnvelope } from '../envelope';
-import { LedgerError, type ErrorCode } from '../errors';
+import { LedgerError, withoutStack, type ErrorCode } from '../errors';
+import { FairQueue } from './fair-queue';
 
 interface Job {
   data: string | Uint8Array;
@@ -16,18 +19,46 @@ interface Job {
 export type WorkerAnswer = { ok: true; v: VerifiedEnvelope } | { ok: false; code: ErrorCode; message: string };
 
 const MAX_BATCH = 256;
+/** Batches posted to the worker and not answered yet; the rest wait in the fair queue. */
+const MAX_IN_FLIGHT = 2;
+
+export interface SignaturePoolOptions {
+  /** Jobs waiting at most, in all (default 8192). */
+  maxWaiting?: number;
+  /** Jobs of one device waiting at most (default 1024: a device's burst, e.g. its backlog after a reconnect, fits). */
+  maxPerDevice?: number;
+  /** Jobs of devices not enrolled (trust on first use) waiting at most (default 1024). */
+  maxUnenrolled?: number;
+}
 
 export class SignaturePool {
   #worker: Worker | undefined;
-  #queue: Job[] = [];
+  readonly #queue: FairQueue<Job>;
   readonly #inflight: Job[][] = [];
   #scheduled = false;
   #closed = false;
 
-  verify(data: string | Uint8Array, did: string): Promise<VerifiedEnvelope> {
+  constructor(opts: SignaturePoolOptions = {}) {
+    this.#queue = new FairQueue<Job>(opts.maxWaiting, opts.maxPerDevice, opts.maxUnenrolled);
+  }
+
+  /** Jobs waiting for the worker. */
+  get waiting(): number {
+    return this.#queue.size;
+  }
+
+  /**
+   * Checks an envelope's signature with the did:key `did`. `enrolled` puts the job in the
+   * device's own lane, otherwise in the low-priority lane. Rejects with ERR_OVERLOADED at
+   * once when that lane or the queue is full.
+   */
+  verify(data: string | Uint8Array, did: string, enrolled = true): Promise<VerifiedEnvelope> {
     if (this.#closed) return Promise.reject(new LedgerError('ERR_LEDGER_CLOSED', 'the gateway is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ data, did, resolve, reject });
+      if (!this.#queue.push(enrolled ? did : undefined, { data, did, resolve, reject })) {
+        reject(withoutStack(() => new LedgerError('ERR_OVERLOADED', `too many messages waiting for a signature check (${enrolled ? 'this device' : 'devices not enrolled'}); shed`, { device: enrolled ? did : undefined })));
+        return;
+      }
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
@@ -37,8 +68,8 @@ export class SignaturePool {
 
   #flush(): void {
     this.#scheduled = false;
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, MAX_BATCH);
+    while (this.#queue.size > 0 && this.#inflight.length < MAX_IN_FLIGHT) {
+      const batch = this.#queue.take(MAX_BATCH);
       this.#inflight.push(batch);
       this.#start().postMessage(batch.map((j) => [j.data, j.did]));
     }
@@ -50,15 +81,19 @@ export class SignaturePool {
     w.unref();
     w.on('message', (answers: WorkerAnswer[]) => {
       const batch = this.#inflight.shift() ?? [];
-      batch.forEach((job, i) => {
-        const a = answers[i];
-        if (a?.ok) job.resolve(a.v);
-        else job.reject(new LedgerError(a?.code ?? 'ERR_INTERNAL', a?.message ?? 'no answer from the signature worker'));
-      });
+      withoutStack(() =>
+        batch.forEach((job, i) => {
+          const a = answers[i];
+          if (a?.ok) job.resolve(a.v);
+          else job.reject(new LedgerError(a?.code ?? 'ERR_INTERNAL', a?.message ?? 'no answer from the signature worker'));
+        }),
+      );
+      this.#flush();
     });
     const fail = (err: Error) => {
       this.#worker = undefined;
       for (const batch of this.#inflight.splice(0)) for (const job of batch) job.reject(new LedgerError('ERR_INTERNAL', `signature worker stopped: ${err.message}`));
+      if (!this.#closed) this.#flush();
     };
     w.on('error', fail);
     w.on('exit', (code) => {
@@ -70,6 +105,9 @@ export class SignaturePool {
 
   async close(): Promise<void> {
     this.#closed = true;
+    const closed = () => new LedgerError('ERR_LEDGER_CLOSED', 'the gateway is closed');
+    for (const job of this.#queue.drain()) job.reject(closed());
+    for (const batch of this.#inflight.splice(0)) for (const job of batch) job.reject(closed());
     const w = this.#worker;
     this.#worker = undefined;
     if (w) await w.terminate();

@@ -1,6 +1,6 @@
 // Gateway-side verification of a device message: who signed it, are they enrolled, is it fresh.
 import { isDidKey } from '../didkey';
-import { parseEnvelopeInput, peekEnvelope, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
+import { parseEnvelopeInput, peekParsed, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
 import { LedgerError } from '../errors';
 import type { Alg } from '../keys';
 import { decodePayload } from '../payload';
@@ -48,9 +48,8 @@ export interface IdentifiedMessage {
 }
 
 export function identifySigner(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): IdentifiedMessage {
-  const { data } = parseEnvelopeInput(input);
-  const envelope = input instanceof Uint8Array ? Uint8Array.from(input) : (input as string);
-  const { kid } = peekEnvelope(data);
+  const { format, data } = parseEnvelopeInput(input);
+  const { kid } = peekParsed(format, data);
   let device = resolveDevice(registry, kid) ?? resolveDevice(registry, opts.deviceHint);
   let tofu = false;
   if (!device) {
@@ -62,6 +61,8 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
   }
   if (device.revokedAt !== undefined)
     throw new LedgerError('ERR_REVOKED_DEVICE', `device ${device.name} (${device.did}) was revoked at record #${device.revokedAt}`, { device: device.did });
+  // A copy: the caller's buffer may change while the signature is checked.
+  const envelope = input instanceof Uint8Array ? new Uint8Array(input) : (input as string);
   return { data, envelope, device, tofu };
 }
 

@@ -36,6 +36,37 @@ export interface SidebarLedger {
   lastAudit: Gateway['lastAudit'] | null;
   devices: { did: string; name: string; revoked: boolean; tofu: boolean }[];
   contracts: SidebarContract[];
+  security: SidebarSecurity;
+}
+
+/** Rejected device messages: counted since the gateway opened, and the latest security records. */
+export interface SidebarSecurity {
+  total: number;
+  byCode: Record<string, number>;
+  shed: number;
+  /** Signature checks waiting now. */
+  waiting: number;
+  recent: { index: number; time: number; code: string; count: number; first: number; last: number; device?: string; topic?: string }[];
+}
+
+export const RECENT_SECURITY = 5;
+
+async function securityData(gw: Gateway): Promise<SidebarSecurity> {
+  const byCode = { ...gw.stats.security };
+  const recent: SidebarSecurity['recent'] = [];
+  for await (const r of gw.ledger.byType('security', { reverse: true })) {
+    const b = asBody(r.record.body);
+    // Records written before aggregation stand for one rejection each.
+    const count = typeof b.count === 'number' && b.count > 0 ? b.count : 1;
+    const first = typeof b.first === 'number' ? b.first : r.record.time;
+    const last = typeof b.last === 'number' ? b.last : r.record.time;
+    const item: SidebarSecurity['recent'][number] = { index: r.index, time: r.record.time, code: String(b.code ?? 'unknown'), count, first, last };
+    if (r.record.device !== undefined) item.device = r.record.device;
+    if (typeof b.topic === 'string') item.topic = b.topic;
+    recent.push(item);
+    if (recent.length >= RECENT_SECURITY) break;
+  }
+  return { total: Object.values(byCode).reduce((n, c) => n + c, 0), byCode, shed: gw.stats.shed, waiting: gw.backlog.signatures, recent };
 }
 
 export interface SeriesEvent {
@@ -96,6 +127,7 @@ async function ledgerData(gw: Gateway): Promise<SidebarLedger> {
     lastAudit: gw.lastAudit ?? null,
     devices: gw.devices.list().map((d) => ({ did: d.did, name: d.name, revoked: d.revokedAt !== undefined, tofu: d.tofu === true })),
     contracts,
+    security: await securityData(gw),
   };
 }
 

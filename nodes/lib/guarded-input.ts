@@ -1,0 +1,46 @@
+// Every node of the pack takes its input through this: no message may take the runtime down.
+// Before a message is forwarded or handed to done(err) (which clones it for Catch nodes), a
+// payload refused for its size or depth, or anything Node-RED could not clone safely, is
+// replaced by a bounded summary; an exception in the handler becomes done(err).
+import { boundMessage } from '../../lib/safe-value';
+import { errorCode, nodeError } from './errors';
+import type { DoneFn, Node, NodeMessage, SendFn } from './red';
+
+export type InputHandler = (msg: NodeMessage, send: SendFn, done: DoneFn) => void | Promise<void>;
+
+function boundAll(out: Parameters<SendFn>[0]): void {
+  if (!out) return;
+  if (!Array.isArray(out)) {
+    boundMessage(out);
+    return;
+  }
+  for (const port of out) {
+    if (Array.isArray(port)) {
+      for (const m of port) if (m) boundMessage(m);
+    } else if (port) boundMessage(port);
+  }
+}
+
+export function onInput(node: Node, handler: InputHandler): void {
+  node.on('input', (msg, send, done) => {
+    let finished = false;
+    const guardedSend: SendFn = (out) => {
+      boundAll(out);
+      send(out);
+    };
+    const guardedDone: DoneFn = (err) => {
+      if (finished) return;
+      finished = true;
+      // Complete and Catch nodes clone the message given to done().
+      boundMessage(msg, err ? errorCode(err) : undefined);
+      done(err);
+    };
+    const fail = (err: unknown) => guardedDone(nodeError(err));
+    try {
+      const r = handler(msg, guardedSend, guardedDone);
+      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  });
+}
