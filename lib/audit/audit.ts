@@ -109,6 +109,7 @@ class Auditor {
       await this.#stream(from, treeSize, chain);
       this.#rules?.finish();
       await chain.ensure(Number.MAX_SAFE_INTEGER);
+      chain.checkNewest();
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);

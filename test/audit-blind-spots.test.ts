@@ -1,0 +1,116 @@
+// Issue 11: places where a changed ledger used to audit CLEAN or the report pointed at the
+// wrong place. Each case damages a ledger written through the public API or CLI and checks
+// the CLI's exit code and the place the first finding names.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { openCheckpoint, signCheckpoint } from '../lib/checkpoint';
+import { decodeCbor, encodeCbor } from '../lib/codec';
+import { sha256 } from '../lib/hash';
+import type { Finding } from '../lib/audit';
+import { buildSampleLedger, copyDir, createLedger, keys, mutate, type SampleLedger } from './support/audit-fixtures';
+import { runCli } from './support/cli';
+
+interface CliAudit {
+  status: number;
+  findings: Finding[];
+  omitted: number;
+  stderr: string;
+}
+
+function audit(dir: string, key: string, ...extra: string[]): CliAudit {
+  const r = runCli(['audit', dir, '--key', key, '--json', ...extra]);
+  const report = r.stdout ? (JSON.parse(r.stdout) as { findings: Finding[]; omitted: number }) : { findings: [], omitted: 0 };
+  return { status: r.status, findings: report.findings, omitted: report.omitted, stderr: r.stderr };
+}
+
+type Header = { v: number; height: number; prev: Uint8Array; first: number; size: number; root: Uint8Array; time: number };
+
+/** Rewrites block `height`'s header and stores its recomputed hash (the checkpoint stays). */
+async function rewriteHeader(dir: string, height: number, edit: (h: Header) => void): Promise<void> {
+  await mutate(dir, async (db) => {
+    const block = decodeCbor((await db.get(keys.block(height))) as Buffer) as { header: Uint8Array; hash: Uint8Array; checkpoint: string };
+    const header = decodeCbor(block.header) as Header;
+    edit(header);
+    const bytes = encodeCbor(header);
+    await db.put(keys.block(height), Buffer.from(encodeCbor({ header: bytes, hash: sha256(bytes), checkpoint: block.checkpoint })));
+  });
+}
+
+describe('audit blind spots (issue 11)', function () {
+  this.timeout(120000);
+  let sample: SampleLedger;
+  const dirs: string[] = [];
+  const copy = (): string => {
+    const d = copyDir(sample.dir);
+    dirs.push(d);
+    return d;
+  };
+
+  before(async () => {
+    sample = await buildSampleLedger(undefined, { records: 40, blockRecords: 10 });
+    dirs.push(sample.dir);
+  });
+  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  it('the sample ledger audits clean', () => {
+    const r = audit(sample.dir, sample.verifierKey);
+    assert.equal(r.status, 0, JSON.stringify(r.findings));
+  });
+
+  describe('2. the newest block header is under a signature', () => {
+    it('each checkpoint carries an "iot-ledger header" line with its block header hash', async () => {
+      const ledger = await createLedger(copy(), { gatewayKey: sample.gatewayKey, name: sample.name });
+      await ledger.append({ type: 'note', body: 'x' });
+      const block = await ledger.seal();
+      await ledger.close();
+      assert.ok(block);
+      const cp = openCheckpoint(block.checkpoint, sample.verifierKey);
+      assert.deepEqual(cp.extensions, [`iot-ledger header ${block.height} ${Buffer.from(block.hash).toString('base64')}`]);
+    });
+
+    it('rewriting the newest header (time changed, hash recomputed) is found at that block', async () => {
+      const dir = copy();
+      const newest = sample.blocks - 1;
+      await rewriteHeader(dir, newest, (h) => void (h.time += 1));
+      const r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 1);
+      assert.equal(r.findings[0].height, newest, JSON.stringify(r.findings));
+      assert.equal(r.findings[0].kind, 'block-header');
+      assert.equal(r.findings.length, 1, JSON.stringify(r.findings));
+    });
+
+    it('rewriting an older header is found at that block first', async () => {
+      const dir = copy();
+      await rewriteHeader(dir, 1, (h) => void (h.time -= 5));
+      const r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 1);
+      assert.equal(r.findings[0].height, 1, JSON.stringify(r.findings));
+      assert.equal(r.findings[0].kind, 'block-header');
+    });
+
+    it('a ledger written before the header line: reported at its newest block until a new block is sealed', async () => {
+      const dir = copy();
+      // What an earlier version wrote: the same checkpoints without the extension line.
+      await mutate(dir, async (db) => {
+        for (let h = 0; h < sample.blocks; h++) {
+          const block = decodeCbor((await db.get(keys.block(h))) as Buffer) as { header: Uint8Array; hash: Uint8Array; checkpoint: string };
+          const cp = openCheckpoint(block.checkpoint);
+          const old = signCheckpoint({ ...cp, extensions: [] }, sample.name, sample.gatewayKey);
+          await db.put(keys.block(h), Buffer.from(encodeCbor({ ...block, checkpoint: old })));
+        }
+      });
+      let r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 1);
+      assert.deepEqual(
+        r.findings.map((f) => [f.kind, f.height]),
+        [['block-header', sample.blocks - 1]],
+      );
+      const ledger = await createLedger(dir, { gatewayKey: sample.gatewayKey, name: sample.name });
+      await ledger.append({ type: 'note', body: 'after the upgrade' });
+      await ledger.seal();
+      await ledger.close();
+      r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 0, JSON.stringify(r.findings));
+    });
+  });
+});
