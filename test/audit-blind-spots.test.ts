@@ -7,7 +7,7 @@ import { openCheckpoint, signCheckpoint } from '../lib/checkpoint';
 import { decodeCbor, encodeCbor } from '../lib/codec';
 import { sha256 } from '../lib/hash';
 import type { Finding } from '../lib/audit';
-import { buildSampleLedger, copyDir, createLedger, keys, mutate, type SampleLedger } from './support/audit-fixtures';
+import { buildSampleLedger, copyDir, createLedger, forgeLedger, keys, mutate, readRecords, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
 
 interface CliAudit {
@@ -111,6 +111,51 @@ describe('audit blind spots (issue 11)', function () {
       await ledger.close();
       r = audit(dir, sample.verifierKey);
       assert.equal(r.status, 0, JSON.stringify(r.findings));
+    });
+  });
+
+  describe('8. envelopes are stored as JWS compact text or COSE_Sign1 bytes, nothing else', () => {
+    it('a ledger rewritten by the gateway key holder, unchanged otherwise, audits clean (the forger is honest)', async () => {
+      const dir = await forgeLedger(sample, () => undefined);
+      dirs.push(dir);
+      const r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 0, JSON.stringify(r.findings));
+    });
+
+    it('append refuses COSE given as hex or base64 text, and a JWS given as bytes, naming the line', async () => {
+      const records = await readRecords(sample.dir);
+      const cose = records.find((r) => r.envelope instanceof Uint8Array)?.envelope as Uint8Array;
+      const jws = records.find((r) => typeof r.envelope === 'string')?.envelope as string;
+      assert.ok(cose && jws);
+      const dir = copy();
+      const keyFile = `${dir}.key`;
+      dirs.push(keyFile);
+      const cases = [
+        { envelope: Buffer.from(cose).toString('hex') },
+        { envelope: Buffer.from(cose).toString('base64') },
+        { envelope: { hex: Buffer.from(jws).toString('hex') } },
+      ];
+      for (const c of cases) {
+        const line = JSON.stringify({ type: 'reading', body: { temperature: -20 }, ...c });
+        const r = runCli(['append', `${dir}-new`, '--key', keyFile, '--name', 'x.example'], `{"type":"note"}\n${line}\n`);
+        dirs.push(`${dir}-new`);
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(r.stderr, /line 2: .*(JWS compact|not a COSE_Sign1).*ERR_MALFORMED_RECORD/);
+      }
+    });
+
+    it('a COSE envelope stored as hex text is found at that record', async () => {
+      let at = -1;
+      const dir = await forgeLedger(sample, (records) => {
+        at = records.findIndex((r) => r.envelope instanceof Uint8Array);
+        records[at].envelope = Buffer.from(records[at].envelope as Uint8Array).toString('hex');
+      });
+      dirs.push(dir);
+      const r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 1);
+      assert.equal(r.findings[0].index, at, JSON.stringify(r.findings));
+      assert.equal(r.findings[0].kind, 'record-decode');
+      assert.match(r.findings[0].detail, /JWS compact/);
     });
   });
 });

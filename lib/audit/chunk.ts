@@ -4,7 +4,7 @@
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { performance } from 'node:perf_hooks';
 import { bytesEqual } from '../bytes';
-import { verifyEnvelope } from '../envelope';
+import { storedEnvelopeFormat, verifyEnvelope } from '../envelope';
 import { isLedgerError } from '../errors';
 import { CompactRange, type NodeId } from '../merkle';
 import { recordPos } from './findings';
@@ -225,7 +225,8 @@ class ChunkChecker {
       leaf = { hash: computed, authentic: false };
     }
     if (leaf.authentic) {
-      if (parsed.problem) this.#add('record-decode', i, `record ${i}: ${parsed.problem}`, ctx);
+      const problem = parsed.problem ?? envelopeFormProblem(parsed.record as RecordView);
+      if (problem) this.#add('record-decode', i, `record ${i}: ${problem}`, ctx);
       else this.#event(i, parsed.record as RecordView);
     }
     return leaf;
@@ -257,6 +258,17 @@ class ChunkChecker {
     if (!this.#job.verify || record.device === undefined) return check;
     this.#out.checked.signatures++;
     return { ...check, ...verifyDeviceEnvelope(env, record.device) };
+  }
+}
+
+/** Why a record's envelope is not in a stored form (JWS compact text, COSE_Sign1 bytes). */
+function envelopeFormProblem(record: RecordView): string | undefined {
+  if (record.envelope === undefined) return undefined;
+  try {
+    storedEnvelopeFormat(record.envelope);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 

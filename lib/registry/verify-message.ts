@@ -1,6 +1,6 @@
 // Gateway-side verification of a device message: who signed it, are they enrolled, is it fresh.
 import { isDidKey } from '../didkey';
-import { parseEnvelopeInput, peekEnvelope, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
+import { parseEnvelopeInput, peekEnvelope, storedEnvelope, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
 import { LedgerError } from '../errors';
 import type { Alg } from '../keys';
 import { decodePayload } from '../payload';
@@ -49,7 +49,8 @@ export interface IdentifiedMessage {
 
 export function identifySigner(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): IdentifiedMessage {
   const { data } = parseEnvelopeInput(input);
-  const envelope = input instanceof Uint8Array ? Uint8Array.from(input) : (input as string);
+  // Kept as a record stores it: JWS as text, COSE as bytes (hex or base64 text decoded).
+  const envelope = storedEnvelope(input);
   const { kid } = peekEnvelope(data);
   let device = resolveDevice(registry, kid) ?? resolveDevice(registry, opts.deviceHint);
   let tofu = false;

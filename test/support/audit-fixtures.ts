@@ -4,11 +4,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { decodeCbor, encodeCbor } from '../../lib/codec';
+import { decodeCbor, encodeCbor, type CborValue } from '../../lib/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { signEnvelope, type EnvelopeFormat } from '../../lib/envelope';
 import { sha256 } from '../../lib/hash';
-import { Ledger, type RecordInput } from '../../lib/ledger';
+import { Ledger, type LedgerRecord, type RecordInput } from '../../lib/ledger';
+import { planWrite } from '../../lib/ledger/commit';
+import { CompactRange } from '../../lib/merkle';
 import { verifierKeyString } from '../../lib/note';
 
 export interface Device {
@@ -168,4 +170,46 @@ export async function unsealLastBlock(dir: string): Promise<void> {
       { type: 'put', key: keys.head(), value: headValue(h.size, h.height - 1, header.first) },
     ]);
   });
+}
+
+// ------------------------------------------------------------------ a key holder rewriting history
+
+/** The records of a (closed) ledger, decoded, in index order. */
+export async function readRecords(dir: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  await mutate(dir, async (db) => {
+    for await (const [key, value] of db.iterator({ gte: keys.record(0), lt: Buffer.from('s') })) {
+      if (key.length === 9) out.push(decodeCbor(value.subarray(32), { canonical: false }) as Record<string, unknown>);
+    }
+  });
+  return out;
+}
+
+/**
+ * What someone holding the gateway key can do: rewrite a ledger's records (bypassing the
+ * writer's checks) and re-commit all of them with the ledger's own layout code, every hash,
+ * node, block and checkpoint recomputed and re-signed. Only what the gateway key cannot
+ * forge (device signatures) tells the result from an honest ledger. Returns the new directory.
+ */
+export async function forgeLedger(sample: SampleLedger, edit: (records: Record<string, unknown>[]) => void, blockRecords = 10): Promise<string> {
+  const records = await readRecords(sample.dir);
+  edit(records);
+  let meta: Buffer | undefined;
+  await mutate(sample.dir, async (db) => {
+    meta = (await db.get(keys.meta())) as Buffer;
+  });
+  const dir = tempDir('audit-forged-');
+  const prepared = records.map((r) => ({ record: r as unknown as LedgerRecord, bytes: encodeCbor(r as CborValue) }));
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    const batch = db.batch();
+    batch.put(keys.meta(), meta as Buffer);
+    const tip = { head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(0, []), last: null };
+    planWrite(tip, [{ kind: 'append', records: prepared }, { kind: 'seal' }], { name: sample.name, key: sample.gatewayKey, blockRecords, now: testClock(1765000000000) }, batch);
+    await batch.write({ sync: true });
+  } finally {
+    await db.close();
+  }
+  return dir;
 }
