@@ -173,6 +173,19 @@ export function storedEnvelope(input: unknown): string | Uint8Array {
   return out;
 }
 
+/** The payload bytes of a stored envelope, WITHOUT checking its signature. Throws ERR_MALFORMED_ENVELOPE. */
+export function envelopePayload(envelope: string | Uint8Array): Uint8Array {
+  const format = storedEnvelopeFormat(envelope);
+  if (format === 'jws') {
+    try {
+      return fromBase64Url((envelope as string).split('.')[1]);
+    } catch {
+      throw malformed('JWS payload is not base64url');
+    }
+  }
+  return decodeCose(envelope as Uint8Array).payload;
+}
+
 export function verifyEnvelope(
   envelope: string | Uint8Array,
   key: VerificationKey,

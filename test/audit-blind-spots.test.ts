@@ -9,6 +9,16 @@ import { sha256 } from '../lib/hash';
 import type { Finding } from '../lib/audit';
 import { buildSampleLedger, copyDir, createLedger, forgeLedger, keys, mutate, readRecords, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
+import { encodeCbor as cbor } from '../lib/codec';
+import { signContract, validateTerms } from '../lib/contracts';
+import { generateKey, keyToDid, type PrivateKey } from '../lib/crypto';
+import { signEnvelope } from '../lib/envelope';
+import { isLedgerError } from '../lib/errors';
+import { createReport } from '../lib/firmware';
+import { ContractRunner, Gateway } from '../lib/gateway';
+import { verifierKeyString } from '../lib/note';
+import { recordFromMessage } from '../nodes/lib/record-message';
+import { makeDevice, tempDir } from './support/audit-fixtures';
 
 interface CliAudit {
   status: number;
@@ -156,6 +166,105 @@ describe('audit blind spots (issue 11)', function () {
       assert.equal(r.findings[0].index, at, JSON.stringify(r.findings));
       assert.equal(r.findings[0].kind, 'record-decode');
       assert.match(r.findings[0].detail, /JWS compact/);
+    });
+  });
+
+  describe('1. a value the device signed cannot be changed: the body is what the payload decodes to', () => {
+    const gatewayKey: PrivateKey = generateKey('Ed25519');
+    const name = 'signed.ledger';
+    const verifier = verifierKeyString(name, gatewayKey);
+    const party = generateKey('Ed25519');
+    const at: Record<string, number> = {};
+    let dir: string;
+
+    /** What the Verify node and then the Record node do with one device message. */
+    async function verifyAndRecord(gw: Gateway, sent: string | Uint8Array, change?: (payload: Record<string, unknown>) => void): Promise<number> {
+      const v = await gw.verify(sent);
+      const msg: Record<string, unknown> = {
+        payload: v.payload,
+        device: { id: v.device.did },
+        envelope: typeof v.envelope === 'string' ? v.envelope : Buffer.from(v.envelope),
+        verified: { counter: v.freshness.counter, time: v.freshness.time, proof: v.proof },
+      };
+      change?.(msg.payload as Record<string, unknown>);
+      return (await gw.recordMessage(recordFromMessage(msg, 'reading'), msg.verified)).index;
+    }
+
+    before(async () => {
+      dir = tempDir('audit-signed-');
+      dirs.push(dir);
+      const gw = await Gateway.open(dir, { name, gatewayKey, blockRecords: 10, blockSeconds: 0 });
+      const a = makeDevice('Ed25519', 'jws');
+      const b = makeDevice('ES256', 'cose');
+      await gw.enrol({ did: a.did, name: 'a' });
+      await gw.enrol({ did: b.did, name: 'b' });
+      // JSON: a float, -0 (recorded as 0), 1e400 (Infinity: recorded as null), a date string (stays text).
+      const json = '{"temperature":-21.4,"counter":1,"neg":-0,"huge":1e400,"when":"2026-12-05T04:00:00Z"}';
+      at.json = await verifyAndRecord(gw, signEnvelope(json, a.key, { kid: a.did }));
+      // CBOR in COSE, sent as hex text: NaN (recorded as null) and a nested byte string (stays bytes).
+      const payload = cbor({ temperature: -20.5, counter: 1, nan: NaN, raw: { bytes: Uint8Array.of(1, 2, 3) } });
+      const cose = signEnvelope(payload, b.key, { format: 'cose', kid: b.did }) as Uint8Array;
+      at.cose = await verifyAndRecord(gw, Buffer.from(cose).toString('hex'));
+      const terms = validateTerms({
+        id: 'room-1',
+        version: 1,
+        title: 'below -18',
+        subjects: 'any',
+        metric: 'temperature',
+        rule: { op: '<', limit: -18 },
+        alarm: { mode: 'instant' },
+        parties: [keyToDid(party)],
+      });
+      const runner = await ContractRunner.load(gw, terms);
+      at.sign = (await runner.sign(signContract(terms, party))).index;
+      const fw = await gw.firmware();
+      const report = createReport({ class: 'probe-v1', version: '1.2.0', sequence: 12, digest: 'ab'.repeat(32), counter: 1 }, a.key);
+      const outcome = await fw.report(report, a.did);
+      assert.equal(outcome.decision, 'recorded', JSON.stringify(outcome.body));
+      at.report = outcome.receipt.index;
+      // A changed payload is refused, not recorded beside the signature.
+      await assert.rejects(
+        verifyAndRecord(gw, signEnvelope({ temperature: -19.5, counter: 2 }, a.key, { kid: a.did }), (p) => void (p.temperature = -25)),
+        (err: unknown) => isLedgerError(err, 'ERR_INVALID_ARGUMENT') && /not the payload the device signed/.test((err as Error).message),
+      );
+      await gw.close();
+    });
+
+    it('a ledger the gateway wrote (readings in JSON and COSE, a contract signature, a firmware report) audits clean', async () => {
+      const r = audit(dir, verifier);
+      assert.equal(r.status, 0, JSON.stringify(r.findings));
+      const records = await readRecords(dir);
+      assert.deepEqual(records[at.json].body, { temperature: -21.4, counter: 1, neg: 0, huge: null, when: '2026-12-05T04:00:00Z' });
+      assert.deepEqual(records[at.cose].body, { temperature: -20.5, counter: 1, nan: null, raw: { bytes: Uint8Array.of(1, 2, 3) } });
+      assert.ok(records[at.cose].envelope instanceof Uint8Array, 'COSE received as hex text is stored as bytes');
+      assert.equal(records[at.sign].type, 'contract.sign');
+      assert.equal(records[at.report].type, 'firmware.report');
+    });
+
+    const forged: [string, string, (body: Record<string, unknown>) => void, RegExp][] = [
+      ['a JSON reading', 'json', (b) => void (b.temperature = -30), /body\.temperature is -30, the signed payload gives -21\.4/],
+      ['a COSE reading', 'cose', (b) => void ((b.raw as Record<string, unknown>).bytes = Uint8Array.of(9)), /body\.raw\.bytes/],
+      ['a contract signature', 'sign', (b) => void (b.termsHash = '00'.repeat(32)), /body\.termsHash/],
+      ['a firmware report', 'report', (b) => void (b.version = '0.9.0'), /body\.version is "0\.9\.0"/],
+    ];
+    for (const [what, key, change, detail] of forged) {
+      it(`${what} whose body was changed (and every hash and checkpoint re-signed) is a body-mismatch at that record`, async () => {
+        const out = await forgeLedger({ dir, name, gatewayKey }, (records) => change(records[at[key]].body as Record<string, unknown>));
+        dirs.push(out);
+        const r = audit(out, verifier);
+        assert.equal(r.status, 1);
+        assert.equal(r.findings[0].kind, 'body-mismatch', JSON.stringify(r.findings));
+        assert.equal(r.findings[0].index, at[key]);
+        assert.match(r.findings[0].detail, detail);
+      });
+    }
+
+    it('a signed record whose body was removed is a body-mismatch too', async () => {
+      const out = await forgeLedger({ dir, name, gatewayKey }, (records) => void delete records[at.json].body);
+      dirs.push(out);
+      const r = audit(out, verifier);
+      assert.equal(r.status, 1);
+      assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['body-mismatch', at.json]);
     });
   });
 });

@@ -24,6 +24,7 @@ import {
 } from './records';
 import { isRuleRecord } from './rules';
 import { scanRecord } from './record-scan';
+import { signedBodyProblem } from './signed-body';
 import { leafHashOfValue } from './sha';
 import type { Finding } from './types';
 
@@ -227,7 +228,12 @@ class ChunkChecker {
     if (leaf.authentic) {
       const problem = parsed.problem ?? envelopeFormProblem(parsed.record as RecordView);
       if (problem) this.#add('record-decode', i, `record ${i}: ${problem}`, ctx);
-      else this.#event(i, parsed.record as RecordView);
+      else {
+        const record = parsed.record as RecordView;
+        const mismatch = signedBodyProblem(record);
+        if (mismatch) this.#add('body-mismatch', i, `record ${i}: ${mismatch}`, ctx);
+        this.#event(i, record);
+      }
     }
     return leaf;
   }

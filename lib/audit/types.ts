@@ -15,6 +15,7 @@ export type FindingKind =
   | 'meta'
   | 'missing'
   | 'envelope-signature'
+  | 'body-mismatch'
   | 'unknown-device'
   | 'revoked-device'
   | 'replay'

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { decodeCbor, encodeCbor, type CborValue } from '../../lib/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
-import { signEnvelope, type EnvelopeFormat } from '../../lib/envelope';
+import { envelopePayload, signEnvelope, type EnvelopeFormat } from '../../lib/envelope';
+import { bodyFromPayload } from '../../lib/payload';
 import { sha256 } from '../../lib/hash';
 import { Ledger, type LedgerRecord, type RecordInput } from '../../lib/ledger';
 import { planWrite } from '../../lib/ledger/commit';
@@ -27,7 +28,20 @@ export function makeDevice(alg: 'Ed25519' | 'ES256' = 'Ed25519', format: Envelop
 
 /** A signed reading payload with the next counter (or the one given). */
 export function signedReading(dev: Device, extra: Record<string, unknown> = {}, counter = ++dev.counter): string | Uint8Array {
-  return signEnvelope({ temperature: -21 + counter / 10, counter, ...extra }, dev.key, { format: dev.format, kid: dev.did });
+  return signEnvelope(readingPayload(counter, extra), dev.key, { format: dev.format, kid: dev.did });
+}
+
+function readingPayload(counter: number, extra: Record<string, unknown>): Record<string, unknown> {
+  return { temperature: -21 + counter / 10, counter, ...extra };
+}
+
+/**
+ * A reading record as the gateway writes it: the device's envelope and, as its body, exactly
+ * the payload the device signed (docs/FORMAT.md "Bodies of signed records").
+ */
+export function readingRecord(dev: Device, extra: Record<string, unknown> = {}, counter = ++dev.counter): RecordInput {
+  const envelope = signEnvelope(readingPayload(counter, extra), dev.key, { format: dev.format, kid: dev.did });
+  return { type: 'reading', device: dev.did, body: bodyFromPayload(envelopePayload(envelope)), envelope };
 }
 
 export function tempDir(prefix = 'audit-'): string {
@@ -98,7 +112,7 @@ export async function buildSampleLedger(dir = tempDir(), opts: { records?: numbe
     if (i % 5 === 4) await ledger.append({ type: 'note', body: { text: `gateway note ${i}` } });
     else {
       const dev = i % 2 === 0 ? a : b;
-      await ledger.append({ type: 'reading', device: dev.did, body: { temperature: -21, n: i }, envelope: signedReading(dev) });
+      await ledger.append(readingRecord(dev, { n: i }));
     }
   }
   await ledger.seal();
@@ -191,7 +205,7 @@ export async function readRecords(dir: string): Promise<Record<string, unknown>[
  * node, block and checkpoint recomputed and re-signed. Only what the gateway key cannot
  * forge (device signatures) tells the result from an honest ledger. Returns the new directory.
  */
-export async function forgeLedger(sample: SampleLedger, edit: (records: Record<string, unknown>[]) => void, blockRecords = 10): Promise<string> {
+export async function forgeLedger(sample: Pick<SampleLedger, 'dir' | 'name' | 'gatewayKey'>, edit: (records: Record<string, unknown>[]) => void, blockRecords = 10): Promise<string> {
   const records = await readRecords(sample.dir);
   edit(records);
   let meta: Buffer | undefined;
