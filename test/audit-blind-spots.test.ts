@@ -18,7 +18,9 @@ import { createReport } from '../lib/firmware';
 import { ContractRunner, Gateway } from '../lib/gateway';
 import { verifierKeyString } from '../lib/note';
 import { recordFromMessage } from '../nodes/lib/record-message';
-import { makeDevice, tempDir } from './support/audit-fixtures';
+import { appendAll, makeDevice, tempDir } from './support/audit-fixtures';
+import { leafHash } from '../lib/merkle';
+import { nodeValue } from '../lib/ledger/layout';
 
 interface CliAudit {
   status: number;
@@ -265,6 +267,81 @@ describe('audit blind spots (issue 11)', function () {
       const r = audit(out, verifier);
       assert.equal(r.status, 1);
       assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['body-mismatch', at.json]);
+    });
+  });
+
+  describe('3. the first finding is the altered record, then the nodes it breaks', () => {
+    let big: { dir: string; key: string };
+    before(async () => {
+      const dir = tempDir('audit-order-');
+      dirs.push(dir);
+      const gatewayKey = generateKey('Ed25519');
+      const ledger = await createLedger(dir, { gatewayKey, name: 'order.ledger', blockRecords: 500 });
+      await appendAll(ledger, Array.from({ length: 2100 }, (_, i) => ({ type: 'note', body: { i } })));
+      await ledger.close();
+      big = { dir, key: verifierKeyString('order.ledger', gatewayKey) };
+    });
+
+    /** Replaces record i by `bytes`, its stored leaf hash recomputed (and, with `node`, its level-0 node too). */
+    async function putRecord(db: Parameters<Parameters<typeof mutate>[1]>[0], i: number, bytes: Uint8Array, node: boolean): Promise<void> {
+      const leaf = leafHash(bytes);
+      await db.put(keys.record(i), Buffer.concat([Buffer.from(leaf), Buffer.from(bytes)]));
+      if (node) await db.put(keys.node(0, i), nodeValue(keys.node(0, i), leaf));
+    }
+    const recordBytes = async (db: Parameters<Parameters<typeof mutate>[1]>[0], i: number): Promise<Uint8Array> =>
+      ((await db.get(keys.record(i))) as Buffer).subarray(32);
+    const edited = (bytes: Uint8Array): Uint8Array => {
+      const r = decodeCbor(bytes) as Record<string, unknown>;
+      return encodeCbor({ ...r, body: { i: -1 } });
+    };
+
+    it('the untouched ledger audits clean', () => {
+      assert.equal(audit(big.dir, big.key).status, 0);
+    });
+
+    it('record 1234 edited, its leaf hash recomputed: the record first, then the nodes over it', async () => {
+      const dir = copyDir(big.dir);
+      dirs.push(dir);
+      await mutate(dir, async (db) => putRecord(db, 1234, edited(await recordBytes(db, 1234)), false));
+      const r = audit(dir, big.key);
+      assert.equal(r.status, 1);
+      assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['leaf-node', 1234], JSON.stringify(r.findings));
+      assert.match(r.findings[0].detail, /record 1234 .* was replaced/);
+      // Then what it breaks: the nodes over it, lowest level first, and the roots of the blocks after it.
+      const rest = r.findings.slice(1);
+      assert.ok(rest.every((f) => f.kind === 'merkle-node' || (f.kind === 'block-root' && (f.height as number) >= 2)), JSON.stringify(r.findings));
+      const levels = rest.filter((f) => f.kind === 'merkle-node').map((f) => Number(/level (\d+)/.exec(f.detail)?.[1]));
+      assert.deepEqual(levels, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      assert.match(rest[0].detail, /level 1, index 617\) over records 1234\.\.1235/);
+    });
+
+    it('record 1234 edited with its leaf hash and level-0 node recomputed: the lowest broken node names it', async () => {
+      const dir = copyDir(big.dir);
+      dirs.push(dir);
+      await mutate(dir, async (db) => putRecord(db, 1234, edited(await recordBytes(db, 1234)), true));
+      const r = audit(dir, big.key);
+      assert.equal(r.status, 1);
+      assert.equal(r.findings[0].index, 1234, JSON.stringify(r.findings));
+      assert.match(r.findings[0].detail, /level 1, index 617\) over records 1234\.\.1235 differs/);
+    });
+
+    it('records 1000 and 1002 swapped: both records first, then the nodes', async () => {
+      const dir = copyDir(big.dir);
+      dirs.push(dir);
+      await mutate(dir, async (db) => {
+        const a = await recordBytes(db, 1000);
+        const b = await recordBytes(db, 1002);
+        await putRecord(db, 1000, b, false);
+        await putRecord(db, 1002, a, false);
+      });
+      const r = audit(dir, big.key);
+      assert.equal(r.status, 1);
+      // In ledger order: record 1000, the pair node it breaks (over 1000..1001), record 1002, then the rest.
+      const leaves = r.findings.filter((f) => f.kind === 'leaf-node').map((f) => f.index);
+      assert.deepEqual(leaves, [1000, 1002], JSON.stringify(r.findings));
+      assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['leaf-node', 1000]);
+      assert.deepEqual([r.findings[2].kind, r.findings[2].index], ['leaf-node', 1002]);
+      assert.ok(r.findings.slice(3).every((f) => f.kind === 'merkle-node' || f.kind === 'block-root'), JSON.stringify(r.findings));
     });
   });
 });

@@ -15,7 +15,7 @@ import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust
 import type { ChunkJob, ChunkResult } from './chunk';
 import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
-import { Findings, recordPos } from './findings';
+import { Findings, nodePos, recordPos } from './findings';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
   HASH_SIZE,
@@ -307,7 +307,7 @@ class Auditor {
     const first = index * 2 ** level;
     if (this.#lastBroken !== undefined && this.#lastBroken >= first) return;
     const where = `node (level ${level}, index ${index}) over records ${first}..${first + 2 ** level - 1}`;
-    const add = (kind: string, detail: string): void => this.#findings.add(recordPos(first), { kind, index: first, detail });
+    const add = (kind: string, detail: string): void => this.#findings.add(nodePos(level, first), { kind, index: first, detail });
     if (!entry) return add('missing', `${where} is missing`);
     this.#checked.nodes++;
     const node = readNodeValue(entry[0], entry[1]);

@@ -7,7 +7,7 @@ import { bytesEqual } from '../bytes';
 import { storedEnvelopeFormat, verifyEnvelope } from '../envelope';
 import { isLedgerError } from '../errors';
 import { CompactRange, type NodeId } from '../merkle';
-import { recordPos } from './findings';
+import { nodePos, recordPos } from './findings';
 import { HASH_SIZE, readNodeAt, type StoredNode } from './layout';
 import { packedValue, type Packed } from './pack';
 import {
@@ -136,8 +136,8 @@ class ChunkChecker {
     return this.#out;
   }
 
-  #add(kind: string, index: number, detail: string, ctx: { time?: number; device?: string } = {}): void {
-    this.#out.findings.push({ pos: recordPos(index), finding: { kind, index, time: ctx.time, device: ctx.device, detail } });
+  #add(kind: string, index: number, detail: string, ctx: { time?: number; device?: string } = {}, pos = recordPos(index)): void {
+    this.#out.findings.push({ pos, finding: { kind, index, time: ctx.time, device: ctx.device, detail } });
   }
 
   #frontierAt(size: number, tree: CompactRange): void {
@@ -180,9 +180,10 @@ class ChunkChecker {
     if (broken !== undefined && broken >= first) return; // its children are unknown
     if (stored?.intact && bytesEqual(stored.hash, hash)) return;
     const where = `node (level ${id.level}, index ${index}) over records ${first}..${first + 2 ** id.level - 1}`;
-    if (!stored) this.#add('missing', first, `${where} is missing`);
-    else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`);
-    else this.#add('merkle-node', first, `${where} differs from the hash of its children`);
+    const pos = nodePos(id.level, first);
+    if (!stored) this.#add('missing', first, `${where} is missing`, {}, pos);
+    else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`, {}, pos);
+    else this.#add('merkle-node', first, `${where} differs from the hash of its children`, {}, pos);
   }
 
   /**
@@ -211,7 +212,8 @@ class ChunkChecker {
     const ctx = parsed.record ?? peekRecordContext(bytes);
     let leaf: Leaf;
     if (bytesEqual(computed, stored)) {
-      if (n && !bytesEqual(n, computed)) this.#add('leaf-node', i, `level-0 node of record ${i} differs from its leaf hash`, ctx);
+      if (n && !bytesEqual(n, computed))
+        this.#add('leaf-node', i, `record ${i} and its stored leaf hash agree, but the tree's level-0 node holds another leaf: the record was replaced (or the node changed)`, ctx);
       else nodeProblem();
       leaf = { hash: computed, authentic: true };
     } else if (n && bytesEqual(n, computed)) {
