@@ -7,7 +7,8 @@ import { openCheckpoint, signCheckpoint } from '../lib/checkpoint';
 import { decodeCbor, encodeCbor } from '../lib/codec';
 import { sha256 } from '../lib/hash';
 import type { Finding } from '../lib/audit';
-import { buildSampleLedger, copyDir, createLedger, forgeLedger, keys, mutate, readRecords, type SampleLedger } from './support/audit-fixtures';
+import { buildSampleLedger, copyDir, createLedger, forgeLedger, headValue, keys, mutate, readRecords, type SampleLedger } from './support/audit-fixtures';
+import { auditLedger } from '../lib/audit';
 import { runCli } from './support/cli';
 import { encodeCbor as cbor } from '../lib/codec';
 import { signContract, validateTerms } from '../lib/contracts';
@@ -342,6 +343,67 @@ describe('audit blind spots (issue 11)', function () {
       assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['leaf-node', 1000]);
       assert.deepEqual([r.findings[2].kind, r.findings[2].index], ['leaf-node', 1002]);
       assert.ok(r.findings.slice(3).every((f) => f.kind === 'merkle-node' || f.kind === 'block-root'), JSON.stringify(r.findings));
+    });
+  });
+
+  describe('4. the audit costs what is stored, not what is claimed', () => {
+    for (const claimed of [2 ** 53 - 1, 1e7]) {
+      it(`a head rewritten to claim ${claimed} records (hash recomputed): a few findings, not a pass over every index`, async () => {
+        const dir = copy();
+        await mutate(dir, async (db) => db.put(keys.head(), headValue(claimed, sample.blocks, sample.size)));
+        const r = audit(dir, sample.verifierKey);
+        assert.equal(r.status, 1, r.stderr);
+        // The records the head claims beyond what is stored: a run to the end of the first
+        // chunk (1024) and one for everything after it; then the head itself.
+        assert.deepEqual(
+          r.findings.map((f) => [f.kind, f.index]),
+          [
+            ['missing', sample.size],
+            ['missing', 1024],
+            ['head', undefined],
+          ],
+          JSON.stringify(r.findings),
+        );
+        assert.equal(r.findings[0].detail, `records ${sample.size}..1023 are missing (${1024 - sample.size} records and their level-0 nodes)`);
+        assert.match(r.findings[1].detail, new RegExp(`^records 1024\\.\\.${claimed - 1} are missing`));
+        assert.equal(r.omitted, 0);
+      });
+    }
+
+    it('stray keys far ahead (a record at 10^12, a block at height 2^40) cost one finding per run of missing data', async () => {
+      const dir = copy();
+      await mutate(dir, async (db) => {
+        const b = Buffer.alloc(8);
+        b.writeUInt32BE(0x100, 0); // 2^40
+        await db.put(keys.record(1e12), (await db.get(keys.record(5))) as Buffer);
+        await db.put(Buffer.concat([Buffer.from('b'), b]), (await db.get(keys.block(0))) as Buffer);
+      });
+      const r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 1, r.stderr);
+      const first = r.findings.find((f) => f.index !== undefined);
+      assert.deepEqual([first?.kind, first?.index], ['missing', sample.size], JSON.stringify(r.findings.slice(0, 3)));
+      assert.equal(first?.detail, 'records 40..1023 are missing (984 records and their level-0 nodes)');
+      const runs = r.findings.filter((f) => f.kind === 'missing' && f.index !== undefined).map((f) => f.detail);
+      assert.ok(runs.includes(`records 1024..${Math.floor(1e12 / 1024) * 1024 - 1} are missing (${Math.floor(1e12 / 1024) * 1024 - 1024} records and their level-0 nodes)`), JSON.stringify(runs));
+      const blocks = r.findings.filter((f) => f.kind === 'missing' && f.height !== undefined);
+      assert.deepEqual(blocks.map((f) => f.detail), [`blocks ${sample.blocks}..${2 ** 40 - 1} are missing (${2 ** 40 - sample.blocks} blocks)`]);
+      assert.ok(r.findings.length + r.omitted < 5000, `${r.findings.length} + ${r.omitted} findings`);
+    });
+
+    it('findings are capped, with a count of the rest', async () => {
+      const dir = copy();
+      await mutate(dir, async (db) => {
+        for (let i = 0; i < sample.size; i++) {
+          const v = (await db.get(keys.record(i))) as Buffer;
+          v[40] ^= 1;
+          await db.put(keys.record(i), v);
+        }
+      });
+      const all = await auditLedger(dir, { trustedKey: sample.verifierKey });
+      assert.ok(all.findings.length >= sample.size);
+      const capped = await auditLedger(dir, { trustedKey: sample.verifierKey, maxFindings: 5 });
+      assert.deepEqual(capped.findings, all.findings.slice(0, 5));
+      assert.equal(capped.omitted, all.findings.length - 5);
     });
   });
 });

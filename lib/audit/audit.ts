@@ -194,7 +194,7 @@ class Auditor {
 
     // The trusted frontier splits into the upper tree (whole chunks) and the first chunk's part.
     const base0 = Math.floor(start / width) * width;
-    const top = new CompactRange(base0 / width, from.frontier.filter((_, i) => from.ids[i].level >= k));
+    let top = new CompactRange(base0 / width, from.frontier.filter((_, i) => from.ids[i].level >= k));
     let localFrontier = from.frontier.filter((_, i) => from.ids[i].level < k);
 
     const records = store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
@@ -209,6 +209,19 @@ class Auditor {
       let readMs = 0;
       let checkMs = 0;
       for (let base = base0, at = start; at < treeSize || seq === 0; base += width) {
+        // A run of whole chunks with nothing stored is one finding, not a pass over every index:
+        // the work follows what is stored, whatever a head or a stray key claims.
+        const gapEnd = await this.#gapEnd(records, levels[0], at, treeSize);
+        if (gapEnd !== undefined) {
+          while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
+          await this.#skipGap(at, gapEnd, chain);
+          if (gapEnd >= treeSize) break;
+          top = new CompactRange(gapEnd / width, rootPlan(gapEnd / width).ids.map(() => UNKNOWN_HASH));
+          base = gapEnd - width;
+          at = gapEnd;
+          localFrontier = [];
+          continue;
+        }
         const end = Math.min(base + width, treeSize);
         const readStart = performance.now();
         await chain.ensure(end);
@@ -247,6 +260,39 @@ class Auditor {
       await pool.close();
       await Promise.all([records.close(), ...levels.map((c) => c.close()), ...[...this.#upper.values()].map((c) => c.close())]);
     }
+  }
+
+  /**
+   * Where a run of missing records starting at `at` ends, when it spans more than a chunk:
+   * the start of the chunk holding the next stored record or level-0 node (or the tree's end).
+   */
+  async #gapEnd(records: Cursor, leaves: Cursor, at: number, treeSize: number): Promise<number | undefined> {
+    const next = async (c: Cursor, index: (key: Uint8Array) => number | undefined): Promise<number> => {
+      for (;;) {
+        if (!c.ready) await c.fill();
+        const e = c.peek();
+        if (!e) return treeSize;
+        const i = index(e[0]);
+        if (i !== undefined) return Math.min(i, treeSize);
+        c.take(); // not a key of the format
+      }
+    };
+    const stored = Math.min(await next(records, recordKeyIndex), await next(leaves, nodeKeyIndex));
+    if (stored - at <= this.#width) return undefined;
+    return stored >= treeSize ? treeSize : Math.floor(stored / this.#width) * this.#width;
+  }
+
+  /** Records [from, to) and their level-0 nodes are all missing: one finding; nothing above them can be recomputed. */
+  async #skipGap(from: number, to: number, chain: BlockChain): Promise<void> {
+    const n = to - from;
+    this.#findings.add(recordPos(from), {
+      kind: 'missing',
+      index: from,
+      detail: `records ${from}..${to - 1} are missing (${n} records and their level-0 nodes)`,
+    });
+    this.#lastBroken = to - 1;
+    await chain.ensure(to);
+    for (const size of chain.sizesIn(from, to)) chain.settle(size, undefined, `records ${from}..${to - 1} are missing`);
   }
 
   /** Applies one chunk's result, in chunk order. */

@@ -113,6 +113,7 @@ class ChunkChecker {
   readonly #nodeAt: number[];
   #recordAt = 0;
   #sizeAt = 0;
+  #missingFrom: number | undefined;
 
   constructor(job: ChunkJob) {
     this.#job = job;
@@ -132,6 +133,7 @@ class ChunkChecker {
       tree.append(leaf.hash, visit);
       this.#frontierAt(i + 1, tree);
     }
+    this.#flushMissing(job.end);
     if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) this.#out.root = tree.hashes()[0];
     return this.#out;
   }
@@ -195,6 +197,13 @@ class ChunkChecker {
   #leaf(i: number, value: Uint8Array | undefined, node0: StoredNode | undefined): Leaf {
     const n = node0?.intact ? node0.hash : undefined;
     const nodeProblem = (): void => this.#leafNodeProblem(i, node0);
+    if (!value && !node0) {
+      // Record and leaf both gone: consecutive ones are one finding.
+      if (this.#missingFrom === undefined) this.#missingFrom = i;
+      this.#out.lastBroken = i;
+      return { hash: UNKNOWN_LEAF, authentic: false };
+    }
+    this.#flushMissing(i);
     if (!value || value.length < HASH_SIZE) {
       if (!value) this.#add('missing', i, `record ${i} is missing`);
       else this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
@@ -238,6 +247,17 @@ class ChunkChecker {
       }
     }
     return leaf;
+  }
+
+  /** Reports the run of missing records (and their level-0 nodes) that ends before `end`. */
+  #flushMissing(end: number): void {
+    const from = this.#missingFrom;
+    if (from === undefined) return;
+    this.#missingFrom = undefined;
+    if (end - from === 1) {
+      this.#add('missing', from, `record ${from} is missing`);
+      this.#add('missing', from, `level-0 node of record ${from} is missing`);
+    } else this.#add('missing', from, `records ${from}..${end - 1} are missing (${end - from} records and their level-0 nodes)`);
   }
 
   #leafNodeProblem(i: number, node0: StoredNode | undefined): void {
