@@ -10,6 +10,7 @@ import { bodyFromPayload } from '../payload';
 import { EVIDENCE_TYPES, SELF_SIGNED_TYPES, VENDOR_SIGNED_TYPES, type RecordView } from './records';
 
 const REPORT = 'firmware.report';
+const JWS_FORM = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
 const REPORT_FIELDS = ['class', 'version', 'sequence', 'digest', 'counter', 'ts'] as const;
 
 function isMap(v: unknown): v is { [key: string]: CborValue } {
@@ -44,7 +45,9 @@ export function signedBodyProblem(record: RecordView): string | undefined {
   if (env === undefined || EVIDENCE_TYPES.has(record.type) || VENDOR_SIGNED_TYPES.has(record.type)) return undefined;
   let payload: Uint8Array;
   try {
-    payload = envelopePayload(env);
+    // A JWS of the stored form holds only base64url characters: node's decoder reads the same
+    // bytes as a strict one (a payload a strict decoder refuses fails the signature check).
+    payload = typeof env === 'string' && JWS_FORM.test(env) ? Buffer.from(env.slice(env.indexOf('.') + 1, env.lastIndexOf('.')), 'base64url') : envelopePayload(env);
   } catch {
     return undefined; // an unreadable envelope is an envelope-signature finding
   }
