@@ -121,7 +121,8 @@ class Auditor {
     return {
       clean: findings.length === 0 && omitted === 0,
       name: trust.name,
-      size: treeSize,
+      // What is stored, not what a head claims (the claim is a finding).
+      size: survey.storedSize,
       blocks: survey.blockCount,
       from: from.start,
       trust: survey.choice.source,
@@ -134,7 +135,7 @@ class Auditor {
         blocks: chain.checked,
         signatures: this.#checked.signatures + this.#devices.signatures + chain.signatures,
       },
-      unsealed: Math.max(0, treeSize - chain.lastSize),
+      unsealed: Math.max(0, survey.storedSize - chain.lastSize),
       durationMs: Math.round(performance.now() - started),
     };
   }
@@ -145,6 +146,8 @@ class Auditor {
     choice: ReturnType<typeof chooseTrust>;
     head: ReturnType<typeof readHead>;
     recordCount: number;
+    /** One past the last stored record or leaf. */
+    storedSize: number;
     blockCount: number;
     treeSize: number;
   }> {
@@ -160,8 +163,9 @@ class Auditor {
     const leafCount = lastLeaf ? (nodeKeyIndex(lastLeaf[0]) ?? -1) + 1 : 0;
     const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) ?? -1) + 1 : 0;
     // A damaged head (its hash fails) does not get to stretch the tree.
-    const treeSize = Math.max(recordCount, leafCount, head?.intact ? head.size : 0);
-    return { trust: { name, verifier: choice.verifier }, choice, head, recordCount, blockCount, treeSize };
+    const storedSize = Math.max(recordCount, leafCount);
+    const treeSize = Math.max(storedSize, head?.intact ? head.size : 0);
+    return { trust: { name, verifier: choice.verifier }, choice, head, recordCount, storedSize, blockCount, treeSize };
   }
 
   /** The beginning, or the end of a checkpoint the caller trusts (once the stored tree is shown to extend it). */

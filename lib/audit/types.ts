@@ -35,7 +35,7 @@ export interface Finding {
 export interface AuditReport {
   clean: boolean;
   name: string;
-  /** Tree size: records in the ledger. */
+  /** Tree size: records stored in the ledger (one past the last stored record or leaf). */
   size: number;
   /** Sealed blocks in the ledger. */
   blocks: number;
