@@ -44,6 +44,38 @@ export function parseCheckpointText(text: string): Checkpoint {
   return { origin, size, root, extensions: rest };
 }
 
+/** The extension line that commits a ledger checkpoint to its block header (docs/FORMAT.md). */
+export const HEADER_LINE_PREFIX = 'iot-ledger header ';
+
+export function headerLine(height: number, headerHash: Uint8Array): string {
+  if (!Number.isSafeInteger(height) || height < 0) throw malformed('block height must be a non-negative integer');
+  if (headerHash.length !== 32) throw malformed('header hash must be 32 bytes');
+  return `${HEADER_LINE_PREFIX}${height} ${toBase64(headerHash)}`;
+}
+
+/**
+ * The block header a checkpoint commits to: undefined when it has no `iot-ledger header`
+ * line (a checkpoint written before format 2); throws ERR_MALFORMED_NOTE for a malformed
+ * line or more than one.
+ */
+export function checkpointHeader(cp: Checkpoint): { height: number; hash: Uint8Array } | undefined {
+  const lines = cp.extensions.filter((e) => e.startsWith(HEADER_LINE_PREFIX));
+  if (lines.length === 0) return undefined;
+  if (lines.length > 1) throw malformed('checkpoint has more than one header line');
+  const m = /^iot-ledger header (0|[1-9][0-9]*) ([A-Za-z0-9+/]{43}=)$/.exec(lines[0]);
+  if (!m) throw malformed('checkpoint header line is not "iot-ledger header <height> <base64 hash>"');
+  const height = Number(m[1]);
+  if (!Number.isSafeInteger(height)) throw malformed('checkpoint header line height is too large');
+  let hash: Uint8Array;
+  try {
+    hash = fromBase64(m[2]);
+  } catch {
+    throw malformed('checkpoint header line hash is not base64');
+  }
+  if (hash.length !== 32 || toBase64(hash) !== m[2]) throw malformed('checkpoint header line hash is not 32 bytes of canonical base64');
+  return { height, hash };
+}
+
 export function signCheckpoint(cp: Checkpoint, signerName: string, key: PrivateKey): string {
   return signNote(formatCheckpoint(cp), signerName, key);
 }

@@ -175,6 +175,58 @@ export function parseEnvelopeInput(input: unknown): { format: EnvelopeFormat; da
   throw malformed('envelope is not a JWS compact string nor COSE_Sign1 (bytes, hex or base64)');
 }
 
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
+
+/**
+ * The format of an envelope as a ledger record stores it (docs/FORMAT.md "Records"): JWS
+ * compact as text (three base64url parts, nothing around them), COSE_Sign1 as bytes (an
+ * array of four items, optionally under tag 18). Hex or base64 text, a JWS in bytes or
+ * anything else throws ERR_MALFORMED_ENVELOPE. Checks the form only, not the signature.
+ */
+export function storedEnvelopeFormat(envelope: unknown): EnvelopeFormat {
+  if (typeof envelope === 'string') {
+    if (JWS_COMPACT.test(envelope)) return 'jws';
+    throw malformed('a text envelope must be JWS compact (COSE_Sign1 is stored as bytes, not as hex or base64 text)');
+  }
+  if (!(envelope instanceof Uint8Array)) throw malformed('an envelope is JWS compact text or COSE_Sign1 bytes');
+  let msg: CborValue;
+  try {
+    msg = decodeCbor(envelope, { canonical: false });
+  } catch (err) {
+    throw malformed(`envelope bytes are not a COSE_Sign1 (a JWS is stored as text): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (msg instanceof CborTag && msg.tag === COSE_SIGN1_TAG) msg = msg.value;
+  const [prot, unprot, payload, signature] = Array.isArray(msg) ? msg : [];
+  const isMap = unprot instanceof Map || (typeof unprot === 'object' && unprot !== null && !Array.isArray(unprot) && !(unprot instanceof Uint8Array) && !(unprot instanceof CborTag));
+  if (!Array.isArray(msg) || msg.length !== 4 || !(prot instanceof Uint8Array) || !isMap || !(payload instanceof Uint8Array || payload === null) || !(signature instanceof Uint8Array))
+    throw malformed('envelope bytes are not a COSE_Sign1 [protected, unprotected, payload, signature]');
+  return 'cose';
+}
+
+/**
+ * An envelope as received (a JWS string or bytes, COSE bytes, or COSE as hex/base64 text)
+ * in the form a record stores it: JWS compact text or COSE_Sign1 bytes.
+ */
+export function storedEnvelope(input: unknown): string | Uint8Array {
+  const { format, data } = parseEnvelopeInput(input);
+  const out = format === 'jws' ? data : Uint8Array.from(data as Uint8Array);
+  storedEnvelopeFormat(out);
+  return out;
+}
+
+/** The payload bytes of a stored envelope, WITHOUT checking its signature. Throws ERR_MALFORMED_ENVELOPE. */
+export function envelopePayload(envelope: string | Uint8Array): Uint8Array {
+  const format = storedEnvelopeFormat(envelope);
+  if (format === 'jws') {
+    try {
+      return fromBase64Url((envelope as string).split('.')[1]);
+    } catch {
+      throw malformed('JWS payload is not base64url');
+    }
+  }
+  return decodeCose(envelope as Uint8Array).payload;
+}
+
 export function verifyEnvelope(
   envelope: string | Uint8Array,
   key: VerificationKey,

@@ -7,6 +7,7 @@ export * from './envelope';
 export * from './keyfile';
 export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, addNoteSignature } from './note';
 export * from './checkpoint';
+export { bodyFromPayload } from './payload';
 export * as merkle from './merkle';
 export * from './ledger';
 export * as firmware from './firmware';

@@ -4,7 +4,7 @@ import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
 import { signCheckpoint } from '../lib/checkpoint';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
-import type { Ledger } from '../lib/ledger';
+import type { Ledger, RecordInput } from '../lib/ledger';
 import { verifierKeyString } from '../lib/note';
 import {
   appendAll,
@@ -16,6 +16,7 @@ import {
   keys,
   makeDevice,
   mutate,
+  readingRecord,
   signedReading,
   tempDir,
   unsealLastBlock,
@@ -153,15 +154,15 @@ describe('audit: devices', function () {
     const stranger = makeDevice('Ed25519', 'cose');
     const dir = await ledger(async (w) => {
       await w.append({ type: 'device.enrol', body: { did: a.did, name: 'a' } }); // 0
-      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // 1 ok (counter 1)
-      await w.append({ type: 'reading', device: b.did, envelope: signedReading(b) }); // 2 unknown: not yet enrolled
-      await w.append({ type: 'device.tofu', device: b.did, body: { did: b.did }, envelope: signedReading(b) }); // 3 ok
-      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 1) }); // 4 replay (counter 1 again)
-      await w.append({ type: 'reading', device: a.did, envelope: signedReading(stranger) }); // 5 bad signature
-      await w.append({ type: 'reading', device: stranger.did, envelope: signedReading(stranger) }); // 6 unknown
+      await w.append(readingRecord(a)); // 1 ok (counter 1)
+      await w.append(readingRecord(b)); // 2 unknown: not yet enrolled
+      await w.append({ ...readingRecord(b), type: 'device.tofu' }); // 3 ok
+      await w.append(readingRecord(a, {}, 1)); // 4 replay (counter 1 again)
+      await w.append({ ...readingRecord(stranger), device: a.did }); // 5 bad signature
+      await w.append(readingRecord(stranger)); // 6 unknown
       await w.append({ type: 'device.revoke', body: { did: b.did } }); // 7
-      await w.append({ type: 'reading', device: b.did, envelope: signedReading(b) }); // 8 revoked
-      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // 9 ok (counter 2)
+      await w.append(readingRecord(b)); // 8 revoked
+      await w.append(readingRecord(a)); // 9 ok (counter 2)
       await w.append({ type: 'security', device: stranger.did, envelope: signedReading(stranger), body: { rejected: 'unknown device' } }); // 10 evidence
       await w.append({ type: 'reading', device: a.did, body: { manual: true } }); // 11 no envelope
     });
@@ -186,16 +187,16 @@ describe('audit: devices', function () {
 
   it('orders payloads by timestamp when they carry no counter; re-enrolment revives a device', async () => {
     const a = makeDevice('ES256', 'jws');
-    const sign = (ts: number | string): string | Uint8Array => signedReadingNoCounter(a, ts);
+    const sign = (ts: number | string): RecordInput => readingRecord(a, { ts, counter: undefined });
     const dir = await ledger(async (w) => {
       await w.append({ type: 'device.enrol', body: { did: a.did } });
-      await w.append({ type: 'reading', device: a.did, envelope: sign(1000) }); // 1
-      await w.append({ type: 'reading', device: a.did, envelope: sign('1970-01-01T00:00:02Z') }); // 2 newer
-      await w.append({ type: 'reading', device: a.did, envelope: sign(1500) }); // 3 replay
+      await w.append(sign(1000)); // 1
+      await w.append(sign('1970-01-01T00:00:02Z')); // 2 newer
+      await w.append(sign(1500)); // 3 replay
       await w.append({ type: 'device.revoke', body: { did: a.did } }); // 4
-      await w.append({ type: 'reading', device: a.did, envelope: sign(3000) }); // 5 revoked
+      await w.append(sign(3000)); // 5 revoked
       await w.append({ type: 'device.enrol', body: { did: a.did } }); // 6
-      await w.append({ type: 'reading', device: a.did, envelope: sign(4000) }); // 7 ok
+      await w.append(sign(4000)); // 7 ok
     });
     const r = await auditLedger(dir);
     assert.deepEqual(
@@ -212,9 +213,9 @@ describe('audit: devices', function () {
     const a = makeDevice('Ed25519', 'jws');
     const other = makeDevice('Ed25519', 'jws');
     const dir = await ledger(async (w) => {
-      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // not enrolled on the ledger
-      await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) });
-      await w.append({ type: 'reading', device: other.did, envelope: signedReading(other) });
+      await w.append(readingRecord(a)); // not enrolled on the ledger
+      await w.append(readingRecord(a));
+      await w.append(readingRecord(other));
     });
     assert.deepEqual(kinds(await auditLedger(dir)), ['unknown-device', 'unknown-device', 'unknown-device']);
     const r = await auditLedger(dir, {
@@ -234,9 +235,6 @@ describe('audit: devices', function () {
   });
 });
 
-function signedReadingNoCounter(dev: ReturnType<typeof makeDevice>, ts: number | string): string | Uint8Array {
-  return signedReading(dev, { ts, counter: undefined });
-}
 
 describe('audit: damaged and incomplete ledgers', function () {
   this.timeout(30000);
@@ -362,10 +360,10 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     const a = makeDevice('ES256', 'cose');
     const w = await createLedger(dir, { blockRecords: 4 });
     await w.append({ type: 'device.enrol', body: { did: a.did } });
-    for (let i = 0; i < 3; i++) await w.append({ type: 'reading', device: a.did, envelope: signedReading(a) }); // counters 1..3
+    for (let i = 0; i < 3; i++) await w.append(readingRecord(a)); // counters 1..3
     const [cp] = await checkpointsOf(w);
-    await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 3) }); // 4: replay of counter 3
-    await w.append({ type: 'reading', device: a.did, envelope: signedReading(a, {}, 4) }); // 5: ok
+    await w.append(readingRecord(a, {}, 3)); // 4: replay of counter 3
+    await w.append(readingRecord(a, {}, 4)); // 5: ok
     await w.close();
     const r = await auditLedger(dir, { from: cp });
     assert.equal(r.from, 4);
@@ -432,7 +430,7 @@ describe('audit: a ledger of several chunks, in worker threads', function () {
         const d = devs[i % 2];
         return i % 3 === 0
           ? { type: 'note', body: { i } }
-          : { type: 'reading', device: d.did, body: { t: -20 - i / 100 }, envelope: signedReading(d) };
+          : readingRecord(d, { t: -20 - i / 100 });
       }),
     ];
     await appendAll(w, inputs);
@@ -464,10 +462,11 @@ describe('audit: a ledger of several chunks, in worker threads', function () {
       assert.deepEqual(inWorkers.findings, inThread.findings);
       assert.deepEqual(
         inWorkers.findings.map((f) => [f.kind, f.index]),
+        // A node sits after the records it covers (2048..4095), so after record 3333.
         [
           ['record-hash', 1500],
-          ['merkle-node', 2048],
           ['record-hash', 3333],
+          ['merkle-node', 2048],
         ],
       );
     } finally {

@@ -4,6 +4,9 @@ import * as path from 'node:path';
 import { fromHex, toBase64, toHex } from '../lib/bytes';
 import { decodeCbor } from '../lib/codec';
 import { sha256 } from '../lib/hash';
+import { headerLine, openCheckpoint, signCheckpoint } from '../lib/checkpoint';
+import { privateKeyFromBytes } from '../lib/keys';
+import { verifierKeyString } from '../lib/note';
 import { encodeRecord, decodeRecord } from '../lib/ledger';
 import { encodeHeader } from '../lib/ledger/blocks';
 import { leafHash, nodeHash } from '../lib/merkle';
@@ -38,5 +41,18 @@ describe('docs/FORMAT.md worked example', () => {
     assert.equal(toHex(encodeHeader(header)), toHex(blocks[2].bytes));
     assert.deepEqual(decodeCbor(blocks[2].bytes), header);
     assert.equal(toHex(sha256(blocks[2].bytes)), blocks[2].hash);
+  });
+
+  it('checkpoint: the signed note of block 0 with its header line, byte for byte', () => {
+    const note = /```note\n([\s\S]*?)```/.exec(example)?.[1];
+    assert.ok(note, 'the example states a checkpoint');
+    const key = privateKeyFromBytes('Ed25519', Uint8Array.from({ length: 32 }, (_, i) => i));
+    const name = 'example.com/cold-room';
+    const vkey = verifierKeyString(name, key);
+    assert.ok(example.includes(`\`${vkey}\``));
+    const root = nodeHash(leafHash(blocks[0].bytes), leafHash(blocks[1].bytes));
+    const expected = signCheckpoint({ origin: name, size: 2, root, extensions: [headerLine(0, sha256(blocks[2].bytes))] }, name, key);
+    assert.equal(note, expected);
+    assert.equal(openCheckpoint(note, vkey).extensions[0], `iot-ledger header 0 ${toBase64(sha256(blocks[2].bytes))}`);
   });
 });

@@ -15,7 +15,7 @@ import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust
 import type { ChunkJob, ChunkResult, SecurityTally } from './chunk';
 import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
-import { Findings, recordPos } from './findings';
+import { Findings, nodePos, recordPos } from './findings';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
   HASH_SIZE,
@@ -110,6 +110,7 @@ class Auditor {
       await this.#stream(from, treeSize, chain);
       this.#rules?.finish();
       await chain.ensure(Number.MAX_SAFE_INTEGER);
+      chain.checkNewest();
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
@@ -121,7 +122,8 @@ class Auditor {
     return {
       clean: findings.length === 0 && omitted === 0,
       name: trust.name,
-      size: treeSize,
+      // What is stored, not what a head claims (the claim is a finding).
+      size: survey.storedSize,
       blocks: survey.blockCount,
       from: from.start,
       trust: survey.choice.source,
@@ -135,7 +137,7 @@ class Auditor {
         signatures: this.#checked.signatures + this.#devices.signatures + chain.signatures,
       },
       security: summariseSecurity(this.#security),
-      unsealed: Math.max(0, treeSize - chain.lastSize),
+      unsealed: Math.max(0, survey.storedSize - chain.lastSize),
       durationMs: Math.round(performance.now() - started),
     };
   }
@@ -146,6 +148,8 @@ class Auditor {
     choice: ReturnType<typeof chooseTrust>;
     head: ReturnType<typeof readHead>;
     recordCount: number;
+    /** One past the last stored record or leaf. */
+    storedSize: number;
     blockCount: number;
     treeSize: number;
   }> {
@@ -161,8 +165,9 @@ class Auditor {
     const leafCount = lastLeaf ? (nodeKeyIndex(lastLeaf[0]) ?? -1) + 1 : 0;
     const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) ?? -1) + 1 : 0;
     // A damaged head (its hash fails) does not get to stretch the tree.
-    const treeSize = Math.max(recordCount, leafCount, head?.intact ? head.size : 0);
-    return { trust: { name, verifier: choice.verifier }, choice, head, recordCount, blockCount, treeSize };
+    const storedSize = Math.max(recordCount, leafCount);
+    const treeSize = Math.max(storedSize, head?.intact ? head.size : 0);
+    return { trust: { name, verifier: choice.verifier }, choice, head, recordCount, storedSize, blockCount, treeSize };
   }
 
   /** The beginning, or the end of a checkpoint the caller trusts (once the stored tree is shown to extend it). */
@@ -195,7 +200,7 @@ class Auditor {
 
     // The trusted frontier splits into the upper tree (whole chunks) and the first chunk's part.
     const base0 = Math.floor(start / width) * width;
-    const top = new CompactRange(base0 / width, from.frontier.filter((_, i) => from.ids[i].level >= k));
+    let top = new CompactRange(base0 / width, from.frontier.filter((_, i) => from.ids[i].level >= k));
     let localFrontier = from.frontier.filter((_, i) => from.ids[i].level < k);
 
     const records = store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
@@ -210,6 +215,19 @@ class Auditor {
       let readMs = 0;
       let checkMs = 0;
       for (let base = base0, at = start; at < treeSize || seq === 0; base += width) {
+        // A run of whole chunks with nothing stored is one finding, not a pass over every index:
+        // the work follows what is stored, whatever a head or a stray key claims.
+        const gapEnd = await this.#gapEnd(records, levels[0], at, treeSize);
+        if (gapEnd !== undefined) {
+          while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
+          await this.#skipGap(at, gapEnd, chain);
+          if (gapEnd >= treeSize) break;
+          top = new CompactRange(gapEnd / width, rootPlan(gapEnd / width).ids.map(() => UNKNOWN_HASH));
+          base = gapEnd - width;
+          at = gapEnd;
+          localFrontier = [];
+          continue;
+        }
         const end = Math.min(base + width, treeSize);
         const readStart = performance.now();
         await chain.ensure(end);
@@ -248,6 +266,39 @@ class Auditor {
       await pool.close();
       await Promise.all([records.close(), ...levels.map((c) => c.close()), ...[...this.#upper.values()].map((c) => c.close())]);
     }
+  }
+
+  /**
+   * Where a run of missing records starting at `at` ends, when it spans more than a chunk:
+   * the start of the chunk holding the next stored record or level-0 node (or the tree's end).
+   */
+  async #gapEnd(records: Cursor, leaves: Cursor, at: number, treeSize: number): Promise<number | undefined> {
+    const next = async (c: Cursor, index: (key: Uint8Array) => number | undefined): Promise<number> => {
+      for (;;) {
+        if (!c.ready) await c.fill();
+        const e = c.peek();
+        if (!e) return treeSize;
+        const i = index(e[0]);
+        if (i !== undefined) return Math.min(i, treeSize);
+        c.take(); // not a key of the format
+      }
+    };
+    const stored = Math.min(await next(records, recordKeyIndex), await next(leaves, nodeKeyIndex));
+    if (stored - at <= this.#width) return undefined;
+    return stored >= treeSize ? treeSize : Math.floor(stored / this.#width) * this.#width;
+  }
+
+  /** Records [from, to) and their level-0 nodes are all missing: one finding; nothing above them can be recomputed. */
+  async #skipGap(from: number, to: number, chain: BlockChain): Promise<void> {
+    const n = to - from;
+    this.#findings.add(recordPos(from), {
+      kind: 'missing',
+      index: from,
+      detail: `records ${from}..${to - 1} are missing (${n} records and their level-0 nodes)`,
+    });
+    this.#lastBroken = to - 1;
+    await chain.ensure(to);
+    for (const size of chain.sizesIn(from, to)) chain.settle(size, undefined, `records ${from}..${to - 1} are missing`);
   }
 
   /** Applies one chunk's result, in chunk order. */
@@ -313,7 +364,7 @@ class Auditor {
     const first = index * 2 ** level;
     if (this.#lastBroken !== undefined && this.#lastBroken >= first) return;
     const where = `node (level ${level}, index ${index}) over records ${first}..${first + 2 ** level - 1}`;
-    const add = (kind: string, detail: string): void => this.#findings.add(recordPos(first), { kind, index: first, detail });
+    const add = (kind: string, detail: string): void => this.#findings.add(nodePos(level, first), { kind, index: first, detail });
     if (!entry) return add('missing', `${where} is missing`);
     this.#checked.nodes++;
     const node = readNodeValue(entry[0], entry[1]);

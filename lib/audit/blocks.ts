@@ -1,7 +1,7 @@
 // Block values (docs/FORMAT.md "Blocks and checkpoints"): header decoding, header hash,
 // the signed checkpoint, the hash chain, and the root at each block's end.
 import { bytesEqual } from '../bytes';
-import { openCheckpoint, type Checkpoint } from '../checkpoint';
+import { checkpointHeader, openCheckpoint, type Checkpoint } from '../checkpoint';
 import { CborTag, decodeCbor, type CborValue } from '../codec';
 import { sha256 } from '../hash';
 import { verifyNote, type NoteVerifier } from '../note';
@@ -34,6 +34,8 @@ export interface Block {
   checkpoint?: Checkpoint;
   /** The checkpoint verifies with the trusted key. */
   signed: boolean;
+  /** The checkpoint's `iot-ledger header` line: matches this header (true), does not (false), absent (undefined). */
+  covered?: boolean;
   /** The tree size at the block's end, as agreed by header, checkpoint and the next block. */
   size?: number;
   problems: { kind: string; detail: string }[];
@@ -105,9 +107,28 @@ export function readBlock(height: number, value: Uint8Array, trust: Trust): Bloc
       else b.signed = true;
       if (b.checkpoint.origin !== trust.name)
         problem('checkpoint-signature', `checkpoint origin "${b.checkpoint.origin}" is not the ledger name "${trust.name}"`);
+      checkCommittedHeader(b, height, problem);
     }
   } else problem('checkpoint-signature', 'block value has no checkpoint');
   return b;
+}
+
+/** The header line of a checkpoint against the block's height and header hash. */
+function checkCommittedHeader(b: Block, height: number, problem: (kind: string, detail: string) => void): void {
+  let committed;
+  try {
+    committed = checkpointHeader(b.checkpoint as Checkpoint);
+  } catch (err) {
+    b.covered = false;
+    problem('checkpoint-signature', `checkpoint ${why(err)}`);
+    return;
+  }
+  if (!committed) return; // a checkpoint written before format 2: see BlockChain.checkNewest
+  b.covered = false;
+  if (committed.height !== height) problem('block-header', `checkpoint commits to the header of block ${committed.height}, stored as block ${height}`);
+  else if (b.headerHash && !bytesEqual(committed.hash, b.headerHash))
+    problem('block-header', 'header bytes are not the header the signed checkpoint commits to');
+  else b.covered = true;
 }
 
 /**
@@ -183,10 +204,12 @@ export class BlockChain {
       const height = blockKeyHeight(entry[0]);
       if (height === undefined) continue;
       const block = readBlock(height, entry[1], this.#trust);
-      // Missing blocks sit where the next one starts.
-      for (; this.#expectHeight < height; this.#expectHeight++) {
+      // Missing blocks sit where the next one starts; a run of them is one finding (a stray
+      // key at a huge height must not cost a finding per height in between).
+      if (this.#expectHeight < height) {
         const gap: Block = { height: this.#expectHeight, signed: false, problems: [], size: block.header?.first };
-        this.#add(gap, 'missing', `block ${this.#expectHeight} is missing`);
+        const last = height - 1;
+        this.#add(gap, 'missing', last === this.#expectHeight ? `block ${last} is missing` : `blocks ${this.#expectHeight}..${last} are missing (${height - this.#expectHeight} blocks)`);
       }
       this.#expectHeight = height + 1;
       this.checked++;
@@ -223,6 +246,21 @@ export class BlockChain {
       if (b.signed && b.checkpoint && !bytesEqual(b.checkpoint.root, root))
         this.#add(b, 'block-root', `signed checkpoint root differs from the recomputed root at tree size ${size}`);
     }
+  }
+
+  /**
+   * Once every block is read: the newest header must be under the signature of its own
+   * checkpoint (older ones are covered through the next header's prev).
+   */
+  checkNewest(): void {
+    const b = this.#last;
+    if (!b || b.covered !== undefined || !b.signed || !b.headerHash) return;
+    this.#findings.add(blockPos(b.size ?? statedSize(b) ?? this.#prev.prevSize), {
+      kind: 'block-header',
+      height: b.height,
+      time: b.header?.time,
+      detail: `block ${b.height} is the newest and its checkpoint has no "iot-ledger header" line (written before format 2): no signature covers its header`,
+    });
   }
 
   /** After the last record: blocks that claim more records than are stored. */

@@ -4,10 +4,10 @@
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { performance } from 'node:perf_hooks';
 import { bytesEqual } from '../bytes';
-import { verifyEnvelope } from '../envelope';
+import { storedEnvelopeFormat, verifyEnvelope } from '../envelope';
 import { isLedgerError } from '../errors';
 import { CompactRange, type NodeId } from '../merkle';
-import { recordPos } from './findings';
+import { nodePos, recordPos } from './findings';
 import { HASH_SIZE, readNodeAt, type StoredNode } from './layout';
 import { packedValue, type Packed } from './pack';
 import {
@@ -24,6 +24,7 @@ import {
 } from './records';
 import { isRuleRecord } from './rules';
 import { scanRecord } from './record-scan';
+import { signedBodyProblem } from './signed-body';
 import { leafHashOfValue } from './sha';
 import type { Finding } from './types';
 
@@ -126,6 +127,7 @@ class ChunkChecker {
   readonly #nodeAt: number[];
   #recordAt = 0;
   #sizeAt = 0;
+  #missingFrom: number | undefined;
 
   constructor(job: ChunkJob) {
     this.#job = job;
@@ -145,12 +147,13 @@ class ChunkChecker {
       tree.append(leaf.hash, visit);
       this.#frontierAt(i + 1, tree);
     }
+    this.#flushMissing(job.end);
     if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) this.#out.root = tree.hashes()[0];
     return this.#out;
   }
 
-  #add(kind: string, index: number, detail: string, ctx: { time?: number; device?: string } = {}): void {
-    this.#out.findings.push({ pos: recordPos(index), finding: { kind, index, time: ctx.time, device: ctx.device, detail } });
+  #add(kind: string, index: number, detail: string, ctx: { time?: number; device?: string } = {}, pos = recordPos(index)): void {
+    this.#out.findings.push({ pos, finding: { kind, index, time: ctx.time, device: ctx.device, detail } });
   }
 
   #frontierAt(size: number, tree: CompactRange): void {
@@ -193,9 +196,10 @@ class ChunkChecker {
     if (broken !== undefined && broken >= first) return; // its children are unknown
     if (stored?.intact && bytesEqual(stored.hash, hash)) return;
     const where = `node (level ${id.level}, index ${index}) over records ${first}..${first + 2 ** id.level - 1}`;
-    if (!stored) this.#add('missing', first, `${where} is missing`);
-    else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`);
-    else this.#add('merkle-node', first, `${where} differs from the hash of its children`);
+    const pos = nodePos(id.level, first);
+    if (!stored) this.#add('missing', first, `${where} is missing`, {}, pos);
+    else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`, {}, pos);
+    else this.#add('merkle-node', first, `${where} differs from the hash of its children`, {}, pos);
   }
 
   /**
@@ -207,6 +211,13 @@ class ChunkChecker {
   #leaf(i: number, value: Uint8Array | undefined, node0: StoredNode | undefined): Leaf {
     const n = node0?.intact ? node0.hash : undefined;
     const nodeProblem = (): void => this.#leafNodeProblem(i, node0);
+    if (!value && !node0) {
+      // Record and leaf both gone: consecutive ones are one finding.
+      if (this.#missingFrom === undefined) this.#missingFrom = i;
+      this.#out.lastBroken = i;
+      return { hash: UNKNOWN_LEAF, authentic: false };
+    }
+    this.#flushMissing(i);
     if (!value || value.length < HASH_SIZE) {
       if (!value) this.#add('missing', i, `record ${i} is missing`);
       else this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
@@ -224,7 +235,8 @@ class ChunkChecker {
     const ctx = parsed.record ?? peekRecordContext(bytes);
     let leaf: Leaf;
     if (bytesEqual(computed, stored)) {
-      if (n && !bytesEqual(n, computed)) this.#add('leaf-node', i, `level-0 node of record ${i} differs from its leaf hash`, ctx);
+      if (n && !bytesEqual(n, computed))
+        this.#add('leaf-node', i, `record ${i} and its stored leaf hash agree, but the tree's level-0 node holds another leaf: the record was replaced (or the node changed)`, ctx);
       else nodeProblem();
       leaf = { hash: computed, authentic: true };
     } else if (n && bytesEqual(n, computed)) {
@@ -239,10 +251,27 @@ class ChunkChecker {
       leaf = { hash: computed, authentic: false };
     }
     if (leaf.authentic) {
-      if (parsed.problem) this.#add('record-decode', i, `record ${i}: ${parsed.problem}`, ctx);
-      else this.#event(i, parsed.record as RecordView);
+      const problem = parsed.problem ?? envelopeFormProblem(parsed.record as RecordView);
+      if (problem) this.#add('record-decode', i, `record ${i}: ${problem}`, ctx);
+      else {
+        const record = parsed.record as RecordView;
+        const mismatch = signedBodyProblem(record);
+        if (mismatch) this.#add('body-mismatch', i, `record ${i}: ${mismatch}`, ctx);
+        this.#event(i, record);
+      }
     }
     return leaf;
+  }
+
+  /** Reports the run of missing records (and their level-0 nodes) that ends before `end`. */
+  #flushMissing(end: number): void {
+    const from = this.#missingFrom;
+    if (from === undefined) return;
+    this.#missingFrom = undefined;
+    if (end - from === 1) {
+      this.#add('missing', from, `record ${from} is missing`);
+      this.#add('missing', from, `level-0 node of record ${from} is missing`);
+    } else this.#add('missing', from, `records ${from}..${end - 1} are missing (${end - from} records and their level-0 nodes)`);
   }
 
   #leafNodeProblem(i: number, node0: StoredNode | undefined): void {
@@ -272,6 +301,17 @@ class ChunkChecker {
     if (!this.#job.verify || record.device === undefined) return check;
     this.#out.checked.signatures++;
     return { ...check, ...verifyDeviceEnvelope(env, record.device) };
+  }
+}
+
+/** Why a record's envelope is not in a stored form (JWS compact text, COSE_Sign1 bytes). */
+function envelopeFormProblem(record: RecordView): string | undefined {
+  if (record.envelope === undefined) return undefined;
+  try {
+    storedEnvelopeFormat(record.envelope);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 

@@ -2,15 +2,19 @@
 import type { Finding } from './types';
 
 /**
- * Positions in ledger order: record (or node) i sits at 2i; block h, sealed after
- * its last record, sits at 2·size − 1, i.e. after its records and before the next
- * block's; the ledger's meta and the trusted starting point come before everything,
- * the head after everything.
+ * Positions in ledger order, so that the first finding is the first failure: record i
+ * sits at 2i; a Merkle node, which commits to its records, sits after the last record
+ * it covers, lower levels first (a changed record, then the nodes it breaks); block h,
+ * sealed after its last record, sits at 2·size − 1, after the nodes ending there and
+ * before the next record. The ledger's meta and the trusted starting point come before
+ * everything, the head after everything.
  */
 export const POS_START = -3;
 export const POS_END = Number.MAX_SAFE_INTEGER;
 export const recordPos = (index: number): number => 2 * index;
 export const blockPos = (size: number): number => 2 * size - 1;
+/** The node of 2^level leaves starting at leaf `first`: after record first + 2^level − 1, before that block. */
+export const nodePos = (level: number, first: number): number => 2 * (first + 2 ** level) - 1 - 1 / (level + 1);
 
 interface Placed {
   finding: Finding;

@@ -276,6 +276,7 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
     if (device !== undefined) record.device = device;
     if (envelope !== undefined) record.envelope = envelope;
     if (body && needsBody(type)) record.body = decodeCbor(bytes.subarray(body[0], body[1]));
+    if (body && envelope !== undefined) record.bodyBytes = bytes.subarray(body[0], body[1]);
     return record;
   } catch {
     return undefined; // not canonical here, or a surprise: lib/codec decides

@@ -1,7 +1,7 @@
 // Reading one record's canonical bytes (docs/FORMAT.md "Records") and the freshness
 // fields of a device payload.
 import { fromUtf8 } from '../bytes';
-import { CborTag, decodeCbor, type CborValue } from '../codec';
+import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../codec';
 
 export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device.tofu']);
 export const REVOKE_TYPE = 'device.revoke';
@@ -30,6 +30,8 @@ export interface RecordView {
   time: number;
   device?: string;
   body?: CborValue;
+  /** The body's CBOR bytes as stored (set when the record carries an envelope). */
+  bodyBytes?: Uint8Array;
   envelope?: string | Uint8Array;
 }
 
@@ -69,6 +71,7 @@ export function readRecord(bytes: Uint8Array): { record?: RecordView; problem?: 
   }
   const record: RecordView = { type: v.type, time: v.time };
   if (v.body !== undefined) record.body = v.body;
+  if (v.body !== undefined && v.envelope !== undefined) record.bodyBytes = encodeCbor(v.body);
   if (v.device !== undefined) record.device = v.device;
   if (v.envelope !== undefined) record.envelope = v.envelope;
   return { record };

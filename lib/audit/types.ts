@@ -15,6 +15,7 @@ export type FindingKind =
   | 'meta'
   | 'missing'
   | 'envelope-signature'
+  | 'body-mismatch'
   | 'unknown-device'
   | 'revoked-device'
   | 'replay'
@@ -34,7 +35,7 @@ export interface Finding {
 export interface AuditReport {
   clean: boolean;
   name: string;
-  /** Tree size: records in the ledger. */
+  /** Tree size: records stored in the ledger (one past the last stored record or leaf). */
   size: number;
   /** Sealed blocks in the ledger. */
   blocks: number;

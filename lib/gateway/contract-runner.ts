@@ -18,7 +18,7 @@ import {
   type ContractState,
   type Terms,
 } from '../contracts';
-import { peekEnvelope } from '../envelope';
+import { peekEnvelope, storedEnvelope } from '../envelope';
 import { LedgerError } from '../errors';
 import type { Receipt, RecordInput } from '../ledger';
 import { toRecordBody } from '../payload';
@@ -80,7 +80,8 @@ export class ContractRunner {
   }
 
   /** Records a party's signature over the terms hash (a JWS or COSE envelope by the party's did:key). */
-  async sign(envelope: string | Uint8Array, party?: string): Promise<Receipt> {
+  async sign(received: string | Uint8Array, party?: string): Promise<Receipt> {
+    const envelope = storedEnvelope(received);
     const kid = peekEnvelope(envelope).kid;
     const did = party ?? (kid ? kid.split('#')[0] : undefined);
     if (!did) throw new LedgerError('ERR_INVALID_ARGUMENT', 'a contract signature must name its party (kid or msg.party)');
@@ -90,7 +91,7 @@ export class ContractRunner {
       type: CONTRACT_SIGN,
       device: did,
       body: toRecordBody({ ...this.ref, party: did }),
-      envelope: typeof envelope === 'string' ? envelope : Uint8Array.from(envelope),
+      envelope,
     });
     this.signed.add(did);
     return receipt;

@@ -1,4 +1,5 @@
 // The firmware log of a ledger: state rebuilt from firmware records, every decision recorded.
+import { storedEnvelope } from '../envelope';
 import {
   FIRMWARE_RECORD_TYPES,
   FirmwareState,
@@ -101,13 +102,19 @@ export class FirmwareRunner {
     );
   }
 
-  registerRelease(manifest: Envelope, now = Date.now()): Promise<FirmwareOutcome> {
+  registerRelease(received: Envelope, now = Date.now()): Promise<FirmwareOutcome> {
+    let manifest: Envelope;
+    try {
+      manifest = storedEnvelope(received);
+    } catch {
+      manifest = received; // refused by checkRelease below, and recorded as a rejection
+    }
     return this.decide(
       () => checkRelease(this.state, manifest, now) as unknown as Record<string, unknown>,
       (body) => ({
         type: FIRMWARE_RELEASE,
         body: toRecordBody(body),
-        envelope: typeof manifest === 'string' ? manifest : Uint8Array.from(manifest),
+        envelope: manifest,
       }),
       { subject: 'release' },
     );
@@ -122,14 +129,20 @@ export class FirmwareRunner {
     );
   }
 
-  report(envelope: Envelope, device: string, now = Date.now()): Promise<FirmwareOutcome> {
+  report(received: Envelope, device: string, now = Date.now()): Promise<FirmwareOutcome> {
+    let envelope: Envelope;
+    try {
+      envelope = storedEnvelope(received);
+    } catch {
+      envelope = received; // refused by checkReport below, and recorded as a rejection
+    }
     return this.decide(
       () => checkReport(this.state, envelope, device, { now, isEnrolled: this.isEnrolled }) as unknown as Record<string, unknown>,
       (body) => ({
         type: FIRMWARE_REPORT,
         device,
         body: toRecordBody(body),
-        envelope: typeof envelope === 'string' ? envelope : Uint8Array.from(envelope),
+        envelope,
       }),
       { subject: 'report', device },
       device,

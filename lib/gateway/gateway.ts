@@ -2,9 +2,9 @@
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError, withoutStack } from '../errors';
-import { verifyEnvelope } from '../envelope';
+import { envelopePayload, verifyEnvelope } from '../envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
-import { decodePayload, toRecordBody } from '../payload';
+import { bodyFromPayload, decodePayload, sameBody, toRecordBody } from '../payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
@@ -128,6 +128,7 @@ export class Gateway extends EventEmitter {
     if (typeof device !== 'string' || typeof v.proof !== 'string' || !this.#proofMatches(v.proof, device, fresh, input.envelope))
       throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope and msg.device are not a message that Verify accepted on this ledger (msg.verified)');
     if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
+    const body = signedBody(input);
     const last = this.#recorded.get(device);
     if (!isNewer(fresh, last)) throw new LedgerError('ERR_REPLAY', `the ledger holds a message from ${device} as new as this one already`, { device });
     if (this.#pendingWrites >= this.#maxPendingWrites) {
@@ -138,7 +139,7 @@ export class Gateway extends EventEmitter {
     this.#recorded.set(device, next);
     this.#pendingWrites++;
     try {
-      return await this.record(input);
+      return await this.record({ ...input, body });
     } catch (err) {
       if (this.#recorded.get(device) === next) {
         if (last) this.#recorded.set(device, last);
@@ -284,6 +285,23 @@ export class Gateway extends EventEmitter {
 function securityRecord(e: SecurityEntry): RecordInput {
   const body = toRecordBody(e.body);
   return e.device ? { type: SECURITY, device: e.device, body } : { type: SECURITY, body };
+}
+
+/**
+ * The body of a record carrying a device message: exactly what the signed payload decodes to
+ * (bodyFromPayload), which the audit requires. A body the flow changed after Verify is refused
+ * (ERR_INVALID_ARGUMENT) rather than recorded beside a signature it does not match.
+ */
+function signedBody(input: RecordInput): RecordInput['body'] {
+  const payload = envelopePayload(input.envelope as string | Uint8Array);
+  const body = bodyFromPayload(payload);
+  if (input.body !== undefined && !sameBody(input.body, toRecordBody(decodePayload(payload))))
+    throw new LedgerError(
+      'ERR_INVALID_ARGUMENT',
+      'msg.payload is not the payload the device signed: a record with the device envelope holds exactly what was signed (delete msg.envelope and msg.verified to record changed data unsigned)',
+      input.device ? { device: input.device } : undefined,
+    );
+  return body;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Block headers (hash-chained) and their signed checkpoints (docs/FORMAT.md "Blocks and checkpoints").
 import { bytesEqual } from '../bytes';
-import { openCheckpoint, signCheckpoint } from '../checkpoint';
+import { checkpointHeader, headerLine, openCheckpoint, signCheckpoint } from '../checkpoint';
 import { decodeCbor, encodeCbor } from '../codec';
 import { LedgerError } from '../errors';
 import { sha256 } from '../hash';
@@ -69,7 +69,9 @@ export function makeBlock(
   const header: BlockHeader = { v: 1, ...fields };
   const bytes = encodeHeader(header);
   const hash = sha256(bytes);
-  const checkpoint = signCheckpoint({ origin, size: header.size, root: header.root, extensions: [] }, origin, key);
+  // The checkpoint commits to this header too, so the newest header is under a signature.
+  const extensions = [headerLine(header.height, hash)];
+  const checkpoint = signCheckpoint({ origin, size: header.size, root: header.root, extensions }, origin, key);
   return { info: { height: header.height, header, hash, checkpoint }, stored: { header: bytes, hash, checkpoint } };
 }
 
@@ -89,5 +91,14 @@ export function openBlock(stored: StoredBlock, height: number, origin: string, v
   }
   if (cp.origin !== origin || cp.size !== header.size || !bytesEqual(cp.root, header.root))
     throw corrupt(height, 'checkpoint does not match the header');
+  let committed;
+  try {
+    committed = checkpointHeader(cp);
+  } catch (err) {
+    throw corrupt(height, (err as Error).message);
+  }
+  // Absent in checkpoints written before format 2 (docs/FORMAT.md).
+  if (committed && (committed.height !== height || !bytesEqual(committed.hash, stored.hash)))
+    throw corrupt(height, 'checkpoint commits to another header');
   return { height, header, hash: stored.hash, checkpoint: stored.checkpoint };
 }

@@ -2,6 +2,7 @@
 import { types } from 'node:util';
 import { decodeCbor, encodeCbor, type CborValue } from '../codec';
 import { didToKey } from '../didkey';
+import { storedEnvelopeFormat } from '../envelope';
 import { isLedgerError, LedgerError } from '../errors';
 
 export const RECORD_VERSION = 1;
@@ -116,6 +117,15 @@ function checkEnvelope(envelope: unknown): asserts envelope is string | Uint8Arr
   if (!types.isUint8Array(envelope)) throw malformed('envelope must be text (JWS compact) or bytes (COSE_Sign1)', { field: 'envelope' });
 }
 
+/** What is written: JWS compact as text, COSE_Sign1 as bytes, nothing else (docs/FORMAT.md). */
+function checkEnvelopeForm(envelope: string | Uint8Array): void {
+  try {
+    storedEnvelopeFormat(envelope);
+  } catch (err) {
+    throw malformed((err as Error).message, { field: 'envelope' });
+  }
+}
+
 /** Validates a whole record; throws ERR_MALFORMED_RECORD naming the first bad field. */
 export function checkRecord(r: unknown): asserts r is LedgerRecord {
   if (typeof r !== 'object' || r === null || !isPlainObject(r)) throw malformed('a record must be a plain object');
@@ -140,6 +150,7 @@ function recordMap(r: LedgerRecord): Record<string, CborValue> {
 /** The canonical bytes of a record (deterministic CBOR). Throws ERR_MALFORMED_RECORD / ERR_RECORD_TOO_LARGE. */
 export function encodeRecord(r: LedgerRecord, maxBytes: number = DEFAULT_MAX_RECORD_BYTES): Uint8Array {
   checkRecord(r);
+  if (r.envelope !== undefined) checkEnvelopeForm(r.envelope);
   let bytes: Uint8Array;
   try {
     bytes = encodeCbor(recordMap(r));

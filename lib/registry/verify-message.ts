@@ -61,8 +61,9 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
   }
   if (device.revokedAt !== undefined)
     throw new LedgerError('ERR_REVOKED_DEVICE', `device ${device.name} (${device.did}) was revoked at record #${device.revokedAt}`, { device: device.did });
-  // A copy: the caller's buffer may change while the signature is checked.
-  const envelope = input instanceof Uint8Array ? new Uint8Array(input) : (input as string);
+  // Kept as a record stores it (JWS as text, COSE as bytes, also when it came as hex or base64
+  // text), and a copy: the caller's buffer may change while the signature is checked.
+  const envelope = format === 'jws' ? (data as string) : Uint8Array.from(data as Uint8Array);
   return { data, envelope, device, tofu };
 }
 

@@ -24,7 +24,7 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
       JSON.stringify({ type: 'reading', device: deviceA, body: { celsius: -21.5 } }),
       JSON.stringify({ type: 'note', body: 'door opened', envelope: 'eyJhbGciOiJFZERTQSJ9.e30.c2ln' }),
       '',
-      JSON.stringify({ type: 'reading', envelope: { hex: 'd2844000' }, time: '2024-05-01T12:00:00Z' }),
+      JSON.stringify({ type: 'reading', envelope: { hex: 'd28440a04040' }, time: '2024-05-01T12:00:00Z' }),
     ].join('\n');
     const r = runCli(['append', dir, '--key', keyFile, '--name', 'example.com/gw'], input);
     assert.equal(r.status, 0, r.stderr);
@@ -64,7 +64,7 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
       body: 'door opened',
       envelope: 'eyJhbGciOiJFZERTQSJ9.e30.c2ln',
     });
-    assert.deepEqual(rows[1].envelope, { hex: 'd2844000' });
+    assert.deepEqual(rows[1].envelope, { hex: 'd28440a04040' });
     assert.equal(rows[1].time, '2024-05-01T12:00:00.000Z');
     assert.equal(rows.length, 2);
 

@@ -27,7 +27,7 @@ describe('ledger format', () => {
         time: 1_700_000_000_123,
         device: deviceA,
         body: { verdict: 'alarm', celsius: -18.5, n: 3, raw: Uint8Array.of(1, 2, 3), list: [true, null, 'x'] },
-        envelope: Uint8Array.of(0xd2, 0x84, 0x40),
+        envelope: Uint8Array.of(0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40),
       };
       const bytes = encodeRecord(r);
       assert.deepEqual(decodeRecord(bytes), r);

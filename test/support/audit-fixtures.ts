@@ -4,11 +4,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { decodeCbor, encodeCbor } from '../../lib/codec';
+import { decodeCbor, encodeCbor, type CborValue } from '../../lib/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
-import { signEnvelope, type EnvelopeFormat } from '../../lib/envelope';
+import { envelopePayload, signEnvelope, type EnvelopeFormat } from '../../lib/envelope';
+import { bodyFromPayload } from '../../lib/payload';
 import { sha256 } from '../../lib/hash';
-import { Ledger, type RecordInput } from '../../lib/ledger';
+import { Ledger, type LedgerRecord, type RecordInput } from '../../lib/ledger';
+import { planWrite } from '../../lib/ledger/commit';
+import { CompactRange } from '../../lib/merkle';
 import { verifierKeyString } from '../../lib/note';
 
 export interface Device {
@@ -25,7 +28,20 @@ export function makeDevice(alg: 'Ed25519' | 'ES256' = 'Ed25519', format: Envelop
 
 /** A signed reading payload with the next counter (or the one given). */
 export function signedReading(dev: Device, extra: Record<string, unknown> = {}, counter = ++dev.counter): string | Uint8Array {
-  return signEnvelope({ temperature: -21 + counter / 10, counter, ...extra }, dev.key, { format: dev.format, kid: dev.did });
+  return signEnvelope(readingPayload(counter, extra), dev.key, { format: dev.format, kid: dev.did });
+}
+
+function readingPayload(counter: number, extra: Record<string, unknown>): Record<string, unknown> {
+  return { temperature: -21 + counter / 10, counter, ...extra };
+}
+
+/**
+ * A reading record as the gateway writes it: the device's envelope and, as its body, exactly
+ * the payload the device signed (docs/FORMAT.md "Bodies of signed records").
+ */
+export function readingRecord(dev: Device, extra: Record<string, unknown> = {}, counter = ++dev.counter): RecordInput {
+  const envelope = signEnvelope(readingPayload(counter, extra), dev.key, { format: dev.format, kid: dev.did });
+  return { type: 'reading', device: dev.did, body: bodyFromPayload(envelopePayload(envelope)), envelope };
 }
 
 export function tempDir(prefix = 'audit-'): string {
@@ -96,7 +112,7 @@ export async function buildSampleLedger(dir = tempDir(), opts: { records?: numbe
     if (i % 5 === 4) await ledger.append({ type: 'note', body: { text: `gateway note ${i}` } });
     else {
       const dev = i % 2 === 0 ? a : b;
-      await ledger.append({ type: 'reading', device: dev.did, body: { temperature: -21, n: i }, envelope: signedReading(dev) });
+      await ledger.append(readingRecord(dev, { n: i }));
     }
   }
   await ledger.seal();
@@ -168,4 +184,46 @@ export async function unsealLastBlock(dir: string): Promise<void> {
       { type: 'put', key: keys.head(), value: headValue(h.size, h.height - 1, header.first) },
     ]);
   });
+}
+
+// ------------------------------------------------------------------ a key holder rewriting history
+
+/** The records of a (closed) ledger, decoded, in index order. */
+export async function readRecords(dir: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  await mutate(dir, async (db) => {
+    for await (const [key, value] of db.iterator({ gte: keys.record(0), lt: Buffer.from('s') })) {
+      if (key.length === 9) out.push(decodeCbor(value.subarray(32), { canonical: false }) as Record<string, unknown>);
+    }
+  });
+  return out;
+}
+
+/**
+ * What someone holding the gateway key can do: rewrite a ledger's records (bypassing the
+ * writer's checks) and re-commit all of them with the ledger's own layout code, every hash,
+ * node, block and checkpoint recomputed and re-signed. Only what the gateway key cannot
+ * forge (device signatures) tells the result from an honest ledger. Returns the new directory.
+ */
+export async function forgeLedger(sample: Pick<SampleLedger, 'dir' | 'name' | 'gatewayKey'>, edit: (records: Record<string, unknown>[]) => void, blockRecords = 10): Promise<string> {
+  const records = await readRecords(sample.dir);
+  edit(records);
+  let meta: Buffer | undefined;
+  await mutate(sample.dir, async (db) => {
+    meta = (await db.get(keys.meta())) as Buffer;
+  });
+  const dir = tempDir('audit-forged-');
+  const prepared = records.map((r) => ({ record: r as unknown as LedgerRecord, bytes: encodeCbor(r as CborValue) }));
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    const batch = db.batch();
+    batch.put(keys.meta(), meta as Buffer);
+    const tip = { head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(0, []), last: null };
+    planWrite(tip, [{ kind: 'append', records: prepared }, { kind: 'seal' }], { name: sample.name, key: sample.gatewayKey, blockRecords, now: testClock(1765000000000) }, batch);
+    await batch.write({ sync: true });
+  } finally {
+    await db.close();
+  }
+  return dir;
 }
