@@ -16,6 +16,7 @@ import type { ChunkJob, ChunkResult } from './chunk';
 import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
 import { Findings, recordPos } from './findings';
+import { checkIndexes } from './indexes';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
   HASH_SIZE,
@@ -111,6 +112,7 @@ class Auditor {
       await chain.ensure(Number.MAX_SAFE_INTEGER);
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
+      await checkIndexes(this.#store, from.start, treeSize, this.#findings);
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
     } finally {
       await chain.close();

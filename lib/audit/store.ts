@@ -114,6 +114,15 @@ export class RawStore {
     }
   }
 
+  /** Values of `keys` (undefined where absent), in one call. */
+  async getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    try {
+      return await this.#db.getMany(keys, this.#read);
+    } catch (err) {
+      throw io(err, 'read');
+    }
+  }
+
   /** Entries with gte <= key < lt, in key order, fetched in batches ahead of use. */
   cursor(gte: Uint8Array, lt: Uint8Array, batch = 1000): Cursor {
     return new Cursor(this.#db.iterator({ ...this.#read, gte, lt }) as unknown as DbIterator, batch);
