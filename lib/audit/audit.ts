@@ -16,6 +16,7 @@ import type { ChunkJob, ChunkResult, SecurityTally } from './chunk';
 import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
 import { Findings, nodePos, recordPos } from './findings';
+import { checkIndexes } from './indexes';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
   HASH_SIZE,
@@ -113,6 +114,7 @@ class Auditor {
       chain.checkNewest();
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
+      await checkIndexes(this.#store, from.start, treeSize, this.#findings);
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
     } finally {
       await chain.close();

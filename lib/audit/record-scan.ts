@@ -4,7 +4,7 @@
 // undefined and the caller decodes with lib/codec, whose verdict (and message) counts.
 import { fromUtf8 } from '../bytes';
 import { decodeCbor, fromHalfBits } from '../codec';
-import type { RecordView } from './records';
+import { RECORD_TYPE, type RecordView } from './records';
 
 const MAX_DEPTH = 64;
 const FAIL = Symbol('not canonical');
@@ -270,7 +270,7 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
       } else if (is(bytes, k0, ke, KEY_BODY)) body = [vs, ve];
       else ok = false;
     }, (ks, ke) => is(bytes, ks + 1, ke, KEY_ENVELOPE) || is(bytes, ks + 1, ke, KEY_DEVICE));
-    if (s.pos !== bytes.length || !ok || !v || !type || time === undefined) return undefined;
+    if (s.pos !== bytes.length || !ok || !v || !type || time === undefined || !RECORD_TYPE.test(type)) return undefined;
     if (device !== undefined && !device.startsWith('did:key:')) return undefined;
     const record: RecordView = { type, time };
     if (device !== undefined) record.device = device;

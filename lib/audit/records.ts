@@ -25,6 +25,9 @@ export function inDeviceOrder(type: string): boolean {
 
 const RECORD_FIELDS = new Set(['v', 'type', 'time', 'device', 'body', 'envelope']);
 
+/** docs/FORMAT.md: a record type is lower-case ASCII of this shape (the writer refuses others). */
+export const RECORD_TYPE = /^[a-z][a-z0-9._-]{0,63}$/;
+
 export interface RecordView {
   type: string;
   time: number;
@@ -59,6 +62,7 @@ export function readRecord(bytes: Uint8Array): { record?: RecordView; problem?: 
   if (!isObject(v)) return { problem: 'record is not a CBOR map with text keys' };
   if (v.v !== 1) return { problem: `record format version is ${describe(v.v)}, expected 1` };
   if (typeof v.type !== 'string' || v.type === '') return { problem: 'record has no type' };
+  if (!RECORD_TYPE.test(v.type)) return { problem: `record type ${JSON.stringify(v.type.slice(0, 80))} does not match ${String(RECORD_TYPE)}` };
   if (!isUint(v.time)) return { problem: 'record time is not an unsigned integer' };
   for (const key of Object.keys(v)) if (!RECORD_FIELDS.has(key)) return { problem: `record has an unknown field "${key}"` };
   if (v.device !== undefined && (typeof v.device !== 'string' || !v.device.startsWith('did:key:')))

@@ -29,7 +29,7 @@ export class RuleChecker {
     this.#last = ev.index;
     const body = ev.rule.body;
     if (ev.type.startsWith('contract.')) {
-      this.#contracts.apply(ev.type, body, ev.index);
+      this.#contracts.apply(ev.type, body, ev.index, ev.time);
       this.#flushContracts(ev.time);
       return;
     }

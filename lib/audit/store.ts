@@ -1,9 +1,11 @@
 // Raw, read-only access to a ledger's LevelDB directory: gets and buffered range cursors.
 // The audit never writes; it reads keys exactly as docs/FORMAT.md lays them out.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { LedgerError } from '../errors';
+import { createView, isWriteRefusal, whyNotInPlace, type View } from './view';
 
 export type Entry = [key: Uint8Array, value: Uint8Array];
 
@@ -42,11 +44,18 @@ export class RawStore {
   readonly #snapshot: { close(): Promise<void> } | undefined;
   readonly #read: object;
 
-  private constructor(dir: string, db: Db, snapshot?: { close(): Promise<void> }) {
+  /** Set when reading through a private view (see view.ts): removed on close. */
+  readonly #view: View | undefined;
+  /** Why the ledger is read through a view, when it is. */
+  readonly viewReason: string | undefined;
+
+  private constructor(dir: string, db: Db, snapshot?: { close(): Promise<void> }, view?: { view: View; reason: string }) {
     this.dir = dir;
     this.#db = db;
     this.#snapshot = snapshot;
     this.#read = snapshot ? { ...VIEW, snapshot } : VIEW;
+    this.#view = view?.view;
+    this.viewReason = view?.reason;
   }
 
   /** Reads an open database through a snapshot: appends may continue, the audit sees one moment. */
@@ -61,27 +70,54 @@ export class RawStore {
     return new RawStore(dir, db as unknown as Db, snapshot);
   }
 
-  /** Opens an existing ledger directory. ERR_NOT_FOUND, ERR_LEDGER_LOCKED or ERR_LEDGER_IO. */
+  /**
+   * Opens an existing ledger directory. ERR_NOT_FOUND, ERR_LEDGER_LOCKED or ERR_LEDGER_IO.
+   * A directory that cannot be written (read-only, or its disk full) is read through a
+   * private view in the temporary directory, so that LevelDB's own writes never reach it.
+   */
   static async open(dir: string): Promise<RawStore> {
     if (!fs.existsSync(path.join(dir, 'CURRENT'))) {
       throw new LedgerError('ERR_NOT_FOUND', `no ledger (LevelDB directory) at ${dir}`);
     }
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { ...VIEW, createIfMissing: false, errorIfExists: false });
+    const reason = whyNotInPlace(dir);
+    if (reason !== undefined) return RawStore.#openView(dir, reason);
     try {
-      await db.open({ createIfMissing: false, errorIfExists: false });
+      return new RawStore(dir, await openLevel(dir, dir));
     } catch (err) {
-      if (causeCode(err) === 'LEVEL_LOCKED') {
-        throw new LedgerError('ERR_LEDGER_LOCKED', `ledger ${dir} is open in another process; stop it (or audit a copy)`);
-      }
-      const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${why}`);
+      // access() and statfs() can be wrong (a full quota, a mount turned read-only): retry through a view.
+      if (err instanceof LedgerError && err.code === 'ERR_LEDGER_IO' && isWriteRefusal(err.message)) return RawStore.#openView(dir, err.message);
+      throw err;
     }
-    return new RawStore(dir, db);
+  }
+
+  static async #openView(dir: string, reason: string): Promise<RawStore> {
+    let view: View;
+    try {
+      view = createView(dir);
+    } catch (err) {
+      throw new LedgerError('ERR_LEDGER_IO', `cannot audit ${dir} in place (${reason}) nor make a view of it in ${os.tmpdir()}: ${(err as Error).message}`);
+    }
+    try {
+      return new RawStore(dir, await openLevel(view.dir, dir), undefined, { view, reason });
+    } catch (err) {
+      view.remove();
+      if (err instanceof LedgerError) err.message = `${err.message} (through a view in ${os.tmpdir()}, because ${dir}: ${reason})`;
+      throw err;
+    }
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     try {
       return await this.#db.get(key, this.#read);
+    } catch (err) {
+      throw io(err, 'read');
+    }
+  }
+
+  /** Values of `keys` (undefined where absent), in one call. */
+  async getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    try {
+      return await this.#db.getMany(keys, this.#read);
     } catch (err) {
       throw io(err, 'read');
     }
@@ -116,8 +152,29 @@ export class RawStore {
 
   async close(): Promise<void> {
     if (this.#snapshot) await this.#snapshot.close();
-    else await this.#db.close();
+    else {
+      try {
+        await this.#db.close();
+      } finally {
+        this.#view?.remove();
+      }
+    }
   }
+}
+
+/** Opens the LevelDB database at `location`, naming the ledger `dir` in errors. */
+async function openLevel(location: string, dir: string): Promise<Db> {
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(location, { ...VIEW, createIfMissing: false, errorIfExists: false });
+  try {
+    await db.open({ createIfMissing: false, errorIfExists: false });
+  } catch (err) {
+    if (causeCode(err) === 'LEVEL_LOCKED') {
+      throw new LedgerError('ERR_LEDGER_LOCKED', `ledger ${dir} is open in another process; stop it (or audit a copy)`);
+    }
+    const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${why}`);
+  }
+  return db;
 }
 
 function io(err: unknown, what: string): LedgerError {

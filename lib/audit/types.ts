@@ -6,6 +6,7 @@ export type FindingKind =
   | 'record-hash'
   | 'record-decode'
   | 'leaf-node'
+  | 'index'
   | 'merkle-node'
   | 'block-root'
   | 'block-header'

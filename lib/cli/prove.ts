@@ -4,16 +4,24 @@ import { Ledger } from '../ledger';
 import { intFlag, parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 
-export const proveUsage = 'iot-ledger prove DIR INDEX [--out FILE] [--height H] [--key GATEWAY_KEY_FILE]';
+export const proveUsage =
+  'iot-ledger prove DIR INDEX [--out FILE] [--height H] [--key GATEWAY_KEY_FILE]\n' +
+  '  iot-ledger prove DIR --consistency FROM_SIZE [TO_SIZE] [--out FILE] [--key GATEWAY_KEY_FILE]';
 
 /**
  * Prints (or writes) the proof bundle of a record under the latest checkpoint, or under
- * block H. With --key the ledger is opened for writing and pending records are sealed first.
+ * block H; with --consistency, the consistency bundle between the checkpoints at two tree
+ * sizes (the second by default the latest). With --key the ledger is opened for writing and
+ * pending records are sealed first.
  */
 export async function prove(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
-  const [dir, indexArg] = args.positional;
-  if (args.positional.length !== 2 || !/^\d+$/.test(indexArg)) throw new UsageError(proveUsage);
+  const from = intFlag(args, 'consistency');
+  const [dir, second] = args.positional;
+  if (from === undefined ? args.positional.length !== 2 || !/^\d+$/.test(second) : args.positional.length < 1 || args.positional.length > 2)
+    throw new UsageError(proveUsage);
+  if (from !== undefined && second !== undefined && !/^\d+$/.test(second)) throw new UsageError('TO_SIZE must be a non-negative integer');
+  if (from !== undefined && args.flags.height !== undefined) throw new UsageError('--height does not apply to --consistency (name the tree sizes)');
   const out = stringFlag(args, 'out');
   const height = intFlag(args, 'height');
   const keyFile = stringFlag(args, 'key');
@@ -21,11 +29,21 @@ export async function prove(argv: string[], io: CliIo): Promise<number> {
     ? await Ledger.open(dir, { gatewayKey: readPrivateKeyFile(keyFile) })
     : await Ledger.open(dir, { readOnly: true });
   try {
-    const bundle = await ledger.proofBundle(Number(indexArg), height);
-    const json = `${JSON.stringify(bundle, null, 2)}\n`;
+    let json: string;
+    let what: string;
+    if (from === undefined) {
+      const bundle = await ledger.proofBundle(Number(second), height);
+      json = `${JSON.stringify(bundle, null, 2)}\n`;
+      what = `the proof of record ${bundle.index}`;
+    } else {
+      if (keyFile && second === undefined) await ledger.seal();
+      const bundle = await ledger.consistencyBundle(from, second === undefined ? undefined : Number(second));
+      json = `${JSON.stringify(bundle, null, 2)}\n`;
+      what = `the consistency proof from tree size ${from} to ${second ?? 'the latest checkpoint'}`;
+    }
     if (out) {
       fs.writeFileSync(out, json);
-      io.stderr(`wrote the proof of record ${bundle.index} to ${out}\n`);
+      io.stderr(`wrote ${what} to ${out}\n`);
     } else io.stdout(json);
   } finally {
     await ledger.close();

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import { isLedgerError } from '../errors';
-import { verifyProofBundle } from '../ledger';
+import { CONSISTENCY_BUNDLE_FORMAT, verifyConsistencyBundle, verifyProofBundle } from '../ledger';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 import { jsonView } from './ledger-view';
 
 export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--json]';
 
-/** Offline check of a proof bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
+/** Offline check of a proof or consistency bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
 export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['json']);
   const key = stringFlag(args, 'key');
@@ -30,6 +30,18 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     bundle = JSON.parse(text);
   } catch {
     return invalid(`${file} is not JSON`, 'ERR_MALFORMED_PROOF');
+  }
+  if ((bundle as { format?: unknown } | null)?.format === CONSISTENCY_BUNDLE_FORMAT) {
+    let c;
+    try {
+      c = verifyConsistencyBundle(bundle, key.trim());
+    } catch (err) {
+      if (isLedgerError(err) && (err.code === 'ERR_MALFORMED_PROOF' || err.code === 'ERR_BAD_SIGNATURE')) return invalid(err.message, err.code);
+      throw err;
+    }
+    if (json) io.stdout(`${JSON.stringify({ valid: true, origin: c.origin, size1: c.size1, size2: c.size2 })}\n`);
+    else io.stdout(`valid: ledger ${c.origin} at tree size ${c.size2} extends its checkpoint at tree size ${c.size1} (append-only)\n`);
+    return 0;
   }
   let v;
   try {

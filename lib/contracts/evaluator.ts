@@ -17,7 +17,7 @@
  *   excursion gives at most one violation; the status stays 'violated' until the
  *   excursion ends, which emits 'compliance.restored'.
  * - maxGapSeconds: silence longer than this (since the last reading, or since
- *   validFrom / the first tick when nothing was read yet) is a 'data.gap', reported
+ *   validFrom, the state's origin (set by ContractRunner to the time the contract became active, see activeState) or the first tick when nothing was read yet) is a 'data.gap', reported
  *   once: by the first tick that sees it, else by the reading that ends it. A reading
  *   ending a gap that a tick already reported emits 'data.resumed'.
  * - Window statistics (min, max, time-weighted mean, MKT) cover the last

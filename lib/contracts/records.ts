@@ -1,5 +1,6 @@
 // How contracts live on the ledger: the record bodies, and re-running them for the audit.
-import { evaluate, type ContractEvent, type ContractInput, type ContractState } from './evaluator';
+import { evaluate, initialState, type ContractEvent, type ContractInput, type ContractState } from './evaluator';
+import { isActive } from './signatures';
 import { extractMetric } from './metric';
 import { termsHashHex, validateTerms, type Terms } from './terms';
 
@@ -41,6 +42,49 @@ export function readingInput(terms: Terms, payload: unknown, time: number, devic
   return input;
 }
 
+/**
+ * The evaluator's state when a contract becomes active: silence is counted from `validFrom`,
+ * else from the gateway time of the record that activated it (its last party signature), a
+ * moment on the ledger, so the runtime and an audit count a gap from the same origin.
+ */
+export function activeState(terms: Terms, time: number): ContractState {
+  const s = initialState(terms);
+  if (s.origin === null) s.origin = time;
+  return s;
+}
+
+/**
+ * The evaluator's state rebuilt from one contract's records, fed in ledger order: each
+ * `contract.reading` input, and each tick named by a `contract.event` (once per tick time:
+ * one tick may have caused several events). This is the input sequence an audit re-runs, so
+ * a runtime that resumes from it after a restart reaches the verdicts the audit expects.
+ */
+export class ContractReplay {
+  state: ContractState | undefined;
+  #lastTick: number | undefined;
+
+  constructor(readonly terms: Terms) {}
+
+  /** The contract became active at `time` (the gateway time of the signature that completed it). */
+  activate(time: number): void {
+    this.state ??= activeState(this.terms, time);
+  }
+
+  apply(type: string, body: unknown): void {
+    if (!body || typeof body !== 'object') return;
+    if (type === CONTRACT_READING) {
+      const input = (body as Partial<ReadingBody>).input;
+      if (input && input.kind === 'reading') this.state = evaluate(this.terms, this.state, input as ContractInput).state;
+      return;
+    }
+    if (type !== CONTRACT_EVENT) return;
+    const input = (body as Partial<EventBody>).input;
+    if (!input || input.kind !== 'tick' || typeof input.time !== 'number' || input.time === this.#lastTick) return;
+    this.#lastTick = input.time;
+    this.state = evaluate(this.terms, this.state, { kind: 'tick', time: input.time }).state;
+  }
+}
+
 // Events are compared without `detectedAt`: a tick that produced no event is not recorded, and
 // such a tick only changes when a later violation was noticed, never what it was.
 function comparable(e: ContractEvent): string {
@@ -59,10 +103,10 @@ export interface VerdictMismatch {
  * order, and reports each recorded verdict that the evaluator does not reproduce.
  */
 export class ContractRechecker {
-  private readonly contracts = new Map<string, { terms: Terms; state?: ContractState; expected: string[]; lastTick?: number }>();
+  private readonly contracts = new Map<string, { terms: Terms; state?: ContractState; expected: string[]; lastTick?: number; signed: Set<string> }>();
   readonly mismatches: VerdictMismatch[] = [];
 
-  apply(type: string, body: unknown, index: number): void {
+  apply(type: string, body: unknown, index: number, time?: number): void {
     if (!body || typeof body !== 'object') return;
     const b = body as Partial<RegisterBody>;
     if (type === CONTRACT_REGISTER) {
@@ -72,10 +116,18 @@ export class ContractRechecker {
           this.mismatches.push({ index, contract: String(b.contract), detail: 'registered terms do not match their recorded hash' });
           return;
         }
-        if (!this.contracts.has(b.termsHash)) this.contracts.set(b.termsHash, { terms, expected: [] });
+        if (!this.contracts.has(b.termsHash)) this.contracts.set(b.termsHash, { terms, expected: [], signed: new Set() });
       } catch (err) {
         this.mismatches.push({ index, contract: String(b.contract), detail: `registered terms are invalid: ${(err as Error).message}` });
       }
+      return;
+    }
+    if (type === CONTRACT_SIGN) {
+      const c = typeof b.termsHash === 'string' ? this.contracts.get(b.termsHash) : undefined;
+      const party = (body as Partial<SignBody>).party;
+      if (!c || typeof party !== 'string') return;
+      c.signed.add(party);
+      if (!c.state && time !== undefined && isActive(c.terms, c.signed)) c.state = activeState(c.terms, time);
       return;
     }
     if (type !== CONTRACT_READING && type !== CONTRACT_EVENT) return;

@@ -5,6 +5,8 @@ import {
   CONTRACT_READING,
   CONTRACT_REGISTER,
   CONTRACT_SIGN,
+  ContractReplay,
+  activeState,
   contractRef,
   evaluate,
   initialState,
@@ -20,7 +22,7 @@ import {
 } from '../contracts';
 import { peekEnvelope, storedEnvelope } from '../envelope';
 import { LedgerError } from '../errors';
-import type { Receipt, RecordInput } from '../ledger';
+import type { Receipt, RecordInput, StoredRecord } from '../ledger';
 import { toRecordBody } from '../payload';
 import type { Gateway } from './gateway';
 
@@ -60,14 +62,21 @@ export class ContractRunner {
       runner.registeredAt = (await gateway.record({ type: CONTRACT_REGISTER, body: toRecordBody({ ...ref, terms }) })).index;
       return runner;
     }
+    let activatedAt: number | undefined;
     for await (const r of ledger.byType(CONTRACT_SIGN, { from: registeredAt })) {
       const b = r.record.body as { termsHash?: string; party?: string };
       if (b.termsHash === ref.termsHash && typeof b.party === 'string') runner.signed.add(b.party);
+      if (activatedAt === undefined && runner.active) activatedAt = r.record.time;
     }
-    for await (const r of ledger.byType(CONTRACT_READING, { from: registeredAt })) {
-      const b = r.record.body as { termsHash?: string; input?: { kind: 'reading'; time: number; value: unknown; device?: string } };
-      if (b.termsHash === ref.termsHash && b.input) runner.state = evaluate(terms, runner.state, b.input).state;
+    // Readings and the ticks that caused events, merged in ledger order: a tick that reported
+    // a gap or raised an alarm before a restart must not report it again after.
+    const replay = new ContractReplay(terms);
+    if (activatedAt !== undefined) replay.activate(activatedAt);
+    const inputs = mergeByIndex(ledger.byType(CONTRACT_READING, { from: registeredAt }), ledger.byType(CONTRACT_EVENT, { from: registeredAt }));
+    for await (const r of inputs) {
+      if ((r.record.body as { termsHash?: unknown } | undefined)?.termsHash === ref.termsHash) replay.apply(r.record.type, r.record.body);
     }
+    runner.state = replay.state;
     return runner;
   }
 
@@ -93,7 +102,9 @@ export class ContractRunner {
       body: toRecordBody({ ...this.ref, party: did }),
       envelope,
     });
+    const wasActive = this.active;
     this.signed.add(did);
+    if (!wasActive && this.active) this.state ??= activeState(this.terms, receipt.time);
     return receipt;
   }
 
@@ -143,5 +154,22 @@ export class ContractRunner {
 
   current(): ContractState {
     return this.state ?? initialState(this.terms);
+  }
+}
+
+/** Two streams of records, each in index order, as one in index order. */
+async function* mergeByIndex(a: AsyncIterable<StoredRecord>, b: AsyncIterable<StoredRecord>): AsyncGenerator<StoredRecord> {
+  const ia = a[Symbol.asyncIterator]();
+  const ib = b[Symbol.asyncIterator]();
+  let na = await ia.next();
+  let nb = await ib.next();
+  while (!na.done || !nb.done) {
+    if (nb.done || (!na.done && na.value.index < nb.value.index)) {
+      yield na.value;
+      na = await ia.next();
+    } else {
+      yield nb.value;
+      nb = await ib.next();
+    }
   }
 }

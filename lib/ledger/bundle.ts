@@ -4,7 +4,7 @@ import { fromBase64, toBase64 } from '../bytes';
 import { openCheckpoint, type Checkpoint } from '../checkpoint';
 import { didToKey } from '../didkey';
 import { isLedgerError, LedgerError } from '../errors';
-import { leafHash, verifyInclusion } from '../merkle';
+import { leafHash, verifyConsistency, verifyInclusion } from '../merkle';
 import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note';
 import { decodeRecord, type LedgerRecord } from './record';
 
@@ -117,4 +117,73 @@ export function verifyProofBundle(bundle: unknown, trustedKey: string): Verified
   if (!verifyInclusion(leafHash(bytes), index, cp.size, proof, cp.root))
     throw malformed(`inclusion proof for index ${index} does not lead to the checkpoint root`);
   return { index, record, checkpoint: { origin: cp.origin, size: cp.size } };
+}
+
+// ---------------------------------------------------------------- consistency bundles
+
+export const CONSISTENCY_BUNDLE_FORMAT = 'iot-ledger-consistency/1';
+
+/** Two signed checkpoints of one ledger and the RFC 9162 proof that the second extends the first. */
+export interface ConsistencyBundle {
+  format: 'iot-ledger-consistency/1';
+  /** The older checkpoint (tree size `size1`). */
+  checkpoint1: string;
+  /** The newer checkpoint (tree size `size2` >= `size1`). */
+  checkpoint2: string;
+  proof: string[];
+  verifier: string;
+}
+
+export interface VerifiedConsistency {
+  origin: string;
+  size1: number;
+  size2: number;
+}
+
+export function makeConsistencyBundle(checkpoint1: string, checkpoint2: string, proof: Uint8Array[], verifier: string): ConsistencyBundle {
+  return { format: CONSISTENCY_BUNDLE_FORMAT, checkpoint1, checkpoint2, proof: proof.map(toBase64), verifier };
+}
+
+/** Parses a checkpoint field and checks its signature with the trusted key. */
+function signedCheckpoint(text: unknown, what: string, trustedKey: string): Checkpoint {
+  if (typeof text !== 'string') throw malformed(`${what} must be a signed note`);
+  let cp: Checkpoint;
+  try {
+    cp = openCheckpoint(text);
+  } catch (err) {
+    throw malformed(`${what}: ${(err as Error).message}`);
+  }
+  const verifier = trustedVerifier(trustedKey, cp.origin);
+  if (verifier.name !== cp.origin)
+    throw new LedgerError('ERR_BAD_SIGNATURE', `${what} is for "${cp.origin}" but the trusted key is for "${verifier.name}"`);
+  try {
+    return openCheckpoint(text, verifier);
+  } catch (err) {
+    if (err instanceof LedgerError && err.code === 'ERR_BAD_SIGNATURE') throw new LedgerError('ERR_BAD_SIGNATURE', `${what} is not signed by the trusted key`);
+    throw malformed(`${what}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Checks a consistency bundle against a trusted key: both checkpoints signed by it, for the
+ * same origin, and the proof showing that the tree of checkpoint1 is a prefix of that of
+ * checkpoint2. Throws as verifyProofBundle does.
+ */
+export function verifyConsistencyBundle(bundle: unknown, trustedKey: string): VerifiedConsistency {
+  if (typeof bundle !== 'object' || bundle === null || Array.isArray(bundle)) throw malformed('consistency bundle must be an object');
+  const b = bundle as Record<string, unknown>;
+  if (b.format !== CONSISTENCY_BUNDLE_FORMAT) throw malformed(`consistency bundle format must be "${CONSISTENCY_BUNDLE_FORMAT}"`);
+  if (!Array.isArray(b.proof)) throw malformed('proof must be an array of base64 hashes');
+  const proof = b.proof.map((p: unknown, i) => {
+    const h = base64Field(p, `proof[${i}]`);
+    if (h.length !== 32) throw malformed(`proof[${i}] must be a 32-byte hash`);
+    return h;
+  });
+  const cp1 = signedCheckpoint(b.checkpoint1, 'checkpoint1', trustedKey);
+  const cp2 = signedCheckpoint(b.checkpoint2, 'checkpoint2', trustedKey);
+  if (cp1.origin !== cp2.origin) throw malformed(`the checkpoints are of different ledgers ("${cp1.origin}", "${cp2.origin}")`);
+  if (cp1.size > cp2.size) throw malformed(`checkpoint1 (tree size ${cp1.size}) is larger than checkpoint2 (${cp2.size})`);
+  if (!verifyConsistency(cp1.size, cp2.size, proof, cp1.root, cp2.root))
+    throw malformed(`consistency proof does not show tree size ${cp1.size} to be a prefix of tree size ${cp2.size}`);
+  return { origin: cp1.origin, size1: cp1.size, size2: cp2.size };
 }

@@ -5,6 +5,12 @@ export type { StoredRecord } from './reads';
 export type { BlockHeader, BlockInfo } from './blocks';
 export { verifyProofBundle, PROOF_BUNDLE_FORMAT, type ProofBundle, type VerifiedBundle } from './bundle';
 export {
+  verifyConsistencyBundle,
+  CONSISTENCY_BUNDLE_FORMAT,
+  type ConsistencyBundle,
+  type VerifiedConsistency,
+} from './bundle';
+export {
   encodeRecord,
   decodeRecord,
   checkRecordInput,

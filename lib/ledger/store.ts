@@ -4,7 +4,7 @@ import { isLedgerError, LedgerError } from '../errors';
 import type { PrivateKey } from '../keys';
 import type { NoteVerifier } from '../note';
 import { openBlock, type BlockInfo } from './blocks';
-import { makeProofBundle, type ProofBundle } from './bundle';
+import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
 import { planWrite, type CommitSettings, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
 import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
@@ -506,5 +506,31 @@ export class Ledger extends EventEmitter {
     const record = await this.get(index);
     const proof = await this.inclusionProof(index, block.header.size);
     return makeProofBundle(index, record.bytes, proof, block.checkpoint, this.verifierKey);
+  }
+
+  /** The sealed block whose checkpoint is at tree size `size`; ERR_NOT_FOUND naming the nearest ones. */
+  async blockAtSize(size: number): Promise<BlockInfo> {
+    this.#checkOpen();
+    checkCount(size, 'size');
+    const last = this.#tip.last;
+    const found = size > 0 && last && size <= last.header.size ? await this.blockOf(size - 1) : null;
+    if (found && found.header.size === size) return found;
+    const below = found && found.height > 0 ? (await this.block(found.height - 1)).header.size : undefined;
+    const near = [below, found?.header.size ?? last?.header.size].filter((x) => x !== undefined);
+    throw new LedgerError('ERR_NOT_FOUND', `no checkpoint at tree size ${size}${near.length ? ` (the nearest: ${near.join(', ')})` : ''}`, { size });
+  }
+
+  /**
+   * A consistency bundle: the checkpoints at tree sizes `size1` and `size2` (by default the
+   * latest block's) and the RFC 9162 proof that the second tree extends the first.
+   */
+  async consistencyBundle(size1: number, size2?: number): Promise<ConsistencyBundle> {
+    this.#checkOpen();
+    const to = size2 === undefined ? this.#tip.last : await this.blockAtSize(size2);
+    if (!to) throw new LedgerError('ERR_NOT_FOUND', 'the ledger has no sealed block yet');
+    const from = await this.blockAtSize(size1);
+    if (from.header.size > to.header.size) throw invalid(`tree size ${size1} is after ${to.header.size}`);
+    const proof = await this.consistencyProof(from.header.size, to.header.size);
+    return makeConsistencyBundle(from.checkpoint, to.checkpoint, proof, this.verifierKey);
   }
 }
