@@ -9,6 +9,7 @@ import type { Node, NodeDef, RED } from './red';
 export interface HaContract {
   /** Announces the entities of the node's contracts and publishes their current state. */
   announce(list: readonly ContractRunner[]): void;
+
   /** Publishes a contract's state (sent only when it changed). */
   publish(r: ContractRunner): void;
 }
@@ -19,7 +20,9 @@ export function haContract(RED: RED, node: Node, def: NodeDef): HaContract {
   const config = useHa(RED, node, def);
   if (!config) return OFF;
   const topics = config.topics;
-  let announced: readonly ContractRunner[] = [];
+  // Until this node has announced, the connection clears nothing (it might be this node's). A node
+  // whose contracts fail to load never announces: nothing is cleared while it is broken.
+  const announced = config.connection().hold();
   // Publishing never fails the flow: a problem is a warning.
   const guard = (fn: () => void): void => {
     try {
@@ -31,33 +34,26 @@ export function haContract(RED: RED, node: Node, def: NodeDef): HaContract {
   const publish = (r: ContractRunner): void =>
     guard(() => {
       const state = contractHaState({ terms: r.terms, termsHash: r.ref.termsHash, active: r.active, missingParties: r.missingParties, state: r.current() });
-      config.connection().retain(contractStateTopic(topics, r.terms.id), JSON.stringify(state));
+      config.connection().retain(contractStateTopic(topics, r.terms.id), JSON.stringify(state), node.id);
     });
 
-  // A node deleted from the flow takes its entities out of Home Assistant (empty retained configs).
-  node.on('close', (removed, done) => {
-    if (removed) {
-      guard(() => {
-        const connection = config.connection();
-        for (const r of announced) {
-          for (const d of contractDiscovery(r.terms, topics, haOrigin())) connection.retain(d.topic, '');
-          connection.retain(contractStateTopic(topics, r.terms.id), '');
-        }
-      });
-    }
+  // What this node stops announcing (the node deleted, a contract taken out of it, Home Assistant
+  // set back to none) is cleared by the connection once the next deploy has announced its own.
+  node.on('close', (_removed, done) => {
+    guard(() => config.connection().release(node.id));
     done();
   });
 
   return {
     announce(list) {
-      announced = [...list];
       guard(() => {
         const connection = config.connection();
         for (const r of list) {
-          for (const d of contractDiscovery(r.terms, topics, haOrigin())) connection.retain(d.topic, d.config ? JSON.stringify(d.config) : '');
+          for (const d of contractDiscovery(r.terms, topics, haOrigin())) connection.retain(d.topic, d.config ? JSON.stringify(d.config) : '', node.id);
         }
       });
       for (const r of list) publish(r);
+      announced();
     },
     publish,
   };

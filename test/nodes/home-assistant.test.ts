@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { signContract, validateTerms } from '../../lib/contracts';
-import { createManifest } from '../../lib/firmware';
+import { createManifest, createReport } from '../../lib/firmware';
 import { generateKey, keyToDid } from '../../lib/index';
 import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
 import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
@@ -103,6 +103,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'online', 'online');
     const first = await watch.waitFor((m) => m.topic === TOPIC.contractState, 'contract state');
     assert.equal(json(first.payload).status, 'awaiting-signatures');
+    assert.equal(json(first.payload).violation, null, 'unknown in Home Assistant while awaiting signatures');
 
     const signed = nextMessage(helper.getNode('events'));
     helper.getNode('contract').receive({ topic: 'contract/sign', payload: signContract(terms, operator, { kid: keyToDid(operator) }) });
@@ -133,18 +134,30 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(await firmware({ mode: 'release', payload: manifest(1) }), 'recorded');
     assert.equal(await firmware({ mode: 'release', payload: manifest(2, 'https://acme.example/thermo/1.2.0') }), 'recorded');
     assert.equal(await firmware({ payload: { device: deviceDid, vendor: 'acme', class: 'thermo-v1', sequence: 1 } }), 'approved');
+    // Approved is not installed: no update entity until the device reports what it runs.
+    assert.equal(watch.messages.some((m) => m.topic === TOPIC.firmwareState), false);
+    const reported = createReport({ vendor: 'acme', class: 'thermo-v1', version: '1.1.0', sequence: 1, digest: digest(1), counter: 1 }, device);
+    assert.equal(await firmware({ mode: 'report', deviceId: deviceDid, payload: reported }), 'recorded');
     const update = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state');
     assert.deepEqual(json(update.payload), {
       installed_version: '1.1.0',
       latest_version: '1.2.0',
+      in_progress: false,
       title: 'acme thermo-v1',
+      release_summary: '',
       release_url: 'https://acme.example/thermo/1.2.0',
     });
-    // A newer release moves latest_version of the devices the node has seen.
-    const at = watch.messages.length;
-    assert.equal(await firmware({ mode: 'release', payload: manifest(3) }), 'recorded');
+    // An approved update the device has not reported yet: latest and in progress, installed unchanged.
+    let at = watch.messages.length;
+    assert.equal(await firmware({ payload: { device: deviceDid, vendor: 'acme', class: 'thermo-v1', sequence: 2 } }), 'approved');
+    const pending = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state while approved', 8000, at);
+    assert.deepEqual([json(pending.payload).installed_version, json(pending.payload).latest_version, json(pending.payload).in_progress], ['1.1.0', '1.2.0', true]);
+    // A newer release without a web link: latest_version moves, and release_url with it (never left at 1.2.0's).
+    at = watch.messages.length;
+    assert.equal(await firmware({ mode: 'release', payload: manifest(3, 'ipfs://bafy/thermo/1.3.0') }), 'recorded');
     const newer = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state after a release', 8000, at);
-    assert.deepEqual(json(newer.payload), { installed_version: '1.1.0', latest_version: '1.3.0', title: 'acme thermo-v1' });
+    assert.equal(json(newer.payload).latest_version, '1.3.0');
+    assert.equal(json(newer.payload).release_url, 'https://github.com/iot-ledger/node-red-contrib-iot-ledger');
 
     // What Home Assistant finds when it (re)starts: everything retained.
     const retained = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], Object.values(TOPIC));
@@ -172,7 +185,8 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(updateConfig.device_class, 'firmware');
     assert.equal(updateConfig.state_topic, TOPIC.firmwareState);
     assert.equal(updateConfig.availability_topic, TOPIC.availability);
-    assert.deepEqual(updateConfig.device, { identifiers: [`iot-ledger_device_${suffix}`], name: 'freezer-1', manufacturer: 'acme', model: 'thermo-v1' });
+    assert.equal(updateConfig.entity_category, 'diagnostic');
+    assert.deepEqual(updateConfig.device, { identifiers: [`iot-ledger_device_${suffix}`], name: 'freezer-1', manufacturer: 'acme', model: 'thermo-v1', sw_version: '1.1.0' });
     assert.equal(json(retained.get(TOPIC.firmwareState)).latest_version, '1.3.0');
 
     // Home Assistant restarting (its birth message) gets the configs again.
