@@ -15,6 +15,8 @@ export interface HaFirmware {
   after(fw: FirmwareRunner, outcome: FirmwareOutcome): void;
 }
 
+let instances = 0;
+
 const OFF: HaFirmware = { active: false, announce: () => undefined, after: () => undefined };
 
 export function haFirmware(RED: RED, node: Node, def: NodeDef): HaFirmware {
@@ -23,9 +25,15 @@ export function haFirmware(RED: RED, node: Node, def: NodeDef): HaFirmware {
   const topics = config.topics;
   // Nothing is cleared until this node has announced (and never while its ledger fails to open).
   const announced = config.connection().hold();
+  // This instance, not the node id: a redeployed node's old instance may still be finishing.
+  const owner = `${node.id}#${(instances += 1)}`;
+  let closed = false;
   node.on('close', (_removed, done) => {
+    closed = true;
     try {
-      config.connection().release(node.id);
+      // Give up the topics first: that also stops sweeping until the next deploy has started.
+      config.connection().release(owner);
+      announced();
     } finally {
       done();
     }
@@ -35,14 +43,14 @@ export function haFirmware(RED: RED, node: Node, def: NodeDef): HaFirmware {
     const state = firmwareHaState(fw.state, did);
     const d = fw.state.device(did);
     // Nothing to show until the device has reported what it runs.
-    if (!state || !d?.running) return;
+    if (closed || !state || !d?.running) return;
     const name = fw.gateway.devices.get(did)?.name;
     const vendor = d.running.vendor ?? d.vendor;
     const info = { did, ...(name ? { name } : {}), ...(vendor ? { vendor } : {}), class: d.running.class, version: d.running.version };
     const discovery = firmwareDiscovery(info, topics, haOrigin());
     const connection = config.connection();
-    connection.retain(discovery.topic, JSON.stringify(discovery.config), node.id);
-    connection.retain(firmwareStateTopic(topics, did), JSON.stringify(state), node.id);
+    connection.retain(discovery.topic, JSON.stringify(discovery.config), owner);
+    connection.retain(firmwareStateTopic(topics, did), JSON.stringify(state), owner);
   };
   const guard = (fn: () => void): void => {
     try {

@@ -212,6 +212,48 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(gone.has(TOPIC.contractState), false);
   });
 
+  it('clears what is no longer announced: stale configs of an earlier run, a contract taken out of a node, Home Assistant set back to none', async () => {
+    const json0 = (o: object) => JSON.stringify(o);
+    // Left by an earlier run of this gateway (same availability topic and origin): a contract that is gone.
+    const staleTopic = 'homeassistant/binary_sensor/iot-ledger_gone-contract_violation/config';
+    const staleState = 'iot-ledger/contract/gone-contract/state';
+    // Someone else's config under the same prefix: never touched.
+    const foreignTopic = 'homeassistant/sensor/zigbee_kitchen_temperature/config';
+    await watch.client.publishAsync(staleTopic, json0({ unique_id: 'iot-ledger_gone-contract_violation', availability_topic: TOPIC.availability, origin: { name: 'node-red-contrib-iot-ledger' } }), { qos: 1, retain: true });
+    await watch.client.publishAsync(staleState, json0({ status: 'compliant' }), { qos: 1, retain: true });
+    await watch.client.publishAsync(foreignTopic, json0({ unique_id: 'kitchen', availability_topic: 'zigbee/availability', origin: { name: 'zigbee2mqtt' } }), { qos: 1, retain: true });
+
+    const second = validateTerms({ ...terms, id: 'cold-room-two', title: 'Second room' });
+    const both = () =>
+      flow().map((n) => ((n as { id: string }).id === 'contract' ? { ...n, terms: JSON.stringify([terms, second]) } : n));
+    await helper.load(nodes, both(), { ha: { password: '' } });
+    const secondViolation = 'homeassistant/binary_sensor/iot-ledger_cold-room-two_violation/config';
+    await watch.waitFor((m) => m.topic === secondViolation && m.payload !== '', 'second contract announced');
+    await watch.waitFor((m) => m.topic === staleTopic && m.payload === '', 'stale config of an earlier run cleared');
+    await watch.waitFor((m) => m.topic === staleState && m.payload === '', 'stale state of an earlier run cleared');
+
+    // The same flow deployed again: nothing of it is cleared (no entity flaps in Home Assistant).
+    await deploy(both().map((n) => ((n as { id: string }).id === 'contract' ? { ...n, name: 'renamed' } : n)));
+    // One contract taken out of the node.
+    let cut = watch.messages.length;
+    await deploy(flow());
+    await watch.waitFor((m) => m.topic === secondViolation && m.payload === '', 'the removed contract cleared', 8000, cut);
+    assert.equal(
+      watch.messages.some((m) => m.topic === TOPIC.violation && m.payload === ''),
+      false,
+      'the kept contract was never cleared, not even while redeploying',
+    );
+    // Home Assistant set back to none on both nodes.
+    cut = watch.messages.length;
+    await deploy(flow().map((n) => ((n as { id: string }).id === 'contract' || (n as { id: string }).id === 'fw' ? { ...n, ha: '' } : n)));
+    for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState]) await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`, 8000, cut);
+
+    const left = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], [foreignTopic]);
+    assert.ok(left.has(foreignTopic), "another integration's config stays");
+    assert.equal(left.has(TOPIC.violation) || left.has(staleTopic) || left.has(secondViolation), false);
+    await watch.client.publishAsync(foreignTopic, '', { qos: 1, retain: true });
+  });
+
   it('publishes nothing for nodes without a Home Assistant config', async () => {
     const plain = flow().map((n) => {
       const { ha: _ha, ...rest } = n as Record<string, unknown>;
