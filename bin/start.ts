@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `npm start`: a cold-room demo on this machine. Starts an MQTT broker, a real
- * Node-RED (user dir .node-red/ in the project, this package linked into it)
- * and simulated sensors that sign their readings. Ctrl-C stops all three.
+ * `npm start`: a cold-room demo on this machine. Starts an MQTT broker (or uses
+ * the user's own, --broker), a real Node-RED (user dir .node-red/ in the project,
+ * this package linked into it) and simulated sensors that sign their readings.
+ * Ctrl-C stops what it started.
  *
  * First start: makes the sensors' and the contract parties' keys (0600 JWK files
  * under <user dir>/iot-ledger/), deploys examples/cold-room.json with those

@@ -243,10 +243,23 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
       false,
       'the kept contract was never cleared, not even while redeploying',
     );
+    // A device with a firmware report: its update entity.
+    const dev2 = generateKey('Ed25519');
+    const enrolled = nextMessage(helper.getNode('enrolled'));
+    helper.getNode('enrol').receive({ payload: { did: keyToDid(dev2), name: 'freezer-2' } });
+    await enrolled;
+    assert.equal(await firmware({ mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } }), 'recorded');
+    assert.equal(await firmware({ mode: 'release', payload: manifest(7) }), 'recorded');
+    const report = createReport({ vendor: 'acme', class: 'thermo-v1', version: '1.7.0', sequence: 7, digest: digest(7), counter: 1 }, dev2);
+    assert.equal(await firmware({ mode: 'report', deviceId: keyToDid(dev2), payload: report }), 'recorded');
+    const update2 = `homeassistant/update/iot-ledger_firmware_${keyToDid(dev2).slice('did:key:'.length)}/config`;
+    await watch.waitFor((m) => m.topic === update2 && m.payload !== '', 'update entity of the second device');
+
     // Home Assistant set back to none on both nodes.
     cut = watch.messages.length;
     await deploy(flow().map((n) => ((n as { id: string }).id === 'contract' || (n as { id: string }).id === 'fw' ? { ...n, ha: '' } : n)));
-    for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState]) await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`, 8000, cut);
+    for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState, update2])
+      await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`, 8000, cut);
 
     const left = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], [foreignTopic]);
     assert.ok(left.has(foreignTopic), "another integration's config stays");
