@@ -2,7 +2,6 @@ import * as assert from 'node:assert/strict';
 import { execFile, type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { chromium } from 'playwright-core';
@@ -14,6 +13,7 @@ import { Ledger } from '../../lib/ledger';
 import { AdminClient } from '../../lib/runtime/admin-client';
 import { assertPortFree, freePort } from '../../lib/runtime/ports';
 import { scratchDir } from '../support/e2e';
+import { startMosquitto } from '../support/mosquitto';
 import { projectRoot } from '../support/paths';
 
 // `npm start` as a user runs it (dist/bin/start.js), on free ports and a scratch user dir.
@@ -334,36 +334,12 @@ describe('e2e: npm start', function () {
   });
 
   it("runs against the user's own broker (Debian's mosquitto, with a login) instead of Aedes, and leaves it running", async function () {
-    const mosquitto = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((f) => fs.existsSync(f));
-    // Debian's mosquitto package is part of the test setup (.ci/run installs it); say so rather than skip.
-    assert.ok(mosquitto, "this test needs Debian's mosquitto (apt-get install mosquitto)");
-    const dir = scratchDir('mosquitto');
-    const [port, mqttPort] = [await freePort(), await freePort()];
     const login = { username: 'cold-room', password: 'pw with spaces & "quotes"' };
-    await new Promise<void>((resolve, reject) =>
-      execFile('mosquitto_passwd', ['-b', '-c', path.join(dir, 'passwd'), login.username, login.password], (err) => (err ? reject(err) : resolve())),
-    );
-    fs.writeFileSync(
-      path.join(dir, 'mosquitto.conf'),
-      // `user`: run as root, mosquitto would switch to its own user, who cannot read this scratch dir.
-      [`listener ${mqttPort} 127.0.0.1`, `user ${os.userInfo().username}`, 'allow_anonymous false', `password_file ${path.join(dir, 'passwd')}`, 'persistence false', ''].join('\n'),
-    );
-    const broker = spawn(mosquitto, ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    running.add(broker);
-    const brokerLog: string[] = [];
-    broker.stderr.setEncoding('utf8').on('data', (c: string) => brokerLog.push(c));
-    const url = `mqtt://127.0.0.1:${mqttPort}`;
+    const broker = await startMosquitto(10_000, { login });
+    const dir = scratchDir('start-mosquitto');
+    const [port, mqttPort] = [await freePort(), broker.port];
+    const url = broker.url;
     try {
-      // Up when a logged-in client gets through (bounded).
-      for (let i = 0; ; i++) {
-        try {
-          await (await mqtt.connectAsync(url, { reconnectPeriod: 0, ...login }, false)).endAsync();
-          break;
-        } catch (err) {
-          if (i > 50) throw new Error(`mosquitto did not come up: ${String(err)}\n${brokerLog.join('')}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
       await assert.rejects(mqtt.connectAsync(url, { reconnectPeriod: 0 }, false), /Not authorized/, 'anonymous clients are refused');
 
       const userDir = path.join(dir, 'nr');
@@ -403,9 +379,8 @@ describe('e2e: npm start', function () {
       assert.match(run.out.join('\n'), /stopping the sensors, Node-RED\.\.\./);
       // Still there: start never owned it.
       await (await mqtt.connectAsync(url, { reconnectPeriod: 0, ...login }, false)).endAsync();
-      assert.equal(broker.exitCode, null);
     } finally {
-      broker.kill('SIGTERM');
+      await broker.stop();
     }
   });
 
