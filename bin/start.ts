@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `npm start`: a cold-room demo on this machine. Starts an MQTT broker, a real
- * Node-RED (user dir .node-red/ in the project, this package linked into it)
- * and simulated sensors that sign their readings. Ctrl-C stops all three.
+ * `npm start`: a cold-room demo on this machine. Starts an MQTT broker (or uses
+ * the user's own, --broker), a real Node-RED (user dir .node-red/ in the project,
+ * this package linked into it) and simulated sensors that sign their readings.
+ * Ctrl-C stops what it started.
  *
  * First start: makes the sensors' and the contract parties' keys (0600 JWK files
  * under <user dir>/iot-ledger/), deploys examples/cold-room.json with those
@@ -13,11 +14,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startBroker, type RunningBroker } from '../lib/runtime/broker';
-import { ledgersInUse, personaliseContracts } from '../lib/runtime/demo-flow';
+import * as mqtt from 'mqtt';
+import { startBroker } from '../lib/runtime/broker';
+import { brokerFromEnvironment, brokersFromEnvironment, ledgersInUse, personaliseContracts } from '../lib/runtime/demo-flow';
 import { loadOrCreateDemoKeys, type DemoIdentity, type DemoKeys } from '../lib/runtime/demo-keys';
 import { prepareFlowLedgers, type PreparedLedger } from '../lib/runtime/demo-ledger';
 import { NodeRedProcess } from '../lib/runtime/nodered-process';
+import { setNodeCredentials } from '../lib/runtime/nodered-credentials';
+import { CREDENTIAL_SECRET_FILE, GENERATED_MARKER, ensureCredentialSecret } from '../lib/runtime/nodered-settings';
 import { createUserDir, linkIntoUserDir, readFlowFile, seedFlows } from '../lib/runtime/nodered-userdir';
 import { assertPortFree, ListenError } from '../lib/runtime/ports';
 import { signReadingsWith } from '../lib/runtime/reading-signer';
@@ -29,22 +33,24 @@ import { ledgerPaths } from '../lib/gateway/paths';
 const projectRoot = path.resolve(__dirname, '..', '..');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
 
-const usage = `usage: npm start -- [options]
+// The same text `npm start -- --help` prints before building (scripts/start.js).
+const usage = fs.readFileSync(path.join(projectRoot, 'bin', 'start-usage.txt'), 'utf8');
 
-  --host HOST          editor host (env HOST, default 127.0.0.1)
-  --port PORT          editor port (env PORT, default 1880)
-  --mqtt-host HOST     MQTT broker host (env MQTT_HOST, default 127.0.0.1)
-  --mqtt-port PORT     MQTT broker port (env MQTT_PORT, default 1883)
-  --user-dir DIR       Node-RED user directory (env NODE_RED_USER_DIR, default .node-red in the project)
-  --sensors A,B        simulated sensor names (env SENSORS, default sensor-1,sensor-2)
-  -h, --help           this text
-`;
+/** A broker the user already runs (--broker / MQTT_URL), used instead of the built-in Aedes. */
+interface ExternalBroker {
+  url: string;
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+}
 
 interface Config {
   host: string;
   port: number;
   mqttHost: string;
   mqttPort: number;
+  broker?: ExternalBroker;
   userDir: string;
   sensors: string[];
 }
@@ -63,6 +69,9 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config | undefined 
         port: { type: 'string' },
         'mqtt-host': { type: 'string' },
         'mqtt-port': { type: 'string' },
+        broker: { type: 'string' },
+        'broker-user': { type: 'string' },
+        'broker-password': { type: 'string' },
         'user-dir': { type: 'string' },
         sensors: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -77,6 +86,13 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config | undefined 
     port: portNumber(values.port ?? env.PORT ?? '1880', values.port ? '--port' : 'PORT'),
     mqttHost: values['mqtt-host'] ?? env.MQTT_HOST ?? '127.0.0.1',
     mqttPort: portNumber(values['mqtt-port'] ?? env.MQTT_PORT ?? '1883', values['mqtt-port'] ? '--mqtt-port' : 'MQTT_PORT'),
+    broker: externalBroker(
+      values.broker ?? env.MQTT_URL,
+      values['broker-user'] ?? env.MQTT_USER,
+      values['broker-password'] ?? env.MQTT_PASSWORD,
+      values.broker ? '--broker' : 'MQTT_URL',
+      values['broker-user'] !== undefined || values['broker-password'] !== undefined,
+    ),
     userDir: path.resolve(values['user-dir'] ?? env.NODE_RED_USER_DIR ?? path.join(projectRoot, '.node-red')),
     sensors: (values.sensors ?? env.SENSORS ?? 'sensor-1,sensor-2')
       .split(',')
@@ -88,6 +104,39 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config | undefined 
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s)) throw new UsageError(`sensor name ${JSON.stringify(s)} must be letters, digits, ".", "_" or "-"`);
   }
   return cfg;
+}
+
+function externalBroker(
+  url: string | undefined,
+  username: string | undefined,
+  password: string | undefined,
+  name: string,
+  loginOnCommandLine: boolean,
+): ExternalBroker | undefined {
+  if (url === undefined || url.trim() === '') {
+    if (loginOnCommandLine) throw new UsageError('a broker user name or password needs --broker (or MQTT_URL): the built-in broker has no login');
+    return undefined;
+  }
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    throw new UsageError(`${name} must be a URL like mqtt://localhost:1883, not ${JSON.stringify(url)}`);
+  }
+  if (u.protocol !== 'mqtt:' || !u.hostname || (u.pathname !== '' && u.pathname !== '/') || u.search || u.hash) {
+    throw new UsageError(`${name} must be mqtt://HOST[:PORT] (plain MQTT; for TLS set up the broker node in the editor), not ${JSON.stringify(url)}`);
+  }
+  if (u.username || u.password) throw new UsageError(`give the broker's user name and password with --broker-user / MQTT_USER and MQTT_PASSWORD, not in ${name}`);
+  if (password && !username) throw new UsageError('a broker password needs a user name (--broker-user or MQTT_USER)');
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port ? Number(u.port) : 1883;
+  return {
+    url: `mqtt://${u.hostname}:${port}`,
+    host,
+    port,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+  };
 }
 
 function portNumber(text: string, name: string): number {
@@ -120,7 +169,7 @@ function flowsToRun(userDir: string, keys: DemoKeys): Deployment {
   if (!fs.existsSync(exampleFlow)) {
     return { flows: [], how: 'first start: no examples/cold-room.json yet, starting with an empty flow', first: true };
   }
-  const flows = personaliseContracts(readFlowFile(exampleFlow), {
+  const flows = personaliseContracts(brokerFromEnvironment(readFlowFile(exampleFlow)), {
     parties: keys.parties.map((p) => p.did),
     subjects: [keys.sensors[0].did],
   });
@@ -177,7 +226,7 @@ function keyLines(cfg: Config, keys: DemoKeys, ledgers: PreparedLedger[]): strin
 function banner(
   cfg: Config,
   nr: NodeRedProcess,
-  broker: RunningBroker,
+  broker: { url: string; external: boolean },
   how: string,
   keys: DemoKeys,
   ledgers: Array<PreparedLedger & { verifies: boolean }>,
@@ -191,7 +240,7 @@ function banner(
   const sensors = keys.sensors.map((s) => `${s.name} (${algName(s)})`).join(', ');
   return `
   Node-RED ${nr.nodeRedVersion} editor:  ${nr.url}/
-  MQTT broker (Aedes):      ${broker.url}
+  ${broker.external ? 'MQTT broker (yours):     ' : 'MQTT broker (Aedes):     '} ${broker.url}
   Simulated sensors:        ${sensors}: a signed reading (JWS, kid = its did:key) every 2 s on ${readingTopic('<sensor>')}
 ${ledgerLines(ledgers, keys)}
 ${keyLines(cfg, keys, ledgers)}
@@ -210,8 +259,43 @@ ${keyLines(cfg, keys, ledgers)}
     60 s after start for about 40 s: an excursion that becomes a violation after 30 s${second ? `;
     ${second} does the same 30 s later` : ''}. Later events come every 4 to 8 minutes.
   - After Ctrl-C, audit the ledger offline:  npx iot-ledger audit ${audited ? shown(audited.dir) : '<ledger dir>'}
-  - Ctrl-C stops the sensors, Node-RED and the broker; the next start resumes the same flows and ledger.
+  - Ctrl-C stops the sensors, Node-RED${broker.external ? '' : ' and the broker'}; the next start resumes the same flows and ledger.
 `;
+}
+
+/** Connects once to the user's broker, so a wrong address or login is one clear line before anything starts. */
+async function probeBroker(b: ExternalBroker): Promise<void> {
+  try {
+    const client = await mqtt.connectAsync(
+      b.url,
+      { clientId: `iot-ledger-start-probe-${process.pid}`, connectTimeout: 5000, reconnectPeriod: 0, username: b.username, password: b.password },
+      false,
+    );
+    await client.endAsync();
+  } catch (err) {
+    throw new BrokerError(`cannot connect to the MQTT broker ${b.url}${b.username ? ` as ${b.username}` : ''}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+class BrokerError extends Error {}
+
+/**
+ * Gives the flow's broker nodes (those following npm start's broker) the user name and password,
+ * in Node-RED's encrypted credentials file, before Node-RED reads it.
+ */
+function giveBrokerLogin(userDir: string, ids: string[], b: ExternalBroker): void {
+  if (ids.length === 0) {
+    log(`note: no broker node in the flows takes its address from \${MQTT_HOST}; give yours the user name and password in the editor`);
+    return;
+  }
+  const settings = path.join(userDir, 'settings.js');
+  if (fs.existsSync(settings) && !fs.readFileSync(settings, 'utf8').includes(GENERATED_MARKER)) {
+    log(`note: ${shown(settings)} is your own, so its credentialSecret is unknown here: give the broker node its user name and password in the editor`);
+    return;
+  }
+  ensureCredentialSecret(userDir);
+  const secret = fs.readFileSync(path.join(userDir, CREDENTIAL_SECRET_FILE), 'utf8').trim();
+  setNodeCredentials(userDir, secret, Object.fromEntries(ids.map((id) => [id, { user: b.username ?? '', password: b.password ?? '' }])));
 }
 
 async function main(): Promise<number> {
@@ -232,14 +316,18 @@ async function main(): Promise<number> {
 
   // Check the editor port before starting anything, so the error is clear and nothing is left running.
   await assertPortFree(cfg.host, cfg.port, 'set PORT or --port');
-  const broker = await startBroker({ host: cfg.mqttHost, port: cfg.mqttPort });
+  const ext = cfg.broker;
+  if (ext) await probeBroker(ext);
+  const broker = ext
+    ? { host: ext.host, port: ext.port, url: ext.url, external: true, close: () => Promise.resolve() }
+    : { ...(await startBroker({ host: cfg.mqttHost, port: cfg.mqttPort })), external: false };
   let nr: NodeRedProcess | undefined;
   let sim: Simulator | undefined;
   let stopping = false;
 
   const shutdown = async (why: string): Promise<void> => {
     stopping = true;
-    log(`\n${why}: stopping the sensors, Node-RED and the broker...`);
+    log(`\n${why}: stopping the sensors, Node-RED${broker.external ? '' : ' and the broker'}...`);
     await sim?.stop();
     const exit = await nr?.stop(15_000);
     await broker.close();
@@ -266,6 +354,7 @@ async function main(): Promise<number> {
       if (did.length) log(`ledger ${l.name}: ${did.join('; ')}`);
     }
     if (deployment.first) seedFlows(cfg.userDir, deployment.flows);
+    if (ext?.username) giveBrokerLogin(cfg.userDir, brokersFromEnvironment(deployment.flows), ext);
     nr = await NodeRedProcess.start({
       userDir: cfg.userDir,
       host: cfg.host,
@@ -278,6 +367,7 @@ async function main(): Promise<number> {
     const last = new Map<string, Phase>();
     sim = await startSimulator({
       brokerUrl: broker.url,
+      ...(ext?.username ? { username: ext.username, password: ext.password } : {}),
       sensors: cfg.sensors,
       sign: signReadingsWith(new Map(keys.sensors.map((s) => [s.name, s.key]))),
       stateFile: path.join(cfg.userDir, 'simulator-state.json'),
@@ -327,7 +417,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof ListenError) process.stderr.write(`start: ${err.message}\n`);
+    if (err instanceof ListenError || err instanceof BrokerError) process.stderr.write(`start: ${err.message}\n`);
     else process.stderr.write(`start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },

@@ -30,6 +30,13 @@ export = function register(RED: RED): void {
     const fixedMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'check';
     let runner: Promise<FirmwareRunner> | undefined;
     const firmware = () => (runner ??= gateway().then((gw) => gw.firmware()));
+    if (ha.active) {
+      // Home Assistant: the update entities of the ledger's devices come up with the flow.
+      firmware().then(
+        (fw) => ha.announce(fw),
+        () => undefined, // reported on the first message, like without Home Assistant
+      );
+    }
 
     onInput(this, async (msg, send, done) => {
       try {

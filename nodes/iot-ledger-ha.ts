@@ -14,7 +14,7 @@ export = function register(RED: RED): void {
     let closed = false;
     let problem: string | undefined;
     try {
-      this.topics = haTopics(def.discoveryPrefix, def.baseTopic);
+      this.topics = haTopics(def.discoveryPrefix, def.baseTopic, def.statusTopic);
     } catch (err) {
       problem = (err as Error).message;
       this.topics = haTopics();
@@ -39,7 +39,11 @@ export = function register(RED: RED): void {
       }
       return connection;
     };
+    // Once a deploy has started every node, what no node announces any more can be cleared.
+    const started = (): void => this.connection().flowsStarted();
+    RED.events.on('flows:started', started);
     this.on('close', (_removed, done) => {
+      RED.events.removeListener('flows:started', started);
       closed = true;
       if (!connection) return done();
       connection.close().then(done, done);

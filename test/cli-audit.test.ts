@@ -47,6 +47,29 @@ describe('CLI: audit', function () {
     assert.match(r.stdout, /first failure: record-hash at record 17, 20\d\d-/);
   });
 
+  it('without --key, a ledger whose meta is damaged: one line for the missing key, then the findings', async () => {
+    const noMeta = copyDir(sample.dir);
+    try {
+      const db = new ClassicLevel<Buffer, Buffer>(noMeta, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await db.put(keys.meta(), Buffer.from('not a meta record'));
+      await db.close();
+      const r = runCli(['audit', noMeta]);
+      assert.equal(r.status, 1, r.stderr);
+      const lines = r.stdout.split('\n');
+      const missing = lines.filter((l) => /no trusted gateway key/.test(l));
+      assert.equal(missing.length, 1, r.stdout);
+      assert.match(missing[0], /4 checkpoint signatures were not checked \(pass --key/);
+      const first = lines.findIndex((l) => l.startsWith('first failure: '));
+      assert.ok(first > lines.indexOf(missing[0]), 'the missing key comes before the findings');
+      assert.match(lines[first], /^first failure: meta/);
+      // --json keeps every finding as it is.
+      const json = JSON.parse(runCli(['audit', noMeta, '--json']).stdout) as { findings: { detail: string }[] };
+      assert.equal(json.findings.filter((f) => /no trusted gateway key/.test(f.detail)).length, 4);
+    } finally {
+      fs.rmSync(noMeta, { recursive: true, force: true });
+    }
+  });
+
   it('--json prints the report', () => {
     const r = runCli(['audit', damaged, '--json']);
     assert.equal(r.status, 1, r.stderr);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { validateTerms } from '../lib/contracts';
+import { enrolBody } from '../lib/registry/devices';
 import { projectRoot } from './support/paths';
 
 // The flows under examples/ appear in the editor under Import > Examples; these checks make
@@ -154,6 +155,12 @@ describe('examples/', () => {
         assert.doesNotMatch(text, /PRIVATE KEY|"has_jwk"/);
       });
 
+      it('names every node, so a warning or an error in the log says which node it is', () => {
+        // Config nodes without a name show their ledger or identity instead; the tab has a label.
+        const unnamed = nodes.filter((n) => n.type !== 'tab' && !isConfigType(n.type) && !(typeof n.name === 'string' && n.name.trim()));
+        assert.deepEqual(unnamed.map((n) => `${n.type} ${n.id}`), []);
+      });
+
       it('explains itself with Comment nodes', () => {
         const comments = nodes.filter((n) => n.type === 'comment');
         assert.ok(comments.length >= 3, `${comments.length} comments`);
@@ -191,10 +198,10 @@ describe('examples/', () => {
       return found[0];
     };
 
-    it('takes the broker host and port from ${MQTT_HOST} and ${MQTT_PORT}', () => {
+    it('connects to a broker on localhost:1883 as imported (npm start points it at its own broker)', () => {
       const broker = one('mqtt-broker');
-      assert.equal(broker.broker, '${MQTT_HOST}');
-      assert.equal(broker.port, '${MQTT_PORT}');
+      assert.equal(broker.broker, 'localhost');
+      assert.equal(broker.port, '1883');
       const inputs = nodes.filter((n) => n.type === 'mqtt in').map((n) => n.topic);
       assert.ok(inputs.includes('coldroom/+/reading'));
     });
@@ -232,3 +239,17 @@ describe('examples/', () => {
 function byType(nodes: FlowNode[], id: string | undefined): string | undefined {
   return nodes.find((n) => n.id === id)?.type;
 }
+
+describe('examples: device-signing.json placeholder', () => {
+  it('the "enrol pi" placeholder fails with an error that says what to paste where', () => {
+    const inject = parsed.get('device-signing.json')!.find((n) => n.type === 'inject' && n.name === 'enrol pi')!;
+    assert.throws(
+      () => enrolBody(JSON.parse(String(inject.payload))),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_MALFORMED_DID');
+        assert.match(err.message, /replace me in inject 'enrol pi' with the did:key of Identity 'pi'/);
+        return true;
+      },
+    );
+  });
+});

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { generateKey } from '../keys';
 import { isLedgerError } from '../errors';
 import { loadOrCreateKeyFile } from '../keyfile';
@@ -6,7 +8,22 @@ import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 import { inputFromJson, stdinLines } from './ledger-view';
 
-export const appendUsage = 'iot-ledger append DIR --key GATEWAY_KEY_FILE [--name ORIGIN]   (JSON lines on stdin)';
+export const appendUsage = 'iot-ledger append DIR --key GATEWAY_KEY_FILE [--name ORIGIN]   (JSON lines on stdin; a new ledger is named after DIR unless --name)';
+
+/** The origin a new ledger gets without --name: its directory's name, made a valid ledger name. */
+export function defaultLedgerName(dir: string): string {
+  const base = path.basename(path.resolve(dir)).replace(/[\s+]+/gu, '-').slice(0, 255);
+  return base === '' || base === '-' ? 'iot-ledger' : base;
+}
+
+function isNewLedger(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
+  }
+}
 
 /** Appends waiting for their write at most; more lines are read once the oldest is durable. */
 const MAX_IN_FLIGHT = 1024;
@@ -14,14 +31,19 @@ const MAX_IN_FLIGHT = 1024;
 /**
  * Appends one record per JSON line of stdin and prints each receipt as a JSON line once
  * the record is durable. A bad line stops the input: the records before it stay, the
- * error names the line, exit 2. Creates the ledger (needs --name) and the key file (0600).
+ * error names the line, exit 2. Creates the ledger (named --name, else after its directory,
+ * which it prints) and the key file (0600).
  */
 export async function append(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
   const keyFile = stringFlag(args, 'key');
-  const name = stringFlag(args, 'name');
+  let name = stringFlag(args, 'name');
   if (args.positional.length !== 1 || !keyFile) throw new UsageError(appendUsage);
   const [dir] = args.positional;
+  if (name === undefined && isNewLedger(dir)) {
+    name = defaultLedgerName(dir);
+    io.stderr(`new ledger ${dir} named "${name}" (its checkpoint origin; --name to choose another)\n`);
+  }
   const gatewayKey = loadOrCreateKeyFile(keyFile, () => generateKey('Ed25519'));
   if (gatewayKey.alg !== 'Ed25519') throw new UsageError(`the gateway key in ${keyFile} must be Ed25519`);
   const ledger = await Ledger.open(dir, { name, gatewayKey });

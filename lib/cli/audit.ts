@@ -1,4 +1,4 @@
-import { auditLedger, formatReport } from '../audit';
+import { auditLedger, formatReport, type AuditReport } from '../audit';
 import { LedgerError } from '../errors';
 import { intFlag, parseArgs, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
@@ -44,6 +44,26 @@ function progressBar(io: CliIo): { update: (done: number, total: number) => void
   };
 }
 
+// What blocks.ts reports for each checkpoint when there is no key to check it with (no --key,
+// and the ledger's meta, which names the gateway key, is damaged).
+const NO_KEY = 'no trusted gateway key to verify the checkpoint with';
+
+/**
+ * The report for people: the "no trusted gateway key" of every checkpoint is said once, before
+ * the findings, rather than as one finding per block drowning the first failure.
+ */
+function humanReport(report: AuditReport): string {
+  const noKey = (f: AuditReport['findings'][number]): boolean => f.kind === 'checkpoint-signature' && f.detail === NO_KEY;
+  const unchecked = report.findings.filter(noKey).length;
+  if (unchecked === 0) return formatReport(report);
+  const text = formatReport({ ...report, findings: report.findings.filter((f) => !noKey(f)) });
+  const cut = text.indexOf('\n\n');
+  const head = cut < 0 ? text : text.slice(0, cut + 1);
+  const findings = cut < 0 ? '' : text.slice(cut + 1);
+  const line = `no trusted gateway key: the ledger's meta does not give one and no --key was given, so ${unchecked} checkpoint signature${unchecked === 1 ? ' was' : 's were'} not checked (pass --key DID|VERIFIER_KEY)\n`;
+  return `${head}${line}${findings}`;
+}
+
 /** Exit 0 clean, 1 findings, 2 usage or I/O error (thrown to main). */
 export async function audit(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['json']);
@@ -64,6 +84,6 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   } finally {
     bar?.clear();
   }
-  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : humanReport(report));
   return report.clean ? 0 : 1;
 }

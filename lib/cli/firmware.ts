@@ -4,7 +4,7 @@ import { Ledger } from '../ledger';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 
-export const firmwareUsage = 'iot-ledger firmware history DIR [--device DID] [--json]';
+export const firmwareUsage = 'iot-ledger firmware history DIR [--device DID] [--json]   (--json: a list of {device, versions, rejections})';
 
 const iso = (t: number): string => new Date(t).toISOString();
 
@@ -20,7 +20,8 @@ export async function firmware(argv: string[], io: CliIo): Promise<number> {
     const devices = only ? [only] : state.devices();
     const report = devices.map((did) => ({ device: did, versions: deviceHistory(state, did), rejections: deviceRejections(state, did) }));
     if (args.flags.json === true) {
-      for (const r of report) io.stdout(`${JSON.stringify(r)}\n`);
+      // One JSON document, an empty list when the ledger has no firmware records.
+      io.stdout(`${JSON.stringify(report)}\n`);
       return 0;
     }
     if (report.length === 0) io.stdout('no firmware records\n');

@@ -10,12 +10,14 @@ import { firmware, firmwareUsage } from './firmware';
 import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
 import { prove, proveUsage } from './prove';
+import { sign, signUsage } from './sign';
 import { verifyProof, verifyProofUsage } from './verify-proof';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
 const commands: Record<string, { run: Command; usage: string }> = {
   keygen: { run: keygen, usage: keygenUsage },
+  sign: { run: sign, usage: signUsage },
   check: { run: check, usage: checkUsage },
   append: { run: append, usage: appendUsage },
   prove: { run: prove, usage: proveUsage },

@@ -87,9 +87,21 @@ export class ContractReplay {
 
 // Events are compared without `detectedAt`: a tick that produced no event is not recorded, and
 // such a tick only changes when a later violation was noticed, never what it was.
+// Numbers compare to 12 significant digits: the evaluator rounds deviations to the precision of
+// their inputs (3.8, where binary subtraction gives 3.8000000000000007), and ledgers recorded
+// before it did still audit clean. No reading or limit carries 12 significant digits.
+const sameNumber = (x: number): number => (Number.isFinite(x) && !Number.isInteger(x) ? Number(x.toPrecision(12)) : x);
+
 function comparable(e: ContractEvent): string {
   const { detectedAt: _ignored, ...rest } = e as ContractEvent & { detectedAt?: number };
-  return JSON.stringify(rest, Object.keys(rest).sort());
+  return JSON.stringify(normalise(rest));
+}
+
+function normalise(v: unknown): unknown {
+  if (typeof v === 'number') return sameNumber(v);
+  if (Array.isArray(v)) return v.map(normalise);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, normalise((v as Record<string, unknown>)[k])]));
+  return v;
 }
 
 export interface VerdictMismatch {

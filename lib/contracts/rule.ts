@@ -42,10 +42,22 @@ export function crossedLimit(rule: Rule, v: number): number {
   return v - rule.low < rule.high - v ? rule.low : rule.high;
 }
 
+/** Digits after the decimal point in the shortest text of `x` (15 for exponent forms: no rounding). */
+export function decimalsOf(x: number): number {
+  const text = String(x);
+  if (/e/i.test(text)) return 15;
+  const dot = text.indexOf('.');
+  return dot < 0 ? 0 : text.length - dot - 1;
+}
+
 /**
  * Signed deviation from the crossed limit: value - limit. Positive above an upper
  * limit, negative below a lower one; its magnitude is how far out the value is.
+ * Rounded to the decimals of the value and the limit, so that -16.2 against -20 is 3.8,
+ * not the binary subtraction's 3.8000000000000007: no more precision than was measured.
  */
 export function deviation(rule: Rule, v: number): number {
-  return v - crossedLimit(rule, v) + 0;
+  const limit = crossedLimit(rule, v);
+  const decimals = Math.min(15, Math.max(decimalsOf(v), decimalsOf(limit)));
+  return Number((v - limit).toFixed(decimals)) + 0;
 }

@@ -2,7 +2,7 @@
 // installed and latest firmware. Pure functions of the contract / firmware state.
 import type { ContractState, ContractStatus, Terms } from '../contracts';
 import type { FirmwareState, Release } from '../firmware';
-import { isCelsius } from './discovery';
+import { SUPPORT_URL, haTemperatureUnit } from './discovery';
 
 const iso = (ms: number | null | undefined): string | null => (typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : null);
 
@@ -20,11 +20,15 @@ export interface ContractHaState {
   version: number;
   /** The contract status, or `awaiting-signatures` until every party has signed. */
   status: ContractStatus | 'awaiting-signatures';
-  /** The problem binary_sensor: ON while violated (an excursion that is not yet a violation is OFF). */
-  violation: 'ON' | 'OFF';
+  /**
+   * The problem binary_sensor: ON while violated (an excursion that is not yet a violation is
+   * OFF); null (unknown in Home Assistant) while the contract awaits signatures: not in force, so
+   * neither a problem nor OK.
+   */
+  violation: 'ON' | 'OFF' | null;
   /** The last reading's value, null before any. */
   value: number | null;
-  /** Unit of value (°C for every spelling of degrees Celsius), null when the terms name none. */
+  /** Unit of value (°C, °F or K for every spelling of those), null when the terms name none. */
   unit: string | null;
   /** Mean Kinetic Temperature over the terms' window (°C), null without an MKT limit or data. */
   mkt: number | null;
@@ -52,12 +56,12 @@ export interface ContractHaState {
 export function contractHaState(c: ContractStateInput): ContractHaState {
   const s = c.state;
   const status = c.active ? s.status : 'awaiting-signatures';
-  const unit = c.terms.unit === undefined ? null : isCelsius(c.terms.unit) ? '°C' : c.terms.unit;
+  const unit = c.terms.unit === undefined ? null : (haTemperatureUnit(c.terms.unit) ?? c.terms.unit);
   return {
     contract: c.terms.id,
     version: c.terms.version,
     status,
-    violation: status === 'violated' ? 'ON' : 'OFF',
+    violation: !c.active ? null : status === 'violated' ? 'ON' : 'OFF',
     value: s.last ? s.last.value : null,
     unit,
     mkt: s.window.mkt,
@@ -81,12 +85,23 @@ export function contractHaState(c: ContractStateInput): ContractHaState {
   };
 }
 
-/** What `<base>/firmware/<device suffix>/state` carries: the MQTT update entity's JSON. */
+/**
+ * What `<base>/firmware/<device suffix>/state` carries: the MQTT update entity's JSON. Home
+ * Assistant keeps every key a message leaves out and rejects a message with a null in it, so every
+ * key is always there with a string (or boolean) value.
+ */
 export interface FirmwareHaState {
+  /** What the device last reported running. */
   installed_version: string;
+  /** The newest version known for it: an approved update it has not reported yet, or a newer registered release. */
   latest_version: string;
+  /** True while an approved update waits for the device to report running it. */
+  in_progress: boolean;
   title: string;
-  release_url?: string;
+  /** Why there is no link to the latest release, or ''. */
+  release_summary: string;
+  /** The latest release's http(s) `uri`, or this project's page when its manifest has none. */
+  release_url: string;
 }
 
 /** The registered release of that vendor (any vendor when unknown) and class with the highest sequence. */
@@ -99,24 +114,44 @@ export function latestRelease(fw: FirmwareState, cls: string, vendor?: string): 
   return best;
 }
 
+/** A manifest uri Home Assistant accepts as release_url: an absolute http(s) URL, else undefined. */
+export function releaseUrl(uri: string | undefined): string | undefined {
+  if (!uri) return undefined;
+  try {
+    const u = new URL(uri);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The update entity's state of a device, or undefined while no firmware record says what it
- * runs. Installed: the device's current firmware (what it runs or was last approved to run).
- * Latest: the registered release of its vendor and class with the highest sequence number, when
- * that is above the installed one; otherwise the installed version (nothing newer is known).
+ * The update entity's state of a device, or undefined until the device has reported what it
+ * runs. Installed: what the device last reported running (an approval alone installs nothing).
+ * Latest: the newest of an approved update it has not reported yet (then in_progress) and the
+ * registered releases of its vendor and class, when above the installed sequence; otherwise the
+ * installed version (nothing newer is known).
  */
 export function firmwareHaState(fw: FirmwareState, did: string): FirmwareHaState | undefined {
   const d = fw.device(did);
-  const cur = d?.current;
-  if (!d || !cur) return undefined;
-  const vendor = cur.vendor ?? d.vendor;
-  const newest = latestRelease(fw, cur.class, vendor);
-  const shown = newest && newest.sequence > cur.sequence ? newest : vendor !== undefined ? fw.release(vendor, cur.class, cur.sequence) : undefined;
-  const out: FirmwareHaState = {
-    installed_version: cur.version,
-    latest_version: shown && shown.sequence > cur.sequence ? shown.version : cur.version,
-    title: vendor ? `${vendor} ${cur.class}` : cur.class,
+  const running = d?.running;
+  if (!d || !running) return undefined;
+  const vendor = running.vendor ?? d.vendor;
+  const cur = d.current;
+  const pending = cur && cur !== running && cur.source === 'decision' && cur.class === running.class && cur.sequence > running.sequence ? cur : undefined;
+  const newest = latestRelease(fw, running.class, vendor);
+  let latest: { version: string; sequence: number; vendor?: string } = running;
+  if (pending && pending.sequence > latest.sequence) latest = pending;
+  if (newest && newest.sequence > latest.sequence) latest = newest;
+  const latestVendor = latest.vendor ?? vendor;
+  const release = latestVendor !== undefined ? fw.release(latestVendor, running.class, latest.sequence) : undefined;
+  const url = releaseUrl(release?.manifest.uri);
+  return {
+    installed_version: running.version,
+    latest_version: latest.version,
+    in_progress: pending !== undefined,
+    title: vendor ? `${vendor} ${running.class}` : running.class,
+    release_summary: url ? '' : `No web link to ${latest.version} in its release manifest.`,
+    release_url: url ?? SUPPORT_URL,
   };
-  if (shown?.manifest.uri) out.release_url = shown.manifest.uri;
-  return out;
 }

@@ -4,13 +4,17 @@ import { createHash } from 'node:crypto';
 
 export const DEFAULT_DISCOVERY_PREFIX = 'homeassistant';
 export const DEFAULT_BASE_TOPIC = 'iot-ledger';
+/** Home Assistant's default birth topic (its MQTT option "Birth message topic"), not tied to the discovery prefix. */
+export const DEFAULT_STATUS_TOPIC = 'homeassistant/status';
 export const PAYLOAD_ONLINE = 'online';
 export const PAYLOAD_OFFLINE = 'offline';
 
-/** Where the two topic trees start: `homeassistant` and `iot-ledger` unless configured. */
+/** Where the two topic trees start (`homeassistant` and `iot-ledger` unless configured), and where HA announces its start. */
 export interface HaTopics {
   discoveryPrefix: string;
   baseTopic: string;
+  /** Home Assistant's birth message topic; `homeassistant/status` unless configured. */
+  statusTopic: string;
 }
 
 /**
@@ -29,8 +33,8 @@ export function isTopicPrefix(s: unknown): s is string {
   );
 }
 
-/** The configured prefixes, or the defaults for empty ones; throws on a prefix MQTT cannot carry. */
-export function haTopics(discoveryPrefix?: unknown, baseTopic?: unknown): HaTopics {
+/** The configured prefixes and status topic, or the defaults for empty ones; throws on a topic MQTT cannot carry. */
+export function haTopics(discoveryPrefix?: unknown, baseTopic?: unknown, statusTopic?: unknown): HaTopics {
   const pick = (v: unknown, fallback: string, what: string): string => {
     const s = typeof v === 'string' ? v.trim() : '';
     if (s === '') return fallback;
@@ -40,6 +44,7 @@ export function haTopics(discoveryPrefix?: unknown, baseTopic?: unknown): HaTopi
   return {
     discoveryPrefix: pick(discoveryPrefix, DEFAULT_DISCOVERY_PREFIX, 'discovery prefix'),
     baseTopic: pick(baseTopic, DEFAULT_BASE_TOPIC, 'base topic'),
+    statusTopic: pick(statusTopic, DEFAULT_STATUS_TOPIC, 'Home Assistant status topic'),
   };
 }
 
@@ -48,9 +53,9 @@ export function availabilityTopic(t: HaTopics): string {
   return `${t.baseTopic}/availability`;
 }
 
-/** Home Assistant announces its own start (`online`) here; configs are sent again then. */
+/** Home Assistant announces its own start (`online`) here (its birth message topic); configs are sent again then. */
 export function haStatusTopic(t: HaTopics): string {
-  return `${t.discoveryPrefix}/status`;
+  return t.statusTopic;
 }
 
 const OBJECT_ID = /^[A-Za-z0-9_-]+$/;
@@ -70,6 +75,20 @@ export function topicId(s: string): string {
 /** `<prefix>/<component>/<object id>/config`, the object id being the entity's unique_id. */
 export function discoveryTopic(t: HaTopics, component: string, uniqueId: string): string {
   return `${t.discoveryPrefix}/${component}/${topicId(uniqueId)}/config`;
+}
+
+/**
+ * What starts every unique_id and device identifier of this gateway: `iot-ledger` with the default
+ * base topic (the ids of earlier versions), else `iot-ledger_<base topic>`, so that two gateways on
+ * one broker, each with its own base topic, never take each other's entities in Home Assistant.
+ */
+export function gatewayIdPrefix(t: Pick<HaTopics, 'baseTopic'>): string {
+  return t.baseTopic === DEFAULT_BASE_TOPIC ? 'iot-ledger' : `iot-ledger_${topicId(t.baseTopic)}`;
+}
+
+/** `<prefix>/+/+/config`: where our discovery configs (and everyone else's) live, to find stale ones. */
+export function discoveryWildcard(t: HaTopics): string {
+  return `${t.discoveryPrefix}/+/+/config`;
 }
 
 /** `<base>/contract/<id>/state`: the contract's state as JSON (contract ids are safe topic levels). */

@@ -112,3 +112,24 @@ export function ledgersInUse(flows: unknown[]): LedgerUse[] {
   }
   return [...uses.values()].filter((u) => used.has(u.configId));
 }
+
+export const MQTT_BROKER = 'mqtt-broker';
+/** What `npm start` puts in the broker config nodes it seeds: Node-RED fills them in from its environment. */
+export const BROKER_FROM_ENV = { broker: '${MQTT_HOST}', port: '${MQTT_PORT}' } as const;
+
+/**
+ * A copy of `flows` whose MQTT broker config nodes take host and port from `${MQTT_HOST}` /
+ * `${MQTT_PORT}`, so that `npm start` (which sets both for Node-RED) points them at the broker
+ * it uses on every start. The examples themselves name localhost:1883, which works in a plain
+ * Node-RED beside a local broker.
+ */
+export function brokerFromEnvironment(flows: unknown[]): FlowNode[] {
+  return flowNodes(structuredClone(flows)).map((n) => (n.type === MQTT_BROKER ? { ...n, ...BROKER_FROM_ENV } : n));
+}
+
+/** The ids of the broker config nodes that follow `npm start`'s broker (see brokerFromEnvironment). */
+export function brokersFromEnvironment(flows: unknown[]): string[] {
+  return flowNodes(flows)
+    .filter((n) => n.type === MQTT_BROKER && n.broker === BROKER_FROM_ENV.broker)
+    .map((n) => n.id);
+}

@@ -22,6 +22,9 @@ export const plainJson: Sign = (reading) => JSON.stringify(reading);
 export interface SimulatorOptions {
   /** e.g. mqtt://127.0.0.1:1883 */
   brokerUrl: string;
+  /** The broker's login, when it wants one. */
+  username?: string;
+  password?: string;
   /** Default ['sensor-1', 'sensor-2']. */
   sensors?: readonly string[];
   /** Default 2000 ms per sensor. */
@@ -79,7 +82,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       // No retries for the first connection (fail fast); reconnect after later drops.
       const client = await mqtt.connectAsync(
         opts.brokerUrl,
-        { clientId: `sim-${sensor}`, reconnectPeriod: 1000, connectTimeout: 5000 },
+        {
+          clientId: `sim-${sensor}`,
+          reconnectPeriod: 1000,
+          connectTimeout: 5000,
+          ...(opts.username ? { username: opts.username } : {}),
+          ...(opts.password ? { password: opts.password } : {}),
+        },
         false,
       );
       clients.push(client);

@@ -2,10 +2,27 @@
 // uses the config, connected on first use. It keeps what it publishes retained (discovery
 // configs, entity states) and sends all of it again after each (re)connect and when Home
 // Assistant announces it started, so a broker restart or a new HA loses nothing.
+//
+// It also clears what is no longer announced. Each retained topic has owners (the nodes that
+// announce it); a node that stops gives its topics up. Once a deploy has started and every
+// node holding the connection has announced, topics nobody owns are cleared (empty retained
+// payloads), and so are retained configs and states of this gateway that the broker still holds
+// from an earlier run but nobody announces any more (a contract taken out of a node, a node
+// whose Home Assistant field went back to none, a device no longer on the ledger).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
-import { PAYLOAD_OFFLINE, PAYLOAD_ONLINE, availabilityTopic, haStatusTopic, origin, type HaTopics, type Origin } from '../../lib/ha';
+import {
+  PACKAGE_NAME,
+  PAYLOAD_OFFLINE,
+  PAYLOAD_ONLINE,
+  availabilityTopic,
+  discoveryWildcard,
+  haStatusTopic,
+  origin,
+  type HaTopics,
+  type Origin,
+} from '../../lib/ha';
 import type { Node, NodeDef, RED } from './red';
 
 export interface HaBroker {
@@ -35,6 +52,14 @@ export class HaConnection {
   private closed = false;
   private lastError: string | undefined;
   private everConnected = false;
+  /** Topic -> the nodes that announce it. A retained topic without owners goes at the next sweep. */
+  private readonly owners = new Map<string, Set<string>>();
+  /** Retained configs and states of this gateway seen on the broker. */
+  private readonly found = new Set<string>();
+  /** Nodes that will announce but have not yet. */
+  private holds = 0;
+  /** A deploy has started and no node has stopped since. */
+  private flowsRunning = false;
 
   constructor(private readonly opts: HaConnectionOptions) {}
 
@@ -56,11 +81,84 @@ export class HaConnection {
    * only what changed; connects on first use. While the broker is away the latest payload per
    * topic waits and goes out on connect.
    */
-  retain(topic: string, payload: string): void {
+  retain(topic: string, payload: string, owner?: string): void {
+    if (owner !== undefined && payload !== '') {
+      const set = this.owners.get(topic) ?? new Set<string>();
+      set.add(owner);
+      this.owners.set(topic, set);
+    }
     if (this.closed || this.retained.get(topic) === payload) return;
     this.retained.set(topic, payload);
     const client = this.start();
     if (client.connected) this.send(client, topic, payload);
+  }
+
+  /** A node that will announce: nothing is cleared until it calls the returned function. */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.sweepIfSettled();
+    };
+  }
+
+  /** A node stopped: it no longer owns what it announced (cleared at the next sweep unless announced again). */
+  release(owner: string): void {
+    this.flowsRunning = false;
+    for (const [topic, set] of this.owners) {
+      set.delete(owner);
+      if (set.size === 0) this.owners.delete(topic);
+    }
+  }
+
+  /** Node-RED started the flows of a deploy: every node that announces has said so (hold). */
+  flowsStarted(): void {
+    if (this.closed) return;
+    this.flowsRunning = true;
+    // Connect even with no node announcing anything, to clear what earlier runs left.
+    this.start();
+    this.sweepIfSettled();
+  }
+
+  private get settled(): boolean {
+    return this.flowsRunning && this.holds === 0 && !this.closed;
+  }
+
+  private sweepIfSettled(): void {
+    if (!this.settled) return;
+    for (const topic of [...this.retained.keys(), ...this.found]) this.clearIfOrphan(topic);
+  }
+
+  private clearIfOrphan(topic: string): void {
+    if (this.owners.has(topic) || this.retained.get(topic) === '') return;
+    this.found.delete(topic);
+    this.retain(topic, '');
+  }
+
+  /** A retained message on our subscriptions: remember (and, once settled, clear) this gateway's stale ones. */
+  private seen(topic: string, payload: Buffer): void {
+    if (payload.length === 0) {
+      this.found.delete(topic);
+      return;
+    }
+    if (!this.isOurs(topic, payload)) return;
+    this.found.add(topic);
+    if (this.settled) this.clearIfOrphan(topic);
+  }
+
+  private isOurs(topic: string, payload: Buffer): boolean {
+    const t = this.topics;
+    if (topic.startsWith(`${t.baseTopic}/`)) return topic.endsWith('/state');
+    if (!topic.startsWith(`${t.discoveryPrefix}/`) || !topic.endsWith('/config')) return false;
+    try {
+      const config = JSON.parse(payload.toString('utf8')) as { availability_topic?: unknown; origin?: { name?: unknown } };
+      return config.availability_topic === availabilityTopic(t) && config.origin?.name === PACKAGE_NAME;
+    } catch {
+      return false;
+    }
   }
 
   /** Publishes `offline` (retained) and disconnects. Safe to call twice. */
@@ -120,17 +218,22 @@ export class HaConnection {
       queueQoSZero: false,
     });
     const haStatus = haStatusTopic(o.topics);
+    const ourRetained = [discoveryWildcard(o.topics), `${o.topics.baseTopic}/contract/+/state`, `${o.topics.baseTopic}/firmware/+/state`];
     client.on('connect', () => {
       if (this.lastError !== undefined || !this.everConnected) o.log?.log(`Home Assistant MQTT connected to ${this.url}`);
       this.everConnected = true;
       this.lastError = undefined;
       this.sendAll(client);
     });
-    client.on('message', (topic, payload) => {
-      if (topic === haStatus && payload.toString() === PAYLOAD_ONLINE) this.sendAll(client);
+    client.on('message', (topic, payload, packet) => {
+      if (topic === haStatus) {
+        if (payload.toString() === PAYLOAD_ONLINE) this.sendAll(client);
+      } else if (packet.retain) this.seen(topic, payload);
     });
     client.on('error', (err) => this.report(err));
     client.subscribe(haStatus, { qos: 0 }, (err) => this.failed(client, err ?? undefined));
+    // Retained messages only (what the broker held when we subscribed): stale entities to clear.
+    client.subscribe(ourRetained, { qos: 0, rh: 0 }, (err) => this.failed(client, err ?? undefined));
     this.client = client;
     return client;
   }

@@ -14,6 +14,8 @@ export function useLedger(RED: RED, node: Node, def: NodeDef): () => Promise<Gat
   return () => config.gateway();
 }
 
+/** "21 blocks · 324 records": counts (the blocks are #0 to #20), not the number of the latest block. */
 export function ledgerStatusText(gw: Gateway): string {
-  return `block ${gw.ledger.height} · ${formatCount(gw.ledger.size)} records`;
+  const blocks = gw.ledger.height;
+  return `${formatCount(blocks)} ${blocks === 1 ? 'block' : 'blocks'} · ${formatCount(gw.ledger.size)} records`;
 }

@@ -55,4 +55,5 @@ export interface RED {
   auth: { needsPermission(permission: string): Handler };
   _(key: string, substitutions?: Record<string, unknown>): string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+  events: { on(event: string, fn: (...args: unknown[]) => void): void; removeListener(event: string, fn: (...args: unknown[]) => void): void };
 }

@@ -91,8 +91,11 @@ export interface ContractSeries {
   points: { index: number; time: number; value: number }[];
   /** Contract events from the first point on (and the excursion open at that time), oldest first. */
   events: SeriesEvent[];
-  /** Excursions overlapping the points; end null while open. */
-  excursions: { start: number; end: number | null; violated: boolean }[];
+  /**
+   * Excursions overlapping the points; end null while open. violatedAt: when the excursion became
+   * a violation (the violation event's time, e.g. 30 s in), null while it is not one.
+   */
+  excursions: { start: number; end: number | null; violated: boolean; violatedAt: number | null }[];
   from: number | null;
   to: number | null;
 }
@@ -216,20 +219,21 @@ export async function contractSeries(gw: Gateway, termsHash: string, limit = DEF
   events.reverse();
 
   const excursions: ContractSeries['excursions'] = [];
-  let open: { start: number; end: number | null; violated: boolean } | null = null;
+  let open: ContractSeries['excursions'][number] | null = null;
   for (const e of events) {
     if (e.type === 'excursion.started') {
-      open = { start: e.time, end: null, violated: false };
+      open = { start: e.time, end: null, violated: false, violatedAt: null };
       excursions.push(open);
     } else if (e.type === 'violation') {
       if (!open) {
-        open = { start: from ?? e.time, end: null, violated: true };
+        open = { start: from ?? e.time, end: null, violated: true, violatedAt: e.time };
         excursions.push(open);
       }
       open.violated = true;
+      open.violatedAt ??= e.time;
     } else if (e.type === 'excursion.ended') {
       if (open) open.end = e.time;
-      else excursions.push({ start: from ?? e.time, end: e.time, violated: false });
+      else excursions.push({ start: from ?? e.time, end: e.time, violated: false, violatedAt: null });
       open = null;
     }
   }

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
 import {
+  ContractRechecker,
+  contractRef,
   cumulativeCrossing,
   evaluate,
   extractMetric,
@@ -103,7 +105,8 @@ describe('contracts: evaluator', () => {
           const started = only(ev, 'excursion.started');
           const limit = rule.op === 'between' ? (value <= rule.low ? rule.low : rule.high) : rule.limit;
           assert.equal(started.limit, limit);
-          assert.equal(started.deviation, value - limit);
+          assert.ok(Math.abs(started.deviation - (value - limit)) < 1e-9, `deviation ${started.deviation}`);
+          assert.ok(String(started.deviation).length <= 8, `no float noise: ${started.deviation}`);
         }
       });
   });
@@ -546,5 +549,42 @@ describe('contracts: evaluator', () => {
       assert.equal(h.s.window.max, 40);
       assert.equal(h.s.window.mkt, null, 'no MKT without mkt terms');
     });
+  });
+});
+
+describe('contracts: no float noise in deviations', () => {
+  const cold = () => terms({ rule: { op: '<', limit: -20 }, alarm: { mode: 'consecutive', seconds: 30 } });
+
+  it('deviation and peak carry the precision of the reading and the limit: -16.2 against -20 is 3.8', () => {
+    assert.notEqual(-16.2 - -20, 3.8, 'binary subtraction alone gives 3.8000000000000007');
+    const h = new Harness(cold());
+    const ev = [...h.read(sec(0), -19.9), ...h.read(sec(10), -16.2), ...h.read(sec(40), -17.25), ...h.read(sec(60), -21)];
+    assert.equal(only(ev, 'excursion.started').deviation, 0.1);
+    assert.equal(only(ev, 'violation').peak, 3.8);
+    const ended = only(ev, 'excursion.ended');
+    assert.equal(ended.peak, 3.8);
+    assert.equal(ended.peakValue, -16.2);
+  });
+
+  it('the audit re-runs a ledger recorded before the rounding (peak 3.8000000000000007) without a finding, and still finds a changed peak', () => {
+    const t = cold();
+    const ref = contractRef(t);
+    const inputs = [reading(sec(0), -16.2), reading(sec(40), -21)];
+    const events = replay(t, inputs.slice(0, 1)).events.concat(replay(t, inputs.slice(1), replay(t, inputs.slice(0, 1)).state).events);
+    const recheck = (peak: number) => {
+      const r = new ContractRechecker();
+      let i = 0;
+      r.apply('contract.register', { ...ref, terms: t }, i++);
+      for (const input of inputs) {
+        r.apply('contract.reading', { ...ref, input }, i++);
+        for (const e of events.filter((x) => x.time === input.time || (x.type === 'violation' && input === inputs[1])))
+          r.apply('contract.event', { ...ref, input, event: 'peak' in e ? { ...e, peak } : e }, i++);
+      }
+      return r.finish(i);
+    };
+    assert.ok(events.some((e) => 'peak' in e), JSON.stringify(events));
+    assert.deepEqual(recheck(3.8), []);
+    assert.deepEqual(recheck(-16.2 - -20), [], 'the unrounded float of earlier versions');
+    assert.equal(recheck(3.9).length > 0, true, 'a different peak is a finding');
   });
 });

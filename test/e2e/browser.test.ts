@@ -2,7 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { signContract, validateTerms } from '../../lib/contracts';
 import { generateKey } from '../../lib/crypto';
+import type { PrivateKey } from '../../lib/keys';
 import { keyToDid } from '../../lib/didkey';
 import {
   coldRoomFlow,
@@ -66,6 +68,9 @@ describe('e2e: the editor in Chromium', function () {
   const problems: string[] = [];
   let step = 'load';
   let types: { set: string; type: string; config: boolean }[] = [];
+  let sensor: Sensor;
+  let terms: Record<string, unknown>;
+  let party: PrivateKey;
 
   async function screenshot(name: string): Promise<void> {
     shot++;
@@ -100,8 +105,9 @@ describe('e2e: the editor in Chromium', function () {
     // A runtime with data: a ledger, a contract, an enrolled sensor and a few readings.
     rt = await LedgerRuntime.create({ ledgerName: LEDGER, prefix: 'browser' });
     box = await Mailbox.connect(rt.broker.url, [TOPIC.ack, TOPIC.rejected, TOPIC.enrolled]);
-    const sensor = new Sensor('freezer-ui', generateKey('Ed25519'));
-    const terms = coldRoomTerms([sensor.did], [keyToDid(generateKey('Ed25519'))]);
+    sensor = new Sensor('freezer-ui', generateKey('Ed25519'));
+    party = generateKey('Ed25519');
+    terms = coldRoomTerms([sensor.did], [keyToDid(party)]);
     await rt.nr.deployFlows(coldRoomFlow({ brokerPort: rt.broker.port, ledgerName: LEDGER, terms, blockRecords: 4, blockSeconds: 1 }));
     await waitFlowSubscribed(box);
     await enrol(box, sensor);
@@ -345,6 +351,83 @@ describe('e2e: the editor in Chromium', function () {
     const shown = Number(String(records).split(' ')[0].replace(/\u202f/g, ''));
     assert.equal(shown, size, `Records shows "${records}", the runtime reports ${size}`);
     assert.deepEqual(problemsIn('sidebar'), []);
+  });
+
+  it('Identity dialog: no "already has a key" after the first Generate key, and names its real button (Add, then Update)', async () => {
+    step = 'identity';
+    await page.evaluate(() => RED.editor.editConfig('', 'iot-ledger-identity', '_ADD_'));
+    await page.locator('.red-ui-tray form#node-config-dialog-edit-form').waitFor({ state: 'visible', timeout: 10_000 });
+    const replace = page.locator('#iot-ledger-identity-replace');
+    const message = page.locator('#iot-ledger-identity-message');
+    await page.locator('#node-config-input-name').fill('ui identity');
+    await page.locator('#iot-ledger-identity-generate').click();
+    await message.filter({ hasText: 'key generated' }).waitFor({ timeout: 15_000 });
+    assert.match((await message.textContent()) ?? '', /New .* key generated\. Press Add, then Deploy, to keep it\./);
+    assert.equal(await replace.isVisible(), false, 'a key made in this dialog replaces nothing');
+    assert.match(await page.locator('#node-config-input-did').inputValue(), /^did:key:z/);
+    await page.locator('#node-config-dialog-ok').click();
+    await page.waitForFunction(() => $('.red-ui-tray:visible').length === 0, undefined, { timeout: 10_000 });
+
+    // Opened again: it has a key now, so a new one would replace it; the button is Update.
+    const id = await page.evaluate(() => {
+      let found = '';
+      RED.nodes.eachConfig((n: { id: string; type: string; name?: string }) => {
+        if (n.type === 'iot-ledger-identity' && n.name === 'ui identity') found = n.id;
+      });
+      return found;
+    });
+    assert.ok(id, 'the identity was added');
+    await page.evaluate((nodeId) => RED.editor.editConfig('', 'iot-ledger-identity', nodeId), id);
+    await page.locator('.red-ui-tray form#node-config-dialog-edit-form').waitFor({ state: 'visible', timeout: 10_000 });
+    await replace.waitFor({ state: 'visible', timeout: 10_000 });
+    await page.locator('#iot-ledger-identity-generate').click();
+    await message.filter({ hasText: 'Press Update' }).waitFor({ timeout: 15_000 });
+    await screenshot('identity-regenerate');
+    await closeTrays();
+    await page.evaluate((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      if (n) RED.nodes.remove(nodeId);
+    }, id);
+    assert.deepEqual(problemsIn('identity'), []);
+  });
+
+  it('sidebar chart: the excursion in its colour, from the violation on in the violation colour', async () => {
+    step = 'chart';
+    const events = await Mailbox.connect(rt.broker.url, [TOPIC.events, TOPIC.ack]);
+    try {
+      await events.publish(TOPIC.sign, signContract(validateTerms(terms), party, { kid: keyToDid(party) }) as string);
+      await events.waitFor(`contract/${String(terms.id)}/party.signed`);
+      // Out of range for longer than the alarm's 2 s: an excursion that becomes a violation.
+      const out = sensor.next(-19);
+      await events.publish(TOPIC.reading(sensor.name), sensor.sign(out));
+      await events.waitFor(`contract/${String(terms.id)}/excursion.started`);
+      await events.waitFor(`contract/${String(terms.id)}/violation`, () => true, 20_000);
+      const back = sensor.next(-23);
+      await events.publish(TOPIC.reading(sensor.name), sensor.sign(back));
+      await events.waitFor(`contract/${String(terms.id)}/excursion.ended`);
+    } finally {
+      await events.close();
+    }
+    await page.evaluate(() => RED.sidebar.show('iot-ledger'));
+    await page.locator('.iot-ledger-sidebar-contract').first().click();
+    await page.waitForFunction(() => $('.iot-ledger-sidebar-chart-box rect.iot-ledger-sidebar-chart-violation').length > 0, undefined, { timeout: 15_000 });
+    const bands = await page.evaluate(() =>
+      ['excursion', 'violation'].map((k) =>
+        $(`.iot-ledger-sidebar-chart-box rect.iot-ledger-sidebar-chart-${k}`)
+          .toArray()
+          .map((r: { getAttribute(name: string): string | null; textContent: string | null }) => ({ x: Number(r.getAttribute('x')), width: Number(r.getAttribute('width')), title: r.textContent ?? '' })),
+      ),
+    );
+    await screenshot('sidebar-chart-excursion-violation');
+    const [[excursion], [violation]] = bands;
+    assert.ok(excursion && violation, JSON.stringify(bands));
+    assert.ok(excursion.x < violation.x, `the violation starts after the excursion: ${JSON.stringify(bands)}`);
+    assert.ok(Math.abs(excursion.x + excursion.width - violation.x) < 1.5, `the violation begins where the excursion part ends: ${JSON.stringify(bands)}`);
+    assert.match(violation.title, /^violation /);
+    const legend = await page.evaluate(() => $('.iot-ledger-sidebar-legend').text());
+    assert.match(legend, /excursion/);
+    assert.match(legend, /violation/);
+    assert.deepEqual(problemsIn('chart'), []);
   });
 
   it('raised no console or page error anywhere', () => {

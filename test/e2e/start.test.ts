@@ -13,6 +13,7 @@ import { Ledger } from '../../lib/ledger';
 import { AdminClient } from '../../lib/runtime/admin-client';
 import { assertPortFree, freePort } from '../../lib/runtime/ports';
 import { scratchDir } from '../support/e2e';
+import { startMosquitto } from '../support/mosquitto';
 import { projectRoot } from '../support/paths';
 
 // `npm start` as a user runs it (dist/bin/start.js), on free ports and a scratch user dir.
@@ -33,9 +34,10 @@ interface Started {
 
 const running = new Set<ChildProcess>();
 
-function runStart(args: string[]): Started {
+function runStart(args: string[], extraEnv: Record<string, string> = {}): Started {
   const env = { ...process.env };
-  for (const k of ['HOST', 'PORT', 'MQTT_HOST', 'MQTT_PORT', 'NODE_RED_USER_DIR', 'SENSORS']) delete env[k];
+  for (const k of ['HOST', 'PORT', 'MQTT_HOST', 'MQTT_PORT', 'MQTT_URL', 'MQTT_USER', 'MQTT_PASSWORD', 'NODE_RED_USER_DIR', 'SENSORS']) delete env[k];
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [startJs, ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const out: string[] = [];
@@ -90,8 +92,8 @@ const didOf = (file: string): string => keyToDid(readKeyFile(file));
  * Every reading must be a JWS by the sensor's own key (kid = its did:key) over
  * {temperature, door, counter, ts}.
  */
-async function readings(url: string, dids: Map<string, string>, n: number): Promise<Map<string, number[]>> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 }, false);
+async function readings(url: string, dids: Map<string, string>, n: number, login: { username?: string; password?: string } = {}): Promise<Map<string, number[]>> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...login }, false);
   try {
     const seen = new Map([...dids.keys()].map((s) => [s, [] as number[]]));
     const done = new Promise<void>((resolve, reject) =>
@@ -264,7 +266,7 @@ describe('e2e: npm start', function () {
     await editorStatuses(`http://127.0.0.1:${port}`, {
       'iot-ledger-verify': /^verified \d+$/,
       'iot-ledger-contract': /^(compliant -?\d|EXCURSION|VIOLATED)/,
-      'iot-ledger-record': /^block \d+ · \d+ records$/,
+      'iot-ledger-record': /^\d+ blocks? · \d+ records$/,
     });
 
     const marker = [...deployed, { id: 'harness-marker-tab', type: 'tab', label: 'added during the first run' }];
@@ -329,6 +331,68 @@ describe('e2e: npm start', function () {
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
+  });
+
+  it("runs against the user's own broker (Debian's mosquitto, with a login) instead of Aedes, and leaves it running", async function () {
+    const login = { username: 'cold-room', password: 'pw with spaces & "quotes"' };
+    const broker = await startMosquitto(10_000, { login });
+    const dir = scratchDir('start-mosquitto');
+    const [port, mqttPort] = [await freePort(), broker.port];
+    const url = broker.url;
+    try {
+      await assert.rejects(mqtt.connectAsync(url, { reconnectPeriod: 0 }, false), /Not authorized/, 'anonymous clients are refused');
+
+      const userDir = path.join(dir, 'nr');
+      // --mqtt-port names mosquitto's own port: with --broker no Aedes is started, so no "port in use".
+      const base = ['--port', String(port), '--mqtt-port', String(mqttPort), '--user-dir', userDir, '--sensors', 'cold-a', '--broker', url, '--broker-user', login.username];
+
+      // A wrong password: one clear line, nothing started or written.
+      let run = runStart(base, { MQTT_PASSWORD: 'wrong' });
+      assert.deepEqual(await run.exited, { code: 1, signal: null });
+      assert.match(run.out.join('\n'), new RegExp(`^start: cannot connect to the MQTT broker ${url} as cold-room: .*Not authorized`, 'm'));
+      assert.ok(!fs.existsSync(userDir), 'nothing written');
+
+      run = runStart(base, { MQTT_PASSWORD: login.password });
+      await run.waitFor(/What to look at/);
+      const printed = run.out.join('\n');
+      assert.match(printed, new RegExp(`MQTT broker \\(yours\\): +${url.replace(/[.]/g, '\\.')}`));
+      assert.doesNotMatch(printed, /Aedes/);
+      assert.ok(!printed.includes(login.password), 'the password is never printed');
+
+      // The sensors publish through mosquitto, and Node-RED's MQTT in (logged in) feeds the ledger.
+      const sensors = new Map([['cold-a', didOf(path.join(userDir, 'iot-ledger', 'devices', 'cold-a.jwk'))]]);
+      await readings(url, sensors, 2, login);
+      const admin = new AdminClient(`http://127.0.0.1:${port}`);
+      const deployed = (await admin.getFlows()).flows as Array<{ id: string; type: string; broker?: string; port?: string }>;
+      const brokerNode = deployed.find((n) => n.type === 'mqtt-broker')!;
+      assert.deepEqual([brokerNode.broker, brokerNode.port], ['${MQTT_HOST}', '${MQTT_PORT}']);
+      const configId = deployed.find((n) => n.type === 'iot-ledger-config')!.id;
+      await ledgerUntil(admin, configId, (l) => l.size >= 8, 30_000);
+
+      // The login is a Node-RED credential (encrypted), never in flows.json.
+      const flowFile = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
+      const credFile = fs.readFileSync(path.join(userDir, 'flows_cred.json'), 'utf8');
+      for (const text of [flowFile, credFile]) assert.ok(!text.includes(login.password) && !/"user"\s*:\s*"cold-room"/.test(text), 'no plain login in the flow files');
+
+      run.child.kill('SIGINT');
+      assert.deepEqual(await run.exited, { code: 0, signal: null }, run.out.join('\n'));
+      assert.match(run.out.join('\n'), /stopping the sensors, Node-RED\.\.\./);
+      // Still there: start never owned it.
+      await (await mqtt.connectAsync(url, { reconnectPeriod: 0, ...login }, false)).endAsync();
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  it('prints its help at once, without building (npm start -- --help)', async () => {
+    const before = fs.statSync(startJs).mtimeMs;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('npm', ['start', '--silent', '--', '--help'], { cwd: projectRoot, timeout: 60_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    assert.match(out, /^usage: npm start -- \[options\]/);
+    for (const option of ['--broker mqtt://HOST:PORT', '--broker-user', '--broker-password', 'MQTT_URL', '--mqtt-port', '--user-dir']) assert.ok(out.includes(option), option);
+    // The build starts by deleting dist/: the compiled start script is the very same file.
+    assert.equal(fs.statSync(startJs).mtimeMs, before, 'dist/ was not rebuilt');
   });
 
   it('rejects unknown options with usage and exit code 2', async () => {

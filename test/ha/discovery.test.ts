@@ -70,10 +70,15 @@ describe('ha: discovery configs', () => {
     assert.deepEqual(JSON.parse(JSON.stringify([violation, value, mkt])), [violation, value, mkt]);
   });
 
-  it('units: °C spellings become °C and a temperature; other units are kept without a device class', () => {
+  it("units: °C, °F and K spellings become a temperature in HA's spelling; other units are kept without a device class", () => {
     const celsius = contractDiscovery({ ...terms, unit: 'degC', mkt: undefined }, T, O)[1].config as Config;
     assert.equal(celsius.unit_of_measurement, '°C');
     assert.equal(celsius.device_class, 'temperature');
+    for (const [unit, ha] of [['°F', '°F'], ['degF', '°F'], ['K', 'K'], ['kelvin', 'K']]) {
+      const c = contractDiscovery({ ...terms, unit, mkt: undefined }, T, O)[1].config as Config;
+      assert.equal(c.unit_of_measurement, ha, unit);
+      assert.equal(c.device_class, 'temperature', unit);
+    }
     const humidity = contractDiscovery({ ...terms, unit: '%', mkt: undefined }, T, O)[1].config as Config;
     assert.equal(humidity.unit_of_measurement, '%');
     assert.ok(!('device_class' in humidity));
@@ -89,21 +94,32 @@ describe('ha: discovery configs', () => {
     assert.equal(list[2].config, null);
   });
 
-  it('follows the configured prefixes', () => {
+  it('follows the configured prefixes; ids carry the base topic, so two gateways on one broker stay apart', () => {
     const t = haTopics('ha', 'site/gw-1');
     const [violation] = contractDiscovery(terms, t, O);
-    assert.equal(violation.topic, 'ha/binary_sensor/iot-ledger_cold-room-1_violation/config');
-    assert.equal((violation.config as Config).state_topic, 'site/gw-1/contract/cold-room-1/state');
-    assert.equal((violation.config as Config).availability_topic, 'site/gw-1/availability');
+    const c = violation.config as Config;
+    assert.match(String(c.unique_id), /^iot-ledger_site_gw-1_[0-9a-f]{8}_cold-room-1_violation$/);
+    assert.equal(violation.topic, `ha/binary_sensor/${String(c.unique_id)}/config`);
+    assert.equal(c.state_topic, 'site/gw-1/contract/cold-room-1/state');
+    assert.equal(c.availability_topic, 'site/gw-1/availability');
+    const other = contractDiscovery(terms, haTopics('ha', 'site/gw-2'), O)[0];
+    assert.notEqual((other.config as Config).unique_id, c.unique_id);
+    assert.notDeepEqual((other.config as Config).device, c.device);
+    const did = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
+    const fw1 = firmwareDiscovery({ did }, t, O).config as Config;
+    const fw2 = firmwareDiscovery({ did }, haTopics('ha', 'site/gw-2'), O).config as Config;
+    assert.notEqual(fw1.unique_id, fw2.unique_id);
+    assert.notDeepEqual(fw1.device, fw2.device);
   });
 
-  it('a device gets an update entity of class firmware, under a device of its name, vendor and class', () => {
+  it('a device gets a diagnostic update entity of class firmware, under a device of its name, vendor, class and version', () => {
     const did = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
-    const d = firmwareDiscovery({ did, name: 'freezer-1', vendor: 'acme', class: 'thermo-v1' }, T, O);
+    const d = firmwareDiscovery({ did, name: 'freezer-1', vendor: 'acme', class: 'thermo-v1', version: '2.4.0' }, T, O);
     assert.equal(d.topic, 'homeassistant/update/iot-ledger_firmware_z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK/config');
     assert.deepEqual(d.config, {
       name: 'Firmware',
       device_class: 'firmware',
+      entity_category: 'diagnostic',
       unique_id: 'iot-ledger_firmware_z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK',
       state_topic: 'iot-ledger/firmware/z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK/state',
       ...AVAILABILITY,
@@ -112,10 +128,11 @@ describe('ha: discovery configs', () => {
         name: 'freezer-1',
         manufacturer: 'acme',
         model: 'thermo-v1',
+        sw_version: '2.4.0',
       },
       origin: O,
     });
     // Without an enrolled name or vendor: a short id, no manufacturer.
-    assert.deepEqual(firmwareDevice({ did }), { identifiers: ['iot-ledger_device_z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'], name: 'device …EGta2doK' });
+    assert.deepEqual(firmwareDevice({ did }, T), { identifiers: ['iot-ledger_device_z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'], name: 'device …EGta2doK' });
   });
 });

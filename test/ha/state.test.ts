@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { evaluate, initialState, termsHashHex, validateTerms, type ContractState } from '../../lib/contracts';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { contractHaState, firmwareHaState, latestRelease } from '../../lib/ha';
+import { SUPPORT_URL, contractHaState, firmwareHaState, latestRelease, releaseUrl } from '../../lib/ha';
 import { Gateway, key, manifest, reportOf } from '../firmware/fixtures';
 
 const party = keyToDid(generateKey('Ed25519'));
@@ -39,12 +39,19 @@ describe('ha: contract state', () => {
     assert.equal(s.attributes.last_reading, null);
   });
 
-  it('awaiting signatures is a status of its own, never a problem', () => {
+  it('awaiting signatures is a status of its own: the problem sensor is unknown (null renders "None"), neither problem nor OK', () => {
     const s = haState(run([[0, -19]]), false);
     assert.equal(s.status, 'awaiting-signatures');
     assert.equal(s.attributes.status, 'awaiting-signatures');
     assert.equal(s.attributes.missing_parties, 1);
-    assert.equal(s.violation, 'OFF');
+    assert.equal(s.violation, null);
+  });
+
+  it("°F and K are published in Home Assistant's spelling", () => {
+    for (const [unit, ha] of [['degF', '°F'], ['kelvin', 'K'], ['%', '%']]) {
+      const t = validateTerms({ ...terms, unit, mkt: undefined });
+      assert.equal(contractHaState({ terms: t, termsHash, active: true, missingParties: [], state: initialState(t) }).unit, ha);
+    }
   });
 
   it('an excursion is not yet a problem; a violation is, until compliance is restored', () => {
@@ -107,29 +114,51 @@ describe('ha: firmware update state', () => {
     assert.equal(firmwareHaState(gw.state, 'did:key:zUnknown'), undefined);
   });
 
-  it('installed = what the device runs or was approved to run; latest = the highest sequence of its vendor and class', () => {
+  it('installed = what the device reported; an approved, unreported update is latest and in progress; latest = the highest sequence of its vendor and class', () => {
     const { gw, acme, globex, dev, devKey } = setup();
-    const [m1, m2] = [1, 2].map((s) => manifest('acme', 'thermo', s, s === 2 ? { uri: 'https://acme.example/fw/1.2.0' } : {}));
+    const [m1, m2, m3] = [1, 2, 3].map((s) => manifest('acme', 'thermo', s, s === 2 ? { uri: 'https://acme.example/fw/1.2.0' } : s === 3 ? { uri: 'ipfs://bafy/1.3.0' } : {}));
     gw.release(m1, acme);
     gw.release(m2, acme);
     gw.release(manifest('acme', 'valve', 9), acme); // another class
     gw.release(manifest('globex', 'thermo', 7), globex); // another vendor
     gw.update({ device: dev, vendor: 'acme', class: 'thermo', sequence: 1 });
+    assert.equal(firmwareHaState(gw.state, dev), undefined, 'approved is not installed: nothing until the device reports');
+    gw.report(devKey, reportOf(m1, { vendor: 'acme', counter: 1 }));
     assert.deepEqual(firmwareHaState(gw.state, dev), {
       installed_version: '1.1.0',
       latest_version: '1.2.0',
+      in_progress: false,
       title: 'acme thermo',
+      release_summary: '',
       release_url: 'https://acme.example/fw/1.2.0',
     });
     gw.update({ device: dev, vendor: 'acme', class: 'thermo', sequence: 2 });
-    gw.report(devKey, reportOf(m2, { vendor: 'acme', counter: 1 }));
+    assert.deepEqual(firmwareHaState(gw.state, dev), {
+      installed_version: '1.1.0',
+      latest_version: '1.2.0',
+      in_progress: true,
+      title: 'acme thermo',
+      release_summary: '',
+      release_url: 'https://acme.example/fw/1.2.0',
+    });
+    gw.report(devKey, reportOf(m2, { vendor: 'acme', counter: 2 }));
     assert.deepEqual(firmwareHaState(gw.state, dev), {
       installed_version: '1.2.0',
       latest_version: '1.2.0',
+      in_progress: false,
       title: 'acme thermo',
+      release_summary: '',
       release_url: 'https://acme.example/fw/1.2.0',
     });
-    assert.equal(latestRelease(gw.state, 'thermo', 'acme')?.sequence, 2);
+    // 1.3.0's manifest links to ipfs://: release_url is still sent (HA keeps a key a message
+    // leaves out), never with a non-http(s) URL HA would reject the whole state for.
+    gw.release(m3, acme);
+    const s3 = firmwareHaState(gw.state, dev);
+    assert.equal(s3?.latest_version, '1.3.0');
+    assert.equal(s3?.release_url, SUPPORT_URL);
+    assert.match(s3?.release_summary ?? '', /No web link to 1\.3\.0/);
+    for (const v of Object.values(s3 ?? {})) assert.notEqual(v, null);
+    assert.equal(latestRelease(gw.state, 'thermo', 'acme')?.sequence, 3);
     assert.equal(latestRelease(gw.state, 'thermo')?.sequence, 7, 'any vendor when the vendor is unknown');
     assert.equal(latestRelease(gw.state, 'pump'), undefined);
   });
@@ -139,6 +168,14 @@ describe('ha: firmware update state', () => {
     gw.release(manifest('acme', 'thermo', 1), acme);
     gw.report(devKey, reportOf(manifest('acme', 'thermo', 5), { vendor: 'acme', counter: 1 }));
     const s = firmwareHaState(gw.state, dev);
-    assert.deepEqual(s, { installed_version: '1.5.0', latest_version: '1.5.0', title: 'acme thermo' });
+    assert.equal(s?.installed_version, '1.5.0');
+    assert.equal(s?.latest_version, '1.5.0');
+    assert.equal(s?.in_progress, false);
+  });
+
+  it('release_url: only absolute http(s) URLs', () => {
+    assert.equal(releaseUrl('https://acme.example/fw/1.2.0'), 'https://acme.example/fw/1.2.0');
+    assert.equal(releaseUrl('http://acme.example/x'), 'http://acme.example/x');
+    for (const bad of ['ipfs://bafy/1.3.0', 'fw/1.3.0.bin', '/fw/1.3.0.bin', 'file:///etc/passwd', 'javascript:alert(1)', '', undefined]) assert.equal(releaseUrl(bad), undefined, String(bad));
   });
 });

@@ -16,9 +16,9 @@ const DID = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
 
 describe('ha: topics', () => {
   it('defaults to homeassistant and iot-ledger; empty settings take the defaults', () => {
-    assert.deepEqual(T, { discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger' });
+    assert.deepEqual(T, { discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger', statusTopic: 'homeassistant/status' });
     assert.deepEqual(haTopics('', '  '), T);
-    assert.deepEqual(haTopics(' ha ', 'site/gw-1'), { discoveryPrefix: 'ha', baseTopic: 'site/gw-1' });
+    assert.deepEqual(haTopics(' ha ', 'site/gw-1'), { discoveryPrefix: 'ha', baseTopic: 'site/gw-1', statusTopic: 'homeassistant/status' });
   });
 
   it('refuses prefixes MQTT cannot publish under', () => {
@@ -33,6 +33,10 @@ describe('ha: topics', () => {
   it('names the availability, HA status, state and discovery topics', () => {
     assert.equal(availabilityTopic(T), 'iot-ledger/availability');
     assert.equal(haStatusTopic(T), 'homeassistant/status');
+    // HA's birth topic is its own setting, not derived from the discovery prefix.
+    assert.equal(haStatusTopic(haTopics('ha-discovery')), 'homeassistant/status');
+    assert.equal(haStatusTopic(haTopics('ha', '', 'hass/online-state')), 'hass/online-state');
+    assert.throws(() => haTopics('ha', '', 'hass/#'), /not a usable MQTT topic/);
     assert.equal(contractStateTopic(T, 'cold-room-1'), 'iot-ledger/contract/cold-room-1/state');
     assert.equal(contractStateTopic(T, 'freezer.2'), 'iot-ledger/contract/freezer.2/state', 'a contract id is a safe topic level');
     assert.equal(discoveryTopic(T, 'binary_sensor', 'iot-ledger_cold-room-1_violation'), 'homeassistant/binary_sensor/iot-ledger_cold-room-1_violation/config');

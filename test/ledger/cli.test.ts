@@ -49,7 +49,25 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /line 2: not JSON/);
     assert.equal(runCli(['append', dir], '').status, 2, 'usage: --key is required');
-    assert.equal(runCli(['append', path.join(tmp.dir, 'new'), '--key', keyFile], '{"type":"note"}').status, 2, 'creating needs --name');
+  });
+
+  it('append to a new directory without --name names the ledger after the directory, and says so', () => {
+    const fresh = path.join(tmp.dir, 'cold room+2');
+    const r = runCli(['append', fresh, '--key', path.join(tmp.dir, 'keys', 'fresh.jwk')], '{"type":"note","body":"first"}\n');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /new ledger .*cold room\+2 named "cold-room-2" \(its checkpoint origin; --name to choose another\)/);
+    const info = runCli(['info', fresh, '--json']);
+    assert.equal((JSON.parse(info.stdout) as { name: string }).name, 'cold-room-2');
+    // An existing ledger keeps its name, and says nothing about one.
+    const again = runCli(['append', fresh, '--key', path.join(tmp.dir, 'keys', 'fresh.jwk')], '{"type":"note","body":"second"}\n');
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /new ledger/);
+  });
+
+  it('firmware history --json prints valid JSON, an empty list for a ledger without firmware records', () => {
+    const r = runCli(['firmware', 'history', dir, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
   });
 
   it('export prints readable JSON lines; info describes the ledger', () => {

@@ -196,7 +196,7 @@ describe('nodes: firmware', function () {
     assert.deepEqual((await auditLedger(dir, { workers: 0 })).findings, [], 'every recorded decision follows the rules');
     const cli = runCli(['firmware', 'history', dir, '--json']);
     assert.equal(cli.status, 0, cli.stderr);
-    const history = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { device: string; versions: { version: string; approvedBy?: { signer: string } }[]; rejections: { reason: string }[] });
+    const history = JSON.parse(cli.stdout) as { device: string; versions: { version: string; approvedBy?: { signer: string } }[]; rejections: { reason: string }[] }[];
     const first = history.find((h) => h.device === keyToDid(devices[0]));
     assert.deepEqual(first?.versions.map((v) => [v.version, v.approvedBy?.signer]), [['1.2.0', keyToDid(vendor)]]);
     assert.deepEqual(first?.rejections.map((j) => j.reason), ['rollback']);

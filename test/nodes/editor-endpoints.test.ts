@@ -38,7 +38,7 @@ interface Series {
   contract: { id: string; termsHash: string; rule: unknown; unit: string | null; active: boolean | null };
   points: { index: number; time: number; value: number }[];
   events: { time: number; type: string }[];
-  excursions: { start: number; end: number | null; violated: boolean }[];
+  excursions: { start: number; end: number | null; violated: boolean; violatedAt: number | null }[];
   from: number | null;
   to: number | null;
 }
@@ -230,14 +230,15 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
     assert.deepEqual(series.points.map((p) => p.value), [-20, -19, -17, -16, -19]);
     assert.deepEqual(series.events.map((e) => e.type), ['excursion.started', 'violation', 'excursion.ended', 'compliance.restored']);
     assert.equal(series.excursions.length, 1);
-    assert.deepEqual(series.excursions[0], { start: series.points[2].time, end: series.points[4].time, violated: true });
+    const violatedAt = series.events.find((e) => e.type === 'violation')!.time;
+    assert.deepEqual(series.excursions[0], { start: series.points[2].time, end: series.points[4].time, violated: true, violatedAt });
     assert.equal(series.from, series.points[0].time);
     assertNoSecrets('GET /iot-ledger/sidebar/series', series);
 
     const last2 = await get<Series>(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=${hash}&limit=2`);
     assert.deepEqual(last2.points.map((p) => p.value), [-16, -19]);
     // The excursion began before the first point shown: it is still shaded from its start.
-    assert.deepEqual(last2.excursions, [{ start: series.points[2].time, end: series.points[4].time, violated: true }]);
+    assert.deepEqual(last2.excursions, [{ start: series.points[2].time, end: series.points[4].time, violated: true, violatedAt }]);
 
     await get(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=not-a-hash`, 400);
     await get(`/iot-ledger/sidebar/series?ledger=nope&contract=${hash}`, 404);
@@ -274,7 +275,10 @@ describe('sidebar data on a Gateway', function () {
     assert.equal(series.contract.active, null);
     assert.deepEqual(series.contract.rule, { op: '<', limit: -18 });
     assert.deepEqual(series.points.map((p) => p.value), [-15, -16, -17]);
-    assert.deepEqual(series.excursions, [{ start: t0 + 30_000, end: null, violated: true }]);
+    // The violation began when the excursion had lasted the alarm's seconds, not at its start.
+    const violation = series.events.find((e) => e.type === 'violation');
+    assert.ok(violation && violation.time > t0 + 30_000, JSON.stringify(series.events));
+    assert.deepEqual(series.excursions, [{ start: t0 + 30_000, end: null, violated: true, violatedAt: violation.time }]);
     assert.equal(series.events[0].type, 'excursion.started');
     assert.equal(await contractSeries(gw, '1'.repeat(64)), null);
 

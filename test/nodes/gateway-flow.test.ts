@@ -75,7 +75,7 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     assert.equal(got[0].envelope, env1);
     assert.ok(Buffer.isBuffer(got[1].envelope));
     assert.deepEqual(got.map((m) => m.ledger.index), [2, 3, 4]);
-    assert.deepEqual(recordStatuses.at(-1), { fill: 'green', shape: 'dot', text: 'block 1 · 5 records' });
+    assert.deepEqual(recordStatuses.at(-1), { fill: 'green', shape: 'dot', text: '1 block · 5 records' });
 
     const answer = nextMessage<{ payload: { index: number; type: string; device?: string }[] }>(helper.getNode('answer'));
     helper.getNode('query').receive({ payload: { mode: 'device', device: keyToDid(device) } });

@@ -10,12 +10,12 @@ import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
 const topics = haTopics();
 const AVAILABILITY = 'iot-ledger/availability';
 
-function connection(port: number, warnings: string[] = []): HaConnection {
+function connection(port: number, warnings: string[] = [], t = topics): HaConnection {
   return new HaConnection({
     host: '127.0.0.1',
     port,
     tls: false,
-    topics,
+    topics: t,
     clientId: `ha-client-test-${Math.random().toString(16).slice(2, 8)}`,
     reconnectPeriod: 100,
     log: { log: () => undefined, warn: (m) => warnings.push(m) },
@@ -70,6 +70,28 @@ describe('nodes/lib/ha-client: the shared MQTT connection', function () {
     assert.equal(retained.get(AVAILABILITY), 'offline');
     assert.equal(retained.get('iot-ledger/x/state'), '{"v":2}', 'nothing is published after close');
     assert.equal(retained.get('homeassistant/sensor/x/config'), '{"name":"X"}');
+  });
+
+  it("sends everything again when Home Assistant announces its start on the status topic it is configured with", async () => {
+    broker = await startBroker({ port: 0 });
+    // Discovery prefix "ha", Home Assistant's birth topic left at its default, and one set apart.
+    for (const [t, birth] of [
+      [haTopics('ha'), 'homeassistant/status'],
+      [haTopics('ha', 'gw-2', 'hass/birth'), 'hass/birth'],
+    ] as const) {
+      const watch = await MqttWatch.connect(broker.url, ['ha/#']);
+      watches.push(watch);
+      const c = connection(broker.port, [], t);
+      open.push(c);
+      c.retain(`ha/sensor/${t.baseTopic}/config`, '{"name":"X"}');
+      await watch.waitFor((m) => m.topic === `ha/sensor/${t.baseTopic}/config`, 'config');
+      // The connection subscribes right after connecting: wait until a birth message is answered.
+      const before = watch.messages.length;
+      await until('configs sent again after the birth message', () => {
+        void watch.client.publishAsync(birth, 'online');
+        return watch.messages.slice(before).some((m) => m.topic === `ha/sensor/${t.baseTopic}/config`);
+      });
+    }
   });
 
   it('a dropped connection: the broker publishes the will (offline); on reconnect online and everything again', async () => {

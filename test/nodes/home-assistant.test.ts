@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { signContract, validateTerms } from '../../lib/contracts';
-import { createManifest } from '../../lib/firmware';
+import { createManifest, createReport } from '../../lib/firmware';
 import { generateKey, keyToDid } from '../../lib/index';
 import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
 import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
@@ -103,6 +103,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'online', 'online');
     const first = await watch.waitFor((m) => m.topic === TOPIC.contractState, 'contract state');
     assert.equal(json(first.payload).status, 'awaiting-signatures');
+    assert.equal(json(first.payload).violation, null, 'unknown in Home Assistant while awaiting signatures');
 
     const signed = nextMessage(helper.getNode('events'));
     helper.getNode('contract').receive({ topic: 'contract/sign', payload: signContract(terms, operator, { kid: keyToDid(operator) }) });
@@ -133,18 +134,30 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(await firmware({ mode: 'release', payload: manifest(1) }), 'recorded');
     assert.equal(await firmware({ mode: 'release', payload: manifest(2, 'https://acme.example/thermo/1.2.0') }), 'recorded');
     assert.equal(await firmware({ payload: { device: deviceDid, vendor: 'acme', class: 'thermo-v1', sequence: 1 } }), 'approved');
+    // Approved is not installed: no update entity until the device reports what it runs.
+    assert.equal(watch.messages.some((m) => m.topic === TOPIC.firmwareState), false);
+    const reported = createReport({ vendor: 'acme', class: 'thermo-v1', version: '1.1.0', sequence: 1, digest: digest(1), counter: 1 }, device);
+    assert.equal(await firmware({ mode: 'report', deviceId: deviceDid, payload: reported }), 'recorded');
     const update = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state');
     assert.deepEqual(json(update.payload), {
       installed_version: '1.1.0',
       latest_version: '1.2.0',
+      in_progress: false,
       title: 'acme thermo-v1',
+      release_summary: '',
       release_url: 'https://acme.example/thermo/1.2.0',
     });
-    // A newer release moves latest_version of the devices the node has seen.
-    const at = watch.messages.length;
-    assert.equal(await firmware({ mode: 'release', payload: manifest(3) }), 'recorded');
+    // An approved update the device has not reported yet: latest and in progress, installed unchanged.
+    let at = watch.messages.length;
+    assert.equal(await firmware({ payload: { device: deviceDid, vendor: 'acme', class: 'thermo-v1', sequence: 2 } }), 'approved');
+    const pending = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state while approved', 8000, at);
+    assert.deepEqual([json(pending.payload).installed_version, json(pending.payload).latest_version, json(pending.payload).in_progress], ['1.1.0', '1.2.0', true]);
+    // A newer release without a web link: latest_version moves, and release_url with it (never left at 1.2.0's).
+    at = watch.messages.length;
+    assert.equal(await firmware({ mode: 'release', payload: manifest(3, 'ipfs://bafy/thermo/1.3.0') }), 'recorded');
     const newer = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state after a release', 8000, at);
-    assert.deepEqual(json(newer.payload), { installed_version: '1.1.0', latest_version: '1.3.0', title: 'acme thermo-v1' });
+    assert.equal(json(newer.payload).latest_version, '1.3.0');
+    assert.equal(json(newer.payload).release_url, 'https://github.com/iot-ledger/node-red-contrib-iot-ledger');
 
     // What Home Assistant finds when it (re)starts: everything retained.
     const retained = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], Object.values(TOPIC));
@@ -172,7 +185,8 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(updateConfig.device_class, 'firmware');
     assert.equal(updateConfig.state_topic, TOPIC.firmwareState);
     assert.equal(updateConfig.availability_topic, TOPIC.availability);
-    assert.deepEqual(updateConfig.device, { identifiers: [`iot-ledger_device_${suffix}`], name: 'freezer-1', manufacturer: 'acme', model: 'thermo-v1' });
+    assert.equal(updateConfig.entity_category, 'diagnostic');
+    assert.deepEqual(updateConfig.device, { identifiers: [`iot-ledger_device_${suffix}`], name: 'freezer-1', manufacturer: 'acme', model: 'thermo-v1', sw_version: '1.1.0' });
     assert.equal(json(retained.get(TOPIC.firmwareState)).latest_version, '1.3.0');
 
     // Home Assistant restarting (its birth message) gets the configs again.
@@ -196,6 +210,61 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.ok(gone.has(TOPIC.update) && gone.has(TOPIC.firmwareState), 'device entities stay');
     assert.equal(gone.has(TOPIC.violation), false);
     assert.equal(gone.has(TOPIC.contractState), false);
+  });
+
+  it('clears what is no longer announced: stale configs of an earlier run, a contract taken out of a node, Home Assistant set back to none', async () => {
+    const json0 = (o: object) => JSON.stringify(o);
+    // Left by an earlier run of this gateway (same availability topic and origin): a contract that is gone.
+    const staleTopic = 'homeassistant/binary_sensor/iot-ledger_gone-contract_violation/config';
+    const staleState = 'iot-ledger/contract/gone-contract/state';
+    // Someone else's config under the same prefix: never touched.
+    const foreignTopic = 'homeassistant/sensor/zigbee_kitchen_temperature/config';
+    await watch.client.publishAsync(staleTopic, json0({ unique_id: 'iot-ledger_gone-contract_violation', availability_topic: TOPIC.availability, origin: { name: 'node-red-contrib-iot-ledger' } }), { qos: 1, retain: true });
+    await watch.client.publishAsync(staleState, json0({ status: 'compliant' }), { qos: 1, retain: true });
+    await watch.client.publishAsync(foreignTopic, json0({ unique_id: 'kitchen', availability_topic: 'zigbee/availability', origin: { name: 'zigbee2mqtt' } }), { qos: 1, retain: true });
+
+    const second = validateTerms({ ...terms, id: 'cold-room-two', title: 'Second room' });
+    const both = () =>
+      flow().map((n) => ((n as { id: string }).id === 'contract' ? { ...n, terms: JSON.stringify([terms, second]) } : n));
+    await helper.load(nodes, both(), { ha: { password: '' } });
+    const secondViolation = 'homeassistant/binary_sensor/iot-ledger_cold-room-two_violation/config';
+    await watch.waitFor((m) => m.topic === secondViolation && m.payload !== '', 'second contract announced');
+    await watch.waitFor((m) => m.topic === staleTopic && m.payload === '', 'stale config of an earlier run cleared');
+    await watch.waitFor((m) => m.topic === staleState && m.payload === '', 'stale state of an earlier run cleared');
+
+    // The same flow deployed again: nothing of it is cleared (no entity flaps in Home Assistant).
+    await deploy(both().map((n) => ((n as { id: string }).id === 'contract' ? { ...n, name: 'renamed' } : n)));
+    // One contract taken out of the node.
+    let cut = watch.messages.length;
+    await deploy(flow());
+    await watch.waitFor((m) => m.topic === secondViolation && m.payload === '', 'the removed contract cleared', 8000, cut);
+    assert.equal(
+      watch.messages.some((m) => m.topic === TOPIC.violation && m.payload === ''),
+      false,
+      'the kept contract was never cleared, not even while redeploying',
+    );
+    // A device with a firmware report: its update entity.
+    const dev2 = generateKey('Ed25519');
+    const enrolled = nextMessage(helper.getNode('enrolled'));
+    helper.getNode('enrol').receive({ payload: { did: keyToDid(dev2), name: 'freezer-2' } });
+    await enrolled;
+    assert.equal(await firmware({ mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } }), 'recorded');
+    assert.equal(await firmware({ mode: 'release', payload: manifest(7) }), 'recorded');
+    const report = createReport({ vendor: 'acme', class: 'thermo-v1', version: '1.7.0', sequence: 7, digest: digest(7), counter: 1 }, dev2);
+    assert.equal(await firmware({ mode: 'report', deviceId: keyToDid(dev2), payload: report }), 'recorded');
+    const update2 = `homeassistant/update/iot-ledger_firmware_${keyToDid(dev2).slice('did:key:'.length)}/config`;
+    await watch.waitFor((m) => m.topic === update2 && m.payload !== '', 'update entity of the second device');
+
+    // Home Assistant set back to none on both nodes.
+    cut = watch.messages.length;
+    await deploy(flow().map((n) => ((n as { id: string }).id === 'contract' || (n as { id: string }).id === 'fw' ? { ...n, ha: '' } : n)));
+    for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState, update2])
+      await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`, 8000, cut);
+
+    const left = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], [foreignTopic]);
+    assert.ok(left.has(foreignTopic), "another integration's config stays");
+    assert.equal(left.has(TOPIC.violation) || left.has(staleTopic) || left.has(secondViolation), false);
+    await watch.client.publishAsync(foreignTopic, '', { qos: 1, retain: true });
   });
 
   it('publishes nothing for nodes without a Home Assistant config', async () => {

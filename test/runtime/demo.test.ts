@@ -10,7 +10,7 @@ import { Gateway } from '../../lib/gateway';
 import { readKeyFile } from '../../lib/keyfile';
 import { generateKey } from '../../lib/keys';
 import { Ledger } from '../../lib/ledger';
-import { contractTerms, ledgersInUse, personaliseContracts, type FlowNode } from '../../lib/runtime/demo-flow';
+import { brokerFromEnvironment, brokersFromEnvironment, contractTerms, ledgersInUse, personaliseContracts, type FlowNode } from '../../lib/runtime/demo-flow';
 import { loadOrCreateDemoKeys } from '../../lib/runtime/demo-keys';
 import { prepareFlowLedgers, prepareLedger } from '../../lib/runtime/demo-ledger';
 import { signReadingsWith } from '../../lib/runtime/reading-signer';
@@ -190,5 +190,20 @@ describe('runtime/demo-ledger', function () {
     await prepareLedger({ dir: ledgerDir, keyFile, name: 'coldroom' });
     fs.rmSync(keyFile);
     await assert.rejects(prepareLedger({ dir: ledgerDir, keyFile, name: 'coldroom' }), /is not the key of ledger/);
+  });
+});
+
+describe('runtime/demo-flow: the broker npm start uses', () => {
+  it("points the examples' broker nodes at ${MQTT_HOST}:${MQTT_PORT} and finds them again", () => {
+    const flows = [
+      { id: 'b', type: 'mqtt-broker', broker: 'localhost', port: '1883', name: 'cold-room broker' },
+      { id: 'in', type: 'mqtt in', broker: 'b', topic: 'x' },
+    ];
+    const out = brokerFromEnvironment(flows);
+    assert.deepEqual(out[0], { id: 'b', type: 'mqtt-broker', broker: '${MQTT_HOST}', port: '${MQTT_PORT}', name: 'cold-room broker' });
+    assert.deepEqual(out[1], flows[1]);
+    assert.equal(flows[0].broker, 'localhost', 'the input is not changed');
+    assert.deepEqual(brokersFromEnvironment(out), ['b']);
+    assert.deepEqual(brokersFromEnvironment(flows), [], 'a broker typed in by the user is not npm start’s');
   });
 });

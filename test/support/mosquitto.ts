@@ -1,7 +1,8 @@
 // Debian's mosquitto broker as a child process, on a free local port, for tests.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../../lib/runtime/ports';
 import { scratchDir } from './e2e';
@@ -25,12 +26,24 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+export interface MosquittoOptions {
+  /** Only this user name and password get in (anonymous clients are refused). */
+  login?: { username: string; password: string };
+}
+
 /** Starts `mosquitto -c <config>` listening on 127.0.0.1 and resolves once it accepts connections. */
-export async function startMosquitto(timeoutMs = 10_000): Promise<Mosquitto> {
+export async function startMosquitto(timeoutMs = 10_000, opts: MosquittoOptions = {}): Promise<Mosquitto> {
   const port = await freePort();
   const dir = scratchDir('mosquitto');
   const config = path.join(dir, 'mosquitto.conf');
-  fs.writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const lines = [`listener ${port} 127.0.0.1`, `allow_anonymous ${opts.login ? 'false' : 'true'}`, 'persistence false'];
+  if (opts.login) {
+    const passwd = path.join(dir, 'passwd');
+    execFileSync('mosquitto_passwd', ['-b', '-c', passwd, opts.login.username, opts.login.password]);
+    // Started as root, mosquitto would switch to its own user, who cannot read this scratch dir.
+    lines.push(`password_file ${passwd}`, `user ${os.userInfo().username}`);
+  }
+  fs.writeFileSync(config, `${lines.join('\n')}\n`);
   const child: ChildProcess = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
