@@ -24,7 +24,12 @@ export type ErrorCode =
   | 'ERR_INVALID_TERMS'
   | 'ERR_INVALID_READING'
   | 'ERR_FIRMWARE_REJECTED'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  | 'ERR_WITNESS_REQUEST'
+  | 'ERR_WITNESS_REFUSED'
+  | 'ERR_WITNESS_EQUIVOCATION'
+  | 'ERR_WITNESS_QUORUM'
+  | 'ERR_WITNESS_STATE';
 
 export class LedgerError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,4 @@
+export * from './cosignature';
+export * from './request';
+export * from './decision';
+export * from './quorum';
