@@ -16,7 +16,15 @@ export = function register(RED: RED): void {
     gateway().then(
       (gw) => {
         this.status(status.info(ledgerStatusText(gw)));
-        gw.on('block', () => this.status(status.ok(ledgerStatusText(gw))));
+        const show = () => this.status(status.ok(ledgerStatusText(gw)));
+        gw.on('block', show);
+        const witnesses = gw.witnesses;
+        witnesses?.on('status', show);
+        this.on('close', (_removed, done) => {
+          gw.off('block', show);
+          witnesses?.off('status', show);
+          done();
+        });
       },
       (err) => this.status(status.error(errorCode(err))),
     );

@@ -10,6 +10,7 @@ import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, ty
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
 import { acceptSigned, identifySigner, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 import { SignaturePool } from './signature-pool';
+import type { WitnessClient } from '../witness/client';
 
 export const SECURITY = 'security';
 
@@ -51,6 +52,8 @@ export class Gateway extends EventEmitter {
   readonly contracts = new Map<string, () => ContractView>();
   #firmware?: Promise<FirmwareRunner>;
   readonly #signatures = new SignaturePool();
+  /** Witnessing of this ledger's checkpoints, when the Ledger node names witnesses. */
+  witnesses?: WitnessClient;
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */

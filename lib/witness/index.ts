@@ -5,3 +5,5 @@ export * from './quorum';
 export * from './state';
 export * from './service';
 export * from './config';
+export * from './ledger-cosignatures';
+export * from './client';

@@ -15,5 +15,7 @@ export function useLedger(RED: RED, node: Node, def: NodeDef): () => Promise<Gat
 }
 
 export function ledgerStatusText(gw: Gateway): string {
-  return `block ${gw.ledger.height} · ${formatCount(gw.ledger.size)} records`;
+  const text = `block ${gw.ledger.height} · ${formatCount(gw.ledger.size)} records`;
+  const w = gw.witnesses?.last;
+  return w && w.of > 0 ? `${text} · cosigned ${w.cosigned}/${w.of}` : text;
 }
