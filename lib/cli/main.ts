@@ -11,6 +11,7 @@ import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
 import { prove, proveUsage } from './prove';
 import { verifyProof, verifyProofUsage } from './verify-proof';
+import { witness, witnessUsage } from './witness';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
@@ -25,6 +26,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
   firmware: { run: firmware, usage: firmwareUsage },
+  witness: { run: witness, usage: witnessUsage },
 };
 
 function usage(): string {

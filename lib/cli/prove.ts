@@ -3,12 +3,13 @@ import { readPrivateKeyFile } from '../keyfile';
 import { Ledger } from '../ledger';
 import { intFlag, parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
+import { cosignedProofBundle } from '../witness/bundle';
 
 export const proveUsage = 'iot-ledger prove DIR INDEX [--out FILE] [--height H] [--key GATEWAY_KEY_FILE]';
 
 /**
- * Prints (or writes) the proof bundle of a record under the latest checkpoint, or under
- * block H. With --key the ledger is opened for writing and pending records are sealed first.
+ * Prints (or writes) the proof bundle of a record under the newest cosigned checkpoint that
+ * covers it (else the latest checkpoint), or under block H. With --key the ledger is opened for writing and pending records are sealed first.
  */
 export async function prove(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
@@ -21,7 +22,7 @@ export async function prove(argv: string[], io: CliIo): Promise<number> {
     ? await Ledger.open(dir, { gatewayKey: readPrivateKeyFile(keyFile) })
     : await Ledger.open(dir, { readOnly: true });
   try {
-    const bundle = await ledger.proofBundle(Number(indexArg), height);
+    const bundle = height === undefined ? await cosignedProofBundle(ledger, Number(indexArg)) : await ledger.proofBundle(Number(indexArg), height);
     const json = `${JSON.stringify(bundle, null, 2)}\n`;
     if (out) {
       fs.writeFileSync(out, json);

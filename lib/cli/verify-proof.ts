@@ -1,15 +1,17 @@
 import * as fs from 'node:fs';
 import { isLedgerError } from '../errors';
 import { verifyProofBundle } from '../ledger';
-import { parseArgs, stringFlag, UsageError } from './args';
+import { stringFlag, UsageError } from './args';
+import { parseWithWitnesses } from './witness-policy';
+import { checkQuorum } from '../witness/bundle';
 import type { CliIo } from './io';
 import { jsonView } from './ledger-view';
 
-export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--json]';
+export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--witness WITNESS_KEY ...] [--quorum K] [--json]';
 
 /** Offline check of a proof bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
 export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, ['json']);
+  const { args, policy } = parseWithWitnesses(argv, ['json']);
   const key = stringFlag(args, 'key');
   if (args.positional.length !== 1 || !key) throw new UsageError(verifyProofUsage);
   const [file] = args.positional;
@@ -39,6 +41,16 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
       return invalid(err.message, err.code);
     throw err;
   }
+  let cosigners: string[] | undefined;
+  if (policy) {
+    try {
+      cosigners = checkQuorum((bundle as { checkpoint: string }).checkpoint, key.trim(), policy).cosigners.map((c) => c.name);
+    } catch (err) {
+      if (isLedgerError(err) && ['ERR_WITNESS_QUORUM', 'ERR_BAD_SIGNATURE', 'ERR_MALFORMED_NOTE', 'ERR_MALFORMED_KEY'].includes(err.code))
+        return invalid(`witnesses: ${err.message}`, err.code);
+      throw err;
+    }
+  }
   const r = v.record;
   const report = {
     valid: true,
@@ -49,13 +61,15 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     device: r.device ?? null,
     time: new Date(r.time).toISOString(),
     body: r.body === undefined ? null : jsonView(r.body),
+    ...(cosigners ? { cosignedBy: cosigners, quorum: policy?.quorum } : {}),
   };
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else
     io.stdout(
       `valid: record ${v.index} is in ledger ${report.origin} (checkpoint tree size ${report.treeSize})\n` +
         `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
-        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n`,
+        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n` +
+        (cosigners ? `cosigned by ${cosigners.length} of the ${policy?.witnesses.length} witnesses given (quorum ${policy?.quorum}): ${cosigners.join(', ')}\n` : ''),
     );
   return 0;
 }

@@ -7,3 +7,4 @@ export * from './service';
 export * from './config';
 export * from './ledger-cosignatures';
 export * from './client';
+export * from './bundle';
