@@ -183,6 +183,13 @@ export class WitnessClient extends EventEmitter {
       await writeWitnessSize(db, name, size);
       return;
     }
+    if (!this.#closed) {
+      w.progress.last = 'conflict';
+      throw new LedgerError('ERR_WITNESS_REFUSED', `witness ${name} keeps answering 409 (it holds size ${known}): the ledger and the witness disagree about its history`, {
+        witness: name,
+        size: known,
+      });
+    }
   }
 
   /** Checks the witness's cosignature lines on the checkpoint and adds them to the block's stored note. */
