@@ -4,6 +4,7 @@ import { generateKey } from '../lib/keys';
 import { ledgerPaths } from '../lib/gateway/paths';
 import type { LedgerConfigNode } from './lib/ledger-config';
 import { parseWitnessEndpoints, WitnessClient, type WitnessEndpoint } from '../lib/witness/client';
+import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
 
 export = function register(RED: RED): void {
@@ -36,7 +37,9 @@ export = function register(RED: RED): void {
           const gatewayKey = loadOrCreateKeyFile(this.keyFile, () => generateKey('Ed25519'));
           const gw = await acquireGateway(this.dir, { name: this.ledgerName, gatewayKey, blockRecords, blockSeconds });
           if (endpoints.length > 0 && !gw.witnesses) {
-            client = new WitnessClient(gw.ledger, endpoints, { quorum });
+            const transport = autoTransport();
+            client = new WitnessClient(gw.ledger, endpoints, { quorum, transport });
+            client.once('closed', () => void transport.close());
             client.on('witness-error', (name: string, err: Error) => this.warn(`witness ${name}: ${err.message}`));
             gw.witnesses = client;
             client.kick();

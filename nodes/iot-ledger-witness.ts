@@ -10,6 +10,7 @@ import { nodeError } from './lib/errors';
 import type { IdentityNode } from './lib/identity';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { mountWitnessRoutes, type WitnessHttpRED } from './lib/witness-http';
+import { serveWitnessMqtt, type WitnessMqttServer } from '../lib/witness/mqtt';
 
 interface WitnessNode extends Node {
   service?: WitnessService;
@@ -25,6 +26,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
     const keyName = String(def.keyName ?? '').trim();
     const prefix = normalisePrefix(String(def.prefix ?? ''));
     let unmount: (() => void) | undefined;
+    let mqtt: WitnessMqttServer | undefined;
     try {
       if (!isValidKeyName(keyName)) throw new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-witness.errors.keyName'));
       const logs = parseWitnessedLogs(String(def.logs ?? ''));
@@ -39,6 +41,12 @@ export = function register(RED: RED & WitnessHttpRED): void {
       this.verifierKey = witnessVerifierKey(keyName, key);
       this.status({ fill: 'grey', shape: 'ring', text: RED._('iot-ledger-witness.status.ready', { logs: logs.length }) });
       if (prefix !== null) unmount = mountWitnessRoutes(RED, prefix, this);
+      const mqttUrl = String(def.mqttUrl ?? '').trim();
+      if (mqttUrl) {
+        if (!/^mqtts?:\/\/[^/]+\/?$/.test(mqttUrl)) throw new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-witness.errors.mqttUrl'));
+        const base = String(def.mqttTopic ?? '').trim() || `iot-ledger/witness/${keyName}`;
+        mqtt = serveWitnessMqtt({ url: mqttUrl.replace(/\/$/, ''), base, handle: (body) => this.handle(body), onError: (err) => this.warn(`MQTT: ${err.message}`) });
+      }
     } catch (err) {
       this.status({ fill: 'red', shape: 'ring', text: (err as LedgerError).code ?? 'error' });
       this.error(nodeError(err));
@@ -92,7 +100,8 @@ export = function register(RED: RED & WitnessHttpRED): void {
 
     this.on('close', (_removed, done) => {
       unmount?.();
-      done();
+      if (mqtt) mqtt.close().then(done, done);
+      else done();
     });
   }
   RED.nodes.registerType('iot-ledger-witness', Witness);

@@ -64,7 +64,7 @@ export interface WitnessClientOptions {
   maxRetryMs?: number;
 }
 
-/** Parses the Ledger node's witness lines: `<witness vkey> <url>` per line. */
+/** Parses the Ledger node's witness lines: `<witness vkey> <url>` per line (http(s):// submission prefix or mqtt(s)://broker/<topic>). */
 export function parseWitnessEndpoints(text: string): WitnessEndpoint[] {
   const out: WitnessEndpoint[] = [];
   for (const raw of String(text ?? '').split('\n')) {
@@ -72,7 +72,7 @@ export function parseWitnessEndpoints(text: string): WitnessEndpoint[] {
     if (!line || line.startsWith('#')) continue;
     const [vkey, url, ...rest] = line.split(/\s+/);
     if (!url || rest.length) throw new LedgerError('ERR_INVALID_ARGUMENT', `witness line "${line.slice(0, 60)}": "<witness verifier key> <URL>"`);
-    if (!/^https?:\/\//.test(url)) throw new LedgerError('ERR_INVALID_ARGUMENT', `witness URL must start with http:// or https://: ${url}`);
+    if (!/^(https?|mqtts?):\/\//.test(url)) throw new LedgerError('ERR_INVALID_ARGUMENT', `witness URL must start with http://, https://, mqtt:// or mqtts://: ${url}`);
     out.push({ key: parseWitnessKey(vkey), url });
   }
   if (new Set(out.map((w) => w.key.name)).size !== out.length) throw new LedgerError('ERR_INVALID_ARGUMENT', 'each witness must appear once');
@@ -259,5 +259,6 @@ export class WitnessClient extends EventEmitter {
     for (const w of this.#workers) if (w.retry) clearTimeout(w.retry);
     await Promise.all(this.#workers.map((w) => w.running));
     await this.#store;
+    this.emit('closed');
   }
 }

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKey } from '../../lib/crypto';
 import { writeKeyFile } from '../../lib/keyfile';
 import { verifierKeyString } from '../../lib/note';
@@ -14,7 +15,8 @@ import { scratchDir } from '../support/e2e';
 import { iotLedger } from '../support/ledger-runtime';
 
 // Three real Node-RED processes: a gateway whose Ledger node names two witnesses, and two
-// witnesses serving C2SP add-checkpoint over HTTP. Records come in over HTTP (an http in ->
+// witnesses serving C2SP add-checkpoint, the first over HTTP, the second over MQTT through
+// Debian's mosquitto. Records come in over HTTP (an http in ->
 // Record flow). Checkpoints reach 2/2; one witness killed (SIGKILL) leaves 1/2 with quorum 1
 // met, and it catches up after restart; the gateway's ledger replaced by an older copy with
 // new records appended makes both witnesses refuse and keep evidence, and verify-proof
@@ -46,7 +48,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-describe('e2e: witnesses (three Node-RED processes over HTTP)', function () {
+describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', function () {
   this.timeout(300_000);
   const gwKey = generateKey('Ed25519');
   const gwVkey = verifierKeyString(LEDGER, gwKey);
@@ -57,6 +59,8 @@ describe('e2e: witnesses (three Node-RED processes over HTTP)', function () {
   let wPorts: number[] = [];
   const ws: (NodeRedProcess | undefined)[] = [undefined, undefined];
   let gw: NodeRedProcess | undefined;
+  let mosquitto: ChildProcess | undefined;
+  let mqttUrl = '';
 
   const startWitness = async (i: number) => {
     ws[i] = await NodeRedProcess.start({ userDir: wDirs[i], port: wPorts[i], logLevel: 'warn' });
@@ -81,12 +85,16 @@ describe('e2e: witnesses (three Node-RED processes over HTTP)', function () {
 
   before(async () => {
     wPorts = [await freePort(), await freePort()];
+    const brokerPort = await freePort();
+    mosquitto = spawn('/usr/sbin/mosquitto', ['-p', String(brokerPort)], { stdio: 'ignore' });
+    mqttUrl = `mqtt://127.0.0.1:${brokerPort}`;
     for (const [i, dir] of wDirs.entries()) {
       linkIntoUserDir(dir, projectRoot);
       writeKeyFile(path.join(dir, 'iot-ledger', 'keys', `${WITNESSES[i]}.witness.jwk`), wKeys[i]);
+      const transport = i === 0 ? { prefix: '/witness' } : { prefix: '-', mqttUrl, mqttTopic: 'witnesses/w2' };
       seedFlows(dir, [
         { id: 'tw', type: 'tab', label: 'witness' },
-        { id: 'w', type: 'iot-ledger-witness', z: 'tw', keyName: WITNESSES[i], logs: gwVkey, prefix: '/witness', wires: [[]] },
+        { id: 'w', type: 'iot-ledger-witness', z: 'tw', keyName: WITNESSES[i], logs: gwVkey, ...transport, wires: [[]] },
       ]);
     }
     linkIntoUserDir(gDir, projectRoot);
@@ -99,7 +107,7 @@ describe('e2e: witnesses (three Node-RED processes over HTTP)', function () {
         ledgerName: LEDGER,
         blockRecords: 5,
         blockSeconds: 3600,
-        witnesses: wVkeys.map((v, i) => `${v} http://127.0.0.1:${wPorts[i]}/witness`).join('\n'),
+        witnesses: `${wVkeys[0]} http://127.0.0.1:${wPorts[0]}/witness\n${wVkeys[1]} ${mqttUrl}/witnesses/w2`,
         quorum: '1',
       },
       { id: 'in', type: 'http in', z: 'tg', url: '/rec', method: 'post', wires: [['rec']] },
@@ -112,6 +120,7 @@ describe('e2e: witnesses (three Node-RED processes over HTTP)', function () {
 
   after(async () => {
     for (const p of [gw, ...ws]) await p?.kill().catch(() => undefined);
+    mosquitto?.kill();
   });
 
   it('cosigns every block 2/2, and the witness endpoint speaks C2SP (409 text/x.tlog.size)', async () => {
