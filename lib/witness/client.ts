@@ -28,12 +28,15 @@ export type Transport = (endpoint: WitnessEndpoint, body: string) => Promise<Tra
 export const httpTransport =
   (timeoutMs = 10_000): Transport =>
   async (endpoint, body) => {
-    const res = await fetch(`${endpoint.url.replace(/\/+$/, '')}/add-checkpoint`, {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    // fetch refuses URLs with credentials: user:password@ (for a witness behind httpNodeAuth) becomes Basic auth.
+    const url = new URL(`${endpoint.url.replace(/\/+$/, '')}/add-checkpoint`);
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+    if (url.username || url.password) {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    const res = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, body: await res.text() };
   };
 
