@@ -8,6 +8,7 @@ import { MAX_REQUEST_BYTES, parseWitnessedLogs, WitnessService, WitnessState, wi
 import { isValidKeyName } from '../lib/note-open';
 import { nodeError } from './lib/errors';
 import type { IdentityNode } from './lib/identity';
+import type { LedgerConfigNode } from './lib/ledger-config';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { mountWitnessRoutes, type WitnessHttpRED } from './lib/witness-http';
 import { serveWitnessMqtt, type WitnessMqttServer } from '../lib/witness/mqtt';
@@ -72,6 +73,15 @@ export = function register(RED: RED & WitnessHttpRED): void {
           evidenceFile: reply.evidenceFile,
         });
         this.error(err, { ...out, evidence: reply.evidence });
+        // On the witness's own ledger too, when it keeps one: evidence then sits under its signed checkpoints.
+        const ledger = def.ledger ? (RED.nodes.getNode(String(def.ledger)) as LedgerConfigNode | null) : null;
+        if (ledger && typeof ledger.gateway === 'function') {
+          const ev = reply.evidence;
+          ledger
+            .gateway()
+            .then((gw) => gw.securityEvent(err, { origin: ev.origin, kind: ev.kind, latest: ev.latest, submitted: ev.submitted, oldSize: ev.oldSize }))
+            .catch((e: unknown) => this.error(nodeError(e)));
+        }
       }
       if (!msg) this.send(out);
       return reply;

@@ -29,7 +29,8 @@ describe('Witness node', function () {
   const body = (old: number, size: number, ls = leaves) => formatAddCheckpoint({ oldSize: old, proof: old > 0 ? consistencyProof(ls, old, size) : [], checkpoint: cp(size, ls) });
   const flow = () =>
     onTab([
-      { id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/w1', logs: verifierKeyString(ORIGIN, gw), prefix: '-', wires: [['out']] },
+      { id: 'own', type: 'iot-ledger-config', ledgerName: 'witness-own', blockRecords: 1, blockSeconds: 3600 },
+      { id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/w1', ledger: 'own', logs: verifierKeyString(ORIGIN, gw), prefix: '-', wires: [['out']] },
       { id: 'out', type: 'helper' },
       { id: 'catch', type: 'catch', scope: ['w'], uncaught: false, wires: [['caught']] },
       { id: 'caught', type: 'helper' },
@@ -77,6 +78,16 @@ describe('Witness node', function () {
     assert.equal(files.length, 1);
     const kept = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8')) as { submitted: string };
     assert.equal(kept.submitted, cp(12, fork));
+    // And on the witness's own ledger, as a security record.
+    const own = helper.getNode('own') as unknown as { gateway(): Promise<{ ledger: { size: number; get(i: number): Promise<{ record: { type: string; body: Record<string, unknown> } }> } }> };
+    const g = await own.gateway();
+    const rec = await (async () => {
+      for (let i = 0; i < 50 && g.ledger.size === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      return g.ledger.get(g.ledger.size - 1);
+    })();
+    assert.equal(rec.record.type, 'security');
+    assert.equal(rec.record.body.code, 'ERR_WITNESS_EQUIVOCATION');
+    assert.equal(rec.record.body.submitted, cp(12, fork));
   });
 
   it('answers garbage with 400 and a wrong payload type with a typed error', async () => {
