@@ -65,7 +65,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
       }
       const out: NodeMessage = { ...(msg ?? {}), topic: reply.origin, payload: { status: reply.status, origin: reply.origin, size: reply.size, reason: reply.reason } };
       if (reply.status === 200) this.status({ fill: 'green', shape: 'dot', text: RED._('iot-ledger-witness.status.cosigned', { origin: reply.origin, size: reply.size }) });
-      if (reply.evidence) {
+      if (reply.evidence && reply.evidenceFresh) {
         this.status({ fill: 'red', shape: 'dot', text: RED._('iot-ledger-witness.status.evidence', { origin: reply.origin }) });
         const err = new LedgerError('ERR_WITNESS_EQUIVOCATION', `${reply.origin}: ${reply.reason} (evidence kept in ${reply.evidenceFile})`, {
           origin: reply.origin,

@@ -16,6 +16,8 @@ export interface WitnessReply {
   /** Set when the request showed a fork or an unproven jump; kept on disk at `evidenceFile`. */
   evidence?: Evidence;
   evidenceFile?: string;
+  /** False when the same evidence was kept before (e.g. the gateway retried). */
+  evidenceFresh?: boolean;
   reason?: string;
 }
 
@@ -57,7 +59,11 @@ export class WitnessService {
       if (decision.status === 200) state.save(origin, decision.latest);
       const out = reply(decision);
       out.origin = origin;
-      if (decision.status !== 200 && decision.evidence) out.evidenceFile = state.keepEvidence(decision.evidence, now);
+      if (decision.status !== 200 && decision.evidence) {
+        const kept = state.keepEvidence(decision.evidence, now);
+        out.evidenceFile = kept.file;
+        out.evidenceFresh = kept.fresh;
+      }
       return out;
     });
   }

@@ -105,16 +105,20 @@ export class WitnessState {
     }
   }
 
-  /** Keeps evidence in its own file; returns the file name. */
-  keepEvidence(evidence: Evidence, at: number): string {
+  /**
+   * Keeps evidence in its own file, one per pair of checkpoints and kind (a gateway that retries
+   * the same forked checkpoint does not fill the disk); `fresh` is false when it was kept before.
+   */
+  keepEvidence(evidence: Evidence, at: number): { file: string; fresh: boolean } {
     const body = JSON.stringify({ format: 'iot-ledger-witness-evidence/1', at, ...evidence }, null, 2);
-    const name = `${at}-${toHex(sha256(utf8(evidence.submitted))).slice(0, 16)}-${evidence.kind}.json`;
-    const file = path.join(this.dir, 'evidence', name);
-    if (!fs.existsSync(file)) writeFileDurably(file, `${body}\n`);
-    return file;
+    const id = toHex(sha256(utf8(evidence.latest), utf8('\n'), utf8(evidence.submitted))).slice(0, 16);
+    const file = path.join(this.dir, 'evidence', `${id}-${evidence.kind}.json`);
+    if (fs.existsSync(file)) return { file, fresh: false };
+    writeFileDurably(file, `${body}\n`);
+    return { file, fresh: true };
   }
 
-  /** Evidence files kept so far, oldest first. */
+  /** Evidence files kept so far. */
   evidence(): string[] {
     return fs
       .readdirSync(path.join(this.dir, 'evidence'))

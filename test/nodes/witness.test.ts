@@ -74,6 +74,8 @@ describe('Witness node', function () {
     assert.equal(c.evidence.submitted, cp(12, fork));
     assert.ok(c.evidence.latest.startsWith(cp(12)));
     const dir = path.join(userDir, 'iot-ledger', 'witness', 'witness.test_w1', 'evidence');
+    // The same fork again (a gateway retrying): answered the same way, kept once.
+    assert.equal((await ask(body(12, 12, fork))).statusCode, 409);
     const files = fs.readdirSync(dir);
     assert.equal(files.length, 1);
     const kept = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8')) as { submitted: string };
