@@ -24,9 +24,12 @@ import { NodeRedProcess } from '../lib/runtime/nodered-process';
 import { createUserDir, linkIntoUserDir } from '../lib/runtime/nodered-userdir';
 import { ledgerPaths } from '../lib/gateway/paths';
 import { printFigures, type Figure } from './harness';
+import { witnessVerifierKey } from '../lib/witness/cosignature';
+import { cosignedNewestFirst } from '../lib/witness/ledger-cosignatures';
 
 const DEVICES = 8;
 const LEDGER = 'bench';
+const PLAIN_LEDGER = 'bench-plain';
 const QOS = 1;
 /** Messages per throughput round and pipeline (a multiple of TALLY). */
 const ROUND = Number(process.env.BENCH_NR_ROUND ?? 20_000);
@@ -42,7 +45,14 @@ const projectRoot = path.resolve(__dirname, '..', '..');
 type Pipe = 'ledger' | 'plain';
 const PIPES: Pipe[] = ['plain', 'ledger'];
 
-function flows(brokerPort: number): unknown[] {
+/** With witnesses, the baseline is the same Verify -> Record on a ledger without witnesses. */
+interface WitnessSetup {
+  /** Ledger node witness lines (`<vkey> <url>`). */
+  lines: string;
+  quorum: number;
+}
+
+function flows(brokerPort: number, witnesses?: WitnessSetup): unknown[] {
   const tab = 'bench-tab';
   // The same observer for both pipelines; only its output topic differs.
   const observer = (pipe: Pipe) => ({
@@ -89,12 +99,28 @@ function flows(brokerPort: number): unknown[] {
       cleansession: true,
       autoUnsubscribe: true,
     },
-    { id: 'ledger', type: 'iot-ledger-config', ledgerName: LEDGER, blockRecords: 1000, blockSeconds: 60 },
+    {
+      id: 'ledger',
+      type: 'iot-ledger-config',
+      ledgerName: LEDGER,
+      blockRecords: 1000,
+      blockSeconds: 60,
+      ...(witnesses ? { witnesses: witnesses.lines, quorum: String(witnesses.quorum) } : {}),
+    },
     mqttIn('ledger', 'verify'),
     { id: 'verify', type: 'iot-ledger-verify', z: tab, ledger: 'ledger', outputs: 1, wires: [['record']] },
     { id: 'record', type: 'iot-ledger-record', z: tab, ledger: 'ledger', recordType: 'reading', wires: [['obs-ledger']] },
-    mqttIn('plain', 'fn-passthrough'),
-    { id: 'fn-passthrough', type: 'function', z: tab, name: 'passthrough', func: 'return msg;', outputs: 1, wires: [['obs-plain']] },
+    ...(witnesses
+      ? [
+          { id: 'ledger-plain', type: 'iot-ledger-config', ledgerName: PLAIN_LEDGER, blockRecords: 1000, blockSeconds: 60 },
+          mqttIn('plain', 'verify-plain'),
+          { id: 'verify-plain', type: 'iot-ledger-verify', z: tab, ledger: 'ledger-plain', outputs: 1, wires: [['record-plain']] },
+          { id: 'record-plain', type: 'iot-ledger-record', z: tab, ledger: 'ledger-plain', recordType: 'reading', wires: [['obs-plain']] },
+        ]
+      : [
+          mqttIn('plain', 'fn-passthrough'),
+          { id: 'fn-passthrough', type: 'function', z: tab, name: 'passthrough', func: 'return msg;', outputs: 1, wires: [['obs-plain']] },
+        ]),
     observer('ledger'),
     observer('plain'),
     { id: 'mqtt-out', type: 'mqtt out', z: tab, topic: '', qos: '0', retain: 'false', broker: 'broker', wires: [] },
@@ -111,16 +137,32 @@ function flows(brokerPort: number): unknown[] {
 }
 
 /** Enrols the devices on the ledger the config node will open (same directory, name and key file). */
-async function enrolDevices(userDir: string, devices: PrivateKey[]): Promise<void> {
-  const paths = ledgerPaths(userDir, LEDGER);
+async function enrolDevices(userDir: string, devices: PrivateKey[], name = LEDGER): Promise<string> {
+  const paths = ledgerPaths(userDir, name);
   fs.mkdirSync(path.dirname(paths.keyFile), { recursive: true });
   const gatewayKey = loadOrCreateKeyFile(paths.keyFile, () => generateKey('Ed25519'));
-  const gw = await Gateway.open(paths.dir, { name: LEDGER, gatewayKey, blockRecords: 1000, blockSeconds: 60 });
+  const gw = await Gateway.open(paths.dir, { name, gatewayKey, blockRecords: 1000, blockSeconds: 60 });
   try {
     for (const [i, key] of devices.entries()) await gw.enrol({ did: keyToDid(key), name: `sensor-${i + 1}` });
+    return gw.ledger.verifierKey;
   } finally {
     await gw.close();
   }
+}
+
+/** A second Node-RED with two Witness nodes (HTTP) that witness the bench ledger. */
+async function startWitnesses(gatewayVkey: string): Promise<{ nr: NodeRedProcess; setup: WitnessSetup; dir: string }> {
+  const dir = createUserDir(fs.mkdtempSync(path.join(os.tmpdir(), 'iot-ledger-bench-w-')));
+  linkIntoUserDir(dir, projectRoot);
+  const names = ['w1.bench', 'w2.bench'];
+  const keys = names.map((n) => loadOrCreateKeyFile(path.join(dir, 'iot-ledger', 'keys', `${n}.witness.jwk`), () => generateKey('Ed25519')));
+  const nr = await NodeRedProcess.start({ userDir: dir, logLevel: 'warn' });
+  await nr.deployFlows([
+    { id: 'wt', type: 'tab', label: 'witnesses' },
+    ...names.map((n, i) => ({ id: `w${i}`, type: 'iot-ledger-witness', z: 'wt', keyName: n, logs: gatewayVkey, prefix: `/${n}`, wires: [[]] })),
+  ]);
+  const lines = names.map((n, i) => `${witnessVerifierKey(n, keys[i])} ${nr.url}/${n}`).join('\n');
+  return { nr, setup: { lines, quorum: 2 }, dir };
 }
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -270,20 +312,29 @@ function sentAt(payload: Buffer): number {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function benchNodeRed(): Promise<Figure[]> {
+/**
+ * With `witnessed`, both pipelines are MQTT in -> Verify -> Record: `ledger` on a ledger whose
+ * checkpoints two witnesses (a second Node-RED) cosign, `plain` on a ledger without witnesses.
+ */
+export async function benchNodeRed(witnessed = false): Promise<Figure[]> {
   const userDir = createUserDir(fs.mkdtempSync(path.join(os.tmpdir(), 'iot-ledger-bench-nr-')));
   const devices = Array.from({ length: DEVICES }, () => generateKey('Ed25519'));
   const kids = devices.map((d) => keyToDid(d));
   const broker = await startBroker({ port: 0 });
   let nr: NodeRedProcess | undefined;
+  let witnesses: Awaited<ReturnType<typeof startWitnesses>> | undefined;
   let client: mqtt.MqttClient | undefined;
   try {
-    await enrolDevices(userDir, devices);
+    const gatewayVkey = await enrolDevices(userDir, devices);
+    if (witnessed) {
+      await enrolDevices(userDir, devices, PLAIN_LEDGER);
+      witnesses = await startWitnesses(gatewayVkey);
+    }
     linkIntoUserDir(userDir, projectRoot);
     // BENCH_NR_NODE: another node binary (or a wrapper adding e.g. --cpu-prof) for the Node-RED process.
     const nodeBinary = process.env.BENCH_NR_NODE;
     nr = await NodeRedProcess.start({ userDir, logLevel: 'info', ...(nodeBinary ? { nodeBinary } : {}) });
-    await nr.deployFlows(flows(broker.port));
+    await nr.deployFlows(flows(broker.port, witnesses?.setup));
     await nr.waitForLine(/Connected to broker/, 20_000);
     client = await mqtt.connectAsync(broker.url, { clientId: 'bench', reconnectPeriod: 0 }, false);
     await client.subscribeAsync('bench/out/#', { qos: 0 });
@@ -314,10 +365,27 @@ export async function benchNodeRed(): Promise<Figure[]> {
     if (exit.code !== 0) throw new Error(`Node-RED exited with ${JSON.stringify(exit)}`);
     const ledger = await Ledger.open(ledgerPaths(userDir, LEDGER).dir, { readOnly: true });
     const size = ledger.size;
+    let cosignedBlocks = 0;
+    for await (const entry of cosignedNewestFirst(ledger.database)) if (entry) cosignedBlocks++;
+    const blocks = ledger.height;
     await ledger.close();
+    if (witnessed) {
+      console.log(`\nwitnessed ledger: ${blocks} blocks, ${cosignedBlocks} with cosignatures stored (only the newest block is sent, so a block sealed while the previous exchange runs may have none)`);
+      if (cosignedBlocks === 0) throw new Error('no block was cosigned: the witnesses did not work');
+    }
     const expected = DEVICES + 1 + bench.counts.ledger + bench.probes.ledger; // + the security event of the malformed message
     if (size !== expected) throw new Error(`the ledger holds ${size} records, expected ${expected}: every observed message recorded once`);
-    const figures: Figure[] = [
+    const figures: Figure[] = witnessed
+      ? [
+          {
+            name: `MQTT in -> Verify -> Record with two witnesses (quorum 2, HTTP, another Node-RED), ${ROUND.toLocaleString('en-US')} msgs x ${ROUNDS} rounds, median (baseline: the same pipeline on a ledger without witnesses, same runtime, same messages)`,
+            ours: median(rates.ledger),
+            baseline: median(rates.plain),
+            unit: 'msg/s',
+            target: '>= 0.95',
+          },
+        ]
+      : [
       {
         name: `MQTT in -> Verify -> Record, ${DEVICES} Ed25519 devices, JWS, QoS ${QOS}, ${ROUND.toLocaleString('en-US')} msgs x ${ROUNDS} rounds, median (baseline: MQTT in -> function passthrough, same runtime, same messages)`,
         ours: median(rates.ledger),
@@ -340,7 +408,7 @@ export async function benchNodeRed(): Promise<Figure[]> {
         target: 'informative',
       },
     ];
-    printFigures('## Node-RED', figures);
+    printFigures(witnessed ? '## Node-RED with witnesses' : '## Node-RED', figures);
     const fmt = (xs: number[]) => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ');
     console.log(`\nrounds (msg/s): ledger ${fmt(rates.ledger)}; plain ${fmt(rates.plain)}`);
     console.log(`ledger after the run: ${size.toLocaleString('en-US')} records = ${DEVICES} enrolments + 1 security event + ${bench.counts.ledger.toLocaleString('en-US')} load + ${bench.probes.ledger.toLocaleString('en-US')} probes; no other errors`);
@@ -351,6 +419,8 @@ export async function benchNodeRed(): Promise<Figure[]> {
   } finally {
     await client?.endAsync(true).catch(() => undefined);
     await nr?.kill();
+    await witnesses?.nr.kill();
+    if (witnesses) fs.rmSync(witnesses.dir, { recursive: true, force: true });
     await broker.close();
     fs.rmSync(userDir, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ async function run(): Promise<void> {
   if (!only || only === 'ledger') await benchLedger();
   if (!only || only === 'audit') await benchAudit();
   if (!only || only === 'nodered') await benchNodeRed();
+  if (!only || only === 'witnesses') await benchNodeRed(true);
 }
 
 run().catch((err: unknown) => {

@@ -9,7 +9,8 @@
  * under <user dir>/iot-ledger/), deploys examples/cold-room.json with those
  * did:keys in its contract, and prepares the ledger before Node-RED opens it:
  * sensors enrolled, contract registered and signed by both parties. Later starts
- * find all of that in place and change nothing.
+ * find all of that in place and change nothing. The first start also adds a second tab
+ * with a Witness node that cosigns the ledger's checkpoints (lib/runtime/demo-witness).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -29,6 +30,8 @@ import { readingTopic, startSimulator, type Simulator } from '../lib/runtime/sim
 import type { Phase } from '../lib/runtime/cold-room-model';
 // The ledger directory and gateway key file exactly as the Ledger config node computes them.
 import { ledgerPaths } from '../lib/gateway/paths';
+import { addDemoWitness, DEMO_WITNESS } from '../lib/runtime/demo-witness';
+import type { FlowNode } from '../lib/runtime/demo-flow';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
@@ -230,6 +233,7 @@ function banner(
   how: string,
   keys: DemoKeys,
   ledgers: Array<PreparedLedger & { verifies: boolean }>,
+  witnessLine = '',
 ): string {
   const [first, second] = cfg.sensors;
   const contract = ledgers.flatMap((l) => l.contracts).find((c) => c.active);
@@ -243,7 +247,7 @@ function banner(
   ${broker.external ? 'MQTT broker (yours):     ' : 'MQTT broker (Aedes):     '} ${broker.url}
   Simulated sensors:        ${sensors}: a signed reading (JWS, kid = its did:key) every 2 s on ${readingTopic('<sensor>')}
 ${ledgerLines(ledgers, keys)}
-${keyLines(cfg, keys, ledgers)}
+${witnessLine}${keyLines(cfg, keys, ledgers)}
   User directory:           ${shown(cfg.userDir)}  (${how}; delete it to start over)
 
   What to look at:
@@ -251,7 +255,7 @@ ${keyLines(cfg, keys, ledgers)}
     contract
       ? `Contract shows "compliant", "EXCURSION" or "VIOLATED"\n    for ${judged.length ? judged.join(', ') : 'its subjects'} (contract ${contract.id}, signed by operator and customer)`
       : 'Contract waits for its parties\' signatures'
-  }; Record shows blocks and records.
+  }; Record shows blocks, records and "cosigned 1/1" once the witness has cosigned a block.
   - The debug sidebar: contract events (excursion.started, violation, excursion.ended, compliance.restored)
     and rejected messages with their error.code. Try one: publish anything unsigned on coldroom/${first}/reading.
   - The Ledger tab of the editor's sidebar: the ledger, its devices and contracts, the latest block.
@@ -353,6 +357,17 @@ async function main(): Promise<number> {
       const did = [l.enrolledNow.length ? `enrolled ${l.enrolledNow.join(', ')}` : '', ...signed].filter(Boolean);
       if (did.length) log(`ledger ${l.name}: ${did.join('; ')}`);
     }
+    let witnessLine = '';
+    if (deployment.first && ledgers.length > 0) {
+      const local = cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host;
+      const w = addDemoWitness(deployment.flows as FlowNode[], cfg.userDir, `http://${local.includes(':') ? `[${local}]` : local}:${cfg.port}`, (name, dir) =>
+        ledgerPaths(cfg.userDir, name, dir).keyFile,
+      );
+      deployment.flows = w.flows;
+      witnessLine = `  Witness ${DEMO_WITNESS}:`.padEnd(28) + `tab "Witness (demo)" of the same Node-RED, ${w.url}; key ${shown(w.keyFile)}\n`;
+    } else if (JSON.stringify(deployment.flows).includes('"iot-ledger-witness"')) {
+      witnessLine = `  Witness:`.padEnd(28) + 'a Witness node in the flows cosigns the ledger (Record shows "cosigned k/n")\n';
+    }
     if (deployment.first) seedFlows(cfg.userDir, deployment.flows);
     if (ext?.username) giveBrokerLogin(cfg.userDir, brokersFromEnvironment(deployment.flows), ext);
     nr = await NodeRedProcess.start({
@@ -377,7 +392,7 @@ async function main(): Promise<number> {
       },
       onError: (err, sensor) => log(`[sim] ${sensor}: ${err.message}`),
     });
-    log(banner(cfg, nr, broker, deployment.how, keys, ledgers));
+    log(banner(cfg, nr, broker, deployment.how, keys, ledgers, witnessLine));
   } catch (err) {
     await sim?.stop();
     await nr?.kill();

@@ -29,7 +29,12 @@ export type ErrorCode =
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_PAYLOAD_TOO_DEEP'
   | 'ERR_OVERLOADED'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  | 'ERR_WITNESS_REQUEST'
+  | 'ERR_WITNESS_REFUSED'
+  | 'ERR_WITNESS_EQUIVOCATION'
+  | 'ERR_WITNESS_QUORUM'
+  | 'ERR_WITNESS_STATE';
 
 export class LedgerError extends Error {
   readonly code: ErrorCode;

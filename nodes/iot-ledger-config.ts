@@ -3,6 +3,8 @@ import { loadOrCreateKeyFile } from '../lib/keyfile';
 import { generateKey } from '../lib/keys';
 import { ledgerPaths } from '../lib/gateway/paths';
 import type { LedgerConfigNode } from './lib/ledger-config';
+import { parseWitnessEndpoints, WitnessClient, type WitnessEndpoint } from '../lib/witness/client';
+import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
 
 export = function register(RED: RED): void {
@@ -15,12 +17,34 @@ export = function register(RED: RED): void {
     this.keyFile = paths.keyFile;
     const blockRecords = Number(def.blockRecords) || 1000;
     const blockSeconds = Number(def.blockSeconds) || 60;
+    let endpoints: WitnessEndpoint[] = [];
+    let quorum = 0;
+    let witnessProblem: Error | undefined;
+    try {
+      endpoints = parseWitnessEndpoints(String(def.witnesses ?? ''));
+      quorum = def.quorum === undefined || def.quorum === '' ? endpoints.length : Number(def.quorum);
+      if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > endpoints.length) throw new Error(`quorum must be from 0 to ${endpoints.length}`);
+    } catch (err) {
+      witnessProblem = err as Error;
+      endpoints = [];
+    }
+    if (witnessProblem) this.error(`ledger ${this.ledgerName}: witnesses: ${witnessProblem.message}`);
+    let client: WitnessClient | undefined;
     let opened: Promise<Gateway> | undefined;
     this.gateway = () => {
       if (!opened) {
         opened = (async () => {
           const gatewayKey = loadOrCreateKeyFile(this.keyFile, () => generateKey('Ed25519'));
-          return acquireGateway(this.dir, { name: this.ledgerName, gatewayKey, blockRecords, blockSeconds });
+          const gw = await acquireGateway(this.dir, { name: this.ledgerName, gatewayKey, blockRecords, blockSeconds });
+          if (endpoints.length > 0 && !gw.witnesses) {
+            const transport = autoTransport();
+            client = new WitnessClient(gw.ledger, endpoints, { quorum, transport });
+            client.once('closed', () => void transport.close());
+            client.on('witness-error', (name: string, err: Error) => this.warn(`witness ${name}: ${err.message}`));
+            gw.witnesses = client;
+            client.kick();
+          }
+          return gw;
         })();
         opened.catch((err: unknown) => this.error(`ledger ${this.ledgerName}: ${(err as Error).message}`));
       }
@@ -30,8 +54,13 @@ export = function register(RED: RED): void {
       const was = opened;
       opened = undefined;
       if (!was) return done();
+      const stopWitnessing = async (gw: Gateway) => {
+        if (client && gw.witnesses === client) gw.witnesses = undefined;
+        await client?.close();
+        client = undefined;
+      };
       was.then(
-        () => releaseGateway(this.dir).then(done, done),
+        (gw) => stopWitnessing(gw).then(() => releaseGateway(this.dir)).then(done, done),
         () => done(),
       );
     });

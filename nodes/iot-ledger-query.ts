@@ -1,4 +1,5 @@
 import { LedgerError } from '../lib/errors';
+import { cosignedProofBundle } from '../lib/witness/bundle';
 import { blockView, recordView, type StoredRecord } from '../lib/ledger';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
@@ -76,7 +77,7 @@ export = function register(RED: RED): void {
             result = await collect(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), {}), limit);
             break;
           case 'proof':
-            result = await l.proofBundle(int(q.index ?? msg.payload, 'index'));
+            result = await cosignedProofBundle(l, int(q.index ?? msg.payload, 'index'));
             break;
           case 'block': {
             const block = q.height === undefined ? await l.latestBlock() : await l.block(int(q.height, 'height'));

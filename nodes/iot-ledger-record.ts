@@ -25,7 +25,12 @@ export = function register(RED: RED): void {
         this.status(status.info(ledgerStatusText(gw)));
         const onBlock = () => this.status(status.ok(ledgerStatusText(gw)));
         gw.on('block', onBlock);
-        unlisten = () => gw.off('block', onBlock);
+        const witnesses = gw.witnesses;
+        witnesses?.on('status', onBlock);
+        unlisten = () => {
+          gw.off('block', onBlock);
+          witnesses?.off('status', onBlock);
+        };
       },
       (err) => {
         if (!closed) this.status(status.error(errorCode(err)));

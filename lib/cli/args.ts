@@ -39,3 +39,22 @@ export function intFlag(args: ParsedArgs, name: string): number | undefined {
   if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer`);
   return Number(v);
 }
+
+/** Pulls every `--name VALUE` / `--name=VALUE` out of argv (for repeatable options); returns the values and the rest. */
+export function takeRepeated(argv: string[], name: string): { values: string[]; rest: string[] } {
+  const values: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === `--${name}`) {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      values.push(argv[++i]);
+    } else if (a.startsWith(`--${name}=`)) values.push(a.slice(name.length + 3));
+    else rest.push(a);
+  }
+  return { values, rest };
+}

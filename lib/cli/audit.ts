@@ -1,9 +1,16 @@
 import { auditLedger, formatReport, type AuditReport } from '../audit';
 import { LedgerError } from '../errors';
-import { intFlag, parseArgs, stringFlag, UsageError } from './args';
+import { intFlag, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
+import { isLedgerError } from '../errors';
+import { Ledger } from '../ledger';
+import { checkQuorum } from '../witness/bundle';
+import { cosignedNewestFirst } from '../witness/ledger-cosignatures';
+import type { QuorumPolicy } from '../witness/quorum';
+import { parseWithWitnesses } from './witness-policy';
 
-export const auditUsage = 'iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from CHECKPOINT_FILE] [--json] [--workers N]';
+export const auditUsage =
+  'iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from CHECKPOINT_FILE] [--witness WITNESS_KEY ... [--quorum K]] [--json] [--workers N]';
 
 const FLAGS = new Set(['key', 'from', 'json', 'workers']);
 
@@ -64,26 +71,80 @@ function humanReport(report: AuditReport): string {
   return `${head}${line}${findings}`;
 }
 
-/** Exit 0 clean, 1 findings, 2 usage or I/O error (thrown to main). */
+export interface WitnessedSummary {
+  quorum: number;
+  witnesses: number;
+  /** The newest checkpoint stored in the ledger with a quorum of cosignatures. */
+  cosigned: { height: number; size: number; cosigners: string[] } | null;
+  /** Records after it, signed by the gateway alone. */
+  unwitnessed: number;
+}
+
+/** Finds the newest stored checkpoint that is the block's own checkpoint and meets the quorum. */
+async function witnessedSummary(dir: string, key: string, policy: QuorumPolicy): Promise<WitnessedSummary> {
+  const ledger = await Ledger.open(dir, { readOnly: true });
+  try {
+    let cosigned: WitnessedSummary['cosigned'] = null;
+    for await (const [height, note] of cosignedNewestFirst(ledger.database)) {
+      if (height >= ledger.height) continue;
+      const block = await ledger.block(height);
+      if (!note.startsWith(block.checkpoint)) continue;
+      try {
+        const ok = checkQuorum(note, key, policy);
+        cosigned = { height, size: block.header.size, cosigners: ok.cosigners.map((c) => c.name) };
+        break;
+      } catch (err) {
+        if (!isLedgerError(err)) throw err;
+      }
+    }
+    return { quorum: policy.quorum, witnesses: policy.witnesses.length, cosigned, unwitnessed: ledger.size - (cosigned?.size ?? 0) };
+  } finally {
+    await ledger.close();
+  }
+}
+
+function formatWitnessed(w: WitnessedSummary): string {
+  if (!w.cosigned) return `witnesses: NO checkpoint of this ledger has ${w.quorum} of the ${w.witnesses} witness cosignatures required\n`;
+  const tail = w.unwitnessed > 0 ? `; ${w.unwitnessed} later records are signed by the gateway alone (not witnessed yet)` : '';
+  return `witnesses: block ${w.cosigned.height} (tree size ${w.cosigned.size}) is cosigned by ${w.cosigned.cosigners.join(', ')} (quorum ${w.quorum} of ${w.witnesses})${tail}\n`;
+}
+
+/** Exit 0 clean, 1 findings (or, with --witness, no checkpoint with a quorum), 2 usage or I/O error (thrown to main). */
 export async function audit(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, ['json']);
+  const { args, policy } = parseWithWitnesses(argv, ['json']);
   for (const name of Object.keys(args.flags)) if (!FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);
   const [dir] = args.positional;
   if (!dir || args.positional.length > 1) throw new UsageError('give one ledger directory');
   const json = args.flags.json === true;
   const fromFile = stringFlag(args, 'from');
+  const from = fromFile === undefined ? undefined : readCheckpointFile(fromFile);
+  const key = stringFlag(args, 'key');
+  let witnessed: WitnessedSummary | undefined;
+  if (policy) {
+    if (!key) throw new UsageError('--witness needs --key (the gateway key the witnesses vouch for)');
+    if (from !== undefined) {
+      try {
+        checkQuorum(from, key, policy);
+      } catch (err) {
+        if (!isLedgerError(err)) throw err;
+        io.stderr(`iot-ledger audit: the starting checkpoint is refused: ${err.message} (${err.code})\n`);
+        return 1;
+      }
+    }
+    witnessed = await witnessedSummary(dir, key, policy);
+  }
   const bar = io.isTTY && !json ? progressBar(io) : undefined;
   let report;
   try {
     report = await auditLedger(dir, {
-      trustedKey: stringFlag(args, 'key'),
-      from: fromFile === undefined ? undefined : readCheckpointFile(fromFile),
+      trustedKey: key,
+      from,
       workers: intFlag(args, 'workers'),
       onProgress: bar?.update,
     });
   } finally {
     bar?.clear();
   }
-  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : humanReport(report));
-  return report.clean ? 0 : 1;
+  io.stdout(json ? `${JSON.stringify(witnessed ? { ...report, witnessed } : report, null, 2)}\n` : humanReport(report) + (witnessed ? formatWitnessed(witnessed) : ''));
+  return report.clean && (!witnessed || witnessed.cosigned) ? 0 : 1;
 }

@@ -12,6 +12,7 @@ import { keygen, keygenUsage } from './keygen';
 import { prove, proveUsage } from './prove';
 import { sign, signUsage } from './sign';
 import { verifyProof, verifyProofUsage } from './verify-proof';
+import { witness, witnessUsage } from './witness';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
@@ -27,6 +28,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
   firmware: { run: firmware, usage: firmwareUsage },
+  witness: { run: witness, usage: witnessUsage },
 };
 
 function usage(): string {

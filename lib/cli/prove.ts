@@ -3,16 +3,17 @@ import { readPrivateKeyFile } from '../keyfile';
 import { Ledger } from '../ledger';
 import { intFlag, parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
+import { cosignedProofBundle } from '../witness/bundle';
 
 export const proveUsage =
   'iot-ledger prove DIR INDEX [--out FILE] [--height H] [--key GATEWAY_KEY_FILE]\n' +
   '  iot-ledger prove DIR --consistency FROM_SIZE [TO_SIZE] [--out FILE] [--key GATEWAY_KEY_FILE]';
 
 /**
- * Prints (or writes) the proof bundle of a record under the latest checkpoint, or under
- * block H; with --consistency, the consistency bundle between the checkpoints at two tree
- * sizes (the second by default the latest). With --key the ledger is opened for writing and
- * pending records are sealed first.
+ * Prints (or writes) the proof bundle of a record under the newest cosigned checkpoint that
+ * covers it (else the latest checkpoint), or under block H; with --consistency, the
+ * consistency bundle between the checkpoints at two tree sizes (the second by default the
+ * latest). With --key the ledger is opened for writing and pending records are sealed first.
  */
 export async function prove(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
@@ -32,7 +33,7 @@ export async function prove(argv: string[], io: CliIo): Promise<number> {
     let json: string;
     let what: string;
     if (from === undefined) {
-      const bundle = await ledger.proofBundle(Number(second), height);
+      const bundle = height === undefined ? await cosignedProofBundle(ledger, Number(second)) : await ledger.proofBundle(Number(second), height);
       json = `${JSON.stringify(bundle, null, 2)}\n`;
       what = `the proof of record ${bundle.index}`;
     } else {

@@ -1,15 +1,18 @@
 import * as fs from 'node:fs';
-import { isLedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
+import type { QuorumPolicy } from '../witness/quorum';
 import { CONSISTENCY_BUNDLE_FORMAT, verifyConsistencyBundle, verifyProofBundle } from '../ledger';
-import { parseArgs, stringFlag, UsageError } from './args';
+import { stringFlag, UsageError } from './args';
+import { parseWithWitnesses } from './witness-policy';
+import { checkQuorum } from '../witness/bundle';
 import type { CliIo } from './io';
 import { jsonView } from './ledger-view';
 
-export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--json]';
+export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--witness WITNESS_KEY ...] [--quorum K] [--json]';
 
 /** Offline check of a proof or consistency bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
 export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, ['json']);
+  const { args, policy } = parseWithWitnesses(argv, ['json']);
   const key = stringFlag(args, 'key');
   if (args.positional.length !== 1 || !key) throw new UsageError(verifyProofUsage);
   const [file] = args.positional;
@@ -39,6 +42,8 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
       if (isLedgerError(err) && (err.code === 'ERR_MALFORMED_PROOF' || err.code === 'ERR_BAD_SIGNATURE')) return invalid(err.message, err.code);
       throw err;
     }
+    const refused = policy ? quorumRefusal((bundle as { checkpoint2: string }).checkpoint2, key.trim(), policy) : undefined;
+    if (refused instanceof Error) return invalid(refused.message, refused.code);
     if (json) io.stdout(`${JSON.stringify({ valid: true, origin: c.origin, size1: c.size1, size2: c.size2 })}\n`);
     else io.stdout(`valid: ledger ${c.origin} at tree size ${c.size2} extends its checkpoint at tree size ${c.size1} (append-only)\n`);
     return 0;
@@ -51,6 +56,12 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
       return invalid(err.message, err.code);
     throw err;
   }
+  let cosigners: string[] | undefined;
+  if (policy) {
+    const checked = quorumRefusal((bundle as { checkpoint: string }).checkpoint, key.trim(), policy);
+    if (checked instanceof Error) return invalid(checked.message, checked.code);
+    cosigners = checked;
+  }
   const r = v.record;
   const report = {
     valid: true,
@@ -61,13 +72,26 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     device: r.device ?? null,
     time: new Date(r.time).toISOString(),
     body: r.body === undefined ? null : jsonView(r.body),
+    ...(cosigners ? { cosignedBy: cosigners, quorum: policy?.quorum } : {}),
   };
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else
     io.stdout(
       `valid: record ${v.index} is in ledger ${report.origin} (checkpoint tree size ${report.treeSize})\n` +
         `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
-        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n`,
+        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n` +
+        (cosigners ? `cosigned by ${cosigners.length} of the ${policy?.witnesses.length} witnesses given (quorum ${policy?.quorum}): ${cosigners.join(', ')}\n` : ''),
     );
   return 0;
+}
+
+/** The cosigners of a checkpoint that meets the witness quorum, or why it does not. */
+function quorumRefusal(note: string, key: string, policy: QuorumPolicy): string[] | LedgerError {
+  try {
+    return checkQuorum(note, key, policy).cosigners.map((c) => c.name);
+  } catch (err) {
+    if (isLedgerError(err) && ['ERR_WITNESS_QUORUM', 'ERR_BAD_SIGNATURE', 'ERR_MALFORMED_NOTE', 'ERR_MALFORMED_KEY'].includes(err.code))
+      return new LedgerError(err.code, `witnesses: ${err.message}`);
+    throw err;
+  }
 }

@@ -11,6 +11,7 @@ import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
 import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
+import type { WitnessClient } from '../witness/client';
 
 export const SECURITY = 'security';
 
@@ -66,6 +67,8 @@ export class Gateway extends EventEmitter {
   readonly #securityTimer: NodeJS.Timeout;
   readonly #maxPendingWrites: number;
   #pendingWrites = 0;
+  /** Witnessing of this ledger's checkpoints, when the Ledger node names witnesses. */
+  witnesses?: WitnessClient;
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */

@@ -17,5 +17,7 @@ export function useLedger(RED: RED, node: Node, def: NodeDef): () => Promise<Gat
 /** "21 blocks · 324 records": counts (the blocks are #0 to #20), not the number of the latest block. */
 export function ledgerStatusText(gw: Gateway): string {
   const blocks = gw.ledger.height;
-  return `${formatCount(blocks)} ${blocks === 1 ? 'block' : 'blocks'} · ${formatCount(gw.ledger.size)} records`;
+  const text = `${formatCount(blocks)} ${blocks === 1 ? 'block' : 'blocks'} · ${formatCount(gw.ledger.size)} records`;
+  const w = gw.witnesses?.last;
+  return w && w.of > 0 ? `${text} · cosigned ${w.cosigned}/${w.of}` : text;
 }

@@ -3,6 +3,7 @@
 import { toHex } from '../../lib/bytes';
 import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../../lib/contracts';
 import type { ContractView, Gateway } from '../../lib/gateway';
+import type { CosignedStatus } from '../../lib/witness/client';
 
 export const LATEST_BLOCKS = 5;
 export const DEFAULT_SERIES_LIMIT = 200;
@@ -34,6 +35,8 @@ export interface SidebarLedger {
   verifierKey: string;
   latestBlocks: SidebarBlock[];
   lastAudit: Gateway['lastAudit'] | null;
+  /** Cosignatures of the newest block, when the ledger has witnesses. */
+  witnesses: CosignedStatus | null;
   devices: { did: string; name: string; revoked: boolean; tofu: boolean }[];
   contracts: SidebarContract[];
   security: SidebarSecurity;
@@ -128,6 +131,7 @@ async function ledgerData(gw: Gateway): Promise<SidebarLedger> {
     verifierKey: l.verifierKey,
     latestBlocks: await latestBlocks(gw, LATEST_BLOCKS),
     lastAudit: gw.lastAudit ?? null,
+    witnesses: gw.witnesses ? await gw.witnesses.status() : null,
     devices: gw.devices.list().map((d) => ({ did: d.did, name: d.name, revoked: d.revokedAt !== undefined, tofu: d.tofu === true })),
     contracts,
     security: await securityData(gw),

@@ -245,7 +245,15 @@ describe('e2e: npm start', function () {
       ['cold-b', didOf(files['cold-b'])],
     ]);
 
-    const expected = JSON.parse(fs.readFileSync(exampleFlow, 'utf8')) as unknown[];
+    // The cold-room example, and the demo's witness on a second tab.
+    const expected = [
+      ...(JSON.parse(fs.readFileSync(exampleFlow, 'utf8')) as unknown[]),
+      { id: 'demo-witness-tab', type: 'tab' },
+      { id: 'demo-witness-comment', type: 'comment' },
+      { id: 'demo-witness', type: 'iot-ledger-witness' },
+      { id: 'demo-witness-debug', type: 'debug' },
+    ];
+    assert.match(printed, /Witness witness\.demo\.local\/w1: *tab "Witness \(demo\)" of the same Node-RED/);
     const deployed = (await admin.getFlows()).flows as Array<{ id: string; type: string; terms?: string }>;
     assert.deepEqual(shape(deployed), shape(expected));
     const flowText = JSON.stringify(deployed);
@@ -266,7 +274,8 @@ describe('e2e: npm start', function () {
     await editorStatuses(`http://127.0.0.1:${port}`, {
       'iot-ledger-verify': /^verified \d+$/,
       'iot-ledger-contract': /^(compliant -?\d|EXCURSION|VIOLATED)/,
-      'iot-ledger-record': /^\d+ blocks? · \d+ records$/,
+      'iot-ledger-record': /^\d+ blocks? · \d+ records · cosigned 1\/1$/,
+      'iot-ledger-witness': /^cosigned coldroom at \d+$/,
     });
 
     const marker = [...deployed, { id: 'harness-marker-tab', type: 'tab', label: 'added during the first run' }];

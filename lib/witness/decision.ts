@@ -1,0 +1,106 @@
+// The witness's add-checkpoint decision (C2SP tlog-witness), as a pure function of the
+// request, the trusted log keys and the latest checkpoint cosigned for the origin. The
+// caller holds the origin's lock from reading `latest` until the new one is persisted.
+import { bytesEqual, toBase64 } from '../bytes';
+import { parseCheckpointText, type Checkpoint } from '../checkpoint';
+import { LedgerError } from '../errors';
+import { EMPTY_ROOT, verifyConsistency } from '../merkle';
+import { openNote, splitNote, type SignatureVerifier } from '../note-open';
+import { cosignLine, type Cosigner } from './cosignature';
+import { parseAddCheckpoint, type AddCheckpointRequest } from './request';
+
+export interface WitnessedLog {
+  origin: string;
+  /** The log's keys; a checkpoint needs a valid signature by one of them. */
+  verifiers: SignatureVerifier[];
+}
+
+/** What a witness keeps per origin: the latest checkpoint it cosigned. */
+export interface LatestCheckpoint {
+  size: number;
+  root: Uint8Array;
+  /** The signed note as submitted, with this witness's cosignature appended. */
+  checkpoint: string;
+}
+
+/** Two signed checkpoints of one origin that cannot both be honest (or, for `inconsistent`, that the log did not prove consistent). */
+export interface Evidence {
+  kind: 'equivocation' | 'inconsistent';
+  origin: string;
+  /** The checkpoint the witness had cosigned. */
+  latest: string;
+  /** The checkpoint submitted, with the old size and proof sent alongside it. */
+  submitted: string;
+  oldSize: number;
+  proof: string[];
+}
+
+export type Decision =
+  | { status: 200; body: string; latest: LatestCheckpoint; checkpoint: Checkpoint }
+  | { status: 409; size: number; reason: string; evidence?: Evidence }
+  | { status: 400 | 403 | 404 | 422; reason: string; evidence?: Evidence };
+
+/** A request parsed as far as it can be without the origin's state. */
+export interface ParsedSubmission {
+  request: AddCheckpointRequest;
+  text: string;
+  checkpoint: Checkpoint;
+}
+
+/** Parses the body and the checkpoint inside it; ERR_WITNESS_REQUEST or ERR_MALFORMED_NOTE mean 400. */
+export function parseSubmission(body: string): ParsedSubmission {
+  const request = parseAddCheckpoint(body);
+  const { text } = splitNote(request.checkpoint);
+  return { request, text, checkpoint: parseCheckpointText(text) };
+}
+
+/** The status of a submission that cannot be parsed. */
+export function rejectUnparsed(err: unknown): Decision {
+  if (err instanceof LedgerError && (err.code === 'ERR_WITNESS_REQUEST' || err.code === 'ERR_MALFORMED_NOTE'))
+    return { status: 400, reason: err.message };
+  throw err;
+}
+
+export interface DecideInput {
+  submission: ParsedSubmission;
+  log: WitnessedLog | undefined;
+  latest: LatestCheckpoint | undefined;
+  cosigner: Cosigner;
+  /** POSIX seconds for the cosignature. */
+  now: number;
+}
+
+export function decideAddCheckpoint({ submission, log, latest, cosigner, now }: DecideInput): Decision {
+  const { request, text, checkpoint: cp } = submission;
+  if (!log || log.origin !== cp.origin) return { status: 404, reason: `unknown origin ${JSON.stringify(cp.origin)}` };
+  try {
+    openNote(request.checkpoint, log.verifiers);
+  } catch (err) {
+    return { status: 403, reason: `no valid signature by a trusted key of the log: ${(err as Error).message}` };
+  }
+  const evidence = (kind: Evidence['kind']): Evidence | undefined =>
+    latest && {
+      kind,
+      origin: cp.origin,
+      latest: latest.checkpoint,
+      submitted: request.checkpoint,
+      oldSize: request.oldSize,
+      proof: request.proof.map(toBase64),
+    };
+  // A signed checkpoint of the size already cosigned with another root is a fork, whatever old size came with it.
+  const forked = latest !== undefined && latest.size === cp.size && !bytesEqual(latest.root, cp.root);
+  if (request.oldSize > cp.size) return { status: 400, reason: `old size ${request.oldSize} is above the checkpoint size ${cp.size}` };
+  const latestSize = latest?.size ?? 0;
+  if (request.oldSize !== latestSize)
+    return { status: 409, size: latestSize, reason: `old size ${request.oldSize} is not the latest cosigned size ${latestSize}`, evidence: forked ? evidence('equivocation') : undefined };
+  if (forked) return { status: 409, size: latestSize, reason: `a checkpoint of size ${cp.size} with another root was cosigned`, evidence: evidence('equivocation') };
+  if (request.oldSize === 0) {
+    if (request.proof.length > 0) return { status: 422, reason: 'the consistency proof from size 0 must be empty' };
+    if (cp.size === 0 && !bytesEqual(cp.root, EMPTY_ROOT)) return { status: 422, reason: 'an empty tree has the empty root' };
+  } else if (!verifyConsistency(request.oldSize, cp.size, request.proof, latest!.root, cp.root)) {
+    return { status: 422, reason: `the consistency proof from size ${request.oldSize} to ${cp.size} does not verify`, evidence: evidence('inconsistent') };
+  }
+  const body = cosignLine(text, cosigner, now);
+  const stored = request.checkpoint + body;
+  return { status: 200, body, latest: { size: cp.size, root: cp.root, checkpoint: stored }, checkpoint: cp };
+}

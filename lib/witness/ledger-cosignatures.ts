@@ -1,0 +1,51 @@
+// Cosignatures kept in the ledger's own LevelDB, beside the blocks (docs/FORMAT.md "Storage"):
+//   `c` + u64(height)  -> the block's checkpoint note with the valid cosignature lines received for it
+//   `w` + witness name -> u64(size): the size of the latest checkpoint the witness is known to hold
+import type { Db } from '../ledger/lock';
+
+const P_COSIGNED = 0x63; // 'c'
+const P_WITNESS = 0x77; // 'w'
+
+function u64Key(prefix: number, n: number): Buffer {
+  const key = Buffer.alloc(9);
+  key[0] = prefix;
+  key.writeUInt32BE(Math.floor(n / 0x1_0000_0000), 1);
+  key.writeUInt32BE(n % 0x1_0000_0000, 5);
+  return key;
+}
+
+function readU64(b: Buffer, at: number): number {
+  return b.readUInt32BE(at) * 0x1_0000_0000 + b.readUInt32BE(at + 4);
+}
+
+export const cosignedKey = (height: number): Buffer => u64Key(P_COSIGNED, height);
+export const witnessKey = (name: string): Buffer => Buffer.concat([Buffer.of(P_WITNESS), Buffer.from(name, 'utf8')]);
+
+export async function readCosigned(db: Db, height: number): Promise<string | undefined> {
+  const v = await db.get(cosignedKey(height));
+  return v === undefined ? undefined : v.toString('utf8');
+}
+
+export async function writeCosigned(db: Db, height: number, note: string): Promise<void> {
+  await db.put(cosignedKey(height), Buffer.from(note, 'utf8'), { sync: true });
+}
+
+/** Cosigned checkpoints, newest first, as [height, note]. */
+export async function* cosignedNewestFirst(db: Db): AsyncGenerator<[number, string]> {
+  for await (const [k, v] of db.iterator({ gte: cosignedKey(0), lt: Buffer.of(P_COSIGNED + 1), reverse: true })) {
+    if (k.length !== 9) continue;
+    yield [readU64(k, 1), v.toString('utf8')];
+  }
+}
+
+export async function readWitnessSize(db: Db, name: string): Promise<number | undefined> {
+  const v = await db.get(witnessKey(name));
+  return v === undefined || v.length !== 8 ? undefined : readU64(v, 0);
+}
+
+export async function writeWitnessSize(db: Db, name: string, size: number): Promise<void> {
+  const v = Buffer.alloc(8);
+  v.writeUInt32BE(Math.floor(size / 0x1_0000_0000), 0);
+  v.writeUInt32BE(size % 0x1_0000_0000, 4);
+  await db.put(witnessKey(name), v, { sync: true });
+}

@@ -1,0 +1,146 @@
+// The witness protocol over MQTT, with the same request and response bodies as HTTP.
+//
+// Requests go to `<base>/add-checkpoint`; `<base>` is the witness's topic (default
+// `iot-ledger/witness/<witness name>`). Two ways to get the answer:
+//   - MQTT 5: publish to `<base>/add-checkpoint` with a Response Topic and Correlation Data;
+//     the answer comes on that topic with the same Correlation Data, the HTTP status in the
+//     user property `status` and the Content Type property set.
+//   - any MQTT version: publish to `<base>/add-checkpoint/<request id>` (id: 1-64 of
+//     A-Z a-z 0-9 _ -); the answer comes on `<base>/response/<request id>/<HTTP status>`.
+import { randomBytes } from 'node:crypto';
+import * as mqtt from 'mqtt';
+import { fromUtf8 } from '../bytes';
+import { LedgerError } from '../errors';
+import { httpTransport, type Transport } from './client';
+import { MAX_REQUEST_BYTES } from './request';
+import type { WitnessReply } from './service';
+
+const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface WitnessMqttOptions {
+  /** mqtt://host:port (or mqtts://). */
+  url: string;
+  base: string;
+  handle: (body: string) => Promise<WitnessReply>;
+  onError?: (err: Error) => void;
+}
+
+export interface WitnessMqttServer {
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Serves add-checkpoint requests on the broker at `url`. */
+export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
+  const base = opts.base.replace(/\/+$/, '');
+  const client = mqtt.connect(opts.url, { protocolVersion: 5, reconnectPeriod: 2000, clientId: `iot-ledger-witness-${randomBytes(6).toString('hex')}` });
+  const request = `${base}/add-checkpoint`;
+  const ready = new Promise<void>((resolve) => {
+    client.on('connect', () => {
+      client.subscribe([request, `${request}/+`], { qos: 1 }, (err) => {
+        if (err) opts.onError?.(err);
+        else resolve();
+      });
+    });
+  });
+  client.on('error', (err) => opts.onError?.(err));
+  client.on('message', (topic, payload, packet) => {
+    const rest = topic === request ? '' : topic.slice(request.length + 1);
+    const props = packet.properties ?? {};
+    if (rest && !REQUEST_ID.test(rest)) return;
+    if (!rest && !props.responseTopic) return;
+    const answer = (reply: WitnessReply) => {
+      if (rest) client.publish(`${base}/response/${rest}/${reply.status}`, reply.body, { qos: 1 });
+      else
+        client.publish(props.responseTopic!, reply.body, {
+          qos: 1,
+          properties: { correlationData: props.correlationData, contentType: reply.contentType, userProperties: { status: String(reply.status) } },
+        });
+    };
+    let body: string;
+    try {
+      if (payload.length > MAX_REQUEST_BYTES) throw new Error('request body is too large');
+      body = fromUtf8(payload);
+    } catch (err) {
+      answer({ status: 400, contentType: 'text/plain; charset=utf-8', body: `${(err as Error).message}\n` });
+      return;
+    }
+    opts.handle(body).then(answer, (err: Error) => answer({ status: 500, contentType: 'text/plain; charset=utf-8', body: `${err.message}\n` }));
+  });
+  return {
+    ready,
+    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+  };
+}
+
+/** Splits `mqtt://host:port/<base>` into the broker URL and the witness's topic. */
+export function splitMqttUrl(url: string): { broker: string; base: string } {
+  const u = new URL(url);
+  const base = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
+  if (!base) throw new LedgerError('ERR_INVALID_ARGUMENT', `MQTT witness URL needs the witness topic as its path: ${url}`);
+  return { broker: `${u.protocol}//${u.host}`, base };
+}
+
+/**
+ * The gateway's MQTT transport (the topic pair, which works on MQTT 3.1.1 and 5 brokers):
+ * one connection per broker, one subscription per request.
+ */
+export function mqttTransport(timeoutMs = 10_000): Transport & { close(): Promise<void> } {
+  const clients = new Map<string, mqtt.MqttClient>();
+  const clientFor = (broker: string): mqtt.MqttClient => {
+    let c = clients.get(broker);
+    if (!c) {
+      c = mqtt.connect(broker, { reconnectPeriod: 2000, clientId: `iot-ledger-gateway-${randomBytes(6).toString('hex')}` });
+      c.on('error', () => undefined);
+      clients.set(broker, c);
+    }
+    return c;
+  };
+  const transport = async (endpoint: { url: string }, body: string) => {
+    const { broker, base } = splitMqttUrl(endpoint.url);
+    const c = clientFor(broker);
+    if (!c.connected) await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new LedgerError('ERR_WITNESS_REFUSED', `MQTT broker ${broker} is not reachable`)), timeoutMs);
+      c.once('connect', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    const id = randomBytes(12).toString('hex');
+    const replies = `${base}/response/${id}/+`;
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const done = (err: Error | null, r?: { status: number; body: string }) => {
+        clearTimeout(timer);
+        c.off('message', onMessage);
+        c.unsubscribe(replies);
+        if (err) reject(err);
+        else resolve(r!);
+      };
+      const onMessage = (topic: string, payload: Buffer) => {
+        const prefix = `${base}/response/${id}/`;
+        if (!topic.startsWith(prefix)) return;
+        done(null, { status: Number(topic.slice(prefix.length)), body: payload.toString('utf8') });
+      };
+      const timer = setTimeout(() => done(new LedgerError('ERR_WITNESS_REFUSED', `no answer from the witness at ${endpoint.url} within ${timeoutMs} ms`)), timeoutMs);
+      c.on('message', onMessage);
+      c.subscribe(replies, { qos: 1 }, (err) => {
+        if (err) return done(err);
+        c.publish(`${base}/add-checkpoint/${id}`, body, { qos: 1 });
+      });
+    });
+  };
+  return Object.assign(transport, {
+    close: async () => {
+      await Promise.all([...clients.values()].map((c) => new Promise<void>((r) => c.end(false, {}, () => r()))));
+      clients.clear();
+    },
+  });
+}
+
+/** HTTP(S) or MQTT by the witness URL's scheme. */
+export function autoTransport(timeoutMs = 10_000): Transport & { close(): Promise<void> } {
+  const http = httpTransport(timeoutMs);
+  const mq = mqttTransport(timeoutMs);
+  const t: Transport = (endpoint, body) => (/^mqtts?:/.test(endpoint.url) ? mq(endpoint, body) : http(endpoint, body));
+  return Object.assign(t, { close: () => mq.close() });
+}

@@ -1,0 +1,82 @@
+// The witness service behind both transports: a request body in, a status, headers and body out.
+import { LedgerError } from '../errors';
+import { parseCheckpointText } from '../checkpoint';
+import { splitNote } from '../note-open';
+import type { Cosigner } from './cosignature';
+import { decideAddCheckpoint, parseSubmission, rejectUnparsed, type Decision, type Evidence, type WitnessedLog } from './decision';
+import { TLOG_SIZE_CONTENT_TYPE } from './request';
+import type { WitnessState } from './state';
+
+export interface WitnessReply {
+  status: number;
+  contentType: string;
+  body: string;
+  origin?: string;
+  size?: number;
+  /** Set when the request showed a fork or an unproven jump; kept on disk at `evidenceFile`. */
+  evidence?: Evidence;
+  evidenceFile?: string;
+  /** False when the same evidence was kept before (e.g. the gateway retried). */
+  evidenceFresh?: boolean;
+  reason?: string;
+}
+
+export interface WitnessServiceOptions {
+  cosigner: Cosigner;
+  logs: WitnessedLog[];
+  state: WitnessState;
+  now?: () => number;
+}
+
+export class WitnessService {
+  readonly #opts: WitnessServiceOptions;
+  readonly #logs: Map<string, WitnessedLog>;
+
+  constructor(opts: WitnessServiceOptions) {
+    this.#opts = opts;
+    this.#logs = new Map(opts.logs.map((l) => [l.origin, l]));
+    if (this.#logs.size !== opts.logs.length) throw new LedgerError('ERR_INVALID_ARGUMENT', 'each witnessed origin must appear once');
+  }
+
+  /** The latest cosigned checkpoint of a witnessed origin (a signed note with this witness's cosignature). */
+  latest(origin: string): string | undefined {
+    return this.#logs.has(origin) ? this.#opts.state.latest(origin)?.checkpoint : undefined;
+  }
+
+  async addCheckpoint(body: string): Promise<WitnessReply> {
+    let submission;
+    try {
+      submission = parseSubmission(body);
+    } catch (err) {
+      return reply(rejectUnparsed(err));
+    }
+    const origin = submission.checkpoint.origin;
+    const { state, cosigner } = this.#opts;
+    return state.exclusive(origin, () => {
+      const latest = state.latest(origin);
+      const now = Math.floor((this.#opts.now?.() ?? Date.now()) / 1000);
+      const decision = decideAddCheckpoint({ submission, log: this.#logs.get(origin), latest, cosigner, now });
+      if (decision.status === 200) state.save(origin, decision.latest);
+      const out = reply(decision);
+      out.origin = origin;
+      if (decision.status !== 200 && decision.evidence) {
+        const kept = state.keepEvidence(decision.evidence, now);
+        out.evidenceFile = kept.file;
+        out.evidenceFresh = kept.fresh;
+      }
+      return out;
+    });
+  }
+}
+
+function reply(d: Decision): WitnessReply {
+  if (d.status === 200) return { status: 200, contentType: 'text/plain; charset=utf-8', body: d.body, size: d.checkpoint.size };
+  if (d.status === 409)
+    return { status: 409, contentType: TLOG_SIZE_CONTENT_TYPE, body: `${d.size}\n`, size: d.size, reason: d.reason, evidence: d.evidence };
+  return { status: d.status, contentType: 'text/plain; charset=utf-8', body: `${d.reason}\n`, reason: d.reason, evidence: d.evidence };
+}
+
+/** The origin of a cosigned checkpoint note, for transports that route by it. */
+export function originOf(note: string): string {
+  return parseCheckpointText(splitNote(note).text).origin;
+}

@@ -1,0 +1,129 @@
+// A witness's durable state: per origin, the latest checkpoint it cosigned, written with
+// fsync + rename before the answer goes out, and evidence files that are never overwritten.
+// Requests for one origin run one at a time, from reading the state to persisting it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fromBase64, toBase64, toHex, utf8 } from '../bytes';
+import { LedgerError } from '../errors';
+import { sha256 } from '../hash';
+import type { Evidence, LatestCheckpoint } from './decision';
+
+const REGISTRY = Symbol.for('node-red-contrib-iot-ledger.witness-locks');
+
+/** One queue per state file, shared by every witness in this process. */
+function queues(): Map<string, Promise<unknown>> {
+  const g = globalThis as unknown as Record<symbol, Map<string, Promise<unknown>> | undefined>;
+  return (g[REGISTRY] ??= new Map());
+}
+
+function stateError(message: string, err?: unknown): LedgerError {
+  const why = err instanceof Error ? `: ${(err as NodeJS.ErrnoException).code ?? err.message}` : '';
+  return new LedgerError('ERR_WITNESS_STATE', `${message}${why}`);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Writes a file so that after a crash it holds either the old or the new content, never a mix. */
+export function writeFileDurably(file: string, content: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+export class WitnessState {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+    try {
+      fs.mkdirSync(path.join(this.dir, 'evidence'), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw stateError(`cannot create the witness state directory ${dir}`, err);
+    }
+  }
+
+  #file(origin: string): string {
+    return path.join(this.dir, `${toHex(sha256(utf8(origin))).slice(0, 32)}.json`);
+  }
+
+  /** The latest cosigned checkpoint of an origin, or undefined before the first. */
+  latest(origin: string): LatestCheckpoint | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.#file(origin), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw stateError(`cannot read the witness state of ${origin}`, err);
+    }
+    try {
+      const o = JSON.parse(text) as { origin: string; size: number; root: string; checkpoint: string };
+      if (o.origin !== origin || !Number.isSafeInteger(o.size) || typeof o.checkpoint !== 'string') throw new Error('bad fields');
+      const root = fromBase64(o.root);
+      if (root.length !== 32) throw new Error('bad root');
+      return { size: o.size, root, checkpoint: o.checkpoint };
+    } catch (err) {
+      // Refusing to answer beats cosigning from a state that lost its memory.
+      throw stateError(`the witness state of ${origin} is corrupt (${(err as Error).message})`);
+    }
+  }
+
+  /** Runs `fn` with no other update of `origin` in between (in this process). */
+  async exclusive<T>(origin: string, fn: () => T | Promise<T>): Promise<T> {
+    const key = this.#file(origin);
+    const q = queues();
+    const prev = q.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    q.set(key, tail);
+    void tail.then(() => {
+      if (q.get(key) === tail) q.delete(key);
+    });
+    return run;
+  }
+
+  /** Persists the new latest checkpoint (durably) before returning. */
+  save(origin: string, latest: LatestCheckpoint): void {
+    const body = JSON.stringify({ origin, size: latest.size, root: toBase64(latest.root), checkpoint: latest.checkpoint });
+    try {
+      writeFileDurably(this.#file(origin), `${body}\n`);
+    } catch (err) {
+      throw stateError(`cannot persist the witness state of ${origin}`, err);
+    }
+  }
+
+  /**
+   * Keeps evidence in its own file, one per pair of checkpoints and kind (a gateway that retries
+   * the same forked checkpoint does not fill the disk); `fresh` is false when it was kept before.
+   */
+  keepEvidence(evidence: Evidence, at: number): { file: string; fresh: boolean } {
+    const body = JSON.stringify({ format: 'iot-ledger-witness-evidence/1', at, ...evidence }, null, 2);
+    const id = toHex(sha256(utf8(evidence.latest), utf8('\n'), utf8(evidence.submitted))).slice(0, 16);
+    const file = path.join(this.dir, 'evidence', `${id}-${evidence.kind}.json`);
+    if (fs.existsSync(file)) return { file, fresh: false };
+    writeFileDurably(file, `${body}\n`);
+    return { file, fresh: true };
+  }
+
+  /** Evidence files kept so far. */
+  evidence(): string[] {
+    return fs
+      .readdirSync(path.join(this.dir, 'evidence'))
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => path.join(this.dir, 'evidence', f));
+  }
+}

@@ -1,0 +1,86 @@
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import * as mqtt from 'mqtt';
+import { signCheckpoint } from '../../lib/checkpoint';
+import { generateKey } from '../../lib/crypto';
+import { verifierKeyString } from '../../lib/note';
+import { parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey } from '../../lib/witness';
+import { mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
+import { freePort } from '../../lib/runtime/ports';
+import { tempDir } from '../support/ledger';
+
+// The MQTT transport on Debian's mosquitto: the topic pair (any MQTT version) through the
+// gateway's transport, and MQTT 5 response topic + correlation data from a plain client.
+describe('witness over MQTT (mosquitto)', function () {
+  this.timeout(30000);
+  let broker: ChildProcess;
+  let url = '';
+  const tmp = tempDir();
+  const gw = generateKey('Ed25519');
+  const wkey = generateKey('Ed25519');
+  const ORIGIN = 'mqtt.test/log';
+  const note = signCheckpoint({ origin: ORIGIN, size: 0, root: new Uint8Array(Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex')), extensions: [] }, ORIGIN, gw);
+  let server: ReturnType<typeof serveWitnessMqtt>;
+
+  before(async () => {
+    const port = await freePort();
+    broker = spawn('/usr/sbin/mosquitto', ['-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    url = `mqtt://127.0.0.1:${port}`;
+    const service = new WitnessService({
+      cosigner: { name: 'w.mqtt', key: wkey },
+      logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)),
+      state: new WitnessState(path.join(tmp.dir, 'w')),
+    });
+    // mosquitto needs a moment to listen: the witness's client reconnects until it can subscribe.
+    server = serveWitnessMqtt({ url, base: 'iot-ledger/witness/w.mqtt', handle: (b) => service.addCheckpoint(b) });
+    await server.ready;
+  });
+  after(async () => {
+    await server.close();
+    broker.kill();
+    tmp.cleanup();
+  });
+
+  it('answers through the topic pair, as the gateway sends', async () => {
+    const t = mqttTransport(5000);
+    try {
+      const [endpoint] = parseWitnessEndpoints(`${witnessVerifierKey('w.mqtt', wkey)} ${url}/iot-ledger/witness/w.mqtt`);
+      const ok = await t(endpoint, `old 0\n\n${note}`);
+      assert.equal(ok.status, 200);
+      assert.match(ok.body, /^\u2014 w\.mqtt /);
+      const conflict = await t(endpoint, `old 3\n\n${note}`);
+      assert.equal(conflict.status, 400);
+      const bad = await t(endpoint, 'garbage');
+      assert.equal(bad.status, 400);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('answers an MQTT 5 request on its response topic with the correlation data and the status', async () => {
+    const c = mqtt.connect(url, { protocolVersion: 5 });
+    try {
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      await c.subscribeAsync('client/replies', { qos: 1 });
+      const got = new Promise<mqtt.IPublishPacket>((resolve) => c.once('message', (_t, _p, packet) => resolve(packet)));
+      await c.publishAsync('iot-ledger/witness/w.mqtt/add-checkpoint', `old 0\n\n${note}`, {
+        qos: 1,
+        properties: { responseTopic: 'client/replies', correlationData: Buffer.from('abc') },
+      });
+      const p = await got;
+      assert.equal(Buffer.from(p.properties!.correlationData!).toString(), 'abc');
+      // The same checkpoint as the first test's: cosigned again (old = size, same root).
+      assert.equal((p.properties!.userProperties as Record<string, string>).status, '200');
+      assert.equal(p.properties!.contentType, 'text/plain; charset=utf-8');
+      assert.match(p.payload.toString(), /^\u2014 w\.mqtt \S+\n$/);
+    } finally {
+      await c.endAsync();
+    }
+  });
+
+  it('reads mqtt:// witness URLs', () => {
+    assert.deepEqual(splitMqttUrl('mqtt://b:1883/iot-ledger/witness/w1'), { broker: 'mqtt://b:1883', base: 'iot-ledger/witness/w1' });
+    assert.throws(() => splitMqttUrl('mqtt://b:1883/'));
+  });
+});

@@ -1,0 +1,60 @@
+import * as assert from 'node:assert/strict';
+import { signCheckpoint } from '../../lib/checkpoint';
+import { generateKey } from '../../lib/crypto';
+import { isLedgerError } from '../../lib/errors';
+import { verifierKeyString } from '../../lib/note';
+import { cosignLine, logVerifier, witnessVerifierKey } from '../../lib/witness/cosignature';
+import { addCosignatures, quorumPolicy, verifyCosignedCheckpoint } from '../../lib/witness/quorum';
+
+describe('quorum K of N over a cosigned checkpoint', () => {
+  const gw = generateKey('Ed25519');
+  const origin = 'gw.example/q';
+  const ws = [1, 2, 3].map((i) => ({ name: `w${i}.example`, key: generateKey('Ed25519') }));
+  const vkeys = ws.map((w) => witnessVerifierKey(w.name, w.key));
+  const note = signCheckpoint({ origin, size: 4, root: new Uint8Array(32).fill(9), extensions: [] }, origin, gw);
+  const text = note.slice(0, note.lastIndexOf('\n\n') + 1);
+  const log = logVerifier(verifierKeyString(origin, gw), origin);
+  const cosigned = (n: number) => addCosignatures(note, ws.slice(0, n).map((w, i) => cosignLine(text, w, 100 + i)));
+  const code = (c: string) => (e: unknown) => isLedgerError(e) && e.code === c;
+
+  it('counts valid cosignatures by the configured witnesses', () => {
+    const ok = verifyCosignedCheckpoint(cosigned(2), log, quorumPolicy(vkeys, 2));
+    assert.deepEqual(ok.cosigners, [{ name: 'w1.example', timestamp: 100 }, { name: 'w2.example', timestamp: 101 }]);
+    assert.equal(ok.checkpoint.size, 4);
+    verifyCosignedCheckpoint(cosigned(1), log, quorumPolicy(vkeys, 1));
+    verifyCosignedCheckpoint(note, log, quorumPolicy(vkeys, 0));
+  });
+
+  it('refuses fewer than K with ERR_WITNESS_QUORUM', () => {
+    assert.throws(() => verifyCosignedCheckpoint(cosigned(1), log, quorumPolicy(vkeys, 2)), code('ERR_WITNESS_QUORUM'));
+    assert.throws(() => verifyCosignedCheckpoint(note, log, quorumPolicy(vkeys, 1)), code('ERR_WITNESS_QUORUM'));
+  });
+
+  it('does not count cosignatures by unknown witnesses, nor the same witness twice', () => {
+    const stranger = { name: 'w1.example', key: generateKey('Ed25519') };
+    const n = addCosignatures(note, [cosignLine(text, stranger, 5), cosignLine(text, ws[0], 6), cosignLine(text, ws[0], 7)]);
+    assert.equal(verifyCosignedCheckpoint(n, log, quorumPolicy(vkeys, 1)).cosigners.length, 1);
+    assert.throws(() => verifyCosignedCheckpoint(n, log, quorumPolicy(vkeys, 2)), code('ERR_WITNESS_QUORUM'));
+  });
+
+  it('refuses a cosignature over another checkpoint and a note the log did not sign', () => {
+    const otherText = text.replace('\n4\n', '\n5\n');
+    const wrong = addCosignatures(note, [cosignLine(otherText, ws[0], 1)]);
+    assert.throws(() => verifyCosignedCheckpoint(wrong, log, quorumPolicy(vkeys, 1)), code('ERR_BAD_SIGNATURE'));
+    const onlyWitness = `${text}\n${cosignLine(text, ws[0], 1)}`;
+    assert.throws(() => verifyCosignedCheckpoint(onlyWitness, log, quorumPolicy(vkeys, 1)), code('ERR_BAD_SIGNATURE'));
+  });
+
+  it('checks the policy', () => {
+    assert.throws(() => quorumPolicy(vkeys, 4), code('ERR_INVALID_ARGUMENT'));
+    assert.throws(() => quorumPolicy([vkeys[0], vkeys[0]], 1), code('ERR_INVALID_ARGUMENT'));
+    assert.throws(() => quorumPolicy(['junk'], 1), code('ERR_MALFORMED_KEY'));
+  });
+
+  it('merges cosignature lines without repeats and leaves the note text as it was', () => {
+    const line = cosignLine(text, ws[0], 1);
+    const once = addCosignatures(note, [line]);
+    assert.equal(addCosignatures(once, [line]), once);
+    assert.ok(once.startsWith(note));
+  });
+});
