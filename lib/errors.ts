@@ -24,7 +24,13 @@ export type ErrorCode =
   | 'ERR_INVALID_TERMS'
   | 'ERR_INVALID_READING'
   | 'ERR_FIRMWARE_REJECTED'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  | 'ERR_REPLICA_FETCH'
+  | 'ERR_REPLICA_ORIGIN'
+  | 'ERR_REPLICA_BAD_TILE'
+  | 'ERR_REPLICA_ENTRY_TOO_LARGE'
+  | 'ERR_REPLICA_FORK'
+  | 'ERR_REPLICA_ROLLBACK';
 
 export class LedgerError extends Error {
   readonly code: ErrorCode;
