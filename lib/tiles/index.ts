@@ -4,3 +4,4 @@ export * from './content';
 export { readResource, publishedHead, type TileResponse, type PublishedHead } from './source';
 export { writeStaticTiles, type StaticWriteResult } from './static';
 export { TileVerifier, rootFromEdgeTiles, edgeTiles, type TileFetch } from './verify';
+export { answerTileRequest } from './http';
