@@ -10,6 +10,8 @@ import { firmware, firmwareUsage } from './firmware';
 import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
 import { prove, proveUsage } from './prove';
+import { replicate, replicateUsage } from './replicate';
+import { tiles, tilesUsage } from './tiles';
 import { verifyProof, verifyProofUsage } from './verify-proof';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
@@ -25,6 +27,8 @@ const commands: Record<string, { run: Command; usage: string }> = {
   contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
   firmware: { run: firmware, usage: firmwareUsage },
+  replicate: { run: replicate, usage: replicateUsage },
+  tiles: { run: tiles, usage: tilesUsage },
 };
 
 function usage(): string {

@@ -7,7 +7,7 @@ import { openCheckpoint, type Checkpoint } from '../checkpoint';
 import { didToKey } from '../didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
-import { decodeMeta } from '../ledger/layout';
+import { decodeMeta, type Meta } from '../ledger/layout';
 import { levelDbExists } from '../ledger/lock';
 import type { NoteVerifier } from '../note';
 import { decodeBlockBundle } from '../tiles/content';
@@ -58,6 +58,18 @@ function originError(message: string): LedgerError {
   return new LedgerError('ERR_REPLICA_ORIGIN', message);
 }
 
+function trustedGateway(trustedKey: string, meta: Meta): NoteVerifier {
+  let gateway: NoteVerifier;
+  try {
+    gateway = parseTrustedKey(trustedKey, meta.name);
+  } catch (err) {
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `the trusted key is neither a verifier key nor an Ed25519 did:key: ${(err as Error).message}`);
+  }
+  if (gateway.name !== meta.name || !bytesEqual(gateway.key.publicKey, didToKey(meta.gateway).publicKey))
+    throw originError(`the origin ledger "${meta.name}" belongs to ${meta.gateway}, not to the trusted key`);
+  return gateway;
+}
+
 export class Replicator {
   readonly store: ReplicaStore;
   readonly #fetch: TileFetch;
@@ -81,18 +93,11 @@ export class Replicator {
   /** Opens (or creates, from the origin's meta) the replica in `dir`, bound to the trusted gateway key. */
   static async open(dir: string, opts: ReplicatorOptions): Promise<Replicator> {
     const meta = levelDbExists(dir) ? undefined : await opts.fetch(META_PATH);
+    // A new replica is created only for an origin the trusted key signs for.
+    if (meta) trustedGateway(opts.trustedKey, decodeMeta(meta));
     const store = await ReplicaStore.open(dir, meta);
     try {
-      if (meta) decodeMeta(meta);
-      let gateway: NoteVerifier;
-      try {
-        gateway = parseTrustedKey(opts.trustedKey, store.meta.name);
-      } catch (err) {
-        throw new LedgerError('ERR_INVALID_ARGUMENT', `--key is neither a verifier key nor an Ed25519 did:key: ${(err as Error).message}`);
-      }
-      if (gateway.name !== store.meta.name || !bytesEqual(gateway.key.publicKey, didToKey(store.meta.gateway).publicKey))
-        throw originError(`the origin ledger "${store.meta.name}" belongs to ${store.meta.gateway}, not to the trusted key`);
-      return new Replicator(store, gateway, opts);
+      return new Replicator(store, trustedGateway(opts.trustedKey, store.meta), opts);
     } catch (err) {
       await store.close();
       throw err;
