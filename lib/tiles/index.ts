@@ -5,3 +5,4 @@ export { readResource, publishedHead, type TileResponse, type PublishedHead } fr
 export { writeStaticTiles, type StaticWriteResult } from './static';
 export { TileVerifier, rootFromEdgeTiles, edgeTiles, type TileFetch } from './verify';
 export { answerTileRequest } from './http';
+export { StaticTilePublisher } from './publisher';

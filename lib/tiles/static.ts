@@ -15,11 +15,16 @@ function writeAtomic(file: string, body: Uint8Array): void {
 }
 
 /** Every resource of a published tree: hash tiles of each level, entry bundles, block bundles. */
-function* resources(size: number, height: number): Generator<TileId> {
+function* resources(size: number, height: number, since: { size: number; height: number }): Generator<TileId> {
+  // Full tiles of the tree at `since` were written then: start at the first one that was not full.
+  const firstNew = (before: number, level: number): number => Math.floor(Math.floor(before / TILE_WIDTH ** level) / TILE_WIDTH);
   for (let level = 0; level <= 63 && Math.floor(size / TILE_WIDTH ** level) > 0; level++)
-    for (let index = 0; tileWidth(size, level, index) > 0; index++) yield { kind: 'tile', level, index, width: tileWidth(size, level, index) };
-  for (let index = 0; tileWidth(size, 0, index) > 0; index++) yield { kind: 'entries', level: 0, index, width: tileWidth(size, 0, index) };
-  for (let index = 0; tileWidth(height, 0, index) > 0; index++) yield { kind: 'blocks', level: 0, index, width: tileWidth(height, 0, index) };
+    for (let index = firstNew(since.size, level); tileWidth(size, level, index) > 0; index++)
+      yield { kind: 'tile', level, index, width: tileWidth(size, level, index) };
+  for (let index = firstNew(since.size, 0); tileWidth(size, 0, index) > 0; index++)
+    yield { kind: 'entries', level: 0, index, width: tileWidth(size, 0, index) };
+  for (let index = firstNew(since.height, 0); tileWidth(height, 0, index) > 0; index++)
+    yield { kind: 'blocks', level: 0, index, width: tileWidth(height, 0, index) };
 }
 
 export interface StaticWriteResult {
@@ -29,8 +34,11 @@ export interface StaticWriteResult {
   written: number;
 }
 
-/** Writes the ledger's published tiles under `dir`; returns null when no block is sealed yet. */
-export async function writeStaticTiles(ledger: Ledger, dir: string): Promise<StaticWriteResult | null> {
+/**
+ * Writes the ledger's published tiles under `dir`; returns null when no block is sealed yet.
+ * `since` (what an earlier call returned) skips the full tiles written then.
+ */
+export async function writeStaticTiles(ledger: Ledger, dir: string, since: { size: number; height: number } = { size: 0, height: 0 }): Promise<StaticWriteResult | null> {
   const head = await publishedHead(ledger);
   if (!head) return null;
   let written = 0;
@@ -40,7 +48,7 @@ export async function writeStaticTiles(ledger: Ledger, dir: string): Promise<Sta
     written++;
   };
   if (!fs.existsSync(path.join(dir, META_PATH))) await put(META_PATH);
-  for (const id of resources(head.size, head.height)) {
+  for (const id of resources(head.size, head.height, since)) {
     const p = tilePath(id);
     if (id.width === TILE_WIDTH && fs.existsSync(path.join(dir, p))) continue;
     if (id.width < TILE_WIDTH && fs.existsSync(path.join(dir, p))) continue;
