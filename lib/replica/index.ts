@@ -3,3 +3,4 @@ export { Replicator, gatewaySignature, type CheckpointPolicy, type ReplicaProgre
 export { ReplicaStore } from './store';
 export { httpTileFetch, type HttpFetchOptions } from './http';
 export { EVIDENCE_DIR, type Evidence } from './evidence';
+export { ReplicaFollower, type FollowerOptions, type FollowerState, type FollowerView } from './follower';
