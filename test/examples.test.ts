@@ -74,8 +74,8 @@ const CONFIG_REFS: Record<string, string> = {
 };
 
 describe('examples/', () => {
-  it('holds the four documented examples', () => {
-    assert.deepEqual(files, ['audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json']);
+  it('holds the five documented examples', () => {
+    assert.deepEqual(files, ['audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json', 'replica.json']);
   });
 
   for (const file of files) {
@@ -133,7 +133,8 @@ describe('examples/', () => {
             if (ref === undefined || ref === '' || n.type === type) continue;
             assert.equal(byId.get(String(ref))?.type, type, `${n.type} ${n.id}: ${prop} -> ${String(ref)}`);
           }
-          if (n.type.startsWith('iot-ledger-') && !isConfigType(n.type) && n.type !== 'iot-ledger-sign') {
+          // A Replica has its own directory and no gateway key: it names no Ledger config.
+          if (n.type.startsWith('iot-ledger-') && !isConfigType(n.type) && n.type !== 'iot-ledger-sign' && n.type !== 'iot-ledger-replica') {
             assert.ok(n.ledger, `${n.type} ${n.id} names no Ledger config`);
           }
           if (n.type === 'iot-ledger-sign') assert.ok(n.identity, `sign ${n.id} names no Identity`);

@@ -92,6 +92,35 @@ describe('CLI: replicate and tiles', function () {
     }
   });
 
+  it('failover: with the gateway directory gone, proofs from the replica verify with the gateway key', async () => {
+    const dir = path.join(tmp.dir, 'failover');
+    const origin = path.join(tmp.dir, 'gw2');
+    const gw2 = await Ledger.open(origin, { name: 'cli.failover', gatewayKey: key, blockRecords: 50, blockSeconds: 0 });
+    await gw2.appendMany(Array.from({ length: 230 }, (_, i) => ({ type: 'note', body: { i } })));
+    await gw2.seal();
+    await gw2.append({ type: 'note', body: { unsealed: true } });
+    const served = await startTileServer(gw2);
+    let r: CliResult;
+    try {
+      r = await runCliAsync(['replicate', served.url, dir, '--key', did]);
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      await served.close();
+      await gw2.close();
+    }
+    fs.rmSync(origin, { recursive: true, force: true });
+    r = runCli(['audit', dir, '--key', did]);
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(r.stdout, /230 records/, 'every record up to the last verified checkpoint (the unsealed one was never published)');
+    for (const index of ['0', '137', '229']) {
+      const file = path.join(tmp.dir, `proof-${index}.json`);
+      r = runCli(['prove', dir, index, '--out', file]);
+      assert.equal(r.status, 0, r.stderr);
+      r = runCli(['verify-proof', file, '--key', did]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    }
+  });
+
   it('a wrong key is refused with exit 2 and a typed error', async () => {
     const r = await runCliAsync(['replicate', server.url, path.join(tmp.dir, 'other'), '--key', keyToDid(generateKey('Ed25519'))]);
     assert.equal(r.status, 2);
