@@ -2,11 +2,15 @@
 // content types, caching (immutable tiles for a year, the checkpoint for two seconds) and
 // gzip for entry bundles when the client accepts it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { isLedgerError } from '../errors';
 import type { Ledger } from '../ledger';
 import { readResource } from './source';
 
+const gzipAsync = promisify(gzip);
+
+/** Answers one request; gzip runs on libuv's thread pool, off the gateway's event loop. */
 export async function answerTileRequest(ledger: Ledger | null, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     if (!ledger || ledger.closed) {
@@ -20,7 +24,7 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
       'cache-control': r.status !== 200 ? 'no-store' : r.immutable ? 'public, max-age=31536000, immutable' : 'no-cache, max-age=2',
     };
     if (r.status === 200 && path.startsWith('tile/entries/') && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      body = gzipSync(body, { level: 1 });
+      body = await gzipAsync(body, { level: 1 });
       headers['content-encoding'] = 'gzip';
       headers.vary = 'accept-encoding';
     }
