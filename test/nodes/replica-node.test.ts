@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
+import { sidebarHandler } from '../../nodes/lib/sidebar-routes';
 import { tempDir } from '../support/ledger';
 import { startTileServer, type TileServer } from '../support/tile-server';
 import { helper, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
@@ -53,6 +54,13 @@ describe('Replica node', function () {
     const first = await nextMessage<{ payload: View }>(helper.getNode('out'));
     assert.equal(first.payload.size, 120);
     assert.equal(first.payload.lag, 0);
+    // The Ledger sidebar's endpoint lists the replica with its lag.
+    let sidebar: { replicas?: View[] } = {};
+    await sidebarHandler({ params: {}, query: {} }, { json: (b: unknown) => void (sidebar = b as typeof sidebar), status: () => assert.fail('no error status') } as never);
+    assert.equal(sidebar.replicas?.length, 1);
+    assert.equal(sidebar.replicas?.[0].size, 120);
+    assert.equal(sidebar.replicas?.[0].lag, 0);
+    assert.equal(sidebar.replicas?.[0].state, 'following');
     await gateway.appendMany(Array.from({ length: 80 }, (_, i) => ({ type: 'note', body: { i: 120 + i } })));
     await gateway.seal();
     const outs = messages<{ payload: View }>(helper.getNode('out'), 2);
