@@ -29,6 +29,8 @@ export interface VerifiedContract {
   termsHash: string;
   /** Parties whose recorded signature verified. */
   signed: string[];
+  /** Each signed party's envelope, as recorded (to record it again elsewhere). */
+  envelopes: Record<string, string | Uint8Array>;
   /** Every party signed. */
   active: boolean;
   registeredAt: number;
@@ -82,6 +84,7 @@ export function verifyContractDocument(doc: unknown, gatewayKey: string): Verifi
   if (body(reg.record).termsHash !== hash || d.termsHash !== hash) throw bad('the terms do not match their recorded hash');
   if (!Array.isArray(d.signatures)) throw bad('signatures must be an array of proof bundles');
   const signed = new Set<string>();
+  const envelopes: Record<string, string | Uint8Array> = {};
   for (const bundle of d.signatures) {
     const s = verifyProofBundle(bundle, gatewayKey);
     const b = body(s.record);
@@ -90,6 +93,7 @@ export function verifyContractDocument(doc: unknown, gatewayKey: string): Verifi
     if (s.index < reg.index) throw bad(`signature record ${s.index} comes before the registration`);
     verifyPartySignature(terms, s.record.envelope, b.party);
     signed.add(b.party);
+    envelopes[b.party] = s.record.envelope;
   }
-  return { terms, termsHash: hash, signed: [...signed], active: terms.parties.every((p) => signed.has(p)), registeredAt: reg.index };
+  return { terms, termsHash: hash, signed: [...signed], envelopes, active: terms.parties.every((p) => signed.has(p)), registeredAt: reg.index };
 }
