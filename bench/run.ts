@@ -2,6 +2,7 @@ import { benchAudit } from './audit.bench';
 import { benchEnvelopes } from './envelope.bench';
 import { benchLedger } from './ledger.bench';
 import { benchNodeRed } from './nodered.bench';
+import { benchReplica } from './replica.bench';
 
 async function run(): Promise<void> {
   const only = process.argv[2];
@@ -11,6 +12,7 @@ async function run(): Promise<void> {
   if (!only || only === 'audit') await benchAudit();
   if (!only || only === 'nodered') await benchNodeRed();
   if (!only || only === 'witnesses') await benchNodeRed(true);
+  if (!only || only === 'replica') await benchReplica();
 }
 
 run().catch((err: unknown) => {

@@ -34,7 +34,13 @@ export type ErrorCode =
   | 'ERR_WITNESS_REFUSED'
   | 'ERR_WITNESS_EQUIVOCATION'
   | 'ERR_WITNESS_QUORUM'
-  | 'ERR_WITNESS_STATE';
+  | 'ERR_WITNESS_STATE'
+  | 'ERR_REPLICA_FETCH'
+  | 'ERR_REPLICA_ORIGIN'
+  | 'ERR_REPLICA_BAD_TILE'
+  | 'ERR_REPLICA_ENTRY_TOO_LARGE'
+  | 'ERR_REPLICA_FORK'
+  | 'ERR_REPLICA_ROLLBACK';
 
 export class LedgerError extends Error {
   readonly code: ErrorCode;

@@ -16,3 +16,5 @@ export { meanKineticTemperature } from './contracts/mkt';
 export { auditLedger, formatReport, formatFinding } from './audit';
 export type { AuditOptions, AuditReport, DeviceStatus, Finding, FindingKind } from './audit';
 export * from './ledger';
+export * as tiles from './tiles';
+export * as replica from './replica';

@@ -6,8 +6,12 @@ import type { LedgerConfigNode } from './lib/ledger-config';
 import { parseWitnessEndpoints, WitnessClient, type WitnessEndpoint } from '../lib/witness/client';
 import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
+import * as nodePath from 'node:path';
+import { StaticTilePublisher } from '../lib/tiles/publisher';
+import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
 
 export = function register(RED: RED): void {
+  mountTileRoutes(RED.httpNode);
   function LedgerConfig(this: LedgerConfigNode, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const userDir = RED.settings.userDir ?? process.cwd();
@@ -50,7 +54,23 @@ export = function register(RED: RED): void {
       }
       return opened;
     };
+    // Publishing: tiles over HTTP and/or static files; both open the ledger at deploy.
+    const publishHttp = def.publishTiles === true;
+    const tilesDir = typeof def.tilesDir === 'string' && def.tilesDir.trim() !== '' ? nodePath.resolve(userDir, def.tilesDir.trim()) : undefined;
+    const gatewayOf = this.gateway;
+    let staticTiles: StaticTilePublisher | undefined;
+    if (publishHttp) publishLedger(this.ledgerName, gatewayOf);
+    if (tilesDir) {
+      this.gateway().then(
+        (gw) => {
+          staticTiles = new StaticTilePublisher(gw.ledger, tilesDir, (err) => this.error(`static tiles in ${tilesDir}: ${(err as Error).message}`));
+          staticTiles.publish();
+        },
+        () => undefined,
+      );
+    } else if (publishHttp) void this.gateway().catch(() => undefined);
     this.on('close', (_removed, done) => {
+      unpublishLedger(this.ledgerName, gatewayOf);
       const was = opened;
       opened = undefined;
       if (!was) return done();
@@ -59,8 +79,9 @@ export = function register(RED: RED): void {
         await client?.close();
         client = undefined;
       };
+      const stopStatic = staticTiles ? staticTiles.stop() : Promise.resolve();
       was.then(
-        (gw) => stopWitnessing(gw).then(() => releaseGateway(this.dir)).then(done, done),
+        (gw) => Promise.all([stopWitnessing(gw), stopStatic]).then(() => releaseGateway(this.dir)).then(done, done),
         () => done(),
       );
     });

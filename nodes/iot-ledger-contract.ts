@@ -1,3 +1,4 @@
+import { contractDocument, contractTopic, verifyContractDocument } from '../lib/contracts/pull';
 import { LedgerError } from '../lib/errors';
 import { ContractRunner, type Gateway } from '../lib/gateway';
 import { parseTermsList, subjectMatches } from './lib/contract-terms';
@@ -25,8 +26,12 @@ export = function register(RED: RED): void {
     let closed = false;
     let unregister: (() => void) | undefined;
     let runners: Promise<ContractRunner[]>;
+    // Terms pulled from another gateway's contract documents (retained MQTT) instead of typed in.
+    const pulled = def.termsFrom === 'document';
+    const originKey = typeof def.originKey === 'string' ? def.originKey.trim() : '';
+    const publishDocument = def.publishDocument === true;
     try {
-      const termsList = parseTermsList(def.terms);
+      const termsList = pulled ? [] : parseTermsList(def.terms);
       runners = gateway().then(async (gw: Gateway) => {
         const list = await Promise.all(termsList.map((t) => ContractRunner.load(gw, t)));
         if (closed) return list;
@@ -107,7 +112,34 @@ export = function register(RED: RED): void {
           const receipt = await target.sign(signature, typeof msg.party === 'string' ? msg.party : undefined);
           const signed = { type: 'party.signed', party: [...target.signed].pop(), active: target.active, missingParties: target.missingParties };
           send([{ ...msg, topic: `contract/${target.terms.id}/party.signed`, contract: stateOf(target), payload: signed, ledger: receipt }, null]);
+          if (publishDocument) {
+            const gw = await gateway();
+            const doc = await contractDocument(gw.ledger, target.ref.termsHash);
+            if (doc) send([{ topic: contractTopic(target.terms.id), retain: true, payload: doc }, null]);
+          }
           ha.publish(target);
+          show(list);
+          return;
+        }
+        if (pulled && typeof msg.topic === 'string' && msg.topic.startsWith('iot-ledger/contract/')) {
+          if (!originKey) throw new LedgerError('ERR_INVALID_ARGUMENT', 'pulling terms needs the origin gateway key');
+          const doc = typeof msg.payload === 'string' || msg.payload instanceof Uint8Array ? JSON.parse(Buffer.from(msg.payload as never).toString('utf8')) : msg.payload;
+          const v = verifyContractDocument(doc, originKey);
+          let runner = list.find((r) => r.ref.termsHash === v.termsHash);
+          if (!runner) {
+            const gw = await gateway();
+            runner = await ContractRunner.load(gw, v.terms);
+            const loaded = runner;
+            gw.contracts.set(loaded.ref.termsHash, () => loaded.view());
+            list.push(loaded);
+          }
+          // The parties' signatures come with the document: record them here too.
+          for (const party of v.signed) {
+            if (runner.signed.has(party)) continue;
+            const envelope = v.envelopes[party];
+            if (envelope !== undefined) await runner.sign(envelope, party);
+          }
+          send([{ ...msg, topic: `contract/${runner.terms.id}/loaded`, contract: stateOf(runner), payload: { type: 'terms.loaded', termsHash: v.termsHash, active: runner.active } }, null]);
           show(list);
           return;
         }

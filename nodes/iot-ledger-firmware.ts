@@ -1,5 +1,6 @@
 import { LedgerError } from '../lib/errors';
-import { FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
+import { firmwareTopic } from '../lib/firmware/offer';
+import { firmwareOffer, FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { haFirmware } from './lib/ha-firmware';
@@ -68,6 +69,11 @@ export = function register(RED: RED): void {
         this.status(outcomeStatus(mode, outcome));
         ha.after(fw, outcome);
         send(msg);
+        // The device pulls what the ledger approved: manifest and decision proof, retained on its topic.
+        if (def.publishOffer === true && outcome.decision === 'approved' && typeof outcome.body.device === 'string') {
+          const offer = await firmwareOffer((await gateway()).ledger, outcome.receipt.index);
+          if (offer) send({ topic: firmwareTopic(offer.device), retain: true, payload: offer });
+        }
         done();
       } catch (err) {
         this.status(status.error(errorCode(err)));

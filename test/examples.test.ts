@@ -76,7 +76,7 @@ const CONFIG_REFS: Record<string, string> = {
 
 describe('examples/', () => {
   it('holds the five documented examples', () => {
-    assert.deepEqual(files, ['audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json', 'witnesses.json']);
+    assert.deepEqual(files, ['audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json', 'replica.json', 'witnesses.json']);
   });
 
   for (const file of files) {
@@ -134,8 +134,9 @@ describe('examples/', () => {
             if (ref === undefined || ref === '' || n.type === type) continue;
             assert.equal(byId.get(String(ref))?.type, type, `${n.type} ${n.id}: ${prop} -> ${String(ref)}`);
           }
-          // Sign runs on devices and Witness on another party's machine: neither keeps a ledger.
-          if (n.type.startsWith('iot-ledger-') && !isConfigType(n.type) && n.type !== 'iot-ledger-sign' && n.type !== 'iot-ledger-witness') {
+          // Sign runs on devices and Witness on another party's machine: neither keeps a ledger. A
+          // Replica has its own directory and no gateway key: it names no Ledger config either.
+          if (n.type.startsWith('iot-ledger-') && !isConfigType(n.type) && !['iot-ledger-sign', 'iot-ledger-witness', 'iot-ledger-replica'].includes(n.type)) {
             assert.ok(n.ledger, `${n.type} ${n.id} names no Ledger config`);
           }
           if (n.type === 'iot-ledger-sign') assert.ok(n.identity, `sign ${n.id} names no Identity`);

@@ -11,6 +11,8 @@ import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
 import { prove, proveUsage } from './prove';
 import { sign, signUsage } from './sign';
+import { replicate, replicateUsage } from './replicate';
+import { tiles, tilesUsage } from './tiles';
 import { verifyProof, verifyProofUsage } from './verify-proof';
 import { witness, witnessUsage } from './witness';
 
@@ -29,6 +31,8 @@ const commands: Record<string, { run: Command; usage: string }> = {
   audit: { run: audit, usage: auditUsage },
   firmware: { run: firmware, usage: firmwareUsage },
   witness: { run: witness, usage: witnessUsage },
+  replicate: { run: replicate, usage: replicateUsage },
+  tiles: { run: tiles, usage: tilesUsage },
 };
 
 function usage(): string {

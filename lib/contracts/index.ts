@@ -8,3 +8,4 @@ export * from './evaluator';
 export * from './signatures';
 export * from './format';
 export * from './records';
+export * from './pull';

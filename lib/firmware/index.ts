@@ -8,3 +8,4 @@ export * from './state';
 export * from './rules';
 export * from './history';
 export * from './recheck';
+export * from './offer';

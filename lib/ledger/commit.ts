@@ -65,6 +65,25 @@ export interface PlannedWrite {
   blocks: BlockInfo[];
 }
 
+/**
+ * Puts one record at index frontier.size: its value, every Merkle node it completes and its
+ * index entries; appends its leaf hash to `frontier` and returns it. Replicas write with it too,
+ * so a copy holds the same keys and values as its origin.
+ */
+export function putRecord(sink: PutSink, frontier: CompactRange, record: LedgerRecord, bytes: Uint8Array): Uint8Array {
+  const index = frontier.size;
+  const leaf = leafHash(bytes);
+  sink.put(recordKey(index), recordValue(leaf, bytes));
+  frontier.append(leaf, (id, hash) => {
+    const key = nodeKey(id.level, id.index);
+    sink.put(key, nodeValue(key, hash));
+  });
+  if (record.device !== undefined) sink.put(deviceKey(record.device, index), INDEX_VALUE);
+  sink.put(typeKey(record.type, index), INDEX_VALUE);
+  sink.put(timeKey(record.time, index), INDEX_VALUE);
+  return leaf;
+}
+
 export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink): PlannedWrite {
   const frontier = new CompactRange(from.frontier.size, from.frontier.hashes());
   const head: Head = { ...from.head };
@@ -103,15 +122,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     const jobReceipts: Receipt[] = [];
     for (const { record, bytes } of job.records) {
       const index = frontier.size;
-      const leaf = leafHash(bytes);
-      put(recordKey(index), recordValue(leaf, bytes));
-      frontier.append(leaf, (id, hash) => {
-        const key = nodeKey(id.level, id.index);
-        put(key, nodeValue(key, hash));
-      });
-      if (record.device !== undefined) put(deviceKey(record.device, index), INDEX_VALUE);
-      put(typeKey(record.type, index), INDEX_VALUE);
-      put(timeKey(record.time, index), INDEX_VALUE);
+      const leaf = putRecord(sink, frontier, record, bytes);
       const receipt: Receipt = { index, leafHash: toHex(leaf), time: record.time, block: head.height };
       jobReceipts.push(receipt);
       receipts.push(receipt);

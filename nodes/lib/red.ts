@@ -52,6 +52,8 @@ export interface RED {
     get(path: string, ...handlers: Handler[]): void;
     post(path: string, ...handlers: Handler[]): void;
   };
+  /** Node-RED's node HTTP server (Express); absent when httpNodeRoot is false. */
+  httpNode?: { use(path: string, handler: (req: import('node:http').IncomingMessage & { path?: string; method?: string }, res: import('node:http').ServerResponse, next: () => void) => void): void };
   auth: { needsPermission(permission: string): Handler };
   _(key: string, substitutions?: Record<string, unknown>): string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };

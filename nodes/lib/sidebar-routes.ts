@@ -2,6 +2,7 @@
 import { openGateways } from '../../lib/gateway';
 import type { Request, Response } from './http';
 import type { RED } from './red';
+import { replicaViews } from './replicas';
 import { contractSeries, DEFAULT_SERIES_LIMIT, sidebarData } from './sidebar-data';
 
 function fail(res: Response, err: unknown): void {
@@ -11,7 +12,7 @@ function fail(res: Response, err: unknown): void {
 
 export async function sidebarHandler(_req: Request, res: Response): Promise<void> {
   try {
-    res.json({ ledgers: await sidebarData(await openGateways()) });
+    res.json({ ledgers: await sidebarData(await openGateways()), replicas: replicaViews() });
   } catch (err) {
     fail(res, err);
   }

@@ -1,0 +1,99 @@
+// Contracts that devices and other gateways pull: the registered terms and every party's
+// recorded signature, each with its inclusion proof under a checkpoint the gateway signed.
+// Whoever holds the gateway key can check the terms they are judged by, offline.
+import { LedgerError } from '../errors';
+import type { Ledger } from '../ledger';
+import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
+import type { LedgerRecord } from '../ledger/record';
+import { CONTRACT_REGISTER, CONTRACT_SIGN } from './records';
+import { verifyPartySignature } from './signatures';
+import { termsHashHex, validateTerms, type Terms } from './terms';
+
+export const CONTRACT_DOCUMENT_FORMAT = 'iot-ledger-contract/1';
+/** The retained MQTT topic a gateway publishes a contract document on. */
+export const contractTopic = (contractId: string): string => `iot-ledger/contract/${contractId}`;
+
+export interface ContractDocument {
+  format: typeof CONTRACT_DOCUMENT_FORMAT;
+  contract: string;
+  version: number;
+  termsHash: string;
+  /** Proof bundle of the contract.register record (its body holds the terms). */
+  register: ProofBundle;
+  /** Proof bundles of the contract.sign records, one per party (the envelope is in the record). */
+  signatures: ProofBundle[];
+}
+
+export interface VerifiedContract {
+  terms: Terms;
+  termsHash: string;
+  /** Parties whose recorded signature verified. */
+  signed: string[];
+  /** Each signed party's envelope, as recorded (to record it again elsewhere). */
+  envelopes: Record<string, string | Uint8Array>;
+  /** Every party signed. */
+  active: boolean;
+  registeredAt: number;
+}
+
+function bad(message: string): LedgerError {
+  return new LedgerError('ERR_INVALID_TERMS', message);
+}
+
+const body = (r: LedgerRecord): Record<string, unknown> =>
+  typeof r.body === 'object' && r.body !== null && !Array.isArray(r.body) && !(r.body instanceof Uint8Array) ? (r.body as Record<string, unknown>) : {};
+
+/** Builds the document of the contract registered with `termsHash` (seals pending records to prove them). */
+export async function contractDocument(ledger: Ledger, termsHash: string): Promise<ContractDocument | null> {
+  let register: { index: number; terms: Terms } | null = null;
+  for await (const r of ledger.byType(CONTRACT_REGISTER)) {
+    const b = body(r.record);
+    if (b.termsHash === termsHash) register = { index: r.index, terms: validateTerms(b.terms) };
+  }
+  if (!register) return null;
+  const signs = new Map<string, number>();
+  for await (const r of ledger.byType(CONTRACT_SIGN, { from: register.index })) {
+    const b = body(r.record);
+    if (b.termsHash === termsHash && typeof b.party === 'string' && !signs.has(b.party)) signs.set(b.party, r.index);
+  }
+  const proof = await ledger.proofBundle(register.index);
+  const signatures: ProofBundle[] = [];
+  for (const index of signs.values()) signatures.push(await ledger.proofBundle(index));
+  return {
+    format: CONTRACT_DOCUMENT_FORMAT,
+    contract: register.terms.id,
+    version: register.terms.version,
+    termsHash,
+    register: proof,
+    signatures,
+  };
+}
+
+/**
+ * Verifies a contract document with the gateway key alone: every bundle's inclusion proof
+ * and checkpoint signature, the terms against their hash, each party's signature envelope
+ * against the terms. Throws ERR_MALFORMED_PROOF / ERR_BAD_SIGNATURE (bundles), ERR_INVALID_TERMS.
+ */
+export function verifyContractDocument(doc: unknown, gatewayKey: string): VerifiedContract {
+  const d = doc as Partial<ContractDocument>;
+  if (typeof doc !== 'object' || doc === null || d.format !== CONTRACT_DOCUMENT_FORMAT) throw bad(`not a ${CONTRACT_DOCUMENT_FORMAT} document`);
+  const reg = verifyProofBundle(d.register, gatewayKey);
+  if (reg.record.type !== CONTRACT_REGISTER) throw bad('the register bundle does not prove a contract.register record');
+  const terms = validateTerms(body(reg.record).terms);
+  const hash = termsHashHex(terms);
+  if (body(reg.record).termsHash !== hash || d.termsHash !== hash) throw bad('the terms do not match their recorded hash');
+  if (!Array.isArray(d.signatures)) throw bad('signatures must be an array of proof bundles');
+  const signed = new Set<string>();
+  const envelopes: Record<string, string | Uint8Array> = {};
+  for (const bundle of d.signatures) {
+    const s = verifyProofBundle(bundle, gatewayKey);
+    const b = body(s.record);
+    if (s.record.type !== CONTRACT_SIGN || b.termsHash !== hash || typeof b.party !== 'string' || s.record.envelope === undefined)
+      throw bad(`bundle of record ${s.index} is not a signature of these terms`);
+    if (s.index < reg.index) throw bad(`signature record ${s.index} comes before the registration`);
+    verifyPartySignature(terms, s.record.envelope, b.party);
+    signed.add(b.party);
+    envelopes[b.party] = s.record.envelope;
+  }
+  return { terms, termsHash: hash, signed: [...signed], envelopes, active: terms.parties.every((p) => signed.has(p)), registeredAt: reg.index };
+}

@@ -1,0 +1,87 @@
+// Firmware offers that devices pull: the vendor-signed manifest and the inclusion proof of
+// the gateway's approved update decision for this device. A device checks the vendor
+// signature, that the ledger approved exactly this manifest for it, the sequence against
+// what it runs (rollback) and the image digest; anything else is refused.
+import { fromBase64, toBase64 } from '../bytes';
+import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
+import { sha256 } from '../hash';
+import { toHex } from '../bytes';
+import { openManifest, verifyManifestSignature, type Manifest } from './manifest';
+import type { Envelope } from './payload';
+import { reject } from './reasons';
+
+export const FIRMWARE_OFFER_FORMAT = 'iot-ledger-firmware-offer/1';
+/** The retained MQTT topic a gateway offers a device its approved update on. */
+export const firmwareTopic = (device: string): string => `iot-ledger/firmware/${device}`;
+
+export interface FirmwareOffer {
+  format: typeof FIRMWARE_OFFER_FORMAT;
+  device: string;
+  /** The vendor-signed manifest: a JWS string, or base64 COSE_Sign1 bytes. */
+  manifest: string;
+  manifestFormat: 'jws' | 'cose';
+  /** Proof bundle of the firmware.decision record that approved it. */
+  decision: ProofBundle;
+}
+
+export function makeFirmwareOffer(device: string, manifest: Envelope, decision: ProofBundle): FirmwareOffer {
+  return {
+    format: FIRMWARE_OFFER_FORMAT,
+    device,
+    manifest: typeof manifest === 'string' ? manifest : toBase64(manifest),
+    manifestFormat: typeof manifest === 'string' ? 'jws' : 'cose',
+    decision,
+  };
+}
+
+export interface OfferCheck {
+  /** The gateway's did:key or verifier key. */
+  gatewayKey: string;
+  /** This device's did:key. */
+  device: string;
+  /** Vendor keys the device trusts (did:key); the manifest's signer must be one of them. */
+  vendorKeys: readonly string[];
+  /** The sequence the device runs now (an offer must be newer). */
+  installedSequence?: number;
+  /** The image fetched for the manifest (its SHA-256 must be the manifest digest). */
+  image?: Uint8Array;
+}
+
+export interface AcceptedOffer {
+  manifest: Manifest;
+  signer: string;
+  decisionIndex: number;
+}
+
+/** Verifies an offer for this device; throws ERR_FIRMWARE_REJECTED (details.reason) or a proof error. */
+export function verifyFirmwareOffer(offer: unknown, check: OfferCheck): AcceptedOffer {
+  const o = offer as Partial<FirmwareOffer>;
+  if (typeof offer !== 'object' || offer === null || o.format !== FIRMWARE_OFFER_FORMAT || typeof o.manifest !== 'string')
+    throw reject('malformed', `not a ${FIRMWARE_OFFER_FORMAT} offer`);
+  const envelope: Envelope = o.manifestFormat === 'cose' ? fromBase64(o.manifest) : o.manifest;
+  const opened = openManifest(envelope);
+  if (!check.vendorKeys.includes(opened.signer)) throw reject('unknown-signer', `manifest signer ${opened.signer} is not a vendor key this device trusts`);
+  verifyManifestSignature(opened);
+  const m = opened.manifest;
+  const decision = verifyProofBundle(o.decision, check.gatewayKey);
+  const body = (decision.record.body ?? {}) as Record<string, unknown>;
+  if (
+    decision.record.type !== 'firmware.decision' ||
+    body.decision !== 'approved' ||
+    body.device !== check.device ||
+    body.sequence !== m.sequence ||
+    body.digest !== m.digest ||
+    body.vendor !== m.vendor ||
+    body.class !== m.class ||
+    body.signer !== opened.signer
+  )
+    throw reject('unknown-release', 'the ledger holds no approved decision for this device and this manifest', { sequence: m.sequence });
+  if (check.installedSequence !== undefined && m.sequence <= check.installedSequence)
+    throw reject('rollback', `sequence ${m.sequence} is not newer than ${check.installedSequence} installed`, { sequence: m.sequence, installed: check.installedSequence });
+  if (check.image !== undefined) {
+    const digest = toHex(sha256(check.image));
+    if (digest !== m.digest) throw reject('digest-mismatch', `image digest ${digest} is not the manifest's ${m.digest}`, { sequence: m.sequence });
+    if (check.image.length !== m.size) throw reject('size-mismatch', `image is ${check.image.length} bytes, the manifest says ${m.size}`, { sequence: m.sequence });
+  }
+  return { manifest: m, signer: opened.signer, decisionIndex: decision.index };
+}

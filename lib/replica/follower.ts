@@ -1,0 +1,147 @@
+// Following an origin: a catch-up every interval (and on demand), one at a time, with the
+// state a status line or sidebar shows. Fetch failures are retried next round; a fork or
+// rollback stops following (the copy stays at its last verified block, the evidence is kept).
+import { EventEmitter } from 'node:events';
+import { isLedgerError, LedgerError } from '../errors';
+import { httpTileFetch, type HttpFetchOptions } from './http';
+import { Replicator, type CatchUpResult, type CheckpointPolicy } from './replicate';
+
+export interface FollowerOptions extends HttpFetchOptions {
+  url: string;
+  dir: string;
+  trustedKey: string;
+  /** Seconds between catch-ups (default 5). */
+  intervalSeconds?: number;
+  policy?: CheckpointPolicy;
+}
+
+export type FollowerState = 'starting' | 'following' | 'retrying' | 'stopped-fork' | 'stopped-rollback' | 'closed';
+
+export interface FollowerView {
+  url: string;
+  dir: string;
+  name: string | null;
+  state: FollowerState;
+  size: number;
+  height: number;
+  target: number;
+  lag: number;
+  lastRound: number | null;
+  error: { code: string; message: string } | null;
+}
+
+/** Events: 'round' (CatchUpResult), 'progress' (FollowerView), 'failure' (LedgerError). */
+export class ReplicaFollower extends EventEmitter {
+  readonly opts: FollowerOptions;
+  #replica: Replicator | null = null;
+  #opening: Promise<Replicator> | null = null;
+  #running: Promise<CatchUpResult> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #state: FollowerState = 'starting';
+  #lastRound: number | null = null;
+  #error: LedgerError | null = null;
+
+  constructor(opts: FollowerOptions) {
+    super();
+    this.opts = opts;
+  }
+
+  view(): FollowerView {
+    const r = this.#replica;
+    return {
+      url: this.opts.url,
+      dir: this.opts.dir,
+      name: r ? r.store.meta.name : null,
+      state: this.#state,
+      size: r ? r.store.size : 0,
+      height: r ? r.store.height : 0,
+      target: r ? r.target : 0,
+      lag: r ? r.lag : 0,
+      lastRound: this.#lastRound,
+      error: this.#error ? { code: this.#error.code, message: this.#error.message } : null,
+    };
+  }
+
+  #open(): Promise<Replicator> {
+    this.#opening ??= Replicator.open(this.opts.dir, {
+      trustedKey: this.opts.trustedKey,
+      fetch: httpTileFetch(this.opts.url, this.opts),
+      policy: this.opts.policy,
+      onProgress: () => this.emit('progress', this.view()),
+    }).then(
+      (r) => {
+        if (this.#state === 'closed') {
+          void r.close();
+          throw new LedgerError('ERR_LEDGER_CLOSED', 'the replica was closed');
+        }
+        this.#replica = r;
+        return r;
+      },
+      (err: unknown) => {
+        this.#opening = null;
+        throw err;
+      },
+    );
+    return this.#opening;
+  }
+
+  /** Starts the periodic catch-ups (the first one now). */
+  start(): void {
+    this.#schedule(0);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#state === 'closed' || this.#state.startsWith('stopped')) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.catchUp().then(
+        () => undefined,
+        () => undefined,
+      );
+    }, ms);
+  }
+
+  /** One catch-up now (joins the one in progress). */
+  catchUp(): Promise<CatchUpResult> {
+    this.#running ??= this.#round().finally(() => {
+      this.#running = null;
+      this.#schedule((this.opts.intervalSeconds ?? 5) * 1000);
+    });
+    return this.#running;
+  }
+
+  async #round(): Promise<CatchUpResult> {
+    if (this.#state === 'closed') throw new LedgerError('ERR_LEDGER_CLOSED', 'the replica was closed');
+    if (this.#state.startsWith('stopped') && this.#error) throw this.#error;
+    try {
+      const replica = await this.#open();
+      const result = await replica.catchUp();
+      this.#state = 'following';
+      this.#error = null;
+      this.#lastRound = Date.now();
+      this.emit('round', result);
+      this.emit('progress', this.view());
+      return result;
+    } catch (err) {
+      const e = isLedgerError(err) ? err : new LedgerError('ERR_INTERNAL', err instanceof Error ? err.message : String(err));
+      this.#error = e;
+      if (e.code === 'ERR_REPLICA_FORK') this.#state = 'stopped-fork';
+      else if (e.code === 'ERR_REPLICA_ROLLBACK') this.#state = 'stopped-rollback';
+      else if ((this.#state as FollowerState) !== 'closed') this.#state = 'retrying';
+      this.emit('failure', e);
+      this.emit('progress', this.view());
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#state = 'closed';
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#running?.catch(() => undefined);
+    await this.#opening?.catch(() => undefined);
+    await this.#replica?.close();
+    this.#replica = null;
+  }
+}

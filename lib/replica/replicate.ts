@@ -1,0 +1,245 @@
+// Catching a replica up with its origin over tiles: the checkpoint is verified with the
+// gateway key (the policy hook is where a witness quorum plugs in), every entry against
+// the checkpoint's tiles, every block against the tree the entries build; a smaller or
+// conflicting signed history is a rollback or fork, kept as evidence.
+import { bytesEqual } from '../bytes';
+import { openCheckpoint, type Checkpoint } from '../checkpoint';
+import { didToKey } from '../didkey';
+import { isLedgerError, LedgerError } from '../errors';
+import { parseTrustedKey } from '../audit/trust';
+import { decodeMeta, type Meta } from '../ledger/layout';
+import { levelDbExists } from '../ledger/lock';
+import type { NoteVerifier } from '../note';
+import { decodeBlockBundle } from '../tiles/content';
+import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, TILE_WIDTH, tilePath, tileWidth } from '../tiles/path';
+import { TileVerifier, type TileFetch } from '../tiles/verify';
+import { keepEvidence } from './evidence';
+import { ReplicaStore, type OriginBlock } from './store';
+
+/**
+ * Accepts a checkpoint note or throws. The default checks the gateway's signature; a
+ * witness quorum policy (cosignatures from K of N witnesses) can be passed instead.
+ */
+export type CheckpointPolicy = (note: string, gateway: NoteVerifier) => Checkpoint;
+
+export const gatewaySignature: CheckpointPolicy = (note, gateway) => openCheckpoint(note, gateway);
+
+export interface ReplicaProgress {
+  /** Records held (verified and written). */
+  size: number;
+  height: number;
+  /** The size of the origin checkpoint being caught up with. */
+  target: number;
+}
+
+export interface ReplicatorOptions {
+  /** The origin gateway's key: Ed25519 did:key or note verifier key. */
+  trustedKey: string;
+  fetch: TileFetch;
+  policy?: CheckpointPolicy;
+  /** Entry bundles fetched in parallel (default 8). */
+  concurrency?: number;
+  onProgress?: (p: ReplicaProgress) => void;
+}
+
+export interface CatchUpResult extends ReplicaProgress {
+  /** The origin's checkpoint note this round ended at. */
+  checkpoint: string | null;
+  /** Records fetched this round. */
+  fetched: number;
+}
+
+/** Records per synced write while catching up (whole blocks, so a write may hold more). */
+const WRITE_RECORDS = 8192;
+
+const utf8 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+
+function originError(message: string): LedgerError {
+  return new LedgerError('ERR_REPLICA_ORIGIN', message);
+}
+
+function trustedGateway(trustedKey: string, meta: Meta): NoteVerifier {
+  let gateway: NoteVerifier;
+  try {
+    gateway = parseTrustedKey(trustedKey, meta.name);
+  } catch (err) {
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `the trusted key is neither a verifier key nor an Ed25519 did:key: ${(err as Error).message}`);
+  }
+  if (gateway.name !== meta.name || !bytesEqual(gateway.key.publicKey, didToKey(meta.gateway).publicKey))
+    throw originError(`the origin ledger "${meta.name}" belongs to ${meta.gateway}, not to the trusted key`);
+  return gateway;
+}
+
+export class Replicator {
+  readonly store: ReplicaStore;
+  readonly #fetch: TileFetch;
+  readonly #policy: CheckpointPolicy;
+  readonly #gateway: NoteVerifier;
+  readonly #concurrency: number;
+  readonly #onProgress?: (p: ReplicaProgress) => void;
+  /** The newest origin checkpoint seen (its size may be ahead of the store while catching up). */
+  target = 0;
+
+  private constructor(store: ReplicaStore, gateway: NoteVerifier, opts: ReplicatorOptions) {
+    this.store = store;
+    this.#gateway = gateway;
+    this.#fetch = opts.fetch;
+    this.#policy = opts.policy ?? gatewaySignature;
+    this.#concurrency = Math.max(1, opts.concurrency ?? 8);
+    this.#onProgress = opts.onProgress;
+    this.target = store.size;
+  }
+
+  /** Opens (or creates, from the origin's meta) the replica in `dir`, bound to the trusted gateway key. */
+  static async open(dir: string, opts: ReplicatorOptions): Promise<Replicator> {
+    const meta = levelDbExists(dir) ? undefined : await opts.fetch(META_PATH);
+    // A new replica is created only for an origin the trusted key signs for.
+    if (meta) trustedGateway(opts.trustedKey, decodeMeta(meta));
+    const store = await ReplicaStore.open(dir, meta);
+    try {
+      return new Replicator(store, trustedGateway(opts.trustedKey, store.meta), opts);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  get lag(): number {
+    return Math.max(0, this.target - this.store.size);
+  }
+
+  #progress(): void {
+    this.#onProgress?.({ size: this.store.size, height: this.store.height, target: this.target });
+  }
+
+  #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string): LedgerError {
+    const ours = this.store.last?.checkpoint ?? '';
+    return keepEvidence(this.store.dir, { kind, origin: this.store.meta.name, detail, ours, theirs });
+  }
+
+  /** One round: fetch the origin's checkpoint and everything up to it. */
+  async catchUp(): Promise<CatchUpResult> {
+    const startSize = this.store.size;
+    let note: string;
+    try {
+      note = utf8(await this.#fetch(CHECKPOINT_PATH));
+    } catch (err) {
+      // No block sealed yet at the origin: nothing to copy.
+      if (isLedgerError(err, 'ERR_REPLICA_FETCH') && err.details?.status === 404 && this.store.height === 0)
+        return { size: 0, height: 0, target: 0, checkpoint: null, fetched: 0 };
+      throw err;
+    }
+    const cp = this.#policy(note, this.#gateway);
+    if (cp.origin !== this.store.meta.name) throw originError(`the checkpoint is for "${cp.origin}", not "${this.store.meta.name}"`);
+    const ours = this.store.last;
+    if (ours) {
+      if (cp.size < this.store.size)
+        throw this.#evidence('rollback', `the origin's signed checkpoint has ${cp.size} records, this replica verified ${this.store.size}`, note);
+      if (cp.size === this.store.size) {
+        if (!bytesEqual(cp.root, ours.header.root))
+          throw this.#evidence('fork', `the origin signed two different trees of ${cp.size} records`, note);
+        this.target = cp.size;
+        this.#progress();
+        return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: 0 };
+      }
+    }
+    this.target = cp.size;
+    const blocks = await this.#blocksUpTo(cp, note);
+    await this.#copy(cp, blocks);
+    return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: this.store.size - startSize };
+  }
+
+  /** The origin's blocks after ours, up to the one of checkpoint `cp`, each verified; ours checked unchanged. */
+  async #blocksUpTo(cp: Checkpoint, note: string): Promise<OriginBlock[]> {
+    const head = JSON.parse(utf8(await this.#fetch(HEAD_PATH))) as { height?: unknown };
+    const height = head.height;
+    if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) throw originError('the origin head is malformed');
+    if (height < this.store.height)
+      throw this.#evidence('rollback', `the origin has ${height} blocks, this replica verified ${this.store.height}`, note);
+    const from = Math.max(0, this.store.height - 1);
+    const out: OriginBlock[] = [];
+    for (let index = Math.floor(from / TILE_WIDTH); index * TILE_WIDTH < height; index++) {
+      const width = tileWidth(height, 0, index);
+      const raws = decodeBlockBundle(await this.#fetch(tilePath({ kind: 'blocks', level: 0, index, width })), width);
+      for (let i = 0; i < raws.length; i++) {
+        const h = index * TILE_WIDTH + i;
+        if (h < from) continue;
+        const info = this.store.openBlock(raws[i], h);
+        if (h === this.store.height - 1) {
+          const mine = await this.store.rawBlock(h);
+          if (!mine || !bytesEqual(mine, raws[i]))
+            throw this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
+          continue;
+        }
+        if (info.header.size > cp.size) return this.#endAt(out, cp, note);
+        out.push({ raw: raws[i], info });
+      }
+    }
+    return this.#endAt(out, cp, note);
+  }
+
+  #endAt(blocks: OriginBlock[], cp: Checkpoint, note: string): OriginBlock[] {
+    const last = blocks[blocks.length - 1];
+    if (!last || last.info.header.size !== cp.size) throw originError(`no origin block ends at the checkpoint's size ${cp.size}`);
+    if (!bytesEqual(last.info.header.root, cp.root))
+      throw this.#evidence('fork', `the origin's block ${last.info.height} and its checkpoint sign different roots for ${cp.size} records`, note);
+    return blocks;
+  }
+
+  /** Fetches the entries after ours up to cp.size, verified by the checkpoint's tiles, and writes them block by block. */
+  async #copy(cp: Checkpoint, blocks: OriginBlock[]): Promise<void> {
+    const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);
+    const first = Math.floor(this.store.size / TILE_WIDTH);
+    const last = Math.ceil(cp.size / TILE_WIDTH);
+    const inflight: Promise<Uint8Array[]>[] = [];
+    let next = first;
+    const fill = (): void => {
+      while (next < last && inflight.length < this.#concurrency) {
+        const p = tiles.entries(next++);
+        p.catch(() => undefined);
+        inflight.push(p);
+      }
+    };
+    let pending: Uint8Array[] = [];
+    let pendingFrom = this.store.size;
+    let b = 0;
+    const flush = async (all: boolean): Promise<void> => {
+      const group: OriginBlock[] = [];
+      let end = this.store.size;
+      while (b < blocks.length && blocks[b].info.header.size <= pendingFrom + pending.length) {
+        group.push(blocks[b]);
+        end = blocks[b].info.header.size;
+        b++;
+        if (!all && end - this.store.size >= WRITE_RECORDS) break;
+      }
+      if (group.length === 0) return;
+      const take = end - pendingFrom;
+      try {
+        await this.store.append(group, pending.slice(0, take));
+      } catch (err) {
+        if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw this.#evidence('fork', err.message, String(err.details?.theirs ?? ''));
+        throw err;
+      }
+      pending = pending.slice(take);
+      pendingFrom = end;
+      this.#progress();
+    };
+    fill();
+    for (let index = first; index < last; index++) {
+      const entries = await (inflight.shift() as Promise<Uint8Array[]>);
+      fill();
+      const skip = Math.max(0, pendingFrom + pending.length - index * TILE_WIDTH);
+      pending.push(...entries.slice(skip));
+      if (pending.length >= WRITE_RECORDS) await flush(false);
+    }
+    while (b < blocks.length) {
+      const before = b;
+      await flush(true);
+      if (b === before) throw originError(`entries for block ${blocks[b].info.height} are missing`);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}

@@ -1,0 +1,8 @@
+// C2SP tlog-tiles: paths, contents read from a ledger's stored nodes, serving and verifying.
+export * from './path';
+export * from './content';
+export { readResource, publishedHead, type TileResponse, type PublishedHead } from './source';
+export { writeStaticTiles, type StaticWriteResult } from './static';
+export { TileVerifier, rootFromEdgeTiles, edgeTiles, type TileFetch } from './verify';
+export { answerTileRequest } from './http';
+export { StaticTilePublisher } from './publisher';

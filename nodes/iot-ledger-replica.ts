@@ -1,0 +1,72 @@
+import * as nodePath from 'node:path';
+import { ReplicaFollower, type FollowerView } from '../lib/replica';
+import { errorCode, nodeError } from './lib/errors';
+import type { Node, NodeDef, RED } from './lib/red';
+import { addReplica, removeReplica } from './lib/replicas';
+import { formatCount, status } from './lib/status';
+
+function statusOf(v: FollowerView): ReturnType<typeof status.ok> {
+  if (v.state === 'stopped-fork') return status.error('FORK detected: evidence kept');
+  if (v.state === 'stopped-rollback') return status.error('ROLLBACK detected: evidence kept');
+  const text = `${formatCount(v.size)} records · lag ${formatCount(v.lag)}`;
+  if (v.state === 'retrying') return status.warn(`${text} · ${v.error?.code ?? 'retrying'}`);
+  if (v.state === 'starting') return status.waiting('connecting…');
+  return v.lag === 0 ? status.ok(text) : status.info(text);
+}
+
+export = function register(RED: RED): void {
+  function Replica(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const userDir = RED.settings.userDir ?? process.cwd();
+    const url = String(def.url ?? '').trim();
+    const key = String(def.key ?? '').trim();
+    const dirText = String(def.dir ?? '').trim();
+    if (!url || !key) {
+      this.status(status.error('origin URL and gateway key are required'));
+      this.on('input', (_msg, _send, done) => done(nodeError(new Error('replica: origin URL and gateway key are required'))));
+      return;
+    }
+    const dir = nodePath.resolve(userDir, dirText || nodePath.join('iot-ledger', 'replicas', this.id));
+    const user = this.credentials?.user;
+    const password = this.credentials?.password;
+    const headers: Record<string, string> = user ? { authorization: `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}` } : {};
+    const follower = new ReplicaFollower({ url, dir, trustedKey: key, intervalSeconds: Number(def.interval) || 5, headers });
+    addReplica(follower);
+    this.status(status.waiting('connecting…'));
+    follower.on('progress', (v: FollowerView) => this.status(statusOf(v)));
+    follower.on('round', (r: { fetched: number }) => {
+      if (r.fetched > 0) this.send({ topic: 'replica', payload: follower.view() });
+    });
+    let lastCode = '';
+    let inputs = 0;
+    follower.on('failure', (err: Error & { code?: string }) => {
+      // A round run for an input reports through done(); retried fetch failures are reported once.
+      if (inputs > 0 || (err.code === lastCode && err.code === 'ERR_REPLICA_FETCH')) return;
+      lastCode = err.code ?? '';
+      this.error(nodeError(err), { topic: 'replica', payload: follower.view() });
+    });
+    follower.on('round', () => (lastCode = ''));
+    follower.start();
+
+    this.on('input', async (msg, send, done) => {
+      inputs++;
+      try {
+        await follower.catchUp().finally(() => inputs--);
+        msg.payload = follower.view();
+        send(msg);
+        done();
+      } catch (err) {
+        this.status(status.error(errorCode(err)));
+        done(nodeError(err));
+      }
+    });
+    this.on('close', (_removed, done) => {
+      removeReplica(follower);
+      follower.close().then(
+        () => done(),
+        () => done(),
+      );
+    });
+  }
+  RED.nodes.registerType('iot-ledger-replica', Replica, { credentials: { user: { type: 'text' }, password: { type: 'password' } } });
+};

@@ -1,0 +1,44 @@
+// Read-only C2SP tlog-tiles over Node-RED's node HTTP server (RED.httpNode, so httpNodeAuth,
+// httpNodeCors and httpNodeMiddleware apply): GET <httpNodeRoot>/iot-ledger/tiles/<ledger>/<path>.
+// One route for the runtime; Ledger config nodes that publish register their ledger by name.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answerTileRequest } from '../../lib/tiles/http';
+import type { Gateway } from '../../lib/gateway';
+
+export const TILES_MOUNT = '/iot-ledger/tiles';
+
+const published = new Map<string, () => Promise<Gateway>>();
+
+interface HttpNodeApp {
+  use(path: string, handler: (req: IncomingMessage & { path?: string; method?: string }, res: ServerResponse, next: () => void) => void): void;
+}
+
+const mountedOn = new WeakSet<object>();
+
+/** Mounts the route once per runtime (no-op when Node-RED serves no node HTTP). */
+export function mountTileRoutes(app: HttpNodeApp | undefined): void {
+  if (!app || typeof app.use !== 'function' || mountedOn.has(app)) return;
+  mountedOn.add(app);
+  app.use(TILES_MOUNT, (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    const rel = decodeURIComponent(req.path ?? new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+    // Ledger names may hold '/': the longest published name that prefixes the path wins.
+    let name: string | undefined;
+    for (const n of published.keys()) if (rel.startsWith(`${n}/`) && (!name || n.length > name.length)) name = n;
+    if (!name) return next();
+    const open = published.get(name) as () => Promise<Gateway>;
+    const path = rel.slice(name.length + 1);
+    open().then(
+      (gw) => answerTileRequest(gw.ledger, path, req, res),
+      () => answerTileRequest(null, path, req, res),
+    );
+  });
+}
+
+export function publishLedger(name: string, open: () => Promise<Gateway>): void {
+  published.set(name, open);
+}
+
+export function unpublishLedger(name: string, open: () => Promise<Gateway>): void {
+  if (published.get(name) === open) published.delete(name);
+}

@@ -1,0 +1,61 @@
+import * as assert from 'node:assert/strict';
+import { toHex, utf8 } from '../../lib/bytes';
+import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
+import { createManifest, firmwareTopic, isFirmwareRejection, verifyFirmwareOffer, type FirmwareOffer } from '../../lib/firmware';
+import { firmwareOffer, Gateway } from '../../lib/gateway';
+import { tempDir } from '../support/ledger';
+
+describe('firmware: offers devices pull (vendor manifest + approved decision proof)', () => {
+  const gatewayKey = generateKey('Ed25519');
+  const vendor = generateKey('Ed25519');
+  const device = keyToDid(generateKey('Ed25519'));
+  const other = keyToDid(generateKey('Ed25519'));
+  const image = utf8('firmware image v5');
+  const m = (sequence: number, img = image) => ({ vendor: 'acme', class: 'thermo', version: `1.${sequence}`, sequence, digest: toHex(sha256(img)), size: img.length });
+  const tmp = tempDir();
+  let gw: Gateway;
+  let approved: FirmwareOffer;
+  const check = (extra: Record<string, unknown> = {}) => ({ gatewayKey: keyToDid(gatewayKey), device, vendorKeys: [keyToDid(vendor)], ...extra });
+  const refused = (reason: string) => (e: unknown) => isFirmwareRejection(e) && e.details.reason === reason;
+
+  before(async () => {
+    gw = await Gateway.open(tmp.dir, { name: 'offer.test', gatewayKey, blockRecords: 100, blockSeconds: 0 });
+    await gw.enrol({ did: device, name: 'thermo-1' });
+    await gw.enrol({ did: other, name: 'thermo-2' });
+    const fw = await gw.firmware();
+    await fw.trustVendor('acme', keyToDid(vendor));
+    await fw.registerRelease(createManifest(m(5), vendor));
+    await fw.registerRelease(createManifest(m(6, utf8('other image')), vendor, 'cose'));
+    const decision = await fw.checkUpdate({ device, vendor: 'acme', class: 'thermo', sequence: 5 });
+    assert.equal(decision.decision, 'approved');
+    const offer = await firmwareOffer(gw.ledger, decision.receipt.index);
+    assert.ok(offer);
+    approved = JSON.parse(JSON.stringify(offer)) as FirmwareOffer;
+  });
+  after(async () => {
+    await gw.close();
+    tmp.cleanup();
+  });
+
+  it('is accepted by its device: vendor signature, approved decision under a signed checkpoint, newer sequence, image digest', () => {
+    assert.equal(firmwareTopic(device), `iot-ledger/firmware/${device}`);
+    const ok = verifyFirmwareOffer(approved, check({ installedSequence: 4, image }));
+    assert.equal(ok.manifest.sequence, 5);
+    assert.equal(ok.signer, keyToDid(vendor));
+  });
+
+  it('is refused: by another device, as a rollback, with another image, untrusted vendor, another manifest than approved', async () => {
+    assert.throws(() => verifyFirmwareOffer(approved, { ...check(), device: other }), refused('unknown-release'));
+    assert.throws(() => verifyFirmwareOffer(approved, check({ installedSequence: 5 })), refused('rollback'));
+    assert.throws(() => verifyFirmwareOffer(approved, check({ image: utf8('tampered image!!!') })), refused('digest-mismatch'));
+    assert.throws(() => verifyFirmwareOffer(approved, check({ vendorKeys: [keyToDid(generateKey('Ed25519'))] })), refused('unknown-signer'));
+    // Release 6 was registered but never approved for this device: its manifest with decision 5's proof.
+    const swapped = { ...approved, manifest: Buffer.from(createManifest(m(6, utf8('other image')), vendor, 'cose') as Uint8Array).toString('base64'), manifestFormat: 'cose' };
+    assert.throws(() => verifyFirmwareOffer(swapped, check()), refused('unknown-release'));
+    // A rejected decision gives no offer at all.
+    const fw = await gw.firmware();
+    const rejected = await fw.checkUpdate({ device, vendor: 'acme', class: 'thermo', sequence: 99 });
+    assert.equal(rejected.decision, 'rejected');
+    assert.equal(await firmwareOffer(gw.ledger, rejected.receipt.index), null);
+  });
+});

@@ -1,0 +1,56 @@
+import * as assert from 'node:assert/strict';
+import { toHex, utf8 } from '../../lib/bytes';
+import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
+import { createManifest, verifyFirmwareOffer } from '../../lib/firmware';
+import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
+import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+
+describe('Firmware node: publishes the offer a device pulls after an approved decision', function () {
+  this.timeout(30000);
+  let userDir: string;
+  before((done) => {
+    userDir = startTestRuntime(done);
+  });
+  after((done) => stopTestRuntime(userDir, done));
+  afterEach(() => helper.unload());
+
+  it('sends the retained offer on iot-ledger/firmware/<device> only for approved decisions', async () => {
+    const vendor = generateKey('Ed25519');
+    const device = keyToDid(generateKey('Ed25519'));
+    const image = utf8('image 7');
+    const manifest = { vendor: 'acme', class: 'thermo', version: '1.7', sequence: 7, digest: toHex(sha256(image)), size: image.length };
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'fw-offer' }),
+        { id: 'fw', type: 'iot-ledger-firmware', ledger: 'ledger', mode: 'check', publishOffer: true, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]),
+    );
+    const gw = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
+    await gw.enrol({ did: device, name: 'thermo' });
+    const fw = helper.getNode('fw');
+    const out = helper.getNode('out');
+    let next = nextMessage(out);
+    fw.receive({ mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } });
+    await next;
+    next = nextMessage(out);
+    fw.receive({ mode: 'release', payload: createManifest(manifest, vendor) });
+    await next;
+    const two = messages<{ topic?: string; retain?: boolean; payload: unknown; firmware?: { decision: string } }>(out, 2);
+    fw.receive({ payload: { device, vendor: 'acme', class: 'thermo', sequence: 7 } });
+    const [decision, offer] = await two;
+    assert.equal(decision.firmware?.decision, 'approved');
+    assert.equal(offer.topic, `iot-ledger/firmware/${device}`);
+    assert.equal(offer.retain, true);
+    const ok = verifyFirmwareOffer(JSON.parse(JSON.stringify(offer.payload)), { gatewayKey: gw.ledger.gatewayDid, device, vendorKeys: [keyToDid(vendor)], installedSequence: 6, image });
+    assert.equal(ok.manifest.sequence, 7);
+    // A rejected decision (unknown release) sends the decision only: the next message is the next decision.
+    next = nextMessage(out);
+    fw.receive({ payload: { device, vendor: 'acme', class: 'thermo', sequence: 8 } });
+    assert.equal(((await next) as { firmware?: { decision: string } }).firmware?.decision, 'rejected');
+    next = nextMessage(out);
+    fw.receive({ payload: { device, vendor: 'acme', class: 'thermo', sequence: 7 } });
+    assert.equal(((await next) as { firmware?: { decision: string } }).firmware?.decision, 'approved');
+  });
+});

@@ -1,0 +1,93 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { auditLedger } from '../../lib/audit';
+import { generateKey, keyToDid } from '../../lib/crypto';
+import { Ledger } from '../../lib/ledger';
+import { sidebarHandler } from '../../nodes/lib/sidebar-routes';
+import { tempDir } from '../support/ledger';
+import { startTileServer, type TileServer } from '../support/tile-server';
+import { helper, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+
+interface View {
+  size: number;
+  lag: number;
+  target: number;
+  state: string;
+}
+
+describe('Replica node', function () {
+  this.timeout(30000);
+  let userDir: string;
+  const tmp = tempDir('replica-node-');
+  const key = generateKey('Ed25519');
+  let gateway: Ledger;
+  let server: TileServer;
+  before((done) => {
+    userDir = startTestRuntime(done);
+  });
+  before(async () => {
+    gateway = await Ledger.open(path.join(tmp.dir, 'gw'), { name: 'replica.node', gatewayKey: key, blockRecords: 50, blockSeconds: 0 });
+    await gateway.appendMany(Array.from({ length: 120 }, (_, i) => ({ type: 'note', body: { i } })));
+    await gateway.seal();
+    server = await startTileServer(gateway);
+  });
+  after(async () => {
+    await server.close();
+    await gateway.close();
+    tmp.cleanup();
+  });
+  after((done) => stopTestRuntime(userDir, done));
+  afterEach(() => helper.unload());
+
+  const flow = (dir: string, extra: Record<string, unknown> = {}): Record<string, unknown>[] =>
+    onTab([
+      { id: 'replica', type: 'iot-ledger-replica', url: server.url, key: keyToDid(key), dir, interval: 3600, wires: [['out']], ...extra },
+      { id: 'out', type: 'helper' },
+      { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+    ]);
+
+  it('catches up on deploy, follows on input, shows lag, and its copy audits CLEAN', async () => {
+    const dir = path.join(tmp.dir, 'copy');
+    await helper.load(packNodes(), flow(dir));
+    const first = await nextMessage<{ payload: View }>(helper.getNode('out'));
+    assert.equal(first.payload.size, 120);
+    assert.equal(first.payload.lag, 0);
+    // The Ledger sidebar's endpoint lists the replica with its lag.
+    let sidebar: { replicas?: View[] } = {};
+    await sidebarHandler({ params: {}, query: {} }, { json: (b: unknown) => void (sidebar = b as typeof sidebar), status: () => assert.fail('no error status') } as never);
+    assert.equal(sidebar.replicas?.length, 1);
+    assert.equal(sidebar.replicas?.[0].size, 120);
+    assert.equal(sidebar.replicas?.[0].lag, 0);
+    assert.equal(sidebar.replicas?.[0].state, 'following');
+    await gateway.appendMany(Array.from({ length: 80 }, (_, i) => ({ type: 'note', body: { i: 120 + i } })));
+    await gateway.seal();
+    const outs = messages<{ payload: View }>(helper.getNode('out'), 2);
+    helper.getNode('replica').receive({ payload: 'now' });
+    const got = await outs;
+    assert.equal(got[got.length - 1].payload.size, 200);
+    await helper.unload();
+    const report = await auditLedger(dir, { trustedKey: keyToDid(key), workers: 0 });
+    assert.equal(report.clean, true);
+    assert.equal(report.size, 200);
+  });
+
+  it('reports a rollback through Catch with ERR_REPLICA_ROLLBACK and keeps the evidence', async () => {
+    const dir = path.join(tmp.dir, 'copy');
+    const smaller = await Ledger.open(path.join(tmp.dir, 'gw-small'), { name: 'replica.node', gatewayKey: key, blockRecords: 50, blockSeconds: 0 });
+    await smaller.appendMany(Array.from({ length: 60 }, (_, i) => ({ type: 'note', body: { i } })));
+    await smaller.seal();
+    server.ledger = smaller;
+    try {
+      await helper.load(packNodes(), flow(dir));
+      const caught = await nextMessage<{ error: { code?: string; message: string } }>(helper.getNode('caught'));
+      assert.equal(caught.error.code, 'ERR_REPLICA_ROLLBACK');
+      assert.ok(fs.readdirSync(path.join(dir, 'replica-evidence')).some((f) => f.startsWith('rollback-')));
+    } finally {
+      server.ledger = gateway;
+      await helper.unload();
+      await smaller.close();
+    }
+  });
+});

@@ -1,0 +1,160 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { auditLedger } from '../../lib/audit';
+import { openCheckpoint } from '../../lib/checkpoint';
+import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
+import { isLedgerError } from '../../lib/errors';
+import { Ledger } from '../../lib/ledger';
+import { verifierKeyString } from '../../lib/note';
+import { httpTileFetch, Replicator, type Evidence } from '../../lib/replica';
+import { tempDir } from '../support/ledger';
+import { startTileServer, type TileServer } from '../support/tile-server';
+
+const NAME = 'replica.test';
+
+async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 500)
+    await ledger.appendMany(Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ type: 'note', body: { n: from + i + j } })));
+  await ledger.seal();
+}
+
+/** Every key and value of a LevelDB directory, for comparing copies. */
+async function dump(dir: string, skip: (k: Buffer) => boolean = () => false): Promise<Map<string, string>> {
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const out = new Map<string, string>();
+  for await (const [k, v] of db.iterator()) if (!skip(k)) out.set(k.toString('hex'), v.toString('hex'));
+  await db.close();
+  return out;
+}
+
+describe('replica: catch up over tiles, resume, rollback and fork', function () {
+  this.timeout(60000);
+  const tmp = tempDir('replica-');
+  const gwDir = path.join(tmp.dir, 'gateway');
+  const oldDir = path.join(tmp.dir, 'gateway-old');
+  const repDir = path.join(tmp.dir, 'replica');
+  const key: PrivateKey = generateKey('Ed25519');
+  const did = keyToDid(key);
+  let gateway: Ledger;
+  let server: TileServer;
+  const open = (dir: string): Promise<Ledger> => Ledger.open(dir, { name: NAME, gatewayKey: key, blockRecords: 100, blockSeconds: 0 });
+  const replicator = (fetch = httpTileFetch(server.url)): Promise<Replicator> => Replicator.open(repDir, { trustedKey: did, fetch });
+
+  before(async () => {
+    gateway = await open(gwDir);
+    await appendNotes(gateway, 0, 1000);
+    await gateway.close();
+    fs.cpSync(gwDir, oldDir, { recursive: true });
+    gateway = await open(gwDir);
+    await appendNotes(gateway, 1000, 537);
+    server = await startTileServer(gateway);
+  });
+  after(async () => {
+    await server.close();
+    if (!gateway.closed) await gateway.close();
+    tmp.cleanup();
+  });
+
+  it('copies the ledger: same keys and values up to the last block, audit CLEAN with the gateway key', async () => {
+    const progress: number[] = [];
+    const r = await Replicator.open(repDir, { trustedKey: did, fetch: httpTileFetch(server.url), onProgress: (p) => progress.push(p.size) });
+    const result = await r.catchUp();
+    await r.close();
+    assert.equal(result.size, 1537);
+    assert.equal(result.height, gateway.height);
+    assert.equal(result.fetched, 1537);
+    assert.ok(progress.length >= 1 && progress[progress.length - 1] === 1537);
+    const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
+    assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+    assert.equal(report.size, 1537);
+    await gateway.close();
+    const [a, b] = await Promise.all([dump(gwDir), dump(repDir)]);
+    assert.deepEqual(b, a);
+    gateway = await open(gwDir);
+    server.ledger = gateway;
+  });
+
+  it('resumes without fetching again what it holds', async () => {
+    await appendNotes(gateway, 1537, 300);
+    server.requests.length = 0;
+    const r = await replicator();
+    const result = await r.catchUp();
+    await r.close();
+    assert.equal(result.size, 1837);
+    assert.equal(result.fetched, 300);
+    const bundles = server.requests.filter((p) => p.startsWith('tile/entries/'));
+    assert.deepEqual(bundles, ['tile/entries/006', 'tile/entries/007.p/45'], 'only the bundles past record 1537 (1537 = 6·256 + 1)');
+    const again = await replicator();
+    assert.equal((await again.catchUp()).fetched, 0);
+    await again.close();
+  });
+
+  it('refuses a key that is not the origin gateway\'s', async () => {
+    const other = keyToDid(generateKey('Ed25519'));
+    await assert.rejects(Replicator.open(repDir, { trustedKey: other, fetch: httpTileFetch(server.url) }), (e: unknown) =>
+      isLedgerError(e, 'ERR_REPLICA_ORIGIN'),
+    );
+  });
+
+  it('refuses tampered tiles and writes nothing', async () => {
+    await appendNotes(gateway, 1837, 100);
+    const honest = httpTileFetch(server.url);
+    const lying = async (p: string): Promise<Uint8Array> => {
+      const b = Buffer.from(await honest(p));
+      if (p.startsWith('tile/entries/')) b[b.length - 3] ^= 1;
+      return b;
+    };
+    const r = await replicator(lying);
+    await assert.rejects(r.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
+    assert.equal(r.store.size, 1837);
+    assert.equal((await r.catchUp().catch((e: unknown) => e)) instanceof Error, true);
+    await r.close();
+    const ok = await replicator();
+    assert.equal((await ok.catchUp()).size, 1937);
+    await ok.close();
+  });
+
+  it('a rollback (the gateway serves an older copy) is ERR_REPLICA_ROLLBACK with both signed checkpoints kept', async () => {
+    const old = await open(oldDir);
+    server.ledger = old;
+    const r = await replicator();
+    const err = await r.catchUp().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await r.close();
+    await old.close();
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_ROLLBACK'), String(err));
+    const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
+    assert.equal(evidence.kind, 'rollback');
+    const vkey = verifierKeyString(NAME, key);
+    assert.equal(openCheckpoint(evidence.ours, vkey).size, 1937);
+    assert.equal(openCheckpoint(evidence.theirs, vkey).size, 1000);
+  });
+
+  it('a fork (an older copy plus new records, now longer) is ERR_REPLICA_FORK; the copy still audits CLEAN', async () => {
+    const forked = await open(oldDir);
+    await appendNotes(forked, 5000, 1500);
+    server.ledger = forked;
+    const r = await replicator();
+    const err = await r.catchUp().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await r.close();
+    await forked.close();
+    server.ledger = gateway;
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_FORK'), String(err));
+    const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
+    const vkey = verifierKeyString(NAME, key);
+    const ours = openCheckpoint(evidence.ours, vkey);
+    const theirs = openCheckpoint(evidence.theirs, vkey);
+    assert.equal(ours.size, 1937);
+    assert.notDeepEqual(theirs, ours);
+    const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
+    assert.equal(report.clean, true);
+    assert.equal(report.size, 1937);
+  });
+});
