@@ -24,7 +24,16 @@ export type ErrorCode =
   | 'ERR_INVALID_TERMS'
   | 'ERR_INVALID_READING'
   | 'ERR_FIRMWARE_REJECTED'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  | 'ERR_ANCHOR_CONFIG'
+  | 'ERR_ANCHOR_RPC'
+  | 'ERR_ANCHOR_FUNDS'
+  | 'ERR_ANCHOR_NONCE'
+  | 'ERR_ANCHOR_FEE_CAP'
+  | 'ERR_ANCHOR_REVERTED'
+  | 'ERR_ANCHOR_REORG'
+  | 'ERR_ANCHOR_MISSING'
+  | 'ERR_ANCHOR_MISMATCH';
 
 export class LedgerError extends Error {
   readonly code: ErrorCode;
