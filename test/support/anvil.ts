@@ -1,16 +1,15 @@
 // A real local EVM chain for the tests: Foundry's anvil, from the npm package's platform
 // binary (@foundry-rs/anvil-<os>-<arch>), on a port it picks itself.
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
-import { ContractFactory, JsonRpcProvider, Network, Wallet } from 'ethers';
+import { ContractFactory, HDNodeWallet, JsonRpcProvider, Network, Wallet } from 'ethers';
 import { anchorArtifact } from '../../lib/anchor/artifact';
 
-/** anvil's well-known development accounts (mnemonic "test test ... junk"): never real funds. */
-export const ANVIL_KEYS = [
-  '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
-  '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9ad4b0b7b29f8',
-];
+/** anvil's funded development accounts, from its well-known test mnemonic: never real funds. */
+export const ANVIL_KEYS = [0, 1, 2, 3].map(
+  (i) => HDNodeWallet.fromPhrase('test test test test test test test test test test test junk', undefined, `m/44'/60'/0'/0/${i}`).privateKey,
+);
 export const ANVIL_CHAIN_ID = 31337;
 
 export function anvilBinary(): string {
@@ -80,4 +79,54 @@ export async function deployAnchor(anvil: Anvil, key = ANVIL_KEYS[0]): Promise<s
   const contract = await factory.deploy();
   await contract.waitForDeployment();
   return contract.getAddress();
+}
+
+/** A TCP relay in front of anvil that a test can take down and bring back (an RPC outage). */
+export interface Relay {
+  url: string;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startRelay(target: number): Promise<Relay> {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | null = null;
+  let port = 0;
+  const listen = async (): Promise<void> => {
+    const s = net.createServer((client) => {
+      const upstream = net.connect(target, '127.0.0.1');
+      for (const sock of [client, upstream]) {
+        sockets.add(sock);
+        sock.on('close', () => sockets.delete(sock));
+        sock.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (s.address() as net.AddressInfo).port;
+    server = s;
+  };
+  const down = async (): Promise<void> => {
+    const s = server;
+    server = null;
+    for (const sock of sockets) sock.destroy();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  };
+  await listen();
+  return { url: `http://127.0.0.1:${port}`, down, up: listen, close: down };
+}
+
+/** Polls `cond` every 50 ms until it holds; fails after `ms` saying `what`. */
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, ms = 20000): Promise<NonNullable<T>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await cond();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
