@@ -16,4 +16,4 @@ export {
 } from './chain';
 export { checkAnchors, anchorsCovering, anchoredAt, formatAnchorCheck, type AnchorCheck, type AnchorFinding, type LedgerTree, type RecordedAnchor } from './verify';
 export { Anchorer, type AnchorHost, type AnchorSettings, type AnchorStatus, type AnchorView } from './anchorer';
-export { verifyLedgerAnchors, type LedgerAnchorOptions } from './ledger-check';
+export { verifyLedgerAnchors, checkAnchoredCheckpoint, type AnchoredCheckpoint, type LedgerAnchorOptions } from './ledger-check';

@@ -1,10 +1,11 @@
 // A ledger checked against the anchors of its origin on a chain: reads the Anchored events
 // and the ledger's own `anchor` records, then runs the pure checks of verify.ts.
+import { bytesEqual } from '../bytes';
 import type { Ledger } from '../ledger';
 import { anchorOfTransaction, contractAddress, makeProvider, readChainAnchors, remoteChainId, type ChainAnchor } from './chain';
 import { ANCHOR_RECORD, parseAnchorBody } from './record';
-import { originHash } from './subject';
-import { checkAnchors, type AnchorCheck, type RecordedAnchor } from './verify';
+import { anchorSubject, originHash } from './subject';
+import { anchoredAt, checkAnchors, type AnchorCheck, type RecordedAnchor } from './verify';
 
 export interface LedgerAnchorOptions {
   rpcUrl: string;
@@ -44,6 +45,44 @@ export async function verifyLedgerAnchors(
     const size = ledger.size;
     const tree = { size, root: await ledger.rootAt(size), consistencyProof: (a: number, b: number) => ledger.consistencyProof(a, b) };
     return { ...(await checkAnchors(tree, all, recorded)), chainId, contract, head };
+  } finally {
+    provider.destroy();
+  }
+}
+
+export type AnchoredCheckpoint =
+  | { ok: true; chainId: number; contract: string; latest: ChainAnchor; first: ChainAnchor }
+  | { ok: false; chainId: number; contract: string; code: 'ERR_ANCHOR_MISSING' | 'ERR_ANCHOR_MISMATCH'; reason: string; latest?: ChainAnchor };
+
+/**
+ * Whether a signed checkpoint note is anchored: an anchor of its origin with its note hash, or
+ * with its tree size and root. An anchor of the same size with another root contradicts it.
+ */
+export async function checkAnchoredCheckpoint(note: string, opts: LedgerAnchorOptions): Promise<AnchoredCheckpoint> {
+  const subject = anchorSubject(note);
+  const contract = contractAddress(opts.contract);
+  const provider = makeProvider(opts.rpcUrl, { chainId: opts.chainId });
+  try {
+    const chainId = await remoteChainId(provider);
+    const { anchors } = await readChainAnchors(provider, contract, subject.originHash, opts);
+    const same = anchors.filter((a) => a.size === subject.size);
+    const matching = same.filter((a) => bytesEqual(a.root, subject.root) || bytesEqual(a.checkpointHash, subject.checkpointHash));
+    const contradicting = same.find((a) => !bytesEqual(a.root, subject.root));
+    if (contradicting)
+      return {
+        ok: false,
+        chainId,
+        contract,
+        code: 'ERR_ANCHOR_MISMATCH',
+        reason: `the chain holds another root for tree size ${subject.size} of ${subject.origin}, anchored at ${anchoredAt(contradicting)}: the ledger forked or was rewritten`,
+        latest: contradicting,
+      };
+    if (matching.length === 0) {
+      const latest = anchors[anchors.length - 1];
+      const hint = latest ? `; the latest anchor of ${subject.origin} is tree size ${latest.size} at ${anchoredAt(latest)} (make the bundle with \`iot-ledger prove DIR INDEX --anchored\`)` : '';
+      return { ok: false, chainId, contract, code: 'ERR_ANCHOR_MISSING', reason: `the bundle's checkpoint (tree size ${subject.size}) is not anchored on chain ${chainId} at ${contract}${hint}`, latest };
+    }
+    return { ok: true, chainId, contract, first: matching[0], latest: matching[matching.length - 1] };
   } finally {
     provider.destroy();
   }

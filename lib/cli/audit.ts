@@ -1,11 +1,14 @@
+import { formatAnchorCheck, verifyLedgerAnchors } from '../anchor';
 import { auditLedger, formatReport } from '../audit';
 import { LedgerError } from '../errors';
+import { Ledger } from '../ledger';
+import { ANCHOR_FLAGS, anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { intFlag, parseArgs, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
 
-export const auditUsage = 'iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from CHECKPOINT_FILE] [--json] [--workers N]';
+export const auditUsage = `iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from CHECKPOINT_FILE] [--json] [--workers N] ${anchorUsage}`;
 
-const FLAGS = new Set(['key', 'from', 'json', 'workers']);
+const FLAGS = new Set(['key', 'from', 'json', 'workers', ...ANCHOR_FLAGS]);
 
 /** The starting checkpoint: a signed note file, or a JSON file (e.g. a proof bundle) with a `checkpoint` field. */
 function readCheckpointFile(file: string): string {
@@ -52,6 +55,7 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   if (!dir || args.positional.length > 1) throw new UsageError('give one ledger directory');
   const json = args.flags.json === true;
   const fromFile = stringFlag(args, 'from');
+  const anchor = anchorOptions(args);
   const bar = io.isTTY && !json ? progressBar(io) : undefined;
   let report;
   try {
@@ -64,6 +68,19 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   } finally {
     bar?.clear();
   }
-  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-  return report.clean ? 0 : 1;
+  if (!anchor) {
+    io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    return report.clean ? 0 : 1;
+  }
+  // The ledger against the chain: every anchor of its origin must be a prefix of it.
+  const ledger = await Ledger.open(dir, { readOnly: true });
+  let check;
+  try {
+    check = await verifyLedgerAnchors(ledger, anchor);
+  } finally {
+    await ledger.close();
+  }
+  if (json) io.stdout(`${JSON.stringify({ ...report, clean: report.clean && check.clean, anchors: anchorJson(check) }, null, 2)}\n`);
+  else io.stdout(formatReport(report) + formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
+  return report.clean && check.clean ? 0 : 1;
 }

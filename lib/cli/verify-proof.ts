@@ -1,11 +1,13 @@
 import * as fs from 'node:fs';
+import { anchoredAt, checkAnchoredCheckpoint } from '../anchor';
 import { isLedgerError } from '../errors';
 import { verifyProofBundle } from '../ledger';
+import { anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 import { jsonView } from './ledger-view';
 
-export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--json]';
+export const verifyProofUsage = `iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--json] ${anchorUsage}`;
 
 /** Offline check of a proof bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
 export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
@@ -14,6 +16,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   if (args.positional.length !== 1 || !key) throw new UsageError(verifyProofUsage);
   const [file] = args.positional;
   const json = args.flags.json === true;
+  const anchor = anchorOptions(args);
   let text: string;
   try {
     text = file === '-' ? (await io.stdin()).toString('utf8') : fs.readFileSync(file, 'utf8');
@@ -40,6 +43,12 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     throw err;
   }
   const r = v.record;
+  // With --anchor: the bundle's checkpoint must be one the chain holds for this origin.
+  const anchored = anchor ? await checkAnchoredCheckpoint((bundle as { checkpoint: string }).checkpoint, anchor) : undefined;
+  if (anchored && !anchored.ok) {
+    io.stdout(json ? `${JSON.stringify({ valid: false, code: anchored.code, reason: anchored.reason, anchors: anchorJson(anchored) })}\n` : `invalid: ${anchored.reason} (${anchored.code})\n`);
+    return 1;
+  }
   const report = {
     valid: true,
     origin: v.checkpoint.origin,
@@ -49,13 +58,15 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     device: r.device ?? null,
     time: new Date(r.time).toISOString(),
     body: r.body === undefined ? null : jsonView(r.body),
+    ...(anchored ? { anchor: anchorJson(anchored.latest) } : {}),
   };
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else
     io.stdout(
       `valid: record ${v.index} is in ledger ${report.origin} (checkpoint tree size ${report.treeSize})\n` +
         `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
-        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n`,
+        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n` +
+        (anchored?.latest ? `anchor: anchored at ${anchoredAt(anchored.latest)}, tx ${anchored.latest.txHash} (chain ${anchored.chainId}, contract ${anchored.contract})\n` : ''),
     );
   return 0;
 }

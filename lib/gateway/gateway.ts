@@ -1,6 +1,7 @@
 // The runtime-free core behind the Node-RED nodes: one ledger plus the state derived from it.
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { AnchorStatus } from '../anchor/anchorer';
 import { isLedgerError, LedgerError } from '../errors';
 import { verifyEnvelope } from '../envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
@@ -51,6 +52,8 @@ export class Gateway extends EventEmitter {
   readonly contracts = new Map<string, () => ContractView>();
   #firmware?: Promise<FirmwareRunner>;
   readonly #signatures = new SignaturePool();
+  /** Anchor nodes running on this ledger, by node id: their status for the sidebar. */
+  readonly anchors = new Map<string, () => AnchorStatus>();
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */
