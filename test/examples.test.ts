@@ -74,8 +74,8 @@ const CONFIG_REFS: Record<string, string> = {
 };
 
 describe('examples/', () => {
-  it('holds the four documented examples', () => {
-    assert.deepEqual(files, ['audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json']);
+  it('holds the five documented examples', () => {
+    assert.deepEqual(files, ['anchoring.json', 'audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json']);
   });
 
   for (const file of files) {
