@@ -1,9 +1,11 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Wallet } from 'ethers';
 import { openGateways } from '../../lib/gateway/shared';
 import { sidebarData } from '../../nodes/lib/sidebar-data';
 import { runCli } from '../support/cli';
+import { projectRoot } from '../support/paths';
 import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, waitFor, type Anvil } from '../support/anvil';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
@@ -99,5 +101,33 @@ describe('nodes: Anchor on a real chain (anvil)', function () {
     const ok = runCli(['verify-proof', bundleFile, '--key', verifier, '--anchor', anvil.url, '--contract', contract]);
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, new RegExp(`anchor: anchored at block ${payload.block} \\(`));
+  });
+
+  it('examples/anchoring.json runs as shipped, its settings from the environment and the key from a 0600 file', async () => {
+    const flow = JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'anchoring.json'), 'utf8')) as Record<string, unknown>[];
+    const keyFile = path.join(userDir, 'anchor.key');
+    fs.writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+    Object.assign(process.env, { ANCHOR_RPC_URL: anvil.url, ANCHOR_CHAIN_ID: String(ANVIL_CHAIN_ID), ANCHOR_CONTRACT: contract, ANCHOR_KEY_FILE: keyFile });
+    try {
+      const core = ['common/20-inject.js', 'common/21-debug.js', 'common/25-catch.js', 'common/90-comment.js'].map(
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        (f) => require(path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'core', f)) as unknown,
+      );
+      await helper.load([...packNodes(), ...core], flow);
+      const anchorId = String(flow.find((n) => n.type === 'iot-ledger-anchor')?.id);
+      const button = String(flow.find((n) => n.type === 'inject')?.id);
+      const gw = await waitFor(async () => (await openGateways()).find((g) => g.ledger.name === 'coldroom'), 'the coldroom ledger open');
+      await gw.record({ type: 'reading', body: { temperature: -22 } });
+      await gw.ledger.seal();
+      const pending = await waitFor(() => gw.anchors.get(anchorId)?.().pending?.block, 'the anchor in a block');
+      await anvil.mine(12);
+      helper.getNode(button).receive({ payload: Date.now() });
+      const st = await waitFor(() => gw.anchors.get(anchorId)?.().lastConfirmed, 'the anchor confirmed after 12 blocks');
+      assert.equal(st.block, pending);
+      assert.equal(st.size, 1);
+    } finally {
+      for (const k of ['ANCHOR_RPC_URL', 'ANCHOR_CHAIN_ID', 'ANCHOR_CONTRACT', 'ANCHOR_KEY_FILE']) delete process.env[k];
+      await helper.unload();
+    }
   });
 });
