@@ -1,0 +1,54 @@
+// Debian's mosquitto broker as a child process, on a free local port, for tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { freePort } from '../../lib/runtime/ports';
+import { scratchDir } from './e2e';
+
+export interface Mosquitto {
+  port: number;
+  url: string;
+  /** Everything the broker printed. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts `mosquitto -c <config>` listening on 127.0.0.1 and resolves once it accepts connections. */
+export async function startMosquitto(timeoutMs = 10_000): Promise<Mosquitto> {
+  const port = await freePort();
+  const dir = scratchDir('mosquitto');
+  const config = path.join(dir, 'mosquitto.conf');
+  fs.writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const child: ChildProcess = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let spawnError: Error | undefined;
+  child.once('error', (err) => (spawnError = err));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!(await accepts(port))) {
+    if (spawnError || child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`mosquitto did not start on port ${port}: ${spawnError?.message ?? ''}\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, url: `mqtt://127.0.0.1:${port}`, output: () => out, stop };
+}
