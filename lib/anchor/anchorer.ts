@@ -144,9 +144,12 @@ export class Anchorer extends EventEmitter {
     this.poke();
   }
 
-  /** Anchors the latest checkpoint at the next look, whatever the interval says. */
+  /**
+   * Anchors the latest checkpoint at the next look, whatever the interval says; while an
+   * anchor is pending, only looks at the chain now.
+   */
   anchorNow(): void {
-    this.#force = true;
+    if (!this.#pending) this.#force = true;
     this.poke();
   }
 
@@ -200,7 +203,7 @@ export class Anchorer extends EventEmitter {
         ? {
             size: p.subject.size,
             height: p.height,
-            tx: p.mined?.tx ?? p.sent[p.sent.length - 1].hash,
+            tx: p.mined?.tx ?? p.sent[p.sent.length - 1]?.hash ?? '',
             block: p.mined?.block,
             confirmations: p.mined?.confirmations ?? 0,
             nonce: p.nonce,
@@ -352,10 +355,15 @@ export class Anchorer extends EventEmitter {
     }
     const fees = await this.#fees();
     const p: Pending = { subject, height: block.height, nonce, sent: [], fees, gasLimit, sentAt: this.#s.now(), bumps: 0 };
-    await this.#send(p, data);
+    // Pending from the moment it is signed: a broadcast that failed (or timed out after all
+    // reaching the node) is followed up with the same nonce rather than sent twice.
     this.#pending = p;
+    try {
+      await this.#send(p, data);
+    } finally {
+      this.#changed();
+    }
     this.#ok();
-    this.#changed();
   }
 
   /** Signs and broadcasts one version of the anchor; its hash is kept even if the broadcast fails. */
@@ -425,6 +433,12 @@ export class Anchorer extends EventEmitter {
 
   /** No version of the anchor is in a block: send it again, bump its fees, or start over. */
   async #unmined(p: Pending): Promise<void> {
+    if (p.sent.length === 0) {
+      // Never signed: nothing can be on the chain, start over.
+      this.#pending = null;
+      this.#changed();
+      return;
+    }
     let chainNonce: number;
     let known = false;
     try {

@@ -50,8 +50,10 @@ export function makeProvider(url: string, opts: ProviderOptions = {}): JsonRpcPr
     throw new LedgerError('ERR_ANCHOR_CONFIG', 'the JSON-RPC URL must start with http:// or https://');
   const req = new FetchRequest(url);
   req.timeout = opts.timeoutMs ?? 15000;
-  const network = opts.chainId !== undefined ? Network.from(opts.chainId) : undefined;
-  return new JsonRpcProvider(req, network, { staticNetwork: network ?? false, batchMaxCount: 1, cacheTimeout: -1 });
+  // Always a static network: ethers would otherwise probe the endpoint in a loop (and log
+  // about it) while it is down. remoteChainId() asks the endpoint when it matters.
+  const network = opts.chainId !== undefined ? Network.from(opts.chainId) : new Network('unchecked', 0n);
+  return new JsonRpcProvider(req, network, { staticNetwork: network, batchMaxCount: 1, cacheTimeout: -1 });
 }
 
 /** The chain id the endpoint reports (ERR_ANCHOR_RPC when it cannot be asked). */

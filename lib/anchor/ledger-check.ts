@@ -1,6 +1,8 @@
 // A ledger checked against the anchors of its origin on a chain: reads the Anchored events
 // and the ledger's own `anchor` records, then runs the pure checks of verify.ts.
+import type { JsonRpcProvider } from 'ethers';
 import { bytesEqual } from '../bytes';
+import { LedgerError } from '../errors';
 import type { Ledger } from '../ledger';
 import { anchorOfTransaction, contractAddress, makeProvider, readChainAnchors, remoteChainId, type ChainAnchor } from './chain';
 import { ANCHOR_RECORD, parseAnchorBody } from './record';
@@ -16,6 +18,12 @@ export interface LedgerAnchorOptions {
   blockRange?: number;
 }
 
+async function expectChain(provider: JsonRpcProvider, expected?: number): Promise<number> {
+  const id = await remoteChainId(provider);
+  if (expected !== undefined && id !== expected) throw new LedgerError('ERR_ANCHOR_CONFIG', `the JSON-RPC endpoint serves chain ${id}, not chain ${expected}`);
+  return id;
+}
+
 export async function verifyLedgerAnchors(
   ledger: Ledger,
   opts: LedgerAnchorOptions,
@@ -23,7 +31,7 @@ export async function verifyLedgerAnchors(
   const contract = contractAddress(opts.contract);
   const provider = makeProvider(opts.rpcUrl, { chainId: opts.chainId });
   try {
-    const chainId = await remoteChainId(provider);
+    const chainId = await expectChain(provider, opts.chainId);
     const { anchors, head } = await readChainAnchors(provider, contract, originHash(ledger.name), opts);
     const recorded: RecordedAnchor[] = [];
     for await (const r of ledger.byType(ANCHOR_RECORD)) {
@@ -63,7 +71,7 @@ export async function checkAnchoredCheckpoint(note: string, opts: LedgerAnchorOp
   const contract = contractAddress(opts.contract);
   const provider = makeProvider(opts.rpcUrl, { chainId: opts.chainId });
   try {
-    const chainId = await remoteChainId(provider);
+    const chainId = await expectChain(provider, opts.chainId);
     const { anchors } = await readChainAnchors(provider, contract, subject.originHash, opts);
     const same = anchors.filter((a) => a.size === subject.size);
     const matching = same.filter((a) => bytesEqual(a.root, subject.root) || bytesEqual(a.checkpointHash, subject.checkpointHash));

@@ -72,6 +72,7 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
     io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return report.clean ? 0 : 1;
   }
+  if (!json) io.stdout(formatReport(report));
   // The ledger against the chain: every anchor of its origin must be a prefix of it.
   const ledger = await Ledger.open(dir, { readOnly: true });
   let check;
@@ -81,6 +82,6 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
     await ledger.close();
   }
   if (json) io.stdout(`${JSON.stringify({ ...report, clean: report.clean && check.clean, anchors: anchorJson(check) }, null, 2)}\n`);
-  else io.stdout(formatReport(report) + formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
+  else io.stdout(formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
   return report.clean && check.clean ? 0 : 1;
 }

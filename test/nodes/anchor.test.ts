@@ -119,6 +119,9 @@ describe('nodes: Anchor on a real chain (anvil)', function () {
       const gw = await waitFor(async () => (await openGateways()).find((g) => g.ledger.name === 'coldroom'), 'the coldroom ledger open');
       await gw.record({ type: 'reading', body: { temperature: -22 } });
       await gw.ledger.seal();
+      await waitFor(() => gw.anchors.get(anchorId)?.().pending, 'the anchor sent');
+      // The button makes the node look at the chain now rather than at its next poll (15 s).
+      helper.getNode(button).receive({ payload: Date.now() });
       const pending = await waitFor(() => gw.anchors.get(anchorId)?.().pending?.block, 'the anchor in a block');
       await anvil.mine(12);
       helper.getNode(button).receive({ payload: Date.now() });
