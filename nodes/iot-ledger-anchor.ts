@@ -1,4 +1,4 @@
-import { Anchorer, readAnchorKeyFile, type AnchorStatus } from '../lib/anchor';
+import type { Anchorer, AnchorStatus } from '../lib/anchor';
 import { LedgerError } from '../lib/errors';
 import type { Gateway } from '../lib/gateway';
 import { anchorPayload, anchorStatus } from './lib/anchor-status';
@@ -22,10 +22,13 @@ export = function register(RED: RED): void {
       const keyFile = typeof def.keyFile === 'string' ? def.keyFile.trim() : '';
       const credential = this.credentials?.privateKey;
       if (!credential && !keyFile) throw new LedgerError('ERR_ANCHOR_CONFIG', 'no account key: set the key credential or a key file (chmod 600)');
-      const privateKey = credential || readAnchorKeyFile(keyFile);
+      // Loaded on first use: flows without an Anchor node do not pay for ethers at start-up.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const anchor = require('../lib/anchor') as typeof import('../lib/anchor');
+      const privateKey = credential || anchor.readAnchorKeyFile(keyFile);
       const g = await gateway();
       if (closed) return;
-      const a = new Anchorer(g, {
+      const a = new anchor.Anchorer(g, {
         rpcUrl: String(def.rpcUrl ?? ''),
         chainId: num(def.chainId, NaN),
         contract: String(def.contract ?? ''),

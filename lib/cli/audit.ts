@@ -1,10 +1,13 @@
-import { formatAnchorCheck, verifyLedgerAnchors } from '../anchor';
 import { auditLedger, formatReport } from '../audit';
 import { LedgerError } from '../errors';
 import { Ledger } from '../ledger';
 import { ANCHOR_FLAGS, anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { intFlag, parseArgs, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
+
+/** The chain code (ethers) loads only when --anchor is given. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const chain = (): typeof import('../anchor') => require('../anchor') as typeof import('../anchor');
 
 export const auditUsage = `iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from CHECKPOINT_FILE] [--json] [--workers N] ${anchorUsage}`;
 
@@ -77,11 +80,11 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   const ledger = await Ledger.open(dir, { readOnly: true });
   let check;
   try {
-    check = await verifyLedgerAnchors(ledger, anchor);
+    check = await chain().verifyLedgerAnchors(ledger, anchor);
   } finally {
     await ledger.close();
   }
   if (json) io.stdout(`${JSON.stringify({ ...report, clean: report.clean && check.clean, anchors: anchorJson(check) }, null, 2)}\n`);
-  else io.stdout(formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
+  else io.stdout(chain().formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
   return report.clean && check.clean ? 0 : 1;
 }

@@ -1,11 +1,14 @@
 import * as fs from 'node:fs';
-import { anchoredAt, checkAnchoredCheckpoint } from '../anchor';
 import { isLedgerError } from '../errors';
 import { verifyProofBundle } from '../ledger';
 import { anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 import { jsonView } from './ledger-view';
+
+/** The chain code (ethers) loads only when --anchor is given. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const chain = (): typeof import('../anchor') => require('../anchor') as typeof import('../anchor');
 
 export const verifyProofUsage = `iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--json] ${anchorUsage}`;
 
@@ -44,7 +47,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   }
   const r = v.record;
   // With --anchor: the bundle's checkpoint must be one the chain holds for this origin.
-  const anchored = anchor ? await checkAnchoredCheckpoint((bundle as { checkpoint: string }).checkpoint, anchor) : undefined;
+  const anchored = anchor ? await chain().checkAnchoredCheckpoint((bundle as { checkpoint: string }).checkpoint, anchor) : undefined;
   if (anchored && !anchored.ok) {
     io.stdout(json ? `${JSON.stringify({ valid: false, code: anchored.code, reason: anchored.reason, anchors: anchorJson(anchored) })}\n` : `invalid: ${anchored.reason} (${anchored.code})\n`);
     return 1;
@@ -66,7 +69,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
       `valid: record ${v.index} is in ledger ${report.origin} (checkpoint tree size ${report.treeSize})\n` +
         `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
         `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n` +
-        (anchored?.latest ? `anchor: anchored at ${anchoredAt(anchored.latest)}, tx ${anchored.latest.txHash} (chain ${anchored.chainId}, contract ${anchored.contract})\n` : ''),
+        (anchored?.latest ? `anchor: anchored at ${chain().anchoredAt(anchored.latest)}, tx ${anchored.latest.txHash} (chain ${anchored.chainId}, contract ${anchored.contract})\n` : ''),
     );
   return 0;
 }
