@@ -40,7 +40,16 @@ export type ErrorCode =
   | 'ERR_REPLICA_BAD_TILE'
   | 'ERR_REPLICA_ENTRY_TOO_LARGE'
   | 'ERR_REPLICA_FORK'
-  | 'ERR_REPLICA_ROLLBACK';
+  | 'ERR_REPLICA_ROLLBACK'
+  | 'ERR_ANCHOR_CONFIG'
+  | 'ERR_ANCHOR_RPC'
+  | 'ERR_ANCHOR_FUNDS'
+  | 'ERR_ANCHOR_NONCE'
+  | 'ERR_ANCHOR_FEE_CAP'
+  | 'ERR_ANCHOR_REVERTED'
+  | 'ERR_ANCHOR_REORG'
+  | 'ERR_ANCHOR_MISSING'
+  | 'ERR_ANCHOR_MISMATCH';
 
 export class LedgerError extends Error {
   readonly code: ErrorCode;

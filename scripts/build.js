@@ -26,4 +26,6 @@ function copyTree(from, to, keep) {
 }
 copyTree(path.join(root, 'nodes'), path.join(dist, 'nodes'), (n) => n.endsWith('.html') || n.endsWith('.json'));
 copyTree(path.join(root, 'icons'), path.join(dist, 'nodes', 'icons'), (n) => n.endsWith('.svg'));
+// The anchor contract, compiled from source on every build (test/anchor-artifact compares it with the checked-in one).
+require('./compile-contract').writeArtifact(path.join(dist, 'contracts', 'IotLedgerAnchor.json'));
 fs.chmodSync(path.join(dist, 'bin', 'iot-ledger.js'), 0o755);

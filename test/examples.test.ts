@@ -76,7 +76,7 @@ const CONFIG_REFS: Record<string, string> = {
 
 describe('examples/', () => {
   it('holds the five documented examples', () => {
-    assert.deepEqual(files, ['audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json', 'replica.json', 'witnesses.json']);
+    assert.deepEqual(files, ['anchoring.json', 'audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json', 'replica.json', 'witnesses.json']);
   });
 
   for (const file of files) {

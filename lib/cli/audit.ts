@@ -1,18 +1,22 @@
 import { auditLedger, formatReport, type AuditReport } from '../audit';
 import { LedgerError } from '../errors';
+import { Ledger } from '../ledger';
+import { ANCHOR_FLAGS, anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { intFlag, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
 import { isLedgerError } from '../errors';
-import { Ledger } from '../ledger';
 import { checkQuorum } from '../witness/bundle';
 import { cosignedNewestFirst } from '../witness/ledger-cosignatures';
 import type { QuorumPolicy } from '../witness/quorum';
 import { parseWithWitnesses } from './witness-policy';
 
-export const auditUsage =
-  'iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from CHECKPOINT_FILE] [--witness WITNESS_KEY ... [--quorum K]] [--json] [--workers N]';
+/** The chain code (ethers) loads only when --anchor is given. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const chain = (): typeof import('../anchor') => require('../anchor') as typeof import('../anchor');
 
-const FLAGS = new Set(['key', 'from', 'json', 'workers']);
+export const auditUsage = `iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from CHECKPOINT_FILE] [--witness WITNESS_KEY ... [--quorum K]] [--json] [--workers N] ${anchorUsage}`;
+
+const FLAGS = new Set(['key', 'from', 'json', 'workers', ...ANCHOR_FLAGS]);
 
 /** The starting checkpoint: a signed note file, or a JSON file (e.g. a proof bundle) with a `checkpoint` field. */
 function readCheckpointFile(file: string): string {
@@ -133,6 +137,7 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
     }
     witnessed = await witnessedSummary(dir, key, policy);
   }
+  const anchor = anchorOptions(args);
   const bar = io.isTTY && !json ? progressBar(io) : undefined;
   let report;
   try {
@@ -145,6 +150,23 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   } finally {
     bar?.clear();
   }
-  io.stdout(json ? `${JSON.stringify(witnessed ? { ...report, witnessed } : report, null, 2)}\n` : humanReport(report) + (witnessed ? formatWitnessed(witnessed) : ''));
-  return report.clean && (!witnessed || witnessed.cosigned) ? 0 : 1;
+  const text = json ? undefined : humanReport(report) + (witnessed ? formatWitnessed(witnessed) : '');
+  const base = { ...report, ...(witnessed ? { witnessed } : {}) };
+  const witnessOk = !witnessed || witnessed.cosigned !== null;
+  if (!anchor) {
+    io.stdout(json ? `${JSON.stringify(base, null, 2)}\n` : (text as string));
+    return report.clean && witnessOk ? 0 : 1;
+  }
+  if (!json) io.stdout(text as string);
+  // The ledger against the chain: every anchor of its origin must be a prefix of it.
+  const ledger = await Ledger.open(dir, { readOnly: true });
+  let check;
+  try {
+    check = await chain().verifyLedgerAnchors(ledger, anchor);
+  } finally {
+    await ledger.close();
+  }
+  if (json) io.stdout(`${JSON.stringify({ ...base, clean: report.clean && check.clean, anchors: anchorJson(check) }, null, 2)}\n`);
+  else io.stdout(chain().formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
+  return report.clean && witnessOk && check.clean ? 0 : 1;
 }

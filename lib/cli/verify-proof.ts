@@ -2,13 +2,18 @@ import * as fs from 'node:fs';
 import { isLedgerError, LedgerError } from '../errors';
 import type { QuorumPolicy } from '../witness/quorum';
 import { CONSISTENCY_BUNDLE_FORMAT, verifyConsistencyBundle, verifyProofBundle } from '../ledger';
+import { anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { stringFlag, UsageError } from './args';
 import { parseWithWitnesses } from './witness-policy';
 import { checkQuorum } from '../witness/bundle';
 import type { CliIo } from './io';
 import { jsonView } from './ledger-view';
 
-export const verifyProofUsage = 'iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--witness WITNESS_KEY ...] [--quorum K] [--json]';
+/** The chain code (ethers) loads only when --anchor is given. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const chain = (): typeof import('../anchor') => require('../anchor') as typeof import('../anchor');
+
+export const verifyProofUsage = `iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--witness WITNESS_KEY ...] [--quorum K] [--json] ${anchorUsage}`;
 
 /** Offline check of a proof or consistency bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
 export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
@@ -17,6 +22,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   if (args.positional.length !== 1 || !key) throw new UsageError(verifyProofUsage);
   const [file] = args.positional;
   const json = args.flags.json === true;
+  const anchor = anchorOptions(args);
   let text: string;
   try {
     text = file === '-' ? (await io.stdin()).toString('utf8') : fs.readFileSync(file, 'utf8');
@@ -63,6 +69,12 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     cosigners = checked;
   }
   const r = v.record;
+  // With --anchor: the bundle's checkpoint must be one the chain holds for this origin.
+  const anchored = anchor ? await chain().checkAnchoredCheckpoint((bundle as { checkpoint: string }).checkpoint, anchor) : undefined;
+  if (anchored && !anchored.ok) {
+    io.stdout(json ? `${JSON.stringify({ valid: false, code: anchored.code, reason: anchored.reason, anchors: anchorJson(anchored) })}\n` : `invalid: ${anchored.reason} (${anchored.code})\n`);
+    return 1;
+  }
   const report = {
     valid: true,
     origin: v.checkpoint.origin,
@@ -73,6 +85,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     time: new Date(r.time).toISOString(),
     body: r.body === undefined ? null : jsonView(r.body),
     ...(cosigners ? { cosignedBy: cosigners, quorum: policy?.quorum } : {}),
+    ...(anchored ? { anchor: anchorJson(anchored.latest) } : {}),
   };
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else
@@ -80,7 +93,8 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
       `valid: record ${v.index} is in ledger ${report.origin} (checkpoint tree size ${report.treeSize})\n` +
         `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
         `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n` +
-        (cosigners ? `cosigned by ${cosigners.length} of the ${policy?.witnesses.length} witnesses given (quorum ${policy?.quorum}): ${cosigners.join(', ')}\n` : ''),
+        (cosigners ? `cosigned by ${cosigners.length} of the ${policy?.witnesses.length} witnesses given (quorum ${policy?.quorum}): ${cosigners.join(', ')}\n` : '') +
+        (anchored?.latest ? `anchor: anchored at ${chain().anchoredAt(anchored.latest)}, tx ${anchored.latest.txHash} (chain ${anchored.chainId}, contract ${anchored.contract})\n` : ''),
     );
   return 0;
 }

@@ -1,6 +1,7 @@
 // The runtime-free core behind the Node-RED nodes: one ledger plus the state derived from it.
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { AnchorStatus } from '../anchor/anchorer';
 import { isLedgerError, LedgerError, withoutStack } from '../errors';
 import { envelopePayload, verifyEnvelope } from '../envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
@@ -69,6 +70,8 @@ export class Gateway extends EventEmitter {
   #pendingWrites = 0;
   /** Witnessing of this ledger's checkpoints, when the Ledger node names witnesses. */
   witnesses?: WitnessClient;
+  /** Anchor nodes running on this ledger, by node id: their status for the sidebar. */
+  readonly anchors = new Map<string, () => AnchorStatus>();
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */

@@ -1,5 +1,6 @@
 // What the editor's Ledger sidebar shows: read from open gateways, public data only (no key
 // material: the gateway's private key never leaves the Ledger object that holds it).
+import type { AnchorStatus } from '../../lib/anchor';
 import { toHex } from '../../lib/bytes';
 import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../../lib/contracts';
 import type { ContractView, Gateway } from '../../lib/gateway';
@@ -40,6 +41,8 @@ export interface SidebarLedger {
   devices: { did: string; name: string; revoked: boolean; tofu: boolean }[];
   contracts: SidebarContract[];
   security: SidebarSecurity;
+  /** Anchor nodes on this ledger: last confirmed and pending anchor, last error. */
+  anchors: AnchorStatus[];
 }
 
 /** Rejected device messages: counted since the gateway opened, and the latest security records. */
@@ -135,6 +138,7 @@ async function ledgerData(gw: Gateway): Promise<SidebarLedger> {
     devices: gw.devices.list().map((d) => ({ did: d.did, name: d.name, revoked: d.revokedAt !== undefined, tofu: d.tofu === true })),
     contracts,
     security: await securityData(gw),
+    anchors: [...gw.anchors.values()].map((view) => view()),
   };
 }
 

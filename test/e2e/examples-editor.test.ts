@@ -66,7 +66,7 @@ describe('e2e: the examples in the Node-RED editor', function () {
     return page;
   }
 
-  it('lists all four under Import > Examples', async () => {
+  it('lists all of them under Import > Examples', async () => {
     const res = await fetch(`${nr!.url}/library/examples/flows/node-red-contrib-iot-ledger/`);
     assert.equal(res.status, 200);
     const listed = ((await res.json()) as Array<{ fn?: string }>).map((e) => e.fn).sort();

@@ -1,0 +1,172 @@
+// JSON-RPC access to the anchor contract through ethers v6: the provider, the contract's
+// interface, reading Anchored events with the chain's own block hashes and timestamps, and
+// mapping ethers' failures onto typed ERR_ANCHOR_* errors.
+import { FetchRequest, getAddress, Interface, isError, JsonRpcProvider, Network, type Log } from 'ethers';
+import { fromHex, toHex } from '../bytes';
+import { LedgerError, type ErrorCode } from '../errors';
+import { anchorArtifact } from './artifact';
+
+export interface ChainAnchor {
+  blockNumber: number;
+  blockHash: string;
+  /** The block's timestamp on the chain, ms since the epoch. */
+  time: number;
+  txHash: string;
+  logIndex: number;
+  size: number;
+  root: Uint8Array;
+  checkpointHash: Uint8Array;
+}
+
+let iface: Interface | undefined;
+export function anchorInterface(): Interface {
+  iface ??= new Interface(anchorArtifact().abi as never);
+  return iface;
+}
+
+export const hex0x = (b: Uint8Array): string => `0x${toHex(b)}`;
+export const bytesOf = (h: string): Uint8Array => fromHex(h.startsWith('0x') ? h.slice(2) : h);
+
+/** A checked contract address, lower-case (how the `anchor` record stores it). */
+export function contractAddress(addr: unknown): string {
+  if (typeof addr !== 'string') throw new LedgerError('ERR_ANCHOR_CONFIG', 'the anchor contract address must be 0x and 40 hex digits');
+  try {
+    return getAddress(addr.trim()).toLowerCase();
+  } catch {
+    throw new LedgerError('ERR_ANCHOR_CONFIG', `"${addr.slice(0, 60)}" is not an EVM address (0x and 40 hex digits, checksum if mixed case)`);
+  }
+}
+
+export interface ProviderOptions {
+  /** The chain id the caller expects; without it, the provider asks the endpoint. */
+  chainId?: number;
+  /** Milliseconds before one RPC request gives up (default 15000). */
+  timeoutMs?: number;
+}
+
+/** A provider that never hangs on a dead endpoint: a fixed network and a request timeout. */
+export function makeProvider(url: string, opts: ProviderOptions = {}): JsonRpcProvider {
+  if (typeof url !== 'string' || !/^(https?|wss?):\/\//.test(url))
+    throw new LedgerError('ERR_ANCHOR_CONFIG', 'the JSON-RPC URL must start with http:// or https://');
+  const req = new FetchRequest(url);
+  req.timeout = opts.timeoutMs ?? 15000;
+  // Always a static network: ethers would otherwise probe the endpoint in a loop (and log
+  // about it) while it is down. remoteChainId() asks the endpoint when it matters.
+  const network = opts.chainId !== undefined ? Network.from(opts.chainId) : new Network('unchecked', 0n);
+  return new JsonRpcProvider(req, network, { staticNetwork: network, batchMaxCount: 1, cacheTimeout: -1 });
+}
+
+/** The chain id the endpoint reports (ERR_ANCHOR_RPC when it cannot be asked). */
+export async function remoteChainId(provider: JsonRpcProvider): Promise<number> {
+  try {
+    return Number(BigInt((await provider.send('eth_chainId', [])) as string));
+  } catch (err) {
+    throw anchorError(err, 'asking the chain id');
+  }
+}
+
+/** A short reason from an ethers error: its shortMessage, never the request it carried. */
+function reason(err: unknown): string {
+  const e = err as { shortMessage?: string; message?: string; code?: string };
+  const text = e?.shortMessage ?? e?.message ?? String(err);
+  return text.split('\n')[0].slice(0, 200);
+}
+
+/** Maps a failure of ethers (or of the endpoint) to a typed ERR_ANCHOR_* error. */
+export function anchorError(err: unknown, doing: string): LedgerError {
+  if (err instanceof LedgerError) return err;
+  const why = reason(err);
+  let code: ErrorCode = 'ERR_ANCHOR_RPC';
+  if (isError(err, 'INSUFFICIENT_FUNDS') || /insufficient funds/i.test(why)) code = 'ERR_ANCHOR_FUNDS';
+  else if (isError(err, 'NONCE_EXPIRED') || isError(err, 'REPLACEMENT_UNDERPRICED') || /nonce/i.test(why)) code = 'ERR_ANCHOR_NONCE';
+  else if (isError(err, 'CALL_EXCEPTION')) code = 'ERR_ANCHOR_REVERTED';
+  return new LedgerError(code, `${doing}: ${why}`);
+}
+
+/** The Anchored event of a log, or null when the log is something else. */
+export function parseAnchorLog(log: Log, time: number): ChainAnchor | null {
+  let parsed;
+  try {
+    parsed = anchorInterface().parseLog({ topics: [...log.topics], data: log.data });
+  } catch {
+    return null;
+  }
+  if (!parsed || parsed.name !== 'Anchored') return null;
+  return {
+    blockNumber: log.blockNumber,
+    blockHash: log.blockHash.toLowerCase(),
+    time,
+    txHash: log.transactionHash.toLowerCase(),
+    logIndex: log.index,
+    size: Number(parsed.args.size as bigint),
+    root: bytesOf(parsed.args.root as string),
+    checkpointHash: bytesOf(parsed.args.checkpointHash as string),
+  };
+}
+
+export interface ReadAnchorsOptions {
+  fromBlock?: number;
+  /** Blocks per eth_getLogs request (public endpoints cap the range); default: all at once. */
+  blockRange?: number;
+}
+
+/**
+ * The Anchored events of one origin on a contract, oldest first, each with its block's
+ * timestamp. A log whose block hash is not the chain's block at that height any more (a
+ * reorg during the read) is left out: only what the chain holds now counts.
+ */
+export async function readChainAnchors(
+  provider: JsonRpcProvider,
+  contract: string,
+  originHashBytes: Uint8Array,
+  opts: ReadAnchorsOptions = {},
+): Promise<{ anchors: ChainAnchor[]; head: number }> {
+  const address = contractAddress(contract);
+  const topic = anchorInterface().getEvent('Anchored')?.topicHash as string;
+  try {
+    const head = await provider.getBlockNumber();
+    const from = opts.fromBlock ?? 0;
+    const step = opts.blockRange ?? Number.MAX_SAFE_INTEGER;
+    const logs: Log[] = [];
+    for (let lo = from; lo <= head; lo += step) {
+      const hi = Math.min(head, lo + step - 1);
+      logs.push(...(await provider.getLogs({ address, topics: [topic, hex0x(originHashBytes)], fromBlock: lo, toBlock: hi })));
+    }
+    const blocks = new Map<number, { hash: string; time: number } | null>();
+    for (const log of logs) {
+      if (blocks.has(log.blockNumber)) continue;
+      const b = await provider.getBlock(log.blockNumber);
+      blocks.set(log.blockNumber, b?.hash ? { hash: b.hash.toLowerCase(), time: b.timestamp * 1000 } : null);
+    }
+    const anchors: ChainAnchor[] = [];
+    for (const log of logs) {
+      const b = blocks.get(log.blockNumber);
+      if (!b || b.hash !== log.blockHash.toLowerCase() || log.removed) continue;
+      const a = parseAnchorLog(log, b.time);
+      if (a) anchors.push(a);
+    }
+    anchors.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+    return { anchors, head };
+  } catch (err) {
+    throw anchorError(err, `reading anchors from ${address}`);
+  }
+}
+
+/** The anchor a transaction made, when the chain holds that transaction in a block now. */
+export async function anchorOfTransaction(provider: JsonRpcProvider, contract: string, txHash: string): Promise<ChainAnchor | null> {
+  const address = contractAddress(contract);
+  try {
+    const receipt = await provider.getTransactionReceipt(txHash);
+    if (!receipt || receipt.status !== 1) return null;
+    const block = await provider.getBlock(receipt.blockNumber);
+    if (!block?.hash || block.hash.toLowerCase() !== receipt.blockHash.toLowerCase()) return null;
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== address) continue;
+      const a = parseAnchorLog(log, block.timestamp * 1000);
+      if (a) return a;
+    }
+    return null;
+  } catch (err) {
+    throw anchorError(err, `reading transaction ${txHash}`);
+  }
+}

@@ -1,0 +1,19 @@
+// Anchoring signed checkpoints on an EVM chain (docs/FORMAT.md "anchor", README "Anchoring on a public chain").
+export { anchorArtifact, type AnchorArtifact } from './artifact';
+export { anchorSubject, originHash, checkpointHash, type AnchorSubject } from './subject';
+export { ANCHOR_RECORD, parseAnchorBody, type AnchorBody } from './record';
+export { checkAnchorKey, readAnchorKeyFile } from './key';
+export {
+  anchorError,
+  anchorInterface,
+  anchorOfTransaction,
+  contractAddress,
+  makeProvider,
+  readChainAnchors,
+  remoteChainId,
+  type ChainAnchor,
+  type ReadAnchorsOptions,
+} from './chain';
+export { checkAnchors, anchorsCovering, anchoredAt, formatAnchorCheck, type AnchorCheck, type AnchorFinding, type LedgerTree, type RecordedAnchor } from './verify';
+export { Anchorer, type AnchorHost, type AnchorSettings, type AnchorStatus, type AnchorView } from './anchorer';
+export { verifyLedgerAnchors, checkAnchoredCheckpoint, type AnchoredCheckpoint, type LedgerAnchorOptions } from './ledger-check';

@@ -1,0 +1,112 @@
+// Checking a ledger against the anchors a chain holds: each anchored root must be a prefix of
+// the ledger (an RFC 9162 consistency proof from the anchored size to the ledger's), no anchor
+// may lie beyond the ledger's end (a rollback), and every `anchor` record of the ledger must
+// still be on the chain (never mined or reorged away is reported, never passed as clean).
+import { bytesEqual, toHex } from '../bytes';
+import { verifyConsistency } from '../merkle';
+import type { ChainAnchor } from './chain';
+import type { AnchorBody } from './record';
+
+export interface LedgerTree {
+  size: number;
+  /** The root of the whole ledger (size records). */
+  root: Uint8Array;
+  consistencyProof(size1: number, size2: number): Promise<Uint8Array[]>;
+}
+
+export interface RecordedAnchor {
+  /** Index of the `anchor` record in the ledger. */
+  index: number;
+  body: AnchorBody;
+}
+
+export type AnchorFindingKind = 'anchor-contradicted' | 'anchor-beyond' | 'anchor-missing';
+
+export interface AnchorFinding {
+  kind: AnchorFindingKind;
+  /** The anchored tree size the finding is about. */
+  size: number;
+  /** The `anchor` record's index, for anchor-missing. */
+  index?: number;
+  block: number;
+  tx: string;
+  detail: string;
+}
+
+export interface AnchorCheck {
+  clean: boolean;
+  /** Anchors on the chain for this ledger's origin. */
+  onChain: number;
+  /** Anchors whose root the ledger is consistent with, oldest first. */
+  consistent: ChainAnchor[];
+  findings: AnchorFinding[];
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+export function anchoredAt(a: ChainAnchor): string {
+  return `block ${a.blockNumber} (${iso(a.time)})`;
+}
+
+export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], recorded: RecordedAnchor[]): Promise<AnchorCheck> {
+  const findings: AnchorFinding[] = [];
+  const consistent: ChainAnchor[] = [];
+  for (const a of onChain) {
+    if (a.size > ledger.size) {
+      findings.push({
+        kind: 'anchor-beyond',
+        size: a.size,
+        block: a.blockNumber,
+        tx: a.txHash,
+        detail: `the chain holds an anchor of tree size ${a.size} at ${anchoredAt(a)}, but the ledger has only ${ledger.size} records: it was rolled back or is an old copy`,
+      });
+      continue;
+    }
+    const proof = a.size === ledger.size ? [] : await ledger.consistencyProof(a.size, ledger.size);
+    if (a.size > 0 && verifyConsistency(a.size, ledger.size, proof, a.root, ledger.root)) consistent.push(a);
+    else
+      findings.push({
+        kind: 'anchor-contradicted',
+        size: a.size,
+        block: a.blockNumber,
+        tx: a.txHash,
+        detail: `the ledger contradicts the root anchored for tree size ${a.size} at ${anchoredAt(a)} (root ${toHex(a.root)}): its first ${a.size} records were changed or the ledger forked`,
+      });
+  }
+  for (const r of recorded) {
+    const b = r.body;
+    const match = onChain.find((a) => a.txHash === b.tx && a.blockHash === b.blockHash && a.size === b.size && bytesEqual(a.root, b.root));
+    if (!match)
+      findings.push({
+        kind: 'anchor-missing',
+        size: b.size,
+        index: r.index,
+        block: b.block,
+        tx: b.tx,
+        detail: `record ${r.index} says tree size ${b.size} was anchored by transaction ${b.tx} in block ${b.block} (${b.blockHash}), but the chain does not hold that anchor (never mined, or reorged away)`,
+      });
+  }
+  findings.sort((x, y) => x.size - y.size || x.block - y.block);
+  return { clean: findings.length === 0, onChain: onChain.length, consistent, findings };
+}
+
+/** The first and the latest consistent anchors covering record `index` (size > index). */
+export function anchorsCovering(consistent: ChainAnchor[], index: number): { first?: ChainAnchor; latest?: ChainAnchor } {
+  const covering = consistent.filter((a) => a.size > index);
+  return { first: covering[0], latest: covering[covering.length - 1] };
+}
+
+/** Lines for people: the verdict, the latest anchor, then each finding. */
+export function formatAnchorCheck(c: AnchorCheck, where: string): string {
+  const lines: string[] = [];
+  const latest = c.consistent[c.consistent.length - 1];
+  if (c.clean && latest)
+    lines.push(`anchors: clean, ${c.onChain} on ${where}; records 0..${latest.size - 1} anchored at ${anchoredAt(latest)}, tx ${latest.txHash}`);
+  else if (c.clean) lines.push(`anchors: none on ${where} for this ledger`);
+  else {
+    lines.push(`anchors: ${c.findings.length} finding(s) against ${c.onChain} anchor(s) on ${where}`);
+    if (latest) lines.push(`  latest consistent: records 0..${latest.size - 1} anchored at ${anchoredAt(latest)}`);
+  }
+  for (const f of c.findings) lines.push(`  ${f.kind} size ${f.size}: ${f.detail}`);
+  return `${lines.join('\n')}\n`;
+}

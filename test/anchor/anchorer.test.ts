@@ -1,0 +1,199 @@
+import * as assert from 'node:assert/strict';
+import { Wallet } from 'ethers';
+import { Anchorer, verifyLedgerAnchors, type AnchorSettings, type AnchorStatus } from '../../lib/anchor';
+import { bytesEqual } from '../../lib/bytes';
+import type { LedgerError } from '../../lib/errors';
+import { Gateway } from '../../lib/gateway';
+import { collect, gatewayKey, tempDir } from '../support/ledger';
+import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, startRelay, waitFor, type Anvil } from '../support/anvil';
+
+// A real chain (anvil), a real ledger: the Anchorer as the Anchor node runs it.
+describe('Anchorer on a real chain (anvil)', function () {
+  this.timeout(90000);
+  let anvil: Anvil;
+  const cleanups: (() => unknown)[] = [];
+  before(async () => {
+    anvil = await startAnvil();
+  });
+  after(async () => {
+    await anvil?.stop();
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function setup(over: Partial<AnchorSettings> = {}, key = ANVIL_KEYS[0]) {
+    const contract = await deployAnchor(anvil, key);
+    const t = tempDir('anchorer-');
+    const gw = await Gateway.open(t.dir, { name: `anchor.test/${Math.random().toString(36).slice(2)}`, gatewayKey, blockRecords: 5, blockSeconds: 0 });
+    const anchorer = new Anchorer(gw, {
+      rpcUrl: anvil.url,
+      chainId: ANVIL_CHAIN_ID,
+      contract,
+      privateKey: key,
+      confirmations: 3,
+      pollSeconds: 0.1,
+      ...over,
+    });
+    const errors: LedgerError[] = [];
+    anchorer.on('error', (e: LedgerError) => errors.push(e));
+    cleanups.push(() => t.cleanup(), () => gw.close(), () => anchorer.close());
+    const readings = async (n: number) => {
+      for (let i = 0; i < n; i++) await gw.record({ type: 'reading', body: { temperature: -20 - i, n: i } });
+    };
+    const anchorRecords = async () => collect(gw.ledger.byType('anchor'));
+    return { contract, gw, anchorer, errors, readings, anchorRecords };
+  }
+
+  it('anchors the latest checkpoint and records it only once it has its confirmations', async () => {
+    const { gw, anchorer, readings, anchorRecords, contract } = await setup();
+    anchorer.start();
+    await readings(5);
+    const mined = await waitFor(() => anchorer.status().pending?.block, 'the anchor transaction in a block');
+    assert.equal(anchorer.status().pending?.confirmations, 1);
+    await anchorer.settle();
+    assert.equal((await anchorRecords()).length, 0, 'nothing is recorded before the confirmations');
+    const anchored = new Promise<{ body: { block: number; blockHash: string; size: number; root: Uint8Array; tx: string } }>((r) => anchorer.once('anchored', r));
+    await anvil.mine(2);
+    const { body } = await anchored;
+    assert.equal(body.block, mined);
+    assert.equal(body.size, 5);
+    const block0 = await gw.ledger.block(0);
+    assert.ok(bytesEqual(body.root, block0.header.root));
+    const onChain = await anvil.provider.getBlock(mined);
+    assert.equal(body.blockHash, onChain?.hash);
+    const [rec] = await anchorRecords();
+    assert.equal(rec.index, 5);
+    const st: AnchorStatus = anchorer.status();
+    assert.equal(st.lastConfirmed?.size, 5);
+    assert.equal(st.pending, null);
+    const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
+    assert.equal(check.clean, true, JSON.stringify(check.findings));
+    assert.equal(check.consistent.length, 1);
+    assert.equal(check.consistent[0].blockNumber, mined);
+  });
+
+  it('a reorg that drops the anchor before its confirmations: detected, sent again, recorded from the new block only', async () => {
+    const { anchorer, readings, anchorRecords, errors, gw, contract } = await setup();
+    const snapshot = await anvil.rpc<string>('evm_snapshot');
+    anchorer.start();
+    await readings(5);
+    const first = await waitFor(() => anchorer.status().pending?.block, 'the anchor in a block');
+    const lostHash = (await anvil.provider.getBlock(first))?.hash;
+    await anvil.rpc('evm_revert', [snapshot]);
+    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_REORG'), 'ERR_ANCHOR_REORG');
+    // The same signed transaction goes back to the chain and gets its confirmations there.
+    await waitFor(() => anchorer.status().pending?.block, 'the re-sent anchor in a block');
+    const anchored = new Promise<{ body: { blockHash: string } }>((r) => anchorer.once('anchored', r));
+    await anvil.mine(3);
+    const { body } = await anchored;
+    assert.notEqual(body.blockHash, lostHash);
+    assert.equal((await anchorRecords()).length, 1);
+    const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
+    assert.equal(check.clean, true, JSON.stringify(check.findings));
+    assert.ok(check.consistent.every((a) => a.blockHash !== lostHash));
+  });
+
+  it('a reorg that takes a recorded anchor away: the check reports it missing, the anchorer anchors again', async () => {
+    const { anchorer, readings, anchorRecords, errors, gw, contract } = await setup({ confirmations: 1 });
+    const snapshot = await anvil.rpc<string>('evm_snapshot');
+    anchorer.start();
+    await readings(5);
+    await waitFor(async () => (await anchorRecords()).length === 1, 'the first anchor record');
+    const [lost] = await anchorRecords();
+    await anvil.rpc('evm_revert', [snapshot]);
+    await anvil.mine(2);
+    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_REORG'), 'ERR_ANCHOR_REORG');
+    await waitFor(async () => (await anchorRecords()).length === 2, 'the anchor made again');
+    const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
+    assert.equal(check.clean, false);
+    assert.deepEqual(
+      check.findings.map((f) => [f.kind, f.index]),
+      [['anchor-missing', lost.index]],
+    );
+    assert.equal(check.consistent.length, 1, 'the new anchor is on the chain');
+    const lostBody = lost.record.body as { size: number; tx: string };
+    assert.equal(check.consistent[0].size, lostBody.size, 'the latest checkpoint, the one the chain lost, is anchored again');
+    assert.notEqual(check.consistent[0].txHash, lostBody.tx);
+  });
+
+  it('RPC unreachable: readings are still recorded, ERR_ANCHOR_RPC, and the anchor catches up when the chain returns', async () => {
+    const relay = await startRelay(anvil.port);
+    cleanups.push(() => relay.close());
+    const { anchorer, readings, anchorRecords, errors, gw } = await setup({ rpcUrl: relay.url, confirmations: 1, rpcTimeoutMs: 2000 });
+    await relay.down();
+    anchorer.start();
+    await readings(12);
+    assert.equal(gw.ledger.size, 12);
+    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_RPC'), 'ERR_ANCHOR_RPC');
+    assert.equal(anchorer.status().lastError?.code, 'ERR_ANCHOR_RPC');
+    await relay.up();
+    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor after the outage');
+    const [rec] = await anchorRecords();
+    assert.equal((rec.record.body as { size: number }).size, 10, 'the latest checkpoint (two blocks of 5) is anchored');
+    assert.equal(anchorer.status().lastError, null);
+    assert.equal(errors.filter((e) => e.code === 'ERR_ANCHOR_RPC').length, 1, 'one error per outage, not one per retry');
+  });
+
+  it('insufficient funds: ERR_ANCHOR_FUNDS, recording goes on, and the anchor goes out once the account is funded', async () => {
+    const key = ANVIL_KEYS[2];
+    const { anchorer, readings, anchorRecords, errors, gw } = await setup({ confirmations: 1 }, key);
+    const address = new Wallet(key).address;
+    const balance = await anvil.provider.getBalance(address);
+    await anvil.rpc('anvil_setBalance', [address, '0x0']);
+    anchorer.start();
+    await readings(5);
+    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_FUNDS'), 'ERR_ANCHOR_FUNDS');
+    await readings(1);
+    assert.equal(gw.ledger.size, 6);
+    assert.equal((await anchorRecords()).length, 0);
+    await anvil.rpc('anvil_setBalance', [address, `0x${balance.toString(16)}`]);
+    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor once funded');
+  });
+
+  it('a nonce taken by another transaction of the account: ERR_ANCHOR_NONCE, then anchored with a new nonce', async () => {
+    const key = ANVIL_KEYS[1];
+    const { anchorer, readings, anchorRecords, errors } = await setup({ confirmations: 1, bumpAfterSeconds: 3600 }, key);
+    await anvil.rpc('evm_setAutomine', [false]);
+    cleanups.push(() => anvil.rpc('evm_setAutomine', [true]));
+    anchorer.start();
+    await readings(5);
+    const pending = await waitFor(() => anchorer.status().pending, 'the anchor sent');
+    // The same account spends the nonce elsewhere with a higher fee: that one wins the slot.
+    const wallet = new Wallet(key, anvil.provider);
+    await anvil.rpc('anvil_dropTransaction', [pending.tx]);
+    await wallet.sendTransaction({ to: wallet.address, value: 1n, nonce: pending.nonce, maxFeePerGas: 10n ** 11n, maxPriorityFeePerGas: 10n ** 10n });
+    await anvil.mine(1);
+    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_NONCE'), 'ERR_ANCHOR_NONCE');
+    const again = await waitFor(() => anchorer.status().pending, 'the anchor sent again');
+    assert.equal(again.nonce, pending.nonce + 1);
+    await anvil.mine(1);
+    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor recorded');
+  });
+
+  it('an anchor left unmined gets bounded fee bumps; a base fee above the cap is ERR_ANCHOR_FEE_CAP', async () => {
+    const { anchorer, readings, anchorRecords, errors } = await setup({ confirmations: 1, bumpAfterSeconds: 0.2, maxBumps: 2 });
+    await anvil.rpc('evm_setAutomine', [false]);
+    cleanups.push(() => anvil.rpc('evm_setAutomine', [true]));
+    anchorer.start();
+    await readings(5);
+    await waitFor(() => anchorer.status().pending?.bumps === 2, 'two fee bumps');
+    const sent = anchorer.status().pending;
+    const tx = await anvil.provider.getTransaction(sent?.tx as string);
+    assert.ok(tx && tx.maxFeePerGas !== null);
+    await anchorer.settle();
+    assert.equal(anchorer.status().pending?.bumps, 2, 'no more than maxBumps');
+    await anvil.mine(1);
+    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor recorded');
+    const [rec] = await anchorRecords();
+    assert.equal((rec.record.body as { tx: string }).tx, sent?.tx, 'the last, bumped version is the one mined');
+    assert.ok(!errors.some((e) => e.code === 'ERR_ANCHOR_FEE_CAP'));
+    await anvil.rpc('evm_setAutomine', [true]);
+
+    const capped = await setup({ confirmations: 1, maxFeeGwei: 0.000001 });
+    capped.anchorer.start();
+    await capped.readings(5);
+    await waitFor(() => capped.errors.find((e) => e.code === 'ERR_ANCHOR_FEE_CAP'), 'ERR_ANCHOR_FEE_CAP');
+    assert.equal((await capped.anchorRecords()).length, 0);
+  });
+});

@@ -1,0 +1,32 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Anchorer, checkAnchorKey, readAnchorKeyFile } from '../../lib/anchor';
+import { isLedgerError } from '../../lib/errors';
+import { tempDir } from '../support/ledger';
+
+describe('anchor: the account key and the settings', () => {
+  const t = tempDir('anchor-key-');
+  after(() => t.cleanup());
+  const key = `0x${'4c'.repeat(32)}`;
+
+  it('reads a 0600 key file and refuses one that others can read, without printing the key', () => {
+    const file = path.join(t.dir, 'anchor.key');
+    fs.writeFileSync(file, `${key.slice(2)}\n`, { mode: 0o600 });
+    assert.equal(readAnchorKeyFile(file), key);
+    fs.chmodSync(file, 0o644);
+    assert.throws(
+      () => readAnchorKeyFile(file),
+      (e: unknown) => isLedgerError(e, 'ERR_ANCHOR_CONFIG') && /chmod 600/.test(e.message) && !e.message.includes('4c4c'),
+    );
+    assert.throws(() => checkAnchorKey('0x1234'), (e: unknown) => isLedgerError(e, 'ERR_ANCHOR_CONFIG') && !e.message.includes('1234'));
+  });
+
+  it('refuses bad settings with ERR_ANCHOR_CONFIG before touching the chain', () => {
+    const host = {} as ConstructorParameters<typeof Anchorer>[0];
+    const good = { rpcUrl: 'http://127.0.0.1:1', chainId: 1, contract: `0x${'ab'.repeat(20)}`, privateKey: key };
+    for (const bad of [{ rpcUrl: 'ftp://x' }, { chainId: 0 }, { contract: '0x12' }, { privateKey: 'nope' }, { everyMinutes: 0, everyBlocks: 0 }, { confirmations: 0 }]) {
+      assert.throws(() => new Anchorer(host, { ...good, ...bad }), (e: unknown) => isLedgerError(e, 'ERR_ANCHOR_CONFIG'), JSON.stringify(bad));
+    }
+  });
+});

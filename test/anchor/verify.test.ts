@@ -1,0 +1,117 @@
+import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { anchorSubject, anchorsCovering, checkAnchors, parseAnchorBody, type ChainAnchor } from '../../lib/anchor';
+import { signCheckpoint } from '../../lib/checkpoint';
+import { generateKey } from '../../lib/crypto';
+import { isLedgerError } from '../../lib/errors';
+import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
+
+const leaves = (tag: string, n: number) => Array.from({ length: n }, (_, i) => leafHash(new TextEncoder().encode(`${tag}-${i}`)));
+
+/** An in-memory ledger tree of these leaves, as checkAnchors reads it. */
+function tree(ls: Uint8Array[]) {
+  return { size: ls.length, root: rootFromLeafHashes(ls), consistencyProof: async (a: number, b: number) => consistencyProof(ls, a, b) };
+}
+
+function anchorOf(ls: Uint8Array[], size: number, block: number): ChainAnchor {
+  return {
+    blockNumber: block,
+    blockHash: `0x${block.toString(16).padStart(64, '0')}`,
+    time: 1764000000000 + block * 12000,
+    txHash: `0x${(block + 1000).toString(16).padStart(64, '0')}`,
+    logIndex: 0,
+    size,
+    root: rootFromLeafHashes(ls.slice(0, size)),
+    checkpointHash: new Uint8Array(32),
+  };
+}
+
+describe('anchor: what is anchored and how a ledger is checked against anchors (pure)', () => {
+  it('the subject of a signed checkpoint: origin, size, root, SHA-256 of the note as produced (extension lines included)', () => {
+    const key = generateKey('Ed25519');
+    const root = new Uint8Array(32).fill(7);
+    const note = signCheckpoint({ origin: 'example.org/room', size: 42, root, extensions: ['ext line'] }, 'example.org/room', key);
+    const s = anchorSubject(note);
+    assert.equal(s.origin, 'example.org/room');
+    assert.equal(s.size, 42);
+    assert.deepEqual(s.root, root);
+    assert.equal(Buffer.from(s.checkpointHash).toString('hex'), createHash('sha256').update(note, 'utf8').digest('hex'));
+    assert.equal(Buffer.from(s.originHash).toString('hex'), createHash('sha256').update('example.org/room').digest('hex'));
+    assert.throws(() => anchorSubject('not a note'), (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_NOTE'));
+  });
+
+  it('parseAnchorBody accepts the documented body and names the first bad field', () => {
+    const body = {
+      chain: 100,
+      contract: `0x${'ab'.repeat(20)}`,
+      account: `0x${'cd'.repeat(20)}`,
+      tx: `0x${'01'.repeat(32)}`,
+      block: 5,
+      blockHash: `0x${'02'.repeat(32)}`,
+      blockTime: 1764000000000,
+      height: 3,
+      size: 10,
+      root: new Uint8Array(32),
+      checkpoint: new Uint8Array(32),
+    };
+    assert.deepEqual(parseAnchorBody(body), body);
+    for (const [field, value] of [['contract', '0xAB'], ['tx', `0x${'01'.repeat(31)}`], ['size', 0], ['root', new Uint8Array(31)], ['extra', 1]] as const) {
+      assert.throws(() => parseAnchorBody({ ...body, [field]: value }), (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_RECORD') && e.details?.field === field);
+    }
+  });
+
+  it('an honest ledger that grew after its anchors is clean; the latest covering anchor is named', async () => {
+    const ls = leaves('a', 20);
+    const anchors = [anchorOf(ls, 5, 10), anchorOf(ls, 12, 20), anchorOf(ls, 20, 30)];
+    const c = await checkAnchors(tree(ls), anchors, []);
+    assert.equal(c.clean, true);
+    assert.equal(c.consistent.length, 3);
+    assert.deepEqual(
+      [anchorsCovering(c.consistent, 4).first?.blockNumber, anchorsCovering(c.consistent, 4).latest?.blockNumber, anchorsCovering(c.consistent, 12).first?.blockNumber],
+      [10, 30, 30],
+    );
+    assert.equal(anchorsCovering(c.consistent, 20).latest, undefined);
+  });
+
+  it('a rollback (fewer records than anchored) and a rewrite (another root) are findings naming the anchored size', async () => {
+    const honest = leaves('a', 20);
+    const rolledBack = honest.slice(0, 8);
+    let c = await checkAnchors(tree(rolledBack), [anchorOf(honest, 5, 10), anchorOf(honest, 12, 20)], []);
+    assert.deepEqual(
+      c.findings.map((f) => [f.kind, f.size]),
+      [['anchor-beyond', 12]],
+    );
+    const rewritten = [...honest.slice(0, 9), ...leaves('b', 11)];
+    c = await checkAnchors(tree(rewritten), [anchorOf(honest, 5, 10), anchorOf(honest, 12, 20)], []);
+    assert.deepEqual(
+      c.findings.map((f) => [f.kind, f.size]),
+      [['anchor-contradicted', 12]],
+    );
+    assert.equal(c.consistent.length, 1, 'the anchor before the rewrite still holds');
+  });
+
+  it('an anchor record whose transaction the chain does not hold is missing, even when another anchor covers it', async () => {
+    const ls = leaves('a', 20);
+    const onChain = anchorOf(ls, 12, 20);
+    const lost = anchorOf(ls, 12, 19);
+    const body = parseAnchorBody({
+      chain: 1,
+      contract: `0x${'ab'.repeat(20)}`,
+      account: `0x${'cd'.repeat(20)}`,
+      tx: lost.txHash,
+      block: lost.blockNumber,
+      blockHash: lost.blockHash,
+      blockTime: lost.time,
+      height: 2,
+      size: 12,
+      root: lost.root,
+      checkpoint: lost.checkpointHash,
+    });
+    const c = await checkAnchors(tree(ls), [onChain], [{ index: 13, body }]);
+    assert.equal(c.clean, false);
+    assert.deepEqual(
+      c.findings.map((f) => [f.kind, f.index, f.block]),
+      [['anchor-missing', 13, 19]],
+    );
+  });
+});

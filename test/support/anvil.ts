@@ -1,0 +1,132 @@
+// A real local EVM chain for the tests: Foundry's anvil, from the npm package's platform
+// binary (@foundry-rs/anvil-<os>-<arch>), on a port it picks itself.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { ContractFactory, HDNodeWallet, JsonRpcProvider, Network, Wallet } from 'ethers';
+import { anchorArtifact } from '../../lib/anchor/artifact';
+
+/** anvil's funded development accounts, from its well-known test mnemonic: never real funds. */
+export const ANVIL_KEYS = [0, 1, 2, 3].map(
+  (i) => HDNodeWallet.fromPhrase('test test test test test test test test test test test junk', undefined, `m/44'/60'/0'/0/${i}`).privateKey,
+);
+export const ANVIL_CHAIN_ID = 31337;
+
+export function anvilBinary(): string {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const pkg = `@foundry-rs/anvil-${process.platform}-${arch}`;
+  return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil');
+}
+
+export interface Anvil {
+  url: string;
+  port: number;
+  provider: JsonRpcProvider;
+  rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
+  mine(blocks?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startAnvil(args: string[] = [], port = 0): Promise<Anvil> {
+  const child: ChildProcess = spawn(anvilBinary(), ['--port', String(port), '--host', '127.0.0.1', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const listening = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`anvil did not start: ${out}`)), 30000);
+    const onData = (d: Buffer): void => {
+      if (out.length > 100_000) return;
+      out += d.toString();
+      const m = /Listening on [\d.]+:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`anvil exited with ${code}: ${out}`));
+    });
+  });
+  const url = `http://127.0.0.1:${listening}`;
+  const provider = new JsonRpcProvider(url, Network.from(ANVIL_CHAIN_ID), { staticNetwork: true, cacheTimeout: -1 });
+  const rpc = <T>(method: string, params: unknown[] = []): Promise<T> => provider.send(method, params) as Promise<T>;
+  return {
+    url,
+    port: listening,
+    provider,
+    rpc,
+    mine: async (blocks = 1) => {
+      await rpc('anvil_mine', [`0x${blocks.toString(16)}`]);
+    },
+    stop: async () => {
+      provider.destroy();
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Deploys the anchor contract from the checked-in artifact; the deployer is its owner. */
+export async function deployAnchor(anvil: Anvil, key = ANVIL_KEYS[0]): Promise<string> {
+  const a = anchorArtifact();
+  const wallet = new Wallet(key, anvil.provider);
+  const factory = new ContractFactory(a.abi, a.bytecode, wallet);
+  const contract = await factory.deploy();
+  await contract.waitForDeployment();
+  return contract.getAddress();
+}
+
+/** A TCP relay in front of anvil that a test can take down and bring back (an RPC outage). */
+export interface Relay {
+  url: string;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startRelay(target: number): Promise<Relay> {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | null = null;
+  let port = 0;
+  const listen = async (): Promise<void> => {
+    const s = net.createServer((client) => {
+      const upstream = net.connect(target, '127.0.0.1');
+      for (const sock of [client, upstream]) {
+        sockets.add(sock);
+        sock.on('close', () => sockets.delete(sock));
+        sock.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (s.address() as net.AddressInfo).port;
+    server = s;
+  };
+  const down = async (): Promise<void> => {
+    const s = server;
+    server = null;
+    for (const sock of sockets) sock.destroy();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  };
+  await listen();
+  return { url: `http://127.0.0.1:${port}`, down, up: listen, close: down };
+}
+
+/** Polls `cond` every 50 ms until it holds; fails after `ms` saying `what`. */
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, ms = 20000): Promise<NonNullable<T>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await cond();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
