@@ -89,7 +89,7 @@ describe('Witness node', function () {
     })();
     assert.equal(rec.record.type, 'security');
     assert.equal(rec.record.body.code, 'ERR_WITNESS_EQUIVOCATION');
-    assert.equal(rec.record.body.submitted, cp(12, fork));
+    assert.equal((rec.record.body.evidence as { submitted?: string }).submitted, cp(12, fork));
   });
 
   it('answers garbage with 400 and a wrong payload type with a typed error', async () => {
