@@ -3,6 +3,7 @@ import { LedgerError } from '../lib/errors';
 import type { Gateway } from '../lib/gateway';
 import { anchorPayload, anchorStatus } from './lib/anchor-status';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
 import { status } from './lib/status';
@@ -61,7 +62,7 @@ export = function register(RED: RED): void {
     });
 
     // A message anchors the latest checkpoint at once (whatever the interval); it never waits on the chain.
-    this.on('input', (_msg, _send, done) => {
+    onInput(this, (_msg, _send, done) => {
       if (anchorer) {
         anchorer.anchorNow();
         done();

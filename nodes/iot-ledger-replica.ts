@@ -1,6 +1,7 @@
 import * as nodePath from 'node:path';
 import { ReplicaFollower, type FollowerView } from '../lib/replica';
 import { errorCode, nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import type { Node, NodeDef, RED } from './lib/red';
 import { addReplica, removeReplica } from './lib/replicas';
 import { formatCount, status } from './lib/status';
@@ -23,7 +24,7 @@ export = function register(RED: RED): void {
     const dirText = String(def.dir ?? '').trim();
     if (!url || !key) {
       this.status(status.error('origin URL and gateway key are required'));
-      this.on('input', (_msg, _send, done) => done(nodeError(new Error('replica: origin URL and gateway key are required'))));
+      onInput(this, (_msg, _send, done) => done(nodeError(new Error('replica: origin URL and gateway key are required'))));
       return;
     }
     const dir = nodePath.resolve(userDir, dirText || nodePath.join('iot-ledger', 'replicas', this.id));
@@ -48,7 +49,7 @@ export = function register(RED: RED): void {
     follower.on('round', () => (lastCode = ''));
     follower.start();
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       inputs++;
       try {
         await follower.catchUp().finally(() => inputs--);

@@ -7,6 +7,7 @@ import { safeFileName } from '../lib/gateway/paths';
 import { MAX_REQUEST_BYTES, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey, type WitnessReply } from '../lib/witness';
 import { isValidKeyName } from '../lib/note-open';
 import { nodeError } from './lib/errors';
+import { onInput } from './lib/guarded-input';
 import type { IdentityNode } from './lib/identity';
 import type { LedgerConfigNode } from './lib/ledger-config';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
@@ -102,7 +103,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
       return reply;
     };
 
-    this.on('input', async (msg, send, done) => {
+    onInput(this, async (msg, send, done) => {
       if (typeof msg.payload !== 'string' && !Buffer.isBuffer(msg.payload)) {
         done(new LedgerError('ERR_WITNESS_REQUEST', RED._('iot-ledger-witness.errors.payload')));
         return;

@@ -12,7 +12,7 @@ const terms = {
   id: 'deep', version: 1, title: 'deep', subjects: 'any', metric: 'temperature', rule: { op: '<', limit: -20 },
   alarm: { mode: 'instant' }, parties: [keyToDid(generateKey('Ed25519'))],
 };
-const NODES = ['sign', 'verify', 'verify-2', 'enrol', 'record', 'query', 'contract', 'firmware', 'audit'] as const;
+const NODES = ['sign', 'verify', 'verify-2', 'enrol', 'record', 'query', 'contract', 'firmware', 'audit', 'witness', 'replica', 'anchor'] as const;
 
 const flow = () =>
   onTab([
@@ -27,6 +27,11 @@ const flow = () =>
     { id: 'contract', type: 'iot-ledger-contract', ledger: 'ledger', terms: JSON.stringify(terms), tickSeconds: 3600, wires: [['out'], ['out', 'out']] },
     { id: 'firmware', type: 'iot-ledger-firmware', ledger: 'ledger', mode: 'check', wires: [['out', 'out']] },
     { id: 'audit', type: 'iot-ledger-audit', ledger: 'ledger', mode: 'full', interval: 0, wires: [['out', 'out']] },
+    // Witness, Replica and Anchor answer a message too (a request body, a catch-up, an anchor
+    // now); the last two unconfigured, as a new node dropped in the editor is.
+    { id: 'witness', type: 'iot-ledger-witness', keyName: 'witness.example/deep', logs: '', prefix: '/deep-witness', wires: [['out', 'out']] },
+    { id: 'replica', type: 'iot-ledger-replica', url: '', key: '', wires: [['out', 'out']] },
+    { id: 'anchor', type: 'iot-ledger-anchor', ledger: 'ledger', rpcUrl: '', wires: [['out', 'out']] },
     { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['settled']] },
     { id: 'completer', type: 'complete', scope: [...NODES], uncaught: false, wires: [['settled']] },
     { id: 'out', type: 'helper' },
