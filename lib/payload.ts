@@ -94,7 +94,12 @@ function bodyValue(v: CborValue, path: string, depth: number): CborValue {
  * (ERR_MALFORMED_RECORD). The audit requires exactly this body (docs/FORMAT.md).
  */
 export function bodyFromPayload(payload: Uint8Array): CborValue {
-  return bodyValue(decodePayload(payload) as CborValue, 'payload', 0);
+  return bodyFromDecoded(decodePayload(payload));
+}
+
+/** bodyFromPayload for a payload already decoded with decodePayload. */
+export function bodyFromDecoded(decoded: unknown): CborValue {
+  return bodyValue(decoded as CborValue, 'payload', 0);
 }
 
 /** Whether two bodies are the same value (the same deterministic CBOR). */

@@ -1,10 +1,9 @@
 import { auditLedger, formatReport, type AuditReport } from '../audit';
-import { LedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
 import { Ledger } from '../ledger';
 import { ANCHOR_FLAGS, anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { intFlag, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
-import { isLedgerError } from '../errors';
 import { checkQuorum } from '../witness/bundle';
 import { cosignedNewestFirst } from '../witness/ledger-cosignatures';
 import type { QuorumPolicy } from '../witness/quorum';

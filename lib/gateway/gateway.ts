@@ -5,7 +5,7 @@ import type { AnchorStatus } from '../anchor/anchorer';
 import { isLedgerError, LedgerError, withoutStack } from '../errors';
 import { envelopePayload, verifyEnvelope } from '../envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
-import { bodyFromPayload, decodePayload, sameBody, toRecordBody } from '../payload';
+import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
@@ -299,9 +299,9 @@ function securityRecord(e: SecurityEntry): RecordInput {
  * (ERR_INVALID_ARGUMENT) rather than recorded beside a signature it does not match.
  */
 function signedBody(input: RecordInput): RecordInput['body'] {
-  const payload = envelopePayload(input.envelope as string | Uint8Array);
-  const body = bodyFromPayload(payload);
-  if (input.body !== undefined && !sameBody(input.body, toRecordBody(decodePayload(payload))))
+  const decoded = decodePayload(envelopePayload(input.envelope as string | Uint8Array));
+  const body = bodyFromDecoded(decoded);
+  if (input.body !== undefined && !sameBody(input.body, toRecordBody(decoded)))
     throw new LedgerError(
       'ERR_INVALID_ARGUMENT',
       'msg.payload is not the payload the device signed: a record with the device envelope holds exactly what was signed (delete msg.envelope and msg.verified to record changed data unsigned)',
