@@ -48,6 +48,18 @@ function base64Field(v: unknown, what: string): Uint8Array {
   }
 }
 
+/**
+ * Checkpoints already verified, keyed by trusted key and note text exactly: a verifier that
+ * checks many proofs under one checkpoint pays for its signature once. Bounded (oldest out).
+ */
+const verified = new Map<string, Checkpoint>();
+const VERIFIED_MAX = 64;
+
+function rememberVerified(key: string, cp: Checkpoint): void {
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+  verified.set(key, cp);
+}
+
 /** The note verifier for a trusted key: a verifier key string, or an Ed25519 did:key named after the origin. */
 function trustedVerifier(trustedKey: string, origin: string): NoteVerifier {
   if (typeof trustedKey !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', 'trusted key must be a string');
@@ -91,22 +103,7 @@ export function verifyProofBundle(bundle: unknown, trustedKey: string): Verified
     return h;
   });
   if (typeof b.checkpoint !== 'string') throw malformed('checkpoint must be a signed note');
-  let cp: Checkpoint;
-  try {
-    cp = openCheckpoint(b.checkpoint);
-  } catch (err) {
-    throw malformed(`checkpoint: ${(err as Error).message}`);
-  }
-  const verifier = trustedVerifier(trustedKey, cp.origin);
-  if (verifier.name !== cp.origin)
-    throw new LedgerError('ERR_BAD_SIGNATURE', `checkpoint is for "${cp.origin}" but the trusted key is for "${verifier.name}"`);
-  try {
-    openCheckpoint(b.checkpoint, verifier);
-  } catch (err) {
-    if (err instanceof LedgerError && err.code === 'ERR_BAD_SIGNATURE')
-      throw new LedgerError('ERR_BAD_SIGNATURE', 'checkpoint is not signed by the trusted key');
-    throw malformed(`checkpoint: ${(err as Error).message}`);
-  }
+  const cp = signedCheckpoint(b.checkpoint, 'checkpoint', trustedKey);
   let record: LedgerRecord;
   try {
     record = decodeRecord(bytes);
@@ -144,9 +141,18 @@ export function makeConsistencyBundle(checkpoint1: string, checkpoint2: string, 
   return { format: CONSISTENCY_BUNDLE_FORMAT, checkpoint1, checkpoint2, proof: proof.map(toBase64), verifier };
 }
 
-/** Parses a checkpoint field and checks its signature with the trusted key. */
+/** Parses a checkpoint field and checks its signature with the trusted key (once per key and note text). */
 function signedCheckpoint(text: unknown, what: string, trustedKey: string): Checkpoint {
   if (typeof text !== 'string') throw malformed(`${what} must be a signed note`);
+  const cacheKey = typeof trustedKey === 'string' ? `${trustedKey}\n${text}` : undefined;
+  const known = cacheKey === undefined ? undefined : verified.get(cacheKey);
+  if (known) return { ...known, root: known.root.slice(), extensions: [...known.extensions] };
+  const cp = checkedCheckpoint(text, what, trustedKey);
+  if (cacheKey !== undefined) rememberVerified(cacheKey, { ...cp, root: cp.root.slice() });
+  return cp;
+}
+
+function checkedCheckpoint(text: string, what: string, trustedKey: string): Checkpoint {
   let cp: Checkpoint;
   try {
     cp = openCheckpoint(text);

@@ -10,7 +10,7 @@ import { GroupCommit, type PlannedWrite } from './group-commit';
 import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
 import { levelDbExists, openLevel, type Db } from './lock';
 import { checkLedgerName, openState } from './open';
-import { consistencyProof, inclusionProof, rootAt } from './proofs';
+import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } from './proofs';
 import { readRecord, scanIndex, scanRecords, type StoredRecord } from './reads';
 import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordFromInput, type RecordInput } from './record';
 
@@ -503,9 +503,8 @@ export class Ledger extends EventEmitter {
       if (block.header.size <= index)
         throw invalid(`block ${height} ends at tree size ${block.header.size}, before record ${index}`);
     }
-    const record = await this.get(index);
-    const proof = await this.inclusionProof(index, block.header.size);
-    return makeProofBundle(index, record.bytes, proof, block.checkpoint, this.verifierKey);
+    const { bytes, proof } = await this.#read(() => recordAndInclusionProof(this.#db, index, block.header.size));
+    return makeProofBundle(index, bytes, proof, block.checkpoint, this.verifierKey);
   }
 
   /** The sealed block whose checkpoint is at tree size `size`; ERR_NOT_FOUND naming the nearest ones. */

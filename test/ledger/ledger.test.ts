@@ -327,6 +327,10 @@ describe('Ledger', function () {
       const otherRecord = Buffer.from((await ledger.get(3)).bytes).toString('base64');
       assert.throws(bad({ record: otherRecord }), { code: 'ERR_MALFORMED_PROOF' });
       assert.throws(bad({ checkpoint: bundle.checkpoint.replace('\n8\n', '\n9\n') }), { code: 'ERR_BAD_SIGNATURE' });
+      // A verified checkpoint is remembered by key and exact text: a changed signature is checked again.
+      const sigAt = bundle.checkpoint.lastIndexOf(' ') + 12;
+      const flipped = bundle.checkpoint.slice(0, sigAt) + (bundle.checkpoint[sigAt] === 'A' ? 'B' : 'A') + bundle.checkpoint.slice(sigAt + 1);
+      assert.throws(bad({ checkpoint: flipped }), { code: 'ERR_BAD_SIGNATURE' });
       assert.throws(bad({ format: 'other' }), { code: 'ERR_MALFORMED_PROOF' });
       assert.throws(bad({ record: '***' }), { code: 'ERR_MALFORMED_PROOF' });
       const stranger = generateKey('Ed25519');
