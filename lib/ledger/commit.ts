@@ -2,7 +2,6 @@
 // complete, their index entries, the blocks sealed on the way and the new head, put into
 // one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
 // writes the batch with sync: true and adopts the returned tip only when that succeeded.
-import { toHex } from '../bytes';
 import type { PrivateKey } from '../keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
@@ -123,7 +122,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     for (const { record, bytes } of job.records) {
       const index = frontier.size;
       const leaf = putRecord(sink, frontier, record, bytes);
-      const receipt: Receipt = { index, leafHash: toHex(leaf), time: record.time, block: head.height };
+      const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: head.height };
       jobReceipts.push(receipt);
       receipts.push(receipt);
       if (frontier.size - head.blockFirst >= s.blockRecords) seal();
