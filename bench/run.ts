@@ -1,4 +1,5 @@
 import { benchAudit } from './audit.bench';
+import { benchCli } from './cli.bench';
 import { benchEnvelopes } from './envelope.bench';
 import { benchHypercore } from './hypercore.bench';
 import { benchLedger } from './ledger.bench';
@@ -11,6 +12,7 @@ async function run(): Promise<void> {
   if (!only || only === 'envelope') benchEnvelopes();
   if (!only || only === 'ledger') await benchLedger();
   if (!only || only === 'hypercore') await benchHypercore();
+  if (!only || only === 'cli') benchCli();
   if (!only || only === 'audit') await benchAudit();
   if (!only || only === 'nodered') await benchNodeRed();
   if (!only || only === 'witnesses') await benchNodeRed(true);

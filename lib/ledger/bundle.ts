@@ -4,7 +4,7 @@ import { fromBase64, toBase64 } from '../bytes';
 import { openCheckpoint, type Checkpoint } from '../checkpoint';
 import { didToKey } from '../didkey';
 import { isLedgerError, LedgerError } from '../errors';
-import { leafHash, verifyConsistency, verifyInclusion } from '../merkle';
+import { checkConsistency, checkInclusion, leafHash } from '../merkle';
 import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note';
 import { decodeRecord, type LedgerRecord } from './record';
 
@@ -111,8 +111,8 @@ export function verifyProofBundle(bundle: unknown, trustedKey: string): Verified
     throw malformed(`record: ${(err as Error).message}`);
   }
   if (index >= cp.size) throw malformed(`index ${index} is not below the checkpoint's tree size ${cp.size}`);
-  if (!verifyInclusion(leafHash(bytes), index, cp.size, proof, cp.root))
-    throw malformed(`inclusion proof for index ${index} does not lead to the checkpoint root`);
+  const inclusion = checkInclusion(leafHash(bytes), index, cp.size, proof, cp.root);
+  if (!inclusion.ok) throw malformed(`inclusion proof for index ${index} does not lead to the checkpoint root: ${inclusion.reason}`);
   return { index, record, checkpoint: { origin: cp.origin, size: cp.size } };
 }
 
@@ -189,7 +189,8 @@ export function verifyConsistencyBundle(bundle: unknown, trustedKey: string): Ve
   const cp2 = signedCheckpoint(b.checkpoint2, 'checkpoint2', trustedKey);
   if (cp1.origin !== cp2.origin) throw malformed(`the checkpoints are of different ledgers ("${cp1.origin}", "${cp2.origin}")`);
   if (cp1.size > cp2.size) throw malformed(`checkpoint1 (tree size ${cp1.size}) is larger than checkpoint2 (${cp2.size})`);
-  if (!verifyConsistency(cp1.size, cp2.size, proof, cp1.root, cp2.root))
-    throw malformed(`consistency proof does not show tree size ${cp1.size} to be a prefix of tree size ${cp2.size}`);
+  const consistent = checkConsistency(cp1.size, cp2.size, proof, cp1.root, cp2.root);
+  if (!consistent.ok)
+    throw malformed(`consistency proof does not show tree size ${cp1.size} to be a prefix of tree size ${cp2.size}: ${consistent.reason}`);
   return { origin: cp1.origin, size1: cp1.size, size2: cp2.size };
 }
