@@ -7,9 +7,9 @@ import { fromBase64Url, toBase64Url } from '../../lib/bytes';
 import { keyToDid, type PrivateKey } from '../../lib/crypto';
 import { signEnvelope } from '../../lib/envelope';
 import { ledgerPaths } from '../../lib/gateway/paths';
-import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
-import { NodeRedProcess, type NodeRedProcessOptions } from '../../lib/runtime/nodered-process';
-import { createUserDir, installIntoUserDir } from '../../lib/runtime/nodered-userdir';
+import { startBroker, type RunningBroker } from '../../demo/broker';
+import { NodeRedProcess, type NodeRedProcessOptions } from '../../demo/nodered/process';
+import { createUserDir, installIntoUserDir } from '../../demo/nodered/userdir';
 import { packedTarball, scratchDir } from './e2e';
 import { projectRoot } from './paths';
 

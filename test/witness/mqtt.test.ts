@@ -7,7 +7,7 @@ import { generateKey } from '../../lib/crypto';
 import { verifierKeyString } from '../../lib/note';
 import { parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey } from '../../lib/witness';
 import { mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
-import { freePort } from '../../lib/runtime/ports';
+import { freePort } from '../../demo/ports';
 import { tempDir } from '../support/ledger';
 
 // The MQTT transport on Debian's mosquitto: the topic pair (any MQTT version) through the
