@@ -6,9 +6,9 @@
  */
 import { signContract } from '../lib/contracts';
 import { ContractRunner, Gateway } from '../lib/gateway';
-import { loadOrCreateKeyFile } from '../lib/keyfile';
+import { loadOrCreateKeyFile } from '../lib/crypto/keyfile';
 import { isLedgerError } from '../lib/errors';
-import { generateKey, type PrivateKey } from '../lib/keys';
+import { generateKey, type PrivateKey } from '../lib/crypto/keys';
 import type { LedgerUse } from './flow';
 
 export interface PrepareLedgerOptions {

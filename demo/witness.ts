@@ -4,9 +4,9 @@
  * so the Record node shows "cosigned 1/1". Only on a first start, like the contract keys.
  */
 import * as path from 'node:path';
-import { loadOrCreateKeyFile, readPrivateKeyFile } from '../lib/keyfile';
-import { generateKey } from '../lib/keys';
-import { verifierKeyString } from '../lib/note';
+import { loadOrCreateKeyFile, readPrivateKeyFile } from '../lib/crypto/keyfile';
+import { generateKey } from '../lib/crypto/keys';
+import { verifierKeyString } from '../lib/note/note';
 import { safeFileName } from '../lib/gateway/paths';
 import { witnessVerifierKey } from '../lib/witness/cosignature';
 import type { FlowNode } from './flow';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
-import { verifierKeyString } from '../../lib/note';
+import { verifierKeyString } from '../../lib/note/note';
 import { NodeRedProcess } from '../../demo/nodered/process';
 import { ensureCredentialSecret, settingsSource } from '../../demo/nodered/settings';
 import { createUserDir, linkIntoUserDir, seedFlows } from '../../demo/nodered/userdir';
