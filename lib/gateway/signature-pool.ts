@@ -5,7 +5,7 @@
 // ERR_OVERLOADED instead of piling up, and one device's flood does not delay the others.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { VerifiedEnvelope } from '../envelope';
+import type { VerifiedEnvelope } from '../envelope/envelope';
 import { LedgerError, withoutStack, type ErrorCode } from '../errors';
 import { FairQueue } from './fair-queue';
 

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as mqtt from 'mqtt';
-import { toBase64Url, utf8 } from '../../lib/bytes';
+import { toBase64Url, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
 import { PROBE, startColdRoomExample, waitRecording } from '../support/example-runtime';

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ledgerPaths } from '../../lib/gateway/paths';
-import { prepareLedger } from '../../lib/runtime/demo-ledger';
+import { prepareLedger } from '../../demo/ledger';
 import { LedgerRuntime, Mailbox, type Sensor } from './ledger-runtime';
 import { projectRoot } from './paths';
 
