@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { keyToDid } from '../lib/didkey';
-import { generateKey } from '../lib/keys';
+import { keyToDid } from '../lib/crypto/didkey';
+import { generateKey } from '../lib/crypto/keys';
 import { printFigures, type Figure } from './harness';
 
 const DEVICES = 8;

@@ -2,7 +2,7 @@
 // the ledger's store so that the audit checks the bytes against the spec, not against
 // the code that wrote them.
 import { crc32 } from 'node:zlib';
-import { concatBytes, utf8 } from '../bytes';
+import { concatBytes, utf8 } from '../encoding/bytes';
 
 export const PREFIX_RECORD = 0x72; // 'r'
 export const PREFIX_NODE = 0x6e; // 'n'

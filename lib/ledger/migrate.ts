@@ -3,7 +3,7 @@
 // CRC-32), so records, blocks, checkpoints and indexes stay byte for byte. Safe to re-run
 // after an interruption: a node already converted is recognised by its new check.
 import { createHash } from 'node:crypto';
-import { decodeCbor } from '../codec';
+import { decodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
 import { FORMAT_VERSION, HASH_SIZE, META_KEY, metaValue, nodeValue } from './layout';
 import { levelDbExists, openLevel } from './lock';

@@ -2,7 +2,7 @@
  * RFC 9162 §2.1.1 hashing: leaf and interior node hashes and the tree head
  * MTH over an in-memory list of leaf hashes.
  */
-import { sha256 } from '../hash';
+import { sha256 } from '../crypto/hash';
 import { largestPowerOfTwoBelow } from './arith';
 
 export const HASH_SIZE = 32;

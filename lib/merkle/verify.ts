@@ -3,7 +3,7 @@
  * (§2.1.4.2) verification algorithms. The `check*` functions never throw and
  * say why a proof failed; `verify*` are their boolean forms.
  */
-import { bytesEqual } from '../bytes';
+import { bytesEqual } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { half, isCount, isHash, isHashList, isOdd, isPowerOfTwo } from './arith';
 import { EMPTY_ROOT, nodeHash } from './hash';

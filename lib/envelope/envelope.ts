@@ -1,11 +1,11 @@
 // Signed envelopes: JWS compact (RFC 7515/8037) and COSE_Sign1 (RFC 9052/9053).
-import { bytesEqual, fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 } from './bytes';
-import { CborTag, decodeCbor, encodeCbor, type CborValue } from './codec';
-import { LedgerError, isLedgerError } from './errors';
-import { didToKey, keyToDid } from './didkey';
-import { checkJsonDepth, checkSize } from './limits';
-import { assertStrongKey, isAlg, jwkToKey, publicOnly, type Alg, type Jwk, type PrivateKey, type PublicKey } from './keys';
-import { sign, verifySignature } from './signature';
+import { bytesEqual, fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 } from '../encoding/bytes';
+import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
+import { LedgerError, isLedgerError } from '../errors';
+import { didToKey, keyToDid } from '../crypto/didkey';
+import { checkJsonDepth, checkSize } from '../guards/limits';
+import { assertStrongKey, isAlg, jwkToKey, publicOnly, type Alg, type Jwk, type PrivateKey, type PublicKey } from '../crypto/keys';
+import { sign, verifySignature } from '../crypto/signature';
 
 export type EnvelopeFormat = 'jws' | 'cose';
 

@@ -3,7 +3,7 @@
  * and a strict decoder that can also read ordinary definite-length CBOR (e.g. COSE).
  */
 import { types } from 'node:util';
-import { asLedgerError, LedgerError } from './errors';
+import { asLedgerError, LedgerError } from '../errors';
 
 export class CborTag {
   constructor(

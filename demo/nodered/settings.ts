@@ -24,7 +24,10 @@ export interface NodeRedSettingsOptions {
 
 export const CREDENTIAL_SECRET_FILE = '.credential-secret';
 
-/** The first comment of every settings.js written here; a file without it belongs to the user. */
+/**
+ * The first comment of every settings.js written here; a file without it belongs to the user.
+ * It keeps the module's old path (lib/runtime/) so that settings written by earlier versions still count as ours.
+ */
 export const GENERATED_MARKER = '// Written by node-red-contrib-iot-ledger (lib/runtime/nodered-settings).';
 
 /**

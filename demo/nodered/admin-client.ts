@@ -1,4 +1,4 @@
-import type { AdminCredentials } from './nodered-settings';
+import type { AdminCredentials } from './settings';
 
 /** One entry of GET /nodes: a node set (one file) and the node types it registered. */
 export interface NodeSetInfo {

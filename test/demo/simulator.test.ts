@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
-import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
-import { ColdRoomModel, seededRandom, type Sample } from '../../lib/runtime/cold-room-model';
-import { freePort } from '../../lib/runtime/ports';
-import { startSimulator, type Simulator } from '../../lib/runtime/simulator';
+import { startBroker, type RunningBroker } from '../../demo/broker';
+import { ColdRoomModel, seededRandom, type Sample } from '../../demo/cold-room-model';
+import { freePort } from '../../demo/ports';
+import { startSimulator, type Simulator } from '../../demo/simulator';
 
 function run(seed: number, minutes: number): Array<Sample & { t: number }> {
   const model = new ColdRoomModel(0, { random: seededRandom(seed) });
@@ -27,7 +27,7 @@ function runs(samples: Array<Sample & { t: number }>, pred: (s: Sample) => boole
   return out;
 }
 
-describe('runtime/cold-room-model', () => {
+describe('demo/cold-room-model', () => {
   const samples = run(7, 30);
 
   it('stays below -20 °C except during excursions, and above it throughout them', () => {
@@ -68,7 +68,7 @@ describe('runtime/cold-room-model', () => {
   });
 });
 
-describe('runtime/simulator', () => {
+describe('demo/simulator', () => {
   let broker: RunningBroker;
   let sub: mqtt.MqttClient;
   let sim: Simulator | undefined;

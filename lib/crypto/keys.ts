@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
-import { bytesEqual, concatBytes, fromBase64Url, toBase64Url } from './bytes';
-import { LedgerError } from './errors';
+import { bytesEqual, concatBytes, fromBase64Url, toBase64Url } from '../encoding/bytes';
+import { LedgerError } from '../errors';
 import { isSmallOrderEd25519 } from './small-order';
 
 export type Alg = 'Ed25519' | 'ES256';

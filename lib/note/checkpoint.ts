@@ -1,8 +1,8 @@
 // C2SP tlog-checkpoint bodies (https://c2sp.org/tlog-checkpoint), carried in signed notes.
-import { fromBase64, toBase64 } from './bytes';
-import { LedgerError } from './errors';
+import { fromBase64, toBase64 } from '../encoding/bytes';
+import { LedgerError } from '../errors';
 import { parseNote, signNote, verifyNote, type NoteVerifier } from './note';
-import type { PrivateKey } from './keys';
+import type { PrivateKey } from '../crypto/keys';
 
 export interface Checkpoint {
   origin: string;

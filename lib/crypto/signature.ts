@@ -2,7 +2,7 @@ import { sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { isAlg, privateKeyObject, publicKeyObject, type Alg, type PrivateKey } from './keys';
-import { LedgerError } from './errors';
+import { LedgerError } from '../errors';
 
 /** Signs with node:crypto. ES256 signatures are raw r||s (64 bytes), as JWS and COSE use them. */
 export function sign(key: PrivateKey, message: Uint8Array): Uint8Array {

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CREDENTIAL_SECRET_FILE, writeSettings } from '../../lib/runtime/nodered-settings';
-import { createUserDir, linkIntoUserDir, readFlowFile, seedFlows } from '../../lib/runtime/nodered-userdir';
-import { assertPortFree, freePort, ListenError } from '../../lib/runtime/ports';
+import { CREDENTIAL_SECRET_FILE, writeSettings } from '../../demo/nodered/settings';
+import { createUserDir, linkIntoUserDir, readFlowFile, seedFlows } from '../../demo/nodered/userdir';
+import { assertPortFree, freePort, ListenError } from '../../demo/ports';
 import { projectRoot } from '../support/paths';
 
 interface LoadedSettings {
@@ -27,7 +27,7 @@ function load(file: string): LoadedSettings {
   return require(file) as LoadedSettings; // eslint-disable-line @typescript-eslint/no-require-imports
 }
 
-describe('runtime/nodered-settings', () => {
+describe('demo/nodered/settings', () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-ledger-settings-'));
@@ -80,7 +80,7 @@ describe('runtime/nodered-settings', () => {
   });
 });
 
-describe('runtime/nodered-userdir', () => {
+describe('demo/nodered/userdir', () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iot-ledger-userdir-'));
@@ -130,7 +130,7 @@ describe('runtime/nodered-userdir', () => {
   });
 });
 
-describe('runtime/ports', () => {
+describe('demo/ports', () => {
   it('freePort gives a port that can be listened on', async () => {
     const port = await freePort();
     assert.ok(port > 0 && port < 65536);

@@ -1,8 +1,8 @@
 // Opening a signed note with several signatures by the rules of golang.org/x/mod/sumdb/note
 // (the reference implementation of C2SP signed-note): unknown signers are ignored, a known
 // signer's bad signature rejects the whole note, and at least one known signer must verify.
-import { bytesEqual, fromBase64, toHex, utf8 } from './bytes';
-import { LedgerError } from './errors';
+import { bytesEqual, fromBase64, toHex, utf8 } from '../encoding/bytes';
+import { LedgerError } from '../errors';
 
 /** One trusted key: its name and 4-byte key ID, and how it checks a signature over the note text. */
 export interface SignatureVerifier {

@@ -4,12 +4,12 @@
  * so the Record node shows "cosigned 1/1". Only on a first start, like the contract keys.
  */
 import * as path from 'node:path';
-import { loadOrCreateKeyFile, readPrivateKeyFile } from '../keyfile';
-import { generateKey } from '../keys';
-import { verifierKeyString } from '../note';
-import { safeFileName } from '../gateway/paths';
-import { witnessVerifierKey } from '../witness/cosignature';
-import type { FlowNode } from './demo-flow';
+import { loadOrCreateKeyFile, readPrivateKeyFile } from '../lib/crypto/keyfile';
+import { generateKey } from '../lib/crypto/keys';
+import { verifierKeyString } from '../lib/note/note';
+import { safeFileName } from '../lib/gateway/paths';
+import { witnessVerifierKey } from '../lib/witness/cosignature';
+import type { FlowNode } from './flow';
 
 export const DEMO_WITNESS = 'witness.demo.local/w1';
 export const DEMO_WITNESS_PREFIX = '/iot-ledger/witness';

@@ -2,7 +2,7 @@
 // Anyone who can publish on a gateway's topics can send anything: a size cap keeps the work per
 // message bounded, and a depth cap keeps recursive code (JSON.stringify, Node-RED's message
 // cloning, CBOR encoding) from overflowing the stack on a value that parsed fine.
-import { LedgerError } from './errors';
+import { LedgerError } from '../errors';
 
 /** Largest envelope accepted (bytes, or characters of a JWS / hex / base64 text). A record cannot be larger. */
 export const MAX_ENVELOPE_BYTES = 64 * 1024;

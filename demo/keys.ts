@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { keyToDid } from '../didkey';
-import { loadOrCreateKeyFile } from '../keyfile';
-import { generateKey, type Alg, type PrivateKey } from '../keys';
+import { keyToDid } from '../lib/crypto/didkey';
+import { loadOrCreateKeyFile } from '../lib/crypto/keyfile';
+import { generateKey, type Alg, type PrivateKey } from '../lib/crypto/keys';
 
 export interface DemoIdentity {
   /** Sensor name, or party role. */

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LedgerError } from './errors';
+import { LedgerError } from '../errors';
 import { isPrivateKey, jwkToKey, keyToJwk, type PrivateKey, type PublicKey } from './keys';
 
 /** Writes a private JWK readable only by its owner (mode 0600), atomically. */

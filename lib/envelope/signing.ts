@@ -1,8 +1,8 @@
 // What a signing device does: stamp a payload with a counter and a time, then sign it.
 import { signEnvelope, type EnvelopeFormat } from './envelope';
-import { keyToDid } from './didkey';
-import { LedgerError } from './errors';
-import type { PrivateKey } from './keys';
+import { keyToDid } from '../crypto/didkey';
+import { LedgerError } from '../errors';
+import type { PrivateKey } from '../crypto/keys';
 
 export interface StampedPayload {
   [key: string]: unknown;

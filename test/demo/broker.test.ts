@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as mqtt from 'mqtt';
-import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
-import { assertPortFree, ListenError } from '../../lib/runtime/ports';
+import { startBroker, type RunningBroker } from '../../demo/broker';
+import { assertPortFree, ListenError } from '../../demo/ports';
 
-describe('runtime/broker', () => {
+describe('demo/broker', () => {
   let broker: RunningBroker | undefined;
   const clients: mqtt.MqttClient[] = [];
 

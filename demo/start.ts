@@ -10,34 +10,34 @@
  * did:keys in its contract, and prepares the ledger before Node-RED opens it:
  * sensors enrolled, contract registered and signed by both parties. Later starts
  * find all of that in place and change nothing. The first start also adds a second tab
- * with a Witness node that cosigns the ledger's checkpoints (lib/runtime/demo-witness).
+ * with a Witness node that cosigns the ledger's checkpoints (demo/witness).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mqtt from 'mqtt';
-import { startBroker } from '../lib/runtime/broker';
-import { brokerFromEnvironment, brokersFromEnvironment, ledgersInUse, personaliseContracts } from '../lib/runtime/demo-flow';
-import { loadOrCreateDemoKeys, type DemoIdentity, type DemoKeys } from '../lib/runtime/demo-keys';
-import { prepareFlowLedgers, type PreparedLedger } from '../lib/runtime/demo-ledger';
-import { NodeRedProcess } from '../lib/runtime/nodered-process';
-import { setNodeCredentials } from '../lib/runtime/nodered-credentials';
-import { CREDENTIAL_SECRET_FILE, GENERATED_MARKER, ensureCredentialSecret } from '../lib/runtime/nodered-settings';
-import { createUserDir, linkIntoUserDir, readFlowFile, seedFlows } from '../lib/runtime/nodered-userdir';
-import { assertPortFree, ListenError } from '../lib/runtime/ports';
-import { signReadingsWith } from '../lib/runtime/reading-signer';
-import { readingTopic, startSimulator, type Simulator } from '../lib/runtime/simulator';
-import type { Phase } from '../lib/runtime/cold-room-model';
+import { startBroker } from './broker';
+import { brokerFromEnvironment, brokersFromEnvironment, ledgersInUse, personaliseContracts } from './flow';
+import { loadOrCreateDemoKeys, type DemoIdentity, type DemoKeys } from './keys';
+import { prepareFlowLedgers, type PreparedLedger } from './ledger';
+import { NodeRedProcess } from './nodered/process';
+import { setNodeCredentials } from './nodered/credentials';
+import { CREDENTIAL_SECRET_FILE, GENERATED_MARKER, ensureCredentialSecret } from './nodered/settings';
+import { createUserDir, linkIntoUserDir, readFlowFile, seedFlows } from './nodered/userdir';
+import { assertPortFree, ListenError } from './ports';
+import { signReadingsWith } from './reading-signer';
+import { readingTopic, startSimulator, type Simulator } from './simulator';
+import type { Phase } from './cold-room-model';
 // The ledger directory and gateway key file exactly as the Ledger config node computes them.
 import { ledgerPaths } from '../lib/gateway/paths';
-import { addDemoWitness, DEMO_WITNESS } from '../lib/runtime/demo-witness';
-import type { FlowNode } from '../lib/runtime/demo-flow';
+import { addDemoWitness, DEMO_WITNESS } from './witness';
+import type { FlowNode } from './flow';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
 
 // The same text `npm start -- --help` prints before building (scripts/start.js).
-const usage = fs.readFileSync(path.join(projectRoot, 'bin', 'start-usage.txt'), 'utf8');
+const usage = fs.readFileSync(path.join(projectRoot, 'demo', 'start-usage.txt'), 'utf8');
 
 /** A broker the user already runs (--broker / MQTT_URL), used instead of the built-in Aedes. */
 interface ExternalBroker {

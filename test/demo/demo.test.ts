@@ -2,25 +2,25 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fromUtf8 } from '../../lib/bytes';
+import { fromUtf8 } from '../../lib/encoding/bytes';
 import { contractRef, validateTerms } from '../../lib/contracts';
-import { keyToDid } from '../../lib/didkey';
-import { peekEnvelope, verifyEnvelope } from '../../lib/envelope';
+import { keyToDid } from '../../lib/crypto/didkey';
+import { peekEnvelope, verifyEnvelope } from '../../lib/envelope/envelope';
 import { Gateway } from '../../lib/gateway';
-import { readKeyFile } from '../../lib/keyfile';
-import { generateKey } from '../../lib/keys';
+import { readKeyFile } from '../../lib/crypto/keyfile';
+import { generateKey } from '../../lib/crypto/keys';
 import { Ledger } from '../../lib/ledger';
-import { brokerFromEnvironment, brokersFromEnvironment, contractTerms, ledgersInUse, personaliseContracts, type FlowNode } from '../../lib/runtime/demo-flow';
-import { loadOrCreateDemoKeys } from '../../lib/runtime/demo-keys';
-import { prepareFlowLedgers, prepareLedger } from '../../lib/runtime/demo-ledger';
-import { signReadingsWith } from '../../lib/runtime/reading-signer';
+import { brokerFromEnvironment, brokersFromEnvironment, contractTerms, ledgersInUse, personaliseContracts, type FlowNode } from '../../demo/flow';
+import { loadOrCreateDemoKeys } from '../../demo/keys';
+import { prepareFlowLedgers, prepareLedger } from '../../demo/ledger';
+import { signReadingsWith } from '../../demo/reading-signer';
 import { ledgerPaths } from '../../lib/gateway/paths';
 import { projectRoot } from '../support/paths';
 
 const example = (): FlowNode[] => JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'cold-room.json'), 'utf8')) as FlowNode[];
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'iot-ledger-demo-'));
 
-describe('runtime/demo-keys', () => {
+describe('demo/keys', () => {
   it('makes one 0600 key file per sensor (the second P-256) and per party, and reads them back later', () => {
     const dir = tmp();
     try {
@@ -46,7 +46,7 @@ describe('runtime/demo-keys', () => {
   });
 });
 
-describe('runtime/reading-signer', () => {
+describe('demo/reading-signer', () => {
   it("signs {temperature, door, counter, ts} as a JWS by the sensor's key, kid = its did:key", () => {
     const key = generateKey('ES256');
     const sign = signReadingsWith(new Map([['s1', key]]));
@@ -60,7 +60,7 @@ describe('runtime/reading-signer', () => {
   });
 });
 
-describe('runtime/demo-flow', () => {
+describe('demo/flow', () => {
   const who = { parties: [keyToDid(generateKey()), keyToDid(generateKey('ES256'))], subjects: [keyToDid(generateKey())] };
 
   it("puts this installation's parties and subject into the example's contract and changes nothing else", () => {
@@ -113,7 +113,7 @@ describe('runtime/demo-flow', () => {
   });
 });
 
-describe('runtime/demo-ledger', function () {
+describe('demo/ledger', function () {
   this.timeout(20000);
   let dir: string;
   beforeEach(() => {
@@ -193,7 +193,7 @@ describe('runtime/demo-ledger', function () {
   });
 });
 
-describe('runtime/demo-flow: the broker npm start uses', () => {
+describe('demo/flow: the broker npm start uses', () => {
   it("points the examples' broker nodes at ${MQTT_HOST}:${MQTT_PORT} and finds them again", () => {
     const flows = [
       { id: 'b', type: 'mqtt-broker', broker: 'localhost', port: '1883', name: 'cold-room broker' },

@@ -4,8 +4,8 @@
  * place of the example's), and finds the ledgers the flow's Verify and Contract nodes will
  * open, so they can be prepared before Node-RED starts.
  */
-import { validateTerms } from '../contracts';
-import { LedgerError } from '../errors';
+import { validateTerms } from '../lib/contracts';
+import { LedgerError } from '../lib/errors';
 
 export interface FlowNode {
   id: string;

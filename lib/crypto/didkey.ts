@@ -1,5 +1,5 @@
-import { concatBytes, fromBase58, toBase58 } from './bytes';
-import { isLedgerError, LedgerError } from './errors';
+import { concatBytes, fromBase58, toBase58 } from '../encoding/bytes';
+import { isLedgerError, LedgerError } from '../errors';
 import { publicKeyFromBytes, type Alg, type PublicKey } from './keys';
 
 // Multicodec prefixes (unsigned varints): ed25519-pub 0xed, p256-pub 0x1200.

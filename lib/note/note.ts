@@ -1,9 +1,9 @@
 // C2SP signed notes (https://c2sp.org/signed-note) with Ed25519 signatures.
-import { bytesEqual, concatBytes, fromBase64, toBase64, toHex, utf8 } from './bytes';
-import { LedgerError } from './errors';
-import { sha256 } from './hash';
-import { publicKeyFromBytes, type PrivateKey, type PublicKey } from './keys';
-import { sign, verifySignature } from './signature';
+import { bytesEqual, concatBytes, fromBase64, toBase64, toHex, utf8 } from '../encoding/bytes';
+import { LedgerError } from '../errors';
+import { sha256 } from '../crypto/hash';
+import { publicKeyFromBytes, type PrivateKey, type PublicKey } from '../crypto/keys';
+import { sign, verifySignature } from '../crypto/signature';
 
 const SIG_PREFIX = '\u2014 '; // em dash and a space start every signature line
 const ED25519_TYPE = 0x01;

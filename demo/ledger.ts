@@ -4,12 +4,12 @@
  * Every step is skipped when the ledger already holds it, so a second start changes nothing.
  * One process owns a ledger directory: call this only while Node-RED is not running.
  */
-import { signContract } from '../contracts';
-import { ContractRunner, Gateway } from '../gateway';
-import { loadOrCreateKeyFile } from '../keyfile';
-import { isLedgerError } from '../errors';
-import { generateKey, type PrivateKey } from '../keys';
-import type { LedgerUse } from './demo-flow';
+import { signContract } from '../lib/contracts';
+import { ContractRunner, Gateway } from '../lib/gateway';
+import { loadOrCreateKeyFile } from '../lib/crypto/keyfile';
+import { isLedgerError } from '../lib/errors';
+import { generateKey, type PrivateKey } from '../lib/crypto/keys';
+import type { LedgerUse } from './flow';
 
 export interface PrepareLedgerOptions {
   dir: string;

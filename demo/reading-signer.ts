@@ -3,9 +3,9 @@
  * sensor's own key, kid = its did:key, payload {temperature, door, counter, ts} (what a
  * device running the Sign node, or firmware doing the same, would publish).
  */
-import { keyToDid } from '../didkey';
-import { signEnvelope } from '../envelope';
-import type { PrivateKey } from '../keys';
+import { keyToDid } from '../lib/crypto/didkey';
+import { signEnvelope } from '../lib/envelope/envelope';
+import type { PrivateKey } from '../lib/crypto/keys';
 import type { Reading, Sign } from './simulator';
 
 /** What a signed sensor puts in its envelope, in this key order. */

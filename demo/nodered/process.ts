@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdminClient, type DeploymentType, type FlowsResponse, type NodeSetInfo } from './admin-client';
-import { type AdminCredentials, type LogLevel, writeSettings } from './nodered-settings';
-import { assertPortFree, freePort } from './ports';
+import { type AdminCredentials, type LogLevel, writeSettings } from './settings';
+import { assertPortFree, freePort } from '../ports';
 
 export interface NodeRedProcessOptions {
   /** Must exist (see createUserDir); settings.js is written into it unless writeSettings is false. */

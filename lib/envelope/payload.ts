@@ -1,9 +1,9 @@
 import { types } from 'node:util';
-import { fromUtf8 } from './bytes';
-import { CborTag, decodeCbor, encodeCbor, type CborValue } from './codec';
-import { isLedgerError, LedgerError } from './errors';
-import { cloneRisk } from './safe-value';
-import { checkJsonDepth, checkSize, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_DEPTH, tooDeep } from './limits';
+import { fromUtf8 } from '../encoding/bytes';
+import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
+import { isLedgerError, LedgerError } from '../errors';
+import { cloneRisk } from '../guards/safe-value';
+import { checkJsonDepth, checkSize, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_DEPTH, tooDeep } from '../guards/limits';
 
 /**
  * Decodes a signed payload: JSON text first (what most devices send), then CBOR. Throws
