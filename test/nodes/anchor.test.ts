@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Wallet } from 'ethers';
 import { openGateways } from '../../lib/gateway/shared';
-import { sidebarData } from '../../nodes/lib/sidebar-data';
+import { sidebarData } from '../../lib/gateway/sidebar-data';
 import { runCli } from '../support/cli';
 import { projectRoot } from '../support/paths';
 import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, waitFor, type Anvil } from '../support/anvil';

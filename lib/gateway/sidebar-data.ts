@@ -1,10 +1,10 @@
 // What the editor's Ledger sidebar shows: read from open gateways, public data only (no key
 // material: the gateway's private key never leaves the Ledger object that holds it).
-import type { AnchorStatus } from '../../lib/anchor';
-import { toHex } from '../../lib/encoding/bytes';
-import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../../lib/contracts';
-import type { ContractView, Gateway } from '../../lib/gateway';
-import type { CosignedStatus } from '../../lib/witness/client';
+import type { AnchorStatus } from '../anchor';
+import { toHex } from '../encoding/bytes';
+import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../contracts';
+import type { CosignedStatus } from '../witness/client';
+import type { ContractView, Gateway } from './gateway';
 
 export const LATEST_BLOCKS = 5;
 export const DEFAULT_SERIES_LIMIT = 200;
@@ -123,7 +123,7 @@ async function latestBlocks(gw: Gateway, n: number): Promise<SidebarBlock[]> {
 
 async function ledgerData(gw: Gateway): Promise<SidebarLedger> {
   const l = gw.ledger;
-  const contracts: SidebarContract[] = [...gw.contracts.values()].map((view) => view());
+  const contracts: SidebarContract[] = gw.contractViews();
   return {
     name: l.name,
     dir: l.dir,
@@ -154,7 +154,7 @@ export async function sidebarData(gateways: Gateway[]): Promise<SidebarLedger[]>
 
 /** The terms of a contract: from the running contract, else from its contract.register record. */
 async function describeContract(gw: Gateway, termsHash: string): Promise<ContractSeries['contract'] | null> {
-  const view = gw.contracts.get(termsHash)?.();
+  const view = gw.contractView(termsHash);
   if (view)
     return { id: view.id, title: view.title, termsHash, metric: view.metric, unit: view.unit ?? null, rule: view.rule, active: view.active, status: view.status };
   for await (const r of gw.ledger.byType(CONTRACT_REGISTER, { reverse: true })) {
