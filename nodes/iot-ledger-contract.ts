@@ -79,7 +79,7 @@ export = function register(RED: RED): void {
         return;
       }
       if (pulled && typeof msg.topic === 'string' && msg.topic.startsWith('iot-ledger/contract/')) {
-        const doc = typeof msg.payload === 'string' || msg.payload instanceof Uint8Array ? JSON.parse(Buffer.from(msg.payload as never).toString('utf8')) : msg.payload;
+        const doc: unknown = typeof msg.payload === 'string' || msg.payload instanceof Uint8Array ? JSON.parse(Buffer.from(msg.payload as never).toString('utf8')) : msg.payload;
         const { runner, termsHash } = await contracts.pull(doc, originKey);
         send([{ ...msg, topic: `contract/${runner.terms.id}/loaded`, contract: stateOf(runner), payload: { type: 'terms.loaded', termsHash, active: runner.active } }, null]);
         return;

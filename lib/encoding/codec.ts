@@ -456,7 +456,7 @@ class Decoder {
       }
       prevKey = keyBytes;
     }
-    return keys.every((k) => typeof k === 'string') ? this.toObject(keys as string[], values, start) : this.toMap(keys, values, start);
+    return keys.every((k) => typeof k === 'string') ? this.toObject(keys, values, start) : this.toMap(keys, values, start);
   }
 
   private toObject(keys: string[], values: CborValue[], start: number): { [key: string]: CborValue } {

@@ -70,7 +70,7 @@ export function resolveVerificationKey(key: VerificationKey): PublicKey {
   if (typeof key === 'string') return cachedDidKey(key.trim());
   if (key && typeof key === 'object' && 'kty' in key) return publicOnly(jwkToKey(key));
   if (key && typeof key === 'object' && 'publicKey' in key) {
-    const k = key as PublicKey;
+    const k = key;
     if (!isAlg(k.alg) || !(k.publicKey instanceof Uint8Array)) throw new LedgerError('ERR_MALFORMED_KEY', 'public key must have an alg and publicKey bytes');
     assertStrongKey(k.alg, k.publicKey);
     return publicOnly(k);
@@ -107,7 +107,7 @@ export function checkKidBinding(kid: string | undefined, given: VerificationKey,
       throw new LedgerError('ERR_KID_MISMATCH', `envelope kid ${kid.slice(0, 120)} names another key than ${keyToDid(key)}`, { kid: kid.slice(0, 200) });
     return;
   }
-  const jwkKid = given && typeof given === 'object' && 'kty' in given ? (given as Jwk).kid : undefined;
+  const jwkKid = given && typeof given === 'object' && 'kty' in given ? (given).kid : undefined;
   if (typeof jwkKid === 'string' && jwkKid !== kid)
     throw new LedgerError('ERR_KID_MISMATCH', `envelope kid ${JSON.stringify(kid.slice(0, 120))} is not the key's kid ${JSON.stringify(jwkKid.slice(0, 120))}`, { kid: kid.slice(0, 200) });
 }
@@ -385,7 +385,7 @@ function decodeCose(bytes: Uint8Array): CoseSign1 {
   const prot = protectedHeader(protectedBytes);
   const unprot = headerMap(unprotectedRaw, 'unprotected');
   for (const label of prot.keys()) {
-    if (unprot.has(label)) throw malformed(`COSE header label ${String(label)} appears in both buckets`);
+    if (unprot.has(label)) throw malformed(`COSE header label ${JSON.stringify(label)} appears in both buckets`);
   }
   // An unprotected alg could be changed by anyone on the way, and an unprotected crit would
   // let them add rules the signer never asked for (RFC 9052 §3.1: both belong in the protected bucket).

@@ -232,6 +232,7 @@ export class Gateway extends EventEmitter {
     try {
       m = this.identify(input, opts);
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- identify() throws LedgerErrors
       return Promise.reject(err);
     }
     return this.checkIdentified(m, opts);

@@ -66,7 +66,7 @@ async function securityData(gw: Gateway): Promise<SidebarSecurity> {
     const count = typeof b.count === 'number' && b.count > 0 ? b.count : 1;
     const first = typeof b.first === 'number' ? b.first : r.record.time;
     const last = typeof b.last === 'number' ? b.last : r.record.time;
-    const item: SidebarSecurity['recent'][number] = { index: r.index, time: r.record.time, code: String(b.code ?? 'unknown'), count, first, last };
+    const item: SidebarSecurity['recent'][number] = { index: r.index, time: r.record.time, code: typeof b.code === 'string' ? b.code : 'unknown', count, first, last };
     if (r.record.device !== undefined) item.device = r.record.device;
     if (typeof b.topic === 'string') item.topic = b.topic;
     recent.push(item);
@@ -165,7 +165,7 @@ async function describeContract(gw: Gateway, termsHash: string): Promise<Contrac
       id: String(t.id ?? b.contract),
       title: String(t.title ?? b.contract),
       termsHash,
-      metric: String(t.metric ?? ''),
+      metric: typeof t.metric === 'string' ? t.metric : '',
       unit: typeof t.unit === 'string' ? t.unit : null,
       rule: t.rule ?? null,
       active: null,

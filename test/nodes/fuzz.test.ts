@@ -7,7 +7,7 @@ import { signContract, validateTerms } from '../../lib/contracts';
 import { createManifest, createReport } from '../../lib/firmware';
 import { auditLedger, generateKey, jwkToKey, keyToDid, keyToJwk, Ledger, signEnvelope, type PrivateKey } from '../../lib/index';
 import { openGateways } from '../../lib/gateway';
-import { helper, onTab, packNodes, tempUserDir, type TestNode } from './support';
+import { helper, onTab, packNodes, tempUserDir } from './support';
 
 // Every node of the pack, fed malformed messages by fast-check through one running flow with
 // a Catch and a Complete node. Each message must end in exactly one of: done() (Complete) or
@@ -112,7 +112,7 @@ function noteOutcome(m: Msg, o: Outcome): void {
 }
 
 function listen(): void {
-  const on = (id: string, fn: (m: Msg) => void) => helper.getNode(id).on('input', fn as (arg: never) => void);
+  const on = (id: string, fn: (m: Msg) => void) => helper.getNode(id).on('input', fn);
   on('done', (m) => noteOutcome(m, { kind: 'done', unreported: (m.rejected as { unreported?: unknown } | undefined)?.unreported === true }));
   on('caught', (m) => {
     const e = m.error as { code?: unknown; message?: string } | undefined;
@@ -135,7 +135,7 @@ function send(node: NodeId, msg: Msg): Sent {
   const s: Sent = { id, node, outcomes: [], out: [], events: [], settled };
   sent.set(id, s);
   Object.defineProperty(msg, 'fuzzId', { value: id, enumerable: true, writable: true, configurable: true });
-  (helper.getNode(node) as TestNode).receive(msg);
+  (helper.getNode(node)).receive(msg);
   return s;
 }
 

@@ -269,7 +269,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
 
   it('publishes nothing for nodes without a Home Assistant config', async () => {
     const plain = flow().map((n) => {
-      const { ha: _ha, ...rest } = n as Record<string, unknown>;
+      const { ha: _ha, ...rest } = n;
       return rest;
     });
     // The connections of earlier tests are gone (closed on unload; the broker notices soon after).
