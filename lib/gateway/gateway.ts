@@ -255,7 +255,7 @@ export class Gateway extends EventEmitter {
   async checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
     let v: VerifiedMessage;
     try {
-      const signed = await this.#signatures.verify(m.data, m.device.did, !m.tofu);
+      const signed = await this.#signatures.verify(m.envelope, m.device.did, !m.tofu);
       v = withoutStack(() => acceptSigned(m, signed, this.devices, opts));
     } catch (err) {
       this.stats.rejected++;
