@@ -218,8 +218,10 @@ export function storedEnvelope(input: unknown): string | Uint8Array {
 export function envelopePayload(envelope: string | Uint8Array): Uint8Array {
   const format = storedEnvelopeFormat(envelope);
   if (format === 'jws') {
+    const part = (envelope as string).split('.')[1];
+    if (part === undefined) throw malformed('JWS compact must have three parts');
     try {
-      return fromBase64Url((envelope as string).split('.')[1]);
+      return fromBase64Url(part);
     } catch {
       throw malformed('JWS payload is not base64url');
     }
@@ -261,16 +263,17 @@ export function peekParsed(format: EnvelopeFormat, data: string | Uint8Array): {
   return { format, kid: msg.kid, headerAlg: msg.alg };
 }
 
-function splitJws(jws: string): { header: Record<string, unknown>; parts: string[] } {
+function splitJws(jws: string): { header: Record<string, unknown>; parts: readonly [string, string, string] } {
   const parts = jws.split('.');
   if (parts.length !== 3) throw malformed('JWS compact must have three parts');
+  const [headerPart = '', payloadPart = '', signaturePart = ''] = parts;
   let text: string;
   try {
-    text = fromUtf8(fromBase64Url(parts[0]));
+    text = fromUtf8(fromBase64Url(headerPart));
   } catch {
     throw malformed('JWS header is not base64url JSON');
   }
-  return { header: jwsHeader(text), parts };
+  return { header: jwsHeader(text), parts: [headerPart, payloadPart, signaturePart] };
 }
 
 /** The JWS header from its JSON text, checked: an object with a text `alg` and an optional text `kid`. */
@@ -296,20 +299,21 @@ function algMatchesKey(alg: Alg, key: PublicKey, named: string | number): void {
 
 function verifyJws(jws: string, key: PublicKey, bind: (kid: string | undefined) => void): VerifiedEnvelope {
   const { header, parts } = splitJws(jws);
+  const [headerPart, payloadPart, signaturePart] = parts;
   const alg = JWS_ALGS[header.alg as string];
   if (!alg) throw new LedgerError('ERR_UNSUPPORTED_ALG', `unsupported JWS alg ${JSON.stringify(header.alg)}`);
   if (header.crit !== undefined) throw new LedgerError('ERR_UNSUPPORTED_ALG', 'JWS "crit" headers are not supported');
   let payload: Uint8Array;
   let signature: Uint8Array;
   try {
-    payload = fromBase64Url(parts[1]);
-    signature = fromBase64Url(parts[2]);
+    payload = fromBase64Url(payloadPart);
+    signature = fromBase64Url(signaturePart);
   } catch {
     throw malformed('JWS payload or signature is not base64url');
   }
   bind(header.kid as string | undefined);
   algMatchesKey(alg, key, header.alg as string);
-  if (!verifySignature(alg, key.publicKey, utf8(`${parts[0]}.${parts[1]}`), signature))
+  if (!verifySignature(alg, key.publicKey, utf8(`${headerPart}.${payloadPart}`), signature))
     throw new LedgerError('ERR_BAD_SIGNATURE', 'JWS signature does not verify');
   const out: VerifiedEnvelope = { format: 'jws', alg, headerAlg: header.alg as string, payload };
   if (header.kid !== undefined) out.kid = header.kid as string;
