@@ -134,7 +134,7 @@ interface ProofTimes {
 }
 
 /** Median per-proof times (ms) at random indexes of a log of `size` records, produce then verify. */
-async function proofTimes(n: number, size: number, produce: (index: number) => Promise<unknown>, verify: (p: unknown) => Promise<unknown> | unknown): Promise<ProofTimes> {
+async function proofTimes(n: number, size: number, produce: (index: number) => Promise<unknown>, verify: (p: unknown) => unknown): Promise<ProofTimes> {
   const p: number[] = [];
   const v: number[] = [];
   const both: number[] = [];

@@ -134,7 +134,7 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
       writeError ??= err;
     });
   }
-  if (writeError) throw writeError;
+  if (writeError) throw writeError as Error;
   if (lineError) {
     io.stderr(`iot-ledger append: ${lineError}; the ${count} record(s) before it were appended\n`);
     return 2;

@@ -3,7 +3,7 @@
  * MTH over an in-memory list of leaf hashes.
  */
 import { sha256 } from '../crypto/hash';
-import { largestPowerOfTwoBelow } from './arith';
+import { invalid, largestPowerOfTwoBelow } from './arith';
 
 export const HASH_SIZE = 32;
 
@@ -31,14 +31,21 @@ export function rootFromLeafHashes(leaves: Uint8Array[]): Uint8Array {
 
 /** MTH(D[lo:hi]) for hi > lo: split at the largest power of two below the size. */
 export function subtreeHash(leaves: Uint8Array[], lo: number, hi: number): Uint8Array {
-  if (hi - lo === 1) return leaves[lo];
+  if (hi - lo === 1) return leafAt(leaves, lo);
   const k = largestPowerOfTwoBelow(hi - lo);
   return nodeHash(subtreeHash(leaves, lo, lo + k), subtreeHash(leaves, lo + k, hi));
 }
 
 /** The hash of the tree whose perfect subtrees, largest first, are `hashes`: fold from the right. */
 export function foldRight(hashes: Uint8Array[]): Uint8Array {
-  let h = hashes[hashes.length - 1];
-  for (let i = hashes.length - 2; i >= 0; i--) h = nodeHash(hashes[i], h);
+  let h = leafAt(hashes, hashes.length - 1);
+  for (let i = hashes.length - 2; i >= 0; i--) h = nodeHash(leafAt(hashes, i), h);
+  return h;
+}
+
+/** list[i], which the callers' bounds guarantee; a hole is a caller's error, not a hash. */
+function leafAt(list: Uint8Array[], i: number): Uint8Array {
+  const h = list[i];
+  if (h === undefined) throw invalid(`no hash at position ${i} of ${list.length}`);
   return h;
 }

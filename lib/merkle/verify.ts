@@ -146,11 +146,12 @@ function consistencyPath(
   // 4. If LSB(fn) is set, right-shift both until it is not.
   while (isOdd(fn)) [fn, sn] = [half(fn), half(sn)];
   // 5. fr = sr = path[0].
-  let fr = path[0];
-  let sr = path[0];
+  const [first, ...rest] = path;
+  if (!first) return fail('consistency proof is empty');
+  let fr = first;
+  let sr = first;
   // 6. For each subsequent value c in the path:
-  for (let i = 1; i < path.length; i++) {
-    const c = path[i];
+  for (const c of rest) {
     // a. the path is longer than the tree is deep.
     if (sn === 0) return fail('consistency proof is too long');
     if (isOdd(fn) || fn === sn) {
