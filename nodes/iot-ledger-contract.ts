@@ -64,6 +64,20 @@ export = function register(RED: RED): void {
     runners.then((list) => {
       if (!closed) ha.announce(list);
     }, () => undefined);
+    // Devices pull the terms they are judged by: an active contract's document is (re)published
+    // retained on every deploy and start, not only when the last party signs.
+    if (publishDocument) {
+      runners
+        .then(async (list) => {
+          const gw = await gateway();
+          for (const r of list) {
+            if (closed || !r.active) continue;
+            const doc = await contractDocument(gw.ledger, r.ref.termsHash);
+            if (doc && !closed) this.send([{ topic: contractTopic(r.terms.id), retain: true, payload: doc }, null]);
+          }
+        })
+        .catch((err: unknown) => this.error(nodeError(err)));
+    }
 
     const stateOf = (r: ContractRunner) => ({
       ...r.ref,
