@@ -31,7 +31,7 @@ export function splitTileMqttUrl(url: string): { broker: string; base: string } 
   }
   if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new LedgerError('ERR_INVALID_ARGUMENT', `not an mqtt(s) URL: ${url}`);
   const base = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
-  if (!base || /[#+]/.test(base)) throw new LedgerError('ERR_INVALID_ARGUMENT', `an MQTT tiles URL needs the topic base as its path, e.g. mqtt://broker:1883/iot-ledger/coldroom: ${url}`);
+  if (!base || /[#+?]/.test(url)) throw new LedgerError('ERR_INVALID_ARGUMENT', `an MQTT tiles URL needs the topic base as its path, e.g. mqtt://broker:1883/iot-ledger/coldroom: ${url}`);
   return { broker: `${u.protocol}//${u.host}`, base };
 }
 

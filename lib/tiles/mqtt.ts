@@ -86,6 +86,11 @@ export class MqttTilePublisher {
     ledger.on('block', this.#onBlock);
   }
 
+  /** No request waiting or being answered. */
+  get idle(): boolean {
+    return this.#queue.size === 0 && !this.#draining;
+  }
+
   /** Subscribes to requests and publishes the retained state; call once the client is connected (again on reconnect: automatic). */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
