@@ -4,11 +4,11 @@
  * validated and normalised here, and are stored on the ledger as deterministic CBOR;
  * their SHA-256 is what the parties sign.
  */
-import { toHex } from '../bytes';
-import { encodeCbor, type CborValue } from '../codec';
-import { didToKey } from '../didkey';
+import { toHex } from '../encoding/bytes';
+import { encodeCbor, type CborValue } from '../encoding/codec';
+import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
-import { sha256 } from '../hash';
+import { sha256 } from '../crypto/hash';
 import { parseTime } from './time';
 
 export type LimitOp = '<' | '<=' | '>' | '>=';

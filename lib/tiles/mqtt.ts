@@ -13,7 +13,7 @@
 // that are not tiles of the latest checkpoint are ignored, and what the gateway publishes in
 // answers is held to maxBytesPerSecond. So whoever can publish on the broker can make the
 // gateway publish at most that rate, plus each full tile of the log once per REPUBLISH_MS.
-import { fromUtf8 } from '../bytes';
+import { fromUtf8 } from '../encoding/bytes';
 import type { Ledger } from '../ledger';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH } from './path';
 import { publishedHead, readResource } from './source';

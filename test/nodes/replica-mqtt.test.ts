@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { ledgerPaths } from '../../lib/gateway/paths';
-import { writeKeyFile } from '../../lib/keyfile';
-import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
+import { writeKeyFile } from '../../lib/crypto/keyfile';
+import { startBroker, type RunningBroker } from '../../demo/broker';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { helper, ledgerNode, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
