@@ -1,0 +1,53 @@
+// The most recently appended records' canonical bytes and leaf hashes, kept in memory from the
+// ledger's 'leaves' event (what it just wrote durably), so that the level-0 hash tiles and entry
+// bundles a following replica asks for are not read back from LevelDB and re-hashed: serving a
+// live follower then costs the gateway almost nothing per record. Bounded: the last CAPACITY
+// records, one contiguous run.
+import type { Ledger } from '../ledger';
+import type { Leaf } from '../ledger/commit';
+
+export const RECENT_CAPACITY = 8192;
+
+export class RecentLeaves {
+  #start = 0;
+  #items: Leaf[] = [];
+  readonly #capacity: number;
+
+  constructor(capacity = RECENT_CAPACITY) {
+    this.#capacity = capacity;
+  }
+
+  readonly add = (first: number, leaves: Leaf[]): void => {
+    if (first !== this.#start + this.#items.length) {
+      this.#start = first;
+      this.#items = [];
+    }
+    for (const l of leaves) this.#items.push(l);
+    const over = this.#items.length - this.#capacity;
+    if (over > 0) {
+      // Drop in chunks, so trimming stays cheap per record.
+      const drop = Math.min(this.#items.length, Math.max(over, this.#capacity >> 2));
+      this.#items = this.#items.slice(drop);
+      this.#start += drop;
+    }
+  };
+
+  /** Leaves [from, to) when all are held, else undefined. */
+  range(from: number, to: number): Leaf[] | undefined {
+    if (from < this.#start || to > this.#start + this.#items.length || from > to) return undefined;
+    return this.#items.slice(from - this.#start, to - this.#start);
+  }
+}
+
+const byLedger = new WeakMap<Ledger, RecentLeaves>();
+
+/** The cache of `ledger`, started on first use (records appended before that are read from disk). */
+export function recentLeaves(ledger: Ledger): RecentLeaves {
+  let r = byLedger.get(ledger);
+  if (!r) {
+    r = new RecentLeaves();
+    byLedger.set(ledger, r);
+    ledger.on('leaves', r.add);
+  }
+  return r;
+}
