@@ -15,7 +15,7 @@ function outcomeStatus(mode: Mode, o: FirmwareOutcome) {
   const version = typeof o.body.version === 'string' ? `v${o.body.version} ` : '';
   if (o.decision === 'rejected') return status.error(`${String(o.reason ?? 'error').toUpperCase()} rejected`);
   if (o.decision === 'approved') return status.ok(`${version}approved`);
-  return status.ok(mode === 'report' ? `${version}${String(o.body.status ?? 'reported')}` : `${mode} recorded`);
+  return status.ok(mode === 'report' ? `${version}${typeof o.body.status === 'string' ? o.body.status : 'reported'}` : `${mode} recorded`);
 }
 
 function envelopeOf(v: unknown, what: string): string | Uint8Array {
