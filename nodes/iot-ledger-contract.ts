@@ -46,16 +46,18 @@ export = function register(RED: RED): void {
     // Devices pull the terms they are judged by: an active contract's document is (re)published
     // retained on every deploy and start, not only when the last party signs.
     if (publishDocument) {
-      runners
-        .then(async (list) => {
-          const gw = await gateway();
-          for (const r of list) {
-            if (closed || !r.active) continue;
-            const doc = await contractDocument(gw.ledger, r.ref.termsHash);
-            if (doc && !closed) this.send([{ topic: contractTopic(r.terms.id), retain: true, payload: doc }, null]);
-          }
-        })
-        .catch((err: unknown) => this.error(nodeError(err)));
+      runners.then(
+        () =>
+          contracts.activeDocuments().then(
+            (docs) => {
+              for (const { runner, document } of docs) this.send([{ topic: contractTopic(runner.terms.id), retain: true, payload: document }, null]);
+            },
+            (err: unknown) => {
+              if (errorCode(err) !== 'ERR_LEDGER_CLOSED') this.error(nodeError(err));
+            },
+          ),
+        () => undefined, // reported above
+      );
     }
 
     const stateOf = (r: ContractRunner) => ({
