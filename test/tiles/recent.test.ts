@@ -25,6 +25,11 @@ describe('tiles: recent leaves served from memory', () => {
     r.add(100, [leaf(100)]);
     assert.equal(r.range(14, 15), undefined, 'a gap starts a new run');
     assert.equal(r.range(100, 101)?.[0].bytes[0], 100);
+    // Also bounded in bytes: 10 records of 400 bytes under a 1000-byte budget keep at most 2.
+    const small = new RecentLeaves(100, 1000);
+    small.add(0, Array.from({ length: 10 }, () => ({ bytes: new Uint8Array(400), leaf: new Uint8Array(32) })));
+    const kept = Array.from({ length: 10 }, (_, i) => i).filter((i) => small.range(i, i + 1) !== undefined);
+    assert.ok(kept.length <= 2 && kept.includes(9), JSON.stringify(kept));
   });
 
   it('serves the same bytes as the disk for level-0 tiles and entry bundles', async () => {
