@@ -33,11 +33,12 @@ export class RecentLeaves {
     }
     const over = this.#items.length - this.#capacity;
     if (over > 0 || this.#bytes > this.#maxBytes) {
-      // Drop in chunks (a quarter at least), so trimming stays cheap per record.
-      let drop = Math.min(this.#items.length, Math.max(over, this.#capacity >> 2));
+      // Drop in chunks (a quarter of either bound), so trimming stays cheap per record.
+      let drop = over > 0 ? Math.min(this.#items.length, Math.max(over, this.#capacity >> 2)) : 0;
       let dropped = 0;
       for (let i = 0; i < drop; i++) dropped += this.#items[i].bytes.length;
-      while (drop < this.#items.length && this.#bytes - dropped > this.#maxBytes) dropped += this.#items[drop++].bytes.length;
+      const target = this.#bytes - dropped > this.#maxBytes ? (this.#maxBytes * 3) / 4 : this.#maxBytes;
+      while (drop < this.#items.length && this.#bytes - dropped > target) dropped += this.#items[drop++].bytes.length;
       this.#items = this.#items.slice(drop);
       this.#start += drop;
       this.#bytes -= dropped;
