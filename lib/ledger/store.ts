@@ -308,7 +308,11 @@ export class Ledger extends EventEmitter {
         this.#armTimer();
         if (planned.receipts.length > 0 || planned.blocks.length > 0) {
           process.nextTick(() => {
-            if (planned.receipts.length > 0) this.emit('append', planned.receipts);
+            if (planned.receipts.length > 0) {
+              // 'leaves' (first index, [{bytes, leaf}]): what was just written, for tile serving without reading it back.
+              if (this.listenerCount('leaves') > 0) this.emit('leaves', planned.receipts[0].index, planned.leaves);
+              this.emit('append', planned.receipts);
+            }
             for (const b of planned.blocks) this.emit('block', b);
           });
         }
