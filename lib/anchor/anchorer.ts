@@ -433,7 +433,8 @@ export class Anchorer extends EventEmitter {
 
   /** No version of the anchor is in a block: send it again, bump its fees, or start over. */
   async #unmined(p: Pending): Promise<void> {
-    if (p.sent.length === 0) {
+    const last = p.sent[p.sent.length - 1];
+    if (!last) {
       // Never signed: nothing can be on the chain, start over.
       this.#pending = null;
       this.#changed();
@@ -458,7 +459,7 @@ export class Anchorer extends EventEmitter {
     const waited = this.#s.now() - p.sentAt;
     if (!known) {
       // Dropped from the pool (or never arrived): the same signed bytes again.
-      await this.#broadcast(p.sent[p.sent.length - 1].raw, `re-sending the anchor of tree size ${p.subject.size}`);
+      await this.#broadcast(last.raw, `re-sending the anchor of tree size ${p.subject.size}`);
       p.sentAt = this.#s.now();
       this.#ok();
       return;

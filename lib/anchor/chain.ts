@@ -69,7 +69,8 @@ export async function remoteChainId(provider: JsonRpcProvider): Promise<number> 
 function reason(err: unknown): string {
   const e = err as { shortMessage?: string; message?: string; code?: string };
   const text = e?.shortMessage ?? e?.message ?? String(err);
-  return text.split('\n')[0].slice(0, 200);
+  const [firstLine = ''] = text.split('\n');
+  return firstLine.slice(0, 200);
 }
 
 /** Maps a failure of ethers (or of the endpoint) to a typed ERR_ANCHOR_* error. */

@@ -85,12 +85,14 @@ export async function checkAnchoredCheckpoint(note: string, opts: LedgerAnchorOp
         reason: `the chain holds another root for tree size ${subject.size} of ${subject.origin}, anchored at ${anchoredAt(contradicting)}: the ledger forked or was rewritten`,
         latest: contradicting,
       };
-    if (matching.length === 0) {
+    const [first] = matching;
+    const last = matching[matching.length - 1];
+    if (!first || !last) {
       const latest = anchors[anchors.length - 1];
       const hint = latest ? `; the latest anchor of ${subject.origin} is tree size ${latest.size} at ${anchoredAt(latest)} (make the bundle with \`iot-ledger prove DIR INDEX --anchored\`)` : '';
       return { ok: false, chainId, contract, code: 'ERR_ANCHOR_MISSING', reason: `the bundle's checkpoint (tree size ${subject.size}) is not anchored on chain ${chainId} at ${contract}${hint}`, latest };
     }
-    return { ok: true, chainId, contract, first: matching[0], latest: matching[matching.length - 1] };
+    return { ok: true, chainId, contract, first, latest: last };
   } finally {
     provider.destroy();
   }

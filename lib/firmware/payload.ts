@@ -32,10 +32,11 @@ export function peekPayload(envelope: unknown): UnverifiedEnvelope {
     throw malformedEnvelope(err);
   }
   if (parsed.format === 'jws') {
-    const parts = (parsed.data as string).split('.');
+    const [, body] = (parsed.data as string).split('.');
+    if (body === undefined) throw malformedEnvelope('a JWS needs three parts');
     let payload: Uint8Array;
     try {
-      payload = fromBase64Url(parts[1]);
+      payload = fromBase64Url(body);
     } catch (err) {
       throw malformedEnvelope(err);
     }

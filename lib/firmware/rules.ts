@@ -298,10 +298,11 @@ export function checkReport(state: FirmwareState, reportEnvelope: Envelope, devi
 
   const candidates = state.releasesFor(r.class, r.sequence, vendor);
   const match = candidates.find((rel) => rel.digest === r.digest);
-  if (candidates.length > 0 && !match)
-    throw reject('digest-mismatch', `device ${device} runs ${r.class} sequence ${r.sequence} with digest ${r.digest}, registered is ${candidates[0].digest}`, {
+  const [registered] = candidates;
+  if (registered && !match)
+    throw reject('digest-mismatch', `device ${device} runs ${r.class} sequence ${r.sequence} with digest ${r.digest}, registered is ${registered.digest}`, {
       ...ctx,
-      registered: candidates[0].digest,
+      registered: registered.digest,
     });
 
   let status: ReportStatus;
