@@ -2,6 +2,8 @@
 // the next write. One write at a time, in arrival order. When a full write's worth of jobs
 // is waiting, it is planned (encoded, hashed) while the current write is still in flight,
 // so the CPU work of one write overlaps the disk work of the one before.
+import { LedgerError } from '../errors';
+
 
 /** A write prepared from some jobs: it goes to disk with write(), then commit() gives the results. */
 export interface PlannedWrite<R> {
@@ -94,11 +96,13 @@ export class GroupCommit<T, R> {
       let results: R[];
       try {
         results = batch.planned.commit();
+        if (results.length !== batch.jobs.length) throw new LedgerError('ERR_INTERNAL', `a write of ${batch.jobs.length} jobs gave ${results.length} results`);
       } catch (err) {
         for (const j of batch.jobs) j.reject(err);
         continue;
       }
-      for (let i = 0; i < batch.jobs.length; i++) batch.jobs[i].resolve(results[i]);
+      // One result per job, checked just above.
+      for (const [i, j] of batch.jobs.entries()) j.resolve(results[i]!);
     }
     this.#running = false;
     const idle = this.#idle;
@@ -110,8 +114,9 @@ export class GroupCommit<T, R> {
   #planNext(): Batch<T, R> | null {
     let weight = 0;
     let n = 0;
-    while (n < this.#queue.length && (n === 0 || weight + this.#queue[n].weight <= this.#maxWeight)) {
-      weight += this.#queue[n].weight;
+    for (const job of this.#queue) {
+      if (n > 0 && weight + job.weight > this.#maxWeight) break;
+      weight += job.weight;
       n++;
     }
     const jobs = this.#queue.splice(0, n);

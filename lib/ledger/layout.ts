@@ -34,7 +34,10 @@ function writeU64(buf: Buffer, n: number, at: number): void {
   buf.writeUInt32BE(n % 0x1_0000_0000, at + 4);
 }
 
-const readU32 = (v: Uint8Array, at: number): number => ((v[at] << 24) | (v[at + 1] << 16) | (v[at + 2] << 8) | v[at + 3]) >>> 0;
+/** Reads the 4-byte big-endian number at `at` (a RangeError past the end: callers check lengths first). */
+function readU32(buf: Uint8Array, at: number): number {
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).readUInt32BE(at);
+}
 
 /** Reads the 8-byte big-endian number at `at`. */
 export function readU64(buf: Uint8Array, at: number): number {

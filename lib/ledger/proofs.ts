@@ -8,9 +8,9 @@ import type { Db } from './lock';
 /** Reads the hashes of `ids`, checking each node's checksum; a missing node is corruption. */
 export async function readNodes(db: Db, ids: NodeId[]): Promise<Uint8Array[]> {
   if (ids.length === 0) return [];
-  const keys = ids.map((id) => nodeKey(id.level, id.index));
-  const values = await db.getMany(keys);
-  return values.map((v, i) => nodeHashFromValue(keys[i], v, ids[i].level, ids[i].index));
+  const wanted = ids.map((id) => ({ id, key: nodeKey(id.level, id.index) }));
+  const values = await db.getMany(wanted.map((w) => w.key));
+  return wanted.map(({ id, key }, i) => nodeHashFromValue(key, values[i], id.level, id.index));
 }
 
 function invalid(message: string): LedgerError {
@@ -49,9 +49,9 @@ export async function consistencyProof(db: Db, committed: number, size1: number,
 /** A record's bytes (checked against its stored leaf hash) and its inclusion proof, in one LevelDB read. */
 export async function recordAndInclusionProof(db: Db, index: number, size: number): Promise<{ bytes: Uint8Array; proof: Uint8Array[] }> {
   const plan = inclusionPlan(index, size);
-  const keys = plan.ids.map((id) => nodeKey(id.level, id.index));
-  const values = await db.getMany([recordKey(index), ...keys]);
-  const bytes = checkedRecordBytes(index, values[0]);
-  const hashes = plan.ids.map((id, i) => nodeHashFromValue(keys[i], values[i + 1], id.level, id.index));
+  const wanted = plan.ids.map((id) => ({ id, key: nodeKey(id.level, id.index) }));
+  const [recordValue, ...nodeValues] = await db.getMany([recordKey(index), ...wanted.map((w) => w.key)]);
+  const bytes = checkedRecordBytes(index, recordValue);
+  const hashes = wanted.map(({ id, key }, i) => nodeHashFromValue(key, nodeValues[i], id.level, id.index));
   return { bytes, proof: plan.rehash(hashes) };
 }

@@ -94,7 +94,7 @@ export async function* scanIndex(
       }
       if (indexes.length === 0) continue;
       const values = await db.getMany(indexes.map(recordKey));
-      for (let i = 0; i < indexes.length; i++) yield openRecordValue(indexes[i], values[i]);
+      for (const [i, index] of indexes.entries()) yield openRecordValue(index, values[i]);
       left -= indexes.length;
     }
   } finally {

@@ -201,8 +201,9 @@ export class Ledger extends EventEmitter {
   async append(input: RecordInput): Promise<Receipt> {
     this.#checkWritable();
     const prepared = recordFromInput(input, this.#now(), this.#settings.maxRecordBytes);
-    const receipts = (await this.#submit({ kind: 'append', records: [prepared] }, 1)) as Receipt[];
-    return receipts[0];
+    const [receipt] = (await this.#submit({ kind: 'append', records: [prepared] }, 1)) as Receipt[];
+    if (!receipt) throw new LedgerError('ERR_INTERNAL', 'an append of one record gave no receipt');
+    return receipt;
   }
 
   /** Appends records together: all of them in one synced write, or none when any is refused. */
@@ -308,9 +309,10 @@ export class Ledger extends EventEmitter {
         this.#armTimer();
         if (planned.receipts.length > 0 || planned.blocks.length > 0) {
           process.nextTick(() => {
-            if (planned.receipts.length > 0) {
+            const [first] = planned.receipts;
+            if (first) {
               // 'leaves' (first index, [{bytes, leaf}]): what was just written, for tile serving without reading it back.
-              if (this.listenerCount('leaves') > 0) this.emit('leaves', planned.receipts[0].index, planned.leaves);
+              if (this.listenerCount('leaves') > 0) this.emit('leaves', first.index, planned.leaves);
               this.emit('append', planned.receipts);
             }
             for (const b of planned.blocks) this.emit('block', b);

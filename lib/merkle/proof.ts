@@ -87,8 +87,13 @@ export function consistencyPlan(size1: number, size2: number): ProofPlan {
   return plan([last, ...siblings.ids], siblings.ephemeral && shift(siblings.ephemeral, 1));
 }
 
+/** A plan whose `rehash` gives exactly one hash: the tree head. */
+export interface RootPlan extends ProofPlan {
+  rehash(hashes: Uint8Array[]): [Uint8Array];
+}
+
 /** The perfect subtrees covering [0, size), largest first; `rehash` returns [MTH]. */
-export function rootPlan(size: number): ProofPlan {
+export function rootPlan(size: number): RootPlan {
   if (!isCount(size)) throw invalid(`size must be a non-negative safe integer, got ${String(size)}`);
   const ids = rangeNodes(0, size);
   return {
