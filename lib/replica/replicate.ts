@@ -161,18 +161,18 @@ export class Replicator {
     for (let index = Math.floor(from / TILE_WIDTH); index * TILE_WIDTH < height; index++) {
       const width = tileWidth(height, 0, index);
       const raws = decodeBlockBundle(await this.#fetch(tilePath({ kind: 'blocks', level: 0, index, width })), width);
-      for (let i = 0; i < raws.length; i++) {
+      for (const [i, raw] of raws.entries()) {
         const h = index * TILE_WIDTH + i;
         if (h < from) continue;
-        const info = this.store.openBlock(raws[i], h);
+        const info = this.store.openBlock(raw, h);
         if (h === this.store.height - 1) {
           const mine = await this.store.rawBlock(h);
-          if (!mine || !bytesEqual(mine, raws[i]))
+          if (!mine || !bytesEqual(mine, raw))
             throw this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
           continue;
         }
         if (info.header.size > cp.size) return this.#endAt(out, cp, note);
-        out.push({ raw: raws[i], info });
+        out.push({ raw, info });
       }
     }
     return this.#endAt(out, cp, note);
@@ -206,9 +206,11 @@ export class Replicator {
     const flush = async (all: boolean): Promise<void> => {
       const group: OriginBlock[] = [];
       let end = this.store.size;
-      while (b < blocks.length && blocks[b].info.header.size <= pendingFrom + pending.length) {
-        group.push(blocks[b]);
-        end = blocks[b].info.header.size;
+      for (;;) {
+        const block = blocks[b];
+        if (!block || block.info.header.size > pendingFrom + pending.length) break;
+        group.push(block);
+        end = block.info.header.size;
         b++;
         if (!all && end - this.store.size >= WRITE_RECORDS) break;
       }
@@ -232,10 +234,10 @@ export class Replicator {
       pending.push(...entries.slice(skip));
       if (pending.length >= WRITE_RECORDS) await flush(false);
     }
-    while (b < blocks.length) {
+    for (let block = blocks[b]; block; block = blocks[b]) {
       const before = b;
       await flush(true);
-      if (b === before) throw originError(`entries for block ${blocks[b].info.height} are missing`);
+      if (b === before) throw originError(`entries for block ${block.info.height} are missing`);
     }
   }
 

@@ -122,8 +122,10 @@ export class ReplicaStore {
         if (info.height !== head.height) throw originError(`block ${info.height} arrived where block ${head.height} was expected`);
         if (!bytesEqual(h.prev, last ? last.hash : GENESIS_PREV)) throw originError(`block ${info.height} does not chain to block ${info.height - 1}`);
         if (h.first !== frontier.size || h.size < h.first) throw originError(`block ${info.height} does not start where block ${info.height - 1} ends`);
-        if (e + (h.size - h.first) > entries.length) throw originError(`entries for block ${info.height} are missing`);
-        for (; frontier.size < h.size; e++) putRecord(batch, frontier, decodeRecord(entries[e]), entries[e]);
+        const count = h.size - h.first;
+        if (e + count > entries.length) throw originError(`entries for block ${info.height} are missing`);
+        for (const entry of entries.slice(e, e + count)) putRecord(batch, frontier, decodeRecord(entry), entry);
+        e += count;
         const root = frontier.root();
         if (!bytesEqual(root, h.root))
           throw new LedgerError('ERR_REPLICA_FORK', `block ${info.height} is signed with root ${toHex(h.root)}, the verified entries give ${toHex(root)}`, {
