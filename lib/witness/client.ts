@@ -74,7 +74,7 @@ export function parseWitnessEndpoints(text: string): WitnessEndpoint[] {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const [vkey, url, ...rest] = line.split(/\s+/);
-    if (!url || rest.length) throw new LedgerError('ERR_INVALID_ARGUMENT', `witness line "${line.slice(0, 60)}": "<witness verifier key> <URL>"`);
+    if (!vkey || !url || rest.length) throw new LedgerError('ERR_INVALID_ARGUMENT', `witness line "${line.slice(0, 60)}": "<witness verifier key> <URL>"`);
     if (!/^(https?|mqtts?):\/\//.test(url)) throw new LedgerError('ERR_INVALID_ARGUMENT', `witness URL must start with http://, https://, mqtt:// or mqtts://: ${url}`);
     out.push({ key: parseWitnessKey(vkey), url });
   }

@@ -11,15 +11,15 @@ export function parseWitnessedLogs(text: string): WitnessedLog[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
   for (const line of lines) {
-    const parts = line.split(/\s+/);
+    const [first, second, ...rest] = line.split(/\s+/);
     let origin: string;
     let key: string;
-    if (parts.length === 1) {
-      key = parts[0];
+    if (first !== undefined && second === undefined) {
+      key = first;
       origin = key.slice(0, key.indexOf('+'));
       if (!origin) throw new LedgerError('ERR_INVALID_ARGUMENT', `log line "${line.slice(0, 60)}": a verifier key or "<origin> <did:key>"`);
-    } else if (parts.length === 2) {
-      [origin, key] = parts;
+    } else if (first !== undefined && second !== undefined && rest.length === 0) {
+      [origin, key] = [first, second];
     } else throw new LedgerError('ERR_INVALID_ARGUMENT', `log line "${line.slice(0, 60)}": a verifier key or "<origin> <did:key>"`);
     const verifier = logVerifier(key, origin);
     if (verifier.name !== origin) throw new LedgerError('ERR_INVALID_ARGUMENT', `log ${origin}: the verifier key is named ${verifier.name}`);

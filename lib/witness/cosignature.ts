@@ -81,7 +81,7 @@ export function parseWitnessKey(vkey: string): WitnessKey {
   if (typeof vkey !== 'string') throw bad('witness key must be a string');
   const m = /^([^+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/u.exec(vkey.trim());
   if (!m) throw bad('witness key must be name+hexid+base64key');
-  const [, name, hexId, b64] = m;
+  const [, name = '', hexId = '', b64 = ''] = m;
   checkName(name);
   let raw: Uint8Array;
   try {

@@ -42,7 +42,7 @@ export function verifyCosignedCheckpoint(
   if (!opened.verified.some((v) => v.verifier === log))
     throw new LedgerError('ERR_BAD_SIGNATURE', 'checkpoint is not signed by the log key');
   const checkpoint = parseCheckpointText(opened.text);
-  const got = cosigners.flatMap((c) => (c.timestamps.length ? [{ name: c.name, timestamp: c.timestamps[0] }] : []));
+  const got = cosigners.flatMap((c) => c.timestamps.slice(0, 1).map((timestamp) => ({ name: c.name, timestamp })));
   if (got.length < policy.quorum)
     throw new LedgerError('ERR_WITNESS_QUORUM', `checkpoint has ${got.length} of the ${policy.quorum} cosignatures required`, {
       cosigned: got.length,
