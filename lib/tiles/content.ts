@@ -29,13 +29,14 @@ export function decodeHashTile(bytes: Uint8Array, width: number): Uint8Array[] {
 /** The hash of a full tile: the Merkle Tree Hash of the subtree whose 256 leaves-level nodes it holds. */
 export function tileRoot(hashes: Uint8Array[]): Uint8Array {
   if (hashes.length === 0 || (hashes.length & (hashes.length - 1)) !== 0) throw malformed('only a power-of-two run of hashes has a subtree hash');
+  // Every level has a power-of-two length (checked above), so pairs are whole and one hash remains.
   let level = hashes;
   while (level.length > 1) {
     const up: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 2) up.push(nodeHash(level[i], level[i + 1]));
+    for (let i = 0; i < level.length; i += 2) up.push(nodeHash(level[i]!, level[i + 1]!));
     level = up;
   }
-  return level[0];
+  return level[0]!;
 }
 
 function encodePrefixed(items: Uint8Array[], prefix: 2 | 4, what: string): Uint8Array {

@@ -80,8 +80,8 @@ export function parseTilePath(p: string): TileId | undefined {
   const parts = rest.split('/');
   if (parts.length > 6) return undefined;
   let index = 0;
-  for (let i = 0; i < parts.length; i++) {
-    let part = parts[i];
+  for (const [i, element] of parts.entries()) {
+    let part = element;
     const last = i === parts.length - 1;
     if (!last) {
       if (!part.startsWith('x')) return undefined;

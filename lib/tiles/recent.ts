@@ -36,9 +36,13 @@ export class RecentLeaves {
       // Drop in chunks (a quarter of either bound), so trimming stays cheap per record.
       let drop = over > 0 ? Math.min(this.#items.length, Math.max(over, this.#capacity >> 2)) : 0;
       let dropped = 0;
-      for (let i = 0; i < drop; i++) dropped += this.#items[i].bytes.length;
+      for (const l of this.#items.slice(0, drop)) dropped += l.bytes.length;
       const target = this.#bytes - dropped > this.#maxBytes ? (this.#maxBytes * 3) / 4 : this.#maxBytes;
-      while (drop < this.#items.length && this.#bytes - dropped > target) dropped += this.#items[drop++].bytes.length;
+      for (const l of this.#items.slice(drop)) {
+        if (this.#bytes - dropped <= target) break;
+        dropped += l.bytes.length;
+        drop++;
+      }
       this.#items = this.#items.slice(drop);
       this.#start += drop;
       this.#bytes -= dropped;

@@ -65,8 +65,7 @@ export class TileVerifier {
   #edgeTiles(): Promise<Map<number, Uint8Array[]>> {
     this.#edge ??= (async () => {
       const ids = edgeTiles(this.size);
-      const tiles = await Promise.all(ids.map((id) => this.#get(id)));
-      const edge = new Map(ids.map((id, i) => [id.level, tiles[i]]));
+      const edge = new Map(await Promise.all(ids.map(async (id) => [id.level, await this.#get(id)] as const)));
       const root = this.size === 0 ? undefined : rootFromEdgeTiles(this.size, edge);
       if (root && !bytesEqual(root, this.root))
         throw bad(`the partial tiles give root ${toHex(root)}, the checkpoint of size ${this.size} says ${toHex(this.root)}`);
@@ -99,7 +98,8 @@ export class TileVerifier {
       this.#get({ kind: 'tile', level, index, width }),
       this.hashTile(level + 1, Math.floor(index / TILE_WIDTH)),
     ]);
-    if (!bytesEqual(tileRoot(hashes), parent[index % TILE_WIDTH]))
+    const above = parent[index % TILE_WIDTH];
+    if (!above || !bytesEqual(tileRoot(hashes), above))
       throw bad(`tile ${index} at level ${level} does not hash to its entry in the tile above`, { level, index });
     return hashes;
   }
@@ -111,7 +111,8 @@ export class TileVerifier {
     const [bytes, leaves] = await Promise.all([this.#fetch(tilePath({ kind: 'entries', level: 0, index, width })), this.hashTile(0, index)]);
     const entries = decodeEntryBundle(bytes, width);
     entries.forEach((e, i) => {
-      if (!bytesEqual(leafHash(e), leaves[i]))
+      const leaf = leaves[i];
+      if (!leaf || !bytesEqual(leafHash(e), leaf))
         throw bad(`entry ${index * TILE_WIDTH + i} does not match its leaf hash in tile 0/${index}`, { index: index * TILE_WIDTH + i });
     });
     return entries;
@@ -119,6 +120,8 @@ export class TileVerifier {
 
   /** The verified leaf hash of entry `i` (e.g. to build an inclusion proof from tiles). */
   async leafHash(i: number): Promise<Uint8Array> {
-    return (await this.hashTile(0, Math.floor(i / TILE_WIDTH)))[i % TILE_WIDTH];
+    const leaf = (await this.hashTile(0, Math.floor(i / TILE_WIDTH)))[i % TILE_WIDTH];
+    if (!leaf) throw new LedgerError('ERR_INVALID_ARGUMENT', `entry ${i} is outside the tree of ${this.size} entries`);
+    return leaf;
   }
 }
