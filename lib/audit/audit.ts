@@ -202,12 +202,15 @@ class Auditor {
 
     // The trusted frontier splits into the upper tree (whole chunks) and the first chunk's part.
     const base0 = Math.floor(start / width) * width;
-    let top = new CompactRange(base0 / width, from.frontier.filter((_, i) => from.ids[i].level >= k));
-    let localFrontier = from.frontier.filter((_, i) => from.ids[i].level < k);
+    // frontier holds one hash per id: #startingPoint takes both from rootPlan(start).
+    const upper = (i: number): boolean => from.ids[i]!.level >= k;
+    let top = new CompactRange(base0 / width, from.frontier.filter((_, i) => upper(i)));
+    let localFrontier = from.frontier.filter((_, i) => !upper(i));
 
     const records = store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
-    const levels: Cursor[] = [];
-    for (let l = 0; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
+    const leafNodes = store.cursor(nodeKey(0, start), nodeKey(1, 0));
+    const levels: Cursor[] = [leafNodes];
+    for (let l = 1; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
     try {
       this.#opts.onProgress?.(0, total);
       const inFlight: InFlight[] = [];
@@ -219,7 +222,7 @@ class Auditor {
       for (let base = base0, at = start; at < treeSize || seq === 0; base += width) {
         // A run of whole chunks with nothing stored is one finding, not a pass over every index:
         // the work follows what is stored, whatever a head or a stray key claims.
-        const gapEnd = await this.#gapEnd(records, levels[0], at, treeSize);
+        const gapEnd = await this.#gapEnd(records, leafNodes, at, treeSize);
         if (gapEnd !== undefined) {
           while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
           await this.#skipGap(at, gapEnd, chain);
@@ -235,7 +238,7 @@ class Auditor {
         await chain.ensure(end);
         const pack = new PackBuilder();
         await this.#readRecords(records, end, pack.section());
-        for (let l = 0; l <= k; l++) await this.#readNodes(levels[l], Math.floor(end / 2 ** l), pack.section());
+        for (const [l, level] of levels.entries()) await this.#readNodes(level, Math.floor(end / 2 ** l), pack.section());
         const [recordPack, ...nodePacks] = pack.build();
         const job: ChunkJob = {
           seq: seq++,
@@ -244,7 +247,7 @@ class Auditor {
           start: at,
           end,
           frontier: localFrontier,
-          records: recordPack,
+          records: recordPack!, // the records' section, started first above
           nodes: nodePacks,
           sizes: chain.sizesIn(at, end),
           verify: true,
@@ -449,10 +452,10 @@ class Auditor {
 
 function summariseSecurity(tally: SecurityTally): AuditReport['security'] {
   const out: AuditReport['security'] = { records: 0, rejections: 0, byCode: {} };
-  for (const code of Object.keys(tally).sort()) {
-    out.records += tally[code].records;
-    out.rejections += tally[code].rejections;
-    out.byCode[code] = tally[code].rejections;
+  for (const [code, t] of Object.entries(tally).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    out.records += t.records;
+    out.rejections += t.rejections;
+    out.byCode[code] = t.rejections;
   }
   return out;
 }

@@ -229,8 +229,7 @@ export class BlockChain {
 
   /** Checks the roots of the blocks that end at `size` (root undefined: it cannot be recomputed). */
   settle(size: number, root: Uint8Array | undefined, why?: string): void {
-    while (this.#queue.length > 0) {
-      const b = this.#queue[0];
+    for (let b = this.#queue[0]; b; b = this.#queue[0]) {
       if (b.size !== undefined && b.size > size) return;
       this.#queue.shift();
       if (b.size === undefined || b.size < this.#floor) continue;

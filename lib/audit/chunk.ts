@@ -158,8 +158,9 @@ class ChunkChecker {
 
   #frontierAt(size: number, tree: CompactRange): void {
     const sizes = this.#job.sizes;
-    while (this.#sizeAt < sizes.length && sizes[this.#sizeAt] < size) this.#sizeAt++;
-    if (this.#sizeAt < sizes.length && sizes[this.#sizeAt] === size) {
+    let next = sizes[this.#sizeAt];
+    while (next !== undefined && next < size) next = sizes[++this.#sizeAt];
+    if (next === size) {
       this.#out.frontiers.push({ size, hashes: tree.hashes() });
       this.#sizeAt++;
     }
@@ -167,17 +168,20 @@ class ChunkChecker {
 
   #takeRecord(i: number): Uint8Array | undefined {
     const recs = this.#job.records;
-    while (this.#recordAt < recs.ids.length && recs.ids[this.#recordAt] < i) this.#recordAt++;
-    if (this.#recordAt < recs.ids.length && recs.ids[this.#recordAt] === i) return packedValue(recs, this.#recordAt++);
+    let id = recs.ids[this.#recordAt];
+    while (id !== undefined && id < i) id = recs.ids[++this.#recordAt];
+    if (id === i) return packedValue(recs, this.#recordAt++);
     return undefined;
   }
 
   #takeNode(level: number, index: number): StoredNode | undefined {
     const pack = this.#job.nodes[level];
     let at = this.#nodeAt[level];
-    while (at < pack.ids.length && pack.ids[at] < index) at++;
+    if (!pack || at === undefined) throw new RangeError(`level ${level} is above the chunk's ${this.#job.level}`);
+    let id = pack.ids[at];
+    while (id !== undefined && id < index) id = pack.ids[++at];
     let node: StoredNode | undefined;
-    if (at < pack.ids.length && pack.ids[at] === index) {
+    if (id === index) {
       node = readNodeAt(level, index, packedValue(pack, at));
       at++;
       this.#out.checked.nodes++;

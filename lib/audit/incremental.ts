@@ -155,8 +155,8 @@ export async function primeDevices(store: RawStore, from: TrustedStart, devices:
     }
     await cursor.close();
     // The latest envelope that verifies holds the last accepted values.
-    for (let k = recent.length - 1; k >= 0; k--) {
-      const record = await provenRecord(store, from, recent[k], findings);
+    for (const index of [...recent].reverse()) {
+      const record = await provenRecord(store, from, index, findings);
       if (!record?.envelope || record.device !== did || !inDeviceOrder(record.type)) continue;
       const check = verifyDeviceEnvelope(record.envelope, did);
       if (!check.ok) continue;

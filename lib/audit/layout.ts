@@ -30,10 +30,11 @@ function putU64(out: Uint8Array, at: number, x: number): void {
 
 /** Reads 8 bytes big-endian at `at`; undefined when the value is not a safe integer. */
 export function getU64(b: Uint8Array, at: number): number | undefined {
-  if (b.length < at + 8) return undefined;
-  const hi = b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
+  if (at < 0 || b.length < at + 8) return undefined;
+  // b[at, at + 8) is inside b (checked just above).
+  const hi = b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
   if (hi >= 2 ** 21) return undefined;
-  return hi * 2 ** 32 + b[at + 4] * 0x1000000 + ((b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7]);
+  return hi * 2 ** 32 + b[at + 4]! * 0x1000000 + ((b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!);
 }
 
 export function u64(x: number): Uint8Array {
@@ -101,8 +102,9 @@ export function nodeChecksum(key: Uint8Array, hash: Uint8Array): number {
   return crc32(hash, crc32(key));
 }
 
+/** The u32 after the hash of a node value that readNodeValue has checked is NODE_VALUE_SIZE (HASH_SIZE + 4) bytes. */
 const storedCheck = (value: Uint8Array): number =>
-  ((value[HASH_SIZE] << 24) | (value[HASH_SIZE + 1] << 16) | (value[HASH_SIZE + 2] << 8) | value[HASH_SIZE + 3]) >>> 0;
+  ((value[HASH_SIZE]! << 24) | (value[HASH_SIZE + 1]! << 16) | (value[HASH_SIZE + 2]! << 8) | value[HASH_SIZE + 3]!) >>> 0;
 
 export interface StoredNode {
   hash: Uint8Array;

@@ -47,17 +47,19 @@ export class PackBuilder {
   /** The sections, in the order they were started. */
   build(): Packed[] {
     this.#offsets[this.#count] = this.#bytes;
-    const ends = [...this.#sections.slice(1), this.#count];
-    return this.#sections.map((from, s) => ({
-      ids: this.#ids.subarray(from, ends[s]),
-      offsets: this.#offsets.subarray(from, ends[s] + 1),
-      data: this.#data,
-    }));
+    return this.#sections.map((from, s) => {
+      const to = this.#sections[s + 1] ?? this.#count; // the last section ends with the pack
+      return { ids: this.#ids.subarray(from, to), offsets: this.#offsets.subarray(from, to + 1), data: this.#data };
+    });
   }
 }
 
+/** The value of entry `i`; an `i` outside the section is a RangeError (a caller bug: loop over p.ids). */
 export function packedValue(p: Packed, i: number): Uint8Array {
-  return p.data.subarray(p.offsets[i], p.offsets[i + 1]);
+  const from = p.offsets[i];
+  const to = p.offsets[i + 1];
+  if (from === undefined || to === undefined) throw new RangeError(`entry ${i} is outside a section of ${p.ids.length}`);
+  return p.data.subarray(from, to);
 }
 
 /** The distinct buffers to transfer with a message carrying these packs. */

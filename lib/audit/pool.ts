@@ -109,8 +109,8 @@ export class ChunkPool {
   }
 
   #dispatch(): void {
-    for (let i = 0; i < this.#slots.length && i < this.#active; i++) {
-      const slot = this.#slots[i];
+    for (const [i, slot] of this.#slots.entries()) {
+      if (i >= this.#active) return;
       if (this.#waiting.length === 0) return;
       if (slot.busy) continue;
       const next = this.#waiting.shift() as Pending;

@@ -9,6 +9,9 @@ import { RECORD_TYPE, type RecordView } from './records';
 const MAX_DEPTH = 64;
 // One Error made once: thrown on every non-canonical item, it costs no stack capture each time.
 const FAIL = new Error('not canonical');
+// Byte reads below use `!` only at positions already proven inside the buffer (by need(), by a
+// completed item(), or by the range check at the top of the function): this is the audit's hot
+// loop, so no second bounds check per byte.
 
 const F_V = 0x76; // "v"
 const KEY_TYPE = [0x74, 0x79, 0x70, 0x65];
@@ -26,9 +29,10 @@ function is(b: Uint8Array, from: number, to: number, word: number[]): boolean {
 
 /** Well-formed UTF-8 as the WHATWG decoder (fatal) accepts it: no overlongs, surrogates or values above U+10FFFF. */
 export function validUtf8(b: Uint8Array, from: number, to: number): boolean {
+  if (from < 0 || to > b.length) return false;
   let i = from;
   while (i < to) {
-    const c = b[i];
+    const c = b[i]!;
     if (c < 0x80) {
       i++;
       continue;
@@ -47,9 +51,9 @@ export function validUtf8(b: Uint8Array, from: number, to: number): boolean {
       else if (c === 0xf4) hi = 0x8f;
     } else return false;
     if (i + n >= to) return false; // truncated sequence
-    const second = b[i + 1];
+    const second = b[i + 1]!;
     if (second < lo || second > hi) return false;
-    for (let k = 2; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return false;
+    for (let k = 2; k <= n; k++) if ((b[i + k]! & 0xc0) !== 0x80) return false;
     i += n + 1;
   }
   return true;
@@ -74,26 +78,27 @@ class Scanner {
 
   head(): void {
     const b = this.b;
-    const ib = b[this.need(1)];
+    const ib = b[this.need(1)]!;
     this.major = ib >> 5;
     this.info = ib & 0x1f;
     this.argHigh = 0;
     const info = this.info;
     if (info < 24) this.arg = info;
-    else if (info === 24) this.arg = b[this.need(1)];
+    else if (info === 24) this.arg = b[this.need(1)]!;
     else if (info === 25) {
       const at = this.need(2);
-      this.arg = (b[at] << 8) | b[at + 1];
+      this.arg = (b[at]! << 8) | b[at + 1]!;
     } else if (info === 26) {
       const at = this.need(4);
-      this.arg = b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
+      this.arg = b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
     } else if (info === 27) {
       const at = this.need(8);
-      this.argHigh = b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
-      this.arg = this.argHigh * 2 ** 32 + b[at + 4] * 0x1000000 + ((b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7]);
+      this.argHigh = b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
+      this.arg = this.argHigh * 2 ** 32 + b[at + 4]! * 0x1000000 + ((b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!);
     } else throw FAIL; // reserved, or indefinite length / break
     if (this.major !== 7 && info >= 24) {
-      if (info === 27 ? this.argHigh === 0 : this.arg < [24, 0x100, 0x10000][info - 24]) throw FAIL;
+      // The smallest argument each width may carry (shorter heads must be used below it).
+      if (info === 27 ? this.argHigh === 0 : this.arg < (info === 24 ? 24 : info === 25 ? 0x100 : 0x10000)) throw FAIL;
     }
   }
 
@@ -146,7 +151,7 @@ class Scanner {
     let prevEnd = -1;
     for (let i = 0; i < count; i++) {
       const keyStart = this.pos;
-      if (this.b[keyStart] >> 5 !== 3) throw FAIL;
+      if (keyStart >= this.b.length || this.b[keyStart]! >> 5 !== 3) throw FAIL;
       this.item(depth + 1);
       const keyEnd = this.pos;
       if (prevStart >= 0 && compare(this.b, prevStart, prevEnd, this.b, keyStart, keyEnd) >= 0) throw FAIL;
@@ -165,9 +170,10 @@ class Scanner {
     if (info < 25 || info > 27) throw FAIL; // undefined, other simple values, reserved
     const b = this.b;
     let v: number;
-    if (info === 25) v = fromHalfBits((b[start + 1] << 8) | b[start + 2]);
+    // head() has read the whole float: b[start + 1, this.pos) are its bytes.
+    if (info === 25) v = fromHalfBits((b[start + 1]! << 8) | b[start + 2]!);
     else {
-      for (let i = 0; i < this.pos - start - 1; i++) floatBytes[i] = b[start + 1 + i];
+      for (let i = 0; i < this.pos - start - 1; i++) floatBytes[i] = b[start + 1 + i]!;
       v = info === 26 ? floatView.getFloat32(0) : floatView.getFloat64(0);
     }
     if (!Number.isFinite(v) || !isShortestFloat(info, v)) throw FAIL;
@@ -206,7 +212,7 @@ function fitsHalf(v: number): boolean {
 function compare(a: Uint8Array, aFrom: number, aTo: number, b: Uint8Array, bFrom: number, bTo: number): number {
   const n = Math.min(aTo - aFrom, bTo - bFrom);
   for (let i = 0; i < n; i++) {
-    const d = a[aFrom + i] - b[bFrom + i];
+    const d = a[aFrom + i]! - b[bFrom + i]!;
     if (d !== 0) return d;
   }
   return aTo - aFrom - (bTo - bFrom);
@@ -257,9 +263,10 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
     let ok = true;
     s.mapEntries(s.arg, 0, (ks, ke, vs) => {
       const ve = s.pos;
-      if (bytes[ks] >> 5 !== 3) return void (ok = false); // only text keys here
+      // ks and vs start items the scanner has just read whole.
+      if (bytes[ks]! >> 5 !== 3) return void (ok = false); // only text keys here
       const k0 = ks + 1; // every known key is shorter than 24 bytes: a one-byte head
-      const first = bytes[vs];
+      const first = bytes[vs]!;
       if (ke - k0 === 1 && bytes[k0] === F_V) v = ve - vs === 1 && first === 0x01;
       else if (is(bytes, k0, ke, KEY_TYPE)) type = first >> 5 === 3 ? cachedText(bytes, textStart(bytes, vs), ve) : undefined;
       else if (is(bytes, k0, ke, KEY_TIME)) time = first >> 5 === 0 ? uintValue(bytes, vs) : undefined;
@@ -286,16 +293,16 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
 
 /** Where the content of a (valid, definite) byte or text string starting at `at` begins. */
 function textStart(b: Uint8Array, at: number): number {
-  const info = b[at] & 0x1f;
-  return at + 1 + (info < 24 ? 0 : [1, 2, 4, 8][info - 24]);
+  const info = b[at]! & 0x1f;
+  return at + 1 + (info < 24 ? 0 : 1 << (info - 24)); // a 1, 2, 4 or 8 byte argument
 }
 
 /** A valid unsigned integer item at `at` as a number, or undefined when it is not safe. */
 function uintValue(b: Uint8Array, at: number): number | undefined {
-  const info = b[at] & 0x1f;
+  const info = b[at]! & 0x1f;
   if (info < 24) return info;
   let v = 0;
-  const n = [1, 2, 4, 8][info - 24];
-  for (let i = 1; i <= n; i++) v = v * 256 + b[at + i];
+  const n = 1 << (info - 24); // a 1, 2, 4 or 8 byte argument
+  for (let i = 1; i <= n; i++) v = v * 256 + b[at + i]!;
   return Number.isSafeInteger(v) ? v : undefined;
 }

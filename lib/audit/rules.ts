@@ -52,8 +52,8 @@ export class RuleChecker {
 
   #flushContracts(time: number | undefined): void {
     const all = this.#contracts.mismatches;
-    for (; this.#reported < all.length; this.#reported++) {
-      const m = all[this.#reported];
+    for (const m of all.slice(this.#reported)) {
+      this.#reported++;
       this.#add(m.index, time, undefined, 'contract-verdict', `contract ${m.contract}, record ${m.index}: ${m.detail}`);
     }
   }

@@ -16,6 +16,7 @@ export const sha256Once: (data: Uint8Array) => Uint8Array =
  */
 export function leafHashOfValue(value: Uint8Array): Uint8Array {
   const saved = value[31];
+  if (saved === undefined) throw new RangeError(`a stored record value starts with a 32-byte leaf hash, got ${value.length} bytes`);
   value[31] = 0;
   try {
     return sha256Once(value.subarray(31));
