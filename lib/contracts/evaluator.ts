@@ -537,8 +537,14 @@ class Run {
     if (list.length <= MAX_INTERVALS) return;
     // Merge the two closest neighbours: the gap between them then counts as excursion time.
     let best = 0;
-    for (let i = 1; i < list.length - 1; i++) if (list[i + 1][0] - list[i][1] < list[best + 1][0] - list[best][1]) best = i;
-    list.splice(best, 2, [list[best][0], list[best + 1][1]]);
+    let bestGap = Infinity;
+    for (const [i, [, end]] of list.entries()) {
+      const next = list[i + 1];
+      if (next && next[0] - end < bestGap) [best, bestGap] = [i, next[0] - end];
+    }
+    const left = list[best];
+    const right = list[best + 1];
+    if (left && right) list.splice(best, 2, [left[0], right[1]]);
   }
 }
 
@@ -566,8 +572,7 @@ export function cumulativeCrossing(
   const cuts = [open + w];
   for (const [a, b] of intervals) cuts.push(a + w, b + w);
   const points = [from, ...cuts.filter((c) => c > from && c < to).sort((x, y) => x - y), to];
-  for (let i = 0; i < points.length; i++) {
-    const p0 = points[i];
+  for (const [i, p0] of points.entries()) {
     const s0 = cumulativeAt(open, intervals, w, p0);
     if (s0 >= threshold) return p0;
     const p1 = points[i + 1];

@@ -31,7 +31,7 @@ export function meanKineticTemperature(samples: readonly MktSample[], activation
   const c = arrheniusKelvin(activationEnergyKJ);
   const list: readonly MktSample[] = samples;
   // Log-sum-exp: the Arrhenius factors of cold samples underflow a double when taken directly.
-  const exps: number[] = [];
+  const terms: { seconds: number; e: number }[] = [];
   let total = 0;
   let top = -Infinity;
   for (const [i, s] of list.entries()) {
@@ -39,15 +39,13 @@ export function meanKineticTemperature(samples: readonly MktSample[], activation
       throw bad(`sample ${i}: celsius must be a finite temperature above absolute zero`);
     if (!Number.isFinite(s.seconds) || s.seconds < 0) throw bad(`sample ${i}: seconds must be a finite number >= 0`);
     const e = -c / (s.celsius + KELVIN_OFFSET);
-    exps.push(e);
+    terms.push({ seconds: s.seconds, e });
     total += s.seconds;
     if (s.seconds > 0 && e > top) top = e;
   }
   if (!(total > 0)) throw bad('MKT needs a total duration above zero');
   let sum = 0;
-  list.forEach((s, i) => {
-    if (s.seconds > 0) sum += s.seconds * Math.exp(exps[i] - top);
-  });
+  for (const { seconds, e } of terms) if (seconds > 0) sum += seconds * Math.exp(e - top);
   const lnMean = top + Math.log(sum / total);
   return c / -lnMean - KELVIN_OFFSET;
 }

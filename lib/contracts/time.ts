@@ -16,12 +16,13 @@ export function parseTime(v: unknown): number | undefined {
   if (typeof v !== 'string') return undefined;
   const m = ISO_DATE_TIME.exec(v);
   if (!m) return undefined;
-  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number);
+  const [, year = '', mo = '', da = '', ho = '', mi = '', se = '0'] = m;
+  const [month, day, hour, minute, second] = [Number(mo), Number(da), Number(ho), Number(mi), Number(se)];
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
   const ms = Date.parse(v);
   if (!Number.isFinite(ms)) return undefined;
   // Date.parse rolls "02-30" over to March; refuse dates that do not exist.
-  const probe = new Date(Date.UTC(Number(m[1]), month - 1, day));
+  const probe = new Date(Date.UTC(Number(year), month - 1, day));
   if (probe.getUTCMonth() !== month - 1) return undefined;
   return ms;
 }
