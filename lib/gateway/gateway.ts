@@ -204,10 +204,11 @@ export class Gateway extends EventEmitter {
    */
   async recordMany(inputs: RecordInput[]): Promise<Receipt[]> {
     const receipts = await this.ledger.appendMany(inputs);
-    for (let i = 0; i < inputs.length; i++) {
+    for (const [i, input] of inputs.entries()) {
+      const receipt = receipts[i]!; // appendMany resolves with one receipt per input, in order
       this.stats.appended++;
-      this.devices.apply(inputs[i].type, inputs[i].body, receipts[i].index);
-      this.emit('record', receipts[i], inputs[i]);
+      this.devices.apply(input.type, input.body, receipt.index);
+      this.emit('record', receipt, input);
     }
     return receipts;
   }

@@ -197,8 +197,9 @@ export async function contractSeries(gw: Gateway, termsHash: string, limit = DEF
     if (points.length >= max) break;
   }
   points.reverse();
-  const from = points.length ? points[0].time : null;
-  const firstIndex = points.length ? points[0].index : 0;
+  const [first] = points;
+  const from = first ? first.time : null;
+  const firstIndex = first ? first.index : 0;
 
   // Events from the first point on; before it only what tells whether an excursion was open.
   const events: SeriesEvent[] = [];
@@ -245,6 +246,7 @@ export async function contractSeries(gw: Gateway, termsHash: string, limit = DEF
       open = null;
     }
   }
-  const to = points.length ? Math.max(points[points.length - 1].time, ...events.map((e) => e.time)) : null;
+  const last = points[points.length - 1];
+  const to = last ? Math.max(last.time, ...events.map((e) => e.time)) : null;
   return { ledger: ledger.name, contract, points, events, excursions, from, to };
 }
