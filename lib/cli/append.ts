@@ -4,7 +4,7 @@ import { generateKey } from '../crypto/keys';
 import { isLedgerError } from '../errors';
 import { loadOrCreateKeyFile } from '../crypto/keyfile';
 import { Ledger, type Receipt, type RecordInput } from '../ledger';
-import { parseArgs, stringFlag, UsageError } from './args';
+import { onePositional, parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 import { inputFromJson, stdinLineChunks } from './ledger-view';
 
@@ -46,8 +46,8 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
   const keyFile = stringFlag(args, 'key');
   let name = stringFlag(args, 'name');
-  if (args.positional.length !== 1 || !keyFile) throw new UsageError(appendUsage);
-  const [dir] = args.positional;
+  if (!keyFile) throw new UsageError(appendUsage);
+  const dir = onePositional(args, appendUsage);
   if (name === undefined && isNewLedger(dir)) {
     name = defaultLedgerName(dir);
     io.stderr(`new ledger ${dir} named "${name}" (its checkpoint origin; --name to choose another)\n`);
@@ -84,8 +84,9 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
       print(await ledger.appendMany(batch.map((l) => l.input)));
     } catch (err) {
       const item = isLedgerError(err) ? (err.details?.item as number | undefined) : undefined;
-      if (item === undefined || !isLedgerError(err) || err.code === 'ERR_LEDGER_IO') throw err;
-      lineError ??= lineFailure(batch[item].no, err);
+      const failed = item === undefined ? undefined : batch[item];
+      if (item === undefined || !failed || !isLedgerError(err) || err.code === 'ERR_LEDGER_IO') throw err;
+      lineError ??= lineFailure(failed.no, err);
       print(await ledger.appendMany(batch.slice(0, item).map((l) => l.input)));
       count -= batch.length - item;
     }

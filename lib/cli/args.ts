@@ -8,10 +8,11 @@ export class UsageError extends Error {}
 
 export function parseArgs(argv: string[], booleanFlags: readonly string[] = []): ParsedArgs {
   const out: ParsedArgs = { positional: [], flags: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+  // One iterator: a flag's value is taken from it, and '--' hands the rest to the positionals.
+  const it = argv[Symbol.iterator]();
+  for (const a of it) {
     if (a === '--') {
-      out.positional.push(...argv.slice(i + 1));
+      out.positional.push(...it);
       break;
     }
     if (a.startsWith('--') && a.length > 2) {
@@ -20,8 +21,9 @@ export function parseArgs(argv: string[], booleanFlags: readonly string[] = []):
       if (eq > 0) out.flags[name] = a.slice(eq + 1);
       else if (booleanFlags.includes(name)) out.flags[name] = true;
       else {
-        if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
-        out.flags[name] = argv[++i];
+        const value = it.next();
+        if (value.done) throw new UsageError(`--${name} needs a value`);
+        out.flags[name] = value.value;
       }
     } else out.positional.push(a);
   }
@@ -44,17 +46,32 @@ export function intFlag(args: ParsedArgs, name: string): number | undefined {
 export function takeRepeated(argv: string[], name: string): { values: string[]; rest: string[] } {
   const values: string[] = [];
   const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+  const it = argv[Symbol.iterator]();
+  for (const a of it) {
     if (a === '--') {
-      rest.push(...argv.slice(i));
+      rest.push(a, ...it);
       break;
     }
     if (a === `--${name}`) {
-      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
-      values.push(argv[++i]);
+      const value = it.next();
+      if (value.done) throw new UsageError(`--${name} needs a value`);
+      values.push(value.value);
     } else if (a.startsWith(`--${name}=`)) values.push(a.slice(name.length + 3));
     else rest.push(a);
   }
   return { values, rest };
+}
+
+/** The only positional argument; anything else is a UsageError with `usage`. */
+export function onePositional(args: ParsedArgs, usage: string): string {
+  const [first, ...rest] = args.positional;
+  if (first === undefined || rest.length > 0) throw new UsageError(usage);
+  return first;
+}
+
+/** Exactly two positional arguments; anything else is a UsageError with `usage`. */
+export function twoPositionals(args: ParsedArgs, usage: string): [string, string] {
+  const [first, second, ...rest] = args.positional;
+  if (first === undefined || second === undefined || rest.length > 0) throw new UsageError(usage);
+  return [first, second];
 }

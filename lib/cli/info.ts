@@ -1,6 +1,6 @@
 import { Ledger } from '../ledger';
 import { toBase64 } from '../encoding/bytes';
-import { parseArgs, UsageError } from './args';
+import { onePositional, parseArgs } from './args';
 import type { CliIo } from './io';
 
 export const infoUsage = 'iot-ledger info DIR [--json]';
@@ -8,8 +8,7 @@ export const infoUsage = 'iot-ledger info DIR [--json]';
 /** Name, size, blocks, latest checkpoint, gateway did:key and verifier key of a ledger. */
 export async function info(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['json']);
-  if (args.positional.length !== 1) throw new UsageError(infoUsage);
-  const ledger = await Ledger.open(args.positional[0], { readOnly: true });
+  const ledger = await Ledger.open(onePositional(args, infoUsage), { readOnly: true });
   try {
     const latest = await ledger.latestBlock();
     const report = {

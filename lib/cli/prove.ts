@@ -20,9 +20,9 @@ export const proveUsage =
 export async function prove(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['anchored']);
   const from = intFlag(args, 'consistency');
-  const [dir, second] = args.positional;
-  if (from === undefined ? args.positional.length !== 2 || !/^\d+$/.test(second) : args.positional.length < 1 || args.positional.length > 2)
-    throw new UsageError(proveUsage);
+  const [dir, second, ...extra] = args.positional;
+  // DIR INDEX, or with --consistency DIR [TO_SIZE].
+  if (dir === undefined || extra.length > 0 || (from === undefined && (second === undefined || !/^\d+$/.test(second)))) throw new UsageError(proveUsage);
   if (from !== undefined && second !== undefined && !/^\d+$/.test(second)) throw new UsageError('TO_SIZE must be a non-negative integer');
   if (from !== undefined && args.flags.height !== undefined) throw new UsageError('--height does not apply to --consistency (name the tree sizes)');
   if (from !== undefined && args.flags.anchored !== undefined) throw new UsageError('--anchored does not apply to --consistency (name the tree sizes)');

@@ -1,6 +1,6 @@
 import { isLedgerError } from '../errors';
 import { Replicator, tileFetchFor, type ReplicaProgress } from '../replica';
-import { parseArgs, stringFlag, UsageError } from './args';
+import { parseArgs, stringFlag, twoPositionals, UsageError } from './args';
 import type { CliIo } from './io';
 
 export const replicateUsage = 'iot-ledger replicate URL DIR --key DID|VERIFIER_KEY [--follow] [--interval SECONDS] [--auth USER:PASSWORD]';
@@ -39,8 +39,7 @@ function pause(ms: number, stop: { signal: AbortSignal }): Promise<void> {
 export async function replicate(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['follow']);
   for (const name of Object.keys(args.flags)) if (!FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);
-  if (args.positional.length !== 2) throw new UsageError('give the origin URL and the replica directory');
-  const [url, dir] = args.positional;
+  const [url, dir] = twoPositionals(args, 'give the origin URL and the replica directory');
   const key = stringFlag(args, 'key');
   if (!key) throw new UsageError('--key (the origin gateway\'s did:key or verifier key) is required');
   const intervalText = stringFlag(args, 'interval') ?? '5';
@@ -50,7 +49,7 @@ export async function replicate(argv: string[], io: CliIo): Promise<number> {
   const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(auth, 'utf8').toString('base64')}` } : {};
   const bar = io.isTTY ? progressBar(io) : undefined;
   // http(s)://… tiles, or mqtt(s)://broker/<topic base> (--auth is then the broker login).
-  const [user, ...pass] = (auth ?? '').split(':');
+  const [user = '', ...pass] = (auth ?? '').split(':');
   const fetch = tileFetchFor(url, { headers, ...(auth ? { username: user, password: pass.join(':') } : {}) });
   let replica: Replicator;
   try {

@@ -1,6 +1,6 @@
 import { Ledger } from '../ledger';
 import { writeStaticTiles } from '../tiles';
-import { parseArgs, UsageError } from './args';
+import { parseArgs, twoPositionals, UsageError } from './args';
 import type { CliIo } from './io';
 
 export const tilesUsage = 'iot-ledger tiles DIR OUTDIR';
@@ -9,10 +9,10 @@ export const tilesUsage = 'iot-ledger tiles DIR OUTDIR';
 export async function tiles(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
   if (Object.keys(args.flags).length > 0) throw new UsageError(`unknown option --${Object.keys(args.flags)[0]}`);
-  if (args.positional.length !== 2) throw new UsageError('give the ledger directory and the output directory');
-  const ledger = await Ledger.open(args.positional[0], { readOnly: true });
+  const [dir, outDir] = twoPositionals(args, 'give the ledger directory and the output directory');
+  const ledger = await Ledger.open(dir, { readOnly: true });
   try {
-    const r = await writeStaticTiles(ledger, args.positional[1]);
+    const r = await writeStaticTiles(ledger, outDir);
     io.stdout(r ? `wrote ${r.written} files: ${r.size} records in ${r.height} blocks\n` : 'no block sealed yet: nothing to publish\n');
   } finally {
     await ledger.close();

@@ -3,7 +3,7 @@ import { isLedgerError, LedgerError } from '../errors';
 import type { QuorumPolicy } from '../witness/quorum';
 import { CONSISTENCY_BUNDLE_FORMAT, verifyConsistencyBundle, verifyProofBundle } from '../ledger';
 import { anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
-import { stringFlag, UsageError } from './args';
+import { onePositional, stringFlag, UsageError } from './args';
 import { parseWithWitnesses } from './witness-policy';
 import { checkQuorum } from '../witness/bundle';
 import type { CliIo } from './io';
@@ -19,8 +19,8 @@ export const verifyProofUsage = `iot-ledger verify-proof FILE|- --key DID|VERIFI
 export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   const { args, policy } = parseWithWitnesses(argv, ['json']);
   const key = stringFlag(args, 'key');
-  if (args.positional.length !== 1 || !key) throw new UsageError(verifyProofUsage);
-  const [file] = args.positional;
+  if (!key) throw new UsageError(verifyProofUsage);
+  const file = onePositional(args, verifyProofUsage);
   const json = args.flags.json === true;
   const anchor = anchorOptions(args);
   let text: string;
