@@ -133,7 +133,7 @@ export = function register(RED: RED): void {
   // A node not deployed yet (just added in the editor) is an answer, not an error: a 404 would
   // put a red line in the browser console each time such a dialog opens.
   RED.httpAdmin.get('/iot-ledger/ledgers/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
-    const node = RED.nodes.getNode(req.params.id) as LedgerConfigNode | null;
+    const node = RED.nodes.getNode(req.params.id ?? '') as LedgerConfigNode | null;
     if (!node || node.type !== 'iot-ledger-config') {
       res.json({ deployed: false });
       return;

@@ -133,7 +133,7 @@ export = function register(RED: RED): void {
   // The edit dialog shows who has signed and what a party must sign; no key material here.
   // A node not deployed yet answers {deployed: false} (a 404 would be a browser console error).
   RED.httpAdmin.get('/iot-ledger/contracts/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
-    const runners = deployed.get(req.params.id);
+    const runners = deployed.get(req.params.id ?? '');
     if (!runners) {
       res.json({ deployed: false, contracts: [] });
       return;

@@ -135,7 +135,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
 
   // The editor shows the witness's verifier key (public) so it can be given to gateways.
   RED.httpAdmin.get('/iot-ledger/witnesses/:id', RED.auth.needsPermission('iot-ledger.read'), (req, res) => {
-    const node = RED.nodes.getNode(req.params.id) as WitnessNode | null;
+    const node = RED.nodes.getNode(req.params.id ?? '') as WitnessNode | null;
     if (!node || node.type !== 'iot-ledger-witness') {
       res.json({ deployed: false });
       return;
