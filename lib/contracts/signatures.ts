@@ -8,7 +8,8 @@ import { signEnvelope, verifyEnvelope, type EnvelopeFormat, type SignEnvelopeOpt
 import { LedgerError } from '../errors';
 import type { PrivateKey } from '../keys';
 import { keyToDid } from '../didkey';
-import { termsHashHex, validateTerms, type Terms } from './terms';
+import { termsHashHex } from './terms-hash';
+import { validateTerms, type Terms } from './terms';
 
 export interface ContractSigningPayload {
   contract: string;
