@@ -14,6 +14,12 @@ module.exports = tseslint.config(
     },
   },
   {
+    // The editor modules (browser code, bundled by scripts/build-editor.js). Node-RED calls a node
+    // definition's functions with the node as `this`, so its callbacks keep it as `node`.
+    files: ['nodes/editor/**/*.ts'],
+    rules: { '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['node', 'plugin'] }] },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',

@@ -1,54 +1,50 @@
-(function () {
-    var MODES = ["latest", "index", "range", "device", "type", "time", "proof", "block"];
+// The Query node's editor.
+import { oneOf, wholeNumber } from '../shared/validators';
 
-    RED.nodes.registerType("iot-ledger-query", {
-        category: "iot ledger",
-        color: "#8CCFB9",
-        defaults: {
-            name: { value: "" },
-            ledger: { value: "", type: "iot-ledger-config", required: true },
-            mode: { value: "latest", required: true, validate: function (value) { return value === undefined || MODES.indexOf(value) >= 0; } },
-            limit: {
-                value: 100,
-                required: true,
-                validate: function (value, opt) { // eslint-disable-line @typescript-eslint/no-unused-vars -- a 2-argument validator may return a message
-                    var text = String(value === null ? "" : value).trim();
-                    if (value === undefined || (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 10000)) {
-                        return true;
-                    }
-                    return typeof this._ === "function" ? this._("iot-ledger-query.errors.limit") : false;
-                }
-            }
-        },
-        inputs: 1,
-        outputs: 1,
-        icon: "iot-ledger-query.svg",
-        paletteLabel: function () {
-            return this._("iot-ledger-query.paletteLabel");
-        },
-        label: function () {
-            var mode = MODES.indexOf(this.mode) >= 0 ? this.mode : "latest";
-            return this.name || this._("iot-ledger-query.label.node", { mode: this._("iot-ledger-query.mode." + mode) });
-        },
-        labelStyle: function () {
-            return this.name ? "node_label_italic" : "";
-        },
-        oneditprepare: function () {
-            var node = this;
-            var $mode = $("#node-input-mode");
-            if (!$mode.val()) {
-                $mode.val("latest");
-            }
-            if (node.limit === undefined) {
-                $("#node-input-limit").val(100);
-            }
-            $("#node-input-limit").spinner({ min: 1, max: 10000 });
-            $mode.on("change", function () {
-                var mode = MODES.indexOf($mode.val()) >= 0 ? $mode.val() : "latest";
-                $("#iot-ledger-query-tip").text(node._("iot-ledger-query.tip." + mode));
-                // index, proof and block return one item: the limit does not apply.
-                $("#iot-ledger-query-limit-row").toggle(["index", "proof", "block"].indexOf(mode) < 0);
-            }).trigger("change");
-        }
-    });
-})();
+interface QueryProps {
+  name: string;
+  ledger: string;
+  mode: string;
+  limit: number | string;
+}
+
+const MODES = ['latest', 'index', 'range', 'device', 'type', 'time', 'proof', 'block'];
+const modeOf = (v: unknown): string => (MODES.includes(String(v)) ? String(v) : 'latest');
+
+RED.nodes.registerType<QueryProps>('iot-ledger-query', {
+  category: 'iot ledger',
+  color: '#8CCFB9',
+  defaults: {
+    name: { value: '' },
+    ledger: { value: '', type: 'iot-ledger-config', required: true },
+    mode: { value: 'latest', required: true, validate: oneOf(MODES) },
+    limit: { value: 100, required: true, validate: wholeNumber(1, 10000, 'iot-ledger-query.errors.limit') },
+  },
+  inputs: 1,
+  outputs: 1,
+  icon: 'iot-ledger-query.svg',
+  paletteLabel() {
+    return this._('iot-ledger-query.paletteLabel');
+  },
+  label() {
+    return this.name || this._('iot-ledger-query.label.node', { mode: this._('iot-ledger-query.mode.' + modeOf(this.mode)) });
+  },
+  labelStyle() {
+    return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare() {
+    const node = this;
+    const $mode = $('#node-input-mode');
+    if (!$mode.val()) $mode.val('latest');
+    if (node.limit === undefined) $('#node-input-limit').val(100);
+    $('#node-input-limit').spinner({ min: 1, max: 10000 });
+    $mode
+      .on('change', () => {
+        const mode = modeOf($mode.val());
+        $('#iot-ledger-query-tip').text(node._('iot-ledger-query.tip.' + mode));
+        // index, proof and block return one item: the limit does not apply.
+        $('#iot-ledger-query-limit-row').toggle(!['index', 'proof', 'block'].includes(mode));
+      })
+      .trigger('change');
+  },
+});
