@@ -46,9 +46,9 @@ function shippedExamples(): string[] {
     .sort();
 }
 
-/** The help HTML of `type` in the node set's .html file of the installed package. */
+/** The help HTML of `type` in the node set's en-US locale help file of the installed package. */
 function helpSource(installed: string, setName: string, type: string): string {
-  const file = path.join(installed, path.dirname(pkg['node-red'].nodes[setName]), `${setName}.html`);
+  const file = path.join(installed, path.dirname(pkg['node-red'].nodes[setName]), 'locales', 'en-US', `${setName}.html`);
   const html = fs.readFileSync(file, 'utf8');
   const re = new RegExp(`<script type="text/html" data-help-name="${type}">([\\s\\S]*?)</script>`);
   const m = re.exec(html);
