@@ -16,6 +16,9 @@ import { projectRoot } from '../support/paths';
 
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
+/** The page's global object (this file is compiled without the DOM lib). */
+declare const window: unknown;
+
 const ed = keyToDid(generateKey('Ed25519'));
 const p256 = keyToDid(generateKey('ES256'));
 const weak = `did:key:z${toBase58(Uint8Array.of(0xed, 0x01, ...fromHex(ED25519_SMALL_ORDER_KEYS[0])))}`;
@@ -103,7 +106,7 @@ describe('e2e: the Contract editor and the runtime agree on terms (Chromium)', f
     await page.setContent('<!doctype html><html><body></body></html>');
     // A stand-in for the editor's RED that keeps the node definition the bundle registers.
     await page.evaluate(() => {
-      const w = window as unknown as Record<string, unknown>;
+      const w = window as Record<string, unknown>;
       w.RED = {
         nodes: { registerType: (type: string, def: unknown) => ((w.registered as Record<string, unknown>)[type] = def) },
         validators: { number: () => () => true },
@@ -112,7 +115,7 @@ describe('e2e: the Contract editor and the runtime agree on terms (Chromium)', f
     });
     await page.addScriptTag({ content: script[1] });
     assert.deepEqual(errors, []);
-    assert.ok(await page.evaluate(() => 'iot-ledger-contract' in ((window as unknown as Record<string, Record<string, unknown>>).registered)));
+    assert.ok(await page.evaluate(() => 'iot-ledger-contract' in ((window as Record<string, Record<string, unknown>>).registered)));
   });
   after(async () => {
     await browser?.close();
@@ -124,7 +127,7 @@ describe('e2e: the Contract editor and the runtime agree on terms (Chromium)', f
       interface Def {
         defaults: { terms: { validate: (this: unknown, v: unknown) => true | string | false } };
       }
-      const def = (window as unknown as { registered: Record<string, Def> }).registered['iot-ledger-contract'];
+      const def = (window as { registered: Record<string, Def> }).registered['iot-ledger-contract'];
       const node = { termsFrom: 'typed', _: (key: string, args?: Record<string, unknown>) => `${key} ${JSON.stringify(args ?? {})}` };
       return def.defaults.terms.validate.call(node, t);
     }, text);
