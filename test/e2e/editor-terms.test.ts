@@ -43,7 +43,7 @@ const CASES: [string, unknown][] = [
   ['good, between with MKT and validity', variant({ rule: { op: 'between', low: 2, high: 8 }, mkt: { limit: 25, windowSeconds: 2592000 }, validFrom: '2026-01-01T00:00:00Z', validUntil: '2027-01-01T00:00:00+01:00' })],
   ['good, subjects by name and did', variant({ subjects: ['freezer-1', ed] })],
   ['good, cumulative alarm', variant({ alarm: { mode: 'cumulative', seconds: 600, windowSeconds: 86400 } })],
-  ['not an object', [1, 2]],
+  ['not an object', 42],
   ['unknown field', variant({ colour: 'blue' })],
   ['bad id', variant({ id: 'has space' })],
   ['version 0', variant({ version: 0 })],
