@@ -11,9 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { ClassicLevel } from 'classic-level';
 import { auditLedger } from '../lib/audit';
-import { decodeCbor } from '../lib/codec';
+import { decodeCbor } from '../lib/encoding/codec';
 import { generateKey, keyToDid, publicKeyObject, type PrivateKey } from '../lib/crypto';
-import { signEnvelope } from '../lib/envelope';
+import { signEnvelope } from '../lib/envelope/envelope';
 import { Ledger, type RecordInput } from '../lib/ledger';
 import type { Figure } from './harness';
 

@@ -1,8 +1,8 @@
 import { verify as nodeVerify } from 'node:crypto';
 import { keyToDid, generateKey, publicKeyObject, type Alg } from '../lib/crypto';
-import { signEnvelope, verifyEnvelope } from '../lib/envelope';
-import { utf8 } from '../lib/bytes';
-import { decodeCbor, encodeCbor, type CborTag } from '../lib/codec';
+import { signEnvelope, verifyEnvelope } from '../lib/envelope/envelope';
+import { utf8 } from '../lib/encoding/bytes';
+import { decodeCbor, encodeCbor, type CborTag } from '../lib/encoding/codec';
 import { opsPerSecond, printFigures, type Figure } from './harness';
 
 function signingInput(env: string | Uint8Array): { msg: Uint8Array; sig: Uint8Array } {

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CborValue } from '../lib/codec';
+import type { CborValue } from '../lib/encoding/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../lib/crypto';
 import { Ledger } from '../lib/ledger';
 import { httpTileFetch, Replicator } from '../lib/replica';

@@ -1,13 +1,13 @@
 // The package main: the library API, usable without Node-RED.
 export * from './errors';
-export * from './bytes';
+export * from './encoding/bytes';
 export * from './crypto';
-export * from './codec';
-export * from './envelope';
-export * from './keyfile';
-export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, addNoteSignature } from './note';
-export * from './checkpoint';
-export { bodyFromPayload } from './payload';
+export * from './encoding/codec';
+export * from './envelope/envelope';
+export * from './crypto/keyfile';
+export { verifyNote, signNote, verifierKeyString, parseVerifierKey, parseNote, addNoteSignature } from './note/note';
+export * from './note/checkpoint';
+export { bodyFromPayload } from './envelope/payload';
 export * as merkle from './merkle';
 export * from './ledger';
 export * as firmware from './firmware';

@@ -13,9 +13,9 @@
  * Sizes and indexes are JS numbers; every value up to 2^53 - 1 works, so no
  * bitwise operators (32-bit in JS) are used on them.
  */
-import { bytesEqual } from './bytes';
+import { bytesEqual } from './encoding/bytes';
 import { LedgerError } from './errors';
-import { sha256 } from './hash';
+import { sha256 } from './crypto/hash';
 
 export const HASH_SIZE = 32;
 

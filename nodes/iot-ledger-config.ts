@@ -1,6 +1,6 @@
 import { acquireGateway, releaseGateway, type Gateway } from '../lib/gateway';
-import { loadOrCreateKeyFile } from '../lib/keyfile';
-import { generateKey } from '../lib/keys';
+import { loadOrCreateKeyFile } from '../lib/crypto/keyfile';
+import { generateKey } from '../lib/crypto/keys';
 import { ledgerPaths } from '../lib/gateway/paths';
 import type { LedgerConfigNode } from './lib/ledger-config';
 import { parseWitnessEndpoints, WitnessClient, type WitnessEndpoint } from '../lib/witness/client';

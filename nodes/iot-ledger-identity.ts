@@ -1,5 +1,5 @@
-import { keyToDid } from '../lib/didkey';
-import { jwkToKey, type PrivateKey } from '../lib/keys';
+import { keyToDid } from '../lib/crypto/didkey';
+import { jwkToKey, type PrivateKey } from '../lib/crypto/keys';
 import { keyFromCredential, type IdentityNode } from './lib/identity';
 import type { NodeDef, RED } from './lib/red';
 import { LedgerError } from '../lib/errors';

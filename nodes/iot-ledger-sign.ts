@@ -1,5 +1,5 @@
-import { signEnvelope } from '../lib/envelope';
-import { nextCounter, payloadToSign, signAsDevice } from '../lib/signing';
+import { signEnvelope } from '../lib/envelope/envelope';
+import { nextCounter, payloadToSign, signAsDevice } from '../lib/envelope/signing';
 import type { IdentityNode } from './lib/identity';
 import { nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';

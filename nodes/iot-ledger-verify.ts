@@ -1,4 +1,4 @@
-import { ReportBudget } from '../lib/report-budget';
+import { ReportBudget } from '../lib/guards/report-budget';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';

@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import { isLedgerError, LedgerError } from '../lib/errors';
-import { fromUtf8 } from '../lib/bytes';
-import { loadOrCreateKeyFile } from '../lib/keyfile';
-import { generateKey, type PrivateKey } from '../lib/keys';
+import { fromUtf8 } from '../lib/encoding/bytes';
+import { loadOrCreateKeyFile } from '../lib/crypto/keyfile';
+import { generateKey, type PrivateKey } from '../lib/crypto/keys';
 import { safeFileName } from '../lib/gateway/paths';
 import { MAX_REQUEST_BYTES, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey, type WitnessReply } from '../lib/witness';
-import { isValidKeyName } from '../lib/note-open';
+import { isValidKeyName } from '../lib/note/note-open';
 import { nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import type { IdentityNode } from './lib/identity';

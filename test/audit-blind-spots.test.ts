@@ -3,21 +3,21 @@
 // the CLI's exit code and the place the first finding names.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { openCheckpoint, signCheckpoint } from '../lib/checkpoint';
-import { decodeCbor, encodeCbor } from '../lib/codec';
-import { sha256 } from '../lib/hash';
+import { openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
+import { decodeCbor, encodeCbor } from '../lib/encoding/codec';
+import { sha256 } from '../lib/crypto/hash';
 import type { Finding } from '../lib/audit';
 import { buildSampleLedger, copyDir, createLedger, forgeLedger, headValue, keys, mutate, readRecords, type SampleLedger } from './support/audit-fixtures';
 import { auditLedger } from '../lib/audit';
 import { runCli } from './support/cli';
-import { encodeCbor as cbor } from '../lib/codec';
+import { encodeCbor as cbor } from '../lib/encoding/codec';
 import { signContract, validateTerms } from '../lib/contracts';
 import { generateKey, keyToDid, type PrivateKey } from '../lib/crypto';
-import { signEnvelope } from '../lib/envelope';
+import { signEnvelope } from '../lib/envelope/envelope';
 import { isLedgerError } from '../lib/errors';
 import { createReport } from '../lib/firmware';
 import { ContractRunner, Gateway } from '../lib/gateway';
-import { verifierKeyString } from '../lib/note';
+import { verifierKeyString } from '../lib/note/note';
 import { recordFromMessage } from '../nodes/lib/record-message';
 import { appendAll, makeDevice, tempDir } from './support/audit-fixtures';
 import { leafHash } from '../lib/merkle';

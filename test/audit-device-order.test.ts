@@ -2,9 +2,9 @@ import * as assert from 'node:assert/strict';
 import { auditLedger } from '../lib/audit';
 import { sha256 } from '../lib/crypto';
 import { generateKey, keyToDid } from '../lib/crypto';
-import { signEnvelope } from '../lib/envelope';
+import { signEnvelope } from '../lib/envelope/envelope';
 import { createManifest, createReport } from '../lib/firmware';
-import { toHex, utf8 } from '../lib/bytes';
+import { toHex, utf8 } from '../lib/encoding/bytes';
 import { Gateway } from '../lib/gateway';
 import { tempDir } from './support/ledger';
 

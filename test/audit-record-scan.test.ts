@@ -1,8 +1,8 @@
-// The audit's fast record reader must never accept what lib/codec's canonical decoder
+// The audit's fast record reader must never accept what lib/encoding/codec's canonical decoder
 // rejects, and must read the same fields when both accept.
 import * as assert from 'node:assert/strict';
 import * as fc from 'fast-check';
-import { CborTag, encodeCbor, type CborValue } from '../lib/codec';
+import { CborTag, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import { readRecord } from '../lib/audit/records';
 import { scanRecord, validUtf8 } from '../lib/audit/record-scan';
 
@@ -55,7 +55,7 @@ function agree(bytes: Uint8Array): void {
   const fast = scanRecord(bytes);
   if (!fast) return;
   const slow = readRecord(bytes);
-  assert.ok(slow.record, `fast path accepted what lib/codec rejects: ${Buffer.from(bytes).toString('hex')} (${slow.problem})`);
+  assert.ok(slow.record, `fast path accepted what lib/encoding/codec rejects: ${Buffer.from(bytes).toString('hex')} (${slow.problem})`);
   assert.equal(fast.type, slow.record.type);
   assert.equal(fast.time, slow.record.time);
   assert.equal(fast.device, slow.record.device);
@@ -64,7 +64,7 @@ function agree(bytes: Uint8Array): void {
 }
 
 describe('audit: fast record reader', () => {
-  it('reads what the ledger writes, like lib/codec does', () => {
+  it('reads what the ledger writes, like lib/encoding/codec does', () => {
     fc.assert(
       fc.property(record, (r) => {
         const bytes = encode(r);
@@ -76,7 +76,7 @@ describe('audit: fast record reader', () => {
     );
   });
 
-  it('never accepts a damaged record that lib/codec rejects', () => {
+  it('never accepts a damaged record that lib/encoding/codec rejects', () => {
     fc.assert(
       fc.property(record, fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat(4), (r, at, xor, op) => {
         const bytes = encode(r);
@@ -136,7 +136,7 @@ describe('audit: fast record reader', () => {
     );
   });
 
-  it('rejects what lib/codec rejects in otherwise valid records', () => {
+  it('rejects what lib/encoding/codec rejects in otherwise valid records', () => {
     const cases: Uint8Array[] = [
       Uint8Array.from(Buffer.from('a2617601647479706560', 'hex')), // text "" type, missing time
       encode({ type: 'reading', time: 1 }, 2), // version 2

@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
-import { signCheckpoint } from '../lib/checkpoint';
+import { signCheckpoint } from '../lib/note/checkpoint';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
 import type { Ledger, RecordInput } from '../lib/ledger';
-import { verifierKeyString } from '../lib/note';
+import { verifierKeyString } from '../lib/note/note';
 import {
   appendAll,
   buildSampleLedger,

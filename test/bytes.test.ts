@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from '../lib/bytes';
+import { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from '../lib/encoding/bytes';
 import { LedgerError, isLedgerError } from '../lib/errors';
 
 describe('bytes', () => {

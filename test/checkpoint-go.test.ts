@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { toBase64 } from '../lib/bytes';
+import { toBase64 } from '../lib/encoding/bytes';
 import { Ledger } from '../lib/ledger';
 import { tempDir } from './support/audit-fixtures';
 import { runCli } from './support/cli';

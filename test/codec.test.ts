@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as vm from 'node:vm';
 import fc from 'fast-check';
-import { fromHex, toHex } from '../lib/bytes';
-import { CborTag, CborValue, decodeCbor, decodeCborPrefix, encodeCbor } from '../lib/codec';
+import { fromHex, toHex } from '../lib/encoding/bytes';
+import { CborTag, CborValue, decodeCbor, decodeCborPrefix, encodeCbor } from '../lib/encoding/codec';
 import { ErrorCode, LedgerError } from '../lib/errors';
 import { listVectors, readVector } from './support/paths';
 

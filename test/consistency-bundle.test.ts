@@ -2,12 +2,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fromBase64 } from '../lib/bytes';
-import { signCheckpoint } from '../lib/checkpoint';
+import { fromBase64 } from '../lib/encoding/bytes';
+import { signCheckpoint } from '../lib/note/checkpoint';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
 import { verifyConsistencyBundle, type ConsistencyBundle } from '../lib/ledger';
-import { verifierKeyString } from '../lib/note';
+import { verifierKeyString } from '../lib/note/note';
 import { runCli } from './support/cli';
 import { listVectors, readVector } from './support/paths';
 

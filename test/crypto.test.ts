@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fc from 'fast-check';
-import { fromBase58, fromHex, toHex, utf8 } from '../lib/bytes';
+import { fromBase58, fromHex, toHex, utf8 } from '../lib/encoding/bytes';
 import {
   didToKey,
   ecdsaDerToRaw,

@@ -52,7 +52,7 @@ describe('engines: the Node versions the compiled code can run on', () => {
         else if (/\.(ts|js)$/.test(e.name) && fs.readFileSync(p, 'utf8').includes("'@noble/hashes")) offenders.push(path.relative(projectRoot, p));
       }
     };
-    for (const d of ['lib', 'nodes', 'bin', 'bench', 'scripts']) if (fs.existsSync(path.join(projectRoot, d))) walk(path.join(projectRoot, d));
+    for (const d of ['lib', 'nodes', 'bin', 'demo', 'bench', 'scripts']) if (fs.existsSync(path.join(projectRoot, d))) walk(path.join(projectRoot, d));
     assert.deepEqual(offenders, []);
   });
 });

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as fc from 'fast-check';
-import { fromBase64Url, fromHex, fromUtf8, toBase64, toHex } from '../lib/bytes';
+import { fromBase64Url, fromHex, fromUtf8, toBase64, toHex } from '../lib/encoding/bytes';
 import { generateKey, keyToDid, keyToJwk, privateKeyFromBytes, publicKeyFromBytes, type PublicKey } from '../lib/crypto';
-import { peekEnvelope, signEnvelope, verifyEnvelope } from '../lib/envelope';
+import { peekEnvelope, signEnvelope, verifyEnvelope } from '../lib/envelope/envelope';
 import { isLedgerError, LedgerError } from '../lib/errors';
 import { listVectors, readVector } from './support/paths';
 

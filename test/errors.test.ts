@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { decodeCbor } from '../lib/codec';
-import { verifyEnvelope } from '../lib/envelope';
+import { decodeCbor } from '../lib/encoding/codec';
+import { verifyEnvelope } from '../lib/envelope/envelope';
 import { asLedgerError, isLedgerError, LedgerError } from '../lib/errors';
 import { nodeError } from '../nodes/lib/errors';
 

@@ -3,14 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateKey, keyToDid } from '../lib/crypto';
-import { signEnvelope } from '../lib/envelope';
+import { signEnvelope } from '../lib/envelope/envelope';
 import { isLedgerError } from '../lib/errors';
-import { toRecordBody } from '../lib/payload';
+import { toRecordBody } from '../lib/envelope/payload';
 import { FairQueue } from '../lib/gateway/fair-queue';
 import { Gateway } from '../lib/gateway/gateway';
 import { SecurityLog } from '../lib/gateway/security-log';
 import { SignaturePool } from '../lib/gateway/signature-pool';
-import { ReportBudget } from '../lib/report-budget';
+import { ReportBudget } from '../lib/guards/report-budget';
 import { auditLedger, formatReport } from '../lib/audit';
 import { sidebarData } from '../nodes/lib/sidebar-data';
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { auditLedger } from '../lib/audit';
 import { generateKey, keyToDid, type PrivateKey } from '../lib/crypto';
-import { signEnvelope } from '../lib/envelope';
+import { signEnvelope } from '../lib/envelope/envelope';
 import { Gateway } from '../lib/gateway';
 import { tempDir } from './support/ledger';
 

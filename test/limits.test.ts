@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateKey, keyToDid } from '../lib/crypto';
-import { parseEnvelopeInput, peekEnvelope, signEnvelope, verifyEnvelope } from '../lib/envelope';
+import { parseEnvelopeInput, peekEnvelope, signEnvelope, verifyEnvelope } from '../lib/envelope/envelope';
 import { isLedgerError } from '../lib/errors';
-import { jsonDepth, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_DEPTH } from '../lib/limits';
-import { decodePayload, toRecordBody } from '../lib/payload';
-import { boundMessage, cloneRisk, MAX_CLONE_DEPTH, summarize } from '../lib/safe-value';
-import { toBase64Url, utf8 } from '../lib/bytes';
+import { jsonDepth, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_DEPTH } from '../lib/guards/limits';
+import { decodePayload, toRecordBody } from '../lib/envelope/payload';
+import { boundMessage, cloneRisk, MAX_CLONE_DEPTH, summarize } from '../lib/guards/safe-value';
+import { toBase64Url, utf8 } from '../lib/encoding/bytes';
 import { runCli } from './support/cli';
 
 const deepJson = (n: number): string => '['.repeat(n) + ']'.repeat(n);

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fc from 'fast-check';
-import { fromBase64, fromHex, toHex, utf8 } from '../lib/bytes';
+import { fromBase64, fromHex, toHex, utf8 } from '../lib/encoding/bytes';
 import { isLedgerError } from '../lib/errors';
 import {
   CompactRange,

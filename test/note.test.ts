@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as fc from 'fast-check';
-import { fromBase64, toBase64 } from '../lib/bytes';
-import { formatCheckpoint, openCheckpoint, parseCheckpointText, signCheckpoint } from '../lib/checkpoint';
+import { fromBase64, toBase64 } from '../lib/encoding/bytes';
+import { formatCheckpoint, openCheckpoint, parseCheckpointText, signCheckpoint } from '../lib/note/checkpoint';
 import { generateKey, privateKeyFromBytes } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
-import { addNoteSignature, parseNote, parseVerifierKey, signNote, verifierKeyString, verifyNote } from '../lib/note';
+import { addNoteSignature, parseNote, parseVerifierKey, signNote, verifierKeyString, verifyNote } from '../lib/note/note';
 
 // The example of golang.org/x/mod/sumdb/note (the reference implementation of C2SP signed-note).
 const VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';

@@ -2,7 +2,7 @@
 // interface, reading Anchored events with the chain's own block hashes and timestamps, and
 // mapping ethers' failures onto typed ERR_ANCHOR_* errors.
 import { FetchRequest, getAddress, Interface, isError, JsonRpcProvider, Network, type Log } from 'ethers';
-import { fromHex, toHex } from '../bytes';
+import { fromHex, toHex } from '../encoding/bytes';
 import { LedgerError, type ErrorCode } from '../errors';
 import { anchorArtifact } from './artifact';
 

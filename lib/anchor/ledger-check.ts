@@ -1,7 +1,7 @@
 // A ledger checked against the anchors of its origin on a chain: reads the Anchored events
 // and the ledger's own `anchor` records, then runs the pure checks of verify.ts.
 import type { JsonRpcProvider } from 'ethers';
-import { bytesEqual } from '../bytes';
+import { bytesEqual } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import type { Ledger } from '../ledger';
 import { anchorOfTransaction, contractAddress, makeProvider, readChainAnchors, remoteChainId, type ChainAnchor } from './chain';

@@ -1,9 +1,9 @@
 // What an anchor commits to: the ledger's origin, the checkpoint's tree size and root, and the
 // hash of the signed checkpoint note exactly as the gateway produced it (never rebuilt, so
 // extension lines and cosignatures count too).
-import { utf8 } from '../bytes';
-import { openCheckpoint } from '../checkpoint';
-import { sha256 } from '../hash';
+import { utf8 } from '../encoding/bytes';
+import { openCheckpoint } from '../note/checkpoint';
+import { sha256 } from '../crypto/hash';
 
 export interface AnchorSubject {
   origin: string;

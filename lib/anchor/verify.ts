@@ -2,7 +2,7 @@
 // the ledger (an RFC 9162 consistency proof from the anchored size to the ledger's), no anchor
 // may lie beyond the ledger's end (a rollback), and every `anchor` record of the ledger must
 // still be on the chain (never mined or reorged away is reported, never passed as clean).
-import { bytesEqual, toHex } from '../bytes';
+import { bytesEqual, toHex } from '../encoding/bytes';
 import { verifyConsistency } from '../merkle';
 import type { ChainAnchor } from './chain';
 import type { AnchorBody } from './record';

@@ -7,10 +7,10 @@
 // tree (CompactRange), checks blocks, checkpoints and the head, and applies device
 // enrolment and replay order in ledger order. Memory is bounded by the chunks in flight.
 import { performance } from 'node:perf_hooks';
-import { decodeCbor } from '../codec';
-import { openCheckpoint } from '../checkpoint';
+import { decodeCbor } from '../encoding/codec';
+import { openCheckpoint } from '../note/checkpoint';
 import { CompactRange, rootPlan, type NodeId } from '../merkle';
-import { bytesEqual } from '../bytes';
+import { bytesEqual } from '../encoding/bytes';
 import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust } from './blocks';
 import type { ChunkJob, ChunkResult, SecurityTally } from './chunk';
 import { DeviceChecker } from './devices';

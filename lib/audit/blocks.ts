@@ -1,10 +1,10 @@
 // Block values (docs/FORMAT.md "Blocks and checkpoints"): header decoding, header hash,
 // the signed checkpoint, the hash chain, and the root at each block's end.
-import { bytesEqual } from '../bytes';
-import { checkpointHeader, openCheckpoint, type Checkpoint } from '../checkpoint';
-import { CborTag, decodeCbor, type CborValue } from '../codec';
-import { sha256 } from '../hash';
-import { verifyNote, type NoteVerifier } from '../note';
+import { bytesEqual } from '../encoding/bytes';
+import { checkpointHeader, openCheckpoint, type Checkpoint } from '../note/checkpoint';
+import { CborTag, decodeCbor, type CborValue } from '../encoding/codec';
+import { sha256 } from '../crypto/hash';
+import { verifyNote, type NoteVerifier } from '../note/note';
 import { blockPos, type Findings } from './findings';
 import { blockKeyHeight, HASH_SIZE } from './layout';
 import type { Cursor } from './store';

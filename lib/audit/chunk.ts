@@ -3,8 +3,8 @@
 // inside the run (recomputed with CompactRange), and device envelope signatures.
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { performance } from 'node:perf_hooks';
-import { bytesEqual } from '../bytes';
-import { storedEnvelopeFormat, verifyEnvelope } from '../envelope';
+import { bytesEqual } from '../encoding/bytes';
+import { storedEnvelopeFormat, verifyEnvelope } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
 import { CompactRange, type NodeId } from '../merkle';
 import { nodePos, recordPos } from './findings';

@@ -1,7 +1,7 @@
 // Device enrolment, revocation and replay order, derived from the records in ledger order.
-import { bytesEqual } from '../bytes';
-import { resolveVerificationKey } from '../envelope';
-import type { PublicKey } from '../keys';
+import { bytesEqual } from '../encoding/bytes';
+import { resolveVerificationKey } from '../envelope/envelope';
+import type { PublicKey } from '../crypto/keys';
 import { verifyDeviceEnvelope, type DeviceEvent, type EnvelopeCheck } from './chunk';
 import { recordPos, type Findings } from './findings';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, type Freshness } from './records';

@@ -1,11 +1,11 @@
 // Incremental audit: start from a checkpoint the caller trusts, prove the stored tree
 // still extends it, and rebuild the state (frontier, chain, devices) needed to check
 // only what was appended after it.
-import { bytesEqual } from '../bytes';
-import { openCheckpoint } from '../checkpoint';
+import { bytesEqual } from '../encoding/bytes';
+import { openCheckpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
 import { consistencyPlan, inclusionPlan, rootPlan, verifyConsistency, verifyInclusion, type NodeId } from '../merkle';
-import { verifyNote } from '../note';
+import { verifyNote } from '../note/note';
 import { GENESIS, chainStartAfter, readBlock, statedSize, type Block, type ChainStart, type Trust } from './blocks';
 import { verifyDeviceEnvelope, type DeviceEvent } from './chunk';
 import type { DeviceChecker } from './devices';

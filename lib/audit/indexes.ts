@@ -8,7 +8,7 @@
 //     expected key is distinct, so when the count equals the number found in pass 1 the
 //     stored set is exactly the expected one. Otherwise the entries are read again and each
 //     is checked against the record it names, to name the extra ones.
-import { concatBytes } from '../bytes';
+import { concatBytes } from '../encoding/bytes';
 import { Findings, recordPos } from './findings';
 import { HASH_SIZE, PREFIX_DEVICE, PREFIX_RECORD, PREFIX_TYPE, deviceKey, indexKeyIndex, recordKey, recordKeyIndex, typeKey } from './layout';
 import { readRecord, type RecordView } from './records';

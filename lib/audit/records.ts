@@ -1,7 +1,7 @@
 // Reading one record's canonical bytes (docs/FORMAT.md "Records") and the freshness
 // fields of a device payload.
-import { fromUtf8 } from '../bytes';
-import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../codec';
+import { fromUtf8 } from '../encoding/bytes';
+import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 
 export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device.tofu']);
 export const REVOKE_TYPE = 'device.revoke';

@@ -1,12 +1,12 @@
 // A record that carries a signed envelope holds in its body exactly what was signed
 // (docs/FORMAT.md "Bodies of signed records"): the gateway cannot change a value the
 // device signed without the audit seeing it. Pure; runs in the chunk workers.
-import { bytesEqual } from '../bytes';
-import { decodeCbor, encodeCbor, type CborValue } from '../codec';
-import { envelopePayload } from '../envelope';
+import { bytesEqual } from '../encoding/bytes';
+import { decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
+import { envelopePayload } from '../envelope/envelope';
 import { decodeObject } from '../firmware/payload';
 import { parseReport } from '../firmware/report';
-import { bodyFromPayload } from '../payload';
+import { bodyFromPayload } from '../envelope/payload';
 import { EVIDENCE_TYPES, SELF_SIGNED_TYPES, VENDOR_SIGNED_TYPES, type RecordView } from './records';
 
 const REPORT = 'firmware.report';

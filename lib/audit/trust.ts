@@ -1,11 +1,11 @@
 // The ledger's own description (meta), its head, and the gateway key checkpoints are
 // checked with: the caller's (given) or, by default, the one the meta names.
-import { bytesEqual, isBytes } from '../bytes';
-import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../codec';
-import { didToKey } from '../didkey';
+import { bytesEqual, isBytes } from '../encoding/bytes';
+import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
+import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
-import { sha256 } from '../hash';
-import { noteKeyId, parseVerifierKey, verifierKeyString, type NoteVerifier } from '../note';
+import { sha256 } from '../crypto/hash';
+import { noteKeyId, parseVerifierKey, verifierKeyString, type NoteVerifier } from '../note/note';
 import { POS_END, POS_START, type Findings } from './findings';
 import { HASH_SIZE } from './layout';
 

@@ -1,5 +1,5 @@
 // The public shapes of the audit: what it is asked, what it reports.
-import type { Jwk, PublicKey } from '../keys';
+import type { Jwk, PublicKey } from '../crypto/keys';
 import type { OpenLedgerDb } from './store';
 
 export type FindingKind =

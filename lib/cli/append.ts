@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { generateKey } from '../keys';
+import { generateKey } from '../crypto/keys';
 import { isLedgerError } from '../errors';
-import { loadOrCreateKeyFile } from '../keyfile';
+import { loadOrCreateKeyFile } from '../crypto/keyfile';
 import { checkRecordInput, Ledger, type Receipt } from '../ledger';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';

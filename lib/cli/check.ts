@@ -1,11 +1,11 @@
-import { fromUtf8 } from '../bytes';
+import { fromUtf8 } from '../encoding/bytes';
 import { readFileSync } from 'node:fs';
-import { verifyEnvelope, peekEnvelope, resolveVerificationKey, type VerificationKey } from '../envelope';
+import { verifyEnvelope, peekEnvelope, resolveVerificationKey, type VerificationKey } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
-import { checkJsonDepth, checkSize } from '../limits';
-import { readKeyFile } from '../keyfile';
-import { keyToDid } from '../didkey';
-import { keyToJwk, publicOnly, type Jwk, type PublicKey } from '../keys';
+import { checkJsonDepth, checkSize } from '../guards/limits';
+import { readKeyFile } from '../crypto/keyfile';
+import { keyToDid } from '../crypto/didkey';
+import { keyToJwk, publicOnly, type Jwk, type PublicKey } from '../crypto/keys';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
 
@@ -32,7 +32,7 @@ function readKidOfFile(file: string): unknown {
   }
 }
 
-/** The payload for the report; one over the limits of lib/limits.ts is refused (typed). */
+/** The payload for the report; one over the limits of lib/guards/limits.ts is refused (typed). */
 function describePayload(bytes: Uint8Array): unknown {
   checkSize('signed payload', bytes.length);
   let text: string;

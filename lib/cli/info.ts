@@ -1,5 +1,5 @@
 import { Ledger } from '../ledger';
-import { toBase64 } from '../bytes';
+import { toBase64 } from '../encoding/bytes';
 import { parseArgs, UsageError } from './args';
 import type { CliIo } from './io';
 

@@ -1,7 +1,7 @@
-import { keyToDid } from '../didkey';
-import { writeKeyFile } from '../keyfile';
-import { generateKey, keyToJwk, type Alg } from '../keys';
-import { verifierKeyString } from '../note';
+import { keyToDid } from '../crypto/didkey';
+import { writeKeyFile } from '../crypto/keyfile';
+import { generateKey, keyToJwk, type Alg } from '../crypto/keys';
+import { verifierKeyString } from '../note/note';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 

@@ -1,6 +1,6 @@
 // Reading ledger append requests from JSON lines (the views for people are in lib/ledger/view).
 import * as readline from 'node:readline';
-import { fromBase64, fromHex } from '../bytes';
+import { fromBase64, fromHex } from '../encoding/bytes';
 import type { RecordInput } from '../ledger';
 export { jsonView, recordView } from '../ledger/view';
 import { processIo, type CliIo } from './io';

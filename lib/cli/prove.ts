@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { readPrivateKeyFile } from '../keyfile';
+import { readPrivateKeyFile } from '../crypto/keyfile';
 import { ANCHOR_RECORD, parseAnchorBody } from '../anchor/record';
 import { LedgerError } from '../errors';
 import { Ledger } from '../ledger';

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import { keyToDid } from '../didkey';
-import { signEnvelope } from '../envelope';
-import { readKeyFile } from '../keyfile';
-import { isPrivateKey } from '../keys';
-import { nextCounter, payloadToSign, signAsDevice } from '../signing';
+import { keyToDid } from '../crypto/didkey';
+import { signEnvelope } from '../envelope/envelope';
+import { readKeyFile } from '../crypto/keyfile';
+import { isPrivateKey } from '../crypto/keys';
+import { nextCounter, payloadToSign, signAsDevice } from '../envelope/signing';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
 

@@ -1,6 +1,6 @@
-import { writeKeyFile } from '../keyfile';
-import { generateKey } from '../keys';
-import { isValidKeyName } from '../note-open';
+import { writeKeyFile } from '../crypto/keyfile';
+import { generateKey } from '../crypto/keys';
+import { isValidKeyName } from '../note/note-open';
 import { witnessVerifierKey } from '../witness/cosignature';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';

@@ -3,11 +3,11 @@
  * COSE_Sign1 envelope with their did:key. Terms become active once every party's
  * signature is recorded.
  */
-import { decodePayload } from '../payload';
-import { signEnvelope, verifyEnvelope, type EnvelopeFormat, type SignEnvelopeOptions } from '../envelope';
+import { decodePayload } from '../envelope/payload';
+import { signEnvelope, verifyEnvelope, type EnvelopeFormat, type SignEnvelopeOptions } from '../envelope/envelope';
 import { LedgerError } from '../errors';
-import type { PrivateKey } from '../keys';
-import { keyToDid } from '../didkey';
+import type { PrivateKey } from '../crypto/keys';
+import { keyToDid } from '../crypto/didkey';
 import { termsHashHex } from './terms-hash';
 import { validateTerms, type Terms } from './terms';
 

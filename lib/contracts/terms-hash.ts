@@ -1,7 +1,7 @@
 // The bytes and hash of normalised terms: what the ledger stores and what the parties sign.
-import { toHex } from '../bytes';
-import { encodeCbor, type CborValue } from '../codec';
-import { sha256 } from '../hash';
+import { toHex } from '../encoding/bytes';
+import { encodeCbor, type CborValue } from '../encoding/codec';
+import { sha256 } from '../crypto/hash';
 import { validateTerms } from './terms';
 
 /** The deterministic CBOR bytes of the normalised terms (what the ledger stores). */

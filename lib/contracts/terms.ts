@@ -5,7 +5,7 @@
  * their SHA-256 is what the parties sign (terms-hash.ts). This module stays free of Node
  * built-ins: the editor bundles it to check terms in the browser exactly as the runtime does.
  */
-import { didToKey } from '../didkey';
+import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { parseTime } from './time';
 

@@ -1,9 +1,9 @@
 // Vendor-signed release manifests (fields after the IETF SUIT information model, RFC 9124):
 // vendor id, class id, display version, monotonic sequence number, image digest and size,
 // expiry and an optional URI, signed as JWS or COSE_Sign1 by a vendor key (kid = its did:key).
-import { encodeCbor, type CborValue } from '../codec';
+import { encodeCbor, type CborValue } from '../encoding/codec';
 import { isDidKey, keyToDid, type PrivateKey } from '../crypto';
-import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope';
+import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
 import { count, decodeObject, didOfKid, digestField, fieldError, peekPayload, text, timeValue, type Envelope } from './payload';
 import { reject } from './reasons';

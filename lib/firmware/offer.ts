@@ -2,10 +2,10 @@
 // the gateway's approved update decision for this device. A device checks the vendor
 // signature, that the ledger approved exactly this manifest for it, the sequence against
 // what it runs (rollback) and the image digest; anything else is refused.
-import { fromBase64, toBase64 } from '../bytes';
+import { fromBase64, toBase64 } from '../encoding/bytes';
 import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
-import { sha256 } from '../hash';
-import { toHex } from '../bytes';
+import { sha256 } from '../crypto/hash';
+import { toHex } from '../encoding/bytes';
 import { openManifest, verifyManifestSignature, type Manifest } from './manifest';
 import type { Envelope } from './payload';
 import { reject } from './reasons';

@@ -1,10 +1,10 @@
 // Payload helpers shared by manifests and reports: reading an envelope's payload without
 // trusting it, decoding JSON or CBOR maps, and the field checks both formats share.
-import { fromBase64Url, fromUtf8, toHex, utf8 } from '../bytes';
-import { CborTag, decodeCbor, type CborValue } from '../codec';
-import { parseEnvelopeInput, peekEnvelope, type EnvelopeFormat } from '../envelope';
+import { fromBase64Url, fromUtf8, toHex, utf8 } from '../encoding/bytes';
+import { CborTag, decodeCbor, type CborValue } from '../encoding/codec';
+import { parseEnvelopeInput, peekEnvelope, type EnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
-import { sha256 } from '../hash';
+import { sha256 } from '../crypto/hash';
 import { reject } from './reasons';
 
 /** A signed envelope as it travels: JWS compact text or COSE_Sign1 bytes (hex/base64 text accepted too). */

@@ -1,8 +1,8 @@
 // Device reports: a device signs what it runs ({class, version, sequence, digest}) with its own
 // key, together with a strictly increasing counter and/or a timestamp against replay.
-import { encodeCbor, type CborValue } from '../codec';
+import { encodeCbor, type CborValue } from '../encoding/codec';
 import { isDidKey, keyToDid, type PrivateKey } from '../crypto';
-import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope';
+import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
 import { count, decodeObject, didOfKid, digestField, fieldError, text, timeValue, type Envelope } from './payload';
 import { reject } from './reasons';

@@ -1,7 +1,7 @@
 // The update rules. Each check reads the firmware state (derived from the ledger) and either
 // returns the body of the record to write or throws a typed rejection
 // (ERR_FIRMWARE_REJECTED, details.reason), which the caller records via rejectionBody().
-import { type CborValue } from '../codec';
+import { type CborValue } from '../encoding/codec';
 import { didToKey, isDidKey } from '../crypto';
 import { isLedgerError } from '../errors';
 import { isExpired, manifestBody, manifestExpiry, openManifest, verifyManifestSignature, type Manifest } from './manifest';

@@ -20,10 +20,10 @@ import {
   type ContractState,
   type Terms,
 } from '../contracts';
-import { peekEnvelope, storedEnvelope } from '../envelope';
+import { peekEnvelope, storedEnvelope } from '../envelope/envelope';
 import { LedgerError } from '../errors';
 import type { Receipt, RecordInput, StoredRecord } from '../ledger';
-import { toRecordBody } from '../payload';
+import { toRecordBody } from '../envelope/payload';
 import type { Gateway } from './gateway';
 
 export interface Evaluation {

@@ -1,5 +1,5 @@
 // The firmware log of a ledger: state rebuilt from firmware records, every decision recorded.
-import { storedEnvelope } from '../envelope';
+import { storedEnvelope } from '../envelope/envelope';
 import {
   FIRMWARE_RECORD_TYPES,
   FirmwareState,
@@ -13,7 +13,7 @@ import {
   type UpdateRequest,
 } from '../firmware';
 import type { Ledger, Receipt, RecordInput } from '../ledger';
-import { toRecordBody } from '../payload';
+import { toRecordBody } from '../envelope/payload';
 import type { Gateway } from './gateway';
 
 export const FIRMWARE_VENDOR = 'firmware.vendor';

@@ -3,9 +3,9 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:
 import { EventEmitter } from 'node:events';
 import type { AnchorStatus } from '../anchor/anchorer';
 import { isLedgerError, LedgerError, withoutStack } from '../errors';
-import { envelopePayload, verifyEnvelope } from '../envelope';
+import { envelopePayload, verifyEnvelope } from '../envelope/envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
-import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../payload';
+import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../envelope/payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
@@ -226,7 +226,7 @@ export class Gateway extends EventEmitter {
   async checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
     let v: VerifiedMessage;
     try {
-      const signed = await this.#signatures.verify(m.data, m.device.did, !m.tofu);
+      const signed = await this.#signatures.verify(m.envelope, m.device.did, !m.tofu);
       v = withoutStack(() => acceptSigned(m, signed, this.devices, opts));
     } catch (err) {
       this.stats.rejected++;

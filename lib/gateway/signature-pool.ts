@@ -5,7 +5,7 @@
 // ERR_OVERLOADED instead of piling up, and one device's flood does not delay the others.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { VerifiedEnvelope } from '../envelope';
+import type { VerifiedEnvelope } from '../envelope/envelope';
 import { LedgerError, withoutStack, type ErrorCode } from '../errors';
 import { FairQueue } from './fair-queue';
 
@@ -19,6 +19,11 @@ interface Job {
 export type WorkerAnswer = { ok: true; v: VerifiedEnvelope } | { ok: false; code: ErrorCode; message: string };
 
 const MAX_BATCH = 256;
+/**
+ * The worker only holds a few batches of short strings; V8's default young generation (up to
+ * 48 MB per isolate) would let a flood grow Node-RED's RSS for nothing.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 /** Batches posted to the worker and not answered yet; the rest wait in the fair queue. */
 const MAX_IN_FLIGHT = 2;
 
@@ -77,7 +82,7 @@ export class SignaturePool {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const w = new Worker(path.join(__dirname, 'signature-worker.js'));
+    const w = new Worker(path.join(__dirname, 'signature-worker.js'), { resourceLimits: WORKER_LIMITS });
     w.unref();
     w.on('message', (answers: WorkerAnswer[]) => {
       const batch = this.#inflight.shift() ?? [];

@@ -1,6 +1,6 @@
 // The signature pool's thread: verifies batches of [envelope, did:key] and answers in order.
 import { parentPort } from 'node:worker_threads';
-import { verifyEnvelope } from '../envelope';
+import { verifyEnvelope } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
 import type { WorkerAnswer } from './signature-pool';
 

@@ -1,11 +1,11 @@
 // Block headers (hash-chained) and their signed checkpoints (docs/FORMAT.md "Blocks and checkpoints").
-import { bytesEqual } from '../bytes';
-import { checkpointHeader, headerLine, openCheckpoint, signCheckpoint } from '../checkpoint';
-import { decodeCbor, encodeCbor } from '../codec';
+import { bytesEqual } from '../encoding/bytes';
+import { checkpointHeader, headerLine, openCheckpoint, signCheckpoint } from '../note/checkpoint';
+import { decodeCbor, encodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
-import { sha256 } from '../hash';
-import type { PrivateKey } from '../keys';
-import type { NoteVerifier } from '../note';
+import { sha256 } from '../crypto/hash';
+import type { PrivateKey } from '../crypto/keys';
+import type { NoteVerifier } from '../note/note';
 import { HASH_SIZE, type StoredBlock } from './layout';
 
 export interface BlockHeader {

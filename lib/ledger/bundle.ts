@@ -1,11 +1,11 @@
 // Proof bundles (docs/FORMAT.md "Proof bundle"): a record, its inclusion proof and the
 // signed checkpoint it leads to, checkable offline with only the gateway's public key.
-import { fromBase64, toBase64 } from '../bytes';
-import { openCheckpoint, type Checkpoint } from '../checkpoint';
-import { didToKey } from '../didkey';
+import { fromBase64, toBase64 } from '../encoding/bytes';
+import { openCheckpoint, type Checkpoint } from '../note/checkpoint';
+import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { leafHash, verifyConsistency, verifyInclusion } from '../merkle';
-import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note';
+import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note/note';
 import { decodeRecord, type LedgerRecord } from './record';
 
 export const PROOF_BUNDLE_FORMAT = 'iot-ledger-proof/1';

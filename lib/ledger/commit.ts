@@ -2,8 +2,8 @@
 // complete, their index entries, the blocks sealed on the way and the new head, put into
 // one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
 // writes the batch with sync: true and adopts the returned tip only when that succeeded.
-import { toHex } from '../bytes';
-import type { PrivateKey } from '../keys';
+import { toHex } from '../encoding/bytes';
+import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
 import {

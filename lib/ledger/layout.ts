@@ -1,9 +1,9 @@
 // LevelDB keys and values of a ledger, as docs/FORMAT.md ("Storage") fixes them.
 // Keys and values are Buffers: classic-level takes and returns them without copying.
-import { bytesEqual } from '../bytes';
-import { decodeCbor, encodeCbor } from '../codec';
+import { bytesEqual } from '../encoding/bytes';
+import { decodeCbor, encodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
-import { sha256 } from '../hash';
+import { sha256 } from '../crypto/hash';
 
 export const HASH_SIZE = 32;
 const NODE_CHECK_SIZE = 4;

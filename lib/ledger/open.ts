@@ -1,10 +1,10 @@
 // Creating a ledger, or checking the tail of an existing one: O(log n) reads, never a rescan.
-import { bytesEqual, toHex } from '../bytes';
-import { didToKey, keyToDid } from '../didkey';
+import { bytesEqual, toHex } from '../encoding/bytes';
+import { didToKey, keyToDid } from '../crypto/didkey';
 import { LedgerError } from '../errors';
-import type { PrivateKey } from '../keys';
+import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, rootPlan } from '../merkle';
-import { parseVerifierKey, verifierKeyString, type NoteVerifier } from '../note';
+import { parseVerifierKey, verifierKeyString, type NoteVerifier } from '../note/note';
 import { openBlock } from './blocks';
 import type { Tip } from './commit';
 import {

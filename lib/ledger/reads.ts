@@ -1,5 +1,5 @@
 // Reading records back: point reads and streams, every value checked against its stored hash.
-import { bytesEqual } from '../bytes';
+import { bytesEqual } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { leafHash } from '../merkle';
 import { indexOfKey, recordKey, splitRecordValue } from './layout';

@@ -1,8 +1,8 @@
 // Records: their canonical CBOR bytes (docs/FORMAT.md "Records") and strict validation.
 import { types } from 'node:util';
-import { decodeCbor, encodeCbor, type CborValue } from '../codec';
-import { didToKey } from '../didkey';
-import { storedEnvelopeFormat } from '../envelope';
+import { decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
+import { didToKey } from '../crypto/didkey';
+import { storedEnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError, LedgerError } from '../errors';
 
 export const RECORD_VERSION = 1;

@@ -1,8 +1,8 @@
 // The Ledger: durable group-committed appends, blocks, reads and proofs over one LevelDB directory.
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
-import type { PrivateKey } from '../keys';
-import type { NoteVerifier } from '../note';
+import type { PrivateKey } from '../crypto/keys';
+import type { NoteVerifier } from '../note/note';
 import { openBlock, type BlockInfo } from './blocks';
 import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
 import { planWrite, type CommitSettings, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';

@@ -1,6 +1,6 @@
 // JSON views of ledger data for people: bytes as {"hex": ...}, big integers as text.
-import { toHex } from '../bytes';
-import type { CborValue } from '../codec';
+import { toHex } from '../encoding/bytes';
+import type { CborValue } from '../encoding/codec';
 import type { BlockInfo } from './blocks';
 import type { StoredRecord } from './reads';
 

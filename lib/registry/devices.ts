@@ -1,5 +1,5 @@
 // Device enrolment state, derived from ledger records only (so it can always be rebuilt).
-import { didToKey } from '../didkey';
+import { didToKey } from '../crypto/didkey';
 import { LedgerError } from '../errors';
 import { isNewer, type Freshness } from './freshness';
 

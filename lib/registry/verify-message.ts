@@ -1,9 +1,9 @@
 // Gateway-side verification of a device message: who signed it, are they enrolled, is it fresh.
-import { isDidKey } from '../didkey';
-import { parseEnvelopeInput, peekParsed, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope';
+import { isDidKey } from '../crypto/didkey';
+import { parseEnvelopeInput, peekParsed, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope/envelope';
 import { LedgerError } from '../errors';
-import type { Alg } from '../keys';
-import { decodePayload } from '../payload';
+import type { Alg } from '../crypto/keys';
+import { decodePayload } from '../envelope/payload';
 import type { DeviceEntry, DeviceRegistry } from './devices';
 import { freshnessOf, hasFreshness, type Freshness } from './freshness';
 

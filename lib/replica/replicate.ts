@@ -2,14 +2,14 @@
 // gateway key (the policy hook is where a witness quorum plugs in), every entry against
 // the checkpoint's tiles, every block against the tree the entries build; a smaller or
 // conflicting signed history is a rollback or fork, kept as evidence.
-import { bytesEqual } from '../bytes';
-import { openCheckpoint, type Checkpoint } from '../checkpoint';
-import { didToKey } from '../didkey';
+import { bytesEqual } from '../encoding/bytes';
+import { openCheckpoint, type Checkpoint } from '../note/checkpoint';
+import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
 import { decodeMeta, type Meta } from '../ledger/layout';
 import { levelDbExists } from '../ledger/lock';
-import type { NoteVerifier } from '../note';
+import type { NoteVerifier } from '../note/note';
 import { decodeBlockBundle } from '../tiles/content';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, TILE_WIDTH, tilePath, tileWidth } from '../tiles/path';
 import { TileVerifier, type TileFetch } from '../tiles/verify';

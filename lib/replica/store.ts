@@ -1,7 +1,7 @@
 // A replica's ledger directory: the same LevelDB keys and values as its origin (meta,
 // records, Merkle nodes, indexes, blocks, head), written only from verified blocks and
 // entries, one synced batch per group of whole blocks, so it always ends at a block.
-import { bytesEqual, toHex } from '../bytes';
+import { bytesEqual, toHex } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { GENESIS_PREV, openBlock, type BlockInfo } from '../ledger/blocks';
 import { putRecord, type Tip } from '../ledger/commit';
@@ -11,7 +11,7 @@ import { openState } from '../ledger/open';
 import { rootAt } from '../ledger/proofs';
 import { decodeRecord } from '../ledger/record';
 import { CompactRange } from '../merkle';
-import type { NoteVerifier } from '../note';
+import type { NoteVerifier } from '../note/note';
 
 /** One block as the origin stores it (the exact LevelDB value) and as it reads. */
 export interface OriginBlock {

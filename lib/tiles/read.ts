@@ -1,6 +1,6 @@
 // Tile contents read from a ledger's stored Merkle nodes, records and blocks: a tile at
 // level L is the stored nodes of tree level 8·L, so nothing is re-hashed but the checks.
-import { bytesEqual } from '../bytes';
+import { bytesEqual } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { blockKey, indexOfKey, recordKey, splitRecordValue } from '../ledger/layout';
 import type { Db } from '../ledger/lock';

@@ -1,7 +1,7 @@
 // Verifying tiles and entry bundles against a checkpoint the caller has already trusted
 // (its signature checked). Full tiles are checked against their hash in the tile above;
 // the partial tiles at the right edge are checked together by recomputing the root.
-import { bytesEqual, toHex } from '../bytes';
+import { bytesEqual, toHex } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { leafHash, rootPlan } from '../merkle';
 import { decodeEntryBundle, decodeHashTile, tileRoot } from './content';

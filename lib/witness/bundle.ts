@@ -1,7 +1,7 @@
 // Proof bundles that carry the cosigned checkpoint: the newest block that covers the record
 // and has cosignatures stored; otherwise the plain bundle (gateway signature only).
 import { LedgerError } from '../errors';
-import { openCheckpoint } from '../checkpoint';
+import { openCheckpoint } from '../note/checkpoint';
 import type { Ledger, ProofBundle } from '../ledger';
 import { cosignedNewestFirst } from './ledger-cosignatures';
 import { logVerifier } from './cosignature';

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { LedgerError } from '../errors';
 import type { BlockInfo, Ledger } from '../ledger';
-import { openNote } from '../note-open';
+import { openNote } from '../note/note-open';
 import { cosignatureVerifier, parseWitnessKey, type WitnessKey } from './cosignature';
 import { addCosignatures } from './quorum';
 import { formatAddCheckpoint, parseTlogSize } from './request';

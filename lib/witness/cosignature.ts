@@ -1,13 +1,13 @@
 // C2SP tlog-cosignature, cosignature/v1 (https://c2sp.org/tlog-cosignature): timestamped
 // Ed25519 witness signatures over a checkpoint note, signature type 0x04.
-import { concatBytes, fromBase64, toBase64, toHex, utf8 } from '../bytes';
+import { concatBytes, fromBase64, toBase64, toHex, utf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
-import { sha256 } from '../hash';
-import { publicKeyFromBytes, type PrivateKey, type PublicKey } from '../keys';
-import { isValidKeyName, type SignatureVerifier } from '../note-open';
-import { noteKeyId, parseVerifierKey } from '../note';
-import { didToKey } from '../didkey';
-import { sign, verifySignature } from '../signature';
+import { sha256 } from '../crypto/hash';
+import { publicKeyFromBytes, type PrivateKey, type PublicKey } from '../crypto/keys';
+import { isValidKeyName, type SignatureVerifier } from '../note/note-open';
+import { noteKeyId, parseVerifierKey } from '../note/note';
+import { didToKey } from '../crypto/didkey';
+import { sign, verifySignature } from '../crypto/signature';
 
 export const COSIGNATURE_TYPE = 0x04;
 const MAX_TIMESTAMP = 2n ** 63n - 1n;

@@ -1,11 +1,11 @@
 // The witness's add-checkpoint decision (C2SP tlog-witness), as a pure function of the
 // request, the trusted log keys and the latest checkpoint cosigned for the origin. The
 // caller holds the origin's lock from reading `latest` until the new one is persisted.
-import { bytesEqual, toBase64 } from '../bytes';
-import { parseCheckpointText, type Checkpoint } from '../checkpoint';
+import { bytesEqual, toBase64 } from '../encoding/bytes';
+import { parseCheckpointText, type Checkpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
 import { EMPTY_ROOT, verifyConsistency } from '../merkle';
-import { openNote, splitNote, type SignatureVerifier } from '../note-open';
+import { openNote, splitNote, type SignatureVerifier } from '../note/note-open';
 import { cosignLine, type Cosigner } from './cosignature';
 import { parseAddCheckpoint, type AddCheckpointRequest } from './request';
 

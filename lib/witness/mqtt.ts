@@ -9,7 +9,7 @@
 //     A-Z a-z 0-9 _ -); the answer comes on `<base>/response/<request id>/<HTTP status>`.
 import { randomBytes } from 'node:crypto';
 import * as mqtt from 'mqtt';
-import { fromUtf8 } from '../bytes';
+import { fromUtf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { httpTransport, type Transport } from './client';
 import { MAX_REQUEST_BYTES } from './request';

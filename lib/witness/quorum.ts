@@ -1,8 +1,8 @@
 // K-of-N: a checkpoint is trusted when the log signed it and at least K of the N
 // configured witnesses cosigned it (cosignature/v1), under Go's signed-note rules.
-import { parseCheckpointText, type Checkpoint } from '../checkpoint';
+import { parseCheckpointText, type Checkpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
-import { openNote, type SignatureVerifier } from '../note-open';
+import { openNote, type SignatureVerifier } from '../note/note-open';
 import { cosignatureVerifier, parseWitnessKey, type WitnessKey } from './cosignature';
 
 export interface QuorumPolicy {

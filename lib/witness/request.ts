@@ -1,6 +1,6 @@
 // The body of a C2SP tlog-witness add-checkpoint request (https://c2sp.org/tlog-witness):
 // `old <size>`, up to 63 base64 consistency proof lines, an empty line, then the signed checkpoint.
-import { fromBase64, toBase64 } from '../bytes';
+import { fromBase64, toBase64 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 
 export const MAX_PROOF_LINES = 63;

@@ -1,7 +1,7 @@
 // The witness service behind both transports: a request body in, a status, headers and body out.
 import { LedgerError } from '../errors';
-import { parseCheckpointText } from '../checkpoint';
-import { splitNote } from '../note-open';
+import { parseCheckpointText } from '../note/checkpoint';
+import { splitNote } from '../note/note-open';
 import type { Cosigner } from './cosignature';
 import { decideAddCheckpoint, parseSubmission, rejectUnparsed, type Decision, type Evidence, type WitnessedLog } from './decision';
 import { TLOG_SIZE_CONTENT_TYPE } from './request';

@@ -3,9 +3,9 @@
 // Requests for one origin run one at a time, from reading the state to persisting it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fromBase64, toBase64, toHex, utf8 } from '../bytes';
+import { fromBase64, toBase64, toHex, utf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
-import { sha256 } from '../hash';
+import { sha256 } from '../crypto/hash';
 import type { Evidence, LatestCheckpoint } from './decision';
 
 const REGISTRY = Symbol.for('node-red-contrib-iot-ledger.witness-locks');

@@ -2,7 +2,7 @@
 // Before a message is forwarded or handed to done(err) (which clones it for Catch nodes), a
 // payload refused for its size or depth, or anything Node-RED could not clone safely, is
 // replaced by a bounded summary; an exception in the handler becomes done(err).
-import { boundMessage } from '../../lib/safe-value';
+import { boundMessage } from '../../lib/guards/safe-value';
 import { errorCode, nodeError } from './errors';
 import type { DoneFn, Node, NodeMessage, SendFn } from './red';
 

@@ -1,5 +1,5 @@
 import { LedgerError } from '../../lib/errors';
-import { isPrivateKey, jwkToKey, type PrivateKey } from '../../lib/keys';
+import { isPrivateKey, jwkToKey, type PrivateKey } from '../../lib/crypto/keys';
 import type { Node } from './red';
 
 export interface IdentityNode extends Node {

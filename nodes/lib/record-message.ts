@@ -1,5 +1,5 @@
 import type { RecordInput } from '../../lib/ledger';
-import { toRecordBody } from '../../lib/payload';
+import { toRecordBody } from '../../lib/envelope/payload';
 import type { NodeMessage } from './red';
 
 /** Builds the record from a message: payload as body, plus device and envelope set by Verify. */

@@ -1,7 +1,7 @@
 // What the editor's Ledger sidebar shows: read from open gateways, public data only (no key
 // material: the gateway's private key never leaves the Ledger object that holds it).
 import type { AnchorStatus } from '../../lib/anchor';
-import { toHex } from '../../lib/bytes';
+import { toHex } from '../../lib/encoding/bytes';
 import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../../lib/contracts';
 import type { ContractView, Gateway } from '../../lib/gateway';
 import type { CosignedStatus } from '../../lib/witness/client';

@@ -2,7 +2,7 @@
 // and httpNodeCors apply): POST <prefix>/add-checkpoint as C2SP tlog-witness says, and
 // GET <prefix>/checkpoint?origin=… for the latest cosigned checkpoint of a log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fromUtf8 } from '../../lib/bytes';
+import { fromUtf8 } from '../../lib/encoding/bytes';
 import { LedgerError } from '../../lib/errors';
 import { MAX_REQUEST_BYTES, type WitnessReply } from '../../lib/witness';
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
 import { Anchorer, verifyLedgerAnchors, type AnchorSettings, type AnchorStatus } from '../../lib/anchor';
-import { bytesEqual } from '../../lib/bytes';
+import { bytesEqual } from '../../lib/encoding/bytes';
 import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
 import { collect, gatewayKey, tempDir } from '../support/ledger';

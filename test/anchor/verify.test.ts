@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { anchorSubject, anchorsCovering, checkAnchors, parseAnchorBody, type ChainAnchor } from '../../lib/anchor';
-import { signCheckpoint } from '../../lib/checkpoint';
+import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
 import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeCbor, type CborValue } from '../../lib/codec';
+import { encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import {
   evaluate,
   isInside,

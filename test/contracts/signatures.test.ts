@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { encodeCbor } from '../../lib/codec';
+import { encodeCbor } from '../../lib/encoding/codec';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { signEnvelope } from '../../lib/envelope';
+import { signEnvelope } from '../../lib/envelope/envelope';
 import {
   contractSigningPayload,
   isActive,

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { decodeCbor } from '../../lib/codec';
+import { decodeCbor } from '../../lib/encoding/codec';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { termsBytes, termsHash, termsHashHex, validateTerms, parseTime, formatTime } from '../../lib/contracts';
 import { assertCode, PARTY_A } from './helpers';

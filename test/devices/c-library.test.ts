@@ -2,11 +2,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { toHex } from '../../lib/bytes';
-import { encodeCbor, type CborValue } from '../../lib/codec';
+import { toHex } from '../../lib/encoding/bytes';
+import { encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import { generateKey, keyToDid, privateKeyFromBytes, type Alg } from '../../lib/crypto';
-import { signEnvelope, verifyEnvelope } from '../../lib/envelope';
-import { decodePayload } from '../../lib/payload';
+import { signEnvelope, verifyEnvelope } from '../../lib/envelope/envelope';
+import { decodePayload } from '../../lib/envelope/payload';
 import { freshnessOf } from '../../lib/registry/freshness';
 import { iotlTool, iotlToolStatus } from '../support/devices';
 

@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { signContract, validateTerms } from '../../lib/contracts';
 import { generateKey } from '../../lib/crypto';
-import type { PrivateKey } from '../../lib/keys';
-import { keyToDid } from '../../lib/didkey';
+import type { PrivateKey } from '../../lib/crypto/keys';
+import { keyToDid } from '../../lib/crypto/didkey';
 import {
   coldRoomFlow,
   coldRoomTerms,

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { toHex } from '../../lib/bytes';
+import { toHex } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { Ledger, type StoredRecord } from '../../lib/ledger';
 import { devicesBuild, makeDevices } from '../support/devices';

@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { validateTerms } from '../../lib/contracts';
-import { keyToDid } from '../../lib/didkey';
-import { generateKey } from '../../lib/keys';
-import { ED25519_SMALL_ORDER_KEYS } from '../../lib/small-order';
-import { toBase58, fromHex } from '../../lib/bytes';
+import { keyToDid } from '../../lib/crypto/didkey';
+import { generateKey } from '../../lib/crypto/keys';
+import { ED25519_SMALL_ORDER_KEYS } from '../../lib/crypto/small-order';
+import { toBase58, fromHex } from '../../lib/encoding/bytes';
 import { projectRoot } from '../support/paths';
 
 // The Contract node's editor checks terms with the runtime's validateTerms, bundled for the

@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { NodeRedProcess } from '../../lib/runtime/nodered-process';
-import { createUserDir, linkIntoUserDir } from '../../lib/runtime/nodered-userdir';
+import { NodeRedProcess } from '../../demo/nodered/process';
+import { createUserDir, linkIntoUserDir } from '../../demo/nodered/userdir';
 import { scratchDir } from '../support/e2e';
 import { projectRoot } from '../support/paths';
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { generateKey } from '../../lib/crypto';
-import { signEnvelope } from '../../lib/envelope';
+import { signEnvelope } from '../../lib/envelope/envelope';
 import { coldRoomFlow, coldRoomTerms, LedgerRuntime, Mailbox, rejectionOn, Sensor, TOPIC, waitFlowSubscribed, type Received } from '../support/ledger-runtime';
 import { PROBE, startColdRoomExample, waitRecording } from '../support/example-runtime';
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { NodeRedProcess } from '../../lib/runtime/nodered-process';
-import { createUserDir, installIntoUserDir } from '../../lib/runtime/nodered-userdir';
+import { NodeRedProcess } from '../../demo/nodered/process';
+import { createUserDir, installIntoUserDir } from '../../demo/nodered/userdir';
 import { nodeBinary, nodeRedInstall, packedTarball, projectPackage, scratchDir } from '../support/e2e';
 
 // The packed tarball, installed with npm into a fresh user directory, loaded by

@@ -2,10 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { AdminApiError } from '../../lib/runtime/admin-client';
-import { NodeRedProcess, NodeRedStartError } from '../../lib/runtime/nodered-process';
-import { createUserDir } from '../../lib/runtime/nodered-userdir';
-import { assertPortFree, ListenError } from '../../lib/runtime/ports';
+import { AdminApiError } from '../../demo/nodered/admin-client';
+import { NodeRedProcess, NodeRedStartError } from '../../demo/nodered/process';
+import { createUserDir } from '../../demo/nodered/userdir';
+import { assertPortFree, ListenError } from '../../demo/ports';
 import { scratchDir } from '../support/e2e';
 
 // The harness itself, against the project's Node-RED 4 with no package installed.

@@ -5,20 +5,20 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { chromium } from 'playwright-core';
-import { fromUtf8 } from '../../lib/bytes';
-import { keyToDid } from '../../lib/didkey';
-import { peekEnvelope, verifyEnvelope } from '../../lib/envelope';
-import { readKeyFile } from '../../lib/keyfile';
+import { fromUtf8 } from '../../lib/encoding/bytes';
+import { keyToDid } from '../../lib/crypto/didkey';
+import { peekEnvelope, verifyEnvelope } from '../../lib/envelope/envelope';
+import { readKeyFile } from '../../lib/crypto/keyfile';
 import { Ledger } from '../../lib/ledger';
-import { AdminClient } from '../../lib/runtime/admin-client';
-import { assertPortFree, freePort } from '../../lib/runtime/ports';
+import { AdminClient } from '../../demo/nodered/admin-client';
+import { assertPortFree, freePort } from '../../demo/ports';
 import { scratchDir } from '../support/e2e';
 import { startMosquitto } from '../support/mosquitto';
 import { projectRoot } from '../support/paths';
 
-// `npm start` as a user runs it (dist/bin/start.js), on free ports and a scratch user dir.
+// `npm start` as a user runs it (dist/demo/start.js), on free ports and a scratch user dir.
 
-const startJs = path.join(projectRoot, 'dist', 'bin', 'start.js');
+const startJs = path.join(projectRoot, 'dist', 'demo', 'start.js');
 const cliJs = path.join(projectRoot, 'dist', 'bin', 'iot-ledger.js');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
 

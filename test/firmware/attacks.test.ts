@@ -1,9 +1,9 @@
 // One test per attack on the update process (RFC 9124 threat model), each refused with its reason
 // and recorded as a rejected decision.
 import * as assert from 'node:assert/strict';
-import { toBase64Url, utf8 } from '../../lib/bytes';
+import { toBase64Url, utf8 } from '../../lib/encoding/bytes';
 import { keyToDid } from '../../lib/crypto';
-import { signEnvelope } from '../../lib/envelope';
+import { signEnvelope } from '../../lib/envelope/envelope';
 import {
   checkRelease,
   checkReport,

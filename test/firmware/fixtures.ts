@@ -1,8 +1,8 @@
 // A small in-memory gateway for the firmware tests: records with index and time, the firmware
 // state derived from them, an enrolment set, and helpers that run the rules like a node would.
-import { toHex, utf8 } from '../../lib/bytes';
+import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid, sha256, type PrivateKey } from '../../lib/crypto';
-import { type EnvelopeFormat } from '../../lib/envelope';
+import { type EnvelopeFormat } from '../../lib/envelope/envelope';
 import {
   checkRelease,
   checkReport,

@@ -1,8 +1,8 @@
 // Manifests and reports: signing, opening, field checks; rejection bodies.
 import * as assert from 'node:assert/strict';
-import { toBase64, toHex, utf8 } from '../../lib/bytes';
+import { toBase64, toHex, utf8 } from '../../lib/encoding/bytes';
 import { keyToDid } from '../../lib/crypto';
-import { signEnvelope } from '../../lib/envelope';
+import { signEnvelope } from '../../lib/envelope/envelope';
 import { LedgerError } from '../../lib/errors';
 import {
   createManifest,

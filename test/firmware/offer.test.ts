@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { toHex, utf8 } from '../../lib/bytes';
+import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { createManifest, firmwareTopic, isFirmwareRejection, verifyFirmwareOffer, type FirmwareOffer } from '../../lib/firmware';
 import { firmwareOffer, Gateway } from '../../lib/gateway';

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readPrivateKeyFile } from '../../lib/keyfile';
+import { readPrivateKeyFile } from '../../lib/crypto/keyfile';
 import { verifyProofBundle } from '../../lib/ledger';
 import { runCli } from '../support/cli';
 import { deviceA, tempDir } from '../support/ledger';

@@ -3,10 +3,10 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { bytesEqual, toHex } from '../../lib/bytes';
-import { openCheckpoint } from '../../lib/checkpoint';
+import { bytesEqual, toHex } from '../../lib/encoding/bytes';
+import { openCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
-import { writeKeyFile } from '../../lib/keyfile';
+import { writeKeyFile } from '../../lib/crypto/keyfile';
 import { Ledger, type BlockInfo, type Receipt } from '../../lib/ledger';
 import { CompactRange, verifyInclusion } from '../../lib/merkle';
 import { projectRoot } from '../support/paths';

@@ -1,10 +1,10 @@
 // The bytes docs/FORMAT.md fixes: record encoding, storage keys and values.
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { bytesEqual, toHex } from '../../lib/bytes';
-import { decodeCbor, encodeCbor, type CborValue } from '../../lib/codec';
+import { bytesEqual, toHex } from '../../lib/encoding/bytes';
+import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import { isLedgerError } from '../../lib/errors';
-import { sha256 } from '../../lib/hash';
+import { sha256 } from '../../lib/crypto/hash';
 import { ClassicLevel } from 'classic-level';
 import { decodeRecord, encodeRecord, Ledger, type LedgerRecord } from '../../lib/ledger';
 import * as layout from '../../lib/ledger/layout';

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { generateKey, keyToDid, keyToJwk } from '../../lib/index';
-import { cloneRisk } from '../../lib/safe-value';
+import { cloneRisk } from '../../lib/guards/safe-value';
 import { helper, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 // Every node of the pack that takes messages, given a payload (or another property) nested

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { toHex, utf8 } from '../../lib/bytes';
+import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { createManifest, verifyFirmwareOffer } from '../../lib/firmware';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import type * as mqtt from 'mqtt';
 import { haTopics } from '../../lib/ha';
-import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
+import { startBroker, type RunningBroker } from '../../demo/broker';
 import { HaConnection } from '../../nodes/lib/ha-client';
 import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { signContract, validateTerms } from '../../lib/contracts';
 import { createManifest, createReport } from '../../lib/firmware';
 import { generateKey, keyToDid } from '../../lib/index';
-import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
+import { startBroker, type RunningBroker } from '../../demo/broker';
 import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
 import { projectRoot } from '../support/paths';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { generateKey } from '../../lib/keys';
+import { generateKey } from '../../lib/crypto/keys';
 import { acquireGateway, releaseGateway } from '../../lib/gateway';
 import { pushSidebar, SIDEBAR_TOPIC, Throttle } from '../../nodes/lib/sidebar-push';
 import { tempUserDir } from './support';

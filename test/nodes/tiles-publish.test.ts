@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
-import { openCheckpoint } from '../../lib/checkpoint';
+import { openCheckpoint } from '../../lib/note/checkpoint';
 import { httpTileFetch, Replicator } from '../../lib/replica';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tempDir } from '../support/ledger';

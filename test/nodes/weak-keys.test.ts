@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { concatBytes, fromBase64Url, fromHex, toBase58, toBase64Url, utf8 } from '../../lib/bytes';
+import { concatBytes, fromBase64Url, fromHex, toBase58, toBase64Url, utf8 } from '../../lib/encoding/bytes';
 import { keyToDid, publicKeyFromBytes } from '../../lib/crypto';
 import { helper, ledgerNode, messages, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 

@@ -1,13 +1,13 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { signCheckpoint } from '../../lib/checkpoint';
+import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
-import { verifierKeyString } from '../../lib/note';
-import { openNote } from '../../lib/note-open';
+import { verifierKeyString } from '../../lib/note/note';
+import { openNote } from '../../lib/note/note-open';
 import { cosignatureVerifier, formatAddCheckpoint, logVerifier, parseWitnessKey, witnessVerifierKey } from '../../lib/witness';
-import { readPrivateKeyFile } from '../../lib/keyfile';
+import { readPrivateKeyFile } from '../../lib/crypto/keyfile';
 import { helper, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 // The Witness node in a real Node-RED runtime (the test helper's): requests come in as

@@ -4,15 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { decodeCbor, encodeCbor, type CborValue } from '../../lib/codec';
+import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
-import { envelopePayload, signEnvelope, type EnvelopeFormat } from '../../lib/envelope';
-import { bodyFromPayload } from '../../lib/payload';
-import { sha256 } from '../../lib/hash';
+import { envelopePayload, signEnvelope, type EnvelopeFormat } from '../../lib/envelope/envelope';
+import { bodyFromPayload } from '../../lib/envelope/payload';
+import { sha256 } from '../../lib/crypto/hash';
 import { Ledger, type LedgerRecord, type RecordInput } from '../../lib/ledger';
 import { planWrite } from '../../lib/ledger/commit';
 import { CompactRange } from '../../lib/merkle';
-import { verifierKeyString } from '../../lib/note';
+import { verifierKeyString } from '../../lib/note/note';
 
 export interface Device {
   key: PrivateKey;

@@ -5,7 +5,7 @@
 // usage: node crash-appender.js DIR KEY_FILE NAME [CONCURRENCY]
 import * as fs from 'node:fs';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { readPrivateKeyFile } from '../../lib/keyfile';
+import { readPrivateKeyFile } from '../../lib/crypto/keyfile';
 import { Ledger, type Receipt } from '../../lib/ledger';
 
 async function main(): Promise<void> {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { npmInstall, npmPack } from '../../lib/runtime/npm';
+import { npmInstall, npmPack } from '../../demo/nodered/npm';
 import { projectRoot } from './paths';
 
 /** Survives between test runs: installs of other Node-RED versions, keyed by major. */

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ledgerPaths } from '../../lib/gateway/paths';
-import { prepareLedger } from '../../lib/runtime/demo-ledger';
+import { prepareLedger } from '../../demo/ledger';
 import { LedgerRuntime, Mailbox, type Sensor } from './ledger-runtime';
 import { projectRoot } from './paths';
 
@@ -14,8 +14,19 @@ export const PROBE = { rejected: 'probe/rejected', recorded: 'probe/recorded' } 
 
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
+export interface ExampleOptions {
+  /** Add the Catch probe that republishes every rejection on PROBE.rejected (default true). */
+  rejected?: boolean;
+  /**
+   * Wire the readings' MQTT in to a function that drops them instead of to Verify: the same
+   * Node-RED and intake without the pack's work, the baseline a flood's cost is measured against.
+   * The sink answers a reading whose payload is the Buffer `ping` on PROBE.recorded (`pong`).
+   */
+  sink?: boolean;
+}
+
 /** examples/cold-room.json with its broker set to 127.0.0.1:port and the probe nodes added. */
-export function coldRoomExample(brokerPort: number, probes: { rejected?: boolean } = {}): { flow: FlowNode[]; ledgerName: string } {
+export function coldRoomExample(brokerPort: number, probes: ExampleOptions = {}): { flow: FlowNode[]; ledgerName: string } {
   const flow = JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'cold-room.json'), 'utf8')) as FlowNode[];
   const one = (type: string): FlowNode => {
     const found = flow.filter((n) => n.type === type);
@@ -52,11 +63,17 @@ export function coldRoomExample(brokerPort: number, probes: { rejected?: boolean
     ),
     out('probe-recorded', ''),
   );
+  if (probes.sink) {
+    const readings = flow.filter((n) => n.type === 'mqtt in' && String(n.topic).endsWith('/reading'));
+    if (readings.length !== 1) throw new Error(`examples/cold-room.json has ${readings.length} MQTT in nodes for readings`);
+    readings[0].wires = [['probe-sink']];
+    flow.push(fn('probe-sink', 'return String(msg.payload) === "ping" ? { topic: "probe/recorded", payload: "pong" } : null;', 'probe-recorded'));
+  }
   return { flow, ledgerName: String(ledger.ledgerName) };
 }
 
 /** A runtime with the example deployed and `sensors` enrolled in its ledger beforehand. */
-export async function startColdRoomExample(prefix: string, sensors: Sensor[], probes: { rejected?: boolean } = {}): Promise<{ rt: LedgerRuntime; box: Mailbox; ledgerName: string }> {
+export async function startColdRoomExample(prefix: string, sensors: Sensor[], probes: ExampleOptions = {}): Promise<{ rt: LedgerRuntime; box: Mailbox; ledgerName: string }> {
   const probe = coldRoomExample(0);
   const rt = await LedgerRuntime.create({ ledgerName: probe.ledgerName, prefix });
   try {

@@ -3,13 +3,13 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
-import { fromBase64Url, toBase64Url } from '../../lib/bytes';
+import { fromBase64Url, toBase64Url } from '../../lib/encoding/bytes';
 import { keyToDid, type PrivateKey } from '../../lib/crypto';
-import { signEnvelope } from '../../lib/envelope';
+import { signEnvelope } from '../../lib/envelope/envelope';
 import { ledgerPaths } from '../../lib/gateway/paths';
-import { startBroker, type RunningBroker } from '../../lib/runtime/broker';
-import { NodeRedProcess, type NodeRedProcessOptions } from '../../lib/runtime/nodered-process';
-import { createUserDir, installIntoUserDir } from '../../lib/runtime/nodered-userdir';
+import { startBroker, type RunningBroker } from '../../demo/broker';
+import { NodeRedProcess, type NodeRedProcessOptions } from '../../demo/nodered/process';
+import { createUserDir, installIntoUserDir } from '../../demo/nodered/userdir';
 import { packedTarball, scratchDir } from './e2e';
 import { projectRoot } from './paths';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../../lib/runtime/ports';
+import { freePort } from '../../demo/ports';
 import { scratchDir } from './e2e';
 
 export interface Mosquitto {

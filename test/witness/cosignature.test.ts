@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
-import { fromBase64 } from '../../lib/bytes';
-import { signCheckpoint } from '../../lib/checkpoint';
+import { fromBase64 } from '../../lib/encoding/bytes';
+import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey, privateKeyFromBytes } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { verifierKeyString } from '../../lib/note';
-import { openNote } from '../../lib/note-open';
+import { verifierKeyString } from '../../lib/note/note';
+import { openNote } from '../../lib/note/note-open';
 import {
   cosignLine,
   cosignatureVerifier,

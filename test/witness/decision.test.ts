@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
-import { signCheckpoint } from '../../lib/checkpoint';
+import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
 import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
-import { verifierKeyString } from '../../lib/note';
+import { verifierKeyString } from '../../lib/note/note';
 import { cosignatureVerifier, logVerifier, parseWitnessKey, witnessVerifierKey } from '../../lib/witness/cosignature';
 import {
   decideAddCheckpoint,
@@ -14,7 +14,7 @@ import {
   type WitnessedLog,
 } from '../../lib/witness/decision';
 import { formatAddCheckpoint, parseAddCheckpoint, parseTlogSize } from '../../lib/witness/request';
-import { openNote } from '../../lib/note-open';
+import { openNote } from '../../lib/note/note-open';
 
 const ORIGIN = 'gw.example/cold-room';
 

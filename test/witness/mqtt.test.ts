@@ -2,12 +2,12 @@ import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
-import { signCheckpoint } from '../../lib/checkpoint';
+import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
-import { verifierKeyString } from '../../lib/note';
+import { verifierKeyString } from '../../lib/note/note';
 import { parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey } from '../../lib/witness';
 import { mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
-import { freePort } from '../../lib/runtime/ports';
+import { freePort } from '../../demo/ports';
 import { tempDir } from '../support/ledger';
 
 // The MQTT transport on Debian's mosquitto: the topic pair (any MQTT version) through the

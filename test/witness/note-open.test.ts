@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { signCheckpoint } from '../../lib/checkpoint';
+import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { concatBytes, toBase64 } from '../../lib/bytes';
-import { addNoteSignature, noteKeyId, verifierKeyString } from '../../lib/note';
-import { isValidKeyName, openNote, splitNote } from '../../lib/note-open';
+import { concatBytes, toBase64 } from '../../lib/encoding/bytes';
+import { addNoteSignature, noteKeyId, verifierKeyString } from '../../lib/note/note';
+import { isValidKeyName, openNote, splitNote } from '../../lib/note/note-open';
 import { logVerifier } from '../../lib/witness/cosignature';
 
 // The rules of golang.org/x/mod/sumdb/note Open(), case by case.

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
-import { signCheckpoint } from '../../lib/checkpoint';
+import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { verifierKeyString } from '../../lib/note';
+import { verifierKeyString } from '../../lib/note/note';
 import { cosignLine, logVerifier, witnessVerifierKey } from '../../lib/witness/cosignature';
 import { addCosignatures, quorumPolicy, verifyCosignedCheckpoint } from '../../lib/witness/quorum';
 

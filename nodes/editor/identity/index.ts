@@ -1,7 +1,7 @@
 // The Identity config node's editor: generate a key pair in the browser (WebCrypto) or paste a
 // private JWK. Keys are read and checked by the runtime's own jwkToKey and keyToDid.
-import { keyToDid } from '../../../lib/didkey';
-import { jwkToKey, publicOnly, type Alg, type Jwk } from '../../../lib/key-bytes';
+import { keyToDid } from '../../../lib/crypto/didkey';
+import { jwkToKey, publicOnly, type Alg, type Jwk } from '../../../lib/crypto/key-bytes';
 
 interface IdentityProps {
   name: string;

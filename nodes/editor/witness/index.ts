@@ -1,5 +1,5 @@
 // The Witness node's editor. Key names are checked by the runtime's isValidKeyName (C2SP signed notes).
-import { isValidKeyName } from '../../../lib/note-open';
+import { isValidKeyName } from '../../../lib/note/note-open';
 
 interface WitnessProps {
   name: string;

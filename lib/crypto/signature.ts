@@ -1,0 +1,91 @@
+import { sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
+import { isAlg, privateKeyObject, publicKeyObject, type Alg, type PrivateKey } from './keys';
+import { LedgerError } from '../errors';
+
+/** Signs with node:crypto. ES256 signatures are raw r||s (64 bytes), as JWS and COSE use them. */
+export function sign(key: PrivateKey, message: Uint8Array): Uint8Array {
+  const ko = privateKeyObject(key);
+  if (key.alg === 'Ed25519') return new Uint8Array(nodeSign(null, message, ko));
+  return new Uint8Array(nodeSign('sha256', message, { key: ko, dsaEncoding: 'ieee-p1363' }));
+}
+
+/**
+ * Verifies a raw signature. Returns false for a wrong signature and for malformed keys or
+ * signatures; throws ERR_UNSUPPORTED_ALG only for an unknown algorithm name.
+ */
+export function verifySignature(alg: Alg, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (!isAlg(alg)) throw new LedgerError('ERR_UNSUPPORTED_ALG', `unsupported algorithm ${String(alg)}`);
+  if (!(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array))
+    return false;
+  if (alg === 'Ed25519') {
+    if (signature.length !== 64 || !ed25519CanonicalS(signature)) return false;
+  } else if (signature.length !== 64) return false;
+  let ko;
+  try {
+    ko = publicKeyObject(alg, publicKey);
+  } catch {
+    return false;
+  }
+  try {
+    if (alg === 'Ed25519') return nodeVerify(null, message, ko, signature);
+    return nodeVerify('sha256', message, { key: ko, dsaEncoding: 'ieee-p1363' }, signature);
+  } catch {
+    return false;
+  }
+}
+
+// Group order L of Ed25519, little-endian; RFC 8032 requires S < L.
+const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
+function ed25519CanonicalS(sig: Uint8Array): boolean {
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]);
+  return s < ED25519_L;
+}
+
+/** Pure-JS verification with @noble/curves under the strict settings Wycheproof expects. */
+export function verifySignatureNoble(alg: Alg, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    if (alg === 'Ed25519') return ed25519.verify(signature, message, publicKey, { zip215: false });
+    return p256.verify(signature, message, publicKey, { lowS: false, prehash: true, format: 'compact' });
+  } catch {
+    return false;
+  }
+}
+
+/** Strict DER (X.690) ECDSA-Sig-Value to raw r||s; null for anything that is not minimal DER. */
+export function ecdsaDerToRaw(der: Uint8Array, size = 32): Uint8Array | null {
+  let pos = 0;
+  const readLen = (): number | null => {
+    if (pos >= der.length) return null;
+    const b = der[pos++];
+    if (b < 0x80) return b;
+    if (b !== 0x81 || pos >= der.length) return null;
+    const l = der[pos++];
+    return l < 0x80 ? null : l;
+  };
+  const readInt = (): Uint8Array | null => {
+    if (der[pos++] !== 0x02) return null;
+    const len = readLen();
+    if (len === null || len === 0 || pos + len > der.length) return null;
+    const v = der.subarray(pos, pos + len);
+    pos += len;
+    if (v[0] & 0x80) return null; // negative
+    if (len > 1 && v[0] === 0 && !(v[1] & 0x80)) return null; // non-minimal
+    const trimmed = v[0] === 0 ? v.subarray(1) : v;
+    if (trimmed.length > size) return null;
+    return trimmed;
+  };
+  if (der[pos++] !== 0x30) return null;
+  const total = readLen();
+  if (total === null || pos + total !== der.length) return null;
+  const r = readInt();
+  if (!r) return null;
+  const s = readInt();
+  if (!s || pos !== der.length) return null;
+  const out = new Uint8Array(size * 2);
+  out.set(r, size - r.length);
+  out.set(s, 2 * size - s.length);
+  return out;
+}
