@@ -74,7 +74,14 @@ describe('locale catalogues', () => {
     const runtime = files(nodesDir, /\.ts$/).filter((f) => !path.relative(nodesDir, f).startsWith(`editor${path.sep}`));
     for (const file of runtime) {
       const text = fs.readFileSync(file, 'utf8');
-      const keys = [...text.matchAll(/(?:RED\._|\bt)\(\s*['`](iot-ledger-[a-z]+\.[A-Za-z0-9_.]+)['`]/g)].map((m) => m[1]);
+      const keys = [...text.matchAll(/RED\._\(\s*['`](iot-ledger-[a-z]+\.[A-Za-z0-9_.]+)['`]/g)].map((m) => m[1]);
+      // A helper's t(key) is its caller's RED._: the key is in the catalogue of the set it names.
+      for (const m of text.matchAll(/\bt\(\s*(?:[^'`()]*\?\s*)?['`](iot-ledger-[a-z]+)(\.[A-Za-z0-9_.]+)['`](?:\s*:\s*['`]\1(\.[A-Za-z0-9_.]+)['`])?/g)) {
+        for (const rest of [m[2], m[3]].filter((x): x is string => !!x)) {
+          assert.ok(catalogue('en-US', m[1]).has(m[1] + rest), `${path.relative(projectRoot, file)} looks up ${m[1]}${rest}; missing in en-US/${m[1]}.json`);
+          checked++;
+        }
+      }
       // Template keys such as `iot-ledger-verify.status.${key}`: check the prefix's known completions.
       const prefixes = [...text.matchAll(/RED\._\(`(iot-ledger-[a-z]+\.[A-Za-z0-9_.]+\.)\$\{/g)].map((m) => m[1]);
       const base = path.basename(file, '.ts');
