@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { validateTerms } from '../../lib/contracts';
 import { keyToDid } from '../../lib/crypto/didkey';
-import { generateKey } from '../../lib/crypto/keys';
+import { generateKey, keyToJwk } from '../../lib/crypto/keys';
 import { ED25519_SMALL_ORDER_KEYS } from '../../lib/crypto/small-order';
 import { toBase58, fromHex } from '../../lib/encoding/bytes';
 import { projectRoot } from '../support/paths';
@@ -12,7 +12,8 @@ import { projectRoot } from '../support/paths';
 // The Contract node's editor checks terms with the runtime's validateTerms, bundled for the
 // browser. This feeds the same good and bad terms to the shipped bundle (dist/nodes/
 // iot-ledger-contract.html) in Debian's Chromium and to validateTerms in Node, and asserts the
-// same verdict and the same message for each.
+// same verdict and the same message for each; and the Identity editor's did:key for a pasted
+// JWK against keyToDid.
 
 const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -89,7 +90,7 @@ function nodeVerdict(terms: unknown): true | string {
   }
 }
 
-describe('e2e: the Contract editor and the runtime agree on terms (Chromium)', function () {
+describe('e2e: the Contract and Identity editors agree with the runtime (Chromium)', function () {
   this.timeout(120_000);
   let browser: Browser;
   let page: Page;
@@ -151,7 +152,53 @@ describe('e2e: the Contract editor and the runtime agree on terms (Chromium)', f
   });
 
   it('bundles no Node built-in: no require(), no Buffer', () => {
-    const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', 'iot-ledger-contract.html'), 'utf8');
-    assert.doesNotMatch(html, /\brequire\(|\bBuffer\b/);
+    for (const set of ['iot-ledger-contract', 'iot-ledger-identity']) {
+      const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', `${set}.html`), 'utf8');
+      assert.doesNotMatch(html, /\brequire\(|\bBuffer\b/, set);
+    }
+  });
+
+  it('Identity editor: a pasted private JWK gets the did:key the runtime computes; a JWK whose d does not match is refused', async () => {
+    const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', 'iot-ledger-identity.html'), 'utf8');
+    const script = /<script type="text\/javascript">\n([\s\S]*?)<\/script>/.exec(html);
+    assert.ok(script);
+    // Form inputs as the dialog's oneditsave reads and writes them, by selector.
+    await page.evaluate(() => {
+      const w = window as Record<string, unknown>;
+      const inputs: Record<string, { v: string; d: unknown }> = {};
+      w.inputs = inputs;
+      w.$ = (sel: string) => {
+        const el = (inputs[sel] ??= { v: '', d: undefined });
+        const api = {
+          val: (x?: unknown) => (x === undefined ? el.v : ((el.v = String(x)), api)),
+          data: (_k: string, x?: unknown) => (x === undefined ? el.d : ((el.d = x), api)),
+        };
+        return api;
+      };
+    });
+    await page.addScriptTag({ content: script[1] });
+    const save = (jwk: string, state: Record<string, unknown>): Promise<{ did: string; alg: string; jwk: string }> =>
+      page.evaluate(
+        ([text, st]) => {
+          const w = window as { registered: Record<string, { oneditsave: () => void }>; inputs: Record<string, { v: string; d: unknown }> };
+          w.inputs['#node-config-input-jwk'] = { v: text as string, d: st };
+          w.inputs['#node-config-input-did'] = { v: '', d: undefined };
+          w.inputs['#node-config-input-alg'] = { v: '', d: undefined };
+          w.registered['iot-ledger-identity'].oneditsave.call({});
+          return { did: w.inputs['#node-config-input-did'].v, alg: w.inputs['#node-config-input-alg'].v, jwk: w.inputs['#node-config-input-jwk'].v };
+        },
+        [jwk, state] as const,
+      );
+    for (const alg of ['Ed25519', 'ES256'] as const) {
+      const key = generateKey(alg);
+      const saved = await save(JSON.stringify(keyToJwk(key, true)), { hasKey: false, did: '', accepted: null, refused: null });
+      assert.equal(saved.did, keyToDid(key), alg);
+      assert.equal(saved.alg, alg);
+    }
+    const a = keyToJwk(generateKey('Ed25519'), true);
+    const b = keyToJwk(generateKey('Ed25519'), true);
+    const mismatched = await save(JSON.stringify({ ...a, d: b.d }), { hasKey: true, did: 'did:key:zKept', accepted: null, refused: null });
+    assert.equal(mismatched.did, 'did:key:zKept', 'a key whose d is not its x leaves the identity as it was');
+    assert.equal(mismatched.jwk, '__PWRD__');
   });
 });
