@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { haTopics } from '../lib/ha';
 import { HaConnection, type HaConfigNode } from './lib/ha-client';
 import type { NodeDef, RED } from './lib/red';
+import { configText } from './lib/config-text';
 
 export = function register(RED: RED): void {
   function HaConfig(this: HaConfigNode, def: NodeDef): void {
@@ -19,7 +20,7 @@ export = function register(RED: RED): void {
       problem = (err as Error).message;
       this.topics = haTopics();
     }
-    const host = String(def.host ?? '').trim();
+    const host = configText(def.host).trim();
     if (!host) problem ??= 'no broker host';
     if (problem) this.error(`Home Assistant: ${problem}; nothing is published`);
     this.connection = () => {

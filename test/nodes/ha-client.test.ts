@@ -49,9 +49,10 @@ describe('nodes/lib/ha-client: the shared MQTT connection', function () {
     watches.push(watch);
     const c = connection(broker.port);
     open.push(c);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // No MQTT client exists before the first publication, so none can be connecting either.
+    assert.equal((c as unknown as { client?: mqtt.MqttClient }).client, undefined);
     assert.equal(c.connected, false);
-    assert.equal(watch.messages.length, 0, 'nothing before the first publication');
+    assert.equal(broker.clients, 1, 'only the watch is connected');
 
     c.retain('homeassistant/sensor/x/config', '{"name":"X"}');
     c.retain('iot-ledger/x/state', '{"v":1}');
@@ -66,7 +67,7 @@ describe('nodes/lib/ha-client: the shared MQTT connection', function () {
     await c.close();
     await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'offline');
     c.retain('iot-ledger/x/state', '{"v":3}');
-    const retained = await retainedMessages(broker.url, ['iot-ledger/#', 'homeassistant/#'], [AVAILABILITY, 'iot-ledger/x/state']);
+    const retained = await retainedMessages(broker, ['iot-ledger/#', 'homeassistant/#'], [AVAILABILITY, 'iot-ledger/x/state']);
     assert.equal(retained.get(AVAILABILITY), 'offline');
     assert.equal(retained.get('iot-ledger/x/state'), '{"v":2}', 'nothing is published after close');
     assert.equal(retained.get('homeassistant/sensor/x/config'), '{"name":"X"}');
@@ -122,13 +123,16 @@ describe('nodes/lib/ha-client: the shared MQTT connection', function () {
     c.retain('iot-ledger/z/state', '1');
     c.retain('iot-ledger/z/state', '2');
     await until('a failed attempt', () => warnings.length > 0);
-    await new Promise((resolve) => setTimeout(resolve, 400)); // several more attempts
+    // Several more attempts fail (each one closes the client's stream) and are not reported again.
+    let attempts = 0;
+    (c as unknown as { client: mqtt.MqttClient }).client.on('close', () => attempts++);
+    await until('three more attempts', () => attempts >= 3);
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(warnings[0], new RegExp(`^Home Assistant MQTT mqtt://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
 
     broker = await startBroker({ port });
     await until('connected', () => c.connected);
-    const retained = await retainedMessages(broker.url, ['iot-ledger/#'], [AVAILABILITY, 'iot-ledger/z/state']);
+    const retained = await retainedMessages(broker, ['iot-ledger/#'], [AVAILABILITY, 'iot-ledger/z/state']);
     assert.equal(retained.get('iot-ledger/z/state'), '2');
     assert.equal(retained.get(AVAILABILITY), 'online');
   });
