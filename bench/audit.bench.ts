@@ -56,8 +56,10 @@ function* signedRecords(n: number, devices: Signer[]): Iterable<RecordInput> {
   for (let i = devices.length; i < n; i++) {
     const d = devices[i % devices.length];
     const counter = ++d.counter;
-    const envelope = signEnvelope({ temperature: -21 + (i % 50) / 10, counter, ts: 1764000000000 + i }, d.key, { kid: d.did });
-    yield { type: 'reading', device: d.did, body: { temperature: -21 + (i % 50) / 10 }, envelope };
+    // The body is the signed payload, as the Record node stores it (the audit checks they agree).
+    const payload = { temperature: -21 + (i % 50) / 10, counter, ts: 1764000000000 + i };
+    const envelope = signEnvelope(payload, d.key, { kid: d.did });
+    yield { type: 'reading', device: d.did, body: payload, envelope };
   }
 }
 

@@ -1,5 +1,7 @@
 import { benchAudit } from './audit.bench';
+import { benchCli } from './cli.bench';
 import { benchEnvelopes } from './envelope.bench';
+import { benchHypercore } from './hypercore.bench';
 import { benchLedger } from './ledger.bench';
 import { benchNodeRed } from './nodered.bench';
 import { benchReplica } from './replica.bench';
@@ -9,6 +11,8 @@ async function run(): Promise<void> {
   console.log(`# node-red-contrib-iot-ledger benchmarks (${process.version}, ${new Date().toISOString()})`);
   if (!only || only === 'envelope') benchEnvelopes();
   if (!only || only === 'ledger') await benchLedger();
+  if (!only || only === 'hypercore') await benchHypercore();
+  if (!only || only === 'cli') benchCli();
   if (!only || only === 'audit') await benchAudit();
   if (!only || only === 'nodered') await benchNodeRed();
   if (!only || only === 'witnesses') await benchNodeRed(true);

@@ -1,6 +1,6 @@
 /**
  * The simulator's `sign` hook for signed sensors: each reading becomes a JWS made with the
- * sensor's own key, kid = its did:key, payload {temperature, door, counter, ts} (what a
+ * sensor's own key, kid = its did:key, payload {temperature, door, counter, ts[, contract]} (what a
  * device running the Sign node, or firmware doing the same, would publish).
  */
 import { keyToDid } from '../lib/crypto/didkey';
@@ -15,10 +15,14 @@ export interface SignedReadingPayload {
   counter: number;
   /** Device time, ms since the epoch. */
   ts: number;
+  /** Terms hash of the contract the sensor pulled and operates under, once it has. */
+  contract?: string;
 }
 
 export function readingPayload(reading: Reading): SignedReadingPayload {
-  return { temperature: reading.temperature, door: reading.door, counter: reading.counter, ts: reading.time };
+  const p: SignedReadingPayload = { temperature: reading.temperature, door: reading.door, counter: reading.counter, ts: reading.time };
+  if (reading.contract !== undefined) p.contract = reading.contract;
+  return p;
 }
 
 /** A Sign hook that signs each sensor's readings with its key; a sensor without a key is an error. */

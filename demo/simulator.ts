@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
+import { firmwareTopic } from '../lib/firmware/offer';
+import type { PrivateKey } from '../lib/crypto/keys';
 import { ColdRoomModel, type ColdRoomModelOptions, type Phase } from './cold-room-model';
+import { firmwareReportTopic, pullContract, SensorFirmware, type InstalledFirmware, type OfferOutcome, type PulledContract } from './sensor-pull';
 
 /** What a simulated sensor measures, in this key order. */
 export interface Reading {
@@ -11,6 +14,8 @@ export interface Reading {
   counter: number;
   /** Milliseconds since the epoch. */
   time: number;
+  /** Terms hash of the contract the sensor pulled and verified, once it has (see SimulatorOptions.pull). */
+  contract?: string;
 }
 
 /** Turns a reading into the MQTT payload, e.g. a JWS or COSE_Sign1 made with the sensor's key. */
@@ -40,6 +45,24 @@ export interface SimulatorOptions {
   /** Called after each publish was handed to the client. */
   onReading?: (sensor: string, reading: Reading, phase: Phase) => void;
   onError?: (err: Error, sensor: string) => void;
+  /** Sensors that pull what the ledger approved: contract documents and firmware offers. */
+  pull?: PullOptions;
+}
+
+export interface PullOptions {
+  /** The gateway's did:key: every document and offer must be proven under checkpoints it signed. */
+  gatewayKey: string;
+  /** Each pulling sensor's identity; sensors not listed pull nothing. */
+  devices: ReadonlyMap<string, { did: string; key: PrivateKey }>;
+  vendorKeys: readonly string[];
+  /** What a sensor runs before it installed anything (its factory firmware). */
+  factory: InstalledFirmware;
+  /** Image bytes by hex SHA-256 (the vendor's download server). */
+  images: ReadonlyMap<string, Uint8Array>;
+  /** JSON file keeping what each sensor has installed, across restarts. */
+  stateFile?: string;
+  onContract?: (sensor: string, result: PulledContract | Error) => void;
+  onFirmware?: (sensor: string, outcome: OfferOutcome) => void;
 }
 
 export interface Simulator {
@@ -63,6 +86,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const sign = opts.sign ?? plainJson;
   const clock = opts.clock ?? Date.now;
   const counters = readCounters(opts.stateFile);
+  const installed = readInstalled(opts.pull?.stateFile);
+  const nextCounter = (sensor: string) => (): number => {
+    const counter = (counters[sensor] ?? 0) + 1;
+    counters[sensor] = counter;
+    // The counter is saved before it is used, so a crash never reuses one.
+    writeCounters(opts.stateFile, counters);
+    return counter;
+  };
   const timers: NodeJS.Timeout[] = [];
   const clients: mqtt.MqttClient[] = [];
   const started = clock();
@@ -101,14 +132,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
           report(err instanceof Error ? err : new Error(String(err)), sensor);
         }
       };
+      const counter = nextCounter(sensor);
+      const pulled = opts.pull ? await startPulling(client, sensor, opts.pull, installed, counter, clock, report) : undefined;
       const publishOne = (): void => {
         const now = clock();
         const { temperature, door, phase } = model.sample(now);
-        const counter = (counters[sensor] ?? 0) + 1;
-        counters[sensor] = counter;
-        // The counter is saved before it is used, so a crash never reuses one.
-        writeCounters(opts.stateFile, counters);
-        const reading: Reading = { temperature, door, counter, time: now };
+        const reading: Reading = { temperature, door, counter: counter(), time: now };
+        const terms = pulled?.contract();
+        if (terms) reading.contract = terms;
         const payload = sign(reading, sensor);
         client.publish(topic(sensor), typeof payload === 'string' ? payload : Buffer.from(payload), { qos: 1 }, (err) => {
           if (err) report(err, sensor);
@@ -137,6 +168,91 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     counters: () => ({ ...counters }),
     stop: () => (stopping ??= stop()),
   };
+}
+
+interface Pulling {
+  /** Terms hash of the active contract this sensor is a subject of, once verified. */
+  contract(): string | undefined;
+}
+
+/** Subscribes a sensor to its contract documents and firmware offers, and answers offers with signed reports. */
+async function startPulling(
+  client: mqtt.MqttClient,
+  sensor: string,
+  pull: PullOptions,
+  installed: Record<string, InstalledFirmware>,
+  counter: () => number,
+  clock: () => number,
+  report: (err: Error, sensor: string) => void,
+): Promise<Pulling | undefined> {
+  const me = pull.devices.get(sensor);
+  if (!me) return undefined;
+  const firstStart = installed[sensor] === undefined;
+  const fw = new SensorFirmware({
+    did: me.did,
+    key: me.key,
+    gatewayKey: pull.gatewayKey,
+    vendorKeys: pull.vendorKeys,
+    installed: installed[sensor] ?? pull.factory,
+    images: pull.images,
+  });
+  const offers = firmwareTopic(me.did);
+  const contracts = new Map<string, string>();
+  const send = (envelope: string | Uint8Array): void => {
+    client.publish(firmwareReportTopic(me.did), typeof envelope === 'string' ? envelope : Buffer.from(envelope), { qos: 1 }, (err) => {
+      if (err) report(err, sensor);
+    });
+  };
+  client.on('message', (topic, payload) => {
+    try {
+      if (topic === offers) {
+        const outcome = fw.offer(payload, counter, clock());
+        if (outcome.kind === 'installed') {
+          installed[sensor] = outcome.to;
+          writeInstalled(pull.stateFile, installed);
+        }
+        if (outcome.kind === 'installed' || outcome.kind === 'refused') send(outcome.report);
+        pull.onFirmware?.(sensor, outcome);
+      } else if (topic.startsWith('iot-ledger/contract/')) {
+        if (payload.length === 0) return; // a cleared retained document
+        try {
+          const c = pullContract(payload, pull.gatewayKey, me.did);
+          if (c.subject && c.active) contracts.set(c.id, c.termsHash);
+          else contracts.delete(c.id);
+          pull.onContract?.(sensor, c);
+        } catch (err) {
+          pull.onContract?.(sensor, err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+    } catch (err) {
+      report(err instanceof Error ? err : new Error(String(err)), sensor);
+    }
+  });
+  await client.subscribeAsync({ 'iot-ledger/contract/+': { qos: 1 }, [offers]: { qos: 1 } });
+  if (firstStart) {
+    // A new sensor tells the ledger what it runs, once.
+    installed[sensor] = fw.installed;
+    writeInstalled(pull.stateFile, installed);
+    send(fw.report(counter(), clock()));
+  }
+  return { contract: () => [...contracts.values()].sort()[0] };
+}
+
+function readInstalled(file: string | undefined): Record<string, InstalledFirmware> {
+  if (!file || !fs.existsSync(file)) return {};
+  try {
+    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, InstalledFirmware>;
+    return parsed && typeof parsed === 'object' ? parsed : {};
+  } catch (err) {
+    throw new Error(`simulator firmware state ${file} is not valid JSON (delete it to start from the factory firmware)`, { cause: err });
+  }
+}
+
+function writeInstalled(file: string | undefined, installed: Record<string, InstalledFirmware>): void {
+  if (!file) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(installed));
+  fs.renameSync(`${file}.tmp`, file);
 }
 
 function defaultModel(index: number): ColdRoomModelOptions {

@@ -32,6 +32,20 @@ import type { Phase } from './cold-room-model';
 import { ledgerPaths } from '../lib/gateway/paths';
 import { addDemoWitness, DEMO_WITNESS } from './witness';
 import type { FlowNode } from './flow';
+import {
+  addDemoFirmwareTab,
+  demoImages,
+  demoManifest,
+  DEMO_FIRMWARE_TAB,
+  DEMO_RELEASE_INJECT,
+  factoryFirmware,
+  loadOrCreateVendorKey,
+  prepareDemoFirmware,
+  UPDATE,
+} from './demo-firmware';
+import { AdminClient } from './nodered/admin-client';
+import { keyToDid } from '../lib/crypto/didkey';
+import type { OfferOutcome, PulledContract } from './sensor-pull';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
@@ -190,6 +204,40 @@ function phaseNote(sensor: string, phase: Phase, temperature: number): string {
   }
 }
 
+const RELEASE_AFTER_MS = 10_000;
+
+function firmwareLine(first: string): string {
+  return `  Firmware:                 tab "Firmware (demo)": ${first} pulls an approved update (about 10 s after a first start, or click ①),\n${''.padEnd(28)}refuses replayed approvals (click ② and ③); reports go to the ledger\n`;
+}
+
+/** One line per contract document a sensor verified (or refused), only when it changes. */
+function contractNote(): (sensor: string, r: PulledContract | Error) => void {
+  const last = new Map<string, string>();
+  return (sensor, r) => {
+    const line =
+      r instanceof Error
+        ? `[sim] ${sensor}: REFUSED a contract document: ${r.message}`
+        : `[sim] ${sensor}: pulled contract ${r.id} v${r.version}: terms, ${r.signed}/${r.parties} party signatures and inclusion proof verified with the gateway key` +
+          (r.subject && r.active ? `; operating under it (readings carry terms hash ${r.termsHash.slice(0, 12)}…)` : r.subject ? '; not active yet' : '; not a subject of it');
+    if (last.get(sensor) === line) return;
+    last.set(sensor, line);
+    log(line);
+  };
+}
+
+function firmwareNote(sensor: string, o: OfferOutcome): string | undefined {
+  switch (o.kind) {
+    case 'installed':
+      return `[sim] ${sensor}: firmware ${o.from.version} -> ${o.to.version} installed (vendor signature, digest and approval at record ${o.decisionIndex} verified); signed report sent`;
+    case 'refused':
+      return `[sim] ${sensor}: REFUSED firmware offer ${o.offered.version} (${o.reason}): ${o.message}; signed report sent`;
+    case 'unreadable':
+      return `[sim] ${sensor}: ignored a message on its firmware topic: ${o.message}`;
+    case 'current':
+      return undefined;
+  }
+}
+
 /** A path as the person at the terminal would type it. */
 function shown(p: string): string {
   const rel = path.relative(process.cwd(), p);
@@ -234,6 +282,7 @@ function banner(
   keys: DemoKeys,
   ledgers: Array<PreparedLedger & { verifies: boolean }>,
   witnessLine = '',
+  firmwareLine = '',
 ): string {
   const [first, second] = cfg.sensors;
   const contract = ledgers.flatMap((l) => l.contracts).find((c) => c.active);
@@ -247,7 +296,7 @@ function banner(
   ${broker.external ? 'MQTT broker (yours):     ' : 'MQTT broker (Aedes):     '} ${broker.url}
   Simulated sensors:        ${sensors}: a signed reading (JWS, kid = its did:key) every 2 s on ${readingTopic('<sensor>')}
 ${ledgerLines(ledgers, keys)}
-${witnessLine}${keyLines(cfg, keys, ledgers)}
+${witnessLine}${firmwareLine}${keyLines(cfg, keys, ledgers)}
   User directory:           ${shown(cfg.userDir)}  (${how}; delete it to start over)
 
   What to look at:
@@ -368,6 +417,27 @@ async function main(): Promise<number> {
     } else if (JSON.stringify(deployment.flows).includes('"iot-ledger-witness"')) {
       witnessLine = `  Witness:`.padEnd(28) + 'a Witness node in the flows cosigns the ledger (Record shows "cosigned k/n")\n';
     }
+    // Devices pull what the ledger approved: contract documents and firmware offers of the ledger the sensors feed.
+    const fed = ledgersInUse(deployment.flows).find((u) => u.verifies);
+    const fedLedger = ledgers.find((l) => l.verifies);
+    const vendorKey = loadOrCreateVendorKey(cfg.userDir);
+    let firmwareTab = JSON.stringify(deployment.flows).includes(`"${DEMO_FIRMWARE_TAB}"`);
+    if (deployment.first && fed && fedLedger) {
+      const brokerNode = (deployment.flows as FlowNode[]).find((n) => n.type === 'mqtt-broker');
+      const sensors = keys.sensors.map((s) => ({ name: s.name, did: s.did }));
+      const factoryOffers = await prepareDemoFirmware({ dir: fedLedger.dir, keyFile: ledgerPaths(cfg.userDir, fed.ledgerName, fed.dir).keyFile, name: fed.ledgerName }, vendorKey, sensors);
+      if (brokerNode) {
+        deployment.flows = addDemoFirmwareTab(deployment.flows as FlowNode[], {
+          ledgerConfig: fed.configId,
+          broker: brokerNode.id,
+          sensors,
+          update: demoManifest(vendorKey, UPDATE),
+          factoryOffers,
+        });
+        firmwareTab = true;
+      }
+      log(`ledger ${fed.ledgerName}: vendor ${keyToDid(vendorKey).slice(0, 20)}… trusted, factory firmware ${factoryFirmware().version} approved for ${sensors.map((s) => s.name).join(', ')}`);
+    }
     if (deployment.first) seedFlows(cfg.userDir, deployment.flows);
     if (ext?.username) giveBrokerLogin(cfg.userDir, brokersFromEnvironment(deployment.flows), ext);
     nr = await NodeRedProcess.start({
@@ -391,8 +461,39 @@ async function main(): Promise<number> {
         last.set(sensor, phase);
       },
       onError: (err, sensor) => log(`[sim] ${sensor}: ${err.message}`),
+      ...(fedLedger
+        ? {
+            pull: {
+              gatewayKey: fedLedger.gatewayDid,
+              devices: new Map(keys.sensors.map((s) => [s.name, { did: s.did, key: s.key }])),
+              vendorKeys: [keyToDid(vendorKey)],
+              factory: factoryFirmware(),
+              images: demoImages(),
+              stateFile: path.join(cfg.userDir, 'simulator-firmware.json'),
+              onContract: contractNote(),
+              onFirmware: (sensor: string, o: OfferOutcome) => {
+                const note = firmwareNote(sensor, o);
+                if (note) log(note);
+              },
+            },
+          }
+        : {}),
     });
-    log(banner(cfg, nr, broker, deployment.how, keys, ledgers, witnessLine));
+    log(banner(cfg, nr, broker, deployment.how, keys, ledgers, witnessLine, firmwareTab ? firmwareLine(cfg.sensors[0]) : ''));
+    if (deployment.first && firmwareTab) {
+      // The firmware loop runs by itself once, on a first start; the tab's injects repeat it and the attacks.
+      const admin = new AdminClient(nr.url);
+      const timer = setTimeout(() => {
+        log(`[demo] pressing "① release ${UPDATE.version} + approve for ${cfg.sensors[0]}" in the "Firmware (demo)" tab`);
+        admin.raw('POST', `/inject/${DEMO_RELEASE_INJECT}`).then(
+          (res) => {
+            if (!res.ok) log(`[demo] could not press it: HTTP ${res.status}`);
+          },
+          (err: unknown) => log(`[demo] could not press it: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }, RELEASE_AFTER_MS);
+      timer.unref();
+    }
   } catch (err) {
     await sim?.stop();
     await nr?.kill();

@@ -8,6 +8,10 @@ import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
 import * as nodePath from 'node:path';
 import { StaticTilePublisher } from '../lib/tiles/publisher';
+import { MqttTilePublisher } from '../lib/tiles/mqtt';
+import { randomBytes } from 'node:crypto';
+import * as mqtt from 'mqtt';
+type MqttClient = mqtt.MqttClient;
 import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
 import { configText } from './lib/config-text';
 
@@ -70,6 +74,38 @@ export = function register(RED: RED): void {
         () => undefined,
       );
     } else if (publishHttp) void this.gateway().catch(() => undefined);
+    // Tiles over MQTT: mqtt://host:port[/<topic base>] (default base iot-ledger/<origin slug>).
+    const tilesMqtt = typeof def.tilesMqtt === 'string' ? def.tilesMqtt.trim() : '';
+    let mqttTiles: { publisher?: MqttTilePublisher; client: MqttClient } | undefined;
+    if (tilesMqtt) {
+      try {
+        const u = new URL(tilesMqtt);
+        if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new Error('not mqtt');
+        const base = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
+        if (/[#+]/.test(base)) throw new Error('wildcards');
+        const client = mqtt.connect(`${u.protocol}//${u.host}`, {
+          clientId: `iot-ledger-tiles-${randomBytes(6).toString('hex')}`,
+          reconnectPeriod: 2000,
+          ...(this.credentials?.mqttUser ? { username: this.credentials.mqttUser, password: this.credentials.mqttPassword ?? '' } : {}),
+        });
+        client.on('error', (err) => this.warn(`tiles over MQTT: ${err.message}`));
+        const state: { publisher?: MqttTilePublisher; client: MqttClient } = { client };
+        mqttTiles = state;
+        this.gateway().then(
+          (gw) => {
+            if (mqttTiles !== state) return;
+            state.publisher = new MqttTilePublisher(gw.ledger, client, {
+              ...(base ? { base } : {}),
+              onError: (err) => this.warn(`tiles over MQTT: ${err.message}`),
+            });
+            if (client.connected) state.publisher.start().catch((err: Error) => this.warn(`tiles over MQTT: ${err.message}`));
+          },
+          () => undefined,
+        );
+      } catch {
+        this.error(`ledger ${this.ledgerName}: tiles over MQTT needs mqtt://host:port[/topic base] without + or #, not ${JSON.stringify(tilesMqtt)}`);
+      }
+    }
     this.on('close', (_removed, done) => {
       unpublishLedger(this.ledgerName, gatewayOf);
       const was = opened;
@@ -81,13 +117,17 @@ export = function register(RED: RED): void {
         client = undefined;
       };
       const stopStatic = staticTiles ? staticTiles.stop() : Promise.resolve();
+      const m = mqttTiles;
+      mqttTiles = undefined;
+      m?.publisher?.close();
+      if (m) m.client.end(false, {}, () => undefined);
       was.then(
         (gw) => Promise.all([stopWitnessing(gw), stopStatic]).then(() => releaseGateway(this.dir)).then(done, done),
         () => done(),
       );
     });
   }
-  RED.nodes.registerType('iot-ledger-config', LedgerConfig);
+  RED.nodes.registerType('iot-ledger-config', LedgerConfig, { credentials: { mqttUser: { type: 'text' }, mqttPassword: { type: 'password' } } });
 
   // The editor shows the gateway's public identity; private keys never leave the runtime.
   // A node not deployed yet (just added in the editor) is an answer, not an error: a 404 would

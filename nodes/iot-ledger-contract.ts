@@ -43,6 +43,22 @@ export = function register(RED: RED): void {
       show();
       ha.announce(list);
     }, () => undefined);
+    // Devices pull the terms they are judged by: an active contract's document is (re)published
+    // retained on every deploy and start, not only when the last party signs.
+    if (publishDocument) {
+      runners.then(
+        () =>
+          contracts.activeDocuments().then(
+            (docs) => {
+              for (const { runner, document } of docs) this.send([{ topic: contractTopic(runner.terms.id), retain: true, payload: document }, null]);
+            },
+            (err: unknown) => {
+              if (errorCode(err) !== 'ERR_LEDGER_CLOSED') this.error(nodeError(err));
+            },
+          ),
+        () => undefined, // reported above
+      );
+    }
 
     const stateOf = (r: ContractRunner) => ({
       ...r.ref,

@@ -32,7 +32,14 @@ export = function register(RED: RED): void {
     const user = this.credentials?.user;
     const password = this.credentials?.password;
     const headers: Record<string, string> = user ? { authorization: `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}` } : {};
-    const follower = new ReplicaFollower({ url, dir, trustedKey: key, intervalSeconds: Number(def.interval) || 5, headers });
+    const follower = new ReplicaFollower({
+      url,
+      dir,
+      trustedKey: key,
+      intervalSeconds: Number(def.interval) || 5,
+      headers,
+      ...(user ? { username: user, password: password ?? '' } : {}),
+    });
     addReplica(follower);
     this.status(status.waiting(RED._('iot-ledger-replica.status.connecting')));
     follower.on('progress', (v: FollowerView) => this.status(statusOf(RED._, v)));

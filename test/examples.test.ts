@@ -217,6 +217,12 @@ describe('examples/', () => {
       assert.equal(contract.wires?.length, 2);
       assert.deepEqual(contract.wires?.[1], [record.id]);
       assert.equal(byType(nodes, contract.wires?.[0][0]), 'debug');
+      // The contract document goes out retained for devices to pull, through a switch that keeps events off the broker.
+      assert.equal(contract.publishDocument, true);
+      const docs = nodes.find((n) => n.type === 'switch' && contract.wires?.[0].includes(n.id))!;
+      assert.deepEqual(docs.rules, [{ t: 'regex', v: '^iot-ledger/contract/', vt: 'str', case: false }]);
+      const out = nodes.find((n) => n.id === docs.wires?.[0][0])!;
+      assert.deepEqual([out.type, out.topic, out.retain], ['mqtt out', '', '']);
       assert.deepEqual([...(catchNode.scope as string[])].sort(), [verify.id, contract.id, record.id].sort());
       const query = one('iot-ledger-query');
       assert.equal(query.mode, 'latest');

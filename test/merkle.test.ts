@@ -6,6 +6,8 @@ import { isLedgerError } from '../lib/errors';
 import {
   CompactRange,
   EMPTY_ROOT,
+  checkConsistency,
+  checkInclusion,
   HASH_SIZE,
   NodeId,
   consistencyPlan,
@@ -349,6 +351,28 @@ describe('merkle: argument checks', () => {
     assert.ok(verifyConsistency(0, 0, [], EMPTY_ROOT, EMPTY_ROOT));
     assert.ok(!verifyConsistency(0, 0, [], leaves[0], leaves[0]));
     assert.ok(!verifyConsistency(0, 1, [], EMPTY_ROOT, leaves[0]));
+  });
+
+  it('the check functions say why a proof failed', () => {
+    const root = rootFromLeafHashes(leaves);
+    const proof = inclusionProof(leaves, 3);
+    assert.deepEqual(checkInclusion(leaves[3], 3, 9, proof, root), { ok: true });
+    const reason = (r: { ok: boolean; reason?: string }): string | undefined => r.reason;
+    assert.equal(reason(checkInclusion(leaves[3], 3, 9, proof.slice(1), root)), 'inclusion proof is too short');
+    assert.equal(reason(checkInclusion(leaves[3], 3, 9, [...proof, leaves[0]], root)), 'inclusion proof is too long');
+    assert.equal(reason(checkInclusion(leaves[4], 3, 9, proof, root)), 'the proof leads to a different root');
+    assert.equal(reason(checkInclusion(leaves[3], 9, 9, proof, root)), 'index 9 is not below tree size 9');
+    assert.equal(reason(checkInclusion(leaves[3], 3, 9, proof, root.subarray(1))), 'root must be 32 bytes');
+    const root5 = rootFromLeafHashes(leaves.slice(0, 5));
+    const cproof = consistencyProof(leaves, 5);
+    assert.deepEqual(checkConsistency(5, 9, cproof, root5, root), { ok: true });
+    assert.equal(reason(checkConsistency(5, 9, [], root5, root)), 'consistency proof is empty');
+    assert.equal(reason(checkConsistency(5, 9, cproof.slice(1), root5, root)), 'consistency proof is too short');
+    assert.equal(reason(checkConsistency(5, 9, cproof, root, root)), 'the proof leads to a different first root');
+    assert.equal(reason(checkConsistency(5, 9, cproof, root5, root5)), 'the proof leads to a different second root');
+    assert.equal(reason(checkConsistency(9, 5, cproof, root, root5)), 'the first size 9 is larger than the second 5');
+    assert.equal(reason(checkConsistency(0, 5, [], EMPTY_ROOT, root5)), 'there is no consistency proof from the empty tree');
+    assert.equal(reason(checkConsistency(5, 5, [], root5, root)), 'equal sizes with different roots');
   });
 
   it('returned hashes are copies', () => {

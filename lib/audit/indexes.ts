@@ -8,9 +8,8 @@
 //     expected key is distinct, so when the count equals the number found in pass 1 the
 //     stored set is exactly the expected one. Otherwise the entries are read again and each
 //     is checked against the record it names, to name the extra ones.
-import { concatBytes } from '../encoding/bytes';
 import { Findings, recordPos } from './findings';
-import { HASH_SIZE, PREFIX_DEVICE, PREFIX_RECORD, PREFIX_TYPE, deviceKey, indexKeyIndex, recordKey, recordKeyIndex, typeKey } from './layout';
+import { HASH_SIZE, PREFIX_DEVICE, PREFIX_RECORD, PREFIX_TYPE, deviceKey, getU64, indexKeyIndex, recordKey, recordKeyIndex, typeKey } from './layout';
 import { readRecord, type RecordView } from './records';
 import { scanRecord } from './record-scan';
 import type { RawStore } from './store';
@@ -23,15 +22,20 @@ const FAMILIES = [
   { prefix: PREFIX_TIME, name: 'by-time' },
 ] as const;
 
-function u64(x: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(x));
-  return b;
+/** Writes x (a safe non-negative integer) as 8 bytes big-endian at `at`. */
+function putU64(out: Uint8Array, at: number, x: number): void {
+  for (let i = 7, v = x; i >= 0; i--, v = Math.floor(v / 256)) out[at + i] = v % 256;
 }
 
 function timeKey(time: number, index: number): Uint8Array {
-  return concatBytes(Uint8Array.of(PREFIX_TIME), u64(time), u64(index));
+  const key = new Uint8Array(17);
+  key[0] = PREFIX_TIME;
+  putU64(key, 1, time);
+  putU64(key, 9, index);
+  return key;
 }
+
+const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
 function view(value: Uint8Array | undefined): RecordView | undefined {
   if (!value || value.length < HASH_SIZE) return undefined;
@@ -59,7 +63,7 @@ function claim(key: Uint8Array): { index: number; text?: string; time?: number }
   }
   const index = indexKeyIndex(key);
   if (index === undefined || !Number.isSafeInteger(index)) return undefined;
-  return { index, text: new TextDecoder('utf-8', { fatal: false }).decode(key.subarray(1, key.length - 9)) };
+  return { index, text: textDecoder.decode(key.subarray(1, key.length - 9)) };
 }
 
 function describeKey(key: Uint8Array): string {
@@ -115,7 +119,8 @@ export async function checkIndexes(store: RawStore, start: number, end: number, 
   let stored = 0;
   await eachStored(store, start, () => void stored++);
   if (stored !== found) {
-    await eachStored(store, start, async (key, c) => {
+    await eachStored(store, start, async (key, claimOf) => {
+      const c = claimOf();
       const where = `${FAMILIES.find((f) => f.prefix === key[0])?.name ?? 'index'} entry ${describeKey(key)}`;
       if (!c) return add(Math.min(start, end), `${where} is not an index key`);
       const value = c.index < end ? await store.get(recordKey(c.index)) : undefined;
@@ -133,15 +138,17 @@ export async function checkIndexes(store: RawStore, start: number, end: number, 
 async function eachStored(
   store: RawStore,
   start: number,
-  fn: (key: Uint8Array, c: ReturnType<typeof claim>) => void | Promise<void>,
+  fn: (key: Uint8Array, claimOf: () => ReturnType<typeof claim>) => void | Promise<void>,
 ): Promise<void> {
   for (const { prefix } of FAMILIES) {
     const cursor = store.cursor(Uint8Array.of(prefix), Uint8Array.of(prefix + 1), BATCH);
     try {
       for (let e = await cursor.next(); e; e = await cursor.next()) {
-        const c = claim(e[0]);
-        if (c && c.index < start) continue;
-        await fn(e[0], c);
+        const key = e[0];
+        // The index alone decides the skip; the claimed text is decoded only for a caller that asks.
+        const index = key[0] === PREFIX_TIME ? (key.length === 17 ? getU64(key, 9) : undefined) : indexKeyIndex(key);
+        if (index !== undefined && index < start) continue;
+        await fn(key, () => claim(key));
       }
     } finally {
       await cursor.close();

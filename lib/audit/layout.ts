@@ -1,8 +1,8 @@
 // The LevelDB key layout of docs/FORMAT.md ("Storage"), written out independently of
 // the ledger's store so that the audit checks the bytes against the spec, not against
 // the code that wrote them.
-import { bytesEqual, concatBytes, utf8 } from '../encoding/bytes';
-import { sha256Once } from './sha';
+import { crc32 } from 'node:zlib';
+import { concatBytes, utf8 } from '../encoding/bytes';
 
 export const PREFIX_RECORD = 0x72; // 'r'
 export const PREFIX_NODE = 0x6e; // 'n'
@@ -12,6 +12,9 @@ export const PREFIX_TYPE = 0x74; // 't'
 
 export const META_KEY = utf8('mmeta');
 export const HEAD_KEY = utf8('h');
+
+/** The storage format (meta `v`) this audit reads. */
+export const FORMAT_VERSION = 2;
 
 export const HASH_SIZE = 32;
 export const NODE_CHECKSUM_SIZE = 4;
@@ -93,14 +96,13 @@ export function indexKeyIndex(key: Uint8Array): number | undefined {
   return key.length >= 10 && key[key.length - 9] === 0 ? getU64(key, key.length - 8) : undefined;
 }
 
-/** First 4 bytes of SHA-256(key || node hash): the checksum stored after a node hash. */
-export function nodeChecksum(key: Uint8Array, hash: Uint8Array): Uint8Array {
-  if (key.length + hash.length > scratch.length) return sha256Once(concatBytes(key, hash)).subarray(0, NODE_CHECKSUM_SIZE);
-  scratch.set(key, 0);
-  scratch.set(hash, key.length);
-  return sha256Once(scratch.subarray(0, key.length + hash.length)).subarray(0, NODE_CHECKSUM_SIZE);
+/** CRC-32 (IEEE) of key || node hash: the check stored after a node hash, as u32 big-endian. */
+export function nodeChecksum(key: Uint8Array, hash: Uint8Array): number {
+  return crc32(hash, crc32(key));
 }
-const scratch = new Uint8Array(64);
+
+const storedCheck = (value: Uint8Array): number =>
+  ((value[HASH_SIZE] << 24) | (value[HASH_SIZE + 1] << 16) | (value[HASH_SIZE + 2] << 8) | value[HASH_SIZE + 3]) >>> 0;
 
 export interface StoredNode {
   hash: Uint8Array;
@@ -109,19 +111,14 @@ export interface StoredNode {
   why?: string;
 }
 
+const keyScratch = new Uint8Array(10);
+
 /** readNodeValue for the node (level, index), without building its key. */
 export function readNodeAt(level: number, index: number, value: Uint8Array): StoredNode {
-  if (value.length !== NODE_VALUE_SIZE) return readNodeValue(nodeKey(level, index), value);
-  scratch[0] = PREFIX_NODE;
-  scratch[1] = level;
-  putU64(scratch, 2, index);
-  scratch.set(value.subarray(0, HASH_SIZE), 10);
-  const sum = sha256Once(scratch.subarray(0, 10 + HASH_SIZE));
-  const hash = value.subarray(0, HASH_SIZE);
-  for (let i = 0; i < NODE_CHECKSUM_SIZE; i++) {
-    if (sum[i] !== value[HASH_SIZE + i]) return { hash, intact: false, why: 'node checksum does not match its hash' };
-  }
-  return { hash, intact: true };
+  keyScratch[0] = PREFIX_NODE;
+  keyScratch[1] = level;
+  putU64(keyScratch, 2, index);
+  return readNodeValue(keyScratch, value);
 }
 
 /** Splits a node value into its hash and checks the checksum against the key. */
@@ -131,9 +128,7 @@ export function readNodeValue(key: Uint8Array, value: Uint8Array): StoredNode {
     return { hash, intact: false, why: `node value is ${value.length} bytes, expected ${NODE_VALUE_SIZE}` };
   }
   const hash = value.subarray(0, HASH_SIZE);
-  if (!bytesEqual(nodeChecksum(key, hash), value.subarray(HASH_SIZE))) {
-    return { hash, intact: false, why: 'node checksum does not match its hash' };
-  }
+  if (nodeChecksum(key, hash) !== storedCheck(value)) return { hash, intact: false, why: 'node checksum does not match its hash' };
   return { hash, intact: true };
 }
 

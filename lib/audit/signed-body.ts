@@ -83,6 +83,7 @@ function reportProblem(record: RecordView, payload: Uint8Array): string | undefi
   const want: { [key: string]: CborValue } = { device: record.device ?? null };
   for (const k of REPORT_FIELDS) if (signed[k] !== undefined) want[k] = signed[k];
   if (signed.vendor !== undefined) want.vendor = signed.vendor;
+  if (signed.refused !== undefined) want.refused = { ...signed.refused };
   for (const [k, v] of Object.entries(want)) {
     if (body[k] === undefined || !bytesEqual(encodeCbor(body[k]), encodeCbor(v))) return firstDifference(body[k], v, `body.${k}`);
   }

@@ -7,7 +7,7 @@ import { isLedgerError, LedgerError } from '../errors';
 import { sha256 } from '../crypto/hash';
 import { noteKeyId, parseVerifierKey, verifierKeyString, type NoteVerifier } from '../note/note';
 import { POS_END, POS_START, type Findings } from './findings';
-import { HASH_SIZE } from './layout';
+import { FORMAT_VERSION, HASH_SIZE } from './layout';
 
 export interface Meta {
   name: string;
@@ -48,7 +48,15 @@ export function readMeta(value: Uint8Array | undefined, findings: Findings): Met
     add('ledger meta has no name');
     return undefined;
   }
-  if (v.v !== 1) add('ledger meta version is not 1');
+  if (v.v === 1 || (typeof v.v === 'number' && v.v > FORMAT_VERSION))
+    throw new LedgerError(
+      'ERR_LEDGER_FORMAT',
+      v.v === 1
+        ? `the ledger is in storage format 1; this version audits format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once (on a copy, to keep the original)`
+        : `the ledger is in storage format ${String(v.v)}, newer than this version audits (${FORMAT_VERSION})`,
+      { format: v.v },
+    );
+  if (v.v !== FORMAT_VERSION) add(`ledger meta version is not ${FORMAT_VERSION}`);
   const extra = Object.keys(v).filter((k) => !['v', 'name', 'gateway', 'verifier', 'created'].includes(k));
   if (extra.length > 0) add(`ledger meta has unknown fields: ${extra.join(', ')}`);
   if (!isUint(v.created)) add('ledger meta has no creation time');

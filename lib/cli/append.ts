@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { generateKey } from '../crypto/keys';
 import { isLedgerError } from '../errors';
 import { loadOrCreateKeyFile } from '../crypto/keyfile';
-import { checkRecordInput, Ledger, type Receipt } from '../ledger';
+import { Ledger, type Receipt, type RecordInput } from '../ledger';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
-import { inputFromJson, stdinLines } from './ledger-view';
+import { inputFromJson, stdinLineChunks } from './ledger-view';
 
 export const appendUsage = 'iot-ledger append DIR --key GATEWAY_KEY_FILE [--name ORIGIN]   (JSON lines on stdin; a new ledger is named after DIR unless --name)';
 
@@ -25,14 +25,22 @@ function isNewLedger(dir: string): boolean {
   }
 }
 
-/** Appends waiting for their write at most; more lines are read once the oldest is durable. */
-const MAX_IN_FLIGHT = 1024;
+/** Lines per appendMany at most; a batch is also sent when the input read so far is used up. */
+const BATCH_LINES = 2048;
+/** Batches waiting for their write at most; more lines are read once the oldest is durable. */
+const MAX_IN_FLIGHT = 4;
+
+interface Line {
+  no: number;
+  input: RecordInput;
+}
 
 /**
  * Appends one record per JSON line of stdin and prints each receipt as a JSON line once
- * the record is durable. A bad line stops the input: the records before it stay, the
- * error names the line, exit 2. Creates the ledger (named --name, else after its directory,
- * which it prints) and the key file (0600).
+ * the record is durable. Lines go to the ledger in batches of what has been read (each
+ * batch one appendMany, so one synced write or a share of one). A bad line stops the
+ * input: the records before it stay, the error names the line, exit 2. Creates the ledger
+ * (named --name, else after its directory, which it prints) and the key file (0600).
  */
 export async function append(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv);
@@ -52,40 +60,85 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
   let writeError: unknown = null;
   let lineError: string | null = null;
   let count = 0;
-  const print = (r: Receipt): void => io.stdout(`${JSON.stringify(r)}\n`);
-  try {
-    let lineNo = 0;
-    for await (const line of stdinLines(io)) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      try {
-        const input = inputFromJson(line);
-        checkRecordInput(input);
-        inFlight.push(
-          ledger.append(input).then(print, (err: unknown) => {
-            writeError ??= err;
-          }),
-        );
-        count++;
-      } catch (err) {
-        const code = isLedgerError(err) ? ` (${err.code})` : '';
-        lineError = `line ${lineNo}: ${(err as Error).message}${code}`;
-        break;
-      }
-      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-      if (writeError) break;
+  const lineFailure = (no: number, err: unknown): string => {
+    const code = isLedgerError(err) ? ` (${err.code})` : '';
+    return `line ${no}: ${(err as Error).message.replace(/^record \d+: /, '')}${code}`;
+  };
+  const print = (receipts: Receipt[]): void => {
+    if (receipts.length === 0) return;
+    let out = '';
+    for (const r of receipts) out += `${JSON.stringify(r)}\n`;
+    io.stdout(out);
+  };
+  /**
+   * Submits a batch. A record the ledger refuses fails the whole appendMany before anything
+   * is written: then the records before it are appended alone and its line is the error.
+   */
+  const submit = async (batch: Line[]): Promise<void> => {
+    if (batch.length === 0) return;
+    if (lineError) {
+      count -= batch.length; // a line before this batch was refused: nothing after it is written
+      return;
     }
+    try {
+      print(await ledger.appendMany(batch.map((l) => l.input)));
+    } catch (err) {
+      const item = isLedgerError(err) ? (err.details?.item as number | undefined) : undefined;
+      if (item === undefined || !isLedgerError(err) || err.code === 'ERR_LEDGER_IO') throw err;
+      lineError ??= lineFailure(batch[item].no, err);
+      print(await ledger.appendMany(batch.slice(0, item).map((l) => l.input)));
+      count -= batch.length - item;
+    }
+  };
+  const send = async (batch: Line[]): Promise<void> => {
+    count += batch.length;
+    inFlight.push(
+      submit(batch).catch((err: unknown) => {
+        writeError ??= err;
+      }),
+    );
+    while (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+  };
+  try {
+    let batch: Line[] = [];
+    for await (const lines of stdinLineChunks(io)) {
+      for (const { no, text } of lines) {
+        if (text.trim() === '') continue;
+        let input: RecordInput;
+        try {
+          input = inputFromJson(text);
+        } catch (err) {
+          // The lines before it are appended first (unless one of them is refused too).
+          await send(batch);
+          batch = [];
+          await Promise.all(inFlight);
+          lineError ??= lineFailure(no, err);
+          break;
+        }
+        batch.push({ no, input });
+        if (batch.length >= BATCH_LINES) {
+          await send(batch);
+          batch = [];
+          if (lineError || writeError) break;
+        }
+      }
+      if (lineError || writeError) break;
+      // What has arrived goes out now rather than waiting for more input.
+      await send(batch);
+      batch = [];
+    }
+    if (!writeError) await send(batch);
     await Promise.all(inFlight);
   } finally {
     await ledger.close().catch((err: unknown) => {
       writeError ??= err;
     });
   }
+  if (writeError) throw writeError as Error;
   if (lineError) {
     io.stderr(`iot-ledger append: ${lineError}; the ${count} record(s) before it were appended\n`);
     return 2;
   }
-  if (writeError) throw writeError as Error;
   io.stderr(`appended ${count} record(s) to ${ledger.name}: size ${ledger.size}, ${ledger.height} block(s)\n`);
   return 0;
 }

@@ -1,5 +1,5 @@
 // Reading ledger append requests from JSON lines (the views for people are in lib/ledger/view).
-import * as readline from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { fromBase64, fromHex } from '../encoding/bytes';
 import type { RecordInput } from '../ledger';
 export { jsonView, recordView } from '../ledger/view';
@@ -43,19 +43,32 @@ function bytesFrom(decode: () => Uint8Array, what: string): Uint8Array {
   }
 }
 
-/** Lines of standard input, streamed when reading the real process stdin. */
-export async function* stdinLines(io: CliIo): AsyncGenerator<string> {
-  if (io === processIo) {
-    const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-    try {
-      for await (const line of rl) yield line;
-    } finally {
-      rl.close();
-    }
+/**
+ * Lines of standard input with their 1-based numbers, in runs of whatever arrived together
+ * (streamed chunk by chunk from the real process stdin; a line split across chunks is joined).
+ */
+export async function* stdinLineChunks(io: CliIo): AsyncGenerator<{ no: number; text: string }[]> {
+  let no = 0;
+  const numbered = (texts: string[]): { no: number; text: string }[] => texts.map((text) => ({ no: ++no, text: text.endsWith('\r') ? text.slice(0, -1) : text }));
+  if (io !== processIo) {
+    const text = (await io.stdin()).toString('utf8');
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    yield numbered(lines);
     return;
   }
-  const text = (await io.stdin()).toString('utf8');
-  const lines = text.split(/\r?\n/);
-  if (lines[lines.length - 1] === '') lines.pop();
-  yield* lines;
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of process.stdin) {
+    const text = rest + decoder.write(chunk as Buffer);
+    const end = text.lastIndexOf('\n');
+    if (end < 0) {
+      rest = text;
+      continue;
+    }
+    rest = text.slice(end + 1);
+    yield numbered(text.slice(0, end).split('\n'));
+  }
+  rest += decoder.end();
+  if (rest !== '') yield numbered([rest]);
 }

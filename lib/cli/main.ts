@@ -9,6 +9,7 @@ import { exportRecords, exportUsage } from './export';
 import { firmware, firmwareUsage } from './firmware';
 import { info, infoUsage } from './info';
 import { keygen, keygenUsage } from './keygen';
+import { migrate, migrateUsage } from './migrate';
 import { prove, proveUsage } from './prove';
 import { sign, signUsage } from './sign';
 import { replicate, replicateUsage } from './replicate';
@@ -27,6 +28,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   'verify-proof': { run: verifyProof, usage: verifyProofUsage },
   export: { run: exportRecords, usage: exportUsage },
   info: { run: info, usage: infoUsage },
+  migrate: { run: migrate, usage: migrateUsage },
   contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
   firmware: { run: firmware, usage: firmwareUsage },

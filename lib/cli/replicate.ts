@@ -1,5 +1,5 @@
 import { isLedgerError } from '../errors';
-import { httpTileFetch, Replicator, type ReplicaProgress } from '../replica';
+import { Replicator, tileFetchFor, type ReplicaProgress } from '../replica';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 
@@ -49,7 +49,16 @@ export async function replicate(argv: string[], io: CliIo): Promise<number> {
   const auth = stringFlag(args, 'auth');
   const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(auth, 'utf8').toString('base64')}` } : {};
   const bar = io.isTTY ? progressBar(io) : undefined;
-  const replica = await Replicator.open(dir, { trustedKey: key, fetch: httpTileFetch(url, { headers }), onProgress: bar });
+  // http(s)://… tiles, or mqtt(s)://broker/<topic base> (--auth is then the broker login).
+  const [user, ...pass] = (auth ?? '').split(':');
+  const fetch = tileFetchFor(url, { headers, ...(auth ? { username: user, password: pass.join(':') } : {}) });
+  let replica: Replicator;
+  try {
+    replica = await Replicator.open(dir, { trustedKey: key, fetch, onProgress: bar });
+  } catch (err) {
+    await fetch.close();
+    throw err;
+  }
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
@@ -76,5 +85,6 @@ export async function replicate(argv: string[], io: CliIo): Promise<number> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await replica.close();
+    await fetch.close();
   }
 }

@@ -2,8 +2,21 @@ import { base58, base64, base64nopad, base64urlnopad, hex } from '@scure/base';
 
 export const toHex = (b: Uint8Array): string => hex.encode(b);
 export const fromHex = (s: string): Uint8Array => hex.decode(s.toLowerCase());
-export const toBase64 = (b: Uint8Array): string => base64.encode(b);
-export const fromBase64 = (s: string): Uint8Array => base64.decode(s);
+/** Standard base64 with padding (Node's encoder writes exactly what RFC 4648 §4 says, faster than a JS one). */
+export const toBase64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+
+/**
+ * Strict standard base64: Node's decoder is lenient (it skips junk), so its result counts only
+ * when encoding it back gives the input exactly; anything else goes to the strict decoder,
+ * which refuses it with the precise reason.
+ */
+export function fromBase64(s: string): Uint8Array {
+  if (typeof s === 'string') {
+    const b = Buffer.from(s, 'base64');
+    if (b.toString('base64') === s) return new Uint8Array(b);
+  }
+  return base64.decode(s);
+}
 export const fromBase64NoPad = (s: string): Uint8Array => base64nopad.decode(s);
 export const toBase64Url = (b: Uint8Array): string => base64urlnopad.encode(b);
 export const fromBase64Url = (s: string): Uint8Array => base64urlnopad.decode(s);

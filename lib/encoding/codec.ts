@@ -159,6 +159,12 @@ class Writer {
     else utf8Encoder.encodeInto(v, this.buf.subarray(at, at + n));
   }
 
+  /** `n` (below 2^(8·width)) as `width` bytes big-endian. */
+  private uint(n: number, width: number): void {
+    const at = this.reserve(width);
+    for (let i = width - 1, v = n; i >= 0; i--, v = Math.floor(v / 256)) this.buf[at + i] = v % 256;
+  }
+
   /** Writes a major type with its argument in the shortest form. */
   head(major: number, arg: number | bigint): void {
     const n = typeof arg === 'bigint' && arg <= MAX_SAFE ? Number(arg) : arg;
@@ -170,12 +176,15 @@ class Writer {
       this.byte(Number(n));
     } else if (n < 0x10000) {
       this.byte(mt | 25);
-      const at = this.reserve(2);
-      this.view.setUint16(at, Number(n));
+      this.uint(Number(n), 2);
     } else if (n < 0x1_0000_0000) {
       this.byte(mt | 26);
-      const at = this.reserve(4);
-      this.view.setUint32(at, Number(n));
+      this.uint(Number(n), 4);
+    } else if (typeof n === 'number') {
+      // Big-endian by hand: a DataView per writer cost more than the encoding (times are > 2^32).
+      this.byte(mt | 27);
+      this.uint(Math.floor(n / 0x1_0000_0000), 4);
+      this.uint(n % 0x1_0000_0000, 4);
     } else {
       this.byte(mt | 27);
       const at = this.reserve(8);

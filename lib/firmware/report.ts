@@ -5,7 +5,7 @@ import { isDidKey, keyToDid, type PrivateKey } from '../crypto';
 import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
 import { count, decodeObject, didOfKid, digestField, fieldError, text, timeValue, type Envelope } from './payload';
-import { reject } from './reasons';
+import { REJECTION_REASONS, reject, type RejectionReason } from './reasons';
 
 export interface Report {
   class: string;
@@ -18,6 +18,15 @@ export interface Report {
   counter?: number;
   /** Device time in ms since the epoch (ISO 8601 accepted on input); strictly increasing per device. */
   ts?: number;
+  /** An offer the device refused (it still runs what the other fields say). */
+  refused?: Refusal;
+}
+
+/** What a device refused: the offered manifest's sequence and digest, and why (a RejectionReason). */
+export interface Refusal {
+  sequence: number;
+  digest: string;
+  reason: RejectionReason;
 }
 
 export interface ReportInput extends Omit<Report, 'ts'> {
@@ -31,7 +40,7 @@ export interface OpenedReport {
   format: EnvelopeFormat;
 }
 
-const FIELDS = new Set(['class', 'version', 'sequence', 'digest', 'vendor', 'counter', 'ts']);
+const FIELDS = new Set(['class', 'version', 'sequence', 'digest', 'vendor', 'counter', 'ts', 'refused']);
 const WHAT = 'report';
 
 /** Checks report fields; at least one of counter and ts is required. Throws reason 'malformed'. */
@@ -50,8 +59,22 @@ export function parseReport(obj: Record<string, unknown>): Report {
     if (ts === undefined) throw fieldError(WHAT, 'ts', 'milliseconds since the epoch or an ISO 8601 time', obj.ts);
     r.ts = ts;
   }
+  if (obj.refused !== undefined) r.refused = parseRefusal(obj.refused);
   if (r.counter === undefined && r.ts === undefined) throw reject('malformed', 'report needs a counter or a ts (replay protection)');
   return r;
+}
+
+const REFUSAL_FIELDS = new Set(['sequence', 'digest', 'reason']);
+
+/** `refused`: {sequence, digest, reason}, nothing else. Throws reason 'malformed'. */
+export function parseRefusal(v: unknown): Refusal {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) throw reject('malformed', 'report field "refused" must be a map');
+  const o = v as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!REFUSAL_FIELDS.has(key)) throw reject('malformed', `report.refused has an unknown field "${key}"`, { field: key });
+  const reason = o.reason;
+  if (typeof reason !== 'string' || !(REJECTION_REASONS as readonly string[]).includes(reason))
+    throw reject('malformed', `report.refused.reason must be one of ${REJECTION_REASONS.join(', ')}`);
+  return { sequence: count(o, 'report.refused', 'sequence'), digest: digestField(o, 'report.refused'), reason: reason as RejectionReason };
 }
 
 export function reportValue(r: Report): Record<string, CborValue> {
@@ -59,6 +82,7 @@ export function reportValue(r: Report): Record<string, CborValue> {
   if (r.vendor !== undefined) out.vendor = r.vendor;
   if (r.counter !== undefined) out.counter = r.counter;
   if (r.ts !== undefined) out.ts = r.ts;
+  if (r.refused !== undefined) out.refused = { sequence: r.refused.sequence, digest: r.refused.digest, reason: r.refused.reason };
   return out;
 }
 

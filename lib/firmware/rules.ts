@@ -321,6 +321,7 @@ export function checkReport(state: FirmwareState, reportEnvelope: Envelope, devi
   if (r.counter !== undefined) body.counter = r.counter;
   if (r.ts !== undefined) body.ts = r.ts;
   if (match) body.release = match.registered.index;
+  if (r.refused !== undefined) body.refused = r.refused;
   return body;
 }
 

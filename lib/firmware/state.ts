@@ -5,6 +5,7 @@
 import { LedgerError } from '../errors';
 import { HEX_DIGEST } from './payload';
 import { parseManifest, type Manifest } from './manifest';
+import { parseRefusal, type Refusal } from './report';
 
 export const FIRMWARE_RECORD_TYPES = ['firmware.vendor', 'firmware.release', 'firmware.decision', 'firmware.report'] as const;
 export type FirmwareRecordType = (typeof FIRMWARE_RECORD_TYPES)[number];
@@ -105,6 +106,8 @@ export interface ReportBody {
   ts?: number;
   /** Index of the matching 'firmware.release' record, when registered. */
   release?: number;
+  /** An offer the device refused, as it signed it (see Report.refused). */
+  refused?: Refusal;
 }
 
 // ---- derived state -------------------------------------------------------------------------
@@ -329,6 +332,13 @@ export function parseReportBody(body: unknown): ReportBody {
   if (ts !== undefined) r.ts = ts;
   const release = optInt(t, o, 'release');
   if (release !== undefined) r.release = release;
+  if (o.refused !== undefined) {
+    try {
+      r.refused = parseRefusal(o.refused);
+    } catch (err) {
+      throw malformed(t, (err as Error).message);
+    }
+  }
   return r;
 }
 

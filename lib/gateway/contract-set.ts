@@ -132,6 +132,19 @@ export class ContractSet {
     });
   }
 
+  /** The documents of the contracts that are active now (each party signed), for devices to pull. */
+  activeDocuments(): Promise<Array<{ runner: ContractRunner; document: ContractDocument }>> {
+    return this.#serial(async (list) => {
+      const out: Array<{ runner: ContractRunner; document: ContractDocument }> = [];
+      for (const runner of list) {
+        if (this.#closed || !runner.active) continue;
+        const document = await contractDocument((await this.#gateway()).ledger, runner.ref.termsHash);
+        if (document) out.push({ runner, document });
+      }
+      return out;
+    });
+  }
+
   /**
    * Loads the terms of a contract document another gateway published (checked against its key
    * `originKey`) and records the parties' signatures it carries that are not recorded here yet.

@@ -4,7 +4,7 @@ import { fromBase64, toBase64 } from '../encoding/bytes';
 import { openCheckpoint, type Checkpoint } from '../note/checkpoint';
 import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
-import { leafHash, verifyConsistency, verifyInclusion } from '../merkle';
+import { checkConsistency, checkInclusion, leafHash } from '../merkle';
 import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note/note';
 import { decodeRecord, type LedgerRecord } from './record';
 
@@ -46,6 +46,18 @@ function base64Field(v: unknown, what: string): Uint8Array {
   } catch {
     throw malformed(`${what} is not valid base64`);
   }
+}
+
+/**
+ * Checkpoints already verified, keyed by trusted key and note text exactly: a verifier that
+ * checks many proofs under one checkpoint pays for its signature once. Bounded (oldest out).
+ */
+const verified = new Map<string, Checkpoint>();
+const VERIFIED_MAX = 64;
+
+function rememberVerified(key: string, cp: Checkpoint): void {
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+  verified.set(key, cp);
 }
 
 /** The note verifier for a trusted key: a verifier key string, or an Ed25519 did:key named after the origin. */
@@ -91,22 +103,7 @@ export function verifyProofBundle(bundle: unknown, trustedKey: string): Verified
     return h;
   });
   if (typeof b.checkpoint !== 'string') throw malformed('checkpoint must be a signed note');
-  let cp: Checkpoint;
-  try {
-    cp = openCheckpoint(b.checkpoint);
-  } catch (err) {
-    throw malformed(`checkpoint: ${(err as Error).message}`);
-  }
-  const verifier = trustedVerifier(trustedKey, cp.origin);
-  if (verifier.name !== cp.origin)
-    throw new LedgerError('ERR_BAD_SIGNATURE', `checkpoint is for "${cp.origin}" but the trusted key is for "${verifier.name}"`);
-  try {
-    openCheckpoint(b.checkpoint, verifier);
-  } catch (err) {
-    if (err instanceof LedgerError && err.code === 'ERR_BAD_SIGNATURE')
-      throw new LedgerError('ERR_BAD_SIGNATURE', 'checkpoint is not signed by the trusted key');
-    throw malformed(`checkpoint: ${(err as Error).message}`);
-  }
+  const cp = signedCheckpoint(b.checkpoint, 'checkpoint', trustedKey);
   let record: LedgerRecord;
   try {
     record = decodeRecord(bytes);
@@ -114,8 +111,8 @@ export function verifyProofBundle(bundle: unknown, trustedKey: string): Verified
     throw malformed(`record: ${(err as Error).message}`);
   }
   if (index >= cp.size) throw malformed(`index ${index} is not below the checkpoint's tree size ${cp.size}`);
-  if (!verifyInclusion(leafHash(bytes), index, cp.size, proof, cp.root))
-    throw malformed(`inclusion proof for index ${index} does not lead to the checkpoint root`);
+  const inclusion = checkInclusion(leafHash(bytes), index, cp.size, proof, cp.root);
+  if (!inclusion.ok) throw malformed(`inclusion proof for index ${index} does not lead to the checkpoint root: ${inclusion.reason}`);
   return { index, record, checkpoint: { origin: cp.origin, size: cp.size } };
 }
 
@@ -144,9 +141,18 @@ export function makeConsistencyBundle(checkpoint1: string, checkpoint2: string, 
   return { format: CONSISTENCY_BUNDLE_FORMAT, checkpoint1, checkpoint2, proof: proof.map(toBase64), verifier };
 }
 
-/** Parses a checkpoint field and checks its signature with the trusted key. */
+/** Parses a checkpoint field and checks its signature with the trusted key (once per key and note text). */
 function signedCheckpoint(text: unknown, what: string, trustedKey: string): Checkpoint {
   if (typeof text !== 'string') throw malformed(`${what} must be a signed note`);
+  const cacheKey = typeof trustedKey === 'string' ? `${trustedKey}\n${text}` : undefined;
+  const known = cacheKey === undefined ? undefined : verified.get(cacheKey);
+  if (known) return { ...known, root: known.root.slice(), extensions: [...known.extensions] };
+  const cp = checkedCheckpoint(text, what, trustedKey);
+  if (cacheKey !== undefined) rememberVerified(cacheKey, { ...cp, root: cp.root.slice() });
+  return cp;
+}
+
+function checkedCheckpoint(text: string, what: string, trustedKey: string): Checkpoint {
   let cp: Checkpoint;
   try {
     cp = openCheckpoint(text);
@@ -183,7 +189,8 @@ export function verifyConsistencyBundle(bundle: unknown, trustedKey: string): Ve
   const cp2 = signedCheckpoint(b.checkpoint2, 'checkpoint2', trustedKey);
   if (cp1.origin !== cp2.origin) throw malformed(`the checkpoints are of different ledgers ("${cp1.origin}", "${cp2.origin}")`);
   if (cp1.size > cp2.size) throw malformed(`checkpoint1 (tree size ${cp1.size}) is larger than checkpoint2 (${cp2.size})`);
-  if (!verifyConsistency(cp1.size, cp2.size, proof, cp1.root, cp2.root))
-    throw malformed(`consistency proof does not show tree size ${cp1.size} to be a prefix of tree size ${cp2.size}`);
+  const consistent = checkConsistency(cp1.size, cp2.size, proof, cp1.root, cp2.root);
+  if (!consistent.ok)
+    throw malformed(`consistency proof does not show tree size ${cp1.size} to be a prefix of tree size ${cp2.size}: ${consistent.reason}`);
   return { origin: cp1.origin, size1: cp1.size, size2: cp2.size };
 }

@@ -2,7 +2,6 @@
 // complete, their index entries, the blocks sealed on the way and the new head, put into
 // one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
 // writes the batch with sync: true and adopts the returned tip only when that succeeded.
-import { toHex } from '../encoding/bytes';
 import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
@@ -62,7 +61,14 @@ export interface PlannedWrite {
   tip: Tip;
   results: WriteResult[];
   receipts: Receipt[];
+  /** Canonical bytes and leaf hash of each appended record, in order from receipts[0].index (for tile serving). */
+  leaves: Leaf[];
   blocks: BlockInfo[];
+}
+
+export interface Leaf {
+  bytes: Uint8Array;
+  leaf: Uint8Array;
 }
 
 /**
@@ -90,6 +96,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   let last = from.last;
   const results: WriteResult[] = [];
   const receipts: Receipt[] = [];
+  const leaves: Leaf[] = [];
   const blocks: BlockInfo[] = [];
   const put = (key: Buffer, value: Buffer): void => void sink.put(key, value);
 
@@ -123,7 +130,8 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     for (const { record, bytes } of job.records) {
       const index = frontier.size;
       const leaf = putRecord(sink, frontier, record, bytes);
-      const receipt: Receipt = { index, leafHash: toHex(leaf), time: record.time, block: head.height };
+      leaves.push({ bytes, leaf });
+      const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: head.height };
       jobReceipts.push(receipt);
       receipts.push(receipt);
       if (frontier.size - head.blockFirst >= s.blockRecords) seal();
@@ -132,5 +140,5 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   }
   head.size = frontier.size;
   put(HEAD_KEY, headValue(head));
-  return { tip: { head, frontier, last }, results, receipts, blocks };
+  return { tip: { head, frontier, last }, results, receipts, leaves, blocks };
 }

@@ -20,3 +20,4 @@ export {
   type RecordInput,
 } from './record';
 export { jsonView, recordView, blockView } from './view';
+export { migrateLedger, type MigrationResult } from './migrate';

@@ -3,10 +3,14 @@
 import { bytesEqual } from '../encoding/bytes';
 import { decodeCbor, encodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
+import { crc32 } from 'node:zlib';
 import { sha256 } from '../crypto/hash';
 
 export const HASH_SIZE = 32;
 const NODE_CHECK_SIZE = 4;
+
+/** The storage format this version writes and reads (meta `v`). Format 1 kept a truncated SHA-256 as node check. */
+export const FORMAT_VERSION = 2;
 
 const P_HEAD = 0x68; // 'h'
 const P_RECORD = 0x72; // 'r'
@@ -29,6 +33,8 @@ function writeU64(buf: Buffer, n: number, at: number): void {
   buf.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at);
   buf.writeUInt32BE(n % 0x1_0000_0000, at + 4);
 }
+
+const readU32 = (v: Uint8Array, at: number): number => ((v[at] << 24) | (v[at + 1] << 16) | (v[at + 2] << 8) | v[at + 3]) >>> 0;
 
 /** Reads the 8-byte big-endian number at `at`. */
 export function readU64(buf: Uint8Array, at: number): number {
@@ -81,11 +87,16 @@ export function splitRecordValue(value: Uint8Array, index: number): { leafHash: 
   return { leafHash: copyOf(value, 0, HASH_SIZE), bytes: copyOf(value, HASH_SIZE, value.length) };
 }
 
-/** node hash (32) || first 4 bytes of SHA-256(key || node hash) */
+/** CRC-32 (IEEE, as zlib) of key || node hash: catches a value LevelDB hands back damaged or under the wrong key. */
+function nodeCheck(key: Uint8Array, hash: Uint8Array): number {
+  return crc32(hash, crc32(key));
+}
+
+/** node hash (32) || u32 big-endian CRC-32(key || node hash) */
 export function nodeValue(key: Uint8Array, hash: Uint8Array): Buffer {
   const value = Buffer.allocUnsafe(HASH_SIZE + NODE_CHECK_SIZE);
   value.set(hash, 0);
-  value.set(sha256(key, hash).subarray(0, NODE_CHECK_SIZE), HASH_SIZE);
+  value.writeUInt32BE(nodeCheck(key, hash), HASH_SIZE);
   return value;
 }
 
@@ -95,8 +106,7 @@ export function nodeHashFromValue(key: Uint8Array, value: Uint8Array | undefined
   if (value === undefined) throw corrupt(`Merkle node level ${level} index ${index} is missing`, where);
   if (value.length !== HASH_SIZE + NODE_CHECK_SIZE) throw corrupt(`Merkle node level ${level} index ${index} has a bad length`, where);
   const hash = copyOf(value, 0, HASH_SIZE);
-  const check = sha256(key, hash).subarray(0, NODE_CHECK_SIZE);
-  if (!bytesEqual(check, value.subarray(HASH_SIZE))) throw corrupt(`Merkle node level ${level} index ${index} fails its checksum`, where);
+  if (nodeCheck(key, hash) !== readU32(value, HASH_SIZE)) throw corrupt(`Merkle node level ${level} index ${index} fails its checksum`, where);
   return hash;
 }
 
@@ -187,7 +197,7 @@ export function decodeHead(value: Uint8Array): Head {
 // ------------------------------------------------------------------ meta
 
 export interface Meta {
-  v: 1;
+  v: typeof FORMAT_VERSION;
   name: string;
   gateway: string;
   verifier: string;
@@ -205,17 +215,25 @@ export function decodeMeta(value: Uint8Array): Meta {
     throw corrupt(`ledger meta is unreadable: ${(err as Error).message}`);
   }
   const o = v as Record<string, unknown>;
+  if (isPlain(v) && o.v === 1)
+    throw new LedgerError(
+      'ERR_LEDGER_FORMAT',
+      `the ledger is in storage format 1; this version reads format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once to convert it`,
+      { format: 1 },
+    );
+  if (isPlain(v) && typeof o.v === 'number' && o.v > FORMAT_VERSION)
+    throw new LedgerError('ERR_LEDGER_FORMAT', `the ledger is in storage format ${o.v}, newer than this version reads (${FORMAT_VERSION})`, { format: o.v });
   if (
     !isPlain(v) ||
     Object.keys(o).length !== 5 ||
-    o.v !== 1 ||
+    o.v !== FORMAT_VERSION ||
     typeof o.name !== 'string' ||
     typeof o.gateway !== 'string' ||
     typeof o.verifier !== 'string' ||
     !isCount(o.created)
   )
     throw corrupt('ledger meta has the wrong shape (or a newer format version)');
-  return { v: 1, name: o.name, gateway: o.gateway, verifier: o.verifier, created: o.created };
+  return { v: FORMAT_VERSION, name: o.name, gateway: o.gateway, verifier: o.verifier, created: o.created };
 }
 
 // ------------------------------------------------------------------ blocks

@@ -12,6 +12,7 @@ import {
   decodeBlockValue,
   decodeHead,
   decodeMeta,
+  FORMAT_VERSION,
   HEAD_KEY,
   headValue,
   META_KEY,
@@ -48,7 +49,7 @@ export interface Opened {
 /** Writes meta and an empty head to a fresh database. */
 async function create(db: Db, name: string, key: PrivateKey, now: number): Promise<Meta> {
   for await (const _ of db.keys({ limit: 1 })) throw corrupt('the directory holds a LevelDB database that is not a ledger');
-  const meta: Meta = { v: 1, name, gateway: keyToDid(key), verifier: verifierKeyString(name, key), created: now };
+  const meta: Meta = { v: FORMAT_VERSION, name, gateway: keyToDid(key), verifier: verifierKeyString(name, key), created: now };
   await db.batch(
     [
       { type: 'put', key: META_KEY, value: metaValue(meta) },

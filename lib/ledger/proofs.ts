@@ -1,7 +1,8 @@
 // Roots and proofs from the stored perfect subtrees: O(log n) point reads each.
 import { LedgerError } from '../errors';
 import { consistencyPlan, EMPTY_ROOT, inclusionPlan, rootPlan, type CompactRange, type NodeId } from '../merkle';
-import { nodeHashFromValue, nodeKey } from './layout';
+import { nodeHashFromValue, nodeKey, recordKey } from './layout';
+import { checkedRecordBytes } from './reads';
 import type { Db } from './lock';
 
 /** Reads the hashes of `ids`, checking each node's checksum; a missing node is corruption. */
@@ -43,4 +44,14 @@ export async function consistencyProof(db: Db, committed: number, size1: number,
   checkSize(size1, size2, 'size1');
   const plan = consistencyPlan(size1, size2);
   return plan.rehash(await readNodes(db, plan.ids));
+}
+
+/** A record's bytes (checked against its stored leaf hash) and its inclusion proof, in one LevelDB read. */
+export async function recordAndInclusionProof(db: Db, index: number, size: number): Promise<{ bytes: Uint8Array; proof: Uint8Array[] }> {
+  const plan = inclusionPlan(index, size);
+  const keys = plan.ids.map((id) => nodeKey(id.level, id.index));
+  const values = await db.getMany([recordKey(index), ...keys]);
+  const bytes = checkedRecordBytes(index, values[0]);
+  const hashes = plan.ids.map((id, i) => nodeHashFromValue(keys[i], values[i + 1], id.level, id.index));
+  return { bytes, proof: plan.rehash(hashes) };
 }

@@ -20,6 +20,14 @@ function corrupt(index: number, message: string): LedgerError {
   return new LedgerError('ERR_LEDGER_CORRUPT', `record ${index} ${message}`, { index });
 }
 
+/** The record bytes of a stored value, checked against its stored leaf hash (not decoded). */
+export function checkedRecordBytes(index: number, value: Uint8Array | undefined): Uint8Array {
+  if (value === undefined) throw corrupt(index, 'is missing');
+  const { leafHash: stored, bytes } = splitRecordValue(value, index);
+  if (!bytesEqual(leafHash(bytes), stored)) throw corrupt(index, 'does not match its stored leaf hash');
+  return bytes;
+}
+
 /** Checks a stored record value (hash, then strict decoding) and returns the record. */
 export function openRecordValue(index: number, value: Uint8Array | undefined): StoredRecord {
   if (value === undefined) throw corrupt(index, 'is missing');

@@ -98,8 +98,17 @@ export function checkTime(time: unknown, field = 'time'): asserts time is number
     throw malformed(`${field} must be milliseconds since the epoch (a non-negative integer), got ${String(time)}`, { field });
 }
 
+/**
+ * Device ids already found valid: decoding a did:key (base58, and for P-256 a point
+ * decompression) costs more than encoding the record, and a gateway sees few devices.
+ * Only successes are kept, and the set is bounded.
+ */
+const validDevices = new Set<string>();
+const VALID_DEVICES_MAX = 4096;
+
 export function checkDevice(device: unknown): asserts device is string {
   if (typeof device !== 'string') throw malformed('device must be a did:key string', { field: 'device' });
+  if (validDevices.has(device)) return;
   try {
     didToKey(device);
   } catch (err) {
@@ -107,6 +116,8 @@ export function checkDevice(device: unknown): asserts device is string {
     throw malformed(`device must be a did:key id: ${(err as Error).message}`, { field: 'device' });
   }
   if (device.includes('#')) throw malformed('device must be a did:key id without a fragment', { field: 'device' });
+  if (validDevices.size >= VALID_DEVICES_MAX) validDevices.clear();
+  validDevices.add(device);
 }
 
 function checkEnvelope(envelope: unknown): asserts envelope is string | Uint8Array {

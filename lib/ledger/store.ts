@@ -10,7 +10,7 @@ import { GroupCommit, type PlannedWrite } from './group-commit';
 import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
 import { levelDbExists, openLevel, type Db } from './lock';
 import { checkLedgerName, openState } from './open';
-import { consistencyProof, inclusionProof, rootAt } from './proofs';
+import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } from './proofs';
 import { readRecord, scanIndex, scanRecords, type StoredRecord } from './reads';
 import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordFromInput, type RecordInput } from './record';
 
@@ -308,7 +308,11 @@ export class Ledger extends EventEmitter {
         this.#armTimer();
         if (planned.receipts.length > 0 || planned.blocks.length > 0) {
           process.nextTick(() => {
-            if (planned.receipts.length > 0) this.emit('append', planned.receipts);
+            if (planned.receipts.length > 0) {
+              // 'leaves' (first index, [{bytes, leaf}]): what was just written, for tile serving without reading it back.
+              if (this.listenerCount('leaves') > 0) this.emit('leaves', planned.receipts[0].index, planned.leaves);
+              this.emit('append', planned.receipts);
+            }
             for (const b of planned.blocks) this.emit('block', b);
           });
         }
@@ -503,9 +507,8 @@ export class Ledger extends EventEmitter {
       if (block.header.size <= index)
         throw invalid(`block ${height} ends at tree size ${block.header.size}, before record ${index}`);
     }
-    const record = await this.get(index);
-    const proof = await this.inclusionProof(index, block.header.size);
-    return makeProofBundle(index, record.bytes, proof, block.checkpoint, this.verifierKey);
+    const { bytes, proof } = await this.#read(() => recordAndInclusionProof(this.#db, index, block.header.size));
+    return makeProofBundle(index, bytes, proof, block.checkpoint, this.verifierKey);
   }
 
   /** The sealed block whose checkpoint is at tree size `size`; ERR_NOT_FOUND naming the nearest ones. */

@@ -3,10 +3,12 @@
 // rollback stops following (the copy stays at its last verified block, the evidence is kept).
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
-import { httpTileFetch, type HttpFetchOptions } from './http';
+import type { HttpFetchOptions } from './http';
+import { tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './mqtt';
 import { Replicator, type CatchUpResult, type CheckpointPolicy } from './replicate';
 
-export interface FollowerOptions extends HttpFetchOptions {
+export interface FollowerOptions extends HttpFetchOptions, MqttFetchOptions {
+  /** http(s)://… tile prefix, or mqtt(s)://broker/<topic base> (docs/FORMAT.md, "Tiles over MQTT"). */
   url: string;
   dir: string;
   trustedKey: string;
@@ -40,6 +42,7 @@ export class ReplicaFollower extends EventEmitter {
   #state: FollowerState = 'starting';
   #lastRound: number | null = null;
   #error: LedgerError | null = null;
+  #fetch: ClosableTileFetch | null = null;
 
   constructor(opts: FollowerOptions) {
     super();
@@ -65,7 +68,7 @@ export class ReplicaFollower extends EventEmitter {
   #open(): Promise<Replicator> {
     this.#opening ??= Replicator.open(this.opts.dir, {
       trustedKey: this.opts.trustedKey,
-      fetch: httpTileFetch(this.opts.url, this.opts),
+      fetch: (this.#fetch ??= tileFetchFor(this.opts.url, this.opts)),
       policy: this.opts.policy,
       onProgress: () => this.emit('progress', this.view()),
     }).then(
@@ -143,5 +146,7 @@ export class ReplicaFollower extends EventEmitter {
     await this.#opening?.catch(() => undefined);
     await this.#replica?.close();
     this.#replica = null;
+    await this.#fetch?.close();
+    this.#fetch = null;
   }
 }

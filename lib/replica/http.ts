@@ -35,3 +35,4 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): TileFe
     return new Uint8Array(await res.arrayBuffer());
   };
 }
+

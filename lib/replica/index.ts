@@ -4,3 +4,4 @@ export { ReplicaStore } from './store';
 export { httpTileFetch, type HttpFetchOptions } from './http';
 export { EVIDENCE_DIR, type Evidence } from './evidence';
 export { ReplicaFollower, type FollowerOptions, type FollowerState, type FollowerView } from './follower';
+export { mqttTileFetch, splitTileMqttUrl, tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './mqtt';

@@ -3,7 +3,9 @@
 import { LedgerError } from '../errors';
 import type { Ledger } from '../ledger';
 import { META_KEY } from '../ledger/layout';
-import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, tileWidth, type TileId } from './path';
+import { encodeEntryBundle, encodeHashTile } from './content';
+import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH, tileWidth, type TileId } from './path';
+import { recentLeaves } from './recent';
 import { readBlockBundle, readEntryBundle, readHashTile } from './read';
 
 export interface TileResponse {
@@ -43,6 +45,7 @@ export function availableWidth(id: TileId, head: PublishedHead): number {
 }
 
 export async function readResource(ledger: Ledger, path: string): Promise<TileResponse> {
+  const recent = recentLeaves(ledger); // from the first request on, appended records are kept for serving
   const head = await publishedHead(ledger);
   if (path === META_PATH) {
     const meta = await ledger.database.get(META_KEY);
@@ -57,8 +60,11 @@ export async function readResource(ledger: Ledger, path: string): Promise<TileRe
   // A partial tile narrower than what is there now belongs to an older checkpoint: still served.
   if (id.width > availableWidth(id, head)) return notFound('not in the latest checkpoint');
   const db = ledger.database;
+  // Level-0 hashes and entries of recent records come from memory (what the ledger just wrote).
+  const held = id.kind === 'blocks' || (id.kind === 'tile' && id.level > 0) ? undefined : recent.range(id.index * TILE_WIDTH, id.index * TILE_WIDTH + id.width);
   let body: Uint8Array;
-  if (id.kind === 'tile') body = await readHashTile(db, id.level, id.index, id.width);
+  if (held) body = id.kind === 'tile' ? encodeHashTile(held.map((l) => l.leaf)) : encodeEntryBundle(held.map((l) => l.bytes));
+  else if (id.kind === 'tile') body = await readHashTile(db, id.level, id.index, id.width);
   else if (id.kind === 'entries') body = await readEntryBundle(db, id.index, id.width);
   else body = await readBlockBundle(db, id.index, id.width);
   return { status: 200, body, contentType: OCTETS, immutable: true };

@@ -107,7 +107,8 @@ async function readings(url: string, dids: Map<string, string>, n: number, login
           const jws = payload.toString();
           assert.equal(peekEnvelope(jws).kid, did, `${sensor} signs with kid = its did:key`);
           const r = JSON.parse(fromUtf8(verifyEnvelope(jws, did).payload)) as { temperature: number; door: string; counter: number; ts: number };
-          assert.deepEqual(Object.keys(r), ['temperature', 'door', 'counter', 'ts']);
+          // Once a sensor has pulled and verified the contract it is judged by, its readings name its terms hash.
+          assert.deepEqual(Object.keys(r).filter((k) => k !== 'contract'), ['temperature', 'door', 'counter', 'ts']);
           seen.get(sensor)?.push(r.counter);
           if ([...seen.values()].every((c) => c.length >= n)) resolve();
         } catch (err) {
@@ -156,6 +157,36 @@ async function ledgerContents(dir: string): Promise<{ size: number; types: Map<s
       }
     }
     return { size: ledger.size, types, readingsBy };
+  } finally {
+    await ledger.close();
+  }
+}
+
+interface FirmwareRecord {
+  index: number;
+  type: string;
+  device?: string;
+  body: Record<string, unknown>;
+}
+
+/** The firmware records of a closed ledger, the contract's terms hash, and the terms hash each device's readings named last. */
+async function pulledWhat(dir: string): Promise<{ firmware: FirmwareRecord[]; termsHash?: string; readingTerms: Map<string, Set<string>> }> {
+  const ledger = await Ledger.open(dir, { readOnly: true });
+  try {
+    const firmware: FirmwareRecord[] = [];
+    const readingTerms = new Map<string, Set<string>>();
+    let termsHash: string | undefined;
+    for await (const r of ledger.range(0, ledger.size)) {
+      const body = (r.record.body ?? {}) as Record<string, unknown>;
+      if (r.record.type.startsWith('firmware.')) firmware.push({ index: r.index, type: r.record.type, device: r.record.device, body });
+      if (r.record.type === 'contract.register') termsHash = String(body.termsHash);
+      if (r.record.type === 'reading' && typeof body.contract === 'string') {
+        const set = readingTerms.get(String(r.record.device)) ?? new Set<string>();
+        set.add(body.contract);
+        readingTerms.set(String(r.record.device), set);
+      }
+    }
+    return { firmware, termsHash, readingTerms };
   } finally {
     await ledger.close();
   }
@@ -253,6 +284,24 @@ describe('e2e: npm start', function () {
       { id: 'demo-witness-comment', type: 'comment' },
       { id: 'demo-witness', type: 'iot-ledger-witness' },
       { id: 'demo-witness-debug', type: 'debug' },
+      ...[
+        ['demo-fw-tab', 'tab'],
+        ['demo-fw-comment', 'comment'],
+        ['demo-fw-release', 'inject'],
+        ['demo-fw-register', 'iot-ledger-firmware'],
+        ['demo-fw-plan', 'change'],
+        ['demo-fw-approve', 'iot-ledger-firmware'],
+        ['demo-fw-offers', 'switch'],
+        ['demo-fw-out', 'mqtt out'],
+        ['demo-fw-decision-debug', 'debug'],
+        ['demo-fw-reports', 'mqtt in'],
+        ['demo-fw-device', 'change'],
+        ['demo-fw-report', 'iot-ledger-firmware'],
+        ['demo-fw-report-debug', 'debug'],
+        ['demo-fw-attack-comment', 'comment'],
+        ['demo-fw-attack-other', 'inject'],
+        ['demo-fw-attack-rollback', 'inject'],
+      ].map(([id, type]) => ({ id, type })),
     ];
     assert.match(printed, /Witness witness\.demo\.local\/w1: *tab "Witness \(demo\)" of the same Node-RED/);
     const deployed = (await admin.getFlows()).flows as Array<{ id: string; type: string; terms?: string }>;
@@ -279,6 +328,21 @@ describe('e2e: npm start', function () {
       'iot-ledger-witness': /^cosigned coldroom at \d+$/,
     });
 
+    // Devices pull what the ledger approved. The contract: its document (retained on
+    // iot-ledger/contract/cold-room-1) verified by each sensor with the gateway key.
+    await run.waitFor(/^\[sim\] cold-a: pulled contract cold-room-1 v1: terms, 2\/2 party signatures and inclusion proof verified .*; operating under it/);
+    await run.waitFor(/^\[sim\] cold-b: pulled contract cold-room-1 v1: .*; not a subject of it/);
+    // Firmware: start presses "release 1.1.0 + approve for cold-a" once; cold-a verifies the offer, installs, reports.
+    await run.waitFor(/^\[demo\] pressing "① release 1\.1\.0 \+ approve for cold-a"/, 30_000);
+    await run.waitFor(/^\[sim\] cold-a: firmware 1\.0\.0 -> 1\.1\.0 installed \(vendor signature, digest and approval at record \d+ verified\)/);
+    await run.waitFor(/\[debug:firmware report\] report recorded .*"version":"1\.1\.0".*"status":"confirmed"/);
+    // An attacker on the broker replays cold-a's factory approval: to cold-b, and to cold-a as a rollback.
+    for (const id of ['demo-fw-attack-other', 'demo-fw-attack-rollback']) assert.equal((await admin.raw('POST', `/inject/${id}`)).status, 200);
+    await run.waitFor(/^\[sim\] cold-b: REFUSED firmware offer 1\.0\.0 \(unknown-release\)/);
+    await run.waitFor(/^\[sim\] cold-a: REFUSED firmware offer 1\.0\.0 \(rollback\)/);
+    await run.waitFor(/\[debug:firmware report\] report recorded .*"refused":\{"sequence":10,"digest":"[0-9a-f]{64}","reason":"unknown-release"\}/);
+    await run.waitFor(/\[debug:firmware report\] report recorded .*"version":"1\.1\.0".*"refused":\{"sequence":10,"digest":"[0-9a-f]{64}","reason":"rollback"\}/);
+
     const marker = [...deployed, { id: 'harness-marker-tab', type: 'tab', label: 'added during the first run' }];
     await admin.deployFlows(marker);
 
@@ -299,6 +363,36 @@ describe('e2e: npm start', function () {
     assert.equal(first.types.get('security'), undefined, 'no rejected message');
     for (const [name, did] of sensors) assert.ok((first.readingsBy.get(did) ?? 0) >= 2, `readings of ${name}`);
     assert.ok((first.types.get('contract.reading') ?? 0) >= 2, 'the contract judged cold-a');
+    // The whole firmware loop is on the ledger, in order: vendor trusted, factory 1.0.0 registered and
+    // approved, each sensor's first report; release 1.1.0 registered, approved for cold-a, installed
+    // and reported (confirmed); the two refusals reported, signed by the refusing sensors.
+    const pulled = await pulledWhat(ledgerDir);
+    const [a, b] = [sensors.get('cold-a')!, sensors.get('cold-b')!];
+    const fw = pulled.firmware;
+    const find = (what: string, ok: (r: FirmwareRecord) => boolean): FirmwareRecord => {
+      const hit = fw.find(ok);
+      assert.ok(hit, `${what} in ${JSON.stringify(fw.map((r) => [r.index, r.type, r.body.status ?? r.body.decision ?? r.body.version]))}`);
+      return hit;
+    };
+    const vendor = find('vendor trusted', (r) => r.type === 'firmware.vendor' && r.body.action === 'trust');
+    const release = find('release 1.1.0', (r) => r.type === 'firmware.release' && (r.body.manifest as { version?: string; sequence?: number }).version === '1.1.0' && (r.body.manifest as { sequence?: number }).sequence === 11);
+    const approved = find('update approved', (r) => r.type === 'firmware.decision' && r.body.decision === 'approved' && r.device === a && r.body.sequence === 11);
+    const installed = find('install reported', (r) => r.type === 'firmware.report' && r.device === a && r.body.sequence === 11 && r.body.refused === undefined);
+    assert.ok(vendor.index < release.index && release.index < approved.index && approved.index < installed.index);
+    assert.equal(approved.body.release, release.index);
+    assert.equal(installed.body.status, 'confirmed');
+    assert.equal(installed.body.digest, approved.body.digest);
+    const refusedB = find('cold-b refused', (r) => r.type === 'firmware.report' && r.device === b && r.body.refused !== undefined);
+    assert.deepEqual({ ...(refusedB.body.refused as object) }, { sequence: 10, digest: refusedB.body.digest, reason: 'unknown-release' });
+    assert.equal(refusedB.body.version, '1.0.0', 'cold-b still runs its factory firmware');
+    const refusedA = find('cold-a refused', (r) => r.type === 'firmware.report' && r.device === a && r.body.refused !== undefined);
+    assert.equal((refusedA.body.refused as { reason: string }).reason, 'rollback');
+    assert.ok(refusedA.index > installed.index);
+    assert.equal(fw.filter((r) => r.type === 'firmware.decision' && r.body.decision !== 'approved').length, 0, 'no rejected decision');
+    // The contract pull: cold-a's verified readings name the registered terms hash; cold-b (no subject) names none.
+    assert.ok(pulled.termsHash);
+    assert.deepEqual([...(pulled.readingTerms.get(a) ?? [])], [pulled.termsHash]);
+    assert.equal(pulled.readingTerms.get(b), undefined);
     const audit = await cli(['audit', ledgerDir, '--key', didOf(files.gateway)]);
     assert.equal(audit.code, 0, audit.stdout);
 
@@ -319,6 +413,8 @@ describe('e2e: npm start', function () {
     assert.equal(after.types.get('contract.register'), 1);
     assert.equal(after.types.get('contract.sign'), 2);
     assert.equal(after.types.get('security'), undefined, 'no replay after the restart');
+    // Later starts change no firmware: nothing pressed, no first report again, nothing refused.
+    for (const t of ['firmware.vendor', 'firmware.release', 'firmware.decision', 'firmware.report']) assert.equal(after.types.get(t), first.types.get(t), t);
     assert.equal((await cli(['audit', ledgerDir])).code, 0);
   });
 

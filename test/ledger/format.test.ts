@@ -1,12 +1,15 @@
 // The bytes docs/FORMAT.md fixes: record encoding, storage keys and values.
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { bytesEqual, toHex } from '../../lib/encoding/bytes';
 import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import { isLedgerError } from '../../lib/errors';
 import { sha256 } from '../../lib/crypto/hash';
 import { ClassicLevel } from 'classic-level';
-import { decodeRecord, encodeRecord, Ledger, type LedgerRecord } from '../../lib/ledger';
+import { auditLedger } from '../../lib/audit';
+import { decodeRecord, encodeRecord, Ledger, migrateLedger, type LedgerRecord } from '../../lib/ledger';
 import * as layout from '../../lib/ledger/layout';
 import { deviceA, gatewayKey, tempDir } from '../support/ledger';
 
@@ -100,12 +103,13 @@ describe('ledger format', () => {
       assert.deepEqual(sorted, [keys[2], keys[0], keys[1]].map((k) => toHex(k)));
     });
 
-    it('stores records as leaf hash || bytes and nodes with a 4-byte checksum over key and hash', () => {
+    it('stores records as leaf hash || bytes and nodes with a CRC-32 over key and hash (format 2)', () => {
       const hash = sha256(Uint8Array.of(1));
       const key = layout.nodeKey(1, 2);
       const value = layout.nodeValue(key, hash);
       assert.equal(value.length, 36);
-      assert.equal(toHex(value.subarray(32)), toHex(sha256(key, hash).subarray(0, 4)));
+      // CRC-32 (IEEE, zlib's) of key || hash, written independently of the layout module.
+      assert.equal(Buffer.from(value.subarray(32)).readUInt32BE(0), crc32(Buffer.concat([key, hash])));
       assert.deepEqual(layout.nodeHashFromValue(key, value, 1, 2), hash);
       assert.throws(() => layout.nodeHashFromValue(layout.nodeKey(1, 3), value, 1, 3), { code: 'ERR_LEDGER_CORRUPT' });
       const rv = layout.recordValue(hash, Uint8Array.of(9, 9));
@@ -140,6 +144,67 @@ describe('ledger format', () => {
 
     it('reads u64 values back', () => {
       for (const n of [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]) assert.equal(layout.readU64(layout.recordKey(n), 1), n);
+    });
+  });
+
+  describe('format 1 ledgers', () => {
+    /** Rewrites a ledger as format 1 wrote it: node checks are the first 4 bytes of SHA-256(key || hash), meta v 1. */
+    async function downgrade(dir: string): Promise<number> {
+      const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await db.open();
+      let nodes = 0;
+      for await (const [key, value] of db.iterator({ gte: Buffer.from('n'), lt: Buffer.from('o') })) {
+        const v1 = Buffer.concat([value.subarray(0, 32), createHash('sha256').update(key).update(value.subarray(0, 32)).digest().subarray(0, 4)]);
+        await db.put(key, v1);
+        nodes++;
+      }
+      const meta = decodeCbor((await db.get(layout.META_KEY)) as Buffer) as Record<string, CborValue>;
+      await db.put(layout.META_KEY, Buffer.from(encodeCbor({ ...meta, v: 1 })));
+      await db.close();
+      return nodes;
+    }
+
+    it('are refused with ERR_LEDGER_FORMAT by the ledger and the audit, and open and audit clean after migrate', async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey, blockRecords: 4 });
+        for (let i = 0; i < 11; i++) await ledger.append({ type: 'reading', device: deviceA, time: 5 + i });
+        await ledger.close();
+        const nodes = await downgrade(dir);
+        await assert.rejects(Ledger.open(dir, { readOnly: true }), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_FORMAT') && /migrate/.test(err.message));
+        await assert.rejects(auditLedger(dir, { workers: 0 }), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_FORMAT'));
+        assert.deepEqual(await migrateLedger(dir), { from: 1, to: 2, nodes });
+        assert.deepEqual(await migrateLedger(dir), { from: 2, to: 2, nodes: 0 });
+        const report = await auditLedger(dir, { workers: 0 });
+        assert.equal(report.clean, true, JSON.stringify(report.findings));
+        const reopened = await Ledger.open(dir, { gatewayKey });
+        assert.equal(reopened.size, 11);
+        await reopened.append({ type: 'note', body: { after: 'migration' } });
+        await reopened.close();
+        assert.equal((await auditLedger(dir, { workers: 0 })).clean, true);
+      } finally {
+        cleanup();
+      }
+    });
+
+    it('migrate refuses a format 1 node whose checksum fails', async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey });
+        for (let i = 0; i < 4; i++) await ledger.append({ type: 'note', body: { i } });
+        await ledger.close();
+        await downgrade(dir);
+        const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+        await db.open();
+        const key = layout.nodeKey(1, 0);
+        const v = Buffer.from((await db.get(key)) as Buffer);
+        v[0] ^= 1;
+        await db.put(key, v);
+        await db.close();
+        await assert.rejects(migrateLedger(dir), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_CORRUPT'));
+      } finally {
+        cleanup();
+      }
     });
   });
 });

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -326,6 +327,10 @@ describe('Ledger', function () {
       const otherRecord = Buffer.from((await ledger.get(3)).bytes).toString('base64');
       assert.throws(bad({ record: otherRecord }), { code: 'ERR_MALFORMED_PROOF' });
       assert.throws(bad({ checkpoint: bundle.checkpoint.replace('\n8\n', '\n9\n') }), { code: 'ERR_BAD_SIGNATURE' });
+      // A verified checkpoint is remembered by key and exact text: a changed signature is checked again.
+      const sigAt = bundle.checkpoint.lastIndexOf(' ') + 12;
+      const flipped = bundle.checkpoint.slice(0, sigAt) + (bundle.checkpoint[sigAt] === 'A' ? 'B' : 'A') + bundle.checkpoint.slice(sigAt + 1);
+      assert.throws(bad({ checkpoint: flipped }), { code: 'ERR_BAD_SIGNATURE' });
       assert.throws(bad({ format: 'other' }), { code: 'ERR_MALFORMED_PROOF' });
       assert.throws(bad({ record: '***' }), { code: 'ERR_MALFORMED_PROOF' });
       const stranger = generateKey('Ed25519');
@@ -606,7 +611,7 @@ describe('Ledger', function () {
         // a node with a valid checksum but a wrong hash: the last block's root no longer matches
         const k = nkey(4, 0);
         v[0] ^= 1;
-        v.set(sha256(k, v.subarray(0, 32)).subarray(0, 4), 32);
+        v.writeUInt32BE(crc32(Buffer.concat([k, v.subarray(0, 32)])), 32);
         return v;
       });
       await rejects(Ledger.open(dir3, { readOnly: true }), 'ERR_LEDGER_CORRUPT', /root/);

@@ -73,5 +73,22 @@ describe('Contract node: publishes contract documents and loads terms from them'
     const j = await judged;
     assert.equal(j.contract.contract, 'pulled-room');
     assert.equal(j.contract.active, true);
+
+    // Redeployed (or Node-RED restarted): the active contract's document goes out again, unasked,
+    // so a retained copy exists even when every party signed before this start.
+    await helper.unload();
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger-a', { ledgerName: 'origin-a' }),
+        { id: 'contract-a', type: 'iot-ledger-contract', ledger: 'ledger-a', terms: JSON.stringify(terms), publishDocument: true, tickSeconds: 3600, wires: [['out-a'], []] },
+        { id: 'out-a', type: 'helper' },
+      ]),
+    );
+    const again = await nextMessage<{ topic: string; retain?: boolean; payload: ContractDocument }>(helper.getNode('out-a'));
+    assert.equal(again.topic, 'iot-ledger/contract/pulled-room');
+    assert.equal(again.retain, true);
+    assert.equal(again.payload.termsHash, doc2.payload.termsHash);
+    assert.equal(verifyContractDocument(again.payload, didA).active, true);
   });
 });

@@ -10,6 +10,7 @@ interface ConfigProps {
   quorum: string;
   publishTiles: boolean;
   tilesDir: string;
+  tilesMqtt: string;
 }
 
 interface LedgerInfo {
@@ -44,6 +45,11 @@ RED.nodes.registerType<ConfigProps>('iot-ledger-config', {
     },
     publishTiles: { value: false },
     tilesDir: { value: '', required: false },
+    tilesMqtt: { value: '', required: false, validate: (v) => textOf(v) === '' || /^mqtts?:\/\/[^/\s]+(\/[^#+\s]*)?$/.test(textOf(v)) },
+  },
+  credentials: {
+    mqttUser: { type: 'text' },
+    mqttPassword: { type: 'password' },
   },
   icon: 'iot-ledger-config.svg',
   paletteLabel() {

@@ -1,5 +1,5 @@
 // The Replica node's editor.
-import { check, wholeNumber } from '../shared/validators';
+import { check, str, wholeNumber } from '../shared/validators';
 
 interface ReplicaProps {
   name: string;
@@ -11,7 +11,7 @@ interface ReplicaProps {
 
 // A gateway's did:key (Ed25519) or its C2SP verifier key "name+hash+base64".
 const KEY = (v: unknown): boolean => {
-  const text = String(v).trim();
+  const text = str(v).trim();
   return /^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]+$/.test(text) || /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(text);
 };
 
@@ -20,7 +20,7 @@ RED.nodes.registerType<ReplicaProps>('iot-ledger-replica', {
   color: '#8CCFB9',
   defaults: {
     name: { value: '' },
-    url: { value: '', required: true, validate: check((v) => /^https?:\/\/\S+$/.test(String(v)), 'iot-ledger-replica.errors.url') },
+    url: { value: '', required: true, validate: check((v) => /^https?:\/\/\S+$/.test(str(v)) || /^mqtts?:\/\/[^/\s]+\/[^#+\s]+$/.test(str(v)), 'iot-ledger-replica.errors.url') },
     key: { value: '', required: true, validate: check(KEY, 'iot-ledger-replica.errors.key') },
     dir: { value: '' },
     interval: { value: 5, required: true, validate: wholeNumber(1, 86400, 'iot-ledger-replica.errors.interval') },

@@ -152,3 +152,12 @@ declare const $: {
 interface ErrorConstructor {
   stackTraceLimit: number;
 }
+
+/**
+ * lib/encoding/bytes.ts encodes base64 with Node's Buffer in toBase64/fromBase64, which no editor
+ * module uses. Declared only so that file type-checks here; scripts/build-editor.js refuses any
+ * bundle that still mentions Buffer.
+ */
+declare const Buffer: {
+  from(data: Uint8Array | ArrayBuffer | ArrayBufferLike | string, offsetOrEncoding?: number | string, length?: number): Uint8Array & { toString(encoding?: string): string };
+};

@@ -1,0 +1,148 @@
+/**
+ * What a simulated sensor does with what the ledger publishes for it: the contract document it
+ * is judged by (retained on iot-ledger/contract/<id>) and firmware offers (on
+ * iot-ledger/firmware/<its did:key>). Everything is checked with the library's device-side
+ * verification (verifyContractDocument, verifyFirmwareOffer) against the gateway's key; an
+ * offer the sensor refuses is answered with a signed report that names the refusal.
+ */
+import { fromUtf8 } from '../lib/encoding/bytes';
+import { verifyContractDocument } from '../lib/contracts/pull';
+import { isLedgerError } from '../lib/errors';
+import { createReport, isFirmwareRejection, openManifest, verifyFirmwareOffer, type Envelope, type RejectionReason } from '../lib/firmware';
+import { fromBase64 } from '../lib/encoding/bytes';
+import type { PrivateKey } from '../lib/crypto/keys';
+
+/** Reports from devices go here; the gateway's flow records them (Firmware node, mode report). */
+export const firmwareReportTopic = (device: string): string => `iot-ledger/firmware/${device}/report`;
+
+export interface InstalledFirmware {
+  vendor: string;
+  class: string;
+  version: string;
+  sequence: number;
+  digest: string;
+}
+
+export interface PulledContract {
+  id: string;
+  version: number;
+  termsHash: string;
+  /** Every party's signature verified. */
+  active: boolean;
+  signed: number;
+  parties: number;
+  /** Index of the contract.register record proven under a gateway-signed checkpoint. */
+  registeredAt: number;
+  /** This sensor is one of the contract's subjects. */
+  subject: boolean;
+}
+
+function parseJson(payload: Uint8Array | string): unknown {
+  return JSON.parse(typeof payload === 'string' ? payload : fromUtf8(payload));
+}
+
+/** Verifies a contract document for sensor `did` with the gateway key; throws what verifyContractDocument throws. */
+export function pullContract(payload: Uint8Array | string, gatewayKey: string, did: string): PulledContract {
+  const v = verifyContractDocument(parseJson(payload), gatewayKey);
+  return {
+    id: v.terms.id,
+    version: v.terms.version,
+    termsHash: v.termsHash,
+    active: v.active,
+    signed: v.signed.length,
+    parties: v.terms.parties.length,
+    registeredAt: v.registeredAt,
+    subject: v.terms.subjects === 'any' || v.terms.subjects.includes(did),
+  };
+}
+
+export interface SensorFirmwareOptions {
+  did: string;
+  key: PrivateKey;
+  /** The gateway's did:key: decisions must be proven under checkpoints it signed. */
+  gatewayKey: string;
+  /** Vendor keys (did:key) the sensor trusts to sign manifests. */
+  vendorKeys: readonly string[];
+  /** What the sensor runs now. */
+  installed: InstalledFirmware;
+  /** Image bytes the sensor can download, by hex SHA-256 (the vendor's download server). */
+  images: ReadonlyMap<string, Uint8Array>;
+}
+
+export type OfferOutcome =
+  | { kind: 'installed'; from: InstalledFirmware; to: InstalledFirmware; decisionIndex: number; report: Envelope }
+  | { kind: 'refused'; reason: RejectionReason; message: string; offered: { version: string; sequence: number; digest: string }; report: Envelope }
+  /** The offer is what the sensor runs already (a retained offer seen again): nothing to do. */
+  | { kind: 'current' }
+  /** Not an offer at all (no readable manifest): nothing to report on. */
+  | { kind: 'unreadable'; message: string };
+
+function reasonOf(err: unknown): RejectionReason {
+  if (isFirmwareRejection(err)) return err.details.reason;
+  if (isLedgerError(err, 'ERR_BAD_SIGNATURE')) return 'bad-signature';
+  return 'malformed';
+}
+
+/** One sensor's firmware: verifies offers, installs what the ledger approved, signs reports. */
+export class SensorFirmware {
+  #installed: InstalledFirmware;
+
+  constructor(private readonly opts: SensorFirmwareOptions) {
+    this.#installed = { ...opts.installed };
+  }
+
+  get installed(): InstalledFirmware {
+    return { ...this.#installed };
+  }
+
+  /** The signed report of what runs now (and, given, of an offer refused). */
+  report(counter: number, now: number, refused?: { sequence: number; digest: string; reason: RejectionReason }): Envelope {
+    const i = this.#installed;
+    return createReport(
+      { vendor: i.vendor, class: i.class, version: i.version, sequence: i.sequence, digest: i.digest, counter, ts: now, ...(refused ? { refused } : {}) },
+      this.opts.key,
+    );
+  }
+
+  /** Handles one message of the sensor's offer topic; `counter` is the sensor's next counter, used for a report. */
+  offer(payload: Uint8Array | string, counter: () => number, now: number): OfferOutcome {
+    let offer: unknown;
+    let manifest;
+    try {
+      offer = parseJson(payload);
+      const o = offer as { manifest?: unknown; manifestFormat?: unknown };
+      if (typeof o.manifest !== 'string') throw new Error('no manifest');
+      manifest = openManifest(o.manifestFormat === 'cose' ? fromBase64(o.manifest) : o.manifest).manifest;
+    } catch (err) {
+      return { kind: 'unreadable', message: err instanceof Error ? err.message : String(err) };
+    }
+    const offered = { version: manifest.version, sequence: manifest.sequence, digest: manifest.digest };
+    const refuse = (reason: RejectionReason, message: string): OfferOutcome => ({
+      kind: 'refused',
+      reason,
+      message,
+      offered,
+      report: this.report(counter(), now, { sequence: manifest.sequence, digest: manifest.digest, reason }),
+    });
+    const cur = this.#installed;
+    let accepted;
+    try {
+      accepted = verifyFirmwareOffer(offer, {
+        gatewayKey: this.opts.gatewayKey,
+        device: this.opts.did,
+        vendorKeys: this.opts.vendorKeys,
+        image: this.opts.images.get(manifest.digest) ?? new Uint8Array(0),
+      });
+    } catch (err) {
+      return refuse(reasonOf(err), err instanceof Error ? err.message : String(err));
+    }
+    const m = accepted.manifest;
+    if (m.vendor !== cur.vendor || m.class !== cur.class) return refuse('wrong-class', `manifest is for ${m.vendor}/${m.class}, this sensor is ${cur.vendor}/${cur.class}`);
+    if (m.sequence === cur.sequence && m.digest === cur.digest) return { kind: 'current' };
+    if (m.sequence === cur.sequence) return refuse('same-sequence-different-digest', `sequence ${m.sequence} is installed with digest ${cur.digest}, not ${m.digest}`);
+    if (m.sequence < cur.sequence) return refuse('rollback', `sequence ${m.sequence} is older than ${cur.sequence} installed`);
+    const from = cur;
+    this.#installed = { vendor: m.vendor, class: m.class, version: m.version, sequence: m.sequence, digest: m.digest };
+    return { kind: 'installed', from, to: this.installed, decisionIndex: accepted.decisionIndex, report: this.report(counter(), now) };
+  }
+}

@@ -1,0 +1,123 @@
+// Fetching tile resources over MQTT (lib/tiles/mqtt.ts has the topics): the checkpoint, head
+// and meta are the gateway's retained messages, kept up to date by one subscription; a tile is
+// asked for on `<base>/request` and arrives on `<base>/<path>` (retained when it is a full tile).
+// The bytes are the HTTP bodies, so the Replicator verifies them exactly as over HTTP.
+import { randomBytes } from 'node:crypto';
+import * as mqtt from 'mqtt';
+import { LedgerError } from '../errors';
+import { CHECKPOINT_PATH, HEAD_PATH, META_PATH } from '../tiles/path';
+import { requestTopic, resourceTopic } from '../tiles/mqtt';
+import type { TileFetch } from '../tiles/verify';
+import { httpTileFetch, type HttpFetchOptions } from './http';
+
+export interface MqttFetchOptions {
+  /** Per-resource timeout in ms (default 30000). */
+  timeoutMs?: number;
+  username?: string;
+  password?: string;
+}
+
+export type ClosableTileFetch = TileFetch & { close(): Promise<void> };
+
+const RETAINED = [META_PATH, HEAD_PATH, CHECKPOINT_PATH];
+
+/** Splits `mqtt://host:port/<base>` into the broker URL and the topic base. */
+export function splitTileMqttUrl(url: string): { broker: string; base: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `not a URL: ${url}`);
+  }
+  if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new LedgerError('ERR_INVALID_ARGUMENT', `not an mqtt(s) URL: ${url}`);
+  const base = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
+  if (!base || /[#+?]/.test(url)) throw new LedgerError('ERR_INVALID_ARGUMENT', `an MQTT tiles URL needs the topic base as its path, e.g. mqtt://broker:1883/iot-ledger/coldroom: ${url}`);
+  return { broker: `${u.protocol}//${u.host}`, base };
+}
+
+/** A TileFetch over the broker and topic base of `url` (mqtt://host:port/<base>). */
+export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): ClosableTileFetch {
+  const { broker, base } = splitTileMqttUrl(url);
+  const timeout = opts.timeoutMs ?? 30_000;
+  const client = mqtt.connect(broker, {
+    clientId: `iot-ledger-replica-${randomBytes(6).toString('hex')}`,
+    reconnectPeriod: 2000,
+    connectTimeout: Math.min(timeout, 10_000),
+    ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
+  });
+  client.on('error', () => undefined); // surfaced as fetch timeouts; mqtt.js reconnects
+  const latest = new Map<string, Buffer>();
+  const waiting = new Map<string, Set<(b: Buffer) => void>>();
+  const retainedTopics = new Map(RETAINED.map((p) => [resourceTopic(base, p), p]));
+  let subscribed: Promise<void> | null = null;
+  const subscribeRetained = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      client.subscribe([...retainedTopics.keys()], { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+    });
+  client.on('connect', () => {
+    subscribed = subscribeRetained();
+    subscribed.catch(() => undefined);
+  });
+  client.on('message', (topic, payload) => {
+    const retained = retainedTopics.get(topic);
+    if (retained !== undefined) {
+      if (payload.length === 0) latest.delete(retained);
+      else latest.set(retained, payload);
+    }
+    const path = retained ?? (topic.startsWith(`${base}/`) ? topic.slice(base.length + 1) : undefined);
+    if (path === undefined || payload.length === 0) return;
+    const fns = waiting.get(path);
+    if (fns) for (const fn of [...fns]) fn(payload);
+  });
+
+  const fail = (path: string, message: string, status?: number): LedgerError =>
+    new LedgerError('ERR_REPLICA_FETCH', message, { path, ...(status !== undefined ? { status } : {}) });
+
+  const wait = (path: string, start: () => void): Promise<Buffer> =>
+    new Promise<Buffer>((resolve, reject) => {
+      const fns = waiting.get(path) ?? new Set<(b: Buffer) => void>();
+      waiting.set(path, fns);
+      const done = (err: Error | null, b?: Buffer): void => {
+        clearTimeout(timer);
+        fns.delete(got);
+        if (fns.size === 0) waiting.delete(path);
+        if (err) reject(err);
+        else resolve(b as Buffer);
+      };
+      const got = (b: Buffer): void => done(null, b);
+      // A retained resource nobody published (no block sealed yet) looks like HTTP's 404.
+      const timer = setTimeout(
+        () => done(fail(path, `no ${path} from ${broker} on ${resourceTopic(base, path)} within ${timeout} ms`, retainedTopics.has(resourceTopic(base, path)) ? 404 : undefined)),
+        timeout,
+      );
+      fns.add(got);
+      start();
+    });
+
+  const fetch = async (path: string): Promise<Uint8Array> => {
+    if (RETAINED.includes(path)) {
+      const have = latest.get(path);
+      if (have) return new Uint8Array(have);
+      return new Uint8Array(await wait(path, () => undefined));
+    }
+    const topic = resourceTopic(base, path);
+    return new Uint8Array(
+      await wait(path, () => {
+        client.subscribe(topic, { qos: 1 }, (err) => {
+          if (!err) client.publish(requestTopic(base), path, { qos: 1 });
+        });
+      }).finally(() => {
+        if (!waiting.has(path)) client.unsubscribe(topic);
+      }),
+    );
+  };
+  return Object.assign(fetch, {
+    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+  });
+}
+
+/** HTTP(S) or MQTT by the URL's scheme; `close()` ends an MQTT connection (no-op for HTTP). */
+export function tileFetchFor(url: string, opts: HttpFetchOptions & MqttFetchOptions = {}): ClosableTileFetch {
+  if (/^mqtts?:/i.test(url)) return mqttTileFetch(url, opts);
+  return Object.assign(httpTileFetch(url, opts), { close: () => Promise.resolve() });
+}

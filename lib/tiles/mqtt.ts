@@ -1,0 +1,213 @@
+// The same tiles over MQTT, for gateways that only share a broker (docs/FORMAT.md, "Tiles over MQTT").
+//
+// Every resource has a topic: `<base>/<path>` with the HTTP path (`<base>/checkpoint`,
+// `<base>/tile/0/x001/234`, `<base>/tile/entries/000.p/7`, `<base>/iot-ledger/head`), and its
+// payload is exactly the HTTP body. `<base>` defaults to `iot-ledger/<origin slug>`.
+//   - The checkpoint, the head and the meta are published retained by the gateway itself, head
+//     before checkpoint, once at start and after every sealed block.
+//   - A tile is published when someone asks for it: the path as the payload of `<base>/request`.
+//     A full tile (256 wide) is immutable: it is published retained, and asked again within
+//     REPUBLISH_MS it is not published again (the broker hands the retained copy to every new
+//     subscriber). A partial tile is published without retain.
+// Bounded: requests beyond the queue (MAX_QUEUE paths, duplicates merged) are dropped, paths
+// that are not tiles of the latest checkpoint are ignored, and what the gateway publishes in
+// answers is held to maxBytesPerSecond. So whoever can publish on the broker can make the
+// gateway publish at most that rate, plus each full tile of the log once per REPUBLISH_MS.
+import { fromUtf8 } from '../encoding/bytes';
+import type { Ledger } from '../ledger';
+import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH } from './path';
+import { publishedHead, readResource } from './source';
+
+export const REQUEST_SUFFIX = 'request';
+export const MAX_QUEUE = 64;
+export const MAX_PATH_BYTES = 128;
+export const REPUBLISH_MS = 60_000;
+export const DEFAULT_MAX_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
+/** `iot-ledger/<origin>` with every character outside A-Z a-z 0-9 . _ - made "_" (no MQTT wildcards, no extra levels). */
+export const defaultTileTopicBase = (origin: string): string => `iot-ledger/${origin.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+
+export const resourceTopic = (base: string, path: string): string => `${base}/${path}`;
+export const requestTopic = (base: string): string => `${base}/${REQUEST_SUFFIX}`;
+
+/** What the publisher needs of an MQTT client (mqtt.js's MqttClient fits). */
+export interface TileMqttClient {
+  publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }, cb?: (err?: Error) => void): unknown;
+  subscribe(topic: string, opts: { qos: 0 | 1 }, cb?: (err: Error | null) => void): unknown;
+  unsubscribe(topic: string, cb?: () => void): unknown;
+  on(event: 'message', fn: (topic: string, payload: Buffer) => void): unknown;
+  on(event: 'connect', fn: () => void): unknown;
+  off(event: 'message', fn: (topic: string, payload: Buffer) => void): unknown;
+  off(event: 'connect', fn: () => void): unknown;
+}
+
+export interface MqttTilePublisherOptions {
+  base?: string;
+  maxBytesPerSecond?: number;
+  onError?: (err: Error) => void;
+  now?: () => number;
+}
+
+export interface PublisherStats {
+  requests: number;
+  dropped: number;
+  published: number;
+  bytes: number;
+}
+
+export class MqttTilePublisher {
+  readonly base: string;
+  readonly stats: PublisherStats = { requests: 0, dropped: 0, published: 0, bytes: 0 };
+  readonly #ledger: Ledger;
+  readonly #client: TileMqttClient;
+  readonly #rate: number;
+  readonly #now: () => number;
+  readonly #onError: (err: Error) => void;
+  readonly #queue = new Set<string>();
+  readonly #retainedAt = new Map<string, number>();
+  #tokens: number;
+  #refilled: number;
+  #draining = false;
+  #closed = false;
+  #announcing: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(ledger: Ledger, client: TileMqttClient, opts: MqttTilePublisherOptions = {}) {
+    this.#ledger = ledger;
+    this.#client = client;
+    this.base = opts.base ?? defaultTileTopicBase(ledger.name);
+    this.#rate = opts.maxBytesPerSecond ?? DEFAULT_MAX_BYTES_PER_SECOND;
+    this.#now = opts.now ?? Date.now;
+    this.#onError = opts.onError ?? (() => undefined);
+    this.#tokens = this.#rate;
+    this.#refilled = this.#now();
+    client.on('message', this.#onMessage);
+    client.on('connect', this.#onConnect);
+    ledger.on('block', this.#onBlock);
+  }
+
+  /** No request waiting or being answered. */
+  get idle(): boolean {
+    return this.#queue.size === 0 && !this.#draining;
+  }
+
+  /** Subscribes to requests and publishes the retained state; call once the client is connected (again on reconnect: automatic). */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#client.subscribe(requestTopic(this.base), { qos: 1 }, (err) => {
+        if (err) return reject(err);
+        this.announce().then(resolve, reject);
+      });
+    });
+  }
+
+  readonly #onConnect = (): void => {
+    if (!this.#closed) this.start().catch(this.#onError);
+  };
+
+  readonly #onBlock = (): void => {
+    this.announce().catch(this.#onError);
+  };
+
+  /** Publishes meta, head and checkpoint, retained (head before checkpoint, so a reader never sees a checkpoint newer than the head). */
+  announce(): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.#closed || this.#ledger.closed) return;
+      const head = await publishedHead(this.#ledger);
+      const paths = head ? [META_PATH, HEAD_PATH, CHECKPOINT_PATH] : [META_PATH];
+      for (const p of paths) {
+        const r = await readResource(this.#ledger, p);
+        if (r.status === 200) await this.#publish(resourceTopic(this.base, p), r.body, true);
+      }
+    };
+    this.#announcing = this.#announcing.then(run, run);
+    return this.#announcing;
+  }
+
+  readonly #onMessage = (topic: string, payload: Buffer): void => {
+    if (topic !== requestTopic(this.base) || this.#closed) return;
+    this.stats.requests++;
+    if (payload.length === 0 || payload.length > MAX_PATH_BYTES) return void this.stats.dropped++;
+    let path: string;
+    try {
+      path = fromUtf8(payload).trim();
+    } catch {
+      return void this.stats.dropped++;
+    }
+    const id = parseTilePath(path);
+    if (!id) return void this.stats.dropped++;
+    const full = id.width === TILE_WIDTH;
+    const last = this.#retainedAt.get(path);
+    if (full && last !== undefined && this.#now() - last < REPUBLISH_MS) return;
+    if (this.#queue.has(path)) return;
+    if (this.#queue.size >= MAX_QUEUE) return void this.stats.dropped++;
+    this.#queue.add(path);
+    void this.#drain();
+  };
+
+  async #drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (!this.#closed && this.#queue.size > 0) {
+        const path = this.#queue.values().next().value as string;
+        this.#queue.delete(path);
+        if (this.#ledger.closed) break;
+        let r;
+        try {
+          r = await readResource(this.#ledger, path);
+        } catch (err) {
+          this.#onError(err as Error);
+          continue;
+        }
+        if (r.status !== 200) continue;
+        await this.#spend(r.body.length);
+        const full = parseTilePath(path)?.width === TILE_WIDTH;
+        await this.#publish(resourceTopic(this.base, path), r.body, full);
+        if (full) this.#retainedAt.set(path, this.#now());
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  /** Waits until `bytes` fit the budget (token bucket of one second's worth). */
+  async #spend(bytes: number): Promise<void> {
+    for (;;) {
+      const now = this.#now();
+      this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#refilled) / 1000) * this.#rate);
+      this.#refilled = now;
+      if (this.#tokens >= Math.min(bytes, this.#rate)) {
+        this.#tokens -= bytes;
+        return;
+      }
+      const waitMs = Math.ceil(((Math.min(bytes, this.#rate) - this.#tokens) / this.#rate) * 1000);
+      await new Promise<void>((resolve) => {
+        this.#timer = setTimeout(resolve, waitMs);
+      });
+      if (this.#closed) return;
+    }
+  }
+
+  #publish(topic: string, body: Uint8Array, retain: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      this.#client.publish(topic, Buffer.from(body.buffer, body.byteOffset, body.byteLength), { qos: 1, retain }, (err) => {
+        if (err) this.#onError(err);
+        else {
+          this.stats.published++;
+          this.stats.bytes += body.length;
+        }
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#queue.clear();
+    this.#client.off('message', this.#onMessage);
+    this.#client.off('connect', this.#onConnect);
+    this.#ledger.off('block', this.#onBlock);
+  }
+}

@@ -1,0 +1,123 @@
+import * as assert from 'node:assert/strict';
+import { toHex, utf8 } from '../../lib/encoding/bytes';
+import { signContract } from '../../lib/contracts';
+import { contractDocument } from '../../lib/contracts/pull';
+import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
+import { createManifest, createReport, isFirmwareRejection, parseReport, type FirmwareOffer } from '../../lib/firmware';
+import { recheckReport } from '../../lib/firmware/recheck';
+import { ContractRunner, firmwareOffer, Gateway } from '../../lib/gateway';
+import { pullContract, SensorFirmware, type InstalledFirmware } from '../../demo/sensor-pull';
+import { tempDir } from '../support/ledger';
+
+describe('runtime/sensor-pull: what a simulated sensor does with contract documents and firmware offers', () => {
+  const gatewayKey = generateKey('Ed25519');
+  const vendor = generateKey('Ed25519');
+  const sensorKey = generateKey('Ed25519');
+  const sensor = keyToDid(sensorKey);
+  const other = keyToDid(generateKey('ES256'));
+  const party = generateKey('Ed25519');
+  const images = new Map<string, Uint8Array>();
+  const image = (v: string): Uint8Array => {
+    const bytes = utf8(`image ${v}`);
+    images.set(toHex(sha256(bytes)), bytes);
+    return bytes;
+  };
+  const m = (sequence: number, img: Uint8Array) => ({ vendor: 'acme', class: 'cold', version: `1.${sequence}`, sequence, digest: toHex(sha256(img)), size: img.length });
+  const factory: InstalledFirmware = { vendor: 'acme', class: 'cold', version: '1.1', sequence: 1, digest: toHex(sha256(image('1.1'))) };
+  const tmp = tempDir();
+  let gw: Gateway;
+  let offers: Record<'v1' | 'v2' | 'v2other' | 'v3forged', FirmwareOffer>;
+  let doc: unknown;
+  let counter = 100;
+  const next = () => ++counter;
+  const json = (o: unknown) => Buffer.from(JSON.stringify(o));
+
+  before(async () => {
+    gw = await Gateway.open(tmp.dir, { name: 'sensor-pull.test', gatewayKey, blockRecords: 100, blockSeconds: 0 });
+    await gw.enrol({ did: sensor, name: 's1' });
+    await gw.enrol({ did: other, name: 's2' });
+    const fw = await gw.firmware();
+    await fw.trustVendor('acme', keyToDid(vendor));
+    await fw.registerRelease(createManifest(m(1, image('1.1')), vendor));
+    await fw.registerRelease(createManifest(m(2, image('1.2')), vendor));
+    const offer = async (device: string, sequence: number) => {
+      const d = await fw.checkUpdate({ device, vendor: 'acme', class: 'cold', sequence });
+      assert.equal(d.decision, 'approved', d.message);
+      return JSON.parse(JSON.stringify(await firmwareOffer(gw.ledger, d.receipt.index))) as FirmwareOffer;
+    };
+    const v1 = await offer(sensor, 1);
+    const v2 = await offer(sensor, 2);
+    const v2other = await offer(other, 2);
+    // A vendor-signed 1.3 that the ledger never approved, sent with 1.2's decision proof.
+    const v3forged = { ...v2, manifest: createManifest(m(3, image('1.3')), vendor) as string };
+    offers = { v1, v2, v2other, v3forged };
+
+    const terms = { id: 'room-1', version: 1, title: 'Room 1 below -20', subjects: [sensor], metric: 'temperature', rule: { op: '<', limit: -20 }, alarm: { mode: 'instant' }, parties: [keyToDid(party)] };
+    const runner = await ContractRunner.load(gw, terms);
+    await runner.sign(signContract(runner.terms, party, { kid: keyToDid(party) }));
+    doc = await contractDocument(gw.ledger, runner.ref.termsHash);
+  });
+  after(async () => {
+    await gw.close();
+    tmp.cleanup();
+  });
+
+  it('verifies a contract document with the gateway key and tells whether the sensor is judged by it', () => {
+    const c = pullContract(json(doc), keyToDid(gatewayKey), sensor);
+    assert.deepEqual([c.id, c.version, c.active, c.signed, c.parties, c.subject], ['room-1', 1, true, 1, 1, true]);
+    assert.equal(pullContract(JSON.stringify(doc), keyToDid(gatewayKey), other).subject, false);
+    // Another gateway's key: the checkpoints do not verify.
+    assert.throws(() => pullContract(json(doc), keyToDid(generateKey('Ed25519')), sensor), (e: Error & { code?: string }) => e.code === 'ERR_BAD_SIGNATURE');
+  });
+
+  it('installs an approved newer offer and signs a report of the new version', () => {
+    const fw = new SensorFirmware({ did: sensor, key: sensorKey, gatewayKey: keyToDid(gatewayKey), vendorKeys: [keyToDid(vendor)], installed: factory, images });
+    assert.deepEqual(fw.offer(json(offers.v1), next, Date.now()), { kind: 'current' }, 'what it runs already: nothing to do');
+    const o = fw.offer(json(offers.v2), next, Date.now());
+    assert.equal(o.kind, 'installed');
+    if (o.kind !== 'installed') return;
+    assert.equal(o.to.version, '1.2');
+    assert.equal(fw.installed.sequence, 2);
+    const signed = parseReport(JSON.parse(Buffer.from((o.report as string).split('.')[1], 'base64url').toString()) as Record<string, unknown>);
+    assert.deepEqual([signed.version, signed.sequence, signed.counter, signed.refused], ['1.2', 2, counter, undefined]);
+  });
+
+  it('refuses another device’s approval, a rollback, an unapproved manifest, a wrong image and an untrusted vendor, each with a signed report', () => {
+    const make = (installed = factory, extra: Partial<ConstructorParameters<typeof SensorFirmware>[0]> = {}) =>
+      new SensorFirmware({ did: sensor, key: sensorKey, gatewayKey: keyToDid(gatewayKey), vendorKeys: [keyToDid(vendor)], installed, images, ...extra });
+    const reason = (fw: SensorFirmware, offer: unknown) => {
+      const o = fw.offer(json(offer), next, Date.now());
+      assert.equal(o.kind, 'refused', JSON.stringify(o));
+      if (o.kind !== 'refused') return '';
+      const r = parseReport(JSON.parse(Buffer.from((o.report as string).split('.')[1], 'base64url').toString()) as Record<string, unknown>);
+      assert.deepEqual(r.refused, { sequence: o.offered.sequence, digest: o.offered.digest, reason: o.reason });
+      assert.equal(r.sequence, fw.installed.sequence, 'the report says what still runs');
+      return o.reason;
+    };
+    assert.equal(reason(make(), offers.v2other), 'unknown-release');
+    const updated = { ...factory, version: '1.2', sequence: 2, digest: toHex(sha256(utf8('image 1.2'))) };
+    assert.equal(reason(make(updated), offers.v1), 'rollback');
+    assert.equal(reason(make(), offers.v3forged), 'unknown-release');
+    assert.equal(reason(make(factory, { images: new Map() }), offers.v2), 'digest-mismatch');
+    assert.equal(reason(make(factory, { vendorKeys: [keyToDid(generateKey('Ed25519'))] }), offers.v2), 'unknown-signer');
+    assert.equal(reason(make(factory, { gatewayKey: keyToDid(generateKey('Ed25519')) }), offers.v2), 'bad-signature');
+    assert.equal(make().offer(Buffer.from('not json'), next, Date.now()).kind, 'unreadable');
+  });
+
+  it('a refusal report is recorded with its "refused" field and rechecks clean; a malformed refusal is refused', async () => {
+    const fw = await gw.firmware();
+    const refused = { sequence: 1, digest: factory.digest, reason: 'rollback' as const };
+    const report = createReport({ vendor: 'acme', class: 'cold', version: '1.2', sequence: 2, digest: toHex(sha256(utf8('image 1.2'))), counter: next(), refused }, sensorKey);
+    const before = fw.state.clone();
+    const out = await fw.report(report, sensor);
+    assert.equal(out.decision, 'recorded', out.message);
+    assert.deepEqual(out.body.refused, refused);
+    const stored = await gw.ledger.get(out.receipt.index);
+    assert.deepEqual(recheckReport(before, stored.record.body, stored.record.envelope, stored.record.time), { ok: true });
+    assert.throws(
+      () => createReport({ ...factory, counter: next(), refused: { ...refused, reason: 'because' as never } }, sensorKey),
+      (e: unknown) => isFirmwareRejection(e, 'malformed'),
+    );
+    assert.throws(() => createReport({ ...factory, counter: next(), refused: { ...refused, extra: 1 } as never }, sensorKey), (e: unknown) => isFirmwareRejection(e, 'malformed'));
+  });
+});

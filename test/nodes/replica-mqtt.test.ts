@@ -1,0 +1,68 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { auditLedger } from '../../lib/audit';
+import { generateKey, keyToDid } from '../../lib/crypto';
+import { ledgerPaths } from '../../lib/gateway/paths';
+import { writeKeyFile } from '../../lib/crypto/keyfile';
+import { startBroker, type RunningBroker } from '../../demo/broker';
+import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
+import { helper, ledgerNode, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+
+// A gateway's Ledger config publishing its tiles on a real broker (Aedes), and a Replica node
+// following it over that broker alone (mqtt:// URL), in the same test runtime.
+describe('Ledger config "Tiles over MQTT" + Replica node following over MQTT', function () {
+  this.timeout(60_000);
+  let userDir: string;
+  let broker: RunningBroker;
+  before((done) => {
+    userDir = startTestRuntime(done);
+  });
+  before(async () => {
+    broker = await startBroker({ port: 0 });
+  });
+  after(async () => {
+    await broker.close();
+  });
+  after((done) => stopTestRuntime(userDir, done));
+  afterEach(() => helper.unload());
+
+  it('the replica copies every sealed block, follows new ones, and its copy audits CLEAN', async () => {
+    const name = 'mqtt-nodes';
+    const key = generateKey('Ed25519');
+    writeKeyFile(ledgerPaths(userDir, name).keyFile, key);
+    const dir = path.join(userDir, 'replica-copy');
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: name, blockRecords: 5, tilesMqtt: broker.url }),
+        { id: 'rep', type: 'iot-ledger-replica', url: `${broker.url}/iot-ledger/${name}`, key: keyToDid(key), dir, interval: 0.3, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]),
+    );
+    const gw = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
+    assert.equal(gw.ledger.gatewayDid, keyToDid(key));
+    const out = helper.getNode('out');
+    const sizes: number[] = [];
+    out.on('input', (msg: { payload: { size: number } }) => sizes.push(msg.payload.size));
+    const reach = (n: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const end = Date.now() + 30_000;
+        const poll = (): void => {
+          if (sizes.some((s) => s >= n)) return resolve();
+          if (Date.now() > end) return reject(new Error(`replica sizes ${JSON.stringify(sizes)}, wanted ${n}`));
+          setTimeout(poll, 50);
+        };
+        poll();
+      });
+    for (let i = 0; i < 12; i++) await gw.record({ type: 'note', body: { i } });
+    await reach(10);
+    // A block sealed by time rather than size is published (retained checkpoint) and followed too.
+    await gw.record({ type: 'note', body: { last: true } });
+    await gw.ledger.seal();
+    await reach(13);
+    await helper.unload();
+    const report = await auditLedger(dir, { trustedKey: keyToDid(key), workers: 0 });
+    assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+    assert.equal(report.size, 13);
+  });
+});

@@ -1,0 +1,170 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as mqtt from 'mqtt';
+import { auditLedger } from '../../lib/audit';
+import { bytesEqual } from '../../lib/encoding/bytes';
+import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
+import { Ledger } from '../../lib/ledger';
+import { mqttTileFetch, Replicator, splitTileMqttUrl } from '../../lib/replica';
+import { startBroker, type RunningBroker } from '../../demo/broker';
+import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
+import { readResource } from '../../lib/tiles/source';
+import { tempDir } from '../support/ledger';
+
+const NAME = 'example.org/mqtt#tiles';
+
+async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 500)
+    await ledger.appendMany(Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ type: 'note', body: { n: from + i + j } })));
+  await ledger.seal();
+}
+
+/** Waits (bounded) until `ok()` holds. */
+async function until(ok: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('replica over MQTT tiles (Aedes broker in-process)', function () {
+  this.timeout(60_000);
+  const tmp = tempDir('replica-mqtt-');
+  const key: PrivateKey = generateKey('Ed25519');
+  const did = keyToDid(key);
+  const base = defaultTileTopicBase(NAME);
+  let broker: RunningBroker;
+  let gateway: Ledger;
+  let gwClient: mqtt.MqttClient;
+  let publisher: MqttTilePublisher;
+
+  before(async () => {
+    broker = await startBroker({ port: 0 });
+    gateway = await Ledger.open(path.join(tmp.dir, 'gw'), { name: NAME, gatewayKey: key, blockRecords: 100, blockSeconds: 0 });
+    await appendNotes(gateway, 0, 700);
+    gwClient = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    publisher = new MqttTilePublisher(gateway, gwClient);
+    await publisher.start();
+  });
+  after(async () => {
+    publisher?.close();
+    await gwClient?.endAsync();
+    await gateway?.close();
+    await broker?.close();
+    tmp.cleanup();
+  });
+
+  it('names topics from the origin without wildcards or extra levels', () => {
+    assert.equal(base, 'iot-ledger/example.org_mqtt_tiles');
+    assert.deepEqual(splitTileMqttUrl(`${broker.url}/${base}/`), { broker: broker.url, base });
+    assert.throws(() => splitTileMqttUrl(broker.url), /topic base/);
+    assert.throws(() => splitTileMqttUrl(`${broker.url}/a/#`), /topic base/);
+  });
+
+  it('a replica catches up over the broker alone, follows new blocks, and its copy audits CLEAN', async () => {
+    const fetch = mqttTileFetch(`${broker.url}/${base}`, { timeoutMs: 5000 });
+    const dir = path.join(tmp.dir, 'replica');
+    try {
+      let replica = await Replicator.open(dir, { trustedKey: did, fetch });
+      assert.deepEqual([(await replica.catchUp()).size, replica.store.height], [700, 7]);
+      await replica.close();
+      await appendNotes(gateway, 700, 333);
+      // The retained checkpoint follows the new block.
+      await publisher.announce();
+      replica = await Replicator.open(dir, { trustedKey: did, fetch });
+      const r = await replica.catchUp();
+      assert.equal(r.size, 1033);
+      assert.equal(r.fetched, 333, 'resumes without fetching again what it has');
+      await replica.close();
+    } finally {
+      await fetch.close();
+    }
+    const report = await auditLedger(dir, { trustedKey: did, workers: 0 });
+    assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+  });
+
+  it('publishes the same bytes as HTTP: retained checkpoint, head and meta; full tiles retained, partial ones not', async () => {
+    const seen = new Map<string, { payload: Buffer; retain: boolean }>();
+    const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    try {
+      c.on('message', (topic, payload, packet) => seen.set(topic, { payload, retain: packet.retain }));
+      await c.subscribeAsync(`${base}/#`, { qos: 1 });
+      for (const p of ['checkpoint', 'iot-ledger/head', 'iot-ledger/meta']) {
+        await until(() => seen.has(resourceTopic(base, p)), p);
+        const got = seen.get(resourceTopic(base, p))!;
+        assert.equal(got.retain, true, `${p} is retained`);
+        assert.ok(bytesEqual(got.payload, (await readResource(gateway, p)).body), `${p}: same bytes as HTTP`);
+      }
+      // Entry tile 0 is full (1033 records): the replica asked for it, so the broker holds it retained
+      // and hands it to this new subscriber without anyone asking again.
+      const full = resourceTopic(base, 'tile/entries/000');
+      await until(() => seen.has(full), 'the retained full tile');
+      assert.equal(seen.get(full)!.retain, true);
+      assert.ok(bytesEqual(seen.get(full)!.payload, (await readResource(gateway, 'tile/entries/000')).body), 'same bytes as HTTP');
+      // Hash tile 0/004 is partial (9 wide): published when asked, not retained.
+      const partial = resourceTopic(base, 'tile/0/004.p/9');
+      seen.delete(partial);
+      await c.publishAsync(requestTopic(base), 'tile/0/004.p/9', { qos: 1 });
+      await until(() => seen.has(partial), 'the partial tile');
+      assert.equal(seen.get(partial)!.retain, false);
+      assert.ok(bytesEqual(seen.get(partial)!.payload, (await readResource(gateway, 'tile/0/004.p/9')).body), 'same bytes as HTTP');
+      const late = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+      try {
+        const got = new Promise<Buffer>((resolve) => late.on('message', (_t, payload) => resolve(payload)));
+        await late.subscribeAsync(partial, { qos: 1 });
+        // Nothing retained: the first message this subscriber sees is the answer to its own request.
+        await late.publishAsync(requestTopic(base), 'tile/0/004.p/9', { qos: 1 });
+        assert.ok(bytesEqual(await got, (await readResource(gateway, 'tile/0/004.p/9')).body));
+      } finally {
+        await late.endAsync();
+      }
+    } finally {
+      await c.endAsync();
+    }
+  });
+
+  it('is bounded: a full tile asked 500 times is published once, junk is dropped, answers keep to the byte rate and the queue', async () => {
+    const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    const slowBase = 'iot-ledger/slow';
+    const rate = 2000;
+    const slow = new MqttTilePublisher(gateway, gwClient, { base: slowBase, maxBytesPerSecond: rate });
+    await slow.start();
+    try {
+      const full = resourceTopic(base, 'tile/entries/001');
+      let fullCopies = 0;
+      c.on('message', (topic) => {
+        if (topic === full) fullCopies++;
+      });
+      await c.subscribeAsync(full, { qos: 1 });
+      await until(() => fullCopies === 1, 'the retained copy');
+      const before = { ...publisher.stats };
+      const flood: Promise<unknown>[] = Array.from({ length: 500 }, () => c.publishAsync(requestTopic(base), 'tile/entries/001', { qos: 0 }));
+      for (let i = 0; i < 250; i++) flood.push(c.publishAsync(requestTopic(base), `../../etc/passwd${i}`, { qos: 0 }));
+      flood.push(c.publishAsync(requestTopic(base), Buffer.alloc(100_000, 'a'), { qos: 0 }));
+      await Promise.all(flood);
+      await until(() => publisher.stats.requests - before.requests === 751 && publisher.idle, 'the gateway to see every request');
+      assert.equal(publisher.stats.published, before.published, 'nothing published again');
+      assert.equal(publisher.stats.dropped - before.dropped, 251, 'junk and oversized requests dropped');
+      // A subscriber that stayed on sees no second copy either: an unseen republish would have arrived before the next one.
+      await c.publishAsync(requestTopic(base), 'tile/entries/000.p/3', { qos: 1 });
+      await until(() => publisher.stats.published === before.published + 1 && publisher.idle, 'a partial answer');
+      assert.equal(fullCopies, 1);
+
+      // At 2000 bytes/s, 255 distinct partial tiles (about 600 kB of answers) cannot go out: the
+      // queue holds 64, the rest is dropped, and what is published keeps to the rate.
+      const started = Date.now();
+      const many: Promise<unknown>[] = [];
+      for (let w = 1; w <= 255; w++) many.push(c.publishAsync(requestTopic(slowBase), `tile/entries/000.p/${w}`, { qos: 0 }));
+      await Promise.all(many);
+      await until(() => slow.stats.requests === 255, 'the slow publisher to see every request');
+      await new Promise((r) => setTimeout(r, 1500));
+      const elapsed = (Date.now() - started) / 1000;
+      assert.ok(slow.stats.dropped > 0 && slow.stats.dropped >= 255 - MAX_QUEUE - slow.stats.published, `dropped ${slow.stats.dropped}, published ${slow.stats.published}`);
+      assert.ok(slow.stats.bytes <= rate * (elapsed + 1) + 8000, `published ${slow.stats.bytes} bytes in ${elapsed} s`);
+    } finally {
+      slow.close();
+      await c.endAsync();
+    }
+  });
+});
