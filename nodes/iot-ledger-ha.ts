@@ -44,5 +44,7 @@ export = function register(RED: RED): void {
       connection.close(removed).then(done, done);
     });
   }
-  RED.nodes.registerType('iot-ledger-ha', HaConfig);
+  // The password of flows from before the Broker field: unused, declared so that the editor can
+  // tell (has_password) that the new broker node needs one entered, and clear it.
+  RED.nodes.registerType('iot-ledger-ha', HaConfig, { credentials: { password: { type: 'password' } } });
 };

@@ -40,23 +40,31 @@ describe('e2e: the Home Assistant config node in the editor', function () {
   });
 
   it('moves an old flow\'s broker settings into a new mqtt-broker node when the config is opened', async () => {
+    // The old flow as the runtime has it, password in its credentials; the runtime refuses it.
+    const old = { id: 'oldha', type: 'iot-ledger-ha', name: '', host: 'core-mosquitto', port: 8884, tls: true, username: 'nodered', discoveryPrefix: 'homeassistant', baseTopic: 'gw-2', statusTopic: '' };
+    const deployed = await fetch(`${nr!.url}/flows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify([{ ...old, credentials: { password: 'secret' } }]),
+    });
+    assert.ok(deployed.ok, await deployed.text());
+    const hasPassword = async () => ((await (await fetch(`${nr!.url}/credentials/iot-ledger-ha/oldha`)).json()) as { has_password?: boolean }).has_password;
+    assert.equal(await hasPassword(), true);
+
     const page = await browser!.newPage();
     try {
       await page.goto(`${nr!.url}/`);
       await page.waitForFunction(
         () => {
           const RED = (globalThis as unknown as { RED?: { nodes?: { getType(t: string): unknown }; workspaces?: { active(): unknown } } }).RED;
-          return !!RED?.nodes?.getType('iot-ledger-ha') && !!RED.nodes.getType('mqtt-broker') && !!RED.workspaces?.active();
+          const R = RED as { nodes?: { getType(t: string): unknown; node?(id: string): unknown }; workspaces?: { active(): unknown } } | undefined;
+          return !!R?.nodes?.getType('iot-ledger-ha') && !!R.nodes.getType('mqtt-broker') && !!R.nodes.node?.('oldha') && !!R.workspaces?.active();
         },
         undefined,
         { timeout: 60_000 },
       );
       await page.evaluate(() => {
-        const RED = (globalThis as unknown as { RED: { view: { importNodes(nodes: unknown[], opts?: Record<string, unknown>): void }; editor: { editConfig(name: string, type: string, id: string, prefix: string): void } } }).RED;
-        RED.view.importNodes(
-          [{ id: 'oldha', type: 'iot-ledger-ha', name: '', host: 'core-mosquitto', port: 8884, tls: true, username: 'nodered', discoveryPrefix: 'homeassistant', baseTopic: 'gw-2', statusTopic: '' }],
-          { generateIds: false },
-        );
+        const RED = (globalThis as unknown as { RED: { editor: { editConfig(name: string, type: string, id: string, prefix: string): void } } }).RED;
         RED.editor.editConfig('', 'iot-ledger-ha', 'oldha', 'node-config-input');
       });
       // The broker select shows the new node once the dialog is prepared.
@@ -96,6 +104,23 @@ describe('e2e: the Home Assistant config node in the editor', function () {
       });
       assert.equal(r.host, '', 'the old settings are cleared once moved');
       assert.ok(r.notices.some((t) => t.includes('core-mosquitto') && t.includes('MQTT broker node')), r.notices.join('\n'));
+      assert.ok(r.notices.some((t) => t.includes('Enter the broker password again')), r.notices.join('\n'));
+
+      // Deployed: the old password is gone from the Home Assistant node's credentials.
+      await page.click('#red-ui-header-button-deploy');
+      const end = Date.now() + 20_000;
+      while ((await hasPassword()) !== false) {
+        if (Date.now() > end) {
+          const flowsNow = await (await fetch(`${nr!.url}/flows`)).text();
+          const dialog = await page.evaluate(() => Array.from((globalThis as unknown as { document: { querySelectorAll(s: string): { textContent: string }[] } }).document.querySelectorAll('.red-ui-notification, .ui-dialog')).map((e) => e.textContent).join(' | '));
+          throw new Error(`the old password is still in the credentials after deploy: ${flowsNow} ${dialog}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const flows = (await (await fetch(`${nr!.url}/flows`)).json()) as Array<Record<string, unknown>>;
+      const ha = flows.find((n) => n.id === 'oldha');
+      assert.equal(ha?.broker, r.broker);
+      assert.equal(flows.find((n) => n.id === r.broker)?.type, 'mqtt-broker');
     } finally {
       await page.close();
     }

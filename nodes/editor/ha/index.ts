@@ -44,6 +44,8 @@ function migrate(node: EditorNode & HaProps): string | undefined {
   $('#node-config-input-broker').append($('<option>').val(id).text(label)).val(id).trigger('change');
   api.notify(node._('iot-ledger-ha.migrated', { host, broker: label }), { type: 'warning', timeout: 10000 });
   if (node.credentials?.has_password === true) api.notify(node._('iot-ledger-ha.migratedPassword'), { type: 'warning', timeout: 10000 });
+  // Saving then removes the old password from this node's credentials.
+  $('#node-config-input-password').val('');
   return id;
 }
 
@@ -62,7 +64,7 @@ RED.nodes.registerType<HaProps>('iot-ledger-ha', {
     tls: { value: false },
     username: { value: '' },
   },
-  // The old node's password, only to tell whether the new broker node needs one entered.
+  // The old node's password: only to tell whether the new broker node needs one entered, then cleared.
   credentials: {
     password: { type: 'password' },
   },
