@@ -16,6 +16,10 @@ export interface RunningBroker {
   port: number;
   /** mqtt://host:port */
   url: string;
+  /** Clients connected now. */
+  readonly clients: number;
+  /** What the broker holds retained under `filters` now, topic -> payload (read from its store). */
+  retained(filters: string[]): Promise<Map<string, string>>;
   /** Disconnects every client, stops listening and shuts the broker down. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -40,12 +44,26 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<RunningBrok
     host,
     port,
     url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    get clients() {
+      return aedes.connectedClients;
+    },
+    async retained(filters) {
+      const out = new Map<string, string>();
+      const stream = (aedes as unknown as { persistence: RetainedStore }).persistence.createRetainedStreamCombi(filters);
+      for await (const packet of stream) out.set(packet.topic, Buffer.from(packet.payload).toString());
+      return out;
+    },
     close() {
       // Closing aedes first ends every client connection, so server.close() does not wait on them.
       closing ??= closeAedes(aedes).then(() => closeServer(server));
       return closing;
     },
   };
+}
+
+/** The part of aedes' persistence API that lists retained messages (untyped in aedes). */
+interface RetainedStore {
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<{ topic: string; payload: Uint8Array | string }>;
 }
 
 function closeAedes(aedes: Aedes): Promise<void> {

@@ -93,7 +93,7 @@ export function ledgersInUse(flows: unknown[]): LedgerUse[] {
     if (c.type !== LEDGER_CONFIG) continue;
     uses.set(c.id, {
       configId: c.id,
-      ledgerName: String(c.ledgerName || 'iot-ledger'),
+      ledgerName: (typeof c.ledgerName === 'string' && c.ledgerName) || 'iot-ledger',
       ...(typeof c.dir === 'string' && c.dir.trim() ? { dir: c.dir } : {}),
       blockRecords: Number(c.blockRecords) || 1000,
       blockSeconds: Number(c.blockSeconds) || 60,
@@ -104,7 +104,7 @@ export function ledgersInUse(flows: unknown[]): LedgerUse[] {
   const used = new Set<string>();
   for (const n of nodes) {
     if ((n.type !== VERIFY && n.type !== CONTRACT) || !live(n)) continue;
-    const use = uses.get(String(n.ledger ?? ''));
+    const use = uses.get(typeof n.ledger === 'string' ? n.ledger : '');
     if (!use) continue;
     used.add(use.configId);
     if (n.type === VERIFY) use.verifies = true;

@@ -29,7 +29,7 @@ export function addDemoWitness(flows: FlowNode[], userDir: string, editorUrl: st
   const logs: string[] = [];
   const out = flows.map((n) => {
     if (n.type !== 'iot-ledger-config') return n;
-    const name = String(n.ledgerName || 'iot-ledger');
+    const name = (typeof n.ledgerName === 'string' && n.ledgerName) || 'iot-ledger';
     logs.push(verifierKeyString(name, readPrivateKeyFile(gatewayKeyFile(name, typeof n.dir === 'string' ? n.dir : undefined))));
     return { ...n, witnesses: `${verifierKey} ${url}`, quorum: '1' };
   });

@@ -7,6 +7,7 @@ import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
 import { status } from './lib/status';
+import { configText } from './lib/config-text';
 
 const num = (v: unknown, dflt: number): number => (v === undefined || v === '' || v === null ? dflt : Number(v));
 
@@ -30,9 +31,9 @@ export = function register(RED: RED): void {
       const g = await gateway();
       if (closed) return;
       const a = new anchor.Anchorer(g, {
-        rpcUrl: String(def.rpcUrl ?? ''),
+        rpcUrl: configText(def.rpcUrl),
         chainId: num(def.chainId, NaN),
-        contract: String(def.contract ?? ''),
+        contract: configText(def.contract),
         privateKey,
         everyBlocks: num(def.everyBlocks, 0),
         everyMinutes: num(def.everyMinutes, 60),

@@ -9,13 +9,14 @@ import type { NodeDef, RED } from './lib/red';
 import * as nodePath from 'node:path';
 import { StaticTilePublisher } from '../lib/tiles/publisher';
 import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
+import { configText } from './lib/config-text';
 
 export = function register(RED: RED): void {
   mountTileRoutes(RED.httpNode);
   function LedgerConfig(this: LedgerConfigNode, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const userDir = RED.settings.userDir ?? process.cwd();
-    this.ledgerName = String(def.ledgerName || 'iot-ledger');
+    this.ledgerName = (configText(def.ledgerName) || 'iot-ledger');
     const paths = ledgerPaths(userDir, this.ledgerName, def.dir as string | undefined);
     this.dir = paths.dir;
     this.keyFile = paths.keyFile;
@@ -25,7 +26,7 @@ export = function register(RED: RED): void {
     let quorum = 0;
     let witnessProblem: Error | undefined;
     try {
-      endpoints = parseWitnessEndpoints(String(def.witnesses ?? ''));
+      endpoints = parseWitnessEndpoints(configText(def.witnesses));
       quorum = def.quorum === undefined || def.quorum === '' ? endpoints.length : Number(def.quorum);
       if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > endpoints.length) throw new Error(`quorum must be from 0 to ${endpoints.length}`);
     } catch (err) {
@@ -57,7 +58,7 @@ export = function register(RED: RED): void {
     // Publishing: tiles over HTTP and/or static files; both open the ledger at deploy.
     const publishHttp = def.publishTiles === true;
     const tilesDir = typeof def.tilesDir === 'string' && def.tilesDir.trim() !== '' ? nodePath.resolve(userDir, def.tilesDir.trim()) : undefined;
-    const gatewayOf = this.gateway;
+    const gatewayOf = (): Promise<Gateway> => this.gateway();
     let staticTiles: StaticTilePublisher | undefined;
     if (publishHttp) publishLedger(this.ledgerName, gatewayOf);
     if (tilesDir) {

@@ -2,6 +2,7 @@ import { LedgerError } from '../lib/errors';
 import { haTopics, missingOfflineMessages } from '../lib/ha';
 import { HaConnection, isMqttBroker, type HaConfigNode } from './lib/ha-connection';
 import type { NodeDef, RED } from './lib/red';
+import { configText } from './lib/config-text';
 
 export = function register(RED: RED): void {
   function HaConfig(this: HaConfigNode, def: NodeDef): void {
@@ -17,12 +18,12 @@ export = function register(RED: RED): void {
       problem = (err as Error).message;
       this.topics = haTopics();
     }
-    const brokerId = typeof def.broker === 'string' ? def.broker.trim() : '';
+    const brokerId = configText(def.broker).trim();
     const node = brokerId ? RED.nodes.getNode(brokerId) : null;
     const broker = isMqttBroker(node) ? node : undefined;
     if (!broker) {
       // A flow from before the broker field: its own host, port, TLS and login are no longer used.
-      const host = typeof def.host === 'string' ? def.host.trim() : '';
+      const host = configText(def.host).trim();
       problem ??= host ? RED._('iot-ledger-ha.errors.legacy', { host }) : RED._('iot-ledger-ha.errors.noBroker');
     }
     if (problem) this.error(new LedgerError('ERR_INVALID_ARGUMENT', `Home Assistant: ${problem}`));

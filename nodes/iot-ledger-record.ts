@@ -5,6 +5,7 @@ import { ledgerStatusText, useLedger } from './lib/ledger-user';
 import { recordFromMessage } from './lib/record-message';
 import type { Node, NodeDef, RED } from './lib/red';
 import { formatCount, status } from './lib/status';
+import { configText } from './lib/config-text';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -12,7 +13,7 @@ export = function register(RED: RED): void {
   function Record(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const gateway = useLedger(RED, this, def);
-    const configured = String(def.recordType || 'reading');
+    const configured = (configText(def.recordType) || 'reading');
     const allowOverride = def.allowOverride !== false;
     // The gateway is shared and outlives this node (a partial deploy restarts only us), so
     // the block listener goes when we do, even if we close before the gateway opened.

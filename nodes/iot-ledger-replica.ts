@@ -5,6 +5,7 @@ import { onInput } from './lib/guarded-input';
 import type { Node, NodeDef, RED } from './lib/red';
 import { addReplica, removeReplica } from './lib/replicas';
 import { formatCount, status, type Translate } from './lib/status';
+import { configText } from './lib/config-text';
 
 function statusOf(t: Translate, v: FollowerView): ReturnType<typeof status.ok> {
   if (v.state === 'stopped-fork') return status.error(t('iot-ledger-replica.status.fork'));
@@ -19,9 +20,9 @@ export = function register(RED: RED): void {
   function Replica(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const userDir = RED.settings.userDir ?? process.cwd();
-    const url = String(def.url ?? '').trim();
-    const key = String(def.key ?? '').trim();
-    const dirText = String(def.dir ?? '').trim();
+    const url = configText(def.url).trim();
+    const key = configText(def.key).trim();
+    const dirText = configText(def.dir).trim();
     if (!url || !key) {
       this.status(status.error(RED._('iot-ledger-replica.status.unconfigured')));
       onInput(this, (_msg, _send, done) => done(nodeError(new Error('replica: origin URL and gateway key are required'))));

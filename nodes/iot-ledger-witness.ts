@@ -13,6 +13,7 @@ import type { LedgerConfigNode } from './lib/ledger-config';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { mountWitnessRoutes, type WitnessHttpRED } from './lib/witness-http';
 import { serveWitnessMqtt, type WitnessMqttServer } from '../lib/witness/mqtt';
+import { configText } from './lib/config-text';
 
 interface WitnessNode extends Node {
   service?: WitnessService;
@@ -25,28 +26,28 @@ export = function register(RED: RED & WitnessHttpRED): void {
   function Witness(this: WitnessNode, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const userDir = RED.settings.userDir ?? process.cwd();
-    const keyName = String(def.keyName ?? '').trim();
-    const prefix = normalisePrefix(String(def.prefix ?? ''));
+    const keyName = configText(def.keyName).trim();
+    const prefix = normalisePrefix(configText(def.prefix));
     let unmount: (() => void) | undefined;
     let mqtt: WitnessMqttServer | undefined;
     try {
       if (!isValidKeyName(keyName)) throw new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-witness.errors.keyName'));
-      const logs = parseWitnessedLogs(String(def.logs ?? ''));
+      const logs = parseWitnessedLogs(configText(def.logs));
       const base = path.join(userDir, 'iot-ledger');
       let key: PrivateKey;
-      const identity = def.identity ? (RED.nodes.getNode(String(def.identity)) as IdentityNode | null) : null;
+      const identity = def.identity ? (RED.nodes.getNode(configText(def.identity)) as IdentityNode | null) : null;
       if (identity) key = identity.key();
       else key = loadOrCreateKeyFile(path.join(base, 'keys', `${safeFileName(keyName)}.witness.jwk`), () => generateKey('Ed25519'));
       if (key.alg !== 'Ed25519') throw new LedgerError('ERR_UNSUPPORTED_ALG', 'a witness key is Ed25519');
-      const stateDir = def.stateDir ? path.resolve(userDir, String(def.stateDir)) : path.join(base, 'witness', safeFileName(keyName));
+      const stateDir = def.stateDir ? path.resolve(userDir, configText(def.stateDir)) : path.join(base, 'witness', safeFileName(keyName));
       this.service = new WitnessService({ cosigner: { name: keyName, key }, logs, state: new WitnessState(stateDir) });
       this.verifierKey = witnessVerifierKey(keyName, key);
       this.status({ fill: 'grey', shape: 'ring', text: RED._('iot-ledger-witness.status.ready', { logs: logs.length }) });
       if (prefix !== null) unmount = mountWitnessRoutes(RED, prefix, this);
-      const mqttUrl = String(def.mqttUrl ?? '').trim();
+      const mqttUrl = configText(def.mqttUrl).trim();
       if (mqttUrl) {
         if (!/^mqtts?:\/\/[^/]+\/?$/.test(mqttUrl)) throw new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-witness.errors.mqttUrl'));
-        const base = String(def.mqttTopic ?? '').trim() || `iot-ledger/witness/${keyName}`;
+        const base = configText(def.mqttTopic).trim() || `iot-ledger/witness/${keyName}`;
         mqtt = serveWitnessMqtt({ url: mqttUrl.replace(/\/$/, ''), base, handle: (body) => this.handle(body), onError: (err) => this.warn(`MQTT: ${err.message}`) });
       }
     } catch (err) {
@@ -75,7 +76,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
         });
         this.error(err, { ...out, evidence: reply.evidence });
         // On the witness's own ledger too, when it keeps one: evidence then sits under its signed checkpoints.
-        const ledger = def.ledger ? (RED.nodes.getNode(String(def.ledger)) as LedgerConfigNode | null) : null;
+        const ledger = def.ledger ? (RED.nodes.getNode(configText(def.ledger)) as LedgerConfigNode | null) : null;
         if (ledger && typeof ledger.gateway === 'function') {
           const ev = reply.evidence;
           ledger

@@ -21,7 +21,7 @@ describe('engines: the Node versions the compiled code can run on', () => {
 
   it('scripts/check-node.js accepts and refuses the full version, not only the major', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { problem } = require(checker) as { problem(v: string, range: string): string | null };
+    const { problem } = require(checker) as { problem: (v: string, range: string) => string | null };
     for (const v of ['18.20.4', '20.0.0', '20.18.3', '21.7.3', '22.0.0', '22.11.0']) assert.notEqual(problem(v, pkg.engines.node), null, v);
     for (const v of ['20.19.0', '20.20.2', '22.12.0', '22.20.0', '24.1.0', 'v20.19.5']) assert.equal(problem(v, pkg.engines.node), null, v);
     // as CI runs it: exit 1 with the reason, exit 0 on this Node

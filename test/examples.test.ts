@@ -107,7 +107,7 @@ describe('examples/', () => {
           }
           assert.equal(n.z, tab, `${n.type} ${n.id} is not on the tab`);
           assert.ok(Number.isFinite(n.x) && Number.isFinite(n.y), `${n.type} ${n.id} has no x/y`);
-          const at = `${n.x},${n.y}`;
+          const at = `${Number(n.x)},${Number(n.y)}`;
           assert.ok(!seen.has(at), `two nodes at ${at}`);
           seen.add(at);
         }
@@ -132,7 +132,7 @@ describe('examples/', () => {
           for (const [prop, type] of Object.entries(CONFIG_REFS)) {
             const ref = n[prop];
             if (ref === undefined || ref === '' || n.type === type) continue;
-            assert.equal(byId.get(String(ref))?.type, type, `${n.type} ${n.id}: ${prop} -> ${String(ref)}`);
+            assert.equal(byId.get(typeof ref === 'string' ? ref : JSON.stringify(ref))?.type, type, `${n.type} ${n.id}: ${prop} -> ${JSON.stringify(ref)}`);
           }
           // Sign runs on devices and Witness on another party's machine: neither keeps a ledger. A
           // Replica has its own directory and no gateway key: it names no Ledger config either.

@@ -12,7 +12,7 @@ import { SecurityLog } from '../lib/gateway/security-log';
 import { SignaturePool } from '../lib/gateway/signature-pool';
 import { ReportBudget } from '../lib/guards/report-budget';
 import { auditLedger, formatReport } from '../lib/audit';
-import { sidebarData } from '../nodes/lib/sidebar-data';
+import { sidebarData } from '../lib/gateway/sidebar-data';
 
 describe('flood limits', () => {
   describe('FairQueue', () => {

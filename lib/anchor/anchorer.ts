@@ -268,7 +268,7 @@ export class Anchorer extends EventEmitter {
     let owner: string;
     try {
       code = await this.#provider.getCode(this.contract);
-      owner = code === '0x' ? '' : ((await this.#provider.call({ to: this.contract, data: anchorInterface().encodeFunctionData('owner') })) as string);
+      owner = code === '0x' ? '' : ((await this.#provider.call({ to: this.contract, data: anchorInterface().encodeFunctionData('owner') })));
     } catch (err) {
       throw anchorError(err, 'reading the anchor contract');
     }

@@ -20,7 +20,7 @@ export interface ChainAnchor {
 
 let iface: Interface | undefined;
 export function anchorInterface(): Interface {
-  iface ??= new Interface(anchorArtifact().abi as never);
+  iface ??= new Interface(anchorArtifact().abi);
   return iface;
 }
 

@@ -7,7 +7,8 @@ import { decodeCbor, fromHalfBits } from '../encoding/codec';
 import { RECORD_TYPE, type RecordView } from './records';
 
 const MAX_DEPTH = 64;
-const FAIL = Symbol('not canonical');
+// One Error made once: thrown on every non-canonical item, it costs no stack capture each time.
+const FAIL = new Error('not canonical');
 
 const F_V = 0x76; // "v"
 const KEY_TYPE = [0x74, 0x79, 0x70, 0x65];
@@ -279,7 +280,7 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
     if (body && envelope !== undefined) record.bodyBytes = bytes.subarray(body[0], body[1]);
     return record;
   } catch {
-    return undefined; // not canonical here, or a surprise: lib/codec decides
+    return undefined; // not canonical here, or a surprise: lib/encoding/codec decides
   }
 }
 

@@ -20,7 +20,7 @@ function isMap(v: unknown): v is { [key: string]: CborValue } {
 const show = (v: CborValue | undefined): string => {
   if (v === undefined) return 'absent';
   if (v instanceof Uint8Array) return `${v.length} bytes`;
-  const s = JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 

@@ -125,7 +125,7 @@ export class RawStore {
 
   /** Entries with gte <= key < lt, in key order, fetched in batches ahead of use. */
   cursor(gte: Uint8Array, lt: Uint8Array, batch = 1000): Cursor {
-    return new Cursor(this.#db.iterator({ ...this.#read, gte, lt }) as unknown as DbIterator, batch);
+    return new Cursor(this.#db.iterator({ ...this.#read, gte, lt }), batch);
   }
 
   /** The greatest entry with gte <= key < lt. */

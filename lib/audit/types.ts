@@ -24,7 +24,7 @@ export type FindingKind =
 
 /** One thing that is wrong, and where: record index (nodes: the first leaf they cover) or block height. */
 export interface Finding {
-  kind: FindingKind | string;
+  kind: FindingKind | (string & NonNullable<unknown>);
   index?: number;
   height?: number;
   /** Gateway time (ms) of the record, or sealing time of the block, when known. */

@@ -85,7 +85,7 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`iot-ledger append: ${lineError}; the ${count} record(s) before it were appended\n`);
     return 2;
   }
-  if (writeError) throw writeError;
+  if (writeError) throw writeError as Error;
   io.stderr(`appended ${count} record(s) to ${ledger.name}: size ${ledger.size}, ${ledger.height} block(s)\n`);
   return 0;
 }

@@ -10,3 +10,4 @@ export * from './signatures';
 export * from './format';
 export * from './records';
 export * from './pull';
+export * from './terms-list';

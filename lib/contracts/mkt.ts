@@ -29,11 +29,12 @@ export function meanKineticTemperature(samples: readonly MktSample[], activation
   if (!Number.isFinite(activationEnergyKJ) || activationEnergyKJ <= 0) throw bad('activation energy must be a positive number');
   if (!Array.isArray(samples) || samples.length === 0) throw bad('MKT needs at least one sample');
   const c = arrheniusKelvin(activationEnergyKJ);
+  const list: readonly MktSample[] = samples;
   // Log-sum-exp: the Arrhenius factors of cold samples underflow a double when taken directly.
   const exps: number[] = [];
   let total = 0;
   let top = -Infinity;
-  for (const [i, s] of samples.entries()) {
+  for (const [i, s] of list.entries()) {
     if (!s || !Number.isFinite(s.celsius) || s.celsius <= -KELVIN_OFFSET)
       throw bad(`sample ${i}: celsius must be a finite temperature above absolute zero`);
     if (!Number.isFinite(s.seconds) || s.seconds < 0) throw bad(`sample ${i}: seconds must be a finite number >= 0`);
@@ -44,7 +45,7 @@ export function meanKineticTemperature(samples: readonly MktSample[], activation
   }
   if (!(total > 0)) throw bad('MKT needs a total duration above zero');
   let sum = 0;
-  samples.forEach((s, i) => {
+  list.forEach((s, i) => {
     if (s.seconds > 0) sum += s.seconds * Math.exp(exps[i] - top);
   });
   const lnMean = top + Math.log(sum / total);

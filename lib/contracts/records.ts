@@ -75,7 +75,7 @@ export class ContractReplay {
     if (!body || typeof body !== 'object') return;
     if (type === CONTRACT_READING) {
       const input = (body as Partial<ReadingBody>).input;
-      if (input && input.kind === 'reading') this.state = evaluate(this.terms, this.state, input as ContractInput).state;
+      if (input && input.kind === 'reading') this.state = evaluate(this.terms, this.state, input).state;
       return;
     }
     if (type !== CONTRACT_EVENT) return;
@@ -151,7 +151,7 @@ export class ContractRechecker {
     }
     if (type === CONTRACT_READING) {
       const input = (body as ReadingBody).input;
-      if (input) this.run(c, input as ContractInput, index);
+      if (input) this.run(c, input, index);
       return;
     }
     const { input, event } = body as EventBody;
@@ -167,7 +167,7 @@ export class ContractRechecker {
         contract: c.terms.id,
         detail: expected === undefined
           ? `recorded ${event.type} that re-running the contract does not produce`
-          : `recorded ${event.type} differs from what re-running the contract gives (${JSON.parse(expected).type})`,
+          : `recorded ${event.type} differs from what re-running the contract gives (${(JSON.parse(expected) as { type: string }).type})`,
       });
     }
   }

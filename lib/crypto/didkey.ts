@@ -26,7 +26,7 @@ export function didToKey(did: string): PublicKey {
   if (!m) throw malformed(`not a did:key id: ${did.slice(0, 80)}`);
   let bytes: Uint8Array;
   try {
-    bytes = fromBase58(m[1]);
+    bytes = fromBase58(m[1] ?? '');
   } catch {
     throw malformed('did:key is not valid base58btc');
   }

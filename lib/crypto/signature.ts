@@ -3,6 +3,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { isAlg, privateKeyObject, publicKeyObject, type Alg, type PrivateKey } from './keys';
 import { LedgerError } from '../errors';
+import { byteAt } from '../encoding/bytes';
 
 /** Signs with node:crypto. ES256 signatures are raw r||s (64 bytes), as JWS and COSE use them. */
 export function sign(key: PrivateKey, message: Uint8Array): Uint8Array {
@@ -40,7 +41,7 @@ export function verifySignature(alg: Alg, publicKey: Uint8Array, message: Uint8A
 const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
 function ed25519CanonicalS(sig: Uint8Array): boolean {
   let s = 0n;
-  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(sig[i]);
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(byteAt(sig, i));
   return s < ED25519_L;
 }
 
@@ -59,10 +60,10 @@ export function ecdsaDerToRaw(der: Uint8Array, size = 32): Uint8Array | null {
   let pos = 0;
   const readLen = (): number | null => {
     if (pos >= der.length) return null;
-    const b = der[pos++];
+    const b = byteAt(der, pos++);
     if (b < 0x80) return b;
     if (b !== 0x81 || pos >= der.length) return null;
-    const l = der[pos++];
+    const l = byteAt(der, pos++);
     return l < 0x80 ? null : l;
   };
   const readInt = (): Uint8Array | null => {
@@ -71,9 +72,10 @@ export function ecdsaDerToRaw(der: Uint8Array, size = 32): Uint8Array | null {
     if (len === null || len === 0 || pos + len > der.length) return null;
     const v = der.subarray(pos, pos + len);
     pos += len;
-    if (v[0] & 0x80) return null; // negative
-    if (len > 1 && v[0] === 0 && !(v[1] & 0x80)) return null; // non-minimal
-    const trimmed = v[0] === 0 ? v.subarray(1) : v;
+    const first = byteAt(v, 0);
+    if (first & 0x80) return null; // negative
+    if (len > 1 && first === 0 && !(byteAt(v, 1) & 0x80)) return null; // non-minimal
+    const trimmed = first === 0 ? v.subarray(1) : v;
     if (trimmed.length > size) return null;
     return trimmed;
   };

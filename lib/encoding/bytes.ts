@@ -28,10 +28,17 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The byte at `i`; a position outside `b` is a RangeError (a parser bug, never bad input: check lengths first). */
+export function byteAt(b: Uint8Array, i: number): number {
+  const v = b[i];
+  if (v === undefined) throw new RangeError(`byte ${i} is outside ${b.length} bytes`);
+  return v;
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  for (let i = 0; i < a.length; i++) diff |= byteAt(a, i) ^ byteAt(b, i);
   return diff === 0;
 }
 

@@ -4,6 +4,7 @@
  */
 import { types } from 'node:util';
 import { asLedgerError, LedgerError } from '../errors';
+import { byteAt } from './bytes';
 
 export class CborTag {
   constructor(
@@ -60,9 +61,15 @@ function malformed(message: string, details?: Record<string, unknown>): LedgerEr
   return new LedgerError('ERR_MALFORMED_CBOR', message, details);
 }
 
+/** The smallest argument each of the additional information values 24..27 may carry in canonical form. */
+const SHORTEST = [24, 0x100, 0x1_0000, 0x1_0000_0000] as const;
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  for (let i = 0; i < n; i++) {
+    const d = byteAt(a, i) - byteAt(b, i);
+    if (d !== 0) return d;
+  }
   return a.length - b.length;
 }
 
@@ -313,10 +320,12 @@ class Encoder {
     }
     encoded.sort((a, b) => compareBytes(a.key, b.key));
     w.head(MT_MAP, encoded.length);
-    for (let i = 0; i < encoded.length; i++) {
-      if (i > 0 && compareBytes(encoded[i - 1].key, encoded[i].key) === 0) throw malformed('duplicate map key');
-      w.bytes(encoded[i].key);
-      this.item(w, encoded[i].value, depth + 1);
+    let previous: Uint8Array | undefined;
+    for (const { key, value } of encoded) {
+      if (previous && compareBytes(previous, key) === 0) throw malformed('duplicate map key');
+      w.bytes(key);
+      this.item(w, value, depth + 1);
+      previous = key;
     }
   }
 }
@@ -371,12 +380,12 @@ class Decoder {
 
   private head(): Head {
     const start = this.pos;
-    const ib = this.data[this.take(1)];
+    const ib = byteAt(this.data, this.take(1));
     const major = ib >> 5;
     const info = ib & 0x1f;
     let arg: number | bigint;
     if (info < 24) arg = info;
-    else if (info === 24) arg = this.data[this.take(1)];
+    else if (info === 24) arg = byteAt(this.data, this.take(1));
     else if (info === 25) arg = this.view.getUint16(this.take(2));
     else if (info === 26) arg = this.view.getUint32(this.take(4));
     else if (info === 27) arg = this.view.getBigUint64(this.take(8));
@@ -384,7 +393,7 @@ class Decoder {
       throw this.malformed(major === MT_SIMPLE ? 'unexpected break' : 'indefinite length is not supported', start);
     } else throw this.malformed(`reserved additional information ${info}`, start);
     if (this.canonical && major !== MT_SIMPLE && info >= 24) {
-      const min = [24, 0x100, 0x1_0000, 0x1_0000_0000][info - 24];
+      const min = SHORTEST[info - 24] ?? 0;
       if (arg < min) throw this.noncanonical('integer or length not in shortest form', start);
     }
     return { major, info, arg };
@@ -456,15 +465,15 @@ class Decoder {
       }
       prevKey = keyBytes;
     }
-    return keys.every((k) => typeof k === 'string') ? this.toObject(keys as string[], values, start) : this.toMap(keys, values, start);
+    return keys.every((k) => typeof k === 'string') ? this.toObject(keys, values, start) : this.toMap(keys, values, start);
   }
 
   private toObject(keys: string[], values: CborValue[], start: number): { [key: string]: CborValue } {
     const out: { [key: string]: CborValue } = {};
-    for (let i = 0; i < keys.length; i++) {
-      if (Object.prototype.hasOwnProperty.call(out, keys[i])) throw this.malformed('duplicate map key', start);
+    for (const [i, key] of keys.entries()) {
+      if (Object.prototype.hasOwnProperty.call(out, key)) throw this.malformed('duplicate map key', start);
       // A plain assignment to "__proto__" would replace the prototype instead of adding a key.
-      Object.defineProperty(out, keys[i], { value: values[i], enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, { value: values[i], enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

@@ -70,7 +70,7 @@ export function resolveVerificationKey(key: VerificationKey): PublicKey {
   if (typeof key === 'string') return cachedDidKey(key.trim());
   if (key && typeof key === 'object' && 'kty' in key) return publicOnly(jwkToKey(key));
   if (key && typeof key === 'object' && 'publicKey' in key) {
-    const k = key as PublicKey;
+    const k = key;
     if (!isAlg(k.alg) || !(k.publicKey instanceof Uint8Array)) throw new LedgerError('ERR_MALFORMED_KEY', 'public key must have an alg and publicKey bytes');
     assertStrongKey(k.alg, k.publicKey);
     return publicOnly(k);
@@ -107,7 +107,7 @@ export function checkKidBinding(kid: string | undefined, given: VerificationKey,
       throw new LedgerError('ERR_KID_MISMATCH', `envelope kid ${kid.slice(0, 120)} names another key than ${keyToDid(key)}`, { kid: kid.slice(0, 200) });
     return;
   }
-  const jwkKid = given && typeof given === 'object' && 'kty' in given ? (given as Jwk).kid : undefined;
+  const jwkKid = given && typeof given === 'object' && 'kty' in given ? (given).kid : undefined;
   if (typeof jwkKid === 'string' && jwkKid !== kid)
     throw new LedgerError('ERR_KID_MISMATCH', `envelope kid ${JSON.stringify(kid.slice(0, 120))} is not the key's kid ${JSON.stringify(jwkKid.slice(0, 120))}`, { kid: kid.slice(0, 200) });
 }
@@ -218,8 +218,10 @@ export function storedEnvelope(input: unknown): string | Uint8Array {
 export function envelopePayload(envelope: string | Uint8Array): Uint8Array {
   const format = storedEnvelopeFormat(envelope);
   if (format === 'jws') {
+    const part = (envelope as string).split('.')[1];
+    if (part === undefined) throw malformed('JWS compact must have three parts');
     try {
-      return fromBase64Url((envelope as string).split('.')[1]);
+      return fromBase64Url(part);
     } catch {
       throw malformed('JWS payload is not base64url');
     }
@@ -261,16 +263,17 @@ export function peekParsed(format: EnvelopeFormat, data: string | Uint8Array): {
   return { format, kid: msg.kid, headerAlg: msg.alg };
 }
 
-function splitJws(jws: string): { header: Record<string, unknown>; parts: string[] } {
+function splitJws(jws: string): { header: Record<string, unknown>; parts: readonly [string, string, string] } {
   const parts = jws.split('.');
   if (parts.length !== 3) throw malformed('JWS compact must have three parts');
+  const [headerPart = '', payloadPart = '', signaturePart = ''] = parts;
   let text: string;
   try {
-    text = fromUtf8(fromBase64Url(parts[0]));
+    text = fromUtf8(fromBase64Url(headerPart));
   } catch {
     throw malformed('JWS header is not base64url JSON');
   }
-  return { header: jwsHeader(text), parts };
+  return { header: jwsHeader(text), parts: [headerPart, payloadPart, signaturePart] };
 }
 
 /** The JWS header from its JSON text, checked: an object with a text `alg` and an optional text `kid`. */
@@ -296,20 +299,21 @@ function algMatchesKey(alg: Alg, key: PublicKey, named: string | number): void {
 
 function verifyJws(jws: string, key: PublicKey, bind: (kid: string | undefined) => void): VerifiedEnvelope {
   const { header, parts } = splitJws(jws);
+  const [headerPart, payloadPart, signaturePart] = parts;
   const alg = JWS_ALGS[header.alg as string];
   if (!alg) throw new LedgerError('ERR_UNSUPPORTED_ALG', `unsupported JWS alg ${JSON.stringify(header.alg)}`);
   if (header.crit !== undefined) throw new LedgerError('ERR_UNSUPPORTED_ALG', 'JWS "crit" headers are not supported');
   let payload: Uint8Array;
   let signature: Uint8Array;
   try {
-    payload = fromBase64Url(parts[1]);
-    signature = fromBase64Url(parts[2]);
+    payload = fromBase64Url(payloadPart);
+    signature = fromBase64Url(signaturePart);
   } catch {
     throw malformed('JWS payload or signature is not base64url');
   }
   bind(header.kid as string | undefined);
   algMatchesKey(alg, key, header.alg as string);
-  if (!verifySignature(alg, key.publicKey, utf8(`${parts[0]}.${parts[1]}`), signature))
+  if (!verifySignature(alg, key.publicKey, utf8(`${headerPart}.${payloadPart}`), signature))
     throw new LedgerError('ERR_BAD_SIGNATURE', 'JWS signature does not verify');
   const out: VerifiedEnvelope = { format: 'jws', alg, headerAlg: header.alg as string, payload };
   if (header.kid !== undefined) out.kid = header.kid as string;
@@ -385,7 +389,7 @@ function decodeCose(bytes: Uint8Array): CoseSign1 {
   const prot = protectedHeader(protectedBytes);
   const unprot = headerMap(unprotectedRaw, 'unprotected');
   for (const label of prot.keys()) {
-    if (unprot.has(label)) throw malformed(`COSE header label ${String(label)} appears in both buckets`);
+    if (unprot.has(label)) throw malformed(`COSE header label ${JSON.stringify(label)} appears in both buckets`);
   }
   // An unprotected alg could be changed by anyone on the way, and an unprotected crit would
   // let them add rules the signer never asked for (RFC 9052 §3.1: both belong in the protected bucket).

@@ -73,12 +73,12 @@ function bodyValue(v: CborValue, path: string, depth: number): CborValue {
       break;
   }
   if (v === null) return null;
-  if (types.isUint8Array(v)) return Uint8Array.from(v as Uint8Array);
+  if (types.isUint8Array(v)) return Uint8Array.from(v);
   if (Array.isArray(v)) return v.map((x, i) => bodyValue(x, `${path}[${i}]`, depth + 1));
   if (v instanceof CborTag) throw bodyError(path, `is a CBOR tag (${v.tag})`);
   if (v instanceof Map) throw bodyError(path, 'is a map with keys that are not text');
   const out: { [key: string]: CborValue } = {};
-  for (const [k, x] of Object.entries(v as { [key: string]: CborValue })) {
+  for (const [k, x] of Object.entries(v)) {
     if (x === undefined) continue;
     // defineProperty: a "__proto__" key is a key like any other.
     Object.defineProperty(out, k, { value: bodyValue(x, `${path}.${k}`, depth + 1), enumerable: true, writable: true, configurable: true });

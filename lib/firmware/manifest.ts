@@ -88,7 +88,7 @@ function manifestValue(m: Manifest): Record<string, CborValue> {
  * The kid is the vendor key's did:key. Throws reason 'malformed' for bad fields.
  */
 export function createManifest(fields: Manifest, vendorKey: PrivateKey, format: EnvelopeFormat = 'jws'): Envelope {
-  const m = parseManifest({ ...fields } as Record<string, unknown>);
+  const m = parseManifest({ ...fields });
   const kid = keyToDid(vendorKey);
   const value = manifestValue(m);
   const payload = format === 'cose' ? encodeCbor(value) : JSON.stringify(value);

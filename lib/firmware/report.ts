@@ -64,7 +64,7 @@ export function reportValue(r: Report): Record<string, CborValue> {
 
 /** Signs a report with the device key (kid = the device's did:key). For devices, simulators and tests. */
 export function createReport(fields: ReportInput, deviceKey: PrivateKey, format: EnvelopeFormat = 'jws'): Envelope {
-  const r = parseReport({ ...fields } as Record<string, unknown>);
+  const r = parseReport({ ...fields });
   const value = reportValue(r);
   const payload = format === 'cose' ? encodeCbor(value) : JSON.stringify(value);
   return signEnvelope(payload, deviceKey, { format, kid: keyToDid(deviceKey) });

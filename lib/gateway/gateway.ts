@@ -58,10 +58,16 @@ export interface ContractView {
   last: { time: number; value: number } | null;
 }
 
+/** A contract running on a gateway, as its list holds it. */
+export interface RunningContract {
+  readonly ref: { readonly termsHash: string };
+  view(): ContractView;
+}
+
 export class Gateway extends EventEmitter {
   readonly stats: GatewayStats = { verified: 0, rejected: 0, appended: 0, shed: 0, security: {} };
-  /** Contracts evaluated in this runtime, by terms hash (kept by the Contract nodes). */
-  readonly contracts = new Map<string, () => ContractView>();
+  /** Contracts evaluated in this runtime, by terms hash (a ContractSet lists its own while it runs). */
+  readonly #contracts = new Map<string, RunningContract>();
   #firmware?: Promise<FirmwareRunner>;
   readonly #signatures: SignaturePool;
   readonly #security: SecurityLog;
@@ -106,6 +112,28 @@ export class Gateway extends EventEmitter {
       await ledger.close();
       throw err;
     }
+  }
+
+  /**
+   * Lists a running contract under its terms hash (the latest listed wins); returns the function
+   * that takes it off the list again, unless another took its place meanwhile.
+   */
+  listContract(contract: RunningContract): () => void {
+    const hash = contract.ref.termsHash;
+    this.#contracts.set(hash, contract);
+    return () => {
+      if (this.#contracts.get(hash) === contract) this.#contracts.delete(hash);
+    };
+  }
+
+  /** What the running contracts show, in the order they were listed. */
+  contractViews(): ContractView[] {
+    return [...this.#contracts.values()].map((c) => c.view());
+  }
+
+  /** The running contract with this terms hash, if any. */
+  contractView(termsHash: string): ContractView | undefined {
+    return this.#contracts.get(termsHash)?.view();
   }
 
   /** Appends a record and, once it is durable, applies it to the derived state. */
@@ -204,6 +232,7 @@ export class Gateway extends EventEmitter {
     try {
       m = this.identify(input, opts);
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- identify() throws LedgerErrors
       return Promise.reject(err);
     }
     return this.checkIdentified(m, opts);

@@ -83,9 +83,10 @@ function headOf(v: unknown, max: number): string {
       const keys = Object.keys(x);
       out += '{';
       todo.push([literal, keys.length > 1 ? ',…}' : '}']);
-      if (keys.length > 0) {
-        todo.push((x as Record<string, unknown>)[keys[0]]);
-        todo.push([literal, `${JSON.stringify(keys[0].slice(0, max))}:`]);
+      const first = keys[0];
+      if (first !== undefined) {
+        todo.push((x as Record<string, unknown>)[first]);
+        todo.push([literal, `${JSON.stringify(first.slice(0, max))}:`]);
       }
     } else out += String(x);
   }

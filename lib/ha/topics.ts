@@ -25,7 +25,7 @@ export function haTopics(discoveryPrefix?: unknown, baseTopic?: unknown, statusT
   const pick = (v: unknown, fallback: string, what: string): string => {
     const s = typeof v === 'string' ? v.trim() : '';
     if (s === '') return fallback;
-    if (!isTopicPrefix(s)) throw new Error(`${what} "${s}" is not a usable MQTT topic prefix (no +, #, empty levels or leading $)`);
+    if (!isTopicPrefix(s)) throw new Error(`${what} ${JSON.stringify(s)} is not a usable MQTT topic prefix (no +, #, empty levels or leading $)`);
     return s;
   };
   return {

@@ -29,7 +29,7 @@ export function formatCheckpoint(cp: Checkpoint): string {
 export function parseCheckpointText(text: string): Checkpoint {
   const lines = text.split('\n');
   if (lines.length < 4 || lines[lines.length - 1] !== '') throw malformed('checkpoint needs origin, size and root lines');
-  const [origin, sizeLine, rootLine, ...rest] = lines.slice(0, -1);
+  const [origin, sizeLine = '', rootLine = '', ...rest] = lines.slice(0, -1);
   if (!origin) throw malformed('checkpoint origin is empty');
   if (!/^(0|[1-9][0-9]*)$/.test(sizeLine)) throw malformed('checkpoint size is not a decimal number');
   const size = Number(sizeLine);
@@ -62,13 +62,14 @@ export function checkpointHeader(cp: Checkpoint): { height: number; hash: Uint8A
   const lines = cp.extensions.filter((e) => e.startsWith(HEADER_LINE_PREFIX));
   if (lines.length === 0) return undefined;
   if (lines.length > 1) throw malformed('checkpoint has more than one header line');
-  const m = /^iot-ledger header (0|[1-9][0-9]*) ([A-Za-z0-9+/]{43}=)$/.exec(lines[0]);
+  const m = /^iot-ledger header (0|[1-9][0-9]*) ([A-Za-z0-9+/]{43}=)$/.exec(lines[0] ?? '');
   if (!m) throw malformed('checkpoint header line is not "iot-ledger header <height> <base64 hash>"');
-  const height = Number(m[1]);
+  const [, heightText = '', hashText = ''] = m;
+  const height = Number(heightText);
   if (!Number.isSafeInteger(height)) throw malformed('checkpoint header line height is too large');
   let hash: Uint8Array;
   try {
-    hash = fromBase64(m[2]);
+    hash = fromBase64(hashText);
   } catch {
     throw malformed('checkpoint header line hash is not base64');
   }

@@ -45,7 +45,7 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   if (typeof vkey !== 'string') throw malformed('verifier key must be a string');
   const m = /^([^+\s]+)\+([^+]*)\+(\S+)$/u.exec(vkey.trim());
   if (!m) throw malformed('verifier key must be name+hexid+base64key');
-  const [, name, hexId, b64] = m;
+  const [, name = '', hexId = '', b64 = ''] = m;
   checkName(name);
   if (!/^[0-9a-f]{8}$/.test(hexId)) throw malformed('verifier key id must be 8 hex digits');
   let raw: Uint8Array;

@@ -217,7 +217,7 @@ export class Replicator {
       try {
         await this.store.append(group, pending.slice(0, take));
       } catch (err) {
-        if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw this.#evidence('fork', err.message, String(err.details?.theirs ?? ''));
+        if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw this.#evidence('fork', err.message, typeof err.details?.theirs === 'string' ? err.details.theirs : '');
         throw err;
       }
       pending = pending.slice(take);

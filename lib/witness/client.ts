@@ -260,7 +260,7 @@ export class WitnessClient extends EventEmitter {
     this.#closed = true;
     this.#ledger.off('block', this.#onBlock);
     for (const w of this.#workers) if (w.retry) clearTimeout(w.retry);
-    await Promise.all(this.#workers.map((w) => w.running));
+    await Promise.all(this.#workers.flatMap((w) => (w.running ? [w.running] : [])));
     await this.#store;
     this.emit('closed');
   }

@@ -13,7 +13,7 @@ const REGISTRY = Symbol.for('node-red-contrib-iot-ledger.witness-locks');
 /** One queue per state file, shared by every witness in this process. */
 function queues(): Map<string, Promise<unknown>> {
   const g = globalThis as unknown as Record<symbol, Map<string, Promise<unknown>> | undefined>;
-  return (g[REGISTRY] ??= new Map());
+  return (g[REGISTRY] ??= new Map<string, Promise<unknown>>());
 }
 
 function stateError(message: string, err?: unknown): LedgerError {

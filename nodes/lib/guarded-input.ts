@@ -38,7 +38,7 @@ export function onInput(node: Node, handler: InputHandler): void {
     const fail = (err: unknown) => guardedDone(nodeError(err));
     try {
       const r = handler(msg, guardedSend, guardedDone);
-      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch(fail);
+      if (r && typeof r.then === 'function') r.catch(fail);
     } catch (err) {
       fail(err);
     }

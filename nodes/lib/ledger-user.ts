@@ -3,10 +3,11 @@ import { LedgerError } from '../../lib/errors';
 import type { LedgerConfigNode } from './ledger-config';
 import type { RED, Node, NodeDef } from './red';
 import { formatCount, status, type Translate } from './status';
+import { configText } from './config-text';
 
 /** Finds the Ledger config node a node points at; the returned function resolves its gateway. */
 export function useLedger(RED: RED, node: Node, def: NodeDef): () => Promise<Gateway> {
-  const config = RED.nodes.getNode(String(def.ledger ?? '')) as LedgerConfigNode | null;
+  const config = RED.nodes.getNode(configText(def.ledger)) as LedgerConfigNode | null;
   if (!config || typeof config.gateway !== 'function') {
     node.status(status.error(RED._('iot-ledger-config.status.missing')));
     return () => Promise.reject(new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-config.status.missing')));

@@ -3,7 +3,7 @@
 // records arrive: a flood of readings costs one sidebar computation and one message a second.
 import { onGatewayOpen, openGateways, type Gateway } from '../../lib/gateway';
 import { replicaViews } from './replicas';
-import { sidebarData } from './sidebar-data';
+import { sidebarData } from '../../lib/gateway/sidebar-data';
 
 /** The comms topic; the editor (nodes/editor/sidebar) subscribes to it. */
 export const SIDEBAR_TOPIC = 'iot-ledger/sidebar';

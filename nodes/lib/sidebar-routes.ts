@@ -3,7 +3,7 @@ import { openGateways } from '../../lib/gateway';
 import type { Request, Response } from './http';
 import type { RED } from './red';
 import { replicaViews } from './replicas';
-import { contractSeries, DEFAULT_SERIES_LIMIT, sidebarData } from './sidebar-data';
+import { contractSeries, DEFAULT_SERIES_LIMIT, sidebarData } from '../../lib/gateway/sidebar-data';
 
 function fail(res: Response, err: unknown): void {
   const e = err as Error & { code?: string };
@@ -30,7 +30,7 @@ export async function seriesHandler(req: Request, res: Response): Promise<void> 
     const gateways = await openGateways();
     // Two directories may hold ledgers of the same name: prefer the one running the contract.
     const named = gateways.filter((g) => g.ledger.name === name || (name === '' && gateways.length === 1));
-    const gw = named.find((g) => g.contracts.has(termsHash)) ?? named[0];
+    const gw = named.find((g) => g.contractView(termsHash) !== undefined) ?? named[0];
     if (!gw) {
       res.status(404).json({ error: `no open ledger named ${JSON.stringify(name)}` });
       return;

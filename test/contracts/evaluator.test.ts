@@ -437,7 +437,7 @@ describe('contracts: evaluator', () => {
 
   describe('rejected readings never change compliance and are never silent', () => {
     const t = terms({ alarm: { mode: 'consecutive', seconds: 300 }, maxGapSeconds: 600, subjects: ['fridge-1'], validFrom: min(-60), validUntil: min(60), mkt: { limit: 25, windowSeconds: 3600 } });
-    const garbage: [string, ContractInput | unknown, string][] = [
+    const garbage: [string, unknown, string][] = [
       ['NaN', reading(min(5), Number.NaN), 'not finite'],
       ['Infinity', reading(min(5), Infinity), 'not finite'],
       ['a numeric string', reading(min(5), '7.5'), 'non-numeric'],

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeCbor, type CborValue } from '../../lib/encoding/codec';
+import { encodeCbor } from '../../lib/encoding/codec';
 import {
   evaluate,
   isInside,
@@ -129,7 +129,7 @@ describe('contracts: evaluator properties', () => {
           for (const e of r.events) {
             assert.ok(EVENT_TYPES.has(e.type));
             finiteNumbers(e);
-            encodeCbor(e as unknown as CborValue);
+            encodeCbor(e);
             assert.deepStrictEqual(roundTrip(e), e);
           }
           assert.deepStrictEqual(roundTrip(r.state), r.state);
@@ -198,7 +198,7 @@ describe('contracts: evaluator properties', () => {
   it('ticks between readings change when a violation is noticed, never when it happened', () => {
     const plainTerms = termsArb.map((t) => {
       const { maxGapSeconds: _g, mkt: _m, ...rest } = t;
-      return rest as Terms;
+      return rest;
     });
     const readingsArb = fc
       .array(fc.record({ step: fc.integer({ min: 1, max: 400 }), value: fc.integer({ min: -8, max: 8 }).map((d) => LIMIT + d / 4), ticks: fc.array(fc.double({ min: 0.01, max: 0.99, noNaN: true }), { maxLength: 3 }) }), { maxLength: 40 });

@@ -49,7 +49,7 @@ describe('contracts: ContractRunner writes an input with its events', () => {
 
   it('records a reading and every event it causes in one appendMany', async () => {
     const runner = await ContractRunner.load(gw, t);
-    await runner.sign(signContract(t, party) as string);
+    await runner.sign(signContract(t, party));
     writes.length = 0;
     const t0 = Date.UTC(2026, 10, 25, 10);
     await runner.reading({ temperature: -22 }, t0);
@@ -66,12 +66,12 @@ describe('contracts: ContractRunner writes an input with its events', () => {
 
   it('records the events of one tick in one write, and moves its state only once they are written', async () => {
     const runner = await ContractRunner.load(gw, validateTerms({ ...t, maxGapSeconds: 5 }));
-    await runner.sign(signContract(validateTerms({ ...t, maxGapSeconds: 5 }), party) as string);
+    await runner.sign(signContract(validateTerms({ ...t, maxGapSeconds: 5 }), party));
     const t0 = Date.UTC(2026, 10, 25, 10);
     await runner.reading({ temperature: -22 }, t0);
     writes.length = 0;
     const before = runner.current();
-    const failing = gw.ledger.appendMany;
+    const failing = gw.ledger.appendMany.bind(gw.ledger);
     gw.ledger.appendMany = () => Promise.reject(new Error('disk gone'));
     await assert.rejects(runner.tick(t0 + 10_000), /disk gone/);
     assert.deepEqual(runner.current(), before, 'state unchanged by a write that failed');

@@ -41,7 +41,7 @@ describe('contracts: a runner loaded after a restart resumes from the recorded i
   it('does not report an ongoing gap twice, and the audit stays clean', async () => {
     let gw = await open();
     let runner = await ContractRunner.load(gw, terms);
-    await runner.sign(signContract(terms, party) as string);
+    await runner.sign(signContract(terms, party));
     await runner.reading({ temperature: -22 }, t0);
     assert.deepEqual((await runner.tick(t0 + 11_000)).events.map((e) => e.type), ['data.gap']);
     await gw.close();
@@ -60,7 +60,7 @@ describe('contracts: a runner loaded after a restart resumes from the recorded i
   it('keeps a violation a tick raised during an excursion', async () => {
     let gw = await open();
     let runner = await ContractRunner.load(gw, terms);
-    await runner.sign(signContract(terms, party) as string);
+    await runner.sign(signContract(terms, party));
     await runner.reading({ temperature: -22 }, t0);
     await runner.reading({ temperature: -18 }, t0 + 1000);
     assert.ok((await runner.tick(t0 + 7000)).events.some((e) => e.type === 'violation'));
@@ -79,7 +79,7 @@ describe('contracts: a runner loaded after a restart resumes from the recorded i
   it('counts silence from the activating signature, so a gap before any reading audits clean', async () => {
     let gw = await open();
     let runner = await ContractRunner.load(gw, terms);
-    const receipt = await runner.sign(signContract(terms, party) as string);
+    const receipt = await runner.sign(signContract(terms, party));
     assert.deepEqual((await runner.tick(receipt.time + 5_000)).events, []);
     const gap = (await runner.tick(receipt.time + 11_000)).events;
     assert.deepEqual(gap.map((e) => [e.type, (e as { since?: number }).since]), [['data.gap', receipt.time]]);

@@ -199,12 +199,12 @@ function checkFuzzLine(line: string): boolean {
     else if (name === undefined || name === '' || name === 'counter' || name === 'ts') want = ERR_NAME;
     else if (entries.length >= MAX_FIELDS) want = ERR_TOO_MANY;
     else if (entries.some(([n]) => n === name)) want = ERR_NAME;
-    else if (used + entrySize(name, v.value as CborValue, json) > rcap) want = ERR_SPACE;
+    else if (used + entrySize(name, v.value, json) > rcap) want = ERR_SPACE;
     else want = OK;
     assert.equal(rc, want, `field ${f} in: ${line.slice(0, 300)}`);
     if (rc === OK) {
-      entries.push([name!, v.value as CborValue]);
-      used += entrySize(name!, v.value as CborValue, json);
+      entries.push([name!, v.value]);
+      used += entrySize(name!, v.value, json);
     }
   }
   const counter = Number(counterText);

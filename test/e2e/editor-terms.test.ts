@@ -170,7 +170,7 @@ describe('e2e: the Contract and Identity editors agree with the runtime (Chromiu
       w.$ = (sel: string) => {
         const el = (inputs[sel] ??= { v: '', d: undefined });
         const api = {
-          val: (x?: unknown) => (x === undefined ? el.v : ((el.v = String(x)), api)),
+          val: (x?: unknown) => (x === undefined ? el.v : ((el.v = typeof x === 'string' ? x : JSON.stringify(x)), api)),
           data: (_k: string, x?: unknown) => (x === undefined ? el.d : ((el.d = x), api)),
         };
         return api;
@@ -181,7 +181,7 @@ describe('e2e: the Contract and Identity editors agree with the runtime (Chromiu
       page.evaluate(
         ([text, st]) => {
           const w = window as { registered: Record<string, { oneditsave: () => void }>; inputs: Record<string, { v: string; d: unknown }> };
-          w.inputs['#node-config-input-jwk'] = { v: text as string, d: st };
+          w.inputs['#node-config-input-jwk'] = { v: text, d: st };
           w.inputs['#node-config-input-did'] = { v: '', d: undefined };
           w.inputs['#node-config-input-alg'] = { v: '', d: undefined };
           w.registered['iot-ledger-identity'].oneditsave.call({});

@@ -97,7 +97,7 @@ async function flood(rt: LedgerRuntime, payloads: string[], victim: Sensor, hone
       honest && honestSent
         ? honest.box.waitFor(PROBE.recorded, (m) => {
             const r = JSON.parse(m.text) as { device: string; counter: number };
-            return r.device === honest.sensor.name && r.counter === honestSent!.counter;
+            return r.device === honest.sensor.name && r.counter === honestSent.counter;
           }, 60_000)
         : undefined;
     await new Promise((r) => setTimeout(r, Math.max(0, floodEnd + 5000 - Date.now())));

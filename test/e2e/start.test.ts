@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { execFile, type ChildProcess, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -110,7 +111,7 @@ async function readings(url: string, dids: Map<string, string>, n: number, login
           seen.get(sensor)?.push(r.counter);
           if ([...seen.values()].every((c) => c.length >= n)) resolve();
         } catch (err) {
-          reject(err as Error);
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
       }),
     );
@@ -395,9 +396,7 @@ describe('e2e: npm start', function () {
 
   it('prints its help at once, without building (npm start -- --help)', async () => {
     const before = fs.statSync(startJs).mtimeMs;
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile('npm', ['start', '--silent', '--', '--help'], { cwd: projectRoot, timeout: 60_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
-    );
+    const { stdout: out } = await promisify(execFile)('npm', ['start', '--silent', '--', '--help'], { cwd: projectRoot, timeout: 60_000 });
     assert.match(out, /^usage: npm start -- \[options\]/);
     for (const option of ['--broker mqtt://HOST:PORT', '--broker-user', '--broker-password', 'MQTT_URL', '--mqtt-port', '--user-dir']) assert.ok(out.includes(option), option);
     // The build starts by deleting dist/: the compiled start script is the very same file.

@@ -45,7 +45,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
 }
 
 describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', function () {

@@ -62,7 +62,7 @@ export function assertRecordable(v: unknown, path = 'body'): void {
     for (const [k, x] of Object.entries(v)) assertRecordable(x, `${path}.${k}`);
     return;
   }
-  throw new Error(`${path} cannot be recorded: ${String(v)}`);
+  throw new Error(`${path} cannot be recorded: ${typeof v}`);
 }
 
 export class Gateway {

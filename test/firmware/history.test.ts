@@ -30,7 +30,7 @@ function scenario() {
   for (const m of t) gw.release(m, acmeKey);
   for (const m of v) gw.release(m, globexKey, 'cose');
   const idx: Record<string, number> = {};
-  const mark = (name: string, r: TestRecord | undefined = gw.records[gw.records.length - 1]) => (idx[name] = (r as TestRecord).index);
+  const mark = (name: string, r: TestRecord | undefined = gw.records[gw.records.length - 1]) => (idx[name] = (r).index);
 
   // A and B come with release 1 from the factory.
   assert.equal(status(gw.report(keys.a, reportOf(t[0], { counter: 1 }))), 'initial');

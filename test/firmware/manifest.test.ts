@@ -96,7 +96,7 @@ describe('firmware manifests', () => {
       const payload = JSON.stringify({ ...base, ...change });
       const env = signEnvelope(payload, vk, { kid: keyToDid(vk) });
       assert.throws(() => openManifest(env), malformedField(field), field);
-      assert.throws(() => createManifest({ ...base, ...change } as Manifest, vk), malformedField(field));
+      assert.throws(() => createManifest({ ...base, ...change }, vk), malformedField(field));
     }
     assert.throws(() => openManifest(signEnvelope('[1,2]', vk, { kid: keyToDid(vk) })), malformedField());
     assert.throws(() => openManifest(signEnvelope('{not json', vk, { kid: keyToDid(vk) })), malformedField());

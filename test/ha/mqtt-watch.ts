@@ -1,6 +1,7 @@
 // A test MQTT client that records every message on its subscriptions and waits for the ones a
 // test expects; and a one-shot read of what a broker holds retained.
 import * as mqtt from 'mqtt';
+import type { RunningBroker } from '../../demo/broker';
 
 export interface Seen {
   topic: string;
@@ -60,19 +61,17 @@ export class MqttWatch {
 }
 
 /**
- * What the broker holds retained under `filters`: a fresh client subscribes and collects until
- * every topic in `expect` has arrived (retained messages come at once on subscribe) and then
- * `settleMs` more.
+ * What an in-process broker holds retained under `filters`, read from its store once every
+ * topic in `expect` is there (polled, bounded): complete at that moment, so a topic missing from
+ * it is not retained.
  */
-export async function retainedMessages(url: string, filters: string[], expect: string[], settleMs = 200): Promise<Map<string, string>> {
-  const watch = await MqttWatch.connect(url, filters);
-  try {
-    for (const topic of expect) await watch.waitFor((m) => m.topic === topic, `retained ${topic}`, 3000);
-    await new Promise((resolve) => setTimeout(resolve, settleMs));
-    const out = new Map<string, string>();
-    for (const m of watch.messages) if (m.retain) out.set(m.topic, m.payload);
-    return out;
-  } finally {
-    await watch.close();
+export async function retainedMessages(broker: RunningBroker, filters: string[], expect: string[], ms = 5000): Promise<Map<string, string>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const held = await broker.retained(filters);
+    const missing = expect.filter((t) => !held.has(t));
+    if (missing.length === 0) return held;
+    if (Date.now() > end) throw new Error(`not retained: ${missing.join(', ')} (held: ${[...held.keys()].join(', ') || 'nothing'})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -72,7 +72,7 @@ describe('ledger format', () => {
           const bytes = encodeRecord(r);
           const back = decodeRecord(bytes);
           assert.ok(bytesEqual(encodeRecord(back), bytes));
-          const reversed = decodeCbor(encodeCbor(b)) as CborValue;
+          const reversed = decodeCbor(encodeCbor(b));
           assert.ok(bytesEqual(encodeRecord({ ...r, body: reversed }), bytes));
         }),
         { numRuns: 300 },
@@ -96,7 +96,7 @@ describe('ledger format', () => {
 
     it('keeps index keys of one device or type together, ordered by index', () => {
       const keys = [layout.deviceKey('did:key:a', 300), layout.deviceKey('did:key:ab', 1), layout.deviceKey('did:key:a', 2)];
-      const sorted = [...keys].sort(Buffer.compare).map((k) => toHex(k));
+      const sorted = [...keys].sort((a, b) => Buffer.compare(a, b)).map((k) => toHex(k));
       assert.deepEqual(sorted, [keys[2], keys[0], keys[1]].map((k) => toHex(k)));
     });
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Wallet } from 'ethers';
 import { openGateways } from '../../lib/gateway/shared';
-import { sidebarData } from '../../nodes/lib/sidebar-data';
+import { sidebarData } from '../../lib/gateway/sidebar-data';
 import { runCli } from '../support/cli';
 import { projectRoot } from '../support/paths';
 import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, waitFor, type Anvil } from '../support/anvil';
@@ -90,7 +90,7 @@ describe('nodes: Anchor on a real chain (anvil)', function () {
     const dir = path.join(userDir, 'iot-ledger', 'ledgers', 'test-room');
     const audit = runCli(['audit', dir, '--anchor', anvil.url, '--contract', contract]);
     assert.equal(audit.status, 0, audit.stdout + audit.stderr);
-    assert.match(audit.stdout, new RegExp(`records 0\\.\\.4 anchored at block ${payload.block} \\(`));
+    assert.match(audit.stdout, new RegExp(`records 0\\.\\.4 anchored at block ${Number(payload.block)} \\(`));
 
     const bundleFile = path.join(userDir, 'proof.json');
     const prove = runCli(['prove', dir, '2', '--anchored', '--out', bundleFile]);
@@ -100,7 +100,7 @@ describe('nodes: Anchor on a real chain (anvil)', function () {
     const verifier = /did:key:z6Mk\w+/.exec(info.stdout)?.[0] ?? gatewayKeyFile;
     const ok = runCli(['verify-proof', bundleFile, '--key', verifier, '--anchor', anvil.url, '--contract', contract]);
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, new RegExp(`anchor: anchored at block ${payload.block} \\(`));
+    assert.match(ok.stdout, new RegExp(`anchor: anchored at block ${Number(payload.block)} \\(`));
   });
 
   it('examples/anchoring.json runs as shipped, its settings from the environment and the key from a 0600 file', async () => {

@@ -210,7 +210,7 @@ describe('nodes: firmware', function () {
       if (b.decision === 'approved' && b.device === keyToDid(devices[0])) approved = b;
     }
     assert.ok(approved);
-    const forged = await ledger.append({ type: 'firmware.decision', device: keyToDid(devices[0]), body: { ...approved, sequence: 1, digest: digest(1), version: '1.1.0', size: 1001, at: Date.now() } as never });
+    const forged = await ledger.append({ type: 'firmware.decision', device: keyToDid(devices[0]), body: { ...approved, sequence: 1, digest: digest(1), version: '1.1.0', size: 1001, at: Date.now() } });
     await ledger.close();
     const audit = await auditLedger(dir, { workers: 0 });
     assert.deepEqual(audit.findings.map((f) => [f.kind, f.index]), [['firmware-decision', forged.index]]);

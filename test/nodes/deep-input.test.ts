@@ -63,8 +63,8 @@ describe('nodes: a value nested 100 000 levels deep never takes the runtime down
       const dir = startTestRuntime(() => resolve(dir));
     });
     await helper.load(packNodes(), flow(), { identity: { jwk: JSON.stringify(keyToJwk(identityKey, true)) } });
-    helper.getNode('settled').on('input', note(settled) as (arg: never) => void);
-    helper.getNode('out').on('input', note(forwarded) as (arg: never) => void);
+    helper.getNode('settled').on('input', note(settled));
+    helper.getNode('out').on('input', note(forwarded));
   });
 
   after(async () => {

@@ -3,10 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey, keyToDid, keyToJwk, signEnvelope, type PrivateKey } from '../../lib/index';
 import { signContract, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
-import { ContractRunner, Gateway, openGateways } from '../../lib/gateway';
-import { contractSeries, sidebarData } from '../../nodes/lib/sidebar-data';
+import { openGateways } from '../../lib/gateway';
 import { projectRoot } from '../support/paths';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 // The admin endpoints behind the editor: the Contract node's signatures table
 // (GET /iot-ledger/contracts/:id) and the Ledger sidebar plugin (GET /iot-ledger/sidebar[/series]).
@@ -243,54 +242,5 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
     await get(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=not-a-hash`, 400);
     await get(`/iot-ledger/sidebar/series?ledger=nope&contract=${hash}`, 404);
     await get(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=${'0'.repeat(64)}`, 404);
-  });
-});
-
-describe('sidebar data on a Gateway', function () {
-  this.timeout(20000);
-  let dir: string;
-  let gw: Gateway;
-  const parties = [generateKey('Ed25519'), generateKey('Ed25519')];
-  const terms = coldRoom(parties.map(keyToDid), { alarm: { mode: 'consecutive', seconds: 60 } });
-  const t0 = Date.UTC(2026, 10, 25, 10, 0, 0);
-
-  before(async () => {
-    dir = fs.mkdtempSync(path.join(tempUserDir(), 'ledger-'));
-    gw = await Gateway.open(dir, { name: 'sidebar-unit', gatewayKey: generateKey('Ed25519'), blockRecords: 4, blockSeconds: 0 });
-  });
-  after(async () => {
-    await gw.close();
-    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
-  });
-
-  it('marks an excursion that began before the first point, and describes contracts no node runs', async () => {
-    const runner = await ContractRunner.load(gw, terms);
-    for (const p of parties) await runner.sign(signContract(terms, p, { kid: keyToDid(p) }));
-    const values = [-20, -17, -16, -15, -16, -17];
-    for (let i = 0; i < values.length; i++) await runner.reading({ temperature: values[i] }, t0 + i * 30_000);
-
-    // No Contract node registered a view: the terms come from the contract.register record.
-    const series = await contractSeries(gw, termsHashHex(terms), 3);
-    assert.ok(series);
-    assert.equal(series.contract.active, null);
-    assert.deepEqual(series.contract.rule, { op: '<', limit: -18 });
-    assert.deepEqual(series.points.map((p) => p.value), [-15, -16, -17]);
-    // The violation began when the excursion had lasted the alarm's seconds, not at its start.
-    const violation = series.events.find((e) => e.type === 'violation');
-    assert.ok(violation && violation.time > t0 + 30_000, JSON.stringify(series.events));
-    assert.deepEqual(series.excursions, [{ start: t0 + 30_000, end: null, violated: true, violatedAt: violation.time }]);
-    assert.equal(series.events[0].type, 'excursion.started');
-    assert.equal(await contractSeries(gw, '1'.repeat(64)), null);
-
-    gw.contracts.set(runner.ref.termsHash, () => runner.view());
-    const [data] = await sidebarData([gw]);
-    assert.equal(data.name, 'sidebar-unit');
-    assert.equal(data.size, gw.ledger.size);
-    assert.equal(data.blocks, gw.ledger.height);
-    assert.equal(data.latestBlocks[0].height, gw.ledger.height - 1);
-    assert.equal(data.lastAudit, null);
-    assert.deepEqual(data.devices, []);
-    assert.equal(data.contracts[0].status, 'violated');
-    assert.deepEqual(data.contracts[0].last, { time: t0 + 150_000, value: -17 });
   });
 });

@@ -7,7 +7,7 @@ import { signContract, validateTerms } from '../../lib/contracts';
 import { createManifest, createReport } from '../../lib/firmware';
 import { auditLedger, generateKey, jwkToKey, keyToDid, keyToJwk, Ledger, signEnvelope, type PrivateKey } from '../../lib/index';
 import { openGateways } from '../../lib/gateway';
-import { helper, onTab, packNodes, tempUserDir, type TestNode } from './support';
+import { helper, onTab, packNodes, tempUserDir } from './support';
 
 // Every node of the pack, fed malformed messages by fast-check through one running flow with
 // a Catch and a Complete node. Each message must end in exactly one of: done() (Complete) or
@@ -112,7 +112,7 @@ function noteOutcome(m: Msg, o: Outcome): void {
 }
 
 function listen(): void {
-  const on = (id: string, fn: (m: Msg) => void) => helper.getNode(id).on('input', fn as (arg: never) => void);
+  const on = (id: string, fn: (m: Msg) => void) => helper.getNode(id).on('input', fn);
   on('done', (m) => noteOutcome(m, { kind: 'done', unreported: (m.rejected as { unreported?: unknown } | undefined)?.unreported === true }));
   on('caught', (m) => {
     const e = m.error as { code?: unknown; message?: string } | undefined;
@@ -135,11 +135,26 @@ function send(node: NodeId, msg: Msg): Sent {
   const s: Sent = { id, node, outcomes: [], out: [], events: [], settled };
   sent.set(id, s);
   Object.defineProperty(msg, 'fuzzId', { value: id, enumerable: true, writable: true, configurable: true });
-  (helper.getNode(node) as TestNode).receive(msg);
+  (helper.getNode(node)).receive(msg);
   return s;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits, bounded, until a node's output for a settled message has reached its helper node. */
+async function outputOf(s: Sent): Promise<Msg> {
+  for (const end = Date.now() + SETTLE_MS; s.out.length === 0; await new Promise((r) => setTimeout(r, 5)))
+    if (Date.now() > end) throw new Error(`message ${s.id} to ${s.node}: no output within ${SETTLE_MS} ms`);
+  return s.out[0];
+}
+
+/**
+ * Node-RED delivers messages in order (one queue): once a query sent now has come back, every
+ * outcome and output that the nodes had sent before it has been delivered too.
+ */
+async function barrier(): Promise<void> {
+  const s = send('query', { payload: { mode: 'latest', limit: 1 } });
+  assert.equal((await s.settled).kind, 'done');
+  await outputOf(s);
+}
 
 /** A short description of a message for failure reports (no megabytes). */
 function describe_(v: unknown, depth = 0): string {
@@ -205,8 +220,7 @@ function appendsOf(s: Sent): number {
 async function ledgerSize(): Promise<number> {
   const s = send('query', { payload: { mode: 'latest', limit: 1 } });
   assert.equal((await s.settled).kind, 'done');
-  await sleep(20);
-  const list = s.out[0]?.payload as { index: number }[];
+  const list = (await outputOf(s)).payload as { index: number }[];
   return list.length ? list[list.length - 1].index + 1 : 0;
 }
 
@@ -221,8 +235,7 @@ async function appended(from: number, to: number): Promise<{ rejections: number;
   if (to <= from) return { rejections: 0, other: 0, records: [] };
   const q = send('query', { payload: { mode: 'range', from, to, limit: 10000 } });
   assert.equal((await q.settled).kind, 'done');
-  await sleep(20);
-  const records = q.out[0].payload as { index: number; type: string; body: unknown }[];
+  const records = (await outputOf(q)).payload as { index: number; type: string; body: unknown }[];
   const security = records.filter((r) => r.type === 'security');
   return {
     rejections: security.reduce((n, r) => n + (r.body as { count: number }).count, 0),
@@ -254,7 +267,7 @@ async function fuzz(node: NodeId | ((m: Msg) => NodeId), arb: fc.Arbitrary<() =>
     mine.push(s);
     checkOutcome(s.node, msg, await s.settled);
   }
-  await sleep(150); // late second outcomes, and outputs sent before done()
+  await barrier(); // second outcomes and outputs still on their way
   for (const s of mine) assert.equal(s.outcomes.length, 1, `message ${s.id} to ${s.node}: ${JSON.stringify(s.outcomes)}`);
   const expected = mine.reduce((n, s) => n + appendsOf(s), 0);
   const rejections = mine.reduce((n, s) => n + rejectionsOf(s), 0);
@@ -677,8 +690,7 @@ describe('nodes: fuzzing every node with malformed messages', function () {
   it('audit node: reports the open ledger clean', async () => {
     const s = send('audit', { payload: huge[0] });
     assert.equal((await s.settled).kind, 'done', JSON.stringify(s.outcomes));
-    await sleep(20);
-    const report = s.out[0]?.payload as { clean: boolean; findings: unknown[] };
+    const report = (await outputOf(s)).payload as { clean: boolean; findings: unknown[] };
     assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
   });
 

@@ -163,7 +163,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(json(newer.payload).release_url, 'https://github.com/iot-ledger/node-red-contrib-iot-ledger');
 
     // What Home Assistant finds when it (re)starts: everything retained.
-    const retained = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], Object.values(TOPIC));
+    const retained = await retainedMessages(broker, ['homeassistant/#', 'iot-ledger/#'], Object.values(TOPIC));
     assert.equal(retained.get(TOPIC.availability), 'online');
     const violation = json(retained.get(TOPIC.violation));
     assert.equal(violation.device_class, 'problem');
@@ -208,7 +208,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     const end = watch.messages.length;
     await helper.unload();
     await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'offline', 'offline', 8000, end);
-    const gone = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], [TOPIC.availability, TOPIC.update]);
+    const gone = await retainedMessages(broker, ['homeassistant/#', 'iot-ledger/#'], [TOPIC.availability, TOPIC.update]);
     assert.equal(gone.get(TOPIC.availability), 'offline');
     assert.ok(gone.has(TOPIC.update) && gone.has(TOPIC.firmwareState), 'device entities stay');
     assert.equal(gone.has(TOPIC.violation), false);
@@ -264,7 +264,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState, update2])
       await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`, 8000, cut);
 
-    const left = await retainedMessages(broker.url, ['homeassistant/#', 'iot-ledger/#'], [foreignTopic]);
+    const left = await retainedMessages(broker, ['homeassistant/#', 'iot-ledger/#'], [foreignTopic]);
     assert.ok(left.has(foreignTopic), "another integration's config stays");
     assert.equal(left.has(TOPIC.violation) || left.has(staleTopic) || left.has(secondViolation), false);
     await watch.client.publishAsync(foreignTopic, '', { qos: 1, retain: true });
@@ -272,15 +272,19 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
 
   it('publishes nothing for nodes without a Home Assistant config', async () => {
     const plain = flow().map((n) => {
-      const { ha: _ha, ...rest } = n as Record<string, unknown>;
+      const { ha: _ha, ...rest } = n;
       return rest;
     });
+    // The connections of earlier tests are gone (closed on unload; the broker notices soon after).
+    for (const end = Date.now() + 5000; broker.clients !== 1; await new Promise((resolve) => setTimeout(resolve, 20)))
+      if (Date.now() > end) throw new Error(`${broker.clients} MQTT clients are still connected`);
     await helper.load(nodes, plain.filter((n) => n.type !== 'iot-ledger-ha'));
     const out = nextMessage(helper.getNode('state'));
     helper.getNode('contract').receive({ payload: { temperature: -25 } });
     await out;
     // Nothing registered with the broker node, so nothing can publish through it, now or later.
     assert.deepEqual(Object.keys((helper.getNode('broker') as unknown as { users: object }).users), []);
+    assert.equal(broker.clients, 1, 'no MQTT connection besides the watch');
     assert.deepEqual(
       watch.messages.filter((m) => !m.retain),
       [],

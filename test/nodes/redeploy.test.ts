@@ -63,7 +63,7 @@ describe('nodes: redeploys leave nothing behind on the shared gateway', function
     await helper.load(nodes, flow(0));
     const gw: Gateway = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
     const hash0 = termsHashHex(termsFor(0));
-    await until('the first contract', () => gw.contracts.has(hash0));
+    await until('the first contract', () => gw.contractView(hash0) !== undefined);
     const listenersBefore = gw.listenerCount('block');
     assert.equal(listenersBefore, 1);
 
@@ -73,14 +73,14 @@ describe('nodes: redeploys leave nothing behind on the shared gateway', function
       assert.equal(await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway(), gw, 'the gateway is kept');
     }
     const last = termsHashHex(termsFor(20));
-    await until('the last contract', () => gw.contracts.has(last));
+    await until('the last contract', () => gw.contractView(last) !== undefined);
     assert.equal((helper.getNode('record') as unknown as { name: string }).name, 'record 20', 'the nodes were redeployed');
     assert.equal(gw.listenerCount('block'), 1);
-    assert.ok(gw.contracts.has(last));
+    assert.ok(gw.contractView(last) !== undefined);
     // Stopping everything closes the gateway, which settles the loads of nodes closed early:
     // afterwards nothing of any of the 21 generations may be left.
     await helper.unload();
-    assert.deepEqual([...gw.contracts.keys()], []);
+    assert.deepEqual(gw.contractViews().map((v) => v.termsHash), []);
     assert.equal(gw.listenerCount('block'), 0);
     assert.deepEqual(
       warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),

@@ -56,7 +56,7 @@ describe('Replica node', function () {
     assert.equal(first.payload.lag, 0);
     // The Ledger sidebar's endpoint lists the replica with its lag.
     let sidebar: { replicas?: View[] } = {};
-    await sidebarHandler({ params: {}, query: {} }, { json: (b: unknown) => void (sidebar = b as typeof sidebar), status: () => assert.fail('no error status') } as never);
+    await sidebarHandler({ params: {}, query: {} }, { json: (b: unknown) => void (sidebar = b as typeof sidebar), status: () => assert.fail('no error status') });
     assert.equal(sidebar.replicas?.length, 1);
     assert.equal(sidebar.replicas?.[0].size, 120);
     assert.equal(sidebar.replicas?.[0].lag, 0);

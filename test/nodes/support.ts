@@ -77,7 +77,7 @@ function listen<T>(node: TestNode, n: number, ms: number, what: string): Promise
     };
     const onInput = (msg: never) => {
       if (!open) return;
-      got.push(msg as T);
+      got.push(msg);
       if (got.length === n) {
         stop();
         resolve(got);

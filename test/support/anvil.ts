@@ -125,7 +125,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, what: string, ms = 
   const end = Date.now() + ms;
   for (;;) {
     const v = await cond();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

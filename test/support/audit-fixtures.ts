@@ -210,7 +210,7 @@ export async function forgeLedger(sample: Pick<SampleLedger, 'dir' | 'name' | 'g
   edit(records);
   let meta: Buffer | undefined;
   await mutate(sample.dir, async (db) => {
-    meta = (await db.get(keys.meta())) as Buffer;
+    meta = (await db.get(keys.meta()));
   });
   const dir = tempDir('audit-forged-');
   const prepared = records.map((r) => ({ record: r as unknown as LedgerRecord, bytes: encodeCbor(r as CborValue) }));

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
-import type { Ledger, StoredRecord } from '../../lib/ledger';
+import type { Ledger } from '../../lib/ledger';
 import { CompactRange } from '../../lib/merkle';
 
 /** A fresh temporary directory, removed by the returned cleanup. */
@@ -25,7 +25,7 @@ export const deviceB = keyToDid(generateKey('ES256'));
 export async function recomputeRoot(ledger: Ledger): Promise<{ size: number; root: Uint8Array }> {
   const range = new CompactRange();
   let n = 0;
-  for await (const r of ledger.range(0) as AsyncIterable<StoredRecord>) {
+  for await (const r of ledger.range(0)) {
     if (r.index !== n) throw new Error(`record ${n} missing in the range`);
     range.append(r.leafHash);
     n++;

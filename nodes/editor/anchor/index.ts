@@ -1,4 +1,6 @@
 // The Anchor node's editor.
+import { str } from '../shared/validators';
+
 interface AnchorProps {
   name: string;
   ledger: string;
@@ -20,8 +22,8 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const URL_PATTERN = /^(https?|wss?):\/\//;
 // "${NAME}": Node-RED puts the environment variable's value there when the flow starts.
 const ENV = /^\$\{\w+\}$/;
-const matches = (re: RegExp) => (v: unknown): boolean => re.test(String(v || '')) || ENV.test(String(v || ''));
-const count = (v: unknown): boolean => ENV.test(String(v)) || /^\d+(\.\d+)?$/.test(String(v));
+const matches = (re: RegExp) => (v: unknown): boolean => re.test(str(v)) || ENV.test(str(v));
+const count = (v: unknown): boolean => ENV.test(str(v)) || /^\d+(\.\d+)?$/.test(str(v));
 
 RED.nodes.registerType<AnchorProps>('iot-ledger-anchor', {
   category: 'iot ledger',

@@ -1,6 +1,7 @@
 // The Contract node's editor: a form and a JSON view of the terms, checked by the runtime's own
 // validateTerms (terms-check.ts), and a tab with the deployed contract's parties and signatures.
 import { parseTime } from '../../../lib/contracts/time';
+import { str } from '../shared/validators';
 import { checkTermsText, isObject, listProblem, parseTerms, termsProblem, type TermsObject, type TermsProblem } from './terms-check';
 
 interface ContractProps {
@@ -92,7 +93,7 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
       value: '',
       required: true,
       validate(value) {
-        if (this.termsFrom === 'document' && !String(value || '').trim()) return true;
+        if (this.termsFrom === 'document' && !str(value).trim()) return true;
         const verdict = checkTermsText(value);
         if (verdict === true) return true;
         const parsed = parseTerms(value);
@@ -107,7 +108,7 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
       value: 5,
       required: true,
       validate(value) {
-        const text = String(value === null ? '' : value).trim();
+        const text = str(value).trim();
         if (value === undefined || (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_TICK)) return true;
         return typeof this._ === 'function' ? this._('iot-ledger-contract.errors.tickSeconds') : false;
       },
@@ -165,7 +166,7 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
     // ---- form <-> terms
 
     function numberOrText(text: unknown): string | number | undefined {
-      const t = String(text === undefined || text === null ? '' : text).trim();
+      const t = str(text).trim();
       if (t === '') return undefined;
       return NUMBER_TEXT.test(t) ? Number(t) : t;
     }
@@ -195,7 +196,7 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
         const iso = new Date(v).toISOString();
         return /\.000Z$/.test(iso) ? iso.slice(0, -5) + 'Z' : iso;
       }
-      return v === undefined || v === null ? '' : String(v);
+      return str(v);
     }
 
     function listValues($list: JQuery): string[] {
@@ -242,7 +243,7 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
       for (const name of ['validFrom', 'validUntil']) {
         let time = numberOrText(field(name).val());
         // Shown as ISO 8601; a time given in ms stays in ms when it was not changed.
-        if (isObject(base) && typeof base[name] === 'number' && parseTime(time) === base[name]) time = base[name] as number;
+        if (isObject(base) && typeof base[name] === 'number' && parseTime(time) === base[name]) time = base[name];
         if (time !== undefined) t[name] = time;
       }
       if (isObject(base)) for (const k of Object.keys(base)) if (!TERMS_KEYS.includes(k)) t[k] = base[k];
@@ -250,7 +251,7 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
     }
 
     function show(name: string, value: unknown): void {
-      field(name).val(value === undefined || value === null ? '' : String(value));
+      field(name).val(str(value));
     }
 
     function termsToForm(terms: unknown): void {
@@ -278,7 +279,7 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
       show('mktEnergy', mkt ? mkt.activationEnergyKJ : '');
       field('subjectsMode').val(Array.isArray(t.subjects) ? 'list' : 'any');
       field('subjects').editableList('empty');
-      for (const s of Array.isArray(t.subjects) ? t.subjects : []) field('subjects').editableList('addItem', { value: s });
+      for (const s of Array.isArray(t.subjects) ? (t.subjects as unknown[]) : []) field('subjects').editableList('addItem', { value: s });
       field('parties').editableList('empty');
       const parties: unknown[] = Array.isArray(t.parties) ? t.parties : [];
       for (const p of parties) field('parties').editableList('addItem', { value: p });

@@ -71,7 +71,7 @@ export function termsProblem(terms: unknown): TermsProblem | null {
 
 /** The node's terms text: one terms object or a list of them. */
 export function parseTerms(text: unknown): ParsedTerms {
-  const s = text === undefined || text === null ? '' : String(text);
+  const s = typeof text === 'string' ? text : '';
   if (s.trim() === '') return { problem: { field: 'json', message: 'empty' } };
   let v: unknown;
   try {

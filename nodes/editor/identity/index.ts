@@ -2,6 +2,7 @@
 // private JWK. Keys are read and checked by the runtime's own jwkToKey and keyToDid.
 import { keyToDid } from '../../../lib/crypto/didkey';
 import { jwkToKey, publicOnly, type Alg, type Jwk } from '../../../lib/crypto/key-bytes';
+import { str } from '../shared/validators';
 
 interface IdentityProps {
   name: string;
@@ -72,12 +73,12 @@ RED.nodes.registerType<IdentityProps>('iot-ledger-identity', {
   category: 'config',
   defaults: {
     name: { value: '' },
-    alg: { value: 'Ed25519', required: true, validate: (value) => value === undefined || /^(Ed25519|ES256)$/.test(String(value)) },
+    alg: { value: 'Ed25519', required: true, validate: (value) => value === undefined || /^(Ed25519|ES256)$/.test(str(value)) },
     did: {
       value: '',
       required: true,
       validate(value) {
-        if (/^did:key:z[1-9A-HJ-NP-Za-km-z]+$/.test(String(value))) return true;
+        if (/^did:key:z[1-9A-HJ-NP-Za-km-z]+$/.test(str(value))) return true;
         return typeof this._ === 'function' ? this._('iot-ledger-identity.errors.did') : false;
       },
     },
@@ -187,13 +188,13 @@ RED.nodes.registerType<IdentityProps>('iot-ledger-identity', {
       $generate.prop('disabled', true);
       checking++; // a paste still being checked must not overwrite the new key
       showMessage('busy', node._('iot-ledger-identity.info.working'));
-      Promise.resolve()
+      void Promise.resolve()
         .then(() => subtle.generateKey(importParams(alg), true, ['sign', 'verify']) as Promise<CryptoKeyPair>)
         .then((pair) => subtle.exportKey('jwk', pair.privateKey))
         .then(
           (jwk) => acceptKey(jwk as Jwk, alg, 'iot-ledger-identity.info.generated'),
           (err: { name?: string; message?: string }) => {
-            const reason = (err && (err.name || err.message)) || String(err);
+            const reason = (err && (err.name || err.message)) || 'error';
             if (alg === 'Ed25519') throw new Error(node._('iot-ledger-identity.errors.noEd25519', { error: reason }));
             throw new Error(node._('iot-ledger-identity.errors.generateFailed', { error: reason }));
           },

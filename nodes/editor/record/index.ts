@@ -1,5 +1,5 @@
 // The Record node's editor.
-import { check } from '../shared/validators';
+import { check, str } from '../shared/validators';
 
 interface RecordProps {
   name: string;
@@ -16,7 +16,7 @@ RED.nodes.registerType<RecordProps>('iot-ledger-record', {
   defaults: {
     name: { value: '' },
     ledger: { value: '', type: 'iot-ledger-config', required: true },
-    recordType: { value: 'reading', required: true, validate: check((v) => v === undefined || TYPE_PATTERN.test(String(v)), 'iot-ledger-record.errors.recordType') },
+    recordType: { value: 'reading', required: true, validate: check((v) => v === undefined || TYPE_PATTERN.test(str(v)), 'iot-ledger-record.errors.recordType') },
     allowOverride: { value: true },
   },
   inputs: 1,

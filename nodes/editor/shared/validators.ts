@@ -10,9 +10,15 @@ export function check<N extends EditorNode>(test: (value: unknown, node: N) => b
   };
 }
 
-/** The text of a property value, "" for undefined or null. */
+/** A property value as the form holds it: strings and numbers as text, anything else "". */
+export function str(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
+}
+
+/** The trimmed text of a property value, "" for undefined or null. */
 export function textOf(value: unknown): string {
-  return value === undefined || value === null ? '' : String(value).trim();
+  return str(value).trim();
 }
 
 /** A whole number from min to max, or a property missing from an older flow. */
@@ -26,7 +32,7 @@ export function wholeNumber<N extends EditorNode>(min: number, max: number, key:
 
 /** One of a fixed set of values, or missing. */
 export function oneOf<N extends EditorNode>(values: readonly string[]): Validator<N> {
-  return (value: unknown) => value === undefined || values.includes(String(value));
+  return (value: unknown) => value === undefined || (typeof value === 'string' && values.includes(value));
 }
 
 /** "fa-info-circle" etc. before a text, in a message element. */

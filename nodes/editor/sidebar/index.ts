@@ -460,7 +460,7 @@ RED.plugins.registerPlugin('iot-ledger-sidebar', {
     let fetched = false;
     RED.comms.subscribe(SIDEBAR_TOPIC, function (_topic, data) {
       if (data && typeof data === 'object') {
-        show(data as SidebarData);
+        show(data);
       }
     });
     RED.events.on('sidebar:resize', function () {

@@ -1,4 +1,4 @@
-// What the runtime sends the Ledger sidebar (nodes/lib/sidebar-data.ts), as far as the tab reads it.
+// What the runtime sends the Ledger sidebar (lib/gateway/sidebar-data.ts), as far as the tab reads it.
 
 export interface SidebarRule {
   op?: string;

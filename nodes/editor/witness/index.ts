@@ -1,5 +1,6 @@
 // The Witness node's editor. Key names are checked by the runtime's isValidKeyName (C2SP signed notes).
 import { isValidKeyName } from '../../../lib/note/note-open';
+import { str } from '../shared/validators';
 
 interface WitnessProps {
   name: string;
@@ -23,7 +24,7 @@ RED.nodes.registerType<WitnessProps>('iot-ledger-witness', {
     ledger: { value: '', type: 'iot-ledger-config', required: false },
     logs: { value: '' },
     prefix: { value: '/iot-ledger/witness' },
-    mqttUrl: { value: '', validate: (v) => !v || /^mqtts?:\/\/[^/]+\/?$/.test(String(v)) },
+    mqttUrl: { value: '', validate: (v) => !v || /^mqtts?:\/\/[^/]+\/?$/.test(str(v)) },
     mqttTopic: { value: '' },
     stateDir: { value: '' },
   },

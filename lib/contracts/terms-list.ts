@@ -1,7 +1,8 @@
-import { LedgerError } from '../../lib/errors';
-import { validateTerms, type Terms } from '../../lib/contracts';
+// Terms as a host holds them: a list given as JSON, and which devices each contract covers.
+import { LedgerError } from '../errors';
+import { validateTerms, type Terms } from './terms';
 
-/** The node's terms: one contract object or a list of them, as JSON. */
+/** One contract object or a list of them, as JSON text or parsed; each validated. */
 export function parseTermsList(text: unknown): Terms[] {
   let v: unknown = text;
   if (typeof text === 'string') {
@@ -16,8 +17,8 @@ export function parseTermsList(text: unknown): Terms[] {
   return list.map((t) => validateTerms(t));
 }
 
+/** Whether a reading from this device is judged by these terms (by did:key id or by name). */
 export function subjectMatches(terms: Terms, device?: { id?: string; name?: string }): boolean {
   if (terms.subjects === 'any') return true;
   return !!device && ((!!device.id && terms.subjects.includes(device.id)) || (!!device.name && terms.subjects.includes(device.name)));
 }
-

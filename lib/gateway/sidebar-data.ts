@@ -1,10 +1,10 @@
 // What the editor's Ledger sidebar shows: read from open gateways, public data only (no key
 // material: the gateway's private key never leaves the Ledger object that holds it).
-import type { AnchorStatus } from '../../lib/anchor';
-import { toHex } from '../../lib/encoding/bytes';
-import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../../lib/contracts';
-import type { ContractView, Gateway } from '../../lib/gateway';
-import type { CosignedStatus } from '../../lib/witness/client';
+import type { AnchorStatus } from '../anchor';
+import { toHex } from '../encoding/bytes';
+import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../contracts';
+import type { CosignedStatus } from '../witness/client';
+import type { ContractView, Gateway } from './gateway';
 
 export const LATEST_BLOCKS = 5;
 export const DEFAULT_SERIES_LIMIT = 200;
@@ -66,7 +66,7 @@ async function securityData(gw: Gateway): Promise<SidebarSecurity> {
     const count = typeof b.count === 'number' && b.count > 0 ? b.count : 1;
     const first = typeof b.first === 'number' ? b.first : r.record.time;
     const last = typeof b.last === 'number' ? b.last : r.record.time;
-    const item: SidebarSecurity['recent'][number] = { index: r.index, time: r.record.time, code: String(b.code ?? 'unknown'), count, first, last };
+    const item: SidebarSecurity['recent'][number] = { index: r.index, time: r.record.time, code: typeof b.code === 'string' ? b.code : 'unknown', count, first, last };
     if (r.record.device !== undefined) item.device = r.record.device;
     if (typeof b.topic === 'string') item.topic = b.topic;
     recent.push(item);
@@ -123,7 +123,7 @@ async function latestBlocks(gw: Gateway, n: number): Promise<SidebarBlock[]> {
 
 async function ledgerData(gw: Gateway): Promise<SidebarLedger> {
   const l = gw.ledger;
-  const contracts: SidebarContract[] = [...gw.contracts.values()].map((view) => view());
+  const contracts: SidebarContract[] = gw.contractViews();
   return {
     name: l.name,
     dir: l.dir,
@@ -154,7 +154,7 @@ export async function sidebarData(gateways: Gateway[]): Promise<SidebarLedger[]>
 
 /** The terms of a contract: from the running contract, else from its contract.register record. */
 async function describeContract(gw: Gateway, termsHash: string): Promise<ContractSeries['contract'] | null> {
-  const view = gw.contracts.get(termsHash)?.();
+  const view = gw.contractView(termsHash);
   if (view)
     return { id: view.id, title: view.title, termsHash, metric: view.metric, unit: view.unit ?? null, rule: view.rule, active: view.active, status: view.status };
   for await (const r of gw.ledger.byType(CONTRACT_REGISTER, { reverse: true })) {
@@ -165,7 +165,7 @@ async function describeContract(gw: Gateway, termsHash: string): Promise<Contrac
       id: String(t.id ?? b.contract),
       title: String(t.title ?? b.contract),
       termsHash,
-      metric: String(t.metric ?? ''),
+      metric: typeof t.metric === 'string' ? t.metric : '',
       unit: typeof t.unit === 'string' ? t.unit : null,
       rule: t.rule ?? null,
       active: null,

@@ -1,0 +1,169 @@
+// The contracts one host (a Contract node) runs on a gateway: they are loaded, listed on the
+// gateway while they run, and every input (reading, clock tick, party signature, pulled
+// contract document) goes through one queue, so evaluation order equals ledger order.
+import { contractDocument, verifyContractDocument, type ContractDocument } from '../contracts/pull';
+import { subjectMatches } from '../contracts/terms-list';
+import type { ContractEvent } from '../contracts/evaluator';
+import type { Terms } from '../contracts/terms';
+import { LedgerError } from '../errors';
+import type { Receipt } from '../ledger';
+import { ContractRunner } from './contract-runner';
+import type { Gateway } from './gateway';
+
+/** A contract that judged an input, with the events it caused (none for an unremarkable reading). */
+export interface Judged {
+  runner: ContractRunner;
+  events: ContractEvent[];
+}
+
+export interface Signed {
+  runner: ContractRunner;
+  receipt: Receipt;
+  /** The contract document after this signature, when asked for. */
+  document?: ContractDocument;
+}
+
+export interface Pulled {
+  runner: ContractRunner;
+  termsHash: string;
+}
+
+/** Who a reading comes from: the did:key id and/or the name a subject list may use. */
+export interface ReadingSource {
+  id?: string;
+  name?: string;
+}
+
+export class ContractSet {
+  /** The contracts given at the start, loaded (registered on the ledger when new). */
+  readonly ready: Promise<ContractRunner[]>;
+  #runners: ContractRunner[] = [];
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #unlist: (() => void)[] = [];
+  readonly #gateway: () => Promise<Gateway>;
+
+  /**
+   * Starts loading `terms` on the gateway. A function, so that terms that do not parse reject
+   * `ready` (and every input after) instead of throwing here; none when they come as documents.
+   */
+  constructor(gateway: () => Promise<Gateway>, terms: () => readonly Terms[] = () => []) {
+    this.#gateway = gateway;
+    this.ready = (async () => {
+      const list = terms();
+      const gw = await gateway();
+      const loaded = await Promise.all(list.map((t) => ContractRunner.load(gw, t)));
+      for (const r of loaded) this.#add(gw, r);
+      return this.#runners;
+    })();
+  }
+
+  /** The running contracts (empty until `ready`). */
+  get runners(): readonly ContractRunner[] {
+    return this.#runners;
+  }
+
+  /** Runs `fn` after every input before it has been handled. */
+  #serial<T>(fn: (list: ContractRunner[]) => Promise<T>): Promise<T> {
+    const next = this.#queue.then(() => this.ready).then(fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  #add(gw: Gateway, runner: ContractRunner): void {
+    if (this.#runners.includes(runner)) return;
+    this.#runners.push(runner);
+    if (!this.#closed) this.#unlist.push(gw.listContract(runner));
+  }
+
+  /** Evaluates a reading with every contract whose subjects include its source. */
+  reading(payload: unknown, source: ReadingSource | undefined, opts: { record?: boolean; now?: number } = {}): Promise<Judged[]> {
+    return this.#serial(async (list) => {
+      const now = opts.now ?? Date.now();
+      const judged: Judged[] = [];
+      for (const runner of list) {
+        if (!subjectMatches(runner.terms, source)) continue;
+        const ev = await runner.reading(payload, now, source?.id, opts.record !== false);
+        if (ev.active) judged.push({ runner, events: ev.events });
+      }
+      return judged;
+    });
+  }
+
+  /** Advances every contract's clock; returns the active ones whose tick caused events. */
+  tick(now = Date.now()): Promise<Judged[]> {
+    return this.#serial(async (list) => {
+      const judged: Judged[] = [];
+      for (const runner of list) {
+        const { events, active } = await runner.tick(now);
+        if (active && events.length) judged.push({ runner, events });
+      }
+      return judged;
+    });
+  }
+
+  /** Ticks every `ms` until closed; each tick's result or failure goes to the callbacks. */
+  startClock(ms: number, onTick: (judged: Judged[]) => void, onError: (err: unknown) => void): void {
+    if (this.#closed || this.#timer) return;
+    this.#timer = setInterval(() => {
+      this.tick().then(onTick, onError);
+    }, ms);
+    this.#timer.unref();
+  }
+
+  /**
+   * Records a party's signature (a JWS string or COSE bytes) on the contract with id `contract`,
+   * or on the first one when none is named. The party is the envelope's kid unless given.
+   */
+  sign(signature: unknown, opts: { contract?: unknown; party?: unknown; withDocument?: boolean } = {}): Promise<Signed> {
+    return this.#serial(async (list) => {
+      if (typeof signature !== 'string' && !(signature instanceof Uint8Array))
+        throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'a contract signature must be a JWS string or COSE bytes');
+      const runner = list.find((r) => !opts.contract || opts.contract === r.terms.id) ?? list[0];
+      if (!runner) throw new LedgerError('ERR_NOT_FOUND', 'no contract is loaded to sign');
+      const receipt = await runner.sign(signature, typeof opts.party === 'string' ? opts.party : undefined);
+      const signed: Signed = { runner, receipt };
+      if (opts.withDocument) {
+        const doc = await contractDocument((await this.#gateway()).ledger, runner.ref.termsHash);
+        if (doc) signed.document = doc;
+      }
+      return signed;
+    });
+  }
+
+  /**
+   * Loads the terms of a contract document another gateway published (checked against its key
+   * `originKey`) and records the parties' signatures it carries that are not recorded here yet.
+   */
+  pull(document: unknown, originKey: string): Promise<Pulled> {
+    return this.#serial(async (list) => {
+      if (!originKey) throw new LedgerError('ERR_INVALID_ARGUMENT', 'pulling terms needs the origin gateway key');
+      const v = verifyContractDocument(document, originKey);
+      let runner = list.find((r) => r.ref.termsHash === v.termsHash);
+      if (!runner) {
+        const gw = await this.#gateway();
+        runner = await ContractRunner.load(gw, v.terms);
+        this.#add(gw, runner);
+      }
+      for (const party of v.signed) {
+        if (runner.signed.has(party)) continue;
+        const envelope = v.envelopes[party];
+        if (envelope !== undefined) await runner.sign(envelope, party);
+      }
+      return { runner, termsHash: v.termsHash };
+    });
+  }
+
+  /** Stops the clock and takes the contracts off the gateway's list; resolves once the queue is done. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const unlist of this.#unlist.splice(0)) unlist();
+    await this.#queue.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}
