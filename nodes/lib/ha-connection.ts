@@ -224,7 +224,7 @@ export class HaConnection {
   // failures while connected count, each distinct one reported once.
   private failed(err: unknown): void {
     if (!err || !this.connected) return;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = err instanceof Error ? err.message : typeof err === 'string' ? err : 'publication failed';
     if (message === this.lastError) return;
     this.lastError = message;
     this.log?.warn(`Home Assistant MQTT: ${message}`);

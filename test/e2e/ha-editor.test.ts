@@ -56,8 +56,7 @@ describe('e2e: the Home Assistant config node in the editor', function () {
       await page.goto(`${nr!.url}/`);
       await page.waitForFunction(
         () => {
-          const RED = (globalThis as unknown as { RED?: { nodes?: { getType(t: string): unknown }; workspaces?: { active(): unknown } } }).RED;
-          const R = RED as { nodes?: { getType(t: string): unknown; node?(id: string): unknown }; workspaces?: { active(): unknown } } | undefined;
+          const R = (globalThis as unknown as { RED?: { nodes?: { getType(t: string): unknown; node?(id: string): unknown }; workspaces?: { active(): unknown } } }).RED;
           return !!R?.nodes?.getType('iot-ledger-ha') && !!R.nodes.getType('mqtt-broker') && !!R.nodes.node?.('oldha') && !!R.workspaces?.active();
         },
         undefined,
