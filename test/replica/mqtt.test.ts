@@ -72,6 +72,13 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       await appendNotes(gateway, 700, 333);
       // The retained checkpoint follows the new block.
       await publisher.announce();
+      // The fetcher's standing subscription receives the new retained checkpoint a moment later.
+      const sizeSeen = async (): Promise<string | undefined> => Buffer.from(await fetch('checkpoint')).toString('utf8').split('\n')[1];
+      const t0 = Date.now();
+      while ((await sizeSeen()) !== '1033') {
+        assert.ok(Date.now() - t0 < 10_000, `the fetcher still sees checkpoint size ${await sizeSeen()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       replica = await Replicator.open(dir, { trustedKey: did, fetch });
       const r = await replica.catchUp();
       assert.equal(r.size, 1033);
