@@ -3,7 +3,7 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:
 import { EventEmitter } from 'node:events';
 import type { AnchorStatus } from '../anchor/anchorer';
 import { isLedgerError, LedgerError, withoutStack } from '../errors';
-import { envelopePayload, verifyEnvelope } from '../envelope/envelope';
+import { envelopePayload, verifyEnvelope, type VerifiedEnvelope } from '../envelope/envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
 import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../envelope/payload';
 import { FirmwareRunner } from './firmware-runner';
@@ -287,21 +287,39 @@ export class Gateway extends EventEmitter {
   }
 
   /** The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order. */
-  async checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
-    let v: VerifiedMessage;
-    try {
-      const signed = await this.#signatures.verify(m.envelope, m.device.did, !m.tofu);
-      v = withoutStack(() => acceptSigned(m, signed, this.devices, opts));
-    } catch (err) {
-      this.stats.rejected++;
-      if (isLedgerError(err, 'ERR_OVERLOADED')) this.stats.shed++;
-      throw err;
-    }
-    this.devices.accept(v.device.did, v.freshness);
-    if (v.tofu) {
-      await this.record({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } });
-      v.device = this.devices.get(v.device.did) ?? v.device;
-    }
+  checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
+    return new Promise((resolve, reject) => this.checkIdentifiedThen(m, opts, (err, v) => (err ? reject(err) : resolve(v as GatewayVerified))));
+  }
+
+  /**
+   * checkIdentified() with a callback, called exactly once (synchronously when the message is
+   * shed at once): what the Verify node uses, so that a message costs no promises.
+   */
+  checkIdentifiedThen(m: IdentifiedMessage, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
+    this.#signatures.check(m.envelope, m.device.did, !m.tofu, (err, signed) => {
+      let v: VerifiedMessage;
+      try {
+        if (err) throw err;
+        v = withoutStack(() => acceptSigned(m, signed as VerifiedEnvelope, this.devices, opts));
+      } catch (e) {
+        this.stats.rejected++;
+        if (isLedgerError(e, 'ERR_OVERLOADED')) this.stats.shed++;
+        return done(e as Error);
+      }
+      this.devices.accept(v.device.did, v.freshness);
+      if (!v.tofu) return done(null, this.#issue(v));
+      this.record({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } }).then(
+        () => {
+          v.device = this.devices.get(v.device.did) ?? v.device;
+          done(null, this.#issue(v));
+        },
+        (e: unknown) => done(e as Error),
+      );
+    });
+  }
+
+  /** A proof for an accepted message, remembered for recordMessage(). */
+  #issue(v: VerifiedMessage): GatewayVerified {
     this.stats.verified++;
     const proof = this.#proof(v.device.did, v.freshness, v.envelope).toString('base64url');
     if (this.#issued.size >= MAX_ISSUED) this.#issued.delete(this.#issued.keys().next().value as string);
