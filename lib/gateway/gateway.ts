@@ -192,7 +192,7 @@ export class Gateway extends EventEmitter {
       sameEnvelope(issued.envelope, input.envelope);
     if (typeof device !== 'string' || typeof v.proof !== 'string' || !(known || this.#proofMatches(v.proof, device, fresh, input.envelope)))
       throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope and msg.device are not a message that Verify accepted on this ledger (msg.verified)');
-    if (known) this.#issued.delete(v.proof as string);
+    if (known) this.#issued.delete(v.proof);
     if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
     // A JSON payload the flow left as it was: the body is that JSON (what signedBody would
     // compute from the envelope again: a JSON value is its own record body, -0 written as 0).

@@ -93,8 +93,7 @@ export class SignaturePool {
     w.unref();
     w.on('message', (answers: WorkerAnswer[]) => {
       const batch = this.#inflight.shift() ?? [];
-      for (let i = 0; i < batch.length; i++) {
-        const job = batch[i] as Job;
+      for (const [i, job] of batch.entries()) {
         const a = answers[i];
         // One callback that throws must not leave the rest of the batch unanswered.
         try {
