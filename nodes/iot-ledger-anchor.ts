@@ -44,7 +44,7 @@ export = function register(RED: RED): void {
         bumpAfterSeconds: num(def.bumpAfterSeconds, 180),
         pollSeconds: num(def.pollSeconds, 15),
       });
-      a.on('status', (s: AnchorStatus) => this.status(anchorStatus(s, confirmations)));
+      a.on('status', (s: AnchorStatus) => this.status(anchorStatus(RED._, s, confirmations)));
       // Errors of the loop reach Catch nodes through node.error with a message.
       a.on('error', (err: LedgerError) => this.error(err, { topic: 'anchor', payload: a.status(), error: { code: err.code, message: err.message } }));
       a.on('anchored', ({ body, receipt }: { body: Record<string, unknown>; receipt: unknown }) =>
@@ -56,7 +56,7 @@ export = function register(RED: RED): void {
       a.start();
     };
 
-    this.status(status.waiting('starting'));
+    this.status(status.waiting(RED._('iot-ledger-anchor.status.starting')));
     const started = start().catch((err: unknown) => {
       this.status(status.error(errorCode(err)));
       this.error(nodeError(err), { topic: 'anchor', payload: null, error: { code: errorCode(err), message: (err as Error).message } });

@@ -19,12 +19,12 @@ export = function register(RED: RED): void {
     const run = async (): Promise<AuditReport> => {
       const gw = await gateway();
       await gw.ledger.seal();
-      this.status(status.info('auditing…'));
+      this.status(status.info(RED._('iot-ledger-audit.status.running')));
       const db = gw.ledger.database;
       const report = await auditLedger(gw.ledger.dir, { db, ...(incremental && trusted ? { from: trusted } : {}) });
       if (report.clean) trusted = (await gw.ledger.latestBlock())?.checkpoint;
       gw.lastAudit = { at: Date.now(), clean: report.clean, size: report.size, first: report.findings[0] };
-      this.status(report.clean ? status.ok(auditStatusText(report)) : status.error(auditStatusText(report)));
+      this.status(report.clean ? status.ok(auditStatusText(RED._, report)) : status.error(auditStatusText(RED._, report)));
       return report;
     };
     const runOnce = (): Promise<AuditReport> => {

@@ -34,10 +34,10 @@ export = function register(RED: RED): void {
       const first = contracts.runners[0];
       if (!first) return;
       if (!first.active) {
-        this.status(status.waiting(`awaiting signatures ${first.signed.size}/${first.terms.parties.length}`));
+        this.status(status.waiting(RED._('iot-ledger-contract.status.awaiting', { signed: first.signed.size, total: first.terms.parties.length })));
         return;
       }
-      this.status(contractStatus(first.current(), first.terms.unit, Date.now(), first.terms.maxGapSeconds));
+      this.status(contractStatus(RED._, first.current(), first.terms.unit, Date.now(), first.terms.maxGapSeconds));
     };
     runners.then((list) => {
       show();

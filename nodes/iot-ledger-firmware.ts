@@ -6,16 +6,16 @@ import { onInput } from './lib/guarded-input';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
-import { status } from './lib/status';
+import { status, type Translate } from './lib/status';
 
 const MODES = ['release', 'check', 'report', 'vendor'] as const;
 type Mode = (typeof MODES)[number];
 
-function outcomeStatus(mode: Mode, o: FirmwareOutcome) {
+function outcomeStatus(t: Translate, mode: Mode, o: FirmwareOutcome) {
   const version = typeof o.body.version === 'string' ? `v${o.body.version} ` : '';
-  if (o.decision === 'rejected') return status.error(`${String(o.reason ?? 'error').toUpperCase()} rejected`);
-  if (o.decision === 'approved') return status.ok(`${version}approved`);
-  return status.ok(mode === 'report' ? `${version}${typeof o.body.status === 'string' ? o.body.status : 'reported'}` : `${mode} recorded`);
+  if (o.decision === 'rejected') return status.error(t('iot-ledger-firmware.status.rejected', { reason: String(o.reason ?? 'error').toUpperCase() }));
+  if (o.decision === 'approved') return status.ok(t('iot-ledger-firmware.status.approved', { version }));
+  return status.ok(mode === 'report' ? `${version}${typeof o.body.status === 'string' ? o.body.status : 'reported'}` : t('iot-ledger-firmware.status.recorded', { mode }));
 }
 
 function envelopeOf(v: unknown, what: string): string | Uint8Array {
@@ -66,7 +66,7 @@ export = function register(RED: RED): void {
         }
         msg.firmware = { mode, decision: outcome.decision, reason: outcome.reason, message: outcome.message, body: outcome.body };
         msg.ledger = outcome.receipt;
-        this.status(outcomeStatus(mode, outcome));
+        this.status(outcomeStatus(RED._, mode, outcome));
         ha.after(fw, outcome);
         send(msg);
         // The device pulls what the ledger approved: manifest and decision proof, retained on its topic.

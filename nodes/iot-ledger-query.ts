@@ -86,7 +86,7 @@ export = function register(RED: RED): void {
           }
         }
         msg.payload = result;
-        this.status(status.ok(`${mode} · ${Array.isArray(result) ? `${formatCount(result.length)} records` : 'ok'}`));
+        this.status(status.ok(Array.isArray(result) ? RED._('iot-ledger-query.status.records', { mode, count: formatCount(result.length) }) : RED._('iot-ledger-query.status.ok', { mode })));
         send(msg);
         done();
       } catch (err) {

@@ -25,8 +25,8 @@ export = function register(RED: RED): void {
     gateway().then(
       (gw) => {
         if (closed) return;
-        this.status(status.info(ledgerStatusText(gw)));
-        const onBlock = () => this.status(status.ok(ledgerStatusText(gw)));
+        this.status(status.info(ledgerStatusText(RED._, gw)));
+        const onBlock = () => this.status(status.ok(ledgerStatusText(RED._, gw)));
         gw.on('block', onBlock);
         const witnesses = gw.witnesses;
         witnesses?.on('status', onBlock);
@@ -54,14 +54,14 @@ export = function register(RED: RED): void {
         const gw = await gateway();
         const receipt = await gw.recordMessage(recordFromMessage(msg, type), msg.verified);
         msg.ledger = receipt;
-        okStatus ??= throttleStatus(() => this.status(status.ok(ledgerStatusText(gw))));
+        okStatus ??= throttleStatus(() => this.status(status.ok(ledgerStatusText(RED._, gw))));
         okStatus.request();
         send(msg);
         done();
       } catch (err) {
         const code = errorCode(err);
         okStatus?.cancel();
-        if (code === 'ERR_OVERLOADED') this.status(status.warn(`shed ${formatCount(++shed)} (overloaded)`));
+        if (code === 'ERR_OVERLOADED') this.status(status.warn(RED._('iot-ledger-record.status.shed', { count: formatCount(++shed) })));
         else this.status(status.error(code));
         done(nodeError(err));
       }

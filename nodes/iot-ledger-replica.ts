@@ -4,15 +4,15 @@ import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import type { Node, NodeDef, RED } from './lib/red';
 import { addReplica, removeReplica } from './lib/replicas';
-import { formatCount, status } from './lib/status';
+import { formatCount, status, type Translate } from './lib/status';
 import { configText } from './lib/config-text';
 
-function statusOf(v: FollowerView): ReturnType<typeof status.ok> {
-  if (v.state === 'stopped-fork') return status.error('FORK detected: evidence kept');
-  if (v.state === 'stopped-rollback') return status.error('ROLLBACK detected: evidence kept');
-  const text = `${formatCount(v.size)} records · lag ${formatCount(v.lag)}`;
-  if (v.state === 'retrying') return status.warn(`${text} · ${v.error?.code ?? 'retrying'}`);
-  if (v.state === 'starting') return status.waiting('connecting…');
+function statusOf(t: Translate, v: FollowerView): ReturnType<typeof status.ok> {
+  if (v.state === 'stopped-fork') return status.error(t('iot-ledger-replica.status.fork'));
+  if (v.state === 'stopped-rollback') return status.error(t('iot-ledger-replica.status.rollback'));
+  const text = t('iot-ledger-replica.status.lag', { count: formatCount(v.size), lag: formatCount(v.lag) });
+  if (v.state === 'retrying') return status.warn(`${text} · ${v.error?.code ?? t('iot-ledger-replica.status.retrying')}`);
+  if (v.state === 'starting') return status.waiting(t('iot-ledger-replica.status.connecting'));
   return v.lag === 0 ? status.ok(text) : status.info(text);
 }
 
@@ -24,7 +24,7 @@ export = function register(RED: RED): void {
     const key = configText(def.key).trim();
     const dirText = configText(def.dir).trim();
     if (!url || !key) {
-      this.status(status.error('origin URL and gateway key are required'));
+      this.status(status.error(RED._('iot-ledger-replica.status.unconfigured')));
       onInput(this, (_msg, _send, done) => done(nodeError(new Error('replica: origin URL and gateway key are required'))));
       return;
     }
@@ -41,8 +41,8 @@ export = function register(RED: RED): void {
       ...(user ? { username: user, password: password ?? '' } : {}),
     });
     addReplica(follower);
-    this.status(status.waiting('connecting…'));
-    follower.on('progress', (v: FollowerView) => this.status(statusOf(v)));
+    this.status(status.waiting(RED._('iot-ledger-replica.status.connecting')));
+    follower.on('progress', (v: FollowerView) => this.status(statusOf(RED._, v)));
     follower.on('round', (r: { fetched: number }) => {
       if (r.fetched > 0) this.send({ topic: 'replica', payload: follower.view() });
     });

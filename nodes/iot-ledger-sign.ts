@@ -31,7 +31,7 @@ export = function register(RED: RED): void {
         msg.payload = typeof envelope === 'string' ? envelope : Buffer.from(envelope);
         msg.signer = identity.did;
         signed++;
-        this.status(status.ok(`signed ${formatCount(signed)} · #${counter}`));
+        this.status(status.ok(RED._('iot-ledger-sign.status.signed', { count: formatCount(signed), counter })));
         send(msg);
         done();
       } catch (err) {

@@ -31,7 +31,12 @@ export = function register(RED: RED): void {
     const render = () => {
       pending = undefined;
       shown = Date.now();
-      const counts = `verified ${formatCount(verified)}${rejected ? ` · rejected ${formatCount(rejected)}` : ''}${shed ? ` · shed ${formatCount(shed)}` : ''}${unreported ? ` · ${formatCount(unreported)} unreported` : ''}`;
+      const part = (key: string, count: number): string => RED._(`iot-ledger-verify.status.${key}`, { count: formatCount(count) });
+      const parts = [part('verified', verified)];
+      if (rejected) parts.push(part('rejected', rejected));
+      if (shed) parts.push(part('shed', shed));
+      if (unreported) parts.push(part('unreported', unreported));
+      const counts = parts.join(' · ');
       this.status(rejected ? status.warn(counts) : status.ok(counts));
     };
     const show = () => {

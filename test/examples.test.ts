@@ -50,8 +50,8 @@ function packTypes(): string[] {
 /** Config node types: those whose editor file says category "config" (Node-RED's own rule), plus core ones. */
 function isConfigType(type: string): boolean {
   if (type === 'mqtt-broker' || type === 'tls-config') return true;
-  const html = path.join(projectRoot, 'nodes', `${type}.html`);
-  return fs.existsSync(html) && /category:\s*["']config["']/.test(fs.readFileSync(html, 'utf8'));
+  const editor = path.join(projectRoot, 'nodes', 'editor', type.replace(/^iot-ledger-/, ''), 'index.ts');
+  return fs.existsSync(editor) && /category:\s*["']config["']/.test(fs.readFileSync(editor, 'utf8'));
 }
 
 /** Every key in a JSON value, at any depth, with its path. */

@@ -30,7 +30,8 @@ import { LedgerError } from '../errors';
 import { describe, extractMetric, classifyNumber, type MetricResult } from './metric';
 import { arrheniusWeight, mktFromSums } from './mkt';
 import { crossedLimit, deviation, isInside, isRecovered } from './rule';
-import { KELVIN_OFFSET, MAX_MAGNITUDE, termsHashHex, validateTerms, type Terms } from './terms';
+import { KELVIN_OFFSET, MAX_MAGNITUDE, validateTerms, type Terms } from './terms';
+import { termsHashHex } from './terms-hash';
 import { formatTime, MAX_TIME } from './time';
 
 export type ContractStatus = 'no-data' | 'compliant' | 'excursion' | 'violated';

@@ -1,5 +1,6 @@
 // Contracts: terms, the pure evaluator (with MKT) and party signatures. No runtime imports.
 export * from './terms';
+export * from './terms-hash';
 export * from './time';
 export * from './metric';
 export * from './rule';

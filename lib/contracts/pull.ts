@@ -7,7 +7,8 @@ import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
 import type { LedgerRecord } from '../ledger/record';
 import { CONTRACT_REGISTER, CONTRACT_SIGN } from './records';
 import { verifyPartySignature } from './signatures';
-import { termsHashHex, validateTerms, type Terms } from './terms';
+import { termsHashHex } from './terms-hash';
+import { validateTerms, type Terms } from './terms';
 
 export const CONTRACT_DOCUMENT_FORMAT = 'iot-ledger-contract/1';
 /** The retained MQTT topic a gateway publishes a contract document on. */

@@ -2,7 +2,8 @@
 import { evaluate, initialState, type ContractEvent, type ContractInput, type ContractState } from './evaluator';
 import { isActive } from './signatures';
 import { extractMetric } from './metric';
-import { termsHashHex, validateTerms, type Terms } from './terms';
+import { termsHashHex } from './terms-hash';
+import { validateTerms, type Terms } from './terms';
 
 export const CONTRACT_REGISTER = 'contract.register';
 export const CONTRACT_SIGN = 'contract.sign';

@@ -8,7 +8,8 @@ import { signEnvelope, verifyEnvelope, type EnvelopeFormat, type SignEnvelopeOpt
 import { LedgerError } from '../errors';
 import type { PrivateKey } from '../crypto/keys';
 import { keyToDid } from '../crypto/didkey';
-import { termsHashHex, validateTerms, type Terms } from './terms';
+import { termsHashHex } from './terms-hash';
+import { validateTerms, type Terms } from './terms';
 
 export interface ContractSigningPayload {
   contract: string;

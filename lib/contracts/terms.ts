@@ -2,13 +2,11 @@
  * Contract terms: what is measured, the rule it must keep, how an excursion becomes
  * a violation, and who agreed. Terms arrive as JSON (from the editor or a file), are
  * validated and normalised here, and are stored on the ledger as deterministic CBOR;
- * their SHA-256 is what the parties sign.
+ * their SHA-256 is what the parties sign (terms-hash.ts). This module stays free of Node
+ * built-ins: the editor bundles it to check terms in the browser exactly as the runtime does.
  */
-import { toHex } from '../encoding/bytes';
-import { encodeCbor, type CborValue } from '../encoding/codec';
 import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
-import { sha256 } from '../crypto/hash';
 import { parseTime } from './time';
 
 export type LimitOp = '<' | '<=' | '>' | '>=';
@@ -251,18 +249,4 @@ export function validateTerms(input: unknown): Terms {
     ...(validFrom !== undefined ? { validFrom } : {}),
     ...(validUntil !== undefined ? { validUntil } : {}),
   };
-}
-
-/** The deterministic CBOR bytes of the normalised terms (what the ledger stores). */
-export function termsBytes(terms: unknown): Uint8Array {
-  return encodeCbor(validateTerms(terms) as unknown as CborValue);
-}
-
-/** SHA-256 of the deterministic CBOR of the normalised terms. */
-export function termsHash(terms: unknown): Uint8Array {
-  return sha256(termsBytes(terms));
-}
-
-export function termsHashHex(terms: unknown): string {
-  return toHex(termsHash(terms));
 }

@@ -1,6 +1,6 @@
 import { concatBytes, fromBase58, toBase58 } from '../encoding/bytes';
 import { isLedgerError, LedgerError } from '../errors';
-import { publicKeyFromBytes, type Alg, type PublicKey } from './keys';
+import { publicKeyFromBytes, type Alg, type PublicKey } from './key-bytes';
 
 // Multicodec prefixes (unsigned varints): ed25519-pub 0xed, p256-pub 0x1200.
 const PREFIX: Record<Alg, Uint8Array> = {

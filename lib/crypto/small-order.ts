@@ -5,6 +5,8 @@
 // signature R = identity, S = 0 verifies for every message (always for the identity key, for
 // one message in 2, 4 or 8 otherwise). No honest key pair has one of these public keys.
 // test/weak-keys.test.ts derives the same list from the curve's point arithmetic.
+import { toHex } from '../encoding/bytes';
+
 const SMALL_ORDER_HEX = [
   // identity (order 1)
   '0100000000000000000000000000000000000000000000000000000000000000',
@@ -33,5 +35,5 @@ export const ED25519_SMALL_ORDER_KEYS: readonly string[] = SMALL_ORDER_HEX;
 
 /** True when 32 bytes encode an Ed25519 point of order 1, 2, 4 or 8 (in any accepted encoding). */
 export function isSmallOrderEd25519(publicKey: Uint8Array): boolean {
-  return publicKey.length === 32 && SMALL_ORDER.has(Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('hex'));
+  return publicKey.length === 32 && SMALL_ORDER.has(toHex(publicKey));
 }

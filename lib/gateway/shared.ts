@@ -11,6 +11,17 @@ interface Slot {
 }
 
 const slots = new Map<string, Slot>();
+const openListeners = new Set<(gw: Gateway) => void>();
+
+/**
+ * Calls `fn` with every gateway this process opens from now on, and with those already open.
+ * Returns the function that stops it. (The editor sidebar follows their records this way.)
+ */
+export function onGatewayOpen(fn: (gw: Gateway) => void): () => void {
+  openListeners.add(fn);
+  for (const slot of slots.values()) if (!slot.closing) slot.gateway.then(fn, () => undefined);
+  return () => openListeners.delete(fn);
+}
 
 export async function acquireGateway(dir: string, opts: LedgerOptions): Promise<Gateway> {
   const key = path.resolve(dir);
@@ -22,6 +33,9 @@ export async function acquireGateway(dir: string, opts: LedgerOptions): Promise<
   if (!slot) {
     slot = { users: 0, gateway: Gateway.open(key, opts) };
     slots.set(key, slot);
+    slot.gateway.then((gw) => {
+      for (const fn of openListeners) fn(gw);
+    }, () => undefined);
     slot.gateway.catch(() => {
       if (slots.get(key) === slot) slots.delete(key);
     });

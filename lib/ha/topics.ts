@@ -1,6 +1,9 @@
 // MQTT topics of the Home Assistant integration: discovery configs under the discovery
 // prefix, our own state and availability under the base topic. Pure functions.
 import { createHash } from 'node:crypto';
+import { isTopicPrefix } from './topic-prefix';
+
+export { isTopicPrefix };
 
 export const DEFAULT_DISCOVERY_PREFIX = 'homeassistant';
 export const DEFAULT_BASE_TOPIC = 'iot-ledger';
@@ -15,22 +18,6 @@ export interface HaTopics {
   baseTopic: string;
   /** Home Assistant's birth message topic; `homeassistant/status` unless configured. */
   statusTopic: string;
-}
-
-/**
- * A topic prefix we may publish under: one or more non-empty levels, no wildcards (`+`, `#`),
- * no NUL, not starting with `$` (reserved for brokers), at most 200 characters.
- */
-export function isTopicPrefix(s: unknown): s is string {
-  return (
-    typeof s === 'string' &&
-    s.length > 0 &&
-    s.length <= 200 &&
-    !/[+#]/.test(s) &&
-    !s.includes('\u0000') &&
-    !s.startsWith('$') &&
-    s.split('/').every((level) => level.length > 0)
-  );
 }
 
 /** The configured prefixes and status topic, or the defaults for empty ones; throws on a topic MQTT cannot carry. */

@@ -1,13 +1,13 @@
 import type { AnchorStatus } from '../../lib/anchor';
 import type { NodeStatus } from './red';
-import { status } from './status';
+import { status, type Translate } from './status';
 
 /** "anchored 1 200 @ block 57 · pending 1 450 (2/12)", in red with the code when the last try failed. */
-export function anchorStatus(s: AnchorStatus, confirmations: number): NodeStatus {
+export function anchorStatus(t: Translate, s: AnchorStatus, confirmations: number): NodeStatus {
   const parts: string[] = [];
-  if (s.lastConfirmed) parts.push(`anchored ${s.lastConfirmed.size} @ block ${s.lastConfirmed.block}`);
-  if (s.pending) parts.push(`pending ${s.pending.size} (${s.pending.confirmations ?? 0}/${confirmations})`);
-  const text = parts.join(' · ') || 'no anchor yet';
+  if (s.lastConfirmed) parts.push(t('iot-ledger-anchor.status.anchored', { size: s.lastConfirmed.size, block: s.lastConfirmed.block }));
+  if (s.pending) parts.push(t('iot-ledger-anchor.status.pending', { size: s.pending.size, confirmations: s.pending.confirmations ?? 0, required: confirmations }));
+  const text = parts.join(' · ') || t('iot-ledger-anchor.status.none');
   if (s.lastError) return status.error(`${s.lastError.code} · ${text}`);
   if (s.pending) return status.info(text);
   return s.lastConfirmed ? status.ok(text) : status.waiting(text);

@@ -1,10 +1,10 @@
 import type { AuditReport } from '../../lib/audit';
-import { formatCount } from './status';
+import { formatCount, type Translate } from './status';
 
-export function auditStatusText(report: AuditReport): string {
-  if (report.clean) return `audit clean · ${formatCount(report.size)} records`;
+export function auditStatusText(t: Translate, report: AuditReport): string {
+  if (report.clean) return t('iot-ledger-audit.status.clean', { count: formatCount(report.size) });
   const f = report.findings[0];
   const where = f.index !== undefined ? `#${f.index}` : f.height !== undefined ? `block ${f.height}` : f.kind;
-  return `TAMPERED at ${where}`;
+  return t('iot-ledger-audit.status.tampered', { where });
 }
 

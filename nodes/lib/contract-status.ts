@@ -1,6 +1,6 @@
 import type { ContractState } from '../../lib/contracts';
 import type { NodeStatus } from './red';
-import { status } from './status';
+import { status, type Translate } from './status';
 
 export function duration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -12,12 +12,12 @@ export function duration(ms: number): string {
 const clock = (t: number): string => new Date(t).toISOString().slice(11, 16);
 
 /** "compliant -21.3 °C", "EXCURSION 3m12s", "VIOLATED since 10:32", "no data 5m". */
-export function contractStatus(state: ContractState, unit: string | undefined, now: number, maxGapSeconds?: number): NodeStatus {
+export function contractStatus(t: Translate, state: ContractState, unit: string | undefined, now: number, maxGapSeconds?: number): NodeStatus {
   const u = unit ? ` ${unit}` : '';
-  if (state.status === 'no-data' || !state.last) return status.waiting('no data yet');
+  if (state.status === 'no-data' || !state.last) return status.waiting(t('iot-ledger-contract.status.noDataYet'));
   if (maxGapSeconds !== undefined && now - state.last.time > maxGapSeconds * 1000)
-    return status.warn(`no data ${duration(now - state.last.time)}`);
-  if (state.status === 'violated') return status.error(`VIOLATED since ${clock(state.excursion?.start ?? state.last.time)} UTC`);
-  if (state.status === 'excursion') return status.warn(`EXCURSION ${duration(now - (state.excursion?.start ?? now))}`);
-  return status.ok(`compliant ${state.last.value}${u}`);
+    return status.warn(t('iot-ledger-contract.status.noData', { duration: duration(now - state.last.time) }));
+  if (state.status === 'violated') return status.error(t('iot-ledger-contract.status.violated', { time: clock(state.excursion?.start ?? state.last.time) }));
+  if (state.status === 'excursion') return status.warn(t('iot-ledger-contract.status.excursion', { duration: duration(now - (state.excursion?.start ?? now)) }));
+  return status.ok(t('iot-ledger-contract.status.compliant', { value: `${state.last.value}${u}` }));
 }

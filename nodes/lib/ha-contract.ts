@@ -3,7 +3,7 @@
 // published after each evaluation. A no-op when the node has no `ha` config node.
 import type { ContractRunner } from '../../lib/gateway';
 import { contractDiscovery, contractHaState, contractStateTopic } from '../../lib/ha';
-import { haOrigin, useHa } from './ha-client';
+import { haOrigin, useHa } from './ha-connection';
 import type { Node, NodeDef, RED } from './red';
 
 export interface HaContract {

@@ -3,7 +3,7 @@
 // published after each decision or report. A no-op when the node has no `ha` config node.
 import type { FirmwareOutcome, FirmwareRunner } from '../../lib/gateway';
 import { firmwareDiscovery, firmwareHaState, firmwareStateTopic } from '../../lib/ha';
-import { haOrigin, useHa } from './ha-client';
+import { haOrigin, useHa } from './ha-connection';
 import type { Node, NodeDef, RED } from './red';
 
 export interface HaFirmware {

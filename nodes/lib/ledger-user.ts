@@ -2,7 +2,7 @@ import type { Gateway } from '../../lib/gateway';
 import { LedgerError } from '../../lib/errors';
 import type { LedgerConfigNode } from './ledger-config';
 import type { RED, Node, NodeDef } from './red';
-import { formatCount, status } from './status';
+import { formatCount, status, type Translate } from './status';
 import { configText } from './config-text';
 
 /** Finds the Ledger config node a node points at; the returned function resolves its gateway. */
@@ -16,9 +16,9 @@ export function useLedger(RED: RED, node: Node, def: NodeDef): () => Promise<Gat
 }
 
 /** "21 blocks · 324 records": counts (the blocks are #0 to #20), not the number of the latest block. */
-export function ledgerStatusText(gw: Gateway): string {
+export function ledgerStatusText(t: Translate, gw: Gateway): string {
   const blocks = gw.ledger.height;
-  const text = `${formatCount(blocks)} ${blocks === 1 ? 'block' : 'blocks'} · ${formatCount(gw.ledger.size)} records`;
+  const text = t(blocks === 1 ? 'iot-ledger-record.status.ledgerOne' : 'iot-ledger-record.status.ledger', { blocks: formatCount(blocks), count: formatCount(gw.ledger.size) });
   const w = gw.witnesses?.last;
-  return w && w.of > 0 ? `${text} · cosigned ${w.cosigned}/${w.of}` : text;
+  return w && w.of > 0 ? t('iot-ledger-record.status.cosigned', { text, k: w.cosigned, n: w.of }) : text;
 }

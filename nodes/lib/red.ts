@@ -55,7 +55,8 @@ export interface RED {
   /** Node-RED's node HTTP server (Express); absent when httpNodeRoot is false. */
   httpNode?: { use(path: string, handler: (req: import('node:http').IncomingMessage & { path?: string; method?: string }, res: import('node:http').ServerResponse, next: () => void) => void): void };
   auth: { needsPermission(permission: string): Handler };
-  _(key: string, substitutions?: Record<string, unknown>): string;
+  /** A plain function (Node-RED binds its node set's namespace in a closure), safe to pass around. */
+  _: (key: string, substitutions?: Record<string, unknown>) => string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
   events: { on(event: string, fn: (...args: unknown[]) => void): void; removeListener(event: string, fn: (...args: unknown[]) => void): void };
 }

@@ -1,5 +1,8 @@
 import type { NodeStatus } from './red';
 
+/** RED._ of the node's catalogue: a key under nodes/locales/<lang>/<node>.json and its substitutions. */
+export type Translate = (key: string, substitutions?: Record<string, unknown>) => string;
+
 const group = (n: number): string => n.toLocaleString('en-US').replace(/,/g, '\u202f');
 
 export const status = {

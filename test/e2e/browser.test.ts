@@ -46,9 +46,9 @@ function shippedExamples(): string[] {
     .sort();
 }
 
-/** The help HTML of `type` in the node set's .html file of the installed package. */
+/** The help HTML of `type` in the node set's en-US locale help file of the installed package. */
 function helpSource(installed: string, setName: string, type: string): string {
-  const file = path.join(installed, path.dirname(pkg['node-red'].nodes[setName]), `${setName}.html`);
+  const file = path.join(installed, path.dirname(pkg['node-red'].nodes[setName]), 'locales', 'en-US', `${setName}.html`);
   const html = fs.readFileSync(file, 'utf8');
   const re = new RegExp(`<script type="text/html" data-help-name="${type}">([\\s\\S]*?)</script>`);
   const m = re.exec(html);
@@ -351,6 +351,40 @@ describe('e2e: the editor in Chromium', function () {
     const shown = Number(String(records).split(' ')[0].replace(/\u202f/g, ''));
     assert.equal(shown, size, `Records shows "${records}", the runtime reports ${size}`);
     assert.deepEqual(problemsIn('sidebar'), []);
+  });
+
+  it('updates the Ledger sidebar by a push over RED.comms when a reading is recorded (no polling, no click)', async () => {
+    step = 'sidebar push';
+    const shownRecords = (): Promise<number> =>
+      page.evaluate(() => {
+        const row = $('.iot-ledger-sidebar-info tr').filter((_: number, tr: unknown) => $(tr).children().first().text() === 'Records');
+        return Number(String(row.children().eq(1).text()).split(' ')[0].replace(/\u202f/g, ''));
+      });
+    // Every admin request the page makes from now on: the update must not come from one.
+    const fetched: string[] = [];
+    const onRequest = (r: { url(): string }): void => {
+      if (r.url().includes('/iot-ledger/sidebar')) fetched.push(r.url());
+    };
+    page.on('request', onRequest);
+    try {
+      const before = await shownRecords();
+      const p = sensor.next(-23);
+      await box.publish(TOPIC.reading(sensor.name), sensor.sign(p));
+      await box.waitFor(`ack/${sensor.name}/${p.counter}`);
+      await page.waitForFunction(
+        (n) => {
+          const row = $('.iot-ledger-sidebar-info tr').filter((_: number, tr: unknown) => $(tr).children().first().text() === 'Records');
+          return Number(String(row.children().eq(1).text()).split(' ')[0].replace(/\u202f/g, '')) > n;
+        },
+        before,
+        { timeout: 15_000 },
+      );
+      assert.ok((await shownRecords()) > before);
+      assert.deepEqual(fetched.filter((u) => !u.includes('/series')), [], 'the ledger state came over comms, not from the admin route');
+    } finally {
+      page.off('request', onRequest);
+    }
+    assert.deepEqual(problemsIn('sidebar push'), []);
   });
 
   it('Identity dialog: no "already has a key" after the first Generate key, and names its real button (Add, then Update)', async () => {

@@ -1,6 +1,7 @@
 // The Home Assistant integration end to end inside Node-RED: a real in-process MQTT broker, the
 // contract and firmware nodes publishing discovery configs and states through one iot-ledger-ha
-// config node, read back by MQTT clients the way Home Assistant would.
+// config node and Node-RED's own mqtt-broker node (core 10-mqtt.js), read back by MQTT clients
+// the way Home Assistant would.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,9 +11,10 @@ import { generateKey, keyToDid } from '../../lib/index';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
 import { projectRoot } from '../support/paths';
+import { haBrokerNode, mqttNodes } from './ha-support';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
 
-const nodes = packNodes();
+const nodes = [...packNodes(), ...mqttNodes()];
 const operator = generateKey('Ed25519');
 const vendor = generateKey('Ed25519');
 const device = generateKey('ES256');
@@ -63,8 +65,9 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
       { id: 'enrolled', type: 'helper' },
       { id: 'fwOut', type: 'helper' },
     ]),
-    // A config node on no tab, as the editor creates it.
-    { id: 'ha', type: 'iot-ledger-ha', host: '127.0.0.1', port: broker.port, tls: false, discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger' },
+    // Config nodes on no tab, as the editor creates them.
+    { id: 'ha', type: 'iot-ledger-ha', broker: 'broker', discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger' },
+    haBrokerNode('broker', broker.port),
   ];
 
   before(async () => {
@@ -88,7 +91,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
 
   // node-red-node-test-helper's deploy of a changed flow (not in support.ts's typing).
   const deploy = (nodesOfFlow: object[]) =>
-    (helper as unknown as { setFlows(flow: object[], type: string, credentials: object): Promise<void> }).setFlows(nodesOfFlow, 'nodes', { ha: { password: '' } });
+    (helper as unknown as { setFlows(flow: object[], type: string, credentials: object): Promise<void> }).setFlows(nodesOfFlow, 'nodes', {});
   const json = (payload: string | undefined): Record<string, unknown> => JSON.parse(payload ?? 'null') as Record<string, unknown>;
   const firmware = async (msg: Record<string, unknown>) => {
     const out = nextMessage<{ firmware: { decision: string } }>(helper.getNode('fwOut'));
@@ -97,7 +100,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
   };
 
   it('announces the contract and device entities, publishes their states, and goes offline with the flow', async () => {
-    await helper.load(nodes, flow(), { ha: { password: '' } });
+    await helper.load(nodes, flow(), {});
 
     // The contract's three entities and its first state (awaiting the party's signature).
     await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'online', 'online');
@@ -226,7 +229,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     const second = validateTerms({ ...terms, id: 'cold-room-two', title: 'Second room' });
     const both = () =>
       flow().map((n) => ((n as { id: string }).id === 'contract' ? { ...n, terms: JSON.stringify([terms, second]) } : n));
-    await helper.load(nodes, both(), { ha: { password: '' } });
+    await helper.load(nodes, both(), {});
     const secondViolation = 'homeassistant/binary_sensor/iot-ledger_cold-room-two_violation/config';
     await watch.waitFor((m) => m.topic === secondViolation && m.payload !== '', 'second contract announced');
     await watch.waitFor((m) => m.topic === staleTopic && m.payload === '', 'stale config of an earlier run cleared');
@@ -279,8 +282,8 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     const out = nextMessage(helper.getNode('state'));
     helper.getNode('contract').receive({ payload: { temperature: -25 } });
     await out;
-    // Home Assistant publishing happens while the reading is judged, before it is sent on: by
-    // now a connection would exist. Only the watch is connected, and it saw nothing live.
+    // Nothing registered with the broker node, so nothing can publish through it, now or later.
+    assert.deepEqual(Object.keys((helper.getNode('broker') as unknown as { users: object }).users), []);
     assert.equal(broker.clients, 1, 'no MQTT connection besides the watch');
     assert.deepEqual(
       watch.messages.filter((m) => !m.retain),

@@ -30,14 +30,34 @@ export interface TestNode {
 export const helper = require('node-red-node-test-helper') as TestHelper;
 helper.init(require.resolve('node-red'));
 
-/** Loads every compiled node of the pack (the helper needs the module functions). */
+/**
+ * RED._ as Node-RED gives it to a node set: keys looked up in the set's en-US catalogue
+ * (dist/nodes/locales/en-US/<set>.json), __name__ substituted, the key itself when missing. The
+ * test helper's own RED._ returns every key unchanged.
+ */
+export function catalogueTranslator(set: string): (key: string, args?: Record<string, unknown>) => string {
+  const file = path.join(projectRoot, 'dist', 'nodes', 'locales', 'en-US', `${set}.json`);
+  const catalogue = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  return (key, args = {}) => {
+    let v: unknown = catalogue;
+    for (const part of key.replace(/^[^:]*:/, '').split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v !== 'string') return key;
+    return v.replace(/__([A-Za-z0-9_]+)__/g, (m, name: string) => (name in args ? String(args[name]) : m));
+  };
+}
+
+/** Loads every compiled node of the pack (the helper needs the module functions), each with its set's RED._. */
 export function packNodes(): unknown[] {
   const dir = path.join(projectRoot, 'dist', 'nodes');
   return fs
     .readdirSync(dir)
     .filter((f) => f.startsWith('iot-ledger-') && f.endsWith('.js'))
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    .map((f) => require(path.join(dir, f)) as unknown);
+    .map((f) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const register = require(path.join(dir, f)) as (RED: object) => void;
+      const _ = catalogueTranslator(f.slice(0, -'.js'.length));
+      return (RED: object) => register(Object.create(RED, { _: { value: _ } }) as object);
+    });
 }
 
 export function tempUserDir(): string {

@@ -1,0 +1,62 @@
+// The Anchor node's editor.
+import { str } from '../shared/validators';
+
+interface AnchorProps {
+  name: string;
+  ledger: string;
+  rpcUrl: string;
+  chainId: string;
+  contract: string;
+  keyFile: string;
+  everyBlocks: number;
+  everyMinutes: number;
+  confirmations: number;
+  maxFeeGwei: number;
+  maxPriorityGwei: number;
+  maxBumps: number;
+  bumpAfterSeconds: number;
+  pollSeconds: number;
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const URL_PATTERN = /^(https?|wss?):\/\//;
+// "${NAME}": Node-RED puts the environment variable's value there when the flow starts.
+const ENV = /^\$\{\w+\}$/;
+const matches = (re: RegExp) => (v: unknown): boolean => re.test(str(v)) || ENV.test(str(v));
+const count = (v: unknown): boolean => ENV.test(str(v)) || /^\d+(\.\d+)?$/.test(str(v));
+
+RED.nodes.registerType<AnchorProps>('iot-ledger-anchor', {
+  category: 'iot ledger',
+  color: '#8CCFB9',
+  defaults: {
+    name: { value: '' },
+    ledger: { value: '', type: 'iot-ledger-config', required: true },
+    rpcUrl: { value: '', required: true, validate: matches(URL_PATTERN) },
+    chainId: { value: '', required: true, validate: count },
+    contract: { value: '', required: true, validate: matches(ADDRESS) },
+    keyFile: { value: '' },
+    everyBlocks: { value: 0, validate: RED.validators.number() },
+    everyMinutes: { value: 60, validate: RED.validators.number() },
+    confirmations: { value: 12, validate: RED.validators.number() },
+    maxFeeGwei: { value: 50, validate: RED.validators.number() },
+    maxPriorityGwei: { value: 2, validate: RED.validators.number() },
+    maxBumps: { value: 3, validate: RED.validators.number() },
+    bumpAfterSeconds: { value: 180, validate: RED.validators.number() },
+    pollSeconds: { value: 15, validate: RED.validators.number() },
+  },
+  credentials: {
+    privateKey: { type: 'password' },
+  },
+  inputs: 1,
+  outputs: 1,
+  icon: 'iot-ledger-anchor.svg',
+  paletteLabel() {
+    return this._('iot-ledger-anchor.paletteLabel');
+  },
+  label() {
+    return this.name || this._('iot-ledger-anchor.label.node');
+  },
+  labelStyle() {
+    return this.name ? 'node_label_italic' : '';
+  },
+});

@@ -1,0 +1,47 @@
+// The Replica node's editor.
+import { check, str, wholeNumber } from '../shared/validators';
+
+interface ReplicaProps {
+  name: string;
+  url: string;
+  key: string;
+  dir: string;
+  interval: number | string;
+}
+
+// A gateway's did:key (Ed25519) or its C2SP verifier key "name+hash+base64".
+const KEY = (v: unknown): boolean => {
+  const text = str(v).trim();
+  return /^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]+$/.test(text) || /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(text);
+};
+
+RED.nodes.registerType<ReplicaProps>('iot-ledger-replica', {
+  category: 'iot ledger',
+  color: '#8CCFB9',
+  defaults: {
+    name: { value: '' },
+    url: { value: '', required: true, validate: check((v) => /^https?:\/\/\S+$/.test(str(v)) || /^mqtts?:\/\/[^/\s]+\/[^#+\s]+$/.test(str(v)), 'iot-ledger-replica.errors.url') },
+    key: { value: '', required: true, validate: check(KEY, 'iot-ledger-replica.errors.key') },
+    dir: { value: '' },
+    interval: { value: 5, required: true, validate: wholeNumber(1, 86400, 'iot-ledger-replica.errors.interval') },
+  },
+  credentials: {
+    user: { type: 'text' },
+    password: { type: 'password' },
+  },
+  inputs: 1,
+  outputs: 1,
+  icon: 'iot-ledger-replica.svg',
+  paletteLabel() {
+    return this._('iot-ledger-replica.paletteLabel');
+  },
+  label() {
+    return this.name || this._('iot-ledger-replica.paletteLabel');
+  },
+  labelStyle() {
+    return this.name ? 'node_label_italic' : '';
+  },
+  oneditprepare() {
+    $('#node-input-interval').spinner({ min: 1, max: 86400 });
+  },
+});

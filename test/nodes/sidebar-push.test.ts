@@ -1,0 +1,83 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { generateKey } from '../../lib/crypto/keys';
+import { acquireGateway, releaseGateway } from '../../lib/gateway';
+import { pushSidebar, SIDEBAR_TOPIC, Throttle } from '../../nodes/lib/sidebar-push';
+import { tempUserDir } from './support';
+
+// The Ledger sidebar is pushed over RED.comms when a ledger changes, throttled so that a flood of
+// records costs at most one push per interval.
+
+interface Published {
+  topic: string;
+  data: { ledgers: { name: string; size: number }[] };
+  at: number;
+}
+
+/** Resolves when `check` holds, polling every 20 ms for at most `ms`. */
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('sidebar push over RED.comms', function () {
+  this.timeout(30_000);
+  let dir: string;
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(tempUserDir(), 'ledger-'));
+  });
+  after(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
+
+  it('Throttle: runs at once, folds the asks of an interval into one run, never two at once', async () => {
+    const runs: number[] = [];
+    let active = 0;
+    let overlap = false;
+    const t = new Throttle(async () => {
+      active++;
+      if (active > 1) overlap = true;
+      runs.push(Date.now());
+      await new Promise((r) => setTimeout(r, 30));
+      active--;
+    }, 200);
+    const start = Date.now();
+    t.request();
+    assert.equal(runs.length, 1, 'the first ask runs at once');
+    for (let i = 0; i < 1000; i++) t.request();
+    await until(() => runs.length === 2, 2000, 'the folded run');
+    t.stop();
+    assert.ok(runs[1] - runs[0] >= 195, `second run ${runs[1] - runs[0]} ms after the first`);
+    assert.ok(runs[1] - start < 1000);
+    assert.equal(overlap, false);
+  });
+
+  it('publishes the sidebar state on iot-ledger/sidebar: a flood of 600 records gives at most one push a second, the last one complete', async () => {
+    const published: Published[] = [];
+    const comms = { publish: (topic: string, data: unknown) => published.push({ topic, data: data as Published['data'], at: Date.now() }) };
+    const stop = pushSidebar(comms, 1000);
+    try {
+      const gw = await acquireGateway(dir, { name: 'push-unit', gatewayKey: generateKey('Ed25519'), blockRecords: 50, blockSeconds: 0 });
+      await until(() => published.length >= 1, 5000, 'the push on open');
+      const start = Date.now();
+      const writes: Promise<unknown>[] = [];
+      for (let i = 0; i < 600; i++) writes.push(gw.record({ type: 'note', body: { i } }));
+      await Promise.all(writes);
+      const size = gw.ledger.size;
+      await until(() => published.some((p) => p.data.ledgers.some((l) => l.name === 'push-unit' && l.size === size)), 5000, 'a push with every record');
+      const elapsed = Date.now() - start;
+      const during = published.filter((p) => p.at >= start);
+      assert.ok(during.length >= 1);
+      assert.ok(during.length <= Math.ceil(elapsed / 1000) + 1, `${during.length} pushes in ${elapsed} ms`);
+      for (let i = 1; i < published.length; i++)
+        assert.ok(published[i].at - published[i - 1].at >= 990, `pushes ${i - 1} and ${i} ${published[i].at - published[i - 1].at} ms apart`);
+      assert.ok(published.every((p) => p.topic === SIDEBAR_TOPIC));
+    } finally {
+      stop();
+      await releaseGateway(dir);
+    }
+  });
+});
