@@ -6,6 +6,7 @@ import { recordFromMessage } from './lib/record-message';
 import type { Node, NodeDef, RED } from './lib/red';
 import { formatCount, status } from './lib/status';
 import { configText } from './lib/config-text';
+import { throttleStatus, type ThrottledStatus } from './lib/status-throttle';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -20,6 +21,7 @@ export = function register(RED: RED): void {
     let closed = false;
     let unlisten: (() => void) | undefined;
     let shed = 0;
+    let okStatus: ThrottledStatus | undefined;
     gateway().then(
       (gw) => {
         if (closed) return;
@@ -39,6 +41,7 @@ export = function register(RED: RED): void {
     );
     this.on('close', (_removed, done) => {
       closed = true;
+      okStatus?.cancel();
       unlisten?.();
       unlisten = undefined;
       done();
@@ -51,11 +54,13 @@ export = function register(RED: RED): void {
         const gw = await gateway();
         const receipt = await gw.recordMessage(recordFromMessage(msg, type), msg.verified);
         msg.ledger = receipt;
-        this.status(status.ok(ledgerStatusText(RED._, gw)));
+        okStatus ??= throttleStatus(() => this.status(status.ok(ledgerStatusText(RED._, gw))));
+        okStatus.request();
         send(msg);
         done();
       } catch (err) {
         const code = errorCode(err);
+        okStatus?.cancel();
         if (code === 'ERR_OVERLOADED') this.status(status.warn(RED._('iot-ledger-record.status.shed', { count: formatCount(++shed) })));
         else this.status(status.error(code));
         done(nodeError(err));

@@ -94,17 +94,14 @@ export = function register(RED: RED): void {
         refused(gw, msg, send, done, err);
         return;
       }
-      const settle = (fn: () => void) => {
+      gw.checkIdentifiedThen(m, opts, (err, v) => {
         try {
-          fn();
-        } catch (err) {
-          done(nodeError(err));
+          if (err) refused(gw, msg, send, done, err);
+          else accepted(msg, send, done, v as GatewayVerified);
+        } catch (e) {
+          done(nodeError(e));
         }
-      };
-      gw.checkIdentified(m, opts).then(
-        (v) => settle(() => accepted(msg, send, done, v)),
-        (err: unknown) => settle(() => refused(gw, msg, send, done, err)),
-      );
+      });
     };
 
     let ready: Gateway | undefined;

@@ -10,6 +10,11 @@ import { checkJsonDepth, checkSize, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_DEPTH, tooDe
  * ERR_PAYLOAD_TOO_LARGE / ERR_PAYLOAD_TOO_DEEP past the limits of lib/limits.ts.
  */
 export function decodePayload(bytes: Uint8Array): unknown {
+  return decodePayloadFrom(bytes).value;
+}
+
+/** decodePayload, also telling whether the value came from JSON text (so it holds JSON values only). */
+export function decodePayloadFrom(bytes: Uint8Array): { value: unknown; json: boolean } {
   checkSize('signed payload', bytes.length, MAX_ENVELOPE_BYTES);
   let text: string | undefined;
   try {
@@ -20,16 +25,16 @@ export function decodePayload(bytes: Uint8Array): unknown {
   if (text !== undefined) {
     if (/^\s*[[{]/.test(text)) checkJsonDepth('signed payload', text);
     try {
-      return JSON.parse(text);
+      return { value: JSON.parse(text), json: true };
     } catch {
       /* not JSON: try CBOR */
     }
   }
   try {
-    return decodeCbor(bytes, { canonical: false, maxDepth: MAX_PAYLOAD_DEPTH });
+    return { value: decodeCbor(bytes, { canonical: false, maxDepth: MAX_PAYLOAD_DEPTH }), json: false };
   } catch (err) {
     if (isLedgerError(err, 'ERR_MALFORMED_CBOR') && /^nesting deeper/.test(err.message)) throw tooDeep('signed payload', MAX_PAYLOAD_DEPTH);
-    if (text !== undefined) return text;
+    if (text !== undefined) return { value: text, json: true };
     throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'signed payload is neither JSON, CBOR nor text');
   }
 }

@@ -3,7 +3,7 @@ import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:
 import { EventEmitter } from 'node:events';
 import type { AnchorStatus } from '../anchor/anchorer';
 import { isLedgerError, LedgerError, withoutStack } from '../errors';
-import { envelopePayload, verifyEnvelope } from '../envelope/envelope';
+import { envelopePayload, verifyEnvelope, type VerifiedEnvelope } from '../envelope/envelope';
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
 import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../envelope/payload';
 import { FirmwareRunner } from './firmware-runner';
@@ -15,6 +15,23 @@ import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 import type { WitnessClient } from '../witness/client';
 
 export const SECURITY = 'security';
+
+/** Messages verify() accepted and recordMessage() has not written yet, remembered at most. */
+const MAX_ISSUED = 4096;
+
+/** What a proof was issued for (recordMessage's fast path, see #issued). */
+interface Issued {
+  device: string;
+  freshness: Freshness;
+  envelope: string | Uint8Array;
+  /** JSON.stringify of the payload as decoded, when it came from JSON text. */
+  json?: string;
+}
+
+function sameEnvelope(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
 
 
 /** What verify() tells the Record node, so that it can write the envelope without verifying it again. */
@@ -84,6 +101,13 @@ export class Gateway extends EventEmitter {
   readonly #proofKey = createSecretKey(randomBytes(32));
   /** Per device, the newest freshness of an envelope on the ledger: recorded envelopes must keep getting newer. */
   readonly #recorded = new Map<string, Freshness>();
+  /**
+   * Proofs handed out by checkIdentified() and not yet used, with what they were issued for.
+   * recordMessage() finding the same device, freshness and envelope here needs neither the
+   * HMAC nor a second decoding of the signed payload (the proof is only ever issued for what
+   * the map holds). Oldest first; a proof that dropped out still works, the slow way.
+   */
+  readonly #issued = new Map<string, Issued>();
 
   private constructor(
     readonly ledger: Ledger,
@@ -159,10 +183,21 @@ export class Gateway extends EventEmitter {
     if (Number.isSafeInteger(v.counter)) fresh.counter = v.counter;
     if (Number.isFinite(v.time)) fresh.time = v.time;
     const device = input.device;
-    if (typeof device !== 'string' || typeof v.proof !== 'string' || !this.#proofMatches(v.proof, device, fresh, input.envelope))
+    const issued = typeof v.proof === 'string' ? this.#issued.get(v.proof) : undefined;
+    const known =
+      issued !== undefined &&
+      issued.device === device &&
+      issued.freshness.counter === fresh.counter &&
+      issued.freshness.time === fresh.time &&
+      sameEnvelope(issued.envelope, input.envelope);
+    if (typeof device !== 'string' || typeof v.proof !== 'string' || !(known || this.#proofMatches(v.proof, device, fresh, input.envelope)))
       throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope and msg.device are not a message that Verify accepted on this ledger (msg.verified)');
+    if (known) this.#issued.delete(v.proof);
     if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
-    const body = signedBody(input);
+    // A JSON payload the flow left as it was: the body is that JSON (what signedBody would
+    // compute from the envelope again: a JSON value is its own record body, -0 written as 0).
+    const json = known && input.body !== undefined ? issued.json : undefined;
+    const body = json !== undefined && JSON.stringify(input.body) === json ? (JSON.parse(json) as RecordInput['body']) : signedBody(input);
     const last = this.#recorded.get(device);
     if (!isNewer(fresh, last)) throw new LedgerError('ERR_REPLAY', `the ledger holds a message from ${device} as new as this one already`, { device });
     if (this.#pendingWrites >= this.#maxPendingWrites) {
@@ -253,23 +288,44 @@ export class Gateway extends EventEmitter {
   }
 
   /** The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order. */
-  async checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
-    let v: VerifiedMessage;
-    try {
-      const signed = await this.#signatures.verify(m.envelope, m.device.did, !m.tofu);
-      v = withoutStack(() => acceptSigned(m, signed, this.devices, opts));
-    } catch (err) {
-      this.stats.rejected++;
-      if (isLedgerError(err, 'ERR_OVERLOADED')) this.stats.shed++;
-      throw err;
-    }
-    this.devices.accept(v.device.did, v.freshness);
-    if (v.tofu) {
-      await this.record({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } });
-      v.device = this.devices.get(v.device.did) ?? v.device;
-    }
+  checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
+    return new Promise((resolve, reject) => this.checkIdentifiedThen(m, opts, (err, v) => (err ? reject(err) : resolve(v as GatewayVerified))));
+  }
+
+  /**
+   * checkIdentified() with a callback, called exactly once (synchronously when the message is
+   * shed at once): what the Verify node uses, so that a message costs no promises.
+   */
+  checkIdentifiedThen(m: IdentifiedMessage, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
+    this.#signatures.check(m.envelope, m.device.did, !m.tofu, (err, signed) => {
+      let v: VerifiedMessage;
+      try {
+        if (err) throw err;
+        v = withoutStack(() => acceptSigned(m, signed as VerifiedEnvelope, this.devices, opts));
+      } catch (e) {
+        this.stats.rejected++;
+        if (isLedgerError(e, 'ERR_OVERLOADED')) this.stats.shed++;
+        return done(e as Error);
+      }
+      this.devices.accept(v.device.did, v.freshness);
+      if (!v.tofu) return done(null, this.#issue(v));
+      this.record({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } }).then(
+        () => {
+          v.device = this.devices.get(v.device.did) ?? v.device;
+          done(null, this.#issue(v));
+        },
+        (e: unknown) => done(e as Error),
+      );
+    });
+  }
+
+  /** A proof for an accepted message, remembered for recordMessage(). */
+  #issue(v: VerifiedMessage): GatewayVerified {
     this.stats.verified++;
-    return { ...v, proof: this.#proof(v.device.did, v.freshness, v.envelope).toString('base64url') };
+    const proof = this.#proof(v.device.did, v.freshness, v.envelope).toString('base64url');
+    if (this.#issued.size >= MAX_ISSUED) this.#issued.delete(this.#issued.keys().next().value as string);
+    this.#issued.set(proof, { device: v.device.did, freshness: v.freshness, envelope: v.envelope, json: v.payloadIsJson ? JSON.stringify(v.payload) : undefined });
+    return { ...v, proof };
   }
 
   /**

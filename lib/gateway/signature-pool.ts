@@ -9,11 +9,13 @@ import type { VerifiedEnvelope } from '../envelope/envelope';
 import { LedgerError, withoutStack, type ErrorCode } from '../errors';
 import { FairQueue } from './fair-queue';
 
+/** Called once with the checked envelope or the error (a callback: no promise per message). */
+export type SignatureCallback = (err: Error | null, v?: VerifiedEnvelope) => void;
+
 interface Job {
   data: string | Uint8Array;
   did: string;
-  resolve: (v: VerifiedEnvelope) => void;
-  reject: (err: Error) => void;
+  done: SignatureCallback;
 }
 
 export type WorkerAnswer = { ok: true; v: VerifiedEnvelope } | { ok: false; code: ErrorCode; message: string };
@@ -58,18 +60,23 @@ export class SignaturePool {
    * once when that lane or the queue is full.
    */
   verify(data: string | Uint8Array, did: string, enrolled = true): Promise<VerifiedEnvelope> {
-    if (this.#closed) return Promise.reject(new LedgerError('ERR_LEDGER_CLOSED', 'the gateway is closed'));
-    return new Promise((resolve, reject) => {
-      if (!this.#queue.push(enrolled ? did : undefined, { data, did, resolve, reject })) {
-        reject(withoutStack(() => new LedgerError('ERR_OVERLOADED', `too many messages waiting for a signature check (${enrolled ? 'this device' : 'devices not enrolled'}); shed`, { device: enrolled ? did : undefined })));
-        return;
-      }
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.check(data, did, enrolled, (err, v) => (err ? reject(err) : resolve(v as VerifiedEnvelope))));
   }
+
+  /** verify() with a callback, called synchronously when the job is refused at once. */
+  check(data: string | Uint8Array, did: string, enrolled: boolean, done: SignatureCallback): void {
+    if (this.#closed) return done(new LedgerError('ERR_LEDGER_CLOSED', 'the gateway is closed'));
+    if (!this.#queue.push(enrolled ? did : undefined, { data, did, done })) {
+      done(withoutStack(() => new LedgerError('ERR_OVERLOADED', `too many messages waiting for a signature check (${enrolled ? 'this device' : 'devices not enrolled'}); shed`, { device: enrolled ? did : undefined })));
+      return;
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushNow);
+    }
+  }
+
+  readonly #flushNow = (): void => this.#flush();
 
   #flush(): void {
     this.#scheduled = false;
@@ -86,18 +93,21 @@ export class SignaturePool {
     w.unref();
     w.on('message', (answers: WorkerAnswer[]) => {
       const batch = this.#inflight.shift() ?? [];
-      withoutStack(() =>
-        batch.forEach((job, i) => {
-          const a = answers[i];
-          if (a?.ok) job.resolve(a.v);
-          else job.reject(new LedgerError(a?.code ?? 'ERR_INTERNAL', a?.message ?? 'no answer from the signature worker'));
-        }),
-      );
+      for (const [i, job] of batch.entries()) {
+        const a = answers[i];
+        // One callback that throws must not leave the rest of the batch unanswered.
+        try {
+          if (a?.ok) job.done(null, a.v);
+          else job.done(withoutStack(() => new LedgerError(a?.code ?? 'ERR_INTERNAL', a?.message ?? 'no answer from the signature worker')));
+        } catch (err) {
+          process.emitWarning(`signature check callback threw: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
       this.#flush();
     });
     const fail = (err: Error) => {
       this.#worker = undefined;
-      for (const batch of this.#inflight.splice(0)) for (const job of batch) job.reject(new LedgerError('ERR_INTERNAL', `signature worker stopped: ${err.message}`));
+      for (const batch of this.#inflight.splice(0)) for (const job of batch) job.done(new LedgerError('ERR_INTERNAL', `signature worker stopped: ${err.message}`));
       if (!this.#closed) this.#flush();
     };
     w.on('error', fail);
@@ -111,8 +121,8 @@ export class SignaturePool {
   async close(): Promise<void> {
     this.#closed = true;
     const closed = () => new LedgerError('ERR_LEDGER_CLOSED', 'the gateway is closed');
-    for (const job of this.#queue.drain()) job.reject(closed());
-    for (const batch of this.#inflight.splice(0)) for (const job of batch) job.reject(closed());
+    for (const job of this.#queue.drain()) job.done(closed());
+    for (const batch of this.#inflight.splice(0)) for (const job of batch) job.done(closed());
     const w = this.#worker;
     this.#worker = undefined;
     if (w) await w.terminate();

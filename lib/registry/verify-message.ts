@@ -3,7 +3,7 @@ import { isDidKey } from '../crypto/didkey';
 import { parseEnvelopeInput, peekParsed, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope/envelope';
 import { LedgerError } from '../errors';
 import type { Alg } from '../crypto/keys';
-import { decodePayload } from '../envelope/payload';
+import { decodePayloadFrom } from '../envelope/payload';
 import type { DeviceEntry, DeviceRegistry } from './devices';
 import { freshnessOf, hasFreshness, type Freshness } from './freshness';
 
@@ -26,6 +26,8 @@ export interface VerifiedMessage {
   freshness: Freshness;
   /** True when the device was unknown and is being trusted on first use. */
   tofu: boolean;
+  /** The payload came from JSON text (or plain text): it holds JSON values only. */
+  payloadIsJson?: boolean;
 }
 
 function stripFragment(id: string): string {
@@ -70,7 +72,7 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
 /** The checks after a valid signature: a payload with a counter or time, newer than the last accepted. */
 export function acceptSigned(m: IdentifiedMessage, v: VerifiedEnvelope, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): VerifiedMessage {
   const { device } = m;
-  const payload = decodePayload(v.payload);
+  const { value: payload, json } = decodePayloadFrom(v.payload);
   const freshness = freshnessOf(payload);
   if ((opts.requireFreshness ?? true) && !hasFreshness(freshness))
     throw new LedgerError('ERR_REPLAY', `payload from ${device.name} has no counter or timestamp, so a replay could not be told apart`, { device: device.did });
@@ -80,7 +82,7 @@ export function acceptSigned(m: IdentifiedMessage, v: VerifiedEnvelope, registry
       last: registry.lastAccepted(device.did),
       got: freshness,
     });
-  const out: VerifiedMessage = { device, payload, envelope: m.envelope, format: v.format, alg: v.alg, freshness, tofu: m.tofu };
+  const out: VerifiedMessage = { device, payload, envelope: m.envelope, format: v.format, alg: v.alg, freshness, tofu: m.tofu, payloadIsJson: json };
   if (v.kid !== undefined) out.kid = v.kid;
   return out;
 }

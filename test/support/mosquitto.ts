@@ -29,6 +29,8 @@ function accepts(port: number): Promise<boolean> {
 export interface MosquittoOptions {
   /** Only this user name and password get in (anonymous clients are refused). */
   login?: { username: string; password: string };
+  /** More lines for mosquitto.conf (e.g. queue limits for a benchmark). */
+  config?: string[];
 }
 
 /** Starts `mosquitto -c <config>` listening on 127.0.0.1 and resolves once it accepts connections. */
@@ -43,6 +45,7 @@ export async function startMosquitto(timeoutMs = 10_000, opts: MosquittoOptions 
     // Started as root, mosquitto would switch to its own user, who cannot read this scratch dir.
     lines.push(`password_file ${passwd}`, `user ${os.userInfo().username}`);
   }
+  lines.push(...(opts.config ?? []));
   fs.writeFileSync(config, `${lines.join('\n')}\n`);
   const child: ChildProcess = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
