@@ -371,6 +371,7 @@ export class Gateway extends EventEmitter {
     await this.#signatures.close();
     await this.flushSecurityEvents().catch(() => undefined);
     await this.ledger.close();
+    this.emit('close');
   }
 }
 

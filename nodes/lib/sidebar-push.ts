@@ -67,20 +67,26 @@ export function pushSidebar(comms: Comms, intervalMs = PUSH_INTERVAL_MS): () => 
   }, intervalMs);
   const changed = (): void => throttle.request();
   const followed = new Set<Gateway>();
+  const unfollow = (gw: Gateway): void => {
+    gw.off('record', changed);
+    gw.off('block', changed);
+    followed.delete(gw);
+  };
   const stopOpen = onGatewayOpen((gw) => {
     if (followed.has(gw)) return;
     followed.add(gw);
     gw.on('record', changed);
     gw.on('block', changed);
+    // A redeploy closes and reopens a ledger's gateway: forget the closed one.
+    gw.once('close', () => {
+      unfollow(gw);
+      changed();
+    });
     changed();
   });
   return () => {
     stopOpen();
     throttle.stop();
-    for (const gw of followed) {
-      gw.off('record', changed);
-      gw.off('block', changed);
-    }
-    followed.clear();
+    for (const gw of [...followed]) unfollow(gw);
   };
 }

@@ -80,4 +80,27 @@ describe('sidebar push over RED.comms', function () {
       await releaseGateway(dir);
     }
   });
+
+  it('stops following a gateway closed by a redeploy, and follows the one reopened', async () => {
+    const published: Published[] = [];
+    const stop = pushSidebar({ publish: (topic, data) => published.push({ topic, data: data as Published['data'], at: Date.now() }) }, 10);
+    const other = `${dir}-redeploy`;
+    const opts = { name: 'push-redeploy', gatewayKey: generateKey('Ed25519'), blockRecords: 50, blockSeconds: 0 };
+    try {
+      const first = await acquireGateway(other, opts);
+      await until(() => published.length >= 1, 5000, 'the push on open');
+      assert.equal(first.listenerCount('record'), 1);
+      await releaseGateway(other);
+      assert.equal(first.listenerCount('record'), 0, 'the closed gateway is no longer followed');
+      assert.equal(first.listenerCount('block'), 0);
+      const second = await acquireGateway(other, opts);
+      await until(() => second.listenerCount('record') === 1, 5000, 'the reopened gateway followed');
+      const pushes = published.length;
+      await second.record({ type: 'note', body: { after: 'redeploy' } });
+      await until(() => published.length > pushes, 5000, 'a push for the reopened gateway');
+    } finally {
+      stop();
+      await releaseGateway(other);
+    }
+  });
 });
