@@ -160,11 +160,15 @@ export class IndexChecker {
       const time = facts.time[i]!;
       const d = facts.device[i]!;
       const ctx: Context = d < 0 ? { time } : { time, device: texts[d] };
-      await this.#text(PREFIX_TYPE, texts[facts.type[i]!]!, index, ctx);
+      // Awaits only when a cursor has to be filled: no promise per record.
+      const type = texts[facts.type[i]!]!;
+      const byType = this.#run(PREFIX_TYPE, type, index, ctx);
+      if (byType) while (!this.#textStep(byType, PREFIX_TYPE, type, index, ctx)) await byType.cursor.fill();
       putU64(this.#timeKey, 1, time);
       putU64(this.#timeKey, 9, index);
       while (!this.#timeStep(index, ctx)) await this.#time.fill();
-      if (ctx.device !== undefined) await this.#text(PREFIX_DEVICE, ctx.device, index, ctx);
+      const byDevice = ctx.device === undefined ? undefined : this.#run(PREFIX_DEVICE, ctx.device, index, ctx);
+      if (byDevice) while (!this.#textStep(byDevice, PREFIX_DEVICE, ctx.device as string, index, ctx)) await byDevice.cursor.fill();
     }
     if (this.#lookups.length >= BATCH) await this.#flush();
   }
@@ -173,20 +177,21 @@ export class IndexChecker {
     return family === PREFIX_TYPE ? `by-type entry (${text})` : `by-device entry (${text})`;
   }
 
-  async #text(family: number, text: string, index: number, ctx: Context): Promise<void> {
+  /** The text's run with its expected key set to `index`; undefined when the key goes to the lookups instead. */
+  #run(family: number, text: string, index: number, ctx: Context): TextRun | undefined {
     const runs = this.#runs.get(family) as Map<string, TextRun>;
     let run = runs.get(text);
     if (!run) {
       if (runs.size >= TEXT_CURSORS) {
         const key = family === PREFIX_TYPE ? typeKey(text, index) : deviceKey(text, index);
         this.#lookups.push({ index, key, what: this.#what(family, text), ctx });
-        return;
+        return undefined;
       }
       run = new TextRun(this.#store, family, text, this.#start);
       runs.set(text, run);
     }
     putU64(run.key, run.prefix, index);
-    while (!this.#textStep(run, family, text, index, ctx)) await run.cursor.fill();
+    return run;
   }
 
   /** Merges one expected key into its text's cursor; false when the cursor must be filled first. */
