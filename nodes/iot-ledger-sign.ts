@@ -17,7 +17,7 @@ export = function register(RED: RED): void {
     if (!identity) this.status(status.error(RED._('iot-ledger-sign.status.noIdentity')));
     else this.status(status.waiting(format.toUpperCase()));
 
-    onInput(this, (msg, send, done) => {
+    onInput(this, RED._, (msg, send, done) => {
       try {
         if (!identity) throw nodeError(new Error(RED._('iot-ledger-sign.status.noIdentity')));
         const key = identity.key();

@@ -68,15 +68,16 @@ export = function register(RED: RED): void {
       if (code === 'ERR_OVERLOADED') shed++;
       show();
       const report = () => {
+        const e = nodeError(err, RED._);
         if (!reports.take()) {
           // Counted, not reported: a Complete node still tells it from an accepted message.
           unreported++;
-          msg.rejected = { code, message: (err as Error).message, unreported: true };
+          msg.rejected = { code, message: e.message, unreported: true };
           done();
           return;
         }
-        if (rejectOutput) send([null, { ...msg, rejected: { code, message: (err as Error).message } }]);
-        done(nodeError(err));
+        if (rejectOutput) send([null, { ...msg, rejected: { code, message: e.message } }]);
+        done(e);
       };
       if (!recordRejections || code === 'ERR_LEDGER_CLOSED') return report();
       const device = (err as { details?: { device?: string } }).details?.device;
@@ -105,7 +106,7 @@ export = function register(RED: RED): void {
     };
 
     let ready: Gateway | undefined;
-    onInput(this, (msg, send, done) => {
+    onInput(this, RED._, (msg, send, done) => {
       if (ready) return run(ready, msg, send, done);
       gateway().then(
         (gw) => {
