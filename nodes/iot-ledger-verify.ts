@@ -3,7 +3,6 @@ import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Gateway, GatewayVerified } from '../lib/gateway';
-import type { IdentifiedMessage } from '../lib/registry/verify-message';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red';
 import { formatCount, status } from './lib/status';
 
@@ -88,14 +87,7 @@ export = function register(RED: RED): void {
 
     const run = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn): void => {
       const opts = { tofu, requireFreshness, deviceHint: typeof msg.device === 'string' ? msg.device : undefined };
-      let m: IdentifiedMessage;
-      try {
-        m = gw.identify(msg.payload, opts);
-      } catch (err) {
-        refused(gw, msg, send, done, err);
-        return;
-      }
-      gw.checkIdentifiedThen(m, opts, (err, v) => {
+      gw.verifyThen(msg.payload, opts, (err, v) => {
         try {
           if (err) refused(gw, msg, send, done, err);
           else accepted(msg, send, done, v as GatewayVerified);
