@@ -8,24 +8,42 @@ import type { Translate } from './status';
 
 /** Node-RED registers a set's catalogue as "<module>/<set>"; the shared texts live in the config set's. */
 const NAMESPACE = 'node-red-contrib-iot-ledger/iot-ledger-config';
-const PLACEHOLDER = /__([A-Za-z0-9_]+)__/;
+const PLACEHOLDER = /__([A-Za-z0-9_]+)__/g;
 /** Details are bounded by lib already; this keeps a stray long value from flooding a status line. */
 const MAX_VALUE = 200;
 
 const localised = new WeakSet<Error>();
+/**
+ * Each translator's text per code (null: none), looked up once: Node-RED's runtime language is
+ * set at start, and an i18next lookup costs tens of microseconds, too much per message in a flood
+ * of rejections. Placeholders are filled here.
+ */
+const templates = new WeakMap<Translate, Map<string, string | null>>();
 
 export function errorKey(code: string): string {
   return `iot-ledger-common.errors.${code}`;
 }
 
-function substitutions(err: LedgerError): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(err.details ?? {})) {
-    if (typeof value === 'string') out[name] = value.slice(0, MAX_VALUE);
-    else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') out[name] = String(value);
+function template(t: Translate, code: string): string | null {
+  let known = templates.get(t);
+  if (!known) templates.set(t, (known = new Map<string, string | null>()));
+  let text = known.get(code);
+  if (text === undefined) {
+    const key = errorKey(code);
+    // Without substitutions i18next leaves every __placeholder__ as it is.
+    const found = t(`${NAMESPACE}:${key}`);
+    text = found && found !== key && !found.endsWith(`:${key}`) ? found : null;
+    known.set(code, text);
   }
-  out.reason = err.message;
-  return out;
+  return text;
+}
+
+function value(err: LedgerError, name: string): string | undefined {
+  if (name === 'reason') return err.message;
+  const v = err.details?.[name];
+  if (typeof v === 'string') return v.slice(0, MAX_VALUE);
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return undefined;
 }
 
 /**
@@ -34,10 +52,16 @@ function substitutions(err: LedgerError): Record<string, string> {
  */
 export function localiseError(err: LedgerError, t: Translate): LedgerError {
   if (localised.has(err)) return err;
-  const key = errorKey(err.code);
-  const text = t(`${NAMESPACE}:${key}`, substitutions(err));
-  if (!text || text === key || text.endsWith(`:${key}`) || PLACEHOLDER.test(text)) return err;
-  const out = withoutStack(() => new LedgerError(err.code, text, { ...err.details, reason: err.message }, err));
+  const text = template(t, err.code);
+  if (text === null) return err;
+  let missing = false;
+  const message = text.replace(PLACEHOLDER, (_m, name: string) => {
+    const v = value(err, name);
+    if (v === undefined) missing = true;
+    return v ?? '';
+  });
+  if (missing) return err;
+  const out = withoutStack(() => new LedgerError(err.code, message, { ...err.details, reason: err.message }, err));
   out.stack = err.stack;
   localised.add(out);
   return out;

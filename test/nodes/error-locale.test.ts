@@ -72,11 +72,11 @@ describe('error texts', () => {
     const withoutText = (key: string) => key.replace(/^[^:]*:/, '');
     assert.equal(localiseError(err, withoutText), err);
     // de's text names __device__, which this error does not carry.
-    const needsDevice = (_key: string, args?: Record<string, unknown>) => (args?.device === undefined ? 'Gerät __device__ ist widerrufen' : `Gerät ${args.device as string}`);
+    const needsDevice = () => 'Gerät __device__ ist widerrufen (__reason__)';
     assert.equal(localiseError(err, needsDevice), err);
     const withDevice = new LedgerError('ERR_REVOKED_DEVICE', 'device x was revoked', { device: 'did:key:z6Mk' });
     const out = localiseError(withDevice, needsDevice);
-    assert.equal(out.message, 'Gerät did:key:z6Mk');
+    assert.equal(out.message, 'Gerät did:key:z6Mk ist widerrufen (device x was revoked)');
     assert.equal(out.code, 'ERR_REVOKED_DEVICE');
     assert.equal(out.details?.reason, 'device x was revoked');
     assert.equal(out.cause, withDevice);
