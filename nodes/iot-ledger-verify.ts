@@ -1,5 +1,5 @@
 import { ReportBudget } from '../lib/guards/report-budget';
-import { errorCode, nodeError } from './lib/errors';
+import { errorCode, errorMessage, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Gateway, GatewayVerified } from '../lib/gateway';
@@ -67,14 +67,14 @@ export = function register(RED: RED): void {
       if (code === 'ERR_OVERLOADED') shed++;
       show();
       const report = () => {
-        const e = nodeError(err, RED._);
         if (!reports.take()) {
           // Counted, not reported: a Complete node still tells it from an accepted message.
           unreported++;
-          msg.rejected = { code, message: e.message, unreported: true };
+          msg.rejected = { code, message: errorMessage(err, RED._), unreported: true };
           done();
           return;
         }
+        const e = nodeError(err, RED._);
         if (rejectOutput) send([null, { ...msg, rejected: { code, message: e.message } }]);
         done(e);
       };

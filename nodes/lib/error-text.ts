@@ -47,20 +47,26 @@ function value(err: LedgerError, name: string): string | undefined {
 }
 
 /**
- * The error in the catalogue's language, or `err` itself when the catalogue has no text for
- * its code or the text needs a detail this error lacks (lib's English message says it then).
+ * The message of `err` in the catalogue's language; null when the catalogue has no text for its
+ * code or the text needs a detail this error lacks (lib's English message says it then).
  */
-export function localiseError(err: LedgerError, t: Translate): LedgerError {
-  if (localised.has(err)) return err;
+export function localisedMessage(err: LedgerError, t: Translate): string | null {
   const text = template(t, err.code);
-  if (text === null) return err;
+  if (text === null) return null;
   let missing = false;
   const message = text.replace(PLACEHOLDER, (_m, name: string) => {
     const v = value(err, name);
     if (v === undefined) missing = true;
     return v ?? '';
   });
-  if (missing) return err;
+  return missing ? null : message;
+}
+
+/** The error with its localisedMessage(), or `err` itself when there is none. */
+export function localiseError(err: LedgerError, t: Translate): LedgerError {
+  if (localised.has(err)) return err;
+  const message = localisedMessage(err, t);
+  if (message === null) return err;
   const out = withoutStack(() => new LedgerError(err.code, message, { ...err.details, reason: err.message }, err));
   out.stack = err.stack;
   localised.add(out);

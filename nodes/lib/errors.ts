@@ -1,5 +1,5 @@
 import { isLedgerError, LedgerError } from '../../lib/errors';
-import { localiseError } from './error-text';
+import { localisedMessage, localiseError } from './error-text';
 import type { Translate } from './status';
 
 /**
@@ -13,6 +13,12 @@ export function nodeError(err: unknown, t?: Translate): LedgerError {
       ? new LedgerError('ERR_INTERNAL', err.message, undefined, err)
       : new LedgerError('ERR_INVALID_ARGUMENT', String(err));
   return t ? localiseError(typed, t) : typed;
+}
+
+/** nodeError(err, t).message without making the error: for rejections only counted, not reported. */
+export function errorMessage(err: unknown, t: Translate): string {
+  if (!isLedgerError(err)) return nodeError(err, t).message;
+  return localisedMessage(err, t) ?? err.message;
 }
 
 export function errorCode(err: unknown): string {
