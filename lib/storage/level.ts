@@ -32,6 +32,17 @@ export function loadClassicLevel(): { ok: true; ClassicLevel: LevelClass } | { o
   return loaded!;
 }
 
+/** ERR_LEDGER_STORAGE for a LevelDB ledger on a machine where classic-level cannot load: why, and what to do. */
+export function levelUnavailable(dir: string, reason: string): LedgerError {
+  return new LedgerError(
+    'ERR_LEDGER_STORAGE',
+    `ledger ${dir} is stored in LevelDB, but classic-level cannot load on this machine (${reason}). ` +
+      'Install a build of classic-level for this platform (npm rebuild classic-level, which needs make, g++ and python3), ' +
+      'or convert the ledger where classic-level loads: iot-ledger convert SRC DST writes a copy in file storage.',
+    { dir },
+  );
+}
+
 function causeOf(err: unknown): { code?: string; message: string } {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return { code: cause?.code ?? (err as { code?: string }).code, message: cause?.message ?? (err as Error).message };
@@ -40,7 +51,7 @@ function causeOf(err: unknown): { code?: string; message: string } {
 /** Opens the LevelDB database at `location` (ERR_LEDGER_LOCKED, ERR_LEDGER_CORRUPT, ERR_LEDGER_IO; `dir` names it). */
 export async function openLevelDb(location: string, dir: string, create: boolean, lockedMessage: string): Promise<Db> {
   const lib = loadClassicLevel();
-  if (!lib.ok) throw new LedgerError('ERR_LEDGER_STORAGE', `ledger ${dir} is stored in LevelDB, but classic-level cannot load here: ${lib.reason}`);
+  if (!lib.ok) throw levelUnavailable(dir, lib.reason);
   const level: Level = new lib.ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: create });
   try {
     await level.open();

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
 import { FileDb } from './file-db';
-import { loadClassicLevel, openLevelDb } from './level';
+import { levelUnavailable, loadClassicLevel, openLevelDb } from './level';
 import { isFileStore } from './segments';
 import type { Db, StorageKind } from './types';
 
@@ -32,13 +32,7 @@ export function chooseStorage(dir: string): StorageChoice {
   const lib = loadClassicLevel();
   if (existing === 'leveldb') {
     if (lib.ok) return { kind: 'leveldb', why: 'classic-level' };
-    throw new LedgerError(
-      'ERR_LEDGER_STORAGE',
-      `ledger ${dir} is stored in LevelDB, but classic-level cannot load on this machine (${lib.reason}). ` +
-        'Install a build of classic-level for this platform (npm rebuild classic-level, which needs make, g++ and python3), ' +
-        'or convert the ledger where classic-level loads: iot-ledger convert SRC DST writes a copy in file storage.',
-      { dir },
-    );
+    throw levelUnavailable(dir, lib.reason);
   }
   const forced = process.env[STORAGE_ENV];
   if (forced === 'file') return { kind: 'file', why: `${STORAGE_ENV}=file` };
@@ -52,6 +46,13 @@ export function chooseStorage(dir: string): StorageChoice {
   return { kind: 'file', why: `classic-level could not load: ${lib.reason}` };
 }
 
+function forcedChoice(kind: StorageKind): StorageChoice {
+  if (kind === 'file') return { kind, why: 'asked for' };
+  const lib = loadClassicLevel();
+  if (!lib.ok) throw new LedgerError('ERR_LEDGER_STORAGE', `LevelDB was asked for, but classic-level cannot load on this machine: ${lib.reason}`);
+  return { kind, why: 'classic-level, asked for' };
+}
+
 /** "file storage (why)" or "LevelDB (why)", for logs and reports. */
 export function describeStorage(c: StorageChoice): string {
   return `${c.kind === 'file' ? 'file storage' : 'LevelDB'} (${c.why})`;
@@ -63,13 +64,15 @@ export interface OpenStorageOptions {
   readOnly?: boolean;
   /** The ERR_LEDGER_LOCKED message when another process holds the directory. */
   lockedMessage?: string;
+  /** For a new directory: this backend, whatever IOT_LEDGER_STORAGE says. */
+  kind?: StorageKind;
 }
 
 /** Opens the storage of `dir` with the backend chooseStorage picks. */
 export async function openStorage(dir: string, opts: OpenStorageOptions): Promise<{ db: Db; storage: StorageChoice }> {
   const location = path.resolve(dir);
   if (!opts.create && storageIn(location) === undefined) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
-  const storage = chooseStorage(location);
+  const storage = opts.kind && storageIn(location) === undefined ? forcedChoice(opts.kind) : chooseStorage(location);
   const locked = opts.lockedMessage ?? `ledger ${dir} is locked: it is open in another process`;
   if (storage.kind === 'leveldb') {
     if (opts.create) fs.mkdirSync(location, { recursive: true });
