@@ -159,6 +159,7 @@ export class FileDb implements Db {
       if (id !== i + 1) throw corrupt(this.dir, i + 1, 0, 'the segment is missing');
     });
     const flags = this.#readOnly ? 'r' : 'r+';
+    this.#index.loading(true);
     for (const [i, id] of ids.entries()) {
       const fd = fs.openSync(path.join(this.dir, segmentName(id)), flags);
       this.#fds.set(id, fd);
@@ -166,6 +167,7 @@ export class FileDb implements Db {
       const end = this.#replaySegment(id, fs.readFileSync(path.join(this.dir, segmentName(id))), last);
       this.#current = { id, size: end };
     }
+    this.#index.loading(false);
     if (ids.length === 0 && !this.#readOnly) {
       this.#fds.set(1, createSegment(this.dir, 1));
       this.#current = { id: 1, size: SEGMENT_HEADER.length };

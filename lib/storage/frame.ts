@@ -91,7 +91,7 @@ export function decodeFrame(buf: Buffer, at: number, end: number): DecodedOp[] {
     const keyLength = buf.readUInt32BE(p + 1);
     p += 5;
     need(keyLength);
-    const key = Buffer.from(buf.subarray(p, p + keyLength));
+    const key = buf.subarray(p, p + keyLength); // a view: the index copies what it keeps
     p += keyLength;
     if (type === OP_PUT) {
       need(4);

@@ -110,6 +110,11 @@ export class KeyIndex {
     this.#families.get(d.prefix)?.del(d.index);
   }
 
+  /** Starts or ends a bulk load (replay): see SortedIndex.loading. */
+  loading(on: boolean): void {
+    this.#sorted.loading(on);
+  }
+
   /** Entries within the range, in key order (descending with reverse). */
   *entries(r: IndexRange): Generator<IndexEntry> {
     if ((r.gt && r.gte) || (r.lt && r.lte)) throw new RangeError('give at most one lower bound (gt or gte) and one upper bound (lt or lte)');

@@ -41,6 +41,8 @@ export class SortedIndex {
   /** Changes since the last merge; null deletes a key of the sorted array. */
   #delta: Map<string, Change | null>;
   #deltaKeys: string[] | undefined;
+  /** While loading (replaying a log), changes pile up in the map and are merged once at the end. */
+  #loading = false;
 
   constructor(keys: string[] = [], at = new Float64Array(0), len = new Uint32Array(0), delta = new Map<string, Change | null>()) {
     this.#keys = keys;
@@ -81,7 +83,13 @@ export class SortedIndex {
   set(key: string, at: number, len: number): void {
     if (!this.#delta.has(key)) this.#deltaKeys = undefined;
     this.#delta.set(key, { at, len });
-    if (this.#delta.size > Math.max(MIN_DELTA, 4 * Math.sqrt(this.#keys.length))) this.#merge();
+    if (!this.#loading && this.#delta.size > Math.max(MIN_DELTA, 4 * Math.sqrt(this.#keys.length))) this.#merge();
+  }
+
+  /** Starts (true) or ends (false) a bulk load (a replay): one sort and merge at the end instead of many. */
+  loading(on: boolean): void {
+    this.#loading = on;
+    if (!on && this.#delta.size > 0) this.#merge();
   }
 
   del(key: string): void {
