@@ -225,11 +225,17 @@ export class FileDb implements Db {
   }
 
   #write(ops: FrameOp[], options?: WriteOptions): Promise<void> {
-    this.#checkOpen();
-    if (this.#readOnly) return Promise.reject(new LedgerError('ERR_LEDGER_READ_ONLY', `file storage ${this.dir} is open read-only`));
-    if (this.#failed) return Promise.reject(this.#failed);
-    if (ops.length === 0) return Promise.resolve();
-    const { frame, valueAt } = encodeFrame(ops);
+    let encoded: { frame: Buffer; valueAt: number[] };
+    try {
+      this.#checkOpen();
+      if (this.#readOnly) throw new LedgerError('ERR_LEDGER_READ_ONLY', `file storage ${this.dir} is open read-only`);
+      if (this.#failed) throw this.#failed;
+      if (ops.length === 0) return Promise.resolve();
+      encoded = encodeFrame(ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { frame, valueAt } = encoded;
     return new Promise((resolve, reject) => {
       this.#queue.push({ ops, frame, valueAt, sync: options?.sync === true, resolve, reject });
       if (!this.#writing) this.#idle = this.#drain();
@@ -323,14 +329,10 @@ export class FileDb implements Db {
   batch(ops: BatchOp[], options?: WriteOptions): Promise<void>;
   batch(ops?: BatchOp[], options?: WriteOptions): DbBatch | Promise<void> {
     if (ops === undefined) return new FileBatch((o, opts) => this.#write(o, opts));
-    try {
-      return this.#write(
-        ops.map((op) => ({ key: asBuffer(op.key), value: op.type === 'put' ? asBuffer(op.value) : undefined })),
-        options,
-      );
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#write(
+      ops.map((op) => ({ key: asBuffer(op.key), value: op.type === 'put' ? asBuffer(op.value) : undefined })),
+      options,
+    );
   }
 
   // ------------------------------------------------------------ reading
@@ -345,7 +347,7 @@ export class FileDb implements Db {
 
   /** The values at `locs` (undefined where absent), reading neighbouring values together. */
   async readLocs(locs: (Loc | undefined)[]): Promise<(Buffer | undefined)[]> {
-    const out: (Buffer | undefined)[] = new Array(locs.length).fill(undefined);
+    const out: (Buffer | undefined)[] = Array.from({ length: locs.length }, () => undefined);
     const reads: Promise<void>[] = [];
     let i = 0;
     while (i < locs.length) {
@@ -408,11 +410,11 @@ export class FileDb implements Db {
   }
 
   iterator(options: RangeOptions = {}): DbIterator<[Buffer, Buffer]> {
-    return new FileIterator(this, this.#entries(options), options.limit, true) as DbIterator<[Buffer, Buffer]>;
+    return new FileIterator(this, this.#entries(options), options.limit, true);
   }
 
   keys(options: RangeOptions = {}): DbIterator<Buffer> {
-    return new FileIterator(this, this.#entries(options), options.limit, false) as DbIterator<Buffer>;
+    return new FileIterator(this, this.#entries(options), options.limit, false);
   }
 
   #entries(options: RangeOptions): Generator<IndexEntry> {

@@ -29,9 +29,9 @@ export interface IndexEntry {
 /** The dense family and slot of a key, or undefined for a key kept in the sorted part. */
 function denseSlot(key: Buffer): { prefix: number; prefixLength: number; index: number } | undefined {
   if (key.length === 9 && (key[0] === P_RECORD || key[0] === P_BLOCK) && key.readUInt32BE(1) === 0)
-    return { prefix: key[0]!, prefixLength: 1, index: key.readUInt32BE(5) };
+    return { prefix: key[0], prefixLength: 1, index: key.readUInt32BE(5) };
   if (key.length === 10 && key[0] === P_NODE && key.readUInt32BE(2) === 0)
-    return { prefix: 0x10000 | (key[1]! << 8) | key[0]!, prefixLength: 2, index: key.readUInt32BE(6) };
+    return { prefix: 0x10000 | (key[1]! << 8) | key[0], prefixLength: 2, index: key.readUInt32BE(6) };
   return undefined;
 }
 

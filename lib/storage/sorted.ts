@@ -165,9 +165,9 @@ export class SortedIndex {
         continue;
       }
       if (ka === kb) i += step;
-      const c = this.#delta.get(kb!);
+      const c = this.#delta.get(kb);
       j += step;
-      if (c) yield { key: kb!, at: c.at, len: c.len };
+      if (c) yield { key: kb, at: c.at, len: c.len };
     }
   }
 

@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openRawDb, type Db } from '../support/raw-db';
+import { openRawDb } from '../support/raw-db';
 import { bytesEqual, toHex } from '../../lib/encoding/bytes';
 import { openCheckpoint } from '../../lib/note/checkpoint';
 import { encodeCbor } from '../../lib/encoding/codec';
