@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
-import { checkFrame, decodeFrame, encodeFrame, type FrameOp } from './frame';
+import { checkFrame, encodeFrame, walkFrame, type FrameOp } from './frame';
 import { KeyIndex, type IndexEntry, type IndexRange, type Loc } from './key-index';
 import { takeLock } from './lock-file';
 import { createSegment, isFileStore, listSegments, SEGMENT_BYTES, SEGMENT_HEADER, segmentName, writeMarker } from './segments';
@@ -188,6 +188,7 @@ export class FileDb implements Db {
       }
       return SEGMENT_HEADER.length;
     }
+    const index = this.#index;
     let at = SEGMENT_HEADER.length;
     while (at < buf.length) {
       const check = checkFrame(buf, at);
@@ -202,16 +203,14 @@ export class FileDb implements Db {
         }
         return at;
       }
-      let ops;
+      const base = id * SEG;
       try {
-        ops = decodeFrame(buf, at, check.end);
+        walkFrame(buf, at, check.end, (keyAt, keyLength, valueAt, valueLength) => {
+          if (valueAt >= 0) index.setAt(buf, keyAt, keyLength, base + valueAt, valueLength);
+          else index.delAt(buf, keyAt, keyLength);
+        });
       } catch (err) {
         throw corrupt(this.dir, id, at, (err as Error).message);
-      }
-      const base = id * SEG + at;
-      for (const op of ops) {
-        if (op.put) this.#index.set(op.key, base + op.valueAt, op.valueLength);
-        else this.#index.del(op.key);
       }
       at = check.end;
     }
@@ -233,7 +232,7 @@ export class FileDb implements Db {
       if (ops.length === 0) return Promise.resolve();
       encoded = encodeFrame(ops);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     const { frame, valueAt } = encoded;
     return new Promise((resolve, reject) => {
