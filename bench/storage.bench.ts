@@ -33,12 +33,18 @@ function reading(i: number): RecordInput {
 const tmpDir = (tag: string): string => fs.mkdtempSync(path.join(os.tmpdir(), `iot-ledger-bench-${tag}-`));
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
-function gc(): void {
+/** Full collections until the heap settles (one is not always enough to free a large replay's garbage). */
+async function gc(): Promise<void> {
+  let collect: (() => void) | undefined;
   try {
     v8.setFlagsFromString('--expose-gc');
-    (vm.runInNewContext('gc') as () => void)();
+    collect = vm.runInNewContext('gc') as () => void;
   } catch {
-    /* no gc: figures are noisier */
+    return; // no gc: figures are noisier
+  }
+  for (let i = 0; i < 3; i++) {
+    collect();
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -110,12 +116,12 @@ async function indexFootprint(count: number): Promise<{ bytesPerRecord: number; 
   await db.close();
   let disk = 0;
   for (const f of fs.readdirSync(dir)) disk += fs.statSync(path.join(dir, f)).size;
-  gc();
+  await gc();
   const base = memory();
   const start = process.hrtime.bigint();
   db = await FileDb.open(dir);
   const openSeconds = seconds(start);
-  gc();
+  await gc();
   const used = memory() - base;
   const estimate = db.indexBytes / count;
   await db.close();
