@@ -8,8 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
+import { spawnSync } from 'node:child_process';
 import { generateKey, keyToDid, privateKeyFromBytes } from '../lib/crypto';
 import { Ledger, type RecordInput } from '../lib/ledger';
 import { planWrite, type Tip } from '../lib/ledger/commit';
@@ -32,21 +31,6 @@ function reading(i: number): RecordInput {
 
 const tmpDir = (tag: string): string => fs.mkdtempSync(path.join(os.tmpdir(), `iot-ledger-bench-${tag}-`));
 const seconds = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
-
-/** Full collections until the heap settles (one is not always enough to free a large replay's garbage). */
-async function gc(): Promise<void> {
-  let collect: (() => void) | undefined;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    collect = vm.runInNewContext('gc') as () => void;
-  } catch {
-    return; // no gc: figures are noisier
-  }
-  for (let i = 0; i < 3; i++) {
-    collect();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The puts of `count` records, planned as the ledger plans them, in groups of `per` records. */
 function* plannedBatches(count: number, per: number): Generator<[Buffer, Buffer][]> {
@@ -103,30 +87,39 @@ async function ledgerAppends(kind: StorageKind, count: number): Promise<number> 
   return rate;
 }
 
-const memory = (): number => {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
+/** Opens the store in a fresh process and measures what the open adds to its heap and array buffers. */
+function measureOpen(dir: string): { heap: number; arrayBuffers: number; estimate: number; openSeconds: number } {
+  const mod = path.join(__dirname, '..', 'lib', 'storage', 'file-db.js');
+  const script = `
+    const { FileDb } = require(${JSON.stringify(mod)});
+    const settle = async () => { for (let i = 0; i < 3; i++) { global.gc(); await new Promise((r) => setTimeout(r, 50)); } };
+    (async () => {
+      await settle();
+      const m0 = process.memoryUsage();
+      const t = process.hrtime.bigint();
+      const db = await FileDb.open(${JSON.stringify(dir)});
+      const openSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+      await settle();
+      const m1 = process.memoryUsage();
+      console.log(JSON.stringify({ heap: m1.heapUsed - m0.heapUsed, arrayBuffers: m1.arrayBuffers - m0.arrayBuffers, estimate: db.indexBytes, openSeconds }));
+      await db.close();
+    })();`;
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`measuring the open failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { heap: number; arrayBuffers: number; estimate: number; openSeconds: number };
+}
 
-/** Writes `count` records into a file store, then measures the index an open of it builds. */
-async function indexFootprint(count: number): Promise<{ bytesPerRecord: number; estimate: number; openSeconds: number; diskBytesPerRecord: number }> {
+/** Writes `count` records into a file store, then measures the index an open of it builds (in a fresh process). */
+async function indexFootprint(count: number): Promise<{ heap: number; arrayBuffers: number; estimate: number; openSeconds: number; disk: number }> {
   const dir = tmpDir(`index-${count}`);
-  let db = await FileDb.open(dir, { create: true });
+  const db = await FileDb.open(dir, { create: true });
   for (const puts of plannedBatches(count, 4096)) await db.batch(puts.map(([key, value]) => ({ type: 'put' as const, key, value })), { sync: false });
   await db.close();
   let disk = 0;
   for (const f of fs.readdirSync(dir)) disk += fs.statSync(path.join(dir, f)).size;
-  await gc();
-  const base = memory();
-  const start = process.hrtime.bigint();
-  db = await FileDb.open(dir);
-  const openSeconds = seconds(start);
-  await gc();
-  const used = memory() - base;
-  const estimate = db.indexBytes / count;
-  await db.close();
+  const m = measureOpen(dir);
   fs.rmSync(dir, { recursive: true, force: true });
-  return { bytesPerRecord: used / count, estimate, openSeconds, diskBytesPerRecord: disk / count };
+  return { heap: m.heap / count, arrayBuffers: m.arrayBuffers / count, estimate: m.estimate / count, openSeconds: m.openSeconds, disk: disk / count };
 }
 
 export async function benchStorage(): Promise<void> {
@@ -136,12 +129,14 @@ export async function benchStorage(): Promise<void> {
     { name: `Ledger.append, ${BATCH} concurrent appenders (${n.toLocaleString('en-US')} records), file store vs LevelDB`, ours: await ledgerAppends('file', n), baseline: await ledgerAppends('leveldb', n), unit: 'records/s' },
   ];
   printFigures('Storage: file store (ours) against LevelDB (baseline)', figures);
-  console.log('\nFile store index after open (replay): heap + array buffers per record (estimate from the structures), open time, bytes on disk per record');
-  console.log('| records | index bytes/record (measured) | (estimate) | open (replay) | disk bytes/record |');
-  console.log('|---:|---:|---:|---:|---:|');
+  console.log('\nFile store index after open (replay), measured in a fresh process: bytes per record of heap and of array buffers (typed arrays), their sum, the estimate from the structures, open time, bytes on disk per record');
+  console.log('| records | heap B/record | typed arrays B/record | index B/record | (estimate) | open (replay) | disk B/record |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
   const sizes = process.env.BENCH_STORAGE_LARGE === '0' ? [100_000] : [100_000, 1_000_000];
   for (const size of sizes) {
     const r = await indexFootprint(size);
-    console.log(`| ${size.toLocaleString('en-US')} | ${Math.round(r.bytesPerRecord)} | ${Math.round(r.estimate)} | ${r.openSeconds.toFixed(2)} s | ${Math.round(r.diskBytesPerRecord)} |`);
+    console.log(
+      `| ${size.toLocaleString('en-US')} | ${Math.round(r.heap)} | ${Math.round(r.arrayBuffers)} | ${Math.round(r.heap + r.arrayBuffers)} | ${Math.round(r.estimate)} | ${r.openSeconds.toFixed(2)} s | ${Math.round(r.disk)} |`,
+    );
   }
 }
