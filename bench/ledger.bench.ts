@@ -122,6 +122,19 @@ interface RssGrowth {
   growthMb: number;
   /** Mean RSS over the last tenth of the records minus that over the second tenth, MB: what grows with size. */
   lateGrowthMb: number;
+  /** At the end: V8 heap committed, and the RSS split of /proc/self/status (anonymous, file-backed), MB. */
+  end?: { heapMb: number; anonMb: number; fileMb: number };
+}
+
+function endOfRun(): { heapMb: number; anonMb: number; fileMb: number } {
+  const mb = (field: string, status: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
+  let status = '';
+  try {
+    status = fs.readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // not Linux: only the heap figure
+  }
+  return { heapMb: process.memoryUsage().heapTotal / 2 ** 20, anonMb: mb('RssAnon', status), fileMb: mb('RssFile', status) };
 }
 
 /** RSS growth while `run` writes `count` records, sampled on every progress call and every 20 ms. */
@@ -146,7 +159,7 @@ async function rssGrowth(count: number, run: (progress: (done: number) => void) 
     clearInterval(timer);
   }
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return { growthMb: (peak - base) / 2 ** 20, lateGrowthMb: (mean(tenths[9]) - mean(tenths[1])) / 2 ** 20 };
+  return { growthMb: (peak - base) / 2 ** 20, lateGrowthMb: (mean(tenths[9]) - mean(tenths[1])) / 2 ** 20, end: endOfRun() };
 }
 
 /**
@@ -193,33 +206,37 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-export async function benchLedger(): Promise<Figure[]> {
+/** `only` runs one entry: 'tput' the 64-appender throughput, 'rss' the memory while appending the large ledger. */
+export async function benchLedger(only?: 'tput' | 'rss'): Promise<Figure[]> {
   const large = Number(process.env.BENCH_RECORDS ?? 1_000_000);
   const figures: Figure[] = [];
   const dirs: string[] = [];
   try {
     // 1. durable append throughput
-    const dir = tmpDir('tput');
-    dirs.push(dir);
-    const ledger = await Ledger.open(dir, { name: 'bench.example/tput', gatewayKey });
-    const ours = await appendConcurrently(ledger, THROUGHPUT_RECORDS);
-    await ledger.close();
-    const rawRate = await rawRecords(THROUGHPUT_RECORDS);
-    const sameRate = await rawSamePuts(THROUGHPUT_RECORDS);
-    figures.push({
-      name: `durable appends, ${APPENDERS} appenders, 200-byte bodies, ${THROUGHPUT_RECORDS / 1000}k (raw: records only, synced batches of ${APPENDERS})`,
-      ours,
-      baseline: rawRate,
-      unit: 'rec/s',
-      target: '>= 0.5',
-    });
-    figures.push({
-      name: 'same, raw baseline writing exactly the ledger\'s puts (records, nodes, index entries, head)',
-      ours,
-      baseline: sameRate,
-      unit: 'rec/s',
-      target: 'informative',
-    });
+    if (only !== 'rss') {
+      const dir = tmpDir('tput');
+      dirs.push(dir);
+      const ledger = await Ledger.open(dir, { name: 'bench.example/tput', gatewayKey });
+      const ours = await appendConcurrently(ledger, THROUGHPUT_RECORDS);
+      await ledger.close();
+      const rawRate = await rawRecords(THROUGHPUT_RECORDS);
+      const sameRate = await rawSamePuts(THROUGHPUT_RECORDS);
+      figures.push({
+        name: `durable appends, ${APPENDERS} appenders, 200-byte bodies, ${THROUGHPUT_RECORDS / 1000}k (raw: records only, synced batches of ${APPENDERS})`,
+        ours,
+        baseline: rawRate,
+        unit: 'rec/s',
+        target: '>= 0.5',
+      });
+      figures.push({
+        name: 'same, raw baseline writing exactly the ledger\'s puts (records, nodes, index entries, head)',
+        ours,
+        baseline: sameRate,
+        unit: 'rec/s',
+        target: 'informative',
+      });
+    }
+    if (only === 'tput') return figures;
 
     // 2. memory while appending the large ledger
     const bigDir = tmpDir('big');
@@ -240,6 +257,11 @@ export async function benchLedger(): Promise<Figure[]> {
       unit: 'MB',
       target: 'flat',
     });
+    if (only === 'rss') {
+      for (const [kind, r] of [['ours', oursRss], ['raw', rawRss]] as const)
+        if (r.end) console.log(`${kind} at the end: V8 heap ${r.end.heapMb.toFixed(1)} MB, RssAnon ${r.end.anonMb.toFixed(1)} MB, RssFile ${r.end.fileMb.toFixed(1)} MB`);
+      return figures;
+    }
 
     // 3. open time: large ledger vs 1k
     const smallDir = tmpDir('small');
@@ -284,8 +306,8 @@ export async function benchLedger(): Promise<Figure[]> {
     });
   } finally {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    printFigures('## Ledger', figures);
   }
-  printFigures('## Ledger', figures);
   return figures;
 }
 

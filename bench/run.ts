@@ -12,6 +12,8 @@ async function run(): Promise<void> {
   console.log(`# node-red-contrib-iot-ledger benchmarks (${process.version}, ${new Date().toISOString()})`);
   if (!only || only === 'envelope') benchEnvelopes();
   if (!only || only === 'ledger') await benchLedger();
+  if (only === 'ledger-tput') await benchLedger('tput');
+  if (only === 'ledger-rss') await benchLedger('rss');
   if (!only || only === 'hypercore') await benchHypercore();
   if (!only || only === 'cli') benchCli();
   if (!only || only === 'audit') await benchAudit();
