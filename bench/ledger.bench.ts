@@ -248,7 +248,7 @@ export async function benchLedger(only?: 'tput' | 'rss'): Promise<Figure[]> {
       ours: oursRss.growthMb,
       baseline: rawRss.growthMb,
       unit: 'MB',
-      target: '< 64 MB',
+      target: '< 48 MB',
     });
     figures.push({
       name: 'RSS growth with size: mean RSS over the last tenth of those records minus over the second tenth',

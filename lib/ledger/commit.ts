@@ -29,9 +29,15 @@ export interface Receipt {
   block: number;
 }
 
-/** A validated record and its canonical bytes, waiting to be written. */
+/** What the write needs of a record besides its bytes: the fields its index entries hold. */
+export type IndexedFields = Pick<LedgerRecord, 'type' | 'time' | 'device'>;
+
+/**
+ * A validated record's index fields and its canonical bytes, waiting to be written. Not the
+ * whole record: its body stays with the caller, instead of living until the write is synced.
+ */
 export interface Prepared {
-  record: LedgerRecord;
+  record: IndexedFields;
   bytes: Uint8Array;
 }
 
@@ -76,7 +82,7 @@ export interface Leaf {
  * index entries; appends its leaf hash to `frontier` and returns it. Replicas write with it too,
  * so a copy holds the same keys and values as its origin.
  */
-export function putRecord(sink: PutSink, frontier: CompactRange, record: LedgerRecord, bytes: Uint8Array): Uint8Array {
+export function putRecord(sink: PutSink, frontier: CompactRange, record: IndexedFields, bytes: Uint8Array): Uint8Array {
   const index = frontier.size;
   const leaf = leafHash(bytes);
   sink.put(recordKey(index), recordValue(leaf, bytes));

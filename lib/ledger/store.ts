@@ -6,7 +6,7 @@ import type { PrivateKey } from '../crypto/keys';
 import type { NoteVerifier } from '../note/note';
 import { openBlock, type BlockInfo } from './blocks';
 import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
-import { planWrite, type CommitSettings, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
+import { planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
 import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
 import { ledgerExists, openDb, type Db } from './lock';
@@ -14,7 +14,7 @@ import type { StorageChoice } from '../storage/open';
 import { checkLedgerName, openState } from './open';
 import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } from './proofs';
 import { readRecord, scanIndex, scanRecords, type StoredRecord } from './reads';
-import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordFromInput, type RecordInput } from './record';
+import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordFromInput, type LedgerRecord, type RecordInput } from './record';
 
 export interface LedgerOptions {
   /** The ledger's name: checkpoint origin and note key name. Required when creating. */
@@ -75,6 +75,19 @@ function settingsFrom(opts: LedgerOptions): Settings {
   const now = opts.now ?? Date.now;
   if (typeof now !== 'function') throw invalid('now must be a function returning ms since the epoch');
   return { blockRecords, blockMs: Math.round(blockSeconds * 1000), readOnly: opts.readOnly === true, maxRecordBytes, now };
+}
+
+/** What a queued write keeps of a record: its bytes and index fields, not its body. */
+function toWrite({ record, bytes }: { record: LedgerRecord; bytes: Uint8Array }): Prepared {
+  const fields: IndexedFields = { type: record.type, time: record.time };
+  if (record.device !== undefined) fields.device = record.device;
+  return { record: fields, bytes };
+}
+
+function oneReceipt(result: WriteResult): Receipt {
+  const [receipt] = result as Receipt[];
+  if (!receipt) throw new LedgerError('ERR_INTERNAL', 'an append of one record gave no receipt');
+  return receipt;
 }
 
 function checkGatewayKey(key: unknown): asserts key is PrivateKey {
@@ -204,12 +217,16 @@ export class Ledger extends EventEmitter {
   // ---------------------------------------------------------------- writing
 
   /** Appends one record; resolves once the synced write holding it is done. */
-  async append(input: RecordInput): Promise<Receipt> {
-    this.#checkWritable();
-    const prepared = recordFromInput(input, this.#now(), this.#settings.maxRecordBytes);
-    const [receipt] = (await this.#submit({ kind: 'append', records: [prepared] }, 1)) as Receipt[];
-    if (!receipt) throw new LedgerError('ERR_INTERNAL', 'an append of one record gave no receipt');
-    return receipt;
+  append(input: RecordInput): Promise<Receipt> {
+    // Not an async function: its suspended frame would hold `input` (the body) until the sync.
+    let job: WriteJob;
+    try {
+      this.#checkWritable();
+      job = { kind: 'append', records: [toWrite(recordFromInput(input, this.#now(), this.#settings.maxRecordBytes))] };
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return this.#submit(job, 1).then(oneReceipt);
   }
 
   /** Appends records together: all of them in one synced write, or none when any is refused. */
@@ -220,7 +237,7 @@ export class Ledger extends EventEmitter {
     const now = this.#now();
     const records: Prepared[] = inputs.map((input, item) => {
       try {
-        return recordFromInput(input, now, this.#settings.maxRecordBytes);
+        return toWrite(recordFromInput(input, now, this.#settings.maxRecordBytes));
       } catch (err) {
         if (!isLedgerError(err)) throw err;
         throw new LedgerError(err.code, `record ${item}: ${err.message}`, { ...err.details, item });

@@ -48,11 +48,21 @@ function causeOf(err: unknown): { code?: string; message: string } {
   return { code: cause?.code ?? (err as { code?: string }).code, message: cause?.message ?? (err as Error).message };
 }
 
+/**
+ * LevelDB's memory, chosen for a process that appends for a long time (bench/RESULTS.md, "RSS
+ * over 1M appended records"). LevelDB mmaps every open table file, and a compaction reads its
+ * inputs through those maps, so open tables (1000 by default) and large ones (2 MB) show up as
+ * resident pages: fewer and smaller tables cost a reopen when an old record is read. The
+ * memtable (4 MB by default, two while one is flushed) is smaller, at the price of more level-0
+ * files. The block cache (8 MB) is left as it is: it fills only on reads.
+ */
+export const LEVEL_OPTIONS = { writeBufferSize: 1 << 20, maxFileSize: 1 << 20, maxOpenFiles: 50 } as const;
+
 /** Opens the LevelDB database at `location` (ERR_LEDGER_LOCKED, ERR_LEDGER_CORRUPT, ERR_LEDGER_IO; `dir` names it). */
 export async function openLevelDb(location: string, dir: string, create: boolean, lockedMessage: string): Promise<Db> {
   const lib = loadClassicLevel();
   if (!lib.ok) throw levelUnavailable(dir, lib.reason);
-  const level: Level = new lib.ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: create });
+  const level: Level = new lib.ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: create, ...LEVEL_OPTIONS });
   try {
     await level.open();
   } catch (err) {
