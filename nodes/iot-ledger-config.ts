@@ -14,6 +14,7 @@ import * as mqtt from 'mqtt';
 type MqttClient = mqtt.MqttClient;
 import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
 import { configText } from './lib/config-text';
+import { describeStorage } from '../lib/storage/open';
 
 export = function register(RED: RED): void {
   mountTileRoutes(RED.httpNode);
@@ -45,6 +46,7 @@ export = function register(RED: RED): void {
         opened = (async () => {
           const gatewayKey = loadOrCreateKeyFile(this.keyFile, () => generateKey('Ed25519'));
           const gw = await acquireGateway(this.dir, { name: this.ledgerName, gatewayKey, blockRecords, blockSeconds });
+          this.log(`ledger ${this.dir}: ${describeStorage(gw.ledger.storage)}`);
           if (endpoints.length > 0 && !gw.witnesses) {
             const transport = autoTransport();
             client = new WitnessClient(gw.ledger, endpoints, { quorum, transport });

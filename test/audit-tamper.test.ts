@@ -2,7 +2,7 @@
 // directly, and the audit's first finding must name that record, node or block.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { ClassicLevel } from 'classic-level';
+import { openRawDb, type Db } from './support/raw-db';
 import { auditLedger } from '../lib/audit';
 import { buildSampleLedger, copyDir, type SampleLedger } from './support/audit-fixtures';
 
@@ -27,7 +27,7 @@ function prng(seed: number): () => number {
 }
 
 async function readAll(dir: string): Promise<Stored[]> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const db = await openRawDb(dir);
   const out: Stored[] = [];
   for await (const [key, value] of db.iterator()) {
     if (key[0] === 0x72) out.push({ key, value, target: { kind: 'record', index: key.readUInt32BE(5) } });
@@ -39,7 +39,7 @@ async function readAll(dir: string): Promise<Stored[]> {
 }
 
 async function corrupt(dir: string, key: Buffer, value: Buffer, at: number, xor: number): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const db = await openRawDb(dir);
   const damaged = Buffer.from(value);
   damaged[at] ^= xor;
   await db.put(key, damaged);

@@ -1,3 +1,4 @@
+import { openRawDb } from './support/raw-db';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
@@ -86,9 +87,7 @@ describe('audit: a clean ledger', function () {
   });
 
   it('refuses a ledger that another process holds, and a directory that is no ledger', async () => {
-    const { ClassicLevel } = await import('classic-level');
-    const db = new ClassicLevel(sample.dir);
-    await db.open();
+    const db = await openRawDb(sample.dir);
     try {
       await assert.rejects(auditLedger(sample.dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED'));
     } finally {
@@ -101,9 +100,7 @@ describe('audit: a clean ledger', function () {
 
   it('reads a database another part of this process holds open, through a snapshot', async () => {
     const dir = copyDir(sample.dir);
-    const { ClassicLevel } = await import('classic-level');
-    const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    await db.open();
+    const db = await openRawDb(dir);
     try {
       await assert.rejects(auditLedger(dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED'));
       const audit = auditLedger(dir, { db });

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { openRawDb, type Db } from './support/raw-db';
 import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
 import { buildSampleLedger, copyDir, keys, tempDir, type SampleLedger } from './support/audit-fixtures';
@@ -28,7 +28,7 @@ describe('CLI: audit', function () {
     sample = await buildSampleLedger();
     work = tempDir('audit-cli-');
     damaged = copyDir(sample.dir);
-    const db = new ClassicLevel<Buffer, Buffer>(damaged, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const db = await openRawDb(damaged);
     const v = (await db.get(keys.record(17))) as Buffer;
     v[50] ^= 0x10;
     await db.put(keys.record(17), v);
@@ -50,7 +50,7 @@ describe('CLI: audit', function () {
   it('without --key, a ledger whose meta is damaged: one line for the missing key, then the findings', async () => {
     const noMeta = copyDir(sample.dir);
     try {
-      const db = new ClassicLevel<Buffer, Buffer>(noMeta, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      const db = await openRawDb(noMeta);
       await db.put(keys.meta(), Buffer.from('not a meta record'));
       await db.close();
       const r = runCli(['audit', noMeta]);
@@ -101,8 +101,7 @@ describe('CLI: audit', function () {
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /ERR_NOT_FOUND/);
     assert.equal(runCli(['audit', sample.dir, '--key', 'garbage']).status, 2);
-    const db = new ClassicLevel(sample.dir);
-    await db.open();
+    const db = await openRawDb(sample.dir);
     try {
       const r = runCli(['audit', sample.dir]);
       assert.equal(r.status, 2);

@@ -141,6 +141,7 @@ class Auditor {
       security: summariseSecurity(this.#security),
       unsealed: Math.max(0, survey.storedSize - chain.lastSize),
       durationMs: Math.round(performance.now() - started),
+      storage: this.#store.storage,
     };
   }
 

@@ -20,7 +20,7 @@ export function formatReport(r: AuditReport): string {
   const verdict = r.clean ? 'CLEAN' : `${r.findings.length + r.omitted} FINDING${r.findings.length + r.omitted === 1 ? '' : 'S'}`;
   lines.push(`${verdict}: ledger "${r.name}", ${r.size} records in ${r.blocks} blocks${r.from > 0 ? `, audited from record ${r.from}` : ''}`);
   lines.push(
-    `checked ${r.checked.records} records, ${r.checked.nodes} nodes, ${r.checked.blocks} blocks, ${r.checked.signatures} signatures in ${r.durationMs} ms`,
+    `checked ${r.checked.records} records, ${r.checked.nodes} nodes, ${r.checked.blocks} blocks, ${r.checked.signatures} signatures in ${r.durationMs} ms (${r.storage === 'file' ? 'file storage' : 'LevelDB'})`,
   );
   lines.push(`gateway key (${r.trust === 'given' ? 'given' : "from the ledger's own meta: pass --key to check against a key you trust"}): ${r.verifier ?? 'none'}`);
   const sec = r.security;

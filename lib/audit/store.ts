@@ -1,85 +1,86 @@
-// Raw, read-only access to a ledger's LevelDB directory: gets and buffered range cursors.
-// The audit never writes; it reads keys exactly as docs/FORMAT.md lays them out.
-import * as fs from 'node:fs';
+// Raw, read-only access to a ledger's storage (LevelDB or the file store): gets and buffered
+// range cursors. The audit never writes; it reads keys exactly as docs/FORMAT.md lays them out.
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import { LedgerError } from '../errors';
+import { FileDb } from '../storage/file-db';
+import { openLevelDb } from '../storage/level';
+import { storageIn } from '../storage/open';
+import type { Db, DbSnapshot, ReadOptions, StorageKind } from '../storage/types';
 import { createView, isWriteRefusal, whyNotInPlace, type View } from './view';
 
 export type Entry = [key: Uint8Array, value: Uint8Array];
 
-type Db = ClassicLevel<Uint8Array, Uint8Array>;
-/** The part of a classic-level iterator the audit uses (keys and values as views). */
+/** The part of an iterator the audit uses. */
 interface DbIterator {
   nextv(size: number): Promise<Entry[]>;
   close(): Promise<void>;
 }
 
-const VIEW = { keyEncoding: 'view', valueEncoding: 'view' } as const;
-
-function causeCode(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.code === 'LEVEL_LOCKED') return 'LEVEL_LOCKED';
-    if (!e.cause) return typeof e.code === 'string' ? e.code : undefined;
-  }
-  return undefined;
-}
-
 /**
- * An already open classic-level database of a ledger (such as the one a running gateway
- * holds): the audit reads it through an explicit snapshot and leaves it open.
+ * An already open storage of a ledger (such as the one a running gateway holds): the audit
+ * reads it through an explicit snapshot and leaves it open.
  */
-export interface OpenLedgerDb {
-  readonly status: string;
-  snapshot(): { close(): Promise<void> };
-  get(key: Buffer, options?: object): Promise<Buffer | Uint8Array | undefined>;
-  iterator(options?: object): unknown;
-}
+export type OpenLedgerDb = Db;
 
 export class RawStore {
   readonly #db: Db;
   readonly dir: string;
   /** Set when reading someone else's open database: read from it, close only this. */
-  readonly #snapshot: { close(): Promise<void> } | undefined;
-  readonly #read: object;
+  readonly #snapshot: DbSnapshot | undefined;
+  readonly #read: ReadOptions;
 
   /** Set when reading through a private view (see view.ts): removed on close. */
   readonly #view: View | undefined;
-  /** Why the ledger is read through a view, when it is. */
+  /** Why the ledger is read through a view (or, for the file store, read-only), when it is. */
   readonly viewReason: string | undefined;
 
-  private constructor(dir: string, db: Db, snapshot?: { close(): Promise<void> }, view?: { view: View; reason: string }) {
+  private constructor(dir: string, db: Db, snapshot?: DbSnapshot, view?: { view?: View; reason: string }) {
     this.dir = dir;
     this.#db = db;
     this.#snapshot = snapshot;
-    this.#read = snapshot ? { ...VIEW, snapshot } : VIEW;
+    this.#read = snapshot ? { snapshot } : {};
     this.#view = view?.view;
     this.viewReason = view?.reason;
+  }
+
+  /** The backend holding the ledger. */
+  get storage(): StorageKind {
+    return this.#db.kind;
   }
 
   /** Reads an open database through a snapshot: appends may continue, the audit sees one moment. */
   static fromOpen(dir: string, db: OpenLedgerDb): RawStore {
     if (db.status !== 'open') throw new LedgerError('ERR_LEDGER_CLOSED', `the database given for ${dir} is not open`);
-    let snapshot: { close(): Promise<void> };
+    let snapshot: DbSnapshot;
     try {
       snapshot = db.snapshot();
     } catch (err) {
       throw new LedgerError('ERR_LEDGER_IO', `cannot take a snapshot of ${dir}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    return new RawStore(dir, db as unknown as Db, snapshot);
+    return new RawStore(dir, db, snapshot);
   }
 
   /**
-   * Opens an existing ledger directory. ERR_NOT_FOUND, ERR_LEDGER_LOCKED or ERR_LEDGER_IO.
-   * A directory that cannot be written (read-only, or its disk full) is read through a
-   * private view in the temporary directory, so that LevelDB's own writes never reach it.
+   * Opens an existing ledger directory. ERR_NOT_FOUND, ERR_LEDGER_LOCKED, ERR_LEDGER_STORAGE or
+   * ERR_LEDGER_IO. A LevelDB directory that cannot be written (read-only, or its disk full) is
+   * read through a private view in the temporary directory, so that LevelDB's own writes never
+   * reach it; a file store there is opened read-only (no lock, no repair of a torn tail).
    */
   static async open(dir: string): Promise<RawStore> {
-    if (!fs.existsSync(path.join(dir, 'CURRENT'))) {
-      throw new LedgerError('ERR_NOT_FOUND', `no ledger (LevelDB directory) at ${dir}`);
-    }
+    const kind = storageIn(dir);
+    if (kind === undefined) throw new LedgerError('ERR_NOT_FOUND', `no ledger (LevelDB or file storage) at ${dir}`);
     const reason = whyNotInPlace(dir);
+    if (kind === 'file') {
+      if (reason !== undefined) return new RawStore(dir, await openFile(dir, true), undefined, { reason });
+      try {
+        return new RawStore(dir, await openFile(dir, false));
+      } catch (err) {
+        if (err instanceof LedgerError && err.code === 'ERR_LEDGER_IO' && isWriteRefusal(err.message))
+          return new RawStore(dir, await openFile(dir, true), undefined, { reason: err.message });
+        throw err;
+      }
+    }
     if (reason !== undefined) return RawStore.#openView(dir, reason);
     try {
       return new RawStore(dir, await openLevel(dir, dir));
@@ -108,7 +109,7 @@ export class RawStore {
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     try {
-      return await this.#db.get(key, this.#read);
+      return await this.#db.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength), this.#read);
     } catch (err) {
       throw io(err, 'read');
     }
@@ -117,7 +118,7 @@ export class RawStore {
   /** Values of `keys` (undefined where absent), in one call. */
   async getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     try {
-      return await this.#db.getMany(keys, this.#read);
+      return await this.#db.getMany(keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength)), this.#read);
     } catch (err) {
       throw io(err, 'read');
     }
@@ -125,7 +126,7 @@ export class RawStore {
 
   /** Entries with gte <= key < lt, in key order, fetched in batches ahead of use. */
   cursor(gte: Uint8Array, lt: Uint8Array, batch = 1000): Cursor {
-    return new Cursor(this.#db.iterator({ ...this.#read, gte, lt }), batch);
+    return new Cursor(this.#db.iterator({ ...this.#read, gte: Buffer.from(gte), lt: Buffer.from(lt) }) as unknown as DbIterator, batch);
   }
 
   /** The greatest entry with gte <= key < lt. */
@@ -139,7 +140,7 @@ export class RawStore {
   }
 
   async #edge(gte: Uint8Array, lt: Uint8Array, reverse: boolean): Promise<Entry | undefined> {
-    const it = this.#db.iterator({ ...this.#read, gte, lt, reverse, limit: 1 }) as unknown as DbIterator;
+    const it = this.#db.iterator({ ...this.#read, gte: Buffer.from(gte), lt: Buffer.from(lt), reverse, limit: 1 }) as unknown as DbIterator;
     try {
       const [e] = await it.nextv(1);
       return e;
@@ -162,19 +163,20 @@ export class RawStore {
   }
 }
 
+const lockedMessage = (dir: string): string => `ledger ${dir} is open in another process; stop it (or audit a copy)`;
+
 /** Opens the LevelDB database at `location`, naming the ledger `dir` in errors. */
-async function openLevel(location: string, dir: string): Promise<Db> {
-  const db = new ClassicLevel<Uint8Array, Uint8Array>(location, { ...VIEW, createIfMissing: false, errorIfExists: false });
+function openLevel(location: string, dir: string): Promise<Db> {
+  return openLevelDb(location, dir, false, lockedMessage(dir));
+}
+
+async function openFile(dir: string, readOnly: boolean): Promise<Db> {
   try {
-    await db.open({ createIfMissing: false, errorIfExists: false });
+    return await FileDb.open(path.resolve(dir), { readOnly });
   } catch (err) {
-    if (causeCode(err) === 'LEVEL_LOCKED') {
-      throw new LedgerError('ERR_LEDGER_LOCKED', `ledger ${dir} is open in another process; stop it (or audit a copy)`);
-    }
-    const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-    throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${why}`);
+    if (err instanceof LedgerError && err.code === 'ERR_LEDGER_LOCKED') err.message = lockedMessage(dir);
+    throw err;
   }
-  return db;
 }
 
 function io(err: unknown, what: string): LedgerError {

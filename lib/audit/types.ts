@@ -1,6 +1,7 @@
 // The public shapes of the audit: what it is asked, what it reports.
 import type { Jwk, PublicKey } from '../crypto/keys';
 import type { OpenLedgerDb } from './store';
+import type { StorageKind } from '../storage/types';
 
 export type FindingKind =
   | 'record-hash'
@@ -56,6 +57,8 @@ export interface AuditReport {
   /** Records after the last sealed block: hashed and tree-checked, but under no signed checkpoint yet. */
   unsealed: number;
   durationMs: number;
+  /** The backend the ledger is stored in: LevelDB (`leveldb`) or the pure-JavaScript file store (`file`). */
+  storage: StorageKind;
 }
 
 /**

@@ -2,6 +2,7 @@ import { Ledger } from '../ledger';
 import { toBase64 } from '../encoding/bytes';
 import { onePositional, parseArgs } from './args';
 import type { CliIo } from './io';
+import { describeStorage } from '../storage/open';
 
 export const infoUsage = 'iot-ledger info DIR [--json]';
 
@@ -18,6 +19,7 @@ export async function info(argv: string[], io: CliIo): Promise<number> {
       pending: ledger.pending,
       gateway: ledger.gatewayDid,
       verifier: ledger.verifierKey,
+      storage: ledger.storage.kind,
       latest: latest
         ? {
             height: latest.height,
@@ -36,6 +38,7 @@ export async function info(argv: string[], io: CliIo): Promise<number> {
         `blocks:   ${report.blocks}${report.pending ? ` (${report.pending} record(s) not yet in a block)` : ''}`,
         `gateway:  ${report.gateway}`,
         `verifier: ${report.verifier}`,
+        `storage:  ${describeStorage(ledger.storage)}`,
       ];
       if (report.latest) {
         lines.push(`latest checkpoint (block ${report.latest.height}, ${report.latest.time}):`);

@@ -4,6 +4,7 @@ import { UsageError } from './args';
 import { audit, auditUsage } from './audit';
 import { check, checkUsage } from './check';
 import { contract, contractUsage } from './contract';
+import { convert, convertUsage } from './convert';
 import { processIo, type CliIo } from './io';
 import { exportRecords, exportUsage } from './export';
 import { firmware, firmwareUsage } from './firmware';
@@ -29,6 +30,7 @@ const commands: Record<string, { run: Command; usage: string }> = {
   export: { run: exportRecords, usage: exportUsage },
   info: { run: info, usage: infoUsage },
   migrate: { run: migrate, usage: migrateUsage },
+  convert: { run: convert, usage: convertUsage },
   contract: { run: contract, usage: contractUsage },
   audit: { run: audit, usage: auditUsage },
   firmware: { run: firmware, usage: firmwareUsage },

@@ -1,16 +1,18 @@
-// Opening the LevelDB directory of a ledger, owned by one process and one Ledger at a time.
+// Opening the storage of a ledger, owned by one process and one Ledger at a time.
 //
 // LevelDB locks its LOCK file with fcntl(), which only excludes other processes. Within
 // one process it keeps a table of held locks, but a refused second open first opens and
 // then closes LOCK, and closing any descriptor of a file drops the process's fcntl locks
 // on it: after that, another process could open the ledger too. So a second open in the
-// same process must be refused here, before LevelDB is asked.
+// same process must be refused here, before the storage is asked. (The file store's LOCK
+// file excludes other processes by itself; the same rule applies to it.)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClassicLevel } from 'classic-level';
 import { LedgerError } from '../errors';
+import { openStorage, storageIn, type StorageChoice } from '../storage/open';
+import type { Db } from '../storage/types';
 
-export type Db = ClassicLevel<Buffer, Buffer>;
+export type { Db } from '../storage/types';
 
 const REGISTRY = Symbol.for('node-red-contrib-iot-ledger.open-ledgers');
 
@@ -24,19 +26,20 @@ function lockedMessage(dir: string, where: string): string {
   return `ledger ${dir} is locked: it is already open ${where}; one process owns a ledger directory (close it there first)`;
 }
 
-/** True when the directory holds a LevelDB database. */
-export function levelDbExists(dir: string): boolean {
-  return fs.existsSync(path.join(dir, 'CURRENT'));
+/** True when the directory holds ledger storage (LevelDB or the file store). */
+export function ledgerExists(dir: string): boolean {
+  return storageIn(dir) !== undefined;
 }
 
 /**
- * Opens (and with `create`, creates) the database. Throws ERR_LEDGER_LOCKED when this or
- * another process has it open, ERR_NOT_FOUND when it does not exist and may not be created.
+ * Opens (and with `create`, creates) the storage. Throws ERR_LEDGER_LOCKED when this or
+ * another process has it open, ERR_NOT_FOUND when it does not exist and may not be created,
+ * ERR_LEDGER_STORAGE when its backend cannot work on this machine.
  */
-export async function openLevel(dir: string, create: boolean): Promise<{ db: Db; release: () => void }> {
+export async function openDb(dir: string, create: boolean): Promise<{ db: Db; release: () => void; storage: StorageChoice }> {
   const location = path.resolve(dir);
   if (create) fs.mkdirSync(location, { recursive: true });
-  else if (!levelDbExists(location)) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
+  else if (!ledgerExists(location)) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
   let id: string;
   try {
     id = fs.realpathSync(location);
@@ -51,25 +54,11 @@ export async function openLevel(dir: string, create: boolean): Promise<{ db: Db;
     if (!released) dirs.delete(id);
     released = true;
   };
-  const db: Db = new ClassicLevel<Buffer, Buffer>(location, {
-    keyEncoding: 'buffer',
-    valueEncoding: 'buffer',
-    createIfMissing: create,
-  });
   try {
-    await db.open();
+    const { db, storage } = await openStorage(location, { create, lockedMessage: lockedMessage(dir, 'in another process') });
+    return { db, release, storage };
   } catch (err) {
     release();
-    // abstract-level wraps the reason as `cause`, with a code; only LEVEL_LOCKED means another
-    // process holds the LOCK file (a path or message that merely contains "lock" does not).
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const code = cause?.code ?? (err as { code?: string }).code;
-    const why = cause?.message ?? (err as Error).message;
-    if (code === 'LEVEL_LOCKED')
-      throw new LedgerError('ERR_LEDGER_LOCKED', lockedMessage(dir, 'in another process'), { dir: location, cause: why }, err);
-    if (code === 'LEVEL_CORRUPTION')
-      throw new LedgerError('ERR_LEDGER_CORRUPT', `LevelDB reports corruption in ${dir}: ${why}`, { dir: location }, err);
-    throw new LedgerError('ERR_LEDGER_IO', `cannot open ledger ${dir}: ${why}`, { dir: location }, err);
+    throw err;
   }
-  return { db, release };
 }

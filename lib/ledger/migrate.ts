@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { decodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
 import { FORMAT_VERSION, HASH_SIZE, META_KEY, metaValue, nodeValue } from './layout';
-import { levelDbExists, openLevel } from './lock';
+import { ledgerExists, openDb } from './lock';
 
 const NODE_PREFIX = 0x6e;
 const BATCH = 10_000;
@@ -23,8 +23,8 @@ const v1Check = (key: Uint8Array, hash: Uint8Array): Buffer => createHash('sha25
 
 /** Migrates `dir` to the current storage format; a ledger already in it is left untouched. */
 export async function migrateLedger(dir: string): Promise<MigrationResult> {
-  if (!levelDbExists(dir)) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
-  const { db, release } = await openLevel(dir, false);
+  if (!ledgerExists(dir)) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
+  const { db, release } = await openDb(dir, false);
   try {
     const metaBytes = await db.get(META_KEY);
     if (metaBytes === undefined) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);

@@ -1,4 +1,5 @@
-// The Ledger: durable group-committed appends, blocks, reads and proofs over one LevelDB directory.
+// The Ledger: durable group-committed appends, blocks, reads and proofs over one storage directory
+// (LevelDB, or the file store where classic-level cannot load: see lib/storage).
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import type { PrivateKey } from '../crypto/keys';
@@ -8,7 +9,8 @@ import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type Pr
 import { planWrite, type CommitSettings, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
 import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
-import { levelDbExists, openLevel, type Db } from './lock';
+import { ledgerExists, openDb, type Db } from './lock';
+import type { StorageChoice } from '../storage/open';
 import { checkLedgerName, openState } from './open';
 import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } from './proofs';
 import { readRecord, scanIndex, scanRecords, type StoredRecord } from './reads';
@@ -91,6 +93,8 @@ export class Ledger extends EventEmitter {
   readonly name: string;
   readonly gatewayDid: string;
   readonly verifierKey: string;
+  /** The backend holding the ledger (LevelDB or the file store) and why it was chosen. */
+  readonly storage: StorageChoice;
 
   readonly #db: Db;
   readonly #release: () => void;
@@ -114,9 +118,11 @@ export class Ledger extends EventEmitter {
     opened: Awaited<ReturnType<typeof openState>>,
     key: PrivateKey | undefined,
     settings: Settings,
+    storage: StorageChoice,
   ) {
     super();
     this.dir = dir;
+    this.storage = storage;
     this.#db = db;
     this.#release = release;
     this.name = opened.meta.name;
@@ -143,10 +149,10 @@ export class Ledger extends EventEmitter {
     if (opts.name !== undefined) checkLedgerName(opts.name);
     if (opts.gatewayKey !== undefined) checkGatewayKey(opts.gatewayKey);
     else if (!settings.readOnly) throw invalid('a gatewayKey is needed to open a ledger for appending (or pass readOnly: true)');
-    const exists = levelDbExists(dir);
+    const exists = ledgerExists(dir);
     if (!exists && settings.readOnly) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
     if (!exists && opts.name === undefined) throw invalid(`no ledger at ${dir}: creating one needs a name`);
-    const { db, release } = await openLevel(dir, !settings.readOnly);
+    const { db, release, storage } = await openDb(dir, !settings.readOnly);
     try {
       const opened = await openState(db, {
         name: opts.name,
@@ -155,7 +161,7 @@ export class Ledger extends EventEmitter {
         now: settings.now(),
         dir,
       });
-      return new Ledger(dir, db, release, opened, opts.gatewayKey, settings);
+      return new Ledger(dir, db, release, opened, opts.gatewayKey, settings, storage);
     } catch (err) {
       await db.close().catch(() => undefined);
       release();
@@ -183,8 +189,8 @@ export class Ledger extends EventEmitter {
   }
 
   /**
-   * The open LevelDB handle, for reading only: the in-process audit reads it through a
-   * snapshot (a second open of the directory would fail on LevelDB's lock).
+   * The open storage, for reading only: the in-process audit reads it through a
+   * snapshot (a second open of the directory would fail on the storage's lock).
    */
   get database(): Db {
     this.#checkOpen();

@@ -8,7 +8,7 @@ import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
 import { decodeMeta, type Meta } from '../ledger/layout';
-import { levelDbExists } from '../ledger/lock';
+import { ledgerExists } from '../ledger/lock';
 import type { NoteVerifier } from '../note/note';
 import { decodeBlockBundle } from '../tiles/content';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, TILE_WIDTH, tilePath, tileWidth } from '../tiles/path';
@@ -92,7 +92,7 @@ export class Replicator {
 
   /** Opens (or creates, from the origin's meta) the replica in `dir`, bound to the trusted gateway key. */
   static async open(dir: string, opts: ReplicatorOptions): Promise<Replicator> {
-    const meta = levelDbExists(dir) ? undefined : await opts.fetch(META_PATH);
+    const meta = ledgerExists(dir) ? undefined : await opts.fetch(META_PATH);
     // A new replica is created only for an origin the trusted key signs for.
     if (meta) trustedGateway(opts.trustedKey, decodeMeta(meta));
     const store = await ReplicaStore.open(dir, meta);

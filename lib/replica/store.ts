@@ -6,7 +6,7 @@ import { LedgerError } from '../errors';
 import { GENESIS_PREV, openBlock, type BlockInfo } from '../ledger/blocks';
 import { putRecord, type Tip } from '../ledger/commit';
 import { blockKey, decodeBlockValue, decodeMeta, HEAD_KEY, headValue, META_KEY, type Head, type Meta } from '../ledger/layout';
-import { openLevel, type Db } from '../ledger/lock';
+import { openDb, type Db } from '../ledger/lock';
 import { openState } from '../ledger/open';
 import { rootAt } from '../ledger/proofs';
 import { decodeRecord } from '../ledger/record';
@@ -46,7 +46,7 @@ export class ReplicaStore {
    * existing replica must hold the same meta bytes (it copies one origin only).
    */
   static async open(dir: string, originMeta?: Uint8Array): Promise<ReplicaStore> {
-    const { db, release } = await openLevel(dir, originMeta !== undefined);
+    const { db, release } = await openDb(dir, originMeta !== undefined);
     try {
       const stored = await db.get(META_KEY);
       if (stored === undefined) {

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { ClassicLevel } from 'classic-level';
+import { openRawDb } from '../support/raw-db';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { signContract, validateTerms } from '../../lib/contracts';
 import { Ledger, type StoredRecord } from '../../lib/ledger';
@@ -165,8 +165,7 @@ describe('e2e: the cold-room flow in a real Node-RED and MQTT broker', function 
 
   it('finds one byte changed in a stored record and names that record first', async () => {
     const target = acked.get(`${freezerB.name}/2`)!.index;
-    const db = new ClassicLevel<Buffer, Buffer>(rt.ledgerDir, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false });
-    await db.open();
+    const db = await openRawDb(rt.ledgerDir);
     try {
       const value = await db.get(recordKey(target));
       assert.ok(value && value.length > 40, `record #${target} is stored`);

@@ -7,7 +7,7 @@ import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec
 import { isLedgerError } from '../../lib/errors';
 import { sha256 } from '../../lib/crypto/hash';
 import { referenceCrc32 } from '../support/crc32-reference';
-import { ClassicLevel } from 'classic-level';
+import { openRawDb, type Db } from '../support/raw-db';
 import { auditLedger } from '../../lib/audit';
 import { decodeRecord, encodeRecord, Ledger, migrateLedger, type LedgerRecord } from '../../lib/ledger';
 import * as layout from '../../lib/ledger/layout';
@@ -122,8 +122,7 @@ describe('ledger format', () => {
         const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey });
         await ledger.append({ type: 'reading', device: deviceA, time: 5 });
         await ledger.close();
-        const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-        await db.open();
+        const db = await openRawDb(dir);
         for (const key of [layout.deviceKey(deviceA, 0), layout.typeKey('reading', 0), layout.timeKey(5, 0)])
           assert.equal(toHex((await db.get(key)) as Buffer), '00');
         await db.close();
@@ -150,8 +149,7 @@ describe('ledger format', () => {
   describe('format 1 ledgers', () => {
     /** Rewrites a ledger as format 1 wrote it: node checks are the first 4 bytes of SHA-256(key || hash), meta v 1. */
     async function downgrade(dir: string): Promise<number> {
-      const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-      await db.open();
+      const db = await openRawDb(dir);
       let nodes = 0;
       for await (const [key, value] of db.iterator({ gte: Buffer.from('n'), lt: Buffer.from('o') })) {
         const v1 = Buffer.concat([value.subarray(0, 32), createHash('sha256').update(key).update(value.subarray(0, 32)).digest().subarray(0, 4)]);
@@ -194,8 +192,7 @@ describe('ledger format', () => {
         for (let i = 0; i < 4; i++) await ledger.append({ type: 'note', body: { i } });
         await ledger.close();
         await downgrade(dir);
-        const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-        await db.open();
+        const db = await openRawDb(dir);
         const key = layout.nodeKey(1, 0);
         const v = Buffer.from((await db.get(key)) as Buffer);
         v[0] ^= 1;

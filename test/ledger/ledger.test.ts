@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { openRawDb, type Db } from '../support/raw-db';
 import { bytesEqual, toHex } from '../../lib/encoding/bytes';
 import { openCheckpoint } from '../../lib/note/checkpoint';
 import { encodeCbor } from '../../lib/encoding/codec';
@@ -522,8 +522,7 @@ describe('Ledger', function () {
 
   describe('corruption', () => {
     async function tamper(dir: string, key: Buffer, edit: (v: Buffer) => Buffer | undefined): Promise<void> {
-      const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-      await db.open();
+      const db = await openRawDb(dir);
       const v = await db.get(key);
       assert.ok(v, 'value to tamper with exists');
       const next = edit(Buffer.from(v));

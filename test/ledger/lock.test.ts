@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isLedgerError } from '../../lib/errors';
-import { openLevel } from '../../lib/ledger/lock';
+import { openDb } from '../../lib/ledger/lock';
 import { tempDir } from '../support/ledger';
 import { projectRoot } from '../support/paths';
 
@@ -18,8 +18,8 @@ const lockModule = path.join(projectRoot, 'dist', 'lib', 'ledger', 'lock.js');
 /** Opens the directory in another process (as `uid` when given) and reports the error's code. */
 function openElsewhere(dir: string, uid?: number): Outcome {
   const script = `
-    const { openLevel } = require(${JSON.stringify(lockModule)});
-    openLevel(${JSON.stringify(dir)}, false).then(
+    const { openDb } = require(${JSON.stringify(lockModule)});
+    openDb(${JSON.stringify(dir)}, false).then(
       ({ db }) => db.close().then(() => console.log('{}')),
       (e) => console.log(JSON.stringify({ code: e.code, message: e.message, hasCause: e.cause !== undefined })),
     );`;
@@ -36,7 +36,7 @@ describe('ledger: ERR_LEDGER_LOCKED means the LevelDB lock, nothing else', () =>
     fs.chmodSync(tmp.dir, 0o755);
     // "lock" in the path: an error message naming this path contains the word
     dir = path.join(tmp.dir, 'lock', 'ledger');
-    const { db, release } = await openLevel(dir, true);
+    const { db, release } = await openDb(dir, true);
     await db.close();
     release();
   });
@@ -54,7 +54,7 @@ describe('ledger: ERR_LEDGER_LOCKED means the LevelDB lock, nothing else', () =>
       got = openElsewhere(dir, 65534); // root ignores file modes: ask as nobody
     } else {
       try {
-        const { db, release } = await openLevel(dir, false);
+        const { db, release } = await openDb(dir, false);
         await db.close();
         release();
         got = {};
@@ -70,7 +70,7 @@ describe('ledger: ERR_LEDGER_LOCKED means the LevelDB lock, nothing else', () =>
   });
 
   it('the directory open in another process is ERR_LEDGER_LOCKED', async () => {
-    const { db, release } = await openLevel(dir, false);
+    const { db, release } = await openDb(dir, false);
     try {
       const got = openElsewhere(dir);
       assert.equal(got.code, 'ERR_LEDGER_LOCKED', JSON.stringify(got));

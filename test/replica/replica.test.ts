@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { openRawDb, type Db } from '../support/raw-db';
 import { auditLedger } from '../../lib/audit';
 import { openCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
@@ -22,7 +22,7 @@ async function appendNotes(ledger: Ledger, from: number, count: number): Promise
 
 /** Every key and value of a LevelDB directory, for comparing copies. */
 async function dump(dir: string, skip: (k: Buffer) => boolean = () => false): Promise<Map<string, string>> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  const db = await openRawDb(dir);
   const out = new Map<string, string>();
   for await (const [k, v] of db.iterator()) if (!skip(k)) out.set(k.toString('hex'), v.toString('hex'));
   await db.close();

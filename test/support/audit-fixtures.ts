@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { openRawDb, type Db } from './raw-db';
 import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { envelopePayload, signEnvelope, type EnvelopeFormat } from '../../lib/envelope/envelope';
@@ -155,12 +155,11 @@ export function headValue(size: number, height: number, blockFirst: number): Buf
   return Buffer.from(encodeCbor({ ...fields, hash: sha256(encodeCbor(fields)) }));
 }
 
-export type RawDb = ClassicLevel<Buffer, Buffer>;
+export type RawDb = Db;
 
 /** Opens a (closed) ledger's LevelDB directly, to change stored bytes. */
 export async function mutate(dir: string, fn: (db: RawDb) => Promise<void>): Promise<void> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
+  const db = await openRawDb(dir);
   try {
     await fn(db);
   } finally {
@@ -214,8 +213,7 @@ export async function forgeLedger(sample: Pick<SampleLedger, 'dir' | 'name' | 'g
   });
   const dir = tempDir('audit-forged-');
   const prepared = records.map((r) => ({ record: r as unknown as LedgerRecord, bytes: encodeCbor(r as CborValue) }));
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
+  const db = await openRawDb(dir, true);
   try {
     const batch = db.batch();
     batch.put(keys.meta(), meta as Buffer);

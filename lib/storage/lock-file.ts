@@ -1,0 +1,96 @@
+// The file store's cross-process lock. Node has no flock(), so the lock is a LOCK file created
+// with O_EXCL holding "pid start-time": the process start time (field 22 of /proc/<pid>/stat,
+// in clock ticks since boot) tells a live owner from a new process that reuses a dead one's
+// pid. A lock whose pid is gone, or whose start time differs, is stale and is taken over.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const LOCK_FILE = 'LOCK';
+
+/** The start time of process `pid` from /proc, or undefined where /proc is not readable. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // the command name (field 2) is in parentheses and may hold spaces: count from its end
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19]; // field 22 overall: fields 3.. start at index 0
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Why the lock held in `text` is stale, or undefined when its owner is alive. */
+function staleBecause(text: string): string | undefined {
+  const m = /^(\d+) (\S+)\s*$/.exec(text);
+  if (!m) return 'the lock file is unreadable';
+  const pid = Number(m[1]);
+  if (pid === process.pid) return undefined;
+  if (!alive(pid)) return `process ${pid} is gone`;
+  const start = processStartTime(pid);
+  if (start !== undefined && m[2] !== '-' && start !== m[2]) return `pid ${pid} now belongs to another process`;
+  return undefined;
+}
+
+export type LockResult = { ok: true; release: () => void; tookOver?: string } | { ok: false; owner: string };
+
+/**
+ * Takes the LOCK file of `dir`. Refused ({ok: false}) when a live process holds it (this
+ * process included: the in-process registry decides about second opens before this).
+ */
+export function takeLock(dir: string): LockResult {
+  const file = path.join(dir, LOCK_FILE);
+  const mine = `${process.pid} ${processStartTime(process.pid) ?? '-'}\n`;
+  let tookOver: string | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'latin1');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+        throw e;
+      }
+      // a lock being written right now is empty for an instant: only an owner that is gone is stale
+      const why = text === '' ? undefined : staleBecause(text);
+      if (why === undefined || text === mine) return { ok: false, owner: text.trim() || 'a process starting up' };
+      tookOver = why;
+      try {
+        fs.unlinkSync(file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      continue;
+    }
+    try {
+      fs.writeSync(fd, mine);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      try {
+        if (fs.readFileSync(file, 'latin1') === mine) fs.unlinkSync(file);
+      } catch {
+        /* already gone */
+      }
+    };
+    return { ok: true, release, tookOver };
+  }
+  return { ok: false, owner: 'another process (the lock changed hands while opening)' };
+}

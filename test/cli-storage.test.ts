@@ -1,0 +1,93 @@
+// The CLI over both storage backends: `audit` and `info` read LevelDB and file-store ledgers
+// alike and say which; without classic-level (the test hook), a file-store ledger still works,
+// a LevelDB one is refused with ERR_LEDGER_STORAGE saying what to do, and `convert` copies a
+// ledger to the other backend and audits the copy.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { STORAGE_ENV } from '../lib/storage/open';
+import { NO_CLASSIC_LEVEL_ENV } from '../lib/storage/level';
+import { storageIn } from '../lib/storage/open';
+import { buildSampleLedger, tempDir, type SampleLedger } from './support/audit-fixtures';
+import { runCli } from './support/cli';
+
+async function sampleIn(kind: 'file' | 'leveldb', dir: string): Promise<SampleLedger> {
+  const before = process.env[STORAGE_ENV];
+  process.env[STORAGE_ENV] = kind;
+  try {
+    return await buildSampleLedger(dir);
+  } finally {
+    if (before === undefined) delete process.env[STORAGE_ENV];
+    else process.env[STORAGE_ENV] = before;
+  }
+}
+
+describe('CLI: ledgers in LevelDB and in file storage', function () {
+  this.timeout(60000);
+  let work: string;
+  let level: SampleLedger;
+  let file: SampleLedger;
+  before(async () => {
+    work = tempDir('cli-storage-');
+    level = await sampleIn('leveldb', path.join(work, 'level'));
+    file = await sampleIn('file', path.join(work, 'file'));
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  it('audit and info read both kinds and name the storage', () => {
+    assert.equal(storageIn(level.dir), 'leveldb');
+    assert.equal(storageIn(file.dir), 'file');
+    for (const [s, label, kind] of [[level, 'LevelDB', 'leveldb'], [file, 'file storage', 'file']] as const) {
+      const r = runCli(['audit', s.dir, '--key', s.verifierKey]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^CLEAN: ledger "test\.ledger", 40 records in 4 blocks/);
+      assert.match(r.stdout, new RegExp(`signatures in \\d+ ms \\(${label}\\)`));
+      const json = JSON.parse(runCli(['audit', s.dir, '--json']).stdout) as { storage: string; clean: boolean };
+      assert.deepEqual([json.storage, json.clean], [kind, true]);
+      const info = runCli(['info', s.dir]);
+      assert.equal(info.status, 0, info.stderr);
+      assert.match(info.stdout, new RegExp(`^storage:  ${label} \\(`, 'm'));
+      assert.equal((JSON.parse(runCli(['info', s.dir, '--json']).stdout) as { storage: string }).storage, kind);
+    }
+  });
+
+  it('without classic-level: a file ledger audits clean, a LevelDB one is ERR_LEDGER_STORAGE with what to do, a new one is file storage', () => {
+    const env = { [NO_CLASSIC_LEVEL_ENV]: '1', [STORAGE_ENV]: undefined };
+    const ok = runCli(['audit', file.dir, '--key', file.verifierKey], undefined, undefined, env);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^CLEAN/);
+    const refused = runCli(['audit', level.dir], undefined, undefined, env);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /ERR_LEDGER_STORAGE/);
+    assert.match(refused.stderr, /classic-level cannot load on this machine \(disabled by IOT_LEDGER_TEST_NO_CLASSIC_LEVEL/);
+    assert.match(refused.stderr, /iot-ledger convert SRC DST/);
+    const fresh = path.join(work, 'fresh');
+    const key = path.join(work, 'gw.jwk');
+    assert.equal(runCli(['keygen', '--out', key]).status, 0);
+    const appended = runCli(['append', fresh, '--key', key, '--name', 'example.com/fresh'], '{"type":"note","body":{"a":1}}\n', undefined, env);
+    assert.equal(appended.status, 0, appended.stderr);
+    assert.equal(storageIn(fresh), 'file');
+    const info = runCli(['info', fresh], undefined, undefined, env);
+    assert.match(info.stdout, /^storage:  file storage \(the directory holds file storage\)$/m);
+    const audited = runCli(['audit', fresh], undefined, undefined, env);
+    assert.equal(audited.status, 0, audited.stderr + audited.stdout);
+  });
+
+  it('convert copies a ledger to the other backend, both ways, and audits the copy clean', () => {
+    const toFile = path.join(work, 'to-file');
+    let r = runCli(['convert', level.dir, toFile]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^copied \d+ keys from LevelDB to file storage/);
+    assert.match(r.stdout, /^CLEAN: ledger "test\.ledger", 40 records in 4 blocks/m);
+    assert.equal(storageIn(toFile), 'file');
+    const back = path.join(work, 'back');
+    r = runCli(['convert', toFile, back]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.equal(storageIn(back), 'leveldb');
+    const a = JSON.parse(runCli(['audit', level.dir, '--json']).stdout) as { checked: unknown; size: number };
+    const b = JSON.parse(runCli(['audit', back, '--json']).stdout) as { checked: unknown; size: number };
+    assert.deepEqual([b.size, b.checked], [a.size, a.checked]);
+    assert.equal(runCli(['convert', level.dir, toFile]).status, 2, 'refuses a destination that is not empty');
+    assert.equal(runCli(['convert', level.dir, path.join(work, 'x'), '--to', 'leveldb']).status, 2, 'refuses a copy into the same backend');
+  });
+});
