@@ -11,7 +11,7 @@
  * Prints one PASS or FAIL line per step with its duration; exits 1 at the first failure.
  *
  * Usage: node dist/test/platform/arm-check.js --name NAME --node WRAPPER --path PATH --tarball TGZ
- *          --node-red DIR --work DIR --npm-cli NPM_CLI_JS --expect-native REGEX|none --expect-storage REGEX [--libc musl]
+ *          --node-red DIR --work DIR --npm-cli NPM_CLI_JS --expect-native REGEX|none --storage leveldb|file [--libc musl --preload MUSL_DLOPEN_JS]
  * The host's Node runs this script, the broker and the sensor; everything the pack does runs on
  * the emulated node. PATH is the whole PATH the emulated processes get (the wrapper's directory
  * first; for the add-on emulation one without make, g++ and python3).
@@ -36,12 +36,13 @@ const { values: opt } = parseArgs({
     'node-red': { type: 'string' },
     work: { type: 'string' },
     'expect-native': { type: 'string' },
-    'expect-storage': { type: 'string' },
+    storage: { type: 'string' },
     'npm-cli': { type: 'string' },
     libc: { type: 'string' },
+    preload: { type: 'string' },
   },
 });
-for (const k of ['name', 'node', 'path', 'tarball', 'node-red', 'work', 'npm-cli', 'expect-native', 'expect-storage'] as const) {
+for (const k of ['name', 'node', 'path', 'tarball', 'node-red', 'work', 'npm-cli', 'expect-native', 'storage'] as const) {
   if (!opt[k]) throw new Error(`arm-check: --${k} is required`);
 }
 const name = opt.name!;
@@ -55,8 +56,19 @@ const npmCli = opt['npm-cli']!;
 /** The environment of every emulated process: the given PATH (wrapper first), LIBC for the add-on emulation. */
 const env: NodeJS.ProcessEnv = { ...process.env, PATH: opt.path!, NODE_RED_DISABLE_TELEMETRY: '1' };
 delete env.npm_config_prefix;
+// The backend must be the one the platform picks by itself.
+delete env.IOT_LEDGER_STORAGE;
+if (opt.storage !== 'leveldb' && opt.storage !== 'file') throw new Error('arm-check: --storage is leveldb or file');
+const storage = opt.storage;
+/** What the Ledger config node logs, and the audit report's last words, for that backend. */
+const storageLog = storage === 'file' ? /ledger \S+: file storage \(classic-level could not load: / : /ledger \S+: LevelDB \(classic-level\)/;
+const auditStorage = storage === 'file' ? '(file storage)' : '(LevelDB)';
 if (opt.libc) env.LIBC = opt.libc;
 else delete env.LIBC;
+/** For the add-on target: musl-dlopen.js, refusing glibc-linked native modules as musl does. */
+const nodeOptions = opt.preload ? `--require ${opt.preload}` : undefined;
+if (nodeOptions) env.NODE_OPTIONS = nodeOptions;
+else delete env.NODE_OPTIONS;
 
 interface Run {
   code: number;
@@ -96,7 +108,8 @@ async function step<T>(title: string, fn: () => Promise<T>): Promise<T> {
     return result;
   } catch (err) {
     failed = true;
-    console.log(`FAIL [${name}] ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${err instanceof Error ? err.message : String(err)}`);
+    const why = (err instanceof Error ? err.message : String(err)).split('\n').slice(0, 12).join('\n');
+    console.log(`FAIL [${name}] ${title} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${why}`);
     throw err;
   }
 }
@@ -148,6 +161,7 @@ async function main(): Promise<void> {
     if (receipts.trim().split('\n').length !== 3) throw new Error(`append printed ${receipts}`);
     const audit = expectOk(await emulated([cli, 'audit', ledgerDir, '--key', did], { timeoutMs: 120_000 }), 'audit');
     if (!/^CLEAN: ledger "arm-[^"]+", 3 records/m.test(audit)) throw new Error(`audit said:\n${audit}`);
+    if (!audit.includes(auditStorage)) throw new Error(`audit did not report ${auditStorage}:\n${audit}`);
     const proof = path.join(work, 'proof-1.json');
     expectOk(await emulated([cli, 'prove', ledgerDir, '1', '--out', proof, '--key', gatewayKey], { timeoutMs: 120_000 }), 'prove');
     const verified = await emulated([cli, 'verify-proof', proof, '--key', did], { timeoutMs: 120_000 });
@@ -176,7 +190,7 @@ async function main(): Promise<void> {
         userDir,
         nodeRedInstall: opt['node-red']!,
         nodeBinary: nodeBin,
-        env: { PATH: opt.path!, ...(opt.libc ? { LIBC: opt.libc } : {}) },
+        env: { PATH: opt.path!, ...(opt.libc ? { LIBC: opt.libc } : {}), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
         startTimeoutMs: 300_000,
         logLevel: 'info',
       });
@@ -189,8 +203,8 @@ async function main(): Promise<void> {
     });
     const running = nr;
 
-    await step(`Node-RED log names the storage: ${opt['expect-storage']}`, async () => {
-      const line = await running.waitForLine(new RegExp(opt['expect-storage']!), 60_000);
+    await step(`Node-RED log names the storage: ${storageLog.source}`, async () => {
+      const line = await running.waitForLine(storageLog, 60_000);
       console.log(`     log: ${line.replace(/^.*?\] /, '')}`);
     });
 
@@ -225,7 +239,7 @@ async function main(): Promise<void> {
 
     await step('iot-ledger audit of the Node-RED ledger: CLEAN; export shows the reading', async () => {
       const audit = expectOk(await emulated([cli, 'audit', mqttLedger], { timeoutMs: 120_000 }), 'audit');
-      if (!/^CLEAN: /m.test(audit)) throw new Error(`audit said:\n${audit}`);
+      if (!/^CLEAN: /m.test(audit) || !audit.includes(auditStorage)) throw new Error(`audit said (expected CLEAN, ${auditStorage}):\n${audit}`);
       const exported = expectOk(await emulated([cli, 'export', mqttLedger], { timeoutMs: 120_000 }), 'export');
       const records = exported
         .trim()
