@@ -46,7 +46,10 @@ export = function register(RED: RED): void {
       });
       a.on('status', (s: AnchorStatus) => this.status(anchorStatus(RED._, s, confirmations)));
       // Errors of the loop reach Catch nodes through node.error with a message.
-      a.on('error', (err: LedgerError) => this.error(err, { topic: 'anchor', payload: a.status(), error: { code: err.code, message: err.message } }));
+      a.on('error', (err: LedgerError) => {
+        const e = nodeError(err, RED._);
+        this.error(e, { topic: 'anchor', payload: a.status(), error: { code: e.code, message: e.message } });
+      });
       a.on('anchored', ({ body, receipt }: { body: Record<string, unknown>; receipt: unknown }) =>
         this.send({ topic: 'anchor', payload: anchorPayload(body), ledger: receipt }),
       );
@@ -59,11 +62,12 @@ export = function register(RED: RED): void {
     this.status(status.waiting(RED._('iot-ledger-anchor.status.starting')));
     const started = start().catch((err: unknown) => {
       this.status(status.error(errorCode(err)));
-      this.error(nodeError(err), { topic: 'anchor', payload: null, error: { code: errorCode(err), message: (err as Error).message } });
+      const e = nodeError(err, RED._);
+      this.error(e, { topic: 'anchor', payload: null, error: { code: e.code, message: e.message } });
     });
 
     // A message anchors the latest checkpoint at once (whatever the interval); it never waits on the chain.
-    onInput(this, (_msg, _send, done) => {
+    onInput(this, RED._, (_msg, _send, done) => {
       if (anchorer) {
         anchorer.anchorNow();
         done();

@@ -38,12 +38,12 @@ export = function register(RED: RED): void {
       timer = setInterval(() => {
         runOnce().then(
           (report) => this.send({ topic: 'audit', payload: report }),
-          (err) => this.error(nodeError(err)),
+          (err) => this.error(nodeError(err, RED._)),
         );
       }, intervalMin * 60_000);
     }
 
-    onInput(this, async (msg, send, done) => {
+    onInput(this, RED._, async (msg, send, done) => {
       try {
         msg.payload = await runOnce();
         send(msg);

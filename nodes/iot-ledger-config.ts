@@ -3,6 +3,7 @@ import { loadOrCreateKeyFile } from '../lib/crypto/keyfile';
 import { generateKey } from '../lib/crypto/keys';
 import { ledgerPaths } from '../lib/gateway/paths';
 import type { LedgerConfigNode } from './lib/ledger-config';
+import { nodeError } from './lib/errors';
 import { parseWitnessEndpoints, WitnessClient, type WitnessEndpoint } from '../lib/witness/client';
 import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
@@ -57,7 +58,7 @@ export = function register(RED: RED): void {
           }
           return gw;
         })();
-        opened.catch((err: unknown) => this.error(`ledger ${this.ledgerName}: ${(err as Error).message}`));
+        opened.catch((err: unknown) => this.error(`ledger ${this.ledgerName}: ${nodeError(err, RED._).message}`));
       }
       return opened;
     };
@@ -70,7 +71,7 @@ export = function register(RED: RED): void {
     if (tilesDir) {
       this.gateway().then(
         (gw) => {
-          staticTiles = new StaticTilePublisher(gw.ledger, tilesDir, (err) => this.error(`static tiles in ${tilesDir}: ${(err as Error).message}`));
+          staticTiles = new StaticTilePublisher(gw.ledger, tilesDir, (err) => this.error(`static tiles in ${tilesDir}: ${nodeError(err, RED._).message}`));
           staticTiles.publish();
         },
         () => undefined,

@@ -26,7 +26,7 @@ export = function register(RED: RED): void {
     const runners = contracts.ready;
     runners.catch((err: unknown) => {
       this.status(status.error(errorCode(err)));
-      this.error(nodeError(err));
+      this.error(nodeError(err, RED._));
     });
     deployed.set(this.id, runners);
 
@@ -53,7 +53,7 @@ export = function register(RED: RED): void {
               for (const { runner, document } of docs) this.send([{ topic: contractTopic(runner.terms.id), retain: true, payload: document }, null]);
             },
             (err: unknown) => {
-              if (errorCode(err) !== 'ERR_LEDGER_CLOSED') this.error(nodeError(err));
+              if (errorCode(err) !== 'ERR_LEDGER_CLOSED') this.error(nodeError(err, RED._));
             },
           ),
         () => undefined, // reported above
@@ -81,7 +81,7 @@ export = function register(RED: RED): void {
         }
         show();
       },
-      (err) => this.error(nodeError(err)),
+      (err) => this.error(nodeError(err, RED._)),
     );
 
     const handle = async (msg: NodeMessage, send: (out: (NodeMessage | NodeMessage[] | null)[]) => void): Promise<void> => {
@@ -110,7 +110,7 @@ export = function register(RED: RED): void {
       send([events.length ? events : null, msg]);
     };
 
-    onInput(this, (msg, send, done) => {
+    onInput(this, RED._, (msg, send, done) => {
       handle(msg, send).then(
         () => {
           show();

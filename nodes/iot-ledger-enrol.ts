@@ -17,7 +17,7 @@ export = function register(RED: RED): void {
     };
     showCount().catch(() => undefined);
 
-    onInput(this, async (msg, send, done) => {
+    onInput(this, RED._, async (msg, send, done) => {
       try {
         const request = msg.payload as Record<string, unknown> | undefined;
         const action = fixed ?? (request && typeof request === 'object' ? request.action ?? 'enrol' : 'enrol');

@@ -39,7 +39,7 @@ export = function register(RED: RED): void {
       );
     }
 
-    onInput(this, async (msg, send, done) => {
+    onInput(this, RED._, async (msg, send, done) => {
       try {
         const mode = (typeof msg.mode === 'string' && (MODES as readonly string[]).includes(msg.mode) ? msg.mode : fixedMode) as Mode;
         const fw = await firmware();

@@ -43,7 +43,7 @@ export = function register(RED: RED): void {
     const defaultMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'latest';
     const defaultLimit = Number(def.limit) || 100;
 
-    onInput(this, async (msg, send, done) => {
+    onInput(this, RED._, async (msg, send, done) => {
       try {
         const q = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
         const mode = (typeof q.mode === 'string' ? q.mode : defaultMode) as Mode;

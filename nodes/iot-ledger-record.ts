@@ -47,7 +47,7 @@ export = function register(RED: RED): void {
       done();
     });
 
-    onInput(this, async (msg, send, done) => {
+    onInput(this, RED._, async (msg, send, done) => {
       try {
         const type = allowOverride && typeof msg.recordType === 'string' ? msg.recordType : configured;
         if (!TYPE_PATTERN.test(type)) throw new LedgerError('ERR_MALFORMED_RECORD', `record type ${JSON.stringify(type)} is not a lower-case word`);

@@ -1,5 +1,6 @@
 import * as nodePath from 'node:path';
 import { ReplicaFollower, type FollowerView } from '../lib/replica';
+import { LedgerError } from '../lib/errors';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import type { Node, NodeDef, RED } from './lib/red';
@@ -25,7 +26,7 @@ export = function register(RED: RED): void {
     const dirText = configText(def.dir).trim();
     if (!url || !key) {
       this.status(status.error(RED._('iot-ledger-replica.status.unconfigured')));
-      onInput(this, (_msg, _send, done) => done(nodeError(new Error('replica: origin URL and gateway key are required'))));
+      onInput(this, RED._, (_msg, _send, done) => done(new LedgerError('ERR_INVALID_ARGUMENT', 'replica: origin URL and gateway key are required')));
       return;
     }
     const dir = nodePath.resolve(userDir, dirText || nodePath.join('iot-ledger', 'replicas', this.id));
@@ -52,12 +53,12 @@ export = function register(RED: RED): void {
       // A round run for an input reports through done(); retried fetch failures are reported once.
       if (inputs > 0 || (err.code === lastCode && err.code === 'ERR_REPLICA_FETCH')) return;
       lastCode = err.code ?? '';
-      this.error(nodeError(err), { topic: 'replica', payload: follower.view() });
+      this.error(nodeError(err, RED._), { topic: 'replica', payload: follower.view() });
     });
     follower.on('round', () => (lastCode = ''));
     follower.start();
 
-    onInput(this, async (msg, send, done) => {
+    onInput(this, RED._, async (msg, send, done) => {
       inputs++;
       try {
         await follower.catchUp().finally(() => inputs--);

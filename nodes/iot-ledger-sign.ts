@@ -1,4 +1,5 @@
 import { signEnvelope } from '../lib/envelope/envelope';
+import { LedgerError } from '../lib/errors';
 import { nextCounter, payloadToSign, signAsDevice } from '../lib/envelope/signing';
 import type { IdentityNode } from './lib/identity';
 import { nodeError } from './lib/errors';
@@ -17,9 +18,9 @@ export = function register(RED: RED): void {
     if (!identity) this.status(status.error(RED._('iot-ledger-sign.status.noIdentity')));
     else this.status(status.waiting(format.toUpperCase()));
 
-    onInput(this, (msg, send, done) => {
+    onInput(this, RED._, (msg, send, done) => {
       try {
-        if (!identity) throw nodeError(new Error(RED._('iot-ledger-sign.status.noIdentity')));
+        if (!identity) throw new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-sign.status.noIdentity'));
         const key = identity.key();
         const now = Date.now();
         const counter = nextCounter(last, now);

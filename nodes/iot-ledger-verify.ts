@@ -1,9 +1,8 @@
 import { ReportBudget } from '../lib/guards/report-budget';
-import { errorCode, nodeError } from './lib/errors';
+import { errorCode, errorMessage, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Gateway, GatewayVerified } from '../lib/gateway';
-import type { IdentifiedMessage } from '../lib/registry/verify-message';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red';
 import { formatCount, status } from './lib/status';
 
@@ -71,12 +70,13 @@ export = function register(RED: RED): void {
         if (!reports.take()) {
           // Counted, not reported: a Complete node still tells it from an accepted message.
           unreported++;
-          msg.rejected = { code, message: (err as Error).message, unreported: true };
+          msg.rejected = { code, message: errorMessage(err, RED._), unreported: true };
           done();
           return;
         }
-        if (rejectOutput) send([null, { ...msg, rejected: { code, message: (err as Error).message } }]);
-        done(nodeError(err));
+        const e = nodeError(err, RED._);
+        if (rejectOutput) send([null, { ...msg, rejected: { code, message: e.message } }]);
+        done(e);
       };
       if (!recordRejections || code === 'ERR_LEDGER_CLOSED') return report();
       const device = (err as { details?: { device?: string } }).details?.device;
@@ -87,14 +87,7 @@ export = function register(RED: RED): void {
 
     const run = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn): void => {
       const opts = { tofu, requireFreshness, deviceHint: typeof msg.device === 'string' ? msg.device : undefined };
-      let m: IdentifiedMessage;
-      try {
-        m = gw.identify(msg.payload, opts);
-      } catch (err) {
-        refused(gw, msg, send, done, err);
-        return;
-      }
-      gw.checkIdentifiedThen(m, opts, (err, v) => {
+      gw.verifyThen(msg.payload, opts, (err, v) => {
         try {
           if (err) refused(gw, msg, send, done, err);
           else accepted(msg, send, done, v as GatewayVerified);
@@ -105,7 +98,7 @@ export = function register(RED: RED): void {
     };
 
     let ready: Gateway | undefined;
-    onInput(this, (msg, send, done) => {
+    onInput(this, RED._, (msg, send, done) => {
       if (ready) return run(ready, msg, send, done);
       gateway().then(
         (gw) => {

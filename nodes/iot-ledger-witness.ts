@@ -52,7 +52,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
       }
     } catch (err) {
       this.status({ fill: 'red', shape: 'ring', text: (err as LedgerError).code ?? 'error' });
-      this.error(nodeError(err));
+      this.error(nodeError(err, RED._));
     }
 
     /** Runs one add-checkpoint; reports the outcome on the output and evidence to Catch nodes. */
@@ -62,7 +62,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
       try {
         reply = await this.service.addCheckpoint(body);
       } catch (err) {
-        this.error(nodeError(err), msg);
+        this.error(nodeError(err, RED._), msg);
         return { status: 500, contentType: 'text/plain; charset=utf-8', body: `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n` };
       }
       const out: NodeMessage = { ...(msg ?? {}), topic: reply.origin, payload: { status: reply.status, origin: reply.origin, size: reply.size, reason: reply.reason } };
@@ -74,7 +74,7 @@ export = function register(RED: RED & WitnessHttpRED): void {
           kind: reply.evidence.kind,
           evidenceFile: reply.evidenceFile,
         });
-        this.error(err, { ...out, evidence: reply.evidence });
+        this.error(nodeError(err, RED._), { ...out, evidence: reply.evidence });
         // On the witness's own ledger too, when it keeps one: evidence then sits under its signed checkpoints.
         const ledger = def.ledger ? (RED.nodes.getNode(configText(def.ledger)) as LedgerConfigNode | null) : null;
         if (ledger && typeof ledger.gateway === 'function') {
@@ -97,14 +97,14 @@ export = function register(RED: RED & WitnessHttpRED): void {
                 },
               });
             })
-            .catch((e: unknown) => this.error(nodeError(e)));
+            .catch((e: unknown) => this.error(nodeError(e, RED._)));
         }
       }
       if (!msg) this.send(out);
       return reply;
     };
 
-    onInput(this, async (msg, send, done) => {
+    onInput(this, RED._, async (msg, send, done) => {
       if (typeof msg.payload !== 'string' && !Buffer.isBuffer(msg.payload)) {
         done(new LedgerError('ERR_WITNESS_REQUEST', RED._('iot-ledger-witness.errors.payload')));
         return;

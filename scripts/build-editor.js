@@ -1,11 +1,13 @@
 'use strict';
 // Bundles the editor side of each node (nodes/editor/<node>/index.ts, which imports the same lib/
 // validators the runtime uses) into the dist/nodes/iot-ledger-<node>.html that Node-RED loads:
-// the script, then the form template (form.html) and any style.css. Help texts and labels are in
+// the script, then the form template (form.html, its <row-text>/<row-check> rows expanded by
+// form-rows.js) and any style.css. Help texts and labels are in
 // nodes/locales/<lang>/, copied as they are.
 const fs = require('node:fs');
 const path = require('node:path');
 const esbuild = require('esbuild');
+const { expandRows } = require('./form-rows');
 
 // Browsers the Node-RED 4 editor supports; lib/ code is lowered to them. ES2020, not older:
 // @noble/curves (P-256 and Ed25519 key checks) needs BigInt.
@@ -57,7 +59,7 @@ async function buildEditor(root, outDir) {
     const parts = [`<script type="text/javascript">\n${await bundleChecked(entry)}</script>\n`];
     const form = path.join(dir, 'form.html');
     if (fs.existsSync(form))
-      parts.push(`<script type="text/html" data-template-name="${type}">\n${fs.readFileSync(form, 'utf8')}</script>\n`);
+      parts.push(`<script type="text/html" data-template-name="${type}">\n${expandRows(fs.readFileSync(form, 'utf8'), form)}</script>\n`);
     const style = path.join(dir, 'style.css');
     if (fs.existsSync(style)) parts.push(`<style>\n${fs.readFileSync(style, 'utf8')}</style>\n`);
     fs.mkdirSync(outDir, { recursive: true });

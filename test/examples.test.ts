@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { validateTerms } from '../lib/contracts';
+import { haTopics, missingOfflineMessages } from '../lib/ha';
 import { enrolBody } from '../lib/registry/devices';
 import { projectRoot } from './support/paths';
 
@@ -75,8 +76,25 @@ const CONFIG_REFS: Record<string, string> = {
 };
 
 describe('examples/', () => {
-  it('holds the five documented examples', () => {
-    assert.deepEqual(files, ['anchoring.json', 'audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json', 'replica.json', 'witnesses.json']);
+  it('holds the documented examples, each in the README', () => {
+    assert.deepEqual(files, ['anchoring.json', 'audit-and-proof.json', 'cold-room.json', 'device-signing.json', 'firmware-updates.json', 'home-assistant.json', 'replica.json', 'witnesses.json']);
+    const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+    for (const f of files) assert.ok(readme.includes(`| \`${f.slice(0, -'.json'.length)}\` |`), `README's examples table lacks ${f}`);
+  });
+
+  it('sets the Last Will and Close message of the broker of every Home Assistant node to offline on its availability topic', () => {
+    let checked = 0;
+    for (const [file, nodes] of parsed) {
+      for (const ha of nodes.filter((n) => n.type === 'iot-ledger-ha')) {
+        const broker = nodes.find((n) => n.id === ha.broker && n.type === 'mqtt-broker');
+        assert.ok(broker, `${file}: the HA node's broker`);
+        // As Node-RED's mqtt-broker node keeps them (options.will, closeMessage) from the editor's fields.
+        const message = (kind: 'will' | 'close') => ({ topic: broker[`${kind}Topic`], payload: broker[`${kind}Payload`], retain: broker[`${kind}Retain`] });
+        assert.deepEqual(missingOfflineMessages(haTopics(ha.discoveryPrefix, ha.baseTopic, ha.statusTopic), message('will'), message('close')), [], file);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 1, 'no example uses the Home Assistant node');
   });
 
   for (const file of files) {

@@ -264,14 +264,21 @@ export class Gateway extends EventEmitter {
    * duplicate arriving right behind it is a replay); a trust-on-first-use device is recorded.
    */
   verify(input: unknown, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
+    return new Promise((resolve, reject) => this.verifyThen(input, opts, (err, v) => (err ? reject(err) : resolve(v as GatewayVerified))));
+  }
+
+  /**
+   * verify() with a callback, called exactly once (synchronously when the message is refused
+   * or shed at once): what the Verify node uses, so that a message costs no promises.
+   */
+  verifyThen(input: unknown, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
     let m: IdentifiedMessage;
     try {
       m = this.identify(input, opts);
     } catch (err) {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- identify() throws LedgerErrors
-      return Promise.reject(err);
+      return done(err as Error);
     }
-    return this.checkIdentified(m, opts);
+    this.#checkIdentified(m, opts, done);
   }
 
   /**
@@ -288,15 +295,7 @@ export class Gateway extends EventEmitter {
   }
 
   /** The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order. */
-  checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions = {}): Promise<GatewayVerified> {
-    return new Promise((resolve, reject) => this.checkIdentifiedThen(m, opts, (err, v) => (err ? reject(err) : resolve(v as GatewayVerified))));
-  }
-
-  /**
-   * checkIdentified() with a callback, called exactly once (synchronously when the message is
-   * shed at once): what the Verify node uses, so that a message costs no promises.
-   */
-  checkIdentifiedThen(m: IdentifiedMessage, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
+  #checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
     this.#signatures.check(m.envelope, m.device.did, !m.tofu, (err, signed) => {
       let v: VerifiedMessage;
       try {

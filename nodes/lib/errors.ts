@@ -1,12 +1,24 @@
 import { isLedgerError, LedgerError } from '../../lib/errors';
+import { localisedMessage, localiseError } from './error-text';
+import type { Translate } from './status';
 
-/** Errors handed to done(): typed, with a code Catch nodes can switch on, and never a key. */
-export function nodeError(err: unknown): Error {
-  if (isLedgerError(err)) return err;
-  if (err instanceof Error) {
-    return new LedgerError('ERR_INTERNAL', err.message, undefined, err);
-  }
-  return new LedgerError('ERR_INVALID_ARGUMENT', String(err));
+/**
+ * Errors handed to done() or node.error(): typed, with a code Catch nodes can switch on, never a
+ * key, and in the user's language when `t` (the node set's RED._) is given.
+ */
+export function nodeError(err: unknown, t?: Translate): LedgerError {
+  const typed = isLedgerError(err)
+    ? err
+    : err instanceof Error
+      ? new LedgerError('ERR_INTERNAL', err.message, undefined, err)
+      : new LedgerError('ERR_INVALID_ARGUMENT', String(err));
+  return t ? localiseError(typed, t) : typed;
+}
+
+/** nodeError(err, t).message without making the error: for rejections only counted, not reported. */
+export function errorMessage(err: unknown, t: Translate): string {
+  if (!isLedgerError(err)) return nodeError(err, t).message;
+  return localisedMessage(err, t) ?? err.message;
 }
 
 export function errorCode(err: unknown): string {

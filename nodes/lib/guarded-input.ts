@@ -1,10 +1,12 @@
 // Every node of the pack takes its input through this: no message may take the runtime down.
 // Before a message is forwarded or handed to done(err) (which clones it for Catch nodes), a
 // payload refused for its size or depth, or anything Node-RED could not clone safely, is
-// replaced by a bounded summary; an exception in the handler becomes done(err).
+// replaced by a bounded summary; an exception in the handler becomes done(err), and every error
+// given to done() is typed and localised (nodeError) with the node set's RED._.
 import { boundMessage } from '../../lib/guards/safe-value';
 import { errorCode, nodeError } from './errors';
 import type { DoneFn, Node, NodeMessage, SendFn } from './red';
+import type { Translate } from './status';
 
 export type InputHandler = (msg: NodeMessage, send: SendFn, done: DoneFn) => void | Promise<void>;
 
@@ -21,7 +23,7 @@ function boundAll(out: Parameters<SendFn>[0]): void {
   }
 }
 
-export function onInput(node: Node, handler: InputHandler): void {
+export function onInput(node: Node, t: Translate, handler: InputHandler): void {
   node.on('input', (msg, send, done) => {
     let finished = false;
     const guardedSend: SendFn = (out) => {
@@ -33,7 +35,7 @@ export function onInput(node: Node, handler: InputHandler): void {
       finished = true;
       // Complete and Catch nodes clone the message given to done().
       boundMessage(msg, err ? errorCode(err) : undefined);
-      done(err);
+      done(err ? nodeError(err, t) : undefined);
     };
     const fail = (err: unknown) => guardedDone(nodeError(err));
     try {

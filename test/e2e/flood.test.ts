@@ -57,6 +57,14 @@ export interface FloodResult {
  * isolate, the security aggregates) is a few tens of MB, and runs differ by ±40 MB.
  */
 const PACK_MB = 100;
+/**
+ * The baseline's peak is itself noisy: whether V8 ran a major GC during its flood moves it
+ * between about 60 and 170 MB from one run to the next (three runs on one machine: 171, 63,
+ * 163). Issue 10's own bound (150 MB) stands in as the baseline when the baseline's run came out
+ * lower, so a lucky baseline does not fail the pack; an unbounded queue in the pack would still
+ * grow far past it (a 20 s flood at 30k msg/s holds over 600 MB of messages).
+ */
+const BASELINE_FLOOR_MB = 150;
 
 /** Floods `rt` from one client for FLOOD_MS; `honest` publishes one signed reading a quarter in. */
 async function flood(rt: LedgerRuntime, payloads: string[], victim: Sensor, honest?: { sensor: Sensor; box: Mailbox }): Promise<FloodResult> {
@@ -172,9 +180,10 @@ describe('e2e: a flood of forged messages from one publisher', function () {
     // so what the pack adds is bounded against the baseline measured in this run.
     // The peak, not the RSS 5 s after: that one depends on whether a major GC happened to run
     // just before it was read (one run: 65 MB left without the pack, 170 MB with, equal peaks).
+    const allowed = Math.max(growth(baseline, 'rssPeakMb'), BASELINE_FLOOR_MB) + PACK_MB;
     assert.ok(
-      growth(result, 'rssPeakMb') < growth(baseline, 'rssPeakMb') + PACK_MB,
-      `peak RSS grew ${growth(result, 'rssPeakMb')} MB with the pack, ${growth(baseline, 'rssPeakMb')} MB without (allowed: +${PACK_MB} MB)`,
+      growth(result, 'rssPeakMb') < allowed,
+      `peak RSS grew ${growth(result, 'rssPeakMb')} MB with the pack, ${growth(baseline, 'rssPeakMb')} MB without (allowed: ${allowed} MB)`,
     );
   });
 

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mock } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openRawDb, type Db } from '../support/raw-db';
@@ -184,24 +185,37 @@ describe('Ledger', function () {
       await again.close();
     });
 
-    it('seals after blockSeconds, from the first pending record', async () => {
+    it('seals after blockSeconds, from the first pending record, and never an empty block', async () => {
+      // The block timer runs on a mocked clock: a tick fires every timer due at once, and a
+      // seal it starts is queued before the next append, so that append's result shows it.
+      mock.timers.enable({ apis: ['setTimeout'] });
       const ledger = await Ledger.open(fresh(), { name: NAME, gatewayKey, blockRecords: 1000, blockSeconds: 0.15 });
-      const sealed = new Promise<BlockInfo>((resolve) => ledger.once('block', resolve));
-      const t0 = Date.now();
-      await ledger.appendMany([reading(0), reading(1)]);
-      await ledger.append(reading(2));
-      const block = await sealed;
-      assert.ok(Date.now() - t0 >= 140, 'not before blockSeconds');
-      assert.equal(block.header.size, 3);
-      assert.equal(ledger.height, 1);
-      assert.equal(ledger.pending, 0);
-      // nothing pending: no empty blocks
-      await new Promise((r) => setTimeout(r, 250));
-      assert.equal(ledger.height, 1);
-      await ledger.append(reading(3));
-      await new Promise<void>((resolve) => ledger.once('block', () => resolve()));
-      assert.equal(ledger.height, 2);
-      await ledger.close();
+      try {
+        await ledger.appendMany([reading(0), reading(1)]);
+        await ledger.append(reading(2));
+        mock.timers.tick(149);
+        await ledger.append(reading(3));
+        assert.equal(ledger.height, 0, 'not before blockSeconds');
+        assert.equal(ledger.pending, 4);
+        const sealed = new Promise<BlockInfo>((resolve) => ledger.once('block', resolve));
+        mock.timers.tick(1);
+        const block = await sealed;
+        assert.equal(block.header.size, 4);
+        assert.equal(ledger.height, 1);
+        assert.equal(ledger.pending, 0);
+        // Nothing pending: however long it waits, no timer seals an (empty) block.
+        mock.timers.tick(3_600_000);
+        await ledger.append(reading(4));
+        assert.equal(ledger.height, 1);
+        assert.equal(ledger.pending, 1);
+        const next = new Promise<BlockInfo>((resolve) => ledger.once('block', resolve));
+        mock.timers.tick(150);
+        assert.equal((await next).header.size, 5);
+        assert.equal(ledger.height, 2);
+      } finally {
+        mock.timers.reset();
+        await ledger.close();
+      }
     });
 
     it('seal() seals now and returns null when nothing is pending; close seals and is idempotent', async () => {

@@ -4,15 +4,27 @@
 // settings refused with a clear error.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type * as mqtt from 'mqtt';
 import { validateTerms } from '../../lib/contracts';
 import { generateKey, keyToDid } from '../../lib/index';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { MqttWatch } from '../ha/mqtt-watch';
 import { haBrokerNode, mqttNodes } from './ha-support';
+import { projectRoot } from '../support/paths';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
 
 const nodes = [...packNodes(), ...mqttNodes()];
+/** The core nodes examples/home-assistant.json uses besides MQTT (its Debug node becomes a helper: the debug module rewrites log entries). */
+const exampleNodes = ['common/90-comment.js'].map(
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (f) => require(path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'core', f)) as unknown,
+);
+const EXAMPLE = {
+  config: 'homeassistant/binary_sensor/iot-ledger_fridge-1_violation/config',
+  value: 'homeassistant/sensor/iot-ledger_fridge-1_value/config',
+  state: 'iot-ledger/contract/fridge-1/state',
+};
 const terms = validateTerms({
   id: 'ha-broker-room',
   version: 1,
@@ -79,7 +91,7 @@ describe('nodes: Home Assistant through the mqtt-broker node', function () {
   afterEach(async () => {
     await helper.unload();
     // What a test left retained must not reach the next one.
-    for (const topic of [AVAILABILITY, CONFIG, STATE, 'homeassistant/sensor/iot-ledger_ha-broker-room_value/config'])
+    for (const topic of [AVAILABILITY, CONFIG, STATE, 'homeassistant/sensor/iot-ledger_ha-broker-room_value/config', ...Object.values(EXAMPLE)])
       await watch.client.publishAsync(topic, '', { qos: 1, retain: true });
     await watch.close();
   });
@@ -105,6 +117,38 @@ describe('nodes: Home Assistant through the mqtt-broker node', function () {
     await watch.waitFor((m) => m.topic === CONFIG && m.payload !== '', 'config sent again', 8000, back);
     await watch.waitFor((m) => m.topic === STATE && m.payload !== '', 'state sent again', 8000, back);
     assert.equal(brokerNode.connected, true);
+  });
+
+  it('examples/home-assistant.json on a real broker: online, the contract as entities and its state; offline by the Last Will and the Close message', async () => {
+    type FlowNode = Record<string, unknown> & { id: string; type: string; name?: string };
+    const example = (JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'home-assistant.json'), 'utf8')) as FlowNode[]).map((n) =>
+      n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: String(broker.port) } : n.type === 'debug' ? { id: n.id, type: 'helper', z: n.z } : n,
+    );
+    await helper.load([...nodes, ...exampleNodes], example);
+    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online');
+    await watch.waitFor((m) => m.topic === EXAMPLE.config && m.payload !== '', 'the Violation entity');
+    await watch.waitFor((m) => m.topic === EXAMPLE.value && m.payload !== '', 'the Last value entity');
+    assert.deepEqual(
+      logged().filter((e) => e.type === 'iot-ledger-ha' && e.level <= 30).map(text),
+      [],
+      'no warning: the example sets the will and close message as the help asks',
+    );
+    const state = await watch.waitFor((m) => m.topic === EXAMPLE.state && m.payload !== '', 'the contract state');
+    assert.equal((JSON.parse(state.payload) as { status: string }).status, 'awaiting-signatures');
+
+    // Its Last Will: the broker publishes it when the connection drops.
+    const brokerNode = helper.getNode(example.find((n) => n.type === 'mqtt-broker')!.id) as unknown as { client: mqtt.MqttClient; connected: boolean };
+    let at = watch.messages.length;
+    brokerNode.client.stream.destroy();
+    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the will', 8000, at);
+    at = watch.messages.length;
+    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online again', 8000, at);
+    // Its Close message: Node-RED stopping sends it (the HA node leaves offline to the broker node then).
+    at = watch.messages.length;
+    await helper.unload();
+    const offline = await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the close message', 8000, at);
+    assert.equal(offline.retain, false, 'seen live (retained on the broker, delivered as a live message)');
+    assert.equal((await broker.retained([AVAILABILITY])).get(AVAILABILITY), 'offline');
   });
 
   it('waits for a broker that is not up yet: configs, state and online go out once it is', async () => {

@@ -46,8 +46,10 @@ export function catalogueTranslator(set: string): (key: string, args?: Record<st
   };
 }
 
+type SetTranslator = (set: string) => (key: string, args?: Record<string, unknown>) => string;
+
 /** Loads every compiled node of the pack (the helper needs the module functions), each with its set's RED._. */
-export function packNodes(): unknown[] {
+export function packNodes(translator: SetTranslator = catalogueTranslator): unknown[] {
   const dir = path.join(projectRoot, 'dist', 'nodes');
   return fs
     .readdirSync(dir)
@@ -55,9 +57,34 @@ export function packNodes(): unknown[] {
     .map((f) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const register = require(path.join(dir, f)) as (RED: object) => void;
-      const _ = catalogueTranslator(f.slice(0, -'.js'.length));
+      const _ = translator(f.slice(0, -'.js'.length));
       return (RED: object) => register(Object.create(RED, { _: { value: _ } }) as object);
     });
+}
+
+interface NodeRedI18n {
+  init(settings: { lang?: string }): Promise<void>;
+  registerMessageCatalog(namespace: string, dir: string, file: string): Promise<void>;
+  _(key: string, args?: Record<string, unknown>): string;
+  /** i18next itself. */
+  i: { loadLanguages(langs: string[]): Promise<void> };
+}
+
+/**
+ * RED._ as Node-RED builds it (@node-red/registry createNodeApi) over its own i18n
+ * (@node-red/util), every catalogue of the pack registered as the runtime does ("<module>/<set>",
+ * dir locales/, file <set>.json), looked up in `lang`. One i18n serves the process, maybe set up
+ * by an earlier test, so the language goes with each lookup.
+ */
+export async function nodeRedTranslator(lang: string): Promise<SetTranslator> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { i18n } = require('@node-red/util') as { i18n: NodeRedI18n };
+  await i18n.init({});
+  const dir = path.join(projectRoot, 'dist', 'nodes', 'locales');
+  const sets = fs.readdirSync(path.join(dir, 'en-US')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  for (const set of sets) await i18n.registerMessageCatalog(`node-red-contrib-iot-ledger/${set}`, dir, `${set}.json`);
+  await i18n.i.loadLanguages([lang]);
+  return (set) => (key, args = {}) => i18n._(key.includes(':') ? key : `node-red-contrib-iot-ledger/${set}:${key}`, { ...args, lng: lang });
 }
 
 export function tempUserDir(): string {

@@ -338,7 +338,8 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
       const $field = field(p.field);
       if (p.field === 'parties' || p.field === 'subjects') {
         const $items = $field.editableList('items');
-        if (p.n && $items[p.n - 1]) $($items[p.n - 1]).find('input').addClass('input-error');
+        const item = p.n ? $items[p.n - 1] : undefined;
+        if (item) $(item).find('input').addClass('input-error');
       } else if ($field.is('input, select')) {
         $field.addClass('input-error');
       }

@@ -53,7 +53,7 @@ export function isObject(v: unknown): v is TermsObject {
 export function formField(path: string | undefined, message: string): { field: string; n?: number } {
   if (path === undefined || / is not a known field$/.test(message)) return { field: 'json' };
   const item = /^(parties|subjects)\[(\d+)\]$/.exec(path);
-  if (item) return { field: item[1], n: Number(item[2]) + 1 };
+  if (item?.[1]) return { field: item[1], n: Number(item[2]) + 1 };
   return { field: FORM_FIELDS[path] ?? 'json' };
 }
 

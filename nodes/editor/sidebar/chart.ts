@@ -96,13 +96,15 @@ export function drawChart(container: HTMLElement, series: ContractSeries, width:
   const m = { left: 44, right: 12, top: 12, bottom: 22 };
   const root = svg('svg', { width: w, height: h, viewBox: '0 0 ' + w + ' ' + h, 'class': 'iot-ledger-sidebar-chart' });
   container.appendChild(root);
-  if (points.length === 0) {
+  const first = points[0];
+  const last = points.at(-1);
+  if (!first || !last) {
     const empty = svg('text', { x: w / 2, y: h / 2, 'text-anchor': 'middle', 'class': 'iot-ledger-sidebar-chart-label' }, root);
     empty.textContent = _('chart.empty');
     return;
   }
-  const t0 = points[0].time;
-  let t1 = Math.max(series.to || t0, points[points.length - 1].time);
+  const t0 = first.time;
+  let t1 = Math.max(series.to || t0, last.time);
   if (t1 - t0 < 10000) {
     t1 = t0 + 10000;
   }
@@ -180,9 +182,9 @@ export function drawChart(container: HTMLElement, series: ContractSeries, width:
   });
 
   // the readings, as a step line
-  let d = 'M' + x(points[0].time).toFixed(1) + ',' + y(points[0].value).toFixed(1);
-  for (let i = 1; i < points.length; i++) {
-    d += 'H' + x(points[i].time).toFixed(1) + 'V' + y(points[i].value).toFixed(1);
+  let d = 'M' + x(first.time).toFixed(1) + ',' + y(first.value).toFixed(1);
+  for (const p of points.slice(1)) {
+    d += 'H' + x(p.time).toFixed(1) + 'V' + y(p.value).toFixed(1);
   }
   d += 'H' + x(t1).toFixed(1);
   svg('path', { d: d, 'class': 'iot-ledger-sidebar-chart-line' }, root);

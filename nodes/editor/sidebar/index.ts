@@ -284,8 +284,9 @@ RED.plugins.registerPlugin('iot-ledger-sidebar', {
         selected.contract = null;
         return;
       }
-      if (!l.contracts.some(function (k) { return k.termsHash === selected.contract; })) {
-        selected.contract = l.contracts[0].termsHash;
+      const first = l.contracts[0];
+      if (first && !l.contracts.some(function (k) { return k.termsHash === selected.contract; })) {
+        selected.contract = first.termsHash;
       }
       const list = $('<div class="iot-ledger-sidebar-contracts">').appendTo(c);
       l.contracts.forEach(function (k) {
@@ -333,9 +334,11 @@ RED.plugins.registerPlugin('iot-ledger-sidebar', {
         .text(' \u00b7 ' + _('chart.points', { count: series.points.length, metric: series.contract.metric }))
         .appendTo(head);
       const width = box.width() || sections.contracts.content.width() || 280;
-      drawChart(box[0], series, width, _);
+      const element = box[0];
+      if (element) drawChart(element, series, width, _);
       const legend = $('<div class="iot-ledger-sidebar-legend">').appendTo(box);
-      [['line', 'legend.reading'], ['limit', 'legend.limit'], ['excursion', 'legend.excursion'], ['violation', 'legend.violation']].forEach(function (e) {
+      const keys: [string, string][] = [['line', 'legend.reading'], ['limit', 'legend.limit'], ['excursion', 'legend.excursion'], ['violation', 'legend.violation']];
+      keys.forEach(function (e) {
         $('<span>')
           .append($('<i class="iot-ledger-sidebar-key">').addClass('iot-ledger-sidebar-key-' + e[0]))
           .append($('<span>').text(_(e[1])))
@@ -388,14 +391,16 @@ RED.plugins.registerPlugin('iot-ledger-sidebar', {
         return;
       }
       const names = ledgers.map(function (l) { return l.name; });
-      const current = selected.ledger !== null && names.indexOf(selected.ledger) >= 0 ? selected.ledger : names[0];
+      const at = selected.ledger !== null ? names.indexOf(selected.ledger) : -1;
+      const l = ledgers[at >= 0 ? at : 0];
+      if (!l) return;
+      const current = l.name;
       selected.ledger = current;
       $ledgerSelect.empty();
       names.forEach(function (n) {
         $('<option>').val(n).text(n).appendTo($ledgerSelect);
       });
       $ledgerSelect.val(current).toggle(ledgers.length > 1);
-      const l = ledgers[names.indexOf(current)];
       $message.hide();
       stackContainer.show();
       renderLedger(l);
