@@ -5,6 +5,7 @@ import { benchHypercore } from './hypercore.bench';
 import { benchLedger } from './ledger.bench';
 import { benchNodeRed } from './nodered.bench';
 import { benchReplica } from './replica.bench';
+import { benchStorage } from './storage.bench';
 
 async function run(): Promise<void> {
   const only = process.argv[2];
@@ -17,6 +18,7 @@ async function run(): Promise<void> {
   if (!only || only === 'nodered') await benchNodeRed();
   if (!only || only === 'witnesses') await benchNodeRed(true);
   if (!only || only === 'replica') await benchReplica();
+  if (!only || only === 'storage') await benchStorage();
 }
 
 run().catch((err: unknown) => {

@@ -2,7 +2,7 @@
 // directly, and the audit's first finding must name that record, node or block.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { openRawDb, type Db } from './support/raw-db';
+import { openRawDb } from './support/raw-db';
 import { auditLedger } from '../lib/audit';
 import { buildSampleLedger, copyDir, type SampleLedger } from './support/audit-fixtures';
 

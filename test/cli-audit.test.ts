@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openRawDb, type Db } from './support/raw-db';
+import { openRawDb } from './support/raw-db';
 import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
 import { buildSampleLedger, copyDir, keys, tempDir, type SampleLedger } from './support/audit-fixtures';

@@ -68,7 +68,7 @@ describe('CLI: ledgers in LevelDB and in file storage', function () {
     assert.equal(appended.status, 0, appended.stderr);
     assert.equal(storageIn(fresh), 'file');
     const info = runCli(['info', fresh], undefined, undefined, env);
-    assert.match(info.stdout, /^storage:  file storage \(the directory holds file storage\)$/m);
+    assert.match(info.stdout, /^storage: {2}file storage \(the directory holds file storage\)$/m);
     const audited = runCli(['audit', fresh], undefined, undefined, env);
     assert.equal(audited.status, 0, audited.stderr + audited.stdout);
   });

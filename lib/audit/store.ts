@@ -126,7 +126,7 @@ export class RawStore {
 
   /** Entries with gte <= key < lt, in key order, fetched in batches ahead of use. */
   cursor(gte: Uint8Array, lt: Uint8Array, batch = 1000): Cursor {
-    return new Cursor(this.#db.iterator({ ...this.#read, gte: Buffer.from(gte), lt: Buffer.from(lt) }) as unknown as DbIterator, batch);
+    return new Cursor(this.#db.iterator({ ...this.#read, gte: Buffer.from(gte), lt: Buffer.from(lt) }), batch);
   }
 
   /** The greatest entry with gte <= key < lt. */

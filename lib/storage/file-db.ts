@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
-import { checkFrame, decodeFrame, encodeFrame, type FrameOp } from './frame';
+import { checkFrame, encodeFrame, walkFrame, type FrameOp } from './frame';
 import { KeyIndex, type IndexEntry, type IndexRange, type Loc } from './key-index';
 import { takeLock } from './lock-file';
 import { createSegment, isFileStore, listSegments, SEGMENT_BYTES, SEGMENT_HEADER, segmentName, writeMarker } from './segments';
@@ -159,6 +159,7 @@ export class FileDb implements Db {
       if (id !== i + 1) throw corrupt(this.dir, i + 1, 0, 'the segment is missing');
     });
     const flags = this.#readOnly ? 'r' : 'r+';
+    this.#index.loading(true);
     for (const [i, id] of ids.entries()) {
       const fd = fs.openSync(path.join(this.dir, segmentName(id)), flags);
       this.#fds.set(id, fd);
@@ -166,6 +167,7 @@ export class FileDb implements Db {
       const end = this.#replaySegment(id, fs.readFileSync(path.join(this.dir, segmentName(id))), last);
       this.#current = { id, size: end };
     }
+    this.#index.loading(false);
     if (ids.length === 0 && !this.#readOnly) {
       this.#fds.set(1, createSegment(this.dir, 1));
       this.#current = { id: 1, size: SEGMENT_HEADER.length };
@@ -186,6 +188,7 @@ export class FileDb implements Db {
       }
       return SEGMENT_HEADER.length;
     }
+    const index = this.#index;
     let at = SEGMENT_HEADER.length;
     while (at < buf.length) {
       const check = checkFrame(buf, at);
@@ -200,16 +203,14 @@ export class FileDb implements Db {
         }
         return at;
       }
-      let ops;
+      const base = id * SEG;
       try {
-        ops = decodeFrame(buf, at, check.end);
+        walkFrame(buf, at, check.end, (keyAt, keyLength, valueAt, valueLength) => {
+          if (valueAt >= 0) index.setAt(buf, keyAt, keyLength, base + valueAt, valueLength);
+          else index.delAt(buf, keyAt, keyLength);
+        });
       } catch (err) {
         throw corrupt(this.dir, id, at, (err as Error).message);
-      }
-      const base = id * SEG + at;
-      for (const op of ops) {
-        if (op.put) this.#index.set(op.key, base + op.valueAt, op.valueLength);
-        else this.#index.del(op.key);
       }
       at = check.end;
     }
@@ -223,11 +224,17 @@ export class FileDb implements Db {
   }
 
   #write(ops: FrameOp[], options?: WriteOptions): Promise<void> {
-    this.#checkOpen();
-    if (this.#readOnly) return Promise.reject(new LedgerError('ERR_LEDGER_READ_ONLY', `file storage ${this.dir} is open read-only`));
-    if (this.#failed) return Promise.reject(this.#failed);
-    if (ops.length === 0) return Promise.resolve();
-    const { frame, valueAt } = encodeFrame(ops);
+    let encoded: { frame: Buffer; valueAt: number[] };
+    try {
+      this.#checkOpen();
+      if (this.#readOnly) throw new LedgerError('ERR_LEDGER_READ_ONLY', `file storage ${this.dir} is open read-only`);
+      if (this.#failed) throw this.#failed;
+      if (ops.length === 0) return Promise.resolve();
+      encoded = encodeFrame(ops);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const { frame, valueAt } = encoded;
     return new Promise((resolve, reject) => {
       this.#queue.push({ ops, frame, valueAt, sync: options?.sync === true, resolve, reject });
       if (!this.#writing) this.#idle = this.#drain();
@@ -321,14 +328,10 @@ export class FileDb implements Db {
   batch(ops: BatchOp[], options?: WriteOptions): Promise<void>;
   batch(ops?: BatchOp[], options?: WriteOptions): DbBatch | Promise<void> {
     if (ops === undefined) return new FileBatch((o, opts) => this.#write(o, opts));
-    try {
-      return this.#write(
-        ops.map((op) => ({ key: asBuffer(op.key), value: op.type === 'put' ? asBuffer(op.value) : undefined })),
-        options,
-      );
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#write(
+      ops.map((op) => ({ key: asBuffer(op.key), value: op.type === 'put' ? asBuffer(op.value) : undefined })),
+      options,
+    );
   }
 
   // ------------------------------------------------------------ reading
@@ -343,7 +346,7 @@ export class FileDb implements Db {
 
   /** The values at `locs` (undefined where absent), reading neighbouring values together. */
   async readLocs(locs: (Loc | undefined)[]): Promise<(Buffer | undefined)[]> {
-    const out: (Buffer | undefined)[] = new Array(locs.length).fill(undefined);
+    const out: (Buffer | undefined)[] = Array.from({ length: locs.length }, () => undefined);
     const reads: Promise<void>[] = [];
     let i = 0;
     while (i < locs.length) {
@@ -406,11 +409,11 @@ export class FileDb implements Db {
   }
 
   iterator(options: RangeOptions = {}): DbIterator<[Buffer, Buffer]> {
-    return new FileIterator(this, this.#entries(options), options.limit, true) as DbIterator<[Buffer, Buffer]>;
+    return new FileIterator(this, this.#entries(options), options.limit, true);
   }
 
   keys(options: RangeOptions = {}): DbIterator<Buffer> {
-    return new FileIterator(this, this.#entries(options), options.limit, false) as DbIterator<Buffer>;
+    return new FileIterator(this, this.#entries(options), options.limit, false);
   }
 
   #entries(options: RangeOptions): Generator<IndexEntry> {

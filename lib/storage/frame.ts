@@ -75,8 +75,12 @@ export function checkFrame(buf: Buffer, at: number): FrameCheck {
   return { kind: 'frame', end };
 }
 
-/** Decodes the ops of a frame already checked by checkFrame; throws on a malformed payload. */
-export function decodeFrame(buf: Buffer, at: number, end: number): DecodedOp[] {
+/**
+ * Walks the ops of a frame already checked by checkFrame, calling `op` with where each key
+ * (and, for a put, value) lies in `buf` (valueAt -1 for a delete); throws on a malformed payload.
+ * No objects per op: a replay walks millions of them.
+ */
+export function walkFrame(buf: Buffer, at: number, end: number, op: (keyAt: number, keyLength: number, valueAt: number, valueLength: number) => void): void {
   let p = at + FRAME_HEADER;
   const need = (n: number): void => {
     if (p + n > end) throw new Error('op runs past the end of its frame');
@@ -84,25 +88,32 @@ export function decodeFrame(buf: Buffer, at: number, end: number): DecodedOp[] {
   need(4);
   const count = buf.readUInt32BE(p);
   p += 4;
-  const ops: DecodedOp[] = [];
   for (let i = 0; i < count; i++) {
     need(5);
     const type = buf[p];
     const keyLength = buf.readUInt32BE(p + 1);
     p += 5;
     need(keyLength);
-    const key = Buffer.from(buf.subarray(p, p + keyLength));
+    const keyAt = p;
     p += keyLength;
     if (type === OP_PUT) {
       need(4);
       const valueLength = buf.readUInt32BE(p);
       p += 4;
       need(valueLength);
-      ops.push({ key, put: true, valueAt: p - at, valueLength });
+      op(keyAt, keyLength, p, valueLength);
       p += valueLength;
-    } else if (type === OP_DEL) ops.push({ key, put: false, valueAt: -1, valueLength: 0 });
+    } else if (type === OP_DEL) op(keyAt, keyLength, -1, 0);
     else throw new Error(`unknown op type ${type}`);
   }
   if (p !== end) throw new Error('bytes left over after the last op');
+}
+
+/** The ops of a frame already checked by checkFrame (keys are views into `buf`). */
+export function decodeFrame(buf: Buffer, at: number, end: number): DecodedOp[] {
+  const ops: DecodedOp[] = [];
+  walkFrame(buf, at, end, (keyAt, keyLength, valueAt, valueLength) =>
+    ops.push({ key: buf.subarray(keyAt, keyAt + keyLength), put: valueAt >= 0, valueAt: valueAt >= 0 ? valueAt - at : -1, valueLength }),
+  );
   return ops;
 }

@@ -26,12 +26,14 @@ export interface IndexEntry {
   len: number;
 }
 
-/** The dense family and slot of a key, or undefined for a key kept in the sorted part. */
-function denseSlot(key: Buffer): { prefix: number; prefixLength: number; index: number } | undefined {
-  if (key.length === 9 && (key[0] === P_RECORD || key[0] === P_BLOCK) && key.readUInt32BE(1) === 0)
-    return { prefix: key[0]!, prefixLength: 1, index: key.readUInt32BE(5) };
-  if (key.length === 10 && key[0] === P_NODE && key.readUInt32BE(2) === 0)
-    return { prefix: 0x10000 | (key[1]! << 8) | key[0]!, prefixLength: 2, index: key.readUInt32BE(6) };
+/** The dense family and slot of the key buf[at, at + length), or undefined for a key kept in the sorted part. */
+function denseSlot(buf: Buffer, at = 0, length = buf.length): { prefix: number; prefixLength: number; index: number } | undefined {
+  const first = buf[at];
+  if (first === undefined) return undefined;
+  if (length === 9 && (first === P_RECORD || first === P_BLOCK) && buf.readUInt32BE(at + 1) === 0)
+    return { prefix: first, prefixLength: 1, index: buf.readUInt32BE(at + 5) };
+  if (length === 10 && first === P_NODE && buf.readUInt32BE(at + 2) === 0)
+    return { prefix: 0x10000 | ((buf[at + 1] ?? 0) << 8) | first, prefixLength: 2, index: buf.readUInt32BE(at + 6) };
   return undefined;
 }
 
@@ -94,20 +96,34 @@ export class KeyIndex {
   }
 
   set(key: Buffer, at: number, len: number): void {
-    const d = denseSlot(key);
-    if (!d) return this.#sorted.set(key.toString('latin1'), at, len);
+    this.setAt(key, 0, key.length, at, len);
+  }
+
+  del(key: Buffer): void {
+    this.delAt(key, 0, key.length);
+  }
+
+  /** set() of the key buf[keyAt, keyAt + keyLength), without a Buffer for it. */
+  setAt(buf: Buffer, keyAt: number, keyLength: number, at: number, len: number): void {
+    const d = denseSlot(buf, keyAt, keyLength);
+    if (!d) return this.#sorted.set(buf.toString('latin1', keyAt, keyAt + keyLength), at, len);
     let f = this.#families.get(d.prefix);
     if (!f) {
-      f = new DenseFamily(Buffer.from(key.subarray(0, d.prefixLength)), this.#frozen);
+      f = new DenseFamily(Buffer.from(buf.subarray(keyAt, keyAt + d.prefixLength)), this.#frozen);
       this.#families.set(d.prefix, f);
     }
     f.set(d.index, at, len);
   }
 
-  del(key: Buffer): void {
-    const d = denseSlot(key);
-    if (!d) return this.#sorted.del(key.toString('latin1'));
+  delAt(buf: Buffer, keyAt: number, keyLength: number): void {
+    const d = denseSlot(buf, keyAt, keyLength);
+    if (!d) return this.#sorted.del(buf.toString('latin1', keyAt, keyAt + keyLength));
     this.#families.get(d.prefix)?.del(d.index);
+  }
+
+  /** Starts or ends a bulk load (replay): see SortedIndex.loading. */
+  loading(on: boolean): void {
+    this.#sorted.loading(on);
   }
 
   /** Entries within the range, in key order (descending with reverse). */

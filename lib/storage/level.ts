@@ -29,7 +29,7 @@ export function loadClassicLevel(): { ok: true; ClassicLevel: LevelClass } | { o
       loaded = { ok: false, reason: message.split('\n')[0] ?? message };
     }
   }
-  return loaded!;
+  return loaded;
 }
 
 /** ERR_LEDGER_STORAGE for a LevelDB ledger on a machine where classic-level cannot load: why, and what to do. */
@@ -98,16 +98,16 @@ export class LevelDb implements Db {
   batch(): DbBatch;
   batch(ops: BatchOp[], options?: WriteOptions): Promise<void>;
   batch(ops?: BatchOp[], options?: WriteOptions): DbBatch | Promise<void> {
-    if (ops === undefined) return this.level.batch() as unknown as DbBatch;
+    if (ops === undefined) return this.level.batch();
     return this.level.batch(ops, options ?? {});
   }
 
   iterator(options: RangeOptions = {}): DbIterator<[Buffer, Buffer]> {
-    return this.level.iterator(options as never) as unknown as DbIterator<[Buffer, Buffer]>;
+    return this.level.iterator(options as never);
   }
 
   keys(options: RangeOptions = {}): DbIterator<Buffer> {
-    return this.level.keys(options as never) as unknown as DbIterator<Buffer>;
+    return this.level.keys(options as never);
   }
 
   snapshot(): DbSnapshot {

@@ -41,6 +41,8 @@ export class SortedIndex {
   /** Changes since the last merge; null deletes a key of the sorted array. */
   #delta: Map<string, Change | null>;
   #deltaKeys: string[] | undefined;
+  /** While loading (replaying a log), changes pile up here (len -1: a delete), sorted and merged once at the end. */
+  #load: { keys: string[]; at: number[]; len: number[] } | undefined;
 
   constructor(keys: string[] = [], at = new Float64Array(0), len = new Uint32Array(0), delta = new Map<string, Change | null>()) {
     this.#keys = keys;
@@ -79,12 +81,70 @@ export class SortedIndex {
   }
 
   set(key: string, at: number, len: number): void {
+    if (this.#load) {
+      this.#load.keys.push(key);
+      this.#load.at.push(at);
+      this.#load.len.push(len);
+      return;
+    }
     if (!this.#delta.has(key)) this.#deltaKeys = undefined;
     this.#delta.set(key, { at, len });
     if (this.#delta.size > Math.max(MIN_DELTA, 4 * Math.sqrt(this.#keys.length))) this.#merge();
   }
 
+  /** Starts (true) or ends (false) a bulk load (a replay): one sort and merge at the end instead of many. */
+  loading(on: boolean): void {
+    if (on) {
+      this.#load ??= { keys: [], at: [], len: [] };
+      return;
+    }
+    const load = this.#load;
+    this.#load = undefined;
+    if (!load || load.keys.length === 0) return;
+    const { keys, at, len } = load;
+    // positions in key order, a later write of a key after an earlier one (the sort is stable)
+    const order = Array.from({ length: keys.length }, (_, i) => i);
+    order.sort((a, b) => {
+      const ka = keys[a]!;
+      const kb = keys[b]!;
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+    const outKeys: string[] = [];
+    const outAt: number[] = [];
+    const outLen: number[] = [];
+    const deleted: string[] = [];
+    for (let i = 0; i < order.length; i++) {
+      const o = order[i]!;
+      const k = keys[o]!;
+      if (i + 1 < order.length && keys[order[i + 1]!] === k) continue; // the last write of k wins
+      if (len[o]! < 0) {
+        deleted.push(k);
+        continue;
+      }
+      outKeys.push(k);
+      outAt.push(at[o]!);
+      outLen.push(len[o]!);
+    }
+    if (this.#keys.length === 0 && this.#delta.size === 0) {
+      // a replay into an empty index: deletes only undid earlier writes of the load
+      this.#keys = outKeys;
+      this.#at = Float64Array.from(outAt);
+      this.#len = Uint32Array.from(outLen);
+      return;
+    }
+    for (let i = 0; i < outKeys.length; i++) this.#delta.set(outKeys[i]!, { at: outAt[i]!, len: outLen[i]! });
+    this.#deltaKeys = undefined;
+    this.#merge();
+    for (const k of deleted) this.del(k);
+  }
+
   del(key: string): void {
+    if (this.#load) {
+      this.#load.keys.push(key);
+      this.#load.at.push(0);
+      this.#load.len.push(-1);
+      return;
+    }
     if (this.#find(key) >= 0) {
       if (!this.#delta.has(key)) this.#deltaKeys = undefined;
       this.#delta.set(key, null);
@@ -157,9 +217,9 @@ export class SortedIndex {
         continue;
       }
       if (ka === kb) i += step;
-      const c = this.#delta.get(kb!);
+      const c = this.#delta.get(kb);
       j += step;
-      if (c) yield { key: kb!, at: c.at, len: c.len };
+      if (c) yield { key: kb, at: c.at, len: c.len };
     }
   }
 

@@ -7,7 +7,7 @@ import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec
 import { isLedgerError } from '../../lib/errors';
 import { sha256 } from '../../lib/crypto/hash';
 import { referenceCrc32 } from '../support/crc32-reference';
-import { openRawDb, type Db } from '../support/raw-db';
+import { openRawDb } from '../support/raw-db';
 import { auditLedger } from '../../lib/audit';
 import { decodeRecord, encodeRecord, Ledger, migrateLedger, type LedgerRecord } from '../../lib/ledger';
 import * as layout from '../../lib/ledger/layout';

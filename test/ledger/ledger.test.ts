@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mock } from 'node:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openRawDb, type Db } from '../support/raw-db';
+import { openRawDb } from '../support/raw-db';
 import { bytesEqual, toHex } from '../../lib/encoding/bytes';
 import { openCheckpoint } from '../../lib/note/checkpoint';
 import { encodeCbor } from '../../lib/encoding/codec';

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openRawDb, type Db } from '../support/raw-db';
+import { openRawDb } from '../support/raw-db';
 import { auditLedger } from '../../lib/audit';
 import { openCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';

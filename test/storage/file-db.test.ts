@@ -193,7 +193,7 @@ const keyArb = fc.oneof(
   fc.nat(40).map((n) => u64Key([0x62], n)),
   fc.tuple(fc.nat(3), fc.nat(20)).map(([l, n]) => u64Key([0x6e, l], n)),
   fc.nat(5).map((n) => u64Key([0x72], 2 ** 32 + n)), // shaped like a record key, past the dense range
-  fc.uint8Array({ minLength: 0, maxLength: 4 }).map((a) => Buffer.from(a.map((x) => [0x00, 0x61, 0x62, 0x6e, 0x72, 0x73, 0xff][x % 7]!))),
+  fc.uint8Array({ minLength: 0, maxLength: 4 }).map((a) => Buffer.from(a.map((x) => [0x00, 0x61, 0x62, 0x6e, 0x72, 0x73, 0xff][x % 7]))),
 );
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(keyArb, fc.uint8Array({ maxLength: 6 })).map(([key, v]) => ({ type: 'put' as const, key, value: Buffer.from(v) })) },
