@@ -13,6 +13,13 @@ describe('crc32: zlib.crc32 where Node has it, the same function in JavaScript w
     }
   });
 
+  it('empty input continues the value it is given, also for a Buffer over a zero-length ArrayBuffer', () => {
+    for (const f of [crc32, crc32Js]) {
+      assert.equal(f(randomBytes(0), 0x12345678), 0x12345678);
+      assert.equal(f(new Uint8Array(0), 0xcbf43926), 0xcbf43926);
+    }
+  });
+
   it('both agree with zlib (a gzip trailer) on random inputs, also continued from a previous value', () => {
     for (let i = 0; i < 200; i++) {
       const a = randomBytes(i * 7);

@@ -46,6 +46,7 @@ describe('engines: the Node versions the compiled code can run on', () => {
   it('the bundle loads without require(esm): a child Node with it disabled signs and verifies', () => {
     // --no-experimental-require-module turns require(esm) off on the Node lines that have it, so
     // the child behaves like 20.11 (where it does not exist): any require() of an ESM-only package throws.
+    // That it would throw is checked too, so this test cannot pass by the flag doing nothing.
     const script = `
       const l = require(${JSON.stringify(path.join(projectRoot, 'dist', 'lib', 'index.js'))});
       for (const alg of ['Ed25519', 'ES256']) {
@@ -55,7 +56,12 @@ describe('engines: the Node versions the compiled code can run on', () => {
         if (got !== '{"t":1}') throw new Error('verified payload ' + got);
       }
       console.log('ok');`;
-    const r = spawnSync(process.execPath, ['--no-experimental-require-module', '-e', script], { encoding: 'utf8' });
+    // Older Nodes have neither require(esm) nor the flag.
+    const flag = process.allowedNodeEnvironmentFlags.has('--no-experimental-require-module') ? ['--no-experimental-require-module'] : [];
+    const esm = spawnSync(process.execPath, [...flag, '-e', "require('@noble/curves/ed25519.js')"], { cwd: projectRoot, encoding: 'utf8' });
+    assert.notEqual(esm.status, 0, 'a require() of the ESM-only package itself fails in such a child');
+    assert.match(esm.stderr, /ERR_REQUIRE_ESM/);
+    const r = spawnSync(process.execPath, [...flag, '-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'ok');
   });

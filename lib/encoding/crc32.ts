@@ -27,4 +27,6 @@ type Crc32 = (data: Uint8Array, value?: number) => number;
 const native = (zlib as { crc32?: Crc32 }).crc32;
 
 /** CRC-32 of `data` continuing from `value` (default 0), as an unsigned 32-bit number. */
-export const crc32: Crc32 = typeof native === 'function' ? (data, value = 0) => native(data, value) : crc32Js;
+// Empty input returns `value` itself: zlib.crc32 (Node 20.20) returns 0 instead for an empty
+// Buffer over a zero-length ArrayBuffer, e.g. randomBytes(0) (test/crc32.test.ts).
+export const crc32: Crc32 = typeof native === 'function' ? (data, value = 0) => (data.length === 0 ? value >>> 0 : native(data, value)) : crc32Js;

@@ -5,7 +5,7 @@
  *      so classic-level's install script runs on "ARM";
  *   2. the storage loads (the native LevelDB prebuild, or the file storage where none fits);
  *   3. the iot-ledger CLI appends, audits (CLEAN) and proves, and the proof verifies;
- *   4. Node-RED (node-red installed for the same platform) runs examples/cold-room.json against
+ *   4. Node-RED (installed for the same platform, run by the emulated node) runs examples/cold-room.json against
  *      Debian's mosquitto; its Enrol node enrols a sensor, a signed reading of it is recorded;
  *   5. after Node-RED stops, `iot-ledger audit` of that ledger says CLEAN and export shows it.
  * Prints one PASS or FAIL line per step with its duration; exits 1 at the first failure.
