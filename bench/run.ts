@@ -15,6 +15,7 @@ async function run(): Promise<void> {
   if (!only || only === 'hypercore') await benchHypercore();
   if (!only || only === 'cli') benchCli();
   if (!only || only === 'audit') await benchAudit();
+  if (only === 'audit-plain') await benchAudit({ signed: 0 });
   if (!only || only === 'nodered') await benchNodeRed();
   if (!only || only === 'witnesses') await benchNodeRed(true);
   if (!only || only === 'replica') await benchReplica();

@@ -16,7 +16,7 @@ import type { ChunkJob, ChunkResult, SecurityTally } from './chunk';
 import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
 import { Findings, nodePos, recordPos } from './findings';
-import { checkIndexes } from './indexes';
+import { IndexChecker } from './indexes';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
   HASH_SIZE,
@@ -83,6 +83,7 @@ class Auditor {
   #lastBroken: number | undefined;
   #checked = { records: 0, nodes: 0, signatures: 0 };
   readonly #security: SecurityTally = {};
+  #indexes: IndexChecker | undefined;
 
   constructor(store: RawStore, opts: AuditOptions) {
     this.#store = store;
@@ -107,6 +108,7 @@ class Auditor {
     );
     // Contracts and firmware are re-run from their first record, so only a full audit re-checks them.
     if (from.start === 0) this.#rules = new RuleChecker(this.#findings, this.#devices);
+    const indexes = (this.#indexes = new IndexChecker(this.#store, from.start, treeSize, this.#findings));
     try {
       await this.#stream(from, treeSize, chain);
       this.#rules?.finish();
@@ -114,10 +116,10 @@ class Auditor {
       chain.checkNewest();
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
-      await checkIndexes(this.#store, from.start, treeSize, this.#findings);
+      await indexes.finish();
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
     } finally {
-      await chain.close();
+      await Promise.all([chain.close(), indexes.close()]);
     }
 
     const { findings, omitted } = this.#findings.result();
@@ -331,6 +333,7 @@ class Auditor {
       // At the chunk's end the chunk root has merged into the upper tree.
       if (res.frontiers.some((x) => x.size === f.end)) settle(f.end, () => top.root());
     }
+    await this.#indexes?.add(res.indexed);
     for (const ev of res.events) {
       this.#devices.apply(ev);
       this.#rules?.apply(ev);

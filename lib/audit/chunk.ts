@@ -90,8 +90,46 @@ export interface PlacedFinding {
   finding: Finding;
 }
 
+/**
+ * What the derived indexes must hold for the chunk's decodable records, in index order:
+ * record `index[i]` has gateway time `time[i]`, type `texts[type[i]]` and device
+ * `texts[device[i]]` (-1: none). Flat arrays and one table of strings, so a chunk's worth
+ * crosses from a worker cheaply.
+ */
+export interface IndexFacts {
+  index: number[];
+  time: number[];
+  type: number[];
+  device: number[];
+  texts: string[];
+}
+
+class FactsBuilder {
+  readonly facts: IndexFacts = { index: [], time: [], type: [], device: [], texts: [] };
+  readonly #ids = new Map<string, number>();
+
+  #text(s: string): number {
+    let id = this.#ids.get(s);
+    if (id === undefined) {
+      id = this.facts.texts.push(s) - 1;
+      this.#ids.set(s, id);
+    }
+    return id;
+  }
+
+  add(index: number, record: RecordView): void {
+    const f = this.facts;
+    f.index.push(index);
+    f.time.push(record.time);
+    f.type.push(this.#text(record.type));
+    f.device.push(record.device === undefined ? -1 : this.#text(record.device));
+  }
+}
+
 export interface ChunkResult {
   seq: number;
+  /** The expected index entries (docs/FORMAT.md "Storage": d, t, s) of the records read. */
+  indexed: IndexFacts;
   findings: PlacedFinding[];
   frontiers: { size: number; hashes: Uint8Array[] }[];
   /** The recomputed root of the whole 2^level subtree, when the run completed it. */
@@ -128,10 +166,11 @@ class ChunkChecker {
   #recordAt = 0;
   #sizeAt = 0;
   #missingFrom: number | undefined;
+  readonly #facts = new FactsBuilder();
 
   constructor(job: ChunkJob) {
     this.#job = job;
-    this.#out = { seq: job.seq, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
+    this.#out = { seq: job.seq, indexed: this.#facts.facts, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
     this.#nodeAt = job.nodes.map(() => 0);
   }
 
@@ -237,6 +276,8 @@ class ChunkChecker {
     const fast = scanRecord(bytes);
     const parsed: { record?: RecordView; problem?: string } = fast ? { record: fast } : readRecord(bytes);
     const ctx = parsed.record ?? peekRecordContext(bytes);
+    // Whatever the tree says of them, decodable records name their index entries.
+    if (parsed.record) this.#facts.add(i, parsed.record);
     let leaf: Leaf;
     if (bytesEqual(computed, stored)) {
       if (n && !bytesEqual(n, computed))

@@ -2,6 +2,11 @@
 // the next write. One write at a time, in arrival order. When a full write's worth of jobs
 // is waiting, it is planned (encoded, hashed) while the current write is still in flight,
 // so the CPU work of one write overlaps the disk work of the one before.
+//
+// A write that is not full starts at the end of the event-loop turn (setImmediate), not at
+// once: a burst handed over in one turn (a Node-RED flow delivers each message in its own
+// immediate callback, a worker answers a batch of signature checks in one message) goes out
+// as one synced write, instead of its first job alone and the rest after that write's sync.
 import { LedgerError } from '../errors';
 
 
@@ -38,6 +43,8 @@ export class GroupCommit<T, R> {
   #running = false;
   #ahead: Batch<T, R> | null = null;
   #inFlight = false;
+  /** A write went out in this drain (the first one has already waited for the turn's end). */
+  #written = false;
   #idle: (() => void)[] = [];
 
   constructor(plan: (items: T[]) => PlannedWrite<R>, maxWeight = Infinity) {
@@ -60,8 +67,7 @@ export class GroupCommit<T, R> {
       this.#queuedWeight += weight;
       if (!this.#running) {
         this.#running = true;
-        // Let the jobs submitted in the same tick join this first write.
-        queueMicrotask(() => void this.#drain());
+        setImmediate(() => void this.#drain());
       } else if (this.#inFlight && !this.#ahead && this.#queuedWeight >= this.#maxWeight) {
         this.#ahead = this.#planNext();
       }
@@ -76,6 +82,9 @@ export class GroupCommit<T, R> {
 
   async #drain(): Promise<void> {
     while (this.#ahead || this.#queue.length > 0) {
+      // Less than a full write waiting: let the rest of this turn's jobs join it.
+      if (!this.#ahead && this.#queuedWeight < this.#maxWeight && this.#written) await new Promise<void>((resolve) => setImmediate(resolve));
+      this.#written = true;
       const batch = this.#ahead ?? this.#planNext();
       this.#ahead = null;
       if (!batch) continue;
@@ -105,6 +114,7 @@ export class GroupCommit<T, R> {
       for (const [i, j] of batch.jobs.entries()) j.resolve(results[i]!);
     }
     this.#running = false;
+    this.#written = false;
     const idle = this.#idle;
     this.#idle = [];
     for (const f of idle) f();

@@ -36,6 +36,18 @@ describe('GroupCommit', () => {
     assert.equal(gc.busy, false);
   });
 
+  it('writes the jobs of one event-loop turn together, also when each comes in its own immediate callback (as Node-RED delivers messages)', async () => {
+    const r = recorder();
+    const gc = new GroupCommit<number, string>(r.plan);
+    const results = await new Promise<Promise<string>[]>((resolve) => {
+      const out: Promise<string>[] = [];
+      for (const i of [1, 2, 3]) setImmediate(() => out.push(gc.submit(i)));
+      setImmediate(() => resolve(out));
+    });
+    assert.deepEqual(await Promise.all(results), ['r1', 'r2', 'r3']);
+    assert.deepEqual(r.written, [[1, 2, 3]]);
+  });
+
   it('rejects every job of a failed write and carries on with later ones', async () => {
     const r = recorder({ failWrite: (n) => n === 0 });
     const gc = new GroupCommit<number, string>(r.plan);
