@@ -4,7 +4,7 @@
 // 21 are outside it. What it rests on: the shipped code needs no require(esm) (the ESM-only
 // packages are bundled, scripts/bundle-esm.js) and no zlib.crc32 (lib/encoding/crc32.ts), and the
 // unit suite passes on 18.20.4 and 20.11.0 (the newest armv7l Node on npm, Raspberry Pi OS
-// 32-bit; one test's node:test mock timers lack unref() there) and on 20.20.2, the e2e suite on
+// 32-bit; but for one test whose node:test mock timers differ there) and on 20.20.2, the e2e suite on
 // 20.20.2 and 22, and .ci/arm-check runs the pack on armv7l 20.11.0 and arm64 20.20.2. Node-RED 4 itself needs 18.5+; node-red-dev's
 // scorecard (P07) wants the latest Node-RED's minimum Node (22.9.0) inside the range. Plain
 // ES5-era code on purpose: it has to run, and say so clearly, on the old versions it refuses.
