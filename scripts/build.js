@@ -1,7 +1,8 @@
 'use strict';
 // Compiles the TypeScript sources to CommonJS in dist/, bundles the editor modules
 // (nodes/editor, scripts/build-editor.js) into the node .html files and copies the
-// locales beside the compiled nodes, where Node-RED looks for them.
+// locales beside the compiled nodes, where Node-RED looks for them, and bundles the ESM-only
+// dependencies into dist/lib/vendor/esm-only.js (scripts/bundle-esm.js).
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -37,6 +38,8 @@ copyTree(path.join(root, 'icons'), path.join(dist, 'nodes', 'icons'), (n) => n.e
 // The anchor contract, compiled from source on every build (test/anchor-artifact compares it with the checked-in one).
 require('./compile-contract').writeArtifact(path.join(dist, 'contracts', 'IotLedgerAnchor.json'));
 fs.chmodSync(path.join(dist, 'bin', 'iot-ledger.js'), 0o755);
+// The ESM-only dependencies as one CommonJS file: the pack needs no require(esm) (scripts/bundle-esm.js).
+require('./bundle-esm').bundleEsmOnly(root, dist);
 
 require('./build-editor')
   .buildEditor(root, path.join(dist, 'nodes'))

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { p256 } from '@noble/curves/nist.js';
+import { p256 } from '../lib/vendor/esm-only';
 import { fromBase64Url, fromHex, toBase64Url, toHex, utf8 } from '../lib/encoding/bytes';
 import { CborTag, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import { generateKey, keyToDid, keyToJwk, sign, type PrivateKey } from '../lib/crypto';

@@ -3,7 +3,7 @@ import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ed25519 } from '@noble/curves/ed25519.js';
+import { ed25519 } from '../lib/vendor/esm-only';
 import { parseTrustedKey } from '../lib/audit/trust';
 import { concatBytes, fromHex, toBase58, toBase64, toBase64Url, toHex, utf8 } from '../lib/encoding/bytes';
 import { validateTerms } from '../lib/contracts';

@@ -4,6 +4,7 @@ import { resolveVerificationKey } from '../envelope/envelope';
 import type { PublicKey } from '../crypto/keys';
 import { verifyDeviceEnvelope, type DeviceEvent, type EnvelopeCheck } from './chunk';
 import { recordPos, type Findings } from './findings';
+import { isNewer, mergeAccepted, type Freshness as DeviceFreshness } from '../registry/freshness';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, type Freshness } from './records';
 import type { DeviceStatus } from './types';
 
@@ -30,31 +31,32 @@ export class DeviceRegistry {
   }
 }
 
-/** The last accepted counter and timestamp per device; a payload must be newer. */
+/**
+ * The last accepted counter and time per device; a payload must be newer, by the gateway's
+ * own rule (lib/registry/freshness.ts isNewer), so the audit and the gateway agree.
+ */
 export class ReplayGuard {
-  readonly #last = new Map<string, Freshness>();
+  readonly #last = new Map<string, DeviceFreshness>();
 
   /** Why `f` is a replay for `did`, or undefined when it is newer. */
   check(did: string, f: Freshness): string | undefined {
     const last = this.#last.get(did);
-    if (!last) return undefined;
-    if (f.counter !== undefined) {
-      if (last.counter !== undefined && f.counter <= last.counter)
-        return `counter ${f.counter} is not above the last accepted ${last.counter}`;
-      return undefined;
-    }
-    if (f.ts !== undefined && last.ts !== undefined && f.ts <= last.ts)
-      return `timestamp ${f.ts} is not after the last accepted ${last.ts}`;
-    return undefined;
+    if (isNewer(toDevice(f), last)) return undefined;
+    if (f.counter !== undefined && last?.counter !== undefined) return `counter ${f.counter} is not above the last accepted ${last.counter}`;
+    if (f.ts !== undefined && last?.time !== undefined) return `timestamp ${f.ts} is not after the last accepted ${last.time}`;
+    return 'it carries no counter or time comparable with the last accepted message';
   }
 
   accept(did: string, f: Freshness): void {
-    const last = this.#last.get(did) ?? {};
-    const next: Freshness = { ...last };
-    if (f.counter !== undefined) next.counter = f.counter;
-    if (f.ts !== undefined) next.ts = f.ts;
-    this.#last.set(did, next);
+    this.#last.set(did, mergeAccepted(this.#last.get(did), toDevice(f)));
   }
+}
+
+function toDevice(f: Freshness): DeviceFreshness {
+  const out: DeviceFreshness = {};
+  if (f.counter !== undefined) out.counter = f.counter;
+  if (f.ts !== undefined) out.time = f.ts;
+  return out;
 }
 
 function sameKey(a: PublicKey, b: PublicKey): boolean {

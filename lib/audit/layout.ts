@@ -1,7 +1,7 @@
 // The LevelDB key layout of docs/FORMAT.md ("Storage"), written out independently of
 // the ledger's store so that the audit checks the bytes against the spec, not against
 // the code that wrote them.
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../encoding/crc32';
 import { concatBytes, utf8 } from '../encoding/bytes';
 
 export const PREFIX_RECORD = 0x72; // 'r'

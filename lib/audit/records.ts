@@ -1,6 +1,7 @@
 // Reading one record's canonical bytes (docs/FORMAT.md "Records") and the freshness
 // fields of a device payload.
-import { fromUtf8 } from '../encoding/bytes';
+import { decodePayload } from '../envelope/payload';
+import { freshnessOf } from '../registry/freshness';
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 
 export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device.tofu']);
@@ -137,44 +138,20 @@ export interface Freshness {
 }
 
 /**
- * The replay fields of a device payload: a JSON (or CBOR) object with `counter`
- * and/or `ts` / `time` (a number, or a date string). Anything else has none.
+ * The replay fields of a device payload, read exactly as the gateway reads them when it
+ * accepts a message (lib/registry/freshness.ts), so the audit flags no replay the gateway
+ * could not have seen.
  */
 export function payloadFreshness(payload: Uint8Array): Freshness {
-  let obj: unknown;
+  let value: unknown;
   try {
-    obj = JSON.parse(fromUtf8(payload));
+    value = decodePayload(payload);
   } catch {
-    try {
-      obj = decodeCbor(payload, { canonical: false });
-    } catch {
-      return {};
-    }
+    return {};
   }
-  if (obj instanceof Map) obj = Object.fromEntries([...obj].filter(([k]) => typeof k === 'string'));
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return {};
-  const o = obj as Record<string, unknown>;
+  const f = freshnessOf(value);
   const out: Freshness = {};
-  // The same field names the gateway reads (lib/registry/freshness.ts).
-  const counter = toNumber(o.counter ?? o.seq ?? o.ctr);
-  if (counter !== undefined) out.counter = counter;
-  const ts = toTime(o.ts ?? o.time ?? o.timestamp);
-  if (ts !== undefined) out.ts = ts;
+  if (f.counter !== undefined) out.counter = f.counter;
+  if (f.time !== undefined) out.ts = f.time;
   return out;
-}
-
-function toNumber(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'bigint') return Number(v);
-  return undefined;
-}
-
-function toTime(v: unknown): number | undefined {
-  const n = toNumber(v);
-  if (n !== undefined) return n;
-  if (typeof v === 'string') {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
-  }
-  return undefined;
 }

@@ -1,7 +1,6 @@
 // Keys as bytes and JWKs: parse, normalise and check them. No Node built-ins (the editor bundles
 // this module through didkey.ts); node:crypto key objects and key generation are in keys.ts.
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { p256 } from '@noble/curves/nist.js';
+import { ed25519, p256 } from '../vendor/esm-only';
 import { bytesEqual, concatBytes, fromBase64Url, toBase64Url } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { isSmallOrderEd25519 } from './small-order';

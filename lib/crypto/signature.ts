@@ -1,6 +1,5 @@
 import { sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { p256 } from '@noble/curves/nist.js';
+import { ed25519, p256 } from '../vendor/esm-only';
 import { isAlg, privateKeyObject, publicKeyObject, type Alg, type PrivateKey } from './keys';
 import { LedgerError } from '../errors';
 import { byteAt } from '../encoding/bytes';

@@ -1,4 +1,4 @@
-import { base58, base64, base64nopad, base64urlnopad, hex } from '@scure/base';
+import { base58, base64, base64nopad, base64urlnopad, hex } from '../vendor/esm-only';
 
 export const toHex = (b: Uint8Array): string => hex.encode(b);
 export const fromHex = (s: string): Uint8Array => hex.decode(s.toLowerCase());

@@ -3,7 +3,7 @@
 import { bytesEqual } from '../encoding/bytes';
 import { decodeCbor, encodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../encoding/crc32';
 import { sha256 } from '../crypto/hash';
 
 export const HASH_SIZE = 32;

@@ -1,7 +1,7 @@
 // Device enrolment state, derived from ledger records only (so it can always be rebuilt).
 import { didToKey } from '../crypto/didkey';
 import { LedgerError } from '../errors';
-import { isNewer, type Freshness } from './freshness';
+import { isNewer, mergeAccepted, type Freshness } from './freshness';
 
 export const ENROL = 'device.enrol';
 export const REVOKE = 'device.revoke';
@@ -91,10 +91,6 @@ export class DeviceRegistry {
 
   /** Remembers the newest accepted freshness of a device. */
   accept(did: string, f: Freshness): void {
-    const prev = this.last.get(did);
-    this.last.set(did, {
-      counter: f.counter ?? prev?.counter,
-      time: f.time !== undefined && (prev?.time === undefined || f.time > prev.time) ? f.time : prev?.time,
-    });
+    this.last.set(did, mergeAccepted(this.last.get(did), f));
   }
 }

@@ -37,3 +37,11 @@ export function isNewer(next: Freshness, last: Freshness | undefined): boolean {
   if (next.time !== undefined && last.time !== undefined) return next.time > last.time;
   return false;
 }
+
+/** What a device has reached once `f` is accepted after `prev`: the newest counter, the latest time. */
+export function mergeAccepted(prev: Freshness | undefined, f: Freshness): Freshness {
+  return {
+    counter: f.counter ?? prev?.counter,
+    time: f.time !== undefined && (prev?.time === undefined || f.time > prev.time) ? f.time : prev?.time,
+  };
+}

@@ -1,7 +1,7 @@
 // Segment framing of the file store (docs/FORMAT.md, "File storage"): each write batch is
 // one frame, [u32 length][u32 CRC-32][payload], all integers big-endian; the CRC (IEEE, as
 // zlib) covers the 4 length bytes and the payload, so a damaged length is caught too.
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../encoding/crc32';
 
 export const FRAME_HEADER = 8;
 /** Largest payload accepted: a frame claiming more is damage, not a batch. */

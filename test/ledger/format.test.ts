@@ -1,12 +1,12 @@
 // The bytes docs/FORMAT.md fixes: record encoding, storage keys and values.
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { bytesEqual, toHex } from '../../lib/encoding/bytes';
 import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import { isLedgerError } from '../../lib/errors';
 import { sha256 } from '../../lib/crypto/hash';
+import { referenceCrc32 } from '../support/crc32-reference';
 import { openRawDb } from '../support/raw-db';
 import { auditLedger } from '../../lib/audit';
 import { decodeRecord, encodeRecord, Ledger, migrateLedger, type LedgerRecord } from '../../lib/ledger';
@@ -108,8 +108,8 @@ describe('ledger format', () => {
       const key = layout.nodeKey(1, 2);
       const value = layout.nodeValue(key, hash);
       assert.equal(value.length, 36);
-      // CRC-32 (IEEE, zlib's) of key || hash, written independently of the layout module.
-      assert.equal(Buffer.from(value.subarray(32)).readUInt32BE(0), crc32(Buffer.concat([key, hash])));
+      // CRC-32 (IEEE, zlib's) of key || hash, computed independently of the layout module.
+      assert.equal(Buffer.from(value.subarray(32)).readUInt32BE(0), referenceCrc32(Buffer.concat([key, hash])));
       assert.deepEqual(layout.nodeHashFromValue(key, value, 1, 2), hash);
       assert.throws(() => layout.nodeHashFromValue(layout.nodeKey(1, 3), value, 1, 3), { code: 'ERR_LEDGER_CORRUPT' });
       const rv = layout.recordValue(hash, Uint8Array.of(9, 9));

@@ -1,5 +1,4 @@
 import * as assert from 'node:assert/strict';
-import { crc32 } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { mock } from 'node:test';
 import * as fs from 'node:fs';
@@ -11,6 +10,7 @@ import { encodeCbor } from '../../lib/encoding/codec';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { isLedgerError, type ErrorCode } from '../../lib/errors';
 import { sha256 } from '../../lib/crypto/hash';
+import { referenceCrc32 } from '../support/crc32-reference';
 import { Ledger, verifyProofBundle, type BlockInfo, type Receipt, type RecordInput } from '../../lib/ledger';
 import * as merkle from '../../lib/merkle';
 import { collect, deviceA, deviceB, gatewayKey, recomputeRoot, tempDir } from '../support/ledger';
@@ -624,7 +624,7 @@ describe('Ledger', function () {
         // a node with a valid checksum but a wrong hash: the last block's root no longer matches
         const k = nkey(4, 0);
         v[0] ^= 1;
-        v.writeUInt32BE(crc32(Buffer.concat([k, v.subarray(0, 32)])), 32);
+        v.writeUInt32BE(referenceCrc32(Buffer.concat([k, v.subarray(0, 32)])), 32);
         return v;
       });
       await rejects(Ledger.open(dir3, { readOnly: true }), 'ERR_LEDGER_CORRUPT', /root/);

@@ -28,9 +28,10 @@ function catalogue(lang: string, set: string): Set<string> {
 }
 
 function files(dir: string, re: RegExp): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && re.test(e.name))
-    .map((e) => path.join(e.parentPath, e.name));
+  // Names, not Dirents: Dirent.parentPath needs Node 20.12, and the unit tests run on 20.11 too.
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => path.join(dir, name))
+    .filter((p) => re.test(path.basename(p)) && fs.statSync(p).isFile());
 }
 
 /** Literal keys "iot-ledger-x.a.b" (optionally "module/set:" namespaced) in a source text. */

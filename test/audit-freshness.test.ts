@@ -1,0 +1,69 @@
+import * as assert from 'node:assert/strict';
+import { auditLedger } from '../lib/audit';
+import { generateKey, keyToDid } from '../lib/crypto';
+import { signEnvelope } from '../lib/envelope/envelope';
+import { isLedgerError } from '../lib/errors';
+import { Gateway } from '../lib/gateway';
+import { tempDir } from './support/ledger';
+
+// The audit must read a device message's counter and time exactly as the gateway did when it
+// accepted it: a counter the gateway ignored (not a safe integer) must not make the audit
+// flag the device's later messages as replays (found by the node fuzz test: a payload with
+// counter 1.797e308 and a valid ts was accepted by its time).
+
+describe('audit: replay checks agree with the gateway on what counts as a counter or a time', () => {
+  const device = generateKey('Ed25519');
+  const did = keyToDid(device);
+  let tmp: ReturnType<typeof tempDir>;
+  let gw: Gateway;
+
+  /** Verifies and records `payload` as the Verify -> Record flow does; false when the gateway refuses it. */
+  const send = async (payload: Record<string, unknown>): Promise<boolean> => {
+    const env = signEnvelope(payload, device, { kid: did }) as string;
+    try {
+      const v = await gw.verify(env);
+      await gw.record({ type: 'reading', device: did, body: v.payload as never, envelope: env });
+      return true;
+    } catch (err) {
+      if (isLedgerError(err, 'ERR_REPLAY')) return false;
+      throw err;
+    }
+  };
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    gw = await Gateway.open(tmp.dir, { name: 'freshness', gatewayKey: generateKey('Ed25519'), blockSeconds: 0 });
+    await gw.enrol({ did, name: 'sensor' });
+  });
+  afterEach(async () => {
+    await gw.close();
+    tmp.cleanup();
+  });
+
+  const cases: { name: string; messages: Record<string, unknown>[] }[] = [
+    { name: 'a huge counter the gateway ignores, then ordinary counters', messages: [{ counter: 1.7976931348623157e308, ts: 1000 }, { counter: 5, ts: 2000 }, { counter: 6, ts: 3000 }] },
+    { name: 'a fractional counter, then a whole one', messages: [{ counter: 7.5, ts: 1000 }, { counter: 3, ts: 2000 }] },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: what the gateway accepted audits clean`, async () => {
+      const accepted: boolean[] = [];
+      for (const m of c.messages) accepted.push(await send({ temperature: -21, ...m }));
+      assert.ok(accepted.filter(Boolean).length >= 2, `the gateway accepted ${JSON.stringify(accepted)}`);
+      await gw.ledger.seal();
+      const full = await auditLedger(tmp.dir, { db: gw.ledger.database, workers: 0 });
+      assert.deepEqual(full.findings, []);
+    });
+  }
+
+  it('still flags a recorded message the gateway would have refused (same counter again)', async () => {
+    assert.ok(await send({ temperature: -21, counter: 4, ts: 1000 }));
+    const env = signEnvelope({ temperature: -21, counter: 4, ts: 5000 }, device, { kid: did }) as string;
+    const forged = await gw.record({ type: 'reading', device: did, body: { temperature: -21, counter: 4, ts: 5000 }, envelope: env });
+    await gw.ledger.seal();
+    const r = await auditLedger(tmp.dir, { db: gw.ledger.database, workers: 0 });
+    assert.deepEqual(
+      r.findings.map((f) => [f.kind, f.index]),
+      [['replay', forged.index]],
+    );
+  });
+});
