@@ -3,6 +3,7 @@
 // segment is ever appended to; a full one (past the rollover size) is left as it is.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { syncDir } from './sync-dir';
 
 /** Marks a directory as a file-store ledger (LevelDB directories hold CURRENT instead). */
 export const MARKER_FILE = 'IOT-LEDGER-FILES';
@@ -28,16 +29,6 @@ export function listSegments(dir: string): number[] {
     if (m) ids.push(Number(m[1]));
   }
   return ids.sort((a, b) => a - b);
-}
-
-/** fsync of a directory, so that a file created or renamed in it survives a power cut. */
-export function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Creates segment `id` holding only its header, durably. Returns its descriptor (read/write). */

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromBase64, toBase64, toHex, utf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
+import { syncDir } from '../storage/sync-dir';
 import { sha256 } from '../crypto/hash';
 import type { Evidence, LatestCheckpoint } from './decision';
 
@@ -21,15 +22,6 @@ function stateError(message: string, err?: unknown): LedgerError {
   return new LedgerError('ERR_WITNESS_STATE', `${message}${why}`);
 }
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Writes a file so that after a crash it holds either the old or the new content, never a mix. */
 export function writeFileDurably(file: string, content: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
@@ -41,7 +33,7 @@ export function writeFileDurably(file: string, content: string): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
+  syncDir(path.dirname(file));
 }
 
 export class WitnessState {
