@@ -1,10 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { NodeRedProcess } from '../../demo/nodered/process';
-import { createUserDir, linkIntoUserDir } from '../../demo/nodered/userdir';
-import { scratchDir } from '../support/e2e';
+import type { Page } from 'playwright-core';
+import { useEditorSession } from '../support/editor-session';
 import { projectRoot } from '../support/paths';
 
 // Each example, as a person gets it: listed under Import > Examples of a real editor, imported
@@ -30,30 +28,13 @@ interface Imported {
   errors: string[];
 }
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 describe('e2e: the examples in the Node-RED editor', function () {
   this.timeout(120_000);
-  let nr: NodeRedProcess | undefined;
-  let browser: Browser | undefined;
-
-  before(async function () {
-    if (!fs.existsSync(chromiumPath)) throw new Error(`no chromium at ${chromiumPath}: install Debian's chromium or set CHROMIUM_PATH`);
-    const userDir = createUserDir(path.join(scratchDir('examples-editor'), 'nr'));
-    linkIntoUserDir(userDir, projectRoot);
-    nr = await NodeRedProcess.start({ userDir });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-  });
-
-  after(async () => {
-    await browser?.close();
-    const exit = await nr?.stop();
-    if (exit) assert.equal(exit.code, 0, nr?.output());
-  });
+  const session = useEditorSession('examples-editor');
 
   async function openEditor(): Promise<Page> {
-    const page = await browser!.newPage();
-    await page.goto(`${nr!.url}/`);
+    const page = await session().browser.newPage();
+    await page.goto(`${session().nr.url}/`);
     // The editor is ready once the palette knows the pack's node types and the first tab exists.
     await page.waitForFunction(
       () => {
@@ -67,7 +48,7 @@ describe('e2e: the examples in the Node-RED editor', function () {
   }
 
   it('lists all of them under Import > Examples', async () => {
-    const res = await fetch(`${nr!.url}/library/examples/flows/node-red-contrib-iot-ledger/`);
+    const res = await fetch(`${session().nr.url}/library/examples/flows/node-red-contrib-iot-ledger/`);
     assert.equal(res.status, 200);
     const listed = ((await res.json()) as Array<{ fn?: string }>).map((e) => e.fn).sort();
     assert.deepEqual(listed, examples);

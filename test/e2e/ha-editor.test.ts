@@ -1,17 +1,9 @@
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { NodeRedProcess } from '../../demo/nodered/process';
-import { createUserDir, linkIntoUserDir } from '../../demo/nodered/userdir';
-import { scratchDir } from '../support/e2e';
-import { projectRoot } from '../support/paths';
+import { useEditorSession } from '../support/editor-session';
 
 // A Home Assistant config node from an earlier version (its own host, port, TLS and user), opened
 // in a real editor: the editor creates the equivalent mqtt-broker node, with the Last Will and
 // Close message on the availability topic, and selects it.
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 interface Result {
   broker: string;
@@ -22,38 +14,23 @@ interface Result {
 
 describe('e2e: the Home Assistant config node in the editor', function () {
   this.timeout(120_000);
-  let nr: NodeRedProcess | undefined;
-  let browser: Browser | undefined;
-
-  before(async function () {
-    if (!fs.existsSync(chromiumPath)) throw new Error(`no chromium at ${chromiumPath}: install Debian's chromium or set CHROMIUM_PATH`);
-    const userDir = createUserDir(path.join(scratchDir('ha-editor'), 'nr'));
-    linkIntoUserDir(userDir, projectRoot);
-    nr = await NodeRedProcess.start({ userDir });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-  });
-
-  after(async () => {
-    await browser?.close();
-    const exit = await nr?.stop();
-    if (exit) assert.equal(exit.code, 0, nr?.output());
-  });
+  const session = useEditorSession('ha-editor');
 
   it('moves an old flow\'s broker settings into a new mqtt-broker node when the config is opened', async () => {
     // The old flow as the runtime has it, password in its credentials; the runtime refuses it.
     const old = { id: 'oldha', type: 'iot-ledger-ha', name: '', host: 'core-mosquitto', port: 8884, tls: true, username: 'nodered', discoveryPrefix: 'homeassistant', baseTopic: 'gw-2', statusTopic: '' };
-    const deployed = await fetch(`${nr!.url}/flows`, {
+    const deployed = await fetch(`${session().nr.url}/flows`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
       body: JSON.stringify([{ ...old, credentials: { password: 'secret' } }]),
     });
     assert.ok(deployed.ok, await deployed.text());
-    const hasPassword = async () => ((await (await fetch(`${nr!.url}/credentials/iot-ledger-ha/oldha`)).json()) as { has_password?: boolean }).has_password;
+    const hasPassword = async () => ((await (await fetch(`${session().nr.url}/credentials/iot-ledger-ha/oldha`)).json()) as { has_password?: boolean }).has_password;
     assert.equal(await hasPassword(), true);
 
-    const page = await browser!.newPage();
+    const page = await session().browser.newPage();
     try {
-      await page.goto(`${nr!.url}/`);
+      await page.goto(`${session().nr.url}/`);
       await page.waitForFunction(
         () => {
           const R = (globalThis as unknown as { RED?: { nodes?: { getType(t: string): unknown; node?(id: string): unknown }; workspaces?: { active(): unknown } } }).RED;
@@ -107,7 +84,7 @@ describe('e2e: the Home Assistant config node in the editor', function () {
 
       // Deployed: the Home Assistant node names the new broker node, and its old password is gone.
       await page.click('#red-ui-header-button-deploy');
-      const deployedFlows = async () => (await (await fetch(`${nr!.url}/flows`)).json()) as Array<Record<string, unknown>>;
+      const deployedFlows = async () => (await (await fetch(`${session().nr.url}/flows`)).json()) as Array<Record<string, unknown>>;
       let flows = await deployedFlows();
       const end = Date.now() + 20_000;
       while (flows.find((n) => n.id === 'oldha')?.broker !== r.broker || (await hasPassword()) !== false) {
