@@ -164,6 +164,7 @@ export class BlockChain {
   readonly #findings: Findings;
   readonly #headBlockFirst: number | undefined;
   readonly #floor: number;
+  readonly #onBlock: ((height: number, first: number, size: number) => void) | undefined;
   #expectHeight: number;
   #prev: ChainStart;
   #pending: Block | undefined;
@@ -173,9 +174,21 @@ export class BlockChain {
   checked = 0;
   signatures = 0;
 
-  /** `floor`: blocks ending before it lie in the trusted prefix; their roots are not rechecked. */
-  constructor(cursor: Cursor, trust: Trust, findings: Findings, start: ChainStart, headBlockFirst: number | undefined, floor = 0) {
+  /**
+   * `floor`: blocks ending before it lie in the trusted prefix; their roots are not rechecked.
+   * `onBlock`: told each block's records [first, size) once its size is agreed (in height order).
+   */
+  constructor(
+    cursor: Cursor,
+    trust: Trust,
+    findings: Findings,
+    start: ChainStart,
+    headBlockFirst: number | undefined,
+    floor = 0,
+    onBlock?: (height: number, first: number, size: number) => void,
+  ) {
     this.#floor = floor;
+    this.#onBlock = onBlock;
     this.#cursor = cursor;
     this.#trust = trust;
     this.#findings = findings;
@@ -298,6 +311,7 @@ export class BlockChain {
     if (b.size !== undefined && b.size < this.#prev.prevSize)
       this.#add(b, 'block-header', `tree size ${b.size} is smaller than the previous block's ${this.#prev.prevSize}`);
     const hashes = [b.headerHash, b.storedHash].filter((x): x is Uint8Array => x !== undefined);
+    if (b.size !== undefined && b.size >= this.#prev.prevSize) this.#onBlock?.(b.height, this.#prev.prevSize, b.size);
     this.#prev = { height: b.height + 1, prevHashes: hashes, prevSize: b.size ?? this.#prev.prevSize };
     this.#queue.push(b);
   }

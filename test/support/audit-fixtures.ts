@@ -10,8 +10,7 @@ import { envelopePayload, signEnvelope, type EnvelopeFormat } from '../../lib/en
 import { bodyFromPayload } from '../../lib/envelope/payload';
 import { sha256 } from '../../lib/crypto/hash';
 import { Ledger, type LedgerRecord, type RecordInput } from '../../lib/ledger';
-import { planWrite } from '../../lib/ledger/commit';
-import { CompactRange } from '../../lib/merkle';
+import { emptyTip, planWrite } from '../../lib/ledger/commit';
 import { verifierKeyString } from '../../lib/note/note';
 
 export interface Device {
@@ -217,7 +216,7 @@ export async function forgeLedger(sample: Pick<SampleLedger, 'dir' | 'name' | 'g
   try {
     const batch = db.batch();
     batch.put(keys.meta(), meta as Buffer);
-    const tip = { head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(0, []), last: null };
+    const tip = emptyTip();
     planWrite(tip, [{ kind: 'append', records: prepared }, { kind: 'seal' }], { name: sample.name, key: sample.gatewayKey, blockRecords, now: testClock(1765000000000) }, batch);
     await batch.write({ sync: true });
   } finally {
