@@ -106,7 +106,7 @@ class Auditor {
       from.chain,
       head?.intact ? head.blockFirst : undefined,
       from.start,
-      (height, first, size) => summaries.block(height, first, size),
+      summaries,
     );
     // Contracts and firmware are re-run from their first record, so only a full audit re-checks them.
     if (from.start === 0) this.#rules = new RuleChecker(this.#findings, this.#devices);

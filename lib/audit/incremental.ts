@@ -141,8 +141,13 @@ async function summariesBefore(store: RawStore, size: number): Promise<Summary[]
   return out;
 }
 
-/** The indexes in the block of `s` whose record `pick` accepts (read unproven: the caller proves what it uses). */
-async function pickIn(store: RawStore, s: Summary, pick: (r: RecordView) => boolean): Promise<number[]> {
+/**
+ * The indexes in the block of `s` whose record `pick` accepts, read unproven (the caller proves
+ * what it uses); with `suspect`, also those of records that cannot be decoded or no longer match
+ * their stored leaf hash (one altered into another type must not drop out unseen): proving them
+ * reports that they are not what the trusted tree holds.
+ */
+async function pickIn(store: RawStore, s: Summary, pick: (r: RecordView) => boolean, suspect = false): Promise<number[]> {
   const out: number[] = [];
   const cursor = store.cursor(recordKey(s.first), recordKey(s.first + s.count), 256);
   try {
@@ -150,7 +155,7 @@ async function pickIn(store: RawStore, s: Summary, pick: (r: RecordView) => bool
       const index = recordKeyIndex(e[0]);
       if (index === undefined || e[1].length < HASH_SIZE) continue;
       const r = readRecord(e[1].subarray(HASH_SIZE)).record;
-      if (r && pick(r)) out.push(index);
+      if (r ? pick(r) || (suspect && !bytesEqual(leafHashOfValue(e[1]), e[1].subarray(0, HASH_SIZE))) : suspect) out.push(index);
     }
   } finally {
     await cursor.close();
@@ -167,7 +172,7 @@ export async function primeDevices(store: RawStore, from: TrustedStart, devices:
   const summaries = await summariesBefore(store, from.size);
   const wanted = new Set<string>([...ENROL_TYPES, REVOKE_TYPE]);
   const indexes: number[] = [];
-  for (const s of summaries) if (s.types.some((t) => wanted.has(t))) indexes.push(...(await pickIn(store, s, (r) => wanted.has(r.type))));
+  for (const s of summaries) if (s.types.some((t) => wanted.has(t))) indexes.push(...(await pickIn(store, s, (r) => wanted.has(r.type), true)));
   for (const index of indexes) {
     const record = await provenRecord(store, from, index, findings);
     if (!record) continue;

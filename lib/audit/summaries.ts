@@ -12,6 +12,7 @@ import type { IndexFacts } from './chunk';
 import { blockPos, recordPos, type Findings } from './findings';
 import { getU64, OLD_INDEX_PREFIXES, PREFIX_SUMMARY, summaryKey } from './layout';
 import type { Cursor, RawStore } from './store';
+import type { BlockListener } from './blocks';
 
 const FIELDS = ['first', 'count', 'tmin', 'tmax', 'types', 'devices'];
 const OLD_NAMES: Record<number, string> = { 0x64: 'by-device', 0x74: 'by-type', 0x73: 'by-time' };
@@ -93,12 +94,14 @@ export interface SummaryCheck {
 }
 
 /** Fed each settled block's extent and each chunk's facts in ledger order; finish() settles the rest. */
-export class SummaryChecker {
+export class SummaryChecker implements BlockListener {
   readonly #store: RawStore;
   readonly #findings: Findings;
   readonly #cursor: Cursor;
   readonly #blocks: Expected[] = [];
   #stored = 0;
+  /** Runs of heights whose block is missing (reported by the chain): their summaries are not checked. */
+  readonly #missing: [number, number][] = [];
   /** The height after the last block settled (summaries at or past it are for no sealed block). */
   #sealed: number;
 
@@ -114,6 +117,10 @@ export class SummaryChecker {
   block(height: number, first: number, size: number): void {
     this.#blocks.push(new Expected(height, first, size));
     this.#sealed = Math.max(this.#sealed, height + 1);
+  }
+
+  missing(from: number, to: number): void {
+    this.#missing.push([from, to]);
   }
 
   /** The next chunk's facts, in index order. */
@@ -148,13 +155,25 @@ export class SummaryChecker {
       c.take();
       this.#stored++;
       if (h === height) return e[1];
-      this.#stray(e[0], h);
+      this.#stray(e[0], e[1], h);
     }
   }
 
-  #stray(key: Uint8Array, h: number | undefined): void {
-    if (h === undefined) this.#add(recordPos(0), undefined, `summary key ${Buffer.from(key).toString('hex')} is not \`i\` + u64(height)`, 0);
-    else this.#add(recordPos(0), h, `a summary is stored for block ${h}, which is not a sealed block of the ledger`, 0);
+  /** Where a summary claims to sit: after the records it claims, when it is readable. */
+  #claimed(value: Uint8Array): { pos: number; index?: number } {
+    try {
+      const s = readSummary(value);
+      return { pos: blockPos(s.first + Math.max(1, s.count)), index: s.first };
+    } catch {
+      return { pos: recordPos(0) };
+    }
+  }
+
+  #stray(key: Uint8Array, value: Uint8Array, h: number | undefined, why = 'which is not a sealed block of the ledger'): void {
+    if (h !== undefined && this.#missing.some(([a, b]) => h >= a && h <= b)) return; // its block is reported missing
+    const { pos, index } = this.#claimed(value);
+    if (h === undefined) this.#add(pos, undefined, `summary key ${Buffer.from(key).toString('hex')} is not \`i\` + u64(height)`, index);
+    else this.#add(pos, h, `a summary is stored for block ${h}, ${why}`, index);
   }
 
   async #close(b: Expected): Promise<void> {
@@ -179,8 +198,8 @@ export class SummaryChecker {
     for (let e = await this.#cursor.next(); e; e = await this.#cursor.next()) {
       this.#stored++;
       const h = e[0].length === 9 ? getU64(e[0], 1) : undefined;
-      if (h === undefined || h < this.#sealed) this.#stray(e[0], h);
-      else this.#add(recordPos(0), h, `a summary is stored for block ${h}, but the ledger has sealed only ${this.#sealed} block(s)`, 0);
+      if (h === undefined || h < this.#sealed) this.#stray(e[0], e[1], h);
+      else this.#stray(e[0], e[1], h, `but the ledger has sealed only ${this.#sealed} block(s)`);
     }
     for (const prefix of OLD_INDEX_PREFIXES) {
       const cursor = this.#store.cursor(Uint8Array.of(prefix), Uint8Array.of(prefix + 1), 256);

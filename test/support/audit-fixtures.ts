@@ -146,6 +146,7 @@ export const keys = {
   record: (i: number): Buffer => Buffer.concat([Buffer.from('r'), u64(i)]),
   node: (level: number, i: number): Buffer => Buffer.concat([Buffer.from('n'), Buffer.from([level]), u64(i)]),
   block: (h: number): Buffer => Buffer.concat([Buffer.from('b'), u64(h)]),
+  summary: (h: number): Buffer => Buffer.concat([Buffer.from('i'), u64(h)]),
 };
 
 /** A head value {size, height, blockFirst, hash}. */
@@ -179,6 +180,7 @@ export async function unsealLastBlock(dir: string): Promise<void> {
     const header = decodeCbor(block.header) as { first: number };
     await db.batch([
       { type: 'del', key: lastKey },
+      { type: 'del', key: keys.summary(h.height - 1) },
       { type: 'put', key: keys.head(), value: headValue(h.size, h.height - 1, header.first) },
     ]);
   });
