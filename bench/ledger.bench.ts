@@ -11,10 +11,10 @@ import * as vm from 'node:vm';
 import { ClassicLevel } from 'classic-level';
 import { privateKeyFromBytes } from '../lib/crypto';
 import { Ledger, type RecordInput } from '../lib/ledger';
-import { planWrite, type Tip } from '../lib/ledger/commit';
+import { emptyTip, planWrite, type Tip } from '../lib/ledger/commit';
 import { recordKey, nodeKey } from '../lib/ledger/layout';
 import { recordFromInput } from '../lib/ledger/record';
-import { CompactRange, inclusionPlan } from '../lib/merkle';
+import { inclusionPlan } from '../lib/merkle';
 import { printFigures, type Figure } from './harness';
 
 const APPENDERS = 64;
@@ -88,12 +88,12 @@ async function rawRecords(count: number, onProgress?: (done: number) => void): P
 }
 
 /**
- * Raw baseline with exactly the puts the ledger makes (records, Merkle nodes, index
- * entries, head), prepared beforehand, in synced batches of APPENDERS records.
+ * Raw baseline with exactly the puts the ledger makes (records, Merkle nodes, blocks and
+ * their summaries, head), prepared beforehand, in synced batches of APPENDERS records.
  */
 async function rawSamePuts(count: number): Promise<number> {
   const batches: [Buffer, Buffer][][] = [];
-  let tip: Tip = { head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(), last: null };
+  let tip: Tip = emptyTip();
   const settings = { name: 'bench', key: gatewayKey, blockRecords: 1000, now: Date.now };
   for (let i = 0; i < count; i += APPENDERS) {
     const puts: [Buffer, Buffer][] = [];
@@ -229,7 +229,7 @@ export async function benchLedger(only?: 'tput' | 'rss'): Promise<Figure[]> {
         target: '>= 0.5',
       });
       figures.push({
-        name: 'same, raw baseline writing exactly the ledger\'s puts (records, nodes, index entries, head)',
+        name: 'same, raw baseline writing exactly the ledger\'s puts (records, nodes, blocks, summaries, head)',
         ours,
         baseline: sameRate,
         unit: 'rec/s',

@@ -2,7 +2,7 @@
 //  1. synced batches of 64 records' puts (exactly the keys and values the ledger writes),
 //  2. Ledger.append from 64 concurrent appenders (group commit above the storage),
 //  3. the file store's in-memory index: bytes per record after opening (replaying) a store of
-//     100k and of 1M records (readings of 8 devices, so device index entries are included),
+//     100k and of 1M records (readings of 8 devices),
 //     and the time that open takes.
 // `npm run bench storage`; BENCH_STORAGE_LARGE=0 skips the 1M-record store.
 import * as fs from 'node:fs';
@@ -11,9 +11,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { generateKey, keyToDid, privateKeyFromBytes } from '../lib/crypto';
 import { Ledger, type RecordInput } from '../lib/ledger';
-import { planWrite, type Tip } from '../lib/ledger/commit';
+import { emptyTip, planWrite, type Tip } from '../lib/ledger/commit';
 import { recordFromInput } from '../lib/ledger/record';
-import { CompactRange } from '../lib/merkle';
 import { FileDb } from '../lib/storage/file-db';
 import { openStorage, STORAGE_ENV } from '../lib/storage/open';
 import type { Db, StorageKind } from '../lib/storage/types';
@@ -34,7 +33,7 @@ const seconds = (start: bigint): number => Number(process.hrtime.bigint() - star
 
 /** The puts of `count` records, planned as the ledger plans them, in groups of `per` records. */
 function* plannedBatches(count: number, per: number): Generator<[Buffer, Buffer][]> {
-  let tip: Tip = { head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(), last: null };
+  let tip: Tip = emptyTip();
   const settings = { name: 'bench', key: gatewayKey, blockRecords: 1000, now: () => 1765000000000 };
   for (let i = 0; i < count; i += per) {
     const puts: [Buffer, Buffer][] = [];

@@ -16,7 +16,7 @@ import type { ChunkJob, ChunkResult, SecurityTally } from './chunk';
 import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
 import { Findings, nodePos, recordPos } from './findings';
-import { IndexChecker } from './indexes';
+import { SummaryChecker } from './summaries';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
   HASH_SIZE,
@@ -83,7 +83,7 @@ class Auditor {
   #lastBroken: number | undefined;
   #checked = { records: 0, nodes: 0, signatures: 0 };
   readonly #security: SecurityTally = {};
-  #indexes: IndexChecker | undefined;
+  #summaries: SummaryChecker | undefined;
 
   constructor(store: RawStore, opts: AuditOptions) {
     this.#store = store;
@@ -98,6 +98,7 @@ class Auditor {
     const survey = await this.#survey();
     const { trust, head, treeSize } = survey;
     const from = await this.#startingPoint(trust, treeSize, survey.blockCount);
+    const summaries = (this.#summaries = new SummaryChecker(this.#store, from.chain.height, this.#findings));
     const chain = new BlockChain(
       this.#store.cursor(blockKey(from.chain.height), Uint8Array.of(PREFIX_BLOCK + 1), 64),
       trust,
@@ -105,10 +106,10 @@ class Auditor {
       from.chain,
       head?.intact ? head.blockFirst : undefined,
       from.start,
+      summaries,
     );
     // Contracts and firmware are re-run from their first record, so only a full audit re-checks them.
     if (from.start === 0) this.#rules = new RuleChecker(this.#findings, this.#devices);
-    const indexes = (this.#indexes = new IndexChecker(this.#store, from.start, treeSize, this.#findings));
     try {
       await this.#stream(from, treeSize, chain);
       this.#rules?.finish();
@@ -116,10 +117,10 @@ class Auditor {
       chain.checkNewest();
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
-      await indexes.finish();
+      await summaries.finish();
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
     } finally {
-      await Promise.all([chain.close(), indexes.close()]);
+      await Promise.all([chain.close(), summaries.close()]);
     }
 
     const { findings, omitted } = this.#findings.result();
@@ -333,7 +334,7 @@ class Auditor {
       // At the chunk's end the chunk root has merged into the upper tree.
       if (res.frontiers.some((x) => x.size === f.end)) settle(f.end, () => top.root());
     }
-    await this.#indexes?.add(res.indexed);
+    await this.#summaries?.add(res.indexed);
     for (const ev of res.events) {
       this.#devices.apply(ev);
       this.#rules?.apply(ev);

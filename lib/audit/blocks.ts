@@ -153,6 +153,13 @@ export interface ChainStart {
 
 export const GENESIS: ChainStart = { height: 0, prevHashes: [ZERO_HASH], prevSize: 0 };
 
+/** Told of the blocks as the chain settles them (the block summaries are checked against these extents). */
+export interface BlockListener {
+  block(height: number, first: number, size: number): void;
+  /** Heights `from`..`to` have no block. */
+  missing(from: number, to: number): void;
+}
+
 /**
  * Walks the blocks in height order beside the record stream. A block is "finalized"
  * once the next one has been read (its size needs the next block's vote); its root
@@ -164,6 +171,7 @@ export class BlockChain {
   readonly #findings: Findings;
   readonly #headBlockFirst: number | undefined;
   readonly #floor: number;
+  readonly #onBlock: BlockListener | undefined;
   #expectHeight: number;
   #prev: ChainStart;
   #pending: Block | undefined;
@@ -173,9 +181,21 @@ export class BlockChain {
   checked = 0;
   signatures = 0;
 
-  /** `floor`: blocks ending before it lie in the trusted prefix; their roots are not rechecked. */
-  constructor(cursor: Cursor, trust: Trust, findings: Findings, start: ChainStart, headBlockFirst: number | undefined, floor = 0) {
+  /**
+   * `floor`: blocks ending before it lie in the trusted prefix; their roots are not rechecked.
+   * `onBlock`: told each block's records [first, size) once its size is agreed, and each run of missing heights (in height order).
+   */
+  constructor(
+    cursor: Cursor,
+    trust: Trust,
+    findings: Findings,
+    start: ChainStart,
+    headBlockFirst: number | undefined,
+    floor = 0,
+    onBlock?: BlockListener,
+  ) {
     this.#floor = floor;
+    this.#onBlock = onBlock;
     this.#cursor = cursor;
     this.#trust = trust;
     this.#findings = findings;
@@ -210,6 +230,7 @@ export class BlockChain {
         const gap: Block = { height: this.#expectHeight, signed: false, problems: [], size: block.header?.first };
         const last = height - 1;
         this.#add(gap, 'missing', last === this.#expectHeight ? `block ${last} is missing` : `blocks ${this.#expectHeight}..${last} are missing (${height - this.#expectHeight} blocks)`);
+        this.#onBlock?.missing(this.#expectHeight, last);
       }
       this.#expectHeight = height + 1;
       this.checked++;
@@ -298,6 +319,11 @@ export class BlockChain {
     if (b.size !== undefined && b.size < this.#prev.prevSize)
       this.#add(b, 'block-header', `tree size ${b.size} is smaller than the previous block's ${this.#prev.prevSize}`);
     const hashes = [b.headerHash, b.storedHash].filter((x): x is Uint8Array => x !== undefined);
+    if (b.size !== undefined && b.size >= this.#prev.prevSize) {
+      // After missing blocks the header's first is where this block's records start.
+      const first = h && h.first >= this.#prev.prevSize && h.first <= b.size ? h.first : this.#prev.prevSize;
+      this.#onBlock?.block(b.height, first, b.size);
+    }
     this.#prev = { height: b.height + 1, prevHashes: hashes, prevSize: b.size ?? this.#prev.prevSize };
     this.#queue.push(b);
   }

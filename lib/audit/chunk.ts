@@ -91,7 +91,7 @@ export interface PlacedFinding {
 }
 
 /**
- * What the derived indexes must hold for the chunk's decodable records, in index order:
+ * What the block summaries are built from: the chunk's decodable records, in index order:
  * record `index[i]` has gateway time `time[i]`, type `texts[type[i]]` and device
  * `texts[device[i]]` (-1: none). Flat arrays and one table of strings, so a chunk's worth
  * crosses from a worker cheaply.
@@ -128,7 +128,7 @@ class FactsBuilder {
 
 export interface ChunkResult {
   seq: number;
-  /** The expected index entries (docs/FORMAT.md "Storage": d, t, s) of the records read. */
+  /** The type, time and device of the records read, for the block summaries (docs/FORMAT.md "Storage"). */
   indexed: IndexFacts;
   findings: PlacedFinding[];
   frontiers: { size: number; hashes: Uint8Array[] }[];
@@ -276,7 +276,7 @@ class ChunkChecker {
     const fast = scanRecord(bytes);
     const parsed: { record?: RecordView; problem?: string } = fast ? { record: fast } : readRecord(bytes);
     const ctx = parsed.record ?? peekRecordContext(bytes);
-    // Whatever the tree says of them, decodable records name their index entries.
+    // Whatever the tree says of them, decodable records count in their block's summary.
     if (parsed.record) this.#facts.add(i, parsed.record);
     let leaf: Leaf;
     if (bytesEqual(computed, stored)) {

@@ -10,10 +10,11 @@ import { GENESIS, chainStartAfter, readBlock, statedSize, type Block, type Chain
 import { verifyDeviceEnvelope, type DeviceEvent } from './chunk';
 import type { DeviceChecker } from './devices';
 import { POS_START, recordPos, type Findings } from './findings';
-import { blockKey, deviceKey, indexKeyIndex, nodeKey, readNodeValue, recordKey, typeKey, HASH_SIZE } from './layout';
+import { blockKey, nodeKey, PREFIX_SUMMARY, readNodeValue, recordKey, recordKeyIndex, summaryKey, HASH_SIZE } from './layout';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
 import { leafHashOfValue } from './sha';
 import type { RawStore } from './store';
+import { readSummary, type Summary } from './summaries';
 
 export interface TrustedStart {
   size: number;
@@ -120,22 +121,58 @@ export async function chainStartFor(store: RawStore, size: number, blocks: numbe
   return prev ? chainStartAfter(prev) : { ...GENESIS, height: lo };
 }
 
-/**
- * Rebuilds device enrolment and the last accepted counters as of the trusted size,
- * from the records the by-type and by-device indexes point at. Each record used is
- * proven included under the trusted root first.
- */
-export async function primeDevices(store: RawStore, from: TrustedStart, devices: DeviceChecker, findings: Findings): Promise<void> {
-  const indexes: number[] = [];
-  for (const type of [...ENROL_TYPES, REVOKE_TYPE]) {
-    const cursor = store.cursor(typeKey(type, 0), typeKey(type, from.size));
+/** The readable summaries of the blocks wholly before `size`, in height order (the full audit checks them all). */
+async function summariesBefore(store: RawStore, size: number): Promise<Summary[]> {
+  const out: Summary[] = [];
+  const cursor = store.cursor(summaryKey(0), Uint8Array.of(PREFIX_SUMMARY + 1), 256);
+  try {
     for (let e = await cursor.next(); e; e = await cursor.next()) {
-      const i = indexKeyIndex(e[0]);
-      if (i !== undefined && i < from.size) indexes.push(i);
+      let s: Summary;
+      try {
+        s = readSummary(e[1]);
+      } catch {
+        continue;
+      }
+      if (s.first + s.count <= size) out.push(s);
     }
+  } finally {
     await cursor.close();
   }
-  indexes.sort((a, b) => a - b);
+  return out;
+}
+
+/**
+ * The indexes in the block of `s` whose record `pick` accepts, read unproven (the caller proves
+ * what it uses); with `suspect`, also those of records that cannot be decoded or no longer match
+ * their stored leaf hash (one altered into another type must not drop out unseen): proving them
+ * reports that they are not what the trusted tree holds.
+ */
+async function pickIn(store: RawStore, s: Summary, pick: (r: RecordView) => boolean, suspect = false): Promise<number[]> {
+  const out: number[] = [];
+  const cursor = store.cursor(recordKey(s.first), recordKey(s.first + s.count), 256);
+  try {
+    for (let e = await cursor.next(); e; e = await cursor.next()) {
+      const index = recordKeyIndex(e[0]);
+      if (index === undefined || e[1].length < HASH_SIZE) continue;
+      const r = readRecord(e[1].subarray(HASH_SIZE)).record;
+      if (r ? pick(r) || (suspect && !bytesEqual(leafHashOfValue(e[1]), e[1].subarray(0, HASH_SIZE))) : suspect) out.push(index);
+    }
+  } finally {
+    await cursor.close();
+  }
+  return out;
+}
+
+/**
+ * Rebuilds device enrolment and the last accepted counters as of the trusted size, from
+ * the records of the blocks whose summaries name the enrolment types or the device. Each
+ * record used is proven included under the trusted root first.
+ */
+export async function primeDevices(store: RawStore, from: TrustedStart, devices: DeviceChecker, findings: Findings): Promise<void> {
+  const summaries = await summariesBefore(store, from.size);
+  const wanted = new Set<string>([...ENROL_TYPES, REVOKE_TYPE]);
+  const indexes: number[] = [];
+  for (const s of summaries) if (s.types.some((t) => wanted.has(t))) indexes.push(...(await pickIn(store, s, (r) => wanted.has(r.type), true)));
   for (const index of indexes) {
     const record = await provenRecord(store, from, index, findings);
     if (!record) continue;
@@ -143,25 +180,23 @@ export async function primeDevices(store: RawStore, from: TrustedStart, devices:
     if (record.device !== undefined) event.device = record.device;
     devices.apply(event);
   }
-  // The last accepted counter / timestamp of each device before the trusted size.
+  // The last accepted counter / timestamp of each device before the trusted size: the latest
+  // of its (at most 64 latest) envelopes that verifies holds them.
   for (const did of devices.registry.dids()) {
-    const cursor = store.cursor(deviceKey(did, 0), deviceKey(did, from.size));
-    const recent: number[] = [];
-    for (let e = await cursor.next(); e; e = await cursor.next()) {
-      const i = indexKeyIndex(e[0]);
-      if (i === undefined || i >= from.size) continue;
-      recent.push(i);
-      if (recent.length > 64) recent.shift();
-    }
-    await cursor.close();
-    // The latest envelope that verifies holds the last accepted values.
-    for (const index of [...recent].reverse()) {
-      const record = await provenRecord(store, from, index, findings);
-      if (!record?.envelope || record.device !== did || !inDeviceOrder(record.type)) continue;
-      const check = verifyDeviceEnvelope(record.envelope, did);
-      if (!check.ok) continue;
-      devices.replay.accept(did, { counter: check.counter, ts: check.ts });
-      break;
+    let tried = 0;
+    search: for (let k = summaries.length - 1; k >= 0 && tried < 64; k--) {
+      const s = summaries[k]!;
+      if (!s.devices.includes(did)) continue;
+      const candidates = await pickIn(store, s, (r) => r.device === did);
+      for (const index of candidates.reverse()) {
+        if (++tried > 64) break search;
+        const record = await provenRecord(store, from, index, findings);
+        if (!record?.envelope || record.device !== did || !inDeviceOrder(record.type)) continue;
+        const check = verifyDeviceEnvelope(record.envelope, did);
+        if (!check.ok) continue;
+        devices.replay.accept(did, { counter: check.counter, ts: check.ts });
+        break search;
+      }
     }
   }
 }

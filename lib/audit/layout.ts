@@ -2,19 +2,20 @@
 // the ledger's store so that the audit checks the bytes against the spec, not against
 // the code that wrote them.
 import { crc32 } from '../encoding/crc32';
-import { concatBytes, utf8 } from '../encoding/bytes';
+import { utf8 } from '../encoding/bytes';
 
 export const PREFIX_RECORD = 0x72; // 'r'
 export const PREFIX_NODE = 0x6e; // 'n'
 export const PREFIX_BLOCK = 0x62; // 'b'
-export const PREFIX_DEVICE = 0x64; // 'd'
-export const PREFIX_TYPE = 0x74; // 't'
+export const PREFIX_SUMMARY = 0x69; // 'i'
+/** Format 2's per-record index entries: by device, type and gateway time. A format 3 ledger holds none. */
+export const OLD_INDEX_PREFIXES: readonly number[] = [0x64, 0x74, 0x73]; // 'd', 't', 's'
 
 export const META_KEY = utf8('mmeta');
 export const HEAD_KEY = utf8('h');
 
 /** The storage format (meta `v`) this audit reads. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 export const HASH_SIZE = 32;
 export const NODE_CHECKSUM_SIZE = 4;
@@ -68,14 +69,12 @@ export function blockKey(height: number): Uint8Array {
   return k;
 }
 
-/** `t` + type + 0x00 + u64(index): the records-by-type index. */
-export function typeKey(type: string, index: number): Uint8Array {
-  return concatBytes(Uint8Array.of(PREFIX_TYPE), utf8(type), Uint8Array.of(0), u64(index));
-}
-
-/** `d` + did + 0x00 + u64(index): the records-by-device index. */
-export function deviceKey(did: string, index: number): Uint8Array {
-  return concatBytes(Uint8Array.of(PREFIX_DEVICE), utf8(did), Uint8Array.of(0), u64(index));
+/** `i` + u64(height): the summary of block `height`. */
+export function summaryKey(height: number): Uint8Array {
+  const k = new Uint8Array(9);
+  k[0] = PREFIX_SUMMARY;
+  putU64(k, 1, height);
+  return k;
 }
 
 /** The index a `r` key names; undefined for a key of another shape. */
@@ -90,11 +89,6 @@ export function nodeKeyIndex(key: Uint8Array): number | undefined {
 
 export function blockKeyHeight(key: Uint8Array): number | undefined {
   return key.length === 9 && key[0] === PREFIX_BLOCK ? getU64(key, 1) : undefined;
-}
-
-/** The trailing u64 of an index key (`d`/`t` + ... + 0x00 + u64(index)). */
-export function indexKeyIndex(key: Uint8Array): number | undefined {
-  return key.length >= 10 && key[key.length - 9] === 0 ? getU64(key, key.length - 8) : undefined;
 }
 
 /** CRC-32 (IEEE) of key || node hash: the check stored after a node hash, as u32 big-endian. */

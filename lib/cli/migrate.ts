@@ -8,6 +8,10 @@ export const migrateUsage = 'iot-ledger migrate DIR';
 export async function migrate(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, []);
   const r = await migrateLedger(onePositional(args, migrateUsage));
-  io.stdout(r.from === r.to ? `already in storage format ${r.to}\n` : `migrated from storage format ${r.from} to ${r.to}: ${r.nodes} Merkle node(s) rewritten\n`);
+  io.stdout(
+    r.from === r.to
+      ? `already in storage format ${r.to}\n`
+      : `migrated from storage format ${r.from} to ${r.to}: ${r.nodes} Merkle node(s) rewritten, ${r.summaries} block summary(ies) written, ${r.removed} index entry(ies) removed\n`,
+  );
   return 0;
 }

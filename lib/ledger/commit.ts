@@ -1,26 +1,13 @@
 // One group-committed write: the records of every queued append, every Merkle node they
-// complete, their index entries, the blocks sealed on the way and the new head, put into
+// complete, the blocks sealed on the way with their summaries and the new head, put into
 // one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
 // writes the batch with sync: true and adopts the returned tip only when that succeeded.
 import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
-import {
-  blockKey,
-  blockValue,
-  deviceKey,
-  HEAD_KEY,
-  headValue,
-  INDEX_VALUE,
-  nodeKey,
-  nodeValue,
-  recordKey,
-  recordValue,
-  timeKey,
-  typeKey,
-  type Head,
-} from './layout';
+import { blockKey, blockValue, HEAD_KEY, headValue, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
 import type { LedgerRecord } from './record';
+import { SummaryBuilder } from './summary';
 
 export interface Receipt {
   index: number;
@@ -29,7 +16,7 @@ export interface Receipt {
   block: number;
 }
 
-/** What the write needs of a record besides its bytes: the fields its index entries hold. */
+/** What the write needs of a record besides its bytes: the fields its block's summary holds. */
 export type IndexedFields = Pick<LedgerRecord, 'type' | 'time' | 'device'>;
 
 /**
@@ -44,11 +31,13 @@ export interface Prepared {
 export type WriteJob = { kind: 'append'; records: Prepared[] } | { kind: 'seal' };
 export type WriteResult = Receipt[] | BlockInfo | null;
 
-/** What a write builds on: the committed head, Merkle frontier and latest block. */
+/** What a write builds on: the committed head, Merkle frontier, latest block and the open block's summary so far. */
 export interface Tip {
   head: Head;
   frontier: CompactRange;
   last: BlockInfo | null;
+  /** The records [head.blockFirst, head.size), summarised (never changed once in a tip: writes clone it). */
+  open: SummaryBuilder;
 }
 
 export interface CommitSettings {
@@ -57,6 +46,9 @@ export interface CommitSettings {
   blockRecords: number;
   now: () => number;
 }
+
+/** The tip of an empty ledger. */
+export const emptyTip = (): Tip => ({ head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(), last: null, open: new SummaryBuilder(0) });
 
 /** Where the puts go: a LevelDB chained batch (much cheaper per put than an array batch). */
 export interface PutSink {
@@ -78,11 +70,11 @@ export interface Leaf {
 }
 
 /**
- * Puts one record at index frontier.size: its value, every Merkle node it completes and its
- * index entries; appends its leaf hash to `frontier` and returns it. Replicas write with it too,
- * so a copy holds the same keys and values as its origin.
+ * Puts one record at index frontier.size: its value and every Merkle node it completes;
+ * appends its leaf hash to `frontier` and returns it. Replicas write with it too, so a copy
+ * holds the same keys and values as its origin.
  */
-export function putRecord(sink: PutSink, frontier: CompactRange, record: IndexedFields, bytes: Uint8Array): Uint8Array {
+export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Array): Uint8Array {
   const index = frontier.size;
   const leaf = leafHash(bytes);
   sink.put(recordKey(index), recordValue(leaf, bytes));
@@ -90,16 +82,19 @@ export function putRecord(sink: PutSink, frontier: CompactRange, record: Indexed
     const key = nodeKey(id.level, id.index);
     sink.put(key, nodeValue(key, hash));
   });
-  if (record.device !== undefined) sink.put(deviceKey(record.device, index), INDEX_VALUE);
-  sink.put(typeKey(record.type, index), INDEX_VALUE);
-  sink.put(timeKey(record.time, index), INDEX_VALUE);
   return leaf;
+}
+
+/** Puts the summary of the block sealed at `height`. */
+export function putSummary(sink: PutSink, height: number, open: SummaryBuilder): void {
+  sink.put(summaryKey(height), summaryValue(open.build()));
 }
 
 export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink): PlannedWrite {
   const frontier = new CompactRange(from.frontier.size, from.frontier.hashes());
   const head: Head = { ...from.head };
   let last = from.last;
+  let open = from.open.clone();
   const results: WriteResult[] = [];
   const receipts: Receipt[] = [];
   const leaves: Leaf[] = [];
@@ -120,9 +115,11 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
       s.key,
     );
     put(blockKey(info.height), blockValue(stored));
+    putSummary(sink, info.height, open);
     head.height += 1;
     head.blockFirst = frontier.size;
     last = info;
+    open = new SummaryBuilder(frontier.size);
     blocks.push(info);
     return info;
   };
@@ -135,7 +132,8 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     const jobReceipts: Receipt[] = [];
     for (const { record, bytes } of job.records) {
       const index = frontier.size;
-      const leaf = putRecord(sink, frontier, record, bytes);
+      const leaf = putRecord(sink, frontier, bytes);
+      open.add(record);
       leaves.push({ bytes, leaf });
       const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: head.height };
       jobReceipts.push(receipt);
@@ -146,5 +144,5 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   }
   head.size = frontier.size;
   put(HEAD_KEY, headValue(head));
-  return { tip: { head, frontier, last }, results, receipts, leaves, blocks };
+  return { tip: { head, frontier, last, open }, results, receipts, leaves, blocks };
 }

@@ -9,16 +9,20 @@ import { sha256 } from '../crypto/hash';
 export const HASH_SIZE = 32;
 const NODE_CHECK_SIZE = 4;
 
-/** The storage format this version writes and reads (meta `v`). Format 1 kept a truncated SHA-256 as node check. */
-export const FORMAT_VERSION = 2;
+/**
+ * The storage format this version writes and reads (meta `v`). Format 1 kept a truncated SHA-256
+ * as node check; format 2 kept an index entry per record (by device, type and time) where format 3
+ * keeps one summary per sealed block.
+ */
+export const FORMAT_VERSION = 3;
 
 const P_HEAD = 0x68; // 'h'
 const P_RECORD = 0x72; // 'r'
 const P_NODE = 0x6e; // 'n'
 const P_BLOCK = 0x62; // 'b'
-const P_DEVICE = 0x64; // 'd'
-const P_TYPE = 0x74; // 't'
-const P_TIME = 0x73; // 's'
+const P_SUMMARY = 0x69; // 'i'
+/** Key prefixes of format 2's per-record index entries (by device, type, time): gone in format 3. */
+export const OLD_INDEX_PREFIXES: readonly number[] = [0x64, 0x74, 0x73]; // 'd', 't', 's'
 
 /** `m` + `meta` */
 export const META_KEY: Buffer = Buffer.from('mmeta', 'latin1');
@@ -113,53 +117,53 @@ export function nodeHashFromValue(key: Uint8Array, value: Uint8Array | undefined
   return hash;
 }
 
-// ------------------------------------------------------------------ secondary indexes
+// ------------------------------------------------------------------ block summaries
 
-/**
- * The value of every index entry: one 0x00 byte. Not empty, because classic-level 3 copies
- * each key and value into a `new char[size]` and frees it only when the size is not 0:
- * every empty value written leaks a small allocation (about 100 MB per million records).
- */
-export const INDEX_VALUE: Buffer = Buffer.from([0]);
+/** `i` + u64(height) */
+export const summaryKey = (height: number): Buffer => prefixU64(P_SUMMARY, height);
 
-function textIndexKey(prefix: number, text: string, index: number): Buffer {
-  const t = Buffer.from(text, 'utf8');
-  const key = Buffer.allocUnsafe(1 + t.length + 1 + 8);
-  key[0] = prefix;
-  t.copy(key, 1);
-  key[1 + t.length] = 0;
-  writeU64(key, index, t.length + 2);
-  return key;
+/** The records of one sealed block, summarised for queries: what `byType`, `byDevice` and `byTime` skip blocks by. */
+export interface BlockSummary {
+  /** Index of the block's first record. */
+  first: number;
+  /** Records in the block. */
+  count: number;
+  /** Smallest and largest gateway time of its records (both 0 for a block of no records). */
+  tmin: number;
+  tmax: number;
+  /** The distinct types and devices of its records, in ascending order of their UTF-8 bytes. */
+  types: string[];
+  devices: string[];
 }
 
-/** `d` + did + 0x00 + u64(index) */
-export const deviceKey = (did: string, index: number): Buffer => textIndexKey(P_DEVICE, did, index);
-/** `t` + type + 0x00 + u64(index) */
-export const typeKey = (type: string, index: number): Buffer => textIndexKey(P_TYPE, type, index);
+export const summaryValue = (s: BlockSummary): Buffer =>
+  Buffer.from(encodeCbor({ first: s.first, count: s.count, tmin: s.tmin, tmax: s.tmax, types: s.types, devices: s.devices }));
 
-/** `s` + u64(time) + u64(index) */
-export function timeKey(time: number, index: number): Buffer {
-  const key = Buffer.allocUnsafe(17);
-  key[0] = P_TIME;
-  writeU64(key, time, 1);
-  writeU64(key, index, 9);
-  return key;
+const isTextList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+export function decodeSummary(value: Uint8Array, height: number): BlockSummary {
+  let v: unknown;
+  try {
+    v = decodeCbor(value);
+  } catch (err) {
+    throw corrupt(`the summary of block ${height} is unreadable: ${(err as Error).message}`, { height });
+  }
+  const o = v as Record<string, unknown>;
+  if (
+    !isPlain(v) ||
+    Object.keys(o).length !== 6 ||
+    !isCount(o.first) ||
+    !isCount(o.count) ||
+    !isCount(o.tmin) ||
+    !isCount(o.tmax) ||
+    !isTextList(o.types) ||
+    !isTextList(o.devices)
+  )
+    throw corrupt(`the summary of block ${height} has the wrong shape`, { height });
+  return { first: o.first, count: o.count, tmin: o.tmin, tmax: o.tmax, types: o.types, devices: o.devices };
 }
 
-export const deviceRange = (did: string, from: number, to: number): { gte: Buffer; lt: Buffer } => ({
-  gte: deviceKey(did, from),
-  lt: deviceKey(did, to),
-});
-export const typeRange = (type: string, from: number, to: number): { gte: Buffer; lt: Buffer } => ({
-  gte: typeKey(type, from),
-  lt: typeKey(type, to),
-});
-export const timeRange = (fromMs: number, toMs: number): { gte: Buffer; lt: Buffer } => ({
-  gte: timeKey(fromMs, 0),
-  lt: timeKey(toMs, 0),
-});
-
-/** The record index at the end of any secondary index key. */
+/** The u64 a key ends with (the index of a record key). */
 export const indexOfKey = (key: Uint8Array): number => readU64(key, key.length - 8);
 
 // ------------------------------------------------------------------ head
@@ -218,11 +222,11 @@ export function decodeMeta(value: Uint8Array): Meta {
     throw corrupt(`ledger meta is unreadable: ${(err as Error).message}`);
   }
   const o = v as Record<string, unknown>;
-  if (isPlain(v) && o.v === 1)
+  if (isPlain(v) && (o.v === 1 || o.v === 2))
     throw new LedgerError(
       'ERR_LEDGER_FORMAT',
-      `the ledger is in storage format 1; this version reads format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once to convert it`,
-      { format: 1 },
+      `the ledger is in storage format ${o.v}; this version reads format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once to convert it`,
+      { format: o.v },
     );
   if (isPlain(v) && typeof o.v === 'number' && o.v > FORMAT_VERSION)
     throw new LedgerError('ERR_LEDGER_FORMAT', `the ledger is in storage format ${o.v}, newer than this version reads (${FORMAT_VERSION})`, { format: o.v });

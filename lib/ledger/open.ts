@@ -24,7 +24,8 @@ import {
 } from './layout';
 import type { Db } from './lock';
 import { readNodes, rootAt } from './proofs';
-import { readRecord } from './reads';
+import { readRecord, scanRecords } from './reads';
+import { SummaryBuilder } from './summary';
 
 function corrupt(message: string, details?: Record<string, unknown>): LedgerError {
   return new LedgerError('ERR_LEDGER_CORRUPT', message, details);
@@ -92,7 +93,8 @@ export async function openState(
 /**
  * Loads the frontier and checks the tail: the head's hash, the last record against its
  * level-0 node, that nothing lies past the head, the last block (hash, checkpoint
- * signature, where it ends) and that the tree at the last block's size has its root.
+ * signature, where it ends) and that the tree at the last block's size has its root;
+ * reads the records of the open block for its summary.
  */
 async function checkTail(db: Db, meta: Meta, verifier: NoteVerifier): Promise<Tip> {
   const headBytes = await db.get(HEAD_KEY);
@@ -130,5 +132,8 @@ async function checkTail(db: Db, meta: Meta, verifier: NoteVerifier): Promise<Ti
       });
   } else if (head.blockFirst !== 0) throw corrupt('ledger head has no blocks but its open block does not start at 0');
   if ((await db.get(blockKey(height))) !== undefined) throw corrupt(`ledger holds block ${height} past its head`, { height });
-  return { head, frontier, last };
+  // The open block's summary, rebuilt from its records (fewer than a block's worth).
+  const open = new SummaryBuilder(head.blockFirst);
+  for await (const r of scanRecords(db, head.blockFirst, size)) open.add(r.record);
+  return { head, frontier, last, open };
 }

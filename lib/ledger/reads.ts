@@ -46,57 +46,25 @@ export async function readRecord(db: Db, index: number): Promise<StoredRecord> {
   return openRecordValue(index, await db.get(recordKey(index)));
 }
 
-/** Records [from, to), in order. */
-export async function* scanRecords(db: Db, from: number, to: number): AsyncGenerator<StoredRecord> {
+/** Records [from, to), in order (newest first when `reverse`). */
+export async function* scanRecords(db: Db, from: number, to: number, reverse = false): AsyncGenerator<StoredRecord> {
   if (from >= to) return;
-  const it = db.iterator({ gte: recordKey(from), lt: recordKey(to) });
+  const it = db.iterator({ gte: recordKey(from), lt: recordKey(to), reverse });
+  const step = reverse ? -1 : 1;
+  let expected = reverse ? to - 1 : from;
+  const past = reverse ? from - 1 : to;
   try {
-    let expected = from;
     while (true) {
       const entries = await it.nextv(CHUNK);
       if (entries.length === 0) break;
       for (const [key, value] of entries) {
         const index = indexOfKey(key);
         if (index !== expected) throw corrupt(expected, 'is missing');
-        expected++;
+        expected += step;
         yield openRecordValue(index, value);
       }
     }
-    if (expected !== to) throw corrupt(expected, 'is missing');
-  } finally {
-    await it.close();
-  }
-}
-
-/**
- * Records named by a secondary index (keys ending in u64(index)) within `range`, keeping
- * those with from <= index < to, at most `limit` of them.
- */
-export async function* scanIndex(
-  db: Db,
-  range: { gte: Buffer; lt: Buffer },
-  from: number,
-  to: number,
-  limit: number,
-  reverse = false,
-): AsyncGenerator<StoredRecord> {
-  if (limit <= 0 || from >= to) return;
-  const it = db.keys({ ...range, reverse });
-  let left = limit;
-  try {
-    while (left > 0) {
-      const keys = await it.nextv(CHUNK);
-      if (keys.length === 0) break;
-      const indexes: number[] = [];
-      for (const k of keys) {
-        const index = indexOfKey(k);
-        if (index >= from && index < to && indexes.length < left) indexes.push(index);
-      }
-      if (indexes.length === 0) continue;
-      const values = await db.getMany(indexes.map(recordKey));
-      for (const [i, index] of indexes.entries()) yield openRecordValue(index, values[i]);
-      left -= indexes.length;
-    }
+    if (expected !== past) throw corrupt(expected, 'is missing');
   } finally {
     await it.close();
   }

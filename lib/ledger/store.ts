@@ -8,12 +8,13 @@ import { openBlock, type BlockInfo } from './blocks';
 import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
 import { planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
-import { blockKey, decodeBlockValue, deviceRange, timeRange, typeRange } from './layout';
+import { blockKey, decodeBlockValue } from './layout';
 import { ledgerExists, openDb, type Db } from './lock';
 import type { StorageChoice } from '../storage/open';
 import { checkLedgerName, openState } from './open';
 import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } from './proofs';
-import { readRecord, scanIndex, scanRecords, type StoredRecord } from './reads';
+import { scanByTime, scanSummarised } from './query';
+import { readRecord, scanRecords, type StoredRecord } from './reads';
 import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordFromInput, type LedgerRecord, type RecordInput } from './record';
 
 export interface LedgerOptions {
@@ -430,7 +431,8 @@ export class Ledger extends EventEmitter {
     this.#checkOpen();
     if (typeof did !== 'string' || did === '' || did.includes('\0')) throw invalid('device must be a did:key string');
     const q = this.#query(opts);
-    return this.#stream(scanIndex(this.#db, deviceRange(did, q.from, q.to), q.from, q.to, q.limit, opts?.reverse));
+    const open = this.#tip.open.build();
+    return this.#stream(scanSummarised(this.#db, open, (s) => s.devices.includes(did), (r) => r.device === did, q, opts?.reverse));
   }
 
   /** Records of a type, in index order. */
@@ -438,7 +440,8 @@ export class Ledger extends EventEmitter {
     this.#checkOpen();
     if (typeof type !== 'string' || type === '' || type.includes('\0')) throw invalid('type must be a non-empty string');
     const q = this.#query(opts);
-    return this.#stream(scanIndex(this.#db, typeRange(type, q.from, q.to), q.from, q.to, q.limit, opts?.reverse));
+    const open = this.#tip.open.build();
+    return this.#stream(scanSummarised(this.#db, open, (s) => s.types.includes(type), (r) => r.type === type, q, opts?.reverse));
   }
 
   /** Records with gateway time in [fromMs, toMs), by time then index. */
@@ -447,8 +450,7 @@ export class Ledger extends EventEmitter {
     checkCount(fromMs, 'fromMs');
     checkCount(toMs, 'toMs');
     const q = this.#query(opts);
-    if (toMs <= fromMs) return this.#stream(scanIndex(this.#db, timeRange(0, 0), 0, 0, 0));
-    return this.#stream(scanIndex(this.#db, timeRange(fromMs, toMs), q.from, q.to, q.limit));
+    return this.#stream(scanByTime(this.#db, this.#tip.open.build(), fromMs, toMs, q));
   }
 
   // ---------------------------------------------------------------- blocks

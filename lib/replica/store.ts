@@ -1,16 +1,17 @@
 // A replica's ledger directory: the same LevelDB keys and values as its origin (meta,
-// records, Merkle nodes, indexes, blocks, head), written only from verified blocks and
+// records, Merkle nodes, blocks and their summaries, head), written only from verified blocks and
 // entries, one synced batch per group of whole blocks, so it always ends at a block.
 import { bytesEqual, toHex } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { GENESIS_PREV, openBlock, type BlockInfo } from '../ledger/blocks';
-import { putRecord, type Tip } from '../ledger/commit';
+import { putRecord, putSummary, type Tip } from '../ledger/commit';
 import { blockKey, decodeBlockValue, decodeMeta, HEAD_KEY, headValue, META_KEY, type Head, type Meta } from '../ledger/layout';
 import { openDb, type Db } from '../ledger/lock';
 import { openState } from '../ledger/open';
 import { rootAt } from '../ledger/proofs';
 import { decodeRecord } from '../ledger/record';
 import { CompactRange } from '../merkle';
+import { SummaryBuilder } from '../ledger/summary';
 import type { NoteVerifier } from '../note/note';
 
 /** One block as the origin stores it (the exact LevelDB value) and as it reads. */
@@ -124,7 +125,11 @@ export class ReplicaStore {
         if (h.first !== frontier.size || h.size < h.first) throw originError(`block ${info.height} does not start where block ${info.height - 1} ends`);
         const count = h.size - h.first;
         if (e + count > entries.length) throw originError(`entries for block ${info.height} are missing`);
-        for (const entry of entries.slice(e, e + count)) putRecord(batch, frontier, decodeRecord(entry), entry);
+        const summary = new SummaryBuilder(h.first);
+        for (const entry of entries.slice(e, e + count)) {
+          summary.add(decodeRecord(entry));
+          putRecord(batch, frontier, entry);
+        }
         e += count;
         const root = frontier.root();
         if (!bytesEqual(root, h.root))
@@ -133,6 +138,7 @@ export class ReplicaStore {
             theirs: info.checkpoint,
           });
         batch.put(blockKey(info.height), Buffer.from(raw));
+        putSummary(batch, info.height, summary);
         head.height += 1;
         head.size = h.size;
         head.blockFirst = h.size;
@@ -145,7 +151,7 @@ export class ReplicaStore {
       await batch.close().catch(() => undefined);
       throw err;
     }
-    this.#tip = { head, frontier, last };
+    this.#tip = { head, frontier, last, open: new SummaryBuilder(head.size) };
   }
 
   async close(): Promise<void> {

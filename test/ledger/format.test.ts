@@ -91,19 +91,11 @@ describe('ledger format', () => {
       assert.equal(toHex(layout.recordKey(2 ** 53 - 1)), '72' + '001fffffffffffff');
       assert.equal(toHex(layout.nodeKey(3, 7)), '6e' + '03' + '0000000000000007');
       assert.equal(toHex(layout.blockKey(9)), '62' + '0000000000000009');
-      assert.equal(toHex(layout.deviceKey('did:key:z6Mk', 5)), '64' + toHex(Buffer.from('did:key:z6Mk')) + '00' + '0000000000000005');
-      assert.equal(toHex(layout.typeKey('reading', 258)), '74' + toHex(Buffer.from('reading')) + '00' + '0000000000000102');
-      assert.equal(toHex(layout.timeKey(1_700_000_000_000, 1)), '73' + '0000018bcfe56800' + '0000000000000001');
-      assert.equal(layout.indexOfKey(layout.timeKey(5, 2 ** 40 + 3)), 2 ** 40 + 3);
+      assert.equal(toHex(layout.summaryKey(258)), '69' + '0000000000000102');
+      assert.equal(layout.indexOfKey(layout.summaryKey(2 ** 40 + 3)), 2 ** 40 + 3);
     });
 
-    it('keeps index keys of one device or type together, ordered by index', () => {
-      const keys = [layout.deviceKey('did:key:a', 300), layout.deviceKey('did:key:ab', 1), layout.deviceKey('did:key:a', 2)];
-      const sorted = [...keys].sort((a, b) => Buffer.compare(a, b)).map((k) => toHex(k));
-      assert.deepEqual(sorted, [keys[2], keys[0], keys[1]].map((k) => toHex(k)));
-    });
-
-    it('stores records as leaf hash || bytes and nodes with a CRC-32 over key and hash (format 2)', () => {
+    it('stores records as leaf hash || bytes and nodes with a CRC-32 over key and hash (since format 2)', () => {
       const hash = sha256(Uint8Array.of(1));
       const key = layout.nodeKey(1, 2);
       const value = layout.nodeValue(key, hash);
@@ -116,16 +108,32 @@ describe('ledger format', () => {
       assert.equal(toHex(rv), toHex(hash) + '0909');
     });
 
-    it('writes index entries with the one-byte value 0x00 (empty values leak in classic-level)', async () => {
+    it('writes one summary per sealed block and no per-record index entries (format 3)', async () => {
       const { dir, cleanup } = tempDir();
       try {
-        const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey });
-        await ledger.append({ type: 'reading', device: deviceA, time: 5 });
-        await ledger.close();
+        const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey, blockRecords: 3 });
+        // Times out of order within a block; types and devices sorted, each once.
+        await ledger.append({ type: 'reading', device: deviceA, time: 9 });
+        await ledger.append({ type: 'alarm.high', time: 5 });
+        await ledger.append({ type: 'reading', device: deviceA, time: 7 });
+        await ledger.append({ type: 'note', time: 11 });
+        await ledger.close(); // seals the second block (one record)
         const db = await openRawDb(dir);
-        for (const key of [layout.deviceKey(deviceA, 0), layout.typeKey('reading', 0), layout.timeKey(5, 0)])
-          assert.equal(toHex((await db.get(key)) as Buffer), '00');
+        const summaries: [string, CborValue][] = [];
+        const prefixes = new Set<string>();
+        for await (const [key, value] of db.iterator()) {
+          prefixes.add(String.fromCharCode(key[0]));
+          if (key[0] === 0x69) summaries.push([toHex(key), decodeCbor(value)]);
+        }
         await db.close();
+        assert.deepEqual([...prefixes].sort(), ['b', 'h', 'i', 'm', 'n', 'r']);
+        assert.deepEqual(summaries, [
+          ['690000000000000000', { first: 0, count: 3, tmin: 5, tmax: 9, types: ['alarm.high', 'reading'], devices: [deviceA] }],
+          ['690000000000000001', { first: 3, count: 1, tmin: 11, tmax: 11, types: ['note'], devices: [] }],
+        ]);
+        // The value is the canonical CBOR of exactly these six fields.
+        const value = layout.summaryValue({ first: 3, count: 1, tmin: 11, tmax: 11, types: ['note'], devices: [] });
+        assert.equal(toHex(value), toHex(encodeCbor({ first: 3, count: 1, tmin: 11, tmax: 11, types: ['note'], devices: [] })));
       } finally {
         cleanup();
       }
@@ -146,9 +154,36 @@ describe('ledger format', () => {
     });
   });
 
-  describe('format 1 ledgers', () => {
-    /** Rewrites a ledger as format 1 wrote it: node checks are the first 4 bytes of SHA-256(key || hash), meta v 1. */
-    async function downgrade(dir: string): Promise<number> {
+  describe('format 1 and 2 ledgers', () => {
+    const u64 = (x: number): Buffer => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64BE(BigInt(x));
+      return b;
+    };
+    const textKey = (p: string, text: string, i: number): Buffer => Buffer.concat([Buffer.from(p), Buffer.from(text), Buffer.from([0]), u64(i)]);
+
+    /** Rewrites a ledger as format 2 wrote it: no summaries, a `t` and `s` entry per record and a `d` one per device record, meta v 2. */
+    async function toFormat2(dir: string): Promise<number> {
+      const db = await openRawDb(dir);
+      let entries = 0;
+      for await (const key of db.keys({ gte: Buffer.from('i'), lt: Buffer.from('j') })) await db.del(key);
+      for await (const [key, value] of db.iterator({ gte: Buffer.from('r'), lt: Buffer.from('s') })) {
+        const i = Number(key.readBigUInt64BE(1));
+        const r = decodeRecord(value.subarray(32));
+        const keys = [textKey('t', r.type, i), Buffer.concat([Buffer.from('s'), u64(r.time), u64(i)])];
+        if (r.device !== undefined) keys.push(textKey('d', r.device, i));
+        for (const k of keys) await db.put(k, Buffer.from([0]));
+        entries += keys.length;
+      }
+      const meta = decodeCbor((await db.get(layout.META_KEY)) as Buffer) as Record<string, CborValue>;
+      await db.put(layout.META_KEY, Buffer.from(encodeCbor({ ...meta, v: 2 })));
+      await db.close();
+      return entries;
+    }
+
+    /** Rewrites a ledger as format 1 wrote it: format 2's indexes, node checks the first 4 bytes of SHA-256(key || hash), meta v 1. */
+    async function toFormat1(dir: string): Promise<{ nodes: number; entries: number }> {
+      const entries = await toFormat2(dir);
       const db = await openRawDb(dir);
       let nodes = 0;
       for await (const [key, value] of db.iterator({ gte: Buffer.from('n'), lt: Buffer.from('o') })) {
@@ -159,26 +194,78 @@ describe('ledger format', () => {
       const meta = decodeCbor((await db.get(layout.META_KEY)) as Buffer) as Record<string, CborValue>;
       await db.put(layout.META_KEY, Buffer.from(encodeCbor({ ...meta, v: 1 })));
       await db.close();
-      return nodes;
+      return { nodes, entries };
     }
 
-    it('are refused with ERR_LEDGER_FORMAT by the ledger and the audit, and open and audit clean after migrate', async () => {
+    /** Every key and value of the directory, as hex. */
+    async function dump(dir: string): Promise<string[]> {
+      const db = await openRawDb(dir);
+      const out: string[] = [];
+      for await (const [key, value] of db.iterator()) out.push(`${toHex(key)}=${toHex(value)}`);
+      await db.close();
+      return out;
+    }
+
+    /** A ledger of 11 records in blocks of 4, 4 and 3 (close seals the last), as format 3 writes it: its keys and values. */
+    async function sample(dir: string): Promise<string[]> {
+      const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey, blockRecords: 4, blockSeconds: 0 });
+      for (let i = 0; i < 11; i++) await ledger.append({ type: i % 3 ? 'reading' : 'note', ...(i % 2 ? { device: deviceA } : {}), time: 50 - i });
+      await ledger.close();
+      return dump(dir);
+    }
+
+    const refused = (err: unknown): boolean => isLedgerError(err, 'ERR_LEDGER_FORMAT') && /migrate/.test(err.message);
+
+    for (const from of [1, 2] as const) {
+      it(`format ${from} is refused with ERR_LEDGER_FORMAT by the ledger and the audit, and after migrate holds exactly what format 3 writes`, async () => {
+        const { dir, cleanup } = tempDir();
+        try {
+          const written = await sample(dir);
+          const old = from === 1 ? await toFormat1(dir) : { nodes: 0, entries: await toFormat2(dir) };
+          assert.equal(old.entries, 11 + 11 + 5);
+          await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
+          await assert.rejects(auditLedger(dir, { workers: 0 }), refused);
+          assert.deepEqual(await migrateLedger(dir), { from, to: 3, nodes: old.nodes, summaries: 3, removed: old.entries });
+          assert.deepEqual(await dump(dir), written);
+          assert.deepEqual(await migrateLedger(dir), { from: 3, to: 3, nodes: 0, summaries: 0, removed: 0 });
+          const report = await auditLedger(dir, { workers: 0 });
+          assert.equal(report.clean, true, JSON.stringify(report.findings));
+          const reopened = await Ledger.open(dir, { gatewayKey });
+          assert.equal(reopened.size, 11);
+          assert.deepEqual((await collect(reopened.byDevice(deviceA))).map((r) => r.index), [1, 3, 5, 7, 9]);
+          await reopened.append({ type: 'note', body: { after: 'migration' } });
+          await reopened.close();
+          assert.equal((await auditLedger(dir, { workers: 0 })).clean, true);
+        } finally {
+          cleanup();
+        }
+      });
+    }
+
+    it('an interrupted migration is finished by running migrate again', async () => {
       const { dir, cleanup } = tempDir();
       try {
-        const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey, blockRecords: 4 });
-        for (let i = 0; i < 11; i++) await ledger.append({ type: 'reading', device: deviceA, time: 5 + i });
-        await ledger.close();
-        const nodes = await downgrade(dir);
-        await assert.rejects(Ledger.open(dir, { readOnly: true }), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_FORMAT') && /migrate/.test(err.message));
-        await assert.rejects(auditLedger(dir, { workers: 0 }), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_FORMAT'));
-        assert.deepEqual(await migrateLedger(dir), { from: 1, to: 2, nodes });
-        assert.deepEqual(await migrateLedger(dir), { from: 2, to: 2, nodes: 0 });
-        const report = await auditLedger(dir, { workers: 0 });
-        assert.equal(report.clean, true, JSON.stringify(report.findings));
-        const reopened = await Ledger.open(dir, { gatewayKey });
-        assert.equal(reopened.size, 11);
-        await reopened.append({ type: 'note', body: { after: 'migration' } });
-        await reopened.close();
+        const written = await sample(dir);
+        const { nodes, entries } = await toFormat1(dir);
+        let batches = 0;
+        const stopAt = [1, 3, 5]; // three interruptions, each further on (batches of 4 of 19 nodes, 3 summaries, 27 deletions)
+        for (const stop of stopAt) {
+          batches = 0;
+          await assert.rejects(
+            migrateLedger(dir, {
+              batch: 4,
+              afterBatch: () => {
+                if (++batches === stop) throw new Error('interrupted');
+              },
+            }),
+            /interrupted/,
+          );
+          await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
+        }
+        const done = await migrateLedger(dir, { batch: 4 });
+        assert.equal(done.to, 3);
+        assert.ok(done.nodes < nodes && done.removed < entries, JSON.stringify(done));
+        assert.deepEqual(await dump(dir), written);
         assert.equal((await auditLedger(dir, { workers: 0 })).clean, true);
       } finally {
         cleanup();
@@ -191,7 +278,7 @@ describe('ledger format', () => {
         const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey });
         for (let i = 0; i < 4; i++) await ledger.append({ type: 'note', body: { i } });
         await ledger.close();
-        await downgrade(dir);
+        await toFormat1(dir);
         const db = await openRawDb(dir);
         const key = layout.nodeKey(1, 0);
         const v = Buffer.from((await db.get(key)) as Buffer);
@@ -205,6 +292,12 @@ describe('ledger format', () => {
     });
   });
 });
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
 
 /** {"v":1,"type":"note","time":1} with keys in insertion order, not the deterministic order. */
 function encodeCborUnsorted(): Uint8Array {

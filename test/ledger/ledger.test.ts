@@ -129,6 +129,59 @@ describe('Ledger', function () {
     });
   });
 
+  it('answers queries from block summaries exactly as a filter over every record would, sealed blocks and open block alike', async () => {
+    // Blocks of 7; times go back and forth across blocks; types and devices come and go; the
+    // last 5 records stay in the open block, summarised in memory.
+    const dir = fresh();
+    const l = await Ledger.open(dir, { name: NAME, gatewayKey, blockRecords: 7, blockSeconds: 0 });
+    const N = 61;
+    const timeOf = (i: number): number => 1000 + ((i * 37) % 23) * 10;
+    for (let i = 0; i < N; i += 4) {
+      const batch = [];
+      for (let j = i; j < Math.min(N, i + 4); j++) {
+        const device = j % 5 === 0 ? undefined : j % 3 === 0 ? deviceB : deviceA;
+        batch.push({ type: j % 11 === 0 ? 'rare' : j % 2 ? 'reading' : 'note', time: timeOf(j), ...(device ? { device } : {}), body: { j } });
+      }
+      await l.appendMany(batch);
+    }
+    assert.equal(l.pending, N % 7);
+    const all = await collect(l.range(0));
+    const check = async (): Promise<void> => {
+      const cases: { what: string; got: AsyncIterable<{ index: number }>; want: (typeof all)[number][] }[] = [];
+      for (const opts of [{}, { reverse: true }, { from: 9, to: 50 }, { from: 9, to: 50, reverse: true }, { limit: 3 }, { limit: 3, reverse: true }, { from: 58 }]) {
+        const within = (r: { index: number }): boolean => r.index >= ((opts as { from?: number }).from ?? 0) && r.index < ((opts as { to?: number }).to ?? N);
+        const shape = (rs: typeof all): typeof all => {
+          const o = (opts as { reverse?: boolean }).reverse ? [...rs].reverse() : rs;
+          return o.slice(0, (opts as { limit?: number }).limit ?? N);
+        };
+        for (const type of ['rare', 'reading', 'note', 'none'])
+          cases.push({ what: `type ${type} ${JSON.stringify(opts)}`, got: l.byType(type, opts), want: shape(all.filter((r) => r.record.type === type && within(r))) });
+        for (const d of [deviceA, deviceB])
+          cases.push({ what: `device ${d === deviceA ? 'A' : 'B'} ${JSON.stringify(opts)}`, got: l.byDevice(d, opts), want: shape(all.filter((r) => r.record.device === d && within(r))) });
+        if ((opts as { reverse?: boolean }).reverse) continue;
+        for (const [a, b] of [[0, 5000], [1050, 1130], [1100, 1101], [1220, 1300]]) {
+          const byTime = all.filter((r) => r.record.time >= a && r.record.time < b && within(r)).sort((x, y) => x.record.time - y.record.time || x.index - y.index);
+          cases.push({ what: `time ${a}..${b} ${JSON.stringify(opts)}`, got: l.byTime(a, b, opts), want: byTime.slice(0, (opts as { limit?: number }).limit ?? N) });
+        }
+      }
+      for (const c of cases) assert.deepEqual((await collect(c.got)).map((r) => r.index), c.want.map((r) => r.index), c.what);
+    };
+    await check();
+    await l.close(); // seals the open block
+    // Reopened, one more record in a new open block (its summary rebuilt on open, then extended).
+    const again = await Ledger.open(dir, { gatewayKey, blockRecords: 7, blockSeconds: 0 });
+    assert.equal(again.pending, 0);
+    await again.append({ type: 'rare', time: 1001 });
+    all.push(await again.get(N));
+    const rare = all.filter((r) => r.record.type === 'rare').map((r) => r.index);
+    assert.deepEqual((await collect(again.byType('rare'))).map((r) => r.index), rare);
+    assert.deepEqual((await collect(again.byType('rare', { reverse: true, limit: 2 }))).map((r) => r.index), rare.reverse().slice(0, 2));
+    const early = all.filter((r) => r.record.time >= 1000 && r.record.time < 1011).sort((x, y) => x.record.time - y.record.time || x.index - y.index);
+    assert.ok(early.length >= 3);
+    assert.deepEqual((await collect(again.byTime(1000, 1011))).map((r) => r.index), early.map((r) => r.index));
+    await again.close();
+  });
+
   it('group-commits concurrent appends into fewer synced writes', async () => {
     const ledger = await Ledger.open(fresh(), { name: NAME, gatewayKey });
     const writes: Receipt[][] = [];

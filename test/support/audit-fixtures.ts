@@ -10,8 +10,7 @@ import { envelopePayload, signEnvelope, type EnvelopeFormat } from '../../lib/en
 import { bodyFromPayload } from '../../lib/envelope/payload';
 import { sha256 } from '../../lib/crypto/hash';
 import { Ledger, type LedgerRecord, type RecordInput } from '../../lib/ledger';
-import { planWrite } from '../../lib/ledger/commit';
-import { CompactRange } from '../../lib/merkle';
+import { emptyTip, planWrite } from '../../lib/ledger/commit';
 import { verifierKeyString } from '../../lib/note/note';
 
 export interface Device {
@@ -147,6 +146,7 @@ export const keys = {
   record: (i: number): Buffer => Buffer.concat([Buffer.from('r'), u64(i)]),
   node: (level: number, i: number): Buffer => Buffer.concat([Buffer.from('n'), Buffer.from([level]), u64(i)]),
   block: (h: number): Buffer => Buffer.concat([Buffer.from('b'), u64(h)]),
+  summary: (h: number): Buffer => Buffer.concat([Buffer.from('i'), u64(h)]),
 };
 
 /** A head value {size, height, blockFirst, hash}. */
@@ -180,6 +180,7 @@ export async function unsealLastBlock(dir: string): Promise<void> {
     const header = decodeCbor(block.header) as { first: number };
     await db.batch([
       { type: 'del', key: lastKey },
+      { type: 'del', key: keys.summary(h.height - 1) },
       { type: 'put', key: keys.head(), value: headValue(h.size, h.height - 1, header.first) },
     ]);
   });
@@ -217,7 +218,7 @@ export async function forgeLedger(sample: Pick<SampleLedger, 'dir' | 'name' | 'g
   try {
     const batch = db.batch();
     batch.put(keys.meta(), meta as Buffer);
-    const tip = { head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(0, []), last: null };
+    const tip = emptyTip();
     planWrite(tip, [{ kind: 'append', records: prepared }, { kind: 'seal' }], { name: sample.name, key: sample.gatewayKey, blockRecords, now: testClock(1765000000000) }, batch);
     await batch.write({ sync: true });
   } finally {
