@@ -479,10 +479,13 @@ class Decoder {
 
   private toObject(keys: string[], values: CborValue[], start: number): { [key: string]: CborValue } {
     const out: { [key: string]: CborValue } = {};
-    for (const [i, key] of keys.entries()) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       if (Object.prototype.hasOwnProperty.call(out, key)) throw this.malformed('duplicate map key', start);
-      // A plain assignment to "__proto__" would replace the prototype instead of adding a key.
-      Object.defineProperty(out, key, { value: values[i], enumerable: true, writable: true, configurable: true });
+      // A plain assignment to "__proto__" would replace the prototype instead of adding a key;
+      // defining every key that way instead costs the decoder a third of its time.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: values[i], enumerable: true, writable: true, configurable: true });
+      else out[key] = values[i]!;
     }
     return out;
   }
