@@ -11,6 +11,7 @@ import { verifierKeyString } from '../../lib/note/note';
 import { httpTileFetch, Replicator, type Evidence } from '../../lib/replica';
 import { tempDir } from '../support/ledger';
 import { startTileServer, type TileServer } from '../support/tile-server';
+import type { TileFetch } from '../../lib/tiles/verify';
 
 const NAME = 'replica.test';
 
@@ -40,7 +41,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
   let gateway: Ledger;
   let server: TileServer;
   const open = (dir: string): Promise<Ledger> => Ledger.open(dir, { name: NAME, gatewayKey: key, blockRecords: 100, blockSeconds: 0 });
-  const replicator = (fetch = httpTileFetch(server.url)): Promise<Replicator> => Replicator.open(repDir, { trustedKey: did, fetch });
+  const replicator = (fetch: TileFetch = httpTileFetch(server.url)): Promise<Replicator> => Replicator.open(repDir, { trustedKey: did, fetch });
 
   before(async () => {
     gateway = await open(gwDir);
