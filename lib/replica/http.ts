@@ -1,11 +1,11 @@
 // Fetching tile resources over HTTP(S) with node:http: keep-alive connections, redirects
-// followed, and a gzip body inflated in one call on libuv's pool. (fetch() inflated through
+// followed, and a gzip body inflated in one call. (fetch() inflated through
 // web streams: for a following replica that cost about as much CPU as decoding its records,
 // bench/RESULTS.md "Replicas".)
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { gunzip, gunzipSync } from 'node:zlib';
 import { LedgerError } from '../errors';
 import type { TileFetch } from '../tiles/verify';
 
@@ -24,6 +24,8 @@ const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Far above the largest entry bundle (256 entries of at most 64 KiB): a bound for a gzip bomb. */
 const MAX_BODY = 64 * 1024 * 1024;
+/** Compressed bodies up to this size are inflated in one synchronous call (zlib's asynchronous form costs more to set up than this takes). */
+const SYNC_GUNZIP_MAX = 256 * 1024;
 
 interface Answer {
   status: number;
@@ -98,7 +100,7 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
       if (res.encoding === 'identity') return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
       if (res.encoding !== 'gzip') throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered in content-encoding ${res.encoding}`, { path });
       try {
-        const body = await gunzipAsync(res.body, { maxOutputLength: MAX_BODY });
+        const body = res.body.length <= SYNC_GUNZIP_MAX ? gunzipSync(res.body, { maxOutputLength: MAX_BODY }) : await gunzipAsync(res.body, { maxOutputLength: MAX_BODY });
         return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
       } catch (err) {
         throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname}: the gzip body does not inflate: ${(err as Error).message}`, { path });
