@@ -29,7 +29,7 @@ describe('tiles: recent leaves served from memory', () => {
     const held = Array.from({ length: 20 }, (_, i) => i).filter((i) => r.entryBundle(i, i + 1) !== undefined);
     assert.ok(held.length <= 8 && held[held.length - 1] === 14, JSON.stringify(held));
     assert.deepEqual(held, Array.from({ length: held.length }, (_, i) => 15 - held.length + i), 'contiguous, newest kept');
-    assert.ok(same(r.entryBundle(held[0]!, 15), bundle(...held)));
+    assert.ok(same(r.entryBundle(held[0], 15), bundle(...held)));
     r.add(100, [leaf(100)]);
     assert.equal(r.entryBundle(14, 15), undefined, 'a gap starts a new run');
     assert.ok(same(r.entryBundle(100, 101), bundle(100)));
