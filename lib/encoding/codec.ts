@@ -479,10 +479,13 @@ class Decoder {
 
   private toObject(keys: string[], values: CborValue[], start: number): { [key: string]: CborValue } {
     const out: { [key: string]: CborValue } = {};
-    for (const [i, key] of keys.entries()) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       if (Object.prototype.hasOwnProperty.call(out, key)) throw this.malformed('duplicate map key', start);
-      // A plain assignment to "__proto__" would replace the prototype instead of adding a key.
-      Object.defineProperty(out, key, { value: values[i], enumerable: true, writable: true, configurable: true });
+      // A plain assignment to "__proto__" would replace the prototype instead of adding a key;
+      // defining every key that way instead costs the decoder a third of its time.
+      if (key === '__proto__') Object.defineProperty(out, key, { value: values[i], enumerable: true, writable: true, configurable: true });
+      else out[key] = values[i]!;
     }
     return out;
   }
@@ -533,14 +536,17 @@ class Decoder {
   }
 
   private float(info: number, start: number): number {
-    const v =
-      info === 25
-        ? fromHalfBits(this.view.getUint16(start + 1))
-        : info === 26
-          ? this.view.getFloat32(start + 1)
-          : this.view.getFloat64(start + 1);
-    if (this.canonical && compareBytes(encodeCbor(v), this.data.subarray(start, this.pos)) !== 0) {
-      throw this.noncanonical('number not in its shortest deterministic form', start);
+    const half = info === 25 ? this.view.getUint16(start + 1) : undefined;
+    const v = half !== undefined ? fromHalfBits(half) : info === 26 ? this.view.getFloat32(start + 1) : this.view.getFloat64(start + 1);
+    // What the encoder writes for v (Encoder.item, Writer.float), without encoding it: an
+    // integer, or the narrowest float width that holds v exactly (NaN only as half 0x7e00).
+    // Single and double bits round-trip through a JS number except for NaN payloads.
+    if (this.canonical) {
+      const integer = Number.isSafeInteger(v) && !Object.is(v, -0);
+      const nan = Number.isNaN(v);
+      const shortest = nan ? 25 : toHalfBits(v) !== undefined ? 25 : Math.fround(v) === v ? 26 : 27;
+      const exact = half === undefined ? !nan : nan ? half === 0x7e00 : toHalfBits(v) === half;
+      if (integer || shortest !== info || !exact) throw this.noncanonical('number not in its shortest deterministic form', start);
     }
     return v;
   }

@@ -1,7 +1,7 @@
 // Replicas: verified copies of a gateway's ledger, fetched over C2SP tlog-tiles.
 export { Replicator, gatewaySignature, type CheckpointPolicy, type ReplicaProgress, type ReplicatorOptions, type CatchUpResult } from './replicate';
 export { ReplicaStore } from './store';
-export { httpTileFetch, type HttpFetchOptions } from './http';
+export { httpTileFetch, type HttpFetchOptions, type HttpTileFetch } from './http';
 export { EVIDENCE_DIR, type Evidence } from './evidence';
 export { ReplicaFollower, type FollowerOptions, type FollowerState, type FollowerView } from './follower';
 export { mqttTileFetch, splitTileMqttUrl, tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './mqtt';

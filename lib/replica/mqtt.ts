@@ -116,8 +116,8 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
   });
 }
 
-/** HTTP(S) or MQTT by the URL's scheme; `close()` ends an MQTT connection (no-op for HTTP). */
+/** HTTP(S) or MQTT by the URL's scheme; `close()` ends the MQTT connection or the kept-alive HTTP ones. */
 export function tileFetchFor(url: string, opts: HttpFetchOptions & MqttFetchOptions = {}): ClosableTileFetch {
   if (/^mqtts?:/i.test(url)) return mqttTileFetch(url, opts);
-  return Object.assign(httpTileFetch(url, opts), { close: () => Promise.resolve() });
+  return httpTileFetch(url, opts);
 }

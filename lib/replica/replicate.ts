@@ -10,7 +10,7 @@ import { parseTrustedKey } from '../audit/trust';
 import { decodeMeta, type Meta } from '../ledger/layout';
 import { ledgerExists } from '../ledger/lock';
 import type { NoteVerifier } from '../note/note';
-import { decodeBlockBundle } from '../tiles/content';
+import { decodeBlockBundle, decodeEntryBundle } from '../tiles/content';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, TILE_WIDTH, tilePath, tileWidth } from '../tiles/path';
 import { TileVerifier, type TileFetch } from '../tiles/verify';
 import { keepEvidence } from './evidence';
@@ -186,7 +186,19 @@ export class Replicator {
     return blocks;
   }
 
-  /** Fetches the entries after ours up to cp.size, verified by the checkpoint's tiles, and writes them block by block. */
+  /** The entries of bundle `index` of the tree of checkpoint `cp`, as served (not yet verified). */
+  async #bundle(cp: Checkpoint, index: number): Promise<Uint8Array[]> {
+    const width = tileWidth(cp.size, 0, index);
+    return decodeEntryBundle(await this.#fetch(tilePath({ kind: 'entries', level: 0, index, width })), width);
+  }
+
+  /**
+   * Fetches the entries after ours up to cp.size and writes them block by block. Every entry
+   * is verified by the tree the store rebuilds from them: each block's signed root must be its
+   * root, and the last block's root is the checkpoint's (#endAt). The level-0 hash tiles would
+   * check the same entries again, so they are fetched only when a group of blocks does not
+   * match its entries, to tell a bad entry (ERR_REPLICA_BAD_TILE) from a fork.
+   */
   async #copy(cp: Checkpoint, blocks: OriginBlock[]): Promise<void> {
     const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);
     const first = Math.floor(this.store.size / TILE_WIDTH);
@@ -195,7 +207,7 @@ export class Replicator {
     let next = first;
     const fill = (): void => {
       while (next < last && inflight.length < this.#concurrency) {
-        const p = tiles.entries(next++);
+        const p = this.#bundle(cp, next++);
         p.catch(() => undefined);
         inflight.push(p);
       }
@@ -216,9 +228,12 @@ export class Replicator {
       }
       if (group.length === 0) return;
       const take = end - pendingFrom;
+      const entries = pending.slice(0, take);
       try {
-        await this.store.append(group, pending.slice(0, take));
+        await this.store.append(group, entries);
       } catch (err) {
+        // Throws ERR_REPLICA_BAD_TILE when an entry is not the one the checkpoint's tree holds.
+        if (!isLedgerError(err, 'ERR_LEDGER_CLOSED') && !isLedgerError(err, 'ERR_LEDGER_IO')) await tiles.checkEntries(pendingFrom, entries);
         if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw this.#evidence('fork', err.message, typeof err.details?.theirs === 'string' ? err.details.theirs : '');
         throw err;
       }

@@ -3,15 +3,80 @@
 // bundles a following replica asks for are not read back from LevelDB and re-hashed: serving a
 // live follower then costs the gateway almost nothing per record. Bounded: at most the last
 // RECENT_CAPACITY records and RECENT_MAX_BYTES of record bytes, one contiguous run.
+//
+// Kept per tile, already in the served form (the uint16 length-prefixed entry bundle and the
+// concatenated hashes), in a few large buffers: a tile is answered with a view, without
+// encoding, and the held records are not thousands of small objects the gateway's garbage
+// collector copies on every scavenge (that cost a followed gateway more than serving did).
 import type { Ledger } from '../ledger';
 import type { Leaf } from '../ledger/commit';
+import { MAX_ENTRY_BYTES } from './content';
+import { TILE_WIDTH } from './path';
 
 export const RECENT_CAPACITY = 8192;
 export const RECENT_MAX_BYTES = 8 * 1024 * 1024;
 
+const HASH = 32;
+
+/** Records [origin, origin + ends.length) of one tile; those before `first` are trimmed. */
+class TileRun {
+  readonly origin: number;
+  first: number;
+  count = 0;
+  bundle: Buffer = Buffer.allocUnsafe(16 * 1024);
+  /** ends[i]: where record origin + i ends in `bundle`. */
+  readonly ends = new Uint32Array(TILE_WIDTH);
+  readonly hashes = new Uint8Array(TILE_WIDTH * HASH);
+
+  constructor(origin: number) {
+    this.origin = origin;
+    this.first = origin;
+  }
+
+  get end(): number {
+    return this.origin + this.count;
+  }
+
+  #at(i: number): number {
+    return i === this.origin ? 0 : (this.ends[i - this.origin - 1] ?? 0);
+  }
+
+  /** Bytes held for records [first, end): length prefixes included. */
+  get bytes(): number {
+    return this.#at(this.end) - this.#at(this.first);
+  }
+
+  push(l: Leaf): void {
+    const need = this.#at(this.end) + 2 + l.bytes.length;
+    if (need > this.bundle.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.bundle.length * 2));
+      this.bundle.copy(grown, 0, 0, this.#at(this.end));
+      this.bundle = grown;
+    }
+    const at = this.#at(this.end);
+    this.bundle.writeUInt16BE(l.bytes.length, at);
+    this.bundle.set(l.bytes, at + 2);
+    this.hashes.set(l.leaf, this.count * HASH);
+    this.ends[this.count] = need;
+    this.count++;
+  }
+
+  holds(from: number, to: number): boolean {
+    return from >= this.first && to <= this.end && from < to;
+  }
+
+  entryBundle(from: number, to: number): Uint8Array {
+    return this.bundle.subarray(this.#at(from), this.#at(to));
+  }
+
+  hashTile(from: number, to: number): Uint8Array {
+    return this.hashes.subarray((from - this.origin) * HASH, (to - this.origin) * HASH);
+  }
+}
+
 export class RecentLeaves {
-  #start = 0;
-  #items: Leaf[] = [];
+  #runs: TileRun[] = [];
+  #count = 0;
   #bytes = 0;
   readonly #capacity: number;
   readonly #maxBytes: number;
@@ -21,38 +86,67 @@ export class RecentLeaves {
     this.#maxBytes = maxBytes;
   }
 
+  #end(): number | undefined {
+    return this.#runs[this.#runs.length - 1]?.end;
+  }
+
   readonly add = (first: number, leaves: Leaf[]): void => {
-    if (first !== this.#start + this.#items.length) {
-      this.#start = first;
-      this.#items = [];
-      this.#bytes = 0;
-    }
-    for (const l of leaves) {
-      this.#items.push(l);
-      this.#bytes += l.bytes.length;
-    }
-    const over = this.#items.length - this.#capacity;
-    if (over > 0 || this.#bytes > this.#maxBytes) {
-      // Drop in chunks (a quarter of either bound), so trimming stays cheap per record.
-      let drop = over > 0 ? Math.min(this.#items.length, Math.max(over, this.#capacity >> 2)) : 0;
-      let dropped = 0;
-      for (const l of this.#items.slice(0, drop)) dropped += l.bytes.length;
-      const target = this.#bytes - dropped > this.#maxBytes ? (this.#maxBytes * 3) / 4 : this.#maxBytes;
-      for (const l of this.#items.slice(drop)) {
-        if (this.#bytes - dropped <= target) break;
-        dropped += l.bytes.length;
-        drop++;
+    if (first !== this.#end()) this.#clear();
+    leaves.forEach((l, i) => {
+      const index = first + i;
+      // An entry bundle cannot carry it: nothing before it can be served from here either.
+      if (l.bytes.length > MAX_ENTRY_BYTES) return this.#clear();
+      let run = this.#runs[this.#runs.length - 1];
+      if (!run || index % TILE_WIDTH === 0) {
+        run = new TileRun(index);
+        this.#runs.push(run);
       }
-      this.#items = this.#items.slice(drop);
-      this.#start += drop;
-      this.#bytes -= dropped;
-    }
+      run.push(l);
+      this.#count++;
+      this.#bytes += 2 + l.bytes.length;
+    });
+    this.#trim();
   };
 
-  /** Leaves [from, to) when all are held, else undefined. */
-  range(from: number, to: number): Leaf[] | undefined {
-    if (from < this.#start || to > this.#start + this.#items.length || from > to) return undefined;
-    return this.#items.slice(from - this.#start, to - this.#start);
+  #clear(): void {
+    this.#runs = [];
+    this.#count = 0;
+    this.#bytes = 0;
+  }
+
+  /** Drops the oldest records past either bound: a whole tile when all of it must go. */
+  #trim(): void {
+    for (;;) {
+      const run = this.#runs[0];
+      const overCount = this.#count > this.#capacity;
+      const overBytes = this.#bytes > this.#maxBytes;
+      if (!run || (!overCount && !overBytes)) return;
+      const held = run.end - run.first;
+      if ((overCount && this.#count - held >= this.#capacity) || (overBytes && this.#bytes - run.bytes >= this.#maxBytes)) {
+        this.#count -= held;
+        this.#bytes -= run.bytes;
+        this.#runs.shift();
+        continue;
+      }
+      const before = run.bytes;
+      run.first++;
+      this.#count--;
+      this.#bytes -= before - run.bytes;
+    }
+  }
+
+  #run(from: number, to: number): TileRun | undefined {
+    return this.#runs.find((r) => r.holds(from, to));
+  }
+
+  /** The entry bundle of records [from, to) (within one tile) when all are held, else undefined. */
+  entryBundle(from: number, to: number): Uint8Array | undefined {
+    return this.#run(from, to)?.entryBundle(from, to);
+  }
+
+  /** The level-0 hashes of records [from, to) (within one tile) when all are held, else undefined. */
+  hashTile(from: number, to: number): Uint8Array | undefined {
+    return this.#run(from, to)?.hashTile(from, to);
   }
 }
 

@@ -3,7 +3,6 @@
 import { LedgerError } from '../errors';
 import type { Ledger } from '../ledger';
 import { META_KEY } from '../ledger/layout';
-import { encodeEntryBundle, encodeHashTile } from './content';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH, tileWidth, type TileId } from './path';
 import { recentLeaves } from './recent';
 import { readBlockBundle, readEntryBundle, readHashTile } from './read';
@@ -61,9 +60,11 @@ export async function readResource(ledger: Ledger, path: string): Promise<TileRe
   if (id.width > availableWidth(id, head)) return notFound('not in the latest checkpoint');
   const db = ledger.database;
   // Level-0 hashes and entries of recent records come from memory (what the ledger just wrote).
-  const held = id.kind === 'blocks' || (id.kind === 'tile' && id.level > 0) ? undefined : recent.range(id.index * TILE_WIDTH, id.index * TILE_WIDTH + id.width);
+  const from = id.index * TILE_WIDTH;
+  const held =
+    id.kind === 'entries' ? recent.entryBundle(from, from + id.width) : id.kind === 'tile' && id.level === 0 ? recent.hashTile(from, from + id.width) : undefined;
   let body: Uint8Array;
-  if (held) body = id.kind === 'tile' ? encodeHashTile(held.map((l) => l.leaf)) : encodeEntryBundle(held.map((l) => l.bytes));
+  if (held) body = held;
   else if (id.kind === 'tile') body = await readHashTile(db, id.level, id.index, id.width);
   else if (id.kind === 'entries') body = await readEntryBundle(db, id.index, id.width);
   else body = await readBlockBundle(db, id.index, id.width);

@@ -42,6 +42,14 @@ export function edgeTiles(size: number): TileId[] {
   return out;
 }
 
+/** Entries numbered from `first` against the leaf hashes of tile 0/`index` from that entry on. */
+function checkLeaves(entries: Uint8Array[], first: number, leaves: Uint8Array[], index: number): void {
+  entries.forEach((e, i) => {
+    const leaf = leaves[i];
+    if (!leaf || !bytesEqual(leafHash(e), leaf)) throw bad(`entry ${first + i} does not match its leaf hash in tile 0/${index}`, { index: first + i });
+  });
+}
+
 /** Verified tiles and entries of one tree (size, root), fetched on demand and remembered. */
 export class TileVerifier {
   readonly size: number;
@@ -110,12 +118,19 @@ export class TileVerifier {
     if (width === 0) throw bad(`a tree of ${this.size} entries has no entry bundle ${index}`);
     const [bytes, leaves] = await Promise.all([this.#fetch(tilePath({ kind: 'entries', level: 0, index, width })), this.hashTile(0, index)]);
     const entries = decodeEntryBundle(bytes, width);
-    entries.forEach((e, i) => {
-      const leaf = leaves[i];
-      if (!leaf || !bytesEqual(leafHash(e), leaf))
-        throw bad(`entry ${index * TILE_WIDTH + i} does not match its leaf hash in tile 0/${index}`, { index: index * TILE_WIDTH + i });
-    });
+    checkLeaves(entries, index * TILE_WIDTH, leaves, index);
     return entries;
+  }
+
+  /** Checks entries [first, first + entries.length) of this tree against their leaf hashes in the level-0 tiles. */
+  async checkEntries(first: number, entries: Uint8Array[]): Promise<void> {
+    const end = first + entries.length;
+    if (end > this.size) throw bad(`a tree of ${this.size} entries has no entry ${end - 1}`);
+    for (let index = Math.floor(first / TILE_WIDTH); index * TILE_WIDTH < end; index++) {
+      const from = Math.max(first, index * TILE_WIDTH);
+      const to = Math.min(end, (index + 1) * TILE_WIDTH);
+      checkLeaves(entries.slice(from - first, to - first), from, (await this.hashTile(0, index)).slice(from - index * TILE_WIDTH), index);
+    }
   }
 
   /** The verified leaf hash of entry `i` (e.g. to build an inclusion proof from tiles). */

@@ -11,6 +11,8 @@ import { verifierKeyString } from '../../lib/note/note';
 import { httpTileFetch, Replicator, type Evidence } from '../../lib/replica';
 import { tempDir } from '../support/ledger';
 import { startTileServer, type TileServer } from '../support/tile-server';
+import { decodeEntryBundle, encodeEntryBundle } from '../../lib/tiles/content';
+import type { TileFetch } from '../../lib/tiles/verify';
 
 const NAME = 'replica.test';
 
@@ -40,7 +42,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
   let gateway: Ledger;
   let server: TileServer;
   const open = (dir: string): Promise<Ledger> => Ledger.open(dir, { name: NAME, gatewayKey: key, blockRecords: 100, blockSeconds: 0 });
-  const replicator = (fetch = httpTileFetch(server.url)): Promise<Replicator> => Replicator.open(repDir, { trustedKey: did, fetch });
+  const replicator = (fetch: TileFetch = httpTileFetch(server.url)): Promise<Replicator> => Replicator.open(repDir, { trustedKey: did, fetch });
 
   before(async () => {
     gateway = await open(gwDir);
@@ -86,6 +88,11 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     assert.equal(result.fetched, 300);
     const bundles = server.requests.filter((p) => p.startsWith('tile/entries/'));
     assert.deepEqual(bundles, ['tile/entries/006', 'tile/entries/007.p/45'], 'only the bundles past record 1537 (1537 = 6·256 + 1)');
+    assert.deepEqual(
+      server.requests.filter((p) => /^tile\/\d/.test(p)),
+      [],
+      'entries that rebuild the signed roots need no hash tiles',
+    );
     const again = await replicator();
     assert.equal((await again.catchUp()).fetched, 0);
     await again.close();
@@ -111,6 +118,23 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     assert.equal(r.store.size, 1837);
     assert.equal((await r.catchUp().catch((e: unknown) => e)) instanceof Error, true);
     await r.close();
+    // Well-formed records in another order: the rebuilt root differs, and the hash tiles
+    // then name the entry (a bad tile, not a fork: no evidence, nothing written).
+    const swapping = async (p: string): Promise<Uint8Array> => {
+      const b = await honest(p);
+      const m = /^tile\/entries\/\d+(?:\.p\/(\d+))?$/.exec(p);
+      if (!m) return b;
+      const entries = decodeEntryBundle(b, Number(m[1] ?? 256));
+      const n = entries.length;
+      return encodeEntryBundle([...entries.slice(0, n - 2), entries[n - 1], entries[n - 2]]);
+    };
+    server.requests.length = 0;
+    const s = await replicator(swapping);
+    await assert.rejects(s.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE') && e.details?.index === 1935);
+    assert.equal(s.store.size, 1837);
+    await s.close();
+    assert.ok(server.requests.some((p) => p.startsWith('tile/0/007')), JSON.stringify(server.requests));
+    assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
     const ok = await replicator();
     assert.equal((await ok.catchUp()).size, 1937);
     await ok.close();
