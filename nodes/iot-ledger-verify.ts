@@ -85,8 +85,9 @@ export = function register(RED: RED): void {
       else report();
     };
 
+    const plain = { tofu, requireFreshness };
     const run = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn): void => {
-      const opts = { tofu, requireFreshness, deviceHint: typeof msg.device === 'string' ? msg.device : undefined };
+      const opts = typeof msg.device === 'string' ? { tofu, requireFreshness, deviceHint: msg.device } : plain;
       gw.verifyThen(msg.payload, opts, (err, v) => {
         try {
           if (err) refused(gw, msg, send, done, err);
