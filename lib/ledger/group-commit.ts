@@ -64,6 +64,7 @@ export class GroupCommit<T, R> {
   }
 
   submit(item: T, weight = 1): Promise<R> {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the write's or plan's own error, as before
     return new Promise<R>((resolve, reject) => this.submitThen(item, weight, (err, result) => (err ? reject(err) : resolve(result as R))));
   }
 
