@@ -53,7 +53,9 @@ export = function register(RED: RED): void {
       verified++;
       show();
       msg.payload = v.payload;
-      msg.device = { id: v.device.did, name: v.device.name, ...(v.tofu ? { tofu: true } : {}) };
+      const device: { id: string; name: string; tofu?: true } = { id: v.device.did, name: v.device.name };
+      if (v.tofu) device.tofu = true;
+      msg.device = device;
       msg.envelope = typeof v.envelope === 'string' ? v.envelope : Buffer.from(v.envelope);
       msg.verified = { format: v.format, alg: v.alg, counter: v.freshness.counter, time: v.freshness.time, proof: v.proof };
       send(rejectOutput ? [msg, null] : msg);

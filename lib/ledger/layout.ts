@@ -122,20 +122,32 @@ export function nodeHashFromValue(key: Uint8Array, value: Uint8Array | undefined
  */
 export const INDEX_VALUE: Buffer = Buffer.from([0]);
 
-function textIndexKey(prefix: number, text: string, index: number): Buffer {
-  const t = Buffer.from(text, 'utf8');
-  const key = Buffer.allocUnsafe(1 + t.length + 1 + 8);
-  key[0] = prefix;
-  t.copy(key, 1);
-  key[1 + t.length] = 0;
-  writeU64(key, index, t.length + 2);
+/** prefix + UTF-8 text + 0x00, for the few devices and types a ledger has (one cache per prefix). */
+const TEXT_HEADS_MAX = 4096;
+const deviceHeads = new Map<string, Buffer>();
+const typeHeads = new Map<string, Buffer>();
+
+function textIndexKey(heads: Map<string, Buffer>, prefix: number, text: string, index: number): Buffer {
+  let head = heads.get(text);
+  if (!head) {
+    const t = Buffer.from(text, 'utf8');
+    head = Buffer.allocUnsafe(1 + t.length + 1);
+    head[0] = prefix;
+    t.copy(head, 1);
+    head[1 + t.length] = 0;
+    if (heads.size >= TEXT_HEADS_MAX) heads.clear();
+    heads.set(text, head);
+  }
+  const key = Buffer.allocUnsafe(head.length + 8);
+  head.copy(key, 0);
+  writeU64(key, index, head.length);
   return key;
 }
 
 /** `d` + did + 0x00 + u64(index) */
-export const deviceKey = (did: string, index: number): Buffer => textIndexKey(P_DEVICE, did, index);
+export const deviceKey = (did: string, index: number): Buffer => textIndexKey(deviceHeads, P_DEVICE, did, index);
 /** `t` + type + 0x00 + u64(index) */
-export const typeKey = (type: string, index: number): Buffer => textIndexKey(P_TYPE, type, index);
+export const typeKey = (type: string, index: number): Buffer => textIndexKey(typeHeads, P_TYPE, type, index);
 
 /** `s` + u64(time) + u64(index) */
 export function timeKey(time: number, index: number): Buffer {
