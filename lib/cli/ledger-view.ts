@@ -1,4 +1,5 @@
 // Reading ledger append requests from JSON lines (the views for people are in lib/ledger/view).
+import * as fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { fromBase64, fromHex } from '../encoding/bytes';
 import type { RecordInput } from '../ledger';
@@ -43,6 +44,23 @@ function bytesFrom(decode: () => Uint8Array, what: string): Uint8Array {
   }
 }
 
+/** Bytes read from stdin at a time when it is a file (a pipe gives what its buffer holds). */
+const FILE_CHUNK = 1 << 20;
+
+/**
+ * The process's stdin; a file redirected to it is read in 1 MiB chunks rather than the
+ * 64 KiB a stream reads by default, so that a batch of lines is as large as the ledger takes.
+ */
+function stdinStream(): NodeJS.ReadableStream {
+  let isFile = false;
+  try {
+    isFile = fs.fstatSync(0).isFile();
+  } catch {
+    // no stdin to stat: the stream says what is wrong
+  }
+  return isFile ? fs.createReadStream('', { fd: 0, highWaterMark: FILE_CHUNK, autoClose: false }) : process.stdin;
+}
+
 /**
  * Lines of standard input with their 1-based numbers, in runs of whatever arrived together
  * (streamed chunk by chunk from the real process stdin; a line split across chunks is joined).
@@ -59,7 +77,7 @@ export async function* stdinLineChunks(io: CliIo): AsyncGenerator<{ no: number; 
   }
   const decoder = new StringDecoder('utf8');
   let rest = '';
-  for await (const chunk of process.stdin) {
+  for await (const chunk of stdinStream()) {
     const text = rest + decoder.write(chunk as Buffer);
     const end = text.lastIndexOf('\n');
     if (end < 0) {

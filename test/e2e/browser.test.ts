@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { signContract, validateTerms } from '../../lib/contracts';
 import { generateKey } from '../../lib/crypto';
 import type { PrivateKey } from '../../lib/crypto/keys';
@@ -19,6 +19,7 @@ import {
 } from '../support/ledger-runtime';
 import { declaredCategory, projectPackage } from '../support/e2e';
 import { projectRoot } from '../support/paths';
+import { launchChromium } from '../support/editor-session';
 
 // The editor as a person sees it, in Debian's Chromium driven by playwright-core (which
 // downloads no browser): the palette, every node's edit dialog and help, the examples in
@@ -28,7 +29,6 @@ const LEDGER = 'browser-e2e';
 const CATEGORY = 'iot ledger';
 const pkg = projectPackage();
 const artifacts = path.join(projectRoot, 'test-artifacts', 'browser');
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** Node-RED's editor globals, as far as these checks use them. */
 declare const RED: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -93,12 +93,6 @@ describe('e2e: the editor in Chromium', function () {
   }
 
   before(async function () {
-    if (!fs.existsSync(chromiumPath)) {
-      throw new Error(
-        `Chromium is not installed at ${chromiumPath}: install Debian's chromium (sudo apt-get install chromium, as .ci/run does) ` +
-          'or set CHROMIUM_PATH to a Chromium executable. The browser test never downloads a browser.',
-      );
-    }
     fs.rmSync(artifacts, { recursive: true, force: true });
     fs.mkdirSync(artifacts, { recursive: true });
 
@@ -121,10 +115,7 @@ describe('e2e: the editor in Chromium', function () {
     assert.deepEqual(sets.map((s) => s.name).sort(), Object.keys(pkg['node-red'].nodes).sort(), 'node sets of package.json');
     types = sets.flatMap((s) => s.types.map((type) => ({ set: s.name, type, config: false })));
 
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('console', (m) => {
       if (m.type() !== 'error') return;

@@ -1,13 +1,14 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { validateTerms } from '../../lib/contracts';
 import { keyToDid } from '../../lib/crypto/didkey';
 import { generateKey, keyToJwk } from '../../lib/crypto/keys';
 import { ED25519_SMALL_ORDER_KEYS } from '../../lib/crypto/small-order';
 import { toBase58, fromHex } from '../../lib/encoding/bytes';
 import { projectRoot } from '../support/paths';
+import { launchChromium } from '../support/editor-session';
 
 // The Contract node's editor checks terms with the runtime's validateTerms, bundled for the
 // browser. This feeds the same good and bad terms to the shipped bundle (dist/nodes/
@@ -15,7 +16,6 @@ import { projectRoot } from '../support/paths';
 // same verdict and the same message for each; and the Identity editor's did:key for a pasted
 // JWK against keyToDid.
 
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** The page's global object (this file is compiled without the DOM lib). */
 declare const window: unknown;
@@ -100,7 +100,7 @@ describe('e2e: the Contract and Identity editors agree with the runtime (Chromiu
     const html = fs.readFileSync(bundle, 'utf8');
     const script = /<script type="text\/javascript">\n([\s\S]*?)<\/script>/.exec(html);
     assert.ok(script, `${bundle} has the editor script`);
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--headless=new', '--disable-gpu'] });
+    browser = await launchChromium();
     page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

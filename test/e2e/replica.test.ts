@@ -9,8 +9,8 @@ import { keyToDid } from '../../lib/crypto';
 import { verifierKeyString } from '../../lib/note/note';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { NodeRedProcess } from '../../demo/nodered/process';
-import { createUserDir, installIntoUserDir } from '../../demo/nodered/userdir';
-import { packedTarball, scratchDir } from '../support/e2e';
+import { createUserDir, linkIntoUserDir } from '../../demo/nodered/userdir';
+import { installedPack, scratchDir } from '../support/e2e';
 import { iotLedger, Mailbox } from '../support/ledger-runtime';
 import { projectRoot } from '../support/paths';
 
@@ -110,12 +110,11 @@ describe('e2e: a replica Node-RED follows a gateway Node-RED over tiles', functi
   before(async () => {
     broker = await startBroker({ port: 0 });
     box = await Mailbox.connect(`mqtt://127.0.0.1:${broker.port}`, ['replica/#', 'gw/#']);
-    const tgz = await packedTarball();
+    const pack = await installedPack();
     gwDir = createUserDir(scratchDir('replica-gw'));
     rpDir = createUserDir(scratchDir('replica-rp'));
-    await installIntoUserDir(gwDir, tgz);
-    fs.cpSync(path.join(gwDir, 'node_modules'), path.join(rpDir, 'node_modules'), { recursive: true });
-    fs.copyFileSync(path.join(gwDir, 'package.json'), path.join(rpDir, 'package.json'));
+    linkIntoUserDir(gwDir, pack);
+    linkIntoUserDir(rpDir, pack);
 
     const paths = ledgerPaths(gwDir, NAME);
     fs.mkdirSync(path.dirname(paths.keyFile), { recursive: true });

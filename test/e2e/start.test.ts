@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
-import { chromium } from 'playwright-core';
 import { fromUtf8 } from '../../lib/encoding/bytes';
 import { keyToDid } from '../../lib/crypto/didkey';
 import { peekEnvelope, verifyEnvelope } from '../../lib/envelope/envelope';
@@ -16,6 +15,7 @@ import { assertPortFree, freePort } from '../../demo/ports';
 import { scratchDir } from '../support/e2e';
 import { startMosquitto } from '../support/mosquitto';
 import { projectRoot } from '../support/paths';
+import { launchChromium } from '../support/editor-session';
 
 // `npm start` as a user runs it (dist/demo/start.js), on free ports and a scratch user dir.
 
@@ -198,7 +198,7 @@ interface Statuses {
 
 /** The status texts the editor shows under the flow's nodes, by node type, once each matches. */
 async function editorStatuses(url: string, wanted: Record<string, RegExp>, ms = 30_000): Promise<Statuses> {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`${url}/`);

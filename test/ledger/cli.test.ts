@@ -51,25 +51,31 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     assert.equal(runCli(['append', dir], '').status, 2, 'usage: --key is required');
   });
 
-  it('append in batches: a bad line deep in a large input keeps exactly the records before it, in order', () => {
-    const big = path.join(tmp.dir, 'big');
-    const input = Array.from({ length: 6000 }, (_, i) =>
-      i === 4321 ? '{"type":"Bad"}' : JSON.stringify({ type: 'reading', device: deviceA, body: { i, pad: 'x'.repeat(i % 200) } }),
-    ).join('\r\n');
-    const r = runCli(['append', big, '--key', keyFile, '--name', 'example.com/big'], input);
-    assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /line 4322: type must match .*; the 4321 record\(s\) before it were appended/);
-    const receipts = lines(r.stdout).map((l) => JSON.parse(l) as { index: number });
-    assert.deepEqual(
-      receipts.map((x) => x.index),
-      Array.from({ length: 4321 }, (_, i) => i),
-    );
-    const info = JSON.parse(runCli(['info', big, '--json']).stdout) as { size: number };
-    assert.equal(info.size, 4321);
-    const rest = runCli(['append', big, '--key', keyFile], `${JSON.stringify({ type: 'note', body: 'last line without a newline' })}`);
-    assert.equal(rest.status, 0, rest.stderr);
-    assert.equal((JSON.parse(lines(rest.stdout)[0]) as { index: number }).index, 4321);
-  });
+  for (const via of ['a pipe', 'a file (read in 1 MiB chunks)'] as const) {
+    it(`append in batches from ${via}: a bad line deep in a large input keeps exactly the records before it, in order`, () => {
+      const big = path.join(tmp.dir, `big-${via.length}`);
+      // About 1.6 MB: lines cross the file reader's 1 MiB chunk boundary.
+      const input = Array.from({ length: 6000 }, (_, i) =>
+        i === 4321 ? '{"type":"Bad"}' : JSON.stringify({ type: 'reading', device: deviceA, body: { i, pad: 'x'.repeat(i % 400) } }),
+      ).join('\r\n');
+      const inputFile = path.join(tmp.dir, `input-${via.length}.jsonl`);
+      fs.writeFileSync(inputFile, input);
+      assert.ok(fs.statSync(inputFile).size > 1.5 * 1024 * 1024);
+      const r = runCli(['append', big, '--key', keyFile, '--name', 'example.com/big'], via === 'a pipe' ? input : { file: inputFile });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /line 4322: type must match .*; the 4321 record\(s\) before it were appended/);
+      const receipts = lines(r.stdout).map((l) => JSON.parse(l) as { index: number });
+      assert.deepEqual(
+        receipts.map((x) => x.index),
+        Array.from({ length: 4321 }, (_, i) => i),
+      );
+      const info = JSON.parse(runCli(['info', big, '--json']).stdout) as { size: number };
+      assert.equal(info.size, 4321);
+      const rest = runCli(['append', big, '--key', keyFile], `${JSON.stringify({ type: 'note', body: 'last line without a newline' })}`);
+      assert.equal(rest.status, 0, rest.stderr);
+      assert.equal((JSON.parse(lines(rest.stdout)[0]) as { index: number }).index, 4321);
+    });
+  }
 
   it('append to a new directory without --name names the ledger after the directory, and says so', () => {
     const fresh = path.join(tmp.dir, 'cold room+2');

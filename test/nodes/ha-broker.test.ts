@@ -8,11 +8,11 @@ import * as path from 'node:path';
 import type * as mqtt from 'mqtt';
 import { validateTerms } from '../../lib/contracts';
 import { generateKey, keyToDid } from '../../lib/index';
-import { startBroker, type RunningBroker } from '../../demo/broker';
+import { startBroker } from '../../demo/broker';
 import { MqttWatch } from '../ha/mqtt-watch';
-import { haBrokerNode, mqttNodes } from './ha-support';
+import { haBrokerNode, mqttNodes, useHaSession } from './ha-support';
 import { projectRoot } from '../support/paths';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes } from './support';
 
 const nodes = [...packNodes(), ...mqttNodes()];
 /** The core nodes examples/home-assistant.json uses besides MQTT (its Debug node becomes a helper: the debug module rewrites log entries). */
@@ -59,9 +59,14 @@ const until = async (what: string, test: () => boolean, ms = 8000): Promise<void
 
 describe('nodes: Home Assistant through the mqtt-broker node', function () {
   this.timeout(30000);
-  let userDir: string;
-  let broker: RunningBroker;
-  let watch: MqttWatch;
+  // The broker node retries quickly, so a dropped connection comes back within the test.
+  const session = useHaSession({ mqttReconnectTime: 200 }, [
+    AVAILABILITY,
+    CONFIG,
+    STATE,
+    'homeassistant/sensor/iot-ledger_ha-broker-room_value/config',
+    ...Object.values(EXAMPLE),
+  ]);
 
   const flow = (ha: Record<string, unknown>, brokerNode?: Record<string, unknown>) => [
     ...onTab([
@@ -73,82 +78,59 @@ describe('nodes: Home Assistant through the mqtt-broker node', function () {
     ...(brokerNode ? [brokerNode] : []),
   ];
 
-  before(async () => {
-    userDir = tempUserDir();
-    // The broker node retries quickly, so a dropped connection comes back within the test.
-    helper.settings({ userDir, mqttReconnectTime: 200 });
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-    broker = await startBroker({ port: 0 });
-  });
-  after(async () => {
-    await broker?.close();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
-  beforeEach(async () => {
-    watch = await MqttWatch.connect(broker.url, ['homeassistant/#', 'iot-ledger/#']);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    // What a test left retained must not reach the next one.
-    for (const topic of [AVAILABILITY, CONFIG, STATE, 'homeassistant/sensor/iot-ledger_ha-broker-room_value/config', ...Object.values(EXAMPLE)])
-      await watch.client.publishAsync(topic, '', { qos: 1, retain: true });
-    await watch.close();
-  });
-
   it('a dropped connection: the broker publishes the will (offline); on reconnection online, configs and states again', async () => {
-    await helper.load(nodes, flow({ broker: 'broker' }, haBrokerNode('broker', broker.port)));
-    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online');
-    await watch.waitFor((m) => m.topic === CONFIG, 'discovery config');
-    await watch.waitFor((m) => m.topic === STATE, 'state');
+    await helper.load(nodes, flow({ broker: 'broker' }, haBrokerNode('broker', session.broker.port)));
+    await session.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online');
+    await session.watch.waitFor((m) => m.topic === CONFIG, 'discovery config');
+    await session.watch.waitFor((m) => m.topic === STATE, 'state');
     assert.equal(
       logged().some((e) => e.type === 'iot-ledger-ha' && e.level === 30),
       false,
       'no warning: the will and close message are offline on the availability topic',
     );
 
-    const at = watch.messages.length;
+    const at = session.watch.messages.length;
     // Cut the TCP connection under the broker node's client, as a network failure would.
     const brokerNode = helper.getNode('broker') as unknown as { client: mqtt.MqttClient; connected: boolean };
     brokerNode.client.stream.destroy();
-    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the will', 8000, at);
-    const back = watch.messages.length;
-    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online again', 8000, back);
-    await watch.waitFor((m) => m.topic === CONFIG && m.payload !== '', 'config sent again', 8000, back);
-    await watch.waitFor((m) => m.topic === STATE && m.payload !== '', 'state sent again', 8000, back);
+    await session.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the will', 8000, at);
+    const back = session.watch.messages.length;
+    await session.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online again', 8000, back);
+    await session.watch.waitFor((m) => m.topic === CONFIG && m.payload !== '', 'config sent again', 8000, back);
+    await session.watch.waitFor((m) => m.topic === STATE && m.payload !== '', 'state sent again', 8000, back);
     assert.equal(brokerNode.connected, true);
   });
 
   it('examples/home-assistant.json on a real broker: online, the contract as entities and its state; offline by the Last Will and the Close message', async () => {
     type FlowNode = Record<string, unknown> & { id: string; type: string; name?: string };
     const example = (JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'home-assistant.json'), 'utf8')) as FlowNode[]).map((n) =>
-      n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: String(broker.port) } : n.type === 'debug' ? { id: n.id, type: 'helper', z: n.z } : n,
+      n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: String(session.broker.port) } : n.type === 'debug' ? { id: n.id, type: 'helper', z: n.z } : n,
     );
     await helper.load([...nodes, ...exampleNodes], example);
-    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online');
-    await watch.waitFor((m) => m.topic === EXAMPLE.config && m.payload !== '', 'the Violation entity');
-    await watch.waitFor((m) => m.topic === EXAMPLE.value && m.payload !== '', 'the Last value entity');
+    await session.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online');
+    await session.watch.waitFor((m) => m.topic === EXAMPLE.config && m.payload !== '', 'the Violation entity');
+    await session.watch.waitFor((m) => m.topic === EXAMPLE.value && m.payload !== '', 'the Last value entity');
     assert.deepEqual(
       logged().filter((e) => e.type === 'iot-ledger-ha' && e.level <= 30).map(text),
       [],
       'no warning: the example sets the will and close message as the help asks',
     );
-    const state = await watch.waitFor((m) => m.topic === EXAMPLE.state && m.payload !== '', 'the contract state');
+    const state = await session.watch.waitFor((m) => m.topic === EXAMPLE.state && m.payload !== '', 'the contract state');
     assert.equal((JSON.parse(state.payload) as { status: string }).status, 'awaiting-signatures');
 
     // Its Last Will: the broker publishes it when the connection drops.
     const brokerNode = helper.getNode(example.find((n) => n.type === 'mqtt-broker')!.id) as unknown as { client: mqtt.MqttClient; connected: boolean };
-    let at = watch.messages.length;
+    let at = session.watch.messages.length;
     brokerNode.client.stream.destroy();
-    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the will', 8000, at);
-    at = watch.messages.length;
-    await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online again', 8000, at);
+    await session.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the will', 8000, at);
+    at = session.watch.messages.length;
+    await session.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online again', 8000, at);
     // Its Close message: Node-RED stopping sends it (the HA node leaves offline to the broker node then).
-    at = watch.messages.length;
+    at = session.watch.messages.length;
     await helper.unload();
-    const offline = await watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the close message', 8000, at);
+    const offline = await session.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the close message', 8000, at);
     assert.equal(offline.retain, false, 'seen live (retained on the broker, delivered as a live message)');
-    assert.equal((await broker.retained([AVAILABILITY])).get(AVAILABILITY), 'offline');
+    assert.equal((await session.broker.retained([AVAILABILITY])).get(AVAILABILITY), 'offline');
   });
 
   it('waits for a broker that is not up yet: configs, state and online go out once it is', async () => {
@@ -181,15 +163,15 @@ describe('nodes: Home Assistant through the mqtt-broker node', function () {
   });
 
   it('warns once when the broker node does not leave offline on the availability topic', async () => {
-    await helper.load(nodes, flow({ broker: 'broker' }, haBrokerNode('broker', broker.port, false)));
-    await watch.waitFor((m) => m.topic === STATE, 'state');
+    await helper.load(nodes, flow({ broker: 'broker' }, haBrokerNode('broker', session.broker.port, false)));
+    await session.watch.waitFor((m) => m.topic === STATE, 'state');
     const warnings = logged().filter((e) => e.type === 'iot-ledger-ha' && e.level === 30);
     assert.equal(warnings.length, 1, warnings.map(text).join('\n'));
     assert.match(text(warnings[0]), /Last Will and Close message are not offline \(retained\) on iot-ledger\/availability/);
   });
 
   it('an old flow with its own broker settings is refused with a clear error; nothing is published', async () => {
-    await helper.load(nodes, flow({ host: '127.0.0.1', port: broker.port, tls: false }), { ha: { password: 'secret' } });
+    await helper.load(nodes, flow({ host: '127.0.0.1', port: session.broker.port, tls: false }), { ha: { password: 'secret' } });
     const out = nextMessage(helper.getNode('state'));
     helper.getNode('contract').receive({ payload: { temperature: -25 } });
     await out;
@@ -199,6 +181,6 @@ describe('nodes: Home Assistant through the mqtt-broker node', function () {
     assert.match(text(errors[0]), /Open the Home Assistant configuration node in the editor/);
     assert.doesNotMatch(text(errors[0]), /secret/);
     // No client: no broker node exists in this flow and the HA node opens no connection of its own.
-    assert.equal(watch.messages.filter((m) => !m.retain).length, 0);
+    assert.equal(session.watch.messages.filter((m) => !m.retain).length, 0);
   });
 });

@@ -8,11 +8,10 @@ import * as path from 'node:path';
 import { signContract, validateTerms } from '../../lib/contracts';
 import { createManifest, createReport } from '../../lib/firmware';
 import { generateKey, keyToDid } from '../../lib/index';
-import { startBroker, type RunningBroker } from '../../demo/broker';
-import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
+import { retainedMessages } from '../ha/mqtt-watch';
 import { projectRoot } from '../support/paths';
-import { haBrokerNode, mqttNodes } from './ha-support';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, tempUserDir } from './support';
+import { haBrokerNode, mqttNodes, useHaSession } from './ha-support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes } from './support';
 
 const nodes = [...packNodes(), ...mqttNodes()];
 const operator = generateKey('Ed25519');
@@ -50,9 +49,7 @@ const manifest = (seq: number, uri?: string) =>
 
 describe('nodes: Home Assistant through MQTT discovery', function () {
   this.timeout(30000);
-  let userDir: string;
-  let broker: RunningBroker;
-  let watch: MqttWatch;
+  const ha = useHaSession();
 
   const flow = () => [
     ...onTab([
@@ -67,27 +64,8 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     ]),
     // Config nodes on no tab, as the editor creates them.
     { id: 'ha', type: 'iot-ledger-ha', broker: 'broker', discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger' },
-    haBrokerNode('broker', broker.port),
+    haBrokerNode('broker', ha.broker.port),
   ];
-
-  before(async () => {
-    userDir = tempUserDir();
-    helper.settings({ userDir });
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-    broker = await startBroker({ port: 0 });
-  });
-  after(async () => {
-    await broker?.close();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
-  beforeEach(async () => {
-    watch = await MqttWatch.connect(broker.url, ['homeassistant/#', 'iot-ledger/#']);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await watch.close();
-  });
 
   // node-red-node-test-helper's deploy of a changed flow (not in support.ts's typing).
   const deploy = (nodesOfFlow: object[]) =>
@@ -103,8 +81,8 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     await helper.load(nodes, flow(), {});
 
     // The contract's three entities and its first state (awaiting the party's signature).
-    await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'online', 'online');
-    const first = await watch.waitFor((m) => m.topic === TOPIC.contractState, 'contract state');
+    await ha.watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'online', 'online');
+    const first = await ha.watch.waitFor((m) => m.topic === TOPIC.contractState, 'contract state');
     assert.equal(json(first.payload).status, 'awaiting-signatures');
     assert.equal(json(first.payload).violation, null, 'unknown in Home Assistant while awaiting signatures');
 
@@ -118,7 +96,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
       helper.getNode('contract').receive({ payload: { temperature } });
       await out;
     }
-    const violated = await watch.waitFor((m) => m.topic === TOPIC.contractState && json(m.payload).violation === 'ON', 'violation ON');
+    const violated = await ha.watch.waitFor((m) => m.topic === TOPIC.contractState && json(m.payload).violation === 'ON', 'violation ON');
     const state = json(violated.payload);
     assert.equal(state.status, 'violated');
     assert.equal(state.value, -19);
@@ -138,10 +116,10 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(await firmware({ mode: 'release', payload: manifest(2, 'https://acme.example/thermo/1.2.0') }), 'recorded');
     assert.equal(await firmware({ payload: { device: deviceDid, vendor: 'acme', class: 'thermo-v1', sequence: 1 } }), 'approved');
     // Approved is not installed: no update entity until the device reports what it runs.
-    assert.equal(watch.messages.some((m) => m.topic === TOPIC.firmwareState), false);
+    assert.equal(ha.watch.messages.some((m) => m.topic === TOPIC.firmwareState), false);
     const reported = createReport({ vendor: 'acme', class: 'thermo-v1', version: '1.1.0', sequence: 1, digest: digest(1), counter: 1 }, device);
     assert.equal(await firmware({ mode: 'report', deviceId: deviceDid, payload: reported }), 'recorded');
-    const update = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state');
+    const update = await ha.watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state');
     assert.deepEqual(json(update.payload), {
       installed_version: '1.1.0',
       latest_version: '1.2.0',
@@ -151,19 +129,19 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
       release_url: 'https://acme.example/thermo/1.2.0',
     });
     // An approved update the device has not reported yet: latest and in progress, installed unchanged.
-    let at = watch.messages.length;
+    let at = ha.watch.messages.length;
     assert.equal(await firmware({ payload: { device: deviceDid, vendor: 'acme', class: 'thermo-v1', sequence: 2 } }), 'approved');
-    const pending = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state while approved', 8000, at);
+    const pending = await ha.watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state while approved', 8000, at);
     assert.deepEqual([json(pending.payload).installed_version, json(pending.payload).latest_version, json(pending.payload).in_progress], ['1.1.0', '1.2.0', true]);
     // A newer release without a web link: latest_version moves, and release_url with it (never left at 1.2.0's).
-    at = watch.messages.length;
+    at = ha.watch.messages.length;
     assert.equal(await firmware({ mode: 'release', payload: manifest(3, 'ipfs://bafy/thermo/1.3.0') }), 'recorded');
-    const newer = await watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state after a release', 8000, at);
+    const newer = await ha.watch.waitFor((m) => m.topic === TOPIC.firmwareState, 'update state after a release', 8000, at);
     assert.equal(json(newer.payload).latest_version, '1.3.0');
     assert.equal(json(newer.payload).release_url, 'https://github.com/iot-ledger/node-red-contrib-iot-ledger');
 
     // What Home Assistant finds when it (re)starts: everything retained.
-    const retained = await retainedMessages(broker, ['homeassistant/#', 'iot-ledger/#'], Object.values(TOPIC));
+    const retained = await retainedMessages(ha.broker, ['homeassistant/#', 'iot-ledger/#'], Object.values(TOPIC));
     assert.equal(retained.get(TOPIC.availability), 'online');
     const violation = json(retained.get(TOPIC.violation));
     assert.equal(violation.device_class, 'problem');
@@ -193,22 +171,22 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     assert.equal(json(retained.get(TOPIC.firmwareState)).latest_version, '1.3.0');
 
     // Home Assistant restarting (its birth message) gets the configs again.
-    const before = watch.messages.length;
-    await watch.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
-    await watch.waitFor((m) => m.topic === TOPIC.violation, 'configs sent again after HA birth', 8000, before);
+    const before = ha.watch.messages.length;
+    await ha.watch.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await ha.watch.waitFor((m) => m.topic === TOPIC.violation, 'configs sent again after HA birth', 8000, before);
 
     // Deleting the contract node from the flow (a "modified nodes" deploy) removes its entities.
-    const cut = watch.messages.length;
+    const cut = ha.watch.messages.length;
     await deploy(flow().filter((n) => n.id !== 'contract'));
     for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState])
-      await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} emptied`, 8000, cut);
-    assert.equal(watch.messages.slice(cut).some((m) => m.topic === TOPIC.availability), false, 'the connection stays up');
+      await ha.watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} emptied`, 8000, cut);
+    assert.equal(ha.watch.messages.slice(cut).some((m) => m.topic === TOPIC.availability), false, 'the connection stays up');
 
     // Stopping the flows: `offline` on the availability topic, retained; the entities stay, unavailable.
-    const end = watch.messages.length;
+    const end = ha.watch.messages.length;
     await helper.unload();
-    await watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'offline', 'offline', 8000, end);
-    const gone = await retainedMessages(broker, ['homeassistant/#', 'iot-ledger/#'], [TOPIC.availability, TOPIC.update]);
+    await ha.watch.waitFor((m) => m.topic === TOPIC.availability && m.payload === 'offline', 'offline', 8000, end);
+    const gone = await retainedMessages(ha.broker, ['homeassistant/#', 'iot-ledger/#'], [TOPIC.availability, TOPIC.update]);
     assert.equal(gone.get(TOPIC.availability), 'offline');
     assert.ok(gone.has(TOPIC.update) && gone.has(TOPIC.firmwareState), 'device entities stay');
     assert.equal(gone.has(TOPIC.violation), false);
@@ -222,27 +200,27 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     const staleState = 'iot-ledger/contract/gone-contract/state';
     // Someone else's config under the same prefix: never touched.
     const foreignTopic = 'homeassistant/sensor/zigbee_kitchen_temperature/config';
-    await watch.client.publishAsync(staleTopic, json0({ unique_id: 'iot-ledger_gone-contract_violation', availability_topic: TOPIC.availability, origin: { name: 'node-red-contrib-iot-ledger' } }), { qos: 1, retain: true });
-    await watch.client.publishAsync(staleState, json0({ status: 'compliant' }), { qos: 1, retain: true });
-    await watch.client.publishAsync(foreignTopic, json0({ unique_id: 'kitchen', availability_topic: 'zigbee/availability', origin: { name: 'zigbee2mqtt' } }), { qos: 1, retain: true });
+    await ha.watch.client.publishAsync(staleTopic, json0({ unique_id: 'iot-ledger_gone-contract_violation', availability_topic: TOPIC.availability, origin: { name: 'node-red-contrib-iot-ledger' } }), { qos: 1, retain: true });
+    await ha.watch.client.publishAsync(staleState, json0({ status: 'compliant' }), { qos: 1, retain: true });
+    await ha.watch.client.publishAsync(foreignTopic, json0({ unique_id: 'kitchen', availability_topic: 'zigbee/availability', origin: { name: 'zigbee2mqtt' } }), { qos: 1, retain: true });
 
     const second = validateTerms({ ...terms, id: 'cold-room-two', title: 'Second room' });
     const both = () =>
       flow().map((n) => ((n as { id: string }).id === 'contract' ? { ...n, terms: JSON.stringify([terms, second]) } : n));
     await helper.load(nodes, both(), {});
     const secondViolation = 'homeassistant/binary_sensor/iot-ledger_cold-room-two_violation/config';
-    await watch.waitFor((m) => m.topic === secondViolation && m.payload !== '', 'second contract announced');
-    await watch.waitFor((m) => m.topic === staleTopic && m.payload === '', 'stale config of an earlier run cleared');
-    await watch.waitFor((m) => m.topic === staleState && m.payload === '', 'stale state of an earlier run cleared');
+    await ha.watch.waitFor((m) => m.topic === secondViolation && m.payload !== '', 'second contract announced');
+    await ha.watch.waitFor((m) => m.topic === staleTopic && m.payload === '', 'stale config of an earlier run cleared');
+    await ha.watch.waitFor((m) => m.topic === staleState && m.payload === '', 'stale state of an earlier run cleared');
 
     // The same flow deployed again: nothing of it is cleared (no entity flaps in Home Assistant).
     await deploy(both().map((n) => ((n as { id: string }).id === 'contract' ? { ...n, name: 'renamed' } : n)));
     // One contract taken out of the node.
-    let cut = watch.messages.length;
+    let cut = ha.watch.messages.length;
     await deploy(flow());
-    await watch.waitFor((m) => m.topic === secondViolation && m.payload === '', 'the removed contract cleared', 8000, cut);
+    await ha.watch.waitFor((m) => m.topic === secondViolation && m.payload === '', 'the removed contract cleared', 8000, cut);
     assert.equal(
-      watch.messages.some((m) => m.topic === TOPIC.violation && m.payload === ''),
+      ha.watch.messages.some((m) => m.topic === TOPIC.violation && m.payload === ''),
       false,
       'the kept contract was never cleared, not even while redeploying',
     );
@@ -256,18 +234,18 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
     const report = createReport({ vendor: 'acme', class: 'thermo-v1', version: '1.7.0', sequence: 7, digest: digest(7), counter: 1 }, dev2);
     assert.equal(await firmware({ mode: 'report', deviceId: keyToDid(dev2), payload: report }), 'recorded');
     const update2 = `homeassistant/update/iot-ledger_firmware_${keyToDid(dev2).slice('did:key:'.length)}/config`;
-    await watch.waitFor((m) => m.topic === update2 && m.payload !== '', 'update entity of the second device');
+    await ha.watch.waitFor((m) => m.topic === update2 && m.payload !== '', 'update entity of the second device');
 
     // Home Assistant set back to none on both nodes.
-    cut = watch.messages.length;
+    cut = ha.watch.messages.length;
     await deploy(flow().map((n) => ((n as { id: string }).id === 'contract' || (n as { id: string }).id === 'fw' ? { ...n, ha: '' } : n)));
     for (const topic of [TOPIC.violation, TOPIC.value, TOPIC.mkt, TOPIC.contractState, update2])
-      await watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`, 8000, cut);
+      await ha.watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`, 8000, cut);
 
-    const left = await retainedMessages(broker, ['homeassistant/#', 'iot-ledger/#'], [foreignTopic]);
+    const left = await retainedMessages(ha.broker, ['homeassistant/#', 'iot-ledger/#'], [foreignTopic]);
     assert.ok(left.has(foreignTopic), "another integration's config stays");
     assert.equal(left.has(TOPIC.violation) || left.has(staleTopic) || left.has(secondViolation), false);
-    await watch.client.publishAsync(foreignTopic, '', { qos: 1, retain: true });
+    await ha.watch.client.publishAsync(foreignTopic, '', { qos: 1, retain: true });
   });
 
   it('publishes nothing for nodes without a Home Assistant config', async () => {
@@ -276,17 +254,17 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
       return rest;
     });
     // The connections of earlier tests are gone (closed on unload; the broker notices soon after).
-    for (const end = Date.now() + 5000; broker.clients !== 1; await new Promise((resolve) => setTimeout(resolve, 20)))
-      if (Date.now() > end) throw new Error(`${broker.clients} MQTT clients are still connected`);
+    for (const end = Date.now() + 5000; ha.broker.clients !== 1; await new Promise((resolve) => setTimeout(resolve, 20)))
+      if (Date.now() > end) throw new Error(`${ha.broker.clients} MQTT clients are still connected`);
     await helper.load(nodes, plain.filter((n) => n.type !== 'iot-ledger-ha'));
     const out = nextMessage(helper.getNode('state'));
     helper.getNode('contract').receive({ payload: { temperature: -25 } });
     await out;
     // Nothing registered with the broker node, so nothing can publish through it, now or later.
     assert.deepEqual(Object.keys((helper.getNode('broker') as unknown as { users: object }).users), []);
-    assert.equal(broker.clients, 1, 'no MQTT connection besides the watch');
+    assert.equal(ha.broker.clients, 1, 'no MQTT connection besides the watch');
     assert.deepEqual(
-      watch.messages.filter((m) => !m.retain),
+      ha.watch.messages.filter((m) => !m.retain),
       [],
       'no live publication',
     );

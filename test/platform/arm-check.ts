@@ -16,7 +16,7 @@
  * the emulated node. PATH is the whole PATH the emulated processes get (the wrapper's directory
  * first; for the add-on emulation one without make, g++ and python3).
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -76,19 +76,46 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the emulated node with `args`; never rejects (the caller checks the code). */
+/**
+ * Runs the emulated node with `args`; never rejects (the caller checks the code). It runs in a
+ * process group of its own, killed whole at the time limit: npm's children (install scripts,
+ * node-gyp) would otherwise outlive it and keep its output pipes, and this promise, open.
+ */
 function emulated(args: string[], opts: { cwd?: string; input?: string; timeoutMs: number }): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(
-      nodeBin,
-      args,
-      { cwd: opts.cwd ?? work, env, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
-      },
-    );
-    child.stdin?.end(opts.input ?? '');
+    const child = spawn(nodeBin, args, { cwd: opts.cwd ?? work, env, detached: true, stdio: 'pipe' });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    let timedOut = false;
+    const killGroup = (): void => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, opts.timeoutMs);
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      clearTimeout(timer);
+      killGroup();
+      const stderr = Buffer.concat(err).toString('utf8');
+      const why = timedOut ? `\ntimed out after ${opts.timeoutMs / 1000} s: ${args.slice(0, 3).join(' ')}` : signal ? `\nkilled by ${signal}` : '';
+      resolve({ code: timedOut || code === null ? -1 : code, stdout: Buffer.concat(out).toString('utf8'), stderr: stderr + why });
+    };
+    child.on('error', (e) => {
+      err.push(Buffer.from(`\n${e.message}`));
+      finish(null, null);
+    });
+    // A child of it that still holds the pipes 2 s after it exited goes with its group.
+    child.on('exit', () => setTimeout(killGroup, 2000).unref());
+    child.on('close', finish);
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
   });
 }
 

@@ -9,7 +9,21 @@ import { createUserDir, linkIntoUserDir } from '../../demo/nodered/userdir';
 import { scratchDir } from './e2e';
 import { projectRoot } from './paths';
 
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/** Debian's Chromium, headless, quiet on the network; never a browser download. */
+export async function launchChromium(): Promise<Browser> {
+  if (!fs.existsSync(chromiumPath)) {
+    throw new Error(
+      `Chromium is not installed at ${chromiumPath}: install Debian's chromium (sudo apt-get install chromium, as .ci/run does) ` +
+        'or set CHROMIUM_PATH to a Chromium executable. The browser tests never download a browser.',
+    );
+  }
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
 
 export interface EditorSession {
   nr: NodeRedProcess;
@@ -21,11 +35,10 @@ export function useEditorSession(name: string): () => EditorSession {
   let nr: NodeRedProcess | undefined;
   let browser: Browser | undefined;
   before(async () => {
-    if (!fs.existsSync(chromiumPath)) throw new Error(`no chromium at ${chromiumPath}: install Debian's chromium or set CHROMIUM_PATH`);
     const userDir = createUserDir(path.join(scratchDir(name), 'nr'));
     linkIntoUserDir(userDir, projectRoot);
     nr = await NodeRedProcess.start({ userDir });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

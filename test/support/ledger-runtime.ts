@@ -9,8 +9,8 @@ import { signEnvelope } from '../../lib/envelope/envelope';
 import { ledgerPaths } from '../../lib/gateway/paths';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { NodeRedProcess, type NodeRedProcessOptions } from '../../demo/nodered/process';
-import { createUserDir, installIntoUserDir } from '../../demo/nodered/userdir';
-import { packedTarball, scratchDir } from './e2e';
+import { createUserDir, linkIntoUserDir } from '../../demo/nodered/userdir';
+import { installedPack, scratchDir } from './e2e';
 import { projectRoot } from './paths';
 
 // ------------------------------------------------------------------------------ the flow
@@ -322,9 +322,8 @@ export class LedgerRuntime {
   static async create(opts: LedgerRuntimeOptions): Promise<LedgerRuntime> {
     const broker = await startBroker({ port: 0 });
     try {
-      const tgz = await packedTarball();
       const userDir = createUserDir(scratchDir(opts.prefix));
-      await installIntoUserDir(userDir, tgz);
+      linkIntoUserDir(userDir, await installedPack());
       const rt = new LedgerRuntime(broker, userDir, opts.ledgerName, opts.nodeRed ?? {});
       await rt.start();
       return rt;
