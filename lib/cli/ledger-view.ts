@@ -78,7 +78,7 @@ export async function* stdinLineChunks(io: CliIo): AsyncGenerator<{ no: number; 
   const decoder = new StringDecoder('utf8');
   let rest = '';
   for await (const chunk of stdinStream()) {
-    const text = rest + decoder.write(chunk as Buffer);
+    const text = rest + decoder.write(chunk);
     const end = text.lastIndexOf('\n');
     if (end < 0) {
       rest = text;
