@@ -3,7 +3,7 @@ import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { ledgerStatusText, useLedger } from './lib/ledger-user';
 import { payloadToRecord } from './lib/record-message';
-import type { Gateway } from '../lib/gateway';
+import type { Gateway, PayloadToRecord } from '../lib/gateway';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red';
 import { formatCount, status } from './lib/status';
 import { configText } from './lib/config-text';
@@ -57,7 +57,13 @@ export = function register(RED: RED): void {
     };
     // Callbacks, not promises: a message costs no promise between its arrival and its durable write.
     const write = (gw: Gateway, msg: NodeMessage, type: string, send: SendFn, done: DoneFn): void => {
-      gw.recordPayloadThen(payloadToRecord(msg, type), msg.verified, (err, receipt) => {
+      let parts: PayloadToRecord;
+      try {
+        parts = payloadToRecord(msg, type);
+      } catch (err) {
+        return failed(done, err);
+      }
+      gw.recordPayloadThen(parts, msg.verified, (err, receipt) => {
         if (err) return failed(done, err);
         try {
           msg.ledger = receipt;

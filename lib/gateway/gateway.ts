@@ -217,9 +217,7 @@ export class Gateway extends EventEmitter {
   /** recordMessage() with a callback, called once (synchronously when the message is refused). */
   recordMessageThen(input: RecordInput, verified: unknown, done: ReceiptCallback): void {
     if (input.envelope === undefined) return this.#recordThen(input, done);
-    const v = (verified ?? {}) as Partial<VerifiedProof>;
-    const issued = typeof v.proof === 'string' ? this.#issued.get(v.proof) : undefined;
-    this.#recordDeviceMessage(input, v, issued, false, done);
+    this.#recordDeviceMessage(input, verified, false, done);
   }
 
   /**
@@ -231,10 +229,10 @@ export class Gateway extends EventEmitter {
     const input: RecordInput = { type: m.type };
     if (m.device !== undefined) input.device = m.device;
     if (m.envelope !== undefined) input.envelope = m.envelope;
-    const v = (verified ?? {}) as Partial<VerifiedProof>;
-    const issued = m.envelope !== undefined && typeof v.proof === 'string' ? this.#issued.get(v.proof) : undefined;
     let signedJson = false;
     try {
+      const proof = m.envelope !== undefined ? ((verified ?? {}) as Partial<VerifiedProof>).proof : undefined;
+      const issued = typeof proof === 'string' ? this.#issued.get(proof) : undefined;
       if (issued?.json !== undefined && !(m.payload instanceof Uint8Array) && cloneRisk(m.payload, MAX_PAYLOAD_DEPTH) === undefined && stringifyOrUndefined(m.payload) === issued.json) {
         input.body = JSON.parse(issued.json) as RecordInput['body'];
         signedJson = true;
@@ -245,18 +243,20 @@ export class Gateway extends EventEmitter {
       return done(err as Error);
     }
     if (m.envelope === undefined) return this.#recordThen(input, done);
-    this.#recordDeviceMessage(input, v, issued, signedJson, done);
+    this.#recordDeviceMessage(input, verified, signedJson, done);
   }
 
-  /** `signedJson`: input.body is already issued.json parsed (the payload was left as verify() decoded it). */
-  #recordDeviceMessage(input: RecordInput, v: Partial<VerifiedProof>, issued: Issued | undefined, signedJson: boolean, done: ReceiptCallback): void {
+  /** `signedJson`: input.body is the parsed JSON snapshot of the proof's issue (the payload was left as verify() decoded it). */
+  #recordDeviceMessage(input: RecordInput, verified: unknown, signedJson: boolean, done: ReceiptCallback): void {
     const fresh: Freshness = {};
-    if (Number.isSafeInteger(v.counter)) fresh.counter = v.counter;
-    if (Number.isFinite(v.time)) fresh.time = v.time;
     const device = input.device;
     let body: RecordInput['body'];
     let last: Freshness | undefined;
     try {
+      const v = (verified ?? {}) as Partial<VerifiedProof>;
+      const issued = typeof v.proof === 'string' ? this.#issued.get(v.proof) : undefined;
+      if (Number.isSafeInteger(v.counter)) fresh.counter = v.counter;
+      if (Number.isFinite(v.time)) fresh.time = v.time;
       const known =
         issued !== undefined &&
         issued.device === device &&
