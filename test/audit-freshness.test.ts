@@ -14,6 +14,7 @@ import { tempDir } from './support/ledger';
 describe('audit: replay checks agree with the gateway on what counts as a counter or a time', () => {
   const device = generateKey('Ed25519');
   const did = keyToDid(device);
+  const gatewayKey = generateKey('Ed25519');
   let tmp: ReturnType<typeof tempDir>;
   let gw: Gateway;
 
@@ -32,7 +33,7 @@ describe('audit: replay checks agree with the gateway on what counts as a counte
 
   beforeEach(async () => {
     tmp = tempDir();
-    gw = await Gateway.open(tmp.dir, { name: 'freshness', gatewayKey: generateKey('Ed25519'), blockSeconds: 0 });
+    gw = await Gateway.open(tmp.dir, { name: 'freshness', gatewayKey, blockSeconds: 0 });
     await gw.enrol({ did, name: 'sensor' });
   });
   afterEach(async () => {
@@ -54,6 +55,42 @@ describe('audit: replay checks agree with the gateway on what counts as a counte
       assert.deepEqual(full.findings, []);
     });
   }
+
+  it('refuses a message without a counter once the device sent counters, at Verify, at Record and after a restart; the audit agrees', async () => {
+    // Found by the node fuzz test: after {counter: 1, ts: 1000}, a message {ts: X} without a
+    // counter was accepted by its time; then {counter: 2, ts < X} moved the Record stage's time
+    // back, and {ts: X} sent to Record again with its Verify proof was recorded twice.
+    const first = signEnvelope({ temperature: -21, ts: 9_000 }, device, { kid: did }) as string;
+    const v = await gw.verify(first);
+    // msg.verified as the Verify node sets it
+    const v1 = { counter: v.freshness.counter, time: v.freshness.time, proof: v.proof };
+    await gw.recordMessage({ type: 'reading', device: did, body: v.payload as never, envelope: first }, v1);
+    assert.equal(await send({ temperature: -21, counter: 1, ts: 2_000 }), false, 'before counters, a message must be newer by its time');
+    assert.ok(await send({ temperature: -21, counter: 1, ts: 9_500 }));
+    await assert.rejects(gw.recordMessage({ type: 'reading', device: did, body: v.payload as never, envelope: first }, v1), { code: 'ERR_REPLAY' });
+    assert.equal(await send({ temperature: -21, ts: 10_000 }), false, 'no counter after counters: refused even with a later time');
+    assert.ok(await send({ temperature: -21, counter: 2, ts: 3_000 }), 'a newer counter with an earlier clock is newer');
+    await gw.close();
+    gw = await Gateway.open(tmp.dir, { name: 'freshness', gatewayKey, blockSeconds: 0 });
+    assert.equal(await send({ temperature: -21, ts: 11_000 }), false, 'the same after a restart');
+    assert.equal(await send({ temperature: -21, counter: 2, ts: 12_000 }), false, 'the same counter after a restart');
+    assert.ok(await send({ temperature: -21, counter: 3, ts: 1_000 }));
+    await gw.ledger.seal();
+    const r = await auditLedger(tmp.dir, { db: gw.ledger.database, workers: 0 });
+    assert.deepEqual(r.findings, []);
+  });
+
+  it('flags a recorded message without a counter after counters, as the gateway refuses it', async () => {
+    assert.ok(await send({ temperature: -21, counter: 1, ts: 1_000 }));
+    const env = signEnvelope({ temperature: -21, ts: 5_000 }, device, { kid: did }) as string;
+    const forged = await gw.record({ type: 'reading', device: did, body: { temperature: -21, ts: 5_000 }, envelope: env });
+    await gw.ledger.seal();
+    const r = await auditLedger(tmp.dir, { db: gw.ledger.database, workers: 0 });
+    assert.deepEqual(
+      r.findings.map((f) => [f.kind, f.index, f.detail]),
+      [['replay', forged.index, `record ${forged.index} replays an older device message: it carries no counter, and the last accepted message had counter 1`]],
+    );
+  });
 
   it('still flags a recorded message the gateway would have refused (same counter again)', async () => {
     assert.ok(await send({ temperature: -21, counter: 4, ts: 1000 }));

@@ -83,7 +83,7 @@ describe('engines: the Node versions the compiled code can run on', () => {
     const ci = fs.readFileSync(path.join(projectRoot, '.ci', 'run'), 'utf8');
     const check = ci.indexOf('node scripts/check-node.js');
     assert.ok(check > 0, '.ci/run calls scripts/check-node.js');
-    for (const later of ['apt-get', 'rm -rf node_modules', 'npm ci', 'npm test']) assert.ok(ci.indexOf(later) > check, `${later} comes after the check`);
+    for (const later of ['apt_ensure', 'rm -rf node_modules', 'npm ci', 'npm test']) assert.ok(ci.indexOf(later) > check, `${later} comes after the check`);
     assert.doesNotMatch(ci, /node_major/);
   });
 

@@ -43,6 +43,7 @@ export class ReplayGuard {
     const last = this.#last.get(did);
     if (isNewer(toDevice(f), last)) return undefined;
     if (f.counter !== undefined && last?.counter !== undefined) return `counter ${f.counter} is not above the last accepted ${last.counter}`;
+    if (last?.counter !== undefined) return `it carries no counter, and the last accepted message had counter ${last.counter}`;
     if (f.ts !== undefined && last?.time !== undefined) return `timestamp ${f.ts} is not after the last accepted ${last.time}`;
     return 'it carries no counter or time comparable with the last accepted message';
   }

@@ -8,7 +8,7 @@ import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type Stored
 import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../envelope/payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
-import { freshnessOf, isNewer, type Freshness } from '../registry/freshness';
+import { freshnessOf, isNewer, mergeAccepted, type Freshness } from '../registry/freshness';
 import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
@@ -283,7 +283,7 @@ export class Gateway extends EventEmitter {
     } catch (err) {
       return done(err as Error);
     }
-    const next = { counter: fresh.counter ?? last?.counter, time: fresh.time ?? last?.time };
+    const next = mergeAccepted(last, fresh);
     this.#recorded.set(device, next);
     this.#pendingWrites++;
     this.#recordThen({ ...input, body }, (err, receipt) => {

@@ -30,18 +30,26 @@ export function hasFreshness(f: Freshness): boolean {
   return f.counter !== undefined || f.time !== undefined;
 }
 
-/** True when `next` is strictly newer than `last`: by counter when both have one, else by time. */
+/**
+ * True when `next` is strictly newer than `last`: by counter when both have one, else by time.
+ * Once a device's accepted messages carry a counter, a message without one is never newer: a
+ * message with an older timestamp (and no counter) could otherwise be replayed after a newer
+ * counter came with an earlier clock. This also makes the last accepted message alone the
+ * state (what the gateway reads back from the ledger when it restarts, and what the audit keeps).
+ */
 export function isNewer(next: Freshness, last: Freshness | undefined): boolean {
   if (!last || !hasFreshness(last)) return true;
-  if (next.counter !== undefined && last.counter !== undefined) return next.counter > last.counter;
+  if (last.counter !== undefined) return next.counter !== undefined && next.counter > last.counter;
   if (next.time !== undefined && last.time !== undefined) return next.time > last.time;
   return false;
 }
 
-/** What a device has reached once `f` is accepted after `prev`: the newest counter, the latest time. */
+/** What a device has reached once `f` is accepted after `prev`: its counter and its time, each kept from `prev` when `f` has none. */
 export function mergeAccepted(prev: Freshness | undefined, f: Freshness): Freshness {
-  return {
-    counter: f.counter ?? prev?.counter,
-    time: f.time !== undefined && (prev?.time === undefined || f.time > prev.time) ? f.time : prev?.time,
-  };
+  const out: Freshness = {};
+  const counter = f.counter ?? prev?.counter;
+  const time = f.time ?? prev?.time;
+  if (counter !== undefined) out.counter = counter;
+  if (time !== undefined) out.time = time;
+  return out;
 }
