@@ -2,8 +2,9 @@ import { LedgerError } from '../lib/errors';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { ledgerStatusText, useLedger } from './lib/ledger-user';
-import { recordFromMessage } from './lib/record-message';
-import type { Node, NodeDef, RED } from './lib/red';
+import { payloadToRecord } from './lib/record-message';
+import type { Gateway, PayloadToRecord } from '../lib/gateway';
+import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red';
 import { formatCount, status } from './lib/status';
 import { configText } from './lib/config-text';
 import { throttleStatus, type ThrottledStatus } from './lib/status-throttle';
@@ -47,24 +48,46 @@ export = function register(RED: RED): void {
       done();
     });
 
-    onInput(this, RED._, async (msg, send, done) => {
+    const failed = (done: DoneFn, err: unknown): void => {
+      const code = errorCode(err);
+      okStatus?.cancel();
+      if (code === 'ERR_OVERLOADED') this.status(status.warn(RED._('iot-ledger-record.status.shed', { count: formatCount(++shed) })));
+      else this.status(status.error(code));
+      done(nodeError(err));
+    };
+    // Callbacks, not promises: a message costs no promise between its arrival and its durable write.
+    const write = (gw: Gateway, msg: NodeMessage, type: string, send: SendFn, done: DoneFn): void => {
+      let parts: PayloadToRecord;
       try {
-        const type = allowOverride && typeof msg.recordType === 'string' ? msg.recordType : configured;
-        if (!TYPE_PATTERN.test(type)) throw new LedgerError('ERR_MALFORMED_RECORD', `record type ${JSON.stringify(type)} is not a lower-case word`);
-        const gw = await gateway();
-        const receipt = await gw.recordMessage(recordFromMessage(msg, type), msg.verified);
-        msg.ledger = receipt;
-        okStatus ??= throttleStatus(() => this.status(status.ok(ledgerStatusText(RED._, gw))));
-        okStatus.request();
-        send(msg);
-        done();
+        parts = payloadToRecord(msg, type);
       } catch (err) {
-        const code = errorCode(err);
-        okStatus?.cancel();
-        if (code === 'ERR_OVERLOADED') this.status(status.warn(RED._('iot-ledger-record.status.shed', { count: formatCount(++shed) })));
-        else this.status(status.error(code));
-        done(nodeError(err));
+        return failed(done, err);
       }
+      gw.recordPayloadThen(parts, msg.verified, (err, receipt) => {
+        if (err) return failed(done, err);
+        try {
+          msg.ledger = receipt;
+          okStatus ??= throttleStatus(() => this.status(status.ok(ledgerStatusText(RED._, gw))));
+          okStatus.request();
+          send(msg);
+          done();
+        } catch (e) {
+          failed(done, e);
+        }
+      });
+    };
+    let ready: Gateway | undefined;
+    onInput(this, RED._, (msg, send, done) => {
+      const type = allowOverride && typeof msg.recordType === 'string' ? msg.recordType : configured;
+      if (!TYPE_PATTERN.test(type)) return failed(done, new LedgerError('ERR_MALFORMED_RECORD', `record type ${JSON.stringify(type)} is not a lower-case word`));
+      if (ready) return write(ready, msg, type, send, done);
+      gateway().then(
+        (gw) => {
+          ready = gw;
+          write(gw, msg, type, send, done);
+        },
+        (err: unknown) => failed(done, err),
+      );
     });
   }
   RED.nodes.registerType('iot-ledger-record', Record);

@@ -53,7 +53,9 @@ export = function register(RED: RED): void {
       verified++;
       show();
       msg.payload = v.payload;
-      msg.device = { id: v.device.did, name: v.device.name, ...(v.tofu ? { tofu: true } : {}) };
+      const device: { id: string; name: string; tofu?: true } = { id: v.device.did, name: v.device.name };
+      if (v.tofu) device.tofu = true;
+      msg.device = device;
       msg.envelope = typeof v.envelope === 'string' ? v.envelope : Buffer.from(v.envelope);
       msg.verified = { format: v.format, alg: v.alg, counter: v.freshness.counter, time: v.freshness.time, proof: v.proof };
       send(rejectOutput ? [msg, null] : msg);
@@ -85,8 +87,9 @@ export = function register(RED: RED): void {
       else report();
     };
 
+    const plain = { tofu, requireFreshness };
     const run = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn): void => {
-      const opts = { tofu, requireFreshness, deviceHint: typeof msg.device === 'string' ? msg.device : undefined };
+      const opts = typeof msg.device === 'string' ? { tofu, requireFreshness, deviceHint: msg.device } : plain;
       gw.verifyThen(msg.payload, opts, (err, v) => {
         try {
           if (err) refused(gw, msg, send, done, err);

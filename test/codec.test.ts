@@ -246,6 +246,14 @@ describe('codec', () => {
       });
     }
 
+    it('encodes inside a getter of a value being encoded (the reused buffer is not shared), and after a failed encoding', () => {
+      const inner = { b: 'x'.repeat(300), c: 1.5 };
+      const outer = Object.defineProperty({ a: 1 }, 'z', { enumerable: true, get: () => hexOf(inner) });
+      assert.equal(hexOf(outer), hexOf({ a: 1, z: hexOf(inner) }));
+      assertCode(() => encodeCbor({ a: 'y'.repeat(5000), b: () => 0 } as never), 'ERR_MALFORMED_CBOR');
+      assert.equal(hexOf('ok'), '626f6b');
+    });
+
     it('but accepts exactly 64 levels and shared (acyclic) references', () => {
       assert.equal(hexOf(deep(64)), nested('81', 64));
       const shared = [1];
@@ -454,6 +462,16 @@ describe('codec', () => {
         fc.tuple(fc.nat({ max: 2 ** 40 }), tie('defined')).map(([t, v]) => new CborTag(t, v)),
       ),
     }));
+
+    it('maps with many keys (past the insertion sort) and long text: decode(encode(x)) deep-equals x, strictly', () => {
+      const wide = fc.dictionary(text, fc.oneof(text, fc.double(), fc.string({ unit: 'binary', minLength: 64, maxLength: 300 })), { minKeys: 10, maxKeys: 40, noNullPrototype: true });
+      fc.assert(
+        fc.property(wide, (x) => {
+          assert.deepStrictEqual(decodeCbor(encodeCbor(x)), x);
+        }),
+        { numRuns: 500 },
+      );
+    });
 
     it('decode(encode(x)) deep-equals x, and the encoding is canonical', () => {
       fc.assert(

@@ -51,7 +51,6 @@ const TRUE = 0xf5;
 const NULL = 0xf6;
 const UNDEFINED = 0xf7;
 
-const utf8Encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF in the string instead of silently dropping it.
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 // Matches only unpaired surrogates, which UTF-8 cannot carry (TextEncoder would replace them).
@@ -111,29 +110,28 @@ export function fromHalfBits(h: number): number {
 // ---------------------------------------------------------------- encoder
 
 class Writer {
-  private buf: Uint8Array;
-  // Made on first use: most writers (map keys, small records) never need one.
-  private dataView: DataView | null = null;
+  // A Buffer: its native writers (text, floats, 64-bit integers) cost less than a DataView's.
+  private buf: Buffer;
   private len = 0;
 
-  constructor(capacity = 64) {
-    this.buf = new Uint8Array(capacity);
+  constructor(capacity = 64, buf?: Buffer) {
+    this.buf = buf ?? Buffer.allocUnsafe(capacity);
   }
 
-  private get view(): DataView {
-    return (this.dataView ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
+  /** The buffer written into (a larger one once it grew). */
+  get buffer(): Buffer {
+    return this.buf;
   }
 
   /**
    * Makes room for `n` more bytes and returns their offset. Call it in its own statement:
-   * in `this.view.setX(this.reserve(n), ...)` the old view would be read before it grows.
+   * in `this.buf.writeX(..., this.reserve(n))` the old buffer would be read before it grows.
    */
   private reserve(n: number): number {
     if (this.len + n > this.buf.length) {
-      const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
-      next.set(this.buf.subarray(0, this.len));
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+      this.buf.copy(next, 0, 0, this.len);
       this.buf = next;
-      this.dataView = null;
     }
     const at = this.len;
     this.len += n;
@@ -152,11 +150,17 @@ class Writer {
 
   /** A text string: head and UTF-8 bytes, written in place (the caller rejects lone surrogates). */
   text(v: string): void {
-    const n = v.length < 64 && ASCII.test(v) ? v.length : Buffer.byteLength(v, 'utf8');
+    if (v.length < 64 && ASCII.test(v)) {
+      const n = v.length;
+      this.head(MT_TEXT, n);
+      const at = this.reserve(n);
+      for (let i = 0; i < n; i++) this.buf[at + i] = v.charCodeAt(i);
+      return;
+    }
+    const n = Buffer.byteLength(v, 'utf8');
     this.head(MT_TEXT, n);
     const at = this.reserve(n);
-    if (n === v.length) for (let i = 0; i < n; i++) this.buf[at + i] = v.charCodeAt(i);
-    else utf8Encoder.encodeInto(v, this.buf.subarray(at, at + n));
+    this.buf.write(v, at, n, 'utf8');
   }
 
   /** `n` (below 2^(8·width)) as `width` bytes big-endian. */
@@ -181,14 +185,13 @@ class Writer {
       this.byte(mt | 26);
       this.uint(Number(n), 4);
     } else if (typeof n === 'number') {
-      // Big-endian by hand: a DataView per writer cost more than the encoding (times are > 2^32).
       this.byte(mt | 27);
       this.uint(Math.floor(n / 0x1_0000_0000), 4);
       this.uint(n % 0x1_0000_0000, 4);
     } else {
       this.byte(mt | 27);
       const at = this.reserve(8);
-      this.view.setBigUint64(at, BigInt(n));
+      this.buf.writeBigUInt64BE(BigInt(n), at);
     }
   }
 
@@ -198,20 +201,23 @@ class Writer {
     if (half !== undefined) {
       this.byte(0xf9);
       const at = this.reserve(2);
-      this.view.setUint16(at, half);
+      this.buf.writeUInt16BE(half, at);
     } else if (Math.fround(v) === v) {
       this.byte(0xfa);
       const at = this.reserve(4);
-      this.view.setFloat32(at, v);
+      this.buf.writeFloatBE(v, at);
     } else {
       this.byte(0xfb);
       const at = this.reserve(8);
-      this.view.setFloat64(at, v);
+      this.buf.writeDoubleBE(v, at);
     }
   }
 
+  /** A copy of what was written, as a plain Uint8Array. */
   result(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    const out = new Uint8Array(this.len);
+    out.set(this.buf.subarray(0, this.len));
+    return out;
   }
 }
 
@@ -242,9 +248,14 @@ function writeInteger(w: Writer, v: number | bigint): void {
   }
 }
 
+interface MapEntry {
+  key: Uint8Array;
+  value: CborValue;
+}
+
 class Encoder {
-  /** Containers currently being encoded, to detect cycles. */
-  private readonly open = new Set<object>();
+  /** Containers currently being encoded, to detect cycles (an array: nesting is shallow). */
+  private readonly open: object[] = [];
 
   item(w: Writer, v: CborValue, depth: number): void {
     switch (typeof v) {
@@ -282,8 +293,8 @@ class Encoder {
 
   private container(w: Writer, v: object, depth: number): void {
     if (depth >= MAX_DEPTH) throw malformed(`nesting deeper than ${MAX_DEPTH}`);
-    if (this.open.has(v)) throw malformed('cannot encode a cyclic structure');
-    this.open.add(v);
+    if (this.open.includes(v)) throw malformed('cannot encode a cyclic structure');
+    this.open.push(v);
     if (Array.isArray(v)) {
       w.head(MT_ARRAY, v.length);
       for (let i = 0; i < v.length; i++) this.item(w, v[i] as CborValue, depth + 1);
@@ -293,13 +304,24 @@ class Encoder {
       w.head(MT_TAG, v.tag);
       this.item(w, v.value, depth + 1);
     } else if (types.isMap(v)) {
-      this.map(w, [...(v as Map<CborValue, CborValue>)], depth);
+      const encoded: MapEntry[] = [];
+      for (const [key, value] of v as Map<CborValue, CborValue>) {
+        if (value === undefined) continue;
+        if (key === undefined) throw malformed('map key cannot be undefined');
+        encoded.push({ key: this.key(key, depth), value });
+      }
+      this.map(w, encoded, depth);
     } else if (isPlainObject(v)) {
-      this.map(w, Object.keys(v).map((k): [CborValue, CborValue] => [k, v[k]]), depth);
+      const encoded: MapEntry[] = [];
+      for (const key of Object.keys(v)) {
+        const value = v[key];
+        if (value !== undefined) encoded.push({ key: this.key(key, depth), value });
+      }
+      this.map(w, encoded, depth);
     } else {
       throw malformed(`cannot encode an instance of ${v.constructor?.name ?? 'an unknown class'}`);
     }
-    this.open.delete(v);
+    this.open.pop();
   }
 
   /** The encoded bytes of a map key; short text keys come from a cache (treat them as read-only). */
@@ -319,15 +341,9 @@ class Encoder {
     return bytes;
   }
 
-  /** Map entries sorted by their encoded keys; entries whose value is undefined are left out. */
-  private map(w: Writer, entries: [CborValue, CborValue][], depth: number): void {
-    const encoded: { key: Uint8Array; value: CborValue }[] = [];
-    for (const [key, value] of entries) {
-      if (value === undefined) continue;
-      if (key === undefined) throw malformed('map key cannot be undefined');
-      encoded.push({ key: this.key(key, depth), value });
-    }
-    encoded.sort((a, b) => compareBytes(a.key, b.key));
+  /** Map entries (values not undefined) sorted by their encoded keys, then written. */
+  private map(w: Writer, encoded: MapEntry[], depth: number): void {
+    sortEntries(encoded);
     w.head(MT_MAP, encoded.length);
     let previous: Uint8Array | undefined;
     for (const { key, value } of encoded) {
@@ -339,14 +355,41 @@ class Encoder {
   }
 }
 
+/** Sorts by encoded key: insertion sort for the few keys most maps have, the built-in sort past that. */
+function sortEntries(entries: MapEntry[]): void {
+  const n = entries.length;
+  if (n > 16) {
+    entries.sort((a, b) => compareBytes(a.key, b.key));
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const e = entries[i] as MapEntry;
+    let j = i - 1;
+    while (j >= 0 && compareBytes((entries[j] as MapEntry).key, e.key) > 0) {
+      entries[j + 1] = entries[j] as MapEntry;
+      j--;
+    }
+    entries[j + 1] = e;
+  }
+}
+
+/** The top-level writer's buffer, reused from one encodeCbor call to the next (never two at once). */
+const SHARED_MAX = 64 * 1024;
+let shared: Buffer | null = Buffer.allocUnsafe(1024);
+
 /** Encodes `value` as RFC 8949 §4.2.1 deterministic CBOR. Throws ERR_MALFORMED_CBOR for unencodable input. */
 export function encodeCbor(value: CborValue): Uint8Array {
+  // A getter that encodes while we do finds `shared` taken and gets its own buffer.
+  const reused = shared;
+  shared = null;
+  const w = new Writer(256, reused ?? undefined);
   try {
-    const w = new Writer(256);
     new Encoder().item(w, value, 0);
     return w.result();
   } catch (err) {
     throw asLedgerError(err, 'ERR_MALFORMED_CBOR', 'cannot encode CBOR');
+  } finally {
+    if (reused) shared = w.buffer.length <= SHARED_MAX ? w.buffer : reused;
   }
 }
 

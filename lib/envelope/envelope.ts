@@ -1,5 +1,5 @@
 // Signed envelopes: JWS compact (RFC 7515/8037) and COSE_Sign1 (RFC 9052/9053).
-import { bytesEqual, fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 } from '../encoding/bytes';
+import { bytesEqual, fromBase64UrlNode as fromBase64Url, fromHex, fromUtf8, toBase64Url, toHex, utf8 } from '../encoding/bytes';
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 import { LedgerError, isLedgerError } from '../errors';
 import { didToKey, keyToDid } from '../crypto/didkey';

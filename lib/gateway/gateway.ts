@@ -12,6 +12,8 @@ import { freshnessOf, isNewer, mergeAccepted, type Freshness } from '../registry
 import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
+import { cloneRisk } from '../guards/safe-value';
+import { MAX_PAYLOAD_DEPTH } from '../guards/limits';
 import type { WitnessClient } from '../witness/client';
 
 export const SECURITY = 'security';
@@ -43,6 +45,26 @@ export interface VerifiedProof {
 }
 
 export type GatewayVerified = VerifiedMessage & { proof: string };
+
+/** Called once with the receipt of a durable record or the error that refused it. */
+export type ReceiptCallback = (err: Error | null, receipt?: Receipt) => void;
+
+/** A flow message's parts as the Record node hands them over (the payload not yet converted). */
+export interface PayloadToRecord {
+  type: string;
+  payload: unknown;
+  device?: string;
+  envelope?: string | Uint8Array;
+}
+
+/** JSON.stringify, or undefined for what it cannot write (a BigInt, a cycle): a later step reports those. */
+function stringifyOrUndefined(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+}
 
 export interface GatewayStats {
   verified: number;
@@ -161,12 +183,24 @@ export class Gateway extends EventEmitter {
   }
 
   /** Appends a record and, once it is durable, applies it to the derived state. */
-  async record(input: RecordInput): Promise<Receipt> {
-    const receipt = await this.ledger.append(input);
-    this.stats.appended++;
-    this.devices.apply(input.type, input.body, receipt.index);
-    this.emit('record', receipt, input);
-    return receipt;
+  record(input: RecordInput): Promise<Receipt> {
+    return new Promise((resolve, reject) => this.#recordThen(input, (err, receipt) => (err ? reject(err) : resolve(receipt as Receipt))));
+  }
+
+  /** record() with a callback, called once (synchronously when the ledger refuses the record). */
+  #recordThen(input: RecordInput, done: ReceiptCallback): void {
+    this.ledger.appendThen(input, (err, receipt) => {
+      if (err) return done(err);
+      const r = receipt as Receipt;
+      try {
+        this.stats.appended++;
+        this.devices.apply(input.type, input.body, r.index);
+        this.emit('record', r, input);
+      } catch (e) {
+        return done(e as Error);
+      }
+      done(null, r);
+    });
   }
 
   /**
@@ -176,48 +210,90 @@ export class Gateway extends EventEmitter {
    * audit would report the record (bad signature, unknown or revoked device, replay).
    * Throws ERR_INVALID_ARGUMENT, ERR_REVOKED_DEVICE or ERR_REPLAY.
    */
-  async recordMessage(input: RecordInput, verified?: unknown): Promise<Receipt> {
-    if (input.envelope === undefined) return this.record(input);
-    const v = (verified ?? {}) as Partial<VerifiedProof>;
+  recordMessage(input: RecordInput, verified?: unknown): Promise<Receipt> {
+    return new Promise((resolve, reject) => this.recordMessageThen(input, verified, (err, receipt) => (err ? reject(err) : resolve(receipt as Receipt))));
+  }
+
+  /** recordMessage() with a callback, called once (synchronously when the message is refused). */
+  recordMessageThen(input: RecordInput, verified: unknown, done: ReceiptCallback): void {
+    if (input.envelope === undefined) return this.#recordThen(input, done);
+    this.#recordDeviceMessage(input, verified, false, done);
+  }
+
+  /**
+   * recordMessage() for a flow message's payload as it is (what the Record node has): the body
+   * is toRecordBody(payload), errors included, except when the payload is still exactly what
+   * verify() decoded for the proof it carries, whose body is then that JSON as it was.
+   */
+  recordPayloadThen(m: PayloadToRecord, verified: unknown, done: ReceiptCallback): void {
+    const input: RecordInput = { type: m.type };
+    if (m.device !== undefined) input.device = m.device;
+    if (m.envelope !== undefined) input.envelope = m.envelope;
+    let signedJson = false;
+    try {
+      const proof = m.envelope !== undefined ? ((verified ?? {}) as Partial<VerifiedProof>).proof : undefined;
+      const issued = typeof proof === 'string' ? this.#issued.get(proof) : undefined;
+      if (issued?.json !== undefined && !(m.payload instanceof Uint8Array) && cloneRisk(m.payload, MAX_PAYLOAD_DEPTH) === undefined && stringifyOrUndefined(m.payload) === issued.json) {
+        input.body = JSON.parse(issued.json) as RecordInput['body'];
+        signedJson = true;
+      } else {
+        input.body = toRecordBody(m.payload);
+      }
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (m.envelope === undefined) return this.#recordThen(input, done);
+    this.#recordDeviceMessage(input, verified, signedJson, done);
+  }
+
+  /** `signedJson`: input.body is the parsed JSON snapshot of the proof's issue (the payload was left as verify() decoded it). */
+  #recordDeviceMessage(input: RecordInput, verified: unknown, signedJson: boolean, done: ReceiptCallback): void {
     const fresh: Freshness = {};
-    if (Number.isSafeInteger(v.counter)) fresh.counter = v.counter;
-    if (Number.isFinite(v.time)) fresh.time = v.time;
     const device = input.device;
-    const issued = typeof v.proof === 'string' ? this.#issued.get(v.proof) : undefined;
-    const known =
-      issued !== undefined &&
-      issued.device === device &&
-      issued.freshness.counter === fresh.counter &&
-      issued.freshness.time === fresh.time &&
-      sameEnvelope(issued.envelope, input.envelope);
-    if (typeof device !== 'string' || typeof v.proof !== 'string' || !(known || this.#proofMatches(v.proof, device, fresh, input.envelope)))
-      throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope and msg.device are not a message that Verify accepted on this ledger (msg.verified)');
-    if (known) this.#issued.delete(v.proof);
-    if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
-    // A JSON payload the flow left as it was: the body is that JSON (what signedBody would
-    // compute from the envelope again: a JSON value is its own record body, -0 written as 0).
-    const json = known && input.body !== undefined ? issued.json : undefined;
-    const body = json !== undefined && JSON.stringify(input.body) === json ? (JSON.parse(json) as RecordInput['body']) : signedBody(input);
-    const last = this.#recorded.get(device);
-    if (!isNewer(fresh, last)) throw new LedgerError('ERR_REPLAY', `the ledger holds a message from ${device} as new as this one already`, { device });
-    if (this.#pendingWrites >= this.#maxPendingWrites) {
-      this.stats.shed++;
-      throw new LedgerError('ERR_OVERLOADED', `${this.#pendingWrites} messages are waiting to be written; shed`, { device });
+    let body: RecordInput['body'];
+    let last: Freshness | undefined;
+    try {
+      const v = (verified ?? {}) as Partial<VerifiedProof>;
+      const issued = typeof v.proof === 'string' ? this.#issued.get(v.proof) : undefined;
+      if (Number.isSafeInteger(v.counter)) fresh.counter = v.counter;
+      if (Number.isFinite(v.time)) fresh.time = v.time;
+      const known =
+        issued !== undefined &&
+        issued.device === device &&
+        issued.freshness.counter === fresh.counter &&
+        issued.freshness.time === fresh.time &&
+        sameEnvelope(issued.envelope, input.envelope as string | Uint8Array);
+      if (typeof device !== 'string' || typeof v.proof !== 'string' || !(known || this.#proofMatches(v.proof, device, fresh, input.envelope as string | Uint8Array)))
+        throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope and msg.device are not a message that Verify accepted on this ledger (msg.verified)');
+      if (known) this.#issued.delete(v.proof);
+      if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
+      // A JSON payload the flow left as it was: the body is that JSON (what signedBody would
+      // compute from the envelope again: a JSON value is its own record body, -0 written as 0).
+      if (known && signedJson) body = input.body;
+      else {
+        const json = known && input.body !== undefined ? issued.json : undefined;
+        body = json !== undefined && JSON.stringify(input.body) === json ? (JSON.parse(json) as RecordInput['body']) : signedBody(input);
+      }
+      last = this.#recorded.get(device);
+      if (!isNewer(fresh, last)) throw new LedgerError('ERR_REPLAY', `the ledger holds a message from ${device} as new as this one already`, { device });
+      if (this.#pendingWrites >= this.#maxPendingWrites) {
+        this.stats.shed++;
+        throw new LedgerError('ERR_OVERLOADED', `${this.#pendingWrites} messages are waiting to be written; shed`, { device });
+      }
+    } catch (err) {
+      return done(err as Error);
     }
     const next = mergeAccepted(last, fresh);
     this.#recorded.set(device, next);
     this.#pendingWrites++;
-    try {
-      return await this.record({ ...input, body });
-    } catch (err) {
-      if (this.#recorded.get(device) === next) {
+    this.#recordThen({ ...input, body }, (err, receipt) => {
+      this.#pendingWrites--;
+      if (err && this.#recorded.get(device) === next) {
         if (last) this.#recorded.set(device, last);
         else this.#recorded.delete(device);
       }
-      throw err;
-    } finally {
-      this.#pendingWrites--;
-    }
+      done(err, receipt);
+    });
   }
 
   #proof(device: string, f: Freshness, envelope: string | Uint8Array): Buffer {
@@ -324,7 +400,10 @@ export class Gateway extends EventEmitter {
     const proof = this.#proof(v.device.did, v.freshness, v.envelope).toString('base64url');
     if (this.#issued.size >= MAX_ISSUED) this.#issued.delete(this.#issued.keys().next().value as string);
     this.#issued.set(proof, { device: v.device.did, freshness: v.freshness, envelope: v.envelope, json: v.payloadIsJson ? JSON.stringify(v.payload) : undefined });
-    return { ...v, proof };
+    // acceptSigned made `v` for this message alone: completed in place rather than copied.
+    const out = v as GatewayVerified;
+    out.proof = proof;
+    return out;
   }
 
   /**

@@ -36,6 +36,19 @@ function entries(v: object): unknown[] {
  */
 export function cloneRisk(value: unknown, maxDepth = MAX_CLONE_DEPTH, maxNodes = MAX_CLONE_NODES): 'deep' | 'large' | undefined {
   if (!isContainer(value)) return undefined;
+  // Most values are flat (a reading, msg.device): decided without the walk's set and stack.
+  if (maxDepth >= 1) {
+    const items = entries(value);
+    if (items.length + 1 > maxNodes) return 'large';
+    let flat = true;
+    for (const item of items) {
+      if (isContainer(item)) {
+        flat = false;
+        break;
+      }
+    }
+    if (flat) return undefined;
+  }
   const seen = new Set<object>([value]);
   const stack: [object, number][] = [[value, 1]];
   let nodes = 0;

@@ -17,11 +17,13 @@ export interface PlannedWrite<R> {
   commit(): R[];
 }
 
+/** Called once with the job's result or the error that failed its write. */
+export type JobCallback<R> = (err: unknown, result?: R) => void;
+
 interface Job<T, R> {
   item: T;
   weight: number;
-  resolve: (result: R) => void;
-  reject: (err: unknown) => void;
+  done: JobCallback<R>;
 }
 
 interface Batch<T, R> {
@@ -62,17 +64,26 @@ export class GroupCommit<T, R> {
   }
 
   submit(item: T, weight = 1): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ item, weight, resolve, reject });
-      this.#queuedWeight += weight;
-      if (!this.#running) {
-        this.#running = true;
-        setImmediate(() => void this.#drain());
-      } else if (this.#inFlight && !this.#ahead && this.#queuedWeight >= this.#maxWeight) {
-        this.#ahead = this.#planNext();
-      }
-    });
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the write's or plan's own error, as before
+    return new Promise<R>((resolve, reject) => this.submitThen(item, weight, (err, result) => (err ? reject(err) : resolve(result as R))));
   }
+
+  /**
+   * submit() with a callback (no promise per job: what a Node-RED message costs). The callback
+   * is called once, never synchronously; one that throws does not keep the other jobs waiting.
+   */
+  submitThen(item: T, weight: number, done: JobCallback<R>): void {
+    this.#queue.push({ item, weight, done });
+    this.#queuedWeight += weight;
+    if (!this.#running) {
+      this.#running = true;
+      setImmediate(this.#start);
+    } else if (this.#inFlight && !this.#ahead && this.#queuedWeight >= this.#maxWeight) {
+      this.#ahead = this.#planNext();
+    }
+  }
+
+  readonly #start = (): void => void this.#drain();
 
   /** Resolves once nothing is queued or in flight. */
   whenIdle(): Promise<void> {
@@ -95,9 +106,9 @@ export class GroupCommit<T, R> {
         await writing;
       } catch (err) {
         this.#inFlight = false;
-        for (const j of batch.jobs) j.reject(err);
+        fail(batch.jobs, err);
         const ahead = this.#ahead as Batch<T, R> | null;
-        if (ahead) for (const j of ahead.jobs) j.reject(err);
+        if (ahead) fail(ahead.jobs, err);
         this.#ahead = null;
         continue;
       }
@@ -107,11 +118,12 @@ export class GroupCommit<T, R> {
         results = batch.planned.commit();
         if (results.length !== batch.jobs.length) throw new LedgerError('ERR_INTERNAL', `a write of ${batch.jobs.length} jobs gave ${results.length} results`);
       } catch (err) {
-        for (const j of batch.jobs) j.reject(err);
+        fail(batch.jobs, err);
         continue;
       }
+      const jobs = batch.jobs;
       // One result per job, checked just above.
-      for (const [i, j] of batch.jobs.entries()) j.resolve(results[i]!);
+      for (let i = 0; i < jobs.length; i++) answer(jobs[i]!, null, results[i]);
     }
     this.#running = false;
     this.#written = false;
@@ -131,11 +143,26 @@ export class GroupCommit<T, R> {
     }
     const jobs = this.#queue.splice(0, n);
     this.#queuedWeight -= weight;
+    const items = new Array<T>(n);
+    for (let i = 0; i < n; i++) items[i] = jobs[i]!.item;
     try {
-      return { jobs, planned: this.#plan(jobs.map((j) => j.item)) };
+      return { jobs, planned: this.#plan(items) };
     } catch (err) {
-      for (const j of jobs) j.reject(err);
+      // Answered from the drain loop's turn, as every job is (never inside submitThen).
+      setImmediate(fail, jobs, err);
       return null;
     }
   }
+}
+
+function answer<T, R>(job: Job<T, R>, err: unknown, result?: R): void {
+  try {
+    job.done(err, result);
+  } catch (e) {
+    process.emitWarning(`a group commit callback threw: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function fail<T, R>(jobs: Job<T, R>[], err: unknown): void {
+  for (const j of jobs) answer(j, err);
 }

@@ -220,14 +220,31 @@ export class Ledger extends EventEmitter {
   /** Appends one record; resolves once the synced write holding it is done. */
   append(input: RecordInput): Promise<Receipt> {
     // Not an async function: its suspended frame would hold `input` (the body) until the sync.
+    return new Promise((resolve, reject) => this.appendThen(input, (err, receipt) => (err ? reject(err) : resolve(receipt as Receipt))));
+  }
+
+  /**
+   * append() with a callback, called once: synchronously when the record is refused, else
+   * once the synced write holding it is done. No promise per record (a Node-RED message's path).
+   */
+  appendThen(input: RecordInput, done: (err: Error | null, receipt?: Receipt) => void): void {
     let job: WriteJob;
     try {
       this.#checkWritable();
       job = { kind: 'append', records: [toWrite(recordFromInput(input, this.#now(), this.#settings.maxRecordBytes))] };
     } catch (err) {
-      return Promise.reject(err as Error);
+      return done(err as Error);
     }
-    return this.#submit(job, 1).then(oneReceipt);
+    this.#commit.submitThen(job, 1, (err, result) => {
+      if (err) return done(err as Error);
+      let receipt: Receipt;
+      try {
+        receipt = oneReceipt(result as WriteResult);
+      } catch (e) {
+        return done(e as Error);
+      }
+      done(null, receipt);
+    });
   }
 
   /** Appends records together: all of them in one synced write, or none when any is refused. */

@@ -8,11 +8,22 @@ function recorder(opts: { delay?: number; failWrite?: (n: number) => boolean } =
   const planned: number[][] = [];
   const written: number[][] = [];
   let writes = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  /** Resolves once `n` writes have started (instead of guessing how long that takes). */
+  const started = (n: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (writes >= n) resolve();
+      else waiting.push({ n, resolve });
+    });
   const plan = (items: number[]): PlannedWrite<string> => {
     planned.push(items);
     return {
       write: async () => {
         const n = writes++;
+        for (const w of waiting.splice(0)) {
+          if (writes >= w.n) w.resolve();
+          else waiting.push(w);
+        }
         await tick(opts.delay ?? 5);
         if (opts.failWrite?.(n)) throw new Error(`write ${n} failed`);
         written.push(items);
@@ -20,7 +31,7 @@ function recorder(opts: { delay?: number; failWrite?: (n: number) => boolean } =
       commit: () => items.map((i) => `r${i}`),
     };
   };
-  return { plan, planned, written };
+  return { plan, planned, written, started };
 }
 
 describe('GroupCommit', () => {
@@ -28,7 +39,7 @@ describe('GroupCommit', () => {
     const r = recorder();
     const gc = new GroupCommit<number, string>(r.plan);
     const first = [1, 2, 3].map((i) => gc.submit(i));
-    await tick(1);
+    await r.started(1);
     const second = [4, 5].map((i) => gc.submit(i)); // the first write is in flight
     assert.deepEqual(await Promise.all([...first, ...second]), ['r1', 'r2', 'r3', 'r4', 'r5']);
     assert.deepEqual(r.written, [[1, 2, 3], [4, 5]]);
@@ -46,6 +57,38 @@ describe('GroupCommit', () => {
     });
     assert.deepEqual(await Promise.all(results), ['r1', 'r2', 'r3']);
     assert.deepEqual(r.written, [[1, 2, 3]]);
+  });
+
+  it('answers callback jobs once each, never synchronously, also when one callback throws', async () => {
+    const r = recorder({ delay: 1 });
+    const gc = new GroupCommit<number, string>(r.plan);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const answers: [number, unknown, string | undefined][] = [];
+      let submitting = true;
+      const all = new Promise<void>((resolve) => {
+        for (const i of [1, 2, 3])
+          gc.submitThen(i, 1, (err, result) => {
+            assert.equal(submitting, false, 'answered inside submitThen');
+            answers.push([i, err, result]);
+            if (i === 1) throw new Error('callback 1 threw');
+            if (answers.length === 3) resolve();
+          });
+      });
+      submitting = false;
+      await all;
+      assert.deepEqual(answers, [
+        [1, null, 'r1'],
+        [2, null, 'r2'],
+        [3, null, 'r3'],
+      ]);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      assert.deepEqual(warnings, ['a group commit callback threw: callback 1 threw']);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('rejects every job of a failed write and carries on with later ones', async () => {
@@ -82,12 +125,12 @@ describe('GroupCommit', () => {
     const r = recorder({ delay: 10, failWrite: (n) => n === 1 });
     const gc = new GroupCommit<number, string>(r.plan, 2);
     const ok = [gc.submit(1), gc.submit(2)];
-    await tick(1); // write 0 in flight
+    await r.started(1); // write 0 in flight
     const failing = [gc.submit(3), gc.submit(4)]; // full: planned at once, on top of write 0
     assert.deepEqual(r.planned, [[1, 2], [3, 4]]);
     const dependent = [gc.submit(5), gc.submit(6)]; // waits: only one write is planned ahead
     assert.deepEqual(await Promise.all(ok), ['r1', 'r2']);
-    await tick(1); // write 1 in flight; 5, 6 now planned ahead on top of it
+    await r.started(2); // write 1 in flight; 5, 6 now planned ahead on top of it
     assert.deepEqual(r.planned, [[1, 2], [3, 4], [5, 6]]);
     for (const p of [...failing, ...dependent]) await assert.rejects(p, /write 1 failed/);
     assert.equal(await gc.submit(7), 'r7');
