@@ -226,7 +226,7 @@ export async function benchLedger(only?: 'tput' | 'rss'): Promise<Figure[]> {
         ours,
         baseline: rawRate,
         unit: 'rec/s',
-        target: '>= 0.5',
+        target: '>= 0.7',
       });
       figures.push({
         name: 'same, raw baseline writing exactly the ledger\'s puts (records, nodes, blocks, summaries, head)',
