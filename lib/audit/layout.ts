@@ -128,8 +128,3 @@ export function readNodeValue(key: Uint8Array, value: Uint8Array): StoredNode {
   return { hash, intact: true };
 }
 
-/** The leaves [first, first + width) a perfect node covers. */
-export function nodeSpan(level: number, index: number): { first: number; width: number } {
-  const width = 2 ** level;
-  return { first: index * width, width };
-}

@@ -1,4 +1,4 @@
-import { base58, base64, base64nopad, base64urlnopad, hex } from '../vendor/esm-only';
+import { base58, base64, base64urlnopad, hex } from '../vendor/esm-only';
 
 export const toHex = (b: Uint8Array): string => hex.encode(b);
 export const fromHex = (s: string): Uint8Array => hex.decode(s.toLowerCase());
@@ -17,7 +17,6 @@ export function fromBase64(s: string): Uint8Array {
   }
   return base64.decode(s);
 }
-export const fromBase64NoPad = (s: string): Uint8Array => base64nopad.decode(s);
 export const toBase64Url = (b: Uint8Array): string => base64urlnopad.encode(b);
 export const fromBase64Url = (s: string): Uint8Array => base64urlnopad.decode(s);
 /**

@@ -6,4 +6,4 @@
 // Import these packages through this module only (test/engines.test.ts checks that).
 export { ed25519 } from '@noble/curves/ed25519.js';
 export { p256 } from '@noble/curves/nist.js';
-export { base58, base64, base64nopad, base64urlnopad, hex } from '@scure/base';
+export { base58, base64, base64urlnopad, hex } from '@scure/base';
