@@ -66,7 +66,9 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
     ws[i] = await NodeRedProcess.start({ userDir: wDirs[i], port: wPorts[i], logLevel: 'warn' });
   };
   const startGateway = async () => {
-    gw = await NodeRedProcess.start({ userDir: gDir, logLevel: 'warn' });
+    gw = await NodeRedProcess.start({ userDir: gDir, logLevel: 'info' });
+    // The admin API answers before the flows run: /rec is a 404 until they have started.
+    await gw.waitForLine(/Started flows/, 60_000);
   };
   const record = async (n: number, tag: string) => {
     for (let i = 0; i < n; i++) {
