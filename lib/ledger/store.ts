@@ -6,7 +6,7 @@ import type { PrivateKey } from '../crypto/keys';
 import type { NoteVerifier } from '../note/note';
 import { openBlock, type BlockInfo } from './blocks';
 import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
-import { planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
+import { headPut, planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
 import { blockKey, decodeBlockValue } from './layout';
 import { ledgerExists, openDb, type Db } from './lock';
@@ -315,23 +315,44 @@ export class Ledger extends EventEmitter {
 
   /**
    * Prepares one synced batch for a group of jobs, on top of every batch planned before it
-   * (which may still be in flight); the new tip is adopted only once the batch is durable.
+   * (which may still be in flight); more jobs may be added to it until it is written. The new
+   * tip is adopted only once the batch is durable.
    */
-  #plan(jobs: WriteJob[]): PlannedWrite<WriteResult> {
+  #plan(jobs: WriteJob[]): PlannedWrite<WriteResult, WriteJob> {
     if (this.#failure) throw this.#failure;
+    const base = this.#planned;
     const batch = this.#db.batch();
-    let planned: ReturnType<typeof planWrite>;
+    const parts: ReturnType<typeof planWrite>[] = [];
+    let tip = base;
+    const planInto = (more: WriteJob[]): void => {
+      const part = planWrite(tip, more, this.#commitSettings, batch, false);
+      parts.push(part);
+      tip = part.tip;
+      this.#planned = tip;
+    };
     try {
-      planned = planWrite(this.#planned, jobs, this.#commitSettings, batch);
+      planInto(jobs);
     } catch (err) {
+      this.#planned = base;
       void batch.close().catch(() => undefined);
       throw err;
     }
-    this.#planned = planned.tip;
     return {
+      add: (more) => {
+        try {
+          if (this.#failure) throw this.#failure;
+          planInto(more);
+        } catch (err) {
+          // A plan that failed half-way left some of its puts in the batch: drop the whole write.
+          this.#planned = base;
+          void batch.close().catch(() => undefined);
+          throw err;
+        }
+      },
       write: async () => {
         try {
           if (this.#failure) throw this.#failure;
+          headPut(batch, tip.head);
           await batch.write({ sync: true });
         } catch (err) {
           // The write may or may not have reached the disk: stop appending until reopened.
@@ -345,21 +366,24 @@ export class Ledger extends EventEmitter {
         }
       },
       commit: () => {
-        this.#tip = planned.tip;
-        if (planned.blocks.length > 0) this.#clearTimer();
+        this.#tip = tip;
+        const one = parts.length === 1 ? parts[0]! : null;
+        const receipts = one ? one.receipts : parts.flatMap((p) => p.receipts);
+        const blocks = one ? one.blocks : parts.flatMap((p) => p.blocks);
+        if (blocks.length > 0) this.#clearTimer();
         this.#armTimer();
-        if (planned.receipts.length > 0 || planned.blocks.length > 0) {
+        if (receipts.length > 0 || blocks.length > 0) {
           process.nextTick(() => {
-            const [first] = planned.receipts;
+            const [first] = receipts;
             if (first) {
               // 'leaves' (first index, [{bytes, leaf}]): what was just written, for tile serving without reading it back.
-              if (this.listenerCount('leaves') > 0) this.emit('leaves', first.index, planned.leaves);
-              this.emit('append', planned.receipts);
+              if (this.listenerCount('leaves') > 0) this.emit('leaves', first.index, one ? one.leaves : parts.flatMap((p) => p.leaves));
+              this.emit('append', receipts);
             }
-            for (const b of planned.blocks) this.emit('block', b);
+            for (const b of blocks) this.emit('block', b);
           });
         }
-        return planned.results;
+        return one ? one.results : parts.flatMap((p) => p.results);
       },
     };
   }

@@ -91,16 +91,18 @@ describe('GroupCommit', () => {
     }
   });
 
-  it('rejects every job of a failed write and carries on with later ones', async () => {
+  it('rejects every job of a failed write and of the write planned on it, and carries on with later ones', async () => {
     const r = recorder({ failWrite: (n) => n === 0 });
     const gc = new GroupCommit<number, string>(r.plan);
     const a = gc.submit(1);
     const b = gc.submit(2);
     await r.started(1); // write 0 in flight (a timer here could fire before it starts, under load)
-    const c = gc.submit(3);
+    const c = gc.submit(3); // planned ahead, on top of write 0
     await assert.rejects(a, /write 0 failed/);
     await assert.rejects(b, /write 0 failed/);
-    assert.equal(await c, 'r3');
+    await assert.rejects(c, /write 0 failed/);
+    assert.equal(await gc.submit(4), 'r4');
+    assert.deepEqual(r.planned, [[1, 2], [3], [4]]);
   });
 
   it('rejects the jobs of a failed plan only', async () => {
