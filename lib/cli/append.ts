@@ -67,7 +67,8 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
   const print = (receipts: Receipt[]): void => {
     if (receipts.length === 0) return;
     let out = '';
-    for (const r of receipts) out += `${JSON.stringify(r)}\n`;
+    // JSON.stringify(r) spelled out (numbers and a hex string, in the receipt's key order): a third of its cost.
+    for (const r of receipts) out += `{"index":${r.index},"leafHash":"${r.leafHash}","time":${r.time},"block":${r.block}}\n`;
     io.stdout(out);
   };
   /**

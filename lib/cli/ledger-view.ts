@@ -19,7 +19,7 @@ export function inputFromJson(line: string): RecordInput {
     throw new Error(`not JSON: ${(err as Error).message}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('each line must be a JSON object {type, body?, device?, envelope?, time?}');
-  const input = { ...(v as Record<string, unknown>) };
+  const input = v as Record<string, unknown>; // freshly parsed: nobody else holds it
   const env = input.envelope;
   if (env !== null && typeof env === 'object' && !Array.isArray(env)) {
     const e = env as Record<string, unknown>;

@@ -35,6 +35,8 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     );
     assert.equal(receipts[2].time, Date.parse('2024-05-01T12:00:00Z'));
     assert.match(receipts[0].leafHash, /^[0-9a-f]{64}$/);
+    // Each line is exactly the receipt's JSON, keys in order (the CLI spells it out instead of JSON.stringify).
+    assert.deepEqual(lines(r.stdout), receipts.map((x) => JSON.stringify({ index: x.index, leafHash: x.leafHash, time: x.time, block: x.block })));
     assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
     readPrivateKeyFile(keyFile);
   });
