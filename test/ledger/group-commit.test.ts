@@ -4,9 +4,17 @@ import { GroupCommit, type PlannedWrite } from '../../lib/ledger/group-commit';
 const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A plan function that records what it planned and writes, optionally failing some writes. */
-function recorder(opts: { delay?: number; failWrite?: (n: number) => boolean } = {}) {
+function recorder(
+  opts: { delay?: number; hold?: boolean; failWrite?: (n: number) => boolean; extensible?: boolean; failAdd?: (items: number[]) => boolean } = {},
+) {
+  /** With `hold`, write n ends only when the test calls release(n). */
+  const gates: (() => void)[] = [];
+  const gate = (n: number): Promise<void> => new Promise((resolve) => (gates[n] = resolve));
+  const release = (n: number): void => gates[n]?.();
   const planned: number[][] = [];
+  const added: number[][] = [];
   const written: number[][] = [];
+  const durations: number[] = [];
   let writes = 0;
   const waiting: { n: number; resolve: () => void }[] = [];
   /** Resolves once `n` writes have started (instead of guessing how long that takes). */
@@ -15,23 +23,33 @@ function recorder(opts: { delay?: number; failWrite?: (n: number) => boolean } =
       if (writes >= n) resolve();
       else waiting.push({ n, resolve });
     });
-  const plan = (items: number[]): PlannedWrite<string> => {
-    planned.push(items);
-    return {
+  const plan = (first: number[]): PlannedWrite<string, number> => {
+    planned.push(first);
+    const items = [...first];
+    const write: PlannedWrite<string, number> = {
       write: async () => {
         const n = writes++;
+        const start = performance.now();
         for (const w of waiting.splice(0)) {
           if (writes >= w.n) w.resolve();
           else waiting.push(w);
         }
-        await tick(opts.delay ?? 5);
+        await (opts.hold ? gate(n) : tick(opts.delay ?? 5));
+        durations.push(performance.now() - start);
         if (opts.failWrite?.(n)) throw new Error(`write ${n} failed`);
         written.push(items);
       },
       commit: () => items.map((i) => `r${i}`),
     };
+    if (opts.extensible)
+      write.add = (more) => {
+        added.push(more);
+        if (opts.failAdd?.(more)) throw new Error('cannot add');
+        items.push(...more);
+      };
+    return write;
   };
-  return { plan, planned, written, started };
+  return { plan, planned, added, written, durations, started, release, writes: () => writes };
 }
 
 describe('GroupCommit', () => {
@@ -92,16 +110,22 @@ describe('GroupCommit', () => {
   });
 
   it('rejects every job of a failed write and of the write planned on it, and carries on with later ones', async () => {
-    const r = recorder({ failWrite: (n) => n === 0 });
+    const r = recorder({ hold: true, failWrite: (n) => n === 0 });
     const gc = new GroupCommit<number, string>(r.plan);
     const a = gc.submit(1);
     const b = gc.submit(2);
     await r.started(1); // write 0 in flight (a timer here could fire before it starts, under load)
-    const c = gc.submit(3); // planned ahead, on top of write 0
+    const c = gc.submit(3);
+    await new Promise((resolve) => setImmediate(resolve)); // 3 is planned ahead at the end of its turn, on top of write 0
+    assert.deepEqual(r.planned, [[1, 2], [3]]);
+    r.release(0);
     await assert.rejects(a, /write 0 failed/);
     await assert.rejects(b, /write 0 failed/);
     await assert.rejects(c, /write 0 failed/);
-    assert.equal(await gc.submit(4), 'r4');
+    const d = gc.submit(4);
+    await r.started(2);
+    r.release(1);
+    assert.equal(await d, 'r4');
     assert.deepEqual(r.planned, [[1, 2], [3], [4]]);
   });
 
@@ -137,5 +161,94 @@ describe('GroupCommit', () => {
     for (const p of [...failing, ...dependent]) await assert.rejects(p, /write 1 failed/);
     assert.equal(await gc.submit(7), 'r7');
     assert.deepEqual(r.written, [[1, 2], [7]]);
+  });
+
+  it('extends the write ahead with the jobs of each turn while a write is in flight', async () => {
+    const r = recorder({ hold: true, extensible: true });
+    const gc = new GroupCommit<number, string>(r.plan);
+    const all = [gc.submit(1)];
+    await r.started(1);
+    await new Promise<void>((resolve) => setImmediate(() => (all.push(gc.submit(2)), setImmediate(() => (all.push(gc.submit(3)), resolve())))));
+    await new Promise((resolve) => setImmediate(resolve));
+    r.release(0);
+    await r.started(2);
+    r.release(1);
+    assert.deepEqual(await Promise.all(all), ['r1', 'r2', 'r3']);
+    assert.deepEqual(r.planned, [[1], [2]]);
+    assert.deepEqual(r.added, [[3]]);
+    assert.deepEqual(r.written, [[1], [2, 3]]);
+  });
+
+  it('starts the write ahead before it answers the jobs of the write that finished', async () => {
+    const r = recorder({ delay: 5 });
+    const gc = new GroupCommit<number, string>(r.plan);
+    const first = gc.submit(1);
+    await r.started(1);
+    const second = gc.submit(2);
+    let writesWhenAnswered = -1;
+    await first.then(() => (writesWhenAnswered = r.writes()));
+    assert.equal(writesWhenAnswered, 2);
+    assert.equal(await second, 'r2');
+  });
+
+  it('splits a large write from an idle disk in two when its callers took about as long as the last sync to come back', async () => {
+    const r = recorder({ delay: 5, extensible: true });
+    const gc = new GroupCommit<number, string>(r.plan);
+    await gc.submit(0);
+    // The callers prepare their next jobs for as long as that write took (CPU work, not a sleep).
+    const until = performance.now() + (r.durations[0] ?? 5);
+    while (performance.now() < until);
+    const jobs = Array.from({ length: 40 }, (_, i) => gc.submit(i + 1));
+    await Promise.all(jobs);
+    assert.deepEqual(
+      r.written.map((w) => w.length),
+      [1, 20, 20],
+    );
+  });
+
+  it('does not split the same jobs when they came back at once', async () => {
+    const r = recorder({ delay: 5, extensible: true });
+    const gc = new GroupCommit<number, string>(r.plan);
+    await gc.submit(0);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => gc.submit(i + 1)));
+    assert.deepEqual(
+      r.written.map((w) => w.length),
+      [1, 40],
+    );
+  });
+
+  it('merges the write ahead with the jobs answering brings when it was ready early in a slow sync', async () => {
+    const r = recorder({ delay: 30, extensible: true });
+    const gc = new GroupCommit<number, string>(r.plan);
+    const third = new Promise<string>((resolve, reject) => {
+      gc.submitThen(1, 1, (err) => {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the write's own error
+        if (err) reject(err);
+        else gc.submit(3).then(resolve, reject);
+      });
+    });
+    await r.started(1);
+    const second = gc.submit(2); // planned ahead at the end of this turn, long before the 30 ms write ends
+    assert.deepEqual([await second, await third], ['r2', 'r3']);
+    assert.deepEqual(r.written, [[1], [2, 3]]);
+  });
+
+  it('rejects the write ahead and the jobs added to it when adding fails, and carries on', async () => {
+    const r = recorder({ hold: true, extensible: true, failAdd: (items) => items.includes(3) });
+    const gc = new GroupCommit<number, string>(r.plan);
+    const first = gc.submit(1);
+    await r.started(1);
+    const second = gc.submit(2);
+    await new Promise((resolve) => setImmediate(resolve)); // 2 planned ahead at the end of its turn
+    const third = gc.submit(3);
+    await assert.rejects(second, /cannot add/); // adding 3 at the end of its turn failed
+    await assert.rejects(third, /cannot add/);
+    r.release(0);
+    assert.equal(await first, 'r1');
+    const fourth = gc.submit(4);
+    await r.started(2);
+    r.release(1);
+    assert.equal(await fourth, 'r4');
+    assert.deepEqual(r.written, [[1], [4]]);
   });
 });
