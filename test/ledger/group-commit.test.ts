@@ -182,11 +182,16 @@ describe('GroupCommit', () => {
   it('starts the write ahead before it answers the jobs of the write that finished', async () => {
     const r = recorder({ delay: 5 });
     const gc = new GroupCommit<number, string>(r.plan);
-    const first = gc.submit(1);
+    let writesWhenAnswered = -1;
+    const first = new Promise<void>((resolve) =>
+      gc.submitThen(1, 1, () => {
+        writesWhenAnswered = r.writes();
+        resolve();
+      }),
+    );
     await r.started(1);
     const second = gc.submit(2);
-    let writesWhenAnswered = -1;
-    await first.then(() => (writesWhenAnswered = r.writes()));
+    await first;
     assert.equal(writesWhenAnswered, 2);
     assert.equal(await second, 'r2');
   });
