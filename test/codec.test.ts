@@ -2,7 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as vm from 'node:vm';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../lib/encoding/bytes';
-import { CborTag, CborValue, decodeCbor, decodeCborPrefix, encodeCbor } from '../lib/encoding/codec';
+import { CborTag, CborValue, decodeCbor, decodeCborPrefix, encodeCbor, encodeCborWithRoom } from '../lib/encoding/codec';
+import { createHash } from 'node:crypto';
+import { sha256 } from '../lib/crypto/hash';
 import { ErrorCode, LedgerError } from '../lib/errors';
 import { listVectors, readVector } from './support/paths';
 
@@ -23,6 +25,28 @@ const lenient = (hex: string): CborValue => decodeCbor(fromHex(hex), { canonical
 const nested = (open: string, depth: number, leaf = '00'): string => open.repeat(depth) + leaf;
 
 describe('codec', () => {
+  it('encodeCborWithRoom gives `room` free bytes, then exactly what encodeCbor gives', () => {
+    const values: CborValue[] = [0, 'x', { v: 1, type: 'reading', body: { seq: 7, data: new Uint8Array(183).fill(3) } }, [1, [2, { a: null }]], 'é'.repeat(300)];
+    for (const v of values)
+      for (const room of [0, 1, 32]) {
+        const out = encodeCborWithRoom(v, room);
+        assert.equal(toHex(out.subarray(room)), toHex(encodeCbor(v)));
+        assert.equal(out.length, room + encodeCbor(v).length);
+      }
+  });
+
+  it('sha256 (digest read back as latin1) equals node:crypto for inputs of 0 to 1100 bytes and of several parts', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 400 }), { maxLength: 4 }), (parts) => {
+        const h = createHash('sha256');
+        for (const p of parts) h.update(p);
+        const got = sha256(...parts);
+        assert.equal(Object.getPrototypeOf(got), Uint8Array.prototype);
+        assert.equal(toHex(got), h.digest('hex'));
+      }),
+    );
+  });
+
   describe('RFC 8949 Appendix A (deterministic examples)', () => {
     const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
     const examples: [string, CborValue, string][] = [

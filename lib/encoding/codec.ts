@@ -213,6 +213,13 @@ class Writer {
     }
   }
 
+  /** `room` bytes, then a copy of what was written (allocUnsafe: small ones come from Node's pool). */
+  withRoom(room: number): Buffer {
+    const out = Buffer.allocUnsafe(room + this.len);
+    this.buf.copy(out, room, 0, this.len);
+    return out;
+  }
+
   /** A copy of what was written, as a plain Uint8Array. */
   result(): Uint8Array {
     const out = new Uint8Array(this.len);
@@ -379,13 +386,26 @@ let shared: Buffer | null = Buffer.allocUnsafe(1024);
 
 /** Encodes `value` as RFC 8949 §4.2.1 deterministic CBOR. Throws ERR_MALFORMED_CBOR for unencodable input. */
 export function encodeCbor(value: CborValue): Uint8Array {
+  return encodeWith(value, (w) => w.result());
+}
+
+/**
+ * encodeCbor into a Buffer that starts with `room` bytes left for the caller (what follows is
+ * the encoding). The Buffer may be a slice of Node's shared pool: for values that are copied
+ * and dropped soon (a record on its way into a storage batch), not ones kept for long.
+ */
+export function encodeCborWithRoom(value: CborValue, room: number): Buffer {
+  return encodeWith(value, (w) => w.withRoom(room));
+}
+
+function encodeWith<T>(value: CborValue, finish: (w: Writer) => T): T {
   // A getter that encodes while we do finds `shared` taken and gets its own buffer.
   const reused = shared;
   shared = null;
   const w = new Writer(256, reused ?? undefined);
   try {
     new Encoder().item(w, value, 0);
-    return w.result();
+    return finish(w);
   } catch (err) {
     throw asLedgerError(err, 'ERR_MALFORMED_CBOR', 'cannot encode CBOR');
   } finally {

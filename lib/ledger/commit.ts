@@ -5,7 +5,7 @@
 import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
-import { blockKey, blockValue, HEAD_KEY, headValue, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
+import { blockKey, blockValue, HASH_SIZE, HEAD_KEY, headValue, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
 import type { LedgerRecord } from './record';
 import { SummaryBuilder } from './summary';
 
@@ -26,6 +26,11 @@ export type IndexedFields = Pick<LedgerRecord, 'type' | 'time' | 'device'>;
 export interface Prepared {
   record: IndexedFields;
   bytes: Uint8Array;
+  /**
+   * Optional: the record's storage value with its first HASH_SIZE bytes left free, then `bytes`
+   * (which is then a view of it). The write fills in the leaf hash and puts it as it is.
+   */
+  value?: Buffer;
 }
 
 export type WriteJob = { kind: 'append'; records: Prepared[] } | { kind: 'seal' };
@@ -78,6 +83,19 @@ export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Arr
   const index = frontier.size;
   const leaf = leafHash(bytes);
   sink.put(recordKey(index), recordValue(leaf, bytes));
+  frontier.appendOwned(leaf, (level, at, hash) => {
+    const key = nodeKey(level, at);
+    sink.put(key, nodeValue(key, hash));
+  });
+  return leaf;
+}
+
+/** putRecord for a value with the leaf hash's room free in front of the record bytes (Prepared.value): filled in place, no copy. */
+export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer): Uint8Array {
+  const index = frontier.size;
+  const leaf = leafHash(value.subarray(HASH_SIZE));
+  value.set(leaf, 0);
+  sink.put(recordKey(index), value);
   frontier.appendOwned(leaf, (level, at, hash) => {
     const key = nodeKey(level, at);
     sink.put(key, nodeValue(key, hash));
@@ -139,9 +157,9 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
       continue;
     }
     const jobReceipts: Receipt[] = [];
-    for (const { record, bytes } of job.records) {
+    for (const { record, bytes, value } of job.records) {
       const index = frontier.size;
-      const leaf = putRecord(sink, frontier, bytes);
+      const leaf = value ? putRecordValue(sink, frontier, value) : putRecord(sink, frontier, bytes);
       open.add(record);
       leaves.push({ bytes, leaf });
       const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: next.height };

@@ -1,6 +1,6 @@
 // Records: their canonical CBOR bytes (docs/FORMAT.md "Records") and strict validation.
 import { types } from 'node:util';
-import { decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
+import { decodeCbor, encodeCbor, encodeCborWithRoom, type CborValue } from '../encoding/codec';
 import { didToKey } from '../crypto/didkey';
 import { storedEnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError, LedgerError } from '../errors';
@@ -160,20 +160,33 @@ function recordMap(r: LedgerRecord): Record<string, CborValue> {
 
 /** The canonical bytes of a record (deterministic CBOR). Throws ERR_MALFORMED_RECORD / ERR_RECORD_TOO_LARGE. */
 export function encodeRecord(r: LedgerRecord, maxBytes: number = DEFAULT_MAX_RECORD_BYTES): Uint8Array {
+  return encodeChecked(r, maxBytes, encodeCbor, 0);
+}
+
+/**
+ * encodeRecord into a Buffer with `room` bytes before the canonical bytes (a storage value
+ * filled in place: the ledger puts the leaf hash there). Transient: see encodeCborWithRoom.
+ */
+export function encodeRecordWithRoom(r: LedgerRecord, maxBytes: number, room: number): Buffer {
+  return encodeChecked(r, maxBytes, (m) => encodeCborWithRoom(m, room), room);
+}
+
+function encodeChecked<B extends Uint8Array>(r: LedgerRecord, maxBytes: number, encode: (m: Record<string, CborValue>) => B, room: number): B {
   checkRecord(r);
   if (r.envelope !== undefined) checkEnvelopeForm(r.envelope);
-  let bytes: Uint8Array;
+  let out: B;
   try {
-    bytes = encodeCbor(recordMap(r));
+    out = encode(recordMap(r));
   } catch (err) {
     throw malformed(`record cannot be encoded: ${(err as Error).message}`);
   }
-  if (bytes.length > maxBytes)
-    throw new LedgerError('ERR_RECORD_TOO_LARGE', `record is ${bytes.length} bytes, more than the limit of ${maxBytes}`, {
-      size: bytes.length,
+  const size = out.length - room;
+  if (size > maxBytes)
+    throw new LedgerError('ERR_RECORD_TOO_LARGE', `record is ${size} bytes, more than the limit of ${maxBytes}`, {
+      size,
       limit: maxBytes,
     });
-  return bytes;
+  return out;
 }
 
 /** Decodes canonical record bytes, refusing anything encodeRecord would not have produced. */
@@ -199,12 +212,8 @@ export function checkRecordInput(input: RecordInput, maxBytes: number = DEFAULT_
   recordFromInput(input, 0, maxBytes);
 }
 
-/** Turns an append request into a record with the gateway time, and its canonical bytes. */
-export function recordFromInput(
-  input: RecordInput,
-  now: number,
-  maxBytes: number,
-): { record: LedgerRecord; bytes: Uint8Array } {
+/** recordFromInput's check of the request, and the record it makes. */
+function recordOf(input: RecordInput, now: number): LedgerRecord {
   if (typeof input !== 'object' || input === null || !isPlainObject(input)) throw malformed('append takes a plain object {type, body?, device?, envelope?, time?}');
   for (const key of Object.keys(input))
     if (!INPUT_KEYS.has(key)) throw malformed(`unknown record field "${key}"`, { field: key });
@@ -213,5 +222,21 @@ export function recordFromInput(
   if (input.device !== undefined) record.device = input.device;
   if (input.body !== undefined) record.body = input.body;
   if (input.envelope !== undefined) record.envelope = input.envelope;
+  return record;
+}
+
+/** Turns an append request into a record with the gateway time, and its canonical bytes. */
+export function recordFromInput(input: RecordInput, now: number, maxBytes: number): { record: LedgerRecord; bytes: Uint8Array } {
+  const record = recordOf(input, now);
   return { record, bytes: encodeRecord(record, maxBytes) };
+}
+
+/**
+ * recordFromInput for the ledger's own writes: `value` holds `room` free bytes, then the
+ * canonical bytes (`bytes` is that part of it).
+ */
+export function recordValueFromInput(input: RecordInput, now: number, maxBytes: number, room: number): { record: LedgerRecord; bytes: Buffer; value: Buffer } {
+  const record = recordOf(input, now);
+  const value = encodeRecordWithRoom(record, maxBytes, room);
+  return { record, bytes: value.subarray(room), value };
 }

@@ -8,14 +8,14 @@ import { openBlock, type BlockInfo } from './blocks';
 import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
 import { headPut, planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
-import { blockKey, decodeBlockValue } from './layout';
+import { blockKey, decodeBlockValue, HASH_SIZE } from './layout';
 import { ledgerExists, openDb, type Db } from './lock';
 import type { StorageChoice } from '../storage/open';
 import { checkLedgerName, openState } from './open';
 import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } from './proofs';
 import { scanByTime, scanSummarised } from './query';
 import { readRecord, scanRecords, type StoredRecord } from './reads';
-import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordFromInput, type LedgerRecord, type RecordInput } from './record';
+import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordValueFromInput, type LedgerRecord, type RecordInput } from './record';
 
 export interface LedgerOptions {
   /** The ledger's name: checkpoint origin and note key name. Required when creating. */
@@ -78,12 +78,14 @@ function settingsFrom(opts: LedgerOptions): Settings {
   return { blockRecords, blockMs: Math.round(blockSeconds * 1000), readOnly: opts.readOnly === true, maxRecordBytes, now };
 }
 
-/** What a queued write keeps of a record: its bytes and index fields, not its body. */
-function toWrite({ record, bytes }: { record: LedgerRecord; bytes: Uint8Array }): Prepared {
+/** What a queued write keeps of a record: its storage value (bytes with room for the leaf hash) and index fields, not its body. */
+function toWrite({ record, bytes, value }: { record: LedgerRecord; bytes: Uint8Array; value: Buffer }): Prepared {
   const fields: IndexedFields = { type: record.type, time: record.time };
   if (record.device !== undefined) fields.device = record.device;
-  return { record: fields, bytes };
+  return { record: fields, bytes, value };
 }
+
+const prepare = (input: RecordInput, now: number, maxBytes: number): Prepared => toWrite(recordValueFromInput(input, now, maxBytes, HASH_SIZE));
 
 function oneReceipt(result: WriteResult): Receipt {
   const [receipt] = result as Receipt[];
@@ -231,7 +233,7 @@ export class Ledger extends EventEmitter {
     let job: WriteJob;
     try {
       this.#checkWritable();
-      job = { kind: 'append', records: [toWrite(recordFromInput(input, this.#now(), this.#settings.maxRecordBytes))] };
+      job = { kind: 'append', records: [prepare(input, this.#now(), this.#settings.maxRecordBytes)] };
     } catch (err) {
       return done(err as Error);
     }
@@ -255,7 +257,7 @@ export class Ledger extends EventEmitter {
     const now = this.#now();
     const records: Prepared[] = inputs.map((input, item) => {
       try {
-        return toWrite(recordFromInput(input, now, this.#settings.maxRecordBytes));
+        return prepare(input, now, this.#settings.maxRecordBytes);
       } catch (err) {
         if (!isLedgerError(err)) throw err;
         throw new LedgerError(err.code, `record ${item}: ${err.message}`, { ...err.details, item });

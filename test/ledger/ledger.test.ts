@@ -545,6 +545,25 @@ describe('Ledger', function () {
       });
     }
 
+    it('takes a record of exactly maxRecordBytes canonical bytes and refuses one byte more; stores the bytes after their leaf hash', async () => {
+      const own = await Ledger.open(fresh(), { name: NAME, gatewayKey, maxRecordBytes: 1024 });
+      try {
+        const input = (n: number): RecordInput => ({ type: 'note', time: 1765000000000, body: 'x'.repeat(n) });
+        // The record's map without its body text, plus the 3-byte head a text of 256 bytes or more has.
+        const fixed = encodeCbor({ v: 1, type: 'note', time: 1765000000000, body: '' }).length - 1 + 3;
+        const fits = input(1024 - fixed);
+        assert.equal(encodeCbor({ v: 1, type: 'note', time: 1765000000000, body: fits.body }).length, 1024);
+        const [receipt] = await own.appendMany([fits]);
+        await rejects(own.append(input(1024 - fixed + 1)), 'ERR_RECORD_TOO_LARGE');
+        assert.ok(receipt);
+        const stored = await own.get(receipt.index);
+        assert.equal(stored.bytes.length, 1024);
+        assert.equal(toHex(sha256(Uint8Array.of(0), stored.bytes)), receipt.leafHash);
+      } finally {
+        await own.close();
+      }
+    });
+
     it('appendMany is all or nothing and names the bad item', async () => {
       await assert.rejects(ledger.appendMany([reading(1), reading(2), { type: 'note', body: NaN }, reading(3)]), (err: unknown) => {
         assert.ok(isLedgerError(err, 'ERR_MALFORMED_RECORD'));
