@@ -116,12 +116,14 @@ export function putSummary(sink: PutSink, height: number, open: SummaryBuilder):
 /**
  * Puts what `jobs` add on top of `from` into `sink`, and the new head unless `head` is false
  * (a caller that plans more jobs into the same batch puts the head once, at the end: headPut).
+ * `from` is left as it was, unless `owned`: then its frontier and summary are extended in place
+ * (for a tip nothing else holds, such as the one planned just before into the same batch).
  */
-export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink, head = true): PlannedWrite {
-  const frontier = from.frontier.clone();
+export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: PutSink, head = true, owned = false): PlannedWrite {
+  const frontier = owned ? from.frontier : from.frontier.clone();
   const next: Head = { ...from.head };
   let last = from.last;
-  let open = from.open.clone();
+  let open = owned ? from.open : from.open.clone();
   const results: WriteResult[] = [];
   const receipts: Receipt[] = [];
   const leaves: Leaf[] = [];

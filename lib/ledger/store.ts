@@ -327,7 +327,9 @@ export class Ledger extends EventEmitter {
     const parts: ReturnType<typeof planWrite>[] = [];
     let tip = base;
     const planInto = (more: WriteJob[]): void => {
-      const part = planWrite(tip, more, this.#commitSettings, batch, false);
+      // The tip of an earlier part of this same batch is this batch's alone: extended in place
+      // (on failure the planned tip goes back to `base`, which the first part copied from).
+      const part = planWrite(tip, more, this.#commitSettings, batch, false, parts.length > 0);
       parts.push(part);
       tip = part.tip;
       this.#planned = tip;

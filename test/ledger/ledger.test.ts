@@ -15,6 +15,7 @@ import { Ledger, verifyProofBundle, type BlockInfo, type Receipt, type RecordInp
 import * as merkle from '../../lib/merkle';
 import { collect, deviceA, deviceB, gatewayKey, recomputeRoot, tempDir } from '../support/ledger';
 import { projectRoot } from '../support/paths';
+import { auditLedger } from '../../lib/audit';
 
 const NAME = 'example.com/cold-room';
 
@@ -199,6 +200,36 @@ describe('Ledger', function () {
       receipts.map((r) => r.index),
     );
     await ledger.close();
+  });
+
+  it('plans appends that arrive turn by turn during a write into the next one, across block boundaries, and audits clean', async () => {
+    const dir = fresh();
+    const ledger = await Ledger.open(dir, { name: NAME, gatewayKey, blockRecords: 7, blockSeconds: 0 });
+    const writes: number[] = [];
+    ledger.on('append', (r: Receipt[]) => writes.push(r.length));
+    const receipts: Promise<Receipt>[] = [];
+    // 60 turns, 1 to 3 appends each (as a flow delivers messages), while writes are in flight.
+    await new Promise<void>((resolve) => {
+      let turn = 0;
+      const next = (): void => {
+        for (let k = 0; k <= turn % 3; k++) receipts.push(ledger.append({ type: turn % 2 ? 'a' : 'b', device: turn % 4 ? deviceA : deviceB, body: { turn, k } }));
+        if (++turn < 60) setImmediate(next);
+        else resolve();
+      };
+      next();
+    });
+    const all = await Promise.all(receipts);
+    assert.deepEqual(
+      all.map((r) => r.index),
+      all.map((_, i) => i),
+    );
+    assert.ok(writes.some((n) => n > 3), `some write carried the appends of several turns: ${writes.join(' ')}`);
+    const { root } = await recomputeRoot(ledger);
+    assert.equal(toHex(await ledger.rootAt(ledger.size)), toHex(root));
+    await ledger.close();
+    const report = await auditLedger(dir, { workers: 0 });
+    assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+    assert.equal(report.size, all.length);
   });
 
   describe('blocks', () => {
