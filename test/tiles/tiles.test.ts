@@ -131,9 +131,9 @@ describe('tiles: contents from the stored Merkle nodes', function () {
     const copies = decodeEntryBundle(bundle, 112);
     const views = decodeEntryBundle(bundle, 112, true);
     for (let i = 0; i < 112; i++) {
-      assert.ok(Buffer.from(copies[i]!).equals(entries[273 * 256 + i]!) && Buffer.from(views[i]!).equals(entries[273 * 256 + i]!), `entry ${i}`);
-      assert.notEqual(copies[i]!.buffer, bundle.buffer);
-      assert.equal(views[i]!.buffer, bundle.buffer);
+      assert.ok(Buffer.from(copies[i]).equals(entries[273 * 256 + i]) && Buffer.from(views[i]).equals(entries[273 * 256 + i]), `entry ${i}`);
+      assert.notEqual(copies[i].buffer, bundle.buffer);
+      assert.equal(views[i].buffer, bundle.buffer);
     }
     assert.throws(() => decodeEntryBundle(bundle, 111, true), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
     assert.throws(() => decodeEntryBundle(bundle.subarray(0, bundle.length - 1), 112, true), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
