@@ -7,16 +7,16 @@
 //   turn into the write that goes next (the one "ahead"), which each later turn extends;
 // - when a write is done, the write ahead starts before the finished write's jobs are
 //   answered, so answering them, and the new jobs their callers submit, run during its sync;
-// - a write that would start with the disk idle and many jobs queued (a burst, or callers
-//   that all waited for the same write) takes the first half of them and plans the rest
-//   ahead. Callers that each wait for their answer before submitting again then settle
-//   into two groups, one being written while the other prepares its next jobs.
+//   unless the write ahead was ready early in that sync (the disk is the slower side): then
+//   it takes the jobs that answering brings in that turn too, one sync for both.
+// (Splitting a large write from an idle disk in two, so that callers who all waited for the
+// same write settle into two groups, was measured and left out: twice the syncs cost more CPU
+// than the overlap saved on this project's 2-core machine; bench/RESULTS.md, append round.)
 //
 // A write that is not full starts at the end of the event-loop turn (setImmediate), not at
 // once: a burst handed over in one turn (a Node-RED flow delivers each message in its own
 // immediate callback, a worker answers a batch of signature checks in one message) goes out
-// as one synced write (or two, split as above), instead of its first job alone and the rest
-// after that write's sync.
+// as one synced write, instead of its first job alone and the rest after that write's sync.
 import { LedgerError } from '../errors';
 
 /** A write prepared from some jobs: it goes to disk with write(), then commit() gives the results. */
@@ -49,9 +49,6 @@ interface Batch<T, R> {
   startedAt: number;
 }
 
-/** A write starting with the disk idle takes half of what is queued when at least this much weight is. */
-const SPLIT_WEIGHT = 32;
-
 /**
  * `plan` receives the items of the jobs of one write, in order, and prepares that write on
  * top of every write planned before it. When planning throws, the jobs of that write are
@@ -68,9 +65,8 @@ export class GroupCommit<T, R> {
   #inFlight = false;
   /** A setImmediate that plans the queued jobs ahead is pending. */
   #aheadSoon = false;
-  /** When the write ahead last took jobs, when the last write ended and how long it took (ms, performance.now()). */
+  /** When the write ahead last took jobs, and how long the last write took (ms, performance.now()). */
   #aheadAt = 0;
-  #lastDoneAt = -Infinity;
   #lastDuration = Infinity;
   #idle: (() => void)[] = [];
 
@@ -143,9 +139,7 @@ export class GroupCommit<T, R> {
         continue;
       }
       this.#inFlight = false;
-      const now = performance.now();
-      this.#lastDuration = now - current.startedAt;
-      this.#lastDoneAt = now;
+      this.#lastDuration = performance.now() - current.startedAt;
       let results: R[] | null = null;
       let failure: unknown = null;
       try {
@@ -188,9 +182,7 @@ export class GroupCommit<T, R> {
 
   /**
    * The write to start with the disk idle, past the end of the turn that queued its jobs: the
-   * write ahead (a merge, see #drain) with the queued jobs added, or the queued jobs, of which
-   * only the first half when many are queued and preparing them took about as long as the
-   * last sync (so that preparing the next ones overlaps the sync of these).
+   * write ahead (a merge, see #drain) with the queued jobs added, or the queued jobs.
    */
   #first(): Batch<T, R> | null {
     while (this.#queue.length > 0 || this.#ahead) {
@@ -201,9 +193,7 @@ export class GroupCommit<T, R> {
         if (a) return a;
         continue;
       }
-      const gap = performance.now() - this.#lastDoneAt;
-      const split = this.#queuedWeight >= SPLIT_WEIGHT && gap >= this.#lastDuration / 2 && gap <= 4 * this.#lastDuration;
-      const b = this.#planNext(split ? Math.min(this.#maxWeight, Math.ceil(this.#queuedWeight / 2)) : this.#maxWeight);
+      const b = this.#planNext(this.#maxWeight);
       if (b) return b;
     }
     return null;

@@ -14,7 +14,6 @@ function recorder(
   const planned: number[][] = [];
   const added: number[][] = [];
   const written: number[][] = [];
-  const durations: number[] = [];
   let writes = 0;
   const waiting: { n: number; resolve: () => void }[] = [];
   /** Resolves once `n` writes have started (instead of guessing how long that takes). */
@@ -29,13 +28,11 @@ function recorder(
     const write: PlannedWrite<string, number> = {
       write: async () => {
         const n = writes++;
-        const start = performance.now();
         for (const w of waiting.splice(0)) {
           if (writes >= w.n) w.resolve();
           else waiting.push(w);
         }
         await (opts.hold ? gate(n) : tick(opts.delay ?? 5));
-        durations.push(performance.now() - start);
         if (opts.failWrite?.(n)) throw new Error(`write ${n} failed`);
         written.push(items);
       },
@@ -49,7 +46,7 @@ function recorder(
       };
     return write;
   };
-  return { plan, planned, added, written, durations, started, release, writes: () => writes };
+  return { plan, planned, added, written, started, release, writes: () => writes };
 }
 
 describe('GroupCommit', () => {
@@ -194,32 +191,6 @@ describe('GroupCommit', () => {
     await first;
     assert.equal(writesWhenAnswered, 2);
     assert.equal(await second, 'r2');
-  });
-
-  it('splits a large write from an idle disk in two when its callers took about as long as the last sync to come back', async () => {
-    const r = recorder({ delay: 5, extensible: true });
-    const gc = new GroupCommit<number, string>(r.plan);
-    await gc.submit(0);
-    // The callers prepare their next jobs for as long as that write took (CPU work, not a sleep).
-    const until = performance.now() + (r.durations[0] ?? 5);
-    while (performance.now() < until);
-    const jobs = Array.from({ length: 40 }, (_, i) => gc.submit(i + 1));
-    await Promise.all(jobs);
-    assert.deepEqual(
-      r.written.map((w) => w.length),
-      [1, 20, 20],
-    );
-  });
-
-  it('does not split the same jobs when they came back at once', async () => {
-    const r = recorder({ delay: 5, extensible: true });
-    const gc = new GroupCommit<number, string>(r.plan);
-    await gc.submit(0);
-    await Promise.all(Array.from({ length: 40 }, (_, i) => gc.submit(i + 1)));
-    assert.deepEqual(
-      r.written.map((w) => w.length),
-      [1, 40],
-    );
   });
 
   it('merges the write ahead with the jobs answering brings when it was ready early in a slow sync', async () => {
