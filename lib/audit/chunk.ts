@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { bytesEqual } from '../encoding/bytes';
 import { storedEnvelopeFormat, verifyEnvelope } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
-import { CompactRange, type NodeId } from '../merkle';
+import { Frontier } from './frontier';
 import { nodePos, recordPos } from './findings';
 import { HASH_SIZE, readNodeAt, type StoredNode } from './layout';
 import { packedValue, type Packed } from './pack';
@@ -37,10 +37,13 @@ export interface ChunkJob {
   end: number;
   /** Hashes of the perfect subtrees covering [base, start), largest first. */
   frontier: Uint8Array[];
-  /** Record entries (index, value) with start <= index < end, in index order. */
-  records: Packed;
+  /**
+   * Record entries (index, value) with start <= index < end, in index order. Absent when the
+   * thread that checks the chunk reads them itself (chunk-reader.ts), as are the nodes.
+   */
+  records?: Packed;
   /** Per level 0..level: stored nodes (index, value) that complete in (start, end], in index order. */
-  nodes: Packed[];
+  nodes?: Packed[];
   /** Tree sizes in [start, end] whose frontier the caller needs (block ends), ascending. */
   sizes: number[];
   /** Verify device envelopes against the did:key the record names. */
@@ -152,15 +155,41 @@ interface Leaf {
 
 const UNKNOWN_LEAF = new Uint8Array(HASH_SIZE);
 
-export function checkChunk(job: ChunkJob): ChunkResult {
+/** Entries of one key range: entry i is (ids[i], values[i]), ids ascending. */
+export interface Entries {
+  ids: ArrayLike<number>;
+  values: readonly Uint8Array[];
+}
+
+/** A chunk's stored entries: its records, and its nodes per level 0..level. */
+export interface ChunkEntries {
+  records: Entries;
+  nodes: Entries[];
+}
+
+function unpack(p: Packed): Entries {
+  const values: Uint8Array[] = [];
+  for (let i = 0; i < p.ids.length; i++) values.push(packedValue(p, i));
+  return { ids: p.ids, values };
+}
+
+/** The entries a job carries packed (when the thread that queued it read them). */
+export function packedEntries(job: ChunkJob): ChunkEntries {
+  if (!job.records || !job.nodes) throw new RangeError(`chunk ${job.seq} carries no entries: read them with a ChunkReader`);
+  return { records: unpack(job.records), nodes: job.nodes.map(unpack) };
+}
+
+/** Checks a chunk; `entries`: its stored entries (by default the ones the job carries). */
+export function checkChunk(job: ChunkJob, entries: ChunkEntries = packedEntries(job)): ChunkResult {
   const started = performance.now();
-  const result = new ChunkChecker(job).run();
+  const result = new ChunkChecker(job, entries).run();
   result.ms = performance.now() - started;
   return result;
 }
 
 class ChunkChecker {
   readonly #job: ChunkJob;
+  readonly #entries: ChunkEntries;
   readonly #out: ChunkResult;
   readonly #nodeAt: number[];
   #recordAt = 0;
@@ -168,16 +197,17 @@ class ChunkChecker {
   #missingFrom: number | undefined;
   readonly #facts = new FactsBuilder();
 
-  constructor(job: ChunkJob) {
+  constructor(job: ChunkJob, entries: ChunkEntries) {
     this.#job = job;
+    this.#entries = entries;
     this.#out = { seq: job.seq, indexed: this.#facts.facts, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
-    this.#nodeAt = job.nodes.map(() => 0);
+    this.#nodeAt = entries.nodes.map(() => 0);
   }
 
   run(): ChunkResult {
     const job = this.#job;
-    const tree = new CompactRange(job.start - job.base, job.frontier);
-    const visit = (id: NodeId, hash: Uint8Array): void => this.#visit(id, hash);
+    const tree = new Frontier(job.start - job.base, job.frontier);
+    const visit = (level: number, index: number, hash: Uint8Array): void => this.#visit(level, index, hash);
     this.#frontierAt(job.start, tree);
     for (let i = job.start; i < job.end; i++) {
       const value = this.#takeRecord(i);
@@ -187,7 +217,7 @@ class ChunkChecker {
       this.#frontierAt(i + 1, tree);
     }
     this.#flushMissing(job.end);
-    if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) this.#out.root = tree.hashes()[0];
+    if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) this.#out.root = tree.hashes()[0]?.slice();
     return this.#out;
   }
 
@@ -195,33 +225,34 @@ class ChunkChecker {
     this.#out.findings.push({ pos, finding: { kind, index, time: ctx.time, device: ctx.device, detail } });
   }
 
-  #frontierAt(size: number, tree: CompactRange): void {
+  #frontierAt(size: number, tree: Frontier): void {
     const sizes = this.#job.sizes;
     let next = sizes[this.#sizeAt];
     while (next !== undefined && next < size) next = sizes[++this.#sizeAt];
     if (next === size) {
-      this.#out.frontiers.push({ size, hashes: tree.hashes() });
+      // Copies: a hash may be a view of a larger buffer, which a worker's reply would clone whole.
+      this.#out.frontiers.push({ size, hashes: tree.hashes().map((h) => h.slice()) });
       this.#sizeAt++;
     }
   }
 
   #takeRecord(i: number): Uint8Array | undefined {
-    const recs = this.#job.records;
+    const recs = this.#entries.records;
     let id = recs.ids[this.#recordAt];
     while (id !== undefined && id < i) id = recs.ids[++this.#recordAt];
-    if (id === i) return packedValue(recs, this.#recordAt++);
+    if (id === i) return recs.values[this.#recordAt++];
     return undefined;
   }
 
   #takeNode(level: number, index: number): StoredNode | undefined {
-    const pack = this.#job.nodes[level];
+    const pack = this.#entries.nodes[level];
     let at = this.#nodeAt[level];
     if (!pack || at === undefined) throw new RangeError(`level ${level} is above the chunk's ${this.#job.level}`);
     let id = pack.ids[at];
     while (id !== undefined && id < index) id = pack.ids[++at];
     let node: StoredNode | undefined;
     if (id === index) {
-      node = readNodeAt(level, index, packedValue(pack, at));
+      node = readNodeAt(level, index, pack.values[at] as Uint8Array);
       at++;
       this.#out.checked.nodes++;
     }
@@ -230,16 +261,15 @@ class ChunkChecker {
   }
 
   /** Perfect nodes above level 0 that complete as leaves are appended. */
-  #visit(id: NodeId, hash: Uint8Array): void {
-    if (id.level === 0) return;
-    const index = this.#job.base / 2 ** id.level + id.index;
-    const first = index * 2 ** id.level;
-    const stored = this.#takeNode(id.level, index);
+  #visit(level: number, within: number, hash: Uint8Array): void {
+    const index = this.#job.base / 2 ** level + within;
+    const first = index * 2 ** level;
+    const stored = this.#takeNode(level, index);
     const broken = this.#out.lastBroken;
     if (broken !== undefined && broken >= first) return; // its children are unknown
     if (stored?.intact && bytesEqual(stored.hash, hash)) return;
-    const where = `node (level ${id.level}, index ${index}) over records ${first}..${first + 2 ** id.level - 1}`;
-    const pos = nodePos(id.level, first);
+    const where = `node (level ${level}, index ${index}) over records ${first}..${first + 2 ** level - 1}`;
+    const pos = nodePos(level, first);
     if (!stored) this.#add('missing', first, `${where} is missing`, {}, pos);
     else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`, {}, pos);
     else this.#add('merkle-node', first, `${where} differs from the hash of its children`, {}, pos);

@@ -24,3 +24,13 @@ export function leafHashOfValue(value: Uint8Array): Uint8Array {
     value[31] = saved;
   }
 }
+
+const nodeScratch = new Uint8Array(65);
+
+/** The node hash SHA-256(0x01 || left || right) of two 32-byte hashes. */
+export function nodeHashOnce(left: Uint8Array, right: Uint8Array): Uint8Array {
+  nodeScratch[0] = 1;
+  nodeScratch.set(left, 1);
+  nodeScratch.set(right, 33);
+  return sha256Once(nodeScratch);
+}
