@@ -3,29 +3,25 @@
 // inside the run (recomputed with CompactRange), and device envelope signatures.
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { performance } from 'node:perf_hooks';
-import { bytesEqual } from '../encoding/bytes';
-import { storedEnvelopeFormat, verifyEnvelope } from '../envelope/envelope';
-import { isLedgerError } from '../errors';
+import type * as Signed from './chunk-signed';
 import { Frontier } from './frontier';
 import { nodePos, recordPos } from './findings';
-import { HASH_SIZE, readNodeAt, type StoredNode } from './layout';
+import { HASH_SIZE, nodeValueIntact, readNodeAt, type StoredNode } from './layout';
 import { packedValue, type Packed } from './pack';
 import {
   ENROL_TYPES,
   EVIDENCE_TYPES,
+  isRuleRecord,
   REVOKE_TYPE,
   SELF_SIGNED_TYPES,
   VENDOR_SIGNED_TYPES,
-  payloadFreshness,
   peekRecordContext,
   readRecord,
   subjectDid,
   type RecordView,
 } from './records';
-import { isRuleRecord } from './rules';
 import { scanRecord } from './record-scan';
-import { signedBodyProblem } from './signed-body';
-import { leafHashOfValue } from './sha';
+import { hashBytes, hashString, holdsHash, leafHashString } from './sha';
 import type { Finding } from './types';
 
 export interface ChunkJob {
@@ -147,13 +143,16 @@ export interface ChunkResult {
   ms: number;
 }
 
-interface Leaf {
-  hash: Uint8Array;
-  /** The record bytes are the ones the tree commits to. */
-  authentic: boolean;
+let signedLoaded: typeof Signed | undefined;
+
+/** The envelope checks (chunk-signed.ts), loaded with the first record that has an envelope. */
+function signedModule(): typeof Signed {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  signedLoaded ??= require('./chunk-signed') as typeof Signed;
+  return signedLoaded;
 }
 
-const UNKNOWN_LEAF = new Uint8Array(HASH_SIZE);
+const UNKNOWN_LEAF = '\0'.repeat(HASH_SIZE);
 
 /** Entries of one key range: entry i is (ids[i], values[i]), ids ascending. */
 export interface Entries {
@@ -206,18 +205,23 @@ class ChunkChecker {
 
   run(): ChunkResult {
     const job = this.#job;
-    const tree = new Frontier(job.start - job.base, job.frontier);
-    const visit = (level: number, index: number, hash: Uint8Array): void => this.#visit(level, index, hash);
+    const tree = new Frontier(
+      job.start - job.base,
+      job.frontier.map((h) => hashString(h)),
+    );
+    const visit = (level: number, index: number, hash: string): void => this.#visit(level, index, hash);
     this.#frontierAt(job.start, tree);
     for (let i = job.start; i < job.end; i++) {
       const value = this.#takeRecord(i);
       const node0 = this.#takeNode(0, i);
-      const leaf = this.#leaf(i, value, node0);
-      tree.append(leaf.hash, visit);
+      tree.append(this.#leaf(i, value, node0), visit);
       this.#frontierAt(i + 1, tree);
     }
     this.#flushMissing(job.end);
-    if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) this.#out.root = tree.hashes()[0]?.slice();
+    if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) {
+      const root = tree.hashes()[0];
+      if (root !== undefined) this.#out.root = hashBytes(root);
+    }
     return this.#out;
   }
 
@@ -230,8 +234,7 @@ class ChunkChecker {
     let next = sizes[this.#sizeAt];
     while (next !== undefined && next < size) next = sizes[++this.#sizeAt];
     if (next === size) {
-      // Copies: a hash may be a view of a larger buffer, which a worker's reply would clone whole.
-      this.#out.frontiers.push({ size, hashes: tree.hashes().map((h) => h.slice()) });
+      this.#out.frontiers.push({ size, hashes: tree.hashes().map(hashBytes) });
       this.#sizeAt++;
     }
   }
@@ -244,30 +247,33 @@ class ChunkChecker {
     return undefined;
   }
 
-  #takeNode(level: number, index: number): StoredNode | undefined {
+  /** The stored value of node (level, index), if there is one (read with readNodeAt, or nodeValueIntact on the fast path). */
+  #takeNode(level: number, index: number): Uint8Array | undefined {
     const pack = this.#entries.nodes[level];
     let at = this.#nodeAt[level];
     if (!pack || at === undefined) throw new RangeError(`level ${level} is above the chunk's ${this.#job.level}`);
     let id = pack.ids[at];
     while (id !== undefined && id < index) id = pack.ids[++at];
-    let node: StoredNode | undefined;
+    let value: Uint8Array | undefined;
     if (id === index) {
-      node = readNodeAt(level, index, pack.values[at] as Uint8Array);
+      value = pack.values[at];
       at++;
       this.#out.checked.nodes++;
     }
     this.#nodeAt[level] = at;
-    return node;
+    return value;
   }
 
   /** Perfect nodes above level 0 that complete as leaves are appended. */
-  #visit(level: number, within: number, hash: Uint8Array): void {
+  #visit(level: number, within: number, hash: string): void {
     const index = this.#job.base / 2 ** level + within;
     const first = index * 2 ** level;
-    const stored = this.#takeNode(level, index);
+    const value = this.#takeNode(level, index);
     const broken = this.#out.lastBroken;
     if (broken !== undefined && broken >= first) return; // its children are unknown
-    if (stored?.intact && bytesEqual(stored.hash, hash)) return;
+    if (value && nodeValueIntact(level, index, value) && holdsHash(value, 0, hash)) return;
+    const stored = value && readNodeAt(level, index, value);
+    if (stored?.intact && holdsHash(stored.hash, 0, hash)) return;
     const where = `node (level ${level}, index ${index}) over records ${first}..${first + 2 ** level - 1}`;
     const pos = nodePos(level, first);
     if (!stored) this.#add('missing', first, `${where} is missing`, {}, pos);
@@ -281,61 +287,83 @@ class ChunkChecker {
    * One damaged copy is outvoted by the other two, so one corruption yields one finding
    * at its own place instead of a cascade of wrong parents and roots.
    */
-  #leaf(i: number, value: Uint8Array | undefined, node0: StoredNode | undefined): Leaf {
-    const n = node0?.intact ? node0.hash : undefined;
+  #leaf(i: number, value: Uint8Array | undefined, node0Value: Uint8Array | undefined): string {
+    // The usual case first: record, its stored leaf hash and an intact level-0 node all agree.
+    if (value && value.length >= HASH_SIZE && node0Value && nodeValueIntact(0, i, node0Value)) {
+      const computed = leafHashString(value);
+      if (holdsHash(value, 0, computed) && holdsHash(node0Value, 0, computed)) {
+        this.#flushMissing(i);
+        this.#out.checked.records++;
+        const bytes = value.subarray(HASH_SIZE);
+        this.#checkRecord(i, bytes, this.#parse(i, bytes));
+        return computed;
+      }
+    }
+    const node0 = node0Value && readNodeAt(0, i, node0Value);
+    const n = node0?.intact ? hashString(node0.hash) : undefined;
     const nodeProblem = (): void => this.#leafNodeProblem(i, node0);
     if (!value && !node0) {
       // Record and leaf both gone: consecutive ones are one finding.
       if (this.#missingFrom === undefined) this.#missingFrom = i;
       this.#out.lastBroken = i;
-      return { hash: UNKNOWN_LEAF, authentic: false };
+      return UNKNOWN_LEAF;
     }
     this.#flushMissing(i);
     if (!value || value.length < HASH_SIZE) {
       if (!value) this.#add('missing', i, `record ${i} is missing`);
       else this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
-      if (n) return { hash: n, authentic: false };
+      if (n) return n;
       nodeProblem();
       this.#out.lastBroken = i;
-      return { hash: UNKNOWN_LEAF, authentic: false };
+      return UNKNOWN_LEAF;
     }
     this.#out.checked.records++;
     const bytes = value.subarray(HASH_SIZE);
-    const stored = value.subarray(0, HASH_SIZE);
-    const computed = leafHashOfValue(value);
-    const fast = scanRecord(bytes);
-    const parsed: { record?: RecordView; problem?: string } = fast ? { record: fast } : readRecord(bytes);
+    const stored = hashString(value);
+    const computed = leafHashString(value);
+    const parsed = this.#parse(i, bytes);
     const ctx = parsed.record ?? peekRecordContext(bytes);
-    // Whatever the tree says of them, decodable records count in their block's summary.
-    if (parsed.record) this.#facts.add(i, parsed.record);
-    let leaf: Leaf;
-    if (bytesEqual(computed, stored)) {
-      if (n && !bytesEqual(n, computed))
+    let leaf: string;
+    let authentic: boolean;
+    if (computed === stored) {
+      if (n && n !== computed)
         this.#add('leaf-node', i, `record ${i} and its stored leaf hash agree, but the tree's level-0 node holds another leaf: the record was replaced (or the node changed)`, ctx);
       else nodeProblem();
-      leaf = { hash: computed, authentic: true };
-    } else if (n && bytesEqual(n, computed)) {
+      [leaf, authentic] = [computed, true];
+    } else if (n === computed) {
       this.#add('record-hash', i, `stored leaf hash of record ${i} is damaged (the record bytes match the tree)`, ctx);
-      leaf = { hash: computed, authentic: true };
-    } else if (n && bytesEqual(n, stored)) {
+      [leaf, authentic] = [computed, true];
+    } else if (n === stored) {
       this.#add('record-hash', i, `record ${i} bytes do not match its leaf hash (the leaf hash matches the tree: the bytes were changed)`, ctx);
-      leaf = { hash: stored, authentic: false };
+      [leaf, authentic] = [stored, false];
     } else {
       this.#add('record-hash', i, `record ${i}: bytes, stored leaf hash and level-0 node disagree`, ctx);
       nodeProblem();
-      leaf = { hash: computed, authentic: false };
+      [leaf, authentic] = [computed, false];
     }
-    if (leaf.authentic) {
-      const problem = parsed.problem ?? envelopeFormProblem(parsed.record as RecordView);
-      if (problem) this.#add('record-decode', i, `record ${i}: ${problem}`, ctx);
-      else {
-        const record = parsed.record as RecordView;
-        const mismatch = signedBodyProblem(record);
-        if (mismatch) this.#add('body-mismatch', i, `record ${i}: ${mismatch}`, ctx);
-        this.#event(i, record);
-      }
-    }
+    if (authentic) this.#checkRecord(i, bytes, parsed, ctx);
     return leaf;
+  }
+
+  /** A record's bytes read: by the fast scanner, else by lib/codec (whose verdict counts). Decodable ones count in their block's summary. */
+  #parse(i: number, bytes: Uint8Array): { record?: RecordView; problem?: string } {
+    const fast = scanRecord(bytes);
+    const parsed = fast ? { record: fast } : readRecord(bytes);
+    // Whatever the tree says of them, decodable records count in their block's summary.
+    if (parsed.record) this.#facts.add(i, parsed.record);
+    return parsed;
+  }
+
+  /** The checks of a record whose bytes the tree commits to: its form, a signed body, and its device event. */
+  #checkRecord(i: number, bytes: Uint8Array, parsed: { record?: RecordView; problem?: string }, known?: { time?: number; device?: string }): void {
+    const ctx = (): { time?: number; device?: string } => known ?? parsed.record ?? peekRecordContext(bytes);
+    const signed = parsed.record?.envelope === undefined ? undefined : signedModule();
+    const problem = parsed.problem ?? signed?.envelopeFormProblem(parsed.record as RecordView);
+    if (problem) return this.#add('record-decode', i, `record ${i}: ${problem}`, ctx());
+    const record = parsed.record as RecordView;
+    const mismatch = signed?.signedBodyProblem(record);
+    if (mismatch) this.#add('body-mismatch', i, `record ${i}: ${mismatch}`, ctx());
+    this.#event(i, record);
   }
 
   /** Reports the run of missing records (and their level-0 nodes) that ends before `end`. */
@@ -375,31 +403,6 @@ class ChunkChecker {
     if (this.#job.keepEnvelopes) check.envelope = env;
     if (!this.#job.verify || record.device === undefined) return check;
     this.#out.checked.signatures++;
-    return { ...check, ...verifyDeviceEnvelope(env, record.device) };
-  }
-}
-
-/** Why a record's envelope is not in a stored form (JWS compact text, COSE_Sign1 bytes). */
-function envelopeFormProblem(record: RecordView): string | undefined {
-  if (record.envelope === undefined) return undefined;
-  try {
-    storedEnvelopeFormat(record.envelope);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
-
-/** Verifies an envelope with a device key; never throws. */
-export function verifyDeviceEnvelope(
-  envelope: string | Uint8Array,
-  key: Parameters<typeof verifyEnvelope>[1],
-): Omit<EnvelopeCheck, 'envelope'> {
-  try {
-    const v = verifyEnvelope(envelope, key);
-    return { ok: true, ...payloadFreshness(v.payload) };
-  } catch (err) {
-    const why = isLedgerError(err) ? `${err.message} (${err.code})` : err instanceof Error ? err.message : String(err);
-    return { ok: false, detail: why };
+    return { ...check, ...signedModule().verifyDeviceEnvelope(env, record.device) };
   }
 }
