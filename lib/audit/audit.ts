@@ -229,7 +229,9 @@ class Auditor {
     try {
       this.#opts.onProgress?.(0, total);
       const inFlight: InFlight[] = [];
-      const maxInFlight = Math.max(2, 3 * pool.threads);
+      // Results are applied in order, so a worker that is ahead would wait for a slower one's chunk:
+      // reading workers hold little per queued chunk (they read it when they start it), so more queue.
+      const maxInFlight = Math.max(2, (reading ? 8 : 3) * pool.threads);
       let seq = 0;
       // Time per record spent reading here and checking in workers, to balance the two.
       let readMs = 0;

@@ -96,32 +96,57 @@ export interface PlacedFinding {
  * crosses from a worker cheaply.
  */
 export interface IndexFacts {
-  index: number[];
-  time: number[];
-  type: number[];
-  device: number[];
+  index: Float64Array;
+  time: Float64Array;
+  type: Int32Array;
+  device: Int32Array;
   texts: string[];
 }
 
 class FactsBuilder {
-  readonly facts: IndexFacts = { index: [], time: [], type: [], device: [], texts: [] };
+  readonly #index: Float64Array;
+  readonly #time: Float64Array;
+  readonly #type: Int32Array;
+  readonly #device: Int32Array;
+  readonly #texts: string[] = [];
   readonly #ids = new Map<string, number>();
+  #n = 0;
+  // Types and devices repeat from record to record: the last two texts seen, before the map.
+  #lastText = ['', ''];
+  #lastId = [-1, -1];
 
-  #text(s: string): number {
+  /** `capacity`: the records of the chunk at most. */
+  constructor(capacity: number) {
+    this.#index = new Float64Array(capacity);
+    this.#time = new Float64Array(capacity);
+    this.#type = new Int32Array(capacity);
+    this.#device = new Int32Array(capacity);
+  }
+
+  #text(s: string, slot: number): number {
+    if (this.#lastText[slot] === s) return this.#lastId[slot]!;
     let id = this.#ids.get(s);
     if (id === undefined) {
-      id = this.facts.texts.push(s) - 1;
+      id = this.#texts.push(s) - 1;
       this.#ids.set(s, id);
     }
+    this.#lastText[slot] = s;
+    this.#lastId[slot] = id;
     return id;
   }
 
   add(index: number, record: RecordView): void {
-    const f = this.facts;
-    f.index.push(index);
-    f.time.push(record.time);
-    f.type.push(this.#text(record.type));
-    f.device.push(record.device === undefined ? -1 : this.#text(record.device));
+    const n = this.#n++;
+    this.#index[n] = index;
+    this.#time[n] = record.time;
+    this.#type[n] = this.#text(record.type, 0);
+    this.#device[n] = record.device === undefined ? -1 : this.#text(record.device, 1);
+  }
+
+  /** The facts gathered, in arrays of their own (a view of a larger one would cross to the main thread whole). */
+  build(): IndexFacts {
+    const n = this.#n;
+    return { index: this.#index.slice(0, n), time: this.#time.slice(0, n), type: this.#type.slice(0, n), device: this.#device.slice(0, n), texts: this.#texts };
   }
 }
 
@@ -151,6 +176,8 @@ function signedModule(): typeof Signed {
   signedLoaded ??= require('./chunk-signed') as typeof Signed;
   return signedLoaded;
 }
+
+const EMPTY_FACTS: IndexFacts = { index: new Float64Array(0), time: new Float64Array(0), type: new Int32Array(0), device: new Int32Array(0), texts: [] };
 
 const UNKNOWN_LEAF = '\0'.repeat(HASH_SIZE);
 
@@ -194,12 +221,13 @@ class ChunkChecker {
   #recordAt = 0;
   #sizeAt = 0;
   #missingFrom: number | undefined;
-  readonly #facts = new FactsBuilder();
+  readonly #facts: FactsBuilder;
 
   constructor(job: ChunkJob, entries: ChunkEntries) {
     this.#job = job;
     this.#entries = entries;
-    this.#out = { seq: job.seq, indexed: this.#facts.facts, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
+    this.#facts = new FactsBuilder(Math.max(0, job.end - job.start));
+    this.#out = { seq: job.seq, indexed: EMPTY_FACTS, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
     this.#nodeAt = entries.nodes.map(() => 0);
   }
 
@@ -218,6 +246,7 @@ class ChunkChecker {
       this.#frontierAt(i + 1, tree);
     }
     this.#flushMissing(job.end);
+    this.#out.indexed = this.#facts.build();
     if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) {
       const root = tree.hashes()[0];
       if (root !== undefined) this.#out.root = hashBytes(root);

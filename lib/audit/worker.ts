@@ -55,7 +55,11 @@ parentPort?.on('message', (msg: ChunkJob | { close: true }) => {
   entries?.catch(() => undefined); // reported in order below
   tail = tail.then(async () => {
     try {
-      parentPort?.postMessage({ ok: true, result: checkChunk(job, entries ? await entries : undefined) });
+      const read = entries ? await entries : undefined;
+      // One turn of the event loop first: a chunk that arrived meanwhile starts its reads before this
+      // check holds the thread (its message would wait behind the check, and its reads after it).
+      await new Promise((resolve) => setImmediate(resolve));
+      parentPort?.postMessage({ ok: true, result: checkChunk(job, read) });
     } catch (err) {
       parentPort?.postMessage({ ok: false, seq: job.seq, error: err instanceof Error ? err.message : String(err) });
     }
