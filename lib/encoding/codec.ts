@@ -72,6 +72,16 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** compareBytes of data[aFrom, aTo) and data[bFrom, bTo), without making views of them. */
+function compareRanges(data: Uint8Array, aFrom: number, aTo: number, bFrom: number, bTo: number): number {
+  const n = Math.min(aTo - aFrom, bTo - bFrom);
+  for (let i = 0; i < n; i++) {
+    const d = byteAt(data, aFrom + i) - byteAt(data, bFrom + i);
+    if (d !== 0) return d;
+  }
+  return aTo - aFrom - (bTo - bFrom);
+}
+
 // ---------------------------------------------------------------- floats
 
 const scratch = new DataView(new ArrayBuffer(8));
@@ -405,6 +415,8 @@ interface Head {
 class Decoder {
   pos = 0;
   private readonly view: DataView;
+  /** The input as a Buffer, made on the first ASCII text string. */
+  private latin1: Buffer | undefined;
 
   constructor(
     private readonly data: Uint8Array,
@@ -475,8 +487,22 @@ class Decoder {
   }
 
   private text(from: number, to: number): string {
+    // ASCII (most keys and many values) reads the same in UTF-8 and Latin-1; a TextDecoder
+    // call costs more than the check for the short strings of records.
+    const d = this.data;
+    let ascii = true;
+    for (let i = from; i < to; i++) {
+      if (d[i]! > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      this.latin1 ??= Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      return this.latin1.toString('latin1', from, to);
+    }
     try {
-      return utf8Decoder.decode(this.data.subarray(from, to));
+      return utf8Decoder.decode(d.subarray(from, to));
     } catch {
       throw this.malformed('invalid UTF-8 in text string', from);
     }
@@ -500,22 +526,24 @@ class Decoder {
     if (count > (this.data.length - this.pos) / 2) throw this.malformed('map longer than the input', start);
     const keys: CborValue[] = [];
     const values: CborValue[] = [];
-    let prevKey: Uint8Array | undefined;
+    let prevStart = -1;
+    let prevEnd = -1;
     for (let i = 0; i < count; i++) {
       const keyStart = this.pos;
       keys.push(this.item(depth + 1));
-      const keyBytes = this.data.subarray(keyStart, this.pos);
+      const keyEnd = this.pos;
       const valueStart = this.pos;
       values.push(this.item(depth + 1));
       if (this.canonical) {
-        if (prevKey && compareBytes(prevKey, keyBytes) >= 0) {
+        if (prevStart >= 0 && compareRanges(this.data, prevStart, prevEnd, keyStart, keyEnd) >= 0) {
           throw this.noncanonical('map keys not in sorted order or duplicated', keyStart);
         }
         // The encoder omits undefined values, rejects undefined keys and cannot express a -0 Map key.
         if (keys[i] === undefined || Object.is(keys[i], -0)) throw this.noncanonical('map key not encodable', keyStart);
         if (values[i] === undefined) throw this.noncanonical('map value is undefined', valueStart);
       }
-      prevKey = keyBytes;
+      prevStart = keyStart;
+      prevEnd = keyEnd;
     }
     return keys.every((k) => typeof k === 'string') ? this.toObject(keys, values, start) : this.toMap(keys, values, start);
   }

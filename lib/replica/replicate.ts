@@ -189,7 +189,8 @@ export class Replicator {
   /** The entries of bundle `index` of the tree of checkpoint `cp`, as served (not yet verified). */
   async #bundle(cp: Checkpoint, index: number): Promise<Uint8Array[]> {
     const width = tileWidth(cp.size, 0, index);
-    return decodeEntryBundle(await this.#fetch(tilePath({ kind: 'entries', level: 0, index, width })), width);
+    // Views into the fetched body: the store copies what it keeps (putRecord).
+    return decodeEntryBundle(await this.#fetch(tilePath({ kind: 'entries', level: 0, index, width })), width, true);
   }
 
   /**

@@ -58,7 +58,12 @@ function encodePrefixed(items: Uint8Array[], prefix: 2 | 4, what: string): Uint8
   return out;
 }
 
-function decodePrefixed(bytes: Uint8Array, width: number, prefix: 2 | 4, what: string): Uint8Array[] {
+/**
+ * Copies by default. With `views`, the items are views into `bytes` (which must not change
+ * while they are used): a replica takes thousands of entries a second, and an ArrayBuffer
+ * per entry was much of its garbage collector's work.
+ */
+function decodePrefixed(bytes: Uint8Array, width: number, prefix: 2 | 4, what: string, views: boolean): Uint8Array[] {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: Uint8Array[] = [];
   let at = 0;
@@ -67,7 +72,7 @@ function decodePrefixed(bytes: Uint8Array, width: number, prefix: 2 | 4, what: s
     const len = prefix === 2 ? b.readUInt16BE(at) : b.readUInt32BE(at);
     at += prefix;
     if (at + len > b.length) throw malformed(`${what} bundle ends inside an item`);
-    out.push(Uint8Array.prototype.slice.call(b, at, at + len));
+    out.push(views ? new Uint8Array(b.buffer, b.byteOffset + at, len) : Uint8Array.prototype.slice.call(b, at, at + len));
     at += len;
   }
   if (out.length !== width) throw malformed(`${what} bundle holds ${out.length} items, expected ${width}`);
@@ -75,6 +80,6 @@ function decodePrefixed(bytes: Uint8Array, width: number, prefix: 2 | 4, what: s
 }
 
 export const encodeEntryBundle = (entries: Uint8Array[]): Uint8Array => encodePrefixed(entries, 2, 'entry');
-export const decodeEntryBundle = (bytes: Uint8Array, width: number): Uint8Array[] => decodePrefixed(bytes, width, 2, 'entry');
+export const decodeEntryBundle = (bytes: Uint8Array, width: number, views = false): Uint8Array[] => decodePrefixed(bytes, width, 2, 'entry', views);
 export const encodeBlockBundle = (blocks: Uint8Array[]): Uint8Array => encodePrefixed(blocks, 4, 'block');
-export const decodeBlockBundle = (bytes: Uint8Array, width: number): Uint8Array[] => decodePrefixed(bytes, width, 4, 'block');
+export const decodeBlockBundle = (bytes: Uint8Array, width: number, views = false): Uint8Array[] => decodePrefixed(bytes, width, 4, 'block', views);

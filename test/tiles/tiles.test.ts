@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
+import { decodeEntryBundle } from '../../lib/tiles/content';
 import { readResource } from '../../lib/tiles/source';
 import { encodeTileIndex, parseTilePath, tilePath, treeTiles, type TileId } from '../../lib/tiles/path';
 import { TileVerifier } from '../../lib/tiles/verify';
@@ -126,6 +127,16 @@ describe('tiles: contents from the stored Merkle nodes', function () {
       at += 2 + len;
     }
     assert.equal(at, bundle.length);
+    // Decoded as copies by default, or as views into the bundle (what a replica takes).
+    const copies = decodeEntryBundle(bundle, 112);
+    const views = decodeEntryBundle(bundle, 112, true);
+    for (let i = 0; i < 112; i++) {
+      assert.ok(Buffer.from(copies[i]).equals(entries[273 * 256 + i]) && Buffer.from(views[i]).equals(entries[273 * 256 + i]), `entry ${i}`);
+      assert.notEqual(copies[i].buffer, bundle.buffer);
+      assert.equal(views[i].buffer, bundle.buffer);
+    }
+    assert.throws(() => decodeEntryBundle(bundle, 111, true), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
+    assert.throws(() => decodeEntryBundle(bundle.subarray(0, bundle.length - 1), 112, true), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
   });
 
   it('does not serve what the checkpoint does not hold, nor empty tiles', async () => {
