@@ -33,6 +33,7 @@ import {
   recordKeyIndex,
 } from './layout';
 import { PackBuilder } from './pack';
+import { ChunkReader, NextStored } from './chunk-reader';
 import { ChunkPool, defaultWorkers } from './pool';
 import type { Cursor, RawStore } from './store';
 import { RawStore as Store } from './store';
@@ -202,7 +203,11 @@ class Auditor {
     const total = treeSize - start;
     const threshold = this.#opts.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD;
     const workers = total >= threshold ? Math.max(0, Math.floor(this.#opts.workers ?? defaultWorkers())) : 0;
-    const pool = new ChunkPool(workers);
+    // LevelDB opened by this audit: the workers read their chunks themselves, this thread only merges.
+    const openRange = workers > 0 ? store.openRange() : undefined;
+    const inThread = openRange && new ChunkReader(openRange);
+    const pool = new ChunkPool(workers, openRange && inThread ? { location: store.sharedLocation, readInThread: (job) => inThread.read(job) } : {});
+    const reading = pool.reading;
 
     // The trusted frontier splits into the upper tree (whole chunks) and the first chunk's part.
     const base0 = Math.floor(start / width) * width;
@@ -211,14 +216,22 @@ class Auditor {
     let top = new CompactRange(base0 / width, from.frontier.filter((_, i) => upper(i)));
     let localFrontier = from.frontier.filter((_, i) => !upper(i));
 
-    const records = store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
-    const leafNodes = store.cursor(nodeKey(0, start), nodeKey(1, 0));
-    const levels: Cursor[] = [leafNodes];
-    for (let l = 1; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
+    // This thread's cursors, when it reads the chunks (no workers, or a database given open or in file storage).
+    const records = reading ? undefined : store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
+    const leafNodes = reading ? undefined : store.cursor(nodeKey(0, start), nodeKey(1, 0));
+    const levels: Cursor[] = leafNodes ? [leafNodes] : [];
+    if (!reading) for (let l = 1; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
+    const probe = reading && openRange ? new NextStored(openRange) : undefined;
+    const nextStored = async (at: number): Promise<number> => {
+      if (records && leafNodes) return this.#nextStored(records, leafNodes, treeSize);
+      return Math.min((await probe?.at(at)) ?? treeSize, treeSize);
+    };
     try {
       this.#opts.onProgress?.(0, total);
       const inFlight: InFlight[] = [];
-      const maxInFlight = Math.max(2, 3 * pool.threads);
+      // Results are applied in order, so a worker that is ahead would wait for a slower one's chunk:
+      // reading workers hold little per queued chunk (they read it when they start it), so more queue.
+      const maxInFlight = Math.max(2, (reading ? 8 : 3) * pool.threads);
       let seq = 0;
       // Time per record spent reading here and checking in workers, to balance the two.
       let readMs = 0;
@@ -226,7 +239,7 @@ class Auditor {
       for (let base = base0, at = start; at < treeSize || seq === 0; base += width) {
         // A run of whole chunks with nothing stored is one finding, not a pass over every index:
         // the work follows what is stored, whatever a head or a stray key claims.
-        const gapEnd = await this.#gapEnd(records, leafNodes, at, treeSize);
+        const gapEnd = this.#gapEnd(await nextStored(at), at, treeSize);
         if (gapEnd !== undefined) {
           while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
           await this.#skipGap(at, gapEnd, chain);
@@ -240,10 +253,6 @@ class Auditor {
         const end = Math.min(base + width, treeSize);
         const readStart = performance.now();
         await chain.ensure(end);
-        const pack = new PackBuilder();
-        await this.#readRecords(records, end, pack.section());
-        for (const [l, level] of levels.entries()) await this.#readNodes(level, Math.floor(end / 2 ** l), pack.section());
-        const [recordPack, ...nodePacks] = pack.build();
         const job: ChunkJob = {
           seq: seq++,
           level: k,
@@ -251,12 +260,18 @@ class Auditor {
           start: at,
           end,
           frontier: localFrontier,
-          records: recordPack!, // the records' section, started first above
-          nodes: nodePacks,
           sizes: chain.sizesIn(at, end),
           verify: true,
           keepEnvelopes: this.#opts.deviceKeys !== undefined,
         };
+        if (records) {
+          const pack = new PackBuilder();
+          await this.#readRecords(records, end, pack.section());
+          for (const [l, level] of levels.entries()) await this.#readNodes(level, Math.floor(end / 2 ** l), pack.section());
+          const [recordPack, ...nodePacks] = pack.build();
+          job.records = recordPack; // the records' section, started first above
+          job.nodes = nodePacks;
+        }
         readMs = 0.8 * readMs + 0.2 * ((performance.now() - readStart) / Math.max(1, end - at));
         inFlight.push({ result: pool.run(job), base, start: at, end });
         while (inFlight.length >= maxInFlight) {
@@ -265,7 +280,8 @@ class Auditor {
           checkMs = 0.8 * checkMs + 0.2 * (res.ms / Math.max(1, f.end - f.start));
           // One checker per reader's worth of work: with few signatures one worker keeps
           // up and the other core stays with this thread; with many, all workers run.
-          if (readMs > 0) pool.active = Math.round(checkMs / readMs);
+          // Workers that read their own chunks all run.
+          if (readMs > 0 && !reading) pool.active = Math.round(checkMs / readMs);
         }
         localFrontier = [];
         at = end;
@@ -273,15 +289,27 @@ class Auditor {
       while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
     } finally {
       await pool.close();
-      await Promise.all([records.close(), ...levels.map((c) => c.close()), ...[...this.#upper.values()].map((c) => c.close())]);
+      await Promise.all([
+        records?.close(),
+        ...levels.map((c) => c.close()),
+        ...[...this.#upper.values()].map((c) => c.close()),
+        probe?.close(),
+        inThread?.close(),
+      ]);
     }
   }
 
   /**
    * Where a run of missing records starting at `at` ends, when it spans more than a chunk:
-   * the start of the chunk holding the next stored record or level-0 node (or the tree's end).
+   * the start of the chunk holding the next stored record or level-0 node, `stored` (or the tree's end).
    */
-  async #gapEnd(records: Cursor, leaves: Cursor, at: number, treeSize: number): Promise<number | undefined> {
+  #gapEnd(stored: number, at: number, treeSize: number): number | undefined {
+    if (stored - at <= this.#width) return undefined;
+    return stored >= treeSize ? treeSize : Math.floor(stored / this.#width) * this.#width;
+  }
+
+  /** The next stored record or level-0 node at this thread's cursors (or the tree's end). */
+  async #nextStored(records: Cursor, leaves: Cursor, treeSize: number): Promise<number> {
     const next = async (c: Cursor, index: (key: Uint8Array) => number | undefined): Promise<number> => {
       for (;;) {
         if (!c.ready) await c.fill();
@@ -292,9 +320,7 @@ class Auditor {
         c.take(); // not a key of the format
       }
     };
-    const stored = Math.min(await next(records, recordKeyIndex), await next(leaves, nodeKeyIndex));
-    if (stored - at <= this.#width) return undefined;
-    return stored >= treeSize ? treeSize : Math.floor(stored / this.#width) * this.#width;
+    return Math.min(await next(records, recordKeyIndex), await next(leaves, nodeKeyIndex));
   }
 
   /** Records [from, to) and their level-0 nodes are all missing: one finding; nothing above them can be recomputed. */

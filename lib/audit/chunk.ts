@@ -3,29 +3,25 @@
 // inside the run (recomputed with CompactRange), and device envelope signatures.
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { performance } from 'node:perf_hooks';
-import { bytesEqual } from '../encoding/bytes';
-import { storedEnvelopeFormat, verifyEnvelope } from '../envelope/envelope';
-import { isLedgerError } from '../errors';
-import { CompactRange, type NodeId } from '../merkle';
+import type * as Signed from './chunk-signed';
+import { Frontier } from './frontier';
 import { nodePos, recordPos } from './findings';
-import { HASH_SIZE, readNodeAt, type StoredNode } from './layout';
+import { HASH_SIZE, nodeValueIntact, readNodeAt, type StoredNode } from './layout';
 import { packedValue, type Packed } from './pack';
 import {
   ENROL_TYPES,
   EVIDENCE_TYPES,
+  isRuleRecord,
   REVOKE_TYPE,
   SELF_SIGNED_TYPES,
   VENDOR_SIGNED_TYPES,
-  payloadFreshness,
   peekRecordContext,
   readRecord,
   subjectDid,
   type RecordView,
 } from './records';
-import { isRuleRecord } from './rules';
 import { scanRecord } from './record-scan';
-import { signedBodyProblem } from './signed-body';
-import { leafHashOfValue } from './sha';
+import { hashBytes, hashString, holdsHash, leafHashString } from './sha';
 import type { Finding } from './types';
 
 export interface ChunkJob {
@@ -37,10 +33,13 @@ export interface ChunkJob {
   end: number;
   /** Hashes of the perfect subtrees covering [base, start), largest first. */
   frontier: Uint8Array[];
-  /** Record entries (index, value) with start <= index < end, in index order. */
-  records: Packed;
+  /**
+   * Record entries (index, value) with start <= index < end, in index order. Absent when the
+   * thread that checks the chunk reads them itself (chunk-reader.ts), as are the nodes.
+   */
+  records?: Packed;
   /** Per level 0..level: stored nodes (index, value) that complete in (start, end], in index order. */
-  nodes: Packed[];
+  nodes?: Packed[];
   /** Tree sizes in [start, end] whose frontier the caller needs (block ends), ascending. */
   sizes: number[];
   /** Verify device envelopes against the did:key the record names. */
@@ -97,32 +96,57 @@ export interface PlacedFinding {
  * crosses from a worker cheaply.
  */
 export interface IndexFacts {
-  index: number[];
-  time: number[];
-  type: number[];
-  device: number[];
+  index: Float64Array;
+  time: Float64Array;
+  type: Int32Array;
+  device: Int32Array;
   texts: string[];
 }
 
 class FactsBuilder {
-  readonly facts: IndexFacts = { index: [], time: [], type: [], device: [], texts: [] };
+  readonly #index: Float64Array;
+  readonly #time: Float64Array;
+  readonly #type: Int32Array;
+  readonly #device: Int32Array;
+  readonly #texts: string[] = [];
   readonly #ids = new Map<string, number>();
+  #n = 0;
+  // Types and devices repeat from record to record: the last two texts seen, before the map.
+  #lastText = ['', ''];
+  #lastId = [-1, -1];
 
-  #text(s: string): number {
+  /** `capacity`: the records of the chunk at most. */
+  constructor(capacity: number) {
+    this.#index = new Float64Array(capacity);
+    this.#time = new Float64Array(capacity);
+    this.#type = new Int32Array(capacity);
+    this.#device = new Int32Array(capacity);
+  }
+
+  #text(s: string, slot: number): number {
+    if (this.#lastText[slot] === s) return this.#lastId[slot]!;
     let id = this.#ids.get(s);
     if (id === undefined) {
-      id = this.facts.texts.push(s) - 1;
+      id = this.#texts.push(s) - 1;
       this.#ids.set(s, id);
     }
+    this.#lastText[slot] = s;
+    this.#lastId[slot] = id;
     return id;
   }
 
   add(index: number, record: RecordView): void {
-    const f = this.facts;
-    f.index.push(index);
-    f.time.push(record.time);
-    f.type.push(this.#text(record.type));
-    f.device.push(record.device === undefined ? -1 : this.#text(record.device));
+    const n = this.#n++;
+    this.#index[n] = index;
+    this.#time[n] = record.time;
+    this.#type[n] = this.#text(record.type, 0);
+    this.#device[n] = record.device === undefined ? -1 : this.#text(record.device, 1);
+  }
+
+  /** The facts gathered, in arrays of their own (a view of a larger one would cross to the main thread whole). */
+  build(): IndexFacts {
+    const n = this.#n;
+    return { index: this.#index.slice(0, n), time: this.#time.slice(0, n), type: this.#type.slice(0, n), device: this.#device.slice(0, n), texts: this.#texts };
   }
 }
 
@@ -144,50 +168,89 @@ export interface ChunkResult {
   ms: number;
 }
 
-interface Leaf {
-  hash: Uint8Array;
-  /** The record bytes are the ones the tree commits to. */
-  authentic: boolean;
+let signedLoaded: typeof Signed | undefined;
+
+/** The envelope checks (chunk-signed.ts), loaded with the first record that has an envelope. */
+function signedModule(): typeof Signed {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  signedLoaded ??= require('./chunk-signed') as typeof Signed;
+  return signedLoaded;
 }
 
-const UNKNOWN_LEAF = new Uint8Array(HASH_SIZE);
+const EMPTY_FACTS: IndexFacts = { index: new Float64Array(0), time: new Float64Array(0), type: new Int32Array(0), device: new Int32Array(0), texts: [] };
 
-export function checkChunk(job: ChunkJob): ChunkResult {
+const UNKNOWN_LEAF = '\0'.repeat(HASH_SIZE);
+
+/** Entries of one key range: entry i is (ids[i], values[i]), ids ascending. */
+export interface Entries {
+  ids: ArrayLike<number>;
+  values: readonly Uint8Array[];
+}
+
+/** A chunk's stored entries: its records, and its nodes per level 0..level. */
+export interface ChunkEntries {
+  records: Entries;
+  nodes: Entries[];
+}
+
+function unpack(p: Packed): Entries {
+  const values: Uint8Array[] = [];
+  for (let i = 0; i < p.ids.length; i++) values.push(packedValue(p, i));
+  return { ids: p.ids, values };
+}
+
+/** The entries a job carries packed (when the thread that queued it read them). */
+export function packedEntries(job: ChunkJob): ChunkEntries {
+  if (!job.records || !job.nodes) throw new RangeError(`chunk ${job.seq} carries no entries: read them with a ChunkReader`);
+  return { records: unpack(job.records), nodes: job.nodes.map(unpack) };
+}
+
+/** Checks a chunk; `entries`: its stored entries (by default the ones the job carries). */
+export function checkChunk(job: ChunkJob, entries: ChunkEntries = packedEntries(job)): ChunkResult {
   const started = performance.now();
-  const result = new ChunkChecker(job).run();
+  const result = new ChunkChecker(job, entries).run();
   result.ms = performance.now() - started;
   return result;
 }
 
 class ChunkChecker {
   readonly #job: ChunkJob;
+  readonly #entries: ChunkEntries;
   readonly #out: ChunkResult;
   readonly #nodeAt: number[];
   #recordAt = 0;
   #sizeAt = 0;
   #missingFrom: number | undefined;
-  readonly #facts = new FactsBuilder();
+  readonly #facts: FactsBuilder;
 
-  constructor(job: ChunkJob) {
+  constructor(job: ChunkJob, entries: ChunkEntries) {
     this.#job = job;
-    this.#out = { seq: job.seq, indexed: this.#facts.facts, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
-    this.#nodeAt = job.nodes.map(() => 0);
+    this.#entries = entries;
+    this.#facts = new FactsBuilder(Math.max(0, job.end - job.start));
+    this.#out = { seq: job.seq, indexed: EMPTY_FACTS, findings: [], frontiers: [], events: [], checked: { records: 0, nodes: 0, signatures: 0 }, security: {}, ms: 0 };
+    this.#nodeAt = entries.nodes.map(() => 0);
   }
 
   run(): ChunkResult {
     const job = this.#job;
-    const tree = new CompactRange(job.start - job.base, job.frontier);
-    const visit = (id: NodeId, hash: Uint8Array): void => this.#visit(id, hash);
+    const tree = new Frontier(
+      job.start - job.base,
+      job.frontier.map((h) => hashString(h)),
+    );
+    const visit = (level: number, index: number, hash: string): void => this.#visit(level, index, hash);
     this.#frontierAt(job.start, tree);
     for (let i = job.start; i < job.end; i++) {
       const value = this.#takeRecord(i);
       const node0 = this.#takeNode(0, i);
-      const leaf = this.#leaf(i, value, node0);
-      tree.append(leaf.hash, visit);
+      tree.append(this.#leaf(i, value, node0), visit);
       this.#frontierAt(i + 1, tree);
     }
     this.#flushMissing(job.end);
-    if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) this.#out.root = tree.hashes()[0];
+    this.#out.indexed = this.#facts.build();
+    if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) {
+      const root = tree.hashes()[0];
+      if (root !== undefined) this.#out.root = hashBytes(root);
+    }
     return this.#out;
   }
 
@@ -195,51 +258,53 @@ class ChunkChecker {
     this.#out.findings.push({ pos, finding: { kind, index, time: ctx.time, device: ctx.device, detail } });
   }
 
-  #frontierAt(size: number, tree: CompactRange): void {
+  #frontierAt(size: number, tree: Frontier): void {
     const sizes = this.#job.sizes;
     let next = sizes[this.#sizeAt];
     while (next !== undefined && next < size) next = sizes[++this.#sizeAt];
     if (next === size) {
-      this.#out.frontiers.push({ size, hashes: tree.hashes() });
+      this.#out.frontiers.push({ size, hashes: tree.hashes().map(hashBytes) });
       this.#sizeAt++;
     }
   }
 
   #takeRecord(i: number): Uint8Array | undefined {
-    const recs = this.#job.records;
+    const recs = this.#entries.records;
     let id = recs.ids[this.#recordAt];
     while (id !== undefined && id < i) id = recs.ids[++this.#recordAt];
-    if (id === i) return packedValue(recs, this.#recordAt++);
+    if (id === i) return recs.values[this.#recordAt++];
     return undefined;
   }
 
-  #takeNode(level: number, index: number): StoredNode | undefined {
-    const pack = this.#job.nodes[level];
+  /** The stored value of node (level, index), if there is one (read with readNodeAt, or nodeValueIntact on the fast path). */
+  #takeNode(level: number, index: number): Uint8Array | undefined {
+    const pack = this.#entries.nodes[level];
     let at = this.#nodeAt[level];
     if (!pack || at === undefined) throw new RangeError(`level ${level} is above the chunk's ${this.#job.level}`);
     let id = pack.ids[at];
     while (id !== undefined && id < index) id = pack.ids[++at];
-    let node: StoredNode | undefined;
+    let value: Uint8Array | undefined;
     if (id === index) {
-      node = readNodeAt(level, index, packedValue(pack, at));
+      value = pack.values[at];
       at++;
       this.#out.checked.nodes++;
     }
     this.#nodeAt[level] = at;
-    return node;
+    return value;
   }
 
   /** Perfect nodes above level 0 that complete as leaves are appended. */
-  #visit(id: NodeId, hash: Uint8Array): void {
-    if (id.level === 0) return;
-    const index = this.#job.base / 2 ** id.level + id.index;
-    const first = index * 2 ** id.level;
-    const stored = this.#takeNode(id.level, index);
+  #visit(level: number, within: number, hash: string): void {
+    const index = this.#job.base / 2 ** level + within;
+    const first = index * 2 ** level;
+    const value = this.#takeNode(level, index);
     const broken = this.#out.lastBroken;
     if (broken !== undefined && broken >= first) return; // its children are unknown
-    if (stored?.intact && bytesEqual(stored.hash, hash)) return;
-    const where = `node (level ${id.level}, index ${index}) over records ${first}..${first + 2 ** id.level - 1}`;
-    const pos = nodePos(id.level, first);
+    if (value && nodeValueIntact(level, index, value) && holdsHash(value, 0, hash)) return;
+    const stored = value && readNodeAt(level, index, value);
+    if (stored?.intact && holdsHash(stored.hash, 0, hash)) return;
+    const where = `node (level ${level}, index ${index}) over records ${first}..${first + 2 ** level - 1}`;
+    const pos = nodePos(level, first);
     if (!stored) this.#add('missing', first, `${where} is missing`, {}, pos);
     else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`, {}, pos);
     else this.#add('merkle-node', first, `${where} differs from the hash of its children`, {}, pos);
@@ -251,61 +316,83 @@ class ChunkChecker {
    * One damaged copy is outvoted by the other two, so one corruption yields one finding
    * at its own place instead of a cascade of wrong parents and roots.
    */
-  #leaf(i: number, value: Uint8Array | undefined, node0: StoredNode | undefined): Leaf {
-    const n = node0?.intact ? node0.hash : undefined;
+  #leaf(i: number, value: Uint8Array | undefined, node0Value: Uint8Array | undefined): string {
+    // The usual case first: record, its stored leaf hash and an intact level-0 node all agree.
+    if (value && value.length >= HASH_SIZE && node0Value && nodeValueIntact(0, i, node0Value)) {
+      const computed = leafHashString(value);
+      if (holdsHash(value, 0, computed) && holdsHash(node0Value, 0, computed)) {
+        this.#flushMissing(i);
+        this.#out.checked.records++;
+        const bytes = value.subarray(HASH_SIZE);
+        this.#checkRecord(i, bytes, this.#parse(i, bytes));
+        return computed;
+      }
+    }
+    const node0 = node0Value && readNodeAt(0, i, node0Value);
+    const n = node0?.intact ? hashString(node0.hash) : undefined;
     const nodeProblem = (): void => this.#leafNodeProblem(i, node0);
     if (!value && !node0) {
       // Record and leaf both gone: consecutive ones are one finding.
       if (this.#missingFrom === undefined) this.#missingFrom = i;
       this.#out.lastBroken = i;
-      return { hash: UNKNOWN_LEAF, authentic: false };
+      return UNKNOWN_LEAF;
     }
     this.#flushMissing(i);
     if (!value || value.length < HASH_SIZE) {
       if (!value) this.#add('missing', i, `record ${i} is missing`);
       else this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
-      if (n) return { hash: n, authentic: false };
+      if (n) return n;
       nodeProblem();
       this.#out.lastBroken = i;
-      return { hash: UNKNOWN_LEAF, authentic: false };
+      return UNKNOWN_LEAF;
     }
     this.#out.checked.records++;
     const bytes = value.subarray(HASH_SIZE);
-    const stored = value.subarray(0, HASH_SIZE);
-    const computed = leafHashOfValue(value);
-    const fast = scanRecord(bytes);
-    const parsed: { record?: RecordView; problem?: string } = fast ? { record: fast } : readRecord(bytes);
+    const stored = hashString(value);
+    const computed = leafHashString(value);
+    const parsed = this.#parse(i, bytes);
     const ctx = parsed.record ?? peekRecordContext(bytes);
-    // Whatever the tree says of them, decodable records count in their block's summary.
-    if (parsed.record) this.#facts.add(i, parsed.record);
-    let leaf: Leaf;
-    if (bytesEqual(computed, stored)) {
-      if (n && !bytesEqual(n, computed))
+    let leaf: string;
+    let authentic: boolean;
+    if (computed === stored) {
+      if (n && n !== computed)
         this.#add('leaf-node', i, `record ${i} and its stored leaf hash agree, but the tree's level-0 node holds another leaf: the record was replaced (or the node changed)`, ctx);
       else nodeProblem();
-      leaf = { hash: computed, authentic: true };
-    } else if (n && bytesEqual(n, computed)) {
+      [leaf, authentic] = [computed, true];
+    } else if (n === computed) {
       this.#add('record-hash', i, `stored leaf hash of record ${i} is damaged (the record bytes match the tree)`, ctx);
-      leaf = { hash: computed, authentic: true };
-    } else if (n && bytesEqual(n, stored)) {
+      [leaf, authentic] = [computed, true];
+    } else if (n === stored) {
       this.#add('record-hash', i, `record ${i} bytes do not match its leaf hash (the leaf hash matches the tree: the bytes were changed)`, ctx);
-      leaf = { hash: stored, authentic: false };
+      [leaf, authentic] = [stored, false];
     } else {
       this.#add('record-hash', i, `record ${i}: bytes, stored leaf hash and level-0 node disagree`, ctx);
       nodeProblem();
-      leaf = { hash: computed, authentic: false };
+      [leaf, authentic] = [computed, false];
     }
-    if (leaf.authentic) {
-      const problem = parsed.problem ?? envelopeFormProblem(parsed.record as RecordView);
-      if (problem) this.#add('record-decode', i, `record ${i}: ${problem}`, ctx);
-      else {
-        const record = parsed.record as RecordView;
-        const mismatch = signedBodyProblem(record);
-        if (mismatch) this.#add('body-mismatch', i, `record ${i}: ${mismatch}`, ctx);
-        this.#event(i, record);
-      }
-    }
+    if (authentic) this.#checkRecord(i, bytes, parsed, ctx);
     return leaf;
+  }
+
+  /** A record's bytes read: by the fast scanner, else by lib/codec (whose verdict counts). Decodable ones count in their block's summary. */
+  #parse(i: number, bytes: Uint8Array): { record?: RecordView; problem?: string } {
+    const fast = scanRecord(bytes);
+    const parsed = fast ? { record: fast } : readRecord(bytes);
+    // Whatever the tree says of them, decodable records count in their block's summary.
+    if (parsed.record) this.#facts.add(i, parsed.record);
+    return parsed;
+  }
+
+  /** The checks of a record whose bytes the tree commits to: its form, a signed body, and its device event. */
+  #checkRecord(i: number, bytes: Uint8Array, parsed: { record?: RecordView; problem?: string }, known?: { time?: number; device?: string }): void {
+    const ctx = (): { time?: number; device?: string } => known ?? parsed.record ?? peekRecordContext(bytes);
+    const signed = parsed.record?.envelope === undefined ? undefined : signedModule();
+    const problem = parsed.problem ?? signed?.envelopeFormProblem(parsed.record as RecordView);
+    if (problem) return this.#add('record-decode', i, `record ${i}: ${problem}`, ctx());
+    const record = parsed.record as RecordView;
+    const mismatch = signed?.signedBodyProblem(record);
+    if (mismatch) this.#add('body-mismatch', i, `record ${i}: ${mismatch}`, ctx());
+    this.#event(i, record);
   }
 
   /** Reports the run of missing records (and their level-0 nodes) that ends before `end`. */
@@ -345,31 +432,6 @@ class ChunkChecker {
     if (this.#job.keepEnvelopes) check.envelope = env;
     if (!this.#job.verify || record.device === undefined) return check;
     this.#out.checked.signatures++;
-    return { ...check, ...verifyDeviceEnvelope(env, record.device) };
-  }
-}
-
-/** Why a record's envelope is not in a stored form (JWS compact text, COSE_Sign1 bytes). */
-function envelopeFormProblem(record: RecordView): string | undefined {
-  if (record.envelope === undefined) return undefined;
-  try {
-    storedEnvelopeFormat(record.envelope);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
-
-/** Verifies an envelope with a device key; never throws. */
-export function verifyDeviceEnvelope(
-  envelope: string | Uint8Array,
-  key: Parameters<typeof verifyEnvelope>[1],
-): Omit<EnvelopeCheck, 'envelope'> {
-  try {
-    const v = verifyEnvelope(envelope, key);
-    return { ok: true, ...payloadFreshness(v.payload) };
-  } catch (err) {
-    const why = isLedgerError(err) ? `${err.message} (${err.code})` : err instanceof Error ? err.message : String(err);
-    return { ok: false, detail: why };
+    return { ...check, ...signedModule().verifyDeviceEnvelope(env, record.device) };
   }
 }

@@ -2,7 +2,8 @@
 import { bytesEqual } from '../encoding/bytes';
 import { resolveVerificationKey } from '../envelope/envelope';
 import type { PublicKey } from '../crypto/keys';
-import { verifyDeviceEnvelope, type DeviceEvent, type EnvelopeCheck } from './chunk';
+import type { DeviceEvent, EnvelopeCheck } from './chunk';
+import { verifyDeviceEnvelope } from './chunk-signed';
 import { recordPos, type Findings } from './findings';
 import { isNewer, mergeAccepted, type Freshness as DeviceFreshness } from '../registry/freshness';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, type Freshness } from './records';

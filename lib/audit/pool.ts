@@ -4,22 +4,24 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { checkChunk, type ChunkJob, type ChunkResult } from './chunk';
+import { checkChunk, type ChunkEntries, type ChunkJob, type ChunkResult } from './chunk';
 import { transferList } from './pack';
 
-type Reply = { ok: true; result: ChunkResult } | { ok: false; seq: number; error: string };
+type Reply = { ok: true; result: ChunkResult } | { ok: false; seq: number; error: string } | { ready: true } | { closed: true };
 
 interface Pending {
   job: ChunkJob;
   resolve: (r: ChunkResult) => void;
   reject: (e: unknown) => void;
-  /** Handed to a worker (its buffers were transferred). */
-  sent?: boolean;
 }
 
 interface Slot {
   worker: Worker;
-  busy?: Pending;
+  /** It has loaded its modules (and opened the ledger): until one has, this thread checks chunks itself. */
+  ready?: boolean;
+  /** Chunks sent to it, answered in order. */
+  jobs: Pending[];
+  closed?: () => void;
 }
 
 const WORKER_FILE = path.join(__dirname, 'worker.js');
@@ -30,14 +32,31 @@ export function defaultWorkers(): number {
   return Math.max(1, Math.min(2, n));
 }
 
+export interface PoolOptions {
+  /**
+   * A LevelDB location the workers open themselves (see RawStore.sharedLocation): chunks
+   * sent without entries are read by the worker that checks them.
+   */
+  location?: string;
+  /** Reads the entries of a chunk sent without them, in this thread (when no worker is left). */
+  readInThread?: (job: ChunkJob) => Promise<ChunkEntries>;
+}
+
 export class ChunkPool {
   readonly #slots: Slot[] = [];
   readonly #waiting: Pending[] = [];
+  readonly #opts: PoolOptions;
+  /** Chunks a worker holds at once: with reading workers, one checked while the next is read. */
+  readonly #depth: number;
   #closed = false;
   #active = Infinity;
+  /** A chunk this thread is checking while no worker is ready yet. */
+  #meanwhile = false;
 
   /** `workers` threads; 0 (or no compiled worker file) runs every chunk in this thread. */
-  constructor(workers: number) {
+  constructor(workers: number, opts: PoolOptions = {}) {
+    this.#opts = opts;
+    this.#depth = opts.location === undefined ? 1 : 2;
     if (workers > 0 && fs.existsSync(WORKER_FILE)) {
       for (let i = 0; i < workers; i++) this.#slots.push(this.#spawn());
     }
@@ -45,6 +64,11 @@ export class ChunkPool {
 
   get threads(): number {
     return this.#slots.length;
+  }
+
+  /** Whether the workers read the chunks sent without entries themselves. */
+  get reading(): boolean {
+    return this.#opts.location !== undefined && this.#slots.length > 0;
   }
 
   /**
@@ -57,7 +81,7 @@ export class ChunkPool {
   }
 
   run(job: ChunkJob): Promise<ChunkResult> {
-    if (this.#slots.length === 0) return Promise.resolve().then(() => checkChunk(job));
+    if (this.#slots.length === 0) return Promise.resolve().then(() => this.#inThread(job));
     return new Promise((resolve, reject) => {
       this.#waiting.push({ job, resolve, reject });
       this.#dispatch();
@@ -67,17 +91,41 @@ export class ChunkPool {
   async close(): Promise<void> {
     this.#closed = true;
     const slots = this.#slots.splice(0);
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    // Reading workers close their LevelDB handle first: the ledger stays locked while any is open.
+    await Promise.all(
+      slots.map(async (s) => {
+        if (this.#opts.location !== undefined) {
+          await new Promise<void>((resolve) => {
+            s.closed = resolve;
+            s.worker.once('exit', () => resolve());
+            s.worker.postMessage({ close: true });
+          });
+        }
+        await s.worker.terminate();
+      }),
+    );
+  }
+
+  async #inThread(job: ChunkJob): Promise<ChunkResult> {
+    if (job.records || !this.#opts.readInThread) return checkChunk(job);
+    return checkChunk(job, await this.#opts.readInThread(job));
   }
 
   #spawn(): Slot {
-    const slot: Slot = { worker: new Worker(WORKER_FILE) };
+    const slot: Slot = {
+      worker: new Worker(WORKER_FILE, this.#opts.location === undefined ? {} : { workerData: { location: this.#opts.location } }),
+      jobs: [],
+    };
     slot.worker.on('message', (reply: Reply) => {
-      const busy = slot.busy;
-      slot.busy = undefined;
-      if (busy) {
-        if (reply.ok) busy.resolve(reply.result);
-        else busy.reject(new Error(`audit worker failed on chunk ${reply.seq}: ${reply.error}`));
+      if ('closed' in reply) return slot.closed?.();
+      if ('ready' in reply) {
+        slot.ready = true;
+        return this.#dispatch();
+      }
+      const done = slot.jobs.shift();
+      if (done) {
+        if (reply.ok) done.resolve(reply.result);
+        else done.reject(new Error(`audit worker failed on chunk ${reply.seq}: ${reply.error}`));
       }
       this.#dispatch();
     });
@@ -88,36 +136,50 @@ export class ChunkPool {
     return slot;
   }
 
-  /** A worker died: its chunk is lost (its buffers went with it); later chunks run in this thread. */
+  /**
+   * A worker died. A chunk it held that carried its entries is lost (its buffers went with
+   * it); one it was to read itself is checked elsewhere. With no worker left, this thread
+   * checks the rest.
+   */
   #lost(slot: Slot, err: unknown): void {
     const at = this.#slots.indexOf(slot);
     if (at < 0) return;
     this.#slots.splice(at, 1);
-    const busy = slot.busy;
-    slot.busy = undefined;
-    if (busy) busy.reject(new Error(`audit worker died: ${err instanceof Error ? err.message : String(err)}`));
-    if (this.#slots.length === 0) for (const w of this.#waiting.splice(0)) this.#inThread(w);
-    else this.#dispatch();
-  }
-
-  #inThread(w: Pending): void {
-    try {
-      w.resolve(checkChunk(w.job));
-    } catch (err) {
-      w.reject(err);
+    const why = `audit worker died: ${err instanceof Error ? err.message : String(err)}`;
+    const retry: Pending[] = [];
+    for (const p of slot.jobs.splice(0)) {
+      if (p.job.records) p.reject(new Error(why));
+      else retry.push(p);
     }
+    this.#waiting.unshift(...retry);
+    if (this.#slots.length === 0) {
+      for (const w of this.#waiting.splice(0)) this.#inThread(w.job).then(w.resolve, w.reject);
+    } else this.#dispatch();
   }
 
   #dispatch(): void {
-    for (const [i, slot] of this.#slots.entries()) {
-      if (i >= this.#active) return;
-      if (this.#waiting.length === 0) return;
-      if (slot.busy) continue;
+    for (let depth = 1; depth <= this.#depth; depth++) {
+      for (const [i, slot] of this.#slots.entries()) {
+        if (i >= this.#active || this.#waiting.length === 0) break;
+        if (!slot.ready || slot.jobs.length >= depth) continue;
+        const next = this.#waiting.shift() as Pending;
+        slot.jobs.push(next);
+        // Transferred, not copied: the job's buffers now belong to the worker.
+        const packs = next.job.records && next.job.nodes ? [next.job.records, ...next.job.nodes] : [];
+        slot.worker.postMessage(next.job, transferList(packs));
+      }
+    }
+    // A worker takes a while to start (a new isolate loading the audit's modules): this thread,
+    // which has them, checks chunks in the meantime, one at a time.
+    if (this.#waiting.length > 0 && !this.#meanwhile && !this.#slots.some((s) => s.ready)) {
       const next = this.#waiting.shift() as Pending;
-      slot.busy = next;
-      // Transferred, not copied: the job's buffers now belong to the worker.
-      slot.worker.postMessage(next.job, transferList([next.job.records, ...next.job.nodes]));
-      next.sent = true;
+      this.#meanwhile = true;
+      this.#inThread(next.job)
+        .then(next.resolve, next.reject)
+        .finally(() => {
+          this.#meanwhile = false;
+          this.#dispatch();
+        });
     }
   }
 }

@@ -2,7 +2,7 @@
 // built for bodies) and picks out the top-level fields the audit needs. It accepts only
 // what lib/codec's canonical decoder accepts; whenever it is unsure it answers
 // undefined and the caller decodes with lib/codec, whose verdict (and message) counts.
-import { fromUtf8 } from '../encoding/bytes';
+import { fromUtf8 } from '../encoding/text';
 import { decodeCbor, fromHalfBits } from '../encoding/codec';
 import { RECORD_TYPE, type RecordView } from './records';
 

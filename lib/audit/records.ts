@@ -1,7 +1,5 @@
 // Reading one record's canonical bytes (docs/FORMAT.md "Records") and the freshness
 // fields of a device payload.
-import { decodePayload } from '../envelope/payload';
-import { freshnessOf } from '../registry/freshness';
 import { CborTag, decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 
 export const ENROL_TYPES: ReadonlySet<string> = new Set(['device.enrol', 'device.tofu']);
@@ -137,21 +135,6 @@ export interface Freshness {
   ts?: number;
 }
 
-/**
- * The replay fields of a device payload, read exactly as the gateway reads them when it
- * accepts a message (lib/registry/freshness.ts), so the audit flags no replay the gateway
- * could not have seen.
- */
-export function payloadFreshness(payload: Uint8Array): Freshness {
-  let value: unknown;
-  try {
-    value = decodePayload(payload);
-  } catch {
-    return {};
-  }
-  const f = freshnessOf(value);
-  const out: Freshness = {};
-  if (f.counter !== undefined) out.counter = f.counter;
-  if (f.time !== undefined) out.ts = f.time;
-  return out;
+export function isRuleRecord(type: string): boolean {
+  return type.startsWith('contract.') || type.startsWith('firmware.');
 }

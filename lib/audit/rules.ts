@@ -7,9 +7,6 @@ import type { DeviceEvent } from './chunk';
 import type { DeviceChecker } from './devices';
 import { Findings, recordPos } from './findings';
 
-export function isRuleRecord(type: string): boolean {
-  return type.startsWith('contract.') || type.startsWith('firmware.');
-}
 
 export class RuleChecker {
   readonly #contracts = new ContractRechecker();

@@ -6,7 +6,7 @@ import { decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 import { envelopePayload } from '../envelope/envelope';
 import { decodeObject } from '../firmware/payload';
 import { parseReport } from '../firmware/report';
-import { bodyFromPayload } from '../envelope/payload';
+import { bodyFromDecoded, decodePayload } from '../envelope/payload';
 import { EVIDENCE_TYPES, SELF_SIGNED_TYPES, VENDOR_SIGNED_TYPES, type RecordView } from './records';
 
 const REPORT = 'firmware.report';
@@ -39,6 +39,23 @@ function firstDifference(got: CborValue | undefined, want: CborValue | undefined
   return `${path} is ${show(got)}, the signed payload gives ${show(want)}`;
 }
 
+/** The last payload decoded here, by its envelope: the signature check of the same record reads its freshness from it. */
+let last: { envelope: string | Uint8Array; payload: Uint8Array; value?: unknown; error?: Error } | undefined;
+
+/** decodePayload(payload) of an envelope's payload; the same record's second call costs nothing. */
+export function decodedPayload(envelope: string | Uint8Array, payload: Uint8Array): unknown {
+  if (!last || last.envelope !== envelope || !bytesEqual(last.payload, payload)) {
+    last = { envelope, payload };
+    try {
+      last.value = decodePayload(payload);
+    } catch (err) {
+      last.error = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+  if (last.error) throw last.error;
+  return last.value;
+}
+
 /** Why the body of a record with a signed envelope is not what was signed; undefined when it is. */
 export function signedBodyProblem(record: RecordView): string | undefined {
   const env = record.envelope;
@@ -54,7 +71,7 @@ export function signedBodyProblem(record: RecordView): string | undefined {
   if (record.type === REPORT) return reportProblem(record, payload);
   let want: CborValue;
   try {
-    want = bodyFromPayload(payload);
+    want = bodyFromDecoded(decodedPayload(env, payload));
   } catch (err) {
     return `the record has a body, but ${(err as Error).message}`;
   }

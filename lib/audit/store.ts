@@ -8,6 +8,7 @@ import { openLevelDb } from '../storage/level';
 import { storageIn } from '../storage/open';
 import type { Db, DbSnapshot, ReadOptions, StorageKind } from '../storage/types';
 import { createView, isWriteRefusal, whyNotInPlace, type View } from './view';
+import { READ_AHEAD_BYTES, type OpenRange, type SeekableIterator } from './chunk-reader';
 
 export type Entry = [key: Uint8Array, value: Uint8Array];
 
@@ -34,9 +35,15 @@ export class RawStore {
   readonly #view: View | undefined;
   /** Why the ledger is read through a view (or, for the file store, read-only), when it is. */
   readonly viewReason: string | undefined;
+  /**
+   * The LevelDB directory this store opened (with `multithreading`), which worker threads of
+   * this process may open too; undefined for the file store and for a database given open.
+   */
+  readonly sharedLocation: string | undefined;
 
-  private constructor(dir: string, db: Db, snapshot?: DbSnapshot, view?: { view?: View; reason: string }) {
+  private constructor(dir: string, db: Db, snapshot?: DbSnapshot, view?: { view?: View; reason: string }, sharedLocation?: string) {
     this.dir = dir;
+    this.sharedLocation = sharedLocation;
     this.#db = db;
     this.#snapshot = snapshot;
     this.#read = snapshot ? { snapshot } : {};
@@ -83,7 +90,7 @@ export class RawStore {
     }
     if (reason !== undefined) return RawStore.#openView(dir, reason);
     try {
-      return new RawStore(dir, await openLevel(dir, dir));
+      return new RawStore(dir, await openLevel(dir, dir), undefined, undefined, dir);
     } catch (err) {
       // access() and statfs() can be wrong (a full quota, a mount turned read-only): retry through a view.
       if (err instanceof LedgerError && err.code === 'ERR_LEDGER_IO' && isWriteRefusal(err.message)) return RawStore.#openView(dir, err.message);
@@ -99,7 +106,7 @@ export class RawStore {
       throw new LedgerError('ERR_LEDGER_IO', `cannot audit ${dir} in place (${reason}) nor make a view of it in ${os.tmpdir()}: ${(err as Error).message}`);
     }
     try {
-      return new RawStore(dir, await openLevel(view.dir, dir), undefined, { view, reason });
+      return new RawStore(dir, await openLevel(view.dir, dir), undefined, { view, reason }, view.dir);
     } catch (err) {
       view.remove();
       if (err instanceof LedgerError) err.message = `${err.message} (through a view in ${os.tmpdir()}, because ${dir}: ${reason})`;
@@ -127,6 +134,13 @@ export class RawStore {
   /** Entries with gte <= key < lt, in key order, fetched in batches ahead of use. */
   cursor(gte: Uint8Array, lt: Uint8Array, batch = 1000): Cursor {
     return new Cursor(this.#db.iterator({ ...this.#read, gte: Buffer.from(gte), lt: Buffer.from(lt) }), batch);
+  }
+
+  /** Seekable iterators for a ChunkReader (a LevelDB store this audit opened only, see sharedLocation). */
+  openRange(): OpenRange | undefined {
+    if (this.sharedLocation === undefined) return undefined;
+    const db = this.#db;
+    return (gte, lt) => db.iterator({ gte, lt, highWaterMarkBytes: READ_AHEAD_BYTES }) as unknown as SeekableIterator;
   }
 
   /** The greatest entry with gte <= key < lt. */
@@ -167,7 +181,7 @@ const lockedMessage = (dir: string): string => `ledger ${dir} is open in another
 
 /** Opens the LevelDB database at `location`, naming the ledger `dir` in errors. */
 function openLevel(location: string, dir: string): Promise<Db> {
-  return openLevelDb(location, dir, false, lockedMessage(dir));
+  return openLevelDb(location, dir, false, lockedMessage(dir), { multithreading: true });
 }
 
 async function openFile(dir: string, readOnly: boolean): Promise<Db> {

@@ -1,4 +1,7 @@
 import { base58, base64, base64urlnopad, hex } from '../vendor/esm-only';
+import { byteAt } from './text';
+
+export { byteAt, fromUtf8, utf8 } from './text';
 
 export const toHex = (b: Uint8Array): string => hex.encode(b);
 export const fromHex = (s: string): Uint8Array => hex.decode(s.toLowerCase());
@@ -34,11 +37,6 @@ export function fromBase64UrlNode(s: string): Uint8Array {
 export const toBase58 = (b: Uint8Array): string => base58.encode(b);
 export const fromBase58 = (s: string): Uint8Array => base58.decode(s);
 
-const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-export const utf8 = (s: string): Uint8Array => encoder.encode(s);
-/** Decodes UTF-8, throwing on invalid sequences rather than substituting U+FFFD. */
-export const fromUtf8 = (b: Uint8Array): string => strictDecoder.decode(b);
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let n = 0;
@@ -52,12 +50,6 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** The byte at `i`; a position outside `b` is a RangeError (a parser bug, never bad input: check lengths first). */
-export function byteAt(b: Uint8Array, i: number): number {
-  const v = b[i];
-  if (v === undefined) throw new RangeError(`byte ${i} is outside ${b.length} bytes`);
-  return v;
-}
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -4,7 +4,7 @@
  */
 import { types } from 'node:util';
 import { asLedgerError, LedgerError } from '../errors';
-import { byteAt } from './bytes';
+import { byteAt } from './text';
 
 export class CborTag {
   constructor(

@@ -59,12 +59,13 @@ function causeOf(err: unknown): { code?: string; message: string } {
 export const LEVEL_OPTIONS = { writeBufferSize: 1 << 20, maxFileSize: 1 << 20, maxOpenFiles: 50 } as const;
 
 /** Opens the LevelDB database at `location` (ERR_LEDGER_LOCKED, ERR_LEDGER_CORRUPT, ERR_LEDGER_IO; `dir` names it). */
-export async function openLevelDb(location: string, dir: string, create: boolean, lockedMessage: string): Promise<Db> {
+export async function openLevelDb(location: string, dir: string, create: boolean, lockedMessage: string, opts: { multithreading?: boolean } = {}): Promise<Db> {
   const lib = loadClassicLevel();
   if (!lib.ok) throw levelUnavailable(dir, lib.reason);
   const level: Level = new lib.ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: create, ...LEVEL_OPTIONS });
   try {
-    await level.open();
+    // multithreading: worker threads of this process may open the same location (the audit's readers).
+    await level.open(opts.multithreading ? { multithreading: true } : {});
   } catch (err) {
     // abstract-level wraps the reason as `cause`, with a code; only LEVEL_LOCKED means another
     // process holds the LOCK file (a path or message that merely contains "lock" does not).

@@ -21,6 +21,8 @@ export interface RangeOptions extends ReadOptions {
   lte?: Uint8Array;
   reverse?: boolean;
   limit?: number;
+  /** LevelDB: bytes to collect per nextv() batch at most (classic-level's default is 16 KiB); the file store ignores it. */
+  highWaterMarkBytes?: number;
 }
 
 export interface WriteOptions {
