@@ -30,71 +30,28 @@ interface Loaded {
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous, lazy load of a sibling module
 const load = <M>(file: string): M => require(file) as M;
 
+/** A command whose module is required, and picked from, when the command runs. */
+function lazy<M>(file: string, pick: (m: M) => Loaded): () => Loaded {
+  return () => pick(load<M>(file));
+}
+
 const commands: Record<string, () => Loaded> = {
-  keygen: () => {
-    const m = load<typeof KeygenCmd>('./keygen');
-    return { run: m.keygen, usage: m.keygenUsage };
-  },
-  sign: () => {
-    const m = load<typeof SignCmd>('./sign');
-    return { run: m.sign, usage: m.signUsage };
-  },
-  check: () => {
-    const m = load<typeof CheckCmd>('./check');
-    return { run: m.check, usage: m.checkUsage };
-  },
-  append: () => {
-    const m = load<typeof AppendCmd>('./append');
-    return { run: m.append, usage: m.appendUsage };
-  },
-  prove: () => {
-    const m = load<typeof ProveCmd>('./prove');
-    return { run: m.prove, usage: m.proveUsage };
-  },
-  'verify-proof': () => {
-    const m = load<typeof VerifyProofCmd>('./verify-proof');
-    return { run: m.verifyProof, usage: m.verifyProofUsage };
-  },
-  export: () => {
-    const m = load<typeof ExportCmd>('./export');
-    return { run: m.exportRecords, usage: m.exportUsage };
-  },
-  info: () => {
-    const m = load<typeof InfoCmd>('./info');
-    return { run: m.info, usage: m.infoUsage };
-  },
-  migrate: () => {
-    const m = load<typeof MigrateCmd>('./migrate');
-    return { run: m.migrate, usage: m.migrateUsage };
-  },
-  convert: () => {
-    const m = load<typeof ConvertCmd>('./convert');
-    return { run: m.convert, usage: m.convertUsage };
-  },
-  contract: () => {
-    const m = load<typeof ContractCmd>('./contract');
-    return { run: m.contract, usage: m.contractUsage };
-  },
-  audit: () => {
-    const m = load<typeof AuditCmd>('./audit');
-    return { run: m.audit, usage: m.auditUsage };
-  },
-  firmware: () => {
-    const m = load<typeof FirmwareCmd>('./firmware');
-    return { run: m.firmware, usage: m.firmwareUsage };
-  },
-  witness: () => {
-    const m = load<typeof WitnessCmd>('./witness');
-    return { run: m.witness, usage: m.witnessUsage };
-  },
-  replicate: () => {
-    const m = load<typeof ReplicateCmd>('./replicate');
-    return { run: m.replicate, usage: m.replicateUsage };
-  },
-  tiles: () => {
-    const m = load<typeof TilesCmd>('./tiles');
-    return { run: m.tiles, usage: m.tilesUsage };
-  },
+  keygen: lazy<typeof KeygenCmd>('./keygen', (m) => ({ run: m.keygen, usage: m.keygenUsage })),
+  sign: lazy<typeof SignCmd>('./sign', (m) => ({ run: m.sign, usage: m.signUsage })),
+  check: lazy<typeof CheckCmd>('./check', (m) => ({ run: m.check, usage: m.checkUsage })),
+  append: lazy<typeof AppendCmd>('./append', (m) => ({ run: m.append, usage: m.appendUsage })),
+  prove: lazy<typeof ProveCmd>('./prove', (m) => ({ run: m.prove, usage: m.proveUsage })),
+  'verify-proof': lazy<typeof VerifyProofCmd>('./verify-proof', (m) => ({ run: m.verifyProof, usage: m.verifyProofUsage })),
+  export: lazy<typeof ExportCmd>('./export', (m) => ({ run: m.exportRecords, usage: m.exportUsage })),
+  info: lazy<typeof InfoCmd>('./info', (m) => ({ run: m.info, usage: m.infoUsage })),
+  migrate: lazy<typeof MigrateCmd>('./migrate', (m) => ({ run: m.migrate, usage: m.migrateUsage })),
+  convert: lazy<typeof ConvertCmd>('./convert', (m) => ({ run: m.convert, usage: m.convertUsage })),
+  contract: lazy<typeof ContractCmd>('./contract', (m) => ({ run: m.contract, usage: m.contractUsage })),
+  audit: lazy<typeof AuditCmd>('./audit', (m) => ({ run: m.audit, usage: m.auditUsage })),
+  firmware: lazy<typeof FirmwareCmd>('./firmware', (m) => ({ run: m.firmware, usage: m.firmwareUsage })),
+  witness: lazy<typeof WitnessCmd>('./witness', (m) => ({ run: m.witness, usage: m.witnessUsage })),
+  replicate: lazy<typeof ReplicateCmd>('./replicate', (m) => ({ run: m.replicate, usage: m.replicateUsage })),
+  tiles: lazy<typeof TilesCmd>('./tiles', (m) => ({ run: m.tiles, usage: m.tilesUsage })),
 };
 
 function usage(): string {
