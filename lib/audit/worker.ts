@@ -3,8 +3,8 @@
 // classic-level's `multithreading`) and reads the entries of the chunks that come without them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { checkChunk, type ChunkEntries, type ChunkJob } from './chunk';
-import { ChunkReader, READ_AHEAD_BYTES } from './chunk-reader';
-import { loadClassicLevel } from '../storage/level';
+import { ChunkReader, READ_AHEAD_BYTES, type SeekableIterator } from './chunk-reader';
+import { openLevelDb } from '../storage/level';
 
 interface Opened {
   reader: ChunkReader;
@@ -12,11 +12,8 @@ interface Opened {
 }
 
 async function open(location: string): Promise<Opened> {
-  const lib = loadClassicLevel();
-  if (!lib.ok) throw new Error(`classic-level cannot load in the audit worker: ${lib.reason}`);
-  const db = new lib.ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false });
-  await db.open({ multithreading: true, createIfMissing: false });
-  const reader = new ChunkReader((gte, lt) => db.iterator({ gte, lt, highWaterMarkBytes: READ_AHEAD_BYTES }));
+  const db = await openLevelDb(location, location, false, `ledger ${location} is locked`, { multithreading: true });
+  const reader = new ChunkReader((gte, lt) => db.iterator({ gte, lt, highWaterMarkBytes: READ_AHEAD_BYTES }) as unknown as SeekableIterator);
   return {
     reader,
     close: async () => {
