@@ -183,7 +183,7 @@ function encodeChecked<B extends Uint8Array>(r: LedgerRecord, maxBytes: number, 
   const size = out.length - room;
   if (size > maxBytes)
     throw new LedgerError('ERR_RECORD_TOO_LARGE', `record is ${size} bytes, more than the limit of ${maxBytes}`, {
-      size,
+      size: size,
       limit: maxBytes,
     });
   return out;
