@@ -5,7 +5,7 @@
 import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
-import { blockKey, blockValue, HASH_SIZE, HEAD_KEY, headValue, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
+import { blockKey, blockValue, HASH_SIZE, HEAD_KEY, headValue, MIN_STORED_LEVEL, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
 import type { LedgerRecord } from './record';
 import { SummaryBuilder } from './summary';
 
@@ -74,6 +74,13 @@ export interface Leaf {
   leaf: Uint8Array;
 }
 
+/** Puts a perfect node the tree completes, if its level is stored (format 4 derives the lower ones from the records). */
+function putNode(sink: PutSink, level: number, at: number, hash: Uint8Array): void {
+  if (level < MIN_STORED_LEVEL) return;
+  const key = nodeKey(level, at);
+  sink.put(key, nodeValue(key, hash));
+}
+
 /**
  * Puts one record at index frontier.size: its value and every Merkle node it completes;
  * appends its leaf hash to `frontier` and returns it. Replicas write with it too, so a copy
@@ -83,10 +90,7 @@ export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Arr
   const index = frontier.size;
   const leaf = leafHash(bytes);
   sink.put(recordKey(index), recordValue(leaf, bytes));
-  frontier.appendOwned(leaf, (level, at, hash) => {
-    const key = nodeKey(level, at);
-    sink.put(key, nodeValue(key, hash));
-  });
+  frontier.appendOwned(leaf, (level, at, hash) => putNode(sink, level, at, hash));
   return leaf;
 }
 
@@ -96,10 +100,7 @@ export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buf
   const leaf = leafHash(value.subarray(HASH_SIZE));
   value.set(leaf, 0);
   sink.put(recordKey(index), value);
-  frontier.appendOwned(leaf, (level, at, hash) => {
-    const key = nodeKey(level, at);
-    sink.put(key, nodeValue(key, hash));
-  });
+  frontier.appendOwned(leaf, (level, at, hash) => putNode(sink, level, at, hash));
   return leaf;
 }
 

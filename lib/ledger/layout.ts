@@ -12,9 +12,17 @@ const NODE_CHECK_SIZE = 4;
 /**
  * The storage format this version writes and reads (meta `v`). Format 1 kept a truncated SHA-256
  * as node check; format 2 kept an index entry per record (by device, type and time) where format 3
- * keeps one summary per sealed block.
+ * keeps one summary per sealed block; format 3 stored every Merkle node, format 4 none below
+ * MIN_STORED_LEVEL.
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
+
+/**
+ * The lowest tree level whose perfect nodes are stored (`n` keys). Nodes below it are derived from
+ * the leaf hashes stored in front of the records (level 0 is the leaf hash itself). At most 8, so
+ * that tile level 1 (tree level 8) is read, not recomputed.
+ */
+export const MIN_STORED_LEVEL = 1;
 
 const P_HEAD = 0x68; // 'h'
 const P_RECORD = 0x72; // 'r'
@@ -222,7 +230,7 @@ export function decodeMeta(value: Uint8Array): Meta {
     throw corrupt(`ledger meta is unreadable: ${(err as Error).message}`);
   }
   const o = v as Record<string, unknown>;
-  if (isPlain(v) && (o.v === 1 || o.v === 2))
+  if (isPlain(v) && typeof o.v === 'number' && Number.isSafeInteger(o.v) && o.v >= 1 && o.v < FORMAT_VERSION)
     throw new LedgerError(
       'ERR_LEDGER_FORMAT',
       `the ledger is in storage format ${o.v}; this version reads format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once to convert it`,

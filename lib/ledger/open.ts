@@ -17,13 +17,14 @@ import {
   headValue,
   META_KEY,
   metaValue,
+  MIN_STORED_LEVEL,
   nodeHashFromValue,
   nodeKey,
   recordKey,
   type Meta,
 } from './layout';
 import type { Db } from './lock';
-import { readNodes, rootAt } from './proofs';
+import { derivedNodeHash, readNodes, rootAt } from './proofs';
 import { readRecord, scanRecords } from './reads';
 import { SummaryBuilder } from './summary';
 
@@ -91,8 +92,8 @@ export async function openState(
 }
 
 /**
- * Loads the frontier and checks the tail: the head's hash, the last record against its
- * level-0 node, that nothing lies past the head, the last block (hash, checkpoint
+ * Loads the frontier and checks the tail: the head's hash, the last record against the
+ * lowest stored node over it, that nothing lies past the head, the last block (hash, checkpoint
  * signature, where it ends) and that the tree at the last block's size has its root;
  * reads the records of the open block for its summary.
  */
@@ -106,13 +107,18 @@ async function checkTail(db: Db, meta: Meta, verifier: NoteVerifier): Promise<Ti
   const frontier = new CompactRange(size, await readNodes(db, plan.ids));
 
   if (size > 0) {
-    const last = await readRecord(db, size - 1);
-    const key = nodeKey(0, size - 1);
-    const node = nodeHashFromValue(key, await db.get(key), 0, size - 1);
-    if (!bytesEqual(node, last.leafHash))
-      throw corrupt(`record ${size - 1} does not match its Merkle leaf node`, { index: size - 1 });
+    await readRecord(db, size - 1);
+    // The last record against the tree: the lowest stored node over it, when complete, is the hash of its leaves.
+    const at = Math.floor((size - 1) / 2 ** MIN_STORED_LEVEL);
+    if ((at + 1) * 2 ** MIN_STORED_LEVEL <= size) {
+      const key = nodeKey(MIN_STORED_LEVEL, at);
+      const node = nodeHashFromValue(key, await db.get(key), MIN_STORED_LEVEL, at);
+      if (!bytesEqual(node, await derivedNodeHash(db, MIN_STORED_LEVEL, at)))
+        throw corrupt(`record ${size - 1} does not match its Merkle node (level ${MIN_STORED_LEVEL}, index ${at})`, { index: size - 1 });
+    }
   }
-  const [nextRecord, nextNode] = await db.getMany([recordKey(size), nodeKey(0, size)]);
+  // Nothing past the head: no record, and no stored node reaching past it.
+  const [nextRecord, nextNode] = await db.getMany([recordKey(size), nodeKey(MIN_STORED_LEVEL, Math.floor(size / 2 ** MIN_STORED_LEVEL))]);
   if (nextRecord !== undefined || nextNode !== undefined)
     throw corrupt(`ledger holds a record past its head (size ${size})`, { index: size });
 
