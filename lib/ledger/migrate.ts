@@ -1,8 +1,11 @@
-// Converts a ledger directory from storage format 1 or 2 to format 3 in place.
+// Converts a ledger directory from storage format 1, 2 or 3 to format 4 in place.
 //  - 1 -> 2 changed the check stored after each Merkle node hash (a truncated SHA-256 became
 //    a CRC-32): node values are rewritten.
 //  - 2 -> 3 replaced the per-record index entries (`d`, `t`, `s`) with one summary per sealed
 //    block (`i`): summaries are written from the records, then the old entries deleted.
+//  - 3 -> 4 stores no Merkle node below MIN_STORED_LEVEL: those `n` keys are deleted (each
+//    level-0 node checked against its record's stored leaf hash first: a disagreeing copy is
+//    evidence the audit of the old version must see, so the migration refuses it).
 // Records, blocks, checkpoints and the head stay byte for byte. Every step is in synced
 // batches and can be re-run after an interruption (a converted node is recognised by its new
 // check, a summary already written is kept, deleting is idempotent); the meta's `v` is written last.
@@ -18,6 +21,10 @@ import {
   indexOfKey,
   META_KEY,
   metaValue,
+  MIN_STORED_LEVEL,
+  nodeHashFromValue,
+  nodeKey,
+  recordKey,
   nodeValue,
   OLD_INDEX_PREFIXES,
   summaryKey,
@@ -40,6 +47,8 @@ export interface MigrationResult {
   summaries: number;
   /** Format 2 index entries deleted. */
   removed: number;
+  /** Nodes below MIN_STORED_LEVEL deleted (formats 1 to 3). */
+  lowNodes: number;
 }
 
 export interface MigrationOptions {
@@ -94,13 +103,16 @@ export async function migrateLedger(dir: string, opts: MigrationOptions = {}): P
     const metaBytes = await db.get(META_KEY);
     if (metaBytes === undefined) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
     const meta = decodeCbor(metaBytes) as Record<string, unknown>;
-    const result: MigrationResult = { from: Number(meta.v), to: FORMAT_VERSION, nodes: 0, summaries: 0, removed: 0 };
+    const result: MigrationResult = { from: Number(meta.v), to: FORMAT_VERSION, nodes: 0, summaries: 0, removed: 0, lowNodes: 0 };
     if (meta.v === FORMAT_VERSION) return result;
-    if (meta.v !== 1 && meta.v !== 2)
+    if (meta.v !== 1 && meta.v !== 2 && meta.v !== 3)
       throw new LedgerError('ERR_LEDGER_FORMAT', `ledger ${dir} is in storage format ${String(meta.v)}, which this version cannot migrate`);
     if (meta.v === 1) result.nodes = await convertNodes(db, batches);
-    result.summaries = await writeSummaries(db, batches);
-    result.removed = await removeOldIndexes(db, batches);
+    if (meta.v !== 3) {
+      result.summaries = await writeSummaries(db, batches);
+      result.removed = await removeOldIndexes(db, batches);
+    }
+    result.lowNodes = await removeLowNodes(db, batches);
     await batches.flush();
     await db.put(
       META_KEY,
@@ -152,6 +164,34 @@ async function removeOldIndexes(db: Db, batches: Batches): Promise<number> {
   let removed = 0;
   for (const prefix of OLD_INDEX_PREFIXES) {
     for await (const key of db.keys({ gte: Buffer.from([prefix]), lt: Buffer.from([prefix + 1]) })) {
+      await batches.del(key);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/** Format 3 -> 4: deletes every node below MIN_STORED_LEVEL, after checking each level-0 node against its record's leaf hash. */
+async function removeLowNodes(db: Db, batches: Batches): Promise<number> {
+  let removed = 0;
+  for (let level = 0; level < MIN_STORED_LEVEL; level++) {
+    for await (const [key, value] of db.iterator({ gte: nodeKey(level, 0), lt: nodeKey(level + 1, 0) })) {
+      if (level === 0 && key.length === 10) {
+        const index = indexOfKey(key);
+        const record = await db.get(recordKey(index));
+        let ok = false;
+        try {
+          ok = record !== undefined && record.length > HASH_SIZE && nodeHashFromValue(key, value, 0, index).every((b, i) => b === record[i]);
+        } catch {
+          ok = false;
+        }
+        if (!ok)
+          throw new LedgerError(
+            'ERR_LEDGER_CORRUPT',
+            `the level-0 node of record ${index} does not match the record's stored leaf hash: audit the ledger with the version that wrote it before migrating`,
+            { index },
+          );
+      }
       await batches.del(key);
       removed++;
     }
