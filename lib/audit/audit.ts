@@ -19,9 +19,11 @@ import { Findings, nodePos, recordPos } from './findings';
 import { SummaryChecker } from './summaries';
 import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
 import {
+  FORMAT_VERSION,
   HASH_SIZE,
   HEAD_KEY,
   META_KEY,
+  MIN_STORED_LEVEL,
   PREFIX_BLOCK,
   PREFIX_RECORD,
   blockKey,
@@ -91,7 +93,7 @@ class Auditor {
     this.#opts = opts;
     this.#findings = new Findings(opts.maxFindings);
     this.#devices = new DeviceChecker(this.#findings, opts.deviceKeys);
-    this.#k = Math.min(20, Math.max(1, Math.floor(opts.chunkLevel ?? DEFAULT_CHUNK_LEVEL)));
+    this.#k = Math.min(20, Math.max(1, MIN_STORED_LEVEL, Math.floor(opts.chunkLevel ?? DEFAULT_CHUNK_LEVEL)));
     this.#width = 2 ** this.#k;
   }
 
@@ -118,6 +120,7 @@ class Auditor {
       chain.checkNewest();
       chain.finish(treeSize);
       await this.#nodesBeyond(treeSize);
+      await this.#lowNodes();
       await summaries.finish();
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
     } finally {
@@ -155,7 +158,7 @@ class Auditor {
     choice: ReturnType<typeof chooseTrust>;
     head: ReturnType<typeof readHead>;
     recordCount: number;
-    /** One past the last stored record or leaf. */
+    /** One past the last stored record. */
     storedSize: number;
     blockCount: number;
     treeSize: number;
@@ -166,13 +169,11 @@ class Auditor {
     const choice = chooseTrust(this.#opts.trustedKey, meta, name, this.#findings);
     const head = readHead(await store.get(HEAD_KEY), this.#findings);
     const lastRecord = await store.last(recordKey(0), Uint8Array.of(PREFIX_RECORD + 1));
-    const lastLeaf = await store.last(nodeKey(0, 0), nodeKey(1, 0));
     const lastBlock = await store.last(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1));
     const recordCount = lastRecord ? (recordKeyIndex(lastRecord[0]) ?? -1) + 1 : 0;
-    const leafCount = lastLeaf ? (nodeKeyIndex(lastLeaf[0]) ?? -1) + 1 : 0;
     const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) ?? -1) + 1 : 0;
     // A damaged head (its hash fails) does not get to stretch the tree.
-    const storedSize = Math.max(recordCount, leafCount);
+    const storedSize = recordCount;
     const treeSize = Math.max(storedSize, head?.intact ? head.size : 0);
     return { trust: { name, verifier: choice.verifier }, choice, head, recordCount, storedSize, blockCount, treeSize };
   }
@@ -218,12 +219,12 @@ class Auditor {
 
     // This thread's cursors, when it reads the chunks (no workers, or a database given open or in file storage).
     const records = reading ? undefined : store.cursor(recordKey(start), Uint8Array.of(PREFIX_RECORD + 1));
-    const leafNodes = reading ? undefined : store.cursor(nodeKey(0, start), nodeKey(1, 0));
-    const levels: Cursor[] = leafNodes ? [leafNodes] : [];
-    if (!reading) for (let l = 1; l <= k; l++) levels.push(store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
+    // Per level 0..k: a cursor over the stored nodes (none below MIN_STORED_LEVEL: format 4 stores none there).
+    const levels: (Cursor | undefined)[] = [];
+    if (!reading) for (let l = 0; l <= k; l++) levels.push(l < MIN_STORED_LEVEL ? undefined : store.cursor(nodeKey(l, Math.floor(start / 2 ** l)), nodeKey(l + 1, 0)));
     const probe = reading && openRange ? new NextStored(openRange) : undefined;
     const nextStored = async (at: number): Promise<number> => {
-      if (records && leafNodes) return this.#nextStored(records, leafNodes, treeSize);
+      if (records) return this.#nextStored(records, treeSize);
       return Math.min((await probe?.at(at)) ?? treeSize, treeSize);
     };
     try {
@@ -267,7 +268,10 @@ class Auditor {
         if (records) {
           const pack = new PackBuilder();
           await this.#readRecords(records, end, pack.section());
-          for (const [l, level] of levels.entries()) await this.#readNodes(level, Math.floor(end / 2 ** l), pack.section());
+          for (const [l, level] of levels.entries()) {
+            const section = pack.section();
+            if (level) await this.#readNodes(level, Math.floor(end / 2 ** l), section);
+          }
           const [recordPack, ...nodePacks] = pack.build();
           job.records = recordPack; // the records' section, started first above
           job.nodes = nodePacks;
@@ -291,7 +295,7 @@ class Auditor {
       await pool.close();
       await Promise.all([
         records?.close(),
-        ...levels.map((c) => c.close()),
+        ...levels.map((c) => c?.close()),
         ...[...this.#upper.values()].map((c) => c.close()),
         probe?.close(),
         inThread?.close(),
@@ -301,15 +305,15 @@ class Auditor {
 
   /**
    * Where a run of missing records starting at `at` ends, when it spans more than a chunk:
-   * the start of the chunk holding the next stored record or level-0 node, `stored` (or the tree's end).
+   * the start of the chunk holding the next stored record, `stored` (or the tree's end).
    */
   #gapEnd(stored: number, at: number, treeSize: number): number | undefined {
     if (stored - at <= this.#width) return undefined;
     return stored >= treeSize ? treeSize : Math.floor(stored / this.#width) * this.#width;
   }
 
-  /** The next stored record or level-0 node at this thread's cursors (or the tree's end). */
-  async #nextStored(records: Cursor, leaves: Cursor, treeSize: number): Promise<number> {
+  /** The next stored record at this thread's cursor (or the tree's end). */
+  async #nextStored(records: Cursor, treeSize: number): Promise<number> {
     const next = async (c: Cursor, index: (key: Uint8Array) => number | undefined): Promise<number> => {
       for (;;) {
         if (!c.ready) await c.fill();
@@ -320,16 +324,16 @@ class Auditor {
         c.take(); // not a key of the format
       }
     };
-    return Math.min(await next(records, recordKeyIndex), await next(leaves, nodeKeyIndex));
+    return next(records, recordKeyIndex);
   }
 
-  /** Records [from, to) and their level-0 nodes are all missing: one finding; nothing above them can be recomputed. */
+  /** Records [from, to) are all missing: one finding; nothing above them can be recomputed. */
   async #skipGap(from: number, to: number, chain: BlockChain): Promise<void> {
     const n = to - from;
     this.#findings.add(recordPos(from), {
       kind: 'missing',
       index: from,
-      detail: `records ${from}..${to - 1} are missing (${n} records and their level-0 nodes)`,
+      detail: `records ${from}..${to - 1} are missing (${n} records)`,
     });
     this.#lastBroken = to - 1;
     await chain.ensure(to);
@@ -442,7 +446,7 @@ class Auditor {
 
   /** Stored nodes that no tree of `treeSize` leaves has. */
   async #nodesBeyond(treeSize: number): Promise<void> {
-    for (let level = 0; level <= MAX_LEVEL; level++) {
+    for (let level = MIN_STORED_LEVEL; level <= MAX_LEVEL; level++) {
       const e = await this.#store.first(nodeKey(level, Math.floor(treeSize / 2 ** level)), nodeKey(level + 1, 0));
       const index = e && nodeKeyIndex(e[0]);
       if (index === undefined) continue;
@@ -452,6 +456,32 @@ class Auditor {
         index: first,
         detail: `stored node (level ${level}, index ${index}) lies beyond the tree of ${treeSize} records`,
       });
+    }
+  }
+
+  /** Keys of nodes below MIN_STORED_LEVEL: a format 4 ledger stores none (their hashes come from the records). */
+  async #lowNodes(): Promise<void> {
+    for (let level = 0; level < MIN_STORED_LEVEL; level++) {
+      const cursor = this.#store.cursor(nodeKey(level, 0), nodeKey(level + 1, 0), 64);
+      try {
+        for (;;) {
+          if (!cursor.ready) await cursor.fill();
+          const e = cursor.take();
+          if (!e) break;
+          const index = nodeKeyIndex(e[0]);
+          const first = index === undefined ? 0 : index * 2 ** level;
+          this.#findings.add(index === undefined ? recordPos(0) : nodePos(level, first), {
+            kind: 'merkle-node',
+            index: first,
+            detail:
+              index === undefined
+                ? `a key of ${e[0].length} bytes lies among the nodes of level ${level}, which format ${FORMAT_VERSION} does not store`
+                : `stored node (level ${level}, index ${index}): format ${FORMAT_VERSION} stores no node below level ${MIN_STORED_LEVEL} (its hash comes from the records)`,
+          });
+        }
+      } finally {
+        await cursor.close();
+      }
     }
   }
 

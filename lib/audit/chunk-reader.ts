@@ -3,10 +3,10 @@
 // worker reads its own chunks (LevelDB opened with `multithreading`), so turning entries
 // into JavaScript buffers, the largest cost of an audit after hashing, is spread over the
 // cores instead of queued on the thread that merges. Same keys and ranges as the main
-// thread's cursors (audit.ts): records [start, end), nodes of level l [start/2^l, end/2^l),
-// keys of another shape skipped.
+// thread's cursors (audit.ts): records [start, end), nodes of level l [start/2^l, end/2^l)
+// for the stored levels (>= MIN_STORED_LEVEL), keys of another shape skipped.
 import type { ChunkEntries, Entries } from './chunk';
-import { nodeKey, nodeKeyIndex, PREFIX_RECORD, recordKey, recordKeyIndex } from './layout';
+import { MIN_STORED_LEVEL, nodeKey, nodeKeyIndex, PREFIX_RECORD, recordKey, recordKeyIndex } from './layout';
 
 /** A classic-level iterator: ranges are read in order, and it seeks forward between chunks. */
 export interface SeekableIterator {
@@ -85,7 +85,8 @@ export class ChunkReader {
 
   async #readNow(span: ChunkSpan): Promise<ChunkEntries> {
     const reads = [this.#range(RECORDS, span.start, span.end)];
-    for (let l = 0; l <= span.level; l++) reads.push(this.#range(l, Math.floor(span.start / 2 ** l), Math.floor(span.end / 2 ** l)));
+    for (let l = 0; l <= span.level; l++)
+      reads.push(l < MIN_STORED_LEVEL ? Promise.resolve({ ids: [], values: [] }) : this.#range(l, Math.floor(span.start / 2 ** l), Math.floor(span.end / 2 ** l)));
     const [records, ...nodes] = await Promise.all(reads);
     return { records: records as Entries, nodes };
   }
@@ -121,9 +122,8 @@ export class ChunkReader {
 }
 
 /**
- * The first stored index at or after a position, of records or of level-0 nodes (keys of
- * other shapes skipped): where the audit looks for runs of missing chunks. One iterator
- * each, sought forward.
+ * The first stored record index at or after a position (keys of other shapes skipped):
+ * where the audit looks for runs of missing chunks. One iterator, sought forward.
  */
 export class NextStored {
   readonly #its: { it: SeekableIterator; key: (i: number) => Uint8Array; index: (key: Uint8Array) => number | undefined }[];
@@ -131,11 +131,10 @@ export class NextStored {
   constructor(open: OpenRange) {
     this.#its = [
       { it: open(buf(recordKey(0)), buf(Uint8Array.of(PREFIX_RECORD + 1))), key: recordKey, index: recordKeyIndex },
-      { it: open(buf(nodeKey(0, 0)), buf(nodeKey(1, 0))), key: (i) => nodeKey(0, i), index: nodeKeyIndex },
     ];
   }
 
-  /** The smallest index >= `at` holding a record or a level-0 node; undefined when none does. */
+  /** The smallest index >= `at` holding a record; undefined when none does. */
   async at(at: number): Promise<number | undefined> {
     const found = await Promise.all(
       this.#its.map(async ({ it, key, index }) => {

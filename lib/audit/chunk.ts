@@ -1,12 +1,12 @@
 // Checks one aligned run of leaves [start, end) inside [base, base + 2^level):
-// record hashes and decoding, the level-0 nodes, every perfect node that completes
-// inside the run (recomputed with CompactRange), and device envelope signatures.
+// record hashes and decoding, every stored perfect node (levels >= MIN_STORED_LEVEL) that
+// completes inside the run (recomputed from the records), and device envelope signatures.
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { performance } from 'node:perf_hooks';
 import type * as Signed from './chunk-signed';
 import { Frontier } from './frontier';
 import { nodePos, recordPos } from './findings';
-import { HASH_SIZE, nodeValueIntact, readNodeAt, type StoredNode } from './layout';
+import { HASH_SIZE, MIN_STORED_LEVEL, nodeValueIntact, readNodeAt } from './layout';
 import { packedValue, type Packed } from './pack';
 import {
   ENROL_TYPES,
@@ -21,7 +21,7 @@ import {
   type RecordView,
 } from './records';
 import { scanRecord } from './record-scan';
-import { hashBytes, hashString, holdsHash, leafHashString } from './sha';
+import { hashBytes, hashString, holdsHash, leafHashString, nodeHashString } from './sha';
 import type { Finding } from './types';
 
 export interface ChunkJob {
@@ -38,7 +38,7 @@ export interface ChunkJob {
    * thread that checks the chunk reads them itself (chunk-reader.ts), as are the nodes.
    */
   records?: Packed;
-  /** Per level 0..level: stored nodes (index, value) that complete in (start, end], in index order. */
+  /** Per level 0..level: stored nodes (index, value) that complete in (start, end], in index order (none below MIN_STORED_LEVEL). */
   nodes?: Packed[];
   /** Tree sizes in [start, end] whose frontier the caller needs (block ends), ascending. */
   sizes: number[];
@@ -159,7 +159,7 @@ export interface ChunkResult {
   /** The recomputed root of the whole 2^level subtree, when the run completed it. */
   root?: Uint8Array;
   events: DeviceEvent[];
-  /** The last leaf whose hash could not be known (record and level-0 node both unusable). */
+  /** The last leaf whose hash could not be known (its record missing or shorter than a leaf hash). */
   lastBroken?: number;
   checked: { records: number; nodes: number; signatures: number };
   /** Security records by code: records, and the rejections they count. */
@@ -187,7 +187,7 @@ export interface Entries {
   values: readonly Uint8Array[];
 }
 
-/** A chunk's stored entries: its records, and its nodes per level 0..level. */
+/** A chunk's stored entries: its records, and its nodes per level 0..level (empty below MIN_STORED_LEVEL). */
 export interface ChunkEntries {
   records: Entries;
   nodes: Entries[];
@@ -213,6 +213,15 @@ export function checkChunk(job: ChunkJob, entries: ChunkEntries = packedEntries(
   return result;
 }
 
+interface Doubt {
+  index: number;
+  /** The hash of the record bytes (the stored leaf hash is what the tree was built with). */
+  computed: string;
+  bytes: Uint8Array;
+  parsed: { record?: RecordView; problem?: string };
+  ctx: { time?: number; device?: string };
+}
+
 class ChunkChecker {
   readonly #job: ChunkJob;
   readonly #entries: ChunkEntries;
@@ -222,6 +231,12 @@ class ChunkChecker {
   #sizeAt = 0;
   #missingFrom: number | undefined;
   readonly #facts: FactsBuilder;
+  /** Leaf hashes of the current aligned group of 2^MIN_STORED_LEVEL leaves (the subtree of the lowest stored node). */
+  #group: string[] = [];
+  #groupFirst = -1;
+  /** A record whose bytes and stored leaf hash disagree, until the stored node over it tells which is right. */
+  #doubt: Doubt | undefined;
+  #reordered = false;
 
   constructor(job: ChunkJob, entries: ChunkEntries) {
     this.#job = job;
@@ -237,15 +252,23 @@ class ChunkChecker {
       job.start - job.base,
       job.frontier.map((h) => hashString(h)),
     );
-    const visit = (level: number, index: number, hash: string): void => this.#visit(level, index, hash);
+    const visit = (level: number, index: number, hash: string): string | undefined => this.#visit(level, index, hash);
     this.#frontierAt(job.start, tree);
+    const width = 2 ** MIN_STORED_LEVEL;
     for (let i = job.start; i < job.end; i++) {
-      const value = this.#takeRecord(i);
-      const node0 = this.#takeNode(0, i);
-      tree.append(this.#leaf(i, value, node0), visit);
+      if (i % width === 0 || this.#groupFirst < 0) {
+        this.#resolveDoubt(undefined);
+        this.#group = [];
+        this.#groupFirst = i;
+      }
+      const leaf = this.#leaf(i, this.#takeRecord(i));
+      this.#group.push(leaf);
+      tree.append(leaf, visit);
       this.#frontierAt(i + 1, tree);
     }
+    this.#resolveDoubt(undefined);
     this.#flushMissing(job.end);
+    if (this.#reordered) this.#out.events.sort((a, b) => a.index - b.index);
     this.#out.indexed = this.#facts.build();
     if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) {
       const root = tree.hashes()[0];
@@ -293,85 +316,112 @@ class ChunkChecker {
     return value;
   }
 
-  /** Perfect nodes above level 0 that complete as leaves are appended. */
-  #visit(level: number, within: number, hash: string): void {
+  /**
+   * Perfect nodes above level 0 that complete as leaves are appended: the stored ones
+   * (levels >= MIN_STORED_LEVEL) are compared. Returns the hash to build on when the node
+   * over a doubtful leaf shows which of its two copies the tree holds.
+   */
+  #visit(level: number, within: number, hash: string): string | undefined {
+    if (level < MIN_STORED_LEVEL) return undefined;
     const index = this.#job.base / 2 ** level + within;
     const first = index * 2 ** level;
     const value = this.#takeNode(level, index);
     const broken = this.#out.lastBroken;
-    if (broken !== undefined && broken >= first) return; // its children are unknown
-    if (value && nodeValueIntact(level, index, value) && holdsHash(value, 0, hash)) return;
+    if (broken !== undefined && broken >= first) return undefined; // its children are unknown
+    if (value && nodeValueIntact(level, index, value) && holdsHash(value, 0, hash)) {
+      if (level === MIN_STORED_LEVEL) this.#resolveDoubt(false);
+      return undefined;
+    }
     const stored = value && readNodeAt(level, index, value);
-    if (stored?.intact && holdsHash(stored.hash, 0, hash)) return;
+    if (stored?.intact && holdsHash(stored.hash, 0, hash)) {
+      if (level === MIN_STORED_LEVEL) this.#resolveDoubt(false);
+      return undefined;
+    }
+    if (level === MIN_STORED_LEVEL && this.#doubt && stored?.intact) {
+      // The other copy of the doubtful leaf may be the one the tree holds.
+      const alt = this.#groupHash(this.#doubt);
+      if (alt !== undefined && holdsHash(stored.hash, 0, alt)) {
+        this.#resolveDoubt(true);
+        return alt;
+      }
+    }
+    if (level === MIN_STORED_LEVEL) this.#resolveDoubt(undefined);
     const where = `node (level ${level}, index ${index}) over records ${first}..${first + 2 ** level - 1}`;
     const pos = nodePos(level, first);
     if (!stored) this.#add('missing', first, `${where} is missing`, {}, pos);
     else if (!stored.intact) this.#add('merkle-node', first, `${where}: ${stored.why}`, {}, pos);
     else this.#add('merkle-node', first, `${where} differs from the hash of its children`, {}, pos);
+    return undefined;
+  }
+
+  /** The hash of the current group with the doubtful leaf's other copy (undefined unless the whole group lies in this chunk). */
+  #groupHash(doubt: Doubt): string | undefined {
+    const width = 2 ** MIN_STORED_LEVEL;
+    if (this.#group.length !== width || this.#groupFirst % width !== 0) return undefined;
+    let row = this.#group.map((h, at) => (this.#groupFirst + at === doubt.index ? doubt.computed : h));
+    while (row.length > 1) {
+      const next: string[] = [];
+      for (let at = 0; at < row.length; at += 2) next.push(nodeHashString(row[at]!, row[at + 1]!));
+      row = next;
+    }
+    return row[0];
   }
 
   /**
-   * Decides the leaf hash to build the tree with, from three copies: the hash of the
-   * record bytes (c), the leaf hash stored before them (s) and the level-0 node (n).
-   * One damaged copy is outvoted by the other two, so one corruption yields one finding
-   * at its own place instead of a cascade of wrong parents and roots.
+   * Reports the doubtful leaf, if any: `bytesRight` true when the stored node over it holds its
+   * bytes' hash (the stored leaf hash is damaged), false when it holds the stored leaf hash (the
+   * bytes were changed), undefined when no intact stored node decides.
    */
-  #leaf(i: number, value: Uint8Array | undefined, node0Value: Uint8Array | undefined): string {
-    // The usual case first: record, its stored leaf hash and an intact level-0 node all agree.
-    if (value && value.length >= HASH_SIZE && node0Value && nodeValueIntact(0, i, node0Value)) {
-      const computed = leafHashString(value);
-      if (holdsHash(value, 0, computed) && holdsHash(node0Value, 0, computed)) {
-        this.#flushMissing(i);
-        this.#out.checked.records++;
-        const bytes = value.subarray(HASH_SIZE);
-        this.#checkRecord(i, bytes, this.#parse(i, bytes));
-        return computed;
-      }
-    }
-    const node0 = node0Value && readNodeAt(0, i, node0Value);
-    const n = node0?.intact ? hashString(node0.hash) : undefined;
-    const nodeProblem = (): void => this.#leafNodeProblem(i, node0);
-    if (!value && !node0) {
-      // Record and leaf both gone: consecutive ones are one finding.
+  #resolveDoubt(bytesRight: boolean | undefined): void {
+    const d = this.#doubt;
+    if (!d) return;
+    this.#doubt = undefined;
+    const i = d.index;
+    if (bytesRight === true) {
+      this.#add('record-hash', i, `stored leaf hash of record ${i} is damaged (the record bytes match the tree)`, d.ctx);
+      const at = this.#events();
+      this.#checkRecord(i, d.bytes, d.parsed, d.ctx);
+      if (this.#events() !== at) this.#reordered = true;
+    } else if (bytesRight === false)
+      this.#add('record-hash', i, `record ${i} bytes do not match its leaf hash (the leaf hash matches the tree: the bytes were changed)`, d.ctx);
+    else this.#add('record-hash', i, `record ${i} bytes do not match its stored leaf hash (no stored node over it tells which is damaged)`, d.ctx);
+  }
+
+  #events(): number {
+    return this.#out.events.length;
+  }
+
+  /**
+   * The leaf hash to build the tree with, from two copies: the hash of the record bytes and
+   * the leaf hash stored before them. When they disagree the stored one is used and the record
+   * is held in doubt until the lowest stored node over it (#visit) shows which copy the tree
+   * holds: one corruption yields one finding at its own place, not a cascade of wrong parents.
+   */
+  #leaf(i: number, value: Uint8Array | undefined): string {
+    if (!value) {
+      // Consecutive missing records are one finding.
       if (this.#missingFrom === undefined) this.#missingFrom = i;
       this.#out.lastBroken = i;
       return UNKNOWN_LEAF;
     }
     this.#flushMissing(i);
-    if (!value || value.length < HASH_SIZE) {
-      if (!value) this.#add('missing', i, `record ${i} is missing`);
-      else this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
-      if (n) return n;
-      nodeProblem();
+    if (value.length < HASH_SIZE) {
+      this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
       this.#out.lastBroken = i;
       return UNKNOWN_LEAF;
     }
     this.#out.checked.records++;
-    const bytes = value.subarray(HASH_SIZE);
-    const stored = hashString(value);
     const computed = leafHashString(value);
+    const bytes = value.subarray(HASH_SIZE);
     const parsed = this.#parse(i, bytes);
-    const ctx = parsed.record ?? peekRecordContext(bytes);
-    let leaf: string;
-    let authentic: boolean;
-    if (computed === stored) {
-      if (n && n !== computed)
-        this.#add('leaf-node', i, `record ${i} and its stored leaf hash agree, but the tree's level-0 node holds another leaf: the record was replaced (or the node changed)`, ctx);
-      else nodeProblem();
-      [leaf, authentic] = [computed, true];
-    } else if (n === computed) {
-      this.#add('record-hash', i, `stored leaf hash of record ${i} is damaged (the record bytes match the tree)`, ctx);
-      [leaf, authentic] = [computed, true];
-    } else if (n === stored) {
-      this.#add('record-hash', i, `record ${i} bytes do not match its leaf hash (the leaf hash matches the tree: the bytes were changed)`, ctx);
-      [leaf, authentic] = [stored, false];
-    } else {
-      this.#add('record-hash', i, `record ${i}: bytes, stored leaf hash and level-0 node disagree`, ctx);
-      nodeProblem();
-      [leaf, authentic] = [computed, false];
+    if (holdsHash(value, 0, computed)) {
+      this.#checkRecord(i, bytes, parsed);
+      return computed;
     }
-    if (authentic) this.#checkRecord(i, bytes, parsed, ctx);
-    return leaf;
+    const ctx = parsed.record ?? peekRecordContext(bytes);
+    this.#resolveDoubt(undefined); // two in one group: the node cannot tell them apart
+    this.#doubt = { index: i, computed, bytes, parsed, ctx };
+    return hashString(value);
   }
 
   /** A record's bytes read: by the fast scanner, else by lib/codec (whose verdict counts). Decodable ones count in their block's summary. */
@@ -395,20 +445,13 @@ class ChunkChecker {
     this.#event(i, record);
   }
 
-  /** Reports the run of missing records (and their level-0 nodes) that ends before `end`. */
+  /** Reports the run of missing records that ends before `end`. */
   #flushMissing(end: number): void {
     const from = this.#missingFrom;
     if (from === undefined) return;
     this.#missingFrom = undefined;
-    if (end - from === 1) {
-      this.#add('missing', from, `record ${from} is missing`);
-      this.#add('missing', from, `level-0 node of record ${from} is missing`);
-    } else this.#add('missing', from, `records ${from}..${end - 1} are missing (${end - from} records and their level-0 nodes)`);
-  }
-
-  #leafNodeProblem(i: number, node0: StoredNode | undefined): void {
-    if (!node0) this.#add('missing', i, `level-0 node of record ${i} is missing`);
-    else if (!node0.intact) this.#add('leaf-node', i, `level-0 node of record ${i}: ${node0.why}`);
+    if (end - from === 1) this.#add('missing', from, `record ${from} is missing`);
+    else this.#add('missing', from, `records ${from}..${end - 1} are missing (${end - from} records)`);
   }
 
   #event(index: number, record: RecordView): void {

@@ -20,8 +20,12 @@ export class Frontier {
     return [...this.#hashes];
   }
 
-  /** Appends a leaf hash; `node` sees each perfect node above level 0 it completes (level, index within the subtree). */
-  append(leaf: string, node: (level: number, index: number, hash: string) => void): void {
+  /**
+   * Appends a leaf hash; `node` sees each perfect node above level 0 it completes (level, index
+   * within the subtree), and may return another hash to build on in its place (the audit's
+   * choice between two copies of a leaf, decided by the stored node over it).
+   */
+  append(leaf: string, node: (level: number, index: number, hash: string) => string | undefined): void {
     let index = this.#size;
     let level = 0;
     let hash = leaf;
@@ -29,7 +33,7 @@ export class Frontier {
       hash = nodeHashString(this.#hashes.pop() as string, hash);
       level++;
       index = (index - 1) / 2;
-      node(level, index, hash);
+      hash = node(level, index, hash) ?? hash;
     }
     this.#hashes.push(hash);
     this.#size++;

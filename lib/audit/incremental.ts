@@ -11,9 +11,9 @@ import type { DeviceEvent } from './chunk';
 import { verifyDeviceEnvelope } from './chunk-signed';
 import type { DeviceChecker } from './devices';
 import { POS_START, recordPos, type Findings } from './findings';
-import { blockKey, nodeKey, PREFIX_SUMMARY, readNodeValue, recordKey, recordKeyIndex, summaryKey, HASH_SIZE } from './layout';
+import { blockKey, MIN_STORED_LEVEL, nodeKey, PREFIX_SUMMARY, readNodeValue, recordKey, recordKeyIndex, summaryKey, HASH_SIZE } from './layout';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
-import { leafHashOfValue } from './sha';
+import { hashBytes, holdsHash, leafHashOfValue, leafHashString, nodeHashString } from './sha';
 import type { RawStore } from './store';
 import { readSummary, type Summary } from './summaries';
 
@@ -24,10 +24,31 @@ export interface TrustedStart {
   frontier: Uint8Array[];
 }
 
-/** Fetches stored perfect nodes; `problem` names the first one that is missing or damaged. */
+/**
+ * Fetches the hashes of perfect nodes: stored ones with their check, those below
+ * MIN_STORED_LEVEL from the records' stored leaf hashes (each checked against its bytes);
+ * `problem` names the first one that is missing or damaged.
+ */
 export async function readNodes(store: RawStore, ids: NodeId[]): Promise<{ hashes: Uint8Array[]; problem?: string }> {
   const hashes: Uint8Array[] = [];
   for (const { level, index } of ids) {
+    if (level < MIN_STORED_LEVEL) {
+      let row: string[] = [];
+      for (let i = index * 2 ** level; i < (index + 1) * 2 ** level; i++) {
+        const value = await store.get(recordKey(i));
+        if (!value || value.length < HASH_SIZE) return { hashes, problem: `record ${i} is missing` };
+        const leaf = leafHashString(Uint8Array.from(value));
+        if (!holdsHash(value, 0, leaf)) return { hashes, problem: `record ${i} does not match its stored leaf hash` };
+        row.push(leaf);
+      }
+      while (row.length > 1) {
+        const next: string[] = [];
+        for (let at = 0; at < row.length; at += 2) next.push(nodeHashString(row[at]!, row[at + 1]!));
+        row = next;
+      }
+      hashes.push(hashBytes(row[0]!));
+      continue;
+    }
     const key = nodeKey(level, index);
     const value = await store.get(key);
     if (!value) return { hashes, problem: `node (level ${level}, index ${index}) is missing` };

@@ -15,7 +15,13 @@ export const META_KEY = utf8('mmeta');
 export const HEAD_KEY = utf8('h');
 
 /** The storage format (meta `v`) this audit reads. */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
+
+/**
+ * The lowest tree level whose nodes a format 4 ledger stores: nodes below it are derived from
+ * the leaf hashes stored with the records, and a stored one is a finding.
+ */
+export const MIN_STORED_LEVEL = 1;
 
 export const HASH_SIZE = 32;
 export const NODE_CHECKSUM_SIZE = 4;

@@ -48,10 +48,11 @@ export function readMeta(value: Uint8Array | undefined, findings: Findings): Met
     add('ledger meta has no name');
     return undefined;
   }
-  if (v.v === 1 || v.v === 2 || (typeof v.v === 'number' && v.v > FORMAT_VERSION))
+  const older = v.v === 1 || v.v === 2 || v.v === 3;
+  if (older || (typeof v.v === 'number' && v.v > FORMAT_VERSION))
     throw new LedgerError(
       'ERR_LEDGER_FORMAT',
-      v.v === 1 || v.v === 2
+      older
         ? `the ledger is in storage format ${v.v}; this version audits format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once (on a copy, to keep the original)`
         : `the ledger is in storage format ${String(v.v)}, newer than this version audits (${FORMAT_VERSION})`,
       { format: v.v },
