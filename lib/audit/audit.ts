@@ -344,16 +344,17 @@ class Auditor {
   async #absorb(f: InFlight, top: CompactRange, chain: BlockChain, start: number, total: number): Promise<ChunkResult> {
     const res = await f.result;
     this.#findings.addAll(res.findings);
+    const before = this.#lastBroken;
     if (res.lastBroken !== undefined) this.#lastBroken = Math.max(this.#lastBroken ?? 0, res.lastBroken);
     const full = f.end - f.base === this.#width;
     const upper = top.hashes();
-    const settle = (size: number, root: () => Uint8Array): void => {
-      const broken = this.#lastBroken !== undefined && this.#lastBroken < size;
-      chain.settle(size, broken ? undefined : root(), broken ? `the hash of record ${this.#lastBroken} is unknown` : undefined);
+    const settle = (size: number, root: () => Uint8Array, unknown = this.#lastBroken): void => {
+      const broken = unknown !== undefined && unknown < size;
+      chain.settle(size, broken ? undefined : root(), broken ? `the hash of record ${unknown} is unknown` : undefined);
     };
     // Inside the chunk: the upper frontier (perfect subtrees before `base`) then the chunk's own.
-    for (const { size, hashes } of res.frontiers) {
-      if (!full || size < f.end) settle(size, () => rootPlan(size).rehash([...upper, ...hashes])[0]);
+    for (const { size, hashes, unknown } of res.frontiers) {
+      if (!full || size < f.end) settle(size, () => rootPlan(size).rehash([...upper, ...hashes])[0], unknown ?? before);
     }
     if (full) {
       const completed: [NodeId, Uint8Array][] = [];
@@ -465,18 +466,15 @@ class Auditor {
       const cursor = this.#store.cursor(nodeKey(level, 0), nodeKey(level + 1, 0), 64);
       try {
         for (;;) {
-          if (!cursor.ready) await cursor.fill();
-          const e = cursor.take();
+          const e = await cursor.next();
           if (!e) break;
           const index = nodeKeyIndex(e[0]);
-          const first = index === undefined ? 0 : index * 2 ** level;
-          this.#findings.add(index === undefined ? recordPos(0) : nodePos(level, first), {
+          if (index === undefined) continue; // not a key of the format (keys of other shapes are skipped everywhere)
+          const first = index * 2 ** level;
+          this.#findings.add(nodePos(level, first), {
             kind: 'merkle-node',
             index: first,
-            detail:
-              index === undefined
-                ? `a key of ${e[0].length} bytes lies among the nodes of level ${level}, which format ${FORMAT_VERSION} does not store`
-                : `stored node (level ${level}, index ${index}): format ${FORMAT_VERSION} stores no node below level ${MIN_STORED_LEVEL} (its hash comes from the records)`,
+            detail: `stored node (level ${level}, index ${index}): format ${FORMAT_VERSION} stores no node below level ${MIN_STORED_LEVEL} (its hash comes from the records)`,
           });
         }
       } finally {

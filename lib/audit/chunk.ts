@@ -4,7 +4,7 @@
 // Pure and self-contained: it runs in a worker thread or in the caller's thread.
 import { performance } from 'node:perf_hooks';
 import type * as Signed from './chunk-signed';
-import { Frontier } from './frontier';
+import { Frontier, UNKNOWN } from './frontier';
 import { nodePos, recordPos } from './findings';
 import { HASH_SIZE, MIN_STORED_LEVEL, nodeValueIntact, readNodeAt } from './layout';
 import { packedValue, type Packed } from './pack';
@@ -155,11 +155,12 @@ export interface ChunkResult {
   /** The type, time and device of the records read, for the block summaries (docs/FORMAT.md "Storage"). */
   indexed: IndexFacts;
   findings: PlacedFinding[];
-  frontiers: { size: number; hashes: Uint8Array[] }[];
+  /** The frontier at each size asked for; `unknown`: a leaf under it whose hash is unknown (the root cannot be recomputed). */
+  frontiers: { size: number; hashes: Uint8Array[]; unknown?: number }[];
   /** The recomputed root of the whole 2^level subtree, when the run completed it. */
   root?: Uint8Array;
   events: DeviceEvent[];
-  /** The last leaf whose hash could not be known (its record missing or shorter than a leaf hash). */
+  /** The last leaf whose hash could not be known (its record missing or shorter than a leaf hash, and no stored node over it intact). */
   lastBroken?: number;
   checked: { records: number; nodes: number; signatures: number };
   /** Security records by code: records, and the rejections they count. */
@@ -179,7 +180,7 @@ function signedModule(): typeof Signed {
 
 const EMPTY_FACTS: IndexFacts = { index: new Float64Array(0), time: new Float64Array(0), type: new Int32Array(0), device: new Int32Array(0), texts: [] };
 
-const UNKNOWN_LEAF = '\0'.repeat(HASH_SIZE);
+const UNKNOWN_LEAF = UNKNOWN;
 
 /** Entries of one key range: entry i is (ids[i], values[i]), ids ascending. */
 export interface Entries {
@@ -237,6 +238,8 @@ class ChunkChecker {
   /** A record whose bytes and stored leaf hash disagree, until the stored node over it tells which is right. */
   #doubt: Doubt | undefined;
   #reordered = false;
+  /** Leaves whose hash is unknown and that no stored node has covered yet, ascending. */
+  #broken: number[] = [];
 
   constructor(job: ChunkJob, entries: ChunkEntries) {
     this.#job = job;
@@ -268,6 +271,7 @@ class ChunkChecker {
     }
     this.#resolveDoubt(undefined);
     this.#flushMissing(job.end);
+    this.#out.lastBroken = this.#broken[this.#broken.length - 1];
     if (this.#reordered) this.#out.events.sort((a, b) => a.index - b.index);
     this.#out.indexed = this.#facts.build();
     if (job.end - job.base === 2 ** job.level && this.#out.lastBroken === undefined) {
@@ -286,7 +290,8 @@ class ChunkChecker {
     let next = sizes[this.#sizeAt];
     while (next !== undefined && next < size) next = sizes[++this.#sizeAt];
     if (next === size) {
-      this.#out.frontiers.push({ size, hashes: tree.hashes().map(hashBytes) });
+      const unknown = this.#broken[this.#broken.length - 1];
+      this.#out.frontiers.push(unknown === undefined ? { size, hashes: tree.hashes().map(hashBytes) } : { size, hashes: tree.hashes().map(hashBytes), unknown });
       this.#sizeAt++;
     }
   }
@@ -326,8 +331,13 @@ class ChunkChecker {
     const index = this.#job.base / 2 ** level + within;
     const first = index * 2 ** level;
     const value = this.#takeNode(level, index);
-    const broken = this.#out.lastBroken;
-    if (broken !== undefined && broken >= first) return undefined; // its children are unknown
+    if (hash === UNKNOWN) {
+      // A leaf under it is unknown (its record is missing): an intact stored node supplies the hash.
+      const stored = value && readNodeAt(level, index, value);
+      if (!stored?.intact) return undefined;
+      while ((this.#broken[this.#broken.length - 1] ?? -1) >= first) this.#broken.pop();
+      return hashString(stored.hash);
+    }
     if (value && nodeValueIntact(level, index, value) && holdsHash(value, 0, hash)) {
       if (level === MIN_STORED_LEVEL) this.#resolveDoubt(false);
       return undefined;
@@ -357,7 +367,7 @@ class ChunkChecker {
   /** The hash of the current group with the doubtful leaf's other copy (undefined unless the whole group lies in this chunk). */
   #groupHash(doubt: Doubt): string | undefined {
     const width = 2 ** MIN_STORED_LEVEL;
-    if (this.#group.length !== width || this.#groupFirst % width !== 0) return undefined;
+    if (this.#group.length !== width || this.#groupFirst % width !== 0 || this.#group.includes(UNKNOWN)) return undefined;
     let row = this.#group.map((h, at) => (this.#groupFirst + at === doubt.index ? doubt.computed : h));
     while (row.length > 1) {
       const next: string[] = [];
@@ -401,13 +411,13 @@ class ChunkChecker {
     if (!value) {
       // Consecutive missing records are one finding.
       if (this.#missingFrom === undefined) this.#missingFrom = i;
-      this.#out.lastBroken = i;
+      this.#broken.push(i);
       return UNKNOWN_LEAF;
     }
     this.#flushMissing(i);
     if (value.length < HASH_SIZE) {
       this.#add('record-hash', i, `record ${i} value is ${value.length} bytes, shorter than its leaf hash`);
-      this.#out.lastBroken = i;
+      this.#broken.push(i);
       return UNKNOWN_LEAF;
     }
     this.#out.checked.records++;

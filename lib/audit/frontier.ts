@@ -2,6 +2,9 @@
 // for the audit's hot loop, over hash strings (sha.ts) and without CompactRange's copies.
 import { nodeHashString } from './sha';
 
+/** The hash of a subtree with a leaf whose hash is unknown: its parents are unknown too (until a stored node supplies one). */
+export const UNKNOWN = '\0'.repeat(32);
+
 export class Frontier {
   #size: number;
   readonly #hashes: string[];
@@ -30,7 +33,8 @@ export class Frontier {
     let level = 0;
     let hash = leaf;
     while (index % 2 === 1) {
-      hash = nodeHashString(this.#hashes.pop() as string, hash);
+      const left = this.#hashes.pop() as string;
+      hash = left === UNKNOWN || hash === UNKNOWN ? UNKNOWN : nodeHashString(left, hash);
       level++;
       index = (index - 1) / 2;
       hash = node(level, index, hash) ?? hash;
