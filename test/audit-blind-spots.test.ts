@@ -20,7 +20,7 @@ import { ContractRunner, Gateway } from '../lib/gateway';
 import { verifierKeyString } from '../lib/note/note';
 import { recordFromMessage } from '../nodes/lib/record-message';
 import { appendAll, makeDevice, tempDir } from './support/audit-fixtures';
-import { leafHash } from '../lib/merkle';
+import { leafHash, nodeHash } from '../lib/merkle';
 import { nodeValue } from '../lib/ledger/layout';
 
 interface CliAudit {
@@ -283,11 +283,18 @@ describe('audit blind spots (issue 11)', function () {
       big = { dir, key: verifierKeyString('order.ledger', gatewayKey) };
     });
 
-    /** Replaces record i by `bytes`, its stored leaf hash recomputed (and, with `node`, its level-0 node too). */
+    /**
+     * Replaces record i by `bytes`, its stored leaf hash recomputed (and, with `node`, the lowest
+     * stored node over it too: level 1, the pair, in format 4).
+     */
     async function putRecord(db: Parameters<Parameters<typeof mutate>[1]>[0], i: number, bytes: Uint8Array, node: boolean): Promise<void> {
       const leaf = leafHash(bytes);
       await db.put(keys.record(i), Buffer.concat([Buffer.from(leaf), Buffer.from(bytes)]));
-      if (node) await db.put(keys.node(0, i), nodeValue(keys.node(0, i), leaf));
+      if (!node) return;
+      const sibling = i ^ 1;
+      const other = ((await db.get(keys.record(sibling))) as Buffer).subarray(0, 32);
+      const pair = i % 2 === 0 ? nodeHash(leaf, other) : nodeHash(other, leaf);
+      await db.put(keys.node(1, i >> 1), nodeValue(keys.node(1, i >> 1), pair));
     }
     const recordBytes = async (db: Parameters<Parameters<typeof mutate>[1]>[0], i: number): Promise<Uint8Array> =>
       ((await db.get(keys.record(i))) as Buffer).subarray(32);
@@ -306,24 +313,23 @@ describe('audit blind spots (issue 11)', function () {
       await mutate(dir, async (db) => putRecord(db, 1234, edited(await recordBytes(db, 1234)), false));
       const r = audit(dir, big.key);
       assert.equal(r.status, 1);
-      assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['leaf-node', 1234], JSON.stringify(r.findings));
-      assert.match(r.findings[0].detail, /record 1234 .* was replaced/);
-      // Then what it breaks: the nodes over it, lowest level first, and the roots of the blocks after it.
-      const rest = r.findings.slice(1);
-      assert.ok(rest.every((f) => f.kind === 'merkle-node' || (f.kind === 'block-root' && (f.height as number) >= 2)), JSON.stringify(r.findings));
-      const levels = rest.filter((f) => f.kind === 'merkle-node').map((f) => Number(/level (\d+)/.exec(f.detail)?.[1]));
+      // Format 4 keeps one copy of a leaf hash (before the record): the lowest stored node, over
+      // the pair 1234..1235, is the first finding; then the nodes over it and the later block roots.
+      assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['merkle-node', 1234], JSON.stringify(r.findings));
+      assert.match(r.findings[0].detail, /level 1, index 617\) over records 1234\.\.1235/);
+      assert.ok(r.findings.every((f) => f.kind === 'merkle-node' || (f.kind === 'block-root' && (f.height as number) >= 2)), JSON.stringify(r.findings));
+      const levels = r.findings.filter((f) => f.kind === 'merkle-node').map((f) => Number(/level (\d+)/.exec(f.detail)?.[1]));
       assert.deepEqual(levels, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-      assert.match(rest[0].detail, /level 1, index 617\) over records 1234\.\.1235/);
     });
 
-    it('record 1234 edited with its leaf hash and level-0 node recomputed: the lowest broken node names it', async () => {
+    it('record 1234 edited with its leaf hash and the level-1 node over it recomputed: the lowest broken node names it', async () => {
       const dir = copyDir(big.dir);
       dirs.push(dir);
       await mutate(dir, async (db) => putRecord(db, 1234, edited(await recordBytes(db, 1234)), true));
       const r = audit(dir, big.key);
       assert.equal(r.status, 1);
-      assert.equal(r.findings[0].index, 1234, JSON.stringify(r.findings));
-      assert.match(r.findings[0].detail, /level 1, index 617\) over records 1234\.\.1235 differs/);
+      assert.equal(r.findings[0].index, 1232, JSON.stringify(r.findings));
+      assert.match(r.findings[0].detail, /level 2, index 308\) over records 1232\.\.1235 differs/);
     });
 
     it('records 1000 and 1002 swapped: both records first, then the nodes', async () => {
@@ -337,12 +343,12 @@ describe('audit blind spots (issue 11)', function () {
       });
       const r = audit(dir, big.key);
       assert.equal(r.status, 1);
-      // In ledger order: record 1000, the pair node it breaks (over 1000..1001), record 1002, then the rest.
-      const leaves = r.findings.filter((f) => f.kind === 'leaf-node').map((f) => f.index);
-      assert.deepEqual(leaves, [1000, 1002], JSON.stringify(r.findings));
-      assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['leaf-node', 1000]);
-      assert.deepEqual([r.findings[2].kind, r.findings[2].index], ['leaf-node', 1002]);
-      assert.ok(r.findings.slice(3).every((f) => f.kind === 'merkle-node' || f.kind === 'block-root'), JSON.stringify(r.findings));
+      // In ledger order: the pair nodes over 1000..1001 and 1002..1003 (the lowest stored level), then the rest.
+      assert.deepEqual([r.findings[0].kind, r.findings[0].index], ['merkle-node', 1000], JSON.stringify(r.findings));
+      assert.match(r.findings[0].detail, /level 1, index 500\)/);
+      assert.deepEqual([r.findings[1].kind, r.findings[1].index], ['merkle-node', 1002]);
+      assert.match(r.findings[1].detail, /level 1, index 501\)/);
+      assert.ok(r.findings.slice(2).every((f) => f.kind === 'merkle-node' || f.kind === 'block-root'), JSON.stringify(r.findings));
     });
   });
 
@@ -364,7 +370,7 @@ describe('audit blind spots (issue 11)', function () {
           ],
           JSON.stringify(r.findings),
         );
-        assert.equal(r.findings[0].detail, `records ${sample.size}..1023 are missing (${1024 - sample.size} records and their level-0 nodes)`);
+        assert.equal(r.findings[0].detail, `records ${sample.size}..1023 are missing (${1024 - sample.size} records)`);
         assert.match(r.findings[1].detail, new RegExp(`^records 1024\\.\\.${claimed - 1} are missing`));
         assert.equal(r.omitted, 0);
       });
@@ -382,9 +388,9 @@ describe('audit blind spots (issue 11)', function () {
       assert.equal(r.status, 1, r.stderr);
       const first = r.findings.find((f) => f.index !== undefined);
       assert.deepEqual([first?.kind, first?.index], ['missing', sample.size], JSON.stringify(r.findings.slice(0, 3)));
-      assert.equal(first?.detail, 'records 40..1023 are missing (984 records and their level-0 nodes)');
+      assert.equal(first?.detail, 'records 40..1023 are missing (984 records)');
       const runs = r.findings.filter((f) => f.kind === 'missing' && f.index !== undefined).map((f) => f.detail);
-      assert.ok(runs.includes(`records 1024..${Math.floor(1e12 / 1024) * 1024 - 1} are missing (${Math.floor(1e12 / 1024) * 1024 - 1024} records and their level-0 nodes)`), JSON.stringify(runs));
+      assert.ok(runs.includes(`records 1024..${Math.floor(1e12 / 1024) * 1024 - 1} are missing (${Math.floor(1e12 / 1024) * 1024 - 1024} records)`), JSON.stringify(runs));
       const blocks = r.findings.filter((f) => f.kind === 'missing' && f.height !== undefined);
       assert.deepEqual(blocks.map((f) => f.detail), [`blocks ${sample.blocks}..${2 ** 40 - 1} are missing (${2 ** 40 - sample.blocks} blocks)`]);
       assert.ok(r.findings.length + r.omitted < 5000, `${r.findings.length} + ${r.omitted} findings`);

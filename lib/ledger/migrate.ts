@@ -112,6 +112,7 @@ export async function migrateLedger(dir: string, opts: MigrationOptions = {}): P
       result.summaries = await writeSummaries(db, batches);
       result.removed = await removeOldIndexes(db, batches);
     }
+    await batches.flush(); // what follows reads the nodes back
     result.lowNodes = await removeLowNodes(db, batches);
     await batches.flush();
     await db.put(

@@ -139,6 +139,32 @@ describe('ledger format', () => {
       }
     });
 
+    it(`stores no Merkle node below level ${layout.MIN_STORED_LEVEL} (format 4), and every node at or above it`, async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        // 37 records in blocks of 5, appended one by one and in groups, across block boundaries.
+        const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey, blockRecords: 5 });
+        for (let i = 0; i < 7; i++) await ledger.append({ type: 'note', body: { i } });
+        await Promise.all(Array.from({ length: 30 }, (_, i) => ledger.append({ type: 'reading', body: { i } })));
+        const size = ledger.size;
+        await ledger.close();
+        assert.equal(size, 37);
+        const db = await openRawDb(dir);
+        const stored: string[] = [];
+        for await (const key of db.keys({ gte: Buffer.from('n'), lt: Buffer.from('o') })) stored.push(`${key[1]}:${layout.indexOfKey(key)}`);
+        await db.close();
+        assert.ok(layout.MIN_STORED_LEVEL >= 1 && layout.MIN_STORED_LEVEL <= 8);
+        // Exactly the perfect subtrees of the tree at levels >= MIN_STORED_LEVEL.
+        const expected: string[] = [];
+        for (let level = layout.MIN_STORED_LEVEL; 2 ** level <= size; level++)
+          for (let i = 0; (i + 1) * 2 ** level <= size; i++) expected.push(`${level}:${i}`);
+        assert.deepEqual(stored.sort(), expected.sort());
+        assert.equal(layout.FORMAT_VERSION, 4);
+      } finally {
+        cleanup();
+      }
+    });
+
     it('hashes the head over its other fields', () => {
       const head = { size: 10, height: 2, blockFirst: 8 };
       const v = layout.headValue(head);
@@ -154,7 +180,7 @@ describe('ledger format', () => {
     });
   });
 
-  describe('format 1 and 2 ledgers', () => {
+  describe('format 1, 2 and 3 ledgers', () => {
     const u64 = (x: number): Buffer => {
       const b = Buffer.alloc(8);
       b.writeBigUInt64BE(BigInt(x));
@@ -162,8 +188,24 @@ describe('ledger format', () => {
     };
     const textKey = (p: string, text: string, i: number): Buffer => Buffer.concat([Buffer.from(p), Buffer.from(text), Buffer.from([0]), u64(i)]);
 
-    /** Rewrites a ledger as format 2 wrote it: no summaries, a `t` and `s` entry per record and a `d` one per device record, meta v 2. */
+    /** Rewrites a ledger as format 3 wrote it: a level-0 node per record (its leaf hash with the node check), meta v 3. */
+    async function toFormat3(dir: string): Promise<number> {
+      const db = await openRawDb(dir);
+      let nodes = 0;
+      for await (const [key, value] of db.iterator({ gte: Buffer.from('r'), lt: Buffer.from('s') })) {
+        const node = layout.nodeKey(0, layout.indexOfKey(key));
+        await db.put(node, layout.nodeValue(node, value.subarray(0, 32)));
+        nodes++;
+      }
+      const meta = decodeCbor((await db.get(layout.META_KEY)) as Buffer) as Record<string, CborValue>;
+      await db.put(layout.META_KEY, Buffer.from(encodeCbor({ ...meta, v: 3 })));
+      await db.close();
+      return nodes;
+    }
+
+    /** Rewrites a ledger as format 2 wrote it: format 3's level-0 nodes, no summaries, a `t` and `s` entry per record and a `d` one per device record, meta v 2. */
     async function toFormat2(dir: string): Promise<number> {
+      await toFormat3(dir);
       const db = await openRawDb(dir);
       let entries = 0;
       for await (const key of db.keys({ gte: Buffer.from('i'), lt: Buffer.from('j') })) await db.del(key);
@@ -206,7 +248,7 @@ describe('ledger format', () => {
       return out;
     }
 
-    /** A ledger of 11 records in blocks of 4, 4 and 3 (close seals the last), as format 3 writes it: its keys and values. */
+    /** A ledger of 11 records in blocks of 4, 4 and 3 (close seals the last), as format 4 writes it: its keys and values. */
     async function sample(dir: string): Promise<string[]> {
       const ledger = await Ledger.open(dir, { name: 'example.com/f', gatewayKey, blockRecords: 4, blockSeconds: 0 });
       for (let i = 0; i < 11; i++) await ledger.append({ type: i % 3 ? 'reading' : 'note', ...(i % 2 ? { device: deviceA } : {}), time: 50 - i });
@@ -216,18 +258,18 @@ describe('ledger format', () => {
 
     const refused = (err: unknown): boolean => isLedgerError(err, 'ERR_LEDGER_FORMAT') && /migrate/.test(err.message);
 
-    for (const from of [1, 2] as const) {
-      it(`format ${from} is refused with ERR_LEDGER_FORMAT by the ledger and the audit, and after migrate holds exactly what format 3 writes`, async () => {
+    for (const from of [1, 2, 3] as const) {
+      it(`format ${from} is refused with ERR_LEDGER_FORMAT by the ledger and the audit, and after migrate holds exactly what format 4 writes`, async () => {
         const { dir, cleanup } = tempDir();
         try {
           const written = await sample(dir);
-          const old = from === 1 ? await toFormat1(dir) : { nodes: 0, entries: await toFormat2(dir) };
-          assert.equal(old.entries, 11 + 11 + 5);
+          const old = from === 1 ? await toFormat1(dir) : from === 2 ? { nodes: 0, entries: await toFormat2(dir) } : { nodes: 0, entries: 0, low: await toFormat3(dir) };
+          assert.equal(old.entries, from === 3 ? 0 : 11 + 11 + 5);
           await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
           await assert.rejects(auditLedger(dir, { workers: 0 }), refused);
-          assert.deepEqual(await migrateLedger(dir), { from, to: 3, nodes: old.nodes, summaries: 3, removed: old.entries });
+          assert.deepEqual(await migrateLedger(dir), { from, to: 4, nodes: old.nodes, summaries: from === 3 ? 0 : 3, removed: old.entries, lowNodes: 11 });
           assert.deepEqual(await dump(dir), written);
-          assert.deepEqual(await migrateLedger(dir), { from: 3, to: 3, nodes: 0, summaries: 0, removed: 0 });
+          assert.deepEqual(await migrateLedger(dir), { from: 4, to: 4, nodes: 0, summaries: 0, removed: 0, lowNodes: 0 });
           const report = await auditLedger(dir, { workers: 0 });
           assert.equal(report.clean, true, JSON.stringify(report.findings));
           const reopened = await Ledger.open(dir, { gatewayKey });
@@ -248,7 +290,7 @@ describe('ledger format', () => {
         const written = await sample(dir);
         const { nodes, entries } = await toFormat1(dir);
         let batches = 0;
-        const stopAt = [1, 3, 5]; // three interruptions, each further on (batches of 4 of 19 nodes, 3 summaries, 27 deletions)
+        const stopAt = [1, 3, 5]; // three interruptions, each further on (batches of 4 of 30 nodes, 3 summaries, 27 deletions, 11 level-0 deletions)
         for (const stop of stopAt) {
           batches = 0;
           await assert.rejects(
@@ -263,10 +305,57 @@ describe('ledger format', () => {
           await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
         }
         const done = await migrateLedger(dir, { batch: 4 });
-        assert.equal(done.to, 3);
-        assert.ok(done.nodes < nodes && done.removed < entries, JSON.stringify(done));
+        assert.equal(done.to, 4);
+        assert.ok(done.nodes < nodes && done.removed < entries && done.lowNodes === 11, JSON.stringify(done));
         assert.deepEqual(await dump(dir), written);
         assert.equal((await auditLedger(dir, { workers: 0 })).clean, true);
+      } finally {
+        cleanup();
+      }
+    });
+
+    it('an interrupted migration from format 3 is finished by running migrate again', async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        const written = await sample(dir);
+        assert.equal(await toFormat3(dir), 11);
+        for (const stop of [1, 2]) {
+          let batches = 0;
+          await assert.rejects(
+            migrateLedger(dir, {
+              batch: 4,
+              afterBatch: () => {
+                if (++batches === stop) throw new Error('interrupted');
+              },
+            }),
+            /interrupted/,
+          );
+          await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
+          await assert.rejects(auditLedger(dir, { workers: 0 }), refused);
+        }
+        const done = await migrateLedger(dir, { batch: 4 });
+        // The first run stopped after deleting 4 of the 11, the second after deleting the other 7 but before
+        // writing `v: 4`: the ledger was still refused, and the last run only writes the meta.
+        assert.deepEqual(done, { from: 3, to: 4, nodes: 0, summaries: 0, removed: 0, lowNodes: 0 });
+        assert.deepEqual(await dump(dir), written);
+        assert.equal((await auditLedger(dir, { workers: 0 })).clean, true);
+      } finally {
+        cleanup();
+      }
+    });
+
+    it('migrate refuses a format 3 level-0 node that disagrees with its record (evidence for the old audit)', async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        await sample(dir);
+        await toFormat3(dir);
+        const db = await openRawDb(dir);
+        const key = layout.nodeKey(0, 6);
+        const other = ((await db.get(layout.recordKey(7))) as Buffer).subarray(0, 32);
+        await db.put(key, layout.nodeValue(key, other));
+        await db.close();
+        await assert.rejects(migrateLedger(dir), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_CORRUPT') && /record 6/.test(err.message));
+        await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
       } finally {
         cleanup();
       }
