@@ -715,12 +715,21 @@ describe('Ledger', function () {
     });
 
     it('a damaged tail is found when opening', async () => {
+      // The last record's stored leaf hash (format 4 keeps no level-0 node: the record holds the only copy).
       const dir = await made(20);
-      await tamper(dir, nkey(0, 19), (v) => {
+      await tamper(dir, rkey(19), (v) => {
         v[0] ^= 1;
         return v;
       });
-      await rejects(Ledger.open(dir, { readOnly: true }), 'ERR_LEDGER_CORRUPT');
+      await rejects(Ledger.open(dir, { readOnly: true }), 'ERR_LEDGER_CORRUPT', /record 19/);
+      // The lowest stored node over the last record, its checksum recomputed: it no longer matches the records.
+      const dir1 = await made(20);
+      await tamper(dir1, nkey(1, 9), (v) => {
+        v[0] ^= 1;
+        v.writeUInt32BE(referenceCrc32(Buffer.concat([nkey(1, 9), v.subarray(0, 32)])), 32);
+        return v;
+      });
+      await rejects(Ledger.open(dir1, { readOnly: true }), 'ERR_LEDGER_CORRUPT', /record 19 does not match its Merkle node/);
       const dir2 = await made(20);
       await tamper(dir2, Buffer.from('h'), (v) => {
         v[2] ^= 1;
