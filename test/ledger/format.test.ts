@@ -9,7 +9,7 @@ import { sha256 } from '../../lib/crypto/hash';
 import { referenceCrc32 } from '../support/crc32-reference';
 import { openRawDb } from '../support/raw-db';
 import { auditLedger } from '../../lib/audit';
-import { decodeRecord, encodeRecord, Ledger, migrateLedger, type LedgerRecord } from '../../lib/ledger';
+import { decodeRecord, encodeRecord, Ledger, migrateLedger, verifyConsistencyBundle, verifyProofBundle, type LedgerRecord } from '../../lib/ledger';
 import * as layout from '../../lib/ledger/layout';
 import { deviceA, gatewayKey, tempDir } from '../support/ledger';
 
@@ -147,6 +147,12 @@ describe('ledger format', () => {
         for (let i = 0; i < 7; i++) await ledger.append({ type: 'note', body: { i } });
         await Promise.all(Array.from({ length: 30 }, (_, i) => ledger.append({ type: 'reading', body: { i } })));
         const size = ledger.size;
+        // Proofs served from it (level-0 siblings read from the records) verify against the signed checkpoints.
+        for (let i = 0; i < size; i++) {
+          const bundle = await ledger.proofBundle(i);
+          assert.equal(verifyProofBundle(JSON.parse(JSON.stringify(bundle)), ledger.verifierKey).index, i);
+        }
+        for (const size1 of [5, 10, 20, 30]) verifyConsistencyBundle(await ledger.consistencyBundle(size1), ledger.verifierKey);
         await ledger.close();
         assert.equal(size, 37);
         const db = await openRawDb(dir);
@@ -160,6 +166,18 @@ describe('ledger format', () => {
           for (let i = 0; (i + 1) * 2 ** level <= size; i++) expected.push(`${level}:${i}`);
         assert.deepEqual(stored.sort(), expected.sort());
         assert.equal(layout.FORMAT_VERSION, 4);
+        // A proof needing record 4's leaf hash (the sibling of record 5) checks it against the record's bytes.
+        const raw = await openRawDb(dir);
+        const v = (await raw.get(layout.recordKey(4))) as Buffer;
+        v[0] ^= 1;
+        await raw.put(layout.recordKey(4), v);
+        await raw.close();
+        const reopened = await Ledger.open(dir, { readOnly: true });
+        try {
+          await assert.rejects(reopened.proofBundle(5), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_CORRUPT') && /record 4/.test(err.message));
+        } finally {
+          await reopened.close();
+        }
       } finally {
         cleanup();
       }
