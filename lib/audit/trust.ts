@@ -48,14 +48,15 @@ export function readMeta(value: Uint8Array | undefined, findings: Findings): Met
     add('ledger meta has no name');
     return undefined;
   }
-  const older = v.v === 1 || v.v === 2 || v.v === 3;
-  if (older || (typeof v.v === 'number' && v.v > FORMAT_VERSION))
+  const format = typeof v.v === 'number' ? v.v : undefined;
+  const older = format === 1 || format === 2 || format === 3;
+  if (format !== undefined && (older || format > FORMAT_VERSION))
     throw new LedgerError(
       'ERR_LEDGER_FORMAT',
       older
-        ? `the ledger is in storage format ${v.v}; this version audits format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once (on a copy, to keep the original)`
-        : `the ledger is in storage format ${String(v.v)}, newer than this version audits (${FORMAT_VERSION})`,
-      { format: v.v },
+        ? `the ledger is in storage format ${format}; this version audits format ${FORMAT_VERSION}: run \`iot-ledger migrate <dir>\` once (on a copy, to keep the original)`
+        : `the ledger is in storage format ${format}, newer than this version audits (${FORMAT_VERSION})`,
+      { format },
     );
   if (v.v !== FORMAT_VERSION) add(`ledger meta version is not ${FORMAT_VERSION}`);
   const extra = Object.keys(v).filter((k) => !['v', 'name', 'gateway', 'verifier', 'created'].includes(k));
