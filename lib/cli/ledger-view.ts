@@ -1,5 +1,6 @@
 // Reading ledger append requests from JSON lines (the views for people are in lib/ledger/view).
 import * as fs from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { fromBase64, fromHex } from '../encoding/bytes';
 import type { RecordInput } from '../ledger';
 export { jsonView, recordView } from '../ledger/view';
@@ -50,7 +51,7 @@ const FILE_CHUNK = 1 << 20;
  * The process's stdin; a file redirected to it is read in 1 MiB chunks rather than the
  * 64 KiB a stream reads by default, so that a batch of lines is as large as the ledger takes.
  */
-export function stdinStream(): NodeJS.ReadableStream {
+function stdinStream(): NodeJS.ReadableStream {
   let isFile = false;
   try {
     isFile = fs.fstatSync(0).isFile();
@@ -58,4 +59,34 @@ export function stdinStream(): NodeJS.ReadableStream {
     // no stdin to stat: the stream says what is wrong
   }
   return isFile ? fs.createReadStream('', { fd: 0, highWaterMark: FILE_CHUNK, autoClose: false }) : process.stdin;
+}
+
+/**
+ * Lines of standard input with their 1-based numbers, in runs of whatever arrived together
+ * (streamed chunk by chunk from the real process stdin; a line split across chunks is joined).
+ */
+export async function* stdinLineChunks(io: CliIo): AsyncGenerator<{ no: number; text: string }[]> {
+  let no = 0;
+  const numbered = (texts: string[]): { no: number; text: string }[] => texts.map((text) => ({ no: ++no, text: text.endsWith('\r') ? text.slice(0, -1) : text }));
+  if (io !== processIo) {
+    const text = (await io.stdin()).toString('utf8');
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    yield numbered(lines);
+    return;
+  }
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of stdinStream()) {
+    const text = rest + decoder.write(chunk);
+    const end = text.lastIndexOf('\n');
+    if (end < 0) {
+      rest = text;
+      continue;
+    }
+    rest = text.slice(end + 1);
+    yield numbered(text.slice(0, end).split('\n'));
+  }
+  rest += decoder.end();
+  if (rest !== '') yield numbered([rest]);
 }

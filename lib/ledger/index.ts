@@ -19,6 +19,5 @@ export {
   type LedgerRecord,
   type RecordInput,
 } from './record';
-export { RecordPacker, type EncodedRecords } from './encoded';
 export { jsonView, recordView, blockView } from './view';
 export { migrateLedger, type MigrationResult } from './migrate';

@@ -15,7 +15,6 @@ import { checkLedgerName, openState } from './open';
 import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } from './proofs';
 import { scanByTime, scanSummarised } from './query';
 import { readRecord, scanRecords, type StoredRecord } from './reads';
-import { indexedFieldsOf, type EncodedRecords } from './encoded';
 import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordValueFromInput, type LedgerRecord, type RecordInput } from './record';
 
 export interface LedgerOptions {
@@ -265,45 +264,6 @@ export class Ledger extends EventEmitter {
       }
     });
     return (await this.#submit({ kind: 'append', records }, records.length)) as Receipt[];
-  }
-
-  /**
-   * appendMany for records validated and encoded elsewhere (a worker thread) by RecordPacker:
-   * all of them in one synced write, or none. Each value's type, time and device are read back
-   * from its bytes and checked as append checks them, and its size against maxRecordBytes; the
-   * leaf hash is computed here. The buffer is the ledger's from then on (values are filled in place).
-   */
-  async appendEncoded(encoded: EncodedRecords): Promise<Receipt[]> {
-    this.#checkWritable();
-    const { buffer, ends } = encoded ?? {};
-    if (!(buffer instanceof ArrayBuffer) || !(ends instanceof Uint32Array)) throw invalid('appendEncoded takes {buffer: ArrayBuffer, ends: Uint32Array} from a RecordPacker');
-    if (ends.length === 0) return [];
-    const records: Prepared[] = new Array<Prepared>(ends.length);
-    const all = Buffer.from(buffer);
-    let start = 0;
-    for (let item = 0; item < ends.length; item++) {
-      const end = ends[item] as number;
-      try {
-        if (end > buffer.byteLength || end - start <= HASH_SIZE) throw invalid(`its end ${end} is outside the buffer or before its start`);
-        const size = end - start - HASH_SIZE;
-        if (size > this.#settings.maxRecordBytes)
-          throw new LedgerError('ERR_RECORD_TOO_LARGE', `record is ${size} bytes, more than the limit of ${this.#settings.maxRecordBytes}`, { size, limit: this.#settings.maxRecordBytes });
-        const record = indexedFieldsOf(all, start + HASH_SIZE, end);
-        const value = all.subarray(start, end);
-        records[item] = { record, bytes: value.subarray(HASH_SIZE), value };
-      } catch (err) {
-        if (!isLedgerError(err)) throw err;
-        throw new LedgerError(err.code, `record ${item}: ${err.message}`, { ...err.details, item });
-      }
-      start = end;
-    }
-    if (start !== buffer.byteLength) throw invalid(`appendEncoded: ${buffer.byteLength - start} byte(s) after the last record`);
-    return (await this.#submit({ kind: 'append', records }, records.length)) as Receipt[];
-  }
-
-  /** Largest canonical record in bytes this ledger appends. */
-  get maxRecordBytes(): number {
-    return this.#settings.maxRecordBytes;
   }
 
   /** Seals the records not yet in a block into one now; null when there are none. */
