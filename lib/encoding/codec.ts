@@ -265,18 +265,6 @@ function writeInteger(w: Writer, v: number | bigint): void {
   }
 }
 
-/** A list of object keys, their encoded bytes and their canonical order (indexes into both). */
-interface Shape {
-  keys: string[];
-  encoded: Uint8Array[];
-  order: number[];
-}
-const MAX_SHAPE_KEYS = 16;
-const MAX_SHAPES = 1024;
-/** Shapes by their first key. */
-const shapes = new Map<string, Shape[]>();
-let shapeCount = 0;
-
 interface MapEntry {
   key: Uint8Array;
   value: CborValue;
@@ -341,18 +329,6 @@ class Encoder {
       }
       this.map(w, encoded, depth);
     } else if (isPlainObject(v)) {
-      const keys = Object.keys(v);
-      const shape = keys.length <= MAX_SHAPE_KEYS ? this.shapeOf(keys, depth) : null;
-      if (shape && keys.every((k) => v[k] !== undefined)) {
-        w.head(MT_MAP, keys.length);
-        for (let i = 0; i < keys.length; i++) {
-          const at = shape.order[i] as number;
-          w.bytes(shape.encoded[at] as Uint8Array);
-          this.item(w, v[keys[at] as string] as CborValue, depth + 1);
-        }
-        this.open.pop();
-        return;
-      }
       const encoded: MapEntry[] = [];
       for (const key of Object.keys(v)) {
         const value = v[key];
@@ -363,37 +339,6 @@ class Encoder {
       throw malformed(`cannot encode an instance of ${v.constructor?.name ?? 'an unknown class'}`);
     }
     this.open.pop();
-  }
-
-  /**
-   * The canonical order of an object's keys (`keys` as Object.keys gives them), remembered per
-   * list of keys: objects of one shape (a device's readings) are sorted once. Null when a key
-   * is too long to be cached.
-   */
-  private shapeOf(keys: string[], depth: number): Shape | null {
-    const first = keys[0];
-    if (first === undefined) return null;
-    const known = shapes.get(first);
-    if (known) {
-      for (const s of known) {
-        if (s.keys.length !== keys.length) continue;
-        let same = true;
-        for (let i = 1; i < keys.length && same; i++) same = s.keys[i] === keys[i];
-        if (same) return s;
-      }
-    }
-    if (keys.some((k) => k.length > MAX_CACHED_KEY)) return null;
-    const encoded = keys.map((k) => this.key(k, depth));
-    const order = keys.map((_, i) => i).sort((a, b) => compareBytes(encoded[a] as Uint8Array, encoded[b] as Uint8Array));
-    const shape: Shape = { keys: [...keys], encoded, order };
-    if (shapeCount >= MAX_SHAPES) {
-      shapes.clear();
-      shapeCount = 0;
-    }
-    if (known) known.push(shape);
-    else shapes.set(first, [shape]);
-    shapeCount++;
-    return shape;
   }
 
   /** The encoded bytes of a map key; short text keys come from a cache (treat them as read-only). */
