@@ -30,10 +30,17 @@ const BATCH_LINES = 2048;
 /** Batches waiting for their write at most; more lines are read once the oldest is durable. */
 const MAX_IN_FLIGHT = 4;
 
-/** Lines parsed and not yet submitted: their requests and line numbers, side by side. */
+/**
+ * Lines parsed and not yet submitted: their requests, texts and line numbers, side by side.
+ * Once submitted, only the texts and numbers stay until the write is durable (parsed requests
+ * kept that long outlive the young generation: copying and marking them cost more than parsing
+ * again the lines before a refused one).
+ */
 interface Batch {
   inputs: RecordInput[];
+  texts: string[];
   nos: number[];
+  size: number;
 }
 
 export interface AppendOptions {
@@ -81,26 +88,33 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
    * Submits a batch. A record the ledger refuses fails the whole appendMany before anything
    * is written: then the records before it are appended alone and its line is the error.
    */
+  /** appendMany of the batch's requests, which the batch lets go of (not an async function: its frame would keep them). */
+  const appendInputs = (batch: Batch): Promise<Receipt[]> => {
+    const { inputs } = batch;
+    batch.inputs = [];
+    return ledger.appendMany(inputs);
+  };
   const submit = async (batch: Batch): Promise<void> => {
-    const n = batch.inputs.length;
+    const n = batch.size;
     if (n === 0) return;
     if (lineError) {
       count -= n; // a line before this batch was refused: nothing after it is written
       return;
     }
     try {
-      print(await ledger.appendMany(batch.inputs));
+      print(await appendInputs(batch));
     } catch (err) {
       const item = isLedgerError(err) ? (err.details?.item as number | undefined) : undefined;
       const no = item === undefined ? undefined : batch.nos[item];
       if (item === undefined || no === undefined || !isLedgerError(err) || err.code === 'ERR_LEDGER_IO') throw err;
       lineError ??= lineFailure(no, err);
-      print(await ledger.appendMany(batch.inputs.slice(0, item)));
+      // Nothing was written: the lines before the refused one again, alone (they parsed before).
+      print(await ledger.appendMany(batch.texts.slice(0, item).map((t) => inputFromJson(t))));
       count -= n - item;
     }
   };
   const send = async (batch: Batch): Promise<void> => {
-    count += batch.inputs.length;
+    count += batch.size;
     inFlight.push(
       submit(batch).catch((err: unknown) => {
         writeError ??= err;
@@ -108,7 +122,7 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
     );
     while (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
   };
-  const empty = (): Batch => ({ inputs: [], nos: [] });
+  const empty = (): Batch => ({ inputs: [], texts: [], nos: [], size: 0 });
   try {
     let batch = empty();
     for await (const run of stdinLines(io, MAX_LINE_BYTES, opts.chunkBytes)) {
@@ -127,8 +141,9 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
           break;
         }
         batch.inputs.push(input);
+        batch.texts.push(texts[i] as string);
         batch.nos.push(no);
-        if (batch.inputs.length >= BATCH_LINES) {
+        if (++batch.size >= BATCH_LINES) {
           await send(batch);
           batch = empty();
           if (lineError || writeError) break;
