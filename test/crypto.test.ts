@@ -6,9 +6,11 @@ import {
   ecdsaDerToRaw,
   generateKey,
   jwkToKey,
+  jwkToKeyFast,
   keyToDid,
   keyToJwk,
   privateKeyFromBytes,
+  privateKeyFromSecret,
   publicKeyFromBytes,
   sign,
   verifySignature,
@@ -230,5 +232,28 @@ describe('crypto: keys from untrusted input only fail with typed errors', () => 
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('crypto: Ed25519 public keys derived by node:crypto (key files)', () => {
+  it('privateKeyFromSecret gives the public key the pure-JavaScript derivation gives, for any seed', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
+        const fast = privateKeyFromSecret('Ed25519', seed);
+        const slow = privateKeyFromBytes('Ed25519', seed);
+        assert.equal(toHex(fast.publicKey), toHex(slow.publicKey));
+        assert.equal(toHex(fast.secretKey), toHex(seed));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('jwkToKeyFast reads the same key as jwkToKey and refuses a private part that does not match', () => {
+    const key = generateKey('Ed25519');
+    const jwk = keyToJwk(key, true);
+    assert.deepEqual(jwkToKeyFast(jwk), jwkToKey(jwk));
+    const other = keyToJwk(generateKey('Ed25519'), true);
+    assert.throws(() => jwkToKeyFast({ ...jwk, d: other.d }), (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_KEY') && /does not match/.test((e as Error).message));
+    assert.throws(() => jwkToKeyFast({ ...jwk, d: 'AAAA' }), (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_KEY'));
   });
 });

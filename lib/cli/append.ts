@@ -6,9 +6,9 @@ import { loadOrCreateKeyFile } from '../crypto/keyfile';
 import { Ledger, type Receipt, type RecordInput } from '../ledger';
 import { onePositional, parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
-import { inputFromJson, stdinLineChunks } from './ledger-view';
+import { inputFromJson, MAX_LINE_BYTES, stdinLines } from './ledger-view';
 
-export const appendUsage = 'iot-ledger append DIR --key GATEWAY_KEY_FILE [--name ORIGIN]   (JSON lines on stdin; a new ledger is named after DIR unless --name)';
+export const appendUsage = 'iot-ledger append DIR --key GATEWAY_KEY_FILE [--name ORIGIN]   (JSON lines on stdin, each at most 1 MiB; a new ledger is named after DIR unless --name)';
 
 /** The origin a new ledger gets without --name: its directory's name, made a valid ledger name. */
 export function defaultLedgerName(dir: string): string {
@@ -30,9 +30,22 @@ const BATCH_LINES = 2048;
 /** Batches waiting for their write at most; more lines are read once the oldest is durable. */
 const MAX_IN_FLIGHT = 4;
 
-interface Line {
-  no: number;
-  input: RecordInput;
+/**
+ * Lines parsed and not yet submitted: their requests, texts and line numbers, side by side.
+ * Once submitted, only the texts and numbers stay until the write is durable (parsed requests
+ * kept that long outlive the young generation: copying and marking them cost more than parsing
+ * again the lines before a refused one).
+ */
+interface Batch {
+  inputs: RecordInput[];
+  texts: string[];
+  nos: number[];
+  size: number;
+}
+
+export interface AppendOptions {
+  /** Bytes per chunk of a test's stdin (the process's stdin comes as it arrives). */
+  chunkBytes?: number;
 }
 
 /**
@@ -42,7 +55,7 @@ interface Line {
  * input: the records before it stay, the error names the line, exit 2. Creates the ledger
  * (named --name, else after its directory, which it prints) and the key file (0600).
  */
-export async function append(argv: string[], io: CliIo): Promise<number> {
+export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}): Promise<number> {
   const args = parseArgs(argv);
   const keyFile = stringFlag(args, 'key');
   let name = stringFlag(args, 'name');
@@ -75,25 +88,33 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
    * Submits a batch. A record the ledger refuses fails the whole appendMany before anything
    * is written: then the records before it are appended alone and its line is the error.
    */
-  const submit = async (batch: Line[]): Promise<void> => {
-    if (batch.length === 0) return;
+  /** appendMany of the batch's requests, which the batch lets go of (not an async function: its frame would keep them). */
+  const appendInputs = (batch: Batch): Promise<Receipt[]> => {
+    const { inputs } = batch;
+    batch.inputs = [];
+    return ledger.appendMany(inputs);
+  };
+  const submit = async (batch: Batch): Promise<void> => {
+    const n = batch.size;
+    if (n === 0) return;
     if (lineError) {
-      count -= batch.length; // a line before this batch was refused: nothing after it is written
+      count -= n; // a line before this batch was refused: nothing after it is written
       return;
     }
     try {
-      print(await ledger.appendMany(batch.map((l) => l.input)));
+      print(await appendInputs(batch));
     } catch (err) {
       const item = isLedgerError(err) ? (err.details?.item as number | undefined) : undefined;
-      const failed = item === undefined ? undefined : batch[item];
-      if (item === undefined || !failed || !isLedgerError(err) || err.code === 'ERR_LEDGER_IO') throw err;
-      lineError ??= lineFailure(failed.no, err);
-      print(await ledger.appendMany(batch.slice(0, item).map((l) => l.input)));
-      count -= batch.length - item;
+      const no = item === undefined ? undefined : batch.nos[item];
+      if (item === undefined || no === undefined || !isLedgerError(err) || err.code === 'ERR_LEDGER_IO') throw err;
+      lineError ??= lineFailure(no, err);
+      // Nothing was written: the lines before the refused one again, alone (they parsed before).
+      print(await ledger.appendMany(batch.texts.slice(0, item).map((t) => inputFromJson(t))));
+      count -= n - item;
     }
   };
-  const send = async (batch: Line[]): Promise<void> => {
-    count += batch.length;
+  const send = async (batch: Batch): Promise<void> => {
+    count += batch.size;
     inFlight.push(
       submit(batch).catch((err: unknown) => {
         writeError ??= err;
@@ -101,33 +122,43 @@ export async function append(argv: string[], io: CliIo): Promise<number> {
     );
     while (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
   };
+  const empty = (): Batch => ({ inputs: [], texts: [], nos: [], size: 0 });
   try {
-    let batch: Line[] = [];
-    for await (const lines of stdinLineChunks(io)) {
-      for (const { no, text } of lines) {
-        if (text.trim() === '') continue;
+    let batch = empty();
+    for await (const run of stdinLines(io, MAX_LINE_BYTES, opts.chunkBytes)) {
+      const { nos, texts } = run;
+      for (let i = 0; i < texts.length; i++) {
+        const no = nos[i] as number;
         let input: RecordInput;
         try {
-          input = inputFromJson(text);
+          input = inputFromJson(texts[i] as string);
         } catch (err) {
           // The lines before it are appended first (unless one of them is refused too).
           await send(batch);
-          batch = [];
+          batch = empty();
           await Promise.all(inFlight);
           lineError ??= lineFailure(no, err);
           break;
         }
-        batch.push({ no, input });
-        if (batch.length >= BATCH_LINES) {
+        batch.inputs.push(input);
+        batch.texts.push(texts[i] as string);
+        batch.nos.push(no);
+        if (++batch.size >= BATCH_LINES) {
           await send(batch);
-          batch = [];
+          batch = empty();
           if (lineError || writeError) break;
         }
+      }
+      if (!lineError && !writeError && run.tooLong !== undefined) {
+        await send(batch);
+        batch = empty();
+        await Promise.all(inFlight);
+        lineError ??= `line ${run.tooLong}: longer than ${MAX_LINE_BYTES} bytes (the limit of a line)`;
       }
       if (lineError || writeError) break;
       // What has arrived goes out now rather than waiting for more input.
       await send(batch);
-      batch = [];
+      batch = empty();
     }
     if (!writeError) await send(batch);
     await Promise.all(inFlight);

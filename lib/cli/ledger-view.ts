@@ -1,6 +1,5 @@
 // Reading ledger append requests from JSON lines (the views for people are in lib/ledger/view).
 import * as fs from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { fromBase64, fromHex } from '../encoding/bytes';
 import type { RecordInput } from '../ledger';
 export { jsonView, recordView } from '../ledger/view';
@@ -61,32 +60,94 @@ function stdinStream(): NodeJS.ReadableStream {
   return isFile ? fs.createReadStream('', { fd: 0, highWaterMark: FILE_CHUNK, autoClose: false }) : process.stdin;
 }
 
+/** A line of input longer than this many bytes (without its line break) stops `append`. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+
 /**
- * Lines of standard input with their 1-based numbers, in runs of whatever arrived together
- * (streamed chunk by chunk from the real process stdin; a line split across chunks is joined).
+ * Lines that arrived together: the text of each non-blank one (without its CR LF or LF) and
+ * its 1-based line number; `tooLong`: the number of a line longer than the limit, which ends
+ * the input (the lines before it are in this run).
  */
-export async function* stdinLineChunks(io: CliIo): AsyncGenerator<{ no: number; text: string }[]> {
-  let no = 0;
-  const numbered = (texts: string[]): { no: number; text: string }[] => texts.map((text) => ({ no: ++no, text: text.endsWith('\r') ? text.slice(0, -1) : text }));
-  if (io !== processIo) {
-    const text = (await io.stdin()).toString('utf8');
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    yield numbered(lines);
+export interface LineRun {
+  nos: number[];
+  texts: string[];
+  tooLong?: number;
+}
+
+async function* inputChunks(io: CliIo, chunkBytes: number): AsyncGenerator<Buffer> {
+  if (io === processIo) {
+    for await (const chunk of stdinStream()) yield chunk as Buffer;
     return;
   }
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of stdinStream()) {
-    const text = rest + decoder.write(chunk);
-    const end = text.lastIndexOf('\n');
-    if (end < 0) {
-      rest = text;
-      continue;
+  const all = await io.stdin();
+  for (let at = 0; at < all.length; at += chunkBytes) yield all.subarray(at, at + chunkBytes);
+}
+
+/**
+ * The lines of standard input in runs of whatever arrived together (streamed chunk by chunk
+ * from the real process stdin; a test's stdin in pieces of `chunkBytes`; a line split across
+ * chunks is joined). Blank lines are left out but counted. Stops at a line longer than
+ * `maxLineBytes`, without reading it whole.
+ */
+export async function* stdinLines(io: CliIo, maxLineBytes = MAX_LINE_BYTES, chunkBytes = 64 * 1024): AsyncGenerator<LineRun> {
+  let no = 0;
+  let rest: Buffer | null = null;
+  let run: LineRun = { nos: [], texts: [] };
+  const line = (text: string): boolean => {
+    no++;
+    const t = text.length > 0 && text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text;
+    if (t.length > maxLineBytes / 3 && Buffer.byteLength(t) > maxLineBytes) {
+      run.tooLong = no;
+      return false;
     }
-    rest = text.slice(end + 1);
-    yield numbered(text.slice(0, end).split('\n'));
+    if (t.trim() !== '') {
+      run.nos.push(no);
+      run.texts.push(t);
+    }
+    return true;
+  };
+  for await (const chunk of inputChunks(io, chunkBytes)) {
+    let at = 0;
+    if (rest) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) {
+        rest = Buffer.concat([rest, chunk]);
+        if (rest.length > maxLineBytes + 1) {
+          run.tooLong = no + 1;
+          yield run;
+          return;
+        }
+        continue;
+      }
+      if (!line(Buffer.concat([rest, chunk.subarray(0, nl)]).toString('utf8'))) {
+        yield run;
+        return;
+      }
+      rest = null;
+      at = nl + 1;
+    }
+    const last = chunk.lastIndexOf(0x0a);
+    if (last >= at) {
+      for (const text of chunk.toString('utf8', at, last).split('\n')) {
+        if (!line(text)) {
+          yield run;
+          return;
+        }
+      }
+      at = last + 1;
+    }
+    if (at < chunk.length) rest = Buffer.from(chunk.subarray(at));
+    if (rest && rest.length > maxLineBytes + 1) {
+      // No line break within the limit (the +1: a CR before the LF is not the line's).
+      run.tooLong = no + 1;
+      yield run;
+      return;
+    }
+    if (run.texts.length > 0) {
+      yield run;
+      run = { nos: [], texts: [] };
+    }
   }
-  rest += decoder.end();
-  if (rest !== '') yield numbered([rest]);
+  if (rest) line(rest.toString('utf8'));
+  if (run.texts.length > 0 || run.tooLong !== undefined) yield run;
 }

@@ -112,8 +112,11 @@ function b64field(jwk: Jwk, name: 'x' | 'y' | 'd', len: number): Uint8Array {
   return out;
 }
 
-/** Imports a JWK (public, or private when `d` is present) and checks that `d` matches the public part. */
-export function jwkToKey(jwk: unknown): PublicKey | PrivateKey {
+/**
+ * Imports a JWK (public, or private when `d` is present) and checks that `d` matches the public part
+ * (derived by `fromSecret`: keys.ts passes one that uses node:crypto, much faster than this module's).
+ */
+export function jwkToKey(jwk: unknown, fromSecret: (alg: Alg, secret: Uint8Array) => PrivateKey = privateKeyFromBytes): PublicKey | PrivateKey {
   if (!jwk || typeof jwk !== 'object') throw malformed('JWK must be an object');
   const j = jwk as Jwk;
   let pub: PublicKey;
@@ -122,7 +125,7 @@ export function jwkToKey(jwk: unknown): PublicKey | PrivateKey {
     pub = publicKeyFromBytes('ES256', concatBytes(Uint8Array.of(4), b64field(j, 'x', 32), b64field(j, 'y', 32)));
   else throw new LedgerError('ERR_UNSUPPORTED_ALG', `unsupported JWK kty/crv ${String(j.kty)}/${String(j.crv)}`);
   if (j.d === undefined) return pub;
-  const priv = privateKeyFromBytes(pub.alg, b64field(j, 'd', 32));
+  const priv = fromSecret(pub.alg, b64field(j, 'd', 32));
   if (!bytesEqual(priv.publicKey, pub.publicKey)) throw malformed('JWK private part does not match its public part');
   return priv;
 }

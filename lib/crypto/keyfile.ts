@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
-import { isPrivateKey, jwkToKey, keyToJwk, type PrivateKey, type PublicKey } from './keys';
+import { isPrivateKey, jwkToKeyFast, keyToJwk, type PrivateKey, type PublicKey } from './keys';
 
 /** Writes a private JWK readable only by its owner (mode 0600), atomically. */
 export function writeKeyFile(file: string, key: PrivateKey): void {
@@ -26,7 +26,7 @@ export function readKeyFile(file: string): PublicKey | PrivateKey {
   } catch {
     throw new LedgerError('ERR_MALFORMED_KEY', `key file ${file} is not a JSON Web Key`);
   }
-  return jwkToKey(jwk);
+  return jwkToKeyFast(jwk);
 }
 
 export function readPrivateKeyFile(file: string): PrivateKey {
