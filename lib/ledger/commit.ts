@@ -2,12 +2,16 @@
 // complete, the blocks sealed on the way with their summaries and the new head, put into
 // one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
 // writes the batch with sync: true and adopts the returned tip only when that succeeded.
+import { sha256Into } from '../crypto/hash';
 import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
 import { blockKey, blockValue, HASH_SIZE, HEAD_KEY, headValue, MIN_STORED_LEVEL, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
 import type { LedgerRecord } from './record';
 import { SummaryBuilder } from './summary';
+
+/** RFC 9162's leaf prefix byte (merkle/hash.ts leafHash). */
+const LEAF_PREFIX = 0x00;
 
 export interface Receipt {
   index: number;
@@ -97,12 +101,18 @@ export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Arr
 /** putRecord for a value with the leaf hash's room free in front of the record bytes (Prepared.value): filled in place, no copy. */
 export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer): Uint8Array {
   const index = frontier.size;
-  const leaf = leafHash(value.subarray(HASH_SIZE));
-  value.set(leaf, 0);
+  // The leaf hash, SHA-256(0x00 || bytes), hashed where the bytes lie: the prefix byte goes just
+  // in front of them (in the room the hash then fills), no copy of the record.
+  value[HASH_SIZE - 1] = LEAF_PREFIX;
+  sha256Into(value.subarray(HASH_SIZE - 1), value, 0);
+  const leaf = value.subarray(0, HASH_SIZE);
   sink.put(recordKey(index), value);
   frontier.appendOwned(leaf, (level, at, hash) => putNode(sink, level, at, hash));
   return leaf;
 }
+
+/** Lower-case hex of a hash (a Buffer view already, as putRecordValue's, needs no wrapper). */
+const hex = (h: Uint8Array): string => (Buffer.isBuffer(h) ? h : Buffer.from(h.buffer, h.byteOffset, h.byteLength)).toString('hex');
 
 /** Puts the head of a write. */
 export function headPut(sink: PutSink, head: Head): void {
@@ -165,7 +175,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
       const leaf = value ? putRecordValue(sink, frontier, value) : putRecord(sink, frontier, bytes);
       open.add(record);
       leaves.push({ bytes, leaf });
-      const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: next.height };
+      const receipt: Receipt = { index, leafHash: hex(leaf), time: record.time, block: next.height };
       jobReceipts.push(receipt);
       receipts.push(receipt);
       if (frontier.size - next.blockFirst >= s.blockRecords) seal();
