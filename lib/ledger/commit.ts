@@ -85,21 +85,29 @@ function putNode(sink: PutSink, level: number, at: number, hash: Uint8Array): vo
   sink.put(key, nodeValue(key, hash));
 }
 
+type NodeVisitor = (level: number, at: number, hash: Uint8Array) => void;
+
+/** What puts the nodes a record completes into `sink` (one per write, not one per record). */
+const nodePutter =
+  (sink: PutSink): NodeVisitor =>
+  (level, at, hash) =>
+    putNode(sink, level, at, hash);
+
 /**
  * Puts one record at index frontier.size: its value and every Merkle node it completes;
  * appends its leaf hash to `frontier` and returns it. Replicas write with it too, so a copy
  * holds the same keys and values as its origin.
  */
-export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Array): Uint8Array {
+export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Array, visit: NodeVisitor = nodePutter(sink)): Uint8Array {
   const index = frontier.size;
   const leaf = leafHash(bytes);
   sink.put(recordKey(index), recordValue(leaf, bytes));
-  frontier.appendOwned(leaf, (level, at, hash) => putNode(sink, level, at, hash));
+  frontier.appendOwned(leaf, visit);
   return leaf;
 }
 
 /** putRecord for a value with the leaf hash's room free in front of the record bytes (Prepared.value): filled in place, no copy. */
-export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer): Uint8Array {
+export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer, visit: NodeVisitor = nodePutter(sink)): Uint8Array {
   const index = frontier.size;
   // The leaf hash, SHA-256(0x00 || bytes), hashed where the bytes lie: the prefix byte goes just
   // in front of them (in the room the hash then fills), no copy of the record.
@@ -107,7 +115,7 @@ export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buf
   sha256Into(value.subarray(HASH_SIZE - 1), value, 0);
   const leaf = value.subarray(0, HASH_SIZE);
   sink.put(recordKey(index), value);
-  frontier.appendOwned(leaf, (level, at, hash) => putNode(sink, level, at, hash));
+  frontier.appendOwned(leaf, visit);
   return leaf;
 }
 
@@ -140,6 +148,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   const leaves: Leaf[] = [];
   const blocks: BlockInfo[] = [];
   const put = (key: Buffer, value: Buffer): void => void sink.put(key, value);
+  const visitNode = nodePutter(sink);
 
   const seal = (): BlockInfo => {
     const { info, stored } = makeBlock(
@@ -172,7 +181,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     const jobReceipts: Receipt[] = [];
     for (const { record, bytes, value } of job.records) {
       const index = frontier.size;
-      const leaf = value ? putRecordValue(sink, frontier, value) : putRecord(sink, frontier, bytes);
+      const leaf = value ? putRecordValue(sink, frontier, value, visitNode) : putRecord(sink, frontier, bytes, visitNode);
       open.add(record);
       leaves.push({ bytes, leaf });
       const receipt: Receipt = { index, leafHash: hex(leaf), time: record.time, block: next.height };
