@@ -567,7 +567,15 @@ describe('nodes: fuzzing every node with malformed messages', function () {
   it('record', async () => {
     // Messages Verify accepted (from the previous test), sent again, out of order, or with parts swapped or changed.
     const pool = [...sent.values()].filter((x) => x.node.startsWith('verify') && x.outcomes[0]?.kind === 'done' && !unreported(x)).map((x) => x.out[0]);
-    assert.ok(pool.length > 20, `only ${pool.length} verified messages to replay`);
+    // The verify fuzz's share of valid envelopes is random (about 1 in 8), and its garbage may
+    // have moved d1's and d2's counters far ahead: readings of new devices (trust on first use)
+    // top the pool up.
+    const newcomers = Array.from({ length: 4 }, () => generateKey('Ed25519'));
+    for (let i = 0; pool.length < 40 && i < 80; i++) {
+      const s = send('verify-tofu', { payload: asPayload(reading(newcomers[i % 4] as PrivateKey, { temperature: -21 }, i % 8 < 4 ? 'jws' : 'cose')) });
+      if ((await s.settled).kind === 'done' && !unreported(s)) pool.push(s.out[0] as Msg);
+    }
+    assert.ok(pool.length >= 40, `only ${pool.length} verified messages to replay`);
     const verifiedMsg = fc
       .tuple(fc.nat(), fc.nat(), fc.constantFrom('as is', 'as is', 'counter', 'time', 'envelope', 'device', 'proof', 'no proof'))
       .map(([i, j, change]) => () => {
@@ -707,7 +715,8 @@ describe('nodes: fuzzing every node with malformed messages', function () {
       assert.equal(ledger.size, size);
       let withEnvelope = 0;
       for await (const r of ledger.range(0)) if (r.record.envelope !== undefined && r.record.type !== 'security') withEnvelope++;
-      assert.ok(withEnvelope > 10, `only ${withEnvelope} records carry a device envelope: the fuzz hardly reached the Record node's success path`);
+      // About one record message in eight replays a verified one unchanged (random, from a pool of 40 or more).
+      assert.ok(withEnvelope > 5, `only ${withEnvelope} records carry a device envelope: the fuzz hardly reached the Record node's success path`);
     } finally {
       await ledger.close();
     }
