@@ -241,19 +241,29 @@ function cachedText(b: Uint8Array, from: number, to: number): string {
   return text;
 }
 
+/** RECORD_TYPE.test, remembering the last type that passed (types repeat from record to record). */
+let lastValidType = '';
+function validType(type: string): boolean {
+  if (type === lastValidType) return true;
+  if (!RECORD_TYPE.test(type)) return false;
+  lastValidType = type;
+  return true;
+}
+
 // Bodies the audit reads: enrolments (who may sign) and contract/firmware records (re-checked).
 const needsBody = (t: string): boolean =>
   t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke' || t === 'security' || t.startsWith('contract.') || t.startsWith('firmware.');
 
 /**
- * The record in `bytes` when it is a canonical v1 record this fast path fully
- * understands; undefined when lib/codec must decide (malformed, or unusual).
+ * The record in `bytes` (from `from` to the end) when it is a canonical v1 record this fast
+ * path fully understands; undefined when lib/codec must decide (malformed, or unusual).
  */
-export function scanRecord(bytes: Uint8Array): RecordView | undefined {
+export function scanRecord(bytes: Uint8Array, from = 0): RecordView | undefined {
   const s = new Scanner(bytes);
+  s.pos = from;
   try {
     s.head();
-    if (s.major !== 5 || s.argHigh !== 0 || s.arg > bytes.length / 2) return undefined;
+    if (s.major !== 5 || s.argHigh !== 0 || s.arg > (bytes.length - from) / 2) return undefined;
     let v = false;
     let type: string | undefined;
     let time: number | undefined;
@@ -278,7 +288,7 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
       } else if (is(bytes, k0, ke, KEY_BODY)) body = [vs, ve];
       else ok = false;
     }, (ks, ke) => is(bytes, ks + 1, ke, KEY_ENVELOPE) || is(bytes, ks + 1, ke, KEY_DEVICE));
-    if (s.pos !== bytes.length || !ok || !v || !type || time === undefined || !RECORD_TYPE.test(type)) return undefined;
+    if (s.pos !== bytes.length || !ok || !v || !type || time === undefined || !validType(type)) return undefined;
     if (device !== undefined && !device.startsWith('did:key:')) return undefined;
     const record: RecordView = { type, time };
     if (device !== undefined) record.device = device;
