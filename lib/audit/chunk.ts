@@ -146,8 +146,6 @@ class FactsBuilder {
   /** The facts gathered, in arrays of their own (a view of a larger one would cross to the main thread whole). */
   build(): IndexFacts {
     const n = this.#n;
-    // A full chunk's arrays are exactly its facts: handed over as they are (no copy).
-    if (n === this.#index.length) return { index: this.#index, time: this.#time, type: this.#type, device: this.#device, texts: this.#texts };
     return { index: this.#index.slice(0, n), time: this.#time.slice(0, n), type: this.#type.slice(0, n), device: this.#device.slice(0, n), texts: this.#texts };
   }
 }

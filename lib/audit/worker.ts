@@ -56,11 +56,7 @@ parentPort?.on('message', (msg: ChunkJob | { close: true }) => {
       // One turn of the event loop first: a chunk that arrived meanwhile starts its reads before this
       // check holds the thread (its message would wait behind the check, and its reads after it).
       await new Promise((resolve) => setImmediate(resolve));
-      const result = checkChunk(job, read);
-      // The facts' arrays belong to this result alone: moved, not copied.
-      const { index, time, type, device } = result.indexed;
-      const moved = [index.buffer, time.buffer, type.buffer, device.buffer].filter((b, at, all) => b.byteLength > 0 && all.indexOf(b) === at);
-      parentPort?.postMessage({ ok: true, result }, moved as ArrayBuffer[]);
+      parentPort?.postMessage({ ok: true, result: checkChunk(job, read) });
     } catch (err) {
       parentPort?.postMessage({ ok: false, seq: job.seq, error: err instanceof Error ? err.message : String(err) });
     }
