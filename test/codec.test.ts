@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as vm from 'node:vm';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../lib/encoding/bytes';
-import { CborTag, CborValue, decodeCbor, decodeCborPrefix, encodeCbor, encodeCborWithRoom } from '../lib/encoding/codec';
+import { CborTag, CborValue, decodeCbor, decodeCborPrefix, encodeCbor, encodeCborWithRoom, encodeKnownMapWithRoom, KnownKeys } from '../lib/encoding/codec';
 import { createHash } from 'node:crypto';
 import { sha256 } from '../lib/crypto/hash';
 import { ErrorCode, LedgerError } from '../lib/errors';
@@ -33,6 +33,23 @@ describe('codec', () => {
         assert.equal(toHex(out.subarray(room)), toHex(encodeCbor(v)));
         assert.equal(out.length, room + encodeCbor(v).length);
       }
+  });
+
+  it('encodeKnownMapWithRoom gives the bytes encodeCborWithRoom gives, for any subset of the known keys in any order', () => {
+    const known = new KnownKeys(['v', 'type', 'time', 'device', 'body', 'envelope', 'é', 'aa']);
+    assert.deepEqual(known.names, ['v', 'aa', 'é', 'body', 'time', 'type', 'device', 'envelope']);
+    const value = fc.oneof(fc.constant(undefined), fc.integer(), fc.string(), fc.uint8Array({ maxLength: 40 }), fc.dictionary(fc.string({ maxLength: 3 }), fc.integer()));
+    fc.assert(
+      fc.property(fc.shuffledSubarray([...known.names]), fc.array(value, { minLength: 8, maxLength: 8 }), fc.nat(40), (keys, values, room) => {
+        const m: Record<string, CborValue | undefined> = {};
+        keys.forEach((k, i) => (m[k] = values[i]));
+        const defined = Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)) as CborValue;
+        const out = encodeKnownMapWithRoom(m, known, room);
+        assert.equal(out.length - room, encodeCbor(defined).length);
+        assert.equal(toHex(out.subarray(room)), toHex(encodeCborWithRoom(defined, room).subarray(room)));
+      }),
+    );
+    assert.throws(() => new KnownKeys(['a', 'a']), /duplicate/);
   });
 
   it('sha256 (digest read back as latin1) equals node:crypto for inputs of 0 to 1100 bytes and of several parts', () => {

@@ -26,3 +26,17 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
   for (const p of parts) h.update(p);
   return new Uint8Array(h.digest());
 }
+
+/**
+ * SHA-256 of `data` written into `out` at `at` (32 bytes; `out` may be the buffer `data` views:
+ * the digest is computed before it is written). For a leaf hash computed over a storage value
+ * with its prefix byte in place: no copy of the input, no array for the result.
+ */
+export function sha256Into(data: Uint8Array, out: Uint8Array, at: number): void {
+  if (oneShot) {
+    const s = oneShot('sha256', data, 'latin1');
+    for (let i = 0; i < 32; i++) out[at + i] = s.charCodeAt(i);
+    return;
+  }
+  out.set(crypto.createHash('sha256').update(data).digest(), at);
+}

@@ -154,8 +154,11 @@ class Writer {
   }
 
   bytes(b: Uint8Array): void {
-    const at = this.reserve(b.length);
-    this.buf.set(b, at);
+    const n = b.length;
+    const at = this.reserve(n);
+    // A loop beats TypedArray#set's call for the few bytes of a map key or a hash.
+    if (n <= 32) for (let i = 0; i < n; i++) this.buf[at + i] = b[i]!;
+    else this.buf.set(b, at);
   }
 
   /** A text string: head and UTF-8 bytes, written in place (the caller rejects lone surrogates). */
@@ -181,6 +184,10 @@ class Writer {
 
   /** Writes a major type with its argument in the shortest form. */
   head(major: number, arg: number | bigint): void {
+    if (typeof arg === 'number' && arg < 24) {
+      this.byte((major << 5) | arg);
+      return;
+    }
     const n = typeof arg === 'bigint' && arg <= MAX_SAFE ? Number(arg) : arg;
     const mt = major << 5;
     if (n < 24) {
@@ -408,13 +415,56 @@ export function encodeCborWithRoom(value: CborValue, room: number): Buffer {
   return encodeWith(value, (w) => w.withRoom(room));
 }
 
-function encodeWith<T>(value: CborValue, finish: (w: Writer) => T): T {
+/**
+ * A map's text keys, encoded and put in canonical order once, for encodeKnownMapWithRoom. Keys
+ * that compare equal as encoded bytes are refused (they would be duplicates).
+ */
+export class KnownKeys {
+  /** The keys in canonical (encoded byte) order, and their encodings. */
+  readonly names: readonly string[];
+  readonly encoded: readonly Uint8Array[];
+
+  constructor(names: readonly string[]) {
+    const entries = names.map((name) => ({ name, key: encodeCbor(name) }));
+    entries.sort((a, b) => compareBytes(a.key, b.key));
+    for (let i = 1; i < entries.length; i++)
+      if (compareBytes(entries[i - 1]!.key, entries[i]!.key) === 0) throw malformed('duplicate map key');
+    this.names = entries.map((e) => e.name);
+    this.encoded = entries.map((e) => e.key);
+  }
+}
+
+/**
+ * encodeCborWithRoom of a plain object whose keys are all among `known`: the same bytes, without
+ * collecting, encoding and sorting its keys per call. Fields that are undefined or absent are
+ * left out, as encodeCborWithRoom leaves them out; a key outside `known` is not written (the
+ * caller has checked the object's keys).
+ */
+export function encodeKnownMapWithRoom(value: Record<string, CborValue | undefined>, known: KnownKeys, room: number): Buffer {
+  return encodeWith(value, (w) => w.withRoom(room), (w, e) => {
+    const { names, encoded } = known;
+    const values = new Array<CborValue | undefined>(names.length);
+    let n = 0;
+    for (let i = 0; i < names.length; i++) if ((values[i] = value[names[i]!]) !== undefined) n++;
+    w.head(MT_MAP, n);
+    for (let i = 0; i < names.length; i++) {
+      const v = values[i];
+      if (v === undefined) continue;
+      w.bytes(encoded[i]!);
+      e.item(w, v, 1);
+    }
+  });
+}
+
+function encodeWith<T>(value: CborValue, finish: (w: Writer) => T, write?: (w: Writer, e: Encoder) => void): T {
   // A getter that encodes while we do finds `shared` taken and gets its own buffer.
   const reused = shared;
   shared = null;
   const w = new Writer(256, reused ?? undefined);
   try {
-    new Encoder().item(w, value, 0);
+    const e = new Encoder();
+    if (write) write(w, e);
+    else e.item(w, value, 0);
     return finish(w);
   } catch (err) {
     throw asLedgerError(err, 'ERR_MALFORMED_CBOR', 'cannot encode CBOR');

@@ -2,12 +2,16 @@
 // complete, the blocks sealed on the way with their summaries and the new head, put into
 // one LevelDB batch. Touches nothing but the batch (and the signing key); the caller
 // writes the batch with sync: true and adopts the returned tip only when that succeeded.
+import { sha256Into } from '../crypto/hash';
 import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
 import { blockKey, blockValue, HASH_SIZE, HEAD_KEY, headValue, MIN_STORED_LEVEL, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
 import type { LedgerRecord } from './record';
 import { SummaryBuilder } from './summary';
+
+/** RFC 9162's leaf prefix byte (merkle/hash.ts leafHash). */
+const LEAF_PREFIX = 0x00;
 
 export interface Receipt {
   index: number;
@@ -81,28 +85,42 @@ function putNode(sink: PutSink, level: number, at: number, hash: Uint8Array): vo
   sink.put(key, nodeValue(key, hash));
 }
 
+type NodeVisitor = (level: number, at: number, hash: Uint8Array) => void;
+
+/** What puts the nodes a record completes into `sink` (one per write, not one per record). */
+const nodePutter =
+  (sink: PutSink): NodeVisitor =>
+  (level, at, hash) =>
+    putNode(sink, level, at, hash);
+
 /**
  * Puts one record at index frontier.size: its value and every Merkle node it completes;
  * appends its leaf hash to `frontier` and returns it. Replicas write with it too, so a copy
  * holds the same keys and values as its origin.
  */
-export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Array): Uint8Array {
+export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Array, visit: NodeVisitor = nodePutter(sink)): Uint8Array {
   const index = frontier.size;
   const leaf = leafHash(bytes);
   sink.put(recordKey(index), recordValue(leaf, bytes));
-  frontier.appendOwned(leaf, (level, at, hash) => putNode(sink, level, at, hash));
+  frontier.appendOwned(leaf, visit);
   return leaf;
 }
 
 /** putRecord for a value with the leaf hash's room free in front of the record bytes (Prepared.value): filled in place, no copy. */
-export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer): Uint8Array {
+export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer, visit: NodeVisitor = nodePutter(sink)): Uint8Array {
   const index = frontier.size;
-  const leaf = leafHash(value.subarray(HASH_SIZE));
-  value.set(leaf, 0);
+  // The leaf hash, SHA-256(0x00 || bytes), hashed where the bytes lie: the prefix byte goes just
+  // in front of them (in the room the hash then fills), no copy of the record.
+  value[HASH_SIZE - 1] = LEAF_PREFIX;
+  sha256Into(value.subarray(HASH_SIZE - 1), value, 0);
+  const leaf = value.subarray(0, HASH_SIZE);
   sink.put(recordKey(index), value);
-  frontier.appendOwned(leaf, (level, at, hash) => putNode(sink, level, at, hash));
+  frontier.appendOwned(leaf, visit);
   return leaf;
 }
+
+/** Lower-case hex of a hash (a Buffer view already, as putRecordValue's, needs no wrapper). */
+const hex = (h: Uint8Array): string => (Buffer.isBuffer(h) ? h : Buffer.from(h.buffer, h.byteOffset, h.byteLength)).toString('hex');
 
 /** Puts the head of a write. */
 export function headPut(sink: PutSink, head: Head): void {
@@ -130,6 +148,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   const leaves: Leaf[] = [];
   const blocks: BlockInfo[] = [];
   const put = (key: Buffer, value: Buffer): void => void sink.put(key, value);
+  const visitNode = nodePutter(sink);
 
   const seal = (): BlockInfo => {
     const { info, stored } = makeBlock(
@@ -162,10 +181,10 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     const jobReceipts: Receipt[] = [];
     for (const { record, bytes, value } of job.records) {
       const index = frontier.size;
-      const leaf = value ? putRecordValue(sink, frontier, value) : putRecord(sink, frontier, bytes);
+      const leaf = value ? putRecordValue(sink, frontier, value, visitNode) : putRecord(sink, frontier, bytes, visitNode);
       open.add(record);
       leaves.push({ bytes, leaf });
-      const receipt: Receipt = { index, leafHash: Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString('hex'), time: record.time, block: next.height };
+      const receipt: Receipt = { index, leafHash: hex(leaf), time: record.time, block: next.height };
       jobReceipts.push(receipt);
       receipts.push(receipt);
       if (frontier.size - next.blockFirst >= s.blockRecords) seal();

@@ -1,6 +1,6 @@
 // Records: their canonical CBOR bytes (docs/FORMAT.md "Records") and strict validation.
 import { types } from 'node:util';
-import { decodeCbor, encodeCbor, encodeCborWithRoom, type CborValue } from '../encoding/codec';
+import { decodeCbor, encodeCbor, encodeKnownMapWithRoom, KnownKeys, type CborValue } from '../encoding/codec';
 import { didToKey } from '../crypto/didkey';
 import { storedEnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError, LedgerError } from '../errors';
@@ -168,8 +168,12 @@ export function encodeRecord(r: LedgerRecord, maxBytes: number = DEFAULT_MAX_REC
  * filled in place: the ledger puts the leaf hash there). Transient: see encodeCborWithRoom.
  */
 export function encodeRecordWithRoom(r: LedgerRecord, maxBytes: number, room: number): Buffer {
-  return encodeChecked(r, maxBytes, (m) => encodeCborWithRoom(m, room), room);
+  // checkRecord has refused any other field: the record's own fields, encoded in their fixed order.
+  return encodeChecked(r, maxBytes, () => encodeKnownMapWithRoom(r as unknown as Record<string, CborValue | undefined>, RECORD_MAP_KEYS, room), room);
 }
+
+/** The record map's keys, encoded and in canonical order (v, body, time, type, device, envelope). */
+const RECORD_MAP_KEYS = new KnownKeys([...RECORD_KEYS]);
 
 function encodeChecked<B extends Uint8Array>(r: LedgerRecord, maxBytes: number, encode: (m: Record<string, CborValue>) => B, room: number): B {
   checkRecord(r);

@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   const ledgerDir = path.join(work, 'cli-ledger');
   const gatewayKey = path.join(work, 'gateway.jwk');
   await step('CLI: keygen, append 3 records, audit CLEAN, prove #1, verify-proof', async () => {
-    const did = expectOk(await emulated([cli, 'keygen', '--out', gatewayKey], { timeoutMs: 60_000 }), 'keygen').trim();
+    const did = expectOk(await emulated([cli, 'keygen', '--out', gatewayKey], { timeoutMs: 120_000 }), 'keygen').trim();
     if (!did.startsWith('did:key:z6Mk')) throw new Error(`keygen printed ${did}`);
     const lines = [1, 2, 3].map((i) => JSON.stringify({ type: 'note', body: { text: `arm check ${i}`, arch } })).join('\n') + '\n';
     const receipts = expectOk(await emulated([cli, 'append', ledgerDir, '--key', gatewayKey, '--name', `arm-${name}`], { input: lines, timeoutMs: 120_000 }), 'append');
