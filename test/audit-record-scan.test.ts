@@ -5,6 +5,8 @@ import * as fc from 'fast-check';
 import { CborTag, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import { readRecord } from '../lib/audit/records';
 import { scanRecord, validUtf8 } from '../lib/audit/record-scan';
+import { leafHashOfTail, hashBytes } from '../lib/audit/sha';
+import { leafHash } from '../lib/merkle';
 
 const did = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
 
@@ -53,6 +55,7 @@ function encode(r: Record<string, unknown>, v: CborValue = 1): Uint8Array {
 /** Fast and slow readers agree: the fast one answers only when the slow one accepts, with the same fields. */
 function agree(bytes: Uint8Array): void {
   const fast = scanRecord(bytes);
+  fromOffsetAgrees(bytes, fast);
   if (!fast) return;
   const slow = readRecord(bytes);
   assert.ok(slow.record, `fast path accepted what lib/encoding/codec rejects: ${Buffer.from(bytes).toString('hex')} (${slow.problem})`);
@@ -61,6 +64,32 @@ function agree(bytes: Uint8Array): void {
   assert.equal(fast.device, slow.record.device);
   assert.deepEqual(fast.envelope, slow.record.envelope);
   if (['device.enrol', 'device.tofu', 'device.revoke'].includes(fast.type)) assert.deepEqual(fast.body, slow.record.body);
+}
+
+/**
+ * The audit scans a record in place, from the byte after a stored value's leaf hash: the same
+ * answer as on the record alone, whatever the bytes before it, and the leaf hash of that tail.
+ */
+function fromOffsetAgrees(bytes: Uint8Array, alone: ReturnType<typeof scanRecord>): void {
+  for (const before of [Uint8Array.of(0xa1), Uint8Array.of(0x00, 0xff, 0x61)]) {
+    const tail = new Uint8Array(before.length + bytes.length);
+    tail.set(before);
+    tail.set(bytes, before.length);
+    const at = scanRecord(tail, before.length);
+    assert.equal(at === undefined, alone === undefined, 'scan from an offset and scan alone disagree on acceptance');
+    if (at && alone) {
+      assert.equal(at.type, alone.type);
+      assert.equal(at.time, alone.time);
+      assert.equal(at.device, alone.device);
+      assert.deepEqual(at.envelope, alone.envelope);
+      assert.deepEqual(at.body, alone.body);
+      assert.deepEqual(at.bodyBytes && [...at.bodyBytes], alone.bodyBytes && [...alone.bodyBytes]);
+    }
+    const view = tail.subarray(before.length - 1);
+    const last = view[0];
+    assert.deepEqual(hashBytes(leafHashOfTail(view)), leafHash(bytes));
+    assert.equal(view[0], last, 'the byte before the record is restored');
+  }
 }
 
 describe('audit: fast record reader', () => {

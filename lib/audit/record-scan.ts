@@ -67,7 +67,7 @@ class Scanner {
   arg = 0;
   argHigh = 0;
 
-  constructor(readonly b: Uint8Array) {}
+  constructor(public b: Uint8Array) {}
 
   need(n: number): number {
     if (n > this.b.length - this.pos) throw FAIL;
@@ -241,30 +241,59 @@ function cachedText(b: Uint8Array, from: number, to: number): string {
   return text;
 }
 
+const EMPTY = new Uint8Array(0);
+const scanner = new Scanner(EMPTY);
+
+/** RECORD_TYPE.test, remembering the last type that passed (types repeat from record to record). */
+let lastValidType = '';
+function validType(type: string): boolean {
+  if (type === lastValidType) return true;
+  if (!RECORD_TYPE.test(type)) return false;
+  lastValidType = type;
+  return true;
+}
+
 // Bodies the audit reads: enrolments (who may sign) and contract/firmware records (re-checked).
 const needsBody = (t: string): boolean =>
   t === 'device.enrol' || t === 'device.tofu' || t === 'device.revoke' || t === 'security' || t.startsWith('contract.') || t.startsWith('firmware.');
 
 /**
- * The record in `bytes` when it is a canonical v1 record this fast path fully
- * understands; undefined when lib/codec must decide (malformed, or unusual).
+ * The record in `bytes` (from `from` to the end) when it is a canonical v1 record this fast
+ * path fully understands; undefined when lib/codec must decide (malformed, or unusual).
  */
-export function scanRecord(bytes: Uint8Array): RecordView | undefined {
-  const s = new Scanner(bytes);
+export function scanRecord(bytes: Uint8Array, from = 0): RecordView | undefined {
+  // One scanner for every record (nothing here re-enters scanRecord), and the map's entries
+  // read in this loop rather than through mapEntries' callbacks: no allocation per record but the view.
+  const s = scanner;
+  s.b = bytes;
+  s.pos = from;
   try {
     s.head();
-    if (s.major !== 5 || s.argHigh !== 0 || s.arg > bytes.length / 2) return undefined;
+    if (s.major !== 5 || s.argHigh !== 0 || s.arg > (bytes.length - from) / 2) return undefined;
     let v = false;
     let type: string | undefined;
     let time: number | undefined;
     let device: string | undefined;
     let envelope: string | Uint8Array | undefined;
-    let body: [number, number] | undefined;
+    let bodyStart = -1;
+    let bodyEnd = -1;
     let ok = true;
-    s.mapEntries(s.arg, 0, (ks, ke, vs) => {
+    // As mapEntries(count, 0): text keys in strictly increasing byte order, items at depth 1.
+    const count = s.arg;
+    let prevStart = -1;
+    let prevEnd = -1;
+    for (let n = 0; n < count; n++) {
+      const ks = s.pos;
+      if (ks >= bytes.length || bytes[ks]! >> 5 !== 3) throw FAIL;
+      s.item(1);
+      const ke = s.pos;
+      if (prevStart >= 0 && compare(bytes, prevStart, prevEnd, bytes, ks, ke) >= 0) throw FAIL;
+      const vs = s.pos;
+      s.item(1, is(bytes, ks + 1, ke, KEY_ENVELOPE) || is(bytes, ks + 1, ke, KEY_DEVICE));
+      prevStart = ks;
+      prevEnd = ke;
       const ve = s.pos;
       // ks and vs start items the scanner has just read whole.
-      if (bytes[ks]! >> 5 !== 3) return void (ok = false); // only text keys here
       const k0 = ks + 1; // every known key is shorter than 24 bytes: a one-byte head
       const first = bytes[vs]!;
       if (ke - k0 === 1 && bytes[k0] === F_V) v = ve - vs === 1 && first === 0x01;
@@ -275,19 +304,23 @@ export function scanRecord(bytes: Uint8Array): RecordView | undefined {
         if (first >> 5 === 3) envelope = fromUtf8(bytes.subarray(textStart(bytes, vs), ve));
         else if (first >> 5 === 2) envelope = bytes.slice(textStart(bytes, vs), ve);
         else ok = false;
-      } else if (is(bytes, k0, ke, KEY_BODY)) body = [vs, ve];
-      else ok = false;
-    }, (ks, ke) => is(bytes, ks + 1, ke, KEY_ENVELOPE) || is(bytes, ks + 1, ke, KEY_DEVICE));
-    if (s.pos !== bytes.length || !ok || !v || !type || time === undefined || !RECORD_TYPE.test(type)) return undefined;
+      } else if (is(bytes, k0, ke, KEY_BODY)) {
+        bodyStart = vs;
+        bodyEnd = ve;
+      } else ok = false;
+    }
+    if (s.pos !== bytes.length || !ok || !v || !type || time === undefined || !validType(type)) return undefined;
     if (device !== undefined && !device.startsWith('did:key:')) return undefined;
     const record: RecordView = { type, time };
     if (device !== undefined) record.device = device;
     if (envelope !== undefined) record.envelope = envelope;
-    if (body && needsBody(type)) record.body = decodeCbor(bytes.subarray(body[0], body[1]));
-    if (body && envelope !== undefined) record.bodyBytes = bytes.subarray(body[0], body[1]);
+    if (bodyStart >= 0 && needsBody(type)) record.body = decodeCbor(bytes.subarray(bodyStart, bodyEnd));
+    if (bodyStart >= 0 && envelope !== undefined) record.bodyBytes = bytes.subarray(bodyStart, bodyEnd);
     return record;
   } catch {
     return undefined; // not canonical here, or a surprise: lib/encoding/codec decides
+  } finally {
+    s.b = EMPTY; // holds no record between calls
   }
 }
 

@@ -49,6 +49,21 @@ export function leafHashOfValue(value: Uint8Array): Uint8Array {
   return inPlace(value, sha256Once);
 }
 
+/**
+ * The leaf hash, as a hash string, of the record in tail[1..]: `tail` starts at the byte
+ * before the record (a stored value's last leaf-hash byte), set to 0x00 for the call and restored.
+ */
+export function leafHashOfTail(tail: Uint8Array): string {
+  const saved = tail[0];
+  if (saved === undefined) throw new RangeError('a record tail starts with the byte before the record');
+  tail[0] = 0;
+  try {
+    return sha256Str(tail);
+  } finally {
+    tail[0] = saved;
+  }
+}
+
 /** leafHashOfValue as a hash string. */
 export function leafHashString(value: Uint8Array): string {
   return inPlace(value, sha256Str);
@@ -59,7 +74,7 @@ function inPlace<T>(value: Uint8Array, hash: (data: Uint8Array) => T): T {
   if (saved === undefined) throw new RangeError(`a stored record value starts with a 32-byte leaf hash, got ${value.length} bytes`);
   value[31] = 0;
   try {
-    return hash(value.subarray(31));
+    return hash(new Uint8Array(value.buffer, value.byteOffset + 31, value.length - 31));
   } finally {
     value[31] = saved;
   }
