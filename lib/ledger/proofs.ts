@@ -1,57 +1,22 @@
 // Roots and proofs from the stored perfect subtrees: O(log n) point reads each. Nodes below
 // MIN_STORED_LEVEL are not stored (format 4): they are derived from the records' leaf hashes.
 import { LedgerError } from '../errors';
-import { consistencyPlan, EMPTY_ROOT, inclusionPlan, leafHash, nodeHash, rootPlan, type CompactRange, type NodeId } from '../merkle';
-import { indexOfKey, MIN_STORED_LEVEL, nodeHashFromValue, nodeKey, recordKey, splitRecordValue } from './layout';
-import { checkedRecordBytes } from './reads';
+import { consistencyPlan, EMPTY_ROOT, inclusionPlan, rootFromLeafHashes, rootPlan, type CompactRange, type NodeId } from '../merkle';
+import { MIN_STORED_LEVEL, nodeHashFromValue, nodeKey, recordKey } from './layout';
+import { checkedRecordBytes, checkedRecordValue, readCheckedRun } from './reads';
 import type { Db } from './lock';
-import { bytesEqual } from '../encoding/bytes';
 
 /** Leaves read one by one (getMany) up to this many; longer runs are read with one iterator. */
 const POINT_READS = 16;
 
-function corrupt(index: number, message: string): LedgerError {
-  return new LedgerError('ERR_LEDGER_CORRUPT', `record ${index} ${message}`, { index });
-}
-
 /** The stored leaf hash of a record value, checked against its bytes (the check a level-0 node's CRC made in format 3). */
 function checkedLeaf(index: number, value: Uint8Array | undefined): Uint8Array {
-  if (value === undefined) throw corrupt(index, 'is missing');
-  const { leafHash: stored, bytes } = splitRecordValue(value, index);
-  if (!bytesEqual(leafHash(bytes), stored)) throw corrupt(index, 'does not match its stored leaf hash');
-  return stored;
+  return checkedRecordValue(index, value).leafHash;
 }
 
 /** The checked leaf hashes of records [from, to), read with one iterator. */
 async function readLeafRun(db: Db, from: number, to: number): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  const it = db.iterator({ gte: recordKey(from), lt: recordKey(to) });
-  try {
-    while (out.length < to - from) {
-      const chunk = await it.nextv(to - from - out.length);
-      if (chunk.length === 0) break;
-      for (const [key, value] of chunk) {
-        const index = indexOfKey(key);
-        if (index !== from + out.length) throw corrupt(from + out.length, 'is missing');
-        out.push(checkedLeaf(index, value));
-      }
-    }
-  } finally {
-    await it.close();
-  }
-  if (out.length !== to - from) throw corrupt(from + out.length, 'is missing');
-  return out;
-}
-
-/** The RFC 6962 hash of a perfect subtree from its 2^l leaf hashes. */
-function subtreeHash(leaves: Uint8Array[]): Uint8Array {
-  let row = leaves;
-  while (row.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let i = 0; i < row.length; i += 2) next.push(nodeHash(row[i]!, row[i + 1]!));
-    row = next;
-  }
-  return row[0]!;
+  return (await readCheckedRun(db, from, to)).map((r) => r.leafHash);
 }
 
 /** Leaf hashes for the derived nodes among `ids`, keyed by leaf index: one run read by iterator, scattered leaves by getMany. */
@@ -77,12 +42,12 @@ function derivedHash(id: NodeId, leaves: Map<number, Uint8Array>): Uint8Array {
   const from = id.index * 2 ** id.level;
   const hashes: Uint8Array[] = [];
   for (let i = from; i < from + 2 ** id.level; i++) hashes.push(leaves.get(i) as Uint8Array);
-  return subtreeHash(hashes);
+  return rootFromLeafHashes(hashes);
 }
 
 /** The hash of node (level, index) computed from the leaf hashes stored with its records, whatever its level. */
 export async function derivedNodeHash(db: Db, level: number, index: number): Promise<Uint8Array> {
-  return subtreeHash(await readLeafRun(db, index * 2 ** level, (index + 1) * 2 ** level));
+  return rootFromLeafHashes(await readLeafRun(db, index * 2 ** level, (index + 1) * 2 ** level));
 }
 
 /**

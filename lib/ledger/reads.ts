@@ -20,19 +20,22 @@ function corrupt(index: number, message: string): LedgerError {
   return new LedgerError('ERR_LEDGER_CORRUPT', `record ${index} ${message}`, { index });
 }
 
+/** A stored value's record bytes and leaf hash, the one checked against the other (not decoded). */
+export function checkedRecordValue(index: number, value: Uint8Array | undefined): { leafHash: Uint8Array; bytes: Uint8Array } {
+  if (value === undefined) throw corrupt(index, 'is missing');
+  const split = splitRecordValue(value, index);
+  if (!bytesEqual(leafHash(split.bytes), split.leafHash)) throw corrupt(index, 'does not match its stored leaf hash');
+  return split;
+}
+
 /** The record bytes of a stored value, checked against its stored leaf hash (not decoded). */
 export function checkedRecordBytes(index: number, value: Uint8Array | undefined): Uint8Array {
-  if (value === undefined) throw corrupt(index, 'is missing');
-  const { leafHash: stored, bytes } = splitRecordValue(value, index);
-  if (!bytesEqual(leafHash(bytes), stored)) throw corrupt(index, 'does not match its stored leaf hash');
-  return bytes;
+  return checkedRecordValue(index, value).bytes;
 }
 
 /** Checks a stored record value (hash, then strict decoding) and returns the record. */
 export function openRecordValue(index: number, value: Uint8Array | undefined): StoredRecord {
-  if (value === undefined) throw corrupt(index, 'is missing');
-  const { leafHash: stored, bytes } = splitRecordValue(value, index);
-  if (!bytesEqual(leafHash(bytes), stored)) throw corrupt(index, 'does not match its stored leaf hash');
+  const { leafHash: stored, bytes } = checkedRecordValue(index, value);
   let record: LedgerRecord;
   try {
     record = decodeRecord(bytes);
@@ -40,6 +43,28 @@ export function openRecordValue(index: number, value: Uint8Array | undefined): S
     throw corrupt(index, `cannot be decoded: ${(err as Error).message}`);
   }
   return { index, leafHash: stored, bytes, record };
+}
+
+/** The checked leaf hashes and bytes of records [from, to) (none missing), read with one iterator. */
+export async function readCheckedRun(db: Db, from: number, to: number): Promise<{ leafHash: Uint8Array; bytes: Uint8Array }[]> {
+  const out: { leafHash: Uint8Array; bytes: Uint8Array }[] = [];
+  if (from >= to) return out;
+  const it = db.iterator({ gte: recordKey(from), lt: recordKey(to) });
+  try {
+    while (out.length < to - from) {
+      const chunk = await it.nextv(to - from - out.length);
+      if (chunk.length === 0) break;
+      for (const [key, value] of chunk) {
+        const index = indexOfKey(key);
+        if (index !== from + out.length) throw corrupt(from + out.length, 'is missing');
+        out.push(checkedRecordValue(index, value));
+      }
+    }
+  } finally {
+    await it.close();
+  }
+  if (out.length !== to - from) throw corrupt(from + out.length, 'is missing');
+  return out;
 }
 
 export async function readRecord(db: Db, index: number): Promise<StoredRecord> {

@@ -2,7 +2,7 @@
 // (big-endian uint16 length-prefixed entries, C2SP tlog-tiles) and this pack's block
 // bundles (big-endian uint32 length-prefixed stored block values, docs/FORMAT.md "Tiles").
 import { LedgerError } from '../errors';
-import { nodeHash } from '../merkle';
+import { rootFromLeafHashes } from '../merkle';
 
 const HASH_SIZE = 32;
 /** The largest entry an entry bundle can carry. */
@@ -29,14 +29,7 @@ export function decodeHashTile(bytes: Uint8Array, width: number): Uint8Array[] {
 /** The hash of a full tile: the Merkle Tree Hash of the subtree whose 256 leaves-level nodes it holds. */
 export function tileRoot(hashes: Uint8Array[]): Uint8Array {
   if (hashes.length === 0 || (hashes.length & (hashes.length - 1)) !== 0) throw malformed('only a power-of-two run of hashes has a subtree hash');
-  // Every level has a power-of-two length (checked above), so pairs are whole and one hash remains.
-  let level = hashes;
-  while (level.length > 1) {
-    const up: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 2) up.push(nodeHash(level[i]!, level[i + 1]!));
-    level = up;
-  }
-  return level[0]!;
+  return rootFromLeafHashes(hashes); // of a power-of-two run: the perfect subtree's hash
 }
 
 function encodePrefixed(items: Uint8Array[], prefix: 2 | 4, what: string): Uint8Array {

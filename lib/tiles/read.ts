@@ -1,11 +1,11 @@
 // Tile contents read from a ledger's stored Merkle nodes, records and blocks: a tile at
-// level L is the stored nodes of tree level 8·L, so nothing is re-hashed but the checks.
-import { bytesEqual } from '../encoding/bytes';
+// level L >= 1 is the stored nodes of tree level 8·L, a level-0 tile the leaf hashes stored
+// with the records, so nothing is re-hashed but the checks.
 import { LedgerError } from '../errors';
-import { blockKey, indexOfKey, recordKey, splitRecordValue } from '../ledger/layout';
+import { blockKey } from '../ledger/layout';
 import type { Db } from '../ledger/lock';
 import { readNodes } from '../ledger/proofs';
-import { leafHash } from '../merkle';
+import { readCheckedRun } from '../ledger/reads';
 import { encodeBlockBundle, encodeEntryBundle, encodeHashTile } from './content';
 import { TILE_HEIGHT, TILE_WIDTH } from './path';
 
@@ -23,26 +23,7 @@ export async function readHashTile(db: Db, level: number, index: number, width: 
 
 /** The canonical bytes of records [from, to), each checked against its stored leaf hash. */
 export async function readEntries(db: Db, from: number, to: number): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  if (from >= to) return out;
-  const it = db.iterator({ gte: recordKey(from), lt: recordKey(to) });
-  try {
-    while (out.length < to - from) {
-      const chunk = await it.nextv(to - from - out.length);
-      if (chunk.length === 0) break;
-      for (const [key, value] of chunk) {
-        const index = indexOfKey(key);
-        if (index !== from + out.length) throw corrupt(`record ${from + out.length} is missing`, { index: from + out.length });
-        const { leafHash: stored, bytes } = splitRecordValue(value, index);
-        if (!bytesEqual(leafHash(bytes), stored)) throw corrupt(`record ${index} does not match its stored leaf hash`, { index });
-        out.push(bytes);
-      }
-    }
-  } finally {
-    await it.close();
-  }
-  if (out.length !== to - from) throw corrupt(`record ${from + out.length} is missing`, { index: from + out.length });
-  return out;
+  return (await readCheckedRun(db, from, to)).map((r) => r.bytes);
 }
 
 export async function readEntryBundle(db: Db, index: number, width: number): Promise<Uint8Array> {

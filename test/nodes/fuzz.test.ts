@@ -572,8 +572,8 @@ describe('nodes: fuzzing every node with malformed messages', function () {
     // top the pool up.
     const newcomers = Array.from({ length: 4 }, () => generateKey('Ed25519'));
     for (let i = 0; pool.length < 40 && i < 80; i++) {
-      const s = send('verify-tofu', { payload: asPayload(reading(newcomers[i % 4] as PrivateKey, { temperature: -21 }, i % 8 < 4 ? 'jws' : 'cose')) });
-      if ((await s.settled).kind === 'done' && !unreported(s)) pool.push(s.out[0] as Msg);
+      const s = send('verify-tofu', { payload: asPayload(reading(newcomers[i % 4], { temperature: -21 }, i % 8 < 4 ? 'jws' : 'cose')) });
+      if ((await s.settled).kind === 'done' && !unreported(s)) pool.push(s.out[0]);
     }
     assert.ok(pool.length >= 40, `only ${pool.length} verified messages to replay`);
     const verifiedMsg = fc
