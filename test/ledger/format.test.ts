@@ -276,6 +276,24 @@ describe('ledger format', () => {
 
     const refused = (err: unknown): boolean => isLedgerError(err, 'ERR_LEDGER_FORMAT') && /migrate/.test(err.message);
 
+    /** Runs migrate in batches of 4, stopping it after batch `stop` for each of `stops`; the ledger stays refused in between. */
+    async function interruptMigration(dir: string, stops: number[]): Promise<void> {
+      for (const stop of stops) {
+        let batches = 0;
+        await assert.rejects(
+          migrateLedger(dir, {
+            batch: 4,
+            afterBatch: () => {
+              if (++batches === stop) throw new Error('interrupted');
+            },
+          }),
+          /interrupted/,
+        );
+        await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
+        await assert.rejects(auditLedger(dir, { workers: 0 }), refused);
+      }
+    }
+
     for (const from of [1, 2, 3] as const) {
       it(`format ${from} is refused with ERR_LEDGER_FORMAT by the ledger and the audit, and after migrate holds exactly what format 4 writes`, async () => {
         const { dir, cleanup } = tempDir();
@@ -307,21 +325,8 @@ describe('ledger format', () => {
       try {
         const written = await sample(dir);
         const { nodes, entries } = await toFormat1(dir);
-        let batches = 0;
-        const stopAt = [1, 3, 5]; // three interruptions, each further on (batches of 4 of 30 nodes, 3 summaries, 27 deletions, 11 level-0 deletions)
-        for (const stop of stopAt) {
-          batches = 0;
-          await assert.rejects(
-            migrateLedger(dir, {
-              batch: 4,
-              afterBatch: () => {
-                if (++batches === stop) throw new Error('interrupted');
-              },
-            }),
-            /interrupted/,
-          );
-          await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
-        }
+        // three interruptions, each further on (batches of 4 of 30 nodes, 3 summaries, 27 deletions, 11 level-0 deletions)
+        await interruptMigration(dir, [1, 3, 5]);
         const done = await migrateLedger(dir, { batch: 4 });
         assert.equal(done.to, 4);
         assert.ok(done.nodes < nodes && done.removed < entries && done.lowNodes === 11, JSON.stringify(done));
@@ -337,20 +342,7 @@ describe('ledger format', () => {
       try {
         const written = await sample(dir);
         assert.equal(await toFormat3(dir), 11);
-        for (const stop of [1, 2]) {
-          let batches = 0;
-          await assert.rejects(
-            migrateLedger(dir, {
-              batch: 4,
-              afterBatch: () => {
-                if (++batches === stop) throw new Error('interrupted');
-              },
-            }),
-            /interrupted/,
-          );
-          await assert.rejects(Ledger.open(dir, { readOnly: true }), refused);
-          await assert.rejects(auditLedger(dir, { workers: 0 }), refused);
-        }
+        await interruptMigration(dir, [1, 2]);
         const done = await migrateLedger(dir, { batch: 4 });
         // The first run stopped after deleting 4 of the 11, the second after deleting the other 7 but before
         // writing `v: 4`: the ledger was still refused, and the last run only writes the meta.
