@@ -21,7 +21,7 @@ import {
   type RecordView,
 } from './records';
 import { scanRecord } from './record-scan';
-import { hashBytes, hashString, holdsHash, leafHashOfTail, nodeHashString } from './sha';
+import { hashBytes, hashString, holdsHash, leafHashOfTail, perfectSubtreeString } from './sha';
 import type { Finding } from './types';
 
 export interface ChunkJob {
@@ -369,13 +369,7 @@ class ChunkChecker {
   #groupHash(doubt: Doubt): string | undefined {
     const width = 2 ** MIN_STORED_LEVEL;
     if (this.#group.length !== width || this.#groupFirst % width !== 0 || this.#group.includes(UNKNOWN)) return undefined;
-    let row = this.#group.map((h, at) => (this.#groupFirst + at === doubt.index ? doubt.computed : h));
-    while (row.length > 1) {
-      const next: string[] = [];
-      for (let at = 0; at < row.length; at += 2) next.push(nodeHashString(row[at]!, row[at + 1]!));
-      row = next;
-    }
-    return row[0];
+    return perfectSubtreeString(this.#group.map((h, at) => (this.#groupFirst + at === doubt.index ? doubt.computed : h)));
   }
 
   /**

@@ -13,7 +13,7 @@ import type { DeviceChecker } from './devices';
 import { POS_START, recordPos, type Findings } from './findings';
 import { blockKey, MIN_STORED_LEVEL, nodeKey, PREFIX_SUMMARY, readNodeValue, recordKey, recordKeyIndex, summaryKey, HASH_SIZE } from './layout';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
-import { hashBytes, hashString, leafHashOfValue, nodeHashString } from './sha';
+import { hashBytes, hashString, leafHashOfValue, perfectSubtreeString } from './sha';
 import type { RawStore } from './store';
 import { readSummary, type Summary } from './summaries';
 
@@ -33,7 +33,7 @@ export async function readNodes(store: RawStore, ids: NodeId[]): Promise<{ hashe
   const hashes: Uint8Array[] = [];
   for (const { level, index } of ids) {
     if (level < MIN_STORED_LEVEL) {
-      let row: string[] = [];
+      const row: string[] = [];
       for (let i = index * 2 ** level; i < (index + 1) * 2 ** level; i++) {
         // The stored leaf hash as it is: the trusted root these nodes are checked against vouches for it
         // (a record whose bytes no longer match it is a finding of its own, not of its neighbours).
@@ -41,12 +41,7 @@ export async function readNodes(store: RawStore, ids: NodeId[]): Promise<{ hashe
         if (!value || value.length < HASH_SIZE) return { hashes, problem: `record ${i} is missing` };
         row.push(hashString(value));
       }
-      while (row.length > 1) {
-        const next: string[] = [];
-        for (let at = 0; at < row.length; at += 2) next.push(nodeHashString(row[at]!, row[at + 1]!));
-        row = next;
-      }
-      hashes.push(hashBytes(row[0]!));
+      hashes.push(hashBytes(perfectSubtreeString(row)));
       continue;
     }
     const key = nodeKey(level, index);

@@ -83,6 +83,17 @@ function inPlace<T>(value: Uint8Array, hash: (data: Uint8Array) => T): T {
 const nodeScratch = new Uint8Array(65);
 
 /** The node hash SHA-256(0x01 || left || right) of two hash strings, as a hash string. */
+/** The hash of a perfect subtree from its 2^k lowest hashes (hash strings). */
+export function perfectSubtreeString(row: string[]): string {
+  let level = row;
+  while (level.length > 1) {
+    const up: string[] = [];
+    for (let at = 0; at < level.length; at += 2) up.push(nodeHashString(level[at]!, level[at + 1]!));
+    level = up;
+  }
+  return level[0]!;
+}
+
 export function nodeHashString(left: string, right: string): string {
   nodeScratch[0] = 1;
   for (let i = 0; i < 32; i++) {

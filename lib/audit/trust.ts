@@ -49,7 +49,7 @@ export function readMeta(value: Uint8Array | undefined, findings: Findings): Met
     return undefined;
   }
   const format = typeof v.v === 'number' ? v.v : undefined;
-  const older = format === 1 || format === 2 || format === 3;
+  const older = format !== undefined && Number.isInteger(format) && format >= 1 && format < FORMAT_VERSION;
   if (format !== undefined && (older || format > FORMAT_VERSION))
     throw new LedgerError(
       'ERR_LEDGER_FORMAT',
