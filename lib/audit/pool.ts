@@ -161,7 +161,10 @@ export class ChunkPool {
     for (let depth = 1; depth <= this.#depth; depth++) {
       for (const [i, slot] of this.#slots.entries()) {
         if (i >= this.#active || this.#waiting.length === 0) break;
-        if (!slot.ready || slot.jobs.length >= depth) continue;
+        // A starting worker already takes chunks it reads itself: they wait in its port and are
+        // checked elsewhere if it fails, so it starts on them with no round trip through a thread
+        // that may be busy checking a chunk meanwhile.
+        if (slot.jobs.length >= depth || (!slot.ready && this.#waiting[0]!.job.records !== undefined)) continue;
         const next = this.#waiting.shift() as Pending;
         slot.jobs.push(next);
         // Transferred, not copied: the job's buffers now belong to the worker.
