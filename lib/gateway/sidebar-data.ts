@@ -4,7 +4,9 @@ import type { AnchorStatus } from '../anchor';
 import { toHex } from '../encoding/bytes';
 import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../contracts';
 import type { CosignedStatus } from '../witness/client';
-import type { ContractView, Gateway } from './gateway';
+import type { StoredRecord } from '../ledger';
+import { SECURITY, type ContractView, type Gateway } from './gateway';
+import { RecentRecords } from './recent-records';
 
 export const LATEST_BLOCKS = 5;
 export const DEFAULT_SERIES_LIMIT = 200;
@@ -52,27 +54,45 @@ export interface SidebarSecurity {
   shed: number;
   /** Signature checks waiting now. */
   waiting: number;
-  recent: { index: number; time: number; code: string; count: number; first: number; last: number; device?: string; topic?: string }[];
+  recent: SecurityItem[];
+}
+
+export interface SecurityItem {
+  index: number;
+  time: number;
+  code: string;
+  count: number;
+  first: number;
+  last: number;
+  device?: string;
+  topic?: string;
 }
 
 export const RECENT_SECURITY = 5;
 
+type Body = Record<string, unknown>;
+const asBody = (v: unknown): Body => (v && typeof v === 'object' ? (v as Body) : {});
+
+function securityItem(r: StoredRecord): SecurityItem {
+  const b = asBody(r.record.body);
+  // Records written before aggregation stand for one rejection each.
+  const count = typeof b.count === 'number' && b.count > 0 ? b.count : 1;
+  const first = typeof b.first === 'number' ? b.first : r.record.time;
+  const last = typeof b.last === 'number' ? b.last : r.record.time;
+  const item: SecurityItem = { index: r.index, time: r.record.time, code: typeof b.code === 'string' ? b.code : 'unknown', count, first, last };
+  if (r.record.device !== undefined) item.device = r.record.device;
+  if (typeof b.topic === 'string') item.topic = b.topic;
+  return item;
+}
+
+/** Per open gateway (a reopened ledger is a new gateway): its newest security records, kept up to date. */
+const recentSecurity = new WeakMap<Gateway, RecentRecords<SecurityItem>>();
+
 async function securityData(gw: Gateway): Promise<SidebarSecurity> {
   const byCode = { ...gw.stats.security };
-  const recent: SidebarSecurity['recent'] = [];
-  for await (const r of gw.ledger.byType('security', { reverse: true })) {
-    const b = asBody(r.record.body);
-    // Records written before aggregation stand for one rejection each.
-    const count = typeof b.count === 'number' && b.count > 0 ? b.count : 1;
-    const first = typeof b.first === 'number' ? b.first : r.record.time;
-    const last = typeof b.last === 'number' ? b.last : r.record.time;
-    const item: SidebarSecurity['recent'][number] = { index: r.index, time: r.record.time, code: typeof b.code === 'string' ? b.code : 'unknown', count, first, last };
-    if (r.record.device !== undefined) item.device = r.record.device;
-    if (typeof b.topic === 'string') item.topic = b.topic;
-    recent.push(item);
-    if (recent.length >= RECENT_SECURITY) break;
-  }
-  return { total: Object.values(byCode).reduce((n, c) => n + c, 0), byCode, shed: gw.stats.shed, waiting: gw.backlog.signatures, recent };
+  let recent = recentSecurity.get(gw);
+  if (!recent) recentSecurity.set(gw, (recent = new RecentRecords(gw.ledger, SECURITY, RECENT_SECURITY, securityItem)));
+  return { total: Object.values(byCode).reduce((n, c) => n + c, 0), byCode, shed: gw.stats.shed, waiting: gw.backlog.signatures, recent: await recent.list() };
 }
 
 export interface SeriesEvent {
@@ -106,18 +126,27 @@ export interface ContractSeries {
   to: number | null;
 }
 
-type Body = Record<string, unknown>;
-const asBody = (v: unknown): Body => (v && typeof v === 'object' ? (v as Body) : {});
+
+/** Per open gateway: sealed blocks already shown (their checkpoints verified once, not every push). */
+const shownBlocks = new WeakMap<Gateway, Map<number, SidebarBlock>>();
 
 async function latestBlocks(gw: Gateway, n: number): Promise<SidebarBlock[]> {
   const out: SidebarBlock[] = [];
   const last = await gw.ledger.latestBlock();
   if (!last) return out;
+  const shown = shownBlocks.get(gw) ?? new Map<number, SidebarBlock>();
+  const kept = new Map<number, SidebarBlock>();
   for (let h = last.height; h >= 0 && out.length < n; h--) {
-    const b = h === last.height ? last : await gw.ledger.block(h);
-    const hd = b.header;
-    out.push({ height: b.height, size: hd.size, records: hd.size - hd.first, time: hd.time, root: toHex(hd.root) });
+    let block = shown.get(h);
+    if (!block) {
+      const b = h === last.height ? last : await gw.ledger.block(h);
+      const hd = b.header;
+      block = { height: b.height, size: hd.size, records: hd.size - hd.first, time: hd.time, root: toHex(hd.root) };
+    }
+    kept.set(h, block);
+    out.push({ ...block });
   }
+  shownBlocks.set(gw, kept);
   return out;
 }
 

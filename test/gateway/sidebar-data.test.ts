@@ -70,3 +70,71 @@ describe('sidebar data on a Gateway', function () {
     assert.deepEqual(data.contracts[0].last, { time: t0 + 150_000, value: -17 });
   });
 });
+
+describe('sidebar data asked for again (every second while records arrive)', function () {
+  this.timeout(20000);
+  const tmp = tempDir();
+  let gw: Gateway;
+  before(async () => {
+    gw = await Gateway.open(tmp.dir, { name: 'sidebar-again', gatewayKey: generateKey('Ed25519'), blockRecords: 4, blockSeconds: 0 });
+  });
+  after(async () => {
+    await gw.close();
+    tmp.cleanup();
+  });
+
+  const readings = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await gw.record({ type: 'reading', body: { n: i } });
+  };
+  const security = (code: string) => gw.record({ type: 'security', body: { code, count: 1, source: 'verify' } });
+
+  it('reads only the records appended since the last request for the security list, and keeps it right', async () => {
+    const asked: { from?: number; to?: number }[] = [];
+    const byType = gw.ledger.byType.bind(gw.ledger);
+    gw.ledger.byType = (type, opts) => {
+      if (type === 'security') asked.push({ from: opts?.from, to: opts?.to });
+      return byType(type, opts);
+    };
+    await security('ERR_OLD');
+    await readings(30);
+    let [data] = await sidebarData([gw]);
+    assert.deepEqual(data.security.recent.map((r) => r.code), ['ERR_OLD']);
+    assert.deepEqual(asked, [{ from: 0, to: 31 }]);
+
+    await readings(10);
+    await security('ERR_A');
+    await security('ERR_B');
+    [data] = await sidebarData([gw]);
+    assert.deepEqual(data.security.recent.map((r) => r.code), ['ERR_B', 'ERR_A', 'ERR_OLD']);
+    assert.deepEqual(asked[1], { from: 31, to: 43 });
+
+    // Nothing appended: nothing read.
+    [data] = await sidebarData([gw]);
+    assert.equal(asked.length, 2);
+    assert.deepEqual(data.security.recent.map((r) => r.index), [42, 41, 0]);
+
+    for (const code of ['ERR_C', 'ERR_D', 'ERR_E', 'ERR_F']) await security(code);
+    const concurrent = await Promise.all([sidebarData([gw]), sidebarData([gw])]);
+    for (const [d] of concurrent) assert.deepEqual(d.security.recent.map((r) => r.code), ['ERR_F', 'ERR_E', 'ERR_D', 'ERR_C', 'ERR_B']);
+    assert.deepEqual(asked.slice(2), [{ from: 43, to: 47 }]);
+  });
+
+  it('verifies a sealed block shown before only once', async () => {
+    const [first] = await sidebarData([gw]);
+    const newest = first.latestBlocks[0].height;
+    const opened: number[] = [];
+    const block = gw.ledger.block.bind(gw.ledger);
+    gw.ledger.block = (height) => {
+      opened.push(height);
+      return block(height);
+    };
+    await readings(8); // two more blocks
+    const [second] = await sidebarData([gw]);
+    assert.deepEqual(second.latestBlocks.map((b) => b.height), [0, 1, 2, 3, 4].map((d) => newest + 2 - d));
+    // The newest block is the ledger's own; the one before it is read and verified; the rest were shown before.
+    assert.deepEqual(opened, [newest + 1]);
+    assert.deepEqual(second.latestBlocks.slice(2), first.latestBlocks.slice(0, 3));
+    await sidebarData([gw]);
+    assert.deepEqual(opened, [newest + 1]);
+  });
+});
