@@ -10,6 +10,7 @@ import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, mergeAccepted, type Freshness } from '../registry/freshness';
 import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
+import { RecentRecords } from './recent-records';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 import { cloneRisk } from '../guards/safe-value';
@@ -17,6 +18,8 @@ import { MAX_PAYLOAD_DEPTH } from '../guards/limits';
 import type { WitnessClient } from '../witness/client';
 
 export const SECURITY = 'security';
+/** Security records the sidebar lists. */
+export const RECENT_SECURITY = 5;
 
 /** Messages verify() accepted and recordMessage() has not written yet, remembered at most. */
 const MAX_ISSUED = 4096;
@@ -117,6 +120,8 @@ export class Gateway extends EventEmitter {
   witnesses?: WitnessClient;
   /** Anchor nodes running on this ledger, by node id: their status for the sidebar. */
   readonly anchors = new Map<string, () => AnchorStatus>();
+  /** The newest security records (the sidebar lists them): read back once, then kept from the appends. */
+  readonly recentSecurity: RecentRecords;
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */
@@ -137,6 +142,7 @@ export class Gateway extends EventEmitter {
     limits: GatewayLimits,
   ) {
     super();
+    this.recentSecurity = new RecentRecords(ledger, SECURITY, RECENT_SECURITY);
     this.#signatures = new SignaturePool(limits);
     this.#maxPendingWrites = limits.maxPendingWrites ?? 2048;
     this.#security = new SecurityLog(limits.securityIntervalMs ?? DEFAULT_SECURITY_INTERVAL_MS);
@@ -195,6 +201,7 @@ export class Gateway extends EventEmitter {
       try {
         this.stats.appended++;
         this.devices.apply(input.type, input.body, r.index);
+        this.recentSecurity.appended(r, input);
         this.emit('record', r, input);
       } catch (e) {
         return done(e as Error);
@@ -319,6 +326,7 @@ export class Gateway extends EventEmitter {
       const receipt = receipts[i]!; // appendMany resolves with one receipt per input, in order
       this.stats.appended++;
       this.devices.apply(input.type, input.body, receipt.index);
+      this.recentSecurity.appended(receipt, input);
       this.emit('record', receipt, input);
     }
     return receipts;

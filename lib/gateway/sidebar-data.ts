@@ -4,9 +4,8 @@ import type { AnchorStatus } from '../anchor';
 import { toHex } from '../encoding/bytes';
 import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, type ContractEventType } from '../contracts';
 import type { CosignedStatus } from '../witness/client';
-import type { StoredRecord } from '../ledger';
-import { SECURITY, type ContractView, type Gateway } from './gateway';
-import { RecentRecords } from './recent-records';
+import type { ContractView, Gateway } from './gateway';
+import type { RecordAt } from './recent-records';
 
 export const LATEST_BLOCKS = 5;
 export const DEFAULT_SERIES_LIMIT = 200;
@@ -68,12 +67,10 @@ export interface SecurityItem {
   topic?: string;
 }
 
-export const RECENT_SECURITY = 5;
-
 type Body = Record<string, unknown>;
 const asBody = (v: unknown): Body => (v && typeof v === 'object' ? (v as Body) : {});
 
-function securityItem(r: StoredRecord): SecurityItem {
+function securityItem(r: RecordAt): SecurityItem {
   const b = asBody(r.record.body);
   // Records written before aggregation stand for one rejection each.
   const count = typeof b.count === 'number' && b.count > 0 ? b.count : 1;
@@ -85,14 +82,10 @@ function securityItem(r: StoredRecord): SecurityItem {
   return item;
 }
 
-/** Per open gateway (a reopened ledger is a new gateway): its newest security records, kept up to date. */
-const recentSecurity = new WeakMap<Gateway, RecentRecords<SecurityItem>>();
-
 async function securityData(gw: Gateway): Promise<SidebarSecurity> {
   const byCode = { ...gw.stats.security };
-  let recent = recentSecurity.get(gw);
-  if (!recent) recentSecurity.set(gw, (recent = new RecentRecords(gw.ledger, SECURITY, RECENT_SECURITY, securityItem)));
-  return { total: Object.values(byCode).reduce((n, c) => n + c, 0), byCode, shed: gw.stats.shed, waiting: gw.backlog.signatures, recent: await recent.list() };
+  const recent = (await gw.recentSecurity.list()).map(securityItem);
+  return { total: Object.values(byCode).reduce((n, c) => n + c, 0), byCode, shed: gw.stats.shed, waiting: gw.backlog.signatures, recent };
 }
 
 export interface SeriesEvent {
