@@ -314,17 +314,14 @@ class Auditor {
 
   /** The next stored record at this thread's cursor (or the tree's end). */
   async #nextStored(records: Cursor, treeSize: number): Promise<number> {
-    const next = async (c: Cursor, index: (key: Uint8Array) => number | undefined): Promise<number> => {
-      for (;;) {
-        if (!c.ready) await c.fill();
-        const e = c.peek();
-        if (!e) return treeSize;
-        const i = index(e[0]);
-        if (i !== undefined) return Math.min(i, treeSize);
-        c.take(); // not a key of the format
-      }
-    };
-    return next(records, recordKeyIndex);
+    for (;;) {
+      if (!records.ready) await records.fill();
+      const e = records.peek();
+      if (!e) return treeSize;
+      const i = recordKeyIndex(e[0]);
+      if (i !== undefined) return Math.min(i, treeSize);
+      records.take(); // not a key of the format
+    }
   }
 
   /** Records [from, to) are all missing: one finding; nothing above them can be recomputed. */
