@@ -66,6 +66,8 @@ class Scanner {
   /** The argument; for 8-byte arguments only good enough to compare (exact below 2^53). */
   arg = 0;
   argHigh = 0;
+  /** Containers may start below this depth (the record map is at 0, its values at 1). */
+  maxDepth = MAX_DEPTH;
 
   constructor(public b: Uint8Array) {}
 
@@ -126,11 +128,11 @@ class Scanner {
         return;
       }
       case 4:
-        if (depth >= MAX_DEPTH || this.argHigh !== 0 || arg > this.b.length - this.pos) throw FAIL;
+        if (depth >= this.maxDepth || this.argHigh !== 0 || arg > this.b.length - this.pos) throw FAIL;
         for (let i = 0; i < arg; i++) this.item(depth + 1);
         return;
       case 5:
-        if (depth >= MAX_DEPTH || this.argHigh !== 0 || arg > (this.b.length - this.pos) / 2) throw FAIL;
+        if (depth >= this.maxDepth || this.argHigh !== 0 || arg > (this.b.length - this.pos) / 2) throw FAIL;
         this.mapEntries(arg, depth);
         return;
       case 6:
@@ -260,13 +262,15 @@ const needsBody = (t: string): boolean =>
 /**
  * The record in `bytes` (from `from` to the end) when it is a canonical v1 record this fast
  * path fully understands; undefined when lib/codec must decide (malformed, or unusual).
+ * A container at `maxDepth` or deeper (the record map is at depth 0) is left to lib/codec too.
  */
-export function scanRecord(bytes: Uint8Array, from = 0): RecordView | undefined {
+export function scanRecord(bytes: Uint8Array, from = 0, maxDepth = MAX_DEPTH): RecordView | undefined {
   // One scanner for every record (nothing here re-enters scanRecord), and the map's entries
   // read in this loop rather than through mapEntries' callbacks: no allocation per record but the view.
   const s = scanner;
   s.b = bytes;
   s.pos = from;
+  s.maxDepth = maxDepth;
   try {
     s.head();
     if (s.major !== 5 || s.argHigh !== 0 || s.arg > (bytes.length - from) / 2) return undefined;

@@ -10,7 +10,7 @@ export const DEFAULT_MAX_RECORD_BYTES = 65536;
 /** Record types are free-form text of this shape (`reading`, `device.enrol`, `firmware.report`, ...). */
 export const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 /** How deep a body may nest; the record map and its body take one more level each within CBOR's 64. */
-const MAX_BODY_DEPTH = 60;
+export const MAX_BODY_DEPTH = 60;
 
 export interface LedgerRecord {
   v: 1;

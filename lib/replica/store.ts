@@ -9,7 +9,7 @@ import { blockKey, decodeBlockValue, decodeMeta, HEAD_KEY, headValue, META_KEY, 
 import { openDb, type Db } from '../ledger/lock';
 import { openState } from '../ledger/open';
 import { rootAt } from '../ledger/proofs';
-import { decodeRecord } from '../ledger/record';
+import { summaryFields } from './summary-fields';
 import { CompactRange } from '../merkle';
 import { SummaryBuilder } from '../ledger/summary';
 import type { NoteVerifier } from '../note/note';
@@ -127,7 +127,7 @@ export class ReplicaStore {
         if (e + count > entries.length) throw originError(`entries for block ${info.height} are missing`);
         const summary = new SummaryBuilder(h.first);
         for (const entry of entries.slice(e, e + count)) {
-          summary.add(decodeRecord(entry));
+          summary.add(summaryFields(entry));
           putRecord(batch, frontier, entry);
         }
         e += count;
