@@ -26,7 +26,12 @@ export class RecentRecords {
 
   /** The newest records of the type, newest first. */
   async list(): Promise<RecordAt[]> {
-    this.#loaded ??= this.#load();
+    this.#loaded ??= this.#load().catch((err: unknown) => {
+      // Read again at the next request.
+      this.#loaded = undefined;
+      this.#items.length = 0;
+      throw err;
+    });
     await this.#loaded;
     return [...this.#items];
   }

@@ -119,7 +119,6 @@ export interface ContractSeries {
   to: number | null;
 }
 
-
 /** Per open gateway: sealed blocks already shown (their checkpoints verified once, not every push). */
 const shownBlocks = new WeakMap<Gateway, Map<number, SidebarBlock>>();
 

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { signContract, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
 import { ContractRunner, Gateway } from '../../lib/gateway';
+import { RecentRecords } from '../../lib/gateway/recent-records';
 import { contractSeries, sidebarData } from '../../lib/gateway/sidebar-data';
 import { tempDir } from '../support/ledger';
 
@@ -119,6 +120,29 @@ describe('sidebar data asked for again (every second while records arrive)', fun
     const stored = [];
     for await (const r of byType('security', { reverse: true, limit: 5 })) stored.push(r.index);
     assert.deepEqual(concurrent[0][0].security.recent.map((r) => r.index), stored);
+  });
+
+  it('reads the list again at the next request when reading it failed', async () => {
+    const ledger = gw.ledger;
+    let fail = true;
+    const list = new RecentRecords(
+      {
+        get size() {
+          return ledger.size;
+        },
+        byType: (type, opts) => {
+          if (fail) {
+            fail = false;
+            throw new Error('disk gone');
+          }
+          return ledger.byType(type, opts);
+        },
+      },
+      'security',
+      2,
+    );
+    await assert.rejects(list.list(), /disk gone/);
+    assert.deepEqual((await list.list()).map((r) => (r.record.body as { code: string }).code), ['ERR_F', 'ERR_E']);
   });
 
   it('verifies a sealed block shown before only once', async () => {
