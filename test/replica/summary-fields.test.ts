@@ -111,7 +111,7 @@ describe('replica summary fields (the scanner, checked against decodeRecord)', (
         const edits = 1 + Math.floor(next() * 3);
         for (let e = 0; e < edits; e++) {
           const at = Math.floor(next() * bytes.length);
-          bytes[at] = next() < 0.5 ? Math.floor(next() * 256) : bytes[at]! ^ (1 << Math.floor(next() * 8));
+          bytes[at] = next() < 0.5 ? Math.floor(next() * 256) : bytes[at] ^ (1 << Math.floor(next() * 8));
         }
         const cut = next() < 0.1 ? bytes.subarray(0, Math.floor(next() * bytes.length)) : bytes;
         verdicts.add(agrees(cut).startsWith('{') ? 'accepted' : 'refused');
