@@ -8,6 +8,11 @@ import type { ContractView, Gateway } from './gateway';
 import type { RecordAt } from './recent-records';
 
 export const LATEST_BLOCKS = 5;
+/**
+ * Devices listed at most: the list goes out once a second while records arrive, and with trust on
+ * first use anyone who can publish adds devices.
+ */
+export const SIDEBAR_DEVICES = 100;
 export const DEFAULT_SERIES_LIMIT = 200;
 export const MAX_SERIES_LIMIT = 2000;
 /** Records of a type scanned at most per request, so a busy ledger cannot stall the editor. */
@@ -39,7 +44,10 @@ export interface SidebarLedger {
   lastAudit: Gateway['lastAudit'] | null;
   /** Cosignatures of the newest block, when the ledger has witnesses. */
   witnesses: CosignedStatus | null;
+  /** The first SIDEBAR_DEVICES devices, in enrolment order. */
   devices: { did: string; name: string; revoked: boolean; tofu: boolean }[];
+  /** All devices known, listed or not. */
+  deviceCount: number;
   contracts: SidebarContract[];
   security: SidebarSecurity;
   /** Anchor nodes on this ledger: last confirmed and pending anchor, last error. */
@@ -156,7 +164,8 @@ async function ledgerData(gw: Gateway): Promise<SidebarLedger> {
     latestBlocks: await latestBlocks(gw, LATEST_BLOCKS),
     lastAudit: gw.lastAudit ?? null,
     witnesses: gw.witnesses ? await gw.witnesses.status() : null,
-    devices: gw.devices.list().map((d) => ({ did: d.did, name: d.name, revoked: d.revokedAt !== undefined, tofu: d.tofu === true })),
+    devices: gw.devices.first(SIDEBAR_DEVICES).map((d) => ({ did: d.did, name: d.name, revoked: d.revokedAt !== undefined, tofu: d.tofu === true })),
+    deviceCount: gw.devices.size,
     contracts,
     security: await securityData(gw),
     anchors: [...gw.anchors.values()].map((view) => view()),

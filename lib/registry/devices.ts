@@ -77,6 +77,21 @@ export class DeviceRegistry {
     return [...this.devices.values()];
   }
 
+  /** Devices known (enrolled, trusted on first use or revoked). */
+  get size(): number {
+    return this.devices.size;
+  }
+
+  /** The first `n` devices in enrolment order. */
+  first(n: number): DeviceEntry[] {
+    const out: DeviceEntry[] = [];
+    for (const d of this.devices.values()) {
+      if (out.length >= n) break;
+      out.push(d);
+    }
+    return out;
+  }
+
   activeDevices(): DeviceEntry[] {
     return this.list().filter((d) => d.revokedAt === undefined);
   }

@@ -3,7 +3,7 @@ import { generateKey, keyToDid } from '../../lib/crypto';
 import { signContract, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
 import { ContractRunner, Gateway } from '../../lib/gateway';
 import { RecentRecords } from '../../lib/gateway/recent-records';
-import { contractSeries, sidebarData } from '../../lib/gateway/sidebar-data';
+import { contractSeries, sidebarData, SIDEBAR_DEVICES } from '../../lib/gateway/sidebar-data';
 import { tempDir } from '../support/ledger';
 
 // What the Ledger sidebar shows, read from a gateway without a Node-RED runtime.
@@ -143,6 +143,17 @@ describe('sidebar data asked for again (every second while records arrive)', fun
     );
     await assert.rejects(list.list(), /disk gone/);
     assert.deepEqual((await list.list()).map((r) => (r.record.body as { code: string }).code), ['ERR_F', 'ERR_E']);
+  });
+
+  it('lists the first devices in enrolment order and counts them all', async () => {
+    const dids = Array.from({ length: SIDEBAR_DEVICES + 3 }, () => keyToDid(generateKey('Ed25519')));
+    await gw.recordMany(dids.map((did, i) => ({ type: 'device.enrol', device: did, body: { did, name: `d${i}` } })));
+    const [data] = await sidebarData([gw]);
+    assert.equal(data.deviceCount, SIDEBAR_DEVICES + 3);
+    assert.deepEqual(
+      data.devices.map((d) => d.name),
+      dids.slice(0, SIDEBAR_DEVICES).map((_, i) => `d${i}`),
+    );
   });
 
   it('verifies a sealed block shown before only once', async () => {

@@ -243,7 +243,8 @@ RED.plugins.registerPlugin('iot-ledger-sidebar', {
 
     function renderDevices(l: SidebarLedger): void {
       const c = sections.devices.content.empty();
-      setTitle(sections.devices, _('section.devices'), l.devices.length);
+      const count = l.deviceCount ?? l.devices.length;
+      setTitle(sections.devices, _('section.devices'), count);
       if (!l.devices.length) {
         $('<div class="iot-ledger-sidebar-empty">').text(_('devices.none')).appendTo(c);
         return;
@@ -266,6 +267,9 @@ RED.plugins.registerPlugin('iot-ledger-sidebar', {
           .append(state)
           .appendTo(table);
       });
+      if (count > l.devices.length) {
+        $('<div class="iot-ledger-sidebar-empty">').text(_('devices.more', { count: count - l.devices.length })).appendTo(c);
+      }
     }
 
     function contractStatus(k: SidebarContract): { cls: string; text: string } {

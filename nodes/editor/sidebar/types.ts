@@ -47,6 +47,8 @@ export interface SidebarLedger {
   lastAudit: { clean: boolean; size: number; at: number; first?: SidebarFinding } | null;
   witnesses: { of: number; cosigned: number; quorum: number; met: boolean; witnesses: { name: string; last?: string; size?: number }[] } | null;
   devices: { did: string; name: string; revoked: boolean; tofu: boolean }[];
+  /** All devices, when the runtime lists only the first of them. */
+  deviceCount?: number;
   contracts: SidebarContract[];
   security?: {
     total: number;
