@@ -152,7 +152,7 @@ export = function register(RED: RED): void {
           blocks: l.height,
           gatewayDid: l.gatewayDid,
           verifierKey: l.verifierKey,
-          devices: gw.devices.list().length,
+          devices: gw.devices.size,
         });
       },
       (err: Error & { code?: string }) => res.status(500).json({ error: err.message, code: err.code }),

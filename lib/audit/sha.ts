@@ -46,7 +46,8 @@ export function holdsHash(b: Uint8Array, at: number, s: string): boolean {
  * computed in place: the byte before the record is set to 0x00 for the call and restored.
  */
 export function leafHashOfValue(value: Uint8Array): Uint8Array {
-  return inPlace(value, sha256Once);
+  if (value.length < 32) throw new RangeError(`a stored record value starts with a 32-byte leaf hash, got ${value.length} bytes`);
+  return withZeroPrefix(new Uint8Array(value.buffer, value.byteOffset + 31, value.length - 31), sha256Once);
 }
 
 /**
@@ -54,35 +55,20 @@ export function leafHashOfValue(value: Uint8Array): Uint8Array {
  * before the record (a stored value's last leaf-hash byte), set to 0x00 for the call and restored.
  */
 export function leafHashOfTail(tail: Uint8Array): string {
-  const saved = tail[0];
-  if (saved === undefined) throw new RangeError('a record tail starts with the byte before the record');
+  if (tail.length === 0) throw new RangeError('a record tail starts with the byte before the record');
+  return withZeroPrefix(tail, sha256Str);
+}
+
+function withZeroPrefix<T>(tail: Uint8Array, hash: (data: Uint8Array) => T): T {
+  const saved = tail[0]!;
   tail[0] = 0;
   try {
-    return sha256Str(tail);
+    return hash(tail);
   } finally {
     tail[0] = saved;
   }
 }
 
-/** leafHashOfValue as a hash string. */
-export function leafHashString(value: Uint8Array): string {
-  return inPlace(value, sha256Str);
-}
-
-function inPlace<T>(value: Uint8Array, hash: (data: Uint8Array) => T): T {
-  const saved = value[31];
-  if (saved === undefined) throw new RangeError(`a stored record value starts with a 32-byte leaf hash, got ${value.length} bytes`);
-  value[31] = 0;
-  try {
-    return hash(new Uint8Array(value.buffer, value.byteOffset + 31, value.length - 31));
-  } finally {
-    value[31] = saved;
-  }
-}
-
-const nodeScratch = new Uint8Array(65);
-
-/** The node hash SHA-256(0x01 || left || right) of two hash strings, as a hash string. */
 /** The hash of a perfect subtree from its 2^k lowest hashes (hash strings). */
 export function perfectSubtreeString(row: string[]): string {
   let level = row;
@@ -94,6 +80,9 @@ export function perfectSubtreeString(row: string[]): string {
   return level[0]!;
 }
 
+const nodeScratch = new Uint8Array(65);
+
+/** The node hash SHA-256(0x01 || left || right) of two hash strings, as a hash string. */
 export function nodeHashString(left: string, right: string): string {
   nodeScratch[0] = 1;
   for (let i = 0; i < 32; i++) {

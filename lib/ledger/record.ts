@@ -160,7 +160,7 @@ function recordMap(r: LedgerRecord): Record<string, CborValue> {
 
 /** The canonical bytes of a record (deterministic CBOR). Throws ERR_MALFORMED_RECORD / ERR_RECORD_TOO_LARGE. */
 export function encodeRecord(r: LedgerRecord, maxBytes: number = DEFAULT_MAX_RECORD_BYTES): Uint8Array {
-  return encodeChecked(r, maxBytes, encodeCbor, 0);
+  return encodeChecked(r, maxBytes, () => encodeCbor(recordMap(r)), 0);
 }
 
 /**
@@ -175,12 +175,12 @@ export function encodeRecordWithRoom(r: LedgerRecord, maxBytes: number, room: nu
 /** The record map's keys, encoded and in canonical order (v, body, time, type, device, envelope). */
 const RECORD_MAP_KEYS = new KnownKeys([...RECORD_KEYS]);
 
-function encodeChecked<B extends Uint8Array>(r: LedgerRecord, maxBytes: number, encode: (m: Record<string, CborValue>) => B, room: number): B {
+function encodeChecked<B extends Uint8Array>(r: LedgerRecord, maxBytes: number, encode: () => B, room: number): B {
   checkRecord(r);
   if (r.envelope !== undefined) checkEnvelopeForm(r.envelope);
   let out: B;
   try {
-    out = encode(recordMap(r));
+    out = encode();
   } catch (err) {
     throw malformed(`record cannot be encoded: ${(err as Error).message}`);
   }
