@@ -175,27 +175,67 @@ async function removeOldIndexes(db: Db, batches: Batches): Promise<number> {
 /** Format 3 -> 4: deletes every node below MIN_STORED_LEVEL, after checking each level-0 node against its record's leaf hash. */
 async function removeLowNodes(db: Db, batches: Batches): Promise<number> {
   let removed = 0;
-  for (let level = 0; level < MIN_STORED_LEVEL; level++) {
-    for await (const [key, value] of db.iterator({ gte: nodeKey(level, 0), lt: nodeKey(level + 1, 0) })) {
-      if (level === 0 && key.length === 10) {
-        const index = indexOfKey(key);
-        const record = await db.get(recordKey(index));
-        let ok = false;
-        try {
-          ok = record !== undefined && record.length > HASH_SIZE && nodeHashFromValue(key, value, 0, index).every((b, i) => b === record[i]);
-        } catch {
-          ok = false;
+  const records = new RecordWalk(db);
+  try {
+    for (let level = 0; level < MIN_STORED_LEVEL; level++) {
+      for await (const [key, value] of db.iterator({ gte: nodeKey(level, 0), lt: nodeKey(level + 1, 0) })) {
+        if (level === 0 && key.length === 10) {
+          const index = indexOfKey(key);
+          const record = await records.at(index);
+          let ok = false;
+          try {
+            ok = record !== undefined && record.length > HASH_SIZE && nodeHashFromValue(key, value, 0, index).every((b, i) => b === record[i]);
+          } catch {
+            ok = false;
+          }
+          if (!ok)
+            throw new LedgerError(
+              'ERR_LEDGER_CORRUPT',
+              `the level-0 node of record ${index} does not match the record's stored leaf hash: audit the ledger with the version that wrote it before migrating`,
+              { index },
+            );
         }
-        if (!ok)
-          throw new LedgerError(
-            'ERR_LEDGER_CORRUPT',
-            `the level-0 node of record ${index} does not match the record's stored leaf hash: audit the ledger with the version that wrote it before migrating`,
-            { index },
-          );
+        await batches.del(key);
+        removed++;
       }
-      await batches.del(key);
-      removed++;
     }
+  } finally {
+    await records.close();
   }
   return removed;
+}
+
+/** The stored records in index order, for lookups at rising indexes (one pass instead of a point read each). */
+class RecordWalk {
+  readonly #it;
+  #batch: [Buffer, Buffer][] = [];
+  #at = 0;
+  #current: [number, Buffer] | null = null;
+  #done = false;
+
+  constructor(db: Db) {
+    this.#it = db.iterator({ gte: recordKey(0), lt: Buffer.from([recordKey(0)[0]! + 1]) });
+  }
+
+  /** The value stored under record `index` (indexes asked for must not fall). */
+  async at(index: number): Promise<Buffer | undefined> {
+    while (!this.#done && (this.#current === null || this.#current[0] < index)) {
+      if (this.#at === this.#batch.length) {
+        this.#batch = await this.#it.nextv(1000);
+        this.#at = 0;
+        if (this.#batch.length === 0) {
+          this.#done = true;
+          break;
+        }
+      }
+      const [key, value] = this.#batch[this.#at++]!;
+      // Keys of another length are not records of the format: skipped, as a point read would miss them.
+      if (key.length === 9) this.#current = [indexOfKey(key), value];
+    }
+    return this.#current !== null && this.#current[0] === index ? this.#current[1] : undefined;
+  }
+
+  close(): Promise<void> {
+    return this.#it.close();
+  }
 }

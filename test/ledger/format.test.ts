@@ -371,6 +371,20 @@ describe('ledger format', () => {
       }
     });
 
+    it('migrate refuses a format 3 level-0 node whose record is missing', async () => {
+      const { dir, cleanup } = tempDir();
+      try {
+        await sample(dir);
+        await toFormat3(dir);
+        const db = await openRawDb(dir);
+        await db.del(layout.recordKey(6));
+        await db.close();
+        await assert.rejects(migrateLedger(dir), (err: unknown) => isLedgerError(err, 'ERR_LEDGER_CORRUPT') && /record 6\b/.test(err.message));
+      } finally {
+        cleanup();
+      }
+    });
+
     it('migrate refuses a format 1 node whose checksum fails', async () => {
       const { dir, cleanup } = tempDir();
       try {
