@@ -303,6 +303,33 @@ describe('audit: damaged and incomplete ledgers', function () {
     assert.match(formatReport(r), /4 records after the last block/);
   });
 
+  it('takes no key of another shape for the last record or block, nor for the first node past the tree', async () => {
+    const dir = copy();
+    const stray = (key: Buffer, tail: number[]): Buffer => Buffer.concat([key, Buffer.from(tail)]);
+    await mutate(dir, async (db) => {
+      // Past every record and block key: a u64 beyond 2^53, and keys one byte too long.
+      await db.put(stray(Buffer.from('r'), Array(8).fill(0xff)), Buffer.alloc(40));
+      await db.put(stray(keys.record(39), [0]), Buffer.alloc(40));
+      await db.put(stray(Buffer.from('b'), Array(8).fill(0xff)), Buffer.alloc(40));
+    });
+    let r = await auditLedger(dir);
+    assert.equal(r.clean, true, formatReport(r));
+    assert.deepEqual([r.size, r.blocks], [40, 4]);
+    // A head claiming no records does not make the stored ones vanish.
+    await mutate(dir, (db) => db.put(keys.head(), headValue(0, 0, 0)));
+    r = await auditLedger(dir);
+    assert.deepEqual([r.size, r.blocks], [40, 4]);
+    assert.deepEqual([...new Set(kinds(r))], ['head'], formatReport(r));
+    // A node past the tree behind a key one byte too long is still found.
+    await mutate(dir, async (db) => {
+      await db.put(keys.head(), headValue(40, 4, 40));
+      await db.put(stray(keys.node(1, 20), [0]), Buffer.alloc(36));
+      await db.put(keys.node(1, 21), Buffer.alloc(36));
+    });
+    r = await auditLedger(dir);
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['merkle-node', 42]], formatReport(r));
+  });
+
   it('keeps at most maxFindings, first failures first', async () => {
     const other = generateKey('Ed25519');
     const r = await auditLedger(sample.dir, { trustedKey: verifierKeyString(sample.name, other), maxFindings: 2 });

@@ -168,10 +168,10 @@ class Auditor {
     const name = meta?.name ?? (await this.#nameFromFirstCheckpoint()) ?? '';
     const choice = chooseTrust(this.#opts.trustedKey, meta, name, this.#findings);
     const head = readHead(await store.get(HEAD_KEY), this.#findings);
-    const lastRecord = await store.last(recordKey(0), Uint8Array.of(PREFIX_RECORD + 1));
-    const lastBlock = await store.last(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1));
-    const recordCount = lastRecord ? (recordKeyIndex(lastRecord[0]) ?? -1) + 1 : 0;
-    const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) ?? -1) + 1 : 0;
+    const lastRecord = await store.last(recordKey(0), Uint8Array.of(PREFIX_RECORD + 1), (k) => recordKeyIndex(k) !== undefined);
+    const lastBlock = await store.last(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1), (k) => blockKeyHeight(k) !== undefined);
+    const recordCount = lastRecord ? (recordKeyIndex(lastRecord[0]) as number) + 1 : 0;
+    const blockCount = lastBlock ? (blockKeyHeight(lastBlock[0]) as number) + 1 : 0;
     // A damaged head (its hash fails) does not get to stretch the tree.
     const storedSize = recordCount;
     const treeSize = Math.max(storedSize, head?.intact ? head.size : 0);
@@ -445,7 +445,7 @@ class Auditor {
   /** Stored nodes that no tree of `treeSize` leaves has. */
   async #nodesBeyond(treeSize: number): Promise<void> {
     for (let level = MIN_STORED_LEVEL; level <= MAX_LEVEL; level++) {
-      const e = await this.#store.first(nodeKey(level, Math.floor(treeSize / 2 ** level)), nodeKey(level + 1, 0));
+      const e = await this.#store.first(nodeKey(level, Math.floor(treeSize / 2 ** level)), nodeKey(level + 1, 0), (k) => nodeKeyIndex(k) !== undefined);
       const index = e && nodeKeyIndex(e[0]);
       if (index === undefined) continue;
       const first = index * 2 ** level;

@@ -143,21 +143,25 @@ export class RawStore {
     return (gte, lt) => db.iterator({ gte, lt, highWaterMarkBytes: READ_AHEAD_BYTES }) as unknown as SeekableIterator;
   }
 
-  /** The greatest entry with gte <= key < lt. */
-  last(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
-    return this.#edge(gte, lt, true);
+  /** The greatest entry with gte <= key < lt whose key `fits` (keys of other shapes are skipped, as everywhere). */
+  last(gte: Uint8Array, lt: Uint8Array, fits: (key: Uint8Array) => boolean): Promise<Entry | undefined> {
+    return this.#edge(gte, lt, true, fits);
   }
 
-  /** The smallest entry with gte <= key < lt. */
-  first(gte: Uint8Array, lt: Uint8Array): Promise<Entry | undefined> {
-    return this.#edge(gte, lt, false);
+  /** The smallest entry with gte <= key < lt whose key `fits`. */
+  first(gte: Uint8Array, lt: Uint8Array, fits: (key: Uint8Array) => boolean): Promise<Entry | undefined> {
+    return this.#edge(gte, lt, false, fits);
   }
 
-  async #edge(gte: Uint8Array, lt: Uint8Array, reverse: boolean): Promise<Entry | undefined> {
-    const it = this.#db.iterator({ ...this.#read, gte: Buffer.from(gte), lt: Buffer.from(lt), reverse, limit: 1 }) as unknown as DbIterator;
+  async #edge(gte: Uint8Array, lt: Uint8Array, reverse: boolean, fits: (key: Uint8Array) => boolean): Promise<Entry | undefined> {
+    const it = this.#db.iterator({ ...this.#read, gte: Buffer.from(gte), lt: Buffer.from(lt), reverse }) as unknown as DbIterator;
     try {
-      const [e] = await it.nextv(1);
-      return e;
+      for (let size = 1; ; size = Math.min(size * 8, 1024)) {
+        const batch = await it.nextv(size);
+        if (batch.length === 0) return undefined;
+        const e = batch.find(([key]) => fits(key));
+        if (e) return e;
+      }
     } catch (err) {
       throw io(err, 'read');
     } finally {
