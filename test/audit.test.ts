@@ -3,6 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
 import { signCheckpoint } from '../lib/note/checkpoint';
+import { decodeCbor, encodeCbor, type CborValue } from '../lib/encoding/codec';
+import { sha256 } from '../lib/crypto/hash';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
 import type { Ledger, RecordInput } from '../lib/ledger';
@@ -364,10 +366,10 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     }
   });
 
-  it('does not re-check the trusted prefix (except records it derives device state from), but does check what follows', async () => {
+  it('does not re-check the trusted prefix, but names a record there that no longer matches its leaf hash, and checks what follows', async () => {
     const dir = copy();
     await mutate(dir, async (db) => {
-      // In block 1, which holds no enrolment (block 0's records are all read for those).
+      // In block 1, which holds no enrolment.
       const r15 = (await db.get(keys.record(15))) as Buffer;
       r15[40] ^= 1;
       await db.put(keys.record(15), r15);
@@ -376,7 +378,8 @@ describe('audit: incremental, from a trusted checkpoint', function () {
       await db.put(keys.record(25), r25);
     });
     const r = await auditLedger(dir, { from: sample.checkpoints[1] });
-    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['record-hash', 25]]);
+    // Record 15 could have been an enrolment or a revocation: what it was is unknown.
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['consistency', 15], ['record-hash', 25]]);
     const full = await auditLedger(dir);
     assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['record-hash', 15], ['record-hash', 25]]);
   });
@@ -426,6 +429,63 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     const r = await auditLedger(dir, { from: sample.checkpoints[3] });
     assert.equal(r.findings[0].kind, 'consistency');
     assert.match(r.findings[0].detail, /truncated or rolled back/);
+  });
+
+  describe('device state before the checkpoint comes from the records, not the unsigned summaries', () => {
+    type Db = Parameters<Parameters<typeof mutate>[1]>[0];
+    /** Block 0: a enrolled, its counters 1..3; block 1: a revoked (or a note); block 2: notes. Then record 12 from a: counter 4 after a revocation, else a replay of counter 2. */
+    const build = async (revoke: boolean): Promise<{ dir: string; cp: string }> => {
+      const dir = tempDir();
+      dirs.push(dir);
+      const a = makeDevice('Ed25519', 'jws');
+      const w = await createLedger(dir, { blockRecords: 4 });
+      await w.append({ type: 'device.enrol', body: { did: a.did } });
+      for (let i = 0; i < 3; i++) await w.append(readingRecord(a));
+      await w.append(revoke ? { type: 'device.revoke', body: { did: a.did } } : { type: 'note', body: {} });
+      for (let i = 0; i < 7; i++) await w.append({ type: 'note', body: { i } });
+      const cp = (await checkpointsOf(w))[2];
+      await w.append(readingRecord(a, {}, revoke ? 4 : 2));
+      await w.close();
+      return { dir, cp };
+    };
+    const tampered = async (l: { dir: string; cp: string }, edit: (db: Db) => Promise<void>): Promise<AuditReport> => {
+      const d = copyDir(l.dir);
+      dirs.push(d);
+      await mutate(d, edit);
+      return auditLedger(d, { from: l.cp });
+    };
+    const editSummary = async (db: Db, height: number, edit: (s: Record<string, CborValue>) => void): Promise<void> => {
+      const s = decodeCbor((await db.get(keys.summary(height))) as Buffer) as Record<string, CborValue>;
+      edit(s);
+      await db.put(keys.summary(height), Buffer.from(encodeCbor(s)));
+    };
+    const found = (r: AuditReport): [string, number | undefined][] => r.findings.map((f) => [f.kind, f.index]);
+
+    it('a type removed from a summary hides no revocation', async () => {
+      const l = await build(true);
+      assert.deepEqual(found(await auditLedger(l.dir, { from: l.cp })), [['revoked-device', 12]]);
+      const r = await tampered(l, (db) => editSummary(db, 1, (s) => (s.types = (s.types as string[]).filter((t) => t !== 'device.revoke'))));
+      assert.deepEqual(found(r), [['revoked-device', 12]], formatReport(r));
+    });
+
+    it('a device removed from a summary hides no last counter', async () => {
+      const l = await build(false);
+      assert.deepEqual(found(await auditLedger(l.dir, { from: l.cp })), [['replay', 12]]);
+      const r = await tampered(l, (db) => editSummary(db, 0, (s) => (s.devices = [])));
+      assert.deepEqual(found(r), [['replay', 12]], formatReport(r));
+    });
+
+    it('a revocation rewritten as a note with its leaf hash recomputed is found at that record', async () => {
+      const l = await build(true);
+      const r = await tampered(l, async (db) => {
+        const note = encodeCbor({ v: 1, type: 'note', time: 1, body: {} });
+        await db.put(keys.record(4), Buffer.concat([Buffer.from(sha256(Buffer.concat([Buffer.from([0]), note]))), Buffer.from(note)]));
+        await editSummary(db, 1, (s) => (s.types = ['note']));
+      });
+      assert.equal(r.findings[0]?.kind, 'consistency', formatReport(r));
+      assert.equal(r.from, 0, 'audited from the start');
+      assert.deepEqual(found(r)[1], ['merkle-node', 4], formatReport(r));
+    });
   });
 
   it('finds an enrolment record before the checkpoint that no longer matches it', async () => {

@@ -17,7 +17,7 @@ import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
 import { Findings, nodePos, recordPos } from './findings';
 import { SummaryChecker } from './summaries';
-import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices } from './incremental';
+import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices, readTrustedPrefix } from './incremental';
 import {
   FORMAT_VERSION,
   HASH_SIZE,
@@ -185,9 +185,11 @@ class Auditor {
     const store = this.#store;
     const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, this.#findings);
     if (!from) return beginning;
+    const prefix = await readTrustedPrefix(store, from, this.#findings);
+    if (!prefix) return beginning;
     const chain = await chainStartFor(store, from.size, blockCount, trust);
     await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), this.#findings);
-    await primeDevices(store, from, this.#devices, this.#findings);
+    await primeDevices(store, prefix, this.#devices);
     return { start: from.size, frontier: from.frontier, ids: rootPlan(from.size).ids, chain };
   }
 

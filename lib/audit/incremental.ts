@@ -4,18 +4,19 @@
 import { bytesEqual } from '../encoding/bytes';
 import { openCheckpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
-import { consistencyPlan, inclusionPlan, rootPlan, verifyConsistency, verifyInclusion, type NodeId } from '../merkle';
+import { consistencyPlan, rootPlan, verifyConsistency, type NodeId } from '../merkle';
 import { verifyNote } from '../note/note';
 import { GENESIS, chainStartAfter, readBlock, statedSize, type Block, type ChainStart, type Trust } from './blocks';
 import type { DeviceEvent } from './chunk';
 import { verifyDeviceEnvelope } from './chunk-signed';
 import type { DeviceChecker } from './devices';
 import { POS_START, recordPos, type Findings } from './findings';
-import { blockKey, MIN_STORED_LEVEL, nodeKey, PREFIX_SUMMARY, readNodeValue, recordKey, recordKeyIndex, summaryKey, HASH_SIZE } from './layout';
+import { Frontier } from './frontier';
+import { blockKey, MIN_STORED_LEVEL, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
-import { hashBytes, hashString, leafHashOfValue, perfectSubtreeString } from './sha';
+import { scanRecord } from './record-scan';
+import { hashBytes, hashString, holdsHash, leafHashOfTail, perfectSubtreeString } from './sha';
 import type { RawStore } from './store';
-import { readSummary, type Summary } from './summaries';
 
 export interface TrustedStart {
   size: number;
@@ -138,97 +139,88 @@ export async function chainStartFor(store: RawStore, size: number, blocks: numbe
   return prev ? chainStartAfter(prev) : { ...GENESIS, height: lo };
 }
 
-/** The readable summaries of the blocks wholly before `size`, in height order (the full audit checks them all). */
-async function summariesBefore(store: RawStore, size: number): Promise<Summary[]> {
-  const out: Summary[] = [];
-  const cursor = store.cursor(summaryKey(0), Uint8Array.of(PREFIX_SUMMARY + 1), 256);
-  try {
-    for (let e = await cursor.next(); e; e = await cursor.next()) {
-      let s: Summary;
-      try {
-        s = readSummary(e[1]);
-      } catch {
-        continue;
-      }
-      if (s.first + s.count <= size) out.push(s);
-    }
-  } finally {
-    await cursor.close();
-  }
-  return out;
+/** The device facts of the records before a trusted size, once they are shown to be the ones it commits to. */
+export interface TrustedPrefix {
+  /** Enrolments and revocations, in ledger order. */
+  enrolments: DeviceEvent[];
+  /** Per device, the indexes of its latest (at most LAST_SIGNED) device-ordered signed records, ascending. */
+  signed: Map<string, number[]>;
 }
 
+const LAST_SIGNED = 64;
+
 /**
- * The indexes in the block of `s` whose record `pick` accepts, read unproven (the caller proves
- * what it uses); with `suspect`, also those of records that cannot be decoded or no longer match
- * their stored leaf hash (one altered into another type must not drop out unseen): proving them
- * reports that they are not what the trusted tree holds.
+ * Reads every record before the trusted size. Their stored leaf hashes must rebuild the trusted
+ * frontier, and a record whose bytes no longer match its leaf hash is a finding at that record:
+ * only the records, proven so, tell which ones enrol, revoke or sign. Neither the summaries nor
+ * the stored nodes are signed, so an edited summary or a record rewritten with its leaf hash
+ * must not hide a revocation or a device's last counter. Undefined (with a finding) when the
+ * stored leaves are not the trusted tree's: the caller then audits from the start to say where.
  */
-async function pickIn(store: RawStore, s: Summary, pick: (r: RecordView) => boolean, suspect = false): Promise<number[]> {
-  const out: number[] = [];
-  const cursor = store.cursor(recordKey(s.first), recordKey(s.first + s.count), 256);
+export async function readTrustedPrefix(store: RawStore, from: TrustedStart, findings: Findings): Promise<TrustedPrefix | undefined> {
+  const fallBack = (detail: string): undefined => {
+    findings.add(POS_START, { kind: 'consistency', index: from.size, detail: `${detail}; auditing from the start instead` });
+    return undefined;
+  };
+  const prefix: TrustedPrefix = { enrolments: [], signed: new Map() };
+  const tree = new Frontier(0, []);
+  let size = 0;
+  const cursor = store.cursor(recordKey(0), recordKey(from.size));
   try {
     for (let e = await cursor.next(); e; e = await cursor.next()) {
       const index = recordKeyIndex(e[0]);
-      if (index === undefined || e[1].length < HASH_SIZE) continue;
-      const r = readRecord(e[1].subarray(HASH_SIZE)).record;
-      if (r ? pick(r) || (suspect && !bytesEqual(leafHashOfValue(e[1]), e[1].subarray(0, HASH_SIZE))) : suspect) out.push(index);
+      if (index === undefined) continue; // not a key of the format
+      const value = e[1];
+      if (index !== size || value.length < HASH_SIZE) return fallBack(`record ${size}, before the trusted checkpoint, is missing`);
+      tree.append(hashString(value), () => undefined);
+      size++;
+      const tail = new Uint8Array(value.buffer, value.byteOffset + HASH_SIZE - 1, value.length - HASH_SIZE + 1);
+      if (!holdsHash(value, 0, leafHashOfTail(tail))) {
+        findings.add(recordPos(index), { kind: 'consistency', index, detail: `record ${index}, before the trusted checkpoint, is not the one it commits to (its bytes do not match its leaf hash)` });
+        continue;
+      }
+      const record = scanRecord(tail, 1) ?? readRecord(tail.subarray(1)).record;
+      if (record) noteRecord(prefix, index, record);
     }
   } finally {
     await cursor.close();
   }
-  return out;
+  if (size !== from.size) return fallBack(`record ${size}, before the trusted checkpoint, is missing`);
+  const hashes = tree.hashes();
+  if (hashes.length !== from.frontier.length || hashes.some((h, i) => !holdsHash(from.frontier[i] as Uint8Array, 0, h)))
+    return fallBack(`the leaf hashes stored before the trusted checkpoint do not give its root`);
+  return prefix;
+}
+
+function noteRecord(prefix: TrustedPrefix, index: number, record: RecordView): void {
+  if (ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE) {
+    const event: DeviceEvent = { index, time: record.time, type: record.type, subject: subjectDid(record) };
+    if (record.device !== undefined) event.device = record.device;
+    prefix.enrolments.push(event);
+  }
+  if (record.device === undefined || record.envelope === undefined || !inDeviceOrder(record.type)) return;
+  let latest = prefix.signed.get(record.device);
+  if (!latest) prefix.signed.set(record.device, (latest = []));
+  if (latest.push(index) > LAST_SIGNED) latest.shift();
 }
 
 /**
- * Rebuilds device enrolment and the last accepted counters as of the trusted size, from
- * the records of the blocks whose summaries name the enrolment types or the device. Each
- * record used is proven included under the trusted root first.
+ * Sets device enrolment and the last accepted counters as of the trusted size, from the
+ * records before it (readTrustedPrefix has proven them).
  */
-export async function primeDevices(store: RawStore, from: TrustedStart, devices: DeviceChecker, findings: Findings): Promise<void> {
-  const summaries = await summariesBefore(store, from.size);
-  const wanted = new Set<string>([...ENROL_TYPES, REVOKE_TYPE]);
-  const indexes: number[] = [];
-  for (const s of summaries) if (s.types.some((t) => wanted.has(t))) indexes.push(...(await pickIn(store, s, (r) => wanted.has(r.type), true)));
-  for (const index of indexes) {
-    const record = await provenRecord(store, from, index, findings);
-    if (!record) continue;
-    const event: DeviceEvent = { index, time: record.time, type: record.type, subject: subjectDid(record) };
-    if (record.device !== undefined) event.device = record.device;
-    devices.apply(event);
-  }
-  // The last accepted counter / timestamp of each device before the trusted size: the latest
-  // of its (at most 64 latest) envelopes that verifies holds them.
+export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devices: DeviceChecker): Promise<void> {
+  for (const event of prefix.enrolments) devices.apply(event);
+  // The last accepted counter / timestamp of each device: its latest envelope that verifies holds them.
   for (const did of devices.registry.dids()) {
-    let tried = 0;
-    search: for (let k = summaries.length - 1; k >= 0 && tried < 64; k--) {
-      const s = summaries[k]!;
-      if (!s.devices.includes(did)) continue;
-      const candidates = await pickIn(store, s, (r) => r.device === did);
-      for (const index of candidates.reverse()) {
-        if (++tried > 64) break search;
-        const record = await provenRecord(store, from, index, findings);
-        if (!record?.envelope || record.device !== did || !inDeviceOrder(record.type)) continue;
-        const check = verifyDeviceEnvelope(record.envelope, did);
-        if (!check.ok) continue;
-        devices.replay.accept(did, { counter: check.counter, ts: check.ts });
-        break search;
-      }
+    const latest = prefix.signed.get(did) ?? [];
+    for (let k = latest.length - 1; k >= 0; k--) {
+      const value = await store.get(recordKey(latest[k] as number));
+      const record = value && value.length >= HASH_SIZE ? readRecord(value.subarray(HASH_SIZE)).record : undefined;
+      if (!record?.envelope || record.device !== did) continue;
+      const check = verifyDeviceEnvelope(record.envelope, did);
+      if (!check.ok) continue;
+      devices.replay.accept(did, { counter: check.counter, ts: check.ts });
+      break;
     }
   }
-}
-
-async function provenRecord(store: RawStore, from: TrustedStart, index: number, findings: Findings): Promise<RecordView | undefined> {
-  const value = await store.get(recordKey(index));
-  const add = (detail: string): undefined => {
-    findings.add(recordPos(index), { kind: 'consistency', index, detail });
-    return undefined;
-  };
-  if (!value || value.length < HASH_SIZE) return add(`record ${index}, before the trusted checkpoint, is missing`);
-  const leaf = leafHashOfValue(Uint8Array.from(value));
-  const plan = inclusionPlan(index, from.size);
-  const { hashes, problem } = await readNodes(store, plan.ids);
-  if (problem || !verifyInclusion(leaf, index, from.size, plan.rehash(hashes), from.root))
-    return add(`record ${index}, before the trusted checkpoint, is not the one it commits to${problem ? ` (${problem})` : ''}`);
-  return readRecord(value.subarray(HASH_SIZE)).record;
 }
