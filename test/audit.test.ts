@@ -431,6 +431,23 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.match(r.findings[0].detail, /truncated or rolled back/);
   });
 
+  it('reads every block after the checkpoint, whatever their headers say of where they end', async () => {
+    const dir = copy();
+    await mutate(dir, async (db) => {
+      // Blocks 2 and 3 (records 20..39) claim to end at 0, and the head agrees: no longer after the checkpoint's size 20.
+      for (const h of [2, 3]) {
+        const b = decodeCbor((await db.get(keys.block(h))) as Buffer) as Record<string, CborValue>;
+        b.header = encodeCbor({ ...(decodeCbor(b.header as Uint8Array) as Record<string, CborValue>), first: 0, size: 0 });
+        await db.put(keys.block(h), Buffer.from(encodeCbor(b)));
+      }
+      await db.put(keys.head(), headValue(40, 4, 0));
+    });
+    const r = await auditLedger(dir, { from: sample.checkpoints[1] });
+    assert.equal(r.from, 20);
+    assert.deepEqual([r.findings[0]?.kind, r.findings[0]?.height], ['block-header', 2], formatReport(r));
+    assert.ok(r.findings.some((f) => f.kind === 'block-header' && f.height === 3), formatReport(r));
+  });
+
   describe('device state before the checkpoint comes from the records, not the unsigned summaries', () => {
     type Db = Parameters<Parameters<typeof mutate>[1]>[0];
     /** Block 0: a enrolled, its counters 1..3; block 1: a revoked (or a note); block 2: notes. Then record 12 from a: counter 4 after a revocation, else a replay of counter 2. */

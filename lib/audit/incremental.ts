@@ -6,7 +6,7 @@ import { openCheckpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
 import { consistencyPlan, rootPlan, verifyConsistency, type NodeId } from '../merkle';
 import { verifyNote } from '../note/note';
-import { GENESIS, chainStartAfter, readBlock, statedSize, type Block, type ChainStart, type Trust } from './blocks';
+import { GENESIS, chainStartAfter, readBlock, type Block, type ChainStart, type Trust } from './blocks';
 import type { DeviceEvent } from './chunk';
 import { verifyDeviceEnvelope } from './chunk-signed';
 import type { DeviceChecker } from './devices';
@@ -114,11 +114,13 @@ export async function checkConsistency(store: RawStore, from: TrustedStart, late
 
 /** The height to start checking blocks at (the first block ending at or after `size`) and the chain state before it. */
 export async function chainStartFor(store: RawStore, size: number, blocks: number, trust: Trust): Promise<ChainStart> {
+  // Only a size the trusted key signed for this very block steers the search: a header edited (or a
+  // block value moved from another height) must not make the audit skip blocks after `size` unread.
   const sizeOf = async (h: number): Promise<{ block?: Block; size?: number }> => {
     const value = await store.get(blockKey(h));
     if (!value) return {};
     const block = readBlock(h, value, trust);
-    return { block, size: statedSize(block) };
+    return { block, size: block.signed && block.covered ? block.checkpoint?.size : undefined };
   };
   // Binary search for the first height whose block ends at or after `size`.
   let lo = 0;
