@@ -82,6 +82,16 @@ export function parseWitnessEndpoints(text: string): WitnessEndpoint[] {
   return out;
 }
 
+/** Whether `note` holds a valid cosignature by `witness`. */
+function cosignedBy(note: string, witness: WitnessKey): boolean {
+  try {
+    openNote(note, [cosignatureVerifier(witness)]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface Worker {
   endpoint: WitnessEndpoint;
   progress: WitnessProgress;
@@ -197,24 +207,20 @@ export class WitnessClient extends EventEmitter {
     }
   }
 
-  /** Checks the witness's cosignature lines on the checkpoint and adds them to the block's stored note. */
+  /**
+   * Checks the witness's cosignature lines on the checkpoint and adds the first valid one to the
+   * block's stored note, unless the note has one by this witness already: one line per witness
+   * (a note holds at most 100, and a cosigning again has a new timestamp, so a new line).
+   */
   async #keep(block: BlockInfo, endpoint: WitnessEndpoint, body: string): Promise<void> {
     const lines = body.split('\n').filter((l) => l);
-    const v = cosignatureVerifier(endpoint.key);
-    const mine = lines.filter((l) => {
-      try {
-        openNote(`${block.checkpoint}${l}\n`, [v]);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (mine.length === 0)
+    const mine = lines.find((l) => cosignedBy(`${block.checkpoint}${l}\n`, endpoint.key));
+    if (mine === undefined)
       throw new LedgerError('ERR_WITNESS_REFUSED', `witness ${endpoint.key.name} answered 200 without a valid cosignature by its key`, { witness: endpoint.key.name });
     const db = this.#ledger.database;
     const run = this.#store.then(async () => {
       const current = (await readCosigned(db, block.height)) ?? block.checkpoint;
-      await writeCosigned(db, block.height, addCosignatures(current, mine));
+      if (!cosignedBy(current, endpoint.key)) await writeCosigned(db, block.height, addCosignatures(current, [mine]));
     });
     this.#store = run.catch(() => undefined);
     await run;
@@ -227,15 +233,7 @@ export class WitnessClient extends EventEmitter {
     const note = (await readCosigned(this.#ledger.database, block.height)) ?? block.checkpoint;
     // Asked for at each sidebar push: the cosignatures are verified again only when the note changed.
     if (this.#counted?.note !== note) {
-      let cosigned = 0;
-      for (const w of this.#workers) {
-        try {
-          openNote(note, [cosignatureVerifier(w.endpoint.key)]);
-          cosigned++;
-        } catch {
-          /* not cosigned by this witness (yet) */
-        }
-      }
+      const cosigned = this.#workers.filter((w) => cosignedBy(note, w.endpoint.key)).length;
       this.#counted = { note, cosigned };
     }
     const { cosigned } = this.#counted;

@@ -6,9 +6,11 @@ import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
 import {
   cosignedNewestFirst,
+  cosignLine,
   logVerifier,
   parseWitnessEndpoints,
   parseWitnessedLogs,
+  parseSubmission,
   parseWitnessKey,
   quorumPolicy,
   verifyCosignedCheckpoint,
@@ -20,6 +22,7 @@ import {
   type Transport,
   type WitnessEndpoint,
 } from '../../lib/witness';
+import { splitNote } from '../../lib/note/note-open';
 import { gatewayKey, tempDir } from '../support/ledger';
 
 // The gateway's witness client against real witness services (real state directories),
@@ -154,6 +157,45 @@ describe('gateway witness client', function () {
       await copy.close();
     }
     assert.equal(fs.readdirSync(path.join(tmp.dir, 'w1.test', 'evidence')).length, 0);
+  });
+
+  it('keeps one cosignature per witness and block: extra valid lines from a witness, or a cosigning again, do not push the note past 100 signatures', async () => {
+    // w1 answers with its real cosignature and 100 more, each valid (its key, other timestamps);
+    // w2 then cosigns the same block again in a later second (as after a restart of the gateway).
+    let second = 1_800_000_000;
+    services[1] = new WitnessService({
+      cosigner: { name: names[1], key: wkeys[1] },
+      logs: parseWitnessedLogs(ledger.verifierKey),
+      state: new WitnessState(path.join(tmp.dir, 'w2-again')),
+      now: () => (second++) * 1000,
+    });
+    const flooding: Transport = async (endpoint, body) => {
+      const r = await transport(endpoint, body);
+      if (endpoint.key.name !== names[0] || r.status !== 200) return r;
+      const { text } = parseSubmission(body);
+      const extra = Array.from({ length: 100 }, (_, i) => cosignLine(text, { name: names[0], key: wkeys[0] }, 1_700_000_000 + i));
+      return { status: 200, body: r.body + extra.join('') };
+    };
+    const client = new WitnessClient(ledger, endpoints, { quorum: 2, transport: flooding });
+    try {
+      await append(3);
+      await waitStatus(client, (s) => s.size === 3 && s.cosigned === 2);
+      const cosigns = () => calls.filter((c) => c.witness === names[1] && c.status === 200).length;
+      for (let i = 0; i < 3; i++) {
+        const before = cosigns();
+        client.kick();
+        while (cosigns() === before) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await client.close();
+    }
+    assert.equal((await client.status())?.cosigned, 2);
+    const stored: [number, string][] = [];
+    for await (const e of cosignedNewestFirst(ledger.database)) stored.push(e);
+    const { lines } = splitNote(stored[0][1]);
+    assert.deepEqual(lines.map((l) => l.name).sort(), [NAME, ...names].sort());
+    const ok = verifyCosignedCheckpoint(stored[0][1], logVerifier(ledger.verifierKey, NAME), quorumPolicy(endpoints.map((e) => e.key), 2));
+    assert.equal(ok.cosigners.length, 2);
   });
 
   it('refuses bad witness lines', () => {
