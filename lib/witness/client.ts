@@ -7,7 +7,7 @@ import { LedgerError } from '../errors';
 import type { BlockInfo, Ledger } from '../ledger';
 import { openNote } from '../note/note-open';
 import { cosignatureVerifier, parseWitnessKey, type WitnessKey } from './cosignature';
-import { addCosignatures } from './quorum';
+import { addCosignatures, checkDistinctWitnesses } from './quorum';
 import { formatAddCheckpoint, parseTlogSize } from './request';
 import { readCosigned, readWitnessSize, writeCosigned, writeWitnessSize } from './ledger-cosignatures';
 
@@ -78,7 +78,7 @@ export function parseWitnessEndpoints(text: string): WitnessEndpoint[] {
     if (!/^(https?|mqtts?):\/\//.test(url)) throw new LedgerError('ERR_INVALID_ARGUMENT', `witness URL must start with http://, https://, mqtt:// or mqtts://: ${url}`);
     out.push({ key: parseWitnessKey(vkey), url });
   }
-  if (new Set(out.map((w) => w.key.name)).size !== out.length) throw new LedgerError('ERR_INVALID_ARGUMENT', 'each witness must appear once');
+  checkDistinctWitnesses(out.map((w) => w.key));
   return out;
 }
 

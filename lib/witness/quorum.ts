@@ -1,6 +1,7 @@
 // K-of-N: a checkpoint is trusted when the log signed it and at least K of the N
 // configured witnesses cosigned it (cosignature/v1), under Go's signed-note rules.
 import { parseCheckpointText, type Checkpoint } from '../note/checkpoint';
+import { toHex } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { openNote, type SignatureVerifier } from '../note/note-open';
 import { cosignatureVerifier, parseWitnessKey, type WitnessKey } from './cosignature';
@@ -21,9 +22,19 @@ export function quorumPolicy(witnessKeys: readonly (string | WitnessKey)[], quor
   const witnesses = witnessKeys.map((k) => (typeof k === 'string' ? parseWitnessKey(k) : k));
   if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > witnesses.length)
     throw new LedgerError('ERR_INVALID_ARGUMENT', `quorum must be an integer from 0 to ${witnesses.length} (the number of witnesses)`);
-  const names = new Set(witnesses.map((w) => w.name));
-  if (names.size !== witnesses.length) throw new LedgerError('ERR_INVALID_ARGUMENT', 'each witness must appear once');
+  checkDistinctWitnesses(witnesses);
   return { witnesses, quorum };
+}
+
+/**
+ * Throws ERR_INVALID_ARGUMENT when a name or a key appears twice: a cosignature does not sign
+ * the witness's name, so one key under two names would have each of its cosignatures count twice.
+ */
+export function checkDistinctWitnesses(witnesses: readonly WitnessKey[]): void {
+  const names = new Set(witnesses.map((w) => w.name));
+  const keys = new Set(witnesses.map((w) => toHex(w.key.publicKey)));
+  if (names.size !== witnesses.length || keys.size !== witnesses.length)
+    throw new LedgerError('ERR_INVALID_ARGUMENT', 'each witness must appear once (by name and by key)');
 }
 
 /**

@@ -5,6 +5,7 @@ import { isLedgerError } from '../../lib/errors';
 import { verifierKeyString } from '../../lib/note/note';
 import { cosignLine, logVerifier, witnessVerifierKey } from '../../lib/witness/cosignature';
 import { addCosignatures, quorumPolicy, verifyCosignedCheckpoint } from '../../lib/witness/quorum';
+import { parseWitnessEndpoints } from '../../lib/witness/client';
 
 describe('quorum K of N over a cosigned checkpoint', () => {
   const gw = generateKey('Ed25519');
@@ -49,6 +50,14 @@ describe('quorum K of N over a cosigned checkpoint', () => {
     assert.throws(() => quorumPolicy(vkeys, 4), code('ERR_INVALID_ARGUMENT'));
     assert.throws(() => quorumPolicy([vkeys[0], vkeys[0]], 1), code('ERR_INVALID_ARGUMENT'));
     assert.throws(() => quorumPolicy(['junk'], 1), code('ERR_MALFORMED_KEY'));
+  });
+
+  it('refuses one witness key under two names (its cosignature, renamed, would count twice)', () => {
+    const alias = witnessVerifierKey('alias.example', ws[0].key);
+    // The cosigned message does not hold the name: w1's line, given the alias name and key ID, verifies as the alias's.
+    const n = addCosignatures(note, [cosignLine(text, ws[0], 100), cosignLine(text, { name: 'alias.example', key: ws[0].key }, 100)]);
+    assert.throws(() => verifyCosignedCheckpoint(n, log, quorumPolicy([vkeys[0], alias], 2)), code('ERR_INVALID_ARGUMENT'));
+    assert.throws(() => parseWitnessEndpoints(`${vkeys[0]} http://a.example\n${alias} http://b.example`), code('ERR_INVALID_ARGUMENT'));
   });
 
   it('merges cosignature lines without repeats and leaves the note text as it was', () => {
