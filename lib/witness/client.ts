@@ -37,8 +37,27 @@ export const httpTransport =
       url.password = '';
     }
     const res = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
-    return { status: res.status, body: await res.text() };
+    return { status: res.status, body: await replyText(res, endpoint) };
   };
+
+/** A witness answers with cosignature lines, a size or a reason: a few hundred bytes. */
+const MAX_REPLY_BYTES = 64 * 1024;
+
+/** The body of a witness's answer, refused (ERR_WITNESS_REFUSED) past MAX_REPLY_BYTES without reading the rest. */
+async function replyText(res: Response, endpoint: WitnessEndpoint): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = res.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
+  for (let part = await reader?.read(); part && !part.done; part = await reader?.read()) {
+    length += part.value.length;
+    if (length > MAX_REPLY_BYTES) {
+      await reader?.cancel().catch(() => undefined);
+      throw new LedgerError('ERR_WITNESS_REFUSED', `witness ${endpoint.key.name} answered with more than ${MAX_REPLY_BYTES} bytes`, { witness: endpoint.key.name });
+    }
+    chunks.push(part.value);
+  }
+  return Buffer.concat(chunks, length).toString('utf8');
+}
 
 export interface WitnessProgress {
   name: string;

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
@@ -7,6 +9,7 @@ import { Ledger } from '../../lib/ledger';
 import {
   cosignedNewestFirst,
   cosignLine,
+  httpTransport,
   logVerifier,
   parseWitnessEndpoints,
   parseWitnessedLogs,
@@ -196,6 +199,32 @@ describe('gateway witness client', function () {
     assert.deepEqual(lines.map((l) => l.name).sort(), [NAME, ...names].sort());
     const ok = verifyCosignedCheckpoint(stored[0][1], logVerifier(ledger.verifierKey, NAME), quorumPolicy(endpoints.map((e) => e.key), 2));
     assert.equal(ok.cosigners.length, 2);
+  });
+
+  it('refuses a witness answer larger than 64 KiB over HTTP (a malicious witness cannot fill the gateway\'s memory)', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(1 << 20, 0x41);
+      let left = 16;
+      const more = (): void => {
+        while (left > 0 && !res.destroyed) {
+          left--;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      await assert.rejects(httpTransport(5000)({ ...endpoints[0], url: `http://127.0.0.1:${port}/w` }, 'old 0\n\nx\n'), (e: unknown) =>
+        isLedgerError(e, 'ERR_WITNESS_REFUSED'),
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses bad witness lines', () => {
