@@ -36,6 +36,9 @@ export function writeFileDurably(file: string, content: string): void {
   syncDir(path.dirname(file));
 }
 
+/** A note's text without its signature lines (both notes were opened before: no checks here). */
+const signedText = (note: string): string => note.slice(0, note.lastIndexOf('\n\n') + 1);
+
 export class WitnessState {
   readonly dir: string;
 
@@ -100,10 +103,12 @@ export class WitnessState {
   /**
    * Keeps evidence in its own file, one per pair of checkpoints and kind (a gateway that retries
    * the same forked checkpoint does not fill the disk); `fresh` is false when it was kept before.
+   * A checkpoint is its signed text: signature lines by unknown keys, which anyone can add to
+   * a request, or a newer cosignature timestamp on the latest, make no new pair.
    */
   keepEvidence(evidence: Evidence, at: number): { file: string; fresh: boolean } {
     const body = JSON.stringify({ format: 'iot-ledger-witness-evidence/1', at, ...evidence }, null, 2);
-    const id = toHex(sha256(utf8(evidence.latest), utf8('\n'), utf8(evidence.submitted))).slice(0, 16);
+    const id = toHex(sha256(utf8(signedText(evidence.latest)), utf8('\n'), utf8(signedText(evidence.submitted)))).slice(0, 16);
     const file = path.join(this.dir, 'evidence', `${id}-${evidence.kind}.json`);
     if (fs.existsSync(file)) return { file, fresh: false };
     writeFileDurably(file, `${body}\n`);
