@@ -12,7 +12,7 @@ import { rootAt } from '../ledger/proofs';
 import { summaryFields } from './summary-fields';
 import { CompactRange } from '../merkle';
 import { SummaryBuilder } from '../ledger/summary';
-import type { NoteVerifier } from '../note/note';
+import { parseNote, type NoteVerifier } from '../note/note';
 
 /** One block as the origin stores it (the exact LevelDB value) and as it reads. */
 export interface OriginBlock {
@@ -100,9 +100,16 @@ export class ReplicaStore {
     return this.#db.get(blockKey(height));
   }
 
-  /** Opens a served block value for height `height`: strict shape, header hash, checkpoint signature. */
+  /**
+   * Opens a served block value for height `height`: strict shape, header hash, checkpoint
+   * signature, and the gateway's signature alone, as the gateway stores it (anyone can add a
+   * line that opening the note ignores; the stored bytes would then differ from the origin's).
+   */
   openBlock(raw: Uint8Array, height: number): BlockInfo {
-    return openBlock(decodeBlockValue(raw, height), height, this.meta.name, this.verifier);
+    const info = openBlock(decodeBlockValue(raw, height), height, this.meta.name, this.verifier);
+    if (parseNote(info.checkpoint).signatures.length !== 1)
+      throw new LedgerError('ERR_REPLICA_BAD_TILE', `block ${height} is served with signatures its gateway did not store`, { height });
+    return info;
   }
 
   /**

@@ -11,7 +11,8 @@ import { verifierKeyString } from '../../lib/note/note';
 import { httpTileFetch, Replicator, type Evidence } from '../../lib/replica';
 import { tempDir } from '../support/ledger';
 import { startTileServer, type TileServer } from '../support/tile-server';
-import { decodeEntryBundle, encodeEntryBundle } from '../../lib/tiles/content';
+import { decodeBlockBundle, decodeEntryBundle, encodeBlockBundle, encodeEntryBundle } from '../../lib/tiles/content';
+import { blockValue, decodeBlockValue } from '../../lib/ledger/layout';
 import type { TileFetch } from '../../lib/tiles/verify';
 
 const NAME = 'replica.test';
@@ -140,6 +141,34 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await ok.close();
   });
 
+  it('a block served with a signature line more (anyone can add one) is a bad tile, not a fork', async () => {
+    await appendNotes(gateway, 1937, 100);
+    const honest = httpTileFetch(server.url);
+    const padding = async (p: string): Promise<Uint8Array> => {
+      const b = await honest(p);
+      const m = /^iot-ledger\/blocks\/\d+(?:\.p\/(\d+))?$/.exec(p);
+      if (!m) return b;
+      const width = Number(m[1] ?? 256);
+      const blocks = decodeBlockBundle(b, width).map((raw, i) => {
+        const stored = decodeBlockValue(raw, i);
+        return blockValue({ ...stored, checkpoint: `${stored.checkpoint}\u2014 mirror.example AAAAAAAA\n` });
+      });
+      return encodeBlockBundle(blocks);
+    };
+    const r = await replicator(padding);
+    const err = await r.catchUp().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_BAD_TILE'), String(err));
+    assert.equal(r.store.size, 1937);
+    await r.close();
+    assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
+    const ok = await replicator();
+    assert.equal((await ok.catchUp()).size, 2037);
+    await ok.close();
+  });
+
   it('a rollback (the gateway serves an older copy) is ERR_REPLICA_ROLLBACK with both signed checkpoints kept', async () => {
     const old = await open(oldDir);
     server.ledger = old;
@@ -154,7 +183,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
     assert.equal(evidence.kind, 'rollback');
     const vkey = verifierKeyString(NAME, key);
-    assert.equal(openCheckpoint(evidence.ours, vkey).size, 1937);
+    assert.equal(openCheckpoint(evidence.ours, vkey).size, 2037);
     assert.equal(openCheckpoint(evidence.theirs, vkey).size, 1000);
   });
 
@@ -175,10 +204,10 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     const vkey = verifierKeyString(NAME, key);
     const ours = openCheckpoint(evidence.ours, vkey);
     const theirs = openCheckpoint(evidence.theirs, vkey);
-    assert.equal(ours.size, 1937);
+    assert.equal(ours.size, 2037);
     assert.notDeepEqual(theirs, ours);
     const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
     assert.equal(report.clean, true);
-    assert.equal(report.size, 1937);
+    assert.equal(report.size, 2037);
   });
 });
