@@ -154,8 +154,8 @@ export class Replicator {
     const head = JSON.parse(utf8(await this.#fetch(HEAD_PATH))) as { height?: unknown };
     const height = head.height;
     if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) throw originError('the origin head is malformed');
-    if (height < this.store.height)
-      throw this.#evidence('rollback', `the origin has ${height} blocks, this replica verified ${this.store.height}`, note);
+    // The head is not signed: a low one is no evidence (the signed checkpoint is not smaller than the copy).
+    if (height < this.store.height) throw originError(`the origin head says ${height} blocks, this replica verified ${this.store.height}`);
     const from = Math.max(0, this.store.height - 1);
     const out: OriginBlock[] = [];
     for (let index = Math.floor(from / TILE_WIDTH); index * TILE_WIDTH < height; index++) {

@@ -169,6 +169,23 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await ok.close();
   });
 
+  it('a head (unsigned) below the copy beside a larger signed checkpoint is an origin error, not a rollback', async () => {
+    await appendNotes(gateway, 2037, 100);
+    const honest = httpTileFetch(server.url);
+    const lowHead = async (p: string): Promise<Uint8Array> => (p === 'iot-ledger/head' ? Buffer.from('{"height":1,"size":100}\n') : honest(p));
+    const r = await replicator(lowHead);
+    const err = await r.catchUp().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await r.close();
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), String(err));
+    assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
+    const ok = await replicator();
+    assert.equal((await ok.catchUp()).size, 2137);
+    await ok.close();
+  });
+
   it('a rollback (the gateway serves an older copy) is ERR_REPLICA_ROLLBACK with both signed checkpoints kept', async () => {
     const old = await open(oldDir);
     server.ledger = old;
@@ -183,7 +200,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
     assert.equal(evidence.kind, 'rollback');
     const vkey = verifierKeyString(NAME, key);
-    assert.equal(openCheckpoint(evidence.ours, vkey).size, 2037);
+    assert.equal(openCheckpoint(evidence.ours, vkey).size, 2137);
     assert.equal(openCheckpoint(evidence.theirs, vkey).size, 1000);
   });
 
@@ -204,10 +221,10 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     const vkey = verifierKeyString(NAME, key);
     const ours = openCheckpoint(evidence.ours, vkey);
     const theirs = openCheckpoint(evidence.theirs, vkey);
-    assert.equal(ours.size, 2037);
+    assert.equal(ours.size, 2137);
     assert.notDeepEqual(theirs, ours);
     const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
     assert.equal(report.clean, true);
-    assert.equal(report.size, 2037);
+    assert.equal(report.size, 2137);
   });
 });
