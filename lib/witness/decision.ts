@@ -19,7 +19,7 @@ export interface WitnessedLog {
 export interface LatestCheckpoint {
   size: number;
   root: Uint8Array;
-  /** The signed note as submitted, with this witness's cosignature appended. */
+  /** The signed note with the log's signatures as submitted and this witness's cosignature. */
   checkpoint: string;
 }
 
@@ -73,8 +73,9 @@ export interface DecideInput {
 export function decideAddCheckpoint({ submission, log, latest, cosigner, now }: DecideInput): Decision {
   const { request, text, checkpoint: cp } = submission;
   if (!log || log.origin !== cp.origin) return { status: 404, reason: `unknown origin ${JSON.stringify(cp.origin)}` };
+  let opened;
   try {
-    openNote(request.checkpoint, log.verifiers);
+    opened = openNote(request.checkpoint, log.verifiers);
   } catch (err) {
     return { status: 403, reason: `no valid signature by a trusted key of the log: ${(err as Error).message}` };
   }
@@ -101,6 +102,8 @@ export function decideAddCheckpoint({ submission, log, latest, cosigner, now }: 
     return { status: 422, reason: `the consistency proof from size ${request.oldSize} to ${cp.size} does not verify`, evidence: evidence('inconsistent') };
   }
   const body = cosignLine(text, cosigner, now);
-  const stored = request.checkpoint + body;
+  // The log's signatures and this cosignature only: lines by other keys, which anyone can add to
+  // a request, would be served with it (past 100 lines no one could open the note).
+  const stored = `${text}\n${opened.verified.map((v) => `\u2014 ${v.signature.line}\n`).join('')}${body}`;
   return { status: 200, body, latest: { size: cp.size, root: cp.root, checkpoint: stored }, checkpoint: cp };
 }
