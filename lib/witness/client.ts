@@ -185,9 +185,10 @@ export class WitnessClient extends EventEmitter {
     if (!block) return;
     const db = this.#ledger.database;
     const name = w.endpoint.key.name;
-    let known = w.progress.size ?? (await readWitnessSize(db, name)) ?? 0;
-    w.progress.size = known;
     const size = block.header.size;
+    // A size remembered above the ledger's is asked again (old = size): the 409 it came from may not have been the witness's.
+    let known = Math.min(w.progress.size ?? (await readWitnessSize(db, name)) ?? 0, size);
+    w.progress.size = known;
     for (let attempt = 0; attempt < 3 && !this.#closed; attempt++) {
       if (known > size) {
         w.progress.last = 'ahead';

@@ -227,6 +227,23 @@ describe('gateway witness client', function () {
     }
   });
 
+  it('asks the witness again after a 409 with a size above the ledger\'s (a forged answer does not end its witnessing)', async () => {
+    let forged = 0;
+    const forging: Transport = async (endpoint, body) => {
+      // Whoever sees the request on the broker answers first, once, for w1.
+      if (endpoint.key.name === names[0] && forged++ === 0) return { status: 409, body: '9007199254740991\n' };
+      return transport(endpoint, body);
+    };
+    const client = new WitnessClient(ledger, endpoints, { quorum: 2, transport: forging, retryMs: 20, maxRetryMs: 40 });
+    try {
+      await append(3);
+      const s = await waitStatus(client, (x) => x.size === 3 && x.cosigned === 2);
+      assert.equal(s.witnesses.find((w) => w.name === names[0])?.last, 'cosigned');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses bad witness lines', () => {
     const vk = witnessVerifierKey('w.test', wkeys[0]);
     assert.equal(parseWitnessKey(vk).name, 'w.test');
