@@ -90,7 +90,12 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
         throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: ${why}`, { path });
       }
       if (REDIRECTS.has(res.status) && res.location !== undefined && hops < MAX_REDIRECTS) {
-        const next = new URL(res.location, url);
+        let next: URL;
+        try {
+          next = new URL(res.location, url);
+        } catch {
+          throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} redirected to no URL`, { path, status: res.status });
+        }
         // Credentials go to the origin they were given for only (as fetch() does).
         if (next.origin !== url.origin) headers = { 'accept-encoding': 'gzip' };
         url = next;

@@ -42,6 +42,7 @@ describe('replica: tiles over HTTP (node:http client)', () => {
       if (p === '/log/here') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.from('tile bytes')));
       if (p === '/log/away') return void res.writeHead(307, { location: `${other.url}/x` }).end();
       if (p === '/log/loop') return void res.writeHead(302, { location: 'loop' }).end();
+      if (p === '/log/nowhere') return void res.writeHead(302, { location: 'http://[' }).end();
       if (p === '/log/brotli') return void res.writeHead(200, { 'content-encoding': 'br' }).end('?');
       if (p === '/log/notgzip') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end('not gzip');
       res.writeHead(404).end();
@@ -75,11 +76,12 @@ describe('replica: tiles over HTTP (node:http client)', () => {
     }
   });
 
-  it('reports HTTP errors, redirect loops, unknown encodings and bad gzip as ERR_REPLICA_FETCH', async () => {
+  it('reports HTTP errors, redirect loops, a redirect to no URL, unknown encodings and bad gzip as ERR_REPLICA_FETCH', async () => {
     const fetch = httpTileFetch(`${origin.url}/log/`);
     try {
       await assert.rejects(fetch('missing'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.details?.status === 404);
       await assert.rejects(fetch('loop'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.details?.status === 302);
+      await assert.rejects(fetch('nowhere'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH'));
       await assert.rejects(fetch('brotli'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /content-encoding br/.test(e.message));
       await assert.rejects(fetch('notgzip'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /does not inflate/.test(e.message));
     } finally {
