@@ -136,7 +136,7 @@ describe('CLI append: batches, chunks and the line limit (in process)', () => {
     assert.equal(Buffer.byteLength(atLimit), MAX_LINE_BYTES);
     const r2 = await run(`${reading(0)}\n${atLimit}\r\n`);
     assert.equal(r2.code, 2);
-    assert.match(r2.err, /line 2: record is \d+ bytes, more than the limit of 65536 \(ERR_RECORD_TOO_LARGE\)/);
+    assert.match(r2.err, /line 2: record is \d+ bytes, more than the limit of 65535 \(ERR_RECORD_TOO_LARGE\)/);
   });
 
   it('from the real standard input: a line without an end within the limit is named before it is read whole', () => {

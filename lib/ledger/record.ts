@@ -6,7 +6,8 @@ import { storedEnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError, LedgerError } from '../errors';
 
 export const RECORD_VERSION = 1;
-export const DEFAULT_MAX_RECORD_BYTES = 65536;
+/** The largest record a C2SP entry bundle carries (a uint16 length): larger ones could never be replicated. */
+export const DEFAULT_MAX_RECORD_BYTES = 65535;
 /** Record types are free-form text of this shape (`reading`, `device.enrol`, `firmware.report`, ...). */
 export const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 /** How deep a body may nest; the record map and its body take one more level each within CBOR's 64. */

@@ -28,7 +28,7 @@ export interface LedgerOptions {
   blockSeconds?: number;
   /** Open for reading only: no gateway key needed, appends are refused. */
   readOnly?: boolean;
-  /** Largest canonical record in bytes (default 65536). */
+  /** Largest canonical record in bytes (default 65535, the most an entry bundle carries). */
   maxRecordBytes?: number;
   /** The gateway clock in ms since the epoch (default Date.now). */
   now?: () => number;

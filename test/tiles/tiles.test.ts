@@ -169,3 +169,25 @@ describe('tiles: contents from the stored Merkle nodes', function () {
     }
   });
 });
+
+describe('tiles: every record a ledger accepts by default fits an entry bundle', () => {
+  it('refuses a record of 65536 bytes (an entry bundle carries at most 65535) and serves one of 65535', async () => {
+    const tmp = tempDir();
+    const ledger = await Ledger.open(path.join(tmp.dir, 'l'), { name: 'tiles.size', gatewayKey: generateKey('Ed25519'), blockRecords: 1000, blockSeconds: 3600 });
+    try {
+      // The record of a one-character text is `base` bytes; a text of n >= 256 characters has a 3-byte head, not 1.
+      const small = await ledger.append({ type: 'note', body: { s: 'x' } });
+      const base = (await ledger.get(small.index)).bytes.length;
+      const sized = (bytes: number) => ({ type: 'note', body: { s: 'x'.repeat(bytes - base - 1) } });
+      await assert.rejects(ledger.append(sized(65536)), (e: unknown) => isLedgerError(e, 'ERR_RECORD_TOO_LARGE'));
+      const fits = await ledger.append(sized(65535));
+      assert.equal((await ledger.get(fits.index)).bytes.length, 65535);
+      await ledger.seal();
+      const r = await readResource(ledger, 'tile/entries/000.p/2');
+      assert.equal(decodeEntryBundle(r.body, 2)[1].length, 65535);
+    } finally {
+      await ledger.close();
+      tmp.cleanup();
+    }
+  });
+});
