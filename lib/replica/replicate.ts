@@ -133,8 +133,13 @@ export class Replicator {
     if (cp.origin !== this.store.meta.name) throw originError(`the checkpoint is for "${cp.origin}", not "${this.store.meta.name}"`);
     const ours = this.store.last;
     if (ours) {
-      if (cp.size < this.store.size)
-        throw this.#evidence('rollback', `the origin's signed checkpoint has ${cp.size} records, this replica verified ${this.store.size}`, note);
+      if (cp.size < this.store.size) {
+        // An older checkpoint that agrees with the copy proves nothing (anyone can replay one on a
+        // retained topic or a stale cache): only a smaller tree that conflicts with it is evidence.
+        if (!bytesEqual(cp.root, await this.store.rootAt(cp.size)))
+          throw this.#evidence('rollback', `the origin signed a tree of ${cp.size} records that conflicts with the ${this.store.size} this replica verified`, note);
+        throw originError(`the origin's checkpoint has ${cp.size} records, older than the ${this.store.size} this replica verified (a stale or replayed checkpoint)`);
+      }
       if (cp.size === this.store.size) {
         if (!bytesEqual(cp.root, ours.header.root))
           throw this.#evidence('fork', `the origin signed two different trees of ${cp.size} records`, note);

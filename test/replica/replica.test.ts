@@ -186,7 +186,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await ok.close();
   });
 
-  it('a rollback (the gateway serves an older copy) is ERR_REPLICA_ROLLBACK with both signed checkpoints kept', async () => {
+  it('an older checkpoint that agrees with the copy (replayed, or a stale cache) is ERR_REPLICA_ORIGIN: no evidence, the next round goes on', async () => {
     const old = await open(oldDir);
     server.ledger = old;
     const r = await replicator();
@@ -194,14 +194,32 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
       () => undefined,
       (e: unknown) => e,
     );
-    await r.close();
     await old.close();
+    server.ledger = gateway;
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), String(err));
+    assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
+    assert.equal((await r.catchUp()).size, 2137);
+    await r.close();
+  });
+
+  it('a rollback (an older copy plus new records, still smaller) is ERR_REPLICA_ROLLBACK with both signed checkpoints kept', async () => {
+    const rolled = await open(oldDir);
+    await appendNotes(rolled, 5000, 200);
+    server.ledger = rolled;
+    const r = await replicator();
+    const err = await r.catchUp().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await r.close();
+    await rolled.close();
+    server.ledger = gateway;
     assert.ok(isLedgerError(err, 'ERR_REPLICA_ROLLBACK'), String(err));
     const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
     assert.equal(evidence.kind, 'rollback');
     const vkey = verifierKeyString(NAME, key);
     assert.equal(openCheckpoint(evidence.ours, vkey).size, 2137);
-    assert.equal(openCheckpoint(evidence.theirs, vkey).size, 1000);
+    assert.equal(openCheckpoint(evidence.theirs, vkey).size, 1200);
   });
 
   it('a fork (an older copy plus new records, now longer) is ERR_REPLICA_FORK; the copy still audits CLEAN', async () => {
