@@ -100,11 +100,15 @@ export function mqttTransport(timeoutMs = 10_000): Transport & { close(): Promis
     const { broker, base } = splitMqttUrl(endpoint.url);
     const c = clientFor(broker);
     if (!c.connected) await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new LedgerError('ERR_WITNESS_REFUSED', `MQTT broker ${broker} is not reachable`)), timeoutMs);
-      c.once('connect', () => {
+      const onConnect = (): void => {
         clearTimeout(t);
         resolve();
-      });
+      };
+      const t = setTimeout(() => {
+        c.off('connect', onConnect);
+        reject(new LedgerError('ERR_WITNESS_REFUSED', `MQTT broker ${broker} is not reachable`));
+      }, timeoutMs);
+      c.once('connect', onConnect);
     });
     const id = randomBytes(12).toString('hex');
     const replies = `${base}/response/${id}/+`;

@@ -9,6 +9,7 @@ import { parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState
 import { mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
 import { freePort } from '../../demo/ports';
 import { tempDir } from '../support/ledger';
+import { isLedgerError } from '../../lib/errors';
 
 // The MQTT transport on Debian's mosquitto: the topic pair (any MQTT version) through the
 // gateway's transport, and MQTT 5 response topic + correlation data from a plain client.
@@ -54,6 +55,23 @@ describe('witness over MQTT (mosquitto)', function () {
       const bad = await t(endpoint, 'garbage');
       assert.equal(bad.status, 400);
     } finally {
+      await t.close();
+    }
+  });
+
+  it('a broker that is down costs each request its timeout, and leaves no listener behind', async () => {
+    const t = mqttTransport(20);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): number => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const [endpoint] = parseWitnessEndpoints(`${witnessVerifierKey('w.mqtt', wkey)} mqtt://127.0.0.1:${await freePort()}/iot-ledger/witness/w.mqtt`);
+      for (let i = 0; i < 15; i++) await assert.rejects(t(endpoint, `old 0\n\n${note}`), (err: unknown) => isLedgerError(err, 'ERR_WITNESS_REFUSED'));
+      await new Promise((r) => setImmediate(r));
+      // Each unanswered wait used to leave its 'connect' listener: Node warns past 10 on one emitter.
+      assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+    } finally {
+      process.off('warning', onWarning);
       await t.close();
     }
   });
