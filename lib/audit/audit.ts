@@ -35,6 +35,7 @@ import {
   recordKeyIndex,
 } from './layout';
 import { PackBuilder } from './pack';
+import { SubtreeFrontier, tiles } from './gap';
 import { ChunkReader, NextStored } from './chunk-reader';
 import { ChunkPool, defaultWorkers } from './pool';
 import type { Cursor, RawStore } from './store';
@@ -245,9 +246,9 @@ class Auditor {
         const gapEnd = this.#gapEnd(await nextStored(at), at, treeSize);
         if (gapEnd !== undefined) {
           while (inFlight.length > 0) await this.#absorb(inFlight.shift() as InFlight, top, chain, start, total);
-          await this.#skipGap(at, gapEnd, chain);
-          if (gapEnd >= treeSize) break;
-          top = new CompactRange(gapEnd / width, rootPlan(gapEnd / width).ids.map(() => UNKNOWN_HASH));
+          const after = await this.#skipGap(at, gapEnd, treeSize, [...top.hashes(), ...localFrontier], chain, start);
+          if (!after) break;
+          top = after;
           base = gapEnd - width;
           at = gapEnd;
           localFrontier = [];
@@ -326,17 +327,66 @@ class Auditor {
     }
   }
 
-  /** Records [from, to) are all missing: one finding; nothing above them can be recomputed. */
-  async #skipGap(from: number, to: number, chain: BlockChain): Promise<void> {
+  /**
+   * Records [from, to) are all missing: one finding. The hashes over them are the stored nodes
+   * that tile the run (a few per level, whatever its length), so the block roots in it and after
+   * it are still recomputed and the nodes above it checked; a tile missing or damaged leaves
+   * what it covers unknown. `frontier`: the hashes of rootPlan(from).ids. Returns the upper
+   * tree at `to`, unless the tree ends there.
+   */
+  async #skipGap(from: number, to: number, treeSize: number, frontier: Uint8Array[], chain: BlockChain, start: number): Promise<CompactRange | undefined> {
     const n = to - from;
     this.#findings.add(recordPos(from), {
       kind: 'missing',
       index: from,
       detail: `records ${from}..${to - 1} are missing (${n} records)`,
     });
-    this.#lastBroken = to - 1;
+    const before = this.#lastBroken;
     await chain.ensure(to);
-    for (const size of chain.sizesIn(from, to)) chain.settle(size, undefined, `records ${from}..${to - 1} are missing`);
+    for (const size of chain.sizesIn(from, to)) {
+      if (before !== undefined) {
+        chain.settle(size, undefined, `the hash of record ${before} is unknown`);
+        continue;
+      }
+      const grown = new SubtreeFrontier(frontier);
+      const ids = tiles(from, size);
+      const hashes = await this.#storedHashes(ids);
+      ids.forEach((id, i) => grown.append(id, hashes[i]));
+      const known = grown.known();
+      chain.settle(size, known && rootPlan(size).rehash(known)[0], known ? undefined : `records ${from}..${to - 1} are missing`);
+    }
+    if (to >= treeSize) {
+      this.#lastBroken = to - 1;
+      return undefined;
+    }
+    const grown = new SubtreeFrontier(frontier);
+    const ids = tiles(from, to);
+    const hashes = await this.#storedHashes(ids);
+    for (const [i, id] of ids.entries()) {
+      const hash = hashes[i];
+      if (!hash) this.#lastBroken = Math.max(this.#lastBroken ?? 0, (id.index + 1) * 2 ** id.level - 1);
+      const completed: [NodeId, Uint8Array][] = [];
+      grown.append(id, hash, (parent, h) => {
+        if (h && parent.level >= MIN_STORED_LEVEL) completed.push([parent, h]);
+      });
+      for (const [parent, h] of completed) await this.#checkUpper(parent.level, parent.index, h, start);
+    }
+    return new CompactRange(to / this.#width, grown.hashes.map((h) => h ?? UNKNOWN_HASH));
+  }
+
+  /** The hashes of stored nodes, where they are stored and intact (their checksum matches the key). */
+  async #storedHashes(ids: NodeId[]): Promise<(Uint8Array | undefined)[]> {
+    const stored = ids.map((id) => id.level >= MIN_STORED_LEVEL && id.level <= MAX_LEVEL);
+    const keys = ids.filter((_, i) => stored[i]).map((id) => nodeKey(id.level, id.index));
+    const values = await this.#store.getMany(keys);
+    let at = 0;
+    return ids.map((_, i) => {
+      if (!stored[i]) return undefined;
+      const key = keys[at] as Uint8Array;
+      const value = values[at++];
+      const node = value && readNodeValue(key, value);
+      return node?.intact ? node.hash.slice() : undefined;
+    });
   }
 
   /** Applies one chunk's result, in chunk order. */
