@@ -96,6 +96,8 @@ export class ContractRunner {
     if (!did) throw new LedgerError('ERR_INVALID_ARGUMENT', 'a contract signature must name its party (kid or msg.party)');
     if (!this.terms.parties.includes(did)) throw new LedgerError('ERR_UNKNOWN_DEVICE', `${did} is not a party of contract ${this.terms.id}`);
     verifyPartySignature(this.terms, envelope, did);
+    // Signatures are public (contract documents carry them): a copy sent again records nothing.
+    if (this.signed.has(did)) throw new LedgerError('ERR_REPLAY', `${did} has already signed contract ${this.terms.id}`, { device: did });
     const receipt = await this.gateway.record({
       type: CONTRACT_SIGN,
       device: did,
