@@ -7,9 +7,11 @@ import {
   checkReport,
   checkUpdate,
   checkVendor,
+  isFirmwareRejection,
   rejectionBody,
   rejectionReason,
   type Envelope,
+  type RejectionReason,
   type UpdateRequest,
 } from '../firmware';
 import type { Ledger, Receipt, RecordInput } from '../ledger';
@@ -20,6 +22,13 @@ export const FIRMWARE_VENDOR = 'firmware.vendor';
 export const FIRMWARE_RELEASE = 'firmware.release';
 export const FIRMWARE_DECISION = 'firmware.decision';
 export const FIRMWARE_REPORT = 'firmware.report';
+
+/**
+ * Report refusals anyone who can publish on the report topic can cause without the device's
+ * key (garbage, a made-up or foreign device, a report sent again): security events,
+ * aggregated, instead of a firmware.decision record each.
+ */
+const UNAUTHENTICATED_REPORT: readonly RejectionReason[] = ['malformed', 'unenrolled-device', 'bad-signature', 'replay'];
 
 export interface FirmwareOutcome {
   decision: 'approved' | 'rejected' | 'recorded';
@@ -68,8 +77,9 @@ export class FirmwareRunner {
     accepted: (body: Record<string, unknown>) => RecordInput,
     context: Parameters<typeof rejectionBody>[1],
     device?: string,
+    unrecorded: readonly RejectionReason[] = [],
   ): Promise<FirmwareOutcome> {
-    const next = this.#queue.then(() => this.#decideNow(check, accepted, context, device));
+    const next = this.#queue.then(() => this.#decideNow(check, accepted, context, device, unrecorded));
     this.#queue = next.catch(() => undefined);
     return next;
   }
@@ -78,12 +88,19 @@ export class FirmwareRunner {
     check: () => Record<string, unknown>,
     accepted: (body: Record<string, unknown>) => RecordInput,
     context: Parameters<typeof rejectionBody>[1],
-    device?: string,
+    device: string | undefined,
+    unrecorded: readonly RejectionReason[],
   ): Promise<FirmwareOutcome> {
     let body: Record<string, unknown>;
     try {
       body = check();
     } catch (err) {
+      if (unrecorded.some((reason) => isFirmwareRejection(err, reason))) {
+        // Keyed by the device only when it is enrolled (docs/FORMAT.md, "Security records").
+        const known = device !== undefined && this.gateway.devices.get(device) !== undefined;
+        await this.gateway.noteSecurityEvent(err, { device: known ? device : undefined, source: 'firmware' });
+        throw err;
+      }
       const rejected = toRecordBody(rejectionBody(err, context)) as Record<string, unknown>;
       const receipt = await this.append({ type: FIRMWARE_DECISION, ...(device ? { device } : {}), body: rejected as RecordInput['body'] });
       return { decision: 'rejected', reason: rejectionReason(err) ?? 'error', message: (err as Error).message, body: rejected, receipt };
@@ -146,6 +163,7 @@ export class FirmwareRunner {
       }),
       { subject: 'report', device },
       device,
+      UNAUTHENTICATED_REPORT,
     );
   }
 }

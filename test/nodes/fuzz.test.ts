@@ -190,8 +190,9 @@ function unreported(s: Sent): boolean {
   return yes;
 }
 
-/** Rejections a settled message caused Verify to note as a security event. */
+/** Rejections a settled message caused Verify (or Firmware, for a report it refused) to note as a security event. */
 function rejectionsOf(s: Sent): number {
+  if (s.node === 'firmware') return s.outcomes[0]?.kind === 'caught' && s.outcomes[0].code === 'ERR_FIRMWARE_REJECTED' ? 1 : 0;
   return (s.node === 'verify' || s.node === 'verify-tofu') && (s.outcomes[0]?.kind !== 'done' || unreported(s)) ? 1 : 0;
 }
 
