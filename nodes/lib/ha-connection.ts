@@ -55,6 +55,12 @@ export function isMqttBroker(node: Node | null): node is MqttBrokerNode {
 
 const QOS = 1;
 const CLOSE_TIMEOUT_MS = 3000;
+/**
+ * Home Assistant births answered at most this often: anyone on the broker can publish one, and
+ * each answer publishes every retained config and state again. One arriving sooner is answered
+ * when the interval is over.
+ */
+const BIRTH_EVERY_MS = 1000;
 
 export class HaConnection {
   /** Topic -> payload of every retained message we keep published ('' = removed). */
@@ -73,6 +79,8 @@ export class HaConnection {
   private flowsRunning = false;
   private readonly user: BrokerUser;
   private readonly subscriptions: string[];
+  private lastBirth = 0;
+  private birthTimer: NodeJS.Timeout | undefined;
 
   /**
    * `broker` undefined: a broken configuration, which keeps a connection that never publishes.
@@ -158,7 +166,7 @@ export class HaConnection {
   private received(topic: string, payload: Buffer, retain: boolean): void {
     if (this.closed) return;
     if (topic === haStatusTopic(this.topics)) {
-      if (payload.toString('utf8') === PAYLOAD_ONLINE) this.sendAll();
+      if (payload.toString('utf8') === PAYLOAD_ONLINE) this.answerBirth();
     } else if (retain) this.seen(topic, payload);
   }
 
@@ -192,6 +200,7 @@ export class HaConnection {
   async close(removed = false): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.birthTimer);
     const broker = this.broker;
     if (!broker || !this.started) return;
     for (const topic of this.subscriptions) broker.unsubscribe(topic, this.id, true);
@@ -228,6 +237,19 @@ export class HaConnection {
     if (message === this.lastError) return;
     this.lastError = message;
     this.log?.warn(`Home Assistant MQTT: ${message}`);
+  }
+
+  private answerBirth(): void {
+    if (this.birthTimer) return;
+    const answer = (): void => {
+      this.birthTimer = undefined;
+      this.lastBirth = Date.now();
+      this.sendAll();
+    };
+    const wait = this.lastBirth + BIRTH_EVERY_MS - Date.now();
+    if (wait <= 0) return answer();
+    this.birthTimer = setTimeout(answer, wait);
+    this.birthTimer.unref();
   }
 
   private sendAll(): void {

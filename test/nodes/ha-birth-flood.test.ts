@@ -1,0 +1,52 @@
+// Home Assistant's birth message (`online` on homeassistant/status) makes the gateway publish
+// every retained config and state again. Anyone who can publish on the broker can send it: a
+// flood of births must not multiply into a flood of publications (every entity, per birth).
+import * as assert from 'node:assert/strict';
+import { validateTerms } from '../../lib/contracts';
+import { generateKey, keyToDid } from '../../lib/index';
+import { haBrokerNode, mqttNodes, useHaSession } from './ha-support';
+import { helper, ledgerNode, onTab, packNodes } from './support';
+
+const nodes = [...packNodes(), ...mqttNodes()];
+const terms = validateTerms({
+  id: 'ha-birth-room',
+  version: 1,
+  title: 'Birth room',
+  subjects: 'any',
+  metric: 'temperature',
+  unit: '°C',
+  rule: { op: '<', limit: -20 },
+  alarm: { mode: 'instant' },
+  parties: [keyToDid(generateKey('Ed25519'))],
+});
+const AVAILABILITY = 'iot-ledger/availability';
+const CONFIG = 'homeassistant/binary_sensor/iot-ledger_ha-birth-room_violation/config';
+
+describe('nodes: Home Assistant births from anyone on the broker', function () {
+  this.timeout(30000);
+  const ha = useHaSession({}, [AVAILABILITY, CONFIG, 'homeassistant/sensor/iot-ledger_ha-birth-room_value/config', 'iot-ledger/contract/ha-birth-room/state']);
+
+  it('a flood of births is answered a few times, not once per birth; the last one is answered', async () => {
+    await helper.load(nodes, [
+      ...onTab([
+        ledgerNode('ledger', { ledgerName: 'ha-birth' }),
+        { id: 'contract', type: 'iot-ledger-contract', ledger: 'ledger', ha: 'ha', terms: JSON.stringify(terms), tickSeconds: 3600, wires: [[], []] },
+      ]),
+      { id: 'ha', type: 'iot-ledger-ha', broker: 'broker', discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger' },
+      haBrokerNode('broker', ha.broker.port),
+    ]);
+    await ha.watch.waitFor((m) => m.topic === CONFIG, 'the config announced');
+    await ha.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const from = ha.watch.messages.length;
+    const births = 200;
+    for (let i = 0; i < births; i++) await ha.watch.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    const last = ha.watch.messages.length;
+    // The last birth is answered (at the latest an interval later).
+    await ha.watch.waitFor((m) => m.topic === CONFIG, 'the config sent again after the last birth', 5000, last);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const answers = ha.watch.messages.slice(from).filter((m) => m.topic === CONFIG).length;
+    assert.ok(answers >= 1 && answers <= 5, `${answers} copies of the config for ${births} births`);
+  });
+});
