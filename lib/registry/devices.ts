@@ -46,6 +46,13 @@ export function enrolBody(input: unknown): EnrolBody {
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceEntry>();
   private readonly last = new Map<string, Freshness>();
+  /**
+   * The dids of each device name, in enrolment order: a message's kid may be a name, and
+   * finding it must not walk a fleet that trust on first use lets anyone grow.
+   */
+  private readonly names = new Map<string, string[]>();
+  /** Position of each did in `devices` (the order names are resolved in). */
+  private readonly rank = new Map<string, number>();
 
   /** Applies one ledger record (in ledger order); ignores records of other types. */
   apply(type: string, body: unknown, index: number): void {
@@ -60,7 +67,25 @@ export class DeviceRegistry {
     const entry: DeviceEntry = { did: b.did, name: b.name ?? b.did.slice(-8), enrolledAt: index };
     if (b.meta) entry.meta = b.meta;
     if (type === TOFU) entry.tofu = true;
+    const previous = this.devices.get(b.did);
     this.devices.set(b.did, entry);
+    if (previous?.name === entry.name) return;
+    if (previous) {
+      const left = (this.names.get(previous.name) ?? []).filter((did) => did !== b.did);
+      if (left.length > 0) this.names.set(previous.name, left);
+      else this.names.delete(previous.name);
+    } else this.rank.set(b.did, this.rank.size);
+    const same = this.names.get(entry.name) ?? [];
+    const rank = this.rank.get(b.did) ?? 0;
+    const at = same.findIndex((did) => (this.rank.get(did) ?? 0) > rank);
+    same.splice(at < 0 ? same.length : at, 0, b.did);
+    this.names.set(entry.name, same);
+  }
+
+  /** The first device (in enrolment order) with this name. */
+  named(name: string): DeviceEntry | undefined {
+    const did = this.names.get(name)?.[0];
+    return did === undefined ? undefined : this.devices.get(did);
   }
 
   get(did: string): DeviceEntry | undefined {

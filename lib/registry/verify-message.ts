@@ -38,7 +38,7 @@ function stripFragment(id: string): string {
 function resolveDevice(registry: DeviceRegistry, id: string | undefined): DeviceEntry | undefined {
   if (!id) return undefined;
   const did = stripFragment(id);
-  return registry.get(did) ?? registry.list().find((d) => d.name === id);
+  return registry.get(did) ?? registry.named(id);
 }
 
 /** Who signed a message, checked against enrolment, before its signature is checked. */
