@@ -34,6 +34,12 @@ export interface DecodeOptions {
 }
 
 const MAX_DEPTH = 64;
+/**
+ * Bytes of composite map keys compared (lenient mode re-encodes each), at most this many times
+ * the input: a map used as a key inside a map used as a key would otherwise re-encode what lies
+ * below it once per level.
+ */
+const MAX_KEY_BYTES_PER_INPUT_BYTE = 4;
 const MAX_U64 = 0xffff_ffff_ffff_ffffn;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -487,6 +493,8 @@ class Decoder {
   private readonly view: DataView;
   /** The input as a Buffer, made on the first ASCII text string. */
   private latin1: Buffer | undefined;
+  /** Bytes of composite map keys so far (lenient mode: each is re-encoded to be compared). */
+  private keyBytes = 0;
 
   constructor(
     private readonly data: Uint8Array,
@@ -602,6 +610,11 @@ class Decoder {
       const keyStart = this.pos;
       keys.push(this.item(depth + 1));
       const keyEnd = this.pos;
+      // toMap re-encodes a composite key to compare it: counted here, before that work.
+      if (!this.canonical && typeof keys[i] === 'object' && keys[i] !== null) {
+        this.keyBytes += keyEnd - keyStart;
+        if (this.keyBytes > MAX_KEY_BYTES_PER_INPUT_BYTE * this.data.length) throw this.malformed('composite map keys nested too deep to compare', keyStart);
+      }
       const valueStart = this.pos;
       values.push(this.item(depth + 1));
       if (this.canonical) {
