@@ -384,6 +384,12 @@ export class Gateway extends EventEmitter {
       let v: VerifiedMessage;
       try {
         if (err) throw err;
+        // The registry may have changed while the signature was checked: a revocation holds,
+        // and a device trusted on first use meanwhile (or enrolled) is not trusted again.
+        const now = this.devices.get(m.device.did);
+        if (now?.revokedAt !== undefined)
+          throw new LedgerError('ERR_REVOKED_DEVICE', `device ${now.name} (${now.did}) was revoked at record #${now.revokedAt}`, { device: now.did });
+        if (m.tofu && now) m = { ...m, device: now, tofu: false };
         v = withoutStack(() => acceptSigned(m, signed as VerifiedEnvelope, this.devices, opts));
       } catch (e) {
         this.stats.rejected++;
