@@ -23,6 +23,11 @@ export const RECENT_SECURITY = 5;
 
 /** Messages verify() accepted and recordMessage() has not written yet, remembered at most. */
 const MAX_ISSUED = 4096;
+/**
+ * What those remembered messages may weigh (envelope and payload JSON, in characters or bytes):
+ * a message is up to 64 KiB, and a flow need not record every message it verified.
+ */
+const MAX_ISSUED_SIZE = 8 * 1024 * 1024;
 
 /** What a proof was issued for (recordMessage's fast path, see #issued). */
 interface Issued {
@@ -31,6 +36,8 @@ interface Issued {
   envelope: string | Uint8Array;
   /** JSON.stringify of the payload as decoded, when it came from JSON text. */
   json?: string;
+  /** Length of envelope and json (counted in MAX_ISSUED_SIZE). */
+  size: number;
 }
 
 function sameEnvelope(a: string | Uint8Array, b: string | Uint8Array): boolean {
@@ -132,9 +139,11 @@ export class Gateway extends EventEmitter {
    * Proofs handed out by checkIdentified() and not yet used, with what they were issued for.
    * recordMessage() finding the same device, freshness and envelope here needs neither the
    * HMAC nor a second decoding of the signed payload (the proof is only ever issued for what
-   * the map holds). Oldest first; a proof that dropped out still works, the slow way.
+   * the map holds). Oldest first, bounded in count and size; a proof that dropped out still
+   * works, the slow way.
    */
   readonly #issued = new Map<string, Issued>();
+  #issuedSize = 0;
 
   private constructor(
     readonly ledger: Ledger,
@@ -272,7 +281,7 @@ export class Gateway extends EventEmitter {
         sameEnvelope(issued.envelope, input.envelope as string | Uint8Array);
       if (typeof device !== 'string' || typeof v.proof !== 'string' || !(known || this.#proofMatches(v.proof, device, fresh, input.envelope as string | Uint8Array)))
         throw new LedgerError('ERR_INVALID_ARGUMENT', 'msg.envelope and msg.device are not a message that Verify accepted on this ledger (msg.verified)');
-      if (known) this.#issued.delete(v.proof);
+      if (known) this.#forget(v.proof);
       if (!this.devices.active(device)) throw new LedgerError('ERR_REVOKED_DEVICE', `${device} was revoked after Verify accepted this message`, { device });
       // A JSON payload the flow left as it was: the body is that JSON (what signedBody would
       // compute from the envelope again: a JSON value is its own record body, -0 written as 0).
@@ -412,12 +421,22 @@ export class Gateway extends EventEmitter {
   #issue(v: VerifiedMessage): GatewayVerified {
     this.stats.verified++;
     const proof = this.#proof(v.device.did, v.freshness, v.envelope).toString('base64url');
-    if (this.#issued.size >= MAX_ISSUED) this.#issued.delete(this.#issued.keys().next().value as string);
-    this.#issued.set(proof, { device: v.device.did, freshness: v.freshness, envelope: v.envelope, json: v.payloadIsJson ? JSON.stringify(v.payload) : undefined });
+    const json = v.payloadIsJson ? JSON.stringify(v.payload) : undefined;
+    const size = v.envelope.length + (json?.length ?? 0);
+    while (this.#issued.size > 0 && (this.#issued.size >= MAX_ISSUED || this.#issuedSize + size > MAX_ISSUED_SIZE)) this.#forget(this.#issued.keys().next().value as string);
+    this.#issued.set(proof, { device: v.device.did, freshness: v.freshness, envelope: v.envelope, json, size });
+    this.#issuedSize += size;
     // acceptSigned made `v` for this message alone: completed in place rather than copied.
     const out = v as GatewayVerified;
     out.proof = proof;
     return out;
+  }
+
+  #forget(proof: string): void {
+    const issued = this.#issued.get(proof);
+    if (!issued) return;
+    this.#issued.delete(proof);
+    this.#issuedSize -= issued.size;
   }
 
   /**
