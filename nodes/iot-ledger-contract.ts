@@ -1,4 +1,5 @@
 import { contractTopic, parseTermsList } from '../lib/contracts';
+import { LedgerError } from '../lib/errors';
 import { ContractSet, type ContractRunner, type Judged } from '../lib/gateway';
 import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
@@ -8,6 +9,16 @@ import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { status } from './lib/status';
+
+/** A contract document as MQTT brings it (JSON text or bytes), or already an object. */
+function documentOf(payload: unknown): unknown {
+  if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) return payload;
+  try {
+    return JSON.parse(Buffer.from(payload as never).toString('utf8'));
+  } catch (err) {
+    throw new LedgerError('ERR_INVALID_TERMS', `a contract document must be JSON: ${(err as Error).message}`);
+  }
+}
 
 // The runners of each deployed Contract node, by node id, for the edit dialog's endpoint.
 const deployed = new Map<string, Promise<ContractRunner[]>>();
@@ -95,8 +106,7 @@ export = function register(RED: RED): void {
         return;
       }
       if (pulled && typeof msg.topic === 'string' && msg.topic.startsWith('iot-ledger/contract/')) {
-        const doc: unknown = typeof msg.payload === 'string' || msg.payload instanceof Uint8Array ? JSON.parse(Buffer.from(msg.payload as never).toString('utf8')) : msg.payload;
-        const { runner, termsHash } = await contracts.pull(doc, originKey);
+        const { runner, termsHash } = await contracts.pull(documentOf(msg.payload), originKey);
         send([{ ...msg, topic: `contract/${runner.terms.id}/loaded`, contract: stateOf(runner), payload: { type: 'terms.loaded', termsHash, active: runner.active } }, null]);
         return;
       }

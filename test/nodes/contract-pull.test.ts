@@ -62,6 +62,12 @@ describe('Contract node: publishes contract documents and loads terms from them'
     helper.getNode('contract-b').receive({ topic: doc2.topic, payload: JSON.stringify(forged) });
     const caught = await nextMessage<{ error: { code?: string } }>(helper.getNode('caught'));
     assert.equal(caught.error.code, 'ERR_INVALID_TERMS');
+    // Anyone who can publish on the documents' topic can send what is not JSON at all: an input error too.
+    for (const garbage of ['not json', Buffer.from('{"format":'), '']) {
+      const next = nextMessage<{ error: { code?: string } }>(helper.getNode('caught'));
+      helper.getNode('contract-b').receive({ topic: doc2.topic, payload: garbage });
+      assert.equal((await next).error.code, 'ERR_INVALID_TERMS');
+    }
 
     const loaded = nextMessage<{ topic: string; payload: { active: boolean } }>(helper.getNode('out-b'));
     helper.getNode('contract-b').receive({ topic: doc2.topic, payload: JSON.stringify(doc2.payload) });
