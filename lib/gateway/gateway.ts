@@ -27,7 +27,7 @@ const MAX_ISSUED = 4096;
  * What those remembered messages may weigh (envelope and payload JSON, in characters or bytes):
  * a message is up to 64 KiB, and a flow need not record every message it verified.
  */
-const MAX_ISSUED_SIZE = 8 * 1024 * 1024;
+export const MAX_ISSUED_SIZE = 8 * 1024 * 1024;
 
 /** What a proof was issued for (recordMessage's fast path, see #issued). */
 interface Issued {
@@ -466,9 +466,9 @@ export class Gateway extends EventEmitter {
     if (entries.length > 0 && !this.ledger.closed) await this.recordMany(entries.map(securityRecord));
   }
 
-  /** Signature checks waiting and records waiting to be written (for status and tests). */
-  get backlog(): { signatures: number; writes: number } {
-    return { signatures: this.#signatures.waiting, writes: this.#pendingWrites };
+  /** Signature checks waiting, records waiting to be written, accepted messages kept for Record (count, size) (for status and tests). */
+  get backlog(): { signatures: number; writes: number; remembered: number; rememberedSize: number } {
+    return { signatures: this.#signatures.waiting, writes: this.#pendingWrites, remembered: this.#issued.size, rememberedSize: this.#issuedSize };
   }
 
   /** The ledger's firmware log, shared by every Firmware node on this gateway. */

@@ -10,21 +10,26 @@ import { identifySigner } from '../../lib/registry/verify-message';
 // fleet, which with trust on first use anyone who can publish can grow (a device per key).
 
 describe('registry: who signed a message, found without walking the fleet', () => {
-  const fleet = 100_000;
   const registry = new DeviceRegistry();
   const named = generateKey('Ed25519');
   before(() => {
-    for (let i = 0; i < fleet; i++) registry.apply(TOFU, { did: `did:key:z6Mk${String(i).padStart(44, 'x')}` }, i);
-    registry.apply(ENROL, { did: keyToDid(named), name: 'sensor-7' }, fleet);
+    for (let i = 0; i < 1000; i++) registry.apply(TOFU, { did: `did:key:z6Mk${String(i).padStart(44, 'x')}` }, i);
+    registry.apply(ENROL, { did: keyToDid(named), name: 'sensor-7' }, 1000);
   });
 
-  it('a flood of messages with unknown kids costs no more with a large fleet', () => {
-    const junk = (i: number) => signEnvelope({ counter: i }, generateKey('Ed25519'), { kid: `nobody-${i}` }) as string;
-    const messages = Array.from({ length: 500 }, (_, i) => junk(i));
-    const start = process.hrtime.bigint();
-    for (const m of messages) assert.throws(() => identifySigner(m, registry), (err: unknown) => isLedgerError(err, 'ERR_UNKNOWN_DEVICE'));
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    assert.ok(ms < 150, `${messages.length} unknown kids took ${ms.toFixed(0)} ms against ${fleet} devices`);
+  it('an unknown kid is refused without listing the devices', () => {
+    const list = registry.list.bind(registry);
+    registry.list = () => assert.fail('the device list was walked for one message');
+    try {
+      for (let i = 0; i < 20; i++) {
+        const m = signEnvelope({ counter: i }, generateKey('Ed25519'), { kid: `nobody-${i}` }) as string;
+        assert.throws(() => identifySigner(m, registry), (err: unknown) => isLedgerError(err, 'ERR_UNKNOWN_DEVICE'));
+      }
+      const byName = signEnvelope({ counter: 1 }, named, { kid: 'sensor-7' }) as string;
+      assert.equal(identifySigner(byName, registry).device.did, keyToDid(named));
+    } finally {
+      registry.list = list;
+    }
   });
 
   it('a kid or hint naming an enrolled device by its name still finds it, the first of that name', () => {
