@@ -49,6 +49,9 @@ export interface IdentifiedMessage {
   tofu: boolean;
 }
 
+/** Characters of an unknown kid quoted in an error (a did:key is about 56). */
+const MAX_KID_SHOWN = 128;
+
 export function identifySigner(input: unknown, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): IdentifiedMessage {
   const { format, data } = parseEnvelopeInput(input);
   const { kid } = peekParsed(format, data);
@@ -56,8 +59,11 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
   let tofu = false;
   if (!device) {
     const did = kid ? stripFragment(kid) : undefined;
-    if (!opts.tofu || !did || !isDidKey(did))
-      throw new LedgerError('ERR_UNKNOWN_DEVICE', `message is signed by a device that is not enrolled (kid ${kid ?? 'absent'})`, { kid });
+    if (!opts.tofu || !did || !isDidKey(did)) {
+      // The kid is the sender's text (up to a message's size): clipped before it reaches logs and Catch.
+      const shown = kid === undefined || kid.length <= MAX_KID_SHOWN ? kid : `${kid.slice(0, MAX_KID_SHOWN)}…`;
+      throw new LedgerError('ERR_UNKNOWN_DEVICE', `message is signed by a device that is not enrolled (kid ${shown ?? 'absent'})`, { kid: shown });
+    }
     device = { did, name: did.slice(-8), enrolledAt: -1, tofu: true };
     tofu = true;
   }

@@ -32,6 +32,15 @@ describe('registry: who signed a message, found without walking the fleet', () =
     }
   });
 
+  it('an unknown kid of any length is quoted clipped in the error (it reaches logs and Catch)', () => {
+    const kid = `nobody-${'k'.repeat(40_000)}`;
+    const m = signEnvelope({ counter: 1 }, generateKey('Ed25519'), { kid }) as string;
+    assert.throws(
+      () => identifySigner(m, registry),
+      (err: unknown) => isLedgerError(err, 'ERR_UNKNOWN_DEVICE') && err.message.length < 300 && err.message.includes(kid.slice(0, 128)) && String(err.details?.kid).length === 129,
+    );
+  });
+
   it('a kid or hint naming an enrolled device by its name still finds it, the first of that name', () => {
     const m = signEnvelope({ counter: 1 }, named, { kid: 'sensor-7' }) as string;
     assert.equal(identifySigner(m, registry).device.did, keyToDid(named));
