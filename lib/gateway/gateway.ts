@@ -40,6 +40,15 @@ interface Issued {
   size: number;
 }
 
+/**
+ * A refusal from the signature thread names the enrolled device the message claimed, so that
+ * security records aggregate it per device (docs/FORMAT.md "Security records"), not per topic.
+ */
+function withDevice(err: unknown, device: string): unknown {
+  if (!isLedgerError(err) || err.details?.device !== undefined) return err;
+  return withoutStack(() => new LedgerError(err.code, err.message, { ...err.details, device }));
+}
+
 function sameEnvelope(a: string | Uint8Array, b: string | Uint8Array): boolean {
   if (typeof a === 'string' || typeof b === 'string') return a === b;
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
@@ -392,7 +401,7 @@ export class Gateway extends EventEmitter {
     this.#signatures.check(m.envelope, m.device.did, !m.tofu, (err, signed) => {
       let v: VerifiedMessage;
       try {
-        if (err) throw err;
+        if (err) throw m.tofu ? err : withDevice(err, m.device.did);
         // The registry may have changed while the signature was checked: a revocation holds,
         // and a device trusted on first use meanwhile (or enrolled) is not trusted again.
         const now = this.devices.get(m.device.did);

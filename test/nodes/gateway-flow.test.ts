@@ -125,10 +125,15 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     // The first rejection per (device or topic, code) is written at once, repeats are counted in
     // an aggregate written every interval (or now, when flushed).
     for (const gw of await openGateways()) await gw.flushSecurityEvents();
-    const answer = nextMessage<{ payload: { body: { code: string; count: number } }[] }>(helper.getNode('answer'));
+    const answer = nextMessage<{ payload: { device?: string; body: { code: string; count: number; topic?: string } }[] }>(helper.getNode('answer'));
     helper.getNode('query').receive({ payload: { mode: 'type', type: 'security' } });
-    const recorded = (await answer).payload.flatMap((r) => Array<string>(r.body.count).fill(r.body.code));
+    const records = (await answer).payload;
+    const recorded = records.flatMap((r) => Array<string>(r.body.count).fill(r.body.code));
     assert.deepEqual(recorded.sort(), [...codes].sort());
+    // A bad signature is filed under the enrolled device it claimed, not under its topic.
+    const forgedRecord = records.find((r) => r.body.code === 'ERR_BAD_SIGNATURE');
+    assert.equal(forgedRecord?.device, keyToDid(device));
+    assert.equal(forgedRecord?.body.topic, undefined);
   });
 
   it('rejects a revoked device and keeps the ledger consistent across redeploys', async () => {
