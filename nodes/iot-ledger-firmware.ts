@@ -1,7 +1,8 @@
-import { LedgerError } from '../lib/errors';
+import { isLedgerError, LedgerError } from '../lib/errors';
+import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { firmwareTopic } from '../lib/firmware/offer';
 import { firmwareOffer, FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
-import { errorCode, nodeError } from './lib/errors';
+import { errorCode, errorMessage, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
@@ -31,6 +32,7 @@ export = function register(RED: RED): void {
     const fixedMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'check';
     let runner: Promise<FirmwareRunner> | undefined;
     const firmware = () => (runner ??= gateway().then((gw) => gw.firmware()));
+    const refusals = new ReportBudget(CATCH_REPORTS_PER_SECOND);
     if (ha.active) {
       // Home Assistant: the update entities of the ledger's devices come up with the flow.
       firmware().then(
@@ -77,6 +79,12 @@ export = function register(RED: RED): void {
         done();
       } catch (err) {
         this.status(status.error(errorCode(err)));
+        // Anyone who can publish on the report topic can have reports refused: each is counted in
+        // the security records, and Catch nodes see at most CATCH_REPORTS_PER_SECOND a second.
+        if (isLedgerError(err, 'ERR_FIRMWARE_REJECTED') && !refusals.take()) {
+          msg.rejected = { code: err.code, message: errorMessage(err, RED._), unreported: true };
+          return done();
+        }
         done(nodeError(err));
       }
     });

@@ -1,4 +1,4 @@
-import { ReportBudget } from '../lib/guards/report-budget';
+import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { errorCode, errorMessage, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
@@ -9,7 +9,6 @@ import { formatCount, status } from './lib/status';
 /** Status updates at most this often (the counts are exact, only their display waits). */
 const STATUS_EVERY_MS = 250;
 /** Rejections handed to Catch nodes (and the second output) per second at most; the rest are only counted. */
-const REPORTS_PER_SECOND = 100;
 
 export = function register(RED: RED): void {
   function Verify(this: Node, def: NodeDef): void {
@@ -23,7 +22,7 @@ export = function register(RED: RED): void {
     let rejected = 0;
     let shed = 0;
     let unreported = 0;
-    const reports = new ReportBudget(REPORTS_PER_SECOND);
+    const reports = new ReportBudget(CATCH_REPORTS_PER_SECOND);
     // A flood would otherwise send a status update to the editor per message.
     let shown = 0;
     let pending: NodeJS.Timeout | undefined;

@@ -3,6 +3,9 @@
 // would cost more than rejecting it; past the budget a rejection is still counted (status,
 // security records) but finished without an error. A token bucket: `perSecond` tokens a
 // second, at most `perSecond` saved up.
+/** Rejections handed to Catch nodes per second by a node that anyone who can publish reaches. */
+export const CATCH_REPORTS_PER_SECOND = 100;
+
 export class ReportBudget {
   #tokens: number;
   #at: number;
