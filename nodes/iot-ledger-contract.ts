@@ -1,9 +1,10 @@
 import { contractTopic, parseTermsList } from '../lib/contracts';
-import { LedgerError } from '../lib/errors';
+import { isLedgerError, LedgerError } from '../lib/errors';
+import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { ContractSet, type ContractRunner, type Judged } from '../lib/gateway';
 import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
-import { errorCode, nodeError } from './lib/errors';
+import { errorCode, errorMessage, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
@@ -120,6 +121,12 @@ export = function register(RED: RED): void {
       send([events.length ? events : null, msg]);
     };
 
+    // Signatures and pulled documents arrive on topics anyone can publish on: their refusals
+    // reach Catch nodes at most CATCH_REPORTS_PER_SECOND a second (readings come from Verify).
+    const refusals = new ReportBudget(CATCH_REPORTS_PER_SECOND);
+    const fromAnyone = (msg: NodeMessage): boolean =>
+      msg.contractSignature !== undefined || msg.topic === 'contract/sign' || (pulled && typeof msg.topic === 'string' && msg.topic.startsWith('iot-ledger/contract/'));
+
     onInput(this, RED._, (msg, send, done) => {
       handle(msg, send).then(
         () => {
@@ -128,6 +135,10 @@ export = function register(RED: RED): void {
         },
         (err: unknown) => {
           this.status(status.error(errorCode(err)));
+          if (isLedgerError(err) && fromAnyone(msg) && !refusals.take()) {
+            msg.rejected = { code: err.code, message: errorMessage(err, RED._), unreported: true };
+            return done();
+          }
           done(nodeError(err));
         },
       );
