@@ -1,7 +1,10 @@
 // JSON-RPC access to the anchor contract through ethers v6: the provider, the contract's
 // interface, reading Anchored events with the chain's own block hashes and timestamps, and
 // mapping ethers' failures onto typed ERR_ANCHOR_* errors.
-import { FetchRequest, getAddress, Interface, isError, JsonRpcProvider, Network, type Log } from 'ethers';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { gunzipSync } from 'node:zlib';
+import { FetchRequest, getAddress, Interface, isError, JsonRpcProvider, makeError, Network, type FetchGetUrlFunc, type Log } from 'ethers';
 import { fromHex, toHex } from '../encoding/bytes';
 import { LedgerError, type ErrorCode } from '../errors';
 import { anchorArtifact } from './artifact';
@@ -44,12 +47,66 @@ export interface ProviderOptions {
   timeoutMs?: number;
 }
 
-/** A provider that never hangs on a dead endpoint: a fixed network and a request timeout. */
+/**
+ * Bytes of one JSON-RPC answer at most, inflated: the anchorer's answers are a few kilobytes;
+ * an eth_getLogs of tens of thousands of anchors still fits (--block-range splits a longer one).
+ */
+export const MAX_RPC_RESPONSE_BYTES = 16 << 20;
+
+/**
+ * ethers' HTTP request with the endpoint treated as untrusted: the whole exchange (not only
+ * each silence) within `timeoutMs`, and the answer refused beyond `maxBytes`, gzip included
+ * (ethers' own reads and inflates whatever comes, so a hostile endpoint could exhaust memory).
+ */
+function boundedGetUrl(timeoutMs: number, maxBytes: number): FetchGetUrlFunc {
+  return (req, signal) =>
+    new Promise((resolve, reject) => {
+      const request = (req.url.startsWith('https:') ? https : http).request(req.url, { method: req.method, headers: { ...req.headers } });
+      const timer = setTimeout(() => fail(makeError('request timeout', 'TIMEOUT')), timeoutMs);
+      function fail(err: Error): void {
+        clearTimeout(timer);
+        request.destroy();
+        reject(err);
+      }
+      signal?.addListener(() => fail(makeError('request cancelled', 'CANCELLED')));
+      request.on('error', fail);
+      request.once('response', (resp) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        resp.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) fail(makeError(`response larger than ${maxBytes} bytes`, 'SERVER_ERROR'));
+          else chunks.push(chunk);
+        });
+        resp.on('error', fail);
+        resp.on('end', () => {
+          clearTimeout(timer);
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(resp.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+          let body: Buffer = Buffer.concat(chunks);
+          try {
+            if (headers['content-encoding'] === 'gzip') body = gunzipSync(body, { maxOutputLength: maxBytes });
+          } catch {
+            fail(makeError(`gzip response not readable or larger than ${maxBytes} bytes`, 'SERVER_ERROR'));
+            return;
+          }
+          resolve({ statusCode: resp.statusCode ?? 0, statusMessage: resp.statusMessage ?? '', headers, body: new Uint8Array(body) });
+        });
+      });
+      if (req.body) request.write(Buffer.from(req.body));
+      request.end();
+    });
+}
+
+/** A provider that never hangs on a dead or hostile endpoint: a fixed network, a request timeout, bounded answers. */
 export function makeProvider(url: string, opts: ProviderOptions = {}): JsonRpcProvider {
   if (typeof url !== 'string' || !/^(https?|wss?):\/\//.test(url))
     throw new LedgerError('ERR_ANCHOR_CONFIG', 'the JSON-RPC URL must start with http:// or https://');
   const req = new FetchRequest(url);
   req.timeout = opts.timeoutMs ?? 15000;
+  req.getUrlFunc = boundedGetUrl(req.timeout, MAX_RPC_RESPONSE_BYTES);
+  // A 429 is an error for this look, not a wait for as long as the endpoint's Retry-After says.
+  req.retryFunc = () => Promise.resolve(false);
   // Always a static network: ethers would otherwise probe the endpoint in a loop (and log
   // about it) while it is down. remoteChainId() asks the endpoint when it matters.
   const network = opts.chainId !== undefined ? Network.from(opts.chainId) : new Network('unchecked', 0n);

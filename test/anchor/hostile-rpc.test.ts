@@ -1,0 +1,109 @@
+import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { Anchorer } from '../../lib/anchor';
+import type { LedgerError } from '../../lib/errors';
+import { Gateway } from '../../lib/gateway';
+import { gatewayKey, tempDir } from '../support/ledger';
+
+/** eth_chainId's answer for the configured chain: everything before it is what makes it hostile. */
+const reply = (id: unknown): string => JSON.stringify({ jsonrpc: '2.0', id, result: '0x7a69' });
+
+type Answer = (res: http.ServerResponse, id: unknown) => void;
+
+// A JSON-RPC endpoint the user configured that turned hostile: it answers eth_chainId (the
+// anchorer's first request) as `answer` says.
+async function hostileRpc(answer: Answer): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => answer(res, (JSON.parse(Buffer.concat(chunks).toString()) as { id: unknown }).id));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('anchor: a hostile JSON-RPC endpoint', function () {
+  this.timeout(20000);
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function firstError(answer: Answer): Promise<{ error: LedgerError; ms: number }> {
+    const rpc = await hostileRpc(answer);
+    const t = tempDir('anchor-hostile-');
+    const gw = await Gateway.open(t.dir, { name: 'hostile.test/a', gatewayKey, blockRecords: 5, blockSeconds: 0 });
+    const anchorer = new Anchorer(gw, {
+      rpcUrl: rpc.url,
+      chainId: 31337,
+      contract: `0x${'ab'.repeat(20)}`,
+      privateKey: `0x${'4c'.repeat(32)}`,
+      pollSeconds: 60,
+      rpcTimeoutMs: 1000,
+    });
+    cleanups.push(
+      () => t.cleanup(),
+      () => gw.close(),
+      () => anchorer.close(),
+      () => rpc.close(),
+    );
+    const started = Date.now();
+    const error = new Promise<LedgerError>((r) => anchorer.once('error', r));
+    anchorer.start();
+    return { error: await error, ms: Date.now() - started };
+  }
+
+  it('an answer dripped a byte at a time is given up after the request timeout (ERR_ANCHOR_RPC), not waited on forever', async () => {
+    const { error, ms } = await firstError((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const drip = setInterval(() => res.write(' '), 100);
+      res.on('close', () => clearInterval(drip));
+    });
+    assert.equal(error.code, 'ERR_ANCHOR_RPC');
+    assert.ok(ms < 5000, `gave up after ${ms} ms`);
+  });
+
+  it('"429, retry after a day" is not waited on (ERR_ANCHOR_RPC at once)', async () => {
+    const { error, ms } = await firstError((res) => {
+      res.writeHead(429, { 'retry-after': String(24 * 3600 * 1000) });
+      res.end();
+    });
+    assert.equal(error.code, 'ERR_ANCHOR_RPC');
+    assert.ok(ms < 5000, `gave up after ${ms} ms`);
+  });
+
+  it('an answer larger than any JSON-RPC reply the anchorer needs is refused (ERR_ANCHOR_RPC), not held in memory', async () => {
+    const { error } = await firstError((res, id) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1 << 20, 0x20);
+      let sent = 0;
+      const more = (): void => {
+        while (sent < 32 && res.write(chunk)) sent++;
+        if (sent < 32) res.once('drain', more);
+        else res.end(reply(id));
+      };
+      more();
+    });
+    assert.equal(error.code, 'ERR_ANCHOR_RPC');
+  });
+
+  it('a gzip bomb is refused (ERR_ANCHOR_RPC) without inflating it', async () => {
+    // gzip members back to back inflate as one: 32 MiB of blanks, then a valid reply (a bomb
+    // sized to inflate to gigabytes crashes the process outright).
+    const blanks = gzipSync(Buffer.alloc(16 << 20, 0x20), { level: 9 });
+    const { error } = await firstError((res, id) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(Buffer.concat([blanks, blanks, gzipSync(reply(id))]));
+    });
+    assert.equal(error.code, 'ERR_ANCHOR_RPC');
+  });
+});
