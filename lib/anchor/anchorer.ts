@@ -3,10 +3,11 @@
 // an `anchor` record. It runs beside the ledger on a timer; recording never waits on it.
 // Failures are typed (ERR_ANCHOR_*) and reported once per kind until things work again.
 import { EventEmitter } from 'node:events';
-import { Transaction, Wallet, type JsonRpcProvider, type TransactionRequest } from 'ethers';
+import { Transaction, Wallet, type JsonRpcProvider, type Log, type TransactionRequest } from 'ethers';
+import { bytesEqual } from '../encoding/bytes';
 import { isLedgerError, LedgerError } from '../errors';
 import type { BlockInfo, Ledger, Receipt, RecordInput } from '../ledger';
-import { anchorError, anchorInterface, anchorOfTransaction, contractAddress, hex0x, makeProvider, remoteChainId } from './chain';
+import { anchorError, anchorInterface, anchorOfTransaction, contractAddress, hex0x, makeProvider, parseAnchorLog, remoteChainId } from './chain';
 import { checkAnchorKey } from './key';
 import { ANCHOR_RECORD, parseAnchorBody, type AnchorBody } from './record';
 import { anchorSubject, type AnchorSubject } from './subject';
@@ -83,6 +84,13 @@ interface Pending {
 
 const gwei = (g: number): bigint => BigInt(Math.round(g * 1e9));
 
+/** Whether `log` is the contract's Anchored event of exactly this subject. */
+function anchorsSubject(log: Log, contract: string, s: AnchorSubject): boolean {
+  if (log.address.toLowerCase() !== contract || log.topics[1]?.toLowerCase() !== hex0x(s.originHash)) return false;
+  const a = parseAnchorLog(log, 0);
+  return a !== null && a.size === s.size && bytesEqual(a.root, s.root) && bytesEqual(a.checkpointHash, s.checkpointHash);
+}
+
 function setting(v: number | undefined, dflt: number, min: number, name: string): number {
   const n = v ?? dflt;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < min) throw new LedgerError('ERR_ANCHOR_CONFIG', `${name} must be a number >= ${min}`);
@@ -112,6 +120,8 @@ export class Anchorer extends EventEmitter {
   #running: Promise<void> | null = null;
   #again = false;
   #closed = false;
+  /** Set when a mined anchor lacked its event: sending more to that contract would only spend fees. */
+  #halted: LedgerError | null = null;
   readonly #onBlock = (): void => this.poke();
 
   constructor(host: AnchorHost, settings: AnchorSettings) {
@@ -235,6 +245,7 @@ export class Anchorer extends EventEmitter {
   }
 
   async #tick(): Promise<void> {
+    if (this.#halted) throw this.#halted;
     if (!this.#lastLoaded) await this.#loadLast();
     if (!this.#checked) await this.#checkChain();
     if (this.#pending) await this.#follow(this.#pending);
@@ -388,7 +399,7 @@ export class Anchorer extends EventEmitter {
   }
 
   async #follow(p: Pending): Promise<void> {
-    let found: { tx: string; block: number; blockHash: string; status: number | null } | null = null;
+    let found: { tx: string; block: number; blockHash: string; status: number | null; anchored: boolean } | null = null;
     let head: number;
     try {
       for (const s of [...p.sent].reverse()) {
@@ -396,7 +407,8 @@ export class Anchorer extends EventEmitter {
         if (!r) continue;
         const b = await this.#provider.getBlock(r.blockNumber);
         if (b?.hash?.toLowerCase() !== r.blockHash.toLowerCase()) continue;
-        found = { tx: s.hash, block: r.blockNumber, blockHash: r.blockHash.toLowerCase(), status: r.status };
+        const anchored = r.logs.some((log) => anchorsSubject(log, this.contract, p.subject));
+        found = { tx: s.hash, block: r.blockNumber, blockHash: r.blockHash.toLowerCase(), status: r.status, anchored };
         break;
       }
       head = await this.#provider.getBlockNumber();
@@ -408,6 +420,16 @@ export class Anchorer extends EventEmitter {
         this.#pending = null;
         this.#changed();
         throw new LedgerError('ERR_ANCHOR_REVERTED', `the anchor transaction ${found.tx} reverted in block ${found.block}`, { tx: found.tx });
+      }
+      if (!found.anchored) {
+        this.#pending = null;
+        this.#halted = new LedgerError(
+          'ERR_ANCHOR_MISMATCH',
+          `the anchor transaction ${found.tx} succeeded in block ${found.block} without the Anchored event of tree size ${p.subject.size}: ${this.contract} is not the anchor contract (or the endpoint answers falsely); anchoring stopped`,
+          { tx: found.tx },
+        );
+        this.#changed();
+        throw this.#halted;
       }
       const confirmations = head - found.block + 1;
       p.mined = { ...found, confirmations };

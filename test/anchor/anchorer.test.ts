@@ -117,6 +117,30 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.notEqual(check.consistent[0].txHash, lostBody.tx);
   });
 
+  it('a transaction that succeeds without the Anchored event of its checkpoint is not recorded (ERR_ANCHOR_MISMATCH), nor sent again and again', async () => {
+    const key = ANVIL_KEYS[3];
+    const wallet = new Wallet(key, anvil.provider);
+    // Not the anchor contract: any call succeeds, owner() included (it answers this account), and no event is emitted.
+    const runtime = `73${wallet.address.slice(2).toLowerCase()}60005260206000f3`;
+    const deployed = await (await wallet.sendTransaction({ data: `0x601d600c600039601d6000f3${runtime}` })).wait();
+    const { anchorer, readings, anchorRecords, errors } = await setup({ contract: deployed?.contractAddress as string, confirmations: 1 }, key);
+    const outcome = Promise.race([
+      new Promise((r) => anchorer.once('anchored', () => r('recorded'))),
+      waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_MISMATCH'), 'ERR_ANCHOR_MISMATCH').then(() => 'refused'),
+    ]);
+    anchorer.start();
+    await readings(5);
+    assert.equal(await outcome, 'refused');
+    assert.equal((await anchorRecords()).length, 0);
+    const nonce = await anvil.provider.getTransactionCount(wallet.address);
+    anchorer.anchorNow();
+    await anchorer.settle();
+    anchorer.anchorNow();
+    await anchorer.settle();
+    assert.equal(await anvil.provider.getTransactionCount(wallet.address), nonce, 'no more transactions to that contract');
+    assert.equal(anchorer.status().lastError?.code, 'ERR_ANCHOR_MISMATCH');
+  });
+
   it('RPC unreachable: readings are still recorded, ERR_ANCHOR_RPC, and the anchor catches up when the chain returns', async () => {
     const relay = await startRelay(anvil.port);
     cleanups.push(() => relay.close());
