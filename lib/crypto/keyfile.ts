@@ -1,15 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
 import { isPrivateKey, jwkToKeyFast, keyToJwk, type PrivateKey, type PublicKey } from './keys';
 
-/** Writes a private JWK readable only by its owner (mode 0600), atomically. */
-export function writeKeyFile(file: string, key: PrivateKey): void {
+/**
+ * Writes a private JWK readable only by its owner (mode 0600), atomically. `exclusive`: fails
+ * with EEXIST when `file` exists (a hard link never replaces, where a rename would).
+ */
+export function writeKeyFile(file: string, key: PrivateKey, opts: { exclusive?: boolean } = {}): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(keyToJwk(key, true))}\n`, { mode: 0o600, flag: 'wx' });
-  fs.chmodSync(tmp, 0o600);
-  fs.renameSync(tmp, file);
+  // Never a name an earlier, interrupted write may have left behind.
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(tmp, `${JSON.stringify(keyToJwk(key, true))}\n`, { mode: 0o600, flag: 'wx' });
+    fs.chmodSync(tmp, 0o600);
+    if (opts.exclusive) fs.linkSync(tmp, file);
+    else fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 /** Reads a JWK file (private or public). */
@@ -40,7 +50,7 @@ export function loadOrCreateKeyFile(file: string, create: () => PrivateKey): Pri
   if (fs.existsSync(file)) return readPrivateKeyFile(file);
   const key = create();
   try {
-    writeKeyFile(file, key);
+    writeKeyFile(file, key, { exclusive: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readPrivateKeyFile(file);
     throw err;
