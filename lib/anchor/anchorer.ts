@@ -533,6 +533,14 @@ export class Anchorer extends EventEmitter {
       root: p.subject.root,
       checkpoint: p.subject.checkpointHash,
     };
+    try {
+      parseAnchorBody(body);
+    } catch (err) {
+      // Numbers from the endpoint out of any real chain's range (e.g. a block time past year 285,000).
+      throw new LedgerError('ERR_ANCHOR_RPC', `the chain's answers about the anchor of tree size ${p.subject.size} make no valid anchor record: ${(err as Error).message}`, {
+        tx: mined.tx,
+      });
+    }
     const receipt = await this.#host.record({ type: ANCHOR_RECORD, body: body as unknown as RecordInput['body'] });
     this.#last = { ...body, index: receipt.index, at: receipt.time };
     this.#pending = null;

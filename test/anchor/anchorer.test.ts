@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Wallet } from 'ethers';
-import { Anchorer, verifyLedgerAnchors, type AnchorSettings, type AnchorStatus } from '../../lib/anchor';
+import { Anchorer, parseAnchorBody, verifyLedgerAnchors, type AnchorSettings, type AnchorStatus } from '../../lib/anchor';
 import { bytesEqual } from '../../lib/encoding/bytes';
 import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
@@ -139,6 +141,36 @@ describe('Anchorer on a real chain (anvil)', function () {
     await anchorer.settle();
     assert.equal(await anvil.provider.getTransactionCount(wallet.address), nonce, 'no more transactions to that contract');
     assert.equal(anchorer.status().lastError?.code, 'ERR_ANCHOR_MISMATCH');
+  });
+
+  it('a block time no anchor record can hold (an endpoint answering falsely) is refused, not written as a malformed record', async () => {
+    // A JSON-RPC proxy in front of anvil that reports every block at the largest timestamp ethers accepts.
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        void fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+          .then((r) => r.json() as Promise<{ result?: { timestamp?: string } }>)
+          .then((answer) => {
+            if ((JSON.parse(body) as { method: string }).method === 'eth_getBlockByNumber' && answer.result) answer.result.timestamp = '0x1fffffffffffff';
+            res.setHeader('content-type', 'application/json');
+            res.end(JSON.stringify(answer));
+          });
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => proxy.close(r)));
+    const { anchorer, readings, anchorRecords, errors } = await setup({ rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, confirmations: 1 });
+    const outcome = Promise.race([
+      new Promise((r) => anchorer.once('anchored', () => r('recorded'))),
+      waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_RPC'), 'ERR_ANCHOR_RPC').then(() => 'refused'),
+    ]);
+    anchorer.start();
+    await readings(5);
+    assert.equal(await outcome, 'refused');
+    for (const r of await anchorRecords()) assert.doesNotThrow(() => parseAnchorBody(r.record.body));
+    assert.equal((await anchorRecords()).length, 0);
   });
 
   it('RPC unreachable: readings are still recorded, ERR_ANCHOR_RPC, and the anchor catches up when the chain returns', async () => {
