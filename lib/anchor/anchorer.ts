@@ -84,6 +84,13 @@ interface Pending {
 
 const gwei = (g: number): bigint => BigInt(Math.round(g * 1e9));
 
+/**
+ * Anchor transactions (new nonces, fee bumps aside) sent in a row without one confirmed: each
+ * is paid for, and an endpoint that hides receipts and reports every nonce used would otherwise
+ * get a new one at every look.
+ */
+export const MAX_UNCONFIRMED_ANCHORS = 3;
+
 /** Whether `log` is the contract's Anchored event of exactly this subject. */
 function anchorsSubject(log: Log, contract: string, s: AnchorSubject): boolean {
   if (log.address.toLowerCase() !== contract || log.topics[1]?.toLowerCase() !== hex0x(s.originHash)) return false;
@@ -122,6 +129,7 @@ export class Anchorer extends EventEmitter {
   #closed = false;
   /** Set when a mined anchor lacked its event: sending more to that contract would only spend fees. */
   #halted: LedgerError | null = null;
+  #unconfirmed = 0;
   readonly #onBlock = (): void => this.poke();
 
   constructor(host: AnchorHost, settings: AnchorSettings) {
@@ -324,6 +332,11 @@ export class Anchorer extends EventEmitter {
       (this.#s.everyBlocks > 0 && block.height - l.height >= this.#s.everyBlocks) ||
       (this.#s.everyMinutes > 0 && now - l.at >= this.#s.everyMinutes * 60_000);
     if (!due) return;
+    if (this.#unconfirmed >= MAX_UNCONFIRMED_ANCHORS)
+      throw new LedgerError(
+        'ERR_ANCHOR_NONCE',
+        `${this.#unconfirmed} anchor transactions were sent and none was confirmed (their nonces taken, or reverted): no more are sent until the anchorer is restarted`,
+      );
     await this.#submit(block);
     this.#force = false;
   }
@@ -369,6 +382,7 @@ export class Anchorer extends EventEmitter {
     // Pending from the moment it is signed: a broadcast that failed (or timed out after all
     // reaching the node) is followed up with the same nonce rather than sent twice.
     this.#pending = p;
+    this.#unconfirmed++;
     try {
       await this.#send(p, data);
     } finally {
@@ -544,6 +558,7 @@ export class Anchorer extends EventEmitter {
     const receipt = await this.#host.record({ type: ANCHOR_RECORD, body: body as unknown as RecordInput['body'] });
     this.#last = { ...body, index: receipt.index, at: receipt.time };
     this.#pending = null;
+    this.#unconfirmed = 0;
     this.#ok();
     this.#changed();
     this.emit('anchored', { body, receipt });

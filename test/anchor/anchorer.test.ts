@@ -173,6 +173,38 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.equal((await anchorRecords()).length, 0);
   });
 
+  it('an endpoint that hides every receipt and says each nonce was used elsewhere gets a few anchor transactions, not one per look', async () => {
+    const key = ANVIL_KEYS[2];
+    // A proxy in front of anvil: transactions go through (and are paid for), receipts never come back.
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        const call = JSON.parse(body) as { id: unknown; method: string; params: unknown[] };
+        res.setHeader('content-type', 'application/json');
+        const lie = (result: unknown): void => void res.end(JSON.stringify({ jsonrpc: '2.0', id: call.id, result }));
+        if (call.method === 'eth_getTransactionReceipt') return lie(null);
+        if (call.method === 'eth_getTransactionCount' && call.params[1] === 'latest') return lie('0xffff');
+        void fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+          .then((r) => r.text())
+          .then((text) => res.end(text));
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => proxy.close(r)));
+    const { anchorer, readings, errors } = await setup({ rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, confirmations: 1 }, key);
+    const account = new Wallet(key).address;
+    const before = await anvil.provider.getTransactionCount(account);
+    anchorer.start();
+    await readings(5);
+    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_NONCE'), 'ERR_ANCHOR_NONCE');
+    await new Promise((r) => setTimeout(r, 3000));
+    await anchorer.settle();
+    const sent = (await anvil.provider.getTransactionCount(account)) - before;
+    assert.ok(sent <= 3, `${sent} anchor transactions paid for in 3 s of looks every 0.1 s`);
+  });
+
   it('RPC unreachable: readings are still recorded, ERR_ANCHOR_RPC, and the anchor catches up when the chain returns', async () => {
     const relay = await startRelay(anvil.port);
     cleanups.push(() => relay.close());
