@@ -91,6 +91,13 @@ const gwei = (g: number): bigint => BigInt(Math.round(g * 1e9));
  */
 export const MAX_UNCONFIRMED_ANCHORS = 3;
 
+/**
+ * Recorded anchors reported gone from the chain that are anchored again; one more stops the
+ * anchorer (a reorg that deep is rare; an endpoint saying so at each look would cost a paid
+ * transaction and an anchor record every time).
+ */
+export const MAX_LOST_ANCHORS = 3;
+
 /** Whether `log` is the contract's Anchored event of exactly this subject. */
 function anchorsSubject(log: Log, contract: string, s: AnchorSubject): boolean {
   if (log.address.toLowerCase() !== contract || log.topics[1]?.toLowerCase() !== hex0x(s.originHash)) return false;
@@ -127,7 +134,7 @@ export class Anchorer extends EventEmitter {
   #running: Promise<void> | null = null;
   #again = false;
   #closed = false;
-  /** Set when a mined anchor lacked its event: sending more to that contract would only spend fees. */
+  /** Set when a mined anchor lacked its event, or too many were lost: sending more would only spend fees. */
   #halted: LedgerError | null = null;
   #unconfirmed = 0;
   readonly #onBlock = (): void => this.poke();
@@ -305,6 +312,14 @@ export class Anchorer extends EventEmitter {
     const a = await anchorOfTransaction(this.#provider, this.contract, l.tx);
     if (a && a.blockHash === l.blockHash) return;
     this.#lost.add(l.tx);
+    if (this.#lost.size > MAX_LOST_ANCHORS) {
+      this.#halted = new LedgerError(
+        'ERR_ANCHOR_REORG',
+        `${this.#lost.size} recorded anchors were reported gone from the chain (the latest at #${l.index}, tx ${l.tx}): a chain reorganising that deep, or an endpoint answering falsely; anchoring stopped`,
+        { size: l.size, tx: l.tx, block: l.block },
+      );
+      throw this.#halted;
+    }
     this.#force = true;
     this.#fail(
       new LedgerError(

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Wallet } from 'ethers';
-import { Anchorer, parseAnchorBody, verifyLedgerAnchors, type AnchorSettings, type AnchorStatus } from '../../lib/anchor';
+import { Anchorer, MAX_LOST_ANCHORS, MAX_UNCONFIRMED_ANCHORS, parseAnchorBody, verifyLedgerAnchors, type AnchorSettings, type AnchorStatus } from '../../lib/anchor';
 import { bytesEqual } from '../../lib/encoding/bytes';
 import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
@@ -203,6 +203,47 @@ describe('Anchorer on a real chain (anvil)', function () {
     await anchorer.settle();
     const sent = (await anvil.provider.getTransactionCount(account)) - before;
     assert.ok(sent <= 3, `${sent} anchor transactions paid for in 3 s of looks every 0.1 s`);
+  });
+
+  it('an endpoint that reports each recorded anchor gone from the chain gets a few anchors again, not one per look', async () => {
+    const key = ANVIL_KEYS[1];
+    // A proxy in front of anvil: a transaction's receipt is answered once (the anchorer records
+    // the anchor), then never again (the recorded anchor "was dropped by a reorg").
+    const answered = new Set<string>();
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        const call = JSON.parse(body) as { id: unknown; method: string; params: unknown[] };
+        res.setHeader('content-type', 'application/json');
+        if (call.method === 'eth_getTransactionReceipt') {
+          const hash = String(call.params[0]);
+          if (answered.has(hash)) return void res.end(JSON.stringify({ jsonrpc: '2.0', id: call.id, result: null }));
+        }
+        void fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+          .then((r) => r.text())
+          .then((text) => {
+            if (call.method === 'eth_getTransactionReceipt' && (JSON.parse(text) as { result: unknown }).result) answered.add(String(call.params[0]));
+            res.end(text);
+          });
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => proxy.close(r)));
+    const { anchorer, readings, anchorRecords } = await setup({ rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, confirmations: 1 }, key);
+    const account = new Wallet(key).address;
+    const before = await anvil.provider.getTransactionCount(account);
+    anchorer.start();
+    await readings(5);
+    await waitFor(() => /anchoring stopped/.test(anchorer.status().lastError?.message ?? ''), 'the anchorer to stop');
+    assert.equal(anchorer.status().lastError?.code, 'ERR_ANCHOR_REORG');
+    const sent = (await anvil.provider.getTransactionCount(account)) - before;
+    assert.ok(sent <= 1 + MAX_LOST_ANCHORS + MAX_UNCONFIRMED_ANCHORS, `${sent} anchor transactions paid for`);
+    assert.ok((await anchorRecords()).length <= 1 + MAX_LOST_ANCHORS);
+    await new Promise((r) => setTimeout(r, 1500));
+    await anchorer.settle();
+    assert.equal((await anvil.provider.getTransactionCount(account)) - before, sent, 'none after it stopped');
   });
 
   it('RPC unreachable: readings are still recorded, ERR_ANCHOR_RPC, and the anchor catches up when the chain returns', async () => {
