@@ -38,7 +38,8 @@ describe('anchor: a hostile JSON-RPC endpoint', function () {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function firstError(answer: Answer): Promise<{ error: LedgerError; ms: number }> {
+  /** The anchorer's first error against this endpoint (a wait without end fails on the test's timeout). */
+  async function firstError(answer: Answer): Promise<{ error: LedgerError }> {
     const rpc = await hostileRpc(answer);
     const t = tempDir('anchor-hostile-');
     const gw = await Gateway.open(t.dir, { name: 'hostile.test/a', gatewayKey, blockRecords: 5, blockSeconds: 0 });
@@ -56,29 +57,26 @@ describe('anchor: a hostile JSON-RPC endpoint', function () {
       () => anchorer.close(),
       () => rpc.close(),
     );
-    const started = Date.now();
     const error = new Promise<LedgerError>((r) => anchorer.once('error', r));
     anchorer.start();
-    return { error: await error, ms: Date.now() - started };
+    return { error: await error };
   }
 
   it('an answer dripped a byte at a time is given up after the request timeout (ERR_ANCHOR_RPC), not waited on forever', async () => {
-    const { error, ms } = await firstError((res) => {
+    const { error } = await firstError((res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       const drip = setInterval(() => res.write(' '), 100);
       res.on('close', () => clearInterval(drip));
     });
     assert.equal(error.code, 'ERR_ANCHOR_RPC');
-    assert.ok(ms < 5000, `gave up after ${ms} ms`);
   });
 
   it('"429, retry after a day" is not waited on (ERR_ANCHOR_RPC at once)', async () => {
-    const { error, ms } = await firstError((res) => {
+    const { error } = await firstError((res) => {
       res.writeHead(429, { 'retry-after': String(24 * 3600 * 1000) });
       res.end();
     });
     assert.equal(error.code, 'ERR_ANCHOR_RPC');
-    assert.ok(ms < 5000, `gave up after ${ms} ms`);
   });
 
   it('an answer larger than any JSON-RPC reply the anchorer needs is refused (ERR_ANCHOR_RPC), not held in memory', async () => {
