@@ -154,13 +154,32 @@ export class Replicator {
     return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: this.store.size - startSize };
   }
 
+  /**
+   * The origin says it holds fewer blocks than the copy, beside a signed checkpoint that is not
+   * smaller. The head is not signed, so it proves nothing; the origin's last block does: signed
+   * and different from the copy's block at that height, it is a rollback (the origin rewrote
+   * what the copy verified). The same block as the copy's, or none served: the head is wrong.
+   */
+  async #lowHead(height: number): Promise<never> {
+    const low = originError(`the origin head says ${height} blocks, this replica verified ${this.store.height}`);
+    if (height === 0) throw low;
+    const h = height - 1;
+    const index = Math.floor(h / TILE_WIDTH);
+    const width = tileWidth(height, 0, index);
+    const raw = decodeBlockBundle(await this.#fetch(tilePath({ kind: 'blocks', level: 0, index, width })), width)[h % TILE_WIDTH];
+    if (raw === undefined) throw low;
+    const info = this.store.openBlock(raw, h);
+    const mine = await this.store.rawBlock(h);
+    if (mine && !bytesEqual(mine, raw)) throw this.#evidence('rollback', `the origin's block ${h} differs from the one this replica verified, and it holds ${height} blocks against ${this.store.height}`, info.checkpoint);
+    throw low;
+  }
+
   /** The origin's blocks after ours, up to the one of checkpoint `cp`, each verified; ours checked unchanged. */
   async #blocksUpTo(cp: Checkpoint, note: string): Promise<OriginBlock[]> {
     const head = JSON.parse(utf8(await this.#fetch(HEAD_PATH))) as { height?: unknown };
     const height = head.height;
     if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) throw originError('the origin head is malformed');
-    // The head is not signed: a low one is no evidence (the signed checkpoint is not smaller than the copy).
-    if (height < this.store.height) throw originError(`the origin head says ${height} blocks, this replica verified ${this.store.height}`);
+    if (height < this.store.height) await this.#lowHead(height);
     const from = Math.max(0, this.store.height - 1);
     const out: OriginBlock[] = [];
     for (let index = Math.floor(from / TILE_WIDTH); index * TILE_WIDTH < height; index++) {

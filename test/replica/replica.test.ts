@@ -37,6 +37,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
   const tmp = tempDir('replica-');
   const gwDir = path.join(tmp.dir, 'gateway');
   const oldDir = path.join(tmp.dir, 'gateway-old');
+  const olderDir = path.join(tmp.dir, 'gateway-old-2');
   const repDir = path.join(tmp.dir, 'replica');
   const key: PrivateKey = generateKey('Ed25519');
   const did = keyToDid(key);
@@ -50,6 +51,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await appendNotes(gateway, 0, 1000);
     await gateway.close();
     fs.cpSync(gwDir, oldDir, { recursive: true });
+    fs.cpSync(gwDir, olderDir, { recursive: true });
     gateway = await open(gwDir);
     await appendNotes(gateway, 1000, 537);
     server = await startTileServer(gateway);
@@ -244,5 +246,25 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
     assert.equal(report.clean, true);
     assert.equal(report.size, 2137);
+  });
+
+  it('a rollback in fewer, larger blocks (a larger signed checkpoint, a lower head) is ERR_REPLICA_ROLLBACK', async () => {
+    const rolled = await Ledger.open(olderDir, { name: NAME, gatewayKey: key, blockRecords: 1000, blockSeconds: 0 });
+    await appendNotes(rolled, 7000, 1500);
+    server.ledger = rolled;
+    const r = await replicator();
+    const err = await r.catchUp().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await r.close();
+    assert.ok(rolled.size > 2137 && rolled.height < 22, `${rolled.size} records in ${rolled.height} blocks`);
+    await rolled.close();
+    server.ledger = gateway;
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_ROLLBACK'), String(err));
+    const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
+    const vkey = verifierKeyString(NAME, key);
+    assert.equal(openCheckpoint(evidence.ours, vkey).size, 2137);
+    assert.notEqual(openCheckpoint(evidence.theirs, vkey).root.toString(), openCheckpoint(evidence.ours, vkey).root.toString());
   });
 });
