@@ -188,18 +188,34 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await ok.close();
   });
 
-  it('an older checkpoint that agrees with the copy (replayed, or a stale cache) is ERR_REPLICA_ORIGIN: no evidence, the next round goes on', async () => {
-    const old = await open(oldDir);
-    server.ledger = old;
+  /** One round of a replica against `origin` (closed afterwards, the gateway served again): its error. */
+  async function roundAgainst(origin: Ledger): Promise<unknown> {
+    server.ledger = origin;
     const r = await replicator();
-    const err = await r.catchUp().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await old.close();
-    server.ledger = gateway;
+    try {
+      return await r.catchUp().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    } finally {
+      await r.close();
+      await origin.close();
+      server.ledger = gateway;
+    }
+  }
+
+  /** The two signed checkpoints of the evidence an error names, opened. */
+  function evidenceOf(err: unknown): { kind: string; ours: ReturnType<typeof openCheckpoint>; theirs: ReturnType<typeof openCheckpoint> } {
+    const evidence = JSON.parse(fs.readFileSync(String((err as { details?: { file?: string } }).details?.file), 'utf8')) as Evidence;
+    const vkey = verifierKeyString(NAME, key);
+    return { kind: evidence.kind, ours: openCheckpoint(evidence.ours, vkey), theirs: openCheckpoint(evidence.theirs, vkey) };
+  }
+
+  it('an older checkpoint that agrees with the copy (replayed, or a stale cache) is ERR_REPLICA_ORIGIN: no evidence, the next round goes on', async () => {
+    const err = await roundAgainst(await open(oldDir));
     assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), String(err));
     assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
+    const r = await replicator();
     assert.equal((await r.catchUp()).size, 2137);
     await r.close();
   });
@@ -207,40 +223,20 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
   it('a rollback (an older copy plus new records, still smaller) is ERR_REPLICA_ROLLBACK with both signed checkpoints kept', async () => {
     const rolled = await open(oldDir);
     await appendNotes(rolled, 5000, 200);
-    server.ledger = rolled;
-    const r = await replicator();
-    const err = await r.catchUp().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await r.close();
-    await rolled.close();
-    server.ledger = gateway;
+    const err = await roundAgainst(rolled);
     assert.ok(isLedgerError(err, 'ERR_REPLICA_ROLLBACK'), String(err));
-    const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
-    assert.equal(evidence.kind, 'rollback');
-    const vkey = verifierKeyString(NAME, key);
-    assert.equal(openCheckpoint(evidence.ours, vkey).size, 2137);
-    assert.equal(openCheckpoint(evidence.theirs, vkey).size, 1200);
+    const { kind, ours, theirs } = evidenceOf(err);
+    assert.equal(kind, 'rollback');
+    assert.equal(ours.size, 2137);
+    assert.equal(theirs.size, 1200);
   });
 
   it('a fork (an older copy plus new records, now longer) is ERR_REPLICA_FORK; the copy still audits CLEAN', async () => {
     const forked = await open(oldDir);
     await appendNotes(forked, 5000, 1500);
-    server.ledger = forked;
-    const r = await replicator();
-    const err = await r.catchUp().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await r.close();
-    await forked.close();
-    server.ledger = gateway;
+    const err = await roundAgainst(forked);
     assert.ok(isLedgerError(err, 'ERR_REPLICA_FORK'), String(err));
-    const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
-    const vkey = verifierKeyString(NAME, key);
-    const ours = openCheckpoint(evidence.ours, vkey);
-    const theirs = openCheckpoint(evidence.theirs, vkey);
+    const { ours, theirs } = evidenceOf(err);
     assert.equal(ours.size, 2137);
     assert.notDeepEqual(theirs, ours);
     const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
@@ -251,20 +247,12 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
   it('a rollback in fewer, larger blocks (a larger signed checkpoint, a lower head) is ERR_REPLICA_ROLLBACK', async () => {
     const rolled = await Ledger.open(olderDir, { name: NAME, gatewayKey: key, blockRecords: 1000, blockSeconds: 0 });
     await appendNotes(rolled, 7000, 1500);
-    server.ledger = rolled;
-    const r = await replicator();
-    const err = await r.catchUp().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await r.close();
     assert.ok(rolled.size > 2137 && rolled.height < 22, `${rolled.size} records in ${rolled.height} blocks`);
-    await rolled.close();
-    server.ledger = gateway;
+    const err = await roundAgainst(rolled);
     assert.ok(isLedgerError(err, 'ERR_REPLICA_ROLLBACK'), String(err));
-    const evidence = JSON.parse(fs.readFileSync(String(err.details?.file), 'utf8')) as Evidence;
-    const vkey = verifierKeyString(NAME, key);
-    assert.equal(openCheckpoint(evidence.ours, vkey).size, 2137);
-    assert.notEqual(openCheckpoint(evidence.theirs, vkey).root.toString(), openCheckpoint(evidence.ours, vkey).root.toString());
+    const { kind, ours, theirs } = evidenceOf(err);
+    assert.equal(kind, 'rollback');
+    assert.equal(ours.size, 2137);
+    assert.notEqual(theirs.root.toString(), ours.root.toString());
   });
 });
