@@ -4,7 +4,7 @@ import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-bud
 import { ContractSet, type ContractRunner, type Judged } from '../lib/gateway';
 import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
-import { errorCode, errorMessage, nodeError } from './lib/errors';
+import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
@@ -136,8 +136,7 @@ export = function register(RED: RED): void {
         (err: unknown) => {
           this.status(status.error(errorCode(err)));
           if (isLedgerError(err) && fromAnyone(msg) && !refusals.take()) {
-            msg.rejected = { code: err.code, message: errorMessage(err, RED._), unreported: true };
-            return done();
+            return finishUnreported(msg, err, RED._, () => done());
           }
           done(nodeError(err));
         },

@@ -2,7 +2,7 @@ import { isLedgerError, LedgerError } from '../lib/errors';
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { firmwareTopic } from '../lib/firmware/offer';
 import { firmwareOffer, FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
-import { errorCode, errorMessage, nodeError } from './lib/errors';
+import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
@@ -82,8 +82,7 @@ export = function register(RED: RED): void {
         // Anyone who can publish on the report topic can have reports refused: each is counted in
         // the security records, and Catch nodes see at most CATCH_REPORTS_PER_SECOND a second.
         if (isLedgerError(err, 'ERR_FIRMWARE_REJECTED') && !refusals.take()) {
-          msg.rejected = { code: err.code, message: errorMessage(err, RED._), unreported: true };
-          return done();
+          return finishUnreported(msg, err, RED._, () => done());
         }
         done(nodeError(err));
       }

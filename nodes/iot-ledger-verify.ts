@@ -1,5 +1,5 @@
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
-import { errorCode, errorMessage, nodeError } from './lib/errors';
+import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Gateway, GatewayVerified } from '../lib/gateway';
@@ -71,8 +71,7 @@ export = function register(RED: RED): void {
         if (!reports.take()) {
           // Counted, not reported: a Complete node still tells it from an accepted message.
           unreported++;
-          msg.rejected = { code, message: errorMessage(err, RED._), unreported: true };
-          done();
+          finishUnreported(msg, err, RED._, done);
           return;
         }
         const e = nodeError(err, RED._);

@@ -21,6 +21,15 @@ export function errorMessage(err: unknown, t: Translate): string {
   return localisedMessage(err, t) ?? err.message;
 }
 
+/**
+ * Ends a rejection past the Catch budget: no error for Catch nodes or the log, but
+ * msg.rejected tells a Complete node it was refused.
+ */
+export function finishUnreported(msg: Record<string, unknown>, err: unknown, t: Translate, done: () => void): void {
+  msg.rejected = { code: errorCode(err), message: errorMessage(err, t), unreported: true };
+  done();
+}
+
 export function errorCode(err: unknown): string {
   return isLedgerError(err) ? err.code : 'ERR_UNKNOWN';
 }

@@ -10,6 +10,14 @@ import { collect, gatewayKey, tempDir } from '../support/ledger';
 import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, startRelay, waitFor, type Anvil } from '../support/anvil';
 
 // A real chain (anvil), a real ledger: the Anchorer as the Anchor node runs it.
+/** 'recorded' when the anchorer records an anchor first, 'refused' when it reports `code` first. */
+function recordedOrRefused(anchorer: Anchorer, errors: LedgerError[], code: string): Promise<string> {
+  return Promise.race([
+    new Promise<string>((r) => anchorer.once('anchored', () => r('recorded'))),
+    waitFor(() => errors.find((e) => e.code === code), code).then(() => 'refused'),
+  ]);
+}
+
 describe('Anchorer on a real chain (anvil)', function () {
   this.timeout(90000);
   let anvil: Anvil;
@@ -126,10 +134,7 @@ describe('Anchorer on a real chain (anvil)', function () {
     const runtime = `73${wallet.address.slice(2).toLowerCase()}60005260206000f3`;
     const deployed = await (await wallet.sendTransaction({ data: `0x601d600c600039601d6000f3${runtime}` })).wait();
     const { anchorer, readings, anchorRecords, errors } = await setup({ contract: deployed?.contractAddress as string, confirmations: 1 }, key);
-    const outcome = Promise.race([
-      new Promise((r) => anchorer.once('anchored', () => r('recorded'))),
-      waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_MISMATCH'), 'ERR_ANCHOR_MISMATCH').then(() => 'refused'),
-    ]);
+    const outcome = recordedOrRefused(anchorer, errors, 'ERR_ANCHOR_MISMATCH');
     anchorer.start();
     await readings(5);
     assert.equal(await outcome, 'refused');
@@ -162,10 +167,7 @@ describe('Anchorer on a real chain (anvil)', function () {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => proxy.close(r)));
     const { anchorer, readings, anchorRecords, errors } = await setup({ rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, confirmations: 1 });
-    const outcome = Promise.race([
-      new Promise((r) => anchorer.once('anchored', () => r('recorded'))),
-      waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_RPC'), 'ERR_ANCHOR_RPC').then(() => 'refused'),
-    ]);
+    const outcome = recordedOrRefused(anchorer, errors, 'ERR_ANCHOR_RPC');
     anchorer.start();
     await readings(5);
     assert.equal(await outcome, 'refused');
