@@ -61,9 +61,15 @@ const CLOSE_TIMEOUT_MS = 3000;
  * when the interval is over.
  */
 const BIRTH_EVERY_MS = 1000;
+/** Stale retained messages remembered before the flows settle; anyone can publish look-alikes. */
+const MAX_FOUND = 4096;
 
 export class HaConnection {
-  /** Topic -> payload of every retained message we keep published ('' = removed). */
+  /**
+   * Topic -> payload of every retained message we keep published. '' is a removal still to be
+   * sent (the broker was away); once sent it is forgotten, so that clearing look-alikes anyone
+   * can publish leaves nothing behind.
+   */
   private readonly retained = new Map<string, string>();
   private closed: boolean;
   private started = false;
@@ -71,7 +77,7 @@ export class HaConnection {
   private lastError: string | undefined;
   /** Topic -> the nodes that announce it. A retained topic without owners goes at the next sweep. */
   private readonly owners = new Map<string, Set<string>>();
-  /** Retained configs and states of this gateway seen on the broker. */
+  /** Retained configs and states of this gateway seen on the broker (at most MAX_FOUND). */
   private readonly found = new Set<string>();
   /** Nodes that will announce but have not yet. */
   private holds = 0;
@@ -112,10 +118,21 @@ export class HaConnection {
       set.add(owner);
       this.owners.set(topic, set);
     }
-    if (this.closed || this.retained.get(topic) === payload) return;
+    if (this.closed) return;
+    if (payload === '') return this.remove(topic);
+    if (this.retained.get(topic) === payload) return;
     this.retained.set(topic, payload);
     this.start();
     if (this.connected) this.send(topic, payload);
+  }
+
+  private remove(topic: string): void {
+    if (this.retained.get(topic) === '') return;
+    this.start();
+    if (this.connected) {
+      this.retained.delete(topic);
+      this.send(topic, '');
+    } else this.retained.set(topic, '');
   }
 
   /** A node that will announce: nothing is cleared until it calls the returned function. */
@@ -158,9 +175,9 @@ export class HaConnection {
   }
 
   private clearIfOrphan(topic: string): void {
-    if (this.owners.has(topic) || this.retained.get(topic) === '') return;
+    if (this.owners.has(topic)) return;
     this.found.delete(topic);
-    this.retain(topic, '');
+    this.remove(topic);
   }
 
   private received(topic: string, payload: Buffer, retain: boolean): void {
@@ -177,8 +194,9 @@ export class HaConnection {
       return;
     }
     if (!this.isOurs(topic, payload)) return;
-    this.found.add(topic);
-    if (this.settled) this.clearIfOrphan(topic);
+    if (this.settled) return this.clearIfOrphan(topic);
+    // Past the bound the rest waits for the next (re)subscription, which delivers them again.
+    if (this.found.size < MAX_FOUND) this.found.add(topic);
   }
 
   private isOurs(topic: string, payload: Buffer): boolean {
@@ -254,7 +272,10 @@ export class HaConnection {
 
   private sendAll(): void {
     if (!this.connected) return;
-    for (const [topic, payload] of this.retained) this.send(topic, payload);
+    for (const [topic, payload] of this.retained) {
+      if (payload === '') this.retained.delete(topic);
+      this.send(topic, payload);
+    }
     this.send(availabilityTopic(this.topics), PAYLOAD_ONLINE);
   }
 

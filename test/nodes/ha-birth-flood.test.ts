@@ -1,6 +1,8 @@
 // Home Assistant's birth message (`online` on homeassistant/status) makes the gateway publish
 // every retained config and state again. Anyone who can publish on the broker can send it: a
 // flood of births must not multiply into a flood of publications (every entity, per birth).
+// Nor may retained look-alikes of our states, which the gateway clears, stay in its bookkeeping:
+// each would be sent again at every birth and reconnection, and kept in memory for good.
 import * as assert from 'node:assert/strict';
 import { validateTerms } from '../../lib/contracts';
 import { generateKey, keyToDid } from '../../lib/index';
@@ -26,8 +28,8 @@ describe('nodes: Home Assistant births from anyone on the broker', function () {
   this.timeout(30000);
   const ha = useHaSession({}, [AVAILABILITY, CONFIG, 'homeassistant/sensor/iot-ledger_ha-birth-room_value/config', 'iot-ledger/contract/ha-birth-room/state']);
 
-  it('a flood of births is answered a few times, not once per birth; the last one is answered', async () => {
-    await helper.load(nodes, [
+  const deploy = () =>
+    helper.load(nodes, [
       ...onTab([
         ledgerNode('ledger', { ledgerName: 'ha-birth' }),
         { id: 'contract', type: 'iot-ledger-contract', ledger: 'ledger', ha: 'ha', terms: JSON.stringify(terms), tickSeconds: 3600, wires: [[], []] },
@@ -35,9 +37,15 @@ describe('nodes: Home Assistant births from anyone on the broker', function () {
       { id: 'ha', type: 'iot-ledger-ha', broker: 'broker', discoveryPrefix: 'homeassistant', baseTopic: 'iot-ledger' },
       haBrokerNode('broker', ha.broker.port),
     ]);
+  const settled = async () => {
     await ha.watch.waitFor((m) => m.topic === CONFIG, 'the config announced');
     await ha.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online');
     await new Promise((resolve) => setTimeout(resolve, 300));
+  };
+
+  it('a flood of births is answered a few times, not once per birth; the last one is answered', async () => {
+    await deploy();
+    await settled();
 
     const from = ha.watch.messages.length;
     const births = 200;
@@ -48,5 +56,22 @@ describe('nodes: Home Assistant births from anyone on the broker', function () {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const answers = ha.watch.messages.slice(from).filter((m) => m.topic === CONFIG).length;
     assert.ok(answers >= 1 && answers <= 5, `${answers} copies of the config for ${births} births`);
+  });
+
+  it('retained look-alikes of our states are cleared once and forgotten: a birth does not clear them again', async () => {
+    // Retained before the gateway subscribes: it receives them as retained and clears them.
+    const fakes = Array.from({ length: 300 }, (_, i) => `iot-ledger/contract/look-alike-${i}/state`);
+    for (const topic of fakes) await ha.watch.client.publishAsync(topic, '{"status":"violation"}', { qos: 1, retain: true });
+    await deploy();
+    await settled();
+    for (const topic of fakes) await ha.watch.waitFor((m) => m.topic === topic && m.payload === '', `${topic} cleared`);
+
+    const from = ha.watch.messages.length;
+    await ha.watch.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await ha.watch.waitFor((m) => m.topic === CONFIG, 'the config sent again after the birth', 5000, from);
+    await ha.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online again', 5000, from);
+    const fakeSet = new Set(fakes);
+    const again = ha.watch.messages.slice(from).filter((m) => fakeSet.has(m.topic)).length;
+    assert.equal(again, 0, `${again} look-alikes cleared again at the birth`);
   });
 });
