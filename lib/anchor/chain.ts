@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { FetchRequest, getAddress, Interface, isError, JsonRpcProvider, makeError, Network, type FetchGetUrlFunc, type Log } from 'ethers';
 import { fromHex, toHex } from '../encoding/bytes';
 import { LedgerError, type ErrorCode } from '../errors';
+import { readBoundedBody } from '../guards/bounded-body';
 import { anchorArtifact } from './artifact';
 
 export interface ChainAnchor {
@@ -71,19 +72,11 @@ function boundedGetUrl(timeoutMs: number, maxBytes: number): FetchGetUrlFunc {
       signal?.addListener(() => fail(makeError('request cancelled', 'CANCELLED')));
       request.on('error', fail);
       request.once('response', (resp) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        resp.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) fail(makeError(`response larger than ${maxBytes} bytes`, 'SERVER_ERROR'));
-          else chunks.push(chunk);
-        });
-        resp.on('error', fail);
-        resp.on('end', () => {
+        readBoundedBody(resp, maxBytes, () => makeError(`response larger than ${maxBytes} bytes`, 'SERVER_ERROR')).then((raw) => {
           clearTimeout(timer);
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(resp.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-          let body: Buffer = Buffer.concat(chunks);
+          let body = raw;
           try {
             if (headers['content-encoding'] === 'gzip') body = gunzipSync(body, { maxOutputLength: maxBytes });
           } catch {
@@ -91,7 +84,7 @@ function boundedGetUrl(timeoutMs: number, maxBytes: number): FetchGetUrlFunc {
             return;
           }
           resolve({ statusCode: resp.statusCode ?? 0, statusMessage: resp.statusMessage ?? '', headers, body: new Uint8Array(body) });
-        });
+        }, fail);
       });
       if (req.body) request.write(Buffer.from(req.body));
       request.end();

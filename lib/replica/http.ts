@@ -7,6 +7,7 @@ import * as https from 'node:https';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { LedgerError } from '../errors';
+import { readBoundedBody } from '../guards/bounded-body';
 import type { TileFetch } from '../tiles/verify';
 
 export interface HttpFetchOptions {
@@ -44,15 +45,7 @@ function get(url: URL, headers: Record<string, string>, agent: http.Agent, signa
         resolve({ ...answer, body: Buffer.alloc(0) });
         return;
       }
-      const chunks: Buffer[] = [];
-      let length = 0;
-      res.on('data', (c: Buffer) => {
-        length += c.length;
-        if (length > MAX_BODY) res.destroy(new Error(`the body is larger than ${MAX_BODY} bytes`));
-        else chunks.push(c);
-      });
-      res.on('error', reject);
-      res.on('end', () => (res.complete ? resolve({ ...answer, body: Buffer.concat(chunks, length) }) : reject(new Error('the connection closed before the body ended'))));
+      readBoundedBody(res, MAX_BODY, () => new Error(`the body is larger than ${MAX_BODY} bytes`)).then((body) => resolve({ ...answer, body }), reject);
     });
     req.on('error', reject);
   });

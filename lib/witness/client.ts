@@ -4,6 +4,7 @@
 // witness lowers the cosigned count and is retried, it never holds up a record.
 import { EventEmitter } from 'node:events';
 import { LedgerError } from '../errors';
+import { readBoundedStream } from '../guards/bounded-body';
 import type { BlockInfo, Ledger } from '../ledger';
 import { openNote } from '../note/note-open';
 import { cosignatureVerifier, parseWitnessKey, type WitnessKey } from './cosignature';
@@ -45,18 +46,9 @@ const MAX_REPLY_BYTES = 64 * 1024;
 
 /** The body of a witness's answer, refused (ERR_WITNESS_REFUSED) past MAX_REPLY_BYTES without reading the rest. */
 async function replyText(res: Response, endpoint: WitnessEndpoint): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const reader = res.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
-  for (let part = await reader?.read(); part && !part.done; part = await reader?.read()) {
-    length += part.value.length;
-    if (length > MAX_REPLY_BYTES) {
-      await reader?.cancel().catch(() => undefined);
-      throw new LedgerError('ERR_WITNESS_REFUSED', `witness ${endpoint.key.name} answered with more than ${MAX_REPLY_BYTES} bytes`, { witness: endpoint.key.name });
-    }
-    chunks.push(part.value);
-  }
-  return Buffer.concat(chunks, length).toString('utf8');
+  const tooLarge = (): Error =>
+    new LedgerError('ERR_WITNESS_REFUSED', `witness ${endpoint.key.name} answered with more than ${MAX_REPLY_BYTES} bytes`, { witness: endpoint.key.name });
+  return (await readBoundedStream(res.body, MAX_REPLY_BYTES, tooLarge)).toString('utf8');
 }
 
 export interface WitnessProgress {
