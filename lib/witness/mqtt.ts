@@ -2,9 +2,11 @@
 //
 // Requests go to `<base>/add-checkpoint`; `<base>` is the witness's topic (default
 // `iot-ledger/witness/<witness name>`). Two ways to get the answer:
-//   - MQTT 5: publish to `<base>/add-checkpoint` with a Response Topic and Correlation Data;
-//     the answer comes on that topic with the same Correlation Data, the HTTP status in the
-//     user property `status` and the Content Type property set.
+//   - MQTT 5: publish to `<base>/add-checkpoint` with a Response Topic under `<base>/response/`
+//     and Correlation Data; the answer comes on that topic with the same Correlation Data, the
+//     HTTP status in the user property `status` and the Content Type property set. A request
+//     naming any other Response Topic is dropped unanswered: whoever can publish a request
+//     must not make the witness publish, under its broker identity, on topics of its choosing.
 //   - any MQTT version: publish to `<base>/add-checkpoint/<request id>` (id: 1-64 of
 //     A-Z a-z 0-9 _ -); the answer comes on `<base>/response/<request id>/<HTTP status>`.
 import { randomBytes } from 'node:crypto';
@@ -16,6 +18,15 @@ import { MAX_REQUEST_BYTES } from './request';
 import type { WitnessReply } from './service';
 
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Whether an MQTT 5 requester's Response Topic lies in the witness's own `<base>/response/` namespace. */
+export function isOwnResponseTopic(base: string, topic: string | undefined): boolean {
+  const prefix = `${base}/response/`;
+  if (topic === undefined || !topic.startsWith(prefix)) return false;
+  const rest = topic.slice(prefix.length);
+  // Wildcards or NUL in a topic to publish on would be a protocol error: the broker drops the witness.
+  return rest.length > 0 && !/[+#]/.test(rest) && !rest.includes('\u0000');
+}
 
 export interface WitnessMqttOptions {
   /** mqtt://host:port (or mqtts://). */
@@ -48,7 +59,7 @@ export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
     const rest = topic === request ? '' : topic.slice(request.length + 1);
     const props = packet.properties ?? {};
     if (rest && !REQUEST_ID.test(rest)) return;
-    if (!rest && !props.responseTopic) return;
+    if (!rest && !isOwnResponseTopic(base, props.responseTopic)) return;
     const answer = (reply: WitnessReply) => {
       if (rest) client.publish(`${base}/response/${rest}/${reply.status}`, reply.body, { qos: 1 });
       else

@@ -6,7 +6,7 @@ import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { verifierKeyString } from '../../lib/note/note';
 import { parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey } from '../../lib/witness';
-import { mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
+import { isOwnResponseTopic, mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
 import { freePort } from '../../demo/ports';
 import { tempDir } from '../support/ledger';
 import { isLedgerError } from '../../lib/errors';
@@ -21,6 +21,7 @@ describe('witness over MQTT (mosquitto)', function () {
   const gw = generateKey('Ed25519');
   const wkey = generateKey('Ed25519');
   const ORIGIN = 'mqtt.test/log';
+  const BASE = 'iot-ledger/witness/w.mqtt';
   const note = signCheckpoint({ origin: ORIGIN, size: 0, root: new Uint8Array(Buffer.from('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'hex')), extensions: [] }, ORIGIN, gw);
   let server: ReturnType<typeof serveWitnessMqtt>;
 
@@ -80,11 +81,11 @@ describe('witness over MQTT (mosquitto)', function () {
     const c = mqtt.connect(url, { protocolVersion: 5 });
     try {
       await new Promise<void>((r) => c.once('connect', () => r()));
-      await c.subscribeAsync('client/replies', { qos: 1 });
+      await c.subscribeAsync(`${BASE}/response/client-1`, { qos: 1 });
       const got = new Promise<mqtt.IPublishPacket>((resolve) => c.once('message', (_t, _p, packet) => resolve(packet)));
-      await c.publishAsync('iot-ledger/witness/w.mqtt/add-checkpoint', `old 0\n\n${note}`, {
+      await c.publishAsync(`${BASE}/add-checkpoint`, `old 0\n\n${note}`, {
         qos: 1,
-        properties: { responseTopic: 'client/replies', correlationData: Buffer.from('abc') },
+        properties: { responseTopic: `${BASE}/response/client-1`, correlationData: Buffer.from('abc') },
       });
       const p = await got;
       assert.equal(Buffer.from(p.properties!.correlationData!).toString(), 'abc');
@@ -95,6 +96,37 @@ describe('witness over MQTT (mosquitto)', function () {
     } finally {
       await c.endAsync();
     }
+  });
+
+  it('drops an MQTT 5 request whose response topic is outside <topic>/response/: nothing is published there', async () => {
+    const c = mqtt.connect(url, { protocolVersion: 5 });
+    try {
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      // A gateway's sensor topic, the namespace's own name, a look-alike sibling and a legitimate topic.
+      const victims = ['coldroom/sensor-1/reading', `${BASE}/response`, `${BASE}/responses/x`];
+      const legit = `${BASE}/response/client-2`;
+      await c.subscribeAsync([...victims, legit], { qos: 1 });
+      const seen: string[] = [];
+      const answered = new Promise<void>((resolve) =>
+        c.on('message', (topic) => {
+          seen.push(topic);
+          if (topic === legit) resolve();
+        }),
+      );
+      // The witness answers requests in the order they come: the legitimate one, sent last, is answered last.
+      for (const responseTopic of [...victims, legit])
+        await c.publishAsync(`${BASE}/add-checkpoint`, `old 0\n\n${note}`, { qos: 1, properties: { responseTopic, correlationData: Buffer.from('x') } });
+      await answered;
+      assert.deepEqual(seen, [legit]);
+    } finally {
+      await c.endAsync();
+    }
+  });
+
+  it('takes as its own only a response topic one level or more below <topic>/response/, without wildcards', () => {
+    for (const t of [`${BASE}/response/a`, `${BASE}/response/a/b`]) assert.equal(isOwnResponseTopic(BASE, t), true, t);
+    for (const t of [undefined, '', 'coldroom/x', `${BASE}/response`, `${BASE}/response/`, `${BASE}/responses/a`, `x/${BASE}/response/a`, `${BASE}/response/+`, `${BASE}/response/a/#`, `${BASE}/response/a\u0000`])
+      assert.equal(isOwnResponseTopic(BASE, t), false, String(t));
   });
 
   it('reads mqtt:// witness URLs', () => {
