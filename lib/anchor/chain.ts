@@ -162,6 +162,13 @@ export interface ReadAnchorsOptions {
 }
 
 /**
+ * eth_getLogs requests one read makes at most. The endpoint names the chain height, so
+ * without a bound it could keep a read going for ever; a real scan longer than this needs a
+ * later fromBlock (the contract's deployment block) or a larger blockRange.
+ */
+export const MAX_LOG_REQUESTS = 10_000;
+
+/**
  * The Anchored events of one origin on a contract, oldest first, each with its block's
  * timestamp. A log whose block hash is not the chain's block at that height any more (a
  * reorg during the read) is left out: only what the chain holds now counts.
@@ -176,8 +183,15 @@ export async function readChainAnchors(
   const topic = anchorInterface().getEvent('Anchored')?.topicHash as string;
   try {
     const head = await provider.getBlockNumber();
+    if (!Number.isSafeInteger(head) || head < 0) throw new LedgerError('ERR_ANCHOR_RPC', `the endpoint reports chain height ${head}, which is no block number`);
     const from = opts.fromBlock ?? 0;
     const step = opts.blockRange ?? Number.MAX_SAFE_INTEGER;
+    const requests = head < from ? 0 : Math.ceil((head - from + 1) / step);
+    if (requests > MAX_LOG_REQUESTS)
+      throw new LedgerError(
+        'ERR_ANCHOR_CONFIG',
+        `reading blocks ${from}..${head} (the chain height the endpoint reports) in ranges of ${step} takes ${requests} eth_getLogs requests, more than the ${MAX_LOG_REQUESTS} a check makes: start at the block the anchor contract was deployed in (--from-block N) or use a larger --block-range`,
+      );
     const logs: Log[] = [];
     for (let lo = from; lo <= head; lo += step) {
       const hi = Math.min(head, lo + step - 1);

@@ -9,6 +9,7 @@ export {
   anchorOfTransaction,
   contractAddress,
   makeProvider,
+  MAX_LOG_REQUESTS,
   readChainAnchors,
   remoteChainId,
   type ChainAnchor,
