@@ -5,9 +5,9 @@ import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import type { HttpFetchOptions } from './http';
 import { tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './mqtt';
-import { Replicator, type CatchUpResult, type CheckpointPolicy } from './replicate';
+import { Replicator, type CatchUpResult, type CheckpointPolicy, type ReplicatorOptions } from './replicate';
 
-export interface FollowerOptions extends HttpFetchOptions, MqttFetchOptions {
+export interface FollowerOptions extends HttpFetchOptions, MqttFetchOptions, Pick<ReplicatorOptions, 'maxBlockRecords' | 'maxBlockBytes'> {
   /** http(s)://… tile prefix, or mqtt(s)://broker/<topic base> (docs/FORMAT.md, "Tiles over MQTT"). */
   url: string;
   dir: string;
@@ -70,6 +70,8 @@ export class ReplicaFollower extends EventEmitter {
       trustedKey: this.opts.trustedKey,
       fetch: (this.#fetch ??= tileFetchFor(this.opts.url, this.opts)),
       policy: this.opts.policy,
+      maxBlockRecords: this.opts.maxBlockRecords,
+      maxBlockBytes: this.opts.maxBlockBytes,
       onProgress: () => this.emit('progress', this.view()),
     }).then(
       (r) => {

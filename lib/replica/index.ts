@@ -1,5 +1,5 @@
 // Replicas: verified copies of a gateway's ledger, fetched over C2SP tlog-tiles.
-export { Replicator, gatewaySignature, type CheckpointPolicy, type ReplicaProgress, type ReplicatorOptions, type CatchUpResult } from './replicate';
+export { Replicator, gatewaySignature, DEFAULT_MAX_BLOCK_RECORDS, DEFAULT_MAX_BLOCK_BYTES, type CheckpointPolicy, type ReplicaProgress, type ReplicatorOptions, type CatchUpResult } from './replicate';
 export { ReplicaStore } from './store';
 export { httpTileFetch, type HttpFetchOptions, type HttpTileFetch } from './http';
 export { EVIDENCE_DIR, type Evidence } from './evidence';

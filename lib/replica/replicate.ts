@@ -40,7 +40,19 @@ export interface ReplicatorOptions {
   /** Entry bundles fetched in parallel (default 8). */
   concurrency?: number;
   onProgress?: (p: ReplicaProgress) => void;
+  /** The most records an origin block may hold (default 65536); a larger one is ERR_REPLICA_BLOCK_TOO_LARGE. */
+  maxBlockRecords?: number;
+  /** The most bytes of records an origin block may hold (default 64 MiB); a larger one is ERR_REPLICA_BLOCK_TOO_LARGE. */
+  maxBlockBytes?: number;
 }
+
+/**
+ * A block is written whole in one batch, so the copy holds all of its entries at once: a
+ * signed block of millions of records (a stolen or broken gateway key) would exhaust memory.
+ * 64 MiB fits the default 1000 records at the largest an entry bundle carries (65535 bytes).
+ */
+export const DEFAULT_MAX_BLOCK_RECORDS = 65536;
+export const DEFAULT_MAX_BLOCK_BYTES = 64 * 1024 * 1024;
 
 export interface CatchUpResult extends ReplicaProgress {
   /** The origin's checkpoint note this round ended at. */
@@ -49,13 +61,34 @@ export interface CatchUpResult extends ReplicaProgress {
   fetched: number;
 }
 
-/** Records per synced write while catching up (whole blocks, so a write may hold more). */
+/** Records and bytes per synced write while catching up (whole blocks, so a write may hold more). */
 const WRITE_RECORDS = 8192;
+const WRITE_BYTES = 16 * 1024 * 1024;
 
 const utf8 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 
 function originError(message: string): LedgerError {
   return new LedgerError('ERR_REPLICA_ORIGIN', message);
+}
+
+interface BlockLimits {
+  records: number;
+  bytes: number;
+}
+
+function positive(v: number | undefined, fallback: number, what: string): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new LedgerError('ERR_INVALID_ARGUMENT', `${what} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+const recordsOf = ({ info }: OriginBlock): number => info.header.size - info.header.first;
+
+function tooLarge(block: OriginBlock, what: string, details: Record<string, unknown>): LedgerError {
+  return new LedgerError('ERR_REPLICA_BLOCK_TOO_LARGE', `the origin's block ${block.info.height} holds ${what}; this replica keeps the blocks before it`, {
+    height: block.info.height,
+    ...details,
+  });
 }
 
 function trustedGateway(trustedKey: string, meta: Meta): NoteVerifier {
@@ -77,27 +110,33 @@ export class Replicator {
   readonly #gateway: NoteVerifier;
   readonly #concurrency: number;
   readonly #onProgress?: (p: ReplicaProgress) => void;
+  readonly #limits: BlockLimits;
   /** The newest origin checkpoint seen (its size may be ahead of the store while catching up). */
   target = 0;
 
-  private constructor(store: ReplicaStore, gateway: NoteVerifier, opts: ReplicatorOptions) {
+  private constructor(store: ReplicaStore, gateway: NoteVerifier, opts: ReplicatorOptions, limits: BlockLimits) {
     this.store = store;
     this.#gateway = gateway;
     this.#fetch = opts.fetch;
     this.#policy = opts.policy ?? gatewaySignature;
     this.#concurrency = Math.max(1, opts.concurrency ?? 8);
     this.#onProgress = opts.onProgress;
+    this.#limits = limits;
     this.target = store.size;
   }
 
   /** Opens (or creates, from the origin's meta) the replica in `dir`, bound to the trusted gateway key. */
   static async open(dir: string, opts: ReplicatorOptions): Promise<Replicator> {
+    const limits: BlockLimits = {
+      records: positive(opts.maxBlockRecords, DEFAULT_MAX_BLOCK_RECORDS, 'maxBlockRecords'),
+      bytes: positive(opts.maxBlockBytes, DEFAULT_MAX_BLOCK_BYTES, 'maxBlockBytes'),
+    };
     const meta = ledgerExists(dir) ? undefined : await opts.fetch(META_PATH);
     // A new replica is created only for an origin the trusted key signs for.
     if (meta) trustedGateway(opts.trustedKey, decodeMeta(meta));
     const store = await ReplicaStore.open(dir, meta);
     try {
-      return new Replicator(store, trustedGateway(opts.trustedKey, store.meta), opts);
+      return new Replicator(store, trustedGateway(opts.trustedKey, store.meta), opts, limits);
     } catch (err) {
       await store.close();
       throw err;
@@ -150,7 +189,11 @@ export class Replicator {
     }
     this.target = cp.size;
     const blocks = await this.#blocksUpTo(cp, note);
-    await this.#copy(cp, blocks);
+    // A block's record count is signed: one over the limit is refused before its entries are fetched.
+    const over = blocks.findIndex((b) => recordsOf(b) > this.#limits.records);
+    await this.#copy(cp, over < 0 ? blocks : blocks.slice(0, over));
+    const big = blocks[over];
+    if (big) throw tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
     return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: this.store.size - startSize };
   }
 
@@ -218,16 +261,19 @@ export class Replicator {
   }
 
   /**
-   * Fetches the entries after ours up to cp.size and writes them block by block. Every entry
-   * is verified by the tree the store rebuilds from them: each block's signed root must be its
-   * root, and the last block's root is the checkpoint's (#endAt). The level-0 hash tiles would
-   * check the same entries again, so they are fetched only when a group of blocks does not
-   * match its entries, to tell a bad entry (ERR_REPLICA_BAD_TILE) from a fork.
+   * Fetches the entries after ours up to the end of `blocks` and writes them block by block.
+   * Every entry is verified by the tree the store rebuilds from them: each block's signed root
+   * must be its root, and the last block's root is the checkpoint's (#endAt). The level-0 hash
+   * tiles would check the same entries again, so they are fetched only when a group of blocks
+   * does not match its entries, to tell a bad entry (ERR_REPLICA_BAD_TILE) from a fork; or when
+   * a block's entries pass maxBlockBytes, to tell changed entries from the origin's block.
    */
   async #copy(cp: Checkpoint, blocks: OriginBlock[]): Promise<void> {
+    const until = blocks[blocks.length - 1]?.info.header.size;
+    if (until === undefined) return;
     const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);
     const first = Math.floor(this.store.size / TILE_WIDTH);
-    const last = Math.ceil(cp.size / TILE_WIDTH);
+    const last = Math.ceil(until / TILE_WIDTH);
     const inflight: Promise<Uint8Array[]>[] = [];
     let next = first;
     const fill = (): void => {
@@ -239,17 +285,23 @@ export class Replicator {
     };
     let pending: Uint8Array[] = [];
     let pendingFrom = this.store.size;
+    let pendingBytes = 0;
+    /** Bytes of each block's entries held, by position in `blocks`; `filling` is the block of the last one. */
+    const blockBytes: number[] = [];
+    let filling = 0;
     let b = 0;
-    const flush = async (all: boolean): Promise<void> => {
+    const flush = async (all: boolean, before = blocks.length): Promise<void> => {
       const group: OriginBlock[] = [];
       let end = this.store.size;
+      let bytes = 0;
       for (;;) {
         const block = blocks[b];
-        if (!block || block.info.header.size > pendingFrom + pending.length) break;
+        if (!block || b >= before || block.info.header.size > pendingFrom + pending.length) break;
         group.push(block);
         end = block.info.header.size;
+        bytes += blockBytes[b] ?? 0;
         b++;
-        if (!all && end - this.store.size >= WRITE_RECORDS) break;
+        if (!all && (end - this.store.size >= WRITE_RECORDS || bytes >= WRITE_BYTES)) break;
       }
       if (group.length === 0) return;
       const take = end - pendingFrom;
@@ -264,15 +316,35 @@ export class Replicator {
       }
       pending = pending.slice(take);
       pendingFrom = end;
+      pendingBytes -= bytes;
       this.#progress();
+    };
+    /** Holds entries in order; the position of a block they take past maxBlockBytes, or -1. */
+    const hold = (entries: Uint8Array[]): number => {
+      for (const entry of entries) {
+        const at = pendingFrom + pending.length;
+        while ((blocks[filling]?.info.header.size ?? Infinity) <= at) filling++;
+        const bytes = (blockBytes[filling] ?? 0) + entry.length;
+        blockBytes[filling] = bytes;
+        pendingBytes += entry.length;
+        pending.push(entry);
+        if (bytes > this.#limits.bytes && filling < blocks.length) return filling;
+      }
+      return -1;
     };
     fill();
     for (let index = first; index < last; index++) {
       const entries = await (inflight.shift() as Promise<Uint8Array[]>);
       fill();
-      const skip = Math.max(0, pendingFrom + pending.length - index * TILE_WIDTH);
-      pending.push(...entries.slice(skip));
-      if (pending.length >= WRITE_RECORDS) await flush(false);
+      const over = hold(entries.slice(Math.max(0, pendingFrom + pending.length - index * TILE_WIDTH)));
+      const block = blocks[over];
+      if (block) {
+        await flush(true, over);
+        // Checked first: changed entries (a bad tile) would otherwise be blamed on the origin's block.
+        await tiles.checkEntries(pendingFrom, pending);
+        throw tooLarge(block, `more than ${this.#limits.bytes} bytes of records`, { max: this.#limits.bytes });
+      }
+      if (pending.length >= WRITE_RECORDS || pendingBytes >= WRITE_BYTES) await flush(false);
     }
     for (let block = blocks[b]; block; block = blocks[b]) {
       const before = b;

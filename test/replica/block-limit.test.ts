@@ -1,0 +1,150 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { auditLedger } from '../../lib/audit';
+import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
+import { isLedgerError } from '../../lib/errors';
+import { Ledger } from '../../lib/ledger';
+import { DEFAULT_MAX_BLOCK_RECORDS, httpTileFetch, Replicator, type ReplicatorOptions } from '../../lib/replica';
+import { decodeEntryBundle, encodeEntryBundle } from '../../lib/tiles/content';
+import { tempDir } from '../support/ledger';
+import { startTileServer, type TileServer } from '../support/tile-server';
+
+// A replica writes a block in one batch, so it holds all of the block's entries at once. A gateway
+// key (stolen, or a broken gateway) can sign a block of any size: the replica refuses one past its
+// limits, keeps the blocks before it, and blames the origin's block only for entries the checkpoint's
+// tree holds.
+
+const NAME = 'block-limit.test';
+
+async function appendNotes(ledger: Ledger, count: number, chunk = 500): Promise<void> {
+  for (let i = 0; i < count; i += chunk) await ledger.appendMany(Array.from({ length: Math.min(chunk, count - i) }, (_, j) => ({ type: 'note', body: { n: i + j } })));
+  await ledger.seal();
+}
+
+/** The error a promise rejects with (the test fails when it resolves). */
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    (v) => assert.fail(`resolved with ${JSON.stringify(v)}`),
+    (e: unknown) => e,
+  );
+}
+
+describe('replica: a block larger than the limits is refused', function () {
+  this.timeout(120000);
+  const tmp = tempDir('replica-block-limit-');
+  const key: PrivateKey = generateKey('Ed25519');
+  const did = keyToDid(key);
+  let server: TileServer;
+  let gateway: Ledger;
+  /** The bytes of block 3's records. */
+  let bigBytes = 0;
+  let n = 0;
+  const open = (dir: string, blockRecords: number): Promise<Ledger> => Ledger.open(dir, { name: NAME, gatewayKey: key, blockRecords, blockSeconds: 0 });
+  const replicator = (opts: Partial<ReplicatorOptions> = {}, dir = path.join(tmp.dir, `replica-${n++}`)): Promise<Replicator> =>
+    Replicator.open(dir, { trustedKey: did, fetch: httpTileFetch(server.url), ...opts });
+
+  // Blocks 0-2 of 100 records, block 3 of 600 (records 300-899), block 4 of 100.
+  before(async () => {
+    const dir = path.join(tmp.dir, 'gateway');
+    for (const [blockRecords, count] of [
+      [100, 300],
+      [1000, 600],
+      [100, 100],
+    ] as const) {
+      const ledger = await open(dir, blockRecords);
+      await appendNotes(ledger, count);
+      await ledger.close();
+    }
+    gateway = await open(dir, 100);
+    assert.deepEqual([gateway.size, gateway.height], [1000, 5]);
+    for await (const r of gateway.range(300, 900)) bigBytes += r.bytes.length;
+    server = await startTileServer(gateway);
+  });
+  after(async () => {
+    await server.close();
+    await gateway.close();
+    tmp.cleanup();
+  });
+
+  it('more records than maxBlockRecords: refused before its entries are fetched, the blocks before it kept', async () => {
+    const r = await replicator({ maxBlockRecords: 599 });
+    for (let round = 0; round < 2; round++) {
+      server.requests.length = 0;
+      const err = await failure(r.catchUp());
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(err));
+      assert.deepEqual(err.details, { height: 3, records: 600, max: 599 });
+      assert.deepEqual([r.store.size, r.store.height], [300, 3]);
+      const bundles = server.requests.filter((p) => p.startsWith('tile/entries/'));
+      assert.deepEqual(bundles, round === 0 ? ['tile/entries/000', 'tile/entries/001'] : [], 'no entry bundle past record 300 (bundle 001 ends at 511)');
+    }
+    await r.close();
+    assert.equal(fs.existsSync(path.join(r.store.dir, 'replica-evidence')), false);
+    const report = await auditLedger(r.store.dir, { trustedKey: did, workers: 0 });
+    assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+    assert.equal(report.size, 300);
+    // The limit, not the block, stopped it: a replica that allows 600 records copies it all.
+    const more = await replicator({ maxBlockRecords: 600 }, r.store.dir);
+    assert.equal((await more.catchUp()).size, 1000);
+    await more.close();
+  });
+
+  it('more bytes of records than maxBlockBytes: refused as its entries arrive, the blocks before it kept', async () => {
+    const r = await replicator({ maxBlockBytes: bigBytes - 1 });
+    const err = await failure(r.catchUp());
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(err));
+    assert.deepEqual(err.details, { height: 3, max: bigBytes - 1 });
+    assert.deepEqual([r.store.size, r.store.height], [300, 3]);
+    await r.close();
+    assert.equal(fs.existsSync(path.join(r.store.dir, 'replica-evidence')), false);
+    const more = await replicator({ maxBlockBytes: bigBytes }, r.store.dir);
+    assert.equal((await more.catchUp()).size, 1000);
+    await more.close();
+  });
+
+  it('entries a server made longer are a bad tile, not a block too large', async () => {
+    const honest = httpTileFetch(server.url);
+    const padding = async (p: string): Promise<Uint8Array> => {
+      const b = await honest(p);
+      const m = /^tile\/entries\/\d+(?:\.p\/(\d+))?$/.exec(p);
+      if (!m) return b;
+      return encodeEntryBundle(decodeEntryBundle(b, Number(m[1] ?? 256)).map((e) => Buffer.concat([e, Buffer.alloc(Math.ceil(bigBytes / 100))])));
+    };
+    // Block 0 (100 records) is now past the limit.
+    const r = await replicator({ maxBlockBytes: bigBytes - 1, fetch: padding });
+    const err = await failure(r.catchUp());
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_BAD_TILE'), String(err));
+    assert.equal(r.store.size, 0);
+    await r.close();
+  });
+
+  it('limits that are not positive integers are refused before anything is fetched', async () => {
+    for (const opts of [{ maxBlockRecords: 0 }, { maxBlockBytes: -1 }, { maxBlockRecords: 1.5 }, { maxBlockBytes: Number.NaN }]) {
+      server.requests.length = 0;
+      const dir = path.join(tmp.dir, `invalid-${n++}`);
+      const err = await failure(replicator(opts, dir));
+      assert.ok(isLedgerError(err, 'ERR_INVALID_ARGUMENT'), `${JSON.stringify(opts)}: ${String(err)}`);
+      assert.deepEqual(server.requests, []);
+      assert.equal(fs.existsSync(dir), false);
+    }
+  });
+
+  it(`by default, a block of more than ${DEFAULT_MAX_BLOCK_RECORDS} records is refused`, async () => {
+    const big = await open(path.join(tmp.dir, 'gateway-big'), DEFAULT_MAX_BLOCK_RECORDS + 1);
+    await appendNotes(big, DEFAULT_MAX_BLOCK_RECORDS + 1, 4096);
+    assert.equal(big.height, 1);
+    server.ledger = big;
+    server.requests.length = 0;
+    try {
+      const r = await replicator();
+      const err = await failure(r.catchUp());
+      await r.close();
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(err));
+      assert.deepEqual(err.details, { height: 0, records: DEFAULT_MAX_BLOCK_RECORDS + 1, max: DEFAULT_MAX_BLOCK_RECORDS });
+      assert.deepEqual(server.requests.filter((p) => p.startsWith('tile/entries/')), []);
+    } finally {
+      server.ledger = gateway;
+      await big.close();
+    }
+  });
+});
