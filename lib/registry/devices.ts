@@ -13,6 +13,8 @@ export interface DeviceEntry {
   name: string;
   meta?: Record<string, unknown>;
   enrolledAt: number; // record index
+  /** Order of first enrolment in the registry, kept when re-enrolled: a name resolves to its lowest. */
+  rank: number;
   revokedAt?: number;
   tofu?: boolean;
 }
@@ -51,8 +53,6 @@ export class DeviceRegistry {
    * finding it must not walk a fleet that trust on first use lets anyone grow.
    */
   private readonly names = new Map<string, string[]>();
-  /** Position of each did in `devices` (the order names are resolved in). */
-  private readonly rank = new Map<string, number>();
 
   /** Applies one ledger record (in ledger order); ignores records of other types. */
   apply(type: string, body: unknown, index: number): void {
@@ -64,20 +64,20 @@ export class DeviceRegistry {
       if (d && d.revokedAt === undefined) d.revokedAt = index;
       return;
     }
-    const entry: DeviceEntry = { did: b.did, name: b.name ?? b.did.slice(-8), enrolledAt: index };
+    const previous = this.devices.get(b.did);
+    // Devices are never removed, so their count numbers first enrolments.
+    const entry: DeviceEntry = { did: b.did, name: b.name ?? b.did.slice(-8), enrolledAt: index, rank: previous?.rank ?? this.devices.size };
     if (b.meta) entry.meta = b.meta;
     if (type === TOFU) entry.tofu = true;
-    const previous = this.devices.get(b.did);
     this.devices.set(b.did, entry);
     if (previous?.name === entry.name) return;
     if (previous) {
       const left = (this.names.get(previous.name) ?? []).filter((did) => did !== b.did);
       if (left.length > 0) this.names.set(previous.name, left);
       else this.names.delete(previous.name);
-    } else this.rank.set(b.did, this.rank.size);
+    }
     const same = this.names.get(entry.name) ?? [];
-    const rank = this.rank.get(b.did) ?? 0;
-    const at = same.findIndex((did) => (this.rank.get(did) ?? 0) > rank);
+    const at = same.findIndex((did) => (this.devices.get(did)?.rank ?? 0) > entry.rank);
     same.splice(at < 0 ? same.length : at, 0, b.did);
     this.names.set(entry.name, same);
   }

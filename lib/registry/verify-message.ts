@@ -64,7 +64,7 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
       const shown = kid === undefined || kid.length <= MAX_KID_SHOWN ? kid : `${kid.slice(0, MAX_KID_SHOWN)}…`;
       throw new LedgerError('ERR_UNKNOWN_DEVICE', `message is signed by a device that is not enrolled (kid ${shown ?? 'absent'})`, { kid: shown });
     }
-    device = { did, name: did.slice(-8), enrolledAt: -1, tofu: true };
+    device = { did, name: did.slice(-8), enrolledAt: -1, rank: -1, tofu: true };
     tofu = true;
   }
   if (device.revokedAt !== undefined)

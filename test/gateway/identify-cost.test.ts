@@ -55,5 +55,9 @@ describe('registry: who signed a message, found without walking the fleet', () =
     r.apply(ENROL, { did: keyToDid(named), name: 'b' }, 2);
     assert.equal(identifySigner(noKid, r, { deviceHint: 'a' }).device.did, other);
     assert.equal(identifySigner(noKid, r, { deviceHint: 'b' }).device.did, keyToDid(named));
+    // Renamed back, it is again the first of the name: enrolment order is the first enrolment's.
+    r.apply(ENROL, { did: keyToDid(named), name: 'a' }, 3);
+    assert.equal(identifySigner(noKid, r, { deviceHint: 'a' }).device.did, keyToDid(named));
+    assert.equal(r.named('b'), undefined);
   });
 });
