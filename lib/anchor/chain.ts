@@ -169,9 +169,22 @@ export interface ReadAnchorsOptions {
 export const MAX_LOG_REQUESTS = 10_000;
 
 /**
+ * Anchored events of the origin one read accepts at most, over all its eth_getLogs answers.
+ * Each costs an eth_getBlockByNumber (one per distinct block, for its hash and timestamp),
+ * and one answer of MAX_RPC_RESPONSE_BYTES holds some 25,000 logs: without a bound, an
+ * endpoint could make a check send that many block requests per answer, 10,000 answers long.
+ * An hourly anchorer makes 8,760 anchors a year; a chain that holds more needs a later
+ * fromBlock.
+ */
+export const MAX_ANCHOR_LOGS = 100_000;
+
+/**
  * The Anchored events of one origin on a contract, oldest first, each with its block's
- * timestamp. A log whose block hash is not the chain's block at that height any more (a
- * reorg during the read) is left out: only what the chain holds now counts.
+ * timestamp. Only logs that match the request count: from the contract, with the Anchored
+ * topic and the origin's hash, in the block range asked, not removed; an endpoint's other
+ * logs are left out. A log whose block hash is not the chain's block at that height any
+ * more (a reorg during the read) is left out: only what the chain holds now counts. More
+ * than MAX_ANCHOR_LOGS matching logs are refused (ERR_ANCHOR_RPC) before any block is read.
  */
 export async function readChainAnchors(
   provider: JsonRpcProvider,
@@ -180,7 +193,8 @@ export async function readChainAnchors(
   opts: ReadAnchorsOptions = {},
 ): Promise<{ anchors: ChainAnchor[]; head: number }> {
   const address = contractAddress(contract);
-  const topic = anchorInterface().getEvent('Anchored')?.topicHash as string;
+  const topic = (anchorInterface().getEvent('Anchored')?.topicHash as string).toLowerCase();
+  const origin = hex0x(originHashBytes).toLowerCase();
   try {
     const head = await provider.getBlockNumber();
     if (!Number.isSafeInteger(head) || head < 0) throw new LedgerError('ERR_ANCHOR_RPC', `the endpoint reports chain height ${head}, which is no block number`);
@@ -195,8 +209,18 @@ export async function readChainAnchors(
     const logs: Log[] = [];
     for (let lo = from; lo <= head; lo += step) {
       const hi = Math.min(head, lo + step - 1);
-      logs.push(...(await provider.getLogs({ address, topics: [topic, hex0x(originHashBytes)], fromBlock: lo, toBlock: hi })));
+      for (const log of await provider.getLogs({ address, topics: [topic, origin], fromBlock: lo, toBlock: hi })) {
+        if (log.removed || log.address.toLowerCase() !== address || log.blockNumber < lo || log.blockNumber > hi) continue;
+        if (log.topics.length !== 2 || log.topics[0]?.toLowerCase() !== topic || log.topics[1]?.toLowerCase() !== origin) continue;
+        if (logs.length >= MAX_ANCHOR_LOGS)
+          throw new LedgerError(
+            'ERR_ANCHOR_RPC',
+            `the endpoint answers with more than ${MAX_ANCHOR_LOGS} Anchored events of this origin (blocks ${from}..${hi} so far), more than a check reads: a hostile endpoint, or a chain that holds that many (start at a later block: --from-block N)`,
+          );
+        logs.push(log);
+      }
     }
+    // One block request per distinct block: at most MAX_ANCHOR_LOGS in all.
     const blocks = new Map<number, { hash: string; time: number } | null>();
     for (const log of logs) {
       if (blocks.has(log.blockNumber)) continue;
@@ -206,7 +230,7 @@ export async function readChainAnchors(
     const anchors: ChainAnchor[] = [];
     for (const log of logs) {
       const b = blocks.get(log.blockNumber);
-      if (!b || b.hash !== log.blockHash.toLowerCase() || log.removed) continue;
+      if (!b || b.hash !== log.blockHash.toLowerCase()) continue;
       const a = parseAnchorLog(log, b.time);
       if (a) anchors.push(a);
     }

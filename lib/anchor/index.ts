@@ -9,6 +9,7 @@ export {
   anchorOfTransaction,
   contractAddress,
   makeProvider,
+  MAX_ANCHOR_LOGS,
   MAX_LOG_REQUESTS,
   readChainAnchors,
   remoteChainId,

@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_LOG_REQUESTS } from '../../lib/anchor';
+import { anchorInterface, makeProvider, MAX_ANCHOR_LOGS, MAX_LOG_REQUESTS, originHash, readChainAnchors } from '../../lib/anchor';
+import { toHex } from '../../lib/encoding/bytes';
 import { main } from '../../lib/cli/main';
 import type { CliIo } from '../../lib/cli/io';
 import { Gateway } from '../../lib/gateway';
@@ -109,6 +110,155 @@ describe('CLI: audit --anchor --block-range against the chain height an endpoint
       assert.equal(status, 2, `${height}: ${io.out}${io.err}`);
       assert.match(io.err, /\(ERR_ANCHOR_RPC\)\n$/, String(height));
       assert.deepEqual(rpc.getLogs, []);
+    }
+  });
+});
+
+const ANCHORED = anchorInterface().getEvent('Anchored')?.topicHash as string;
+const word = (n: number): string => n.toString(16).padStart(64, '0');
+/** The hash the endpoint below gives block n. */
+const blockHash = (n: number): string => `0x${word(n + 0xb10c)}`;
+
+/** One Anchored log as eth_getLogs answers it: `size` n at (block, index), of `origin`; `over` replaces fields. */
+function anchoredLog(origin: string, block: number, index: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    address: CONTRACT,
+    topics: [ANCHORED, origin],
+    data: `0x${word(block * 100 + index)}${'11'.repeat(32)}${'22'.repeat(32)}`,
+    blockNumber: `0x${block.toString(16)}`,
+    blockHash: blockHash(block),
+    transactionHash: `0x${word(block * 100 + index + 1)}`,
+    transactionIndex: '0x0',
+    logIndex: `0x${index.toString(16)}`,
+    removed: false,
+    ...over,
+  };
+}
+
+interface LogRpc {
+  url: string;
+  getLogs: [number, number][];
+  /** The block number of each eth_getBlockByNumber request. */
+  getBlock: number[];
+  close(): Promise<void>;
+}
+
+// An endpoint at chain height `head` that answers each eth_getLogs with `logs(from, to, origin)`
+// (origin: the topic the request asks for), and each eth_getBlockByNumber with a block of
+// blockHash(n) at time n seconds, or, with `blocks` false, with an error.
+async function chainWithLogs(head: number, logs: (from: number, to: number, origin: string) => object[], blocks = true): Promise<LogRpc> {
+  const getLogs: [number, number][] = [];
+  const getBlock: number[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { id, method, params } = JSON.parse(Buffer.concat(chunks).toString()) as { id: unknown; method: string; params: unknown[] };
+      const answer = (body: object): void => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id, ...body }));
+      };
+      if (method === 'eth_chainId') return answer({ result: '0x7a69' });
+      if (method === 'eth_blockNumber') return answer({ result: `0x${head.toString(16)}` });
+      if (method === 'eth_getLogs') {
+        const f = params[0] as { fromBlock: string; toBlock: string; topics: string[] };
+        getLogs.push([Number(f.fromBlock), Number(f.toBlock)]);
+        return answer({ result: logs(Number(f.fromBlock), Number(f.toBlock), f.topics[1]) });
+      }
+      if (method === 'eth_getBlockByNumber') {
+        const n = Number(params[0]);
+        getBlock.push(n);
+        if (!blocks) return answer({ error: { code: -32000, message: 'no blocks here' } });
+        return answer({
+          result: {
+            hash: blockHash(n),
+            parentHash: blockHash(n - 1),
+            number: `0x${n.toString(16)}`,
+            timestamp: `0x${n.toString(16)}`,
+            nonce: '0x0000000000000000',
+            difficulty: '0x0',
+            gasLimit: '0x1c9c380',
+            gasUsed: '0x0',
+            miner: `0x${'00'.repeat(20)}`,
+            extraData: '0x',
+            baseFeePerGas: '0x1',
+            transactions: [],
+          },
+        });
+      }
+      answer({ error: { code: -32000, message: `no ${method} here` } });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    getLogs,
+    getBlock,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+// Each Anchored log costs a block request (its hash and timestamp): the logs an endpoint can
+// make a check read, and so the block requests, are bounded over the whole check.
+describe('anchor check: the Anchored logs an endpoint answers with', function () {
+  this.timeout(60000);
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it(`more than ${MAX_ANCHOR_LOGS} matching logs over the answers of one check are refused (exit 2, ERR_ANCHOR_RPC) before any block is asked for`, async () => {
+    const t = tempDir('anchor-logs-');
+    cleanups.push(async () => t.cleanup());
+    const gw = await Gateway.open(t.dir, { name: 'logs.test/a', gatewayKey, blockRecords: 2, blockSeconds: 0 });
+    await gw.record({ type: 'reading', body: { i: 0 } });
+    await gw.close();
+    // Ten answers of 10,001 logs (some 6 MB each, within the answer size limit), each log in a block of its own.
+    const perAnswer = MAX_ANCHOR_LOGS / 10 + 1;
+    const rpc = await chainWithLogs(10 * 20_000 - 1, (from, _to, origin) => Array.from({ length: perAnswer }, (_, i) => anchoredLog(origin, from + i, 0)), false);
+    cleanups.push(() => rpc.close());
+    const io = memoryIo();
+    const status = await main(['audit', t.dir, '--anchor', rpc.url, '--contract', CONTRACT, '--block-range', '20000'], io);
+    assert.equal(status, 2, io.out + io.err);
+    assert.match(io.err, new RegExp(`more than ${MAX_ANCHOR_LOGS} Anchored events of this origin .*--from-block.*\\(ERR_ANCHOR_RPC\\)\n$`));
+    assert.equal(rpc.getLogs.length, 10);
+    assert.deepEqual(rpc.getBlock, []);
+  });
+
+  it('only logs of the contract, the Anchored topic and the origin, in the range asked and not removed, count; each block is asked for once', async () => {
+    const origin = `0x${toHex(originHash('logs.test/a'))}`;
+    const other = `0x${'33'.repeat(32)}`;
+    const rpc = await chainWithLogs(20, () => [
+      anchoredLog(origin, 5, 0),
+      anchoredLog(origin, 5, 1),
+      anchoredLog(origin, 7, 3),
+      anchoredLog(other, 8, 0, { topics: [ANCHORED, other] }),
+      anchoredLog(origin, 9, 0, { address: `0x${'cd'.repeat(20)}` }),
+      anchoredLog(origin, 10, 0, { topics: [ANCHORED, origin, other] }),
+      anchoredLog(origin, 11, 0, { removed: true }),
+      anchoredLog(origin, 25, 0),
+    ]);
+    cleanups.push(() => rpc.close());
+    const provider = makeProvider(rpc.url, { chainId: 31337 });
+    try {
+      const { anchors, head } = await readChainAnchors(provider, CONTRACT, originHash('logs.test/a'), { blockRange: 100 });
+      assert.equal(head, 20);
+      assert.deepEqual(
+        anchors.map((a) => [a.blockNumber, a.logIndex, a.size, a.time]),
+        [
+          [5, 0, 500, 5000],
+          [5, 1, 501, 5000],
+          [7, 3, 703, 7000],
+        ],
+      );
+      assert.deepEqual(rpc.getLogs, [[0, 20]]);
+      assert.deepEqual(rpc.getBlock, [5, 7]);
+    } finally {
+      provider.destroy();
     }
   });
 });
