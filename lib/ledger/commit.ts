@@ -5,6 +5,7 @@
 import { sha256Into } from '../crypto/hash';
 import type { PrivateKey } from '../crypto/keys';
 import { CompactRange, leafHash } from '../merkle';
+import { MAX_BLOCK_BYTES } from './block-limits';
 import { GENESIS_PREV, makeBlock, type BlockInfo } from './blocks';
 import { blockKey, blockValue, HASH_SIZE, HEAD_KEY, headValue, MIN_STORED_LEVEL, nodeKey, nodeValue, recordKey, recordValue, summaryKey, summaryValue, type Head } from './layout';
 import type { LedgerRecord } from './record';
@@ -47,6 +48,8 @@ export interface Tip {
   last: BlockInfo | null;
   /** The records [head.blockFirst, head.size), summarised (never changed once in a tip: writes clone it). */
   open: SummaryBuilder;
+  /** The canonical bytes of those records, added up (a block is sealed before passing MAX_BLOCK_BYTES). */
+  openBytes: number;
 }
 
 export interface CommitSettings {
@@ -57,7 +60,7 @@ export interface CommitSettings {
 }
 
 /** The tip of an empty ledger. */
-export const emptyTip = (): Tip => ({ head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(), last: null, open: new SummaryBuilder(0) });
+export const emptyTip = (): Tip => ({ head: { size: 0, height: 0, blockFirst: 0 }, frontier: new CompactRange(), last: null, open: new SummaryBuilder(0), openBytes: 0 });
 
 /** Where the puts go: a LevelDB chained batch (much cheaper per put than an array batch). */
 export interface PutSink {
@@ -143,6 +146,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   const next: Head = { ...from.head };
   let last = from.last;
   let open = owned ? from.open : from.open.clone();
+  let openBytes = from.openBytes;
   const results: WriteResult[] = [];
   const receipts: Receipt[] = [];
   const leaves: Leaf[] = [];
@@ -169,6 +173,7 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     next.blockFirst = frontier.size;
     last = info;
     open = new SummaryBuilder(frontier.size);
+    openBytes = 0;
     blocks.push(info);
     return info;
   };
@@ -180,9 +185,13 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
     }
     const jobReceipts: Receipt[] = [];
     for (const { record, bytes, value } of job.records) {
+      // A replica holds a block's records at once and refuses one past MAX_BLOCK_BYTES by default:
+      // the open block is sealed first rather than let this record take it past (a record alone fits).
+      if (frontier.size > next.blockFirst && openBytes + bytes.length > MAX_BLOCK_BYTES) seal();
       const index = frontier.size;
       const leaf = value ? putRecordValue(sink, frontier, value, visitNode) : putRecord(sink, frontier, bytes, visitNode);
       open.add(record);
+      openBytes += bytes.length;
       leaves.push({ bytes, leaf });
       const receipt: Receipt = { index, leafHash: hex(leaf), time: record.time, block: next.height };
       jobReceipts.push(receipt);
@@ -193,5 +202,5 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   }
   next.size = frontier.size;
   if (head) headPut(sink, next);
-  return { tip: { head: next, frontier, last, open }, results, receipts, leaves, blocks };
+  return { tip: { head: next, frontier, last, open, openBytes }, results, receipts, leaves, blocks };
 }

@@ -3,6 +3,7 @@ export { Ledger, type LedgerOptions, type IndexQuery } from './store';
 export type { Receipt } from './commit';
 export type { StoredRecord } from './reads';
 export type { BlockHeader, BlockInfo } from './blocks';
+export { MAX_BLOCK_RECORDS, MAX_BLOCK_BYTES } from './block-limits';
 export { verifyProofBundle, PROOF_BUNDLE_FORMAT, type ProofBundle, type VerifiedBundle } from './bundle';
 export {
   verifyConsistencyBundle,

@@ -140,6 +140,10 @@ async function checkTail(db: Db, meta: Meta, verifier: NoteVerifier): Promise<Ti
   if ((await db.get(blockKey(height))) !== undefined) throw corrupt(`ledger holds block ${height} past its head`, { height });
   // The open block's summary, rebuilt from its records (fewer than a block's worth).
   const open = new SummaryBuilder(head.blockFirst);
-  for await (const r of scanRecords(db, head.blockFirst, size)) open.add(r.record);
-  return { head, frontier, last, open };
+  let openBytes = 0;
+  for await (const r of scanRecords(db, head.blockFirst, size)) {
+    open.add(r.record);
+    openBytes += r.bytes.length;
+  }
+  return { head, frontier, last, open, openBytes };
 }

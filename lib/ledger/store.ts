@@ -16,13 +16,17 @@ import { consistencyProof, inclusionProof, recordAndInclusionProof, rootAt } fro
 import { scanByTime, scanSummarised } from './query';
 import { readRecord, scanRecords, type StoredRecord } from './reads';
 import { checkTime, DEFAULT_MAX_RECORD_BYTES, recordValueFromInput, type LedgerRecord, type RecordInput } from './record';
+import { MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS } from './block-limits';
 
 export interface LedgerOptions {
   /** The ledger's name: checkpoint origin and note key name. Required when creating. */
   name?: string;
   /** The gateway's Ed25519 key that signs checkpoints. Required unless readOnly. */
   gatewayKey?: PrivateKey;
-  /** Seal a block once it holds this many records (default 1000). */
+  /**
+   * Seal a block once it holds this many records (default 1000, at most MAX_BLOCK_RECORDS: 65536).
+   * A block is also sealed before a record that would take its records past MAX_BLOCK_BYTES (64 MiB).
+   */
   blockRecords?: number;
   /** Seal a block this many seconds after its first record (default 60; 0 turns the timer off). */
   blockSeconds?: number;
@@ -66,13 +70,14 @@ interface Settings {
 
 function settingsFrom(opts: LedgerOptions): Settings {
   const blockRecords = opts.blockRecords ?? 1000;
-  if (!Number.isSafeInteger(blockRecords) || blockRecords < 1) throw invalid('blockRecords must be a positive integer');
+  if (!Number.isSafeInteger(blockRecords) || blockRecords < 1 || blockRecords > MAX_BLOCK_RECORDS)
+    throw invalid(`blockRecords must be a whole number of records from 1 to ${MAX_BLOCK_RECORDS} (a replica refuses a larger block), got ${String(blockRecords)}`);
   const blockSeconds = opts.blockSeconds ?? 60;
   if (typeof blockSeconds !== 'number' || !Number.isFinite(blockSeconds) || blockSeconds < 0 || blockSeconds > 2_000_000)
     throw invalid('blockSeconds must be a number of seconds between 0 (no timer) and 2000000');
   const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 16 || maxRecordBytes > 64 * 1024 * 1024)
-    throw invalid('maxRecordBytes must be an integer between 16 and 67108864');
+  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 16 || maxRecordBytes > MAX_BLOCK_BYTES)
+    throw invalid(`maxRecordBytes must be an integer between 16 and ${MAX_BLOCK_BYTES}`);
   const now = opts.now ?? Date.now;
   if (typeof now !== 'function') throw invalid('now must be a function returning ms since the epoch');
   return { blockRecords, blockMs: Math.round(blockSeconds * 1000), readOnly: opts.readOnly === true, maxRecordBytes, now };

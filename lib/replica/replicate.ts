@@ -7,6 +7,7 @@ import { openCheckpoint, type Checkpoint } from '../note/checkpoint';
 import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
+import { MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS } from '../ledger/block-limits';
 import { decodeMeta, type Meta } from '../ledger/layout';
 import { ledgerExists } from '../ledger/lock';
 import type { NoteVerifier } from '../note/note';
@@ -49,10 +50,11 @@ export interface ReplicatorOptions {
 /**
  * A block is written whole in one batch, so the copy holds all of its entries at once: a
  * signed block of millions of records (a stolen or broken gateway key) would exhaust memory.
- * 64 MiB fits the default 1000 records at the largest an entry bundle carries (65535 bytes).
+ * The defaults are the bounds a ledger keeps its blocks within (ledger/block-limits), so an
+ * honest origin's blocks always fit.
  */
-export const DEFAULT_MAX_BLOCK_RECORDS = 65536;
-export const DEFAULT_MAX_BLOCK_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_BLOCK_RECORDS = MAX_BLOCK_RECORDS;
+export const DEFAULT_MAX_BLOCK_BYTES = MAX_BLOCK_BYTES;
 
 export interface CatchUpResult extends ReplicaProgress {
   /** The origin's checkpoint note this round ended at. */

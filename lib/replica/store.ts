@@ -158,7 +158,7 @@ export class ReplicaStore {
       await batch.close().catch(() => undefined);
       throw err;
     }
-    this.#tip = { head, frontier, last, open: new SummaryBuilder(head.size) };
+    this.#tip = { head, frontier, last, open: new SummaryBuilder(head.size), openBytes: 0 };
   }
 
   async close(): Promise<void> {

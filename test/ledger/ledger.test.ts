@@ -11,7 +11,8 @@ import { generateKey, keyToDid } from '../../lib/crypto';
 import { isLedgerError, type ErrorCode } from '../../lib/errors';
 import { sha256 } from '../../lib/crypto/hash';
 import { referenceCrc32 } from '../support/crc32-reference';
-import { Ledger, verifyProofBundle, type BlockInfo, type Receipt, type RecordInput } from '../../lib/ledger';
+import { Ledger, MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS, verifyProofBundle, type BlockInfo, type Receipt, type RecordInput } from '../../lib/ledger';
+import { writeKeyFile } from '../../lib/crypto/keyfile';
 import * as merkle from '../../lib/merkle';
 import { collect, deviceA, deviceB, gatewayKey, recomputeRoot, tempDir } from '../support/ledger';
 import { projectRoot } from '../support/paths';
@@ -324,6 +325,55 @@ describe('Ledger', function () {
       const again = await Ledger.open(ledger.dir, { readOnly: true });
       assert.equal(again.height, 2);
       await again.close();
+    });
+
+    it(`blockRecords is a whole number from 1 to MAX_BLOCK_RECORDS (${MAX_BLOCK_RECORDS}, what a replica takes by default)`, async () => {
+      for (const blockRecords of [0, -1, 1.5, MAX_BLOCK_RECORDS + 1, Number.MAX_SAFE_INTEGER]) {
+        const dir = fresh();
+        await rejects(Ledger.open(dir, { name: NAME, gatewayKey, blockRecords }), 'ERR_INVALID_ARGUMENT', new RegExp(`blockRecords .* from 1 to ${MAX_BLOCK_RECORDS}`));
+        assert.equal(fs.existsSync(dir), false);
+      }
+      await (await Ledger.open(fresh(), { name: NAME, gatewayKey, blockRecords: MAX_BLOCK_RECORDS })).close();
+    });
+
+    it('seals the open block before a record that would take its records past MAX_BLOCK_BYTES, also after a restart', async () => {
+      const dir = fresh();
+      const keyFile = path.join(tmp.dir, `key-${n++}.json`);
+      writeKeyFile(keyFile, gatewayKey);
+      const T = 1765000000000;
+      // The record's map without its body text, plus the 5-byte head of a text of 64 KiB or more.
+      const fixed = encodeCbor({ v: 1, type: 'note', time: T, body: '' }).length - 1 + 5;
+      const note = (bytes: number): RecordInput => ({ type: 'note', time: T, body: 'x'.repeat(bytes - fixed) });
+      const opts = { name: NAME, blockRecords: 1000, blockSeconds: 0, maxRecordBytes: MAX_BLOCK_BYTES };
+      const first = 40 * 1024 * 1024;
+      // Another process appends the first record and exits without closing (no seal): the
+      // open block's bytes must be rebuilt from its records when the ledger opens again.
+      const script = `
+        const { Ledger } = require(${JSON.stringify(path.join(projectRoot, 'dist', 'lib', 'ledger'))});
+        const { readPrivateKeyFile } = require(${JSON.stringify(path.join(projectRoot, 'dist', 'lib', 'crypto', 'keyfile'))});
+        Ledger.open(${JSON.stringify(dir)}, { ...${JSON.stringify(opts)}, gatewayKey: readPrivateKeyFile(${JSON.stringify(keyFile)}) })
+          .then((l) => l.append({ type: 'note', time: ${T}, body: 'x'.repeat(${first - fixed}) }))
+          .then((r) => { console.log('APPENDED ' + r.block); process.exit(0); }, (e) => { console.log(e.code + ' ' + e.message); process.exit(1); });`;
+      const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+      assert.equal(child.stdout.trim(), 'APPENDED 0', child.stderr);
+      const ledger = await Ledger.open(dir, { ...opts, gatewayKey });
+      try {
+        assert.deepEqual([ledger.size, ledger.height, ledger.pending], [1, 0, 1]);
+        // Exactly MAX_BLOCK_BYTES: still one block.
+        const [fill] = await ledger.appendMany([note(MAX_BLOCK_BYTES - first)]);
+        assert.equal(fill?.block, 0);
+        assert.equal(ledger.height, 0);
+        // One byte more would pass it: the block is sealed first, the record opens the next one.
+        const small = await ledger.append(note(fixed + 1));
+        assert.deepEqual([small.index, small.block, ledger.height, ledger.pending], [2, 1, 1, 1]);
+        const block = await ledger.block(0);
+        assert.deepEqual([block.header.first, block.header.size], [0, 2]);
+        let bytes = 0;
+        for await (const r of ledger.range(0, 2)) bytes += r.bytes.length;
+        assert.equal(bytes, MAX_BLOCK_BYTES);
+      } finally {
+        await ledger.close();
+      }
     });
 
     it('appends issued before close() are written and sealed', async () => {

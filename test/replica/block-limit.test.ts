@@ -4,9 +4,12 @@ import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { Ledger } from '../../lib/ledger';
+import { encodeRecord, Ledger, MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS, type LedgerRecord, type RecordInput, type StoredRecord } from '../../lib/ledger';
+import { emptyTip, planWrite } from '../../lib/ledger/commit';
+import { encodeCbor } from '../../lib/encoding/codec';
+import { openRawDb } from '../support/raw-db';
 import { DEFAULT_MAX_BLOCK_RECORDS, httpTileFetch, Replicator, type ReplicatorOptions } from '../../lib/replica';
-import { decodeEntryBundle, encodeEntryBundle } from '../../lib/tiles/content';
+import { decodeEntryBundle, encodeEntryBundle, MAX_ENTRY_BYTES } from '../../lib/tiles/content';
 import { tempDir } from '../support/ledger';
 import { startTileServer, type TileServer } from '../support/tile-server';
 
@@ -20,6 +23,12 @@ const NAME = 'block-limit.test';
 async function appendNotes(ledger: Ledger, count: number, chunk = 500): Promise<void> {
   for (let i = 0; i < count; i += chunk) await ledger.appendMany(Array.from({ length: Math.min(chunk, count - i) }, (_, j) => ({ type: 'note', body: { n: i + j } })));
   await ledger.seal();
+}
+
+async function collectRange(ledger: Ledger, from: number, to: number): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
+  for await (const r of ledger.range(from, to)) out.push(r);
+  return out;
 }
 
 /** The error a promise rejects with (the test fails when it resolves). */
@@ -130,9 +139,25 @@ describe('replica: a block larger than the limits is refused', function () {
   });
 
   it(`by default, a block of more than ${DEFAULT_MAX_BLOCK_RECORDS} records is refused`, async () => {
-    const big = await open(path.join(tmp.dir, 'gateway-big'), DEFAULT_MAX_BLOCK_RECORDS + 1);
-    await appendNotes(big, DEFAULT_MAX_BLOCK_RECORDS + 1, 4096);
-    assert.equal(big.height, 1);
+    // A ledger seals at MAX_BLOCK_RECORDS at most (blockRecords): only the gateway key, outside
+    // the Ledger, signs a larger block.
+    const dir = path.join(tmp.dir, 'gateway-big');
+    await (await open(dir, 1)).close();
+    const db = await openRawDb(dir);
+    try {
+      const time = 1765000000000;
+      const records = Array.from({ length: DEFAULT_MAX_BLOCK_RECORDS + 1 }, (_, i) => {
+        const record: LedgerRecord = { v: 1, type: 'note', time, body: { n: i } };
+        return { record, bytes: encodeRecord(record) };
+      });
+      const batch = db.batch();
+      planWrite(emptyTip(), [{ kind: 'append', records }], { name: NAME, key, blockRecords: DEFAULT_MAX_BLOCK_RECORDS + 1, now: () => time }, batch);
+      await batch.write({ sync: true });
+    } finally {
+      await db.close();
+    }
+    const big = await Ledger.open(dir, { readOnly: true });
+    assert.deepEqual([big.size, big.height], [DEFAULT_MAX_BLOCK_RECORDS + 1, 1]);
     server.ledger = big;
     server.requests.length = 0;
     try {
@@ -145,6 +170,33 @@ describe('replica: a block larger than the limits is refused', function () {
     } finally {
       server.ledger = gateway;
       await big.close();
+    }
+  });
+
+  it('an honest ledger at the largest Block size, with records as large as a tile carries, is copied with the default limits', async () => {
+    // The ledger seals a block before its records would pass the replica's default byte bound.
+    const honest = await open(path.join(tmp.dir, 'gateway-largest'), MAX_BLOCK_RECORDS);
+    const T = 1765000000000;
+    const fixed = encodeCbor({ v: 1, type: 'note', time: T, body: '' }).length - 1 + 3;
+    const note = (): RecordInput => ({ type: 'note', time: T, body: 'x'.repeat(MAX_ENTRY_BYTES - fixed) });
+    const count = Math.floor(MAX_BLOCK_BYTES / MAX_ENTRY_BYTES) + 10;
+    for (let i = 0; i < count; i += 64) await honest.appendMany(Array.from({ length: Math.min(64, count - i) }, note));
+    await honest.seal();
+    const [first] = await collectRange(honest, 0, 1);
+    assert.equal(first?.bytes.length, MAX_ENTRY_BYTES);
+    server.ledger = honest;
+    try {
+      const r = await replicator();
+      assert.equal((await r.catchUp()).size, count);
+      await r.close();
+      const report = await auditLedger(r.store.dir, { trustedKey: did, workers: 0 });
+      assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+      // The first block took as many records as fit MAX_BLOCK_BYTES, the next one the rest.
+      assert.equal(honest.height, 2);
+      assert.equal((await honest.block(0)).header.size, Math.floor(MAX_BLOCK_BYTES / MAX_ENTRY_BYTES));
+    } finally {
+      server.ledger = gateway;
+      await honest.close();
     }
   });
 });

@@ -1,4 +1,5 @@
 // The Ledger config node's editor: its settings, and what the deployed ledger reports.
+import { MAX_BLOCK_RECORDS } from '../../../lib/ledger/block-limits';
 import { check, showMessage, textOf, wholeNumber, xhrError } from '../shared/validators';
 
 interface ConfigProps {
@@ -30,7 +31,7 @@ RED.nodes.registerType<ConfigProps>('iot-ledger-config', {
   defaults: {
     ledgerName: { value: 'coldroom', required: true, validate: check((v) => NAME_PATTERN.test(String(v)), 'iot-ledger-config.errors.ledgerName') },
     dir: { value: '', required: false },
-    blockRecords: { value: 1000, required: true, validate: wholeNumber(1, Number.MAX_SAFE_INTEGER, 'iot-ledger-config.errors.blockRecords') },
+    blockRecords: { value: 1000, required: true, validate: wholeNumber(1, MAX_BLOCK_RECORDS, 'iot-ledger-config.errors.blockRecords') },
     blockSeconds: { value: 60, required: true, validate: wholeNumber(1, 2000000, 'iot-ledger-config.errors.blockSeconds') },
     witnesses: { value: '' },
     quorum: {
@@ -63,7 +64,7 @@ RED.nodes.registerType<ConfigProps>('iot-ledger-config', {
     // Properties missing from older flows: show the defaults the runtime uses.
     if (node.blockRecords === undefined) $('#node-config-input-blockRecords').val(1000);
     if (node.blockSeconds === undefined) $('#node-config-input-blockSeconds').val(60);
-    $('#node-config-input-blockRecords').spinner({ min: 1 });
+    $('#node-config-input-blockRecords').spinner({ min: 1, max: MAX_BLOCK_RECORDS });
     $('#node-config-input-blockSeconds').spinner({ min: 1, max: 2000000 });
     $('#node-config-input-ledgerName')
       .on('change keyup', function () {
