@@ -67,6 +67,14 @@ export interface CatchUpResult extends ReplicaProgress {
 const WRITE_RECORDS = 8192;
 const WRITE_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Block bundles (of 256 blocks) fetched and opened before their entries are copied: a window
+ * holds at most 32 bundles (8192 blocks, as many as a write's records) or the bundles that reach
+ * 16 MiB of block values, whichever is less (a bundle is fetched whole, at most 64 MiB).
+ */
+const WINDOW_BUNDLES = 32;
+const WINDOW_BYTES = 16 * 1024 * 1024;
+
 const utf8 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 
 function originError(message: string): LedgerError {
@@ -190,12 +198,7 @@ export class Replicator {
       }
     }
     this.target = cp.size;
-    const blocks = await this.#blocksUpTo(cp, note);
-    // A block's record count is signed: one over the limit is refused before its entries are fetched.
-    const over = blocks.findIndex((b) => recordsOf(b) > this.#limits.records);
-    await this.#copy(cp, over < 0 ? blocks : blocks.slice(0, over));
-    const big = blocks[over];
-    if (big) throw tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
+    await this.#copyUpTo(cp, note);
     return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: this.store.size - startSize };
   }
 
@@ -219,40 +222,69 @@ export class Replicator {
     throw low;
   }
 
-  /** The origin's blocks after ours, up to the one of checkpoint `cp`, each verified; ours checked unchanged. */
-  async #blocksUpTo(cp: Checkpoint, note: string): Promise<OriginBlock[]> {
+  /**
+   * Copies the origin's blocks after ours up to the one of checkpoint `cp`, and their entries, a
+   * window of block bundles at a time (WINDOW_BUNDLES, WINDOW_BYTES): a long history of small
+   * blocks (or millions of one-record blocks a stolen key signed) is never held at once. Each
+   * block is opened (header hash, checkpoint signature) as its bundle arrives, ours must come
+   * back unchanged (else a fork), and the store checks the chain and each block's root against
+   * its entries; the copy must end at the checkpoint, with its root (else a fork). Blocks written
+   * before a check fails are verified blocks the gateway signed, as a copy that stopped there holds.
+   */
+  async #copyUpTo(cp: Checkpoint, note: string): Promise<void> {
     const head = JSON.parse(utf8(await this.#fetch(HEAD_PATH))) as { height?: unknown };
     const height = head.height;
     if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) throw originError('the origin head is malformed');
     if (height < this.store.height) await this.#lowHead(height);
     const from = Math.max(0, this.store.height - 1);
-    const out: OriginBlock[] = [];
-    for (let index = Math.floor(from / TILE_WIDTH); index * TILE_WIDTH < height; index++) {
+    const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);
+    const ownLast = this.store.height - 1;
+    let window: OriginBlock[] = [];
+    let bundles = 0;
+    let bytes = 0;
+    /** Entries fetched past the last block copied so far (the rest of its entry bundle). */
+    let carry: Uint8Array[] = [];
+    const copyWindow = async (): Promise<void> => {
+      const blocks = window;
+      window = [];
+      bundles = 0;
+      bytes = 0;
+      // A block's record count is signed: one over the limit is refused before its entries are fetched.
+      const over = blocks.findIndex((b) => recordsOf(b) > this.#limits.records);
+      carry = await this.#copy(cp, tiles, over < 0 ? blocks : blocks.slice(0, over), carry);
+      const big = blocks[over];
+      if (big) throw tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
+    };
+    let end = false;
+    for (let index = Math.floor(from / TILE_WIDTH); !end && index * TILE_WIDTH < height; index++) {
       const width = tileWidth(height, 0, index);
-      const raws = decodeBlockBundle(await this.#fetch(tilePath({ kind: 'blocks', level: 0, index, width })), width);
+      const body = await this.#fetch(tilePath({ kind: 'blocks', level: 0, index, width }));
+      const raws = decodeBlockBundle(body, width);
       for (const [i, raw] of raws.entries()) {
         const h = index * TILE_WIDTH + i;
         if (h < from) continue;
         const info = this.store.openBlock(raw, h);
-        if (h === this.store.height - 1) {
+        if (h === ownLast) {
           const mine = await this.store.rawBlock(h);
           if (!mine || !bytesEqual(mine, raw))
             throw this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
           continue;
         }
-        if (info.header.size > cp.size) return this.#endAt(out, cp, note);
-        out.push({ raw, info });
+        if (info.header.size > cp.size) {
+          end = true;
+          break;
+        }
+        window.push({ raw, info });
       }
+      bundles++;
+      bytes += body.length;
+      if (bundles >= WINDOW_BUNDLES || bytes >= WINDOW_BYTES) await copyWindow();
     }
-    return this.#endAt(out, cp, note);
-  }
-
-  #endAt(blocks: OriginBlock[], cp: Checkpoint, note: string): OriginBlock[] {
-    const last = blocks[blocks.length - 1];
-    if (!last || last.info.header.size !== cp.size) throw originError(`no origin block ends at the checkpoint's size ${cp.size}`);
-    if (!bytesEqual(last.info.header.root, cp.root))
-      throw this.#evidence('fork', `the origin's block ${last.info.height} and its checkpoint sign different roots for ${cp.size} records`, note);
-    return blocks;
+    await copyWindow();
+    const last = this.store.last;
+    if (!last || last.header.size !== cp.size) throw originError(`no origin block ends at the checkpoint's size ${cp.size}`);
+    if (!bytesEqual(last.header.root, cp.root))
+      throw this.#evidence('fork', `the origin's block ${last.height} and its checkpoint sign different roots for ${cp.size} records`, note);
   }
 
   /** The entries of bundle `index` of the tree of checkpoint `cp`, as served (not yet verified). */
@@ -263,19 +295,22 @@ export class Replicator {
   }
 
   /**
-   * Fetches the entries after ours up to the end of `blocks` and writes them block by block.
-   * Every entry is verified by the tree the store rebuilds from them: each block's signed root
-   * must be its root, and the last block's root is the checkpoint's (#endAt). The level-0 hash
-   * tiles would check the same entries again, so they are fetched only when a group of blocks
-   * does not match its entries, to tell a bad entry (ERR_REPLICA_BAD_TILE) from a fork; or when
-   * a block's entries pass maxBlockBytes, to tell changed entries from the origin's block.
+   * Fetches the entries after ours up to the end of `blocks` and writes them block by block;
+   * `carry` holds the entries already fetched from ours on (the rest of the entry bundle the
+   * previous window ended in), and what this one fetched past its last block is returned, so no
+   * bundle is fetched twice. Every entry is verified by the tree the store rebuilds from them:
+   * each block's signed root must be its root, and the last block's root is the checkpoint's
+   * (#copyUpTo). The level-0 hash tiles would check the same entries again, so they are fetched
+   * only when a group of blocks does not match its entries, to tell a bad entry
+   * (ERR_REPLICA_BAD_TILE) from a fork; or when a block's entries pass maxBlockBytes, to tell
+   * changed entries from the origin's block.
    */
-  async #copy(cp: Checkpoint, blocks: OriginBlock[]): Promise<void> {
+  async #copy(cp: Checkpoint, tiles: TileVerifier, blocks: OriginBlock[], carry: Uint8Array[]): Promise<Uint8Array[]> {
     const until = blocks[blocks.length - 1]?.info.header.size;
-    if (until === undefined) return;
-    const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);
-    const first = Math.floor(this.store.size / TILE_WIDTH);
-    const last = Math.ceil(until / TILE_WIDTH);
+    if (until === undefined) return carry;
+    const have = this.store.size + carry.length;
+    const first = Math.floor(have / TILE_WIDTH);
+    const last = have >= until ? first : Math.ceil(until / TILE_WIDTH);
     const inflight: Promise<Uint8Array[]>[] = [];
     let next = first;
     const fill = (): void => {
@@ -334,11 +369,8 @@ export class Replicator {
       }
       return -1;
     };
-    fill();
-    for (let index = first; index < last; index++) {
-      const entries = await (inflight.shift() as Promise<Uint8Array[]>);
-      fill();
-      const over = hold(entries.slice(Math.max(0, pendingFrom + pending.length - index * TILE_WIDTH)));
+    const take = async (entries: Uint8Array[]): Promise<void> => {
+      const over = hold(entries);
       const block = blocks[over];
       if (block) {
         await flush(true, over);
@@ -347,12 +379,20 @@ export class Replicator {
         throw tooLarge(block, `more than ${this.#limits.bytes} bytes of records`, { max: this.#limits.bytes });
       }
       if (pending.length >= WRITE_RECORDS || pendingBytes >= WRITE_BYTES) await flush(false);
+    };
+    await take(carry);
+    fill();
+    for (let index = first; index < last; index++) {
+      const entries = await (inflight.shift() as Promise<Uint8Array[]>);
+      fill();
+      await take(entries.slice(Math.max(0, pendingFrom + pending.length - index * TILE_WIDTH)));
     }
     for (let block = blocks[b]; block; block = blocks[b]) {
       const before = b;
       await flush(true);
       if (b === before) throw originError(`entries for block ${block.info.height} are missing`);
     }
+    return pending;
   }
 
   close(): Promise<void> {
