@@ -11,6 +11,7 @@ import { configText } from './lib/config-text';
 function statusOf(t: Translate, v: FollowerView): ReturnType<typeof status.ok> {
   if (v.state === 'stopped-fork') return status.error(t('iot-ledger-replica.status.fork'));
   if (v.state === 'stopped-rollback') return status.error(t('iot-ledger-replica.status.rollback'));
+  if (v.state === 'stopped-block-too-large') return status.error(t('iot-ledger-replica.status.tooLarge'));
   const text = t('iot-ledger-replica.status.lag', { count: formatCount(v.size), lag: formatCount(v.lag) });
   if (v.state === 'retrying') return status.warn(`${text} · ${v.error?.code ?? t('iot-ledger-replica.status.retrying')}`);
   if (v.state === 'starting') return status.waiting(t('iot-ledger-replica.status.connecting'));

@@ -34,7 +34,8 @@ function pause(ms: number, stop: { signal: AbortSignal }): Promise<void> {
 
 /**
  * One catch-up (or, with --follow, one every --interval seconds until SIGINT/SIGTERM).
- * Exit 0 done, 1 fork or rollback detected (evidence kept), 2 usage or I/O error.
+ * Exit 0 done, 1 fork or rollback detected (evidence kept), 2 usage or I/O error, or (also
+ * with --follow, which does not retry it) a block larger than the replica takes.
  */
 export async function replicate(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['follow']);
@@ -74,7 +75,8 @@ export async function replicate(argv: string[], io: CliIo): Promise<number> {
           io.stderr(`iot-ledger replicate: ${err.message} (${err.code})\n`);
           return 1;
         }
-        if (args.flags.follow !== true) throw err;
+        // A block past the limits is signed and will not change: following would download it to refuse it again.
+        if (args.flags.follow !== true || isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE')) throw err;
         io.stderr(`iot-ledger replicate: ${err instanceof Error ? err.message : String(err)}${isLedgerError(err) ? ` (${err.code})` : ''}; retrying\n`);
       }
       if (args.flags.follow === true && !stop.signal.aborted) await pause(interval * 1000, stop);

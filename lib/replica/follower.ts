@@ -1,6 +1,8 @@
 // Following an origin: a catch-up every interval (and on demand), one at a time, with the
 // state a status line or sidebar shows. Fetch failures are retried next round; a fork or
-// rollback stops following (the copy stays at its last verified block, the evidence is kept).
+// rollback stops following (the copy stays at its last verified block, the evidence is kept),
+// and so does a block larger than the replica's limits: it is signed and will not change, so
+// each round would only download it to refuse it again (up to maxBlockBytes).
 import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import type { HttpFetchOptions } from './http';
@@ -17,7 +19,7 @@ export interface FollowerOptions extends HttpFetchOptions, MqttFetchOptions, Pic
   policy?: CheckpointPolicy;
 }
 
-export type FollowerState = 'starting' | 'following' | 'retrying' | 'stopped-fork' | 'stopped-rollback' | 'closed';
+export type FollowerState = 'starting' | 'following' | 'retrying' | 'stopped-fork' | 'stopped-rollback' | 'stopped-block-too-large' | 'closed';
 
 export interface FollowerView {
   url: string;
@@ -133,6 +135,7 @@ export class ReplicaFollower extends EventEmitter {
       this.#error = e;
       if (e.code === 'ERR_REPLICA_FORK') this.#state = 'stopped-fork';
       else if (e.code === 'ERR_REPLICA_ROLLBACK') this.#state = 'stopped-rollback';
+      else if (e.code === 'ERR_REPLICA_BLOCK_TOO_LARGE') this.#state = 'stopped-block-too-large';
       else if ((this.#state as FollowerState) !== 'closed') this.#state = 'retrying';
       this.emit('failure', e);
       this.emit('progress', this.view());

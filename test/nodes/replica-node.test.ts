@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { Ledger } from '../../lib/ledger';
+import { Ledger, MAX_BLOCK_RECORDS } from '../../lib/ledger';
+import { ledgerOfOneBlock } from '../support/oversized-block';
 import { sidebarHandler } from '../../nodes/lib/sidebar-routes';
 import { tempDir } from '../support/ledger';
 import { startTileServer, type TileServer } from '../support/tile-server';
@@ -71,6 +72,33 @@ describe('Replica node', function () {
     const report = await auditLedger(dir, { trustedKey: keyToDid(key), workers: 0 });
     assert.equal(report.clean, true);
     assert.equal(report.size, 200);
+  });
+
+  it('stops at a block larger than a replica takes: status says so, Catch gets ERR_REPLICA_BLOCK_TOO_LARGE, an input fetches nothing again', async () => {
+    const dir = path.join(tmp.dir, 'copy-of-big');
+    const big = await ledgerOfOneBlock(path.join(tmp.dir, 'gw-big'), 'replica.node', key, MAX_BLOCK_RECORDS + 1);
+    server.ledger = big;
+    try {
+      await helper.load(packNodes(), flow(dir));
+      const replica = helper.getNode('replica');
+      const statuses: { fill?: string; text?: string }[] = [];
+      replica.on('call:status', (call: never) => statuses.push((call as { args: { fill?: string; text?: string }[] }).args[0]));
+      const caught = await nextMessage<{ error: { code?: string }; payload: View }>(helper.getNode('caught'));
+      assert.equal(caught.error.code, 'ERR_REPLICA_BLOCK_TOO_LARGE');
+      assert.equal(caught.payload.state, 'stopped-block-too-large');
+      await new Promise((r) => setImmediate(r));
+      assert.equal(statuses[statuses.length - 1]?.fill, 'red');
+      assert.match(statuses[statuses.length - 1]?.text ?? '', /larger than a replica takes/);
+      server.requests.length = 0;
+      const again = nextMessage<{ error: { code?: string } }>(helper.getNode('caught'));
+      replica.receive({ payload: 'now' });
+      assert.equal((await again).error.code, 'ERR_REPLICA_BLOCK_TOO_LARGE');
+      assert.deepEqual(server.requests, [], 'nothing fetched again');
+    } finally {
+      server.ledger = gateway;
+      await helper.unload();
+      await big.close();
+    }
   });
 
   it('reports a rollback through Catch with ERR_REPLICA_ROLLBACK and keeps the evidence', async () => {

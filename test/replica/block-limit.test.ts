@@ -1,16 +1,17 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { encodeRecord, Ledger, MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS, type LedgerRecord, type RecordInput, type StoredRecord } from '../../lib/ledger';
-import { emptyTip, planWrite } from '../../lib/ledger/commit';
+import { Ledger, MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS, type RecordInput, type StoredRecord } from '../../lib/ledger';
 import { encodeCbor } from '../../lib/encoding/codec';
-import { openRawDb } from '../support/raw-db';
-import { DEFAULT_MAX_BLOCK_RECORDS, httpTileFetch, Replicator, type ReplicatorOptions } from '../../lib/replica';
+import { ledgerOfOneBlock } from '../support/oversized-block';
+import { DEFAULT_MAX_BLOCK_RECORDS, httpTileFetch, ReplicaFollower, Replicator, type ReplicatorOptions } from '../../lib/replica';
 import { decodeEntryBundle, encodeEntryBundle, MAX_ENTRY_BYTES } from '../../lib/tiles/content';
 import { tempDir } from '../support/ledger';
+import { projectRoot } from '../support/paths';
 import { startTileServer, type TileServer } from '../support/tile-server';
 
 // A replica writes a block in one batch, so it holds all of the block's entries at once. A gateway
@@ -23,6 +24,23 @@ const NAME = 'block-limit.test';
 async function appendNotes(ledger: Ledger, count: number, chunk = 500): Promise<void> {
   for (let i = 0; i < count; i += chunk) await ledger.appendMany(Array.from({ length: Math.min(chunk, count - i) }, (_, j) => ({ type: 'note', body: { n: i + j } })));
   await ledger.seal();
+}
+
+/**
+ * The CLI in a child process (this one serves the tiles); killed after a minute so a follower
+ * that never stops fails the test instead of outliving it.
+ */
+function runCli(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'bin', 'iot-ledger.js'), ...args]);
+    const bound = setTimeout(() => child.kill('SIGKILL'), 60000);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => {
+      clearTimeout(bound);
+      resolve({ status, stderr });
+    });
+  });
 }
 
 async function collectRange(ledger: Ledger, from: number, to: number): Promise<StoredRecord[]> {
@@ -111,6 +129,33 @@ describe('replica: a block larger than the limits is refused', function () {
     await more.close();
   });
 
+  it('a follower stops at a block too large (signed, it will not change) instead of downloading it every round; started again with a larger limit, it copies it', async () => {
+    const dir = path.join(tmp.dir, `follower-${n++}`);
+    const follower = new ReplicaFollower({ url: server.url, dir, trustedKey: did, intervalSeconds: 3600, maxBlockBytes: bigBytes - 1 });
+    try {
+      server.requests.length = 0;
+      const err = await failure(follower.catchUp());
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(err));
+      assert.ok(server.requests.some((p) => p === 'tile/entries/002'), 'the block\'s entries were downloaded once');
+      const view = follower.view();
+      assert.deepEqual([view.state, view.error?.code, view.size, view.height], ['stopped-block-too-large', 'ERR_REPLICA_BLOCK_TOO_LARGE', 300, 3]);
+      server.requests.length = 0;
+      const again = await failure(follower.catchUp());
+      assert.ok(isLedgerError(again, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(again));
+      assert.deepEqual(server.requests, [], 'nothing fetched again');
+      assert.equal(follower.view().state, 'stopped-block-too-large');
+    } finally {
+      await follower.close();
+    }
+    const raised = new ReplicaFollower({ url: server.url, dir, trustedKey: did, intervalSeconds: 3600, maxBlockBytes: bigBytes });
+    try {
+      assert.equal((await raised.catchUp()).size, 1000);
+      assert.equal(raised.view().state, 'following');
+    } finally {
+      await raised.close();
+    }
+  });
+
   it('entries a server made longer are a bad tile, not a block too large', async () => {
     const honest = httpTileFetch(server.url);
     const padding = async (p: string): Promise<Uint8Array> => {
@@ -141,22 +186,7 @@ describe('replica: a block larger than the limits is refused', function () {
   it(`by default, a block of more than ${DEFAULT_MAX_BLOCK_RECORDS} records is refused`, async () => {
     // A ledger seals at MAX_BLOCK_RECORDS at most (blockRecords): only the gateway key, outside
     // the Ledger, signs a larger block.
-    const dir = path.join(tmp.dir, 'gateway-big');
-    await (await open(dir, 1)).close();
-    const db = await openRawDb(dir);
-    try {
-      const time = 1765000000000;
-      const records = Array.from({ length: DEFAULT_MAX_BLOCK_RECORDS + 1 }, (_, i) => {
-        const record: LedgerRecord = { v: 1, type: 'note', time, body: { n: i } };
-        return { record, bytes: encodeRecord(record) };
-      });
-      const batch = db.batch();
-      planWrite(emptyTip(), [{ kind: 'append', records }], { name: NAME, key, blockRecords: DEFAULT_MAX_BLOCK_RECORDS + 1, now: () => time }, batch);
-      await batch.write({ sync: true });
-    } finally {
-      await db.close();
-    }
-    const big = await Ledger.open(dir, { readOnly: true });
+    const big = await ledgerOfOneBlock(path.join(tmp.dir, 'gateway-big'), NAME, key, DEFAULT_MAX_BLOCK_RECORDS + 1);
     assert.deepEqual([big.size, big.height], [DEFAULT_MAX_BLOCK_RECORDS + 1, 1]);
     server.ledger = big;
     server.requests.length = 0;
@@ -167,6 +197,11 @@ describe('replica: a block larger than the limits is refused', function () {
       assert.ok(isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(err));
       assert.deepEqual(err.details, { height: 0, records: DEFAULT_MAX_BLOCK_RECORDS + 1, max: DEFAULT_MAX_BLOCK_RECORDS });
       assert.deepEqual(server.requests.filter((p) => p.startsWith('tile/entries/')), []);
+      // `replicate --follow` does not retry it (it is signed and will not change): exit 2.
+      const follow = await runCli(['replicate', server.url, path.join(tmp.dir, `cli-${n++}`), '--key', did, '--follow', '--interval', '0.2']);
+      assert.equal(follow.status, 2, follow.stderr);
+      assert.match(follow.stderr, /ERR_REPLICA_BLOCK_TOO_LARGE/);
+      assert.doesNotMatch(follow.stderr, /retrying/);
     } finally {
       server.ledger = gateway;
       await big.close();
