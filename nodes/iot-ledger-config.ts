@@ -16,6 +16,7 @@ type MqttClient = mqtt.MqttClient;
 import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
 import { configText } from './lib/config-text';
 import { describeStorage } from '../lib/storage/open';
+import { MAX_BLOCK_RECORDS } from '../lib/ledger/block-limits';
 
 export = function register(RED: RED): void {
   mountTileRoutes(RED.httpNode);
@@ -26,7 +27,12 @@ export = function register(RED: RED): void {
     const paths = ledgerPaths(userDir, this.ledgerName, def.dir as string | undefined);
     this.dir = paths.dir;
     this.keyFile = paths.keyFile;
-    const blockRecords = Number(def.blockRecords) || 1000;
+    let blockRecords = Number(def.blockRecords) || 1000;
+    // A flow saved before the bound keeps recording, in smaller blocks, rather than stop at deploy.
+    if (Number.isSafeInteger(blockRecords) && blockRecords > MAX_BLOCK_RECORDS) {
+      this.warn(`ledger ${this.ledgerName}: Block size ${blockRecords} is more than ${MAX_BLOCK_RECORDS} records (what a replica takes); using ${MAX_BLOCK_RECORDS}`);
+      blockRecords = MAX_BLOCK_RECORDS;
+    }
     const blockSeconds = Number(def.blockSeconds) || 60;
     let endpoints: WitnessEndpoint[] = [];
     let quorum = 0;

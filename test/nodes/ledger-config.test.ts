@@ -1,8 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { isLedgerError } from '../../lib/errors';
 import { MAX_BLOCK_RECORDS } from '../../lib/ledger';
-import { ledgerExists } from '../../lib/ledger/lock';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tempDir } from '../support/ledger';
 import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
@@ -20,20 +18,16 @@ describe('Ledger config: Block size', function () {
   });
   afterEach(() => helper.unload());
 
-  it(`a Block size above ${MAX_BLOCK_RECORDS} (more than a replica takes) is refused with ERR_INVALID_ARGUMENT naming the range`, async () => {
+  it(`a Block size above ${MAX_BLOCK_RECORDS} (more than a replica takes), saved in an older flow, records in blocks of ${MAX_BLOCK_RECORDS} with a warning`, async () => {
     const dir = path.join(tmp.dir, 'too-large');
     await helper.load(packNodes(), [ledgerNode('ledger', { dir, blockRecords: MAX_BLOCK_RECORDS + 1 })]);
-    const config = helper.getNode('ledger') as unknown as LedgerConfigNode & { error: (m: unknown) => void };
-    const logged: string[] = [];
-    config.error = (m: unknown) => void logged.push(String(m));
-    await assert.rejects(config.gateway(), (err: unknown) => {
-      assert.ok(isLedgerError(err, 'ERR_INVALID_ARGUMENT'), String(err));
-      assert.match(err.message, new RegExp(`blockRecords .*from 1 to ${MAX_BLOCK_RECORDS}`));
-      return true;
-    });
-    assert.equal(ledgerExists(dir), false, 'no ledger created');
-    assert.equal(logged.length, 1);
-    assert.match(logged[0] ?? '', new RegExp(`from 1 to ${MAX_BLOCK_RECORDS}`));
+    const config = helper.getNode('ledger') as unknown as LedgerConfigNode;
+    const warned = (config as unknown as { warn: { args: unknown[][] } }).warn.args.map((a) => String(a[0]));
+    assert.ok(warned.some((w) => w.includes(`more than ${MAX_BLOCK_RECORDS}`)), `warnings: ${warned.join(' | ')}`);
+    const gw = await config.gateway();
+    const receipts = await gw.ledger.appendMany(Array.from({ length: MAX_BLOCK_RECORDS + 1 }, (_, i) => ({ type: 'note', body: { i } })));
+    assert.equal(receipts[MAX_BLOCK_RECORDS - 1]?.block, 0);
+    assert.equal(receipts[MAX_BLOCK_RECORDS]?.block, 1, 'the block was sealed at the bound');
   });
 
   it(`a Block size of ${MAX_BLOCK_RECORDS} opens`, async () => {
