@@ -7,6 +7,8 @@ import type { Gateway } from '../../lib/gateway';
 
 export const TILES_MOUNT = '/iot-ledger/tiles';
 
+const BAD_PATH = 'ERR_INVALID_ARGUMENT: the path is not percent-encoded UTF-8\n';
+
 const published = new Map<string, () => Promise<Gateway>>();
 
 interface HttpNodeApp {
@@ -21,7 +23,14 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
   mountedOn.add(app);
   app.use(TILES_MOUNT, (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    const rel = decodeURIComponent(req.path ?? new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+    let rel: string;
+    try {
+      rel = decodeURIComponent(req.path ?? new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+    } catch {
+      // Thrown on to Express, a URIError became a 500 with its stack trace in the body (and the log).
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(BAD_PATH);
+      return;
+    }
     // Ledger names may hold '/': the longest published name that prefixes the path wins.
     let name: string | undefined;
     for (const n of published.keys()) if (rel.startsWith(`${n}/`) && (!name || n.length > name.length)) name = n;
