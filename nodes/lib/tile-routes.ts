@@ -2,7 +2,7 @@
 // httpNodeCors and httpNodeMiddleware apply): GET <httpNodeRoot>/iot-ledger/tiles/<ledger>/<path>.
 // One route for the runtime; Ledger config nodes that publish register their ledger by name.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { answerTileRequest } from '../../lib/tiles/http';
+import { answerTileRequest, TileRequestGate } from '../../lib/tiles/http';
 import type { Gateway } from '../../lib/gateway';
 
 export const TILES_MOUNT = '/iot-ledger/tiles';
@@ -10,6 +10,9 @@ export const TILES_MOUNT = '/iot-ledger/tiles';
 const BAD_PATH = 'ERR_INVALID_ARGUMENT: the path is not percent-encoded UTF-8\n';
 
 const published = new Map<string, () => Promise<Gateway>>();
+
+/** One gate for every ledger the runtime publishes: what is answered at once, what waits (stats and limits for tests). */
+export const tileRequests = new TileRequestGate();
 
 interface HttpNodeApp {
   use(path: string, handler: (req: IncomingMessage & { path?: string; method?: string }, res: ServerResponse, next: () => void) => void): void;
@@ -37,9 +40,11 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
     if (!name) return next();
     const open = published.get(name) as () => Promise<Gateway>;
     const path = rel.slice(name.length + 1);
-    open().then(
-      (gw) => answerTileRequest(gw.ledger, path, req, res),
-      () => answerTileRequest(null, path, req, res),
+    tileRequests.admit(res, () =>
+      open().then(
+        (gw) => answerTileRequest(gw.ledger, path, req, res),
+        () => answerTileRequest(null, path, req, res),
+      ),
     );
   });
 }

@@ -1,7 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { MAX_ACTIVE_TILE_REQUESTS, MAX_WAITING_TILE_REQUESTS } from '../../lib/tiles/http';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
+import { tileRequests } from '../../nodes/lib/tile-routes';
 import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 // The public tile server (RED.httpNode at /iot-ledger/tiles/<ledger>/) under hostile requests.
@@ -26,6 +29,32 @@ function request(port: number, path: string, method = 'GET', headers: Record<str
   });
 }
 
+/**
+ * A client that asks for `path` and stops reading at the first bytes of the answer: a body
+ * larger than the socket buffers then stays unsent, its response open.
+ */
+function stall(port: number, path: string): Promise<{ socket: net.Socket; head: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n`));
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      resolve({ socket, head: chunk.subarray(0, 200).toString('latin1') });
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function until(what: string, test: () => boolean, ms = 20000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Entry bundle 000 holds 256 records of ~60 KB: a 15 MB body, far more than loopback socket buffers take. */
+const BIG_BUNDLE = '/iot-ledger/tiles/room/tile/entries/000';
+
 describe('Ledger config: the public tile server (HTTP)', function () {
   this.timeout(60000);
   let userDir: string;
@@ -39,7 +68,8 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
     await helper.load([...packNodes(), capture], [ledgerNode('ledger', { ledgerName: 'room', publishTiles: true, blockRecords: 1000 })]);
     const gw = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
-    await gw.ledger.appendMany(Array.from({ length: 300 }, (_, i) => ({ type: 'note', body: { i } })));
+    await gw.ledger.appendMany(Array.from({ length: 256 }, (_, i) => ({ type: 'note', body: { i, pad: 'x'.repeat(60000) } })));
+    await gw.ledger.appendMany(Array.from({ length: 44 }, (_, i) => ({ type: 'note', body: { i } })));
     await gw.ledger.seal();
     server = http.createServer(nodeApp);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -67,5 +97,70 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     const ok = await request(port, '/iot-ledger/tiles/room/checkpoint');
     assert.equal(ok.status, 200, 'the server goes on answering');
     assert.match(ok.body, /^room\n300\n/);
+  });
+
+  it(`answers at most ${MAX_ACTIVE_TILE_REQUESTS} requests at once, lets ${MAX_WAITING_TILE_REQUESTS} more wait their turn and refuses the rest with 503 and Retry-After`, async () => {
+    const before = { ...tileRequests.stats };
+    const stalled = await Promise.all(Array.from({ length: MAX_ACTIVE_TILE_REQUESTS }, () => stall(port, BIG_BUNDLE)));
+    const answers: Answer[] = [];
+    const flood = Array.from({ length: MAX_WAITING_TILE_REQUESTS + 36 }, () =>
+      request(port, '/iot-ledger/tiles/room/checkpoint').then((a) => {
+        answers.push(a);
+        return a;
+      }),
+    );
+    try {
+      for (const s of stalled) assert.match(s.head, /^HTTP\/1\.1 200 /, 'the big bundles are being sent');
+      // Clients that do not read hold their turns: the next 64 wait, the 36 after them are refused now.
+      await until('36 answers', () => answers.length >= 36);
+      for (const a of answers) {
+        assert.equal(a.status, 503);
+        assert.equal(a.headers['retry-after'], '1');
+        assert.equal(a.headers['cache-control'], 'no-store');
+        assert.equal(a.body, 'ERR_OVERLOADED: too many tile requests at once; retry later\n');
+      }
+      await until('64 waiting', () => tileRequests.stats.waiting === MAX_WAITING_TILE_REQUESTS);
+      assert.equal(answers.length, 36, 'nobody waiting was answered while the turns are held');
+      assert.equal(tileRequests.stats.active, MAX_ACTIVE_TILE_REQUESTS);
+      assert.equal(tileRequests.stats.refused - before.refused, 36);
+    } finally {
+      for (const s of stalled) s.socket.destroy();
+    }
+    // Turns given back: every request that waited is answered.
+    const all = await Promise.all(flood);
+    assert.equal(all.filter((a) => a.status === 200).length, MAX_WAITING_TILE_REQUESTS);
+    assert.ok(all.filter((a) => a.status === 200).every((a) => a.body.startsWith('room\n300\n')));
+    await until('every turn given back', () => tileRequests.stats.active === 0 && tileRequests.stats.waiting === 0);
+    assert.ok(tileRequests.stats.peakActive <= MAX_ACTIVE_TILE_REQUESTS, `peak ${tileRequests.stats.peakActive}`);
+  });
+
+  it(`reads at most ${MAX_ACTIVE_TILE_REQUESTS} big bundles at once for clients that read them all, and serves every one`, async () => {
+    tileRequests.stats.peakActive = 0;
+    const all = await Promise.all(Array.from({ length: 12 }, () => request(port, BIG_BUNDLE, 'GET', { 'accept-encoding': 'gzip' })));
+    for (const a of all) {
+      assert.equal(a.status, 200);
+      assert.equal(a.headers['content-encoding'], 'gzip');
+    }
+    assert.ok(tileRequests.stats.peakActive <= MAX_ACTIVE_TILE_REQUESTS, `peak ${tileRequests.stats.peakActive}`);
+    assert.equal(tileRequests.stats.active, 0);
+  });
+
+  it('cuts a client that stops reading once the send time is up, so it cannot keep a turn', async () => {
+    const limits = tileRequests.setLimits({ maxActive: 1, sendTimeoutMs: 300 });
+    const cut = tileRequests.stats.cut;
+    try {
+      const stalled = await stall(port, BIG_BUNDLE);
+      try {
+        assert.match(stalled.head, /^HTTP\/1\.1 200 /);
+        // The only turn is held by a client that reads nothing: answered once the gateway has cut it.
+        const next = await request(port, '/iot-ledger/tiles/room/checkpoint');
+        assert.equal(next.status, 200);
+        assert.equal(tileRequests.stats.cut - cut, 1);
+      } finally {
+        stalled.socket.destroy();
+      }
+    } finally {
+      tileRequests.setLimits(limits);
+    }
   });
 });
