@@ -7,10 +7,10 @@ import { Transaction, Wallet, type JsonRpcProvider, type Log, type TransactionRe
 import { bytesEqual } from '../encoding/bytes';
 import { isLedgerError, LedgerError } from '../errors';
 import type { BlockInfo, Ledger, Receipt, RecordInput } from '../ledger';
-import { anchorError, anchorInterface, anchorOfTransaction, contractAddress, hex0x, makeProvider, parseAnchorLog, remoteChainId } from './chain';
+import { anchorError, anchorInterface, anchorsOfTransaction, contractAddress, hex0x, makeProvider, parseAnchorLog, remoteChainId } from './chain';
 import { checkAnchorKey } from './key';
 import { ANCHOR_RECORD, parseAnchorBody, type AnchorBody } from './record';
-import { anchorSubject, type AnchorSubject } from './subject';
+import { anchorSubject, originHash, type AnchorSubject } from './subject';
 
 /** What the anchorer needs of a gateway: its ledger, a way to record, and its block events. */
 export interface AnchorHost {
@@ -309,8 +309,8 @@ export class Anchorer extends EventEmitter {
   async #checkLastStillThere(): Promise<void> {
     const l = this.#last;
     if (!l || this.#lost.has(l.tx)) return;
-    const a = await anchorOfTransaction(this.#provider, this.contract, l.tx);
-    if (a && a.blockHash === l.blockHash) return;
+    const held = await anchorsOfTransaction(this.#provider, this.contract, originHash(this.#host.ledger.name), l.tx);
+    if (held.some((a) => a.blockHash === l.blockHash && a.size === l.size && bytesEqual(a.root, l.root) && bytesEqual(a.checkpointHash, l.checkpoint))) return;
     this.#lost.add(l.tx);
     if (this.#lost.size > MAX_LOST_ANCHORS) {
       this.#halted = new LedgerError(

@@ -241,20 +241,33 @@ export async function readChainAnchors(
   }
 }
 
-/** The anchor a transaction made, when the chain holds that transaction in a block now. */
-export async function anchorOfTransaction(provider: JsonRpcProvider, contract: string, txHash: string): Promise<ChainAnchor | null> {
+/**
+ * The anchors of one origin a transaction made, in log order, when the chain holds that
+ * transaction in a block now (an empty list otherwise). A transaction may anchor several
+ * origins (a contract calling the anchor contract in a loop), so only the receipt's logs of
+ * the contract with exactly the Anchored topic and the origin's hash count, and only those
+ * the receipt places in its own block and transaction (a receipt is the endpoint's word).
+ */
+export async function anchorsOfTransaction(provider: JsonRpcProvider, contract: string, originHashBytes: Uint8Array, txHash: string): Promise<ChainAnchor[]> {
   const address = contractAddress(contract);
+  const topic = (anchorInterface().getEvent('Anchored')?.topicHash as string).toLowerCase();
+  const origin = hex0x(originHashBytes).toLowerCase();
+  const tx = txHash.toLowerCase();
   try {
     const receipt = await provider.getTransactionReceipt(txHash);
-    if (!receipt || receipt.status !== 1) return null;
+    if (!receipt || receipt.status !== 1 || receipt.hash.toLowerCase() !== tx) return [];
     const block = await provider.getBlock(receipt.blockNumber);
-    if (!block?.hash || block.hash.toLowerCase() !== receipt.blockHash.toLowerCase()) return null;
+    const blockHash = receipt.blockHash.toLowerCase();
+    if (!block?.hash || block.hash.toLowerCase() !== blockHash) return [];
+    const anchors: ChainAnchor[] = [];
     for (const log of receipt.logs) {
-      if (log.address.toLowerCase() !== address) continue;
+      if (log.removed || log.address.toLowerCase() !== address) continue;
+      if (log.topics.length !== 2 || log.topics[0]?.toLowerCase() !== topic || log.topics[1]?.toLowerCase() !== origin) continue;
+      if (log.transactionHash.toLowerCase() !== tx || log.blockHash.toLowerCase() !== blockHash || log.blockNumber !== receipt.blockNumber) continue;
       const a = parseAnchorLog(log, block.timestamp * 1000);
-      if (a) return a;
+      if (a) anchors.push(a);
     }
-    return null;
+    return anchors;
   } catch (err) {
     throw anchorError(err, `reading transaction ${txHash}`);
   }

@@ -6,7 +6,7 @@ export { checkAnchorKey, readAnchorKeyFile } from './key';
 export {
   anchorError,
   anchorInterface,
-  anchorOfTransaction,
+  anchorsOfTransaction,
   contractAddress,
   makeProvider,
   MAX_ANCHOR_LOGS,

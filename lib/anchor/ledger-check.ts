@@ -4,7 +4,7 @@ import type { JsonRpcProvider } from 'ethers';
 import { bytesEqual } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import type { Ledger } from '../ledger';
-import { anchorOfTransaction, contractAddress, makeProvider, readChainAnchors, remoteChainId, type ChainAnchor } from './chain';
+import { anchorsOfTransaction, contractAddress, makeProvider, readChainAnchors, remoteChainId, type ChainAnchor } from './chain';
 import { ANCHOR_RECORD, parseAnchorBody } from './record';
 import { anchorSubject, originHash } from './subject';
 import { anchoredAt, checkAnchors, type AnchorCheck, type RecordedAnchor } from './verify';
@@ -32,7 +32,8 @@ export async function verifyLedgerAnchors(
   const provider = makeProvider(opts.rpcUrl, { chainId: opts.chainId });
   try {
     const chainId = await expectChain(provider, opts.chainId);
-    const { anchors, head } = await readChainAnchors(provider, contract, originHash(ledger.name), opts);
+    const origin = originHash(ledger.name);
+    const { anchors, head } = await readChainAnchors(provider, contract, origin, opts);
     const recorded: RecordedAnchor[] = [];
     for await (const r of ledger.byType(ANCHOR_RECORD)) {
       try {
@@ -42,12 +43,12 @@ export async function verifyLedgerAnchors(
         /* a malformed anchor record is not an anchor of this chain */
       }
     }
-    // Recorded anchors outside the scanned block range are looked up by their transaction.
+    // Recorded anchors outside the scanned block range are looked up by their transaction:
+    // its anchors of this origin, never another origin's that the same transaction made.
     const all: ChainAnchor[] = [...anchors];
     for (const r of recorded) {
       if (all.some((a) => a.txHash === r.body.tx)) continue;
-      const a = await anchorOfTransaction(provider, contract, r.body.tx);
-      if (a) all.push(a);
+      all.push(...(await anchorsOfTransaction(provider, contract, origin, r.body.tx)));
     }
     all.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
     const size = ledger.size;

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { anchorInterface, makeProvider, MAX_ANCHOR_LOGS, MAX_LOG_REQUESTS, originHash, readChainAnchors } from '../../lib/anchor';
+import { anchorInterface, makeProvider, MAX_ANCHOR_LOGS, MAX_LOG_REQUESTS, originHash, readChainAnchors, verifyLedgerAnchors } from '../../lib/anchor';
 import { toHex } from '../../lib/encoding/bytes';
 import { main } from '../../lib/cli/main';
 import type { CliIo } from '../../lib/cli/io';
@@ -144,9 +144,15 @@ interface LogRpc {
 }
 
 // An endpoint at chain height `head` that answers each eth_getLogs with `logs(from, to, origin)`
-// (origin: the topic the request asks for), and each eth_getBlockByNumber with a block of
-// blockHash(n) at time n seconds, or, with `blocks` false, with an error.
-async function chainWithLogs(head: number, logs: (from: number, to: number, origin: string) => object[], blocks = true): Promise<LogRpc> {
+// (origin: the topic the request asks for), each eth_getBlockByNumber with a block of
+// blockHash(n) at time n seconds, or, with `blocks` false, with an error, and each
+// eth_getTransactionReceipt with `receipts[hash]` (null when there is none).
+async function chainWithLogs(
+  head: number,
+  logs: (from: number, to: number, origin: string) => object[],
+  blocks = true,
+  receipts: Record<string, object> = {},
+): Promise<LogRpc> {
   const getLogs: [number, number][] = [];
   const getBlock: number[] = [];
   const server = http.createServer((req, res) => {
@@ -165,6 +171,7 @@ async function chainWithLogs(head: number, logs: (from: number, to: number, orig
         getLogs.push([Number(f.fromBlock), Number(f.toBlock)]);
         return answer({ result: logs(Number(f.fromBlock), Number(f.toBlock), f.topics[1]) });
       }
+      if (method === 'eth_getTransactionReceipt') return answer({ result: receipts[String(params[0])] ?? null });
       if (method === 'eth_getBlockByNumber') {
         const n = Number(params[0]);
         getBlock.push(n);
@@ -260,5 +267,104 @@ describe('anchor check: the Anchored logs an endpoint answers with', function ()
     } finally {
       provider.destroy();
     }
+  });
+});
+
+// A recorded anchor outside the scanned range is looked up by its transaction's receipt, and a
+// transaction may anchor several origins (or the endpoint may say it did): only the receipt's
+// Anchored logs of this ledger's origin are this ledger's anchors.
+describe('anchor check: a recorded anchor looked up by its transaction', function () {
+  this.timeout(60000);
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  const TX = `0x${'77'.repeat(32)}`;
+  const hex = (b: Uint8Array): string => `0x${toHex(b)}`;
+  const checkpoint = new Uint8Array(32).fill(9);
+
+  /** An Anchored log in the receipt of TX in block 3, at log index `index`; `over` replaces fields. */
+  function receiptLog(origin: string, size: number, root: string, index: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+    const { data, topics } = anchorInterface().encodeEventLog('Anchored', [origin, size, root, hex(checkpoint)]);
+    return anchoredLog(origin, 3, index, { topics, data, transactionHash: TX, ...over });
+  }
+
+  function receipt(logs: object[]): object {
+    return {
+      transactionHash: TX,
+      transactionIndex: '0x0',
+      blockHash: blockHash(3),
+      blockNumber: '0x3',
+      from: `0x${'cd'.repeat(20)}`,
+      to: CONTRACT,
+      contractAddress: null,
+      cumulativeGasUsed: '0x5208',
+      gasUsed: '0x5208',
+      effectiveGasPrice: '0x1',
+      logsBloom: `0x${'00'.repeat(256)}`,
+      status: '0x1',
+      type: '0x2',
+      logs,
+    };
+  }
+
+  /** A ledger of 4 readings and an `anchor` record of its first 4 records by TX in block 3. */
+  async function ledgerAnchoredByTx(name: string) {
+    const t = tempDir('anchor-receipt-');
+    const gw = await Gateway.open(t.dir, { name, gatewayKey, blockRecords: 2, blockSeconds: 0 });
+    cleanups.push(async () => {
+      await gw.close();
+      t.cleanup();
+    });
+    for (let i = 0; i < 4; i++) await gw.record({ type: 'reading', body: { i } });
+    await gw.ledger.seal();
+    const size = gw.ledger.size;
+    const root = await gw.ledger.rootAt(size);
+    const body = { chain: 31337, contract: CONTRACT, account: `0x${'cd'.repeat(20)}`, tx: TX, block: 3, blockHash: blockHash(3), blockTime: 3000, height: 1, size, root, checkpoint };
+    const { index } = await gw.record({ type: 'anchor', body });
+    return { gw, size, root: hex(root), index, origin: hex(originHash(name)) };
+  }
+
+  it("the transaction's anchor of this origin is found after another origin's anchor in the same transaction, and each of its anchors of this origin counts", async () => {
+    const { gw, size, root, origin } = await ledgerAnchoredByTx('receipt.test/a');
+    const other = `0x${'33'.repeat(32)}`;
+    const rootOf2 = hex(await gw.ledger.rootAt(2));
+    const rpc = await chainWithLogs(20, () => [], true, {
+      [TX]: receipt([receiptLog(other, 999, `0x${'44'.repeat(32)}`, 0), receiptLog(origin, 2, rootOf2, 1), receiptLog(origin, size, root, 2)]),
+    });
+    cleanups.push(() => rpc.close());
+    const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: rpc.url, contract: CONTRACT, fromBlock: 10 });
+    assert.deepEqual(check.findings, []);
+    assert.equal(check.clean, true);
+    assert.equal(check.onChain, 2);
+    assert.deepEqual(
+      check.consistent.map((a) => [a.txHash, a.logIndex, a.size]),
+      [
+        [TX, 1, 2],
+        [TX, 2, size],
+      ],
+    );
+  });
+
+  it("a transaction that anchored only other origins (or logs placed elsewhere) leaves the record missing, with no other origin's anchor held against this ledger", async () => {
+    const { gw, size, root, index, origin } = await ledgerAnchoredByTx('receipt.test/b');
+    const other = `0x${'33'.repeat(32)}`;
+    const rpc = await chainWithLogs(20, () => [], true, {
+      [TX]: receipt([
+        receiptLog(other, 999, `0x${'44'.repeat(32)}`, 0),
+        receiptLog(origin, size, root, 1, { address: `0x${'cd'.repeat(20)}` }),
+        receiptLog(origin, size, root, 2, { transactionHash: `0x${'78'.repeat(32)}` }),
+        receiptLog(origin, size, root, 3, { blockHash: blockHash(4), blockNumber: '0x4' }),
+      ]),
+    });
+    cleanups.push(() => rpc.close());
+    const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: rpc.url, contract: CONTRACT, fromBlock: 10 });
+    assert.equal(check.clean, false);
+    assert.equal(check.onChain, 0);
+    assert.deepEqual(
+      check.findings.map((f) => [f.kind, f.index, f.size, f.tx]),
+      [['anchor-missing', index, size, TX]],
+    );
   });
 });
