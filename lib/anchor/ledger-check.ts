@@ -45,9 +45,12 @@ export async function verifyLedgerAnchors(
     }
     // Recorded anchors outside the scanned block range are looked up by their transaction:
     // its anchors of this origin, never another origin's that the same transaction made.
+    // Each transaction once, by a set of hashes (not a scan of the anchors per record).
     const all: ChainAnchor[] = [...anchors];
+    const seen = new Set(anchors.map((a) => a.txHash));
     for (const r of recorded) {
-      if (all.some((a) => a.txHash === r.body.tx)) continue;
+      if (seen.has(r.body.tx)) continue;
+      seen.add(r.body.tx);
       all.push(...(await anchorsOfTransaction(provider, contract, origin, r.body.tx)));
     }
     all.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);

@@ -2,7 +2,7 @@
 // the ledger (an RFC 9162 consistency proof from the anchored size to the ledger's), no anchor
 // may lie beyond the ledger's end (a rollback), and every `anchor` record of the ledger must
 // still be on the chain (never mined or reorged away is reported, never passed as clean).
-import { bytesEqual, toHex } from '../encoding/bytes';
+import { toHex } from '../encoding/bytes';
 import { verifyConsistency } from '../merkle';
 import type { ChainAnchor } from './chain';
 import type { AnchorBody } from './record';
@@ -48,6 +48,9 @@ export function anchoredAt(a: ChainAnchor): string {
   return `block ${a.blockNumber} (${iso(a.time)})`;
 }
 
+/** Transaction, block, tree size and root: what an `anchor` record says the chain holds. */
+const anchorKey = (a: Pick<ChainAnchor, 'txHash' | 'blockHash' | 'size' | 'root'>): string => `${a.txHash}/${a.blockHash}/${a.size}/${toHex(a.root)}`;
+
 export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], recorded: RecordedAnchor[]): Promise<AnchorCheck> {
   const findings: AnchorFinding[] = [];
   const consistent: ChainAnchor[] = [];
@@ -73,9 +76,12 @@ export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], r
         detail: `the ledger contradicts the root anchored for tree size ${a.size} at ${anchoredAt(a)} (root ${toHex(a.root)}): its first ${a.size} records were changed or the ledger forked`,
       });
   }
+  // What each record must find, as a set: one look-up per record, however many anchors one
+  // transaction (or block, or tree size) holds.
+  const held = new Set(onChain.map(anchorKey));
   for (const r of recorded) {
     const b = r.body;
-    const match = onChain.find((a) => a.txHash === b.tx && a.blockHash === b.blockHash && a.size === b.size && bytesEqual(a.root, b.root));
+    const match = held.has(anchorKey({ txHash: b.tx, blockHash: b.blockHash, size: b.size, root: b.root }));
     if (!match)
       findings.push({
         kind: 'anchor-missing',
