@@ -155,6 +155,23 @@ export function parseAnchorLog(log: Log, time: number): ChainAnchor | null {
   };
 }
 
+/**
+ * Whether `log` is the first at its position (block number, block hash, log index) among
+ * those `seen`: an endpoint that repeats a log gets it counted once; another log at the
+ * same position is a false answer (ERR_ANCHOR_RPC), since a block holds one log there.
+ */
+function firstAtPosition(seen: Map<string, Log>, log: Log): boolean {
+  const key = `${log.blockNumber}/${log.blockHash.toLowerCase()}/${log.index}`;
+  const was = seen.get(key);
+  if (!was) {
+    seen.set(key, log);
+    return true;
+  }
+  if (was.transactionHash.toLowerCase() !== log.transactionHash.toLowerCase() || was.data.toLowerCase() !== log.data.toLowerCase())
+    throw new LedgerError('ERR_ANCHOR_RPC', `the endpoint answers two different logs at index ${log.index} of block ${log.blockNumber} (${log.blockHash.toLowerCase()})`);
+  return false;
+}
+
 export interface ReadAnchorsOptions {
   fromBlock?: number;
   /** Blocks per eth_getLogs request (public endpoints cap the range); default: all at once. */
@@ -182,9 +199,11 @@ export const MAX_ANCHOR_LOGS = 100_000;
  * The Anchored events of one origin on a contract, oldest first, each with its block's
  * timestamp. Only logs that match the request count: from the contract, with the Anchored
  * topic and the origin's hash, in the block range asked, not removed; an endpoint's other
- * logs are left out. A log whose block hash is not the chain's block at that height any
- * more (a reorg during the read) is left out: only what the chain holds now counts. More
- * than MAX_ANCHOR_LOGS matching logs are refused (ERR_ANCHOR_RPC) before any block is read.
+ * logs are left out. A log the endpoint repeats (the same block number, block hash and log
+ * index) counts once; another log at the same position is refused (ERR_ANCHOR_RPC). A log
+ * whose block hash is not the chain's block at that height any more (a reorg during the
+ * read) is left out: only what the chain holds now counts. More than MAX_ANCHOR_LOGS
+ * distinct matching logs are refused (ERR_ANCHOR_RPC) before any block is read.
  */
 export async function readChainAnchors(
   provider: JsonRpcProvider,
@@ -207,11 +226,13 @@ export async function readChainAnchors(
         `reading blocks ${from}..${head} (the chain height the endpoint reports) in ranges of ${step} takes ${requests} eth_getLogs requests, more than the ${MAX_LOG_REQUESTS} a check makes: start at the block the anchor contract was deployed in (--from-block N) or use a larger --block-range`,
       );
     const logs: Log[] = [];
+    const seen = new Map<string, Log>();
     for (let lo = from; lo <= head; lo += step) {
       const hi = Math.min(head, lo + step - 1);
       for (const log of await provider.getLogs({ address, topics: [topic, origin], fromBlock: lo, toBlock: hi })) {
         if (log.removed || log.address.toLowerCase() !== address || log.blockNumber < lo || log.blockNumber > hi) continue;
         if (log.topics.length !== 2 || log.topics[0]?.toLowerCase() !== topic || log.topics[1]?.toLowerCase() !== origin) continue;
+        if (!firstAtPosition(seen, log)) continue;
         if (logs.length >= MAX_ANCHOR_LOGS)
           throw new LedgerError(
             'ERR_ANCHOR_RPC',
@@ -246,7 +267,8 @@ export async function readChainAnchors(
  * transaction in a block now (an empty list otherwise). A transaction may anchor several
  * origins (a contract calling the anchor contract in a loop), so only the receipt's logs of
  * the contract with exactly the Anchored topic and the origin's hash count, and only those
- * the receipt places in its own block and transaction (a receipt is the endpoint's word).
+ * the receipt places in its own block and transaction (a receipt is the endpoint's word),
+ * each log position once.
  */
 export async function anchorsOfTransaction(provider: JsonRpcProvider, contract: string, originHashBytes: Uint8Array, txHash: string): Promise<ChainAnchor[]> {
   const address = contractAddress(contract);
@@ -260,10 +282,12 @@ export async function anchorsOfTransaction(provider: JsonRpcProvider, contract: 
     const blockHash = receipt.blockHash.toLowerCase();
     if (!block?.hash || block.hash.toLowerCase() !== blockHash) return [];
     const anchors: ChainAnchor[] = [];
+    const seen = new Map<string, Log>();
     for (const log of receipt.logs) {
       if (log.removed || log.address.toLowerCase() !== address) continue;
       if (log.topics.length !== 2 || log.topics[0]?.toLowerCase() !== topic || log.topics[1]?.toLowerCase() !== origin) continue;
       if (log.transactionHash.toLowerCase() !== tx || log.blockHash.toLowerCase() !== blockHash || log.blockNumber !== receipt.blockNumber) continue;
+      if (!firstAtPosition(seen, log)) continue;
       const a = parseAnchorLog(log, block.timestamp * 1000);
       if (a) anchors.push(a);
     }

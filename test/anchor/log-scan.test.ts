@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { anchorInterface, makeProvider, MAX_ANCHOR_LOGS, MAX_LOG_REQUESTS, originHash, readChainAnchors, verifyLedgerAnchors } from '../../lib/anchor';
 import { toHex } from '../../lib/encoding/bytes';
+import { isLedgerError } from '../../lib/errors';
 import { main } from '../../lib/cli/main';
 import type { CliIo } from '../../lib/cli/io';
 import { Gateway } from '../../lib/gateway';
@@ -236,6 +237,67 @@ describe('anchor check: the Anchored logs an endpoint answers with', function ()
     assert.deepEqual(rpc.getBlock, []);
   });
 
+  it(`a log the endpoint repeats counts once toward the ${MAX_ANCHOR_LOGS}: ten answers of 10,000 logs and a repeat each pass the bound, and the blocks are asked for`, async () => {
+    const origin = `0x${toHex(originHash('logs.test/a'))}`;
+    // Each answer: 10,000 logs in block `from`, its first given again at the end: 100,010 logs,
+    // 100,000 distinct. The endpoint answers no block request, so the check stops at the first
+    // (the logs are never parsed); a check that counted the repeats would stop before it.
+    const perAnswer = MAX_ANCHOR_LOGS / 10;
+    const rpc = await chainWithLogs(
+      10 * 20_000 - 1,
+      (from) => [...Array.from({ length: perAnswer }, (_, i) => anchoredLog(origin, from, i)), anchoredLog(origin, from, 0)],
+      false,
+    );
+    cleanups.push(() => rpc.close());
+    const provider = makeProvider(rpc.url, { chainId: 31337 });
+    try {
+      await assert.rejects(
+        readChainAnchors(provider, CONTRACT, originHash('logs.test/a'), { blockRange: 20_000 }),
+        (e: unknown) => isLedgerError(e, 'ERR_ANCHOR_RPC') && !/more than/.test(e.message),
+      );
+      assert.equal(rpc.getLogs.length, 10);
+      assert.deepEqual(rpc.getBlock, [0]);
+    } finally {
+      provider.destroy();
+    }
+  });
+
+  it('a repeated log appears once; the same index in another block (hash) is another log; another log at the same position is refused (ERR_ANCHOR_RPC)', async () => {
+    const origin = `0x${toHex(originHash('logs.test/a'))}`;
+    let answer = [
+      anchoredLog(origin, 5, 0),
+      anchoredLog(origin, 5, 0),
+      anchoredLog(origin, 5, 1),
+      anchoredLog(origin, 5, 0, { blockHash: `0x${'5e'.repeat(32)}` }),
+      anchoredLog(origin, 5, 1),
+      anchoredLog(origin, 7, 3),
+      anchoredLog(origin, 7, 3),
+    ];
+    const rpc = await chainWithLogs(20, () => answer);
+    cleanups.push(() => rpc.close());
+    const provider = makeProvider(rpc.url, { chainId: 31337 });
+    try {
+      const { anchors } = await readChainAnchors(provider, CONTRACT, originHash('logs.test/a'));
+      assert.deepEqual(
+        anchors.map((a) => [a.blockNumber, a.logIndex, a.size]),
+        [
+          [5, 0, 500],
+          [5, 1, 501],
+          [7, 3, 703],
+        ],
+        'each log once; the log at block 5 under another hash is not the chain block 5 and is left out',
+      );
+      assert.deepEqual(rpc.getBlock, [5, 7]);
+      answer = [anchoredLog(origin, 5, 0), anchoredLog(origin, 5, 0, { data: `0x${word(999)}${'11'.repeat(32)}${'22'.repeat(32)}` })];
+      await assert.rejects(
+        readChainAnchors(provider, CONTRACT, originHash('logs.test/a')),
+        (e: unknown) => isLedgerError(e, 'ERR_ANCHOR_RPC') && /two different logs at index 0 of block 5/.test(e.message),
+      );
+    } finally {
+      provider.destroy();
+    }
+  });
+
   it('only logs of the contract, the Anchored topic and the origin, in the range asked and not removed, count; each block is asked for once', async () => {
     const origin = `0x${toHex(originHash('logs.test/a'))}`;
     const other = `0x${'33'.repeat(32)}`;
@@ -344,6 +406,20 @@ describe('anchor check: a recorded anchor looked up by its transaction', functio
         [TX, 1, 2],
         [TX, 2, size],
       ],
+    );
+  });
+
+  it('a log the receipt repeats is one anchor', async () => {
+    const { gw, size, root, origin } = await ledgerAnchoredByTx('receipt.test/c');
+    const log = receiptLog(origin, size, root, 0);
+    const rpc = await chainWithLogs(20, () => [], true, { [TX]: receipt([log, log, log]) });
+    cleanups.push(() => rpc.close());
+    const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: rpc.url, contract: CONTRACT, fromBlock: 10 });
+    assert.equal(check.clean, true);
+    assert.equal(check.onChain, 1);
+    assert.deepEqual(
+      check.consistent.map((a) => [a.txHash, a.logIndex, a.size]),
+      [[TX, 0, size]],
     );
   });
 
