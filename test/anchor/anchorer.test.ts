@@ -2,10 +2,24 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Wallet } from 'ethers';
-import { Anchorer, MAX_LOST_ANCHORS, MAX_UNCONFIRMED_ANCHORS, parseAnchorBody, verifyLedgerAnchors, type AnchorSettings, type AnchorStatus } from '../../lib/anchor';
-import { bytesEqual } from '../../lib/encoding/bytes';
+import {
+  Anchorer,
+  anchorInterface,
+  anchorSubject,
+  MAX_LOST_ANCHORS,
+  MAX_UNCONFIRMED_ANCHORS,
+  originHash,
+  parseAnchorBody,
+  verifyLedgerAnchors,
+  type AnchorBody,
+  type AnchorSettings,
+  type AnchorStatus,
+  type AnchorSubject,
+} from '../../lib/anchor';
+import { bytesEqual, toHex } from '../../lib/encoding/bytes';
 import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
+import type { RecordInput } from '../../lib/ledger';
 import { collect, gatewayKey, tempDir } from '../support/ledger';
 import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, startRelay, waitFor, type Anvil } from '../support/anvil';
 
@@ -126,6 +140,101 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.equal(check.consistent[0].size, lostBody.size, 'the latest checkpoint, the one the chain lost, is anchored again');
     assert.notEqual(check.consistent[0].txHash, lostBody.tx);
   });
+
+  /**
+   * An `anchor` record of the ledger's latest checkpoint naming a real transaction, which the
+   * contract's owner sent itself: its Anchored event is that checkpoint's subject as `change`
+   * makes it (the recorded body always states the checkpoint's own size, root and hash).
+   */
+  async function recordAnchorSentAs(gw: Gateway, contract: string, key: string, change: (s: AnchorSubject) => AnchorSubject) {
+    const block = await gw.ledger.latestBlock();
+    assert.ok(block, 'a sealed block');
+    const ours = anchorSubject(block.checkpoint);
+    const sent = change(ours);
+    const hex = (b: Uint8Array): string => `0x${toHex(b)}`;
+    const wallet = new Wallet(key, anvil.provider);
+    const data = anchorInterface().encodeFunctionData('anchor', [hex(sent.originHash), sent.size, hex(sent.root), hex(sent.checkpointHash)]);
+    const mined = await (await wallet.sendTransaction({ to: contract, data })).wait();
+    assert.ok(mined && mined.status === 1 && mined.logs.length === 1, 'the anchor transaction mined with its one event');
+    const onChain = await anvil.provider.getBlock(mined.blockNumber);
+    const body: AnchorBody = {
+      chain: ANVIL_CHAIN_ID,
+      contract: contract.toLowerCase(),
+      account: wallet.address.toLowerCase(),
+      tx: mined.hash.toLowerCase(),
+      block: mined.blockNumber,
+      blockHash: mined.blockHash.toLowerCase(),
+      blockTime: (onChain?.timestamp ?? 0) * 1000,
+      height: block.height,
+      size: ours.size,
+      root: ours.root,
+      checkpoint: ours.checkpointHash,
+    };
+    const { index } = await gw.record({ type: 'anchor', body: body as unknown as RecordInput['body'] });
+    return { body, index };
+  }
+
+  // The Anchorer's last recorded anchor counts as still on the chain only when its transaction
+  // holds, in the recorded block, the Anchored event of this ledger's origin with the recorded
+  // size, root and checkpoint hash; any other event of the contract there is not that anchor.
+  it('a recorded anchor whose transaction holds exactly its Anchored event is kept: not reported gone, not anchored again', async () => {
+    const key = ANVIL_KEYS[0];
+    const { gw, anchorer, readings, anchorRecords, errors, contract } = await setup({ confirmations: 1 }, key);
+    await readings(5);
+    const { index } = await recordAnchorSentAs(gw, contract, key, (s) => s);
+    anchorer.start();
+    for (let look = 0; look < 3; look++) {
+      await anchorer.settle();
+      anchorer.poke();
+    }
+    await anchorer.settle();
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      [],
+      'nothing reported',
+    );
+    assert.equal(anchorer.status().pending, null, 'nothing sent');
+    assert.equal(anchorer.status().lastConfirmed?.index, index);
+    assert.equal((await anchorRecords()).length, 1);
+    const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
+    assert.equal(check.clean, true, JSON.stringify(check.findings));
+  });
+
+  const elsewhere: { what: string; change: (s: AnchorSubject) => AnchorSubject; auditMissing?: true }[] = [
+    { what: "another origin's anchor of the same size, root and checkpoint hash", change: (s) => ({ ...s, originHash: originHash('anchor.test/another-ledger') }), auditMissing: true },
+    { what: 'an anchor of this origin with another root', change: (s) => ({ ...s, root: s.root.map((b) => b ^ 0xff) }), auditMissing: true },
+    { what: 'an anchor of this origin with another tree size', change: (s) => ({ ...s, size: s.size - 1 }), auditMissing: true },
+    // The audit matches a record by transaction, block, size and root, so it has no finding here.
+    { what: 'an anchor of this origin with another checkpoint hash', change: (s) => ({ ...s, checkpointHash: s.checkpointHash.map((b) => b ^ 0xff) }) },
+  ];
+  for (const { what, change, auditMissing } of elsewhere)
+    it(`a recorded anchor whose transaction holds only ${what}: reported gone (ERR_ANCHOR_REORG) at the first look, and the checkpoint anchored again`, async () => {
+      const key = ANVIL_KEYS[0];
+      const { gw, anchorer, readings, anchorRecords, errors, contract } = await setup({ confirmations: 1 }, key);
+      await readings(5);
+      const { body, index } = await recordAnchorSentAs(gw, contract, key, change);
+      anchorer.start();
+      await anchorer.settle();
+      const gone = errors.find((e) => e.code === 'ERR_ANCHOR_REORG');
+      assert.ok(gone, `ERR_ANCHOR_REORG after the first look (reported: ${JSON.stringify(errors.map((e) => e.code))})`);
+      assert.ok(gone.message.includes(`#${index} `) && gone.message.includes(body.tx), gone.message);
+      await waitFor(async () => (await anchorRecords()).length === 2, 'the checkpoint anchored again');
+      const again = parseAnchorBody((await anchorRecords())[1].record.body);
+      assert.notEqual(again.tx, body.tx);
+      assert.equal(again.size, body.size);
+      assert.ok(bytesEqual(again.root, body.root) && bytesEqual(again.checkpoint, body.checkpoint), 'the same checkpoint');
+      // The new anchor is genuine: kept at the looks that follow.
+      for (let look = 0; look < 3; look++) {
+        anchorer.poke();
+        await anchorer.settle();
+      }
+      assert.equal(errors.filter((e) => e.code === 'ERR_ANCHOR_REORG').length, 1);
+      assert.equal(anchorer.status().lastConfirmed?.tx, again.tx);
+      assert.equal((await anchorRecords()).length, 2);
+      const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
+      assert.ok(check.consistent.some((a) => a.txHash === again.tx && a.size === body.size));
+      if (auditMissing) assert.ok(check.findings.some((f) => f.kind === 'anchor-missing' && f.index === index), JSON.stringify(check.findings));
+    });
 
   it('a transaction that succeeds without the Anchored event of its checkpoint is not recorded (ERR_ANCHOR_MISMATCH), nor sent again and again', async () => {
     const key = ANVIL_KEYS[3];
