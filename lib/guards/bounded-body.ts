@@ -1,13 +1,14 @@
 // Reading an HTTP body from a peer that may be hostile (a tile server, a JSON-RPC endpoint, a
-// witness): at most `maxBytes`, and past that the rest is not read. Each caller keeps its own
-// limit, timeout and gzip handling, and says with `tooLarge` which error a larger body is.
+// witness, or whoever posts to the witness): at most `maxBytes`, and past that the rest is not
+// read. Each caller keeps its own limit, timeout and gzip handling, and says with `tooLarge`
+// which error a larger body is.
 import type { IncomingMessage } from 'node:http';
 import type { ReadableStream } from 'node:stream/web';
 
 /**
- * The body of a node:http response. Past `maxBytes` the promise rejects with `tooLarge()` and
- * the response is destroyed (its connection closed); a connection that closes before the body
- * ends is an error too.
+ * The body of a node:http response (or of a request to a node:http server). Past `maxBytes` the
+ * promise rejects with `tooLarge()` and the message is destroyed (its connection closed); a
+ * connection that closes before the body ends is an error too.
  */
 export function readBoundedBody(res: IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {

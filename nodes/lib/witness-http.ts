@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromUtf8 } from '../../lib/encoding/bytes';
 import { LedgerError } from '../../lib/errors';
+import { readBoundedBody } from '../../lib/guards/bounded-body';
 import { MAX_REQUEST_BYTES, type WitnessReply } from '../../lib/witness';
 
 type RawHandler = (req: IncomingMessage & { body?: unknown; query?: Record<string, unknown> }, res: ServerResponse, next: () => void) => void;
@@ -35,26 +36,12 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
 function readBody(req: IncomingMessage & { body?: unknown }): Promise<string> {
   if (typeof req.body === 'string') return Promise.resolve(req.body);
   if (Buffer.isBuffer(req.body)) return Promise.resolve(fromUtf8(req.body));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > MAX_REQUEST_BYTES) {
-        reject(new LedgerError('ERR_WITNESS_REQUEST', 'request body is too large'));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      try {
-        resolve(fromUtf8(Buffer.concat(chunks)));
-      } catch {
-        reject(new LedgerError('ERR_WITNESS_REQUEST', 'request body is not UTF-8'));
-      }
-    });
-    req.on('error', reject);
+  return readBoundedBody(req, MAX_REQUEST_BYTES, () => new LedgerError('ERR_WITNESS_REQUEST', 'request body is too large')).then((raw) => {
+    try {
+      return fromUtf8(raw);
+    } catch {
+      throw new LedgerError('ERR_WITNESS_REQUEST', 'request body is not UTF-8');
+    }
   });
 }
 

@@ -1,0 +1,91 @@
+import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKey } from '../../lib/crypto';
+import { leafHash, rootFromLeafHashes } from '../../lib/merkle';
+import { signCheckpoint } from '../../lib/note/checkpoint';
+import { verifierKeyString } from '../../lib/note/note';
+import { formatAddCheckpoint, MAX_REQUEST_BYTES } from '../../lib/witness';
+import { helper, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+
+// The Witness node's HTTP endpoint (RED.httpNode: POST <path>/add-checkpoint, GET <path>/checkpoint)
+// in a real Node-RED runtime, asked over a real HTTP connection by whoever can reach it.
+
+interface Answer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** One request on its own connection; resolves with the answer, or rejects when the connection closes without one. */
+function request(port: number, method: string, path: string, body?: Buffer | string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent: false, headers: { 'content-type': 'text/plain' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('Witness node over HTTP (Node-RED httpNode)', function () {
+  this.timeout(30000);
+  const PREFIX = '/witness-http-test';
+  const ORIGIN = 'gw.example/http';
+  const gw = generateKey('Ed25519');
+  const leaves = Array.from({ length: 16 }, (_, i) => leafHash(Uint8Array.of(i)));
+  const cp = (size: number) => signCheckpoint({ origin: ORIGIN, size, root: rootFromLeafHashes(leaves.slice(0, size)), extensions: [] }, ORIGIN, gw);
+  let userDir: string;
+  let server: http.Server;
+  let port: number;
+  const post = (body: Buffer | string) => request(port, 'POST', `${PREFIX}/add-checkpoint`, body);
+
+  before(async () => {
+    userDir = await new Promise<string>((resolve) => {
+      const dir = startTestRuntime(() => resolve(dir));
+    });
+    let nodeApp: http.RequestListener | undefined;
+    const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
+    await helper.load(
+      [...packNodes(), capture],
+      onTab([{ id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/http', logs: verifierKeyString(ORIGIN, gw), prefix: PREFIX, wires: [[]] }]),
+    );
+    server = http.createServer(nodeApp);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await helper.unload();
+    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
+  });
+
+  it('answers add-checkpoint as C2SP tlog-witness says: 200 with the cosignature, 409 text/x.tlog.size, 400 for what does not parse', async () => {
+    const ok = await post(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cp(4) }));
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(ok.body, /^\u2014 witness\.test\/http \S+\n$/);
+    const stale = await post(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cp(6) }));
+    assert.equal(stale.status, 409);
+    assert.equal(stale.contentType, 'text/x.tlog.size');
+    assert.equal(stale.body, '4\n');
+    const garbage = await post('old 0\n\nnot a checkpoint\n');
+    assert.equal(garbage.status, 400);
+    const notUtf8 = await post(Buffer.concat([Buffer.from('old 0\n\n'), Buffer.from([0xff, 0xfe, 0x0a])]));
+    assert.equal(notUtf8.status, 400);
+    assert.equal(notUtf8.body, 'request body is not UTF-8\n');
+    const latest = await request(port, 'GET', `${PREFIX}/checkpoint?origin=${encodeURIComponent(ORIGIN)}`);
+    assert.equal(latest.status, 200);
+    assert.equal(latest.body, `${cp(4)}${ok.body}`);
+  });
+
+  it(`reads at most ${MAX_REQUEST_BYTES} bytes of a body: a larger one has its connection closed, and the witness goes on answering`, async () => {
+    const huge = `old 0\n\n${'x'.repeat(4 * MAX_REQUEST_BYTES)}`;
+    await assert.rejects(post(huge), (err: NodeJS.ErrnoException) => ['ECONNRESET', 'EPIPE'].includes(String(err.code)) || /socket hang up/.test(err.message));
+    const after = await post('old 0\n\nnot a checkpoint\n');
+    assert.equal(after.status, 400);
+  });
+});
