@@ -5,7 +5,7 @@ import { bytesEqual, toBase64 } from '../encoding/bytes';
 import { parseCheckpointText, type Checkpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
 import { EMPTY_ROOT, verifyConsistency } from '../merkle';
-import { openNote, splitNote, type SignatureVerifier } from '../note/note-open';
+import { openNote, splitNote, type OpenedNote, type SignatureVerifier } from '../note/note-open';
 import { cosignLine, type Cosigner } from './cosignature';
 import { parseAddCheckpoint, type AddCheckpointRequest } from './request';
 
@@ -61,6 +61,28 @@ export function rejectUnparsed(err: unknown): Decision {
   throw err;
 }
 
+/** A submission for a witnessed origin whose note carries a valid signature by one of the log's keys. */
+export interface AuthenticatedSubmission {
+  submission: ParsedSubmission;
+  log: WitnessedLog;
+  opened: OpenedNote;
+}
+
+/**
+ * The checks a request passes before the witness reads its state for the origin or queues it
+ * behind other requests: a known origin (404) and a valid signature by the log (403). Cheap
+ * for what anyone can send: one signature check per configured key of the log, at most.
+ */
+export function authenticateSubmission(submission: ParsedSubmission, log: WitnessedLog | undefined): AuthenticatedSubmission | { status: 403 | 404; reason: string } {
+  const { request, checkpoint: cp } = submission;
+  if (!log || log.origin !== cp.origin) return { status: 404, reason: `unknown origin ${JSON.stringify(cp.origin)}` };
+  try {
+    return { submission, log, opened: openNote(request.checkpoint, log.verifiers) };
+  } catch (err) {
+    return { status: 403, reason: `no valid signature by a trusted key of the log: ${(err as Error).message}` };
+  }
+}
+
 export interface DecideInput {
   submission: ParsedSubmission;
   log: WitnessedLog | undefined;
@@ -71,14 +93,13 @@ export interface DecideInput {
 }
 
 export function decideAddCheckpoint({ submission, log, latest, cosigner, now }: DecideInput): Decision {
+  const auth = authenticateSubmission(submission, log);
+  return 'status' in auth ? auth : decideAuthenticated(auth, latest, cosigner, now);
+}
+
+/** The rest of the decision, for an authenticated submission and the latest checkpoint cosigned for its origin. */
+export function decideAuthenticated({ submission, opened }: AuthenticatedSubmission, latest: LatestCheckpoint | undefined, cosigner: Cosigner, now: number): Decision {
   const { request, text, checkpoint: cp } = submission;
-  if (!log || log.origin !== cp.origin) return { status: 404, reason: `unknown origin ${JSON.stringify(cp.origin)}` };
-  let opened;
-  try {
-    opened = openNote(request.checkpoint, log.verifiers);
-  } catch (err) {
-    return { status: 403, reason: `no valid signature by a trusted key of the log: ${(err as Error).message}` };
-  }
   const evidence = (kind: Evidence['kind']): Evidence | undefined =>
     latest && {
       kind,

@@ -3,7 +3,7 @@ import { LedgerError } from '../errors';
 import { parseCheckpointText } from '../note/checkpoint';
 import { splitNote } from '../note/note-open';
 import type { Cosigner } from './cosignature';
-import { decideAddCheckpoint, parseSubmission, rejectUnparsed, type Decision, type Evidence, type WitnessedLog } from './decision';
+import { authenticateSubmission, decideAuthenticated, parseSubmission, rejectUnparsed, type Decision, type Evidence, type WitnessedLog } from './decision';
 import { TLOG_SIZE_CONTENT_TYPE } from './request';
 import type { WitnessState } from './state';
 
@@ -51,11 +51,15 @@ export class WitnessService {
       return reply(rejectUnparsed(err));
     }
     const origin = submission.checkpoint.origin;
+    // Unknown origins and notes the log did not sign are answered before the state is read or
+    // the origin's queue joined: what anyone can send costs no file access and delays no one.
+    const auth = authenticateSubmission(submission, this.#logs.get(origin));
+    if ('status' in auth) return { ...reply(auth), origin };
     const { state, cosigner } = this.#opts;
     return state.exclusive(origin, () => {
       const latest = state.latest(origin);
       const now = Math.floor((this.#opts.now?.() ?? Date.now()) / 1000);
-      const decision = decideAddCheckpoint({ submission, log: this.#logs.get(origin), latest, cosigner, now });
+      const decision = decideAuthenticated(auth, latest, cosigner, now);
       if (decision.status === 200) state.save(origin, decision.latest);
       const out = reply(decision);
       out.origin = origin;

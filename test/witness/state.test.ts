@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
@@ -16,6 +17,7 @@ import {
   witnessVerifierKey,
 } from '../../lib/witness';
 import { tempDir } from '../support/ledger';
+import { isLedgerError } from '../../lib/errors';
 
 // The witness service on a real state directory: what a request can make it keep on disk.
 describe('witness state: what a request can make it keep', () => {
@@ -57,5 +59,50 @@ describe('witness state: what a request can make it keep', () => {
     const opened = openNote(latest, [logVerifier(verifierKeyString(ORIGIN, gw), ORIGIN), cosignatureVerifier(parseWitnessKey(witnessVerifierKey('w.example', wkey)))]);
     assert.equal(opened.verified.length, 2);
     assert.equal(latest, `${cpAt(5)}${r.body}`);
+  });
+
+  it('reads no state and waits in no queue for an unknown origin or a checkpoint without a valid signature by the log', async () => {
+    // A state that counts what requests make it do.
+    class CountingState extends WitnessState {
+      reads = 0;
+      turns = 0;
+      override latest(origin: string) {
+        this.reads++;
+        return super.latest(origin);
+      }
+      override exclusive<T>(origin: string, fn: () => T | Promise<T>): Promise<T> {
+        this.turns++;
+        return super.exclusive(origin, fn);
+      }
+    }
+    const state = new CountingState(path.join(tmp.dir, 'w'));
+    const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)), state });
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cpAt(5) }))).status, 200);
+    state.reads = 0;
+    state.turns = 0;
+    const forger = generateKey('Ed25519');
+    const sign = (origin: string, key = forger) => signCheckpoint({ origin, size: 8, root: rootFromLeafHashes(leaves), extensions: [] }, ORIGIN, key);
+    // The log's key name and key ID (both public) on a signature by another key.
+    const forged = sign(ORIGIN).replace(/ (\S+)\n$/, (_, b64: string) => {
+      const blob = Buffer.from(b64, 'base64');
+      blob.set(Buffer.from(cpAt(5).match(/ (\S+)\n$/)![1], 'base64').subarray(0, 4));
+      return ` ${blob.toString('base64')}\n`;
+    });
+    for (const [checkpoint, status] of [
+      [sign('someone.else/log'), 404],
+      [sign(ORIGIN), 403],
+      [forged, 403],
+    ] as const) {
+      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint }));
+      assert.equal(r.status, status, r.body);
+    }
+    assert.deepEqual({ reads: state.reads, turns: state.turns }, { reads: 0, turns: 0 });
+    // So a state the witness cannot read fails only requests the log signed, not everyone's.
+    const file = fs.readdirSync(state.dir).find((f) => f.endsWith('.json'))!;
+    fs.writeFileSync(path.join(state.dir, file), '{ not json');
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: forged }))).status, 403);
+    await assert.rejects(service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint: cpAt(8) })), (e: unknown) =>
+      isLedgerError(e, 'ERR_WITNESS_STATE'),
+    );
   });
 });
