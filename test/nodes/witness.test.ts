@@ -92,6 +92,20 @@ describe('Witness node', function () {
     assert.equal((rec.record.body.evidence as { submitted?: string }).submitted, cp(12, fork));
   });
 
+  it('keeps no evidence and raises nothing for the cosigned checkpoint sent again with a proof line (422)', async () => {
+    await helper.load([...(packNodes() as object[]), catchNode], flow());
+    const dir = path.join(userDir, 'iot-ledger', 'witness', 'witness.test_w1', 'evidence');
+    const kept = fs.readdirSync(dir);
+    // The latest cosigned checkpoint is public (GET <path>/checkpoint): anyone can send it with old = its size and a junk proof.
+    const r = await ask(formatAddCheckpoint({ oldSize: 12, proof: [leaves[0]], checkpoint: cp(12) }));
+    assert.equal(r.statusCode, 422);
+    assert.deepEqual(fs.readdirSync(dir), kept);
+    // The first error Catch sees is the next one, not a fork alarm.
+    const caught = nextMessage<{ error: { code?: string } }>(helper.getNode('caught'));
+    helper.getNode('w').receive({ payload: 42 });
+    assert.equal((await caught).error.code, 'ERR_WITNESS_REQUEST');
+  });
+
   it('answers garbage with 400 and a wrong payload type with a typed error', async () => {
     await helper.load([...(packNodes() as object[]), catchNode], flow());
     assert.equal((await ask('hello')).statusCode, 400);

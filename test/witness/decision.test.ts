@@ -138,6 +138,13 @@ describe('witness decision (every add-checkpoint status)', () => {
     assert.equal(submit(0, 8, undefined, { proof: [leaves[0]] }).status, 422);
   });
 
+  it('422 without evidence: the checkpoint already cosigned, sent again with proof lines (anyone can, it is public)', () => {
+    const l = accept(submit(0, 8));
+    const d = submit(8, 8, l, { proof: [leaves[3]] });
+    assert.equal(d.status, 422);
+    assert.equal(d.evidence, undefined);
+  });
+
   function decideOrReject(body: string): Decision {
     try {
       return decideAddCheckpoint({ submission: parseSubmission(body), log, latest: undefined, cosigner, now: 1 });

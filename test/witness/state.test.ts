@@ -47,6 +47,20 @@ describe('witness state: what a request can make it keep', () => {
     assert.equal(state.evidence().length, 1);
   });
 
+  it('keeps no evidence when the checkpoint it cosigned comes back with proof lines (nothing to compare)', async () => {
+    const state = new WitnessState(path.join(tmp.dir, 'w'));
+    const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)), state });
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cpAt(5) }))).status, 200);
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint: cpAt(8) }))).status, 200);
+    const latest = service.latest(ORIGIN)!;
+    for (const proof of [[leaves[0]], consistencyProof(leaves, 5, 8)]) {
+      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 8, proof, checkpoint: latest }));
+      assert.equal(r.status, 422, r.body);
+      assert.equal(r.evidence, undefined);
+    }
+    assert.deepEqual(state.evidence(), []);
+  });
+
   it('keeps and serves the cosigned checkpoint with the log\'s signature and its own, not the lines a request added', async () => {
     const state = new WitnessState(path.join(tmp.dir, 'w'));
     const wkey = generateKey('Ed25519');
