@@ -36,7 +36,14 @@ export interface Evidence {
 }
 
 export type Decision =
-  | { status: 200; body: string; latest: LatestCheckpoint; checkpoint: Checkpoint }
+  | {
+      status: 200;
+      body: string;
+      latest: LatestCheckpoint;
+      checkpoint: Checkpoint;
+      /** The checkpoint cosigned before (same signed text): the one kept stays, nothing to persist. */
+      unchanged: boolean;
+    }
   | { status: 409; size: number; reason: string; evidence?: Evidence }
   | { status: 400 | 403 | 404 | 422; reason: string; evidence?: Evidence };
 
@@ -129,5 +136,6 @@ export function decideAuthenticated({ submission, opened }: AuthenticatedSubmiss
   // The log's signatures and this cosignature only: lines by other keys, which anyone can add to
   // a request, would be served with it (past 100 lines no one could open the note).
   const stored = `${text}\n${opened.verified.map((v) => `\u2014 ${v.signature.line}\n`).join('')}${body}`;
-  return { status: 200, body, latest: { size: cp.size, root: cp.root, checkpoint: stored }, checkpoint: cp };
+  const unchanged = latest !== undefined && latest.size === cp.size && latest.checkpoint.slice(0, latest.checkpoint.lastIndexOf('\n\n') + 1) === text;
+  return { status: 200, body, latest: { size: cp.size, root: cp.root, checkpoint: stored }, checkpoint: cp, unchanged };
 }

@@ -60,7 +60,9 @@ export class WitnessService {
       const latest = state.latest(origin);
       const now = Math.floor((this.#opts.now?.() ?? Date.now()) / 1000);
       const decision = decideAuthenticated(auth, latest, cosigner, now);
-      if (decision.status === 200) state.save(origin, decision.latest);
+      // The checkpoint held, sent again (it is public, anyone can): cosigned afresh, not written
+      // again, so a replay costs no fsync.
+      if (decision.status === 200 && !decision.unchanged) state.save(origin, decision.latest);
       const out = reply(decision);
       out.origin = origin;
       if (decision.status !== 200 && decision.evidence) {

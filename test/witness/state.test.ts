@@ -119,4 +119,30 @@ describe('witness state: what a request can make it keep', () => {
       isLedgerError(e, 'ERR_WITNESS_STATE'),
     );
   });
+
+  it('cosigns the checkpoint it holds again without writing its state again (a replay costs no disk write)', async () => {
+    const state = new WitnessState(path.join(tmp.dir, 'w'));
+    const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)), state });
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cpAt(5) }))).status, 200);
+    const file = path.join(state.dir, fs.readdirSync(state.dir).find((f) => f.endsWith('.json'))!);
+    // A second name for the file written: a durable write renames a new file over the first name.
+    fs.linkSync(file, path.join(tmp.dir, 'held.json'));
+    const untouched = (): boolean => fs.statSync(file).nlink === 2;
+    const held = service.latest(ORIGIN)!;
+    // The latest is public (GET <path>/checkpoint): anyone can send it, or the log's note, again and again.
+    for (const checkpoint of [held, cpAt(5), held, `${cpAt(5)}\u2014 junk.example AAAAAAAA\n`]) {
+      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint }));
+      assert.equal(r.status, 200, r.body);
+      assert.match(r.body, /^\u2014 w\.example \S+\n$/);
+    }
+    assert.ok(untouched(), 'the state file was written again');
+    assert.equal(service.latest(ORIGIN), held);
+    // Another checkpoint of the same tree (the log signed other extension lines) is written, as is a larger one.
+    const other = signCheckpoint({ origin: ORIGIN, size: 5, root: rootFromLeafHashes(leaves.slice(0, 5)), extensions: ['ext/other x'] }, ORIGIN, gw);
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: other }))).status, 200);
+    assert.ok(!untouched());
+    assert.ok(service.latest(ORIGIN)!.startsWith(`${other}\u2014 w.example `));
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint: cpAt(8) }))).status, 200);
+    assert.ok(service.latest(ORIGIN)!.startsWith(cpAt(8)));
+  });
 });
