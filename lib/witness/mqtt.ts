@@ -9,6 +9,8 @@
 //     must not make the witness publish, under its broker identity, on topics of its choosing.
 //   - any MQTT version: publish to `<base>/add-checkpoint/<request id>` (id: 1-64 of
 //     A-Z a-z 0-9 _ -); the answer comes on `<base>/response/<request id>/<HTTP status>`.
+// The witness connects with MQTT 5 and a Maximum Packet Size: a larger request never reaches it
+// (the broker drops it) and goes unanswered; one of up to that size but a body over 64 KiB is a 400.
 import { randomBytes } from 'node:crypto';
 import * as mqtt from 'mqtt';
 import { fromUtf8 } from '../encoding/bytes';
@@ -18,6 +20,13 @@ import { MAX_REQUEST_BYTES } from './request';
 import type { WitnessReply } from './service';
 
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The MQTT 5 Maximum Packet Size the witness announces when it connects: a request body's limit
+ * plus room for the topic and properties. The broker must not send it a larger packet (it drops
+ * the message for the witness), so a request of megabytes is never held whole to be refused.
+ */
+export const MAX_WITNESS_MQTT_PACKET_BYTES = MAX_REQUEST_BYTES + 16 * 1024;
 
 /** Whether an MQTT 5 requester's Response Topic lies in the witness's own `<base>/response/` namespace. */
 export function isOwnResponseTopic(base: string, topic: string | undefined): boolean {
@@ -44,7 +53,12 @@ export interface WitnessMqttServer {
 /** Serves add-checkpoint requests on the broker at `url`. */
 export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
   const base = opts.base.replace(/\/+$/, '');
-  const client = mqtt.connect(opts.url, { protocolVersion: 5, reconnectPeriod: 2000, clientId: `iot-ledger-witness-${randomBytes(6).toString('hex')}` });
+  const client = mqtt.connect(opts.url, {
+    protocolVersion: 5,
+    reconnectPeriod: 2000,
+    clientId: `iot-ledger-witness-${randomBytes(6).toString('hex')}`,
+    properties: { maximumPacketSize: MAX_WITNESS_MQTT_PACKET_BYTES },
+  });
   const request = `${base}/add-checkpoint`;
   const ready = new Promise<void>((resolve) => {
     client.on('connect', () => {

@@ -5,7 +5,7 @@ import * as mqtt from 'mqtt';
 import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { verifierKeyString } from '../../lib/note/note';
-import { parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey } from '../../lib/witness';
+import { MAX_REQUEST_BYTES, parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey } from '../../lib/witness';
 import { isOwnResponseTopic, mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
 import { freePort } from '../../demo/ports';
 import { tempDir } from '../support/ledger';
@@ -118,6 +118,30 @@ describe('witness over MQTT (mosquitto)', function () {
         await c.publishAsync(`${BASE}/add-checkpoint`, `old 0\n\n${note}`, { qos: 1, properties: { responseTopic, correlationData: Buffer.from('x') } });
       await answered;
       assert.deepEqual(seen, [legit]);
+    } finally {
+      await c.endAsync();
+    }
+  });
+
+  it('has the broker keep a request larger than it takes: never delivered, never answered, the next one answered', async () => {
+    const c = mqtt.connect(url, { protocolVersion: 5 });
+    try {
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      await c.subscribeAsync(`${BASE}/response/+/+`, { qos: 1 });
+      const seen: string[] = [];
+      const answered = new Promise<void>((resolve) =>
+        c.on('message', (topic) => {
+          seen.push(topic);
+          if (topic.startsWith(`${BASE}/response/small/`)) resolve();
+        }),
+      );
+      // 4 MiB (a broker takes up to 256 MiB by default): the witness must not hold it whole to refuse it.
+      await c.publishAsync(`${BASE}/add-checkpoint/big`, Buffer.alloc(4 * 1024 * 1024, 0x41), { qos: 1 });
+      // Just over the body limit fits the packet limit: delivered, refused with 400.
+      await c.publishAsync(`${BASE}/add-checkpoint/over`, Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x41), { qos: 1 });
+      await c.publishAsync(`${BASE}/add-checkpoint/small`, 'garbage', { qos: 1 });
+      await answered;
+      assert.deepEqual(seen, [`${BASE}/response/over/400`, `${BASE}/response/small/400`]);
     } finally {
       await c.endAsync();
     }
