@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import * as mqtt from 'mqtt';
 import { fromUtf8 } from '../encoding/bytes';
-import { LedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
 import { httpTransport, type Transport } from './client';
 import { MAX_REQUEST_BYTES } from './request';
 import type { WitnessReply } from './service';
@@ -90,7 +90,8 @@ export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
       answer({ status: 400, contentType: 'text/plain; charset=utf-8', body: `${(err as Error).message}\n` });
       return;
     }
-    opts.handle(body).then(answer, (err: Error) => answer({ status: 500, contentType: 'text/plain; charset=utf-8', body: `${err.message}\n` }));
+    // A failure inside (the state, the disk) is answered with its code only, as over HTTP.
+    opts.handle(body).then(answer, (err: unknown) => answer({ status: 500, contentType: 'text/plain; charset=utf-8', body: `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n` }));
   });
   return {
     ready,

@@ -3,7 +3,7 @@
 // GET <prefix>/checkpoint?origin=… for the latest cosigned checkpoint of a log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromUtf8 } from '../../lib/encoding/bytes';
-import { LedgerError } from '../../lib/errors';
+import { isLedgerError, LedgerError } from '../../lib/errors';
 import { readBoundedBody } from '../../lib/guards/bounded-body';
 import { MAX_REQUEST_BYTES, type WitnessReply } from '../../lib/witness';
 
@@ -33,6 +33,11 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
   res.end(body);
 }
 
+/** A 500 whose body is the error's code only: what went wrong inside (a state file, a path) is the operator's, not the caller's. */
+function sendInternal(res: ServerResponse, err: unknown): void {
+  send(res, 500, 'text/plain; charset=utf-8', `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n`);
+}
+
 function readBody(req: IncomingMessage & { body?: unknown }): Promise<string> {
   if (typeof req.body === 'string') return Promise.resolve(req.body);
   if (Buffer.isBuffer(req.body)) return Promise.resolve(fromUtf8(req.body));
@@ -59,7 +64,8 @@ export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: 
         .then((body) => t.handle(body))
         .then(
           (reply) => send(res, reply.status, reply.contentType, reply.body),
-          (err: unknown) => send(res, err instanceof LedgerError && err.code === 'ERR_WITNESS_REQUEST' ? 400 : 500, 'text/plain; charset=utf-8', `${(err as Error).message}\n`),
+          (err: unknown) =>
+            isLedgerError(err, 'ERR_WITNESS_REQUEST') ? send(res, 400, 'text/plain; charset=utf-8', `${err.message}\n`) : sendInternal(res, err),
         );
     });
     RED.httpNode.get(`${prefix}/checkpoint`, (req, res, next) => {
@@ -71,7 +77,7 @@ export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: 
       try {
         note = t.service?.latest(origin);
       } catch (err) {
-        send(res, 500, 'text/plain; charset=utf-8', `${(err as Error).message}\n`);
+        sendInternal(res, err);
         return;
       }
       if (note === undefined) send(res, 404, 'text/plain; charset=utf-8', 'no cosigned checkpoint for this origin\n');

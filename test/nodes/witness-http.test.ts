@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { leafHash, rootFromLeafHashes } from '../../lib/merkle';
 import { signCheckpoint } from '../../lib/note/checkpoint';
@@ -87,5 +89,23 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     await assert.rejects(post(huge), (err: NodeJS.ErrnoException) => ['ECONNRESET', 'EPIPE'].includes(String(err.code)) || /socket hang up/.test(err.message));
     const after = await post('old 0\n\nnot a checkpoint\n');
     assert.equal(after.status, 400);
+  });
+
+  it('answers 500 with the error code only when its state cannot be read: nothing about the file in the body', async () => {
+    const dir = path.join(userDir, 'iot-ledger', 'witness', 'witness.test_http');
+    const file = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.json'))!);
+    const kept = fs.readFileSync(file);
+    fs.writeFileSync(file, '{"origin": "gw.example/http", "size": 4, "root": "secret-ish internals');
+    try {
+      const latest = await request(port, 'GET', `${PREFIX}/checkpoint?origin=${encodeURIComponent(ORIGIN)}`);
+      assert.equal(latest.status, 500);
+      assert.equal(latest.body, 'ERR_WITNESS_STATE\n');
+      const add = await post(formatAddCheckpoint({ oldSize: 4, proof: [], checkpoint: cp(4) }));
+      assert.equal(add.status, 500);
+      assert.equal(add.body, 'ERR_WITNESS_STATE\n');
+    } finally {
+      fs.writeFileSync(file, kept);
+    }
+    assert.equal((await request(port, 'GET', `${PREFIX}/checkpoint?origin=${encodeURIComponent(ORIGIN)}`)).status, 200);
   });
 });

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { signCheckpoint } from '../../lib/note/checkpoint';
@@ -143,6 +144,24 @@ describe('witness over MQTT (mosquitto)', function () {
       await answered;
       assert.deepEqual(seen, [`${BASE}/response/over/400`, `${BASE}/response/small/400`]);
     } finally {
+      await c.endAsync();
+    }
+  });
+
+  it('answers 500 with the error code only when its state cannot be read', async () => {
+    const dir = path.join(tmp.dir, 'w');
+    const file = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.json'))!);
+    const kept = fs.readFileSync(file);
+    fs.writeFileSync(file, '{ not json');
+    const c = mqtt.connect(url, { protocolVersion: 5 });
+    try {
+      await new Promise<void>((r) => c.once('connect', () => r()));
+      await c.subscribeAsync(`${BASE}/response/broken/+`, { qos: 1 });
+      const got = new Promise<[string, string]>((resolve) => c.once('message', (topic, payload) => resolve([topic, payload.toString()])));
+      await c.publishAsync(`${BASE}/add-checkpoint/broken`, `old 0\n\n${note}`, { qos: 1 });
+      assert.deepEqual(await got, [`${BASE}/response/broken/500`, 'ERR_WITNESS_STATE\n']);
+    } finally {
+      fs.writeFileSync(file, kept);
       await c.endAsync();
     }
   });
