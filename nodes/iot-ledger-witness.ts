@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { isLedgerError, LedgerError } from '../lib/errors';
+import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { fromUtf8 } from '../lib/encoding/bytes';
 import { loadOrCreateKeyFile } from '../lib/crypto/keyfile';
 import { generateKey, type PrivateKey } from '../lib/crypto/keys';
@@ -55,6 +56,15 @@ export = function register(RED: RED & WitnessHttpRED): void {
       this.error(nodeError(err, RED._));
     }
 
+    // Every request over HTTP or MQTT can come from anyone, and every answer can be had again
+    // at will (garbage, an invented origin, the public latest checkpoint replayed): their
+    // outputs, and the errors of a witness that cannot read its state, go out at most
+    // CATCH_REPORTS_PER_SECOND a second. The rest are answered all the same and counted in the
+    // next output's `unreported`. A newly cosigned checkpoint and fresh evidence always go out.
+    const outputs = new ReportBudget(CATCH_REPORTS_PER_SECOND);
+    const failures = new ReportBudget(CATCH_REPORTS_PER_SECOND);
+    let unreported = 0;
+
     /** Runs one add-checkpoint; reports the outcome on the output and evidence to Catch nodes. */
     this.handle = async (body: string, msg?: NodeMessage) => {
       if (!this.service) return { status: 503, contentType: 'text/plain; charset=utf-8', body: 'witness is not configured\n' };
@@ -62,11 +72,11 @@ export = function register(RED: RED & WitnessHttpRED): void {
       try {
         reply = await this.service.addCheckpoint(body);
       } catch (err) {
-        this.error(nodeError(err, RED._), msg);
+        if (msg || failures.take()) this.error(nodeError(err, RED._), msg);
         return { status: 500, contentType: 'text/plain; charset=utf-8', body: `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n` };
       }
       const out: NodeMessage = { ...(msg ?? {}), topic: reply.origin, payload: { status: reply.status, origin: reply.origin, size: reply.size, reason: reply.reason } };
-      if (reply.status === 200) this.status({ fill: 'green', shape: 'dot', text: RED._('iot-ledger-witness.status.cosigned', { origin: reply.origin, size: reply.size }) });
+      if (reply.stored) this.status({ fill: 'green', shape: 'dot', text: RED._('iot-ledger-witness.status.cosigned', { origin: reply.origin, size: reply.size }) });
       if (reply.evidence && reply.evidenceFresh) {
         this.status({ fill: 'red', shape: 'dot', text: RED._('iot-ledger-witness.status.evidence', { origin: reply.origin }) });
         const err = new LedgerError('ERR_WITNESS_EQUIVOCATION', `${reply.origin}: ${reply.reason} (evidence kept in ${reply.evidenceFile})`, {
@@ -100,7 +110,13 @@ export = function register(RED: RED & WitnessHttpRED): void {
             .catch((e: unknown) => this.error(nodeError(e, RED._)));
         }
       }
-      if (!msg) this.send(out);
+      if (!msg) {
+        if (reply.stored || (reply.evidence && reply.evidenceFresh) || outputs.take()) {
+          if (unreported > 0) (out.payload as Record<string, unknown>).unreported = unreported;
+          unreported = 0;
+          this.send(out);
+        } else unreported++;
+      }
       return reply;
     };
 

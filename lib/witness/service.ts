@@ -18,6 +18,8 @@ export interface WitnessReply {
   evidenceFile?: string;
   /** False when the same evidence was kept before (e.g. the gateway retried). */
   evidenceFresh?: boolean;
+  /** True when a 200 made this checkpoint the latest kept (false for the one held, sent again). */
+  stored?: boolean;
   reason?: string;
 }
 
@@ -65,6 +67,7 @@ export class WitnessService {
       if (decision.status === 200 && !decision.unchanged) state.save(origin, decision.latest);
       const out = reply(decision);
       out.origin = origin;
+      if (decision.status === 200) out.stored = !decision.unchanged;
       if (decision.status !== 200 && decision.evidence) {
         const kept = state.keepEvidence(decision.evidence, now);
         out.evidenceFile = kept.file;

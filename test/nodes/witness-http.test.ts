@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
-import { leafHash, rootFromLeafHashes } from '../../lib/merkle';
+import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
 import { signCheckpoint } from '../../lib/note/checkpoint';
 import { verifierKeyString } from '../../lib/note/note';
 import { formatAddCheckpoint, MAX_REQUEST_BYTES } from '../../lib/witness';
@@ -13,6 +13,9 @@ import { helper, onTab, packNodes, startTestRuntime, stopTestRuntime } from './s
 // The Witness node's HTTP endpoint (RED.httpNode: POST <path>/add-checkpoint, GET <path>/checkpoint)
 // in a real Node-RED runtime, asked over a real HTTP connection by whoever can reach it.
 
+/** What the runtime logged (the test helper's spy on RED.log.log); level 20 is an error. */
+const logged = (): { level: number; id?: string }[] => (helper as unknown as { log(): { args: [{ level: number; id?: string }][] } }).log().args.map((a) => a[0]);
+
 interface Answer {
   status: number;
   contentType: string;
@@ -20,9 +23,9 @@ interface Answer {
 }
 
 /** One request on its own connection; resolves with the answer, or rejects when the connection closes without one. */
-function request(port: number, method: string, path: string, body?: Buffer | string): Promise<Answer> {
+function request(port: number, method: string, path: string, body?: Buffer | string, agent: http.Agent | false = false): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, agent: false, headers: { 'content-type': 'text/plain' } }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: { 'content-type': 'text/plain' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') }));
@@ -40,6 +43,8 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
   const gw = generateKey('Ed25519');
   const leaves = Array.from({ length: 16 }, (_, i) => leafHash(Uint8Array.of(i)));
   const cp = (size: number) => signCheckpoint({ origin: ORIGIN, size, root: rootFromLeafHashes(leaves.slice(0, size)), extensions: [] }, ORIGIN, gw);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const catchNode = require('@node-red/nodes/core/common/25-catch.js') as unknown;
   let userDir: string;
   let server: http.Server;
   let port: number;
@@ -52,8 +57,13 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     let nodeApp: http.RequestListener | undefined;
     const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
     await helper.load(
-      [...packNodes(), capture],
-      onTab([{ id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/http', logs: verifierKeyString(ORIGIN, gw), prefix: PREFIX, wires: [[]] }]),
+      [...packNodes(), catchNode, capture],
+      onTab([
+        { id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/http', logs: verifierKeyString(ORIGIN, gw), prefix: PREFIX, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+        { id: 'catch', type: 'catch', scope: ['w'], uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
     );
     server = http.createServer(nodeApp);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -91,6 +101,54 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     assert.equal(after.status, 400);
   });
 
+  /** `n` requests, 16 at a time on kept-alive connections; resolves with their statuses. */
+  async function flood(n: number, body: (i: number) => string): Promise<number[]> {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    try {
+      return (await Promise.all(Array.from({ length: n }, (_, i) => request(port, 'POST', `${PREFIX}/add-checkpoint`, body(i), agent)))).map((a) => a.status);
+    } finally {
+      agent.destroy();
+    }
+  }
+
+  /** Collects what a helper node receives until `stop` is called. */
+  function collect<T>(id: string): { got: T[]; stop(): void } {
+    const got: T[] = [];
+    const on = (m: never): number => got.push(m);
+    helper.getNode(id).on('input', on);
+    return { got, stop: () => helper.getNode(id).removeListener('input', on) };
+  }
+
+  async function until(what: string, test: () => boolean): Promise<void> {
+    for (const end = Date.now() + 20_000; !test(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('puts at most 100 answered requests a second on its output in a flood, the rest counted in the next message; a new cosigned checkpoint always goes out', async () => {
+    type Out = { payload: { status: number; size?: number; unreported?: number } };
+    const out = collect<Out>('out');
+    try {
+      const n = 1000;
+      const stranger = generateKey('Ed25519');
+      const unknown = signCheckpoint({ origin: 'someone.else/log', size: 1, root: leaves[0], extensions: [] }, 'someone.else/log', stranger);
+      // What anyone can send: garbage (400), an invented origin (404), the cosigned checkpoint again (200).
+      const bodies = ['old 0\n\nnot a checkpoint\n', formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: unknown }), formatAddCheckpoint({ oldSize: 4, proof: [], checkpoint: cp(4) })];
+      const statuses = await flood(n, (i) => bodies[i % 3]);
+      assert.deepEqual([...new Set(statuses)].sort(), [200, 400, 404]);
+      const next = await post(formatAddCheckpoint({ oldSize: 4, proof: consistencyProof(leaves, 4, 6), checkpoint: cp(6) }));
+      assert.equal(next.status, 200, next.body);
+      await until('the new checkpoint on the output', () => out.got.some((m) => m.payload.status === 200 && m.payload.size === 6));
+      const during = out.got.length - 1;
+      assert.ok(during >= 100 && during < n, `${during} of ${n} requests put on the output`);
+      // Nothing lost from the count: each message stands for itself and the ones left out before it.
+      assert.equal(
+        out.got.reduce((sum, m) => sum + 1 + (m.payload.unreported ?? 0), 0),
+        n + 1,
+      );
+    } finally {
+      out.stop();
+    }
+  });
+
   it('answers 500 with the error code only when its state cannot be read: nothing about the file in the body', async () => {
     const dir = path.join(userDir, 'iot-ledger', 'witness', 'witness.test_http');
     const file = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.json'))!);
@@ -100,9 +158,17 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
       const latest = await request(port, 'GET', `${PREFIX}/checkpoint?origin=${encodeURIComponent(ORIGIN)}`);
       assert.equal(latest.status, 500);
       assert.equal(latest.body, 'ERR_WITNESS_STATE\n');
-      const add = await post(formatAddCheckpoint({ oldSize: 4, proof: [], checkpoint: cp(4) }));
+      const add = await post(formatAddCheckpoint({ oldSize: 6, proof: [], checkpoint: cp(6) }));
       assert.equal(add.status, 500);
       assert.equal(add.body, 'ERR_WITNESS_STATE\n');
+      // The log's public checkpoint sent again and again: each is a 500, at most 100 a second are logged.
+      const errors = (): number => logged().filter((e) => e.id === 'w' && e.level === 20).length;
+      const before = errors();
+      const n = 1000;
+      const statuses = await flood(n, () => formatAddCheckpoint({ oldSize: 6, proof: [], checkpoint: cp(6) }));
+      assert.deepEqual([...new Set(statuses)], [500]);
+      const reported = errors() - before;
+      assert.ok(reported >= 100 && reported < n, `${reported} of ${n} failures logged`);
     } finally {
       fs.writeFileSync(file, kept);
     }
