@@ -10,7 +10,7 @@ import type { CborValue } from '../lib/encoding/codec';
 import { generateKey, keyToDid, type PrivateKey } from '../lib/crypto';
 import { Ledger } from '../lib/ledger';
 import { httpTileFetch, Replicator } from '../lib/replica';
-import { answerTileRequest } from '../lib/tiles/http';
+import { answerTileRequest, TileRequestGate } from '../lib/tiles/http';
 import { printFigures, type Figure } from './harness';
 
 const BIN = path.join(__dirname, '..', 'bin', 'iot-ledger.js');
@@ -98,7 +98,8 @@ export async function benchReplica(records = Number(process.env.BENCH_RECORDS ??
     for (const mode of ['alone', 'followed', 'alone', 'followed'] as const) {
       const gwDir = path.join(root, `pipe-${mode}-${rates[mode].length}`);
       const ledger = await Ledger.open(gwDir, { name: 'bench.pipe', gatewayKey: key, blockRecords: 1000, blockSeconds: 1 });
-      const server = http.createServer((req, res) => void answerTileRequest(ledger, new URL(req.url ?? '/', 'http://x').pathname.slice(1), req, res));
+      const gate = new TileRequestGate();
+      const server = http.createServer((req, res) => gate.admit(res, () => answerTileRequest(ledger, new URL(req.url ?? '/', 'http://x').pathname.slice(1), req, res)));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       await ledger.appendMany([{ type: 'note', body: { start: true } }]);
       await ledger.seal();
