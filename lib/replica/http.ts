@@ -1,9 +1,11 @@
 // Fetching tile resources over HTTP(S) with node:http: keep-alive connections, redirects
-// followed, and a gzip body inflated in one call. (fetch() inflated through
+// followed, a 503 (a tile server past its queue: ERR_OVERLOADED, Retry-After) asked again a
+// few times, and a gzip body inflated in one call. (fetch() inflated through
 // web streams: for a following replica that cost about as much CPU as decoding its records,
 // bench/RESULTS.md "Replicas".)
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { LedgerError } from '../errors';
@@ -15,7 +17,18 @@ export interface HttpFetchOptions {
   timeoutMs?: number;
   /** Extra request headers, e.g. Authorization for a Node-RED with httpNodeAuth. */
   headers?: Record<string, string>;
+  /** A 503 is asked again up to this many times before the fetch fails (default 3). */
+  retries503?: number;
+  /** Longest wait (ms) before asking again after a 503, whatever its Retry-After says (default 5000). */
+  maxRetryWaitMs?: number;
 }
+
+/** Times a 503 (the tile server's ERR_OVERLOADED) is asked again by default before the fetch fails. */
+export const DEFAULT_503_RETRIES = 3;
+/** A Retry-After longer than this (ms) is cut to it by default. */
+export const DEFAULT_MAX_RETRY_WAIT_MS = 5000;
+/** The wait after a 503 without a readable Retry-After. */
+const RETRY_WAIT_MS = 1000;
 
 /** A TileFetch whose kept-alive connections close() ends. */
 export type HttpTileFetch = TileFetch & { close(): Promise<void> };
@@ -31,6 +44,7 @@ const SYNC_GUNZIP_MAX = 256 * 1024;
 interface Answer {
   status: number;
   location?: string;
+  retryAfter?: string;
   encoding: string;
   body: Buffer;
 }
@@ -39,7 +53,7 @@ function get(url: URL, headers: Record<string, string>, agent: http.Agent, signa
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? https : http).get(url, { headers, agent, signal }, (res) => {
       const status = res.statusCode ?? 0;
-      const answer = { status, location: res.headers.location, encoding: String(res.headers['content-encoding'] ?? 'identity').toLowerCase() };
+      const answer = { status, location: res.headers.location, retryAfter: res.headers['retry-after'], encoding: String(res.headers['content-encoding'] ?? 'identity').toLowerCase() };
       if (status !== 200) {
         res.resume();
         resolve({ ...answer, body: Buffer.alloc(0) });
@@ -49,6 +63,18 @@ function get(url: URL, headers: Record<string, string>, agent: http.Agent, signa
     });
     req.on('error', reject);
   });
+}
+
+/** Milliseconds to wait for a Retry-After (delta-seconds or an HTTP-date), within [0, max]. */
+export function retryWaitMs(retryAfter: string | undefined, max: number, now = Date.now()): number {
+  const v = retryAfter?.trim() ?? '';
+  let ms = RETRY_WAIT_MS;
+  if (/^\d{1,10}$/.test(v)) ms = Number(v) * 1000;
+  else if (v !== '') {
+    const at = Date.parse(v);
+    if (Number.isFinite(at)) ms = at - now;
+  }
+  return Math.min(Math.max(ms, 0), max);
 }
 
 /** A TileFetch for the log at `base` (the prefix URL). */
@@ -61,12 +87,21 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
   }
   if (prefix.protocol !== 'http:' && prefix.protocol !== 'https:') throw new LedgerError('ERR_INVALID_ARGUMENT', `not an http(s) URL: ${base}`);
   const timeout = opts.timeoutMs ?? 30000;
+  const retries = opts.retries503 ?? DEFAULT_503_RETRIES;
+  const maxWait = opts.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
+  if (!Number.isSafeInteger(retries) || retries < 0) throw new LedgerError('ERR_INVALID_ARGUMENT', 'retries503 must be a non-negative integer');
+  if (!Number.isSafeInteger(maxWait) || maxWait < 0) throw new LedgerError('ERR_INVALID_ARGUMENT', 'maxRetryWaitMs must be a non-negative integer');
+  const closing = new AbortController();
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   const fetchOne = async (path: string): Promise<Uint8Array> => {
     let url = new URL(path, prefix);
     let headers: Record<string, string> = { 'accept-encoding': 'gzip', ...opts.headers };
-    const signal = AbortSignal.timeout(timeout);
-    for (let hops = 0; ; hops++) {
+    // Each attempt after a 503 has its own timeout: the server asked us to come back.
+    let signal = AbortSignal.timeout(timeout);
+    let hops = 0;
+    let retried = 0;
+    for (;;) {
+      if (closing.signal.aborted) throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: the fetch is closed`, { path });
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${path} redirected to ${url.protocol}`, { path });
       const agent = url.protocol === 'https:' ? agents.https : agents.http;
       let res: Answer;
@@ -92,9 +127,24 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
         // Credentials go to the origin they were given for only (as fetch() does).
         if (next.origin !== url.origin) headers = { 'accept-encoding': 'gzip' };
         url = next;
+        hops++;
         continue;
       }
-      if (res.status !== 200) throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered HTTP ${res.status}`, { path, status: res.status });
+      // Overloaded (or its ledger not open yet): wait as asked (capped) and ask again, a bounded number of times.
+      if (res.status === 503 && retried < retries) {
+        retried++;
+        try {
+          await sleep(retryWaitMs(res.retryAfter, maxWait), undefined, { signal: closing.signal });
+        } catch {
+          throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: the fetch is closed`, { path });
+        }
+        signal = AbortSignal.timeout(timeout);
+        continue;
+      }
+      if (res.status !== 200) {
+        const after = res.status === 503 ? ` (still after ${retried} retries)` : '';
+        throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered HTTP ${res.status}${after}`, { path, status: res.status, ...(res.status === 503 ? { retries: retried } : {}) });
+      }
       if (res.encoding === 'identity') return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
       if (res.encoding !== 'gzip') throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered in content-encoding ${res.encoding}`, { path });
       try {
@@ -107,6 +157,7 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
   };
   return Object.assign(fetchOne, {
     close: (): Promise<void> => {
+      closing.abort();
       agents.http.destroy();
       agents.https.destroy();
       return Promise.resolve();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { isLedgerError } from '../../lib/errors';
 import { httpTileFetch } from '../../lib/replica';
+import { retryWaitMs } from '../../lib/replica/http';
 
 interface Server {
   url: string;
@@ -91,5 +92,87 @@ describe('replica: tiles over HTTP (node:http client)', () => {
     const url = closed.url;
     await closed.close();
     await assert.rejects(httpTileFetch(url)('checkpoint'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /cannot fetch/.test(e.message));
+  });
+
+  describe('a 503 (tile server overloaded)', () => {
+    let busy: Server;
+    /** Requests seen, by path. */
+    const seen = new Map<string, number>();
+    before(async () => {
+      busy = await serve((p, res) => {
+        const n = (seen.get(p) ?? 0) + 1;
+        seen.set(p, n);
+        const overloaded = (retryAfter: string): void =>
+          void res.writeHead(503, { 'retry-after': retryAfter, 'content-type': 'text/plain' }).end('ERR_OVERLOADED: too many tile requests at once; retry later\n');
+        // 503 twice, then the tile.
+        if (p === '/log/twice') return n <= 2 ? overloaded('0') : void res.writeHead(200).end('tile after 503');
+        // Always overloaded.
+        if (p === '/log/always') return overloaded('0');
+        // Asks for an hour: the wait is capped.
+        if (p === '/log/hour') return n === 1 ? overloaded('3600') : void res.writeHead(200).end('tile after an hour');
+        // Asks for an hour, every time.
+        if (p === '/log/forever') return overloaded('3600');
+        res.writeHead(404).end();
+      });
+    });
+    after(() => busy.close());
+
+    it('asks again after a 503 and returns the tile the server then answers', async () => {
+      const fetch = httpTileFetch(`${busy.url}/log/`);
+      try {
+        assert.equal(Buffer.from(await fetch('twice')).toString(), 'tile after 503');
+        assert.equal(seen.get('/log/twice'), 3);
+      } finally {
+        await fetch.close();
+      }
+    });
+
+    it('fails with ERR_REPLICA_FETCH (status 503) after 3 retries, 4 requests in all', async () => {
+      const fetch = httpTileFetch(`${busy.url}/log/`);
+      try {
+        await assert.rejects(
+          fetch('always'),
+          (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.details?.status === 503 && e.details.retries === 3 && /after 3 retries/.test(e.message),
+        );
+        assert.equal(seen.get('/log/always'), 4);
+      } finally {
+        await fetch.close();
+      }
+      const once = httpTileFetch(`${busy.url}/log/`, { retries503: 0 });
+      try {
+        await assert.rejects(once('always'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.details?.status === 503);
+        assert.equal(seen.get('/log/always'), 5);
+      } finally {
+        await once.close();
+      }
+    });
+
+    it('caps the wait a Retry-After asks for', async () => {
+      const fetch = httpTileFetch(`${busy.url}/log/`, { maxRetryWaitMs: 10 });
+      try {
+        assert.equal(Buffer.from(await fetch('hour')).toString(), 'tile after an hour');
+      } finally {
+        await fetch.close();
+      }
+    });
+
+    it('close() ends a fetch waiting to ask again', async () => {
+      const fetch = httpTileFetch(`${busy.url}/log/`);
+      const outcome = assert.rejects(fetch('forever'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /closed/.test(e.message));
+      while ((seen.get('/log/forever') ?? 0) < 1) await new Promise((r) => setTimeout(r, 5));
+      await fetch.close();
+      await outcome;
+      assert.equal(seen.get('/log/forever'), 1);
+    });
+
+    it('reads Retry-After as seconds or an HTTP-date, 1 s when absent or unreadable, within [0, max]', () => {
+      const now = Date.parse('2026-01-01T00:00:00Z');
+      assert.equal(retryWaitMs('2', 5000, now), 2000);
+      assert.equal(retryWaitMs('3600', 5000, now), 5000);
+      assert.equal(retryWaitMs(undefined, 5000, now), 1000);
+      assert.equal(retryWaitMs('soon', 5000, now), 1000);
+      assert.equal(retryWaitMs('Thu, 01 Jan 2026 00:00:03 GMT', 5000, now), 3000);
+      assert.equal(retryWaitMs('Wed, 31 Dec 2025 00:00:00 GMT', 5000, now), 0);
+    });
   });
 });
