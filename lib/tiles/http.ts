@@ -32,10 +32,15 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
       'content-type': r.contentType,
       'cache-control': r.status !== 200 ? 'no-store' : r.immutable ? 'public, max-age=31536000, immutable' : 'no-cache, max-age=2',
     };
-    if (r.status === 200 && path.startsWith('tile/entries/') && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      body = body.length <= SYNC_GZIP_MAX ? gzipSync(body, { level: 1 }) : await gzipAsync(body, { level: 1 });
-      headers['content-encoding'] = 'gzip';
+    if (r.status === 200 && path.startsWith('tile/entries/')) {
+      // Whether gzipped or not depends on Accept-Encoding: every entry bundle says so, so a
+      // cache keeps the plain and the gzip body apart (RFC 9110 12.5.5) and serves neither
+      // to a client it was not chosen for.
       headers.vary = 'accept-encoding';
+      if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+        body = body.length <= SYNC_GZIP_MAX ? gzipSync(body, { level: 1 }) : await gzipAsync(body, { level: 1 });
+        headers['content-encoding'] = 'gzip';
+      }
     }
     headers['content-length'] = String(body.length);
     res.writeHead(r.status, headers).end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));

@@ -99,6 +99,27 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     assert.match(ok.body, /^room\n300\n/);
   });
 
+  it('sends Vary: accept-encoding with every entry bundle, gzipped or not, and not with other tiles', async () => {
+    const bundle = '/iot-ledger/tiles/room/tile/entries/001.p/44';
+    const gz = await request(port, bundle, 'GET', { 'accept-encoding': 'gzip, deflate' });
+    assert.equal(gz.status, 200);
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gz.headers.vary, 'accept-encoding');
+    for (const headers of [{}, { 'accept-encoding': 'identity' }] as Record<string, string>[]) {
+      const plain = await request(port, bundle, 'GET', headers);
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.equal(plain.headers.vary, 'accept-encoding', `plain bundle, request headers ${JSON.stringify(headers)}`);
+      assert.notEqual(plain.body, gz.body);
+    }
+    for (const other of ['/iot-ledger/tiles/room/checkpoint', '/iot-ledger/tiles/room/tile/0/001.p/44']) {
+      const res = await request(port, other, 'GET', { 'accept-encoding': 'gzip' });
+      assert.equal(res.status, 200, other);
+      assert.equal(res.headers['content-encoding'], undefined, other);
+      assert.equal(res.headers.vary, undefined, other);
+    }
+  });
+
   it(`answers at most ${MAX_ACTIVE_TILE_REQUESTS} requests at once, lets ${MAX_WAITING_TILE_REQUESTS} more wait their turn and refuses the rest with 503 and Retry-After`, async () => {
     const before = { ...tileRequests.stats };
     const stalled = await Promise.all(Array.from({ length: MAX_ACTIVE_TILE_REQUESTS }, () => stall(port, BIG_BUNDLE)));
