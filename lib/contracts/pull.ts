@@ -73,7 +73,9 @@ export async function contractDocument(ledger: Ledger, termsHash: string): Promi
 /**
  * Verifies a contract document with the gateway key alone: every bundle's inclusion proof
  * and checkpoint signature, the terms against their hash, each party's signature envelope
- * against the terms. Throws ERR_MALFORMED_PROOF / ERR_BAD_SIGNATURE (bundles), ERR_INVALID_TERMS.
+ * against the terms. More signature bundles than the terms have parties are refused before
+ * any of them is checked, a second bundle of one party before its signature is.
+ * Throws ERR_MALFORMED_PROOF / ERR_BAD_SIGNATURE (bundles), ERR_INVALID_TERMS.
  */
 export function verifyContractDocument(doc: unknown, gatewayKey: string): VerifiedContract {
   const d = doc as Partial<ContractDocument>;
@@ -84,6 +86,10 @@ export function verifyContractDocument(doc: unknown, gatewayKey: string): Verifi
   const hash = termsHashHex(terms);
   if (body(reg.record).termsHash !== hash || d.termsHash !== hash) throw bad('the terms do not match their recorded hash');
   if (!Array.isArray(d.signatures)) throw bad('signatures must be an array of proof bundles');
+  // At most one signature per party: anyone can copy a published document and repeat one of its
+  // valid bundles, and each would cost a signature check and a hash of the terms.
+  if (d.signatures.length > terms.parties.length)
+    throw bad(`${d.signatures.length} signature bundles for ${terms.parties.length} ${terms.parties.length === 1 ? 'party' : 'parties'}: at most one each`);
   const signed = new Set<string>();
   const envelopes: Record<string, string | Uint8Array> = {};
   for (const bundle of d.signatures) {
@@ -92,6 +98,8 @@ export function verifyContractDocument(doc: unknown, gatewayKey: string): Verifi
     if (s.record.type !== CONTRACT_SIGN || b.termsHash !== hash || typeof b.party !== 'string' || s.record.envelope === undefined)
       throw bad(`bundle of record ${s.index} is not a signature of these terms`);
     if (s.index < reg.index) throw bad(`signature record ${s.index} comes before the registration`);
+    if (!terms.parties.includes(b.party)) throw bad(`signature record ${s.index} is of ${b.party}, not a party`);
+    if (signed.has(b.party)) throw bad(`${b.party} has a second signature bundle (record ${s.index})`);
     verifyPartySignature(terms, s.record.envelope, b.party);
     signed.add(b.party);
     envelopes[b.party] = s.record.envelope;

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { contractDocument, contractTopic, signContract, validateTerms, verifyContractDocument } from '../../lib/contracts';
+import { contractDocument, contractTopic, signContract, validateTerms, verifyContractDocument, type ContractDocument } from '../../lib/contracts';
 import { isLedgerError } from '../../lib/errors';
 import { ContractRunner, Gateway } from '../../lib/gateway';
 import { tempDir } from '../support/ledger';
@@ -57,5 +57,26 @@ describe('contracts: documents devices pull (terms, recorded signatures, inclusi
     const tampered = JSON.parse(JSON.stringify(doc));
     tampered.register.proof[0] = tampered.register.proof[0].replace(/^./, (c: string) => (c === 'A' ? 'B' : 'A'));
     assert.throws(() => verifyContractDocument(tampered, keyToDid(gatewayKey)), (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_PROOF'));
+  });
+
+  it('refuses a copied document padded with repeats of a valid signature bundle (at most one per party)', async () => {
+    const doc = JSON.parse(JSON.stringify(await contractDocument(gw.ledger, runner.ref.termsHash))) as ContractDocument;
+    const gwDid = keyToDid(gatewayKey);
+    assert.equal(verifyContractDocument(doc, gwDid).active, true);
+    const [sigA, sigB] = doc.signatures;
+    // Anyone can take the retained document and repeat its bundles: each repeat would be one more
+    // signature check and hash of the terms for every gateway and device that pulls it.
+    const padded = { ...doc, signatures: Array.from({ length: 500 }, (_, i) => (i % 2 ? sigB : sigA)) };
+    assert.throws(
+      () => verifyContractDocument(padded, gwDid),
+      (e: unknown) => isLedgerError(e, 'ERR_INVALID_TERMS') && /500 signature bundles for 2 parties: at most one each/.test(e.message),
+    );
+    assert.throws(() => verifyContractDocument({ ...doc, signatures: [sigA, sigB, sigA] }, gwDid), (e: unknown) => isLedgerError(e, 'ERR_INVALID_TERMS'));
+    // As many bundles as parties, but one party twice.
+    assert.throws(
+      () => verifyContractDocument({ ...doc, signatures: [sigA, sigA] }, gwDid),
+      (e: unknown) => isLedgerError(e, 'ERR_INVALID_TERMS') && /has a second signature bundle/.test(e.message),
+    );
+    assert.equal(verifyContractDocument({ ...doc, signatures: [sigB] }, gwDid).active, false, 'fewer bundles than parties: valid, not active');
   });
 });
