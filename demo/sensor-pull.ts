@@ -6,7 +6,7 @@
  * offer the sensor refuses is answered with a signed report that names the refusal.
  */
 import { fromUtf8 } from '../lib/encoding/bytes';
-import { verifyContractDocument } from '../lib/contracts/pull';
+import { parseContractDocument, verifyContractDocument } from '../lib/contracts/pull';
 import { isLedgerError } from '../lib/errors';
 import { createReport, isFirmwareRejection, openManifest, verifyFirmwareOffer, type Envelope, type RejectionReason } from '../lib/firmware';
 import { fromBase64 } from '../lib/encoding/bytes';
@@ -41,9 +41,9 @@ function parseJson(payload: Uint8Array | string): unknown {
   return JSON.parse(typeof payload === 'string' ? payload : fromUtf8(payload));
 }
 
-/** Verifies a contract document for sensor `did` with the gateway key; throws what verifyContractDocument throws. */
+/** Verifies a contract document for sensor `did` with the gateway key; throws what parseContractDocument and verifyContractDocument throw. */
 export function pullContract(payload: Uint8Array | string, gatewayKey: string, did: string): PulledContract {
-  const v = verifyContractDocument(parseJson(payload), gatewayKey);
+  const v = verifyContractDocument(parseContractDocument(payload), gatewayKey);
   return {
     id: v.terms.id,
     version: v.terms.version,

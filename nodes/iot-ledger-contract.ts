@@ -1,5 +1,5 @@
-import { contractTopic, parseTermsList } from '../lib/contracts';
-import { isLedgerError, LedgerError } from '../lib/errors';
+import { contractTopic, parseContractDocument, parseTermsList } from '../lib/contracts';
+import { isLedgerError } from '../lib/errors';
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { ContractSet, type ContractRunner, type Judged } from '../lib/gateway';
 import { contractInfo } from './lib/contract-info';
@@ -11,14 +11,10 @@ import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { status } from './lib/status';
 
-/** A contract document as MQTT brings it (JSON text or bytes), or already an object. */
+/** A contract document as MQTT brings it (JSON text or bytes, parsed within bounds), or already an object. */
 function documentOf(payload: unknown): unknown {
   if (typeof payload !== 'string' && !(payload instanceof Uint8Array)) return payload;
-  try {
-    return JSON.parse(Buffer.from(payload as never).toString('utf8'));
-  } catch (err) {
-    throw new LedgerError('ERR_INVALID_TERMS', `a contract document must be JSON: ${(err as Error).message}`);
-  }
+  return parseContractDocument(payload);
 }
 
 // The runners of each deployed Contract node, by node id, for the edit dialog's endpoint.

@@ -1,7 +1,9 @@
 // Contracts that devices and other gateways pull: the registered terms and every party's
 // recorded signature, each with its inclusion proof under a checkpoint the gateway signed.
 // Whoever holds the gateway key can check the terms they are judged by, offline.
+import { fromUtf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
+import { checkJsonDepth, checkSize } from '../guards/limits';
 import type { Ledger } from '../ledger';
 import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
 import type { LedgerRecord } from '../ledger/record';
@@ -13,6 +15,34 @@ import { validateTerms, type Terms } from './terms';
 export const CONTRACT_DOCUMENT_FORMAT = 'iot-ledger-contract/1';
 /** The retained MQTT topic a gateway publishes a contract document on. */
 export const contractTopic = (contractId: string): string => `iot-ledger/contract/${contractId}`;
+
+/**
+ * Largest contract document text parsed (bytes, or characters of a string): a register bundle
+ * and 64 party bundles, each of a record at the default 65535-byte limit in base64 with its
+ * proof and checkpoint, is about 6 MB; real documents are a few kB per party.
+ */
+export const MAX_CONTRACT_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Parses a contract document as MQTT brings it (JSON text or bytes), bounded before JSON.parse:
+ * ERR_PAYLOAD_TOO_LARGE past MAX_CONTRACT_DOCUMENT_BYTES, ERR_PAYLOAD_TOO_DEEP past 64 levels
+ * of nesting (a document has 4), ERR_INVALID_TERMS when it is not JSON.
+ */
+export function parseContractDocument(payload: string | Uint8Array): unknown {
+  checkSize('a contract document', payload.length, MAX_CONTRACT_DOCUMENT_BYTES);
+  let text: string;
+  try {
+    text = typeof payload === 'string' ? payload : fromUtf8(payload);
+  } catch {
+    throw bad('a contract document must be UTF-8 JSON');
+  }
+  checkJsonDepth('a contract document', text);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw bad(`a contract document must be JSON: ${(err as Error).message}`);
+  }
+}
 
 export interface ContractDocument {
   format: typeof CONTRACT_DOCUMENT_FORMAT;

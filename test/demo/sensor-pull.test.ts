@@ -68,6 +68,8 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
     assert.equal(pullContract(JSON.stringify(doc), keyToDid(gatewayKey), other).subject, false);
     // Another gateway's key: the checkpoints do not verify.
     assert.throws(() => pullContract(json(doc), keyToDid(generateKey('Ed25519')), sensor), (e: Error & { code?: string }) => e.code === 'ERR_BAD_SIGNATURE');
+    // Anyone can publish on the documents' topic: parsed only within bounds.
+    assert.throws(() => pullContract(`[${'['.repeat(100)}${']'.repeat(100)}]`, keyToDid(gatewayKey), sensor), (e: Error & { code?: string }) => e.code === 'ERR_PAYLOAD_TOO_DEEP');
   });
 
   it('installs an approved newer offer and signs a report of the new version', () => {

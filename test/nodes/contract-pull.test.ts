@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { signContract, validateTerms, verifyContractDocument, type ContractDocument } from '../../lib/contracts';
+import { MAX_CONTRACT_DOCUMENT_BYTES, signContract, validateTerms, verifyContractDocument, type ContractDocument } from '../../lib/contracts';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
@@ -96,5 +96,31 @@ describe('Contract node: publishes contract documents and loads terms from them'
     assert.equal(again.retain, true);
     assert.equal(again.payload.termsHash, doc2.payload.termsHash);
     assert.equal(verifyContractDocument(again.payload, didA).active, true);
+  });
+
+  it('bounds a pulled document before parsing it: over 8 MiB or nested deeper than 64 is refused with its own code', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger-b', { ledgerName: 'puller-bounds' }),
+        { id: 'contract-b', type: 'iot-ledger-contract', ledger: 'ledger-b', terms: '', termsFrom: 'document', originKey: keyToDid(generateKey('Ed25519')), tickSeconds: 3600, wires: [['out-b'], []] },
+        { id: 'out-b', type: 'helper' },
+        { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    const refusal = async (payload: string | Buffer): Promise<string | undefined> => {
+      const next = nextMessage<{ error: { code?: string } }>(helper.getNode('caught'));
+      helper.getNode('contract-b').receive({ topic: 'iot-ledger/contract/x', payload });
+      return (await next).error.code;
+    };
+    // Well-formed JSON, so only a bound before JSON.parse tells these apart from a bad document.
+    const large = Buffer.from(`{"format":"iot-ledger-contract/1","pad":"${'x'.repeat(MAX_CONTRACT_DOCUMENT_BYTES)}"}`);
+    assert.equal(await refusal(large), 'ERR_PAYLOAD_TOO_LARGE');
+    const deep = `{"format":"iot-ledger-contract/1","register":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    assert.equal(await refusal(Buffer.from(deep)), 'ERR_PAYLOAD_TOO_DEEP');
+    assert.equal(await refusal(deep), 'ERR_PAYLOAD_TOO_DEEP');
+    // Within the bounds, a document is checked as before: here it has no register bundle.
+    assert.equal(await refusal('{"format":"iot-ledger-contract/1"}'), 'ERR_MALFORMED_PROOF');
   });
 });
