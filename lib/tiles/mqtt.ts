@@ -13,6 +13,8 @@
 // that are not tiles of the latest checkpoint are ignored, and what the gateway publishes in
 // answers is held to maxBytesPerSecond. So whoever can publish on the broker can make the
 // gateway publish at most that rate, plus each full tile of the log once per REPUBLISH_MS.
+// The full tiles published are remembered for REPUBLISH_MS only, and at most MAX_REMEMBERED
+// of them: asking for every full tile of a long log does not grow the gateway's memory with it.
 import { fromUtf8 } from '../encoding/bytes';
 import type { Ledger } from '../ledger';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH } from './path';
@@ -22,6 +24,8 @@ export const REQUEST_SUFFIX = 'request';
 export const MAX_QUEUE = 64;
 export const MAX_PATH_BYTES = 128;
 export const REPUBLISH_MS = 60_000;
+/** Full tiles remembered as just published (the oldest forgotten first): asked again after that, one is published again, within the rate. */
+export const MAX_REMEMBERED = 4096;
 export const DEFAULT_MAX_BYTES_PER_SECOND = 4 * 1024 * 1024;
 
 /** `iot-ledger/<origin>` with every character outside A-Z a-z 0-9 . _ - made "_" (no MQTT wildcards, no extra levels). */
@@ -46,6 +50,8 @@ export interface MqttTilePublisherOptions {
   maxBytesPerSecond?: number;
   onError?: (err: Error) => void;
   now?: () => number;
+  /** Full tiles remembered at most (default MAX_REMEMBERED; tests). */
+  maxRemembered?: number;
 }
 
 export interface PublisherStats {
@@ -64,7 +70,9 @@ export class MqttTilePublisher {
   readonly #now: () => number;
   readonly #onError: (err: Error) => void;
   readonly #queue = new Set<string>();
+  /** Full tiles published within REPUBLISH_MS, oldest first: path -> when. */
   readonly #retainedAt = new Map<string, number>();
+  readonly #maxRemembered: number;
   #tokens: number;
   #refilled: number;
   #draining = false;
@@ -79,11 +87,17 @@ export class MqttTilePublisher {
     this.#rate = opts.maxBytesPerSecond ?? DEFAULT_MAX_BYTES_PER_SECOND;
     this.#now = opts.now ?? Date.now;
     this.#onError = opts.onError ?? (() => undefined);
+    this.#maxRemembered = opts.maxRemembered ?? MAX_REMEMBERED;
     this.#tokens = this.#rate;
     this.#refilled = this.#now();
     client.on('message', this.#onMessage);
     client.on('connect', this.#onConnect);
     ledger.on('block', this.#onBlock);
+  }
+
+  /** Full tiles remembered as published within REPUBLISH_MS (at most MAX_REMEMBERED). */
+  get remembered(): number {
+    return this.#retainedAt.size;
   }
 
   /** No request waiting or being answered. */
@@ -164,10 +178,21 @@ export class MqttTilePublisher {
         await this.#spend(r.body.length);
         const full = parseTilePath(path)?.width === TILE_WIDTH;
         await this.#publish(resourceTopic(this.base, path), r.body, full);
-        if (full) this.#retainedAt.set(path, this.#now());
+        if (full) this.#remember(path);
       }
     } finally {
       this.#draining = false;
+    }
+  }
+
+  /** Notes a full tile as published now, forgetting those published REPUBLISH_MS ago and the oldest past maxRemembered. */
+  #remember(path: string): void {
+    const now = this.#now();
+    this.#retainedAt.delete(path); // re-inserted last: the map stays in publishing order
+    this.#retainedAt.set(path, now);
+    for (const [p, at] of this.#retainedAt) {
+      if (now - at < REPUBLISH_MS && this.#retainedAt.size <= this.#maxRemembered) break;
+      this.#retainedAt.delete(p);
     }
   }
 
@@ -206,6 +231,7 @@ export class MqttTilePublisher {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#queue.clear();
+    this.#retainedAt.clear();
     this.#client.off('message', this.#onMessage);
     this.#client.off('connect', this.#onConnect);
     this.#ledger.off('block', this.#onBlock);

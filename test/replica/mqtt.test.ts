@@ -7,7 +7,7 @@ import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
 import { mqttTileFetch, Replicator, splitTileMqttUrl } from '../../lib/replica';
 import { startBroker, type RunningBroker } from '../../demo/broker';
-import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
+import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, REPUBLISH_MS, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { tempDir } from '../support/ledger';
 
@@ -187,6 +187,43 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       assert.ok(latest >= 1000, `the bound checked says little: ${latest} ms`);
     } finally {
       slow.close();
+      await c.endAsync();
+    }
+  });
+
+  it('remembers the full tiles it published for REPUBLISH_MS only, and at most maxRemembered of them', async () => {
+    const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    let clock = 1_000_000;
+    const pubBase = 'iot-ledger/remember';
+    const pub = new MqttTilePublisher(gateway, gwClient, { base: pubBase, now: () => clock });
+    const capped = new MqttTilePublisher(gateway, gwClient, { base: 'iot-ledger/remember-capped', now: () => clock, maxRemembered: 2 });
+    await pub.start();
+    await capped.start();
+    const ask = async (p: MqttTilePublisher, paths: string[]): Promise<void> => {
+      const before = p.stats.published;
+      for (const path of paths) await c.publishAsync(requestTopic(p.base), path, { qos: 1 });
+      await until(() => p.stats.published === before + paths.length && p.idle, `${paths.length} answers`);
+    };
+    // Six full tiles of the log (it holds more than 768 records): each remembered once published.
+    const full = ['tile/entries/000', 'tile/entries/001', 'tile/entries/002', 'tile/0/000', 'tile/0/001', 'tile/0/002'];
+    try {
+      await ask(pub, full);
+      assert.equal(pub.remembered, 6);
+      // Asked again within REPUBLISH_MS: not published again.
+      const again = pub.stats.published;
+      await c.publishAsync(requestTopic(pubBase), full[0], { qos: 1 });
+      await until(() => pub.stats.requests >= full.length + 1 && pub.idle, 'the repeat');
+      assert.equal(pub.stats.published, again);
+      // Once REPUBLISH_MS has passed, the next full tile published lets the others go.
+      clock += REPUBLISH_MS;
+      await ask(pub, [full[1]]);
+      assert.equal(pub.remembered, 1);
+
+      await ask(capped, full);
+      assert.equal(capped.remembered, 2, 'the oldest forgotten past maxRemembered');
+    } finally {
+      pub.close();
+      capped.close();
       await c.endAsync();
     }
   });
