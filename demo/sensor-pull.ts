@@ -3,12 +3,23 @@
  * is judged by (retained on iot-ledger/contract/<id>) and firmware offers (on
  * iot-ledger/firmware/<its did:key>). Everything is checked with the library's device-side
  * verification (verifyContractDocument, verifyFirmwareOffer) against the gateway's key; an
- * offer the sensor refuses is answered with a signed report that names the refusal.
+ * offer the sensor refuses is answered with a signed report that names the refusal, once per
+ * vendor-signed manifest (see SensorFirmware.offer): each report becomes a ledger record, and
+ * anyone on the broker can publish offers.
  */
 import { fromUtf8 } from '../lib/encoding/bytes';
 import { parseContractDocument, verifyContractDocument } from '../lib/contracts/pull';
 import { isLedgerError } from '../lib/errors';
-import { createReport, isFirmwareRejection, openManifest, verifyFirmwareOffer, type Envelope, type RejectionReason } from '../lib/firmware';
+import {
+  createReport,
+  isFirmwareRejection,
+  openManifest,
+  verifyFirmwareOffer,
+  verifyManifestSignature,
+  type Envelope,
+  type OpenedManifest,
+  type RejectionReason,
+} from '../lib/firmware';
 import { fromBase64 } from '../lib/encoding/bytes';
 import type { PrivateKey } from '../lib/crypto/keys';
 
@@ -69,9 +80,24 @@ export interface SensorFirmwareOptions {
   images: ReadonlyMap<string, Uint8Array>;
 }
 
+/** Refusals a sensor reports between two installs at most; past that it refuses without reporting. */
+export const MAX_REFUSALS_REPORTED = 64;
+
 export type OfferOutcome =
   | { kind: 'installed'; from: InstalledFirmware; to: InstalledFirmware; decisionIndex: number; report: Envelope }
   | { kind: 'refused'; reason: RejectionReason; message: string; offered: { version: string; sequence: number; digest: string }; report: Envelope }
+  /**
+   * Refused without a report: the manifest is not signed by a vendor key the sensor trusts
+   * (anyone can make one), or this manifest's refusal was reported already, or
+   * MAX_REFUSALS_REPORTED were since the last install.
+   */
+  | {
+      kind: 'ignored';
+      why: 'not-vendor-signed' | 'reported-already' | 'report-limit';
+      reason: RejectionReason;
+      message: string;
+      offered: { version: string; sequence: number; digest: string };
+    }
   /** The offer is what the sensor runs already (a retained offer seen again): nothing to do. */
   | { kind: 'current' }
   /** Not an offer at all (no readable manifest): nothing to report on. */
@@ -86,6 +112,8 @@ function reasonOf(err: unknown): RejectionReason {
 /** One sensor's firmware: verifies offers, installs what the ledger approved, signs reports. */
 export class SensorFirmware {
   #installed: InstalledFirmware;
+  /** Manifests (vendor/class/sequence/digest) whose refusal was reported since the last install. */
+  readonly #reported = new Set<string>();
 
   constructor(private readonly opts: SensorFirmwareOptions) {
     this.#installed = { ...opts.installed };
@@ -93,6 +121,17 @@ export class SensorFirmware {
 
   get installed(): InstalledFirmware {
     return { ...this.#installed };
+  }
+
+  /** Whether a vendor key this sensor trusts signed the manifest (what an offer from nobody in particular is not). */
+  #vendorSigned(opened: OpenedManifest): boolean {
+    if (!this.opts.vendorKeys.includes(opened.signer)) return false;
+    try {
+      verifyManifestSignature(opened);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The signed report of what runs now (and, given, of an offer refused). */
@@ -104,26 +143,35 @@ export class SensorFirmware {
     );
   }
 
-  /** Handles one message of the sensor's offer topic; `counter` is the sensor's next counter, used for a report. */
+  /**
+   * Handles one message of the sensor's offer topic; `counter` is the sensor's next counter,
+   * used for a report. A refusal is reported (signed, and recorded by the gateway) only for a
+   * manifest signed by a vendor key the sensor trusts, once per manifest, and at most
+   * MAX_REFUSALS_REPORTED times between installs: anyone who can publish on the topic can send
+   * unsigned manifests or replay a real offer without end, and must not make the sensor fill
+   * the ledger with a report each.
+   */
   offer(payload: Uint8Array | string, counter: () => number, now: number): OfferOutcome {
     let offer: unknown;
-    let manifest;
+    let opened: OpenedManifest;
     try {
       offer = parseJson(payload);
       const o = offer as { manifest?: unknown; manifestFormat?: unknown };
       if (typeof o.manifest !== 'string') throw new Error('no manifest');
-      manifest = openManifest(o.manifestFormat === 'cose' ? fromBase64(o.manifest) : o.manifest).manifest;
+      opened = openManifest(o.manifestFormat === 'cose' ? fromBase64(o.manifest) : o.manifest);
     } catch (err) {
       return { kind: 'unreadable', message: err instanceof Error ? err.message : String(err) };
     }
+    const manifest = opened.manifest;
     const offered = { version: manifest.version, sequence: manifest.sequence, digest: manifest.digest };
-    const refuse = (reason: RejectionReason, message: string): OfferOutcome => ({
-      kind: 'refused',
-      reason,
-      message,
-      offered,
-      report: this.report(counter(), now, { sequence: manifest.sequence, digest: manifest.digest, reason }),
-    });
+    const refuse = (reason: RejectionReason, message: string): OfferOutcome => {
+      if (!this.#vendorSigned(opened)) return { kind: 'ignored', why: 'not-vendor-signed', reason, message, offered };
+      const key = `${manifest.vendor}/${manifest.class}/${manifest.sequence}/${manifest.digest}`;
+      if (this.#reported.has(key)) return { kind: 'ignored', why: 'reported-already', reason, message, offered };
+      if (this.#reported.size >= MAX_REFUSALS_REPORTED) return { kind: 'ignored', why: 'report-limit', reason, message, offered };
+      this.#reported.add(key);
+      return { kind: 'refused', reason, message, offered, report: this.report(counter(), now, { sequence: manifest.sequence, digest: manifest.digest, reason }) };
+    };
     const cur = this.#installed;
     let accepted;
     try {
@@ -143,6 +191,7 @@ export class SensorFirmware {
     if (m.sequence < cur.sequence) return refuse('rollback', `sequence ${m.sequence} is older than ${cur.sequence} installed`);
     const from = cur;
     this.#installed = { vendor: m.vendor, class: m.class, version: m.version, sequence: m.sequence, digest: m.digest };
+    this.#reported.clear();
     return { kind: 'installed', from, to: this.installed, decisionIndex: accepted.decisionIndex, report: this.report(counter(), now) };
   }
 }

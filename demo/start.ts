@@ -231,6 +231,8 @@ function firmwareNote(sensor: string, o: OfferOutcome): string | undefined {
       return `[sim] ${sensor}: firmware ${o.from.version} -> ${o.to.version} installed (vendor signature, digest and approval at record ${o.decisionIndex} verified); signed report sent`;
     case 'refused':
       return `[sim] ${sensor}: REFUSED firmware offer ${o.offered.version} (${o.reason}): ${o.message}; signed report sent`;
+    case 'ignored':
+      return `[sim] ${sensor}: REFUSED firmware offer ${o.offered.version} (${o.reason}), not reported: ${o.why === 'not-vendor-signed' ? 'no trusted vendor signed it' : o.why === 'reported-already' ? 'its refusal was reported already' : 'too many refusals reported since the last install'}`;
     case 'unreadable':
       return `[sim] ${sensor}: ignored a message on its firmware topic: ${o.message}`;
     case 'current':

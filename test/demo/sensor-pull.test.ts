@@ -6,7 +6,11 @@ import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { createManifest, createReport, isFirmwareRejection, parseReport, type FirmwareOffer } from '../../lib/firmware';
 import { recheckReport } from '../../lib/firmware/recheck';
 import { ContractRunner, firmwareOffer, Gateway } from '../../lib/gateway';
-import { pullContract, SensorFirmware, type InstalledFirmware } from '../../demo/sensor-pull';
+import { firmwareReportTopic, MAX_REFUSALS_REPORTED, pullContract, SensorFirmware, type InstalledFirmware } from '../../demo/sensor-pull';
+import * as mqtt from 'mqtt';
+import { startBroker } from '../../demo/broker';
+import { startSimulator, type Simulator } from '../../demo/simulator';
+import { firmwareTopic } from '../../lib/firmware/offer';
 import { tempDir } from '../support/ledger';
 
 describe('runtime/sensor-pull: what a simulated sensor does with contract documents and firmware offers', () => {
@@ -84,7 +88,7 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
     assert.deepEqual([signed.version, signed.sequence, signed.counter, signed.refused], ['1.2', 2, counter, undefined]);
   });
 
-  it('refuses another device’s approval, a rollback, an unapproved manifest, a wrong image and an untrusted vendor, each with a signed report', () => {
+  it('refuses another device’s approval, a rollback, an unapproved manifest, a wrong image and a decision not from the gateway, each with a signed report', () => {
     const make = (installed = factory, extra: Partial<ConstructorParameters<typeof SensorFirmware>[0]> = {}) =>
       new SensorFirmware({ did: sensor, key: sensorKey, gatewayKey: keyToDid(gatewayKey), vendorKeys: [keyToDid(vendor)], installed, images, ...extra });
     const reason = (fw: SensorFirmware, offer: unknown) => {
@@ -101,9 +105,95 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
     assert.equal(reason(make(updated), offers.v1), 'rollback');
     assert.equal(reason(make(), offers.v3forged), 'unknown-release');
     assert.equal(reason(make(factory, { images: new Map() }), offers.v2), 'digest-mismatch');
-    assert.equal(reason(make(factory, { vendorKeys: [keyToDid(generateKey('Ed25519'))] }), offers.v2), 'unknown-signer');
     assert.equal(reason(make(factory, { gatewayKey: keyToDid(generateKey('Ed25519')) }), offers.v2), 'bad-signature');
     assert.equal(make().offer(Buffer.from('not json'), next, Date.now()).kind, 'unreadable');
+    // A manifest no trusted vendor signed: refused, not reported (anyone can make one).
+    const untrusted = make(factory, { vendorKeys: [keyToDid(generateKey('Ed25519'))] }).offer(json(offers.v2), next, Date.now());
+    assert.deepEqual([untrusted.kind, untrusted.kind === 'ignored' && untrusted.why, untrusted.kind === 'ignored' && untrusted.reason], ['ignored', 'not-vendor-signed', 'unknown-signer']);
+  });
+
+  it('reports a refusal once per vendor-signed manifest: a flood of unsigned offers or of one replay adds no report', () => {
+    let reports = 0;
+    const count = (): number => {
+      reports++;
+      return next();
+    };
+    const fw = new SensorFirmware({ did: sensor, key: sensorKey, gatewayKey: keyToDid(gatewayKey), vendorKeys: [keyToDid(vendor)], installed: factory, images });
+    const attacker = generateKey('Ed25519');
+    const kinds = new Map<string, number>();
+    const send = (offer: unknown): void => {
+      const o = fw.offer(json(offer), count, Date.now());
+      const k = o.kind === 'ignored' ? `ignored:${o.why}` : o.kind;
+      kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    };
+    // Anyone on the broker: manifests signed by their own key, each different, and a vendor's kid with a forged signature.
+    for (let i = 0; i < 50; i++) send({ ...offers.v2, manifest: createManifest(m(100 + i, image(`9.${i}`)), attacker) });
+    const [h, p] = offers.v2.manifest.split('.');
+    for (let i = 0; i < 50; i++) send({ ...offers.v2, manifest: `${h}.${p}.${Buffer.alloc(64, i).toString('base64url')}` });
+    // A real approval for another device, replayed 50 times.
+    for (let i = 0; i < 50; i++) send(offers.v2other);
+    assert.deepEqual(Object.fromEntries(kinds), { 'ignored:not-vendor-signed': 100, refused: 1, 'ignored:reported-already': 49 });
+    assert.equal(reports, 1, 'one signed report for 150 offers');
+
+    // Vendor-signed manifests the ledger never approved: at most MAX_REFUSALS_REPORTED reported until the next install.
+    kinds.clear();
+    for (let i = 0; i < MAX_REFUSALS_REPORTED + 10; i++) send({ ...offers.v2, manifest: createManifest(m(200 + i, image(`8.${i}`)), vendor) });
+    assert.deepEqual(Object.fromEntries(kinds), { refused: MAX_REFUSALS_REPORTED - 1, 'ignored:report-limit': 11 });
+    assert.equal(reports, MAX_REFUSALS_REPORTED);
+    // An install starts afresh: the replay is reported once more.
+    send(offers.v2);
+    assert.equal(fw.installed.sequence, 2);
+    send(offers.v2other);
+    send(offers.v2other);
+    assert.equal(reports, MAX_REFUSALS_REPORTED + 2, 'the install report, and the replay once');
+  });
+
+  it('over a real broker: 100 offers from anyone and 50 replays of one approval make the sensor publish one refusal report', async function () {
+    this.timeout(30000);
+    const broker = await startBroker({ port: 0 });
+    const attacker = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    const state = tempDir();
+    let sim: Simulator | undefined;
+    try {
+      const reportsSeen: Buffer[] = [];
+      await attacker.subscribeAsync(firmwareReportTopic(sensor), { qos: 1 });
+      attacker.on('message', (topic, payload) => {
+        if (topic === firmwareReportTopic(sensor)) reportsSeen.push(payload);
+      });
+      let handled = 0;
+      sim = await startSimulator({
+        brokerUrl: broker.url,
+        sensors: ['s1'],
+        intervalMs: 60_000,
+        stateFile: `${state.dir}/counters.json`,
+        pull: {
+          gatewayKey: keyToDid(gatewayKey),
+          devices: new Map([['s1', { did: sensor, key: sensorKey }]]),
+          vendorKeys: [keyToDid(vendor)],
+          factory,
+          images,
+          stateFile: `${state.dir}/firmware.json`,
+          onFirmware: () => void handled++,
+        },
+      });
+      const mine = firmwareTopic(sensor);
+      for (let i = 0; i < 100; i++) await attacker.publishAsync(mine, json({ ...offers.v2, manifest: createManifest(m(300 + i, image(`7.${i}`)), generateKey('Ed25519')) }), { qos: 1 });
+      for (let i = 0; i < 50; i++) await attacker.publishAsync(mine, json(offers.v2other), { qos: 1 });
+      const end = Date.now() + 20000;
+      while (handled < 150 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(handled, 150);
+      // What the sensor published arrives in order: a marker after it shows nothing more is in flight.
+      await attacker.publishAsync(firmwareReportTopic(sensor), 'marker', { qos: 1 });
+      while (!reportsSeen.some((r) => r.toString() === 'marker') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      const reports = reportsSeen.filter((r) => r.toString() !== 'marker').map((r) => parseReport(JSON.parse(Buffer.from(r.toString().split('.')[1], 'base64url').toString()) as Record<string, unknown>));
+      // The first-start report of what it runs, and one refusal.
+      assert.deepEqual(reports.map((r) => r.refused?.reason), [undefined, 'unknown-release']);
+    } finally {
+      await sim?.stop();
+      await attacker.endAsync();
+      await broker.close();
+      state.cleanup();
+    }
   });
 
   it('a refusal report is recorded with its "refused" field and rechecks clean; a malformed refusal is refused', async () => {
