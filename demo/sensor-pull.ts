@@ -7,13 +7,13 @@
  * vendor-signed manifest (see SensorFirmware.offer): each report becomes a ledger record, and
  * anyone on the broker can publish offers.
  */
-import { fromUtf8 } from '../lib/encoding/bytes';
 import { parseContractDocument, verifyContractDocument } from '../lib/contracts/pull';
 import { isLedgerError } from '../lib/errors';
 import {
   createReport,
   isFirmwareRejection,
   openManifest,
+  parseFirmwareOffer,
   verifyFirmwareOffer,
   verifyManifestSignature,
   type Envelope,
@@ -46,10 +46,6 @@ export interface PulledContract {
   registeredAt: number;
   /** This sensor is one of the contract's subjects. */
   subject: boolean;
-}
-
-function parseJson(payload: Uint8Array | string): unknown {
-  return JSON.parse(typeof payload === 'string' ? payload : fromUtf8(payload));
 }
 
 /** Verifies a contract document for sensor `did` with the gateway key; throws what parseContractDocument and verifyContractDocument throw. */
@@ -155,7 +151,7 @@ export class SensorFirmware {
     let offer: unknown;
     let opened: OpenedManifest;
     try {
-      offer = parseJson(payload);
+      offer = parseFirmwareOffer(payload);
       const o = offer as { manifest?: unknown; manifestFormat?: unknown };
       if (typeof o.manifest !== 'string') throw new Error('no manifest');
       opened = openManifest(o.manifestFormat === 'cose' ? fromBase64(o.manifest) : o.manifest);

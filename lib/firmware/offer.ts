@@ -2,7 +2,8 @@
 // the gateway's approved update decision for this device. A device checks the vendor
 // signature, that the ledger approved exactly this manifest for it, the sequence against
 // what it runs (rollback) and the image digest; anything else is refused.
-import { fromBase64, toBase64 } from '../encoding/bytes';
+import { fromBase64, fromUtf8, toBase64 } from '../encoding/bytes';
+import { checkJsonDepth, checkSize } from '../guards/limits';
 import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
 import { sha256 } from '../crypto/hash';
 import { toHex } from '../encoding/bytes';
@@ -13,6 +14,34 @@ import { reject } from './reasons';
 export const FIRMWARE_OFFER_FORMAT = 'iot-ledger-firmware-offer/1';
 /** The retained MQTT topic a gateway offers a device its approved update on. */
 export const firmwareTopic = (device: string): string => `iot-ledger/firmware/${device}`;
+
+/**
+ * Largest offer text a device parses (bytes, or characters of a string): a manifest envelope of
+ * 64 KiB in base64 and a decision bundle of a record at the default 65535-byte limit are about
+ * 180 kB; real offers are about 2 kB.
+ */
+export const MAX_FIRMWARE_OFFER_BYTES = 256 * 1024;
+
+/**
+ * Parses an offer as MQTT brings it (JSON text or bytes), bounded before JSON.parse:
+ * ERR_PAYLOAD_TOO_LARGE past MAX_FIRMWARE_OFFER_BYTES, ERR_PAYLOAD_TOO_DEEP past 64 levels of
+ * nesting, ERR_FIRMWARE_REJECTED (reason malformed) when it is not UTF-8 JSON.
+ */
+export function parseFirmwareOffer(payload: string | Uint8Array): unknown {
+  checkSize('a firmware offer', payload.length, MAX_FIRMWARE_OFFER_BYTES);
+  let text: string;
+  try {
+    text = typeof payload === 'string' ? payload : fromUtf8(payload);
+  } catch {
+    throw reject('malformed', 'a firmware offer must be UTF-8 JSON');
+  }
+  checkJsonDepth('a firmware offer', text);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw reject('malformed', `a firmware offer must be JSON: ${(err as Error).message}`);
+  }
+}
 
 export interface FirmwareOffer {
   format: typeof FIRMWARE_OFFER_FORMAT;

@@ -10,7 +10,7 @@ import { firmwareReportTopic, MAX_REFUSALS_REPORTED, pullContract, SensorFirmwar
 import * as mqtt from 'mqtt';
 import { startBroker } from '../../demo/broker';
 import { startSimulator, type Simulator } from '../../demo/simulator';
-import { firmwareTopic } from '../../lib/firmware/offer';
+import { firmwareTopic, MAX_FIRMWARE_OFFER_BYTES } from '../../lib/firmware/offer';
 import { tempDir } from '../support/ledger';
 
 describe('runtime/sensor-pull: what a simulated sensor does with contract documents and firmware offers', () => {
@@ -107,6 +107,11 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
     assert.equal(reason(make(factory, { images: new Map() }), offers.v2), 'digest-mismatch');
     assert.equal(reason(make(factory, { gatewayKey: keyToDid(generateKey('Ed25519')) }), offers.v2), 'bad-signature');
     assert.equal(make().offer(Buffer.from('not json'), next, Date.now()).kind, 'unreadable');
+    // Parsed only within bounds: well-formed JSON too large or too deep is unreadable for that, not parsed.
+    const large = make().offer(Buffer.from(JSON.stringify({ ...offers.v2, pad: 'x'.repeat(MAX_FIRMWARE_OFFER_BYTES) })), next, Date.now());
+    assert.deepEqual([large.kind, large.kind === 'unreadable' && /more than the limit of 262144/.test(large.message)], ['unreadable', true]);
+    const deep = make().offer(`{"manifest":${JSON.stringify(offers.v2.manifest)},"pad":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, next, Date.now());
+    assert.deepEqual([deep.kind, deep.kind === 'unreadable' && /deeper than the limit of 64/.test(deep.message)], ['unreadable', true]);
     // A manifest no trusted vendor signed: refused, not reported (anyone can make one).
     const untrusted = make(factory, { vendorKeys: [keyToDid(generateKey('Ed25519'))] }).offer(json(offers.v2), next, Date.now());
     assert.deepEqual([untrusted.kind, untrusted.kind === 'ignored' && untrusted.why, untrusted.kind === 'ignored' && untrusted.reason], ['ignored', 'not-vendor-signed', 'unknown-signer']);
