@@ -48,8 +48,16 @@ export function anchoredAt(a: ChainAnchor): string {
   return `block ${a.blockNumber} (${iso(a.time)})`;
 }
 
-/** Transaction, block, tree size and root: what an `anchor` record says the chain holds. */
-const anchorKey = (a: Pick<ChainAnchor, 'txHash' | 'blockHash' | 'size' | 'root'>): string => `${a.txHash}/${a.blockHash}/${a.size}/${toHex(a.root)}`;
+type AnchorKeyFields = Pick<ChainAnchor, 'txHash' | 'blockHash' | 'size' | 'root' | 'checkpointHash'>;
+
+/** Transaction, block, tree size and root: where an anchor is and which tree it anchors. */
+const placeKey = (a: AnchorKeyFields): string => `${a.txHash}/${a.blockHash}/${a.size}/${toHex(a.root)}`;
+
+/**
+ * Transaction, block, tree size, root and checkpoint hash: what an `anchor` record says the
+ * chain holds (the Anchored event it names, all of it, as the Anchorer keeps it).
+ */
+const anchorKey = (a: AnchorKeyFields): string => `${placeKey(a)}/${toHex(a.checkpointHash)}`;
 
 export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], recorded: RecordedAnchor[]): Promise<AnchorCheck> {
   const findings: AnchorFinding[] = [];
@@ -79,18 +87,23 @@ export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], r
   // What each record must find, as a set: one look-up per record, however many anchors one
   // transaction (or block, or tree size) holds.
   const held = new Set(onChain.map(anchorKey));
+  const placed = new Set(onChain.map(placeKey));
   for (const r of recorded) {
     const b = r.body;
-    const match = held.has(anchorKey({ txHash: b.tx, blockHash: b.blockHash, size: b.size, root: b.root }));
-    if (!match)
-      findings.push({
-        kind: 'anchor-missing',
-        size: b.size,
-        index: r.index,
-        block: b.block,
-        tx: b.tx,
-        detail: `record ${r.index} says tree size ${b.size} was anchored by transaction ${b.tx} in block ${b.block} (${b.blockHash}), but the chain does not hold that anchor (never mined, or reorged away)`,
-      });
+    const claimed: AnchorKeyFields = { txHash: b.tx, blockHash: b.blockHash, size: b.size, root: b.root, checkpointHash: b.checkpoint };
+    if (held.has(anchorKey(claimed))) continue;
+    // The transaction anchored this tree, but another checkpoint note: not the anchor recorded.
+    const why = placed.has(placeKey(claimed))
+      ? `the chain's anchor of that tree size and root there has another checkpoint hash than the recorded ${toHex(b.checkpoint)}`
+      : 'the chain does not hold that anchor (never mined, or reorged away)';
+    findings.push({
+      kind: 'anchor-missing',
+      size: b.size,
+      index: r.index,
+      block: b.block,
+      tx: b.tx,
+      detail: `record ${r.index} says tree size ${b.size} was anchored by transaction ${b.tx} in block ${b.block} (${b.blockHash}), but ${why}`,
+    });
   }
   findings.sort((x, y) => x.size - y.size || x.block - y.block);
   return { clean: findings.length === 0, onChain: onChain.length, consistent, findings };

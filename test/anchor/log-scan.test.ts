@@ -346,9 +346,9 @@ describe('anchor check: a recorded anchor looked up by its transaction', functio
   const hex = (b: Uint8Array): string => `0x${toHex(b)}`;
   const checkpoint = new Uint8Array(32).fill(9);
 
-  /** An Anchored log in the receipt of TX in block 3, at log index `index`; `over` replaces fields. */
-  function receiptLog(origin: string, size: number, root: string, index: number, over: Record<string, unknown> = {}): Record<string, unknown> {
-    const { data, topics } = anchorInterface().encodeEventLog('Anchored', [origin, size, root, hex(checkpoint)]);
+  /** An Anchored log in the receipt of TX in block 3, at log index `index`; `over` replaces fields; `cp` its checkpoint hash. */
+  function receiptLog(origin: string, size: number, root: string, index: number, over: Record<string, unknown> = {}, cp = checkpoint): Record<string, unknown> {
+    const { data, topics } = anchorInterface().encodeEventLog('Anchored', [origin, size, root, hex(cp)]);
     return anchoredLog(origin, 3, index, { topics, data, transactionHash: TX, ...over });
   }
 
@@ -443,4 +443,36 @@ describe('anchor check: a recorded anchor looked up by its transaction', functio
       [['anchor-missing', index, size, TX]],
     );
   });
+
+  // The Anchorer keeps its last anchor only when the transaction's event is that anchor's in
+  // full, checkpoint hash included; the audit holds a record to the same: an event of this
+  // origin with the recorded size and root but another checkpoint hash anchored another signed
+  // checkpoint note, not the one the record names.
+  for (const scanned of [false, true])
+    it(`a record whose transaction's anchor of this origin has its size and root but another checkpoint hash is missing; the genuine one is clean (${scanned ? 'in the blocks scanned' : 'read from its receipt'})`, async () => {
+      for (const genuine of [true, false]) {
+        const { gw, size, root, index, origin } = await ledgerAnchoredByTx(`receipt.test/checkpoint-${scanned}-${genuine}`);
+        const log = receiptLog(origin, size, root, 0, {}, genuine ? checkpoint : new Uint8Array(32).fill(10));
+        const rpc = await chainWithLogs(20, (from, to, asked) => (scanned && from <= 3 && 3 <= to && asked === origin ? [log] : []), true, { [TX]: receipt([log]) });
+        cleanups.push(() => rpc.close());
+        const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: rpc.url, contract: CONTRACT, fromBlock: scanned ? 0 : 10 });
+        assert.equal(check.onChain, 1);
+        assert.deepEqual(
+          check.consistent.map((a) => [a.txHash, a.size]),
+          [[TX, size]],
+          "the chain's anchor itself is consistent with the ledger",
+        );
+        if (genuine) {
+          assert.deepEqual(check.findings, []);
+          assert.equal(check.clean, true);
+        } else {
+          assert.equal(check.clean, false);
+          assert.deepEqual(
+            check.findings.map((f) => [f.kind, f.index, f.size, f.tx]),
+            [['anchor-missing', index, size, TX]],
+          );
+          assert.match(check.findings[0].detail, /another checkpoint hash than the recorded 0909/);
+        }
+      }
+    });
 });

@@ -114,4 +114,31 @@ describe('anchor: what is anchored and how a ledger is checked against anchors (
       [['anchor-missing', 13, 19]],
     );
   });
+
+  it('an anchor record whose transaction anchored its size and root with another checkpoint hash is missing; with its own, clean', async () => {
+    const ls = leaves('a', 20);
+    const a = anchorOf(ls, 12, 20);
+    const recordOf = (checkpoint: Uint8Array) =>
+      parseAnchorBody({
+        chain: 1,
+        contract: `0x${'ab'.repeat(20)}`,
+        account: `0x${'cd'.repeat(20)}`,
+        tx: a.txHash,
+        block: a.blockNumber,
+        blockHash: a.blockHash,
+        blockTime: a.time,
+        height: 2,
+        size: 12,
+        root: a.root,
+        checkpoint,
+      });
+    assert.equal((await checkAnchors(tree(ls), [a], [{ index: 13, body: recordOf(a.checkpointHash) }])).clean, true);
+    const c = await checkAnchors(tree(ls), [a], [{ index: 13, body: recordOf(new Uint8Array(32).fill(1)) }]);
+    assert.equal(c.clean, false);
+    assert.equal(c.consistent.length, 1, "the chain's anchor is consistent with the ledger all the same");
+    assert.deepEqual(
+      c.findings.map((f) => [f.kind, f.index, f.block]),
+      [['anchor-missing', 13, 20]],
+    );
+  });
 });
