@@ -9,6 +9,7 @@ import { verifierKeyString } from '../../lib/note/note';
 import { MAX_REQUEST_BYTES, parseWitnessEndpoints, parseWitnessedLogs, WitnessService, WitnessState, witnessVerifierKey } from '../../lib/witness';
 import { isOwnResponseTopic, mqttTransport, serveWitnessMqtt, splitMqttUrl } from '../../lib/witness/mqtt';
 import { freePort } from '../../demo/ports';
+import { startBroker, type RunningBroker } from '../../demo/broker';
 import { tempDir } from '../support/ledger';
 import { isLedgerError } from '../../lib/errors';
 
@@ -148,6 +149,32 @@ describe('witness over MQTT (mosquitto)', function () {
     }
   });
 
+  it("the gateway's transport never takes a reply larger than a body: the broker drops one over its packet size, one over 64 KiB is ignored", async () => {
+    // Anyone who sees a request on <topic>/add-checkpoint/<id> can publish on its response topic.
+    const NOBODY = 'iot-ledger/witness/nobody';
+    const attacker = mqtt.connect(url, { protocolVersion: 5 });
+    const t = mqttTransport(10_000);
+    try {
+      await new Promise<void>((r) => attacker.once('connect', () => r()));
+      await attacker.subscribeAsync(`${NOBODY}/add-checkpoint/+`, { qos: 1 });
+      attacker.on('message', (topic) => {
+        const replies = `${NOBODY}/response/${topic.split('/').pop()!}/200`;
+        void (async () => {
+          // 4 MiB (mosquitto passes up to 256 MiB by default): the gateway must not hold it whole.
+          await attacker.publishAsync(replies, Buffer.alloc(4 * 1024 * 1024, 0x41), { qos: 1 });
+          await attacker.publishAsync(replies, Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x42), { qos: 1 });
+          await attacker.publishAsync(replies, 'small', { qos: 1 });
+        })();
+      });
+      const [endpoint] = parseWitnessEndpoints(`${witnessVerifierKey('w.mqtt', wkey)} ${url}/${NOBODY}`);
+      const reply = await t(endpoint, `old 0\n\n${note}`);
+      assert.deepEqual([reply.status, reply.body.length > 64 ? `${reply.body.length} bytes` : reply.body], [200, 'small']);
+    } finally {
+      await t.close();
+      await attacker.endAsync();
+    }
+  });
+
   it('answers 500 with the error code only when its state cannot be read', async () => {
     const dir = path.join(tmp.dir, 'w');
     const file = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.json'))!);
@@ -175,5 +202,44 @@ describe('witness over MQTT (mosquitto)', function () {
   it('reads mqtt:// witness URLs', () => {
     assert.deepEqual(splitMqttUrl('mqtt://b:1883/iot-ledger/witness/w1'), { broker: 'mqtt://b:1883', base: 'iot-ledger/witness/w1' });
     assert.throws(() => splitMqttUrl('mqtt://b:1883/'));
+  });
+});
+
+// Aedes speaks MQTT 3.1.1 only: the gateway's transport falls back from MQTT 5, and as 3.1.1 has no
+// Maximum Packet Size, it ends the connection when a packet announces more than it takes.
+describe("the gateway's witness transport on an MQTT 3.1.1 broker (aedes)", function () {
+  this.timeout(30000);
+  const gw = generateKey('Ed25519');
+  const wkey = generateKey('Ed25519');
+  const ORIGIN = 'mqtt.test/log';
+  const NOBODY = 'iot-ledger/witness/nobody';
+  const note = signCheckpoint({ origin: ORIGIN, size: 0, root: new Uint8Array(32), extensions: [] }, ORIGIN, gw);
+  let broker: RunningBroker;
+  before(async () => {
+    broker = await startBroker({ port: 0 });
+  });
+  after(() => broker.close());
+
+  it('connects, and a reply of megabytes ends its connection instead of being taken; the next reply after it connects again is', async () => {
+    const attacker = mqtt.connect(broker.url, { protocolVersion: 4 });
+    const t = mqttTransport(15_000);
+    try {
+      await new Promise<void>((r) => attacker.once('connect', () => r()));
+      await attacker.subscribeAsync(`${NOBODY}/add-checkpoint/+`, { qos: 1 });
+      attacker.on('message', (topic) => {
+        const id = topic.split('/').pop()!;
+        void (async () => {
+          await attacker.publishAsync(`${NOBODY}/response/${id}/200`, Buffer.alloc(4 * 1024 * 1024, 0x41), { qos: 1 });
+          // Retained: the gateway, cut off by the reply above, finds it when it subscribes again.
+          await attacker.publishAsync(`${NOBODY}/response/${id}/201`, 'small', { qos: 1, retain: true });
+        })();
+      });
+      const [endpoint] = parseWitnessEndpoints(`${witnessVerifierKey('w.mqtt', wkey)} ${broker.url}/${NOBODY}`);
+      const reply = await t(endpoint, `old 0\n\n${note}`);
+      assert.deepEqual([reply.status, reply.body.length > 64 ? `${reply.body.length} bytes` : reply.body], [201, 'small']);
+    } finally {
+      await t.close();
+      await attacker.endAsync();
+    }
   });
 });
