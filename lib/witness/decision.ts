@@ -99,6 +99,9 @@ export interface DecideInput {
   now: number;
 }
 
+/** A note's text without its signature lines (the kept note was opened before it was kept). */
+const signedText = (note: string): string => note.slice(0, note.lastIndexOf('\n\n') + 1);
+
 export function decideAddCheckpoint({ submission, log, latest, cosigner, now }: DecideInput): Decision {
   const auth = authenticateSubmission(submission, log);
   return 'status' in auth ? auth : decideAuthenticated(auth, latest, cosigner, now);
@@ -116,13 +119,23 @@ export function decideAuthenticated({ submission, opened }: AuthenticatedSubmiss
       oldSize: request.oldSize,
       proof: request.proof.map(toBase64),
     };
-  // A signed checkpoint of the size already cosigned with another root is a fork, whatever old size came with it.
-  const forked = latest !== undefined && latest.size === cp.size && !bytesEqual(latest.root, cp.root);
+  // A signed checkpoint of the size already cosigned with another root is a fork, whatever old size
+  // came with it. So is one with the same root but other signed lines: C2SP compares roots only
+  // and leaves extension lines to the log, and this log's `iot-ledger header` line commits the
+  // block header, which a gateway signs once per size (it never seals a block without records).
+  // The note kept stays; the second one is refused like a fork, and both kept as evidence.
+  const sameSize = latest !== undefined && latest.size === cp.size;
+  const otherRoot = sameSize && !bytesEqual(latest.root, cp.root);
+  const otherLines = sameSize && !otherRoot && signedText(latest.checkpoint) !== text;
+  const forked = otherRoot || otherLines;
   if (request.oldSize > cp.size) return { status: 400, reason: `old size ${request.oldSize} is above the checkpoint size ${cp.size}` };
   const latestSize = latest?.size ?? 0;
   if (request.oldSize !== latestSize)
     return { status: 409, size: latestSize, reason: `old size ${request.oldSize} is not the latest cosigned size ${latestSize}`, evidence: forked ? evidence('equivocation') : undefined };
-  if (forked) return { status: 409, size: latestSize, reason: `a checkpoint of size ${cp.size} with another root was cosigned`, evidence: evidence('equivocation') };
+  if (forked) {
+    const what = otherRoot ? 'another root' : 'the same root but other signed lines (such as the block header)';
+    return { status: 409, size: latestSize, reason: `a checkpoint of size ${cp.size} with ${what} was cosigned`, evidence: evidence('equivocation') };
+  }
   if (request.oldSize === 0) {
     if (request.proof.length > 0) return { status: 422, reason: 'the consistency proof from size 0 must be empty' };
     if (cp.size === 0 && !bytesEqual(cp.root, EMPTY_ROOT)) return { status: 422, reason: 'an empty tree has the empty root' };
@@ -136,6 +149,7 @@ export function decideAuthenticated({ submission, opened }: AuthenticatedSubmiss
   // The log's signatures and this cosignature only: lines by other keys, which anyone can add to
   // a request, would be served with it (past 100 lines no one could open the note).
   const stored = `${text}\n${opened.verified.map((v) => `\u2014 ${v.signature.line}\n`).join('')}${body}`;
-  const unchanged = latest !== undefined && latest.size === cp.size && latest.checkpoint.slice(0, latest.checkpoint.lastIndexOf('\n\n') + 1) === text;
+  // At the size held, the signed text is the one kept (any other was refused above).
+  const unchanged = sameSize;
   return { status: 200, body, latest: { size: cp.size, root: cp.root, checkpoint: stored }, checkpoint: cp, unchanged };
 }

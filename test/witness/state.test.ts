@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
-import { signCheckpoint } from '../../lib/note/checkpoint';
+import { headerLine, signCheckpoint } from '../../lib/note/checkpoint';
 import { verifierKeyString } from '../../lib/note/note';
 import { openNote } from '../../lib/note/note-open';
 import {
@@ -137,12 +137,38 @@ describe('witness state: what a request can make it keep', () => {
     }
     assert.ok(untouched(), 'the state file was written again');
     assert.equal(service.latest(ORIGIN), held);
-    // Another checkpoint of the same tree (the log signed other extension lines) is written, as is a larger one.
-    const other = signCheckpoint({ origin: ORIGIN, size: 5, root: rootFromLeafHashes(leaves.slice(0, 5)), extensions: ['ext/other x'] }, ORIGIN, gw);
-    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: other }))).status, 200);
-    assert.ok(!untouched());
-    assert.ok(service.latest(ORIGIN)!.startsWith(`${other}\u2014 w.example `));
+    // A larger checkpoint is written.
     assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint: cpAt(8) }))).status, 200);
     assert.ok(service.latest(ORIGIN)!.startsWith(cpAt(8)));
+  });
+
+  it('refuses a note of the size it holds with the same root but another block header line: 409 with its size, the first kept, evidence once per pair', async () => {
+    const state = new WitnessState(path.join(tmp.dir, 'w'));
+    const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)), state });
+    const root = rootFromLeafHashes(leaves.slice(0, 5));
+    // Two blocks of one tree size, signed by the log's key: two block chains (the header line commits the header).
+    const noteFor = (header: number) => signCheckpoint({ origin: ORIGIN, size: 5, root, extensions: [headerLine(2, new Uint8Array(32).fill(header))] }, ORIGIN, gw);
+    const first = noteFor(1);
+    const second = noteFor(2);
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: first }))).status, 200);
+    const held = service.latest(ORIGIN)!;
+    const seen: Array<[number, string, string | undefined, boolean | undefined]> = [];
+    // As a gateway would send it (old = the size held), again (a retry), and with a stale old size.
+    for (const oldSize of [5, 5, 0]) {
+      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize, proof: [], checkpoint: second }));
+      seen.push([r.status, r.body, r.evidence?.kind, r.evidenceFresh]);
+      assert.equal(r.evidence?.latest, held);
+      assert.equal(r.evidence?.submitted, second);
+    }
+    assert.deepEqual(seen, [
+      [409, '5\n', 'equivocation', true],
+      [409, '5\n', 'equivocation', false],
+      [409, '5\n', 'equivocation', false],
+    ]);
+    assert.equal(state.evidence().length, 1);
+    assert.equal(service.latest(ORIGIN), held);
+    // The note held is still cosigned, and the log goes on from it.
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: first }))).status, 200);
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint: cpAt(8) }))).status, 200);
   });
 });
