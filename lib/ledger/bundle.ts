@@ -6,6 +6,8 @@ import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { checkConsistency, checkInclusion, leafHash } from '../merkle';
 import { noteKeyId, parseVerifierKey, type NoteVerifier } from '../note/note';
+import { MAX_NOTE_SIGNATURES } from '../note/note-open';
+import { MAX_BLOCK_BYTES } from './block-limits';
 import { decodeRecord, type LedgerRecord } from './record';
 
 export const PROOF_BUNDLE_FORMAT = 'iot-ledger-proof/1';
@@ -39,13 +41,43 @@ function malformed(message: string): LedgerError {
   return new LedgerError('ERR_MALFORMED_PROOF', message);
 }
 
-function base64Field(v: unknown, what: string): Uint8Array {
+/**
+ * Bounds checked before any decoding, so that a bundle costs work in proportion to what a
+ * real one can hold, not to its size. A tree of fewer than 2^64 leaves (sizes here are safe
+ * integers, below 2^53) has inclusion paths of at most 64 hashes (RFC 9162 §2.1.3: one per
+ * level) and consistency proofs no longer (§2.1.4: one per level and the first subtree); a
+ * hash is 44 characters of canonical base64. A record is never larger than a
+ * block (64 MiB). A checkpoint note is its origin (at most 255 characters), size, root, the
+ * header line and at most 100 signature lines (Go's note limit): 64 Ki characters is far above.
+ */
+export const MAX_BUNDLE_PROOF_HASHES = 64;
+const HASH_BASE64_CHARS = 44;
+const MAX_RECORD_BASE64_CHARS = Math.ceil(MAX_BLOCK_BYTES / 3) * 4;
+export const MAX_CHECKPOINT_NOTE_CHARS = 64 * 1024;
+
+function base64Field(v: unknown, what: string, maxChars: number): Uint8Array {
   if (typeof v !== 'string') throw malformed(`${what} must be a base64 string`);
+  if (v.length > maxChars) throw malformed(`${what} is longer than ${maxChars} characters`);
   try {
     return fromBase64(v);
   } catch {
     throw malformed(`${what} is not valid base64`);
   }
+}
+
+/** The hashes of a bundle's `proof`: its length and each entry's checked before any is decoded. */
+function proofHashes(v: unknown): Uint8Array[] {
+  if (!Array.isArray(v)) throw malformed('proof must be an array of base64 hashes');
+  if (v.length > MAX_BUNDLE_PROOF_HASHES) throw malformed(`proof has ${v.length} hashes, more than the ${MAX_BUNDLE_PROOF_HASHES} of any tree`);
+  const hashes: Uint8Array[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const p: unknown = v[i];
+    if (typeof p !== 'string' || p.length !== HASH_BASE64_CHARS) throw malformed(`proof[${i}] must be a 32-byte hash in base64`);
+    const h = base64Field(p, `proof[${i}]`, HASH_BASE64_CHARS);
+    if (h.length !== 32) throw malformed(`proof[${i}] must be a 32-byte hash`);
+    hashes.push(h);
+  }
+  return hashes;
 }
 
 /**
@@ -95,14 +127,10 @@ export function verifyProofBundle(bundle: unknown, trustedKey: string): Verified
   if (typeof b.index !== 'number' || !Number.isSafeInteger(b.index) || b.index < 0)
     throw malformed('proof bundle index must be a non-negative integer');
   const index = b.index;
-  const bytes = base64Field(b.record, 'record');
-  if (!Array.isArray(b.proof)) throw malformed('proof must be an array of base64 hashes');
-  const proof = b.proof.map((p: unknown, i) => {
-    const h = base64Field(p, `proof[${i}]`);
-    if (h.length !== 32) throw malformed(`proof[${i}] must be a 32-byte hash`);
-    return h;
-  });
+  const proof = proofHashes(b.proof);
   if (typeof b.checkpoint !== 'string') throw malformed('checkpoint must be a signed note');
+  checkNoteBounds(b.checkpoint, 'checkpoint');
+  const bytes = base64Field(b.record, 'record', MAX_RECORD_BASE64_CHARS);
   const cp = signedCheckpoint(b.checkpoint, 'checkpoint', trustedKey);
   let record: LedgerRecord;
   try {
@@ -144,12 +172,23 @@ export function makeConsistencyBundle(checkpoint1: string, checkpoint2: string, 
 /** Parses a checkpoint field and checks its signature with the trusted key (once per key and note text). */
 function signedCheckpoint(text: unknown, what: string, trustedKey: string): Checkpoint {
   if (typeof text !== 'string') throw malformed(`${what} must be a signed note`);
+  checkNoteBounds(text, what);
   const cacheKey = typeof trustedKey === 'string' ? `${trustedKey}\n${text}` : undefined;
   const known = cacheKey === undefined ? undefined : verified.get(cacheKey);
   if (known) return { ...known, root: known.root.slice(), extensions: [...known.extensions] };
   const cp = checkedCheckpoint(text, what, trustedKey);
   if (cacheKey !== undefined) rememberVerified(cacheKey, { ...cp, root: cp.root.slice() });
   return cp;
+}
+
+/** A checkpoint note within bounds: its length, and at most 100 signature lines, before it is parsed or a signature checked. */
+function checkNoteBounds(text: string, what: string): void {
+  if (text.length > MAX_CHECKPOINT_NOTE_CHARS) throw malformed(`${what} is longer than ${MAX_CHECKPOINT_NOTE_CHARS} characters`);
+  const split = text.lastIndexOf('\n\n');
+  if (split < 0) return; // no signature block: parsing says so
+  let lines = 0;
+  for (let at = text.indexOf('\n', split + 2); at >= 0; at = text.indexOf('\n', at + 1))
+    if (++lines > MAX_NOTE_SIGNATURES) throw malformed(`${what} has more than ${MAX_NOTE_SIGNATURES} signature lines`);
 }
 
 function checkedCheckpoint(text: string, what: string, trustedKey: string): Checkpoint {
@@ -179,12 +218,7 @@ export function verifyConsistencyBundle(bundle: unknown, trustedKey: string): Ve
   if (typeof bundle !== 'object' || bundle === null || Array.isArray(bundle)) throw malformed('consistency bundle must be an object');
   const b = bundle as Record<string, unknown>;
   if (b.format !== CONSISTENCY_BUNDLE_FORMAT) throw malformed(`consistency bundle format must be "${CONSISTENCY_BUNDLE_FORMAT}"`);
-  if (!Array.isArray(b.proof)) throw malformed('proof must be an array of base64 hashes');
-  const proof = b.proof.map((p: unknown, i) => {
-    const h = base64Field(p, `proof[${i}]`);
-    if (h.length !== 32) throw malformed(`proof[${i}] must be a 32-byte hash`);
-    return h;
-  });
+  const proof = proofHashes(b.proof);
   const cp1 = signedCheckpoint(b.checkpoint1, 'checkpoint1', trustedKey);
   const cp2 = signedCheckpoint(b.checkpoint2, 'checkpoint2', trustedKey);
   if (cp1.origin !== cp2.origin) throw malformed(`the checkpoints are of different ledgers ("${cp1.origin}", "${cp2.origin}")`);
