@@ -62,6 +62,20 @@ const anchorKey = (a: AnchorKeyFields): string => `${placeKey(a)}/${toHex(a.chec
 export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], recorded: RecordedAnchor[]): Promise<AnchorCheck> {
   const findings: AnchorFinding[] = [];
   const consistent: ChainAnchor[] = [];
+  // One consistency proof per anchored (size, root), however many anchors repeat it (the
+  // same checkpoint anchored again, by retries or by several accounts): ledger reads scale
+  // with the distinct trees anchored, not with the anchors.
+  const verdicts = new Map<string, boolean>();
+  const isConsistent = async (a: ChainAnchor): Promise<boolean> => {
+    const key = `${a.size}/${toHex(a.root)}`;
+    let ok = verdicts.get(key);
+    if (ok === undefined) {
+      const proof = a.size === ledger.size ? [] : await ledger.consistencyProof(a.size, ledger.size);
+      ok = a.size > 0 && verifyConsistency(a.size, ledger.size, proof, a.root, ledger.root);
+      verdicts.set(key, ok);
+    }
+    return ok;
+  };
   for (const a of onChain) {
     if (a.size > ledger.size) {
       findings.push({
@@ -73,8 +87,7 @@ export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], r
       });
       continue;
     }
-    const proof = a.size === ledger.size ? [] : await ledger.consistencyProof(a.size, ledger.size);
-    if (a.size > 0 && verifyConsistency(a.size, ledger.size, proof, a.root, ledger.root)) consistent.push(a);
+    if (await isConsistent(a)) consistent.push(a);
     else
       findings.push({
         kind: 'anchor-contradicted',

@@ -90,6 +90,31 @@ describe('anchor: what is anchored and how a ledger is checked against anchors (
     assert.equal(c.consistent.length, 1, 'the anchor before the rewrite still holds');
   });
 
+  it('anchors repeating one (size, root) share one consistency proof; each is still reported', async () => {
+    const honest = leaves('a', 20);
+    const rewritten = [...honest.slice(0, 9), ...leaves('b', 11)];
+    const t = tree(rewritten);
+    const asked: number[] = [];
+    const counted = { ...t, consistencyProof: (a: number, b: number) => (asked.push(a), t.consistencyProof(a, b)) };
+    // Size 5 three times (consistent), size 12 of the honest history twice (contradicted),
+    // size 12 of the ledger's own once, and the ledger's own size twice (no proof needed).
+    const own = (size: number, block: number) => anchorOf(rewritten, size, block);
+    const anchors = [anchorOf(honest, 5, 10), anchorOf(honest, 5, 11), anchorOf(honest, 12, 12), anchorOf(honest, 5, 13), anchorOf(honest, 12, 14), own(12, 15), own(20, 16), own(20, 17)];
+    const c = await checkAnchors(counted, anchors, []);
+    assert.deepEqual(asked, [5, 12, 12], 'one proof per distinct (size, root) below the ledger size');
+    assert.deepEqual(
+      c.consistent.map((a) => a.blockNumber),
+      [10, 11, 13, 15, 16, 17],
+    );
+    assert.deepEqual(
+      c.findings.map((f) => [f.kind, f.size, f.block]),
+      [
+        ['anchor-contradicted', 12, 12],
+        ['anchor-contradicted', 12, 14],
+      ],
+    );
+  });
+
   it('an anchor record whose transaction the chain does not hold is missing, even when another anchor covers it', async () => {
     const ls = leaves('a', 20);
     const onChain = anchorOf(ls, 12, 20);
