@@ -7,7 +7,7 @@
  * vendor-signed manifest (see SensorFirmware.offer): each report becomes a ledger record, and
  * anyone on the broker can publish offers.
  */
-import { parseContractDocument, verifyContractDocument } from '../lib/contracts/pull';
+import { parseContractDocument, PulledContracts, verifyContractDocument, type VerifiedContract } from '../lib/contracts/pull';
 import { isLedgerError } from '../lib/errors';
 import {
   createReport,
@@ -48,19 +48,55 @@ export interface PulledContract {
   subject: boolean;
 }
 
+const pulled = (v: VerifiedContract, did: string, signed: number, active: boolean): PulledContract => ({
+  id: v.terms.id,
+  version: v.terms.version,
+  termsHash: v.termsHash,
+  active,
+  signed,
+  parties: v.terms.parties.length,
+  registeredAt: v.registeredAt,
+  subject: v.terms.subjects === 'any' || v.terms.subjects.includes(did),
+});
+
 /** Verifies a contract document for sensor `did` with the gateway key; throws what parseContractDocument and verifyContractDocument throw. */
 export function pullContract(payload: Uint8Array | string, gatewayKey: string, did: string): PulledContract {
   const v = verifyContractDocument(parseContractDocument(payload), gatewayKey);
-  return {
-    id: v.terms.id,
-    version: v.terms.version,
-    termsHash: v.termsHash,
-    active: v.active,
-    signed: v.signed.length,
-    parties: v.terms.parties.length,
-    registeredAt: v.registeredAt,
-    subject: v.terms.subjects === 'any' || v.terms.subjects.includes(did),
-  };
+  return pulled(v, did, v.signed.length, v.active);
+}
+
+/**
+ * The contracts a sensor operates under. Anyone on the broker can send again a document the
+ * gateway once signed (an older version of the terms, or the current one from before the last
+ * signature), retained over the gateway's copy: per contract id the sensor keeps the highest
+ * version it verified (PulledContracts), refuses an older one (ERR_REPLAY) or other terms under
+ * that version (ERR_CONTRACT_CONFLICT) without changing what it operates under, and counts a
+ * party's signature once seen.
+ */
+export class SensorContracts {
+  readonly #pulled = new PulledContracts();
+  /** Terms hash by contract id, of the active contracts this sensor is a subject of. */
+  readonly #operating = new Map<string, string>();
+
+  constructor(
+    readonly gatewayKey: string,
+    readonly did: string,
+  ) {}
+
+  /** Verifies and takes a contract document; throws what pullContract throws, ERR_REPLAY and ERR_CONTRACT_CONFLICT. */
+  pull(payload: Uint8Array | string): PulledContract {
+    const v = verifyContractDocument(parseContractDocument(payload), this.gatewayKey);
+    const current = this.#pulled.accept(v);
+    const c = pulled(v, this.did, current.signed.size, current.active);
+    if (c.subject && c.active) this.#operating.set(c.id, c.termsHash);
+    else this.#operating.delete(c.id);
+    return c;
+  }
+
+  /** Terms hash of the active contract this sensor operates under (the first by hash when several), once verified. */
+  contract(): string | undefined {
+    return [...this.#operating.values()].sort()[0];
+  }
 }
 
 export interface SensorFirmwareOptions {

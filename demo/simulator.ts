@@ -4,7 +4,7 @@ import * as mqtt from 'mqtt';
 import { firmwareTopic } from '../lib/firmware/offer';
 import type { PrivateKey } from '../lib/crypto/keys';
 import { ColdRoomModel, type ColdRoomModelOptions, type Phase } from './cold-room-model';
-import { firmwareReportTopic, pullContract, SensorFirmware, type InstalledFirmware, type OfferOutcome, type PulledContract } from './sensor-pull';
+import { firmwareReportTopic, SensorContracts, SensorFirmware, type InstalledFirmware, type OfferOutcome, type PulledContract } from './sensor-pull';
 
 /** What a simulated sensor measures, in this key order. */
 export interface Reading {
@@ -197,7 +197,7 @@ async function startPulling(
     images: pull.images,
   });
   const offers = firmwareTopic(me.did);
-  const contracts = new Map<string, string>();
+  const contracts = new SensorContracts(pull.gatewayKey, me.did);
   const send = (envelope: string | Uint8Array): void => {
     client.publish(firmwareReportTopic(me.did), typeof envelope === 'string' ? envelope : Buffer.from(envelope), { qos: 1 }, (err) => {
       if (err) report(err, sensor);
@@ -216,10 +216,7 @@ async function startPulling(
       } else if (topic.startsWith('iot-ledger/contract/')) {
         if (payload.length === 0) return; // a cleared retained document
         try {
-          const c = pullContract(payload, pull.gatewayKey, me.did);
-          if (c.subject && c.active) contracts.set(c.id, c.termsHash);
-          else contracts.delete(c.id);
-          pull.onContract?.(sensor, c);
+          pull.onContract?.(sensor, contracts.pull(payload));
         } catch (err) {
           pull.onContract?.(sensor, err instanceof Error ? err : new Error(String(err)));
         }
@@ -235,7 +232,7 @@ async function startPulling(
     writeInstalled(pull.stateFile, installed);
     send(fw.report(counter(), clock()));
   }
-  return { contract: () => [...contracts.values()].sort()[0] };
+  return { contract: () => contracts.contract() };
 }
 
 function readInstalled(file: string | undefined): Record<string, InstalledFirmware> {

@@ -136,3 +136,82 @@ export function verifyContractDocument(doc: unknown, gatewayKey: string): Verifi
   }
   return { terms, termsHash: hash, signed: [...signed], envelopes, active: terms.parties.every((p) => signed.has(p)), registeredAt: reg.index };
 }
+
+/** What a puller keeps of one contract id: the highest version it accepted and the hash of those terms. */
+export interface AcceptedVersion {
+  version: number;
+  termsHash: string;
+}
+
+/**
+ * The rule for a contract document pulled from a topic anyone can publish on, where an older
+ * document the origin once signed (an earlier version, or the same version before every party
+ * had signed) can be sent again: per contract id, the highest version accepted is the current one.
+ * Returns `newer` (no version known, or a higher one) or `same` (the known terms again, maybe with
+ * more signatures). Throws ERR_REPLAY for a lower version (stale) and ERR_CONTRACT_CONFLICT for
+ * the known version with other terms (the origin signed two terms under one version).
+ */
+export function checkContractVersion(known: AcceptedVersion | undefined, doc: { terms: Terms; termsHash: string }): 'newer' | 'same' {
+  const { id, version } = doc.terms;
+  if (!known || version > known.version) return 'newer';
+  if (version < known.version)
+    throw new LedgerError('ERR_REPLAY', `contract ${id} version ${version} is stale: version ${known.version} is current`, { contract: id, version, current: known.version });
+  if (doc.termsHash !== known.termsHash)
+    throw new LedgerError('ERR_CONTRACT_CONFLICT', `contract ${id} version ${version} has other terms (${doc.termsHash}) than the ones accepted (${known.termsHash})`, {
+      contract: id,
+      version,
+      termsHash: doc.termsHash,
+      current: known.termsHash,
+    });
+  return 'same';
+}
+
+/**
+ * The highest version of contract `id` registered on `ledger` (the last registration of it when
+ * two have that version), or undefined when none is: a gateway pulling documents takes its own
+ * ledger as the authority on which terms are current.
+ */
+export async function registeredVersion(ledger: Ledger, id: string): Promise<AcceptedVersion | undefined> {
+  let best: AcceptedVersion | undefined;
+  for await (const r of ledger.byType(CONTRACT_REGISTER)) {
+    const b = body(r.record);
+    if (b.contract !== id || typeof b.version !== 'number' || typeof b.termsHash !== 'string') continue;
+    if (!best || b.version >= best.version) best = { version: b.version, termsHash: b.termsHash };
+  }
+  return best;
+}
+
+/** A pulled contract as a device keeps it: the current version's terms and every party seen to sign them. */
+export interface CurrentContract {
+  terms: Terms;
+  termsHash: string;
+  signed: ReadonlySet<string>;
+  /** Every party signed (in this document or one before of the same terms). */
+  active: boolean;
+}
+
+/**
+ * What a device remembers of the contract documents it pulled: per contract id, the highest
+ * version verified, with the parties seen to sign it (signatures only add up, so a replay of the
+ * document from before the last signature does not make the contract inactive again). `accept`
+ * throws as checkContractVersion does and changes nothing then.
+ */
+export class PulledContracts {
+  readonly #byId = new Map<string, CurrentContract>();
+
+  /** Takes a document verifyContractDocument accepted; returns the contract's current state. */
+  accept(v: VerifiedContract): CurrentContract {
+    const known = this.#byId.get(v.terms.id);
+    const step = checkContractVersion(known && { version: known.terms.version, termsHash: known.termsHash }, v);
+    const signed = new Set(step === 'same' && known ? known.signed : []);
+    for (const p of v.signed) signed.add(p);
+    const current: CurrentContract = { terms: v.terms, termsHash: v.termsHash, signed, active: v.terms.parties.every((p) => signed.has(p)) };
+    this.#byId.set(v.terms.id, current);
+    return current;
+  }
+
+  /** The current version of contract `id`, when one was accepted. */
+  get(id: string): CurrentContract | undefined {
+    return this.#byId.get(id);
+  }
+}

@@ -1,7 +1,7 @@
 // The contracts one host (a Contract node) runs on a gateway: they are loaded, listed on the
 // gateway while they run, and every input (reading, clock tick, party signature, pulled
 // contract document) goes through one queue, so evaluation order equals ledger order.
-import { contractDocument, verifyContractDocument, type ContractDocument } from '../contracts/pull';
+import { checkContractVersion, contractDocument, registeredVersion, verifyContractDocument, type ContractDocument } from '../contracts/pull';
 import { subjectMatches } from '../contracts/terms-list';
 import type { ContractEvent } from '../contracts/evaluator';
 import type { Terms } from '../contracts/terms';
@@ -41,7 +41,7 @@ export class ContractSet {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
-  readonly #unlist: (() => void)[] = [];
+  readonly #unlist = new Map<ContractRunner, () => void>();
   readonly #gateway: () => Promise<Gateway>;
 
   /**
@@ -74,7 +74,15 @@ export class ContractSet {
   #add(gw: Gateway, runner: ContractRunner): void {
     if (this.#runners.includes(runner)) return;
     this.#runners.push(runner);
-    if (!this.#closed) this.#unlist.push(gw.listContract(runner));
+    if (!this.#closed) this.#unlist.set(runner, gw.listContract(runner));
+  }
+
+  /** Stops running `runner` (superseded by a newer version): off this set and the gateway's list. */
+  #retire(runner: ContractRunner): void {
+    const i = this.#runners.indexOf(runner);
+    if (i >= 0) this.#runners.splice(i, 1);
+    this.#unlist.get(runner)?.();
+    this.#unlist.delete(runner);
   }
 
   /** Evaluates a reading with every contract whose subjects include its source. */
@@ -148,17 +156,22 @@ export class ContractSet {
   /**
    * Loads the terms of a contract document another gateway published (checked against its key
    * `originKey`) and records the parties' signatures it carries that are not recorded here yet.
+   * This ledger's registrations say which version of a contract id is current: a document of an
+   * older version is refused (ERR_REPLAY), one of the current version with other terms too
+   * (ERR_CONTRACT_CONFLICT); a newer version replaces the older ones this set runs.
    */
   pull(document: unknown, originKey: string): Promise<Pulled> {
     return this.#serial(async (list) => {
       if (!originKey) throw new LedgerError('ERR_INVALID_ARGUMENT', 'pulling terms needs the origin gateway key');
       const v = verifyContractDocument(document, originKey);
+      const gw = await this.#gateway();
+      checkContractVersion(await registeredVersion(gw.ledger, v.terms.id), v);
       let runner = list.find((r) => r.ref.termsHash === v.termsHash);
       if (!runner) {
-        const gw = await this.#gateway();
         runner = await ContractRunner.load(gw, v.terms);
         this.#add(gw, runner);
       }
+      for (const old of list.filter((r) => r !== runner && r.terms.id === v.terms.id)) this.#retire(old);
       for (const party of v.signed) {
         if (runner.signed.has(party)) continue;
         const envelope = v.envelopes[party];
@@ -173,7 +186,8 @@ export class ContractSet {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    for (const unlist of this.#unlist.splice(0)) unlist();
+    for (const unlist of this.#unlist.values()) unlist();
+    this.#unlist.clear();
     await this.#queue.then(
       () => undefined,
       () => undefined,

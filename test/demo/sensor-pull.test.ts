@@ -1,12 +1,12 @@
 import * as assert from 'node:assert/strict';
 import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { signContract } from '../../lib/contracts';
-import { contractDocument } from '../../lib/contracts/pull';
+import { contractDocument, contractTopic } from '../../lib/contracts/pull';
 import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { createManifest, createReport, isFirmwareRejection, parseReport, type FirmwareOffer } from '../../lib/firmware';
 import { recheckReport } from '../../lib/firmware/recheck';
 import { ContractRunner, firmwareOffer, Gateway } from '../../lib/gateway';
-import { firmwareReportTopic, MAX_REFUSALS_REPORTED, pullContract, SensorFirmware, type InstalledFirmware } from '../../demo/sensor-pull';
+import { firmwareReportTopic, MAX_REFUSALS_REPORTED, pullContract, SensorContracts, SensorFirmware, type InstalledFirmware, type PulledContract } from '../../demo/sensor-pull';
 import * as mqtt from 'mqtt';
 import { startBroker } from '../../demo/broker';
 import { startSimulator, type Simulator } from '../../demo/simulator';
@@ -74,6 +74,99 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
     assert.throws(() => pullContract(json(doc), keyToDid(generateKey('Ed25519')), sensor), (e: Error & { code?: string }) => e.code === 'ERR_BAD_SIGNATURE');
     // Anyone can publish on the documents' topic: parsed only within bounds.
     assert.throws(() => pullContract(`[${'['.repeat(100)}${']'.repeat(100)}]`, keyToDid(gatewayKey), sensor), (e: Error & { code?: string }) => e.code === 'ERR_PAYLOAD_TOO_DEEP');
+  });
+
+  describe('older contract documents sent again', () => {
+    // Documents the gateway signed of one contract id: version 1 (the one above), version 2 before
+    // and after its second party signed, and other terms registered under version 2.
+    const party2 = generateKey('Ed25519');
+    let docs: Record<'v1' | 'v2partial' | 'v2' | 'v2other', Buffer>;
+    let hashes: Record<'v1' | 'v2', string>;
+    before(async () => {
+      const base = { id: 'room-1', title: 'Room 1 below -20', subjects: [sensor], metric: 'temperature', rule: { op: '<', limit: -20 }, alarm: { mode: 'instant' } };
+      const v2 = await ContractRunner.load(gw, { ...base, version: 2, rule: { op: '<', limit: -18 }, parties: [keyToDid(party), keyToDid(party2)] });
+      await v2.sign(signContract(v2.terms, party));
+      const v2partial = json(await contractDocument(gw.ledger, v2.ref.termsHash));
+      await v2.sign(signContract(v2.terms, party2));
+      const other = await ContractRunner.load(gw, { ...base, version: 2, title: 'other terms, same version', parties: [keyToDid(party)] });
+      await other.sign(signContract(other.terms, party));
+      docs = { v1: json(doc), v2partial, v2: json(await contractDocument(gw.ledger, v2.ref.termsHash)), v2other: json(await contractDocument(gw.ledger, other.ref.termsHash)) };
+      hashes = { v1: (doc as { termsHash: string }).termsHash, v2: v2.ref.termsHash };
+    });
+    const code = (fn: () => unknown): string | undefined => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return undefined;
+    };
+
+    it('a sensor keeps the highest version it verified: an older one is refused (ERR_REPLAY), other terms under it too (ERR_CONTRACT_CONFLICT), a copy from before the last signature does not deactivate it', () => {
+      const c = new SensorContracts(keyToDid(gatewayKey), sensor);
+      assert.equal(c.pull(docs.v1).version, 1);
+      assert.equal(c.contract(), hashes.v1);
+      assert.deepEqual([c.pull(docs.v2partial).active, c.contract()], [false, undefined], 'version 2 not active yet: the sensor operates under no contract');
+      assert.deepEqual([c.pull(docs.v2).active, c.contract()], [true, hashes.v2]);
+      assert.equal(code(() => c.pull(docs.v1)), 'ERR_REPLAY');
+      assert.equal(code(() => c.pull(docs.v2other)), 'ERR_CONTRACT_CONFLICT');
+      const replayed = c.pull(docs.v2partial);
+      assert.deepEqual([replayed.active, replayed.signed], [true, 2], 'signatures seen once count');
+      assert.equal(c.contract(), hashes.v2, 'still operating under version 2');
+    });
+
+    it('over a real broker: the npm start sensor refuses version 1 retained over version 2 and its readings stay under version 2', async function () {
+      this.timeout(30000);
+      const broker = await startBroker({ port: 0 });
+      const anyone = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+      const state = tempDir();
+      let sim: Simulator | undefined;
+      const seen: (PulledContract | Error)[] = [];
+      const readings: (string | undefined)[] = [];
+      const until = async (what: string, test: () => boolean): Promise<void> => {
+        const end = Date.now() + 10000;
+        while (!test()) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      try {
+        sim = await startSimulator({
+          brokerUrl: broker.url,
+          sensors: ['s1'],
+          intervalMs: 50,
+          stateFile: `${state.dir}/counters.json`,
+          onReading: (_s, r) => void readings.push(r.contract),
+          pull: {
+            gatewayKey: keyToDid(gatewayKey),
+            devices: new Map([['s1', { did: sensor, key: sensorKey }]]),
+            vendorKeys: [keyToDid(vendor)],
+            factory,
+            images,
+            stateFile: `${state.dir}/firmware.json`,
+            onContract: (_s, r) => void seen.push(r),
+          },
+        });
+        for (const d of [docs.v1, docs.v2, docs.v1]) {
+          const n = seen.length;
+          await anyone.publishAsync(contractTopic('room-1'), d, { qos: 1, retain: true });
+          await until('the sensor to take the document', () => seen.length > n);
+        }
+        assert.deepEqual(
+          seen.map((r) => (r instanceof Error ? (r as Error & { code?: string }).code : r.version)),
+          [1, 2, 'ERR_REPLAY'],
+        );
+        const from = readings.length;
+        await until('a reading after the replay', () => readings.length > from);
+        assert.equal(readings[readings.length - 1], hashes.v2);
+        await anyone.publishAsync(contractTopic('room-1'), '', { qos: 1, retain: true });
+      } finally {
+        await sim?.stop();
+        await anyone.endAsync();
+        await broker.close();
+        state.cleanup();
+      }
+    });
   });
 
   it('installs an approved newer offer and signs a report of the new version', () => {

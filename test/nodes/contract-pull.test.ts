@@ -1,7 +1,12 @@
 import * as assert from 'node:assert/strict';
+import * as mqtt from 'mqtt';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { MAX_CONTRACT_DOCUMENT_BYTES, signContract, validateTerms, verifyContractDocument, type ContractDocument } from '../../lib/contracts';
+import { CONTRACT_REGISTER, contractDocument, contractTopic, MAX_CONTRACT_DOCUMENT_BYTES, signContract, validateTerms, verifyContractDocument, type ContractDocument } from '../../lib/contracts';
+import { ContractRunner, Gateway } from '../../lib/gateway';
+import { startBroker } from '../../demo/broker';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
+import { tempDir } from '../support/ledger';
+import { haBrokerNode, mqttNodes } from './ha-support';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 describe('Contract node: publishes contract documents and loads terms from them', function () {
@@ -122,5 +127,88 @@ describe('Contract node: publishes contract documents and loads terms from them'
     assert.equal(await refusal(deep), 'ERR_PAYLOAD_TOO_DEEP');
     // Within the bounds, a document is checked as before: here it has no register bundle.
     assert.equal(await refusal('{"format":"iot-ledger-contract/1"}'), 'ERR_MALFORMED_PROOF');
+  });
+
+  it('over a real broker: an older document the origin signed, retained over its copy, is refused (ERR_REPLAY), other terms under the current version too (ERR_CONTRACT_CONFLICT); the current terms alone run, also after a restart', async () => {
+    // The origin gateway signed three documents of one contract id: version 1, version 2 and
+    // (registered by mistake or malice) other terms under version 2.
+    const originKey = generateKey('Ed25519');
+    const origin = tempDir();
+    const gw = await Gateway.open(origin.dir, { name: 'stale-origin', gatewayKey: originKey, blockRecords: 100, blockSeconds: 0 });
+    const base = { id: 'stale-room', title: 'below -20', subjects: 'any', metric: 'temperature', rule: { op: '<', limit: -20 }, alarm: { mode: 'instant' }, parties: [keyToDid(a)] };
+    const signedDocument = async (t: Record<string, unknown>): Promise<Buffer> => {
+      const runner = await ContractRunner.load(gw, t);
+      await runner.sign(signContract(runner.terms, a));
+      return Buffer.from(JSON.stringify(await contractDocument(gw.ledger, runner.ref.termsHash)));
+    };
+    const v1 = await signedDocument({ ...base, version: 1 });
+    const v2 = await signedDocument({ ...base, version: 2, rule: { op: '<', limit: -18 } });
+    const v2other = await signedDocument({ ...base, version: 2, title: 'other terms, same version' });
+    await gw.close();
+    origin.cleanup();
+
+    const broker = await startBroker({ port: 0 });
+    const anyone = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    const topic = contractTopic('stale-room');
+    const flow = () => [
+      ...onTab([
+        ledgerNode('ledger-b', { ledgerName: 'puller-stale' }),
+        { id: 'in', type: 'mqtt in', topic: 'iot-ledger/contract/+', qos: '1', datatype: 'buffer', broker: 'broker', nl: false, rap: true, rh: 0, inputs: 0, wires: [['contract-b']] },
+        { id: 'contract-b', type: 'iot-ledger-contract', ledger: 'ledger-b', terms: '', termsFrom: 'document', originKey: keyToDid(originKey), tickSeconds: 3600, wires: [['out-b'], ['judged-b']] },
+        { id: 'out-b', type: 'helper' },
+        { id: 'judged-b', type: 'helper' },
+        { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
+      haBrokerNode('broker', broker.port, false),
+    ];
+    const publish = (payload: Buffer) => anyone.publishAsync(topic, payload, { qos: 1, retain: true });
+    const loaded = async (payload: Buffer): Promise<{ contract: { version: number } }> => {
+      const next = nextMessage<{ contract: { version: number } }>(helper.getNode('out-b'));
+      await publish(payload);
+      return next;
+    };
+    const refused = async (payload: Buffer): Promise<string | undefined> => {
+      const next = nextMessage<{ error: { code?: string } }>(helper.getNode('caught'));
+      await publish(payload);
+      return (await next).error.code;
+    };
+    // What judges a reading: one contract state, or a list when several run.
+    const running = async (): Promise<unknown> => {
+      const next = nextMessage<{ contract: unknown }>(helper.getNode('judged-b'));
+      helper.getNode('contract-b').receive({ payload: { temperature: -25 }, device: { id: keyToDid(generateKey('Ed25519')) } });
+      const c = (await next).contract;
+      return Array.isArray(c) ? c.map((x: { version: number }) => x.version) : (c as { version: number }).version;
+    };
+    try {
+      await helper.load([...packNodes(), ...mqttNodes()], flow());
+      assert.equal((await loaded(v1)).contract.version, 1);
+      assert.equal((await loaded(v2)).contract.version, 2);
+      assert.equal(await running(), 2, 'version 2 replaces version 1');
+
+      // Anyone republishes version 1, retained over the origin's copy.
+      assert.equal(await refused(v1), 'ERR_REPLAY');
+      assert.equal(await refused(v2other), 'ERR_CONTRACT_CONFLICT');
+      assert.equal(await running(), 2, 'the current terms are still the only ones running');
+      // The current document again (the origin republishes on every start): accepted, nothing registered again.
+      assert.equal((await loaded(v2)).contract.version, 2);
+
+      // Restarted: nothing runs until a document arrives, and this ledger's registrations say
+      // which version is current. (The retained copy is cleared first, so the test knows when v1 arrives.)
+      await helper.unload();
+      await anyone.publishAsync(topic, '', { qos: 1, retain: true });
+      await helper.load([...packNodes(), ...mqttNodes()], flow());
+      assert.equal(await refused(v1), 'ERR_REPLAY');
+      assert.equal((await loaded(v2)).contract.version, 2);
+      assert.equal(await running(), 2);
+      const ledger = (await (helper.getNode('ledger-b') as unknown as LedgerConfigNode).gateway()).ledger;
+      const versions: unknown[] = [];
+      for await (const r of ledger.byType(CONTRACT_REGISTER)) versions.push((r.record.body as { version?: unknown }).version);
+      assert.deepEqual(versions, [1, 2], 'each version registered once');
+      await anyone.publishAsync(topic, '', { qos: 1, retain: true });
+    } finally {
+      await anyone.endAsync();
+      await broker.close();
+    }
   });
 });
