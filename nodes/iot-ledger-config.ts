@@ -9,10 +9,8 @@ import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
 import * as nodePath from 'node:path';
 import { StaticTilePublisher } from '../lib/tiles/publisher';
-import { MqttTilePublisher } from '../lib/tiles/mqtt';
-import { randomBytes } from 'node:crypto';
-import * as mqtt from 'mqtt';
-type MqttClient = mqtt.MqttClient;
+import { connectTileMqtt, defaultTileTopicBase, MqttTilePublisher } from '../lib/tiles/mqtt';
+import type { MqttClient } from 'mqtt';
 import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
 import { configText } from './lib/config-text';
 import { describeStorage } from '../lib/storage/open';
@@ -92,9 +90,10 @@ export = function register(RED: RED): void {
         if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new Error('not mqtt');
         const base = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
         if (/[#+]/.test(base)) throw new Error('wildcards');
-        const client = mqtt.connect(`${u.protocol}//${u.host}`, {
-          clientId: `iot-ledger-tiles-${randomBytes(6).toString('hex')}`,
-          reconnectPeriod: 2000,
+        // MQTT 5 with a Maximum Packet Size just above a request: the broker keeps larger ones.
+        const client = connectTileMqtt(`${u.protocol}//${u.host}`, {
+          base: base || defaultTileTopicBase(this.ledgerName),
+          onMqtt311: () => this.warn('tiles over MQTT: the broker refused MQTT 5; connecting with MQTT 3.1.1, without a Maximum Packet Size'),
           ...(this.credentials?.mqttUser ? { username: this.credentials.mqttUser, password: this.credentials.mqttPassword ?? '' } : {}),
         });
         client.on('error', (err) => this.warn(`tiles over MQTT: ${err.message}`));

@@ -15,7 +15,12 @@
 // gateway publish at most that rate, plus each full tile of the log once per REPUBLISH_MS.
 // The full tiles published are remembered for REPUBLISH_MS only, and at most MAX_REMEMBERED
 // of them: asking for every full tile of a long log does not grow the gateway's memory with it.
-import { fromUtf8 } from '../encoding/bytes';
+// Its own connection (connectTileMqtt) is MQTT 5 with a Maximum Packet Size just above a request
+// of MAX_PATH_BYTES: the broker must not deliver a larger packet, so a request of megabytes is
+// never received whole to be dropped.
+import { randomBytes } from 'node:crypto';
+import * as mqtt from 'mqtt';
+import { fromUtf8, utf8 } from '../encoding/bytes';
 import type { Ledger } from '../ledger';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH } from './path';
 import { publishedHead, readResource } from './source';
@@ -33,6 +38,52 @@ export const defaultTileTopicBase = (origin: string): string => `iot-ledger/${or
 
 export const resourceTopic = (base: string, path: string): string => `${base}/${path}`;
 export const requestTopic = (base: string): string => `${base}/${REQUEST_SUFFIX}`;
+
+/**
+ * The MQTT 5 Maximum Packet Size a tile server on `base` announces: a request path of
+ * MAX_PATH_BYTES, the request topic, and 1 KiB for the fixed header, packet id and properties.
+ * The broker must not send it a larger packet (it drops the message for this client).
+ */
+export const tileMqttPacketLimit = (base: string): number => MAX_PATH_BYTES + utf8(requestTopic(base)).length + 1024;
+
+export interface TileMqttConnectOptions {
+  /** The topic base the server will answer on (sets the Maximum Packet Size). */
+  base: string;
+  username?: string;
+  password?: string;
+  /** The broker refused MQTT 5: the client connects again with MQTT 3.1.1, without the limit. */
+  onMqtt311?: () => void;
+}
+
+/** CONNACK codes of a broker that does not speak MQTT 5: 3.1.1's "unacceptable protocol version", 5's "unsupported protocol version". */
+const UNSUPPORTED_PROTOCOL = new Set<unknown>([1, 132]);
+
+/**
+ * A tile server's own connection to the broker at `url` (mqtt://host:port or mqtts://): MQTT 5,
+ * with tileMqttPacketLimit(base) as its Maximum Packet Size, reconnecting every 2 s. A broker
+ * that refuses MQTT 5 (Aedes, mosquitto 1.x) gets MQTT 3.1.1 on the next attempt, where no
+ * packet size can be asked for: requests are then bounded only by the 128-byte check.
+ */
+export function connectTileMqtt(url: string, opts: TileMqttConnectOptions): mqtt.MqttClient {
+  const client = mqtt.connect(url, {
+    protocolVersion: 5,
+    clientId: `iot-ledger-tiles-${randomBytes(6).toString('hex')}`,
+    reconnectPeriod: 2000,
+    properties: { maximumPacketSize: tileMqttPacketLimit(opts.base) },
+    ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
+  });
+  client.on('error', (err: Error & { code?: unknown }) => {
+    // mqtt.js reconnects after a refused CONNACK only when asked to (read right after this event):
+    // once, for the fallback; a later refusal (a wrong login) stops as it would without it.
+    client.options.reconnectOnConnackError = false;
+    if (client.options.protocolVersion !== 5 || !UNSUPPORTED_PROTOCOL.has(err.code)) return;
+    client.options.protocolVersion = 4;
+    delete client.options.properties;
+    client.options.reconnectOnConnackError = true;
+    opts.onMqtt311?.();
+  });
+  return client;
+}
 
 /** What the publisher needs of an MQTT client (mqtt.js's MqttClient fits). */
 export interface TileMqttClient {
