@@ -23,9 +23,14 @@ export interface LatestCheckpoint {
   checkpoint: string;
 }
 
-/** Two signed checkpoints of one origin that cannot both be honest (or, for `inconsistent`, that the log did not prove consistent). */
+/**
+ * Two signed checkpoints of one origin that cannot both be honest. Only the log's signatures
+ * count: a consistency proof is not signed, so one that does not verify shows nothing about the
+ * log (anyone who saw a newer checkpoint can send it with junk lines). Witnesses before this
+ * one also kept `inconsistent` files for that; they are no evidence of a fork.
+ */
 export interface Evidence {
-  kind: 'equivocation' | 'inconsistent';
+  kind: 'equivocation';
   origin: string;
   /** The checkpoint the witness had cosigned. */
   latest: string;
@@ -110,9 +115,9 @@ export function decideAddCheckpoint({ submission, log, latest, cosigner, now }: 
 /** The rest of the decision, for an authenticated submission and the latest checkpoint cosigned for its origin. */
 export function decideAuthenticated({ submission, opened }: AuthenticatedSubmission, latest: LatestCheckpoint | undefined, cosigner: Cosigner, now: number): Decision {
   const { request, text, checkpoint: cp } = submission;
-  const evidence = (kind: Evidence['kind']): Evidence | undefined =>
+  const evidence = (): Evidence | undefined =>
     latest && {
-      kind,
+      kind: 'equivocation',
       origin: cp.origin,
       latest: latest.checkpoint,
       submitted: request.checkpoint,
@@ -131,19 +136,20 @@ export function decideAuthenticated({ submission, opened }: AuthenticatedSubmiss
   if (request.oldSize > cp.size) return { status: 400, reason: `old size ${request.oldSize} is above the checkpoint size ${cp.size}` };
   const latestSize = latest?.size ?? 0;
   if (request.oldSize !== latestSize)
-    return { status: 409, size: latestSize, reason: `old size ${request.oldSize} is not the latest cosigned size ${latestSize}`, evidence: forked ? evidence('equivocation') : undefined };
+    return { status: 409, size: latestSize, reason: `old size ${request.oldSize} is not the latest cosigned size ${latestSize}`, evidence: forked ? evidence() : undefined };
   if (forked) {
     const what = otherRoot ? 'another root' : 'the same root but other signed lines (such as the block header)';
-    return { status: 409, size: latestSize, reason: `a checkpoint of size ${cp.size} with ${what} was cosigned`, evidence: evidence('equivocation') };
+    return { status: 409, size: latestSize, reason: `a checkpoint of size ${cp.size} with ${what} was cosigned`, evidence: evidence() };
   }
   if (request.oldSize === 0) {
     if (request.proof.length > 0) return { status: 422, reason: 'the consistency proof from size 0 must be empty' };
     if (cp.size === 0 && !bytesEqual(cp.root, EMPTY_ROOT)) return { status: 422, reason: 'an empty tree has the empty root' };
   } else if (!verifyConsistency(request.oldSize, cp.size, request.proof, latest!.root, cp.root)) {
-    // Kept only for a larger checkpoint: at the cosigned size the root was checked equal above, so
-    // the proof lines are all that is wrong, and anyone can add them to the (public) latest.
-    const unproven = cp.size > request.oldSize ? evidence('inconsistent') : undefined;
-    return { status: 422, reason: `the consistency proof from size ${request.oldSize} to ${cp.size} does not verify`, evidence: unproven };
+    // 422 and nothing more, as C2SP says: the proof lines are the sender's, not the log's. A
+    // genuine newer checkpoint (public on the gateway's tiles before the witness sees it) sent
+    // with junk lines is no fork, and the gateway's own request, with its proof, is cosigned.
+    // A log that did fork is caught when it signs two notes of one size.
+    return { status: 422, reason: `the consistency proof from size ${request.oldSize} to ${cp.size} does not verify` };
   }
   const body = cosignLine(text, cosigner, now);
   // The log's signatures and this cosignature only: lines by other keys, which anyone can add to

@@ -13,7 +13,7 @@ export interface WitnessReply {
   body: string;
   origin?: string;
   size?: number;
-  /** Set when the request showed a fork or an unproven jump; kept on disk at `evidenceFile`. */
+  /** Set when the request showed a fork (two conflicting notes signed by the log); kept on disk at `evidenceFile`. */
   evidence?: Evidence;
   evidenceFile?: string;
   /** False when the same evidence was kept before (e.g. the gateway retried). */

@@ -34,9 +34,13 @@ describe('Witness node', function () {
       { id: 'out', type: 'helper' },
       { id: 'catch', type: 'catch', scope: ['w'], uncaught: false, wires: [['caught']] },
       { id: 'caught', type: 'helper' },
+      { id: 'status', type: 'status', scope: ['w'], wires: [['statuses']] },
+      { id: 'statuses', type: 'helper' },
     ]);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const catchNode = require('@node-red/nodes/core/common/25-catch.js') as unknown;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const statusNode = require('@node-red/nodes/core/common/25-status.js') as unknown;
 
   async function ask(text: string): Promise<{ statusCode: number; payload: string; headers: Record<string, string> }> {
     const got = nextMessage<{ statusCode: number; payload: string; headers: Record<string, string> }>(helper.getNode('out'));
@@ -45,7 +49,7 @@ describe('Witness node', function () {
   }
 
   it('creates its key file 0600, cosigns, refuses a stale old size with 409, and remembers across a redeploy', async () => {
-    await helper.load([...(packNodes() as object[]), catchNode], flow());
+    await helper.load([...(packNodes() as object[]), catchNode, statusNode], flow());
     const keyFile = path.join(userDir, 'iot-ledger', 'keys', 'witness.test_w1.witness.jwk');
     assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
     const wkey = parseWitnessKey(witnessVerifierKey('witness.test/w1', readPrivateKeyFile(keyFile)));
@@ -55,7 +59,7 @@ describe('Witness node', function () {
     assert.equal(openNote(cp(4) + r1.payload, [logVerifier(verifierKeyString(ORIGIN, gw), ORIGIN), v]).verified.length, 2);
     assert.equal((await ask(body(4, 9))).statusCode, 200);
     await helper.unload();
-    await helper.load([...(packNodes() as object[]), catchNode], flow());
+    await helper.load([...(packNodes() as object[]), catchNode, statusNode], flow());
     const stale = await ask(body(4, 12));
     assert.equal(stale.statusCode, 409);
     assert.equal(stale.headers['content-type'], 'text/x.tlog.size');
@@ -64,7 +68,7 @@ describe('Witness node', function () {
   });
 
   it('keeps both checkpoints of a fork as evidence and raises ERR_WITNESS_EQUIVOCATION for Catch nodes', async () => {
-    await helper.load([...(packNodes() as object[]), catchNode], flow());
+    await helper.load([...(packNodes() as object[]), catchNode, statusNode], flow());
     const caught = nextMessage<{ error: { code?: string; message: string }; evidence: { kind: string; latest: string; submitted: string } }>(helper.getNode('caught'));
     const r = await ask(body(12, 12, fork));
     assert.equal(r.statusCode, 409);
@@ -93,7 +97,7 @@ describe('Witness node', function () {
   });
 
   it('keeps no evidence and raises nothing for the cosigned checkpoint sent again with a proof line (422)', async () => {
-    await helper.load([...(packNodes() as object[]), catchNode], flow());
+    await helper.load([...(packNodes() as object[]), catchNode, statusNode], flow());
     const dir = path.join(userDir, 'iot-ledger', 'witness', 'witness.test_w1', 'evidence');
     const kept = fs.readdirSync(dir);
     // The latest cosigned checkpoint is public (GET <path>/checkpoint): anyone can send it with old = its size and a junk proof.
@@ -106,8 +110,36 @@ describe('Witness node', function () {
     assert.equal((await caught).error.code, 'ERR_WITNESS_REQUEST');
   });
 
+  it('answers a genuine newer checkpoint sent with a junk consistency proof 422: no evidence, no FORK status, nothing for Catch; the gateway is cosigned', async () => {
+    await helper.load([...(packNodes() as object[]), catchNode, statusNode], flow());
+    const dir = path.join(userDir, 'iot-ledger', 'witness', 'witness.test_w1', 'evidence');
+    const kept = fs.readdirSync(dir);
+    const statuses: { status: { fill?: string; text?: string } }[] = [];
+    const errors: { error: { code?: string } }[] = [];
+    helper.getNode('statuses').on('input', (m: { status: { fill?: string; text?: string } }) => void statuses.push(m));
+    helper.getNode('caught').on('input', (m: { error: { code?: string } }) => void errors.push(m));
+    // The witness holds 12. The gateway's checkpoint of 20 is public (its tiles) before the
+    // gateway's own request comes: anyone can send it first, with proof lines of their own.
+    const junk = consistencyProof(leaves, 12, 20).map(() => leaves[0]);
+    for (const proof of [junk, [], [leaves[1]]]) {
+      const r = await ask(formatAddCheckpoint({ oldSize: 12, proof, checkpoint: cp(20) }));
+      assert.equal(r.statusCode, 422);
+      assert.match(r.payload, /does not verify/);
+    }
+    assert.deepEqual(fs.readdirSync(dir), kept);
+    // The gateway's own request, with its proof, is cosigned as if nothing had come before.
+    assert.equal((await ask(body(12, 20))).statusCode, 200);
+    for (let i = 0; i < 100 && !statuses.some((m) => m.status.fill === 'green'); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(statuses.some((m) => m.status.fill === 'green'), JSON.stringify(statuses));
+    assert.deepEqual(
+      statuses.filter((m) => m.status.fill === 'red' || /FORK/.test(m.status.text ?? '')),
+      [],
+    );
+    assert.deepEqual(errors, []);
+  });
+
   it('answers garbage with 400 and a wrong payload type with a typed error', async () => {
-    await helper.load([...(packNodes() as object[]), catchNode], flow());
+    await helper.load([...(packNodes() as object[]), catchNode, statusNode], flow());
     assert.equal((await ask('hello')).statusCode, 400);
     const caught = nextMessage<{ error: { code?: string } }>(helper.getNode('caught'));
     helper.getNode('w').receive({ payload: { not: 'text' } });

@@ -35,16 +35,31 @@ describe('witness state: what a request can make it keep', () => {
     const state = new WitnessState(path.join(tmp.dir, 'w'));
     const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)), state });
     assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cpAt(5) }))).status, 200);
-    // Anyone who can reach the witness replays the log's next checkpoint (public on its tiles) with
-    // a wrong proof, each time with another signature line by an unknown key (ignored, as Go does).
-    const wrongProof = consistencyProof(leaves, 5, 8).reverse();
+    // The log signed another tree of 5: whoever holds that note sends it again and again, each
+    // time with another signature line by an unknown key (ignored, as Go does).
+    const forked = signCheckpoint({ origin: ORIGIN, size: 5, root: rootFromLeafHashes([...leaves.slice(0, 4), leaves[7]]), extensions: [] }, ORIGIN, gw);
     for (let i = 0; i < 20; i++) {
-      const checkpoint = `${cpAt(8)}\u2014 junk${i}.example AAAAAAAAAAAA\n`;
-      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: wrongProof, checkpoint }));
-      assert.equal(r.status, 422, r.body);
+      const checkpoint = `${forked}\u2014 junk${i}.example AAAAAAAAAAAA\n`;
+      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint }));
+      assert.equal(r.status, 409, r.body);
       assert.equal(r.evidenceFresh, i === 0);
     }
     assert.equal(state.evidence().length, 1);
+  });
+
+  it("keeps no evidence for the log's next checkpoint sent with a wrong proof (the proof is not the log's)", async () => {
+    const state = new WitnessState(path.join(tmp.dir, 'w'));
+    const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)), state });
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cpAt(5) }))).status, 200);
+    // Public on the log's tiles before the gateway sends it: anyone can send it first.
+    const wrongProof = consistencyProof(leaves, 5, 8).reverse();
+    for (let i = 0; i < 3; i++) {
+      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: wrongProof, checkpoint: `${cpAt(8)}\u2014 junk${i}.example AAAAAAAAAAAA\n` }));
+      assert.equal(r.status, 422, r.body);
+      assert.equal(r.evidence, undefined);
+    }
+    assert.deepEqual(state.evidence(), []);
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint: cpAt(8) }))).status, 200);
   });
 
   it('keeps no evidence when the checkpoint it cosigned comes back with proof lines (nothing to compare)', async () => {
