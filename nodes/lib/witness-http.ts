@@ -1,13 +1,16 @@
-// The witness's HTTP transport on Node-RED's httpNode app (so httpNodeAuth, httpNodeMiddleware
-// and httpNodeCors apply): POST <prefix>/add-checkpoint as C2SP tlog-witness says, and
-// GET <prefix>/checkpoint?origin=… for the latest cosigned checkpoint of a log.
+// The witness's HTTP transport on Node-RED's httpNode app (so httpNodeAuth applies; Node-RED
+// adds httpNodeMiddleware, httpNodeCors and its body parsers to HTTP In routes only): POST
+// <prefix>/add-checkpoint as C2SP tlog-witness says, and GET <prefix>/checkpoint?origin=… for
+// the latest cosigned checkpoint of a log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromUtf8 } from '../../lib/encoding/bytes';
 import { isLedgerError, LedgerError } from '../../lib/errors';
 import { readBoundedBody } from '../../lib/guards/bounded-body';
 import { MAX_REQUEST_BYTES, type WitnessReply } from '../../lib/witness';
 
-type RawHandler = (req: IncomingMessage & { body?: unknown; query?: Record<string, unknown> }, res: ServerResponse, next: () => void) => void;
+/** `body` and `_body` as body-parser (and Node-RED's raw body capture) leave them. */
+type Request = IncomingMessage & { body?: unknown; _body?: unknown; query?: Record<string, unknown> };
+type RawHandler = (req: Request, res: ServerResponse, next: () => void) => void;
 
 export interface WitnessHttpRED {
   httpNode: { post(path: string, handler: RawHandler): void; get(path: string, handler: RawHandler): void };
@@ -38,16 +41,38 @@ function sendInternal(res: ServerResponse, err: unknown): void {
   send(res, 500, 'text/plain; charset=utf-8', `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n`);
 }
 
-function readBody(req: IncomingMessage & { body?: unknown }): Promise<string> {
-  if (typeof req.body === 'string') return Promise.resolve(req.body);
-  if (Buffer.isBuffer(req.body)) return Promise.resolve(fromUtf8(req.body));
-  return readBoundedBody(req, MAX_REQUEST_BYTES, () => new LedgerError('ERR_WITNESS_REQUEST', 'request body is too large')).then((raw) => {
-    try {
-      return fromUtf8(raw);
-    } catch {
-      throw new LedgerError('ERR_WITNESS_REQUEST', 'request body is not UTF-8');
-    }
-  });
+const requestError = (message: string): LedgerError => new LedgerError('ERR_WITNESS_REQUEST', message);
+const tooLarge = (): LedgerError => requestError('request body is too large');
+
+function text(raw: Buffer): string {
+  try {
+    return fromUtf8(raw);
+  } catch {
+    throw requestError('request body is not UTF-8');
+  }
+}
+
+/**
+ * The request body, at most MAX_REQUEST_BYTES. Middleware before this route may have read the
+ * stream already (a body parser in an httpNodeAuth array or in the app Node-RED is embedded in,
+ * one that another package put on httpNode, Node-RED's raw capture for an HTTP In node at this
+ * path with body parsing off): its text or bytes in `req.body` are used, within the same bound;
+ * a stream read into anything else is a 400 at once (waiting for its end would wait for ever).
+ * A body-parser that skipped the request leaves `req.body` an empty object and the stream unread.
+ */
+async function readBody(req: Request): Promise<string> {
+  const { body } = req;
+  if (typeof body === 'string') {
+    if (Buffer.byteLength(body) > MAX_REQUEST_BYTES) throw tooLarge();
+    return body;
+  }
+  if (Buffer.isBuffer(body)) {
+    if (body.length > MAX_REQUEST_BYTES) throw tooLarge();
+    return text(body);
+  }
+  if (req._body === true || req.readableEnded || req.readableDidRead)
+    throw requestError('the request body was read before the witness, not as text: send it as text/plain, or leave this path out of body parsing');
+  return text(await readBoundedBody(req, MAX_REQUEST_BYTES, tooLarge));
 }
 
 /** Mounts (or re-points) the witness routes at `prefix`; returns the unmount function. */

@@ -175,3 +175,125 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     assert.equal((await request(port, 'GET', `${PREFIX}/checkpoint?origin=${encodeURIComponent(ORIGIN)}`)).status, 200);
   });
 });
+
+// Middleware before the witness's route that reads the request body. Node-RED adds
+// httpNodeMiddleware and its body parsers to HTTP In routes only, but the body can be read
+// before the witness all the same: by a body parser in settings.httpNodeAuth (an array, which
+// red.js mounts before RED.httpNode, as here), in the app Node-RED is embedded in, one that
+// another package puts on httpNode, or Node-RED's raw body capture for an HTTP In node with
+// "Do not parse the body" at the witness's path (mounted on httpNode itself, for every route).
+describe('Witness node over HTTP behind middleware that reads the body', function () {
+  this.timeout(30000);
+  const PREFIX = '/witness-parsed';
+  const ORIGIN = 'gw.example/parsed';
+  const gw = generateKey('Ed25519');
+  const leaves = Array.from({ length: 8 }, (_, i) => leafHash(Uint8Array.of(i)));
+  const cp = (size: number) => signCheckpoint({ origin: ORIGIN, size, root: rootFromLeafHashes(leaves.slice(0, size)), extensions: [] }, ORIGIN, gw);
+  // The express Node-RED itself uses (settings.js would require it the same way).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const express = require(require.resolve('express', { paths: [require.resolve('node-red')] })) as {
+    (): http.RequestListener & { use(path: string, ...h: unknown[]): void };
+    text(o: object): Middleware;
+    raw(o: object): Middleware;
+    json(o?: object): Middleware;
+    urlencoded(o: object): Middleware;
+  };
+  type Middleware = (req: http.IncomingMessage, res: http.ServerResponse, next: (err?: unknown) => void) => void;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const httpIn = require('@node-red/nodes/core/network/21-httpin.js') as unknown;
+  const all = (): boolean => true;
+  /** The body parser each request asks for in its x-parse header. */
+  const parsers: Record<string, Middleware> = {
+    text: express.text({ type: all, limit: '1mb' }),
+    raw: express.raw({ type: all, limit: '1mb' }),
+    form: express.urlencoded({ type: all, extended: false }),
+    // text/plain is not JSON: body-parser leaves req.body {} and the stream unread.
+    json: express.json(),
+    // Reads the stream to its end and keeps nothing (a logger, a signature check).
+    drain: (req, _res, next) => {
+      req.on('data', () => undefined);
+      req.on('end', () => next());
+    },
+  };
+  const httpNodeAuth: Middleware[] = [(req, res, next) => (parsers[String(req.headers['x-parse'])] ?? ((_q, _s, n) => n()))(req, res, next)];
+  let userDir: string;
+  let server: http.Server;
+  let port: number;
+
+  /** POST with a content type and parser; rejects after 3 s rather than waiting for the server's timeout. */
+  function post(path: string, body: Buffer | string, parse: string, contentType = 'text/plain'): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': contentType, 'x-parse': parse } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.setTimeout(3000, () => {
+        req.destroy();
+        reject(new Error(`no answer within 3 s (x-parse: ${parse})`));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  before(async () => {
+    userDir = await new Promise<string>((resolve) => {
+      const dir = startTestRuntime(() => resolve(dir));
+    });
+    let nodeApp: http.RequestListener | undefined;
+    const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
+    await helper.load(
+      [...packNodes(), httpIn, capture],
+      onTab([
+        { id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/parsed', logs: verifierKeyString(ORIGIN, gw), prefix: PREFIX, wires: [[]] },
+        { id: 'w2', type: 'iot-ledger-witness', keyName: 'witness.test/raw', logs: verifierKeyString(ORIGIN, gw), prefix: `${PREFIX}-raw`, wires: [[]] },
+        // Only its body capture matters: the witness, deployed first, answers at this path.
+        { id: 'in', type: 'http in', url: `${PREFIX}-raw/add-checkpoint`, method: 'post', skipBodyParsing: true, wires: [[]] },
+      ]),
+    );
+    // As red.js mounts them: settings.httpNodeAuth, then RED.httpNode.
+    const app = express();
+    app.use('/', httpNodeAuth);
+    app.use('/', nodeApp);
+    server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await helper.unload();
+    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
+  });
+
+  it('uses a body read as text or bytes (within the same bound) and answers 400 at once for one read into anything else', async () => {
+    const add = `${PREFIX}/add-checkpoint`;
+    assert.equal((await post(add, formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cp(4) }), 'text')).status, 200);
+    // The checkpoint held, sent again, is cosigned again.
+    const again = formatAddCheckpoint({ oldSize: 4, proof: [], checkpoint: cp(4) });
+    for (const parse of ['raw', 'json', 'none']) {
+      const r = await post(add, again, parse);
+      assert.equal(r.status, 200, `${parse}: ${r.body}`);
+    }
+    const next = formatAddCheckpoint({ oldSize: 4, proof: consistencyProof(leaves, 4, 6), checkpoint: cp(6) });
+    for (const parse of ['form', 'drain']) {
+      const r = await post(add, next, parse);
+      assert.equal(r.status, 400, `${parse}: ${r.body}`);
+      assert.match(r.body, /read before the witness/);
+    }
+    // What a parser read past MAX_REQUEST_BYTES, or bytes that are not UTF-8, are refused as if sent to the witness.
+    const huge = `old 0\n\n${'x'.repeat(MAX_REQUEST_BYTES + 1)}`;
+    for (const parse of ['text', 'raw']) assert.deepEqual(await post(add, huge, parse), { status: 400, contentType: 'text/plain; charset=utf-8', body: 'request body is too large\n' });
+    assert.equal((await post(add, Buffer.from([0x6f, 0x6c, 0x64, 0x20, 0xff, 0x0a]), 'raw')).body, 'request body is not UTF-8\n');
+    // Still the witness's own reading without a parser, and still at size 4.
+    assert.equal((await post(add, next, 'none')).status, 200);
+  });
+
+  it("uses the bytes Node-RED's raw body capture read for an HTTP In node with body parsing off at the same path", async () => {
+    const r = await post(`${PREFIX}-raw/add-checkpoint`, formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cp(4) }), 'none', 'application/octet-stream');
+    assert.equal(r.status, 200, r.body);
+    const huge = await post(`${PREFIX}-raw/add-checkpoint`, `old 0\n\n${'x'.repeat(MAX_REQUEST_BYTES + 1)}`, 'none', 'application/octet-stream');
+    assert.equal(huge.body, 'request body is too large\n');
+  });
+});
