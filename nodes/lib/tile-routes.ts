@@ -1,5 +1,6 @@
-// Read-only C2SP tlog-tiles over Node-RED's node HTTP server (RED.httpNode, so httpNodeAuth,
-// httpNodeCors and httpNodeMiddleware apply): GET <httpNodeRoot>/iot-ledger/tiles/<ledger>/<path>.
+// Read-only C2SP tlog-tiles over Node-RED's node HTTP server (RED.httpNode, so httpNodeAuth
+// applies; Node-RED adds httpNodeMiddleware and httpNodeCors to HTTP In routes only):
+// GET <httpNodeRoot>/iot-ledger/tiles/<ledger>/<path>.
 // One route for the runtime; Ledger config nodes that publish register their ledger by name.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerTileRequest, TileRequestGate } from '../../lib/tiles/http';
