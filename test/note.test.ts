@@ -4,7 +4,16 @@ import { fromBase64, toBase64 } from '../lib/encoding/bytes';
 import { formatCheckpoint, openCheckpoint, parseCheckpointText, signCheckpoint } from '../lib/note/checkpoint';
 import { generateKey, privateKeyFromBytes } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
-import { addNoteSignature, parseNote, parseVerifierKey, signNote, verifierKeyString, verifyNote } from '../lib/note/note';
+import {
+  addNoteSignature,
+  noteSignatureVerifier,
+  parseNote,
+  parseVerifierKey,
+  signNote,
+  verifierKeyString,
+  verifyNote,
+} from '../lib/note/note';
+import { MAX_NOTE_SIGNATURES, type SignatureVerifier } from '../lib/note/note-open';
 
 // The example of golang.org/x/mod/sumdb/note (the reference implementation of C2SP signed-note).
 const VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
@@ -36,6 +45,65 @@ describe('signed notes (C2SP)', () => {
     assert.equal(parseNote(both).signatures.length, 2);
     assert.ok(verifyNote(both, VKEY));
     assert.ok(verifyNote(both, verifierKeyString('witness.example', witness)));
+  });
+
+  describe('signature line bounds (as Go\'s sumdb/note)', () => {
+    const sigLine = NOTE.slice(TEXT.length + 1); // "— PeterNeumann <base64>\n"
+    const blob = fromBase64(sigLine.slice('\u2014 PeterNeumann '.length, -1));
+    // Same name and key ID, signature bytes flipped: matches the key, does not verify.
+    const badBlob = Uint8Array.from(blob, (b, i) => (i < 4 ? b : b ^ 0xff));
+    const badLine = `\u2014 PeterNeumann ${toBase64(badBlob)}\n`;
+    const unknownLine = (i: number) => `\u2014 other${i}.example ${toBase64(Uint8Array.of(1, 2, 3, 4, i & 0xff, 6))}\n`;
+    const noteWith = (lines: string[]) => `${TEXT}\n${lines.join('')}`;
+    const counting = () => {
+      const inner = noteSignatureVerifier(parseVerifierKey(VKEY));
+      const v: SignatureVerifier & { calls: number } = {
+        name: inner.name,
+        keyId: inner.keyId,
+        calls: 0,
+        verify(text, signature) {
+          v.calls++;
+          return inner.verify(text, signature);
+        },
+      };
+      return v;
+    };
+    const malformed = (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_NOTE');
+
+    it('accepts 100 signature lines and refuses 101 with ERR_MALFORMED_NOTE', () => {
+      assert.equal(MAX_NOTE_SIGNATURES, 100);
+      const hundred = [sigLine, ...Array.from({ length: 99 }, (_, i) => unknownLine(i))];
+      assert.equal(parseNote(noteWith(hundred)).signatures.length, 100);
+      assert.ok(verifyNote(noteWith(hundred), VKEY));
+      const over = noteWith([...hundred, unknownLine(200)]);
+      assert.throws(() => parseNote(over), malformed);
+      assert.equal(verifyNote(over, VKEY), false);
+      const cp = signCheckpoint({ origin: 'o.example', size: 1, root: new Uint8Array(32), extensions: [] }, 'o.example', generateKey('Ed25519'));
+      assert.throws(() => openCheckpoint(cp + unknownLine(0).repeat(100)), malformed);
+    });
+
+    it('refuses 10,000 copies of a bad matching line as malformed, before any verification', () => {
+      const flood = noteWith(Array.from({ length: 10_000 }, () => badLine));
+      assert.throws(() => parseNote(flood), malformed);
+      const v = counting();
+      assert.equal(verifyNote(flood, v), false);
+      assert.equal(v.calls, 0);
+    });
+
+    it('verifies only the first line of the matching key: 100 bad copies cost one verification', () => {
+      // Go drops repeats by the same key: a bad first line is not rescued by a good one after it.
+      assert.equal(verifyNote(noteWith([badLine, sigLine]), VKEY), false);
+      const v = counting();
+      assert.equal(verifyNote(noteWith(Array.from({ length: 100 }, () => badLine)), v), false);
+      assert.equal(v.calls, 1);
+      const w = counting();
+      assert.equal(verifyNote(noteWith([badLine, sigLine]), w), false);
+      assert.equal(w.calls, 1);
+      // A good first line is the one verification; the bad repeats after it are dropped.
+      const g = counting();
+      assert.equal(verifyNote(noteWith([sigLine, ...Array.from({ length: 99 }, () => badLine)]), g), true);
+      assert.equal(g.calls, 1);
+    });
   });
 
   it('rejects verifier keys whose id does not match', () => {

@@ -1,9 +1,10 @@
 // C2SP signed notes (https://c2sp.org/signed-note) with Ed25519 signatures.
-import { bytesEqual, concatBytes, fromBase64, toBase64, toHex, utf8 } from '../encoding/bytes';
+import { concatBytes, fromBase64, toBase64, toHex, utf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { sha256 } from '../crypto/hash';
 import { publicKeyFromBytes, type PrivateKey, type PublicKey } from '../crypto/keys';
 import { sign, verifySignature } from '../crypto/signature';
+import { openNote, splitNote, type SignatureVerifier } from './note-open';
 
 const SIG_PREFIX = '\u2014 '; // em dash and a space start every signature line
 const ED25519_TYPE = 0x01;
@@ -77,47 +78,37 @@ export function addNoteSignature(note: string, name: string, key: PrivateKey): s
   return note + extra;
 }
 
-/** Splits a signed note into its text and signature lines; throws ERR_MALFORMED_NOTE. */
+/**
+ * Splits a signed note into its text and signature lines; throws ERR_MALFORMED_NOTE.
+ * The one note parser is `splitNote` (note-open.ts): Go's checks, including its bound
+ * of MAX_NOTE_SIGNATURES (100) signature lines, all made before any signature is checked.
+ */
 export function parseNote(note: string): { text: string; signatures: NoteSignature[] } {
-  if (typeof note !== 'string') throw malformed('note must be a string');
-  const split = note.lastIndexOf('\n\n');
-  if (split < 0) throw malformed('note has no signature block');
-  const text = note.slice(0, split + 1);
-  const block = note.slice(split + 2);
-  if (!block.endsWith('\n')) throw malformed('signature block must end in a newline');
-  const signatures: NoteSignature[] = [];
-  for (const line of block.slice(0, -1).split('\n')) {
-    if (!line.startsWith(SIG_PREFIX)) throw malformed('signature line must start with an em dash');
-    const rest = line.slice(SIG_PREFIX.length);
-    const space = rest.indexOf(' ');
-    if (space <= 0) throw malformed('signature line needs a name and a signature');
-    const name = rest.slice(0, space);
-    checkName(name);
-    let blob: Uint8Array;
-    try {
-      blob = fromBase64(rest.slice(space + 1));
-    } catch {
-      throw malformed('signature is not base64');
-    }
-    if (blob.length < 5) throw malformed('signature is too short');
-    signatures.push({ name, keyId: blob.subarray(0, 4), signature: blob.subarray(4) });
-  }
-  if (signatures.length === 0) throw malformed('note has no signatures');
-  return { text, signatures };
+  const { text, lines } = splitNote(note);
+  return { text, signatures: lines.map(({ name, keyId, signature }) => ({ name, keyId, signature })) };
 }
 
-/** True when the note carries a valid signature by the given verifier; never throws. */
-export function verifyNote(note: string, verifierKey: string | NoteVerifier): boolean {
+/** The note verifier as a `SignatureVerifier` (note-open.ts): Ed25519 over the note text. */
+export function noteSignatureVerifier(v: NoteVerifier): SignatureVerifier {
+  return { name: v.name, keyId: v.keyId, verify: (text, signature) => verifySignature('Ed25519', v.key.publicKey, text, signature) };
+}
+
+function isSignatureVerifier(v: NoteVerifier | SignatureVerifier): v is SignatureVerifier {
+  return typeof (v as Partial<SignatureVerifier>).verify === 'function';
+}
+
+/**
+ * True when the note carries a valid signature by the given verifier; never throws.
+ * Opened as Go's note.Open does: a malformed note (more than 100 signature lines among
+ * other things) is false before any signature is checked, and only the first line of
+ * the verifier's name and key ID is checked (at most one verification) — repeats are
+ * dropped, so a bad first line is false whatever lines follow it.
+ */
+export function verifyNote(note: string, verifierKey: string | NoteVerifier | SignatureVerifier): boolean {
   try {
     const v = typeof verifierKey === 'string' ? parseVerifierKey(verifierKey) : verifierKey;
-    const { text, signatures } = parseNote(note);
-    const msg = utf8(text);
-    return signatures.some(
-      (s) =>
-        s.name === v.name &&
-        bytesEqual(s.keyId, v.keyId) &&
-        verifySignature('Ed25519', v.key.publicKey, msg, s.signature),
-    );
+    openNote(note, [isSignatureVerifier(v) ? v : noteSignatureVerifier(v)]);
+    return true;
   } catch {
     return false;
   }
