@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { MAX_ACTIVE_TILE_REQUESTS, MAX_WAITING_TILE_REQUESTS } from '../../lib/tiles/http';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tileRequests } from '../../nodes/lib/tile-routes';
 import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { listenLocally, type LocalServer } from '../support/local-server';
 
 // The public tile server (RED.httpNode at /iot-ledger/tiles/<ledger>/) under hostile requests.
 
@@ -58,7 +58,7 @@ const BIG_BUNDLE = '/iot-ledger/tiles/room/tile/entries/000';
 describe('Ledger config: the public tile server (HTTP)', function () {
   this.timeout(60000);
   let userDir: string;
-  let server: http.Server;
+  let server: LocalServer;
   let port: number;
   before(async () => {
     userDir = await new Promise<string>((resolve) => {
@@ -71,13 +71,11 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     await gw.ledger.appendMany(Array.from({ length: 256 }, (_, i) => ({ type: 'note', body: { i, pad: 'x'.repeat(60000) } })));
     await gw.ledger.appendMany(Array.from({ length: 44 }, (_, i) => ({ type: 'note', body: { i } })));
     await gw.ledger.seal();
-    server = http.createServer(nodeApp);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    server = await listenLocally(nodeApp);
+    port = server.port;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     await helper.unload();
     await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
   });

@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
@@ -9,6 +8,7 @@ import { signCheckpoint } from '../../lib/note/checkpoint';
 import { verifierKeyString } from '../../lib/note/note';
 import { formatAddCheckpoint, MAX_REQUEST_BYTES } from '../../lib/witness';
 import { helper, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { listenLocally, type LocalServer } from '../support/local-server';
 
 // The Witness node's HTTP endpoint (RED.httpNode: POST <path>/add-checkpoint, GET <path>/checkpoint)
 // in a real Node-RED runtime, asked over a real HTTP connection by whoever can reach it.
@@ -46,7 +46,7 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const catchNode = require('@node-red/nodes/core/common/25-catch.js') as unknown;
   let userDir: string;
-  let server: http.Server;
+  let server: LocalServer;
   let port: number;
   const post = (body: Buffer | string) => request(port, 'POST', `${PREFIX}/add-checkpoint`, body);
 
@@ -65,13 +65,11 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
         { id: 'caught', type: 'helper' },
       ]),
     );
-    server = http.createServer(nodeApp);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    server = await listenLocally(nodeApp);
+    port = server.port;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     await helper.unload();
     await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
   });
@@ -217,7 +215,7 @@ describe('Witness node over HTTP behind middleware that reads the body', functio
   };
   const httpNodeAuth: Middleware[] = [(req, res, next) => (parsers[String(req.headers['x-parse'])] ?? ((_q, _s, n) => n()))(req, res, next)];
   let userDir: string;
-  let server: http.Server;
+  let server: LocalServer;
   let port: number;
 
   /** POST with a content type and parser; rejects after 3 s rather than waiting for the server's timeout. */
@@ -256,13 +254,11 @@ describe('Witness node over HTTP behind middleware that reads the body', functio
     const app = express();
     app.use('/', httpNodeAuth);
     app.use('/', nodeApp);
-    server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
+    server = await listenLocally(app);
+    port = server.port;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     await helper.unload();
     await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
   });
