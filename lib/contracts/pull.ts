@@ -1,9 +1,8 @@
 // Contracts that devices and other gateways pull: the registered terms and every party's
 // recorded signature, each with its inclusion proof under a checkpoint the gateway signed.
 // Whoever holds the gateway key can check the terms they are judged by, offline.
-import { fromUtf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
-import { checkJsonDepth, checkSize } from '../guards/limits';
+import { parseBoundedJson } from '../guards/limits';
 import type { Ledger } from '../ledger';
 import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
 import type { LedgerRecord } from '../ledger/record';
@@ -29,19 +28,7 @@ export const MAX_CONTRACT_DOCUMENT_BYTES = 8 * 1024 * 1024;
  * of nesting (a document has 4), ERR_INVALID_TERMS when it is not JSON.
  */
 export function parseContractDocument(payload: string | Uint8Array): unknown {
-  checkSize('a contract document', payload.length, MAX_CONTRACT_DOCUMENT_BYTES);
-  let text: string;
-  try {
-    text = typeof payload === 'string' ? payload : fromUtf8(payload);
-  } catch {
-    throw bad('a contract document must be UTF-8 JSON');
-  }
-  checkJsonDepth('a contract document', text);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw bad(`a contract document must be JSON: ${(err as Error).message}`);
-  }
+  return parseBoundedJson('a contract document', payload, MAX_CONTRACT_DOCUMENT_BYTES, bad);
 }
 
 export interface ContractDocument {

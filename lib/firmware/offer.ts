@@ -2,8 +2,8 @@
 // the gateway's approved update decision for this device. A device checks the vendor
 // signature, that the ledger approved exactly this manifest for it, the sequence against
 // what it runs (rollback) and the image digest; anything else is refused.
-import { fromBase64, fromUtf8, toBase64 } from '../encoding/bytes';
-import { checkJsonDepth, checkSize } from '../guards/limits';
+import { fromBase64, toBase64 } from '../encoding/bytes';
+import { parseBoundedJson } from '../guards/limits';
 import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
 import { sha256 } from '../crypto/hash';
 import { toHex } from '../encoding/bytes';
@@ -28,19 +28,7 @@ export const MAX_FIRMWARE_OFFER_BYTES = 256 * 1024;
  * nesting, ERR_FIRMWARE_REJECTED (reason malformed) when it is not UTF-8 JSON.
  */
 export function parseFirmwareOffer(payload: string | Uint8Array): unknown {
-  checkSize('a firmware offer', payload.length, MAX_FIRMWARE_OFFER_BYTES);
-  let text: string;
-  try {
-    text = typeof payload === 'string' ? payload : fromUtf8(payload);
-  } catch {
-    throw reject('malformed', 'a firmware offer must be UTF-8 JSON');
-  }
-  checkJsonDepth('a firmware offer', text);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw reject('malformed', `a firmware offer must be JSON: ${(err as Error).message}`);
-  }
+  return parseBoundedJson('a firmware offer', payload, MAX_FIRMWARE_OFFER_BYTES, (message) => reject('malformed', message));
 }
 
 export interface FirmwareOffer {

@@ -2,6 +2,7 @@
 // Anyone who can publish on a gateway's topics can send anything: a size cap keeps the work per
 // message bounded, and a depth cap keeps recursive code (JSON.stringify, Node-RED's message
 // cloning, CBOR encoding) from overflowing the stack on a value that parsed fine.
+import { fromUtf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 
 /** Largest envelope accepted (bytes, or characters of a JWS / hex / base64 text). A record cannot be larger. */
@@ -49,4 +50,25 @@ export function jsonDepth(text: string, max: number = MAX_PAYLOAD_DEPTH): number
 /** Throws ERR_PAYLOAD_TOO_DEEP when the JSON text nests deeper than `max`. */
 export function checkJsonDepth(what: string, text: string, max: number = MAX_PAYLOAD_DEPTH): void {
   if (jsonDepth(text, max) > max) throw tooDeep(what, max);
+}
+
+/**
+ * JSON text or UTF-8 bytes parsed only within bounds: ERR_PAYLOAD_TOO_LARGE over `maxBytes`,
+ * ERR_PAYLOAD_TOO_DEEP past MAX_PAYLOAD_DEPTH, both before parsing; text that is not UTF-8 or
+ * not JSON is the caller's error, `malformed(message)`.
+ */
+export function parseBoundedJson(what: string, payload: string | Uint8Array, maxBytes: number, malformed: (message: string) => Error): unknown {
+  checkSize(what, payload.length, maxBytes);
+  let text: string;
+  try {
+    text = typeof payload === 'string' ? payload : fromUtf8(payload);
+  } catch {
+    throw malformed(`${what} must be UTF-8 JSON`);
+  }
+  checkJsonDepth(what, text);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw malformed(`${what} must be JSON: ${(err as Error).message}`);
+  }
 }
