@@ -49,7 +49,13 @@ export = function register(RED: RED & WitnessHttpRED): void {
       if (mqttUrl) {
         if (!/^mqtts?:\/\/[^/]+\/?$/.test(mqttUrl)) throw new LedgerError('ERR_INVALID_ARGUMENT', RED._('iot-ledger-witness.errors.mqttUrl'));
         const base = configText(def.mqttTopic).trim() || `iot-ledger/witness/${keyName}`;
-        mqtt = serveWitnessMqtt({ url: mqttUrl.replace(/\/$/, ''), base, handle: (body) => this.handle(body), onError: (err) => this.warn(`MQTT: ${err.message}`) });
+        mqtt = serveWitnessMqtt({
+          url: mqttUrl.replace(/\/$/, ''),
+          base,
+          handle: (body) => this.handle(body),
+          onError: (err) => this.warn(`MQTT: ${err.message}`),
+          onMqtt311: () => this.warn('MQTT: the broker refused MQTT 5; connecting with MQTT 3.1.1 (the topic pair only), without a Maximum Packet Size'),
+        });
       }
     } catch (err) {
       this.status({ fill: 'red', shape: 'ring', text: (err as LedgerError).code ?? 'error' });

@@ -17,9 +17,10 @@
 // of them: asking for every full tile of a long log does not grow the gateway's memory with it.
 // Its own connection (connectTileMqtt) is MQTT 5 with a Maximum Packet Size just above a request
 // of MAX_PATH_BYTES: the broker must not deliver a larger packet, so a request of megabytes is
-// never received whole to be dropped.
-import { randomBytes } from 'node:crypto';
-import * as mqtt from 'mqtt';
+// never received whole to be dropped. On an MQTT 3.1.1 broker, such a packet ends the connection
+// as soon as it announces itself, and the server connects again (lib/guards/bounded-mqtt.ts).
+import type * as mqtt from 'mqtt';
+import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { fromUtf8, utf8 } from '../encoding/bytes';
 import type { Ledger } from '../ledger';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH } from './path';
@@ -51,38 +52,22 @@ export interface TileMqttConnectOptions {
   base: string;
   username?: string;
   password?: string;
-  /** The broker refused MQTT 5: the client connects again with MQTT 3.1.1, without the limit. */
+  /** The broker refused MQTT 5: the client connects again with MQTT 3.1.1, guarded but without the limit. */
   onMqtt311?: () => void;
 }
 
-/** CONNACK codes of a broker that does not speak MQTT 5: 3.1.1's "unacceptable protocol version", 5's "unsupported protocol version". */
-const UNSUPPORTED_PROTOCOL = new Set<unknown>([1, 132]);
-
 /**
- * A tile server's own connection to the broker at `url` (mqtt://host:port or mqtts://): MQTT 5,
- * with tileMqttPacketLimit(base) as its Maximum Packet Size, reconnecting every 2 s. A broker
- * that refuses MQTT 5 (Aedes, mosquitto 1.x) gets MQTT 3.1.1 on the next attempt, where no
- * packet size can be asked for: requests are then bounded only by the 128-byte check.
+ * A tile server's own connection to the broker at `url` (mqtt://host:port or mqtts://):
+ * connectBoundedMqtt with tileMqttPacketLimit(base). A broker that refuses MQTT 5 (Aedes,
+ * mosquitto 1.x) gets MQTT 3.1.1 on the next attempt, where no packet size can be asked for:
+ * there the connection ends as soon as a larger packet announces itself, and connects again.
  */
 export function connectTileMqtt(url: string, opts: TileMqttConnectOptions): mqtt.MqttClient {
-  const client = mqtt.connect(url, {
-    protocolVersion: 5,
-    clientId: `iot-ledger-tiles-${randomBytes(6).toString('hex')}`,
-    reconnectPeriod: 2000,
-    properties: { maximumPacketSize: tileMqttPacketLimit(opts.base) },
+  return connectBoundedMqtt(url, tileMqttPacketLimit(opts.base), {
+    clientIdPrefix: 'iot-ledger-tiles',
     ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
+    ...(opts.onMqtt311 ? { onMqtt311: opts.onMqtt311 } : {}),
   });
-  client.on('error', (err: Error & { code?: unknown }) => {
-    // mqtt.js reconnects after a refused CONNACK only when asked to (read right after this event):
-    // once, for the fallback; a later refusal (a wrong login) stops as it would without it.
-    client.options.reconnectOnConnackError = false;
-    if (client.options.protocolVersion !== 5 || !UNSUPPORTED_PROTOCOL.has(err.code)) return;
-    client.options.protocolVersion = 4;
-    delete client.options.properties;
-    client.options.reconnectOnConnackError = true;
-    opts.onMqtt311?.();
-  });
-  return client;
 }
 
 /** What the publisher needs of an MQTT client (mqtt.js's MqttClient fits). */

@@ -11,13 +11,15 @@
 //     A-Z a-z 0-9 _ -); the answer comes on `<base>/response/<request id>/<HTTP status>`.
 // The witness connects with MQTT 5 and a Maximum Packet Size: a larger request never reaches it
 // (the broker drops it) and goes unanswered; one of up to that size but a body over 64 KiB is a 400.
+// On a broker without MQTT 5 it connects with 3.1.1 (the topic pair only), and a larger packet
+// ends its connection as soon as it announces itself (lib/guards/bounded-mqtt.ts).
 // The gateway's side (mqttTransport) connects with the same Maximum Packet Size (or, on an MQTT
 // 3.1.1 broker, ends its connection when a larger packet announces itself) and ignores an answer
 // over 64 KiB: whoever sees a request id cannot make it hold a message of megabytes.
 import { randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
-import * as mqtt from 'mqtt';
+import type * as mqtt from 'mqtt';
 import { fromUtf8 } from '../encoding/bytes';
+import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { isLedgerError, LedgerError } from '../errors';
 import { httpTransport, type Transport } from './client';
 import { MAX_REQUEST_BYTES } from './request';
@@ -47,6 +49,8 @@ export interface WitnessMqttOptions {
   base: string;
   handle: (body: string) => Promise<WitnessReply>;
   onError?: (err: Error) => void;
+  /** The broker refused MQTT 5: the witness connects again with MQTT 3.1.1 (the topic pair only), guarded but without a Maximum Packet Size. */
+  onMqtt311?: () => void;
 }
 
 export interface WitnessMqttServer {
@@ -57,11 +61,9 @@ export interface WitnessMqttServer {
 /** Serves add-checkpoint requests on the broker at `url`. */
 export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
   const base = opts.base.replace(/\/+$/, '');
-  const client = mqtt.connect(opts.url, {
-    protocolVersion: 5,
-    reconnectPeriod: 2000,
-    clientId: `iot-ledger-witness-${randomBytes(6).toString('hex')}`,
-    properties: { maximumPacketSize: MAX_WITNESS_MQTT_PACKET_BYTES },
+  const client = connectBoundedMqtt(opts.url, MAX_WITNESS_MQTT_PACKET_BYTES, {
+    clientIdPrefix: 'iot-ledger-witness',
+    ...(opts.onMqtt311 ? { onMqtt311: opts.onMqtt311 } : {}),
   });
   const request = `${base}/add-checkpoint`;
   const ready = new Promise<void>((resolve) => {
@@ -112,107 +114,17 @@ export function splitMqttUrl(url: string): { broker: string; base: string } {
 }
 
 /**
- * Follows the MQTT framing of what a broker sends (fixed header: a type byte, then the remaining
- * length in 1-4 bytes of 7 bits) without buffering it, and reports a packet announcing more than
- * `max` bytes (or a malformed length) as soon as its header arrives.
- */
-export class IncomingPacketGuard {
-  private skip = 0;
-  private header = 0; // bytes of the fixed header seen: 0 none, 1 the type byte, 2.. length bytes
-  private length = 0;
-  private multiplier = 1;
-
-  constructor(private readonly max: number) {}
-
-  /** False once a packet is over the limit (the connection should end: its bytes are already on the way). */
-  push(chunk: Uint8Array): boolean {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.skip > 0) {
-        const n = Math.min(this.skip, chunk.length - i);
-        this.skip -= n;
-        i += n;
-        continue;
-      }
-      const byte = chunk[i++]!;
-      if (this.header === 0) {
-        this.header = 1;
-        continue;
-      }
-      this.length += (byte & 0x7f) * this.multiplier;
-      this.multiplier *= 128;
-      this.header++;
-      if (byte & 0x80) {
-        if (this.header > 4) return false; // a fifth length byte: not MQTT
-        continue;
-      }
-      const total = this.header + this.length;
-      if (total > this.max) return false;
-      this.skip = this.length;
-      this.header = 0;
-      this.length = 0;
-      this.multiplier = 1;
-    }
-    return true;
-  }
-}
-
-interface GuardedClient {
-  streamBuilder: (client: mqtt.MqttClient) => Duplex;
-}
-
-/**
- * A client for the gateway's side: MQTT 5 with a Maximum Packet Size of
- * MAX_WITNESS_MQTT_PACKET_BYTES, so the broker never delivers a larger message to it; a broker that
- * refuses MQTT 5 (connack 1 or 132) gets MQTT 3.1.1 instead, which has no such limit: there the
- * connection is ended as soon as a packet announces more (mqtt.js would hold it whole before
- * looking), and the client connects again.
- */
-function boundedClient(broker: string): mqtt.MqttClient {
-  const c = mqtt.connect(broker, {
-    protocolVersion: 5,
-    properties: { maximumPacketSize: MAX_WITNESS_MQTT_PACKET_BYTES },
-    reconnectPeriod: 2000,
-    clientId: `iot-ledger-gateway-${randomBytes(6).toString('hex')}`,
-    manualConnect: true,
-  });
-  const inner = c as unknown as GuardedClient;
-  const build = inner.streamBuilder;
-  inner.streamBuilder = (client) => {
-    const stream = build(client);
-    const guard = new IncomingPacketGuard(MAX_WITNESS_MQTT_PACKET_BYTES);
-    // Registered before mqtt.js pipes the stream into its parser: the parser sees at most the chunk
-    // that announced the packet, then the stream is gone (and a new parser comes with the next one).
-    stream.on('data', (chunk: Buffer) => {
-      if (!stream.destroyed && !guard.push(chunk)) stream.destroy();
-    });
-    return stream;
-  };
-  c.on('error', (err: Error & { code?: unknown }) => {
-    if (c.options.protocolVersion === 5 && (err.code === 1 || err.code === 132)) {
-      c.options.protocolVersion = 4;
-      delete c.options.properties;
-      setImmediate(() => {
-        if (!c.disconnecting && !c.disconnected) c.reconnect();
-      });
-    }
-  });
-  c.connect();
-  return c;
-}
-
-/**
  * The gateway's MQTT transport (the topic pair, which works on MQTT 3.1.1 and 5 brokers):
  * one connection per broker, one subscription per request. Request ids are 96 random bits; a
  * reply over MAX_REQUEST_BYTES (64 KiB) is ignored, one over MAX_WITNESS_MQTT_PACKET_BYTES never
- * arrives whole (see boundedClient).
+ * arrives whole (see connectBoundedMqtt).
  */
 export function mqttTransport(timeoutMs = 10_000): Transport & { close(): Promise<void> } {
   const clients = new Map<string, mqtt.MqttClient>();
   const clientFor = (broker: string): mqtt.MqttClient => {
     let c = clients.get(broker);
     if (!c) {
-      c = boundedClient(broker);
+      c = connectBoundedMqtt(broker, MAX_WITNESS_MQTT_PACKET_BYTES, { clientIdPrefix: 'iot-ledger-gateway' });
       clients.set(broker, c);
     }
     return c;

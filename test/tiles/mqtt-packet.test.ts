@@ -74,3 +74,56 @@ describe('tiles over MQTT: the server connection announces a Maximum Packet Size
     }
   });
 });
+
+// Aedes (the `npm start` broker) speaks MQTT 3.1.1 only: no Maximum Packet Size can be asked for,
+// so the tile server ends its connection as soon as a request announces more than the limit, and
+// connects again (subscribing again) instead of taking megabytes whole to drop them.
+describe('tiles over MQTT: the server connection on an MQTT 3.1.1 broker (aedes)', function () {
+  this.timeout(30000);
+  const tmp = tempDir();
+  const base = 'iot-ledger/packet-limit-311';
+
+  it('a 4 MiB request ends its connection before it is taken; it connects again and answers the next request', async () => {
+    const aedes = await startBroker({ port: 0 });
+    const ledger = await Ledger.open(path.join(tmp.dir, 'gw'), { name: 'packet-limit-311', gatewayKey: generateKey('Ed25519'), blockRecords: 100, blockSeconds: 0 });
+    const server = connectTileMqtt(aedes.url, { base });
+    server.on('error', () => undefined);
+    let publisher: MqttTilePublisher | undefined;
+    const c = await mqtt.connectAsync(aedes.url, { protocolVersion: 4, reconnectPeriod: 0 }, false);
+    try {
+      await ledger.appendMany(Array.from({ length: 10 }, (_, n) => ({ type: 'note', body: { n } })));
+      await ledger.seal();
+      await new Promise<void>((resolve) => server.once('connect', () => resolve()));
+      assert.equal(server.options.protocolVersion, 4);
+      publisher = new MqttTilePublisher(ledger, server, { base });
+      await publisher.start();
+      const tile = 'tile/0/000.p/10';
+      await c.subscribeAsync(resourceTopic(base, tile), { qos: 1 });
+      let answered = false;
+      c.on('message', () => void (answered = true));
+      const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+      const reconnected = closed.then(() => new Promise<void>((resolve) => server.once('connect', () => resolve())));
+      await c.publishAsync(requestTopic(base), Buffer.alloc(4 * 1024 * 1024, 0x41), { qos: 1 });
+      let deadline: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        deadline = setTimeout(() => reject(new Error(`the server kept its connection (requests ${publisher!.stats.requests}, dropped ${publisher!.stats.dropped})`)), 10_000);
+      });
+      await Promise.race([closed, late]).finally(() => clearTimeout(deadline));
+      await reconnected;
+      // The server subscribes again once connected: ask until it answers.
+      for (let i = 0; !answered; i++) {
+        assert.ok(i < 50, 'no answer after the server connected again');
+        await c.publishAsync(requestTopic(base), tile, { qos: 1 });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(publisher.stats.dropped, 0, 'the 4 MiB request was not taken');
+    } finally {
+      publisher?.close();
+      await c.endAsync();
+      await server.endAsync();
+      await ledger.close();
+      await aedes.close();
+      tmp.cleanup();
+    }
+  });
+});

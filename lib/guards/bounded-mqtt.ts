@@ -1,0 +1,116 @@
+// An MQTT connection that does not take a packet larger than `maxPacketBytes` from a broker that
+// may relay anyone's messages (the witness, the gateway's witness transport, a tile server).
+//   - MQTT 5: the CONNECT announces `maxPacketBytes` as its Maximum Packet Size, and the broker
+//     must not deliver a larger packet (it drops the message for this client).
+//   - A broker that refuses MQTT 5 (CONNACK 1 or 132: Aedes, mosquitto 1.x) gets MQTT 3.1.1 on the
+//     next attempt. 3.1.1 cannot ask for a limit, so the connection is ended as soon as a packet
+//     announces more (mqtt.js would hold it whole before looking) and the client connects again.
+// The guard watches every connection, whatever the version: a broker that ignores the MQTT 5
+// limit is cut off the same way.
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import * as mqtt from 'mqtt';
+
+/**
+ * Follows the MQTT framing of what a broker sends (fixed header: a type byte, then the remaining
+ * length in 1-4 bytes of 7 bits) without buffering it, and reports a packet announcing more than
+ * `max` bytes (or a malformed length) as soon as its header arrives.
+ */
+export class IncomingPacketGuard {
+  private skip = 0;
+  private header = 0; // bytes of the fixed header seen: 0 none, 1 the type byte, 2.. length bytes
+  private length = 0;
+  private multiplier = 1;
+
+  constructor(private readonly max: number) {}
+
+  /** False once a packet is over the limit (the connection should end: its bytes are already on the way). */
+  push(chunk: Uint8Array): boolean {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        this.skip -= n;
+        i += n;
+        continue;
+      }
+      const byte = chunk[i++]!;
+      if (this.header === 0) {
+        this.header = 1;
+        continue;
+      }
+      this.length += (byte & 0x7f) * this.multiplier;
+      this.multiplier *= 128;
+      this.header++;
+      if (byte & 0x80) {
+        if (this.header > 4) return false; // a fifth length byte: not MQTT
+        continue;
+      }
+      const total = this.header + this.length;
+      if (total > this.max) return false;
+      this.skip = this.length;
+      this.header = 0;
+      this.length = 0;
+      this.multiplier = 1;
+    }
+    return true;
+  }
+}
+
+export interface BoundedMqttOptions {
+  /** The client id is this, a dash and 12 random hex digits. */
+  clientIdPrefix: string;
+  username?: string;
+  password?: string;
+  /** The broker refused MQTT 5: the client connects again with MQTT 3.1.1, guarded but without a Maximum Packet Size. */
+  onMqtt311?: () => void;
+}
+
+/** CONNACK codes of a broker that does not speak MQTT 5: 3.1.1's "unacceptable protocol version", 5's "unsupported protocol version". */
+const UNSUPPORTED_PROTOCOL = new Set<unknown>([1, 132]);
+
+/** mqtt.js's private stream factory, called for every (re)connection. */
+interface StreamBuilding {
+  streamBuilder: (client: mqtt.MqttClient) => Duplex;
+}
+
+/**
+ * Connects to `url` (mqtt://host:port or mqtts://) with MQTT 5 and `maxPacketBytes` as the
+ * Maximum Packet Size, reconnecting every 2 s, falling back to MQTT 3.1.1 once if the broker
+ * refuses MQTT 5; every connection ends as soon as the broker sends a packet announcing more
+ * than `maxPacketBytes`.
+ */
+export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: BoundedMqttOptions): mqtt.MqttClient {
+  const client = mqtt.connect(url, {
+    protocolVersion: 5,
+    properties: { maximumPacketSize: maxPacketBytes },
+    reconnectPeriod: 2000,
+    clientId: `${opts.clientIdPrefix}-${randomBytes(6).toString('hex')}`,
+    manualConnect: true,
+    ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
+  });
+  const inner = client as unknown as StreamBuilding;
+  const build = inner.streamBuilder;
+  inner.streamBuilder = (c) => {
+    const stream = build(c);
+    const guard = new IncomingPacketGuard(maxPacketBytes);
+    // Registered before mqtt.js pipes the stream into its parser: the parser sees at most the chunk
+    // that announced the packet, then the stream is gone (and a new parser comes with the next one).
+    stream.on('data', (chunk: Buffer) => {
+      if (!stream.destroyed && !guard.push(chunk)) stream.destroy();
+    });
+    return stream;
+  };
+  client.on('error', (err: Error & { code?: unknown }) => {
+    // mqtt.js reconnects after a refused CONNACK only when asked to (read right after this event):
+    // once, for the fallback; a later refusal (a wrong login) stops as it would without it.
+    client.options.reconnectOnConnackError = false;
+    if (client.options.protocolVersion !== 5 || !UNSUPPORTED_PROTOCOL.has(err.code)) return;
+    client.options.protocolVersion = 4;
+    delete client.options.properties;
+    client.options.reconnectOnConnackError = true;
+    opts.onMqtt311?.();
+  });
+  client.connect();
+  return client;
+}
