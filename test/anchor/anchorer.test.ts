@@ -1,6 +1,4 @@
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Wallet } from 'ethers';
 import {
   Anchorer,
@@ -21,7 +19,7 @@ import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
 import type { RecordInput } from '../../lib/ledger';
 import { collect, gatewayKey, tempDir } from '../support/ledger';
-import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, startRelay, waitFor, type Anvil } from '../support/anvil';
+import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, rpcResult, startAnvil, startRelay, startRpcProxy, waitFor, type Anvil } from '../support/anvil';
 
 // A real chain (anvil), a real ledger: the Anchorer as the Anchor node runs it.
 /** 'recorded' when the anchorer records an anchor first, 'refused' when it reports `code` first. */
@@ -259,23 +257,13 @@ describe('Anchorer on a real chain (anvil)', function () {
 
   it('a block time no anchor record can hold (an endpoint answering falsely) is refused, not written as a malformed record', async () => {
     // A JSON-RPC proxy in front of anvil that reports every block at the largest timestamp ethers accepts.
-    const proxy = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString();
-        void fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-          .then((r) => r.json() as Promise<{ result?: { timestamp?: string } }>)
-          .then((answer) => {
-            if ((JSON.parse(body) as { method: string }).method === 'eth_getBlockByNumber' && answer.result) answer.result.timestamp = '0x1fffffffffffff';
-            res.setHeader('content-type', 'application/json');
-            res.end(JSON.stringify(answer));
-          });
-      });
+    const proxy = await startRpcProxy(anvil.url, async (call, forward) => {
+      const answer = (await forward()) as { result?: { timestamp?: string } };
+      if (call.method === 'eth_getBlockByNumber' && answer.result) answer.result.timestamp = '0x1fffffffffffff';
+      return answer;
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => proxy.close(r)));
-    const { anchorer, readings, anchorRecords, errors } = await setup({ rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, confirmations: 1 });
+    cleanups.push(() => proxy.close());
+    const { anchorer, readings, anchorRecords, errors } = await setup({ rpcUrl: proxy.url, confirmations: 1 });
     const outcome = recordedOrRefused(anchorer, errors, 'ERR_ANCHOR_RPC');
     anchorer.start();
     await readings(5);
@@ -287,24 +275,13 @@ describe('Anchorer on a real chain (anvil)', function () {
   it('an endpoint that hides every receipt and says each nonce was used elsewhere gets a few anchor transactions, not one per look', async () => {
     const key = ANVIL_KEYS[2];
     // A proxy in front of anvil: transactions go through (and are paid for), receipts never come back.
-    const proxy = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString();
-        const call = JSON.parse(body) as { id: unknown; method: string; params: unknown[] };
-        res.setHeader('content-type', 'application/json');
-        const lie = (result: unknown): void => void res.end(JSON.stringify({ jsonrpc: '2.0', id: call.id, result }));
-        if (call.method === 'eth_getTransactionReceipt') return lie(null);
-        if (call.method === 'eth_getTransactionCount' && call.params[1] === 'latest') return lie('0xffff');
-        void fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-          .then((r) => r.text())
-          .then((text) => res.end(text));
-      });
+    const proxy = await startRpcProxy(anvil.url, (call, forward) => {
+      if (call.method === 'eth_getTransactionReceipt') return rpcResult(call, null);
+      if (call.method === 'eth_getTransactionCount' && call.params[1] === 'latest') return rpcResult(call, '0xffff');
+      return forward();
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => proxy.close(r)));
-    const { anchorer, readings, errors } = await setup({ rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, confirmations: 1 }, key);
+    cleanups.push(() => proxy.close());
+    const { anchorer, readings, errors } = await setup({ rpcUrl: proxy.url, confirmations: 1 }, key);
     const account = new Wallet(key).address;
     const before = await anvil.provider.getTransactionCount(account);
     anchorer.start();
@@ -321,28 +298,15 @@ describe('Anchorer on a real chain (anvil)', function () {
     // A proxy in front of anvil: a transaction's receipt is answered once (the anchorer records
     // the anchor), then never again (the recorded anchor "was dropped by a reorg").
     const answered = new Set<string>();
-    const proxy = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString();
-        const call = JSON.parse(body) as { id: unknown; method: string; params: unknown[] };
-        res.setHeader('content-type', 'application/json');
-        if (call.method === 'eth_getTransactionReceipt') {
-          const hash = String(call.params[0]);
-          if (answered.has(hash)) return void res.end(JSON.stringify({ jsonrpc: '2.0', id: call.id, result: null }));
-        }
-        void fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-          .then((r) => r.text())
-          .then((text) => {
-            if (call.method === 'eth_getTransactionReceipt' && (JSON.parse(text) as { result: unknown }).result) answered.add(String(call.params[0]));
-            res.end(text);
-          });
-      });
+    const proxy = await startRpcProxy(anvil.url, async (call, forward) => {
+      const receipt = call.method === 'eth_getTransactionReceipt';
+      if (receipt && answered.has(String(call.params[0]))) return rpcResult(call, null);
+      const answer = await forward();
+      if (receipt && answer.result) answered.add(String(call.params[0]));
+      return answer;
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => proxy.close(r)));
-    const { anchorer, readings, anchorRecords } = await setup({ rpcUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, confirmations: 1 }, key);
+    cleanups.push(() => proxy.close());
+    const { anchorer, readings, anchorRecords } = await setup({ rpcUrl: proxy.url, confirmations: 1 }, key);
     const account = new Wallet(key).address;
     const before = await anvil.provider.getTransactionCount(account);
     anchorer.start();

@@ -1,6 +1,7 @@
 // A real local EVM chain for the tests: Foundry's anvil, from the npm package's platform
 // binary (@foundry-rs/anvil-<os>-<arch>), on a port it picks itself.
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { ContractFactory, HDNodeWallet, JsonRpcProvider, Network, Wallet } from 'ethers';
@@ -118,6 +119,44 @@ export async function startRelay(target: number): Promise<Relay> {
   };
   await listen();
   return { url: `http://127.0.0.1:${port}`, down, up: listen, close: down };
+}
+
+/** One JSON-RPC call as a proxy sees it. */
+export interface RpcCall {
+  id: unknown;
+  method: string;
+  params: unknown[];
+}
+
+/** The JSON-RPC answer to `call` with `result`. */
+export const rpcResult = (call: RpcCall, result: unknown): object => ({ jsonrpc: '2.0', id: call.id, result });
+
+/**
+ * A JSON-RPC proxy in front of `target` (an endpoint that lies): `answer` gets each call and a
+ * `forward` that asks `target`, and returns the answer to send (forward's, changed or not, or a lie).
+ */
+export async function startRpcProxy(
+  target: string,
+  answer: (call: RpcCall, forward: () => Promise<{ result?: unknown }>) => Promise<object> | object,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      const forward = async (): Promise<{ result?: unknown }> =>
+        (await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { result?: unknown };
+      void Promise.resolve(answer(JSON.parse(body) as RpcCall, forward)).then((out) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(out));
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** Polls `cond` every 50 ms until it holds; fails after `ms` saying `what`. */
