@@ -1,12 +1,11 @@
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { anchorInterface, makeProvider, MAX_ANCHOR_LOGS, MAX_LOG_REQUESTS, originHash, readChainAnchors, verifyLedgerAnchors } from '../../lib/anchor';
 import { toHex } from '../../lib/encoding/bytes';
 import { isLedgerError } from '../../lib/errors';
 import { main } from '../../lib/cli/main';
 import type { CliIo } from '../../lib/cli/io';
 import { Gateway } from '../../lib/gateway';
+import { startRpcServer } from '../support/anvil';
 import { gatewayKey, tempDir } from '../support/ledger';
 
 const CONTRACT = `0x${'ab'.repeat(20)}`;
@@ -22,33 +21,22 @@ interface Rpc {
 // eth_getLogs requests it answers with an error, so a client that would scan on fails quickly.
 async function chainOfHeight(height: unknown): Promise<Rpc> {
   const getLogs: [number, number][] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const { id, method, params } = JSON.parse(Buffer.concat(chunks).toString()) as { id: unknown; method: string; params: { fromBlock: string; toBlock: string }[] };
-      const answer = (body: object): void => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ jsonrpc: '2.0', id, ...body }));
-      };
-      if (method === 'eth_chainId') return answer({ result: '0x7a69' });
-      if (method === 'eth_blockNumber') return answer({ result: height });
-      if (method === 'eth_getLogs' && getLogs.length < 100) {
-        getLogs.push([Number(params[0].fromBlock), Number(params[0].toBlock)]);
-        return answer({ result: [] });
-      }
-      answer({ error: { code: -32000, message: `no ${method} here` } });
-    });
+  const server = await startRpcServer((call) => {
+    const { id, method } = call;
+    const params = call.params as { fromBlock: string; toBlock: string }[];
+    const answer = (body: object): object => ({ jsonrpc: '2.0', id, ...body });
+    if (method === 'eth_chainId') return answer({ result: '0x7a69' });
+    if (method === 'eth_blockNumber') return answer({ result: height });
+    if (method === 'eth_getLogs' && getLogs.length < 100) {
+      getLogs.push([Number(params[0].fromBlock), Number(params[0].toBlock)]);
+      return answer({ result: [] });
+    }
+    return answer({ error: { code: -32000, message: `no ${method} here` } });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     getLogs,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => server.close(),
   };
 }
 
@@ -156,57 +144,45 @@ async function chainWithLogs(
 ): Promise<LogRpc> {
   const getLogs: [number, number][] = [];
   const getBlock: number[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const { id, method, params } = JSON.parse(Buffer.concat(chunks).toString()) as { id: unknown; method: string; params: unknown[] };
-      const answer = (body: object): void => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ jsonrpc: '2.0', id, ...body }));
-      };
-      if (method === 'eth_chainId') return answer({ result: '0x7a69' });
-      if (method === 'eth_blockNumber') return answer({ result: `0x${head.toString(16)}` });
-      if (method === 'eth_getLogs') {
-        const f = params[0] as { fromBlock: string; toBlock: string; topics: string[] };
-        getLogs.push([Number(f.fromBlock), Number(f.toBlock)]);
-        return answer({ result: logs(Number(f.fromBlock), Number(f.toBlock), f.topics[1]) });
-      }
-      if (method === 'eth_getTransactionReceipt') return answer({ result: receipts[String(params[0])] ?? null });
-      if (method === 'eth_getBlockByNumber') {
-        const n = Number(params[0]);
-        getBlock.push(n);
-        if (!blocks) return answer({ error: { code: -32000, message: 'no blocks here' } });
-        return answer({
-          result: {
-            hash: blockHash(n),
-            parentHash: blockHash(n - 1),
-            number: `0x${n.toString(16)}`,
-            timestamp: `0x${n.toString(16)}`,
-            nonce: '0x0000000000000000',
-            difficulty: '0x0',
-            gasLimit: '0x1c9c380',
-            gasUsed: '0x0',
-            miner: `0x${'00'.repeat(20)}`,
-            extraData: '0x',
-            baseFeePerGas: '0x1',
-            transactions: [],
-          },
-        });
-      }
-      answer({ error: { code: -32000, message: `no ${method} here` } });
-    });
+  const server = await startRpcServer((call) => {
+    const { id, method, params } = call;
+    const answer = (body: object): object => ({ jsonrpc: '2.0', id, ...body });
+    if (method === 'eth_chainId') return answer({ result: '0x7a69' });
+    if (method === 'eth_blockNumber') return answer({ result: `0x${head.toString(16)}` });
+    if (method === 'eth_getLogs') {
+      const f = params[0] as { fromBlock: string; toBlock: string; topics: string[] };
+      getLogs.push([Number(f.fromBlock), Number(f.toBlock)]);
+      return answer({ result: logs(Number(f.fromBlock), Number(f.toBlock), f.topics[1]) });
+    }
+    if (method === 'eth_getTransactionReceipt') return answer({ result: receipts[String(params[0])] ?? null });
+    if (method === 'eth_getBlockByNumber') {
+      const n = Number(params[0]);
+      getBlock.push(n);
+      if (!blocks) return answer({ error: { code: -32000, message: 'no blocks here' } });
+      return answer({
+        result: {
+          hash: blockHash(n),
+          parentHash: blockHash(n - 1),
+          number: `0x${n.toString(16)}`,
+          timestamp: `0x${n.toString(16)}`,
+          nonce: '0x0000000000000000',
+          difficulty: '0x0',
+          gasLimit: '0x1c9c380',
+          gasUsed: '0x0',
+          miner: `0x${'00'.repeat(20)}`,
+          extraData: '0x',
+          baseFeePerGas: '0x1',
+          transactions: [],
+        },
+      });
+    }
+    return answer({ error: { code: -32000, message: `no ${method} here` } });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     getLogs,
     getBlock,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => server.close(),
   };
 }
 

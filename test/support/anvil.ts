@@ -131,23 +131,14 @@ export interface RpcCall {
 /** The JSON-RPC answer to `call` with `result`. */
 export const rpcResult = (call: RpcCall, result: unknown): object => ({ jsonrpc: '2.0', id: call.id, result });
 
-/**
- * A JSON-RPC proxy in front of `target` (an endpoint that lies): `answer` gets each call and a
- * `forward` that asks `target`, and returns the answer to send (forward's, changed or not, or a lie).
- */
-export async function startRpcProxy(
-  target: string,
-  answer: (call: RpcCall, forward: () => Promise<{ result?: unknown }>) => Promise<object> | object,
-): Promise<{ url: string; close(): Promise<void> }> {
+/** A fake JSON-RPC endpoint: `answer` returns the whole answer to each call. */
+export async function startRpcServer(answer: (call: RpcCall) => Promise<object> | object): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
-      const forward = async (): Promise<{ result?: unknown }> =>
-        (await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as { result?: unknown };
-      void Promise.resolve(answer(JSON.parse(body) as RpcCall, forward)).then((out) => {
-        res.setHeader('content-type', 'application/json');
+      void Promise.resolve(answer(JSON.parse(Buffer.concat(chunks).toString()) as RpcCall)).then((out) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(out));
       });
     });
@@ -155,8 +146,25 @@ export async function startRpcProxy(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
+}
+
+/**
+ * A JSON-RPC proxy in front of `target` (an endpoint that lies): `answer` gets each call and a
+ * `forward` that asks `target`, and returns the answer to send (forward's, changed or not, or a lie).
+ */
+export function startRpcProxy(
+  target: string,
+  answer: (call: RpcCall, forward: () => Promise<{ result?: unknown }>) => Promise<object> | object,
+): Promise<{ url: string; close(): Promise<void> }> {
+  return startRpcServer((call) =>
+    answer(call, async () => (await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(call) })).json()) as { result?: unknown }),
+  );
 }
 
 /** Polls `cond` every 50 ms until it holds; fails after `ms` saying `what`. */
