@@ -500,6 +500,8 @@ export class Anchorer extends EventEmitter {
       throw anchorError(err, `following the anchor of tree size ${p.subject.size}`);
     }
     if (chainNonce > p.nonce) {
+      // Mined between the look at the receipts and the look at the nonce: the next look follows it.
+      if (await this.#anyReceipt(p)) return;
       // Another transaction of this account took the nonce: anchor afresh with a new one.
       this.#pending = null;
       this.#force = true;
@@ -524,6 +526,15 @@ export class Anchorer extends EventEmitter {
       this.#ok();
       this.#changed();
     }
+  }
+
+  async #anyReceipt(p: Pending): Promise<boolean> {
+    try {
+      for (const s of p.sent) if (await this.#provider.getTransactionReceipt(s.hash)) return true;
+    } catch (err) {
+      throw anchorError(err, `following the anchor of tree size ${p.subject.size}`);
+    }
+    return false;
   }
 
   /** Fees raised by bumpPercent (nodes want 10% more for a replacement), or null at the cap. */

@@ -272,6 +272,31 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.equal((await anchorRecords()).length, 0);
   });
 
+  it('an anchor mined between the look at its receipt and the look at the nonce is followed, not sent again', async () => {
+    const key = ANVIL_KEYS[3];
+    // A proxy in front of anvil that answers the first receipt lookup of each transaction with
+    // null, as a node does when the block lands between two calls.
+    const asked = new Set<string>();
+    const proxy = await startRpcProxy(anvil.url, (call, forward) => {
+      const hash = String(call.params[0]);
+      if (call.method === 'eth_getTransactionReceipt' && !asked.has(hash)) {
+        asked.add(hash);
+        return rpcResult(call, null);
+      }
+      return forward();
+    });
+    cleanups.push(() => proxy.close());
+    const { anchorer, readings, anchorRecords, errors } = await setup({ rpcUrl: proxy.url, confirmations: 1 }, key);
+    const account = new Wallet(key).address;
+    const before = await anvil.provider.getTransactionCount(account);
+    anchorer.start();
+    await readings(5);
+    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor record');
+    await anchorer.settle();
+    assert.equal((await anvil.provider.getTransactionCount(account)) - before, 1, 'one anchor transaction');
+    assert.deepEqual(errors.map((e) => e.code), []);
+  });
+
   it('an endpoint that hides every receipt and says each nonce was used elsewhere gets a few anchor transactions, not one per look', async () => {
     const key = ANVIL_KEYS[2];
     // A proxy in front of anvil: transactions go through (and are paid for), receipts never come back.
