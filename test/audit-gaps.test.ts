@@ -85,10 +85,41 @@ describe('audit: a run of missing records over whole chunks', function () {
     }
   });
 
-  it('a run whose stored node is also gone still reports the roots it cannot recompute', async () => {
+  it('a run whose stored node is also gone: the node is rebuilt from its children and reported, as inside one chunk', async () => {
     const dir = await damaged(async (db) => {
       await deleteRecords(db, 8, 23);
       await db.del(keys.node(3, 1)); // over records 8..15
+    });
+    const whole = await run(dir, { chunkLevel: 5 });
+    const chunks = await run(dir, { chunkLevel: 3 });
+    assert.deepEqual(unrecomputable(chunks), [], JSON.stringify(chunks.findings));
+    assert.deepEqual(chunks.findings, whole.findings);
+    assert.deepEqual(
+      chunks.findings.filter((f) => f.kind === 'missing').map((f) => f.detail),
+      ['records 8..23 are missing (16 records)', 'node (level 3, index 1) over records 8..15 is missing'],
+    );
+  });
+
+  it('a damaged stored node over the run is reported and rebuilt from its children', async () => {
+    const dir = await damaged(async (db) => {
+      await deleteRecords(db, 8, 23);
+      const key = keys.node(3, 1);
+      const value = Buffer.from((await db.get(key)) as Buffer);
+      value[0] ^= 1;
+      await db.put(key, value);
+    });
+    const r = await run(dir, { chunkLevel: 3 });
+    assert.deepEqual(unrecomputable(r), [], JSON.stringify(r.findings));
+    assert.deepEqual(
+      r.findings.filter((f) => f.kind === 'merkle-node').map((f) => f.detail),
+      ['node (level 3, index 1) over records 8..15: node checksum does not match its hash'],
+    );
+  });
+
+  it('a run whose stored node and every node down one path under it are gone still reports the roots it cannot recompute', async () => {
+    const dir = await damaged(async (db) => {
+      await deleteRecords(db, 8, 23);
+      for (const [level, index] of [[3, 1], [2, 3], [1, 6]]) await db.del(keys.node(level, index)); // over 8..15, 12..15, 12..13
     });
     const r = await run(dir, { chunkLevel: 3 });
     assert.equal(r.clean, false);

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { decodeCbor } from '../encoding/codec';
 import { openCheckpoint } from '../note/checkpoint';
-import { CompactRange, rootPlan, type NodeId } from '../merkle';
+import { CompactRange, nodeHash, rootPlan, type NodeId } from '../merkle';
 import { bytesEqual } from '../encoding/bytes';
 import { BlockChain, GENESIS, readBlock, type Block, type ChainStart, type Trust } from './blocks';
 import type { ChunkJob, ChunkResult, SecurityTally } from './chunk';
@@ -47,6 +47,8 @@ const DEFAULT_CHUNK_LEVEL = 10;
 const DEFAULT_PARALLEL_THRESHOLD = 4096;
 const UNKNOWN_HASH = new Uint8Array(HASH_SIZE);
 const MAX_LEVEL = 63;
+/** Stored nodes read for one run of missing records, its tiles and the children of lost ones. */
+const MAX_GAP_NODES = 65536;
 
 /** Audits the ledger in `dir` (read only). Throws LedgerError for usage and I/O problems, e.g. ERR_LEDGER_LOCKED. */
 export async function auditLedger(dir: string, opts: AuditOptions = {}): Promise<AuditReport> {
@@ -330,9 +332,9 @@ class Auditor {
   /**
    * Records [from, to) are all missing: one finding. The hashes over them are the stored nodes
    * that tile the run (a few per level, whatever its length), so the block roots in it and after
-   * it are still recomputed and the nodes above it checked; a tile missing or damaged leaves
-   * what it covers unknown. `frontier`: the hashes of rootPlan(from).ids. Returns the upper
-   * tree at `to`, unless the tree ends there.
+   * it are still recomputed and the nodes above it checked; a tile missing or damaged is rebuilt
+   * from its children (#tileHash), and what none of them holds stays unknown. `frontier`: the
+   * hashes of rootPlan(from).ids. Returns the upper tree at `to`, unless the tree ends there.
    */
   async #skipGap(from: number, to: number, treeSize: number, frontier: Uint8Array[], chain: BlockChain, start: number): Promise<CompactRange | undefined> {
     const n = to - from;
@@ -342,6 +344,12 @@ class Auditor {
       detail: `records ${from}..${to - 1} are missing (${n} records)`,
     });
     const before = this.#lastBroken;
+    const memo = new Map<string, Uint8Array | undefined>();
+    const tileHashes = async (ids: NodeId[]): Promise<(Uint8Array | undefined)[]> => {
+      const out: (Uint8Array | undefined)[] = [];
+      for (const id of ids) out.push(await this.#tileHash(id, memo));
+      return out;
+    };
     await chain.ensure(to);
     for (const size of chain.sizesIn(from, to)) {
       if (before !== undefined) {
@@ -350,7 +358,7 @@ class Auditor {
       }
       const grown = new SubtreeFrontier(frontier);
       const ids = tiles(from, size);
-      const hashes = await this.#storedHashes(ids);
+      const hashes = await tileHashes(ids);
       ids.forEach((id, i) => grown.append(id, hashes[i]));
       const known = grown.known();
       chain.settle(size, known && rootPlan(size).rehash(known)[0], known ? undefined : `records ${from}..${to - 1} are missing`);
@@ -361,7 +369,7 @@ class Auditor {
     }
     const grown = new SubtreeFrontier(frontier);
     const ids = tiles(from, to);
-    const hashes = await this.#storedHashes(ids);
+    const hashes = await tileHashes(ids);
     for (const [i, id] of ids.entries()) {
       const hash = hashes[i];
       if (!hash) this.#lastBroken = Math.max(this.#lastBroken ?? 0, (id.index + 1) * 2 ** id.level - 1);
@@ -374,19 +382,35 @@ class Auditor {
     return new CompactRange(to / this.#width, grown.hashes.map((h) => h ?? UNKNOWN_HASH));
   }
 
-  /** The hashes of stored nodes, where they are stored and intact (their checksum matches the key). */
-  async #storedHashes(ids: NodeId[]): Promise<(Uint8Array | undefined)[]> {
-    const stored = ids.map((id) => id.level >= MIN_STORED_LEVEL && id.level <= MAX_LEVEL);
-    const keys = ids.filter((_, i) => stored[i]).map((id) => nodeKey(id.level, id.index));
-    const values = await this.#store.getMany(keys);
-    let at = 0;
-    return ids.map((_, i) => {
-      if (!stored[i]) return undefined;
-      const key = keys[at] as Uint8Array;
-      const value = values[at++];
-      const node = value && readNodeValue(key, value);
-      return node?.intact ? node.hash.slice() : undefined;
-    });
+  /**
+   * The hash of subtree `id` over missing records: its stored node where intact, else (a finding
+   * at the node, as inside a chunk) the hash of its two children found the same way, down to the
+   * lowest stored level. `memo` holds what this run looked up, so each node is read and reported
+   * once, and at most MAX_GAP_NODES are read per run.
+   */
+  async #tileHash(id: NodeId, memo: Map<string, Uint8Array | undefined>): Promise<Uint8Array | undefined> {
+    const k = `${id.level}/${id.index}`;
+    if (memo.has(k)) return memo.get(k);
+    if (id.level < MIN_STORED_LEVEL || id.level > MAX_LEVEL || memo.size >= MAX_GAP_NODES) return undefined;
+    memo.set(k, undefined);
+    const key = nodeKey(id.level, id.index);
+    const [value] = await this.#store.getMany([key]);
+    const node = value && readNodeValue(key, value);
+    if (node?.intact) {
+      const hash = node.hash.slice();
+      memo.set(k, hash);
+      return hash;
+    }
+    const first = id.index * 2 ** id.level;
+    const where = `node (level ${id.level}, index ${id.index}) over records ${first}..${first + 2 ** id.level - 1}`;
+    if (node) this.#findings.add(nodePos(id.level, first), { kind: 'merkle-node', index: first, detail: `${where}: ${node.why}` });
+    else this.#findings.add(nodePos(id.level, first), { kind: 'missing', index: first, detail: `${where} is missing` });
+    if (id.level === MIN_STORED_LEVEL) return undefined;
+    const left = await this.#tileHash({ level: id.level - 1, index: 2 * id.index }, memo);
+    const right = left && (await this.#tileHash({ level: id.level - 1, index: 2 * id.index + 1 }, memo));
+    const hash = left && right && nodeHash(left, right);
+    memo.set(k, hash);
+    return hash;
   }
 
   /** Applies one chunk's result, in chunk order. */
