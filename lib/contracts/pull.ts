@@ -161,11 +161,19 @@ export function checkContractVersion(known: AcceptedVersion | undefined, doc: { 
 export async function registeredVersion(ledger: Ledger, id: string): Promise<AcceptedVersion | undefined> {
   let best: AcceptedVersion | undefined;
   for await (const r of ledger.byType(CONTRACT_REGISTER)) {
-    const b = body(r.record);
-    if (b.contract !== id || typeof b.version !== 'number' || typeof b.termsHash !== 'string') continue;
-    if (!best || b.version >= best.version) best = { version: b.version, termsHash: b.termsHash };
+    const reg = registrationOf(r.record.body);
+    if (reg?.contract !== id) continue;
+    if (!best || reg.version >= best.version) best = { version: reg.version, termsHash: reg.termsHash };
   }
   return best;
+}
+
+/** What the body of a contract.register record says it registers; undefined for a body that does not say (it counts for nothing). */
+export function registrationOf(recordBody: unknown): { contract: string; version: number; termsHash: string } | undefined {
+  if (typeof recordBody !== 'object' || recordBody === null || Array.isArray(recordBody) || recordBody instanceof Uint8Array) return undefined;
+  const b = recordBody as Record<string, unknown>;
+  if (typeof b.contract !== 'string' || typeof b.version !== 'number' || typeof b.termsHash !== 'string') return undefined;
+  return { contract: b.contract, version: b.version, termsHash: b.termsHash };
 }
 
 /** A pulled contract as a device keeps it: the current version's terms and every party seen to sign them. */

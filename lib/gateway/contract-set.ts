@@ -1,7 +1,7 @@
 // The contracts one host (a Contract node) runs on a gateway: they are loaded, listed on the
 // gateway while they run, and every input (reading, clock tick, party signature, pulled
 // contract document) goes through one queue, so evaluation order equals ledger order.
-import { checkContractVersion, contractDocument, registeredVersion, verifyContractDocument, type ContractDocument } from '../contracts/pull';
+import { checkContractVersion, contractDocument, verifyContractDocument, type ContractDocument } from '../contracts/pull';
 import { subjectMatches } from '../contracts/terms-list';
 import type { ContractEvent } from '../contracts/evaluator';
 import type { Terms } from '../contracts/terms';
@@ -156,16 +156,18 @@ export class ContractSet {
   /**
    * Loads the terms of a contract document another gateway published (checked against its key
    * `originKey`) and records the parties' signatures it carries that are not recorded here yet.
-   * This ledger's registrations say which version of a contract id is current: a document of an
-   * older version is refused (ERR_REPLAY), one of the current version with other terms too
-   * (ERR_CONTRACT_CONFLICT); a newer version replaces the older ones this set runs.
+   * This ledger's registrations say which version of a contract id is current (kept in memory by
+   * the gateway: read back once, then updated as it registers): a document of an older version is
+   * refused (ERR_REPLAY), one of the current version with other terms too (ERR_CONTRACT_CONFLICT);
+   * a newer version replaces the older ones this set runs.
    */
   pull(document: unknown, originKey: string): Promise<Pulled> {
     return this.#serial(async (list) => {
       if (!originKey) throw new LedgerError('ERR_INVALID_ARGUMENT', 'pulling terms needs the origin gateway key');
       const v = verifyContractDocument(document, originKey);
       const gw = await this.#gateway();
-      checkContractVersion(await registeredVersion(gw.ledger, v.terms.id), v);
+      // The gateway keeps the registered versions: a document sent again and again reads no ledger.
+      checkContractVersion(await gw.registeredVersions.get(v.terms.id), v);
       let runner = list.find((r) => r.ref.termsHash === v.termsHash);
       if (!runner) {
         runner = await ContractRunner.load(gw, v.terms);

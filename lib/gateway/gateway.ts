@@ -11,6 +11,7 @@ import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, ty
 import { freshnessOf, isNewer, mergeAccepted, type Freshness } from '../registry/freshness';
 import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 import { RecentRecords } from './recent-records';
+import { RegisteredVersions } from './registered-versions';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 import { cloneRisk } from '../guards/safe-value';
@@ -138,6 +139,8 @@ export class Gateway extends EventEmitter {
   readonly anchors = new Map<string, () => AnchorStatus>();
   /** The newest security records (the sidebar lists them): read back once, then kept from the appends. */
   readonly recentSecurity: RecentRecords;
+  /** The highest registered version of each contract id (pulled documents are checked against it): read back once, then kept from the appends. */
+  readonly registeredVersions: RegisteredVersions;
   /** The latest audit report produced in this runtime. */
   lastAudit?: { at: number; clean: boolean; size: number; first?: unknown };
   /** Keys the proofs verify() hands out (per open gateway). */
@@ -161,6 +164,7 @@ export class Gateway extends EventEmitter {
   ) {
     super();
     this.recentSecurity = new RecentRecords(ledger, SECURITY, RECENT_SECURITY);
+    this.registeredVersions = new RegisteredVersions(ledger);
     this.#signatures = new SignaturePool(limits);
     this.#maxPendingWrites = limits.maxPendingWrites ?? 2048;
     this.#security = new SecurityLog(limits.securityIntervalMs ?? DEFAULT_SECURITY_INTERVAL_MS);
@@ -220,6 +224,7 @@ export class Gateway extends EventEmitter {
         this.stats.appended++;
         this.devices.apply(input.type, input.body, r.index);
         this.recentSecurity.appended(r, input);
+        this.registeredVersions.appended(r, input);
         this.emit('record', r, input);
       } catch (e) {
         return done(e as Error);
@@ -345,6 +350,7 @@ export class Gateway extends EventEmitter {
       this.stats.appended++;
       this.devices.apply(input.type, input.body, receipt.index);
       this.recentSecurity.appended(receipt, input);
+      this.registeredVersions.appended(receipt, input);
       this.emit('record', receipt, input);
     }
     return receipts;
