@@ -79,9 +79,10 @@ export = function register(RED: RED): void {
         done();
       } catch (err) {
         this.status(status.error(errorCode(err)));
-        // Anyone who can publish on the report topic can have reports refused: each is counted in
-        // the security records, and Catch nodes see at most CATCH_REPORTS_PER_SECOND a second.
-        if (isLedgerError(err, 'ERR_FIRMWARE_REJECTED') && !refusals.take()) {
+        // Anyone who can publish on the report topic can have reports refused, and anyone who can
+        // publish offers can have a device report refusals past the refusal limit: each is counted
+        // in the security records, and Catch nodes see at most CATCH_REPORTS_PER_SECOND a second.
+        if ((isLedgerError(err, 'ERR_FIRMWARE_REJECTED') || isLedgerError(err, 'ERR_FIRMWARE_REFUSAL_LIMIT')) && !refusals.take()) {
           return finishUnreported(msg, err, RED._, () => done());
         }
         done(nodeError(err));

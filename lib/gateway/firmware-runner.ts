@@ -14,9 +14,12 @@ import {
   type RejectionReason,
   type UpdateRequest,
 } from '../firmware';
+import type { ReportBody } from '../firmware/state';
+import { LedgerError, isLedgerError } from '../errors';
 import type { Ledger, Receipt, RecordInput } from '../ledger';
 import { toRecordBody } from '../envelope/payload';
 import type { Gateway } from './gateway';
+import { FIRMWARE_REFUSAL_LIMIT, RefusalLimit } from './refusal-limit';
 
 export const FIRMWARE_VENDOR = 'firmware.vendor';
 export const FIRMWARE_RELEASE = 'firmware.release';
@@ -38,26 +41,84 @@ export interface FirmwareOutcome {
   receipt: Receipt;
 }
 
-/** Replays firmware records (merged from the type indexes, in ledger order) into a state. */
-export async function loadFirmwareState(ledger: Ledger): Promise<FirmwareState> {
-  const records: { index: number; time: number; type: string; body: unknown }[] = [];
+interface FirmwareRecord {
+  index: number;
+  time: number;
+  type: string;
+  body: unknown;
+}
+
+/** The firmware records (merged from the type indexes), in ledger order. */
+async function readFirmwareRecords(ledger: Ledger): Promise<FirmwareRecord[]> {
+  const records: FirmwareRecord[] = [];
   for (const type of FIRMWARE_RECORD_TYPES) {
     for await (const r of ledger.byType(type)) records.push({ index: r.index, time: r.record.time, type, body: r.record.body });
   }
-  records.sort((a, b) => a.index - b.index);
+  return records.sort((a, b) => a.index - b.index);
+}
+
+function replay(records: readonly FirmwareRecord[]): FirmwareState {
   const state = new FirmwareState();
   for (const r of records) state.apply(r.type, r.body, r.index, r.time);
   return state;
 }
 
+/** Replays firmware records (merged from the type indexes, in ledger order) into a state. */
+export async function loadFirmwareState(ledger: Ledger): Promise<FirmwareState> {
+  return replay(await readFirmwareRecords(ledger));
+}
+
+/** Options of one firmware operation (see FirmwareRunner.decide). */
+interface DecideOptions {
+  device?: string;
+  /** Rejections counted as security events instead of recorded as a decision each. */
+  unrecorded?: readonly RejectionReason[];
+  /** Called once the accepted record is on the ledger. */
+  onRecorded?: () => void;
+  /** Called, and awaited, for a report the refusal limit keeps off the ledger (ERR_FIRMWARE_REFUSAL_LIMIT, thrown on). */
+  onLimited?: (err: LedgerError) => Promise<void> | undefined;
+}
+
+/** Whether a report says the device runs what it last confirmed by a report (then recording it changes no firmware state). */
+function runsWhatItReported(state: FirmwareState, body: ReportBody): boolean {
+  const running = state.device(body.device)?.running;
+  return running !== undefined && running.class === body.class && running.sequence === body.sequence && running.digest === body.digest;
+}
+
 export class FirmwareRunner {
+  /** What refusal reports may add to the ledger (lib/gateway/refusal-limit.ts). */
+  readonly refusals: RefusalLimit;
+  readonly #refusalTimer: NodeJS.Timeout;
+
   private constructor(
     readonly gateway: Gateway,
     readonly state: FirmwareState,
-  ) {}
+  ) {
+    this.refusals = new RefusalLimit(gateway.limits.firmware);
+    this.#refusalTimer = setInterval(() => void this.flushRefusalEvents().catch(() => undefined), this.refusals.windowMs);
+    this.#refusalTimer.unref();
+  }
 
   static async load(gateway: Gateway): Promise<FirmwareRunner> {
-    return new FirmwareRunner(gateway, await loadFirmwareState(gateway.ledger));
+    const records = await readFirmwareRecords(gateway.ledger);
+    const runner = new FirmwareRunner(gateway, replay(records));
+    // The refusals already recorded count again after a restart: each digest once, the window's number.
+    for (const r of records) {
+      const b = r.type === FIRMWARE_REPORT ? (r.body as Partial<ReportBody>) : undefined;
+      if (b && typeof b.device === 'string' && typeof b.refused?.digest === 'string') runner.refusals.recorded(b.device, b.refused.digest, r.time);
+    }
+    return runner;
+  }
+
+  /** Writes the refusal reports not recorded, counted since the last window, as security records (a timer does, every window). */
+  async flushRefusalEvents(now = Date.now()): Promise<void> {
+    await this.gateway.recordSecurityEntries(this.refusals.take(now));
+  }
+
+  /** Stops the window timer and writes what is pending (Gateway.close() calls it before closing the ledger). */
+  async close(): Promise<void> {
+    clearInterval(this.#refusalTimer);
+    await this.flushRefusalEvents();
   }
 
   private readonly isEnrolled = (did: string): boolean => this.gateway.devices.active(did);
@@ -76,10 +137,9 @@ export class FirmwareRunner {
     check: () => Record<string, unknown>,
     accepted: (body: Record<string, unknown>) => RecordInput,
     context: Parameters<typeof rejectionBody>[1],
-    device?: string,
-    unrecorded: readonly RejectionReason[] = [],
+    opts: DecideOptions = {},
   ): Promise<FirmwareOutcome> {
-    const next = this.#queue.then(() => this.#decideNow(check, accepted, context, device, unrecorded));
+    const next = this.#queue.then(() => this.#decideNow(check, accepted, context, opts));
     this.#queue = next.catch(() => undefined);
     return next;
   }
@@ -88,13 +148,16 @@ export class FirmwareRunner {
     check: () => Record<string, unknown>,
     accepted: (body: Record<string, unknown>) => RecordInput,
     context: Parameters<typeof rejectionBody>[1],
-    device: string | undefined,
-    unrecorded: readonly RejectionReason[],
+    { device, unrecorded = [], onRecorded, onLimited }: DecideOptions,
   ): Promise<FirmwareOutcome> {
     let body: Record<string, unknown>;
     try {
       body = check();
     } catch (err) {
+      if (isLedgerError(err, FIRMWARE_REFUSAL_LIMIT)) {
+        await onLimited?.(err);
+        throw err;
+      }
       if (unrecorded.some((reason) => isFirmwareRejection(err, reason))) {
         // Keyed by the device only when it is enrolled (docs/FORMAT.md, "Security records").
         const known = device !== undefined && this.gateway.devices.get(device) !== undefined;
@@ -107,6 +170,7 @@ export class FirmwareRunner {
     }
     const input = accepted(body);
     const receipt = await this.append(input);
+    onRecorded?.();
     const decision = input.type === FIRMWARE_DECISION ? 'approved' : 'recorded';
     return { decision, body, receipt };
   }
@@ -142,10 +206,16 @@ export class FirmwareRunner {
       () => checkUpdate(this.state, request, { now, isEnrolled: this.isEnrolled, ...(image ? { image } : {}) }) as unknown as Record<string, unknown>,
       (body) => ({ type: FIRMWARE_DECISION, device: request.device, body: toRecordBody(body) }),
       { subject: 'update', device: request.device },
-      request.device,
+      { device: request.device },
     );
   }
 
+  /**
+   * Records a device's signed report. A report of a refused offer (`refused`) that says nothing
+   * new about what the device runs is recorded only when the device has not had a refusal of
+   * that digest recorded and is below its refusals per window; otherwise it is counted in an
+   * aggregated security record (ERR_FIRMWARE_REFUSAL_LIMIT, thrown to the caller).
+   */
   report(received: Envelope, device: string, now = Date.now()): Promise<FirmwareOutcome> {
     let envelope: Envelope;
     try {
@@ -153,8 +223,28 @@ export class FirmwareRunner {
     } catch {
       envelope = received; // refused by checkReport below, and recorded as a rejection
     }
+    let refusal: { device: string; digest: string } | undefined;
     return this.decide(
-      () => checkReport(this.state, envelope, device, { now, isEnrolled: this.isEnrolled }) as unknown as Record<string, unknown>,
+      () => {
+        const body = checkReport(this.state, envelope, device, { now, isEnrolled: this.isEnrolled });
+        refusal = undefined;
+        if (body.refused !== undefined) {
+          const verdict = this.refusals.check(body.device, body.refused.digest, now);
+          if (verdict !== 'record' && runsWhatItReported(this.state, body)) {
+            const why =
+              verdict === 'repeated'
+                ? `a refusal of ${body.refused.digest} by ${body.device} is on the ledger already`
+                : `device ${body.device} had ${this.refusals.perWindow} refusals recorded within ${this.refusals.windowMs} ms`;
+            throw new LedgerError(FIRMWARE_REFUSAL_LIMIT, `refusal report not recorded: ${why}`, {
+              device: body.device,
+              digest: body.refused.digest,
+              limit: verdict,
+            });
+          }
+          refusal = { device: body.device, digest: body.refused.digest };
+        }
+        return body as unknown as Record<string, unknown>;
+      },
       (body) => ({
         type: FIRMWARE_REPORT,
         device,
@@ -162,8 +252,19 @@ export class FirmwareRunner {
         envelope,
       }),
       { subject: 'report', device },
-      device,
-      UNAUTHENTICATED_REPORT,
+      {
+        device,
+        unrecorded: UNAUTHENTICATED_REPORT,
+        onRecorded: () => {
+          if (refusal) this.refusals.recorded(refusal.device, refusal.digest, now);
+        },
+        onLimited: (err) => {
+          const counted = this.gateway.stats.security;
+          counted[FIRMWARE_REFUSAL_LIMIT] = (counted[FIRMWARE_REFUSAL_LIMIT] ?? 0) + 1;
+          const { entry, due } = this.refusals.note(String(err.details?.device), err.message, now);
+          return this.gateway.recordSecurityEntries(entry ? [...due, entry] : due);
+        },
+      },
     );
   }
 }

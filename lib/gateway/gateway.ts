@@ -13,6 +13,7 @@ import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMess
 import { RecentRecords } from './recent-records';
 import { RegisteredVersions } from './registered-versions';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
+import type { RefusalLimits } from './refusal-limit';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 import { cloneRisk } from '../guards/safe-value';
 import { MAX_PAYLOAD_DEPTH } from '../guards/limits';
@@ -102,6 +103,8 @@ export interface GatewayLimits extends SignaturePoolOptions {
   maxPendingWrites?: number;
   /** Interval of the security record aggregation, ms (default 10 s). */
   securityIntervalMs?: number;
+  /** What device reports of refused firmware offers may add to the ledger (lib/gateway/refusal-limit.ts). */
+  firmware?: RefusalLimits;
 }
 
 /** What the editor's Ledger sidebar shows about a running contract. */
@@ -160,7 +163,7 @@ export class Gateway extends EventEmitter {
   private constructor(
     readonly ledger: Ledger,
     readonly devices: DeviceRegistry,
-    limits: GatewayLimits,
+    readonly limits: GatewayLimits,
   ) {
     super();
     this.recentSecurity = new RecentRecords(ledger, SECURITY, RECENT_SECURITY);
@@ -481,6 +484,11 @@ export class Gateway extends EventEmitter {
     if (entries.length > 0 && !this.ledger.closed) await this.recordMany(entries.map(securityRecord));
   }
 
+  /** Writes security records aggregated elsewhere (the firmware log's refusal limit), unless the ledger is closed. */
+  async recordSecurityEntries(entries: readonly SecurityEntry[]): Promise<void> {
+    if (entries.length > 0 && !this.ledger.closed) await this.recordMany(entries.map(securityRecord));
+  }
+
   /** Signature checks waiting, records waiting to be written, accepted messages kept for Record (count, size) (for status and tests). */
   get backlog(): { signatures: number; writes: number; remembered: number; rememberedSize: number } {
     return { signatures: this.#signatures.waiting, writes: this.#pendingWrites, remembered: this.#issued.size, rememberedSize: this.#issuedSize };
@@ -496,6 +504,7 @@ export class Gateway extends EventEmitter {
     clearInterval(this.#securityTimer);
     await this.#signatures.close();
     await this.flushSecurityEvents().catch(() => undefined);
+    if (this.#firmware) await this.#firmware.then((fw) => fw.close()).catch(() => undefined);
     await this.ledger.close();
     this.emit('close');
   }
