@@ -1,6 +1,6 @@
 import { LedgerError } from '../lib/errors';
 import { cosignedProofBundle } from '../lib/witness/bundle';
-import { blockView, recordView, type StoredRecord } from '../lib/ledger';
+import { blockView, collectViews, latestViews, recordView, type QueryViews } from '../lib/ledger';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
@@ -27,15 +27,6 @@ function time(v: unknown, name: string, fallback: number): number {
   return t;
 }
 
-async function collect(it: AsyncIterable<StoredRecord>, limit: number): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for await (const r of it) {
-    out.push(recordView(r));
-    if (out.length >= limit) break;
-  }
-  return out;
-}
-
 export = function register(RED: RED): void {
   function Query(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
@@ -52,29 +43,30 @@ export = function register(RED: RED): void {
         const gw = await gateway();
         const l = gw.ledger;
         let result: unknown;
+        let list: QueryViews | undefined;
         switch (mode) {
           case 'latest':
-            result = await collect(l.range(Math.max(0, l.size - limit), l.size), limit);
+            list = await latestViews(l, limit);
             break;
           case 'index':
             result = recordView(await l.get(int(q.index ?? msg.payload, 'index')));
             break;
           case 'range':
-            result = await collect(l.range(int(q.from, 'from', 0), int(q.to, 'to', l.size)), limit);
+            list = await collectViews(l.range(int(q.from, 'from', 0), int(q.to, 'to', l.size)), limit);
             break;
           case 'device': {
             const did = q.device ?? q.did;
             if (typeof did !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"device" (a did:key) is required');
-            result = await collect(l.byDevice(did, {}), limit);
+            list = await collectViews(l.byDevice(did, {}), limit);
             break;
           }
           case 'type': {
             if (typeof q.type !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"type" is required');
-            result = await collect(l.byType(q.type, {}), limit);
+            list = await collectViews(l.byType(q.type, {}), limit);
             break;
           }
           case 'time':
-            result = await collect(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), {}), limit);
+            list = await collectViews(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), {}), limit);
             break;
           case 'proof':
             result = await cosignedProofBundle(l, int(q.index ?? msg.payload, 'index'));
@@ -85,8 +77,17 @@ export = function register(RED: RED): void {
             break;
           }
         }
-        msg.payload = result;
-        this.status(status.ok(Array.isArray(result) ? RED._('iot-ledger-query.status.records', { mode, count: formatCount(result.length) }) : RED._('iot-ledger-query.status.ok', { mode })));
+        if (list) {
+          msg.payload = list.records;
+          // The byte bound (lib/ledger/query-views) cut the list: say so, as the record count cannot.
+          if (list.truncated) msg.truncated = true;
+          else delete msg.truncated;
+          const key = list.truncated ? 'iot-ledger-query.status.truncated' : 'iot-ledger-query.status.records';
+          this.status(status.ok(RED._(key, { mode, count: formatCount(list.records.length) })));
+        } else {
+          msg.payload = result;
+          this.status(status.ok(RED._('iot-ledger-query.status.ok', { mode })));
+        }
         send(msg);
         done();
       } catch (err) {

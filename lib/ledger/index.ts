@@ -21,4 +21,5 @@ export {
   type RecordInput,
 } from './record';
 export { jsonView, recordView, blockView } from './view';
+export { collectViews, latestViews, MAX_QUERY_BYTES, type QueryViews } from './query-views';
 export { migrateLedger, type MigrationResult } from './migrate';

@@ -1,0 +1,83 @@
+import * as assert from 'node:assert/strict';
+import { openGateways } from '../../lib/gateway';
+import { MAX_QUERY_BYTES } from '../../lib/ledger';
+import { waitFor } from '../support/anvil';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+
+// A Query answer is bounded in bytes as well as in records: a record may be up to 64 KiB and,
+// with trust on first use, anyone who can publish fills records, so 10,000 of them could be
+// gigabytes in one message. Past MAX_QUERY_BYTES of stored records the list stops, and says so.
+
+interface Answer {
+  payload: { index: number; type: string }[];
+  truncated?: boolean;
+}
+
+describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () {
+  this.timeout(60000);
+  let userDir: string;
+  const RECORDS = 150;
+  const BLOB = 'x'.repeat(60000); // about 60 KB a record: 150 of them are about 9 MB
+
+  before((done) => {
+    userDir = startTestRuntime(done);
+  });
+  after((done) => stopTestRuntime(userDir, done));
+
+  it('cuts latest, range, type and time lists at 8 MiB, keeps the newest for latest, and marks the cut', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { blockRecords: 1000 }),
+        { id: 'query', type: 'iot-ledger-query', ledger: 'ledger', mode: 'latest', limit: 10000, wires: [['answer']] },
+        { id: 'answer', type: 'helper' },
+      ]),
+    );
+    const ask = async (payload: Record<string, unknown>): Promise<Answer> => {
+      const m = nextMessage<Answer>(helper.getNode('answer'), 20000);
+      helper.getNode('query').receive({ payload });
+      return m;
+    };
+    await ask({ mode: 'block' }); // the ledger opens on first use
+    const gw = await waitFor(async () => (await openGateways()).find((g) => g.ledger.name === 'test-room'), 'the ledger open');
+    const base = gw.ledger.size;
+    await gw.recordMany(Array.from({ length: RECORDS }, (_, i) => ({ type: 'note.big', body: { i, blob: BLOB } })));
+    const size = gw.ledger.size;
+    assert.equal(size, base + RECORDS);
+    const perRecord = Math.min(...(await Promise.all([base, size - 1].map(async (i) => (await gw.ledger.get(i)).bytes.length))));
+    assert.ok(perRecord * RECORDS > MAX_QUERY_BYTES, 'the records together are over the bound');
+
+    const fits = (n: number) => n >= 1 && n < RECORDS && n <= Math.floor(MAX_QUERY_BYTES / perRecord);
+
+    const latest = await ask({ mode: 'latest' });
+    assert.equal(latest.truncated, true);
+    assert.ok(fits(latest.payload.length), `latest returned ${latest.payload.length} records`);
+    // The newest records, oldest first: the cut leaves out the oldest.
+    assert.equal(latest.payload[latest.payload.length - 1].index, size - 1);
+    assert.deepEqual(
+      latest.payload.map((r) => r.index),
+      Array.from({ length: latest.payload.length }, (_, i) => size - latest.payload.length + i),
+    );
+
+    const range = await ask({ mode: 'range', from: base });
+    assert.equal(range.truncated, true);
+    assert.ok(fits(range.payload.length), `range returned ${range.payload.length} records`);
+    assert.equal(range.payload[0].index, base);
+
+    const byType = await ask({ mode: 'type', type: 'note.big' });
+    assert.equal(byType.truncated, true);
+    assert.ok(fits(byType.payload.length), `type returned ${byType.payload.length} records`);
+    assert.ok(byType.payload.every((r) => r.type === 'note.big'));
+
+    const byTime = await ask({ mode: 'time' });
+    assert.equal(byTime.truncated, true);
+    assert.ok(byTime.payload.length >= 1 && byTime.payload.length < size, `time returned ${byTime.payload.length} records`);
+
+    // Within the bound nothing changes: no mark, every record asked for.
+    const few = await ask({ mode: 'range', from: base, limit: 3 });
+    assert.equal(few.truncated, undefined);
+    assert.deepEqual(few.payload.map((r) => r.index), [base, base + 1, base + 2]);
+    const none = await ask({ mode: 'range', from: base, limit: 0 });
+    assert.deepEqual(none.payload, []);
+  });
+});
