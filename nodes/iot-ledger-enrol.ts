@@ -13,7 +13,7 @@ export = function register(RED: RED): void {
 
     const showCount = async () => {
       const gw = await gateway();
-      this.status(status.ok(RED._('iot-ledger-enrol.status.devices', { count: gw.devices.activeDevices().length })));
+      this.status(status.ok(RED._('iot-ledger-enrol.status.devices', { count: gw.devices.activeCount })));
     };
     showCount().catch(() => undefined);
 

@@ -53,6 +53,8 @@ export class DeviceRegistry {
    * finding it must not walk a fleet that trust on first use lets anyone grow.
    */
   private readonly names = new Map<string, string[]>();
+  /** Devices enrolled and not revoked, kept as records apply: counting must not walk the fleet. */
+  #active = 0;
 
   /** Applies one ledger record (in ledger order); ignores records of other types. */
   apply(type: string, body: unknown, index: number): void {
@@ -61,10 +63,14 @@ export class DeviceRegistry {
     if (!b || typeof b.did !== 'string') return;
     if (type === REVOKE) {
       const d = this.devices.get(b.did);
-      if (d && d.revokedAt === undefined) d.revokedAt = index;
+      if (d && d.revokedAt === undefined) {
+        d.revokedAt = index;
+        this.#active--;
+      }
       return;
     }
     const previous = this.devices.get(b.did);
+    if (previous === undefined || previous.revokedAt !== undefined) this.#active++;
     // Devices are never removed, so their count numbers first enrolments.
     const entry: DeviceEntry = { did: b.did, name: b.name ?? b.did.slice(-8), enrolledAt: index, rank: previous?.rank ?? this.devices.size };
     if (b.meta) entry.meta = b.meta;
@@ -115,6 +121,11 @@ export class DeviceRegistry {
       out.push(d);
     }
     return out;
+  }
+
+  /** How many devices are enrolled and not revoked (activeDevices().length, without the list). */
+  get activeCount(): number {
+    return this.#active;
   }
 
   activeDevices(): DeviceEntry[] {
