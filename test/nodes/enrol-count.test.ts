@@ -15,7 +15,10 @@ describe('nodes: Enrol counts active devices without walking the fleet', functio
   before((done) => {
     userDir = startTestRuntime(done);
   });
-  after((done) => stopTestRuntime(userDir, done));
+  after(async () => {
+    await helper.unload();
+    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
+  });
 
   it('enrols and revokes with 500 devices trusted on first use, the status counting them, the list never walked', async () => {
     await helper.load(

@@ -22,7 +22,10 @@ describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () 
   before((done) => {
     userDir = startTestRuntime(done);
   });
-  after((done) => stopTestRuntime(userDir, done));
+  after(async () => {
+    await helper.unload();
+    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
+  });
 
   it('cuts latest, range, type and time lists at 8 MiB, keeps the newest for latest, and marks the cut', async () => {
     await helper.load(
