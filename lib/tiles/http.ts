@@ -1,12 +1,14 @@
 // Answering one tile request on a Node http response (Express's too): the status, C2SP
 // content types, caching (immutable tiles for a year, the checkpoint for two seconds) and
-// gzip for entry bundles when the client accepts it. A TileRequestGate bounds how many are
-// answered at once: an entry bundle can hold 256 records of 64 KiB (16 MiB, plus its gzip),
-// held from the read until the client has taken the last byte.
+// gzip for entry bundles when the client accepts it. A TileRequestGate (a RequestGate) bounds
+// how many are answered at once, and how many for one client address: an entry bundle can hold
+// 256 records of 64 KiB (16 MiB, plus its gzip), held from the read until the client has taken
+// the last byte.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
-import { isLedgerError, LedgerError } from '../errors';
+import { isLedgerError } from '../errors';
+import { RequestGate, type RequestGateLimits, type RequestGateStats } from '../guards/request-gate';
 import type { Ledger } from '../ledger';
 import { readResource } from './source';
 
@@ -55,115 +57,42 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
 export const MAX_ACTIVE_TILE_REQUESTS = 4;
 /** Requests that wait for a turn beyond those; more are refused with 503 ERR_OVERLOADED. */
 export const MAX_WAITING_TILE_REQUESTS = 64;
+/**
+ * Turns one client address holds at once: with 4 turns, a client that stalls its connections
+ * (or sends a flood) from one address leaves at least 2 to everyone else.
+ */
+export const MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT = 2;
+/**
+ * Requests of one client address answered or waiting; more are refused with 503 ERR_OVERLOADED.
+ * Above a replica's 8 parallel bundle fetches, so a replica is never refused for its own requests.
+ */
+export const MAX_TILE_REQUESTS_PER_CLIENT = 16;
 /** A response the client has not taken whole within this time is cut (its connection closed), freeing its turn. */
 export const TILE_SEND_TIMEOUT_MS = 60_000;
 /** Retry-After (seconds) of a refused request. */
 export const TILE_RETRY_AFTER_S = 1;
 
-export interface TileGateLimits {
-  maxActive: number;
-  maxWaiting: number;
-  sendTimeoutMs: number;
-}
-
-export interface TileGateStats {
-  /** Requests being answered now, and the most there ever were at once. */
-  active: number;
-  peakActive: number;
-  waiting: number;
-  /** Requests answered (whatever the status), refused (503) and cut at TILE_SEND_TIMEOUT_MS. */
-  answered: number;
-  refused: number;
-  cut: number;
-}
-
-const OVERLOADED = 'ERR_OVERLOADED: too many tile requests at once; retry later\n';
+export type TileGateLimits = RequestGateLimits;
+export type TileGateStats = RequestGateStats;
 
 /**
- * Admits tile requests in turn: at most maxActive answered at once, each holding its turn
- * until its response is closed (sent whole or the connection gone), so the memory of what is
- * read and not yet sent is bounded by maxActive bodies; up to maxWaiting wait (a request
- * waiting holds no memory but its connection), first come first served; more are answered 503
- * with Retry-After at once. A client that stops reading holds a turn at most sendTimeoutMs.
+ * The tile server's RequestGate: at most 4 requests answered at once (the memory of what is
+ * read and not yet sent is bounded by 4 bodies), 64 waiting, 2 turns and 16 requests per
+ * client address, a client that stops reading cut after 60 s; refused ones get 503
+ * ERR_OVERLOADED with Retry-After: 1.
  */
-export class TileRequestGate {
-  readonly stats: TileGateStats = { active: 0, peakActive: 0, waiting: 0, answered: 0, refused: 0, cut: 0 };
-  #limits: TileGateLimits;
-  readonly #waiting = new Set<() => void>();
-
+export class TileRequestGate extends RequestGate {
   constructor(limits: Partial<TileGateLimits> = {}) {
-    this.#limits = { maxActive: MAX_ACTIVE_TILE_REQUESTS, maxWaiting: MAX_WAITING_TILE_REQUESTS, sendTimeoutMs: TILE_SEND_TIMEOUT_MS };
-    this.setLimits(limits);
-  }
-
-  get limits(): TileGateLimits {
-    return { ...this.#limits };
-  }
-
-  /** Changes the limits (tests); returns the previous ones. */
-  setLimits(limits: Partial<TileGateLimits>): TileGateLimits {
-    const before = this.limits;
-    const next = { ...this.#limits, ...limits };
-    for (const [k, v] of Object.entries(next)) if (!Number.isSafeInteger(v) || v < (k === 'maxWaiting' ? 0 : 1)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} must be a positive integer`);
-    this.#limits = next;
-    this.#next();
-    return before;
-  }
-
-  /** Runs `answer` (which must end `res`) when it is this request's turn, or answers 503 now. */
-  admit(res: ServerResponse, answer: () => Promise<void>): void {
-    if (this.stats.active < this.#limits.maxActive && this.#waiting.size === 0) return this.#start(res, answer);
-    if (this.#waiting.size >= this.#limits.maxWaiting) {
-      this.stats.refused++;
-      res
-        .writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(TILE_RETRY_AFTER_S) })
-        .end(OVERLOADED);
-      return;
-    }
-    const turn = (): void => {
-      res.off('close', gone);
-      this.#start(res, answer);
-    };
-    // A client gone while waiting gives up its place: nothing is read for it.
-    const gone = (): void => {
-      if (this.#waiting.delete(turn)) this.stats.waiting = this.#waiting.size;
-    };
-    res.once('close', gone);
-    this.#waiting.add(turn);
-    this.stats.waiting = this.#waiting.size;
-  }
-
-  #start(res: ServerResponse, answer: () => Promise<void>): void {
-    this.stats.active++;
-    this.stats.peakActive = Math.max(this.stats.peakActive, this.stats.active);
-    let done = false;
-    const timer = setTimeout(() => {
-      this.stats.cut++;
-      res.destroy();
-    }, this.#limits.sendTimeoutMs);
-    timer.unref();
-    const release = (): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      this.stats.active--;
-      this.stats.answered++;
-      this.#next();
-    };
-    res.once('close', release);
-    if (res.destroyed) return release();
-    answer().catch(() => {
-      if (res.headersSent) res.destroy();
-      else res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('ERR_INTERNAL\n');
-    });
-  }
-
-  #next(): void {
-    while (this.stats.active < this.#limits.maxActive && this.#waiting.size > 0) {
-      const turn = this.#waiting.values().next().value as () => void;
-      this.#waiting.delete(turn);
-      this.stats.waiting = this.#waiting.size;
-      turn();
-    }
+    super(
+      {
+        maxActive: MAX_ACTIVE_TILE_REQUESTS,
+        maxWaiting: MAX_WAITING_TILE_REQUESTS,
+        maxActivePerClient: MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT,
+        maxPerClient: MAX_TILE_REQUESTS_PER_CLIENT,
+        timeoutMs: TILE_SEND_TIMEOUT_MS,
+        ...limits,
+      },
+      { what: 'tile requests', retryAfterS: TILE_RETRY_AFTER_S },
+    );
   }
 }

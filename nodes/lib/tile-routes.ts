@@ -3,6 +3,7 @@
 // GET <httpNodeRoot>/iot-ledger/tiles/<ledger>/<path>.
 // One route for the runtime; Ledger config nodes that publish register their ledger by name.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientAddress } from '../../lib/guards/request-gate';
 import { answerTileRequest, TileRequestGate } from '../../lib/tiles/http';
 import type { Gateway } from '../../lib/gateway';
 
@@ -12,7 +13,10 @@ const BAD_PATH = 'ERR_INVALID_ARGUMENT: the path is not percent-encoded UTF-8\n'
 
 const published = new Map<string, () => Promise<Gateway>>();
 
-/** One gate for every ledger the runtime publishes: what is answered at once, what waits (stats and limits for tests). */
+/**
+ * One gate for every ledger the runtime publishes: what is answered at once, what waits, and
+ * how much of it one client address holds (stats and limits for tests).
+ */
 export const tileRequests = new TileRequestGate();
 
 interface HttpNodeApp {
@@ -41,11 +45,14 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
     if (!name) return next();
     const open = published.get(name) as () => Promise<Gateway>;
     const path = rel.slice(name.length + 1);
-    tileRequests.admit(res, () =>
-      open().then(
-        (gw) => answerTileRequest(gw.ledger, path, req, res),
-        () => answerTileRequest(null, path, req, res),
-      ),
+    tileRequests.admit(
+      res,
+      () =>
+        open().then(
+          (gw) => answerTileRequest(gw.ledger, path, req, res),
+          () => answerTileRequest(null, path, req, res),
+        ),
+      clientAddress(req),
     );
   });
 }

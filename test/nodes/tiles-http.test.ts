@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { MAX_ACTIVE_TILE_REQUESTS, MAX_WAITING_TILE_REQUESTS } from '../../lib/tiles/http';
+import { MAX_ACTIVE_TILE_REQUESTS, MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT, MAX_TILE_REQUESTS_PER_CLIENT, MAX_WAITING_TILE_REQUESTS } from '../../lib/tiles/http';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tileRequests } from '../../nodes/lib/tile-routes';
 import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
@@ -15,10 +15,13 @@ interface Answer {
   body: string;
 }
 
-/** One request on its own connection; the raw path is sent as given (no URL normalisation). */
-function request(port: number, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<Answer> {
+/**
+ * One request on its own connection; the raw path is sent as given (no URL normalisation).
+ * `from` is the client's address: any of 127.0.0.0/8 reaches the server on loopback.
+ */
+function request(port: number, path: string, method = 'GET', headers: Record<string, string> = {}, from = '127.0.0.1'): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers, agent: false, localAddress: from }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));
@@ -33,9 +36,9 @@ function request(port: number, path: string, method = 'GET', headers: Record<str
  * A client that asks for `path` and stops reading at the first bytes of the answer: a body
  * larger than the socket buffers then stays unsent, its response open.
  */
-function stall(port: number, path: string): Promise<{ socket: net.Socket; head: string }> {
+function stall(port: number, path: string, from = '127.0.0.1'): Promise<{ socket: net.Socket; head: string }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n`));
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n`));
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       resolve({ socket, head: chunk.subarray(0, 200).toString('latin1') });
@@ -121,10 +124,11 @@ describe('Ledger config: the public tile server (HTTP)', function () {
 
   it(`answers at most ${MAX_ACTIVE_TILE_REQUESTS} requests at once, lets ${MAX_WAITING_TILE_REQUESTS} more wait their turn and refuses the rest with 503 and Retry-After`, async () => {
     const before = { ...tileRequests.stats };
-    const stalled = await Promise.all(Array.from({ length: MAX_ACTIVE_TILE_REQUESTS }, () => stall(port, BIG_BUNDLE)));
+    // Each from its own address (one address holds at most 2 turns: the next test).
+    const stalled = await Promise.all(Array.from({ length: MAX_ACTIVE_TILE_REQUESTS }, (_, i) => stall(port, BIG_BUNDLE, `127.0.1.${i + 1}`)));
     const answers: Answer[] = [];
-    const flood = Array.from({ length: MAX_WAITING_TILE_REQUESTS + 36 }, () =>
-      request(port, '/iot-ledger/tiles/room/checkpoint').then((a) => {
+    const flood = Array.from({ length: MAX_WAITING_TILE_REQUESTS + 36 }, (_, i) =>
+      request(port, '/iot-ledger/tiles/room/checkpoint', 'GET', {}, `127.0.2.${i + 1}`).then((a) => {
         answers.push(a);
         return a;
       }),
@@ -154,9 +158,50 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     assert.ok(tileRequests.stats.peakActive <= MAX_ACTIVE_TILE_REQUESTS, `peak ${tileRequests.stats.peakActive}`);
   });
 
+  it(`gives one client address at most ${MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT} turns and ${MAX_TILE_REQUESTS_PER_CLIENT} requests: its stalled connections leave the other turns to others`, async () => {
+    const before = { ...tileRequests.stats };
+    const A = '127.0.4.1';
+    const B = '127.0.4.2';
+    // A holds two turns with clients that read nothing, and sends 14 more requests: they wait.
+    const stalled = await Promise.all(Array.from({ length: MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT }, () => stall(port, BIG_BUNDLE, A)));
+    const fromA: Answer[] = [];
+    const queued = Array.from({ length: MAX_TILE_REQUESTS_PER_CLIENT - MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT }, () =>
+      request(port, '/iot-ledger/tiles/room/checkpoint', 'GET', {}, A).then((a) => {
+        fromA.push(a);
+        return a;
+      }),
+    );
+    try {
+      for (const s of stalled) assert.match(s.head, /^HTTP\/1\.1 200 /, 'the big bundles are being sent');
+      await until('A waiting', () => tileRequests.stats.waiting === MAX_TILE_REQUESTS_PER_CLIENT - MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT);
+      assert.equal(tileRequests.stats.active, MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT, 'the turns left free are not given to A');
+      // A's next request is refused at once; another address is answered at once, ahead of A's waiting ones.
+      const refused = await request(port, '/iot-ledger/tiles/room/checkpoint', 'GET', {}, A);
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.equal(refused.headers['cache-control'], 'no-store');
+      assert.equal(refused.body, 'ERR_OVERLOADED: too many tile requests from this address at once; retry later\n');
+      assert.equal(tileRequests.stats.refusedClient - before.refusedClient, 1);
+      for (let i = 0; i < 3; i++) {
+        const other = await request(port, '/iot-ledger/tiles/room/checkpoint', 'GET', {}, B);
+        assert.equal(other.status, 200);
+        assert.match(other.body, /^room\n300\n/);
+      }
+      assert.equal(fromA.length, 0, "none of A's waiting requests was answered while A holds its turns");
+      assert.equal(tileRequests.stats.clients, 1, 'only A is counted: B was dropped once answered');
+    } finally {
+      for (const s of stalled) s.socket.destroy();
+    }
+    // A's turns given back: its waiting requests are answered, and no address is left counted.
+    const all = await Promise.all(queued);
+    assert.deepEqual([...new Set(all.map((a) => a.status))], [200]);
+    await until('every turn given back', () => tileRequests.stats.active === 0 && tileRequests.stats.waiting === 0);
+    assert.equal(tileRequests.stats.clients, 0);
+  });
+
   it(`reads at most ${MAX_ACTIVE_TILE_REQUESTS} big bundles at once for clients that read them all, and serves every one`, async () => {
     tileRequests.stats.peakActive = 0;
-    const all = await Promise.all(Array.from({ length: 12 }, () => request(port, BIG_BUNDLE, 'GET', { 'accept-encoding': 'gzip' })));
+    const all = await Promise.all(Array.from({ length: 12 }, (_, i) => request(port, BIG_BUNDLE, 'GET', { 'accept-encoding': 'gzip' }, `127.0.3.${i + 1}`)));
     for (const a of all) {
       assert.equal(a.status, 200);
       assert.equal(a.headers['content-encoding'], 'gzip');
@@ -168,7 +213,7 @@ describe('Ledger config: the public tile server (HTTP)', function () {
   it('cuts a client that stops reading once the send time is up, so it cannot keep a turn', async () => {
     // The send time runs from the turn, the read of the 15 MB bundle included: long enough for
     // that read on a loaded machine, or the bundle is cut before its first byte.
-    const limits = tileRequests.setLimits({ maxActive: 1, sendTimeoutMs: 3000 });
+    const limits = tileRequests.setLimits({ maxActive: 1, timeoutMs: 3000 });
     const cut = tileRequests.stats.cut;
     try {
       const stalled = await stall(port, BIG_BUNDLE);

@@ -1,0 +1,25 @@
+import * as assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { clientAddress } from '../lib/guards/request-gate';
+
+// The address a request counts against in a RequestGate's per-client bounds.
+describe('RequestGate: clientAddress', () => {
+  const req = (remoteAddress: string | undefined, ip?: string): IncomingMessage & { ip?: string } => ({ socket: { remoteAddress }, ip }) as unknown as IncomingMessage & { ip?: string };
+
+  it("is Express's req.ip when there is one (its trust proxy setting), else the socket's address", () => {
+    assert.equal(clientAddress(req('10.0.0.1', '192.0.2.7')), '192.0.2.7');
+    assert.equal(clientAddress(req('10.0.0.1')), '10.0.0.1');
+    assert.equal(clientAddress(req('10.0.0.1', '')), '10.0.0.1');
+    assert.equal(clientAddress(req(undefined)), '');
+  });
+
+  it('counts an IPv4-mapped address as its IPv4 address and an IPv6 address as its /64', () => {
+    assert.equal(clientAddress(req('::ffff:192.0.2.7')), '192.0.2.7');
+    assert.equal(clientAddress(req('2001:db8:1:2:3:4:5:6')), '2001:db8:1:2::/64');
+    assert.equal(clientAddress(req('2001:DB8:1:2::9')), '2001:db8:1:2::/64');
+    assert.equal(clientAddress(req('2001:db8::1')), '2001:db8:0:0::/64');
+    assert.equal(clientAddress(req('fe80::1%eth0')), 'fe80:0:0:0::/64');
+    assert.equal(clientAddress(req('::1')), '0:0:0:0::/64');
+    assert.equal(clientAddress(req('1::2:3:4:5:1.2.3.4')), '1:0:2:3::/64');
+  });
+});
