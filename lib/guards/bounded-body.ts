@@ -8,7 +8,8 @@ import type { ReadableStream } from 'node:stream/web';
 /**
  * The body of a node:http response (or of a request to a node:http server). Past `maxBytes` the
  * promise rejects with `tooLarge()` and the message is destroyed (its connection closed); a
- * connection that closes before the body ends is an error too.
+ * connection that closes before the body ends is an error too (also when the message is
+ * destroyed without one, as a server does when it answers before the body came, e.g. a 408).
  */
 export function readBoundedBody(res: IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -22,8 +23,11 @@ export function readBoundedBody(res: IncomingMessage, maxBytes: number, tooLarge
         res.destroy();
       }
     });
+    const cut = (): void => reject(new Error('the connection closed before the body ended'));
     res.on('error', reject);
-    res.on('end', () => (res.complete ? resolve(Buffer.concat(chunks, length)) : reject(new Error('the connection closed before the body ended'))));
+    res.on('end', () => (res.complete ? resolve(Buffer.concat(chunks, length)) : cut()));
+    // After 'end' (a settled promise ignores it), or in place of it when the message is destroyed.
+    res.on('close', cut);
   });
 }
 

@@ -1,11 +1,14 @@
 // The witness's HTTP transport on Node-RED's httpNode app (so httpNodeAuth applies; Node-RED
 // adds httpNodeMiddleware, httpNodeCors and its body parsers to HTTP In routes only): POST
 // <prefix>/add-checkpoint as C2SP tlog-witness says, and GET <prefix>/checkpoint?origin=… for
-// the latest cosigned checkpoint of a log.
+// the latest cosigned checkpoint of a log. A RequestGate bounds the add-checkpoint requests
+// read or handled at once (16, and 4 per client address; more are answered 503 ERR_OVERLOADED
+// at once), and a body not received within 10 s is answered 408 and its connection closed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromUtf8 } from '../../lib/encoding/bytes';
 import { isLedgerError, LedgerError } from '../../lib/errors';
 import { readBoundedBody } from '../../lib/guards/bounded-body';
+import { clientAddress, RequestGate } from '../../lib/guards/request-gate';
 import { MAX_REQUEST_BYTES, type WitnessReply } from '../../lib/witness';
 
 /** `body` and `_body` as body-parser (and Node-RED's raw body capture) leave them. */
@@ -23,13 +26,60 @@ interface Target {
 
 const REGISTRY = Symbol.for('node-red-contrib-iot-ledger.witness-routes');
 
-/** Prefix -> the witness deployed there now. Express routes cannot be removed cleanly, so each path is routed once and looks up its node. */
-function routes(): { targets: Map<string, Target>; mounted: Set<string> } {
-  const g = globalThis as unknown as Record<symbol, { targets: Map<string, Target>; mounted: Set<string> } | undefined>;
-  return (g[REGISTRY] ??= { targets: new Map(), mounted: new Set() });
+/** add-checkpoint requests read or handled at once, for all witnesses of the runtime; more are refused with 503 at once (none wait). */
+export const MAX_ACTIVE_WITNESS_REQUESTS = 16;
+/** Of those, the most one client address has at once. */
+export const MAX_WITNESS_REQUESTS_PER_CLIENT = 4;
+/** A request whose body has not arrived whole within this time is answered 408 and its connection closed, freeing its turn. */
+export const WITNESS_BODY_TIMEOUT_MS = 10_000;
+
+/**
+ * A turn that is up: a body still arriving is answered 408 (Connection: close, so Node closes
+ * the connection once it is written, and the body's reader stops); an answer being sent that the
+ * client does not take has its connection closed; a whole body being handled keeps its turn
+ * until it is answered (the witness's own work, on its own state).
+ */
+function timedOut(res: ServerResponse): void {
+  if (res.headersSent) res.destroy();
+  else if (!res.req?.complete) {
+    const body = `ERR_WITNESS_REQUEST: the request body did not arrive within ${witnessRequests.limits.timeoutMs / 1000} s\n`;
+    res
+      .writeHead(408, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' })
+      .end(body);
+  }
 }
 
+interface Routes {
+  targets: Map<string, Target>;
+  mounted: Set<string>;
+  gate: RequestGate;
+}
+
+/** Prefix -> the witness deployed there now. Express routes cannot be removed cleanly, so each path is routed once and looks up its node. */
+function routes(): Routes {
+  const g = globalThis as unknown as Record<symbol, Routes | undefined>;
+  return (g[REGISTRY] ??= {
+    targets: new Map(),
+    mounted: new Set(),
+    gate: new RequestGate(
+      {
+        maxActive: MAX_ACTIVE_WITNESS_REQUESTS,
+        maxWaiting: 0,
+        maxActivePerClient: MAX_WITNESS_REQUESTS_PER_CLIENT,
+        maxPerClient: MAX_WITNESS_REQUESTS_PER_CLIENT,
+        timeoutMs: WITNESS_BODY_TIMEOUT_MS,
+      },
+      { what: 'add-checkpoint requests', onTimeout: timedOut },
+    ),
+  });
+}
+
+/** The gate of every witness's add-checkpoint route in the runtime (stats and limits for tests). */
+export const witnessRequests = routes().gate;
+
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  // Answered already: by the gate (408 at its deadline), or the connection is gone.
+  if (res.headersSent || res.destroyed) return;
   res.statusCode = status;
   res.setHeader('Content-Type', contentType);
   res.setHeader('Cache-Control', 'no-store');
@@ -85,13 +135,18 @@ export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: 
     RED.httpNode.post(`${prefix}/add-checkpoint`, (req, res, next) => {
       const t = r.targets.get(prefix);
       if (!t) return next();
-      readBody(req)
-        .then((body) => t.handle(body))
-        .then(
-          (reply) => send(res, reply.status, reply.contentType, reply.body),
-          (err: unknown) =>
-            isLedgerError(err, 'ERR_WITNESS_REQUEST') ? send(res, 400, 'text/plain; charset=utf-8', `${err.message}\n`) : sendInternal(res, err),
-        );
+      r.gate.admit(
+        res,
+        () =>
+          readBody(req)
+            .then((body) => t.handle(body))
+            .then(
+              (reply) => send(res, reply.status, reply.contentType, reply.body),
+              (err: unknown) =>
+                isLedgerError(err, 'ERR_WITNESS_REQUEST') ? send(res, 400, 'text/plain; charset=utf-8', `${err.message}\n`) : sendInternal(res, err),
+            ),
+        clientAddress(req),
+      );
     });
     RED.httpNode.get(`${prefix}/checkpoint`, (req, res, next) => {
       const t = r.targets.get(prefix);

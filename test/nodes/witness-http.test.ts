@@ -1,12 +1,14 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
 import { signCheckpoint } from '../../lib/note/checkpoint';
 import { verifierKeyString } from '../../lib/note/note';
 import { formatAddCheckpoint, MAX_REQUEST_BYTES } from '../../lib/witness';
+import { MAX_ACTIVE_WITNESS_REQUESTS, MAX_WITNESS_REQUESTS_PER_CLIENT, witnessRequests } from '../../nodes/lib/witness-http';
 import { helper, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
 
@@ -22,10 +24,10 @@ interface Answer {
   body: string;
 }
 
-/** One request on its own connection; resolves with the answer, or rejects when the connection closes without one. */
-function request(port: number, method: string, path: string, body?: Buffer | string, agent: http.Agent | false = false): Promise<Answer> {
+/** One request on its own connection (or the agent's); resolves with the answer, or rejects when the connection closes without one. */
+function request(port: number, method: string, path: string, body?: Buffer | string, agent: http.Agent | false = false, from?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: { 'content-type': 'text/plain' } }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent, localAddress: from, headers: { 'content-type': 'text/plain' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') }));
@@ -33,6 +35,37 @@ function request(port: number, method: string, path: string, body?: Buffer | str
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** One request with its answer's headers, from the client address `from` (any of 127.0.0.0/8 reaches a loopback server). */
+function requestFrom(port: number, path: string, body: string, from: string): Promise<Answer & { headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, localAddress: from, headers: { 'content-type': 'text/plain' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * A slow sender on a raw socket: the request's headers and the first bytes of a 1000-byte body,
+ * then nothing. `answer` resolves with all the server sent once the connection closes.
+ */
+function slowSender(port: number, path: string, from: string): Promise<{ socket: net.Socket; answer: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: from }, () => {
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: witness\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nold 0\n\n`);
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      const answer = new Promise<string>((done) => socket.once('close', () => done(Buffer.concat(chunks).toString('latin1'))));
+      resolve({ socket, answer });
+    });
+    socket.once('error', reject);
   });
 }
 
@@ -99,11 +132,70 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     assert.equal(after.status, 400);
   });
 
-  /** `n` requests, 16 at a time on kept-alive connections; resolves with their statuses. */
-  async function flood(n: number, body: (i: number) => string): Promise<number[]> {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  async function waitFor(what: string, test: () => boolean): Promise<void> {
+    for (const end = Date.now() + 20_000; !test(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it(`reads or handles at most ${MAX_ACTIVE_WITNESS_REQUESTS} add-checkpoint requests at once (${MAX_WITNESS_REQUESTS_PER_CLIENT} per address): slow senders beyond those are refused 503 at once`, async () => {
+    const before = { ...witnessRequests.stats };
+    const add = `${PREFIX}/add-checkpoint`;
+    // 16 slow senders, 4 from each of 4 addresses, hold every turn.
+    const addresses = Array.from({ length: MAX_ACTIVE_WITNESS_REQUESTS / MAX_WITNESS_REQUESTS_PER_CLIENT }, (_, i) => `127.0.5.${i + 1}`);
+    const slow = await Promise.all(addresses.flatMap((a) => Array.from({ length: MAX_WITNESS_REQUESTS_PER_CLIENT }, () => slowSender(port, add, a))));
     try {
-      return (await Promise.all(Array.from({ length: n }, (_, i) => request(port, 'POST', `${PREFIX}/add-checkpoint`, body(i), agent)))).map((a) => a.status);
+      await waitFor('every turn taken', () => witnessRequests.stats.active === MAX_ACTIVE_WITNESS_REQUESTS);
+      const overloaded = 'ERR_OVERLOADED: too many add-checkpoint requests at once; retry later\n';
+      const full = await requestFrom(port, add, 'old 0\n\nnot a checkpoint\n', '127.0.5.100');
+      assert.deepEqual([full.status, full.headers['retry-after'], full.headers['cache-control'], full.body], [503, '1', 'no-store', overloaded]);
+      // The fifth request of one address is refused for its address.
+      const fifth = await requestFrom(port, add, 'old 0\n\nnot a checkpoint\n', addresses[0]);
+      assert.equal(fifth.status, 503);
+      assert.equal(fifth.body, 'ERR_OVERLOADED: too many add-checkpoint requests from this address at once; retry later\n');
+      assert.equal(witnessRequests.stats.refused - before.refused, 2);
+      assert.equal(witnessRequests.stats.clients, addresses.length);
+    } finally {
+      for (const s of slow) s.socket.destroy();
+    }
+    // The senders gone, their turns are free and no address is left counted.
+    await waitFor('every turn given back', () => witnessRequests.stats.active === 0);
+    assert.equal(witnessRequests.stats.clients, 0);
+    const after = await requestFrom(port, add, 'old 0\n\nnot a checkpoint\n', '127.0.5.100');
+    assert.equal(after.status, 400);
+  });
+
+  it('answers 408 and closes the connection of a body that has not arrived by the deadline, freeing its turn', async () => {
+    const limits = witnessRequests.setLimits({ maxActive: 1, timeoutMs: 200 });
+    const cut = witnessRequests.stats.cut;
+    try {
+      const add = `${PREFIX}/add-checkpoint`;
+      const slow = await slowSender(port, add, '127.0.6.1');
+      try {
+        // The only turn is held by a sender that stopped: once its deadline is up it gets a 408.
+        const answer = await slow.answer;
+        assert.match(answer, /^HTTP\/1\.1 408 /);
+        assert.match(answer, /\r\nconnection: close\r\n/i);
+        assert.match(answer, /\r\n\r\nERR_WITNESS_REQUEST: the request body did not arrive within 0.2 s\n$/);
+      } finally {
+        slow.socket.destroy();
+      }
+      assert.equal(witnessRequests.stats.cut - cut, 1);
+      await waitFor('the turn given back', () => witnessRequests.stats.active === 0);
+      assert.equal(witnessRequests.stats.clients, 0);
+      const next = await requestFrom(port, add, 'old 0\n\nnot a checkpoint\n', '127.0.6.1');
+      assert.equal(next.status, 400);
+    } finally {
+      witnessRequests.setLimits(limits);
+    }
+  });
+
+  /**
+   * `n` requests, 16 at a time on kept-alive connections, one from each of 16 addresses (so none
+   * is refused for its address); resolves with their statuses.
+   */
+  async function flood(n: number, body: (i: number) => string): Promise<number[]> {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      return (await Promise.all(Array.from({ length: n }, (_, i) => request(port, 'POST', `${PREFIX}/add-checkpoint`, body(i), agent, `127.0.7.${(i % 16) + 1}`)))).map((a) => a.status);
     } finally {
       agent.destroy();
     }
