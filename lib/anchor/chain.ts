@@ -46,6 +46,26 @@ export interface ProviderOptions {
   chainId?: number;
   /** Milliseconds before one RPC request gives up (default 15000). */
   timeoutMs?: number;
+  /**
+   * Ends the provider's work: a request in flight when it aborts is cut off and later ones
+   * fail at once, with stopError(signal) (the deadline of a whole check, see ledger-check).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * The error a stopped check ends with: the signal's reason when it is a LedgerError (the
+ * deadline's ERR_ANCHOR_TIMEOUT), else ERR_ANCHOR_TIMEOUT saying the caller stopped it.
+ */
+export function stopError(signal: AbortSignal): LedgerError {
+  const why: unknown = signal.reason;
+  if (why instanceof LedgerError) return why;
+  return new LedgerError('ERR_ANCHOR_TIMEOUT', `the anchor check was stopped by its caller${why instanceof Error ? `: ${why.message.slice(0, 200)}` : ''}`);
+}
+
+/** Throws stopError(signal) once `signal` has aborted. */
+export function throwIfStopped(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw stopError(signal);
 }
 
 /**
@@ -59,13 +79,21 @@ export const MAX_RPC_RESPONSE_BYTES = 16 << 20;
  * each silence) within `timeoutMs`, and the answer refused beyond `maxBytes`, gzip included
  * (ethers' own reads and inflates whatever comes, so a hostile endpoint could exhaust memory).
  */
-function boundedGetUrl(timeoutMs: number, maxBytes: number): FetchGetUrlFunc {
+function boundedGetUrl(timeoutMs: number, maxBytes: number, stop?: AbortSignal): FetchGetUrlFunc {
   return (req, signal) =>
     new Promise((resolve, reject) => {
+      if (stop?.aborted) {
+        reject(stopError(stop));
+        return;
+      }
       const request = (req.url.startsWith('https:') ? https : http).request(req.url, { method: req.method, headers: { ...req.headers } });
       const timer = setTimeout(() => fail(makeError('request timeout', 'TIMEOUT')), timeoutMs);
+      // One listener per request, removed when it ends: a check makes thousands of requests.
+      const onStop = (): void => fail(stopError(stop as AbortSignal));
+      stop?.addEventListener('abort', onStop, { once: true });
       function fail(err: Error): void {
         clearTimeout(timer);
+        stop?.removeEventListener('abort', onStop);
         request.destroy();
         reject(err);
       }
@@ -74,6 +102,7 @@ function boundedGetUrl(timeoutMs: number, maxBytes: number): FetchGetUrlFunc {
       request.once('response', (resp) => {
         readBoundedBody(resp, maxBytes, () => makeError(`response larger than ${maxBytes} bytes`, 'SERVER_ERROR')).then((raw) => {
           clearTimeout(timer);
+          stop?.removeEventListener('abort', onStop);
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(resp.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
           let body = raw;
@@ -97,7 +126,7 @@ export function makeProvider(url: string, opts: ProviderOptions = {}): JsonRpcPr
     throw new LedgerError('ERR_ANCHOR_CONFIG', 'the JSON-RPC URL must start with http:// or https://');
   const req = new FetchRequest(url);
   req.timeout = opts.timeoutMs ?? 15000;
-  req.getUrlFunc = boundedGetUrl(req.timeout, MAX_RPC_RESPONSE_BYTES);
+  req.getUrlFunc = boundedGetUrl(req.timeout, MAX_RPC_RESPONSE_BYTES, opts.signal);
   // A 429 is an error for this look, not a wait for as long as the endpoint's Retry-After says.
   req.retryFunc = () => Promise.resolve(false);
   // Always a static network: ethers would otherwise probe the endpoint in a loop (and log
@@ -192,6 +221,8 @@ export interface ReadAnchorsOptions {
   fromBlock?: number;
   /** Blocks per eth_getLogs request (public endpoints cap the range); default: all at once. */
   blockRange?: number;
+  /** Stops the read between requests (stopError(signal)); give the provider the same signal to cut off the one in flight. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -231,6 +262,7 @@ export async function readChainAnchors(
   const topic = (anchorInterface().getEvent('Anchored')?.topicHash as string).toLowerCase();
   const origin = hex0x(originHashBytes).toLowerCase();
   try {
+    throwIfStopped(opts.signal);
     const head = await provider.getBlockNumber();
     if (!Number.isSafeInteger(head) || head < 0) throw new LedgerError('ERR_ANCHOR_RPC', `the endpoint reports chain height ${head}, which is no block number`);
     const from = opts.fromBlock ?? 0;
@@ -244,6 +276,7 @@ export async function readChainAnchors(
     const logs: Log[] = [];
     const seen = new Map<string, Log>();
     for (let lo = from; lo <= head; lo += step) {
+      throwIfStopped(opts.signal);
       const hi = Math.min(head, lo + step - 1);
       for (const log of await provider.getLogs({ address, topics: [topic, origin], fromBlock: lo, toBlock: hi })) {
         if (log.removed || log.address.toLowerCase() !== address || log.blockNumber < lo || log.blockNumber > hi) continue;
@@ -261,6 +294,7 @@ export async function readChainAnchors(
     const blocks = new Map<number, { hash: string; time: number } | null>();
     for (const log of logs) {
       if (blocks.has(log.blockNumber)) continue;
+      throwIfStopped(opts.signal);
       const b = await provider.getBlock(log.blockNumber);
       blocks.set(log.blockNumber, b?.hash ? { hash: b.hash.toLowerCase(), time: b.timestamp * 1000 } : null);
     }
@@ -274,6 +308,8 @@ export async function readChainAnchors(
     anchors.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
     return { anchors, head };
   } catch (err) {
+    // Stopped: whatever the request in flight failed with, the check ends for its stop.
+    if (opts.signal?.aborted) throw stopError(opts.signal);
     throw anchorError(err, `reading anchors from ${address}`);
   }
 }

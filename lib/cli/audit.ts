@@ -112,7 +112,11 @@ function formatWitnessed(w: WitnessedSummary): string {
   return `witnesses: block ${w.cosigned.height} (tree size ${w.cosigned.size}) is cosigned by ${w.cosigned.cosigners.join(', ')} (quorum ${w.quorum} of ${w.witnesses})${tail}\n`;
 }
 
-/** Exit 0 clean, 1 findings (or, with --witness, no checkpoint with a quorum), 2 usage or I/O error (thrown to main). */
+/**
+ * Exit 0 clean, 1 findings (or, with --witness, no checkpoint with a quorum), 2 usage or I/O
+ * error, or an anchor check that could not be made (ERR_ANCHOR_*, ERR_ANCHOR_TIMEOUT past
+ * --anchor-timeout; thrown to main).
+ */
 export async function audit(argv: string[], io: CliIo): Promise<number> {
   const { args, policy } = parseWithWitnesses(argv, ['json']);
   for (const name of Object.keys(args.flags)) if (!FLAGS.has(name)) throw new UsageError(`unknown option --${name}`);

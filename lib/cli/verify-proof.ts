@@ -15,7 +15,7 @@ const chain = (): typeof import('../anchor') => require('../anchor') as typeof i
 
 export const verifyProofUsage = `iot-ledger verify-proof FILE|- --key DID|VERIFIER_KEY [--witness WITNESS_KEY ...] [--quorum K] [--json] ${anchorUsage}`;
 
-/** Offline check of a proof or consistency bundle: exit 0 valid, 1 invalid, 2 usage or I/O error. */
+/** Offline check of a proof or consistency bundle: exit 0 valid, 1 invalid, 2 usage or I/O error, or an anchor check that could not be made (ERR_ANCHOR_*, ERR_ANCHOR_TIMEOUT past --anchor-timeout). */
 export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   const { args, policy } = parseWithWitnesses(argv, ['json']);
   const key = stringFlag(args, 'key');
