@@ -121,6 +121,12 @@ export class Replicator {
   readonly #concurrency: number;
   readonly #onProgress?: (p: ReplicaProgress) => void;
   readonly #limits: BlockLimits;
+  /**
+   * The origin block this replica refused as too large (ERR_REPLICA_BLOCK_TOO_LARGE), by height
+   * and header hash. It is signed and will not change, so a later round that meets it again
+   * refuses it at once, without fetching its entries (up to maxBlockBytes of them) again.
+   */
+  #refused: { height: number; hash: Uint8Array; error: LedgerError } | null = null;
   /** The newest origin checkpoint seen (its size may be ahead of the store while catching up). */
   target = 0;
 
@@ -159,6 +165,20 @@ export class Replicator {
 
   #progress(): void {
     this.#onProgress?.({ size: this.store.size, height: this.store.height, target: this.target });
+  }
+
+  /** Refuses `block` as too large, and remembers it (#refused). */
+  #tooLarge(block: OriginBlock, what: string, details: Record<string, unknown>): LedgerError {
+    const error = tooLarge(block, what, details);
+    this.#refused = { height: block.info.height, hash: block.info.hash, error };
+    return error;
+  }
+
+  /** The refusal of `block` again, when it is the block refused before; else null. */
+  #refusedAgain(block: OriginBlock): LedgerError | null {
+    const r = this.#refused;
+    if (!r || r.height !== block.info.height || !bytesEqual(r.hash, block.info.hash)) return null;
+    return new LedgerError(r.error.code, r.error.message, { ...r.error.details });
   }
 
   #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string): LedgerError {
@@ -249,11 +269,12 @@ export class Replicator {
       window = [];
       bundles = 0;
       bytes = 0;
-      // A block's record count is signed: one over the limit is refused before its entries are fetched.
-      const over = blocks.findIndex((b) => recordsOf(b) > this.#limits.records);
+      // A block's record count is signed: one over the limit is refused before its entries are
+      // fetched, and so is the block refused before (for its records or its bytes).
+      const over = blocks.findIndex((b) => recordsOf(b) > this.#limits.records || this.#refusedAgain(b) !== null);
       carry = await this.#copy(cp, tiles, over < 0 ? blocks : blocks.slice(0, over), carry);
       const big = blocks[over];
-      if (big) throw tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
+      if (big) throw this.#refusedAgain(big) ?? this.#tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
     };
     let end = false;
     for (let index = Math.floor(from / TILE_WIDTH); !end && index * TILE_WIDTH < height; index++) {
@@ -275,6 +296,8 @@ export class Replicator {
           break;
         }
         window.push({ raw, info });
+        // The block refused before: the blocks ahead of it are copied, no more bundles fetched.
+        if (this.#refused?.height === h) await copyWindow();
       }
       bundles++;
       bytes += body.length;
@@ -376,7 +399,7 @@ export class Replicator {
         await flush(true, over);
         // Checked first: changed entries (a bad tile) would otherwise be blamed on the origin's block.
         await tiles.checkEntries(pendingFrom, pending);
-        throw tooLarge(block, `more than ${this.#limits.bytes} bytes of records`, { max: this.#limits.bytes });
+        throw this.#tooLarge(block, `more than ${this.#limits.bytes} bytes of records`, { max: this.#limits.bytes });
       }
       if (pending.length >= WRITE_RECORDS || pendingBytes >= WRITE_BYTES) await flush(false);
     };

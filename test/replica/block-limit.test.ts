@@ -129,6 +129,31 @@ describe('replica: a block larger than the limits is refused', function () {
     await more.close();
   });
 
+  it('a library caller that loops catchUp: the block refused for its bytes is refused again at once, its entries not fetched again', async () => {
+    const r = await replicator({ maxBlockBytes: bigBytes - 1 });
+    try {
+      server.requests.length = 0;
+      const first = await failure(r.catchUp());
+      assert.ok(isLedgerError(first, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(first));
+      assert.ok(server.requests.includes('tile/entries/002'), 'the first round downloaded the block\'s entries');
+      for (let round = 1; round < 3; round++) {
+        server.requests.length = 0;
+        const again = await failure(r.catchUp());
+        assert.ok(isLedgerError(again, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(again));
+        assert.equal(again.message, first.message);
+        assert.deepEqual(again.details, { height: 3, max: bigBytes - 1 });
+        assert.deepEqual(
+          server.requests.filter((p) => p.startsWith('tile/entries/')),
+          [],
+          `round ${round}: no entry bundle fetched (the checkpoint, head and block bundle are: ${server.requests.join(', ')})`,
+        );
+        assert.deepEqual([r.store.size, r.store.height], [300, 3]);
+      }
+    } finally {
+      await r.close();
+    }
+  });
+
   it('a follower stops at a block too large (signed, it will not change) instead of downloading it every round; started again with a larger limit, it copies it', async () => {
     const dir = path.join(tmp.dir, `follower-${n++}`);
     const follower = new ReplicaFollower({ url: server.url, dir, trustedKey: did, intervalSeconds: 3600, maxBlockBytes: bigBytes - 1 });
