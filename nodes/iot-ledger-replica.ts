@@ -1,5 +1,5 @@
 import * as nodePath from 'node:path';
-import { ReplicaFollower, type FollowerView } from '../lib/replica';
+import { DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_BLOCK_RECORDS, ReplicaFollower, type FollowerView } from '../lib/replica';
 import { LedgerError } from '../lib/errors';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
@@ -18,6 +18,27 @@ function statusOf(t: Translate, v: FollowerView): ReturnType<typeof status.ok> {
   return v.lag === 0 ? status.ok(text) : status.info(text);
 }
 
+const MIB = 1024 * 1024;
+/**
+ * The largest limits the editor takes: 16 times the defaults (an origin you trust to seal
+ * larger blocks than a ledger does); the replica holds a whole block in memory.
+ */
+const MAX_BLOCK_RECORDS_SETTING = 16 * DEFAULT_MAX_BLOCK_RECORDS;
+const MAX_BLOCK_MIB_SETTING = (16 * DEFAULT_MAX_BLOCK_BYTES) / MIB;
+
+/**
+ * A block limit of the node's settings: a whole number from 1 to `max`; unset (a flow from
+ * before the setting) is the library's default. A bad value (a hand-edited flow) is warned
+ * about and the default used, never a limit the user did not mean.
+ */
+function blockLimit(node: Node, value: unknown, max: number, label: string, fallback: number): number | undefined {
+  const text = configText(value).trim();
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= max) return Number(text);
+  node.warn(`replica: ${label} "${text.slice(0, 40)}" is not a whole number from 1 to ${max}; using ${fallback}`);
+  return undefined;
+}
+
 export = function register(RED: RED): void {
   function Replica(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
@@ -34,11 +55,15 @@ export = function register(RED: RED): void {
     const user = this.credentials?.user;
     const password = this.credentials?.password;
     const headers: Record<string, string> = user ? { authorization: `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}` } : {};
+    const maxBlockRecords = blockLimit(this, def.maxBlockRecords, MAX_BLOCK_RECORDS_SETTING, 'Max block records', DEFAULT_MAX_BLOCK_RECORDS);
+    const maxBlockMiB = blockLimit(this, def.maxBlockMiB, MAX_BLOCK_MIB_SETTING, 'Max block size (MiB)', DEFAULT_MAX_BLOCK_BYTES / MIB);
     const follower = new ReplicaFollower({
       url,
       dir,
       trustedKey: key,
       intervalSeconds: Number(def.interval) || 5,
+      maxBlockRecords,
+      maxBlockBytes: maxBlockMiB === undefined ? undefined : maxBlockMiB * MIB,
       headers,
       ...(user ? { username: user, password: password ?? '' } : {}),
     });

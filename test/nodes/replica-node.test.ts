@@ -1,9 +1,12 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { Ledger, MAX_BLOCK_RECORDS } from '../../lib/ledger';
+import { DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_BLOCK_RECORDS } from '../../lib/replica';
+import { projectRoot } from '../support/paths';
 import { ledgerOfOneBlock } from '../support/oversized-block';
 import { sidebarHandler } from '../../nodes/lib/sidebar-routes';
 import { tempDir } from '../support/ledger';
@@ -99,6 +102,66 @@ describe('Replica node', function () {
       await helper.unload();
       await big.close();
     }
+  });
+
+  it('Max block (records) and Max block size (MiB) reach the replica: a block past either stops it with ERR_REPLICA_BLOCK_TOO_LARGE naming the limit', async () => {
+    // The gateway's blocks hold 50 records.
+    await helper.load(packNodes(), flow(path.join(tmp.dir, 'copy-max-records'), { maxBlockRecords: '49' }));
+    const byRecords = await nextMessage<{ error: { code?: string; message: string }; payload: View }>(helper.getNode('caught'));
+    assert.equal(byRecords.error.code, 'ERR_REPLICA_BLOCK_TOO_LARGE');
+    assert.match(byRecords.error.message, /block 0 holds 50 records, more than 49/);
+    assert.deepEqual([byRecords.payload.state, byRecords.payload.size], ['stopped-block-too-large', 0]);
+    await helper.unload();
+
+    // One block of some 2.4 MB of records.
+    const wide = await Ledger.open(path.join(tmp.dir, 'gw-wide'), { name: 'replica.node', gatewayKey: key, blockRecords: 100, blockSeconds: 0 });
+    await wide.appendMany(Array.from({ length: 40 }, (_, i) => ({ type: 'note', body: { i, pad: 'x'.repeat(60000) } })));
+    await wide.seal();
+    server.ledger = wide;
+    try {
+      await helper.load(packNodes(), flow(path.join(tmp.dir, 'copy-max-mib'), { maxBlockMiB: 1 }));
+      const byBytes = await nextMessage<{ error: { code?: string; message: string }; payload: View }>(helper.getNode('caught'));
+      assert.equal(byBytes.error.code, 'ERR_REPLICA_BLOCK_TOO_LARGE');
+      assert.match(byBytes.error.message, /block 0 holds more than 1048576 bytes of records/);
+      assert.deepEqual([byBytes.payload.state, byBytes.payload.size], ['stopped-block-too-large', 0]);
+      await helper.unload();
+      // With the defaults, the same block is copied.
+      await helper.load(packNodes(), flow(path.join(tmp.dir, 'copy-wide-default')));
+      assert.equal((await nextMessage<{ payload: View }>(helper.getNode('out'))).payload.size, 40);
+    } finally {
+      server.ledger = gateway;
+      await helper.unload();
+      await wide.close();
+    }
+  });
+
+  it('a Max block setting that is no whole number in range (a hand-edited flow) is warned about and the default used', async () => {
+    await helper.load(packNodes(), flow(path.join(tmp.dir, 'copy-bad-limits'), { maxBlockRecords: '0', maxBlockMiB: 'lots' }));
+    const first = await nextMessage<{ payload: View }>(helper.getNode('out'));
+    assert.equal(first.payload.size, gateway.size);
+    const warned = (helper.getNode('replica') as unknown as { warn: { args: unknown[][] } }).warn.args.map((a) => String(a[0]));
+    assert.ok(warned.includes(`replica: Max block records "0" is not a whole number from 1 to ${16 * DEFAULT_MAX_BLOCK_RECORDS}; using ${DEFAULT_MAX_BLOCK_RECORDS}`), warned.join(' | '));
+    assert.ok(warned.includes('replica: Max block size (MiB) "lots" is not a whole number from 1 to 1024; using 64'), warned.join(' | '));
+  });
+
+  it("the editor's Max block settings default to the library's limits and take whole numbers up to 16 times them", () => {
+    // The shipped editor script, run against a stand-in for the editor's RED.
+    const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', 'iot-ledger-replica.html'), 'utf8');
+    const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
+    assert.ok(script, 'the editor script');
+    let defaults: Record<string, { value: unknown; validate?: (this: object, v: unknown) => unknown }> = {};
+    const RED = { nodes: { registerType: (_type: string, def: { defaults: typeof defaults }) => (defaults = def.defaults) } };
+    vm.runInNewContext(script, { RED, $: () => undefined });
+    const records = defaults.maxBlockRecords;
+    const mib = defaults.maxBlockMiB;
+    assert.ok(records?.validate && mib?.validate, Object.keys(defaults).join(', '));
+    assert.equal(records.value, DEFAULT_MAX_BLOCK_RECORDS);
+    assert.equal(Number(mib.value) * 1024 * 1024, DEFAULT_MAX_BLOCK_BYTES);
+    const valid = (d: typeof records, v: unknown): unknown => d.validate?.call({}, v);
+    for (const v of [undefined, 1, '1', '65536', String(16 * DEFAULT_MAX_BLOCK_RECORDS)]) assert.equal(valid(records, v), true, `records ${String(v)}`);
+    for (const v of ['', '0', '-1', '1.5', 'x', String(16 * DEFAULT_MAX_BLOCK_RECORDS + 1)]) assert.equal(valid(records, v), false, `records ${String(v)}`);
+    for (const v of [undefined, '1', 64, '1024']) assert.equal(valid(mib, v), true, `MiB ${String(v)}`);
+    for (const v of ['0', '1025', '0.5', 'lots']) assert.equal(valid(mib, v), false, `MiB ${String(v)}`);
   });
 
   it('reports a rollback through Catch with ERR_REPLICA_ROLLBACK and keeps the evidence', async () => {

@@ -7,7 +7,14 @@ interface ReplicaProps {
   key: string;
   dir: string;
   interval: number | string;
+  maxBlockRecords: number | string;
+  maxBlockMiB: number | string;
 }
+
+// The library's defaults (lib/replica DEFAULT_MAX_BLOCK_RECORDS, DEFAULT_MAX_BLOCK_BYTES), and
+// at most 16 times them, as the runtime takes them (nodes/iot-ledger-replica.ts).
+const MAX_BLOCK_RECORDS = 65536;
+const MAX_BLOCK_MIB = 64;
 
 // A gateway's did:key (Ed25519) or its C2SP verifier key "name+hash+base64".
 const KEY = (v: unknown): boolean => {
@@ -24,6 +31,8 @@ RED.nodes.registerType<ReplicaProps>('iot-ledger-replica', {
     key: { value: '', required: true, validate: check(KEY, 'iot-ledger-replica.errors.key') },
     dir: { value: '' },
     interval: { value: 5, required: true, validate: wholeNumber(1, 86400, 'iot-ledger-replica.errors.interval') },
+    maxBlockRecords: { value: MAX_BLOCK_RECORDS, validate: wholeNumber(1, 16 * MAX_BLOCK_RECORDS, 'iot-ledger-replica.errors.maxBlockRecords') },
+    maxBlockMiB: { value: MAX_BLOCK_MIB, validate: wholeNumber(1, 16 * MAX_BLOCK_MIB, 'iot-ledger-replica.errors.maxBlockMiB') },
   },
   credentials: {
     user: { type: 'text' },
@@ -43,5 +52,7 @@ RED.nodes.registerType<ReplicaProps>('iot-ledger-replica', {
   },
   oneditprepare() {
     $('#node-input-interval').spinner({ min: 1, max: 86400 });
+    $('#node-input-maxBlockRecords').spinner({ min: 1, max: 16 * MAX_BLOCK_RECORDS });
+    $('#node-input-maxBlockMiB').spinner({ min: 1, max: 16 * MAX_BLOCK_MIB });
   },
 });
