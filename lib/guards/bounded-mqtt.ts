@@ -62,6 +62,8 @@ export interface BoundedMqttOptions {
   clientIdPrefix: string;
   username?: string;
   password?: string;
+  /** mqtt.js's connectTimeout (default 30 s). */
+  connectTimeoutMs?: number;
   /** The broker refused MQTT 5: the client connects again with MQTT 3.1.1, guarded but without a Maximum Packet Size. */
   onMqtt311?: () => void;
 }
@@ -87,6 +89,7 @@ export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: Bo
     reconnectPeriod: 2000,
     clientId: `${opts.clientIdPrefix}-${randomBytes(6).toString('hex')}`,
     manualConnect: true,
+    ...(opts.connectTimeoutMs !== undefined ? { connectTimeout: opts.connectTimeoutMs } : {}),
     ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
   });
   const inner = client as unknown as StreamBuilding;

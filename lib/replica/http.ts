@@ -37,7 +37,9 @@ const gunzipAsync = promisify(gunzip);
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Far above the largest entry bundle (256 entries of at most 64 KiB): a bound for a gzip bomb. */
-const MAX_BODY = 64 * 1024 * 1024;
+/** The largest tile body a replica takes, over HTTP or MQTT. */
+export const MAX_TILE_BODY_BYTES = 64 * 1024 * 1024;
+const MAX_BODY = MAX_TILE_BODY_BYTES;
 /** Compressed bodies up to this size are inflated in one synchronous call (zlib's asynchronous form costs more to set up than this takes). */
 const SYNC_GUNZIP_MAX = 256 * 1024;
 

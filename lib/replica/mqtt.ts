@@ -2,33 +2,28 @@
 // and meta are the gateway's retained messages, kept up to date by one subscription; a tile is
 // asked for on `<base>/request` and arrives on `<base>/<path>` (retained when it is a full tile).
 // The bytes are the HTTP bodies, so the Replicator verifies them exactly as over HTTP.
-import { randomBytes } from 'node:crypto';
-import type * as Mqtt from 'mqtt';
+import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { LedgerError } from '../errors';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH } from '../tiles/path';
-import { requestTopic, resourceTopic } from '../tiles/mqtt';
+import { MAX_PATH_BYTES, requestTopic, resourceTopic } from '../tiles/mqtt';
 import type { TileFetch } from '../tiles/verify';
-import { httpTileFetch, type HttpFetchOptions } from './http';
+import { httpTileFetch, MAX_TILE_BODY_BYTES, type HttpFetchOptions } from './http';
 
 export interface MqttFetchOptions {
   /** Per-resource timeout in ms (default 30000). */
   timeoutMs?: number;
   username?: string;
   password?: string;
+  /** The largest packet taken from the broker (default: a tile body as over HTTP, plus topic and header). */
+  maxPacketBytes?: number;
 }
+
+/** A tile body at most as over HTTP, its topic (base and path) and 1 KiB of fixed header and properties. */
+export const replicaMqttPacketLimit = (base: string): number => MAX_TILE_BODY_BYTES + Buffer.byteLength(base) + MAX_PATH_BYTES + 1024;
 
 export type ClosableTileFetch = TileFetch & { close(): Promise<void> };
 
 const RETAINED = [META_PATH, HEAD_PATH, CHECKPOINT_PATH];
-
-/**
- * mqtt.js, loaded when an MQTT origin is first followed: it is most of what a replica
- * following an HTTP origin would otherwise load at start (about 0.1 s of CPU).
- */
-function mqttLib(): typeof Mqtt {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('mqtt') as typeof Mqtt;
-}
 
 /** Splits `mqtt://host:port/<base>` into the broker URL and the topic base. */
 export function splitTileMqttUrl(url: string): { broker: string; base: string } {
@@ -48,10 +43,11 @@ export function splitTileMqttUrl(url: string): { broker: string; base: string } 
 export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): ClosableTileFetch {
   const { broker, base } = splitTileMqttUrl(url);
   const timeout = opts.timeoutMs ?? 30_000;
-  const client = mqttLib().connect(broker, {
-    clientId: `iot-ledger-replica-${randomBytes(6).toString('hex')}`,
-    reconnectPeriod: 2000,
-    connectTimeout: Math.min(timeout, 10_000),
+  // Anyone who can publish on the tile topics can send megabytes: the broker is asked (MQTT 5)
+  // or the connection is cut (3.1.1) before a packet larger than any tile is held.
+  const client = connectBoundedMqtt(broker, opts.maxPacketBytes ?? replicaMqttPacketLimit(base), {
+    clientIdPrefix: 'iot-ledger-replica',
+    connectTimeoutMs: Math.min(timeout, 10_000),
     ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
   });
   client.on('error', () => undefined); // surfaced as fetch timeouts; mqtt.js reconnects

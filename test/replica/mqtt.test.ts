@@ -227,4 +227,22 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       await c.endAsync();
     }
   });
+
+  it('never takes a packet larger than a tile from the broker: an answer of a megabyte cuts the connection (MQTT 3.1.1 on Aedes), the next fetch is answered', async () => {
+    const lonely = 'iot-ledger/replica-packet-limit';
+    const attacker = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    const fetch = mqttTileFetch(`${broker.url}/${lonely}`, { timeoutMs: 3000, maxPacketBytes: 64 * 1024 });
+    try {
+      // Anyone who can publish on the tile topics answers the replica's request first.
+      await attacker.subscribeAsync(requestTopic(lonely), { qos: 1 });
+      attacker.on('message', (_topic, path) => void attacker.publishAsync(resourceTopic(lonely, path.toString()), Buffer.alloc(1024 * 1024, 0x41), { qos: 1 }));
+      await assert.rejects(fetch('tile/0/000'), (err: Error & { code?: string }) => err.code === 'ERR_REPLICA_FETCH');
+      await attacker.publishAsync(resourceTopic(lonely, 'checkpoint'), 'small', { qos: 1, retain: true });
+      assert.equal(Buffer.from(await fetch('checkpoint')).toString(), 'small');
+    } finally {
+      await attacker.publishAsync(resourceTopic(lonely, 'checkpoint'), '', { qos: 1, retain: true });
+      await attacker.endAsync();
+      await fetch.close();
+    }
+  });
 });
