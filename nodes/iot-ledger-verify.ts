@@ -1,4 +1,6 @@
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
+import { DEFAULT_TOFU_BURST, DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_REFILL_MS, type TofuLimits } from '../lib/gateway/tofu-limit';
+import { configText } from './lib/config-text';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
@@ -8,7 +10,23 @@ import { formatCount, status } from './lib/status';
 
 /** Status updates at most this often (the counts are exact, only their display waits). */
 const STATUS_EVERY_MS = 250;
-/** Rejections handed to Catch nodes (and the second output) per second at most; the rest are only counted. */
+/** The largest TOFU settings the editor takes (nodes/editor/verify/index.ts). */
+const MAX_TOFU_DEVICES_SETTING = 65536;
+const MAX_TOFU_BURST_SETTING = 4096;
+const MAX_TOFU_EVERY_SETTING = 86400;
+
+/**
+ * A TOFU limit of the node's settings: a whole number from 1 to `max`; unset (a flow from before
+ * the setting) is the library's default. A bad value (a hand-edited flow) is warned about and the
+ * default used, never a limit the user did not mean.
+ */
+function tofuSetting(node: Node, value: unknown, max: number, label: string, fallback: number): number | undefined {
+  const text = configText(value).trim();
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= max) return Number(text);
+  node.warn(`verify: ${label} "${text.slice(0, 40)}" is not a whole number from 1 to ${max}; using ${fallback}`);
+  return undefined;
+}
 
 export = function register(RED: RED): void {
   function Verify(this: Node, def: NodeDef): void {
@@ -18,6 +36,18 @@ export = function register(RED: RED): void {
     const requireFreshness = def.requireFreshness !== false;
     const recordRejections = def.recordRejections !== false;
     const rejectOutput = Number(def.outputs) === 2;
+    // What trust on first use may admit on this ledger (lib/gateway/tofu-limit.ts).
+    const limits: TofuLimits = {};
+    if (tofu) {
+      const maxDevices = tofuSetting(this, def.tofuMaxDevices, MAX_TOFU_DEVICES_SETTING, 'TOFU max devices', DEFAULT_TOFU_MAX_DEVICES);
+      const burst = tofuSetting(this, def.tofuBurst, MAX_TOFU_BURST_SETTING, 'TOFU burst', DEFAULT_TOFU_BURST);
+      const every = tofuSetting(this, def.tofuEvery, MAX_TOFU_EVERY_SETTING, 'TOFU seconds per admission', DEFAULT_TOFU_REFILL_MS / 1000);
+      if (maxDevices !== undefined) limits.maxDevices = maxDevices;
+      if (burst !== undefined) limits.burst = burst;
+      if (every !== undefined) limits.refillMs = every * 1000;
+    }
+    // Unset: the gateway's own limits (the library's defaults).
+    const tofuLimits = Object.keys(limits).length > 0 ? limits : undefined;
     let verified = 0;
     let rejected = 0;
     let shed = 0;
@@ -85,9 +115,9 @@ export = function register(RED: RED): void {
       else report();
     };
 
-    const plain = { tofu, requireFreshness };
+    const plain = { tofu, requireFreshness, tofuLimits };
     const run = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn): void => {
-      const opts = typeof msg.device === 'string' ? { tofu, requireFreshness, deviceHint: msg.device } : plain;
+      const opts = typeof msg.device === 'string' ? { tofu, requireFreshness, tofuLimits, deviceHint: msg.device } : plain;
       gw.verifyThen(msg.payload, opts, (err, v) => {
         try {
           if (err) refused(gw, msg, send, done, err);

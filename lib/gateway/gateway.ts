@@ -15,6 +15,7 @@ import { RegisteredVersions } from './registered-versions';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
 import type { RefusalLimits } from './refusal-limit';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
+import { TofuAllowance, tofuLimits, type ResolvedTofuLimits, type TofuLimits } from './tofu-limit';
 import { cloneRisk } from '../guards/safe-value';
 import { MAX_PAYLOAD_DEPTH } from '../guards/limits';
 import type { WitnessClient } from '../witness/client';
@@ -105,6 +106,13 @@ export interface GatewayLimits extends SignaturePoolOptions {
   securityIntervalMs?: number;
   /** What device reports of refused firmware offers may add to the ledger (lib/gateway/refusal-limit.ts). */
   firmware?: RefusalLimits;
+  /**
+   * What trust on first use may admit on this gateway (lib/gateway/tofu-limit.ts): 256 devices,
+   * 32 at once, one more every 10 s by default. A verify() call's options.tofuLimits override it.
+   */
+  tofu?: TofuLimits;
+  /** The clock of the TOFU admissions, ms (default Date.now; tests inject one). */
+  now?: () => number;
 }
 
 /** What the editor's Ledger sidebar shows about a running contract. */
@@ -159,6 +167,11 @@ export class Gateway extends EventEmitter {
    */
   readonly #issued = new Map<string, Issued>();
   #issuedSize = 0;
+  /** Admissions of devices trusted on first use, shared by every Verify node of this gateway. */
+  readonly #tofu = new TofuAllowance();
+  readonly #tofuLimits: ResolvedTofuLimits;
+  readonly #tofuResolved = new WeakMap<TofuLimits, ResolvedTofuLimits>();
+  readonly #now: () => number;
 
   private constructor(
     readonly ledger: Ledger,
@@ -170,6 +183,8 @@ export class Gateway extends EventEmitter {
     this.registeredVersions = new RegisteredVersions(ledger);
     this.#signatures = new SignaturePool(limits);
     this.#maxPendingWrites = limits.maxPendingWrites ?? 2048;
+    this.#tofuLimits = tofuLimits(limits.tofu);
+    this.#now = limits.now ?? Date.now;
     this.#security = new SecurityLog(limits.securityIntervalMs ?? DEFAULT_SECURITY_INTERVAL_MS);
     this.#securityTimer = setInterval(() => void this.flushSecurityEvents().catch(() => undefined), this.#security.intervalMs);
     this.#securityTimer.unref();
@@ -384,12 +399,38 @@ export class Gateway extends EventEmitter {
    */
   verifyThen(input: unknown, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
     let m: IdentifiedMessage;
+    let limits: ResolvedTofuLimits | undefined;
     try {
       m = this.identify(input, opts);
+      if (m.tofu) {
+        // Before any signature work: an admission of the gateway's TOFU allowance, or ERR_TOFU_LIMIT.
+        limits = this.#resolveTofu(opts.tofuLimits);
+        this.#reserveTofu(m.device.did, limits);
+      }
     } catch (err) {
       return done(err as Error);
     }
-    this.#checkIdentified(m, opts, done);
+    this.#checkIdentified(m, opts, limits, done);
+  }
+
+  /** A call's TOFU limits over the gateway's (resolved once per options object: a node passes the same one). */
+  #resolveTofu(given: TofuLimits | undefined): ResolvedTofuLimits {
+    if (given === undefined) return this.#tofuLimits;
+    let resolved = this.#tofuResolved.get(given);
+    if (!resolved) {
+      resolved = tofuLimits(given, this.#tofuLimits);
+      this.#tofuResolved.set(given, resolved);
+    }
+    return resolved;
+  }
+
+  #reserveTofu(did: string, limits: ResolvedTofuLimits): void {
+    try {
+      withoutStack(() => this.#tofu.reserve(did, this.devices.activeTofuCount, limits, this.#now()));
+    } catch (err) {
+      this.stats.rejected++;
+      throw err;
+    }
   }
 
   /**
@@ -406,7 +447,7 @@ export class Gateway extends EventEmitter {
   }
 
   /** The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order. */
-  #checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
+  #checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions, tofu: ResolvedTofuLimits | undefined, done: (err: Error | null, v?: GatewayVerified) => void): void {
     this.#signatures.check(m.envelope, m.device.did, !m.tofu, (err, signed) => {
       let v: VerifiedMessage;
       try {
@@ -419,19 +460,28 @@ export class Gateway extends EventEmitter {
         if (m.tofu && now) m = { ...m, device: now, tofu: false };
         v = withoutStack(() => acceptSigned(m, signed as VerifiedEnvelope, this.devices, opts));
       } catch (e) {
+        if (tofu) this.#tofu.release(m.device.did);
         this.stats.rejected++;
         if (isLedgerError(e, 'ERR_OVERLOADED')) this.stats.shed++;
         return done(e as Error);
       }
       this.devices.accept(v.device.did, v.freshness);
-      if (!v.tofu) return done(null, this.#issue(v));
-      this.record({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } }).then(
-        () => {
-          v.device = this.devices.get(v.device.did) ?? v.device;
-          done(null, this.#issue(v));
-        },
-        (e: unknown) => done(e as Error),
-      );
+      if (!v.tofu) {
+        // Trusted on first use (or enrolled) meanwhile: this message admits no device.
+        if (tofu) this.#tofu.release(m.device.did);
+        return done(null, this.#issue(v));
+      }
+      const accepted = v;
+      this.#recordThen({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } }, (e) => {
+        if (e) {
+          if (tofu) this.#tofu.release(m.device.did);
+          return done(e);
+        }
+        // Spent only now, with the device.tofu record on the ledger and counted by the registry.
+        if (tofu) this.#tofu.spend(accepted.device.did, tofu, this.#now());
+        accepted.device = this.devices.get(accepted.device.did) ?? accepted.device;
+        done(null, this.#issue(accepted));
+      });
     });
   }
 

@@ -5,3 +5,4 @@ export * from './contract-set';
 export * from './firmware-runner';
 export * from './paths';
 export * from './firmware-offer';
+export * from './tofu-limit';

@@ -55,6 +55,8 @@ export class DeviceRegistry {
   private readonly names = new Map<string, string[]>();
   /** Devices enrolled and not revoked, kept as records apply: counting must not walk the fleet. */
   #active = 0;
+  /** Of them, those trusted on first use (what bounds TOFU admissions, lib/gateway/tofu-limit.ts). */
+  #activeTofu = 0;
 
   /** Applies one ledger record (in ledger order); ignores records of other types. */
   apply(type: string, body: unknown, index: number): void {
@@ -66,11 +68,16 @@ export class DeviceRegistry {
       if (d && d.revokedAt === undefined) {
         d.revokedAt = index;
         this.#active--;
+        if (d.tofu) this.#activeTofu--;
       }
       return;
     }
     const previous = this.devices.get(b.did);
-    if (previous === undefined || previous.revokedAt !== undefined) this.#active++;
+    const wasActive = previous !== undefined && previous.revokedAt === undefined;
+    if (!wasActive) this.#active++;
+    // An enrolment of a device trusted on first use makes it an enrolled one (and the reverse).
+    if (wasActive && previous.tofu) this.#activeTofu--;
+    if (type === TOFU) this.#activeTofu++;
     // Devices are never removed, so their count numbers first enrolments.
     const entry: DeviceEntry = { did: b.did, name: b.name ?? b.did.slice(-8), enrolledAt: index, rank: previous?.rank ?? this.devices.size };
     if (b.meta) entry.meta = b.meta;
@@ -126,6 +133,11 @@ export class DeviceRegistry {
   /** How many devices are enrolled and not revoked (activeDevices().length, without the list). */
   get activeCount(): number {
     return this.#active;
+  }
+
+  /** How many of the active devices were trusted on first use (device.tofu), kept as records apply. */
+  get activeTofuCount(): number {
+    return this.#activeTofu;
   }
 
   activeDevices(): DeviceEntry[] {

@@ -1,12 +1,26 @@
 // The Verify node's editor.
+import { wholeNumber } from '../shared/validators';
+
 interface VerifyProps {
   name: string;
   ledger: string;
   tofu: boolean;
+  tofuMaxDevices: number | string;
+  tofuBurst: number | string;
+  tofuEvery: number | string;
   requireFreshness: boolean;
   recordRejections: boolean;
   outputs: number | string;
 }
+
+// What trust on first use may admit: the library's defaults (lib/gateway/tofu-limit.ts) and the
+// largest values the runtime takes (nodes/iot-ledger-verify.ts).
+const TOFU_MAX_DEVICES = 256;
+const TOFU_BURST = 32;
+const TOFU_EVERY = 10;
+const MAX_TOFU_DEVICES = 65536;
+const MAX_TOFU_BURST = 4096;
+const MAX_TOFU_EVERY = 86400;
 
 RED.nodes.registerType<VerifyProps>('iot-ledger-verify', {
   category: 'iot ledger',
@@ -15,6 +29,9 @@ RED.nodes.registerType<VerifyProps>('iot-ledger-verify', {
     name: { value: '' },
     ledger: { value: '', type: 'iot-ledger-config', required: true },
     tofu: { value: false },
+    tofuMaxDevices: { value: TOFU_MAX_DEVICES, validate: wholeNumber(1, MAX_TOFU_DEVICES, 'iot-ledger-verify.errors.tofuMaxDevices') },
+    tofuBurst: { value: TOFU_BURST, validate: wholeNumber(1, MAX_TOFU_BURST, 'iot-ledger-verify.errors.tofuBurst') },
+    tofuEvery: { value: TOFU_EVERY, validate: wholeNumber(1, MAX_TOFU_EVERY, 'iot-ledger-verify.errors.tofuEvery') },
     requireFreshness: { value: true },
     recordRejections: { value: true },
     outputs: { value: 1 },
@@ -49,9 +66,18 @@ RED.nodes.registerType<VerifyProps>('iot-ledger-verify', {
     $rejectOutput.on('change', function () {
       $outputs.val(this.checked ? '2' : '1');
     });
+    // Properties missing from older flows: the library's defaults, which the runtime uses then.
+    if (this.tofuMaxDevices === undefined) $('#node-input-tofuMaxDevices').val(TOFU_MAX_DEVICES);
+    if (this.tofuBurst === undefined) $('#node-input-tofuBurst').val(TOFU_BURST);
+    if (this.tofuEvery === undefined) $('#node-input-tofuEvery').val(TOFU_EVERY);
+    $('#node-input-tofuMaxDevices').spinner({ min: 1, max: MAX_TOFU_DEVICES });
+    $('#node-input-tofuBurst').spinner({ min: 1, max: MAX_TOFU_BURST });
+    $('#node-input-tofuEvery').spinner({ min: 1, max: MAX_TOFU_EVERY });
     $tofu.on('change', function () {
       $('#iot-ledger-verify-tofu-warning').toggle(this.checked);
+      $('#iot-ledger-verify-tofu-limits').toggle(this.checked);
     });
     $('#iot-ledger-verify-tofu-warning').toggle($tofu.prop('checked'));
+    $('#iot-ledger-verify-tofu-limits').toggle($tofu.prop('checked'));
   },
 });

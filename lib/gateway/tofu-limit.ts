@@ -1,0 +1,114 @@
+// Bounds what trust on first use (TOFU) lets anyone who can publish add to a gateway. With it
+// on, an unknown device whose kid is its own did:key is enrolled by its first validly signed
+// message; keys cost nothing to make, so without a bound a flood of fresh keys would cost one
+// signature check, one `device.tofu` record and one registry entry in memory each, without end.
+// Per gateway: at most `maxDevices` devices trusted on first use and not revoked, and a token
+// bucket of `burst` admissions refilled one per `refillMs`. A message of an unknown device is
+// refused with ERR_TOFU_LIMIT before any signature work when no admission is left; an admission
+// is reserved while its signature is checked and its record written, and spent only when the
+// device.tofu record is on the ledger (a forged message gives it back).
+import { LedgerError } from '../errors';
+
+export const TOFU_LIMIT = 'ERR_TOFU_LIMIT';
+/** Devices trusted on first use (and not revoked) per gateway at most. */
+export const DEFAULT_TOFU_MAX_DEVICES = 256;
+/** Admissions saved up at most: a hobby setup's devices, switched on together, all get in. */
+export const DEFAULT_TOFU_BURST = 32;
+/** One admission more per this many ms, up to the burst. */
+export const DEFAULT_TOFU_REFILL_MS = 10_000;
+
+export interface TofuLimits {
+  /** Devices trusted on first use and not revoked, at most (default 256). */
+  maxDevices?: number;
+  /** Admissions that can be taken at once (default 32). */
+  burst?: number;
+  /** One admission more per this many ms (default 10 s). */
+  refillMs?: number;
+}
+
+export type ResolvedTofuLimits = Required<TofuLimits>;
+
+const DEFAULTS: ResolvedTofuLimits = Object.freeze({ maxDevices: DEFAULT_TOFU_MAX_DEVICES, burst: DEFAULT_TOFU_BURST, refillMs: DEFAULT_TOFU_REFILL_MS });
+
+const positive = (v: unknown, fallback: number, what: string): number => {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `${what} must be a positive integer, got ${typeof v === 'number' ? v : typeof v}`);
+  return v;
+};
+
+/** The limits to apply: `given` over `defaults`, each a positive integer (throws ERR_INVALID_ARGUMENT). */
+export function tofuLimits(given: TofuLimits | undefined, defaults: ResolvedTofuLimits = DEFAULTS): ResolvedTofuLimits {
+  if (given === undefined) return defaults;
+  return {
+    maxDevices: positive(given.maxDevices, defaults.maxDevices, 'tofu maxDevices'),
+    burst: positive(given.burst, defaults.burst, 'tofu burst'),
+    refillMs: positive(given.refillMs, defaults.refillMs, 'tofu refillMs'),
+  };
+}
+
+/**
+ * One gateway's TOFU admissions. Verify nodes of one gateway share it; each call names the
+ * limits it applies (a node's settings), so the one bucket never holds more than that call's burst.
+ */
+export class TofuAllowance {
+  /** Admissions saved up (undefined: full, not used yet). */
+  #tokens: number | undefined;
+  #at = 0;
+  /**
+   * Admissions reserved, by the did they are for, with how many of its messages hold it
+   * (signatures being checked, a record being written): a device's messages share one. At most
+   * maxDevices and the burst: a did is only added while an admission is free.
+   */
+  readonly #reserved = new Map<string, number>();
+
+  #refill(limits: ResolvedTofuLimits, now: number): number {
+    const elapsed = Math.max(0, now - this.#at);
+    this.#at = now;
+    this.#tokens = this.#tokens === undefined ? limits.burst : Math.min(limits.burst, this.#tokens + elapsed / limits.refillMs);
+    return this.#tokens;
+  }
+
+  /**
+   * Reserves an admission for a message of the unknown device `did`, or throws ERR_TOFU_LIMIT when
+   * `enrolled` devices trusted on first use (plus those reserved) reach maxDevices or no admission
+   * is saved up. A further message of a did holding one shares it. A reservation ends with
+   * spend() or release().
+   */
+  reserve(did: string, enrolled: number, limits: ResolvedTofuLimits, now: number): void {
+    const held = this.#reserved.get(did);
+    if (held !== undefined) {
+      this.#reserved.set(did, held + 1);
+      return;
+    }
+    const tokens = this.#refill(limits, now);
+    const reserved = this.#reserved.size;
+    if (enrolled + reserved >= limits.maxDevices)
+      throw new LedgerError(TOFU_LIMIT, `trust on first use refused ${did}: ${limits.maxDevices} devices trusted on first use already (revoke some or enrol devices)`, { kid: did });
+    if (tokens - reserved < 1)
+      throw new LedgerError(TOFU_LIMIT, `trust on first use refused ${did}: more unknown devices than ${limits.burst} at once (one more every ${limits.refillMs / 1000} s)`, { kid: did });
+    this.#reserved.set(did, 1);
+  }
+
+  /** A message's reservation not used (bad signature, replay, device known meanwhile, write failed). */
+  release(did: string): void {
+    const held = this.#reserved.get(did);
+    if (held === undefined) return;
+    if (held > 1) this.#reserved.set(did, held - 1);
+    else this.#reserved.delete(did);
+  }
+
+  /**
+   * The admission of `did` used: its device.tofu record is on the ledger, where the registry
+   * counts it. Its other messages still waiting find the device known (their release() is a no-op).
+   */
+  spend(did: string, limits: ResolvedTofuLimits, now: number): void {
+    this.#reserved.delete(did);
+    this.#tokens = Math.max(0, this.#refill(limits, now) - 1);
+  }
+
+  /** For tests and status: devices holding a reservation, and admissions saved up (as of the last call). */
+  get state(): { reserved: number; tokens: number | undefined } {
+    return { reserved: this.#reserved.size, tokens: this.#tokens };
+  }
+}

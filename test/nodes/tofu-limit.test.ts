@@ -1,0 +1,102 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import { openGateways } from '../../lib/gateway';
+import { DEFAULT_TOFU_BURST, DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_REFILL_MS } from '../../lib/gateway/tofu-limit';
+import { generateKey, keyToDid, signEnvelope } from '../../lib/index';
+import { projectRoot } from '../support/paths';
+import { helper, ledgerNode, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+
+// The Verify node's TOFU settings reach the gateway: a flood of fresh keys enrols at most the
+// node's burst, the rest reach Catch as ERR_TOFU_LIMIT and the security records in aggregate.
+describe('nodes: Verify bounds trust on first use', function () {
+  this.timeout(30000);
+  let userDir: string;
+  before((done) => {
+    userDir = startTestRuntime(done);
+  });
+  after((done) => stopTestRuntime(userDir, done));
+  afterEach(() => helper.unload());
+
+  const load = (verify: Record<string, unknown>, ledgerName: string) =>
+    helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName }),
+        { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', tofu: true, ...verify, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+        { id: 'catcher', type: 'catch', scope: ['verify'], wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+
+  async function flood(n: number): Promise<{ verified: number; codes: string[] }> {
+    const out: unknown[] = [];
+    const caught: { error: { code?: string } }[] = [];
+    helper.getNode('out').on('input', (m: never) => out.push(m));
+    helper.getNode('caught').on('input', (m: never) => caught.push(m));
+    for (let i = 0; i < n; i++) {
+      const key = generateKey('Ed25519');
+      helper.getNode('verify').receive({ topic: 'sensors/new', payload: signEnvelope({ temperature: 20, counter: 1 }, key, { kid: keyToDid(key) }) });
+    }
+    for (let t = 0; out.length + caught.length < n && t < 1000; t++) await new Promise((r) => setTimeout(r, 20));
+    return { verified: out.length, codes: caught.map((m) => String(m.error.code)) };
+  }
+
+  it('a flood of fresh keys enrols at most the TOFU burst; the rest are caught as ERR_TOFU_LIMIT and aggregated', async () => {
+    await load({ tofuBurst: '3', tofuEvery: '3600', tofuMaxDevices: '256' }, 'tofu-node-burst');
+    const { verified, codes } = await flood(40);
+    assert.equal(verified, 3);
+    assert.equal(codes.length, 37);
+    assert.ok(codes.every((c) => c === 'ERR_TOFU_LIMIT'), codes.join(' '));
+    const gw = (await openGateways()).find((g) => g.ledger.name === 'tofu-node-burst');
+    assert.ok(gw);
+    await gw.flushSecurityEvents();
+    let tofu = 0;
+    const counts: number[] = [];
+    for await (const r of gw.ledger.byType('device.tofu')) if (r.record.type === 'device.tofu') tofu++;
+    for await (const r of gw.ledger.byType('security')) {
+      const body = r.record.body as { code: string; count: number };
+      if (body.code === 'ERR_TOFU_LIMIT') counts.push(body.count);
+    }
+    assert.equal(tofu, 3);
+    assert.deepEqual(counts, [1, 36]);
+  });
+
+  it('TOFU devices caps the devices trusted on first use', async () => {
+    await load({ tofuMaxDevices: '2' }, 'tofu-node-cap');
+    const { verified, codes } = await flood(10);
+    assert.equal(verified, 2);
+    assert.deepEqual([...new Set(codes)], ['ERR_TOFU_LIMIT']);
+  });
+
+  it('a TOFU setting that is no whole number in range is warned about and the default used', async () => {
+    await load({ tofuBurst: '0', tofuMaxDevices: 'lots', tofuEvery: '1.5' }, 'tofu-node-bad');
+    const warned = (helper.getNode('verify') as unknown as { warn: { args: unknown[][] } }).warn.args.map((a) => String(a[0]));
+    assert.ok(warned.includes(`verify: TOFU burst "0" is not a whole number from 1 to 4096; using ${DEFAULT_TOFU_BURST}`), warned.join(' | '));
+    assert.ok(warned.includes(`verify: TOFU max devices "lots" is not a whole number from 1 to 65536; using ${DEFAULT_TOFU_MAX_DEVICES}`), warned.join(' | '));
+    assert.ok(warned.includes(`verify: TOFU seconds per admission "1.5" is not a whole number from 1 to 86400; using ${DEFAULT_TOFU_REFILL_MS / 1000}`), warned.join(' | '));
+    const { verified } = await flood(5);
+    assert.equal(verified, 5);
+  });
+
+  it("the editor's TOFU settings default to the library's limits and take whole numbers in range", () => {
+    const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', 'iot-ledger-verify.html'), 'utf8');
+    const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
+    assert.ok(script, 'the editor script');
+    let defaults: Record<string, { value: unknown; validate?: (this: object, v: unknown) => unknown }> = {};
+    const RED = { nodes: { registerType: (_type: string, def: { defaults: typeof defaults }) => (defaults = def.defaults) } };
+    vm.runInNewContext(script, { RED, $: () => undefined });
+    const { tofuMaxDevices, tofuBurst, tofuEvery } = defaults;
+    assert.ok(tofuMaxDevices?.validate && tofuBurst?.validate && tofuEvery?.validate, Object.keys(defaults).join(', '));
+    assert.deepEqual([tofuMaxDevices.value, tofuBurst.value, Number(tofuEvery.value) * 1000], [DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_BURST, DEFAULT_TOFU_REFILL_MS]);
+    const valid = (d: typeof tofuBurst, v: unknown): unknown => d.validate?.call({}, v);
+    for (const v of [undefined, 1, '256', '65536']) assert.equal(valid(tofuMaxDevices, v), true, `devices ${String(v)}`);
+    for (const v of ['', '0', '65537', '1.5', 'x']) assert.equal(valid(tofuMaxDevices, v), false, `devices ${String(v)}`);
+    for (const v of ['1', '4096']) assert.equal(valid(tofuBurst, v), true, `burst ${String(v)}`);
+    for (const v of ['0', '4097']) assert.equal(valid(tofuBurst, v), false, `burst ${String(v)}`);
+    for (const v of ['1', '86400']) assert.equal(valid(tofuEvery, v), true, `every ${String(v)}`);
+    for (const v of ['0', '86401', '-1']) assert.equal(valid(tofuEvery, v), false, `every ${String(v)}`);
+  });
+});
