@@ -175,7 +175,13 @@ export class BlockChain {
   #expectHeight: number;
   #prev: ChainStart;
   #pending: Block | undefined;
+  /**
+   * Finalized blocks awaiting their root, in height order, from #head on: taken from the front by
+   * moving #head (Array#shift moves every block behind it, and the blocks read ahead of the records,
+   * say a long run whose size nothing settles, can be as many as the ledger stores).
+   */
   #queue: Block[] = [];
+  #head = 0;
   #exhausted = false;
   #last: Block | undefined;
   checked = 0;
@@ -212,7 +218,7 @@ export class BlockChain {
   /** Reads blocks until every block ending at or before `size` is finalized. */
   async ensure(size: number): Promise<void> {
     while (!this.#exhausted) {
-      const tail = this.#queue[this.#queue.length - 1];
+      const tail = this.#queue.length > this.#head ? this.#queue[this.#queue.length - 1] : undefined;
       if (tail?.size !== undefined && tail.size > size) return;
       const entry = await this.#cursor.next();
       if (!entry) {
@@ -241,18 +247,41 @@ export class BlockChain {
     }
   }
 
-  /** Block ends in [lo, hi] awaiting their root, ascending. */
+  /**
+   * Block ends in [lo, hi] awaiting their root, ascending. The blocks behind one that ends past
+   * `hi` settle only after it (settle takes them in order), so the look stops there; blocks of no
+   * agreed size at the front are dropped, as settle drops them.
+   */
   sizesIn(lo: number, hi: number): number[] {
     const out: number[] = [];
-    for (const b of this.#queue) if (b.size !== undefined && b.size >= lo && b.size <= hi && out[out.length - 1] !== b.size) out.push(b.size);
+    const q = this.#queue;
+    while (this.#head < q.length && q[this.#head]!.size === undefined) this.#take();
+    for (let i = this.#head; i < q.length; i++) {
+      const size = q[i]!.size;
+      if (size === undefined) continue;
+      if (size > hi) break;
+      if (size >= lo && out[out.length - 1] !== size) out.push(size);
+    }
     return out;
+  }
+
+  /** Takes the block at the front of the queue (compacting the array now and then). */
+  #take(): Block | undefined {
+    const b = this.#queue[this.#head];
+    if (b === undefined) return undefined;
+    this.#queue[this.#head++] = undefined as unknown as Block;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return b;
   }
 
   /** Checks the roots of the blocks that end at `size` (root undefined: it cannot be recomputed). */
   settle(size: number, root: Uint8Array | undefined, why?: string): void {
-    for (let b = this.#queue[0]; b; b = this.#queue[0]) {
+    for (let b = this.#queue[this.#head]; b; b = this.#queue[this.#head]) {
       if (b.size !== undefined && b.size > size) return;
-      this.#queue.shift();
+      this.#take();
       if (b.size === undefined || b.size < this.#floor) continue;
       if (b.size < size) {
         this.#add(b, 'block-header', `block ends at tree size ${b.size}, before the previous block's end`);
@@ -285,10 +314,12 @@ export class BlockChain {
 
   /** After the last record: blocks that claim more records than are stored. */
   finish(treeSize: number): void {
-    for (const b of this.#queue) {
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const b = this.#queue[i]!;
       if (b.size !== undefined) this.#add(b, 'missing', `block ends at tree size ${b.size} but only ${treeSize} records are stored`);
     }
     this.#queue = [];
+    this.#head = 0;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,56 @@
+// A ledger directory from someone else: what is stored there must not make the audit's work
+// grow faster than what is stored (docs/AUDIT.md, "The work follows what is stored"). Each case
+// stores a few hundred thousand small keys that the audit once handled in quadratic time: it now
+// completes within the test's time (the old code took minutes) with bounded findings.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { auditLedger } from '../lib/audit';
+import { buildSampleLedger, copyDir, keys, mutate, type RawDb, type SampleLedger } from './support/audit-fixtures';
+
+/** Puts `n` entries made by `entry(k)`, in batches. */
+async function putMany(db: RawDb, n: number, entry: (k: number) => [Buffer, Buffer][]): Promise<void> {
+  let ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+  for (let k = 0; k < n; k++) {
+    for (const [key, value] of entry(k)) ops.push({ type: 'put', key, value });
+    if (ops.length >= 20000) {
+      await db.batch(ops);
+      ops = [];
+    }
+  }
+  if (ops.length > 0) await db.batch(ops);
+}
+
+describe('audit: a hostile directory costs work in proportion to what it stores', function () {
+  this.timeout(20000);
+  let sample: SampleLedger;
+  const dirs: string[] = [];
+  const damaged = async (fn: (db: RawDb) => Promise<void>): Promise<string> => {
+    const dir = copyDir(sample.dir);
+    dirs.push(dir);
+    await mutate(dir, fn);
+    return dir;
+  };
+
+  before(async () => {
+    // 40 records in blocks of 10: blocks 0..3.
+    sample = await buildSampleLedger(undefined, { records: 40, blockRecords: 10 });
+    dirs.push(sample.dir);
+  });
+  after(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('many unreadable blocks after the last one: each a finding, read once (no quadratic queue)', async () => {
+    const n = 400_000;
+    const dir = await damaged((db) => putMany(db, n, (k) => [[keys.block(4 + k), Buffer.from('x')]]));
+    const r = await auditLedger(dir, { trustedKey: sample.verifierKey, workers: 0 });
+    assert.equal(r.clean, false);
+    assert.equal(r.blocks, 4 + n);
+    assert.equal(r.findings.length, 10000);
+    assert.ok(r.omitted > 0);
+    const first = r.findings.find((f) => f.height === 4);
+    assert.equal(first?.kind, 'block-header');
+    assert.match(first?.detail ?? '', /block value is not canonical CBOR/);
+    assert.deepEqual(new Set(r.findings.map((f) => f.kind)), new Set(['block-header', 'index']));
+  });
+});
