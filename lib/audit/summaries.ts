@@ -100,8 +100,14 @@ export class SummaryChecker implements BlockListener {
   readonly #cursor: Cursor;
   readonly #blocks: Expected[] = [];
   #stored = 0;
-  /** Runs of heights whose block is missing (reported by the chain): their summaries are not checked. */
+  /**
+   * Runs of heights whose block is missing (reported by the chain, in height order): their
+   * summaries are not checked. Strays are met in height order too (one cursor), so the runs that
+   * end below the last stray looked up are passed over for good (#missingFrom): one look-up per
+   * stray costs no more than the runs it passes, not all of them.
+   */
   readonly #missing: [number, number][] = [];
+  #missingFrom = 0;
   /** The height after the last block settled (summaries at or past it are for no sealed block). */
   #sealed: number;
 
@@ -170,10 +176,18 @@ export class SummaryChecker implements BlockListener {
   }
 
   #stray(key: Uint8Array, value: Uint8Array, h: number | undefined, why = 'which is not a sealed block of the ledger'): void {
-    if (h !== undefined && this.#missing.some(([a, b]) => h >= a && h <= b)) return; // its block is reported missing
+    if (h !== undefined && this.#inMissingRun(h)) return; // its block is reported missing
     const { pos, index } = this.#claimed(value);
     if (h === undefined) this.#add(pos, undefined, `summary key ${Buffer.from(key).toString('hex')} is not \`i\` + u64(height)`, index);
     else this.#add(pos, h, `a summary is stored for block ${h}, ${why}`, index);
+  }
+
+  /** Whether height `h` lies in a run of missing blocks; `h` never decreases from call to call. */
+  #inMissingRun(h: number): boolean {
+    const runs = this.#missing;
+    while (this.#missingFrom < runs.length && runs[this.#missingFrom]![1] < h) this.#missingFrom++;
+    const run = runs[this.#missingFrom];
+    return run !== undefined && run[0] <= h;
   }
 
   async #close(b: Expected): Promise<void> {
