@@ -3,22 +3,15 @@ import { openGateways } from '../../lib/gateway';
 import { generateKey, keyToDid } from '../../lib/index';
 import { TOFU } from '../../lib/registry/devices';
 import { waitFor } from '../support/anvil';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 
 // Enrol shows the count of active devices after every message. With trust on first use anyone
 // who can publish grows the fleet (a device per key): the count must not cost a walk of it.
 
 describe('nodes: Enrol counts active devices without walking the fleet', function () {
   this.timeout(30000);
-  let userDir: string;
 
-  before((done) => {
-    userDir = startTestRuntime(done);
-  });
-  after(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
-  });
+  useTestRuntime();
 
   it('enrols and revokes with 500 devices trusted on first use, the status counting them, the list never walked', async () => {
     await helper.load(

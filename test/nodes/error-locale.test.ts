@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { LedgerError } from '../../lib/errors';
 import { errorKey, localiseError } from '../../nodes/lib/error-text';
 import { projectRoot } from '../support/paths';
-import { helper, ledgerNode, nextMessage, nodeRedTranslator, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, nextMessage, nodeRedTranslator, onTab, packNodes, useTestRuntime } from './support';
 
 // Errors reach flows in the user's language: every code of lib/errors.ts has a text in en-US and
 // de, its placeholders are details lib passes with that code, and a Catch node in a German
@@ -87,12 +87,7 @@ describe('error texts', () => {
 
   describe('in a Node-RED running in German', function () {
     this.timeout(30000);
-    let userDir: string;
-    before((done) => {
-      userDir = startTestRuntime(done);
-    });
-    after((done) => stopTestRuntime(userDir, done));
-    afterEach(() => helper.unload());
+    useTestRuntime();
 
     it('hands a Catch node the German message with the same code, the English one as its cause', async () => {
       const nodes = packNodes(await nodeRedTranslator('de'));

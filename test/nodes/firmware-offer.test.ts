@@ -3,16 +3,11 @@ import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { createManifest, verifyFirmwareOffer } from '../../lib/firmware';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
-import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 
 describe('Firmware node: publishes the offer a device pulls after an approved decision', function () {
   this.timeout(30000);
-  let userDir: string;
-  before((done) => {
-    userDir = startTestRuntime(done);
-  });
-  after((done) => stopTestRuntime(userDir, done));
-  afterEach(() => helper.unload());
+  useTestRuntime();
 
   it('sends the retained offer on iot-ledger/firmware/<device> only for approved decisions', async () => {
     const vendor = generateKey('Ed25519');

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { openGateways } from '../../lib/gateway';
 import { MAX_QUERY_BYTES } from '../../lib/ledger';
 import { waitFor } from '../support/anvil';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 
 // A Query answer is bounded in bytes as well as in records: a record may be up to 64 KiB and,
 // with trust on first use, anyone who can publish fills records, so 10,000 of them could be
@@ -15,17 +15,10 @@ interface Answer {
 
 describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () {
   this.timeout(60000);
-  let userDir: string;
   const RECORDS = 150;
   const BLOB = 'x'.repeat(60000); // about 60 KB a record: 150 of them are about 9 MB
 
-  before((done) => {
-    userDir = startTestRuntime(done);
-  });
-  after(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
-  });
+  useTestRuntime();
 
   it('cuts latest, range, type and time lists at 8 MiB, keeps the newest for latest, and marks the cut', async () => {
     await helper.load(

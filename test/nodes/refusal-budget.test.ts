@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { validateTerms } from '../../lib/contracts';
 import { generateKey, keyToDid } from '../../lib/index';
-import { helper, ledgerNode, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, onTab, packNodes, useTestRuntime } from './support';
 
 const terms = validateTerms({
   id: 'cold-room-9',
@@ -20,12 +20,7 @@ const terms = validateTerms({
 // without an error for a Complete node, like Verify's rejections.
 describe('nodes: refusals of what anyone can publish, in a flood', function () {
   this.timeout(30000);
-  let userDir: string;
-  before((done) => {
-    userDir = startTestRuntime(done);
-  });
-  after((done) => stopTestRuntime(userDir, done));
-  afterEach(() => helper.unload());
+  useTestRuntime();
 
   /**
    * Loads `node` (with helpers on its outputs) beside a Catch and a Complete node scoped to it,

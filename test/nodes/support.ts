@@ -153,3 +153,16 @@ export function stopTestRuntime(userDir: string, done: () => void): void {
     done();
   });
 }
+
+/**
+ * The hooks of a describe() whose tests each load a flow: the helper's runtime on a fresh user
+ * directory for the whole block, each test's flow unloaded after it.
+ */
+export function useTestRuntime(): void {
+  let userDir = '';
+  before((done) => {
+    userDir = startTestRuntime(done);
+  });
+  after((done) => stopTestRuntime(userDir, done));
+  afterEach(() => helper.unload());
+}

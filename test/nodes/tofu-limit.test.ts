@@ -6,18 +6,13 @@ import { openGateways } from '../../lib/gateway';
 import { DEFAULT_TOFU_BURST, DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_REFILL_MS } from '../../lib/gateway/tofu-limit';
 import { generateKey, keyToDid, signEnvelope } from '../../lib/index';
 import { projectRoot } from '../support/paths';
-import { helper, ledgerNode, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, onTab, packNodes, useTestRuntime } from './support';
 
 // The Verify node's TOFU settings reach the gateway: a flood of fresh keys enrols at most the
 // node's burst, the rest reach Catch as ERR_TOFU_LIMIT and the security records in aggregate.
 describe('nodes: Verify bounds trust on first use', function () {
   this.timeout(30000);
-  let userDir: string;
-  before((done) => {
-    userDir = startTestRuntime(done);
-  });
-  after((done) => stopTestRuntime(userDir, done));
-  afterEach(() => helper.unload());
+  useTestRuntime();
 
   const load = (verify: Record<string, unknown>, ledgerName: string) =>
     helper.load(
