@@ -194,6 +194,12 @@ interface VendorState {
 interface Data {
   vendors: Map<string, VendorState>;
   releases: Map<string, Release>;
+  /**
+   * Vendors with a release registered for a class and sequence (key: classKey), in the order
+   * their releases were first registered, which is the order of `releases` (a re-registration
+   * replaces the release in place). releasesFor reads its matches here, not every release.
+   */
+  releasesByClass: Map<string, string[]>;
   devices: Map<string, DeviceFirmware & { approvals: Map<string, Approval> }>;
   rejections: RejectionEntry[];
   lastIndex: number;
@@ -347,6 +353,9 @@ export function parseReportBody(body: unknown): ReportBody {
 export function releaseKey(vendor: string, cls: string, sequence: number): string {
   return JSON.stringify([vendor, cls, sequence]);
 }
+function classKey(cls: string, sequence: number): string {
+  return JSON.stringify([cls, sequence]);
+}
 function approvalKey(cls: string, sequence: number, digest: string): string {
   return JSON.stringify([cls, sequence, digest]);
 }
@@ -360,7 +369,7 @@ function sameFirmware(span: VersionSpan | undefined, cls: string, sequence: numb
  * body has the wrong shape throws ERR_MALFORMED_RECORD.
  */
 export class FirmwareState {
-  private data: Data = { vendors: new Map(), releases: new Map(), devices: new Map(), rejections: [], lastIndex: -1 };
+  private data: Data = { vendors: new Map(), releases: new Map(), releasesByClass: new Map(), devices: new Map(), rejections: [], lastIndex: -1 };
 
   static isFirmwareType(type: string): type is FirmwareRecordType {
     return (FIRMWARE_RECORD_TYPES as readonly string[]).includes(type);
@@ -440,7 +449,14 @@ export class FirmwareState {
 
   private applyRelease(b: ReleaseBody, at: RecordRef): void {
     const m = b.manifest;
-    this.data.releases.set(releaseKey(m.vendor, m.class, m.sequence), {
+    const key = releaseKey(m.vendor, m.class, m.sequence);
+    if (!this.data.releases.has(key)) {
+      const ck = classKey(m.class, m.sequence);
+      const vendors = this.data.releasesByClass.get(ck);
+      if (vendors) vendors.push(m.vendor);
+      else this.data.releasesByClass.set(ck, [m.vendor]);
+    }
+    this.data.releases.set(key, {
       vendor: m.vendor,
       class: m.class,
       sequence: m.sequence,
@@ -457,13 +473,21 @@ export class FirmwareState {
   release(vendor: string, cls: string, sequence: number): Release | undefined {
     return this.data.releases.get(releaseKey(vendor, cls, sequence));
   }
-  /** Registered releases of a class and sequence, of any vendor (or of one vendor). */
+  /**
+   * Registered releases of a class and sequence, of any vendor (in the order they were first
+   * registered) or of one vendor. Costs one lookup per match, however many releases there are.
+   */
   releasesFor(cls: string, sequence: number, vendor?: string): Release[] {
     if (vendor !== undefined) {
       const r = this.release(vendor, cls, sequence);
       return r ? [r] : [];
     }
-    return [...this.data.releases.values()].filter((r) => r.class === cls && r.sequence === sequence);
+    const out: Release[] = [];
+    for (const v of this.data.releasesByClass.get(classKey(cls, sequence)) ?? []) {
+      const r = this.data.releases.get(releaseKey(v, cls, sequence));
+      if (r) out.push(r);
+    }
+    return out;
   }
   releases(): Release[] {
     return [...this.data.releases.values()];
