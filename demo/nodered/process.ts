@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdminClient, type DeploymentType, type FlowsResponse, type NodeSetInfo } from './admin-client';
-import { type AdminCredentials, type LogLevel, writeSettings } from './settings';
+import { type AdminCredentials, FLOWS_SIGNAL, type LogLevel, writeSettings } from './settings';
 import { assertPortFree, freePort } from '../ports';
 
 export interface NodeRedProcessOptions {
@@ -55,6 +55,9 @@ export class NodeRedStartError extends Error {
     this.output = output;
   }
 }
+
+/** settings.js's line on each runtime state (FLOWS_SIGNAL). */
+const FLOWS_LINE = new RegExp(`^${FLOWS_SIGNAL.replace(/[[\]]/g, '\\$&')} `);
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -149,7 +152,10 @@ export class NodeRedProcess {
     const nr = new NodeRedProcess(opts, port);
     if (keptUserSettings) nr.push('stderr', `[harness] ${opts.userDir}/settings.js was edited by hand; using it as it is`);
     try {
-      await nr.waitUntilReady(opts.startTimeoutMs ?? 60_000, opts.adminAuth !== undefined);
+      const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+      await nr.waitUntilReady(deadline - Date.now(), opts.adminAuth !== undefined);
+      // Node-RED answers on its admin API before it starts the flows: with our settings.js, wait for them.
+      if (opts.writeSettings !== false && !keptUserSettings) await nr.waitForFlows(deadline);
     } catch (err) {
       await nr.kill();
       throw err;
@@ -252,6 +258,15 @@ export class NodeRedProcess {
       this.child.kill(sig);
     } catch {
       // already gone
+    }
+  }
+
+  /** Until settings.js reports the first runtime state (the flows run, or could not start). */
+  private async waitForFlows(deadline: number): Promise<void> {
+    try {
+      await this.waitForLine(FLOWS_LINE, Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      throw new NodeRedStartError(`Node-RED's flows did not start: ${(err as Error).message.split('\n')[0]}`, this.tail());
     }
   }
 

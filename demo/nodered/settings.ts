@@ -31,6 +31,14 @@ export const CREDENTIAL_SECRET_FILE = '.credential-secret';
 export const GENERATED_MARKER = '// Written by node-red-contrib-iot-ledger (lib/runtime/nodered-settings).';
 
 /**
+ * The line settings.js prints on each runtime-state event of Node-RED (the flows started, stopped
+ * or could not start: the same event the editor shows), followed by `{"state":...,"error":...}`,
+ * or by `unavailable` when it cannot listen: NodeRedProcess.start waits for it, so that it returns
+ * once the flows run rather than once the admin API answers.
+ */
+export const FLOWS_SIGNAL = '[iot-ledger harness] runtime-state';
+
+/**
  * Creates `<userDir>/.credential-secret` (random, mode 0600) unless it exists.
  * settings.js reads it, so the secret never appears in settings or logs.
  */
@@ -62,6 +70,17 @@ export function settingsSource(opts: NodeRedSettingsOptions = {}): string {
     '// Rewritten on each start; delete the line above to keep your own edits.',
     "const fs = require('fs');",
     "const path = require('path');",
+    '// Says when the flows run (NodeRedProcess waits for it): the runtime-state event, on the events',
+    '// of the @node-red/util that the Node-RED loading this file uses.',
+    'try {',
+    "  const util = require(require.resolve('@node-red/util', { paths: [path.dirname(require.main.filename)] }));",
+    "  util.events.on('runtime-event', (e) => {",
+    "    if (e && e.id === 'runtime-state' && e.payload)",
+    `      process.stdout.write(${j(FLOWS_SIGNAL + ' ')} + JSON.stringify({ state: e.payload.state, error: e.payload.error }) + '\\n');`,
+    '  });',
+    '} catch {',
+    `  process.stdout.write(${j(FLOWS_SIGNAL + ' unavailable\n')});`,
+    '}',
     'module.exports = {',
     `  uiHost: ${j(opts.uiHost ?? '127.0.0.1')},`,
     `  uiPort: ${j(opts.uiPort ?? 1880)},`,

@@ -49,6 +49,26 @@ describe('e2e: NodeRedProcess', function () {
     await assertPortFree(nr.host, nr.port, 'Node-RED still holds it');
   });
 
+  it('returns once the flows saved before the start run, whatever the log level: an HTTP In route answers at once', async () => {
+    const userDir = createUserDir(scratchDir('proc'));
+    const flows = [
+      { id: 'tab1', type: 'tab', label: 'harness' },
+      { id: 'in1', type: 'http in', z: 'tab1', url: '/harness-ready', method: 'get', wires: [['res1']] },
+      { id: 'res1', type: 'http response', z: 'tab1', statusCode: '200', wires: [] },
+    ];
+    fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
+    nr = await NodeRedProcess.start({ userDir, logLevel: 'warn' });
+    assert.match(nr.output(), /^\[iot-ledger harness\] runtime-state \{"state":"start"\}$/m);
+    assert.equal((await fetch(`${nr.url}/harness-ready`)).status, 200);
+  });
+
+  it('returns when the flows cannot start (a node type is missing), with the reason in the output', async () => {
+    const userDir = createUserDir(scratchDir('proc'));
+    fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify([{ id: 'x1', type: 'no-such-node-type', wires: [] }]));
+    nr = await NodeRedProcess.start({ userDir });
+    assert.match(nr.output(), /^\[iot-ledger harness\] runtime-state \{"state":"stop","error":"missing-types"\}$/m);
+  });
+
   it('reports admin API errors with status and body', async () => {
     nr = await NodeRedProcess.start({ userDir: createUserDir(scratchDir('proc')) });
     await assert.rejects(nr.admin.request('GET', '/nodes/no-such-module'), (err: unknown) => {
