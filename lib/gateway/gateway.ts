@@ -169,6 +169,8 @@ export class Gateway extends EventEmitter {
   #issuedSize = 0;
   /** Admissions of devices trusted on first use, shared by every Verify node of this gateway. */
   readonly #tofu = new TofuAllowance();
+  /** Devices whose device.tofu record is being written, with the messages of theirs that wait for it. */
+  readonly #tofuWriting = new Map<string, ((err: Error | null) => void)[]>();
   readonly #tofuLimits: ResolvedTofuLimits;
   readonly #tofuResolved = new WeakMap<TofuLimits, ResolvedTofuLimits>();
   readonly #now: () => number;
@@ -472,15 +474,32 @@ export class Gateway extends EventEmitter {
         return done(null, this.#issue(v));
       }
       const accepted = v;
-      this.#recordThen({ type: TOFU, device: v.device.did, body: { did: v.device.did, name: v.device.name, reason: 'trust on first use' } }, (e) => {
+      const did = v.device.did;
+      const writing = this.#tofuWriting.get(did);
+      if (writing) {
+        // Its device.tofu record is being written for an earlier message (their signature checks
+        // came back together): one record and one admission per device; this one follows it.
+        writing.push((e) => {
+          if (tofu) this.#tofu.release(did);
+          if (e) return done(e);
+          done(null, this.#issue({ ...accepted, device: this.devices.get(did) ?? accepted.device, tofu: false }));
+        });
+        return;
+      }
+      this.#tofuWriting.set(did, []);
+      this.#recordThen({ type: TOFU, device: did, body: { did, name: v.device.name, reason: 'trust on first use' } }, (e) => {
+        const followers = this.#tofuWriting.get(did) ?? [];
+        this.#tofuWriting.delete(did);
         if (e) {
-          if (tofu) this.#tofu.release(m.device.did);
-          return done(e);
+          if (tofu) this.#tofu.release(did);
+          done(e);
+        } else {
+          // Spent only now, with the device.tofu record on the ledger and counted by the registry.
+          if (tofu) this.#tofu.spend(did, tofu, this.#now());
+          accepted.device = this.devices.get(did) ?? accepted.device;
+          done(null, this.#issue(accepted));
         }
-        // Spent only now, with the device.tofu record on the ledger and counted by the registry.
-        if (tofu) this.#tofu.spend(accepted.device.did, tofu, this.#now());
-        accepted.device = this.devices.get(accepted.device.did) ?? accepted.device;
-        done(null, this.#issue(accepted));
+        for (const f of followers) f(e);
       });
     });
   }

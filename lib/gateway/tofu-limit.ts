@@ -101,9 +101,10 @@ export class TofuAllowance {
   /**
    * The admission of `did` used: its device.tofu record is on the ledger, where the registry
    * counts it. Its other messages still waiting find the device known (their release() is a no-op).
+   * Only a reservation held is spent: one admission per device.
    */
   spend(did: string, limits: ResolvedTofuLimits, now: number): void {
-    this.#reserved.delete(did);
+    if (!this.#reserved.delete(did)) return;
     this.#tokens = Math.max(0, this.#refill(limits, now) - 1);
   }
 

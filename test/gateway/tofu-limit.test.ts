@@ -156,6 +156,23 @@ describe('gateway: trust on first use is bounded per gateway', function () {
     assert.equal(next.filter((o) => o.ok).length, 1);
     assert.equal(gw.devices.activeCount, 40);
   });
+
+  it('first messages of one new device checked together: one device.tofu record, one admission spent', async () => {
+    gw = await Gateway.open(tmp.dir, { name: 'tofu-limit', gatewayKey, blockSeconds: 0 }, { ...limits, tofu: { burst: 3 } });
+    const key = generateKey('Ed25519');
+    // A device emptying its buffer on its first connection: its messages come back from the
+    // signature pool together, before its device.tofu record is written.
+    const outcomes = await Promise.allSettled([1, 2, 3].map((c) => gw.verify(message(key, c), { tofu: true })));
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+    let records = 0;
+    for await (const r of gw.ledger.byType(TOFU)) if (r.record.device === keyToDid(key)) records++;
+    assert.equal(records, 1);
+    assert.equal(gw.devices.activeTofuCount, 1);
+    // Two admissions of the burst of 3 are left.
+    const others = await Promise.allSettled([generateKey('Ed25519'), generateKey('Ed25519')].map((k) => gw.verify(message(k, 1), { tofu: true })));
+    assert.deepEqual(others.map((o) => o.status), ['fulfilled', 'fulfilled']);
+    await assert.rejects(gw.verify(message(generateKey('Ed25519'), 1), { tofu: true }), (err: unknown) => code(err) === 'ERR_TOFU_LIMIT');
+  });
 });
 
 describe('registry: devices trusted on first use are counted as records apply', () => {
