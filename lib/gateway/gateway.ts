@@ -13,7 +13,7 @@ import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMess
 import { RecentRecords } from './recent-records';
 import { RegisteredVersions } from './registered-versions';
 import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from './security-log';
-import type { RefusalLimits } from './refusal-limit';
+import { resolveRefusalLimits, type RefusalLimits } from './refusal-limit';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 import { TofuAllowance, tofuLimits, type ResolvedTofuLimits, type TofuLimits } from './tofu-limit';
 import { cloneRisk } from '../guards/safe-value';
@@ -181,11 +181,14 @@ export class Gateway extends EventEmitter {
     readonly limits: GatewayLimits,
   ) {
     super();
+    // Limits are checked before anything starts (the signature pool's threads, the timer); the
+    // firmware log's here rather than at the first report, whose failure it would keep.
+    this.#tofuLimits = tofuLimits(limits.tofu);
+    resolveRefusalLimits(limits.firmware);
     this.recentSecurity = new RecentRecords(ledger, SECURITY, RECENT_SECURITY);
     this.registeredVersions = new RegisteredVersions(ledger);
     this.#signatures = new SignaturePool(limits);
     this.#maxPendingWrites = limits.maxPendingWrites ?? 2048;
-    this.#tofuLimits = tofuLimits(limits.tofu);
     this.#now = limits.now ?? Date.now;
     this.#security = new SecurityLog(limits.securityIntervalMs ?? DEFAULT_SECURITY_INTERVAL_MS);
     this.#securityTimer = setInterval(() => void this.flushSecurityEvents().catch(() => undefined), this.#security.intervalMs);

@@ -40,6 +40,20 @@ const positive = (v: unknown, fallback: number, what: string): number => {
   return v;
 };
 
+/** The longest window: the flush timer's interval, which Node caps at 2^31 - 1 ms (a longer one fires at once). */
+export const MAX_REFUSAL_WINDOW_MS = 2 ** 31 - 1;
+
+/** The limits with their defaults; throws ERR_INVALID_ARGUMENT for a value that is not a positive integer (or a window over MAX_REFUSAL_WINDOW_MS). */
+export function resolveRefusalLimits(limits: RefusalLimits = {}): Required<RefusalLimits> {
+  const refusalWindowMs = positive(limits.refusalWindowMs, DEFAULT_REFUSAL_WINDOW_MS, 'refusalWindowMs');
+  if (refusalWindowMs > MAX_REFUSAL_WINDOW_MS) throw new LedgerError('ERR_INVALID_ARGUMENT', `refusalWindowMs must be at most ${MAX_REFUSAL_WINDOW_MS} (about 24.8 days), got ${refusalWindowMs}`);
+  return {
+    refusalsPerWindow: positive(limits.refusalsPerWindow, DEFAULT_REFUSALS_PER_WINDOW, 'refusalsPerWindow'),
+    refusalWindowMs,
+    refusalDigests: positive(limits.refusalDigests, DEFAULT_REFUSAL_DIGESTS, 'refusalDigests'),
+  };
+}
+
 export class RefusalLimit {
   readonly perWindow: number;
   readonly windowMs: number;
@@ -52,9 +66,10 @@ export class RefusalLimit {
   #lastTake = -Infinity;
 
   constructor(limits: RefusalLimits = {}) {
-    this.perWindow = positive(limits.refusalsPerWindow, DEFAULT_REFUSALS_PER_WINDOW, 'refusalsPerWindow');
-    this.windowMs = positive(limits.refusalWindowMs, DEFAULT_REFUSAL_WINDOW_MS, 'refusalWindowMs');
-    this.maxDigests = positive(limits.refusalDigests, DEFAULT_REFUSAL_DIGESTS, 'refusalDigests');
+    const r = resolveRefusalLimits(limits);
+    this.perWindow = r.refusalsPerWindow;
+    this.windowMs = r.refusalWindowMs;
+    this.maxDigests = r.refusalDigests;
     this.#events = new SecurityLog(this.windowMs, MAX_REFUSAL_EVENT_KEYS);
   }
 

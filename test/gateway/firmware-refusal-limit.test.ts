@@ -141,4 +141,18 @@ describe('gateway: refusal reports a forged-offer flood makes a device sign', ()
     assert.equal(fw.refusals.size.digests, 8);
     await assert.rejects(fw.report(signed({ ...installed, refused: refusal(19 * 3 + 1) }), did), (err: unknown) => isLedgerError(err, 'ERR_FIRMWARE_REFUSAL_LIMIT') && err.details?.limit === 'repeated');
   });
+
+  it('refuses limits it cannot keep when the gateway opens, not at the first report', async () => {
+    const other = tempDir();
+    try {
+      for (const firmware of [{ refusalsPerWindow: 0 }, { refusalWindowMs: 30 * 86_400_000 }, { refusalDigests: 1.5 }])
+        await assert.rejects(
+          Gateway.open(other.dir, { name: 'refusal-limit-bad', gatewayKey, blockSeconds: 0 }, { firmware }),
+          (err: unknown) => (err as { code?: string }).code === 'ERR_INVALID_ARGUMENT',
+          JSON.stringify(firmware),
+        );
+    } finally {
+      other.cleanup();
+    }
+  });
 });
