@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { clientAddress } from '../lib/guards/request-gate';
+import { clientAddress, RequestGate } from '../lib/guards/request-gate';
 
 // The address a request counts against in a RequestGate's per-client bounds.
 describe('RequestGate: clientAddress', () => {
@@ -21,5 +21,15 @@ describe('RequestGate: clientAddress', () => {
     assert.equal(clientAddress(req('fe80::1%eth0')), 'fe80:0:0:0::/64');
     assert.equal(clientAddress(req('::1')), '0:0:0:0::/64');
     assert.equal(clientAddress(req('1::2:3:4:5:1.2.3.4')), '1:0:2:3::/64');
+  });
+});
+
+describe('RequestGate: limits', () => {
+  it('refuses a limit it does not have (the timeout was sendTimeoutMs before it was timeoutMs) and a value that is not a positive integer', () => {
+    const gate = new RequestGate({ maxActive: 4, maxWaiting: 8, maxActivePerClient: 2, maxPerClient: 4, timeoutMs: 1000 }, { what: 'test requests' });
+    assert.throws(() => gate.setLimits({ sendTimeoutMs: 300 } as never), (err: Error & { code?: string }) => err.code === 'ERR_INVALID_ARGUMENT' && /sendTimeoutMs is not a request gate limit/.test(err.message));
+    assert.throws(() => gate.setLimits({ maxActive: 0 }), (err: Error & { code?: string }) => err.code === 'ERR_INVALID_ARGUMENT');
+    assert.equal(gate.setLimits({ timeoutMs: 300 }).timeoutMs, 1000);
+    assert.equal(gate.limits.timeoutMs, 300);
   });
 });

@@ -100,6 +100,8 @@ export class RequestGate {
   /** Changes the limits (tests); returns the previous ones. */
   setLimits(limits: Partial<RequestGateLimits>): RequestGateLimits {
     const before = this.limits;
+    // An unknown name (say sendTimeoutMs, the timeout's name before) is an error, not ignored.
+    for (const k of Object.keys(limits)) if (!(k in before)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} is not a request gate limit (${Object.keys(before).join(', ')})`);
     const next = { ...this.#limits, ...limits };
     for (const [k, v] of Object.entries(next)) if (!Number.isSafeInteger(v) || v < (k === 'maxWaiting' ? 0 : 1)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} must be a positive integer`);
     this.#limits = next;
