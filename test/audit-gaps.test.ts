@@ -3,12 +3,11 @@
 // run lies inside one chunk (docs/AUDIT.md: "A missing record's hash is taken from the intact
 // stored node over it").
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { auditLedger, type AuditOptions, type AuditReport, type Finding } from '../lib/audit';
 import { decodeCbor, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import { nodeValue } from '../lib/ledger/layout';
 import { leafHash, nodeHash } from '../lib/merkle';
-import { buildSampleLedger, copyDir, keys, mutate, type RawDb, type SampleLedger } from './support/audit-fixtures';
+import { buildSampleLedger, keys, scratchLedgers, type RawDb, type SampleLedger } from './support/audit-fixtures';
 
 const blockRoots = (r: AuditReport): [number | undefined, string][] => r.findings.filter((f) => f.kind === 'block-root').map((f) => [f.height, f.detail]);
 const unrecomputable = (r: AuditReport): Finding[] => r.findings.filter((f) => /cannot be recomputed/.test(f.detail));
@@ -40,13 +39,8 @@ async function rewriteNote(db: RawDb, i: number): Promise<void> {
 describe('audit: a run of missing records over whole chunks', function () {
   this.timeout(120000);
   let sample: SampleLedger;
-  const dirs: string[] = [];
-  const damaged = async (fn: (db: RawDb) => Promise<void>): Promise<string> => {
-    const dir = copyDir(sample.dir);
-    dirs.push(dir);
-    await mutate(dir, fn);
-    return dir;
-  };
+  const scratch = scratchLedgers();
+  const damaged = (fn: (db: RawDb) => Promise<void>): Promise<string> => scratch.damaged(sample.dir, fn);
   const run = async (dir: string, opts: AuditOptions): Promise<AuditReport> => {
     const inThread = await auditLedger(dir, { trustedKey: sample.verifierKey, workers: 0, ...opts });
     const inWorkers = await auditLedger(dir, { trustedKey: sample.verifierKey, workers: 2, parallelThreshold: 0, ...opts });
@@ -57,9 +51,8 @@ describe('audit: a run of missing records over whole chunks', function () {
   before(async () => {
     // 40 records in blocks of 10: blocks end at 10, 20, 30 and 40.
     sample = await buildSampleLedger(undefined, { records: 40, blockRecords: 10 });
-    dirs.push(sample.dir);
+    scratch.keep(sample.dir);
   });
-  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
   it('takes the hashes from the stored nodes: the block roots are checked as when the run lies in one chunk', async () => {
     const dir = await damaged((db) => deleteRecords(db, 8, 23));

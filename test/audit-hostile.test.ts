@@ -3,9 +3,8 @@
 // stores a few hundred thousand small keys that the audit once handled in quadratic time: it now
 // completes well within the test's time (the old code took several minutes) with bounded findings.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { auditLedger } from '../lib/audit';
-import { buildSampleLedger, copyDir, keys, mutate, type RawDb, type SampleLedger } from './support/audit-fixtures';
+import { buildSampleLedger, keys, scratchLedgers, type RawDb, type SampleLedger } from './support/audit-fixtures';
 
 /** Puts `n` entries made by `entry(k)`, in batches. */
 async function putMany(db: RawDb, n: number, entry: (k: number) => [Buffer, Buffer][]): Promise<void> {
@@ -23,21 +22,13 @@ async function putMany(db: RawDb, n: number, entry: (k: number) => [Buffer, Buff
 describe('audit: a hostile directory costs work in proportion to what it stores', function () {
   this.timeout(60000);
   let sample: SampleLedger;
-  const dirs: string[] = [];
-  const damaged = async (fn: (db: RawDb) => Promise<void>): Promise<string> => {
-    const dir = copyDir(sample.dir);
-    dirs.push(dir);
-    await mutate(dir, fn);
-    return dir;
-  };
+  const scratch = scratchLedgers();
+  const damaged = (fn: (db: RawDb) => Promise<void>): Promise<string> => scratch.damaged(sample.dir, fn);
 
   before(async () => {
     // 40 records in blocks of 10: blocks 0..3.
     sample = await buildSampleLedger(undefined, { records: 40, blockRecords: 10 });
-    dirs.push(sample.dir);
-  });
-  after(() => {
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    scratch.keep(sample.dir);
   });
 
   it('many unreadable blocks after the last one: each a finding, read once (no quadratic queue)', async () => {

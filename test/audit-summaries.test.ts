@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { auditLedger } from '../lib/audit';
 import { decodeCbor, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import type { RecordInput } from '../lib/ledger';
-import { appendAll, buildSampleLedger, copyDir, createLedger, keys, makeDevice, mutate, tempDir, type RawDb, type SampleLedger } from './support/audit-fixtures';
+import { appendAll, buildSampleLedger, copyDir, createLedger, keys, makeDevice, mutate, scratchLedgers, tempDir, type RawDb, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
 
 // The block summaries (`i` + u64(height): first, count, tmin, tmax, types, devices) are checked
@@ -24,20 +24,14 @@ const u64 = (x: number): Buffer => {
 describe('audit: the block summaries', function () {
   this.timeout(60_000);
   let sample: SampleLedger;
-  const dirs: string[] = [];
+  const scratch = scratchLedgers();
 
   before(async () => {
     sample = await buildSampleLedger();
-    dirs.push(sample.dir);
+    scratch.keep(sample.dir);
   });
-  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-  const damaged = async (fn: (db: RawDb) => Promise<void>): Promise<string> => {
-    const dir = copyDir(sample.dir);
-    dirs.push(dir);
-    await mutate(dir, fn);
-    return dir;
-  };
+  const damaged = (fn: (db: RawDb) => Promise<void>): Promise<string> => scratch.damaged(sample.dir, fn);
   const audit = (dir: string, ...extra: string[]) => {
     const r = runCli(['audit', dir, '--json', '--key', sample.verifierKey, ...extra]);
     return { status: r.status, report: JSON.parse(r.stdout) as { findings: { kind: string; index?: number; height?: number; detail: string }[] } };
@@ -129,7 +123,7 @@ describe('audit: the block summaries', function () {
 
   it('an incremental audit checks the summaries of the blocks after its checkpoint', async () => {
     const note = path.join(tempDir('audit-sum-'), 'cp.note');
-    dirs.push(path.dirname(note));
+    scratch.keep(path.dirname(note));
     fs.writeFileSync(note, sample.checkpoints[1]); // tree size 20
     const dir = await damaged(async (db) => {
       const s2 = await readSummary(db, 2);

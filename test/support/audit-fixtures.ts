@@ -54,6 +54,26 @@ export function copyDir(from: string, prefix = 'audit-copy-'): string {
   return to;
 }
 
+/**
+ * The directories of one describe(), removed after it: `keep(dir)` adds one (the sample ledger,
+ * say), `damaged(from, fn)` copies `from`, applies `fn` to the copy's raw LevelDB and keeps it.
+ */
+export function scratchLedgers(): { keep(dir: string): void; damaged(from: string, fn: (db: RawDb) => Promise<void>): Promise<string> } {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    keep: (dir) => void dirs.push(dir),
+    damaged: async (from, fn) => {
+      const dir = copyDir(from);
+      dirs.push(dir);
+      await mutate(dir, fn);
+      return dir;
+    },
+  };
+}
+
 /** A gateway clock that ticks a second per call, so record and block times are predictable. */
 export function testClock(start = 1764000000000): () => number {
   let t = start;
