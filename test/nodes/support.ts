@@ -1,3 +1,4 @@
+import type { LocalServer } from '../support/local-server';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -152,6 +153,13 @@ export function stopTestRuntime(userDir: string, done: () => void): void {
     fs.rmSync(userDir, { recursive: true, force: true });
     done();
   });
+}
+
+/** The end of a describe() that served its flow's HTTP: the server closed, the flow unloaded, the runtime stopped. */
+export async function endServedTest(server: LocalServer | undefined, userDir: string): Promise<void> {
+  await server?.close();
+  await helper.unload();
+  await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
 }
 
 /**

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { MAX_ACTIVE_TILE_REQUESTS, MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT, MAX_TILE_REQUESTS_PER_CLIENT, MAX_WAITING_TILE_REQUESTS } from '../../lib/tiles/http';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tileRequests } from '../../nodes/lib/tile-routes';
-import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { endServedTest, helper, ledgerNode, packNodes, startTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
 
 // The public tile server (RED.httpNode at /iot-ledger/tiles/<ledger>/) under hostile requests.
@@ -78,11 +78,7 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     server = await listenLocally(nodeApp);
     port = server.port;
   });
-  after(async () => {
-    await server.close();
-    await helper.unload();
-    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
-  });
+  after(() => endServedTest(server, userDir));
 
   it('answers a path that is not percent-encoded UTF-8 with 400 and a short text, no stack trace', async () => {
     for (const path of ['/iot-ledger/tiles/room/tile/0/%E0%A4%A', '/iot-ledger/tiles/%E0%A4%A', '/iot-ledger/tiles/room/checkpoint%ff']) {

@@ -9,7 +9,7 @@ import { signCheckpoint } from '../../lib/note/checkpoint';
 import { verifierKeyString } from '../../lib/note/note';
 import { formatAddCheckpoint, MAX_REQUEST_BYTES } from '../../lib/witness';
 import { MAX_ACTIVE_WITNESS_REQUESTS, MAX_WITNESS_REQUESTS_PER_CLIENT, witnessRequests } from '../../nodes/lib/witness-http';
-import { helper, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { endServedTest, helper, onTab, packNodes, startTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
 
 // The Witness node's HTTP endpoint (RED.httpNode: POST <path>/add-checkpoint, GET <path>/checkpoint)
@@ -101,11 +101,7 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     server = await listenLocally(nodeApp);
     port = server.port;
   });
-  after(async () => {
-    await server.close();
-    await helper.unload();
-    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
-  });
+  after(() => endServedTest(server, userDir));
 
   it('answers add-checkpoint as C2SP tlog-witness says: 200 with the cosignature, 409 text/x.tlog.size, 400 for what does not parse', async () => {
     const ok = await post(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cp(4) }));
@@ -349,11 +345,7 @@ describe('Witness node over HTTP behind middleware that reads the body', functio
     server = await listenLocally(app);
     port = server.port;
   });
-  after(async () => {
-    await server.close();
-    await helper.unload();
-    await new Promise<void>((resolve) => stopTestRuntime(userDir, resolve));
-  });
+  after(() => endServedTest(server, userDir));
 
   it('uses a body read as text or bytes (within the same bound) and answers 400 at once for one read into anything else', async () => {
     const add = `${PREFIX}/add-checkpoint`;
