@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { append } from '../lib/cli/append';
 import type { CliIo } from '../lib/cli/io';
-import { MAX_LINE_BYTES, stdinLines, type LineRun } from '../lib/cli/ledger-view';
+import { inputChunks, LineSplitter, MAX_LINE_BYTES, type LineRun } from '../lib/cli/input-lines';
 import { runCli } from './support/cli';
 import { deviceA, tempDir } from './support/ledger';
 
@@ -23,7 +23,13 @@ function fakeIo(input: string | Buffer): CliIo & { out: string; err: string } {
 
 async function collect(input: string | Buffer, maxLineBytes: number, chunkBytes: number): Promise<LineRun[]> {
   const runs: LineRun[] = [];
-  for await (const run of stdinLines(fakeIo(input), maxLineBytes, chunkBytes)) runs.push(run);
+  const lines = new LineSplitter(maxLineBytes);
+  const keep = (run: LineRun): void => void ((run.texts.length > 0 || run.tooLong !== undefined) && runs.push(run));
+  for await (const chunk of inputChunks(fakeIo(input), chunkBytes)) {
+    keep(lines.push(chunk));
+    if (lines.stopped) return runs;
+  }
+  keep(lines.end());
   return runs;
 }
 

@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey } from '../crypto/keys';
-import { isLedgerError } from '../errors';
 import { loadOrCreateKeyFile } from '../crypto/keyfile';
-import { Ledger, type Receipt, type RecordInput } from '../ledger';
+import { Ledger, type Receipt } from '../ledger';
+import { appendEncoded } from '../ledger/encoded-batch';
 import { onePositional, parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
-import { inputFromJson, MAX_LINE_BYTES, stdinLines } from './ledger-view';
+import { inputChunks } from './input-lines';
+import { LineEncoder, type EncodeAnswer } from './line-encoder';
 
 export const appendUsage = 'iot-ledger append DIR --key GATEWAY_KEY_FILE [--name ORIGIN]   (JSON lines on stdin, each at most 1 MiB; a new ledger is named after DIR unless --name)';
 
@@ -25,23 +26,10 @@ function isNewLedger(dir: string): boolean {
   }
 }
 
-/** Lines per appendMany at most; a batch is also sent when the input read so far is used up. */
-const BATCH_LINES = 2048;
-/** Batches waiting for their write at most; more lines are read once the oldest is durable. */
-const MAX_IN_FLIGHT = 4;
-
-/**
- * Lines parsed and not yet submitted: their requests, texts and line numbers, side by side.
- * Once submitted, only the texts and numbers stay until the write is durable (parsed requests
- * kept that long outlive the young generation: copying and marking them cost more than parsing
- * again the lines before a refused one).
- */
-interface Batch {
-  inputs: RecordInput[];
-  texts: string[];
-  nos: number[];
-  size: number;
-}
+/** Bytes of input being encoded at most (two of a file's 1 MiB chunks); more is read once the oldest chunk is answered. */
+const MAX_BYTES_IN_FLIGHT = 2 << 20;
+/** Batches of records waiting for their write at most. */
+const MAX_WRITES_IN_FLIGHT = 4;
 
 export interface AppendOptions {
   /** Bytes per chunk of a test's stdin (the process's stdin comes as it arrives). */
@@ -67,16 +55,25 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
   }
   const gatewayKey = loadOrCreateKeyFile(keyFile, () => generateKey('Ed25519'));
   if (gatewayKey.alg !== 'Ed25519') throw new UsageError(`the gateway key in ${keyFile} must be Ed25519`);
-  const ledger = await Ledger.open(dir, { name, gatewayKey });
+  // Lines are parsed, checked and encoded on a second thread (started first: it loads while
+  // the ledger opens); this one plans and writes them.
+  const encoder = new LineEncoder();
+  let ledger: Ledger;
+  try {
+    ledger = await Ledger.open(dir, { name, gatewayKey });
+  } catch (err) {
+    await encoder.close();
+    throw err;
+  }
 
-  const inFlight: Promise<void>[] = [];
-  let writeError: unknown = null;
-  let lineError: string | null = null;
+  /** The chain that takes the encoder's answers in order, and its links not yet awaited by the reading loop. */
+  let taken: Promise<void> = Promise.resolve();
+  const untaken: Promise<void>[] = [];
+  let bytesInFlight = 0;
+  const writes: Promise<void>[] = [];
+  let writeError = null as unknown;
+  let lineError = null as string | null; // set by take(), which TypeScript does not follow
   let count = 0;
-  const lineFailure = (no: number, err: unknown): string => {
-    const code = isLedgerError(err) ? ` (${err.code})` : '';
-    return `line ${no}: ${(err as Error).message.replace(/^record \d+: /, '')}${code}`;
-  };
   const print = (receipts: Receipt[]): void => {
     if (receipts.length === 0) return;
     let out = '';
@@ -84,88 +81,47 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
     for (const r of receipts) out += `{"index":${r.index},"leafHash":"${r.leafHash}","time":${r.time},"block":${r.block}}\n`;
     io.stdout(out);
   };
-  /**
-   * Submits a batch. A record the ledger refuses fails the whole appendMany before anything
-   * is written: then the records before it are appended alone and its line is the error.
-   */
-  /** appendMany of the batch's requests, which the batch lets go of (not an async function: its frame would keep them). */
-  const appendInputs = (batch: Batch): Promise<Receipt[]> => {
-    const { inputs } = batch;
-    batch.inputs = [];
-    return ledger.appendMany(inputs);
-  };
-  const submit = async (batch: Batch): Promise<void> => {
-    const n = batch.size;
-    if (n === 0) return;
-    if (lineError) {
-      count -= n; // a line before this batch was refused: nothing after it is written
-      return;
+  /** Appends the records of an encoded chunk (each batch one appendMany) and notes where the input stops. */
+  const take = async ({ batches, stop }: EncodeAnswer): Promise<void> => {
+    for (const batch of batches) {
+      if (writeError) return;
+      count += batch.ends.length;
+      writes.push(
+        ledger[appendEncoded](batch).then(print, (err: unknown) => {
+          writeError ??= err;
+        }),
+      );
+      while (writes.length > MAX_WRITES_IN_FLIGHT) await writes.shift();
     }
-    try {
-      print(await appendInputs(batch));
-    } catch (err) {
-      const item = isLedgerError(err) ? (err.details?.item as number | undefined) : undefined;
-      const no = item === undefined ? undefined : batch.nos[item];
-      if (item === undefined || no === undefined || !isLedgerError(err) || err.code === 'ERR_LEDGER_IO') throw err;
-      lineError ??= lineFailure(no, err);
-      // Nothing was written: the lines before the refused one again, alone (they parsed before).
-      print(await ledger.appendMany(batch.texts.slice(0, item).map((t) => inputFromJson(t))));
-      count -= n - item;
-    }
+    if (stop !== undefined) lineError ??= stop;
   };
-  const send = async (batch: Batch): Promise<void> => {
-    count += batch.size;
-    inFlight.push(
-      submit(batch).catch((err: unknown) => {
-        writeError ??= err;
-      }),
-    );
-    while (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-  };
-  const empty = (): Batch => ({ inputs: [], texts: [], nos: [], size: 0 });
   try {
-    let batch = empty();
-    for await (const run of stdinLines(io, MAX_LINE_BYTES, opts.chunkBytes)) {
-      const { nos, texts } = run;
-      for (let i = 0; i < texts.length; i++) {
-        const no = nos[i] as number;
-        let input: RecordInput;
-        try {
-          input = inputFromJson(texts[i] as string);
-        } catch (err) {
-          // The lines before it are appended first (unless one of them is refused too).
-          await send(batch);
-          batch = empty();
-          await Promise.all(inFlight);
-          lineError ??= lineFailure(no, err);
-          break;
-        }
-        batch.inputs.push(input);
-        batch.texts.push(texts[i] as string);
-        batch.nos.push(no);
-        if (++batch.size >= BATCH_LINES) {
-          await send(batch);
-          batch = empty();
-          if (lineError || writeError) break;
-        }
-      }
-      if (!lineError && !writeError && run.tooLong !== undefined) {
-        await send(batch);
-        batch = empty();
-        await Promise.all(inFlight);
-        lineError ??= `line ${run.tooLong}: longer than ${MAX_LINE_BYTES} bytes (the limit of a line)`;
-      }
+    for await (const chunk of inputChunks(io, opts.chunkBytes)) {
+      const answer = encoder.push(chunk, Date.now(), ledger.maxRecordBytes);
+      const bytes = chunk.length;
+      bytesInFlight += bytes;
+      // Each answer is taken as soon as it and those before it are in: what arrived is appended now.
+      taken = taken.then(async () => {
+        await take(await answer);
+        bytesInFlight -= bytes;
+      });
+      taken.catch(() => undefined); // a failed encoder is reported once, by the await that meets it
+      untaken.push(taken);
+      while (bytesInFlight >= MAX_BYTES_IN_FLIGHT) await untaken.shift();
       if (lineError || writeError) break;
-      // What has arrived goes out now rather than waiting for more input.
-      await send(batch);
-      batch = empty();
     }
-    if (!writeError) await send(batch);
-    await Promise.all(inFlight);
+    // After a stop the encoder answers the chunks still in flight with no records.
+    if (!lineError && !writeError) {
+      const last = encoder.end(Date.now(), ledger.maxRecordBytes);
+      taken = taken.then(async () => take(await last));
+    }
+    await taken;
+    await Promise.all(writes);
   } finally {
     await ledger.close().catch((err: unknown) => {
       writeError ??= err;
     });
+    await encoder.close();
   }
   if (writeError) throw writeError as Error;
   if (lineError) {

@@ -1,7 +1,7 @@
 import { Ledger } from '../ledger';
 import { intFlag, onePositional, parseArgs } from './args';
 import type { CliIo } from './io';
-import { recordView } from './ledger-view';
+import { recordView } from '../ledger/view';
 
 export const exportUsage = 'iot-ledger export DIR [--from I] [--to J]';
 

@@ -7,7 +7,7 @@ import { onePositional, stringFlag, UsageError } from './args';
 import { parseWithWitnesses } from './witness-policy';
 import { checkQuorum } from '../witness/bundle';
 import type { CliIo } from './io';
-import { jsonView } from './ledger-view';
+import { jsonView } from '../ledger/view';
 
 /** The chain code (ethers) loads only when --anchor is given. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -36,6 +36,8 @@ export interface Prepared {
    * (which is then a view of it). The write fills in the leaf hash and puts it as it is.
    */
   value?: Buffer;
+  /** The first HASH_SIZE bytes of `value` already hold the leaf hash (hashed on another thread: encoded-batch.ts). */
+  hashed?: boolean;
 }
 
 export type WriteJob = { kind: 'append'; records: Prepared[] } | { kind: 'seal' };
@@ -110,16 +112,23 @@ export function putRecord(sink: PutSink, frontier: CompactRange, bytes: Uint8Arr
 }
 
 /** putRecord for a value with the leaf hash's room free in front of the record bytes (Prepared.value): filled in place, no copy. */
-export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer, visit: NodeVisitor = nodePutter(sink)): Uint8Array {
+export function putRecordValue(sink: PutSink, frontier: CompactRange, value: Buffer, visit: NodeVisitor = nodePutter(sink), hashed = false): Uint8Array {
   const index = frontier.size;
-  // The leaf hash, SHA-256(0x00 || bytes), hashed where the bytes lie: the prefix byte goes just
-  // in front of them (in the room the hash then fills), no copy of the record.
-  value[HASH_SIZE - 1] = LEAF_PREFIX;
-  sha256Into(value.subarray(HASH_SIZE - 1), value, 0);
+  if (!hashed) fillLeafHash(value);
   const leaf = value.subarray(0, HASH_SIZE);
   sink.put(recordKey(index), value);
   frontier.appendOwned(leaf, visit);
   return leaf;
+}
+
+/**
+ * Writes the leaf hash of a storage value's record, SHA-256(0x00 || bytes), into its first
+ * HASH_SIZE bytes, hashed where the bytes lie: the prefix byte goes just in front of them (in
+ * the room the hash then fills), no copy of the record.
+ */
+export function fillLeafHash(value: Buffer): void {
+  value[HASH_SIZE - 1] = LEAF_PREFIX;
+  sha256Into(value.subarray(HASH_SIZE - 1), value, 0);
 }
 
 /** Lower-case hex of a hash (a Buffer view already, as putRecordValue's, needs no wrapper). */
@@ -184,12 +193,12 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
       continue;
     }
     const jobReceipts: Receipt[] = [];
-    for (const { record, bytes, value } of job.records) {
+    for (const { record, bytes, value, hashed } of job.records) {
       // A replica holds a block's records at once and refuses one past MAX_BLOCK_BYTES by default:
       // the open block is sealed first rather than let this record take it past (a record alone fits).
       if (frontier.size > next.blockFirst && openBytes + bytes.length > MAX_BLOCK_BYTES) seal();
       const index = frontier.size;
-      const leaf = value ? putRecordValue(sink, frontier, value, visitNode) : putRecord(sink, frontier, bytes, visitNode);
+      const leaf = value ? putRecordValue(sink, frontier, value, visitNode, hashed) : putRecord(sink, frontier, bytes, visitNode);
       open.add(record);
       openBytes += bytes.length;
       leaves.push({ bytes, leaf });

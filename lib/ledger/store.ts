@@ -8,6 +8,7 @@ import { openBlock, type BlockInfo } from './blocks';
 import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
 import { headPut, planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
+import { appendEncoded, preparedFrom, type EncodedBatch } from './encoded-batch';
 import { blockKey, decodeBlockValue, HASH_SIZE } from './layout';
 import { ledgerExists, openDb, type Db } from './lock';
 import type { StorageChoice } from '../storage/open';
@@ -268,6 +269,19 @@ export class Ledger extends EventEmitter {
         throw new LedgerError(err.code, `record ${item}: ${err.message}`, { ...err.details, item });
       }
     });
+    return (await this.#submit({ kind: 'append', records }, records.length)) as Receipt[];
+  }
+
+  /** The largest canonical record this ledger takes, in bytes. */
+  get maxRecordBytes(): number {
+    return this.#settings.maxRecordBytes;
+  }
+
+  /** appendMany of records this package encoded on another thread (lib/ledger/encoded-batch.ts). */
+  async [appendEncoded](batch: EncodedBatch): Promise<Receipt[]> {
+    this.#checkWritable();
+    const records = preparedFrom(batch);
+    if (records.length === 0) return [];
     return (await this.#submit({ kind: 'append', records }, records.length)) as Receipt[];
   }
 

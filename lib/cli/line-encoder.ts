@@ -1,0 +1,69 @@
+// `iot-ledger append`'s second thread: it turns the input's chunks into encoded records
+// (lib/ledger/encoded-batch.ts) while this thread plans and writes the ones before.
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { EncodedBatch } from '../ledger/encoded-batch';
+
+export interface EncodeRequest {
+  /** The next chunk of input; none: the input has ended. */
+  chunk?: Uint8Array;
+  /** The gateway clock for records without a time of their own. */
+  now: number;
+  maxBytes: number;
+}
+
+export interface EncodeAnswer {
+  /** The records of the lines the chunk completed, in order. */
+  batches: EncodedBatch[];
+  /** Why the input stops here ("line N: ..."): a line refused or too long. The batches hold the lines before it; later answers hold none. */
+  stop?: string;
+}
+
+interface Pending {
+  resolve: (a: EncodeAnswer) => void;
+  reject: (err: Error) => void;
+}
+
+/** One worker; chunks are answered in the order they were given. */
+export class LineEncoder {
+  readonly #worker: Worker;
+  readonly #pending: Pending[] = [];
+  #failure: Error | null = null;
+
+  constructor() {
+    this.#worker = new Worker(path.join(__dirname, 'append-worker.js'));
+    this.#worker.on('message', (answer: EncodeAnswer) => this.#pending.shift()?.resolve(answer));
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('exit', (code) => this.#fail(new Error(`the line encoder stopped (exit ${code})`)));
+  }
+
+  /** The next chunk of input (copied: the caller keeps its buffer). */
+  push(chunk: Uint8Array, now: number, maxBytes: number): Promise<EncodeAnswer> {
+    const own = new Uint8Array(chunk.byteLength);
+    own.set(chunk);
+    return this.#ask({ chunk: own, now, maxBytes }, [own.buffer]);
+  }
+
+  /** The end of the input: its last line, if it had no line break. */
+  end(now: number, maxBytes: number): Promise<EncodeAnswer> {
+    return this.#ask({ now, maxBytes }, []);
+  }
+
+  #ask(request: EncodeRequest, transfer: ArrayBuffer[]): Promise<EncodeAnswer> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      this.#worker.postMessage(request, transfer);
+    });
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    for (const p of this.#pending.splice(0)) p.reject(this.#failure);
+  }
+
+  async close(): Promise<void> {
+    this.#failure ??= new Error('the line encoder was closed');
+    await this.#worker.terminate();
+  }
+}

@@ -1,0 +1,96 @@
+// Records encoded on another thread and handed over in one transferable piece: what lets
+// `iot-ledger append` validate and encode its lines on the second core while the main thread
+// only plans and writes. Not part of the package's API (lib/ledger/index.ts does not export
+// it): the Ledger takes such a batch as it is, so only this package's own encoder may build one.
+import { fillLeafHash, type IndexedFields, type Prepared } from './commit';
+import { HASH_SIZE } from './layout';
+import { recordValueFromInput, type RecordInput } from './record';
+
+/** The Ledger's method that appends an EncodedBatch (a symbol: reachable only from this package). */
+export const appendEncoded = Symbol('iot-ledger.appendEncoded');
+
+/**
+ * Records validated and canonically encoded: their storage values side by side in `values`
+ * (each the record's leaf hash, then its bytes) ending at `ends`,
+ * and the fields a block's summary holds. Structured-cloneable; `values` can be transferred.
+ */
+export interface EncodedBatch {
+  values: ArrayBuffer;
+  ends: number[];
+  types: string[];
+  times: number[];
+  devices: (string | null)[];
+}
+
+/** Appends values to a growing buffer (one allocation per doubling, not one per record). */
+class Arena {
+  #buf = Buffer.allocUnsafe(64 * 1024);
+  #used = 0;
+
+  add(value: Uint8Array): number {
+    if (this.#used + value.length > this.#buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#used + value.length));
+      this.#buf.copy(bigger, 0, 0, this.#used);
+      this.#buf = bigger;
+    }
+    this.#buf.set(value, this.#used);
+    this.#used += value.length;
+    return this.#used;
+  }
+
+  /** The bytes added, in an ArrayBuffer of their own (transferable). */
+  take(): ArrayBuffer {
+    const out = new ArrayBuffer(this.#used);
+    new Uint8Array(out).set(this.#buf.subarray(0, this.#used));
+    return out;
+  }
+}
+
+/**
+ * Encodes the requests `inputAt(0)` to `inputAt(count - 1)` as Ledger.appendMany would with the
+ * clock at `now`, up to the first one refused (by inputAt or by the ledger's rules): `refused`
+ * is its position and error, and the batch holds the records before it.
+ */
+export function encodeBatch(
+  count: number,
+  inputAt: (item: number) => RecordInput,
+  now: number,
+  maxBytes: number,
+): { batch: EncodedBatch; refused?: { item: number; error: unknown } } {
+  const arena = new Arena();
+  const batch: Omit<EncodedBatch, 'values'> = { ends: [], types: [], times: [], devices: [] };
+  let refused: { item: number; error: unknown } | undefined;
+  for (let item = 0; item < count; item++) {
+    let encoded;
+    try {
+      encoded = recordValueFromInput(inputAt(item), now, maxBytes, HASH_SIZE);
+    } catch (error) {
+      refused = { item, error };
+      break;
+    }
+    const { record, value } = encoded;
+    fillLeafHash(value);
+    batch.ends.push(arena.add(value));
+    batch.types.push(record.type);
+    batch.times.push(record.time);
+    batch.devices.push(record.device ?? null);
+  }
+  return { batch: { values: arena.take(), ...batch }, refused };
+}
+
+/** The batch's records as the group commit takes them (views of `values`, no copy). */
+export function preparedFrom(batch: EncodedBatch): Prepared[] {
+  const all = Buffer.from(batch.values);
+  const out = new Array<Prepared>(batch.ends.length);
+  let start = 0;
+  for (let i = 0; i < out.length; i++) {
+    const end = batch.ends[i] as number;
+    const value = all.subarray(start, end);
+    const record: IndexedFields = { type: batch.types[i] as string, time: batch.times[i] as number };
+    const device = batch.devices[i];
+    if (device !== null && device !== undefined) record.device = device;
+    out[i] = { record, bytes: value.subarray(HASH_SIZE), value, hashed: true };
+    start = end;
+  }
+  return out;
+}
