@@ -51,6 +51,7 @@ export = function register(RED: RED): void {
     let verified = 0;
     let rejected = 0;
     let shed = 0;
+    let tofuLimited = 0;
     let unreported = 0;
     const reports = new ReportBudget(CATCH_REPORTS_PER_SECOND);
     // A flood would otherwise send a status update to the editor per message.
@@ -63,6 +64,7 @@ export = function register(RED: RED): void {
       const parts = [part('verified', verified)];
       if (rejected) parts.push(part('rejected', rejected));
       if (shed) parts.push(part('shed', shed));
+      if (tofuLimited) parts.push(part('tofuLimited', tofuLimited));
       if (unreported) parts.push(part('unreported', unreported));
       const counts = parts.join(' · ');
       this.status(rejected ? status.warn(counts) : status.ok(counts));
@@ -96,6 +98,7 @@ export = function register(RED: RED): void {
       rejected++;
       const code = errorCode(err);
       if (code === 'ERR_OVERLOADED') shed++;
+      else if (code === 'ERR_TOFU_LIMIT') tofuLimited++;
       show();
       const report = () => {
         if (!reports.take()) {
