@@ -33,7 +33,7 @@ describe('records encoded on another thread (encoded-batch)', () => {
         const [a, b] = [await open(), await open()];
         try {
           const viaMany = await a.appendMany(inputs);
-          const { batch, refused } = encodeBatch(inputs.length, (i) => inputs[i] as RecordInput, NOW, b.maxRecordBytes);
+          const { batch, refused } = encodeBatch(inputs.length, (i) => inputs[i], NOW, b.maxRecordBytes);
           assert.equal(refused, undefined);
           const viaBatch = await b[appendEncoded](batch);
           assert.deepEqual(viaBatch, viaMany);
@@ -58,7 +58,7 @@ describe('records encoded on another thread (encoded-batch)', () => {
         () => assert.fail('appendMany took a bad type'),
         (err: unknown) => err,
       );
-      const { batch, refused } = encodeBatch(inputs.length, (i) => inputs[i] as RecordInput, NOW, ledger.maxRecordBytes);
+      const { batch, refused } = encodeBatch(inputs.length, (i) => inputs[i], NOW, ledger.maxRecordBytes);
       assert.equal(refused?.item, 2);
       assert.ok(isLedgerError(many) && isLedgerError(refused.error));
       assert.equal(refused.error.code, many.code);
@@ -69,7 +69,7 @@ describe('records encoded on another thread (encoded-batch)', () => {
         [0, 1],
       );
       // A request that inputAt itself refuses (the CLI's JSON parsing) stops the batch the same way.
-      const parsed = encodeBatch(3, (i) => (i === 1 ? assert.fail('not JSON') : (inputs[0] as RecordInput)), NOW, ledger.maxRecordBytes);
+      const parsed = encodeBatch(3, (i) => (i === 1 ? assert.fail('not JSON') : inputs[0]), NOW, ledger.maxRecordBytes);
       assert.equal(parsed.refused?.item, 1);
       assert.equal(parsed.batch.ends.length, 1);
     } finally {
