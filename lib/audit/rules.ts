@@ -7,13 +7,16 @@ import type { DeviceEvent } from './chunk';
 import type { DeviceChecker } from './devices';
 import { Findings, recordPos } from './findings';
 
-
 export class RuleChecker {
-  readonly #contracts = new ContractRechecker();
+  // Each mismatch goes straight to the findings, which keep a bounded number of them.
+  readonly #contracts = new ContractRechecker({
+    maxMismatches: 0,
+    onMismatch: (m) => this.#add(m.index, this.#time, undefined, 'contract-verdict', `contract ${m.contract}, record ${m.index}: ${m.detail}`),
+  });
   readonly #firmware = new FirmwareState();
   readonly #findings: Findings;
   readonly #devices: DeviceChecker;
-  #reported = 0;
+  #time: number | undefined;
   #last = 0;
 
   constructor(findings: Findings, devices: DeviceChecker) {
@@ -26,8 +29,8 @@ export class RuleChecker {
     this.#last = ev.index;
     const body = ev.rule.body;
     if (ev.type.startsWith('contract.')) {
+      this.#time = ev.time;
       this.#contracts.apply(ev.type, body, ev.index, ev.time);
-      this.#flushContracts(ev.time);
       return;
     }
     const isEnrolled = (did: string) => this.#devices.registry.status(did) === 'enrolled';
@@ -43,16 +46,13 @@ export class RuleChecker {
   }
 
   finish(): void {
+    this.#time = undefined;
     this.#contracts.finish(this.#last);
-    this.#flushContracts(undefined);
   }
 
-  #flushContracts(time: number | undefined): void {
-    const all = this.#contracts.mismatches;
-    for (const m of all.slice(this.#reported)) {
-      this.#reported++;
-      this.#add(m.index, time, undefined, 'contract-verdict', `contract ${m.contract}, record ${m.index}: ${m.detail}`);
-    }
+  /** What the re-checks hold of what records add (for tests: it must not grow with the records). */
+  get held(): { mismatches: number } {
+    return { mismatches: this.#contracts.mismatches.length };
   }
 
   #add(index: number, time: number | undefined, device: string | undefined, kind: string, detail: string): void {

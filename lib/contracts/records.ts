@@ -111,13 +111,44 @@ export interface VerdictMismatch {
   detail: string;
 }
 
+export interface RecheckerOptions {
+  /** Most mismatches kept in `mismatches` (default 1000); `omitted` counts the rest. */
+  maxMismatches?: number;
+  /** Called with every mismatch as it is found, kept or not. */
+  onMismatch?: (m: VerdictMismatch) => void;
+}
+
 /**
  * Re-runs every registered contract over its recorded inputs, record by record in ledger
- * order, and reports each recorded verdict that the evaluator does not reproduce.
+ * order, and reports each recorded verdict that the evaluator does not reproduce: the first
+ * `maxMismatches` in `mismatches`, every one to `onMismatch`. A ledger from someone else can
+ * hold any number of mismatching records; what is kept of them stays bounded.
  */
 export class ContractRechecker {
   private readonly contracts = new Map<string, { terms: Terms; state?: ContractState; expected: string[]; lastTick?: number; signed: Set<string> }>();
+  /** The first mismatches found, in ledger order (at most `maxMismatches`). */
   readonly mismatches: VerdictMismatch[] = [];
+  /** Mismatches found beyond those kept in `mismatches`. */
+  omitted = 0;
+  readonly #max: number;
+  readonly #onMismatch: ((m: VerdictMismatch) => void) | undefined;
+
+  constructor(opts: RecheckerOptions = {}) {
+    this.#max = Math.max(0, opts.maxMismatches ?? 1000);
+    this.#onMismatch = opts.onMismatch;
+  }
+
+  /** Every mismatch found so far, kept or not. */
+  get count(): number {
+    return this.mismatches.length + this.omitted;
+  }
+
+  #mismatch(index: number, contract: string, detail: string): void {
+    const m: VerdictMismatch = { index, contract, detail };
+    if (this.mismatches.length < this.#max) this.mismatches.push(m);
+    else this.omitted++;
+    this.#onMismatch?.(m);
+  }
 
   apply(type: string, body: unknown, index: number, time?: number): void {
     if (!body || typeof body !== 'object') return;
@@ -126,12 +157,12 @@ export class ContractRechecker {
       try {
         const terms = validateTerms(b.terms);
         if (termsHashHex(terms) !== b.termsHash) {
-          this.mismatches.push({ index, contract: String(b.contract), detail: 'registered terms do not match their recorded hash' });
+          this.#mismatch(index, String(b.contract), 'registered terms do not match their recorded hash');
           return;
         }
         if (!this.contracts.has(b.termsHash)) this.contracts.set(b.termsHash, { terms, expected: [], signed: new Set() });
       } catch (err) {
-        this.mismatches.push({ index, contract: String(b.contract), detail: `registered terms are invalid: ${(err as Error).message}` });
+        this.#mismatch(index, String(b.contract), `registered terms are invalid: ${(err as Error).message}`);
       }
       return;
     }
@@ -146,7 +177,7 @@ export class ContractRechecker {
     if (type !== CONTRACT_READING && type !== CONTRACT_EVENT) return;
     const c = typeof b.termsHash === 'string' ? this.contracts.get(b.termsHash) : undefined;
     if (!c) {
-      this.mismatches.push({ index, contract: String(b.contract), detail: `${type} for a contract that was never registered` });
+      this.#mismatch(index, String(b.contract), `${type} for a contract that was never registered`);
       return;
     }
     if (type === CONTRACT_READING) {
@@ -162,19 +193,19 @@ export class ContractRechecker {
     }
     const expected = c.expected.shift();
     if (expected === undefined || expected !== comparable(event)) {
-      this.mismatches.push({
+      this.#mismatch(
         index,
-        contract: c.terms.id,
-        detail: expected === undefined
+        c.terms.id,
+        expected === undefined
           ? `recorded ${event.type} that re-running the contract does not produce`
           : `recorded ${event.type} differs from what re-running the contract gives (${(JSON.parse(expected) as { type: string }).type})`,
-      });
+      );
     }
   }
 
   private run(c: { terms: Terms; state?: ContractState; expected: string[] }, input: ContractInput, index: number): void {
     if (c.expected.length > 0) {
-      this.mismatches.push({ index, contract: c.terms.id, detail: `${c.expected.length} verdict(s) of the evaluator were never recorded` });
+      this.#mismatch(index, c.terms.id, `${c.expected.length} verdict(s) of the evaluator were never recorded`);
       c.expected.length = 0;
     }
     const r = evaluate(c.terms, c.state, input);
@@ -182,11 +213,11 @@ export class ContractRechecker {
     for (const e of r.events) c.expected.push(comparable(e));
   }
 
-  /** Call at the end: verdicts the evaluator produced that are missing from the ledger. */
+  /** Call at the end: adds the verdicts the evaluator produced that are missing from the ledger; returns the kept mismatches. */
   finish(lastIndex: number): VerdictMismatch[] {
     for (const c of this.contracts.values()) {
       if (c.expected.length > 0)
-        this.mismatches.push({ index: lastIndex, contract: c.terms.id, detail: `${c.expected.length} verdict(s) of the evaluator were never recorded` });
+        this.#mismatch(lastIndex, c.terms.id, `${c.expected.length} verdict(s) of the evaluator were never recorded`);
     }
     return this.mismatches;
   }
