@@ -13,7 +13,9 @@ export class RuleChecker {
     maxMismatches: 0,
     onMismatch: (m) => this.#add(m.index, this.#time, undefined, 'contract-verdict', `contract ${m.contract}, record ${m.index}: ${m.detail}`),
   });
-  readonly #firmware = new FirmwareState();
+  // The re-checks read what a device runs, its floor and approvals, never its past spans or
+  // rejections, and the report lists none: keep no history, so it cannot grow with the records.
+  readonly #firmware = new FirmwareState({ historyLimit: 0 });
   readonly #findings: Findings;
   readonly #devices: DeviceChecker;
   #time: number | undefined;
@@ -51,8 +53,15 @@ export class RuleChecker {
   }
 
   /** What the re-checks hold of what records add (for tests: it must not grow with the records). */
-  get held(): { mismatches: number } {
-    return { mismatches: this.#contracts.mismatches.length };
+  get held(): { mismatches: number; spans: number; rejections: number } {
+    let spans = 0;
+    let rejections = this.#firmware.rejections().length;
+    for (const did of this.#firmware.devices()) {
+      const d = this.#firmware.device(did);
+      spans += d?.spans.length ?? 0;
+      rejections += d?.rejections.length ?? 0;
+    }
+    return { mismatches: this.#contracts.mismatches.length, spans, rejections };
   }
 
   #add(index: number, time: number | undefined, device: string | undefined, kind: string, detail: string): void {

@@ -1,14 +1,24 @@
-import { deviceHistory, deviceRejections } from '../firmware';
+import { deviceHistory, deviceRejections, type FirmwareState } from '../firmware';
 import { loadFirmwareState } from '../gateway/firmware-runner';
 import { Ledger } from '../ledger';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 
-export const firmwareUsage = 'iot-ledger firmware history DIR [--device DID] [--json]   (--json: a list of {device, versions, rejections})';
+export const firmwareUsage =
+  'iot-ledger firmware history DIR [--device DID] [--json]   (--json: a list of {device, versions, rejections, omittedVersions?, omittedRejections?})';
 
 const iso = (t: number): string => new Date(t).toISOString();
 
-/** Every version each device ran, from when to when and approved by whom, from the ledger alone. */
+/** How much older history the state counted but did not keep (fields only when there is some). */
+function omitted(state: FirmwareState, did: string): { omittedVersions?: number; omittedRejections?: number } {
+  const d = state.device(did);
+  return {
+    ...(d?.spansOmitted ? { omittedVersions: d.spansOmitted } : {}),
+    ...(d?.rejectionsOmitted ? { omittedRejections: d.rejectionsOmitted } : {}),
+  };
+}
+
+/** Every version each device ran (the most recent 1000), from when to when and approved by whom, from the ledger alone. */
 export async function firmware(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv, ['json']);
   const [sub, dir, ...rest] = args.positional;
@@ -18,7 +28,7 @@ export async function firmware(argv: string[], io: CliIo): Promise<number> {
     const state = await loadFirmwareState(ledger);
     const only = stringFlag(args, 'device');
     const devices = only ? [only] : state.devices();
-    const report = devices.map((did) => ({ device: did, versions: deviceHistory(state, did), rejections: deviceRejections(state, did) }));
+    const report = devices.map((did) => ({ device: did, versions: deviceHistory(state, did), rejections: deviceRejections(state, did), ...omitted(state, did) }));
     if (args.flags.json === true) {
       // One JSON document, an empty list when the ledger has no firmware records.
       io.stdout(`${JSON.stringify(report)}\n`);
@@ -27,11 +37,13 @@ export async function firmware(argv: string[], io: CliIo): Promise<number> {
     if (report.length === 0) io.stdout('no firmware records\n');
     for (const r of report) {
       io.stdout(`${r.device}\n`);
+      if (r.omittedVersions) io.stdout(`  ... ${r.omittedVersions} earlier versions not kept\n`);
       for (const v of r.versions) {
         const until = v.to ? `${iso(v.to.time)} (#${v.to.index})` : 'now';
         const by = v.approvedBy ? `approved #${v.approvedBy.index}, signed by ${v.approvedBy.signer}` : `reported by the device`;
         io.stdout(`  ${v.version} (seq ${v.sequence}, ${v.class})  ${iso(v.from.time)} (#${v.from.index}) → ${until}  ${by}\n`);
       }
+      if (r.omittedRejections) io.stdout(`  ... ${r.omittedRejections} earlier rejections not kept\n`);
       for (const j of r.rejections) io.stdout(`  rejected #${j.at.index} ${iso(j.at.time)}: ${j.reason}${j.sequence !== undefined ? ` (seq ${j.sequence})` : ''}\n`);
     }
     return 0;

@@ -22,13 +22,15 @@ function copySpan(s: VersionSpan): VersionSpan {
  * Every version the device ran (or was approved to run), oldest first: from which record to
  * which record (index and time; the last has no `to`), who approved it (the decision record,
  * the vendor key that signed the manifest and the approver, when there was one) and when the
- * device first confirmed it. Empty for a device no firmware record names.
+ * device first confirmed it. Empty for a device no firmware record names. The state keeps the
+ * most recent `historyLimit` versions of a device (default 1000); `device(did).spansOmitted`
+ * counts the older ones.
  */
 export function deviceHistory(state: FirmwareState, did: string): VersionSpan[] {
   return (state.device(did)?.spans ?? []).map(copySpan);
 }
 
-/** The rejections recorded for a device, oldest first. */
+/** The rejections recorded for a device, oldest first (the most recent `historyLimit`; `device(did).rejectionsOmitted` counts the rest). */
 export function deviceRejections(state: FirmwareState, did: string): RejectionEntry[] {
   return [...(state.device(did)?.rejections ?? [])];
 }

@@ -313,7 +313,7 @@ export function checkReport(state: FirmwareState, reportEnvelope: Envelope, devi
     status = 'pending';
   else if (d && Math.max(d.floor, cur?.sequence ?? -1) > r.sequence) status = 'downgraded';
   else if (state.approvalOf(device, r.class, r.sequence, r.digest)) status = 'confirmed';
-  else if (!d || d.spans.length === 0) status = 'initial';
+  else if (!cur) status = 'initial';
   else status = 'unapproved';
 
   const body: ReportBody = { device, class: r.class, version: r.version, sequence: r.sequence, digest: r.digest, status };

@@ -170,14 +170,20 @@ export interface DeviceFirmware {
   current?: VersionSpan;
   /** The latest span the device confirmed by a report. */
   running?: VersionSpan;
+  /** The most recent spans, oldest first (at most the state's `historyLimit`). */
   spans: VersionSpan[];
+  /** Older spans no longer kept in `spans`. */
+  spansOmitted: number;
   /** Highest sequence ever approved for, or reported (registered) by, the device; -1 if none. */
   floor: number;
   lastCounter?: number;
   lastTs?: number;
   lastReport?: RecordRef;
   reports: number;
+  /** The most recent rejections naming the device, oldest first (at most the state's `historyLimit`). */
   rejections: RejectionEntry[];
+  /** Older rejections no longer kept in `rejections`. */
+  rejectionsOmitted: number;
 }
 
 export interface VendorKeyEvent extends RecordRef {
@@ -189,6 +195,7 @@ interface VendorState {
   trusted: Set<string>;
   revoked: Set<string>;
   events: VendorKeyEvent[];
+  eventsOmitted: number;
 }
 
 interface Data {
@@ -202,6 +209,7 @@ interface Data {
   releasesByClass: Map<string, string[]>;
   devices: Map<string, DeviceFirmware & { approvals: Map<string, Approval> }>;
   rejections: RejectionEntry[];
+  rejectionsOmitted: number;
   lastIndex: number;
 }
 
@@ -363,13 +371,46 @@ function sameFirmware(span: VersionSpan | undefined, cls: string, sequence: numb
   return span !== undefined && span.class === cls && span.sequence === sequence && span.digest === digest;
 }
 
+/** Appends `item`, dropping the oldest entry past `limit`; returns how many were dropped. */
+function pushRecent<T>(list: T[], item: T, limit: number): number {
+  list.push(item);
+  if (list.length <= limit) return 0;
+  list.shift();
+  return 1;
+}
+
+export const DEFAULT_FIRMWARE_HISTORY_LIMIT = 1000;
+
+export interface FirmwareStateOptions {
+  /**
+   * Most spans and rejections kept per device, and rejections and key events per vendor kept
+   * in all: the most recent ones (default 1000). Older ones are counted, not kept; the rules
+   * read only what a device runs, its floor and its approvals, which are always kept.
+   */
+  historyLimit?: number;
+}
+
 /**
  * Firmware state built from ledger records in index order. Feed every record through
  * `apply`; records of other types are ignored (apply returns false). A firmware record whose
- * body has the wrong shape throws ERR_MALFORMED_RECORD.
+ * body has the wrong shape throws ERR_MALFORMED_RECORD. What it holds grows with devices,
+ * vendor keys and releases, not with records: history past `historyLimit` is counted only.
  */
 export class FirmwareState {
-  private data: Data = { vendors: new Map(), releases: new Map(), releasesByClass: new Map(), devices: new Map(), rejections: [], lastIndex: -1 };
+  private data: Data = {
+    vendors: new Map(),
+    releases: new Map(),
+    releasesByClass: new Map(),
+    devices: new Map(),
+    rejections: [],
+    rejectionsOmitted: 0,
+    lastIndex: -1,
+  };
+  readonly historyLimit: number;
+
+  constructor(opts: FirmwareStateOptions = {}) {
+    this.historyLimit = Math.max(0, opts.historyLimit ?? DEFAULT_FIRMWARE_HISTORY_LIMIT);
+  }
 
   static isFirmwareType(type: string): type is FirmwareRecordType {
     return (FIRMWARE_RECORD_TYPES as readonly string[]).includes(type);
@@ -382,7 +423,7 @@ export class FirmwareState {
 
   /** A deep copy (for trying a record before writing it, or for an audit's before/after). */
   clone(): FirmwareState {
-    const copy = new FirmwareState();
+    const copy = new FirmwareState({ historyLimit: this.historyLimit });
     copy.data = structuredClone(this.data);
     return copy;
   }
@@ -413,7 +454,7 @@ export class FirmwareState {
   private vendorState(vendor: string): VendorState {
     let v = this.data.vendors.get(vendor);
     if (!v) {
-      v = { trusted: new Set(), revoked: new Set(), events: [] };
+      v = { trusted: new Set(), revoked: new Set(), events: [], eventsOmitted: 0 };
       this.data.vendors.set(vendor, v);
     }
     return v;
@@ -428,7 +469,7 @@ export class FirmwareState {
       v.trusted.delete(b.did);
       v.revoked.add(b.did);
     }
-    v.events.push({ ...at, did: b.did, action: b.action });
+    v.eventsOmitted += pushRecent(v.events, { ...at, did: b.did, action: b.action }, this.historyLimit);
   }
 
   vendors(): string[] {
@@ -440,9 +481,10 @@ export class FirmwareState {
   isRevoked(vendor: string, did: string): boolean {
     return this.data.vendors.get(vendor)?.revoked.has(did) ?? false;
   }
-  vendorKeys(vendor: string): { trusted: string[]; revoked: string[]; events: VendorKeyEvent[] } {
+  /** The vendor's keys, and its most recent key events (`eventsOmitted`: the older ones). */
+  vendorKeys(vendor: string): { trusted: string[]; revoked: string[]; events: VendorKeyEvent[]; eventsOmitted: number } {
     const v = this.data.vendors.get(vendor);
-    return { trusted: [...(v?.trusted ?? [])], revoked: [...(v?.revoked ?? [])], events: [...(v?.events ?? [])] };
+    return { trusted: [...(v?.trusted ?? [])], revoked: [...(v?.revoked ?? [])], events: [...(v?.events ?? [])], eventsOmitted: v?.eventsOmitted ?? 0 };
   }
 
   // -- releases
@@ -498,7 +540,7 @@ export class FirmwareState {
   private deviceState(did: string): DeviceFirmware & { approvals: Map<string, Approval> } {
     let d = this.data.devices.get(did);
     if (!d) {
-      d = { device: did, spans: [], floor: -1, reports: 0, rejections: [], approvals: new Map() };
+      d = { device: did, spans: [], spansOmitted: 0, floor: -1, reports: 0, rejections: [], rejectionsOmitted: 0, approvals: new Map() };
       this.data.devices.set(did, d);
     }
     return d;
@@ -506,7 +548,7 @@ export class FirmwareState {
 
   private startSpan(d: DeviceFirmware, span: VersionSpan): void {
     if (d.current && !d.current.to) d.current.to = span.from;
-    d.spans.push(span);
+    d.spansOmitted += pushRecent(d.spans, span, this.historyLimit);
     d.current = span;
   }
 
@@ -516,14 +558,19 @@ export class FirmwareState {
       if (b.message) entry.message = b.message;
       for (const k of ['device', 'vendor', 'class', 'digest'] as const) if (b[k] !== undefined) entry[k] = b[k];
       if (b.sequence !== undefined) entry.sequence = b.sequence;
-      this.data.rejections.push(entry);
-      if (b.device !== undefined) this.deviceState(b.device).rejections.push(entry);
+      this.data.rejectionsOmitted += pushRecent(this.data.rejections, entry, this.historyLimit);
+      if (b.device !== undefined) {
+        const d = this.deviceState(b.device);
+        d.rejectionsOmitted += pushRecent(d.rejections, entry, this.historyLimit);
+      }
       return;
     }
     const d = this.deviceState(b.device);
     const approval: Approval = { ...at, vendor: b.vendor, signer: b.signer };
     if (b.approver !== undefined) approval.approver = b.approver;
-    d.approvals.set(approvalKey(b.class, b.sequence, b.digest), approval);
+    // Only an approval of a registered image is kept (all the gateway writes): one a record
+    // makes up would otherwise add an entry per record.
+    if (this.release(b.vendor, b.class, b.sequence)?.digest === b.digest) d.approvals.set(approvalKey(b.class, b.sequence, b.digest), approval);
     d.vendor = b.vendor;
     d.class = b.class;
     d.floor = Math.max(d.floor, b.sequence);
@@ -591,8 +638,12 @@ export class FirmwareState {
   approvalOf(did: string, cls: string, sequence: number, digest: string): Approval | undefined {
     return this.data.devices.get(did)?.approvals.get(approvalKey(cls, sequence, digest));
   }
-  /** Every recorded rejection, in order. */
+  /** The most recent rejections (at most `historyLimit`), oldest first. */
   rejections(): RejectionEntry[] {
     return [...this.data.rejections];
+  }
+  /** Rejections recorded before those `rejections()` returns. */
+  get rejectionsOmitted(): number {
+    return this.data.rejectionsOmitted;
   }
 }

@@ -98,6 +98,28 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     assert.deepEqual(JSON.parse(r.stdout), []);
   });
 
+  it('firmware history keeps the latest 1000 versions and rejections of a device and says how many older ones it left out', () => {
+    const fw = path.join(tmp.dir, 'firmware');
+    const decision = (i: number): string => {
+      const sequence = 1 + (i % 2);
+      const body =
+        i < 1003
+          ? { decision: 'approved', subject: 'update', device: deviceA, vendor: 'acme', class: 'thermo', sequence, version: `1.${sequence}`, digest: String(sequence).repeat(64), size: 1, signer: deviceA, release: 0, at: 0 }
+          : { decision: 'rejected', subject: 'update', reason: 'rollback', message: 'no', device: deviceA };
+      return JSON.stringify({ type: 'firmware.decision', body });
+    };
+    const input = Array.from({ length: 2007 }, (_, i) => decision(i)).join('\n');
+    assert.equal(runCli(['append', fw, '--key', keyFile, '--name', 'example.com/fw'], input).status, 0);
+    const json = runCli(['firmware', 'history', fw, '--json']);
+    assert.equal(json.status, 0, json.stderr);
+    const [h] = JSON.parse(json.stdout) as { device: string; versions: { from: { index: number } }[]; rejections: unknown[]; omittedVersions: number; omittedRejections: number }[];
+    assert.deepEqual([h.device, h.versions.length, h.omittedVersions, h.rejections.length, h.omittedRejections], [deviceA, 1000, 3, 1000, 4]);
+    assert.equal(h.versions[0].from.index, 3);
+    const text = runCli(['firmware', 'history', fw]);
+    assert.match(text.stdout, /\.\.\. 3 earlier versions not kept\n/);
+    assert.match(text.stdout, /\.\.\. 4 earlier rejections not kept\n/);
+  });
+
   it('export prints readable JSON lines; info describes the ledger', () => {
     const r = runCli(['export', dir, '--from', '1', '--to', '3']);
     assert.equal(r.status, 0, r.stderr);
