@@ -26,7 +26,7 @@ function isNewLedger(dir: string): boolean {
   }
 }
 
-/** Bytes of input being encoded at most (two of a file's 1 MiB chunks); more is read once the oldest chunk is answered. */
+/** Bytes of input being encoded at most; more is read once the oldest chunk is answered. */
 const MAX_BYTES_IN_FLIGHT = 2 << 20;
 /** Batches of records waiting for their write at most. */
 const MAX_WRITES_IN_FLIGHT = 4;

@@ -2,13 +2,15 @@
 import * as fs from 'node:fs';
 import { processIo, type CliIo } from './io';
 
-/** Bytes read from stdin at a time when it is a file (a pipe gives what its buffer holds). */
-const FILE_CHUNK = 1 << 20;
-
 /**
- * The process's stdin; a file redirected to it is read in 1 MiB chunks rather than the
- * 64 KiB a stream reads by default, so that a batch of lines is as large as the ledger takes.
+ * Bytes read from stdin at a time when it is a file (a pipe gives what its buffer holds, 64 KiB
+ * at most). Each chunk is one message to the line encoder's thread: chunks of about 650 lines
+ * keep both threads busy from the start (1 MiB chunks left this one idle while the first was
+ * encoded; measured in bench/RESULTS.md).
  */
+const FILE_CHUNK = 128 * 1024;
+
+/** The process's stdin; a file redirected to it is read in FILE_CHUNK pieces rather than the 64 KiB a stream reads by default. */
 function stdinStream(): NodeJS.ReadableStream {
   let isFile = false;
   try {
