@@ -1,11 +1,19 @@
 import { LedgerError } from '../lib/errors';
+import { Turns } from '../lib/guards/turns';
 import { cosignedProofBundle } from '../lib/witness/bundle';
 import { blockView, collectViews, latestViews, recordView, type QueryViews } from '../lib/ledger';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
-import type { Node, NodeDef, RED } from './lib/red';
+import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { formatCount, status } from './lib/status';
+import { throttleStatus } from './lib/status-throttle';
+
+/**
+ * Queries of one node running at once, and waiting: an answer holds up to 8 MiB, so a flood
+ * of query messages (an HTTP In or MQTT in wired to the node) is refused, not piled up.
+ */
+const QUERY_TURNS = { maxActive: 2, maxWaiting: 16 };
 
 const MODES = ['latest', 'index', 'range', 'device', 'type', 'time', 'proof', 'block'] as const;
 type Mode = (typeof MODES)[number];
@@ -33,68 +41,83 @@ export = function register(RED: RED): void {
     const gateway = useLedger(RED, this, def);
     const defaultMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'latest';
     const defaultLimit = Number(def.limit) || 100;
+    const turns = new Turns(QUERY_TURNS, 'queries');
+    let shed = 0;
+    const shedStatus = throttleStatus(() => this.status(status.warn(RED._('iot-ledger-query.status.shed', { count: formatCount(shed) }))));
+    this.on('close', () => shedStatus.cancel());
 
     onInput(this, RED._, async (msg, send, done) => {
       try {
-        const q = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
-        const mode = (typeof q.mode === 'string' ? q.mode : defaultMode) as Mode;
-        if (!MODES.includes(mode)) throw new LedgerError('ERR_INVALID_ARGUMENT', `unknown query mode ${JSON.stringify(mode)}`);
-        const limit = Math.min(int(q.limit, 'limit', defaultLimit), 10000);
-        const gw = await gateway();
-        const l = gw.ledger;
-        let result: unknown;
-        let list: QueryViews | undefined;
-        switch (mode) {
-          case 'latest':
-            list = await latestViews(l, limit);
-            break;
-          case 'index':
-            result = recordView(await l.get(int(q.index ?? msg.payload, 'index')));
-            break;
-          case 'range':
-            list = await collectViews(l.range(int(q.from, 'from', 0), int(q.to, 'to', l.size)), limit);
-            break;
-          case 'device': {
-            const did = q.device ?? q.did;
-            if (typeof did !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"device" (a did:key) is required');
-            list = await collectViews(l.byDevice(did, {}), limit);
-            break;
-          }
-          case 'type': {
-            if (typeof q.type !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"type" is required');
-            list = await collectViews(l.byType(q.type, {}), limit);
-            break;
-          }
-          case 'time':
-            list = await collectViews(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), {}), limit);
-            break;
-          case 'proof':
-            result = await cosignedProofBundle(l, int(q.index ?? msg.payload, 'index'));
-            break;
-          case 'block': {
-            const block = q.height === undefined ? await l.latestBlock() : await l.block(int(q.height, 'height'));
-            result = block ? blockView(block) : null;
-            break;
-          }
-        }
-        if (list) {
-          msg.payload = list.records;
-          // The byte bound (lib/ledger/query-views) cut the list: say so, as the record count cannot.
-          if (list.truncated) msg.truncated = true;
-          else delete msg.truncated;
-          const key = list.truncated ? 'iot-ledger-query.status.truncated' : 'iot-ledger-query.status.records';
-          this.status(status.ok(RED._(key, { mode, count: formatCount(list.records.length) })));
-        } else {
-          msg.payload = result;
-          this.status(status.ok(RED._('iot-ledger-query.status.ok', { mode })));
-        }
+        await turns.run(() => answer(msg));
         send(msg);
         done();
       } catch (err) {
-        this.status(status.error(errorCode(err)));
+        if (errorCode(err) === 'ERR_OVERLOADED') {
+          shed++;
+          shedStatus.request();
+        } else {
+          shedStatus.cancel();
+          this.status(status.error(errorCode(err)));
+        }
         done(nodeError(err));
       }
     });
+
+    /** Sets msg.payload to the query's answer (and msg.truncated when the list was cut). */
+    const answer = async (msg: NodeMessage): Promise<void> => {
+      const q = (msg.payload && typeof msg.payload === 'object' ? msg.payload : {}) as Record<string, unknown>;
+      const mode = (typeof q.mode === 'string' ? q.mode : defaultMode) as Mode;
+      if (!MODES.includes(mode)) throw new LedgerError('ERR_INVALID_ARGUMENT', `unknown query mode ${JSON.stringify(mode)}`);
+      const limit = Math.min(int(q.limit, 'limit', defaultLimit), 10000);
+      const gw = await gateway();
+      const l = gw.ledger;
+      let result: unknown;
+      let list: QueryViews | undefined;
+      switch (mode) {
+        case 'latest':
+          list = await latestViews(l, limit);
+          break;
+        case 'index':
+          result = recordView(await l.get(int(q.index ?? msg.payload, 'index')));
+          break;
+        case 'range':
+          list = await collectViews(l.range(int(q.from, 'from', 0), int(q.to, 'to', l.size)), limit);
+          break;
+        case 'device': {
+          const did = q.device ?? q.did;
+          if (typeof did !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"device" (a did:key) is required');
+          list = await collectViews(l.byDevice(did, {}), limit);
+          break;
+        }
+        case 'type': {
+          if (typeof q.type !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', '"type" is required');
+          list = await collectViews(l.byType(q.type, {}), limit);
+          break;
+        }
+        case 'time':
+          list = await collectViews(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), {}), limit);
+          break;
+        case 'proof':
+          result = await cosignedProofBundle(l, int(q.index ?? msg.payload, 'index'));
+          break;
+        case 'block': {
+          const block = q.height === undefined ? await l.latestBlock() : await l.block(int(q.height, 'height'));
+          result = block ? blockView(block) : null;
+          break;
+        }
+      }
+      if (list) {
+        msg.payload = list.records;
+        // The byte bound (lib/ledger/query-views) cut the list: say so, as the record count cannot.
+        if (list.truncated) msg.truncated = true;
+        else delete msg.truncated;
+        const key = list.truncated ? 'iot-ledger-query.status.truncated' : 'iot-ledger-query.status.records';
+        this.status(status.ok(RED._(key, { mode, count: formatCount(list.records.length) })));
+      } else {
+        msg.payload = result;
+        this.status(status.ok(RED._('iot-ledger-query.status.ok', { mode })));
+      }
+    };
   }
   RED.nodes.registerType('iot-ledger-query', Query);
 };

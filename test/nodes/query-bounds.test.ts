@@ -76,4 +76,33 @@ describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () 
     const none = await ask({ mode: 'range', from: base, limit: 0 });
     assert.deepEqual(none.payload, []);
   });
+
+  it('runs 2 queries at once and queues 16; a flood past that is refused at once with ERR_OVERLOADED, counted in the status', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { blockRecords: 1000 }),
+        { id: 'query', type: 'iot-ledger-query', ledger: 'ledger', mode: 'latest', limit: 100, wires: [['answer']] },
+        { id: 'answer', type: 'helper' },
+        { id: 'catcher', type: 'catch', scope: ['query'], wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    const answers: unknown[] = [];
+    const caught: { error: { code?: string } }[] = [];
+    const statuses: { text?: string }[] = [];
+    helper.getNode('answer').on('input', (m: never) => answers.push(m));
+    helper.getNode('caught').on('input', (m: never) => caught.push(m));
+    helper.getNode('query').on('call:status', (call: never) => statuses.push((call as { args: { text?: string }[] }).args[0]));
+    for (let i = 0; i < 40; i++) helper.getNode('query').receive({ payload: { mode: 'latest' } });
+    await waitFor(async () => (answers.length + caught.length === 40 ? true : undefined), 'every query answered or refused');
+    assert.equal(answers.length, 18);
+    assert.deepEqual([...new Set(caught.map((m) => m.error.code))], ['ERR_OVERLOADED']);
+    assert.equal(caught.length, 22);
+    await waitFor(async () => (statuses.some((s) => s.text === 'refused 22 (too many queries at once)') ? true : undefined), 'the status counting the refused');
+    // The turns are free again.
+    const m = nextMessage<Answer>(helper.getNode('answer'), 20000);
+    helper.getNode('query').receive({ payload: { mode: 'latest' } });
+    assert.ok(Array.isArray((await m).payload));
+  });
 });

@@ -1,0 +1,51 @@
+// Bounded concurrency for work a message starts (a node's queries): at most maxActive tasks
+// run at once, up to maxWaiting wait in arrival order, and the rest are refused at once with
+// ERR_OVERLOADED, so a flood of messages cannot start unbounded work or hold unbounded answers.
+import { LedgerError } from '../errors';
+
+export interface TurnsLimits {
+  /** Tasks running at once. */
+  maxActive: number;
+  /** Tasks waiting for a turn beyond those. */
+  maxWaiting: number;
+}
+
+export class Turns {
+  readonly #limits: TurnsLimits;
+  readonly #what: string;
+  readonly #waiting: (() => void)[] = [];
+  #active = 0;
+
+  /** `what` names the tasks in the refusal: `too many <what> at once`. */
+  constructor(limits: TurnsLimits, what: string) {
+    for (const [name, v] of Object.entries(limits))
+      if (!Number.isSafeInteger(v) || v < (name === 'maxActive' ? 1 : 0)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${name} must be a whole number${name === 'maxActive' ? ' from 1' : ''}, got ${String(v)}`);
+    this.#limits = { ...limits };
+    this.#what = what;
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Runs `task` in its turn; rejects with ERR_OVERLOADED at once when every turn and place in the queue is taken. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.#limits.maxActive) {
+      if (this.#waiting.length >= this.#limits.maxWaiting)
+        throw new LedgerError('ERR_OVERLOADED', `too many ${this.#what} at once (${this.#active} running, ${this.#waiting.length} waiting); refused`);
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else this.#active++;
+    try {
+      return await task();
+    } finally {
+      // The turn passes straight to the next waiting task (the active count stays), or is freed.
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    }
+  }
+}
