@@ -2,6 +2,7 @@
 // (lib/ledger/encoded-batch.ts) while this thread plans and writes the ones before.
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { LedgerError } from '../errors';
 import type { EncodedBatch } from '../ledger/encoded-batch';
 
 export interface EncodeRequest {
@@ -21,20 +22,20 @@ export interface EncodeAnswer {
 
 interface Pending {
   resolve: (a: EncodeAnswer) => void;
-  reject: (err: Error) => void;
+  reject: (err: LedgerError) => void;
 }
 
 /** One worker; chunks are answered in the order they were given. */
 export class LineEncoder {
   readonly #worker: Worker;
   readonly #pending: Pending[] = [];
-  #failure: Error | null = null;
+  #failure: LedgerError | null = null;
 
   constructor() {
     this.#worker = new Worker(path.join(__dirname, 'append-worker.js'));
     this.#worker.on('message', (answer: EncodeAnswer) => this.#pending.shift()?.resolve(answer));
-    this.#worker.on('error', (err) => this.#fail(err));
-    this.#worker.on('exit', (code) => this.#fail(new Error(`the line encoder stopped (exit ${code})`)));
+    this.#worker.on('error', (err) => this.#fail(new LedgerError('ERR_INTERNAL', `the line encoder failed: ${err.message}`, undefined, err)));
+    this.#worker.on('exit', (code) => this.#fail(new LedgerError('ERR_INTERNAL', `the line encoder stopped (exit ${code})`)));
   }
 
   /** The next chunk of input (copied: the caller keeps its buffer). */
@@ -49,21 +50,29 @@ export class LineEncoder {
     return this.#ask({ now, maxBytes }, []);
   }
 
+  /**
+   * The answer's promise is marked handled: the caller takes answers in order and stops at the
+   * first failure, so those after it are never awaited (a rejection nobody handles would end
+   * the process before the ledger is closed).
+   */
   #ask(request: EncodeRequest, transfer: ArrayBuffer[]): Promise<EncodeAnswer> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ resolve, reject });
-      this.#worker.postMessage(request, transfer);
-    });
+    const answer: Promise<EncodeAnswer> = this.#failure
+      ? Promise.reject(this.#failure)
+      : new Promise((resolve, reject) => {
+          this.#pending.push({ resolve, reject });
+          this.#worker.postMessage(request, transfer);
+        });
+    answer.catch(() => undefined);
+    return answer;
   }
 
-  #fail(err: Error): void {
+  #fail(err: LedgerError): void {
     this.#failure ??= err;
     for (const p of this.#pending.splice(0)) p.reject(this.#failure);
   }
 
   async close(): Promise<void> {
-    this.#failure ??= new Error('the line encoder was closed');
+    this.#failure ??= new LedgerError('ERR_INTERNAL', 'the line encoder was closed');
     await this.#worker.terminate();
   }
 }
