@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { generateKey } from '../crypto/keys';
 import { loadOrCreateKeyFile } from '../crypto/keyfile';
 import { Ledger, type Receipt } from '../ledger';
-import { appendEncoded } from '../ledger/encoded-batch';
+import { appendEncoded } from '../ledger/store';
 import { onePositional, parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 import { inputChunks } from './input-lines';
@@ -87,7 +87,7 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
       if (writeError) return;
       count += batch.ends.length;
       writes.push(
-        ledger[appendEncoded](batch).then(print, (err: unknown) => {
+        appendEncoded(ledger, batch).then(print, (err: unknown) => {
           writeError ??= err;
         }),
       );

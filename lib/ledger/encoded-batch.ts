@@ -6,9 +6,6 @@ import { fillLeafHash, type IndexedFields, type Prepared } from './commit';
 import { HASH_SIZE } from './layout';
 import { recordValueFromInput, type RecordInput } from './record';
 
-/** The Ledger's method that appends an EncodedBatch (a symbol: reachable only from this package). */
-export const appendEncoded = Symbol('iot-ledger.appendEncoded');
-
 /**
  * Records validated and canonically encoded: their storage values side by side in `values`
  * (each the record's leaf hash, then its bytes) ending at `ends`,

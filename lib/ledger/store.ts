@@ -8,7 +8,7 @@ import { openBlock, type BlockInfo } from './blocks';
 import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type ProofBundle } from './bundle';
 import { headPut, planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
-import { appendEncoded, preparedFrom, type EncodedBatch } from './encoded-batch';
+import { preparedFrom, type EncodedBatch } from './encoded-batch';
 import { blockKey, decodeBlockValue, HASH_SIZE } from './layout';
 import { ledgerExists, openDb, type Db } from './lock';
 import type { StorageChoice } from '../storage/open';
@@ -110,7 +110,24 @@ function checkGatewayKey(key: unknown): asserts key is PrivateKey {
  * committed write), 'block' (BlockInfo of each sealed block), 'error' (a failed timed
  * seal, only when someone listens).
  */
+/** Set by the Ledger class: its private #appendEncoded, for appendEncoded() below. */
+let appendEncodedTo: (ledger: Ledger, batch: EncodedBatch) => Promise<Receipt[]>;
+
+/**
+ * Ledger.appendMany of records this package encoded on another thread (lib/ledger/encoded-batch.ts),
+ * taken as they are. A module function, not a method: a symbol-keyed method is found by anyone
+ * holding a Ledger (Object.getOwnPropertySymbols), and would let them write bytes and leaf hashes
+ * nobody checked; this module is not reachable through the package's exports.
+ */
+export function appendEncoded(ledger: Ledger, batch: EncodedBatch): Promise<Receipt[]> {
+  return appendEncodedTo(ledger, batch);
+}
+
 export class Ledger extends EventEmitter {
+  static {
+    appendEncodedTo = (ledger, batch) => ledger.#appendEncoded(batch);
+  }
+
   readonly dir: string;
   readonly name: string;
   readonly gatewayDid: string;
@@ -277,8 +294,8 @@ export class Ledger extends EventEmitter {
     return this.#settings.maxRecordBytes;
   }
 
-  /** appendMany of records this package encoded on another thread (lib/ledger/encoded-batch.ts). */
-  async [appendEncoded](batch: EncodedBatch): Promise<Receipt[]> {
+  /** appendMany of records this package encoded on another thread (appendEncoded(), above the class). */
+  async #appendEncoded(batch: EncodedBatch): Promise<Receipt[]> {
     this.#checkWritable();
     const records = preparedFrom(batch);
     if (records.length === 0) return [];

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { isLedgerError } from '../../lib/errors';
 import { Ledger, type RecordInput } from '../../lib/ledger';
-import { appendEncoded, encodeBatch } from '../../lib/ledger/encoded-batch';
+import { encodeBatch } from '../../lib/ledger/encoded-batch';
+import { appendEncoded } from '../../lib/ledger/store';
 import { collect, deviceA, deviceB, gatewayKey, recomputeRoot, tempDir } from '../support/ledger';
 
 const NOW = 1_790_000_000_000;
@@ -35,7 +36,7 @@ describe('records encoded on another thread (encoded-batch)', () => {
           const viaMany = await a.appendMany(inputs);
           const { batch, refused } = encodeBatch(inputs.length, (i) => inputs[i], NOW, b.maxRecordBytes);
           assert.equal(refused, undefined);
-          const viaBatch = await b[appendEncoded](batch);
+          const viaBatch = await appendEncoded(b, batch);
           assert.deepEqual(viaBatch, viaMany);
           const [ra, rb] = [await collect(a.range(0)), await collect(b.range(0))];
           assert.deepEqual(rb, ra);
@@ -48,6 +49,29 @@ describe('records encoded on another thread (encoded-batch)', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('nothing reachable from a Ledger appends an encoded batch: a leaf hash made up outside the package is never written', async () => {
+    const ledger = await open();
+    try {
+      const { batch } = encodeBatch(1, () => ({ type: 'note', body: 1 }), NOW, ledger.maxRecordBytes);
+      new Uint8Array(batch.values).fill(0xee, 0, 32); // a leaf hash that is not the record's
+      // Every symbol-keyed method of the ledger and its prototypes, as a caller holding a Ledger finds them.
+      for (let o: object | null = ledger; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+        for (const key of Object.getOwnPropertySymbols(o)) {
+          const method: unknown = Object.getOwnPropertyDescriptor(o, key)?.value;
+          if (typeof method !== 'function') continue;
+          try {
+            await (method as (b: unknown) => unknown).call(ledger, batch);
+          } catch {
+            // refused: what it should do
+          }
+        }
+      }
+      assert.equal(ledger.size, 0, 'a record with a made-up leaf hash was appended');
+    } finally {
+      await ledger.close();
+    }
   });
 
   it('stops at the first request appendMany refuses, with its error, keeping those before it', async () => {
@@ -63,7 +87,7 @@ describe('records encoded on another thread (encoded-batch)', () => {
       assert.ok(isLedgerError(many) && isLedgerError(refused.error));
       assert.equal(refused.error.code, many.code);
       assert.equal(batch.ends.length, 2);
-      const receipts = await ledger[appendEncoded](batch);
+      const receipts = await appendEncoded(ledger, batch);
       assert.deepEqual(
         receipts.map((r) => r.index),
         [0, 1],
