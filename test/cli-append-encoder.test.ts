@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { append } from '../lib/cli/append';
-import type { CliIo } from '../lib/cli/io';
+import { processIo, type CliIo } from '../lib/cli/io';
 import { isLedgerError } from '../lib/errors';
 import { Ledger } from '../lib/ledger';
 import { deviceA, tempDir } from './support/ledger';
@@ -9,6 +10,9 @@ import { deviceA, tempDir } from './support/ledger';
 // The module object line-encoder.ts reads `Worker` from when it starts its thread.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const threads = require('node:worker_threads') as { Worker: typeof import('node:worker_threads').Worker };
+// The module object input-lines.ts asks whether stdin is a file.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const fsModule = require('node:fs') as { fstatSync: unknown };
 
 function fakeIo(input: string): CliIo & { out: string; err: string } {
   const io = {
@@ -64,5 +68,59 @@ describe('CLI append: a line encoder thread that dies', () => {
     const ledger = await Ledger.open(dir, { readOnly: true });
     assert.equal(ledger.size, 0);
     await ledger.close();
+  });
+});
+
+describe('CLI append: a long-running pipe', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  before(() => {
+    tmp = tempDir('iot-ledger-cli-pipe-');
+  });
+  after(() => tmp.cleanup());
+
+  it('a pipe that brings a line at a time for long: what append keeps of the chunks answered does not grow with them', async () => {
+    const lines = 60;
+    const stdin = new PassThrough();
+    const saved = {
+      stdin: Object.getOwnPropertyDescriptor(process, 'stdin') as PropertyDescriptor,
+      fstat: fsModule.fstatSync,
+      out: process.stdout.write.bind(process.stdout),
+      err: process.stderr.write.bind(process.stderr),
+      push: Array.prototype.push,
+    };
+    const out: string[] = [];
+    // The longest list of promises the run builds (its writes in flight are at most 5).
+    let longest = 0;
+    fsModule.fstatSync = () => {
+      throw new Error('stdin is not a file here');
+    };
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true, enumerable: true });
+    process.stdout.write = (s: string) => out.push(s) > 0;
+    process.stderr.write = () => true;
+    Array.prototype.push = function (this: unknown[], ...items: unknown[]): number {
+      const n = saved.push.apply(this, items);
+      if (items[0] instanceof Promise) longest = Math.max(longest, n);
+      return n;
+    };
+    let code: number;
+    try {
+      const run = append([path.join(tmp.dir, 'pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/pipe'], processIo);
+      for (let i = 0; i < lines; i++) {
+        stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i } })}\n`);
+        // What arrives on a pipe is appended at once: wait for its receipt before the next line.
+        while (out.join('').split('\n').length - 1 < i + 1) await new Promise((resolve) => setImmediate(resolve));
+      }
+      stdin.end();
+      code = await run;
+    } finally {
+      Array.prototype.push = saved.push;
+      process.stdout.write = saved.out;
+      process.stderr.write = saved.err;
+      Object.defineProperty(process, 'stdin', saved.stdin);
+      fsModule.fstatSync = saved.fstat;
+    }
+    assert.equal(code, 0);
+    assert.equal(out.join('').split('\n').length - 1, lines);
+    assert.ok(longest <= 8, `a list of ${longest} promises for ${lines} chunks`);
   });
 });

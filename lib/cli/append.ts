@@ -101,10 +101,14 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
       const bytes = chunk.length;
       bytesInFlight += bytes;
       // Each answer is taken as soon as it and those before it are in: what arrived is appended now.
-      taken = taken.then(async () => {
+      const link: Promise<void> = taken.then(async () => {
         await take(await answer);
         bytesInFlight -= bytes;
+        // Links finish in order: a finished one leaves the list (unless the loop took it already),
+        // which so holds the chunks in flight only, however long the input runs.
+        if (untaken[0] === link) void untaken.shift();
       });
+      taken = link;
       taken.catch(() => undefined); // a failed encoder is reported once, by the await that meets it
       untaken.push(taken);
       while (bytesInFlight >= MAX_BYTES_IN_FLIGHT) await untaken.shift();
