@@ -123,4 +123,43 @@ describe('CLI append: a long-running pipe', () => {
     assert.equal(out.join('').split('\n').length - 1, lines);
     assert.ok(longest <= 8, `a list of ${longest} promises for ${lines} chunks`);
   });
+
+  it('a bad line on a pipe that stays open: append stops reading at once, with the line named and exit 2', async () => {
+    const stdin = new PassThrough();
+    const saved = {
+      stdin: Object.getOwnPropertyDescriptor(process, 'stdin') as PropertyDescriptor,
+      fstat: fsModule.fstatSync,
+      out: process.stdout.write.bind(process.stdout),
+      err: process.stderr.write.bind(process.stderr),
+    };
+    const out: string[] = [];
+    const err: string[] = [];
+    fsModule.fstatSync = () => {
+      throw new Error('stdin is not a file here');
+    };
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true, enumerable: true });
+    process.stdout.write = (s: string) => out.push(s) > 0;
+    process.stderr.write = (s: string) => err.push(s) > 0;
+    let code: number;
+    let stoppedReading: boolean;
+    try {
+      const run = append([path.join(tmp.dir, 'open-pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/open'], processIo);
+      // The producer writes a good line and a bad one, then nothing for a while (the pipe stays open).
+      stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i: 0 } })}\nnot json\n`);
+      while (out.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      // The bad line was seen with the good one, before its receipt: the input is no longer read.
+      stoppedReading = stdin.destroyed;
+      if (!stdin.destroyed) stdin.end();
+      code = await run;
+    } finally {
+      process.stdout.write = saved.out;
+      process.stderr.write = saved.err;
+      Object.defineProperty(process, 'stdin', saved.stdin);
+      fsModule.fstatSync = saved.fstat;
+    }
+    assert.ok(stoppedReading, 'append still waits for more input after the bad line');
+    assert.equal(code, 2);
+    assert.match(err.join(''), /line 2: not JSON: .*; the 1 record\(s\) before it were appended\n$/);
+    assert.equal(out.join('').split('\n').length - 1, 1);
+  });
 });

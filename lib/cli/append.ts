@@ -74,6 +74,8 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
   let writeError = null as unknown;
   let lineError = null as string | null; // set by take(), which TypeScript does not follow
   let count = 0;
+  /** Aborted at a stop (a bad line, a failed write): the input is read no further, even from a pipe left open. */
+  const stopInput = new AbortController();
   const print = (receipts: Receipt[]): void => {
     if (receipts.length === 0) return;
     let out = '';
@@ -89,14 +91,18 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
       writes.push(
         appendEncoded(ledger, batch).then(print, (err: unknown) => {
           writeError ??= err;
+          stopInput.abort();
         }),
       );
       while (writes.length > MAX_WRITES_IN_FLIGHT) await writes.shift();
     }
-    if (stop !== undefined) lineError ??= stop;
+    if (stop !== undefined) {
+      lineError ??= stop;
+      stopInput.abort();
+    }
   };
   try {
-    for await (const chunk of inputChunks(io, opts.chunkBytes)) {
+    for await (const chunk of inputChunks(io, opts.chunkBytes, stopInput.signal)) {
       const answer = encoder.push(chunk, Date.now(), ledger.maxRecordBytes);
       const bytes = chunk.length;
       bytesInFlight += bytes;

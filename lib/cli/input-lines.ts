@@ -1,5 +1,6 @@
 // The lines of `iot-ledger append`'s input, read chunk by chunk.
 import * as fs from 'node:fs';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { processIo, type CliIo } from './io';
 
 /**
@@ -35,14 +36,24 @@ export interface LineRun {
   tooLong?: number;
 }
 
-/** Standard input in chunks as they arrive (a test's stdin in pieces of `chunkBytes`). */
-export async function* inputChunks(io: CliIo, chunkBytes = 64 * 1024): AsyncGenerator<Buffer> {
+/**
+ * Standard input in chunks as they arrive (a test's stdin in pieces of `chunkBytes`). Once
+ * `stop` is aborted no more is read: the stream is destroyed, even while a read waits for
+ * input that may not come (a pipe left open), and the chunks end.
+ */
+export async function* inputChunks(io: CliIo, chunkBytes = 64 * 1024, stop?: AbortSignal): AsyncGenerator<Buffer> {
   if (io === processIo) {
-    for await (const chunk of stdinStream()) yield chunk as Buffer;
+    const stream = stdinStream() as NodeJS.ReadableStream & Readable;
+    if (stop) addAbortSignal(stop, stream);
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } catch (err) {
+      if (!stop?.aborted) throw err;
+    }
     return;
   }
   const all = await io.stdin();
-  for (let at = 0; at < all.length; at += chunkBytes) yield all.subarray(at, at + chunkBytes);
+  for (let at = 0; at < all.length && !stop?.aborted; at += chunkBytes) yield all.subarray(at, at + chunkBytes);
 }
 
 /**
