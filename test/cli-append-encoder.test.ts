@@ -162,4 +162,49 @@ describe('CLI append: a long-running pipe', () => {
     assert.match(err.join(''), /line 2: not JSON: .*; the 1 record\(s\) before it were appended\n$/);
     assert.equal(out.join('').split('\n').length - 1, 1);
   });
+
+  it('the encoder thread dies while a pipe stays open: append stops reading and fails with ERR_INTERNAL', async () => {
+    const stdin = new PassThrough();
+    const Real = threads.Worker;
+    let exited!: Promise<void>;
+    class Dying extends Real {
+      constructor() {
+        super('process.exit(3)', { eval: true });
+        exited = new Promise((resolve) => this.once('exit', () => resolve()));
+      }
+    }
+    const saved = {
+      stdin: Object.getOwnPropertyDescriptor(process, 'stdin') as PropertyDescriptor,
+      fstat: fsModule.fstatSync,
+      err: process.stderr.write.bind(process.stderr),
+    };
+    fsModule.fstatSync = () => {
+      throw new Error('stdin is not a file here');
+    };
+    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true, enumerable: true });
+    process.stderr.write = () => true;
+    threads.Worker = Dying;
+    let failure: unknown;
+    let stoppedReading: boolean;
+    try {
+      const run = append([path.join(tmp.dir, 'dead-pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/dead'], processIo).then(
+        () => assert.fail('append succeeded without its encoder'),
+        (e: unknown) => e,
+      );
+      stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i: 0 } })}\n`);
+      await exited;
+      // The thread's exit is seen within the callbacks of that event: then the input is no longer read.
+      await new Promise((resolve) => setImmediate(resolve));
+      stoppedReading = stdin.destroyed;
+      if (!stdin.destroyed) stdin.end();
+      failure = await run;
+    } finally {
+      threads.Worker = Real;
+      process.stderr.write = saved.err;
+      Object.defineProperty(process, 'stdin', saved.stdin);
+      fsModule.fstatSync = saved.fstat;
+    }
+    assert.ok(stoppedReading, 'append still waits for more input with its encoder gone');
+    assert.ok(isLedgerError(failure, 'ERR_INTERNAL'), String(failure));
+  });
 });

@@ -115,7 +115,8 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
         if (untaken[0] === link) void untaken.shift();
       });
       taken = link;
-      taken.catch(() => undefined); // a failed encoder is reported once, by the await that meets it
+      // A failed encoder is reported once, by the await that meets it; the input is read no further.
+      taken.catch(() => stopInput.abort());
       untaken.push(taken);
       while (bytesInFlight >= MAX_BYTES_IN_FLIGHT) await untaken.shift();
       if (lineError || writeError) break;
