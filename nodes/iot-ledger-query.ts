@@ -1,8 +1,9 @@
 import { LedgerError } from '../lib/errors';
+import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { Turns } from '../lib/guards/turns';
 import { cosignedProofBundle } from '../lib/witness/bundle';
 import { blockView, collectViews, latestViews, recordView, type QueryViews } from '../lib/ledger';
-import { errorCode, nodeError } from './lib/errors';
+import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
@@ -43,18 +44,27 @@ export = function register(RED: RED): void {
     const defaultLimit = Number(def.limit) || 100;
     const turns = new Turns(QUERY_TURNS, 'queries');
     let shed = 0;
-    const shedStatus = throttleStatus(() => this.status(status.warn(RED._('iot-ledger-query.status.shed', { count: formatCount(shed) }))));
+    const shedText = (): string => RED._('iot-ledger-query.status.shed', { count: formatCount(shed) });
+    const withShed = (text: string): string => (shed > 0 ? `${text} · ${shedText()}` : text);
+    const shedStatus = throttleStatus(() => this.status(status.warn(shedText())));
     this.on('close', () => shedStatus.cancel());
+
+    // Refusals of a flood reach Catch nodes at most CATCH_REPORTS_PER_SECOND a second; the rest
+    // finish with msg.rejected (unreported: true) and are counted in the status.
+    const refusals = new ReportBudget(CATCH_REPORTS_PER_SECOND);
 
     onInput(this, RED._, async (msg, send, done) => {
       try {
         await turns.run(() => answer(msg));
+        // Its status (which counts the refused too) stays: a pending drawing of the count would overwrite it.
+        shedStatus.cancel();
         send(msg);
         done();
       } catch (err) {
         if (errorCode(err) === 'ERR_OVERLOADED') {
           shed++;
           shedStatus.request();
+          if (!refusals.take()) return finishUnreported(msg, err, RED._, () => done());
         } else {
           shedStatus.cancel();
           this.status(status.error(errorCode(err)));
@@ -112,10 +122,10 @@ export = function register(RED: RED): void {
         if (list.truncated) msg.truncated = true;
         else delete msg.truncated;
         const key = list.truncated ? 'iot-ledger-query.status.truncated' : 'iot-ledger-query.status.records';
-        this.status(status.ok(RED._(key, { mode, count: formatCount(list.records.length) })));
+        this.status(status.ok(withShed(RED._(key, { mode, count: formatCount(list.records.length) }))));
       } else {
         msg.payload = result;
-        this.status(status.ok(RED._('iot-ledger-query.status.ok', { mode })));
+        this.status(status.ok(withShed(RED._('iot-ledger-query.status.ok', { mode }))));
       }
     };
   }

@@ -61,5 +61,7 @@ describe('Turns: bounded concurrency for work that messages start', () => {
     assert.throws(() => new Turns({ maxActive: 0, maxWaiting: 1 }, 'x'), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));
     assert.throws(() => new Turns({ maxActive: 1, maxWaiting: -1 }, 'x'), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));
     assert.throws(() => new Turns({ maxActive: 1.5, maxWaiting: 1 }, 'x'), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));
+    // A limit left out is refused, not taken as no limit.
+    assert.throws(() => new Turns({ maxActive: 1 } as never, 'x'), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));
   });
 });

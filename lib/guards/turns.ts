@@ -18,9 +18,12 @@ export class Turns {
 
   /** `what` names the tasks in the refusal: `too many <what> at once`. */
   constructor(limits: TurnsLimits, what: string) {
-    for (const [name, v] of Object.entries(limits))
-      if (!Number.isSafeInteger(v) || v < (name === 'maxActive' ? 1 : 0)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${name} must be a whole number${name === 'maxActive' ? ' from 1' : ''}, got ${String(v)}`);
-    this.#limits = { ...limits };
+    const whole = (name: keyof TurnsLimits, min: number): number => {
+      const v = limits[name];
+      if (!Number.isSafeInteger(v) || v < min) throw new LedgerError('ERR_INVALID_ARGUMENT', `${name} must be a whole number from ${min}, got ${String(v)}`);
+      return v;
+    };
+    this.#limits = { maxActive: whole('maxActive', 1), maxWaiting: whole('maxWaiting', 0) };
     this.#what = what;
   }
 
