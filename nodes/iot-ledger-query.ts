@@ -47,7 +47,11 @@ export = function register(RED: RED): void {
     const shedText = (): string => RED._('iot-ledger-query.status.shed', { count: formatCount(shed) });
     const withShed = (text: string): string => (shed > 0 ? `${text} · ${shedText()}` : text);
     const shedStatus = throttleStatus(() => this.status(status.warn(shedText())));
-    this.on('close', () => shedStatus.cancel());
+    this.on('close', () => {
+      shedStatus.cancel();
+      // Queries still waiting for a turn end with an error rather than run on a closing ledger.
+      turns.close(new LedgerError('ERR_LEDGER_CLOSED', 'the query node was stopped (redeployed or removed)'));
+    });
 
     // Refusals of a flood reach Catch nodes at most CATCH_REPORTS_PER_SECOND a second; the rest
     // finish with msg.rejected (unreported: true) and are counted in the status.

@@ -57,6 +57,25 @@ describe('Turns: bounded concurrency for work that messages start', () => {
     assert.equal(await turns.run(async () => 'again'), 'again');
   });
 
+  it('close() refuses the waiting tasks and later runs with its error; the running ones finish', async () => {
+    const turns = new Turns({ maxActive: 1, maxWaiting: 4 }, 'queries');
+    const log = { running: 0, peak: 0, order: [] as number[] };
+    const [first, second] = [gated(log, 1), gated(log, 2)];
+    const running = turns.run(first.task);
+    const waiting = turns.run(second.task).then(
+      () => 'ran',
+      (e: unknown) => e,
+    );
+    await tick();
+    const closed = new Error('closed');
+    turns.close(closed);
+    assert.equal(await waiting, closed);
+    await assert.rejects(turns.run(async () => 'late'), (e: unknown) => e === closed);
+    first.finish();
+    assert.equal(await running, 1);
+    assert.deepEqual(log.order, [1]);
+  });
+
   it('refuses limits that are not whole numbers in range', () => {
     assert.throws(() => new Turns({ maxActive: 0, maxWaiting: 1 }, 'x'), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));
     assert.throws(() => new Turns({ maxActive: 1, maxWaiting: -1 }, 'x'), (e: unknown) => isLedgerError(e, 'ERR_INVALID_ARGUMENT'));

@@ -13,8 +13,9 @@ export interface TurnsLimits {
 export class Turns {
   readonly #limits: TurnsLimits;
   readonly #what: string;
-  readonly #waiting: (() => void)[] = [];
+  readonly #waiting: { go: () => void; stop: (err: Error) => void }[] = [];
   #active = 0;
+  #closed: Error | null = null;
 
   /** `what` names the tasks in the refusal: `too many <what> at once`. */
   constructor(limits: TurnsLimits, what: string) {
@@ -37,18 +38,25 @@ export class Turns {
 
   /** Runs `task` in its turn; rejects with ERR_OVERLOADED at once when every turn and place in the queue is taken. */
   async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw this.#closed;
     if (this.#active >= this.#limits.maxActive) {
       if (this.#waiting.length >= this.#limits.maxWaiting)
         throw new LedgerError('ERR_OVERLOADED', `too many ${this.#what} at once (${this.#active} running, ${this.#waiting.length} waiting); refused`);
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      await new Promise<void>((go, stop) => this.#waiting.push({ go, stop }));
     } else this.#active++;
     try {
       return await task();
     } finally {
       // The turn passes straight to the next waiting task (the active count stays), or is freed.
       const next = this.#waiting.shift();
-      if (next) next();
+      if (next) next.go();
       else this.#active--;
     }
+  }
+
+  /** Refuses the tasks waiting, and any run() from now on, with `err` (those running finish). */
+  close(err: Error): void {
+    this.#closed ??= err;
+    for (const w of this.#waiting.splice(0)) w.stop(this.#closed);
   }
 }
