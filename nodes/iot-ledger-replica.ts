@@ -6,7 +6,7 @@ import { onInput } from './lib/guarded-input';
 import type { Node, NodeDef, RED } from './lib/red';
 import { addReplica, removeReplica } from './lib/replicas';
 import { formatCount, status, type Translate } from './lib/status';
-import { configText } from './lib/config-text';
+import { configText, wholeNumberSetting } from './lib/config-text';
 
 function statusOf(t: Translate, v: FollowerView): ReturnType<typeof status.ok> {
   if (v.state === 'stopped-fork') return status.error(t('iot-ledger-replica.status.fork'));
@@ -26,19 +26,6 @@ const MIB = 1024 * 1024;
 const MAX_BLOCK_RECORDS_SETTING = 16 * DEFAULT_MAX_BLOCK_RECORDS;
 const MAX_BLOCK_MIB_SETTING = (16 * DEFAULT_MAX_BLOCK_BYTES) / MIB;
 
-/**
- * A block limit of the node's settings: a whole number from 1 to `max`; unset (a flow from
- * before the setting) is the library's default. A bad value (a hand-edited flow) is warned
- * about and the default used, never a limit the user did not mean.
- */
-function blockLimit(node: Node, value: unknown, max: number, label: string, fallback: number): number | undefined {
-  const text = configText(value).trim();
-  if (text === '') return undefined;
-  if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= max) return Number(text);
-  node.warn(`replica: ${label} "${text.slice(0, 40)}" is not a whole number from 1 to ${max}; using ${fallback}`);
-  return undefined;
-}
-
 export = function register(RED: RED): void {
   function Replica(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
@@ -55,8 +42,8 @@ export = function register(RED: RED): void {
     const user = this.credentials?.user;
     const password = this.credentials?.password;
     const headers: Record<string, string> = user ? { authorization: `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}` } : {};
-    const maxBlockRecords = blockLimit(this, def.maxBlockRecords, MAX_BLOCK_RECORDS_SETTING, 'Max block records', DEFAULT_MAX_BLOCK_RECORDS);
-    const maxBlockMiB = blockLimit(this, def.maxBlockMiB, MAX_BLOCK_MIB_SETTING, 'Max block size (MiB)', DEFAULT_MAX_BLOCK_BYTES / MIB);
+    const maxBlockRecords = wholeNumberSetting(this, def.maxBlockRecords, MAX_BLOCK_RECORDS_SETTING, 'replica: Max block records', DEFAULT_MAX_BLOCK_RECORDS);
+    const maxBlockMiB = wholeNumberSetting(this, def.maxBlockMiB, MAX_BLOCK_MIB_SETTING, 'replica: Max block size (MiB)', DEFAULT_MAX_BLOCK_BYTES / MIB);
     const follower = new ReplicaFollower({
       url,
       dir,

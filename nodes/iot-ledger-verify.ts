@@ -1,6 +1,6 @@
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { DEFAULT_TOFU_BURST, DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_REFILL_MS, type TofuLimits } from '../lib/gateway/tofu-limit';
-import { configText } from './lib/config-text';
+import { wholeNumberSetting } from './lib/config-text';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
@@ -15,19 +15,6 @@ const MAX_TOFU_DEVICES_SETTING = 65536;
 const MAX_TOFU_BURST_SETTING = 4096;
 const MAX_TOFU_EVERY_SETTING = 86400;
 
-/**
- * A TOFU limit of the node's settings: a whole number from 1 to `max`; unset (a flow from before
- * the setting) is the library's default. A bad value (a hand-edited flow) is warned about and the
- * default used, never a limit the user did not mean.
- */
-function tofuSetting(node: Node, value: unknown, max: number, label: string, fallback: number): number | undefined {
-  const text = configText(value).trim();
-  if (text === '') return undefined;
-  if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= max) return Number(text);
-  node.warn(`verify: ${label} "${text.slice(0, 40)}" is not a whole number from 1 to ${max}; using ${fallback}`);
-  return undefined;
-}
-
 export = function register(RED: RED): void {
   function Verify(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
@@ -39,9 +26,9 @@ export = function register(RED: RED): void {
     // What trust on first use may admit on this ledger (lib/gateway/tofu-limit.ts).
     const limits: TofuLimits = {};
     if (tofu) {
-      const maxDevices = tofuSetting(this, def.tofuMaxDevices, MAX_TOFU_DEVICES_SETTING, 'TOFU max devices', DEFAULT_TOFU_MAX_DEVICES);
-      const burst = tofuSetting(this, def.tofuBurst, MAX_TOFU_BURST_SETTING, 'TOFU burst', DEFAULT_TOFU_BURST);
-      const every = tofuSetting(this, def.tofuEvery, MAX_TOFU_EVERY_SETTING, 'TOFU seconds per admission', DEFAULT_TOFU_REFILL_MS / 1000);
+      const maxDevices = wholeNumberSetting(this, def.tofuMaxDevices, MAX_TOFU_DEVICES_SETTING, 'verify: TOFU max devices', DEFAULT_TOFU_MAX_DEVICES);
+      const burst = wholeNumberSetting(this, def.tofuBurst, MAX_TOFU_BURST_SETTING, 'verify: TOFU burst', DEFAULT_TOFU_BURST);
+      const every = wholeNumberSetting(this, def.tofuEvery, MAX_TOFU_EVERY_SETTING, 'verify: TOFU seconds per admission', DEFAULT_TOFU_REFILL_MS / 1000);
       if (maxDevices !== undefined) limits.maxDevices = maxDevices;
       if (burst !== undefined) limits.burst = burst;
       if (every !== undefined) limits.refillMs = every * 1000;

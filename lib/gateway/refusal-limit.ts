@@ -6,6 +6,7 @@
 // the others are counted in one aggregated `security` record per device and window
 // (ERR_FIRMWARE_REFUSAL_LIMIT, lib/gateway/security-log.ts).
 import { LedgerError } from '../errors';
+import { positiveLimit } from '../guards/limits';
 import { SecurityLog, type SecurityEntry } from './security-log';
 
 export const FIRMWARE_REFUSAL_LIMIT = 'ERR_FIRMWARE_REFUSAL_LIMIT';
@@ -33,24 +34,17 @@ interface DeviceWindow {
   recorded: number;
 }
 
-const positive = (v: unknown, fallback: number, what: string): number => {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
-    throw new LedgerError('ERR_INVALID_ARGUMENT', `${what} must be a positive integer, got ${typeof v === 'number' ? v : typeof v}`);
-  return v;
-};
-
 /** The longest window: the flush timer's interval, which Node caps at 2^31 - 1 ms (a longer one fires at once). */
 export const MAX_REFUSAL_WINDOW_MS = 2 ** 31 - 1;
 
 /** The limits with their defaults; throws ERR_INVALID_ARGUMENT for a value that is not a positive integer (or a window over MAX_REFUSAL_WINDOW_MS). */
 export function resolveRefusalLimits(limits: RefusalLimits = {}): Required<RefusalLimits> {
-  const refusalWindowMs = positive(limits.refusalWindowMs, DEFAULT_REFUSAL_WINDOW_MS, 'refusalWindowMs');
+  const refusalWindowMs = positiveLimit(limits.refusalWindowMs, DEFAULT_REFUSAL_WINDOW_MS, 'refusalWindowMs');
   if (refusalWindowMs > MAX_REFUSAL_WINDOW_MS) throw new LedgerError('ERR_INVALID_ARGUMENT', `refusalWindowMs must be at most ${MAX_REFUSAL_WINDOW_MS} (about 24.8 days), got ${refusalWindowMs}`);
   return {
-    refusalsPerWindow: positive(limits.refusalsPerWindow, DEFAULT_REFUSALS_PER_WINDOW, 'refusalsPerWindow'),
+    refusalsPerWindow: positiveLimit(limits.refusalsPerWindow, DEFAULT_REFUSALS_PER_WINDOW, 'refusalsPerWindow'),
     refusalWindowMs,
-    refusalDigests: positive(limits.refusalDigests, DEFAULT_REFUSAL_DIGESTS, 'refusalDigests'),
+    refusalDigests: positiveLimit(limits.refusalDigests, DEFAULT_REFUSAL_DIGESTS, 'refusalDigests'),
   };
 }
 

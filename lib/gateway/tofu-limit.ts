@@ -8,6 +8,7 @@
 // is reserved while its signature is checked and its record written, and spent only when the
 // device.tofu record is on the ledger (a forged message gives it back).
 import { LedgerError } from '../errors';
+import { positiveLimit } from '../guards/limits';
 
 export const TOFU_LIMIT = 'ERR_TOFU_LIMIT';
 /** Devices trusted on first use (and not revoked) per gateway at most. */
@@ -30,20 +31,13 @@ export type ResolvedTofuLimits = Required<TofuLimits>;
 
 const DEFAULTS: ResolvedTofuLimits = Object.freeze({ maxDevices: DEFAULT_TOFU_MAX_DEVICES, burst: DEFAULT_TOFU_BURST, refillMs: DEFAULT_TOFU_REFILL_MS });
 
-const positive = (v: unknown, fallback: number, what: string): number => {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
-    throw new LedgerError('ERR_INVALID_ARGUMENT', `${what} must be a positive integer, got ${typeof v === 'number' ? v : typeof v}`);
-  return v;
-};
-
 /** The limits to apply: `given` over `defaults`, each a positive integer (throws ERR_INVALID_ARGUMENT). */
 export function tofuLimits(given: TofuLimits | undefined, defaults: ResolvedTofuLimits = DEFAULTS): ResolvedTofuLimits {
   if (given === undefined) return defaults;
   return {
-    maxDevices: positive(given.maxDevices, defaults.maxDevices, 'tofu maxDevices'),
-    burst: positive(given.burst, defaults.burst, 'tofu burst'),
-    refillMs: positive(given.refillMs, defaults.refillMs, 'tofu refillMs'),
+    maxDevices: positiveLimit(given.maxDevices, defaults.maxDevices, 'tofu maxDevices'),
+    burst: positiveLimit(given.burst, defaults.burst, 'tofu burst'),
+    refillMs: positiveLimit(given.refillMs, defaults.refillMs, 'tofu refillMs'),
   };
 }
 

@@ -72,3 +72,11 @@ export function parseBoundedJson(what: string, payload: string | Uint8Array, max
     throw malformed(`${what} must be JSON: ${(err as Error).message}`);
   }
 }
+
+/** An optional numeric limit of a caller's options: `fallback` when undefined, else a positive safe integer (throws ERR_INVALID_ARGUMENT naming `what`). */
+export function positiveLimit(v: unknown, fallback: number, what: string): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `${what} must be a positive integer, got ${typeof v === 'number' ? v : typeof v}`);
+  return v;
+}
