@@ -145,6 +145,14 @@ describe('CLI append: batches, chunks and the line limit (in process)', () => {
     assert.match(r2.err, /line 2: record is \d+ bytes, more than the limit of 65535 \(ERR_RECORD_TOO_LARGE\)/);
   });
 
+  it('a line nested 100,000 deep (within the line limit) is refused on the encoder thread, named, the records before it appended', async () => {
+    const deep = `{"type":"note","body":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const r = await run(`${reading(0)}\n${deep}\n${reading(1)}\n`);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^iot-ledger append: line 2: body(\[0\])+: nested deeper than \d+ levels \(ERR_MALFORMED_RECORD\); the 1 record\(s\) before it were appended\n$/);
+    assert.equal(r.out.split('\n').filter(Boolean).length, 1);
+  });
+
   it('from the real standard input: a line without an end within the limit is named before it is read whole', () => {
     const file = path.join(tmp.dir, 'endless.jsonl');
     fs.writeFileSync(file, `${reading(0)}\n${'z'.repeat(3 * MAX_LINE_BYTES)}`);
