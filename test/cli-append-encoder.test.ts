@@ -26,6 +26,35 @@ function fakeIo(input: string): CliIo & { out: string; err: string } {
   return io;
 }
 
+/**
+ * Runs `body` with `stdin` as the process's standard input (a pipe: not a file) and the
+ * process's stdout and stderr collected into `out` and `err`; everything is put back after.
+ */
+async function withPipedStdin<T>(stdin: PassThrough, body: (out: string[], err: string[]) => Promise<T>): Promise<T> {
+  const saved = {
+    stdin: Object.getOwnPropertyDescriptor(process, 'stdin') as PropertyDescriptor,
+    fstat: fsModule.fstatSync,
+    out: process.stdout.write.bind(process.stdout),
+    err: process.stderr.write.bind(process.stderr),
+  };
+  const out: string[] = [];
+  const err: string[] = [];
+  fsModule.fstatSync = () => {
+    throw new Error('stdin is not a file here');
+  };
+  Object.defineProperty(process, 'stdin', { value: stdin, configurable: true, enumerable: true });
+  process.stdout.write = (s: string) => out.push(s) > 0;
+  process.stderr.write = (s: string) => err.push(s) > 0;
+  try {
+    return await body(out, err);
+  } finally {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    Object.defineProperty(process, 'stdin', saved.stdin);
+    fsModule.fstatSync = saved.fstat;
+  }
+}
+
 describe('CLI append: a line encoder thread that dies', () => {
   let tmp: ReturnType<typeof tempDir>;
   before(() => {
@@ -81,44 +110,30 @@ describe('CLI append: a long-running pipe', () => {
   it('a pipe that brings a line at a time for long: what append keeps of the chunks answered does not grow with them', async () => {
     const lines = 60;
     const stdin = new PassThrough();
-    const saved = {
-      stdin: Object.getOwnPropertyDescriptor(process, 'stdin') as PropertyDescriptor,
-      fstat: fsModule.fstatSync,
-      out: process.stdout.write.bind(process.stdout),
-      err: process.stderr.write.bind(process.stderr),
-      push: Array.prototype.push,
-    };
-    const out: string[] = [];
+    const push = Array.prototype.push;
     // The longest list of promises the run builds (its writes in flight are at most 5).
     let longest = 0;
-    fsModule.fstatSync = () => {
-      throw new Error('stdin is not a file here');
-    };
-    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true, enumerable: true });
-    process.stdout.write = (s: string) => out.push(s) > 0;
-    process.stderr.write = () => true;
-    Array.prototype.push = function (this: unknown[], ...items: unknown[]): number {
-      const n = saved.push.apply(this, items);
-      if (items[0] instanceof Promise) longest = Math.max(longest, n);
-      return n;
-    };
-    let code: number;
-    try {
-      const run = append([path.join(tmp.dir, 'pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/pipe'], processIo);
-      for (let i = 0; i < lines; i++) {
-        stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i } })}\n`);
-        // What arrives on a pipe is appended at once: wait for its receipt before the next line.
-        while (out.join('').split('\n').length - 1 < i + 1) await new Promise((resolve) => setImmediate(resolve));
+    let out: string[] = [];
+    const code = await withPipedStdin(stdin, async (written) => {
+      out = written;
+      Array.prototype.push = function (this: unknown[], ...items: unknown[]): number {
+        const n = push.apply(this, items);
+        if (items[0] instanceof Promise) longest = Math.max(longest, n);
+        return n;
+      };
+      try {
+        const run = append([path.join(tmp.dir, 'pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/pipe'], processIo);
+        for (let i = 0; i < lines; i++) {
+          stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i } })}\n`);
+          // What arrives on a pipe is appended at once: wait for its receipt before the next line.
+          while (out.join('').split('\n').length - 1 < i + 1) await new Promise((resolve) => setImmediate(resolve));
+        }
+        stdin.end();
+        return await run;
+      } finally {
+        Array.prototype.push = push;
       }
-      stdin.end();
-      code = await run;
-    } finally {
-      Array.prototype.push = saved.push;
-      process.stdout.write = saved.out;
-      process.stderr.write = saved.err;
-      Object.defineProperty(process, 'stdin', saved.stdin);
-      fsModule.fstatSync = saved.fstat;
-    }
+    });
     assert.equal(code, 0);
     assert.equal(out.join('').split('\n').length - 1, lines);
     assert.ok(longest <= 8, `a list of ${longest} promises for ${lines} chunks`);
@@ -126,23 +141,11 @@ describe('CLI append: a long-running pipe', () => {
 
   it('a bad line on a pipe that stays open: append stops reading at once, with the line named and exit 2', async () => {
     const stdin = new PassThrough();
-    const saved = {
-      stdin: Object.getOwnPropertyDescriptor(process, 'stdin') as PropertyDescriptor,
-      fstat: fsModule.fstatSync,
-      out: process.stdout.write.bind(process.stdout),
-      err: process.stderr.write.bind(process.stderr),
-    };
-    const out: string[] = [];
-    const err: string[] = [];
-    fsModule.fstatSync = () => {
-      throw new Error('stdin is not a file here');
-    };
-    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true, enumerable: true });
-    process.stdout.write = (s: string) => out.push(s) > 0;
-    process.stderr.write = (s: string) => err.push(s) > 0;
-    let code: number;
-    let stoppedReading: boolean;
-    try {
+    let out: string[] = [];
+    let err: string[] = [];
+    let stoppedReading = false;
+    const code = await withPipedStdin(stdin, async (written, warned) => {
+      [out, err] = [written, warned];
       const run = append([path.join(tmp.dir, 'open-pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/open'], processIo);
       // The producer writes a good line and a bad one, then nothing for a while (the pipe stays open).
       stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i: 0 } })}\nnot json\n`);
@@ -150,13 +153,8 @@ describe('CLI append: a long-running pipe', () => {
       // The bad line was seen with the good one, before its receipt: the input is no longer read.
       stoppedReading = stdin.destroyed;
       if (!stdin.destroyed) stdin.end();
-      code = await run;
-    } finally {
-      process.stdout.write = saved.out;
-      process.stderr.write = saved.err;
-      Object.defineProperty(process, 'stdin', saved.stdin);
-      fsModule.fstatSync = saved.fstat;
-    }
+      return run;
+    });
     assert.ok(stoppedReading, 'append still waits for more input after the bad line');
     assert.equal(code, 2);
     assert.match(err.join(''), /line 2: not JSON: .*; the 1 record\(s\) before it were appended\n$/);
@@ -173,20 +171,9 @@ describe('CLI append: a long-running pipe', () => {
         exited = new Promise((resolve) => this.once('exit', () => resolve()));
       }
     }
-    const saved = {
-      stdin: Object.getOwnPropertyDescriptor(process, 'stdin') as PropertyDescriptor,
-      fstat: fsModule.fstatSync,
-      err: process.stderr.write.bind(process.stderr),
-    };
-    fsModule.fstatSync = () => {
-      throw new Error('stdin is not a file here');
-    };
-    Object.defineProperty(process, 'stdin', { value: stdin, configurable: true, enumerable: true });
-    process.stderr.write = () => true;
+    let stoppedReading = false;
     threads.Worker = Dying;
-    let failure: unknown;
-    let stoppedReading: boolean;
-    try {
+    const failure = await withPipedStdin(stdin, async () => {
       const run = append([path.join(tmp.dir, 'dead-pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/dead'], processIo).then(
         () => assert.fail('append succeeded without its encoder'),
         (e: unknown) => e,
@@ -197,13 +184,10 @@ describe('CLI append: a long-running pipe', () => {
       await new Promise((resolve) => setImmediate(resolve));
       stoppedReading = stdin.destroyed;
       if (!stdin.destroyed) stdin.end();
-      failure = await run;
-    } finally {
+      return run;
+    }).finally(() => {
       threads.Worker = Real;
-      process.stderr.write = saved.err;
-      Object.defineProperty(process, 'stdin', saved.stdin);
-      fsModule.fstatSync = saved.fstat;
-    }
+    });
     assert.ok(stoppedReading, 'append still waits for more input with its encoder gone');
     assert.ok(isLedgerError(failure, 'ERR_INTERNAL'), String(failure));
   });
