@@ -1,17 +1,15 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as vm from 'node:vm';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { Ledger, MAX_BLOCK_RECORDS } from '../../lib/ledger';
 import { DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_BLOCK_RECORDS } from '../../lib/replica';
-import { projectRoot } from '../support/paths';
 import { ledgerOfOneBlock } from '../support/oversized-block';
 import { sidebarHandler } from '../../nodes/lib/sidebar-routes';
 import { tempDir } from '../support/ledger';
 import { startTileServer, type TileServer } from '../support/tile-server';
-import { helper, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime, editorDefaults } from './support';
 
 interface View {
   size: number;
@@ -146,12 +144,7 @@ describe('Replica node', function () {
 
   it("the editor's Max block settings default to the library's limits and take whole numbers up to 16 times them", () => {
     // The shipped editor script, run against a stand-in for the editor's RED.
-    const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', 'iot-ledger-replica.html'), 'utf8');
-    const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
-    assert.ok(script, 'the editor script');
-    let defaults: Record<string, { value: unknown; validate?: (this: object, v: unknown) => unknown }> = {};
-    const RED = { nodes: { registerType: (_type: string, def: { defaults: typeof defaults }) => (defaults = def.defaults) } };
-    vm.runInNewContext(script, { RED, $: () => undefined });
+    const defaults = editorDefaults('iot-ledger-replica');
     const records = defaults.maxBlockRecords;
     const mib = defaults.maxBlockMiB;
     assert.ok(records?.validate && mib?.validate, Object.keys(defaults).join(', '));

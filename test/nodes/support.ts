@@ -2,6 +2,7 @@ import type { LocalServer } from '../support/local-server';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as vm from 'node:vm';
 import { projectRoot } from '../support/paths';
 
 // node-red-node-test-helper has no type definitions; this is the part the tests use.
@@ -173,4 +174,17 @@ export function useTestRuntime(): void {
   });
   after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
+}
+
+/** A node's editor defaults, as the shipped editor script (dist/nodes/<type>.html) registers them with the editor's RED. */
+export type EditorDefaults = Record<string, { value: unknown; validate?: (this: object, v: unknown) => unknown }>;
+
+export function editorDefaults(type: string): EditorDefaults {
+  const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', `${type}.html`), 'utf8');
+  const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
+  if (!script) throw new Error(`no editor script in ${type}.html`);
+  let defaults: EditorDefaults = {};
+  const RED = { nodes: { registerType: (_type: string, def: { defaults: EditorDefaults }) => (defaults = def.defaults) } };
+  vm.runInNewContext(script, { RED, $: () => undefined });
+  return defaults;
 }

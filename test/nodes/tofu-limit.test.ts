@@ -1,12 +1,8 @@
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as vm from 'node:vm';
 import { openGateways } from '../../lib/gateway';
 import { DEFAULT_TOFU_BURST, DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_REFILL_MS } from '../../lib/gateway/tofu-limit';
 import { generateKey, keyToDid, signEnvelope } from '../../lib/index';
-import { projectRoot } from '../support/paths';
-import { helper, ledgerNode, onTab, packNodes, useTestRuntime } from './support';
+import { helper, ledgerNode, onTab, packNodes, useTestRuntime, editorDefaults } from './support';
 
 // The Verify node's TOFU settings reach the gateway: a flood of fresh keys enrols at most the
 // node's burst, the rest reach Catch as ERR_TOFU_LIMIT and the security records in aggregate.
@@ -82,12 +78,7 @@ describe('nodes: Verify bounds trust on first use', function () {
   });
 
   it("the editor's TOFU settings default to the library's limits and take whole numbers in range", () => {
-    const html = fs.readFileSync(path.join(projectRoot, 'dist', 'nodes', 'iot-ledger-verify.html'), 'utf8');
-    const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)?.[1];
-    assert.ok(script, 'the editor script');
-    let defaults: Record<string, { value: unknown; validate?: (this: object, v: unknown) => unknown }> = {};
-    const RED = { nodes: { registerType: (_type: string, def: { defaults: typeof defaults }) => (defaults = def.defaults) } };
-    vm.runInNewContext(script, { RED, $: () => undefined });
+    const defaults = editorDefaults('iot-ledger-verify');
     const { tofuMaxDevices, tofuBurst, tofuEvery } = defaults;
     assert.ok(tofuMaxDevices?.validate && tofuBurst?.validate && tofuEvery?.validate, Object.keys(defaults).join(', '));
     assert.deepEqual([tofuMaxDevices.value, tofuBurst.value, Number(tofuEvery.value) * 1000], [DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_BURST, DEFAULT_TOFU_REFILL_MS]);
