@@ -4,6 +4,7 @@ import { generateKey } from '../lib/crypto/keys';
 import { ledgerPaths } from '../lib/gateway/paths';
 import type { LedgerConfigNode } from './lib/ledger-config';
 import { nodeError } from './lib/errors';
+import { isLedgerError } from '../lib/errors';
 import { parseWitnessEndpoints, WitnessClient, type WitnessEndpoint } from '../lib/witness/client';
 import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
@@ -110,8 +111,9 @@ export = function register(RED: RED): void {
           },
           () => undefined,
         );
-      } catch {
-        this.error(`ledger ${this.ledgerName}: tiles over MQTT needs mqtt://host:port[/topic base] without + or #, not ${JSON.stringify(tilesMqtt)}`);
+      } catch (err) {
+        if (isLedgerError(err)) this.error(`ledger ${this.ledgerName}: tiles over MQTT: ${err.message}`);
+        else this.error(`ledger ${this.ledgerName}: tiles over MQTT needs mqtt://host:port[/topic base] without + or #, not ${JSON.stringify(tilesMqtt)}`);
       }
     }
     this.on('close', (_removed, done) => {

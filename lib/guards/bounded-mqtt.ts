@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import * as mqtt from 'mqtt';
+import { LedgerError } from '../errors';
 
 /**
  * Follows the MQTT framing of what a broker sends (fixed header: a type byte, then the remaining
@@ -76,11 +77,17 @@ interface StreamBuilding {
   streamBuilder: (client: mqtt.MqttClient) => Duplex;
 }
 
+/** Why the guard cannot wrap this mqtt.js: it would silently stop applying, so nothing connects. */
+function unguardable(what: string): LedgerError {
+  return new LedgerError('ERR_INTERNAL', `the MQTT packet-size guard cannot apply: ${what} (this pack is tested with mqtt 5.16; install that release)`);
+}
+
 /**
  * Connects to `url` (mqtt://host:port or mqtts://) with MQTT 5 and `maxPacketBytes` as the
  * Maximum Packet Size, reconnecting every 2 s, falling back to MQTT 3.1.1 once if the broker
  * refuses MQTT 5; every connection ends as soon as the broker sends a packet announcing more
- * than `maxPacketBytes`.
+ * than `maxPacketBytes`. Throws ERR_INTERNAL, connecting nothing, when the installed mqtt.js
+ * does not build its connection through the stream factory the guard wraps.
  */
 export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: BoundedMqttOptions): mqtt.MqttClient {
   const client = mqtt.connect(url, {
@@ -94,8 +101,11 @@ export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: Bo
   });
   const inner = client as unknown as StreamBuilding;
   const build = inner.streamBuilder;
+  if (typeof build !== 'function') throw unguardable('mqtt.js has no streamBuilder');
+  const guarded = new WeakSet<object>();
   inner.streamBuilder = (c) => {
     const stream = build(c);
+    guarded.add(stream);
     const guard = new IncomingPacketGuard(maxPacketBytes);
     // Registered before mqtt.js pipes the stream into its parser: the parser sees at most the chunk
     // that announced the packet, then the stream is gone (and a new parser comes with the next one).
@@ -115,5 +125,10 @@ export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: Bo
     opts.onMqtt311?.();
   });
   client.connect();
+  // mqtt.js builds the stream inside connect(); a release that builds it elsewhere is refused here.
+  if (!guarded.has(client.stream)) {
+    client.end(true);
+    throw unguardable('mqtt.js connected without calling streamBuilder');
+  }
   return client;
 }
