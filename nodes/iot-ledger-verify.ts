@@ -1,5 +1,6 @@
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { DEFAULT_TOFU_BURST, DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_REFILL_MS, type TofuLimits } from '../lib/gateway/tofu-limit';
+import type { TofuClaim } from '../lib/gateway/tofu-claims';
 import { wholeNumberSetting } from './lib/config-text';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
@@ -33,13 +34,14 @@ export = function register(RED: RED): void {
       if (burst !== undefined) limits.burst = burst;
       if (every !== undefined) limits.refillMs = every * 1000;
     }
-    // Unset: the gateway's own limits (the library's defaults).
-    const tofuLimits = Object.keys(limits).length > 0 ? limits : undefined;
     let verified = 0;
     let rejected = 0;
     let shed = 0;
     let tofuLimited = 0;
     let unreported = 0;
+    /** This node's TOFU limits held on the gateway while it runs (tofu on). */
+    let claim: TofuClaim | undefined;
+    let closed = false;
     const reports = new ReportBudget(CATCH_REPORTS_PER_SECOND);
     // A flood would otherwise send a status update to the editor per message.
     let shown = 0;
@@ -53,8 +55,9 @@ export = function register(RED: RED): void {
       if (shed) parts.push(part('shed', shed));
       if (tofuLimited) parts.push(part('tofuLimited', tofuLimited));
       if (unreported) parts.push(part('unreported', unreported));
+      if (claim?.overridden) parts.push(RED._('iot-ledger-verify.status.tofuShared'));
       const counts = parts.join(' · ');
-      this.status(rejected ? status.warn(counts) : status.ok(counts));
+      this.status(rejected || claim?.overridden ? status.warn(counts) : status.ok(counts));
     };
     const show = () => {
       if (pending) return;
@@ -64,6 +67,8 @@ export = function register(RED: RED): void {
     };
     this.on('close', (_removed, done) => {
       if (pending) clearTimeout(pending);
+      closed = true;
+      claim?.release();
       done();
     });
 
@@ -105,9 +110,9 @@ export = function register(RED: RED): void {
       else report();
     };
 
-    const plain = { tofu, requireFreshness, tofuLimits };
+    const plain = { tofu, requireFreshness };
     const run = (gw: Gateway, msg: NodeMessage, send: SendFn, done: DoneFn): void => {
-      const opts = typeof msg.device === 'string' ? { tofu, requireFreshness, tofuLimits, deviceHint: msg.device } : plain;
+      const opts = typeof msg.device === 'string' ? { tofu, requireFreshness, deviceHint: msg.device } : plain;
       gw.verifyThen(msg.payload, opts, (err, v) => {
         try {
           if (err) refused(gw, msg, send, done, err);
@@ -117,6 +122,31 @@ export = function register(RED: RED): void {
         }
       });
     };
+
+    // The TOFU allowance is the ledger's: this node's limits count from deploy on, the strictest
+    // of the Verify nodes sharing the ledger apply (lib/gateway/tofu-claims.ts). A node whose own
+    // settings do not hold says so (warning, status), and again whenever what applies changes.
+    if (tofu) {
+      let warned: string | undefined;
+      const heed = (c: TofuClaim): void => {
+        const applied = `${c.applied.maxDevices} devices, ${c.applied.burst} at once, one more every ${c.applied.refillMs / 1000} s`;
+        if (c.overridden && warned !== applied) {
+          warned = applied;
+          this.warn(`verify: TOFU limits are shared by the Verify nodes of this ledger and the strictest apply: ${applied}, not this node's settings`);
+        }
+        if (!c.overridden) warned = undefined;
+        show();
+      };
+      gateway().then(
+        (gw) => {
+          if (closed) return;
+          claim = gw.claimTofuLimits(limits, heed);
+          if (claim.overridden) heed(claim);
+        },
+        // Reported to each message (and by the Ledger node).
+        () => undefined,
+      );
+    }
 
     let ready: Gateway | undefined;
     onInput(this, RED._, (msg, send, done) => {

@@ -16,6 +16,7 @@ import { SecurityLog, DEFAULT_SECURITY_INTERVAL_MS, type SecurityEntry } from '.
 import { resolveRefusalLimits, type RefusalLimits } from './refusal-limit';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 import { TofuAllowance, tofuLimits, type ResolvedTofuLimits, type TofuLimits } from './tofu-limit';
+import { TofuClaims, type TofuClaim, type TofuClaimListener } from './tofu-claims';
 import { cloneRisk } from '../guards/safe-value';
 import { MAX_PAYLOAD_DEPTH } from '../guards/limits';
 import type { WitnessClient } from '../witness/client';
@@ -108,7 +109,8 @@ export interface GatewayLimits extends SignaturePoolOptions {
   firmware?: RefusalLimits;
   /**
    * What trust on first use may admit on this gateway (lib/gateway/tofu-limit.ts): 256 devices,
-   * 32 at once, one more every 10 s by default. A verify() call's options.tofuLimits override it.
+   * 32 at once, one more every 10 s by default. While callers hold claims (claimTofuLimits, one
+   * per Verify node with TOFU on), the strictest of theirs apply instead.
    */
   tofu?: TofuLimits;
   /** The clock of the TOFU admissions, ms (default Date.now; tests inject one). */
@@ -171,8 +173,7 @@ export class Gateway extends EventEmitter {
   readonly #tofu = new TofuAllowance();
   /** Devices whose device.tofu record is being written, with the messages of theirs that wait for it. */
   readonly #tofuWriting = new Map<string, ((err: Error | null) => void)[]>();
-  readonly #tofuLimits: ResolvedTofuLimits;
-  readonly #tofuResolved = new WeakMap<TofuLimits, ResolvedTofuLimits>();
+  readonly #tofuClaims: TofuClaims;
   readonly #now: () => number;
 
   private constructor(
@@ -183,7 +184,7 @@ export class Gateway extends EventEmitter {
     super();
     // Limits are checked before anything starts (the signature pool's threads, the timer); the
     // firmware log's here rather than at the first report, whose failure it would keep.
-    this.#tofuLimits = tofuLimits(limits.tofu);
+    this.#tofuClaims = new TofuClaims(tofuLimits(limits.tofu));
     resolveRefusalLimits(limits.firmware);
     this.recentSecurity = new RecentRecords(ledger, SECURITY, RECENT_SECURITY);
     this.registeredVersions = new RegisteredVersions(ledger);
@@ -409,7 +410,7 @@ export class Gateway extends EventEmitter {
       m = this.identify(input, opts);
       if (m.tofu) {
         // Before any signature work: an admission of the gateway's TOFU allowance, or ERR_TOFU_LIMIT.
-        limits = this.#resolveTofu(opts.tofuLimits);
+        limits = this.#tofuClaims.applied;
         this.#reserveTofu(m.device.did, limits);
       }
     } catch (err) {
@@ -418,15 +419,19 @@ export class Gateway extends EventEmitter {
     this.#checkIdentified(m, opts, limits, done);
   }
 
-  /** A call's TOFU limits over the gateway's (resolved once per options object: a node passes the same one). */
-  #resolveTofu(given: TofuLimits | undefined): ResolvedTofuLimits {
-    if (given === undefined) return this.#tofuLimits;
-    let resolved = this.#tofuResolved.get(given);
-    if (!resolved) {
-      resolved = tofuLimits(given, this.#tofuLimits);
-      this.#tofuResolved.set(given, resolved);
-    }
-    return resolved;
+  /**
+   * Asks for TOFU limits on this gateway (a Verify node with TOFU on, for as long as it runs):
+   * the allowance is the gateway's, and the strictest limits of all claims held apply to every
+   * verify() (lib/gateway/tofu-claims.ts). `given` is resolved over GatewayLimits.tofu; throws
+   * ERR_INVALID_ARGUMENT for a limit that is no positive integer.
+   */
+  claimTofuLimits(given?: TofuLimits, onChange?: TofuClaimListener): TofuClaim {
+    return this.#tofuClaims.claim(given, onChange);
+  }
+
+  /** The TOFU limits applied now: the strictest claimed, or GatewayLimits.tofu without a claim. */
+  get tofuLimits(): ResolvedTofuLimits {
+    return this.#tofuClaims.applied;
   }
 
   #reserveTofu(did: string, limits: ResolvedTofuLimits): void {
@@ -498,7 +503,7 @@ export class Gateway extends EventEmitter {
           done(e);
         } else {
           // Spent only now, with the device.tofu record on the ledger and counted by the registry.
-          if (tofu) this.#tofu.spend(did, tofu, this.#now());
+          if (tofu) this.#tofu.spend(did, this.#tofuClaims.applied, this.#now());
           accepted.device = this.devices.get(did) ?? accepted.device;
           done(null, this.#issue(accepted));
         }

@@ -6,3 +6,4 @@ export * from './firmware-runner';
 export * from './paths';
 export * from './firmware-offer';
 export * from './tofu-limit';
+export * from './tofu-claims';

@@ -42,8 +42,9 @@ export function tofuLimits(given: TofuLimits | undefined, defaults: ResolvedTofu
 }
 
 /**
- * One gateway's TOFU admissions. Verify nodes of one gateway share it; each call names the
- * limits it applies (a node's settings), so the one bucket never holds more than that call's burst.
+ * One gateway's TOFU admissions. Verify nodes of one gateway share it, under one set of limits
+ * (the strictest they claim, lib/gateway/tofu-claims.ts), which each call passes as it is now:
+ * a burst made smaller caps the saved-up admissions at the next call.
  */
 export class TofuAllowance {
   /** Admissions saved up (undefined: full, not used yet). */

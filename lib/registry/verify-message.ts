@@ -3,7 +3,6 @@ import { isDidKey } from '../crypto/didkey';
 import { parseEnvelopeInput, peekParsed, type EnvelopeFormat, type VerifiedEnvelope } from '../envelope/envelope';
 import { LedgerError } from '../errors';
 import type { Alg } from '../crypto/keys';
-import type { TofuLimits } from '../gateway/tofu-limit';
 import { decodePayloadFrom } from '../envelope/payload';
 import type { DeviceEntry, DeviceRegistry } from './devices';
 import { freshnessOf, hasFreshness, type Freshness } from './freshness';
@@ -11,11 +10,6 @@ import { freshnessOf, hasFreshness, type Freshness } from './freshness';
 export interface VerifyMessageOptions {
   /** Accept an unknown device whose envelope names its own did:key (recorded as device.tofu). */
   tofu?: boolean;
-  /**
-   * What trust on first use may admit (a gateway's GatewayLimits.tofu when not given): devices
-   * trusted on first use at most, and a burst refilled one per refillMs (lib/gateway/tofu-limit.ts).
-   */
-  tofuLimits?: TofuLimits;
   /** Reject payloads without a counter or timestamp (default true). */
   requireFreshness?: boolean;
   /** A device id (did or enrolled name) to use when the envelope carries no kid. */

@@ -60,6 +60,39 @@ describe('nodes: Verify bounds trust on first use', function () {
     assert.equal(statuses.at(-1)?.text, 'verified 3 · rejected 37 · past the TOFU limit 37');
   });
 
+  it('Verify nodes sharing a ledger apply the strictest TOFU settings of theirs; the node whose settings do not hold warns and shows it', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'tofu-node-shared' }),
+        { id: 'strict', type: 'iot-ledger-verify', ledger: 'ledger', tofu: true, tofuBurst: '3', tofuEvery: '3600', tofuMaxDevices: '256', wires: [['out']] },
+        { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', tofu: true, tofuBurst: '20', tofuEvery: '10', tofuMaxDevices: '256', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+        { id: 'catcher', type: 'catch', scope: ['verify', 'strict'], wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    const statuses: { text?: string }[] = [];
+    helper.getNode('verify').on('call:status', (call: never) => statuses.push((call as { args: { text?: string }[] }).args[0]));
+    const { verified, codes } = await flood(20);
+    assert.equal(verified, 3, 'the stricter burst of the other node holds');
+    assert.equal(codes.length, 17);
+    assert.ok(codes.every((c) => c === 'ERR_TOFU_LIMIT'), codes.join(' '));
+    // The helper spies on every node's warn at once: each call's `this` tells the node.
+    const warned = (node: string) =>
+      (helper.getNode(node) as unknown as { warn: { getCalls(): { thisValue: { id: string }; args: unknown[] }[] } }).warn
+        .getCalls()
+        .filter((c) => c.thisValue.id === node)
+        .map((c) => String(c.args[0]));
+    assert.deepEqual(warned('verify'), ['verify: TOFU limits are shared by the Verify nodes of this ledger and the strictest apply: 256 devices, 3 at once, one more every 3600 s, not this node\'s settings']);
+    assert.deepEqual(warned('strict'), [], 'its own settings hold');
+    const shown = 'verified 3 · rejected 17 · past the TOFU limit 17 · stricter TOFU limits of another Verify node apply';
+    for (let t = 0; statuses.at(-1)?.text !== shown && t < 50; t++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(statuses.at(-1)?.text, shown);
+    const gw = (await openGateways()).find((g) => g.ledger.name === 'tofu-node-shared');
+    assert.deepEqual(gw?.tofuLimits, { maxDevices: 256, burst: 3, refillMs: 3_600_000 });
+  });
+
   it('TOFU devices caps the devices trusted on first use', async () => {
     await load({ tofuMaxDevices: '2' }, 'tofu-node-cap');
     const { verified, codes } = await flood(10);
