@@ -499,7 +499,11 @@ export class Gateway extends EventEmitter {
         const followers = this.#tofuWriting.get(did) ?? [];
         this.#tofuWriting.delete(did);
         if (e) {
+          // As if its messages never came (all of them fail with this write's error): no admission
+          // spent, no freshness left behind, so a later message (the first one resent included) can
+          // enrol it, and failing writes cannot pile up entries for keys never enrolled.
           if (tofu) this.#tofu.release(did);
+          this.devices.forgetUnenrolled(did);
           done(e);
         } else {
           // Spent only now, with the device.tofu record on the ledger and counted by the registry.

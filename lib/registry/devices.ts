@@ -152,6 +152,14 @@ export class DeviceRegistry {
     return isNewer(f, this.last.get(did));
   }
 
+  /**
+   * Drops the freshness remembered for `did` when no record enrolled it: its messages were
+   * accepted pending its device.tofu record, whose write failed (a known device keeps its own).
+   */
+  forgetUnenrolled(did: string): void {
+    if (!this.devices.has(did)) this.last.delete(did);
+  }
+
   /** Remembers the newest accepted freshness of a device. */
   accept(did: string, f: Freshness): void {
     this.last.set(did, mergeAccepted(this.last.get(did), f));
