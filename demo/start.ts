@@ -22,7 +22,7 @@ import { loadOrCreateDemoKeys, type DemoIdentity, type DemoKeys } from './keys';
 import { prepareFlowLedgers, type PreparedLedger } from './ledger';
 import { NodeRedProcess } from './nodered/process';
 import { setNodeCredentials } from './nodered/credentials';
-import { CREDENTIAL_SECRET_FILE, FLOWS_SIGNAL, GENERATED_MARKER, ensureCredentialSecret } from './nodered/settings';
+import { CREDENTIAL_SECRET_FILE, FLOWS_SIGNAL, FLOWS_STARTED_SIGNAL, GENERATED_MARKER, ensureCredentialSecret } from './nodered/settings';
 import { createUserDir, linkIntoUserDir, readFlowFile, seedFlows } from './nodered/userdir';
 import { assertPortFree, ListenError } from './ports';
 import { signReadingsWith } from './reading-signer';
@@ -448,9 +448,9 @@ async function main(): Promise<number> {
       port: cfg.port,
       // Flows can use ${MQTT_HOST} / ${MQTT_PORT} in their broker config node.
       env: { MQTT_HOST: broker.host, MQTT_PORT: String(broker.port) },
-      // Not the harness's own signal that the flows run.
+      // Not the harness's own signals that the flows run.
       onLine: (line) => {
-        if (!line.startsWith(FLOWS_SIGNAL)) log(line);
+        if (!line.startsWith(FLOWS_SIGNAL) && line !== FLOWS_STARTED_SIGNAL) log(line);
       },
       keepLines: 200,
     });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdminClient, type DeploymentType, type FlowsResponse, type NodeSetInfo } from './admin-client';
-import { type AdminCredentials, FLOWS_SIGNAL, type LogLevel, writeSettings } from './settings';
+import { type AdminCredentials, FLOWS_SIGNAL, FLOWS_STARTED_SIGNAL, type LogLevel, writeSettings } from './settings';
 import { assertPortFree, freePort } from '../ports';
 
 export interface NodeRedProcessOptions {
@@ -56,8 +56,18 @@ export class NodeRedStartError extends Error {
   }
 }
 
-/** settings.js's line on each runtime state (FLOWS_SIGNAL). */
-const FLOWS_LINE = new RegExp(`^${FLOWS_SIGNAL.replace(/[[\]]/g, '\\$&')} `);
+const escape = (text: string): string => text.replace(/[[\]]/g, '\\$&');
+const SIGNAL = escape(FLOWS_SIGNAL);
+/**
+ * settings.js's line for a state the runtime reached (the flows run, stopped or could not
+ * start), `unavailable`, or that the flows started. Not a runtime-state event without a state:
+ * Node-RED sends one for a warning on the way, e.g. credentials it could not decrypt and reset,
+ * then starts the flows without a runtime-state event (FLOWS_STARTED_SIGNAL says so then).
+ * settings.js writes `state` first when there is one.
+ */
+const FLOWS_LINE = new RegExp(`^(${SIGNAL} (unavailable$|\\{"state":)|${escape(FLOWS_STARTED_SIGNAL)}$)`);
+/** Node-RED's warning that flows_cred.json did not decrypt with credentialSecret, whose credentials it reset. */
+const CREDENTIALS_RESET_LINE = new RegExp(`^${SIGNAL} \\{"error":"credentials_load_failed"\\}$`);
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -261,13 +271,19 @@ export class NodeRedProcess {
     }
   }
 
-  /** Until settings.js reports the first runtime state (the flows run, or could not start). */
+  /** Until settings.js reports the first runtime state reached (the flows run, or could not start). */
   private async waitForFlows(deadline: number): Promise<void> {
     try {
       await this.waitForLine(FLOWS_LINE, Math.max(1, deadline - Date.now()));
     } catch (err) {
       throw new NodeRedStartError(`Node-RED's flows did not start: ${(err as Error).message.split('\n')[0]}`, this.tail());
     }
+    // Node-RED logs this only at level warn and below; the flows run, but without credentials.
+    if (this.lines.some((l) => CREDENTIALS_RESET_LINE.test(l.text)))
+      this.push(
+        'stderr',
+        `[harness] Node-RED could not decrypt the credentials of ${this.userDir}/flows_cred.json with the credentialSecret of settings.js and reset them: nodes run without their credentials until the next deploy saves new ones`,
+      );
   }
 
   private async waitUntilReady(timeoutMs: number, needsLogin: boolean): Promise<void> {

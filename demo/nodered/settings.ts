@@ -39,6 +39,14 @@ export const GENERATED_MARKER = '// Written by node-red-contrib-iot-ledger (lib/
 export const FLOWS_SIGNAL = '[iot-ledger harness] runtime-state';
 
 /**
+ * The line settings.js prints when Node-RED has started the flows (its flows:started event),
+ * after any runtime-state line of that start. Needed because when Node-RED could not decrypt
+ * flows_cred.json and reset the credentials, its only runtime-state event is that warning,
+ * without a state, sent before the flows start: no runtime-state event follows the start.
+ */
+export const FLOWS_STARTED_SIGNAL = '[iot-ledger harness] flows-started';
+
+/**
  * Creates `<userDir>/.credential-secret` (random, mode 0600) unless it exists.
  * settings.js reads it, so the secret never appears in settings or logs.
  */
@@ -70,14 +78,16 @@ export function settingsSource(opts: NodeRedSettingsOptions = {}): string {
     '// Rewritten on each start; delete the line above to keep your own edits.',
     "const fs = require('fs');",
     "const path = require('path');",
-    '// Says when the flows run (NodeRedProcess waits for it): the runtime-state event, on the events',
-    '// of the @node-red/util that the Node-RED loading this file uses.',
+    '// Says when the flows run (NodeRedProcess waits for it): the runtime-state and flows:started',
+    '// events, on the events of the @node-red/util that the Node-RED loading this file uses.',
     'try {',
     "  const util = require(require.resolve('@node-red/util', { paths: [path.dirname(require.main.filename)] }));",
     "  util.events.on('runtime-event', (e) => {",
     "    if (e && e.id === 'runtime-state' && e.payload)",
     `      process.stdout.write(${j(FLOWS_SIGNAL + ' ')} + JSON.stringify({ state: e.payload.state, error: e.payload.error }) + '\\n');`,
     '  });',
+    '  // The runtime-state of a start is sent right after flows:started, in the same turn: after it.',
+    `  util.events.on('flows:started', () => setImmediate(() => process.stdout.write(${j(FLOWS_STARTED_SIGNAL + '\n')})));`,
     '} catch {',
     `  process.stdout.write(${j(FLOWS_SIGNAL + ' unavailable\n')});`,
     '}',

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -60,6 +61,30 @@ describe('e2e: NodeRedProcess', function () {
     nr = await NodeRedProcess.start({ userDir, logLevel: 'warn' });
     assert.match(nr.output(), /^\[iot-ledger harness\] runtime-state \{"state":"start"\}$/m);
     assert.equal((await fetch(`${nr.url}/harness-ready`)).status, 200);
+  });
+
+  it('with credentials it cannot decrypt (another credentialSecret), waits past Node-RED\'s reset warning until the flows run, and says they were reset', async () => {
+    const userDir = createUserDir(scratchDir('proc'));
+    const flows = [
+      { id: 'tab1', type: 'tab', label: 'harness' },
+      { id: 'broker1', type: 'mqtt-broker', name: 'b', broker: '127.0.0.1', port: '1', autoConnect: false },
+      { id: 'in1', type: 'http in', z: 'tab1', url: '/harness-creds', method: 'get', wires: [['res1']] },
+      { id: 'res1', type: 'http response', z: 'tab1', statusCode: '200', wires: [] },
+    ];
+    fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
+    // Encrypted as Node-RED does (aes-256-ctr, key sha256(secret), iv in hex before the base64),
+    // with a secret other than the one settings.js will give it.
+    const iv = randomBytes(16);
+    const cipher = createCipheriv('aes-256-ctr', createHash('sha256').update('another-secret').digest(), iv);
+    const sealed = cipher.update(JSON.stringify({ broker1: { user: 'u', password: 'not-logged' } }), 'utf8', 'base64') + cipher.final('base64');
+    fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify({ $: iv.toString('hex') + sealed }));
+    nr = await NodeRedProcess.start({ userDir });
+    const output = nr.output();
+    assert.match(output, /^\[iot-ledger harness\] runtime-state \{"error":"credentials_load_failed"\}$/m, 'the reset path was taken');
+    assert.match(output, /^\[iot-ledger harness\] flows-started$/m, 'returned once the flows run');
+    assert.match(output, /\[info\] Started flows$/m);
+    assert.match(output, /^\[harness\] Node-RED could not decrypt the credentials of .*flows_cred\.json with the credentialSecret of settings\.js and reset them: nodes run without their credentials until the next deploy saves new ones$/m);
+    assert.equal((await fetch(`${nr.url}/harness-creds`)).status, 200);
   });
 
   it('returns when the flows cannot start (a node type is missing), with the reason in the output', async () => {
