@@ -140,7 +140,13 @@ export = function register(RED: RED): void {
       gateway().then(
         (gw) => {
           if (closed) return;
-          claim = gw.claimTofuLimits(limits, heed);
+          try {
+            claim = gw.claimTofuLimits(limits, heed);
+          } catch (err) {
+            // The settings are whole numbers already (wholeNumberSetting); a refusal is reported, never left unhandled.
+            this.error(nodeError(err, RED._));
+            return;
+          }
           if (claim.overridden) heed(claim);
         },
         // Reported to each message (and by the Ledger node).
