@@ -1,6 +1,6 @@
 // Fetching tile resources over HTTP(S) with node:http: keep-alive connections, redirects
-// followed, a 503 (a tile server past its queue: ERR_OVERLOADED, Retry-After) asked again a
-// few times, and a gzip body inflated in one call. (fetch() inflated through
+// followed, a 503 or 429 (a tile server past its queue or its byte rate: ERR_OVERLOADED,
+// Retry-After) asked again a few times, and a gzip body inflated in one call. (fetch() inflated through
 // web streams: for a following replica that cost about as much CPU as decoding its records,
 // bench/RESULTS.md "Replicas".)
 import * as http from 'node:http';
@@ -17,17 +17,17 @@ export interface HttpFetchOptions {
   timeoutMs?: number;
   /** Extra request headers, e.g. Authorization for a Node-RED with httpNodeAuth. */
   headers?: Record<string, string>;
-  /** A 503 is asked again up to this many times before the fetch fails (default 3). */
+  /** A 503 or 429 is asked again up to this many times before the fetch fails (default 3). */
   retries503?: number;
-  /** Longest wait (ms) before asking again after a 503, whatever its Retry-After says (default 5000). */
+  /** Longest wait (ms) before asking again after a 503 or 429, whatever its Retry-After says (default 5000). */
   maxRetryWaitMs?: number;
 }
 
-/** Times a 503 (the tile server's ERR_OVERLOADED) is asked again by default before the fetch fails. */
+/** Times a 503 or 429 (the tile server's ERR_OVERLOADED) is asked again by default before the fetch fails. */
 export const DEFAULT_503_RETRIES = 3;
 /** A Retry-After longer than this (ms) is cut to it by default. */
 export const DEFAULT_MAX_RETRY_WAIT_MS = 5000;
-/** The wait after a 503 without a readable Retry-After. */
+/** The wait after a 503 or 429 without a readable Retry-After. */
 const RETRY_WAIT_MS = 1000;
 
 /** A TileFetch whose kept-alive connections close() ends. */
@@ -36,6 +36,8 @@ export type HttpTileFetch = TileFetch & { close(): Promise<void> };
 const gunzipAsync = promisify(gunzip);
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Overloaded (503: too many requests at once) or past its byte rate (429): asked again after Retry-After. */
+const BUSY = new Set([503, 429]);
 /** Far above the largest entry bundle (256 entries of at most 64 KiB): a bound for a gzip bomb. */
 /** The largest tile body a replica takes, over HTTP or MQTT. */
 export const MAX_TILE_BODY_BYTES = 64 * 1024 * 1024;
@@ -98,7 +100,7 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
   const fetchOne = async (path: string): Promise<Uint8Array> => {
     let url = new URL(path, prefix);
     let headers: Record<string, string> = { 'accept-encoding': 'gzip', ...opts.headers };
-    // Each attempt after a 503 has its own timeout: the server asked us to come back.
+    // Each attempt after a 503 or 429 has its own timeout: the server asked us to come back.
     let signal = AbortSignal.timeout(timeout);
     let hops = 0;
     let retried = 0;
@@ -132,8 +134,8 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
         hops++;
         continue;
       }
-      // Overloaded (or its ledger not open yet): wait as asked (capped) and ask again, a bounded number of times.
-      if (res.status === 503 && retried < retries) {
+      // Overloaded, past its byte rate (or its ledger not open yet): wait as asked (capped) and ask again, a bounded number of times.
+      if (BUSY.has(res.status) && retried < retries) {
         retried++;
         try {
           await sleep(retryWaitMs(res.retryAfter, maxWait), undefined, { signal: closing.signal });
@@ -144,8 +146,9 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
         continue;
       }
       if (res.status !== 200) {
-        const after = res.status === 503 ? ` (still after ${retried} retries)` : '';
-        throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered HTTP ${res.status}${after}`, { path, status: res.status, ...(res.status === 503 ? { retries: retried } : {}) });
+        const busy = BUSY.has(res.status);
+        const after = busy ? ` (still after ${retried} retries)` : '';
+        throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered HTTP ${res.status}${after}`, { path, status: res.status, ...(busy ? { retries: retried } : {}) });
       }
       if (res.encoding === 'identity') return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
       if (res.encoding !== 'gzip') throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered in content-encoding ${res.encoding}`, { path });

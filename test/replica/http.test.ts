@@ -112,6 +112,13 @@ describe('replica: tiles over HTTP (node:http client)', () => {
         if (p === '/log/hour') return n === 1 ? overloaded('3600') : void res.writeHead(200).end('tile after an hour');
         // Asks for an hour, every time.
         if (p === '/log/forever') return overloaded('3600');
+        // Past the tile server's byte rate for this address once (429), then the tile.
+        if (p === '/log/rate')
+          return n === 1
+            ? void res.writeHead(429, { 'retry-after': '0', 'content-type': 'text/plain' }).end('ERR_OVERLOADED: too many tile bytes from this address per second; retry later\n')
+            : void res.writeHead(200).end('tile after 429');
+        // Always past it.
+        if (p === '/log/rate-always') return void res.writeHead(429, { 'retry-after': '0' }).end();
         res.writeHead(404).end();
       });
     });
@@ -144,6 +151,18 @@ describe('replica: tiles over HTTP (node:http client)', () => {
         assert.equal(seen.get('/log/always'), 5);
       } finally {
         await once.close();
+      }
+    });
+
+    it('asks again after a 429 (the byte rate of its address spent) as after a 503, a bounded number of times', async () => {
+      const fetch = httpTileFetch(`${busy.url}/log/`);
+      try {
+        assert.equal(Buffer.from(await fetch('rate')).toString(), 'tile after 429');
+        assert.equal(seen.get('/log/rate'), 2);
+        await assert.rejects(fetch('rate-always'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.details?.status === 429 && e.details.retries === 3);
+        assert.equal(seen.get('/log/rate-always'), 4);
+      } finally {
+        await fetch.close();
       }
     });
 
