@@ -99,7 +99,7 @@ export async function benchReplica(records = Number(process.env.BENCH_RECORDS ??
       const gwDir = path.join(root, `pipe-${mode}-${rates[mode].length}`);
       const ledger = await Ledger.open(gwDir, { name: 'bench.pipe', gatewayKey: key, blockRecords: 1000, blockSeconds: 1 });
       const gate = new TileRequestGate();
-      const server = http.createServer((req, res) => gate.admit(res, () => answerTileRequest(ledger, new URL(req.url ?? '/', 'http://x').pathname.slice(1), req, res)));
+      const server = http.createServer((req, res) => gate.admit(res, (sent) => answerTileRequest(ledger, new URL(req.url ?? '/', 'http://x').pathname.slice(1), req, res, sent)));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       await ledger.appendMany([{ type: 'note', body: { start: true } }]);
       await ledger.seal();

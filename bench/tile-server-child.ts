@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const gate = new TileRequestGate();
   const server = http.createServer((req, res) => {
     const p = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/+/, '');
-    gate.admit(res, () => answerTileRequest(ledger, p, req, res));
+    gate.admit(res, (sent) => answerTileRequest(ledger, p, req, res, sent));
   });
   server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`));
   process.on('SIGTERM', () => {

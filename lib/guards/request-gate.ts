@@ -67,6 +67,15 @@ export function clientAddress(req: IncomingMessage & { ip?: unknown }): string {
     .join(':')}::/64`;
 }
 
+/** `limits` changed by `change`; throws ERR_INVALID_ARGUMENT for a name it does not have or a value that is not a positive integer. */
+function checkedLimits(limits: RequestGateLimits, change: Partial<RequestGateLimits>): RequestGateLimits {
+  // An unknown name (say sendTimeoutMs, the timeout's name before) is an error, not ignored.
+  for (const k of Object.keys(change)) if (!(k in limits)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} is not a request gate limit (${Object.keys(limits).join(', ')})`);
+  const next = { ...limits, ...change };
+  for (const [k, v] of Object.entries(next)) if (!Number.isSafeInteger(v) || v < (k === 'maxWaiting' ? 0 : 1)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} must be a positive integer`);
+  return next;
+}
+
 /**
  * Admits requests in turn: at most maxActive handled at once, each holding its turn until its
  * response is closed, so the memory held for answers not yet sent is bounded by maxActive; up to
@@ -86,11 +95,11 @@ export class RequestGate {
   readonly #clients = new Map<string, { held: number; active: number }>();
 
   constructor(limits: RequestGateLimits, options: RequestGateOptions) {
-    this.#limits = { ...limits };
+    // Checked here, not by setLimits: a subclass's setLimits may need fields not set up yet.
+    this.#limits = checkedLimits(limits, {});
     this.#what = options.what;
     this.#retryAfter = String(options.retryAfterS ?? 1);
     this.#onTimeout = options.onTimeout ?? ((res) => res.destroy());
-    this.setLimits({});
   }
 
   get limits(): RequestGateLimits {
@@ -100,11 +109,7 @@ export class RequestGate {
   /** Changes the limits (tests); returns the previous ones. */
   setLimits(limits: Partial<RequestGateLimits>): RequestGateLimits {
     const before = this.limits;
-    // An unknown name (say sendTimeoutMs, the timeout's name before) is an error, not ignored.
-    for (const k of Object.keys(limits)) if (!(k in before)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} is not a request gate limit (${Object.keys(before).join(', ')})`);
-    const next = { ...this.#limits, ...limits };
-    for (const [k, v] of Object.entries(next)) if (!Number.isSafeInteger(v) || v < (k === 'maxWaiting' ? 0 : 1)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} must be a positive integer`);
-    this.#limits = next;
+    this.#limits = checkedLimits(this.#limits, limits);
     this.#next();
     return before;
   }

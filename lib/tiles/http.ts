@@ -3,11 +3,14 @@
 // gzip for entry bundles when the client accepts it. A TileRequestGate (a RequestGate) bounds
 // how many are answered at once, and how many for one client address: an entry bundle can hold
 // 256 records of 64 KiB (16 MiB, plus its gzip), held from the read until the client has taken
-// the last byte.
+// the last byte. It also bounds the bytes sent per second, to one address and to all (ByteRate),
+// so that a few clients cannot make the gateway read and send its whole ledger in a loop.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import { isLedgerError } from '../errors';
+import { ByteRate, checkByteRates, type ByteRateLimits } from '../guards/byte-rate';
+import { sendCounted } from '../guards/counted-send';
 import { RequestGate, type RequestGateLimits, type RequestGateStats } from '../guards/request-gate';
 import type { Ledger } from '../ledger';
 import { readResource } from './source';
@@ -20,8 +23,12 @@ const gzipAsync = promisify(gzip);
  */
 const SYNC_GZIP_MAX = 1 << 20;
 
-/** Answers one request; a large body is compressed on libuv's thread pool, off the gateway's event loop. */
-export async function answerTileRequest(ledger: Ledger | null, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Answers one request; a large body is compressed on libuv's thread pool, off the gateway's
+ * event loop. `sent(n)` counts the body's bytes as the connection takes them (a HEAD request's
+ * all at once: it sends none, but the gateway read them).
+ */
+export async function answerTileRequest(ledger: Ledger | null, path: string, req: IncomingMessage, res: ServerResponse, sent: (bytes: number) => void = () => undefined): Promise<void> {
   try {
     if (!ledger || ledger.closed) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('ledger not open\n');
@@ -45,7 +52,11 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
       }
     }
     headers['content-length'] = String(body.length);
-    res.writeHead(r.status, headers).end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    res.writeHead(r.status, headers);
+    if (req.method === 'HEAD') {
+      sent(body.length);
+      res.end();
+    } else sendCounted(res, body, sent);
   } catch (err) {
     const code = isLedgerError(err) ? err.code : 'ERR_INTERNAL';
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -71,18 +82,41 @@ export const MAX_TILE_REQUESTS_PER_CLIENT = 16;
 export const TILE_SEND_TIMEOUT_MS = 60_000;
 /** Retry-After (seconds) of a refused request. */
 export const TILE_RETRY_AFTER_S = 1;
+/**
+ * Bytes per second (of bodies, as sent: gzipped when they are) one client address is sent by
+ * default: about twice what a replica catching up takes, as it verifies and writes every record
+ * (bench/RESULTS.md "Replicas": about 75,000 records/s of 235 bytes, 18 MB/s before gzip).
+ */
+export const MAX_TILE_BYTES_PER_SECOND_PER_CLIENT = 32 * 1024 * 1024;
+/** Bytes per second all clients together are sent by default: two addresses at their full rate. */
+export const MAX_TILE_BYTES_PER_SECOND = 64 * 1024 * 1024;
 
-export type TileGateLimits = RequestGateLimits;
-export type TileGateStats = RequestGateStats;
+export type TileGateLimits = RequestGateLimits & ByteRateLimits;
+export interface TileGateStats extends RequestGateStats {
+  /** Requests refused with 429 (a byte rate spent), and the body bytes sent. */
+  refusedRate: number;
+  sentBytes: number;
+}
+
+export interface TileGateOptions {
+  /** The clock of the byte rates (tests). */
+  now?: () => number;
+}
 
 /**
  * The tile server's RequestGate: at most 4 requests answered at once (the memory of what is
  * read and not yet sent is bounded by 4 bodies), 64 waiting, 2 turns and 16 requests per
  * client address, a client that stops reading cut after 60 s; refused ones get 503
- * ERR_OVERLOADED with Retry-After: 1.
+ * ERR_OVERLOADED with Retry-After: 1. And at most 32 MiB/s sent to one client address, 64 MiB/s
+ * to all: past that a request gets 429 ERR_OVERLOADED with Retry-After (the seconds until it
+ * may be sent more), before anything is read for it, when it arrives or when its turn comes.
  */
 export class TileRequestGate extends RequestGate {
-  constructor(limits: Partial<TileGateLimits> = {}) {
+  declare readonly stats: TileGateStats;
+  readonly #rates: ByteRate;
+
+  constructor(limits: Partial<TileGateLimits> = {}, options: TileGateOptions = {}) {
+    const { maxBytesPerSecond = MAX_TILE_BYTES_PER_SECOND, maxBytesPerSecondPerClient = MAX_TILE_BYTES_PER_SECOND_PER_CLIENT, ...gate } = limits;
     super(
       {
         maxActive: MAX_ACTIVE_TILE_REQUESTS,
@@ -90,9 +124,58 @@ export class TileRequestGate extends RequestGate {
         maxActivePerClient: MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT,
         maxPerClient: MAX_TILE_REQUESTS_PER_CLIENT,
         timeoutMs: TILE_SEND_TIMEOUT_MS,
-        ...limits,
+        ...gate,
       },
       { what: 'tile requests', retryAfterS: TILE_RETRY_AFTER_S },
     );
+    this.#rates = new ByteRate({ maxBytesPerSecond, maxBytesPerSecondPerClient }, options.now);
+    Object.assign(this.stats, { refusedRate: 0, sentBytes: 0 });
+  }
+
+  override get limits(): TileGateLimits {
+    return { ...super.limits, ...this.#rates.limits };
+  }
+
+  /** Changes the limits, byte rates included (tests); returns the previous ones. Nothing changes when one is refused. */
+  override setLimits(limits: Partial<TileGateLimits>): TileGateLimits {
+    const { maxBytesPerSecond, maxBytesPerSecondPerClient, ...gate } = limits;
+    const rates: Partial<ByteRateLimits> = {};
+    if (maxBytesPerSecond !== undefined) rates.maxBytesPerSecond = maxBytesPerSecond;
+    if (maxBytesPerSecondPerClient !== undefined) rates.maxBytesPerSecondPerClient = maxBytesPerSecondPerClient;
+    checkByteRates(rates);
+    const before = { ...super.setLimits(gate), ...this.#rates.limits };
+    this.#rates.setLimits(rates);
+    return before;
+  }
+
+  /** Client addresses sent bytes that their rate has not yet made up for. */
+  get rateClients(): number {
+    return this.#rates.clients;
+  }
+
+  /**
+   * As RequestGate.admit, within the byte rates: `answer` is given `sent(n)` to count the bytes
+   * of its body as they are sent (answerTileRequest's last argument). A client past its rate
+   * (or every client, past the total) is answered 429 instead, when the request arrives and
+   * again when its turn comes (what it was sent meanwhile counts), before `answer` reads anything.
+   */
+  override admit(res: ServerResponse, answer: (sent: (bytes: number) => void) => Promise<void>, client?: string): void {
+    if (this.#pastRate(res, client)) return;
+    const sent = (bytes: number): void => {
+      this.stats.sentBytes += bytes;
+      this.#rates.spend(client, bytes);
+    };
+    super.admit(res, () => (this.#pastRate(res, client) ? Promise.resolve() : answer(sent)), client);
+  }
+
+  /** Answers 429 when `client`, or every client, has been sent its bytes for now. */
+  #pastRate(res: ServerResponse, client: string | undefined): boolean {
+    const wait = this.#rates.wait(client);
+    if (wait.ms === 0) return false;
+    this.stats.refusedRate++;
+    const text = `ERR_OVERLOADED: too many tile bytes${wait.perClient ? ' for this address' : ''} per second; retry later\n`;
+    const retryAfter = String(Math.max(1, Math.ceil(wait.ms / 1000)));
+    res.writeHead(429, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': retryAfter }).end(text);
+    return true;
   }
 }

@@ -4,5 +4,5 @@ export * from './content';
 export { readResource, publishedHead, type TileResponse, type PublishedHead } from './source';
 export { writeStaticTiles, type StaticWriteResult } from './static';
 export { TileVerifier, rootFromEdgeTiles, edgeTiles, type TileFetch } from './verify';
-export { answerTileRequest, TileRequestGate, type TileGateLimits, type TileGateStats } from './http';
+export { answerTileRequest, TileRequestGate, type TileGateLimits, type TileGateOptions, type TileGateStats } from './http';
 export { StaticTilePublisher } from './publisher';

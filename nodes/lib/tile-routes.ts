@@ -14,8 +14,8 @@ const BAD_PATH = 'ERR_INVALID_ARGUMENT: the path is not percent-encoded UTF-8\n'
 const published = new Map<string, () => Promise<Gateway>>();
 
 /**
- * One gate for every ledger the runtime publishes: what is answered at once, what waits, and
- * how much of it one client address holds (stats and limits for tests).
+ * One gate for every ledger the runtime publishes: what is answered at once, what waits, how
+ * much of it one client address holds, and the bytes per second sent (stats and limits for tests).
  */
 export const tileRequests = new TileRequestGate();
 
@@ -47,10 +47,10 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
     const path = rel.slice(name.length + 1);
     tileRequests.admit(
       res,
-      () =>
+      (sent) =>
         open().then(
-          (gw) => answerTileRequest(gw.ledger, path, req, res),
-          () => answerTileRequest(null, path, req, res),
+          (gw) => answerTileRequest(gw.ledger, path, req, res, sent),
+          () => answerTileRequest(null, path, req, res, sent),
         ),
       clientAddress(req),
     );

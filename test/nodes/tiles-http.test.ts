@@ -206,6 +206,29 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     assert.equal(tileRequests.stats.active, 0);
   });
 
+  it('refuses an address past its bytes per second with 429 and Retry-After before it takes a turn, and goes on serving the others', async () => {
+    // 1000 bytes a second: the gzipped 15 MB bundle (about 100 KB) puts the address minutes behind.
+    const limits = tileRequests.setLimits({ maxBytesPerSecondPerClient: 1000 });
+    try {
+      const sentBefore = tileRequests.stats.sentBytes;
+      const first = await request(port, BIG_BUNDLE, 'GET', { 'accept-encoding': 'gzip' }, '127.0.7.1');
+      assert.equal(first.status, 200);
+      await until('the bundle counted and its turn given back', () => tileRequests.stats.sentBytes - sentBefore === first.body.length && tileRequests.stats.active === 0);
+      const answered = tileRequests.stats.answered;
+      const refused = await request(port, BIG_BUNDLE, 'GET', {}, '127.0.7.1');
+      assert.equal(refused.status, 429);
+      assert.ok(Number(refused.headers['retry-after']) > 1, `Retry-After: ${String(refused.headers['retry-after'])}`);
+      assert.equal(refused.headers['cache-control'], 'no-store');
+      assert.equal(refused.body, 'ERR_OVERLOADED: too many tile bytes for this address per second; retry later\n');
+      assert.equal(tileRequests.stats.answered, answered, 'the refused request took no turn');
+      const other = await request(port, '/iot-ledger/tiles/room/checkpoint', 'GET', {}, '127.0.7.2');
+      assert.equal(other.status, 200);
+      assert.match(other.body, /^room\n300\n/);
+    } finally {
+      tileRequests.setLimits(limits);
+    }
+  });
+
   it('cuts a client that stops reading once the send time is up, so it cannot keep a turn', async () => {
     // The send time runs from the turn, the read of the 15 MB bundle included: long enough for
     // that read on a loaded machine, or the bundle is cut before its first byte.
