@@ -295,9 +295,11 @@ export class Replicator {
           end = true;
           break;
         }
-        window.push({ raw, info });
-        // The block refused before: the blocks ahead of it are copied, no more bundles fetched.
-        if (this.#refused?.height === h) await copyWindow();
+        const block: OriginBlock = { raw, info };
+        window.push(block);
+        // A block of more records than the limit (its count is signed), or the block refused
+        // before: the blocks ahead of it are copied and it is refused, no more bundles fetched.
+        if (recordsOf(block) > this.#limits.records || this.#refused?.height === h) await copyWindow();
       }
       bundles++;
       bytes += body.length;

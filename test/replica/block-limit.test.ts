@@ -116,6 +116,40 @@ describe('replica: a block larger than the limits is refused', function () {
     await more.close();
   });
 
+  it('more records than maxBlockRecords: no block bundle fetched past the one that shows the block', async () => {
+    // Blocks 0-2 of 1 record, block 3 of 100, then 600 blocks of 1 record: block bundles 000
+    // (heights 0-255), 001 and 002.p/92.
+    const dir = path.join(tmp.dir, 'gateway-many-blocks');
+    for (const [blockRecords, count] of [
+      [1, 3],
+      [100, 100],
+      [1, 600],
+    ] as const) {
+      const ledger = await open(dir, blockRecords);
+      await appendNotes(ledger, count);
+      await ledger.close();
+    }
+    const many = await open(dir, 1);
+    assert.deepEqual([many.size, many.height], [703, 604]);
+    server.ledger = many;
+    server.requests.length = 0;
+    try {
+      const r = await replicator({ maxBlockRecords: 99 });
+      const err = await failure(r.catchUp());
+      assert.deepEqual([r.store.size, r.store.height], [3, 3]);
+      await r.close();
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(err));
+      assert.deepEqual(err.details, { height: 3, records: 100, max: 99 });
+      assert.deepEqual(
+        server.requests.filter((p) => p.startsWith('iot-ledger/blocks/')),
+        ['iot-ledger/blocks/000'],
+      );
+    } finally {
+      server.ledger = gateway;
+      await many.close();
+    }
+  });
+
   it('more bytes of records than maxBlockBytes: refused as its entries arrive, the blocks before it kept', async () => {
     const r = await replicator({ maxBlockBytes: bigBytes - 1 });
     const err = await failure(r.catchUp());
