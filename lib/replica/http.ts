@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { LedgerError } from '../errors';
 import { readBoundedBody } from '../guards/bounded-body';
-import type { TileFetch } from '../tiles/verify';
+import type { TileFetch, TileFetchOptions } from '../tiles/verify';
 
 export interface HttpFetchOptions {
   /** Per-request timeout in ms (default 30000). */
@@ -97,15 +97,18 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
   if (!Number.isSafeInteger(maxWait) || maxWait < 0) throw new LedgerError('ERR_INVALID_ARGUMENT', 'maxRetryWaitMs must be a non-negative integer');
   const closing = new AbortController();
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
-  const fetchOne = async (path: string): Promise<Uint8Array> => {
+  const fetchOne = async (path: string, { signal: cancel }: TileFetchOptions = {}): Promise<Uint8Array> => {
     let url = new URL(path, prefix);
     let headers: Record<string, string> = { 'accept-encoding': 'gzip', ...opts.headers };
     // Each attempt after a 503 or 429 has its own timeout: the server asked us to come back.
-    let signal = AbortSignal.timeout(timeout);
+    const attempt = (): AbortSignal => (cancel ? AbortSignal.any([AbortSignal.timeout(timeout), cancel]) : AbortSignal.timeout(timeout));
+    const cancelled = (): LedgerError => new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} was cancelled`, { path });
+    let signal = attempt();
     let hops = 0;
     let retried = 0;
     for (;;) {
       if (closing.signal.aborted) throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: the fetch is closed`, { path });
+      if (cancel?.aborted) throw cancelled();
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${path} redirected to ${url.protocol}`, { path });
       const agent = url.protocol === 'https:' ? agents.https : agents.http;
       let res: Answer;
@@ -118,6 +121,7 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
           res = await get(url, headers, agent, signal);
         }
       } catch (err) {
+        if (cancel?.aborted) throw cancelled();
         const why = signal.aborted ? `no answer within ${timeout} ms` : (err as Error).message;
         throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: ${why}`, { path });
       }
@@ -138,11 +142,12 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
       if (BUSY.has(res.status) && retried < retries) {
         retried++;
         try {
-          await sleep(retryWaitMs(res.retryAfter, maxWait), undefined, { signal: closing.signal });
+          await sleep(retryWaitMs(res.retryAfter, maxWait), undefined, { signal: cancel ? AbortSignal.any([closing.signal, cancel]) : closing.signal });
         } catch {
+          if (cancel?.aborted) throw cancelled();
           throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: the fetch is closed`, { path });
         }
-        signal = AbortSignal.timeout(timeout);
+        signal = attempt();
         continue;
       }
       if (res.status !== 200) {

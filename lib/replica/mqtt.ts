@@ -6,7 +6,7 @@ import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { LedgerError } from '../errors';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH } from '../tiles/path';
 import { MAX_PATH_BYTES, requestTopic, resourceTopic } from '../tiles/mqtt';
-import type { TileFetch } from '../tiles/verify';
+import type { TileFetch, TileFetchOptions } from '../tiles/verify';
 import { httpTileFetch, MAX_TILE_BODY_BYTES, type HttpFetchOptions } from './http';
 
 export interface MqttFetchOptions {
@@ -78,12 +78,15 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
   const fail = (path: string, message: string, status?: number): LedgerError =>
     new LedgerError('ERR_REPLICA_FETCH', message, { path, ...(status !== undefined ? { status } : {}) });
 
-  const wait = (path: string, start: () => void): Promise<Buffer> =>
+  const wait = (path: string, start: () => void, cancel?: AbortSignal): Promise<Buffer> =>
     new Promise<Buffer>((resolve, reject) => {
+      if (cancel?.aborted) return reject(fail(path, `fetching ${path} was cancelled`));
       const fns = waiting.get(path) ?? new Set<(b: Buffer) => void>();
       waiting.set(path, fns);
+      const cancelled = (): void => done(fail(path, `fetching ${path} was cancelled`));
       const done = (err: Error | null, b?: Buffer): void => {
         clearTimeout(timer);
+        cancel?.removeEventListener('abort', cancelled);
         fns.delete(got);
         if (fns.size === 0) waiting.delete(path);
         if (err) reject(err);
@@ -96,22 +99,27 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
         timeout,
       );
       fns.add(got);
+      cancel?.addEventListener('abort', cancelled, { once: true });
       start();
     });
 
-  const fetch = async (path: string): Promise<Uint8Array> => {
+  const fetch = async (path: string, { signal }: TileFetchOptions = {}): Promise<Uint8Array> => {
     if (RETAINED.includes(path)) {
       const have = latest.get(path);
       if (have) return new Uint8Array(have);
-      return new Uint8Array(await wait(path, () => undefined));
+      return new Uint8Array(await wait(path, () => undefined, signal));
     }
     const topic = resourceTopic(base, path);
     return new Uint8Array(
-      await wait(path, () => {
-        client.subscribe(topic, { qos: 1 }, (err) => {
-          if (!err) client.publish(requestTopic(base), path, { qos: 1 });
-        });
-      }).finally(() => {
+      await wait(
+        path,
+        () => {
+          client.subscribe(topic, { qos: 1 }, (err) => {
+            if (!err) client.publish(requestTopic(base), path, { qos: 1 });
+          });
+        },
+        signal,
+      ).finally(() => {
         if (!waiting.has(path)) client.unsubscribe(topic);
       }),
     );

@@ -313,10 +313,10 @@ export class Replicator {
   }
 
   /** The entries of bundle `index` of the tree of checkpoint `cp`, as served (not yet verified). */
-  async #bundle(cp: Checkpoint, index: number): Promise<Uint8Array[]> {
+  async #bundle(cp: Checkpoint, index: number, signal: AbortSignal): Promise<Uint8Array[]> {
     const width = tileWidth(cp.size, 0, index);
     // Views into the fetched body: the store copies what it keeps (putRecord).
-    return decodeEntryBundle(await this.#fetch(tilePath({ kind: 'entries', level: 0, index, width })), width, true);
+    return decodeEntryBundle(await this.#fetch(tilePath({ kind: 'entries', level: 0, index, width }), { signal }), width, true);
   }
 
   /**
@@ -328,9 +328,20 @@ export class Replicator {
    * (#copyUpTo). The level-0 hash tiles would check the same entries again, so they are fetched
    * only when a group of blocks does not match its entries, to tell a bad entry
    * (ERR_REPLICA_BAD_TILE) from a fork; or when a block's entries pass maxBlockBytes, to tell
-   * changed entries from the origin's block.
+   * changed entries from the origin's block. Up to `concurrency` bundles are fetched ahead; when
+   * this ends early (a block too large, a bad entry, a fork), those in flight are cancelled.
    */
   async #copy(cp: Checkpoint, tiles: TileVerifier, blocks: OriginBlock[], carry: Uint8Array[]): Promise<Uint8Array[]> {
+    const prefetch = new AbortController();
+    try {
+      return await this.#copyEntries(cp, tiles, blocks, carry, prefetch);
+    } finally {
+      prefetch.abort();
+    }
+  }
+
+  /** #copy's work; aborting `prefetch` cancels the bundles fetched ahead and starts no more. */
+  async #copyEntries(cp: Checkpoint, tiles: TileVerifier, blocks: OriginBlock[], carry: Uint8Array[], prefetch: AbortController): Promise<Uint8Array[]> {
     const until = blocks[blocks.length - 1]?.info.header.size;
     if (until === undefined) return carry;
     const have = this.store.size + carry.length;
@@ -339,8 +350,8 @@ export class Replicator {
     const inflight: Promise<Uint8Array[]>[] = [];
     let next = first;
     const fill = (): void => {
-      while (next < last && inflight.length < this.#concurrency) {
-        const p = this.#bundle(cp, next++);
+      while (!prefetch.signal.aborted && next < last && inflight.length < this.#concurrency) {
+        const p = this.#bundle(cp, next++, prefetch.signal);
         p.catch(() => undefined);
         inflight.push(p);
       }
@@ -394,22 +405,24 @@ export class Replicator {
       }
       return -1;
     };
+    /** Holds `entries`, refusing a block they take past maxBlockBytes before another bundle is asked for. */
     const take = async (entries: Uint8Array[]): Promise<void> => {
       const over = hold(entries);
       const block = blocks[over];
       if (block) {
+        // No bundle past it is wanted: those in flight are cancelled now, not left to download.
+        prefetch.abort();
         await flush(true, over);
         // Checked first: changed entries (a bad tile) would otherwise be blamed on the origin's block.
         await tiles.checkEntries(pendingFrom, pending);
         throw this.#tooLarge(block, `more than ${this.#limits.bytes} bytes of records`, { max: this.#limits.bytes });
       }
+      fill();
       if (pending.length >= WRITE_RECORDS || pendingBytes >= WRITE_BYTES) await flush(false);
     };
     await take(carry);
-    fill();
     for (let index = first; index < last; index++) {
       const entries = await (inflight.shift() as Promise<Uint8Array[]>);
-      fill();
       await take(entries.slice(Math.max(0, pendingFrom + pending.length - index * TILE_WIDTH)));
     }
     for (let block = blocks[b]; block; block = blocks[b]) {

@@ -7,8 +7,13 @@ import { leafHash, rootPlan } from '../merkle';
 import { decodeEntryBundle, decodeHashTile, tileRoot } from './content';
 import { hashesAtLevel, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidth, type TileId } from './path';
 
+export interface TileFetchOptions {
+  /** Cancels the fetch (it rejects): the caller no longer wants the resource. */
+  signal?: AbortSignal;
+}
+
 /** Fetches a resource by its path relative to the log prefix. */
-export type TileFetch = (path: string) => Promise<Uint8Array>;
+export type TileFetch = (path: string, options?: TileFetchOptions) => Promise<Uint8Array>;
 
 function bad(message: string, details?: Record<string, unknown>): LedgerError {
   return new LedgerError('ERR_REPLICA_BAD_TILE', message, details);

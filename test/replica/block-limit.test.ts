@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
@@ -10,6 +12,7 @@ import { encodeCbor } from '../../lib/encoding/codec';
 import { ledgerOfOneBlock } from '../support/oversized-block';
 import { DEFAULT_MAX_BLOCK_RECORDS, httpTileFetch, ReplicaFollower, Replicator, type ReplicatorOptions } from '../../lib/replica';
 import { decodeEntryBundle, encodeEntryBundle, MAX_ENTRY_BYTES } from '../../lib/tiles/content';
+import { answerTileRequest } from '../../lib/tiles/http';
 import { tempDir } from '../support/ledger';
 import { projectRoot } from '../support/paths';
 import { startTileServer, type TileServer } from '../support/tile-server';
@@ -55,6 +58,49 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
     (v) => assert.fail(`resolved with ${JSON.stringify(v)}`),
     (e: unknown) => e,
   );
+}
+
+async function until(what: string, test: () => boolean, ms = 20000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * A hostile tile server for `ledger`: entry bundles past `answered` are never answered (held
+ * open, as a server that sends slowly would), and it notes which ones the client gave up.
+ */
+async function holdingServer(ledger: Ledger, answered: number): Promise<{ url: string; requested: number[]; held: { index: number; closed: boolean }[]; close(): Promise<void> }> {
+  const requested: number[] = [];
+  const held: { index: number; closed: boolean }[] = [];
+  const server = http.createServer((req, res) => {
+    const p = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/log\//, '');
+    const m = /^tile\/entries\/(\d{3})(?:\.p\/\d+)?$/.exec(p);
+    if (m) {
+      const index = Number(m[1]);
+      requested.push(index);
+      if (index > answered) {
+        const h = { index, closed: false };
+        held.push(h);
+        res.on('close', () => (h.closed = true));
+        return;
+      }
+    }
+    void answerTileRequest(ledger, p, req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/log/`,
+    requested,
+    held,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 describe('replica: a block larger than the limits is refused', function () {
@@ -161,6 +207,35 @@ describe('replica: a block larger than the limits is refused', function () {
     const more = await replicator({ maxBlockBytes: bigBytes }, r.store.dir);
     assert.equal((await more.catchUp()).size, 1000);
     await more.close();
+  });
+
+  it('more bytes of records than maxBlockBytes: the entry bundles fetched ahead are cancelled, none past them asked for', async () => {
+    // One block of 5120 records: entry bundles 000-019. The limit falls in bundle 002; the
+    // server never answers a bundle past it, so what the replica asked for ahead stays in flight.
+    const big = await open(path.join(tmp.dir, 'gateway-one-block'), 5120);
+    await appendNotes(big, 5120);
+    assert.deepEqual([big.size, big.height], [5120, 1]);
+    const bytesOf = async (from: number, to: number): Promise<number> => (await collectRange(big, from, to)).reduce((n, r) => n + r.bytes.length, 0);
+    const max = (await bytesOf(0, 512)) + (await bytesOf(512, 640));
+    const hostile = await holdingServer(big, 2);
+    const fetch = httpTileFetch(hostile.url, { timeoutMs: 600_000 }); // no timeout ends a held request in this test
+    try {
+      const r = await replicator({ maxBlockBytes: max, fetch });
+      const err = await failure(r.catchUp());
+      assert.equal(r.store.size, 0);
+      await r.close();
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_BLOCK_TOO_LARGE'), String(err));
+      assert.deepEqual(err.details, { height: 0, max });
+      // The 8 bundles fetched at once: 002 (the block passes the limit in it) and the 7 ahead of it.
+      assert.ok(hostile.requested.includes(2));
+      assert.ok(Math.max(...hostile.requested) <= 2 + 7, `bundles asked for: ${hostile.requested.join(', ')}`);
+      await until('every bundle held for the replica given up', () => hostile.held.every((h) => h.closed));
+      assert.ok(Math.max(...hostile.requested) <= 2 + 7, `bundles asked for: ${hostile.requested.join(', ')}`);
+    } finally {
+      await fetch.close();
+      await hostile.close();
+      await big.close();
+    }
   });
 
   it('a library caller that loops catchUp: the block refused for its bytes is refused again at once, its entries not fetched again', async () => {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { auditLedger } from '../../lib/audit';
 import { bytesEqual } from '../../lib/encoding/bytes';
+import { isLedgerError } from '../../lib/errors';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
 import { mqttTileFetch, Replicator, splitTileMqttUrl } from '../../lib/replica';
@@ -89,6 +90,21 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     }
     const report = await auditLedger(dir, { trustedKey: did, workers: 0 });
     assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+  });
+
+  it('a fetch its caller cancels (a replica refusing a block too large) rejects at once, without waiting for its timeout', async () => {
+    const fetch = mqttTileFetch(`${broker.url}/${base}`, { timeoutMs: 600_000 });
+    try {
+      assert.match(Buffer.from(await fetch('checkpoint')).toString('utf8'), /^example\.org\/mqtt#tiles\n\d+\n/, 'connected');
+      // Past the checkpoint: the gateway never answers it.
+      const cancel = new AbortController();
+      const pending = fetch('tile/entries/x999/000', { signal: cancel.signal });
+      cancel.abort();
+      await assert.rejects(pending, (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /cancelled/.test(e.message));
+      await assert.rejects(fetch('tile/entries/x999/001', { signal: cancel.signal }), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /cancelled/.test(e.message));
+    } finally {
+      await fetch.close();
+    }
   });
 
   it('publishes the same bytes as HTTP: retained checkpoint, head and meta; full tiles retained, partial ones not', async () => {
