@@ -93,7 +93,7 @@ export const MAX_TILE_BYTES_PER_SECOND = 64 * 1024 * 1024;
 
 export type TileGateLimits = RequestGateLimits & ByteRateLimits;
 export interface TileGateStats extends RequestGateStats {
-  /** Requests refused with 429 (a byte rate spent), and the body bytes sent. */
+  /** Requests refused with 429 (a byte rate spent), and the body bytes counted against the rates (sent; a HEAD request's read). */
   refusedRate: number;
   sentBytes: number;
 }
