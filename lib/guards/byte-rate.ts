@@ -6,6 +6,7 @@
 // the client then waits until it is refilled. Per request: a few arithmetic operations and, for
 // the clients charged, a move to the end of a map whose whole buckets are dropped from its front.
 import { LedgerError } from '../errors';
+import { wholeLimit } from './limits';
 
 export interface ByteRateLimits {
   /** Bytes per second sent to all clients together. */
@@ -29,7 +30,7 @@ interface Bucket {
 export function checkByteRates(limits: Partial<ByteRateLimits>): void {
   for (const [k, v] of Object.entries(limits)) {
     if (k !== 'maxBytesPerSecond' && k !== 'maxBytesPerSecondPerClient') throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} is not a byte rate (maxBytesPerSecond, maxBytesPerSecondPerClient)`);
-    if (!Number.isSafeInteger(v) || v < 1) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} must be a positive integer`);
+    wholeLimit(v, 1, k);
   }
 }
 

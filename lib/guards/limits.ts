@@ -73,10 +73,14 @@ export function parseBoundedJson(what: string, payload: string | Uint8Array, max
   }
 }
 
+/** A numeric limit of a caller's options: `v` when it is a safe integer of at least `min` (1 or 0), else ERR_INVALID_ARGUMENT naming `what`. */
+export function wholeLimit(v: unknown, min: 0 | 1, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `${what} must be a ${min === 1 ? 'positive integer' : 'whole number from 0'}, got ${typeof v === 'number' ? v : typeof v}`);
+  return v;
+}
+
 /** An optional numeric limit of a caller's options: `fallback` when undefined, else a positive safe integer (throws ERR_INVALID_ARGUMENT naming `what`). */
 export function positiveLimit(v: unknown, fallback: number, what: string): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
-    throw new LedgerError('ERR_INVALID_ARGUMENT', `${what} must be a positive integer, got ${typeof v === 'number' ? v : typeof v}`);
-  return v;
+  return v === undefined ? fallback : wholeLimit(v, 1, what);
 }

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { LedgerError } from '../errors';
+import { wholeLimit } from './limits';
 
 export interface RequestGateLimits {
   /** Requests handled at once. */
@@ -72,7 +73,7 @@ function checkedLimits(limits: RequestGateLimits, change: Partial<RequestGateLim
   // An unknown name (say sendTimeoutMs, the timeout's name before) is an error, not ignored.
   for (const k of Object.keys(change)) if (!(k in limits)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} is not a request gate limit (${Object.keys(limits).join(', ')})`);
   const next = { ...limits, ...change };
-  for (const [k, v] of Object.entries(next)) if (!Number.isSafeInteger(v) || v < (k === 'maxWaiting' ? 0 : 1)) throw new LedgerError('ERR_INVALID_ARGUMENT', `${k} must be a positive integer`);
+  for (const [k, v] of Object.entries(next)) wholeLimit(v, k === 'maxWaiting' ? 0 : 1, k);
   return next;
 }
 

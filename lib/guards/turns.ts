@@ -2,6 +2,7 @@
 // run at once, up to maxWaiting wait in arrival order, and the rest are refused at once with
 // ERR_OVERLOADED, so a flood of messages cannot start unbounded work or hold unbounded answers.
 import { LedgerError } from '../errors';
+import { wholeLimit } from './limits';
 
 export interface TurnsLimits {
   /** Tasks running at once. */
@@ -19,12 +20,7 @@ export class Turns {
 
   /** `what` names the tasks in the refusal: `too many <what> at once`. */
   constructor(limits: TurnsLimits, what: string) {
-    const whole = (name: keyof TurnsLimits, min: number): number => {
-      const v = limits[name];
-      if (!Number.isSafeInteger(v) || v < min) throw new LedgerError('ERR_INVALID_ARGUMENT', `${name} must be a whole number from ${min}, got ${String(v)}`);
-      return v;
-    };
-    this.#limits = { maxActive: whole('maxActive', 1), maxWaiting: whole('maxWaiting', 0) };
+    this.#limits = { maxActive: wholeLimit(limits.maxActive, 1, 'maxActive'), maxWaiting: wholeLimit(limits.maxWaiting, 0, 'maxWaiting') };
     this.#what = what;
   }
 
