@@ -3,10 +3,10 @@ import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { signEnvelope } from '../../lib/envelope/envelope';
 import { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
-import { SignaturePool } from '../../lib/gateway/signature-pool';
 import type { Ledger } from '../../lib/ledger';
 import { TOFU } from '../../lib/registry/devices';
 import { tempDir } from '../support/ledger';
+import { signatureChecks } from '../support/signature-checks';
 
 // The first messages of a new device wait together for its device.tofu record. When that write
 // fails they all fail with the write's error (ERR_LEDGER_IO: the ledger could not write, the
@@ -23,28 +23,10 @@ describe('gateway: a device.tofu record that cannot be written', function () {
   const gatewayKey = generateKey('Ed25519');
   let tmp: ReturnType<typeof tempDir>;
   let gw: Gateway;
-  /** Signature checks answered so far, and who waits for the next. */
-  let checked = 0;
-  let onChecked: (() => void) | undefined;
-  // Called with the pool as `this` again (the wrapper below).
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const check = SignaturePool.prototype.check;
-
-  before(() => {
-    SignaturePool.prototype.check = function (this: SignaturePool, data, did, enrolled, done) {
-      return check.call(this, data, did, enrolled, (err, v) => {
-        done(err, v);
-        checked++;
-        onChecked?.();
-      });
-    };
-  });
-  after(() => {
-    SignaturePool.prototype.check = check;
-  });
+  const checks = signatureChecks();
   beforeEach(async () => {
     tmp = tempDir();
-    checked = 0;
+    checks.reset();
     // One admission, none more for an hour of a clock that does not move.
     gw = await Gateway.open(tmp.dir, { name: 'tofu-write', gatewayKey, blockSeconds: 0 }, { now: () => 0, tofu: { burst: 1, refillMs: 3_600_000 } });
   });
@@ -52,14 +34,6 @@ describe('gateway: a device.tofu record that cannot be written', function () {
     await gw.close();
     tmp.cleanup();
   });
-
-  const checksDone = (n: number): Promise<void> =>
-    new Promise((resolve) => {
-      onChecked = () => {
-        if (checked >= n) resolve();
-      };
-      onChecked();
-    });
 
   /** Holds device.tofu writes until fail() answers them with ERR_LEDGER_IO; other records are written. */
   function holdTofuWrites(ledger: Ledger): { held: () => number; fail: () => void; restore: () => void } {
@@ -86,7 +60,7 @@ describe('gateway: a device.tofu record that cannot be written', function () {
     const did = keyToDid(key);
     const outcomes = [1, 2, 3].map((counter) => gw.verify(message(key, counter), { tofu: true }).then(() => 'accepted', code));
     // All three signatures checked: the first message writes the record, the two others wait for it.
-    await checksDone(3);
+    await checks.done(3);
     assert.equal(writes.held(), 1, 'one device.tofu record for the three');
     writes.fail();
     assert.deepEqual(await Promise.all(outcomes), ['ERR_LEDGER_IO', 'ERR_LEDGER_IO', 'ERR_LEDGER_IO']);
@@ -110,7 +84,7 @@ describe('gateway: a device.tofu record that cannot be written', function () {
     const keys = Array.from({ length: 5 }, () => generateKey('Ed25519'));
     for (const [i, key] of keys.entries()) {
       const outcome = gw.verify(message(key, 1), { tofu: true }).then(() => 'accepted', code);
-      await checksDone(i + 1);
+      await checks.done(i + 1);
       writes.fail();
       assert.equal(await outcome, 'ERR_LEDGER_IO');
     }

@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { LedgerError } from '../../lib/errors';
 import { openGateways, type Gateway } from '../../lib/gateway';
-import { SignaturePool } from '../../lib/gateway/signature-pool';
 import { generateKey, keyToDid, signEnvelope } from '../../lib/index';
 import { TOFU } from '../../lib/registry/devices';
+import { signatureChecks } from '../support/signature-checks';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 
 // A new device's first messages reach Verify together and wait for its device.tofu record; when
@@ -12,23 +12,7 @@ import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, useTestRun
 describe('nodes: Verify when a device.tofu record cannot be written', function () {
   this.timeout(30000);
   useTestRuntime();
-  let checked = 0;
-  let onChecked: (() => void) | undefined;
-  // Called with the pool as `this` again (the wrapper below).
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const check = SignaturePool.prototype.check;
-  before(() => {
-    SignaturePool.prototype.check = function (this: SignaturePool, data, did, enrolled, done) {
-      return check.call(this, data, did, enrolled, (err, v) => {
-        done(err, v);
-        checked++;
-        onChecked?.();
-      });
-    };
-  });
-  after(() => {
-    SignaturePool.prototype.check = check;
-  });
+  const checks = signatureChecks();
 
   it('its messages are caught with ERR_LEDGER_IO; its first message resent is then verified', async () => {
     await helper.load(
@@ -56,12 +40,8 @@ describe('nodes: Verify when a device.tofu record cannot be written', function (
     const key = generateKey('Ed25519');
     const send = (counter: number) => helper.getNode('verify').receive({ topic: 'sensors/new', payload: signEnvelope({ temperature: 3, counter }, key, { kid: keyToDid(key) }) });
     const caught = messages<{ error: { code?: string } }>(helper.getNode('caught'), 3);
-    checked = 0;
-    const allChecked = new Promise<void>((resolve) => {
-      onChecked = () => {
-        if (checked === 3) resolve();
-      };
-    });
+    checks.reset();
+    const allChecked = checks.done(3);
     for (const counter of [1, 2, 3]) send(counter);
     await allChecked;
     assert.equal(held.length, 1, 'one record for the three messages');
