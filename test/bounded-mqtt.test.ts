@@ -50,14 +50,20 @@ describe('bounded MQTT connector: refuses an mqtt.js it cannot guard', function 
     assert.equal(made[0].stream, undefined, 'no connection was opened');
   });
 
-  it('a client that builds its connection without the wrapped factory: ERR_INTERNAL, and the connection is ended', () => {
+  it('a client that builds its connection without the wrapped factory: ERR_INTERNAL, and the connection is ended for good', async () => {
     const made: mqtt.MqttClient[] = [];
     // The factory is still there, but assigning it changes nothing: mqtt.js keeps using its own.
     connectWith((builder) => ({ get: () => builder, set: () => undefined, configurable: true }), made);
     assert.throws(() => connectBoundedMqtt(broker.url, 1024, { clientIdPrefix: 'guard-test' }), refused);
     assert.equal(made.length, 1);
-    assert.equal(made[0].disconnecting || made[0].disconnected, true, 'the unguarded client was ended');
-    assert.equal(made[0].stream.destroyed, true, 'its connection was destroyed');
+    const client = made[0];
+    let reconnects = 0;
+    client.on('reconnect', () => void reconnects++);
+    assert.equal(client.stream.destroyed, true, 'its connection was destroyed');
+    await new Promise<void>((resolve) => client.once('close', () => resolve()));
+    // Longer than the connector's reconnect period (2 s): an ended client must not come back.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal(reconnects, 0, 'the unguarded client connected again');
   });
 
   it('the mqtt.js this pack installs is guarded: it connects', async () => {

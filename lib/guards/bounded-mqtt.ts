@@ -127,6 +127,8 @@ export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: Bo
   client.connect();
   // mqtt.js builds the stream inside connect(); a release that builds it elsewhere is refused here.
   if (!guarded.has(client.stream)) {
+    // No reconnect: with manualConnect, mqtt.js would connect again once the forced end closed the stream.
+    client.options.reconnectPeriod = 0;
     client.end(true);
     throw unguardable('mqtt.js connected without calling streamBuilder');
   }
