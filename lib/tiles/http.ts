@@ -26,7 +26,8 @@ const SYNC_GZIP_MAX = 1 << 20;
 /**
  * Answers one request; a large body is compressed on libuv's thread pool, off the gateway's
  * event loop. `sent(n)` counts the body's bytes as the connection takes them (a HEAD request's
- * all at once: it sends none, but the gateway read them).
+ * all at once: it sends none, but the gateway read them; so are those read for a client gone
+ * before its body was sent).
  */
 export async function answerTileRequest(ledger: Ledger | null, path: string, req: IncomingMessage, res: ServerResponse, sent: (bytes: number) => void = () => undefined): Promise<void> {
   try {
@@ -35,7 +36,13 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
       return;
     }
     const r = await readResource(ledger, path);
-    if (res.destroyed) return; // the client is gone (or the gate cut it): nothing to compress or send
+    if (res.destroyed) {
+      // The client is gone (or the gate cut it): nothing to compress or send, but what was read
+      // for it counts, as a HEAD request's does; else asking and closing at once would read the
+      // ledger in a loop past every byte rate.
+      sent(r.body.length);
+      return;
+    }
     let body = r.body;
     const headers: Record<string, string> = {
       'content-type': r.contentType,
@@ -93,7 +100,7 @@ export const MAX_TILE_BYTES_PER_SECOND = 64 * 1024 * 1024;
 
 export type TileGateLimits = RequestGateLimits & ByteRateLimits;
 export interface TileGateStats extends RequestGateStats {
-  /** Requests refused with 429 (a byte rate spent), and the body bytes counted against the rates (sent; a HEAD request's read). */
+  /** Requests refused with 429 (a byte rate spent), and the body bytes counted against the rates (sent; read, for a HEAD request or a client gone before its body was sent). */
   refusedRate: number;
   sentBytes: number;
 }

@@ -53,6 +53,9 @@ describe('tiles: the HTTP tile server bounds the bytes per second it sends', fun
   let clock = 1_000_000;
   /** Requests let through to answerTileRequest (which reads the ledger). */
   let reads = 0;
+  /** Awaited before answerTileRequest, and the answer it started (a test holds a request there). */
+  let beforeAnswer: ((res: http.ServerResponse) => Promise<void>) | undefined;
+  let answered: Promise<void> = Promise.resolve();
   /** The size of entry bundle 000 (256 records of ~60 KB: 15 MB, not gzipped). */
   let bundle = 0;
   const BUNDLE = '/tile/entries/000';
@@ -69,7 +72,9 @@ describe('tiles: the HTTP tile server bounds the bytes per second it sends', fun
         res,
         (sent) => {
           reads++;
-          return answerTileRequest(ledger, p, req, res, sent);
+          const hold = beforeAnswer;
+          answered = (hold ? hold(res) : Promise.resolve()).then(() => answerTileRequest(ledger, p, req, res, sent));
+          return answered;
         },
         clientAddress(req),
       );
@@ -154,5 +159,26 @@ describe('tiles: the HTTP tile server bounds the bytes per second it sends', fun
     await until('the turn given back', () => gate.stats.active === 0);
     assert.ok(gate.stats.sentBytes < bundle - 1, `${gate.stats.sentBytes} counted`);
     assert.equal((await get(port, '/checkpoint', A)).status, 200, 'A was sent less than its rate');
+  });
+
+  it('counts the body read for a client gone before it was sent: closing each request at once does not read the ledger in a loop for free', async () => {
+    withGate({ maxBytesPerSecondPerClient: bundle - 1, maxBytesPerSecond: 100 * bundle });
+    // The client is gone by the time the bundle has been read (it closed right after asking).
+    beforeAnswer = (res) => (res.destroyed ? Promise.resolve() : new Promise<void>((resolve) => res.once('close', () => resolve())));
+    const readsBefore = reads;
+    try {
+      const socket = net.connect({ port, host: '127.0.0.1', localAddress: A }, () => {
+        socket.write(`GET ${BUNDLE} HTTP/1.1\r\nHost: gateway\r\n\r\n`);
+      });
+      socket.on('error', () => undefined);
+      await until('the request let in', () => reads === readsBefore + 1);
+      socket.destroy();
+      await answered;
+    } finally {
+      beforeAnswer = undefined;
+    }
+    assert.equal(gate.stats.sentBytes, bundle, 'the bundle read is counted');
+    const refused = await get(port, '/checkpoint', A);
+    assert.equal(refused.status, 429, 'A asked for more than its rate');
   });
 });
