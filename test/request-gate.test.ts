@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress, RequestGate } from '../lib/guards/request-gate';
 
 // The address a request counts against in a RequestGate's per-client bounds.
@@ -31,5 +32,50 @@ describe('RequestGate: limits', () => {
     assert.throws(() => gate.setLimits({ maxActive: 0 }), (err: Error & { code?: string }) => err.code === 'ERR_INVALID_ARGUMENT');
     assert.equal(gate.setLimits({ timeoutMs: 300 }).timeoutMs, 1000);
     assert.equal(gate.limits.timeoutMs, 300);
+  });
+});
+
+describe('RequestGate: a turn is held until its answer is done', () => {
+  /** Enough of a ServerResponse for the gate: `close` ends it, as a client's going away does. */
+  class FakeResponse extends EventEmitter {
+    destroyed = false;
+    headersSent = false;
+    status = 0;
+    writeHead(status: number): this {
+      this.status = status;
+      this.headersSent = true;
+      return this;
+    }
+    end(): this {
+      this.close();
+      return this;
+    }
+    close(): void {
+      if (this.destroyed) return;
+      this.destroyed = true;
+      this.emit('close');
+    }
+  }
+  const res = (): FakeResponse & ServerResponse => new FakeResponse() as FakeResponse & ServerResponse;
+
+  it('keeps the turn of a client gone while its answer still reads, so closing at once cannot start answers past maxActive', async () => {
+    const gate = new RequestGate({ maxActive: 1, maxWaiting: 8, maxActivePerClient: 1, maxPerClient: 4, timeoutMs: 60_000 }, { what: 'test requests' });
+    let finishRead!: () => void;
+    const reading = new Promise<void>((resolve) => (finishRead = resolve));
+    const first = res();
+    gate.admit(first, () => reading, 'a');
+    let started = 0;
+    gate.admit(res(), () => {
+      started++;
+      return Promise.resolve();
+    }, 'b');
+    first.close(); // the client is gone; the gateway is still reading its answer
+    await Promise.resolve();
+    assert.equal(gate.stats.active, 1, 'the turn is still held');
+    assert.equal(started, 0, 'no other answer started while the first still reads');
+    finishRead();
+    await reading;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(started, 1);
   });
 });

@@ -1,6 +1,6 @@
 // Admitting HTTP requests from anyone in turn (the tile server, the witness's add-checkpoint):
 // at most maxActive handled at once, each holding its turn until its response is closed (sent
-// whole, or the connection gone) or its time is up; up to maxWaiting wait; the rest are
+// whole, or the connection gone) and its answer is done, or its time is up; up to maxWaiting wait; the rest are
 // answered 503 ERR_OVERLOADED with Retry-After at once. Per client address, at most
 // maxActivePerClient of those turns and maxPerClient requests active or waiting, so that one
 // client (or a few stalled connections of one) cannot take every turn.
@@ -79,7 +79,7 @@ function checkedLimits(limits: RequestGateLimits, change: Partial<RequestGateLim
 
 /**
  * Admits requests in turn: at most maxActive handled at once, each holding its turn until its
- * response is closed, so the memory held for answers not yet sent is bounded by maxActive; up to
+ * response is closed and its answer is done, so the memory held for answers not yet sent is bounded by maxActive; up to
  * maxWaiting wait (a waiting request holds no memory but its connection), first come first
  * served among the addresses that may take another turn; more are answered 503 with
  * Retry-After at once. A client that stops sending or reading holds a turn at most timeoutMs.
@@ -171,13 +171,20 @@ export class RequestGate {
     const c = client === undefined ? undefined : this.#clients.get(client);
     if (c) c.active++;
     let done = false;
+    // The turn is given back once the response is closed and its answer is done: a client gone
+    // while its answer is read would otherwise free the turn for another read of the same size.
+    let closed = false;
+    let settled = false;
     const timer = setTimeout(() => {
       this.stats.cut++;
       this.#onTimeout(res);
+      // Held at most timeoutMs, whatever the answer still does.
+      settled = true;
+      release();
     }, this.#limits.timeoutMs);
     timer.unref();
     const release = (): void => {
-      if (done) return;
+      if (done || !closed || !settled) return;
       done = true;
       clearTimeout(timer);
       this.stats.active--;
@@ -185,12 +192,24 @@ export class RequestGate {
       this.#drop(client, true);
       this.#next();
     };
-    res.once('close', release);
-    if (res.destroyed) return release();
-    answer().catch(() => {
-      if (res.headersSent) res.destroy();
-      else res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('ERR_INTERNAL\n');
+    res.once('close', () => {
+      closed = true;
+      release();
     });
+    if (res.destroyed) {
+      closed = true;
+      settled = true;
+      return release();
+    }
+    answer()
+      .catch(() => {
+        if (res.headersSent) res.destroy();
+        else res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('ERR_INTERNAL\n');
+      })
+      .finally(() => {
+        settled = true;
+        release();
+      });
   }
 
   /** Gives free turns to the first waiting requests whose address may take one. */
