@@ -81,6 +81,25 @@ export function retryWaitMs(retryAfter: string | undefined, max: number, now = D
   return Math.min(Math.max(ms, 0), max);
 }
 
+/**
+ * Waits `ms` unless `a` or `b` aborts (then rejects), leaving no reference in either once done:
+ * AbortSignal.any would leave one in `a` (the fetch's closing signal, which lives as long as the
+ * fetch) per retry.
+ */
+async function sleepUnless(ms: number, a: AbortSignal, b: AbortSignal): Promise<void> {
+  const either = new AbortController();
+  const stop = (): void => either.abort();
+  if (a.aborted || b.aborted) stop();
+  a.addEventListener('abort', stop, { once: true });
+  b.addEventListener('abort', stop, { once: true });
+  try {
+    await sleep(ms, undefined, { signal: either.signal });
+  } finally {
+    a.removeEventListener('abort', stop);
+    b.removeEventListener('abort', stop);
+  }
+}
+
 /** A TileFetch for the log at `base` (the prefix URL). */
 export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTileFetch {
   let prefix: URL;
@@ -142,7 +161,8 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
       if (BUSY.has(res.status) && retried < retries) {
         retried++;
         try {
-          await sleep(retryWaitMs(res.retryAfter, maxWait), undefined, { signal: cancel ? AbortSignal.any([closing.signal, cancel]) : closing.signal });
+          const ms = retryWaitMs(res.retryAfter, maxWait);
+          await (cancel ? sleepUnless(ms, closing.signal, cancel) : sleep(ms, undefined, { signal: closing.signal }));
         } catch {
           if (cancel?.aborted) throw cancelled();
           throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: the fetch is closed`, { path });

@@ -166,6 +166,33 @@ describe('replica: tiles over HTTP (node:http client)', () => {
       }
     });
 
+    it("ties no fetch's cancel signal to a signal that outlives it (AbortSignal.any keeps a reference in each source signal until that one aborts)", async () => {
+      const fetch = httpTileFetch(`${busy.url}/log/`);
+      const any = AbortSignal.any.bind(AbortSignal);
+      /** The signals combined with each fetch's cancel signal, by fetch. */
+      const sources: Set<AbortSignal>[] = [];
+      AbortSignal.any = (signals: Iterable<AbortSignal>): AbortSignal => {
+        const list = [...signals];
+        for (const sig of list) sources[sources.length - 1]?.add(sig);
+        return any(list);
+      };
+      try {
+        for (let i = 0; i < 3; i++) {
+          sources.push(new Set());
+          const cancel = new AbortController();
+          // Three 429s answered, each waited for with the fetch's cancel signal.
+          await assert.rejects(fetch('rate-always', { signal: cancel.signal }), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.details?.status === 429);
+          sources[i]?.delete(cancel.signal);
+        }
+      } finally {
+        AbortSignal.any = any;
+        await fetch.close();
+      }
+      const [a, b, c] = sources as [Set<AbortSignal>, Set<AbortSignal>, Set<AbortSignal>];
+      const shared = [...a].filter((sig) => b.has(sig) || c.has(sig));
+      assert.equal(shared.length, 0, 'a signal combined with the cancel signals of several fetches gains a reference per retry for as long as it lives');
+    });
+
     it('caps the wait a Retry-After asks for', async () => {
       const fetch = httpTileFetch(`${busy.url}/log/`, { maxRetryWaitMs: 10 });
       try {
