@@ -115,7 +115,8 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
         path,
         () => {
           client.subscribe(topic, { qos: 1 }, (err) => {
-            if (!err) client.publish(requestTopic(base), path, { qos: 1 });
+            // Not for a fetch cancelled (and no other waiting) before the broker answered: the server would read and send it.
+            if (!err && waiting.has(path)) client.publish(requestTopic(base), path, { qos: 1 });
           });
         },
         signal,

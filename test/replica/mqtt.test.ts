@@ -107,6 +107,29 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     }
   });
 
+  it('a fetch cancelled before the broker acknowledged its subscription sends no request for it', async () => {
+    const fetch = mqttTileFetch(`${broker.url}/${base}`, { timeoutMs: 20_000 });
+    const watcher = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    try {
+      assert.match(Buffer.from(await fetch('checkpoint')).toString('utf8'), /^example\.org\/mqtt#tiles\n/, 'connected');
+      const asked: string[] = [];
+      watcher.on('message', (_topic, payload) => asked.push(payload.toString('utf8')));
+      await watcher.subscribeAsync(requestTopic(base), { qos: 1 });
+      const cancel = new AbortController();
+      const cancelled = fetch('tile/entries/x999/000', { signal: cancel.signal });
+      cancel.abort(); // before its SUBACK: the subscription is on its way, its request is not yet
+      await assert.rejects(cancelled, (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /cancelled/.test(e.message));
+      // A fetch after it that only a request brings (a partial tile is not retained): its request
+      // follows any request of the cancelled one (one client, in order).
+      await fetch('tile/0/000.p/10');
+      await until(() => asked.includes('tile/0/000.p/10'), 'the second request');
+      assert.deepEqual(asked, ['tile/0/000.p/10']);
+    } finally {
+      await watcher.endAsync();
+      await fetch.close();
+    }
+  });
+
   it('publishes the same bytes as HTTP: retained checkpoint, head and meta; full tiles retained, partial ones not', async () => {
     const seen = new Map<string, { payload: Buffer; retain: boolean }>();
     const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
