@@ -184,7 +184,7 @@ export class Gateway extends EventEmitter {
     super();
     // Limits are checked before anything starts (the signature pool's threads, the timer); the
     // firmware log's here rather than at the first report, whose failure it would keep.
-    this.#tofuClaims = new TofuClaims(tofuLimits(limits.tofu));
+    this.#tofuClaims = new TofuClaims(tofuLimits(limits.tofu), (before) => this.#tofu.settle(before, this.#now()));
     resolveRefusalLimits(limits.firmware);
     this.recentSecurity = new RecentRecords(ledger, SECURITY, RECENT_SECURITY);
     this.registeredVersions = new RegisteredVersions(ledger);

@@ -43,8 +43,15 @@ export class TofuClaims {
   readonly #held = new Set<Held>();
   #applied: ResolvedTofuLimits;
 
-  constructor(readonly base: ResolvedTofuLimits) {
+  readonly #beforeChange: ((applied: ResolvedTofuLimits) => void) | undefined;
+
+  /** `beforeChange` is called with the limits applied until now, just before other limits apply. */
+  constructor(
+    readonly base: ResolvedTofuLimits,
+    beforeChange?: (applied: ResolvedTofuLimits) => void,
+  ) {
     this.#applied = base;
+    this.#beforeChange = beforeChange;
   }
 
   /** What the gateway applies now. */
@@ -89,6 +96,7 @@ export class TofuClaims {
   #update(): void {
     const next = this.#held.size === 0 ? this.base : strictest([...this.#held].map((h) => h.asked));
     if (sameTofuLimits(next, this.#applied)) return;
+    this.#beforeChange?.(this.#applied);
     this.#applied = next;
     for (const h of [...this.#held]) h.onChange?.(h.claim);
   }

@@ -65,6 +65,14 @@ export class TofuAllowance {
   }
 
   /**
+   * Refills up to `now` at `limits`, the limits that applied until now: called before other limits
+   * apply, so that the time before is not refilled at their rate.
+   */
+  settle(limits: ResolvedTofuLimits, now: number): void {
+    if (this.#tokens !== undefined) this.#refill(limits, now);
+  }
+
+  /**
    * Reserves an admission for a message of the unknown device `did`, or throws ERR_TOFU_LIMIT when
    * `enrolled` devices trusted on first use (plus those reserved) reach maxDevices or no admission
    * is saved up. A further message of a did holding one shares it. A reservation ends with

@@ -68,6 +68,18 @@ describe('gateway: Verify nodes sharing a gateway apply the strictest TOFU limit
     assert.equal(changes.length, 2, 'a released claim hears nothing more');
   });
 
+  it('the time under a stricter claim refills at its rate, not at the rate that applies once it is released', async () => {
+    const strict = gw.claimTofuLimits({ burst: 2, refillMs: 100_000 });
+    gw.claimTofuLimits({ burst: 2, refillMs: 10_000 });
+    assert.equal((await flood(2)).admitted, 2, 'the burst');
+    clock += 50_000; // half an admission at one per 100 s (five at one per 10 s)
+    strict.release();
+    assert.equal(gw.tofuLimits.refillMs, 10_000);
+    assert.equal((await flood(1)).admitted, 0, 'nothing saved up yet');
+    clock += 5_000; // the other half, at one per 10 s
+    assert.equal((await flood(1)).admitted, 1);
+  });
+
   it('a claim with a limit that is no positive integer is refused and changes nothing', () => {
     gw.claimTofuLimits({ burst: 4 });
     assert.throws(() => gw.claimTofuLimits({ burst: 0 }), (err: unknown) => code(err) === 'ERR_INVALID_ARGUMENT');
