@@ -68,6 +68,11 @@ export function clientAddress(req: IncomingMessage & { ip?: unknown }): string {
     .join(':')}::/64`;
 }
 
+/** Answers a refused request: `status` (503: too many at once, 429: too many bytes) with Retry-After (seconds) and `text`, never cached. */
+export function sendRefusal(res: ServerResponse, status: 503 | 429, retryAfterS: string, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': retryAfterS }).end(text);
+}
+
 /** `limits` changed by `change`; throws ERR_INVALID_ARGUMENT for a name it does not have or a value that is not a positive integer. */
 function checkedLimits(limits: RequestGateLimits, change: Partial<RequestGateLimits>): RequestGateLimits {
   // An unknown name (say sendTimeoutMs, the timeout's name before) is an error, not ignored.
@@ -152,7 +157,7 @@ export class RequestGate {
     this.stats.refused++;
     if (perClient) this.stats.refusedClient++;
     const text = `ERR_OVERLOADED: too many ${this.#what}${perClient ? ' from this address' : ''} at once; retry later\n`;
-    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': this.#retryAfter }).end(text);
+    sendRefusal(res, 503, this.#retryAfter, text);
   }
 
   /** One request of `client` no longer held (finished, or gone while waiting). */

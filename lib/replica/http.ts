@@ -82,11 +82,12 @@ export function retryWaitMs(retryAfter: string | undefined, max: number, now = D
 }
 
 /**
- * Waits `ms` unless `a` or `b` aborts (then rejects), leaving no reference in either once done:
- * AbortSignal.any would leave one in `a` (the fetch's closing signal, which lives as long as the
- * fetch) per retry.
+ * Waits `ms` unless `a` or `b` (when given) aborts (then rejects), leaving no reference in either
+ * once done: AbortSignal.any would leave one in `a` (the fetch's closing signal, which lives as
+ * long as the fetch) per retry.
  */
-async function sleepUnless(ms: number, a: AbortSignal, b: AbortSignal): Promise<void> {
+async function sleepUnless(ms: number, a: AbortSignal, b: AbortSignal | undefined): Promise<void> {
+  if (!b) return sleep(ms, undefined, { signal: a });
   const either = new AbortController();
   const stop = (): void => either.abort();
   if (a.aborted || b.aborted) stop();
@@ -162,7 +163,7 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
         retried++;
         try {
           const ms = retryWaitMs(res.retryAfter, maxWait);
-          await (cancel ? sleepUnless(ms, closing.signal, cancel) : sleep(ms, undefined, { signal: closing.signal }));
+          await sleepUnless(ms, closing.signal, cancel);
         } catch {
           if (cancel?.aborted) throw cancelled();
           throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: the fetch is closed`, { path });

@@ -11,7 +11,7 @@ import { gzip, gzipSync } from 'node:zlib';
 import { isLedgerError } from '../errors';
 import { ByteRate, checkByteRates, type ByteRateLimits } from '../guards/byte-rate';
 import { sendCounted } from '../guards/counted-send';
-import { RequestGate, type RequestGateLimits, type RequestGateStats } from '../guards/request-gate';
+import { RequestGate, sendRefusal, type RequestGateLimits, type RequestGateStats } from '../guards/request-gate';
 import type { Ledger } from '../ledger';
 import { readResource } from './source';
 
@@ -182,7 +182,7 @@ export class TileRequestGate extends RequestGate {
     this.stats.refusedRate++;
     const text = `ERR_OVERLOADED: too many tile bytes${wait.perClient ? ' for this address' : ''} per second; retry later\n`;
     const retryAfter = String(Math.max(1, Math.ceil(wait.ms / 1000)));
-    res.writeHead(429, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': retryAfter }).end(text);
+    sendRefusal(res, 429, retryAfter, text);
     return true;
   }
 }
