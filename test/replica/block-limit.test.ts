@@ -1,8 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
@@ -14,6 +12,7 @@ import { DEFAULT_MAX_BLOCK_RECORDS, httpTileFetch, ReplicaFollower, Replicator, 
 import { decodeEntryBundle, encodeEntryBundle, MAX_ENTRY_BYTES } from '../../lib/tiles/content';
 import { answerTileRequest } from '../../lib/tiles/http';
 import { tempDir } from '../support/ledger';
+import { listenLocally } from '../support/local-server';
 import { projectRoot } from '../support/paths';
 import { startTileServer, type TileServer } from '../support/tile-server';
 
@@ -75,7 +74,7 @@ async function until(what: string, test: () => boolean, ms = 20000): Promise<voi
 async function holdingServer(ledger: Ledger, answered: number): Promise<{ url: string; requested: number[]; held: { index: number; closed: boolean }[]; close(): Promise<void> }> {
   const requested: number[] = [];
   const held: { index: number; closed: boolean }[] = [];
-  const server = http.createServer((req, res) => {
+  const server = await listenLocally((req, res) => {
     const p = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/log\//, '');
     const m = /^tile\/entries\/(\d{3})(?:\.p\/\d+)?$/.exec(p);
     if (m) {
@@ -90,17 +89,7 @@ async function holdingServer(ledger: Ledger, answered: number): Promise<{ url: s
     }
     void answerTileRequest(ledger, p, req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/log/`,
-    requested,
-    held,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: `http://127.0.0.1:${server.port}/log/`, requested, held, close: () => server.close() };
 }
 
 describe('replica: a block larger than the limits is refused', function () {
@@ -114,21 +103,25 @@ describe('replica: a block larger than the limits is refused', function () {
   let bigBytes = 0;
   let n = 0;
   const open = (dir: string, blockRecords: number): Promise<Ledger> => Ledger.open(dir, { name: NAME, gatewayKey: key, blockRecords, blockSeconds: 0 });
+  /** Appends `count` notes in blocks of `blockRecords`, for each [blockRecords, count] in turn. */
+  const writeBlocks = async (dir: string, runs: readonly (readonly [number, number])[]): Promise<void> => {
+    for (const [blockRecords, count] of runs) {
+      const ledger = await open(dir, blockRecords);
+      await appendNotes(ledger, count);
+      await ledger.close();
+    }
+  };
   const replicator = (opts: Partial<ReplicatorOptions> = {}, dir = path.join(tmp.dir, `replica-${n++}`)): Promise<Replicator> =>
     Replicator.open(dir, { trustedKey: did, fetch: httpTileFetch(server.url), ...opts });
 
   // Blocks 0-2 of 100 records, block 3 of 600 (records 300-899), block 4 of 100.
   before(async () => {
     const dir = path.join(tmp.dir, 'gateway');
-    for (const [blockRecords, count] of [
+    await writeBlocks(dir, [
       [100, 300],
       [1000, 600],
       [100, 100],
-    ] as const) {
-      const ledger = await open(dir, blockRecords);
-      await appendNotes(ledger, count);
-      await ledger.close();
-    }
+    ]);
     gateway = await open(dir, 100);
     assert.deepEqual([gateway.size, gateway.height], [1000, 5]);
     for await (const r of gateway.range(300, 900)) bigBytes += r.bytes.length;
@@ -166,15 +159,11 @@ describe('replica: a block larger than the limits is refused', function () {
     // Blocks 0-2 of 1 record, block 3 of 100, then 600 blocks of 1 record: block bundles 000
     // (heights 0-255), 001 and 002.p/92.
     const dir = path.join(tmp.dir, 'gateway-many-blocks');
-    for (const [blockRecords, count] of [
+    await writeBlocks(dir, [
       [1, 3],
       [100, 100],
       [1, 600],
-    ] as const) {
-      const ledger = await open(dir, blockRecords);
-      await appendNotes(ledger, count);
-      await ledger.close();
-    }
+    ]);
     const many = await open(dir, 1);
     assert.deepEqual([many.size, many.height], [703, 604]);
     server.ledger = many;
