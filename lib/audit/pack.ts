@@ -1,5 +1,6 @@
 // Entries (index, value bytes) packed into flat arrays, so a chunk of work crosses to a
 // worker thread as three transferred buffers instead of thousands of cloned objects.
+import { GrowingBytes } from '../encoding/growing-bytes';
 
 /** One section of a pack: entry i is (ids[i], data[offsets[i], offsets[i + 1])). */
 export interface Packed {
@@ -12,9 +13,8 @@ export interface Packed {
 export class PackBuilder {
   #ids = new Float64Array(1024);
   #offsets = new Uint32Array(1025);
-  #data = new Uint8Array(64 * 1024);
+  #data = new GrowingBytes();
   #count = 0;
-  #bytes = 0;
   #sections: number[] = [];
 
   /** Starts the next section. */
@@ -32,24 +32,19 @@ export class PackBuilder {
       offsets.set(this.#offsets);
       this.#offsets = offsets;
     }
-    if (this.#bytes + value.length > this.#data.length) {
-      const data = new Uint8Array(Math.max(this.#data.length * 2, this.#bytes + value.length));
-      data.set(this.#data.subarray(0, this.#bytes));
-      this.#data = data;
-    }
     this.#ids[this.#count] = id;
-    this.#offsets[this.#count] = this.#bytes;
-    this.#data.set(value, this.#bytes);
-    this.#bytes += value.length;
+    this.#offsets[this.#count] = this.#data.length;
+    this.#data.append(value);
     this.#count++;
   }
 
   /** The sections, in the order they were started. */
   build(): Packed[] {
-    this.#offsets[this.#count] = this.#bytes;
+    this.#offsets[this.#count] = this.#data.length;
+    const data = this.#data.backing;
     return this.#sections.map((from, s) => {
       const to = this.#sections[s + 1] ?? this.#count; // the last section ends with the pack
-      return { ids: this.#ids.subarray(from, to), offsets: this.#offsets.subarray(from, to + 1), data: this.#data };
+      return { ids: this.#ids.subarray(from, to), offsets: this.#offsets.subarray(from, to + 1), data };
     });
   }
 }

@@ -3,6 +3,7 @@
 // only plans and writes. Not part of the package's API (lib/ledger/index.ts does not export
 // it): the Ledger takes such a batch as it is, so only this package's own encoder may build one.
 import { fillLeafHash, type IndexedFields, type Prepared } from './commit';
+import { GrowingBytes } from '../encoding/growing-bytes';
 import { HASH_SIZE } from './layout';
 import { recordValueFromInput, type RecordInput } from './record';
 
@@ -19,30 +20,6 @@ export interface EncodedBatch {
   devices: (string | null)[];
 }
 
-/** Appends values to a growing buffer (one allocation per doubling, not one per record). */
-class Arena {
-  #buf = Buffer.allocUnsafe(64 * 1024);
-  #used = 0;
-
-  add(value: Uint8Array): number {
-    if (this.#used + value.length > this.#buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#used + value.length));
-      this.#buf.copy(bigger, 0, 0, this.#used);
-      this.#buf = bigger;
-    }
-    this.#buf.set(value, this.#used);
-    this.#used += value.length;
-    return this.#used;
-  }
-
-  /** The bytes added, in an ArrayBuffer of their own (transferable). */
-  take(): ArrayBuffer {
-    const out = new ArrayBuffer(this.#used);
-    new Uint8Array(out).set(this.#buf.subarray(0, this.#used));
-    return out;
-  }
-}
-
 /**
  * Encodes the requests `inputAt(0)` to `inputAt(count - 1)` as Ledger.appendMany would with the
  * clock at `now`, up to the first one refused (by inputAt or by the ledger's rules): `refused`
@@ -54,7 +31,7 @@ export function encodeBatch(
   now: number,
   maxBytes: number,
 ): { batch: EncodedBatch; refused?: { item: number; error: unknown } } {
-  const arena = new Arena();
+  const values = new GrowingBytes();
   const batch: Omit<EncodedBatch, 'values'> = { ends: [], types: [], times: [], devices: [] };
   let refused: { item: number; error: unknown } | undefined;
   for (let item = 0; item < count; item++) {
@@ -67,12 +44,12 @@ export function encodeBatch(
     }
     const { record, value } = encoded;
     fillLeafHash(value);
-    batch.ends.push(arena.add(value));
+    batch.ends.push(values.append(value));
     batch.types.push(record.type);
     batch.times.push(record.time);
     batch.devices.push(record.device ?? null);
   }
-  return { batch: { values: arena.take(), ...batch }, refused };
+  return { batch: { values: values.copy(), ...batch }, refused };
 }
 
 /** The batch's records as the group commit takes them (views of `values`, no copy). */
