@@ -169,8 +169,8 @@ export class Gateway extends EventEmitter {
    */
   readonly #issued = new Map<string, Issued>();
   #issuedSize = 0;
-  /** Admissions of devices trusted on first use, shared by every Verify node of this gateway. */
-  readonly #tofu = new TofuAllowance();
+  /** Admissions of devices trusted on first use, shared by every Verify node of this gateway, under the limits #tofuClaims applies. */
+  readonly #tofu: TofuAllowance;
   /** Devices whose device.tofu record is being written, with the messages of theirs that wait for it. */
   readonly #tofuWriting = new Map<string, ((err: Error | null) => void)[]>();
   readonly #tofuClaims: TofuClaims;
@@ -184,7 +184,8 @@ export class Gateway extends EventEmitter {
     super();
     // Limits are checked before anything starts (the signature pool's threads, the timer); the
     // firmware log's here rather than at the first report, whose failure it would keep.
-    this.#tofuClaims = new TofuClaims(tofuLimits(limits.tofu), (before) => this.#tofu.settle(before, this.#now()));
+    this.#tofu = new TofuAllowance(tofuLimits(limits.tofu));
+    this.#tofuClaims = new TofuClaims(this.#tofu, () => this.#now());
     resolveRefusalLimits(limits.firmware);
     this.recentSecurity = new RecentRecords(ledger, SECURITY, RECENT_SECURITY);
     this.registeredVersions = new RegisteredVersions(ledger);
@@ -405,18 +406,14 @@ export class Gateway extends EventEmitter {
    */
   verifyThen(input: unknown, opts: VerifyMessageOptions, done: (err: Error | null, v?: GatewayVerified) => void): void {
     let m: IdentifiedMessage;
-    let limits: ResolvedTofuLimits | undefined;
     try {
       m = this.identify(input, opts);
-      if (m.tofu) {
-        // Before any signature work: an admission of the gateway's TOFU allowance, or ERR_TOFU_LIMIT.
-        limits = this.#tofuClaims.applied;
-        this.#reserveTofu(m.device.did, limits);
-      }
+      // Before any signature work: an admission of the gateway's TOFU allowance, or ERR_TOFU_LIMIT.
+      if (m.tofu) this.#reserveTofu(m.device.did);
     } catch (err) {
       return done(err as Error);
     }
-    this.#checkIdentified(m, opts, limits, done);
+    this.#checkIdentified(m, opts, m.tofu, done);
   }
 
   /**
@@ -434,9 +431,9 @@ export class Gateway extends EventEmitter {
     return this.#tofuClaims.applied;
   }
 
-  #reserveTofu(did: string, limits: ResolvedTofuLimits): void {
+  #reserveTofu(did: string): void {
     try {
-      withoutStack(() => this.#tofu.reserve(did, this.devices.activeTofuCount, limits, this.#now()));
+      withoutStack(() => this.#tofu.reserve(did, this.devices.activeTofuCount, this.#now()));
     } catch (err) {
       this.stats.rejected++;
       throw err;
@@ -456,8 +453,11 @@ export class Gateway extends EventEmitter {
     }
   }
 
-  /** The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order. */
-  #checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions, tofu: ResolvedTofuLimits | undefined, done: (err: Error | null, v?: GatewayVerified) => void): void {
+  /**
+   * The rest of verify(): the signature (on the pool's thread), then freshness, in arrival order.
+   * `reserved`: the message holds a TOFU admission (reserveTofu), spent or released here.
+   */
+  #checkIdentified(m: IdentifiedMessage, opts: VerifyMessageOptions, reserved: boolean, done: (err: Error | null, v?: GatewayVerified) => void): void {
     this.#signatures.check(m.envelope, m.device.did, !m.tofu, (err, signed) => {
       let v: VerifiedMessage;
       try {
@@ -470,7 +470,7 @@ export class Gateway extends EventEmitter {
         if (m.tofu && now) m = { ...m, device: now, tofu: false };
         v = withoutStack(() => acceptSigned(m, signed as VerifiedEnvelope, this.devices, opts));
       } catch (e) {
-        if (tofu) this.#tofu.release(m.device.did);
+        if (reserved) this.#tofu.release(m.device.did);
         this.stats.rejected++;
         if (isLedgerError(e, 'ERR_OVERLOADED')) this.stats.shed++;
         return done(e as Error);
@@ -478,7 +478,7 @@ export class Gateway extends EventEmitter {
       this.devices.accept(v.device.did, v.freshness);
       if (!v.tofu) {
         // Trusted on first use (or enrolled) meanwhile: this message admits no device.
-        if (tofu) this.#tofu.release(m.device.did);
+        if (reserved) this.#tofu.release(m.device.did);
         return done(null, this.#issue(v));
       }
       const accepted = v;
@@ -488,7 +488,7 @@ export class Gateway extends EventEmitter {
         // Its device.tofu record is being written for an earlier message (their signature checks
         // came back together): one record and one admission per device; this one follows it.
         writing.push((e) => {
-          if (tofu) this.#tofu.release(did);
+          if (reserved) this.#tofu.release(did);
           if (e) return done(e);
           done(null, this.#issue({ ...accepted, device: this.devices.get(did) ?? accepted.device, tofu: false }));
         });
@@ -502,12 +502,12 @@ export class Gateway extends EventEmitter {
           // As if its messages never came (all of them fail with this write's error): no admission
           // spent, no freshness left behind, so a later message (the first one resent included) can
           // enrol it, and failing writes cannot pile up entries for keys never enrolled.
-          if (tofu) this.#tofu.release(did);
+          if (reserved) this.#tofu.release(did);
           this.devices.forgetUnenrolled(did);
           done(e);
         } else {
           // Spent only now, with the device.tofu record on the ledger and counted by the registry.
-          if (tofu) this.#tofu.spend(did, this.#tofuClaims.applied, this.#now());
+          if (reserved) this.#tofu.spend(did, this.#now());
           accepted.device = this.devices.get(did) ?? accepted.device;
           done(null, this.#issue(accepted));
         }

@@ -4,7 +4,7 @@
 // burst, slowest refill), so that adding a Verify node with wider settings never widens what
 // a publisher can add to the ledger, and every node refuses by the same numbers. With no claim,
 // the gateway's own limits (GatewayLimits.tofu) apply.
-import { tofuLimits, type ResolvedTofuLimits, type TofuLimits } from './tofu-limit';
+import { tofuLimits, type ResolvedTofuLimits, type TofuAllowance, type TofuLimits } from './tofu-limit';
 
 export interface TofuClaim {
   /** The limits asked for (the given ones over the gateway's own). */
@@ -39,24 +39,24 @@ export function sameTofuLimits(a: ResolvedTofuLimits, b: ResolvedTofuLimits): bo
   return a.maxDevices === b.maxDevices && a.burst === b.burst && a.refillMs === b.refillMs;
 }
 
+/** The claims on one gateway's TOFU allowance, which they set the limits of. */
 export class TofuClaims {
   readonly #held = new Set<Held>();
-  #applied: ResolvedTofuLimits;
+  readonly #allowance: TofuAllowance;
+  readonly #now: () => number;
+  /** The gateway's own limits, applied while no claim is held: those the allowance starts with. */
+  readonly base: ResolvedTofuLimits;
 
-  readonly #beforeChange: ((applied: ResolvedTofuLimits) => void) | undefined;
-
-  /** `beforeChange` is called with the limits applied until now, just before other limits apply. */
-  constructor(
-    readonly base: ResolvedTofuLimits,
-    beforeChange?: (applied: ResolvedTofuLimits) => void,
-  ) {
-    this.#applied = base;
-    this.#beforeChange = beforeChange;
+  /** `now` is the allowance's clock: a change of limits refills it up to then at the limits before. */
+  constructor(allowance: TofuAllowance, now: () => number) {
+    this.#allowance = allowance;
+    this.#now = now;
+    this.base = allowance.limits;
   }
 
-  /** What the gateway applies now. */
+  /** What the gateway applies now (the allowance's limits). */
   get applied(): ResolvedTofuLimits {
-    return this.#applied;
+    return this.#allowance.limits;
   }
 
   /** Claims held (nodes with TOFU on). */
@@ -70,7 +70,7 @@ export class TofuClaims {
    */
   claim(given: TofuLimits | undefined, onChange?: TofuClaimListener): TofuClaim {
     const asked = tofuLimits(given, this.base);
-    const applied = (): ResolvedTofuLimits => this.#applied;
+    const applied = (): ResolvedTofuLimits => this.applied;
     const held: Held = {
       asked,
       claim: {
@@ -95,9 +95,8 @@ export class TofuClaims {
 
   #update(): void {
     const next = this.#held.size === 0 ? this.base : strictest([...this.#held].map((h) => h.asked));
-    if (sameTofuLimits(next, this.#applied)) return;
-    this.#beforeChange?.(this.#applied);
-    this.#applied = next;
+    if (sameTofuLimits(next, this.applied)) return;
+    this.#allowance.apply(next, this.#now());
     for (const h of [...this.#held]) h.onChange?.(h.claim);
   }
 }

@@ -42,11 +42,12 @@ export function tofuLimits(given: TofuLimits | undefined, defaults: ResolvedTofu
 }
 
 /**
- * One gateway's TOFU admissions. Verify nodes of one gateway share it, under one set of limits
- * (the strictest they claim, lib/gateway/tofu-claims.ts), which each call passes as it is now:
- * a burst made smaller caps the saved-up admissions at the next call.
+ * One gateway's TOFU admissions, under the limits it holds now. The Verify nodes of a gateway
+ * share it: their claims (lib/gateway/tofu-claims.ts) apply() the strictest limits as these
+ * change. A burst made smaller caps the saved-up admissions at the next refill.
  */
 export class TofuAllowance {
+  #limits: ResolvedTofuLimits;
   /** Admissions saved up (undefined: full, not used yet). */
   #tokens: number | undefined;
   #at = 0;
@@ -57,19 +58,31 @@ export class TofuAllowance {
    */
   readonly #reserved = new Map<string, number>();
 
-  #refill(limits: ResolvedTofuLimits, now: number): number {
-    const elapsed = Math.max(0, now - this.#at);
-    this.#at = now;
-    this.#tokens = this.#tokens === undefined ? limits.burst : Math.min(limits.burst, this.#tokens + elapsed / limits.refillMs);
-    return this.#tokens;
+  constructor(limits: ResolvedTofuLimits) {
+    this.#limits = limits;
+  }
+
+  /** The limits applied now. */
+  get limits(): ResolvedTofuLimits {
+    return this.#limits;
   }
 
   /**
-   * Refills up to `now` at `limits`, the limits that applied until now: called before other limits
-   * apply, so that the time before is not refilled at their rate.
+   * Applies `limits` from `now` on. The bucket is refilled up to `now` at the limits that applied
+   * until now first, so that the time before is not refilled at the new rate (half an admission
+   * saved up under one per 100 s stays half under one per 10 s).
    */
-  settle(limits: ResolvedTofuLimits, now: number): void {
-    if (this.#tokens !== undefined) this.#refill(limits, now);
+  apply(limits: ResolvedTofuLimits, now: number): void {
+    if (this.#tokens !== undefined) this.#refill(now);
+    this.#limits = limits;
+  }
+
+  #refill(now: number): number {
+    const { burst, refillMs } = this.#limits;
+    const elapsed = Math.max(0, now - this.#at);
+    this.#at = now;
+    this.#tokens = this.#tokens === undefined ? burst : Math.min(burst, this.#tokens + elapsed / refillMs);
+    return this.#tokens;
   }
 
   /**
@@ -78,13 +91,14 @@ export class TofuAllowance {
    * is saved up. A further message of a did holding one shares it. A reservation ends with
    * spend() or release().
    */
-  reserve(did: string, enrolled: number, limits: ResolvedTofuLimits, now: number): void {
+  reserve(did: string, enrolled: number, now: number): void {
     const held = this.#reserved.get(did);
     if (held !== undefined) {
       this.#reserved.set(did, held + 1);
       return;
     }
-    const tokens = this.#refill(limits, now);
+    const tokens = this.#refill(now);
+    const limits = this.#limits;
     const reserved = this.#reserved.size;
     if (enrolled + reserved >= limits.maxDevices)
       throw new LedgerError(TOFU_LIMIT, `trust on first use refused ${did}: ${limits.maxDevices} devices trusted on first use already (revoke some or enrol devices)`, { kid: did });
@@ -106,9 +120,9 @@ export class TofuAllowance {
    * counts it. Its other messages still waiting find the device known (their release() is a no-op).
    * Only a reservation held is spent: one admission per device.
    */
-  spend(did: string, limits: ResolvedTofuLimits, now: number): void {
+  spend(did: string, now: number): void {
     if (!this.#reserved.delete(did)) return;
-    this.#tokens = Math.max(0, this.#refill(limits, now) - 1);
+    this.#tokens = Math.max(0, this.#refill(now) - 1);
   }
 
   /** For tests and status: devices holding a reservation, and admissions saved up (as of the last call). */

@@ -3,6 +3,7 @@ import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { signEnvelope } from '../../lib/envelope/envelope';
 import { Gateway } from '../../lib/gateway';
 import { SignaturePool } from '../../lib/gateway/signature-pool';
+import { TofuAllowance } from '../../lib/gateway/tofu-limit';
 import { DeviceRegistry, ENROL, REVOKE, TOFU } from '../../lib/registry/devices';
 import { tempDir } from '../support/ledger';
 
@@ -174,6 +175,35 @@ describe('gateway: trust on first use is bounded per gateway', function () {
     const others = await Promise.allSettled([generateKey('Ed25519'), generateKey('Ed25519')].map((k) => gw.verify(message(k, 1), { tofu: true })));
     assert.deepEqual(others.map((o) => o.status), ['fulfilled', 'fulfilled']);
     await assert.rejects(gw.verify(message(generateKey('Ed25519'), 1), { tofu: true }), (err: unknown) => code(err) === 'ERR_TOFU_LIMIT');
+  });
+});
+
+describe('TofuAllowance: the limits it holds, applied as they change', () => {
+  const strict = { maxDevices: 10, burst: 2, refillMs: 100_000 };
+  const loose = { maxDevices: 10, burst: 2, refillMs: 10_000 };
+  const refused = (err: unknown): boolean => code(err) === 'ERR_TOFU_LIMIT';
+
+  it('apply() refills the time before at the limits that applied then, and the new ones from then on', () => {
+    const allowance = new TofuAllowance(strict);
+    for (const did of ['a', 'b']) {
+      allowance.reserve(did, 0, 0);
+      allowance.spend(did, 0);
+    }
+    assert.equal(allowance.state.tokens, 0, 'the burst spent');
+    allowance.apply(loose, 50_000); // half an admission at one per 100 s (five at one per 10 s)
+    assert.deepEqual(allowance.limits, loose);
+    assert.equal(allowance.state.tokens, 0.5);
+    assert.throws(() => allowance.reserve('c', 2, 50_000), refused);
+    allowance.reserve('c', 2, 55_000); // the other half, at one per 10 s
+    assert.equal(allowance.state.reserved, 1);
+  });
+
+  it('apply() before any admission leaves the bucket full at the new burst', () => {
+    const allowance = new TofuAllowance(loose);
+    allowance.apply({ ...strict, burst: 1 }, 0);
+    assert.equal(allowance.state.tokens, undefined);
+    allowance.reserve('a', 0, 1_000);
+    assert.throws(() => allowance.reserve('b', 0, 1_000), (err: unknown) => refused(err) && /more unknown devices than 1 at once \(one more every 100 s\)/.test((err as Error).message));
   });
 });
 
