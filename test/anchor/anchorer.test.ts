@@ -19,14 +19,15 @@ import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
 import type { RecordInput } from '../../lib/ledger';
 import { collect, gatewayKey, tempDir } from '../support/ledger';
-import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, rpcResult, startAnvil, startRelay, startRpcProxy, waitFor, type Anvil } from '../support/anvil';
+import { ANVIL_CHAIN_ID, ANVIL_KEYS, CHAIN_WAIT, deployAnchor, rpcResult, startAnvil, startRelay, startRpcProxy, type Anvil } from '../support/anvil';
+import { until } from '../support/until';
 
 // A real chain (anvil), a real ledger: the Anchorer as the Anchor node runs it.
 /** 'recorded' when the anchorer records an anchor first, 'refused' when it reports `code` first. */
 function recordedOrRefused(anchorer: Anchorer, errors: LedgerError[], code: string): Promise<string> {
   return Promise.race([
     new Promise<string>((r) => anchorer.once('anchored', () => r('recorded'))),
-    waitFor(() => errors.find((e) => e.code === code), code).then(() => 'refused'),
+    until(code, () => errors.find((e) => e.code === code), CHAIN_WAIT).then(() => 'refused'),
   ]);
 }
 
@@ -71,7 +72,7 @@ describe('Anchorer on a real chain (anvil)', function () {
     const { gw, anchorer, readings, anchorRecords, contract } = await setup();
     anchorer.start();
     await readings(5);
-    const mined = await waitFor(() => anchorer.status().pending?.block, 'the anchor transaction in a block');
+    const mined = await until('the anchor transaction in a block', () => anchorer.status().pending?.block, CHAIN_WAIT);
     assert.equal(anchorer.status().pending?.confirmations, 1);
     await anchorer.settle();
     assert.equal((await anchorRecords()).length, 0, 'nothing is recorded before the confirmations');
@@ -100,12 +101,12 @@ describe('Anchorer on a real chain (anvil)', function () {
     const snapshot = await anvil.rpc<string>('evm_snapshot');
     anchorer.start();
     await readings(5);
-    const first = await waitFor(() => anchorer.status().pending?.block, 'the anchor in a block');
+    const first = await until('the anchor in a block', () => anchorer.status().pending?.block, CHAIN_WAIT);
     const lostHash = (await anvil.provider.getBlock(first))?.hash;
     await anvil.rpc('evm_revert', [snapshot]);
-    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_REORG'), 'ERR_ANCHOR_REORG');
+    await until('ERR_ANCHOR_REORG', () => errors.find((e) => e.code === 'ERR_ANCHOR_REORG'), CHAIN_WAIT);
     // The same signed transaction goes back to the chain and gets its confirmations there.
-    await waitFor(() => anchorer.status().pending?.block, 'the re-sent anchor in a block');
+    await until('the re-sent anchor in a block', () => anchorer.status().pending?.block, CHAIN_WAIT);
     const anchored = new Promise<{ body: { blockHash: string } }>((r) => anchorer.once('anchored', r));
     await anvil.mine(3);
     const { body } = await anchored;
@@ -121,12 +122,12 @@ describe('Anchorer on a real chain (anvil)', function () {
     const snapshot = await anvil.rpc<string>('evm_snapshot');
     anchorer.start();
     await readings(5);
-    await waitFor(async () => (await anchorRecords()).length === 1, 'the first anchor record');
+    await until('the first anchor record', async () => (await anchorRecords()).length === 1, CHAIN_WAIT);
     const [lost] = await anchorRecords();
     await anvil.rpc('evm_revert', [snapshot]);
     await anvil.mine(2);
-    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_REORG'), 'ERR_ANCHOR_REORG');
-    await waitFor(async () => (await anchorRecords()).length === 2, 'the anchor made again');
+    await until('ERR_ANCHOR_REORG', () => errors.find((e) => e.code === 'ERR_ANCHOR_REORG'), CHAIN_WAIT);
+    await until('the anchor made again', async () => (await anchorRecords()).length === 2, CHAIN_WAIT);
     const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
     assert.equal(check.clean, false);
     assert.deepEqual(
@@ -216,7 +217,7 @@ describe('Anchorer on a real chain (anvil)', function () {
       const gone = errors.find((e) => e.code === 'ERR_ANCHOR_REORG');
       assert.ok(gone, `ERR_ANCHOR_REORG after the first look (reported: ${JSON.stringify(errors.map((e) => e.code))})`);
       assert.ok(gone.message.includes(`#${index} `) && gone.message.includes(body.tx), gone.message);
-      await waitFor(async () => (await anchorRecords()).length === 2, 'the checkpoint anchored again');
+      await until('the checkpoint anchored again', async () => (await anchorRecords()).length === 2, CHAIN_WAIT);
       const again = parseAnchorBody((await anchorRecords())[1].record.body);
       assert.notEqual(again.tx, body.tx);
       assert.equal(again.size, body.size);
@@ -291,7 +292,7 @@ describe('Anchorer on a real chain (anvil)', function () {
     const before = await anvil.provider.getTransactionCount(account);
     anchorer.start();
     await readings(5);
-    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor record');
+    await until('the anchor record', async () => (await anchorRecords()).length === 1, CHAIN_WAIT);
     await anchorer.settle();
     assert.equal((await anvil.provider.getTransactionCount(account)) - before, 1, 'one anchor transaction');
     assert.deepEqual(errors.map((e) => e.code), []);
@@ -311,7 +312,7 @@ describe('Anchorer on a real chain (anvil)', function () {
     const before = await anvil.provider.getTransactionCount(account);
     anchorer.start();
     await readings(5);
-    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_NONCE'), 'ERR_ANCHOR_NONCE');
+    await until('ERR_ANCHOR_NONCE', () => errors.find((e) => e.code === 'ERR_ANCHOR_NONCE'), CHAIN_WAIT);
     await new Promise((r) => setTimeout(r, 3000));
     await anchorer.settle();
     const sent = (await anvil.provider.getTransactionCount(account)) - before;
@@ -336,7 +337,7 @@ describe('Anchorer on a real chain (anvil)', function () {
     const before = await anvil.provider.getTransactionCount(account);
     anchorer.start();
     await readings(5);
-    await waitFor(() => /anchoring stopped/.test(anchorer.status().lastError?.message ?? ''), 'the anchorer to stop');
+    await until('the anchorer to stop', () => /anchoring stopped/.test(anchorer.status().lastError?.message ?? ''), CHAIN_WAIT);
     assert.equal(anchorer.status().lastError?.code, 'ERR_ANCHOR_REORG');
     const sent = (await anvil.provider.getTransactionCount(account)) - before;
     assert.ok(sent <= 1 + MAX_LOST_ANCHORS + MAX_UNCONFIRMED_ANCHORS, `${sent} anchor transactions paid for`);
@@ -354,10 +355,10 @@ describe('Anchorer on a real chain (anvil)', function () {
     anchorer.start();
     await readings(12);
     assert.equal(gw.ledger.size, 12);
-    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_RPC'), 'ERR_ANCHOR_RPC');
+    await until('ERR_ANCHOR_RPC', () => errors.find((e) => e.code === 'ERR_ANCHOR_RPC'), CHAIN_WAIT);
     assert.equal(anchorer.status().lastError?.code, 'ERR_ANCHOR_RPC');
     await relay.up();
-    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor after the outage');
+    await until('the anchor after the outage', async () => (await anchorRecords()).length === 1, CHAIN_WAIT);
     const [rec] = await anchorRecords();
     assert.equal((rec.record.body as { size: number }).size, 10, 'the latest checkpoint (two blocks of 5) is anchored');
     assert.equal(anchorer.status().lastError, null);
@@ -372,12 +373,12 @@ describe('Anchorer on a real chain (anvil)', function () {
     await anvil.rpc('anvil_setBalance', [address, '0x0']);
     anchorer.start();
     await readings(5);
-    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_FUNDS'), 'ERR_ANCHOR_FUNDS');
+    await until('ERR_ANCHOR_FUNDS', () => errors.find((e) => e.code === 'ERR_ANCHOR_FUNDS'), CHAIN_WAIT);
     await readings(1);
     assert.equal(gw.ledger.size, 6);
     assert.equal((await anchorRecords()).length, 0);
     await anvil.rpc('anvil_setBalance', [address, `0x${balance.toString(16)}`]);
-    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor once funded');
+    await until('the anchor once funded', async () => (await anchorRecords()).length === 1, CHAIN_WAIT);
   });
 
   it('a nonce taken by another transaction of the account: ERR_ANCHOR_NONCE, then anchored with a new nonce', async () => {
@@ -387,17 +388,17 @@ describe('Anchorer on a real chain (anvil)', function () {
     cleanups.push(() => anvil.rpc('evm_setAutomine', [true]));
     anchorer.start();
     await readings(5);
-    const pending = await waitFor(() => anchorer.status().pending, 'the anchor sent');
+    const pending = await until('the anchor sent', () => anchorer.status().pending, CHAIN_WAIT);
     // The same account spends the nonce elsewhere with a higher fee: that one wins the slot.
     const wallet = new Wallet(key, anvil.provider);
     await anvil.rpc('anvil_dropTransaction', [pending.tx]);
     await wallet.sendTransaction({ to: wallet.address, value: 1n, nonce: pending.nonce, maxFeePerGas: 10n ** 11n, maxPriorityFeePerGas: 10n ** 10n });
     await anvil.mine(1);
-    await waitFor(() => errors.find((e) => e.code === 'ERR_ANCHOR_NONCE'), 'ERR_ANCHOR_NONCE');
-    const again = await waitFor(() => anchorer.status().pending, 'the anchor sent again');
+    await until('ERR_ANCHOR_NONCE', () => errors.find((e) => e.code === 'ERR_ANCHOR_NONCE'), CHAIN_WAIT);
+    const again = await until('the anchor sent again', () => anchorer.status().pending, CHAIN_WAIT);
     assert.equal(again.nonce, pending.nonce + 1);
     await anvil.mine(1);
-    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor recorded');
+    await until('the anchor recorded', async () => (await anchorRecords()).length === 1, CHAIN_WAIT);
   });
 
   it('an anchor left unmined gets bounded fee bumps; a base fee above the cap is ERR_ANCHOR_FEE_CAP', async () => {
@@ -406,14 +407,14 @@ describe('Anchorer on a real chain (anvil)', function () {
     cleanups.push(() => anvil.rpc('evm_setAutomine', [true]));
     anchorer.start();
     await readings(5);
-    await waitFor(() => anchorer.status().pending?.bumps === 2, 'two fee bumps');
+    await until('two fee bumps', () => anchorer.status().pending?.bumps === 2, CHAIN_WAIT);
     const sent = anchorer.status().pending;
     const tx = await anvil.provider.getTransaction(sent?.tx as string);
     assert.ok(tx && tx.maxFeePerGas !== null);
     await anchorer.settle();
     assert.equal(anchorer.status().pending?.bumps, 2, 'no more than maxBumps');
     await anvil.mine(1);
-    await waitFor(async () => (await anchorRecords()).length === 1, 'the anchor recorded');
+    await until('the anchor recorded', async () => (await anchorRecords()).length === 1, CHAIN_WAIT);
     const [rec] = await anchorRecords();
     assert.equal((rec.record.body as { tx: string }).tx, sent?.tx, 'the last, bumped version is the one mined');
     assert.ok(!errors.some((e) => e.code === 'ERR_ANCHOR_FEE_CAP'));
@@ -422,7 +423,7 @@ describe('Anchorer on a real chain (anvil)', function () {
     const capped = await setup({ confirmations: 1, maxFeeGwei: 0.000001 });
     capped.anchorer.start();
     await capped.readings(5);
-    await waitFor(() => capped.errors.find((e) => e.code === 'ERR_ANCHOR_FEE_CAP'), 'ERR_ANCHOR_FEE_CAP');
+    await until('ERR_ANCHOR_FEE_CAP', () => capped.errors.find((e) => e.code === 'ERR_ANCHOR_FEE_CAP'), CHAIN_WAIT);
     assert.equal((await capped.anchorRecords()).length, 0);
   });
 });

@@ -5,7 +5,8 @@ import { Anchorer } from '../../lib/anchor';
 import { Gateway } from '../../lib/gateway';
 import { runCli } from '../support/cli';
 import { gatewayKey, tempDir } from '../support/ledger';
-import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, waitFor, type Anvil } from '../support/anvil';
+import { ANVIL_CHAIN_ID, ANVIL_KEYS, CHAIN_WAIT, deployAnchor, startAnvil, type Anvil } from '../support/anvil';
+import { until } from '../support/until';
 
 // The command line against a real chain: a rollback or fork after an anchor is found with RPC
 // access alone, and an anchor the chain lost is never reported as anchored.
@@ -35,7 +36,7 @@ describe('CLI: audit and verify-proof --anchor (anvil)', function () {
     await gw.ledger.seal();
     const anchorer = new Anchorer(gw, { rpcUrl: anvil.url, chainId: ANVIL_CHAIN_ID, contract, privateKey: ANVIL_KEYS[0], confirmations: 1, pollSeconds: 0.1 });
     anchorer.start();
-    await waitFor(() => anchorer.status().lastConfirmed, 'the anchor of tree size 5');
+    await until('the anchor of tree size 5', () => anchorer.status().lastConfirmed, CHAIN_WAIT);
     await anchorer.close();
     await gw.close();
   });
@@ -106,7 +107,7 @@ describe('CLI: audit and verify-proof --anchor (anvil)', function () {
     await readings(gw, 6, 4);
     await gw.ledger.seal();
     anchorer.anchorNow();
-    await waitFor(() => (anchorer.status().lastConfirmed?.size ?? 0) === 10, 'the anchor of tree size 10');
+    await until('the anchor of tree size 10', () => (anchorer.status().lastConfirmed?.size ?? 0) === 10, CHAIN_WAIT);
     await anchorer.close();
     await gw.close();
     assert.equal(audit(lost).status, 0);

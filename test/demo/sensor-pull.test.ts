@@ -12,6 +12,7 @@ import { startBroker } from '../../demo/broker';
 import { startSimulator, type Simulator } from '../../demo/simulator';
 import { firmwareTopic, MAX_FIRMWARE_OFFER_BYTES } from '../../lib/firmware/offer';
 import { tempDir } from '../support/ledger';
+import { until } from '../support/until';
 
 describe('runtime/sensor-pull: what a simulated sensor does with contract documents and firmware offers', () => {
   const gatewayKey = generateKey('Ed25519');
@@ -123,13 +124,6 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
       let sim: Simulator | undefined;
       const seen: (PulledContract | Error)[] = [];
       const readings: (string | undefined)[] = [];
-      const until = async (what: string, test: () => boolean): Promise<void> => {
-        const end = Date.now() + 10000;
-        while (!test()) {
-          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
       try {
         sim = await startSimulator({
           brokerUrl: broker.url,
@@ -277,12 +271,11 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
       const mine = firmwareTopic(sensor);
       for (let i = 0; i < 100; i++) await attacker.publishAsync(mine, json({ ...offers.v2, manifest: createManifest(m(300 + i, image(`7.${i}`)), generateKey('Ed25519')) }), { qos: 1 });
       for (let i = 0; i < 50; i++) await attacker.publishAsync(mine, json(offers.v2other), { qos: 1 });
-      const end = Date.now() + 20000;
-      while (handled < 150 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      await until(() => `150 offers handled (${handled} so far)`, () => handled >= 150, { timeoutMs: 20_000 });
       assert.equal(handled, 150);
       // What the sensor published arrives in order: a marker after it shows nothing more is in flight.
       await attacker.publishAsync(firmwareReportTopic(sensor), 'marker', { qos: 1 });
-      while (!reportsSeen.some((r) => r.toString() === 'marker') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      await until('the marker after the reports', () => reportsSeen.some((r) => r.toString() === 'marker'), { timeoutMs: 20_000 });
       const reports = reportsSeen.filter((r) => r.toString() !== 'marker').map((r) => parseReport(JSON.parse(Buffer.from(r.toString().split('.')[1], 'base64url').toString()) as Record<string, unknown>));
       // The first-start report of what it runs, and one refusal.
       assert.deepEqual(reports.map((r) => r.refused?.reason), [undefined, 'unknown-release']);

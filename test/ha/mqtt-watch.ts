@@ -2,6 +2,7 @@
 // test expects; and a one-shot read of what a broker holds retained.
 import * as mqtt from 'mqtt';
 import type { RunningBroker } from '../../demo/broker';
+import { until } from '../support/until';
 
 export interface Seen {
   topic: string;
@@ -66,12 +67,13 @@ export class MqttWatch {
  * it is not retained.
  */
 export async function retainedMessages(broker: RunningBroker, filters: string[], expect: string[], ms = 5000): Promise<Map<string, string>> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const held = await broker.retained(filters);
-    const missing = expect.filter((t) => !held.has(t));
-    if (missing.length === 0) return held;
-    if (Date.now() > end) throw new Error(`not retained: ${missing.join(', ')} (held: ${[...held.keys()].join(', ') || 'nothing'})`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let held = new Map<string, string>();
+  return until(
+    () => `retained ${expect.filter((t) => !held.has(t)).join(', ')} (held: ${[...held.keys()].join(', ') || 'nothing'})`,
+    async () => {
+      held = await broker.retained(filters);
+      return expect.every((t) => held.has(t)) && held;
+    },
+    { timeoutMs: ms },
+  );
 }

@@ -6,8 +6,9 @@ import { openGateways } from '../../lib/gateway/shared';
 import { sidebarData } from '../../lib/gateway/sidebar-data';
 import { runCli } from '../support/cli';
 import { projectRoot } from '../support/paths';
-import { ANVIL_CHAIN_ID, ANVIL_KEYS, deployAnchor, startAnvil, waitFor, type Anvil } from '../support/anvil';
+import { ANVIL_CHAIN_ID, ANVIL_KEYS, CHAIN_WAIT, deployAnchor, startAnvil, type Anvil } from '../support/anvil';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 // A real Node-RED runtime and a real chain: readings go through Record, the Anchor node commits
 // the checkpoint, and the command line checks the ledger against the chain afterwards.
@@ -71,10 +72,14 @@ describe('nodes: Anchor on a real chain (anvil)', function () {
     }
     // Mined at once (anvil automines); recorded after one more block.
     // What the Ledger sidebar serves (GET /iot-ledger/sidebar) for this runtime's ledgers.
-    const pending = await waitFor(async () => {
-      const ledgers = await sidebarData(await openGateways());
-      return ledgers[0]?.anchors.find((a) => a.pending)?.pending;
-    }, 'the pending anchor in the sidebar');
+    const pending = await until(
+      'the pending anchor in the sidebar',
+      async () => {
+        const ledgers = await sidebarData(await openGateways());
+        return ledgers[0]?.anchors.find((a) => a.pending)?.pending;
+      },
+      CHAIN_WAIT,
+    );
     assert.equal(pending.size, 5);
     await anvil.mine(1);
     const { payload } = await anchored;
@@ -116,16 +121,16 @@ describe('nodes: Anchor on a real chain (anvil)', function () {
       await helper.load([...packNodes(), ...core], flow);
       const anchorId = String(flow.find((n) => n.type === 'iot-ledger-anchor')?.id);
       const button = String(flow.find((n) => n.type === 'inject')?.id);
-      const gw = await waitFor(async () => (await openGateways()).find((g) => g.ledger.name === 'coldroom'), 'the coldroom ledger open');
+      const gw = await until('the coldroom ledger open', async () => (await openGateways()).find((g) => g.ledger.name === 'coldroom'), CHAIN_WAIT);
       await gw.record({ type: 'reading', body: { temperature: -22 } });
       await gw.ledger.seal();
-      await waitFor(() => gw.anchors.get(anchorId)?.().pending, 'the anchor sent');
+      await until('the anchor sent', () => gw.anchors.get(anchorId)?.().pending, CHAIN_WAIT);
       // The button makes the node look at the chain now rather than at its next poll (15 s).
       helper.getNode(button).receive({ payload: Date.now() });
-      const pending = await waitFor(() => gw.anchors.get(anchorId)?.().pending?.block, 'the anchor in a block');
+      const pending = await until('the anchor in a block', () => gw.anchors.get(anchorId)?.().pending?.block, CHAIN_WAIT);
       await anvil.mine(12);
       helper.getNode(button).receive({ payload: Date.now() });
-      const st = await waitFor(() => gw.anchors.get(anchorId)?.().lastConfirmed, 'the anchor confirmed after 12 blocks');
+      const st = await until('the anchor confirmed after 12 blocks', () => gw.anchors.get(anchorId)?.().lastConfirmed, CHAIN_WAIT);
       assert.equal(st.block, pending);
       assert.equal(st.size, 1);
     } finally {

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { generateKey, keyToDid, keyToJwk } from '../../lib/index';
 import { cloneRisk } from '../../lib/guards/safe-value';
 import { helper, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 // Every node of the pack that takes messages, given a payload (or another property) nested
 // 100 000 levels deep: Node-RED clones what a node forwards or hands to Catch and Complete,
@@ -75,11 +76,7 @@ describe('nodes: a value nested 100 000 levels deep never takes the runtime down
   });
 
   async function settle(tag: string): Promise<Record<string, unknown>> {
-    const t0 = Date.now();
-    while (!settled.has(tag)) {
-      if (problems.length > 0 || Date.now() - t0 > 20_000) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(`${tag} at Catch or Complete`, () => settled.has(tag) || problems.length > 0, { timeoutMs: 20_000 });
     assert.deepEqual(problems.map(String), [], 'uncaught exceptions or unhandled rejections');
     const got = settled.get(tag);
     assert.ok(got, `${tag}: neither Catch nor Complete got the message`);

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { openGateways } from '../../lib/gateway';
 import { generateKey, keyToDid } from '../../lib/index';
 import { TOFU } from '../../lib/registry/devices';
-import { waitFor } from '../support/anvil';
+import { until } from '../support/until';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 
 // Enrol shows the count of active devices after every message. With trust on first use anyone
@@ -24,7 +24,7 @@ describe('nodes: Enrol counts active devices without walking the fleet', functio
         { id: 'caught', type: 'helper' },
       ]),
     );
-    const gw = await waitFor(async () => (await openGateways()).find((g) => g.ledger.name === 'test-room'), 'the ledger open');
+    const gw = await until('the ledger open', async () => (await openGateways()).find((g) => g.ledger.name === 'test-room'), { timeoutMs: 20_000, pollMs: 50 });
     await gw.recordMany(
       Array.from({ length: 500 }, (_, i) => {
         const did = keyToDid(generateKey('Ed25519'));

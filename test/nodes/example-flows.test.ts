@@ -5,6 +5,7 @@ import { keyToDid, keyToJwk, generateKey, signEnvelope, verifyEnvelope, fromUtf8
 import { verifyProofBundle } from '../../lib/ledger';
 import { projectRoot } from '../support/paths';
 import { helper, messages, nextMessage, packNodes, type TestNode, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 // The example flows, run for real in a Node-RED runtime (node-red-node-test-helper) with the
 // core nodes they use. MQTT nodes are left out (the e2e test of `npm start` covers them).
@@ -170,12 +171,9 @@ describe('examples, run in Node-RED', function () {
     // The proof of record 0, once a block has sealed it, written to a file.
     const ledgerUrl = `/iot-ledger/ledgers/${flow.find((n) => n.type === 'iot-ledger-config')!.id}`;
     const info = async () => (await helper.request().get(ledgerUrl).expect(200)).body as { gatewayDid: string; blocks: number };
-    for (let i = 0; (await info()).blocks < 1; i++) {
-      assert.ok(i < 100, 'no block sealed within 5 s');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until('a block sealed', async () => (await info()).blocks >= 1, { timeoutMs: 5000, pollMs: 50 });
     const [proof] = await press<{ payload: unknown }>(find(flow, 'inject', 'proof of record 0'), find(flow, 'debug', 'proof bundle'));
-    await waitFor(() => fs.existsSync(proofFile) && fs.readFileSync(proofFile, 'utf8').trim().endsWith('}'));
+    await until('the proof bundle written whole', () => fs.existsSync(proofFile) && fs.readFileSync(proofFile, 'utf8').trim().endsWith('}'), { timeoutMs: 5000, pollMs: 50 });
     const fromFile = JSON.parse(fs.readFileSync(proofFile, 'utf8')) as unknown;
     assert.deepEqual(fromFile, JSON.parse(JSON.stringify(proof.payload)));
     const v = verifyProofBundle(fromFile, (await info()).gatewayDid);
@@ -199,11 +197,3 @@ describe('examples, run in Node-RED', function () {
     assert.ok(typeof payload.temperature === 'number' && payload.temperature < -20);
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -8,6 +8,7 @@ import { createManifest, createReport } from '../../lib/firmware';
 import { auditLedger, generateKey, jwkToKey, keyToDid, keyToJwk, Ledger, signEnvelope, type PrivateKey } from '../../lib/index';
 import { openGateways } from '../../lib/gateway';
 import { helper, onTab, packNodes, tempUserDir } from './support';
+import { until } from '../support/until';
 
 // Every node of the pack, fed malformed messages by fast-check through one running flow with
 // a Catch and a Complete node. Each message must end in exactly one of: done() (Complete) or
@@ -141,9 +142,7 @@ function send(node: NodeId, msg: Msg): Sent {
 
 /** Waits, bounded, until a node's output for a settled message has reached its helper node. */
 async function outputOf(s: Sent): Promise<Msg> {
-  for (const end = Date.now() + SETTLE_MS; s.out.length === 0; await new Promise((r) => setTimeout(r, 5)))
-    if (Date.now() > end) throw new Error(`message ${s.id} to ${s.node}: no output within ${SETTLE_MS} ms`);
-  return s.out[0];
+  return until(`the output of message ${s.id} to ${s.node}`, () => s.out[0], { timeoutMs: SETTLE_MS, pollMs: 5 });
 }
 
 /**

@@ -4,8 +4,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey, keyToDid, keyToJwk, signEnvelope, verifyProofBundle, type PrivateKey } from '../../lib/index';
-import { waitFor } from '../support/anvil';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 interface ErrorMsg {
   error: { code?: string; message: string; source: { id: string } };
@@ -78,7 +78,7 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     assert.deepEqual(got.map((m) => m.ledger.index), [2, 3, 4]);
     // The status is shown at most every 250 ms: the last one comes within that bound.
     const last = { fill: 'green', shape: 'dot', text: '1 block · 5 records' };
-    await waitFor(() => isDeepStrictEqual(recordStatuses.at(-1), last), 'the Record status after the third record', 2000);
+    await until('the Record status after the third record', () => isDeepStrictEqual(recordStatuses.at(-1), last), { timeoutMs: 2000, pollMs: 50 });
 
     const answer = nextMessage<{ payload: { index: number; type: string; device?: string }[] }>(helper.getNode('answer'));
     helper.getNode('query').receive({ payload: { mode: 'device', device: keyToDid(device) } });
@@ -117,7 +117,7 @@ describe('nodes: enrol -> verify -> record -> query', function () {
     const codes = (await caught).map((m) => m.error.code);
     // The status is shown at most every 250 ms: wait for the last counts.
     const want = { fill: 'yellow', shape: 'ring', text: 'verified 0 · rejected 6' };
-    for (const t0 = Date.now(); !isDeepStrictEqual(statuses.at(-1), want) && Date.now() - t0 < 2000; ) await new Promise((r) => setTimeout(r, 20));
+    await until(() => `status ${JSON.stringify(want)} (last ${JSON.stringify(statuses.at(-1))})`, () => isDeepStrictEqual(statuses.at(-1), want), { timeoutMs: 2000 });
     assert.deepEqual(statuses.at(-1), want);
     // Signatures are checked on another thread, so a message refused before that check can overtake one refused after it.
     assert.deepEqual([...codes].sort(), ['ERR_BAD_SIGNATURE', 'ERR_MALFORMED_ENVELOPE', 'ERR_MALFORMED_ENVELOPE', 'ERR_REPLAY', 'ERR_REPLAY', 'ERR_UNKNOWN_DEVICE']);

@@ -13,6 +13,7 @@ import { MqttWatch } from '../ha/mqtt-watch';
 import { haBrokerNode, mqttNodes, useHaSession } from './ha-support';
 import { projectRoot } from '../support/paths';
 import { helper, ledgerNode, nextMessage, onTab, packNodes } from './support';
+import { until } from '../support/until';
 
 const nodes = [...packNodes(), ...mqttNodes()];
 /** The core nodes examples/home-assistant.json uses besides MQTT (its Debug node becomes a helper: the debug module rewrites log entries). */
@@ -48,14 +49,6 @@ interface LogEntry {
 }
 const logged = (): LogEntry[] => (helper as unknown as { log(): { args: [LogEntry][] } }).log().args.map((a) => a[0]);
 const text = (e: LogEntry): string => (e.msg instanceof Error ? `${(e.msg as Error & { code?: string }).code}: ${e.msg.message}` : String(e.msg));
-
-const until = async (what: string, test: () => boolean, ms = 8000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
 
 describe('nodes: Home Assistant through the mqtt-broker node', function () {
   this.timeout(30000);
@@ -148,7 +141,7 @@ describe('nodes: Home Assistant through the mqtt-broker node', function () {
     try {
       const lateWatch = await MqttWatch.connect(late.url, ['homeassistant/#', 'iot-ledger/#']);
       try {
-        await until('the broker node connected', () => brokerNode.connected);
+        await until('the broker node connected', () => brokerNode.connected, { timeoutMs: 8000 });
         const state = await lateWatch.waitFor((m) => m.topic === STATE, 'state once connected');
         assert.equal((JSON.parse(state.payload) as { status: string }).status, 'awaiting-signatures');
         await lateWatch.waitFor((m) => m.topic === CONFIG && m.payload !== '', 'config once connected');

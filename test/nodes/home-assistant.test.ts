@@ -12,6 +12,7 @@ import { retainedMessages } from '../ha/mqtt-watch';
 import { projectRoot } from '../support/paths';
 import { haBrokerNode, mqttNodes, useHaSession } from './ha-support';
 import { helper, ledgerNode, nextMessage, onTab, packNodes } from './support';
+import { until } from '../support/until';
 
 const nodes = [...packNodes(), ...mqttNodes()];
 const operator = generateKey('Ed25519');
@@ -254,8 +255,7 @@ describe('nodes: Home Assistant through MQTT discovery', function () {
       return rest;
     });
     // The connections of earlier tests are gone (closed on unload; the broker notices soon after).
-    for (const end = Date.now() + 5000; ha.broker.clients !== 1; await new Promise((resolve) => setTimeout(resolve, 20)))
-      if (Date.now() > end) throw new Error(`${ha.broker.clients} MQTT clients are still connected`);
+    await until(() => `one MQTT client connected (${ha.broker.clients} are)`, () => ha.broker.clients === 1, { timeoutMs: 5000 });
     await helper.load(nodes, plain.filter((n) => n.type !== 'iot-ledger-ha'));
     const out = nextMessage(helper.getNode('state'));
     helper.getNode('contract').receive({ payload: { temperature: -25 } });

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { openGateways } from '../../lib/gateway';
 import { MAX_QUERY_BYTES } from '../../lib/ledger';
-import { waitFor } from '../support/anvil';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, useTestRuntime } from './support';
+import { until } from '../support/until';
 
 // A Query answer is bounded in bytes as well as in records: a record may be up to 64 KiB and,
 // with trust on first use, anyone who can publish fills records, so 10,000 of them could be
@@ -35,7 +35,7 @@ describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () 
       return m;
     };
     await ask({ mode: 'block' }); // the ledger opens on first use
-    const gw = await waitFor(async () => (await openGateways()).find((g) => g.ledger.name === 'test-room'), 'the ledger open');
+    const gw = await until('the ledger open', async () => (await openGateways()).find((g) => g.ledger.name === 'test-room'), { timeoutMs: 20_000, pollMs: 50 });
     const base = gw.ledger.size;
     await gw.recordMany(Array.from({ length: RECORDS }, (_, i) => ({ type: 'note.big', body: { i, blob: BLOB } })));
     const size = gw.ledger.size;
@@ -97,7 +97,7 @@ describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () 
     for (let i = 0; i < 140; i++) helper.getNode('query').receive({ payload: { mode: 'latest' } });
     // 18 answered; of the 122 refused, about 100 reach Catch (the budget: 100 a second, refilled
     // while the loop runs), the rest are only counted.
-    await waitFor(async () => (answers.length === 18 ? true : undefined), 'the 18 queries answered');
+    await until('the 18 queries answered', async () => (answers.length === 18 ? true : undefined), { timeoutMs: 20_000, pollMs: 50 });
     assert.deepEqual([...new Set(caught.map((m) => m.error.code))], ['ERR_OVERLOADED']);
     assert.ok(caught.length >= 100 && caught.length < 122, `${caught.length} refusals reached Catch`);
     // The answers' status counts the refused too (a pending drawing of the count alone would overwrite it).

@@ -4,6 +4,7 @@ import type { Gateway } from '../../lib/gateway';
 import { generateKey, keyToDid } from '../../lib/index';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { helper, ledgerNode, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 // The gateway is shared and stays open across partial deploys, so whatever a node registers on
 // it must go when the node closes: 20 "modified nodes" deploys in the runtime leave one
@@ -33,14 +34,6 @@ const flow = (i: number) =>
     { id: 'record', type: 'iot-ledger-record', name: `record ${i}`, ledger: 'ledger', recordType: 'reading', wires: [[]] },
     { id: 'contract', type: 'iot-ledger-contract', name: `contract ${i}`, ledger: 'ledger', terms: JSON.stringify(termsFor(i)), tickSeconds: 3600, wires: [[], []] },
   ]);
-
-async function until(what: string, cond: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('nodes: redeploys leave nothing behind on the shared gateway', function () {
   this.timeout(60000);

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { validateTerms } from '../../lib/contracts';
 import { generateKey, keyToDid } from '../../lib/index';
 import { helper, ledgerNode, onTab, packNodes, useTestRuntime } from './support';
+import { until } from '../support/until';
 
 const terms = validateTerms({
   id: 'cold-room-9',
@@ -46,7 +47,7 @@ describe('nodes: refusals of what anyone can publish, in a flood', function () {
     helper.getNode('caught').on('input', (m: never) => caught.push(m));
     helper.getNode('completed').on('input', (m: never) => completed.push(m));
     for (let i = 0; i < n; i++) helper.getNode(node.id).receive(message(i));
-    for (const t0 = Date.now(); caught.length + completed.length < n && Date.now() - t0 < 20_000; ) await new Promise((r) => setTimeout(r, 20));
+    await until(() => `${n} messages caught or completed (${caught.length + completed.length})`, () => caught.length + completed.length >= n, { timeoutMs: 20_000 });
     assert.equal(caught.length + completed.length, n);
     const code = String(caught[0]?.error.code);
     assert.ok(caught.every((m) => m.error.code === code));

@@ -7,6 +7,7 @@ import { writeKeyFile } from '../../lib/crypto/keyfile';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { helper, ledgerNode, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 // A gateway's Ledger config publishing its tiles on a real broker (Aedes), and a Replica node
 // following it over that broker alone (mqtt:// URL), in the same test runtime.
@@ -44,16 +45,7 @@ describe('Ledger config "Tiles over MQTT" + Replica node following over MQTT', f
     const out = helper.getNode('out');
     const sizes: number[] = [];
     out.on('input', (msg: { payload: { size: number } }) => sizes.push(msg.payload.size));
-    const reach = (n: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        const end = Date.now() + 30_000;
-        const poll = (): void => {
-          if (sizes.some((s) => s >= n)) return resolve();
-          if (Date.now() > end) return reject(new Error(`replica sizes ${JSON.stringify(sizes)}, wanted ${n}`));
-          setTimeout(poll, 50);
-        };
-        poll();
-      });
+    const reach = (n: number) => until(() => `replica size ${n} (sizes ${JSON.stringify(sizes)})`, () => sizes.some((s) => s >= n), { timeoutMs: 30_000, pollMs: 50 });
     for (let i = 0; i < 12; i++) await gw.record({ type: 'note', body: { i } });
     await reach(10);
     // A block sealed by time rather than size is published (retained checkpoint) and followed too.

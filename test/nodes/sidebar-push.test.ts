@@ -5,6 +5,7 @@ import { generateKey } from '../../lib/crypto/keys';
 import { acquireGateway, releaseGateway } from '../../lib/gateway';
 import { pushSidebar, SIDEBAR_TOPIC, Throttle } from '../../nodes/lib/sidebar-push';
 import { tempUserDir } from './support';
+import { until } from '../support/until';
 
 // The Ledger sidebar is pushed over RED.comms when a ledger changes, throttled so that a flood of
 // records costs at most one push per interval.
@@ -13,15 +14,6 @@ interface Published {
   topic: string;
   data: { ledgers: { name: string; size: number }[] };
   at: number;
-}
-
-/** Resolves when `check` holds, polling every 20 ms for at most `ms`. */
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('sidebar push over RED.comms', function () {
@@ -48,7 +40,7 @@ describe('sidebar push over RED.comms', function () {
     t.request();
     assert.equal(runs.length, 1, 'the first ask runs at once');
     for (let i = 0; i < 1000; i++) t.request();
-    await until(() => runs.length === 2, 2000, 'the folded run');
+    await until('the folded run', () => runs.length === 2, { timeoutMs: 2000 });
     t.stop();
     assert.ok(runs[1] - runs[0] >= 195, `second run ${runs[1] - runs[0]} ms after the first`);
     assert.ok(runs[1] - start < 1000);
@@ -61,13 +53,13 @@ describe('sidebar push over RED.comms', function () {
     const stop = pushSidebar(comms, 1000);
     try {
       const gw = await acquireGateway(dir, { name: 'push-unit', gatewayKey: generateKey('Ed25519'), blockRecords: 50, blockSeconds: 0 });
-      await until(() => published.length >= 1, 5000, 'the push on open');
+      await until('the push on open', () => published.length >= 1, { timeoutMs: 5000 });
       const start = Date.now();
       const writes: Promise<unknown>[] = [];
       for (let i = 0; i < 600; i++) writes.push(gw.record({ type: 'note', body: { i } }));
       await Promise.all(writes);
       const size = gw.ledger.size;
-      await until(() => published.some((p) => p.data.ledgers.some((l) => l.name === 'push-unit' && l.size === size)), 5000, 'a push with every record');
+      await until('a push with every record', () => published.some((p) => p.data.ledgers.some((l) => l.name === 'push-unit' && l.size === size)), { timeoutMs: 5000 });
       const elapsed = Date.now() - start;
       const during = published.filter((p) => p.at >= start);
       assert.ok(during.length >= 1);
@@ -88,16 +80,16 @@ describe('sidebar push over RED.comms', function () {
     const opts = { name: 'push-redeploy', gatewayKey: generateKey('Ed25519'), blockRecords: 50, blockSeconds: 0 };
     try {
       const first = await acquireGateway(other, opts);
-      await until(() => published.length >= 1, 5000, 'the push on open');
+      await until('the push on open', () => published.length >= 1, { timeoutMs: 5000 });
       assert.equal(first.listenerCount('record'), 1);
       await releaseGateway(other);
       assert.equal(first.listenerCount('record'), 0, 'the closed gateway is no longer followed');
       assert.equal(first.listenerCount('block'), 0);
       const second = await acquireGateway(other, opts);
-      await until(() => second.listenerCount('record') === 1, 5000, 'the reopened gateway followed');
+      await until('the reopened gateway followed', () => second.listenerCount('record') === 1, { timeoutMs: 5000 });
       const pushes = published.length;
       await second.record({ type: 'note', body: { after: 'redeploy' } });
-      await until(() => published.length > pushes, 5000, 'a push for the reopened gateway');
+      await until('a push for the reopened gateway', () => published.length > pushes, { timeoutMs: 5000 });
     } finally {
       stop();
       await releaseGateway(other);

@@ -6,6 +6,7 @@ import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tileRequests } from '../../nodes/lib/tile-routes';
 import { endServedTest, helper, ledgerNode, packNodes, startTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
+import { until } from '../support/until';
 
 // The public tile server (RED.httpNode at /iot-ledger/tiles/<ledger>/) under hostile requests.
 
@@ -48,13 +49,7 @@ function stall(port: number, path: string, from = '127.0.0.1'): Promise<{ socket
   });
 }
 
-async function until(what: string, test: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const POLL = { timeoutMs: 20_000, pollMs: 10 };
 
 /** Entry bundle 000 holds 256 records of ~60 KB: a 15 MB body, far more than loopback socket buffers take. */
 const BIG_BUNDLE = '/iot-ledger/tiles/room/tile/entries/000';
@@ -132,14 +127,14 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     try {
       for (const s of stalled) assert.match(s.head, /^HTTP\/1\.1 200 /, 'the big bundles are being sent');
       // Clients that do not read hold their turns: the next 64 wait, the 36 after them are refused now.
-      await until('36 answers', () => answers.length >= 36);
+      await until('36 answers', () => answers.length >= 36, POLL);
       for (const a of answers) {
         assert.equal(a.status, 503);
         assert.equal(a.headers['retry-after'], '1');
         assert.equal(a.headers['cache-control'], 'no-store');
         assert.equal(a.body, 'ERR_OVERLOADED: too many tile requests at once; retry later\n');
       }
-      await until('64 waiting', () => tileRequests.stats.waiting === MAX_WAITING_TILE_REQUESTS);
+      await until('64 waiting', () => tileRequests.stats.waiting === MAX_WAITING_TILE_REQUESTS, POLL);
       assert.equal(answers.length, 36, 'nobody waiting was answered while the turns are held');
       assert.equal(tileRequests.stats.active, MAX_ACTIVE_TILE_REQUESTS);
       assert.equal(tileRequests.stats.refused - before.refused, 36);
@@ -150,7 +145,7 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     const all = await Promise.all(flood);
     assert.equal(all.filter((a) => a.status === 200).length, MAX_WAITING_TILE_REQUESTS);
     assert.ok(all.filter((a) => a.status === 200).every((a) => a.body.startsWith('room\n300\n')));
-    await until('every turn given back', () => tileRequests.stats.active === 0 && tileRequests.stats.waiting === 0);
+    await until('every turn given back', () => tileRequests.stats.active === 0 && tileRequests.stats.waiting === 0, POLL);
     assert.ok(tileRequests.stats.peakActive <= MAX_ACTIVE_TILE_REQUESTS, `peak ${tileRequests.stats.peakActive}`);
   });
 
@@ -169,7 +164,7 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     );
     try {
       for (const s of stalled) assert.match(s.head, /^HTTP\/1\.1 200 /, 'the big bundles are being sent');
-      await until('A waiting', () => tileRequests.stats.waiting === MAX_TILE_REQUESTS_PER_CLIENT - MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT);
+      await until('A waiting', () => tileRequests.stats.waiting === MAX_TILE_REQUESTS_PER_CLIENT - MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT, POLL);
       assert.equal(tileRequests.stats.active, MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT, 'the turns left free are not given to A');
       // A's next request is refused at once; another address is answered at once, ahead of A's waiting ones.
       const refused = await request(port, '/iot-ledger/tiles/room/checkpoint', 'GET', {}, A);
@@ -191,7 +186,7 @@ describe('Ledger config: the public tile server (HTTP)', function () {
     // A's turns given back: its waiting requests are answered, and no address is left counted.
     const all = await Promise.all(queued);
     assert.deepEqual([...new Set(all.map((a) => a.status))], [200]);
-    await until('every turn given back', () => tileRequests.stats.active === 0 && tileRequests.stats.waiting === 0);
+    await until('every turn given back', () => tileRequests.stats.active === 0 && tileRequests.stats.waiting === 0, POLL);
     assert.equal(tileRequests.stats.clients, 0);
   });
 
@@ -213,7 +208,7 @@ describe('Ledger config: the public tile server (HTTP)', function () {
       const sentBefore = tileRequests.stats.sentBytes;
       const first = await request(port, BIG_BUNDLE, 'GET', { 'accept-encoding': 'gzip' }, '127.0.7.1');
       assert.equal(first.status, 200);
-      await until('the bundle counted and its turn given back', () => tileRequests.stats.sentBytes - sentBefore === first.body.length && tileRequests.stats.active === 0);
+      await until('the bundle counted and its turn given back', () => tileRequests.stats.sentBytes - sentBefore === first.body.length && tileRequests.stats.active === 0, POLL);
       const answered = tileRequests.stats.answered;
       const refused = await request(port, BIG_BUNDLE, 'GET', {}, '127.0.7.1');
       assert.equal(refused.status, 429);

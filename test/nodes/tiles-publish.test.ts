@@ -9,6 +9,7 @@ import { httpTileFetch, Replicator } from '../../lib/replica';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tempDir } from '../support/ledger';
 import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 async function listen(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer(handler);
@@ -21,14 +22,6 @@ async function listen(handler: http.RequestListener): Promise<{ url: string; clo
         server.close(() => resolve());
       }),
   };
-}
-
-async function until(what: string, test: () => boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('Ledger config: publishing tiles (RED.httpNode and a static directory)', function () {

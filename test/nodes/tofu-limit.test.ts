@@ -3,6 +3,7 @@ import { openGateways } from '../../lib/gateway';
 import { DEFAULT_TOFU_BURST, DEFAULT_TOFU_MAX_DEVICES, DEFAULT_TOFU_REFILL_MS } from '../../lib/gateway/tofu-limit';
 import { generateKey, keyToDid, signEnvelope } from '../../lib/index';
 import { helper, ledgerNode, onTab, packNodes, useTestRuntime, editorDefaults } from './support';
+import { until } from '../support/until';
 
 // The Verify node's TOFU settings reach the gateway: a flood of fresh keys enrols at most the
 // node's burst, the rest reach Catch as ERR_TOFU_LIMIT and the security records in aggregate.
@@ -31,7 +32,7 @@ describe('nodes: Verify bounds trust on first use', function () {
       const key = generateKey('Ed25519');
       helper.getNode('verify').receive({ topic: 'sensors/new', payload: signEnvelope({ temperature: 20, counter: 1 }, key, { kid: keyToDid(key) }) });
     }
-    for (let t = 0; out.length + caught.length < n && t < 1000; t++) await new Promise((r) => setTimeout(r, 20));
+    await until(() => `${n} messages out or caught (${out.length} out, ${caught.length} caught)`, () => out.length + caught.length >= n, { timeoutMs: 20_000 });
     return { verified: out.length, codes: caught.map((m) => String(m.error.code)) };
   }
 
@@ -56,7 +57,7 @@ describe('nodes: Verify bounds trust on first use', function () {
     assert.equal(tofu, 3);
     assert.deepEqual(counts, [1, 36]);
     // The status is drawn at most every 250 ms: its last drawing counts them all.
-    for (let t = 0; statuses.at(-1)?.text !== 'verified 3 · rejected 37 · past the TOFU limit 37' && t < 50; t++) await new Promise((r) => setTimeout(r, 20));
+    await until(() => `the status with all counts (last ${JSON.stringify(statuses.at(-1)?.text)})`, () => statuses.at(-1)?.text === 'verified 3 · rejected 37 · past the TOFU limit 37', { timeoutMs: 1000 });
     assert.equal(statuses.at(-1)?.text, 'verified 3 · rejected 37 · past the TOFU limit 37');
   });
 
@@ -87,7 +88,7 @@ describe('nodes: Verify bounds trust on first use', function () {
     assert.deepEqual(warned('verify'), ['verify: TOFU limits are shared by the Verify nodes of this ledger and the strictest apply: 256 devices, 3 at once, one more every 3600 s, not this node\'s settings']);
     assert.deepEqual(warned('strict'), [], 'its own settings hold');
     const shown = 'verified 3 · rejected 17 · past the TOFU limit 17 · stricter TOFU limits of another Verify node apply';
-    for (let t = 0; statuses.at(-1)?.text !== shown && t < 50; t++) await new Promise((r) => setTimeout(r, 20));
+    await until(() => `the status with all counts (last ${JSON.stringify(statuses.at(-1)?.text)})`, () => statuses.at(-1)?.text === shown, { timeoutMs: 1000 });
     assert.equal(statuses.at(-1)?.text, shown);
     const gw = (await openGateways()).find((g) => g.ledger.name === 'tofu-node-shared');
     assert.deepEqual(gw?.tofuLimits, { maxDevices: 256, burst: 3, refillMs: 3_600_000 });

@@ -1,10 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { LedgerError } from '../../lib/errors';
-import { openGateways, type Gateway } from '../../lib/gateway';
+import { openGateways } from '../../lib/gateway';
 import { generateKey, keyToDid, signEnvelope } from '../../lib/index';
 import { TOFU } from '../../lib/registry/devices';
 import { signatureChecks } from '../support/signature-checks';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, useTestRuntime } from './support';
+import { until } from '../support/until';
 
 // A new device's first messages reach Verify together and wait for its device.tofu record; when
 // that write fails, each of them reaches Catch through done(err) with the write's code
@@ -26,11 +27,7 @@ describe('nodes: Verify when a device.tofu record cannot be written', function (
       ]),
     );
     // With TOFU on, Verify opens its ledger at deploy.
-    let gw: Gateway | undefined;
-    for (let t = 0; !gw && t < 100; t++) {
-      gw = (await openGateways()).find((g) => g.ledger.name === 'tofu-node-write');
-      if (!gw) await new Promise((r) => setTimeout(r, 20));
-    }
+    const gw = await until('the ledger open', async () => (await openGateways()).find((g) => g.ledger.name === 'tofu-node-write'), { timeoutMs: 2000 });
     assert.ok(gw);
     const ledger = gw.ledger;
     const appendThen = ledger.appendThen.bind(ledger);

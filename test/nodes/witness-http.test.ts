@@ -11,6 +11,7 @@ import { formatAddCheckpoint, MAX_REQUEST_BYTES } from '../../lib/witness';
 import { MAX_ACTIVE_WITNESS_REQUESTS, MAX_WITNESS_REQUESTS_PER_CLIENT, witnessRequests } from '../../nodes/lib/witness-http';
 import { endServedTest, helper, onTab, packNodes, startTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
+import { until } from '../support/until';
 
 // The Witness node's HTTP endpoint (RED.httpNode: POST <path>/add-checkpoint, GET <path>/checkpoint)
 // in a real Node-RED runtime, asked over a real HTTP connection by whoever can reach it.
@@ -23,6 +24,8 @@ interface Answer {
   contentType: string;
   body: string;
 }
+
+const POLL = { timeoutMs: 20_000, pollMs: 10 };
 
 /** One request on its own connection (or the agent's); resolves with the answer, or rejects when the connection closes without one. */
 function request(port: number, method: string, path: string, body?: Buffer | string, agent: http.Agent | false = false, from?: string): Promise<Answer> {
@@ -128,10 +131,6 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     assert.equal(after.status, 400);
   });
 
-  async function waitFor(what: string, test: () => boolean): Promise<void> {
-    for (const end = Date.now() + 20_000; !test(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-  }
-
   it(`reads or handles at most ${MAX_ACTIVE_WITNESS_REQUESTS} add-checkpoint requests at once (${MAX_WITNESS_REQUESTS_PER_CLIENT} per address): slow senders beyond those are refused 503 at once`, async () => {
     const before = { ...witnessRequests.stats };
     const add = `${PREFIX}/add-checkpoint`;
@@ -139,7 +138,7 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     const addresses = Array.from({ length: MAX_ACTIVE_WITNESS_REQUESTS / MAX_WITNESS_REQUESTS_PER_CLIENT }, (_, i) => `127.0.5.${i + 1}`);
     const slow = await Promise.all(addresses.flatMap((a) => Array.from({ length: MAX_WITNESS_REQUESTS_PER_CLIENT }, () => slowSender(port, add, a))));
     try {
-      await waitFor('every turn taken', () => witnessRequests.stats.active === MAX_ACTIVE_WITNESS_REQUESTS);
+      await until('every turn taken', () => witnessRequests.stats.active === MAX_ACTIVE_WITNESS_REQUESTS, POLL);
       const overloaded = 'ERR_OVERLOADED: too many add-checkpoint requests at once; retry later\n';
       const full = await requestFrom(port, add, 'old 0\n\nnot a checkpoint\n', '127.0.5.100');
       assert.deepEqual([full.status, full.headers['retry-after'], full.headers['cache-control'], full.body], [503, '1', 'no-store', overloaded]);
@@ -153,7 +152,7 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
       for (const s of slow) s.socket.destroy();
     }
     // The senders gone, their turns are free and no address is left counted.
-    await waitFor('every turn given back', () => witnessRequests.stats.active === 0);
+    await until('every turn given back', () => witnessRequests.stats.active === 0, POLL);
     assert.equal(witnessRequests.stats.clients, 0);
     const after = await requestFrom(port, add, 'old 0\n\nnot a checkpoint\n', '127.0.5.100');
     assert.equal(after.status, 400);
@@ -175,7 +174,7 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
         slow.socket.destroy();
       }
       assert.equal(witnessRequests.stats.cut - cut, 1);
-      await waitFor('the turn given back', () => witnessRequests.stats.active === 0);
+      await until('the turn given back', () => witnessRequests.stats.active === 0, POLL);
       assert.equal(witnessRequests.stats.clients, 0);
       const next = await requestFrom(port, add, 'old 0\n\nnot a checkpoint\n', '127.0.6.1');
       assert.equal(next.status, 400);
@@ -205,10 +204,6 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     return { got, stop: () => helper.getNode(id).removeListener('input', on) };
   }
 
-  async function until(what: string, test: () => boolean): Promise<void> {
-    for (const end = Date.now() + 20_000; !test(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-  }
-
   it('puts at most 100 answered requests a second on its output in a flood, the rest counted in the next message; a new cosigned checkpoint always goes out', async () => {
     type Out = { payload: { status: number; size?: number; unreported?: number } };
     const out = collect<Out>('out');
@@ -222,7 +217,7 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
       assert.deepEqual([...new Set(statuses)].sort(), [200, 400, 404]);
       const next = await post(formatAddCheckpoint({ oldSize: 4, proof: consistencyProof(leaves, 4, 6), checkpoint: cp(6) }));
       assert.equal(next.status, 200, next.body);
-      await until('the new checkpoint on the output', () => out.got.some((m) => m.payload.status === 200 && m.payload.size === 6));
+      await until('the new checkpoint on the output', () => out.got.some((m) => m.payload.status === 200 && m.payload.size === 6), POLL);
       const during = out.got.length - 1;
       assert.ok(during >= 100 && during < n, `${during} of ${n} requests put on the output`);
       // Nothing lost from the count: each message stands for itself and the ones left out before it.

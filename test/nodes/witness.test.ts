@@ -9,6 +9,7 @@ import { openNote } from '../../lib/note/note-open';
 import { cosignatureVerifier, formatAddCheckpoint, logVerifier, parseWitnessKey, witnessVerifierKey } from '../../lib/witness';
 import { readPrivateKeyFile } from '../../lib/crypto/keyfile';
 import { helper, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { until } from '../support/until';
 
 // The Witness node in a real Node-RED runtime (the test helper's): requests come in as
 // messages (the HTTP route is exercised end to end with a real Node-RED process).
@@ -87,10 +88,8 @@ describe('Witness node', function () {
     // And on the witness's own ledger, as a security record.
     const own = helper.getNode('own') as unknown as { gateway(): Promise<{ ledger: { size: number; get(i: number): Promise<{ record: { type: string; body: Record<string, unknown> } }> } }> };
     const g = await own.gateway();
-    const rec = await (async () => {
-      for (let i = 0; i < 50 && g.ledger.size === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      return g.ledger.get(g.ledger.size - 1);
-    })();
+    await until('a record on its own ledger', () => g.ledger.size > 0, { timeoutMs: 2500, pollMs: 50 });
+    const rec = await g.ledger.get(g.ledger.size - 1);
     assert.equal(rec.record.type, 'security');
     assert.equal(rec.record.body.code, 'ERR_WITNESS_EQUIVOCATION');
     assert.equal((rec.record.body.evidence as { submitted?: string }).submitted, cp(12, fork));
@@ -129,7 +128,7 @@ describe('Witness node', function () {
     assert.deepEqual(fs.readdirSync(dir), kept);
     // The gateway's own request, with its proof, is cosigned as if nothing had come before.
     assert.equal((await ask(body(12, 20))).statusCode, 200);
-    for (let i = 0; i < 100 && !statuses.some((m) => m.status.fill === 'green'); i++) await new Promise((r) => setTimeout(r, 20));
+    await until(() => `a green status (${JSON.stringify(statuses)})`, () => statuses.some((m) => m.status.fill === 'green'), { timeoutMs: 2000 });
     assert.ok(statuses.some((m) => m.status.fill === 'green'), JSON.stringify(statuses));
     assert.deepEqual(
       statuses.filter((m) => m.status.fill === 'red' || /FORK/.test(m.status.text ?? '')),

@@ -15,6 +15,7 @@ import { tempDir } from '../support/ledger';
 import { listenLocally } from '../support/local-server';
 import { projectRoot } from '../support/paths';
 import { startTileServer, type TileServer } from '../support/tile-server';
+import { until } from '../support/until';
 
 // A replica writes a block in one batch, so it holds all of the block's entries at once. A gateway
 // key (stolen, or a broken gateway) can sign a block of any size: the replica refuses one past its
@@ -57,14 +58,6 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
     (v) => assert.fail(`resolved with ${JSON.stringify(v)}`),
     (e: unknown) => e,
   );
-}
-
-async function until(what: string, test: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /**
@@ -218,7 +211,7 @@ describe('replica: a block larger than the limits is refused', function () {
       // The 8 bundles fetched at once: 002 (the block passes the limit in it) and the 7 ahead of it.
       assert.ok(hostile.requested.includes(2));
       assert.ok(Math.max(...hostile.requested) <= 2 + 7, `bundles asked for: ${hostile.requested.join(', ')}`);
-      await until('every bundle held for the replica given up', () => hostile.held.every((h) => h.closed));
+      await until('every bundle held for the replica given up', () => hostile.held.every((h) => h.closed), { timeoutMs: 20_000, pollMs: 10 });
       assert.ok(Math.max(...hostile.requested) <= 2 + 7, `bundles asked for: ${hostile.requested.join(', ')}`);
     } finally {
       await fetch.close();

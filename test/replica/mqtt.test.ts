@@ -11,6 +11,7 @@ import { startBroker, type RunningBroker } from '../../demo/broker';
 import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, REPUBLISH_MS, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { tempDir } from '../support/ledger';
+import { until } from '../support/until';
 
 const NAME = 'example.org/mqtt#tiles';
 
@@ -18,15 +19,6 @@ async function appendNotes(ledger: Ledger, from: number, count: number): Promise
   for (let i = 0; i < count; i += 500)
     await ledger.appendMany(Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ type: 'note', body: { n: from + i + j } })));
   await ledger.seal();
-}
-
-/** Waits (bounded) until `ok()` holds. */
-async function until(ok: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('replica over MQTT tiles (Aedes broker in-process)', function () {
@@ -74,12 +66,8 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       // The retained checkpoint follows the new block.
       await publisher.announce();
       // The fetcher's standing subscription receives the new retained checkpoint a moment later.
-      const sizeSeen = async (): Promise<string | undefined> => Buffer.from(await fetch('checkpoint')).toString('utf8').split('\n')[1];
-      const t0 = Date.now();
-      while ((await sizeSeen()) !== '1033') {
-        assert.ok(Date.now() - t0 < 10_000, `the fetcher still sees checkpoint size ${await sizeSeen()}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      let size: string | undefined;
+      await until(() => `the fetcher to see checkpoint size 1033 (it sees ${size})`, async () => (size = Buffer.from(await fetch('checkpoint')).toString('utf8').split('\n')[1]) === '1033');
       replica = await Replicator.open(dir, { trustedKey: did, fetch });
       const r = await replica.catchUp();
       assert.equal(r.size, 1033);
@@ -122,7 +110,7 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       // A fetch after it that only a request brings (a partial tile is not retained): its request
       // follows any request of the cancelled one (one client, in order).
       await fetch('tile/0/000.p/10');
-      await until(() => asked.includes('tile/0/000.p/10'), 'the second request');
+      await until('the second request', () => asked.includes('tile/0/000.p/10'));
       assert.deepEqual(asked, ['tile/0/000.p/10']);
     } finally {
       await watcher.endAsync();
@@ -137,7 +125,7 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       c.on('message', (topic, payload, packet) => seen.set(topic, { payload, retain: packet.retain }));
       await c.subscribeAsync(`${base}/#`, { qos: 1 });
       for (const p of ['checkpoint', 'iot-ledger/head', 'iot-ledger/meta']) {
-        await until(() => seen.has(resourceTopic(base, p)), p);
+        await until(p, () => seen.has(resourceTopic(base, p)));
         const got = seen.get(resourceTopic(base, p))!;
         assert.equal(got.retain, true, `${p} is retained`);
         assert.ok(bytesEqual(got.payload, (await readResource(gateway, p)).body), `${p}: same bytes as HTTP`);
@@ -145,14 +133,14 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       // Entry tile 0 is full (1033 records): the replica asked for it, so the broker holds it retained
       // and hands it to this new subscriber without anyone asking again.
       const full = resourceTopic(base, 'tile/entries/000');
-      await until(() => seen.has(full), 'the retained full tile');
+      await until('the retained full tile', () => seen.has(full));
       assert.equal(seen.get(full)!.retain, true);
       assert.ok(bytesEqual(seen.get(full)!.payload, (await readResource(gateway, 'tile/entries/000')).body), 'same bytes as HTTP');
       // Hash tile 0/004 is partial (9 wide): published when asked, not retained.
       const partial = resourceTopic(base, 'tile/0/004.p/9');
       seen.delete(partial);
       await c.publishAsync(requestTopic(base), 'tile/0/004.p/9', { qos: 1 });
-      await until(() => seen.has(partial), 'the partial tile');
+      await until('the partial tile', () => seen.has(partial));
       assert.equal(seen.get(partial)!.retain, false);
       assert.ok(bytesEqual(seen.get(partial)!.payload, (await readResource(gateway, 'tile/0/004.p/9')).body), 'same bytes as HTTP');
       const late = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
@@ -183,18 +171,18 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
         if (topic === full) fullCopies++;
       });
       await c.subscribeAsync(full, { qos: 1 });
-      await until(() => fullCopies === 1, 'the retained copy');
+      await until('the retained copy', () => fullCopies === 1);
       const before = { ...publisher.stats };
       const flood: Promise<unknown>[] = Array.from({ length: 500 }, () => c.publishAsync(requestTopic(base), 'tile/entries/001', { qos: 0 }));
       for (let i = 0; i < 250; i++) flood.push(c.publishAsync(requestTopic(base), `../../etc/passwd${i}`, { qos: 0 }));
       flood.push(c.publishAsync(requestTopic(base), Buffer.alloc(100_000, 'a'), { qos: 0 }));
       await Promise.all(flood);
-      await until(() => publisher.stats.requests - before.requests === 751 && publisher.idle, 'the gateway to see every request');
+      await until('the gateway to see every request', () => publisher.stats.requests - before.requests === 751 && publisher.idle);
       assert.equal(publisher.stats.published, before.published, 'nothing published again');
       assert.equal(publisher.stats.dropped - before.dropped, 251, 'junk and oversized requests dropped');
       // A subscriber that stayed on sees no second copy either: an unseen republish would have arrived before the next one.
       await c.publishAsync(requestTopic(base), 'tile/entries/000.p/3', { qos: 1 });
-      await until(() => publisher.stats.published === before.published + 1 && publisher.idle, 'a partial answer');
+      await until('a partial answer', () => publisher.stats.published === before.published + 1 && publisher.idle);
       assert.equal(fullCopies, 1);
 
       // At 2000 bytes/s, 255 distinct partial tiles (about 600 kB of answers) cannot go out: the
@@ -209,12 +197,12 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       const many: Promise<unknown>[] = [];
       for (let w = 1; w <= 255; w++) many.push(c.publishAsync(requestTopic(slowBase), `tile/entries/000.p/${w}`, { qos: 0 }));
       await Promise.all(many);
-      await until(() => slow.stats.requests === 255, 'the slow publisher to see every request');
+      await until('the slow publisher to see every request', () => slow.stats.requests === 255);
       assert.ok(slow.stats.dropped > 0 && slow.stats.dropped >= 255 - MAX_QUEUE - slow.stats.published, `dropped ${slow.stats.dropped}, published ${slow.stats.published}`);
       // The bucket holds at most one second's worth when the requests start, so an answer can go
       // out only once the rate has paid for the answers before it beyond that.
       const sent = (): number => answers.reduce((n, a) => n + a.bytes, 0);
-      await until(() => sent() > 3 * rate, `answers of more than ${3 * rate} bytes`, 15_000);
+      await until(`answers of more than ${3 * rate} bytes`, () => sent() > 3 * rate, { timeoutMs: 15_000 });
       let paid = 0;
       let latest = 0;
       for (const a of answers) {
@@ -241,7 +229,7 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     const ask = async (p: MqttTilePublisher, paths: string[]): Promise<void> => {
       const before = p.stats.published;
       for (const path of paths) await c.publishAsync(requestTopic(p.base), path, { qos: 1 });
-      await until(() => p.stats.published === before + paths.length && p.idle, `${paths.length} answers`);
+      await until(`${paths.length} answers`, () => p.stats.published === before + paths.length && p.idle);
     };
     // Six full tiles of the log (it holds more than 768 records): each remembered once published.
     const full = ['tile/entries/000', 'tile/entries/001', 'tile/entries/002', 'tile/0/000', 'tile/0/001', 'tile/0/002'];
@@ -251,7 +239,7 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       // Asked again within REPUBLISH_MS: not published again.
       const again = pub.stats.published;
       await c.publishAsync(requestTopic(pubBase), full[0], { qos: 1 });
-      await until(() => pub.stats.requests >= full.length + 1 && pub.idle, 'the repeat');
+      await until('the repeat', () => pub.stats.requests >= full.length + 1 && pub.idle);
       assert.equal(pub.stats.published, again);
       // Once REPUBLISH_MS has passed, the next full tile published lets the others go.
       clock += REPUBLISH_MS;

@@ -167,13 +167,5 @@ export function startRpcProxy(
   );
 }
 
-/** Polls `cond` every 50 ms until it holds; fails after `ms` saying `what`. */
-export async function waitFor<T>(cond: () => T | Promise<T>, what: string, ms = 20000): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** How long, and how often, a test polls for what the chain or the anchorer does (for `until`). */
+export const CHAIN_WAIT = { timeoutMs: 20_000, pollMs: 50 };

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../../demo/ports';
 import { scratchDir } from './e2e';
+import { until } from './until';
 
 export interface Mosquitto {
   port: number;
@@ -58,13 +59,19 @@ export async function startMosquitto(timeoutMs = 10_000, opts: MosquittoOptions 
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
   };
-  const deadline = Date.now() + timeoutMs;
-  while (!(await accepts(port))) {
-    if (spawnError || child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`mosquitto did not start on port ${port}: ${spawnError?.message ?? ''}\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await until(
+      `mosquitto to accept connections on port ${port}`,
+      () => {
+        if (spawnError) throw spawnError;
+        if (child.exitCode !== null) throw new Error(`mosquitto exited (code ${child.exitCode})`);
+        return accepts(port);
+      },
+      { timeoutMs, pollMs: 50 },
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`mosquitto did not start on port ${port}: ${(err as Error).message}\n${out}`);
   }
   return { port, url: `mqtt://127.0.0.1:${port}`, output: () => out, stop };
 }

@@ -8,6 +8,7 @@ import { clientAddress } from '../../lib/guards/request-gate';
 import { Ledger } from '../../lib/ledger';
 import { answerTileRequest, TileRequestGate, type TileGateLimits } from '../../lib/tiles/http';
 import { tempDir } from '../support/ledger';
+import { until } from '../support/until';
 
 // The tile server's byte rates over a real node:http server: a client address past its bytes per
 // second (or every client, past the total) is answered 429 with Retry-After before anything is
@@ -32,13 +33,7 @@ function get(port: number, p: string, from: string): Promise<Answer> {
   });
 }
 
-async function until(what: string, test: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const POLL = { timeoutMs: 20_000, pollMs: 5 };
 
 const A = '127.0.6.1';
 const B = '127.0.6.2';
@@ -100,7 +95,7 @@ describe('tiles: the HTTP tile server bounds the bytes per second it sends', fun
     assert.equal(first.status, 200);
     assert.equal(first.body.length, bundle);
     // Counted as the connection took the bytes: all of them once the client has read them.
-    await until('the bundle counted', () => gate.stats.sentBytes === bundle);
+    await until('the bundle counted', () => gate.stats.sentBytes === bundle, POLL);
 
     const readsBefore = reads;
     const refused = await get(port, BUNDLE, A);
@@ -129,7 +124,7 @@ describe('tiles: the HTTP tile server bounds the bytes per second it sends', fun
   it('refuses every address once all of them together are past the total rate, until it has refilled', async () => {
     withGate({ maxBytesPerSecondPerClient: 100 * bundle, maxBytesPerSecond: Math.floor(bundle / 2) });
     assert.equal((await get(port, BUNDLE, A)).status, 200);
-    await until('the bundle counted', () => gate.stats.sentBytes === bundle);
+    await until('the bundle counted', () => gate.stats.sentBytes === bundle, POLL);
     const readsBefore = reads;
     const refused = await get(port, '/checkpoint', B);
     assert.equal(refused.status, 429);
@@ -151,12 +146,12 @@ describe('tiles: the HTTP tile server bounds the bytes per second it sends', fun
     });
     try {
       // The socket buffers take a few MB of the 15 MB; the rest is never sent.
-      await until('some bytes counted', () => gate.stats.sentBytes > 0);
+      await until('some bytes counted', () => gate.stats.sentBytes > 0, POLL);
       assert.ok(gate.stats.sentBytes < bundle, `${gate.stats.sentBytes} of ${bundle} counted`);
     } finally {
       socket.destroy();
     }
-    await until('the turn given back', () => gate.stats.active === 0);
+    await until('the turn given back', () => gate.stats.active === 0, POLL);
     assert.ok(gate.stats.sentBytes < bundle - 1, `${gate.stats.sentBytes} counted`);
     assert.equal((await get(port, '/checkpoint', A)).status, 200, 'A was sent less than its rate');
   });
@@ -171,7 +166,7 @@ describe('tiles: the HTTP tile server bounds the bytes per second it sends', fun
         socket.write(`GET ${BUNDLE} HTTP/1.1\r\nHost: gateway\r\n\r\n`);
       });
       socket.on('error', () => undefined);
-      await until('the request let in', () => reads === readsBefore + 1);
+      await until('the request let in', () => reads === readsBefore + 1, POLL);
       socket.destroy();
       await answered;
     } finally {
