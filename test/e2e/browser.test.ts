@@ -20,6 +20,7 @@ import {
 import { declaredCategory, projectPackage } from '../support/e2e';
 import { projectRoot } from '../support/paths';
 import { launchChromium } from '../support/editor-session';
+import { until } from '../support/until';
 
 // The editor as a person sees it, in Debian's Chromium driven by playwright-core (which
 // downloads no browser): the palette, every node's edit dialog and help, the examples in
@@ -300,11 +301,14 @@ describe('e2e: the editor in Chromium', function () {
           .get();
       });
     // All module folders arrive in one answer: once any is there (Node-RED's own at least), all are.
-    let folders: string[] = [];
-    for (const deadline = Date.now() + 10_000; folders.length === 0 && Date.now() < deadline; ) {
-      folders = await moduleFolders();
-      if (folders.length === 0) await page.waitForTimeout(100);
-    }
+    const folders = await until(
+      'a module in Import > Examples',
+      async () => {
+        const listed = await moduleFolders();
+        return listed.length > 0 && listed;
+      },
+      { timeoutMs: 10_000, pollMs: 100 },
+    );
     assert.ok(folders.length > 0, 'Import > Examples listed no module at all');
     if (expected.length === 0) {
       await screenshot('examples-none');

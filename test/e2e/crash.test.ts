@@ -14,6 +14,7 @@ import {
   TOPIC,
   waitFlowSubscribed,
 } from '../support/ledger-runtime';
+import { until } from '../support/until';
 
 // kill -9 under load: a publisher sends signed readings without pause and notes when each
 // reading's Record acknowledgement (ack/<device>/<counter>, sent after the durable append)
@@ -117,10 +118,11 @@ describe('e2e: SIGKILL of Node-RED under load loses no acknowledged reading', fu
       pub.start();
       // Under load for a while: at least 150 new acks and 1.5 s, then a random extra moment.
       const t0 = Date.now();
-      while (pub.acked().length < before + 150 || Date.now() - t0 < 1500) {
-        if (Date.now() - t0 > 40_000) throw new Error(`only ${pub.acked().length - before} acks in 40 s\n${rt.output().slice(-3000)}`);
-        await sleep(50);
-      }
+      await until(
+        () => `150 acks (${pub.acked().length - before} so far)\n${rt.output().slice(-3000)}`,
+        () => pub.acked().length >= before + 150 && Date.now() - t0 >= 1500,
+        { timeoutMs: 40_000, pollMs: 50 },
+      );
       await sleep(Math.floor(Math.random() * 700));
       const snapshot = pub.acked();
       const killing = rt.kill();
@@ -135,10 +137,7 @@ describe('e2e: SIGKILL of Node-RED under load loses no acknowledged reading', fu
       // The flow runs on: the counters carry on where the ledger left them.
       const resumedFrom = pub.acked().length;
       pub.start();
-      while (pub.acked().length < resumedFrom + 20) {
-        if (Date.now() - t0 > 90_000) throw new Error(`no acks after the restart\n${rt.output().slice(-3000)}`);
-        await sleep(50);
-      }
+      await until(() => `20 acks after the restart\n${rt.output().slice(-3000)}`, () => pub.acked().length >= resumedFrom + 20, { timeoutMs: t0 + 90_000 - Date.now(), pollMs: 50 });
       await pub.stop();
     });
   }

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { useEditorSession } from '../support/editor-session';
+import { until } from '../support/until';
 
 // A Home Assistant config node from an earlier version (its own host, port, TLS and user), opened
 // in a real editor: the editor creates the equivalent mqtt-broker node, with the Last Will and
@@ -85,13 +86,17 @@ describe('e2e: the Home Assistant config node in the editor', function () {
       // Deployed: the Home Assistant node names the new broker node, and its old password is gone.
       await page.click('#red-ui-header-button-deploy');
       const deployedFlows = async () => (await (await fetch(`${session().nr.url}/flows`)).json()) as Array<Record<string, unknown>>;
-      let flows = await deployedFlows();
-      const end = Date.now() + 20_000;
-      while (flows.find((n) => n.id === 'oldha')?.broker !== r.broker || (await hasPassword()) !== false) {
-        if (Date.now() > end) throw new Error(`after deploy: has_password ${String(await hasPassword())}, flows ${JSON.stringify(flows)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        flows = await deployedFlows();
-      }
+      let flows: Array<Record<string, unknown>> = [];
+      let password: boolean | undefined;
+      await until(
+        () => `the deployed node to name the new broker, its password gone (has_password ${String(password)}, flows ${JSON.stringify(flows)})`,
+        async () => {
+          flows = await deployedFlows();
+          password = await hasPassword();
+          return flows.find((n) => n.id === 'oldha')?.broker === r.broker && password === false;
+        },
+        { timeoutMs: 20_000, pollMs: 100 },
+      );
       assert.equal(flows.find((n) => n.id === r.broker)?.type, 'mqtt-broker');
     } finally {
       await page.close();

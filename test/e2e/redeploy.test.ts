@@ -11,6 +11,7 @@ import {
   TOPIC,
   waitFlowSubscribed,
 } from '../support/ledger-runtime';
+import { until } from '../support/until';
 
 // The editor's "Modified nodes" deploy restarts only the changed nodes; the ledger's gateway,
 // shared through its config node, stays open. 20 such deploys of the cold-room flow's Record
@@ -54,11 +55,7 @@ describe('e2e: 20 partial redeploys in a real Node-RED', function () {
       await rt.nr.deployFlows(changed, 'nodes');
       // POST /flows answers before the modified nodes are started; a message in between would
       // find no node to go to, so wait as the editor's user would (bounded)
-      const deadline = Date.now() + 20_000;
-      while (started() < i) {
-        if (Date.now() > deadline) throw new Error(`deploy ${i} did not start its nodes`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(`deploy ${i} to start its nodes`, () => started() >= i, { timeoutMs: 20_000, pollMs: 50 });
     }
     await recorded(-23).catch((err: Error) => {
       throw new Error(`${err.message}\n${rt.output().slice(-6000)}`);

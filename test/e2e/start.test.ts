@@ -16,6 +16,7 @@ import { scratchDir } from '../support/e2e';
 import { startMosquitto } from '../support/mosquitto';
 import { projectRoot } from '../support/paths';
 import { launchChromium } from '../support/editor-session';
+import { until } from '../support/until';
 
 // `npm start` as a user runs it (dist/demo/start.js), on free ports and a scratch user dir.
 
@@ -133,14 +134,15 @@ interface LedgerInfo {
 
 /** Polls the Ledger config node's admin endpoint until `ok` holds (or fails after `ms`). */
 async function ledgerUntil(admin: AdminClient, configId: string, ok: (l: LedgerInfo) => boolean, ms: number): Promise<LedgerInfo> {
-  const end = Date.now() + ms;
   let last: LedgerInfo | undefined;
-  for (;;) {
-    last = await admin.request<LedgerInfo>('GET', `/iot-ledger/ledgers/${configId}`);
-    if (ok(last)) return last;
-    if (Date.now() > end) throw new Error(`ledger did not get there within ${ms} ms: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  return until(
+    () => `the ledger to get there (last: ${JSON.stringify(last)})`,
+    async () => {
+      last = await admin.request<LedgerInfo>('GET', `/iot-ledger/ledgers/${configId}`);
+      return ok(last) && last;
+    },
+    { timeoutMs: ms, pollMs: 500 },
+  );
 }
 
 /** Record counts by type, and reading records by device, of a closed ledger. */
@@ -212,13 +214,15 @@ async function editorStatuses(url: string, wanted: Record<string, RegExp>, ms = 
         });
         return out;
       }, Object.keys(wanted));
-    const end = Date.now() + ms;
-    for (;;) {
-      const got = await read();
-      if (Object.entries(wanted).every(([t, re]) => re.test(got[t] ?? ''))) return got;
-      if (Date.now() > end) throw new Error(`node statuses did not show ${JSON.stringify(Object.fromEntries(Object.entries(wanted).map(([t, r]) => [t, String(r)])))}: ${JSON.stringify(got)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    let got: Statuses = {};
+    return await until(
+      () => `node statuses ${JSON.stringify(Object.fromEntries(Object.entries(wanted).map(([t, r]) => [t, String(r)])))} (shown: ${JSON.stringify(got)})`,
+      async () => {
+        got = await read();
+        return Object.entries(wanted).every(([t, re]) => re.test(got[t] ?? '')) && got;
+      },
+      { timeoutMs: ms, pollMs: 500 },
+    );
   } finally {
     await browser.close();
   }

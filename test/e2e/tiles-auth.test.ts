@@ -11,6 +11,7 @@ import { ensureCredentialSecret, settingsSource } from '../../demo/nodered/setti
 import { createUserDir, linkIntoUserDir, seedFlows } from '../../demo/nodered/userdir';
 import { projectRoot } from '../support/paths';
 import { scratchDir } from '../support/e2e';
+import { until } from '../support/until';
 
 // The tile routes are on RED.httpNode: a Node-RED whose settings set httpNodeAuth guards them
 // like any HTTP in node (401 without Basic credentials, the tiles with them).
@@ -43,13 +44,16 @@ describe('e2e: tiles behind httpNodeAuth', function () {
     const wrong = { authorization: `Basic ${Buffer.from('replica:guess').toString('base64')}` };
 
     // The note is sealed in a block within a second or so: wait for the checkpoint (with the credentials).
-    const end = Date.now() + 30_000;
-    let checkpoint: Response;
-    for (;;) {
-      checkpoint = await fetch(`${base}/checkpoint`, { headers: basic });
-      if (checkpoint.status === 200 || Date.now() > end) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    let status: number | undefined;
+    const checkpoint = await until(
+      () => `the checkpoint (last answer ${status})`,
+      async () => {
+        const res = await fetch(`${base}/checkpoint`, { headers: basic });
+        status = res.status;
+        return res.status === 200 && res;
+      },
+      { timeoutMs: 30_000, pollMs: 250 },
+    );
     const note = await checkpoint.text();
     assert.equal(checkpoint.status, 200, note);
     const gatewayKey = verifierKeyString('auth', readPrivateKeyFile(ledgerPaths(dir, 'auth').keyFile));

@@ -13,6 +13,7 @@ import { witnessVerifierKey } from '../../lib/witness';
 import { projectRoot } from '../support/paths';
 import { scratchDir } from '../support/e2e';
 import { iotLedger } from '../support/ledger-runtime';
+import { until } from '../support/until';
 
 // Three real Node-RED processes: a gateway whose Ledger node names two witnesses, and two
 // witnesses serving C2SP add-checkpoint, the first over HTTP, the second over MQTT through
@@ -33,20 +34,8 @@ interface SidebarWitnesses {
   witnesses: { name: string; size?: number; last?: string }[];
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
-}
+/** The processes answer once started: a refused request until then is polled again. */
+const POLL = { timeoutMs: 60_000, pollMs: 200, retryErrors: true };
 
 describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', function () {
   this.timeout(300_000);
@@ -130,7 +119,7 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
     const s = await until('2/2 at size 5', async () => {
       const w = await witnessing();
       return w && w.size === 5 && w.cosigned === 2 ? w : undefined;
-    });
+    }, POLL);
     assert.equal(s.met, true);
     const stale = await fetch(`http://127.0.0.1:${wPorts[0]}/witness/add-checkpoint`, { method: 'POST', body: 'old 0\n\nnot a checkpoint\n' });
     assert.equal(stale.status, 400);
@@ -153,13 +142,13 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
     const one = await until('1/2 at size 10', async () => {
       const w = await witnessing();
       return w && w.size === 10 && w.cosigned === 1 ? w : undefined;
-    });
+    }, POLL);
     assert.equal(one.met, true);
     await startWitness(1);
     await until('2/2 at size 10', async () => {
       const w = await witnessing();
       return w && w.size === 10 && w.cosigned === 2 ? w : undefined;
-    });
+    }, POLL);
   });
 
   it('refuses a rolled-back and forked gateway: evidence on both witnesses, verify-proof --quorum 2 refuses', async () => {
@@ -176,7 +165,7 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
     fs.renameSync(path.join(gDir, 'ledger-at-5'), dir);
     await startGateway();
     await record(5, 'forked');
-    await until('evidence on both witnesses', async () => (evidence(0).length > 0 && evidence(1).length > 0 ? true : undefined));
+    await until('evidence on both witnesses', async () => (evidence(0).length > 0 && evidence(1).length > 0 ? true : undefined), POLL);
     for (const i of [0, 1]) {
       assert.equal(evidence(i).length, 1, 'a retried fork is kept once');
       const file = path.join(wDirs[i], 'iot-ledger', 'witness', WITNESSES[i], 'evidence', evidence(i)[0]);
