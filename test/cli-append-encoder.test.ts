@@ -6,6 +6,7 @@ import { processIo, type CliIo } from '../lib/cli/io';
 import { isLedgerError } from '../lib/errors';
 import { Ledger } from '../lib/ledger';
 import { deviceA, tempDir } from './support/ledger';
+import { until } from './support/until';
 
 // The module object line-encoder.ts reads `Worker` from when it starts its thread.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -161,7 +162,8 @@ describe('CLI append: a long-running pipe', () => {
     assert.equal(out.join('').split('\n').length - 1, 1);
   });
 
-  it('the encoder thread dies while a pipe stays open: append stops reading and fails with ERR_INTERNAL', async () => {
+  /** Runs append on a pipe left open with an encoder thread that exits at once; `feed` writes to the pipe once it has. */
+  async function appendWithDyingEncoder(name: string, feed: (stdin: PassThrough) => void): Promise<{ stoppedReading: boolean; failure: unknown }> {
     const stdin = new PassThrough();
     const Real = threads.Worker;
     let exited!: Promise<void>;
@@ -171,24 +173,39 @@ describe('CLI append: a long-running pipe', () => {
         exited = new Promise((resolve) => this.once('exit', () => resolve()));
       }
     }
-    let stoppedReading = false;
     threads.Worker = Dying;
+    let stoppedReading = false;
     const failure = await withPipedStdin(stdin, async () => {
-      const run = append([path.join(tmp.dir, 'dead-pipe'), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', 'example.com/dead'], processIo).then(
+      const run = append([path.join(tmp.dir, name), '--key', path.join(tmp.dir, 'gw.jwk'), '--name', `example.com/${name}`], processIo).then(
         () => assert.fail('append succeeded without its encoder'),
         (e: unknown) => e,
       );
-      stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i: 0 } })}\n`);
+      feed(stdin);
       await exited;
-      // The thread's exit is seen within the callbacks of that event: then the input is no longer read.
-      await new Promise((resolve) => setImmediate(resolve));
-      stoppedReading = stdin.destroyed;
+      // The pipe is never ended here: append has to stop reading by itself.
+      stoppedReading = await until('append to stop reading stdin', () => stdin.destroyed).then(
+        () => true,
+        () => false,
+      );
       if (!stdin.destroyed) stdin.end();
       return run;
     }).finally(() => {
       threads.Worker = Real;
     });
+    return { stoppedReading, failure };
+  }
+
+  it('the encoder thread dies while a pipe stays open: append stops reading and fails with ERR_INTERNAL', async () => {
+    const { stoppedReading, failure } = await appendWithDyingEncoder('dead-pipe', (stdin) => {
+      stdin.write(`${JSON.stringify({ type: 'reading', device: deviceA, body: { i: 0 } })}\n`);
+    });
     assert.ok(stoppedReading, 'append still waits for more input with its encoder gone');
+    assert.ok(isLedgerError(failure, 'ERR_INTERNAL'), String(failure));
+  });
+
+  it('the encoder thread dies before any input comes down a pipe left open: append stops reading and fails with ERR_INTERNAL', async () => {
+    const { stoppedReading, failure } = await appendWithDyingEncoder('dead-idle', () => undefined);
+    assert.ok(stoppedReading, 'append still waits for input with its encoder gone');
     assert.ok(isLedgerError(failure, 'ERR_INTERNAL'), String(failure));
   });
 });

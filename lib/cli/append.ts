@@ -55,9 +55,11 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
   }
   const gatewayKey = loadOrCreateKeyFile(keyFile, () => generateKey('Ed25519'));
   if (gatewayKey.alg !== 'Ed25519') throw new UsageError(`the gateway key in ${keyFile} must be Ed25519`);
+  /** Aborted at a stop (a bad line, a failed write, the encoder gone): the input is read no further, even from a pipe left open. */
+  const stopInput = new AbortController();
   // Lines are parsed, checked and encoded on a second thread (started first: it loads while
   // the ledger opens); this one plans and writes them.
-  const encoder = new LineEncoder();
+  const encoder = new LineEncoder(() => stopInput.abort());
   let ledger: Ledger;
   try {
     ledger = await Ledger.open(dir, { name, gatewayKey });
@@ -74,8 +76,6 @@ export async function append(argv: string[], io: CliIo, opts: AppendOptions = {}
   let writeError = null as unknown;
   let lineError = null as string | null; // set by take(), which TypeScript does not follow
   let count = 0;
-  /** Aborted at a stop (a bad line, a failed write): the input is read no further, even from a pipe left open. */
-  const stopInput = new AbortController();
   const print = (receipts: Receipt[]): void => {
     if (receipts.length === 0) return;
     let out = '';

@@ -30,8 +30,14 @@ export class LineEncoder {
   readonly #worker: Worker;
   readonly #pending: Pending[] = [];
   #failure: LedgerError | null = null;
+  readonly #onFailure: (err: LedgerError) => void;
 
-  constructor() {
+  /**
+   * `onFailure` is called once if the thread fails or stops before close(), also while no
+   * chunk waits for an answer: a reader of a pipe left open has nothing else to wake it.
+   */
+  constructor(onFailure: (err: LedgerError) => void = () => undefined) {
+    this.#onFailure = onFailure;
     this.#worker = new Worker(path.join(__dirname, 'append-worker.js'));
     this.#worker.on('message', (answer: EncodeAnswer) => this.#pending.shift()?.resolve(answer));
     this.#worker.on('error', (err) => this.#fail(new LedgerError('ERR_INTERNAL', `the line encoder failed: ${err.message}`, undefined, err)));
@@ -67,8 +73,10 @@ export class LineEncoder {
   }
 
   #fail(err: LedgerError): void {
+    const first = this.#failure === null;
     this.#failure ??= err;
     for (const p of this.#pending.splice(0)) p.reject(this.#failure);
+    if (first) this.#onFailure(err);
   }
 
   async close(): Promise<void> {
