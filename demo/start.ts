@@ -271,7 +271,9 @@ function keyLines(cfg: Config, keys: DemoKeys, ledgers: PreparedLedger[]): strin
     '  Keys (private JWK files, mode 0600; only their did:keys appear in flows, logs and messages):',
     ...keys.sensors.map((s, i) => row(i === 0 ? 'sensors' : '', s)),
     ...keys.parties.map((p, i) => row(i === 0 ? 'parties' : '', p)),
-    ...ledgers.map((l, i) => `    ${(i === 0 ? 'gateway' : '').padEnd(9)}${shown(ledgerPaths(cfg.userDir, l.name).keyFile)}  signs the checkpoints of ${l.name}`),
+    ...ledgers.map(
+      (l, i) => `    ${(i === 0 ? 'gateway' : '').padEnd(9)}${shown(ledgerPaths(cfg.userDir, l.name).keyFile)}  ${l.gatewayDid}  signs the checkpoints of ${l.name} (--key for audit, verify-proof)`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -415,7 +417,7 @@ async function main(): Promise<number> {
         ledgerPaths(cfg.userDir, name, dir).keyFile,
       );
       deployment.flows = w.flows;
-      witnessLine = `  Witness ${DEMO_WITNESS}:`.padEnd(28) + `tab "Witness (demo)" of the same Node-RED, ${w.url}; key ${shown(w.keyFile)}\n`;
+      witnessLine = `${`  Witness ${DEMO_WITNESS}:`.padEnd(27)} tab "Witness (demo)" of the same Node-RED, ${w.url}; key ${shown(w.keyFile)}\n`;
     } else if (JSON.stringify(deployment.flows).includes('"iot-ledger-witness"')) {
       witnessLine = `  Witness:`.padEnd(28) + 'a Witness node in the flows cosigns the ledger (Record shows "cosigned k/n")\n';
     }

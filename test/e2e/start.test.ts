@@ -307,7 +307,9 @@ describe('e2e: npm start', function () {
         ['demo-fw-attack-rollback', 'inject'],
       ].map(([id, type]) => ({ id, type })),
     ];
-    assert.match(printed, /Witness witness\.demo\.local\/w1: *tab "Witness \(demo\)" of the same Node-RED/);
+    assert.match(printed, /Witness witness\.demo\.local\/w1: +tab "Witness \(demo\)" of the same Node-RED/);
+    // The gateway's did:key, which audit --key, verify-proof --key and replicate --key take.
+    assert.ok(printed.includes(`coldroom.gateway.jwk  ${didOf(files.gateway)}  signs the checkpoints of coldroom`), printed);
     const deployed = (await admin.getFlows()).flows as Array<{ id: string; type: string; terms?: string }>;
     assert.deepEqual(shape(deployed), shape(expected));
     const flowText = JSON.stringify(deployed);
