@@ -131,6 +131,12 @@ describe('CLI append: batches, chunks and the line limit (in process)', () => {
     }
   });
 
+  it('a bare reading (its fields where the record\'s are) is refused with the record shape, so the fix is plain', async () => {
+    const r = await run(`${reading(0)}\n{"temperature":-21.5}\n`);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^iot-ledger append: line 2: unknown record field "temperature" \(a record is \{type, body\?, device\?, envelope\?, time\?\}: a reading's own fields go in its body\) \(ERR_MALFORMED_RECORD\); the 1 record\(s\) before it were appended\n$/);
+  });
+
   it(`a line longer than ${MAX_LINE_BYTES} bytes stops the input with its number, the records before it appended`, async () => {
     const long = JSON.stringify({ type: 'note', body: 'x'.repeat(MAX_LINE_BYTES) });
     const r = await run(`${reading(0)}\n\n${reading(1)}\n${long}\n${reading(2)}\n`, 256 * 1024);

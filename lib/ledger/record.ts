@@ -221,7 +221,8 @@ export function checkRecordInput(input: RecordInput, maxBytes: number = DEFAULT_
 function recordOf(input: RecordInput, now: number): LedgerRecord {
   if (typeof input !== 'object' || input === null || !isPlainObject(input)) throw malformed('append takes a plain object {type, body?, device?, envelope?, time?}');
   for (const key of Object.keys(input))
-    if (!INPUT_KEYS.has(key)) throw malformed(`unknown record field "${key}"`, { field: key });
+    if (!INPUT_KEYS.has(key))
+      throw malformed(`unknown record field "${key}" (a record is {type, body?, device?, envelope?, time?}: a reading's own fields go in its body)`, { field: key });
   if ('body' in input && input.body === undefined) throw malformed('body: undefined cannot be recorded (leave the field out)', { path: 'body' });
   const record: LedgerRecord = { v: 1, type: input.type, time: input.time ?? now };
   if (input.device !== undefined) record.device = input.device;
