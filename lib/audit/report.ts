@@ -1,5 +1,6 @@
 // Human-readable audit reports (the CLI's default output).
 import type { AuditReport, Finding } from './types';
+import { counted } from '../counted';
 
 function where(f: Finding): string {
   const parts: string[] = [];
@@ -18,7 +19,7 @@ export function formatFinding(f: Finding): string {
 export function formatReport(r: AuditReport): string {
   const lines: string[] = [];
   const verdict = r.clean ? 'CLEAN' : `${r.findings.length + r.omitted} FINDING${r.findings.length + r.omitted === 1 ? '' : 'S'}`;
-  lines.push(`${verdict}: ledger "${r.name}", ${r.size} records in ${r.blocks} blocks${r.from > 0 ? `, audited from record ${r.from}` : ''}`);
+  lines.push(`${verdict}: ledger "${r.name}", ${counted(r.size, 'record')} in ${counted(r.blocks, 'block')}${r.from > 0 ? `, audited from record ${r.from}` : ''}`);
   lines.push(
     `checked ${r.checked.records} records, ${r.checked.nodes} nodes, ${r.checked.blocks} blocks, ${r.checked.signatures} signatures in ${r.durationMs} ms (${r.storage === 'file' ? 'file storage' : 'LevelDB'})`,
   );

@@ -2,6 +2,7 @@ import { isLedgerError } from '../errors';
 import { Replicator, tileFetchFor, type ReplicaProgress } from '../replica';
 import { parseArgs, stringFlag, twoPositionals, UsageError } from './args';
 import type { CliIo } from './io';
+import { counted } from '../counted';
 
 export const replicateUsage = 'iot-ledger replicate URL DIR --key DID|VERIFIER_KEY [--follow] [--interval SECONDS] [--auth USER:PASSWORD]';
 
@@ -68,7 +69,7 @@ export async function replicate(argv: string[], io: CliIo): Promise<number> {
       try {
         const r = await replica.catchUp();
         if (bar) io.stderr('\r\x1b[K');
-        io.stdout(`${new Date().toISOString()} replica ${dir}: ${r.size} records in ${r.height} blocks, origin at ${r.target}, fetched ${r.fetched}\n`);
+        io.stdout(`${new Date().toISOString()} replica ${dir}: ${counted(r.size, 'record')} in ${counted(r.height, 'block')}, origin at ${r.target}, fetched ${r.fetched}\n`);
       } catch (err) {
         if (bar) io.stderr('\r\x1b[K');
         if (isLedgerError(err, 'ERR_REPLICA_FORK') || isLedgerError(err, 'ERR_REPLICA_ROLLBACK')) {

@@ -2,6 +2,7 @@ import { Ledger } from '../ledger';
 import { writeStaticTiles } from '../tiles';
 import { parseArgs, twoPositionals, UsageError } from './args';
 import type { CliIo } from './io';
+import { counted } from '../counted';
 
 export const tilesUsage = 'iot-ledger tiles DIR OUTDIR';
 
@@ -13,7 +14,7 @@ export async function tiles(argv: string[], io: CliIo): Promise<number> {
   const ledger = await Ledger.open(dir, { readOnly: true });
   try {
     const r = await writeStaticTiles(ledger, outDir);
-    io.stdout(r ? `wrote ${r.written} files: ${r.size} records in ${r.height} blocks\n` : 'no block sealed yet: nothing to publish\n');
+    io.stdout(r ? `wrote ${counted(r.written, 'file')}: ${counted(r.size, 'record')} in ${counted(r.height, 'block')}\n` : 'no block sealed yet: nothing to publish\n');
   } finally {
     await ledger.close();
   }

@@ -1,6 +1,7 @@
 /** One human line per contract event, for the CLI, node status texts and logs. */
 import type { ContractEvent, ContractState } from './evaluator';
 import { formatTime } from './time';
+import { counted } from '../counted';
 
 /** A number for people: at most 3 decimals, no trailing zeros. */
 export function formatNumber(n: number): string {
@@ -44,9 +45,8 @@ export function formatEvent(e: ContractEvent, unit?: string): string {
 /** "compliant; 120 readings, 1 rejected, 2 excursions, 1 violation, 0 gaps; mean 3.2 °C, MKT 4.1 °C" */
 export function formatSummary(s: ContractState, unit?: string): string {
   const c = s.counters;
-  const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
   const parts = [
-    `${plural(c.readings, 'reading')}, ${c.rejected} rejected, ${plural(c.excursions, 'excursion')}, ${plural(c.violations, 'violation')}, ${plural(c.gaps, 'gap')}`,
+    `${counted(c.readings, 'reading')}, ${c.rejected} rejected, ${counted(c.excursions, 'excursion')}, ${counted(c.violations, 'violation')}, ${counted(c.gaps, 'gap')}`,
   ];
   const w = s.window;
   if (w.mean !== null && w.min !== null && w.max !== null)

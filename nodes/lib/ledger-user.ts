@@ -15,10 +15,13 @@ export function useLedger(RED: RED, node: Node, def: NodeDef): () => Promise<Gat
   return () => config.gateway();
 }
 
-/** "21 blocks · 324 records": counts (the blocks are #0 to #20), not the number of the latest block. */
+function countText(t: Translate, n: number, noun: 'blocks' | 'records'): string {
+  return t(`iot-ledger-record.status.${noun}${n === 1 ? 'One' : ''}`, { count: formatCount(n) });
+}
+
+/** "21 blocks · 324 records", "1 block · 1 record": counts (the blocks are #0 to #20), not the number of the latest block. */
 export function ledgerStatusText(t: Translate, gw: Gateway): string {
-  const blocks = gw.ledger.height;
-  const text = t(blocks === 1 ? 'iot-ledger-record.status.ledgerOne' : 'iot-ledger-record.status.ledger', { blocks: formatCount(blocks), count: formatCount(gw.ledger.size) });
+  const text = t('iot-ledger-record.status.ledger', { blocks: countText(t, gw.ledger.height, 'blocks'), records: countText(t, gw.ledger.size, 'records') });
   const w = gw.witnesses?.last;
   return w && w.of > 0 ? t('iot-ledger-record.status.cosigned', { text, k: w.cosigned, n: w.of }) : text;
 }
