@@ -1,12 +1,13 @@
 // Human-readable audit reports (the CLI's default output).
 import type { AuditReport, Finding } from './types';
 import { counted } from '../counted';
+import { isoTime } from '../encoding/iso-time';
 
 function where(f: Finding): string {
   const parts: string[] = [];
   if (f.index !== undefined) parts.push(`record ${f.index}`);
   if (f.height !== undefined) parts.push(`block ${f.height}`);
-  if (f.time !== undefined) parts.push(new Date(f.time).toISOString());
+  if (f.time !== undefined) parts.push(isoTime(f.time));
   if (f.device !== undefined) parts.push(f.device);
   return parts.length > 0 ? parts.join(', ') : 'ledger';
 }

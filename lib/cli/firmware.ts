@@ -3,11 +3,10 @@ import { loadFirmwareState } from '../gateway/firmware-runner';
 import { Ledger } from '../ledger';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
+import { isoTime as iso } from '../encoding/iso-time';
 
 export const firmwareUsage =
   'iot-ledger firmware history DIR [--device DID] [--json]   (--json: a list of {device, versions, rejections, omittedVersions?, omittedRejections?})';
-
-const iso = (t: number): string => new Date(t).toISOString();
 
 /** How much older history the state counted but did not keep (fields only when there is some). */
 function omitted(state: FirmwareState, did: string): { omittedVersions?: number; omittedRejections?: number } {

@@ -3,6 +3,7 @@ import { toBase64 } from '../encoding/bytes';
 import { onePositional, parseArgs } from './args';
 import type { CliIo } from './io';
 import { describeStorage } from '../storage/open';
+import { isoTime } from '../encoding/iso-time';
 
 export const infoUsage = 'iot-ledger info DIR [--json]';
 
@@ -25,7 +26,7 @@ export async function info(argv: string[], io: CliIo): Promise<number> {
             height: latest.height,
             size: latest.header.size,
             root: toBase64(latest.header.root),
-            time: new Date(latest.header.time).toISOString(),
+            time: isoTime(latest.header.time),
             checkpoint: latest.checkpoint,
           }
         : null,

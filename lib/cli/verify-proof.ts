@@ -8,6 +8,7 @@ import { parseWithWitnesses } from './witness-policy';
 import { checkQuorum } from '../witness/bundle';
 import type { CliIo } from './io';
 import { jsonView } from '../ledger/view';
+import { isoTime } from '../encoding/iso-time';
 
 /** The chain code (ethers) loads only when --anchor is given. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -82,7 +83,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     index: v.index,
     type: r.type,
     device: r.device ?? null,
-    time: new Date(r.time).toISOString(),
+    time: isoTime(r.time),
     body: r.body === undefined ? null : jsonView(r.body),
     ...(cosigners ? { cosignedBy: cosigners, quorum: policy?.quorum } : {}),
     ...(anchored ? { anchor: anchorJson(anchored.latest) } : {}),

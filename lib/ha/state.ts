@@ -3,8 +3,9 @@
 import type { ContractState, ContractStatus, Terms } from '../contracts';
 import type { FirmwareState, Release } from '../firmware';
 import { SUPPORT_URL, haTemperatureUnit } from './discovery';
+import { isoTime } from '../encoding/iso-time';
 
-const iso = (ms: number | null | undefined): string | null => (typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : null);
+const iso = (ms: number | null | undefined): string | null => (typeof ms === 'number' && Number.isFinite(ms) ? isoTime(ms) : null);
 
 export interface ContractStateInput {
   terms: Pick<Terms, 'id' | 'version' | 'title' | 'unit'>;

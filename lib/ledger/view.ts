@@ -3,6 +3,7 @@ import { toHex } from '../encoding/bytes';
 import type { CborValue } from '../encoding/codec';
 import type { BlockInfo } from './blocks';
 import type { StoredRecord } from './reads';
+import { isoTime } from '../encoding/iso-time';
 
 /** A JSON-safe view of a CBOR value. */
 export function jsonView(v: CborValue): unknown {
@@ -26,7 +27,7 @@ export function recordView(r: StoredRecord): Record<string, unknown> {
     index: r.index,
     leafHash: toHex(r.leafHash),
     type: r.record.type,
-    time: new Date(r.record.time).toISOString(),
+    time: isoTime(r.record.time),
   };
   if (r.record.device !== undefined) view.device = r.record.device;
   if (r.record.body !== undefined) view.body = jsonView(r.record.body);
@@ -44,7 +45,7 @@ export function blockView(b: BlockInfo): Record<string, unknown> {
     first: h.first,
     size: h.size,
     root: toHex(h.root),
-    time: new Date(h.time).toISOString(),
+    time: isoTime(h.time),
     checkpoint: b.checkpoint,
   };
 }
