@@ -3,6 +3,7 @@
 // may lie beyond the ledger's end (a rollback), and every `anchor` record of the ledger must
 // still be on the chain (never mined or reorged away is reported, never passed as clean).
 import { toHex } from '../encoding/bytes';
+import { isoTime } from '../encoding/iso-time';
 import { verifyConsistency } from '../merkle';
 import type { ChainAnchor } from './chain';
 import type { AnchorBody } from './record';
@@ -42,7 +43,8 @@ export interface AnchorCheck {
   findings: AnchorFinding[];
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
+/** The endpoint's word: ethers takes any safe integer of seconds, past what a Date holds. */
+const iso = (ms: number): string => isoTime(ms).replace('.000Z', 'Z');
 
 export function anchoredAt(a: ChainAnchor): string {
   return `block ${a.blockNumber} (${iso(a.time)})`;

@@ -16,9 +16,11 @@ const CYCLE_MS = 146_097 * 86_400_000;
 export function isoTime(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms);
   if (Math.abs(ms) <= MAX_DATE_MS) return new Date(ms).toISOString();
-  const cycles = Math.sign(ms) * Math.ceil((Math.abs(ms) - MAX_DATE_MS) / CYCLE_MS);
-  const shifted = new Date(ms - cycles * CYCLE_MS).toISOString();
-  const m = /^([+-]?\d+)(-.*)$/.exec(shifted);
+  // One cycle more than needed, so that rounding (times past 2^53 are not exact) stays inside.
+  const cycles = Math.sign(ms) * (Math.ceil((Math.abs(ms) - MAX_DATE_MS) / CYCLE_MS) + 1);
+  const shifted = ms - cycles * CYCLE_MS;
+  if (!(Math.abs(shifted) <= MAX_DATE_MS)) return String(ms);
+  const m = /^([+-]?\d+)(-.*)$/.exec(new Date(shifted).toISOString());
   if (!m) return String(ms);
   const year = Number(m[1]) + cycles * CYCLE_YEARS;
   return `${year < 0 ? '-' : '+'}${String(Math.abs(year)).padStart(6, '0')}${m[2]}`;

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { anchorSubject, anchorsCovering, checkAnchors, parseAnchorBody, type ChainAnchor } from '../../lib/anchor';
+import { anchorSubject, anchorsCovering, checkAnchors, formatAnchorCheck, parseAnchorBody, type ChainAnchor } from '../../lib/anchor';
 import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
@@ -165,5 +165,22 @@ describe('anchor: what is anchored and how a ledger is checked against anchors (
       c.findings.map((f) => [f.kind, f.index, f.block]),
       [['anchor-missing', 13, 20]],
     );
+  });
+
+  it("a block time the endpoint dated past what a Date holds (ethers takes any safe integer of seconds) is still reported", async () => {
+    const honest = leaves('a', 20);
+    const rewritten = [...honest.slice(0, 9), ...leaves('b', 11)];
+    const far = (a: ChainAnchor, seconds: number): ChainAnchor => ({ ...a, time: seconds * 1000 });
+    const anchors = [far(anchorOf(honest, 5, 10), 2 ** 40), far(anchorOf(honest, 12, 20), Number.MAX_SAFE_INTEGER), far(anchorOf(honest, 30, 30), 2 ** 50)];
+    const c = await checkAnchors(tree(rewritten), anchors, []);
+    assert.deepEqual(
+      c.findings.map((f) => [f.kind, f.size]),
+      [
+        ['anchor-contradicted', 12],
+        ['anchor-beyond', 30],
+      ],
+    );
+    assert.match(c.findings[0]?.detail ?? '', /at block 20 \(\+\d{6,}-\d\d-\d\dT/);
+    assert.match(formatAnchorCheck(c, 'chain 1'), /latest consistent: records 0\.\.4 anchored at block 10 \(\+036812-/);
   });
 });
