@@ -6,6 +6,9 @@ import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
 import { buildSampleLedger, copyDir, keys, tempDir, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
+import { generateKey } from '../lib/crypto';
+import { cosignedKey } from '../lib/witness/ledger-cosignatures';
+import { witnessVerifierKey } from '../lib/witness';
 
 function memoryIo(isTTY: boolean): CliIo & { out: string; err: string } {
   const io = {
@@ -122,5 +125,36 @@ describe('CLI: audit', function () {
     const pipe = memoryIo(false);
     assert.equal(await main(['audit', sample.dir], pipe), 0);
     assert.equal(pipe.err, '');
+  });
+
+  it('--witness on a ledger damaged where it looks for cosignatures: the findings and no quorum (exit 1), not an error', async () => {
+    const witness = witnessVerifierKey('w.example/audit', generateKey('Ed25519'));
+    const damage = async (fn: (db: Awaited<ReturnType<typeof openRawDb>>) => Promise<void>): Promise<string> => {
+      const copy = path.join(work, `witness-${fs.readdirSync(work).length}`);
+      fs.renameSync(copyDir(sample.dir), copy);
+      const db = await openRawDb(copy);
+      try {
+        await fn(db);
+      } finally {
+        await db.close();
+      }
+      return copy;
+    };
+    const cases = {
+      // A block with cosignatures stored for it, unreadable.
+      'a cosigned block': await damage(async (db) => {
+        await db.put(cosignedKey(2), Buffer.from(sample.checkpoints[2] ?? ''));
+        await db.put(keys.block(2), Buffer.from('x'));
+      }),
+      // The last block, unreadable: the ledger does not open.
+      'the last block': await damage((db) => db.put(keys.block(sample.blocks - 1), Buffer.from('x'))),
+    };
+    for (const [what, dir] of Object.entries(cases)) {
+      const io = memoryIo(false);
+      assert.equal(await main(['audit', dir, '--key', sample.verifierKey, '--witness', witness, '--quorum', '1'], io), 1, `${what}: ${io.err}`);
+      assert.equal(io.err, '', what);
+      assert.match(io.out, /first failure: block-header at block \d: block value is not canonical CBOR/, what);
+      assert.match(io.out, /witnesses: NO checkpoint of this ledger has 1 of the 1 witness cosignatures required/, what);
+    }
   });
 });

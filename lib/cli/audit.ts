@@ -83,14 +83,34 @@ export interface WitnessedSummary {
   unwitnessed: number;
 }
 
-/** Finds the newest stored checkpoint that is the block's own checkpoint and meets the quorum. */
-async function witnessedSummary(dir: string, key: string, policy: QuorumPolicy): Promise<WitnessedSummary> {
-  const ledger = await Ledger.open(dir, { readOnly: true });
+/** Damage the audit reports as findings: here it only means that what is damaged vouches for nothing. */
+const isDamage = (err: unknown): boolean => isLedgerError(err, 'ERR_LEDGER_CORRUPT');
+
+/**
+ * Finds the newest stored checkpoint that is the block's own checkpoint and meets the quorum.
+ * A block that cannot be read is passed over, and a ledger too damaged to open (its meta,
+ * head or last block) has none; `size` (the audit's) is then what is unwitnessed.
+ */
+async function witnessedSummary(dir: string, key: string, policy: QuorumPolicy, size: number): Promise<WitnessedSummary> {
+  const summary = (cosigned: WitnessedSummary['cosigned'], unwitnessed: number): WitnessedSummary => ({ quorum: policy.quorum, witnesses: policy.witnesses.length, cosigned, unwitnessed });
+  let ledger: Ledger;
+  try {
+    ledger = await Ledger.open(dir, { readOnly: true });
+  } catch (err) {
+    if (isDamage(err)) return summary(null, size);
+    throw err;
+  }
   try {
     let cosigned: WitnessedSummary['cosigned'] = null;
     for await (const [height, note] of cosignedNewestFirst(ledger.database)) {
       if (height >= ledger.height) continue;
-      const block = await ledger.block(height);
+      let block;
+      try {
+        block = await ledger.block(height);
+      } catch (err) {
+        if (isDamage(err)) continue;
+        throw err;
+      }
       if (!note.startsWith(block.checkpoint)) continue;
       try {
         const ok = checkQuorum(note, key, policy);
@@ -100,7 +120,7 @@ async function witnessedSummary(dir: string, key: string, policy: QuorumPolicy):
         if (!isLedgerError(err)) throw err;
       }
     }
-    return { quorum: policy.quorum, witnesses: policy.witnesses.length, cosigned, unwitnessed: ledger.size - (cosigned?.size ?? 0) };
+    return summary(cosigned, ledger.size - (cosigned?.size ?? 0));
   } finally {
     await ledger.close();
   }
@@ -126,7 +146,6 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   const fromFile = stringFlag(args, 'from');
   const from = fromFile === undefined ? undefined : readCheckpointFile(fromFile);
   const key = stringFlag(args, 'key');
-  let witnessed: WitnessedSummary | undefined;
   if (policy) {
     if (!key) throw new UsageError('--witness needs --key (the gateway key the witnesses vouch for)');
     if (from !== undefined) {
@@ -138,7 +157,6 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
         return 1;
       }
     }
-    witnessed = await witnessedSummary(dir, key, policy);
   }
   const anchor = anchorOptions(args);
   const bar = io.isTTY && !json ? progressBar(io) : undefined;
@@ -153,6 +171,7 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   } finally {
     bar?.clear();
   }
+  const witnessed = policy && key ? await witnessedSummary(dir, key, policy, report.size) : undefined;
   const text = json ? undefined : humanReport(report) + (witnessed ? formatWitnessed(witnessed) : '');
   const base = { ...report, ...(witnessed ? { witnessed } : {}) };
   const witnessOk = !witnessed || witnessed.cosigned !== null;
