@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
 import { signCheckpoint } from '../lib/note/checkpoint';
+import { EMPTY_ROOT } from '../lib/merkle';
 import { decodeCbor, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import { sha256 } from '../lib/crypto/hash';
 import { generateKey, keyToDid } from '../lib/crypto';
@@ -398,6 +399,17 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     const r = await auditLedger(dir, { from: cp });
     assert.equal(r.from, 4);
     assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 4]], formatReport(r));
+  });
+
+  it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {
+    const empty = signCheckpoint({ origin: sample.name, size: 0, root: EMPTY_ROOT, extensions: [] }, sample.name, sample.gatewayKey);
+    const r = await auditLedger(sample.dir, { from: empty, trustedKey: sample.verifierKey });
+    assert.equal(r.clean, true, formatReport(r));
+    assert.equal(r.from, 0);
+    assert.equal(r.checked.records, 40);
+    const notEmpty = signCheckpoint({ origin: sample.name, size: 0, root: new Uint8Array(32), extensions: [] }, sample.name, sample.gatewayKey);
+    const n = await auditLedger(sample.dir, { from: notEmpty, trustedKey: sample.verifierKey });
+    assert.deepEqual(kinds(n), ['consistency']);
   });
 
   it('refuses a starting checkpoint that the trusted key did not sign', async () => {
