@@ -61,6 +61,8 @@ function decodePrefixed(bytes: Uint8Array, width: number, prefix: 2 | 4, what: s
   const out: Uint8Array[] = [];
   let at = 0;
   while (at < b.length) {
+    // Before the item, not after the loop: empty items cost 2 bytes each, so a 64 MiB body would be 32 Mi of them.
+    if (out.length === width) throw malformed(`${what} bundle holds more than ${width} items`);
     if (at + prefix > b.length) throw malformed(`${what} bundle ends inside a length prefix`);
     const len = prefix === 2 ? b.readUInt16BE(at) : b.readUInt32BE(at);
     at += prefix;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
-import { decodeEntryBundle } from '../../lib/tiles/content';
+import { decodeBlockBundle, decodeEntryBundle } from '../../lib/tiles/content';
 import { readResource } from '../../lib/tiles/source';
 import { encodeTileIndex, parseTilePath, tilePath, treeTiles, type TileId } from '../../lib/tiles/path';
 import { TileVerifier } from '../../lib/tiles/verify';
@@ -137,6 +137,13 @@ describe('tiles: contents from the stored Merkle nodes', function () {
     }
     assert.throws(() => decodeEntryBundle(bundle, 111, true), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
     assert.throws(() => decodeEntryBundle(bundle.subarray(0, bundle.length - 1), 112, true), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
+    // A body of empty entries (2 bytes each) is refused at the first item past the width, not
+    // after splitting all of it (a 64 MiB body from a hostile server was 32 Mi views, GBs of heap).
+    for (const decode of [decodeEntryBundle, decodeBlockBundle])
+      assert.throws(
+        () => decode(new Uint8Array(64 << 10), 256, true),
+        (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE') && /bundle holds more than 256 items/.test(e.message),
+      );
   });
 
   it('does not serve what the checkpoint does not hold, nor empty tiles', async () => {
