@@ -143,8 +143,13 @@ describe('checkpoints (C2SP tlog-checkpoint)', () => {
 
   it('rejects malformed checkpoint bodies with ERR_MALFORMED_NOTE', () => {
     const b64 = toBase64(root);
-    for (const bad of ['', 'o\n', `o\n01\n${b64}\n`, `o\n-1\n${b64}\n`, `o\n1\nAAAA\n`, `o\n1\n${b64}`, `\n1\n${b64}\n`]) {
+    // Extension lines "MUST be non-empty" (C2SP tlog-checkpoint); a note's text may hold empty lines, so a signed one can carry them.
+    const emptyExtension = [`o\n1\n${b64}\n\n`, `o\n1\n${b64}\n\next\n`, `o\n1\n${b64}\next\n\n`];
+    for (const bad of ['', 'o\n', `o\n01\n${b64}\n`, `o\n-1\n${b64}\n`, `o\n1\nAAAA\n`, `o\n1\n${b64}`, `\n1\n${b64}\n`, ...emptyExtension]) {
       assert.throws(() => parseCheckpointText(bad), (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_NOTE'), JSON.stringify(bad));
     }
+    const signed = signNote(`o\n1\n${b64}\n\next\n`, 'o', gw);
+    assert.throws(() => openCheckpoint(signed, verifierKeyString('o', gw)), (e: unknown) => isLedgerError(e, 'ERR_MALFORMED_NOTE'));
+    assert.deepEqual(parseCheckpointText(`o\n1\n${b64}\next\n`).extensions, ['ext']);
   });
 });

@@ -41,6 +41,7 @@ export function parseCheckpointText(text: string): Checkpoint {
     throw malformed('checkpoint root is not base64');
   }
   if (root.length !== 32) throw malformed('checkpoint root must be 32 bytes');
+  if (rest.includes('')) throw malformed('checkpoint extension lines must be non-empty');
   return { origin, size, root, extensions: rest };
 }
 
