@@ -8,6 +8,7 @@ import { parseWithWitnesses } from './witness-policy';
 import { checkQuorum } from '../witness/bundle';
 import type { CliIo } from './io';
 import { jsonView } from '../ledger/view';
+import type { AnchoredCheckpoint } from '../anchor/ledger-check';
 import { isoTime } from '../encoding/iso-time';
 
 /** The chain code (ethers) loads only when --anchor is given. */
@@ -35,6 +36,14 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     io.stdout(json ? `${JSON.stringify({ valid: false, code, reason })}\n` : `invalid: ${reason} (${code})\n`);
     return 1;
   };
+  /** With --anchor: whether the chain holds the checkpoint (undefined without --anchor). */
+  const anchorCheck = (checkpoint: string): Promise<AnchoredCheckpoint | undefined> => (anchor ? chain().checkAnchoredCheckpoint(checkpoint, anchor) : Promise.resolve(undefined));
+  const notAnchored = (anchored: Extract<AnchoredCheckpoint, { ok: false }>): number => {
+    io.stdout(json ? `${JSON.stringify({ valid: false, code: anchored.code, reason: anchored.reason, anchors: anchorJson(anchored) })}\n` : `invalid: ${anchored.reason} (${anchored.code})\n`);
+    return 1;
+  };
+  const anchorLine = (anchored: AnchoredCheckpoint | undefined): string =>
+    anchored?.latest ? `anchor: anchored at ${chain().anchoredAt(anchored.latest)}, tx ${anchored.latest.txHash} (chain ${anchored.chainId}, contract ${anchored.contract})\n` : '';
   let bundle: unknown;
   try {
     bundle = JSON.parse(text);
@@ -49,10 +58,14 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
       if (isLedgerError(err) && (err.code === 'ERR_MALFORMED_PROOF' || err.code === 'ERR_BAD_SIGNATURE')) return invalid(err.message, err.code);
       throw err;
     }
-    const refused = policy ? quorumRefusal((bundle as { checkpoint2: string }).checkpoint2, key.trim(), policy) : undefined;
+    const checkpoint2 = (bundle as { checkpoint2: string }).checkpoint2;
+    const refused = policy ? quorumRefusal(checkpoint2, key.trim(), policy) : undefined;
     if (refused instanceof Error) return invalid(refused.message, refused.code);
-    if (json) io.stdout(`${JSON.stringify({ valid: true, origin: c.origin, size1: c.size1, size2: c.size2 })}\n`);
-    else io.stdout(`valid: ledger ${c.origin} at tree size ${c.size2} extends its checkpoint at tree size ${c.size1} (append-only)\n`);
+    // With --anchor: the newer checkpoint must be one the chain holds (the older is a prefix of it).
+    const anchored = await anchorCheck(checkpoint2);
+    if (anchored && !anchored.ok) return notAnchored(anchored);
+    if (json) io.stdout(`${JSON.stringify({ valid: true, origin: c.origin, size1: c.size1, size2: c.size2, ...(anchored ? { anchor: anchorJson(anchored.latest) } : {}) })}\n`);
+    else io.stdout(`valid: ledger ${c.origin} at tree size ${c.size2} extends its checkpoint at tree size ${c.size1} (append-only)\n${anchorLine(anchored)}`);
     return 0;
   }
   let v;
@@ -71,11 +84,8 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   }
   const r = v.record;
   // With --anchor: the bundle's checkpoint must be one the chain holds for this origin.
-  const anchored = anchor ? await chain().checkAnchoredCheckpoint((bundle as { checkpoint: string }).checkpoint, anchor) : undefined;
-  if (anchored && !anchored.ok) {
-    io.stdout(json ? `${JSON.stringify({ valid: false, code: anchored.code, reason: anchored.reason, anchors: anchorJson(anchored) })}\n` : `invalid: ${anchored.reason} (${anchored.code})\n`);
-    return 1;
-  }
+  const anchored = await anchorCheck((bundle as { checkpoint: string }).checkpoint);
+  if (anchored && !anchored.ok) return notAnchored(anchored);
   const report = {
     valid: true,
     origin: v.checkpoint.origin,
@@ -95,7 +105,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
         `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
         `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n` +
         (cosigners ? `cosigned by ${cosigners.length} of the ${policy?.witnesses.length} witnesses given (quorum ${policy?.quorum}): ${cosigners.join(', ')}\n` : '') +
-        (anchored?.latest ? `anchor: anchored at ${chain().anchoredAt(anchored.latest)}, tx ${anchored.latest.txHash} (chain ${anchored.chainId}, contract ${anchored.contract})\n` : ''),
+        anchorLine(anchored),
     );
   return 0;
 }

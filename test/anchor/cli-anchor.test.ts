@@ -80,6 +80,12 @@ describe('CLI: audit and verify-proof --anchor (anvil)', function () {
     const v = runCli(['verify-proof', bundle, '--key', key, '--anchor', anvil.url, '--contract', contract]);
     assert.equal(v.status, 1, v.stdout);
     assert.match(v.stdout, /another root for tree size 5 .* \(ERR_ANCHOR_MISMATCH\)/);
+    // A consistency bundle is checked by its newer checkpoint: here the rewritten one of size 5.
+    const consistency = path.join(work.dir, 'forked-consistency.json');
+    assert.equal(runCli(['prove', forked, '--consistency', '5', '5', '--out', consistency]).status, 0);
+    const c = runCli(['verify-proof', consistency, '--key', key, '--anchor', anvil.url, '--contract', contract, '--json']);
+    assert.equal(c.status, 1, c.stdout);
+    assert.equal((JSON.parse(c.stdout) as { code: string }).code, 'ERR_ANCHOR_MISMATCH');
   });
 
   it('verify-proof: a checkpoint the chain does not hold is not anchored (exit 1, ERR_ANCHOR_MISSING)', async () => {
@@ -94,6 +100,17 @@ describe('CLI: audit and verify-proof --anchor (anvil)', function () {
     const v = runCli(['verify-proof', bundle, '--key', key, '--anchor', anvil.url, '--contract', contract]);
     assert.equal(v.status, 1, v.stdout);
     assert.match(v.stdout, /not anchored .* latest anchor of .* is tree size 5 .*\(ERR_ANCHOR_MISSING\)/);
+    // A consistency bundle to a checkpoint the chain does not hold is not anchored; to one it holds, it is.
+    const consistency = path.join(work.dir, 'later-consistency.json');
+    assert.equal(runCli(['prove', later, '--consistency', '5', '--out', consistency]).status, 0);
+    const c = runCli(['verify-proof', consistency, '--key', key, '--anchor', anvil.url, '--contract', contract]);
+    assert.equal(c.status, 1, c.stdout);
+    assert.match(c.stdout, /not anchored .*\(ERR_ANCHOR_MISSING\)/);
+    const held = path.join(work.dir, 'held-consistency.json');
+    assert.equal(runCli(['prove', later, '--consistency', '5', '5', '--out', held]).status, 0);
+    const h = runCli(['verify-proof', held, '--key', key, '--anchor', anvil.url, '--contract', contract]);
+    assert.equal(h.status, 0, h.stdout + h.stderr);
+    assert.match(h.stdout, /extends its checkpoint at tree size 5 \(append-only\)\nanchor: anchored at block \d+ /);
     assert.equal(runCli(['prove', later, '7', '--anchored']).status, 2, 'record 7 is after the latest anchor');
   });
 
