@@ -75,7 +75,14 @@ export function verifyFirmwareOffer(offer: unknown, check: OfferCheck): Accepted
   const o = offer as Partial<FirmwareOffer>;
   if (typeof offer !== 'object' || offer === null || o.format !== FIRMWARE_OFFER_FORMAT || typeof o.manifest !== 'string')
     throw reject('malformed', `not a ${FIRMWARE_OFFER_FORMAT} offer`);
-  const envelope: Envelope = o.manifestFormat === 'cose' ? fromBase64(o.manifest) : o.manifest;
+  let envelope: Envelope = o.manifest;
+  if (o.manifestFormat === 'cose') {
+    try {
+      envelope = fromBase64(o.manifest);
+    } catch {
+      throw reject('malformed', 'the offer\'s COSE manifest is not base64');
+    }
+  }
   const opened = openManifest(envelope);
   if (!check.vendorKeys.includes(opened.signer)) throw reject('unknown-signer', `manifest signer ${opened.signer} is not a vendor key this device trusts`);
   verifyManifestSignature(opened);

@@ -52,6 +52,8 @@ describe('firmware: offers devices pull (vendor manifest + approved decision pro
     // Release 6 was registered but never approved for this device: its manifest with decision 5's proof.
     const swapped = { ...approved, manifest: Buffer.from(createManifest(m(6, utf8('other image')), vendor, 'cose') as Uint8Array).toString('base64'), manifestFormat: 'cose' };
     assert.throws(() => verifyFirmwareOffer(swapped, check()), refused('unknown-release'));
+    // A COSE manifest that is not base64 is a malformed offer (it was an untyped Error).
+    for (const manifest of ['!!!', 'AAA', `${swapped.manifest}=`]) assert.throws(() => verifyFirmwareOffer({ ...swapped, manifest }, check()), refused('malformed'));
     // A rejected decision gives no offer at all.
     const fw = await gw.firmware();
     const rejected = await fw.checkUpdate({ device, vendor: 'acme', class: 'thermo', sequence: 99 });
