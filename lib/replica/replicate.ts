@@ -252,8 +252,14 @@ export class Replicator {
    * before a check fails are verified blocks the gateway signed, as a copy that stopped there holds.
    */
   async #copyUpTo(cp: Checkpoint, note: string): Promise<void> {
-    const head = JSON.parse(utf8(await this.#fetch(HEAD_PATH))) as { height?: unknown };
-    const height = head.height;
+    let head: unknown;
+    try {
+      head = JSON.parse(utf8(await this.#fetch(HEAD_PATH)));
+    } catch (err) {
+      if (err instanceof SyntaxError) throw originError('the origin head is not JSON');
+      throw err;
+    }
+    const height = typeof head === 'object' && head !== null ? (head as { height?: unknown }).height : undefined;
     if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) throw originError('the origin head is malformed');
     if (height < this.store.height) await this.#lowHead(height);
     const from = Math.max(0, this.store.height - 1);

@@ -188,6 +188,25 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await ok.close();
   });
 
+  it('a head that is not a JSON object with a height is an origin error (ERR_REPLICA_ORIGIN), not an untyped one', async () => {
+    // A new replica, which reads the head first thing.
+    const dir = path.join(tmp.dir, 'replica-bad-head');
+    const honest = httpTileFetch(server.url);
+    for (const body of ['not json', 'null', '[]', '{"height":"3"}', '\u00ff']) {
+      const fetch = async (p: string): Promise<Uint8Array> => (p === 'iot-ledger/head' ? Buffer.from(body) : honest(p));
+      const r = await Replicator.open(dir, { trustedKey: did, fetch });
+      const err = await r.catchUp().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await r.close();
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), `${JSON.stringify(body)}: ${String(err)}`);
+    }
+    const ok = await Replicator.open(dir, { trustedKey: did, fetch: honest });
+    assert.equal((await ok.catchUp()).size, 2137);
+    await ok.close();
+  });
+
   /** One round of a replica against `origin` (closed afterwards, the gateway served again): its error. */
   async function roundAgainst(origin: Ledger): Promise<unknown> {
     server.ledger = origin;
