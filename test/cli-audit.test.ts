@@ -157,4 +157,24 @@ describe('CLI: audit', function () {
       assert.match(io.out, /witnesses: NO checkpoint of this ledger has 1 of the 1 witness cosignatures required/, what);
     }
   });
+
+  it('--anchor on a ledger too damaged to open: the report and its findings (exit 1), the anchors not checked', async () => {
+    const dir = path.join(work, 'anchor-damaged');
+    fs.renameSync(copyDir(sample.dir), dir);
+    const db = await openRawDb(dir);
+    await db.put(keys.block(sample.blocks - 1), Buffer.from('x'));
+    await db.close();
+    // No endpoint listens there: the chain is never asked.
+    const anchor = ['--anchor', 'http://127.0.0.1:9', '--contract', `0x${'ab'.repeat(20)}`];
+    const json = memoryIo(false);
+    assert.equal(await main(['audit', dir, '--key', sample.verifierKey, '--json', ...anchor], json), 1, json.err);
+    const report = JSON.parse(json.out) as { clean: boolean; findings: { kind: string }[]; anchors: unknown; anchorsNotChecked: string };
+    assert.equal(report.clean, false);
+    assert.equal(report.findings[0]?.kind, 'block-header');
+    assert.equal(report.anchors, null);
+    assert.match(report.anchorsNotChecked, /the ledger does not open \(block 3 is unreadable/);
+    const text = memoryIo(false);
+    assert.equal(await main(['audit', dir, '--key', sample.verifierKey, ...anchor], text), 1, text.err);
+    assert.match(text.out, /first failure: block-header at block 3[^]*\nanchors: not checked: the ledger does not open/);
+  });
 });

@@ -181,7 +181,16 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   }
   if (!json) io.stdout(text as string);
   // The ledger against the chain: every anchor of its origin must be a prefix of it.
-  const ledger = await Ledger.open(dir, { readOnly: true });
+  let ledger: Ledger;
+  try {
+    ledger = await Ledger.open(dir, { readOnly: true });
+  } catch (err) {
+    // Damage the audit has reported can keep the ledger from opening: the findings still count (exit 1), the anchors are not checked.
+    if (report.clean || !isDamage(err)) throw err;
+    const why = `the ledger does not open (${(err as LedgerError).message})`;
+    io.stdout(json ? `${JSON.stringify({ ...base, anchors: null, anchorsNotChecked: why }, null, 2)}\n` : `anchors: not checked: ${why}\n`);
+    return 1;
+  }
   let check;
   try {
     check = await chain().verifyLedgerAnchors(ledger, anchor);
