@@ -87,7 +87,7 @@ export function decodeObject(payload: Uint8Array, what: string): Record<string, 
 }
 
 export const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 
 export function fieldError(what: string, field: string, expected: string, got: unknown): Error {
   const shown = typeof got === 'string' ? JSON.stringify(got.slice(0, 80)) : typeof got === 'bigint' ? `${got}n` : String(got);
@@ -125,8 +125,12 @@ export function digestField(obj: Record<string, unknown>, what: string, field = 
 export function timeValue(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   if (typeof v === 'bigint') return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
-  if (typeof v === 'string' && ISO_TIME.test(v)) {
-    const ms = Date.parse(v);
+  const m = typeof v === 'string' ? ISO_TIME.exec(v) : null;
+  if (m) {
+    // Date.parse rolls over what does not exist ("2026-02-30" is March 2nd, "T24:00" the next day): refused.
+    const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => Number(x ?? 0));
+    if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate() || hour > 23 || minute > 59 || second > 59) return undefined;
+    const ms = Date.parse(m[0]);
     return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
   }
   return undefined;

@@ -89,6 +89,11 @@ describe('firmware manifests', () => {
       ['class', { class: 'a\nb' }],
       ['expires', { expires: '2026-01-01T00:00' }], // a time without a zone is ambiguous
       ['expires', { expires: 'tomorrow' }],
+      // Dates and times that do not exist (Date.parse rolls them over to the next month or day).
+      ['expires', { expires: '2026-02-30' }],
+      ['expires', { expires: '2026-02-29T00:00:00Z' }],
+      ['expires', { expires: '2026-04-31T12:00:00+02:00' }],
+      ['expires', { expires: '2026-01-01T24:00:00Z' }],
       ['uri', { uri: 7 }],
       ['extra', { extra: true }],
     ];
@@ -102,6 +107,9 @@ describe('firmware manifests', () => {
     assert.throws(() => openManifest(signEnvelope('{not json', vk, { kid: keyToDid(vk) })), malformedField());
     assert.throws(() => openManifest(signEnvelope(JSON.stringify(base), vk, { kid: 'vendor-1' })), (e: unknown) => isFirmwareRejection(e, 'unknown-signer'));
     assert.throws(() => openManifest(42 as never), malformedField());
+    // What exists is taken: a leap day, a date alone, an offset.
+    for (const expires of ['2028-02-29', '2028-02-29T23:59:59.5-01:00', '2026-12-31T00:00Z'])
+      assert.equal(openManifest(signEnvelope(JSON.stringify({ ...base, expires }), vk, { kid: keyToDid(vk) })).manifest.expires, expires);
   });
 
   it('envelopeDigest hashes JWS text as UTF-8 and COSE bytes as they are', () => {
