@@ -2,8 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fromBase64 } from '../lib/encoding/bytes';
-import { signCheckpoint } from '../lib/note/checkpoint';
+import { fromBase64, toBase64, utf8 } from '../lib/encoding/bytes';
+import { headerLine, signCheckpoint } from '../lib/note/checkpoint';
+import { leafHash, rootFromLeafHashes } from '../lib/merkle';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
 import { verifyConsistencyBundle, type ConsistencyBundle } from '../lib/ledger';
@@ -87,6 +88,28 @@ describe('consistency bundles', function () {
       [swapped.checkpoint1, swapped.checkpoint2] = [swapped.checkpoint2, swapped.checkpoint1];
       assert.throws(() => verifyConsistencyBundle(swapped, trusted), (e: unknown) => isLedgerError(e) && e.code === 'ERR_MALFORMED_PROOF');
     });
+  });
+
+  it('refuses two checkpoints whose block headers cannot both be of one ledger (the gateway signed a second header chain)', () => {
+    // One tree (the empty proof between equal sizes holds), two blocks: each block ends at its own size,
+    // so one size has one header and a larger size a higher block.
+    const root = new Uint8Array(32).fill(9);
+    const hash = (b: number): Uint8Array => new Uint8Array(32).fill(b);
+    const note = (size: number, height: number, h: Uint8Array, r: Uint8Array = root): string => signCheckpoint({ origin, size, root: r, extensions: [headerLine(height, h)] }, origin, key);
+    const bundle = (checkpoint1: string, checkpoint2: string, proof: string[] = []): ConsistencyBundle => ({ format: 'iot-ledger-consistency/1', checkpoint1, checkpoint2, proof, verifier: trusted });
+    const refused = (e: unknown): boolean => isLedgerError(e, 'ERR_MALFORMED_PROOF') && /block header/.test(e.message);
+    assert.equal(verifyConsistencyBundle(bundle(note(10, 3, hash(1)), note(10, 3, hash(1))), trusted).size2, 10);
+    assert.throws(() => verifyConsistencyBundle(bundle(note(10, 3, hash(1)), note(10, 3, hash(2))), trusted), refused);
+    assert.throws(() => verifyConsistencyBundle(bundle(note(10, 3, hash(1)), note(10, 4, hash(1))), trusted), refused);
+    // A larger tree at the same or a lower height: refused before its proof is looked at.
+    const r1 = rootFromLeafHashes([leafHash(utf8('a'))]);
+    const r2 = rootFromLeafHashes([leafHash(utf8('a')), leafHash(utf8('b'))]);
+    const proof = [toBase64(leafHash(utf8('b')))];
+    assert.equal(verifyConsistencyBundle(bundle(note(1, 0, hash(1), r1), note(2, 1, hash(2), r2), proof), trusted).size2, 2);
+    for (const height of [0, 5]) assert.throws(() => verifyConsistencyBundle(bundle(note(1, 5, hash(1), r1), note(2, height === 5 ? 5 : 0, hash(2), r2), proof), trusted), refused);
+    // A checkpoint without the line (written before format 2) has nothing to compare.
+    const plain = signCheckpoint({ origin, size: 1, root: r1, extensions: [] }, origin, key);
+    assert.equal(verifyConsistencyBundle(bundle(plain, note(2, 0, hash(2), r2), proof), trusted).size2, 2);
   });
 
   describe('on a ledger made with the CLI', () => {

@@ -1,7 +1,7 @@
 // Proof bundles (docs/FORMAT.md "Proof bundle"): a record, its inclusion proof and the
 // signed checkpoint it leads to, checkable offline with only the gateway's public key.
-import { fromBase64, toBase64 } from '../encoding/bytes';
-import { openCheckpoint, type Checkpoint } from '../note/checkpoint';
+import { bytesEqual, fromBase64, toBase64 } from '../encoding/bytes';
+import { checkpointHeader, openCheckpoint, type Checkpoint } from '../note/checkpoint';
 import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { checkConsistency, checkInclusion, leafHash } from '../merkle';
@@ -210,9 +210,29 @@ function checkedCheckpoint(text: string, what: string, trustedKey: string): Chec
 }
 
 /**
+ * The block headers two checkpoints of one ledger commit to (their `iot-ledger header` lines,
+ * when both have one) must be of one chain: a block ends at its own tree size and holds at least
+ * one record, so one size has one header and a larger size a higher block. Anything else is a
+ * second header chain the gateway signed (as a witness sees it: a fork), whatever the proof says.
+ */
+function checkHeaders(cp1: Checkpoint, cp2: Checkpoint): void {
+  let h1, h2;
+  try {
+    [h1, h2] = [checkpointHeader(cp1), checkpointHeader(cp2)];
+  } catch (err) {
+    throw malformed(`a checkpoint's block header line: ${(err as Error).message}`);
+  }
+  if (!h1 || !h2) return;
+  if (cp1.size === cp2.size ? h1.height !== h2.height || !bytesEqual(h1.hash, h2.hash) : h1.height >= h2.height)
+    throw malformed(
+      `the checkpoints commit to block headers of two chains: tree size ${cp1.size} at block ${h1.height}, tree size ${cp2.size} at block ${h2.height}${cp1.size === cp2.size && h1.height === h2.height ? ' with another header hash' : ''}`,
+    );
+}
+
+/**
  * Checks a consistency bundle against a trusted key: both checkpoints signed by it, for the
- * same origin, and the proof showing that the tree of checkpoint1 is a prefix of that of
- * checkpoint2. Throws as verifyProofBundle does.
+ * same origin, their block headers of one chain (checkHeaders), and the proof showing that the
+ * tree of checkpoint1 is a prefix of that of checkpoint2. Throws as verifyProofBundle does.
  */
 export function verifyConsistencyBundle(bundle: unknown, trustedKey: string): VerifiedConsistency {
   if (typeof bundle !== 'object' || bundle === null || Array.isArray(bundle)) throw malformed('consistency bundle must be an object');
@@ -223,6 +243,7 @@ export function verifyConsistencyBundle(bundle: unknown, trustedKey: string): Ve
   const cp2 = signedCheckpoint(b.checkpoint2, 'checkpoint2', trustedKey);
   if (cp1.origin !== cp2.origin) throw malformed(`the checkpoints are of different ledgers ("${cp1.origin}", "${cp2.origin}")`);
   if (cp1.size > cp2.size) throw malformed(`checkpoint1 (tree size ${cp1.size}) is larger than checkpoint2 (${cp2.size})`);
+  checkHeaders(cp1, cp2);
   const consistent = checkConsistency(cp1.size, cp2.size, proof, cp1.root, cp2.root);
   if (!consistent.ok)
     throw malformed(`consistency proof does not show tree size ${cp1.size} to be a prefix of tree size ${cp2.size}: ${consistent.reason}`);
