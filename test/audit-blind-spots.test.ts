@@ -3,7 +3,7 @@
 // the CLI's exit code and the place the first finding names.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
+import { headerLine, openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
 import { decodeCbor, encodeCbor } from '../lib/encoding/codec';
 import { sha256 } from '../lib/crypto/hash';
 import type { Finding } from '../lib/audit';
@@ -124,6 +124,29 @@ describe('audit blind spots (issue 11)', function () {
       await ledger.close();
       r = audit(dir, sample.verifierKey);
       assert.equal(r.status, 0, JSON.stringify(r.findings));
+    });
+  });
+
+  describe('a block without records', () => {
+    it('an empty block the gateway key signed after the last one (a second header of that tree size) is a block-header finding at it', async () => {
+      const dir = copy();
+      const last = sample.blocks - 1;
+      await mutate(dir, async (db) => {
+        const block = decodeCbor((await db.get(keys.block(last))) as Buffer) as { header: Uint8Array; hash: Uint8Array; checkpoint: string };
+        const prev = decodeCbor(block.header) as Header;
+        const header = encodeCbor({ v: 1, height: last + 1, prev: block.hash, first: prev.size, size: prev.size, root: prev.root, time: prev.time + 1 });
+        const hash = sha256(header);
+        const cp = openCheckpoint(block.checkpoint);
+        const checkpoint = signCheckpoint({ ...cp, extensions: [headerLine(last + 1, hash)] }, sample.name, sample.gatewayKey);
+        await db.put(keys.block(last + 1), Buffer.from(encodeCbor({ header, hash, checkpoint })));
+        await db.put(keys.head(), headValue(prev.size, last + 2, prev.size));
+      });
+      const r = audit(dir, sample.verifierKey);
+      assert.equal(r.status, 1);
+      assert.ok(
+        r.findings.some((f) => f.kind === 'block-header' && f.height === last + 1 && /no records/.test(f.detail)),
+        JSON.stringify(r.findings),
+      );
     });
   });
 

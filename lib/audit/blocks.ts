@@ -87,6 +87,8 @@ export function readBlock(height: number, value: Uint8Array, trust: Trust): Bloc
     try {
       b.header = decodeHeader(v.header);
       if (b.header.height !== height) problem('block-header', `header says height ${b.header.height}, stored as block ${height}`);
+      // A gateway never seals an empty block: one would be a second signed header of one tree size.
+      if (b.header.first === b.header.size) problem('block-header', `block holds no records (it starts and ends at tree size ${b.header.size})`);
     } catch (err) {
       problem('block-header', `header does not decode: ${why(err)}`);
     }

@@ -130,6 +130,8 @@ export class ReplicaStore {
         if (info.height !== head.height) throw originError(`block ${info.height} arrived where block ${head.height} was expected`);
         if (!bytesEqual(h.prev, last ? last.hash : GENESIS_PREV)) throw originError(`block ${info.height} does not chain to block ${info.height - 1}`);
         if (h.first !== frontier.size || h.size < h.first) throw originError(`block ${info.height} does not start where block ${info.height - 1} ends`);
+        // A gateway never seals an empty block: one would be a second signed header of that tree size.
+        if (h.size === h.first) throw originError(`block ${info.height} holds no records`, { height: info.height });
         const count = h.size - h.first;
         if (e + count > entries.length) throw originError(`entries for block ${info.height} are missing`);
         const summary = new SummaryBuilder(h.first);
