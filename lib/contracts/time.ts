@@ -2,9 +2,10 @@
  * Times in contracts are milliseconds since the Unix epoch. People write them as
  * ISO-8601 date-times with an explicit zone ("2026-11-25T10:32:00Z", "...+01:00").
  */
+import { dateTimeExists, MAX_DATE_MS } from '../encoding/iso-time';
 
 /** The range of ECMAScript dates, ±100 000 000 days around the epoch. */
-export const MAX_TIME = 8.64e15;
+export const MAX_TIME = MAX_DATE_MS;
 
 // A full date-time with seconds optional, fraction optional and a zone required:
 // a time without a zone means different instants on different gateways.
@@ -16,15 +17,10 @@ export function parseTime(v: unknown): number | undefined {
   if (typeof v !== 'string') return undefined;
   const m = ISO_DATE_TIME.exec(v);
   if (!m) return undefined;
-  const [, year = '', mo = '', da = '', ho = '', mi = '', se = '0'] = m;
-  const [month, day, hour, minute, second] = [Number(mo), Number(da), Number(ho), Number(mi), Number(se)];
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => Number(x ?? 0));
+  if (!dateTimeExists(year, month, day, hour, minute, second)) return undefined;
   const ms = Date.parse(v);
-  if (!Number.isFinite(ms)) return undefined;
-  // Date.parse rolls "02-30" over to March; refuse dates that do not exist.
-  const probe = new Date(Date.UTC(Number(year), month - 1, day));
-  if (probe.getUTCMonth() !== month - 1) return undefined;
-  return ms;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /** ISO-8601 UTC, without the milliseconds when they are zero ("2026-11-25T10:32:00Z"). */

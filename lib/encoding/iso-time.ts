@@ -3,7 +3,7 @@
 // `new Date(ms).toISOString()` throws a RangeError past the year 275760.
 
 /** The largest time a Date holds, in ms either side of the epoch. */
-const MAX_DATE_MS = 8.64e15;
+export const MAX_DATE_MS = 8.64e15;
 /** The Gregorian calendar repeats every 400 years, 146,097 days. */
 const CYCLE_YEARS = 400;
 const CYCLE_MS = 146_097 * 86_400_000;
@@ -24,4 +24,14 @@ export function isoTime(ms: number): string {
   if (!m) return String(ms);
   const year = Number(m[1]) + cycles * CYCLE_YEARS;
   return `${year < 0 ? '-' : '+'}${String(Math.abs(year)).padStart(6, '0')}${m[2]}`;
+}
+
+/**
+ * Whether a written date and time exist (month 1-12, a day the month has, hour 0-23, minute
+ * and second 0-59): Date.parse rolls over what does not ("2026-02-30" is March 2nd, "T24:00"
+ * the next day), so a parser checks the fields before it.
+ */
+export function dateTimeExists(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): boolean {
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return false;
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }

@@ -6,6 +6,7 @@ import { parseEnvelopeInput, peekEnvelope, type EnvelopeFormat } from '../envelo
 import { isLedgerError } from '../errors';
 import { sha256 } from '../crypto/hash';
 import { reject } from './reasons';
+import { dateTimeExists } from '../encoding/iso-time';
 
 /** A signed envelope as it travels: JWS compact text or COSE_Sign1 bytes (hex/base64 text accepted too). */
 export type Envelope = string | Uint8Array;
@@ -127,9 +128,8 @@ export function timeValue(v: unknown): number | undefined {
   if (typeof v === 'bigint') return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
   const m = typeof v === 'string' ? ISO_TIME.exec(v) : null;
   if (m) {
-    // Date.parse rolls over what does not exist ("2026-02-30" is March 2nd, "T24:00" the next day): refused.
     const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => Number(x ?? 0));
-    if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate() || hour > 23 || minute > 59 || second > 59) return undefined;
+    if (!dateTimeExists(year, month, day, hour, minute, second)) return undefined;
     const ms = Date.parse(m[0]);
     return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
   }
