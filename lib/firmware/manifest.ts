@@ -38,8 +38,11 @@ export interface OpenedManifest {
 const FIELDS = new Set(['vendor', 'class', 'version', 'sequence', 'digest', 'size', 'expires', 'uri']);
 const WHAT = 'manifest';
 
-/** Checks manifest fields and returns the normalised manifest (digest in lower case). Throws reason 'malformed'. */
-export function parseManifest(obj: Record<string, unknown>): Manifest {
+/**
+ * Checks manifest fields and returns the normalised manifest (digest in lower case). Throws reason 'malformed'.
+ * `recorded`: the manifest of a firmware.release record, whose expiry is read as it was recorded (timeValue).
+ */
+export function parseManifest(obj: Record<string, unknown>, recorded = false): Manifest {
   for (const key of Object.keys(obj)) if (!FIELDS.has(key)) throw reject('malformed', `manifest has an unknown field "${key}"`, { field: key });
   const m: Manifest = {
     vendor: text(obj, WHAT, 'vendor'),
@@ -51,16 +54,16 @@ export function parseManifest(obj: Record<string, unknown>): Manifest {
   };
   if (obj.expires !== undefined) {
     const e = obj.expires;
-    if (timeValue(e) === undefined) throw fieldError(WHAT, 'expires', 'milliseconds since the epoch or an ISO 8601 time', e);
+    if (timeValue(e, recorded) === undefined) throw fieldError(WHAT, 'expires', 'milliseconds since the epoch or an ISO 8601 time', e);
     m.expires = typeof e === 'bigint' ? Number(e) : (e as number | string);
   }
   if (obj.uri !== undefined) m.uri = text(obj, WHAT, 'uri', 2048);
   return m;
 }
 
-/** Expiry of a manifest in ms since the epoch, or undefined when it never expires. */
+/** Expiry of a manifest in ms since the epoch, or undefined when it never expires (one already parsed, so as recorded). */
 export function manifestExpiry(m: Manifest): number | undefined {
-  return m.expires === undefined ? undefined : timeValue(m.expires);
+  return m.expires === undefined ? undefined : timeValue(m.expires, true);
 }
 
 /** True when `now` (ms) is at or past the manifest's expiry. */

@@ -122,14 +122,18 @@ export function digestField(obj: Record<string, unknown>, what: string, field = 
   return v.toLowerCase();
 }
 
-/** Milliseconds since the epoch from a number of ms or an ISO 8601 time (with zone when it has a time). */
-export function timeValue(v: unknown): number | undefined {
+/**
+ * Milliseconds since the epoch from a number of ms or an ISO 8601 time (with zone when it has a time).
+ * A date or time that does not exist is refused, unless `recorded`: a value already on the ledger
+ * is read as the gateway that recorded it did (Date.parse rolls "2026-02-30" over to March 2nd).
+ */
+export function timeValue(v: unknown, recorded = false): number | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   if (typeof v === 'bigint') return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
   const m = typeof v === 'string' ? ISO_TIME.exec(v) : null;
   if (m) {
     const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => Number(x ?? 0));
-    if (!dateTimeExists(year, month, day, hour, minute, second)) return undefined;
+    if (!recorded && !dateTimeExists(year, month, day, hour, minute, second)) return undefined;
     const ms = Date.parse(m[0]);
     return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
   }
