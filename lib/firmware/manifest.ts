@@ -102,10 +102,11 @@ export function createManifest(fields: Manifest, vendorKey: PrivateKey, format: 
  * Parses a manifest envelope without trusting it: reads the kid and the payload and checks
  * the fields, but neither the signature nor the signer's standing (the rules do that).
  * Throws reason 'malformed' or 'unknown-signer' (no kid, or a kid that is not a did:key).
+ * `recorded`: the envelope of a record on the ledger, its expiry read as recorded (parseManifest).
  */
-export function openManifest(envelope: Envelope): OpenedManifest {
+export function openManifest(envelope: Envelope, recorded = false): OpenedManifest {
   const { format, kid, payload } = peekPayload(envelope);
-  const manifest = parseManifest(decodeObject(payload, WHAT));
+  const manifest = parseManifest(decodeObject(payload, WHAT), recorded);
   if (kid === undefined) throw reject('unknown-signer', 'manifest envelope names no signer (no kid)', { vendor: manifest.vendor });
   const signer = didOfKid(kid);
   if (!isDidKey(signer)) throw reject('unknown-signer', 'manifest kid is not a did:key', { vendor: manifest.vendor });

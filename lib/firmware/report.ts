@@ -43,8 +43,8 @@ export interface OpenedReport {
 const FIELDS = new Set(['class', 'version', 'sequence', 'digest', 'vendor', 'counter', 'ts', 'refused']);
 const WHAT = 'report';
 
-/** Checks report fields; at least one of counter and ts is required. Throws reason 'malformed'. */
-export function parseReport(obj: Record<string, unknown>): Report {
+/** Checks report fields; at least one of counter and ts is required. Throws reason 'malformed'. `recorded`: a ts read as recorded (timeValue). */
+export function parseReport(obj: Record<string, unknown>, recorded = false): Report {
   for (const key of Object.keys(obj)) if (!FIELDS.has(key)) throw reject('malformed', `report has an unknown field "${key}"`, { field: key });
   const r: Report = {
     class: text(obj, WHAT, 'class'),
@@ -55,7 +55,7 @@ export function parseReport(obj: Record<string, unknown>): Report {
   if (obj.vendor !== undefined) r.vendor = text(obj, WHAT, 'vendor');
   if (obj.counter !== undefined) r.counter = count(obj, WHAT, 'counter');
   if (obj.ts !== undefined) {
-    const ts = timeValue(obj.ts);
+    const ts = timeValue(obj.ts, recorded);
     if (ts === undefined) throw fieldError(WHAT, 'ts', 'milliseconds since the epoch or an ISO 8601 time', obj.ts);
     r.ts = ts;
   }
@@ -98,7 +98,7 @@ export function createReport(fields: ReportInput, deviceKey: PrivateKey, format:
  * Verifies a report under the device's did:key and parses it. A kid, when present, must name
  * the same device. Throws reasons 'bad-signature' or 'malformed'.
  */
-export function openReport(envelope: Envelope, deviceDid: string): OpenedReport {
+export function openReport(envelope: Envelope, deviceDid: string, recorded = false): OpenedReport {
   if (!isDidKey(deviceDid)) throw reject('malformed', 'device must be a did:key id');
   const device = didOfKid(deviceDid);
   let verified;
@@ -110,6 +110,6 @@ export function openReport(envelope: Envelope, deviceDid: string): OpenedReport 
     const why = err instanceof Error ? err.message : String(err);
     throw reject('bad-signature', `report signature does not verify under ${device}: ${why}`, { device });
   }
-  const report = parseReport(decodeObject(verified.payload, WHAT));
+  const report = parseReport(decodeObject(verified.payload, WHAT), recorded);
   return { report, device, envelope, format: verified.format };
 }

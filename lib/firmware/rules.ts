@@ -60,6 +60,8 @@ export interface ReportOptions {
   deviceVendor?: string;
   /** How far a report's ts may run ahead of `now` (default 5 minutes); a later ts would block every later report. */
   maxFutureMs?: number;
+  /** The envelope of a record on the ledger (the audit's recheck): its ts read as the gateway recorded it (timeValue). */
+  recorded?: boolean;
 }
 
 const DEFAULT_MAX_FUTURE_MS = 5 * 60 * 1000;
@@ -110,11 +112,12 @@ function checkNotExpired(m: Manifest, now: number, signer?: string): void {
  * manifest's vendor, signature valid, not expired at `now`, and no other image already
  * registered under the same vendor, class and sequence (re-registering the same image, e.g.
  * with a later expiry, is allowed). Returns the body of the 'firmware.release' record;
- * store the envelope itself as the record's `envelope`.
+ * store the envelope itself as the record's `envelope`. `recorded`: rechecking a release record
+ * (its expiry read as recorded, parseManifest).
  */
-export function checkRelease(state: FirmwareState, manifestEnvelope: Envelope, now: number | Date): ReleaseBody {
+export function checkRelease(state: FirmwareState, manifestEnvelope: Envelope, now: number | Date, recorded = false): ReleaseBody {
   const t = nowMs(now);
-  const opened = openManifest(manifestEnvelope);
+  const opened = openManifest(manifestEnvelope, recorded);
   const m = opened.manifest;
   checkSigner(state, m, opened.signer);
   verifyManifestSignature(opened);
@@ -278,7 +281,7 @@ export function checkReport(state: FirmwareState, reportEnvelope: Envelope, devi
   if (typeof opts.isEnrolled !== 'function') throw reject('malformed', 'checkReport needs an isEnrolled(did) callback');
   if (typeof deviceDid !== 'string' || !isDidKey(deviceDid)) throw reject('malformed', 'device must be a did:key id');
   if (!opts.isEnrolled(deviceDid)) throw reject('unenrolled-device', `device ${deviceDid} is not enrolled`, { device: deviceDid });
-  const { report: r, device } = openReport(reportEnvelope, deviceDid);
+  const { report: r, device } = openReport(reportEnvelope, deviceDid, opts.recorded);
   const ctx = { device, class: r.class, sequence: r.sequence, digest: r.digest, vendor: r.vendor };
   const d = state.device(device);
 
