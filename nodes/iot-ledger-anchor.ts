@@ -23,8 +23,12 @@ export = function register(RED: RED): void {
     const start = async (): Promise<void> => {
       const keyFile = typeof def.keyFile === 'string' ? def.keyFile.trim() : '';
       const credential = this.credentials?.privateKey;
-      // Node-RED leaves a setting of "${NAME}" as it is when NAME is not set in its environment.
-      const unset = [def.rpcUrl, def.chainId, def.contract, credential ? undefined : keyFile].flatMap((v) => /^\$\{(\w+)\}$/.exec(configText(v).trim())?.[1] ?? []);
+      // Node-RED leaves a setting of "${NAME}" (or the older "$(NAME)"; NAME any text without spaces,
+      // @node-red/runtime flows/util.js) as it is when NAME is not set in its environment.
+      const unset = [def.rpcUrl, def.chainId, def.contract, credential ? undefined : keyFile].flatMap((v) => {
+        const m = /^\$\{(\S+)\}$|^\$\((\S+)\)$/.exec(configText(v).trim());
+        return m ? [m[1] ?? m[2] ?? ''] : [];
+      });
       if (unset.length > 0) throw new LedgerError('ERR_ANCHOR_CONFIG', `not set in Node-RED's environment: ${unset.join(', ')} (the node's settings name them)`);
       if (!credential && !keyFile) throw new LedgerError('ERR_ANCHOR_CONFIG', 'no account key: set the key credential or a key file (chmod 600)');
       // Loaded on first use: flows without an Anchor node do not pay for ethers at start-up.

@@ -41,4 +41,20 @@ describe('nodes: Anchor settings from an environment that lacks them', function 
     for (const v of VARIABLES) assert.ok(err.message.includes(v), err.message);
     assert.ok(!err.message.includes('${'), err.message);
   });
+
+  it('names Node-RED leaves as they are too: any name without spaces, and the old $(NAME) form', async () => {
+    await helper.unload();
+    const flow = JSON.parse(fs.readFileSync(path.join(projectRoot, 'examples', 'anchoring.json'), 'utf8')) as Record<string, unknown>[];
+    const names = { rpcUrl: '${ANCHOR-RPC-URL}', chainId: '$(ANCHOR_CHAIN_ID)', contract: '${anchor.contract}', keyFile: '$(ANCHOR-KEY-FILE)' };
+    await helper.load(
+      packNodes(),
+      flow
+        .filter((n) => n.type === 'tab' || String(n.type).startsWith('iot-ledger-'))
+        .map((n) => ({ ...n, ...(n.type === 'iot-ledger-anchor' ? names : {}), wires: n.wires === undefined ? undefined : [] })),
+    );
+    const error = await until('the Anchor node to report an error', () => logged().find((e) => e.type === 'iot-ledger-anchor' && e.level === 20), { timeoutMs: 20000 });
+    const err = error.msg as Error & { code?: string };
+    assert.equal(err.code, 'ERR_ANCHOR_CONFIG', String(err));
+    for (const v of ['ANCHOR-RPC-URL', 'ANCHOR_CHAIN_ID', 'anchor.contract', 'ANCHOR-KEY-FILE']) assert.ok(err.message.includes(`${v},`) || err.message.includes(`${v} (`), err.message);
+  });
 });
