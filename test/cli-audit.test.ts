@@ -177,4 +177,24 @@ describe('CLI: audit', function () {
     assert.equal(await main(['audit', dir, '--key', sample.verifierKey, ...anchor], text), 1, text.err);
     assert.match(text.out, /first failure: block-header at block 3[^]*\nanchors: not checked: the ledger does not open/);
   });
+
+  it('--anchor and --witness on a ledger whose meta record was deleted: the report and its findings (exit 1), not "no ledger"', async () => {
+    const dir = path.join(work, 'meta-deleted');
+    fs.renameSync(copyDir(sample.dir), dir);
+    const db = await openRawDb(dir);
+    await db.batch([{ type: 'del', key: keys.meta() }]);
+    await db.close();
+    const anchor = ['--anchor', 'http://127.0.0.1:9', '--contract', `0x${'ab'.repeat(20)}`];
+    const json = memoryIo(false);
+    assert.equal(await main(['audit', dir, '--key', sample.verifierKey, '--json', ...anchor], json), 1, json.err);
+    const report = JSON.parse(json.out) as { clean: boolean; findings: { kind: string }[]; anchors: unknown; anchorsNotChecked: string };
+    assert.equal(report.findings[0]?.kind, 'meta');
+    assert.equal(report.anchors, null);
+    assert.match(report.anchorsNotChecked, /the ledger does not open/);
+    const witness = witnessVerifierKey('w.example/audit', generateKey('Ed25519'));
+    const text = memoryIo(false);
+    assert.equal(await main(['audit', dir, '--key', sample.verifierKey, '--witness', witness, '--quorum', '1'], text), 1, text.err);
+    assert.equal(text.err, '');
+    assert.match(text.out, /first failure: meta[^]*witnesses: NO checkpoint of this ledger has 1 of the 1 witness cosignatures required/);
+  });
 });

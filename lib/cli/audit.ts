@@ -83,8 +83,11 @@ export interface WitnessedSummary {
   unwitnessed: number;
 }
 
-/** Damage the audit reports as findings: here it only means that what is damaged vouches for nothing. */
-const isDamage = (err: unknown): boolean => isLedgerError(err, 'ERR_LEDGER_CORRUPT');
+/**
+ * Damage the audit reports as findings: here it only means that what is damaged vouches for nothing.
+ * Asked only after the audit has read the directory, so "no ledger" (ERR_NOT_FOUND) is its meta record gone.
+ */
+const isDamage = (err: unknown): boolean => isLedgerError(err, 'ERR_LEDGER_CORRUPT') || isLedgerError(err, 'ERR_NOT_FOUND');
 
 /**
  * Finds the newest stored checkpoint that is the block's own checkpoint and meets the quorum.
