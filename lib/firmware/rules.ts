@@ -4,6 +4,7 @@
 import { type CborValue } from '../encoding/codec';
 import { didToKey, isDidKey } from '../crypto';
 import { isLedgerError } from '../errors';
+import { isoTime } from '../encoding/iso-time';
 import { isExpired, manifestBody, manifestExpiry, openManifest, verifyManifestSignature, type Manifest } from './manifest';
 import { envelopeDigest, nowMs, type Envelope } from './payload';
 import { isFirmwareRejection, reject } from './reasons';
@@ -100,7 +101,7 @@ function checkSigner(state: FirmwareState, m: Manifest, signer: string): void {
 
 function checkNotExpired(m: Manifest, now: number, signer?: string): void {
   if (isExpired(m, now))
-    throw reject('expired', `manifest for ${m.class} sequence ${m.sequence} expired at ${new Date(manifestExpiry(m) as number).toISOString()}`, {
+    throw reject('expired', `manifest for ${m.class} sequence ${m.sequence} expired at ${isoTime(manifestExpiry(m) as number)}`, {
       ...manifestContext(m, signer),
       expires: m.expires,
       at: now,
