@@ -167,7 +167,7 @@ async function checkpointOnChain(subject: AnchorSubject, contract: string, opts:
     const last = matching[matching.length - 1];
     if (!first || !last) {
       const latest = anchors[anchors.length - 1];
-      const hint = latest ? `; the latest anchor of ${subject.origin} is tree size ${latest.size} at ${anchoredAt(latest)} (make the bundle with \`iot-ledger prove DIR INDEX --anchored\`)` : '';
+      const hint = latest ? `; the latest anchor of ${subject.origin} is tree size ${latest.size} at ${anchoredAt(latest)} (prove under it: \`iot-ledger prove DIR INDEX --anchored\`, or \`prove DIR --consistency FROM ${latest.size}\`)` : '';
       return { ok: false, chainId, contract, code: 'ERR_ANCHOR_MISSING', reason: `the bundle's checkpoint (tree size ${subject.size}) is not anchored on chain ${chainId} at ${contract}${hint}`, latest };
     }
     return { ok: true, chainId, contract, first, latest: last };
