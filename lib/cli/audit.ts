@@ -90,43 +90,46 @@ export interface WitnessedSummary {
 const isDamage = (err: unknown): boolean => isLedgerError(err, 'ERR_LEDGER_CORRUPT') || isLedgerError(err, 'ERR_NOT_FOUND');
 
 /**
- * Finds the newest stored checkpoint that is the block's own checkpoint and meets the quorum.
- * A block that cannot be read is passed over, and a ledger too damaged to open (its meta,
- * head or last block) has none; `size` (the audit's) is then what is unwitnessed.
+ * The ledger opened read-only after the audit, for what the audit does not tell (witnesses,
+ * anchors); undefined, with the error, when damage the audit has reported keeps it from opening.
  */
-async function witnessedSummary(dir: string, key: string, policy: QuorumPolicy, size: number): Promise<WitnessedSummary> {
-  const summary = (cosigned: WitnessedSummary['cosigned'], unwitnessed: number): WitnessedSummary => ({ quorum: policy.quorum, witnesses: policy.witnesses.length, cosigned, unwitnessed });
-  let ledger: Ledger;
+async function openAfterAudit(dir: string): Promise<{ ledger?: Ledger; damage?: LedgerError }> {
   try {
-    ledger = await Ledger.open(dir, { readOnly: true });
+    return { ledger: await Ledger.open(dir, { readOnly: true }) };
   } catch (err) {
-    if (isDamage(err)) return summary(null, size);
+    if (isDamage(err)) return { damage: err as LedgerError };
     throw err;
   }
-  try {
-    let cosigned: WitnessedSummary['cosigned'] = null;
-    for await (const [height, note] of cosignedNewestFirst(ledger.database)) {
-      if (height >= ledger.height) continue;
-      let block;
-      try {
-        block = await ledger.block(height);
-      } catch (err) {
-        if (isDamage(err)) continue;
-        throw err;
-      }
-      if (!note.startsWith(block.checkpoint)) continue;
-      try {
-        const ok = checkQuorum(note, key, policy);
-        cosigned = { height, size: block.header.size, cosigners: ok.cosigners.map((c) => c.name) };
-        break;
-      } catch (err) {
-        if (!isLedgerError(err)) throw err;
-      }
+}
+
+/**
+ * Finds the newest stored checkpoint that is the block's own checkpoint and meets the quorum.
+ * A block that cannot be read is passed over, and a ledger too damaged to open (its meta,
+ * head or last block: no `ledger`) has none; `size` (the audit's) is then what is unwitnessed.
+ */
+async function witnessedSummary(ledger: Ledger | undefined, key: string, policy: QuorumPolicy, size: number): Promise<WitnessedSummary> {
+  const summary = (cosigned: WitnessedSummary['cosigned'], unwitnessed: number): WitnessedSummary => ({ quorum: policy.quorum, witnesses: policy.witnesses.length, cosigned, unwitnessed });
+  if (!ledger) return summary(null, size);
+  let cosigned: WitnessedSummary['cosigned'] = null;
+  for await (const [height, note] of cosignedNewestFirst(ledger.database)) {
+    if (height >= ledger.height) continue;
+    let block;
+    try {
+      block = await ledger.block(height);
+    } catch (err) {
+      if (isDamage(err)) continue;
+      throw err;
     }
-    return summary(cosigned, ledger.size - (cosigned?.size ?? 0));
-  } finally {
-    await ledger.close();
+    if (!note.startsWith(block.checkpoint)) continue;
+    try {
+      const ok = checkQuorum(note, key, policy);
+      cosigned = { height, size: block.header.size, cosigners: ok.cosigners.map((c) => c.name) };
+      break;
+    } catch (err) {
+      if (!isLedgerError(err)) throw err;
+    }
   }
+  return summary(cosigned, ledger.size - (cosigned?.size ?? 0));
 }
 
 function formatWitnessed(w: WitnessedSummary): string {
@@ -174,33 +177,31 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
   } finally {
     bar?.clear();
   }
-  const witnessed = policy && key ? await witnessedSummary(dir, key, policy, report.size) : undefined;
-  const text = json ? undefined : humanReport(report) + (witnessed ? formatWitnessed(witnessed) : '');
-  const base = { ...report, ...(witnessed ? { witnessed } : {}) };
-  const witnessOk = !witnessed || witnessed.cosigned !== null;
-  if (!anchor) {
-    io.stdout(json ? `${JSON.stringify(base, null, 2)}\n` : (text as string));
-    return report.clean && witnessOk ? 0 : 1;
-  }
-  if (!json) io.stdout(text as string);
-  // The ledger against the chain: every anchor of its origin must be a prefix of it.
-  let ledger: Ledger;
+  // Opened once, for both the witnesses and the anchors.
+  const { ledger, damage } = (policy && key) || anchor ? await openAfterAudit(dir) : {};
   try {
-    ledger = await Ledger.open(dir, { readOnly: true });
-  } catch (err) {
-    // Damage the audit has reported can keep the ledger from opening: the findings still count (exit 1), the anchors are not checked.
-    if (report.clean || !isDamage(err)) throw err;
-    const why = `the ledger does not open (${(err as LedgerError).message})`;
-    io.stdout(json ? `${JSON.stringify({ ...base, anchors: null, anchorsNotChecked: why }, null, 2)}\n` : `anchors: not checked: ${why}\n`);
-    return 1;
-  }
-  let check;
-  try {
-    check = await chain().verifyLedgerAnchors(ledger, anchor);
+    const witnessed = policy && key ? await witnessedSummary(ledger, key, policy, report.size) : undefined;
+    const text = json ? undefined : humanReport(report) + (witnessed ? formatWitnessed(witnessed) : '');
+    const base = { ...report, ...(witnessed ? { witnessed } : {}) };
+    const witnessOk = !witnessed || witnessed.cosigned !== null;
+    if (!anchor) {
+      io.stdout(json ? `${JSON.stringify(base, null, 2)}\n` : (text as string));
+      return report.clean && witnessOk ? 0 : 1;
+    }
+    if (!json) io.stdout(text as string);
+    // The ledger against the chain: every anchor of its origin must be a prefix of it.
+    if (!ledger) {
+      // Damage the audit has reported can keep the ledger from opening: the findings still count (exit 1), the anchors are not checked.
+      if (report.clean) throw damage as LedgerError;
+      const why = `the ledger does not open (${(damage as LedgerError).message})`;
+      io.stdout(json ? `${JSON.stringify({ ...base, anchors: null, anchorsNotChecked: why }, null, 2)}\n` : `anchors: not checked: ${why}\n`);
+      return 1;
+    }
+    const check = await chain().verifyLedgerAnchors(ledger, anchor);
+    if (json) io.stdout(`${JSON.stringify({ ...base, clean: report.clean && check.clean, anchors: anchorJson(check) }, null, 2)}\n`);
+    else io.stdout(chain().formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
+    return report.clean && witnessOk && check.clean ? 0 : 1;
   } finally {
-    await ledger.close();
+    await ledger?.close();
   }
-  if (json) io.stdout(`${JSON.stringify({ ...base, clean: report.clean && check.clean, anchors: anchorJson(check) }, null, 2)}\n`);
-  else io.stdout(chain().formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
-  return report.clean && witnessOk && check.clean ? 0 : 1;
 }
