@@ -15,10 +15,12 @@ import type { MqttClient } from 'mqtt';
 import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
 import { configText } from './lib/config-text';
 import { describeStorage } from '../lib/storage/open';
+import { describeEd25519 } from '../lib/crypto/ed25519';
 import { MAX_BLOCK_RECORDS } from '../lib/ledger/block-limits';
 
 export = function register(RED: RED): void {
   mountTileRoutes(RED.httpNode);
+  RED.log.info(`iot-ledger: Ed25519 signatures are verified with ${describeEd25519()}`);
   function LedgerConfig(this: LedgerConfigNode, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const userDir = RED.settings.userDir ?? process.cwd();

@@ -9,7 +9,8 @@
 // message count.
 import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { resolveVerificationKey, storedEnvelopeFormat, verifyEnvelope } from '../envelope/envelope';
-import { publicKeyObject, type Alg } from '../crypto/keys';
+import { publicKeyObject } from '../crypto/keys';
+import { verifyEd25519 } from '../crypto/ed25519';
 import { isLedgerError } from '../errors';
 import { MAX_ENVELOPE_BYTES } from '../guards/limits';
 import { freshnessOf } from '../registry/freshness';
@@ -61,10 +62,7 @@ export function verifyDeviceEnvelope(envelope: string | Uint8Array, key: Paramet
   }
 }
 
-interface Header {
-  alg: Alg;
-  key: KeyObject;
-}
+type Header = { alg: 'Ed25519'; publicKey: Uint8Array } | { alg: 'ES256'; key: KeyObject };
 
 /** JWS headers lib/envelope verified in full, per device did (bounded: devices times headers). */
 const headers = new Map<string, Header>();
@@ -75,8 +73,9 @@ function rememberHeader(jws: string, did: string): void {
   if (dot < 0 || headers.size >= MAX_HEADERS) return;
   try {
     const pub = resolveVerificationKey(did);
-    if (pub.alg !== 'Ed25519' && pub.alg !== 'ES256') return;
-    headers.set(`${did} ${jws.slice(0, dot)}`, { alg: pub.alg, key: publicKeyObject(pub.alg, pub.publicKey) });
+    const id = `${did} ${jws.slice(0, dot)}`;
+    if (pub.alg === 'Ed25519') headers.set(id, { alg: pub.alg, publicKey: pub.publicKey });
+    else if (pub.alg === 'ES256') headers.set(id, { alg: pub.alg, key: publicKeyObject(pub.alg, pub.publicKey) });
   } catch {
     /* the long path stays */
   }
@@ -86,18 +85,6 @@ function rememberHeader(jws: string, did: string): void {
 function canonical64(part: string): Buffer | undefined {
   const b = Buffer.from(part, 'base64url');
   return b.toString('base64url') === part ? b : undefined;
-}
-
-// Ed25519's group order L, little-endian: RFC 8032 requires S < L (lib/crypto/signature.ts).
-const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
-
-function canonicalS(sig: Uint8Array): boolean {
-  for (let i = 31; i >= 0; i--) {
-    const s = sig[32 + i]!;
-    const l = L[i]!;
-    if (s !== l) return s < l;
-  }
-  return false; // S = L
 }
 
 /**
@@ -114,11 +101,11 @@ function quickJws(jws: string, did: string): Omit<EnvelopeCheck, 'envelope'> | u
   if (!header) return undefined;
   const payload = canonical64(jws.slice(dot1 + 1, dot2));
   const sig = canonical64(jws.slice(dot2 + 1));
-  if (!payload || !sig || sig.length !== 64 || (header.alg === 'Ed25519' && !canonicalS(sig))) return undefined;
+  if (!payload || !sig || sig.length !== 64) return undefined;
   const input = Buffer.from(jws.slice(0, dot2), 'latin1'); // base64url and '.': ASCII, as their UTF-8
   let ok: boolean;
   try {
-    ok = header.alg === 'Ed25519' ? nodeVerify(null, input, header.key, sig) : nodeVerify('sha256', input, { key: header.key, dsaEncoding: 'ieee-p1363' }, sig);
+    ok = header.alg === 'Ed25519' ? verifyEd25519(header.publicKey, input, sig) : nodeVerify('sha256', input, { key: header.key, dsaEncoding: 'ieee-p1363' }, sig);
   } catch {
     return undefined;
   }

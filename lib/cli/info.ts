@@ -3,6 +3,7 @@ import { toBase64 } from '../encoding/bytes';
 import { onePositional, parseArgs } from './args';
 import type { CliIo } from './io';
 import { describeStorage } from '../storage/open';
+import { describeEd25519, ed25519Backend } from '../crypto/ed25519';
 import { isoTime } from '../encoding/iso-time';
 
 export const infoUsage = 'iot-ledger info DIR [--json]';
@@ -21,6 +22,7 @@ export async function info(argv: string[], io: CliIo): Promise<number> {
       gateway: ledger.gatewayDid,
       verifier: ledger.verifierKey,
       storage: ledger.storage.kind,
+      ed25519: ed25519Backend().backend,
       latest: latest
         ? {
             height: latest.height,
@@ -40,6 +42,7 @@ export async function info(argv: string[], io: CliIo): Promise<number> {
         `gateway:  ${report.gateway}`,
         `verifier: ${report.verifier}`,
         `storage:  ${describeStorage(ledger.storage)}`,
+        `ed25519:  ${describeEd25519()}`,
       ];
       if (report.latest) {
         lines.push(`latest checkpoint (block ${report.latest.height}, ${report.latest.time}):`);

@@ -3,6 +3,7 @@ import { ed25519, p256 } from '../vendor/esm-only';
 import { isAlg, privateKeyObject, publicKeyObject, type Alg, type PrivateKey } from './keys';
 import { LedgerError } from '../errors';
 import { byteAt } from '../encoding/bytes';
+import { verifyEd25519 } from './ed25519';
 
 /** Signs with node:crypto. ES256 signatures are raw r||s (64 bytes), as JWS and COSE use them. */
 export function sign(key: PrivateKey, message: Uint8Array): Uint8Array {
@@ -19,29 +20,13 @@ export function verifySignature(alg: Alg, publicKey: Uint8Array, message: Uint8A
   if (!isAlg(alg)) throw new LedgerError('ERR_UNSUPPORTED_ALG', `unsupported algorithm ${String(alg)}`);
   if (!(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array))
     return false;
-  if (alg === 'Ed25519') {
-    if (signature.length !== 64 || !ed25519CanonicalS(signature)) return false;
-  } else if (signature.length !== 64) return false;
-  let ko;
+  if (alg === 'Ed25519') return verifyEd25519(publicKey, message, signature);
+  if (signature.length !== 64) return false;
   try {
-    ko = publicKeyObject(alg, publicKey);
+    return nodeVerify('sha256', message, { key: publicKeyObject(alg, publicKey), dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
     return false;
   }
-  try {
-    if (alg === 'Ed25519') return nodeVerify(null, message, ko, signature);
-    return nodeVerify('sha256', message, { key: ko, dsaEncoding: 'ieee-p1363' }, signature);
-  } catch {
-    return false;
-  }
-}
-
-// Group order L of Ed25519, little-endian; RFC 8032 requires S < L.
-const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
-function ed25519CanonicalS(sig: Uint8Array): boolean {
-  let s = 0n;
-  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(byteAt(sig, i));
-  return s < ED25519_L;
 }
 
 /** Pure-JS verification with @noble/curves under the strict settings Wycheproof expects. */

@@ -145,8 +145,12 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     assert.match(i.gateway, /^did:key:z6Mk/);
     assert.match(i.verifier, /^example\.com\/gw\+[0-9a-f]{8}\+/);
     assert.match(i.latest.checkpoint, /^example\.com\/gw\n6\n/);
+    assert.equal(i.ed25519, 'libsodium');
     const text = runCli(['info', dir]);
     assert.match(text.stdout, /size: +6 record/);
+    assert.match(text.stdout, /^ed25519: {2}libsodium \(sodium-native\)$/m);
+    const chosen = runCli(['info', dir], undefined, undefined, { IOT_LEDGER_ED25519: 'node-crypto' });
+    assert.match(chosen.stdout, /^ed25519: {2}node:crypto \(libsodium not used: IOT_LEDGER_ED25519=node-crypto\)$/m);
     assert.equal(runCli(['info', path.join(tmp.dir, 'nothing')]).status, 2);
   });
 

@@ -3,7 +3,8 @@
  * runs under qemu-user (the `node` wrapper .ci/arm-check makes), as a user on that platform would:
  *   1. npm (run by the emulated node) installs the tarball into a fresh Node-RED user directory,
  *      so classic-level's install script runs on "ARM";
- *   2. the storage loads (the native LevelDB prebuild, or the file storage where none fits);
+ *   2. the storage loads (the native LevelDB prebuild, or the file storage where none fits), and
+ *      Ed25519 is verified by the expected library (libsodium's prebuild, or node:crypto where none fits);
  *   3. the iot-ledger CLI appends, audits (CLEAN) and proves, and the proof verifies;
  *   4. Node-RED (installed for the same platform, run by the emulated node) runs examples/cold-room.json against
  *      Debian's mosquitto; its Enrol node enrols a sensor, a signed reading of it is recorded;
@@ -11,7 +12,7 @@
  * Prints one PASS or FAIL line per step with its duration; exits 1 at the first failure.
  *
  * Usage: node dist/test/platform/arm-check.js --name NAME --node WRAPPER --path PATH --tarball TGZ
- *          --node-red DIR --work DIR --npm-cli NPM_CLI_JS --expect-native REGEX|none --storage leveldb|file [--libc musl --preload MUSL_DLOPEN_JS]
+ *          --node-red DIR --work DIR --npm-cli NPM_CLI_JS --expect-native REGEX|none --storage leveldb|file --ed25519 libsodium|node:crypto [--libc musl --preload MUSL_DLOPEN_JS]
  * The host's Node runs this script, the broker and the sensor; everything the pack does runs on
  * the emulated node. PATH is the whole PATH the emulated processes get (the wrapper's directory
  * first; for the add-on emulation one without make, g++ and python3).
@@ -37,12 +38,13 @@ const { values: opt } = parseArgs({
     work: { type: 'string' },
     'expect-native': { type: 'string' },
     storage: { type: 'string' },
+    ed25519: { type: 'string' },
     'npm-cli': { type: 'string' },
     libc: { type: 'string' },
     preload: { type: 'string' },
   },
 });
-for (const k of ['name', 'node', 'path', 'tarball', 'node-red', 'work', 'npm-cli', 'expect-native', 'storage'] as const) {
+for (const k of ['name', 'node', 'path', 'tarball', 'node-red', 'work', 'npm-cli', 'expect-native', 'storage', 'ed25519'] as const) {
   if (!opt[k]) throw new Error(`arm-check: --${k} is required`);
 }
 const name = opt.name!;
@@ -63,6 +65,11 @@ const storage = opt.storage;
 /** What the Ledger config node logs, and the audit report's last words, for that backend. */
 const storageLog = storage === 'file' ? /ledger \S+: file storage \(classic-level could not load: / : /ledger \S+: LevelDB \(classic-level\)/;
 const auditStorage = storage === 'file' ? '(file storage)' : '(LevelDB)';
+if (opt.ed25519 !== 'libsodium' && opt.ed25519 !== 'node:crypto') throw new Error('arm-check: --ed25519 is libsodium or node:crypto');
+const ed25519 = opt.ed25519;
+delete env.IOT_LEDGER_ED25519;
+/** What the pack logs at Node-RED's start about its Ed25519 verifier. */
+const ed25519Log = ed25519 === 'libsodium' ? /Ed25519 signatures are verified with libsodium \(sodium-native\)/ : /Ed25519 signatures are verified with node:crypto \(libsodium not used: /;
 if (opt.libc) env.LIBC = opt.libc;
 else delete env.LIBC;
 /** For the add-on target: musl-dlopen.js, refusing glibc-linked native modules as musl does. */
@@ -178,6 +185,13 @@ async function main(): Promise<void> {
     } else if (!new RegExp(opt['expect-native']!).test(out)) throw new Error(`expected a prebuild matching ${opt['expect-native']}, got ${out}`);
   });
 
+  await step(`Ed25519 verifier: ${ed25519}`, async () => {
+    const probe = 'console.log(JSON.stringify(require("./dist/lib/crypto/ed25519").ed25519Backend()))';
+    const out = expectOk(await emulated(['-e', probe], { cwd: packDir, timeoutMs: 60_000 }), 'Ed25519 probe').trim();
+    console.log(`     ed25519: ${out}`);
+    if ((JSON.parse(out) as { backend: string }).backend !== ed25519) throw new Error(`expected ${ed25519}, got ${out}`);
+  });
+
   const ledgerDir = path.join(work, 'cli-ledger');
   const gatewayKey = path.join(work, 'gateway.jwk');
   await step('CLI: keygen, append 3 records, audit CLEAN, prove #1, verify-proof', async () => {
@@ -232,6 +246,10 @@ async function main(): Promise<void> {
 
     await step(`Node-RED log names the storage: ${storageLog.source}`, async () => {
       const line = await running.waitForLine(storageLog, 60_000);
+      console.log(`     log: ${line.replace(/^.*?\] /, '')}`);
+    });
+    await step(`Node-RED log names the Ed25519 verifier: ${ed25519Log.source}`, async () => {
+      const line = await running.waitForLine(ed25519Log, 60_000);
       console.log(`     log: ${line.replace(/^.*?\] /, '')}`);
     });
 
