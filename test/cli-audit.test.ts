@@ -6,6 +6,7 @@ import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
 import { buildSampleLedger, copyDir, keys, tempDir, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
+import { MAX_BUNDLE_BYTES } from '../lib/ledger/bundle';
 import { generateKey } from '../lib/crypto';
 import { cosignedKey } from '../lib/witness/ledger-cosignatures';
 import { witnessVerifierKey } from '../lib/witness';
@@ -97,6 +98,24 @@ describe('CLI: audit', function () {
     r = runCli(['audit', damaged, '--from', bundle, '--key', sample.verifierKey]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /audited from record 10/);
+  });
+
+  it('--from reads a file only up to the largest bundle: a longer one, or /dev/zero, is ERR_PAYLOAD_TOO_LARGE (exit 2)', () => {
+    const zeros = path.join(work, 'zeros.note');
+    // At the bound the file is read and judged as a note; one byte more and it is refused by its size.
+    fs.writeFileSync(zeros, '');
+    fs.truncateSync(zeros, MAX_BUNDLE_BYTES);
+    const at = runCli(['audit', sample.dir, '--from', zeros, '--key', sample.verifierKey]);
+    assert.equal(at.status, 2, at.stdout);
+    assert.match(at.stderr, /the starting checkpoint is not a signed tlog checkpoint/);
+    fs.truncateSync(zeros, MAX_BUNDLE_BYTES + 1);
+    // /dev/zero never ends: without the bound the command would not finish (runCli waits 120 s at most).
+    for (const file of [zeros, '/dev/zero']) {
+      const r = runCli(['audit', sample.dir, '--from', file, '--key', sample.verifierKey]);
+      assert.equal(r.status, 2, `${file}: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`checkpoint file ${file} is larger than ${MAX_BUNDLE_BYTES} bytes.*\\(ERR_PAYLOAD_TOO_LARGE\\)`), file);
+    }
+    fs.rmSync(zeros);
   });
 
   it('exits 2 on usage errors, missing ledgers, bad keys and locked ledgers', async () => {

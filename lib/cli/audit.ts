@@ -1,9 +1,10 @@
 import { auditLedger, formatReport, type AuditReport } from '../audit';
 import { isLedgerError, LedgerError } from '../errors';
 import { Ledger } from '../ledger';
+import { MAX_BUNDLE_BYTES } from '../ledger/bundle';
 import { ANCHOR_FLAGS, anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { intFlag, stringFlag, UsageError } from './args';
-import { readFileOrNull, type CliIo } from './io';
+import { readFileUpTo, type CliIo } from './io';
 import { checkQuorum } from '../witness/bundle';
 import { cosignedNewestFirst } from '../witness/ledger-cosignatures';
 import type { QuorumPolicy } from '../witness/quorum';
@@ -17,10 +18,20 @@ export const auditUsage = `iot-ledger audit DIR [--key DID|VERIFIER_KEY] [--from
 
 const FLAGS = new Set(['key', 'from', 'json', 'workers', ...ANCHOR_FLAGS]);
 
-/** The starting checkpoint: a signed note file, or a JSON file (e.g. a proof bundle) with a `checkpoint` field. */
+/**
+ * The starting checkpoint: a signed note file, or a JSON file (e.g. a proof bundle) with a
+ * `checkpoint` field, read up to the size of a bundle (a longer file, or one that never ends, is
+ * ERR_PAYLOAD_TOO_LARGE, the rest unread).
+ */
 function readCheckpointFile(file: string): string {
-  const bytes = readFileOrNull(file);
-  if (!bytes) throw new LedgerError('ERR_NOT_FOUND', `cannot read checkpoint file ${file}`);
+  let bytes: Buffer;
+  try {
+    bytes = readFileUpTo(file, MAX_BUNDLE_BYTES);
+  } catch {
+    throw new LedgerError('ERR_NOT_FOUND', `cannot read checkpoint file ${file}`);
+  }
+  if (bytes.length > MAX_BUNDLE_BYTES)
+    throw new LedgerError('ERR_PAYLOAD_TOO_LARGE', `checkpoint file ${file} is larger than ${MAX_BUNDLE_BYTES} bytes, more than any bundle`, { max: MAX_BUNDLE_BYTES });
   const text = bytes.toString('utf8');
   if (text.trimStart().startsWith('{')) {
     try {

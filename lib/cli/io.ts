@@ -25,3 +25,25 @@ export function readFileOrNull(file: string): Buffer | null {
     return null;
   }
 }
+
+/**
+ * A file's first bytes, at most `max` + 1 of them: a result longer than `max` is a file larger
+ * than the bound, whose rest is never read (a device such as /dev/zero or a FIFO may never end).
+ * Throws what opening or reading throws (ENOENT, EISDIR, ...).
+ */
+export function readFileUpTo(file: string, max: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (let left = max + 1; left > 0; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(left, 1024 * 1024));
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      left -= n;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,12 +1,12 @@
-import * as fs from 'node:fs';
 import { isLedgerError, LedgerError } from '../errors';
 import type { QuorumPolicy } from '../witness/quorum';
 import { CONSISTENCY_BUNDLE_FORMAT, verifyConsistencyBundle, verifyProofBundle } from '../ledger';
+import { MAX_BUNDLE_BYTES } from '../ledger/bundle';
 import { anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { onePositional, stringFlag, UsageError } from './args';
 import { parseWithWitnesses } from './witness-policy';
 import { checkQuorum } from '../witness/bundle';
-import type { CliIo } from './io';
+import { readFileUpTo, type CliIo } from './io';
 import { jsonView } from '../ledger/view';
 import type { AnchoredCheckpoint } from '../anchor/ledger-check';
 import { isoTime } from '../encoding/iso-time';
@@ -25,9 +25,9 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   const file = onePositional(args, verifyProofUsage);
   const json = args.flags.json === true;
   const anchor = anchorOptions(args);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = file === '-' ? (await io.stdin()).toString('utf8') : fs.readFileSync(file, 'utf8');
+    bytes = file === '-' ? await io.stdin() : readFileUpTo(file, MAX_BUNDLE_BYTES);
   } catch (err) {
     io.stderr(`iot-ledger verify-proof: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
     return 2;
@@ -36,6 +36,9 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     io.stdout(json ? `${JSON.stringify({ valid: false, code, reason })}\n` : `invalid: ${reason} (${code})\n`);
     return 1;
   };
+  // Refused as a bundle field over its bound is, without reading the rest of the file.
+  if (bytes.length > MAX_BUNDLE_BYTES) return invalid(`${file} is larger than ${MAX_BUNDLE_BYTES} bytes, more than any bundle`, 'ERR_MALFORMED_PROOF');
+  const text = bytes.toString('utf8');
   /** With --anchor: whether the chain holds the checkpoint (undefined without --anchor). */
   const anchorCheck = (checkpoint: string): Promise<AnchoredCheckpoint | undefined> => (anchor ? chain().checkAnchoredCheckpoint(checkpoint, anchor) : Promise.resolve(undefined));
   const notAnchored = (anchored: Extract<AnchoredCheckpoint, { ok: false }>): number => {

@@ -54,6 +54,12 @@ export const MAX_BUNDLE_PROOF_HASHES = 64;
 const HASH_BASE64_CHARS = 44;
 const MAX_RECORD_BASE64_CHARS = Math.ceil(MAX_BLOCK_BYTES / 3) * 4;
 export const MAX_CHECKPOINT_NOTE_CHARS = 64 * 1024;
+/**
+ * The most bytes a bundle's JSON text (a file given to `verify-proof` or `audit --from`) is read
+ * to: its record's base64 and 4 MiB for the rest, which is at most a few checkpoint notes
+ * (64 Ki characters each, 6 bytes a character when escaped), 64 hashes and the other fields.
+ */
+export const MAX_BUNDLE_BYTES = MAX_RECORD_BASE64_CHARS + 4 * 1024 * 1024;
 
 function base64Field(v: unknown, what: string, maxChars: number): Uint8Array {
   if (typeof v !== 'string') throw malformed(`${what} must be a base64 string`);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readPrivateKeyFile } from '../../lib/crypto/keyfile';
 import { verifyProofBundle } from '../../lib/ledger';
+import { MAX_BUNDLE_BYTES } from '../../lib/ledger/bundle';
 import { runCli } from '../support/cli';
 import { deviceA, tempDir } from '../support/ledger';
 
@@ -183,5 +184,26 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     assert.equal(runCli(['verify-proof', path.join(tmp.dir, 'missing.json'), '--key', info.gateway]).status, 2);
     assert.equal(runCli(['verify-proof', '-', '--key', info.gateway], fs.readFileSync(out)).status, 0);
     assert.equal(runCli(['prove', dir, '99']).status, 2);
+  });
+
+  it('verify-proof reads a file only up to the largest bundle: a longer one, or /dev/zero, is ERR_MALFORMED_PROOF (exit 1)', () => {
+    const key = JSON.parse(runCli(['info', dir, '--json']).stdout).gateway as string;
+    const zeros = path.join(tmp.dir, 'zeros.json');
+    // At the bound the file is read and judged as JSON; one byte more and it is refused by its size.
+    fs.writeFileSync(zeros, '');
+    fs.truncateSync(zeros, MAX_BUNDLE_BYTES);
+    const at = runCli(['verify-proof', zeros, '--key', key]);
+    assert.equal(at.status, 1, at.stderr);
+    assert.match(at.stdout, /^invalid: .* is not JSON \(ERR_MALFORMED_PROOF\)/);
+    fs.truncateSync(zeros, MAX_BUNDLE_BYTES + 1);
+    // /dev/zero never ends: without the bound the command would not finish (runCli waits 120 s at most).
+    for (const file of [zeros, '/dev/zero']) {
+      const r = runCli(['verify-proof', file, '--key', key, '--json']);
+      assert.equal(r.status, 1, `${file}: ${r.stderr}`);
+      const out = JSON.parse(r.stdout) as { valid: boolean; code: string; reason: string };
+      assert.deepEqual([out.valid, out.code], [false, 'ERR_MALFORMED_PROOF'], file);
+      assert.match(out.reason, new RegExp(`is larger than ${MAX_BUNDLE_BYTES} bytes`), file);
+    }
+    fs.rmSync(zeros);
   });
 });
