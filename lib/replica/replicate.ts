@@ -7,6 +7,7 @@ import { openCheckpoint, type Checkpoint } from '../note/checkpoint';
 import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
+import { parseBoundedJson } from '../guards/limits';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS } from '../ledger/block-limits';
 import { decodeMeta, type Meta } from '../ledger/layout';
 import { ledgerExists } from '../ledger/lock';
@@ -74,6 +75,9 @@ const WRITE_BYTES = 16 * 1024 * 1024;
  */
 const WINDOW_BUNDLES = 32;
 const WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** An origin's head is `{"height":H,"size":N}` and a newline, under 60 bytes: 1 KiB is far above. */
+const MAX_HEAD_BYTES = 1024;
 
 const utf8 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 
@@ -252,11 +256,13 @@ export class Replicator {
    * before a check fails are verified blocks the gateway signed, as a copy that stopped there holds.
    */
   async #copyUpTo(cp: Checkpoint, note: string): Promise<void> {
+    const body = await this.#fetch(HEAD_PATH);
     let head: unknown;
     try {
-      head = JSON.parse(utf8(await this.#fetch(HEAD_PATH)));
+      head = parseBoundedJson('the origin head', body, MAX_HEAD_BYTES, () => originError('the origin head is not JSON'));
     } catch (err) {
-      if (err instanceof SyntaxError) throw originError('the origin head is not JSON');
+      // Over the size or depth bound: an origin error like any head that is not one.
+      if (isLedgerError(err, 'ERR_PAYLOAD_TOO_LARGE') || isLedgerError(err, 'ERR_PAYLOAD_TOO_DEEP')) throw originError(err.message);
       throw err;
     }
     const height = typeof head === 'object' && head !== null ? (head as { height?: unknown }).height : undefined;

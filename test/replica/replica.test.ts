@@ -188,19 +188,50 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await ok.close();
   });
 
+  /** A round of the replica in `dir` against the origin with `head` served as its head: its error (the replica closed afterwards). */
+  async function roundWithHead(dir: string, head: string): Promise<unknown> {
+    const honest = httpTileFetch(server.url);
+    const fetch = async (p: string): Promise<Uint8Array> => (p === 'iot-ledger/head' ? Buffer.from(head) : honest(p));
+    const r = await Replicator.open(dir, { trustedKey: did, fetch });
+    try {
+      return await r.catchUp().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    } finally {
+      await r.close();
+    }
+  }
+
   it('a head that is not a JSON object with a height is an origin error (ERR_REPLICA_ORIGIN), not an untyped one', async () => {
     // A new replica, which reads the head first thing.
     const dir = path.join(tmp.dir, 'replica-bad-head');
     const honest = httpTileFetch(server.url);
     for (const body of ['not json', 'null', '[]', '{"height":"3"}', '\u00ff']) {
-      const fetch = async (p: string): Promise<Uint8Array> => (p === 'iot-ledger/head' ? Buffer.from(body) : honest(p));
-      const r = await Replicator.open(dir, { trustedKey: did, fetch });
-      const err = await r.catchUp().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      await r.close();
+      const err = await roundWithHead(dir, body);
       assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), `${JSON.stringify(body)}: ${String(err)}`);
+    }
+    const ok = await Replicator.open(dir, { trustedKey: did, fetch: honest });
+    assert.equal((await ok.catchUp()).size, 2137);
+    await ok.close();
+  });
+
+  it('a head over the bounds of JSON from outside (64 levels, 1 KiB) is an origin error (ERR_REPLICA_ORIGIN) saying so', async () => {
+    const dir = path.join(tmp.dir, 'replica-deep-head');
+    const honest = httpTileFetch(server.url);
+    // The honest head without its closing brace: '{"height":H,"size":S'.
+    const open = Buffer.from(await honest('iot-ledger/head')).toString('utf8').trim().slice(0, -1);
+    const cases: [string, RegExp][] = [
+      // 100,000 '[' (JSON.parse says only "not JSON"): over 1 KiB, refused before any parsing.
+      ['['.repeat(100_000), /the origin head is 100000 bytes, more than the limit of 1024/],
+      // A head with the right height that JSON.parse takes, but for a field nested 65 deep or a padding past 1 KiB.
+      [`${open},"pad":${'['.repeat(65)}${']'.repeat(65)}}`, /the origin head nests arrays or objects deeper than the limit of 64/],
+      [`${open}}${' '.repeat(2000)}`, /the origin head is \d+ bytes, more than the limit of 1024/],
+    ];
+    for (const [body, message] of cases) {
+      const err = await roundWithHead(dir, body);
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), `${body.slice(0, 40)}: ${String(err)}`);
+      assert.match(err.message, message);
     }
     const ok = await Replicator.open(dir, { trustedKey: did, fetch: honest });
     assert.equal((await ok.catchUp()).size, 2137);
