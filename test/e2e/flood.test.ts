@@ -6,7 +6,7 @@ import { toBase64Url, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
 import { PROBE, startColdRoomExample, waitRecording } from '../support/example-runtime';
-import { LedgerRuntime, Mailbox, Sensor } from '../support/ledger-runtime';
+import { LedgerRuntime, Mailbox, probeUntilAnswered, Sensor, type Received } from '../support/ledger-runtime';
 
 // A flood from one publisher on the gateway's topics, against the shipped cold-room example in
 // a real Node-RED with a real broker: envelopes with random signatures, half of them naming an
@@ -130,12 +130,8 @@ async function flood(rt: LedgerRuntime, payloads: string[], victim: Sensor, hone
 
 /** Publishes `ping` until the baseline's sink answers: its MQTT in is subscribed. */
 async function waitSink(box: Mailbox): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    await box.publish('coldroom/sensor-1/reading', 'ping');
-    if (await box.waitFor(PROBE.recorded, (m) => m.text === 'pong', 500).then(() => true, () => false)) return;
-    if (Date.now() - t0 > 30_000) throw new Error('the baseline flow did not answer within 30 s');
-  }
+  const ping = { topic: 'coldroom/sensor-1/reading', payload: 'ping', answer: PROBE.recorded, answered: (m: Received) => m.text === 'pong' };
+  await probeUntilAnswered(box, 'the baseline flow to answer', () => ping);
 }
 
 const growth = (r: FloodResult, of: 'rssPeakMb' | 'rssAfterMb'): number => r[of] - r.rssBeforeMb;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ledgerPaths } from '../../lib/gateway/paths';
 import { prepareLedger } from '../../demo/ledger';
-import { LedgerRuntime, Mailbox, type Sensor } from './ledger-runtime';
+import { LedgerRuntime, Mailbox, probeUntilAnswered, type Probe, type Received, type Sensor } from './ledger-runtime';
 import { projectRoot } from './paths';
 
 export const PROBE = { rejected: 'probe/rejected', recorded: 'probe/recorded' } as const;
@@ -92,14 +92,10 @@ export async function startColdRoomExample(prefix: string, sensors: Sensor[], pr
 
 /** Sends a signed reading every 500 ms until Record reports one: the flow is subscribed and running. */
 export async function waitRecording(box: Mailbox, sensor: Sensor, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
+  const next = (): Probe => {
     const payload = sensor.next(-22);
-    await box.publish(`coldroom/${sensor.name}/reading`, sensor.sign(payload));
-    const got = await box
-      .waitFor(PROBE.recorded, (m) => (JSON.parse(m.text) as { counter: number }).counter === payload.counter, 500)
-      .catch(() => undefined);
-    if (got) return;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`no reading of ${sensor.name} recorded within ${timeoutMs} ms`);
-  }
+    const answered = (m: Received): boolean => (JSON.parse(m.text) as { counter: number }).counter === payload.counter;
+    return { topic: `coldroom/${sensor.name}/reading`, payload: sensor.sign(payload), answer: PROBE.recorded, answered };
+  };
+  await probeUntilAnswered(box, `a reading of ${sensor.name} recorded`, next, timeoutMs);
 }

@@ -12,6 +12,7 @@ import { NodeRedProcess, type NodeRedProcessOptions } from '../../demo/nodered/p
 import { createUserDir, linkIntoUserDir } from '../../demo/nodered/userdir';
 import { installedPack, scratchDir } from './e2e';
 import { projectRoot } from './paths';
+import { until } from './until';
 
 // ------------------------------------------------------------------------------ the flow
 
@@ -247,15 +248,43 @@ export class Mailbox {
   }
 }
 
+/** Whether `m` (on `rejected`) is a rejection, received at `after` or later, of a message that came in on `topic`. */
+const rejectionOf =
+  (topic: string, code?: string, after = 0) =>
+  (m: Received): boolean => {
+    const body = JSON.parse(m.text) as { topic?: string; code?: string };
+    return m.at >= after && body.topic === topic && (code === undefined || body.code === code);
+  };
+
 /** A rejection the flow reported on `rejected` for a message that came in on `topic`. */
 export function rejectionOn(box: Mailbox, topic: string, code?: string, after = 0, timeoutMs = 20_000): Promise<Received> {
-  const body = (m: Received): { topic?: string; code?: string } => JSON.parse(m.text) as { topic?: string; code?: string };
-  return box.waitFor(
-    TOPIC.rejected,
-    (m) => m.at >= after && body(m).topic === topic && (code === undefined || body(m).code === code),
-    timeoutMs,
-    `rejected (${code ?? 'any code'} for ${topic})`,
-  );
+  return box.waitFor(TOPIC.rejected, rejectionOf(topic, code, after), timeoutMs, `rejected (${code ?? 'any code'} for ${topic})`);
+}
+
+/** One probe of a flow: what to publish where, and the answer that shows the flow took it. */
+export interface Probe {
+  topic: string;
+  payload: string | Buffer;
+  /** The topic (filter) the answer comes on, and which message there answers. */
+  answer: string;
+  answered: (m: Received) => boolean;
+}
+
+/**
+ * Publishes a probe (`next()`, made anew each round) and waits 500 ms for its answer, again until
+ * one comes: a flow's MQTT in node subscribes some time after the deploy, and what is published
+ * before is lost. Bounded by until(): after `timeoutMs` it fails, waiting for `what`.
+ */
+export async function probeUntilAnswered(box: Mailbox, what: string, next: () => Probe, timeoutMs = 30_000): Promise<void> {
+  const round = async (): Promise<boolean> => {
+    const probe = next();
+    await box.publish(probe.topic, probe.payload);
+    return box.waitFor(probe.answer, probe.answered, 500).then(
+      () => true,
+      () => false,
+    );
+  };
+  await until(what, round, { timeoutMs, pollMs: 0 });
 }
 
 /**
@@ -264,12 +293,8 @@ export function rejectionOn(box: Mailbox, topic: string, code?: string, after = 
  */
 export async function waitSubscribed(box: Mailbox, topic: string, probe: string, seenAs = topic, timeoutMs = 30_000): Promise<void> {
   const first = Date.now();
-  for (;;) {
-    await box.publish(topic, probe);
-    const got = await Promise.race([rejectionOn(box, seenAs, undefined, first, timeoutMs).catch(() => undefined), sleep(500)]);
-    if (got) return;
-    if (Date.now() - first > timeoutMs) throw new Error(`the flow took no message from ${topic} within ${timeoutMs} ms`);
-  }
+  const next = (): Probe => ({ topic, payload: probe, answer: TOPIC.rejected, answered: rejectionOf(seenAs, undefined, first) });
+  await probeUntilAnswered(box, `the flow to take a message from ${topic}`, next, timeoutMs);
 }
 
 /** Waits until the deployed cold-room flow takes messages on all its inputs. */
