@@ -5,7 +5,7 @@ import { bytesEqual } from '../encoding/bytes';
 import { decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 import { envelopePayload } from '../envelope/envelope';
 import { decodeObject } from '../firmware/payload';
-import { parseReport } from '../firmware/report';
+import { parseNewReport } from '../firmware/report';
 import { bodyFromDecoded, decodePayload } from '../envelope/payload';
 import { EVIDENCE_TYPES, SELF_SIGNED_TYPES, VENDOR_SIGNED_TYPES, type RecordView } from './records';
 
@@ -91,7 +91,9 @@ export function signedBodyProblem(record: RecordView): string | undefined {
 function reportProblem(record: RecordView, payload: Uint8Array): string | undefined {
   let signed;
   try {
-    signed = parseReport(decodeObject(payload, 'report'));
+    // As new input (a ts must exist), as this check has read it since a4b5c5d, though recheckReport
+    // reads a recorded report's ts as recorded (rolled over).
+    signed = parseNewReport(decodeObject(payload, 'report'));
   } catch (err) {
     return `the signed payload is not a firmware report: ${(err as Error).message}`;
   }

@@ -5,7 +5,7 @@ import { encodeCbor, type CborValue } from '../encoding/codec';
 import { isDidKey, keyToDid, type PrivateKey } from '../crypto';
 import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
-import { count, decodeObject, didOfKid, digestField, fieldError, peekPayload, text, timeValue, type Envelope } from './payload';
+import { checkTimeExists, count, decodeObject, didOfKid, digestField, fieldError, peekPayload, text, TIME_EXPECTED, timeValue, type Envelope } from './payload';
 import { reject } from './reasons';
 
 export interface Manifest {
@@ -39,10 +39,10 @@ const FIELDS = new Set(['vendor', 'class', 'version', 'sequence', 'digest', 'siz
 const WHAT = 'manifest';
 
 /**
- * Checks manifest fields and returns the normalised manifest (digest in lower case). Throws reason 'malformed'.
- * `recorded`: the manifest of a firmware.release record, whose expiry is read as it was recorded (timeValue).
+ * Checks manifest fields and returns the normalised manifest (digest in lower case), its expiry
+ * read as recorded (timeValue); a manifest being accepted is parseNewManifest. Throws reason 'malformed'.
  */
-export function parseManifest(obj: Record<string, unknown>, recorded = false): Manifest {
+export function parseManifest(obj: Record<string, unknown>): Manifest {
   for (const key of Object.keys(obj)) if (!FIELDS.has(key)) throw reject('malformed', `manifest has an unknown field "${key}"`, { field: key });
   const m: Manifest = {
     vendor: text(obj, WHAT, 'vendor'),
@@ -54,16 +54,23 @@ export function parseManifest(obj: Record<string, unknown>, recorded = false): M
   };
   if (obj.expires !== undefined) {
     const e = obj.expires;
-    if (timeValue(e, recorded) === undefined) throw fieldError(WHAT, 'expires', 'milliseconds since the epoch or an ISO 8601 time', e);
+    if (timeValue(e) === undefined) throw fieldError(WHAT, 'expires', TIME_EXPECTED, e);
     m.expires = typeof e === 'bigint' ? Number(e) : (e as number | string);
   }
   if (obj.uri !== undefined) m.uri = text(obj, WHAT, 'uri', 2048);
   return m;
 }
 
-/** Expiry of a manifest in ms since the epoch, or undefined when it never expires (one already parsed, so as recorded). */
+/** A manifest being accepted (signed, offered, registered): parseManifest, and an expiry that exists (checkTimeExists). */
+export function parseNewManifest(obj: Record<string, unknown>): Manifest {
+  const m = parseManifest(obj);
+  checkTimeExists(WHAT, 'expires', m.expires);
+  return m;
+}
+
+/** Expiry of a manifest in ms since the epoch, or undefined when it never expires (as recorded). */
 export function manifestExpiry(m: Manifest): number | undefined {
-  return m.expires === undefined ? undefined : timeValue(m.expires, true);
+  return m.expires === undefined ? undefined : timeValue(m.expires);
 }
 
 /** True when `now` (ms) is at or past the manifest's expiry. */
@@ -91,7 +98,7 @@ function manifestValue(m: Manifest): Record<string, CborValue> {
  * The kid is the vendor key's did:key. Throws reason 'malformed' for bad fields.
  */
 export function createManifest(fields: Manifest, vendorKey: PrivateKey, format: EnvelopeFormat = 'jws'): Envelope {
-  const m = parseManifest({ ...fields });
+  const m = parseNewManifest({ ...fields });
   const kid = keyToDid(vendorKey);
   const value = manifestValue(m);
   const payload = format === 'cose' ? encodeCbor(value) : JSON.stringify(value);
@@ -99,14 +106,23 @@ export function createManifest(fields: Manifest, vendorKey: PrivateKey, format: 
 }
 
 /**
- * Parses a manifest envelope without trusting it: reads the kid and the payload and checks
- * the fields, but neither the signature nor the signer's standing (the rules do that).
- * Throws reason 'malformed' or 'unknown-signer' (no kid, or a kid that is not a did:key).
- * `recorded`: the envelope of a record on the ledger, its expiry read as recorded (parseManifest).
+ * Parses a manifest envelope being accepted without trusting it: reads the kid and the payload
+ * and checks the fields (parseNewManifest), but neither the signature nor the signer's standing
+ * (the rules do that). Throws reason 'malformed' or 'unknown-signer' (no kid, or a kid that is
+ * not a did:key). The envelope of a record on the ledger is read with readManifest.
  */
-export function openManifest(envelope: Envelope, recorded = false): OpenedManifest {
+export function openManifest(envelope: Envelope): OpenedManifest {
+  return manifestEnvelope(envelope, parseNewManifest);
+}
+
+/** openManifest of the envelope of a record on the ledger: its expiry read as recorded (parseManifest). */
+export function readManifest(envelope: Envelope): OpenedManifest {
+  return manifestEnvelope(envelope, parseManifest);
+}
+
+function manifestEnvelope(envelope: Envelope, parse: (obj: Record<string, unknown>) => Manifest): OpenedManifest {
   const { format, kid, payload } = peekPayload(envelope);
-  const manifest = parseManifest(decodeObject(payload, WHAT), recorded);
+  const manifest = parse(decodeObject(payload, WHAT));
   if (kid === undefined) throw reject('unknown-signer', 'manifest envelope names no signer (no kid)', { vendor: manifest.vendor });
   const signer = didOfKid(kid);
   if (!isDidKey(signer)) throw reject('unknown-signer', 'manifest kid is not a did:key', { vendor: manifest.vendor });

@@ -122,22 +122,33 @@ export function digestField(obj: Record<string, unknown>, what: string, field = 
   return v.toLowerCase();
 }
 
+/** What a time field must be, as a field error says. */
+export const TIME_EXPECTED = 'milliseconds since the epoch or an ISO 8601 time';
+
 /**
- * Milliseconds since the epoch from a number of ms or an ISO 8601 time (with zone when it has a time).
- * A date or time that does not exist is refused, unless `recorded`: a value already on the ledger
- * is read as the gateway that recorded it did (Date.parse rolls "2026-02-30" over to March 2nd).
+ * Milliseconds since the epoch from a number of ms or an ISO 8601 time (with zone when it has a
+ * time), read as recorded: Date.parse rolls a date or time that does not exist over ("2026-02-30"
+ * is March 2nd), as the gateways that recorded such values before a4b5c5d read them. New input
+ * is refused such values by checkTimeExists, where it is accepted.
  */
-export function timeValue(v: unknown, recorded = false): number | undefined {
+export function timeValue(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   if (typeof v === 'bigint') return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
   const m = typeof v === 'string' ? ISO_TIME.exec(v) : null;
-  if (m) {
-    const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => Number(x ?? 0));
-    if (!recorded && !dateTimeExists(year, month, day, hour, minute, second)) return undefined;
-    const ms = Date.parse(m[0]);
-    return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
-  }
-  return undefined;
+  if (!m) return undefined;
+  const ms = Date.parse(m[0]);
+  return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
+/**
+ * New input only (a manifest or report being accepted, not one on the ledger): an ISO 8601 time
+ * in `field` must name a date and time that exist, else reason 'malformed' as for any bad time.
+ */
+export function checkTimeExists(what: string, field: string, v: unknown): void {
+  const m = typeof v === 'string' ? ISO_TIME.exec(v) : null;
+  if (!m) return;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((x) => Number(x ?? 0));
+  if (!dateTimeExists(year, month, day, hour, minute, second)) throw fieldError(what, field, TIME_EXPECTED, v);
 }
 
 /** `now` as milliseconds: a number of ms or a Date. */

@@ -4,7 +4,7 @@ import { encodeCbor, type CborValue } from '../encoding/codec';
 import { isDidKey, keyToDid, type PrivateKey } from '../crypto';
 import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
-import { count, decodeObject, didOfKid, digestField, fieldError, text, timeValue, type Envelope } from './payload';
+import { checkTimeExists, count, decodeObject, didOfKid, digestField, fieldError, text, TIME_EXPECTED, timeValue, type Envelope } from './payload';
 import { REJECTION_REASONS, reject, type RejectionReason } from './reasons';
 
 export interface Report {
@@ -43,8 +43,11 @@ export interface OpenedReport {
 const FIELDS = new Set(['class', 'version', 'sequence', 'digest', 'vendor', 'counter', 'ts', 'refused']);
 const WHAT = 'report';
 
-/** Checks report fields; at least one of counter and ts is required. Throws reason 'malformed'. `recorded`: a ts read as recorded (timeValue). */
-export function parseReport(obj: Record<string, unknown>, recorded = false): Report {
+/**
+ * Checks report fields; at least one of counter and ts is required. Throws reason 'malformed'.
+ * A ts is read as recorded (timeValue); a report being accepted is parseNewReport.
+ */
+export function parseReport(obj: Record<string, unknown>): Report {
   for (const key of Object.keys(obj)) if (!FIELDS.has(key)) throw reject('malformed', `report has an unknown field "${key}"`, { field: key });
   const r: Report = {
     class: text(obj, WHAT, 'class'),
@@ -55,12 +58,19 @@ export function parseReport(obj: Record<string, unknown>, recorded = false): Rep
   if (obj.vendor !== undefined) r.vendor = text(obj, WHAT, 'vendor');
   if (obj.counter !== undefined) r.counter = count(obj, WHAT, 'counter');
   if (obj.ts !== undefined) {
-    const ts = timeValue(obj.ts, recorded);
-    if (ts === undefined) throw fieldError(WHAT, 'ts', 'milliseconds since the epoch or an ISO 8601 time', obj.ts);
+    const ts = timeValue(obj.ts);
+    if (ts === undefined) throw fieldError(WHAT, 'ts', TIME_EXPECTED, obj.ts);
     r.ts = ts;
   }
   if (obj.refused !== undefined) r.refused = parseRefusal(obj.refused);
   if (r.counter === undefined && r.ts === undefined) throw reject('malformed', 'report needs a counter or a ts (replay protection)');
+  return r;
+}
+
+/** A report being accepted (signed, or checked by the gateway): parseReport, and a ts that exists (checkTimeExists). */
+export function parseNewReport(obj: Record<string, unknown>): Report {
+  const r = parseReport(obj);
+  checkTimeExists(WHAT, 'ts', obj.ts);
   return r;
 }
 
@@ -88,17 +98,27 @@ export function reportValue(r: Report): Record<string, CborValue> {
 
 /** Signs a report with the device key (kid = the device's did:key). For devices, simulators and tests. */
 export function createReport(fields: ReportInput, deviceKey: PrivateKey, format: EnvelopeFormat = 'jws'): Envelope {
-  const r = parseReport({ ...fields });
+  const r = parseNewReport({ ...fields });
   const value = reportValue(r);
   const payload = format === 'cose' ? encodeCbor(value) : JSON.stringify(value);
   return signEnvelope(payload, deviceKey, { format, kid: keyToDid(deviceKey) });
 }
 
 /**
- * Verifies a report under the device's did:key and parses it. A kid, when present, must name
- * the same device. Throws reasons 'bad-signature' or 'malformed'.
+ * Verifies a report being accepted under the device's did:key and parses it (parseNewReport). A
+ * kid, when present, must name the same device. Throws reasons 'bad-signature' or 'malformed'.
+ * The envelope of a record on the ledger is read with readReport.
  */
-export function openReport(envelope: Envelope, deviceDid: string, recorded = false): OpenedReport {
+export function openReport(envelope: Envelope, deviceDid: string): OpenedReport {
+  return reportEnvelope(envelope, deviceDid, parseNewReport);
+}
+
+/** openReport of the envelope of a record on the ledger: its ts read as recorded (parseReport). */
+export function readReport(envelope: Envelope, deviceDid: string): OpenedReport {
+  return reportEnvelope(envelope, deviceDid, parseReport);
+}
+
+function reportEnvelope(envelope: Envelope, deviceDid: string, parse: (obj: Record<string, unknown>) => Report): OpenedReport {
   if (!isDidKey(deviceDid)) throw reject('malformed', 'device must be a did:key id');
   const device = didOfKid(deviceDid);
   let verified;
@@ -110,6 +130,6 @@ export function openReport(envelope: Envelope, deviceDid: string, recorded = fal
     const why = err instanceof Error ? err.message : String(err);
     throw reject('bad-signature', `report signature does not verify under ${device}: ${why}`, { device });
   }
-  const report = parseReport(decodeObject(verified.payload, WHAT), recorded);
+  const report = parse(decodeObject(verified.payload, WHAT));
   return { report, device, envelope, format: verified.format };
 }

@@ -5,10 +5,10 @@ import { type CborValue } from '../encoding/codec';
 import { didToKey, isDidKey } from '../crypto';
 import { isLedgerError } from '../errors';
 import { isoTime } from '../encoding/iso-time';
-import { isExpired, manifestBody, manifestExpiry, openManifest, verifyManifestSignature, type Manifest } from './manifest';
+import { isExpired, manifestBody, manifestExpiry, openManifest, readManifest, verifyManifestSignature, type Manifest } from './manifest';
 import { envelopeDigest, nowMs, type Envelope } from './payload';
 import { isFirmwareRejection, reject } from './reasons';
-import { openReport } from './report';
+import { openReport, readReport } from './report';
 import {
   type ApprovedDecisionBody,
   type FirmwareState,
@@ -61,7 +61,7 @@ export interface ReportOptions {
   deviceVendor?: string;
   /** How far a report's ts may run ahead of `now` (default 5 minutes); a later ts would block every later report. */
   maxFutureMs?: number;
-  /** The envelope of a record on the ledger (the audit's recheck): its ts read as the gateway recorded it (timeValue). */
+  /** The envelope of a record on the ledger (the audit's recheck): its ts read as the gateway recorded it (readReport). */
   recorded?: boolean;
 }
 
@@ -114,11 +114,11 @@ function checkNotExpired(m: Manifest, now: number, signer?: string): void {
  * registered under the same vendor, class and sequence (re-registering the same image, e.g.
  * with a later expiry, is allowed). Returns the body of the 'firmware.release' record;
  * store the envelope itself as the record's `envelope`. `recorded`: rechecking a release record
- * (its expiry read as recorded, parseManifest).
+ * (its expiry read as recorded, readManifest).
  */
 export function checkRelease(state: FirmwareState, manifestEnvelope: Envelope, now: number | Date, recorded = false): ReleaseBody {
   const t = nowMs(now);
-  const opened = openManifest(manifestEnvelope, recorded);
+  const opened = recorded ? readManifest(manifestEnvelope) : openManifest(manifestEnvelope);
   const m = opened.manifest;
   checkSigner(state, m, opened.signer);
   verifyManifestSignature(opened);
@@ -282,7 +282,7 @@ export function checkReport(state: FirmwareState, reportEnvelope: Envelope, devi
   if (typeof opts.isEnrolled !== 'function') throw reject('malformed', 'checkReport needs an isEnrolled(did) callback');
   if (typeof deviceDid !== 'string' || !isDidKey(deviceDid)) throw reject('malformed', 'device must be a did:key id');
   if (!opts.isEnrolled(deviceDid)) throw reject('unenrolled-device', `device ${deviceDid} is not enrolled`, { device: deviceDid });
-  const { report: r, device } = openReport(reportEnvelope, deviceDid, opts.recorded);
+  const { report: r, device } = opts.recorded ? readReport(reportEnvelope, deviceDid) : openReport(reportEnvelope, deviceDid);
   const ctx = { device, class: r.class, sequence: r.sequence, digest: r.digest, vendor: r.vendor };
   const d = state.device(device);
 

@@ -264,7 +264,7 @@ export function parseReleaseBody(body: unknown): ReleaseBody {
   let manifest: Manifest;
   try {
     // As recorded: a release an older gateway registered replays as it did then.
-    manifest = parseManifest(obj(t, o.manifest), true);
+    manifest = parseManifest(obj(t, o.manifest));
   } catch (err) {
     throw malformed(t, `"manifest": ${(err as Error).message}`);
   }
