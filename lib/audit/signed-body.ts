@@ -5,7 +5,7 @@ import { bytesEqual } from '../encoding/bytes';
 import { decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 import { envelopePayload } from '../envelope/envelope';
 import { decodeObject } from '../firmware/payload';
-import { parseNewReport } from '../firmware/report';
+import { parseReport } from '../firmware/report';
 import { bodyFromDecoded, decodePayload } from '../envelope/payload';
 import { EVIDENCE_TYPES, SELF_SIGNED_TYPES, VENDOR_SIGNED_TYPES, type RecordView } from './records';
 
@@ -91,9 +91,9 @@ export function signedBodyProblem(record: RecordView): string | undefined {
 function reportProblem(record: RecordView, payload: Uint8Array): string | undefined {
   let signed;
   try {
-    // As new input (a ts must exist), as this check has read it since a4b5c5d, though recheckReport
-    // reads a recorded report's ts as recorded (rolled over).
-    signed = parseNewReport(decodeObject(payload, 'report'));
+    // As recorded: a gateway before a4b5c5d took a ts that does not exist ("T24:00:00Z") and
+    // recorded it rolled over, as recheckReport reads it too.
+    signed = parseReport(decodeObject(payload, 'report'));
   } catch (err) {
     return `the signed payload is not a firmware report: ${(err as Error).message}`;
   }

@@ -2,7 +2,9 @@
 // manifest as the vendor signed it ("expires": "2026-02-30", which the gateway then read as March
 // 2nd). Replaying such a ledger must still work, and read the expiry the gateway recorded it with.
 import * as assert from 'node:assert/strict';
+import { signedBodyProblem } from '../../lib/audit/signed-body';
 import { keyToDid } from '../../lib/crypto';
+import type { CborValue } from '../../lib/encoding/codec';
 import { signEnvelope } from '../../lib/envelope/envelope';
 import { envelopeDigest, FirmwareState, isExpired, recheckRecord } from '../../lib/firmware';
 import { Gateway, imageDigest, key, manifest } from './fixtures';
@@ -55,5 +57,8 @@ describe('firmware recheck (audit) of records an older gateway wrote with rolled
       assert.deepEqual(recheckRecord(state, r, { isEnrolled: () => true }), { ok: true }, `${r.type} record ${r.index}`);
       state.apply(r.type, r.body, r.index, r.time);
     }
+    // The audit's check that the report's body repeats what the device signed reads the ts the same way.
+    const recorded = gw.records.find((r) => r.type === 'firmware.report')!;
+    assert.equal(signedBodyProblem({ type: recorded.type, time: recorded.time, device, body: recorded.body as CborValue, envelope: report }), undefined);
   });
 });
