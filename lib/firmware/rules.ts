@@ -283,7 +283,9 @@ export function checkReport(state: FirmwareState, reportEnvelope: Envelope, devi
   if (typeof deviceDid !== 'string' || !isDidKey(deviceDid)) throw reject('malformed', 'device must be a did:key id');
   if (!opts.isEnrolled(deviceDid)) throw reject('unenrolled-device', `device ${deviceDid} is not enrolled`, { device: deviceDid });
   const { report: r, device } = opts.recorded ? readReport(reportEnvelope, deviceDid) : openReport(reportEnvelope, deviceDid);
-  const ctx = { device, class: r.class, sequence: r.sequence, digest: r.digest, vendor: r.vendor };
+  // The report's counter and ts go with every refusal after its signature verified: a refusal
+  // recorded with them makes a copy of the same report a replay (FirmwareState advances them).
+  const ctx = { device, class: r.class, sequence: r.sequence, digest: r.digest, vendor: r.vendor, counter: r.counter, ts: r.ts };
   const d = state.device(device);
 
   if (r.counter !== undefined && d?.lastCounter !== undefined && r.counter <= d.lastCounter)
@@ -346,7 +348,8 @@ export interface RejectionContext {
 /**
  * The body of a refusing 'firmware.decision' for an error thrown by a check. Fields come from
  * the rejection's details, overridden by `context`. Errors that are not firmware rejections
- * get the reason 'error'.
+ * get the reason 'error'. A refused report keeps its counter and ts (from the details
+ * checkReport gives once the signature verified), so that the same report sent again is a replay.
  */
 export function rejectionBody(err: unknown, context: RejectionContext = {}): RejectedDecisionBody {
   const details: Record<string, unknown> = isLedgerError(err) && err.details ? err.details : {};
@@ -368,6 +371,12 @@ export function rejectionBody(err: unknown, context: RejectionContext = {}): Rej
   if (at instanceof Date || typeof at === 'number') {
     const ms = at instanceof Date ? at.getTime() : at;
     if (Number.isSafeInteger(ms) && ms >= 0) body.at = ms;
+  }
+  if (body.subject === 'report') {
+    for (const k of ['counter', 'ts'] as const) {
+      const v = details[k];
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) body[k] = v;
+    }
   }
   return body;
 }

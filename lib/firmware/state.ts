@@ -77,6 +77,9 @@ export interface RejectedDecisionBody {
   digest?: string;
   signer?: string;
   at?: number;
+  /** A refused report's counter and ts (its signature verified): they advance the device's, like a recorded report's. */
+  counter?: number;
+  ts?: number;
 }
 
 export type DecisionBody = ApprovedDecisionBody | RejectedDecisionBody;
@@ -320,6 +323,10 @@ export function parseDecisionBody(body: unknown): DecisionBody {
     if (o.digest !== undefined) d.digest = str(t, o, 'digest');
     const at = optInt(t, o, 'at');
     if (at !== undefined) d.at = at;
+    for (const k of ['counter', 'ts'] as const) {
+      const v = optInt(t, o, k);
+      if (v !== undefined) d[k] = v;
+    }
     return d;
   }
   throw malformed(t, '"decision" must be "approved" or "rejected"');
@@ -563,6 +570,8 @@ export class FirmwareState {
       if (b.device !== undefined) {
         const d = this.deviceState(b.device);
         d.rejectionsOmitted += pushRecent(d.rejections, entry, this.historyLimit);
+        // The refused report was the device's (signed): a copy of it is a replay, as of a recorded one.
+        if (b.subject === 'report') this.advanceFreshness(d, b);
       }
       return;
     }
@@ -594,12 +603,17 @@ export class FirmwareState {
     });
   }
 
+  /** The device's last accepted report counter and ts, advanced by a report's (recorded, or refused after its signature verified). */
+  private advanceFreshness(d: DeviceFirmware, b: { counter?: number; ts?: number }): void {
+    if (b.counter !== undefined) d.lastCounter = Math.max(d.lastCounter ?? -1, b.counter);
+    if (b.ts !== undefined) d.lastTs = Math.max(d.lastTs ?? -1, b.ts);
+  }
+
   private applyReport(b: ReportBody, at: RecordRef): void {
     const d = this.deviceState(b.device);
     d.reports++;
     d.lastReport = at;
-    if (b.counter !== undefined) d.lastCounter = Math.max(d.lastCounter ?? -1, b.counter);
-    if (b.ts !== undefined) d.lastTs = Math.max(d.lastTs ?? -1, b.ts);
+    this.advanceFreshness(d, b);
     if (d.class === undefined) d.class = b.class;
     if (d.vendor === undefined && b.vendor !== undefined) d.vendor = b.vendor;
     if (b.status !== 'unregistered') d.floor = Math.max(d.floor, b.sequence);
