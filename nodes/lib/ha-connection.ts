@@ -10,7 +10,8 @@
 // node holding the connection has announced, topics nobody owns are cleared (empty retained
 // payloads), and so are retained configs and states of this gateway that the broker still holds
 // from an earlier run but nobody announces any more (a contract taken out of a node, a node
-// whose Home Assistant field went back to none, a device no longer on the ledger).
+// whose Home Assistant field went back to none, a device no longer on the ledger). What it
+// keeps published and finds overwritten by someone else on the broker it publishes again.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -63,6 +64,13 @@ const CLOSE_TIMEOUT_MS = 3000;
 const BIRTH_EVERY_MS = 1000;
 /** Stale retained messages remembered before the flows settle; anyone can publish look-alikes. */
 const MAX_FOUND = 4096;
+/**
+ * A topic we keep published that got another payload (anyone on the broker can publish one: a
+ * made-up state, or an empty one that takes an entity out of Home Assistant) gets ours again
+ * this long after, and at most this often: our own publications come back to us too, a late
+ * one behind a newer payload, and two writers must not make a storm.
+ */
+const RESTORE_AFTER_MS = 1000;
 
 export class HaConnection {
   /**
@@ -87,6 +95,9 @@ export class HaConnection {
   private readonly subscriptions: string[];
   private lastBirth = 0;
   private birthTimer: NodeJS.Timeout | undefined;
+  /** Topics we keep published whose latest message on the broker is not ours (at most one per retained topic). */
+  private readonly overwritten = new Set<string>();
+  private restoreTimer: NodeJS.Timeout | undefined;
 
   /**
    * `broker` undefined: a broken configuration, which keeps a connection that never publishes.
@@ -184,7 +195,35 @@ export class HaConnection {
     if (this.closed) return;
     if (topic === haStatusTopic(this.topics)) {
       if (payload.toString('utf8') === PAYLOAD_ONLINE) this.answerBirth();
-    } else if (retain) this.seen(topic, payload);
+    } else if (!this.watchOwn(topic, payload) && retain) this.seen(topic, payload);
+  }
+
+  /**
+   * A message on a topic we keep published (retained or not: a live publication replaces the
+   * retained one too). Another payload than ours is replaced by ours RESTORE_AFTER_MS later,
+   * unless ours came back meanwhile. False for topics we do not publish.
+   */
+  private watchOwn(topic: string, payload: Buffer): boolean {
+    const ours = this.retained.get(topic);
+    if (ours === undefined || ours === '') return false;
+    if (payload.toString('utf8') === ours) this.overwritten.delete(topic);
+    else if (!this.overwritten.has(topic)) {
+      this.overwritten.add(topic);
+      this.restoreTimer ??= setTimeout(() => this.restore(), RESTORE_AFTER_MS);
+      this.restoreTimer.unref();
+    }
+    return true;
+  }
+
+  private restore(): void {
+    this.restoreTimer = undefined;
+    const topics = [...this.overwritten];
+    this.overwritten.clear();
+    if (this.closed || !this.connected) return; // sendAll sends everything on reconnection
+    for (const topic of topics) {
+      const ours = this.retained.get(topic);
+      if (ours) this.send(topic, ours);
+    }
   }
 
   /** A retained message on our subscriptions: remember (and, once settled, clear) this gateway's stale ones. */
@@ -219,6 +258,7 @@ export class HaConnection {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.birthTimer);
+    clearTimeout(this.restoreTimer);
     const broker = this.broker;
     if (!broker || !this.started) return;
     for (const topic of this.subscriptions) broker.unsubscribe(topic, this.id, true);

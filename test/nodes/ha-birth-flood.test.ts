@@ -5,9 +5,11 @@
 // each would be sent again at every birth and reconnection, and kept in memory for good.
 import * as assert from 'node:assert/strict';
 import { validateTerms } from '../../lib/contracts';
+import { MqttWatch } from '../ha/mqtt-watch';
 import { generateKey, keyToDid } from '../../lib/index';
 import { haBrokerNode, mqttNodes, useHaSession } from './ha-support';
 import { helper, ledgerNode, onTab, packNodes } from './support';
+import { until } from '../support/until';
 
 const nodes = [...packNodes(), ...mqttNodes()];
 const terms = validateTerms({
@@ -23,10 +25,11 @@ const terms = validateTerms({
 });
 const AVAILABILITY = 'iot-ledger/availability';
 const CONFIG = 'homeassistant/binary_sensor/iot-ledger_ha-birth-room_violation/config';
+const STATE = 'iot-ledger/contract/ha-birth-room/state';
 
 describe('nodes: Home Assistant births from anyone on the broker', function () {
   this.timeout(30000);
-  const ha = useHaSession({}, [AVAILABILITY, CONFIG, 'homeassistant/sensor/iot-ledger_ha-birth-room_value/config', 'iot-ledger/contract/ha-birth-room/state']);
+  const ha = useHaSession({}, [AVAILABILITY, CONFIG, 'homeassistant/sensor/iot-ledger_ha-birth-room_value/config', STATE]);
 
   const deploy = () =>
     helper.load(nodes, [
@@ -73,5 +76,36 @@ describe('nodes: Home Assistant births from anyone on the broker', function () {
     const fakeSet = new Set(fakes);
     const again = ha.watch.messages.slice(from).filter((m) => fakeSet.has(m.topic)).length;
     assert.equal(again, 0, `${again} look-alikes cleared again at the birth`);
+  });
+
+  it('our own config and state overwritten by someone else (a made-up state, an empty config) get ours back, a few times for a flood', async () => {
+    await deploy();
+    await settled();
+    const state = await ha.watch.waitFor((m) => m.topic === STATE, 'the state announced');
+    const config = ha.watch.last(CONFIG);
+    assert.ok(config);
+    const fake = JSON.stringify({ ...(JSON.parse(state.payload) as object), status: 'compliant', forged: true });
+
+    const from = ha.watch.messages.length;
+    // An empty retained config takes the entity out of Home Assistant; a made-up state shows what the ledger does not say.
+    await ha.watch.client.publishAsync(CONFIG, '', { qos: 1, retain: true });
+    const spoofs = 100;
+    for (let i = 0; i < spoofs; i++) await ha.watch.client.publishAsync(STATE, fake, { qos: 1, retain: true });
+    const last = ha.watch.messages.length;
+    await ha.watch.waitFor((m) => m.topic === STATE && m.payload === state.payload, 'our state published again after the last fake', 5000, last);
+    await ha.watch.waitFor((m) => m.topic === CONFIG && m.payload === config, 'our config published again', 5000, from);
+
+    // What Home Assistant gets when it (re)subscribes: ours, retained.
+    const fresh = await MqttWatch.connect(ha.broker.url, [STATE, CONFIG]);
+    try {
+      await until(
+        () => 'our config and state retained on the broker',
+        () => fresh.last(STATE) === state.payload && fresh.last(CONFIG) === config,
+      );
+    } finally {
+      await fresh.close();
+    }
+    const restored = ha.watch.messages.slice(from).filter((m) => m.topic === STATE && m.payload === state.payload).length;
+    assert.ok(restored >= 1 && restored < spoofs / 2, `our state published ${restored} times for ${spoofs} fakes`);
   });
 });
