@@ -111,7 +111,14 @@ export class HaConnection {
   ) {
     this.closed = !broker;
     this.user = { id, status: () => this.brokerChanged() };
-    this.subscriptions = [haStatusTopic(topics), discoveryWildcard(topics), `${topics.baseTopic}/contract/+/state`, `${topics.baseTopic}/firmware/+/state`];
+    this.subscriptions = [
+      haStatusTopic(topics),
+      discoveryWildcard(topics),
+      `${topics.baseTopic}/contract/+/state`,
+      `${topics.baseTopic}/firmware/+/state`,
+      // Our `online`, which someone else's `offline` would turn every entity unavailable with.
+      availabilityTopic(topics),
+    ];
   }
 
   get connected(): boolean {
@@ -204,7 +211,7 @@ export class HaConnection {
    * unless ours came back meanwhile. False for topics we do not publish.
    */
   private watchOwn(topic: string, payload: Buffer): boolean {
-    const ours = this.retained.get(topic);
+    const ours = this.ownPayload(topic);
     if (ours === undefined || ours === '') return false;
     if (payload.toString('utf8') === ours) this.overwritten.delete(topic);
     else if (!this.overwritten.has(topic)) {
@@ -221,9 +228,14 @@ export class HaConnection {
     this.overwritten.clear();
     if (this.closed || !this.connected) return; // sendAll sends everything on reconnection
     for (const topic of topics) {
-      const ours = this.retained.get(topic);
+      const ours = this.ownPayload(topic);
       if (ours) this.send(topic, ours);
     }
+  }
+
+  /** What we keep published on `topic` ('' while its removal waits, undefined when nothing); `online` on our availability topic. */
+  private ownPayload(topic: string): string | undefined {
+    return topic === availabilityTopic(this.topics) ? PAYLOAD_ONLINE : this.retained.get(topic);
   }
 
   /** A retained message on our subscriptions: remember (and, once settled, clear) this gateway's stale ones. */

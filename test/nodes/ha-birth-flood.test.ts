@@ -78,6 +78,21 @@ describe('nodes: Home Assistant births from anyone on the broker', function () {
     assert.equal(again, 0, `${again} look-alikes cleared again at the birth`);
   });
 
+  it('our online overwritten by someone else with offline (every entity unavailable) is published again', async () => {
+    await deploy();
+    await settled();
+    const from = ha.watch.messages.length;
+    await ha.watch.client.publishAsync(AVAILABILITY, 'offline', { qos: 1, retain: true });
+    await ha.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'offline', 'the fake offline', 5000, from);
+    await ha.watch.waitFor((m) => m.topic === AVAILABILITY && m.payload === 'online', 'online published again', 5000, from);
+    const fresh = await MqttWatch.connect(ha.broker.url, [AVAILABILITY]);
+    try {
+      await until(() => 'online retained on the broker', () => fresh.last(AVAILABILITY) === 'online');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('our own config and state overwritten by someone else (a made-up state, an empty config) get ours back, a few times for a flood', async () => {
     await deploy();
     await settled();
