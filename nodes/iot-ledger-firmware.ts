@@ -51,7 +51,8 @@ export = function register(RED: RED): void {
         else if (mode === 'report') {
           const device = (msg.device as { id?: string } | undefined)?.id ?? (typeof msg.deviceId === 'string' ? msg.deviceId : undefined);
           if (!device) throw new LedgerError('ERR_INVALID_ARGUMENT', 'a firmware report needs msg.device.id (set by Verify) or msg.deviceId');
-          outcome = await fw.report(envelopeOf(msg.payload, 'a firmware report'), device);
+          // Whatever a publisher sent: what is not an envelope is a malformed report (counted, within the Catch budget).
+          outcome = await fw.report(msg.payload, device);
         } else {
           if (!p || typeof p !== 'object') throw new LedgerError('ERR_INVALID_ARGUMENT', `msg.payload must be an object for mode "${mode}"`);
           if (mode === 'vendor') {

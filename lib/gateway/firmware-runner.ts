@@ -214,14 +214,17 @@ export class FirmwareRunner {
    * Records a device's signed report. A report of a refused offer (`refused`) that says nothing
    * new about what the device runs is recorded only when the device has not had a refusal of
    * that digest recorded and is below its refusals per window; otherwise it is counted in an
-   * aggregated security record (ERR_FIRMWARE_REFUSAL_LIMIT, thrown to the caller).
+   * aggregated security record (ERR_FIRMWARE_REFUSAL_LIMIT, thrown to the caller). `received`
+   * is what arrived: anything but a JWS string or COSE bytes is a malformed report.
    */
-  report(received: Envelope, device: string, now = Date.now()): Promise<FirmwareOutcome> {
+  report(received: unknown, device: string, now = Date.now()): Promise<FirmwareOutcome> {
     let envelope: Envelope;
     try {
       envelope = storedEnvelope(received);
     } catch {
-      envelope = received; // refused by checkReport below, and recorded as a rejection
+      // Not an envelope (anything a publisher sends, JSON that an MQTT in node parsed too): refused
+      // by checkReport below as malformed, and counted in the security records.
+      envelope = received as Envelope;
     }
     let refusal: { device: string; digest: string } | undefined;
     return this.decide(

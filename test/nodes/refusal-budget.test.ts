@@ -61,6 +61,13 @@ describe('nodes: refusals of what anyone can publish, in a flood', function () {
     assert.equal(await flood(firmware, ['out'], (i) => ({ payload: `garbage ${i}`, deviceId: 'not-a-did' })), 'ERR_FIRMWARE_REJECTED');
   });
 
+  // An MQTT in node set to auto-detect (Node-RED's default) hands JSON text on as an object or a number.
+  it('firmware reports that are JSON, not an envelope: refused and counted like other malformed reports, within the budget', async () => {
+    const firmware = { id: 'firmware', type: 'iot-ledger-firmware', mode: 'report' };
+    const device = keyToDid(generateKey('Ed25519'));
+    assert.equal(await flood(firmware, ['out'], (i) => ({ payload: i % 2 ? { report: i } : i, deviceId: device })), 'ERR_FIRMWARE_REJECTED');
+  });
+
   it('contract signatures: at most the report budget reaches Catch, every message is finished', async () => {
     const contract = { id: 'contract', type: 'iot-ledger-contract', terms: JSON.stringify(terms), tickSeconds: 3600 };
     assert.equal(await flood(contract, ['events', 'state'], (i) => ({ topic: 'contract/sign', payload: `not a signature ${i}` })), 'ERR_MALFORMED_ENVELOPE');
