@@ -17,8 +17,20 @@ export function parseTermsList(text: unknown): Terms[] {
   return list.map((t) => validateTerms(t));
 }
 
+/**
+ * The subject a reading from this device is judged as: its did:key id when the terms take any
+ * device or list that id, else its enrolled name when they list the name; null when the terms
+ * do not cover the device. The evaluator checks this subject against the terms, and it is what
+ * the reading's recorded input names, so that re-running the contract reaches the same verdict.
+ */
+export function subjectFor(terms: Terms, device?: { id?: string; name?: string }): string | undefined | null {
+  if (terms.subjects === 'any') return device?.id;
+  if (device?.id && terms.subjects.includes(device.id)) return device.id;
+  if (device?.name && terms.subjects.includes(device.name)) return device.name;
+  return null;
+}
+
 /** Whether a reading from this device is judged by these terms (by did:key id or by name). */
 export function subjectMatches(terms: Terms, device?: { id?: string; name?: string }): boolean {
-  if (terms.subjects === 'any') return true;
-  return !!device && ((!!device.id && terms.subjects.includes(device.id)) || (!!device.name && terms.subjects.includes(device.name)));
+  return subjectFor(terms, device) !== null;
 }

@@ -110,12 +110,15 @@ export class ContractRunner {
     return receipt;
   }
 
-  /** Evaluates a reading and records it with every event it causes (nothing while not active). */
-  async reading(payload: unknown, time: number, device?: string, recordReading = true): Promise<Evaluation> {
+  /**
+   * Evaluates a reading and records it with every event it causes (nothing while not active).
+   * `subject` is the device as the terms name it (subjectFor: its did:key id or enrolled name).
+   */
+  async reading(payload: unknown, time: number, device?: string, recordReading = true, subject = device): Promise<Evaluation> {
     if (!this.active) return { events: [], state: this.current(), active: false };
     // Judge the input as it is recorded (JSON: Infinity and NaN become null, dates text), so
     // that re-running the contract on the ledger reaches the same verdict.
-    const input = toRecordBody(readingInput(this.terms, payload, time, device)) as unknown as ReturnType<typeof readingInput>;
+    const input = toRecordBody(readingInput(this.terms, payload, time, subject)) as unknown as ReturnType<typeof readingInput>;
     const r = evaluate(this.terms, this.state, input);
     const reading: RecordInput[] = recordReading
       ? [{ type: CONTRACT_READING, ...(device ? { device } : {}), body: toRecordBody({ ...this.ref, input }) }]

@@ -2,7 +2,7 @@
 // gateway while they run, and every input (reading, clock tick, party signature, pulled
 // contract document) goes through one queue, so evaluation order equals ledger order.
 import { checkContractVersion, contractDocument, verifyContractDocument, type ContractDocument } from '../contracts/pull';
-import { subjectMatches } from '../contracts/terms-list';
+import { subjectFor } from '../contracts/terms-list';
 import type { ContractEvent } from '../contracts/evaluator';
 import type { Terms } from '../contracts/terms';
 import { LedgerError } from '../errors';
@@ -91,8 +91,9 @@ export class ContractSet {
       const now = opts.now ?? Date.now();
       const judged: Judged[] = [];
       for (const runner of list) {
-        if (!subjectMatches(runner.terms, source)) continue;
-        const ev = await runner.reading(payload, now, source?.id, opts.record !== false);
+        const subject = subjectFor(runner.terms, source);
+        if (subject === null) continue;
+        const ev = await runner.reading(payload, now, source?.id, opts.record !== false, subject);
         if (ev.active) judged.push({ runner, events: ev.events });
       }
       return judged;

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { parseTermsList, signContract, subjectMatches, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
 import { isLedgerError, type ErrorCode } from '../../lib/errors';
@@ -117,6 +118,26 @@ describe('gateway: ContractSet runs a host\'s contracts on a gateway', function 
     assert.equal(subjectMatches(named, undefined), false);
     assert.equal(subjectMatches(any, undefined), true);
     await set.close();
+  });
+
+  it('judges a device the terms name by its enrolled name (not its did:key) as that subject; the audit agrees', async () => {
+    const byName = termsFor('by-name', { subjects: ['freezer-3'] });
+    const set = new ContractSet(open, () => [byName]);
+    await set.sign(signContract(byName, party), { contract: byName.id });
+    const source = { id: sensor, name: 'freezer-3' };
+    const judged = [];
+    for (const [i, v] of [-25, -17, -25].entries()) judged.push(await set.reading({ temperature: v }, source, { now: T0 + i * 1000 }));
+    const events = judged.map((j) => j.flatMap((x) => x.events.map((e) => e.type)).join(' '));
+    assert.deepEqual(events, ['', 'excursion.started violation', 'excursion.ended compliance.restored']);
+    const inputs = (await collect(gw.ledger.byType('contract.reading'))).map((r) => ({
+      device: r.record.device,
+      input: (r.record.body as { input: { device?: string } }).input.device,
+    }));
+    assert.deepEqual(inputs, Array.from({ length: 3 }, () => ({ device: sensor, input: 'freezer-3' })));
+    await set.close();
+    await gw.close();
+    const report = await auditLedger(tmp.dir);
+    assert.deepEqual(report.findings, []);
   });
 
   it('routes a party signature to the contract it names, else the first; refuses what is not one', async () => {
