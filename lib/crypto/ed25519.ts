@@ -21,26 +21,31 @@ interface Sodium {
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 }
 
-let sodium: { ok: true; lib: Sodium } | { ok: false; reason: string } | undefined;
+let library: { ok: true; lib: Sodium } | { ok: false; reason: string } | undefined;
 
-function loadSodium(): { ok: true; lib: Sodium } | { ok: false; reason: string } {
-  if (process.env[ED25519_ENV] === 'node-crypto') return { ok: false, reason: `${ED25519_ENV}=node-crypto` };
-  if (!sodium) {
+/** sodium-native, or why it cannot load here (the answer is kept). */
+function sodiumLibrary(): { ok: true; lib: Sodium } | { ok: false; reason: string } {
+  if (!library) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      sodium = { ok: true, lib: require('sodium-native') as Sodium };
+      library = { ok: true, lib: require('sodium-native') as Sodium };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      sodium = { ok: false, reason: message.split('\n')[0] ?? message };
+      library = { ok: false, reason: message.split('\n')[0] ?? message };
     }
   }
-  return sodium;
+  return library;
 }
 
-/** Which library verifies Ed25519 signatures in this process, and why not libsodium when it is not. */
+let chosen: { backend: Ed25519Backend; why?: string } | undefined;
+
+/** Which library verifies Ed25519 signatures in this process, and why not libsodium when it is not (decided once). */
 export function ed25519Backend(): { backend: Ed25519Backend; why?: string } {
-  const s = loadSodium();
-  return s.ok ? { backend: 'libsodium' } : { backend: 'node:crypto', why: s.reason };
+  if (!chosen) {
+    const s = process.env[ED25519_ENV] === 'node-crypto' ? { ok: false as const, reason: `${ED25519_ENV}=node-crypto` } : sodiumLibrary();
+    chosen = s.ok ? { backend: 'libsodium' } : { backend: 'node:crypto', why: s.reason };
+  }
+  return chosen;
 }
 
 /** The backend in words, for logs and `iot-ledger info`. */
@@ -90,8 +95,8 @@ function acceptable(publicKey: Uint8Array, signature: Uint8Array): boolean {
 export function verifyEd25519With(backend: Ed25519Backend, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (!acceptable(publicKey, signature)) return false;
   if (backend === 'libsodium') {
-    const s = loadSodium();
-    if (!s.ok) throw new Error(`libsodium cannot be used here: ${s.reason}`);
+    const s = sodiumLibrary();
+    if (!s.ok) throw new Error(`libsodium cannot load here: ${s.reason}`);
     return s.lib.crypto_sign_verify_detached(signature, message, publicKey);
   }
   try {
@@ -103,5 +108,5 @@ export function verifyEd25519With(backend: Ed25519Backend, publicKey: Uint8Array
 
 /** Verifies an Ed25519 signature with this process's backend (ed25519Backend()); never throws. */
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  return verifyEd25519With(loadSodium().ok ? 'libsodium' : 'node:crypto', publicKey, message, signature);
+  return verifyEd25519With(ed25519Backend().backend, publicKey, message, signature);
 }
