@@ -4,7 +4,7 @@ import { generateKey } from '../lib/crypto/keys';
 import { ledgerPaths } from '../lib/gateway/paths';
 import type { LedgerConfigNode } from './lib/ledger-config';
 import { nodeError } from './lib/errors';
-import { isLedgerError } from '../lib/errors';
+import { isLedgerError, LedgerError } from '../lib/errors';
 import { parseWitnessEndpoints, WitnessClient, type WitnessEndpoint } from '../lib/witness/client';
 import { autoTransport } from '../lib/witness/mqtt';
 import type { NodeDef, RED } from './lib/red';
@@ -49,7 +49,11 @@ export = function register(RED: RED): void {
     if (witnessProblem) this.error(`ledger ${this.ledgerName}: witnesses: ${witnessProblem.message}`);
     let client: WitnessClient | undefined;
     let opened: Promise<Gateway> | undefined;
+    // Once closed, the node opens nothing: a caller that still holds it (a tile request that
+    // waited for its turn across a deploy) would open a ledger no close ever releases.
+    let closed = false;
     this.gateway = () => {
+      if (closed) return Promise.reject(new LedgerError('ERR_LEDGER_CLOSED', `the Ledger node of ${this.ledgerName} is closed`));
       if (!opened) {
         opened = (async () => {
           const gatewayKey = loadOrCreateKeyFile(this.keyFile, () => generateKey('Ed25519'));
@@ -119,6 +123,7 @@ export = function register(RED: RED): void {
       }
     }
     this.on('close', (_removed, done) => {
+      closed = true;
       unpublishLedger(this.ledgerName, gatewayOf);
       const was = opened;
       opened = undefined;

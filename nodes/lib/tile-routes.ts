@@ -43,15 +43,20 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
     let name: string | undefined;
     for (const n of published.keys()) if (rel.startsWith(`${n}/`) && (!name || n.length > name.length)) name = n;
     if (!name) return next();
-    const open = published.get(name) as () => Promise<Gateway>;
+    const ledgerName = name;
     const path = rel.slice(name.length + 1);
     tileRequests.admit(
       res,
-      (sent) =>
-        open().then(
+      (sent) => {
+        // Who publishes the name is looked up when the turn comes, not when the request came:
+        // a request that waited across a deploy is answered by the node deployed now (503 when
+        // none is), never by a closed one.
+        const open = published.get(ledgerName);
+        return (open ? open() : Promise.reject(new Error('not published'))).then(
           (gw) => answerTileRequest(gw.ledger, path, req, res, sent),
           () => answerTileRequest(null, path, req, res, sent),
-        ),
+        );
+      },
       clientAddress(req),
     );
   });
