@@ -44,9 +44,13 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
       return;
     }
     let body = r.body;
+    // An answer to a request with credentials (httpNodeAuth) is private: with `public`, a shared
+    // cache in front of the gateway may keep it (RFC 9111 3.5) and hand the ledger's records to
+    // clients without them.
+    const scope = req.headers.authorization === undefined ? 'public' : 'private';
     const headers: Record<string, string> = {
       'content-type': r.contentType,
-      'cache-control': r.status !== 200 ? 'no-store' : r.immutable ? 'public, max-age=31536000, immutable' : 'no-cache, max-age=2',
+      'cache-control': r.status !== 200 ? 'no-store' : r.immutable ? `${scope}, max-age=31536000, immutable` : `${scope === 'private' ? 'private, ' : ''}no-cache, max-age=2`,
     };
     if (r.status === 200 && path.startsWith('tile/entries/')) {
       // Whether gzipped or not depends on Accept-Encoding: every entry bundle says so, so a

@@ -14,7 +14,8 @@ import { scratchDir } from '../support/e2e';
 import { until } from '../support/until';
 
 // The tile routes are on RED.httpNode: a Node-RED whose settings set httpNodeAuth guards them
-// like any HTTP in node (401 without Basic credentials, the tiles with them).
+// like any HTTP in node (401 without Basic credentials, the tiles with them, marked private so
+// that no shared cache serves them to clients without the credentials).
 describe('e2e: tiles behind httpNodeAuth', function () {
   this.timeout(120_000);
   let nr: NodeRedProcess | undefined;
@@ -65,6 +66,10 @@ describe('e2e: tiles behind httpNodeAuth', function () {
       assert.equal((await fetch(`${base}/${p}`, { headers: wrong })).status, 401, `${p} with a wrong password`);
       const ok = await fetch(`${base}/${p}`, { headers: basic });
       assert.equal(ok.status, 200, `${p} with the credentials`);
+      // Private: a shared cache in front must not keep it for clients without the credentials.
+      const cacheControl = ok.headers.get('cache-control') ?? '';
+      assert.match(cacheControl, /^private, /, `${p}: ${cacheControl}`);
+      assert.doesNotMatch(cacheControl, /public/, `${p}: ${cacheControl}`);
       assert.ok((await ok.arrayBuffer()).byteLength > 0);
     }
   });
