@@ -31,10 +31,7 @@ const SYNC_GZIP_MAX = 1 << 20;
  */
 export async function answerTileRequest(ledger: Ledger | null, path: string, req: IncomingMessage, res: ServerResponse, sent: (bytes: number) => void = () => undefined): Promise<void> {
   try {
-    if (!ledger || ledger.closed) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('ledger not open\n');
-      return;
-    }
+    if (!ledger || ledger.closed) return notOpen(res);
     const r = await readResource(ledger, path);
     if (res.destroyed) {
       // The client is gone (or the gate cut it): nothing to compress or send, but what was read
@@ -69,10 +66,19 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
       res.end();
     } else sendCounted(res, body, sent);
   } catch (err) {
+    // Closed while it was read (a deploy closes the ledger under the requests being answered):
+    // what a request that came a moment later gets, a 503 a replica asks again, not a 500
+    // (ERR_INTERNAL from the store closed under the read) that fails its round.
+    if (ledger?.closed && !res.headersSent) return notOpen(res);
     const code = isLedgerError(err) ? err.code : 'ERR_INTERNAL';
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
     res.end(`${code}\n`);
   }
+}
+
+/** No open ledger to answer from (not opened yet, closed, or closed during the read): 503, asked again after a second. */
+function notOpen(res: ServerResponse): void {
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '1' }).end('ledger not open\n');
 }
 
 /** Requests answered at once (read, compressed, being sent) by default, for all ledgers of a runtime. */
