@@ -49,7 +49,9 @@ export async function readResource(ledger: Ledger, path: string): Promise<TileRe
   if (path === META_PATH) {
     const meta = await ledger.database.get(META_KEY);
     if (!meta) throw new LedgerError('ERR_LEDGER_CORRUPT', 'ledger meta is missing');
-    return { status: 200, body: meta, contentType: 'application/cbor', immutable: true };
+    // Not immutable: migrating the ledger to a newer storage format rewrites it, and a cache
+    // that kept the older one for a year would make every new replica refuse the origin.
+    return { status: 200, body: meta, contentType: 'application/cbor', immutable: false };
   }
   if (!head) return notFound('no block has been sealed yet');
   if (path === CHECKPOINT_PATH) return { status: 200, body: Buffer.from(head.checkpoint, 'utf8'), contentType: TEXT, immutable: false };

@@ -1,6 +1,7 @@
 // Writing the tiles of a ledger as static files that any web server, rsync target or
 // S3-compatible bucket can serve. Full tiles and bundles never change, so a file already
-// there is kept; the current partial ones, the head and, last, the checkpoint are written.
+// there is kept; the meta when it changed (a migration), the current partial ones, the head
+// and, last, the checkpoint are written.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Ledger } from '../ledger';
@@ -47,7 +48,14 @@ export async function writeStaticTiles(ledger: Ledger, dir: string, since: { siz
     writeAtomic(path.join(dir, p), r.body);
     written++;
   };
-  if (!fs.existsSync(path.join(dir, META_PATH))) await put(META_PATH);
+  // The meta is rewritten when it differs: migrating the ledger to a newer storage format
+  // changes it, and a replica refuses to start from the older format's meta.
+  const meta = (await readResource(ledger, META_PATH)).body;
+  const metaFile = path.join(dir, META_PATH);
+  if (!fs.existsSync(metaFile) || !fs.readFileSync(metaFile).equals(meta)) {
+    writeAtomic(metaFile, meta);
+    written++;
+  }
   for (const id of resources(head.size, head.height, since)) {
     const p = tilePath(id);
     if (id.width === TILE_WIDTH && fs.existsSync(path.join(dir, p))) continue;
