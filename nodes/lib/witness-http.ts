@@ -91,6 +91,9 @@ function sendInternal(res: ServerResponse, err: unknown): void {
   send(res, 500, 'text/plain; charset=utf-8', `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n`);
 }
 
+/** The answer to a request whose witness was deployed away while its body was read. */
+const GONE: WitnessReply = { status: 404, contentType: 'text/plain; charset=utf-8', body: 'no witness is deployed at this path\n' };
+
 const requestError = (message: string): LedgerError => new LedgerError('ERR_WITNESS_REQUEST', message);
 const tooLarge = (): LedgerError => requestError('request body is too large');
 
@@ -139,7 +142,13 @@ export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: 
         res,
         () =>
           readBody(req)
-            .then((body) => t.handle(body))
+            .then((body) => {
+              // The witness deployed here when the body has arrived (it may take 10 s): a request
+              // that was being read across a deploy is not answered by the closed node, with the
+              // logs and key the deploy replaced (a log taken out would get one more cosignature).
+              const now = r.targets.get(prefix);
+              return now ? now.handle(body) : GONE;
+            })
             .then(
               (reply) => send(res, reply.status, reply.contentType, reply.body),
               (err: unknown) =>
