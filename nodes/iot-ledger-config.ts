@@ -78,7 +78,11 @@ export = function register(RED: RED): void {
     const tilesDir = typeof def.tilesDir === 'string' && def.tilesDir.trim() !== '' ? nodePath.resolve(userDir, def.tilesDir.trim()) : undefined;
     const gatewayOf = (): Promise<Gateway> => this.gateway();
     let staticTiles: StaticTilePublisher | undefined;
-    if (publishHttp) publishLedger(this.ledgerName, gatewayOf);
+    if (publishHttp) {
+      const hidden = publishLedger(this.ledgerName, gatewayOf, this.dir);
+      if (hidden !== undefined)
+        this.warn(`tiles: another Ledger node publishes a ledger named "${this.ledgerName}" (in ${hidden}); its tiles are no longer served, this node's (${this.dir}) are. Give each ledger its own name.`);
+    }
     if (tilesDir) {
       this.gateway().then(
         (gw) => {

@@ -12,6 +12,8 @@ export const TILES_MOUNT = '/iot-ledger/tiles';
 const BAD_PATH = 'ERR_INVALID_ARGUMENT: the path is not percent-encoded UTF-8\n';
 
 const published = new Map<string, () => Promise<Gateway>>();
+/** The directory of the ledger published under each name. */
+const publishedDirs = new Map<string, string>();
 
 /**
  * One gate for every ledger the runtime publishes: what is answered at once, what waits, how
@@ -62,10 +64,19 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
   });
 }
 
-export function publishLedger(name: string, open: () => Promise<Gateway>): void {
+/**
+ * Publishes a ledger's tiles under its name. Returns the directory of another ledger that
+ * published the same name until now (its tiles are no longer reachable), else undefined.
+ */
+export function publishLedger(name: string, open: () => Promise<Gateway>, dir: string): string | undefined {
+  const before = publishedDirs.get(name);
   published.set(name, open);
+  publishedDirs.set(name, dir);
+  return before !== undefined && before !== dir ? before : undefined;
 }
 
 export function unpublishLedger(name: string, open: () => Promise<Gateway>): void {
-  if (published.get(name) === open) published.delete(name);
+  if (published.get(name) !== open) return;
+  published.delete(name);
+  publishedDirs.delete(name);
 }

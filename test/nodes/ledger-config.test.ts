@@ -36,4 +36,28 @@ describe('Ledger config: Block size', function () {
     const [r] = await gw.ledger.appendMany([{ type: 'note', body: { i: 0 } }]);
     assert.equal(r?.block, 0);
   });
+
+  it('two Ledger nodes publishing tiles under one name for two directories: the one deployed second warns that it takes the name over', async () => {
+    // Node-RED's test helper spies on warn() once for all nodes: each call's `this` says whose it was.
+    const warnings = (id: string) => {
+      const node = helper.getNode(id) as unknown as { warn: { args: unknown[][]; thisValues: unknown[] } };
+      return node.warn.args.filter((_, i) => node.warn.thisValues[i] === node).map((x) => String(x[0]));
+    };
+    const dirs = { first: path.join(tmp.dir, 'room-a'), second: path.join(tmp.dir, 'room-b') };
+    await helper.load(packNodes(), [
+      ledgerNode('first', { dir: dirs.first, ledgerName: 'shared-name', publishTiles: true }),
+      ledgerNode('second', { dir: dirs.second, ledgerName: 'shared-name', publishTiles: true }),
+    ]);
+    const warned = (['first', 'second'] as const).flatMap((id) => warnings(id).map((w) => ({ id, w })));
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    const other = warned[0]!.id === 'first' ? dirs.second : dirs.first;
+    assert.ok(warned[0]!.w.includes(`another Ledger node publishes a ledger named "shared-name" (in ${other})`), warned[0]!.w);
+    await helper.unload();
+    // The same directory twice is the same ledger: nothing to warn about.
+    await helper.load(packNodes(), [
+      ledgerNode('first', { dir: dirs.second, ledgerName: 'shared-name', publishTiles: true }),
+      ledgerNode('second', { dir: dirs.second, ledgerName: 'shared-name', publishTiles: true }),
+    ]);
+    assert.deepEqual([...warnings('first'), ...warnings('second')], []);
+  });
 });
