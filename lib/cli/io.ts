@@ -3,16 +3,25 @@ import * as fs from 'node:fs';
 export interface CliIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
-  stdin: () => Promise<Buffer>;
+  /**
+   * Standard input, whole; with `max`, at most about `max` + 1 bytes of it (more than `max`
+   * says the input is longer, and the rest is never read: /dev/zero or a pipe may never end).
+   */
+  stdin: (max?: number) => Promise<Buffer>;
   isTTY: boolean;
 }
 
 export const processIo: CliIo = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
-  stdin: async () => {
+  stdin: async (max?: number) => {
     const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
+    let total = 0;
+    for await (const c of process.stdin) {
+      chunks.push(c as Buffer);
+      total += (c as Buffer).length;
+      if (max !== undefined && total > max) break; // leaving the loop stops reading
+    }
     return Buffer.concat(chunks);
   },
   isTTY: Boolean(process.stderr.isTTY),

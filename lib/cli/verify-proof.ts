@@ -27,7 +27,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   const anchor = anchorOptions(args);
   let bytes: Buffer;
   try {
-    bytes = file === '-' ? await io.stdin() : readFileUpTo(file, MAX_BUNDLE_BYTES);
+    bytes = file === '-' ? await io.stdin(MAX_BUNDLE_BYTES) : readFileUpTo(file, MAX_BUNDLE_BYTES);
   } catch (err) {
     io.stderr(`iot-ledger verify-proof: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
     return 2;
@@ -36,7 +36,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     io.stdout(json ? `${JSON.stringify({ valid: false, code, reason })}\n` : `invalid: ${reason} (${code})\n`);
     return 1;
   };
-  // Refused as a bundle field over its bound is, without reading the rest of the file.
+  // Refused as a bundle field over its bound is, without reading the rest of the file (or of stdin).
   if (bytes.length > MAX_BUNDLE_BYTES) return invalid(`${file} is larger than ${MAX_BUNDLE_BYTES} bytes, more than any bundle`, 'ERR_MALFORMED_PROOF');
   const text = bytes.toString('utf8');
   /** With --anchor: whether the chain holds the checkpoint (undefined without --anchor). */

@@ -206,4 +206,14 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     }
     fs.rmSync(zeros);
   });
+
+  it('verify-proof - reads stdin only up to the largest bundle: /dev/zero on stdin is ERR_MALFORMED_PROOF (exit 1)', () => {
+    const key = JSON.parse(runCli(['info', dir, '--json']).stdout).gateway as string;
+    // Without the bound the command reads /dev/zero until it runs out of memory (or runCli's 120 s pass).
+    const r = runCli(['verify-proof', '-', '--key', key, '--json'], { file: '/dev/zero' });
+    assert.equal(r.status, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { valid: boolean; code: string; reason: string };
+    assert.deepEqual([out.valid, out.code], [false, 'ERR_MALFORMED_PROOF']);
+    assert.match(out.reason, new RegExp(`^- is larger than ${MAX_BUNDLE_BYTES} bytes`));
+  });
 });
