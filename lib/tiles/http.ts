@@ -71,7 +71,8 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
     // (ERR_INTERNAL from the store closed under the read) that fails its round.
     if (ledger?.closed && !res.headersSent) return notOpen(res);
     const code = isLedgerError(err) ? err.code : 'ERR_INTERNAL';
-    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+    // no-store like every other error: a cache in front must not keep a failure for the resource.
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
     res.end(`${code}\n`);
   }
 }

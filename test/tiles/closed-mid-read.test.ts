@@ -59,4 +59,22 @@ describe('tiles: a ledger closed while a request is read', () => {
     assert.equal(late.headers.get('retry-after'), '1');
     assert.equal(await late.text(), 'ledger not open\n');
   });
+
+  it('a read that fails on an open ledger is a 500 with no-store, like every error (FORMAT.md)', async () => {
+    if (ledger.closed) ledger = await open();
+    server.ledger = ledger;
+    const latestBlock = ledger.latestBlock.bind(ledger);
+    ledger.latestBlock = () => Promise.reject(new Error('the store failed'));
+    try {
+      for (const p of ['tile/0/000.p/1', 'checkpoint']) {
+        const res = await fetch(`${server.url}${p}`);
+        assert.equal(ledger.closed, false, p);
+        assert.equal(res.status, 500, `${p}: ${res.status} ${await res.clone().text()}`);
+        assert.equal(res.headers.get('cache-control'), 'no-store', p);
+        assert.equal(await res.text(), 'ERR_INTERNAL\n', p);
+      }
+    } finally {
+      ledger.latestBlock = latestBlock;
+    }
+  });
 });
