@@ -86,6 +86,8 @@ export = function register(RED: RED): void {
     if (tilesDir) {
       this.gateway().then(
         (gw) => {
+          // Closed while the ledger opened: its close found no writer to stop, so none is started.
+          if (closed) return;
           staticTiles = new StaticTilePublisher(gw.ledger, tilesDir, (err) => this.error(`static tiles in ${tilesDir}: ${nodeError(err, RED._).message}`));
           staticTiles.publish();
         },
