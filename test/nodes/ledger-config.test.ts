@@ -50,8 +50,8 @@ describe('Ledger config: Block size', function () {
     ]);
     const warned = (['first', 'second'] as const).flatMap((id) => warnings(id).map((w) => ({ id, w })));
     assert.equal(warned.length, 1, JSON.stringify(warned));
-    const other = warned[0]!.id === 'first' ? dirs.second : dirs.first;
-    assert.ok(warned[0]!.w.includes(`another Ledger node publishes a ledger named "shared-name" (in ${other})`), warned[0]!.w);
+    const other = warned[0].id === 'first' ? dirs.second : dirs.first;
+    assert.ok(warned[0].w.includes(`another Ledger node publishes a ledger named "shared-name" (in ${other})`), warned[0].w);
     await helper.unload();
     // The same directory twice is the same ledger: nothing to warn about.
     await helper.load(packNodes(), [
