@@ -41,10 +41,10 @@ export async function answerTileRequest(ledger: Ledger | null, path: string, req
       return;
     }
     let body = r.body;
-    // An answer to a request with credentials (httpNodeAuth) is private: with `public`, a shared
-    // cache in front of the gateway may keep it (RFC 9111 3.5) and hand the ledger's records to
-    // clients without them.
-    const scope = req.headers.authorization === undefined ? 'public' : 'private';
+    // An answer to a request with credentials (httpNodeAuth's Authorization, or a session cookie
+    // that an httpNodeMiddleware checks) is private: with `public`, a shared cache in front of the
+    // gateway may keep it (RFC 9111 3.5) and hand the ledger's records to clients without them.
+    const scope = req.headers.authorization === undefined && req.headers.cookie === undefined ? 'public' : 'private';
     const headers: Record<string, string> = {
       'content-type': r.contentType,
       'cache-control': r.status !== 200 ? 'no-store' : r.immutable ? `${scope}, max-age=31536000, immutable` : `${scope === 'private' ? 'private, ' : ''}no-cache, max-age=2`,

@@ -206,8 +206,9 @@ export class HaConnection {
   }
 
   /**
-   * A message on a topic we keep published (retained or not: a live publication replaces the
-   * retained one too). Another payload than ours is replaced by ours RESTORE_AFTER_MS later,
+   * A message on a topic we keep published (retained or not: a live one leaves the broker's
+   * retained message as it was, but Home Assistant shows it). Another payload than ours is
+   * replaced by ours RESTORE_AFTER_MS later,
    * unless ours came back meanwhile. False for topics we do not publish.
    */
   private watchOwn(topic: string, payload: Buffer): boolean {

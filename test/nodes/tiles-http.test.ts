@@ -120,6 +120,8 @@ describe('Ledger config: the public tile server (HTTP)', function () {
       const withCredentials = await request(port, p, 'GET', { authorization: 'Basic cmVwbGljYTpzM2NyZXQ=' });
       assert.equal(withCredentials.status, 200, p);
       assert.equal(withCredentials.headers['cache-control'], 'private, max-age=31536000, immutable', p);
+      const withSession = await request(port, p, 'GET', { cookie: 'session=0f1e2d' });
+      assert.equal(withSession.headers['cache-control'], 'private, max-age=31536000, immutable', p);
     }
     assert.equal((await request(port, '/iot-ledger/tiles/room/checkpoint')).headers['cache-control'], 'no-cache, max-age=2');
     // The meta changes when the ledger is migrated to a newer storage format: not cached for a year.
