@@ -8,13 +8,15 @@
  *               [--host 127.0.0.1] [--port 1883] [--format jws|cose] [--count 3]
  *               [--step 1] [--temperature -22.0] [--interval-ms 0]
  *
- * The key file holds the 32-byte private key as 64 hex digits (Ed25519 seed or P-256
- * scalar, e.g. the `d` of `iot-ledger keygen`'s JWK, converted). Each published envelope
+ * The key file holds the 32-byte private key as exactly 64 hex digits, a final newline
+ * allowed (Ed25519 seed or P-256 scalar, e.g. the `d` of `iot-ledger keygen`'s JWK,
+ * converted; a key from `keygen --alg p256` is --alg es256 here). Each published envelope
  * is printed as "<counter> <JWS text | COSE hex>".
  *
  * Copyright 2026 the node-red-contrib-iot-ledger authors
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,18 +65,31 @@ static uint64_t now_ms(void) {
   return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
+/* Exactly 64 hex digits, then only white space (a final newline): anything else, such as a
+ * digit short or extra after a copy and paste, a "0x" or a JWK, is refused, not read as
+ * another key. */
+static int hex_digit(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 static int read_key(const char *path, uint8_t key[32]) {
-  char hex[80] = {0};
+  char text[128];
   FILE *f = fopen(path, "r");
-  size_t i;
+  size_t n, i;
   if (!f) return -1;
-  if (!fgets(hex, sizeof hex, f)) hex[0] = 0;
+  n = fread(text, 1, sizeof text, f);
   fclose(f);
+  if (n < 64 || n == sizeof text) return -1;
   for (i = 0; i < 32; i++) {
-    unsigned v;
-    if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
-    key[i] = (uint8_t)v;
+    int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return -1;
+    key[i] = (uint8_t)(hi * 16 + lo);
   }
+  for (i = 64; i < n; i++)
+    if (!isspace((unsigned char)text[i])) return -1;
   return 0;
 }
 
@@ -120,7 +135,12 @@ int main(int argc, char **argv) {
   char topic[128];
   int rc, i;
 
-  if (read_key(arg(argc, argv, "--key", ""), secret) != 0) return die("--key: 64 hex digits expected", IOTL_ERR_ARG);
+  if (strcmp(alg, "ed25519") != 0 && strcmp(alg, "es256") != 0) return die("--alg: ed25519 or es256 expected", IOTL_ERR_ARG);
+  if (strcmp(format, "jws") != 0 && !cose) return die("--format: jws or cose expected", IOTL_ERR_ARG);
+  if (read_key(arg(argc, argv, "--key", ""), secret) != 0) {
+    memset(secret, 0, sizeof secret);
+    return die("--key: a file holding 64 hex digits expected", IOTL_ERR_ARG);
+  }
   rc = strcmp(alg, "es256") == 0 ? iotl_signer_es256(&signer, &es_key, secret, os_random, NULL)
                                  : iotl_signer_ed25519(&signer, &ed_key, secret);
   memset(secret, 0, sizeof secret);
