@@ -186,7 +186,9 @@ typedef struct {
 /*
  * Loads the counter and computes the did:key. step >= 1 counters are reserved per storage
  * write: 1 writes on every reading; 16 writes once per 16 readings and, after a reboot, skips
- * at most 15 (a gap the gateway accepts). Both copy what they need.
+ * at most 15 (a gap the gateway accepts). Both copy what they need. A failed init leaves d as
+ * it was (IOTL_ERR_STORAGE when load fails); the sign functions refuse a device never
+ * initialised with IOTL_ERR_ARG.
  */
 int iotl_device_init(iotl_device *d, const iotl_signer *signer, const iotl_counter_store *store, uint32_t step);
 

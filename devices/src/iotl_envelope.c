@@ -200,18 +200,29 @@ int iotl_cose_sign1(const iotl_signer *s, const char *kid, int fully_specified, 
 
 /* ------------------------------------------------------------------ device */
 
+/*
+ * Nothing is written to d unless everything succeeded: a device whose init failed (its stored
+ * counter unreadable, say) must not sign from counter 1 and save that over the stored value.
+ * One never initialised is refused by the sign functions (store.save is NULL).
+ */
 int iotl_device_init(iotl_device *d, const iotl_signer *signer, const iotl_counter_store *store, uint32_t step) {
+  iotl_signer sg;
+  iotl_counter_store st;
+  char did[IOTL_DID_MAX];
   uint64_t last = 0;
   int rc;
   if (!d || !signer || !store || !store->load || !store->save || step == 0) return IOTL_ERR_ARG;
-  memset(d, 0, sizeof *d);
-  d->signer = *signer;
-  d->store = *store;
-  d->step = step;
-  rc = iotl_did_key(&d->signer, d->did, sizeof d->did);
+  sg = *signer; /* copies first: signer or store may lie inside d */
+  st = *store;
+  rc = iotl_did_key(&sg, did, sizeof did);
   if (rc) return rc;
-  if (store->load(store->ctx, &last) != 0) return IOTL_ERR_STORAGE;
+  if (st.load(st.ctx, &last) != 0) return IOTL_ERR_STORAGE;
   if (last > (uint64_t)IOTL_MAX_SAFE_INTEGER) return IOTL_ERR_COUNTER;
+  memset(d, 0, sizeof *d);
+  d->signer = sg;
+  d->store = st;
+  d->step = step;
+  memcpy(d->did, did, sizeof did);
   d->counter = last;
   d->reserved = last;
   return IOTL_OK;
@@ -240,7 +251,7 @@ int iotl_device_sign_jws(iotl_device *d, const iotl_reading *r, uint64_t ts, cha
   payload_src p = {NULL, 0, 0, NULL, 0};
   uint64_t c;
   int rc;
-  if (!d || !r || !r->buf || r->encoding != IOTL_JSON) return IOTL_ERR_ARG;
+  if (!d || !d->store.save || !r || !r->buf || r->encoding != IOTL_JSON) return IOTL_ERR_ARG;
   if (ts != IOTL_NO_TS && ts > (uint64_t)IOTL_MAX_SAFE_INTEGER) return IOTL_ERR_ARG;
   rc = next_counter(d, &c);
   if (rc) return rc;
@@ -259,7 +270,7 @@ int iotl_device_sign_cose(iotl_device *d, const iotl_reading *r, uint64_t ts, ui
   payload_src p = {NULL, 0, 0, NULL, 0};
   uint64_t c;
   int rc;
-  if (!d || !r || !r->buf) return IOTL_ERR_ARG;
+  if (!d || !d->store.save || !r || !r->buf) return IOTL_ERR_ARG;
   if (ts != IOTL_NO_TS && ts > (uint64_t)IOTL_MAX_SAFE_INTEGER) return IOTL_ERR_ARG;
   rc = next_counter(d, &c);
   if (rc) return rc;

@@ -335,9 +335,11 @@ typedef struct {
   uint64_t value;
   int fail;
   int saves;
+  int fail_load;
 } mem_store;
 
 static int mem_load(void *ctx, uint64_t *v) {
+  if (((mem_store *)ctx)->fail_load) return -1;
   *v = ((mem_store *)ctx)->value;
   return 0;
 }
@@ -371,7 +373,7 @@ static void counter_across_reboots(void) {
   char path[1024];
   file_counter fc;
   iotl_counter_store store;
-  mem_store mem = {0, 0, 0};
+  mem_store mem = {0, 0, 0, 0};
   iotl_counter_store ms = {mem_load, mem_save, NULL};
   CHECK_RC(iotl_signer_ed25519(&s, &key, seed), IOTL_OK);
 
@@ -406,13 +408,43 @@ static void counter_across_reboots(void) {
   CHECK_RC(iotl_device_init(&d, &s, &ms, 1), IOTL_ERR_COUNTER);
 }
 
+/* A failed iotl_device_init changes nothing: a device it never set up signs nothing (and never
+ * writes counter 1 over the stored one), one set up before goes on from its own counter. */
+static void failed_init(void) {
+  uint8_t seed[32] = {3};
+  iotl_ed25519_key key;
+  iotl_signer s;
+  static iotl_device never; /* zero, as a static device is before its init */
+  iotl_device d;
+  mem_store mem = {41, 0, 0, 1};
+  iotl_counter_store ms = {mem_load, mem_save, NULL};
+  ms.ctx = &mem;
+  CHECK_RC(iotl_signer_ed25519(&s, &key, seed), IOTL_OK);
+  memset(&d, 0, sizeof d);
+  /* The stored counter cannot be read (a flash error): init fails, and so does every sign. */
+  CHECK_RC(iotl_device_init(&d, &s, &ms, 1), IOTL_ERR_STORAGE);
+  CHECK(sign_one(&d, 0) == 0 && sign_one(&d, 1) == 0);
+  CHECK(mem.value == 41 && mem.saves == 0);
+  CHECK(strcmp(iotl_device_did(&d), "") == 0);
+  mem.fail_load = 0;
+  CHECK_RC(iotl_device_init(&d, &s, &ms, 1), IOTL_OK);
+  CHECK(sign_one(&d, 0) == 42 && mem.value == 42);
+  mem.fail_load = 1;
+  CHECK_RC(iotl_device_init(&d, &s, &ms, 1), IOTL_ERR_STORAGE);
+  CHECK(sign_one(&d, 0) == 43 && mem.value == 43);
+  CHECK_RC(iotl_device_init(&d, &s, &ms, 0), IOTL_ERR_ARG);
+  CHECK(sign_one(&d, 0) == 44);
+  /* Never initialised at all (its init's result ignored): refused, not a call through NULL. */
+  CHECK(sign_one(&never, 0) == 0 && sign_one(&never, 1) == 0);
+}
+
 static void device_envelopes(void) {
   uint8_t seed[32] = {2}, buf[128], payload[256], out[512], ref[512];
   iotl_ed25519_key key;
   iotl_signer s;
   iotl_device d;
   iotl_reading r;
-  mem_store mem = {41, 0, 0};
+  mem_store mem = {41, 0, 0, 0};
   iotl_counter_store ms = {mem_load, mem_save, NULL};
   size_t plen = 0, len = 0, rlen = 0;
   uint64_t c = 0;
@@ -473,6 +505,7 @@ int main(int argc, char **argv) {
   refusals();
   counter_across_reboots();
   device_envelopes();
+  failed_init();
   if (failures) {
     fprintf(stderr, "test_vectors: %d check(s) failed\n", failures);
     return 1;
