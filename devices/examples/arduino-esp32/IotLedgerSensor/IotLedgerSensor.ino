@@ -62,7 +62,11 @@ void setup() {
     do {
       esp_fill_random(d, sizeof d);
     } while (iotl_signer_es256(&signer, &key, d, hwRandom, nullptr) == IOTL_ERR_ARG);
-    prefs.putBytes("key", d, sizeof d);
+    if (prefs.putBytes("key", d, sizeof d) != sizeof d) { // else a new key, and did:key, each boot
+      memset(d, 0, sizeof d);
+      Serial.println("cannot store the key in NVS");
+      return;
+    }
   } else if (iotl_signer_es256(&signer, &key, d, hwRandom, nullptr) != IOTL_OK) {
     Serial.println("stored key is invalid");
     return;

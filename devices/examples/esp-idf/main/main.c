@@ -63,15 +63,17 @@ static iotl_device device;
 static esp_err_t load_or_make_key(nvs_handle_t h) {
   uint8_t d[32];
   size_t len = sizeof d;
+  esp_err_t err = ESP_OK;
   if (nvs_get_blob(h, "key", d, &len) == ESP_OK && len == 32) {
-    return iotl_signer_es256(&signer, &key, d, hw_random, NULL) == IOTL_OK ? ESP_OK : ESP_FAIL;
+    if (iotl_signer_es256(&signer, &key, d, hw_random, NULL) != IOTL_OK) err = ESP_FAIL;
+  } else {
+    do {
+      esp_fill_random(d, sizeof d); /* a random scalar is out of range with probability ~2^-32 */
+    } while (iotl_signer_es256(&signer, &key, d, hw_random, NULL) == IOTL_ERR_ARG);
+    if (nvs_set_blob(h, "key", d, sizeof d) != ESP_OK || nvs_commit(h) != ESP_OK) err = ESP_FAIL;
   }
-  do {
-    esp_fill_random(d, sizeof d); /* a random scalar is out of range with probability ~2^-32 */
-  } while (iotl_signer_es256(&signer, &key, d, hw_random, NULL) == IOTL_ERR_ARG);
-  if (nvs_set_blob(h, "key", d, sizeof d) != ESP_OK || nvs_commit(h) != ESP_OK) return ESP_FAIL;
-  memset(d, 0, sizeof d);
-  return ESP_OK;
+  memset(d, 0, sizeof d); /* the signer keeps its own copy */
+  return err;
 }
 
 /* ------------------------------------------------------------ readings */
