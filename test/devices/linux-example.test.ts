@@ -76,4 +76,28 @@ describe('devices: the Linux example device program', function () {
     assert.equal(r.status, 1, `exit ${r.status}, printed ${r.stdout}`);
     assert.match(r.stderr, /--format: jws or cose expected/);
   });
+
+  it('refuses a number option it cannot read instead of reading it as 0 (no broker needed: checked first)', () => {
+    const key = keyFile('ok.key', `${edHex}\n`);
+    const counter = path.join(dir, 'never.counter');
+    const bad: [string, string, RegExp][] = [
+      ['--port', 'abc', /--port: 1 to 65535 expected/],
+      ['--port', '70000', /--port: 1 to 65535 expected/],
+      ['--count', 'abc', /--count: 0 to 1000000 expected/],
+      ['--count', '-1', /--count: 0 to 1000000 expected/],
+      ['--step', 'x', /--step: 1 to 1000000 expected/],
+      ['--step', '0', /--step: 1 to 1000000 expected/],
+      ['--interval-ms', '5s', /--interval-ms: 0 to 86400000 expected/],
+      ['--temperature', 'warm', /--temperature: a number of degrees expected/],
+      ['--temperature', 'nan', /--temperature: a number of degrees expected/],
+    ];
+    for (const [option, value, message] of bad) {
+      // The first occurrence counts; port 9 (discard) has no MQTT broker: a program that got
+      // past its options fails to connect.
+      const r = device([option, value, '--alg', 'ed25519', '--key', key, '--counter', counter, '--port', '9']);
+      assert.equal(r.status, 1, `${option} ${value}: exit ${r.status}`);
+      assert.match(r.stderr, message, `${option} ${value}: ${r.stderr}`);
+      assert.equal(fs.existsSync(counter), false, `${option} ${value}: the counter was touched`);
+    }
+  });
 });

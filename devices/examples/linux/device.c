@@ -17,6 +17,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,17 @@ static int flag(int argc, char **argv, const char *name) {
   return 0;
 }
 
+/* A whole decimal number within [min, max]; anything else (empty, "abc", "5x") is refused. */
+static int integer(const char *text, long min, long max, long *out) {
+  char *end;
+  long v;
+  errno = 0;
+  v = strtol(text, &end, 10);
+  if (errno || end == text || *end || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
 static int die(const char *what, int rc) {
   fprintf(stderr, "iotl-device: %s: %s\n", what, rc < 0 ? iotl_strerror(rc) : mosquitto_strerror(rc));
   return 1;
@@ -124,9 +136,10 @@ int main(int argc, char **argv) {
   const char *format = arg(argc, argv, "--format", "jws");
   const char *name = arg(argc, argv, "--name", "sensor");
   int cose = strcmp(format, "cose") == 0;
-  int count = atoi(arg(argc, argv, "--count", "3"));
-  int interval = atoi(arg(argc, argv, "--interval-ms", "0"));
-  long base = lround(atof(arg(argc, argv, "--temperature", "-22.0")) * 10.0);
+  const char *temperature = arg(argc, argv, "--temperature", "-22.0");
+  long count, interval, step, port, base;
+  double celsius;
+  char *end;
   file_counter fc;
   iotl_counter_store store;
   uint8_t secret[32];
@@ -136,6 +149,16 @@ int main(int argc, char **argv) {
   int rc, i;
 
   if (strcmp(alg, "ed25519") != 0 && strcmp(alg, "es256") != 0) return die("--alg: ed25519 or es256 expected", IOTL_ERR_ARG);
+  if (integer(arg(argc, argv, "--count", "3"), 0, 1000000, &count)) return die("--count: 0 to 1000000 expected", IOTL_ERR_ARG);
+  if (integer(arg(argc, argv, "--interval-ms", "0"), 0, 86400000, &interval))
+    return die("--interval-ms: 0 to 86400000 expected", IOTL_ERR_ARG);
+  if (integer(arg(argc, argv, "--step", "1"), 1, 1000000, &step)) return die("--step: 1 to 1000000 expected", IOTL_ERR_ARG);
+  if (integer(arg(argc, argv, "--port", "1883"), 1, 65535, &port)) return die("--port: 1 to 65535 expected", IOTL_ERR_ARG);
+  errno = 0;
+  celsius = strtod(temperature, &end);
+  if (errno || end == temperature || *end || !(celsius > -1e6 && celsius < 1e6))
+    return die("--temperature: a number of degrees expected (-22.0)", IOTL_ERR_ARG);
+  base = lround(celsius * 10.0);
   if (strcmp(format, "jws") != 0 && !cose) return die("--format: jws or cose expected", IOTL_ERR_ARG);
   if (read_key(arg(argc, argv, "--key", ""), secret) != 0) {
     memset(secret, 0, sizeof secret);
@@ -153,7 +176,7 @@ int main(int argc, char **argv) {
   }
   fc.path = arg(argc, argv, "--counter", "counter.txt");
   store = file_counter_store(&fc);
-  rc = iotl_device_init(&device, &signer, &store, (uint32_t)atoi(arg(argc, argv, "--step", "1")));
+  rc = iotl_device_init(&device, &signer, &store, (uint32_t)step);
   if (rc) return die("counter", rc);
 
   mosquitto_lib_init();
@@ -161,7 +184,7 @@ int main(int argc, char **argv) {
   if (!m) return die("mosquitto_new", MOSQ_ERR_NOMEM);
   mosquitto_connect_callback_set(m, on_connect);
   mosquitto_publish_callback_set(m, on_publish);
-  rc = mosquitto_connect(m, arg(argc, argv, "--host", "127.0.0.1"), atoi(arg(argc, argv, "--port", "1883")), 30);
+  rc = mosquitto_connect(m, arg(argc, argv, "--host", "127.0.0.1"), (int)port, 30);
   if (rc) return die("connect", rc);
   while (!s.connected && !s.refused)
     if ((rc = mosquitto_loop(m, 1000, 1))) return die("connect", rc);
@@ -193,8 +216,8 @@ int main(int argc, char **argv) {
       if ((rc = mosquitto_loop(m, 1000, 1))) return die("publish", rc);
     if (interval > 0) {
       struct timespec t;
-      t.tv_sec = interval / 1000;
-      t.tv_nsec = (long)(interval % 1000) * 1000000L;
+      t.tv_sec = (time_t)(interval / 1000);
+      t.tv_nsec = (interval % 1000) * 1000000L;
       nanosleep(&t, NULL);
     }
   }
