@@ -2,7 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { keyToJwk, readPrivateKeyFile } from '../lib/index';
+import { keyToDid, keyToJwk, readPrivateKeyFile } from '../lib/index';
+import { encodeCbor } from '../lib/encoding/codec';
+import { signEnvelope } from '../lib/envelope/envelope';
 import { runCli } from './support/cli';
 
 // `iot-ledger sign`: a device's signature by hand (mosquitto_pub -m "$(iot-ledger sign ...)").
@@ -75,6 +77,23 @@ describe('CLI: sign', () => {
     assert.deepEqual(plain.payload, terms);
     // Stamped as the Sign node does it for a non-object payload.
     assert.deepEqual(checked(runCli(['sign', '21.5', '--key', file, '--counter', '3', '--ts', '5']).stdout.trim(), did).payload, { data: 21.5, counter: 3, ts: 5 });
+  });
+
+  it('check shows the fields of a COSE_Sign1 with a CBOR payload (the C library with IOTL_CBOR), as Verify records them', () => {
+    const key = readPrivateKeyFile(keys.p256.file);
+    const did = keyToDid(key);
+    const fields = { counter: 7, door: false, note: 'hi', temperature: -21.4, ts: 1764066000000, raw: Uint8Array.of(1, 2) };
+    const cose = signEnvelope(encodeCbor(fields), key, { format: 'cose', kid: did }) as Uint8Array;
+    const v = checked(Buffer.from(cose).toString('hex'), did);
+    assert.equal(v.format, 'cose');
+    assert.deepEqual(v.payload, { ...fields, raw: { hex: '0102' } });
+    const text = runCli(['check', Buffer.from(cose).toString('hex'), '--key', did]);
+    assert.equal(text.status, 0, text.stderr);
+    const line = text.stdout.split('\n').find((l) => l.startsWith('payload: ')) ?? '';
+    assert.deepEqual(JSON.parse(line.slice('payload: '.length)), { ...fields, raw: { hex: '0102' } });
+    // Bytes that are neither UTF-8 nor CBOR still show as hex.
+    const junk = signEnvelope(Uint8Array.of(0xff, 0xfe), key, { format: 'cose', kid: did }) as Uint8Array;
+    assert.deepEqual(checked(Buffer.from(junk).toString('hex'), did).payload, { hex: 'fffe' });
   });
 
   it('refuses a public key, a payload that is not JSON and bad options (exit 2, nothing on standard output)', () => {

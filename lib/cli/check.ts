@@ -1,6 +1,8 @@
 import { fromUtf8 } from '../encoding/bytes';
 import { readFileSync } from 'node:fs';
 import { verifyEnvelope, peekEnvelope, resolveVerificationKey, type VerificationKey } from '../envelope/envelope';
+import { bodyFromPayload } from '../envelope/payload';
+import type { CborValue } from '../encoding/codec';
 import { isLedgerError } from '../errors';
 import { checkJsonDepth, checkSize } from '../guards/limits';
 import { readKeyFile } from '../crypto/keyfile';
@@ -32,14 +34,34 @@ function readKidOfFile(file: string): unknown {
   }
 }
 
-/** The payload for the report; one over the limits of lib/guards/limits.ts is refused (typed). */
+/** A record body as JSON can show it: byte strings as {hex}. */
+function jsonable(v: CborValue): unknown {
+  if (v instanceof Uint8Array) return { hex: Buffer.from(v).toString('hex') };
+  if (Array.isArray(v)) return v.map(jsonable);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: jsonable(x as CborValue), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return v;
+}
+
+/**
+ * The payload for the report; one over the limits of lib/guards/limits.ts is refused (typed).
+ * JSON text as it is; a CBOR payload (COSE_Sign1 from the C library with IOTL_CBOR) as the
+ * fields Verify reads and Record records (bodyFromPayload), else its bytes as {hex}.
+ */
 function describePayload(bytes: Uint8Array): unknown {
   checkSize('signed payload', bytes.length);
   let text: string;
   try {
     text = fromUtf8(bytes);
   } catch {
-    return { hex: Buffer.from(bytes).toString('hex') };
+    try {
+      return jsonable(bodyFromPayload(bytes));
+    } catch {
+      return { hex: Buffer.from(bytes).toString('hex') };
+    }
   }
   checkJsonDepth('signed payload', text);
   try {
