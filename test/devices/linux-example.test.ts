@@ -90,6 +90,10 @@ describe('devices: the Linux example device program', function () {
       ['--interval-ms', '5s', /--interval-ms: 0 to 86400000 expected/],
       ['--temperature', 'warm', /--temperature: a number of degrees expected/],
       ['--temperature', 'nan', /--temperature: a number of degrees expected/],
+      // The topic is coldroom/<name>/reading, which the cold-room flow's coldroom/+/reading must match.
+      ['--name', 'room/1', /--name: 1 to 110 bytes without \/ \+ # expected/],
+      ['--name', '', /--name: 1 to 110 bytes without \/ \+ # expected/],
+      ['--name', 'x'.repeat(111), /--name: 1 to 110 bytes without \/ \+ # expected/],
     ];
     for (const [option, value, message] of bad) {
       // The first occurrence counts; port 9 (discard) has no MQTT broker: a program that got

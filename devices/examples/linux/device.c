@@ -154,6 +154,9 @@ int main(int argc, char **argv) {
     return die("--interval-ms: 0 to 86400000 expected", IOTL_ERR_ARG);
   if (integer(arg(argc, argv, "--step", "1"), 1, 1000000, &step)) return die("--step: 1 to 1000000 expected", IOTL_ERR_ARG);
   if (integer(arg(argc, argv, "--port", "1883"), 1, 65535, &port)) return die("--port: 1 to 65535 expected", IOTL_ERR_ARG);
+  /* One topic level that the cold-room flow's coldroom/+/reading matches, whole. */
+  if (!*name || strpbrk(name, "/+#") || snprintf(topic, sizeof topic, "coldroom/%s/reading", name) >= (int)sizeof topic)
+    return die("--name: 1 to 110 bytes without / + # expected", IOTL_ERR_ARG);
   errno = 0;
   celsius = strtod(temperature, &end);
   if (errno || end == temperature || *end || !(celsius > -1e6 && celsius < 1e6))
@@ -189,7 +192,6 @@ int main(int argc, char **argv) {
   while (!s.connected && !s.refused)
     if ((rc = mosquitto_loop(m, 1000, 1))) return die("connect", rc);
   if (s.refused) return die("connect", MOSQ_ERR_CONN_REFUSED);
-  snprintf(topic, sizeof topic, "coldroom/%s/reading", name);
 
   for (i = 0; i < count; i++) {
     iotl_reading r;
