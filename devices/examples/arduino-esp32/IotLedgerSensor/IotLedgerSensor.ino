@@ -55,6 +55,10 @@ static uint64_t epochMs() {
 void setup() {
   Serial.begin(115200);
   prefs.begin("iot-ledger", false);
+  // Wi-Fi first: until the radio runs, esp_fill_random is only pseudo-random (ESP-IDF
+  // "Random Number Generation"), and a first boot makes the device's key from it.
+  WiFi.begin(WIFI_SSID, WIFI_PASSWORD);
+  while (WiFi.status() != WL_CONNECTED) delay(250);
 
   // The key: made on first boot from the hardware RNG and kept in NVS.
   uint8_t d[32];
@@ -81,8 +85,6 @@ void setup() {
   }
   Serial.printf("enrol me: {\"did\": \"%s\", \"name\": \"freezer-1\"}\n", iotl_device_did(&device));
 
-  WiFi.begin(WIFI_SSID, WIFI_PASSWORD);
-  while (WiFi.status() != WL_CONNECTED) delay(250);
   configTime(0, 0, "pool.ntp.org");
   while (time(nullptr) < 1700000000) delay(250); // wait for NTP
   mqtt.setServer(BROKER_HOST, 1883);

@@ -99,6 +99,11 @@ void app_main(void) {
 
   ESP_ERROR_CHECK(nvs_flash_init()); /* use nvs_flash_secure_init() with flash encryption in production */
   ESP_ERROR_CHECK(nvs_open("iot-ledger", NVS_READWRITE, &h));
+  /* Wi-Fi first: until the RF subsystem runs, esp_fill_random is only pseudo-random (ESP-IDF
+   * "Random Number Generation"), and a first boot makes the device's key from it. */
+  ESP_ERROR_CHECK(esp_netif_init());
+  ESP_ERROR_CHECK(esp_event_loop_create_default());
+  ESP_ERROR_CHECK(example_connect());
   ESP_ERROR_CHECK(load_or_make_key(h));
   store.load = nvs_load;
   store.save = nvs_save;
@@ -111,9 +116,6 @@ void app_main(void) {
   /* Enrol this did:key with the Enrol node: {"did": "<this>", "name": "freezer-1"} */
   ESP_LOGI(TAG, "device did:key %s", iotl_device_did(&device));
 
-  ESP_ERROR_CHECK(esp_netif_init());
-  ESP_ERROR_CHECK(esp_event_loop_create_default());
-  ESP_ERROR_CHECK(example_connect());
   esp_sntp_setoperatingmode(SNTP_OPMODE_POLL);
   esp_sntp_setservername(0, "pool.ntp.org");
   esp_sntp_init();
