@@ -104,4 +104,16 @@ describe('devices: the Linux example device program', function () {
       assert.equal(fs.existsSync(counter), false, `${option} ${value}: the counter was touched`);
     }
   });
+
+  it('refuses a counter file that is not what it writes (digits and a newline) instead of counting on from another number', () => {
+    const key = keyFile('ok.key', `${edHex}\n`);
+    for (const text of ['12abc\n', '-1\n', ' 12\n', '12\n13\n', '+12\n', '\n']) {
+      const counter = keyFile('bad.counter', text);
+      // Port 9 (discard) has no MQTT broker: a program that read the counter fails to connect.
+      const r = device(['--alg', 'ed25519', '--key', key, '--counter', counter, '--name', 'room-1', '--port', '9']);
+      assert.equal(r.status, 1, `${JSON.stringify(text)}: exit ${r.status}`);
+      assert.match(r.stderr, /^iotl-device: counter: /m, `${JSON.stringify(text)}: ${r.stderr}`);
+      assert.equal(fs.readFileSync(counter, 'utf8'), text, 'the counter file is left as it was');
+    }
+  });
 });

@@ -34,9 +34,12 @@ static inline int file_counter_load(void *ctx, uint64_t *value) {
   n = read(fd, text, sizeof text - 1);
   close(fd);
   if (n <= 0) return -1;
+  /* Only what file_counter_save writes: decimal digits and a newline. strtoull alone would read
+   * "12abc" as 12 and "-1" as the largest counter, a damaged file as some other counter. */
+  if (text[0] < '0' || text[0] > '9') return -1;
   errno = 0;
   *value = strtoull(text, &end, 10);
-  if (errno || end == text) return -1;
+  if (errno || (*end != '\0' && strcmp(end, "\n") != 0)) return -1;
   return 0;
 }
 
