@@ -1,5 +1,6 @@
 import type { LocalServer } from '../support/local-server';
 import * as fs from 'node:fs';
+import type * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
@@ -147,6 +148,25 @@ export function startTestRuntime(done: () => void): string {
   helper.settings({ userDir });
   helper.startServer(done);
   return userDir;
+}
+
+/** startTestRuntime, resolved with the user directory once the runtime has started. */
+export function startedTestRuntime(): Promise<string> {
+  return new Promise((resolve) => {
+    const dir = startTestRuntime(() => resolve(dir));
+  });
+}
+
+/**
+ * helper.load with one more node module that keeps RED.httpNode, the node HTTP app the pack's
+ * routes (tiles, witnesses) are mounted on, as a node module sees it: returns that app.
+ */
+export async function loadCapturingHttpNode(nodes: unknown[], flow: object[]): Promise<http.RequestListener> {
+  let nodeApp: http.RequestListener | undefined;
+  const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
+  await helper.load([...nodes, capture], flow);
+  if (!nodeApp) throw new Error('the runtime gave the node modules no httpNode');
+  return nodeApp;
 }
 
 export function stopTestRuntime(userDir: string, done: () => void): void {

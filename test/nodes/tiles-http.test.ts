@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { MAX_ACTIVE_TILE_REQUESTS, MAX_ACTIVE_TILE_REQUESTS_PER_CLIENT, MAX_TILE_REQUESTS_PER_CLIENT, MAX_WAITING_TILE_REQUESTS } from '../../lib/tiles/http';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tileRequests } from '../../nodes/lib/tile-routes';
-import { endServedTest, helper, ledgerNode, packNodes, startTestRuntime } from './support';
+import { endServedTest, helper, ledgerNode, loadCapturingHttpNode, packNodes, startedTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
 import { until } from '../support/until';
 
@@ -60,12 +60,9 @@ describe('Ledger config: the public tile server (HTTP)', function () {
   let server: LocalServer;
   let port: number;
   before(async () => {
-    userDir = await new Promise<string>((resolve) => {
-      const dir = startTestRuntime(() => resolve(dir));
-    });
-    let nodeApp: http.RequestListener | undefined;
-    const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
-    await helper.load([...packNodes(), capture], [ledgerNode('ledger', { ledgerName: 'room', publishTiles: true, blockRecords: 1000 })]);
+    userDir = await startedTestRuntime();
+    const nodeApp = await loadCapturingHttpNode(
+      packNodes(), [ledgerNode('ledger', { ledgerName: 'room', publishTiles: true, blockRecords: 1000 })]);
     const gw = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
     await gw.ledger.appendMany(Array.from({ length: 256 }, (_, i) => ({ type: 'note', body: { i, pad: 'x'.repeat(60000) } })));
     await gw.ledger.appendMany(Array.from({ length: 44 }, (_, i) => ({ type: 'note', body: { i } })));

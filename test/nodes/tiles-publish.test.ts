@@ -8,7 +8,7 @@ import { openCheckpoint } from '../../lib/note/checkpoint';
 import { httpTileFetch, Replicator } from '../../lib/replica';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
 import { tempDir } from '../support/ledger';
-import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, loadCapturingHttpNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
 import { until } from '../support/until';
 
 async function listen(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
@@ -40,9 +40,8 @@ describe('Ledger config: publishing tiles (RED.httpNode and a static directory)'
   it('serves checkpoint, tiles and bundles under /iot-ledger/tiles/<name>/, writes static files, and replicas of both audit CLEAN', async () => {
     const staticDir = path.join(tmp.dir, 'static');
     // The helper gives nodes their own node HTTP app: catch it as a node module would see it.
-    let nodeApp: http.RequestListener | undefined;
-    const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
-    await helper.load([...packNodes(), capture], [ledgerNode('ledger', { ledgerName: 'room/one', publishTiles: true, tilesDir: staticDir, blockRecords: 100 })]);
+    const nodeApp = await loadCapturingHttpNode(
+      packNodes(), [ledgerNode('ledger', { ledgerName: 'room/one', publishTiles: true, tilesDir: staticDir, blockRecords: 100 })]);
     const config = helper.getNode('ledger') as unknown as LedgerConfigNode;
     const gw = await config.gateway();
     await gw.ledger.appendMany(Array.from({ length: 300 }, (_, i) => ({ type: 'note', body: { i } })));

@@ -9,7 +9,7 @@ import { signCheckpoint } from '../../lib/note/checkpoint';
 import { verifierKeyString } from '../../lib/note/note';
 import { formatAddCheckpoint, MAX_REQUEST_BYTES } from '../../lib/witness';
 import { MAX_ACTIVE_WITNESS_REQUESTS, MAX_WITNESS_REQUESTS_PER_CLIENT, witnessRequests } from '../../nodes/lib/witness-http';
-import { endServedTest, helper, onTab, packNodes, startTestRuntime } from './support';
+import { endServedTest, helper, loadCapturingHttpNode, onTab, packNodes, startedTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
 import { until } from '../support/until';
 
@@ -87,13 +87,9 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
   const post = (body: Buffer | string) => request(port, 'POST', `${PREFIX}/add-checkpoint`, body);
 
   before(async () => {
-    userDir = await new Promise<string>((resolve) => {
-      const dir = startTestRuntime(() => resolve(dir));
-    });
-    let nodeApp: http.RequestListener | undefined;
-    const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
-    await helper.load(
-      [...packNodes(), catchNode, capture],
+    userDir = await startedTestRuntime();
+    const nodeApp = await loadCapturingHttpNode(
+      [...packNodes(), catchNode],
       onTab([
         { id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/http', logs: verifierKeyString(ORIGIN, gw), prefix: PREFIX, wires: [['out']] },
         { id: 'out', type: 'helper' },
@@ -319,13 +315,9 @@ describe('Witness node over HTTP behind middleware that reads the body', functio
   }
 
   before(async () => {
-    userDir = await new Promise<string>((resolve) => {
-      const dir = startTestRuntime(() => resolve(dir));
-    });
-    let nodeApp: http.RequestListener | undefined;
-    const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
-    await helper.load(
-      [...packNodes(), httpIn, capture],
+    userDir = await startedTestRuntime();
+    const nodeApp = await loadCapturingHttpNode(
+      [...packNodes(), httpIn],
       onTab([
         { id: 'w', type: 'iot-ledger-witness', keyName: 'witness.test/parsed', logs: verifierKeyString(ORIGIN, gw), prefix: PREFIX, wires: [[]] },
         { id: 'w2', type: 'iot-ledger-witness', keyName: 'witness.test/raw', logs: verifierKeyString(ORIGIN, gw), prefix: `${PREFIX}-raw`, wires: [[]] },

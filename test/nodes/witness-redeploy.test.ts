@@ -1,5 +1,4 @@
 import * as assert from 'node:assert/strict';
-import type * as http from 'node:http';
 import * as net from 'node:net';
 import { generateKey } from '../../lib/crypto';
 import { leafHash, rootFromLeafHashes } from '../../lib/merkle';
@@ -7,7 +6,7 @@ import { signCheckpoint } from '../../lib/note/checkpoint';
 import { verifierKeyString } from '../../lib/note/note';
 import { formatAddCheckpoint } from '../../lib/witness';
 import { witnessRequests } from '../../nodes/lib/witness-http';
-import { endServedTest, helper, onTab, packNodes, startTestRuntime } from './support';
+import { endServedTest, helper, loadCapturingHttpNode, onTab, packNodes, startedTestRuntime } from './support';
 import { listenLocally, type LocalServer } from '../support/local-server';
 import { until } from '../support/until';
 
@@ -54,12 +53,9 @@ describe('Witness node: a request read across a deploy', function () {
   let port: number;
 
   before(async () => {
-    userDir = await new Promise<string>((resolve) => {
-      const dir = startTestRuntime(() => resolve(dir));
-    });
-    let nodeApp: http.RequestListener | undefined;
-    const capture = (RED: { httpNode: http.RequestListener }): void => void (nodeApp = RED.httpNode);
-    await helper.load([...packNodes(), capture], witness(verifierKeyString(ORIGIN, gw)));
+    userDir = await startedTestRuntime();
+    const nodeApp = await loadCapturingHttpNode(
+      packNodes(), witness(verifierKeyString(ORIGIN, gw)));
     server = await listenLocally(nodeApp);
     port = server.port;
   });
