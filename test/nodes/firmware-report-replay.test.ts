@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { createManifest, createReport } from '../../lib/firmware';
 import { auditLedger, generateKey, keyToDid } from '../../lib/index';
-import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 
 const nodes = packNodes();
 const digest = (n: number): string => n.toString(16).padStart(64, '0');
@@ -12,12 +12,7 @@ const digest = (n: number): string => n.toString(16).padStart(64, '0');
 // replay (counted in the aggregated security records), not another rejected decision each.
 describe('nodes: a refused firmware report sent again', function () {
   this.timeout(30000);
-  let userDir: string;
-  before((done) => {
-    userDir = startTestRuntime(done);
-  });
-  after((done) => stopTestRuntime(userDir, done));
-  afterEach(() => helper.unload());
+  const userDir = useTestRuntime();
 
   it('records the rejection once; copies, also after a restart, are refused as replays without a record', async () => {
     const vendor = generateKey('Ed25519');
@@ -78,7 +73,7 @@ describe('nodes: a refused firmware report sent again', function () {
     const r = await ask('reports', { payload: next, deviceId: did });
     assert.equal(r.firmware?.decision, 'recorded');
     await helper.unload();
-    const audit = await auditLedger(`${userDir}/iot-ledger/ledgers/fw-replay`, { workers: 0 });
+    const audit = await auditLedger(`${userDir()}/iot-ledger/ledgers/fw-replay`, { workers: 0 });
     assert.deepEqual(audit.findings, [], 'the audit replays the firmware rules over the same records');
   });
 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { generateKey } from '../../lib/crypto';
 import * as shared from '../../lib/gateway/shared';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
-import { helper, ledgerNode, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { helper, ledgerNode, packNodes, useTestRuntime } from './support';
 import { until } from '../support/until';
 
 // A Ledger node with a static tiles directory that is deployed away (or changed) while its
@@ -24,14 +24,10 @@ function isClosed(node: LedgerConfigNode): Promise<boolean> {
 
 describe('Ledger config: static tiles of a node closed while its ledger opens', function () {
   this.timeout(30000);
-  let userDir: string;
-  before((done) => {
-    userDir = startTestRuntime(done);
-  });
-  after((done) => stopTestRuntime(userDir, done));
+  const userDir = useTestRuntime();
 
   it('starts no static tiles writer (nothing listens on the ledger for it, nothing is written)', async () => {
-    const tilesDir = path.join(userDir, 'static-tiles');
+    const tilesDir = path.join(userDir(), 'static-tiles');
     const original = shared.acquireGateway;
     let letOpen!: () => void;
     const opening = new Promise<void>((resolve) => (letOpen = resolve));

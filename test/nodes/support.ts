@@ -185,15 +185,17 @@ export async function endServedTest(server: LocalServer | undefined, userDir: st
 
 /**
  * The hooks of a describe() whose tests each load a flow: the helper's runtime on a fresh user
- * directory for the whole block, each test's flow unloaded after it.
+ * directory for the whole block, each test's flow unloaded after it. Returns the user directory
+ * (once the block has started).
  */
-export function useTestRuntime(): void {
+export function useTestRuntime(): () => string {
   let userDir = '';
   before((done) => {
     userDir = startTestRuntime(done);
   });
   after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
+  return () => userDir;
 }
 
 /** A node's editor defaults, as the shipped editor script (dist/nodes/<type>.html) registers them with the editor's RED. */
