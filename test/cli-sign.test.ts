@@ -113,4 +113,17 @@ describe('CLI: sign', () => {
       assert.match(r.stderr, message);
     }
   });
+
+  it('sign - and check - read standard input only up to the largest envelope: /dev/zero is ERR_PAYLOAD_TOO_LARGE (exit 2)', () => {
+    // Without the bound each command reads /dev/zero until it runs out of memory (or runCli's 120 s pass).
+    for (const args of [
+      ['sign', '-', '--key', keys.ed25519.file],
+      ['check', '-', '--key', keys.ed25519.did],
+    ]) {
+      const r = runCli(args, { file: '/dev/zero' });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /on standard input is larger than \d+ bytes \(ERR_PAYLOAD_TOO_LARGE\)/, args.join(' '));
+    }
+  });
 });

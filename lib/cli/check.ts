@@ -4,12 +4,12 @@ import { verifyEnvelope, peekEnvelope, resolveVerificationKey, type Verification
 import { bodyFromPayload } from '../envelope/payload';
 import type { CborValue } from '../encoding/codec';
 import { isLedgerError } from '../errors';
-import { checkJsonDepth, checkSize } from '../guards/limits';
+import { checkJsonDepth, checkSize, MAX_ENVELOPE_BYTES } from '../guards/limits';
 import { readKeyFile } from '../crypto/keyfile';
 import { keyToDid } from '../crypto/didkey';
 import { keyToJwk, publicOnly, type Jwk, type PublicKey } from '../crypto/keys';
 import { parseArgs, stringFlag, UsageError } from './args';
-import { readFileOrNull, type CliIo } from './io';
+import { readFileOrNull, stdinUpTo, type CliIo } from './io';
 
 export const checkUsage = 'iot-ledger check ENVELOPE|FILE|- --key DID|JWK_FILE [--json]';
 
@@ -78,7 +78,8 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   if (!input || !keyArg || args.positional.length > 1) throw new UsageError(checkUsage);
   const { key, given } = loadPublicKeyArg(keyArg);
   let envelope: string | Uint8Array;
-  if (input === '-') envelope = await io.stdin();
+  // The longest text form of the largest envelope (hex) and some whitespace.
+  if (input === '-') envelope = await stdinUpTo(io, 4 * MAX_ENVELOPE_BYTES, 'the envelope');
   else envelope = readFileOrNull(input) ?? input;
   if (envelope instanceof Uint8Array) {
     // a text file holding a JWS or hex/base64 COSE is handled as text

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { LedgerError } from '../errors';
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -26,6 +27,17 @@ export const processIo: CliIo = {
   },
   isTTY: Boolean(process.stderr.isTTY),
 };
+
+/**
+ * Standard input up to `max` bytes, for a command that reads one envelope or payload from it;
+ * longer input is refused unread past the bound (ERR_PAYLOAD_TOO_LARGE): /dev/zero or a pipe may
+ * never end.
+ */
+export async function stdinUpTo(io: CliIo, max: number, what: string): Promise<Buffer> {
+  const bytes = await io.stdin(max);
+  if (bytes.length > max) throw new LedgerError('ERR_PAYLOAD_TOO_LARGE', `${what} on standard input is larger than ${max} bytes`, { max });
+  return bytes;
+}
 
 export function readFileOrNull(file: string): Buffer | null {
   try {

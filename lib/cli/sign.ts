@@ -5,7 +5,8 @@ import { readKeyFile } from '../crypto/keyfile';
 import { isPrivateKey } from '../crypto/keys';
 import { nextCounter, payloadToSign, signAsDevice } from '../envelope/signing';
 import { parseArgs, stringFlag, UsageError } from './args';
-import { readFileOrNull, type CliIo } from './io';
+import { readFileOrNull, stdinUpTo, type CliIo } from './io';
+import { MAX_ENVELOPE_BYTES } from '../guards/limits';
 
 export const signUsage =
   'iot-ledger sign JSON|FILE|- --key PRIVATE_JWK_FILE [--format jws|cose] [--counter N] [--ts MS] [--no-stamp] [--out FILE]';
@@ -36,7 +37,8 @@ export async function sign(argv: string[], io: CliIo): Promise<number> {
 
   const key = readKeyFile(keyFile);
   if (!isPrivateKey(key)) throw new UsageError(`${keyFile} holds a public key: signing needs the private JWK (iot-ledger keygen --out FILE)`);
-  const text = (input === '-' ? await io.stdin() : (readFileOrNull(input) ?? Buffer.from(input, 'utf8'))).toString('utf8');
+  // A payload longer than the largest envelope cannot be signed into one.
+  const text = (input === '-' ? await stdinUpTo(io, MAX_ENVELOPE_BYTES, 'the payload') : (readFileOrNull(input) ?? Buffer.from(input, 'utf8'))).toString('utf8');
   let payload: unknown;
   try {
     payload = JSON.parse(text);
