@@ -14,6 +14,8 @@ import {
 import { LedgerError } from '../errors';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { readFileOrNull, type CliIo } from './io';
+import { inputChunks, LineSplitter, MAX_LINE_BYTES, type LineRun } from './input-lines';
+import * as fs from 'node:fs';
 
 export const contractUsage = 'iot-ledger contract eval TERMS.json READINGS.jsonl|- [--until TIME] [--json]';
 
@@ -26,6 +28,18 @@ function readText(file: string, what: string): string {
   const bytes = readFileOrNull(file);
   if (!bytes) throw new Error(`cannot read ${what} ${file}`);
   return bytes.toString('utf8');
+}
+
+/** A regular file's bytes in chunks, as readText would read it whole. */
+async function* fileChunks(file: string, what: string): AsyncGenerator<Buffer> {
+  let regular = false;
+  try {
+    regular = fs.statSync(file).isFile();
+  } catch {
+    // not there or not readable: said below
+  }
+  if (!regular) throw new Error(`cannot read ${what} ${file}`);
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 128 * 1024 })) yield chunk as Buffer;
 }
 
 function loadTerms(file: string): Terms {
@@ -74,7 +88,7 @@ async function evalCommand(argv: string[], io: CliIo): Promise<number> {
   const json = args.flags.json === true;
 
   const terms = loadTerms(termsFile);
-  const text = readingsFile === '-' ? (await io.stdin()).toString('utf8') : readText(readingsFile, 'readings file');
+  const chunks = readingsFile === '-' ? inputChunks(io) : fileChunks(readingsFile, 'readings file');
 
   let state: ContractState | undefined;
   let findings = false;
@@ -89,15 +103,20 @@ async function evalCommand(argv: string[], io: CliIo): Promise<number> {
     for (const e of r.events) print(line === undefined ? e : { ...e, line });
   };
 
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '') return;
-    const input = lineToInput(line, terms);
-    if (typeof input === 'string')
-      print({ type: 'reading.rejected', time: state?.clock ?? null, reason: 'malformed input', detail: input, line: i + 1 });
-    else run(input, i + 1);
-  });
+  // Line by line as the input arrives: a readings file may be larger than memory, and a line
+  // longer than MAX_LINE_BYTES (or input without line breaks, such as /dev/zero) ends the run.
+  const lines = new LineSplitter(MAX_LINE_BYTES);
+  const judge = (r: LineRun): void => {
+    r.nos.forEach((no, k) => {
+      const input = lineToInput(r.texts[k]!.trim(), terms);
+      if (typeof input === 'string') print({ type: 'reading.rejected', time: state?.clock ?? null, reason: 'malformed input', detail: input, line: no });
+      else run(input, no);
+    });
+    if (r.tooLong !== undefined)
+      throw new LedgerError('ERR_PAYLOAD_TOO_LARGE', `line ${r.tooLong} of the readings is longer than ${MAX_LINE_BYTES} bytes`, { max: MAX_LINE_BYTES });
+  };
+  for await (const chunk of chunks) judge(lines.push(chunk));
+  judge(lines.end());
   if (until !== undefined) run({ kind: 'tick', time: until });
 
   const final = state ?? initialState(terms);

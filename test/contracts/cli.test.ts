@@ -130,6 +130,19 @@ describe('CLI: contract eval', () => {
     assert.match(io.out, /final: violated/);
   });
 
+  it('reads readings line by line: input without line breaks on stdin (/dev/zero) stops at the line limit, ERR_PAYLOAD_TOO_LARGE (exit 2)', () => {
+    // Without the limit the command reads /dev/zero until it runs out of memory (or runCli's 120 s pass).
+    const r = runCli(['contract', 'eval', termsFile, '-'], { file: '/dev/zero' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /line 1 of the readings is longer than 1048576 bytes \(ERR_PAYLOAD_TOO_LARGE\)/);
+    // A file of several read chunks (128 KiB each) is judged whole, lines split across chunks included.
+    const t0 = Date.UTC(2026, 10, 25, 10);
+    const many = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ ts: t0 + i * 60_000, value: -20, note: 'x'.repeat(40 + (i % 7)) }));
+    const all = runCli(['contract', 'eval', termsFile, write('many.jsonl', `${many.join('\r\n')}\r\n`)]);
+    assert.equal(all.status, 0, all.stderr);
+    assert.match(all.stdout, /^final: compliant; 5000 readings, 0 rejected/m);
+  });
+
   it('no readings at all is not compliant', async () => {
     const io = memoryIo();
     assert.equal(await main(['contract', 'eval', termsFile, write('empty.jsonl', '\n\n')], io), 1);
