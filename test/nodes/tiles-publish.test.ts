@@ -49,7 +49,6 @@ describe('Ledger config: publishing tiles (RED.httpNode and a static directory)'
     const checkpointFile = path.join(staticDir, 'checkpoint');
     await until('the static checkpoint of 300 records', () => fs.existsSync(checkpointFile) && openCheckpoint(fs.readFileSync(checkpointFile, 'utf8')).size === 300);
 
-    assert.ok(nodeApp);
     const server = await listen(nodeApp);
     try {
       const base = `${server.url}/iot-ledger/tiles/room/one/`;

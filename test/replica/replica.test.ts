@@ -192,7 +192,11 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
   async function roundWithHead(dir: string, head: string): Promise<unknown> {
     const honest = httpTileFetch(server.url);
     const fetch = async (p: string): Promise<Uint8Array> => (p === 'iot-ledger/head' ? Buffer.from(head) : honest(p));
-    const r = await Replicator.open(dir, { trustedKey: did, fetch });
+    return roundError(await Replicator.open(dir, { trustedKey: did, fetch }));
+  }
+
+  /** A catch-up round of `r`: its error, undefined when it caught up (r closed afterwards). */
+  async function roundError(r: Replicator): Promise<unknown> {
     try {
       return await r.catchUp().then(
         () => undefined,
@@ -203,17 +207,21 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     }
   }
 
+  /** A replica in `dir` catches up from the honest origin afterwards. */
+  async function catchesUpHonestly(dir: string): Promise<void> {
+    const ok = await Replicator.open(dir, { trustedKey: did, fetch: httpTileFetch(server.url) });
+    assert.equal((await ok.catchUp()).size, 2137);
+    await ok.close();
+  }
+
   it('a head that is not a JSON object with a height is an origin error (ERR_REPLICA_ORIGIN), not an untyped one', async () => {
     // A new replica, which reads the head first thing.
     const dir = path.join(tmp.dir, 'replica-bad-head');
-    const honest = httpTileFetch(server.url);
     for (const body of ['not json', 'null', '[]', '{"height":"3"}', '\u00ff']) {
       const err = await roundWithHead(dir, body);
       assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), `${JSON.stringify(body)}: ${String(err)}`);
     }
-    const ok = await Replicator.open(dir, { trustedKey: did, fetch: honest });
-    assert.equal((await ok.catchUp()).size, 2137);
-    await ok.close();
+    await catchesUpHonestly(dir);
   });
 
   it('a head over the bounds of JSON from outside (64 levels, 1 KiB) is an origin error (ERR_REPLICA_ORIGIN) saying so', async () => {
@@ -233,22 +241,15 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
       assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), `${body.slice(0, 40)}: ${String(err)}`);
       assert.match(err.message, message);
     }
-    const ok = await Replicator.open(dir, { trustedKey: did, fetch: honest });
-    assert.equal((await ok.catchUp()).size, 2137);
-    await ok.close();
+    await catchesUpHonestly(dir);
   });
 
   /** One round of a replica against `origin` (closed afterwards, the gateway served again): its error. */
   async function roundAgainst(origin: Ledger): Promise<unknown> {
     server.ledger = origin;
-    const r = await replicator();
     try {
-      return await r.catchUp().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      return await roundError(await replicator());
     } finally {
-      await r.close();
       await origin.close();
       server.ledger = gateway;
     }
