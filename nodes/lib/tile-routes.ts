@@ -11,9 +11,8 @@ export const TILES_MOUNT = '/iot-ledger/tiles';
 
 const BAD_PATH = 'ERR_INVALID_ARGUMENT: the path is not percent-encoded UTF-8\n';
 
-const published = new Map<string, () => Promise<Gateway>>();
-/** The directory of the ledger published under each name. */
-const publishedDirs = new Map<string, string>();
+/** Each published name's ledger: its opener and its directory. */
+const published = new Map<string, { open: () => Promise<Gateway>; dir: string }>();
 
 /**
  * One gate for every ledger the runtime publishes: what is answered at once, what waits, how
@@ -53,7 +52,7 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
         // Who publishes the name is looked up when the turn comes, not when the request came:
         // a request that waited across a deploy is answered by the node deployed now (503 when
         // none is), never by a closed one.
-        const open = published.get(ledgerName);
+        const open = published.get(ledgerName)?.open;
         return (open ? open() : Promise.reject(new Error('not published'))).then(
           (gw) => answerTileRequest(gw.ledger, path, req, res, sent),
           () => answerTileRequest(null, path, req, res, sent),
@@ -69,14 +68,11 @@ export function mountTileRoutes(app: HttpNodeApp | undefined): void {
  * published the same name until now (its tiles are no longer reachable), else undefined.
  */
 export function publishLedger(name: string, open: () => Promise<Gateway>, dir: string): string | undefined {
-  const before = publishedDirs.get(name);
-  published.set(name, open);
-  publishedDirs.set(name, dir);
+  const before = published.get(name)?.dir;
+  published.set(name, { open, dir });
   return before !== undefined && before !== dir ? before : undefined;
 }
 
 export function unpublishLedger(name: string, open: () => Promise<Gateway>): void {
-  if (published.get(name) !== open) return;
-  published.delete(name);
-  publishedDirs.delete(name);
+  if (published.get(name)?.open === open) published.delete(name);
 }
