@@ -187,7 +187,9 @@ async function describeContract(gw: Gateway, termsHash: string): Promise<Contrac
   const view = gw.contractView(termsHash);
   if (view)
     return { id: view.id, title: view.title, termsHash, metric: view.metric, unit: view.unit ?? null, rule: view.rule, active: view.active, status: view.status };
+  let scanned = 0;
   for await (const r of gw.ledger.byType(CONTRACT_REGISTER, { reverse: true })) {
+    if (++scanned > MAX_SCAN) break;
     const b = asBody(r.record.body);
     if (b.termsHash !== termsHash) continue;
     const t = asBody(b.terms);

@@ -175,3 +175,35 @@ describe('sidebar data asked for again (every second while records arrive)', fun
     assert.deepEqual(opened, [newest + 1]);
   });
 });
+
+describe('contract series of a terms hash no registration holds', function () {
+  this.timeout(60000);
+  const tmp = tempDir();
+  let gw: Gateway;
+  before(async () => {
+    gw = await Gateway.open(tmp.dir, { name: 'sidebar-scan', gatewayKey: generateKey('Ed25519'), blockRecords: 1000, blockSeconds: 0 });
+  });
+  after(async () => {
+    await gw.close();
+    tmp.cleanup();
+  });
+
+  it('reads at most the scan bound of registrations before it answers none', async () => {
+    const registrations = 10_050;
+    for (let at = 0; at < registrations; at += 1000) {
+      const n = Math.min(1000, registrations - at);
+      await gw.recordMany(Array.from({ length: n }, (_, i) => ({ type: 'contract.register', body: { contract: `c${at + i}`, termsHash: (at + i).toString(16).padStart(64, '0') } })));
+    }
+    let read = 0;
+    const byType = gw.ledger.byType.bind(gw.ledger);
+    gw.ledger.byType = async function* (type, opts) {
+      for await (const r of byType(type, opts)) {
+        read++;
+        yield r;
+      }
+    };
+    assert.equal(await contractSeries(gw, 'f'.repeat(64)), null);
+    // The bound is 10,000 records of a type per request (the one past it ends the scan).
+    assert.ok(read > 0 && read <= 10_001, `read ${read} of ${registrations} registrations`);
+  });
+});
