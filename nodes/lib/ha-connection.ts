@@ -27,6 +27,7 @@ import {
   type Origin,
 } from '../../lib/ha';
 import type { Node, NodeDef, NodeStatus, RED } from './red';
+import { OverwriteWatch } from './overwrite-watch';
 
 /** The part of Node-RED's `mqtt-broker` config node (core 10-mqtt.js) that its users call. */
 export interface MqttBrokerNode extends Node {
@@ -64,13 +65,6 @@ const CLOSE_TIMEOUT_MS = 3000;
 const BIRTH_EVERY_MS = 1000;
 /** Stale retained messages remembered before the flows settle; anyone can publish look-alikes. */
 const MAX_FOUND = 4096;
-/**
- * A topic we keep published that got another payload (anyone on the broker can publish one: a
- * made-up state, or an empty one that takes an entity out of Home Assistant) gets ours again
- * this long after, and at most this often: our own publications come back to us too, a late
- * one behind a newer payload, and two writers must not make a storm.
- */
-const RESTORE_AFTER_MS = 1000;
 
 export class HaConnection {
   /**
@@ -95,9 +89,12 @@ export class HaConnection {
   private readonly subscriptions: string[];
   private lastBirth = 0;
   private birthTimer: NodeJS.Timeout | undefined;
-  /** Topics we keep published whose latest message on the broker is not ours (at most one per retained topic). */
-  private readonly overwritten = new Set<string>();
-  private restoreTimer: NodeJS.Timeout | undefined;
+  /** Another payload on a topic we keep (anyone can publish one: a made-up state, an empty one that takes an entity out of Home Assistant, `offline`) gets ours again. */
+  private readonly watch = new OverwriteWatch(
+    (topic) => this.ownPayload(topic),
+    (topic, payload) => this.send(topic, payload),
+    () => !this.closed && this.connected, // sendAll sends everything on reconnection
+  );
 
   /**
    * `broker` undefined: a broken configuration, which keeps a connection that never publishes.
@@ -202,36 +199,7 @@ export class HaConnection {
     if (this.closed) return;
     if (topic === haStatusTopic(this.topics)) {
       if (payload.toString('utf8') === PAYLOAD_ONLINE) this.answerBirth();
-    } else if (!this.watchOwn(topic, payload) && retain) this.seen(topic, payload);
-  }
-
-  /**
-   * A message on a topic we keep published (retained or not: a live one leaves the broker's
-   * retained message as it was, but Home Assistant shows it). Another payload than ours is
-   * replaced by ours RESTORE_AFTER_MS later,
-   * unless ours came back meanwhile. False for topics we do not publish.
-   */
-  private watchOwn(topic: string, payload: Buffer): boolean {
-    const ours = this.ownPayload(topic);
-    if (ours === undefined || ours === '') return false;
-    if (payload.toString('utf8') === ours) this.overwritten.delete(topic);
-    else if (!this.overwritten.has(topic)) {
-      this.overwritten.add(topic);
-      this.restoreTimer ??= setTimeout(() => this.restore(), RESTORE_AFTER_MS);
-      this.restoreTimer.unref();
-    }
-    return true;
-  }
-
-  private restore(): void {
-    this.restoreTimer = undefined;
-    const topics = [...this.overwritten];
-    this.overwritten.clear();
-    if (this.closed || !this.connected) return; // sendAll sends everything on reconnection
-    for (const topic of topics) {
-      const ours = this.ownPayload(topic);
-      if (ours) this.send(topic, ours);
-    }
+    } else if (!this.watch.seen(topic, (ours) => payload.toString('utf8') === ours) && retain) this.seen(topic, payload);
   }
 
   /** What we keep published on `topic` ('' while its removal waits, undefined when nothing); `online` on our availability topic. */
@@ -271,7 +239,7 @@ export class HaConnection {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.birthTimer);
-    clearTimeout(this.restoreTimer);
+    this.watch.close();
     const broker = this.broker;
     if (!broker || !this.started) return;
     for (const topic of this.subscriptions) broker.unsubscribe(topic, this.id, true);

@@ -1,0 +1,69 @@
+/**
+ * Topics we keep published, retained, that anyone on the broker can publish on too. A message
+ * seen there with another payload than ours gets ours again RESTORE_AFTER_MS later, unless ours
+ * came back meanwhile; at most once per interval per topic, since our own publications come back
+ * to us as well (a late one behind a newer payload) and two writers must not make a storm.
+ */
+export const RESTORE_AFTER_MS = 1000;
+
+export class OverwriteWatch {
+  /** Topics whose latest message seen is not ours (at most one entry per topic we keep). */
+  readonly #overwritten = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  /**
+   * `own(topic)`: the payload we keep on `topic`, or undefined (or '') for a topic we do not keep.
+   * `restore(topic, payload)`: publishes ours again; not called while `canSend()` is false.
+   */
+  constructor(
+    private readonly own: (topic: string) => string | undefined,
+    private readonly restore: (topic: string, payload: string) => void,
+    private readonly canSend: () => boolean = () => true,
+  ) {}
+
+  /** A message seen on `topic`; `isOurs` tells whether its payload is the one we keep. False when the topic is not one of ours (the caller handles it). */
+  seen(topic: string, isOurs: (ours: string) => boolean): boolean {
+    const ours = this.own(topic);
+    if (ours === undefined || ours === '') return false;
+    if (isOurs(ours)) this.#overwritten.delete(topic);
+    else if (!this.#overwritten.has(topic) && !this.#closed) {
+      this.#overwritten.add(topic);
+      this.#timer ??= setTimeout(() => this.#restoreAll(), RESTORE_AFTER_MS);
+      this.#timer.unref();
+    }
+    return true;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#overwritten.clear();
+  }
+
+  #restoreAll(): void {
+    this.#timer = undefined;
+    const topics = [...this.#overwritten];
+    this.#overwritten.clear();
+    if (this.#closed || !this.canSend()) return;
+    for (const topic of topics) {
+      const ours = this.own(topic);
+      if (ours) this.restore(topic, ours);
+    }
+  }
+}
+
+/**
+ * Whether a message's payload, as an MQTT in node hands it on (bytes, text, or parsed JSON), is
+ * `ours`, the JSON text we publish.
+ */
+export function payloadIs(payload: unknown, ours: string): boolean {
+  if (payload instanceof Uint8Array) return payload.length === Buffer.byteLength(ours) && Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8') === ours;
+  if (typeof payload === 'string') return payload === ours;
+  try {
+    return JSON.stringify(payload) === ours;
+  } catch {
+    return false; // a cycle or a BigInt: not a document we sent
+  }
+}
