@@ -6,6 +6,7 @@ import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
+import { OverwriteWatch, payloadIs } from './lib/overwrite-watch';
 import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
@@ -51,6 +52,23 @@ export = function register(RED: RED): void {
       show();
       ha.announce(list);
     }, () => undefined);
+    // The documents this node keeps published, by topic: the JSON text MQTT out sends and the document.
+    const published = new Map<string, { text: string; document: unknown }>();
+    const publish = (send: (out: (NodeMessage | null)[]) => void, id: string, document: unknown): void => {
+      const topic = contractTopic(id);
+      published.set(topic, { text: JSON.stringify(document), document });
+      send([{ topic, retain: true, payload: document }, null]);
+    };
+    // Anyone on the broker can publish over our retained documents: with an MQTT in on their
+    // topics wired back to this node, one it finds overwritten is published again (OverwriteWatch).
+    const watch = new OverwriteWatch(
+      (topic) => published.get(topic)?.text,
+      (topic) => {
+        const p = published.get(topic);
+        if (p) this.send([{ topic, retain: true, payload: p.document }, null]);
+      },
+    );
+
     // Devices pull the terms they are judged by: an active contract's document is (re)published
     // retained on every deploy and start, not only when the last party signs.
     if (publishDocument) {
@@ -58,7 +76,7 @@ export = function register(RED: RED): void {
         () =>
           contracts.activeDocuments().then(
             (docs) => {
-              for (const { runner, document } of docs) this.send([{ topic: contractTopic(runner.terms.id), retain: true, payload: document }, null]);
+              for (const { runner, document } of docs) publish((out) => this.send(out), runner.terms.id, document);
             },
             (err: unknown) => {
               if (errorCode(err) !== 'ERR_LEDGER_CLOSED') this.error(nodeError(err, RED._));
@@ -98,11 +116,17 @@ export = function register(RED: RED): void {
         const { runner, receipt, document } = await contracts.sign(signature, { contract: msg.contract, party: msg.party, withDocument: publishDocument });
         const signed = { type: 'party.signed', party: [...runner.signed].pop(), active: runner.active, missingParties: runner.missingParties };
         send([{ ...msg, topic: `contract/${runner.terms.id}/party.signed`, contract: stateOf(runner), payload: signed, ledger: receipt }, null]);
-        if (document) send([{ topic: contractTopic(runner.terms.id), retain: true, payload: document }, null]);
+        if (document) publish(send, runner.terms.id, document);
         ha.publish(runner);
         return;
       }
-      if (pulled && typeof msg.topic === 'string' && msg.topic.startsWith('iot-ledger/contract/')) {
+      const documentTopic = typeof msg.topic === 'string' && msg.topic.startsWith('iot-ledger/contract/');
+      if (documentTopic && publishDocument && !pulled) {
+        // What the broker holds on a documents' topic: ours, someone else's over ours, or another contract's.
+        watch.seen(msg.topic as string, (ours) => payloadIs(msg.payload, ours));
+        return;
+      }
+      if (pulled && documentTopic) {
         const { runner, termsHash } = await contracts.pull(documentOf(msg.payload), originKey);
         send([{ ...msg, topic: `contract/${runner.terms.id}/loaded`, contract: stateOf(runner), payload: { type: 'terms.loaded', termsHash, active: runner.active } }, null]);
         return;
@@ -141,6 +165,7 @@ export = function register(RED: RED): void {
 
     this.on('close', (_removed, done) => {
       if (deployed.get(this.id) === runners) deployed.delete(this.id);
+      watch.close();
       contracts.close().then(() => done(), () => done());
     });
   }

@@ -4,12 +4,15 @@ import { firmwareTopic } from '../lib/firmware/offer';
 import { firmwareOffer, FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
+import { OverwriteWatch, payloadIs } from './lib/overwrite-watch';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
 import { status, type Translate } from './lib/status';
 
 const MODES = ['release', 'check', 'report', 'vendor'] as const;
+/** A device's offer topic (firmwareTopic), not its report topic below it. */
+const OFFER_TOPIC = /^iot-ledger\/firmware\/[^/]+$/;
 type Mode = (typeof MODES)[number];
 
 function outcomeStatus(t: Translate, mode: Mode, o: FirmwareOutcome) {
@@ -41,7 +44,26 @@ export = function register(RED: RED): void {
       );
     }
 
+    // The offers this node sent in this run, by topic (the latest per device): the JSON text MQTT
+    // out sends and the offer. Anyone on the broker can publish over them: with an MQTT in node on
+    // iot-ledger/firmware/+ wired back to this node, one found overwritten is published again.
+    const offers = new Map<string, { text: string; offer: unknown }>();
+    const watch = new OverwriteWatch(
+      (topic) => offers.get(topic)?.text,
+      (topic) => {
+        const o = offers.get(topic);
+        if (o) this.send({ topic, retain: true, payload: o.offer });
+      },
+    );
+    this.on('close', () => watch.close());
+
     onInput(this, RED._, async (msg, send, done) => {
+      if (def.publishOffer === true && typeof msg.topic === 'string' && OFFER_TOPIC.test(msg.topic)) {
+        // What the broker holds on an offer topic: ours, someone else's over ours, or one this node did not send.
+        watch.seen(msg.topic, (ours) => payloadIs(msg.payload, ours));
+        done();
+        return;
+      }
       try {
         const mode = (typeof msg.mode === 'string' && (MODES as readonly string[]).includes(msg.mode) ? msg.mode : fixedMode) as Mode;
         const fw = await firmware();
@@ -75,7 +97,11 @@ export = function register(RED: RED): void {
         // The device pulls what the ledger approved: manifest and decision proof, retained on its topic.
         if (def.publishOffer === true && outcome.decision === 'approved' && typeof outcome.body.device === 'string') {
           const offer = await firmwareOffer((await gateway()).ledger, outcome.receipt.index);
-          if (offer) send({ topic: firmwareTopic(offer.device), retain: true, payload: offer });
+          if (offer) {
+            const topic = firmwareTopic(offer.device);
+            offers.set(topic, { text: JSON.stringify(offer), offer });
+            send({ topic, retain: true, payload: offer });
+          }
         }
         done();
       } catch (err) {

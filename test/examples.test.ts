@@ -239,6 +239,9 @@ describe('examples/', () => {
       assert.equal(contract.publishDocument, true);
       const docs = nodes.find((n) => n.type === 'switch' && contract.wires?.[0].includes(n.id))!;
       assert.deepEqual(docs.rules, [{ t: 'regex', v: '^iot-ledger/contract/', vt: 'str', case: false }]);
+      // What the broker holds there comes back to the node, which publishes its own again over anyone else's.
+      const held = nodes.find((n) => n.type === 'mqtt in' && n.topic === 'iot-ledger/contract/+');
+      assert.deepEqual(held?.wires, [[contract.id]]);
       const out = nodes.find((n) => n.id === docs.wires?.[0][0])!;
       assert.deepEqual([out.type, out.topic, out.retain], ['mqtt out', '', '']);
       assert.deepEqual([...(catchNode.scope as string[])].sort(), [verify.id, contract.id, record.id].sort());

@@ -5,7 +5,9 @@ import { CONTRACT_REGISTER, contractDocument, contractTopic, MAX_CONTRACT_DOCUME
 import { ContractRunner, Gateway } from '../../lib/gateway';
 import { startBroker } from '../../demo/broker';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
+import { MqttWatch } from '../ha/mqtt-watch';
 import { tempDir } from '../support/ledger';
+import { until } from '../support/until';
 import { haBrokerNode, mqttNodes } from './ha-support';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
@@ -208,6 +210,61 @@ describe('Contract node: publishes contract documents and loads terms from them'
       await anyone.publishAsync(topic, '', { qos: 1, retain: true });
     } finally {
       await anyone.endAsync();
+      await broker.close();
+    }
+  });
+
+  it('over a real broker: our retained document overwritten by someone else (a forged one, an empty one) is published again, a few times for a flood; a publishing node ignores the documents of other contracts', async () => {
+    const broker = await startBroker({ port: 0 });
+    const topic = contractTopic('kept-room');
+    const kept = validateTerms({ ...terms, id: 'kept-room', parties: [keyToDid(a)] });
+    const watch = await MqttWatch.connect(broker.url, ['iot-ledger/contract/+']);
+    try {
+      await helper.load(
+        [...packNodes(), ...mqttNodes()],
+        [
+          ...onTab([
+            ledgerNode('ledger-a', { ledgerName: 'keeper-a' }),
+            { id: 'in', type: 'mqtt in', topic: 'iot-ledger/contract/+', qos: '1', datatype: 'buffer', broker: 'broker', nl: false, rap: true, rh: 0, inputs: 0, wires: [['contract-a']] },
+            { id: 'contract-a', type: 'iot-ledger-contract', ledger: 'ledger-a', terms: JSON.stringify(kept), publishDocument: true, tickSeconds: 3600, wires: [['to-broker'], []] },
+            { id: 'to-broker', type: 'mqtt out', topic: '', qos: '1', retain: '', broker: 'broker', wires: [] },
+            { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+            { id: 'caught', type: 'helper' },
+          ]),
+          haBrokerNode('broker', broker.port, false),
+        ],
+      );
+      const caught: unknown[] = [];
+      helper.getNode('caught').on('input', (m: unknown) => caught.push(m));
+      helper.getNode('contract-a').receive({ topic: 'contract/sign', payload: signContract(kept, a) });
+      const ours = (await watch.waitFor((m) => m.topic === topic, 'the document after the last signature')).payload;
+      const did = (await (helper.getNode('ledger-a') as unknown as LedgerConfigNode).gateway()).ledger.gatewayDid;
+      assert.equal(verifyContractDocument(JSON.parse(ours), did).active, true);
+
+      const forged = JSON.stringify({ ...(JSON.parse(ours) as object), termsHash: '11'.repeat(32) });
+      // Another contract's document on the same wildcard is not this node's: no error, nothing sent
+      // (the node handles it before the forgeries below, which it has seen once ours is back).
+      await watch.client.publishAsync(contractTopic('someone-else'), forged, { qos: 1, retain: false });
+      const from = watch.messages.length;
+      await watch.client.publishAsync(topic, '', { qos: 1, retain: true });
+      const spoofs = 100;
+      for (let i = 0; i < spoofs; i++) await watch.client.publishAsync(topic, forged, { qos: 1, retain: true });
+      const last = watch.messages.length;
+      await watch.waitFor((m) => m.topic === topic && m.payload === ours, 'our document published again after the last forgery', 5000, last);
+
+      // What a device gets when it subscribes: ours, retained.
+      const fresh = await MqttWatch.connect(broker.url, [topic]);
+      try {
+        await until('our document retained on the broker', () => fresh.last(topic) === ours);
+      } finally {
+        await fresh.close();
+      }
+      const restored = watch.messages.slice(from).filter((m) => m.topic === topic && m.payload === ours).length;
+      assert.ok(restored >= 1 && restored < spoofs / 2, `our document published ${restored} times for ${spoofs} forgeries`);
+      assert.deepEqual(caught, []);
+      await watch.client.publishAsync(topic, '', { qos: 1, retain: true });
+    } finally {
+      await watch.close();
       await broker.close();
     }
   });

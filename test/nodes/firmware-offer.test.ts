@@ -3,6 +3,7 @@ import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { createManifest, verifyFirmwareOffer } from '../../lib/firmware';
 import type { LedgerConfigNode } from '../../nodes/lib/ledger-config';
+import { until } from '../support/until';
 import { helper, ledgerNode, messages, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 
 describe('Firmware node: publishes the offer a device pulls after an approved decision', function () {
@@ -47,5 +48,48 @@ describe('Firmware node: publishes the offer a device pulls after an approved de
     next = nextMessage(out);
     fw.receive({ payload: { device, vendor: 'acme', class: 'thermo', sequence: 7 } });
     assert.equal(((await next) as { firmware?: { decision: string } }).firmware?.decision, 'approved');
+  });
+
+  it('publishes its offer again when the broker hands back another payload on the offer topic (an MQTT in wired back), once for a flood; leaves reports and others alone', async () => {
+    const vendor = generateKey('Ed25519');
+    const device = keyToDid(generateKey('Ed25519'));
+    const image = utf8('image 3');
+    const manifest = { vendor: 'acme', class: 'thermo', version: '1.3', sequence: 3, digest: toHex(sha256(image)), size: image.length };
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'fw-offer-kept' }),
+        { id: 'fw', type: 'iot-ledger-firmware', ledger: 'ledger', mode: 'check', publishOffer: true, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+        { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    const gw = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
+    await gw.enrol({ did: device, name: 'thermo' });
+    const fw = helper.getNode('fw');
+    const out = helper.getNode('out');
+    const sent: { topic?: string; payload: unknown }[] = [];
+    out.on('input', (m: { topic?: string; payload: unknown }) => sent.push(m));
+    const caught: unknown[] = [];
+    helper.getNode('caught').on('input', (m: unknown) => caught.push(m));
+    fw.receive({ mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } });
+    fw.receive({ mode: 'release', payload: createManifest(manifest, vendor) });
+    fw.receive({ payload: { device, vendor: 'acme', class: 'thermo', sequence: 3 } });
+    const topic = `iot-ledger/firmware/${device}`;
+    const offer = await until('the offer', () => sent.find((m) => m.topic === topic));
+    const ours = JSON.stringify(offer.payload);
+
+    // Ours coming back (as bytes, as text, parsed) changes nothing; someone else's gets ours again, once for many.
+    for (const payload of [Buffer.from(ours), ours, JSON.parse(ours) as unknown]) fw.receive({ topic, payload });
+    fw.receive({ topic: 'iot-ledger/firmware/did:key:z6Mkother', payload: 'not ours' });
+    const before = sent.length;
+    for (let i = 0; i < 50; i++) fw.receive({ topic, payload: i % 2 ? '' : Buffer.from('{"forged":true}') });
+    const again = await until('our offer again', () => sent.slice(before).find((m) => m.topic === topic));
+    assert.deepEqual(again.payload, offer.payload);
+    assert.equal(sent.slice(before).filter((m) => m.topic === topic).length, 1);
+    // A report on the topic below still goes to the report path: with this node's mode it is a check request, refused.
+    fw.receive({ topic: `${topic}/report`, payload: 'x' });
+    await until('the report refused', () => caught.length === 1);
   });
 });
