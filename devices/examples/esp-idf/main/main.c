@@ -16,6 +16,7 @@
 #include "esp_random.h"
 #include "esp_sntp.h"
 #include "freertos/FreeRTOS.h"
+#include "freertos/event_groups.h"
 #include "freertos/task.h"
 #include "mqtt_client.h"
 #include "nvs.h"
@@ -76,6 +77,19 @@ static esp_err_t load_or_make_key(nvs_handle_t h) {
   return err;
 }
 
+/* ------------------------------------------------------------ the broker connection */
+
+static EventGroupHandle_t mqtt_state;
+#define MQTT_CONNECTED BIT0
+
+static void on_mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data) {
+  (void)arg;
+  (void)base;
+  (void)data;
+  if (id == MQTT_EVENT_CONNECTED) xEventGroupSetBits(mqtt_state, MQTT_CONNECTED);
+  else if (id == MQTT_EVENT_DISCONNECTED) xEventGroupClearBits(mqtt_state, MQTT_CONNECTED);
+}
+
 /* ------------------------------------------------------------ readings */
 
 static uint64_t epoch_ms(void) {
@@ -121,19 +135,26 @@ void app_main(void) {
   esp_sntp_init();
   while (sntp_get_sync_status() != SNTP_SYNC_STATUS_COMPLETED) vTaskDelay(pdMS_TO_TICKS(500));
 
+  mqtt_state = xEventGroupCreate();
   mqtt = esp_mqtt_client_init(&cfg);
+  ESP_ERROR_CHECK(esp_mqtt_client_register_event(mqtt, ESP_EVENT_ANY_ID, on_mqtt_event, NULL));
   ESP_ERROR_CHECK(esp_mqtt_client_start(mqtt));
 
   for (;;) {
     iotl_reading r;
     size_t len = 0;
     uint64_t counter = 0;
-    iotl_reading_init(&r, IOTL_JSON, fields, sizeof fields);
-    iotl_reading_decimal(&r, "temperature", read_temperature_tenths(), 1);
-    rc = iotl_device_sign_jws(&device, &r, epoch_ms(), jws, sizeof jws, &len, &counter);
+    /* Sign only once connected: esp_mqtt_client_publish refuses while the client is not, and the
+     * reading would be lost (its counter skipped). */
+    xEventGroupWaitBits(mqtt_state, MQTT_CONNECTED, pdFALSE, pdTRUE, portMAX_DELAY);
+    rc = iotl_reading_init(&r, IOTL_JSON, fields, sizeof fields);
+    if (rc == IOTL_OK) rc = iotl_reading_decimal(&r, "temperature", read_temperature_tenths(), 1);
+    if (rc == IOTL_OK) rc = iotl_device_sign_jws(&device, &r, epoch_ms(), jws, sizeof jws, &len, &counter);
     if (rc == IOTL_OK) {
-      esp_mqtt_client_publish(mqtt, "coldroom/" SENSOR_NAME "/reading", jws, (int)len, 1, 0);
-      ESP_LOGI(TAG, "reading #%llu signed", (unsigned long long)counter);
+      if (esp_mqtt_client_publish(mqtt, "coldroom/" SENSOR_NAME "/reading", jws, (int)len, 1, 0) < 0)
+        ESP_LOGW(TAG, "reading #%llu not sent (connection lost)", (unsigned long long)counter);
+      else
+        ESP_LOGI(TAG, "reading #%llu signed and sent", (unsigned long long)counter);
     } else {
       ESP_LOGE(TAG, "sign: %s", iotl_strerror(rc));
     }
