@@ -104,3 +104,107 @@ describe('audit: replay checks agree with the gateway on what counts as a counte
     );
   });
 });
+
+// Admission reads a device's time text strictly (RFC 3339 with an offset, fields that exist:
+// contracts' parseTime); records admitted before that, leniently (Date.parse of any text of 10
+// characters or more), are read as recorded by the audit and by a restarting gateway.
+describe('device times: strict at admission, as recorded on the ledger', () => {
+  const device = generateKey('Ed25519');
+  const did = keyToDid(device);
+  const gatewayKey = generateKey('Ed25519');
+  let tmp: ReturnType<typeof tempDir>;
+  let gw: Gateway;
+  const open = async (): Promise<Gateway> => Gateway.open(tmp.dir, { name: 'device-times', gatewayKey, blockSeconds: 0 });
+  const env = (payload: Record<string, unknown>): string => signEnvelope(payload, device, { kid: did }) as string;
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    gw = await open();
+    await gw.enrol({ did, name: 'sensor' });
+  });
+  afterEach(async () => {
+    await gw.close();
+    tmp.cleanup();
+  });
+
+  const lenient = [
+    'Dec 6 2026 10:00', // not ISO 8601
+    '2026-02-30T00:00:00Z', // no such day (Date.parse: March 2nd)
+    '2026-12-06T24:00:00Z', // no such hour
+    '2026-12-06T10:00:00', // local time, no offset
+    '2026-12-06', // a date without a time
+    '2026-12-06 10:00:00Z', // no T
+    'Sun, 06 Dec 2026 10:00:00 GMT', // RFC 7231, not RFC 3339
+    'not a time at all',
+    'short',
+  ];
+  for (const text of lenient) {
+    it(`refuses ${JSON.stringify(text)} as ts, time or timestamp with ERR_REPLAY, with or without a counter and with freshness not required; nothing is recorded`, async () => {
+      const before = gw.ledger.size;
+      for (const field of ['ts', 'time', 'timestamp']) {
+        for (const [payload, opts] of [
+          [{ temperature: -21, [field]: text }, {}],
+          [{ temperature: -21, counter: 1, [field]: text }, {}],
+          [{ temperature: -21, [field]: text }, { requireFreshness: false }],
+        ] as const) {
+          await assert.rejects(gw.verify(env(payload), opts), (err: unknown) => {
+            assert.ok(isLedgerError(err, 'ERR_REPLAY'), String(err));
+            assert.equal(err.details?.field, field);
+            assert.match(err.message, /RFC 3339/);
+            return true;
+          });
+        }
+      }
+      assert.equal(gw.ledger.size, before);
+      assert.equal(gw.devices.lastAccepted(did), undefined, 'a refused message leaves no freshness behind');
+    });
+  }
+
+  it('admits RFC 3339 times with Z or an offset, fractions, and numbers as before, in order', async () => {
+    const admitted: [unknown, number][] = [
+      [1_764_000_000_000, 1_764_000_000_000],
+      ['2026-12-06T10:00:00Z', Date.UTC(2026, 11, 6, 10)],
+      ['2026-12-06T11:30:00.250+01:00', Date.UTC(2026, 11, 6, 10, 30, 0, 250)],
+      ['2026-12-06T10:45z', Date.UTC(2026, 11, 6, 10, 45)],
+      ['2024-02-29T23:59:59-05:00', NaN], // a leap day, but older than the last: a replay
+      [Date.UTC(2026, 11, 7), Date.UTC(2026, 11, 7)],
+    ];
+    for (const [ts, ms] of admitted) {
+      const e = env({ temperature: -21, ts });
+      if (Number.isNaN(ms)) {
+        await assert.rejects(gw.verify(e), /not newer/);
+        continue;
+      }
+      const v = await gw.verify(e);
+      assert.equal(v.freshness.time, ms);
+      await gw.recordMessage({ type: 'reading', device: did, body: v.payload as never, envelope: e }, { counter: v.freshness.counter, time: v.freshness.time, proof: v.proof });
+    }
+    await gw.ledger.seal();
+    const r = await auditLedger(tmp.dir, { db: gw.ledger.database, workers: 0 });
+    assert.deepEqual(r.findings, []);
+  });
+
+  it('an older ledger holding times admitted leniently audits clean, and a restarted gateway reads them as recorded', async () => {
+    // Written as gateways before the strict admission recorded what Verify accepted: a body that
+    // is the signed payload, with the envelope. Local times are chosen so that their order does
+    // not depend on the time zone the test runs in (offsets are within ±14 hours).
+    const recorded: Record<string, unknown>[] = [
+      { temperature: -21, ts: Date.UTC(2026, 0, 1) }, // a number first: a lenient text read as no time would then be a replay
+      { temperature: -21, ts: '2026-02-30T00:00:00Z' }, // March 2nd, 00:00 UTC
+      { temperature: -21, time: 'Mar 3 2026 10:00' }, // local time, March 3rd
+      { temperature: -21, timestamp: '2026-03-05T10:00:00' }, // local time, March 5th
+    ];
+    for (const body of recorded) await gw.record({ type: 'reading', device: did, body: body as never, envelope: env(body) });
+    await gw.close();
+    gw = await open();
+    // The restarted gateway holds March 5th (local) as the last time: March 4th is a replay, March 7th is newer.
+    await assert.rejects(gw.verify(env({ temperature: -21, ts: '2026-03-04T00:00:00Z' })), { code: 'ERR_REPLAY', message: /not newer/ });
+    const next = env({ temperature: -21, ts: '2026-03-07T00:00:00Z' });
+    const v = await gw.verify(next);
+    await gw.recordMessage({ type: 'reading', device: did, body: v.payload as never, envelope: next }, { counter: v.freshness.counter, time: v.freshness.time, proof: v.proof });
+    await gw.ledger.seal();
+    const full = await auditLedger(tmp.dir, { db: gw.ledger.database, workers: 0 });
+    assert.deepEqual(full.findings, []);
+    assert.equal(full.clean, true);
+  });
+});

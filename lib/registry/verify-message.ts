@@ -5,7 +5,7 @@ import { LedgerError } from '../errors';
 import type { Alg } from '../crypto/keys';
 import { decodePayloadFrom } from '../envelope/payload';
 import type { DeviceEntry, DeviceRegistry } from './devices';
-import { freshnessOf, hasFreshness, type Freshness } from './freshness';
+import { admissionProblem, freshnessOf, hasFreshness, type Freshness } from './freshness';
 
 export interface VerifyMessageOptions {
   /** Accept an unknown device whose envelope names its own did:key (recorded as device.tofu). */
@@ -79,6 +79,10 @@ export function identifySigner(input: unknown, registry: DeviceRegistry, opts: V
 export function acceptSigned(m: IdentifiedMessage, v: VerifiedEnvelope, registry: DeviceRegistry, opts: VerifyMessageOptions = {}): VerifiedMessage {
   const { device } = m;
   const { value: payload, json } = decodePayloadFrom(v.payload);
+  // A time given as text must be a strict RFC 3339 time to be admitted; freshnessOf then reads
+  // it as the audit will (the audit reads older records, admitted leniently, as recorded).
+  const bad = admissionProblem(payload);
+  if (bad) throw new LedgerError('ERR_REPLAY', `payload from ${device.name}: ${bad.message}`, { device: device.did, field: bad.field });
   const freshness = freshnessOf(payload);
   if ((opts.requireFreshness ?? true) && !hasFreshness(freshness))
     throw new LedgerError('ERR_REPLAY', `payload from ${device.name} has no counter or timestamp, so a replay could not be told apart`, { device: device.did });
