@@ -1,6 +1,9 @@
 // Device enrolment state, derived from ledger records only (so it can always be rebuilt).
+import { types } from 'node:util';
 import { didToKey } from '../crypto/didkey';
+import { decodeCbor, encodeCbor, type CborValue } from '../encoding/codec';
 import { LedgerError } from '../errors';
+import { checkBody } from '../ledger/record';
 import { isNewer, mergeAccepted, type Freshness } from './freshness';
 
 export const ENROL = 'device.enrol';
@@ -39,10 +42,52 @@ export function enrolBody(input: unknown): EnrolBody {
   }
   if (i.meta !== undefined) {
     if (!i.meta || typeof i.meta !== 'object' || Array.isArray(i.meta)) throw new LedgerError('ERR_INVALID_ARGUMENT', '"meta" must be an object');
-    body.meta = i.meta as Record<string, unknown>;
+    body.meta = recordedMeta(i.meta);
   }
   if (typeof i.reason === 'string') body.reason = i.reason;
   return body;
+}
+
+/**
+ * The path of a BigInt in `v` (a value checkBody accepted: plain objects, arrays and scalars,
+ * nested at most 64 deep), or undefined.
+ */
+function bigintAt(v: unknown, path: string): { path: string; value: bigint } | undefined {
+  if (typeof v === 'bigint') return { path, value: v };
+  if (!v || typeof v !== 'object' || types.isUint8Array(v)) return undefined;
+  if (Array.isArray(v)) {
+    for (let k = 0; k < v.length; k++) {
+      const found = bigintAt(v[k], `${path}[${k}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    const found = bigintAt(x, `${path}.${k.length <= 40 ? k : `${k.slice(0, 40)}…`}`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * `meta` as its device.enrol record holds it and reads it back, when the gateway starts: a copy
+ * (the registry shows the same before and after a restart, whatever the caller does with its
+ * object later). What no record holds is refused as the record would refuse it (checkBody,
+ * ERR_MALFORMED_RECORD: a Date, a Map, NaN, undefined); a BigInt, which a record holds but
+ * reads back as a number when it is at most 2^53 - 1, with ERR_INVALID_ARGUMENT naming it.
+ */
+function recordedMeta(meta: object): Record<string, unknown> {
+  checkBody(meta, 'body.meta', 1); // inside the record body {did, meta}
+  const big = bigintAt(meta, 'meta');
+  if (big) {
+    const digits = String(big.value);
+    throw new LedgerError(
+      'ERR_INVALID_ARGUMENT',
+      `"meta" cannot hold a BigInt: ${big.path} is ${digits.length <= 40 ? digits : `${digits.slice(0, 40)}…`}n (a record reads a BigInt of at most 2^53 - 1 back as a number, after a restart say, so meta holds none); give a number or text`,
+      { path: big.path },
+    );
+  }
+  return decodeCbor(encodeCbor(meta as CborValue)) as Record<string, unknown>;
 }
 
 export class DeviceRegistry {
