@@ -1,4 +1,5 @@
 import { LedgerError } from '../lib/errors';
+import type { UnchangedReceipt } from '../lib/gateway';
 import { errorCode, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
@@ -24,12 +25,15 @@ export = function register(RED: RED): void {
         if (action !== 'enrol' && action !== 'revoke')
           throw new LedgerError('ERR_INVALID_ARGUMENT', `action must be "enrol" or "revoke", got ${typeof action === 'string' ? JSON.stringify(action) : typeof action}`);
         const gw = await gateway();
-        const receipt = action === 'enrol' ? await gw.enrol(request) : await gw.revoke(request);
+        const receipt: UnchangedReceipt = action === 'enrol' ? await gw.enrol(request) : await gw.revoke(request);
         const did = (request as { did: string }).did;
         const device = gw.devices.get(did);
-        msg.ledger = receipt;
-        msg.payload = { action, did, name: device?.name, revoked: device?.revokedAt !== undefined };
+        const { unchanged, ...recorded } = receipt;
+        msg.ledger = recorded;
+        msg.payload = { action, did, name: device?.name, revoked: device?.revokedAt !== undefined, ...(unchanged ? { unchanged } : {}) };
         await showCount();
+        // Revoked already: nothing was written; the status says so until the next message.
+        if (unchanged) this.status(status.ok(RED._('iot-ledger-enrol.status.unchanged', { count: gw.devices.activeCount })));
         send(msg);
         done();
       } catch (err) {

@@ -19,6 +19,7 @@ function outcomeStatus(t: Translate, mode: Mode, o: FirmwareOutcome) {
   const version = typeof o.body.version === 'string' ? `v${o.body.version} ` : '';
   if (o.decision === 'rejected') return status.error(t('iot-ledger-firmware.status.rejected', { reason: String(o.reason ?? 'error').toUpperCase() }));
   if (o.decision === 'approved') return status.ok(t('iot-ledger-firmware.status.approved', { version }));
+  if (o.decision === 'unchanged') return status.ok(t('iot-ledger-firmware.status.unchanged', { mode }));
   return status.ok(mode === 'report' ? `${version}${typeof o.body.status === 'string' ? o.body.status : 'reported'}` : t('iot-ledger-firmware.status.recorded', { mode }));
 }
 

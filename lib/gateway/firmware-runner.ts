@@ -14,7 +14,7 @@ import {
   type RejectionReason,
   type UpdateRequest,
 } from '../firmware';
-import type { ReportBody } from '../firmware/state';
+import type { ReleaseBody, ReportBody } from '../firmware/state';
 import { LedgerError, isLedgerError } from '../errors';
 import type { Ledger, Receipt, RecordInput } from '../ledger';
 import { toRecordBody } from '../envelope/payload';
@@ -34,7 +34,12 @@ export const FIRMWARE_REPORT = 'firmware.report';
 const UNAUTHENTICATED_REPORT: readonly RejectionReason[] = ['malformed', 'unenrolled-device', 'bad-signature', 'replay'];
 
 export interface FirmwareOutcome {
-  decision: 'approved' | 'rejected' | 'recorded';
+  /**
+   * `unchanged`: a release registered again with the very manifest envelope it was registered
+   * with, which passed every check and would change nothing: not recorded again; `body` and
+   * `receipt` are those of the record that registered it.
+   */
+  decision: 'approved' | 'rejected' | 'recorded' | 'unchanged';
   reason?: string;
   message?: string;
   body: Record<string, unknown>;
@@ -75,6 +80,8 @@ interface DecideOptions {
   unrecorded?: readonly RejectionReason[];
   /** Called once the accepted record is on the ledger. */
   onRecorded?: () => void;
+  /** The index of the record that holds what the accepted body would record already (then nothing is written), if any. */
+  recordedAlready?: (body: Record<string, unknown>) => number | undefined;
   /** Called, and awaited, for a report the refusal limit keeps off the ledger (ERR_FIRMWARE_REFUSAL_LIMIT, thrown on). */
   onLimited?: (err: LedgerError) => Promise<void> | undefined;
 }
@@ -148,7 +155,7 @@ export class FirmwareRunner {
     check: () => Record<string, unknown>,
     accepted: (body: Record<string, unknown>) => RecordInput,
     context: Parameters<typeof rejectionBody>[1],
-    { device, unrecorded = [], onRecorded, onLimited }: DecideOptions,
+    { device, unrecorded = [], onRecorded, onLimited, recordedAlready }: DecideOptions,
   ): Promise<FirmwareOutcome> {
     let body: Record<string, unknown>;
     try {
@@ -167,6 +174,12 @@ export class FirmwareRunner {
       const rejected = toRecordBody(rejectionBody(err, context)) as Record<string, unknown>;
       const receipt = await this.append({ type: FIRMWARE_DECISION, ...(device ? { device } : {}), body: rejected as RecordInput['body'] });
       return { decision: 'rejected', reason: rejectionReason(err) ?? 'error', message: (err as Error).message, body: rejected, receipt };
+    }
+    const already = recordedAlready?.(body);
+    if (already !== undefined) {
+      const receipt = await this.gateway.receiptOf(already);
+      const recorded = (await this.gateway.ledger.get(already)).record.body as Record<string, unknown>;
+      return { decision: 'unchanged', message: `on the ledger already: record ${already}`, body: recorded, receipt };
     }
     const input = accepted(body);
     const receipt = await this.append(input);
@@ -198,6 +211,15 @@ export class FirmwareRunner {
         envelope: manifest,
       }),
       { subject: 'release' },
+      {
+        // The same manifest envelope again (a retained MQTT message, a flow that registers on
+        // every start): the release it registered stands, signer and expiry included.
+        recordedAlready: (body) => {
+          const b = body as unknown as ReleaseBody;
+          const existing = this.state.release(b.manifest.vendor, b.manifest.class, b.manifest.sequence);
+          return existing?.envelopeDigest === b.envelopeDigest ? existing.registered.index : undefined;
+        },
+      },
     );
   }
 

@@ -72,6 +72,9 @@ export type GatewayVerified = VerifiedMessage & { proof: string };
 /** Called once with the receipt of a durable record or the error that refused it. */
 export type ReceiptCallback = (err: Error | null, receipt?: Receipt) => void;
 
+/** A receipt; `unchanged`: the record was on the ledger already and nothing was written (a repeat that changes nothing). */
+export type UnchangedReceipt = Receipt & { unchanged?: true };
+
 /** A flow message's parts as the Record node hands them over (the payload not yet converted). */
 export interface PayloadToRecord {
   type: string;
@@ -386,10 +389,37 @@ export class Gateway extends EventEmitter {
     return this.record({ type: ENROL, device: body.did, body: body as unknown as RecordInput['body'] });
   }
 
-  async revoke(request: unknown): Promise<Receipt> {
+  /**
+   * Revokes an enrolled device with a device.revoke record. A device revoked already is left as
+   * it is: nothing is written (a reason given again included), and the answer is the receipt of
+   * the record that revoked it, with `unchanged: true`. Revocations of one device run one after
+   * the other, so two at once write one record. Throws ERR_UNKNOWN_DEVICE for a device never enrolled.
+   */
+  async revoke(request: unknown): Promise<UnchangedReceipt> {
     const body: EnrolBody = enrolBody(request);
-    if (!this.devices.get(body.did)) throw new LedgerError('ERR_UNKNOWN_DEVICE', `cannot revoke ${body.did}: it is not enrolled`);
-    return this.record({ type: REVOKE, device: body.did, body: { did: body.did, reason: body.reason ?? 'revoked' } });
+    const before = this.#revoking.get(body.did);
+    const run = (before ?? Promise.resolve()).catch(() => undefined).then(async (): Promise<UnchangedReceipt> => {
+      const device = this.devices.get(body.did);
+      if (!device) throw new LedgerError('ERR_UNKNOWN_DEVICE', `cannot revoke ${body.did}: it is not enrolled`);
+      if (device.revokedAt !== undefined) return { ...(await this.receiptOf(device.revokedAt)), unchanged: true };
+      return this.record({ type: REVOKE, device: body.did, body: { did: body.did, reason: body.reason ?? 'revoked' } });
+    });
+    this.#revoking.set(body.did, run);
+    try {
+      return await run;
+    } finally {
+      if (this.#revoking.get(body.did) === run) this.#revoking.delete(body.did);
+    }
+  }
+
+  /** Revocations being written, per device (revoke() runs them one after the other). */
+  readonly #revoking = new Map<string, Promise<unknown>>();
+
+  /** The receipt of a record on the ledger, as its append gave it: index, leaf hash, time and the block that holds (or will hold) it. */
+  async receiptOf(index: number): Promise<Receipt> {
+    const stored = await this.ledger.get(index);
+    const block = await this.ledger.blockOf(index);
+    return { index, leafHash: Buffer.from(stored.leafHash).toString('hex'), time: stored.record.time, block: block ? block.height : this.ledger.height };
   }
 
   /**

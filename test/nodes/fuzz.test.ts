@@ -204,8 +204,12 @@ function appendsOf(s: Sent): number {
     case 'verify-tofu':
       return ok && s.out.some((m) => (m.device as { tofu?: boolean } | undefined)?.tofu) ? 1 : 0;
     case 'enrol':
-    case 'record':
+      // A device revoked already: nothing written (msg.payload.unchanged).
+      return ok && !s.out.some((m) => (m.payload as { unchanged?: boolean } | undefined)?.unchanged) ? 1 : 0;
     case 'firmware':
+      // A release registered again with the same envelope: nothing written (decision "unchanged").
+      return ok && !s.out.some((m) => (m.firmware as { decision?: string } | undefined)?.decision === 'unchanged') ? 1 : 0;
+    case 'record':
       return ok ? 1 : 0;
     case 'contract': {
       if (!ok) return 0;

@@ -1,0 +1,147 @@
+import * as assert from 'node:assert/strict';
+import { auditLedger } from '../../lib/audit';
+import { toHex, utf8 } from '../../lib/encoding/bytes';
+import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
+import { toRecordBody } from '../../lib/envelope/payload';
+import { checkRelease, createManifest, type Manifest } from '../../lib/firmware';
+import { FIRMWARE_RELEASE, Gateway } from '../../lib/gateway';
+import { REVOKE } from '../../lib/registry/devices';
+import { tempDir } from '../support/ledger';
+
+// A revocation of a device revoked already, and a release registered again with the manifest
+// envelope it was registered with, change nothing: they write no record and say so (the receipt
+// of the record that holds them, `unchanged`). Ledgers written before, which hold such repeats,
+// still load and audit clean.
+
+describe('gateway: repeats that change nothing are not recorded again', () => {
+  const gatewayKey = generateKey('Ed25519');
+  const vendor = generateKey('Ed25519');
+  const image = utf8('firmware image 7');
+  const manifest = (sequence: number, extra: Partial<Manifest> = {}): Manifest => ({
+    vendor: 'acme',
+    class: 'thermo',
+    version: `1.${sequence}`,
+    sequence,
+    digest: toHex(sha256(image)),
+    size: image.length,
+    ...extra,
+  });
+  let tmp: ReturnType<typeof tempDir>;
+  let gw: Gateway;
+  const open = async (): Promise<Gateway> => Gateway.open(tmp.dir, { name: 'repeats', gatewayKey, blockRecords: 3, blockSeconds: 0 });
+  const audit = async () => {
+    await gw.ledger.seal();
+    return auditLedger(tmp.dir, { db: gw.ledger.database, workers: 0 });
+  };
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    gw = await open();
+  });
+  afterEach(async () => {
+    await gw.close();
+    tmp.cleanup();
+  });
+
+  it('revoking a revoked device writes nothing and answers the receipt of the revocation, unchanged, also after a restart', async () => {
+    const did = keyToDid(generateKey('Ed25519'));
+    await gw.enrol({ did, name: 'probe' });
+    const first = await gw.revoke({ did, reason: 'key lost' });
+    assert.equal(first.unchanged, undefined);
+    const size = gw.ledger.size;
+    const again = await gw.revoke({ did, reason: 'another reason' });
+    assert.deepEqual(again, { ...first, unchanged: true });
+    assert.equal(gw.ledger.size, size);
+    await gw.close();
+    gw = await open();
+    assert.deepEqual(await gw.revoke({ did }), { ...first, unchanged: true });
+    assert.equal(gw.ledger.size, size);
+    // Enrolled again, then revoked: a new revocation.
+    await gw.enrol({ did, name: 'probe' });
+    const later = await gw.revoke({ did });
+    assert.equal(later.unchanged, undefined);
+    assert.equal(later.index, size + 1);
+    await assert.rejects(gw.revoke({ did: keyToDid(generateKey('Ed25519')) }), { code: 'ERR_UNKNOWN_DEVICE' });
+    assert.deepEqual((await audit()).findings, []);
+  });
+
+  it('two revocations of one device at once write one record', async () => {
+    const did = keyToDid(generateKey('Ed25519'));
+    await gw.enrol({ did });
+    const size = gw.ledger.size;
+    const answers = await Promise.all([gw.revoke({ did }), gw.revoke({ did }), gw.revoke({ did })]);
+    assert.equal(gw.ledger.size, size + 1);
+    assert.deepEqual(
+      answers.map((a) => [a.index, a.unchanged]),
+      [
+        [size, undefined],
+        [size, true],
+        [size, true],
+      ],
+    );
+  });
+
+  it('a release registered again with the same envelope writes nothing: decision "unchanged", the registration\'s receipt and body', async () => {
+    const fw = await gw.firmware();
+    await fw.trustVendor('acme', keyToDid(vendor));
+    const envelope = createManifest(manifest(7), vendor);
+    const first = await fw.registerRelease(envelope);
+    assert.equal(first.decision, 'recorded');
+    const size = gw.ledger.size;
+    const again = await fw.registerRelease(envelope);
+    assert.equal(again.decision, 'unchanged');
+    assert.deepEqual(again.receipt, first.receipt);
+    assert.deepEqual(again.body, (await gw.ledger.get(first.receipt.index)).record.body);
+    assert.equal(gw.ledger.size, size);
+    // The same manifest as COSE is another envelope: registered again, as before.
+    const cose = await fw.registerRelease(createManifest(manifest(7), vendor, 'cose'));
+    assert.equal(cose.decision, 'recorded');
+    assert.equal(gw.ledger.size, size + 1);
+    // Now the COSE envelope is the registered one; the JWS again replaces it (a change).
+    assert.equal((await fw.registerRelease(envelope)).decision, 'recorded');
+    assert.equal((await fw.registerRelease(envelope)).decision, 'unchanged');
+    assert.equal(gw.ledger.size, size + 2);
+    // A later expiry is a change too.
+    assert.equal((await fw.registerRelease(createManifest(manifest(7, { expires: '2099-01-01T00:00:00Z' }), vendor))).decision, 'recorded');
+    const later = createManifest(manifest(7, { expires: '2099-01-01T00:00:00Z' }), vendor);
+    await gw.close();
+    gw = await open();
+    const fw2 = await gw.firmware();
+    assert.equal((await fw2.registerRelease(later)).decision, 'unchanged', 'after a restart');
+    assert.equal(gw.ledger.size, size + 3);
+    // A repeat that fails a check is still a rejection, recorded as before.
+    await fw2.trustVendor('acme', keyToDid(vendor), 'revoke');
+    const refused = await fw2.registerRelease(later);
+    assert.equal(refused.decision, 'rejected');
+    assert.equal(gw.ledger.size, size + 5);
+    assert.deepEqual((await audit()).findings, []);
+  });
+
+  it('an older ledger holding repeated revocations and releases loads, audits clean, and takes the repeat as unchanged', async () => {
+    const did = keyToDid(generateKey('Ed25519'));
+    await gw.enrol({ did, name: 'probe' });
+    const fw = await gw.firmware();
+    await fw.trustVendor('acme', keyToDid(vendor));
+    const envelope = createManifest(manifest(7), vendor);
+    // As gateways before this change wrote them: every revocation and registration a record.
+    const firstRevoke = await gw.record({ type: REVOKE, device: did, body: { did, reason: 'key lost' } });
+    await gw.record({ type: REVOKE, device: did, body: { did, reason: 'key lost' } });
+    const releases = [];
+    for (let k = 0; k < 2; k++) {
+      const body = toRecordBody(checkRelease(fw.state, envelope, Date.now()));
+      releases.push(await gw.record({ type: FIRMWARE_RELEASE, body, envelope }));
+    }
+    assert.deepEqual((await audit()).findings, []);
+    await gw.close();
+    gw = await open();
+    assert.equal(gw.devices.get(did)?.revokedAt, firstRevoke.index);
+    const size = gw.ledger.size;
+    const revokedAgain = await gw.revoke({ did });
+    assert.deepEqual([revokedAgain.index, revokedAgain.unchanged, revokedAgain.leafHash], [firstRevoke.index, true, firstRevoke.leafHash]);
+    const again = await (await gw.firmware()).registerRelease(envelope);
+    assert.equal(again.decision, 'unchanged');
+    assert.equal(again.receipt.index, releases[1]?.index);
+    assert.equal(gw.ledger.size, size);
+    assert.deepEqual((await audit()).findings, []);
+  });
+});
