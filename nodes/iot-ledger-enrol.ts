@@ -32,8 +32,8 @@ export = function register(RED: RED): void {
         msg.ledger = recorded;
         msg.payload = { action, did, name: device?.name, revoked: device?.revokedAt !== undefined, ...(unchanged ? { unchanged } : {}) };
         await showCount();
-        // Revoked already: nothing was written; the status says so until the next message.
-        if (unchanged) this.status(status.ok(RED._('iot-ledger-enrol.status.unchanged', { count: gw.devices.activeCount })));
+        // Enrolled as given, or revoked, already: nothing was written; the status says so until the next message.
+        if (unchanged) this.status(status.ok(RED._(`iot-ledger-enrol.status.${action === 'enrol' ? 'unchangedEnrol' : 'unchanged'}`, { count: gw.devices.activeCount })));
         send(msg);
         done();
       } catch (err) {

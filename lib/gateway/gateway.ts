@@ -7,7 +7,7 @@ import { envelopePayload, verifyEnvelope, type VerifiedEnvelope } from '../envel
 import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
 import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../envelope/payload';
 import { FirmwareRunner } from './firmware-runner';
-import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, type EnrolBody } from '../registry/devices';
+import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, enrolsAs, type EnrolBody } from '../registry/devices';
 import { freshnessOf, isNewer, mergeAccepted, type Freshness } from '../registry/freshness';
 import { acceptSigned, identifySigner, type IdentifiedMessage, type VerifiedMessage, type VerifyMessageOptions } from '../registry/verify-message';
 import { RecentRecords } from './recent-records';
@@ -384,36 +384,54 @@ export class Gateway extends EventEmitter {
     return receipts;
   }
 
-  async enrol(request: unknown): Promise<Receipt> {
+  /**
+   * Enrols a device with a device.enrol record (again: a new name or meta, or a revoked device
+   * made active). Enrolling a device again exactly as it stands (enrolled and not revoked, not
+   * trusted on first use, the same name and the same meta as the registry holds them: enrolsAs)
+   * writes nothing (a reason given again included) and answers the receipt of the record that
+   * enrolled it, with `unchanged: true`. Enrolments and revocations of one device run one after
+   * the other, so two identical enrolments at once write one record.
+   */
+  async enrol(request: unknown): Promise<UnchangedReceipt> {
     const body = enrolBody(request);
-    return this.record({ type: ENROL, device: body.did, body: body as unknown as RecordInput['body'] });
+    return this.#changeDevice(body.did, async () => {
+      const device = this.devices.get(body.did);
+      if (device && enrolsAs(device, body)) return { ...(await this.receiptOf(device.enrolledAt)), unchanged: true };
+      return this.record({ type: ENROL, device: body.did, body: body as unknown as RecordInput['body'] });
+    });
   }
 
   /**
    * Revokes an enrolled device with a device.revoke record. A device revoked already is left as
    * it is: nothing is written (a reason given again included), and the answer is the receipt of
-   * the record that revoked it, with `unchanged: true`. Revocations of one device run one after
-   * the other, so two at once write one record. Throws ERR_UNKNOWN_DEVICE for a device never enrolled.
+   * the record that revoked it, with `unchanged: true`. Enrolments and revocations of one device
+   * run one after the other, so two revocations at once write one record. Throws
+   * ERR_UNKNOWN_DEVICE for a device never enrolled.
    */
   async revoke(request: unknown): Promise<UnchangedReceipt> {
     const body: EnrolBody = enrolBody(request);
-    const before = this.#revoking.get(body.did);
-    const run = (before ?? Promise.resolve()).catch(() => undefined).then(async (): Promise<UnchangedReceipt> => {
+    return this.#changeDevice(body.did, async () => {
       const device = this.devices.get(body.did);
       if (!device) throw new LedgerError('ERR_UNKNOWN_DEVICE', `cannot revoke ${body.did}: it is not enrolled`);
       if (device.revokedAt !== undefined) return { ...(await this.receiptOf(device.revokedAt)), unchanged: true };
       return this.record({ type: REVOKE, device: body.did, body: { did: body.did, reason: body.reason ?? 'revoked' } });
     });
-    this.#revoking.set(body.did, run);
+  }
+
+  /** Runs `change` of device `did` after the enrolments and revocations of it before (each sees the registry the one before left). */
+  async #changeDevice(did: string, change: () => Promise<UnchangedReceipt>): Promise<UnchangedReceipt> {
+    const before = this.#changing.get(did);
+    const run = (before ?? Promise.resolve()).catch(() => undefined).then(change);
+    this.#changing.set(did, run);
     try {
       return await run;
     } finally {
-      if (this.#revoking.get(body.did) === run) this.#revoking.delete(body.did);
+      if (this.#changing.get(did) === run) this.#changing.delete(did);
     }
   }
 
-  /** Revocations being written, per device (revoke() runs them one after the other). */
-  readonly #revoking = new Map<string, Promise<unknown>>();
+  /** Enrolments and revocations being written, per device (#changeDevice runs them one after the other). */
+  readonly #changing = new Map<string, Promise<unknown>>();
 
   /** The receipt of a record on the ledger, as its append gave it: index, leaf hash, time and the block that holds (or will hold) it. */
   async receiptOf(index: number): Promise<Receipt> {

@@ -90,6 +90,37 @@ function recordedMeta(meta: object): Record<string, unknown> {
   return decodeCbor(encodeCbor(meta as CborValue)) as Record<string, unknown>;
 }
 
+/** The name a device is known by when its enrolment gives none: the last 8 characters of its did. */
+function defaultName(did: string): string {
+  return did.slice(-8);
+}
+
+/** `meta` as its record holds it (canonical CBOR), or undefined when it cannot be written as one. */
+function metaBytes(meta: Record<string, unknown>): Buffer | undefined {
+  try {
+    return Buffer.from(encodeCbor(meta as CborValue));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether enrolling with `body` (from enrolBody) would leave `entry` as the registry holds it:
+ * the device is enrolled (not revoked, not trusted on first use, which an enrolment turns into an
+ * enrolled device) under the name the record would give and with the same meta, compared as the
+ * records hold them (canonical CBOR of the registry's copy, read back from the ledger after a
+ * restart: key order does not matter, 0 and -0 differ, {} and no meta differ). A reason is no
+ * part of the registry and is not compared.
+ */
+export function enrolsAs(entry: DeviceEntry, body: EnrolBody): boolean {
+  if (entry.revokedAt !== undefined || entry.tofu) return false;
+  if (entry.name !== (body.name ?? defaultName(body.did))) return false;
+  if (entry.meta === undefined || body.meta === undefined) return entry.meta === body.meta;
+  const was = metaBytes(entry.meta);
+  const now = metaBytes(body.meta);
+  return was !== undefined && now !== undefined && was.equals(now);
+}
+
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceEntry>();
   private readonly last = new Map<string, Freshness>();
@@ -124,7 +155,7 @@ export class DeviceRegistry {
     if (wasActive && previous.tofu) this.#activeTofu--;
     if (type === TOFU) this.#activeTofu++;
     // Devices are never removed, so their count numbers first enrolments.
-    const entry: DeviceEntry = { did: b.did, name: b.name ?? b.did.slice(-8), enrolledAt: index, rank: previous?.rank ?? this.devices.size };
+    const entry: DeviceEntry = { did: b.did, name: b.name ?? defaultName(b.did), enrolledAt: index, rank: previous?.rank ?? this.devices.size };
     if (b.meta) entry.meta = b.meta;
     if (type === TOFU) entry.tofu = true;
     this.devices.set(b.did, entry);

@@ -5,7 +5,7 @@ import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { toRecordBody } from '../../lib/envelope/payload';
 import { checkRelease, createManifest, type Manifest } from '../../lib/firmware';
 import { FIRMWARE_RELEASE, Gateway } from '../../lib/gateway';
-import { REVOKE } from '../../lib/registry/devices';
+import { ENROL, REVOKE, TOFU } from '../../lib/registry/devices';
 import { tempDir } from '../support/ledger';
 
 // A revocation of a device revoked already, and a release registered again with the manifest
@@ -141,6 +141,89 @@ describe('gateway: repeats that change nothing are not recorded again', () => {
     const again = await (await gw.firmware()).registerRelease(envelope);
     assert.equal(again.decision, 'unchanged');
     assert.equal(again.receipt.index, releases[1]?.index);
+    assert.equal(gw.ledger.size, size);
+    assert.deepEqual((await audit()).findings, []);
+  });
+
+  it('enrolling a device again as it stands writes nothing and answers the receipt of the enrolment, unchanged, also after a restart', async () => {
+    const did = keyToDid(generateKey('Ed25519'));
+    const meta = () => ({ room: 'cold room 2', n: 1, zero: 0, tags: ['a', 'b'], raw: Buffer.from([1, 2, 3]), deep: { ok: true, none: null } });
+    const first = await gw.enrol({ did, name: 'probe', meta: meta() });
+    assert.equal(first.unchanged, undefined);
+    const size = gw.ledger.size;
+    // New objects, keys in another order, a reason: the same enrolment.
+    const { deep: _deep, ...rest } = meta();
+    const again = await gw.enrol({ reason: 'on start', meta: { deep: { none: null, ok: true }, ...rest }, name: 'probe', did });
+    assert.deepEqual(again, { ...first, unchanged: true });
+    assert.equal(gw.ledger.size, size);
+    await gw.close();
+    gw = await open();
+    assert.deepEqual(await gw.enrol({ did, name: 'probe', meta: meta() }), { ...first, unchanged: true }, 'after a restart (meta read back from the ledger)');
+    assert.equal(gw.ledger.size, size);
+    // Each change is recorded: another name, other meta (a value, -0 for 0, a key more or less, none).
+    const changes: Record<string, unknown>[] = [
+      { did, name: 'probe 2', meta: meta() },
+      { did, name: 'probe 2', meta: { ...meta(), n: 2 } },
+      { did, name: 'probe 2', meta: { ...meta(), n: 2, zero: -0 } },
+      { did, name: 'probe 2', meta: { ...meta(), n: 2, zero: -0, more: 'x' } },
+      { did, name: 'probe 2', meta: {} },
+      { did, name: 'probe 2' },
+    ];
+    for (const [k, request] of changes.entries()) {
+      const receipt = await gw.enrol(request);
+      assert.deepEqual([receipt.index, receipt.unchanged], [size + k, undefined], `change ${k}`);
+      assert.equal((await gw.enrol(request)).unchanged, true, `change ${k} again`);
+    }
+    assert.equal(gw.ledger.size, size + changes.length);
+    // Without a name the device is known by the end of its did: that name given is the same.
+    const other = keyToDid(generateKey('Ed25519'));
+    const unnamed = await gw.enrol({ did: other });
+    assert.deepEqual(await gw.enrol({ did: other, name: other.slice(-8) }), { ...unnamed, unchanged: true });
+    // A revoked device enrolled again as it was is recorded: it is active again.
+    await gw.revoke({ did });
+    const back = await gw.enrol({ did, name: 'probe 2' });
+    assert.equal(back.unchanged, undefined);
+    assert.equal(gw.devices.active(did), true);
+    assert.deepEqual((await audit()).findings, []);
+  });
+
+  it('enrolling a device trusted on first use is recorded, as it makes it an enrolled device', async () => {
+    const did = keyToDid(generateKey('Ed25519'));
+    await gw.record({ type: TOFU, device: did, body: { did, name: 'probe', reason: 'trust on first use' } });
+    assert.equal(gw.devices.activeTofuCount, 1);
+    const enrolled = await gw.enrol({ did, name: 'probe' });
+    assert.equal(enrolled.unchanged, undefined);
+    assert.equal(gw.devices.activeTofuCount, 0);
+    assert.equal((await gw.enrol({ did, name: 'probe' })).unchanged, true);
+  });
+
+  it('three identical enrolments of one device at once write one record', async () => {
+    const did = keyToDid(generateKey('Ed25519'));
+    const size = gw.ledger.size;
+    const answers = await Promise.all([0, 1, 2].map(() => gw.enrol({ did, name: 'probe', meta: { at: 'door' } })));
+    assert.equal(gw.ledger.size, size + 1);
+    assert.deepEqual(
+      answers.map((a) => [a.index, a.unchanged]),
+      [
+        [size, undefined],
+        [size, true],
+        [size, true],
+      ],
+    );
+  });
+
+  it('an older ledger holding repeated enrolments loads, audits clean, and takes the repeat as unchanged', async () => {
+    const did = keyToDid(generateKey('Ed25519'));
+    // As gateways before this change wrote them: every enrolment a record.
+    const enrolments = [];
+    for (let k = 0; k < 3; k++) enrolments.push(await gw.record({ type: ENROL, device: did, body: { did, name: 'probe', meta: { room: 'A', n: 1 } } }));
+    assert.deepEqual((await audit()).findings, []);
+    await gw.close();
+    gw = await open();
+    assert.equal(gw.devices.get(did)?.enrolledAt, enrolments[2]?.index);
+    const size = gw.ledger.size;
+    const again = await gw.enrol({ did, name: 'probe', meta: { n: 1, room: 'A' } });
+    assert.deepEqual([again.index, again.unchanged, again.leafHash], [enrolments[2]?.index, true, enrolments[2]?.leafHash]);
     assert.equal(gw.ledger.size, size);
     assert.deepEqual((await audit()).findings, []);
   });

@@ -204,7 +204,7 @@ function appendsOf(s: Sent): number {
     case 'verify-tofu':
       return ok && s.out.some((m) => (m.device as { tofu?: boolean } | undefined)?.tofu) ? 1 : 0;
     case 'enrol':
-      // A device revoked already: nothing written (msg.payload.unchanged).
+      // A device enrolled as given or revoked already: nothing written (msg.payload.unchanged).
       return ok && !s.out.some((m) => (m.payload as { unchanged?: boolean } | undefined)?.unchanged) ? 1 : 0;
     case 'firmware':
       // A release registered again with the same envelope: nothing written (decision "unchanged").

@@ -17,7 +17,7 @@ describe('nodes: a repeat that changes nothing is reported, not recorded', funct
 
   useTestRuntime();
 
-  it('Enrol: revoke twice; Firmware: register a release twice', async () => {
+  it('Enrol: enrol twice, revoke twice; Firmware: register a release twice', async () => {
     await helper.load(
       packNodes(),
       onTab([
@@ -45,7 +45,19 @@ describe('nodes: a repeat that changes nothing is reported, not recorded', funct
     };
 
     const did = keyToDid(generateKey('Ed25519'));
-    await answer('enrol', { payload: { did, name: 'probe' } });
+    const enrolled = await answer('enrol', { payload: { did, name: 'probe', meta: { room: 'A', n: 1 } } });
+    assert.equal(enrolled.payload.unchanged, undefined);
+    const sizeEnrolled = gw.ledger.size;
+    const enrolledAgain = await answer('enrol', { payload: { did, name: 'probe', meta: { n: 1, room: 'A' } } });
+    assert.deepEqual(enrolledAgain.payload, { action: 'enrol', did, name: 'probe', revoked: false, unchanged: true });
+    assert.deepEqual(enrolledAgain.ledger, enrolled.ledger);
+    assert.equal(statuses.at(-1)?.text, 'enrolled already as given, nothing recorded; 1 devices enrolled');
+    assert.equal(gw.ledger.size, sizeEnrolled);
+    // Other meta is a change: recorded.
+    const changed = await answer('enrol', { payload: { did, name: 'probe', meta: { room: 'B', n: 1 } } });
+    assert.equal(changed.payload.unchanged, undefined);
+    assert.equal(changed.ledger.index, sizeEnrolled);
+    assert.equal(statuses.at(-1)?.text, '1 devices enrolled');
     const first = await answer('enrol', { payload: { action: 'revoke', did } });
     assert.equal(first.payload.unchanged, undefined);
     const size = gw.ledger.size;
