@@ -197,6 +197,8 @@ export interface VendorKeyEvent extends RecordRef {
 interface VendorState {
   trusted: Set<string>;
   revoked: Set<string>;
+  /** Per key, the record that gave it its standing (the last firmware.vendor record naming it). */
+  standing: Map<string, RecordRef>;
   events: VendorKeyEvent[];
   eventsOmitted: number;
 }
@@ -462,7 +464,7 @@ export class FirmwareState {
   private vendorState(vendor: string): VendorState {
     let v = this.data.vendors.get(vendor);
     if (!v) {
-      v = { trusted: new Set(), revoked: new Set(), events: [], eventsOmitted: 0 };
+      v = { trusted: new Set(), revoked: new Set(), standing: new Map(), events: [], eventsOmitted: 0 };
       this.data.vendors.set(vendor, v);
     }
     return v;
@@ -477,6 +479,7 @@ export class FirmwareState {
       v.trusted.delete(b.did);
       v.revoked.add(b.did);
     }
+    v.standing.set(b.did, at);
     v.eventsOmitted += pushRecent(v.events, { ...at, did: b.did, action: b.action }, this.historyLimit);
   }
 
@@ -488,6 +491,10 @@ export class FirmwareState {
   }
   isRevoked(vendor: string, did: string): boolean {
     return this.data.vendors.get(vendor)?.revoked.has(did) ?? false;
+  }
+  /** The record that gave a vendor key its standing, trusted or revoked (the last firmware.vendor record naming it); undefined for a key no record names. */
+  vendorKeyRecord(vendor: string, did: string): RecordRef | undefined {
+    return this.data.vendors.get(vendor)?.standing.get(did);
   }
   /** The vendor's keys, and its most recent key events (`eventsOmitted`: the older ones). */
   vendorKeys(vendor: string): { trusted: string[]; revoked: string[]; events: VendorKeyEvent[]; eventsOmitted: number } {

@@ -14,7 +14,7 @@ import {
   type RejectionReason,
   type UpdateRequest,
 } from '../firmware';
-import type { ReleaseBody, ReportBody } from '../firmware/state';
+import type { ReleaseBody, ReportBody, VendorBody } from '../firmware/state';
 import { LedgerError, isLedgerError } from '../errors';
 import type { Ledger, Receipt, RecordInput } from '../ledger';
 import { toRecordBody } from '../envelope/payload';
@@ -36,8 +36,9 @@ const UNAUTHENTICATED_REPORT: readonly RejectionReason[] = ['malformed', 'unenro
 export interface FirmwareOutcome {
   /**
    * `unchanged`: a release registered again with the very manifest envelope it was registered
-   * with, which passed every check and would change nothing: not recorded again; `body` and
-   * `receipt` are those of the record that registered it.
+   * with, or a vendor key trusted (revoked) again that is trusted (revoked) already, which passed
+   * every check and would change nothing: not recorded again; `body` and `receipt` are those of
+   * the record that registered the release or gave the key its standing.
    */
   decision: 'approved' | 'rejected' | 'recorded' | 'unchanged';
   reason?: string;
@@ -188,11 +189,26 @@ export class FirmwareRunner {
     return { decision, body, receipt };
   }
 
+  /**
+   * Trusts or revokes a vendor key with a firmware.vendor record. A key that stands so already
+   * (trusted again, revoked again) passes the same checks and then writes nothing: decision
+   * "unchanged" with the receipt and body of the record that gave it its standing. Revoking a key
+   * never trusted is recorded (it cannot be trusted afterwards); trusting a revoked key is a
+   * recorded rejection, as before.
+   */
   trustVendor(vendor: string, did: string, action: 'trust' | 'revoke' = 'trust'): Promise<FirmwareOutcome> {
     return this.decide(
       () => checkVendor(this.state, { vendor, did, action }) as unknown as Record<string, unknown>,
       (body) => ({ type: FIRMWARE_VENDOR, body: toRecordBody(body) }),
       { subject: 'vendor', vendor },
+      {
+        // The same key action again (a retained MQTT message, a flow that trusts on every start).
+        recordedAlready: (body) => {
+          const b = body as unknown as VendorBody;
+          const stands = b.action === 'trust' ? this.state.isTrusted(b.vendor, b.did) : this.state.isRevoked(b.vendor, b.did);
+          return stands ? this.state.vendorKeyRecord(b.vendor, b.did)?.index : undefined;
+        },
+      },
     );
   }
 

@@ -4,7 +4,7 @@ import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { generateKey, keyToDid, sha256 } from '../../lib/crypto';
 import { toRecordBody } from '../../lib/envelope/payload';
 import { checkRelease, createManifest, type Manifest } from '../../lib/firmware';
-import { FIRMWARE_RELEASE, Gateway } from '../../lib/gateway';
+import { FIRMWARE_RELEASE, FIRMWARE_VENDOR, Gateway } from '../../lib/gateway';
 import { ENROL, REVOKE, TOFU } from '../../lib/registry/devices';
 import { tempDir } from '../support/ledger';
 
@@ -224,6 +224,66 @@ describe('gateway: repeats that change nothing are not recorded again', () => {
     const size = gw.ledger.size;
     const again = await gw.enrol({ did, name: 'probe', meta: { n: 1, room: 'A' } });
     assert.deepEqual([again.index, again.unchanged, again.leafHash], [enrolments[2]?.index, true, enrolments[2]?.leafHash]);
+    assert.equal(gw.ledger.size, size);
+    assert.deepEqual((await audit()).findings, []);
+  });
+
+  it('a vendor key trusted (revoked) again as it stands writes nothing: decision "unchanged", the receipt and body of its record', async () => {
+    const fw = await gw.firmware();
+    const did = keyToDid(vendor);
+    const first = await fw.trustVendor('acme', did);
+    assert.equal(first.decision, 'recorded');
+    const size = gw.ledger.size;
+    const again = await fw.trustVendor('acme', did);
+    assert.equal(again.decision, 'unchanged');
+    assert.deepEqual(again.receipt, first.receipt);
+    assert.deepEqual(again.body, (await gw.ledger.get(first.receipt.index)).record.body);
+    assert.equal(gw.ledger.size, size);
+    // The same key for another vendor is another trust: recorded.
+    assert.equal((await fw.trustVendor('other', did)).decision, 'recorded');
+    assert.equal(gw.ledger.size, size + 1);
+    await gw.close();
+    gw = await open();
+    const fw2 = await gw.firmware();
+    const restarted = await fw2.trustVendor('acme', did);
+    assert.deepEqual([restarted.decision, restarted.receipt], ['unchanged', first.receipt], 'after a restart');
+    // Revoked: recorded once, then unchanged with the revocation's receipt.
+    const revoked = await fw2.trustVendor('acme', did, 'revoke');
+    assert.equal(revoked.decision, 'recorded');
+    const revokedAgain = await fw2.trustVendor('acme', did, 'revoke');
+    assert.deepEqual([revokedAgain.decision, revokedAgain.receipt, revokedAgain.body.action], ['unchanged', revoked.receipt, 'revoke']);
+    assert.equal(gw.ledger.size, size + 2);
+    // Trusting a revoked key is still a rejection, recorded.
+    assert.equal((await fw2.trustVendor('acme', did)).decision, 'rejected');
+    assert.equal(gw.ledger.size, size + 3);
+    // A key never trusted, revoked: recorded (it cannot be trusted after it), then unchanged.
+    const never = keyToDid(generateKey('Ed25519'));
+    const blocked = await fw2.trustVendor('acme', never, 'revoke');
+    assert.equal(blocked.decision, 'recorded');
+    assert.deepEqual([(await fw2.trustVendor('acme', never, 'revoke')).decision, gw.ledger.size], ['unchanged', size + 4]);
+    assert.deepEqual((await audit()).findings, []);
+  });
+
+  it('an older ledger holding repeated vendor key records loads, audits clean, and takes the repeat as unchanged', async () => {
+    const trusted = keyToDid(vendor);
+    const revoked = keyToDid(generateKey('Ed25519'));
+    // As gateways before this change wrote them: every trust and revocation a record.
+    const trusts = [];
+    const revocations = [];
+    for (let k = 0; k < 2; k++) trusts.push(await gw.record({ type: FIRMWARE_VENDOR, body: { vendor: 'acme', did: trusted, action: 'trust' } }));
+    await gw.record({ type: FIRMWARE_VENDOR, body: { vendor: 'acme', did: revoked, action: 'trust' } });
+    for (let k = 0; k < 2; k++) revocations.push(await gw.record({ type: FIRMWARE_VENDOR, body: { vendor: 'acme', did: revoked, action: 'revoke' } }));
+    assert.deepEqual((await audit()).findings, []);
+    await gw.close();
+    gw = await open();
+    const fw = await gw.firmware();
+    assert.equal(fw.state.isTrusted('acme', trusted), true);
+    assert.equal(fw.state.isRevoked('acme', revoked), true);
+    const size = gw.ledger.size;
+    const trustedAgain = await fw.trustVendor('acme', trusted);
+    assert.deepEqual([trustedAgain.decision, trustedAgain.receipt.index, trustedAgain.receipt.leafHash], ['unchanged', trusts[1]?.index, trusts[1]?.leafHash]);
+    const revokedAgain = await fw.trustVendor('acme', revoked, 'revoke');
+    assert.deepEqual([revokedAgain.decision, revokedAgain.receipt.index], ['unchanged', revocations[1]?.index]);
     assert.equal(gw.ledger.size, size);
     assert.deepEqual((await audit()).findings, []);
   });

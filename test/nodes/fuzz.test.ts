@@ -207,7 +207,7 @@ function appendsOf(s: Sent): number {
       // A device enrolled as given or revoked already: nothing written (msg.payload.unchanged).
       return ok && !s.out.some((m) => (m.payload as { unchanged?: boolean } | undefined)?.unchanged) ? 1 : 0;
     case 'firmware':
-      // A release registered again with the same envelope: nothing written (decision "unchanged").
+      // A release registered again with the same envelope, a vendor key trusted or revoked again: nothing written (decision "unchanged").
       return ok && !s.out.some((m) => (m.firmware as { decision?: string } | undefined)?.decision === 'unchanged') ? 1 : 0;
     case 'record':
       return ok ? 1 : 0;

@@ -17,7 +17,7 @@ describe('nodes: a repeat that changes nothing is reported, not recorded', funct
 
   useTestRuntime();
 
-  it('Enrol: enrol twice, revoke twice; Firmware: register a release twice', async () => {
+  it('Enrol: enrol twice, revoke twice; Firmware: trust a vendor key twice, register a release twice', async () => {
     await helper.load(
       packNodes(),
       onTab([
@@ -68,7 +68,14 @@ describe('nodes: a repeat that changes nothing is reported, not recorded', funct
     assert.equal(gw.ledger.size, size);
 
     const vendor = generateKey('Ed25519');
-    await (await gw.firmware()).trustVendor('acme', keyToDid(vendor));
+    const trusted = await answer('firmware', { mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } });
+    assert.equal(trusted.firmware?.decision, 'recorded');
+    const sizeTrusted = gw.ledger.size;
+    const trustedAgain = await answer('firmware', { mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } });
+    assert.equal(trustedAgain.firmware?.decision, 'unchanged');
+    assert.deepEqual(trustedAgain.ledger, trusted.ledger);
+    assert.equal(fwStatuses.at(-1)?.text, 'vendor on the ledger already, nothing recorded');
+    assert.equal(gw.ledger.size, sizeTrusted);
     const image = utf8('image');
     const envelope = createManifest({ vendor: 'acme', class: 'thermo', version: '1.0', sequence: 1, digest: toHex(sha256(image)), size: image.length }, vendor);
     const registered = await answer('firmware', { payload: envelope });
