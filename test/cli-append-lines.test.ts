@@ -137,6 +137,29 @@ describe('CLI append: batches, chunks and the line limit (in process)', () => {
     assert.match(r.err, /^iot-ledger append: line 2: unknown record field "temperature" \(a record is \{type, body\?, device\?, envelope\?, time\?\}: a reading's own fields go in its body\) \(ERR_MALFORMED_RECORD\); the 1 record\(s\) before it were appended\n$/);
   });
 
+  it('a time text that is not an RFC 3339 date-time with an offset whose fields exist stops the input; one that is is recorded at the instant it names', async () => {
+    const at = (time: string): string => JSON.stringify({ type: 'reading', device: deviceA, time, body: { t: time } });
+    // Each was taken before (by Date.parse after a loose check): rolled over, local, T24, +hhmm, no seconds and no offset.
+    for (const time of ['2026-02-30T00:00:00Z', '2026-12-06T10:00:00', '2026-12-06T24:00:00Z', '2026-12-06T10:00:00+0100', '2026-12-06T10:00', '2026-13-01T00:00:00Z']) {
+      const r = await run(`${reading(0)}\n${at(time)}\n${reading(1)}\n`);
+      assert.equal(r.code, 2, time);
+      assert.match(r.err, /^iot-ledger append: line 2: time must be ms since the epoch or an ISO 8601 date-time.*; the 1 record\(s\) before it were appended\n$/, time);
+      assert.equal(r.out.split('\n').filter(Boolean).length, 1, time);
+    }
+    const good: [string, number][] = [
+      ['2026-12-06T10:00:00Z', Date.UTC(2026, 11, 6, 10)],
+      ['2026-12-06T11:00:00+01:00', Date.UTC(2026, 11, 6, 10)],
+      ['2026-12-06T10:00:00.5z', Date.UTC(2026, 11, 6, 10) + 500],
+      ['2028-02-29T23:59:59-00:30', Date.UTC(2028, 2, 1, 0, 29, 59)],
+    ];
+    const r = await run(good.map(([time]) => at(time)).join('\n'));
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      r.out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { time: number }).time),
+      good.map(([, ms]) => ms),
+    );
+  });
+
   it(`a line longer than ${MAX_LINE_BYTES} bytes stops the input with its number, the records before it appended`, async () => {
     const long = JSON.stringify({ type: 'note', body: 'x'.repeat(MAX_LINE_BYTES) });
     const r = await run(`${reading(0)}\n\n${reading(1)}\n${long}\n${reading(2)}\n`, 256 * 1024);

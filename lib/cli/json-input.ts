@@ -1,11 +1,13 @@
 // An append request from one line of JSON (what `iot-ledger append` reads).
+import { parseTime } from '../contracts/time';
 import { fromBase64, fromHex } from '../encoding/bytes';
 import type { RecordInput } from '../ledger/record';
 
 /**
  * An append request from one JSON line: {type, body?, device?, envelope?, time?}. The
  * envelope is text (JWS compact) or bytes written {"hex": ...} or {"base64": ...} (COSE_Sign1);
- * `time` is ms since the epoch or an ISO 8601 string. Anything else is left to the ledger to refuse.
+ * `time` is ms since the epoch or an ISO 8601 (RFC 3339) date-time with an offset (`Z` or ±hh:mm)
+ * whose fields exist, read as contracts' parseTime reads it. Anything else is left to the ledger to refuse.
  */
 export function inputFromJson(line: string): RecordInput {
   let v: unknown;
@@ -25,8 +27,10 @@ export function inputFromJson(line: string): RecordInput {
     else throw new Error('envelope must be text, {"hex": ...} or {"base64": ...}');
   }
   if (typeof input.time === 'string') {
-    const t = Date.parse(input.time);
-    if (!/^\d{4}-\d\d-\d\dT/.test(input.time) || Number.isNaN(t)) throw new Error('time must be ms since the epoch or an ISO 8601 date-time');
+    // Strictly, as contracts read times: an offset (a local time means another instant on another
+    // machine) and fields that exist (Date.parse rolls "2026-02-30" over to March 2nd).
+    const t = parseTime(input.time);
+    if (t === undefined) throw new Error('time must be ms since the epoch or an ISO 8601 date-time');
     input.time = t;
   }
   return input as unknown as RecordInput;
