@@ -4,6 +4,7 @@ import { encodeCbor, type CborValue } from '../encoding/codec';
 import { isDidKey, keyToDid, type PrivateKey } from '../crypto';
 import { signEnvelope, verifyEnvelope, type EnvelopeFormat } from '../envelope/envelope';
 import { isLedgerError } from '../errors';
+import { parseTime } from '../contracts/time';
 import { checkTimeExists, count, decodeObject, didOfKid, digestField, fieldError, text, TIME_EXPECTED, timeValue, type Envelope } from './payload';
 import { REJECTION_REASONS, reject, type RejectionReason } from './reasons';
 
@@ -16,7 +17,7 @@ export interface Report {
   vendor?: string;
   /** Strictly increasing per device. */
   counter?: number;
-  /** Device time in ms since the epoch (ISO 8601 accepted on input); strictly increasing per device. */
+  /** Device time in ms since the epoch (an RFC 3339 date-time with an offset accepted on input); strictly increasing per device. */
   ts?: number;
   /** An offer the device refused (it still runs what the other fields say). */
   refused?: Refusal;
@@ -45,7 +46,8 @@ const WHAT = 'report';
 
 /**
  * Checks report fields; at least one of counter and ts is required. Throws reason 'malformed'.
- * A ts is read as recorded (timeValue); a report being accepted is parseNewReport.
+ * A ts is read as recorded (timeValue: also a date alone, or a date or time that does not exist,
+ * rolled over, as earlier gateways took them); a report being accepted is parseNewReport.
  */
 export function parseReport(obj: Record<string, unknown>): Report {
   for (const key of Object.keys(obj)) if (!FIELDS.has(key)) throw reject('malformed', `report has an unknown field "${key}"`, { field: key });
@@ -67,10 +69,21 @@ export function parseReport(obj: Record<string, unknown>): Report {
   return r;
 }
 
-/** A report being accepted (signed, or checked by the gateway): parseReport, and a ts that exists (checkTimeExists). */
+/** What a report's ts must be when the report is accepted, as a field error says. */
+export const REPORT_TS_EXPECTED = 'milliseconds since the epoch or an RFC 3339 date-time with an offset (Z or ±hh:mm), e.g. "2026-12-06T10:00:00Z"';
+
+/**
+ * A report being accepted (signed, or checked by the gateway): parseReport, and a ts that exists
+ * (checkTimeExists) and, given as text, is a date-time with an offset that contracts' parseTime
+ * takes, as the gateway admits a reading's time (lib/registry/freshness.ts admissionProblem): a
+ * date alone ("2026-12-06", read as midnight UTC), which parseReport reads as recorded, is
+ * refused here (reason 'malformed', field ts). Every ts text accepted is one timeValue reads as
+ * parseTime does.
+ */
 export function parseNewReport(obj: Record<string, unknown>): Report {
   const r = parseReport(obj);
   checkTimeExists(WHAT, 'ts', obj.ts);
+  if (typeof obj.ts === 'string' && parseTime(obj.ts) === undefined) throw fieldError(WHAT, 'ts', REPORT_TS_EXPECTED, obj.ts);
   return r;
 }
 
