@@ -16,6 +16,7 @@ import {
   checkpointsOf,
   copyDir,
   createLedger,
+  forgeLedger,
   headValue,
   keys,
   makeDevice,
@@ -428,6 +429,19 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     const r = await auditLedger(dir, { from: sample.checkpoints[1] });
     assert.equal(r.findings[0].kind, 'consistency');
     assert.equal(r.from, 0);
+  });
+
+  it('finds the same records re-sealed and re-signed by the gateway key holder into blocks the trusted checkpoint does not commit to', async () => {
+    // Every record and root as before, every block header (its sealing time) different, every checkpoint re-signed.
+    const dir = await forgeLedger(sample, () => undefined);
+    dirs.push(dir);
+    assert.equal((await auditLedger(dir, { trustedKey: sample.verifierKey })).clean, true, 'the forger is honest about everything else');
+    for (const h of [1, 2]) {
+      const r = await auditLedger(dir, { from: sample.checkpoints[h], trustedKey: sample.verifierKey });
+      assert.equal(r.from, (h + 1) * 10);
+      assert.deepEqual(r.findings.map((f) => [f.kind, f.index, f.height]), [['consistency', (h + 1) * 10, h]], formatReport(r));
+      assert.match(r.findings[0].detail, new RegExp(`block ${h}'s header is not the one the trusted checkpoint`));
+    }
   });
 
   it('finds a ledger truncated below the trusted checkpoint (rollback)', async () => {

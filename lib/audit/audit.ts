@@ -17,7 +17,7 @@ import { DeviceChecker } from './devices';
 import { RuleChecker } from './rules';
 import { Findings, nodePos, recordPos } from './findings';
 import { SummaryChecker } from './summaries';
-import { checkConsistency, chainStartFor, loadTrustedStart, primeDevices, readTrustedPrefix } from './incremental';
+import { checkConsistency, checkTrustedHeader, chainStartFor, loadTrustedStart, primeDevices, readTrustedPrefix } from './incremental';
 import {
   FORMAT_VERSION,
   HASH_SIZE,
@@ -187,6 +187,7 @@ class Auditor {
     if (this.#opts.from === undefined) return beginning;
     const store = this.#store;
     const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, this.#findings);
+    await checkTrustedHeader(store, this.#opts.from, trust, this.#findings);
     if (!from) return beginning;
     const prefix = await readTrustedPrefix(store, from, this.#findings);
     if (!prefix) return beginning;

@@ -2,7 +2,7 @@
 // still extends it, and rebuild the state (frontier, chain, devices) needed to check
 // only what was appended after it.
 import { bytesEqual } from '../encoding/bytes';
-import { openCheckpoint } from '../note/checkpoint';
+import { checkpointHeader, openCheckpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
 import { consistencyPlan, rootPlan, verifyConsistency, type NodeId } from '../merkle';
 import { verifyNote } from '../note/note';
@@ -10,7 +10,7 @@ import { GENESIS, chainStartAfter, readBlock, type Block, type ChainStart, type 
 import type { DeviceEvent } from './chunk';
 import { verifyDeviceEnvelope } from './chunk-signed';
 import type { DeviceChecker } from './devices';
-import { POS_START, recordPos, type Findings } from './findings';
+import { blockPos, POS_START, recordPos, type Findings } from './findings';
 import { Frontier } from './frontier';
 import { blockKey, MIN_STORED_LEVEL, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
@@ -88,6 +88,30 @@ export async function loadTrustedStart(
   const [root] = plan.rehash(hashes);
   if (!bytesEqual(root, cp.root)) return add(`the stored tree at size ${cp.size} does not have the trusted checkpoint's root`);
   return { size: cp.size, root: cp.root, frontier: hashes };
+}
+
+/**
+ * The block header the trusted checkpoint commits to (its `iot-ledger header` line) against the
+ * stored block of that height. The tree alone does not cover headers: whoever holds the gateway
+ * key can re-seal the same records into blocks of other times and re-sign them, and only this
+ * line, signed before, tells. The chain is anchored here: the next header's `prev` must be it.
+ */
+export async function checkTrustedHeader(store: RawStore, note: string, trust: Trust, findings: Findings): Promise<void> {
+  const cp = openCheckpoint(note); // loadTrustedStart has opened and verified it
+  let committed;
+  try {
+    committed = checkpointHeader(cp);
+  } catch (err) {
+    throw new LedgerError('ERR_INVALID_ARGUMENT', `the starting checkpoint's ${(err as Error).message}`);
+  }
+  if (!committed) return; // written before format 2: no header line to hold the block to
+  const add = (detail: string): void =>
+    findings.add(blockPos(cp.size), { kind: 'consistency', index: cp.size, height: committed.height, detail });
+  const value = await store.get(blockKey(committed.height));
+  if (!value) return add(`block ${committed.height}, whose header the trusted checkpoint commits to, is missing`);
+  const block = readBlock(committed.height, value, trust);
+  if (!block.headerHash || !bytesEqual(block.headerHash, committed.hash))
+    add(`block ${committed.height}'s header is not the one the trusted checkpoint (size ${cp.size}) commits to`);
 }
 
 /** Proves, from stored nodes, that the latest signed checkpoint is an append-only extension of the trusted one. */
