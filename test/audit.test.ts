@@ -402,6 +402,27 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 4]], formatReport(r));
   });
 
+  it('a replay just before the checkpoint does not lower the counter the device reached', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    const w = await createLedger(dir, { blockRecords: 4 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } });
+    for (let i = 0; i < 6; i++) await w.append(readingRecord(a)); // 1..6: counters 1..6
+    await w.append(readingRecord(a, {}, 2)); // 7: replay of counter 2, not accepted
+    await w.seal();
+    const cps = await checkpointsOf(w);
+    await w.append(readingRecord(a, {}, 4)); // 8: replay of counter 4 (below 6)
+    await w.append(readingRecord(a, {}, 7)); // 9: ok
+    await w.close();
+    const full = await auditLedger(dir);
+    assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['replay', 7], ['replay', 8]], formatReport(full));
+    const r = await auditLedger(dir, { from: cps[cps.length - 1] });
+    assert.equal(r.from, 8);
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 8]], formatReport(r));
+    assert.match(r.findings[0].detail, /counter 4 is not above the last accepted 6/);
+  });
+
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {
     const empty = signCheckpoint({ origin: sample.name, size: 0, root: EMPTY_ROOT, extensions: [] }, sample.name, sample.gatewayKey);
     const r = await auditLedger(sample.dir, { from: empty, trustedKey: sample.verifierKey });

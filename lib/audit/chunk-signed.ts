@@ -8,7 +8,7 @@
 // decodes. Anything the short path does not expect goes to lib/envelope, whose verdict and
 // message count.
 import { verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { resolveVerificationKey, storedEnvelopeFormat, verifyEnvelope } from '../envelope/envelope';
+import { envelopePayload, resolveVerificationKey, storedEnvelopeFormat, verifyEnvelope } from '../envelope/envelope';
 import { publicKeyObject } from '../crypto/keys';
 import { verifyEd25519 } from '../crypto/ed25519';
 import { isLedgerError } from '../errors';
@@ -44,6 +44,15 @@ function freshness(envelope: string | Uint8Array, payload: Uint8Array): Freshnes
   if (f.counter !== undefined) out.counter = f.counter;
   if (f.time !== undefined) out.ts = f.time;
   return out;
+}
+
+/** The replay fields an envelope's payload claims, its signature unchecked (empty when it has no readable payload). */
+export function claimedFreshness(envelope: string | Uint8Array): Freshness {
+  try {
+    return freshness(envelope, envelopePayload(envelope));
+  } catch {
+    return {};
+  }
 }
 
 /** Verifies an envelope with a device key; never throws. */

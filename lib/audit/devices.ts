@@ -54,7 +54,8 @@ export class ReplayGuard {
   }
 }
 
-function toDevice(f: Freshness): DeviceFreshness {
+/** A payload's replay fields in the registry's terms (lib/registry/freshness.ts). */
+export function toDevice(f: Freshness): DeviceFreshness {
   const out: DeviceFreshness = {};
   if (f.counter !== undefined) out.counter = f.counter;
   if (f.ts !== undefined) out.time = f.ts;

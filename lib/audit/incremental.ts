@@ -8,12 +8,13 @@ import { consistencyPlan, rootPlan, verifyConsistency, type NodeId } from '../me
 import { verifyNote } from '../note/note';
 import { GENESIS, chainStartAfter, readBlock, type Block, type ChainStart, type Trust } from './blocks';
 import type { DeviceEvent } from './chunk';
-import { verifyDeviceEnvelope } from './chunk-signed';
-import type { DeviceChecker } from './devices';
+import { claimedFreshness, verifyDeviceEnvelope } from './chunk-signed';
+import { toDevice, type DeviceChecker } from './devices';
 import { blockPos, POS_START, recordPos, type Findings } from './findings';
 import { Frontier } from './frontier';
 import { blockKey, MIN_STORED_LEVEL, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
-import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type RecordView } from './records';
+import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type Freshness, type RecordView } from './records';
+import { isNewer } from '../registry/freshness';
 import { scanRecord } from './record-scan';
 import { hashBytes, hashString, holdsHash, leafHashOfTail, perfectSubtreeString } from './sha';
 import type { RawStore } from './store';
@@ -238,17 +239,31 @@ function noteRecord(prefix: TrustedPrefix, index: number, record: RecordView): v
  */
 export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devices: DeviceChecker): Promise<void> {
   for (const event of prefix.enrolments) devices.apply(event);
-  // The last accepted counter / timestamp of each device: its latest envelope that verifies holds them.
   for (const did of devices.registry.dids()) {
-    const latest = prefix.signed.get(did) ?? [];
-    for (let k = latest.length - 1; k >= 0; k--) {
-      const value = await store.get(recordKey(latest[k] as number));
-      const record = value && value.length >= HASH_SIZE ? readRecord(value.subarray(HASH_SIZE)).record : undefined;
-      if (!record?.envelope || record.device !== did) continue;
-      const check = verifyDeviceEnvelope(record.envelope, did);
-      if (!check.ok) continue;
-      devices.replay.accept(did, { counter: check.counter, ts: check.ts });
-      break;
-    }
+    const reached = await lastAccepted(store, did, prefix.signed.get(did) ?? []);
+    if (reached) devices.replay.accept(did, reached);
   }
 }
+
+/**
+ * The newest counter / timestamp a device reached among its latest signed records (`indexes`,
+ * ascending): the newest envelope that verifies, unless an older one that verifies is newer still.
+ * A record that replays an older message is not accepted, so it must not lower what the device
+ * reached: the one before it is checked too when its payload claims more. In a ledger the gateway
+ * wrote, claims only fall going back, so one signature is checked per device.
+ */
+async function lastAccepted(store: RawStore, did: string, indexes: number[]): Promise<Freshness | undefined> {
+  let reached: Freshness | undefined;
+  for (let k = indexes.length - 1; k >= 0; k--) {
+    const value = await store.get(recordKey(indexes[k] as number));
+    const record = value && value.length >= HASH_SIZE ? readRecord(value.subarray(HASH_SIZE)).record : undefined;
+    if (!record?.envelope || record.device !== did) continue;
+    if (reached && !isNewer(toDevice(claimedFreshness(record.envelope)), toDevice(reached))) continue;
+    const check = verifyDeviceEnvelope(record.envelope, did);
+    if (!check.ok) continue;
+    const fresh = { counter: check.counter, ts: check.ts };
+    if (!reached || isNewer(toDevice(fresh), toDevice(reached))) reached = fresh;
+  }
+  return reached;
+}
+
