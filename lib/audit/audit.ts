@@ -39,7 +39,7 @@ import { SubtreeFrontier, tiles } from './gap';
 import { ChunkReader, NextStored } from './chunk-reader';
 import { ChunkPool, defaultWorkers } from './pool';
 import type { Cursor, RawStore } from './store';
-import { RawStore as Store } from './store';
+import { io, RawStore as Store } from './store';
 import { checkHead, chooseTrust, readHead, readMeta } from './trust';
 import type { AuditOptions, AuditReport } from './types';
 
@@ -213,7 +213,7 @@ class Auditor {
     // LevelDB opened by this audit: the workers read their chunks themselves, this thread only merges.
     const openRange = workers > 0 ? store.openRange() : undefined;
     const inThread = openRange && new ChunkReader(openRange);
-    const pool = new ChunkPool(workers, openRange && inThread ? { location: store.sharedLocation, readInThread: (job) => inThread.read(job) } : {});
+    const pool = new ChunkPool(workers, openRange && inThread ? { location: store.sharedLocation, readInThread: (job) => inThread.read(job).catch((err: unknown) => Promise.reject(io(err, 'read'))) } : {});
     const reading = pool.reading;
 
     // The trusted frontier splits into the upper tree (whole chunks) and the first chunk's part.
@@ -231,7 +231,11 @@ class Auditor {
     const probe = reading && openRange ? new NextStored(openRange) : undefined;
     const nextStored = async (at: number): Promise<number> => {
       if (records) return this.#nextStored(records, treeSize);
-      return Math.min((await probe?.at(at)) ?? treeSize, treeSize);
+      try {
+        return Math.min((await probe?.at(at)) ?? treeSize, treeSize);
+      } catch (err) {
+        throw io(err, 'read');
+      }
     };
     try {
       this.#opts.onProgress?.(0, total);
@@ -283,7 +287,11 @@ class Auditor {
           job.nodes = nodePacks;
         }
         readMs = 0.8 * readMs + 0.2 * ((performance.now() - readStart) / Math.max(1, end - at));
-        inFlight.push({ result: pool.run(job), base, start: at, end });
+        const result = pool.run(job);
+        // Awaited in order by #absorb: one that fails while an earlier one is awaited, or after a
+        // failure ended the audit, must not go unhandled (that ends the process: Node-RED with it).
+        result.catch(() => undefined);
+        inFlight.push({ result, base, start: at, end });
         while (inFlight.length >= maxInFlight) {
           const f = inFlight.shift() as InFlight;
           const res = await this.#absorb(f, top, chain, start, total);

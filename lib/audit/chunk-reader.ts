@@ -104,13 +104,17 @@ export class ChunkReader {
     if (r.next !== lo) r.it.seek(buf(which === RECORDS ? recordKey(lo) : nodeKey(which, lo)));
     r.next = -1;
     const indexOf = which === RECORDS ? recordKeyIndex : nodeKeyIndex;
+    const short = async (): Promise<Entries> => {
+      await this.#readToEnd(which, lo, hi);
+      return { ids, values };
+    };
     while (ids.length < hi - lo) {
       const batch = await r.it.nextv(Math.min(MAX_BATCH, hi - lo - ids.length));
-      if (batch.length === 0) return { ids, values };
+      if (batch.length === 0) return short();
       for (const [key, value] of batch) {
         const i = indexOf(key);
         if (i === undefined) continue; // not a key of the format
-        if (i >= hi) return { ids, values }; // read past the range (some are missing): seek next time
+        if (i >= hi) return short(); // read past the range (some are missing): seek next time
         ids.push(i);
         values.push(value);
       }
@@ -118,6 +122,22 @@ export class ChunkReader {
     // Every index in [lo, hi) is there, and the iterator stands right after the last one.
     r.next = hi;
     return { ids, values };
+  }
+
+  /**
+   * LevelDB passes over a table block it cannot read (a damaged file) and goes on with the next,
+   * and says so only once an iterator reaches the end of its range: a range that came up short
+   * is read again to its end, so that damage throws here, as it does from the main thread's
+   * cursors (which read to the end), instead of looking like missing records or nodes.
+   */
+  async #readToEnd(which: number, lo: number, hi: number): Promise<void> {
+    const key = (i: number): Uint8Array => (which === RECORDS ? recordKey(i) : nodeKey(which, i));
+    const it = this.#open(buf(key(lo)), buf(key(hi)));
+    try {
+      while ((await it.nextv(MAX_BATCH)).length > 0);
+    } finally {
+      await it.close();
+    }
   }
 }
 

@@ -4,10 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { LedgerError } from '../errors';
 import { checkChunk, type ChunkEntries, type ChunkJob, type ChunkResult } from './chunk';
 import { transferList } from './pack';
 
-type Reply = { ok: true; result: ChunkResult } | { ok: false; seq: number; error: string } | { ready: true } | { closed: true };
+type Reply = { ok: true; result: ChunkResult } | { ok: false; seq: number; read: boolean; error: string } | { ready: true } | { closed: true };
 
 interface Pending {
   job: ChunkJob;
@@ -88,8 +89,10 @@ export class ChunkPool {
     });
   }
 
+  /** Ends the pool: chunks not started are refused, no more are checked in this thread. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const w of this.#waiting.splice(0)) w.reject(new Error('the audit ended before this chunk was checked'));
     const slots = this.#slots.splice(0);
     // Reading workers close their LevelDB handle first: the ledger stays locked while any is open.
     await Promise.all(
@@ -125,6 +128,7 @@ export class ChunkPool {
       const done = slot.jobs.shift();
       if (done) {
         if (reply.ok) done.resolve(reply.result);
+        else if (reply.read) done.reject(new LedgerError('ERR_LEDGER_IO', `cannot read the ledger (chunk ${reply.seq}): ${reply.error}`));
         else done.reject(new Error(`audit worker failed on chunk ${reply.seq}: ${reply.error}`));
       }
       this.#dispatch();
@@ -142,6 +146,7 @@ export class ChunkPool {
    * checks the rest.
    */
   #lost(slot: Slot, err: unknown): void {
+    if (this.#closed) return;
     const at = this.#slots.indexOf(slot);
     if (at < 0) return;
     this.#slots.splice(at, 1);
@@ -158,6 +163,7 @@ export class ChunkPool {
   }
 
   #dispatch(): void {
+    if (this.#closed) return;
     for (let depth = 1; depth <= this.#depth; depth++) {
       for (const [i, slot] of this.#slots.entries()) {
         if (i >= this.#active || this.#waiting.length === 0) break;

@@ -197,7 +197,8 @@ async function openFile(dir: string, readOnly: boolean): Promise<Db> {
   }
 }
 
-function io(err: unknown, what: string): LedgerError {
+/** A storage error as the audit reports it (ERR_LEDGER_IO), `what` naming the operation. */
+export function io(err: unknown, what: string): LedgerError {
   return new LedgerError('ERR_LEDGER_IO', `cannot ${what} the ledger: ${err instanceof Error ? err.message : String(err)}`);
 }
 

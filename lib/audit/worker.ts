@@ -51,14 +51,21 @@ parentPort?.on('message', (msg: ChunkJob | { close: true }) => {
     job.records || !opened ? undefined : opened.then((o) => o.reader.read(job));
   entries?.catch(() => undefined); // reported in order below
   tail = tail.then(async () => {
+    const fail = (err: unknown, read: boolean): void =>
+      parentPort?.postMessage({ ok: false, seq: job.seq, read, error: err instanceof Error ? err.message : String(err) });
+    let read: ChunkEntries | undefined;
     try {
-      const read = entries ? await entries : undefined;
+      read = entries ? await entries : undefined;
+    } catch (err) {
+      return fail(err, true);
+    }
+    try {
       // One turn of the event loop first: a chunk that arrived meanwhile starts its reads before this
       // check holds the thread (its message would wait behind the check, and its reads after it).
       await new Promise((resolve) => setImmediate(resolve));
       parentPort?.postMessage({ ok: true, result: checkChunk(job, read) });
     } catch (err) {
-      parentPort?.postMessage({ ok: false, seq: job.seq, error: err instanceof Error ? err.message : String(err) });
+      fail(err, false);
     }
   });
 });
