@@ -11,6 +11,7 @@ import { LedgerError } from '../errors';
 import { checkFrame, encodeFrame, walkFrame, type FrameOp } from './frame';
 import { KeyIndex, type IndexEntry, type IndexRange, type Loc } from './key-index';
 import { takeLock } from './lock-file';
+import { NotRegularFile, openRegular, readOpen } from './regular-file';
 import { createSegment, isFileStore, listSegments, SEGMENT_BYTES, SEGMENT_HEADER, segmentName, writeMarker } from './segments';
 import type { BatchOp, Db, DbBatch, DbIterator, DbSnapshot, RangeOptions, ReadOptions, WriteOptions } from './types';
 
@@ -158,13 +159,18 @@ export class FileDb implements Db {
     ids.forEach((id, i) => {
       if (id !== i + 1) throw corrupt(this.dir, i + 1, 0, 'the segment is missing');
     });
-    const flags = this.#readOnly ? 'r' : 'r+';
     this.#index.loading(true);
     for (const [i, id] of ids.entries()) {
-      const fd = fs.openSync(path.join(this.dir, segmentName(id)), flags);
-      this.#fds.set(id, fd);
+      let opened;
+      try {
+        opened = openRegular(path.join(this.dir, segmentName(id)), !this.#readOnly);
+      } catch (err) {
+        if (err instanceof NotRegularFile) throw corrupt(this.dir, id, 0, 'not a regular file');
+        throw err;
+      }
+      this.#fds.set(id, opened.fd);
       const last = i === ids.length - 1;
-      const end = this.#replaySegment(id, fs.readFileSync(path.join(this.dir, segmentName(id))), last);
+      const end = this.#replaySegment(id, readOpen(opened.fd, opened.size), last);
       this.#current = { id, size: end };
     }
     this.#index.loading(false);

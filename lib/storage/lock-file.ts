@@ -4,8 +4,21 @@
 // pid. A lock whose pid is gone, or whose start time differs, is stale and is taken over.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { NotRegularFile, readRegular } from './regular-file';
 
 export const LOCK_FILE = 'LOCK';
+/** More than a lock holds ("pid start-time" and a newline). */
+const MAX_LOCK_BYTES = 256;
+
+/** The lock file's text; one that is no regular file (a FIFO, a device) holds no lock: empty of an owner. */
+function readLock(file: string): string {
+  try {
+    return readRegular(file, MAX_LOCK_BYTES).toString('latin1');
+  } catch (err) {
+    if (err instanceof NotRegularFile) return 'not a regular file';
+    throw err;
+  }
+}
 
 /** The start time of process `pid` from /proc, or undefined where /proc is not readable. */
 export function processStartTime(pid: number): string | undefined {
@@ -58,7 +71,7 @@ export function takeLock(dir: string): LockResult {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       let text: string;
       try {
-        text = fs.readFileSync(file, 'latin1');
+        text = readLock(file);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
         throw e;
@@ -85,7 +98,7 @@ export function takeLock(dir: string): LockResult {
       if (released) return;
       released = true;
       try {
-        if (fs.readFileSync(file, 'latin1') === mine) fs.unlinkSync(file);
+        if (readLock(file) === mine) fs.unlinkSync(file);
       } catch {
         /* already gone */
       }

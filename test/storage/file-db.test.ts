@@ -249,6 +249,42 @@ function rangeOptions(r: Range): RangeOptions {
   return o;
 }
 
+describe('file storage: a directory whose files are not regular files', function () {
+  this.timeout(60000);
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => (tmp = tempDir('file-db-fifo-')));
+  afterEach(() => tmp.cleanup());
+
+  /** Opens the store in another process (killed after 20 s: a FIFO used to block the open for good); prints the error code or "opened". */
+  const openElsewhere = (dir: string, readOnly: boolean): string => {
+    const mod = path.join(projectRoot, 'dist', 'lib', 'storage', 'file-db.js');
+    const r = spawnSync(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(mod)}).FileDb.open(${JSON.stringify(dir)}, { readOnly: ${readOnly} }).then((db) => db.close().then(() => console.log('opened')), (e) => console.log(e.code, e.message))`],
+      { encoding: 'utf8', timeout: 20000 },
+    );
+    return r.stdout.trim();
+  };
+  const mkfifo = (file: string): void => assert.equal(spawnSync('mkfifo', [file]).status, 0, `mkfifo ${file}`);
+
+  it('a segment that is a FIFO is ERR_LEDGER_CORRUPT naming it, read-only too, instead of a read that never returns', async () => {
+    const dir = path.join(tmp.dir, 'db');
+    const db = await FileDb.open(dir, { create: true });
+    await db.batch([{ type: 'put', key: Buffer.from('k1'), value: Buffer.from('v1') }], { sync: true });
+    await db.close();
+    mkfifo(segFile(dir, 2));
+    for (const readOnly of [false, true]) assert.match(openElsewhere(dir, readOnly), /^ERR_LEDGER_CORRUPT .*segment 0000000002\.seg .*not a regular file/);
+  });
+
+  it('a LOCK that is a FIFO holds no lock', async () => {
+    const dir = path.join(tmp.dir, 'db');
+    await (await FileDb.open(dir, { create: true })).close();
+    mkfifo(path.join(dir, LOCK_FILE));
+    assert.equal(openElsewhere(dir, false), 'opened');
+    assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false, 'taken over, then released');
+  });
+});
+
 describe('file storage: random operations against a reference map', function () {
   this.timeout(120000);
   let tmp: ReturnType<typeof tempDir>;
