@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { openRawDb } from './support/raw-db';
 import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
@@ -133,6 +134,21 @@ describe('CLI: audit', function () {
       assert.match(r.stderr, /ERR_LEDGER_LOCKED/);
     } finally {
       await db.close();
+    }
+  });
+
+  it('exits 2 naming the file when a FIFO stands for a file of the ledger (CURRENT, a segment), instead of blocking for good', () => {
+    const dir = copyDir(sample.dir);
+    try {
+      const leveldb = fs.existsSync(path.join(dir, 'CURRENT'));
+      const victim = path.join(dir, leveldb ? 'CURRENT' : '0000000002.seg');
+      fs.rmSync(victim, { force: true });
+      assert.equal(spawnSync('mkfifo', [victim]).status, 0);
+      const r = runCli(['audit', dir]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`${path.basename(victim).replace('.', '\\.')} .*not a regular file.*ERR_LEDGER_CORRUPT`));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -44,3 +44,19 @@ export function readRegular(file: string, max: number): Buffer {
     fs.closeSync(fd);
   }
 }
+
+/** Names in `dir` that are neither regular files nor directories once symbolic links are followed (FIFOs, devices, sockets). */
+export function irregularFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isFile() || entry.isDirectory()) continue;
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(`${dir}/${entry.name}`);
+    } catch {
+      continue; // a dangling link: nothing to block on
+    }
+    if (!stat.isFile() && !stat.isDirectory()) out.push(entry.name);
+  }
+  return out;
+}
