@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
-import { checkFrame, encodeFrame, walkFrame, type FrameOp } from './frame';
+import { checkFrame, encodeFrame, FRAME_HEADER, MAX_PAYLOAD, walkFrame, type FrameOp } from './frame';
 import { KeyIndex, type IndexEntry, type IndexRange, type Loc } from './key-index';
 import { takeLock } from './lock-file';
 import { NotRegularFile, openRegular, readOpen } from './regular-file';
@@ -169,6 +169,10 @@ export class FileDb implements Db {
         throw err;
       }
       this.#fds.set(id, opened.fd);
+      // Read whole below: a segment past 64 MiB holds one frame, so anything larger than that is
+      // damage (a sparse file, say), not a reason to allocate its apparent size.
+      const most = Math.max(this.#segmentBytes, SEGMENT_HEADER.length + FRAME_HEADER + MAX_PAYLOAD);
+      if (opened.size > most) throw corrupt(this.dir, id, most, `${opened.size} bytes, more than any segment holds (${most})`);
       const last = i === ids.length - 1;
       const end = this.#replaySegment(id, readOpen(opened.fd, opened.size), last);
       this.#current = { id, size: end };

@@ -276,6 +276,23 @@ describe('file storage: a directory whose files are not regular files', function
     for (const readOnly of [false, true]) assert.match(openElsewhere(dir, readOnly), /^ERR_LEDGER_CORRUPT .*segment 0000000002\.seg .*not a regular file/);
   });
 
+  it('a segment larger than any segment holds (a sparse file) is ERR_LEDGER_CORRUPT, not read', async () => {
+    const dir = path.join(tmp.dir, 'db');
+    const db = await FileDb.open(dir, { create: true });
+    await db.batch([{ type: 'put', key: Buffer.from('k1'), value: Buffer.from('v1') }], { sync: true });
+    await db.close();
+    const most = SEGMENT_HEADER.length + 8 + 1024 * 1024 * 1024; // the header and one frame of the largest payload
+    fs.writeFileSync(segFile(dir, 2), SEGMENT_HEADER);
+    fs.truncateSync(segFile(dir, 2), most + 1);
+    await assert.rejects(FileDb.open(dir, { readOnly: true }), (e: unknown) => {
+      assert.ok(isLedgerError(e, 'ERR_LEDGER_CORRUPT'), String(e));
+      assert.equal(e.details?.segment, segmentName(2));
+      assert.match(e.message, /more than any segment holds/);
+      return true;
+    });
+    assert.equal(fs.statSync(segFile(dir, 2)).size, most + 1, 'nothing is cut away');
+  });
+
   it('a LOCK that is a FIFO holds no lock', async () => {
     const dir = path.join(tmp.dir, 'db');
     await (await FileDb.open(dir, { create: true })).close();
