@@ -9,7 +9,10 @@ import { sha256 } from '../lib/crypto/hash';
 import { generateKey, keyToDid } from '../lib/crypto';
 import { isLedgerError } from '../lib/errors';
 import type { Ledger, RecordInput } from '../lib/ledger';
-import { verifierKeyString } from '../lib/note/note';
+import { parseVerifierKey, verifierKeyString } from '../lib/note/note';
+import { loadTrustedStart, readTrustedPrefix } from '../lib/audit/incremental';
+import { RawStore } from '../lib/audit/store';
+import { Findings } from '../lib/audit/findings';
 import {
   appendAll,
   buildSampleLedger,
@@ -421,6 +424,39 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.equal(r.from, 8);
     assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 8]], formatReport(r));
     assert.match(r.findings[0].detail, /counter 4 is not above the last accepted 6/);
+  });
+
+  it('keeps one standing per device from the records before the checkpoint, and the signed records of enrolled devices only', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const gatewayKey = generateKey('Ed25519');
+    const a = makeDevice('Ed25519', 'jws');
+    const w = await createLedger(dir, { blockRecords: 100, gatewayKey });
+    const inputs: RecordInput[] = [];
+    for (let i = 0; i < 40; i++) inputs.push({ type: 'device.enrol', body: { did: a.did } }); // the same device, again and again
+    for (let i = 0; i < 3; i++) inputs.push(readingRecord(a));
+    for (let i = 0; i < 20; i++) inputs.push(readingRecord(makeDevice('Ed25519', 'jws'))); // devices never enrolled
+    await appendAll(w, inputs);
+    await w.seal();
+    const [cp] = await checkpointsOf(w);
+    await w.append(readingRecord(a, {}, 2)); // 63: a replay of a's counter 2
+    await w.close();
+    const store = await RawStore.open(dir);
+    try {
+      const findings = new Findings();
+      const trust = { name: 'test.ledger', verifier: parseVerifierKey(verifierKeyString('test.ledger', gatewayKey)) };
+      const from = await loadTrustedStart(store, cp, trust, 64, findings);
+      assert.ok(from);
+      const prefix = await readTrustedPrefix(store, from, findings);
+      assert.ok(prefix);
+      assert.deepEqual(prefix.enrolments.map((e) => [e.index, e.subject]), [[39, a.did]]);
+      assert.deepEqual([...prefix.signed.keys()], [a.did]);
+      assert.deepEqual(prefix.signed.get(a.did), [40, 41, 42]);
+    } finally {
+      await store.close();
+    }
+    const r = await auditLedger(dir, { from: cp });
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 63]], formatReport(r));
   });
 
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {

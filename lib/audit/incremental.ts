@@ -170,9 +170,15 @@ export async function chainStartFor(store: RawStore, size: number, blocks: numbe
 
 /** The device facts of the records before a trusted size, once they are shown to be the ones it commits to. */
 export interface TrustedPrefix {
-  /** Enrolments and revocations, in ledger order. */
+  /** The last enrolment or revocation of each device (they decide its standing), in ledger order. */
   enrolments: DeviceEvent[];
-  /** Per device, the indexes of its latest (at most LAST_SIGNED) device-ordered signed records, ascending. */
+  /** Per enrolled device, the indexes of its latest (at most LAST_SIGNED) device-ordered signed records while enrolled, ascending. */
+  signed: Map<string, number[]>;
+}
+
+/** What the scan keeps: one entry per device, however many records enrol, revoke or name it. */
+interface PrefixScan {
+  standing: Map<string, DeviceEvent>;
   signed: Map<string, number[]>;
 }
 
@@ -191,7 +197,7 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
     findings.add(POS_START, { kind: 'consistency', index: from.size, detail: `${detail}; auditing from the start instead` });
     return undefined;
   };
-  const prefix: TrustedPrefix = { enrolments: [], signed: new Map() };
+  const scan: PrefixScan = { standing: new Map(), signed: new Map() };
   const tree = new Frontier(0, []);
   let size = 0;
   const cursor = store.cursor(recordKey(0), recordKey(from.size));
@@ -209,7 +215,7 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
         continue;
       }
       const record = scanRecord(tail, 1) ?? readRecord(tail.subarray(1)).record;
-      if (record) noteRecord(prefix, index, record);
+      if (record) noteRecord(scan, index, record);
     }
   } finally {
     await cursor.close();
@@ -218,18 +224,27 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
   const hashes = tree.hashes();
   if (hashes.length !== from.frontier.length || hashes.some((h, i) => !holdsHash(from.frontier[i] as Uint8Array, 0, h)))
     return fallBack(`the leaf hashes stored before the trusted checkpoint do not give its root`);
-  return prefix;
+  return { enrolments: [...scan.standing.values()].sort((a, b) => a.index - b.index), signed: scan.signed };
 }
 
-function noteRecord(prefix: TrustedPrefix, index: number, record: RecordView): void {
+/**
+ * Keeps the last enrolment or revocation of each device, and the signed records of a device
+ * enrolled at that point (as the full audit, which accepts no other): memory grows with the
+ * devices, not with records that enrol one again or are signed by a device never enrolled.
+ */
+function noteRecord(scan: PrefixScan, index: number, record: RecordView): void {
   if (ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE) {
-    const event: DeviceEvent = { index, time: record.time, type: record.type, subject: subjectDid(record) };
-    if (record.device !== undefined) event.device = record.device;
-    prefix.enrolments.push(event);
+    const subject = subjectDid(record);
+    if (subject !== undefined) {
+      const event: DeviceEvent = { index, time: record.time, type: record.type, subject };
+      if (record.device !== undefined) event.device = record.device;
+      scan.standing.set(subject, event);
+    }
   }
   if (record.device === undefined || record.envelope === undefined || !inDeviceOrder(record.type)) return;
-  let latest = prefix.signed.get(record.device);
-  if (!latest) prefix.signed.set(record.device, (latest = []));
+  if (!ENROL_TYPES.has(scan.standing.get(record.device)?.type ?? '')) return;
+  let latest = scan.signed.get(record.device);
+  if (!latest) scan.signed.set(record.device, (latest = []));
   if (latest.push(index) > LAST_SIGNED) latest.shift();
 }
 
