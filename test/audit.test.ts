@@ -347,6 +347,35 @@ describe('audit: damaged and incomplete ledgers', function () {
   });
 });
 
+describe('audit: the report for people', function () {
+  this.timeout(30000);
+  it('shows the control characters of what the ledger says (a device id, its name, a security code) escaped, so that none can move the cursor or start a line', async () => {
+    const sample = await buildSampleLedger();
+    try {
+      // What a terminal would show: the cursor up three lines, the line erased, a verdict of its own.
+      const forged = '\u001b[3A\u001b[2K\rCLEAN: ledger "test.ledger"\n\u202e';
+      await mutate(sample.dir, async (db) => {
+        const v = (await db.get(keys.record(17))) as Buffer;
+        const record = decodeCbor(v.subarray(32)) as Record<string, CborValue>;
+        record.device = `did:key:z${forged}`;
+        await db.put(keys.record(17), Buffer.concat([v.subarray(0, 32), Buffer.from(encodeCbor(record))])); // the old leaf hash: a finding
+      });
+      const r = await auditLedger(sample.dir);
+      assert.equal(r.findings[0]?.device, `did:key:z${forged}`, 'the report itself keeps the value');
+      const text = formatReport({ ...r, name: `x${forged}`, security: { records: 1, rejections: 1, byCode: { [`E${forged}`]: 1 } } });
+      const unprintable = [...text].filter((ch) => {
+        const c = ch.charCodeAt(0);
+        return (c < 0x20 && c !== 0x0a) || (c >= 0x7f && c <= 0x9f) || c === 0x202e;
+      });
+      assert.deepEqual(unprintable, [], text);
+      assert.equal(text.split('\n').filter((l) => /^\s*$/.test(l) === false && !/^(\d+ FINDINGS?|checked|gateway key|\d+ rejected|first failure|\s{15}\S)/.test(l)).length, 0, text);
+      assert.ok(text.includes('did:key:z\\u001b[3A\\u001b[2K\\u000dCLEAN: ledger "test.ledger"\\u000a\\u202e'), text);
+    } finally {
+      fs.rmSync(sample.dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('audit: incremental, from a trusted checkpoint', function () {
   this.timeout(30000);
   let sample: SampleLedger;

@@ -2,32 +2,34 @@
 import type { AuditReport, Finding } from './types';
 import { counted } from '../counted';
 import { isoTime } from '../encoding/iso-time';
+import { printable } from '../encoding/printable';
 
 function where(f: Finding): string {
   const parts: string[] = [];
   if (f.index !== undefined) parts.push(`record ${f.index}`);
   if (f.height !== undefined) parts.push(`block ${f.height}`);
   if (f.time !== undefined) parts.push(isoTime(f.time));
-  if (f.device !== undefined) parts.push(f.device);
+  if (f.device !== undefined) parts.push(printable(f.device));
   return parts.length > 0 ? parts.join(', ') : 'ledger';
 }
 
+/** One line: what the ledger says (device ids, names, decoded values) is shown with its control characters escaped. */
 export function formatFinding(f: Finding): string {
-  return `${f.kind} at ${where(f)}: ${f.detail}`;
+  return `${printable(f.kind)} at ${where(f)}: ${printable(f.detail)}`;
 }
 
 /** A few lines for people: verdict, what was checked, then the findings, first failure first. */
 export function formatReport(r: AuditReport): string {
   const lines: string[] = [];
   const verdict = r.clean ? 'CLEAN' : `${r.findings.length + r.omitted} FINDING${r.findings.length + r.omitted === 1 ? '' : 'S'}`;
-  lines.push(`${verdict}: ledger "${r.name}", ${counted(r.size, 'record')} in ${counted(r.blocks, 'block')}${r.from > 0 ? `, audited from record ${r.from}` : ''}`);
+  lines.push(`${verdict}: ledger "${printable(r.name)}", ${counted(r.size, 'record')} in ${counted(r.blocks, 'block')}${r.from > 0 ? `, audited from record ${r.from}` : ''}`);
   lines.push(
     `checked ${r.checked.records} records, ${r.checked.nodes} nodes, ${r.checked.blocks} blocks, ${r.checked.signatures} signatures in ${r.durationMs} ms (${r.storage === 'file' ? 'file storage' : 'LevelDB'})`,
   );
-  lines.push(`gateway key (${r.trust === 'given' ? 'given' : "from the ledger's own meta: pass --key to check against a key you trust"}): ${r.verifier ?? 'none'}`);
+  lines.push(`gateway key (${r.trust === 'given' ? 'given' : "from the ledger's own meta: pass --key to check against a key you trust"}): ${printable(r.verifier ?? 'none')}`);
   const sec = r.security;
   if (sec && sec.records > 0) {
-    const codes = Object.entries(sec.byCode).map(([code, n]) => `${code} ${n}`).join(', ');
+    const codes = Object.entries(sec.byCode).map(([code, n]) => `${printable(code)} ${n}`).join(', ');
     lines.push(`${sec.rejections} rejected messages in ${sec.records} security records: ${codes}`);
   }
   if (r.unsealed > 0) lines.push(`${r.unsealed} records after the last block are not yet under a signed checkpoint`);
