@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { LedgerError } from '../errors';
 import { readBoundedBody } from '../guards/bounded-body';
+import { MAX_ENTRY_BYTES } from '../tiles/content';
+import { parseTilePath } from '../tiles/path';
 import type { TileFetch, TileFetchOptions } from '../tiles/verify';
 
 export interface HttpFetchOptions {
@@ -38,10 +40,33 @@ const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Overloaded (503: too many requests at once) or past its byte rate (429): asked again after Retry-After. */
 const BUSY = new Set([503, 429]);
-/** Far above the largest entry bundle (256 entries of at most 64 KiB): a bound for a gzip bomb. */
-/** The largest tile body a replica takes, over HTTP or MQTT. */
+/** The largest tile body a replica takes, over HTTP or MQTT (a block bundle, or a path it does not know). */
 export const MAX_TILE_BODY_BYTES = 64 * 1024 * 1024;
-const MAX_BODY = MAX_TILE_BODY_BYTES;
+/**
+ * The checkpoint, head and meta: a few hundred bytes (a checkpoint with 100 cosignatures of long
+ * names, some kB); 1 MiB is far above any of them.
+ */
+export const MAX_SMALL_RESOURCE_BYTES = 1024 * 1024;
+const HASH_BYTES = 32;
+
+/**
+ * The most bytes the resource at `path` can hold (after any gzip): a hash tile of width W is W
+ * hashes, an entry bundle W entries of at most 65535 bytes behind their 2-byte lengths, the
+ * checkpoint, head and meta MAX_SMALL_RESOURCE_BYTES; anything else (a block bundle, whose values
+ * are not bounded by the format) MAX_TILE_BODY_BYTES. A longer body is cut off there: an origin
+ * (or whoever answers in its place) cannot make the replica read 64 MiB for each of the entry
+ * bundles it fetches at once.
+ */
+export function maxResourceBytes(path: string): number {
+  if (path === 'checkpoint' || path === 'iot-ledger/head' || path === 'iot-ledger/meta') return MAX_SMALL_RESOURCE_BYTES;
+  const id = parseTilePath(path);
+  if (id?.kind === 'tile') return id.width * HASH_BYTES;
+  if (id?.kind === 'entries') return id.width * (2 + MAX_ENTRY_BYTES);
+  return MAX_TILE_BODY_BYTES;
+}
+
+/** A gzip body that inflates to at most `max` bytes is not much longer: deflate's stored blocks add 5 bytes per 64 KiB, gzip 18. */
+const compressedBound = (max: number): number => max + Math.ceil(max / 8192) + 1024;
 /** Compressed bodies up to this size are inflated in one synchronous call (zlib's asynchronous form costs more to set up than this takes). */
 const SYNC_GUNZIP_MAX = 256 * 1024;
 
@@ -53,7 +78,7 @@ interface Answer {
   body: Buffer;
 }
 
-function get(url: URL, headers: Record<string, string>, agent: http.Agent, signal: AbortSignal): Promise<Answer> {
+function get(url: URL, headers: Record<string, string>, agent: http.Agent, signal: AbortSignal, max: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? https : http).get(url, { headers, agent, signal }, (res) => {
       const status = res.statusCode ?? 0;
@@ -63,7 +88,8 @@ function get(url: URL, headers: Record<string, string>, agent: http.Agent, signa
         resolve({ ...answer, body: Buffer.alloc(0) });
         return;
       }
-      readBoundedBody(res, MAX_BODY, () => new Error(`the body is larger than ${MAX_BODY} bytes`)).then((body) => resolve({ ...answer, body }), reject);
+      const limit = answer.encoding === 'identity' ? max : compressedBound(max);
+      readBoundedBody(res, limit, () => new Error(`the body is larger than ${limit} bytes`)).then((body) => resolve({ ...answer, body }), reject);
     });
     req.on('error', reject);
   });
@@ -119,6 +145,7 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   const fetchOne = async (path: string, { signal: cancel }: TileFetchOptions = {}): Promise<Uint8Array> => {
     let url = new URL(path, prefix);
+    const max = maxResourceBytes(path);
     let headers: Record<string, string> = { 'accept-encoding': 'gzip', ...opts.headers };
     // Each attempt after a 503 or 429 has its own timeout: the server asked us to come back.
     const attempt = (): AbortSignal => (cancel ? AbortSignal.any([AbortSignal.timeout(timeout), cancel]) : AbortSignal.timeout(timeout));
@@ -134,11 +161,11 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
       let res: Answer;
       try {
         try {
-          res = await get(url, headers, agent, signal);
+          res = await get(url, headers, agent, signal, max);
         } catch (err) {
           // A kept-alive connection the server closed meanwhile: once more on a new one.
           if ((err as { code?: string }).code !== 'ECONNRESET' || signal.aborted) throw err;
-          res = await get(url, headers, agent, signal);
+          res = await get(url, headers, agent, signal, max);
         }
       } catch (err) {
         if (cancel?.aborted) throw cancelled();
@@ -179,7 +206,7 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
       if (res.encoding === 'identity') return new Uint8Array(res.body.buffer, res.body.byteOffset, res.body.byteLength);
       if (res.encoding !== 'gzip') throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname} answered in content-encoding ${res.encoding}`, { path });
       try {
-        const body = res.body.length <= SYNC_GUNZIP_MAX ? gunzipSync(res.body, { maxOutputLength: MAX_BODY }) : await gunzipAsync(res.body, { maxOutputLength: MAX_BODY });
+        const body = res.body.length <= SYNC_GUNZIP_MAX ? gunzipSync(res.body, { maxOutputLength: max }) : await gunzipAsync(res.body, { maxOutputLength: max });
         return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
       } catch (err) {
         throw new LedgerError('ERR_REPLICA_FETCH', `fetching ${url.pathname}: the gzip body does not inflate: ${(err as Error).message}`, { path });

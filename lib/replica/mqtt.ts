@@ -7,7 +7,7 @@ import { LedgerError } from '../errors';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH } from '../tiles/path';
 import { MAX_PATH_BYTES, requestTopic, resourceTopic } from '../tiles/mqtt';
 import type { TileFetch, TileFetchOptions } from '../tiles/verify';
-import { httpTileFetch, MAX_TILE_BODY_BYTES, type HttpFetchOptions } from './http';
+import { httpTileFetch, MAX_TILE_BODY_BYTES, maxResourceBytes, type HttpFetchOptions } from './http';
 
 export interface MqttFetchOptions {
   /** Per-resource timeout in ms (default 30000). */
@@ -65,11 +65,14 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
   });
   client.on('message', (topic, payload) => {
     const retained = retainedTopics.get(topic);
+    const path = retained ?? (topic.startsWith(`${base}/`) ? topic.slice(base.length + 1) : undefined);
+    // Larger than the resource can be (anyone can publish on these topics): not it, and not held
+    // (as over HTTP, where such a body is cut off); the fetch waits for the real one.
+    if (path !== undefined && payload.length > maxResourceBytes(path)) return;
     if (retained !== undefined) {
       if (payload.length === 0) latest.delete(retained);
       else latest.set(retained, payload);
     }
-    const path = retained ?? (topic.startsWith(`${base}/`) ? topic.slice(base.length + 1) : undefined);
     if (path === undefined || payload.length === 0) return;
     const fns = waiting.get(path);
     if (fns) for (const fn of [...fns]) fn(payload);

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { isLedgerError } from '../../lib/errors';
 import { httpTileFetch } from '../../lib/replica';
-import { retryWaitMs } from '../../lib/replica/http';
+import { until } from '../support/until';
+import { maxResourceBytes, MAX_SMALL_RESOURCE_BYTES, MAX_TILE_BODY_BYTES, retryWaitMs } from '../../lib/replica/http';
 
 interface Server {
   url: string;
@@ -219,6 +220,65 @@ describe('replica: tiles over HTTP (node:http client)', () => {
       assert.equal(retryWaitMs('soon', 5000, now), 1000);
       assert.equal(retryWaitMs('Thu, 01 Jan 2026 00:00:03 GMT', 5000, now), 3000);
       assert.equal(retryWaitMs('Wed, 31 Dec 2025 00:00:00 GMT', 5000, now), 0);
+    });
+  });
+  describe('a body longer than its resource can be', () => {
+    /** Bytes the endless server had handed to its connection when it closed, by path. */
+    const sent = new Map<string, number>();
+    let endless: Server;
+    before(async () => {
+      endless = await serve((p, res) => {
+        // A gzip body: 64 KiB of zeros, as a tile of one hash (32 bytes) or as the checkpoint.
+        if (p === '/log/tile/0/000.p/1' || p === '/log/zeros') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(64 * 1024)));
+        // Anything else: 200, then bytes for ever (as fast as the client takes them).
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(64 * 1024, 0x41);
+        let n = 0;
+        const pump = (): void => {
+          while (!res.destroyed && res.write(chunk)) n += chunk.length;
+        };
+        res.on('drain', pump);
+        res.on('close', () => sent.set(p, n));
+        pump();
+      });
+    });
+    after(() => endless.close());
+
+    it('bounds each resource by what it can hold: hash tiles by their width, entry bundles by 65537 bytes an entry, the checkpoint, head and meta by 1 MiB', () => {
+      assert.equal(maxResourceBytes('tile/0/000'), 256 * 32);
+      assert.equal(maxResourceBytes('tile/2/x001/234.p/7'), 7 * 32);
+      assert.equal(maxResourceBytes('tile/entries/000'), 256 * 65537);
+      assert.equal(maxResourceBytes('tile/entries/003.p/1'), 65537);
+      for (const p of ['checkpoint', 'iot-ledger/head', 'iot-ledger/meta']) assert.equal(maxResourceBytes(p), MAX_SMALL_RESOURCE_BYTES);
+      assert.equal(maxResourceBytes('iot-ledger/blocks/000'), MAX_TILE_BODY_BYTES);
+      assert.equal(maxResourceBytes('something/else'), MAX_TILE_BODY_BYTES);
+    });
+
+    it('cuts an endless entry bundle off past what its entries can hold, not at 64 MiB (8 are fetched at once)', async () => {
+      const fetch = httpTileFetch(`${endless.url}/log/`);
+      try {
+        await assert.rejects(
+          fetch('tile/entries/000.p/1'),
+          (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.message.includes(`larger than ${65537} bytes`),
+        );
+        await assert.rejects(fetch('checkpoint'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.message.includes(`larger than ${MAX_SMALL_RESOURCE_BYTES} bytes`));
+      } finally {
+        await fetch.close();
+      }
+      await until(() => 'the server to see both connections closed', () => sent.has('/log/tile/entries/000.p/1') && sent.has('/log/checkpoint'));
+      // What the server handed over before the connection closed: the bound and what the sockets buffer, far from 64 MiB.
+      for (const p of ['/log/tile/entries/000.p/1', '/log/checkpoint']) assert.ok((sent.get(p) ?? 0) < 32 * 1024 * 1024, `${p}: ${sent.get(p)} bytes sent`);
+    });
+
+    it('inflates a gzip body only up to what the resource can hold', async () => {
+      const fetch = httpTileFetch(`${endless.url}/log/`);
+      try {
+        await assert.rejects(fetch('tile/0/000.p/1'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /does not inflate/.test(e.message));
+        // The same body where 64 MiB may come (a path the fetch does not know) inflates whole.
+        assert.equal((await fetch('zeros')).length, 64 * 1024);
+      } finally {
+        await fetch.close();
+      }
     });
   });
 });

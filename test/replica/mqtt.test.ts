@@ -272,4 +272,26 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       await fetch.close();
     }
   });
+  it('takes no message larger than the resource can be: an answer of 64 KiB to a one-hash tile is passed over, the real one taken', async () => {
+    const lonely = 'iot-ledger/replica-resource-bound';
+    const attacker = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    const fetch = mqttTileFetch(`${broker.url}/${lonely}`, { timeoutMs: 5000 });
+    const tile = Buffer.alloc(32, 0x07);
+    try {
+      // The fetcher connected and subscribed: it has the retained checkpoint.
+      await attacker.publishAsync(resourceTopic(lonely, 'checkpoint'), 'connected', { qos: 1, retain: true });
+      assert.equal(Buffer.from(await fetch('checkpoint')).toString(), 'connected');
+      // Whoever answers first: 64 KiB for a tile of one 32-byte hash, then the tile.
+      await attacker.subscribeAsync(requestTopic(lonely), { qos: 1 });
+      attacker.on('message', (_topic, path) => {
+        const topic = resourceTopic(lonely, path.toString());
+        void attacker.publishAsync(topic, Buffer.alloc(64 * 1024, 0x41), { qos: 1 }).then(() => attacker.publishAsync(topic, tile, { qos: 1 }));
+      });
+      assert.deepEqual(Buffer.from(await fetch('tile/3/000.p/1')), tile);
+    } finally {
+      await attacker.publishAsync(resourceTopic(lonely, 'checkpoint'), '', { qos: 1, retain: true });
+      await attacker.endAsync();
+      await fetch.close();
+    }
+  });
 });
