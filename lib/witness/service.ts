@@ -16,8 +16,10 @@ export interface WitnessReply {
   /** Set when the request showed a fork (two conflicting notes signed by the log); kept on disk at `evidenceFile`. */
   evidence?: Evidence;
   evidenceFile?: string;
-  /** False when the same evidence was kept before (e.g. the gateway retried). */
+  /** False when the same evidence was kept before (e.g. the gateway retried), or was not kept (evidenceDropped). */
   evidenceFresh?: boolean;
+  /** True when the evidence was kept nowhere: the origin has MAX_EVIDENCE_PER_ORIGIN evidence files already. */
+  evidenceDropped?: boolean;
   /** True when a 200 made this checkpoint the latest kept (false for the one held, sent again). */
   stored?: boolean;
   reason?: string;
@@ -70,8 +72,9 @@ export class WitnessService {
       if (decision.status === 200) out.stored = !decision.unchanged;
       if (decision.status !== 200 && decision.evidence) {
         const kept = state.keepEvidence(decision.evidence, now);
-        out.evidenceFile = kept.file;
+        if (kept.file !== undefined) out.evidenceFile = kept.file;
         out.evidenceFresh = kept.fresh;
+        if (kept.dropped) out.evidenceDropped = true;
       }
       return out;
     });

@@ -36,6 +36,12 @@ export function writeFileDurably(file: string, content: string): void {
   syncDir(path.dirname(file));
 }
 
+/** Evidence files kept per origin at most (see WitnessState.keepEvidence). */
+export const MAX_EVIDENCE_PER_ORIGIN = 16;
+
+/** The origin part of an evidence file's name: the first 8 bytes, hex, of SHA-256(origin). */
+export const evidenceOriginId = (origin: string): string => toHex(sha256(utf8(origin))).slice(0, 16);
+
 /** A note's text without its signature lines (both notes were opened before: no checks here). */
 const signedText = (note: string): string => note.slice(0, note.lastIndexOf('\n\n') + 1);
 
@@ -104,13 +110,24 @@ export class WitnessState {
    * Keeps evidence in its own file, one per pair of checkpoints and kind (a gateway that retries
    * the same forked checkpoint does not fill the disk); `fresh` is false when it was kept before.
    * A checkpoint is its signed text: signature lines by unknown keys, which anyone can add to
-   * a request, or a newer cosignature timestamp on the latest, make no new pair.
+   * a request, or a newer cosignature timestamp on the latest, make no new pair. At most
+   * MAX_EVIDENCE_PER_ORIGIN files are kept per origin: a log that holds its key can sign forks
+   * without end, and each new pair would otherwise be a new file (and a Catch report, and a
+   * record on the witness's ledger); past them a pair is kept nowhere (`file` undefined,
+   * `fresh` false, `dropped` true). The first fork is the proof; the others add nothing to it.
    */
-  keepEvidence(evidence: Evidence, at: number): { file: string; fresh: boolean } {
+  keepEvidence(evidence: Evidence, at: number): { file?: string; fresh: boolean; dropped?: boolean } {
     const body = JSON.stringify({ format: 'iot-ledger-witness-evidence/1', at, ...evidence }, null, 2);
-    const id = toHex(sha256(utf8(signedText(evidence.latest)), utf8('\n'), utf8(signedText(evidence.submitted)))).slice(0, 16);
-    const file = path.join(this.dir, 'evidence', `${id}-${evidence.kind}.json`);
+    const pair = toHex(sha256(utf8(signedText(evidence.latest)), utf8('\n'), utf8(signedText(evidence.submitted)))).slice(0, 16);
+    const folder = path.join(this.dir, 'evidence');
+    const originId = evidenceOriginId(evidence.origin);
+    const file = path.join(folder, `${originId}-${pair}-${evidence.kind}.json`);
     if (fs.existsSync(file)) return { file, fresh: false };
+    // Kept by an earlier version, under the pair's name alone.
+    const legacy = path.join(folder, `${pair}-${evidence.kind}.json`);
+    if (fs.existsSync(legacy)) return { file: legacy, fresh: false };
+    const kept = fs.readdirSync(folder).filter((f) => f.startsWith(`${originId}-`) && f.endsWith('.json')).length;
+    if (kept >= MAX_EVIDENCE_PER_ORIGIN) return { fresh: false, dropped: true };
     writeFileDurably(file, `${body}\n`);
     return { file, fresh: true };
   }

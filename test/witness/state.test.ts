@@ -15,6 +15,8 @@ import {
   WitnessService,
   WitnessState,
   witnessVerifierKey,
+  MAX_EVIDENCE_PER_ORIGIN,
+  evidenceOriginId,
 } from '../../lib/witness';
 import { tempDir } from '../support/ledger';
 import { isLedgerError } from '../../lib/errors';
@@ -185,5 +187,54 @@ describe('witness state: what a request can make it keep', () => {
     // The note held is still cosigned, and the log goes on from it.
     assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: first }))).status, 200);
     assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: consistencyProof(leaves, 5, 8), checkpoint: cpAt(8) }))).status, 200);
+  });
+  it('keeps at most MAX_EVIDENCE_PER_ORIGIN evidence files per origin: a log that signs forks at will cannot fill the disk; another origin still gets its own', async () => {
+    const OTHER = 'gw.example/other';
+    const gw2 = generateKey('Ed25519');
+    const state = new WitnessState(path.join(tmp.dir, 'w'));
+    const logs = parseWitnessedLogs(`${verifierKeyString(ORIGIN, gw)}\n${verifierKeyString(OTHER, gw2)}`);
+    const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs, state });
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cpAt(5) }))).status, 200);
+    // The log's key signs another tree of 5 each time (another root: leaf 4 is anything).
+    const fork = (i: number, origin = ORIGIN, key = gw) => {
+      const root = rootFromLeafHashes([...leaves.slice(0, 4), leafHash(Buffer.from(`fork ${i}`))]);
+      return signCheckpoint({ origin, size: 5, root, extensions: [] }, origin, key);
+    };
+    const fresh: boolean[] = [];
+    for (let i = 0; i < MAX_EVIDENCE_PER_ORIGIN + 20; i++) {
+      const r = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: fork(i) }));
+      assert.equal(r.status, 409, r.body);
+      assert.equal(r.evidence?.kind, 'equivocation');
+      assert.equal(r.evidenceDropped, i >= MAX_EVIDENCE_PER_ORIGIN ? true : undefined);
+      fresh.push(r.evidenceFresh === true);
+    }
+    assert.deepEqual(fresh, Array.from({ length: MAX_EVIDENCE_PER_ORIGIN + 20 }, (_, i) => i < MAX_EVIDENCE_PER_ORIGIN));
+    assert.equal(state.evidence().length, MAX_EVIDENCE_PER_ORIGIN);
+    assert.ok(state.evidence().every((f) => path.basename(f).startsWith(`${evidenceOriginId(ORIGIN)}-`)));
+    // A fork kept before is still known as kept (not fresh, not dropped).
+    const again = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: fork(0) }));
+    assert.deepEqual([again.evidenceFresh, again.evidenceDropped, again.evidenceFile !== undefined], [false, undefined, true]);
+    // The other origin's first fork is kept: the bound is per origin.
+    const otherAt5 = signCheckpoint({ origin: OTHER, size: 5, root: rootFromLeafHashes(leaves.slice(0, 5)), extensions: [] }, OTHER, gw2);
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: otherAt5 }))).status, 200);
+    const other = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: fork(0, OTHER, gw2) }));
+    assert.equal(other.evidenceFresh, true);
+    assert.equal(state.evidence().length, MAX_EVIDENCE_PER_ORIGIN + 1);
+  });
+
+  it('knows a pair kept by an earlier version under its old name (<pair>-<kind>.json) as kept', async () => {
+    const dir = path.join(tmp.dir, 'w');
+    const state = new WitnessState(dir);
+    const service = new WitnessService({ cosigner: { name: 'w.example', key: generateKey('Ed25519') }, logs: parseWitnessedLogs(verifierKeyString(ORIGIN, gw)), state });
+    assert.equal((await service.addCheckpoint(formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: cpAt(5) }))).status, 200);
+    const forked = signCheckpoint({ origin: ORIGIN, size: 5, root: rootFromLeafHashes([...leaves.slice(0, 4), leaves[7]]), extensions: [] }, ORIGIN, gw);
+    const first = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: forked }));
+    assert.equal(first.evidenceFresh, true);
+    // As an earlier version named it.
+    const legacy = path.join(dir, 'evidence', path.basename(first.evidenceFile!).slice(evidenceOriginId(ORIGIN).length + 1));
+    fs.renameSync(first.evidenceFile!, legacy);
+    const again = await service.addCheckpoint(formatAddCheckpoint({ oldSize: 5, proof: [], checkpoint: forked }));
+    assert.deepEqual([again.evidenceFresh, again.evidenceFile], [false, legacy]);
+    assert.deepEqual(state.evidence(), [legacy]);
   });
 });
