@@ -62,6 +62,18 @@ async function create(db: Db, name: string, key: PrivateKey, now: number): Promi
   return meta;
 }
 
+/** The meta's verifier key, which must be the one its name and gateway did:key give; else ERR_LEDGER_CORRUPT. */
+export function metaVerifier(meta: Meta): NoteVerifier {
+  try {
+    const verifier = parseVerifierKey(meta.verifier);
+    const gateway = didToKey(meta.gateway);
+    if (verifier.name !== meta.name || meta.verifier !== verifierKeyString(meta.name, gateway)) throw new Error('mismatch');
+    return verifier;
+  } catch {
+    throw corrupt('ledger meta: the verifier key does not match the name and gateway did:key');
+  }
+}
+
 export async function openState(
   db: Db,
   opts: { name?: string; key?: PrivateKey; readOnly: boolean; now: number; dir: string },
@@ -79,14 +91,7 @@ export async function openState(
     if (opts.key && keyToDid(opts.key) !== meta.gateway)
       throw invalid(`the gateway key (${keyToDid(opts.key)}) is not the key of ledger ${opts.dir} (${meta.gateway})`);
   }
-  let verifier: NoteVerifier;
-  try {
-    verifier = parseVerifierKey(meta.verifier);
-    const gateway = didToKey(meta.gateway);
-    if (verifier.name !== meta.name || meta.verifier !== verifierKeyString(meta.name, gateway)) throw new Error('mismatch');
-  } catch {
-    throw corrupt('ledger meta: the verifier key does not match the name and gateway did:key');
-  }
+  const verifier = metaVerifier(meta);
   const tip = await checkTail(db, meta, verifier);
   return { meta, verifier, tip };
 }

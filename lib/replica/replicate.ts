@@ -151,10 +151,23 @@ export class Replicator {
       records: positive(opts.maxBlockRecords, DEFAULT_MAX_BLOCK_RECORDS, 'maxBlockRecords'),
       bytes: positive(opts.maxBlockBytes, DEFAULT_MAX_BLOCK_BYTES, 'maxBlockBytes'),
     };
-    const meta = ledgerExists(dir) ? undefined : await opts.fetch(META_PATH);
-    // A new replica is created only for an origin the trusted key signs for.
-    if (meta) trustedGateway(opts.trustedKey, decodeMeta(meta));
-    const store = await ReplicaStore.open(dir, meta);
+    const originMeta = async (): Promise<Uint8Array> => {
+      const meta = await opts.fetch(META_PATH);
+      // A new replica is created only for an origin the trusted key signs for.
+      trustedGateway(opts.trustedKey, decodeMeta(meta));
+      return meta;
+    };
+    let store: ReplicaStore;
+    if (!ledgerExists(dir)) store = await ReplicaStore.open(dir, await originMeta());
+    else {
+      try {
+        store = await ReplicaStore.open(dir);
+      } catch (err) {
+        // An empty database (its creation cut off before the meta was written): created now.
+        if (!isLedgerError(err, 'ERR_NOT_FOUND')) throw err;
+        store = await ReplicaStore.open(dir, await originMeta());
+      }
+    }
     try {
       return new Replicator(store, trustedGateway(opts.trustedKey, store.meta), opts, limits);
     } catch (err) {

@@ -7,7 +7,7 @@ import { GENESIS_PREV, openBlock, type BlockInfo } from '../ledger/blocks';
 import { putRecord, putSummary, type Tip } from '../ledger/commit';
 import { blockKey, decodeBlockValue, decodeMeta, HEAD_KEY, headValue, META_KEY, type Head, type Meta } from '../ledger/layout';
 import { openDb, type Db } from '../ledger/lock';
-import { openState } from '../ledger/open';
+import { metaVerifier, openState } from '../ledger/open';
 import { rootAt } from '../ledger/proofs';
 import { summaryFields } from './summary-fields';
 import { CompactRange } from '../merkle';
@@ -47,12 +47,21 @@ export class ReplicaStore {
    * existing replica must hold the same meta bytes (it copies one origin only).
    */
   static async open(dir: string, originMeta?: Uint8Array): Promise<ReplicaStore> {
+    // Checked whole before anything is created (the meta is not signed): one the copy could not be
+    // opened with again (a verifier key that is not its name's and gateway's) would leave a
+    // directory that fails to open for ever, whatever the origin serves later.
+    if (originMeta) {
+      try {
+        metaVerifier(decodeMeta(originMeta));
+      } catch (err) {
+        throw originError(`the origin's meta is not a ledger meta: ${(err as Error).message}`);
+      }
+    }
     const { db, release } = await openDb(dir, originMeta !== undefined);
     try {
       const stored = await db.get(META_KEY);
       if (stored === undefined) {
         if (!originMeta) throw new LedgerError('ERR_NOT_FOUND', `no replica at ${dir}`);
-        decodeMeta(originMeta);
         for await (const _ of db.keys({ limit: 1 })) throw originError(`${dir} holds a LevelDB database that is not a ledger`);
         await db.batch(
           [
