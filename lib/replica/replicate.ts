@@ -9,7 +9,8 @@ import { isLedgerError, LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
 import { parseBoundedJson } from '../guards/limits';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS } from '../ledger/block-limits';
-import { decodeMeta, type Meta } from '../ledger/layout';
+import { decodeBlockValue, decodeMeta, type Meta } from '../ledger/layout';
+import type { BlockInfo } from '../ledger/blocks';
 import { ledgerExists } from '../ledger/lock';
 import type { NoteVerifier } from '../note/note';
 import { decodeBlockBundle, decodeEntryBundle } from '../tiles/content';
@@ -203,6 +204,19 @@ export class Replicator {
     return keepEvidence(this.store.dir, { kind, origin: this.store.meta.name, detail, ours, theirs });
   }
 
+  /**
+   * Throws ERR_REPLICA_BAD_TILE when a served block that differs from the copy's block `mine` of its
+   * height carries the same signed checkpoint: only its unsigned bytes differ, which a checkpoint
+   * without the `iot-ledger header` line (written before format 2) does not cover. Whoever
+   * served it changed them; the gateway signed nothing new, so that is no fork or rollback.
+   */
+  #sameSigned(mine: Uint8Array, info: BlockInfo): void {
+    if (decodeBlockValue(mine, info.height).checkpoint === info.checkpoint)
+      throw new LedgerError('ERR_REPLICA_BAD_TILE', `block ${info.height} is served with other header bytes than this replica verified, under the same signed checkpoint`, {
+        height: info.height,
+      });
+  }
+
   /** One round: fetch the origin's checkpoint and everything up to it. */
   async catchUp(): Promise<CatchUpResult> {
     const startSize = this.store.size;
@@ -255,7 +269,10 @@ export class Replicator {
     if (raw === undefined) throw low;
     const info = this.store.openBlock(raw, h);
     const mine = await this.store.rawBlock(h);
-    if (mine && !bytesEqual(mine, raw)) throw this.#evidence('rollback', `the origin's block ${h} differs from the one this replica verified, and it holds ${height} blocks against ${this.store.height}`, info.checkpoint);
+    if (mine && !bytesEqual(mine, raw)) {
+      this.#sameSigned(mine, info);
+      throw this.#evidence('rollback', `the origin's block ${h} differs from the one this replica verified, and it holds ${height} blocks against ${this.store.height}`, info.checkpoint);
+    }
     throw low;
   }
 
@@ -312,8 +329,10 @@ export class Replicator {
         const info = this.store.openBlock(raw, h);
         if (h === ownLast) {
           const mine = await this.store.rawBlock(h);
-          if (!mine || !bytesEqual(mine, raw))
+          if (!mine || !bytesEqual(mine, raw)) {
+            if (mine) this.#sameSigned(mine, info);
             throw this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
+          }
           continue;
         }
         if (info.header.size > cp.size) {
