@@ -132,6 +132,8 @@ export class ReplicaFollower extends EventEmitter {
       return result;
     } catch (err) {
       const e = isLedgerError(err) ? err : new LedgerError('ERR_INTERNAL', err instanceof Error ? err.message : String(err));
+      // Cut short by close(): its fetches were cancelled; nothing to report.
+      if ((this.#state as FollowerState) === 'closed') throw e;
       this.#error = e;
       if (e.code === 'ERR_REPLICA_FORK') this.#state = 'stopped-fork';
       else if (e.code === 'ERR_REPLICA_ROLLBACK') this.#state = 'stopped-rollback';
@@ -147,11 +149,15 @@ export class ReplicaFollower extends EventEmitter {
     this.#state = 'closed';
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    // The fetch first: the round in progress fails at its next (or current) fetch instead of
+    // running on, holding the directory, until it is done (at an origin that answers each fetch
+    // just within its timeout, for hours).
+    const fetch = this.#fetch;
+    this.#fetch = null;
+    await fetch?.close();
     await this.#running?.catch(() => undefined);
     await this.#opening?.catch(() => undefined);
     await this.#replica?.close();
     this.#replica = null;
-    await this.#fetch?.close();
-    this.#fetch = null;
   }
 }

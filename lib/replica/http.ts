@@ -164,11 +164,13 @@ export function httpTileFetch(base: string, opts: HttpFetchOptions = {}): HttpTi
           res = await get(url, headers, agent, signal, max);
         } catch (err) {
           // A kept-alive connection the server closed meanwhile: once more on a new one.
-          if ((err as { code?: string }).code !== 'ECONNRESET' || signal.aborted) throw err;
+          // Not when close() reset it: the fetch is over (a new request would wait out its timeout).
+          if ((err as { code?: string }).code !== 'ECONNRESET' || signal.aborted || closing.signal.aborted) throw err;
           res = await get(url, headers, agent, signal, max);
         }
       } catch (err) {
         if (cancel?.aborted) throw cancelled();
+        if (closing.signal.aborted) throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: the fetch is closed`, { path });
         const why = signal.aborted ? `no answer within ${timeout} ms` : (err as Error).message;
         throw new LedgerError('ERR_REPLICA_FETCH', `cannot fetch ${url.pathname}: ${why}`, { path });
       }

@@ -81,15 +81,22 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
   const fail = (path: string, message: string, status?: number): LedgerError =>
     new LedgerError('ERR_REPLICA_FETCH', message, { path, ...(status !== undefined ? { status } : {}) });
 
+  /** The fetches waiting, each ended by close() at once (not at its timeout). */
+  const pending = new Set<() => void>();
+  let closed = false;
+
   const wait = (path: string, start: () => void, cancel?: AbortSignal): Promise<Buffer> =>
     new Promise<Buffer>((resolve, reject) => {
+      if (closed) return reject(fail(path, `cannot fetch ${path}: the fetch is closed`));
       if (cancel?.aborted) return reject(fail(path, `fetching ${path} was cancelled`));
       const fns = waiting.get(path) ?? new Set<(b: Buffer) => void>();
       waiting.set(path, fns);
       const cancelled = (): void => done(fail(path, `fetching ${path} was cancelled`));
+      const closing = (): void => done(fail(path, `cannot fetch ${path}: the fetch is closed`));
       const done = (err: Error | null, b?: Buffer): void => {
         clearTimeout(timer);
         cancel?.removeEventListener('abort', cancelled);
+        pending.delete(closing);
         fns.delete(got);
         if (fns.size === 0) waiting.delete(path);
         if (err) reject(err);
@@ -102,11 +109,13 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
         timeout,
       );
       fns.add(got);
+      pending.add(closing);
       cancel?.addEventListener('abort', cancelled, { once: true });
       start();
     });
 
   const fetch = async (path: string, { signal }: TileFetchOptions = {}): Promise<Uint8Array> => {
+    if (closed) throw fail(path, `cannot fetch ${path}: the fetch is closed`);
     if (RETAINED.includes(path)) {
       const have = latest.get(path);
       if (have) return new Uint8Array(have);
@@ -129,7 +138,11 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
     );
   };
   return Object.assign(fetch, {
-    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+    close: () => {
+      closed = true;
+      for (const end of [...pending]) end();
+      return new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    },
   });
 }
 

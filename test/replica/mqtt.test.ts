@@ -294,4 +294,23 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       await fetch.close();
     }
   });
+  it('close() ends the fetches waiting at once, not at their timeout (a follower closed during a round)', async () => {
+    const lonely = 'iot-ledger/replica-close';
+    const fetch = mqttTileFetch(`${broker.url}/${lonely}`, { timeoutMs: 600_000 });
+    // Connected and subscribed: it has the retained checkpoint.
+    const publisher = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    try {
+      await publisher.publishAsync(resourceTopic(lonely, 'checkpoint'), 'connected', { qos: 1, retain: true });
+      assert.equal(Buffer.from(await fetch('checkpoint')).toString(), 'connected');
+    } finally {
+      await publisher.publishAsync(resourceTopic(lonely, 'checkpoint'), '', { qos: 1, retain: true });
+      await publisher.endAsync();
+    }
+    const closedFetch = (e: unknown): boolean => isLedgerError(e, 'ERR_REPLICA_FETCH') && /closed/.test(e.message);
+    // Nobody publishes these: a tile asked for, and a retained resource.
+    const waiting = [assert.rejects(fetch('tile/0/000.p/3'), closedFetch), assert.rejects(fetch('iot-ledger/head'), closedFetch)];
+    await fetch.close();
+    await Promise.all(waiting);
+    await assert.rejects(fetch('checkpoint'), closedFetch);
+  });
 });
