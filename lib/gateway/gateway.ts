@@ -409,7 +409,8 @@ export class Gateway extends EventEmitter {
    * ERR_UNKNOWN_DEVICE for a device never enrolled.
    */
   async revoke(request: unknown): Promise<UnchangedReceipt> {
-    const body: EnrolBody = enrolBody(request);
+    // Meta is no part of a revocation: what the request says there is not checked as a record (enrolBody).
+    const body: EnrolBody = enrolBody(request, { revoke: true });
     return this.#changeDevice(body.did, async () => {
       const device = this.devices.get(body.did);
       if (!device) throw new LedgerError('ERR_UNKNOWN_DEVICE', `cannot revoke ${body.did}: it is not enrolled`);

@@ -29,8 +29,12 @@ export interface EnrolBody {
   reason?: string;
 }
 
-/** Checks an enrol/revoke request and returns the body to record. */
-export function enrolBody(input: unknown): EnrolBody {
+/**
+ * Checks an enrol/revoke request and returns the body to record. A revocation records no meta:
+ * `revoke` checks only its shape (an object), as before meta was checked as a record holds it, so
+ * that a revoke request carrying the device's meta (a BigInt serial, a Date) still revokes it.
+ */
+export function enrolBody(input: unknown, { revoke = false }: { revoke?: boolean } = {}): EnrolBody {
   if (!input || typeof input !== 'object') throw new LedgerError('ERR_INVALID_ARGUMENT', 'enrolment needs an object with a did');
   const i = input as Record<string, unknown>;
   if (typeof i.did !== 'string') throw new LedgerError('ERR_INVALID_ARGUMENT', 'enrolment needs "did" (a did:key)');
@@ -42,7 +46,7 @@ export function enrolBody(input: unknown): EnrolBody {
   }
   if (i.meta !== undefined) {
     if (!i.meta || typeof i.meta !== 'object' || Array.isArray(i.meta)) throw new LedgerError('ERR_INVALID_ARGUMENT', '"meta" must be an object');
-    body.meta = recordedMeta(i.meta);
+    if (!revoke) body.meta = recordedMeta(i.meta);
   }
   if (typeof i.reason === 'string') body.reason = i.reason;
   return body;

@@ -85,4 +85,20 @@ describe('gateway: enrolment meta reads back as it was given, or is refused', ()
     assert.ok(Object.is(after.negativeZero, -0));
     assert.equal(typeof after.large, 'number');
   });
+
+  // A revocation records no meta: a request that carries the device's meta (the object the flow
+  // enrolled it with before meta was checked, a BigInt serial or a Date) must still revoke it.
+  for (const [what, meta] of [
+    ['a BigInt', { serial: 2n ** 60n }],
+    ['a Date', { installed: new Date(0) }],
+  ] as const) {
+    it(`revokes a device whose revoke request carries ${what} in meta, recording no meta`, async () => {
+      const did = keyToDid(generateKey('Ed25519'));
+      await gw.enrol({ did, name: 'probe', meta: { serial: '1152921504606846976' } });
+      const receipt = await gw.revoke({ did, name: 'probe', meta, reason: 'retired' });
+      assert.notEqual(receipt.unchanged, true);
+      assert.notEqual(gw.devices.get(did)?.revokedAt, undefined);
+      assert.deepEqual((await gw.ledger.get(receipt.index)).record.body, { did, reason: 'retired' });
+    });
+  }
 });
