@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
 import { signCheckpoint } from '../lib/note/checkpoint';
 import { EMPTY_ROOT } from '../lib/merkle';
+import { envelopePayload, signEnvelope } from '../lib/envelope/envelope';
+import { bodyFromPayload } from '../lib/envelope/payload';
 import { decodeCbor, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import { sha256 } from '../lib/crypto/hash';
 import { generateKey, keyToDid } from '../lib/crypto';
@@ -486,6 +488,31 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     }
     const r = await auditLedger(dir, { from: cp });
     assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 63]], formatReport(r));
+  });
+
+  it('a record without a counter just before the checkpoint does not drop the counter the device reached', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    const signed = (payload: Record<string, unknown>): RecordInput => {
+      const envelope = signEnvelope(JSON.stringify(payload), a.key, { format: a.format, kid: a.did });
+      return { type: 'reading', device: a.did, body: bodyFromPayload(envelopePayload(envelope)), envelope };
+    };
+    const w = await createLedger(dir, { blockRecords: 4 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } });
+    for (let i = 1; i <= 6; i++) await w.append(signed({ counter: i, ts: 1000 * i })); // 1..6
+    await w.append(signed({ ts: 100_000 })); // 7: no counter after counters: not accepted
+    await w.seal();
+    const cps = await checkpointsOf(w);
+    await w.append(signed({ counter: 3, ts: 200_000 })); // 8: counter 3, below 6
+    await w.append(signed({ counter: 7, ts: 300_000 })); // 9: ok
+    await w.close();
+    const full = await auditLedger(dir);
+    assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['replay', 7], ['replay', 8]], formatReport(full));
+    const r = await auditLedger(dir, { from: cps[cps.length - 1] });
+    assert.equal(r.from, 8);
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 8]], formatReport(r));
+    assert.match(r.findings[0].detail, /counter 3 is not above the last accepted 6/);
   });
 
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {

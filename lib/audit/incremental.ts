@@ -14,7 +14,7 @@ import { blockPos, POS_START, recordPos, type Findings } from './findings';
 import { Frontier } from './frontier';
 import { blockKey, MIN_STORED_LEVEL, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
 import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type Freshness, type RecordView } from './records';
-import { isNewer } from '../registry/freshness';
+import { isNewer, mergeAccepted, type Freshness as DeviceFreshness } from '../registry/freshness';
 import { scanRecord } from './record-scan';
 import { hashBytes, hashString, holdsHash, leafHashOfTail, perfectSubtreeString } from './sha';
 import type { RawStore } from './store';
@@ -261,24 +261,61 @@ export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devic
 }
 
 /**
- * The newest counter / timestamp a device reached among its latest signed records (`indexes`,
- * ascending): the newest envelope that verifies, unless an older one that verifies is newer still.
- * A record that replays an older message is not accepted, so it must not lower what the device
- * reached: the one before it is checked too when its payload claims more. In a ledger the gateway
- * wrote, claims only fall going back, so one signature is checked per device.
+ * The counter / timestamp a device reached with its latest signed records (`indexes`, ascending),
+ * as the full audit's ReplayGuard reaches it: the records are taken in order, each accepted when
+ * its envelope verifies and it is newer than what was accepted before it (isNewer, merged as
+ * mergeAccepted does). A record that replays an older message is not accepted, so it must not
+ * lower what the device reached, nor (carrying no counter after ones that had one) drop its
+ * counter. The order is first followed on what the payloads claim, unverified: in a ledger the
+ * gateway wrote every record is newer than the one before, and only the records that gave the
+ * result its counter and time are verified (one signature per device). When a claim is not newer
+ * or such a record does not verify, every record is verified and the order followed again.
  */
 async function lastAccepted(store: RawStore, did: string, indexes: number[]): Promise<Freshness | undefined> {
-  let reached: Freshness | undefined;
-  for (let k = indexes.length - 1; k >= 0; k--) {
-    const value = await store.get(recordKey(indexes[k] as number));
+  const envelopes: (string | Uint8Array)[] = [];
+  for (const index of indexes) {
+    const value = await store.get(recordKey(index));
     const record = value && value.length >= HASH_SIZE ? readRecord(value.subarray(HASH_SIZE)).record : undefined;
-    if (!record?.envelope || record.device !== did) continue;
-    if (reached && !isNewer(toDevice(claimedFreshness(record.envelope)), toDevice(reached))) continue;
-    const check = verifyDeviceEnvelope(record.envelope, did);
-    if (!check.ok) continue;
-    const fresh = { counter: check.counter, ts: check.ts };
-    if (!reached || isNewer(toDevice(fresh), toDevice(reached))) reached = fresh;
+    if (record?.envelope !== undefined && record.device === did) envelopes.push(record.envelope);
   }
-  return reached;
+  const claims = envelopes.map((e) => toDevice(claimedFreshness(e)));
+  const verified = new Map<number, Freshness | undefined>();
+  const verify = (k: number): Freshness | undefined => {
+    if (!verified.has(k)) {
+      const check = verifyDeviceEnvelope(envelopes[k] as string | Uint8Array, did);
+      verified.set(k, check.ok ? { counter: check.counter, ts: check.ts } : undefined);
+    }
+    return verified.get(k);
+  };
+  // `fresh(k)`: what record k brings, or undefined when it is not taken at all.
+  const follow = (fresh: (k: number) => DeviceFreshness | undefined) => {
+    let state: DeviceFreshness | undefined;
+    let counterFrom = -1;
+    let timeFrom = -1;
+    let refused = false;
+    for (let k = 0; k < envelopes.length; k++) {
+      const f = fresh(k);
+      if (!f) continue;
+      if (!isNewer(f, state)) {
+        refused = true;
+        continue;
+      }
+      state = mergeAccepted(state, f);
+      if (f.counter !== undefined) counterFrom = k;
+      if (f.time !== undefined) timeFrom = k;
+    }
+    return { state, counterFrom, timeFrom, refused };
+  };
+  const reached = (f: DeviceFreshness | undefined): Freshness | undefined =>
+    f && (f.counter !== undefined || f.time !== undefined) ? { counter: f.counter, ts: f.time } : undefined;
+  const claimed = follow((k) => claims[k]);
+  // Every record newer than the one before, and the ones that give the result verify.
+  if (!claimed.refused && [claimed.counterFrom, claimed.timeFrom].every((k) => k < 0 || verify(k) !== undefined)) return reached(claimed.state);
+  return reached(
+    follow((k) => {
+      const f = verify(k);
+      return f ? toDevice(f) : undefined;
+    }).state,
+  );
 }
 
