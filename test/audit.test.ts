@@ -515,6 +515,31 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.match(r.findings[0].detail, /counter 3 is not above the last accepted 6/);
   });
 
+  it('a record that does not verify does not bring the device a counter before the checkpoint', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    const other = generateKey('Ed25519');
+    const signed = (payload: Record<string, unknown>, key = a.key): RecordInput => {
+      const envelope = signEnvelope(JSON.stringify(payload), key, { format: a.format, kid: a.did });
+      return { type: 'reading', device: a.did, body: bodyFromPayload(envelopePayload(envelope)), envelope };
+    };
+    const w = await createLedger(dir, { blockRecords: 4 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } });
+    await w.append(signed({ ts: 3000 })); // 1: time only
+    await w.append(signed({ counter: 3, ts: 4000 }, other)); // 2: does not verify
+    await w.append(signed({ counter: 4, ts: 1000 })); // 3: no counter accepted yet, and an earlier time: a replay
+    await w.seal();
+    const cps = await checkpointsOf(w);
+    await w.append(signed({ ts: 5000 })); // 4: later than 3000, no counter: accepted
+    await w.close();
+    const full = await auditLedger(dir);
+    assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['envelope-signature', 2], ['replay', 3]], formatReport(full));
+    const r = await auditLedger(dir, { from: cps[cps.length - 1] });
+    assert.equal(r.from, 4);
+    assert.deepEqual(r.findings, [], formatReport(r));
+  });
+
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {
     const empty = signCheckpoint({ origin: sample.name, size: 0, root: EMPTY_ROOT, extensions: [] }, sample.name, sample.gatewayKey);
     const r = await auditLedger(sample.dir, { from: empty, trustedKey: sample.verifierKey });

@@ -268,7 +268,8 @@ export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devic
  * lower what the device reached, nor (carrying no counter after ones that had one) drop its
  * counter. The order is first followed on what the payloads claim, unverified: in a ledger the
  * gateway wrote every record is newer than the one before, and only the records that gave the
- * result its counter and time are verified (one signature per device). When a claim is not newer
+ * result its counter and time, and the first that brought a counter, are verified (one signature
+ * per device, two when it switched to counters in the window). When a claim is not newer
  * or such a record does not verify, every record is verified and the order followed again.
  */
 async function lastAccepted(store: RawStore, did: string, indexes: number[]): Promise<Freshness | undefined> {
@@ -292,6 +293,7 @@ async function lastAccepted(store: RawStore, did: string, indexes: number[]): Pr
     let state: DeviceFreshness | undefined;
     let counterFrom = -1;
     let timeFrom = -1;
+    let counterSince = -1;
     let refused = false;
     for (let k = 0; k < envelopes.length; k++) {
       const f = fresh(k);
@@ -301,16 +303,20 @@ async function lastAccepted(store: RawStore, did: string, indexes: number[]): Pr
         continue;
       }
       state = mergeAccepted(state, f);
-      if (f.counter !== undefined) counterFrom = k;
+      if (f.counter !== undefined) {
+        counterFrom = k;
+        if (counterSince < 0) counterSince = k;
+      }
       if (f.time !== undefined) timeFrom = k;
     }
-    return { state, counterFrom, timeFrom, refused };
+    return { state, counterFrom, timeFrom, counterSince, refused };
   };
   const reached = (f: DeviceFreshness | undefined): Freshness | undefined =>
     f && (f.counter !== undefined || f.time !== undefined) ? { counter: f.counter, ts: f.time } : undefined;
   const claimed = follow((k) => claims[k]);
-  // Every record newer than the one before, and the ones that give the result verify.
-  if (!claimed.refused && [claimed.counterFrom, claimed.timeFrom].every((k) => k < 0 || verify(k) !== undefined)) return reached(claimed.state);
+  // Every record newer than the one before, and the ones that give the result verify, with the
+  // first that brought a counter (records with one are taken after it only).
+  if (!claimed.refused && [claimed.counterFrom, claimed.timeFrom, claimed.counterSince].every((k) => k < 0 || verify(k) !== undefined)) return reached(claimed.state);
   return reached(
     follow((k) => {
       const f = verify(k);
