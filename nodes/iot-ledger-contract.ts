@@ -18,6 +18,9 @@ function documentOf(payload: unknown): unknown {
   return parseContractDocument(payload);
 }
 
+/** After the documents published at start, the times (ms) they are published again. */
+const REPUBLISH_AFTER_MS = [5_000, 30_000];
+
 // The runners of each deployed Contract node, by node id, for the edit dialog's endpoint.
 const deployed = new Map<string, Promise<ContractRunner[]>>();
 
@@ -61,22 +64,32 @@ export = function register(RED: RED): void {
     };
     // Anyone on the broker can publish over our retained documents: with an MQTT in on their
     // topics wired back to this node, one it finds overwritten is published again (OverwriteWatch).
-    const watch = new OverwriteWatch(
-      (topic) => published.get(topic)?.text,
-      (topic) => {
-        const p = published.get(topic);
-        if (p) this.send([{ topic, retain: true, payload: p.document }, null]);
-      },
-    );
+    const resend = (topic: string): void => {
+      const p = published.get(topic);
+      if (p) this.send([{ topic, retain: true, payload: p.document }, null]);
+    };
+    const watch = new OverwriteWatch((topic) => published.get(topic)?.text, resend);
 
     // Devices pull the terms they are judged by: an active contract's document is (re)published
-    // retained on every deploy and start, not only when the last party signs.
+    // retained on every deploy and start, not only when the last party signs; and again a few
+    // seconds later, because Node-RED's MQTT out drops what it gets before its broker connection
+    // is up (a slow broker, a Raspberry Pi starting), and devices would find nothing retained.
+    const republish: NodeJS.Timeout[] = [];
+    let closed = false;
     if (publishDocument) {
       runners.then(
         () =>
           contracts.activeDocuments().then(
             (docs) => {
+              if (closed) return;
               for (const { runner, document } of docs) publish((out) => this.send(out), runner.terms.id, document);
+              for (const ms of REPUBLISH_AFTER_MS) {
+                const t = setTimeout(() => {
+                  for (const topic of published.keys()) resend(topic);
+                }, ms);
+                t.unref();
+                republish.push(t);
+              }
             },
             (err: unknown) => {
               if (errorCode(err) !== 'ERR_LEDGER_CLOSED') this.error(nodeError(err, RED._));
@@ -165,7 +178,9 @@ export = function register(RED: RED): void {
 
     this.on('close', (_removed, done) => {
       if (deployed.get(this.id) === runners) deployed.delete(this.id);
+      closed = true;
       watch.close();
+      for (const t of republish) clearTimeout(t);
       contracts.close().then(() => done(), () => done());
     });
   }
