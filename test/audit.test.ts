@@ -35,6 +35,20 @@ import {
 
 const kinds = (r: AuditReport): string[] => r.findings.map((f) => f.kind);
 
+
+/**
+ * Audits `dir` in full and from the trusted checkpoint `cp`: each must find exactly `full` and
+ * `incremental` (kind and record index), the latter starting at `from`. Returns the incremental report.
+ */
+async function assertFullAndFrom(dir: string, cp: string, full: [string, number][], from: number, incremental: [string, number][]): Promise<AuditReport> {
+  const whole = await auditLedger(dir);
+  assert.deepEqual(whole.findings.map((f) => [f.kind, f.index]), full, formatReport(whole));
+  const r = await auditLedger(dir, { from: cp });
+  assert.equal(r.from, from);
+  assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), incremental, formatReport(r));
+  return r;
+}
+
 describe('audit: a clean ledger', function () {
   this.timeout(30000);
   let sample: SampleLedger;
@@ -449,11 +463,7 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     await w.append(readingRecord(a, {}, 4)); // 8: replay of counter 4 (below 6)
     await w.append(readingRecord(a, {}, 7)); // 9: ok
     await w.close();
-    const full = await auditLedger(dir);
-    assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['replay', 7], ['replay', 8]], formatReport(full));
-    const r = await auditLedger(dir, { from: cps[cps.length - 1] });
-    assert.equal(r.from, 8);
-    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 8]], formatReport(r));
+    const r = await assertFullAndFrom(dir, cps[cps.length - 1], [['replay', 7], ['replay', 8]], 8, [['replay', 8]]);
     assert.match(r.findings[0].detail, /counter 4 is not above the last accepted 6/);
   });
 
@@ -507,11 +517,7 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     await w.append(signed({ counter: 3, ts: 200_000 })); // 8: counter 3, below 6
     await w.append(signed({ counter: 7, ts: 300_000 })); // 9: ok
     await w.close();
-    const full = await auditLedger(dir);
-    assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['replay', 7], ['replay', 8]], formatReport(full));
-    const r = await auditLedger(dir, { from: cps[cps.length - 1] });
-    assert.equal(r.from, 8);
-    assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 8]], formatReport(r));
+    const r = await assertFullAndFrom(dir, cps[cps.length - 1], [['replay', 7], ['replay', 8]], 8, [['replay', 8]]);
     assert.match(r.findings[0].detail, /counter 3 is not above the last accepted 6/);
   });
 
@@ -533,11 +539,7 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     const cps = await checkpointsOf(w);
     await w.append(signed({ ts: 5000 })); // 4: later than 3000, no counter: accepted
     await w.close();
-    const full = await auditLedger(dir);
-    assert.deepEqual(full.findings.map((f) => [f.kind, f.index]), [['envelope-signature', 2], ['replay', 3]], formatReport(full));
-    const r = await auditLedger(dir, { from: cps[cps.length - 1] });
-    assert.equal(r.from, 4);
-    assert.deepEqual(r.findings, [], formatReport(r));
+    await assertFullAndFrom(dir, cps[cps.length - 1], [['envelope-signature', 2], ['replay', 3]], 4, []);
   });
 
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {
