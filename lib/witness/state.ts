@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromBase64, toBase64, toHex, utf8 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
-import { syncDir } from '../storage/sync-dir';
+import { writeFileDurably } from '../storage/sync-dir';
 import { sha256 } from '../crypto/hash';
 import type { Evidence, LatestCheckpoint } from './decision';
 
@@ -20,20 +20,6 @@ function queues(): Map<string, Promise<unknown>> {
 function stateError(message: string, err?: unknown): LedgerError {
   const why = err instanceof Error ? `: ${(err as NodeJS.ErrnoException).code ?? err.message}` : '';
   return new LedgerError('ERR_WITNESS_STATE', `${message}${why}`);
-}
-
-/** Writes a file so that after a crash it holds either the old or the new content, never a mix. */
-export function writeFileDurably(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  syncDir(path.dirname(file));
 }
 
 /** Evidence files kept per origin at most (see WitnessState.keepEvidence). */
