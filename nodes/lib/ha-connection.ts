@@ -27,7 +27,7 @@ import {
   type Origin,
 } from '../../lib/ha';
 import type { Node, NodeDef, NodeStatus, RED } from './red';
-import { OverwriteWatch } from './overwrite-watch';
+import { OverwriteWatch, payloadIs } from './overwrite-watch';
 
 /** The part of Node-RED's `mqtt-broker` config node (core 10-mqtt.js) that its users call. */
 export interface MqttBrokerNode extends Node {
@@ -199,7 +199,7 @@ export class HaConnection {
     if (this.closed) return;
     if (topic === haStatusTopic(this.topics)) {
       if (payload.toString('utf8') === PAYLOAD_ONLINE) this.answerBirth();
-    } else if (!this.watch.seen(topic, (ours) => payload.toString('utf8') === ours) && retain) this.seen(topic, payload);
+    } else if (!this.watch.seen(topic, (ours) => payloadIs(payload, ours)) && retain) this.seen(topic, payload);
   }
 
   /** What we keep published on `topic` ('' while its removal waits, undefined when nothing); `online` on our availability topic. */

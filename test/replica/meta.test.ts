@@ -13,6 +13,16 @@ import { openRawDb } from '../support/raw-db';
 import { startTileServer, type TileServer } from '../support/tile-server';
 
 // The origin's meta is not signed: a new replica takes it from whoever answers first.
+
+/** Opens (creating) the copy in `dir` of the origin whose gateway is `did` and catches up: all 25 records. */
+async function catchesUpWhole(dir: string, did: string, fetch: TileFetch): Promise<void> {
+  const replica = await Replicator.open(dir, { trustedKey: did, fetch });
+  try {
+    assert.equal((await replica.catchUp()).size, 25);
+  } finally {
+    await replica.close();
+  }
+}
 describe('replica: the meta a new replica is created from', function () {
   this.timeout(30_000);
   const NAME = 'replica.meta.test';
@@ -44,12 +54,7 @@ describe('replica: the meta a new replica is created from', function () {
       const hostile: TileFetch = (p, o) => (p === 'iot-ledger/meta' ? Promise.resolve(forged) : honest(p, o));
       await assert.rejects(Replicator.open(dir, { trustedKey: did, fetch: hostile }), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_ORIGIN') && /verifier key/.test(e.message));
       // Nothing was kept: the next open, from the honest origin, creates the copy and catches up.
-      const replica = await Replicator.open(dir, { trustedKey: did, fetch: honest });
-      try {
-        assert.equal((await replica.catchUp()).size, 25);
-      } finally {
-        await replica.close();
-      }
+      await catchesUpWhole(dir, did, honest);
     } finally {
       await honest.close();
     }
@@ -61,12 +66,7 @@ describe('replica: the meta a new replica is created from', function () {
     await (await openRawDb(dir, true)).close();
     const honest = httpTileFetch(server.url);
     try {
-      const replica = await Replicator.open(dir, { trustedKey: did, fetch: honest });
-      try {
-        assert.equal((await replica.catchUp()).size, 25);
-      } finally {
-        await replica.close();
-      }
+      await catchesUpWhole(dir, did, honest);
     } finally {
       await honest.close();
     }
