@@ -21,7 +21,9 @@ export = function register(RED: RED): void {
       await gw.ledger.seal();
       this.status(status.info(RED._('iot-ledger-audit.status.running')));
       const db = gw.ledger.database;
-      const report = await auditLedger(gw.ledger.dir, { db, ...(incremental && trusted ? { from: trusted } : {}) });
+      // The witnesses this ledger sends to: their stored cosignatures are checked too.
+      const witnesses = gw.witnesses?.witnessKeys ?? [];
+      const report = await auditLedger(gw.ledger.dir, { db, witnesses, ...(incremental && trusted ? { from: trusted } : {}) });
       if (report.clean) trusted = (await gw.ledger.latestBlock())?.checkpoint;
       gw.lastAudit = { at: Date.now(), clean: report.clean, size: report.size, first: report.findings[0] };
       this.status(report.clean ? status.ok(auditStatusText(RED._, report)) : status.error(auditStatusText(RED._, report)));

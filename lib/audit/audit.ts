@@ -41,7 +41,9 @@ import { ChunkPool, defaultWorkers } from './pool';
 import type { Cursor, RawStore } from './store';
 import { io, RawStore as Store } from './store';
 import { checkHead, chooseTrust, readHead, readMeta } from './trust';
-import type { AuditOptions, AuditReport } from './types';
+import type { AuditOptions, AuditReport, CosignatureTally } from './types';
+import { checkCosigned } from './cosigned';
+import { parseWitnessKey, type WitnessKey } from '../witness/cosignature';
 
 const DEFAULT_CHUNK_LEVEL = 10;
 const DEFAULT_PARALLEL_THRESHOLD = 4096;
@@ -89,6 +91,7 @@ class Auditor {
   #lastBroken: number | undefined;
   #checked = { records: 0, nodes: 0, signatures: 0 };
   readonly #security: SecurityTally = {};
+  readonly #witnesses: WitnessKey[];
   #summaries: SummaryChecker | undefined;
 
   constructor(store: RawStore, opts: AuditOptions) {
@@ -96,6 +99,7 @@ class Auditor {
     this.#opts = opts;
     this.#findings = new Findings(opts.maxFindings);
     this.#devices = new DeviceChecker(this.#findings, opts.deviceKeys);
+    this.#witnesses = (opts.witnesses ?? []).map((k) => (typeof k === 'string' ? parseWitnessKey(k) : k));
     this.#k = Math.min(20, Math.max(1, MIN_STORED_LEVEL, Math.floor(opts.chunkLevel ?? DEFAULT_CHUNK_LEVEL)));
     this.#width = 2 ** this.#k;
   }
@@ -114,6 +118,7 @@ class Auditor {
       from.start,
       summaries,
     );
+    let cosigned: CosignatureTally | undefined;
     // Contracts and firmware are re-run from their first record, so only a full audit re-checks them.
     if (from.start === 0) this.#rules = new RuleChecker(this.#findings, this.#devices);
     try {
@@ -125,6 +130,7 @@ class Auditor {
       await this.#nodesBeyond(treeSize);
       await this.#lowNodes();
       await summaries.finish();
+      cosigned = await checkCosigned(this.#store, this.#findings, from.chain.height, survey.blockCount, this.#witnesses);
       checkHead(head?.intact ? head : undefined, survey.recordCount, survey.blockCount, chain.lastSize, this.#findings);
     } finally {
       await Promise.all([chain.close(), summaries.close()]);
@@ -150,6 +156,7 @@ class Auditor {
       },
       security: summariseSecurity(this.#security),
       unsealed: Math.max(0, survey.storedSize - chain.lastSize),
+      cosigned: cosigned,
       durationMs: Math.round(performance.now() - started),
       storage: this.#store.storage,
     };

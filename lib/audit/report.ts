@@ -18,6 +18,12 @@ export function formatFinding(f: Finding): string {
   return `${printable(f.kind)} at ${where(f)}: ${printable(f.detail)}`;
 }
 
+function cosignedLine(c: AuditReport['cosigned']): string {
+  const per = c.witnesses.map((w) => `${printable(w.name)} ${counted(w.blocks, 'block')}${w.newest ? `, newest ${w.newest.height}` : ''}`);
+  const unchecked = c.unchecked > 0 ? `; ${c.unchecked} not checked (${c.witnesses.length > 0 ? 'witnesses not given' : 'pass --witness keys to check them'})` : '';
+  return `witness cosignatures on ${counted(c.entries, 'block')}: ${c.verified} verified${per.length > 0 ? ` (${per.join('; ')})` : ''}${unchecked}`;
+}
+
 /** A few lines for people: verdict, what was checked, then the findings, first failure first. */
 export function formatReport(r: AuditReport): string {
   const lines: string[] = [];
@@ -32,6 +38,8 @@ export function formatReport(r: AuditReport): string {
     const codes = Object.entries(sec.byCode).map(([code, n]) => `${printable(code)} ${n}`).join(', ');
     lines.push(`${sec.rejections} rejected messages in ${sec.records} security records: ${codes}`);
   }
+  const cos = r.cosigned;
+  if (cos && (cos.entries > 0 || cos.witnesses.length > 0)) lines.push(cosignedLine(cos));
   if (r.unsealed > 0) lines.push(`${r.unsealed} records after the last block are not yet under a signed checkpoint`);
   if (!r.clean) {
     lines.push('');

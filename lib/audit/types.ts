@@ -2,6 +2,7 @@
 import type { Jwk, PublicKey } from '../crypto/keys';
 import type { OpenLedgerDb } from './store';
 import type { StorageKind } from '../storage/types';
+import type { WitnessKey } from '../witness/cosignature';
 
 export type FindingKind =
   | 'record-hash'
@@ -21,7 +22,8 @@ export type FindingKind =
   | 'unknown-device'
   | 'revoked-device'
   | 'replay'
-  | 'consistency';
+  | 'consistency'
+  | 'cosignature';
 
 /** One thing that is wrong, and where: record index (nodes: the first leaf they cover) or block height. */
 export interface Finding {
@@ -57,8 +59,21 @@ export interface AuditReport {
   /** Records after the last sealed block: hashed and tree-checked, but under no signed checkpoint yet. */
   unsealed: number;
   durationMs: number;
+  /** The witness cosignatures stored beside the audited blocks (`c` entries), as far as the given witness keys could check them. */
+  cosigned: CosignatureTally;
   /** The backend the ledger is stored in: LevelDB (`leveldb`) or the pure-JavaScript file store (`file`). */
   storage: StorageKind;
+}
+
+export interface CosignatureTally {
+  /** Cosigned checkpoints stored (one per block at most). */
+  entries: number;
+  /** Cosignature lines that verified with a given witness key. */
+  verified: number;
+  /** Cosignature lines of witnesses not given (and entries whose block does not decode): not checked. */
+  unchecked: number;
+  /** Per given witness: the blocks it cosigned and the newest of them. */
+  witnesses: { name: string; blocks: number; newest?: { height: number; size?: number } }[];
 }
 
 /**
@@ -92,6 +107,11 @@ export interface AuditOptions {
    * can go on, and leaves it open. Default: open `dir` itself.
    */
   db?: OpenLedgerDb;
+  /**
+   * Witness keys (C2SP vkeys or parsed) to check the stored cosignatures with: a stored line of
+   * one of them that does not verify is a `cosignature` finding. Lines of other witnesses are counted, not checked.
+   */
+  witnesses?: readonly (string | WitnessKey)[];
   /** Records per unit of work is 2^chunkLevel (default 10); exposed for tests. */
   chunkLevel?: number;
 }

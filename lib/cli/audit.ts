@@ -183,6 +183,7 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
       trustedKey: key,
       from,
       workers: intFlag(args, 'workers'),
+      ...(policy ? { witnesses: policy.witnesses } : {}),
       onProgress: bar?.update,
     });
   } finally {

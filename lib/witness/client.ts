@@ -140,6 +140,11 @@ export class WitnessClient extends EventEmitter {
     for (const w of this.#workers) this.#run(w);
   }
 
+  /** The keys of the witnesses this client sends to. */
+  get witnessKeys(): WitnessKey[] {
+    return this.#workers.map((w) => w.endpoint.key);
+  }
+
   #run(w: Worker): void {
     if (this.#closed) return;
     if (w.running) {

@@ -10,6 +10,7 @@ import { NodeRedProcess } from '../../demo/nodered/process';
 import { createUserDir, linkIntoUserDir, seedFlows } from '../../demo/nodered/userdir';
 import { freePort } from '../../demo/ports';
 import { witnessVerifierKey } from '../../lib/witness';
+import type { AuditReport } from '../../lib/audit';
 import { projectRoot } from '../support/paths';
 import { scratchDir } from '../support/e2e';
 import { iotLedger } from '../support/ledger-runtime';
@@ -104,6 +105,8 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
       { id: 'in', type: 'http in', z: 'tg', url: '/rec', method: 'post', wires: [['rec']] },
       { id: 'rec', type: 'iot-ledger-record', z: 'tg', ledger: 'ledger', recordType: 'note', allowOverride: false, wires: [['res']] },
       { id: 'res', type: 'http response', z: 'tg', statusCode: '200', wires: [] },
+      { id: 'ain', type: 'http in', z: 'tg', url: '/audit', method: 'get', wires: [['audit']] },
+      { id: 'audit', type: 'iot-ledger-audit', z: 'tg', ledger: 'ledger', mode: 'full', interval: '0', wires: [['res']] },
     ]);
     await Promise.all([startWitness(0), startWitness(1)]);
     await startGateway();
@@ -130,6 +133,16 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
     assert.equal(replay.status, 409);
     assert.equal(replay.headers.get('content-type'), 'text/x.tlog.size');
     assert.equal(await replay.text(), '5\n');
+    // The Audit node checks the stored cosignatures with the keys of the Ledger node's witnesses.
+    const audit = await fetch(`${gw!.url}/audit`);
+    assert.equal(audit.status, 200);
+    const report = (await audit.json()) as AuditReport;
+    assert.equal(report.clean, true, JSON.stringify(report.findings));
+    assert.deepEqual(
+      report.cosigned.witnesses.map((w) => [w.name, w.blocks, w.newest?.size]),
+      WITNESSES.map((n) => [n, 1, 5]),
+    );
+    assert.deepEqual([report.cosigned.entries, report.cosigned.verified, report.cosigned.unchecked], [1, 2, 0]);
   });
 
   it('keeps quorum 1 with a witness killed, and the witness catches up after restart', async () => {

@@ -1,0 +1,159 @@
+// The witness entries a gateway keeps beside its blocks (docs/FORMAT.md "Storage"):
+//   `c` + u64(height)  -> the block's signed checkpoint note, byte for byte, then the valid
+//                         witness cosignature lines received for it
+//   `w` + witness name -> u64(size): the latest size the witness is known to hold
+// The gateway writes only cosignatures that verified, so a `c` entry that is not its block's
+// checkpoint, or holds a line a known witness key does not verify, was altered afterwards.
+// Without witness keys the audit checks what it can (the note, the line syntax) and counts
+// the lines it could not verify.
+import { decodeCbor } from '../encoding/codec';
+import { fromUtf8, utf8 } from '../encoding/text';
+import { bytesEqual } from '../encoding/bytes';
+import { isValidKeyName, splitNote } from '../note/note-open';
+import { cosignatureVerifier, type WitnessKey } from '../witness/cosignature';
+import { blockPos, POS_END, type Findings } from './findings';
+import { blockKey } from './layout';
+import type { RawStore } from './store';
+import type { CosignatureTally } from './types';
+
+export const PREFIX_COSIGNED = 0x63; // 'c'
+export const PREFIX_WITNESS = 0x77; // 'w'
+
+/** The longest `c` value read: a checkpoint note (at most 64 KiB) and up to 100 signature lines. */
+export const MAX_COSIGNED_BYTES = 128 * 1024;
+/** `c` entries read per batch: values are read whole, so few at a time. */
+const BATCH = 16;
+
+const cosignedKey = (height: number): Uint8Array => {
+  const k = new Uint8Array(9);
+  k[0] = PREFIX_COSIGNED;
+  new DataView(k.buffer).setBigUint64(1, BigInt(height));
+  return k;
+};
+
+function cosignedKeyHeight(key: Uint8Array): number | undefined {
+  if (key.length !== 9 || key[0] !== PREFIX_COSIGNED) return undefined;
+  const h = new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(1);
+  return h <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(h) : undefined;
+}
+
+/** The signed checkpoint and end size a block value holds, or undefined when it does not decode (the block's own findings say why). */
+function blockCheckpoint(value: Uint8Array | undefined): { checkpoint: string; size?: number; time?: number } | undefined {
+  if (!value) return undefined;
+  try {
+    const v = decodeCbor(value) as { checkpoint?: unknown; header?: unknown };
+    if (typeof v?.checkpoint !== 'string') return undefined;
+    let size: number | undefined;
+    let time: number | undefined;
+    if (v.header instanceof Uint8Array) {
+      const h = decodeCbor(v.header) as { size?: unknown; time?: unknown };
+      if (typeof h?.size === 'number') size = h.size;
+      if (typeof h?.time === 'number') time = h.time;
+    }
+    return { checkpoint: v.checkpoint, size, time };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks the `c` entries of blocks `fromHeight` and later against their blocks and, for
+ * the witnesses given, their cosignatures; and the shape of every `w` entry.
+ */
+export async function checkCosigned(store: RawStore, findings: Findings, fromHeight: number, blockCount: number, witnesses: readonly WitnessKey[]): Promise<CosignatureTally> {
+  const tally: CosignatureTally = { entries: 0, verified: 0, unchecked: 0, witnesses: witnesses.map((w) => ({ name: w.name, blocks: 0 })) };
+  const cursor = store.cursor(cosignedKey(fromHeight), Uint8Array.of(PREFIX_COSIGNED + 1), BATCH);
+  try {
+    for (let e = await cursor.next(); e; e = await cursor.next()) {
+      const [key, value] = e;
+      const height = cosignedKeyHeight(key);
+      if (height === undefined) {
+        findings.add(POS_END, { kind: 'cosignature', detail: `a key under the cosigned-checkpoint prefix 'c' has no u64 height (${key.length} bytes)` });
+        continue;
+      }
+      tally.entries++;
+      if (height >= blockCount) {
+        findings.add(POS_END, { kind: 'cosignature', height, detail: `a cosigned checkpoint is stored for block ${height}, which is not a sealed block` });
+        continue;
+      }
+      const block = blockCheckpoint(await store.get(blockKey(height)));
+      if (!block) {
+        tally.unchecked++;
+        continue;
+      }
+      checkEntry(value, block, height, witnesses, findings, tally);
+    }
+  } finally {
+    await cursor.close();
+  }
+  await checkWitnessSizes(store, findings);
+  return tally;
+}
+
+function checkEntry(
+  value: Uint8Array,
+  block: { checkpoint: string; size?: number; time?: number },
+  height: number,
+  witnesses: readonly WitnessKey[],
+  findings: Findings,
+  tally: CosignatureTally,
+): void {
+  const at = block.size === undefined ? POS_END : blockPos(block.size);
+  const finding = (detail: string): void => findings.add(at, { kind: 'cosignature', height, ...(block.time !== undefined ? { time: block.time } : {}), detail });
+  if (value.length > MAX_COSIGNED_BYTES) return finding(`the cosigned checkpoint is ${value.length} bytes, more than any checkpoint with its cosignatures (${MAX_COSIGNED_BYTES})`);
+  let note: string;
+  try {
+    note = fromUtf8(value);
+  } catch {
+    return finding('the cosigned checkpoint is not UTF-8 text');
+  }
+  if (!note.startsWith(block.checkpoint)) return finding("the cosigned checkpoint is not the block's signed checkpoint followed by cosignatures");
+  let split;
+  try {
+    split = splitNote(note);
+  } catch (err) {
+    return finding(`the cosignature lines after the block's checkpoint are malformed: ${(err as Error).message}`);
+  }
+  const own = splitNote(block.checkpoint).lines.length;
+  const text = utf8(split.text);
+  const seen = new Set<string>();
+  for (const line of split.lines.slice(own)) {
+    const witness = witnesses.find((w) => w.name === line.name && bytesEqual(w.keyId, line.keyId));
+    if (!witness) {
+      tally.unchecked++;
+      continue;
+    }
+    if (!cosignatureVerifier(witness).verify(text, line.signature)) {
+      finding(`the cosignature of witness ${witness.name} does not verify with its key`);
+      continue;
+    }
+    tally.verified++;
+    if (seen.has(witness.name)) continue;
+    seen.add(witness.name);
+    const w = tally.witnesses.find((t) => t.name === witness.name);
+    if (w) {
+      w.blocks++;
+      w.newest = { height, ...(block.size !== undefined ? { size: block.size } : {}) };
+    }
+  }
+}
+
+/** A `w` entry names a witness (a valid key name) and holds a u64 size. */
+async function checkWitnessSizes(store: RawStore, findings: Findings): Promise<void> {
+  const cursor = store.cursor(Uint8Array.of(PREFIX_WITNESS), Uint8Array.of(PREFIX_WITNESS + 1), BATCH);
+  try {
+    for (let e = await cursor.next(); e; e = await cursor.next()) {
+      const [key, value] = e;
+      let name: string | undefined;
+      try {
+        name = fromUtf8(key.subarray(1));
+      } catch {
+        name = undefined;
+      }
+      if (name === undefined || !isValidKeyName(name)) findings.add(POS_END, { kind: 'cosignature', detail: "a key under the witness prefix 'w' is not a witness name" });
+      else if (value.length !== 8) findings.add(POS_END, { kind: 'cosignature', detail: `the size kept for witness ${name} is ${value.length} bytes, not a u64` });
+    }
+  } finally {
+    await cursor.close();
+  }
+}
