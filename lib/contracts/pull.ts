@@ -90,7 +90,7 @@ export async function contractDocument(ledger: Ledger, termsHash: string): Promi
 /**
  * Verifies a contract document with the gateway key alone: every bundle's inclusion proof
  * and checkpoint signature, the terms against their hash, each party's signature envelope
- * against the terms. More signature bundles than the terms have parties are refused before
+ * against the terms; every bundle must be proved under the registration's origin. More signature bundles than the terms have parties are refused before
  * any of them is checked, a second bundle of one party before its signature is.
  * Throws ERR_MALFORMED_PROOF / ERR_BAD_SIGNATURE (bundles), ERR_INVALID_TERMS.
  */
@@ -114,6 +114,8 @@ export function verifyContractDocument(doc: unknown, gatewayKey: string): Verifi
     const b = body(s.record);
     if (s.record.type !== CONTRACT_SIGN || b.termsHash !== hash || typeof b.party !== 'string' || s.record.envelope === undefined)
       throw bad(`bundle of record ${s.index} is not a signature of these terms`);
+    // One key may sign several ledgers: an index says where a record lies only within its origin.
+    if (s.checkpoint.origin !== reg.checkpoint.origin) throw bad(`signature record ${s.index} is proved under "${s.checkpoint.origin}", not under "${reg.checkpoint.origin}" as the registration`);
     if (s.index < reg.index) throw bad(`signature record ${s.index} comes before the registration`);
     if (!terms.parties.includes(b.party)) throw bad(`signature record ${s.index} is of ${b.party}, not a party`);
     if (signed.has(b.party)) throw bad(`${b.party} has a second signature bundle (record ${s.index})`);

@@ -79,4 +79,27 @@ describe('contracts: documents devices pull (terms, recorded signatures, inclusi
     );
     assert.equal(verifyContractDocument({ ...doc, signatures: [sigB] }, gwDid).active, false, 'fewer bundles than parties: valid, not active');
   });
+
+  it("refuses a signature bundle of another ledger signed with the same key: indexes of two origins say nothing about order", async () => {
+    const other = tempDir();
+    const gw2 = await Gateway.open(other.dir, { name: 'pull.other', gatewayKey, blockRecords: 100, blockSeconds: 0 });
+    try {
+      // The same terms on another ledger of this key, with a long history first: b's signature there has a larger index.
+      await gw2.ledger.appendMany(Array.from({ length: 40 }, (_, i) => ({ type: 'note', body: { i } })));
+      const runner2 = await ContractRunner.load(gw2, terms);
+      await runner2.sign(signContract(terms, b));
+      const mine = JSON.parse(JSON.stringify(await contractDocument(gw.ledger, runner.ref.termsHash))) as ContractDocument;
+      const theirs = JSON.parse(JSON.stringify(await contractDocument(gw2.ledger, runner2.ref.termsHash))) as ContractDocument;
+      const gwDid = keyToDid(gatewayKey);
+      assert.equal(verifyContractDocument(theirs, gwDid).active, false, 'a document of the other ledger alone is valid');
+      const mixed = { ...mine, signatures: [mine.signatures[0], theirs.signatures[0]] };
+      assert.throws(
+        () => verifyContractDocument(mixed, gwDid),
+        (e: unknown) => isLedgerError(e, 'ERR_INVALID_TERMS') && /is proved under "pull\.other", not under "pull\.test"/.test(e.message),
+      );
+    } finally {
+      await gw2.close();
+      other.cleanup();
+    }
+  });
 });
