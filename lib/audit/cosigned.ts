@@ -11,6 +11,7 @@ import { fromUtf8, utf8 } from '../encoding/text';
 import { bytesEqual } from '../encoding/bytes';
 import { isValidKeyName, splitNote } from '../note/note-open';
 import { cosignatureVerifier, type WitnessKey } from '../witness/cosignature';
+import { decodeHeader } from './blocks';
 import { blockPos, POS_END, type Findings } from './findings';
 import { blockKey } from './layout';
 import type { RawStore } from './store';
@@ -37,22 +38,21 @@ function cosignedKeyHeight(key: Uint8Array): number | undefined {
   return h <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(h) : undefined;
 }
 
-/** The signed checkpoint and end size a block value holds, or undefined when it does not decode (the block's own findings say why). */
+/** The signed checkpoint a block value holds, with its header's end size and time; undefined when it does not decode (the block's own findings say why). */
 function blockCheckpoint(value: Uint8Array | undefined): { checkpoint: string; size?: number; time?: number } | undefined {
   if (!value) return undefined;
+  let v;
   try {
-    const v = decodeCbor(value) as { checkpoint?: unknown; header?: unknown };
-    if (typeof v?.checkpoint !== 'string') return undefined;
-    let size: number | undefined;
-    let time: number | undefined;
-    if (v.header instanceof Uint8Array) {
-      const h = decodeCbor(v.header) as { size?: unknown; time?: unknown };
-      if (typeof h?.size === 'number') size = h.size;
-      if (typeof h?.time === 'number') time = h.time;
-    }
-    return { checkpoint: v.checkpoint, size, time };
+    v = decodeCbor(value) as { checkpoint?: unknown; header?: unknown };
   } catch {
     return undefined;
+  }
+  if (typeof v?.checkpoint !== 'string') return undefined;
+  try {
+    const { size, time } = decodeHeader(v.header as Uint8Array);
+    return { checkpoint: v.checkpoint, size, time };
+  } catch {
+    return { checkpoint: v.checkpoint };
   }
 }
 
