@@ -6,7 +6,7 @@ import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
-import { OverwriteWatch, payloadIs } from './lib/overwrite-watch';
+import { RetainedPublications } from './lib/overwrite-watch';
 import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
@@ -55,20 +55,14 @@ export = function register(RED: RED): void {
       show();
       ha.announce(list);
     }, () => undefined);
-    // The documents this node keeps published, by topic: the JSON text MQTT out sends and the document.
-    const published = new Map<string, { text: string; document: unknown }>();
+    // The documents this node keeps published. Anyone on the broker can publish over them: with
+    // an MQTT in on their topics wired back to this node, one it finds overwritten is published again.
+    const published = new RetainedPublications((topic, document) => this.send([{ topic, retain: true, payload: document }, null]));
     const publish = (send: (out: (NodeMessage | null)[]) => void, id: string, document: unknown): void => {
       const topic = contractTopic(id);
-      published.set(topic, { text: JSON.stringify(document), document });
+      published.keep(topic, document);
       send([{ topic, retain: true, payload: document }, null]);
     };
-    // Anyone on the broker can publish over our retained documents: with an MQTT in on their
-    // topics wired back to this node, one it finds overwritten is published again (OverwriteWatch).
-    const resend = (topic: string): void => {
-      const p = published.get(topic);
-      if (p) this.send([{ topic, retain: true, payload: p.document }, null]);
-    };
-    const watch = new OverwriteWatch((topic) => published.get(topic)?.text, resend);
 
     // Devices pull the terms they are judged by: an active contract's document is (re)published
     // retained on every deploy and start, not only when the last party signs; and again a few
@@ -84,9 +78,7 @@ export = function register(RED: RED): void {
               if (closed) return;
               for (const { runner, document } of docs) publish((out) => this.send(out), runner.terms.id, document);
               for (const ms of REPUBLISH_AFTER_MS) {
-                const t = setTimeout(() => {
-                  for (const topic of published.keys()) resend(topic);
-                }, ms);
+                const t = setTimeout(() => published.resendAll(), ms);
                 t.unref();
                 republish.push(t);
               }
@@ -136,7 +128,7 @@ export = function register(RED: RED): void {
       const documentTopic = typeof msg.topic === 'string' && msg.topic.startsWith('iot-ledger/contract/');
       if (documentTopic && publishDocument && !pulled) {
         // What the broker holds on a documents' topic: ours, someone else's over ours, or another contract's.
-        watch.seen(msg.topic as string, (ours) => payloadIs(msg.payload, ours));
+        published.seen(msg.topic as string, msg.payload);
         return;
       }
       if (pulled && documentTopic) {
@@ -179,7 +171,7 @@ export = function register(RED: RED): void {
     this.on('close', (_removed, done) => {
       if (deployed.get(this.id) === runners) deployed.delete(this.id);
       closed = true;
-      watch.close();
+      published.close();
       for (const t of republish) clearTimeout(t);
       contracts.close().then(() => done(), () => done());
     });

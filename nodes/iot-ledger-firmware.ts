@@ -4,7 +4,7 @@ import { firmwareTopic } from '../lib/firmware/offer';
 import { firmwareOffer, FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
-import { OverwriteWatch, payloadIs } from './lib/overwrite-watch';
+import { RetainedPublications } from './lib/overwrite-watch';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
@@ -45,23 +45,16 @@ export = function register(RED: RED): void {
       );
     }
 
-    // The offers this node sent in this run, by topic (the latest per device): the JSON text MQTT
-    // out sends and the offer. Anyone on the broker can publish over them: with an MQTT in node on
-    // iot-ledger/firmware/+ wired back to this node, one found overwritten is published again.
-    const offers = new Map<string, { text: string; offer: unknown }>();
-    const watch = new OverwriteWatch(
-      (topic) => offers.get(topic)?.text,
-      (topic) => {
-        const o = offers.get(topic);
-        if (o) this.send({ topic, retain: true, payload: o.offer });
-      },
-    );
-    this.on('close', () => watch.close());
+    // The offers this node sent in this run, by topic (the latest per device). Anyone on the broker
+    // can publish over them: with an MQTT in node on iot-ledger/firmware/+ wired back to this
+    // node, one found overwritten is published again.
+    const offers = new RetainedPublications((topic, offer) => this.send({ topic, retain: true, payload: offer }));
+    this.on('close', () => offers.close());
 
     onInput(this, RED._, async (msg, send, done) => {
       if (def.publishOffer === true && typeof msg.topic === 'string' && OFFER_TOPIC.test(msg.topic)) {
         // What the broker holds on an offer topic: ours, someone else's over ours, or one this node did not send.
-        watch.seen(msg.topic, (ours) => payloadIs(msg.payload, ours));
+        offers.seen(msg.topic, msg.payload);
         done();
         return;
       }
@@ -100,7 +93,7 @@ export = function register(RED: RED): void {
           const offer = await firmwareOffer((await gateway()).ledger, outcome.receipt.index);
           if (offer) {
             const topic = firmwareTopic(offer.device);
-            offers.set(topic, { text: JSON.stringify(offer), offer });
+            offers.keep(topic, offer);
             send({ topic, retain: true, payload: offer });
           }
         }

@@ -4,7 +4,7 @@
  * came back meanwhile; at most once per interval per topic, since our own publications come back
  * to us as well (a late one behind a newer payload) and two writers must not make a storm.
  */
-export const RESTORE_AFTER_MS = 1000;
+const RESTORE_AFTER_MS = 1000;
 
 export class OverwriteWatch {
   /** Topics whose latest message seen is not ours (at most one entry per topic we keep). */
@@ -51,6 +51,44 @@ export class OverwriteWatch {
       const ours = this.own(topic);
       if (ours) this.restore(topic, ours);
     }
+  }
+}
+
+/**
+ * What a node keeps published, retained, by topic (the JSON text MQTT out sends and the payload),
+ * with the OverwriteWatch that publishes one found overwritten again through `send`.
+ */
+export class RetainedPublications {
+  readonly #published = new Map<string, { text: string; payload: unknown }>();
+  readonly #watch = new OverwriteWatch(
+    (topic) => this.#published.get(topic)?.text,
+    (topic) => this.resend(topic),
+  );
+
+  constructor(private readonly send: (topic: string, payload: unknown) => void) {}
+
+  /** Remembers `payload` as ours on `topic`; the caller sends it. */
+  keep(topic: string, payload: unknown): void {
+    this.#published.set(topic, { text: JSON.stringify(payload), payload });
+  }
+
+  /** Sends ours on `topic` again, if we keep one there. */
+  resend(topic: string): void {
+    const p = this.#published.get(topic);
+    if (p) this.send(topic, p.payload);
+  }
+
+  resendAll(): void {
+    for (const topic of this.#published.keys()) this.resend(topic);
+  }
+
+  /** A message with `payload` seen on `topic` (see OverwriteWatch.seen). */
+  seen(topic: string, payload: unknown): boolean {
+    return this.#watch.seen(topic, (ours) => payloadIs(payload, ours));
+  }
+
+  close(): void {
+    this.#watch.close();
   }
 }
 
