@@ -3,7 +3,7 @@
 // segment is ever appended to; a full one (past the rollover size) is left as it is.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { syncDir } from './sync-dir';
+import { syncDir, writeFileDurably } from './sync-dir';
 
 /** Marks a directory as a file-store ledger (LevelDB directories hold CURRENT instead). */
 export const MARKER_FILE = 'IOT-LEDGER-FILES';
@@ -45,15 +45,7 @@ export function createSegment(dir: string, id: number): number {
   return fd;
 }
 
-/** Writes the marker of a new file store, durably. */
+/** Writes the marker of a new file store, durably: whole or not at all after a crash. */
 export function writeMarker(dir: string): void {
-  const file = path.join(dir, MARKER_FILE);
-  const fd = fs.openSync(file, 'w', 0o644);
-  try {
-    fs.writeSync(fd, MARKER_TEXT);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  syncDir(dir);
+  writeFileDurably(path.join(dir, MARKER_FILE), MARKER_TEXT, 0o644);
 }

@@ -12,10 +12,13 @@ export function syncDir(dir: string): void {
   }
 }
 
-/** Writes a file so that after a crash it holds either the old or the new content, never a mix. */
-export function writeFileDurably(file: string, content: string): void {
+/**
+ * Writes a file so that after a crash it holds either the old or the new content, never a mix
+ * (and a new file is there whole or not at all).
+ */
+export function writeFileDurably(file: string, content: string, mode = 0o600): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  const fd = fs.openSync(tmp, 'w', mode);
   try {
     fs.writeSync(fd, content);
     fs.fsyncSync(fd);

@@ -10,6 +10,7 @@ import { Ledger } from '../../lib/ledger';
 import { verifierKeyString } from '../../lib/note/note';
 import { httpTileFetch, Replicator, type Evidence } from '../../lib/replica';
 import { tempDir } from '../support/ledger';
+import { watchDurableWrites } from '../support/durable-writes';
 import { startTileServer, type TileServer } from '../support/tile-server';
 import { decodeBlockBundle, decodeEntryBundle, encodeBlockBundle, encodeEntryBundle } from '../../lib/tiles/content';
 import { blockValue, decodeBlockValue } from '../../lib/ledger/layout';
@@ -276,36 +277,10 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await appendNotes(rolled, 5000, 200);
     // The follower stops at this error: its evidence must survive a power cut right after it
     // (written to a temporary file, fsynced, renamed into place).
-    // The module object itself, which the library's fs calls reach (this file's `fs` is a read-only view).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const real = require('node:fs') as typeof fs;
-    const { openSync, fsyncSync, renameSync } = real;
-    const opened = new Map<number, string>();
-    const synced = new Set<string>();
-    const renamed = new Map<string, string>();
-    real.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
-      const fd = (openSync as (...a: unknown[]) => number)(p, ...rest);
-      opened.set(fd, String(p));
-      return fd;
-    });
-    real.fsyncSync = (fd: number) => {
-      fsyncSync(fd);
-      synced.add(opened.get(fd) ?? '');
-    };
-    real.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
-      renameSync(from, to);
-      renamed.set(String(to), String(from));
-    };
-    let err: unknown;
-    try {
-      err = await roundAgainst(rolled);
-    } finally {
-      Object.assign(real, { openSync, fsyncSync, renameSync });
-    }
+    const { result: err, durable } = await watchDurableWrites(() => roundAgainst(rolled));
     assert.ok(isLedgerError(err, 'ERR_REPLICA_ROLLBACK'), String(err));
-    const file = String((err as { details?: { file?: string } }).details?.file);
-    const from = renamed.get(file);
-    assert.ok(from !== undefined && synced.has(from), `the evidence file ${file} was not renamed into place from a file fsynced before`);
+    const file = path.resolve(String((err as { details?: { file?: string } }).details?.file));
+    assert.ok(durable.has(file), `the evidence file ${file} was not renamed into place from a file fsynced before, then its directory fsynced`);
     const { kind, ours, theirs } = evidenceOf(err);
     assert.equal(kind, 'rollback');
     assert.equal(ours.size, 2137);

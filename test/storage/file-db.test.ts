@@ -11,10 +11,11 @@ import { FileDb } from '../../lib/storage/file-db';
 import { checkFrame, decodeFrame, encodeFrame } from '../../lib/storage/frame';
 import { openLevelDb } from '../../lib/storage/level';
 import { LOCK_FILE } from '../../lib/storage/lock-file';
-import { segmentName, SEGMENT_HEADER } from '../../lib/storage/segments';
+import { MARKER_FILE, MARKER_TEXT, segmentName, SEGMENT_HEADER } from '../../lib/storage/segments';
 import type { Db, RangeOptions } from '../../lib/storage/types';
 import { projectRoot } from '../support/paths';
 import { tempDir } from '../support/ledger';
+import { watchDurableWrites } from '../support/durable-writes';
 
 const u64Key = (prefix: number[], n: number): Buffer => {
   const k = Buffer.alloc(prefix.length + 8);
@@ -169,6 +170,18 @@ describe('file storage: crashes and damage', () => {
     await assert.rejects(FileDb.open(dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_CORRUPT') && /0000000001\.seg/.test(e.message));
     fs.rmSync(segFile(dir, 2));
     await assert.rejects(FileDb.open(dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_CORRUPT') && /missing/.test(e.message));
+  });
+
+  it('a new store writes its marker durably: a crash while creating it leaves no torn marker', async () => {
+    // The marker is what makes a directory a file store: written in place, a crash mid-write
+    // would leave an empty or partial one.
+    const dir = path.join(tmp.dir, 'new');
+    const { result: db, durable } = await watchDurableWrites(() => FileDb.open(dir, { create: true }));
+    await db.close();
+    const marker = path.resolve(dir, MARKER_FILE);
+    assert.ok(durable.has(marker), `the marker ${marker} was not renamed into place from a file fsynced before, then its directory fsynced`);
+    assert.equal(fs.readFileSync(marker, 'utf8'), MARKER_TEXT);
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
   });
 
   it('read-only: opens without the lock, leaves a torn tail on disk, refuses writes', async () => {
