@@ -347,10 +347,16 @@ describe('merkle: argument checks', () => {
     assert.throws(() => rootFromInclusionProof(leaves[3], 3, 9, [new Uint8Array(33), ...proof.slice(1)]), malformed);
   });
 
-  it('the empty tree is consistent only with itself', () => {
+  it('every tree extends the empty one: from size 0 the proof is empty; a non-empty proof or another first root is refused', () => {
+    const root5 = rootFromLeafHashes(leaves.slice(0, 5));
     assert.ok(verifyConsistency(0, 0, [], EMPTY_ROOT, EMPTY_ROOT));
     assert.ok(!verifyConsistency(0, 0, [], leaves[0], leaves[0]));
-    assert.ok(!verifyConsistency(0, 1, [], EMPTY_ROOT, leaves[0]));
+    assert.deepEqual(checkConsistency(0, 1, [], EMPTY_ROOT, leaves[0]), { ok: true });
+    assert.deepEqual(checkConsistency(0, 5, [], EMPTY_ROOT, root5), { ok: true });
+    const reason = (r: { ok: boolean; reason?: string }): string | undefined => r.reason;
+    assert.equal(reason(checkConsistency(0, 5, [leaves[0]], EMPTY_ROOT, root5)), 'a proof from the empty tree must be empty');
+    assert.equal(reason(checkConsistency(0, 5, consistencyProof(leaves, 1, 5), EMPTY_ROOT, root5)), 'a proof from the empty tree must be empty');
+    assert.equal(reason(checkConsistency(0, 5, [], leaves[0], root5)), 'the empty tree has a different root');
   });
 
   it('the check functions say why a proof failed', () => {
@@ -371,7 +377,6 @@ describe('merkle: argument checks', () => {
     assert.equal(reason(checkConsistency(5, 9, cproof, root, root)), 'the proof leads to a different first root');
     assert.equal(reason(checkConsistency(5, 9, cproof, root5, root5)), 'the proof leads to a different second root');
     assert.equal(reason(checkConsistency(9, 5, cproof, root, root5)), 'the first size 9 is larger than the second 5');
-    assert.equal(reason(checkConsistency(0, 5, [], EMPTY_ROOT, root5)), 'there is no consistency proof from the empty tree');
     assert.equal(reason(checkConsistency(5, 5, [], root5, root)), 'equal sizes with different roots');
   });
 

@@ -93,8 +93,9 @@ function inclusionRoot(leafHash: Uint8Array, index: number, treeSize: number, pr
  * throws.
  *
  * Equal sizes need an empty proof and equal roots (the empty tree's root is
- * EMPTY_ROOT). There is no proof from the empty tree to a larger one: that
- * case is rejected, as in RFC 9162, which defines proofs for 0 < size1.
+ * EMPTY_ROOT). Every tree extends the empty one, so from size 0 the proof is
+ * empty (RFC 9162 defines proof paths for 0 < size1 only; C2SP tlog-witness
+ * requires an empty proof from old size 0) and root1 must be EMPTY_ROOT.
  */
 export function checkConsistency(
   size1: number,
@@ -113,7 +114,10 @@ export function checkConsistency(
     if (size1 === 0 && !bytesEqual(root1, EMPTY_ROOT)) return fail('the empty tree has a different root');
     return OK;
   }
-  if (size1 === 0) return fail('there is no consistency proof from the empty tree');
+  if (size1 === 0) {
+    if (proof.length !== 0) return fail('a proof from the empty tree must be empty');
+    return bytesEqual(root1, EMPTY_ROOT) ? OK : fail('the empty tree has a different root');
+  }
   return consistencyPath(size1, size2, proof, root1, root2);
 }
 

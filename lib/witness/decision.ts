@@ -4,7 +4,7 @@
 import { bytesEqual, toBase64 } from '../encoding/bytes';
 import { parseCheckpointText, type Checkpoint } from '../note/checkpoint';
 import { LedgerError } from '../errors';
-import { EMPTY_ROOT, verifyConsistency } from '../merkle';
+import { checkConsistency, EMPTY_ROOT } from '../merkle';
 import { openNote, splitNote, type OpenedNote, type SignatureVerifier } from '../note/note-open';
 import { cosignLine, type Cosigner } from './cosignature';
 import { parseAddCheckpoint, type AddCheckpointRequest } from './request';
@@ -141,15 +141,14 @@ export function decideAuthenticated({ submission, opened }: AuthenticatedSubmiss
     const what = otherRoot ? 'another root' : 'the same root but other signed lines (such as the block header)';
     return { status: 409, size: latestSize, reason: `a checkpoint of size ${cp.size} with ${what} was cosigned`, evidence: evidence() };
   }
-  if (request.oldSize === 0) {
-    if (request.proof.length > 0) return { status: 422, reason: 'the consistency proof from size 0 must be empty' };
-    if (cp.size === 0 && !bytesEqual(cp.root, EMPTY_ROOT)) return { status: 422, reason: 'an empty tree has the empty root' };
-  } else if (!verifyConsistency(request.oldSize, cp.size, request.proof, latest!.root, cp.root)) {
+  // From old size 0 (nothing cosigned yet) the proof must be empty, as C2SP says.
+  const consistent = checkConsistency(request.oldSize, cp.size, request.proof, latest?.root ?? EMPTY_ROOT, cp.root);
+  if (!consistent.ok) {
     // 422 and nothing more, as C2SP says: the proof lines are the sender's, not the log's. A
     // genuine newer checkpoint (public on the gateway's tiles before the witness sees it) sent
     // with junk lines is no fork, and the gateway's own request, with its proof, is cosigned.
     // A log that did fork is caught when it signs two notes of one size.
-    return { status: 422, reason: `the consistency proof from size ${request.oldSize} to ${cp.size} does not verify` };
+    return { status: 422, reason: `the consistency proof from size ${request.oldSize} to ${cp.size} does not verify: ${consistent.reason}` };
   }
   const body = cosignLine(text, cosigner, now);
   // The log's signatures and this cosignature only: lines by other keys, which anyone can add to
