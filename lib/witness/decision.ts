@@ -141,6 +141,10 @@ export function decideAuthenticated({ submission, opened }: AuthenticatedSubmiss
     const what = otherRoot ? 'another root' : 'the same root but other signed lines (such as the block header)';
     return { status: 409, size: latestSize, reason: `a checkpoint of size ${cp.size} with ${what} was cosigned`, evidence: evidence() };
   }
+  // Before cosigning anything the witness holds size 0, the empty tree: C2SP's 409 for an old
+  // size equal to the checkpoint size with another root. No evidence: nothing signed is held.
+  if (latest === undefined && cp.size === 0 && !bytesEqual(cp.root, EMPTY_ROOT))
+    return { status: 409, size: 0, reason: "a checkpoint of size 0 must have the empty tree's root" };
   // From old size 0 (nothing cosigned yet) the proof must be empty, as C2SP says.
   const consistent = checkConsistency(request.oldSize, cp.size, request.proof, latest?.root ?? EMPTY_ROOT, cp.root);
   if (!consistent.ok) {

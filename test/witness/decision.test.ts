@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
+import { consistencyProof, EMPTY_ROOT, leafHash, rootFromLeafHashes } from '../../lib/merkle';
 import { verifierKeyString } from '../../lib/note/note';
 import { cosignatureVerifier, logVerifier, parseWitnessKey, witnessVerifierKey } from '../../lib/witness/cosignature';
 import {
@@ -127,6 +127,21 @@ describe('witness decision (every add-checkpoint status)', () => {
     const stale = submit(2, 8, l, { ls: forkLeaves });
     assert.equal(stale.status, 409);
     assert.equal(stale.evidence?.kind, 'equivocation');
+  });
+
+  it('409 (C2SP: old size equal to the checkpoint size, another root) for a size-0 checkpoint whose root is not the empty tree\'s, before anything was cosigned; the empty tree itself is cosigned', () => {
+    // Before it cosigns anything, the witness holds size 0, the empty tree.
+    const empty = (root: Uint8Array): Decision => {
+      const body = formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: signCheckpoint({ origin: ORIGIN, size: 0, root, extensions: [] }, ORIGIN, gw) });
+      return decideAddCheckpoint({ submission: parseSubmission(body), log, latest: undefined, cosigner, now: 1700000000 });
+    };
+    const d = empty(leaves[0]);
+    assert.equal(d.status, 409, 'reason' in d ? d.reason : '');
+    assert.equal((d as { size: number }).size, 0);
+    assert.equal(d.evidence, undefined);
+    const ok = empty(EMPTY_ROOT);
+    assert.equal(accept(ok).size, 0);
+    assert.equal((ok as { unchanged: boolean }).unchanged, false);
   });
 
   it('422 without evidence: a proof that does not verify (fork), a wrong proof, a non-empty proof from 0', () => {
