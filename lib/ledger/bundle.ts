@@ -138,6 +138,7 @@ export function verifyProofBundle(bundle: unknown, trustedKey: string): Verified
   checkNoteBounds(b.checkpoint, 'checkpoint');
   const bytes = base64Field(b.record, 'record', MAX_RECORD_BASE64_CHARS);
   const cp = signedCheckpoint(b.checkpoint, 'checkpoint', trustedKey);
+  committedHeader(cp, 'checkpoint');
   let record: LedgerRecord;
   try {
     record = decodeRecord(bytes);
@@ -216,18 +217,31 @@ function checkedCheckpoint(text: string, what: string, trustedKey: string): Chec
 }
 
 /**
+ * The block header a bundle's checkpoint commits to: its `iot-ledger header` line, undefined
+ * without one (written before format 2). A malformed line, a second one, or a height its tree
+ * size cannot reach (every block holds a record, so block h ends at size h + 1 or later) is no
+ * checkpoint of a ledger, whoever signed it.
+ */
+function committedHeader(cp: Checkpoint, what: string): { height: number; hash: Uint8Array } | undefined {
+  let header;
+  try {
+    header = checkpointHeader(cp);
+  } catch (err) {
+    throw malformed(`${what}'s block header line: ${(err as Error).message}`);
+  }
+  if (header && header.height >= cp.size)
+    throw malformed(`${what}'s block header line names block ${header.height}, which cannot end at tree size ${cp.size} (every block holds a record)`);
+  return header;
+}
+
+/**
  * The block headers two checkpoints of one ledger commit to (their `iot-ledger header` lines,
  * when both have one) must be of one chain: a block ends at its own tree size and holds at least
  * one record, so one size has one header and a larger size a higher block. Anything else is a
  * second header chain the gateway signed (as a witness sees it: a fork), whatever the proof says.
  */
 function checkHeaders(cp1: Checkpoint, cp2: Checkpoint): void {
-  let h1, h2;
-  try {
-    [h1, h2] = [checkpointHeader(cp1), checkpointHeader(cp2)];
-  } catch (err) {
-    throw malformed(`a checkpoint's block header line: ${(err as Error).message}`);
-  }
+  const [h1, h2] = [committedHeader(cp1, 'checkpoint1'), committedHeader(cp2, 'checkpoint2')];
   if (!h1 || !h2) return;
   if (cp1.size === cp2.size ? h1.height !== h2.height || !bytesEqual(h1.hash, h2.hash) : h1.height >= h2.height)
     throw malformed(

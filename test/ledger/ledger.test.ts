@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openRawDb } from '../support/raw-db';
 import { bytesEqual, toHex } from '../../lib/encoding/bytes';
-import { openCheckpoint } from '../../lib/note/checkpoint';
+import { openCheckpoint, signCheckpoint } from '../../lib/note/checkpoint';
 import { encodeCbor } from '../../lib/encoding/codec';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { isLedgerError, type ErrorCode } from '../../lib/errors';
@@ -490,6 +490,24 @@ describe('Ledger', function () {
       assert.throws(bad({}, keyToDid(stranger)), { code: 'ERR_BAD_SIGNATURE' });
       assert.throws(() => verifyProofBundle(null, ledger.gatewayDid), { code: 'ERR_MALFORMED_PROOF' });
       assert.throws(bad({}, 'not a key'), { code: 'ERR_INVALID_ARGUMENT' });
+    });
+
+    it("a proof bundle's checkpoint must carry a well-formed block header line its size can reach, even when the gateway signed it", async () => {
+      const bundle = await ledger.proofBundle(2, 1);
+      const cp = openCheckpoint(bundle.checkpoint);
+      const [line = ''] = cp.extensions;
+      const hash = line.split(' ')[3] ?? '';
+      const resigned = (extensions: string[]) => ({ ...bundle, checkpoint: signCheckpoint({ ...cp, extensions }, NAME, gatewayKey) });
+      const refused = (e: unknown): boolean => isLedgerError(e, 'ERR_MALFORMED_PROOF') && /block header line/.test((e as Error).message);
+      for (const extensions of [
+        ['iot-ledger header one ' + hash], // not a height
+        ['iot-ledger header 1 AAAA'], // not a 32-byte hash
+        [line, 'iot-ledger header 2 ' + hash], // two headers for one checkpoint
+        [`iot-ledger header ${cp.size} ${hash}`], // block 8 cannot end at tree size 8: each block holds a record
+      ])
+        assert.throws(() => verifyProofBundle(resigned(extensions), ledger.verifierKey), refused, extensions.join(' | '));
+      // The line as the gateway writes it, or none (checkpoints written before format 2), or beside other extension lines.
+      for (const extensions of [[line], [], ['other/extension 1', line]]) assert.equal(verifyProofBundle(resigned(extensions), ledger.verifierKey).index, 2);
     });
 
     it('proofBundle seals first when the record is not in a block yet', async () => {
