@@ -2,7 +2,7 @@ import { openRawDb } from './support/raw-db';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
-import { signCheckpoint } from '../lib/note/checkpoint';
+import { headerLine, openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
 import { EMPTY_ROOT } from '../lib/merkle';
 import { envelopePayload, signEnvelope } from '../lib/envelope/envelope';
 import { bodyFromPayload } from '../lib/envelope/payload';
@@ -27,6 +27,7 @@ import {
   makeDevice,
   mutate,
   readingRecord,
+  resealAfter,
   signedReading,
   tempDir,
   unsealLastBlock,
@@ -34,6 +35,15 @@ import {
 } from './support/audit-fixtures';
 
 const kinds = (r: AuditReport): string[] => r.findings.map((f) => f.kind);
+
+/** One stored value of a (closed) ledger. */
+async function readValue(dir: string, key: Buffer): Promise<Buffer | undefined> {
+  let value: Buffer | undefined;
+  await mutate(dir, async (db) => {
+    value = await db.get(key);
+  });
+  return value;
+}
 
 
 /**
@@ -582,6 +592,34 @@ describe('audit: incremental, from a trusted checkpoint', function () {
       assert.deepEqual(r.findings.map((f) => [f.kind, f.index, f.height]), [['consistency', (h + 1) * 10, h]], formatReport(r));
       assert.match(r.findings[0].detail, new RegExp(`block ${h}'s header is not the one the trusted checkpoint`));
     }
+  });
+
+  it('walks the chain from the trusted header: a later block the gateway key signed at a smaller or the same size is found as in the full audit', async () => {
+    // The trusted checkpoint is block 1's (size 20). The key holder replaces blocks 2 and 3 with
+    // blocks ending at `ends`, the first of them starting at record 10, each chained to the one before.
+    for (const ends of [
+      [15, 25, 40],
+      [20, 15, 30, 40],
+    ]) {
+      const dir = copy();
+      await resealAfter(dir, sample.name, sample.gatewayKey, 1, ends, 10);
+      const whole = await auditLedger(dir, { trustedKey: sample.verifierKey });
+      assert.ok(whole.findings.some((f) => f.height === 2 && f.kind === 'block-chain' && /first is 10, but block 1 ends at 20/.test(f.detail)), formatReport(whole));
+      const r = await auditLedger(dir, { from: sample.checkpoints[1], trustedKey: sample.verifierKey });
+      assert.equal(r.from, 20);
+      // Every record after the checkpoint is as it was: the blocks alone differ, and the same findings say so.
+      assert.deepEqual(r.findings, whole.findings, formatReport(r));
+    }
+  });
+
+  it('a trusted checkpoint whose header line names a block that ends elsewhere is a consistency finding', async () => {
+    // Signed by the gateway key: size 20 and its root, but the header of block 2 (which ends at 30).
+    const block2 = decodeCbor((await readValue(sample.dir, keys.block(2))) as Buffer) as { hash: Uint8Array };
+    const cp1 = openCheckpoint(sample.checkpoints[1]);
+    const cp = signCheckpoint({ ...cp1, extensions: [headerLine(2, block2.hash)] }, sample.name, sample.gatewayKey);
+    const r = await auditLedger(sample.dir, { from: cp, trustedKey: sample.verifierKey });
+    assert.deepEqual(r.findings.map((f) => [f.kind, f.height]), [['consistency', 2]], formatReport(r));
+    assert.match(r.findings[0].detail, /block 2's header ends at tree size 30, not at the trusted checkpoint's 20/);
   });
 
   it('finds a ledger truncated below the trusted checkpoint (rollback)', async () => {

@@ -194,11 +194,11 @@ class Auditor {
     if (this.#opts.from === undefined) return beginning;
     const store = this.#store;
     const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, this.#findings);
-    await checkTrustedHeader(store, this.#opts.from, trust, this.#findings);
+    const anchor = await checkTrustedHeader(store, this.#opts.from, trust, this.#findings);
     if (!from) return beginning;
     const prefix = await readTrustedPrefix(store, from, this.#findings);
     if (!prefix) return beginning;
-    const chain = await chainStartFor(store, from.size, blockCount, trust);
+    const chain = await chainStartFor(store, from.size, blockCount, trust, anchor);
     await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), this.#findings);
     await primeDevices(store, prefix, this.#devices);
     return { start: from.size, frontier: from.frontier, ids: rootPlan(from.size).ids, chain };

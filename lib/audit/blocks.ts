@@ -186,6 +186,8 @@ export class BlockChain {
   #head = 0;
   #exhausted = false;
   #last: Block | undefined;
+  /** A block ending at or past the floor has been settled. */
+  #pastFloor = false;
   checked = 0;
   signatures = 0;
 
@@ -284,7 +286,11 @@ export class BlockChain {
     for (let b = this.#queue[this.#head]; b; b = this.#queue[this.#head]) {
       if (b.size !== undefined && b.size > size) return;
       this.#take();
-      if (b.size === undefined || b.size < this.#floor) continue;
+      if (b.size === undefined) continue;
+      // Only the blocks before the first that reaches the floor lie in the trusted prefix: a later
+      // one that ends below it went back, and is reported as in a full audit.
+      if (b.size < this.#floor && !this.#pastFloor) continue;
+      if (b.size >= this.#floor) this.#pastFloor = true;
       if (b.size < size) {
         this.#add(b, 'block-header', `block ends at tree size ${b.size}, before the previous block's end`);
         continue;

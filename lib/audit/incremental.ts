@@ -95,9 +95,11 @@ export async function loadTrustedStart(
  * The block header the trusted checkpoint commits to (its `iot-ledger header` line) against the
  * stored block of that height. The tree alone does not cover headers: whoever holds the gateway
  * key can re-seal the same records into blocks of other times and re-sign them, and only this
- * line, signed before, tells. The chain is anchored here: the next header's `prev` must be it.
+ * line, signed before, tells. Returns the height of that block when it holds the header (and ends
+ * at the checkpoint's size): the chain is walked from there (chainStartFor), so each later header
+ * is checked against the one before it, back to this one.
  */
-export async function checkTrustedHeader(store: RawStore, note: string, trust: Trust, findings: Findings): Promise<void> {
+export async function checkTrustedHeader(store: RawStore, note: string, trust: Trust, findings: Findings): Promise<number | undefined> {
   const cp = openCheckpoint(note); // loadTrustedStart has opened and verified it
   let committed;
   try {
@@ -105,14 +107,19 @@ export async function checkTrustedHeader(store: RawStore, note: string, trust: T
   } catch (err) {
     throw new LedgerError('ERR_INVALID_ARGUMENT', `the starting checkpoint's ${(err as Error).message}`);
   }
-  if (!committed) return; // written before format 2: no header line to hold the block to
-  const add = (detail: string): void =>
+  if (!committed) return undefined; // written before format 2: no header line to hold the block to
+  const add = (detail: string): undefined => {
     findings.add(blockPos(cp.size), { kind: 'consistency', index: cp.size, height: committed.height, detail });
+    return undefined;
+  };
   const value = await store.get(blockKey(committed.height));
   if (!value) return add(`block ${committed.height}, whose header the trusted checkpoint commits to, is missing`);
   const block = readBlock(committed.height, value, trust);
   if (!block.headerHash || !bytesEqual(block.headerHash, committed.hash))
-    add(`block ${committed.height}'s header is not the one the trusted checkpoint (size ${cp.size}) commits to`);
+    return add(`block ${committed.height}'s header is not the one the trusted checkpoint (size ${cp.size}) commits to`);
+  // The gateway signs a checkpoint only as it seals the block, at the block's end.
+  if (block.header?.size !== cp.size) return add(`block ${committed.height}'s header ends at tree size ${block.header?.size}, not at the trusted checkpoint's ${cp.size}`);
+  return committed.height;
 }
 
 /** Proves, from stored nodes, that the latest signed checkpoint is an append-only extension of the trusted one. */
@@ -139,8 +146,14 @@ export async function checkConsistency(store: RawStore, from: TrustedStart, late
     add(`the latest checkpoint (size ${size}) is not consistent with the trusted one (size ${from.size})`);
 }
 
-/** The height to start checking blocks at (the first block ending at or after `size`) and the chain state before it. */
-export async function chainStartFor(store: RawStore, size: number, blocks: number, trust: Trust): Promise<ChainStart> {
+/**
+ * The height to start checking blocks at and the chain state before it: the block whose header the
+ * trusted checkpoint commits to (`anchor`, checkTrustedHeader), else the first block ending at or
+ * after `size`. From the anchor every later block is read in order, so one the gateway key signed
+ * at a smaller or the same tree size is found as in a full audit; the search, which takes the
+ * signed sizes to grow, is only for a checkpoint that names no header.
+ */
+export async function chainStartFor(store: RawStore, size: number, blocks: number, trust: Trust, anchor?: number): Promise<ChainStart> {
   // Only a size the trusted key signed for this very block steers the search: a header edited (or a
   // block value moved from another height) must not make the audit skip blocks after `size` unread.
   const sizeOf = async (h: number): Promise<{ block?: Block; size?: number }> => {
@@ -149,6 +162,11 @@ export async function chainStartFor(store: RawStore, size: number, blocks: numbe
     const block = readBlock(h, value, trust);
     return { block, size: block.signed && block.covered ? block.checkpoint?.size : undefined };
   };
+  if (anchor !== undefined) {
+    if (anchor === 0) return GENESIS;
+    const prev = (await sizeOf(anchor - 1)).block;
+    return prev ? chainStartAfter(prev) : { ...GENESIS, height: anchor };
+  }
   // Binary search for the first height whose block ends at or after `size`.
   let lo = 0;
   let hi = blocks;

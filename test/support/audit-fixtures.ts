@@ -12,6 +12,10 @@ import { sha256 } from '../../lib/crypto/hash';
 import { Ledger, type LedgerRecord, type RecordInput } from '../../lib/ledger';
 import { emptyTip, planWrite } from '../../lib/ledger/commit';
 import { verifierKeyString } from '../../lib/note/note';
+import { makeBlock } from '../../lib/ledger/blocks';
+import { summaryValue } from '../../lib/ledger/layout';
+import { summarise } from '../../lib/ledger/summary';
+import { rootFromLeafHashes } from '../../lib/merkle';
 
 export interface Device {
   key: PrivateKey;
@@ -245,4 +249,41 @@ export async function forgeLedger(sample: Pick<SampleLedger, 'dir' | 'name' | 'g
     await db.close();
   }
   return dir;
+}
+
+/**
+ * What the gateway key holder can do to the blocks after `height`: replaces them with blocks
+ * ending at `ends` (each starting where the one before ends, the first where `first` says,
+ * else at the end of block `height`), chained from block `height`'s stored header, each with
+ * its summary and a checkpoint signed with `key`; the head follows the last one. The records
+ * and nodes stay as they are.
+ */
+export async function resealAfter(dir: string, name: string, key: PrivateKey, height: number, ends: number[], first?: number): Promise<void> {
+  await mutate(dir, async (db) => {
+    const leaves: Uint8Array[] = [];
+    const records: { type: string; time: number; device?: string }[] = [];
+    for await (const [k, value] of db.iterator({ gte: keys.record(0), lt: Buffer.from('s') })) {
+      if (k.length !== 9) continue;
+      leaves.push(value.subarray(0, 32));
+      records.push(decodeCbor(value.subarray(32), { canonical: false }) as { type: string; time: number; device?: string });
+    }
+    const anchor = decodeCbor((await db.get(keys.block(height))) as Buffer) as { header: Uint8Array; hash: Uint8Array };
+    const anchorHeader = decodeCbor(anchor.header) as { size: number; time: number };
+    for (let h = height + 1; (await db.get(keys.block(h))) !== undefined; h++) {
+      await db.del(keys.block(h));
+      await db.del(keys.summary(h));
+    }
+    let prev = anchor.hash;
+    let start = first ?? anchorHeader.size;
+    for (const [i, size] of ends.entries()) {
+      const h = height + 1 + i;
+      const fields = { height: h, prev, first: start, size, root: rootFromLeafHashes(leaves.slice(0, size)), time: anchorHeader.time + 1000 * (i + 1) };
+      const { stored } = makeBlock(fields, name, key);
+      await db.put(keys.block(h), Buffer.from(encodeCbor({ header: stored.header, hash: stored.hash, checkpoint: stored.checkpoint })));
+      await db.put(keys.summary(h), summaryValue(summarise(start, records.slice(start, size))));
+      prev = stored.hash;
+      start = size;
+    }
+    await db.put(keys.head(), headValue(leaves.length, height + 1 + ends.length, start));
+  });
 }
