@@ -1,7 +1,7 @@
 import { openRawDb } from './support/raw-db';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
+import { auditLedger, formatReport, type AuditReport, type DeviceStatus } from '../lib/audit';
 import { headerLine, openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
 import { EMPTY_ROOT } from '../lib/merkle';
 import { envelopePayload, signEnvelope } from '../lib/envelope/envelope';
@@ -550,6 +550,42 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     await w.append(signed({ ts: 5000 })); // 4: later than 3000, no counter: accepted
     await w.close();
     await assertFullAndFrom(dir, cps[cps.length - 1], [['envelope-signature', 2], ['replay', 3]], 4, []);
+  });
+
+  it('with a caller-supplied registry, takes the device counters before the checkpoint as the full audit does', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    // c is never enrolled on the ledger; the registry says it signs with another key, cKey.
+    const cKey = makeDevice('Ed25519', 'jws');
+    const c = makeDevice('Ed25519', 'jws').did;
+    const byC = (counter: number): RecordInput => {
+      const envelope = signEnvelope(JSON.stringify({ temperature: -20, counter }), cKey.key, { format: 'jws', kid: cKey.did });
+      return { type: 'reading', device: c, body: bodyFromPayload(envelopePayload(envelope)), envelope };
+    };
+    const deviceKeys = (did: string): DeviceStatus | undefined => {
+      if (did === a.did) return { status: 'enrolled' };
+      if (did === c) return { status: 'enrolled', key: cKey.did };
+      return undefined;
+    };
+    const w = await createLedger(dir, { blockRecords: 100 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } }); // 0
+    for (let i = 0; i < 3; i++) await w.append(readingRecord(a)); // 1..3: a's counters 1..3
+    await w.append({ type: 'device.revoke', body: { did: a.did } }); // 4: revoked on the ledger, not in the registry
+    for (let i = 0; i < 2; i++) await w.append(readingRecord(a)); // 5, 6: a's counters 4, 5
+    for (let i = 1; i <= 3; i++) await w.append(byC(i)); // 7..9: c's counters 1..3
+    await w.seal();
+    const cps = await checkpointsOf(w);
+    await w.append(readingRecord(a, {}, 4)); // 10: a replay of a's counter 4
+    await w.append(byC(2)); // 11: a replay of c's counter 2
+    await w.append(readingRecord(a, {}, 6)); // 12
+    await w.append(byC(4)); // 13
+    await w.close();
+    const whole = await auditLedger(dir, { deviceKeys });
+    assert.deepEqual(whole.findings.map((f) => [f.kind, f.index]), [['replay', 10], ['replay', 11]], formatReport(whole));
+    const r = await auditLedger(dir, { from: cps[cps.length - 1], deviceKeys });
+    assert.equal(r.from, 10);
+    assert.deepEqual(r.findings, whole.findings, formatReport(r));
   });
 
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {

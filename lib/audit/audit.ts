@@ -196,11 +196,11 @@ class Auditor {
     const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, this.#findings);
     const anchor = await checkTrustedHeader(store, this.#opts.from, trust, this.#findings);
     if (!from) return beginning;
-    const prefix = await readTrustedPrefix(store, from, this.#findings);
+    const prefix = await readTrustedPrefix(store, from, this.#findings, this.#opts.deviceKeys);
     if (!prefix) return beginning;
     const chain = await chainStartFor(store, from.size, blockCount, trust, anchor);
     await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), this.#findings);
-    await primeDevices(store, prefix, this.#devices);
+    await primeDevices(store, prefix, this.#devices, this.#opts.deviceKeys);
     return { start: from.size, frontier: from.frontier, ids: rootPlan(from.size).ids, chain };
   }
 

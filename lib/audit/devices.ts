@@ -66,15 +66,35 @@ function sameKey(a: PublicKey, b: PublicKey): boolean {
   return a.alg === b.alg && bytesEqual(a.publicKey, b.publicKey);
 }
 
+/** The deviceKeys hook of AuditOptions. */
+export type DeviceHook = (did: string, index: number) => DeviceStatus | undefined;
+
+type DeviceKey = NonNullable<Extract<DeviceStatus, { status: 'enrolled' }>['key']>;
+
+/** The key a device's envelope is verified with: the one the hook answered, unless that is the did's own (the default). */
+export function verificationKey(did: string, answer: DeviceStatus | undefined): DeviceKey {
+  const key = answer?.status === 'enrolled' ? answer.key : undefined;
+  return key !== undefined && !isDidKey(key, did) ? key : did;
+}
+
+function isDidKey(key: DeviceKey, did: string): boolean {
+  if (key === did) return true;
+  try {
+    return sameKey(resolveVerificationKey(key), resolveVerificationKey(did));
+  } catch {
+    return false;
+  }
+}
+
 /** Applies device events in ledger order and reports unknown/revoked devices, bad signatures and replays. */
 export class DeviceChecker {
   readonly registry = new DeviceRegistry();
   readonly replay = new ReplayGuard();
   readonly #findings: Findings;
-  readonly #hook: ((did: string, index: number) => DeviceStatus | undefined) | undefined;
+  readonly #hook: DeviceHook | undefined;
   signatures = 0;
 
-  constructor(findings: Findings, hook?: (did: string, index: number) => DeviceStatus | undefined) {
+  constructor(findings: Findings, hook?: DeviceHook) {
     this.#findings = findings;
     this.#hook = hook;
   }
@@ -117,8 +137,8 @@ export class DeviceChecker {
       return;
     }
     let result: EnvelopeCheck = check;
-    const key = answer?.status === 'enrolled' ? answer.key : undefined;
-    if (key !== undefined && !this.#isDidKey(key, did)) result = this.#verify(check, key);
+    const key = verificationKey(did, answer);
+    if (key !== did) result = this.#verify(check, key);
     else if (result.ok === undefined) result = this.#verify(check, did);
     if (!result.ok) {
       this.#add(ev, 'envelope-signature', `device envelope of record ${ev.index} does not verify: ${result.detail ?? 'bad signature'}`);
@@ -129,15 +149,6 @@ export class DeviceChecker {
     const replay = this.replay.check(did, fresh);
     if (replay) this.#add(ev, 'replay', `record ${ev.index} replays an older device message: ${replay}`);
     else this.replay.accept(did, fresh);
-  }
-
-  #isDidKey(key: NonNullable<Extract<DeviceStatus, { status: 'enrolled' }>['key']>, did: string): boolean {
-    if (key === did) return true;
-    try {
-      return sameKey(resolveVerificationKey(key), resolveVerificationKey(did));
-    } catch {
-      return false;
-    }
   }
 
   #verify(check: EnvelopeCheck, key: Parameters<typeof verifyDeviceEnvelope>[1]): EnvelopeCheck {

@@ -9,7 +9,7 @@ import { verifyNote } from '../note/note';
 import { GENESIS, chainStartAfter, readBlock, type Block, type ChainStart, type Trust } from './blocks';
 import type { DeviceEvent } from './chunk';
 import { claimedFreshness, verifyDeviceEnvelope } from './chunk-signed';
-import { toDevice, type DeviceChecker } from './devices';
+import { toDevice, verificationKey, type DeviceChecker, type DeviceHook } from './devices';
 import { blockPos, POS_START, recordPos, type Findings } from './findings';
 import { Frontier } from './frontier';
 import { blockKey, MIN_STORED_LEVEL, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
@@ -190,7 +190,7 @@ export async function chainStartFor(store: RawStore, size: number, blocks: numbe
 export interface TrustedPrefix {
   /** The last enrolment or revocation of each device (they decide its standing), in ledger order. */
   enrolments: DeviceEvent[];
-  /** Per enrolled device, the indexes of its latest (at most LAST_SIGNED) device-ordered signed records while enrolled, ascending. */
+  /** Per device, the indexes of its latest (at most LAST_SIGNED) device-ordered signed records while enrolled, ascending. */
   signed: Map<string, number[]>;
 }
 
@@ -210,7 +210,7 @@ const LAST_SIGNED = 64;
  * must not hide a revocation or a device's last counter. Undefined (with a finding) when the
  * stored leaves are not the trusted tree's: the caller then audits from the start to say where.
  */
-export async function readTrustedPrefix(store: RawStore, from: TrustedStart, findings: Findings): Promise<TrustedPrefix | undefined> {
+export async function readTrustedPrefix(store: RawStore, from: TrustedStart, findings: Findings, hook?: DeviceHook): Promise<TrustedPrefix | undefined> {
   const fallBack = (detail: string): undefined => {
     findings.add(POS_START, { kind: 'consistency', index: from.size, detail: `${detail}; auditing from the start instead` });
     return undefined;
@@ -233,7 +233,7 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
         continue;
       }
       const record = scanRecord(tail, 1) ?? readRecord(tail.subarray(1)).record;
-      if (record) noteRecord(scan, index, record);
+      if (record) noteRecord(scan, index, record, hook);
     }
   } finally {
     await cursor.close();
@@ -249,8 +249,10 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
  * Keeps the last enrolment or revocation of each device, and the signed records of a device
  * enrolled at that point (as the full audit, which accepts no other): memory grows with the
  * devices, not with records that enrol one again or are signed by a device never enrolled.
+ * With a caller's registry (`hook`), enrolled at that point is what it answers for the record,
+ * as in the full audit (the ledger's standing where it answers nothing).
  */
-function noteRecord(scan: PrefixScan, index: number, record: RecordView): void {
+function noteRecord(scan: PrefixScan, index: number, record: RecordView, hook: DeviceHook | undefined): void {
   if (ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE) {
     const subject = subjectDid(record);
     if (subject !== undefined) {
@@ -260,7 +262,8 @@ function noteRecord(scan: PrefixScan, index: number, record: RecordView): void {
     }
   }
   if (record.device === undefined || record.envelope === undefined || !inDeviceOrder(record.type)) return;
-  if (!ENROL_TYPES.has(scan.standing.get(record.device)?.type ?? '')) return;
+  const answer = hook?.(record.device, index);
+  if (answer ? answer.status !== 'enrolled' : !ENROL_TYPES.has(scan.standing.get(record.device)?.type ?? '')) return;
   let latest = scan.signed.get(record.device);
   if (!latest) scan.signed.set(record.device, (latest = []));
   if (latest.push(index) > LAST_SIGNED) latest.shift();
@@ -268,12 +271,13 @@ function noteRecord(scan: PrefixScan, index: number, record: RecordView): void {
 
 /**
  * Sets device enrolment and the last accepted counters as of the trusted size, from the
- * records before it (readTrustedPrefix has proven them).
+ * records before it (readTrustedPrefix has proven them). With a caller's registry (`hook`), each
+ * record is verified with the key it answers for it, as in the full audit.
  */
-export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devices: DeviceChecker): Promise<void> {
+export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devices: DeviceChecker, hook?: DeviceHook): Promise<void> {
   for (const event of prefix.enrolments) devices.apply(event);
-  for (const did of devices.registry.dids()) {
-    const reached = await lastAccepted(store, did, prefix.signed.get(did) ?? []);
+  for (const [did, indexes] of prefix.signed) {
+    const reached = await lastAccepted(store, did, indexes, (index) => verificationKey(did, hook?.(did, index)));
     if (reached) devices.replay.accept(did, reached);
   }
 }
@@ -290,18 +294,27 @@ export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devic
  * per device, two when it switched to counters in the window). When a claim is not newer
  * or such a record does not verify, every record is verified and the order followed again.
  */
-async function lastAccepted(store: RawStore, did: string, indexes: number[]): Promise<Freshness | undefined> {
+async function lastAccepted(
+  store: RawStore,
+  did: string,
+  indexes: number[],
+  keyAt: (index: number) => ReturnType<typeof verificationKey>,
+): Promise<Freshness | undefined> {
   const envelopes: (string | Uint8Array)[] = [];
+  const keys: ReturnType<typeof verificationKey>[] = [];
   for (const index of indexes) {
     const value = await store.get(recordKey(index));
     const record = value && value.length >= HASH_SIZE ? readRecord(value.subarray(HASH_SIZE)).record : undefined;
-    if (record?.envelope !== undefined && record.device === did) envelopes.push(record.envelope);
+    if (record?.envelope !== undefined && record.device === did) {
+      envelopes.push(record.envelope);
+      keys.push(keyAt(index));
+    }
   }
   const claims = envelopes.map((e) => toDevice(claimedFreshness(e)));
   const verified = new Map<number, Freshness | undefined>();
   const verify = (k: number): Freshness | undefined => {
     if (!verified.has(k)) {
-      const check = verifyDeviceEnvelope(envelopes[k] as string | Uint8Array, did);
+      const check = verifyDeviceEnvelope(envelopes[k] as string | Uint8Array, keys[k] as ReturnType<typeof verificationKey>);
       verified.set(k, check.ok ? { counter: check.counter, ts: check.ts } : undefined);
     }
     return verified.get(k);
