@@ -477,7 +477,7 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.match(r.findings[0].detail, /counter 4 is not above the last accepted 6/);
   });
 
-  it('keeps one standing per device from the records before the checkpoint, and the signed records of enrolled devices only', async () => {
+  it('keeps one standing per device from the records before the checkpoint, and the replay state of enrolled devices only', async () => {
     const dir = tempDir();
     dirs.push(dir);
     const gatewayKey = generateKey('Ed25519');
@@ -501,13 +501,39 @@ describe('audit: incremental, from a trusted checkpoint', function () {
       const prefix = await readTrustedPrefix(store, from, findings);
       assert.ok(prefix);
       assert.deepEqual(prefix.enrolments.map((e) => [e.index, e.subject]), [[39, a.did]]);
-      assert.deepEqual([...prefix.signed.keys()], [a.did]);
-      assert.deepEqual(prefix.signed.get(a.did), [40, 41, 42]);
+      assert.deepEqual([...prefix.reached], [[a.did, { counter: 3, ts: undefined }]]);
     } finally {
       await store.close();
     }
     const r = await auditLedger(dir, { from: cp });
     assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['replay', 63]], formatReport(r));
+  });
+
+  it('any number of replays, or of envelopes that do not verify, just before the checkpoint hide no counter the device reached', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    const forger = makeDevice('Ed25519', 'jws');
+    const w = await createLedger(dir, { blockRecords: 1000 });
+    const inputs: RecordInput[] = [{ type: 'device.enrol', body: { did: a.did } }]; // 0
+    for (let i = 0; i < 6; i++) inputs.push(readingRecord(a)); // 1..6: counters 1..6
+    for (let i = 0; i < 70; i++) inputs.push(readingRecord(a, {}, 2)); // 7..76: replays of counter 2
+    // 77..146: counters 100.. signed by another key in a's name: none verifies.
+    for (let i = 0; i < 70; i++) inputs.push({ ...readingRecord({ ...forger, did: a.did }, {}, 100 + i), device: a.did });
+    await appendAll(w, inputs);
+    await w.seal();
+    const cps = await checkpointsOf(w);
+    await w.append(readingRecord(a, {}, 4)); // 147: a replay of counter 4 (below 6)
+    await w.append(readingRecord(a, {}, 7)); // 148
+    await w.close();
+    const whole = await auditLedger(dir);
+    const replays = Array.from({ length: 70 }, (_, i): [string, number] => ['replay', 7 + i]);
+    const forged = Array.from({ length: 70 }, (_, i): [string, number] => ['envelope-signature', 77 + i]);
+    assert.deepEqual(whole.findings.map((f) => [f.kind, f.index]), [...replays, ...forged, ['replay', 147]], formatReport(whole));
+    const r = await auditLedger(dir, { from: cps[cps.length - 1] });
+    assert.equal(r.from, 147);
+    assert.deepEqual(r.findings, whole.findings.slice(-1), formatReport(r));
+    assert.match(r.findings[0].detail, /counter 4 is not above the last accepted 6/);
   });
 
   it('a record without a counter just before the checkpoint does not drop the counter the device reached', async () => {

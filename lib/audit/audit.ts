@@ -200,7 +200,7 @@ class Auditor {
     if (!prefix) return beginning;
     const chain = await chainStartFor(store, from.size, blockCount, trust, anchor);
     await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), this.#findings);
-    await primeDevices(store, prefix, this.#devices, this.#opts.deviceKeys);
+    primeDevices(prefix, this.#devices);
     return { start: from.size, frontier: from.frontier, ids: rootPlan(from.size).ids, chain };
   }
 

@@ -7,16 +7,12 @@ import { LedgerError } from '../errors';
 import { consistencyPlan, rootPlan, verifyConsistency, type NodeId } from '../merkle';
 import { verifyNote } from '../note/note';
 import { GENESIS, chainStartAfter, readBlock, type Block, type ChainStart, type Trust } from './blocks';
-import type { DeviceEvent } from './chunk';
-import { claimedFreshness, verifyDeviceEnvelope } from './chunk-signed';
-import { toDevice, verificationKey, type DeviceChecker, type DeviceHook } from './devices';
+import type { DeviceChecker, DeviceHook } from './devices';
 import { blockPos, POS_START, recordPos, type Findings } from './findings';
 import { Frontier } from './frontier';
 import { blockKey, MIN_STORED_LEVEL, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
-import { ENROL_TYPES, inDeviceOrder, REVOKE_TYPE, readRecord, subjectDid, type Freshness, type RecordView } from './records';
-import { isNewer, mergeAccepted, type Freshness as DeviceFreshness } from '../registry/freshness';
-import { scanRecord } from './record-scan';
-import { hashBytes, hashString, holdsHash, leafHashOfTail, perfectSubtreeString } from './sha';
+import { PrefixDevices, provenRecord, type PrefixDeviceState } from './prefix-devices';
+import { hashBytes, hashString, holdsHash, perfectSubtreeString } from './sha';
 import type { RawStore } from './store';
 
 export interface TrustedStart {
@@ -187,20 +183,7 @@ export async function chainStartFor(store: RawStore, size: number, blocks: numbe
 }
 
 /** The device facts of the records before a trusted size, once they are shown to be the ones it commits to. */
-export interface TrustedPrefix {
-  /** The last enrolment or revocation of each device (they decide its standing), in ledger order. */
-  enrolments: DeviceEvent[];
-  /** Per device, the indexes of its latest (at most LAST_SIGNED) device-ordered signed records while enrolled, ascending. */
-  signed: Map<string, number[]>;
-}
-
-/** What the scan keeps: one entry per device, however many records enrol, revoke or name it. */
-interface PrefixScan {
-  standing: Map<string, DeviceEvent>;
-  signed: Map<string, number[]>;
-}
-
-const LAST_SIGNED = 64;
+export type TrustedPrefix = PrefixDeviceState;
 
 /**
  * Reads every record before the trusted size. Their stored leaf hashes must rebuild the trusted
@@ -209,13 +192,14 @@ const LAST_SIGNED = 64;
  * the stored nodes are signed, so an edited summary or a record rewritten with its leaf hash
  * must not hide a revocation or a device's last counter. Undefined (with a finding) when the
  * stored leaves are not the trusted tree's: the caller then audits from the start to say where.
+ * `hook`: the caller's device registry (AuditOptions.deviceKeys), asked as the full audit asks it.
  */
 export async function readTrustedPrefix(store: RawStore, from: TrustedStart, findings: Findings, hook?: DeviceHook): Promise<TrustedPrefix | undefined> {
   const fallBack = (detail: string): undefined => {
     findings.add(POS_START, { kind: 'consistency', index: from.size, detail: `${detail}; auditing from the start instead` });
     return undefined;
   };
-  const scan: PrefixScan = { standing: new Map(), signed: new Map() };
+  const devices = new PrefixDevices(store, hook);
   const tree = new Frontier(0, []);
   let size = 0;
   const cursor = store.cursor(recordKey(0), recordKey(from.size));
@@ -227,13 +211,13 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
       if (index !== size || value.length < HASH_SIZE) return fallBack(`record ${size}, before the trusted checkpoint, is missing`);
       tree.append(hashString(value), () => undefined);
       size++;
-      const tail = new Uint8Array(value.buffer, value.byteOffset + HASH_SIZE - 1, value.length - HASH_SIZE + 1);
-      if (!holdsHash(value, 0, leafHashOfTail(tail))) {
+      const record = provenRecord(value);
+      if (record === 'mismatch') {
         findings.add(recordPos(index), { kind: 'consistency', index, detail: `record ${index}, before the trusted checkpoint, is not the one it commits to (its bytes do not match its leaf hash)` });
         continue;
       }
-      const record = scanRecord(tail, 1) ?? readRecord(tail.subarray(1)).record;
-      if (record) noteRecord(scan, index, record, hook);
+      const verifying = record && devices.note(index, record);
+      if (verifying) await verifying;
     }
   } finally {
     await cursor.close();
@@ -242,117 +226,11 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
   const hashes = tree.hashes();
   if (hashes.length !== from.frontier.length || hashes.some((h, i) => !holdsHash(from.frontier[i] as Uint8Array, 0, h)))
     return fallBack(`the leaf hashes stored before the trusted checkpoint do not give its root`);
-  return { enrolments: [...scan.standing.values()].sort((a, b) => a.index - b.index), signed: scan.signed };
+  return devices.finish(from.size);
 }
 
-/**
- * Keeps the last enrolment or revocation of each device, and the signed records of a device
- * enrolled at that point (as the full audit, which accepts no other): memory grows with the
- * devices, not with records that enrol one again or are signed by a device never enrolled.
- * With a caller's registry (`hook`), enrolled at that point is what it answers for the record,
- * as in the full audit (the ledger's standing where it answers nothing).
- */
-function noteRecord(scan: PrefixScan, index: number, record: RecordView, hook: DeviceHook | undefined): void {
-  if (ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE) {
-    const subject = subjectDid(record);
-    if (subject !== undefined) {
-      const event: DeviceEvent = { index, time: record.time, type: record.type, subject };
-      if (record.device !== undefined) event.device = record.device;
-      scan.standing.set(subject, event);
-    }
-  }
-  if (record.device === undefined || record.envelope === undefined || !inDeviceOrder(record.type)) return;
-  const answer = hook?.(record.device, index);
-  if (answer ? answer.status !== 'enrolled' : !ENROL_TYPES.has(scan.standing.get(record.device)?.type ?? '')) return;
-  let latest = scan.signed.get(record.device);
-  if (!latest) scan.signed.set(record.device, (latest = []));
-  if (latest.push(index) > LAST_SIGNED) latest.shift();
-}
-
-/**
- * Sets device enrolment and the last accepted counters as of the trusted size, from the
- * records before it (readTrustedPrefix has proven them). With a caller's registry (`hook`), each
- * record is verified with the key it answers for it, as in the full audit.
- */
-export async function primeDevices(store: RawStore, prefix: TrustedPrefix, devices: DeviceChecker, hook?: DeviceHook): Promise<void> {
+/** Sets device enrolment and the last accepted counters as of the trusted size (readTrustedPrefix has found them). */
+export function primeDevices(prefix: TrustedPrefix, devices: DeviceChecker): void {
   for (const event of prefix.enrolments) devices.apply(event);
-  for (const [did, indexes] of prefix.signed) {
-    const reached = await lastAccepted(store, did, indexes, (index) => verificationKey(did, hook?.(did, index)));
-    if (reached) devices.replay.accept(did, reached);
-  }
+  for (const [did, reached] of prefix.reached) devices.replay.accept(did, reached);
 }
-
-/**
- * The counter / timestamp a device reached with its latest signed records (`indexes`, ascending),
- * as the full audit's ReplayGuard reaches it: the records are taken in order, each accepted when
- * its envelope verifies and it is newer than what was accepted before it (isNewer, merged as
- * mergeAccepted does). A record that replays an older message is not accepted, so it must not
- * lower what the device reached, nor (carrying no counter after ones that had one) drop its
- * counter. The order is first followed on what the payloads claim, unverified: in a ledger the
- * gateway wrote every record is newer than the one before, and only the records that gave the
- * result its counter and time, and the first that brought a counter, are verified (one signature
- * per device, two when it switched to counters in the window). When a claim is not newer
- * or such a record does not verify, every record is verified and the order followed again.
- */
-async function lastAccepted(
-  store: RawStore,
-  did: string,
-  indexes: number[],
-  keyAt: (index: number) => ReturnType<typeof verificationKey>,
-): Promise<Freshness | undefined> {
-  const envelopes: (string | Uint8Array)[] = [];
-  const keys: ReturnType<typeof verificationKey>[] = [];
-  for (const index of indexes) {
-    const value = await store.get(recordKey(index));
-    const record = value && value.length >= HASH_SIZE ? readRecord(value.subarray(HASH_SIZE)).record : undefined;
-    if (record?.envelope !== undefined && record.device === did) {
-      envelopes.push(record.envelope);
-      keys.push(keyAt(index));
-    }
-  }
-  const claims = envelopes.map((e) => toDevice(claimedFreshness(e)));
-  const verified = new Map<number, Freshness | undefined>();
-  const verify = (k: number): Freshness | undefined => {
-    if (!verified.has(k)) {
-      const check = verifyDeviceEnvelope(envelopes[k] as string | Uint8Array, keys[k] as ReturnType<typeof verificationKey>);
-      verified.set(k, check.ok ? { counter: check.counter, ts: check.ts } : undefined);
-    }
-    return verified.get(k);
-  };
-  // `fresh(k)`: what record k brings, or undefined when it is not taken at all.
-  const follow = (fresh: (k: number) => DeviceFreshness | undefined) => {
-    let state: DeviceFreshness | undefined;
-    let counterFrom = -1;
-    let timeFrom = -1;
-    let counterSince = -1;
-    let refused = false;
-    for (let k = 0; k < envelopes.length; k++) {
-      const f = fresh(k);
-      if (!f) continue;
-      if (!isNewer(f, state)) {
-        refused = true;
-        continue;
-      }
-      state = mergeAccepted(state, f);
-      if (f.counter !== undefined) {
-        counterFrom = k;
-        if (counterSince < 0) counterSince = k;
-      }
-      if (f.time !== undefined) timeFrom = k;
-    }
-    return { state, counterFrom, timeFrom, counterSince, refused };
-  };
-  const reached = (f: DeviceFreshness | undefined): Freshness | undefined =>
-    f && (f.counter !== undefined || f.time !== undefined) ? { counter: f.counter, ts: f.time } : undefined;
-  const claimed = follow((k) => claims[k]);
-  // Every record newer than the one before, and the ones that give the result verify, with the
-  // first that brought a counter (records with one are taken after it only).
-  if (!claimed.refused && [claimed.counterFrom, claimed.timeFrom, claimed.counterSince].every((k) => k < 0 || verify(k) !== undefined)) return reached(claimed.state);
-  return reached(
-    follow((k) => {
-      const f = verify(k);
-      return f ? toDevice(f) : undefined;
-    }).state,
-  );
-}
-
