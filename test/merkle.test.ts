@@ -324,8 +324,8 @@ describe('merkle: argument checks', () => {
     assert.throws(() => inclusionPlan(0.5, 5), invalid);
     assert.throws(() => inclusionProof(leaves, 0, 10), invalid);
     assert.throws(() => consistencyPlan(4, 3), invalid);
-    assert.throws(() => consistencyPlan(0, 3), invalid);
-    assert.throws(() => consistencyProof(leaves, 0), invalid);
+    assert.throws(() => consistencyPlan(-1, 3), invalid);
+    assert.throws(() => consistencyProof(leaves, 0, 10), invalid);
     assert.throws(() => rootPlan(-1), invalid);
     assert.throws(() => rootPlan(Number.MAX_SAFE_INTEGER + 1), invalid);
     assert.throws(() => inclusionPlan(1, 4).rehash([]), invalid);
@@ -357,6 +357,15 @@ describe('merkle: argument checks', () => {
     assert.equal(reason(checkConsistency(0, 5, [leaves[0]], EMPTY_ROOT, root5)), 'a proof from the empty tree must be empty');
     assert.equal(reason(checkConsistency(0, 5, consistencyProof(leaves, 1, 5), EMPTY_ROOT, root5)), 'a proof from the empty tree must be empty');
     assert.equal(reason(checkConsistency(0, 5, [], leaves[0], root5)), 'the empty tree has a different root');
+  });
+
+  it('the proof built from size 0 is empty and verifies, to every size (the builders agree with checkConsistency)', () => {
+    for (let n = 0; n <= leaves.length; n++) {
+      assert.deepEqual(consistencyProof(leaves, 0, n), [], `proof 0 -> ${n}`);
+      assert.deepEqual(consistencyPlan(0, n).ids, [], `plan 0 -> ${n}`);
+      assert.deepEqual(consistencyPlan(0, n).rehash([]), [], `plan 0 -> ${n} rehashed`);
+      assert.deepEqual(checkConsistency(0, n, consistencyProof(leaves, 0, n), EMPTY_ROOT, rootFromLeafHashes(leaves.slice(0, n))), { ok: true }, `0 -> ${n}`);
+    }
   });
 
   it('the check functions say why a proof failed', () => {

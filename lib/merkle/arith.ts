@@ -56,7 +56,6 @@ export function checkSizes(size1: number, size2: number): void {
   if (!isCount(size1) || !isCount(size2) || size1 > size2) {
     throw invalid(`sizes ${String(size1)}, ${String(size2)} must be safe integers with size1 <= size2`);
   }
-  if (size1 === 0 && size2 > 0) throw invalid('there is no consistency proof from the empty tree');
 }
 
 export function checkHashes(hashes: Uint8Array[], count: number): void {

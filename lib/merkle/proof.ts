@@ -26,13 +26,14 @@ function auditPath(leaves: Uint8Array[], m: number, lo: number, hi: number): Uin
 
 /**
  * The consistency proof from the tree of the first `size1` leaves to that of
- * the first `size2`. Empty when the sizes are equal; throws
- * ERR_INVALID_ARGUMENT for size1 = 0 < size2, which has no proof.
+ * the first `size2`. Empty when the sizes are equal, and from size1 = 0: every
+ * tree extends the empty one (RFC 9162 has proof paths for 0 < size1 only;
+ * C2SP tlog-witness asks for an empty proof from old size 0).
  */
 export function consistencyProof(leaves: Uint8Array[], size1: number, size2: number = leaves.length): Uint8Array[] {
   checkSize(size2, leaves.length);
   checkSizes(size1, size2);
-  if (size1 === size2) return [];
+  if (size1 === size2 || size1 === 0) return [];
   return subproof(leaves, size1, 0, size2, true);
 }
 
@@ -74,12 +75,12 @@ export function inclusionPlan(index: number, size: number): ProofPlan {
  * The plan for the consistency proof from `size1` to `size2` entries: the
  * largest perfect subtree ending at size1 (left out when it is the whole
  * first tree, i.e. size1 is a power of two), then its siblings up to the
- * root of the second tree. Empty when the sizes are equal; throws
- * ERR_INVALID_ARGUMENT for size1 = 0 < size2.
+ * root of the second tree. Empty when the sizes are equal or size1 is 0 (see
+ * consistencyProof).
  */
 export function consistencyPlan(size1: number, size2: number): ProofPlan {
   checkSizes(size1, size2);
-  if (size1 === size2) return plan([]);
+  if (size1 === size2 || size1 === 0) return plan([]);
   const level = trailingZeros(size1);
   const last: NodeId = { level, index: size1 / 2 ** level - 1 };
   const siblings = siblingsPlan(last, size2);

@@ -11,7 +11,7 @@ import { generateKey, keyToDid } from '../../lib/crypto';
 import { isLedgerError, type ErrorCode } from '../../lib/errors';
 import { sha256 } from '../../lib/crypto/hash';
 import { referenceCrc32 } from '../support/crc32-reference';
-import { Ledger, MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS, verifyProofBundle, type BlockInfo, type Receipt, type RecordInput } from '../../lib/ledger';
+import { Ledger, MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS, verifyConsistencyBundle, verifyProofBundle, type BlockInfo, type Receipt, type RecordInput } from '../../lib/ledger';
 import { writeKeyFile } from '../../lib/crypto/keyfile';
 import * as merkle from '../../lib/merkle';
 import { collect, deviceA, deviceB, gatewayKey, recomputeRoot, tempDir } from '../support/ledger';
@@ -451,10 +451,24 @@ describe('Ledger', function () {
           assert.deepEqual(proof, merkle.consistencyProof(leaves, cps[i].size, cps[j].size));
         }
       }
-      for (let s1 = 1; s1 <= SIZE; s1++) {
+      for (let s1 = 0; s1 <= SIZE; s1++) {
         const proof = await ledger.consistencyProof(s1, SIZE);
+        if (s1 === 0) assert.deepEqual(proof, [], 'every tree extends the empty one: no proof hashes');
         assert.ok(merkle.verifyConsistency(s1, SIZE, proof, merkle.rootFromLeafHashes(leaves.slice(0, s1)), await ledger.rootAt(SIZE)));
       }
+    });
+
+    it('a consistency bundle from a checkpoint of the empty tree to the latest is built with the ledger\'s empty proof and verifies', async () => {
+      const latest = await ledger.latestBlock();
+      assert.ok(latest, 'a sealed block');
+      const size = latest.header.size;
+      const empty = signCheckpoint({ origin: NAME, size: 0, root: merkle.EMPTY_ROOT, extensions: [] }, NAME, gatewayKey);
+      const proof = await ledger.consistencyProof(0, size);
+      assert.deepEqual(proof, []);
+      const bundle = { format: 'iot-ledger-consistency/1', checkpoint1: empty, checkpoint2: latest.checkpoint, proof: proof.map((h) => Buffer.from(h).toString('base64')), verifier: ledger.verifierKey };
+      assert.deepEqual(verifyConsistencyBundle(bundle, ledger.gatewayDid), { origin: NAME, size1: 0, size2: size });
+      // The gateway signs no checkpoint of the empty tree (every block holds a record): the ledger has none to put in a bundle.
+      await rejects(ledger.consistencyBundle(0), 'ERR_NOT_FOUND', /no checkpoint at tree size 0/);
     });
 
     it('proof bundles verify with the verifier key and the did:key; tampering is caught', async () => {
