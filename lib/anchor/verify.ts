@@ -4,7 +4,7 @@
 // still be on the chain (never mined or reorged away is reported, never passed as clean).
 import { toHex } from '../encoding/bytes';
 import { isoTime } from '../encoding/iso-time';
-import { verifyConsistency } from '../merkle';
+import { EMPTY_ROOT, verifyConsistency } from '../merkle';
 import type { ChainAnchor } from './chain';
 import type { AnchorBody } from './record';
 
@@ -72,8 +72,9 @@ export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], r
     const key = `${a.size}/${toHex(a.root)}`;
     let ok = verdicts.get(key);
     if (ok === undefined) {
-      const proof = a.size === ledger.size ? [] : await ledger.consistencyProof(a.size, ledger.size);
-      ok = a.size > 0 && verifyConsistency(a.size, ledger.size, proof, a.root, ledger.root);
+      // Every ledger extends the empty tree: from size 0 the proof is empty and only the root is checked.
+      const proof = a.size === ledger.size || a.size === 0 ? [] : await ledger.consistencyProof(a.size, ledger.size);
+      ok = verifyConsistency(a.size, ledger.size, proof, a.root, ledger.root);
       verdicts.set(key, ok);
     }
     return ok;
@@ -96,7 +97,7 @@ export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], r
         size: a.size,
         block: a.blockNumber,
         tx: a.txHash,
-        detail: `the ledger contradicts the root anchored for tree size ${a.size} at ${anchoredAt(a)} (root ${toHex(a.root)}): its first ${a.size} records were changed or the ledger forked`,
+        detail: a.size === 0 ? emptyTreeDetail(a) : `the ledger contradicts the root anchored for tree size ${a.size} at ${anchoredAt(a)} (root ${toHex(a.root)}): its first ${a.size} records were changed or the ledger forked`,
       });
   }
   // What each record must find, as a set: one look-up per record, however many anchors one
@@ -124,6 +125,11 @@ export async function checkAnchors(ledger: LedgerTree, onChain: ChainAnchor[], r
   return { clean: findings.length === 0, onChain: onChain.length, consistent, findings };
 }
 
+/** An anchor of tree size 0 whose root is not the empty tree's: no ledger ever had that tree. */
+function emptyTreeDetail(a: ChainAnchor): string {
+  return `the chain holds an anchor of tree size 0 at ${anchoredAt(a)} whose root ${toHex(a.root)} is not the empty tree's (${toHex(EMPTY_ROOT)}): it is no checkpoint of any ledger (the Anchorer never anchors size 0; the contract's owner sent it otherwise)`;
+}
+
 /** The first and the latest consistent anchors covering record `index` (size > index). */
 export function anchorsCovering(consistent: ChainAnchor[], index: number): { first?: ChainAnchor; latest?: ChainAnchor } {
   const covering = consistent.filter((a) => a.size > index);
@@ -133,9 +139,11 @@ export function anchorsCovering(consistent: ChainAnchor[], index: number): { fir
 /** Lines for people: the verdict, the latest anchor, then each finding. */
 export function formatAnchorCheck(c: AnchorCheck, where: string): string {
   const lines: string[] = [];
-  const latest = c.consistent[c.consistent.length - 1];
+  // An anchor of the empty tree (size 0) covers no record.
+  const latest = anchorsCovering(c.consistent, 0).latest;
   if (c.clean && latest)
     lines.push(`anchors: clean, ${c.onChain} on ${where}; records 0..${latest.size - 1} anchored at ${anchoredAt(latest)}, tx ${latest.txHash}`);
+  else if (c.clean && c.onChain > 0) lines.push(`anchors: clean, ${c.onChain} on ${where}, of the empty tree only (size 0): no record is anchored`);
   else if (c.clean) lines.push(`anchors: none on ${where} for this ledger`);
   else {
     lines.push(`anchors: ${c.findings.length} finding(s) against ${c.onChain} anchor(s) on ${where}`);

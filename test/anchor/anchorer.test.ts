@@ -15,6 +15,7 @@ import {
   type AnchorSubject,
 } from '../../lib/anchor';
 import { bytesEqual, toHex } from '../../lib/encoding/bytes';
+import { EMPTY_ROOT } from '../../lib/merkle';
 import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
 import type { RecordInput } from '../../lib/ledger';
@@ -140,6 +141,16 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.notEqual(check.consistent[0].txHash, lostBody.tx);
   });
 
+  /** An anchor transaction of `sent`, as the contract's owner (`key`) may send it by hand; mined with its one event. */
+  async function sendAnchor(contract: string, key: string, sent: AnchorSubject) {
+    const hex = (b: Uint8Array): string => `0x${toHex(b)}`;
+    const wallet = new Wallet(key, anvil.provider);
+    const data = anchorInterface().encodeFunctionData('anchor', [hex(sent.originHash), sent.size, hex(sent.root), hex(sent.checkpointHash)]);
+    const mined = await (await wallet.sendTransaction({ to: contract, data })).wait();
+    assert.ok(mined && mined.status === 1 && mined.logs.length === 1, 'the anchor transaction mined with its one event');
+    return mined;
+  }
+
   /**
    * An `anchor` record of the ledger's latest checkpoint naming a real transaction, which the
    * contract's owner sent itself: its Anchored event is that checkpoint's subject as `change`
@@ -149,12 +160,8 @@ describe('Anchorer on a real chain (anvil)', function () {
     const block = await gw.ledger.latestBlock();
     assert.ok(block, 'a sealed block');
     const ours = anchorSubject(block.checkpoint);
-    const sent = change(ours);
-    const hex = (b: Uint8Array): string => `0x${toHex(b)}`;
     const wallet = new Wallet(key, anvil.provider);
-    const data = anchorInterface().encodeFunctionData('anchor', [hex(sent.originHash), sent.size, hex(sent.root), hex(sent.checkpointHash)]);
-    const mined = await (await wallet.sendTransaction({ to: contract, data })).wait();
-    assert.ok(mined && mined.status === 1 && mined.logs.length === 1, 'the anchor transaction mined with its one event');
+    const mined = await sendAnchor(contract, key, change(ours));
     const onChain = await anvil.provider.getBlock(mined.blockNumber);
     const body: AnchorBody = {
       chain: ANVIL_CHAIN_ID,
@@ -197,6 +204,39 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.equal((await anchorRecords()).length, 1);
     const check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
     assert.equal(check.clean, true, JSON.stringify(check.findings));
+  });
+
+  // The Anchorer anchors sealed blocks only (size >= 1), but the owner's key can anchor the empty
+  // tree: a prefix of every ledger, so consistent, and no reason to stop checking the others.
+  it("an anchor of the empty tree (size 0) sent by the contract's owner is consistent; one with another root is a finding; the ledger's own anchor is still checked", async () => {
+    const key = ANVIL_KEYS[0];
+    const { gw, readings, contract } = await setup({ confirmations: 1 }, key);
+    await readings(5);
+    const block = await gw.ledger.latestBlock();
+    assert.ok(block, 'a sealed block');
+    const ours = anchorSubject(block.checkpoint);
+    const empty = await sendAnchor(contract, key, { ...ours, size: 0, root: EMPTY_ROOT });
+    const { body } = await recordAnchorSentAs(gw, contract, key, (s) => s);
+    let check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
+    assert.equal(check.clean, true, JSON.stringify(check.findings));
+    assert.deepEqual(
+      check.consistent.map((a) => [a.size, a.txHash]),
+      [
+        [0, empty.hash.toLowerCase()],
+        [5, body.tx],
+      ],
+    );
+    const other = await sendAnchor(contract, key, { ...ours, size: 0 });
+    check = await verifyLedgerAnchors(gw.ledger, { rpcUrl: anvil.url, contract });
+    assert.deepEqual(
+      check.findings.map((f) => [f.kind, f.size, f.tx]),
+      [['anchor-contradicted', 0, other.hash.toLowerCase()]],
+    );
+    assert.match(check.findings[0]?.detail ?? '', /is not the empty tree's/);
+    assert.deepEqual(
+      check.consistent.map((a) => a.size),
+      [0, 5],
+    );
   });
 
   // The audit holds the old record to the same as the Anchorer: missing in each case.

@@ -4,7 +4,8 @@ import { anchorSubject, anchorsCovering, checkAnchors, formatAnchorCheck, parseA
 import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { consistencyProof, leafHash, rootFromLeafHashes } from '../../lib/merkle';
+import { consistencyProof, EMPTY_ROOT, leafHash, rootFromLeafHashes } from '../../lib/merkle';
+import { toHex } from '../../lib/encoding/bytes';
 
 const leaves = (tag: string, n: number) => Array.from({ length: n }, (_, i) => leafHash(new TextEncoder().encode(`${tag}-${i}`)));
 
@@ -113,6 +114,44 @@ describe('anchor: what is anchored and how a ledger is checked against anchors (
         ['anchor-contradicted', 12, 14],
       ],
     );
+  });
+
+  it('an anchor of the empty tree (size 0) is consistent with every ledger and covers no record; one with another root is a finding; the other anchors are checked', async () => {
+    const honest = leaves('a', 20);
+    const rewritten = [...honest.slice(0, 9), ...leaves('b', 11)];
+    const t = tree(rewritten);
+    const asked: number[] = [];
+    const counted = { ...t, consistencyProof: (a: number, b: number) => (asked.push(a), t.consistencyProof(a, b)) };
+    const empty = anchorOf(honest, 0, 10);
+    assert.deepEqual(empty.root, EMPTY_ROOT);
+    const other = { ...anchorOf(honest, 0, 11), root: honest[0] };
+    const c = await checkAnchors(counted, [empty, other, anchorOf(honest, 5, 12), anchorOf(honest, 12, 13), anchorOf(honest, 0, 14)], []);
+    assert.deepEqual(asked, [5, 12], 'no proof is asked for from size 0');
+    assert.deepEqual(
+      c.consistent.map((a) => [a.size, a.blockNumber]),
+      [
+        [0, 10],
+        [5, 12],
+        [0, 14],
+      ],
+    );
+    assert.deepEqual(
+      c.findings.map((f) => [f.kind, f.size, f.block]),
+      [
+        ['anchor-contradicted', 0, 11],
+        ['anchor-contradicted', 12, 13],
+      ],
+    );
+    assert.match(c.findings[0]?.detail ?? '', new RegExp(`tree size 0 at block 11 .*root ${toHex(honest[0])} is not the empty tree's \\(${toHex(EMPTY_ROOT)}\\)`));
+    assert.equal(anchorsCovering(c.consistent, 0).latest?.size, 5);
+    assert.match(formatAnchorCheck(c, 'chain 1'), /latest consistent: records 0\.\.4 anchored at block 12 /);
+
+    // An empty ledger and a non-empty one, with only anchors of the empty tree: clean, no record anchored.
+    for (const ls of [[], honest]) {
+      const only = await checkAnchors(tree(ls), [empty, anchorOf(honest, 0, 15)], []);
+      assert.deepEqual([only.clean, only.consistent.length], [true, 2], `a ledger of ${ls.length} records`);
+      assert.equal(formatAnchorCheck(only, 'chain 1'), 'anchors: clean, 2 on chain 1, of the empty tree only (size 0): no record is anchored\n');
+    }
   });
 
   it('an anchor record whose transaction the chain does not hold is missing, even when another anchor covers it', async () => {
