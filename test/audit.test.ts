@@ -614,6 +614,24 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.deepEqual(r.findings, whole.findings, formatReport(r));
   });
 
+  it('a revocation the device signs itself counts in its order before the checkpoint, as in the full audit', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    const w = await createLedger(dir, { blockRecords: 100 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } }); // 0
+    for (let i = 0; i < 3; i++) await w.append(readingRecord(a)); // 1..3: counters 1..3
+    // 4: a revokes itself with a message it signs (counter 10): checked while a is still enrolled.
+    await w.append({ ...readingRecord(a, { did: a.did }, 10), type: 'device.revoke' });
+    await w.append({ type: 'device.enrol', body: { did: a.did } }); // 5: enrolled again
+    await w.seal();
+    const cps = await checkpointsOf(w);
+    await w.append(readingRecord(a, {}, 5)); // 6: not above the 10 accepted at 4
+    await w.append(readingRecord(a, {}, 11)); // 7
+    await w.close();
+    await assertFullAndFrom(dir, cps[cps.length - 1], [['replay', 6]], 6, [['replay', 6]]);
+  });
+
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {
     const empty = signCheckpoint({ origin: sample.name, size: 0, root: EMPTY_ROOT, extensions: [] }, sample.name, sample.gatewayKey);
     const r = await auditLedger(sample.dir, { from: empty, trustedKey: sample.verifierKey });

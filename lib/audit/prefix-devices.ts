@@ -37,14 +37,22 @@ class Standing {
    * device enrolled at it), of one of `only` when given (the registry is asked for those alone).
    */
   note(index: number, record: RecordView, only?: Map<string, unknown>): string | undefined {
-    if (ENROL_TYPES.has(record.type) || record.type === REVOKE_TYPE) {
-      const subject = subjectDid(record);
-      if (subject !== undefined) {
-        const event: DeviceEvent = { index, time: record.time, type: record.type, subject };
-        if (record.device !== undefined) event.device = record.device;
-        this.last.set(subject, event);
-      }
-    }
+    // As DeviceChecker.apply: an enrolment counts for its own envelope, a revocation after it.
+    if (ENROL_TYPES.has(record.type)) this.#set(index, record);
+    const did = this.#ordered(index, record, only);
+    if (record.type === REVOKE_TYPE) this.#set(index, record);
+    return did;
+  }
+
+  #set(index: number, record: RecordView): void {
+    const subject = subjectDid(record);
+    if (subject === undefined) return;
+    const event: DeviceEvent = { index, time: record.time, type: record.type, subject };
+    if (record.device !== undefined) event.device = record.device;
+    this.last.set(subject, event);
+  }
+
+  #ordered(index: number, record: RecordView, only?: Map<string, unknown>): string | undefined {
     if (record.device === undefined || record.envelope === undefined || !inDeviceOrder(record.type)) return undefined;
     if (only && !only.has(record.device)) return undefined;
     const answer = this.hook?.(record.device, index);
