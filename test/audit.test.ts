@@ -632,6 +632,25 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     await assertFullAndFrom(dir, cps[cps.length - 1], [['replay', 6]], 6, [['replay', 6]]);
   });
 
+  it('an enrolment whose envelope is not in a stored form enrols no device before the checkpoint, as in the full audit', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    const gatewayKey = generateKey('Ed25519');
+    const w = await createLedger(dir, { gatewayKey });
+    await w.append({ type: 'device.enrol', body: { did: a.did } }); // 0
+    await w.append(readingRecord(a)); // 1
+    await w.close();
+    // The gateway key holder gives the enrolment an envelope the writer refuses: the full audit
+    // reads no device event from it (a record-decode finding), so a is never enrolled.
+    const forged = await forgeLedger({ dir, name: 'test.ledger', gatewayKey }, (records) => {
+      records[0].envelope = 'not an envelope';
+    }, 1);
+    dirs.push(forged);
+    const block0 = decodeCbor((await readValue(forged, keys.block(0))) as Buffer) as { checkpoint: string };
+    await assertFullAndFrom(forged, block0.checkpoint, [['record-decode', 0], ['unknown-device', 1]], 1, [['unknown-device', 1]]);
+  });
+
   it('from the gateway checkpoint of the empty tree: a full audit, clean; with another root, refused as no prefix', async () => {
     const empty = signCheckpoint({ origin: sample.name, size: 0, root: EMPTY_ROOT, extensions: [] }, sample.name, sample.gatewayKey);
     const r = await auditLedger(sample.dir, { from: empty, trustedKey: sample.verifierKey });

@@ -2,7 +2,7 @@
 // before it (read once in ledger order, as the full audit reads them), in memory that grows with
 // the devices, not with the records.
 import type { DeviceEvent } from './chunk';
-import { claimedFreshness, verifyDeviceEnvelope } from './chunk-signed';
+import { claimedFreshness, envelopeFormProblem, verifyDeviceEnvelope } from './chunk-signed';
 import { toDevice, verificationKey, type DeviceHook } from './devices';
 import { HASH_SIZE, recordKey, recordKeyIndex } from './layout';
 import { ClaimedOrder, VerifiedOrder } from './prefix-replay';
@@ -37,6 +37,8 @@ class Standing {
    * device enrolled at it), of one of `only` when given (the registry is asked for those alone).
    */
   note(index: number, record: RecordView, only?: Map<string, unknown>): string | undefined {
+    // A record whose envelope is not in a stored form is a record-decode finding in the full audit, with no device event.
+    if (envelopeFormProblem(record) !== undefined) return undefined;
     // As DeviceChecker.apply: an enrolment counts for its own envelope, a revocation after it.
     if (ENROL_TYPES.has(record.type)) this.#set(index, record);
     const did = this.#ordered(index, record, only);
