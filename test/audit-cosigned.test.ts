@@ -7,7 +7,8 @@ import { auditLedger, type AuditReport } from '../lib/audit';
 import { generateKey } from '../lib/crypto';
 import { cosignLine, parseWitnessKey, witnessVerifierKey } from '../lib/witness/cosignature';
 import { cosignedKey, witnessKey } from '../lib/witness/ledger-cosignatures';
-import { buildSampleLedger, scratchLedgers, type SampleLedger } from './support/audit-fixtures';
+import { decodeCbor, encodeCbor, type CborValue } from '../lib/encoding/codec';
+import { buildSampleLedger, keys, scratchLedgers, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
 
 const W1 = { name: 'w1.example/audit', key: generateKey('Ed25519') };
@@ -94,6 +95,22 @@ describe('audit: stored witness cosignatures', function () {
     // Without W2's key its forged line cannot be told from a good one: counted, not a finding.
     const withoutW2 = await auditLedger(dir, { trustedKey: sample.verifierKey, witnesses: [vkey1] });
     assert.equal(cosignedFindings(withoutW2).length, 4);
+  });
+
+  it("a block whose checkpoint has no signature lines, and a cosigned entry that adds one: a report, not an exception", async () => {
+    const dir = await witnessed(async (db) => {
+      const block = decodeCbor((await db.get(keys.block(0))) as Buffer) as Record<string, CborValue>;
+      const note = sample.checkpoints[0];
+      const text = note.slice(0, note.indexOf('\n\n') + 2); // the checkpoint's text and the blank line, no signature
+      await db.put(keys.block(0), Buffer.from(encodeCbor({ ...block, checkpoint: text })));
+      await db.put(cosignedKey(0), Buffer.from(text + cosignLine(text.slice(0, -1), W1, TIME)));
+    });
+    const report = await auditLedger(dir, { trustedKey: sample.verifierKey, witnesses: [vkey1, vkey2] });
+    assert.equal(report.clean, false);
+    assert.ok(report.findings.some((f) => f.kind === 'checkpoint-signature' && f.height === 0), JSON.stringify(report.findings));
+    assert.deepEqual(cosignedFindings(report), []);
+    // Block 0's entry cannot be checked against a checkpoint that is no note; blocks 1 and 2 verify.
+    assert.deepEqual([report.cosigned.unchecked, report.cosigned.verified], [1, 4]);
   });
 
   it('the CLI checks with its --witness keys and prints what it verified', async () => {

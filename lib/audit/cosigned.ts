@@ -38,8 +38,16 @@ function cosignedKeyHeight(key: Uint8Array): number | undefined {
   return h <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(h) : undefined;
 }
 
-/** The signed checkpoint a block value holds, with its header's end size and time; undefined when it does not decode (the block's own findings say why). */
-function blockCheckpoint(value: Uint8Array | undefined): { checkpoint: string; size?: number; time?: number } | undefined {
+interface BlockCheckpoint {
+  checkpoint: string;
+  /** Its own signature lines. */
+  own: number;
+  size?: number;
+  time?: number;
+}
+
+/** The signed checkpoint a block value holds, with its header's end size and time; undefined when it does not decode, or is no note (the block's own findings say why). */
+function blockCheckpoint(value: Uint8Array | undefined): BlockCheckpoint | undefined {
   if (!value) return undefined;
   let v;
   try {
@@ -48,11 +56,17 @@ function blockCheckpoint(value: Uint8Array | undefined): { checkpoint: string; s
     return undefined;
   }
   if (typeof v?.checkpoint !== 'string') return undefined;
+  let own: number;
+  try {
+    own = splitNote(v.checkpoint).lines.length;
+  } catch {
+    return undefined;
+  }
   try {
     const { size, time } = decodeHeader(v.header as Uint8Array);
-    return { checkpoint: v.checkpoint, size, time };
+    return { checkpoint: v.checkpoint, own, size, time };
   } catch {
-    return { checkpoint: v.checkpoint };
+    return { checkpoint: v.checkpoint, own };
   }
 }
 
@@ -92,7 +106,7 @@ export async function checkCosigned(store: RawStore, findings: Findings, fromHei
 
 function checkEntry(
   value: Uint8Array,
-  block: { checkpoint: string; size?: number; time?: number },
+  block: BlockCheckpoint,
   height: number,
   witnesses: readonly WitnessKey[],
   findings: Findings,
@@ -114,10 +128,9 @@ function checkEntry(
   } catch (err) {
     return finding(`the cosignature lines after the block's checkpoint are malformed: ${(err as Error).message}`);
   }
-  const own = splitNote(block.checkpoint).lines.length;
   const text = utf8(split.text);
   const seen = new Set<string>();
-  for (const line of split.lines.slice(own)) {
+  for (const line of split.lines.slice(block.own)) {
     const witness = witnesses.find((w) => w.name === line.name && bytesEqual(w.keyId, line.keyId));
     if (!witness) {
       tally.unchecked++;
