@@ -3,7 +3,7 @@
 // that verified, so whatever else is found there was written afterwards.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { auditLedger, type AuditReport } from '../lib/audit';
+import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
 import { generateKey } from '../lib/crypto';
 import { cosignLine, parseWitnessKey, witnessVerifierKey } from '../lib/witness/cosignature';
 import { cosignedKey, witnessKey } from '../lib/witness/ledger-cosignatures';
@@ -52,6 +52,7 @@ describe('audit: stored witness cosignatures', function () {
       entries: 3,
       verified: 6,
       unchecked: 0,
+      unreadable: 0,
       witnesses: [
         { name: W1.name, blocks: 3, newest: { height: 2, size: both.cosigned.witnesses[0]?.newest?.size } },
         { name: W2.name, blocks: 3, newest: { height: 2, size: both.cosigned.witnesses[1]?.newest?.size } },
@@ -97,6 +98,21 @@ describe('audit: stored witness cosignatures', function () {
     assert.equal(cosignedFindings(withoutW2).length, 4);
   });
 
+  it("a good line repeated counts once; a line under a given witness's name with another key (an old key, or anyone's) is not checked, not a finding", async () => {
+    const other = { name: W1.name, key: generateKey('Ed25519') };
+    const dir = await witnessed(async (db) => {
+      const note = cosigned(sample, 1);
+      const lines = note.split('\n');
+      const w1 = lines.find((l) => l.startsWith(`\u2014 ${W1.name} `) && note.indexOf(l) > (sample.checkpoints[1]).length - 1) as string;
+      const text = (sample.checkpoints[1]).slice(0, (sample.checkpoints[1]).indexOf('\n\n') + 1);
+      await db.put(cosignedKey(1), Buffer.from(`${note}${w1}\n${cosignLine(text, other, TIME)}`));
+    });
+    const report = await auditLedger(dir, { trustedKey: sample.verifierKey, witnesses: [vkey1, vkey2] });
+    assert.deepEqual(report.findings, []);
+    assert.deepEqual([report.cosigned.verified, report.cosigned.unchecked], [6, 1]);
+    assert.deepEqual(report.cosigned.witnesses.map((w) => w.blocks), [3, 3]);
+  });
+
   it("a block whose checkpoint has no signature lines, and a cosigned entry that adds one: a report, not an exception", async () => {
     const dir = await witnessed(async (db) => {
       const block = decodeCbor((await db.get(keys.block(0))) as Buffer) as Record<string, CborValue>;
@@ -110,7 +126,8 @@ describe('audit: stored witness cosignatures', function () {
     assert.ok(report.findings.some((f) => f.kind === 'checkpoint-signature' && f.height === 0), JSON.stringify(report.findings));
     assert.deepEqual(cosignedFindings(report), []);
     // Block 0's entry cannot be checked against a checkpoint that is no note; blocks 1 and 2 verify.
-    assert.deepEqual([report.cosigned.unchecked, report.cosigned.verified], [1, 4]);
+    assert.deepEqual([report.cosigned.unreadable, report.cosigned.unchecked, report.cosigned.verified], [1, 0, 4]);
+    assert.match(formatReport(report), /witness cosignatures on 3 blocks: 4 verified \([^)]*\); 1 block unreadable, its cosignatures not checked/);
   });
 
   it('the CLI checks with its --witness keys and prints what it verified', async () => {

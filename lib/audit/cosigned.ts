@@ -11,32 +11,17 @@ import { fromUtf8, utf8 } from '../encoding/text';
 import { bytesEqual } from '../encoding/bytes';
 import { isValidKeyName, splitNote } from '../note/note-open';
 import { cosignatureVerifier, type WitnessKey } from '../witness/cosignature';
+import { cosignedKey, cosignedKeyHeight, P_COSIGNED, P_WITNESS } from '../witness/ledger-cosignatures';
 import { decodeHeader } from './blocks';
 import { blockPos, POS_END, type Findings } from './findings';
 import { blockKey } from './layout';
 import type { RawStore } from './store';
 import type { CosignatureTally } from './types';
 
-export const PREFIX_COSIGNED = 0x63; // 'c'
-export const PREFIX_WITNESS = 0x77; // 'w'
-
 /** The longest `c` value read: a checkpoint note (at most 64 KiB) and up to 100 signature lines. */
 export const MAX_COSIGNED_BYTES = 128 * 1024;
 /** `c` entries read per batch: values are read whole, so few at a time. */
 const BATCH = 16;
-
-const cosignedKey = (height: number): Uint8Array => {
-  const k = new Uint8Array(9);
-  k[0] = PREFIX_COSIGNED;
-  new DataView(k.buffer).setBigUint64(1, BigInt(height));
-  return k;
-};
-
-function cosignedKeyHeight(key: Uint8Array): number | undefined {
-  if (key.length !== 9 || key[0] !== PREFIX_COSIGNED) return undefined;
-  const h = new DataView(key.buffer, key.byteOffset, key.byteLength).getBigUint64(1);
-  return h <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(h) : undefined;
-}
 
 interface BlockCheckpoint {
   checkpoint: string;
@@ -75,8 +60,8 @@ function blockCheckpoint(value: Uint8Array | undefined): BlockCheckpoint | undef
  * the witnesses given, their cosignatures; and the shape of every `w` entry.
  */
 export async function checkCosigned(store: RawStore, findings: Findings, fromHeight: number, blockCount: number, witnesses: readonly WitnessKey[]): Promise<CosignatureTally> {
-  const tally: CosignatureTally = { entries: 0, verified: 0, unchecked: 0, witnesses: witnesses.map((w) => ({ name: w.name, blocks: 0 })) };
-  const cursor = store.cursor(cosignedKey(fromHeight), Uint8Array.of(PREFIX_COSIGNED + 1), BATCH);
+  const tally: CosignatureTally = { entries: 0, verified: 0, unchecked: 0, unreadable: 0, witnesses: witnesses.map((w) => ({ name: w.name, blocks: 0 })) };
+  const cursor = store.cursor(cosignedKey(fromHeight), Uint8Array.of(P_COSIGNED + 1), BATCH);
   try {
     for (let e = await cursor.next(); e; e = await cursor.next()) {
       const [key, value] = e;
@@ -92,7 +77,7 @@ export async function checkCosigned(store: RawStore, findings: Findings, fromHei
       }
       const block = blockCheckpoint(await store.get(blockKey(height)));
       if (!block) {
-        tally.unchecked++;
+        tally.unreadable++;
         continue;
       }
       checkEntry(value, block, height, witnesses, findings, tally);
@@ -140,9 +125,10 @@ function checkEntry(
       finding(`the cosignature of witness ${witness.name} does not verify with its key`);
       continue;
     }
-    tally.verified++;
+    // A repeat of a line that verified (the gateway stores one per witness) counts once.
     if (seen.has(witness.name)) continue;
     seen.add(witness.name);
+    tally.verified++;
     const w = tally.witnesses.find((t) => t.name === witness.name);
     if (w) {
       w.blocks++;
@@ -153,7 +139,7 @@ function checkEntry(
 
 /** A `w` entry names a witness (a valid key name) and holds a u64 size. */
 async function checkWitnessSizes(store: RawStore, findings: Findings): Promise<void> {
-  const cursor = store.cursor(Uint8Array.of(PREFIX_WITNESS), Uint8Array.of(PREFIX_WITNESS + 1), BATCH);
+  const cursor = store.cursor(Uint8Array.of(P_WITNESS), Uint8Array.of(P_WITNESS + 1), BATCH);
   try {
     for (let e = await cursor.next(); e; e = await cursor.next()) {
       const [key, value] = e;

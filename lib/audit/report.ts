@@ -21,7 +21,8 @@ export function formatFinding(f: Finding): string {
 function cosignedLine(c: AuditReport['cosigned']): string {
   const per = c.witnesses.map((w) => `${printable(w.name)} ${counted(w.blocks, 'block')}${w.newest ? `, newest ${w.newest.height}` : ''}`);
   const unchecked = c.unchecked > 0 ? `; ${c.unchecked} not checked (${c.witnesses.length > 0 ? 'witnesses not given' : 'pass --witness keys to check them'})` : '';
-  return `witness cosignatures on ${counted(c.entries, 'block')}: ${c.verified} verified${per.length > 0 ? ` (${per.join('; ')})` : ''}${unchecked}`;
+  const unreadable = c.unreadable > 0 ? `; ${counted(c.unreadable, 'block')} unreadable, ${c.unreadable === 1 ? 'its' : 'their'} cosignatures not checked` : '';
+  return `witness cosignatures on ${counted(c.entries, 'block')}: ${c.verified} verified${per.length > 0 ? ` (${per.join('; ')})` : ''}${unchecked}${unreadable}`;
 }
 
 /** A few lines for people: verdict, what was checked, then the findings, first failure first. */

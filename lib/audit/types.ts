@@ -68,10 +68,12 @@ export interface AuditReport {
 export interface CosignatureTally {
   /** Cosigned checkpoints stored (one per block at most). */
   entries: number;
-  /** Cosignature lines that verified with a given witness key. */
+  /** Cosignature lines that verified with a given witness key (one per witness and entry). */
   verified: number;
-  /** Cosignature lines of witnesses not given (and entries whose block does not decode): not checked. */
+  /** Cosignature lines of witnesses not given (by name and key ID: a line of a given witness's name under another key, an old one perhaps, is one of them): not checked. */
   unchecked: number;
+  /** Entries whose block does not decode or holds no signed note (the block's own findings say why): not checked. */
+  unreadable: number;
   /** Per given witness: the blocks it cosigned and the newest of them. */
   witnesses: { name: string; blocks: number; newest?: { height: number; size?: number } }[];
 }

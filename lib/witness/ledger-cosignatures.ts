@@ -3,8 +3,8 @@
 //   `w` + witness name -> u64(size): the size of the latest checkpoint the witness is known to hold
 import type { Db } from '../ledger/lock';
 
-const P_COSIGNED = 0x63; // 'c'
-const P_WITNESS = 0x77; // 'w'
+export const P_COSIGNED = 0x63; // 'c'
+export const P_WITNESS = 0x77; // 'w'
 
 function u64Key(prefix: number, n: number): Buffer {
   const key = Buffer.alloc(9);
@@ -19,6 +19,14 @@ function readU64(b: Buffer, at: number): number {
 }
 
 export const cosignedKey = (height: number): Buffer => u64Key(P_COSIGNED, height);
+
+/** The height a `c` key names; undefined for a key of another shape. */
+export function cosignedKeyHeight(key: Uint8Array): number | undefined {
+  if (key.length !== 9 || key[0] !== P_COSIGNED) return undefined;
+  const b = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  const high = b.readUInt32BE(1);
+  return high < 0x20_0000 ? readU64(b, 1) : undefined;
+}
 export const witnessKey = (name: string): Buffer => Buffer.concat([Buffer.of(P_WITNESS), Buffer.from(name, 'utf8')]);
 
 export async function readCosigned(db: Db, height: number): Promise<string | undefined> {
@@ -33,8 +41,9 @@ export async function writeCosigned(db: Db, height: number, note: string): Promi
 /** Cosigned checkpoints, newest first, as [height, note]. */
 export async function* cosignedNewestFirst(db: Db): AsyncGenerator<[number, string]> {
   for await (const [k, v] of db.iterator({ gte: cosignedKey(0), lt: Buffer.of(P_COSIGNED + 1), reverse: true })) {
-    if (k.length !== 9) continue;
-    yield [readU64(k, 1), v.toString('utf8')];
+    const height = cosignedKeyHeight(k);
+    if (height === undefined) continue;
+    yield [height, v.toString('utf8')];
   }
 }
 
