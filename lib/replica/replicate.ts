@@ -10,7 +10,7 @@ import { parseTrustedKey } from '../audit/trust';
 import { parseBoundedJson } from '../guards/limits';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_RECORDS } from '../ledger/block-limits';
 import { decodeBlockValue, decodeMeta, type Meta } from '../ledger/layout';
-import type { BlockInfo } from '../ledger/blocks';
+import { decodeHeader, GENESIS_PREV, type BlockInfo } from '../ledger/blocks';
 import { ledgerExists } from '../ledger/lock';
 import type { NoteVerifier } from '../note/note';
 import { decodeBlockBundle, decodeEntryBundle } from '../tiles/content';
@@ -106,6 +106,12 @@ function tooLarge(block: OriginBlock, what: string, details: Record<string, unkn
   });
 }
 
+const sameCheckpoint = (mine: Uint8Array, info: BlockInfo): boolean => decodeBlockValue(mine, info.height).checkpoint === info.checkpoint;
+
+function otherHeader(height: number): LedgerError {
+  return new LedgerError('ERR_REPLICA_BAD_TILE', `block ${height} is served with other header bytes than this replica verified, under the same signed checkpoint`, { height });
+}
+
 function trustedGateway(trustedKey: string, meta: Meta): NoteVerifier {
   let gateway: NoteVerifier;
   try {
@@ -132,6 +138,8 @@ export class Replicator {
    * refuses it at once, without fetching its entries (up to maxBlockBytes of them) again.
    */
   #refused: { height: number; hash: Uint8Array; error: LedgerError } | null = null;
+  /** Served blocks to write in place of the copy's top ones with the round's first new blocks (#inPlaceOf). */
+  #replacing: OriginBlock[] = [];
   /** The newest origin checkpoint seen (its size may be ahead of the store while catching up). */
   target = 0;
 
@@ -211,10 +219,46 @@ export class Replicator {
    * served it changed them; the gateway signed nothing new, so that is no fork or rollback.
    */
   #sameSigned(mine: Uint8Array, info: BlockInfo): void {
-    if (decodeBlockValue(mine, info.height).checkpoint === info.checkpoint)
-      throw new LedgerError('ERR_REPLICA_BAD_TILE', `block ${info.height} is served with other header bytes than this replica verified, under the same signed checkpoint`, {
-        height: info.height,
-      });
+    if (sameCheckpoint(mine, info)) throw otherHeader(info.height);
+  }
+
+  /**
+   * The served blocks to take in place of the copy's top ones, `top` (at the copy's last height)
+   * and those below it down to where the served chain meets the copy's. Each carries the copy's
+   * signed checkpoint (a legacy one, so its header bytes are not signed) and the copy's first
+   * record: only the time and the chain differ. An origin that served re-timed legacy blocks
+   * when they were copied left the copy a chain the gateway's next block does not extend; the
+   * blocks of that block's chain mend it (written only with a block that chains to them).
+   */
+  async #inPlaceOf(top: OriginBlock, served: (h: number) => Promise<Uint8Array | undefined>): Promise<OriginBlock[]> {
+    const chain = [top];
+    for (let bottom = top.info; ; ) {
+      const h = bottom.height - 1;
+      const mine = h < 0 ? undefined : await this.store.rawBlock(h);
+      if (bytesEqual(bottom.header.prev, mine === undefined ? GENESIS_PREV : decodeBlockValue(mine, h).hash)) return chain;
+      const raw = mine === undefined ? undefined : await served(h);
+      if (mine === undefined || raw === undefined) throw otherHeader(top.info.height);
+      const info = this.store.openBlock(raw, h);
+      const ours = decodeHeader(decodeBlockValue(mine, h).header, h);
+      if (!sameCheckpoint(mine, info) || info.header.first !== ours.first || !bytesEqual(info.hash, bottom.header.prev)) throw otherHeader(top.info.height);
+      chain.unshift({ raw, info });
+      bottom = info;
+    }
+  }
+
+  /** Block h as an origin of `height` blocks serves it: from bundle `index` (`raws`, fetched) or the bundle that holds it, fetched once. */
+  #servedBlocks(height: number, index: number, raws: Uint8Array[]): (h: number) => Promise<Uint8Array | undefined> {
+    const bundles = new Map([[index, raws]]);
+    return async (h) => {
+      const i = Math.floor(h / TILE_WIDTH);
+      let bundle = bundles.get(i);
+      if (!bundle) {
+        const width = tileWidth(height, 0, i);
+        bundle = decodeBlockBundle(await this.#fetch(tilePath({ kind: 'blocks', level: 0, index: i, width })), width);
+        bundles.set(i, bundle);
+      }
+      return bundle[h % TILE_WIDTH];
+    };
   }
 
   /** One round: fetch the origin's checkpoint and everything up to it. */
@@ -249,7 +293,11 @@ export class Replicator {
       }
     }
     this.target = cp.size;
-    await this.#copyUpTo(cp, note);
+    try {
+      await this.#copyUpTo(cp, note);
+    } finally {
+      this.#replacing = [];
+    }
     return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: this.store.size - startSize };
   }
 
@@ -330,11 +378,13 @@ export class Replicator {
         if (h === ownLast) {
           const mine = await this.store.rawBlock(h);
           if (!mine || !bytesEqual(mine, raw)) {
-            if (mine) this.#sameSigned(mine, info);
-            throw this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
+            if (!mine || !sameCheckpoint(mine, info)) throw this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
+            this.#replacing = await this.#inPlaceOf({ raw, info }, this.#servedBlocks(height, index, raws));
           }
           continue;
         }
+        const mended = this.#replacing[this.#replacing.length - 1];
+        if (h === ownLast + 1 && mended && !bytesEqual(info.header.prev, mended.info.hash)) throw otherHeader(ownLast);
         if (info.header.size > cp.size) {
           end = true;
           break;
@@ -424,7 +474,8 @@ export class Replicator {
       const take = end - pendingFrom;
       const entries = pending.slice(0, take);
       try {
-        await this.store.append(group, entries);
+        await this.store.append(group, entries, this.#replacing);
+        this.#replacing = [];
       } catch (err) {
         // Throws ERR_REPLICA_BAD_TILE when an entry is not the one the checkpoint's tree holds.
         if (!isLedgerError(err, 'ERR_LEDGER_CLOSED') && !isLedgerError(err, 'ERR_LEDGER_IO')) await tiles.checkEntries(pendingFrom, entries);

@@ -124,15 +124,24 @@ export class ReplicaStore {
   /**
    * Appends whole blocks and the entries they cover (entries[0] is record `size`). Each
    * block must chain to the previous one, start where it ended, and its root must be the
-   * root of the tree built from the entries; otherwise nothing is written.
+   * root of the tree built from the entries; otherwise nothing is written. `replacing` are
+   * blocks written in the same batch in place of the copy's top ones, up to its last: the
+   * caller checked that they carry the same signed checkpoints and start at the same records as
+   * the blocks they replace, and chain to the block below them; the new blocks chain to them.
    */
-  async append(blocks: OriginBlock[], entries: Uint8Array[]): Promise<void> {
+  async append(blocks: OriginBlock[], entries: Uint8Array[], replacing: OriginBlock[] = []): Promise<void> {
     if (this.#closed) throw new LedgerError('ERR_LEDGER_CLOSED', `replica ${this.dir} is closed`);
     const frontier = new CompactRange(this.#tip.frontier.size, this.#tip.frontier.hashes());
     const head: Head = { ...this.#tip.head };
     let last = this.#tip.last;
     const batch = this.#db.batch();
     try {
+      for (const [i, { raw, info }] of replacing.entries()) {
+        if (info.height !== head.height - replacing.length + i || (i === replacing.length - 1 && info.header.size !== head.size))
+          throw originError(`block ${info.height} cannot replace the copy's block of its height`);
+        batch.put(blockKey(info.height), Buffer.from(raw));
+        last = info;
+      }
       let e = 0;
       for (const { raw, info } of blocks) {
         const h = info.header;

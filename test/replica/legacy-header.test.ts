@@ -2,9 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { auditLedger } from '../../lib/audit';
-import { generateKey, keyToDid } from '../../lib/crypto';
+import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { sha256 } from '../../lib/crypto/hash';
-import { decodeCbor, encodeCbor } from '../../lib/encoding/codec';
+import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec';
 import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
 import { blockKey, blockValue, decodeBlockValue } from '../../lib/ledger/layout';
@@ -17,6 +17,40 @@ import type { TileFetch } from '../../lib/tiles/verify';
 import { tempDir } from '../support/ledger';
 import { openRawDb } from '../support/raw-db';
 import { startTileServer, type TileServer } from '../support/tile-server';
+
+/** A ledger of 25 records in 3 blocks whose checkpoints are as an earlier version wrote them: without the extension line. */
+async function legacyGateway(open: () => Promise<Ledger>, dir: string, name: string, key: PrivateKey): Promise<Ledger> {
+  let gateway = await open();
+  await gateway.appendMany(Array.from({ length: 25 }, (_, i) => ({ type: 'note', body: { i } })));
+  await gateway.seal();
+  await gateway.close();
+  const db = await openRawDb(dir);
+  for (let h = 0; h < 3; h++) {
+    const block = decodeBlockValue((await db.get(blockKey(h)))!, h);
+    const old = signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, name, key);
+    await db.put(blockKey(h), blockValue({ ...block, checkpoint: old }));
+  }
+  await db.close();
+  gateway = await open();
+  return gateway;
+}
+
+/**
+ * A served block bundle with block `h`'s header time changed and its hash recomputed, and the
+ * blocks after it up to `to` chained to the new hashes; the checkpoints as signed.
+ */
+function retimed(bundle: Uint8Array, width: number, h: number, to = h): Uint8Array {
+  const raws = decodeBlockBundle(bundle, width);
+  let prev: Uint8Array | undefined;
+  for (let i = h; i <= to; i++) {
+    const block = decodeBlockValue(raws[i], i);
+    const header = decodeCbor(block.header) as Record<string, CborValue>;
+    const bytes = encodeCbor({ ...header, time: (header.time as number) + (i === h ? 1 : 0), prev: prev ?? header.prev });
+    prev = sha256(bytes);
+    raws[i] = blockValue({ header: bytes, hash: prev, checkpoint: block.checkpoint });
+  }
+  return encodeBlockBundle(raws);
+}
 
 // Checkpoints written before format 2 carry no `iot-ledger header` line: their block headers are
 // not under the signature, so whoever serves the blocks can change those bytes.
@@ -33,19 +67,7 @@ describe('replica: blocks whose checkpoints predate the header line', function (
   const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 10, blockSeconds: 0 });
 
   before(async () => {
-    gateway = await open();
-    await gateway.appendMany(Array.from({ length: 25 }, (_, i) => ({ type: 'note', body: { i } })));
-    await gateway.seal();
-    await gateway.close();
-    // What an earlier version wrote: the same checkpoints without the extension line.
-    const db = await openRawDb(gwDir);
-    for (let h = 0; h < 3; h++) {
-      const block = decodeBlockValue((await db.get(blockKey(h)))!, h);
-      const old = signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, NAME, key);
-      await db.put(blockKey(h), blockValue({ ...block, checkpoint: old }));
-    }
-    await db.close();
-    gateway = await open();
+    gateway = await legacyGateway(open, gwDir, NAME, key);
     server = await startTileServer(gateway);
   });
   after(async () => {
@@ -53,16 +75,6 @@ describe('replica: blocks whose checkpoints predate the header line', function (
     await gateway.close();
     tmp.cleanup();
   });
-
-  /** Block `h` of a served block bundle with its header's time changed and its hash recomputed; the checkpoint as signed. */
-  const retimed = (bundle: Uint8Array, width: number, h: number): Uint8Array => {
-    const raws = decodeBlockBundle(bundle, width);
-    const block = decodeBlockValue(raws[h], h);
-    const header = decodeCbor(block.header) as Record<string, unknown>;
-    const bytes = encodeCbor({ ...header, time: (header.time as number) + 1 });
-    raws[h] = blockValue({ header: bytes, hash: sha256(bytes), checkpoint: block.checkpoint });
-    return encodeBlockBundle(raws);
-  };
 
   it('a block served with other header bytes under the checkpoint the copy holds is a bad tile (no fork, no rollback, no evidence); the honest origin is then followed', async () => {
     const honest = httpTileFetch(server.url);
@@ -104,5 +116,64 @@ describe('replica: blocks whose checkpoints predate the header line', function (
     }
     const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
     assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+  });
+});
+
+describe('replica: a legacy block re-timed when first copied', function () {
+  this.timeout(30_000);
+  const NAME = 'replica.legacy-copied.test';
+  const tmp = tempDir('replica-legacy-copied-');
+  const key = generateKey('Ed25519');
+  const did = keyToDid(key);
+  const gwDir = path.join(tmp.dir, 'gw');
+  let gateway: Ledger;
+  let server: TileServer;
+  const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 10, blockSeconds: 0 });
+
+  before(async () => {
+    gateway = await legacyGateway(open, gwDir, NAME, key);
+    server = await startTileServer(gateway);
+  });
+  after(async () => {
+    await server.close();
+    await gateway.close();
+    tmp.cleanup();
+  });
+
+  it('a copy made from an origin that served re-timed legacy blocks follows the honest origin once the gateway signs a new block', async () => {
+    const honest = httpTileFetch(server.url);
+    // The origin's 3 blocks with the last one re-timed; with block 1 re-timed and block 2 chained to it.
+    const bundle3 = tilePath({ kind: 'blocks', level: 0, index: 0, width: 3 });
+    const hostile = (h: number): TileFetch => async (p, o) => {
+      const body = await honest(p, o);
+      return p === bundle3 ? retimed(body, 3, h, 2) : body;
+    };
+    const dirs = [path.join(tmp.dir, 'last'), path.join(tmp.dir, 'rechained')];
+    try {
+      for (const [i, h] of [2, 1].entries()) {
+        const r = await Replicator.open(dirs[i], { trustedKey: did, fetch: hostile(h) });
+        try {
+          assert.equal((await r.catchUp()).size, 25);
+        } finally {
+          await r.close();
+        }
+      }
+      await gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
+      await gateway.seal();
+      for (const dir of dirs) {
+        const r = await Replicator.open(dir, { trustedKey: did, fetch: honest });
+        try {
+          assert.equal((await r.catchUp()).size, 30);
+          for (let h = 0; h < 4; h++) assert.deepEqual(await r.store.rawBlock(h), await gateway.database.get(blockKey(h)), `block ${h} as the gateway stores it`);
+        } finally {
+          await r.close();
+        }
+        assert.equal(fs.existsSync(path.join(dir, EVIDENCE_DIR)), false, 'no evidence against the gateway');
+        const report = await auditLedger(dir, { trustedKey: did, workers: 0 });
+        assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+      }
+    } finally {
+      await honest.close();
+    }
   });
 });
