@@ -55,11 +55,10 @@ export function cosignLine(noteText: string, cosigner: Cosigner, timestamp: numb
 }
 
 /** The timestamp of a cosignature/v1 signature (the bytes after the key ID), or undefined when malformed. */
-export function cosignatureTimestamp(signature: Uint8Array): number | undefined {
+export function cosignatureTimestamp(signature: Uint8Array): bigint | undefined {
   if (signature.length !== 72) return undefined;
   const t = new DataView(signature.buffer, signature.byteOffset, 8).getBigUint64(0, false);
-  if (t > MAX_TIMESTAMP || t > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-  return Number(t);
+  return t > MAX_TIMESTAMP ? undefined : t;
 }
 
 /** A witness's public identity as clients configure it. */
@@ -97,25 +96,34 @@ export function parseWitnessKey(vkey: string): WitnessKey {
 }
 
 export interface CosignatureVerifierOptions {
-  /** Reject cosignatures dated after this POSIX time (seconds). */
+  /** Count no cosignature dated after this POSIX time (seconds). */
   notAfter?: number;
 }
 
-/** A note verifier for cosignature/v1 signatures of one witness; it records the timestamps it saw verify. */
-export function cosignatureVerifier(witness: WitnessKey, opts: CosignatureVerifierOptions = {}): SignatureVerifier & { timestamps: number[] } {
+/**
+ * A note verifier for cosignature/v1 signatures of one witness. `timestamps` are those of the
+ * cosignatures it saw verify and counts; `uncounted` those of cosignatures that verify but are
+ * dated after `notAfter` or past 2^53 - 1 (no time a Number holds). Such a cosignature is
+ * genuine, so it is no bad signature (which rejects the whole note by the signed-note rules):
+ * one witness dating its cosignature so (a clock far ahead, or on purpose) must not make the
+ * note fail for the others' cosignatures.
+ */
+export function cosignatureVerifier(witness: WitnessKey, opts: CosignatureVerifierOptions = {}): SignatureVerifier & { timestamps: number[]; uncounted: bigint[] } {
   const timestamps: number[] = [];
+  const uncounted: bigint[] = [];
   return {
     name: witness.name,
     keyId: witness.keyId,
     timestamps,
+    uncounted,
     verify(text: Uint8Array, signature: Uint8Array): boolean {
       const ts = cosignatureTimestamp(signature);
       if (ts === undefined) return false;
-      if (opts.notAfter !== undefined && ts > opts.notAfter) return false;
-      const prefix = utf8(`cosignature/v1\ntime ${ts}\n`);
-      const ok = verifySignature('Ed25519', witness.key.publicKey, concatBytes(prefix, text), signature.subarray(8));
-      if (ok) timestamps.push(ts);
-      return ok;
+      const prefix = utf8(`cosignature/v1\ntime ${ts.toString()}\n`);
+      if (!verifySignature('Ed25519', witness.key.publicKey, concatBytes(prefix, text), signature.subarray(8))) return false;
+      if (ts > BigInt(Number.MAX_SAFE_INTEGER) || (opts.notAfter !== undefined && Number(ts) > opts.notAfter)) uncounted.push(ts);
+      else timestamps.push(Number(ts));
+      return true;
     },
   };
 }

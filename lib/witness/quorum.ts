@@ -40,7 +40,8 @@ export function checkDistinctWitnesses(witnesses: readonly WitnessKey[]): void {
 /**
  * Opens a cosigned checkpoint: the log's signature must verify (ERR_BAD_SIGNATURE) and at
  * least `quorum` witnesses must have cosigned it (ERR_WITNESS_QUORUM). A bad signature by any
- * configured key rejects the note, as in Go's note.Open.
+ * configured key rejects the note, as in Go's note.Open; a valid cosignature dated after
+ * `notAfter` (POSIX seconds) is not counted, and rejects nothing.
  */
 export function verifyCosignedCheckpoint(
   note: string,
@@ -48,6 +49,8 @@ export function verifyCosignedCheckpoint(
   policy: QuorumPolicy,
   opts: { notAfter?: number } = {},
 ): CosignedCheckpoint {
+  if (opts.notAfter !== undefined && (typeof opts.notAfter !== 'number' || Number.isNaN(opts.notAfter)))
+    throw new LedgerError('ERR_INVALID_ARGUMENT', 'notAfter must be a POSIX time in seconds');
   const cosigners = policy.witnesses.map((w) => cosignatureVerifier(w, opts));
   const opened = openNote(note, [log, ...cosigners]);
   if (!opened.verified.some((v) => v.verifier === log))
@@ -59,6 +62,7 @@ export function verifyCosignedCheckpoint(
       cosigned: got.length,
       quorum: policy.quorum,
       witnesses: got.map((g) => g.name),
+      uncounted: cosigners.filter((c) => c.uncounted.length > 0 && c.timestamps.length === 0).map((c) => c.name),
     });
   return { checkpoint, text: opened.text, cosigners: got };
 }

@@ -3,7 +3,8 @@ import { signCheckpoint } from '../../lib/note/checkpoint';
 import { generateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
 import { verifierKeyString } from '../../lib/note/note';
-import { cosignLine, logVerifier, witnessVerifierKey } from '../../lib/witness/cosignature';
+import { cosignedMessage, cosignerKeyId, cosignLine, logVerifier, witnessVerifierKey } from '../../lib/witness/cosignature';
+import { sign } from '../../lib/crypto/signature';
 import { addCosignatures, quorumPolicy, verifyCosignedCheckpoint } from '../../lib/witness/quorum';
 import { parseWitnessEndpoints } from '../../lib/witness/client';
 
@@ -44,6 +45,27 @@ describe('quorum K of N over a cosigned checkpoint', () => {
     assert.throws(() => verifyCosignedCheckpoint(wrong, log, quorumPolicy(vkeys, 1)), code('ERR_BAD_SIGNATURE'));
     const onlyWitness = `${text}\n${cosignLine(text, ws[0], 1)}`;
     assert.throws(() => verifyCosignedCheckpoint(onlyWitness, log, quorumPolicy(vkeys, 1)), code('ERR_BAD_SIGNATURE'));
+  });
+
+  it('with notAfter, a witness whose cosignature is dated later (or past any safe time) is not counted, and the others still make the quorum', () => {
+    const late = cosignLine(text, ws[2], 10 ** 12);
+    // A timestamp no cosignLine writes (past 2^53), signed all the same: a valid cosignature/v1.
+    const blob = Buffer.concat([Buffer.from(cosignerKeyId(ws[2].name, ws[2].key)), Buffer.alloc(8), sign(ws[2].key, cosignedMessage(text, 2n ** 60n))]);
+    blob.writeBigUInt64BE(2n ** 60n, 4);
+    const farOff = `\u2014 ${ws[2].name} ${blob.toString('base64')}\n`;
+    for (const line of [late, farOff]) {
+      // The hostile witness's line first: it is the one of the three a verifier meets first.
+      const n = addCosignatures(`${note}${line}`, [cosignLine(text, ws[0], 100), cosignLine(text, ws[1], 101)]);
+      const ok = verifyCosignedCheckpoint(n, log, quorumPolicy(vkeys, 2), { notAfter: 1000 });
+      assert.deepEqual(ok.cosigners, [{ name: 'w1.example', timestamp: 100 }, { name: 'w2.example', timestamp: 101 }]);
+      assert.throws(
+        () => verifyCosignedCheckpoint(n, log, quorumPolicy(vkeys, 3), { notAfter: 1000 }),
+        (e: unknown) => isLedgerError(e, 'ERR_WITNESS_QUORUM') && e.details?.cosigned === 2,
+      );
+    }
+    // Without notAfter the late one counts; the one past any safe time never does.
+    assert.equal(verifyCosignedCheckpoint(addCosignatures(note, [late]), log, quorumPolicy(vkeys, 1)).cosigners[0].timestamp, 10 ** 12);
+    assert.throws(() => verifyCosignedCheckpoint(addCosignatures(note, [farOff]), log, quorumPolicy(vkeys, 1)), code('ERR_WITNESS_QUORUM'));
   });
 
   it('checks the policy', () => {
