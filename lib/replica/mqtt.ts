@@ -2,6 +2,7 @@
 // and meta are the gateway's retained messages, kept up to date by one subscription; a tile is
 // asked for on `<base>/request` and arrives on `<base>/<path>` (retained when it is a full tile).
 // The bytes are the HTTP bodies, so the Replicator verifies them exactly as over HTTP.
+import type * as mqtt from 'mqtt';
 import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { LedgerError } from '../errors';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH } from '../tiles/path';
@@ -52,16 +53,55 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
   });
   client.on('error', () => undefined); // surfaced as fetch timeouts; mqtt.js reconnects
   const latest = new Map<string, Buffer>();
-  const waiting = new Map<string, Set<(b: Buffer) => void>>();
+  /** The fetches waiting for each path: each is ended with the payload or an error. */
+  const waiting = new Map<string, Set<(err: Error | null, b?: Buffer) => void>>();
+  const fail = (path: string, message: string, details: Record<string, unknown> = {}): LedgerError =>
+    new LedgerError('ERR_REPLICA_FETCH', message, { path, ...details });
   const retainedTopics = new Map(RETAINED.map((p) => [resourceTopic(base, p), p]));
   let subscribed: Promise<void> | null = null;
   const subscribeRetained = (): Promise<void> =>
     new Promise((resolve, reject) => {
       client.subscribe([...retainedTopics.keys()], { qos: 1 }, (err) => (err ? reject(err) : resolve()));
     });
+  /**
+   * Tiles whose subscription went out on a connection that closed before the broker took it (the
+   * MQTT 5 attempt a 3.1.1 broker refuses, or a connection lost): asked for again on the next one.
+   */
+  const unasked = new Set<string>();
+  /** Connections made so far: a subscription lost with an earlier one is sent again at once. */
+  let connections = 0;
+  /**
+   * Subscribes to the tile's topic, then asks for it (not for a fetch cancelled, with no other
+   * waiting, before the broker answered: the server would read and send it). The SUBSCRIBE is
+   * sent even when mqtt.js holds the topic as subscribed (it subscribes again on its own when it
+   * reconnects, and reports nothing of that), so a refusal reaches the fetch.
+   */
+  const ask = (path: string): void => {
+    const topic = resourceTopic(base, path);
+    const sentOn = connections;
+    client.subscribe({ [topic]: { qos: 1 }, resubscribe: true } as mqtt.ISubscriptionMap, (err) => {
+      const fns = waiting.get(path);
+      if (!fns) return;
+      if (!err) return void client.publish(requestTopic(base), path, { qos: 1 });
+      // The broker's SUBACK refused it: asking again would be refused again.
+      const suback = (err as Error & { packet?: { cmd?: unknown; granted?: unknown } }).packet;
+      if (suback?.cmd === 'suback') {
+        const granted: unknown[] = Array.isArray(suback.granted) ? suback.granted : [];
+        const reason = granted.find((g) => typeof g === 'number' && g >= 0x80);
+        const refused = fail(path, `${broker} refused the subscription to ${topic} (reason code ${String(reason)}): ${err.message}`, { reason });
+        for (const fn of [...fns]) fn(refused);
+      } else if (client.connected && sentOn !== connections) ask(path);
+      else unasked.add(path);
+    });
+  };
   client.on('connect', () => {
+    connections++;
     subscribed = subscribeRetained();
     subscribed.catch(() => undefined);
+    for (const path of [...unasked]) {
+      unasked.delete(path);
+      if (waiting.has(path)) ask(path);
+    }
   });
   client.on('message', (topic, payload) => {
     const retained = retainedTopics.get(topic);
@@ -75,11 +115,8 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
     }
     if (path === undefined || payload.length === 0) return;
     const fns = waiting.get(path);
-    if (fns) for (const fn of [...fns]) fn(payload);
+    if (fns) for (const fn of [...fns]) fn(null, payload);
   });
-
-  const fail = (path: string, message: string, status?: number): LedgerError =>
-    new LedgerError('ERR_REPLICA_FETCH', message, { path, ...(status !== undefined ? { status } : {}) });
 
   /** The fetches waiting, each ended by close() at once (not at its timeout). */
   const pending = new Set<() => void>();
@@ -89,7 +126,7 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
     new Promise<Buffer>((resolve, reject) => {
       if (closed) return reject(fail(path, `cannot fetch ${path}: the fetch is closed`));
       if (cancel?.aborted) return reject(fail(path, `fetching ${path} was cancelled`));
-      const fns = waiting.get(path) ?? new Set<(b: Buffer) => void>();
+      const fns = waiting.get(path) ?? new Set<(err: Error | null, b?: Buffer) => void>();
       waiting.set(path, fns);
       const cancelled = (): void => done(fail(path, `fetching ${path} was cancelled`));
       const closing = (): void => done(fail(path, `cannot fetch ${path}: the fetch is closed`));
@@ -97,18 +134,17 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
         clearTimeout(timer);
         cancel?.removeEventListener('abort', cancelled);
         pending.delete(closing);
-        fns.delete(got);
+        fns.delete(done);
         if (fns.size === 0) waiting.delete(path);
         if (err) reject(err);
         else resolve(b as Buffer);
       };
-      const got = (b: Buffer): void => done(null, b);
       // A retained resource nobody published (no block sealed yet) looks like HTTP's 404.
       const timer = setTimeout(
-        () => done(fail(path, `no ${path} from ${broker} on ${resourceTopic(base, path)} within ${timeout} ms`, retainedTopics.has(resourceTopic(base, path)) ? 404 : undefined)),
+        () => done(fail(path, `no ${path} from ${broker} on ${resourceTopic(base, path)} within ${timeout} ms`, retainedTopics.has(resourceTopic(base, path)) ? { status: 404 } : {})),
         timeout,
       );
-      fns.add(got);
+      fns.add(done);
       pending.add(closing);
       cancel?.addEventListener('abort', cancelled, { once: true });
       start();
@@ -121,19 +157,9 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
       if (have) return new Uint8Array(have);
       return new Uint8Array(await wait(path, () => undefined, signal));
     }
-    const topic = resourceTopic(base, path);
     return new Uint8Array(
-      await wait(
-        path,
-        () => {
-          client.subscribe(topic, { qos: 1 }, (err) => {
-            // Not for a fetch cancelled (and no other waiting) before the broker answered: the server would read and send it.
-            if (!err && waiting.has(path)) client.publish(requestTopic(base), path, { qos: 1 });
-          });
-        },
-        signal,
-      ).finally(() => {
-        if (!waiting.has(path)) client.unsubscribe(topic);
+      await wait(path, () => ask(path), signal).finally(() => {
+        if (!waiting.has(path)) client.unsubscribe(resourceTopic(base, path));
       }),
     );
   };

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { auditLedger } from '../../lib/audit';
@@ -115,6 +116,34 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     } finally {
       await watcher.endAsync();
       await fetch.close();
+    }
+  });
+
+  it('a tile asked for before the connection is up (Aedes refuses MQTT 5, the fetch connects again with 3.1.1) is asked for on the 3.1.1 connection', async () => {
+    // Its timeout (30 s) is far past the 2 s mqtt.js waits before connecting again.
+    const fetch = mqttTileFetch(`${broker.url}/${base}`, { timeoutMs: 30_000 });
+    try {
+      // A partial tile is not retained: only a request brings it.
+      const tile = await fetch('tile/0/000.p/10');
+      assert.ok(bytesEqual(tile, (await readResource(gateway, 'tile/0/000.p/10')).body), 'same bytes as HTTP');
+    } finally {
+      await fetch.close();
+    }
+  });
+
+  it('a tile whose subscription the broker refuses fails at once with ERR_REPLICA_FETCH naming the refusal, not at its timeout', async () => {
+    const { Aedes } = await import('aedes');
+    // Refuses subscriptions to tiles only (SUBACK 128), so the fetch connects and takes the retained resources.
+    const refusing = await Aedes.createBroker({ authorizeSubscribe: (_client, sub, done) => done(null, sub.topic.includes('/tile/') ? null : sub) });
+    const server = net.createServer(refusing.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const fetch = mqttTileFetch(`mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}/${base}`, { timeoutMs: 30_000 });
+    try {
+      await assert.rejects(fetch('tile/0/000.p/10'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && e.details?.reason === 128 && /refused the subscription/.test(e.message));
+    } finally {
+      await fetch.close();
+      await new Promise<void>((resolve) => refusing.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
