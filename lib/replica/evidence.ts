@@ -1,8 +1,10 @@
-// Fork and rollback evidence: both signed checkpoints, kept in the replica directory.
+// Fork and rollback evidence: both signed checkpoints, the gateway's key and the proof that they
+// conflict (evidence-proof.ts), kept in the replica directory.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
 import { writeFileDurably } from '../storage/sync-dir';
+import type { EvidenceProof } from './evidence-proof';
 
 export const EVIDENCE_DIR = 'replica-evidence';
 
@@ -11,10 +13,15 @@ export interface Evidence {
   detected: string;
   origin: string;
   detail: string;
-  /** The replica's latest verified checkpoint note. */
+  /** The gateway whose key signed both notes: its did:key and its note verifier key (name+id+key). */
+  gateway: string;
+  verifierKey: string;
+  /** The replica's verified checkpoint note the origin's conflicts with (its latest, or its block's of the height the origin's commits to). */
   ours: string;
   /** The origin's conflicting checkpoint note, as served. */
   theirs: string;
+  /** For notes of different sizes, the consistency proof that shows the conflict (verifyEvidence); null when none could be built. */
+  proof: EvidenceProof | null;
 }
 
 /** Writes the evidence file (durably: the error that names it may stop the follower) and returns that error. */

@@ -3,5 +3,6 @@ export { Replicator, gatewaySignature, DEFAULT_MAX_BLOCK_RECORDS, DEFAULT_MAX_BL
 export { ReplicaStore } from './store';
 export { httpTileFetch, type HttpFetchOptions, type HttpTileFetch } from './http';
 export { EVIDENCE_DIR, type Evidence } from './evidence';
+export { verifyEvidence, type Conflict, type EvidenceProof } from './evidence-proof';
 export { ReplicaFollower, type FollowerOptions, type FollowerState, type FollowerView } from './follower';
 export { mqttTileFetch, splitTileMqttUrl, tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './mqtt';

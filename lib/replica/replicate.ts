@@ -3,7 +3,7 @@
 // the checkpoint's tiles, every block against the tree the entries build; a smaller or
 // conflicting signed history is a rollback or fork, kept as evidence.
 import { bytesEqual } from '../encoding/bytes';
-import { openCheckpoint, type Checkpoint } from '../note/checkpoint';
+import { checkpointHeader, openCheckpoint, type Checkpoint } from '../note/checkpoint';
 import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
@@ -17,6 +17,8 @@ import { decodeBlockBundle, decodeEntryBundle } from '../tiles/content';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, TILE_WIDTH, tilePath, tileWidth } from '../tiles/path';
 import { TileVerifier, type TileFetch } from '../tiles/verify';
 import { keepEvidence } from './evidence';
+import { encodeProof, proofFromTiles, type EvidenceProof } from './evidence-proof';
+import { consistencyProof } from '../ledger/proofs';
 import { ReplicaStore, type OriginBlock } from './store';
 
 /**
@@ -207,9 +209,31 @@ export class Replicator {
     return new LedgerError(r.error.code, r.error.message, { ...r.error.details });
   }
 
-  #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string): LedgerError {
-    const ours = this.store.last?.checkpoint ?? '';
-    return keepEvidence(this.store.dir, { kind, origin: this.store.meta.name, detail, ours, theirs });
+  /**
+   * Keeps the evidence that the origin's checkpoint `theirs` conflicts with the copy, and returns
+   * the error naming it. Ours is the copy's latest checkpoint; or, when the copy's tree agrees with
+   * theirs and theirs commits to a header the copy holds another of, the copy's block's of that
+   * height. For notes of different sizes the proof comes from the copy's tree when ours is the
+   * larger, from the origin's verified tiles when theirs is (none when they do not verify).
+   */
+  async #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string): Promise<LedgerError> {
+    const { meta, dir } = this.store;
+    let ours = this.store.last?.checkpoint ?? '';
+    let proof: EvidenceProof | null = null;
+    try {
+      const t = openCheckpoint(theirs);
+      const header = checkpointHeader(t);
+      if (header && t.size <= this.store.size && header.height < this.store.height && bytesEqual(await this.store.rootAt(t.size), t.root)) {
+        const mine = await this.store.rawBlock(header.height);
+        if (mine) ours = decodeBlockValue(mine, header.height).checkpoint;
+      }
+      const o = openCheckpoint(ours);
+      if (o.size > t.size) proof = encodeProof(t.size, o.size, await this.store.rootAt(t.size), await consistencyProof(this.store.database, this.store.size, t.size, o.size));
+      else if (o.size < t.size) proof = await proofFromTiles(new TileVerifier(t.size, t.root, this.#fetch), o.size);
+    } catch {
+      // Evidence is kept whatever the origin serves: without a proof it still holds both notes.
+    }
+    return keepEvidence(dir, { kind, origin: meta.name, detail, gateway: meta.gateway, verifierKey: meta.verifier, ours, theirs, proof });
   }
 
   /**
@@ -281,12 +305,12 @@ export class Replicator {
         // An older checkpoint that agrees with the copy proves nothing (anyone can replay one on a
         // retained topic or a stale cache): only a smaller tree that conflicts with it is evidence.
         if (!bytesEqual(cp.root, await this.store.rootAt(cp.size)))
-          throw this.#evidence('rollback', `the origin signed a tree of ${cp.size} records that conflicts with the ${this.store.size} this replica verified`, note);
+          throw await this.#evidence('rollback', `the origin signed a tree of ${cp.size} records that conflicts with the ${this.store.size} this replica verified`, note);
         throw originError(`the origin's checkpoint has ${cp.size} records, older than the ${this.store.size} this replica verified (a stale or replayed checkpoint)`);
       }
       if (cp.size === this.store.size) {
         if (!bytesEqual(cp.root, ours.header.root))
-          throw this.#evidence('fork', `the origin signed two different trees of ${cp.size} records`, note);
+          throw await this.#evidence('fork', `the origin signed two different trees of ${cp.size} records`, note);
         this.target = cp.size;
         this.#progress();
         return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: 0 };
@@ -319,7 +343,7 @@ export class Replicator {
     const mine = await this.store.rawBlock(h);
     if (mine && !bytesEqual(mine, raw)) {
       this.#sameSigned(mine, info);
-      throw this.#evidence('rollback', `the origin's block ${h} differs from the one this replica verified, and it holds ${height} blocks against ${this.store.height}`, info.checkpoint);
+      throw await this.#evidence('rollback', `the origin's block ${h} differs from the one this replica verified, and it holds ${height} blocks against ${this.store.height}`, info.checkpoint);
     }
     throw low;
   }
@@ -378,7 +402,7 @@ export class Replicator {
         if (h === ownLast) {
           const mine = await this.store.rawBlock(h);
           if (!mine || !bytesEqual(mine, raw)) {
-            if (!mine || !sameCheckpoint(mine, info)) throw this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
+            if (!mine || !sameCheckpoint(mine, info)) throw await this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
             this.#replacing = await this.#inPlaceOf({ raw, info }, this.#servedBlocks(height, index, raws));
           }
           continue;
@@ -403,7 +427,7 @@ export class Replicator {
     const last = this.store.last;
     if (!last || last.header.size !== cp.size) throw originError(`no origin block ends at the checkpoint's size ${cp.size}`);
     if (!bytesEqual(last.header.root, cp.root))
-      throw this.#evidence('fork', `the origin's block ${last.height} and its checkpoint sign different roots for ${cp.size} records`, note);
+      throw await this.#evidence('fork', `the origin's block ${last.height} and its checkpoint sign different roots for ${cp.size} records`, note);
   }
 
   /** The entries of bundle `index` of the tree of checkpoint `cp`, as served (not yet verified). */
@@ -479,7 +503,7 @@ export class Replicator {
       } catch (err) {
         // Throws ERR_REPLICA_BAD_TILE when an entry is not the one the checkpoint's tree holds.
         if (!isLedgerError(err, 'ERR_LEDGER_CLOSED') && !isLedgerError(err, 'ERR_LEDGER_IO')) await tiles.checkEntries(pendingFrom, entries);
-        if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw this.#evidence('fork', err.message, typeof err.details?.theirs === 'string' ? err.details.theirs : '');
+        if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw await this.#evidence('fork', err.message, typeof err.details?.theirs === 'string' ? err.details.theirs : '');
         throw err;
       }
       pending = pending.slice(take);

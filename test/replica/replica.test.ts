@@ -8,7 +8,7 @@ import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
 import { verifierKeyString } from '../../lib/note/note';
-import { httpTileFetch, Replicator, type Evidence } from '../../lib/replica';
+import { httpTileFetch, Replicator, verifyEvidence, type Evidence } from '../../lib/replica';
 import { tempDir } from '../support/ledger';
 import { watchDurableWrites } from '../support/durable-writes';
 import { startTileServer, type TileServer } from '../support/tile-server';
@@ -256,9 +256,31 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     }
   }
 
-  /** The two signed checkpoints of the evidence an error names, opened. */
+  /**
+   * The two signed checkpoints of the evidence an error names, opened; the evidence is first checked
+   * as a third party would, offline with the gateway's did:key alone, and found to show the
+   * conflict, which a changed proof or an honest note in place of the origin's does not.
+   */
   function evidenceOf(err: unknown): { kind: string; ours: ReturnType<typeof openCheckpoint>; theirs: ReturnType<typeof openCheckpoint> } {
     const evidence = JSON.parse(fs.readFileSync(String((err as { details?: { file?: string } }).details?.file), 'utf8')) as Evidence;
+    assert.deepEqual([evidence.gateway, evidence.verifierKey], [did, verifierKeyString(NAME, key)]);
+    /** The conflict the evidence shows, or 'none' (ERR_MALFORMED_PROOF). */
+    const shown = (e: Evidence): string => {
+      try {
+        return verifyEvidence(e, did);
+      } catch (error) {
+        assert.ok(isLedgerError(error, 'ERR_MALFORMED_PROOF'), String(error));
+        return 'none';
+      }
+    };
+    assert.equal(shown(evidence), 'roots');
+    assert.equal(shown({ ...evidence, theirs: evidence.ours }), 'none');
+    if (evidence.proof) {
+      const root1 = Buffer.from(evidence.proof.root1, 'base64');
+      root1[0] ^= 1;
+      // Two headers for one height may remain (a fork of one block's header as well).
+      assert.notEqual(shown({ ...evidence, proof: { ...evidence.proof, root1: root1.toString('base64') } }), 'roots');
+    }
     const vkey = verifierKeyString(NAME, key);
     return { kind: evidence.kind, ours: openCheckpoint(evidence.ours, vkey), theirs: openCheckpoint(evidence.theirs, vkey) };
   }
