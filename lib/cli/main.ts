@@ -7,6 +7,7 @@ import type * as CheckCmd from './check';
 import type * as AppendCmd from './append';
 import type * as ProveCmd from './prove';
 import type * as VerifyProofCmd from './verify-proof';
+import type * as VerifyEvidenceCmd from './verify-evidence';
 import type * as ExportCmd from './export';
 import type * as InfoCmd from './info';
 import type * as MigrateCmd from './migrate';
@@ -42,6 +43,7 @@ const commands: Record<string, () => Loaded> = {
   append: lazy<typeof AppendCmd>('./append', (m) => ({ run: m.append, usage: m.appendUsage })),
   prove: lazy<typeof ProveCmd>('./prove', (m) => ({ run: m.prove, usage: m.proveUsage })),
   'verify-proof': lazy<typeof VerifyProofCmd>('./verify-proof', (m) => ({ run: m.verifyProof, usage: m.verifyProofUsage })),
+  'verify-evidence': lazy<typeof VerifyEvidenceCmd>('./verify-evidence', (m) => ({ run: m.verifyEvidenceCommand, usage: m.verifyEvidenceUsage })),
   export: lazy<typeof ExportCmd>('./export', (m) => ({ run: m.exportRecords, usage: m.exportUsage })),
   info: lazy<typeof InfoCmd>('./info', (m) => ({ run: m.info, usage: m.infoUsage })),
   migrate: lazy<typeof MigrateCmd>('./migrate', (m) => ({ run: m.migrate, usage: m.migrateUsage })),

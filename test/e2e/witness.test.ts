@@ -185,6 +185,10 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
       const e = JSON.parse(fs.readFileSync(file, 'utf8')) as { kind: string; latest: string; submitted: string };
       assert.equal(e.kind, 'equivocation');
       assert.notEqual(e.latest.split('\n')[2], e.submitted.split('\n')[2], 'two roots for one size');
+      // Anyone with the gateway's public key can check it offline.
+      const checked = await iotLedger(['verify-evidence', file, '--key', gwVkey]);
+      assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+      assert.match(checked.stdout, /^conflict shown for ledger witnessed-e2e: the gateway signed two trees/);
     }
     // The Catch-able error is logged by each witness (after its evidence file is written).
     for (const p of ws) await p!.waitForLine(/\[error\] \[iot-ledger-witness:w\] .*witnessed-e2e: .*evidence kept in/, 20_000);

@@ -8,6 +8,7 @@ import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
 import { verifierKeyString } from '../../lib/note/note';
+import { runCli } from '../support/cli';
 import { httpTileFetch, Replicator, verifyEvidence, type Evidence } from '../../lib/replica';
 import { tempDir } from '../support/ledger';
 import { watchDurableWrites } from '../support/durable-writes';
@@ -281,6 +282,10 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
       // Two headers for one height may remain (a fork of one block's header as well).
       assert.notEqual(shown({ ...evidence, proof: { ...evidence.proof, root1: root1.toString('base64') } }), 'roots');
     }
+    // The CLI's offline check of the file as the replica wrote it.
+    const cli = runCli(['verify-evidence', String((err as { details?: { file?: string } }).details?.file), '--key', did, '--json']);
+    assert.equal(cli.status, 0, cli.stdout + cli.stderr);
+    assert.deepEqual(JSON.parse(cli.stdout), { conflict: 'roots', origin: NAME });
     const vkey = verifierKeyString(NAME, key);
     return { kind: evidence.kind, ours: openCheckpoint(evidence.ours, vkey), theirs: openCheckpoint(evidence.theirs, vkey) };
   }
