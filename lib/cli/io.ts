@@ -68,3 +68,16 @@ export function readFileUpTo(file: string, max: number): Buffer {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * FILE, or standard input for '-', as readFileUpTo reads it (at most `max` + 1 bytes); undefined,
+ * after saying on stderr that `command` cannot read it and why, when it cannot be read.
+ */
+export async function readInputUpTo(io: CliIo, command: string, file: string, max: number): Promise<Buffer | undefined> {
+  try {
+    return file === '-' ? await io.stdin(max) : readFileUpTo(file, max);
+  } catch (err) {
+    io.stderr(`iot-ledger ${command}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return undefined;
+  }
+}

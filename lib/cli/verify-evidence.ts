@@ -2,7 +2,7 @@ import { isLedgerError } from '../errors';
 import { verifyEvidence, type Conflict } from '../replica/evidence-proof';
 import { MAX_BUNDLE_BYTES } from '../ledger/bundle';
 import { onePositional, parseArgs, stringFlag, UsageError } from './args';
-import { readFileUpTo, type CliIo } from './io';
+import { readInputUpTo, type CliIo } from './io';
 
 export const verifyEvidenceUsage = 'iot-ledger verify-evidence FILE|- --key DID|VERIFIER_KEY [--json]   (a replica\'s fork or rollback evidence, or a witness\'s equivocation evidence)';
 
@@ -30,13 +30,8 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
   if (!key) throw new UsageError(verifyEvidenceUsage);
   const file = onePositional(args, verifyEvidenceUsage);
   const json = args.flags.json === true;
-  let bytes: Buffer;
-  try {
-    bytes = file === '-' ? await io.stdin(MAX_BUNDLE_BYTES) : readFileUpTo(file, MAX_BUNDLE_BYTES);
-  } catch (err) {
-    io.stderr(`iot-ledger verify-evidence: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
-    return 2;
-  }
+  const bytes = await readInputUpTo(io, 'verify-evidence', file, MAX_BUNDLE_BYTES);
+  if (!bytes) return 2;
   const notShown = (reason: string, code: string): number => {
     io.stdout(json ? `${JSON.stringify({ conflict: false, code, reason })}\n` : `no conflict shown: ${reason} (${code})\n`);
     return 1;

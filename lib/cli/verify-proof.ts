@@ -6,7 +6,7 @@ import { anchorJson, anchorOptions, anchorUsage } from './anchor-flags';
 import { onePositional, stringFlag, UsageError } from './args';
 import { parseWithWitnesses } from './witness-policy';
 import { checkQuorum } from '../witness/bundle';
-import { readFileUpTo, type CliIo } from './io';
+import { readInputUpTo, type CliIo } from './io';
 import { jsonView } from '../ledger/view';
 import type { AnchoredCheckpoint } from '../anchor/ledger-check';
 import { isoTime } from '../encoding/iso-time';
@@ -25,13 +25,8 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   const file = onePositional(args, verifyProofUsage);
   const json = args.flags.json === true;
   const anchor = anchorOptions(args);
-  let bytes: Buffer;
-  try {
-    bytes = file === '-' ? await io.stdin(MAX_BUNDLE_BYTES) : readFileUpTo(file, MAX_BUNDLE_BYTES);
-  } catch (err) {
-    io.stderr(`iot-ledger verify-proof: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
-    return 2;
-  }
+  const bytes = await readInputUpTo(io, 'verify-proof', file, MAX_BUNDLE_BYTES);
+  if (!bytes) return 2;
   const invalid = (reason: string, code: string): number => {
     io.stdout(json ? `${JSON.stringify({ valid: false, code, reason })}\n` : `invalid: ${reason} (${code})\n`);
     return 1;
