@@ -408,7 +408,9 @@ export class Replicator {
           continue;
         }
         const mended = this.#replacing[this.#replacing.length - 1];
-        if (h === ownLast + 1 && mended && !bytesEqual(info.header.prev, mended.info.hash)) throw otherHeader(ownLast);
+        // Only a block whose header the gateway signed (its checkpoint's header line) says which
+        // chain is the gateway's: a legacy one's prev is as unsigned as the bytes it would replace.
+        if (h === ownLast + 1 && mended && (!bytesEqual(info.header.prev, mended.info.hash) || !checkpointHeader(openCheckpoint(info.checkpoint)))) throw otherHeader(ownLast);
         if (info.header.size > cp.size) {
           end = true;
           break;

@@ -177,3 +177,64 @@ describe('replica: a legacy block re-timed when first copied', function () {
     }
   });
 });
+
+describe('replica: a gateway still sealing legacy blocks', function () {
+  this.timeout(30_000);
+  const NAME = 'replica.legacy-still.test';
+  const tmp = tempDir('replica-legacy-still-');
+  const key = generateKey('Ed25519');
+  const did = keyToDid(key);
+  const gwDir = path.join(tmp.dir, 'gw');
+  const repDir = path.join(tmp.dir, 'replica');
+  let gateway: Ledger;
+  let server: TileServer;
+  const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 10, blockSeconds: 0 });
+
+  before(async () => {
+    gateway = await legacyGateway(open, gwDir, NAME, key);
+    server = await startTileServer(gateway);
+  });
+  after(async () => {
+    await server.close();
+    await gateway.close();
+    tmp.cleanup();
+  });
+
+  it("the copy's legacy blocks are not replaced on the word of a new block whose header no signature covers", async () => {
+    const honest = httpTileFetch(server.url);
+    try {
+      const r = await Replicator.open(repDir, { trustedKey: did, fetch: honest });
+      try {
+        assert.equal((await r.catchUp()).size, 25);
+      } finally {
+        await r.close();
+      }
+      // The gateway (an earlier version) seals block 3, its checkpoint without the header line too.
+      await gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
+      await gateway.seal();
+      await gateway.close();
+      const db = await openRawDb(gwDir);
+      const block = decodeBlockValue((await db.get(blockKey(3)))!, 3);
+      await db.put(blockKey(3), blockValue({ ...block, checkpoint: signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, NAME, key) }));
+      await db.close();
+      gateway = await open();
+      server.ledger = gateway;
+      // An origin serving block 2 re-timed and block 3 chained to it: nothing signs either header.
+      const bundle4 = tilePath({ kind: 'blocks', level: 0, index: 0, width: 4 });
+      const hostile: TileFetch = async (p, o) => {
+        const body = await honest(p, o);
+        return p === bundle4 ? retimed(body, 4, 2, 3) : body;
+      };
+      const mine = await gateway.database.get(blockKey(2));
+      const h = await Replicator.open(repDir, { trustedKey: did, fetch: hostile });
+      try {
+        await assert.rejects(h.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
+        assert.deepEqual(await h.store.rawBlock(2), mine, "the copy's block 2 as the gateway stores it");
+      } finally {
+        await h.close();
+      }
+    } finally {
+      await honest.close();
+    }
+  });
+});
