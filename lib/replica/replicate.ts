@@ -215,13 +215,19 @@ export class Replicator {
    * theirs and theirs commits to a header the copy holds another of, the copy's block's of that
    * height. For notes of different sizes the proof comes from the copy's tree when ours is the
    * larger, from the origin's verified tiles when theirs is (none when they do not verify).
+   * `against` is the origin's checkpoint of the round and its verified tiles, when theirs (a served
+   * block's) conflicts with that tree rather than with the copy's (which both may extend).
    */
-  async #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string): Promise<LedgerError> {
+  async #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string, against?: { note: string; tiles: TileVerifier }): Promise<LedgerError> {
     const { meta, dir } = this.store;
-    let ours = this.store.last?.checkpoint ?? '';
+    let ours = against?.note ?? this.store.last?.checkpoint ?? '';
     let proof: EvidenceProof | null = null;
     try {
       const t = openCheckpoint(theirs);
+      if (against) {
+        if (t.size < against.tiles.size) proof = await proofFromTiles(against.tiles, t.size);
+        return keepEvidence(dir, { kind, origin: meta.name, detail, gateway: meta.gateway, verifierKey: meta.verifier, ours, theirs, proof });
+      }
       const header = checkpointHeader(t);
       if (header && t.size <= this.store.size && header.height < this.store.height && bytesEqual(await this.store.rootAt(t.size), t.root)) {
         const mine = await this.store.rawBlock(header.height);
@@ -386,7 +392,7 @@ export class Replicator {
       // A block's record count is signed: one over the limit is refused before its entries are
       // fetched, and so is the block refused before (for its records or its bytes).
       const over = blocks.findIndex((b) => recordsOf(b) > this.#limits.records || this.#refusedAgain(b) !== null);
-      carry = await this.#copy(cp, tiles, over < 0 ? blocks : blocks.slice(0, over), carry);
+      carry = await this.#copy(cp, note, tiles, over < 0 ? blocks : blocks.slice(0, over), carry);
       const big = blocks[over];
       if (big) throw this.#refusedAgain(big) ?? this.#tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
     };
@@ -451,17 +457,17 @@ export class Replicator {
    * changed entries from the origin's block. Up to `concurrency` bundles are fetched ahead; when
    * this ends early (a block too large, a bad entry, a fork), those in flight are cancelled.
    */
-  async #copy(cp: Checkpoint, tiles: TileVerifier, blocks: OriginBlock[], carry: Uint8Array[]): Promise<Uint8Array[]> {
+  async #copy(cp: Checkpoint, note: string, tiles: TileVerifier, blocks: OriginBlock[], carry: Uint8Array[]): Promise<Uint8Array[]> {
     const prefetch = new AbortController();
     try {
-      return await this.#copyEntries(cp, tiles, blocks, carry, prefetch);
+      return await this.#copyEntries(cp, note, tiles, blocks, carry, prefetch);
     } finally {
       prefetch.abort();
     }
   }
 
   /** #copy's work; aborting `prefetch` cancels the bundles fetched ahead and starts no more. */
-  async #copyEntries(cp: Checkpoint, tiles: TileVerifier, blocks: OriginBlock[], carry: Uint8Array[], prefetch: AbortController): Promise<Uint8Array[]> {
+  async #copyEntries(cp: Checkpoint, note: string, tiles: TileVerifier, blocks: OriginBlock[], carry: Uint8Array[], prefetch: AbortController): Promise<Uint8Array[]> {
     const until = blocks[blocks.length - 1]?.info.header.size;
     if (until === undefined) return carry;
     const have = this.store.size + carry.length;
@@ -505,7 +511,8 @@ export class Replicator {
       } catch (err) {
         // Throws ERR_REPLICA_BAD_TILE when an entry is not the one the checkpoint's tree holds.
         if (!isLedgerError(err, 'ERR_LEDGER_CLOSED') && !isLedgerError(err, 'ERR_LEDGER_IO')) await tiles.checkEntries(pendingFrom, entries);
-        if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw await this.#evidence('fork', err.message, typeof err.details?.theirs === 'string' ? err.details.theirs : '');
+        // The block's signed root conflicts with the entries of the checkpoint's tree: the two notes that show it.
+        if (isLedgerError(err, 'ERR_REPLICA_FORK')) throw await this.#evidence('fork', err.message, typeof err.details?.theirs === 'string' ? err.details.theirs : '', { note, tiles });
         throw err;
       }
       pending = pending.slice(take);

@@ -338,4 +338,32 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     assert.equal(ours.size, 2137);
     assert.notEqual(theirs.root.toString(), ours.root.toString());
   });
+
+  it("a new block whose signed root conflicts with the tree of the origin's checkpoint is a fork whose evidence shows the conflict", async () => {
+    const forkDir = path.join(tmp.dir, 'gateway-fork');
+    await gateway.close();
+    fs.cpSync(gwDir, forkDir, { recursive: true });
+    gateway = await open(gwDir);
+    server.ledger = gateway;
+    await appendNotes(gateway, 9000, 300);
+    // The same key signs other records after the copy's: its blocks beside the gateway's checkpoint and tiles.
+    const forked = await open(forkDir);
+    await appendNotes(forked, 9500, 300);
+    const forkServer = await startTileServer(forked);
+    const honest = httpTileFetch(server.url);
+    const other = httpTileFetch(forkServer.url);
+    try {
+      const mixed: TileFetch = (p, o) => (p.startsWith('iot-ledger/blocks/') ? other(p, o) : honest(p, o));
+      const err = await roundError(await replicator(mixed));
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_FORK'), String(err));
+      const { ours, theirs } = evidenceOf(err);
+      assert.equal(ours.size, gateway.size);
+      assert.ok(theirs.size < ours.size, `${theirs.size} < ${ours.size}`);
+    } finally {
+      await honest.close();
+      await other.close();
+      await forkServer.close();
+      await forked.close();
+    }
+  });
 });
