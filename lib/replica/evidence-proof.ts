@@ -64,7 +64,9 @@ function decodeProof(p: unknown): { size1: number; size2: number; root1: Uint8Ar
  * verifier key): both notes must be the gateway's, and either commit to different headers for
  * one block height, or sign different roots for one size, or the proof must show the larger
  * tree has another root at the smaller size than the smaller checkpoint signs. Throws
- * ERR_BAD_SIGNATURE (a note the key did not sign) or ERR_MALFORMED_PROOF (no conflict shown).
+ * ERR_BAD_SIGNATURE (a note the key did not sign), ERR_MALFORMED_NOTE (a note or verifier key that is
+ * none, or a malformed header line), ERR_MALFORMED_DID or ERR_INVALID_ARGUMENT (a did:key that is
+ * none, or not Ed25519) or ERR_MALFORMED_PROOF (no conflict shown).
  */
 export function verifyEvidence(evidence: { origin: string; ours: string; theirs: string; proof?: unknown }, trustedKey: string): Conflict {
   const key = parseTrustedKey(trustedKey, evidence.origin);
