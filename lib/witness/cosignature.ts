@@ -54,11 +54,14 @@ export function cosignLine(noteText: string, cosigner: Cosigner, timestamp: numb
   return `\u2014 ${cosigner.name} ${toBase64(blob)}\n`;
 }
 
-/** The timestamp of a cosignature/v1 signature (the bytes after the key ID), or undefined when malformed. */
+/**
+ * The timestamp of a cosignature/v1 signature (the bytes after the key ID), or undefined when
+ * malformed. It may exceed 2^63 - 1, which C2SP forbids a cosigner to write: such a signature
+ * is still checked (and then not counted, cosignatureVerifier).
+ */
 export function cosignatureTimestamp(signature: Uint8Array): bigint | undefined {
   if (signature.length !== 72) return undefined;
-  const t = new DataView(signature.buffer, signature.byteOffset, 8).getBigUint64(0, false);
-  return t > MAX_TIMESTAMP ? undefined : t;
+  return new DataView(signature.buffer, signature.byteOffset, 8).getBigUint64(0, false);
 }
 
 /** A witness's public identity as clients configure it. */
@@ -103,7 +106,8 @@ export interface CosignatureVerifierOptions {
 /**
  * A note verifier for cosignature/v1 signatures of one witness. `timestamps` are those of the
  * cosignatures it saw verify and counts; `uncounted` those of cosignatures that verify but are
- * dated after `notAfter` or past 2^53 - 1 (no time a Number holds). Such a cosignature is
+ * dated after `notAfter` or past 2^53 - 1 (no time a Number holds; past 2^63 - 1 it breaks
+ * C2SP's rule, but the witness's key signed it all the same). Such a cosignature is
  * genuine, so it is no bad signature (which rejects the whole note by the signed-note rules):
  * one witness dating its cosignature so (a clock far ahead, or on purpose) must not make the
  * note fail for the others' cosignatures.

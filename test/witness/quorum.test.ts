@@ -68,6 +68,19 @@ describe('quorum K of N over a cosigned checkpoint', () => {
     assert.throws(() => verifyCosignedCheckpoint(addCosignatures(note, [farOff]), log, quorumPolicy(vkeys, 1)), code('ERR_WITNESS_QUORUM'));
   });
 
+  it('a witness whose cosignature is dated past 2^63 - 1 (which C2SP forbids it to write, signed all the same) is not counted, and the others still make the quorum', () => {
+    const t = 2n ** 64n - 1n;
+    const message = Buffer.concat([Buffer.from(`cosignature/v1\ntime ${t.toString()}\n`), Buffer.from(text)]);
+    const blob = Buffer.concat([Buffer.from(cosignerKeyId(ws[2].name, ws[2].key)), Buffer.alloc(8), sign(ws[2].key, message)]);
+    blob.writeBigUInt64BE(t, 4);
+    const n = addCosignatures(`${note}\u2014 ${ws[2].name} ${blob.toString('base64')}\n`, [cosignLine(text, ws[0], 100), cosignLine(text, ws[1], 101)]);
+    assert.deepEqual(verifyCosignedCheckpoint(n, log, quorumPolicy(vkeys, 2)).cosigners.map((c) => c.name), ['w1.example', 'w2.example']);
+    assert.throws(() => verifyCosignedCheckpoint(n, log, quorumPolicy(vkeys, 3)), (e: unknown) => isLedgerError(e, 'ERR_WITNESS_QUORUM') && e.details?.cosigned === 2);
+    // Another witness's key, or other bytes, under its name is a bad signature as before.
+    blob[20] ^= 1;
+    assert.throws(() => verifyCosignedCheckpoint(`${note}\u2014 ${ws[2].name} ${blob.toString('base64')}\n`, log, quorumPolicy(vkeys, 1)), code('ERR_BAD_SIGNATURE'));
+  });
+
   it('checks the policy', () => {
     assert.throws(() => quorumPolicy(vkeys, 4), code('ERR_INVALID_ARGUMENT'));
     assert.throws(() => quorumPolicy([vkeys[0], vkeys[0]], 1), code('ERR_INVALID_ARGUMENT'));
