@@ -4,9 +4,8 @@
 import { bytesEqual, fromBase64, toBase64 } from '../encoding/bytes';
 import { LedgerError } from '../errors';
 import { parseTrustedKey } from '../audit/trust';
-import { consistencyPlan, EMPTY_ROOT, rootFromLeafHashes, rootPlan, verifyConsistency, type NodeId } from '../merkle';
+import { consistencyPlan, EMPTY_ROOT, rootPlan, verifyConsistency, type NodeId } from '../merkle';
 import { checkpointHeader, openCheckpoint, type Checkpoint } from '../note/checkpoint';
-import { TILE_WIDTH } from '../tiles/path';
 import type { TileVerifier } from '../tiles/verify';
 
 /** A consistency proof from size1 to size2 in the tree of the larger checkpoint; root1 is that tree's root at size1 (base64). */
@@ -20,20 +19,9 @@ export interface EvidenceProof {
 /** How the two checkpoints of evidence conflict: another root for a size, or another header for a block height. */
 export type Conflict = 'roots' | 'headers';
 
-const TILE_LEVELS = Math.log2(TILE_WIDTH);
-
-/** The hash of perfect subtree `node` of the tree `tiles` verifies, from the tile that holds it. */
-async function nodeFromTiles(tiles: TileVerifier, node: NodeId): Promise<Uint8Array> {
-  const span = 2 ** (node.level % TILE_LEVELS);
-  const first = node.index * span;
-  const hashes = await tiles.hashTile(Math.floor(node.level / TILE_LEVELS), Math.floor(first / TILE_WIDTH));
-  const at = first % TILE_WIDTH;
-  return rootFromLeafHashes(hashes.slice(at, at + span));
-}
-
-/** The proof from `size1` to the size of the tree `tiles` verifies (the origin's, larger than the copy). */
+/** The proof from `size1` to the size of the tree `tiles` verifies (an origin checkpoint larger than the other note). */
 export async function proofFromTiles(tiles: TileVerifier, size1: number): Promise<EvidenceProof> {
-  const nodes = (ids: NodeId[]): Promise<Uint8Array[]> => Promise.all(ids.map((id) => nodeFromTiles(tiles, id)));
+  const nodes = (ids: NodeId[]): Promise<Uint8Array[]> => Promise.all(ids.map((id) => tiles.nodeHash(id)));
   const root = rootPlan(size1);
   const root1 = size1 === 0 ? EMPTY_ROOT : root.rehash(await nodes(root.ids))[0];
   const plan = consistencyPlan(size1, tiles.size);

@@ -3,7 +3,7 @@
 // the partial tiles at the right edge are checked together by recomputing the root.
 import { bytesEqual, toHex } from '../encoding/bytes';
 import { LedgerError } from '../errors';
-import { leafHash, rootPlan } from '../merkle';
+import { leafHash, rootPlan, type NodeId } from '../merkle';
 import { decodeEntryBundle, decodeHashTile, tileRoot } from './content';
 import { hashesAtLevel, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidth, type TileId } from './path';
 
@@ -136,6 +136,15 @@ export class TileVerifier {
       const to = Math.min(end, (index + 1) * TILE_WIDTH);
       checkLeaves(entries.slice(from - first, to - first), from, (await this.hashTile(0, index)).slice(from - index * TILE_WIDTH), index);
     }
+  }
+
+  /** The verified hash of perfect subtree `node` of this tree, from the tile that holds it (e.g. to build a consistency proof from tiles). */
+  async nodeHash(node: NodeId): Promise<Uint8Array> {
+    const span = 2 ** (node.level % TILE_HEIGHT);
+    const first = node.index * span;
+    const hashes = await this.hashTile(Math.floor(node.level / TILE_HEIGHT), Math.floor(first / TILE_WIDTH));
+    const at = first % TILE_WIDTH;
+    return tileRoot(hashes.slice(at, at + span));
   }
 
   /** The verified leaf hash of entry `i` (e.g. to build an inclusion proof from tiles). */
