@@ -396,6 +396,8 @@ export class Replicator {
       const big = blocks[over];
       if (big) throw this.#refusedAgain(big) ?? this.#tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
     };
+    /** The copy's last block as served with other header bytes under its checkpoint, mended (#inPlaceOf) only once the next block vouches for it. */
+    let servedTop: { top: OriginBlock; served: (h: number) => Promise<Uint8Array | undefined> } | null = null;
     let end = false;
     for (let index = Math.floor(from / TILE_WIDTH); !end && index * TILE_WIDTH < height; index++) {
       const width = tileWidth(height, 0, index);
@@ -409,14 +411,17 @@ export class Replicator {
           const mine = await this.store.rawBlock(h);
           if (!mine || !bytesEqual(mine, raw)) {
             if (!mine || !sameCheckpoint(mine, info)) throw await this.#evidence('fork', `the origin's block ${h} differs from the one this replica verified`, info.checkpoint);
-            this.#replacing = await this.#inPlaceOf({ raw, info }, this.#servedBlocks(height, index, raws));
+            servedTop = { top: { raw, info }, served: this.#servedBlocks(height, index, raws) };
           }
           continue;
         }
-        const mended = this.#replacing[this.#replacing.length - 1];
-        // Only a block whose header the gateway signed (its checkpoint's header line) says which
-        // chain is the gateway's: a legacy one's prev is as unsigned as the bytes it would replace.
-        if (h === ownLast + 1 && mended && (!bytesEqual(info.header.prev, mended.info.hash) || !checkpointHeader(openCheckpoint(info.checkpoint)))) throw otherHeader(ownLast);
+        if (h === ownLast + 1 && servedTop) {
+          // Only a block whose header the gateway signed (its checkpoint's header line) says which
+          // chain is the gateway's: a legacy one's prev is as unsigned as the bytes it would replace.
+          // Checked before the served chain is walked down, which fetches the bundles below.
+          if (!bytesEqual(info.header.prev, servedTop.top.info.hash) || !checkpointHeader(openCheckpoint(info.checkpoint))) throw otherHeader(ownLast);
+          this.#replacing = await this.#inPlaceOf(servedTop.top, servedTop.served);
+        }
         if (info.header.size > cp.size) {
           end = true;
           break;

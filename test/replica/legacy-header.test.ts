@@ -238,3 +238,80 @@ describe('replica: a gateway still sealing legacy blocks', function () {
     }
   });
 });
+
+describe('replica: a re-timed legacy chain that the new block does not extend', function () {
+  this.timeout(60_000);
+  const NAME = 'replica.legacy-walk.test';
+  const tmp = tempDir('replica-legacy-walk-');
+  const key = generateKey('Ed25519');
+  const did = keyToDid(key);
+  const gwDir = path.join(tmp.dir, 'gw');
+  const repDir = path.join(tmp.dir, 'replica');
+  let gateway: Ledger;
+  let server: TileServer;
+  const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 1, blockSeconds: 0 });
+
+  before(async () => {
+    // 261 blocks (two bundles) whose checkpoints are as an earlier version wrote them.
+    gateway = await open();
+    await gateway.appendMany(Array.from({ length: 261 }, (_, i) => ({ type: 'note', body: { i } })));
+    await gateway.seal();
+    await gateway.close();
+    const db = await openRawDb(gwDir);
+    for (let h = 0; h < 261; h++) {
+      const block = decodeBlockValue((await db.get(blockKey(h)))!, h);
+      await db.put(blockKey(h), blockValue({ ...block, checkpoint: signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, NAME, key) }));
+    }
+    await db.close();
+    gateway = await open();
+    server = await startTileServer(gateway);
+  });
+  after(async () => {
+    await server.close();
+    await gateway.close();
+    tmp.cleanup();
+  });
+
+  it("is refused at the new block, without fetching the copy's older blocks again", async () => {
+    const honest = httpTileFetch(server.url);
+    try {
+      const r = await Replicator.open(repDir, { trustedKey: did, fetch: honest });
+      try {
+        assert.equal((await r.catchUp()).size, 261);
+      } finally {
+        await r.close();
+      }
+      await gateway.appendMany([{ type: 'note', body: { i: 261 } }]);
+      await gateway.seal();
+      assert.equal(gateway.height, 262);
+      // Blocks 250..260 re-timed and chained (across both bundles); block 261, signed with its header line, chains to the gateway's 260.
+      const [b0, b1] = [tilePath({ kind: 'blocks', level: 0, index: 0, width: 256 }), tilePath({ kind: 'blocks', level: 0, index: 1, width: 6 })];
+      const raws = [...decodeBlockBundle(await honest(b0), 256), ...decodeBlockBundle(await honest(b1), 6)];
+      let prev: Uint8Array | undefined;
+      for (let h = 250; h <= 260; h++) {
+        const block = decodeBlockValue(raws[h], h);
+        const header = decodeCbor(block.header) as Record<string, CborValue>;
+        const bytes = encodeCbor({ ...header, time: (header.time as number) + 1, prev: prev ?? header.prev });
+        prev = sha256(bytes);
+        raws[h] = blockValue({ header: bytes, hash: prev, checkpoint: block.checkpoint });
+      }
+      const requests: string[] = [];
+      const hostile: TileFetch = async (p, o) => {
+        requests.push(p);
+        if (p === b0) return encodeBlockBundle(raws.slice(0, 256));
+        if (p === b1) return encodeBlockBundle(raws.slice(256));
+        return honest(p, o);
+      };
+      const h = await Replicator.open(repDir, { trustedKey: did, fetch: hostile });
+      try {
+        await assert.rejects(h.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
+      } finally {
+        await h.close();
+      }
+      assert.ok(requests.includes(b1), requests.join(' '));
+      assert.ok(!requests.includes(b0), `the bundle of blocks 0..255 was fetched: ${requests.join(' ')}`);
+    } finally {
+      await honest.close();
+    }
+  });
+});
