@@ -5,7 +5,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport } from '../lib/audit';
 import { generateKey } from '../lib/crypto';
-import { cosignLine, parseWitnessKey, witnessVerifierKey } from '../lib/witness/cosignature';
+import { cosignedMessage, cosignLine, parseWitnessKey, witnessVerifierKey } from '../lib/witness/cosignature';
+import { sign } from '../lib/crypto/signature';
 import { cosignedKey, witnessKey } from '../lib/witness/ledger-cosignatures';
 import { decodeCbor, encodeCbor, type CborValue } from '../lib/encoding/codec';
 import { buildSampleLedger, keys, scratchLedgers, type SampleLedger } from './support/audit-fixtures';
@@ -111,6 +112,21 @@ describe('audit: stored witness cosignatures', function () {
     assert.deepEqual(report.findings, []);
     assert.deepEqual([report.cosigned.verified, report.cosigned.unchecked], [6, 1]);
     assert.deepEqual(report.cosigned.witnesses.map((w) => w.blocks), [3, 3]);
+  });
+
+  it('a genuine cosignature dated past 2^53 - 1, which no quorum counts and the gateway never stores, is a finding, not a verified line', async () => {
+    const dir = await witnessed(async (db) => {
+      const note = sample.checkpoints[1];
+      const text = note.slice(0, note.indexOf('\n\n') + 1);
+      const ts = 2n ** 60n;
+      const stamp = Buffer.alloc(8);
+      stamp.writeBigUInt64BE(ts);
+      const blob = Buffer.concat([parseWitnessKey(vkey1).keyId, stamp, sign(W1.key, cosignedMessage(text, ts))]);
+      await db.put(cosignedKey(1), Buffer.from(`${note}\u2014 ${W1.name} ${blob.toString('base64')}\n`));
+    });
+    const report = await auditLedger(dir, { trustedKey: sample.verifierKey, witnesses: [vkey1, vkey2] });
+    assert.deepEqual(cosignedFindings(report), [`1: the cosignature of witness ${W1.name} is dated ${2n ** 60n}, past any time a quorum counts (the gateway does not store such a line)`]);
+    assert.deepEqual(report.cosigned.witnesses.map((w) => w.blocks), [2, 2]);
   });
 
   it("a block whose checkpoint has no signature lines, and a cosigned entry that adds one: a report, not an exception", async () => {

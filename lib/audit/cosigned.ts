@@ -121,8 +121,14 @@ function checkEntry(
       tally.unchecked++;
       continue;
     }
-    if (!cosignatureVerifier(witness).verify(text, line.signature)) {
+    const verifier = cosignatureVerifier(witness);
+    if (!verifier.verify(text, line.signature)) {
       finding(`the cosignature of witness ${witness.name} does not verify with its key`);
+      continue;
+    }
+    // Signed by the witness, but no quorum counts it, so the gateway never stores it.
+    if (verifier.uncounted.length > 0) {
+      finding(`the cosignature of witness ${witness.name} is dated ${verifier.uncounted[0]}, past any time a quorum counts (the gateway does not store such a line)`);
       continue;
     }
     // A repeat of a line that verified (the gateway stores one per witness) counts once.
