@@ -18,21 +18,64 @@ import { tempDir } from '../support/ledger';
 import { openRawDb } from '../support/raw-db';
 import { startTileServer, type TileServer } from '../support/tile-server';
 
-/** A ledger of 25 records in 3 blocks whose checkpoints are as an earlier version wrote them: without the extension line. */
-async function legacyGateway(open: () => Promise<Ledger>, dir: string, name: string, key: PrivateKey): Promise<Ledger> {
-  let gateway = await open();
-  await gateway.appendMany(Array.from({ length: 25 }, (_, i) => ({ type: 'note', body: { i } })));
-  await gateway.seal();
-  await gateway.close();
+/** Re-signs the checkpoints of blocks `heights` of the closed ledger in `dir` as an earlier version wrote them: without the header line. */
+async function asLegacyCheckpoints(dir: string, heights: number[], name: string, key: PrivateKey): Promise<void> {
   const db = await openRawDb(dir);
-  for (let h = 0; h < 3; h++) {
-    const block = decodeBlockValue((await db.get(blockKey(h)))!, h);
-    const old = signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, name, key);
-    await db.put(blockKey(h), blockValue({ ...block, checkpoint: old }));
+  try {
+    for (const h of heights) {
+      const block = decodeBlockValue((await db.get(blockKey(h)))!, h);
+      await db.put(blockKey(h), blockValue({ ...block, checkpoint: signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, name, key) }));
+    }
+  } finally {
+    await db.close();
   }
-  await db.close();
-  gateway = await open();
-  return gateway;
+}
+
+/** One suite's gateway: its key, directories and tile server (the gateway and server are set before the suite's tests and closed after them). */
+interface Suite {
+  name: string;
+  key: PrivateKey;
+  did: string;
+  tmp: ReturnType<typeof tempDir>;
+  gwDir: string;
+  repDir: string;
+  open(): Promise<Ledger>;
+  gateway: Ledger;
+  server: TileServer;
+}
+
+/**
+ * A suite whose gateway, `records` notes in blocks of `blockRecords`, has checkpoints as an earlier
+ * version wrote them (without the header line), served over HTTP tiles.
+ */
+function legacySuite(name: string, records: number, blockRecords: number): Suite {
+  const tmp = tempDir(`${name}-`);
+  const key = generateKey('Ed25519');
+  const gwDir = path.join(tmp.dir, 'gw');
+  const suite = {
+    name,
+    key,
+    did: keyToDid(key),
+    tmp,
+    gwDir,
+    repDir: path.join(tmp.dir, 'replica'),
+    open: (): Promise<Ledger> => Ledger.open(gwDir, { name, gatewayKey: key, blockRecords, blockSeconds: 0 }),
+  } as Suite;
+  before(async () => {
+    const gateway = await suite.open();
+    await gateway.appendMany(Array.from({ length: records }, (_, i) => ({ type: 'note', body: { i } })));
+    await gateway.seal();
+    await gateway.close();
+    await asLegacyCheckpoints(gwDir, Array.from({ length: Math.ceil(records / blockRecords) }, (_, h) => h), name, key);
+    suite.gateway = await suite.open();
+    suite.server = await startTileServer(suite.gateway);
+  });
+  after(async () => {
+    await suite.server.close();
+    await suite.gateway.close();
+    tmp.cleanup();
+  });
+  return suite;
 }
 
 /**
@@ -56,34 +99,16 @@ function retimed(bundle: Uint8Array, width: number, h: number, to = h): Uint8Arr
 // not under the signature, so whoever serves the blocks can change those bytes.
 describe('replica: blocks whose checkpoints predate the header line', function () {
   this.timeout(30_000);
-  const NAME = 'replica.legacy.test';
-  const tmp = tempDir('replica-legacy-');
-  const key = generateKey('Ed25519');
-  const did = keyToDid(key);
-  const gwDir = path.join(tmp.dir, 'gw');
-  const repDir = path.join(tmp.dir, 'replica');
-  let gateway: Ledger;
-  let server: TileServer;
-  const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 10, blockSeconds: 0 });
-
-  before(async () => {
-    gateway = await legacyGateway(open, gwDir, NAME, key);
-    server = await startTileServer(gateway);
-  });
-  after(async () => {
-    await server.close();
-    await gateway.close();
-    tmp.cleanup();
-  });
+  const suite = legacySuite('replica.legacy.test', 25, 10);
 
   it('a block served with other header bytes under the checkpoint the copy holds is a bad tile (no fork, no rollback, no evidence); the honest origin is then followed', async () => {
-    const honest = httpTileFetch(server.url);
+    const honest = httpTileFetch(suite.server.url);
     try {
-      const replica = await Replicator.open(repDir, { trustedKey: did, fetch: honest });
+      const replica = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: honest });
       assert.equal((await replica.catchUp()).size, 25);
       await replica.close();
-      await gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
-      await gateway.seal();
+      await suite.gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
+      await suite.gateway.seal();
 
       // The copy's last block (2) changed, as the bundle of the origin's 4 blocks.
       const lastChanged: TileFetch = async (p, o) => {
@@ -97,15 +122,15 @@ describe('replica: blocks whose checkpoints predate the header line', function (
         return p === tilePath({ kind: 'blocks', level: 0, index: 0, width: 2 }) ? retimed(body, 2, 1) : body;
       };
       for (const fetch of [lowHead, lastChanged]) {
-        const r = await Replicator.open(repDir, { trustedKey: did, fetch });
+        const r = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch });
         try {
           await assert.rejects(r.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE') && /same signed checkpoint/.test(e.message));
         } finally {
           await r.close();
         }
       }
-      assert.equal(fs.existsSync(path.join(repDir, EVIDENCE_DIR)), false, 'no evidence against the gateway');
-      const again = await Replicator.open(repDir, { trustedKey: did, fetch: honest });
+      assert.equal(fs.existsSync(path.join(suite.repDir, EVIDENCE_DIR)), false, 'no evidence against the gateway');
+      const again = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: honest });
       try {
         assert.equal((await again.catchUp()).size, 30);
       } finally {
@@ -114,62 +139,45 @@ describe('replica: blocks whose checkpoints predate the header line', function (
     } finally {
       await honest.close();
     }
-    const report = await auditLedger(repDir, { trustedKey: did, workers: 0 });
+    const report = await auditLedger(suite.repDir, { trustedKey: suite.did, workers: 0 });
     assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
   });
 });
 
 describe('replica: a legacy block re-timed when first copied', function () {
   this.timeout(30_000);
-  const NAME = 'replica.legacy-copied.test';
-  const tmp = tempDir('replica-legacy-copied-');
-  const key = generateKey('Ed25519');
-  const did = keyToDid(key);
-  const gwDir = path.join(tmp.dir, 'gw');
-  let gateway: Ledger;
-  let server: TileServer;
-  const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 10, blockSeconds: 0 });
-
-  before(async () => {
-    gateway = await legacyGateway(open, gwDir, NAME, key);
-    server = await startTileServer(gateway);
-  });
-  after(async () => {
-    await server.close();
-    await gateway.close();
-    tmp.cleanup();
-  });
+  const suite = legacySuite('replica.legacy-copied.test', 25, 10);
 
   it('a copy made from an origin that served re-timed legacy blocks follows the honest origin once the gateway signs a new block', async () => {
-    const honest = httpTileFetch(server.url);
+    const honest = httpTileFetch(suite.server.url);
     // The origin's 3 blocks with the last one re-timed; with block 1 re-timed and block 2 chained to it.
     const bundle3 = tilePath({ kind: 'blocks', level: 0, index: 0, width: 3 });
     const hostile = (h: number): TileFetch => async (p, o) => {
       const body = await honest(p, o);
       return p === bundle3 ? retimed(body, 3, h, 2) : body;
     };
-    const dirs = [path.join(tmp.dir, 'last'), path.join(tmp.dir, 'rechained')];
+    const dirs = [path.join(suite.tmp.dir, 'last'), path.join(suite.tmp.dir, 'rechained')];
     try {
       for (const [i, h] of [2, 1].entries()) {
-        const r = await Replicator.open(dirs[i], { trustedKey: did, fetch: hostile(h) });
+        const r = await Replicator.open(dirs[i], { trustedKey: suite.did, fetch: hostile(h) });
         try {
           assert.equal((await r.catchUp()).size, 25);
         } finally {
           await r.close();
         }
       }
-      await gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
-      await gateway.seal();
+      await suite.gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
+      await suite.gateway.seal();
       for (const dir of dirs) {
-        const r = await Replicator.open(dir, { trustedKey: did, fetch: honest });
+        const r = await Replicator.open(dir, { trustedKey: suite.did, fetch: honest });
         try {
           assert.equal((await r.catchUp()).size, 30);
-          for (let h = 0; h < 4; h++) assert.deepEqual(await r.store.rawBlock(h), await gateway.database.get(blockKey(h)), `block ${h} as the gateway stores it`);
+          for (let h = 0; h < 4; h++) assert.deepEqual(await r.store.rawBlock(h), await suite.gateway.database.get(blockKey(h)), `block ${h} as the gateway stores it`);
         } finally {
           await r.close();
         }
         assert.equal(fs.existsSync(path.join(dir, EVIDENCE_DIR)), false, 'no evidence against the gateway');
-        const report = await auditLedger(dir, { trustedKey: did, workers: 0 });
+        const report = await auditLedger(dir, { trustedKey: suite.did, workers: 0 });
         assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
       }
     } finally {
@@ -180,53 +188,32 @@ describe('replica: a legacy block re-timed when first copied', function () {
 
 describe('replica: a gateway still sealing legacy blocks', function () {
   this.timeout(30_000);
-  const NAME = 'replica.legacy-still.test';
-  const tmp = tempDir('replica-legacy-still-');
-  const key = generateKey('Ed25519');
-  const did = keyToDid(key);
-  const gwDir = path.join(tmp.dir, 'gw');
-  const repDir = path.join(tmp.dir, 'replica');
-  let gateway: Ledger;
-  let server: TileServer;
-  const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 10, blockSeconds: 0 });
-
-  before(async () => {
-    gateway = await legacyGateway(open, gwDir, NAME, key);
-    server = await startTileServer(gateway);
-  });
-  after(async () => {
-    await server.close();
-    await gateway.close();
-    tmp.cleanup();
-  });
+  const suite = legacySuite('replica.legacy-still.test', 25, 10);
 
   it("the copy's legacy blocks are not replaced on the word of a new block whose header no signature covers", async () => {
-    const honest = httpTileFetch(server.url);
+    const honest = httpTileFetch(suite.server.url);
     try {
-      const r = await Replicator.open(repDir, { trustedKey: did, fetch: honest });
+      const r = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: honest });
       try {
         assert.equal((await r.catchUp()).size, 25);
       } finally {
         await r.close();
       }
       // The gateway (an earlier version) seals block 3, its checkpoint without the header line too.
-      await gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
-      await gateway.seal();
-      await gateway.close();
-      const db = await openRawDb(gwDir);
-      const block = decodeBlockValue((await db.get(blockKey(3)))!, 3);
-      await db.put(blockKey(3), blockValue({ ...block, checkpoint: signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, NAME, key) }));
-      await db.close();
-      gateway = await open();
-      server.ledger = gateway;
+      await suite.gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
+      await suite.gateway.seal();
+      await suite.gateway.close();
+      await asLegacyCheckpoints(suite.gwDir, [3], suite.name, suite.key);
+      suite.gateway = await suite.open();
+      suite.server.ledger = suite.gateway;
       // An origin serving block 2 re-timed and block 3 chained to it: nothing signs either header.
       const bundle4 = tilePath({ kind: 'blocks', level: 0, index: 0, width: 4 });
       const hostile: TileFetch = async (p, o) => {
         const body = await honest(p, o);
         return p === bundle4 ? retimed(body, 4, 2, 3) : body;
       };
-      const mine = await gateway.database.get(blockKey(2));
-      const h = await Replicator.open(repDir, { trustedKey: did, fetch: hostile });
+      const mine = await suite.gateway.database.get(blockKey(2));
+      const h = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: hostile });
       try {
         await assert.rejects(h.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
         assert.deepEqual(await h.store.rawBlock(2), mine, "the copy's block 2 as the gateway stores it");
@@ -241,49 +228,20 @@ describe('replica: a gateway still sealing legacy blocks', function () {
 
 describe('replica: a re-timed legacy chain that the new block does not extend', function () {
   this.timeout(60_000);
-  const NAME = 'replica.legacy-walk.test';
-  const tmp = tempDir('replica-legacy-walk-');
-  const key = generateKey('Ed25519');
-  const did = keyToDid(key);
-  const gwDir = path.join(tmp.dir, 'gw');
-  const repDir = path.join(tmp.dir, 'replica');
-  let gateway: Ledger;
-  let server: TileServer;
-  const open = (): Promise<Ledger> => Ledger.open(gwDir, { name: NAME, gatewayKey: key, blockRecords: 1, blockSeconds: 0 });
-
-  before(async () => {
-    // 261 blocks (two bundles) whose checkpoints are as an earlier version wrote them.
-    gateway = await open();
-    await gateway.appendMany(Array.from({ length: 261 }, (_, i) => ({ type: 'note', body: { i } })));
-    await gateway.seal();
-    await gateway.close();
-    const db = await openRawDb(gwDir);
-    for (let h = 0; h < 261; h++) {
-      const block = decodeBlockValue((await db.get(blockKey(h)))!, h);
-      await db.put(blockKey(h), blockValue({ ...block, checkpoint: signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, NAME, key) }));
-    }
-    await db.close();
-    gateway = await open();
-    server = await startTileServer(gateway);
-  });
-  after(async () => {
-    await server.close();
-    await gateway.close();
-    tmp.cleanup();
-  });
+  const suite = legacySuite('replica.legacy-walk.test', 261, 1);
 
   it("is refused at the new block, without fetching the copy's older blocks again", async () => {
-    const honest = httpTileFetch(server.url);
+    const honest = httpTileFetch(suite.server.url);
     try {
-      const r = await Replicator.open(repDir, { trustedKey: did, fetch: honest });
+      const r = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: honest });
       try {
         assert.equal((await r.catchUp()).size, 261);
       } finally {
         await r.close();
       }
-      await gateway.appendMany([{ type: 'note', body: { i: 261 } }]);
-      await gateway.seal();
-      assert.equal(gateway.height, 262);
+      await suite.gateway.appendMany([{ type: 'note', body: { i: 261 } }]);
+      await suite.gateway.seal();
+      assert.equal(suite.gateway.height, 262);
       // Blocks 250..260 re-timed and chained (across both bundles); block 261, signed with its header line, chains to the gateway's 260.
       const [b0, b1] = [tilePath({ kind: 'blocks', level: 0, index: 0, width: 256 }), tilePath({ kind: 'blocks', level: 0, index: 1, width: 6 })];
       const raws = [...decodeBlockBundle(await honest(b0), 256), ...decodeBlockBundle(await honest(b1), 6)];
@@ -302,7 +260,7 @@ describe('replica: a re-timed legacy chain that the new block does not extend', 
         if (p === b1) return encodeBlockBundle(raws.slice(256));
         return honest(p, o);
       };
-      const h = await Replicator.open(repDir, { trustedKey: did, fetch: hostile });
+      const h = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: hostile });
       try {
         await assert.rejects(h.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE'));
       } finally {
