@@ -78,6 +78,16 @@ function legacySuite(name: string, records: number, blockRecords: number): Suite
   return suite;
 }
 
+/** Catches the suite's replica up through `fetch`, which must bring it to `size` records, and closes it. */
+async function copyThrough(suite: Suite, fetch: TileFetch, size: number): Promise<void> {
+  const r = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch });
+  try {
+    assert.equal((await r.catchUp()).size, size);
+  } finally {
+    await r.close();
+  }
+}
+
 /**
  * A served block bundle with block `h`'s header time changed and its hash recomputed, and the
  * blocks after it up to `to` chained to the new hashes; the checkpoints as signed.
@@ -193,12 +203,7 @@ describe('replica: a gateway still sealing legacy blocks', function () {
   it("the copy's legacy blocks are not replaced on the word of a new block whose header no signature covers", async () => {
     const honest = httpTileFetch(suite.server.url);
     try {
-      const r = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: honest });
-      try {
-        assert.equal((await r.catchUp()).size, 25);
-      } finally {
-        await r.close();
-      }
+      await copyThrough(suite, honest, 25);
       // The gateway (an earlier version) seals block 3, its checkpoint without the header line too.
       await suite.gateway.appendMany(Array.from({ length: 5 }, (_, i) => ({ type: 'note', body: { i: 25 + i } })));
       await suite.gateway.seal();
@@ -233,12 +238,7 @@ describe('replica: a re-timed legacy chain that the new block does not extend', 
   it("is refused at the new block, without fetching the copy's older blocks again", async () => {
     const honest = httpTileFetch(suite.server.url);
     try {
-      const r = await Replicator.open(suite.repDir, { trustedKey: suite.did, fetch: honest });
-      try {
-        assert.equal((await r.catchUp()).size, 261);
-      } finally {
-        await r.close();
-      }
+      await copyThrough(suite, honest, 261);
       await suite.gateway.appendMany([{ type: 'note', body: { i: 261 } }]);
       await suite.gateway.seal();
       assert.equal(suite.gateway.height, 262);
