@@ -38,6 +38,14 @@ describe('cli: verify-evidence', function () {
     assert.deepEqual(JSON.parse(json.stdout), { conflict: 'roots', origin: ORIGIN });
   });
 
+  it('prints a ledger name with its bidi characters escaped (the origin is the gateway key holder\'s text)', () => {
+    const origin = 'evil\u202e.example';
+    const sign = (fill: number): string => signCheckpoint({ origin, size: 3, root: new Uint8Array(32).fill(fill), extensions: [] }, origin, key);
+    const r = runCli(['verify-evidence', file('bidi.json', { origin, kind: 'equivocation', latest: sign(1), submitted: sign(2) }), '--key', did]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^conflict shown for ledger evil\\u202e\.example: /);
+  });
+
   it('refuses what shows no conflict (exit 1): one note twice, a note of another key, sizes apart without a proof, not JSON, no notes', () => {
     const other = generateKey('Ed25519');
     const cases: [string, unknown, RegExp][] = [

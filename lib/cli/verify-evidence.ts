@@ -1,3 +1,4 @@
+import { printable } from '../encoding/printable';
 import { isLedgerError } from '../errors';
 import { verifyEvidence, type Conflict } from '../replica/evidence-proof';
 import { MAX_BUNDLE_BYTES } from '../ledger/bundle';
@@ -33,7 +34,7 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
   const bytes = await readInputUpTo(io, 'verify-evidence', file, MAX_BUNDLE_BYTES);
   if (!bytes) return 2;
   const notShown = (reason: string, code: string): number => {
-    io.stdout(json ? `${JSON.stringify({ conflict: false, code, reason })}\n` : `no conflict shown: ${reason} (${code})\n`);
+    io.stdout(json ? `${JSON.stringify({ conflict: false, code, reason })}\n` : `no conflict shown: ${printable(reason)} (${code})\n`);
     return 1;
   };
   if (bytes.length > MAX_BUNDLE_BYTES) return notShown(`${file} is larger than ${MAX_BUNDLE_BYTES} bytes, more than any evidence`, 'ERR_MALFORMED_PROOF');
@@ -52,6 +53,6 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
     if (isLedgerError(err) && ['ERR_MALFORMED_PROOF', 'ERR_BAD_SIGNATURE', 'ERR_MALFORMED_NOTE', 'ERR_MALFORMED_KEY'].includes(err.code)) return notShown(err.message, err.code);
     throw err;
   }
-  io.stdout(json ? `${JSON.stringify({ conflict, origin: evidence.origin })}\n` : `conflict shown for ledger ${evidence.origin}: ${shown[conflict]}\n`);
+  io.stdout(json ? `${JSON.stringify({ conflict, origin: evidence.origin })}\n` : `conflict shown for ledger ${printable(evidence.origin)}: ${shown[conflict]}\n`);
   return 0;
 }
