@@ -10,6 +10,7 @@ import { readInputUpTo, type CliIo } from './io';
 import { jsonView } from '../ledger/view';
 import type { AnchoredCheckpoint } from '../anchor/ledger-check';
 import { isoTime } from '../encoding/iso-time';
+import { printable } from '../encoding/printable';
 
 /** The chain code (ethers) loads only when --anchor is given. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,7 +29,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   const bytes = await readInputUpTo(io, 'verify-proof', file, MAX_BUNDLE_BYTES);
   if (!bytes) return 2;
   const invalid = (reason: string, code: string): number => {
-    io.stdout(json ? `${JSON.stringify({ valid: false, code, reason })}\n` : `invalid: ${reason} (${code})\n`);
+    io.stdout(json ? `${JSON.stringify({ valid: false, code, reason })}\n` : `invalid: ${printable(reason)} (${code})\n`);
     return 1;
   };
   // Refused as a bundle field over its bound is, without reading the rest of the file (or of stdin).
@@ -37,7 +38,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   /** With --anchor: whether the chain holds the checkpoint (undefined without --anchor). */
   const anchorCheck = (checkpoint: string): Promise<AnchoredCheckpoint | undefined> => (anchor ? chain().checkAnchoredCheckpoint(checkpoint, anchor) : Promise.resolve(undefined));
   const notAnchored = (anchored: Extract<AnchoredCheckpoint, { ok: false }>): number => {
-    io.stdout(json ? `${JSON.stringify({ valid: false, code: anchored.code, reason: anchored.reason, anchors: anchorJson(anchored) })}\n` : `invalid: ${anchored.reason} (${anchored.code})\n`);
+    io.stdout(json ? `${JSON.stringify({ valid: false, code: anchored.code, reason: anchored.reason, anchors: anchorJson(anchored) })}\n` : `invalid: ${printable(anchored.reason)} (${anchored.code})\n`);
     return 1;
   };
   const anchorLine = (anchored: AnchoredCheckpoint | undefined): string =>
@@ -63,7 +64,7 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
     const anchored = await anchorCheck(checkpoint2);
     if (anchored && !anchored.ok) return notAnchored(anchored);
     if (json) io.stdout(`${JSON.stringify({ valid: true, origin: c.origin, size1: c.size1, size2: c.size2, ...(anchored ? { anchor: anchorJson(anchored.latest) } : {}) })}\n`);
-    else io.stdout(`valid: ledger ${c.origin} at tree size ${c.size2} extends its checkpoint at tree size ${c.size1} (append-only)\n${anchorLine(anchored)}`);
+    else io.stdout(`valid: ledger ${printable(c.origin)} at tree size ${c.size2} extends its checkpoint at tree size ${c.size1} (append-only)\n${anchorLine(anchored)}`);
     return 0;
   }
   let v;
@@ -99,9 +100,10 @@ export async function verifyProof(argv: string[], io: CliIo): Promise<number> {
   if (json) io.stdout(`${JSON.stringify(report)}\n`);
   else
     io.stdout(
-      `valid: record ${v.index} is in ledger ${report.origin} (checkpoint tree size ${report.treeSize})\n` +
-        `index:  ${report.index}\ntype:   ${report.type}\ndevice: ${report.device ?? '-'}\n` +
-        `time:   ${report.time}\nbody:   ${JSON.stringify(report.body)}\n` +
+      // What the ledger holds (a device's data above all) is shown with its bidi and line-separating characters escaped.
+      `valid: record ${v.index} is in ledger ${printable(report.origin)} (checkpoint tree size ${report.treeSize})\n` +
+        `index:  ${report.index}\ntype:   ${printable(report.type)}\ndevice: ${printable(report.device ?? '-')}\n` +
+        `time:   ${report.time}\nbody:   ${printable(JSON.stringify(report.body))}\n` +
         (cosigners ? `cosigned by ${cosigners.length} of the ${policy?.witnesses.length} witnesses given (quorum ${policy?.quorum}): ${cosigners.join(', ')}\n` : '') +
         anchorLine(anchored),
     );

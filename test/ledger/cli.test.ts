@@ -188,6 +188,19 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     assert.equal(runCli(['prove', dir, '99']).status, 2);
   });
 
+  it("verify-proof shows a record's data with its bidi and line-separating characters escaped (a device's text could reorder the line)", () => {
+    const bidiDir = path.join(tmp.dir, 'bidi');
+    const a = runCli(['append', bidiDir, '--key', keyFile, '--name', 'example.com/bidi'], `${JSON.stringify({ type: 'reading', body: { note: 'ok \u202e gnp.exe', sep: 'a\u2028b' } })}\n`);
+    assert.equal(a.status, 0, a.stderr);
+    const out = path.join(tmp.dir, 'bidi.json');
+    assert.equal(runCli(['prove', bidiDir, '0', '--out', out]).status, 0);
+    const info = JSON.parse(runCli(['info', bidiDir, '--json']).stdout);
+    const v = runCli(['verify-proof', out, '--key', info.gateway]);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /body: +\{"sep":"a\\u2028b","note":"ok \\u202e gnp\.exe"\}\n/);
+    assert.doesNotMatch(v.stdout, /[\u202e\u2028]/);
+  });
+
   it('verify-proof reads a file only up to the largest bundle: a longer one, or /dev/zero, is ERR_MALFORMED_PROOF (exit 1)', () => {
     const key = JSON.parse(runCli(['info', dir, '--json']).stdout).gateway as string;
     const zeros = path.join(tmp.dir, 'zeros.json');
