@@ -129,6 +129,20 @@ describe('audit: stored witness cosignatures', function () {
     assert.deepEqual(report.cosigned.witnesses.map((w) => w.blocks), [2, 2]);
   });
 
+  it('a 10 MB cosigned checkpoint and a 10 MB witness size: one finding each, nothing parsed', async () => {
+    const dir = await witnessed(async (db) => {
+      await db.put(cosignedKey(1), Buffer.concat([Buffer.from(cosigned(sample, 1)), Buffer.alloc(10 << 20, 0x41)]));
+      await db.put(witnessKey(W2.name), Buffer.alloc(10 << 20));
+    });
+    const report = await auditLedger(dir, { trustedKey: sample.verifierKey, witnesses: [vkey1, vkey2] });
+    const bytes = Buffer.byteLength(cosigned(sample, 1)) + (10 << 20);
+    assert.deepEqual(cosignedFindings(report), [
+      `1: the cosigned checkpoint is ${bytes} bytes, more than any checkpoint with its cosignatures (131072)`,
+      `-: the size kept for witness ${W2.name} is ${10 << 20} bytes, not a u64`,
+    ]);
+    assert.deepEqual(report.cosigned.witnesses.map((w) => w.blocks), [2, 2]);
+  });
+
   it("a block whose checkpoint has no signature lines, and a cosigned entry that adds one: a report, not an exception", async () => {
     const dir = await witnessed(async (db) => {
       const block = decodeCbor((await db.get(keys.block(0))) as Buffer) as Record<string, CborValue>;

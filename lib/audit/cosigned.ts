@@ -20,8 +20,11 @@ import type { CosignatureTally } from './types';
 
 /** The longest `c` value read: a checkpoint note (at most 64 KiB) and up to 100 signature lines. */
 export const MAX_COSIGNED_BYTES = 128 * 1024;
-/** `c` entries read per batch: values are read whole, so few at a time. */
-const BATCH = 16;
+/**
+ * Entries read per batch: their values are read whole, whatever their length, so one at a time
+ * (and the next one ahead): a ledger directory holding huge `c` or `w` values costs two of them.
+ */
+const BATCH = 1;
 
 interface BlockCheckpoint {
   checkpoint: string;
@@ -114,9 +117,10 @@ function checkEntry(
     return finding(`the cosignature lines after the block's checkpoint are malformed: ${(err as Error).message}`);
   }
   const text = utf8(split.text);
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   for (const line of split.lines.slice(block.own)) {
-    const witness = witnesses.find((w) => w.name === line.name && bytesEqual(w.keyId, line.keyId));
+    const at = witnesses.findIndex((w) => w.name === line.name && bytesEqual(w.keyId, line.keyId));
+    const witness = witnesses[at];
     if (!witness) {
       tally.unchecked++;
       continue;
@@ -132,14 +136,12 @@ function checkEntry(
       continue;
     }
     // A repeat of a line that verified (the gateway stores one per witness) counts once.
-    if (seen.has(witness.name)) continue;
-    seen.add(witness.name);
+    if (seen.has(at)) continue;
+    seen.add(at);
     tally.verified++;
-    const w = tally.witnesses.find((t) => t.name === witness.name);
-    if (w) {
-      w.blocks++;
-      w.newest = { height, ...(block.size !== undefined ? { size: block.size } : {}) };
-    }
+    const w = tally.witnesses[at] as CosignatureTally['witnesses'][number];
+    w.blocks++;
+    w.newest = { height, ...(block.size !== undefined ? { size: block.size } : {}) };
   }
 }
 
