@@ -62,6 +62,18 @@ describe('cli: verify-evidence', function () {
     }
   });
 
+  it('reads no more than the largest evidence: a 10 MB file, /dev/zero and 100,000 levels of nesting are refused (exit 1)', () => {
+    const big = file('big.json', JSON.stringify({ ...witnessEvidence(note(7, 1), note(7, 2)), pad: 'x'.repeat(10 << 20) }));
+    for (const f of [big, '/dev/zero']) {
+      const r = runCli(['verify-evidence', f, '--key', did]);
+      assert.equal(r.status, 1, `${f}: ${r.stderr}`);
+      assert.match(r.stdout, /no conflict shown: .* is larger than \d+ bytes, more than any evidence \(ERR_MALFORMED_PROOF\)/);
+    }
+    const deep = runCli(['verify-evidence', file('deep.json', `${'['.repeat(100_000)}${']'.repeat(100_000)}`), '--key', did]);
+    assert.equal(deep.status, 1, deep.stderr);
+    assert.match(deep.stdout, /no conflict shown: .* (is not JSON|holds no evidence)/);
+  });
+
   it('usage and I/O errors: exit 2', () => {
     assert.equal(runCli(['verify-evidence', path.join(dir, 'equivocation.json')]).status, 2);
     const missing = runCli(['verify-evidence', path.join(dir, 'none.json'), '--key', did]);

@@ -1,7 +1,6 @@
 import { printable } from '../encoding/printable';
 import { isLedgerError } from '../errors';
 import { verifyEvidence, type Conflict } from '../replica/evidence-proof';
-import { MAX_BUNDLE_BYTES } from '../ledger/bundle';
 import { onePositional, parseArgs, stringFlag, UsageError } from './args';
 import { readInputUpTo, type CliIo } from './io';
 
@@ -15,6 +14,12 @@ function notesOf(file: unknown): { origin: string; ours: string; theirs: string;
   if (typeof f.latest === 'string' && typeof f.submitted === 'string') return { origin: f.origin, ours: f.latest, theirs: f.submitted };
   return undefined;
 }
+
+/**
+ * The largest evidence file read: two checkpoint notes (at most 64 KiB each), a consistency proof
+ * (at most 126 hashes) and a few short fields fit in far less.
+ */
+export const MAX_EVIDENCE_BYTES = 1 << 20;
 
 const shown: Record<Conflict, string> = {
   roots: 'the gateway signed two trees that cannot both be its log: different roots for one size, or a larger tree that does not extend the smaller',
@@ -31,13 +36,13 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
   if (!key) throw new UsageError(verifyEvidenceUsage);
   const file = onePositional(args, verifyEvidenceUsage);
   const json = args.flags.json === true;
-  const bytes = await readInputUpTo(io, 'verify-evidence', file, MAX_BUNDLE_BYTES);
+  const bytes = await readInputUpTo(io, 'verify-evidence', file, MAX_EVIDENCE_BYTES);
   if (!bytes) return 2;
   const notShown = (reason: string, code: string): number => {
     io.stdout(json ? `${JSON.stringify({ conflict: false, code, reason })}\n` : `no conflict shown: ${printable(reason)} (${code})\n`);
     return 1;
   };
-  if (bytes.length > MAX_BUNDLE_BYTES) return notShown(`${file} is larger than ${MAX_BUNDLE_BYTES} bytes, more than any evidence`, 'ERR_MALFORMED_PROOF');
+  if (bytes.length > MAX_EVIDENCE_BYTES) return notShown(`${file} is larger than ${MAX_EVIDENCE_BYTES} bytes, more than any evidence`, 'ERR_MALFORMED_PROOF');
   let parsed: unknown;
   try {
     parsed = JSON.parse(bytes.toString('utf8'));
