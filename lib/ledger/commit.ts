@@ -40,7 +40,8 @@ export interface Prepared {
   hashed?: boolean;
 }
 
-export type WriteJob = { kind: 'append'; records: Prepared[] } | { kind: 'seal' };
+/** 'beside': entries kept beside the log (witness entries), written with whatever else goes in the write. */
+export type WriteJob = { kind: 'append'; records: Prepared[] } | { kind: 'seal' } | { kind: 'beside'; entries: [Buffer, Buffer][] };
 export type WriteResult = Receipt[] | BlockInfo | null;
 
 /** What a write builds on: the committed head, Merkle frontier, latest block and the open block's summary so far. */
@@ -190,6 +191,11 @@ export function planWrite(from: Tip, jobs: WriteJob[], s: CommitSettings, sink: 
   for (const job of jobs) {
     if (job.kind === 'seal') {
       results.push(frontier.size > next.blockFirst ? seal() : null);
+      continue;
+    }
+    if (job.kind === 'beside') {
+      for (const [key, value] of job.entries) put(key, value);
+      results.push(null);
       continue;
     }
     const jobReceipts: Receipt[] = [];

@@ -29,6 +29,9 @@ const P_RECORD = 0x72; // 'r'
 const P_NODE = 0x6e; // 'n'
 const P_BLOCK = 0x62; // 'b'
 const P_SUMMARY = 0x69; // 'i'
+/** Witness entries, kept beside the log (lib/witness/ledger-cosignatures.ts): cosigned checkpoints and witness sizes. */
+export const P_COSIGNED = 0x63; // 'c'
+export const P_WITNESS = 0x77; // 'w'
 /** Key prefixes of format 2's per-record index entries (by device, type, time): gone in format 3. */
 export const OLD_INDEX_PREFIXES: readonly number[] = [0x64, 0x74, 0x73]; // 'd', 't', 's'
 

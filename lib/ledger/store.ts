@@ -9,7 +9,7 @@ import { makeConsistencyBundle, makeProofBundle, type ConsistencyBundle, type Pr
 import { headPut, planWrite, type CommitSettings, type IndexedFields, type Prepared, type Receipt, type Tip, type WriteJob, type WriteResult } from './commit';
 import { GroupCommit, type PlannedWrite } from './group-commit';
 import { preparedFrom, type EncodedBatch } from './encoded-batch';
-import { blockKey, decodeBlockValue, HASH_SIZE } from './layout';
+import { blockKey, decodeBlockValue, HASH_SIZE, P_COSIGNED, P_WITNESS } from './layout';
 import { ledgerExists, openDb, type Db } from './lock';
 import type { StorageChoice } from '../storage/open';
 import { checkLedgerName, openState } from './open';
@@ -300,6 +300,18 @@ export class Ledger extends EventEmitter {
     const records = preparedFrom(batch);
     if (records.length === 0) return [];
     return (await this.#submit({ kind: 'append', records }, records.length)) as Receipt[];
+  }
+
+  /**
+   * Writes entries kept beside the log (witness cosignatures and sizes: keys starting with `c`
+   * or `w`, docs/FORMAT.md "Storage") in the next synced write, with whatever appends go in it:
+   * under load they cost no write of their own. Resolves once they are durable.
+   */
+  async writeBeside(entries: [Buffer, Buffer][]): Promise<void> {
+    this.#checkWritable();
+    for (const [key] of entries)
+      if (!Buffer.isBuffer(key) || (key[0] !== P_COSIGNED && key[0] !== P_WITNESS)) throw invalid('writeBeside takes only witness entries (keys starting with c or w)');
+    if (entries.length > 0) await this.#submit({ kind: 'beside', entries }, 0);
   }
 
   /** Seals the records not yet in a block into one now; null when there are none. */

@@ -10,7 +10,7 @@ import { openNote } from '../note/note-open';
 import { cosignatureVerifier, parseWitnessKey, type WitnessKey } from './cosignature';
 import { addCosignatures, checkDistinctWitnesses } from './quorum';
 import { formatAddCheckpoint, parseTlogSize } from './request';
-import { readCosigned, readWitnessSize, writeCosigned, writeWitnessSize } from './ledger-cosignatures';
+import { cosignedEntry, readCosigned, readWitnessSize, witnessSizeEntry } from './ledger-cosignatures';
 
 export interface WitnessEndpoint {
   key: WitnessKey;
@@ -203,7 +203,7 @@ export class WitnessClient extends EventEmitter {
         known = parseTlogSize(reply.body);
         w.progress.size = known;
         w.progress.last = 'conflict';
-        await writeWitnessSize(db, name, known);
+        await this.#ledger.writeBeside([witnessSizeEntry(name, known)]);
         continue;
       }
       if (reply.status !== 200) {
@@ -213,7 +213,6 @@ export class WitnessClient extends EventEmitter {
       await this.#keep(block, w.endpoint, reply.body);
       w.progress.size = size;
       w.progress.last = 'cosigned';
-      await writeWitnessSize(db, name, size);
       return;
     }
     if (!this.#closed) {
@@ -228,7 +227,8 @@ export class WitnessClient extends EventEmitter {
   /**
    * Checks the witness's cosignature lines on the checkpoint and adds the first valid one to the
    * block's stored note, unless the note has one by this witness already: one line per witness
-   * (a note holds at most 100, and a cosigning again has a new timestamp, so a new line).
+   * (a note holds at most 100, and a cosigning again has a new timestamp, so a new line). The
+   * witness's size goes in the same write, which rides on the ledger's next synced append.
    */
   async #keep(block: BlockInfo, endpoint: WitnessEndpoint, body: string): Promise<void> {
     const lines = body.split('\n').filter((l) => l);
@@ -238,7 +238,8 @@ export class WitnessClient extends EventEmitter {
     const db = this.#ledger.database;
     const run = this.#store.then(async () => {
       const current = (await readCosigned(db, block.height)) ?? block.checkpoint;
-      if (!cosignedBy(current, endpoint.key)) await writeCosigned(db, block.height, addCosignatures(current, [mine]));
+      const size = witnessSizeEntry(endpoint.key.name, block.header.size);
+      await this.#ledger.writeBeside(cosignedBy(current, endpoint.key) ? [size] : [cosignedEntry(block.height, addCosignatures(current, [mine])), size]);
     });
     this.#store = run.catch(() => undefined);
     await run;

@@ -2,9 +2,9 @@
 //   `c` + u64(height)  -> the block's checkpoint note with the valid cosignature lines received for it
 //   `w` + witness name -> u64(size): the size of the latest checkpoint the witness is known to hold
 import type { Db } from '../ledger/lock';
+import { P_COSIGNED, P_WITNESS } from '../ledger/layout';
 
-export const P_COSIGNED = 0x63; // 'c'
-export const P_WITNESS = 0x77; // 'w'
+export { P_COSIGNED, P_WITNESS };
 
 function u64Key(prefix: number, n: number): Buffer {
   const key = Buffer.alloc(9);
@@ -34,9 +34,8 @@ export async function readCosigned(db: Db, height: number): Promise<string | und
   return v === undefined ? undefined : v.toString('utf8');
 }
 
-export async function writeCosigned(db: Db, height: number, note: string): Promise<void> {
-  await db.put(cosignedKey(height), Buffer.from(note, 'utf8'), { sync: true });
-}
+/** The entry holding block `height`'s cosigned checkpoint (Ledger.writeBeside writes it). */
+export const cosignedEntry = (height: number, note: string): [Buffer, Buffer] => [cosignedKey(height), Buffer.from(note, 'utf8')];
 
 /** Cosigned checkpoints, newest first, as [height, note]. */
 export async function* cosignedNewestFirst(db: Db): AsyncGenerator<[number, string]> {
@@ -52,9 +51,10 @@ export async function readWitnessSize(db: Db, name: string): Promise<number | un
   return v === undefined || v.length !== 8 ? undefined : readU64(v, 0);
 }
 
-export async function writeWitnessSize(db: Db, name: string, size: number): Promise<void> {
+/** The entry holding the size of the latest checkpoint witness `name` is known to hold (Ledger.writeBeside writes it). */
+export function witnessSizeEntry(name: string, size: number): [Buffer, Buffer] {
   const v = Buffer.alloc(8);
   v.writeUInt32BE(Math.floor(size / 0x1_0000_0000), 0);
   v.writeUInt32BE(size % 0x1_0000_0000, 4);
-  await db.put(witnessKey(name), v, { sync: true });
+  return [witnessKey(name), v];
 }

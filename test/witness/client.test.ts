@@ -26,7 +26,9 @@ import {
   type WitnessEndpoint,
 } from '../../lib/witness';
 import { splitNote } from '../../lib/note/note-open';
+import { readWitnessSize } from '../../lib/witness/ledger-cosignatures';
 import { gatewayKey, tempDir } from '../support/ledger';
+import { countWrites } from '../support/write-count';
 
 // The gateway's witness client against real witness services (real state directories),
 // reached through an in-process transport that can be switched off to play an outage.
@@ -101,6 +103,34 @@ describe('gateway witness client', function () {
     assert.equal(ok.checkpoint.size, 7);
     // The stored note starts with the block's checkpoint exactly as the gateway signed it.
     assert.ok(stored[0][1].startsWith((await ledger.block(1)).checkpoint));
+  });
+
+  it('stores cosignatures and witness sizes through the ledger\'s group commit, in the synced writes of its appends (no synced put of their own)', async () => {
+    const counts = countWrites(ledger.database);
+    const client = new WitnessClient(ledger, endpoints, { quorum: 2, transport });
+    let appended = 0;
+    let stop = false;
+    // Appends keep flowing while the witnesses answer, as on a busy gateway.
+    const appenders = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        await ledger.append({ type: 'note', body: { i: appended++ } });
+      }
+    });
+    try {
+      await append(3);
+      await waitStatus(client, (s) => s.height === 0 && s.cosigned === 2);
+      await ledger.seal();
+      await waitStatus(client, (s) => s.height === 1 && s.cosigned === 2);
+    } finally {
+      stop = true;
+      await Promise.all(appenders);
+      await client.close();
+    }
+    assert.equal(counts.puts, 0);
+    const stored: [number, string][] = [];
+    for await (const e of cosignedNewestFirst(ledger.database)) stored.push(e);
+    assert.deepEqual(stored.map(([h]) => h), [1, 0]);
+    assert.equal(await readWitnessSize(ledger.database, 'w1.test'), (await ledger.block(1)).header.size);
   });
 
   it('meets 1-of-2 while a witness is down, and the witness catches up with one proof when it returns', async () => {
