@@ -721,6 +721,65 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.match(r.findings[0].detail, /block 2's header ends at tree size 30, not at the trusted checkpoint's 20/);
   });
 
+  describe('from a checkpoint written before the header line (it names no block)', () => {
+    /** Block `h`'s checkpoint as a gateway before format 2 signed it: the same size and root, no header line. */
+    const legacy = (h: number): string => signCheckpoint({ ...openCheckpoint(sample.checkpoints[h]), extensions: [] }, sample.name, sample.gatewayKey);
+    /** Stores blocks 0..`last`'s checkpoints as written before format 2 (an upgraded ledger). */
+    const storeLegacy = (dir: string, last: number): Promise<void> =>
+      mutate(dir, async (db) => {
+        for (let h = 0; h <= last; h++) {
+          const block = decodeCbor((await db.get(keys.block(h))) as Buffer) as { header: Uint8Array; hash: Uint8Array; checkpoint: string };
+          await db.put(keys.block(h), Buffer.from(encodeCbor({ ...block, checkpoint: legacy(h) })));
+        }
+      });
+
+    it('walks the chain from the block signed at its size: a later block the gateway key signed at a smaller or the same size is found as in the full audit', async () => {
+      // The trusted checkpoint is block 1's (size 20), without the header line; the ledger's blocks
+      // 0 and 1 carry it so or with the line. The key holder replaces blocks 2.. as above.
+      for (const upgraded of [false, true]) {
+        for (const ends of [
+          [15, 25, 40],
+          [20, 15, 30, 40],
+        ]) {
+          const dir = copy();
+          if (upgraded) await storeLegacy(dir, 1);
+          await resealAfter(dir, sample.name, sample.gatewayKey, 1, ends, 10);
+          const whole = await auditLedger(dir, { trustedKey: sample.verifierKey });
+          assert.ok(whole.findings.some((f) => f.height === 2 && f.kind === 'block-chain' && /first is 10, but block 1 ends at 20/.test(f.detail)), formatReport(whole));
+          const r = await auditLedger(dir, { from: legacy(1), trustedKey: sample.verifierKey });
+          assert.equal(r.from, 20);
+          assert.deepEqual(r.findings, whole.findings, `${upgraded ? 'upgraded ' : ''}${ends.join(', ')}: ${formatReport(r)}`);
+        }
+      }
+    });
+
+    it('checks only what follows it on a clean ledger, from the block signed at its size', async () => {
+      const dir = copy();
+      await storeLegacy(dir, 2);
+      for (const h of [0, 1, 2, 3]) {
+        for (const d of [sample.dir, dir]) {
+          const r = await auditLedger(d, { from: legacy(h), trustedKey: sample.verifierKey });
+          assert.equal(r.from, (h + 1) * 10);
+          assert.equal(r.checked.blocks, 4 - h, formatReport(r));
+          assert.equal(r.clean, true, formatReport(r));
+        }
+      }
+    });
+
+    it('is a consistency finding when no stored block is signed at its size and root (the blocks were re-sealed)', async () => {
+      // Blocks 1.. re-sealed by the key holder to end at 15, 25, 30, 40: a chain a full audit cannot fault.
+      const dir = copy();
+      await resealAfter(dir, sample.name, sample.gatewayKey, 0, [15, 25, 30, 40]);
+      const whole = await auditLedger(dir, { trustedKey: sample.verifierKey });
+      assert.equal(whole.clean, true, formatReport(whole));
+      const r = await auditLedger(dir, { from: legacy(1), trustedKey: sample.verifierKey });
+      assert.equal(r.from, 20);
+      assert.deepEqual(r.findings.map((f) => [f.kind, f.index]), [['consistency', 20]], formatReport(r));
+      assert.match(r.findings[0].detail, /no stored block carries the trusted checkpoint \(size 20\)/);
+      assert.equal(r.checked.blocks, 5, 'every block is walked');
+    });
+  });
+
   it('finds a ledger truncated below the trusted checkpoint (rollback)', async () => {
     const dir = copy();
     await mutate(dir, async (db) => {

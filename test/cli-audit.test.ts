@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { openRawDb } from './support/raw-db';
 import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
-import { buildSampleLedger, copyDir, keys, tempDir, type SampleLedger } from './support/audit-fixtures';
+import { buildSampleLedger, copyDir, keys, resealAfter, tempDir, type SampleLedger } from './support/audit-fixtures';
+import { openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
 import { runCli } from './support/cli';
 import { MAX_BUNDLE_BYTES } from '../lib/ledger/bundle';
 import { generateKey } from '../lib/crypto';
@@ -99,6 +100,23 @@ describe('CLI: audit', function () {
     r = runCli(['audit', damaged, '--from', bundle, '--key', sample.verifierKey]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /audited from record 10/);
+  });
+
+  it('--from a checkpoint written before the header line: a later block the gateway key signed at a smaller size is found (exit 1)', async () => {
+    // Block 1's checkpoint (size 20) without the header line; the key holder replaced blocks 2.. with blocks ending at 15, 25, 40.
+    const note = path.join(work, 'cp1-legacy.note');
+    fs.writeFileSync(note, signCheckpoint({ ...openCheckpoint(sample.checkpoints[1]), extensions: [] }, sample.name, sample.gatewayKey));
+    const dir = copyDir(sample.dir);
+    try {
+      await resealAfter(dir, sample.name, sample.gatewayKey, 1, [15, 25, 40], 10);
+      const r = runCli(['audit', dir, '--from', note, '--key', sample.verifierKey, '--json']);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout) as { from: number; findings: { kind: string; height?: number }[] };
+      assert.equal(report.from, 20);
+      assert.ok(report.findings.some((f) => f.kind === 'block-chain' && f.height === 2), r.stdout);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--from reads a file only up to the largest bundle: a longer one, or /dev/zero, is ERR_PAYLOAD_TOO_LARGE (exit 2)', () => {

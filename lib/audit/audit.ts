@@ -194,11 +194,11 @@ class Auditor {
     if (this.#opts.from === undefined) return beginning;
     const store = this.#store;
     const from = await loadTrustedStart(store, this.#opts.from, trust, treeSize, this.#findings);
-    const anchor = await checkTrustedHeader(store, this.#opts.from, trust, this.#findings);
+    const header = await checkTrustedHeader(store, this.#opts.from, trust, this.#findings);
     if (!from) return beginning;
     const prefix = await readTrustedPrefix(store, from, this.#findings, this.#opts.deviceKeys);
     if (!prefix) return beginning;
-    const chain = await chainStartFor(store, from.size, blockCount, trust, anchor);
+    const chain = await chainStartFor(store, from, trust, header, this.#findings);
     await checkConsistency(store, from, await this.#latestSigned(blockCount, trust), this.#findings);
     primeDevices(prefix, this.#devices);
     return { start: from.size, frontier: from.frontier, ids: rootPlan(from.size).ids, chain };

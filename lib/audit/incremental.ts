@@ -2,7 +2,8 @@
 // still extends it, and rebuild the state (frontier, chain, devices) needed to check
 // only what was appended after it.
 import { bytesEqual } from '../encoding/bytes';
-import { checkpointHeader, openCheckpoint } from '../note/checkpoint';
+import { checkpointHeader, openCheckpoint, type Checkpoint } from '../note/checkpoint';
+import { decodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
 import { consistencyPlan, rootPlan, verifyConsistency, type NodeId } from '../merkle';
 import { verifyNote } from '../note/note';
@@ -10,7 +11,7 @@ import { GENESIS, chainStartAfter, readBlock, type Block, type ChainStart, type 
 import type { DeviceChecker, DeviceHook } from './devices';
 import { blockPos, POS_START, recordPos, type Findings } from './findings';
 import { Frontier } from './frontier';
-import { blockKey, MIN_STORED_LEVEL, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
+import { blockKey, blockKeyHeight, MIN_STORED_LEVEL, PREFIX_BLOCK, nodeKey, readNodeValue, recordKey, recordKeyIndex, HASH_SIZE } from './layout';
 import { PrefixDevices, provenRecord, type PrefixDeviceState } from './prefix-devices';
 import { hashBytes, hashString, holdsHash, perfectSubtreeString } from './sha';
 import type { RawStore } from './store';
@@ -88,14 +89,22 @@ export async function loadTrustedStart(
 }
 
 /**
+ * What the trusted checkpoint's `iot-ledger header` line establishes: `anchor`, the height of the
+ * block it names when that block holds the header and ends at the checkpoint's size (a finding
+ * says why not otherwise). Undefined for a checkpoint written before format 2, which names no block.
+ */
+export interface HeaderCheck {
+  anchor?: number;
+}
+
+/**
  * The block header the trusted checkpoint commits to (its `iot-ledger header` line) against the
  * stored block of that height. The tree alone does not cover headers: whoever holds the gateway
  * key can re-seal the same records into blocks of other times and re-sign them, and only this
- * line, signed before, tells. Returns the height of that block when it holds the header (and ends
- * at the checkpoint's size): the chain is walked from there (chainStartFor), so each later header
- * is checked against the one before it, back to this one.
+ * line, signed before, tells. The chain is walked from the block it names (chainStartFor), so each
+ * later header is checked against the one before it, back to this one.
  */
-export async function checkTrustedHeader(store: RawStore, note: string, trust: Trust, findings: Findings): Promise<number | undefined> {
+export async function checkTrustedHeader(store: RawStore, note: string, trust: Trust, findings: Findings): Promise<HeaderCheck | undefined> {
   const cp = openCheckpoint(note); // loadTrustedStart has opened and verified it
   let committed;
   try {
@@ -104,9 +113,9 @@ export async function checkTrustedHeader(store: RawStore, note: string, trust: T
     throw new LedgerError('ERR_INVALID_ARGUMENT', `the starting checkpoint's ${(err as Error).message}`);
   }
   if (!committed) return undefined; // written before format 2: no header line to hold the block to
-  const add = (detail: string): undefined => {
+  const add = (detail: string): HeaderCheck => {
     findings.add(blockPos(cp.size), { kind: 'consistency', index: cp.size, height: committed.height, detail });
-    return undefined;
+    return {};
   };
   const value = await store.get(blockKey(committed.height));
   if (!value) return add(`block ${committed.height}, whose header the trusted checkpoint commits to, is missing`);
@@ -115,7 +124,7 @@ export async function checkTrustedHeader(store: RawStore, note: string, trust: T
     return add(`block ${committed.height}'s header is not the one the trusted checkpoint (size ${cp.size}) commits to`);
   // The gateway signs a checkpoint only as it seals the block, at the block's end.
   if (block.header?.size !== cp.size) return add(`block ${committed.height}'s header ends at tree size ${block.header?.size}, not at the trusted checkpoint's ${cp.size}`);
-  return committed.height;
+  return { anchor: committed.height };
 }
 
 /** Proves, from stored nodes, that the latest signed checkpoint is an append-only extension of the trusted one. */
@@ -144,42 +153,56 @@ export async function checkConsistency(store: RawStore, from: TrustedStart, late
 
 /**
  * The height to start checking blocks at and the chain state before it: the block whose header the
- * trusted checkpoint commits to (`anchor`, checkTrustedHeader), else the first block ending at or
- * after `size`. From the anchor every later block is read in order, so one the gateway key signed
- * at a smaller or the same tree size is found as in a full audit; the search, which takes the
- * signed sizes to grow, is only for a checkpoint that names no header.
+ * trusted checkpoint commits to (`header.anchor`, checkTrustedHeader), else the first block, in
+ * height order, whose checkpoint the trusted key signed at the trusted size and root. From there
+ * every later block is read in order, so one the gateway key signed at a smaller or the same tree
+ * size is found as in a full audit. A checkpoint written before the header line (`header`
+ * undefined) that no stored block carries is a finding, and the chain is then walked from block 0.
  */
-export async function chainStartFor(store: RawStore, size: number, blocks: number, trust: Trust, anchor?: number): Promise<ChainStart> {
-  // Only a size the trusted key signed for this very block steers the search: a header edited (or a
-  // block value moved from another height) must not make the audit skip blocks after `size` unread.
-  const sizeOf = async (h: number): Promise<{ block?: Block; size?: number }> => {
-    const value = await store.get(blockKey(h));
-    if (!value) return {};
-    const block = readBlock(h, value, trust);
-    return { block, size: block.signed && block.covered ? block.checkpoint?.size : undefined };
-  };
-  if (anchor !== undefined) {
-    if (anchor === 0) return GENESIS;
-    const prev = (await sizeOf(anchor - 1)).block;
-    return prev ? chainStartAfter(prev) : { ...GENESIS, height: anchor };
-  }
-  // Binary search for the first height whose block ends at or after `size`.
-  let lo = 0;
-  let hi = blocks;
-  while (lo < hi) {
-    const mid = Math.floor((lo + hi) / 2);
-    const s = (await sizeOf(mid)).size;
-    if (s === undefined) {
-      lo = 0; // an unreadable block: no search, walk from the start
-      hi = 0;
-      break;
+export async function chainStartFor(store: RawStore, from: TrustedStart, trust: Trust, header: HeaderCheck | undefined, findings: Findings): Promise<ChainStart> {
+  if (from.size === 0) return GENESIS; // the empty tree: before every block, which none ends at
+  const height = header?.anchor ?? (await firstBlockSignedAt(store, from, trust));
+  if (height === undefined && !header)
+    findings.add(blockPos(from.size), {
+      kind: 'consistency',
+      index: from.size,
+      detail: `no stored block carries the trusted checkpoint (size ${from.size}): none is signed at its size and root`,
+    });
+  if (height === undefined || height === 0) return GENESIS;
+  const value = await store.get(blockKey(height - 1));
+  return value ? chainStartAfter(readBlock(height - 1, value, trust)) : { ...GENESIS, height };
+}
+
+/**
+ * The first block, in height order, whose checkpoint the trusted key signed at `from`'s size and
+ * root. Reads the blocks one at a time (a hostile ledger's values can be huge), and verifies only
+ * a checkpoint of that size and root.
+ */
+async function firstBlockSignedAt(store: RawStore, from: TrustedStart, trust: Trust): Promise<number | undefined> {
+  const cursor = store.cursor(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1), 1);
+  try {
+    for (let e = await cursor.next(); e; e = await cursor.next()) {
+      const height = blockKeyHeight(e[0]);
+      if (height === undefined) continue; // not a key of the format
+      const cp = storedCheckpoint(e[1]);
+      if (cp?.size !== from.size || !bytesEqual(cp.root, from.root)) continue;
+      if (readBlock(height, e[1], trust).signed) return height;
     }
-    if (s >= size) hi = mid;
-    else lo = mid + 1;
+  } finally {
+    await cursor.close();
   }
-  if (lo === 0) return GENESIS;
-  const prev = (await sizeOf(lo - 1)).block;
-  return prev ? chainStartAfter(prev) : { ...GENESIS, height: lo };
+  return undefined;
+}
+
+/** The checkpoint a block value stores, when it decodes (readBlock says what is wrong otherwise). */
+function storedCheckpoint(value: Uint8Array): Checkpoint | undefined {
+  try {
+    const v = decodeCbor(value);
+    const note = v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) ? (v as { checkpoint?: unknown }).checkpoint : undefined;
+    return typeof note === 'string' ? openCheckpoint(note) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The device facts of the records before a trusted size, once they are shown to be the ones it commits to. */
