@@ -160,6 +160,19 @@ describe('audit: stored witness cosignatures', function () {
     assert.match(formatReport(report), /witness cosignatures on 3 blocks: 4 verified \([^)]*\); 1 block unreadable, its cosignatures not checked/);
   });
 
+  it("the CLI's quorum summary passes over an entry the audit reports as altered (not UTF-8 text) and names the newest one it accepts", async () => {
+    // Block 2's entry with a line of an unknown witness whose name holds a byte that is no UTF-8.
+    const dir = await witnessed(async (db) => {
+      const line = Buffer.concat([Buffer.from('\u2014 w'), Buffer.of(0xff), Buffer.from(`.example/other ${Buffer.alloc(68, 1).toString('base64')}\n`)]);
+      await db.put(cosignedKey(2), Buffer.concat([Buffer.from(cosigned(sample, 2)), line]));
+    });
+    const r = runCli(['audit', dir, '--key', sample.verifierKey, '--witness', vkey1, '--quorum', '1', '--json']);
+    assert.equal(r.status, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as AuditReport & { witnessed: { cosigned: { height: number } | null } };
+    assert.deepEqual(cosignedFindings(report), ['2: the cosigned checkpoint is not UTF-8 text']);
+    assert.equal(report.witnessed.cosigned?.height, 1, r.stdout);
+  });
+
   it('the CLI checks with its --witness keys and prints what it verified', async () => {
     const dir = await witnessed();
     const clean = runCli(['audit', dir, '--key', sample.verifierKey, '--witness', vkey1, '--quorum', '1']);

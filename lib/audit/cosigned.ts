@@ -92,6 +92,29 @@ export async function checkCosigned(store: RawStore, findings: Findings, fromHei
   return tally;
 }
 
+/**
+ * A `c` entry opened against its block's signed checkpoint: the note and its signature lines, or
+ * why it is not that checkpoint followed by well-formed signature lines (the gateway stores
+ * nothing else, so it was altered). The audit and the CLI's quorum summary hold entries to this.
+ */
+export type CosignedEntry = { note: string; split: ReturnType<typeof splitNote> } | { problem: string };
+
+export function openCosignedEntry(value: Uint8Array, checkpoint: string): CosignedEntry {
+  if (value.length > MAX_COSIGNED_BYTES) return { problem: `the cosigned checkpoint is ${value.length} bytes, more than any checkpoint with its cosignatures (${MAX_COSIGNED_BYTES})` };
+  let note: string;
+  try {
+    note = fromUtf8(value);
+  } catch {
+    return { problem: 'the cosigned checkpoint is not UTF-8 text' };
+  }
+  if (!note.startsWith(checkpoint)) return { problem: "the cosigned checkpoint is not the block's signed checkpoint followed by cosignatures" };
+  try {
+    return { note, split: splitNote(note) };
+  } catch (err) {
+    return { problem: `the cosignature lines after the block's checkpoint are malformed: ${(err as Error).message}` };
+  }
+}
+
 function checkEntry(
   value: Uint8Array,
   block: BlockCheckpoint,
@@ -102,20 +125,9 @@ function checkEntry(
 ): void {
   const at = block.size === undefined ? POS_END : blockPos(block.size);
   const finding = (detail: string): void => findings.add(at, { kind: 'cosignature', height, ...(block.time !== undefined ? { time: block.time } : {}), detail });
-  if (value.length > MAX_COSIGNED_BYTES) return finding(`the cosigned checkpoint is ${value.length} bytes, more than any checkpoint with its cosignatures (${MAX_COSIGNED_BYTES})`);
-  let note: string;
-  try {
-    note = fromUtf8(value);
-  } catch {
-    return finding('the cosigned checkpoint is not UTF-8 text');
-  }
-  if (!note.startsWith(block.checkpoint)) return finding("the cosigned checkpoint is not the block's signed checkpoint followed by cosignatures");
-  let split;
-  try {
-    split = splitNote(note);
-  } catch (err) {
-    return finding(`the cosignature lines after the block's checkpoint are malformed: ${(err as Error).message}`);
-  }
+  const entry = openCosignedEntry(value, block.checkpoint);
+  if ('problem' in entry) return finding(entry.problem);
+  const { split } = entry;
   const text = utf8(split.text);
   const seen = new Set<number>();
   for (const line of split.lines.slice(block.own)) {

@@ -6,7 +6,8 @@ import { ANCHOR_FLAGS, anchorJson, anchorOptions, anchorUsage } from './anchor-f
 import { intFlag, stringFlag, UsageError } from './args';
 import { readFileUpTo, type CliIo } from './io';
 import { checkQuorum } from '../witness/bundle';
-import { cosignedNewestFirst } from '../witness/ledger-cosignatures';
+import { openCosignedEntry } from '../audit/cosigned';
+import { cosignedEntriesNewestFirst } from '../witness/ledger-cosignatures';
 import type { QuorumPolicy } from '../witness/quorum';
 import { parseWithWitnesses } from './witness-policy';
 
@@ -114,7 +115,8 @@ async function openAfterAudit(dir: string): Promise<{ ledger?: Ledger; damage?: 
 }
 
 /**
- * Finds the newest stored checkpoint that is the block's own checkpoint and meets the quorum.
+ * Finds the newest stored checkpoint that is the block's own checkpoint followed by well-formed
+ * cosignature lines (openCosignedEntry, the audit's rule) and meets the quorum.
  * A block that cannot be read is passed over, and a ledger too damaged to open (its meta,
  * head or last block: no `ledger`) has none; `size` (the audit's) is then what is unwitnessed.
  */
@@ -122,7 +124,7 @@ async function witnessedSummary(ledger: Ledger | undefined, key: string, policy:
   const summary = (cosigned: WitnessedSummary['cosigned'], unwitnessed: number): WitnessedSummary => ({ quorum: policy.quorum, witnesses: policy.witnesses.length, cosigned, unwitnessed });
   if (!ledger) return summary(null, size);
   let cosigned: WitnessedSummary['cosigned'] = null;
-  for await (const [height, note] of cosignedNewestFirst(ledger.database)) {
+  for await (const [height, value] of cosignedEntriesNewestFirst(ledger.database)) {
     if (height >= ledger.height) continue;
     let block;
     try {
@@ -131,9 +133,11 @@ async function witnessedSummary(ledger: Ledger | undefined, key: string, policy:
       if (isDamage(err)) continue;
       throw err;
     }
-    if (!note.startsWith(block.checkpoint)) continue;
+    // An entry the audit reports as altered vouches for nothing.
+    const entry = openCosignedEntry(value, block.checkpoint);
+    if ('problem' in entry) continue;
     try {
-      const ok = checkQuorum(note, key, policy);
+      const ok = checkQuorum(entry.note, key, policy);
       cosigned = { height, size: block.header.size, cosigners: ok.cosigners.map((c) => c.name) };
       break;
     } catch (err) {

@@ -37,13 +37,18 @@ export async function readCosigned(db: Db, height: number): Promise<string | und
 /** The entry holding block `height`'s cosigned checkpoint (Ledger.writeBeside writes it). */
 export const cosignedEntry = (height: number, note: string): [Buffer, Buffer] => [cosignedKey(height), Buffer.from(note, 'utf8')];
 
-/** Cosigned checkpoints, newest first, as [height, note]. */
-export async function* cosignedNewestFirst(db: Db): AsyncGenerator<[number, string]> {
+/** Cosigned checkpoints, newest first, as [height, the stored bytes]. */
+export async function* cosignedEntriesNewestFirst(db: Db): AsyncGenerator<[number, Buffer]> {
   for await (const [k, v] of db.iterator({ gte: cosignedKey(0), lt: Buffer.of(P_COSIGNED + 1), reverse: true })) {
     const height = cosignedKeyHeight(k);
     if (height === undefined) continue;
-    yield [height, v.toString('utf8')];
+    yield [height, v];
   }
+}
+
+/** Cosigned checkpoints, newest first, as [height, note]. */
+export async function* cosignedNewestFirst(db: Db): AsyncGenerator<[number, string]> {
+  for await (const [height, v] of cosignedEntriesNewestFirst(db)) yield [height, v.toString('utf8')];
 }
 
 export async function readWitnessSize(db: Db, name: string): Promise<number | undefined> {
