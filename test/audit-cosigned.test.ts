@@ -173,6 +173,26 @@ describe('audit: stored witness cosignatures', function () {
     assert.equal(report.witnessed.cosigned?.height, 1, r.stdout);
   });
 
+  it('reads the blocks of the entries in height order, across runs of blocks without one and past a missing block', async () => {
+    const many = await buildSampleLedger(undefined, { blockRecords: 1 }); // 40 blocks
+    try {
+      const heights = [0, 1, 2, 5, 30, 31, 33];
+      const dir = await scratch.damaged(many.dir, async (db) => {
+        for (const h of heights) await db.put(cosignedKey(h), Buffer.from(cosigned(many, h, [W1])));
+        await db.put(cosignedKey(3), Buffer.from(cosigned(many, 4, [W1]))); // block 4's checkpoint, stored for block 3
+        await db.del(keys.block(31));
+      });
+      const report = await auditLedger(dir, { trustedKey: many.verifierKey, witnesses: [vkey1] });
+      assert.deepEqual(cosignedFindings(report), ["3: the cosigned checkpoint is not the block's signed checkpoint followed by cosignatures"]);
+      assert.deepEqual(report.cosigned, { entries: 8, verified: 6, unchecked: 0, unreadable: 1, witnesses: [{ name: W1.name, blocks: 6, newest: { height: 33, size: 34 } }] });
+      // From block 29's checkpoint (size 30): the entries of the blocks before it are not read.
+      const from = await auditLedger(dir, { trustedKey: many.verifierKey, witnesses: [vkey1], from: many.checkpoints[29] });
+      assert.deepEqual([from.cosigned.entries, from.cosigned.verified, from.cosigned.unreadable], [3, 2, 1]);
+    } finally {
+      fs.rmSync(many.dir, { recursive: true, force: true });
+    }
+  });
+
   it('the CLI checks with its --witness keys and prints what it verified', async () => {
     const dir = await witnessed();
     const clean = runCli(['audit', dir, '--key', sample.verifierKey, '--witness', vkey1, '--quorum', '1']);

@@ -14,17 +14,64 @@ import { cosignatureVerifier, type WitnessKey } from '../witness/cosignature';
 import { cosignedKey, cosignedKeyHeight, P_COSIGNED, P_WITNESS } from '../witness/ledger-cosignatures';
 import { decodeHeader } from './blocks';
 import { blockPos, POS_END, type Findings } from './findings';
-import { blockKey } from './layout';
-import type { RawStore } from './store';
+import { blockKey, blockKeyHeight, PREFIX_BLOCK } from './layout';
+import type { Cursor, RawStore } from './store';
 import type { CosignatureTally } from './types';
 
 /** The longest `c` value read: a checkpoint note (at most 64 KiB) and up to 100 signature lines. */
 export const MAX_COSIGNED_BYTES = 128 * 1024;
 /**
  * Entries read per batch: their values are read whole, whatever their length, so one at a time
- * (and the next one ahead): a ledger directory holding huge `c` or `w` values costs two of them.
+ * (and the next one ahead): a ledger directory holding huge `c`, `w` or `b` values costs two of them.
  */
 const BATCH = 1;
+
+/** Blocks read through to reach the next one asked for: a longer run without entries is skipped by a look-up. */
+const MAX_READ_THROUGH = 16;
+/** Block values read per batch: as the audit's block chain reads them (a quarter of its batch). */
+const BLOCK_BATCH = 16;
+
+/**
+ * Block values at ascending heights (the `c` entries come in height order): a run of them is
+ * read in one ordered pass rather than a look-up each; a block after a long run without entries
+ * is looked up, and the pass starts again from it.
+ */
+class BlocksInOrder {
+  readonly #store: RawStore;
+  #cursor: Cursor | undefined;
+  /** The height after the last one asked for: the cursor stands at or past it. */
+  #next = 0;
+
+  constructor(store: RawStore) {
+    this.#store = store;
+  }
+
+  /** Block `height`'s value (undefined when it is not stored); heights must ascend from call to call. */
+  async at(height: number): Promise<Uint8Array | undefined> {
+    const gap = height - this.#next;
+    this.#next = height + 1;
+    if (gap > MAX_READ_THROUGH) {
+      await this.#cursor?.close();
+      this.#cursor = undefined;
+      return this.#store.get(blockKey(height));
+    }
+    this.#cursor ??= this.#store.cursor(blockKey(height), Uint8Array.of(PREFIX_BLOCK + 1), BLOCK_BATCH);
+    const cursor = this.#cursor;
+    for (;;) {
+      if (!cursor.ready) await cursor.fill();
+      const e = cursor.peek();
+      if (!e) return undefined;
+      const h = blockKeyHeight(e[0]);
+      if (h !== undefined && h > height) return undefined; // not stored; the one read stays for a later height
+      cursor.take();
+      if (h === height) return e[1];
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#cursor?.close();
+  }
+}
 
 interface BlockCheckpoint {
   checkpoint: string;
@@ -65,6 +112,7 @@ function blockCheckpoint(value: Uint8Array | undefined): BlockCheckpoint | undef
 export async function checkCosigned(store: RawStore, findings: Findings, fromHeight: number, blockCount: number, witnesses: readonly WitnessKey[]): Promise<CosignatureTally> {
   const tally: CosignatureTally = { entries: 0, verified: 0, unchecked: 0, unreadable: 0, witnesses: witnesses.map((w) => ({ name: w.name, blocks: 0 })) };
   const cursor = store.cursor(cosignedKey(fromHeight), Uint8Array.of(P_COSIGNED + 1), BATCH);
+  const blocks = new BlocksInOrder(store);
   try {
     for (let e = await cursor.next(); e; e = await cursor.next()) {
       const [key, value] = e;
@@ -78,7 +126,7 @@ export async function checkCosigned(store: RawStore, findings: Findings, fromHei
         findings.add(POS_END, { kind: 'cosignature', height, detail: `a cosigned checkpoint is stored for block ${height}, which is not a sealed block` });
         continue;
       }
-      const block = blockCheckpoint(await store.get(blockKey(height)));
+      const block = blockCheckpoint(await blocks.at(height));
       if (!block) {
         tally.unreadable++;
         continue;
@@ -86,7 +134,7 @@ export async function checkCosigned(store: RawStore, findings: Findings, fromHei
       checkEntry(value, block, height, witnesses, findings, tally);
     }
   } finally {
-    await cursor.close();
+    await Promise.all([cursor.close(), blocks.close()]);
   }
   await checkWitnessSizes(store, findings);
   return tally;
