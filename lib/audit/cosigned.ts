@@ -19,7 +19,7 @@ import type { Cursor, RawStore } from './store';
 import type { CosignatureTally } from './types';
 
 /** The longest `c` value read: a checkpoint note (at most 64 KiB) and up to 100 signature lines. */
-export const MAX_COSIGNED_BYTES = 128 * 1024;
+const MAX_COSIGNED_BYTES = 128 * 1024;
 /**
  * Entries read per batch: their values are read whole, whatever their length, so one at a time
  * (and the next one ahead): a ledger directory holding huge `c`, `w` or `b` values costs two of them.

@@ -205,9 +205,6 @@ function storedCheckpoint(value: Uint8Array): Checkpoint | undefined {
   }
 }
 
-/** The device facts of the records before a trusted size, once they are shown to be the ones it commits to. */
-export type TrustedPrefix = PrefixDeviceState;
-
 /**
  * Reads every record before the trusted size. Their stored leaf hashes must rebuild the trusted
  * frontier, and a record whose bytes no longer match its leaf hash is a finding at that record:
@@ -217,7 +214,7 @@ export type TrustedPrefix = PrefixDeviceState;
  * stored leaves are not the trusted tree's: the caller then audits from the start to say where.
  * `hook`: the caller's device registry (AuditOptions.deviceKeys), asked as the full audit asks it.
  */
-export async function readTrustedPrefix(store: RawStore, from: TrustedStart, findings: Findings, hook?: DeviceHook): Promise<TrustedPrefix | undefined> {
+export async function readTrustedPrefix(store: RawStore, from: TrustedStart, findings: Findings, hook?: DeviceHook): Promise<PrefixDeviceState | undefined> {
   const fallBack = (detail: string): undefined => {
     findings.add(POS_START, { kind: 'consistency', index: from.size, detail: `${detail}; auditing from the start instead` });
     return undefined;
@@ -253,7 +250,7 @@ export async function readTrustedPrefix(store: RawStore, from: TrustedStart, fin
 }
 
 /** Sets device enrolment and the last accepted counters as of the trusted size (readTrustedPrefix has found them). */
-export function primeDevices(prefix: TrustedPrefix, devices: DeviceChecker): void {
+export function primeDevices(prefix: PrefixDeviceState, devices: DeviceChecker): void {
   for (const event of prefix.enrolments) devices.apply(event);
   for (const [did, reached] of prefix.reached) devices.replay.accept(did, reached);
 }
