@@ -173,13 +173,15 @@ export async function chainStartFor(store: RawStore, from: TrustedStart, trust: 
   return value ? chainStartAfter(readBlock(height - 1, value, trust)) : { ...GENESIS, height };
 }
 
+/** Block values read per batch while looking for the trusted block (the audit's block chain reads 64). */
+const SCAN_BATCH = 16;
+
 /**
  * The first block, in height order, whose checkpoint the trusted key signed at `from`'s size and
- * root. Reads the blocks one at a time (a hostile ledger's values can be huge), and verifies only
- * a checkpoint of that size and root.
+ * root. Verifies only a checkpoint of that size and root.
  */
 async function firstBlockSignedAt(store: RawStore, from: TrustedStart, trust: Trust): Promise<number | undefined> {
-  const cursor = store.cursor(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1), 1);
+  const cursor = store.cursor(blockKey(0), Uint8Array.of(PREFIX_BLOCK + 1), SCAN_BATCH);
   try {
     for (let e = await cursor.next(); e; e = await cursor.next()) {
       const height = blockKeyHeight(e[0]);
