@@ -11,6 +11,7 @@ import { fromUtf8, utf8 } from '../encoding/text';
 import { bytesEqual } from '../encoding/bytes';
 import { isValidKeyName, splitNote } from '../note/note-open';
 import { cosignatureVerifier, type WitnessKey } from '../witness/cosignature';
+import { openCosignedEntry } from '../witness/cosigned-entry';
 import { cosignedKey, cosignedKeyHeight, P_COSIGNED, P_WITNESS } from '../witness/ledger-cosignatures';
 import { decodeHeader } from './blocks';
 import { blockPos, POS_END, type Findings } from './findings';
@@ -18,8 +19,6 @@ import { blockKey, blockKeyHeight, PREFIX_BLOCK } from './layout';
 import type { Cursor, RawStore } from './store';
 import type { CosignatureTally } from './types';
 
-/** The longest `c` value read: a checkpoint note (at most 64 KiB) and up to 100 signature lines. */
-const MAX_COSIGNED_BYTES = 128 * 1024;
 /**
  * Entries read per batch: their values are read whole, whatever their length, so one at a time
  * (and the next one ahead): a ledger directory holding huge `c`, `w` or `b` values costs two of them.
@@ -138,29 +137,6 @@ export async function checkCosigned(store: RawStore, findings: Findings, fromHei
   }
   await checkWitnessSizes(store, findings);
   return tally;
-}
-
-/**
- * A `c` entry opened against its block's signed checkpoint: the note and its signature lines, or
- * why it is not that checkpoint followed by well-formed signature lines (the gateway stores
- * nothing else, so it was altered). The audit and the CLI's quorum summary hold entries to this.
- */
-export type CosignedEntry = { note: string; split: ReturnType<typeof splitNote> } | { problem: string };
-
-export function openCosignedEntry(value: Uint8Array, checkpoint: string): CosignedEntry {
-  if (value.length > MAX_COSIGNED_BYTES) return { problem: `the cosigned checkpoint is ${value.length} bytes, more than any checkpoint with its cosignatures (${MAX_COSIGNED_BYTES})` };
-  let note: string;
-  try {
-    note = fromUtf8(value);
-  } catch {
-    return { problem: 'the cosigned checkpoint is not UTF-8 text' };
-  }
-  if (!note.startsWith(checkpoint)) return { problem: "the cosigned checkpoint is not the block's signed checkpoint followed by cosignatures" };
-  try {
-    return { note, split: splitNote(note) };
-  } catch (err) {
-    return { problem: `the cosignature lines after the block's checkpoint are malformed: ${(err as Error).message}` };
-  }
 }
 
 function checkEntry(

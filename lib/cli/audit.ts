@@ -6,7 +6,7 @@ import { ANCHOR_FLAGS, anchorJson, anchorOptions, anchorUsage } from './anchor-f
 import { intFlag, stringFlag, UsageError } from './args';
 import { readFileUpTo, type CliIo } from './io';
 import { checkQuorum } from '../witness/bundle';
-import { openCosignedEntry } from '../audit/cosigned';
+import { openCosignedEntry } from '../witness/cosigned-entry';
 import { cosignedEntriesNewestFirst } from '../witness/ledger-cosignatures';
 import type { QuorumPolicy } from '../witness/quorum';
 import { parseWithWitnesses } from './witness-policy';

@@ -1,21 +1,24 @@
 // Proof bundles that carry the cosigned checkpoint: the newest block that covers the record
-// and has cosignatures stored; otherwise the plain bundle (gateway signature only).
+// and has cosignatures stored; otherwise the plain bundle (gateway signature only). A stored
+// entry the audit reports as altered (openCosignedEntry) is passed over like a missing one.
 import { LedgerError } from '../errors';
 import { openCheckpoint } from '../note/checkpoint';
 import type { Ledger, ProofBundle } from '../ledger';
-import { cosignedNewestFirst } from './ledger-cosignatures';
+import { openCosignedEntry } from './cosigned-entry';
+import { cosignedEntriesNewestFirst } from './ledger-cosignatures';
 import { logVerifier } from './cosignature';
 import { verifyCosignedCheckpoint, type CosignedCheckpoint, type QuorumPolicy } from './quorum';
 
 export async function cosignedProofBundle(ledger: Ledger, index: number): Promise<ProofBundle> {
   if (!Number.isSafeInteger(index) || index < 0 || index >= ledger.size) return ledger.proofBundle(index);
-  for await (const [height, note] of cosignedNewestFirst(ledger.database)) {
+  for await (const [height, value] of cosignedEntriesNewestFirst(ledger.database)) {
     if (height >= ledger.height) continue;
     const block = await ledger.block(height);
     if (block.header.size <= index) break;
-    if (!note.startsWith(block.checkpoint)) continue;
+    const entry = openCosignedEntry(value, block.checkpoint);
+    if ('problem' in entry) continue;
     const bundle = await ledger.proofBundle(index, height);
-    return { ...bundle, checkpoint: note };
+    return { ...bundle, checkpoint: entry.note };
   }
   return ledger.proofBundle(index);
 }
