@@ -614,6 +614,35 @@ describe('audit: incremental, from a trusted checkpoint', function () {
     assert.deepEqual(r.findings, whole.findings, formatReport(r));
   });
 
+  it('asks a caller-supplied registry about each record before the checkpoint: an answer that changes with the record counts where it is given', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const a = makeDevice('Ed25519', 'jws');
+    // The registry revokes a for records 2 and 3 only (its own history); the ledger has it enrolled throughout.
+    const asked: number[] = [];
+    const deviceKeys = (did: string, index: number): DeviceStatus | undefined => {
+      asked.push(index);
+      return did === a.did && (index === 2 || index === 3) ? { status: 'revoked' } : undefined;
+    };
+    const w = await createLedger(dir, { blockRecords: 100 });
+    await w.append({ type: 'device.enrol', body: { did: a.did } }); // 0
+    await w.append(readingRecord(a, {}, 1)); // 1
+    await w.append(readingRecord(a, {}, 5)); // 2: revoked by the registry, not accepted
+    await w.append(readingRecord(a, {}, 6)); // 3: the same
+    await w.append(readingRecord(a, {}, 2)); // 4: newer than 1, the last accepted
+    await w.seal();
+    const cps = await checkpointsOf(w);
+    await w.append(readingRecord(a, {}, 3)); // 5: newer than 2; a replay had 5 or 6 been accepted
+    await w.close();
+    const whole = await auditLedger(dir, { deviceKeys });
+    assert.deepEqual(whole.findings.map((f) => [f.kind, f.index]), [['revoked-device', 2], ['revoked-device', 3]], formatReport(whole));
+    asked.length = 0;
+    const r = await auditLedger(dir, { from: cps[cps.length - 1], deviceKeys });
+    assert.equal(r.from, 5);
+    assert.deepEqual(r.findings, [], formatReport(r));
+    for (const index of [1, 2, 3, 4, 5]) assert.ok(asked.includes(index), `the registry was not asked about record ${index}`);
+  });
+
   it('a revocation the device signs itself counts in its order before the checkpoint, as in the full audit', async () => {
     const dir = tempDir();
     dirs.push(dir);
