@@ -2,7 +2,7 @@
 // gateway key (the policy hook is where a witness quorum plugs in), every entry against
 // the checkpoint's tiles, every block against the tree the entries build; a smaller or
 // conflicting signed history is a rollback or fork, kept as evidence.
-import { bytesEqual } from '../encoding/bytes';
+import { bytesEqual, toBase64 } from '../encoding/bytes';
 import { checkpointHeader, openCheckpoint, type Checkpoint } from '../note/checkpoint';
 import { didToKey } from '../crypto/didkey';
 import { isLedgerError, LedgerError } from '../errors';
@@ -216,7 +216,8 @@ export class Replicator {
    * height. For notes of different sizes the proof comes from the copy's tree when ours is the
    * larger, from the origin's verified tiles when theirs is (none when they do not verify).
    * `against` is the origin's checkpoint of the round and its verified tiles, when theirs (a served
-   * block's) conflicts with that tree rather than with the copy's (which both may extend).
+   * block's) conflicts with that tree rather than with the copy's (which both may extend), or the
+   * copy conflicts with that tree below the block (#againstTiles).
    */
   async #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string, against?: { note: string; tiles: TileVerifier }): Promise<LedgerError> {
     const { meta, dir } = this.store;
@@ -225,8 +226,8 @@ export class Replicator {
     try {
       const t = openCheckpoint(theirs);
       if (against) {
-        if (t.size < against.tiles.size) proof = await proofFromTiles(against.tiles, t.size);
-        return keepEvidence(dir, { kind, origin: meta.name, detail, gateway: meta.gateway, verifierKey: meta.verifier, ours, theirs, proof });
+        const shown = await this.#againstTiles(theirs, t, against);
+        return keepEvidence(dir, { kind, origin: meta.name, detail, gateway: meta.gateway, verifierKey: meta.verifier, ...shown });
       }
       const header = checkpointHeader(t);
       if (header && t.size <= this.store.size && header.height < this.store.height && bytesEqual(await this.store.rootAt(t.size), t.root)) {
@@ -240,6 +241,28 @@ export class Replicator {
       // Evidence is kept whatever the origin serves: without a proof it still holds both notes.
     }
     return keepEvidence(dir, { kind, origin: meta.name, detail, gateway: meta.gateway, verifierKey: meta.verifier, ours, theirs, proof });
+  }
+
+  /**
+   * The notes and proof of #evidence's `against` case: the served block's checkpoint `note` (`t`) and the
+   * origin's, when `t` signs another root than the origin's tree has at its size. Otherwise the
+   * block was signed over the origin's tree, whose entries differ from the copy's below the block
+   * (it chains to the copy's last block all the same): the copy's latest checkpoint and the
+   * origin's conflict, shown by the origin's tiles from the copy's size.
+   */
+  async #againstTiles(note: string, t: Checkpoint, against: { note: string; tiles: TileVerifier }): Promise<{ ours: string; theirs: string; proof: EvidenceProof | null }> {
+    const { tiles } = against;
+    const theirs = { ours: against.note, theirs: note };
+    if (t.size === tiles.size) {
+      if (!bytesEqual(t.root, tiles.root)) return { ...theirs, proof: null };
+    } else if (t.size < tiles.size) {
+      const proof = await proofFromTiles(tiles, t.size);
+      if (proof.root1 !== toBase64(t.root)) return { ...theirs, proof };
+    }
+    const mine = this.store.last;
+    if (!mine || mine.header.size >= tiles.size) return { ...theirs, proof: null };
+    const proof = await proofFromTiles(tiles, mine.header.size).catch(() => null);
+    return { ours: mine.checkpoint, theirs: against.note, proof };
   }
 
   /**
