@@ -67,6 +67,8 @@ export interface BoundedMqttOptions {
   connectTimeoutMs?: number;
   /** The broker refused MQTT 5: the client connects again with MQTT 3.1.1, guarded but without a Maximum Packet Size. */
   onMqtt311?: () => void;
+  /** mqtt.js subscribes again to every topic on its own on each new connection (default true). */
+  resubscribe?: boolean;
 }
 
 /** CONNACK codes of a broker that does not speak MQTT 5: 3.1.1's "unacceptable protocol version", 5's "unsupported protocol version". */
@@ -96,6 +98,7 @@ export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: Bo
     reconnectPeriod: 2000,
     clientId: `${opts.clientIdPrefix}-${randomBytes(6).toString('hex')}`,
     manualConnect: true,
+    ...(opts.resubscribe === false ? { resubscribe: false } : {}),
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeout: opts.connectTimeoutMs } : {}),
     ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
   });

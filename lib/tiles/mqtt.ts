@@ -65,6 +65,9 @@ export interface TileMqttConnectOptions {
 export function connectTileMqtt(url: string, opts: TileMqttConnectOptions): mqtt.MqttClient {
   return connectBoundedMqtt(url, tileMqttPacketLimit(opts.base), {
     clientIdPrefix: 'iot-ledger-tiles',
+    // The publisher subscribes on each connection itself, after clearing a retained request:
+    // mqtt.js's own subscription would come first and bring that request back.
+    resubscribe: false,
     ...(opts.username ? { username: opts.username, password: opts.password ?? '' } : {}),
     ...(opts.onMqtt311 ? { onMqtt311: opts.onMqtt311 } : {}),
   });
@@ -141,12 +144,20 @@ export class MqttTilePublisher {
     return this.#queue.size === 0 && !this.#draining;
   }
 
-  /** Subscribes to requests and publishes the retained state; call once the client is connected (again on reconnect: automatic). */
+  /**
+   * Clears what is retained on the request topic, subscribes to requests and publishes the
+   * retained state; call once the client is connected (again on reconnect: automatic).
+   */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#client.subscribe(requestTopic(this.base), { qos: 1 }, (err) => {
-        if (err) return reject(err);
-        this.announce().then(resolve, reject);
+      // No reader retains a request, but anyone can. On an MQTT 3.1.1 broker one larger than the
+      // packet limit would come with every subscription and end every connection (bounded-mqtt).
+      // A broker that does not let the gateway publish there refuses or drops this: it subscribes anyway.
+      this.#client.publish(requestTopic(this.base), Buffer.alloc(0), { qos: 1, retain: true }, () => {
+        this.#client.subscribe(requestTopic(this.base), { qos: 1 }, (err) => {
+          if (err) return reject(err);
+          this.announce().then(resolve, reject);
+        });
       });
     });
   }

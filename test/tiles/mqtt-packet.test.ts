@@ -127,3 +127,50 @@ describe('tiles over MQTT: the server connection on an MQTT 3.1.1 broker (aedes)
     }
   });
 });
+
+// A request is never retained, but anyone can publish one retained. On an MQTT 3.1.1 broker a
+// retained request larger than the packet limit came with every subscription to the request
+// topic: the guard ended the connection, the server connected and subscribed again, and got it
+// again, every 2 s, for good: one message took tiles over MQTT down. The server clears what is
+// retained on its request topic before it subscribes.
+describe('tiles over MQTT: a retained oversized request on an MQTT 3.1.1 broker (aedes)', function () {
+  this.timeout(30000);
+  const tmp = tempDir();
+  const base = 'iot-ledger/retained-request';
+
+  it('does not keep the server off the broker: it answers the next request', async () => {
+    const aedes = await startBroker({ port: 0 });
+    const ledger = await Ledger.open(path.join(tmp.dir, 'gw'), { name: 'retained-request', gatewayKey: generateKey('Ed25519'), blockRecords: 100, blockSeconds: 0 });
+    const c = await mqtt.connectAsync(aedes.url, { protocolVersion: 4, reconnectPeriod: 0 }, false);
+    let server: mqtt.MqttClient | undefined;
+    let publisher: MqttTilePublisher | undefined;
+    try {
+      await ledger.appendMany(Array.from({ length: 10 }, (_, n) => ({ type: 'note', body: { n } })));
+      await ledger.seal();
+      await c.publishAsync(requestTopic(base), Buffer.alloc(64 * 1024, 0x41), { qos: 1, retain: true });
+      server = connectTileMqtt(aedes.url, { base });
+      server.on('error', () => undefined);
+      await new Promise<void>((resolve) => server!.once('connect', () => resolve()));
+      publisher = new MqttTilePublisher(ledger, server, { base });
+      // Not awaited: before the fix its subscription never lasted long enough to be acknowledged.
+      publisher.start().catch(() => undefined);
+      const tile = 'tile/0/000.p/10';
+      await c.subscribeAsync(resourceTopic(base, tile), { qos: 1 });
+      let answered = false;
+      c.on('message', () => void (answered = true));
+      for (let i = 0; !answered; i++) {
+        assert.ok(i < 100, `no answer in 10 s (requests ${publisher.stats.requests}, connected ${String(server.connected)})`);
+        await c.publishAsync(requestTopic(base), tile, { qos: 1 });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(await aedes.retained([requestTopic(base)]), new Map(), 'the retained request is gone');
+    } finally {
+      publisher?.close();
+      await c.endAsync();
+      await server?.endAsync(true); // forced: before the fix it is between two connections
+      await ledger.close();
+      await aedes.close();
+      tmp.cleanup();
+    }
+  });
+});
