@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { startBroker } from '../demo/broker';
-import { connectBoundedMqtt } from '../lib/guards/bounded-mqtt';
+import { connectBoundedMqtt, IncomingPacketGuard } from '../lib/guards/bounded-mqtt';
 import { isLedgerError } from '../lib/errors';
 
 // The packet-size guard wraps mqtt.js's private stream factory. A release that renamed it or built
@@ -75,5 +75,37 @@ describe('bounded MQTT connector: refuses an mqtt.js it cannot guard', function 
     } finally {
       await client.endAsync();
     }
+  });
+});
+
+describe('bounded MQTT: the guard names the topic of a retained message over the limit', () => {
+  /** A PUBLISH fixed header (`flags` in the low nibble) announcing `length` bytes, then the topic. */
+  function publish(flags: number, topic: string, length: number): Buffer {
+    const t = Buffer.from(topic, 'utf8');
+    const lengthBytes: number[] = [];
+    let rest = length;
+    do {
+      lengthBytes.push((rest % 128) | (rest >= 128 ? 0x80 : 0));
+      rest = Math.floor(rest / 128);
+    } while (rest > 0);
+    return Buffer.concat([Buffer.from([0x30 | flags, ...lengthBytes]), Buffer.from([t.length >> 8, t.length & 0xff]), t]);
+  }
+
+  it('a retained PUBLISH: its topic; one not retained, one whose topic has not arrived, one with a wildcard: none', () => {
+    const cases: [Buffer, string | undefined][] = [
+      [publish(0x1, 'a/request/x', 5000), 'a/request/x'],
+      [publish(0x3, 'a/request', 5000), 'a/request'],
+      [publish(0x0, 'a/request/x', 5000), undefined],
+      [publish(0x1, 'a/request/x', 5000).subarray(0, 6), undefined],
+      [publish(0x1, 'a/+/x', 5000), undefined],
+    ];
+    for (const [chunk, topic] of cases) {
+      const guard = new IncomingPacketGuard(1024);
+      assert.equal(guard.push(chunk), false);
+      assert.equal(guard.retainedTopic, topic, chunk.toString('hex'));
+    }
+    const within = new IncomingPacketGuard(1024);
+    assert.equal(within.push(publish(0x1, 'a/request/x', 100)), true);
+    assert.equal(within.retainedTopic, undefined);
   });
 });

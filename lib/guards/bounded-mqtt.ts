@@ -20,8 +20,11 @@ import { LedgerError } from '../errors';
 export class IncomingPacketGuard {
   private skip = 0;
   private header = 0; // bytes of the fixed header seen: 0 none, 1 the type byte, 2.. length bytes
+  private type = 0;
   private length = 0;
   private multiplier = 1;
+  /** The topic of the retained PUBLISH that was over the limit, when its first bytes came with its header. */
+  retainedTopic: string | undefined;
 
   constructor(private readonly max: number) {}
 
@@ -38,6 +41,7 @@ export class IncomingPacketGuard {
       const byte = chunk[i++]!;
       if (this.header === 0) {
         this.header = 1;
+        this.type = byte;
         continue;
       }
       this.length += (byte & 0x7f) * this.multiplier;
@@ -48,7 +52,10 @@ export class IncomingPacketGuard {
         continue;
       }
       const total = this.header + this.length;
-      if (total > this.max) return false;
+      if (total > this.max) {
+        this.retainedTopic = retainedPublishTopic(this.type, chunk.subarray(i));
+        return false;
+      }
       this.skip = this.length;
       this.header = 0;
       this.length = 0;
@@ -57,6 +64,19 @@ export class IncomingPacketGuard {
     return true;
   }
 }
+
+/** PUBLISH (type 3) with the RETAIN flag: its variable header starts with the topic (2-byte length, UTF-8). */
+function retainedPublishTopic(type: number, rest: Uint8Array): string | undefined {
+  if (type >> 4 !== 3 || (type & 1) === 0 || rest.length < 2) return undefined;
+  const length = (rest[0]! << 8) | rest[1]!;
+  if (length === 0 || rest.length < 2 + length) return undefined;
+  const topic = Buffer.from(rest.buffer, rest.byteOffset + 2, length).toString('utf8');
+  // A wildcard, NUL or broken UTF-8 could not be published on: not a topic to clear.
+  return /[+#\ufffd]/.test(topic) || topic.includes('\u0000') ? undefined : topic;
+}
+
+/** Retained topics cleared at most per connection: each connection cut clears at least one. */
+const MAX_CLEARS = 16;
 
 export interface BoundedMqttOptions {
   /** The client id is this, a dash and 12 random hex digits. */
@@ -69,6 +89,13 @@ export interface BoundedMqttOptions {
   onMqtt311?: () => void;
   /** mqtt.js subscribes again to every topic on its own on each new connection (default true). */
   resubscribe?: boolean;
+  /**
+   * A retained message larger than the limit on a topic this accepts (one the client reads but
+   * nobody should retain on: a request topic) is cleared (an empty retained message) first thing
+   * on the next connection: a broker without MQTT 5 would send it again with every subscription,
+   * and the guard would end every connection.
+   */
+  clearRetained?: (topic: string) => boolean;
 }
 
 /** CONNACK codes of a broker that does not speak MQTT 5: 3.1.1's "unacceptable protocol version", 5's "unsupported protocol version". */
@@ -113,10 +140,20 @@ export function connectBoundedMqtt(url: string, maxPacketBytes: number, opts: Bo
     // Registered before mqtt.js pipes the stream into its parser: the parser sees at most the chunk
     // that announced the packet, then the stream is gone (and a new parser comes with the next one).
     stream.on('data', (chunk: Buffer) => {
-      if (!stream.destroyed && !guard.push(chunk)) stream.destroy();
+      if (stream.destroyed || guard.push(chunk)) return;
+      const topic = guard.retainedTopic;
+      if (topic !== undefined && clears.size < MAX_CLEARS && opts.clearRetained?.(topic)) clears.add(topic);
+      stream.destroy();
     });
     return stream;
   };
+  const clears = new Set<string>();
+  // Published while disconnected at QoS 0, a message waits in mqtt.js's queue, which goes out on
+  // the next connection before any subscription (its own or its owner's).
+  client.on('close', () => {
+    for (const topic of clears) client.publish(topic, Buffer.alloc(0), { qos: 0, retain: true });
+    clears.clear();
+  });
   client.on('error', (err: Error & { code?: unknown }) => {
     // mqtt.js reconnects after a refused CONNACK only when asked to (read right after this event):
     // once, for the fallback; a later refusal (a wrong login) stops as it would without it.

@@ -61,11 +61,13 @@ export interface WitnessMqttServer {
 /** Serves add-checkpoint requests on the broker at `url`. */
 export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
   const base = opts.base.replace(/\/+$/, '');
+  const request = `${base}/add-checkpoint`;
   const client = connectBoundedMqtt(opts.url, MAX_WITNESS_MQTT_PACKET_BYTES, {
     clientIdPrefix: 'iot-ledger-witness',
     ...(opts.onMqtt311 ? { onMqtt311: opts.onMqtt311 } : {}),
+    // Nobody retains a request; one too large, retained, would end every connection on a 3.1.1 broker.
+    clearRetained: (topic) => topic === request || topic.startsWith(`${request}/`),
   });
-  const request = `${base}/add-checkpoint`;
   const ready = new Promise<void>((resolve) => {
     client.on('connect', () => {
       client.subscribe([request, `${request}/+`], { qos: 1 }, (err) => {

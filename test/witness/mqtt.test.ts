@@ -243,3 +243,38 @@ describe("the gateway's witness transport on an MQTT 3.1.1 broker (aedes)", func
     }
   });
 });
+
+// Nobody retains a request, but anyone can. On an MQTT 3.1.1 broker a retained request larger than
+// the witness's packet limit came with every subscription to <topic>/add-checkpoint/+: the guard
+// ended the connection, the witness connected and subscribed again, got it again, and so on for
+// good, answering nothing. The guard reads the topic of such a retained message, and the next
+// connection clears it before it subscribes.
+describe('the witness on an MQTT 3.1.1 broker (aedes): a retained request larger than it takes', function () {
+  this.timeout(30000);
+  const BASE = 'iot-ledger/witness/retained';
+
+  it('does not keep it off the broker: it answers the next request, and the retained one is gone', async () => {
+    const broker = await startBroker({ port: 0 });
+    const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 }, false);
+    let server: ReturnType<typeof serveWitnessMqtt> | undefined;
+    try {
+      const big = `${BASE}/add-checkpoint/big`;
+      await attacker.publishAsync(big, Buffer.alloc(200 * 1024, 0x41), { qos: 1, retain: true });
+      let handled = 0;
+      server = serveWitnessMqtt({ url: broker.url, base: BASE, handle: async () => ((handled += 1), { status: 404, contentType: 'text/plain; charset=utf-8', body: 'unknown\n' }) });
+      let answered = false;
+      await attacker.subscribeAsync(`${BASE}/response/+/+`, { qos: 1 });
+      attacker.on('message', (topic) => void (answered ||= topic.startsWith(`${BASE}/response/q`)));
+      for (let i = 0; !answered; i++) {
+        assert.ok(i < 50, `no answer in 10 s (requests handled: ${handled})`);
+        await attacker.publishAsync(`${BASE}/add-checkpoint/q${i}`, 'old 0\n\nnot a note\n', { qos: 1 });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.deepEqual(await broker.retained([big]), new Map(), 'the retained request is gone');
+    } finally {
+      await server?.close();
+      await attacker.endAsync();
+      await broker.close();
+    }
+  });
+});
