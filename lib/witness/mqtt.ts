@@ -78,6 +78,15 @@ export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
   });
   client.on('error', (err) => opts.onError?.(err));
   client.on('message', (topic, payload, packet) => {
+    // Sent because the witness subscribed (a request someone retained) or MQTT's deletion of a
+    // retained message: no request. Answered, retained requests would come back with every
+    // connection, each a request again: whoever retains thousands would have them all handled
+    // again at each reconnection. The witness clears them instead.
+    if (packet.retain) {
+      if (payload.length > 0) client.publish(topic, Buffer.alloc(0), { qos: 0, retain: true });
+      return;
+    }
+    if (payload.length === 0) return;
     const rest = topic === request ? '' : topic.slice(request.length + 1);
     const props = packet.properties ?? {};
     if (rest && !REQUEST_ID.test(rest)) return;

@@ -12,6 +12,7 @@ import { freePort } from '../../demo/ports';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { tempDir } from '../support/ledger';
 import { isLedgerError } from '../../lib/errors';
+import { until } from '../support/until';
 
 // The MQTT transport on Debian's mosquitto: the topic pair (any MQTT version) through the
 // gateway's transport, and MQTT 5 response topic + correlation data from a plain client.
@@ -271,6 +272,37 @@ describe('the witness on an MQTT 3.1.1 broker (aedes): a retained request larger
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.deepEqual(await broker.retained([big]), new Map(), 'the retained request is gone');
+    } finally {
+      await server?.close();
+      await attacker.endAsync();
+      await broker.close();
+    }
+  });
+});
+
+// A request someone retained came with every subscription, and was handled and answered again at
+// each connection: whoever retained thousands had them all handled again whenever the witness
+// reconnected (on a 3.1.1 broker, whenever anyone sent it a packet over its limit). Retained
+// requests are dropped and cleared; the empty message that clears one is no request either.
+describe('the witness over MQTT: requests someone retained (aedes)', function () {
+  this.timeout(30000);
+  const BASE = 'iot-ledger/witness/replayed';
+
+  it('are not handled when it subscribes, and are cleared from the broker', async () => {
+    const broker = await startBroker({ port: 0 });
+    const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 }, false);
+    let server: ReturnType<typeof serveWitnessMqtt> | undefined;
+    try {
+      for (let i = 0; i < 50; i++) await attacker.publishAsync(`${BASE}/add-checkpoint/r${i}`, 'old 0\n\nnot a note\n', { qos: 1, retain: true });
+      const handled: string[] = [];
+      server = serveWitnessMqtt({ url: broker.url, base: BASE, handle: async (body) => (handled.push(body), { status: 404, contentType: 'text/plain; charset=utf-8', body: 'unknown\n' }) });
+      await server.ready;
+      await attacker.subscribeAsync(`${BASE}/response/live/+`, { qos: 1 });
+      const answered = new Promise<void>((resolve) => attacker.on('message', () => resolve()));
+      await attacker.publishAsync(`${BASE}/add-checkpoint/live`, 'live request', { qos: 1 });
+      await answered;
+      assert.deepEqual(handled, ['live request']);
+      await until('the retained requests to be cleared', async () => (await broker.retained([`${BASE}/add-checkpoint/+`])).size === 0);
     } finally {
       await server?.close();
       await attacker.endAsync();
