@@ -167,7 +167,9 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
     close: () => {
       closed = true;
       for (const end of [...pending]) end();
-      return new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      // Forced: a request the broker has not acknowledged (a broker gone or stalled) would keep
+      // a graceful end waiting for ever, and the replica's directory with it. Nothing is owed.
+      return new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
     },
   });
 }

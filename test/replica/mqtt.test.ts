@@ -147,6 +147,26 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     }
   });
 
+  it('close() ends a fetch whose request the broker never acknowledged (a broker gone or stalled): it does not wait for the acknowledgement', async () => {
+    const { Aedes } = await import('aedes');
+    // Takes requests and never acknowledges them (no PUBACK): mqtt.js keeps each as in flight.
+    const stalling = await Aedes.createBroker({ authorizePublish: (_client, packet, done) => (packet.topic === requestTopic(base) ? undefined : done(null)) });
+    const server = net.createServer(stalling.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const fetch = mqttTileFetch(`mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}/${base}`, { timeoutMs: 3000 });
+    try {
+      await assert.rejects(fetch('tile/0/000.p/10'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /within 3000 ms/.test(e.message));
+      let deadline: NodeJS.Timeout | undefined;
+      const stuck = new Promise<string>((resolve) => {
+        deadline = setTimeout(() => resolve('close() still waiting after 10 s'), 10_000);
+      });
+      assert.equal(await Promise.race([fetch.close().then(() => 'closed'), stuck]).finally(() => clearTimeout(deadline)), 'closed');
+    } finally {
+      await new Promise<void>((resolve) => stalling.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('publishes the same bytes as HTTP: retained checkpoint, head and meta; full tiles retained, partial ones not', async () => {
     const seen = new Map<string, { payload: Buffer; retain: boolean }>();
     const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
