@@ -112,7 +112,9 @@ export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
   });
   return {
     ready,
-    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+    // Forced: an answer the broker has not acknowledged (a broker gone or stalled) would keep a
+    // graceful end, and the node's redeploy, waiting for ever; the requester asks again.
+    close: () => new Promise<void>((resolve) => client.end(true, {}, () => resolve())),
   };
 }
 
@@ -179,7 +181,8 @@ export function mqttTransport(timeoutMs = 10_000): Transport & { close(): Promis
   };
   return Object.assign(transport, {
     close: async () => {
-      await Promise.all([...clients.values()].map((c) => new Promise<void>((r) => c.end(false, {}, () => r()))));
+      // Forced, as the witness's own: a request the broker has not acknowledged is owed nothing.
+      await Promise.all([...clients.values()].map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
       clients.clear();
     },
   });

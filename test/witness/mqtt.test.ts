@@ -310,3 +310,60 @@ describe('the witness over MQTT: requests someone retained (aedes)', function ()
     }
   });
 });
+
+// mqtt.js ends a client gracefully only once the broker acknowledged every QoS 1 publication in
+// flight: an answer a stalled broker (or one gone down) never acknowledged kept the witness's
+// close() (a redeploy of the Witness node) waiting for ever.
+describe('witness over MQTT: close() with a publication the broker never acknowledged (a broker gone or stalled)', function () {
+  this.timeout(30000);
+  const BASE = 'iot-ledger/witness/stalled';
+
+  it("the gateway's transport, with a request the broker never acknowledged: close() resolves", async () => {
+    const { Aedes } = await import('aedes');
+    const net = await import('node:net');
+    const stalling = await Aedes.createBroker({ authorizePublish: (_client, packet, done) => (packet.topic.startsWith(`${BASE}/add-checkpoint/`) ? undefined : done(null)) });
+    const tcp = net.createServer(stalling.handle);
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    const url = `mqtt://127.0.0.1:${(tcp.address() as import('node:net').AddressInfo).port}`;
+    const t = mqttTransport(3000);
+    try {
+      const [endpoint] = parseWitnessEndpoints(`${witnessVerifierKey('w.stalled', generateKey('Ed25519'))} ${url}/${BASE}`);
+      await assert.rejects(t(endpoint, 'old 0\n\nnot a note\n'), (e: unknown) => isLedgerError(e, 'ERR_WITNESS_REFUSED'));
+      let deadline: NodeJS.Timeout | undefined;
+      const stuck = new Promise<string>((resolve) => {
+        deadline = setTimeout(() => resolve('close() still waiting after 10 s'), 10_000);
+      });
+      assert.equal(await Promise.race([t.close().then(() => 'closed'), stuck]).finally(() => clearTimeout(deadline)), 'closed');
+    } finally {
+      await new Promise<void>((resolve) => stalling.close(() => resolve()));
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
+  });
+
+  it('the witness, with an answer the broker never acknowledged: close() resolves', async () => {
+    const { Aedes } = await import('aedes');
+    const net = await import('node:net');
+    // Takes the witness's answers and never acknowledges them (no PUBACK).
+    const stalling = await Aedes.createBroker({ authorizePublish: (_client, packet, done) => (packet.topic.startsWith(`${BASE}/response/`) ? undefined : done(null)) });
+    const tcp = net.createServer(stalling.handle);
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    const url = `mqtt://127.0.0.1:${(tcp.address() as import('node:net').AddressInfo).port}`;
+    const attacker = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 }, false);
+    let handled = 0;
+    const server = serveWitnessMqtt({ url, base: BASE, handle: async () => ((handled += 1), { status: 404, contentType: 'text/plain; charset=utf-8', body: 'unknown\n' }) });
+    try {
+      await server.ready;
+      await attacker.publishAsync(`${BASE}/add-checkpoint/one`, 'old 0\n\nnot a note\n', { qos: 1 });
+      await until('the request to be answered', () => handled === 1);
+      let deadline: NodeJS.Timeout | undefined;
+      const stuck = new Promise<string>((resolve) => {
+        deadline = setTimeout(() => resolve('close() still waiting after 10 s'), 10_000);
+      });
+      assert.equal(await Promise.race([server.close().then(() => 'closed'), stuck]).finally(() => clearTimeout(deadline)), 'closed');
+    } finally {
+      await attacker.endAsync(true);
+      await new Promise<void>((resolve) => stalling.close(() => resolve()));
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
+  });
+});
