@@ -72,7 +72,8 @@ describe('e2e: witnesses (three Node-RED processes, HTTP and mosquitto)', functi
       .then((r) => r.ledgers.find((x) => x.name === LEDGER)?.witnesses ?? undefined);
   const evidence = (i: number) => {
     const dir = path.join(wDirs[i], 'iot-ledger', 'witness', WITNESSES[i].replace(/[^A-Za-z0-9._-]/g, '_'), 'evidence');
-    return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+    // Only whole files: one being written is a temporary file beside it until it is renamed into place.
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
   };
 
   before(async () => {
