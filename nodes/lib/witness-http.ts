@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fromUtf8 } from '../../lib/encoding/bytes';
 import { isLedgerError, LedgerError } from '../../lib/errors';
 import { readBoundedBody } from '../../lib/guards/bounded-body';
+import { claimPostBodies, isClaimed, type RequestEvents } from './claimed-body';
 import { clientAddress, RequestGate } from '../../lib/guards/request-gate';
 import { MAX_REQUEST_BYTES, type WitnessReply } from '../../lib/witness';
 
@@ -17,6 +18,9 @@ type RawHandler = (req: Request, res: ServerResponse, next: () => void) => void;
 
 export interface WitnessHttpRED {
   httpNode: { post(path: string, handler: RawHandler): void; get(path: string, handler: RawHandler): void };
+  /** The HTTP server httpNode is served on, where add-checkpoint POSTs are claimed before any body parser. */
+  server?: RequestEvents;
+  settings: { httpNodeRoot?: unknown };
 }
 
 interface Target {
@@ -77,6 +81,17 @@ function routes(): Routes {
 /** The gate of every witness's add-checkpoint route in the runtime (stats and limits for tests). */
 export const witnessRequests = routes().gate;
 
+/**
+ * Whether `path` (a request's, from the server's root) is the add-checkpoint route of a deployed
+ * witness, as Express matches it on httpNode at `root`: case-insensitive, a trailing slash allowed.
+ */
+function isAddCheckpoint(path: string, root: string): boolean {
+  const p = path.toLowerCase().replace(/(.)\/$/, '$1');
+  const base = root.toLowerCase().replace(/\/+$/, '');
+  for (const prefix of routes().targets.keys()) if (p === `${base}${prefix.toLowerCase()}/add-checkpoint`) return true;
+  return false;
+}
+
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   // Answered already: by the gate (408 at its deadline), or the connection is gone.
   if (res.headersSent || res.destroyed) return;
@@ -106,12 +121,14 @@ function text(raw: Buffer): string {
 }
 
 /**
- * The request body, at most MAX_REQUEST_BYTES. Middleware before this route may have read the
- * stream already (a body parser in an httpNodeAuth array or in the app Node-RED is embedded in,
- * one that another package put on httpNode, Node-RED's raw capture for an HTTP In node at this
- * path with body parsing off): its text or bytes in `req.body` are used, within the same bound;
- * a stream read into anything else is a 400 at once (waiting for its end would wait for ever).
- * A body-parser that skipped the request leaves `req.body` an empty object and the stream unread.
+ * The request body, at most MAX_REQUEST_BYTES. On RED.server the request was claimed before any
+ * body parser ran (claimed-body.ts), so the stream is the witness's to read. Served elsewhere, or
+ * past a reader that ignores the claim, middleware before this route may have read it already (a
+ * body parser in an httpNodeAuth array or in the app Node-RED is embedded in, one that another
+ * package put on httpNode, Node-RED's raw capture for an HTTP In node at this path with body
+ * parsing off): its text or bytes in `req.body` are used, within the same bound; a stream read
+ * into anything else is a 400 at once (waiting for its end would wait for ever). A body-parser
+ * that skipped the request leaves `req.body` an empty object and the stream unread.
  */
 async function readBody(req: Request): Promise<string> {
   const { body } = req;
@@ -123,7 +140,7 @@ async function readBody(req: Request): Promise<string> {
     if (body.length > MAX_REQUEST_BYTES) throw tooLarge();
     return text(body);
   }
-  if (req._body === true || req.readableEnded || req.readableDidRead)
+  if ((req._body === true && !isClaimed(req)) || req.readableEnded || req.readableDidRead)
     throw requestError('the request body was read before the witness, not as text: send it as text/plain, or leave this path out of body parsing');
   return text(await readBoundedBody(req, MAX_REQUEST_BYTES, tooLarge));
 }
@@ -133,6 +150,8 @@ export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: 
   const r = routes();
   if (r.targets.has(prefix)) throw new LedgerError('ERR_INVALID_ARGUMENT', `another witness already serves ${prefix}`);
   r.targets.set(prefix, target);
+  const root = RED.settings.httpNodeRoot;
+  if (RED.server && root !== false) claimPostBodies(RED.server, (path) => isAddCheckpoint(path, typeof root === 'string' ? root : '/'));
   if (!r.mounted.has(prefix)) {
     r.mounted.add(prefix);
     RED.httpNode.post(`${prefix}/add-checkpoint`, (req, res, next) => {
