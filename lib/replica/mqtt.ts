@@ -83,13 +83,17 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
       const fns = waiting.get(path);
       if (!fns) return;
       if (!err) return void client.publish(requestTopic(base), path, { qos: 1 });
-      // The broker's SUBACK refused it: asking again would be refused again.
+      // The broker's SUBACK refused it, or was malformed (mqtt.js closes the connection then):
+      // asking again would get the same answer.
       const suback = (err as Error & { packet?: { cmd?: unknown; granted?: unknown } }).packet;
       if (suback?.cmd === 'suback') {
         const granted: unknown[] = Array.isArray(suback.granted) ? suback.granted : [];
-        const reason = granted.find((g) => typeof g === 'number' && g >= 0x80);
-        const refused = fail(path, `${broker} refused the subscription to ${topic} (reason code ${String(reason)}): ${err.message}`, { reason });
-        for (const fn of [...fns]) fn(refused);
+        const reason = granted.find((g): g is number => typeof g === 'number' && g >= 0x80);
+        const failure =
+          reason === undefined
+            ? fail(path, `the SUBACK of ${broker} for ${topic} was malformed (${granted.length} reason codes for one subscription): ${err.message}`, { reasonCodes: granted.length })
+            : fail(path, `${broker} refused the subscription to ${topic} (reason code ${reason}): ${err.message}`, { reason });
+        for (const fn of [...fns]) fn(failure);
       } else if (client.connected && sentOn !== connections) ask(path);
       else unasked.add(path);
     });

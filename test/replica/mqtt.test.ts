@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
+import * as mqttPacket from 'mqtt-packet';
 import { auditLedger } from '../../lib/audit';
 import { bytesEqual } from '../../lib/encoding/bytes';
 import { isLedgerError } from '../../lib/errors';
@@ -164,6 +165,41 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     } finally {
       await new Promise<void>((resolve) => stalling.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('a tile whose SUBACK is malformed (two reason codes for one subscription) fails at once with ERR_REPLICA_FETCH saying so', async () => {
+    // A broker that answers a tile's SUBSCRIBE with two reason codes (granted), all else as it should.
+    const server = net.createServer((socket) => {
+      const parser = mqttPacket.parser();
+      let version: 4 | 5 = 4;
+      const send = (p: mqttPacket.Packet): boolean => socket.write(mqttPacket.generate(p, { protocolVersion: version }));
+      parser.on('packet', (p) => {
+        if (p.cmd === 'connect') {
+          version = p.protocolVersion === 5 ? 5 : 4;
+          send({ cmd: 'connack', returnCode: 0, reasonCode: 0, sessionPresent: false });
+        } else if (p.cmd === 'subscribe') {
+          const tile = p.subscriptions.some((sub) => sub.topic.includes('/tile/'));
+          send({ cmd: 'suback', messageId: p.messageId, granted: tile ? [1, 1] : p.subscriptions.map(() => 1) });
+        } else if (p.cmd === 'unsubscribe') send({ cmd: 'unsuback', messageId: p.messageId, granted: [] });
+        else if (p.cmd === 'pingreq') send({ cmd: 'pingresp' });
+      });
+      socket.on('data', (d: Buffer) => parser.parse(d));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const fetch = mqttTileFetch(`mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}/${base}`, { timeoutMs: 30_000 });
+    try {
+      await assert.rejects(fetch('tile/0/000.p/10'), (e: unknown) => {
+        assert.ok(isLedgerError(e, 'ERR_REPLICA_FETCH'), String(e));
+        assert.match(e.message, /^the SUBACK of mqtt:\/\/127\.0\.0\.1:\d+ for \S+\/tile\/0\/000\.p\/10 was malformed \(2 reason codes for one subscription\)/);
+        assert.doesNotMatch(e.message, /undefined/);
+        assert.equal(e.details?.reasonCodes, 2);
+        return true;
+      });
+    } finally {
+      await fetch.close();
+      server.close();
     }
   });
 
