@@ -57,18 +57,13 @@ export = function register(RED: RED): void {
     }, () => undefined);
     // The documents this node keeps published. Anyone on the broker can publish over them: with
     // an MQTT in on their topics wired back to this node, one it finds overwritten is published again.
-    const published = new RetainedPublications((topic, document) => this.send([{ topic, retain: true, payload: document }, null]));
-    const publish = (send: (out: (NodeMessage | null)[]) => void, id: string, document: unknown): void => {
-      const topic = contractTopic(id);
-      published.keep(topic, document);
-      send([{ topic, retain: true, payload: document }, null]);
-    };
+    const documentMessage = (topic: string, document: unknown): (NodeMessage | null)[] => [{ topic, retain: true, payload: document }, null];
+    const published = new RetainedPublications((topic, document) => this.send(documentMessage(topic, document)));
 
     // Devices pull the terms they are judged by: an active contract's document is (re)published
     // retained on every deploy and start, not only when the last party signs; and again a few
     // seconds later, because Node-RED's MQTT out drops what it gets before its broker connection
     // is up (a slow broker, a Raspberry Pi starting), and devices would find nothing retained.
-    const republish: NodeJS.Timeout[] = [];
     let closed = false;
     if (publishDocument) {
       runners.then(
@@ -76,12 +71,8 @@ export = function register(RED: RED): void {
           contracts.activeDocuments().then(
             (docs) => {
               if (closed) return;
-              for (const { runner, document } of docs) publish((out) => this.send(out), runner.terms.id, document);
-              for (const ms of REPUBLISH_AFTER_MS) {
-                const t = setTimeout(() => published.resendAll(), ms);
-                t.unref();
-                republish.push(t);
-              }
+              for (const { runner, document } of docs) published.publish(contractTopic(runner.terms.id), document);
+              published.resendAllAfter(REPUBLISH_AFTER_MS);
             },
             (err: unknown) => {
               if (errorCode(err) !== 'ERR_LEDGER_CLOSED') this.error(nodeError(err, RED._));
@@ -121,7 +112,7 @@ export = function register(RED: RED): void {
         const { runner, receipt, document } = await contracts.sign(signature, { contract: msg.contract, party: msg.party, withDocument: publishDocument });
         const signed = { type: 'party.signed', party: [...runner.signed].pop(), active: runner.active, missingParties: runner.missingParties };
         send([{ ...msg, topic: `contract/${runner.terms.id}/party.signed`, contract: stateOf(runner), payload: signed, ledger: receipt }, null]);
-        if (document) publish(send, runner.terms.id, document);
+        if (document) published.publish(contractTopic(runner.terms.id), document, (topic, d) => send(documentMessage(topic, d)));
         ha.publish(runner);
         return;
       }
@@ -172,7 +163,6 @@ export = function register(RED: RED): void {
       if (deployed.get(this.id) === runners) deployed.delete(this.id);
       closed = true;
       published.close();
-      for (const t of republish) clearTimeout(t);
       contracts.close().then(() => done(), () => done());
     });
   }

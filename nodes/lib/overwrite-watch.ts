@@ -65,11 +65,33 @@ export class RetainedPublications {
     (topic) => this.resend(topic),
   );
 
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #closed = false;
+
   constructor(private readonly send: (topic: string, payload: unknown) => void) {}
 
   /** Remembers `payload` as ours on `topic`; the caller sends it. */
   keep(topic: string, payload: unknown): void {
     this.#published.set(topic, { text: JSON.stringify(payload), payload });
+  }
+
+  /** Remembers `payload` as ours on `topic` and sends it, through `send` when given (e.g. an input's). */
+  publish(topic: string, payload: unknown, send: (topic: string, payload: unknown) => void = this.send): void {
+    this.keep(topic, payload);
+    send(topic, payload);
+  }
+
+  /** Sends all of ours again after each of `delaysMs` (until closed). */
+  resendAllAfter(delaysMs: readonly number[]): void {
+    if (this.#closed) return;
+    for (const ms of delaysMs) {
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        this.resendAll();
+      }, ms);
+      t.unref();
+      this.#timers.add(t);
+    }
   }
 
   /** Sends ours on `topic` again, if we keep one there. */
@@ -88,6 +110,9 @@ export class RetainedPublications {
   }
 
   close(): void {
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     this.#watch.close();
   }
 }
