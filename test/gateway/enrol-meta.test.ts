@@ -1,8 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
-import { Gateway } from '../../lib/gateway';
-import { tempDir } from '../support/ledger';
+import { gatewayPerTest } from '../support/gateway';
 
 // Enrolment meta is held by its device.enrol record, as CBOR: the registry reads it back from
 // there when the gateway starts. A BigInt, which a record holds but reads back as a number (up
@@ -11,18 +10,7 @@ import { tempDir } from '../support/ledger';
 
 describe('gateway: enrolment meta reads back as it was given, or is refused', () => {
   const gatewayKey = generateKey('Ed25519');
-  let tmp: ReturnType<typeof tempDir>;
-  let gw: Gateway;
-  const open = async (): Promise<Gateway> => Gateway.open(tmp.dir, { name: 'enrol-meta', gatewayKey, blockSeconds: 0 });
-
-  beforeEach(async () => {
-    tmp = tempDir();
-    gw = await open();
-  });
-  afterEach(async () => {
-    await gw.close();
-    tmp.cleanup();
-  });
+  const g = gatewayPerTest({ name: 'enrol-meta', gatewayKey, blockSeconds: 0 });
 
   const bigints: [string, Record<string, unknown>, string][] = [
     ['a BigInt', { serial: 5n }, 'meta.serial is 5n'],
@@ -33,14 +21,14 @@ describe('gateway: enrolment meta reads back as it was given, or is refused', ()
   for (const [what, meta, named] of bigints) {
     it(`refuses ${what} with ERR_INVALID_ARGUMENT naming it, recording nothing`, async () => {
       const did = keyToDid(generateKey('Ed25519'));
-      const size = gw.ledger.size;
-      await assert.rejects(gw.enrol({ did, name: 'probe', meta }), (err: unknown) => {
+      const size = g.gw.ledger.size;
+      await assert.rejects(g.gw.enrol({ did, name: 'probe', meta }), (err: unknown) => {
         assert.ok(isLedgerError(err, 'ERR_INVALID_ARGUMENT'), String(err));
         assert.ok(err.message.includes(named), err.message);
         return true;
       });
-      assert.equal(gw.ledger.size, size);
-      assert.equal(gw.devices.get(did), undefined);
+      assert.equal(g.gw.ledger.size, size);
+      assert.equal(g.gw.devices.get(did), undefined);
     });
   }
 
@@ -53,10 +41,10 @@ describe('gateway: enrolment meta reads back as it was given, or is refused', ()
   ] as const) {
     it(`refuses ${what} with ERR_MALFORMED_RECORD, recording nothing`, async () => {
       const did = keyToDid(generateKey('Ed25519'));
-      const size = gw.ledger.size;
-      await assert.rejects(gw.enrol({ did, meta }), { code: 'ERR_MALFORMED_RECORD', message: /^body\.meta\./ });
-      assert.equal(gw.ledger.size, size);
-      assert.equal(gw.devices.get(did), undefined);
+      const size = g.gw.ledger.size;
+      await assert.rejects(g.gw.enrol({ did, meta }), { code: 'ERR_MALFORMED_RECORD', message: /^body\.meta\./ });
+      assert.equal(g.gw.ledger.size, size);
+      assert.equal(g.gw.devices.get(did), undefined);
     });
   }
 
@@ -74,13 +62,12 @@ describe('gateway: enrolment meta reads back as it was given, or is refused', ()
       nested: { deep: { x: 'y' } },
       key: Uint8Array.from([1, 2, 3]),
     };
-    await gw.enrol({ did, name: 'probe', meta });
-    const before = gw.devices.get(did)?.meta as Record<string, unknown>;
+    await g.gw.enrol({ did, name: 'probe', meta });
+    const before = g.gw.devices.get(did)?.meta as Record<string, unknown>;
     meta.nested.deep.x = 'changed by the caller afterwards';
     assert.deepEqual(before, { ...meta, nested: { deep: { x: 'y' } } });
-    await gw.close();
-    gw = await open();
-    const after = gw.devices.get(did)?.meta as Record<string, unknown>;
+    await g.restart();
+    const after = g.gw.devices.get(did)?.meta as Record<string, unknown>;
     assert.deepEqual({ ...after, key: Uint8Array.from(after.key as Uint8Array) }, before);
     assert.ok(Object.is(after.negativeZero, -0));
     assert.equal(typeof after.large, 'number');
@@ -94,11 +81,11 @@ describe('gateway: enrolment meta reads back as it was given, or is refused', ()
   ] as const) {
     it(`revokes a device whose revoke request carries ${what} in meta, recording no meta`, async () => {
       const did = keyToDid(generateKey('Ed25519'));
-      await gw.enrol({ did, name: 'probe', meta: { serial: '1152921504606846976' } });
-      const receipt = await gw.revoke({ did, name: 'probe', meta, reason: 'retired' });
+      await g.gw.enrol({ did, name: 'probe', meta: { serial: '1152921504606846976' } });
+      const receipt = await g.gw.revoke({ did, name: 'probe', meta, reason: 'retired' });
       assert.notEqual(receipt.unchanged, true);
-      assert.notEqual(gw.devices.get(did)?.revokedAt, undefined);
-      assert.deepEqual((await gw.ledger.get(receipt.index)).record.body, { did, reason: 'retired' });
+      assert.notEqual(g.gw.devices.get(did)?.revokedAt, undefined);
+      assert.deepEqual((await g.gw.ledger.get(receipt.index)).record.body, { did, reason: 'retired' });
     });
   }
 });
