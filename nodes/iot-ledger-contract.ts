@@ -6,7 +6,7 @@ import { contractInfo } from './lib/contract-info';
 import { contractStatus } from './lib/contract-status';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
-import { RetainedPublications } from './lib/overwrite-watch';
+import { RESTORES_PER_SECOND, RetainedPublications } from './lib/overwrite-watch';
 import { haContract } from './lib/ha-contract';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
@@ -58,7 +58,10 @@ export = function register(RED: RED): void {
     // The documents this node keeps published. Anyone on the broker can publish over them: with
     // an MQTT in on their topics wired back to this node, one it finds overwritten is published again.
     const documentMessage = (topic: string, document: unknown): (NodeMessage | null)[] => [{ topic, retain: true, payload: document }, null];
-    const published = new RetainedPublications((topic, document) => this.send(documentMessage(topic, document)));
+    // At most RESTORES_PER_SECOND a second; the rest come back later, reported once a minute at most.
+    const published = new RetainedPublications((topic, document) => this.send(documentMessage(topic, document)), {
+      onDeferred: (deferred, pending) => this.warn(RED._('iot-ledger-contract.warnings.restoresDeferred', { deferred, pending, perSecond: RESTORES_PER_SECOND })),
+    });
 
     // Devices pull the terms they are judged by: an active contract's document is (re)published
     // retained on every deploy and start, not only when the last party signs; and again a few

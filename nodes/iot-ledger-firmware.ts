@@ -4,7 +4,7 @@ import { firmwareTopic } from '../lib/firmware/offer';
 import { firmwareOffer, FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
-import { RetainedPublications } from './lib/overwrite-watch';
+import { RESTORES_PER_SECOND, RetainedPublications } from './lib/overwrite-watch';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, RED } from './lib/red';
@@ -48,7 +48,10 @@ export = function register(RED: RED): void {
     // The offers this node sent in this run, by topic (the latest per device). Anyone on the broker
     // can publish over them: with an MQTT in node on iot-ledger/firmware/+ wired back to this
     // node, one found overwritten is published again.
-    const offers = new RetainedPublications((topic, offer) => this.send({ topic, retain: true, payload: offer }));
+    // At most RESTORES_PER_SECOND a second; the rest come back later, reported once a minute at most.
+    const offers = new RetainedPublications((topic, offer) => this.send({ topic, retain: true, payload: offer }), {
+      onDeferred: (deferred, pending) => this.warn(RED._('iot-ledger-firmware.warnings.restoresDeferred', { deferred, pending, perSecond: RESTORES_PER_SECOND })),
+    });
     this.on('close', () => offers.close());
 
     onInput(this, RED._, async (msg, send, done) => {

@@ -3,13 +3,47 @@
  * seen there with another payload than ours gets ours again RESTORE_AFTER_MS later, unless ours
  * came back meanwhile; at most once per interval per topic, since our own publications come back
  * to us as well (a late one behind a newer payload) and two writers must not make a storm.
+ * Overall at most `restoresPerSecond` are published again per second: with a document kept on
+ * each of N topics, N tiny overwrites must not make us publish N full documents a second. The
+ * rest are deferred, oldest overwrite first, to the following rounds, never dropped; a topic
+ * overwritten again while its restore waits keeps its single place.
  */
 const RESTORE_AFTER_MS = 1000;
 
+/** Restores per second of one watch (one node's topics) by default. */
+export const RESTORES_PER_SECOND = 20;
+
+/** Deferred restores are reported at most once per this interval (the first at once). */
+export const DEFERRED_REPORT_MS = 60_000;
+
+export interface OverwriteWatchOptions {
+  /** Documents published again per second at most, all topics together (default RESTORES_PER_SECOND). */
+  restoresPerSecond?: number;
+  /** Restores deferred since the last report (`pending`: waiting now); at most once per DEFERRED_REPORT_MS. */
+  onDeferred?: (deferred: number, pending: number) => void;
+}
+
+export interface OverwriteWatchStats {
+  /** Documents published again. */
+  restored: number;
+  /** Restores that had to wait for a later round (each counted once). */
+  deferred: number;
+  /** Topics found overwritten whose restore is waiting now. */
+  pending: number;
+}
+
 export class OverwriteWatch {
-  /** Topics whose latest message seen is not ours (at most one entry per topic we keep). */
+  readonly stats: OverwriteWatchStats = { restored: 0, deferred: 0, pending: 0 };
+  /** Topics whose latest message seen is not ours (at most one entry per topic we keep), oldest first. */
   readonly #overwritten = new Set<string>();
+  /** Those of them already deferred once. */
+  readonly #deferred = new Set<string>();
+  readonly #perRound: number;
+  readonly #onDeferred: ((deferred: number, pending: number) => void) | undefined;
+  #unreported = 0;
+  #reportedAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
+  #reportTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   /**
@@ -20,17 +54,23 @@ export class OverwriteWatch {
     private readonly own: (topic: string) => string | undefined,
     private readonly restore: (topic: string, payload: string) => void,
     private readonly canSend: () => boolean = () => true,
-  ) {}
+    options: OverwriteWatchOptions = {},
+  ) {
+    const perSecond = options.restoresPerSecond ?? RESTORES_PER_SECOND;
+    if (!Number.isInteger(perSecond) || perSecond < 1) throw new RangeError(`restoresPerSecond must be a positive integer, not ${perSecond}`);
+    this.#perRound = Math.max(1, Math.floor((perSecond * RESTORE_AFTER_MS) / 1000));
+    this.#onDeferred = options.onDeferred;
+  }
 
   /** A message seen on `topic`; `isOurs` tells whether its payload is the one we keep. False when the topic is not one of ours (the caller handles it). */
   seen(topic: string, isOurs: (ours: string) => boolean): boolean {
     const ours = this.own(topic);
     if (ours === undefined || ours === '') return false;
-    if (isOurs(ours)) this.#overwritten.delete(topic);
+    if (isOurs(ours)) this.#forget(topic);
     else if (!this.#overwritten.has(topic) && !this.#closed) {
       this.#overwritten.add(topic);
-      this.#timer ??= setTimeout(() => this.#restoreAll(), RESTORE_AFTER_MS);
-      this.#timer.unref();
+      this.stats.pending = this.#overwritten.size;
+      this.#schedule();
     }
     return true;
   }
@@ -38,19 +78,69 @@ export class OverwriteWatch {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#reportTimer);
     this.#timer = undefined;
     this.#overwritten.clear();
+    this.#deferred.clear();
+    this.stats.pending = 0;
   }
 
-  #restoreAll(): void {
+  #forget(topic: string): void {
+    this.#overwritten.delete(topic);
+    this.#deferred.delete(topic);
+    this.stats.pending = this.#overwritten.size;
+  }
+
+  #schedule(): void {
+    this.#timer ??= setTimeout(() => this.#restoreRound(), RESTORE_AFTER_MS);
+    this.#timer.unref();
+  }
+
+  #restoreRound(): void {
     this.#timer = undefined;
-    const topics = [...this.#overwritten];
-    this.#overwritten.clear();
-    if (this.#closed || !this.canSend()) return;
-    for (const topic of topics) {
-      const ours = this.own(topic);
-      if (ours) this.restore(topic, ours);
+    if (this.#closed) return;
+    if (!this.canSend()) {
+      // The caller sends everything again once it can.
+      this.#overwritten.clear();
+      this.#deferred.clear();
+      this.stats.pending = 0;
+      return;
     }
+    let budget = this.#perRound;
+    for (const topic of [...this.#overwritten]) {
+      if (budget === 0) {
+        if (!this.#deferred.has(topic)) {
+          this.#deferred.add(topic);
+          this.stats.deferred++;
+          this.#unreported++;
+        }
+        continue;
+      }
+      this.#forget(topic);
+      const ours = this.own(topic);
+      if (!ours) continue;
+      budget--;
+      this.stats.restored++;
+      this.restore(topic, ours);
+    }
+    if (this.#overwritten.size > 0) this.#schedule();
+    this.#report();
+  }
+
+  #report(): void {
+    if (!this.#onDeferred || this.#unreported === 0 || this.#reportTimer || this.#closed) return;
+    const wait = this.#reportedAt + DEFERRED_REPORT_MS - Date.now();
+    const report = (): void => {
+      this.#reportTimer = undefined;
+      if (this.#closed || this.#unreported === 0) return;
+      this.#reportedAt = Date.now();
+      const n = this.#unreported;
+      this.#unreported = 0;
+      this.#onDeferred?.(n, this.#overwritten.size);
+    };
+    if (wait <= 0) return report();
+    this.#reportTimer = setTimeout(report, wait);
+    this.#reportTimer.unref();
   }
 }
 
@@ -60,15 +150,27 @@ export class OverwriteWatch {
  */
 export class RetainedPublications {
   readonly #published = new Map<string, { text: string; payload: unknown }>();
-  readonly #watch = new OverwriteWatch(
-    (topic) => this.#published.get(topic)?.text,
-    (topic) => this.resend(topic),
-  );
+  readonly #watch: OverwriteWatch;
 
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
 
-  constructor(private readonly send: (topic: string, payload: unknown) => void) {}
+  constructor(
+    private readonly send: (topic: string, payload: unknown) => void,
+    options: OverwriteWatchOptions = {},
+  ) {
+    this.#watch = new OverwriteWatch(
+      (topic) => this.#published.get(topic)?.text,
+      (topic) => this.resend(topic),
+      undefined,
+      options,
+    );
+  }
+
+  /** Restores done, deferred and waiting (see OverwriteWatch). */
+  get stats(): Readonly<OverwriteWatchStats> {
+    return this.#watch.stats;
+  }
 
   /** Remembers `payload` as ours on `topic`; the caller sends it. */
   keep(topic: string, payload: unknown): void {
