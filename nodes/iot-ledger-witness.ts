@@ -13,7 +13,7 @@ import type { IdentityNode } from './lib/identity';
 import type { LedgerConfigNode } from './lib/ledger-config';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { mountWitnessRoutes, type WitnessHttpRED } from './lib/witness-http';
-import { serveWitnessMqtt, type WitnessMqttServer } from '../lib/witness/mqtt';
+import { MAX_ACTIVE_MQTT_REQUESTS, MAX_WAITING_MQTT_REQUESTS, serveWitnessMqtt, type WitnessMqttServer } from '../lib/witness/mqtt';
 import { configText } from './lib/config-text';
 
 interface WitnessNode extends Node {
@@ -55,6 +55,8 @@ export = function register(RED: RED & WitnessHttpRED): void {
           handle: (body) => this.handle(body),
           onError: (err) => this.warn(`MQTT: ${err.message}`),
           onMqtt311: () => this.warn('MQTT: the broker refused MQTT 5; connecting with MQTT 3.1.1 (the topic pair only), without a Maximum Packet Size'),
+          onDropped: (dropped) =>
+            this.warn(`MQTT: ${dropped} add-checkpoint request(s) dropped unanswered: more than ${MAX_ACTIVE_MQTT_REQUESTS} handled and ${MAX_WAITING_MQTT_REQUESTS} waiting at once`),
         });
       }
     } catch (err) {

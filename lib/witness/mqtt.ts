@@ -16,16 +16,29 @@
 // The gateway's side (mqttTransport) connects with the same Maximum Packet Size (or, on an MQTT
 // 3.1.1 broker, ends its connection when a larger packet announces itself) and ignores an answer
 // over 64 KiB: whoever sees a request id cannot make it hold a message of megabytes.
+// Anyone who can publish on the broker can send requests, each costing a signature check, a
+// consistency proof, a signing and a durable write: at most MAX_ACTIVE_MQTT_REQUESTS are handled
+// at once and MAX_WAITING_MQTT_REQUESTS wait; the rest are dropped unanswered (an answer each
+// would be work the flood multiplies; the requester asks again), counted, and reported together
+// at most once per DROP_REPORT_MS.
 import { randomBytes } from 'node:crypto';
 import type * as mqtt from 'mqtt';
 import { fromUtf8 } from '../encoding/bytes';
 import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { isLedgerError, LedgerError } from '../errors';
+import { Turns } from '../guards/turns';
 import { httpTransport, type Transport } from './client';
 import { MAX_REQUEST_BYTES } from './request';
 import type { WitnessReply } from './service';
 
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Requests handled at once by one MQTT witness. */
+export const MAX_ACTIVE_MQTT_REQUESTS = 4;
+/** Requests waiting for a turn beyond those (each holds at most one packet); more are dropped. */
+export const MAX_WAITING_MQTT_REQUESTS = 32;
+/** Dropped requests are reported at most once per this interval, with their count. */
+export const DROP_REPORT_MS = 60_000;
 
 /**
  * The MQTT 5 Maximum Packet Size the witness announces when it connects: a request body's limit
@@ -51,17 +64,67 @@ export interface WitnessMqttOptions {
   onError?: (err: Error) => void;
   /** The broker refused MQTT 5: the witness connects again with MQTT 3.1.1 (the topic pair only), guarded but without a Maximum Packet Size. */
   onMqtt311?: () => void;
+  /** Requests dropped since the last report (the queue was full); at most once per `limits.reportMs`, the first at once. */
+  onDropped?: (dropped: number) => void;
+  /** Defaults MAX_ACTIVE_MQTT_REQUESTS, MAX_WAITING_MQTT_REQUESTS and DROP_REPORT_MS (tests change them). */
+  limits?: { maxActive?: number; maxWaiting?: number; reportMs?: number };
+}
+
+export interface WitnessMqttStats {
+  /** Requests received (on a request topic, not retained, not empty), handled now, waiting now, and the most that ever waited at once. */
+  received: number;
+  active: number;
+  waiting: number;
+  peakWaiting: number;
+  /** Requests answered, and dropped unanswered because every turn and place in the queue was taken. */
+  answered: number;
+  dropped: number;
 }
 
 export interface WitnessMqttServer {
   ready: Promise<void>;
+  readonly stats: Readonly<WitnessMqttStats>;
   close(): Promise<void>;
+}
+
+/** Counts dropped requests and hands the count to `report` at most once per `intervalMs` (the first drop at once). */
+function dropReporter(intervalMs: number, report: ((dropped: number) => void) | undefined): { drop(): void; close(): void } {
+  let unreported = 0;
+  let reportedAt = -Infinity;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    timer = undefined;
+    if (unreported === 0) return;
+    reportedAt = Date.now();
+    const n = unreported;
+    unreported = 0;
+    report?.(n);
+  };
+  return {
+    drop: () => {
+      unreported++;
+      if (timer) return;
+      const wait = reportedAt + intervalMs - Date.now();
+      if (wait <= 0) return flush();
+      timer = setTimeout(flush, wait);
+      timer.unref();
+    },
+    close: () => clearTimeout(timer),
+  };
 }
 
 /** Serves add-checkpoint requests on the broker at `url`. */
 export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
   const base = opts.base.replace(/\/+$/, '');
   const request = `${base}/add-checkpoint`;
+  const turns = new Turns({ maxActive: opts.limits?.maxActive ?? MAX_ACTIVE_MQTT_REQUESTS, maxWaiting: opts.limits?.maxWaiting ?? MAX_WAITING_MQTT_REQUESTS }, 'witness requests');
+  const stats: WitnessMqttStats = { received: 0, active: 0, waiting: 0, peakWaiting: 0, answered: 0, dropped: 0 };
+  const drops = dropReporter(opts.limits?.reportMs ?? DROP_REPORT_MS, opts.onDropped);
+  const counted = (): void => {
+    stats.active = turns.active;
+    stats.waiting = turns.waiting;
+    stats.peakWaiting = Math.max(stats.peakWaiting, stats.waiting);
+  };
   const client = connectBoundedMqtt(opts.url, MAX_WITNESS_MQTT_PACKET_BYTES, {
     clientIdPrefix: 'iot-ledger-witness',
     ...(opts.onMqtt311 ? { onMqtt311: opts.onMqtt311 } : {}),
@@ -91,7 +154,9 @@ export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
     const props = packet.properties ?? {};
     if (rest && !REQUEST_ID.test(rest)) return;
     if (!rest && !isOwnResponseTopic(base, props.responseTopic)) return;
+    stats.received++;
     const answer = (reply: WitnessReply) => {
+      stats.answered++;
       if (rest) client.publish(`${base}/response/${rest}/${reply.status}`, reply.body, { qos: 1 });
       else
         client.publish(props.responseTopic!, reply.body, {
@@ -99,22 +164,43 @@ export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
           properties: { correlationData: props.correlationData, contentType: reply.contentType, userProperties: { status: String(reply.status) } },
         });
     };
-    let body: string;
-    try {
-      if (payload.length > MAX_REQUEST_BYTES) throw new Error('request body is too large');
-      body = fromUtf8(payload);
-    } catch (err) {
-      answer({ status: 400, contentType: 'text/plain; charset=utf-8', body: `${(err as Error).message}\n` });
-      return;
-    }
-    // A failure inside (the state, the disk) is answered with its code only, as over HTTP.
-    opts.handle(body).then(answer, (err: unknown) => answer({ status: 500, contentType: 'text/plain; charset=utf-8', body: `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n` }));
+    const serve = async (): Promise<void> => {
+      let body: string;
+      try {
+        if (payload.length > MAX_REQUEST_BYTES) throw new Error('request body is too large');
+        body = fromUtf8(payload);
+      } catch (err) {
+        answer({ status: 400, contentType: 'text/plain; charset=utf-8', body: `${(err as Error).message}\n` });
+        return;
+      }
+      // A failure inside (the state, the disk) is answered with its code only, as over HTTP.
+      await opts.handle(body).then(answer, (err: unknown) => answer({ status: 500, contentType: 'text/plain; charset=utf-8', body: `${isLedgerError(err) ? err.code : 'ERR_INTERNAL'}\n` }));
+    };
+    turns
+      .run(async () => {
+        counted();
+        await serve();
+      })
+      .catch((err: unknown) => {
+        // ERR_OVERLOADED: every turn and place taken; any other: waiting when the witness closed.
+        if (isLedgerError(err, 'ERR_OVERLOADED')) {
+          stats.dropped++;
+          drops.drop();
+        }
+      })
+      .finally(counted);
+    counted();
   });
   return {
     ready,
+    stats,
     // Forced: an answer the broker has not acknowledged (a broker gone or stalled) would keep a
     // graceful end, and the node's redeploy, waiting for ever; the requester asks again.
-    close: () => new Promise<void>((resolve) => client.end(true, {}, () => resolve())),
+    close: () => {
+      turns.close(new Error('the MQTT witness is closed'));
+      drops.close();
+      return new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    },
   };
 }
 
