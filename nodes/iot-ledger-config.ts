@@ -131,22 +131,25 @@ export = function register(RED: RED): void {
     this.on('close', (_removed, done) => {
       closed = true;
       unpublishLedger(this.ledgerName, gatewayOf);
+      // Forced, as the other MQTT clients: a graceful end waits for the broker to acknowledge what
+      // is in flight (the retained request cleared at each connection), for ever with a broker
+      // gone or stalled, and every redeploy would leave one more connection open.
+      const m = mqttTiles;
+      mqttTiles = undefined;
+      m?.publisher?.close();
+      const stopMqtt = m ? new Promise<void>((resolve) => m.client.end(true, {}, () => resolve())) : Promise.resolve();
       const was = opened;
       opened = undefined;
-      if (!was) return done();
+      if (!was) return void stopMqtt.then(() => done());
       const stopWitnessing = async (gw: Gateway) => {
         if (client && gw.witnesses === client) gw.witnesses = undefined;
         await client?.close();
         client = undefined;
       };
       const stopStatic = staticTiles ? staticTiles.stop() : Promise.resolve();
-      const m = mqttTiles;
-      mqttTiles = undefined;
-      m?.publisher?.close();
-      if (m) m.client.end(false, {}, () => undefined);
       was.then(
-        (gw) => Promise.all([stopWitnessing(gw), stopStatic]).then(() => releaseGateway(this.dir)).then(done, done),
-        () => done(),
+        (gw) => Promise.all([stopWitnessing(gw), stopStatic, stopMqtt]).then(() => releaseGateway(this.dir)).then(done, done),
+        () => void stopMqtt.then(() => done()),
       );
     });
   }
