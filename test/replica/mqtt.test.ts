@@ -13,7 +13,7 @@ import { startBroker, type RunningBroker } from '../../demo/broker';
 import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, REPUBLISH_MS, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { tempDir } from '../support/ledger';
-import { until } from '../support/until';
+import { assertClosesWithin, until } from '../support/until';
 
 const NAME = 'example.org/mqtt#tiles';
 
@@ -157,11 +157,7 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     const fetch = mqttTileFetch(`mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}/${base}`, { timeoutMs: 3000 });
     try {
       await assert.rejects(fetch('tile/0/000.p/10'), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_FETCH') && /within 3000 ms/.test(e.message));
-      let deadline: NodeJS.Timeout | undefined;
-      const stuck = new Promise<string>((resolve) => {
-        deadline = setTimeout(() => resolve('close() still waiting after 10 s'), 10_000);
-      });
-      assert.equal(await Promise.race([fetch.close().then(() => 'closed'), stuck]).finally(() => clearTimeout(deadline)), 'closed');
+      await assertClosesWithin(() => fetch.close());
     } finally {
       await new Promise<void>((resolve) => stalling.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));

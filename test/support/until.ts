@@ -42,3 +42,13 @@ export async function until<T>(what: string | (() => string), cond: () => T | Pr
     await sleep(pollMs);
   }
 }
+
+/** Asserts that `close()` resolves within `ms` (a close that waits for ever fails the test instead of hanging it). */
+export async function assertClosesWithin(close: () => Promise<unknown>, ms = 10_000): Promise<void> {
+  let deadline: NodeJS.Timeout | undefined;
+  const stuck = new Promise<string>((resolve) => {
+    deadline = setTimeout(() => resolve(`close() still waiting after ${ms / 1000} s`), ms);
+  });
+  const outcome = await Promise.race([close().then(() => 'closed'), stuck]).finally(() => clearTimeout(deadline));
+  if (outcome !== 'closed') throw new Error(outcome);
+}
