@@ -1,5 +1,5 @@
 import { isLedgerError } from '../errors';
-import { Replicator, tileFetchFor, type ReplicaProgress } from '../replica';
+import { originRetainedCheck, Replicator, tileFetchFor, type ReplicaProgress } from '../replica';
 import { parseArgs, stringFlag, twoPositionals, UsageError } from './args';
 import type { CliIo } from './io';
 import { counted } from '../counted';
@@ -52,7 +52,7 @@ export async function replicate(argv: string[], io: CliIo): Promise<number> {
   const bar = io.isTTY ? progressBar(io) : undefined;
   // http(s)://… tiles, or mqtt(s)://broker/<topic base> (--auth is then the broker login).
   const [user = '', ...pass] = (auth ?? '').split(':');
-  const fetch = tileFetchFor(url, { headers, ...(auth ? { username: user, password: pass.join(':') } : {}) });
+  const fetch = tileFetchFor(url, { headers, check: originRetainedCheck(key), ...(auth ? { username: user, password: pass.join(':') } : {}) });
   let replica: Replicator;
   try {
     replica = await Replicator.open(dir, { trustedKey: key, fetch, onProgress: bar });

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { isLedgerError, LedgerError } from '../errors';
 import type { HttpFetchOptions } from './http';
 import { tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './mqtt';
+import { originRetainedCheck } from './retained-check';
 import { Replicator, type CatchUpResult, type CheckpointPolicy, type ReplicatorOptions } from './replicate';
 
 export interface FollowerOptions extends HttpFetchOptions, MqttFetchOptions, Pick<ReplicatorOptions, 'maxBlockRecords' | 'maxBlockBytes'> {
@@ -31,6 +32,8 @@ export interface FollowerView {
   target: number;
   lag: number;
   lastRound: number | null;
+  /** Messages on the origin's retained MQTT topics passed over: not its resource, or a head older than the checkpoint held (0 over HTTP). */
+  passedOver: number;
   error: { code: string; message: string } | null;
 }
 
@@ -63,6 +66,7 @@ export class ReplicaFollower extends EventEmitter {
       target: r ? r.target : 0,
       lag: r ? r.lag : 0,
       lastRound: this.#lastRound,
+      passedOver: this.#fetch && 'passedOver' in this.#fetch ? Number(this.#fetch.passedOver) : 0,
       error: this.#error ? { code: this.#error.code, message: this.#error.message } : null,
     };
   }
@@ -70,7 +74,7 @@ export class ReplicaFollower extends EventEmitter {
   #open(): Promise<Replicator> {
     this.#opening ??= Replicator.open(this.opts.dir, {
       trustedKey: this.opts.trustedKey,
-      fetch: (this.#fetch ??= tileFetchFor(this.opts.url, this.opts)),
+      fetch: (this.#fetch ??= tileFetchFor(this.opts.url, { ...this.opts, check: originRetainedCheck(this.opts.trustedKey, this.opts.policy) })),
       policy: this.opts.policy,
       maxBlockRecords: this.opts.maxBlockRecords,
       maxBlockBytes: this.opts.maxBlockBytes,

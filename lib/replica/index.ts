@@ -5,4 +5,5 @@ export { httpTileFetch, type HttpFetchOptions, type HttpTileFetch } from './http
 export { EVIDENCE_DIR, type Evidence } from './evidence';
 export { verifyEvidence, type Conflict, type EvidenceProof } from './evidence-proof';
 export { ReplicaFollower, type FollowerOptions, type FollowerState, type FollowerView } from './follower';
-export { mqttTileFetch, splitTileMqttUrl, tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './mqtt';
+export { mqttTileFetch, splitTileMqttUrl, tileFetchFor, type ClosableTileFetch, type MqttFetchOptions, type MqttTileFetch, type RetainedCheck } from './mqtt';
+export { originRetainedCheck } from './retained-check';

@@ -1,5 +1,6 @@
 // Fetching tile resources over MQTT (lib/tiles/mqtt.ts has the topics): the checkpoint, head
-// and meta are the gateway's retained messages, kept up to date by one subscription; a tile is
+// and meta are the gateway's retained messages, kept up to date by one subscription (a `check`
+// keeps a message that is not one, from anyone who can publish there, from replacing them); a tile is
 // asked for on `<base>/request` and arrives on `<base>/<path>` (retained when it is a full tile).
 // The bytes are the HTTP bodies, so the Replicator verifies them exactly as over HTTP.
 import type * as mqtt from 'mqtt';
@@ -17,12 +18,23 @@ export interface MqttFetchOptions {
   password?: string;
   /** The largest packet taken from the broker (default: a tile body as over HTTP, plus topic and header). */
   maxPacketBytes?: number;
+  /**
+   * Checks a message on a retained topic (checkpoint, head, meta) before it replaces the one held:
+   * one that fails is passed over (counted in `passedOver`), and the one held stays.
+   */
+  check?: RetainedCheck;
 }
+
+/** Whether `payload`, come on the topic of `path`, is that resource; `held(p)` is what is held for `p` now. */
+export type RetainedCheck = (path: string, payload: Uint8Array, held: (path: string) => Uint8Array | undefined) => boolean;
 
 /** A tile body at most as over HTTP, its topic (base and path) and 1 KiB of fixed header and properties. */
 export const replicaMqttPacketLimit = (base: string): number => MAX_TILE_BODY_BYTES + Buffer.byteLength(base) + MAX_PATH_BYTES + 1024;
 
 export type ClosableTileFetch = TileFetch & { close(): Promise<void> };
+
+/** A ClosableTileFetch over MQTT, and how many messages on the retained topics its check passed over. */
+export type MqttTileFetch = ClosableTileFetch & { readonly passedOver: number };
 
 const RETAINED = [META_PATH, HEAD_PATH, CHECKPOINT_PATH];
 
@@ -41,7 +53,7 @@ export function splitTileMqttUrl(url: string): { broker: string; base: string } 
 }
 
 /** A TileFetch over the broker and topic base of `url` (mqtt://host:port/<base>). */
-export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): ClosableTileFetch {
+export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): MqttTileFetch {
   const { broker, base } = splitTileMqttUrl(url);
   const timeout = opts.timeoutMs ?? 30_000;
   // Anyone who can publish on the tile topics can send megabytes: the broker is asked (MQTT 5)
@@ -53,6 +65,7 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
   });
   client.on('error', () => undefined); // surfaced as fetch timeouts; mqtt.js reconnects
   const latest = new Map<string, Buffer>();
+  let passedOver = 0;
   /** The fetches waiting for each path: each is ended with the payload or an error. */
   const waiting = new Map<string, Set<(err: Error | null, b?: Buffer) => void>>();
   const fail = (path: string, message: string, details: Record<string, unknown> = {}): LedgerError =>
@@ -114,6 +127,9 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
     // (as over HTTP, where such a body is cut off); the fetch waits for the real one.
     if (path !== undefined && payload.length > maxResourceBytes(path)) return;
     if (retained !== undefined) {
+      // Anyone may publish here: without this, one message would replace the resource until the
+      // gateway publishes it again (on an idle gateway, never).
+      if (opts.check && !opts.check(retained, payload, (p) => latest.get(p))) return void passedOver++;
       if (payload.length === 0) latest.delete(retained);
       else latest.set(retained, payload);
     }
@@ -167,7 +183,9 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): Closabl
       }),
     );
   };
-  return Object.assign(fetch, {
+  // A getter, which Object.assign would read once.
+  Object.defineProperty(fetch, 'passedOver', { get: () => passedOver, enumerable: true });
+  return Object.assign(fetch as typeof fetch & { readonly passedOver: number }, {
     close: () => {
       closed = true;
       for (const end of [...pending]) end();

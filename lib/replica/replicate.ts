@@ -88,6 +88,21 @@ function originError(message: string): LedgerError {
   return new LedgerError('ERR_REPLICA_ORIGIN', message);
 }
 
+/** The origin's head (`{"height":H,"size":N}`): its height, and its size as given (unchecked). */
+export function parseOriginHead(body: Uint8Array): { height: number; size: unknown } {
+  let head: unknown;
+  try {
+    head = parseBoundedJson('the origin head', body, MAX_HEAD_BYTES, () => originError('the origin head is not JSON'));
+  } catch (err) {
+    // Over the size or depth bound: an origin error like any head that is not one.
+    if (isLedgerError(err, 'ERR_PAYLOAD_TOO_LARGE') || isLedgerError(err, 'ERR_PAYLOAD_TOO_DEEP')) throw originError(err.message);
+    throw err;
+  }
+  const { height, size } = typeof head === 'object' && head !== null ? (head as { height?: unknown; size?: unknown }) : {};
+  if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) throw originError('the origin head is malformed');
+  return { height, size };
+}
+
 interface BlockLimits {
   records: number;
   bytes: number;
@@ -114,7 +129,7 @@ function otherHeader(height: number): LedgerError {
   return new LedgerError('ERR_REPLICA_BAD_TILE', `block ${height} is served with other header bytes than this replica verified, under the same signed checkpoint`, { height });
 }
 
-function trustedGateway(trustedKey: string, meta: Meta): NoteVerifier {
+export function trustedGateway(trustedKey: string, meta: Meta): NoteVerifier {
   let gateway: NoteVerifier;
   try {
     gateway = parseTrustedKey(trustedKey, meta.name);
@@ -387,17 +402,7 @@ export class Replicator {
    * before a check fails are verified blocks the gateway signed, as a copy that stopped there holds.
    */
   async #copyUpTo(cp: Checkpoint, note: string): Promise<void> {
-    const body = await this.#fetch(HEAD_PATH);
-    let head: unknown;
-    try {
-      head = parseBoundedJson('the origin head', body, MAX_HEAD_BYTES, () => originError('the origin head is not JSON'));
-    } catch (err) {
-      // Over the size or depth bound: an origin error like any head that is not one.
-      if (isLedgerError(err, 'ERR_PAYLOAD_TOO_LARGE') || isLedgerError(err, 'ERR_PAYLOAD_TOO_DEEP')) throw originError(err.message);
-      throw err;
-    }
-    const height = typeof head === 'object' && head !== null ? (head as { height?: unknown }).height : undefined;
-    if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 0) throw originError('the origin head is malformed');
+    const { height } = parseOriginHead(await this.#fetch(HEAD_PATH));
     if (height < this.store.height) await this.#lowHead(height);
     const from = Math.max(0, this.store.height - 1);
     const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);

@@ -8,7 +8,7 @@ import { bytesEqual } from '../../lib/encoding/bytes';
 import { isLedgerError } from '../../lib/errors';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
-import { mqttTileFetch, Replicator, splitTileMqttUrl } from '../../lib/replica';
+import { mqttTileFetch, originRetainedCheck, ReplicaFollower, Replicator, splitTileMqttUrl } from '../../lib/replica';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, REPUBLISH_MS, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
@@ -80,6 +80,99 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
     }
     const report = await auditLedger(dir, { trustedKey: did, workers: 0 });
     assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+  });
+
+  it('a message anyone publishes on the checkpoint or head topic (garbage, empty, an older head replayed) does not stop a following replica; an older checkpoint the gateway signed still reaches it', async () => {
+    const follower = new ReplicaFollower({ url: `${broker.url}/${base}`, dir: path.join(tmp.dir, 'replica-attacked'), trustedKey: did, intervalSeconds: 3600, timeoutMs: 3000 });
+    const attacker = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    const watcher = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    const seen: string[] = [];
+    watcher.on('message', (_topic, payload) => seen.push(payload.toString('utf8')));
+    await watcher.subscribeAsync([resourceTopic(base, 'checkpoint'), resourceTopic(base, 'iot-ledger/head')], { qos: 1 });
+    /** Published in order by one client, so the replica's connection has them once the watcher has the last. */
+    const attack = async (messages: [string, string][]): Promise<void> => {
+      const mark = `end of attack ${seen.length}`;
+      for (const [p, body] of [...messages, ['checkpoint', mark] as [string, string]]) await attacker.publishAsync(resourceTopic(base, p), body, { qos: 1 });
+      await until(`the watcher to see "${mark}"`, () => seen.includes(mark));
+    };
+    try {
+      const first = await follower.catchUp();
+      assert.ok(first.size > 0 && first.checkpoint);
+      const olderCheckpoint = first.checkpoint;
+      const olderHead = `${JSON.stringify({ height: first.height, size: first.size })}\n`;
+      await appendNotes(gateway, first.size, 150);
+      await publisher.announce();
+      const second = await until('the replica to follow the new block', async () => {
+        const r = await follower.catchUp();
+        return r.size === first.size + 150 && r;
+      });
+
+      await attack([
+        ['checkpoint', 'garbage'],
+        ['checkpoint', ''],
+        ['iot-ledger/head', '{"height":'],
+      ]);
+      // The replica's own connection may get them after the watcher's: it has them all once it passed over the mark.
+      await until('the replica to pass over the first attack', () => follower.view().passedOver === 4);
+      const after = await follower.catchUp();
+      assert.deepEqual([after.size, after.checkpoint], [second.size, second.checkpoint], 'the next round still succeeds, at the newest checkpoint');
+
+      // New records: the gateway's head and checkpoint, then (before the replica's round) an older head and checkpoint replayed.
+      await appendNotes(gateway, second.size, 120);
+      const newest = `\n${second.size + 120}\n`;
+      await until('the watcher to see the new checkpoint', () => seen.some((m) => m.includes(newest)));
+      // Each sealed block is announced: the announcements still queued are published (and
+      // acknowledged) before the attack, so none of them comes after it.
+      await publisher.announce();
+      await attack([
+        ['iot-ledger/head', olderHead],
+        ['iot-ledger/head', 'garbage'],
+        ['checkpoint', 'garbage'],
+      ]);
+      await until('the replica to pass over the second attack', () => follower.view().passedOver === 8);
+      const caught = await follower.catchUp();
+      assert.deepEqual([caught.size, caught.fetched], [second.size + 120, 120], 'catches up the records appended after the attack');
+
+      // A smaller checkpoint the gateway signed is how a rollback shows: it is not passed over. One
+      // that agrees with the copy (this replay) is refused by the round, not kept as evidence.
+      await publisher.announce(); // nothing of the gateway's is still queued to come after it
+      await attack([['checkpoint', olderCheckpoint]]);
+      // Only the mark is passed over this time.
+      await until('the replica to pass over the end-of-attack mark', () => follower.view().passedOver === 9);
+      await assert.rejects(follower.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_ORIGIN') && /stale or replayed/.test(e.message));
+    } finally {
+      await attacker.endAsync();
+      await watcher.endAsync();
+      await follower.close();
+    }
+  });
+
+  it('originRetainedCheck takes only the trusted key\'s meta and checkpoint, of the ledger of the meta held', async () => {
+    const check = originRetainedCheck(did);
+    const held = (m: Record<string, Uint8Array>) => (p: string) => m[p];
+    const resources = async (ledger: Ledger): Promise<{ meta: Uint8Array; checkpoint: Uint8Array }> => ({
+      meta: (await readResource(ledger, 'iot-ledger/meta')).body,
+      checkpoint: (await readResource(ledger, 'checkpoint')).body,
+    });
+    const ours = await resources(gateway);
+    const sameKey = await Ledger.open(path.join(tmp.dir, 'same-key'), { name: 'example.org/other', gatewayKey: key, blockRecords: 100, blockSeconds: 0 });
+    const stranger = await Ledger.open(path.join(tmp.dir, 'stranger'), { name: NAME, gatewayKey: generateKey('Ed25519'), blockRecords: 100, blockSeconds: 0 });
+    try {
+      await appendNotes(sameKey, 0, 1);
+      await appendNotes(stranger, 0, 1);
+      const other = await resources(sameKey);
+      const forged = await resources(stranger);
+      assert.equal(check('iot-ledger/meta', ours.meta, held({})), true);
+      assert.equal(check('iot-ledger/meta', forged.meta, held({})), false, 'a meta naming another key');
+      assert.equal(check('iot-ledger/meta', other.meta, held({ 'iot-ledger/meta': ours.meta })), false, 'the meta of another ledger of the key');
+      assert.equal(check('checkpoint', ours.checkpoint, held({ 'iot-ledger/meta': ours.meta })), true);
+      assert.equal(check('checkpoint', forged.checkpoint, held({})), false, 'signed by another key');
+      assert.equal(check('checkpoint', other.checkpoint, held({ 'iot-ledger/meta': ours.meta })), false, 'signed by the key for another ledger');
+      assert.equal(check('iot-ledger/head', Buffer.from('{"height":1}\n'), held({})), false, 'a head without its size');
+    } finally {
+      await sameKey.close();
+      await stranger.close();
+    }
   });
 
   it('a fetch its caller cancels (a replica refusing a block too large) rejects at once, without waiting for its timeout', async () => {
