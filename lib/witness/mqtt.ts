@@ -26,6 +26,7 @@ import type * as mqtt from 'mqtt';
 import { fromUtf8 } from '../encoding/bytes';
 import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { isLedgerError, LedgerError } from '../errors';
+import { CountReporter } from '../guards/count-reporter';
 import { Turns } from '../guards/turns';
 import { httpTransport, type Transport } from './client';
 import { MAX_REQUEST_BYTES } from './request';
@@ -87,39 +88,13 @@ export interface WitnessMqttServer {
   close(): Promise<void>;
 }
 
-/** Counts dropped requests and hands the count to `report` at most once per `intervalMs` (the first drop at once). */
-function dropReporter(intervalMs: number, report: ((dropped: number) => void) | undefined): { drop(): void; close(): void } {
-  let unreported = 0;
-  let reportedAt = -Infinity;
-  let timer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
-    timer = undefined;
-    if (unreported === 0) return;
-    reportedAt = Date.now();
-    const n = unreported;
-    unreported = 0;
-    report?.(n);
-  };
-  return {
-    drop: () => {
-      unreported++;
-      if (timer) return;
-      const wait = reportedAt + intervalMs - Date.now();
-      if (wait <= 0) return flush();
-      timer = setTimeout(flush, wait);
-      timer.unref();
-    },
-    close: () => clearTimeout(timer),
-  };
-}
-
 /** Serves add-checkpoint requests on the broker at `url`. */
 export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
   const base = opts.base.replace(/\/+$/, '');
   const request = `${base}/add-checkpoint`;
   const turns = new Turns({ maxActive: opts.limits?.maxActive ?? MAX_ACTIVE_MQTT_REQUESTS, maxWaiting: opts.limits?.maxWaiting ?? MAX_WAITING_MQTT_REQUESTS }, 'witness requests');
   const stats: WitnessMqttStats = { received: 0, active: 0, waiting: 0, peakWaiting: 0, answered: 0, dropped: 0 };
-  const drops = dropReporter(opts.limits?.reportMs ?? DROP_REPORT_MS, opts.onDropped);
+  const drops = new CountReporter(opts.limits?.reportMs ?? DROP_REPORT_MS, opts.onDropped);
   const counted = (): void => {
     stats.active = turns.active;
     stats.waiting = turns.waiting;
@@ -185,7 +160,7 @@ export function serveWitnessMqtt(opts: WitnessMqttOptions): WitnessMqttServer {
         // ERR_OVERLOADED: every turn and place taken; any other: waiting when the witness closed.
         if (isLedgerError(err, 'ERR_OVERLOADED')) {
           stats.dropped++;
-          drops.drop();
+          drops.add();
         }
       })
       .finally(counted);

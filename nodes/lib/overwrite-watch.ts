@@ -1,3 +1,5 @@
+import { CountReporter } from '../../lib/guards/count-reporter';
+
 /**
  * Topics we keep published, retained, that anyone on the broker can publish on too. A message
  * seen there with another payload than ours gets ours again RESTORE_AFTER_MS later, unless ours
@@ -39,11 +41,8 @@ export class OverwriteWatch {
   /** Those of them already deferred once. */
   readonly #deferred = new Set<string>();
   readonly #perRound: number;
-  readonly #onDeferred: ((deferred: number, pending: number) => void) | undefined;
-  #unreported = 0;
-  #reportedAt = -Infinity;
+  readonly #deferrals: CountReporter;
   #timer: NodeJS.Timeout | undefined;
-  #reportTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   /**
@@ -59,7 +58,8 @@ export class OverwriteWatch {
     const perSecond = options.restoresPerSecond ?? RESTORES_PER_SECOND;
     if (!Number.isInteger(perSecond) || perSecond < 1) throw new RangeError(`restoresPerSecond must be a positive integer, not ${perSecond}`);
     this.#perRound = Math.max(1, Math.floor((perSecond * RESTORE_AFTER_MS) / 1000));
-    this.#onDeferred = options.onDeferred;
+    const { onDeferred } = options;
+    this.#deferrals = new CountReporter(DEFERRED_REPORT_MS, onDeferred && ((n) => onDeferred(n, this.#overwritten.size)));
   }
 
   /** A message seen on `topic`; `isOurs` tells whether its payload is the one we keep. False when the topic is not one of ours (the caller handles it). */
@@ -78,7 +78,7 @@ export class OverwriteWatch {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
-    clearTimeout(this.#reportTimer);
+    this.#deferrals.close();
     this.#timer = undefined;
     this.#overwritten.clear();
     this.#deferred.clear();
@@ -107,12 +107,13 @@ export class OverwriteWatch {
       return;
     }
     let budget = this.#perRound;
+    let deferred = 0;
     for (const topic of [...this.#overwritten]) {
       if (budget === 0) {
         if (!this.#deferred.has(topic)) {
           this.#deferred.add(topic);
           this.stats.deferred++;
-          this.#unreported++;
+          deferred++;
         }
         continue;
       }
@@ -124,23 +125,7 @@ export class OverwriteWatch {
       this.restore(topic, ours);
     }
     if (this.#overwritten.size > 0) this.#schedule();
-    this.#report();
-  }
-
-  #report(): void {
-    if (!this.#onDeferred || this.#unreported === 0 || this.#reportTimer || this.#closed) return;
-    const wait = this.#reportedAt + DEFERRED_REPORT_MS - Date.now();
-    const report = (): void => {
-      this.#reportTimer = undefined;
-      if (this.#closed || this.#unreported === 0) return;
-      this.#reportedAt = Date.now();
-      const n = this.#unreported;
-      this.#unreported = 0;
-      this.#onDeferred?.(n, this.#overwritten.size);
-    };
-    if (wait <= 0) return report();
-    this.#reportTimer = setTimeout(report, wait);
-    this.#reportTimer.unref();
+    this.#deferrals.add(deferred);
   }
 }
 
