@@ -65,6 +65,21 @@ export function decodeHeader(bytes: Uint8Array): Header {
   return h as unknown as Header;
 }
 
+/**
+ * The checkpoint text and header bytes a block value stores, unchecked: for readers that only
+ * look a block up (readBlock says what is wrong with one); undefined when it does not decode or
+ * holds no checkpoint text.
+ */
+export function storedBlockFields(value: Uint8Array): { checkpoint: string; header: unknown } | undefined {
+  let v: CborValue;
+  try {
+    v = decodeCbor(value);
+  } catch {
+    return undefined;
+  }
+  return isObject(v) && typeof v.checkpoint === 'string' ? { checkpoint: v.checkpoint, header: v.header } : undefined;
+}
+
 /** Reads one block value and checks what it can on its own: encoding, header hash, checkpoint signature. */
 export function readBlock(height: number, value: Uint8Array, trust: Trust): Block {
   const b: Block = { height, signed: false, problems: [] };

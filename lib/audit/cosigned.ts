@@ -6,14 +6,13 @@
 // checkpoint, or holds a line a known witness key does not verify, was altered afterwards.
 // Without witness keys the audit checks what it can (the note, the line syntax) and counts
 // the lines it could not verify.
-import { decodeCbor } from '../encoding/codec';
 import { fromUtf8, utf8 } from '../encoding/text';
 import { bytesEqual } from '../encoding/bytes';
 import { isValidKeyName, splitNote } from '../note/note-open';
 import { cosignatureVerifier, type WitnessKey } from '../witness/cosignature';
 import { openCosignedEntry } from '../witness/cosigned-entry';
 import { cosignedKey, cosignedKeyHeight, P_COSIGNED, P_WITNESS } from '../witness/ledger-cosignatures';
-import { decodeHeader } from './blocks';
+import { decodeHeader, storedBlockFields } from './blocks';
 import { blockPos, POS_END, type Findings } from './findings';
 import { blockKey, blockKeyHeight, PREFIX_BLOCK } from './layout';
 import type { Cursor, RawStore } from './store';
@@ -82,14 +81,8 @@ interface BlockCheckpoint {
 
 /** The signed checkpoint a block value holds, with its header's end size and time; undefined when it does not decode, or is no note (the block's own findings say why). */
 function blockCheckpoint(value: Uint8Array | undefined): BlockCheckpoint | undefined {
-  if (!value) return undefined;
-  let v;
-  try {
-    v = decodeCbor(value) as { checkpoint?: unknown; header?: unknown };
-  } catch {
-    return undefined;
-  }
-  if (typeof v?.checkpoint !== 'string') return undefined;
+  const v = value && storedBlockFields(value);
+  if (!v) return undefined;
   let own: number;
   try {
     own = splitNote(v.checkpoint).lines.length;

@@ -3,11 +3,10 @@
 // only what was appended after it.
 import { bytesEqual } from '../encoding/bytes';
 import { checkpointHeader, openCheckpoint, type Checkpoint } from '../note/checkpoint';
-import { decodeCbor } from '../encoding/codec';
 import { LedgerError } from '../errors';
 import { consistencyPlan, rootPlan, verifyConsistency, type NodeId } from '../merkle';
 import { verifyNote } from '../note/note';
-import { GENESIS, chainStartAfter, readBlock, type Block, type ChainStart, type Trust } from './blocks';
+import { GENESIS, chainStartAfter, readBlock, storedBlockFields, type Block, type ChainStart, type Trust } from './blocks';
 import type { DeviceChecker, DeviceHook } from './devices';
 import { blockPos, POS_START, recordPos, type Findings } from './findings';
 import { Frontier } from './frontier';
@@ -198,10 +197,9 @@ async function firstBlockSignedAt(store: RawStore, from: TrustedStart, trust: Tr
 
 /** The checkpoint a block value stores, when it decodes (readBlock says what is wrong otherwise). */
 function storedCheckpoint(value: Uint8Array): Checkpoint | undefined {
+  const note = storedBlockFields(value)?.checkpoint;
   try {
-    const v = decodeCbor(value);
-    const note = v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) ? (v as { checkpoint?: unknown }).checkpoint : undefined;
-    return typeof note === 'string' ? openCheckpoint(note) : undefined;
+    return note === undefined ? undefined : openCheckpoint(note);
   } catch {
     return undefined;
   }
