@@ -169,6 +169,9 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       assert.equal(check('checkpoint', forged.checkpoint, held({})), false, 'signed by another key');
       assert.equal(check('checkpoint', other.checkpoint, held({ 'iot-ledger/meta': ours.meta })), false, 'signed by the key for another ledger');
       assert.equal(check('iot-ledger/head', Buffer.from('{"height":1}\n'), held({})), false, 'a head without its size');
+      // Hostile shapes: 100,000 levels of nesting and 10 MB are refused, not thrown or kept.
+      for (const payload of [Buffer.from('['.repeat(100_000)), Buffer.from('{"a":'.repeat(100_000)), Buffer.alloc(10_000_000, 0x5b)])
+        for (const p of ['iot-ledger/meta', 'checkpoint', 'iot-ledger/head']) assert.equal(check(p, payload, held({ 'iot-ledger/meta': ours.meta })), false, `${p}: ${payload.length} bytes`);
     } finally {
       await sameKey.close();
       await stranger.close();
