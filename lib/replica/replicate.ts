@@ -355,6 +355,7 @@ export class Replicator {
       if (cp.size === this.store.size) {
         if (!bytesEqual(cp.root, ours.header.root))
           throw await this.#evidence('fork', `the origin signed two different trees of ${cp.size} records`, note);
+        await this.#endsAt(cp, note, ours);
         this.target = cp.size;
         this.#progress();
         return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: 0 };
@@ -393,6 +394,17 @@ export class Replicator {
   }
 
   /**
+   * How many blocks the origin holds up to checkpoint `cp`: its header line signs the height of
+   * the block it ends. Only a checkpoint written before the header line needs the head, which
+   * nobody signs (anyone who can publish on a Tiles over MQTT topic can retain one naming more
+   * blocks than there are, whose tiles never come).
+   */
+  async #originHeight(cp: Checkpoint): Promise<number> {
+    const signed = checkpointHeader(cp);
+    return signed ? signed.height + 1 : parseOriginHead(await this.#fetch(HEAD_PATH)).height;
+  }
+
+  /**
    * Copies the origin's blocks after ours up to the one of checkpoint `cp`, and their entries, a
    * window of block bundles at a time (WINDOW_BUNDLES, WINDOW_BYTES): a long history of small
    * blocks (or millions of one-record blocks a stolen key signed) is never held at once. Each
@@ -402,7 +414,7 @@ export class Replicator {
    * before a check fails are verified blocks the gateway signed, as a copy that stopped there holds.
    */
   async #copyUpTo(cp: Checkpoint, note: string): Promise<void> {
-    const { height } = parseOriginHead(await this.#fetch(HEAD_PATH));
+    const height = await this.#originHeight(cp);
     if (height < this.store.height) await this.#lowHead(height);
     const from = Math.max(0, this.store.height - 1);
     const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);
@@ -469,6 +481,21 @@ export class Replicator {
     if (!last || last.header.size !== cp.size) throw originError(`no origin block ends at the checkpoint's size ${cp.size}`);
     if (!bytesEqual(last.header.root, cp.root))
       throw await this.#evidence('fork', `the origin's block ${last.height} and its checkpoint sign different roots for ${cp.size} records`, note);
+    await this.#endsAt(cp, note, last);
+  }
+
+  /**
+   * Checkpoint `cp`'s header line, if it has one, must name `block`, the copy's block that ends
+   * its tree. Another header hash at that height is a second block chain the gateway signed for
+   * one tree (evidence: `headers`); another height cannot be shown with two notes, so it is an
+   * origin error.
+   */
+  async #endsAt(cp: Checkpoint, note: string, block: BlockInfo): Promise<void> {
+    const signed = checkpointHeader(cp);
+    if (!signed || (signed.height === block.height && bytesEqual(signed.hash, block.hash))) return;
+    if (signed.height === block.height)
+      throw await this.#evidence('fork', `the origin signed two headers for block ${block.height} of ${cp.size} records`, note);
+    throw originError(`the origin's checkpoint of ${cp.size} records names block ${signed.height}; its tree ends at block ${block.height}`);
   }
 
   /** The entries of bundle `index` of the tree of checkpoint `cp`, as served (not yet verified). */

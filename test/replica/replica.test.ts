@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openRawDb } from '../support/raw-db';
 import { auditLedger } from '../../lib/audit';
-import { openCheckpoint } from '../../lib/note/checkpoint';
+import { headerLine, openCheckpoint, signCheckpoint } from '../../lib/note/checkpoint';
+import { sha256 } from '../../lib/crypto/hash';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
@@ -173,28 +174,74 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     await ok.close();
   });
 
-  it('a head (unsigned) below the copy beside a larger signed checkpoint is an origin error, not a rollback', async () => {
-    await appendNotes(gateway, 2037, 100);
+  /**
+   * The origin's tiles with `head` served as its head, and its checkpoint as a version before
+   * the header line signed it (the same tree, signed by the gateway key without that line), so
+   * the replica must read the head to learn how many blocks there are.
+   */
+  function withLegacyCheckpointAndHead(head: string): TileFetch {
     const honest = httpTileFetch(server.url);
-    const lowHead = async (p: string): Promise<Uint8Array> => (p === 'iot-ledger/head' ? Buffer.from('{"height":1,"size":100}\n') : honest(p));
-    const r = await replicator(lowHead);
-    const err = await r.catchUp().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await r.close();
+    return async (p, o) => {
+      if (p === 'iot-ledger/head') return Buffer.from(head);
+      const body = await honest(p, o);
+      if (p !== 'checkpoint') return body;
+      return Buffer.from(signCheckpoint({ ...openCheckpoint(Buffer.from(body).toString('utf8')), extensions: [] }, NAME, key));
+    };
+  }
+
+  it('a head (unsigned) below the copy beside a larger checkpoint without a header line is an origin error, not a rollback', async () => {
+    await appendNotes(gateway, 2037, 100);
+    const err = await roundError(await replicator(withLegacyCheckpointAndHead('{"height":1,"size":100}\n')));
     assert.ok(isLedgerError(err, 'ERR_REPLICA_ORIGIN'), String(err));
     assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
-    const ok = await replicator();
-    assert.equal((await ok.catchUp()).size, 2137);
-    await ok.close();
   });
 
-  /** A round of the replica in `dir` against the origin with `head` served as its head: its error (the replica closed afterwards). */
-  async function roundWithHead(dir: string, head: string): Promise<unknown> {
+  it('the head is not read when the checkpoint signs the height of its block: a forged head naming more blocks and records changes nothing', async () => {
+    // Anyone who can publish on a Tiles over MQTT topic can retain such a head; its tiles never come.
     const honest = httpTileFetch(server.url);
-    const fetch = async (p: string): Promise<Uint8Array> => (p === 'iot-ledger/head' ? Buffer.from(head) : honest(p));
-    return roundError(await Replicator.open(dir, { trustedKey: did, fetch }));
+    const asked: string[] = [];
+    const forgedHead: TileFetch = async (p, o) => {
+      asked.push(p);
+      return p === 'iot-ledger/head' ? Buffer.from(`{"height":${gateway.height + 300},"size":${gateway.size + 77000}}\n`) : honest(p, o);
+    };
+    const r = await replicator(forgedHead);
+    assert.equal((await r.catchUp()).size, 2137);
+    await r.close();
+    assert.ok(asked.includes('checkpoint') && !asked.includes('iot-ledger/head'), asked.join(' '));
+  });
+
+  /** The origin's tiles with its checkpoint re-signed by the gateway key with another header line: `height` and `hash` (the same tree). */
+  function withHeaderLine(height: number, hash: Uint8Array): TileFetch {
+    const honest = httpTileFetch(server.url);
+    return async (p, o) => {
+      const body = await honest(p, o);
+      if (p !== 'checkpoint') return body;
+      return Buffer.from(signCheckpoint({ ...openCheckpoint(Buffer.from(body).toString('utf8')), extensions: [headerLine(height, hash)] }, NAME, key));
+    };
+  }
+
+  it('a checkpoint whose header line names another header for the block that ends its tree is a fork, shown as two headers; another height is an origin error', async () => {
+    const last = (await gateway.latestBlock())!;
+    const other = sha256(Buffer.from('another chain'));
+    // The copy holds the tree already (the check after an equal size) or copies it (after the copy).
+    for (const dir of [repDir, path.join(tmp.dir, 'replica-two-headers')]) {
+      const err = await roundError(await Replicator.open(dir, { trustedKey: did, fetch: withHeaderLine(last.height, other) }));
+      assert.ok(isLedgerError(err, 'ERR_REPLICA_FORK'), `${dir}: ${String(err)}`);
+      const evidence = JSON.parse(fs.readFileSync(String((err as { details?: { file?: string } }).details?.file), 'utf8')) as Evidence;
+      assert.equal(verifyEvidence(evidence, did), 'headers');
+      fs.rmSync(path.join(dir, 'replica-evidence'), { recursive: true });
+      const low = await roundError(await Replicator.open(dir, { trustedKey: did, fetch: withHeaderLine(last.height - 1, last.hash) }));
+      assert.ok(isLedgerError(low, 'ERR_REPLICA_ORIGIN') && /names block/.test(low.message), `${dir}: ${String(low)}`);
+    }
+    assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
+    const r = await replicator();
+    assert.equal((await r.catchUp()).size, 2137);
+    await r.close();
+  });
+
+  /** A round of the replica in `dir` against the origin with `head` served as its head beside a checkpoint without a header line: its error (the replica closed afterwards). */
+  async function roundWithHead(dir: string, head: string): Promise<unknown> {
+    return roundError(await Replicator.open(dir, { trustedKey: did, fetch: withLegacyCheckpointAndHead(head) }));
   }
 
   /** A catch-up round of `r`: its error, undefined when it caught up (r closed afterwards). */
