@@ -45,7 +45,8 @@ import {
 } from './demo-firmware';
 import { AdminClient } from './nodered/admin-client';
 import { keyToDid } from '../lib/crypto/didkey';
-import type { OfferOutcome, PulledContract } from './sensor-pull';
+import type { PulledContract } from './sensor-pull';
+import { firmwareNotes } from './firmware-notes';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const exampleFlow = path.join(projectRoot, 'examples', 'cold-room.json');
@@ -223,21 +224,6 @@ function contractNote(): (sensor: string, r: PulledContract | Error) => void {
     last.set(sensor, line);
     log(line);
   };
-}
-
-function firmwareNote(sensor: string, o: OfferOutcome): string | undefined {
-  switch (o.kind) {
-    case 'installed':
-      return `[sim] ${sensor}: firmware ${o.from.version} -> ${o.to.version} installed (vendor signature, digest and approval at record ${o.decisionIndex} verified); signed report sent`;
-    case 'refused':
-      return `[sim] ${sensor}: REFUSED firmware offer ${o.offered.version} (${o.reason}): ${o.message}; signed report sent`;
-    case 'ignored':
-      return `[sim] ${sensor}: REFUSED firmware offer ${o.offered.version} (${o.reason}), not reported: ${o.why === 'not-vendor-signed' ? 'no trusted vendor signed it' : o.why === 'reported-already' ? 'its refusal was reported already' : 'too many refusals reported since the last install'}`;
-    case 'unreadable':
-      return `[sim] ${sensor}: ignored a message on its firmware topic: ${o.message}`;
-    case 'current':
-      return undefined;
-  }
 }
 
 /** A path as the person at the terminal would type it. */
@@ -478,10 +464,7 @@ async function main(): Promise<number> {
               images: demoImages(),
               stateFile: path.join(cfg.userDir, 'simulator-firmware.json'),
               onContract: contractNote(),
-              onFirmware: (sensor: string, o: OfferOutcome) => {
-                const note = firmwareNote(sensor, o);
-                if (note) log(note);
-              },
+              onFirmware: firmwareNotes(log),
             },
           }
         : {}),

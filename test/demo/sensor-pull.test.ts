@@ -1,3 +1,4 @@
+import { firmwareNotes } from '../../demo/firmware-notes';
 import * as assert from 'node:assert/strict';
 import { toHex, utf8 } from '../../lib/encoding/bytes';
 import { signContract } from '../../lib/contracts';
@@ -253,6 +254,11 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
         if (topic === firmwareReportTopic(sensor)) reportsSeen.push(payload);
       });
       let handled = 0;
+      // What the demo prints about them, aggregated every NOTE_MS.
+      const NOTE_MS = 2000;
+      const notes: string[] = [];
+      const note = firmwareNotes((line) => notes.push(line), NOTE_MS);
+      const started = Date.now();
       sim = await startSimulator({
         brokerUrl: broker.url,
         sensors: ['s1'],
@@ -265,7 +271,10 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
           factory,
           images,
           stateFile: `${state.dir}/firmware.json`,
-          onFirmware: () => void handled++,
+          onFirmware: (name, outcome) => {
+            handled++;
+            note(name, outcome);
+          },
         },
       });
       const mine = firmwareTopic(sensor);
@@ -279,6 +288,14 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
       const reports = reportsSeen.filter((r) => r.toString() !== 'marker').map((r) => parseReport(JSON.parse(Buffer.from(r.toString().split('.')[1], 'base64url').toString()) as Record<string, unknown>));
       // The first-start report of what it runs, and one refusal.
       assert.deepEqual(reports.map((r) => r.refused?.reason), [undefined, 'unknown-release']);
+      // Printed: the reported refusal, and the 149 others at most once per NOTE_MS (the first at once), each counted once.
+      const counted = (line: string): number => Number(/\(the latest of (\d+) messages on its firmware topic/.exec(line)?.[1] ?? 1);
+      const quiet = (): string[] => notes.filter((line) => !line.includes('signed report sent'));
+      await until(() => `149 unreported outcomes printed (${quiet().map(counted).join('+')})`, () => quiet().map(counted).reduce((a, b) => a + b, 0) >= 149, { timeoutMs: 3 * NOTE_MS + 20_000 });
+      const windows = Math.ceil((Date.now() - started) / NOTE_MS) + 1;
+      assert.equal(quiet().map(counted).reduce((a, b) => a + b, 0), 149);
+      assert.ok(quiet().length <= windows, `${quiet().length} lines printed in ${windows} intervals`);
+      assert.equal(notes.filter((line) => line.includes('REFUSED firmware offer') && line.includes('signed report sent')).length, 1);
     } finally {
       await sim?.stop();
       await attacker.endAsync();
