@@ -27,7 +27,8 @@ import {
   type Origin,
 } from '../../lib/ha';
 import type { Node, NodeDef, NodeStatus, RED } from './red';
-import { OverwriteWatch, payloadIs } from './overwrite-watch';
+import { OverwriteWatch } from '../../lib/guards/overwrite-watch';
+import { payloadIs } from './retained-publications';
 
 /** The part of Node-RED's `mqtt-broker` config node (core 10-mqtt.js) that its users call. */
 export interface MqttBrokerNode extends Node {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as mqtt from 'mqtt';
 import { startBroker, type RunningBroker } from '../../demo/broker';
-import { RetainedPublications } from '../../nodes/lib/overwrite-watch';
+import { RetainedPublications } from '../../nodes/lib/retained-publications';
 import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
 import { until } from '../support/until';
 

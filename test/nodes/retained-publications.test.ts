@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { RetainedPublications } from '../../nodes/lib/overwrite-watch';
+import { RetainedPublications } from '../../nodes/lib/retained-publications';
 import { until } from '../support/until';
 
 // What a node keeps published, retained (Contract documents, Firmware offers): published through

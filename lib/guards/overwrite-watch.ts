@@ -1,4 +1,6 @@
-import { CountReporter } from '../../lib/guards/count-reporter';
+// Keeping what we publish retained on topics anyone on the broker can publish on (Home Assistant
+// discovery and states, the tile server's checkpoint, head and meta).
+import { CountReporter } from './count-reporter';
 
 /**
  * Topics we keep published, retained, that anyone on the broker can publish on too. A message
@@ -10,7 +12,7 @@ import { CountReporter } from '../../lib/guards/count-reporter';
  * rest are deferred, oldest overwrite first, to the following rounds, never dropped; a topic
  * overwritten again while its restore waits keeps its single place.
  */
-const RESTORE_AFTER_MS = 1000;
+export const RESTORE_AFTER_MS = 1000;
 
 /** Restores per second of one watch (one node's topics) by default. */
 export const RESTORES_PER_SECOND = 20;
@@ -34,7 +36,12 @@ export interface OverwriteWatchStats {
   pending: number;
 }
 
-export class OverwriteWatch {
+/** A payload as the caller keeps it: text (JSON documents, states) or bytes (tile resources). Empty: none kept. */
+export type KeptPayload = string | Uint8Array;
+
+const kept = (p: KeptPayload | undefined): p is KeptPayload => p !== undefined && p.length > 0;
+
+export class OverwriteWatch<P extends KeptPayload = string> {
   readonly stats: OverwriteWatchStats = { restored: 0, deferred: 0, pending: 0 };
   /** Topics whose latest message seen is not ours (at most one entry per topic we keep), oldest first. */
   readonly #overwritten = new Set<string>();
@@ -46,12 +53,12 @@ export class OverwriteWatch {
   #closed = false;
 
   /**
-   * `own(topic)`: the payload we keep on `topic`, or undefined (or '') for a topic we do not keep.
+   * `own(topic)`: the payload we keep on `topic`, or undefined (or an empty one) for a topic we do not keep.
    * `restore(topic, payload)`: publishes ours again; not called while `canSend()` is false.
    */
   constructor(
-    private readonly own: (topic: string) => string | undefined,
-    private readonly restore: (topic: string, payload: string) => void,
+    private readonly own: (topic: string) => P | undefined,
+    private readonly restore: (topic: string, payload: P) => void,
     private readonly canSend: () => boolean = () => true,
     options: OverwriteWatchOptions = {},
   ) {
@@ -63,9 +70,9 @@ export class OverwriteWatch {
   }
 
   /** A message seen on `topic`; `isOurs` tells whether its payload is the one we keep. False when the topic is not one of ours (the caller handles it). */
-  seen(topic: string, isOurs: (ours: string) => boolean): boolean {
+  seen(topic: string, isOurs: (ours: P) => boolean): boolean {
     const ours = this.own(topic);
-    if (ours === undefined || ours === '') return false;
+    if (!kept(ours)) return false;
     if (isOurs(ours)) this.#forget(topic);
     else if (!this.#overwritten.has(topic) && !this.#closed) {
       this.#overwritten.add(topic);
@@ -119,7 +126,7 @@ export class OverwriteWatch {
       }
       this.#forget(topic);
       const ours = this.own(topic);
-      if (!ours) continue;
+      if (!kept(ours)) continue;
       budget--;
       this.stats.restored++;
       this.restore(topic, ours);
@@ -129,91 +136,3 @@ export class OverwriteWatch {
   }
 }
 
-/**
- * What a node keeps published, retained, by topic (the JSON text MQTT out sends and the payload),
- * with the OverwriteWatch that publishes one found overwritten again through `send`.
- */
-export class RetainedPublications {
-  readonly #published = new Map<string, { text: string; payload: unknown }>();
-  readonly #watch: OverwriteWatch;
-
-  readonly #timers = new Set<NodeJS.Timeout>();
-  #closed = false;
-
-  constructor(
-    private readonly send: (topic: string, payload: unknown) => void,
-    options: OverwriteWatchOptions = {},
-  ) {
-    this.#watch = new OverwriteWatch(
-      (topic) => this.#published.get(topic)?.text,
-      (topic) => this.resend(topic),
-      undefined,
-      options,
-    );
-  }
-
-  /** Restores done, deferred and waiting (see OverwriteWatch). */
-  get stats(): Readonly<OverwriteWatchStats> {
-    return this.#watch.stats;
-  }
-
-  /** Remembers `payload` as ours on `topic`; the caller sends it. */
-  keep(topic: string, payload: unknown): void {
-    this.#published.set(topic, { text: JSON.stringify(payload), payload });
-  }
-
-  /** Remembers `payload` as ours on `topic` and sends it, through `send` when given (e.g. an input's). */
-  publish(topic: string, payload: unknown, send: (topic: string, payload: unknown) => void = this.send): void {
-    this.keep(topic, payload);
-    send(topic, payload);
-  }
-
-  /** Sends all of ours again after each of `delaysMs` (until closed). */
-  resendAllAfter(delaysMs: readonly number[]): void {
-    if (this.#closed) return;
-    for (const ms of delaysMs) {
-      const t = setTimeout(() => {
-        this.#timers.delete(t);
-        this.resendAll();
-      }, ms);
-      t.unref();
-      this.#timers.add(t);
-    }
-  }
-
-  /** Sends ours on `topic` again, if we keep one there. */
-  resend(topic: string): void {
-    const p = this.#published.get(topic);
-    if (p) this.send(topic, p.payload);
-  }
-
-  resendAll(): void {
-    for (const topic of this.#published.keys()) this.resend(topic);
-  }
-
-  /** A message with `payload` seen on `topic` (see OverwriteWatch.seen). */
-  seen(topic: string, payload: unknown): boolean {
-    return this.#watch.seen(topic, (ours) => payloadIs(payload, ours));
-  }
-
-  close(): void {
-    this.#closed = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    this.#watch.close();
-  }
-}
-
-/**
- * Whether a message's payload, as an MQTT in node hands it on (bytes, text, or parsed JSON), is
- * `ours`, the JSON text we publish.
- */
-export function payloadIs(payload: unknown, ours: string): boolean {
-  if (payload instanceof Uint8Array) return payload.length === Buffer.byteLength(ours) && Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8') === ours;
-  if (typeof payload === 'string') return payload === ours;
-  try {
-    return JSON.stringify(payload) === ours;
-  } catch {
-    return false; // a cycle or a BigInt: not a document we sent
-  }
-}
