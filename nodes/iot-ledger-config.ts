@@ -103,7 +103,7 @@ export = function register(RED: RED): void {
         if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new Error('not mqtt');
         const base = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
         if (/[#+]/.test(base)) throw new Error('wildcards');
-        // MQTT 5 with a Maximum Packet Size just above a request: the broker keeps larger ones.
+        // MQTT 5 with a Maximum Packet Size just above its own checkpoint, head or meta: the broker keeps larger messages.
         const client = connectTileMqtt(`${u.protocol}//${u.host}`, {
           base: base || defaultTileTopicBase(this.ledgerName),
           onMqtt311: () => this.warn('tiles over MQTT: the broker refused MQTT 5; connecting with MQTT 3.1.1, without a Maximum Packet Size'),

@@ -4,7 +4,11 @@
 // `<base>/tile/0/x001/234`, `<base>/tile/entries/000.p/7`, `<base>/iot-ledger/head`), and its
 // payload is exactly the HTTP body. `<base>` defaults to `iot-ledger/<origin slug>`.
 //   - The checkpoint, the head and the meta are published retained by the gateway itself, head
-//     before checkpoint, once at start and after every sealed block.
+//     before checkpoint, once at start and after every sealed block. Anyone on the broker can
+//     publish there too (an older checkpoint the gateway signed, garbage, an empty message): the
+//     gateway subscribes to its own three topics, and when the latest message on one is not
+//     byte-for-byte what it published there last, publishes its own again a moment later
+//     (OverwriteWatch: at most once a second per topic, however many overwrites come).
 //   - A tile is published when someone asks for it: the path as the payload of `<base>/request`.
 //     A full tile (256 wide) is immutable: it is published retained, and asked again within
 //     REPUBLISH_MS it is not published again (the broker hands the retained copy to every new
@@ -15,12 +19,15 @@
 // gateway publish at most that rate, plus each full tile of the log once per REPUBLISH_MS.
 // The full tiles published are remembered for REPUBLISH_MS only, and at most MAX_REMEMBERED
 // of them: asking for every full tile of a long log does not grow the gateway's memory with it.
-// Its own connection (connectTileMqtt) is MQTT 5 with a Maximum Packet Size just above a request
-// of MAX_PATH_BYTES: the broker must not deliver a larger packet, so a request of megabytes is
-// never received whole to be dropped. On an MQTT 3.1.1 broker, such a packet ends the connection
-// as soon as it announces itself, and the server connects again (lib/guards/bounded-mqtt.ts).
+// Its own connection (connectTileMqtt) is MQTT 5 with a Maximum Packet Size just above the largest
+// checkpoint, head or meta any gateway publishes (a few kB): the broker must not deliver a larger
+// packet, so a request of megabytes is never received whole to be dropped. On an MQTT 3.1.1
+// broker, such a packet ends the connection as soon as it announces itself, and the server
+// connects again (lib/guards/bounded-mqtt.ts); one retained on the checkpoint, head or meta topic
+// is cleared first thing on that connection, and the gateway publishes its own there again.
 import type * as mqtt from 'mqtt';
 import { connectBoundedMqtt } from '../guards/bounded-mqtt';
+import { OverwriteWatch } from '../guards/overwrite-watch';
 import { fromUtf8, utf8 } from '../encoding/bytes';
 import type { Ledger } from '../ledger';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, parseTilePath, TILE_WIDTH } from './path';
@@ -40,12 +47,30 @@ export const defaultTileTopicBase = (origin: string): string => `iot-ledger/${or
 export const resourceTopic = (base: string, path: string): string => `${base}/${path}`;
 export const requestTopic = (base: string): string => `${base}/${REQUEST_SUFFIX}`;
 
+/** The resources the gateway publishes retained, in the order it publishes them. */
+const RETAINED_PATHS = [META_PATH, HEAD_PATH, CHECKPOINT_PATH] as const;
+const retainedTopics = (base: string): string[] => RETAINED_PATHS.map((p) => resourceTopic(base, p));
+
+/** UTF-8 bytes of a ledger name at most: 255 code points of up to 4 bytes (docs/FORMAT.md, "Ledger names"). */
+const MAX_NAME_BYTES = 255 * 4;
+
 /**
- * The MQTT 5 Maximum Packet Size a tile server on `base` announces: a request path of
- * MAX_PATH_BYTES, the request topic, and 1 KiB for the fixed header, packet id and properties.
- * The broker must not send it a larger packet (it drops the message for this client).
+ * The largest checkpoint, head or meta a gateway publishes. Each of the checkpoint (origin line
+ * and signature key name) and the meta (name, and the verifier key that starts with it) holds
+ * the ledger name twice; the rest is under 400 bytes (size and height of up to 20 digits, root
+ * and header hash, one Ed25519 signature; a did:key, the key id and key, the creation time).
  */
-export const tileMqttPacketLimit = (base: string): number => MAX_PATH_BYTES + utf8(requestTopic(base)).length + 1024;
+export const MAX_RETAINED_RESOURCE_BYTES = 2 * MAX_NAME_BYTES + 1024;
+
+/**
+ * The MQTT 5 Maximum Packet Size a tile server on `base` announces: the larger of a request path
+ * of MAX_PATH_BYTES on the request topic and MAX_RETAINED_RESOURCE_BYTES on the longest retained
+ * topic (the server reads its own checkpoint, head and meta back), and 1 KiB for the fixed header,
+ * packet id and properties. The broker must not send it a larger packet (it drops the message
+ * for this client).
+ */
+export const tileMqttPacketLimit = (base: string): number =>
+  Math.max(MAX_PATH_BYTES + utf8(requestTopic(base)).length, MAX_RETAINED_RESOURCE_BYTES + Math.max(...retainedTopics(base).map((t) => utf8(t).length))) + 1024;
 
 export interface TileMqttConnectOptions {
   /** The topic base the server will answer on (sets the Maximum Packet Size). */
@@ -61,10 +86,14 @@ export interface TileMqttConnectOptions {
  * connectBoundedMqtt with tileMqttPacketLimit(base). A broker that refuses MQTT 5 (Aedes,
  * mosquitto 1.x) gets MQTT 3.1.1 on the next attempt, where no packet size can be asked for:
  * there the connection ends as soon as a larger packet announces itself, and connects again.
+ * A larger message retained on the checkpoint, head or meta topic (it would come with every
+ * subscription) is cleared first thing on the next connection; the publisher then announces.
  */
 export function connectTileMqtt(url: string, opts: TileMqttConnectOptions): mqtt.MqttClient {
+  const retained = new Set(retainedTopics(opts.base));
   return connectBoundedMqtt(url, tileMqttPacketLimit(opts.base), {
     clientIdPrefix: 'iot-ledger-tiles',
+    clearRetained: (topic) => retained.has(topic),
     // The publisher subscribes on each connection itself, after clearing a retained request:
     // mqtt.js's own subscription would come first and bring that request back.
     resubscribe: false,
@@ -76,12 +105,14 @@ export function connectTileMqtt(url: string, opts: TileMqttConnectOptions): mqtt
 /** What the publisher needs of an MQTT client (mqtt.js's MqttClient fits). */
 export interface TileMqttClient {
   publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }, cb?: (err?: Error) => void): unknown;
-  subscribe(topic: string, opts: { qos: 0 | 1 }, cb?: (err: Error | null) => void): unknown;
+  subscribe(topic: string | string[], opts: { qos: 0 | 1 }, cb?: (err: Error | null) => void): unknown;
   unsubscribe(topic: string, cb?: () => void): unknown;
   on(event: 'message', fn: (topic: string, payload: Buffer) => void): unknown;
   on(event: 'connect', fn: () => void): unknown;
   off(event: 'message', fn: (topic: string, payload: Buffer) => void): unknown;
   off(event: 'connect', fn: () => void): unknown;
+  /** False while the connection is down (mqtt.js); a restore is not queued then, start() announces on reconnection. */
+  readonly connected?: boolean;
 }
 
 export interface MqttTilePublisherOptions {
@@ -98,11 +129,15 @@ export interface PublisherStats {
   dropped: number;
   published: number;
   bytes: number;
+  /** Messages on the checkpoint, head or meta topic that were not what the publisher published there last. */
+  overwritten: number;
+  /** Checkpoints, heads and metas published again after such a message (acknowledged by the broker). */
+  restored: number;
 }
 
 export class MqttTilePublisher {
   readonly base: string;
-  readonly stats: PublisherStats = { requests: 0, dropped: 0, published: 0, bytes: 0 };
+  readonly stats: PublisherStats = { requests: 0, dropped: 0, published: 0, bytes: 0, overwritten: 0, restored: 0 };
   readonly #ledger: Ledger;
   readonly #client: TileMqttClient;
   readonly #rate: number;
@@ -112,6 +147,9 @@ export class MqttTilePublisher {
   /** Full tiles published within REPUBLISH_MS, oldest first: path -> when. */
   readonly #retainedAt = new Map<string, number>();
   readonly #maxRemembered: number;
+  /** Retained topic -> what was last published there (set as it is handed to the client). */
+  readonly #kept = new Map<string, Buffer>();
+  readonly #watch: OverwriteWatch<Buffer>;
   #tokens: number;
   #refilled: number;
   #draining = false;
@@ -129,6 +167,11 @@ export class MqttTilePublisher {
     this.#maxRemembered = opts.maxRemembered ?? MAX_REMEMBERED;
     this.#tokens = this.#rate;
     this.#refilled = this.#now();
+    this.#watch = new OverwriteWatch<Buffer>(
+      (topic) => this.#kept.get(topic),
+      (topic) => this.#restore(topic),
+      () => !this.#closed && this.#client.connected !== false,
+    );
     client.on('message', this.#onMessage);
     client.on('connect', this.#onConnect);
     ledger.on('block', this.#onBlock);
@@ -145,8 +188,9 @@ export class MqttTilePublisher {
   }
 
   /**
-   * Clears what is retained on the request topic, subscribes to requests and publishes the
-   * retained state; call once the client is connected (again on reconnect: automatic).
+   * Clears what is retained on the request topic, subscribes to requests and to its own retained
+   * topics, and publishes the retained state; call once the client is connected (again on
+   * reconnect: automatic).
    */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -154,7 +198,7 @@ export class MqttTilePublisher {
       // packet limit would come with every subscription and end every connection (bounded-mqtt).
       // A broker that does not let the gateway publish there refuses or drops this: it subscribes anyway.
       this.#client.publish(requestTopic(this.base), Buffer.alloc(0), { qos: 1, retain: true }, () => {
-        this.#client.subscribe(requestTopic(this.base), { qos: 1 }, (err) => {
+        this.#client.subscribe([requestTopic(this.base), ...retainedTopics(this.base)], { qos: 1 }, (err) => {
           if (err) return reject(err);
           this.announce().then(resolve, reject);
         });
@@ -175,18 +219,43 @@ export class MqttTilePublisher {
     const run = async (): Promise<void> => {
       if (this.#closed || this.#ledger.closed) return;
       const head = await publishedHead(this.#ledger);
-      const paths = head ? [META_PATH, HEAD_PATH, CHECKPOINT_PATH] : [META_PATH];
+      const paths = head ? RETAINED_PATHS : [META_PATH];
       for (const p of paths) {
         const r = await readResource(this.#ledger, p);
-        if (r.status === 200) await this.#publish(resourceTopic(this.base, p), r.body, true);
+        if (r.status !== 200) continue;
+        const topic = resourceTopic(this.base, p);
+        this.#kept.set(topic, Buffer.from(r.body));
+        await this.#publish(topic, r.body, true);
       }
     };
     this.#announcing = this.#announcing.then(run, run);
     return this.#announcing;
   }
 
+  /**
+   * Publishes again what we keep on `topic` (the OverwriteWatch found another message there), in
+   * turn with the announcements: never between a head and its checkpoint, never an older one
+   * after a newer.
+   */
+  #restore(topic: string): void {
+    const run = async (): Promise<void> => {
+      const ours = this.#kept.get(topic);
+      if (this.#closed || !ours) return;
+      if (await this.#publish(topic, ours, true)) this.stats.restored++;
+    };
+    this.#announcing = this.#announcing.then(run, run);
+  }
+
   readonly #onMessage = (topic: string, payload: Buffer): void => {
-    if (topic !== requestTopic(this.base) || this.#closed) return;
+    if (this.#closed) return;
+    // Our own publication comes back too (the same bytes): only another payload is an overwrite.
+    const isOurs = (ours: Buffer): boolean => {
+      const same = ours.equals(payload);
+      if (!same) this.stats.overwritten++;
+      return same;
+    };
+    if (this.#watch.seen(topic, isOurs)) return;
+    if (topic !== requestTopic(this.base)) return;
     this.stats.requests++;
     if (payload.length === 0 || payload.length > MAX_PATH_BYTES) return void this.stats.dropped++;
     let path: string;
@@ -261,7 +330,8 @@ export class MqttTilePublisher {
     }
   }
 
-  #publish(topic: string, body: Uint8Array, retain: boolean): Promise<void> {
+  /** Publishes at QoS 1; resolves once the broker acknowledged it (true) or it failed (false, reported). */
+  #publish(topic: string, body: Uint8Array, retain: boolean): Promise<boolean> {
     return new Promise((resolve) => {
       this.#client.publish(topic, Buffer.from(body.buffer, body.byteOffset, body.byteLength), { qos: 1, retain }, (err) => {
         if (err) this.#onError(err);
@@ -269,13 +339,14 @@ export class MqttTilePublisher {
           this.stats.published++;
           this.stats.bytes += body.length;
         }
-        resolve();
+        resolve(!err);
       });
     });
   }
 
   close(): void {
     this.#closed = true;
+    this.#watch.close();
     if (this.#timer) clearTimeout(this.#timer);
     this.#queue.clear();
     this.#retainedAt.clear();

@@ -3,13 +3,15 @@ import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { generateKey } from '../../lib/crypto';
 import { Ledger } from '../../lib/ledger';
-import { connectTileMqtt, MAX_PATH_BYTES, MqttTilePublisher, requestTopic, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
+import { connectTileMqtt, MAX_PATH_BYTES, MAX_RETAINED_RESOURCE_BYTES, MqttTilePublisher, requestTopic, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
+import { readResource } from '../../lib/tiles/source';
 import { startBroker } from '../../demo/broker';
 import { tempDir } from '../support/ledger';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto';
+import { until } from '../support/until';
 
 // The tile server's own connection (what the Ledger config node opens for "tiles over MQTT")
-// on Debian's mosquitto: MQTT 5 with a Maximum Packet Size just above a request, so the broker
+// on Debian's mosquitto: MQTT 5 with a Maximum Packet Size just above its own checkpoint, head or meta (a few kB), so the broker
 // keeps a request of megabytes instead of delivering it to be dropped by the 128-byte check.
 describe('tiles over MQTT: the server connection announces a Maximum Packet Size (mosquitto)', function () {
   this.timeout(30000);
@@ -38,8 +40,32 @@ describe('tiles over MQTT: the server connection announces a Maximum Packet Size
     tmp.cleanup();
   });
 
-  it('is small: a request path, its topic and 1 KiB', () => {
-    assert.equal(tileMqttPacketLimit(base), MAX_PATH_BYTES + requestTopic(base).length + 1024);
+  it('is small: the largest checkpoint, head or meta (its own, read back), its longest topic and 1 KiB', () => {
+    assert.ok(MAX_RETAINED_RESOURCE_BYTES > MAX_PATH_BYTES);
+    assert.equal(tileMqttPacketLimit(base), MAX_RETAINED_RESOURCE_BYTES + resourceTopic(base, 'iot-ledger/meta').length + 1024);
+    assert.ok(tileMqttPacketLimit(base) < 8 * 1024);
+  });
+
+  it('publishes its own checkpoint again over garbage retained on its topic (MQTT 5)', async () => {
+    const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 }, false);
+    const topic = resourceTopic(base, 'checkpoint');
+    const ours = Buffer.from((await readResource(ledger, 'checkpoint')).body).toString('utf8');
+    try {
+      const restored = publisher.stats.restored;
+      await c.publishAsync(topic, 'garbage', { qos: 1, retain: true });
+      await until('the checkpoint published again (acknowledged: the broker holds it)', () => publisher.stats.restored > restored);
+      // A new subscriber gets the retained message: ours again.
+      const late = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 }, false);
+      try {
+        const got = new Promise<string>((resolve) => late.on('message', (_t, payload) => resolve(payload.toString('utf8'))));
+        await late.subscribeAsync(topic, { qos: 1 });
+        assert.equal(await got, ours);
+      } finally {
+        await late.endAsync();
+      }
+    } finally {
+      await c.endAsync();
+    }
   });
 
   it('a 4 MiB request never reaches the server; one just over 128 bytes does and is dropped; the next is answered', async () => {
