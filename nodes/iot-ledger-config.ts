@@ -118,6 +118,10 @@ export = function register(RED: RED): void {
             state.publisher = new MqttTilePublisher(gw.ledger, client, {
               ...(base ? { base } : {}),
               onError: (err) => this.warn(`tiles over MQTT: ${err.message}`),
+              onOverwritten: (n) =>
+                this.warn(
+                  `tiles over MQTT: ${n} message(s) from another client on the checkpoint, head or meta topic; the gateway published its own again (another gateway on the same topic base? the broker's ACLs can keep others from publishing there)`,
+                ),
             });
             if (client.connected) state.publisher.start().catch((err: Error) => this.warn(`tiles over MQTT: ${err.message}`));
           },

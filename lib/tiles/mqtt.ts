@@ -27,6 +27,7 @@
 // is cleared first thing on that connection, and the gateway publishes its own there again.
 import type * as mqtt from 'mqtt';
 import { connectBoundedMqtt } from '../guards/bounded-mqtt';
+import { CountReporter } from '../guards/count-reporter';
 import { OverwriteWatch } from '../guards/overwrite-watch';
 import { fromUtf8, utf8 } from '../encoding/bytes';
 import type { Ledger } from '../ledger';
@@ -40,6 +41,8 @@ export const REPUBLISH_MS = 60_000;
 /** Full tiles remembered as just published (the oldest forgotten first): asked again after that, one is published again, within the rate. */
 export const MAX_REMEMBERED = 4096;
 export const DEFAULT_MAX_BYTES_PER_SECOND = 4 * 1024 * 1024;
+/** Others' messages on the checkpoint, head and meta topics are reported at most once per this interval (the first at once). */
+export const OVERWRITE_REPORT_MS = 60_000;
 
 /** `iot-ledger/<origin>` with every character outside A-Z a-z 0-9 . _ - made "_" (no MQTT wildcards, no extra levels). */
 export const defaultTileTopicBase = (origin: string): string => `iot-ledger/${origin.replace(/[^A-Za-z0-9._-]/g, '_')}`;
@@ -122,6 +125,11 @@ export interface MqttTilePublisherOptions {
   now?: () => number;
   /** Full tiles remembered at most (default MAX_REMEMBERED; tests). */
   maxRemembered?: number;
+  /**
+   * Messages not ours seen on the checkpoint, head or meta topic since the last report, at most
+   * once per OVERWRITE_REPORT_MS (someone publishing there, or another gateway on the same base).
+   */
+  onOverwritten?: (messages: number) => void;
 }
 
 export interface PublisherStats {
@@ -150,6 +158,7 @@ export class MqttTilePublisher {
   /** Retained topic -> what was last published there (set as it is handed to the client). */
   readonly #kept = new Map<string, Buffer>();
   readonly #watch: OverwriteWatch<Buffer>;
+  readonly #overwrites: CountReporter;
   #tokens: number;
   #refilled: number;
   #draining = false;
@@ -172,6 +181,7 @@ export class MqttTilePublisher {
       (topic) => this.#restore(topic),
       () => !this.#closed && this.#client.connected !== false,
     );
+    this.#overwrites = new CountReporter(OVERWRITE_REPORT_MS, opts.onOverwritten);
     client.on('message', this.#onMessage);
     client.on('connect', this.#onConnect);
     ledger.on('block', this.#onBlock);
@@ -251,7 +261,10 @@ export class MqttTilePublisher {
     // Our own publication comes back too (the same bytes): only another payload is an overwrite.
     const isOurs = (ours: Buffer): boolean => {
       const same = ours.equals(payload);
-      if (!same) this.stats.overwritten++;
+      if (!same) {
+        this.stats.overwritten++;
+        this.#overwrites.add();
+      }
       return same;
     };
     if (this.#watch.seen(topic, isOurs)) return;
@@ -347,6 +360,7 @@ export class MqttTilePublisher {
   close(): void {
     this.#closed = true;
     this.#watch.close();
+    this.#overwrites.close();
     if (this.#timer) clearTimeout(this.#timer);
     this.#queue.clear();
     this.#retainedAt.clear();

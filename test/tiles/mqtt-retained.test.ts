@@ -6,7 +6,7 @@ import { isLedgerError } from '../../lib/errors';
 import { RESTORE_AFTER_MS } from '../../lib/guards/overwrite-watch';
 import { Ledger } from '../../lib/ledger';
 import { mqttTileFetch, originRetainedCheck, ReplicaFollower } from '../../lib/replica';
-import { connectTileMqtt, defaultTileTopicBase, MAX_RETAINED_RESOURCE_BYTES, MqttTilePublisher, requestTopic, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
+import { connectTileMqtt, defaultTileTopicBase, MAX_RETAINED_RESOURCE_BYTES, MqttTilePublisher, requestTopic, type MqttTilePublisherOptions, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { tempDir } from '../support/ledger';
@@ -28,13 +28,18 @@ async function appendNotes(ledger: Ledger, from: number, count: number): Promise
 }
 
 /** The gateway's tile server on `broker`, over its own bounded connection (MQTT 3.1.1 on Aedes). */
-async function startServer(broker: RunningBroker, ledger: Ledger, base: string): Promise<{ client: mqtt.MqttClient; publisher: MqttTilePublisher; closes: () => number }> {
+async function startServer(
+  broker: RunningBroker,
+  ledger: Ledger,
+  base: string,
+  opts: MqttTilePublisherOptions = {},
+): Promise<{ client: mqtt.MqttClient; publisher: MqttTilePublisher; closes: () => number }> {
   const client = connectTileMqtt(broker.url, { base });
   client.on('error', () => undefined);
   let closes = 0;
   await new Promise<void>((resolve) => client.once('connect', () => resolve()));
   client.on('close', () => void closes++);
-  const publisher = new MqttTilePublisher(ledger, client, { base });
+  const publisher = new MqttTilePublisher(ledger, client, { ...opts, base });
   await publisher.start();
   return { client, publisher, closes: () => closes };
 }
@@ -181,6 +186,42 @@ describe('tiles over MQTT: the gateway keeps its retained checkpoint, head and m
     const rounds = Math.floor((Date.now() - started) / RESTORE_AFTER_MS);
     assert.ok(restored >= 1 && restored <= rounds, `${restored} restores for ${n} overwrites in ${rounds} rounds`);
     assert.equal(server.publisher.stats.published - before.published, restored, 'nothing else published');
+  });
+});
+
+describe('tiles over MQTT: two gateways misconfigured on one topic base (Aedes, MQTT 3.1.1)', function () {
+  this.timeout(30_000);
+  const tmp = tempDir('tiles-mqtt-two-');
+
+  it('each publishes its own again at most once a second per topic, and reports the others\' messages once, not per message', async () => {
+    const broker = await startBroker({ port: 0 });
+    const base = 'iot-ledger/shared';
+    const servers: Awaited<ReturnType<typeof startServer>>[] = [];
+    const ledgers: Ledger[] = [];
+    const reports: number[][] = [[], []];
+    try {
+      const started = Date.now();
+      for (const i of [0, 1]) {
+        const ledger = await Ledger.open(path.join(tmp.dir, `gw${i}`), { name: `example.org/gw${i}`, gatewayKey: generateKey('Ed25519'), blockRecords: 100, blockSeconds: 0 });
+        ledgers.push(ledger);
+        await appendNotes(ledger, 0, 3);
+        servers.push(await startServer(broker, ledger, base, { onOverwritten: (n) => reports[i].push(n) }));
+      }
+      // Each publishes its own over the other's: for as long as both run, a trickle.
+      await until('both to have published their own again twice per topic', () => servers.every((s) => s.publisher.stats.restored >= 6), { timeoutMs: 20_000 });
+      const rounds = Math.floor((Date.now() - started) / RESTORE_AFTER_MS);
+      for (const [i, s] of servers.entries()) {
+        assert.ok(s.publisher.stats.restored <= 3 * rounds, `gateway ${i}: ${s.publisher.stats.restored} restores in ${rounds} rounds`);
+        // The first report at once, the next ones at most once a minute (this test is shorter).
+        assert.equal(reports[i].length, 1, `gateway ${i}: reports ${JSON.stringify(reports[i])}`);
+      }
+    } finally {
+      for (const s of servers) s.publisher.close();
+      for (const s of servers) await s.client.endAsync(true);
+      for (const l of ledgers) await l.close();
+      await broker.close();
+      tmp.cleanup();
+    }
   });
 });
 
