@@ -43,6 +43,14 @@ export const MAX_REMEMBERED = 4096;
 export const DEFAULT_MAX_BYTES_PER_SECOND = 4 * 1024 * 1024;
 /** Others' messages on the checkpoint, head and meta topics are reported at most once per this interval (the first at once). */
 export const OVERWRITE_REPORT_MS = 60_000;
+/**
+ * How long a payload the publisher replaced on one of those topics may still come back to it as
+ * its own echo: a broker may deliver it after acknowledging the next one (mosquitto does, under
+ * load). Such an echo is not counted or reported as someone else's, though it is answered like
+ * any other payload (ours published again, once).
+ */
+export const ECHO_MS = 10_000;
+const MAX_ECHOES = 8;
 
 /** `iot-ledger/<origin>` with every character outside A-Z a-z 0-9 . _ - made "_" (no MQTT wildcards, no extra levels). */
 export const defaultTileTopicBase = (origin: string): string => `iot-ledger/${origin.replace(/[^A-Za-z0-9._-]/g, '_')}`;
@@ -157,6 +165,8 @@ export class MqttTilePublisher {
   readonly #maxRemembered: number;
   /** Retained topic -> what was last published there (set as it is handed to the client). */
   readonly #kept = new Map<string, Buffer>();
+  /** Retained topic -> what was published there before, newest last, with when it was replaced (at most MAX_ECHOES, within ECHO_MS). */
+  readonly #replaced = new Map<string, { payload: Buffer; at: number }[]>();
   readonly #watch: OverwriteWatch<Buffer>;
   readonly #overwrites: CountReporter;
   #tokens: number;
@@ -234,12 +244,28 @@ export class MqttTilePublisher {
         const r = await readResource(this.#ledger, p);
         if (r.status !== 200) continue;
         const topic = resourceTopic(this.base, p);
-        this.#kept.set(topic, Buffer.from(r.body));
+        this.#keep(topic, Buffer.from(r.body));
         await this.#publish(topic, r.body, true);
       }
     };
     this.#announcing = this.#announcing.then(run, run);
     return this.#announcing;
+  }
+
+  #keep(topic: string, payload: Buffer): void {
+    const before = this.#kept.get(topic);
+    this.#kept.set(topic, payload);
+    if (!before || before.equals(payload)) return;
+    const now = this.#now();
+    const replaced = (this.#replaced.get(topic) ?? []).filter((r) => now - r.at < ECHO_MS).slice(1 - MAX_ECHOES);
+    replaced.push({ payload: before, at: now });
+    this.#replaced.set(topic, replaced);
+  }
+
+  /** Whether `payload` on `topic` is what we published there shortly before (a late echo, not someone else's). */
+  #echo(topic: string, payload: Buffer): boolean {
+    const now = this.#now();
+    return (this.#replaced.get(topic) ?? []).some((r) => now - r.at < ECHO_MS && r.payload.equals(payload));
   }
 
   /**
@@ -261,7 +287,7 @@ export class MqttTilePublisher {
     // Our own publication comes back too (the same bytes): only another payload is an overwrite.
     const isOurs = (ours: Buffer): boolean => {
       const same = ours.equals(payload);
-      if (!same) {
+      if (!same && !this.#echo(topic, payload)) {
         this.stats.overwritten++;
         this.#overwrites.add();
       }

@@ -6,7 +6,18 @@ import { isLedgerError } from '../../lib/errors';
 import { RESTORE_AFTER_MS } from '../../lib/guards/overwrite-watch';
 import { Ledger } from '../../lib/ledger';
 import { mqttTileFetch, originRetainedCheck, ReplicaFollower } from '../../lib/replica';
-import { connectTileMqtt, defaultTileTopicBase, MAX_RETAINED_RESOURCE_BYTES, MqttTilePublisher, requestTopic, type MqttTilePublisherOptions, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
+import {
+  connectTileMqtt,
+  defaultTileTopicBase,
+  ECHO_MS,
+  MAX_RETAINED_RESOURCE_BYTES,
+  MqttTilePublisher,
+  requestTopic,
+  type MqttTilePublisherOptions,
+  resourceTopic,
+  type TileMqttClient,
+  tileMqttPacketLimit,
+} from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { tempDir } from '../support/ledger';
@@ -256,6 +267,62 @@ describe('tiles over MQTT: the packet limit admits the largest checkpoint, head 
       await ledger.close();
       await broker.close();
       tmp.cleanup();
+    }
+  });
+});
+
+describe('tiles over MQTT: its own publications echoed late (after the broker acknowledged the next one)', function () {
+  this.timeout(30_000);
+  const tmp = tempDir('tiles-mqtt-echo-');
+  after(() => tmp.cleanup());
+
+  /** A client whose broker acknowledges each publication at once and delivers it back to the publisher only when told to. */
+  function lateEchoClient(): TileMqttClient & { echoAll(): void; deliver(topic: string, payload: Buffer): void } {
+    let onMessage: ((topic: string, payload: Buffer) => void) | undefined;
+    const echoes: [string, Buffer][] = [];
+    return {
+      connected: true,
+      publish(topic, payload, _opts, cb) {
+        echoes.push([topic, Buffer.from(payload)]);
+        cb?.();
+      },
+      subscribe: (_t, _o, cb) => cb?.(null),
+      unsubscribe: (_t, cb) => cb?.(),
+      on(event: string, fn: unknown) {
+        if (event === 'message') onMessage = fn as typeof onMessage;
+      },
+      off: () => undefined,
+      echoAll() {
+        for (const [t, p] of echoes.splice(0)) onMessage?.(t, p);
+      },
+      deliver: (t, p) => onMessage?.(t, p),
+    };
+  }
+
+  it('are not counted or reported as someone else\'s; the same payload sent again later is', async () => {
+    const ledger = await Ledger.open(path.join(tmp.dir, 'gw'), { name: 'example.org/echo', gatewayKey: generateKey('Ed25519'), blockRecords: 100, blockSeconds: 0 });
+    const client = lateEchoClient();
+    let clock = Date.now();
+    const reports: number[] = [];
+    const publisher = new MqttTilePublisher(ledger, client, { now: () => clock, onOverwritten: (n) => reports.push(n) });
+    try {
+      await appendNotes(ledger, 0, 3);
+      await publisher.start();
+      const first = Buffer.from((await readResource(ledger, CHECKPOINT)).body);
+      // Three blocks announced one after the other before any of their echoes came back.
+      for (let i = 1; i <= 3; i++) {
+        await appendNotes(ledger, i * 3, 3);
+        await publisher.announce();
+      }
+      client.echoAll();
+      assert.deepEqual([publisher.stats.overwritten, reports], [0, []]);
+      // The first checkpoint again, past ECHO_MS: someone replaying it.
+      clock += ECHO_MS;
+      client.deliver(resourceTopic(publisher.base, CHECKPOINT), first);
+      assert.deepEqual([publisher.stats.overwritten, reports], [1, [1]]);
+    } finally {
+      publisher.close();
+      await ledger.close();
     }
   });
 });
