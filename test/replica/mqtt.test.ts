@@ -13,6 +13,7 @@ import { startBroker, type RunningBroker } from '../../demo/broker';
 import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, REPUBLISH_MS, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { tempDir } from '../support/ledger';
+import { roundAfterReplay } from '../support/replica-rounds';
 import { assertClosesWithin, until } from '../support/until';
 
 const NAME = 'example.org/mqtt#tiles';
@@ -140,18 +141,7 @@ describe('replica over MQTT tiles (Aedes broker in-process)', function () {
       // Only the mark is passed over this time. Rounds refuse the replay (ERR_REPLICA_ORIGIN) until
       // the gateway, seeing it on its own topic, publishes its checkpoint again (a second later).
       await until('the replica to pass over the end-of-attack mark', () => follower.view().passedOver === 9);
-      const back = await until(
-        'a round that succeeds once the gateway published its checkpoint again',
-        async () => {
-          try {
-            return await follower.catchUp();
-          } catch (e) {
-            if (isLedgerError(e, 'ERR_REPLICA_ORIGIN') && /stale or replayed/.test(e.message)) return false;
-            throw e;
-          }
-        },
-        { pollMs: 100 },
-      );
+      const back = await roundAfterReplay(follower);
       assert.deepEqual([back.size, back.checkpoint], [caught.size, caught.checkpoint], 'no new block: the same checkpoint');
     } finally {
       await attacker.endAsync();

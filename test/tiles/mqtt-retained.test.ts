@@ -2,7 +2,6 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as mqtt from 'mqtt';
 import { generateKey, keyToDid } from '../../lib/crypto';
-import { isLedgerError } from '../../lib/errors';
 import { RESTORE_AFTER_MS } from '../../lib/guards/overwrite-watch';
 import { Ledger } from '../../lib/ledger';
 import { mqttTileFetch, originRetainedCheck, ReplicaFollower } from '../../lib/replica';
@@ -21,6 +20,7 @@ import {
 import { readResource } from '../../lib/tiles/source';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { tempDir } from '../support/ledger';
+import { roundAfterReplay } from '../support/replica-rounds';
 import { until } from '../support/until';
 
 // The gateway publishes its checkpoint, head and meta retained; anyone who can publish on the
@@ -132,18 +132,7 @@ describe('tiles over MQTT: the gateway keeps its retained checkpoint, head and m
       await until('the gateway to publish its checkpoint again', () => server.publisher.stats.restored > restored);
       await until("the gateway's checkpoint retained again", () => retainedIsOurs(CHECKPOINT));
       // Until the replica has the gateway's checkpoint again, its rounds fail as a replay.
-      const round = await until(
-        'a round of the replica that succeeds',
-        async () => {
-          try {
-            return await follower.catchUp();
-          } catch (err) {
-            if (isLedgerError(err, 'ERR_REPLICA_ORIGIN')) return false;
-            throw err;
-          }
-        },
-        { pollMs: 100 },
-      );
+      const round = await roundAfterReplay(follower);
       assert.deepEqual([round.size, round.checkpoint], [first.size, current]);
       assert.equal((await ledger.latestBlock())!.height, height, 'no new block');
       assert.deepEqual([server.publisher.stats.overwritten - overwritten, server.publisher.stats.restored - restored], [1, 1], 'one overwrite, one restore');
