@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+import * as mqtt from 'mqtt';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { ledgerPaths } from '../../lib/gateway/paths';
@@ -56,5 +57,52 @@ describe('Ledger config "Tiles over MQTT" + Replica node following over MQTT', f
     const report = await auditLedger(dir, { trustedKey: keyToDid(key), workers: 0 });
     assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
     assert.equal(report.size, 13);
+  });
+
+  it('100 messages from someone else on its checkpoint topic (an older checkpoint replayed, garbage): its own is back, one warning, and the replica goes on', async () => {
+    const name = 'mqtt-overwritten';
+    const key = generateKey('Ed25519');
+    writeKeyFile(ledgerPaths(userDir, name).keyFile, key);
+    const dir = path.join(userDir, 'replica-overwritten');
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: name, blockRecords: 5, tilesMqtt: broker.url }),
+        { id: 'rep', type: 'iot-ledger-replica', url: `${broker.url}/iot-ledger/${name}`, key: keyToDid(key), dir, interval: 0.3, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]),
+    );
+    const ledger = helper.getNode('ledger') as unknown as LedgerConfigNode & { warn: { args: unknown[][]; thisValues: unknown[] } };
+    const gw = await ledger.gateway();
+    const sizes: number[] = [];
+    helper.getNode('out').on('input', (msg: { payload: { size: number } }) => sizes.push(msg.payload.size));
+    const reach = (n: number) => until(() => `replica size ${n} (sizes ${JSON.stringify(sizes.slice(-5))})`, () => sizes.some((s) => s >= n), { timeoutMs: 30_000, pollMs: 50 });
+    for (let i = 0; i < 5; i++) await gw.record({ type: 'note', body: { i } });
+    const topic = `iot-ledger/${name}/checkpoint`;
+    const current = async (): Promise<string | undefined> => (await broker.retained([topic])).get(topic);
+    await until('the first checkpoint retained', async () => (await current()) !== undefined);
+    const older = (await current())!;
+    for (let i = 5; i < 10; i++) await gw.record({ type: 'note', body: { i } });
+    await reach(10);
+    const ours = (await current())!;
+    assert.notEqual(ours, older);
+    const attacker = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    try {
+      for (let i = 0; i < 100; i++) await attacker.publishAsync(topic, i % 2 ? older : `garbage ${i}`, { qos: 1, retain: true });
+      await attacker.publishAsync(topic, older, { qos: 1, retain: true });
+    } finally {
+      await attacker.endAsync();
+    }
+    await until('the gateway checkpoint retained again', async () => (await current()) === ours, { timeoutMs: 10_000 });
+    const warned = ledger.warn.args.filter((_, i) => ledger.warn.thisValues[i] === ledger).map((x) => String(x[0])).filter((w) => w.includes('from another client'));
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    // No new block came meanwhile: the replica follows the next ones as before.
+    assert.equal(gw.ledger.height, 2);
+    for (let i = 10; i < 15; i++) await gw.record({ type: 'note', body: { i } });
+    await reach(15);
+    await helper.unload();
+    const report = await auditLedger(dir, { trustedKey: keyToDid(key), workers: 0 });
+    assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+    assert.equal(report.size, 15);
   });
 });
