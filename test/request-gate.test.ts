@@ -55,6 +55,11 @@ describe('RequestGate: a turn is held until its answer is done', () => {
       this.destroyed = true;
       this.emit('close');
     }
+    /** What the gate calls at timeoutMs. */
+    destroy(): this {
+      this.close();
+      return this;
+    }
   }
   const res = (): FakeResponse & ServerResponse => new FakeResponse() as FakeResponse & ServerResponse;
 
@@ -65,7 +70,8 @@ describe('RequestGate: a turn is held until its answer is done', () => {
     const first = res();
     gate.admit(first, () => reading, 'a');
     let started = 0;
-    gate.admit(res(), () => {
+    const second = res();
+    gate.admit(second, () => {
       started++;
       return Promise.resolve();
     }, 'b');
@@ -77,5 +83,8 @@ describe('RequestGate: a turn is held until its answer is done', () => {
     await reading;
     await new Promise((r) => setImmediate(r));
     assert.equal(started, 1);
+    // Its answer done: the gate holds nothing (no turn left to time out after the test).
+    second.close();
+    assert.equal(gate.stats.active, 0);
   });
 });
