@@ -123,6 +123,11 @@ function tooLarge(block: OriginBlock, what: string, details: Record<string, unkn
   });
 }
 
+/** Whether `block`'s own checkpoint signs its header with a header line, and `header` (another checkpoint's line for its height) names another. */
+function otherSignedHeader(block: { hash: Uint8Array; checkpoint: string }, header: { hash: Uint8Array }): boolean {
+  return !bytesEqual(block.hash, header.hash) && checkpointHeader(openCheckpoint(block.checkpoint)) !== undefined;
+}
+
 const sameCheckpoint = (mine: Uint8Array, info: BlockInfo): boolean => decodeBlockValue(mine, info.height).checkpoint === info.checkpoint;
 
 function otherHeader(height: number): LedgerError {
@@ -232,11 +237,11 @@ export class Replicator {
    * larger, from the origin's verified tiles when theirs is (none when they do not verify).
    * `against` is the origin's checkpoint of the round and its verified tiles, when theirs (a served
    * block's) conflicts with that tree rather than with the copy's (which both may extend), or the
-   * copy conflicts with that tree below the block (#againstTiles).
+   * copy conflicts with that tree below the block (#againstTiles). `oursNote`, when given, is ours.
    */
-  async #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string, against?: { note: string; tiles: TileVerifier }): Promise<LedgerError> {
+  async #evidence(kind: 'fork' | 'rollback', detail: string, theirs: string, against?: { note: string; tiles: TileVerifier }, oursNote?: string): Promise<LedgerError> {
     const { meta, dir } = this.store;
-    let ours = against?.note ?? this.store.last?.checkpoint ?? '';
+    let ours = oursNote ?? against?.note ?? this.store.last?.checkpoint ?? '';
     let proof: EvidenceProof | null = null;
     try {
       const t = openCheckpoint(theirs);
@@ -244,7 +249,7 @@ export class Replicator {
         const shown = await this.#againstTiles(theirs, t, against);
         return keepEvidence(dir, { kind, origin: meta.name, detail, gateway: meta.gateway, verifierKey: meta.verifier, ...shown });
       }
-      const header = checkpointHeader(t);
+      const header = oursNote === undefined ? checkpointHeader(t) : undefined;
       if (header && t.size <= this.store.size && header.height < this.store.height && bytesEqual(await this.store.rootAt(t.size), t.root)) {
         const mine = await this.store.rawBlock(header.height);
         if (mine) ours = decodeBlockValue(mine, header.height).checkpoint;
@@ -415,7 +420,12 @@ export class Replicator {
    */
   async #copyUpTo(cp: Checkpoint, note: string): Promise<void> {
     const height = await this.#originHeight(cp);
-    if (height < this.store.height) await this.#lowHead(height);
+    if (height < this.store.height)
+      await this.#lowHead(height).catch(async (err: unknown) => {
+        // The origin's block shows no rollback; a signed height may still name another header than the copy's block's own.
+        if (!isLedgerError(err, 'ERR_REPLICA_ROLLBACK')) await this.#headerBelow(cp, note);
+        throw err;
+      });
     const from = Math.max(0, this.store.height - 1);
     const tiles = new TileVerifier(cp.size, cp.root, this.#fetch);
     const ownLast = this.store.height - 1;
@@ -495,7 +505,24 @@ export class Replicator {
     if (!signed || (signed.height === block.height && bytesEqual(signed.hash, block.hash))) return;
     if (signed.height === block.height)
       throw await this.#evidence('fork', `the origin signed two headers for block ${block.height} of ${cp.size} records`, note);
+    await this.#headerBelow(cp, note);
     throw originError(`the origin's checkpoint of ${cp.size} records names block ${signed.height}; its tree ends at block ${block.height}`);
+  }
+
+  /**
+   * Throws the fork evidence when checkpoint `cp`'s header line names a block below the copy's
+   * last with another header than that block's own checkpoint signs: the gateway signed two
+   * headers for one height (evidence: `headers`). A block whose checkpoint has no header line
+   * (written before it) signs no header, so nothing is shown and this returns.
+   */
+  async #headerBelow(cp: Checkpoint, note: string): Promise<void> {
+    const signed = checkpointHeader(cp);
+    if (!signed || signed.height >= this.store.height) return;
+    const raw = await this.store.rawBlock(signed.height);
+    const mine = raw && decodeBlockValue(raw, signed.height);
+    if (!mine || !otherSignedHeader(mine, signed)) return;
+    const detail = `the origin signed two headers for block ${signed.height}: its checkpoint of ${cp.size} records names another than the block's own`;
+    throw await this.#evidence('fork', detail, note, undefined, mine.checkpoint);
   }
 
   /** The entries of bundle `index` of the tree of checkpoint `cp`, as served (not yet verified). */

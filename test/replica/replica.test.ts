@@ -220,20 +220,38 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
     };
   }
 
-  it('a checkpoint whose header line names another header for the block that ends its tree is a fork, shown as two headers; another height is an origin error', async () => {
+  /** The evidence of `err`, a fork, checked to show two headers with the gateway key alone, then removed from `dir`. */
+  function twoHeadersShown(err: unknown, dir: string): void {
+    assert.ok(isLedgerError(err, 'ERR_REPLICA_FORK'), `${dir}: ${String(err)}`);
+    const evidence = JSON.parse(fs.readFileSync(String((err as { details?: { file?: string } }).details?.file), 'utf8')) as Evidence;
+    assert.equal(verifyEvidence(evidence, did), 'headers');
+    fs.rmSync(path.join(dir, 'replica-evidence'), { recursive: true });
+  }
+
+  it('a checkpoint whose header line names another header for the block that ends its tree, or for a block below it, is a fork, shown as two headers; a height above it is an origin error', async () => {
     const last = (await gateway.latestBlock())!;
     const other = sha256(Buffer.from('another chain'));
     // The copy holds the tree already (the check after an equal size) or copies it (after the copy).
     for (const dir of [repDir, path.join(tmp.dir, 'replica-two-headers')]) {
-      const err = await roundError(await Replicator.open(dir, { trustedKey: did, fetch: withHeaderLine(last.height, other) }));
-      assert.ok(isLedgerError(err, 'ERR_REPLICA_FORK'), `${dir}: ${String(err)}`);
-      const evidence = JSON.parse(fs.readFileSync(String((err as { details?: { file?: string } }).details?.file), 'utf8')) as Evidence;
-      assert.equal(verifyEvidence(evidence, did), 'headers');
-      fs.rmSync(path.join(dir, 'replica-evidence'), { recursive: true });
-      const low = await roundError(await Replicator.open(dir, { trustedKey: did, fetch: withHeaderLine(last.height - 1, last.hash) }));
-      assert.ok(isLedgerError(low, 'ERR_REPLICA_ORIGIN') && /names block/.test(low.message), `${dir}: ${String(low)}`);
+      twoHeadersShown(await roundError(await Replicator.open(dir, { trustedKey: did, fetch: withHeaderLine(last.height, other) })), dir);
+      // The copy's block below signs its own header for that height: two headers for one height too.
+      twoHeadersShown(await roundError(await Replicator.open(dir, { trustedKey: did, fetch: withHeaderLine(last.height - 1, last.hash) })), dir);
+      const high = await roundError(await Replicator.open(dir, { trustedKey: did, fetch: withHeaderLine(last.height + 1, last.hash) }));
+      assert.ok(isLedgerError(high, 'ERR_REPLICA_ORIGIN') && /names block/.test(high.message), `${dir}: ${String(high)}`);
     }
     assert.equal(fs.existsSync(path.join(repDir, 'replica-evidence')), false);
+    const r = await replicator();
+    assert.equal((await r.catchUp()).size, 2137);
+    await r.close();
+  });
+
+  it('a larger checkpoint whose header line names a block below the copy\'s last with another header is a fork, shown as two headers (a stolen key)', async () => {
+    const last = (await gateway.latestBlock())!;
+    const honest = httpTileFetch(server.url);
+    // Signed with the gateway key: a tree of one record more, said to end at block 3 (whose own checkpoint names another header).
+    const forged = signCheckpoint({ origin: NAME, size: gateway.size + 1, root: sha256(Buffer.from('another tree')), extensions: [headerLine(3, last.hash)] }, NAME, key);
+    const fetch: TileFetch = async (p, o) => (p === 'checkpoint' ? Buffer.from(forged) : honest(p, o));
+    twoHeadersShown(await roundError(await replicator(fetch)), repDir);
     const r = await replicator();
     assert.equal((await r.catchUp()).size, 2137);
     await r.close();
