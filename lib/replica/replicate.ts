@@ -496,17 +496,20 @@ export class Replicator {
 
   /**
    * Checkpoint `cp`'s header line, if it has one, must name `block`, the copy's block that ends
-   * its tree. Another header hash at that height is a second block chain the gateway signed for
-   * one tree (evidence: `headers`); another height cannot be shown with two notes, so it is an
-   * origin error.
+   * its tree. Another header hash at that height, or below it, than the copy's block of that height
+   * signs is a second block chain the gateway signed (evidence: `headers`, #headerBelow). A height
+   * above it, or another hash for a block whose checkpoint predates the header line (it signs no
+   * header), cannot be shown with two notes: an origin error.
    */
   async #endsAt(cp: Checkpoint, note: string, block: BlockInfo): Promise<void> {
     const signed = checkpointHeader(cp);
     if (!signed || (signed.height === block.height && bytesEqual(signed.hash, block.hash))) return;
-    if (signed.height === block.height)
+    if (signed.height === block.height && otherSignedHeader(block, signed))
       throw await this.#evidence('fork', `the origin signed two headers for block ${block.height} of ${cp.size} records`, note);
     await this.#headerBelow(cp, note);
-    throw originError(`the origin's checkpoint of ${cp.size} records names block ${signed.height}; its tree ends at block ${block.height}`);
+    // A block whose checkpoint predates the header line signs no header: nothing to show another against.
+    const unsigned = signed.height === block.height ? ' with another header than the copy holds under a checkpoint without the header line' : '';
+    throw originError(`the origin's checkpoint of ${cp.size} records names block ${signed.height}${unsigned}; its tree ends at block ${block.height}`);
   }
 
   /**

@@ -8,7 +8,7 @@ import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec
 import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
 import { blockKey, blockValue, decodeBlockValue } from '../../lib/ledger/layout';
-import { openCheckpoint, signCheckpoint } from '../../lib/note/checkpoint';
+import { headerLine, openCheckpoint, signCheckpoint } from '../../lib/note/checkpoint';
 import { httpTileFetch, Replicator } from '../../lib/replica';
 import { EVIDENCE_DIR } from '../../lib/replica/evidence';
 import { decodeBlockBundle, encodeBlockBundle } from '../../lib/tiles/content';
@@ -270,6 +270,36 @@ describe('replica: a re-timed legacy chain that the new block does not extend', 
       }
       assert.ok(requests.includes(b1), requests.join(' '));
       assert.ok(!requests.includes(b0), `the bundle of blocks 0..255 was fetched: ${requests.join(' ')}`);
+    } finally {
+      await honest.close();
+    }
+  });
+});
+
+describe('replica: a checkpoint with the header line over a block whose own checkpoint predates it', function () {
+  this.timeout(30_000);
+  const suite = legacySuite('replica.legacy-line.test', 25, 10);
+
+  it('naming another header for that block is an origin error, no evidence: the copy holds no signed header to show against it', async () => {
+    const honest = httpTileFetch(suite.server.url);
+    try {
+      // Signed with the gateway key (no gateway signs such a line for a legacy block): the same tree, said to end at block 2 with another hash.
+      const lined: TileFetch = async (p, o) => {
+        const body = await honest(p, o);
+        if (p !== 'checkpoint') return body;
+        return Buffer.from(signCheckpoint({ ...openCheckpoint(Buffer.from(body).toString('utf8')), extensions: [headerLine(2, sha256(Buffer.from('another header')))] }, suite.name, suite.key));
+      };
+      // The copy holds the tree already (the check after an equal size) or copies it (after the copy).
+      await copyThrough(suite, honest, 25);
+      for (const dir of [suite.repDir, path.join(suite.tmp.dir, 'replica-new')]) {
+        const r = await Replicator.open(dir, { trustedKey: suite.did, fetch: lined });
+        try {
+          await assert.rejects(r.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_ORIGIN') && /names block 2/.test(e.message));
+        } finally {
+          await r.close();
+        }
+        assert.equal(fs.existsSync(path.join(dir, EVIDENCE_DIR)), false, `${dir}: no evidence that does not verify`);
+      }
     } finally {
       await honest.close();
     }
