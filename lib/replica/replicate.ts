@@ -123,11 +123,6 @@ function tooLarge(block: OriginBlock, what: string, details: Record<string, unkn
   });
 }
 
-/** Whether `block`'s own checkpoint signs its header with a header line, and `header` (another checkpoint's line for its height) names another. */
-function otherSignedHeader(block: { hash: Uint8Array; checkpoint: string }, header: { hash: Uint8Array }): boolean {
-  return !bytesEqual(block.hash, header.hash) && checkpointHeader(openCheckpoint(block.checkpoint)) !== undefined;
-}
-
 const sameCheckpoint = (mine: Uint8Array, info: BlockInfo): boolean => decodeBlockValue(mine, info.height).checkpoint === info.checkpoint;
 
 function otherHeader(height: number): LedgerError {
@@ -423,7 +418,7 @@ export class Replicator {
     if (height < this.store.height)
       await this.#lowHead(height).catch(async (err: unknown) => {
         // The origin's block shows no rollback; a signed height may still name another header than the copy's block's own.
-        if (!isLedgerError(err, 'ERR_REPLICA_ROLLBACK')) await this.#headerBelow(cp, note);
+        if (!isLedgerError(err, 'ERR_REPLICA_ROLLBACK')) await this.#twoHeaders(cp, note);
         throw err;
       });
     const from = Math.max(0, this.store.height - 1);
@@ -496,34 +491,30 @@ export class Replicator {
 
   /**
    * Checkpoint `cp`'s header line, if it has one, must name `block`, the copy's block that ends
-   * its tree. Another header hash at that height, or below it, than the copy's block of that height
-   * signs is a second block chain the gateway signed (evidence: `headers`, #headerBelow). A height
-   * above it, or another hash for a block whose checkpoint predates the header line (it signs no
-   * header), cannot be shown with two notes: an origin error.
+   * its tree. Another header for that block or one below it, whose own checkpoint signs its
+   * header, is a second block chain the gateway signed (#twoHeaders). A height above it, or a block
+   * whose checkpoint predates the header line (it signs no header), cannot be shown with two
+   * notes: an origin error.
    */
   async #endsAt(cp: Checkpoint, note: string, block: BlockInfo): Promise<void> {
     const signed = checkpointHeader(cp);
     if (!signed || (signed.height === block.height && bytesEqual(signed.hash, block.hash))) return;
-    if (signed.height === block.height && otherSignedHeader(block, signed))
-      throw await this.#evidence('fork', `the origin signed two headers for block ${block.height} of ${cp.size} records`, note);
-    await this.#headerBelow(cp, note);
-    // A block whose checkpoint predates the header line signs no header: nothing to show another against.
-    const unsigned = signed.height === block.height ? ' with another header than the copy holds under a checkpoint without the header line' : '';
-    throw originError(`the origin's checkpoint of ${cp.size} records names block ${signed.height}${unsigned}; its tree ends at block ${block.height}`);
+    await this.#twoHeaders(cp, note);
+    throw originError(`the origin's checkpoint of ${cp.size} records names block ${signed.height} with another header; its tree ends at block ${block.height} as this replica holds it`);
   }
 
   /**
-   * Throws the fork evidence when checkpoint `cp`'s header line names a block below the copy's
-   * last with another header than that block's own checkpoint signs: the gateway signed two
-   * headers for one height (evidence: `headers`). A block whose checkpoint has no header line
-   * (written before it) signs no header, so nothing is shown and this returns.
+   * Throws fork evidence (`headers`) when checkpoint `cp`'s header line names a block the copy
+   * holds with another header than that block's own checkpoint signs: the gateway signed two
+   * headers for one height. A block whose checkpoint has no header line (written before it) signs
+   * no header, so nothing is shown and this returns.
    */
-  async #headerBelow(cp: Checkpoint, note: string): Promise<void> {
+  async #twoHeaders(cp: Checkpoint, note: string): Promise<void> {
     const signed = checkpointHeader(cp);
     if (!signed || signed.height >= this.store.height) return;
     const raw = await this.store.rawBlock(signed.height);
     const mine = raw && decodeBlockValue(raw, signed.height);
-    if (!mine || !otherSignedHeader(mine, signed)) return;
+    if (!mine || bytesEqual(mine.hash, signed.hash) || !checkpointHeader(openCheckpoint(mine.checkpoint))) return;
     const detail = `the origin signed two headers for block ${signed.height}: its checkpoint of ${cp.size} records names another than the block's own`;
     throw await this.#evidence('fork', detail, note, undefined, mine.checkpoint);
   }
