@@ -28,11 +28,15 @@ describe('Ledger config "Tiles over MQTT" + Replica node following over MQTT', f
   after((done) => stopTestRuntime(userDir, done));
   afterEach(() => helper.unload());
 
-  it('the replica copies every sealed block, follows new ones, and its copy audits CLEAN', async () => {
-    const name = 'mqtt-nodes';
+  /**
+   * A Ledger config named `name` publishing tiles over MQTT (blocks of 5) and a Replica node
+   * following it into `replica`: the gateway, the trusted key, the copy's directory, the Ledger
+   * config node and `reach(n)`, which waits until the replica reports a size of at least n.
+   */
+  async function gatewayAndReplica(name: string, replica: string) {
     const key = generateKey('Ed25519');
     writeKeyFile(ledgerPaths(userDir, name).keyFile, key);
-    const dir = path.join(userDir, 'replica-copy');
+    const dir = path.join(userDir, replica);
     await helper.load(
       packNodes(),
       onTab([
@@ -41,12 +45,17 @@ describe('Ledger config "Tiles over MQTT" + Replica node following over MQTT', f
         { id: 'out', type: 'helper' },
       ]),
     );
-    const gw = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
-    assert.equal(gw.ledger.gatewayDid, keyToDid(key));
-    const out = helper.getNode('out');
+    const node = helper.getNode('ledger') as unknown as LedgerConfigNode & { warn: { args: unknown[][]; thisValues: unknown[] } };
+    const gw = await node.gateway();
     const sizes: number[] = [];
-    out.on('input', (msg: { payload: { size: number } }) => sizes.push(msg.payload.size));
-    const reach = (n: number) => until(() => `replica size ${n} (sizes ${JSON.stringify(sizes)})`, () => sizes.some((s) => s >= n), { timeoutMs: 30_000, pollMs: 50 });
+    helper.getNode('out').on('input', (msg: { payload: { size: number } }) => sizes.push(msg.payload.size));
+    const reach = (n: number) => until(() => `replica size ${n} (sizes ${JSON.stringify(sizes.slice(-5))})`, () => sizes.some((s) => s >= n), { timeoutMs: 30_000, pollMs: 50 });
+    return { key, dir, node, gw, reach };
+  }
+
+  it('the replica copies every sealed block, follows new ones, and its copy audits CLEAN', async () => {
+    const { key, dir, gw, reach } = await gatewayAndReplica('mqtt-nodes', 'replica-copy');
+    assert.equal(gw.ledger.gatewayDid, keyToDid(key));
     for (let i = 0; i < 12; i++) await gw.record({ type: 'note', body: { i } });
     await reach(10);
     // A block sealed by time rather than size is published (retained checkpoint) and followed too.
@@ -61,22 +70,7 @@ describe('Ledger config "Tiles over MQTT" + Replica node following over MQTT', f
 
   it('100 messages from someone else on its checkpoint topic (an older checkpoint replayed, garbage): its own is back, one warning, and the replica goes on', async () => {
     const name = 'mqtt-overwritten';
-    const key = generateKey('Ed25519');
-    writeKeyFile(ledgerPaths(userDir, name).keyFile, key);
-    const dir = path.join(userDir, 'replica-overwritten');
-    await helper.load(
-      packNodes(),
-      onTab([
-        ledgerNode('ledger', { ledgerName: name, blockRecords: 5, tilesMqtt: broker.url }),
-        { id: 'rep', type: 'iot-ledger-replica', url: `${broker.url}/iot-ledger/${name}`, key: keyToDid(key), dir, interval: 0.3, wires: [['out']] },
-        { id: 'out', type: 'helper' },
-      ]),
-    );
-    const ledger = helper.getNode('ledger') as unknown as LedgerConfigNode & { warn: { args: unknown[][]; thisValues: unknown[] } };
-    const gw = await ledger.gateway();
-    const sizes: number[] = [];
-    helper.getNode('out').on('input', (msg: { payload: { size: number } }) => sizes.push(msg.payload.size));
-    const reach = (n: number) => until(() => `replica size ${n} (sizes ${JSON.stringify(sizes.slice(-5))})`, () => sizes.some((s) => s >= n), { timeoutMs: 30_000, pollMs: 50 });
+    const { key, dir, node: ledger, gw, reach } = await gatewayAndReplica(name, 'replica-overwritten');
     for (let i = 0; i < 5; i++) await gw.record({ type: 'note', body: { i } });
     const topic = `iot-ledger/${name}/checkpoint`;
     const current = async (): Promise<string | undefined> => (await broker.retained([topic])).get(topic);
