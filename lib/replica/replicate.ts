@@ -123,6 +123,9 @@ function tooLarge(block: OriginBlock, what: string, details: Record<string, unkn
   });
 }
 
+/** A checkpoint's `iot-ledger header` line: the height and header hash of the block it ends. */
+type SignedHeader = NonNullable<ReturnType<typeof checkpointHeader>>;
+
 const sameCheckpoint = (mine: Uint8Array, info: BlockInfo): boolean => decodeBlockValue(mine, info.height).checkpoint === info.checkpoint;
 
 function otherHeader(height: number): LedgerError {
@@ -355,7 +358,7 @@ export class Replicator {
       if (cp.size === this.store.size) {
         if (!bytesEqual(cp.root, ours.header.root))
           throw await this.#evidence('fork', `the origin signed two different trees of ${cp.size} records`, note);
-        await this.#endsAt(cp, note, ours);
+        await this.#endsAt(cp, checkpointHeader(cp), note, ours);
         this.target = cp.size;
         this.#progress();
         return { size: this.store.size, height: this.store.height, target: cp.size, checkpoint: note, fetched: 0 };
@@ -394,13 +397,12 @@ export class Replicator {
   }
 
   /**
-   * How many blocks the origin holds up to checkpoint `cp`: its header line signs the height of
-   * the block it ends. Only a checkpoint written before the header line needs the head, which
+   * How many blocks the origin holds up to a checkpoint: its header line (`signed`) signs the
+   * height of the block it ends. Only a checkpoint written before the header line needs the head, which
    * nobody signs (anyone who can publish on a Tiles over MQTT topic can retain one naming more
    * blocks than there are, whose tiles never come).
    */
-  async #originHeight(cp: Checkpoint): Promise<number> {
-    const signed = checkpointHeader(cp);
+  async #originHeight(signed: SignedHeader | undefined): Promise<number> {
     return signed ? signed.height + 1 : parseOriginHead(await this.#fetch(HEAD_PATH)).height;
   }
 
@@ -414,11 +416,12 @@ export class Replicator {
    * before a check fails are verified blocks the gateway signed, as a copy that stopped there holds.
    */
   async #copyUpTo(cp: Checkpoint, note: string): Promise<void> {
-    const height = await this.#originHeight(cp);
+    const signed = checkpointHeader(cp);
+    const height = await this.#originHeight(signed);
     if (height < this.store.height)
       await this.#lowHead(height).catch(async (err: unknown) => {
         // The origin's block shows no rollback; a signed height may still name another header than the copy's block's own.
-        if (!isLedgerError(err, 'ERR_REPLICA_ROLLBACK')) await this.#twoHeaders(cp, note);
+        if (!isLedgerError(err, 'ERR_REPLICA_ROLLBACK')) await this.#twoHeaders(cp, signed, note);
         throw err;
       });
     const from = Math.max(0, this.store.height - 1);
@@ -486,31 +489,29 @@ export class Replicator {
     if (!last || last.header.size !== cp.size) throw originError(`no origin block ends at the checkpoint's size ${cp.size}`);
     if (!bytesEqual(last.header.root, cp.root))
       throw await this.#evidence('fork', `the origin's block ${last.height} and its checkpoint sign different roots for ${cp.size} records`, note);
-    await this.#endsAt(cp, note, last);
+    await this.#endsAt(cp, signed, note, last);
   }
 
   /**
-   * Checkpoint `cp`'s header line, if it has one, must name `block`, the copy's block that ends
+   * Checkpoint `cp`'s header line (`signed`), if it has one, must name `block`, the copy's block that ends
    * its tree. Another header for that block or one below it, whose own checkpoint signs its
    * header, is a second block chain the gateway signed (#twoHeaders). A height above it, or a block
    * whose checkpoint predates the header line (it signs no header), cannot be shown with two
    * notes: an origin error.
    */
-  async #endsAt(cp: Checkpoint, note: string, block: BlockInfo): Promise<void> {
-    const signed = checkpointHeader(cp);
+  async #endsAt(cp: Checkpoint, signed: SignedHeader | undefined, note: string, block: BlockInfo): Promise<void> {
     if (!signed || (signed.height === block.height && bytesEqual(signed.hash, block.hash))) return;
-    await this.#twoHeaders(cp, note);
+    await this.#twoHeaders(cp, signed, note);
     throw originError(`the origin's checkpoint of ${cp.size} records names block ${signed.height} with another header; its tree ends at block ${block.height} as this replica holds it`);
   }
 
   /**
-   * Throws fork evidence (`headers`) when checkpoint `cp`'s header line names a block the copy
+   * Throws fork evidence (`headers`) when checkpoint `cp`'s header line (`signed`) names a block the copy
    * holds with another header than that block's own checkpoint signs: the gateway signed two
    * headers for one height. A block whose checkpoint has no header line (written before it) signs
    * no header, so nothing is shown and this returns.
    */
-  async #twoHeaders(cp: Checkpoint, note: string): Promise<void> {
-    const signed = checkpointHeader(cp);
+  async #twoHeaders(cp: Checkpoint, signed: SignedHeader | undefined, note: string): Promise<void> {
     if (!signed || signed.height >= this.store.height) return;
     const raw = await this.store.rawBlock(signed.height);
     const mine = raw && decodeBlockValue(raw, signed.height);
