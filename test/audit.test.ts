@@ -1,8 +1,9 @@
 import { openRawDb } from './support/raw-db';
+import { resigned } from './support/resigned-checkpoint';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { auditLedger, formatReport, type AuditReport, type DeviceStatus } from '../lib/audit';
-import { headerLine, openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
+import { headerLine, signCheckpoint } from '../lib/note/checkpoint';
 import { EMPTY_ROOT } from '../lib/merkle';
 import { envelopePayload, signEnvelope } from '../lib/envelope/envelope';
 import { bodyFromPayload } from '../lib/envelope/payload';
@@ -743,8 +744,7 @@ describe('audit: incremental, from a trusted checkpoint', function () {
   it('a trusted checkpoint whose header line names a block that ends elsewhere is a consistency finding', async () => {
     // Signed by the gateway key: size 20 and its root, but the header of block 2 (which ends at 30).
     const block2 = decodeCbor((await readValue(sample.dir, keys.block(2))) as Buffer) as { hash: Uint8Array };
-    const cp1 = openCheckpoint(sample.checkpoints[1]);
-    const cp = signCheckpoint({ ...cp1, extensions: [headerLine(2, block2.hash)] }, sample.name, sample.gatewayKey);
+    const cp = resigned(sample.checkpoints[1], [headerLine(2, block2.hash)], sample.name, sample.gatewayKey);
     const r = await auditLedger(sample.dir, { from: cp, trustedKey: sample.verifierKey });
     assert.deepEqual(r.findings.map((f) => [f.kind, f.height]), [['consistency', 2]], formatReport(r));
     assert.match(r.findings[0].detail, /block 2's header ends at tree size 30, not at the trusted checkpoint's 20/);
@@ -752,7 +752,7 @@ describe('audit: incremental, from a trusted checkpoint', function () {
 
   describe('from a checkpoint written before the header line (it names no block)', () => {
     /** Block `h`'s checkpoint as a gateway before format 2 signed it: the same size and root, no header line. */
-    const legacy = (h: number): string => signCheckpoint({ ...openCheckpoint(sample.checkpoints[h]), extensions: [] }, sample.name, sample.gatewayKey);
+    const legacy = (h: number): string => resigned(sample.checkpoints[h], [], sample.name, sample.gatewayKey);
     /** Stores blocks 0..`last`'s checkpoints as written before format 2 (an upgraded ledger). */
     const storeLegacy = (dir: string, last: number): Promise<void> =>
       mutate(dir, async (db) => {

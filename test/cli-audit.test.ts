@@ -6,7 +6,7 @@ import { openRawDb } from './support/raw-db';
 import { main } from '../lib/cli/main';
 import type { CliIo } from '../lib/cli/io';
 import { buildSampleLedger, copyDir, keys, resealAfter, tempDir, type SampleLedger } from './support/audit-fixtures';
-import { openCheckpoint, signCheckpoint } from '../lib/note/checkpoint';
+import { resigned } from './support/resigned-checkpoint';
 import { runCli } from './support/cli';
 import { MAX_BUNDLE_BYTES } from '../lib/ledger/bundle';
 import { generateKey } from '../lib/crypto';
@@ -105,7 +105,7 @@ describe('CLI: audit', function () {
   it('--from a checkpoint written before the header line: a later block the gateway key signed at a smaller size is found (exit 1)', async () => {
     // Block 1's checkpoint (size 20) without the header line; the key holder replaced blocks 2.. with blocks ending at 15, 25, 40.
     const note = path.join(work, 'cp1-legacy.note');
-    fs.writeFileSync(note, signCheckpoint({ ...openCheckpoint(sample.checkpoints[1]), extensions: [] }, sample.name, sample.gatewayKey));
+    fs.writeFileSync(note, resigned(sample.checkpoints[1], [], sample.name, sample.gatewayKey));
     const dir = copyDir(sample.dir);
     try {
       await resealAfter(dir, sample.name, sample.gatewayKey, 1, [15, 25, 40], 10);

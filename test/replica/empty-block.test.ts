@@ -7,7 +7,8 @@ import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
 import { blockKey, blockValue, decodeBlockValue, META_KEY } from '../../lib/ledger/layout';
 import { decodeHeader } from '../../lib/ledger/blocks';
-import { headerLine, openCheckpoint, signCheckpoint } from '../../lib/note/checkpoint';
+import { headerLine } from '../../lib/note/checkpoint';
+import { resigned } from '../support/resigned-checkpoint';
 import { ReplicaStore } from '../../lib/replica/store';
 import { tempDir } from '../support/ledger';
 import { openRawDb } from '../support/raw-db';
@@ -38,7 +39,7 @@ describe('replica: a block without records from the origin', () => {
     const h0 = decodeHeader(block0.header, 0);
     const header = encodeCbor({ v: 1, height: 1, prev: block0.hash, first: h0.size, size: h0.size, root: h0.root, time: h0.time + 1 });
     const hash = sha256(header);
-    const checkpoint = signCheckpoint({ ...openCheckpoint(block0.checkpoint), extensions: [headerLine(1, hash)] }, NAME, key);
+    const checkpoint = resigned(block0.checkpoint, [headerLine(1, hash)], NAME, key);
     const raw1 = blockValue({ header, hash, checkpoint });
 
     const store = await ReplicaStore.open(path.join(tmp.dir, 'replica'), meta);

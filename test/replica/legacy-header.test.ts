@@ -8,7 +8,8 @@ import { decodeCbor, encodeCbor, type CborValue } from '../../lib/encoding/codec
 import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
 import { blockKey, blockValue, decodeBlockValue } from '../../lib/ledger/layout';
-import { headerLine, openCheckpoint, signCheckpoint } from '../../lib/note/checkpoint';
+import { headerLine } from '../../lib/note/checkpoint';
+import { resigned, withResignedCheckpoint } from '../support/resigned-checkpoint';
 import { httpTileFetch, Replicator } from '../../lib/replica';
 import { EVIDENCE_DIR } from '../../lib/replica/evidence';
 import { decodeBlockBundle, encodeBlockBundle } from '../../lib/tiles/content';
@@ -24,7 +25,7 @@ async function asLegacyCheckpoints(dir: string, heights: number[], name: string,
   try {
     for (const h of heights) {
       const block = decodeBlockValue((await db.get(blockKey(h)))!, h);
-      await db.put(blockKey(h), blockValue({ ...block, checkpoint: signCheckpoint({ ...openCheckpoint(block.checkpoint), extensions: [] }, name, key) }));
+      await db.put(blockKey(h), blockValue({ ...block, checkpoint: resigned(block.checkpoint, [], name, key) }));
     }
   } finally {
     await db.close();
@@ -127,10 +128,10 @@ describe('replica: blocks whose checkpoints predate the header line', function (
       };
       // A head (not signed) of 2 blocks, and block 1 changed in the bundle of 2. The head is read
       // only beside a checkpoint without the header line: the latest one is served re-signed without it.
+      const legacy = withResignedCheckpoint(honest, [], suite.name, suite.key);
       const lowHead: TileFetch = async (p, o) => {
         if (p === 'iot-ledger/head') return Buffer.from('{"height":2,"size":20}\n');
-        const body = await honest(p, o);
-        if (p === 'checkpoint') return Buffer.from(signCheckpoint({ ...openCheckpoint(Buffer.from(body).toString('utf8')), extensions: [] }, suite.name, suite.key));
+        const body = await legacy(p, o);
         return p === tilePath({ kind: 'blocks', level: 0, index: 0, width: 2 }) ? retimed(body, 2, 1) : body;
       };
       for (const fetch of [lowHead, lastChanged]) {
@@ -284,11 +285,7 @@ describe('replica: a checkpoint with the header line over a block whose own chec
     const honest = httpTileFetch(suite.server.url);
     try {
       // Signed with the gateway key (no gateway signs such a line for a legacy block): the same tree, said to end at block 2 with another hash.
-      const lined: TileFetch = async (p, o) => {
-        const body = await honest(p, o);
-        if (p !== 'checkpoint') return body;
-        return Buffer.from(signCheckpoint({ ...openCheckpoint(Buffer.from(body).toString('utf8')), extensions: [headerLine(2, sha256(Buffer.from('another header')))] }, suite.name, suite.key));
-      };
+      const lined = withResignedCheckpoint(honest, [headerLine(2, sha256(Buffer.from('another header')))], suite.name, suite.key);
       // The copy holds the tree already (the check after an equal size) or copies it (after the copy).
       await copyThrough(suite, honest, 25);
       for (const dir of [suite.repDir, path.join(suite.tmp.dir, 'replica-new')]) {

@@ -14,6 +14,7 @@ import { httpTileFetch, Replicator, verifyEvidence, type Evidence } from '../../
 import { tempDir } from '../support/ledger';
 import { watchDurableWrites } from '../support/durable-writes';
 import { startTileServer, type TileServer } from '../support/tile-server';
+import { withResignedCheckpoint } from '../support/resigned-checkpoint';
 import { decodeBlockBundle, decodeEntryBundle, encodeBlockBundle, encodeEntryBundle } from '../../lib/tiles/content';
 import { blockValue, decodeBlockValue } from '../../lib/ledger/layout';
 import type { TileFetch } from '../../lib/tiles/verify';
@@ -180,13 +181,8 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
    * the replica must read the head to learn how many blocks there are.
    */
   function withLegacyCheckpointAndHead(head: string): TileFetch {
-    const honest = httpTileFetch(server.url);
-    return async (p, o) => {
-      if (p === 'iot-ledger/head') return Buffer.from(head);
-      const body = await honest(p, o);
-      if (p !== 'checkpoint') return body;
-      return Buffer.from(signCheckpoint({ ...openCheckpoint(Buffer.from(body).toString('utf8')), extensions: [] }, NAME, key));
-    };
+    const legacy = withResignedCheckpoint(httpTileFetch(server.url), [], NAME, key);
+    return async (p, o) => (p === 'iot-ledger/head' ? Buffer.from(head) : legacy(p, o));
   }
 
   it('a head (unsigned) below the copy beside a larger checkpoint without a header line is an origin error, not a rollback', async () => {
@@ -212,12 +208,7 @@ describe('replica: catch up over tiles, resume, rollback and fork', function () 
 
   /** The origin's tiles with its checkpoint re-signed by the gateway key with another header line: `height` and `hash` (the same tree). */
   function withHeaderLine(height: number, hash: Uint8Array): TileFetch {
-    const honest = httpTileFetch(server.url);
-    return async (p, o) => {
-      const body = await honest(p, o);
-      if (p !== 'checkpoint') return body;
-      return Buffer.from(signCheckpoint({ ...openCheckpoint(Buffer.from(body).toString('utf8')), extensions: [headerLine(height, hash)] }, NAME, key));
-    };
+    return withResignedCheckpoint(httpTileFetch(server.url), [headerLine(height, hash)], NAME, key);
   }
 
   /** The evidence of `err`, a fork, checked to show two headers with the gateway key alone, then removed from `dir`. */
