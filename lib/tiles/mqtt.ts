@@ -8,7 +8,10 @@
 //     publish there too (an older checkpoint the gateway signed, garbage, an empty message): the
 //     gateway subscribes to its own three topics, and when the latest message on one is not
 //     byte-for-byte what it published there last, publishes its own again a moment later
-//     (OverwriteWatch: at most once a second per topic, however many overwrites come).
+//     (OverwriteWatch: at most once a second per topic, however many overwrites come). A message
+//     it cannot see (on an MQTT 5 broker, one larger than its packet limit is not delivered to it)
+//     is covered too: each of the three is published again, the same bytes, once REFRESH_MS have
+//     passed since it last was, so on an idle gateway too.
 //   - A tile is published when someone asks for it: the path as the payload of `<base>/request`.
 //     A full tile (256 wide) is immutable: it is published retained, and asked again within
 //     REPUBLISH_MS it is not published again (the broker hands the retained copy to every new
@@ -50,6 +53,14 @@ export const OVERWRITE_REPORT_MS = 60_000;
  * any other payload (ours published again, once).
  */
 export const ECHO_MS = 10_000;
+/**
+ * The checkpoint, head and meta are each published again, unchanged, once this long has passed
+ * since they last were (after a block, a restore or the last refresh): a message on their topic
+ * that the broker does not deliver to the gateway (larger than its Maximum Packet Size) holds the
+ * topic this long at most. At most three small publications per minute, none on a gateway that
+ * seals a block more often than that; a replica takes the same checkpoint again as the one it holds.
+ */
+export const REFRESH_MS = 60_000;
 const MAX_ECHOES = 8;
 
 /** `iot-ledger/<origin>` with every character outside A-Z a-z 0-9 . _ - made "_" (no MQTT wildcards, no extra levels). */
@@ -138,6 +149,8 @@ export interface MqttTilePublisherOptions {
    * once per OVERWRITE_REPORT_MS (someone publishing there, or another gateway on the same base).
    */
   onOverwritten?: (messages: number) => void;
+  /** Publishes the checkpoint, head and meta again once this long has passed since they last were (default REFRESH_MS; tests). */
+  refreshMs?: number;
 }
 
 export interface PublisherStats {
@@ -149,11 +162,13 @@ export interface PublisherStats {
   overwritten: number;
   /** Checkpoints, heads and metas published again after such a message (acknowledged by the broker). */
   restored: number;
+  /** Checkpoints, heads and metas published again because refreshMs had passed since they last were (acknowledged). */
+  refreshed: number;
 }
 
 export class MqttTilePublisher {
   readonly base: string;
-  readonly stats: PublisherStats = { requests: 0, dropped: 0, published: 0, bytes: 0, overwritten: 0, restored: 0 };
+  readonly stats: PublisherStats = { requests: 0, dropped: 0, published: 0, bytes: 0, overwritten: 0, restored: 0, refreshed: 0 };
   readonly #ledger: Ledger;
   readonly #client: TileMqttClient;
   readonly #rate: number;
@@ -169,6 +184,10 @@ export class MqttTilePublisher {
   readonly #replaced = new Map<string, { payload: Buffer; at: number }[]>();
   readonly #watch: OverwriteWatch<Buffer>;
   readonly #overwrites: CountReporter;
+  readonly #refreshMs: number;
+  /** Retained topic -> when ours was last handed to the client there. */
+  readonly #publishedAt = new Map<string, number>();
+  #refreshTimer: NodeJS.Timeout | undefined;
   #tokens: number;
   #refilled: number;
   #draining = false;
@@ -184,6 +203,9 @@ export class MqttTilePublisher {
     this.#now = opts.now ?? Date.now;
     this.#onError = opts.onError ?? (() => undefined);
     this.#maxRemembered = opts.maxRemembered ?? MAX_REMEMBERED;
+    this.#refreshMs = opts.refreshMs ?? REFRESH_MS;
+    // setTimeout takes at most 2^31 - 1 ms (a longer delay fires at once).
+    if (!(this.#refreshMs > 0 && this.#refreshMs < 2 ** 31)) throw new RangeError(`refreshMs must be a positive number of ms below 2^31, not ${this.#refreshMs}`);
     this.#tokens = this.#rate;
     this.#refilled = this.#now();
     this.#watch = new OverwriteWatch<Buffer>(
@@ -245,7 +267,7 @@ export class MqttTilePublisher {
         if (r.status !== 200) continue;
         const topic = resourceTopic(this.base, p);
         this.#keep(topic, Buffer.from(r.body));
-        await this.#publish(topic, r.body, true);
+        await this.#publishRetained(topic, r.body);
       }
     };
     this.#announcing = this.#announcing.then(run, run);
@@ -277,7 +299,48 @@ export class MqttTilePublisher {
     const run = async (): Promise<void> => {
       const ours = this.#kept.get(topic);
       if (this.#closed || !ours) return;
-      if (await this.#publish(topic, ours, true)) this.stats.restored++;
+      if (await this.#publishRetained(topic, ours)) this.stats.restored++;
+    };
+    this.#announcing = this.#announcing.then(run, run);
+  }
+
+  /** Publishes ours on a retained topic, noting when (the refresh counts from there). */
+  #publishRetained(topic: string, payload: Uint8Array): Promise<boolean> {
+    this.#publishedAt.set(topic, this.#now());
+    this.#scheduleRefresh();
+    return this.#publish(topic, payload, true);
+  }
+
+  /** Arms the refresh for the retained topic published longest ago, unless it is armed already. */
+  #scheduleRefresh(): void {
+    if (this.#refreshTimer || this.#closed || this.#publishedAt.size === 0) return;
+    const due = Math.min(...this.#publishedAt.values()) + this.#refreshMs;
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = undefined;
+      this.#refresh();
+    }, Math.min(Math.max(0, due - this.#now()), this.#refreshMs));
+    this.#refreshTimer.unref();
+  }
+
+  /**
+   * Publishes again, in turn with the announcements (head before checkpoint), each of ours not
+   * published within refreshMs, and arms the timer for the next one due. Not while the connection
+   * is down (start() publishes all three on the next one): those are looked at again refreshMs later.
+   */
+  #refresh(): void {
+    const run = async (): Promise<void> => {
+      if (this.#closed) return;
+      const now = this.#now();
+      const age = (t: string): number => now - (this.#publishedAt.get(t) ?? now);
+      // A negative age: the clock was set back; counted from now.
+      const due = RETAINED_PATHS.map((p) => resourceTopic(this.base, p)).filter((t) => this.#publishedAt.has(t) && (age(t) >= this.#refreshMs || age(t) < 0));
+      for (const topic of due) this.#publishedAt.set(topic, now);
+      this.#scheduleRefresh();
+      if (this.#client.connected === false) return;
+      for (const topic of due) {
+        const ours = this.#kept.get(topic);
+        if (ours && (await this.#publish(topic, ours, true))) this.stats.refreshed++;
+      }
     };
     this.#announcing = this.#announcing.then(run, run);
   }
@@ -388,6 +451,8 @@ export class MqttTilePublisher {
     this.#watch.close();
     this.#overwrites.close();
     if (this.#timer) clearTimeout(this.#timer);
+    clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     this.#queue.clear();
     this.#retainedAt.clear();
     this.#client.off('message', this.#onMessage);
