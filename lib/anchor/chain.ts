@@ -75,9 +75,16 @@ export function throwIfStopped(signal: AbortSignal | undefined): void {
 export const MAX_RPC_RESPONSE_BYTES = 16 << 20;
 
 /**
+ * The statuses ethers follows with a request of its own, through its default reader (no bound
+ * on the body or on gzip, only an idle timeout), whatever getUrlFunc the provider was given.
+ */
+const REDIRECTS = new Set([301, 302, 307, 308]);
+
+/**
  * ethers' HTTP request with the endpoint treated as untrusted: the whole exchange (not only
- * each silence) within `timeoutMs`, and the answer refused beyond `maxBytes`, gzip included
- * (ethers' own reads and inflates whatever comes, so a hostile endpoint could exhaust memory).
+ * each silence) within `timeoutMs`, the answer refused beyond `maxBytes`, gzip included
+ * (ethers' own reads and inflates whatever comes, so a hostile endpoint could exhaust memory),
+ * and a redirect refused rather than left to ethers (see REDIRECTS).
  */
 function boundedGetUrl(timeoutMs: number, maxBytes: number, stop?: AbortSignal): FetchGetUrlFunc {
   return (req, signal) =>
@@ -100,6 +107,10 @@ function boundedGetUrl(timeoutMs: number, maxBytes: number, stop?: AbortSignal):
       signal?.addListener(() => fail(makeError('request cancelled', 'CANCELLED')));
       request.on('error', fail);
       request.once('response', (resp) => {
+        if (REDIRECTS.has(resp.statusCode ?? 0)) {
+          fail(makeError(`the endpoint redirects (HTTP ${resp.statusCode}), which is not followed: set the JSON-RPC URL to where it points`, 'SERVER_ERROR'));
+          return;
+        }
         readBoundedBody(resp, maxBytes, () => makeError(`response larger than ${maxBytes} bytes`, 'SERVER_ERROR')).then((raw) => {
           clearTimeout(timer);
           stop?.removeEventListener('abort', onStop);

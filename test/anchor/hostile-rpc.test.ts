@@ -94,6 +94,25 @@ describe('anchor: a hostile JSON-RPC endpoint', function () {
     assert.equal(error.code, 'ERR_ANCHOR_RPC');
   });
 
+  it('a redirect is not followed (ERR_ANCHOR_RPC): its target would be read without the bounds on size and time', async () => {
+    // ethers follows 301/302/307/308 with a request of its own, through its default reader: no
+    // bound on the body or on gzip, only an idle timeout. The target here is never asked.
+    let asked = 0;
+    const target = await hostileRpc((res, id) => {
+      asked++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(reply(id));
+    });
+    cleanups.push(() => target.close());
+    const { error } = await firstError((res) => {
+      res.writeHead(307, { location: target.url });
+      res.end();
+    });
+    assert.equal(error.code, 'ERR_ANCHOR_RPC');
+    assert.match(error.message, /redirect/);
+    assert.equal(asked, 0);
+  });
+
   it('a gzip bomb is refused (ERR_ANCHOR_RPC) without inflating it', async () => {
     // gzip members back to back inflate as one: 32 MiB of blanks, then a valid reply (a bomb
     // sized to inflate to gigabytes crashes the process outright).
