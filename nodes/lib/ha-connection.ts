@@ -66,6 +66,12 @@ const CLOSE_TIMEOUT_MS = 3000;
 const BIRTH_EVERY_MS = 1000;
 /** Stale retained messages remembered before the flows settle; anyone can publish look-alikes. */
 const MAX_FOUND = 4096;
+/**
+ * A discovery config larger than this is not ours (ours are a few KB: ids, a title and topics
+ * of at most a few hundred characters each) and is not parsed: anyone can leave one retained
+ * under the discovery prefix, and JSON.parse makes an object of every few bytes of it.
+ */
+export const MAX_HA_CONFIG_BYTES = 64 * 1024;
 
 export class HaConnection {
   /**
@@ -223,7 +229,7 @@ export class HaConnection {
   private isOurs(topic: string, payload: Buffer): boolean {
     const t = this.topics;
     if (topic.startsWith(`${t.baseTopic}/`)) return topic.endsWith('/state');
-    if (!topic.startsWith(`${t.discoveryPrefix}/`) || !topic.endsWith('/config')) return false;
+    if (!topic.startsWith(`${t.discoveryPrefix}/`) || !topic.endsWith('/config') || payload.length > MAX_HA_CONFIG_BYTES) return false;
     try {
       const config = JSON.parse(payload.toString('utf8')) as { availability_topic?: unknown; origin?: { name?: unknown } };
       return config.availability_topic === availabilityTopic(t) && config.origin?.name === PACKAGE_NAME;

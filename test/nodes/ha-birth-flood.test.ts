@@ -5,7 +5,8 @@
 // each would be sent again at every birth and reconnection, and kept in memory for good.
 import * as assert from 'node:assert/strict';
 import { validateTerms } from '../../lib/contracts';
-import { MqttWatch } from '../ha/mqtt-watch';
+import { MqttWatch, retainedMessages } from '../ha/mqtt-watch';
+import { MAX_HA_CONFIG_BYTES } from '../../nodes/lib/ha-connection';
 import { generateKey, keyToDid } from '../../lib/index';
 import { haBrokerNode, mqttNodes, useHaSession } from './ha-support';
 import { helper, ledgerNode, onTab, packNodes } from './support';
@@ -76,6 +77,30 @@ describe('nodes: Home Assistant births from anyone on the broker', function () {
     const fakeSet = new Set(fakes);
     const again = ha.watch.messages.slice(from).filter((m) => fakeSet.has(m.topic)).length;
     assert.equal(again, 0, `${again} look-alikes cleared again at the birth`);
+  });
+
+  it('a retained config larger than any we publish is left alone, not parsed; a look-alike of ours is cleared', async () => {
+    // Every retained config under the discovery prefix reaches the gateway at each (re)subscription,
+    // whoever published it: parsing a huge one (a few bytes of JSON make an object each) could
+    // exhaust the runtime's memory. Ours are a few KB; one past MAX_HA_CONFIG_BYTES is not ours.
+    const lookAlike = (id: string) => JSON.stringify({ unique_id: id, availability_topic: AVAILABILITY, origin: { name: 'node-red-contrib-iot-ledger' } });
+    const small = 'homeassistant/binary_sensor/iot-ledger_small-look-alike_violation/config';
+    const big = 'homeassistant/binary_sensor/iot-ledger_big-look-alike_violation/config';
+    const bigPayload = lookAlike('iot-ledger_big-look-alike_violation').padEnd(MAX_HA_CONFIG_BYTES + 1, ' ');
+    await ha.watch.client.publishAsync(big, bigPayload, { qos: 1, retain: true });
+    await ha.watch.client.publishAsync(small, lookAlike('iot-ledger_small-look-alike_violation'), { qos: 1, retain: true });
+    try {
+      await deploy();
+      await settled();
+      await ha.watch.waitFor((m) => m.topic === small && m.payload === '', 'the look-alike cleared');
+      // Sent back to the gateway at the same subscription: given the time a clear takes, it is left.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const held = await retainedMessages(ha.broker, ['homeassistant/#'], [big]);
+      assert.equal(held.get(big)?.length, bigPayload.length);
+      assert.equal(held.has(small), false);
+    } finally {
+      await ha.watch.client.publishAsync(big, '', { qos: 1, retain: true });
+    }
   });
 
   it('our online overwritten by someone else with offline (every entity unavailable) is published again', async () => {
