@@ -137,6 +137,8 @@ export class Anchorer extends EventEmitter {
   /** Set when a mined anchor lacked its event, or too many were lost: sending more would only spend fees. */
   #halted: LedgerError | null = null;
   #unconfirmed = 0;
+  /** Aborted by close(): the request in flight is cut off and later ones fail at once. */
+  readonly #stop = new AbortController();
   readonly #onBlock = (): void => this.poke();
 
   constructor(host: AnchorHost, settings: AnchorSettings) {
@@ -145,7 +147,7 @@ export class Anchorer extends EventEmitter {
     if (!Number.isSafeInteger(settings.chainId) || settings.chainId <= 0) throw new LedgerError('ERR_ANCHOR_CONFIG', 'the chain id must be a positive integer');
     this.chainId = settings.chainId;
     this.contract = contractAddress(settings.contract);
-    this.#provider = makeProvider(settings.rpcUrl, { chainId: settings.chainId, timeoutMs: settings.rpcTimeoutMs });
+    this.#provider = makeProvider(settings.rpcUrl, { chainId: settings.chainId, timeoutMs: settings.rpcTimeoutMs, signal: this.#stop.signal });
     this.#wallet = new Wallet(checkAnchorKey(settings.privateKey), this.#provider);
     this.account = this.#wallet.address.toLowerCase();
     this.#s = {
@@ -207,11 +209,17 @@ export class Anchorer extends EventEmitter {
     while (this.#running) await this.#running;
   }
 
+  /**
+   * Stops the loop. A look in progress ends at its next request to the endpoint (the one in
+   * flight cut off): a slow endpoint neither holds up a redeploy nor gets a closed anchorer
+   * to go on, and its failure is not reported.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#host.off('block', this.#onBlock);
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#stop.abort(new LedgerError('ERR_ANCHOR_TIMEOUT', 'the anchorer was closed'));
     await this.#running;
     this.#provider.destroy();
   }
@@ -245,6 +253,7 @@ export class Anchorer extends EventEmitter {
   }
 
   #fail(err: unknown): void {
+    if (this.#closed) return;
     const e = isLedgerError(err) ? err : anchorError(err, 'anchoring');
     const repeat = this.#lastError?.code === e.code;
     this.#lastError = { code: e.code, message: e.message, at: this.#s.now() };

@@ -6,6 +6,7 @@ import { Anchorer } from '../../lib/anchor';
 import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
 import { gatewayKey, tempDir } from '../support/ledger';
+import { until } from '../support/until';
 
 /** eth_chainId's answer for the configured chain: everything before it is what makes it hostile. */
 const reply = (id: unknown): string => JSON.stringify({ jsonrpc: '2.0', id, result: '0x7a69' });
@@ -69,6 +70,45 @@ describe('anchor: a hostile JSON-RPC endpoint', function () {
       res.on('close', () => clearInterval(drip));
     });
     assert.equal(error.code, 'ERR_ANCHOR_RPC');
+  });
+
+  it('close() cuts off the request in flight to an endpoint that holds it, and reports no error for it', async () => {
+    // A redeploy must not wait on the endpoint (Node-RED gives a node 15 s to close), nor the
+    // closed anchorer go on with its look (and record an anchor) after it.
+    let asked!: () => void;
+    const held = new Promise<void>((r) => (asked = r));
+    let cut = false;
+    const rpc = await hostileRpc((res) => {
+      res.on('close', () => (cut = true));
+      asked();
+    });
+    const t = tempDir('anchor-hostile-');
+    const gw = await Gateway.open(t.dir, { name: 'hostile.test/close', gatewayKey, blockRecords: 5, blockSeconds: 0 });
+    cleanups.push(
+      () => t.cleanup(),
+      () => gw.close(),
+      () => rpc.close(),
+    );
+    const anchorer = new Anchorer(gw, {
+      rpcUrl: rpc.url,
+      chainId: 31337,
+      contract: `0x${'ab'.repeat(20)}`,
+      privateKey: `0x${'4c'.repeat(32)}`,
+      pollSeconds: 60,
+      rpcTimeoutMs: 10 * 60_000,
+    });
+    const errors: LedgerError[] = [];
+    anchorer.on('error', (e: LedgerError) => errors.push(e));
+    anchorer.start();
+    await held;
+    // Without the cut, close() waits for the request's 10-minute timeout (past the test's).
+    await anchorer.close();
+    await until(() => 'the held request cut off', () => cut);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      [],
+    );
+    assert.equal(anchorer.status().lastError, null);
   });
 
   it('"429, retry after a day" is not waited on (ERR_ANCHOR_RPC at once)', async () => {
