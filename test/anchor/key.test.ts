@@ -22,6 +22,19 @@ describe('anchor: the account key and the settings', () => {
     assert.throws(() => checkAnchorKey('0x1234'), (e: unknown) => isLedgerError(e, 'ERR_ANCHOR_CONFIG') && !e.message.includes('1234'));
   });
 
+  it('refuses 64 hex digits that are no secp256k1 private key (0, the group order or above) with ERR_ANCHOR_CONFIG, without printing them', () => {
+    const order = 'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141';
+    for (const bad of ['00'.repeat(32), order, `0x${order.toUpperCase()}`, 'ff'.repeat(32)]) {
+      const host = {} as ConstructorParameters<typeof Anchorer>[0];
+      const settings = { rpcUrl: 'http://127.0.0.1:1', chainId: 1, contract: `0x${'ab'.repeat(20)}`, privateKey: bad };
+      const refused = (e: unknown): boolean => isLedgerError(e, 'ERR_ANCHOR_CONFIG') && !e.message.toLowerCase().includes(bad.slice(-16).toLowerCase());
+      assert.throws(() => checkAnchorKey(bad), refused, bad);
+      assert.throws(() => new Anchorer(host, settings), refused, bad);
+    }
+    // The largest key there is: the order less one.
+    assert.equal(checkAnchorKey(`${order.slice(0, -1)}0`), `0x${order.slice(0, -1)}0`);
+  });
+
   it('refuses bad settings with ERR_ANCHOR_CONFIG before touching the chain', () => {
     const host = {} as ConstructorParameters<typeof Anchorer>[0];
     const good = { rpcUrl: 'http://127.0.0.1:1', chainId: 1, contract: `0x${'ab'.repeat(20)}`, privateKey: key };
