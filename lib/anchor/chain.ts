@@ -133,7 +133,7 @@ function boundedGetUrl(timeoutMs: number, maxBytes: number, stop?: AbortSignal):
 
 /** A provider that never hangs on a dead or hostile endpoint: a fixed network, a request timeout, bounded answers. */
 export function makeProvider(url: string, opts: ProviderOptions = {}): JsonRpcProvider {
-  if (typeof url !== 'string' || !/^(https?|wss?):\/\//.test(url))
+  if (typeof url !== 'string' || !/^https?:\/\//.test(url))
     throw new LedgerError('ERR_ANCHOR_CONFIG', 'the JSON-RPC URL must start with http:// or https://');
   const req = new FetchRequest(url);
   req.timeout = opts.timeoutMs ?? 15000;

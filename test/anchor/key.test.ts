@@ -38,7 +38,8 @@ describe('anchor: the account key and the settings', () => {
   it('refuses bad settings with ERR_ANCHOR_CONFIG before touching the chain', () => {
     const host = {} as ConstructorParameters<typeof Anchorer>[0];
     const good = { rpcUrl: 'http://127.0.0.1:1', chainId: 1, contract: `0x${'ab'.repeat(20)}`, privateKey: key };
-    for (const bad of [{ rpcUrl: 'ftp://x' }, { chainId: 0 }, { contract: '0x12' }, { privateKey: 'nope' }, { everyMinutes: 0, everyBlocks: 0 }, { confirmations: 0 }]) {
+    // The provider speaks JSON-RPC over HTTP only: a WebSocket URL could never be reached.
+    for (const bad of [{ rpcUrl: 'ftp://x' }, { rpcUrl: 'ws://127.0.0.1:8546' }, { rpcUrl: 'wss://rpc.example.org' }, { chainId: 0 }, { contract: '0x12' }, { privateKey: 'nope' }, { everyMinutes: 0, everyBlocks: 0 }, { confirmations: 0 }]) {
       assert.throws(() => new Anchorer(host, { ...good, ...bad }), (e: unknown) => isLedgerError(e, 'ERR_ANCHOR_CONFIG'), JSON.stringify(bad));
     }
   });

@@ -19,7 +19,7 @@ interface AnchorProps {
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
-const URL_PATTERN = /^(https?|wss?):\/\//;
+const URL_PATTERN = /^https?:\/\//;
 // "${NAME}": Node-RED puts the environment variable's value there when the flow starts.
 const ENV = /^\$\{\w+\}$/;
 const matches = (re: RegExp) => (v: unknown): boolean => re.test(str(v)) || ENV.test(str(v));
