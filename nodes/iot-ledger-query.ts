@@ -41,7 +41,8 @@ export = function register(RED: RED): void {
     RED.nodes.createNode(this, def);
     const gateway = useLedger(RED, this, def);
     const defaultMode = (MODES as readonly string[]).includes(String(def.mode)) ? (def.mode as Mode) : 'latest';
-    const defaultLimit = Number(def.limit) || 100;
+    const configuredLimit = Number(def.limit);
+    const defaultLimit = Number.isSafeInteger(configuredLimit) && configuredLimit > 0 ? configuredLimit : 100;
     const turns = new Turns(QUERY_TURNS, 'queries');
     let shed = 0;
     const shedText = (): string => RED._('iot-ledger-query.status.shed', { count: formatCount(shed) });
@@ -109,7 +110,8 @@ export = function register(RED: RED): void {
           break;
         }
         case 'time':
-          list = await collectViews(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), {}), limit);
+          // The limit goes to the ledger too: its merge by time then holds at most twice that.
+          list = await collectViews(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), { limit }), limit);
           break;
         case 'proof':
           result = await cosignedProofBundle(l, int(q.index ?? msg.payload, 'index'));

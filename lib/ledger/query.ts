@@ -4,7 +4,7 @@
 import { decodeSummary, indexOfKey, summaryKey, type BlockSummary } from './layout';
 import type { Db } from './lock';
 import type { LedgerRecord } from './record';
-import { scanRecords, type StoredRecord } from './reads';
+import { readRecord, scanRecords, type StoredRecord } from './reads';
 
 export interface Bounds {
   /** Records with from <= index < to, at most limit of them. */
@@ -69,10 +69,10 @@ export async function* scanSummarised(
   if (!reverse) yield* scan(open);
 }
 
+/** A record waiting in the merge: its time and index only, the record read again when its turn comes. */
 interface Pending {
   time: number;
   index: number;
-  r: StoredRecord;
 }
 
 const before = (a: Pending, b: Pending): boolean => a.time < b.time || (a.time === b.time && a.index < b.index);
@@ -96,6 +96,12 @@ class Heap {
       i = up;
     }
   }
+  /** Keeps the `n` earliest only (a sorted array is a heap). */
+  keepEarliest(n: number): void {
+    const a = this.#a;
+    a.sort((x, y) => (before(x, y) ? -1 : before(y, x) ? 1 : 0));
+    a.length = Math.min(a.length, n);
+  }
   pop(): Pending | undefined {
     const a = this.#a;
     const top = a[0];
@@ -117,12 +123,21 @@ class Heap {
   }
 }
 
+/** What scanByTime reports of its work: the most records its merge held at once. */
+export interface TimeScanWatch {
+  held: number;
+}
+
 /**
  * Records with gateway time in [fromMs, toMs), ordered by time then index. Gateway times
  * mostly grow with the index but need not, so blocks are merged: a block is read once the
- * earliest record waiting is not earlier than the block's smallest time.
+ * earliest record waiting is not earlier than the block's smallest time. Where blocks' times
+ * overlap (a clock set back, records appended with their own times), each early record given
+ * makes the merge read another whole block: it keeps only the time and index of each record,
+ * and no more than twice the records still to give (b.limit) besides the block just read, so
+ * that one query of a few records never holds the ledger in memory.
  */
-export async function* scanByTime(db: Db, open: BlockSummary, fromMs: number, toMs: number, b: Bounds): AsyncGenerator<StoredRecord> {
+export async function* scanByTime(db: Db, open: BlockSummary, fromMs: number, toMs: number, b: Bounds, watch?: TimeScanWatch): AsyncGenerator<StoredRecord> {
   if (b.limit <= 0 || b.from >= b.to || toMs <= fromMs) return;
   const overlaps = (s: BlockSummary): boolean =>
     s.count > 0 && s.tmax >= fromMs && s.tmin < toMs && s.first < b.to && s.first + s.count > b.from;
@@ -140,12 +155,15 @@ export async function* scanByTime(db: Db, open: BlockSummary, fromMs: number, to
       const hi = Math.min(s.first + s.count, b.to);
       for await (const r of scanRecords(db, lo, hi)) {
         const t = r.record.time;
-        if (t >= fromMs && t < toMs) heap.push({ time: t, index: r.index, r });
+        if (t >= fromMs && t < toMs) heap.push({ time: t, index: r.index });
       }
+      if (watch) watch.held = Math.max(watch.held, heap.size);
+      // The `left` earliest are ahead of every other: those can never be yielded.
+      if (heap.size > 2 * left) heap.keepEarliest(left);
     }
     const top = heap.pop();
     if (!top) return;
-    yield top.r;
+    yield await readRecord(db, top.index);
     left--;
   }
 }

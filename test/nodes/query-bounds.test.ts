@@ -107,4 +107,40 @@ describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () 
     helper.getNode('query').receive({ payload: { mode: 'latest' } });
     assert.ok(Array.isArray((await m).payload));
   });
+
+  it('hands its limit to the ledger for a time query, whose merge then holds no more than twice that (test/ledger/time-scan)', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { blockRecords: 1000 }),
+        { id: 'query', type: 'iot-ledger-query', ledger: 'ledger', mode: 'time', limit: 100, wires: [['answer']] },
+        // A limit no whole number of records (a hand-edited flow): the default, 100.
+        { id: 'odd', type: 'iot-ledger-query', ledger: 'ledger', mode: 'time', limit: '2.5', wires: [['answer']] },
+        { id: 'answer', type: 'helper' },
+      ]),
+    );
+    const ask = async (payload: Record<string, unknown>, node = 'query'): Promise<Answer> => {
+      const m = nextMessage<Answer>(helper.getNode('answer'), 20000);
+      helper.getNode(node).receive({ payload });
+      return m;
+    };
+    await ask({ mode: 'block' }); // the ledger opens on first use
+    const gw = await until('the ledger open', async () => (await openGateways()).find((g) => g.ledger.name === 'test-room'), { timeoutMs: 20_000, pollMs: 50 });
+    const ledger = gw.ledger;
+    const asked: (number | undefined)[] = [];
+    const byTime = ledger.byTime.bind(ledger);
+    ledger.byTime = (fromMs, toMs, opts) => {
+      asked.push(opts?.limit);
+      return byTime(fromMs, toMs, opts);
+    };
+    try {
+      await ask({ mode: 'time', limit: 7 });
+      await ask({ mode: 'time' });
+      await ask({ mode: 'time', limit: 1e9 });
+      await ask({ mode: 'time' }, 'odd');
+    } finally {
+      delete (ledger as { byTime?: unknown }).byTime;
+    }
+    assert.deepEqual(asked, [7, 100, 10000, 100]);
+  });
 });
