@@ -92,6 +92,14 @@ const gwei = (g: number): bigint => BigInt(Math.round(g * 1e9));
 export const MAX_UNCONFIRMED_ANCHORS = 3;
 
 /**
+ * Bytes of one JSON-RPC answer the anchorer reads at most (inflated): its requests (chain id,
+ * code, nonce, fees, a block without its transactions, its own transaction's receipt) are
+ * answered in kilobytes, a block of 15,000 transactions in one MiB. It runs inside the
+ * runtime, where ethers takes about a second and 300 MB to decode the 16 MiB a check allows.
+ */
+export const MAX_ANCHORER_RESPONSE_BYTES = 1 << 20;
+
+/**
  * Recorded anchors reported gone from the chain that are anchored again; one more stops the
  * anchorer (a reorg that deep is rare; an endpoint saying so at each look would cost a paid
  * transaction and an anchor record every time).
@@ -147,7 +155,12 @@ export class Anchorer extends EventEmitter {
     if (!Number.isSafeInteger(settings.chainId) || settings.chainId <= 0) throw new LedgerError('ERR_ANCHOR_CONFIG', 'the chain id must be a positive integer');
     this.chainId = settings.chainId;
     this.contract = contractAddress(settings.contract);
-    this.#provider = makeProvider(settings.rpcUrl, { chainId: settings.chainId, timeoutMs: settings.rpcTimeoutMs, signal: this.#stop.signal });
+    this.#provider = makeProvider(settings.rpcUrl, {
+      chainId: settings.chainId,
+      timeoutMs: settings.rpcTimeoutMs,
+      signal: this.#stop.signal,
+      maxResponseBytes: MAX_ANCHORER_RESPONSE_BYTES,
+    });
     this.#wallet = new Wallet(checkAnchorKey(settings.privateKey), this.#provider);
     this.account = this.#wallet.address.toLowerCase();
     this.#s = {

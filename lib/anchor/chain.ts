@@ -46,6 +46,8 @@ export interface ProviderOptions {
   chainId?: number;
   /** Milliseconds before one RPC request gives up (default 15000). */
   timeoutMs?: number;
+  /** Bytes of one answer at most, inflated (default MAX_RPC_RESPONSE_BYTES). */
+  maxResponseBytes?: number;
   /**
    * Ends the provider's work: a request in flight when it aborts is cut off and later ones
    * fail at once, with stopError(signal) (the deadline of a whole check, see ledger-check).
@@ -137,7 +139,7 @@ export function makeProvider(url: string, opts: ProviderOptions = {}): JsonRpcPr
     throw new LedgerError('ERR_ANCHOR_CONFIG', 'the JSON-RPC URL must start with http:// or https://');
   const req = new FetchRequest(url);
   req.timeout = opts.timeoutMs ?? 15000;
-  req.getUrlFunc = boundedGetUrl(req.timeout, MAX_RPC_RESPONSE_BYTES, opts.signal);
+  req.getUrlFunc = boundedGetUrl(req.timeout, opts.maxResponseBytes ?? MAX_RPC_RESPONSE_BYTES, opts.signal);
   // A 429 is an error for this look, not a wait for as long as the endpoint's Retry-After says.
   req.retryFunc = () => Promise.resolve(false);
   // Always a static network: ethers would otherwise probe the endpoint in a loop (and log

@@ -18,5 +18,5 @@ export {
   type ReadAnchorsOptions,
 } from './chain';
 export { checkAnchors, anchorsCovering, anchoredAt, formatAnchorCheck, type AnchorCheck, type AnchorFinding, type LedgerTree, type RecordedAnchor } from './verify';
-export { Anchorer, MAX_LOST_ANCHORS, MAX_UNCONFIRMED_ANCHORS, type AnchorHost, type AnchorSettings, type AnchorStatus, type AnchorView } from './anchorer';
+export { Anchorer, MAX_ANCHORER_RESPONSE_BYTES, MAX_LOST_ANCHORS, MAX_UNCONFIRMED_ANCHORS, type AnchorHost, type AnchorSettings, type AnchorStatus, type AnchorView } from './anchorer';
 export { verifyLedgerAnchors, checkAnchoredCheckpoint, DEFAULT_ANCHOR_CHECK_MS, type AnchoredCheckpoint, type LedgerAnchorOptions } from './ledger-check';

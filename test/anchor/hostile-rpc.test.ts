@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { Anchorer } from '../../lib/anchor';
+import { Anchorer, MAX_ANCHORER_RESPONSE_BYTES } from '../../lib/anchor';
 import type { LedgerError } from '../../lib/errors';
 import { Gateway } from '../../lib/gateway';
 import { gatewayKey, tempDir } from '../support/ledger';
@@ -132,6 +132,16 @@ describe('anchor: a hostile JSON-RPC endpoint', function () {
       more();
     });
     assert.equal(error.code, 'ERR_ANCHOR_RPC');
+  });
+
+  it(`an answer past what the anchorer's own requests need (${MAX_ANCHORER_RESPONSE_BYTES} bytes) is refused (ERR_ANCHOR_RPC): ethers decodes each in JavaScript, about a second per 16 MiB`, async () => {
+    // The 16 MiB a check allows would cost the runtime about a second and 300 MB at each answer.
+    const { error } = await firstError((res, id) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(Buffer.concat([Buffer.alloc(2 * MAX_ANCHORER_RESPONSE_BYTES, 0x20), Buffer.from(reply(id))]));
+    });
+    assert.equal(error.code, 'ERR_ANCHOR_RPC');
+    assert.match(error.message, /larger than/);
   });
 
   it('a redirect is not followed (ERR_ANCHOR_RPC): its target would be read without the bounds on size and time', async () => {
