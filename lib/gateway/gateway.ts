@@ -17,11 +17,21 @@ import { resolveRefusalLimits, type RefusalLimits } from './refusal-limit';
 import { SignaturePool, type SignaturePoolOptions } from './signature-pool';
 import { TofuAllowance, tofuLimits, type ResolvedTofuLimits, type TofuLimits } from './tofu-limit';
 import { TofuClaims, type TofuClaim, type TofuClaimListener } from './tofu-claims';
+import { ANCHOR_RECORD } from '../anchor/record';
+import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, CONTRACT_SIGN } from '../contracts/records';
+import { FIRMWARE_RECORD_TYPES } from '../firmware/state';
 import { cloneRisk } from '../guards/safe-value';
 import { MAX_PAYLOAD_DEPTH } from '../guards/limits';
 import type { WitnessClient } from '../witness/client';
 
 export const SECURITY = 'security';
+/**
+ * Record types the gateway and the audit give a meaning to (enrolments, contracts, firmware,
+ * security events, anchors): written by the pack's own nodes, which check what they write, and
+ * refused from a flow's payload (recordPayloadThen), so that a flow copying untrusted input into
+ * msg.recordType cannot enrol or revoke a device, sign a contract or fake an anchor.
+ */
+export const RESERVED_TYPES: ReadonlySet<string> = new Set([...DEVICE_RECORD_TYPES, CONTRACT_REGISTER, CONTRACT_SIGN, CONTRACT_READING, CONTRACT_EVENT, ...FIRMWARE_RECORD_TYPES, SECURITY, ANCHOR_RECORD]);
 /** Security records the sidebar lists. */
 export const RECENT_SECURITY = 5;
 
@@ -284,6 +294,7 @@ export class Gateway extends EventEmitter {
    * verify() decoded for the proof it carries, whose body is then that JSON as it was.
    */
   recordPayloadThen(m: PayloadToRecord, verified: unknown, done: ReceiptCallback): void {
+    if (RESERVED_TYPES.has(m.type)) return done(new LedgerError('ERR_RESERVED_TYPE', `record type ${m.type} is written only by the node that gives it its meaning (Enrol, Contract, Firmware, Anchor, Verify), not by Record`, { type: m.type }));
     const input: RecordInput = { type: m.type };
     if (m.device !== undefined) input.device = m.device;
     if (m.envelope !== undefined) input.envelope = m.envelope;

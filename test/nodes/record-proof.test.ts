@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { auditLedger, generateKey, keyToDid, signEnvelope } from '../../lib/index';
+import { auditLedger, generateKey, keyToDid, Ledger, signEnvelope } from '../../lib/index';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
 
 // Record writes a device envelope only as Verify handed it on (msg.verified.proof), once, in
@@ -17,6 +17,24 @@ describe('nodes: Record only writes envelopes that Verify accepted', function ()
     userDir = startTestRuntime(done);
   });
   after((done) => stopTestRuntime(userDir, done));
+
+  /** A message into Record node `node`: resolves with 'recorded' or the Catch code, whichever comes first. */
+  const record = (msg: Record<string, unknown>, node = 'record'): Promise<string> =>
+    new Promise((resolve) => {
+      const [rec, caught] = [helper.getNode('recorded'), helper.getNode('caught')];
+      const finish = (v: string) => {
+        setImmediate(() => {
+          rec.removeListener('input', onRecorded);
+          caught.removeListener('input', onCaught);
+        });
+        resolve(v);
+      };
+      const onRecorded = () => finish('recorded');
+      const onCaught = (m: never) => finish((m as { error: { code: string } }).error.code);
+      rec.on('input', onRecorded);
+      caught.on('input', onCaught);
+      helper.getNode(node).receive({ ...msg });
+    });
 
   it('refuses forged, swapped, replayed, out-of-order and revoked messages; the audit stays clean', async () => {
     await helper.load(
@@ -44,23 +62,6 @@ describe('nodes: Record only writes envelopes that Verify accepted', function ()
       const { payload, device: dev, envelope, verified } = await m;
       return { payload, device: dev, envelope, verified };
     };
-    // Resolves with 'recorded' or the Catch code, whichever comes first.
-    const record = (msg: Record<string, unknown>): Promise<string> =>
-      new Promise((resolve) => {
-        const [rec, caught] = [helper.getNode('recorded'), helper.getNode('caught')];
-        const finish = (v: string) => {
-          setImmediate(() => {
-            rec.removeListener('input', onRecorded);
-            caught.removeListener('input', onCaught);
-          });
-          resolve(v);
-        };
-        const onRecorded = () => finish('recorded');
-        const onCaught = (m: never) => finish((m as { error: { code: string } }).error.code);
-        rec.on('input', onRecorded);
-        caught.on('input', onCaught);
-        helper.getNode('record').receive({ ...msg });
-      });
 
     const m1 = await verify(reading(device, 1));
     const m2 = await verify(reading(device, 2));
@@ -82,5 +83,53 @@ describe('nodes: Record only writes envelopes that Verify accepted', function ()
     const report = await auditLedger(`${userDir}/iot-ledger/ledgers/test-room`);
     assert.deepEqual(report.findings, []);
     assert.equal(report.size, 5); // two enrolments, m2, a revocation, the note
+  });
+
+  it('refuses the types other nodes give a meaning to, from msg.recordType or configured: no device enrolled or revoked through it', async () => {
+    const stranger = generateKey('Ed25519');
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'reserved-room' }),
+        { id: 'enrol', type: 'iot-ledger-enrol', ledger: 'ledger', action: 'msg', wires: [['enrolled']] },
+        { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', wires: [['verified']] },
+        { id: 'record', type: 'iot-ledger-record', ledger: 'ledger', wires: [['recorded']] },
+        { id: 'anchors', type: 'iot-ledger-record', ledger: 'ledger', recordType: 'anchor', wires: [['recorded']] },
+        { id: 'catcher', type: 'catch', scope: ['record', 'anchors', 'verify'], wires: [['caught']] },
+        { id: 'enrolled', type: 'helper' },
+        { id: 'verified', type: 'helper' },
+        { id: 'recorded', type: 'helper' },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    const enrolled = nextMessage(helper.getNode('enrolled'));
+    helper.getNode('enrol').receive({ payload: { did: keyToDid(device), name: 'a' } });
+    await enrolled;
+    // A flow that takes the type from the message (a topic level, a payload field) and an attacker who sets it.
+    assert.equal(await record({ payload: { did: keyToDid(stranger), name: 'mine' }, recordType: 'device.enrol' }), 'ERR_RESERVED_TYPE');
+    assert.equal(await record({ payload: { did: keyToDid(device), reason: 'gone' }, recordType: 'device.revoke' }), 'ERR_RESERVED_TYPE');
+    for (const type of ['device.tofu', 'contract.sign', 'firmware.report', 'security', 'anchor'])
+      assert.equal(await record({ payload: { note: type }, recordType: type }), 'ERR_RESERVED_TYPE', type);
+    assert.equal(await record({ payload: { note: 'configured' } }, 'anchors'), 'ERR_RESERVED_TYPE');
+    assert.equal(await record({ payload: { note: 'a type of its own' }, recordType: 'device.status' }), 'recorded');
+
+    // The stranger is still unknown, the device still enrolled.
+    const caught = nextMessage<{ error: { code: string } }>(helper.getNode('caught'));
+    helper.getNode('verify').receive({ payload: reading(stranger, 1) });
+    assert.equal((await caught).error.code, 'ERR_UNKNOWN_DEVICE');
+    const verified = nextMessage(helper.getNode('verified'));
+    helper.getNode('verify').receive({ payload: reading(device, 1) });
+    await verified;
+    await helper.unload();
+    const report = await auditLedger(`${userDir}/iot-ledger/ledgers/reserved-room`);
+    assert.deepEqual(report.findings, []);
+    const ledger = await Ledger.open(`${userDir}/iot-ledger/ledgers/reserved-room`, { readOnly: true });
+    try {
+      const types: string[] = [];
+      for (let i = 0; i < ledger.size; i++) types.push((await ledger.get(i)).record.type);
+      assert.deepEqual(types.filter((t) => t !== 'security'), ['device.enrol', 'device.status'], types.join());
+    } finally {
+      await ledger.close();
+    }
   });
 });
