@@ -1,7 +1,6 @@
 import { LedgerError } from '../lib/errors';
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
 import { Turns } from '../lib/guards/turns';
-import { cosignedProofBundle } from '../lib/witness/bundle';
 import { blockView, collectViews, latestViews, recordView, type QueryViews } from '../lib/ledger';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
@@ -114,7 +113,7 @@ export = function register(RED: RED): void {
           list = await collectViews(l.byTime(time(q.from, 'from', 0), time(q.to, 'to', Date.now()), { limit }), limit);
           break;
         case 'proof':
-          result = await cosignedProofBundle(l, int(q.index ?? msg.payload, 'index'));
+          result = await gw.proofBundle(int(q.index ?? msg.payload, 'index'));
           break;
         case 'block': {
           const block = q.height === undefined ? await l.latestBlock() : await l.block(int(q.height, 'height'));

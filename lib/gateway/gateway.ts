@@ -4,7 +4,8 @@ import { EventEmitter } from 'node:events';
 import type { AnchorStatus } from '../anchor/anchorer';
 import { isLedgerError, LedgerError, withoutStack } from '../errors';
 import { envelopePayload, verifyEnvelope, type VerifiedEnvelope } from '../envelope/envelope';
-import { Ledger, type LedgerOptions, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
+import { Ledger, type LedgerOptions, type ProofBundle, type Receipt, type RecordInput, type StoredRecord } from '../ledger';
+import { PacedSeal } from '../ledger/paced-seal';
 import { bodyFromDecoded, decodePayload, sameBody, toRecordBody } from '../envelope/payload';
 import { FirmwareRunner } from './firmware-runner';
 import { DeviceRegistry, DEVICE_RECORD_TYPES, ENROL, REVOKE, TOFU, enrolBody, enrolsAs, type EnrolBody } from '../registry/devices';
@@ -22,6 +23,7 @@ import { CONTRACT_EVENT, CONTRACT_READING, CONTRACT_REGISTER, CONTRACT_SIGN } fr
 import { FIRMWARE_RECORD_TYPES } from '../firmware/state';
 import { cloneRisk } from '../guards/safe-value';
 import { MAX_PAYLOAD_DEPTH } from '../guards/limits';
+import { cosignedProofBundle } from '../witness/bundle';
 import type { WitnessClient } from '../witness/client';
 
 export const SECURITY = 'security';
@@ -128,6 +130,8 @@ export interface GatewayLimits extends SignaturePoolOptions {
   tofu?: TofuLimits;
   /** The clock of the TOFU admissions, ms (default Date.now; tests inject one). */
   now?: () => number;
+  /** proofBundle() seals a block for records not in one at most once per this interval, ms (default ON_DEMAND_SEAL_MS, 5 s). */
+  proofSealMs?: number;
 }
 
 /** What the editor's Ledger sidebar shows about a running contract. */
@@ -188,6 +192,7 @@ export class Gateway extends EventEmitter {
   readonly #tofuWriting = new Map<string, ((err: Error | null) => void)[]>();
   readonly #tofuClaims: TofuClaims;
   readonly #now: () => number;
+  readonly #proofSeals: PacedSeal;
 
   private constructor(
     readonly ledger: Ledger,
@@ -205,6 +210,7 @@ export class Gateway extends EventEmitter {
     this.#signatures = new SignaturePool(limits);
     this.#maxPendingWrites = limits.maxPendingWrites ?? 2048;
     this.#now = limits.now ?? Date.now;
+    this.#proofSeals = new PacedSeal(ledger, limits.proofSealMs);
     this.#security = new SecurityLog(limits.securityIntervalMs ?? DEFAULT_SECURITY_INTERVAL_MS);
     this.#securityTimer = setInterval(() => void this.flushSecurityEvents().catch(() => undefined), this.#security.intervalMs);
     this.#securityTimer.unref();
@@ -641,7 +647,19 @@ export class Gateway extends EventEmitter {
     return this.#firmware;
   }
 
+  /**
+   * A proof bundle of record `index` (its block's checkpoint with the witnesses' cosignatures,
+   * where they cosigned one): what a Query node answers, to whoever can send it messages. A record
+   * not in a block yet waits for one: sealed at once, but at most once per proofSealMs for all
+   * such requests together (PacedSeal), so that requests cannot seal a block each.
+   */
+  async proofBundle(index: number): Promise<ProofBundle> {
+    if (Number.isSafeInteger(index) && index >= 0 && index < this.ledger.size) await this.#proofSeals.sealed(index);
+    return cosignedProofBundle(this.ledger, index);
+  }
+
   async close(): Promise<void> {
+    this.#proofSeals.close();
     clearInterval(this.#securityTimer);
     await this.#signatures.close();
     await this.flushSecurityEvents().catch(() => undefined);

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { openGateways } from '../../lib/gateway';
-import { MAX_QUERY_BYTES } from '../../lib/ledger';
+import { MAX_QUERY_BYTES, verifyProofBundle, type ProofBundle } from '../../lib/ledger';
+import { ON_DEMAND_SEAL_MS } from '../../lib/ledger/paced-seal';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, useTestRuntime } from './support';
 import { until } from '../support/until';
 
@@ -143,4 +144,34 @@ describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () 
     }
     assert.deepEqual(asked, [7, 100, 10000, 100]);
   });
+
+  it('seals a block for proofs of new records at most once per ON_DEMAND_SEAL_MS, not once per query', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'proof-room', blockRecords: 1000, blockSeconds: 3600 }),
+        { id: 'query', type: 'iot-ledger-query', ledger: 'ledger', mode: 'proof', wires: [['answer']] },
+        { id: 'answer', type: 'helper' },
+      ]),
+    );
+    const opened = nextMessage(helper.getNode('answer'), 20000);
+    helper.getNode('query').receive({ payload: { mode: 'block' } }); // the ledger opens on first use
+    await opened;
+    const gw = await until('the ledger open', async () => (await openGateways()).find((g) => g.ledger.name === 'proof-room'), { timeoutMs: 20_000, pollMs: 50 });
+    const answers: { payload: ProofBundle }[] = [];
+    helper.getNode('answer').on('input', (m: { payload: ProofBundle }) => answers.push(m));
+    const height = gw.ledger.height;
+    const start = Date.now();
+    // Whoever can send the node messages asks for a proof of each new record as it comes.
+    for (let i = 0; i < 10; i++) {
+      const r = await gw.record({ type: 'note', body: { i } });
+      helper.getNode('query').receive({ payload: { index: r.index } });
+    }
+    await until('ten proofs', () => answers.length === 10, { timeoutMs: 30_000, pollMs: 20 });
+    const elapsed = Date.now() - start;
+    const sealed = gw.ledger.height - height;
+    assert.ok(sealed >= 1 && sealed <= 1 + Math.ceil(elapsed / ON_DEMAND_SEAL_MS), `${sealed} blocks sealed for 10 proofs in ${elapsed} ms`);
+    for (const a of answers) verifyProofBundle(a.payload, gw.ledger.verifierKey);
+  });
 });
+
