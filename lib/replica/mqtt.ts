@@ -7,7 +7,7 @@ import type * as mqtt from 'mqtt';
 import { connectBoundedMqtt } from '../guards/bounded-mqtt';
 import { LedgerError } from '../errors';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH } from '../tiles/path';
-import { MAX_PATH_BYTES, requestTopic, resourceTopic } from '../tiles/mqtt';
+import { againRequest, MAX_PATH_BYTES, requestTopic, resourceTopic } from '../tiles/mqtt';
 import type { TileFetch, TileFetchOptions } from '../tiles/verify';
 import { httpTileFetch, MAX_TILE_BODY_BYTES, maxResourceBytes, type HttpFetchOptions } from './http';
 
@@ -37,6 +37,15 @@ export type ClosableTileFetch = TileFetch & { close(): Promise<void> };
 export type MqttTileFetch = ClosableTileFetch & { readonly passedOver: number };
 
 const RETAINED = [META_PATH, HEAD_PATH, CHECKPOINT_PATH];
+
+/**
+ * How long a fetch of a tile whose bytes failed verification waits for the gateway's fresh answer
+ * (asked for with againRequest) before it takes the retained copy as before (a gateway that does
+ * not know that request publishes a full tile again only after REPUBLISH_MS).
+ */
+export const FRESH_WAIT_MS = 5000;
+/** Tiles remembered as rejected at most (the oldest forgotten first): a round fails at its first bad tile. */
+export const MAX_REJECTED = 64;
 
 /** Splits `mqtt://host:port/<base>` into the broker URL and the topic base. */
 export function splitTileMqttUrl(url: string): { broker: string; base: string } {
@@ -83,6 +92,10 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): MqttTil
   const unasked = new Set<string>();
   /** Connections made so far: a subscription lost with an earlier one is sent again at once. */
   let connections = 0;
+  /** Tiles whose bytes failed verification (fetch.rejected): the next fetch of each takes only a fresh answer. */
+  const rejected = new Set<string>();
+  /** Tiles being fetched that way now: a retained delivery on their topic is passed over, the gateway asked to publish again. */
+  const fresh = new Set<string>();
   /**
    * Subscribes to the tile's topic, then asks for it (not for a fetch cancelled, with no other
    * waiting, before the broker answered: the server would read and send it). The SUBSCRIBE is
@@ -95,7 +108,7 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): MqttTil
     client.subscribe({ [topic]: { qos: 1 }, resubscribe: true } as mqtt.ISubscriptionMap, (err) => {
       const fns = waiting.get(path);
       if (!fns) return;
-      if (!err) return void client.publish(requestTopic(base), path, { qos: 1 });
+      if (!err) return void client.publish(requestTopic(base), fresh.has(path) ? againRequest(path) : path, { qos: 1 });
       // The broker's SUBACK refused it, or was malformed (mqtt.js closes the connection then):
       // asking again would get the same answer.
       const suback = (err as Error & { packet?: { cmd?: unknown; granted?: unknown } }).packet;
@@ -120,7 +133,7 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): MqttTil
       if (waiting.has(path)) ask(path);
     }
   });
-  client.on('message', (topic, payload) => {
+  client.on('message', (topic, payload, packet) => {
     const retained = retainedTopics.get(topic);
     const path = retained ?? (topic.startsWith(`${base}/`) ? topic.slice(base.length + 1) : undefined);
     // Larger than the resource can be (anyone can publish on these topics): not it, and not held
@@ -134,6 +147,9 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): MqttTil
       else latest.set(retained, payload);
     }
     if (path === undefined || payload.length === 0) return;
+    // The broker's copy, which someone may have replaced after the gateway published it: for a
+    // tile rejected before, only the gateway's publication, forwarded as it comes, is taken.
+    if (packet.retain && fresh.has(path)) return;
     const fns = waiting.get(path);
     if (fns) for (const fn of [...fns]) fn(null, payload);
   });
@@ -177,15 +193,48 @@ export function mqttTileFetch(url: string, opts: MqttFetchOptions = {}): MqttTil
       if (have) return new Uint8Array(have);
       return new Uint8Array(await wait(path, () => undefined, signal));
     }
-    return new Uint8Array(
-      await wait(path, () => ask(path), signal).finally(() => {
-        if (!waiting.has(path)) client.unsubscribe(resourceTopic(base, path));
-      }),
-    );
+    const again = rejected.delete(path);
+    if (again) fresh.add(path);
+    let fallback: NodeJS.Timeout | undefined;
+    const start = (): void => {
+      ask(path);
+      if (!again) return;
+      // No fresh answer (a gateway that ignores againRequest): asked for as before, then subscribed
+      // again, so the retained copy comes again and is taken (it may come before the SUBACK, and
+      // end the fetch before ask() would send the request).
+      fallback = setTimeout(() => {
+        if (!fresh.delete(path) || !waiting.has(path)) return;
+        client.publish(requestTopic(base), path, { qos: 1 });
+        ask(path);
+      }, Math.min(FRESH_WAIT_MS, timeout / 2));
+    };
+    try {
+      return new Uint8Array(await wait(path, start, signal));
+    } catch (err) {
+      // Not fetched (cancelled, timed out): still to be fetched fresh next time.
+      if (again) reject(path);
+      throw err;
+    } finally {
+      clearTimeout(fallback);
+      if (!waiting.has(path)) {
+        fresh.delete(path);
+        client.unsubscribe(resourceTopic(base, path));
+      }
+    }
+  };
+  const reject = (path: string): void => {
+    if (RETAINED.includes(path)) return; // kept right by `check`
+    rejected.delete(path);
+    rejected.add(path);
+    for (const oldest of rejected) {
+      if (rejected.size <= MAX_REJECTED) break;
+      rejected.delete(oldest);
+    }
   };
   // A getter, which Object.assign would read once.
   Object.defineProperty(fetch, 'passedOver', { get: () => passedOver, enumerable: true });
   return Object.assign(fetch as typeof fetch & { readonly passedOver: number }, {
+    rejected: reject,
     close: () => {
       closed = true;
       for (const end of [...pending]) end();

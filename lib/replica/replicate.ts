@@ -15,7 +15,7 @@ import { ledgerExists } from '../ledger/lock';
 import type { NoteVerifier } from '../note/note';
 import { decodeBlockBundle, decodeEntryBundle } from '../tiles/content';
 import { CHECKPOINT_PATH, HEAD_PATH, META_PATH, TILE_WIDTH, tilePath, tileWidth } from '../tiles/path';
-import { TileVerifier, type TileFetch } from '../tiles/verify';
+import { checkFetched, TileVerifier, type TileFetch } from '../tiles/verify';
 import { keepEvidence } from './evidence';
 import { encodeProof, proofFromTiles, type EvidenceProof } from './evidence-proof';
 import { consistencyProof } from '../ledger/proofs';
@@ -301,15 +301,15 @@ export class Replicator {
    * when they were copied left the copy a chain the gateway's next block does not extend; the
    * blocks of that block's chain mend it (written only with a block that chains to them).
    */
-  async #inPlaceOf(top: OriginBlock, served: (h: number) => Promise<Uint8Array | undefined>): Promise<OriginBlock[]> {
+  async #inPlaceOf(top: OriginBlock, served: (h: number) => Promise<OriginBlock | undefined>): Promise<OriginBlock[]> {
     const chain = [top];
     for (let bottom = top.info; ; ) {
       const h = bottom.height - 1;
       const mine = h < 0 ? undefined : await this.store.rawBlock(h);
       if (bytesEqual(bottom.header.prev, mine === undefined ? GENESIS_PREV : decodeBlockValue(mine, h).hash)) return chain;
-      const raw = mine === undefined ? undefined : await served(h);
-      if (mine === undefined || raw === undefined) throw otherHeader(top.info.height);
-      const info = this.store.openBlock(raw, h);
+      const block = mine === undefined ? undefined : await served(h);
+      if (mine === undefined || block === undefined) throw otherHeader(top.info.height);
+      const { raw, info } = block;
       const ours = decodeHeader(decodeBlockValue(mine, h).header, h);
       if (!sameCheckpoint(mine, info) || info.header.first !== ours.first || !bytesEqual(info.hash, bottom.header.prev)) throw otherHeader(top.info.height);
       chain.unshift({ raw, info });
@@ -317,19 +317,36 @@ export class Replicator {
     }
   }
 
-  /** Block h as an origin of `height` blocks serves it: from bundle `index` (`raws`, fetched) or the bundle that holds it, fetched once. */
-  #servedBlocks(height: number, index: number, raws: Uint8Array[]): (h: number) => Promise<Uint8Array | undefined> {
+  /** Block h as an origin of `height` blocks serves it, opened: from bundle `index` (`raws`, fetched) or the bundle that holds it, fetched once. */
+  #servedBlocks(height: number, index: number, raws: Uint8Array[]): (h: number) => Promise<OriginBlock | undefined> {
     const bundles = new Map([[index, raws]]);
     return async (h) => {
       const i = Math.floor(h / TILE_WIDTH);
       let bundle = bundles.get(i);
       if (!bundle) {
-        const width = tileWidth(height, 0, i);
-        bundle = decodeBlockBundle(await this.#fetch(tilePath({ kind: 'blocks', level: 0, index: i, width })), width);
+        bundle = await this.#blockBundle(height, i);
         bundles.set(i, bundle);
       }
-      return bundle[h % TILE_WIDTH];
+      const raw = bundle[h % TILE_WIDTH];
+      return raw === undefined ? undefined : { raw, info: this.#openServed(height, raw, h) };
     };
+  }
+
+  /** Block bundle `index` of an origin of `height` blocks, fetched and split (not yet opened). */
+  async #blockBundle(height: number, index: number): Promise<Uint8Array[]> {
+    const width = tileWidth(height, 0, index);
+    const path = tilePath({ kind: 'blocks', level: 0, index, width });
+    const body = await this.#fetch(path);
+    return checkFetched(this.#fetch, path, () => decodeBlockBundle(body, width));
+  }
+
+  /**
+   * Served block `h` (from the bundle of an origin of `height` blocks) opened: its header hash and
+   * checkpoint signature checked. One that does not open is blamed on the bundle (checkFetched).
+   */
+  #openServed(height: number, raw: Uint8Array, h: number): BlockInfo {
+    const index = Math.floor(h / TILE_WIDTH);
+    return checkFetched(this.#fetch, tilePath({ kind: 'blocks', level: 0, index, width: tileWidth(height, 0, index) }), () => this.store.openBlock(raw, h));
   }
 
   /** One round: fetch the origin's checkpoint and everything up to it. */
@@ -383,11 +400,9 @@ export class Replicator {
     const low = originError(`the origin head says ${height} blocks, this replica verified ${this.store.height}`);
     if (height === 0) throw low;
     const h = height - 1;
-    const index = Math.floor(h / TILE_WIDTH);
-    const width = tileWidth(height, 0, index);
-    const raw = decodeBlockBundle(await this.#fetch(tilePath({ kind: 'blocks', level: 0, index, width })), width)[h % TILE_WIDTH];
+    const raw = (await this.#blockBundle(height, Math.floor(h / TILE_WIDTH)))[h % TILE_WIDTH];
     if (raw === undefined) throw low;
-    const info = this.store.openBlock(raw, h);
+    const info = this.#openServed(height, raw, h);
     const mine = await this.store.rawBlock(h);
     if (mine && !bytesEqual(mine, raw)) {
       this.#sameSigned(mine, info);
@@ -445,16 +460,17 @@ export class Replicator {
       if (big) throw this.#refusedAgain(big) ?? this.#tooLarge(big, `${recordsOf(big)} records, more than ${this.#limits.records}`, { records: recordsOf(big), max: this.#limits.records });
     };
     /** The copy's last block as served with other header bytes under its checkpoint, mended (#inPlaceOf) only once the next block vouches for it. */
-    let servedTop: { top: OriginBlock; served: (h: number) => Promise<Uint8Array | undefined> } | null = null;
+    let servedTop: { top: OriginBlock; served: (h: number) => Promise<OriginBlock | undefined> } | null = null;
     let end = false;
     for (let index = Math.floor(from / TILE_WIDTH); !end && index * TILE_WIDTH < height; index++) {
       const width = tileWidth(height, 0, index);
-      const body = await this.#fetch(tilePath({ kind: 'blocks', level: 0, index, width }));
-      const raws = decodeBlockBundle(body, width);
+      const path = tilePath({ kind: 'blocks', level: 0, index, width });
+      const body = await this.#fetch(path);
+      const raws = checkFetched(this.#fetch, path, () => decodeBlockBundle(body, width));
       for (const [i, raw] of raws.entries()) {
         const h = index * TILE_WIDTH + i;
         if (h < from) continue;
-        const info = this.store.openBlock(raw, h);
+        const info = this.#openServed(height, raw, h);
         if (h === ownLast) {
           const mine = await this.store.rawBlock(h);
           if (!mine || !bytesEqual(mine, raw)) {
@@ -524,7 +540,9 @@ export class Replicator {
   async #bundle(cp: Checkpoint, index: number, signal: AbortSignal): Promise<Uint8Array[]> {
     const width = tileWidth(cp.size, 0, index);
     // Views into the fetched body: the store copies what it keeps (putRecord).
-    return decodeEntryBundle(await this.#fetch(tilePath({ kind: 'entries', level: 0, index, width }), { signal }), width, true);
+    const path = tilePath({ kind: 'entries', level: 0, index, width });
+    const body = await this.#fetch(path, { signal });
+    return checkFetched(this.#fetch, path, () => decodeEntryBundle(body, width, true));
   }
 
   /**

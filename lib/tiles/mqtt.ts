@@ -16,10 +16,14 @@
 //     A full tile (256 wide) is immutable: it is published retained, and asked again within
 //     REPUBLISH_MS it is not published again (the broker hands the retained copy to every new
 //     subscriber). A partial tile is published without retain.
+//   - Anyone on the broker can replace that retained copy (garbage, another tile's bytes): a
+//     replica whose copy of a tile did not verify asks with `again <path>` (againRequest), and a
+//     full tile is published again then, within REPUBLISH_MS too, but at most once per AGAIN_MS
+//     (an `again` sooner waits for it, merged with the others for that tile).
 // Bounded: requests beyond the queue (MAX_QUEUE paths, duplicates merged) are dropped, paths
 // that are not tiles of the latest checkpoint are ignored, and what the gateway publishes in
 // answers is held to maxBytesPerSecond. So whoever can publish on the broker can make the
-// gateway publish at most that rate, plus each full tile of the log once per REPUBLISH_MS.
+// gateway publish at most that rate (each full tile at most once per AGAIN_MS within it).
 // The full tiles published are remembered for REPUBLISH_MS only, and at most MAX_REMEMBERED
 // of them: asking for every full tile of a long log does not grow the gateway's memory with it.
 // Its own connection (connectTileMqtt) is MQTT 5 with a Maximum Packet Size just above the largest
@@ -41,6 +45,11 @@ export const REQUEST_SUFFIX = 'request';
 export const MAX_QUEUE = 64;
 export const MAX_PATH_BYTES = 128;
 export const REPUBLISH_MS = 60_000;
+/** A full tile asked for with againRequest is published again at most once per this interval. */
+export const AGAIN_MS = 1000;
+const AGAIN_PREFIX = 'again ';
+/** The request payload for a tile published again now (a full tile within REPUBLISH_MS): `again ` and its path. */
+export const againRequest = (path: string): string => `${AGAIN_PREFIX}${path}`;
 /** Full tiles remembered as just published (the oldest forgotten first): asked again after that, one is published again, within the rate. */
 export const MAX_REMEMBERED = 4096;
 export const DEFAULT_MAX_BYTES_PER_SECOND = 4 * 1024 * 1024;
@@ -175,6 +184,11 @@ export class MqttTilePublisher {
   readonly #now: () => number;
   readonly #onError: (err: Error) => void;
   readonly #queue = new Set<string>();
+  /** The path being answered now (read, waiting for the budget or the broker). */
+  #sending: string | null = null;
+  /** Full tiles asked for again within AGAIN_MS of their last publication: path -> when they may go (at most MAX_QUEUE). */
+  readonly #later = new Map<string, number>();
+  #laterTimer: NodeJS.Timeout | null = null;
   /** Full tiles published within REPUBLISH_MS, oldest first: path -> when. */
   readonly #retainedAt = new Map<string, number>();
   readonly #maxRemembered: number;
@@ -226,7 +240,7 @@ export class MqttTilePublisher {
 
   /** No request waiting or being answered. */
   get idle(): boolean {
-    return this.#queue.size === 0 && !this.#draining;
+    return this.#queue.size === 0 && this.#later.size === 0 && !this.#draining;
   }
 
   /**
@@ -360,22 +374,61 @@ export class MqttTilePublisher {
     if (topic !== requestTopic(this.base)) return;
     this.stats.requests++;
     if (payload.length === 0 || payload.length > MAX_PATH_BYTES) return void this.stats.dropped++;
-    let path: string;
+    let text: string;
     try {
-      path = fromUtf8(payload).trim();
+      text = fromUtf8(payload).trim();
     } catch {
       return void this.stats.dropped++;
     }
+    const again = text.startsWith(AGAIN_PREFIX);
+    const path = again ? text.slice(AGAIN_PREFIX.length) : text;
     const id = parseTilePath(path);
     if (!id) return void this.stats.dropped++;
-    const full = id.width === TILE_WIDTH;
-    const last = this.#retainedAt.get(path);
-    if (full && last !== undefined && this.#now() - last < REPUBLISH_MS) return;
+    this.#request(path, id.width === TILE_WIDTH, again);
+  };
+
+  /**
+   * Queues `path`, unless it is a full tile published (or being published) within REPUBLISH_MS,
+   * or within AGAIN_MS when asked `again`: such a request waits until AGAIN_MS have passed.
+   */
+  #request(path: string, full: boolean, again: boolean): void {
+    if (full) {
+      const now = this.#now();
+      const last = this.#sending === path ? now : this.#retainedAt.get(path);
+      if (last !== undefined && now - last < (again ? AGAIN_MS : REPUBLISH_MS)) {
+        if (again) this.#deferAgain(path, last + AGAIN_MS);
+        return;
+      }
+    }
     if (this.#queue.has(path)) return;
     if (this.#queue.size >= MAX_QUEUE) return void this.stats.dropped++;
     this.#queue.add(path);
     void this.#drain();
-  };
+  }
+
+  #deferAgain(path: string, at: number): void {
+    if (this.#later.has(path)) return;
+    if (this.#later.size >= MAX_QUEUE) return void this.stats.dropped++;
+    this.#later.set(path, at);
+    this.#wakeLater();
+  }
+
+  /** Asks again, once their time has come, for the full tiles deferred (one timer, to the earliest). */
+  #wakeLater(): void {
+    if (this.#laterTimer || this.#later.size === 0 || this.#closed) return;
+    const next = Math.min(...this.#later.values());
+    this.#laterTimer = setTimeout(() => {
+      this.#laterTimer = null;
+      const now = this.#now();
+      for (const [path, at] of this.#later) {
+        if (at > now) continue;
+        this.#later.delete(path);
+        this.#request(path, true, true);
+      }
+      this.#wakeLater();
+    }, Math.max(0, next - this.#now()));
+    this.#laterTimer.unref();
+  }
 
   async #drain(): Promise<void> {
     if (this.#draining) return;
@@ -385,6 +438,7 @@ export class MqttTilePublisher {
         const path = this.#queue.values().next().value as string;
         this.#queue.delete(path);
         if (this.#ledger.closed) break;
+        this.#sending = path;
         let r;
         try {
           r = await readResource(this.#ledger, path);
@@ -399,6 +453,7 @@ export class MqttTilePublisher {
         if (full) this.#remember(path);
       }
     } finally {
+      this.#sending = null;
       this.#draining = false;
     }
   }
@@ -453,6 +508,8 @@ export class MqttTilePublisher {
     if (this.#timer) clearTimeout(this.#timer);
     clearTimeout(this.#refreshTimer);
     this.#refreshTimer = undefined;
+    if (this.#laterTimer) clearTimeout(this.#laterTimer);
+    this.#later.clear();
     this.#queue.clear();
     this.#retainedAt.clear();
     this.#client.off('message', this.#onMessage);

@@ -2,7 +2,7 @@
 // (its signature checked). Full tiles are checked against their hash in the tile above;
 // the partial tiles at the right edge are checked together by recomputing the root.
 import { bytesEqual, toHex } from '../encoding/bytes';
-import { LedgerError } from '../errors';
+import { isLedgerError, LedgerError } from '../errors';
 import { leafHash, rootPlan, type NodeId } from '../merkle';
 import { decodeEntryBundle, decodeHashTile, tileRoot } from './content';
 import { hashesAtLevel, TILE_HEIGHT, TILE_WIDTH, tilePath, tileWidth, type TileId } from './path';
@@ -12,11 +12,34 @@ export interface TileFetchOptions {
   signal?: AbortSignal;
 }
 
-/** Fetches a resource by its path relative to the log prefix. */
-export type TileFetch = (path: string, options?: TileFetchOptions) => Promise<Uint8Array>;
+/**
+ * Fetches a resource by its path relative to the log prefix. `rejected(path)`, when the fetch has
+ * it, is told that the bytes it gave for `path` failed verification, so it fetches that path
+ * afresh next time instead of from a copy (over MQTT: not the broker's retained message).
+ */
+export type TileFetch = ((path: string, options?: TileFetchOptions) => Promise<Uint8Array>) & { rejected?: (path: string) => void };
 
 function bad(message: string, details?: Record<string, unknown>): LedgerError {
   return new LedgerError('ERR_REPLICA_BAD_TILE', message, details);
+}
+
+/**
+ * Runs `check` on the bytes `fetch` gave for `path`. If they fail it (ERR_REPLICA_BAD_TILE, or
+ * ERR_LEDGER_CORRUPT for a block that does not open), `fetch.rejected(path)` is told, and the
+ * error rethrown with `details.path`.
+ */
+export function checkFetched<T>(fetch: TileFetch, path: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw rejectedBytes(fetch, path, err);
+  }
+}
+
+function rejectedBytes(fetch: TileFetch, path: string, err: unknown): unknown {
+  if (!isLedgerError(err, 'ERR_REPLICA_BAD_TILE') && !isLedgerError(err, 'ERR_LEDGER_CORRUPT')) return err;
+  fetch.rejected?.(path);
+  return new LedgerError(err.code, err.message, { ...err.details, path }, err);
 }
 
 /**
@@ -71,7 +94,8 @@ export class TileVerifier {
 
   async #get(id: TileId): Promise<Uint8Array[]> {
     const path = tilePath(id);
-    return decodeHashTile(await this.#fetch(path), id.width);
+    const bytes = await this.#fetch(path);
+    return checkFetched(this.#fetch, path, () => decodeHashTile(bytes, id.width));
   }
 
   /** The partial tiles, checked together against the root. */
@@ -112,19 +136,24 @@ export class TileVerifier {
       this.hashTile(level + 1, Math.floor(index / TILE_WIDTH)),
     ]);
     const above = parent[index % TILE_WIDTH];
-    if (!above || !bytesEqual(tileRoot(hashes), above))
-      throw bad(`tile ${index} at level ${level} does not hash to its entry in the tile above`, { level, index });
-    return hashes;
+    return checkFetched(this.#fetch, tilePath({ kind: 'tile', level, index, width }), () => {
+      if (!above || !bytesEqual(tileRoot(hashes), above))
+        throw bad(`tile ${index} at level ${level} does not hash to its entry in the tile above`, { level, index });
+      return hashes;
+    });
   }
 
   /** The entries of bundle `index`, each checked against its leaf hash in the level-0 tile. */
   async entries(index: number): Promise<Uint8Array[]> {
     const width = tileWidth(this.size, 0, index);
     if (width === 0) throw bad(`a tree of ${this.size} entries has no entry bundle ${index}`);
-    const [bytes, leaves] = await Promise.all([this.#fetch(tilePath({ kind: 'entries', level: 0, index, width })), this.hashTile(0, index)]);
-    const entries = decodeEntryBundle(bytes, width);
-    checkLeaves(entries, index * TILE_WIDTH, leaves, index);
-    return entries;
+    const path = tilePath({ kind: 'entries', level: 0, index, width });
+    const [bytes, leaves] = await Promise.all([this.#fetch(path), this.hashTile(0, index)]);
+    return checkFetched(this.#fetch, path, () => {
+      const entries = decodeEntryBundle(bytes, width);
+      checkLeaves(entries, index * TILE_WIDTH, leaves, index);
+      return entries;
+    });
   }
 
   /** Checks entries [first, first + entries.length) of this tree against their leaf hashes in the level-0 tiles. */
@@ -134,7 +163,10 @@ export class TileVerifier {
     for (let index = Math.floor(first / TILE_WIDTH); index * TILE_WIDTH < end; index++) {
       const from = Math.max(first, index * TILE_WIDTH);
       const to = Math.min(end, (index + 1) * TILE_WIDTH);
-      checkLeaves(entries.slice(from - first, to - first), from, (await this.hashTile(0, index)).slice(from - index * TILE_WIDTH), index);
+      const leaves = (await this.hashTile(0, index)).slice(from - index * TILE_WIDTH);
+      // The entries came from the bundle of this tree's width (the caller fetched it).
+      const path = tilePath({ kind: 'entries', level: 0, index, width: tileWidth(this.size, 0, index) });
+      checkFetched(this.#fetch, path, () => checkLeaves(entries.slice(from - first, to - first), from, leaves, index));
     }
   }
 
