@@ -99,4 +99,37 @@ describe('Ledger config "Tiles over MQTT" + Replica node following over MQTT', f
     assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
     assert.equal(report.size, 15);
   });
+
+  it('garbage put back on a full tile\'s topic each time the gateway publishes it: the replica recovers in seconds, not 60 s, and its copy audits CLEAN', async () => {
+    const name = 'mqtt-bad-tile';
+    const topic = `iot-ledger/${name}/tile/entries/000`;
+    // Watches the tile's topic and puts garbage back, retained, after every other message on it.
+    const attacker = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 }, false);
+    let overwrites = 0;
+    attacker.on('message', (_topic, payload) => {
+      if (payload.toString() === 'garbage') return;
+      overwrites++;
+      void attacker.publishAsync(topic, 'garbage', { qos: 1, retain: true });
+    });
+    await attacker.subscribeAsync(topic, { qos: 1 });
+    await attacker.publishAsync(topic, 'garbage', { qos: 1, retain: true });
+    try {
+      const { key, dir, gw, reach } = await gatewayAndReplica(name, 'replica-bad-tile');
+      const replica = helper.getNode('rep') as unknown as { error: { args: unknown[][] } };
+      await gw.ledger.appendMany(Array.from({ length: 300 }, (_, i) => ({ type: 'note', body: { i } })));
+      await gw.ledger.seal();
+      // Its first fetch of the tile takes the garbage; the gateway's answers are overwritten as they come.
+      await reach(300);
+      const codes = replica.error.args.map((a) => (a[0] as { code?: string }).code ?? String(a[0]));
+      assert.ok(codes.some((c) => /ERR_REPLICA_BAD_TILE/.test(c)), `the garbage reached the replica: ${JSON.stringify(codes)}`);
+      assert.ok(overwrites >= 1, 'the gateway published the tile, and the garbage was put back after it');
+      await helper.unload();
+      const report = await auditLedger(dir, { trustedKey: keyToDid(key), workers: 0 });
+      assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+      assert.equal(report.size, 300);
+    } finally {
+      await attacker.publishAsync(topic, '', { qos: 1, retain: true });
+      await attacker.endAsync();
+    }
+  });
 });
