@@ -9,6 +9,7 @@ import { ReplicaFollower } from '../../lib/replica';
 import {
   AGAIN_MS,
   againRequest,
+  connectTileMqtt,
   defaultTileTopicBase,
   MqttTilePublisher,
   type MqttTilePublisherOptions,
@@ -21,6 +22,7 @@ import { readResource } from '../../lib/tiles/source';
 import { decodeBlockBundle, encodeBlockBundle } from '../../lib/tiles/content';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { tempDir } from '../support/ledger';
+import { startMosquitto } from '../support/mosquitto';
 import { until } from '../support/until';
 
 // A full tile is published retained, and not again within REPUBLISH_MS of that: the broker's copy
@@ -270,5 +272,55 @@ describe('replica over MQTT tiles: a full tile replaced on the broker right afte
     await attacker.publishAsync(requestTopic(topicBase), 'tile/entries/000.p/3', { qos: 1 });
     await until('a partial answer', () => publisher.stats.published - announced === 4 && publisher.idle);
     assert.deepEqual([live, publisher.stats.dropped], [3, 0]);
+  });
+});
+
+describe('replica over MQTT tiles: a full tile replaced on the broker right after the gateway published it (mosquitto, MQTT 5)', function () {
+  this.timeout(60_000);
+  const tmp = tempDir('replica-mqtt-bad-tile-m5-');
+  const key = generateKey('Ed25519');
+  const did = keyToDid(key);
+  const base = defaultTileTopicBase(NAME);
+  const tile = 'tile/entries/000';
+
+  it('the round fails on the garbage, the next one takes the gateway\'s fresh copy, and the copy audits CLEAN', async () => {
+    const broker = await startMosquitto();
+    const gateway = await Ledger.open(path.join(tmp.dir, 'gw'), { name: NAME, gatewayKey: key, blockRecords: 100, blockSeconds: 0 });
+    const server = connectTileMqtt(broker.url, { base });
+    const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 }, false);
+    const f = new ReplicaFollower({ url: `${broker.url}/${base}`, dir: path.join(tmp.dir, 'replica'), trustedKey: did, intervalSeconds: 3600, timeoutMs: 10_000 });
+    let publisher: MqttTilePublisher | undefined;
+    try {
+      for (let i = 0; i < 300; i += 100) await appendNotes(gateway, i, 100);
+      await until('the gateway connected', () => server.connected);
+      assert.equal(server.options.protocolVersion, 5);
+      publisher = new MqttTilePublisher(gateway, server, { base });
+      await publisher.start();
+      // The gateway's copy retained (a subscriber after it gets it), then garbage over it.
+      const topic = resourceTopic(base, tile);
+      const ours = Buffer.from((await readResource(gateway, tile)).body);
+      const retained = (): Promise<Buffer> =>
+        new Promise((resolve) => {
+          const c = mqtt.connect(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
+          c.on('message', (_t, payload) => void c.endAsync().then(() => resolve(payload)));
+          c.on('connect', () => c.subscribe(topic, { qos: 1 }));
+        });
+      await attacker.publishAsync(requestTopic(base), tile, { qos: 1 });
+      await until('the gateway\'s tile retained', async () => (await retained()).equals(ours));
+      await attacker.publishAsync(topic, 'garbage', { qos: 1, retain: true });
+      await assert.rejects(f.catchUp(), (e: unknown) => isLedgerError(e, 'ERR_REPLICA_BAD_TILE') && e.details?.path === tile);
+      assert.equal((await f.catchUp()).size, 300);
+      assert.ok((await retained()).equals(ours), "the gateway's copy retained again");
+    } finally {
+      await f.close();
+      publisher?.close();
+      await attacker.endAsync();
+      await server.endAsync(true);
+      await gateway.close();
+      await broker.stop();
+    }
+    const report = await auditLedger(path.join(tmp.dir, 'replica'), { trustedKey: did, workers: 0 });
+    assert.equal(report.clean, true, JSON.stringify(report.findings.slice(0, 3)));
+    tmp.cleanup();
   });
 });
