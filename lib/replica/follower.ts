@@ -10,6 +10,13 @@ import { tileFetchFor, type ClosableTileFetch, type MqttFetchOptions } from './m
 import { originRetainedCheck } from './retained-check';
 import { Replicator, type CatchUpResult, type CheckpointPolicy, type ReplicatorOptions } from './replicate';
 
+/**
+ * A round that failed on a tile whose bytes did not verify, over a fetch that then asks for that
+ * tile afresh (MQTT: not the broker's retained copy), is tried again this soon; once per failure
+ * streak, so a tile that keeps failing costs at most one extra round per interval.
+ */
+export const REJECTED_TILE_RETRY_MS = 1000;
+
 export interface FollowerOptions extends HttpFetchOptions, MqttFetchOptions, Pick<ReplicatorOptions, 'maxBlockRecords' | 'maxBlockBytes'> {
   /** http(s)://… tile prefix, or mqtt(s)://broker/<topic base> (docs/FORMAT.md, "Tiles over MQTT"). */
   url: string;
@@ -48,6 +55,8 @@ export class ReplicaFollower extends EventEmitter {
   #lastRound: number | null = null;
   #error: LedgerError | null = null;
   #fetch: ClosableTileFetch | null = null;
+  /** The next round is the quick retry after a rejected tile (REJECTED_TILE_RETRY_MS). */
+  #retrySoon = false;
 
   constructor(opts: FollowerOptions) {
     super();
@@ -117,7 +126,8 @@ export class ReplicaFollower extends EventEmitter {
   catchUp(): Promise<CatchUpResult> {
     this.#running ??= this.#round().finally(() => {
       this.#running = null;
-      this.#schedule((this.opts.intervalSeconds ?? 5) * 1000);
+      const interval = (this.opts.intervalSeconds ?? 5) * 1000;
+      this.#schedule(this.#retrySoon ? Math.min(interval, REJECTED_TILE_RETRY_MS) : interval);
     });
     return this.#running;
   }
@@ -128,6 +138,7 @@ export class ReplicaFollower extends EventEmitter {
     try {
       const replica = await this.#open();
       const result = await replica.catchUp();
+      this.#retrySoon = false;
       this.#state = 'following';
       this.#error = null;
       this.#lastRound = Date.now();
@@ -139,6 +150,7 @@ export class ReplicaFollower extends EventEmitter {
       // Cut short by close(): its fetches were cancelled; nothing to report.
       if ((this.#state as FollowerState) === 'closed') throw e;
       this.#error = e;
+      this.#retrySoon = !this.#retrySoon && this.#rejectedTile(e);
       if (e.code === 'ERR_REPLICA_FORK') this.#state = 'stopped-fork';
       else if (e.code === 'ERR_REPLICA_ROLLBACK') this.#state = 'stopped-rollback';
       else if (e.code === 'ERR_REPLICA_BLOCK_TOO_LARGE') this.#state = 'stopped-block-too-large';
@@ -147,6 +159,11 @@ export class ReplicaFollower extends EventEmitter {
       this.emit('progress', this.view());
       throw e;
     }
+  }
+
+  /** Whether `e` is a tile's bytes failing verification that the fetch was told of (TileFetch.rejected). */
+  #rejectedTile(e: LedgerError): boolean {
+    return (e.code === 'ERR_REPLICA_BAD_TILE' || e.code === 'ERR_LEDGER_CORRUPT') && typeof e.details?.path === 'string' && typeof this.#fetch?.rejected === 'function';
   }
 
   async close(): Promise<void> {

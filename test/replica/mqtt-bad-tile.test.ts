@@ -5,7 +5,7 @@ import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid } from '../../lib/crypto';
 import { isLedgerError } from '../../lib/errors';
 import { Ledger } from '../../lib/ledger';
-import { ReplicaFollower } from '../../lib/replica';
+import { ReplicaFollower, type CatchUpResult } from '../../lib/replica';
 import {
   AGAIN_MS,
   againRequest,
@@ -168,6 +168,28 @@ describe('replica over MQTT tiles: a full tile replaced on the broker right afte
       await f.close();
     }
     await auditsClean('swapped', 700);
+  });
+
+  it('a follower started with rounds an hour apart tries again a second after the round that failed on the tile, not an hour later', async () => {
+    const topicBase = `${base}/retry`;
+    const publisher = await serve(topicBase);
+    await publishedRetained(publisher, 'tile/entries/000');
+    await attacker.publishAsync(resourceTopic(topicBase, 'tile/entries/000'), 'garbage', { qos: 1, retain: true });
+    const f = follower('retry', topicBase);
+    const failures: unknown[] = [];
+    const rounds: CatchUpResult[] = [];
+    f.on('failure', (e: unknown) => failures.push(e));
+    f.on('round', (r: CatchUpResult) => rounds.push(r));
+    try {
+      f.start();
+      await until(() => `a round that succeeds (failures: ${failures.map(String).join('; ')})`, () => rounds.length > 0, { timeoutMs: 20_000 });
+      assert.equal(failures.length, 1);
+      badTile('tile/entries/000')(failures[0]);
+      assert.equal(rounds[0].size, 700);
+    } finally {
+      await f.close();
+    }
+    await auditsClean('retry', 700);
   });
 
   it('a full block bundle replaced by well-framed blocks that do not open at their heights: the round fails on that bundle, the next succeeds', async () => {
