@@ -19,4 +19,4 @@ export {
 } from './chain';
 export { checkAnchors, anchorsCovering, anchoredAt, formatAnchorCheck, type AnchorCheck, type AnchorFinding, type LedgerTree, type RecordedAnchor } from './verify';
 export { Anchorer, MAX_ANCHORER_RESPONSE_BYTES, MAX_LOST_ANCHORS, MAX_UNCONFIRMED_ANCHORS, type AnchorHost, type AnchorSettings, type AnchorStatus, type AnchorView } from './anchorer';
-export { verifyLedgerAnchors, checkAnchoredCheckpoint, DEFAULT_ANCHOR_CHECK_MS, type AnchoredCheckpoint, type LedgerAnchorOptions } from './ledger-check';
+export { verifyLedgerAnchors, checkAnchoredCheckpoint, DEFAULT_ANCHOR_CHECK_MS, type AnchoredCheckpoint, type AnchorsElsewhere, type LedgerAnchorCheck, type LedgerAnchorOptions } from './ledger-check';

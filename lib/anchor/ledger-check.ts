@@ -84,7 +84,16 @@ async function expectChain(provider: JsonRpcProvider, expected?: number): Promis
  * The ledger against the anchors of its origin on the chain. The whole check, every request
  * included, ends within opts.timeoutMs (ERR_ANCHOR_TIMEOUT past it).
  */
-export async function verifyLedgerAnchors(ledger: Ledger, opts: LedgerAnchorOptions): Promise<AnchorCheck & { chainId: number; contract: string; head: number }> {
+/** Anchor records of the ledger that name another chain or contract than the one checked (not checked). */
+export interface AnchorsElsewhere {
+  chain: number;
+  contract: string;
+  records: number;
+}
+
+export type LedgerAnchorCheck = AnchorCheck & { chainId: number; contract: string; head: number; elsewhere: AnchorsElsewhere[] };
+
+export async function verifyLedgerAnchors(ledger: Ledger, opts: LedgerAnchorOptions): Promise<LedgerAnchorCheck> {
   const contract = contractAddress(opts.contract);
   return withDeadline(opts, (signal) => ledgerAgainstChain(ledger, contract, opts, signal));
 }
@@ -94,20 +103,29 @@ async function ledgerAgainstChain(
   contract: string,
   opts: LedgerAnchorOptions,
   signal: AbortSignal,
-): Promise<AnchorCheck & { chainId: number; contract: string; head: number }> {
+): Promise<LedgerAnchorCheck> {
   const provider = makeProvider(opts.rpcUrl, { chainId: opts.chainId, signal });
   try {
     const chainId = await expectChain(provider, opts.chainId);
     const origin = originHash(ledger.name);
     const { anchors, head } = await readChainAnchors(provider, contract, origin, { fromBlock: opts.fromBlock, blockRange: opts.blockRange, signal });
     const recorded: RecordedAnchor[] = [];
+    const elsewhere = new Map<string, AnchorsElsewhere>();
     for await (const r of ledger.byType(ANCHOR_RECORD)) {
       throwIfStopped(signal);
+      let body;
       try {
-        const body = parseAnchorBody(r.record.body);
-        if (body.chain === chainId && body.contract === contract) recorded.push({ index: r.index, body });
+        body = parseAnchorBody(r.record.body);
       } catch {
-        /* a malformed anchor record is not an anchor of this chain */
+        continue; // a malformed anchor record is not an anchor of this chain
+      }
+      if (body.chain === chainId && body.contract === contract) recorded.push({ index: r.index, body });
+      else {
+        // Not checked against this endpoint: said, so that a clean result against the wrong chain is not read as "anchored".
+        const key = `${body.chain} ${body.contract}`;
+        const seen = elsewhere.get(key) ?? { chain: body.chain, contract: body.contract, records: 0 };
+        seen.records++;
+        elsewhere.set(key, seen);
       }
     }
     // Recorded anchors outside the scanned block range are looked up by their transaction:
@@ -125,7 +143,7 @@ async function ledgerAgainstChain(
     throwIfStopped(signal);
     const size = ledger.size;
     const tree = { size, root: await ledger.rootAt(size), consistencyProof: (a: number, b: number) => ledger.consistencyProof(a, b) };
-    return { ...(await checkAnchors(tree, all, recorded)), chainId, contract, head };
+    return { ...(await checkAnchors(tree, all, recorded)), chainId, contract, head, elsewhere: [...elsewhere.values()] };
   } finally {
     provider.destroy();
   }

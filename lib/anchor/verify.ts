@@ -137,7 +137,7 @@ export function anchorsCovering(consistent: ChainAnchor[], index: number): { fir
 }
 
 /** Lines for people: the verdict, the latest anchor, then each finding. */
-export function formatAnchorCheck(c: AnchorCheck, where: string): string {
+export function formatAnchorCheck(c: AnchorCheck, where: string, elsewhere?: { chain: number; contract: string; records: number }[]): string {
   const lines: string[] = [];
   // An anchor of the empty tree (size 0) covers no record.
   const latest = anchorsCovering(c.consistent, 0).latest;
@@ -150,5 +150,7 @@ export function formatAnchorCheck(c: AnchorCheck, where: string): string {
     if (latest) lines.push(`  latest consistent: records 0..${latest.size - 1} anchored at ${anchoredAt(latest)}`);
   }
   for (const f of c.findings) lines.push(`  ${f.kind} size ${f.size}: ${f.detail}`);
+  for (const e of elsewhere ?? [])
+    lines.push(`  not checked: ${e.records} anchor record(s) of this ledger name chain ${e.chain}, contract ${e.contract} (audit them with --anchor pointing at that chain and --contract ${e.contract})`);
   return `${lines.join('\n')}\n`;
 }

@@ -215,7 +215,7 @@ export async function audit(argv: string[], io: CliIo): Promise<number> {
     }
     const check = await chain().verifyLedgerAnchors(ledger, anchor);
     if (json) io.stdout(`${JSON.stringify({ ...base, clean: report.clean && check.clean, anchors: anchorJson(check) }, null, 2)}\n`);
-    else io.stdout(chain().formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`));
+    else io.stdout(chain().formatAnchorCheck(check, `chain ${check.chainId}, contract ${check.contract}`, check.elsewhere));
     return report.clean && witnessOk && check.clean ? 0 : 1;
   } finally {
     await ledger?.close();

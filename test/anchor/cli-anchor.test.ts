@@ -135,6 +135,25 @@ describe('CLI: audit and verify-proof --anchor (anvil)', function () {
     assert.doesNotMatch(r.stdout, /records 0\.\.9 anchored/);
   });
 
+  it('anchor records naming another chain are said to be not checked, not passed over as "none"', async () => {
+    const other = path.join(work.dir, 'other-chain');
+    fs.cpSync(dir, other, { recursive: true });
+    const gw = await open(other);
+    const anchors = [];
+    for await (const r of gw.ledger.byType('anchor')) anchors.push(r);
+    assert.equal(anchors.length, 1, 'the ledger holds the anchor of tree size 5');
+    const [anchor] = anchors;
+    // As a gateway that anchored on chain 1 as well would have written it (the audit reads the records, not who wrote them).
+    await gw.record({ type: 'anchor', body: { ...(anchor.record.body as Record<string, unknown>), chain: 1 } });
+    await gw.close();
+    const r = audit(other);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /anchors: clean, 1 on chain 31337/);
+    assert.match(r.stdout, new RegExp(`not checked: 1 anchor record\\(s\\) of this ledger name chain 1, contract ${contract.toLowerCase()}`));
+    const j = JSON.parse(audit(other, '--json').stdout) as { anchors: { elsewhere: unknown } };
+    assert.deepEqual(j.anchors.elsewhere, [{ chain: 1, contract: contract.toLowerCase(), records: 1 }]);
+  });
+
   it('usage: --anchor needs --contract, and --contract needs --anchor (exit 2)', () => {
     assert.equal(runCli(['audit', dir, '--anchor', anvil.url]).status, 2);
     assert.equal(runCli(['audit', dir, '--contract', contract]).status, 2);
