@@ -39,19 +39,16 @@ describe('anchor: a hostile JSON-RPC endpoint', function () {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
+  /** An anchorer of `gw` against the endpoint at `rpcUrl` (no real chain: its first look fails or is held). */
+  const anchorerOn = (gw: Gateway, rpcUrl: string, rpcTimeoutMs: number): Anchorer =>
+    new Anchorer(gw, { rpcUrl, chainId: 31337, contract: `0x${'ab'.repeat(20)}`, privateKey: `0x${'4c'.repeat(32)}`, pollSeconds: 60, rpcTimeoutMs });
+
   /** The anchorer's first error against this endpoint (a wait without end fails on the test's timeout). */
   async function firstError(answer: Answer): Promise<{ error: LedgerError }> {
     const rpc = await hostileRpc(answer);
     const t = tempDir('anchor-hostile-');
     const gw = await Gateway.open(t.dir, { name: 'hostile.test/a', gatewayKey, blockRecords: 5, blockSeconds: 0 });
-    const anchorer = new Anchorer(gw, {
-      rpcUrl: rpc.url,
-      chainId: 31337,
-      contract: `0x${'ab'.repeat(20)}`,
-      privateKey: `0x${'4c'.repeat(32)}`,
-      pollSeconds: 60,
-      rpcTimeoutMs: 1000,
-    });
+    const anchorer = anchorerOn(gw, rpc.url, 1000);
     cleanups.push(
       () => t.cleanup(),
       () => gw.close(),
@@ -89,14 +86,7 @@ describe('anchor: a hostile JSON-RPC endpoint', function () {
       () => gw.close(),
       () => rpc.close(),
     );
-    const anchorer = new Anchorer(gw, {
-      rpcUrl: rpc.url,
-      chainId: 31337,
-      contract: `0x${'ab'.repeat(20)}`,
-      privateKey: `0x${'4c'.repeat(32)}`,
-      pollSeconds: 60,
-      rpcTimeoutMs: 10 * 60_000,
-    });
+    const anchorer = anchorerOn(gw, rpc.url, 10 * 60_000);
     const errors: LedgerError[] = [];
     anchorer.on('error', (e: LedgerError) => errors.push(e));
     anchorer.start();

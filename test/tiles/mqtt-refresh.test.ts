@@ -7,8 +7,9 @@ import { RESTORE_AFTER_MS } from '../../lib/guards/overwrite-watch';
 import { Ledger } from '../../lib/ledger';
 import { mqttTileFetch, originRetainedCheck } from '../../lib/replica';
 import { MAX_SMALL_RESOURCE_BYTES } from '../../lib/replica/http';
-import { connectTileMqtt, MqttTilePublisher, resourceTopic, type TileMqttClient, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
+import { connectTileMqtt, MqttTilePublisher, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
+import { fakeTileClient } from '../support/fake-tile-client';
 import { tempDir } from '../support/ledger';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto';
 import { until } from '../support/until';
@@ -103,31 +104,10 @@ describe('tiles over MQTT: the periodic refresh of the checkpoint, head and meta
   const tmp = tempDir('tiles-mqtt-refresh-unit-');
   after(() => tmp.cleanup());
 
-  /** A client whose broker acknowledges each publication at once; it records them (but the clearing of the request topic) with the mocked clock. */
-  function recordingClient(clock: () => number): TileMqttClient & { connected: boolean; sent: { topic: string; at: number; payload: Buffer }[]; deliver(topic: string, payload: Buffer): void } {
-    let onMessage: ((topic: string, payload: Buffer) => void) | undefined;
-    const sent: { topic: string; at: number; payload: Buffer }[] = [];
-    return {
-      connected: true,
-      sent,
-      publish(topic, payload, _opts, cb) {
-        if (!topic.endsWith('/request')) sent.push({ topic, at: clock(), payload: Buffer.from(payload) });
-        cb?.();
-      },
-      subscribe: (_t, _o, cb) => cb?.(null),
-      unsubscribe: (_t, cb) => cb?.(),
-      on(event: string, fn: unknown) {
-        if (event === 'message') onMessage = fn as typeof onMessage;
-      },
-      off: () => undefined,
-      deliver: (t, p) => onMessage?.(t, p),
-    };
-  }
-
   it('publishes each again at most once per interval, not within one of its last publication, and not after close', async () => {
     const ledger = await Ledger.open(path.join(tmp.dir, 'gw'), { name: 'example.org/refresh-unit', gatewayKey: generateKey('Ed25519'), blockRecords: 100, blockSeconds: 0 });
     let clock = 1_000_000;
-    const client = recordingClient(() => clock);
+    const client = fakeTileClient(() => clock);
     const INTERVAL = 10_000;
     // Its first block, sealed before the publisher listens: the 'block' event (next tick) is gone.
     await appendNotes(ledger, 0, 3);

@@ -14,11 +14,11 @@ import {
   requestTopic,
   type MqttTilePublisherOptions,
   resourceTopic,
-  type TileMqttClient,
   tileMqttPacketLimit,
 } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { startBroker, type RunningBroker } from '../../demo/broker';
+import { fakeTileClient } from '../support/fake-tile-client';
 import { tempDir } from '../support/ledger';
 import { roundAfterReplay } from '../support/replica-rounds';
 import { until } from '../support/until';
@@ -267,31 +267,9 @@ describe('tiles over MQTT: its own publications echoed late (after the broker ac
   after(() => tmp.cleanup());
 
   /** A client whose broker acknowledges each publication at once and delivers it back to the publisher only when told to. */
-  function lateEchoClient(): TileMqttClient & { echoAll(): void; deliver(topic: string, payload: Buffer): void } {
-    let onMessage: ((topic: string, payload: Buffer) => void) | undefined;
-    const echoes: [string, Buffer][] = [];
-    return {
-      connected: true,
-      publish(topic, payload, _opts, cb) {
-        echoes.push([topic, Buffer.from(payload)]);
-        cb?.();
-      },
-      subscribe: (_t, _o, cb) => cb?.(null),
-      unsubscribe: (_t, cb) => cb?.(),
-      on(event: string, fn: unknown) {
-        if (event === 'message') onMessage = fn as typeof onMessage;
-      },
-      off: () => undefined,
-      echoAll() {
-        for (const [t, p] of echoes.splice(0)) onMessage?.(t, p);
-      },
-      deliver: (t, p) => onMessage?.(t, p),
-    };
-  }
-
   it('are not counted or reported as someone else\'s; the same payload sent again later is', async () => {
     const ledger = await Ledger.open(path.join(tmp.dir, 'gw'), { name: 'example.org/echo', gatewayKey: generateKey('Ed25519'), blockRecords: 100, blockSeconds: 0 });
-    const client = lateEchoClient();
+    const client = fakeTileClient();
     let clock = Date.now();
     const reports: number[] = [];
     const publisher = new MqttTilePublisher(ledger, client, { now: () => clock, onOverwritten: (n) => reports.push(n) });
