@@ -23,7 +23,8 @@ function int(v: unknown, name: string, fallback?: number): number {
     if (fallback !== undefined) return fallback;
     throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" is required`);
   }
-  const n = typeof v === 'object' || typeof v === 'symbol' ? NaN : Number(v);
+  // A number, or decimal digits (an HTTP query string's): not true (1), '0x10' (16), '1e3' or ' 7 '.
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw new LedgerError('ERR_INVALID_ARGUMENT', `"${name}" must be a non-negative integer`);
   return n;
 }

@@ -173,5 +173,39 @@ describe('nodes: Query answers at most MAX_QUERY_BYTES of records', function () 
     assert.ok(sealed >= 1 && sealed <= 1 + Math.ceil(elapsed / ON_DEMAND_SEAL_MS), `${sealed} blocks sealed for 10 proofs in ${elapsed} ms`);
     for (const a of answers) verifyProofBundle(a.payload, gw.ledger.verifierKey);
   });
+
+  it('takes a number or decimal digits for an index, limit or range, and refuses true, hex, exponents, padding and fractions (ERR_INVALID_ARGUMENT)', async () => {
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'int-room', blockRecords: 1000 }),
+        { id: 'query', type: 'iot-ledger-query', ledger: 'ledger', mode: 'index', wires: [['answer']] },
+        { id: 'catcher', type: 'catch', scope: ['query'], wires: [['caught']] },
+        { id: 'answer', type: 'helper' },
+        { id: 'caught', type: 'helper' },
+      ]),
+    );
+    const outcome = (payload: Record<string, unknown>): Promise<string> =>
+      new Promise((resolve) => {
+        const [answer, caught] = [helper.getNode('answer'), helper.getNode('caught')];
+        const onAnswer = (m: { payload: { index?: number } | null }) => finish(`index ${m.payload?.index}`);
+        const onCaught = (m: { error: { code: string } }) => finish(m.error.code);
+        const finish = (v: string) => {
+          answer.removeListener('input', onAnswer);
+          caught.removeListener('input', onCaught);
+          resolve(v);
+        };
+        answer.on('input', onAnswer);
+        caught.on('input', onCaught);
+        helper.getNode('query').receive({ payload });
+      });
+    assert.equal(await outcome({ mode: 'block' }).then(() => 'opened'), 'opened');
+    const gw = await until('the ledger open', async () => (await openGateways()).find((g) => g.ledger.name === 'int-room'), { timeoutMs: 20_000, pollMs: 50 });
+    await gw.recordMany(Array.from({ length: 20 }, (_, i) => ({ type: 'note', body: { i } })));
+    assert.equal(await outcome({ index: 16 }), 'index 16');
+    assert.equal(await outcome({ index: '16' }), 'index 16');
+    for (const index of [true, '0x10', '1e1', ' 16', '16 ', 1.5, -1, '-1', [16], '１６'])
+      assert.equal(await outcome({ index }), 'ERR_INVALID_ARGUMENT', JSON.stringify(index));
+  });
 });
 
