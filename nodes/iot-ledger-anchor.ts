@@ -73,7 +73,7 @@ export = function register(RED: RED): void {
       this.error(e, { topic: 'anchor', payload: null, error: { code: e.code, message: e.message } });
     });
 
-    // A message anchors the latest checkpoint at once (whatever the interval); it never waits on the chain.
+    // A message anchors the latest checkpoint at the next look (whatever the interval, but a minute after the last anchor at the soonest); it never waits on the chain.
     onInput(this, RED._, (_msg, _send, done) => {
       if (anchorer) {
         anchorer.anchorNow();

@@ -46,6 +46,12 @@ export interface AnchorSettings {
   pollSeconds?: number;
   /** Milliseconds before one RPC request gives up. Default 15000. */
   rpcTimeoutMs?: number;
+  /**
+   * Seconds after the last recorded anchor before one asked for with anchorNow() (the Anchor
+   * node's input) goes out; one asked sooner waits for it. Default 60: the account pays for each
+   * anchor, and whoever can send the node messages could otherwise have one sent per new block.
+   */
+  minRequestedSeconds?: number;
   now?: () => number;
 }
 
@@ -136,6 +142,8 @@ export class Anchorer extends EventEmitter {
   #lastLoaded = false;
   #lost = new Set<string>();
   #force = false;
+  /** anchorNow() was called: an anchor goes out at a look minRequestedSeconds after the last recorded one. */
+  #requested = false;
   #pending: Pending | null = null;
   #lastError: AnchorStatus['lastError'] = null;
   #timer: NodeJS.Timeout | null = null;
@@ -173,6 +181,7 @@ export class Anchorer extends EventEmitter {
       maxBumps: setting(settings.maxBumps, 3, 0, 'maxBumps'),
       bumpAfterSeconds: setting(settings.bumpAfterSeconds, 180, 0, 'bumpAfterSeconds'),
       pollSeconds: setting(settings.pollSeconds, 15, 0.05, 'pollSeconds'),
+      minRequestedSeconds: setting(settings.minRequestedSeconds, 60, 0, 'minRequestedSeconds'),
       now: settings.now ?? Date.now,
     };
     if (this.#s.everyBlocks === 0 && this.#s.everyMinutes === 0) throw new LedgerError('ERR_ANCHOR_CONFIG', 'set an interval: every N blocks and/or every T minutes');
@@ -189,7 +198,7 @@ export class Anchorer extends EventEmitter {
    * anchor is pending, only looks at the chain now.
    */
   anchorNow(): void {
-    if (!this.#pending) this.#force = true;
+    if (!this.#pending) this.#requested = true;
     this.poke();
   }
 
@@ -364,6 +373,7 @@ export class Anchorer extends EventEmitter {
     const now = this.#s.now();
     const due =
       this.#force ||
+      (this.#requested && (!l || now - l.at >= this.#s.minRequestedSeconds * 1000)) ||
       !l ||
       lastLost ||
       (this.#s.everyBlocks > 0 && block.height - l.height >= this.#s.everyBlocks) ||
@@ -376,6 +386,7 @@ export class Anchorer extends EventEmitter {
       );
     await this.#submit(block);
     this.#force = false;
+    this.#requested = false;
   }
 
   async #fees(): Promise<Pending['fees']> {

@@ -97,6 +97,30 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.equal(check.consistent[0].blockNumber, mined);
   });
 
+  it('an anchor asked for (anchorNow) goes out no sooner than minRequestedSeconds after the last recorded one', async () => {
+    let offset = 0;
+    const { gw, anchorer, readings, anchorRecords } = await setup({ confirmations: 1, now: () => Date.now() + offset });
+    anchorer.start();
+    await readings(5);
+    await until('the first anchor recorded', async () => (await anchorRecords()).length === 1, CHAIN_WAIT);
+    const account = anchorer.account;
+    const nonce = await anvil.provider.getTransactionCount(account);
+    // New records, then requests: whoever can send the node messages asks again and again.
+    await readings(5);
+    await gw.ledger.seal();
+    for (let i = 0; i < 5; i++) {
+      anchorer.anchorNow();
+      await anchorer.settle();
+    }
+    assert.equal(await anvil.provider.getTransactionCount(account), nonce, 'no anchor within the minute after the last');
+    assert.equal(anchorer.status().pending, null);
+    // A minute later the request waiting goes out at the next look, without being asked again.
+    offset = 61_000;
+    const sent = await until('the requested anchor sent', () => anchorer.status().pending, CHAIN_WAIT);
+    assert.equal(sent.size, gw.ledger.size, 'the latest checkpoint');
+    assert.equal(await anvil.provider.getTransactionCount(account), nonce + 1);
+  });
+
   it('a reorg that drops the anchor before its confirmations: detected, sent again, recorded from the new block only', async () => {
     const { anchorer, readings, anchorRecords, errors, gw, contract } = await setup();
     const snapshot = await anvil.rpc<string>('evm_snapshot');

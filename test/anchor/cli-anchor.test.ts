@@ -119,7 +119,7 @@ describe('CLI: audit and verify-proof --anchor (anvil)', function () {
     const lost = path.join(work.dir, 'lost');
     fs.cpSync(dir, lost, { recursive: true });
     const gw = await open(lost);
-    const anchorer = new Anchorer(gw, { rpcUrl: anvil.url, chainId: ANVIL_CHAIN_ID, contract, privateKey: ANVIL_KEYS[0], confirmations: 1, pollSeconds: 0.1 });
+    const anchorer = new Anchorer(gw, { rpcUrl: anvil.url, chainId: ANVIL_CHAIN_ID, contract, privateKey: ANVIL_KEYS[0], confirmations: 1, pollSeconds: 0.1, minRequestedSeconds: 0 });
     anchorer.start();
     await readings(gw, 6, 4);
     await gw.ledger.seal();
