@@ -21,7 +21,7 @@ import {
 import { readResource } from '../../lib/tiles/source';
 import { decodeBlockBundle, encodeBlockBundle } from '../../lib/tiles/content';
 import { startBroker, type RunningBroker } from '../../demo/broker';
-import { tempDir } from '../support/ledger';
+import { appendNotes, tempDir } from '../support/ledger';
 import { startMosquitto } from '../support/mosquitto';
 import { until } from '../support/until';
 
@@ -34,11 +34,6 @@ import { until } from '../support/until';
 // the gateway to publish it again (`again <path>`), which the gateway does at most once a second.
 
 const NAME = 'example.org/bad-tile';
-
-async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
-  await ledger.appendMany(Array.from({ length: count }, (_, j) => ({ type: 'note', body: { n: from + j } })));
-  await ledger.seal();
-}
 
 /** `client` as a gateway before againRequest sees it: such a request is no tile path, and dropped unseen. */
 function withoutAgain(client: mqtt.MqttClient, seen: { again: number }): TileMqttClient {

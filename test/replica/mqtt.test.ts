@@ -12,17 +12,11 @@ import { mqttTileFetch, originRetainedCheck, ReplicaFollower, Replicator, splitT
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { defaultTileTopicBase, MAX_QUEUE, MqttTilePublisher, REPUBLISH_MS, requestTopic, resourceTopic } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
-import { tempDir } from '../support/ledger';
+import { appendNotes, tempDir } from '../support/ledger';
 import { roundAfterReplay } from '../support/replica-rounds';
 import { assertClosesWithin, until } from '../support/until';
 
 const NAME = 'example.org/mqtt#tiles';
-
-async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 500)
-    await ledger.appendMany(Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ type: 'note', body: { n: from + i + j } })));
-  await ledger.seal();
-}
 
 describe('replica over MQTT tiles (Aedes broker in-process)', function () {
   this.timeout(60_000);

@@ -11,7 +11,7 @@ import { Ledger } from '../../lib/ledger';
 import { verifierKeyString } from '../../lib/note/note';
 import { runCli } from '../support/cli';
 import { httpTileFetch, Replicator, verifyEvidence, type Evidence } from '../../lib/replica';
-import { tempDir } from '../support/ledger';
+import { appendNotes, tempDir } from '../support/ledger';
 import { watchDurableWrites } from '../support/durable-writes';
 import { startTileServer, type TileServer } from '../support/tile-server';
 import { withResignedCheckpoint } from '../support/resigned-checkpoint';
@@ -20,12 +20,6 @@ import { blockValue, decodeBlockValue } from '../../lib/ledger/layout';
 import type { TileFetch } from '../../lib/tiles/verify';
 
 const NAME = 'replica.test';
-
-async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 500)
-    await ledger.appendMany(Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ type: 'note', body: { n: from + i + j } })));
-  await ledger.seal();
-}
 
 /** Every key and value of a LevelDB directory, for comparing copies. */
 async function dump(dir: string, skip: (k: Buffer) => boolean = () => false): Promise<Map<string, string>> {

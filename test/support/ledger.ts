@@ -17,6 +17,13 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+/** Appends `count` note records ({n: from + i}), 500 to a write, then seals them into a block. */
+export async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 500)
+    await ledger.appendMany(Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ type: 'note', body: { n: from + i + j } })));
+  await ledger.seal();
+}
+
 export const gatewayKey: PrivateKey = generateKey('Ed25519');
 export const deviceA = keyToDid(generateKey('Ed25519'));
 export const deviceB = keyToDid(generateKey('ES256'));

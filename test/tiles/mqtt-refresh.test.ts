@@ -10,7 +10,7 @@ import { MAX_SMALL_RESOURCE_BYTES } from '../../lib/replica/http';
 import { connectTileMqtt, MqttTilePublisher, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { fakeTileClient } from '../support/fake-tile-client';
-import { tempDir } from '../support/ledger';
+import { appendNotes, tempDir } from '../support/ledger';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto';
 import { until } from '../support/until';
 
@@ -23,11 +23,6 @@ import { until } from '../support/until';
 const CHECKPOINT = 'checkpoint';
 const HEAD = 'iot-ledger/head';
 const META = 'iot-ledger/meta';
-
-async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
-  await ledger.appendMany(Array.from({ length: count }, (_, j) => ({ type: 'note', body: { n: from + j } })));
-  await ledger.seal();
-}
 
 describe('tiles over MQTT: a message too large for the gateway retained on its checkpoint topic (mosquitto, MQTT 5)', function () {
   this.timeout(30_000);

@@ -19,7 +19,7 @@ import {
 import { readResource } from '../../lib/tiles/source';
 import { startBroker, type RunningBroker } from '../../demo/broker';
 import { fakeTileClient } from '../support/fake-tile-client';
-import { tempDir } from '../support/ledger';
+import { appendNotes, tempDir } from '../support/ledger';
 import { roundAfterReplay } from '../support/replica-rounds';
 import { until } from '../support/until';
 
@@ -32,11 +32,6 @@ import { until } from '../support/until';
 const CHECKPOINT = 'checkpoint';
 const HEAD = 'iot-ledger/head';
 const META = 'iot-ledger/meta';
-
-async function appendNotes(ledger: Ledger, from: number, count: number): Promise<void> {
-  await ledger.appendMany(Array.from({ length: count }, (_, j) => ({ type: 'note', body: { n: from + j } })));
-  await ledger.seal();
-}
 
 /** The gateway's tile server on `broker`, over its own bounded connection (MQTT 3.1.1 on Aedes). */
 async function startServer(
