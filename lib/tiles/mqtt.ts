@@ -311,11 +311,15 @@ export class MqttTilePublisher {
    */
   #restore(topic: string): void {
     const run = async (): Promise<void> => {
-      const ours = this.#kept.get(topic);
-      if (this.#closed || !ours) return;
-      if (await this.#publishRetained(topic, ours)) this.stats.restored++;
+      if (!this.#closed && (await this.#republish(topic))) this.stats.restored++;
     };
     this.#announcing = this.#announcing.then(run, run);
+  }
+
+  /** Publishes what we keep on a retained topic again; false when we keep nothing there or the broker did not take it. */
+  #republish(topic: string): Promise<boolean> {
+    const ours = this.#kept.get(topic);
+    return ours ? this.#publishRetained(topic, ours) : Promise.resolve(false);
   }
 
   /** Publishes ours on a retained topic, noting when (the refresh counts from there). */
@@ -351,10 +355,7 @@ export class MqttTilePublisher {
       for (const topic of due) this.#publishedAt.set(topic, now);
       this.#scheduleRefresh();
       if (this.#client.connected === false) return;
-      for (const topic of due) {
-        const ours = this.#kept.get(topic);
-        if (ours && (await this.#publish(topic, ours, true))) this.stats.refreshed++;
-      }
+      for (const topic of due) if (await this.#republish(topic)) this.stats.refreshed++;
     };
     this.#announcing = this.#announcing.then(run, run);
   }
