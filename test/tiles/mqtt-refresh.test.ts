@@ -9,6 +9,7 @@ import { mqttTileFetch, originRetainedCheck } from '../../lib/replica';
 import { MAX_SMALL_RESOURCE_BYTES } from '../../lib/replica/http';
 import { connectTileMqtt, MqttTilePublisher, resourceTopic, tileMqttPacketLimit } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
+import { CHECKPOINT_PATH as CHECKPOINT, HEAD_PATH as HEAD, META_PATH as META } from '../../lib/tiles/path';
 import { fakeTileClient } from '../support/fake-tile-client';
 import { appendNotes, tempDir } from '../support/ledger';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto';
@@ -19,10 +20,6 @@ import { until } from '../support/until';
 // OverwriteWatch never sees it. Before, that message stayed there until the gateway's next block
 // (on an idle gateway, for ever): a replica that connected after it got no checkpoint at all. The
 // gateway now publishes each of the three again once REFRESH_MS have passed since it last did.
-
-const CHECKPOINT = 'checkpoint';
-const HEAD = 'iot-ledger/head';
-const META = 'iot-ledger/meta';
 
 describe('tiles over MQTT: a message too large for the gateway retained on its checkpoint topic (mosquitto, MQTT 5)', function () {
   this.timeout(30_000);

@@ -18,6 +18,7 @@ import {
 } from '../../lib/tiles/mqtt';
 import { readResource } from '../../lib/tiles/source';
 import { startBroker, type RunningBroker } from '../../demo/broker';
+import { CHECKPOINT_PATH as CHECKPOINT, HEAD_PATH as HEAD, META_PATH as META } from '../../lib/tiles/path';
 import { fakeTileClient } from '../support/fake-tile-client';
 import { appendNotes, tempDir } from '../support/ledger';
 import { roundAfterReplay } from '../support/replica-rounds';
@@ -28,10 +29,6 @@ import { until } from '../support/until';
 // message, a packet larger than the gateway's limit). Before, that stayed until the gateway's next
 // block: on an idle gateway for ever. The gateway now watches its own three topics and publishes
 // its own again, a bounded number of times however many overwrites come.
-
-const CHECKPOINT = 'checkpoint';
-const HEAD = 'iot-ledger/head';
-const META = 'iot-ledger/meta';
 
 /** The gateway's tile server on `broker`, over its own bounded connection (MQTT 3.1.1 on Aedes). */
 async function startServer(
