@@ -6,8 +6,8 @@ import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { useLedger } from './lib/ledger-user';
 import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
-import { formatCount, status } from './lib/status';
-import { throttleStatus } from './lib/status-throttle';
+import { formatCount, status, STATUS_EVERY_MS } from './lib/status';
+import { throttle } from '../lib/guards/throttle';
 
 /**
  * Queries of one node running at once, and waiting: an answer holds up to 8 MiB, so a flood
@@ -47,7 +47,7 @@ export = function register(RED: RED): void {
     let shed = 0;
     const shedText = (): string => RED._('iot-ledger-query.status.shed', { count: formatCount(shed) });
     const withShed = (text: string): string => (shed > 0 ? `${text} · ${shedText()}` : text);
-    const shedStatus = throttleStatus(() => this.status(status.warn(shedText())));
+    const shedStatus = throttle(() => this.status(status.warn(shedText())), STATUS_EVERY_MS);
     this.on('close', () => {
       shedStatus.cancel();
       // Queries still waiting for a turn end with an error rather than run on a closing ledger.

@@ -5,9 +5,9 @@ import { ledgerStatusText, useLedger } from './lib/ledger-user';
 import { payloadToRecord } from './lib/record-message';
 import type { Gateway, PayloadToRecord } from '../lib/gateway';
 import type { DoneFn, Node, NodeDef, NodeMessage, RED, SendFn } from './lib/red';
-import { formatCount, status } from './lib/status';
+import { formatCount, status, STATUS_EVERY_MS } from './lib/status';
 import { configText } from './lib/config-text';
-import { throttleStatus, type ThrottledStatus } from './lib/status-throttle';
+import { throttle, type Throttled } from '../lib/guards/throttle';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -22,7 +22,7 @@ export = function register(RED: RED): void {
     let closed = false;
     let unlisten: (() => void) | undefined;
     let shed = 0;
-    let okStatus: ThrottledStatus | undefined;
+    let okStatus: Throttled | undefined;
     gateway().then(
       (gw) => {
         if (closed) return;
@@ -67,7 +67,7 @@ export = function register(RED: RED): void {
         if (err) return failed(done, err);
         try {
           msg.ledger = receipt;
-          okStatus ??= throttleStatus(() => this.status(status.ok(ledgerStatusText(RED._, gw))));
+          okStatus ??= throttle(() => this.status(status.ok(ledgerStatusText(RED._, gw))), STATUS_EVERY_MS);
           okStatus.request();
           send(msg);
           done();

@@ -3,6 +3,7 @@
 // otherwise seal a block per request. Each block costs a signature, a checkpoint publication,
 // a request to every witness and, with an anchor every N blocks, a share of a transaction.
 import { LedgerError } from '../errors';
+import { throttle, type Throttled } from '../guards/throttle';
 import type { BlockInfo } from './blocks';
 import type { Ledger } from './store';
 
@@ -19,17 +20,15 @@ interface Waiter {
 
 export class PacedSeal {
   readonly #ledger: Ledger;
-  readonly #intervalMs: number;
   readonly #waiters = new Set<Waiter>();
-  #last = -Infinity;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #seals: Throttled;
   #closed = false;
   readonly #onBlock = (b: BlockInfo): void => this.#release(b.header.size);
 
   constructor(ledger: Ledger, intervalMs = ON_DEMAND_SEAL_MS) {
     if (!(intervalMs >= 0 && intervalMs < 2 ** 31)) throw new RangeError(`intervalMs must be a number of ms from 0 to 2^31 - 1, not ${intervalMs}`);
     this.#ledger = ledger;
-    this.#intervalMs = intervalMs;
+    this.#seals = throttle(() => this.#seal(), intervalMs);
     ledger.on('block', this.#onBlock);
   }
 
@@ -43,45 +42,32 @@ export class PacedSeal {
     if (this.#closed) return Promise.reject(closing());
     return new Promise((resolve, reject) => {
       this.#waiters.add({ index, resolve, reject });
-      this.#arm();
+      this.#seals.request();
     });
   }
 
   /** Ends the waits (rejected) and the timer. */
   close(): void {
     this.#closed = true;
-    this.#disarm();
+    this.#seals.cancel();
     this.#ledger.off('block', this.#onBlock);
     for (const w of this.#waiters) w.reject(closing());
     this.#waiters.clear();
   }
 
-  /** Ends the waits of the records below `sealedSize`; the timer stays armed only for others. */
+  /** Ends the waits of the records below `sealedSize`; a seal stays asked for only for others. */
   #release(sealedSize: number): void {
     for (const w of this.#waiters) {
       if (w.index >= sealedSize) continue;
       this.#waiters.delete(w);
       w.resolve();
     }
-    if (this.#waiters.size === 0) this.#disarm();
-    else this.#arm();
-  }
-
-  #arm(): void {
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => this.#seal(), Math.max(0, this.#last + this.#intervalMs - Date.now()));
-    this.#timer.unref();
-  }
-
-  #disarm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#waiters.size === 0) this.#seals.cancel();
+    else this.#seals.request();
   }
 
   #seal(): void {
-    this.#timer = undefined;
     if (this.#waiters.size === 0) return;
-    this.#last = Date.now();
     this.#ledger.seal().then(
       // A seal that found nothing to seal (another write sealed first) emits no block: those
       // waiting are in a block already.

@@ -5,6 +5,9 @@ export type Translate = (key: string, substitutions?: Record<string, unknown>) =
 
 const group = (n: number): string => n.toLocaleString('en-US').replace(/,/g, '\u202f');
 
+/** A busy node's status is drawn at most this often: a status per message costs the runtime an event and a text each, for a display nobody reads that fast. */
+export const STATUS_EVERY_MS = 250;
+
 export const status = {
   ok: (text: string): NodeStatus => ({ fill: 'green', shape: 'dot', text }),
   info: (text: string): NodeStatus => ({ fill: 'blue', shape: 'ring', text }),
