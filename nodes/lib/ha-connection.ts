@@ -28,6 +28,7 @@ import {
 } from '../../lib/ha';
 import type { Node, NodeDef, NodeStatus, RED } from './red';
 import { OverwriteWatch } from '../../lib/guards/overwrite-watch';
+import { throttle, type Throttled } from '../../lib/guards/throttle';
 import { payloadIs } from './retained-publications';
 
 /** The part of Node-RED's `mqtt-broker` config node (core 10-mqtt.js) that its users call. */
@@ -94,8 +95,7 @@ export class HaConnection {
   private flowsRunning = false;
   private readonly user: BrokerUser;
   private readonly subscriptions: string[];
-  private lastBirth = 0;
-  private birthTimer: NodeJS.Timeout | undefined;
+  private readonly births: Throttled = throttle(() => this.sendAll(), BIRTH_EVERY_MS);
   /** Another payload on a topic we keep (anyone can publish one: a made-up state, an empty one that takes an entity out of Home Assistant, `offline`) gets ours again. */
   private readonly watch = new OverwriteWatch(
     (topic) => this.ownPayload(topic),
@@ -205,7 +205,7 @@ export class HaConnection {
   private received(topic: string, payload: Buffer, retain: boolean): void {
     if (this.closed) return;
     if (topic === haStatusTopic(this.topics)) {
-      if (payload.toString('utf8') === PAYLOAD_ONLINE) this.answerBirth();
+      if (payload.toString('utf8') === PAYLOAD_ONLINE) this.births.request();
     } else if (!this.watch.seen(topic, (ours) => payloadIs(payload, ours)) && retain) this.seen(topic, payload);
   }
 
@@ -245,7 +245,7 @@ export class HaConnection {
   async close(removed = false): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.birthTimer);
+    this.births.cancel();
     this.watch.close();
     const broker = this.broker;
     if (!broker || !this.started) return;
@@ -283,19 +283,6 @@ export class HaConnection {
     if (message === this.lastError) return;
     this.lastError = message;
     this.log?.warn(`Home Assistant MQTT: ${message}`);
-  }
-
-  private answerBirth(): void {
-    if (this.birthTimer) return;
-    const answer = (): void => {
-      this.birthTimer = undefined;
-      this.lastBirth = Date.now();
-      this.sendAll();
-    };
-    const wait = this.lastBirth + BIRTH_EVERY_MS - Date.now();
-    if (wait <= 0) return answer();
-    this.birthTimer = setTimeout(answer, wait);
-    this.birthTimer.unref();
   }
 
   private sendAll(): void {
