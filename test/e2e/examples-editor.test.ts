@@ -103,6 +103,53 @@ describe('e2e: the examples in the Node-RED editor', function () {
     }
   });
 
+  /** Imports `nodes` into the editor and gives each node's verdict from the editor's own validation. */
+  async function validity(nodes: Array<Record<string, unknown>>): Promise<Record<string, { valid: boolean; errors: string[] }>> {
+    const page = await openEditor();
+    try {
+      return await page.evaluate((flow) => {
+        type EditorNode = { id: string; validationErrors?: string[] };
+        const RED = (globalThis as unknown as {
+          RED: {
+            view: { importNodes(nodes: unknown[], opts?: Record<string, unknown>): void };
+            nodes: { node(id: string): EditorNode | null };
+            editor: { validateNode(node: EditorNode): boolean };
+          };
+        }).RED;
+        RED.view.importNodes(flow, { generateIds: false, addFlow: false });
+        return Object.fromEntries(
+          flow
+            .filter((n) => n.type !== 'tab')
+            .map((n) => {
+              const node = RED.nodes.node(String(n.id));
+              return [String(n.id), { valid: node ? RED.editor.validateNode(node) : false, errors: node?.validationErrors ?? [] }];
+            }),
+        );
+      }, nodes);
+    } finally {
+      await page.close();
+    }
+  }
+  const verdicts = (result: Record<string, { valid: boolean }>): Record<string, boolean> => Object.fromEntries(Object.entries(result).map(([id, r]) => [id, r.valid]));
+  const ledgerConfig = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: 'iot-ledger-config', ledgerName: 'coldroom', blockRecords: 1000, blockSeconds: 60, ...extra });
+
+  it('flags a property its validator refuses, with the validator\'s message', async () => {
+    // Node-RED takes a returned message as "invalid" only from a validator of two parameters; one of one parameter that returns a message counts as valid.
+    const result = await validity([
+      { id: 'v-tab', type: 'tab', label: 'validators' },
+      ledgerConfig('v-ledger'),
+      ledgerConfig('v-name', { ledgerName: '../etc' }),
+      ledgerConfig('v-block', { blockRecords: 0 }),
+      { id: 'v-audit', type: 'iot-ledger-audit', z: 'v-tab', ledger: 'v-ledger', mode: 'full', interval: 'soon', wires: [[]] },
+      { id: 'v-contract', type: 'iot-ledger-contract', z: 'v-tab', ledger: 'v-ledger', terms: '{"id":', tickSeconds: 0, wires: [[], []] },
+    ]);
+    assert.deepEqual(verdicts(result), { 'v-ledger': true, 'v-name': false, 'v-block': false, 'v-audit': false, 'v-contract': false }, JSON.stringify(result));
+    assert.match(result['v-name'].errors.join(' '), /Ledger name: 1 to 128 characters/, JSON.stringify(result));
+    assert.match(result['v-block'].errors.join(' '), /Block size: a whole number/, JSON.stringify(result));
+    assert.match(result['v-audit'].errors.join(' '), /Repeat every: a whole number of minutes/, JSON.stringify(result));
+    assert.match(result['v-contract'].errors.join(' '), /Check every: a whole number of seconds/, JSON.stringify(result));
+  });
+
   for (const name of examples) {
     it(`${name}: imports with every type known and every node valid${EXPECTED_INVALID[name] ? ' (but the documented ones)' : ''}`, async () => {
       const page = await openEditor();

@@ -92,7 +92,8 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
     terms: {
       value: '',
       required: true,
-      validate(value) {
+      // Two parameters: Node-RED reads a message only from such a validator (shared/validators.ts).
+      validate(value, _options) {
         if (this.termsFrom === 'document' && !str(value).trim()) return true;
         const verdict = checkTermsText(value);
         if (verdict === true) return true;
@@ -107,7 +108,8 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
     tickSeconds: {
       value: 5,
       required: true,
-      validate(value) {
+      // Two parameters: Node-RED reads a message only from such a validator (shared/validators.ts).
+      validate(value, _options) {
         const text = str(value).trim();
         if (value === undefined || (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= MAX_TICK)) return true;
         return typeof this._ === 'function' ? this._('iot-ledger-contract.errors.tickSeconds') : false;

@@ -1,10 +1,12 @@
 // Property validators shared by the node editors. Each returns true, or a message (Node-RED 3.1+
-// shows it) when the node has a translator, else false. A property missing from an older flow
+// shows it) when the node has a translator, else false. Node-RED reads a message as "invalid" only
+// from a validator declared with two parameters (value, options): from one of one parameter, any
+// truthy answer, a message included, counts as valid. A property missing from an older flow
 // (undefined) is valid where the runtime has a default for it.
 
 /** A validator from a test and the message key to show when it fails. */
 export function check<N extends EditorNode>(test: (value: unknown, node: N) => boolean, key: string): Validator<N> {
-  return function (this: N, value: unknown): boolean | string {
+  return function (this: N, value: unknown, _options?: unknown): boolean | string {
     if (test(value, this)) return true;
     return typeof this._ === 'function' ? this._(key) : false;
   };
