@@ -23,9 +23,11 @@ export = function register(RED: RED): void {
     const start = async (): Promise<void> => {
       const keyFile = typeof def.keyFile === 'string' ? def.keyFile.trim() : '';
       const credential = this.credentials?.privateKey;
+      const secretRpcUrl = this.credentials?.secretRpcUrl?.trim();
+      const rpcUrl = secretRpcUrl || configText(def.rpcUrl).trim();
       // Node-RED leaves a setting of "${NAME}" (or the older "$(NAME)"; NAME any text without spaces,
       // @node-red/runtime flows/util.js) as it is when NAME is not set in its environment.
-      const unset = [def.rpcUrl, def.chainId, def.contract, credential ? undefined : keyFile].flatMap((v) => {
+      const unset = [secretRpcUrl ? undefined : def.rpcUrl, def.chainId, def.contract, credential ? undefined : keyFile].flatMap((v) => {
         const m = /^\$\{(\S+)\}$|^\$\((\S+)\)$/.exec(configText(v).trim());
         return m ? [m[1] ?? m[2] ?? ''] : [];
       });
@@ -38,7 +40,7 @@ export = function register(RED: RED): void {
       const g = await gateway();
       if (closed) return;
       const a = new anchor.Anchorer(g, {
-        rpcUrl: configText(def.rpcUrl),
+        rpcUrl,
         chainId: num(def.chainId, NaN),
         contract: configText(def.contract),
         privateKey,
@@ -94,5 +96,5 @@ export = function register(RED: RED): void {
         );
     });
   }
-  RED.nodes.registerType('iot-ledger-anchor', Anchor, { credentials: { privateKey: { type: 'password' } } });
+  RED.nodes.registerType('iot-ledger-anchor', Anchor, { credentials: { privateKey: { type: 'password' }, secretRpcUrl: { type: 'password' } } });
 };

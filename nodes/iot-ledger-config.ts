@@ -18,6 +18,9 @@ import { describeStorage } from '../lib/storage/open';
 import { describeEd25519 } from '../lib/crypto/ed25519';
 import { MAX_BLOCK_RECORDS } from '../lib/ledger/block-limits';
 
+/** The URL as configured, any user name or password in it left out (they are not echoed to the log). */
+const withoutUserInfo = (url: string): string => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
+
 export = function register(RED: RED): void {
   mountTileRoutes(RED.httpNode);
   RED.log.info(`iot-ledger: Ed25519 signatures are verified with ${describeEd25519()}`);
@@ -101,6 +104,7 @@ export = function register(RED: RED): void {
       try {
         const u = new URL(tilesMqtt);
         if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new Error('not mqtt');
+        if (u.username || u.password) throw new LedgerError('ERR_INVALID_ARGUMENT', 'put the broker login in the user name and password fields (credentials), not in the URL');
         const base = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
         if (/[#+]/.test(base)) throw new Error('wildcards');
         // MQTT 5 with a Maximum Packet Size just above its own checkpoint, head or meta: the broker keeps larger messages.
@@ -129,7 +133,7 @@ export = function register(RED: RED): void {
         );
       } catch (err) {
         if (isLedgerError(err)) this.error(`ledger ${this.ledgerName}: tiles over MQTT: ${err.message}`);
-        else this.error(`ledger ${this.ledgerName}: tiles over MQTT needs mqtt://host:port[/topic base] without + or #, not ${JSON.stringify(tilesMqtt)}`);
+        else this.error(`ledger ${this.ledgerName}: tiles over MQTT needs mqtt://host:port[/topic base] without + or #, not ${JSON.stringify(withoutUserInfo(tilesMqtt))}`);
       }
     }
     this.on('close', (_removed, done) => {

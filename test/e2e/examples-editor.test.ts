@@ -150,6 +150,30 @@ describe('e2e: the examples in the Node-RED editor', function () {
     assert.match(result['v-contract'].errors.join(' '), /Check every: a whole number of seconds/, JSON.stringify(result));
   });
 
+  it('refuses a user name or password in the Anchor node\'s JSON-RPC URL and in Tiles over MQTT, which flows.json keeps in plain text', async () => {
+    const anchor = (id: string, rpcUrl: string, extra: Record<string, unknown> = {}) => ({
+      id, type: 'iot-ledger-anchor', z: 'u-tab', ledger: 'u-ledger', rpcUrl, chainId: '1', contract: `0x${'ab'.repeat(20)}`,
+      everyBlocks: 0, everyMinutes: 60, confirmations: 12, maxFeeGwei: 50, maxPriorityGwei: 2, maxBumps: 3, bumpAfterSeconds: 180, pollSeconds: 15, wires: [[]], ...extra,
+    });
+    const result = await validity([
+      { id: 'u-tab', type: 'tab', label: 'urls' },
+      ledgerConfig('u-ledger', { tilesMqtt: 'mqtt://broker.example:1883/tiles' }),
+      ledgerConfig('u-ledger-login', { tilesMqtt: 'mqtt://user:hunter2@broker.example:1883/tiles' }),
+      anchor('u-plain', 'https://rpc.example.org'),
+      anchor('u-env', '${ANCHOR_RPC_URL}'),
+      anchor('u-login', 'https://user:hunter2@rpc.example.org'),
+      anchor('u-empty', ''),
+      anchor('u-secret', '', { credentials: { secretRpcUrl: 'https://rpc.example.org/v3/0123456789abcdef' } }),
+    ]);
+    assert.deepEqual(
+      verdicts(result),
+      { 'u-ledger': true, 'u-ledger-login': false, 'u-plain': true, 'u-env': true, 'u-login': false, 'u-empty': false, 'u-secret': true },
+      JSON.stringify(result),
+    );
+    assert.match(result['u-login'].errors.join(' '), /secret URL/, JSON.stringify(result));
+    assert.match(result['u-ledger-login'].errors.join(' '), /broker login fields/, JSON.stringify(result));
+  });
+
   for (const name of examples) {
     it(`${name}: imports with every type known and every node valid${EXPECTED_INVALID[name] ? ' (but the documented ones)' : ''}`, async () => {
       const page = await openEditor();

@@ -138,4 +138,46 @@ describe('nodes: Anchor on a real chain (anvil)', function () {
       await helper.unload();
     }
   });
+  it('takes a JSON-RPC URL with an API key or login from the credential, which stays out of the flow', async () => {
+    const secret = 's3cret-api-key';
+    const url = new URL(anvil.url);
+    url.username = 'anchor';
+    url.password = secret;
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'secret-url-room' }),
+        { id: 'record', type: 'iot-ledger-record', ledger: 'ledger', wires: [['recorded']] },
+        anchorNode('anchor', { rpcUrl: '' }),
+        { id: 'recorded', type: 'helper' },
+        { id: 'anchored', type: 'helper' },
+      ]),
+      { anchor: { privateKey: key, secretRpcUrl: url.href } },
+    );
+    try {
+      const anchored = nextMessage<{ payload: Record<string, unknown> }>(helper.getNode('anchored'), 30000);
+      for (let i = 0; i < 5; i++) {
+        const m = nextMessage(helper.getNode('recorded'));
+        helper.getNode('record').receive({ payload: { temperature: -21 - i / 10 } });
+        await m;
+      }
+      await until(
+        'the pending anchor',
+        async () => {
+          const gw = (await openGateways()).find((g) => g.ledger.name === 'secret-url-room');
+          return gw?.anchors.get('anchor')?.().pending;
+        },
+        CHAIN_WAIT,
+      );
+      await anvil.mine(1);
+      const { payload } = await anchored;
+      assert.equal(payload.size, 5);
+      assert.equal(payload.chain, ANVIL_CHAIN_ID);
+      const flows = JSON.stringify(helper._redNodes.getFlows().flows);
+      assert.ok(!flows.includes(secret), 'the URL\'s password is not in the flow');
+      assert.ok(!flows.includes(anvil.url.replace(/^http:\/\//, '')), 'the URL is not in the flow');
+    } finally {
+      await helper.unload();
+    }
+  });
 });

@@ -60,4 +60,16 @@ describe('Ledger config: Block size', function () {
     ]);
     assert.deepEqual([...warnings('first'), ...warnings('second')], []);
   });
+  it('Tiles over MQTT with a login in the URL: refused, the error naming the login fields and not echoing the password', async () => {
+    await helper.load(packNodes(), [ledgerNode('ledger', { dir: path.join(tmp.dir, 'login-url'), tilesMqtt: 'mqtt://tiles:hunter2@127.0.0.1:1/tiles' })]);
+    const config = helper.getNode('ledger') as unknown as { error: { args: unknown[][] } };
+    const errors = config.error.args.map((a) => String(a[0]));
+    assert.ok(errors.some((e) => e.includes('user name and password fields')), `errors: ${errors.join(' | ')}`);
+    assert.ok(!errors.some((e) => e.includes('hunter2')), `errors: ${errors.join(' | ')}`);
+    await helper.unload();
+    await helper.load(packNodes(), [ledgerNode('ledger', { dir: path.join(tmp.dir, 'login-url'), tilesMqtt: 'mqtt://tiles:hunter2@[not a host/tiles' })]);
+    const unreadable = (helper.getNode('ledger') as unknown as { error: { args: unknown[][] } }).error.args.map((a) => String(a[0]));
+    assert.ok(unreadable.some((e) => e.includes('needs mqtt://host:port')), `errors: ${unreadable.join(' | ')}`);
+    assert.ok(!unreadable.some((e) => e.includes('hunter2')), `errors: ${unreadable.join(' | ')}`);
+  });
 });

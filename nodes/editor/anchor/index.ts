@@ -1,5 +1,5 @@
 // The Anchor node's editor.
-import { str } from '../shared/validators';
+import { check, str } from '../shared/validators';
 
 interface AnchorProps {
   name: string;
@@ -18,8 +18,14 @@ interface AnchorProps {
   pollSeconds: number;
 }
 
+interface AnchorCredentials {
+  secretRpcUrl?: string;
+  has_secretRpcUrl?: boolean;
+}
+
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const URL_PATTERN = /^https?:\/\//;
+const USER_INFO = /^https?:\/\/[^/?#]*@/i;
 // "${NAME}": Node-RED puts the environment variable's value there when the flow starts.
 const ENV = /^\$\{\w+\}$/;
 const matches = (re: RegExp) => (v: unknown): boolean => re.test(str(v)) || ENV.test(str(v));
@@ -31,7 +37,14 @@ RED.nodes.registerType<AnchorProps>('iot-ledger-anchor', {
   defaults: {
     name: { value: '' },
     ledger: { value: '', type: 'iot-ledger-config', required: true },
-    rpcUrl: { value: '', required: true, validate: matches(URL_PATTERN) },
+    // Empty when the URL is the credential; never with a user name or password, which flows.json would keep in plain text.
+    rpcUrl: {
+      value: '',
+      validate: check<EditorNode & AnchorProps & { credentials?: AnchorCredentials }>((v, node) => {
+        if (str(v) === '') return Boolean(node.credentials?.secretRpcUrl || node.credentials?.has_secretRpcUrl);
+        return matches(URL_PATTERN)(v) && !USER_INFO.test(str(v));
+      }, 'iot-ledger-anchor.errors.rpcUrl'),
+    },
     chainId: { value: '', required: true, validate: count },
     contract: { value: '', required: true, validate: matches(ADDRESS) },
     keyFile: { value: '' },
@@ -46,6 +59,7 @@ RED.nodes.registerType<AnchorProps>('iot-ledger-anchor', {
   },
   credentials: {
     privateKey: { type: 'password' },
+    secretRpcUrl: { type: 'password' },
   },
   inputs: 1,
   outputs: 1,

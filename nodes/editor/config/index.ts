@@ -46,7 +46,12 @@ RED.nodes.registerType<ConfigProps>('iot-ledger-config', {
     },
     publishTiles: { value: false },
     tilesDir: { value: '', required: false },
-    tilesMqtt: { value: '', required: false, validate: (v) => textOf(v) === '' || /^mqtts?:\/\/[^/\s]+(\/[^#+\s]*)?$/.test(textOf(v)) },
+    tilesMqtt: {
+      value: '',
+      required: false,
+      // No user name or password in the URL: flows.json would keep them in plain text (the broker login fields are credentials).
+      validate: check((v) => textOf(v) === '' || /^mqtts?:\/\/[^/\s@]+(\/[^#+\s]*)?$/.test(textOf(v)), 'iot-ledger-config.errors.tilesMqtt'),
+    },
   },
   credentials: {
     mqttUser: { type: 'text' },
