@@ -145,6 +145,17 @@ async function readBody(req: Request): Promise<string> {
   return text(await readBoundedBody(req, MAX_REQUEST_BYTES, tooLarge));
 }
 
+/**
+ * The query of a request target. Not by new URL(): Express routes an absolute-form target by its
+ * path, and new URL() throws on one it refuses (a port past 65535), a 500 with a stack trace.
+ */
+function queryOf(target: string): URLSearchParams {
+  const q = target.indexOf('?');
+  if (q < 0) return new URLSearchParams();
+  const hash = target.indexOf('#', q);
+  return new URLSearchParams(target.slice(q + 1, hash < 0 ? undefined : hash));
+}
+
 /** Mounts (or re-points) the witness routes at `prefix`; returns the unmount function. */
 export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: Target): () => void {
   const r = routes();
@@ -179,8 +190,7 @@ export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: 
     RED.httpNode.get(`${prefix}/checkpoint`, (req, res, next) => {
       const t = r.targets.get(prefix);
       if (!t) return next();
-      const url = new URL(req.url ?? '', 'http://x');
-      const origin = url.searchParams.get('origin') ?? '';
+      const origin = queryOf(req.url ?? '').get('origin') ?? '';
       let note: string | undefined;
       try {
         note = t.service?.latest(origin);

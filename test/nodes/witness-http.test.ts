@@ -226,6 +226,23 @@ describe('Witness node over HTTP (Node-RED httpNode)', function () {
     }
   });
 
+  it('answers GET checkpoint for a request target in absolute form whose URL WHATWG refuses (a port past 65535): no 500 with a stack trace', async () => {
+    // Express routes `http://host:99999/<prefix>/checkpoint` by its path; new URL() throws on its port.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+        socket.end(`GET http://witness:99999${PREFIX}/checkpoint?origin=${encodeURIComponent(ORIGIN)} HTTP/1.1\r\nHost: witness\r\nConnection: close\r\n\r\n`);
+      });
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.once('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.once('error', reject);
+    });
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 200 /, raw);
+    assert.doesNotMatch(body, /TypeError|Invalid URL|\bat /, raw);
+    assert.equal(body, (await request(port, 'GET', `${PREFIX}/checkpoint?origin=${encodeURIComponent(ORIGIN)}`)).body);
+  });
+
   it('answers 500 with the error code only when its state cannot be read: nothing about the file in the body', async () => {
     const dir = path.join(userDir, 'iot-ledger', 'witness', 'witness.test_http');
     const file = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.json'))!);
