@@ -18,7 +18,7 @@ export interface RequestEvents {
 
 type Claims = (path: string) => boolean;
 
-const claimsOf = new WeakMap<RequestEvents, Set<Claims>>();
+const claimsOf = new WeakMap<RequestEvents, Map<string, Claims>>();
 
 /** Whether `req` was claimed: its `_body` is the claim's, not a parser's. */
 export function isClaimed(req: IncomingMessage): boolean {
@@ -34,17 +34,26 @@ export function targetPath(url: string): string {
   return absolute ? (absolute[1] ?? '/') : target;
 }
 
-/** Claims on `server`, ahead of its other request listeners, every POST whose target path `claims` (asked at each request). */
-export function claimPostBodies(server: RequestEvents, claims: Claims): void {
+/** How many claims `server` holds (tests). */
+export function claimsOn(server: RequestEvents): number {
+  return claimsOf.get(server)?.size ?? 0;
+}
+
+/**
+ * Claims on `server`, ahead of its other request listeners, every POST whose target path `claims`
+ * (asked at each request). A later claim under the same `key` replaces the earlier one: a route
+ * mounted again at each deploy holds one claim, not one more per deploy for every request to ask.
+ */
+export function claimPostBodies(server: RequestEvents, key: string, claims: Claims): void {
   let all = claimsOf.get(server);
   if (!all) {
-    const set = new Set<Claims>();
-    all = set;
-    claimsOf.set(server, set);
+    const map = new Map<string, Claims>();
+    all = map;
+    claimsOf.set(server, map);
     server.prependListener('request', (req: Marked) => {
       if (req.method !== 'POST') return;
       const path = targetPath(req.url ?? '');
-      for (const c of set) {
+      for (const c of map.values()) {
         if (!c(path)) continue;
         req._body = true;
         req[CLAIMED] = true;
@@ -52,5 +61,5 @@ export function claimPostBodies(server: RequestEvents, claims: Claims): void {
       }
     });
   }
-  all.add(claims);
+  all.set(key, claims);
 }

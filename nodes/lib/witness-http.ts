@@ -162,7 +162,10 @@ export function mountWitnessRoutes(RED: WitnessHttpRED, prefix: string, target: 
   if (r.targets.has(prefix)) throw new LedgerError('ERR_INVALID_ARGUMENT', `another witness already serves ${prefix}`);
   r.targets.set(prefix, target);
   const root = RED.settings.httpNodeRoot;
-  if (RED.server && root !== false) claimPostBodies(RED.server, (path) => isAddCheckpoint(path, typeof root === 'string' ? root : '/'));
+  if (RED.server && root !== false) {
+    const base = typeof root === 'string' ? root : '/';
+    claimPostBodies(RED.server, `witness add-checkpoint at ${base}`, (path) => isAddCheckpoint(path, base));
+  }
   if (!r.mounted.has(prefix)) {
     r.mounted.add(prefix);
     RED.httpNode.post(`${prefix}/add-checkpoint`, (req, res, next) => {

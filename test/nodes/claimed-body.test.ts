@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { claimPostBodies, isClaimed, targetPath } from '../../nodes/lib/claimed-body';
+import { claimPostBodies, claimsOn, isClaimed, targetPath, type RequestEvents } from '../../nodes/lib/claimed-body';
+import { mountWitnessRoutes } from '../../nodes/lib/witness-http';
 
 // A POST claimed on the HTTP server is left unread by body parsers that run before its route
 // (as Node-RED's admin app's do for httpNode routes), and only that POST.
@@ -37,7 +38,7 @@ describe('claimed request bodies', () => {
       req.on('end', done);
     });
     const server = http.createServer(app);
-    claimPostBodies(server, (p) => p === '/mine');
+    claimPostBodies(server, 'mine', (p) => p === '/mine');
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const post = (target: string): Promise<void> =>
@@ -62,5 +63,24 @@ describe('claimed request bodies', () => {
       { path: '/mine', claimed: true, body: undefined, raw: '{"a":1}' },
       { path: '/other', claimed: false, body: { a: 1 }, raw: '' },
     ]);
+  });
+
+  it('holds one claim for a witness route mounted again at every deploy, not one more per deploy', () => {
+    let listener: ((req: http.IncomingMessage) => void) | undefined;
+    const server: RequestEvents = { prependListener: (_event, l) => (listener = l) };
+    const RED = { httpNode: { post: () => undefined, get: () => undefined }, server, settings: { httpNodeRoot: '/' } };
+    const target = { handle: () => Promise.resolve({ status: 200, contentType: 'text/plain', body: '' }) };
+    const claimed = (url: string): boolean => {
+      const req = { method: 'POST', url } as http.IncomingMessage;
+      listener?.(req);
+      return isClaimed(req);
+    };
+    for (let deploy = 0; deploy < 5; deploy++) {
+      const unmount = mountWitnessRoutes(RED, '/claims-test', target);
+      assert.ok(claimed('/claims-test/add-checkpoint'));
+      unmount();
+    }
+    assert.equal(claimsOn(server), 1);
+    assert.ok(!claimed('/claims-test/add-checkpoint'), 'no witness is deployed there now');
   });
 });
