@@ -207,6 +207,11 @@ async function describeContract(gw: Gateway, termsHash: string): Promise<Contrac
   return null;
 }
 
+/** The points a series asked for with `limit` holds at most: 1 to MAX_SERIES_LIMIT, DEFAULT_SERIES_LIMIT for what is no number. */
+export function seriesLimit(limit: number): number {
+  return Math.max(1, Math.min(MAX_SERIES_LIMIT, Math.floor(limit) || DEFAULT_SERIES_LIMIT));
+}
+
 /**
  * The latest `limit` readings of a contract and the events to mark on them. Returns null when
  * the ledger knows no contract with this terms hash.
@@ -214,7 +219,7 @@ async function describeContract(gw: Gateway, termsHash: string): Promise<Contrac
 export async function contractSeries(gw: Gateway, termsHash: string, limit = DEFAULT_SERIES_LIMIT): Promise<ContractSeries | null> {
   const contract = await describeContract(gw, termsHash);
   if (!contract) return null;
-  const max = Math.max(1, Math.min(MAX_SERIES_LIMIT, Math.floor(limit) || DEFAULT_SERIES_LIMIT));
+  const max = seriesLimit(limit);
   const ledger = gw.ledger;
 
   const points: ContractSeries['points'] = [];

@@ -3,11 +3,12 @@ import { openGateways } from '../../lib/gateway';
 import type { Request, Response } from './http';
 import type { RED } from './red';
 import { replicaViews } from './replicas';
-import { contractSeries, DEFAULT_SERIES_LIMIT, sidebarData } from '../../lib/gateway/sidebar-data';
+import { DEFAULT_SERIES_LIMIT, sidebarData } from '../../lib/gateway/sidebar-data';
+import { sharedSeries } from './series-turns';
 
 function fail(res: Response, err: unknown): void {
   const e = err as Error & { code?: string };
-  res.status(500).json({ error: e?.message ?? String(err), code: e?.code });
+  res.status(e?.code === 'ERR_OVERLOADED' ? 503 : 500).json({ error: e?.message ?? String(err), code: e?.code });
 }
 
 export async function sidebarHandler(_req: Request, res: Response): Promise<void> {
@@ -35,7 +36,7 @@ export async function seriesHandler(req: Request, res: Response): Promise<void> 
       res.status(404).json({ error: `no open ledger named ${JSON.stringify(name)}` });
       return;
     }
-    const series = await contractSeries(gw, termsHash, limit);
+    const series = await sharedSeries(gw, termsHash, limit);
     if (!series) {
       res.status(404).json({ error: `ledger ${gw.ledger.name} has no contract ${termsHash}` });
       return;

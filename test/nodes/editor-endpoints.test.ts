@@ -6,6 +6,11 @@ import { signContract, termsHashHex, validateTerms, type Terms } from '../../lib
 import { openGateways } from '../../lib/gateway';
 import { projectRoot } from '../support/paths';
 import { helper, ledgerNode, nextMessage, onTab, packNodes, startTestRuntime, stopTestRuntime } from './support';
+import { MAX_WAITING_SERIES } from '../../nodes/lib/series-turns';
+import type { Ledger } from '../../lib/ledger';
+import { until } from '../support/until';
+
+const POLL = { timeoutMs: 10_000, pollMs: 5 };
 
 // The admin endpoints behind the editor: the Contract node's signatures table
 // (GET /iot-ledger/contracts/:id) and the Ledger sidebar plugin (GET /iot-ledger/sidebar[/series]).
@@ -242,5 +247,67 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
     await get(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=not-a-hash`, 400);
     await get(`/iot-ledger/sidebar/series?ledger=nope&contract=${hash}`, 404);
     await get(`/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=${'0'.repeat(64)}`, 404);
+  });
+
+  it(`computes one contract series at a time, answers asks again from it while the ledger has not grown, and refuses more than ${MAX_WAITING_SERIES} waiting`, async () => {
+    // The ledger alone, so that nothing records while the series are asked for.
+    await helper.load(nodes, onTab([ledgerNode('ledger', { ledgerName: LEDGER })]));
+    addSidebarPlugin();
+    const ledger = (await (helper.getNode('ledger') as unknown as { gateway(): Promise<{ ledger: Ledger }> }).gateway()).ledger;
+    const byType = ledger.byType.bind(ledger);
+    let calls = 0;
+    let open = 0;
+    let peak = 0;
+    let hold: Promise<void> | undefined;
+    // Counts the scans of the ledger by type, those open at once, and can hold a scan at its start.
+    ledger.byType = (type, opts) => {
+      calls++;
+      const held = hold;
+      return {
+        async *[Symbol.asyncIterator]() {
+          open++;
+          peak = Math.max(peak, open);
+          try {
+            await held;
+            yield* byType(type, opts);
+          } finally {
+            open--;
+          }
+        },
+      };
+    };
+    try {
+      const url = (limit: number): string => `/iot-ledger/sidebar/series?ledger=${LEDGER}&contract=${hash}&limit=${limit}`;
+      const ask = (limit: number): Promise<{ status: number; body: unknown }> =>
+        new Promise((resolve, reject) => {
+          const test = helper.request().get(url(limit)) as unknown as { end(cb: (err: Error | null, res: { status: number; body: unknown }) => void): void };
+          test.end((err, res) => (err ? reject(err) : resolve(res)));
+        });
+      const size = ledger.size;
+      const first = await ask(200);
+      const once = calls;
+      assert.ok(once >= 1);
+      const same = await Promise.all(Array.from({ length: 6 }, () => ask(200)));
+      assert.equal(ledger.size, size, 'nothing was recorded meanwhile');
+      for (const r of same) assert.deepEqual([r.status, r.body], [first.status, first.body]);
+      assert.equal(calls, once, 'the same series asked again of a ledger that has not grown is not scanned again');
+
+      let release = (): void => undefined;
+      hold = new Promise<void>((resolve) => (release = resolve));
+      const held = ask(1).then((r) => r.status);
+      await until('the first scan of another series is held', () => calls === once + 1, POLL);
+      hold = undefined;
+      // Other limits are other series: they wait for the held one, the ninth is refused at once.
+      const others = Array.from({ length: MAX_WAITING_SERIES + 1 }, (_, i) => ask(2 + i));
+      const refused = await Promise.race(others);
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal((refused.body as { code?: string }).code, 'ERR_OVERLOADED');
+      release();
+      const statuses = [await held, ...(await Promise.all(others)).map((r) => r.status)];
+      assert.deepEqual(statuses.filter((s) => s !== first.status), [503], 'the others are answered as the first was');
+      assert.equal(peak, 1, 'never two scans at once');
+    } finally {
+      ledger.byType = byType;
+    }
   });
 });
