@@ -3,11 +3,11 @@
 // an `anchor` record. It runs beside the ledger on a timer; recording never waits on it.
 // Failures are typed (ERR_ANCHOR_*) and reported once per kind until things work again.
 import { EventEmitter } from 'node:events';
-import { Transaction, Wallet, type JsonRpcProvider, type Log, type TransactionRequest } from 'ethers';
+import { Transaction, Wallet, type JsonRpcProvider, type TransactionRequest } from 'ethers';
 import { bytesEqual } from '../encoding/bytes';
 import { isLedgerError, LedgerError } from '../errors';
 import type { BlockInfo, Ledger, Receipt, RecordInput } from '../ledger';
-import { anchorError, anchorInterface, anchorsOfTransaction, contractAddress, hex0x, makeProvider, parseAnchorLog, remoteChainId } from './chain';
+import { anchorError, anchorInterface, anchorsOfTransaction, contractAddress, hex0x, makeProvider, receiptAnchors, remoteChainId, type ChainAnchor } from './chain';
 import { checkAnchorKey } from './key';
 import { ANCHOR_RECORD, parseAnchorBody, type AnchorBody } from './record';
 import { anchorSubject, originHash, type AnchorSubject } from './subject';
@@ -112,11 +112,9 @@ export const MAX_ANCHORER_RESPONSE_BYTES = 1 << 20;
  */
 export const MAX_LOST_ANCHORS = 3;
 
-/** Whether `log` is the contract's Anchored event of exactly this subject. */
-function anchorsSubject(log: Log, contract: string, s: AnchorSubject): boolean {
-  if (log.address.toLowerCase() !== contract || log.topics[1]?.toLowerCase() !== hex0x(s.originHash)) return false;
-  const a = parseAnchorLog(log, 0);
-  return a !== null && a.size === s.size && bytesEqual(a.root, s.root) && bytesEqual(a.checkpointHash, s.checkpointHash);
+/** Whether an Anchored event of the ledger's origin is exactly this subject. */
+function anchorsSubject(a: ChainAnchor, s: AnchorSubject): boolean {
+  return a.size === s.size && bytesEqual(a.root, s.root) && bytesEqual(a.checkpointHash, s.checkpointHash);
 }
 
 function setting(v: number | undefined, dflt: number, min: number, name: string): number {
@@ -466,10 +464,11 @@ export class Anchorer extends EventEmitter {
     try {
       for (const s of [...p.sent].reverse()) {
         const r = await this.#provider.getTransactionReceipt(s.hash);
-        if (!r) continue;
+        if (!r || r.hash.toLowerCase() !== s.hash.toLowerCase()) continue;
         const b = await this.#provider.getBlock(r.blockNumber);
         if (b?.hash?.toLowerCase() !== r.blockHash.toLowerCase()) continue;
-        const anchored = r.logs.some((log) => anchorsSubject(log, this.contract, p.subject));
+        // What the audit counts (anchorsOfTransaction): only logs the receipt places in this transaction and block.
+        const anchored = receiptAnchors(r, b.timestamp, this.contract, p.subject.originHash).some((a) => anchorsSubject(a, p.subject));
         found = { tx: s.hash, block: r.blockNumber, blockHash: r.blockHash.toLowerCase(), status: r.status, anchored };
         break;
       }

@@ -4,7 +4,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { gunzipSync } from 'node:zlib';
-import { FetchRequest, getAddress, Interface, isError, JsonRpcProvider, makeError, Network, type FetchGetUrlFunc, type Log } from 'ethers';
+import { FetchRequest, getAddress, Interface, isError, JsonRpcProvider, makeError, Network, type FetchGetUrlFunc, type Log, type TransactionReceipt } from 'ethers';
 import { fromHex, toHex } from '../encoding/bytes';
 import { LedgerError, type ErrorCode } from '../errors';
 import { readBoundedBody } from '../guards/bounded-body';
@@ -328,6 +328,30 @@ export async function readChainAnchors(
 }
 
 /**
+ * The anchors of one origin in a receipt (of a block whose time is `blockTime`, in seconds): the
+ * contract's logs with exactly the Anchored topic and the origin's hash that the receipt places
+ * in its own block and transaction, each log position once.
+ */
+export function receiptAnchors(receipt: TransactionReceipt, blockTime: number, contract: string, originHashBytes: Uint8Array): ChainAnchor[] {
+  const address = contractAddress(contract);
+  const topic = (anchorInterface().getEvent('Anchored')?.topicHash as string).toLowerCase();
+  const origin = hex0x(originHashBytes).toLowerCase();
+  const tx = receipt.hash.toLowerCase();
+  const blockHash = receipt.blockHash.toLowerCase();
+  const anchors: ChainAnchor[] = [];
+  const seen = new Map<string, Log>();
+  for (const log of receipt.logs) {
+    if (log.removed || log.address.toLowerCase() !== address) continue;
+    if (log.topics.length !== 2 || log.topics[0]?.toLowerCase() !== topic || log.topics[1]?.toLowerCase() !== origin) continue;
+    if (log.transactionHash.toLowerCase() !== tx || log.blockHash.toLowerCase() !== blockHash || log.blockNumber !== receipt.blockNumber) continue;
+    if (!firstAtPosition(seen, log)) continue;
+    const a = parseAnchorLog(log, blockTime * 1000);
+    if (a) anchors.push(a);
+  }
+  return anchors;
+}
+
+/**
  * The anchors of one origin a transaction made, in log order, when the chain holds that
  * transaction in a block now (an empty list otherwise). A transaction may anchor several
  * origins (a contract calling the anchor contract in a loop), so only the receipt's logs of
@@ -336,27 +360,12 @@ export async function readChainAnchors(
  * each log position once.
  */
 export async function anchorsOfTransaction(provider: JsonRpcProvider, contract: string, originHashBytes: Uint8Array, txHash: string): Promise<ChainAnchor[]> {
-  const address = contractAddress(contract);
-  const topic = (anchorInterface().getEvent('Anchored')?.topicHash as string).toLowerCase();
-  const origin = hex0x(originHashBytes).toLowerCase();
-  const tx = txHash.toLowerCase();
   try {
     const receipt = await provider.getTransactionReceipt(txHash);
-    if (!receipt || receipt.status !== 1 || receipt.hash.toLowerCase() !== tx) return [];
+    if (!receipt || receipt.status !== 1 || receipt.hash.toLowerCase() !== txHash.toLowerCase()) return [];
     const block = await provider.getBlock(receipt.blockNumber);
-    const blockHash = receipt.blockHash.toLowerCase();
-    if (!block?.hash || block.hash.toLowerCase() !== blockHash) return [];
-    const anchors: ChainAnchor[] = [];
-    const seen = new Map<string, Log>();
-    for (const log of receipt.logs) {
-      if (log.removed || log.address.toLowerCase() !== address) continue;
-      if (log.topics.length !== 2 || log.topics[0]?.toLowerCase() !== topic || log.topics[1]?.toLowerCase() !== origin) continue;
-      if (log.transactionHash.toLowerCase() !== tx || log.blockHash.toLowerCase() !== blockHash || log.blockNumber !== receipt.blockNumber) continue;
-      if (!firstAtPosition(seen, log)) continue;
-      const a = parseAnchorLog(log, block.timestamp * 1000);
-      if (a) anchors.push(a);
-    }
-    return anchors;
+    if (!block?.hash || block.hash.toLowerCase() !== receipt.blockHash.toLowerCase()) return [];
+    return receiptAnchors(receipt, block.timestamp, contract, originHashBytes);
   } catch (err) {
     throw anchorError(err, `reading transaction ${txHash}`);
   }

@@ -320,6 +320,22 @@ describe('Anchorer on a real chain (anvil)', function () {
     assert.equal(anchorer.status().lastError?.code, 'ERR_ANCHOR_MISMATCH');
   });
 
+  it('a receipt whose Anchored event names another transaction is not recorded (ERR_ANCHOR_MISMATCH): the audit would not count that event', async () => {
+    // A JSON-RPC proxy in front of anvil that moves every log of a receipt to another transaction.
+    const proxy = await startRpcProxy(anvil.url, async (call, forward) => {
+      const answer = (await forward()) as { result?: { logs?: { transactionHash: string }[] } };
+      if (call.method === 'eth_getTransactionReceipt') for (const log of answer.result?.logs ?? []) log.transactionHash = `0x${'ee'.repeat(32)}`;
+      return answer;
+    });
+    cleanups.push(() => proxy.close());
+    const { anchorer, readings, anchorRecords, errors } = await setup({ rpcUrl: proxy.url, confirmations: 1 }, ANVIL_KEYS[2]);
+    const outcome = recordedOrRefused(anchorer, errors, 'ERR_ANCHOR_MISMATCH');
+    anchorer.start();
+    await readings(5);
+    assert.equal(await outcome, 'refused');
+    assert.equal((await anchorRecords()).length, 0);
+  });
+
   it('a block time no anchor record can hold (an endpoint answering falsely) is refused, not written as a malformed record', async () => {
     // A JSON-RPC proxy in front of anvil that reports every block at the largest timestamp ethers accepts.
     const proxy = await startRpcProxy(anvil.url, async (call, forward) => {
