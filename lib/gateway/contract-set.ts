@@ -1,10 +1,11 @@
 // The contracts one host (a Contract node) runs on a gateway: they are loaded, listed on the
 // gateway while they run, and every input (reading, clock tick, party signature, pulled
 // contract document) goes through one queue, so evaluation order equals ledger order.
-import { checkContractVersion, contractDocument, verifyContractDocument, type ContractDocument } from '../contracts/pull';
+import { checkContractVersion, contractDocument, registrationOf, verifyContractDocument, type ContractDocument } from '../contracts/pull';
+import { CONTRACT_REGISTER } from '../contracts/records';
 import { subjectFor } from '../contracts/terms-list';
 import type { ContractEvent } from '../contracts/evaluator';
-import type { Terms } from '../contracts/terms';
+import { validateTerms, type Terms } from '../contracts/terms';
 import { LedgerError } from '../errors';
 import type { Receipt } from '../ledger';
 import { ContractRunner } from './contract-runner';
@@ -41,6 +42,8 @@ export class ContractSet {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Contract ids whose signed older version was looked for on the ledger (#restoreSigned). */
+  readonly #restored = new Set<string>();
   readonly #unlist = new Map<ContractRunner, () => void>();
   readonly #gateway: () => Promise<Gateway>;
 
@@ -174,14 +177,46 @@ export class ContractSet {
         runner = await ContractRunner.load(gw, v.terms);
         this.#add(gw, runner);
       }
-      for (const old of list.filter((r) => r !== runner && r.terms.id === v.terms.id)) this.#retire(old);
       for (const party of v.signed) {
         if (runner.signed.has(party)) continue;
         const envelope = v.envelopes[party];
         if (envelope !== undefined) await runner.sign(envelope, party);
       }
+      // Terms every party signed bind until a newer version of them is signed by every party: one
+      // that some party has not signed (yet) runs beside them and judges nothing.
+      for (const old of list.filter((r) => r !== runner && r.terms.id === v.terms.id && (runner.active || !r.active))) this.#retire(old);
+      if (!runner.active && !list.some((r) => r.terms.id === v.terms.id && r.active)) await this.#restoreSigned(gw, runner);
       return { runner, termsHash: v.termsHash };
     });
+  }
+
+  /**
+   * Loads the highest version of `pending`'s contract id below it that every party signed on this
+   * ledger, to run until `pending` is signed by all (after a restart nothing runs until a document
+   * arrives, and the origin keeps the document of the newest version retained). Once per contract
+   * id: a document sent again and again reads the ledger once.
+   */
+  async #restoreSigned(gw: Gateway, pending: ContractRunner): Promise<void> {
+    const id = pending.terms.id;
+    if (this.#restored.has(id)) return;
+    this.#restored.add(id);
+    const older: Terms[] = [];
+    for await (const r of gw.ledger.byType(CONTRACT_REGISTER)) {
+      const reg = registrationOf(r.record.body);
+      if (reg?.contract !== id || reg.version >= pending.terms.version) continue;
+      try {
+        older.push(validateTerms((r.record.body as { terms?: unknown }).terms));
+      } catch {
+        // Terms this ledger could not run then cannot bind now.
+      }
+    }
+    older.sort((a, b) => b.version - a.version);
+    for (const terms of older) {
+      const runner = await ContractRunner.load(gw, terms);
+      if (!runner.active) continue;
+      this.#add(gw, runner);
+      return;
+    }
   }
 
   /** Stops the clock and takes the contracts off the gateway's list; resolves once the queue is done. */
