@@ -28,7 +28,7 @@
  */
 import { LedgerError } from '../errors';
 import { describe, extractMetric, classifyNumber, type MetricResult } from './metric';
-import { arrheniusWeight, mktFromSums } from './mkt';
+import { arrheniusWeight, mktFromSums, mktReference } from './mkt';
 import { crossedLimit, deviation, isInside, isRecovered } from './rule';
 import { KELVIN_OFFSET, MAX_MAGNITUDE, validateTerms, type Terms } from './terms';
 import { termsHashHex } from './terms-hash';
@@ -356,7 +356,7 @@ class Run {
     s.window.buckets = buckets;
     if (!s.last) return;
     const v = s.last.value;
-    const weight = terms.mkt ? arrheniusWeight(v, terms.mkt.limit, terms.mkt.activationEnergyKJ) : 0;
+    const weight = terms.mkt ? arrheniusWeight(v, mktReference(terms.mkt.limit, terms.mkt.activationEnergyKJ), terms.mkt.activationEnergyKJ) : 0;
     let at = Math.max(from, firstK * g);
     while (at < to) {
       const k = Math.floor(at / g);
@@ -407,7 +407,7 @@ class Run {
     w.min = min;
     w.max = max;
     w.mean = secs > 0 ? sum / secs + 0 : null;
-    const mkt = terms.mkt && mktFromSums(weighted, secs, terms.mkt.limit, terms.mkt.activationEnergyKJ);
+    const mkt = terms.mkt && mktFromSums(weighted, secs, mktReference(terms.mkt.limit, terms.mkt.activationEnergyKJ), terms.mkt.activationEnergyKJ);
     w.mkt = mkt === undefined ? null : mkt + 0;
   }
 

@@ -60,6 +60,23 @@ export function arrheniusWeight(celsius: number, referenceCelsius: number, activ
   return Math.exp(c * (1 / (referenceCelsius + KELVIN_OFFSET) - 1 / (celsius + KELVIN_OFFSET)));
 }
 
+/**
+ * Largest ΔH/(R·Tref) the evaluator's running sums use. The factor of the hottest reading is
+ * below e^(ΔH/(R·Tref)), and e^680 times the seconds of the longest window stays finite; terms may
+ * give up to 700 at their limit (validateTerms), where ten days at a hot reading overflowed.
+ */
+const MAX_REFERENCE_EXPONENT = 680;
+
+/**
+ * The reference temperature (°C) of the evaluator's running sums for an MKT limit: the limit
+ * itself (the factor near 1 around it), unless the limit is so cold for this activation energy
+ * that a hot reading's factor could overflow the sums; then the temperature where ΔH/(R·T) is 680.
+ */
+export function mktReference(limitCelsius: number, activationEnergyKJ: number): number {
+  const c = arrheniusKelvin(activationEnergyKJ);
+  return c / (limitCelsius + KELVIN_OFFSET) <= MAX_REFERENCE_EXPONENT ? limitCelsius : c / MAX_REFERENCE_EXPONENT - KELVIN_OFFSET;
+}
+
 /** MKT in °C from Σ seconds·arrheniusWeight and Σ seconds; undefined when nothing accrued. */
 export function mktFromSums(weightedSeconds: number, seconds: number, referenceCelsius: number, activationEnergyKJ: number): number | undefined {
   if (!(seconds > 0) || !(weightedSeconds >= 0)) return undefined;

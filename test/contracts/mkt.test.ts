@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { arrheniusWeight, meanKineticTemperature, mktFromSums } from '../../lib/contracts';
-import { assertCode, Harness, min, reading, terms, tick } from './helpers';
+import { assertCode, Harness, min, reading, terms, tick, types } from './helpers';
 
 const close = (a: number, b: number, eps: number, what = ''): void =>
   assert.ok(Math.abs(a - b) <= eps, `${what} ${a} != ${b} (±${eps})`);
@@ -110,6 +110,25 @@ describe('contracts: Mean Kinetic Temperature (USP <1160>)', () => {
       assert.equal(h.s.window.max, 4);
       assert.equal(h.s.mktExceeded, false);
       assert.ok(h.s.window.buckets.length <= 242);
+    });
+
+    it('a hot enough reading cannot overflow the running sums: terms at the edge of what validation takes stay exceeded', () => {
+      // ΔH 1000 kJ/mol and a -101 °C limit: ΔH/(R·T) at the limit is 698.6, just within the 700
+      // validation takes, so the Arrhenius factor of a hot reading against the limit is about 1e303.
+      // Ten days of it (the terms allow a window of years) overflowed Σ seconds·factor to Infinity,
+      // which read as an MKT of -273.15 °C: the window's MKT fell back under the limit.
+      const t = terms({ rule: { op: '<', limit: 40 }, mkt: { limit: -101, windowSeconds: 30 * 86400, activationEnergyKJ: 1000 } });
+      const h = new Harness(t);
+      h.feed(reading(min(0), -110), reading(min(1), 1e6));
+      for (let hour = 1; hour <= 240; hour++) h.feed(tick(min(hour * 60)));
+      assert.deepEqual(types(h.all).filter((x) => x.startsWith('mkt.')), ['mkt.exceeded'], 'exceeded once, never restored');
+      assert.equal(h.s.mktExceeded, true);
+      assert.ok((h.s.window.mkt as number) > 1000, String(h.s.window.mkt));
+      for (const b of h.s.window.buckets) assert.ok(Number.isFinite(b.w), `bucket ${b.k}: w ${b.w}`);
+      // Below that edge the sums are as before: the limit itself is the reference.
+      const cool = new Harness(mktTerms(8));
+      cool.feed(reading(min(0), 4), reading(min(60), 12), tick(min(120)));
+      close(cool.s.window.mkt as number, meanKineticTemperature([{ celsius: 4, seconds: 3600 }, { celsius: 12, seconds: 3600 }]), 1e-9);
     });
 
     it('readings at or below absolute zero are rejected when MKT is on', () => {
