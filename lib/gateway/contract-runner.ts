@@ -114,8 +114,13 @@ export class ContractRunner {
    * Evaluates a reading and records it with every event it causes (nothing while not active).
    * `subject` is the device as the terms name it (subjectFor: its did:key id or enrolled name).
    */
-  async reading(payload: unknown, time: number, device?: string, recordReading = true, subject = device): Promise<Evaluation> {
+  async reading(payload: unknown, now: number, device?: string, recordReading = true, subject = device): Promise<Evaluation> {
     if (!this.active) return { events: [], state: this.current(), active: false };
+    // Not before the time already evaluated: that may be a tick's, which is recorded only when it
+    // caused events, so a reading judged "out of order" after a wall clock set back would be
+    // accepted when the ledger is re-run without that tick (audit finding, another state after a restart).
+    const clock = this.state?.clock;
+    const time = typeof clock === 'number' && clock > now ? clock : now;
     // Judge the input as it is recorded (JSON: Infinity and NaN become null, dates text), so
     // that re-running the contract on the ledger reaches the same verdict.
     const input = toRecordBody(readingInput(this.terms, payload, time, subject)) as unknown as ReturnType<typeof readingInput>;

@@ -140,6 +140,27 @@ describe('gateway: ContractSet runs a host\'s contracts on a gateway', function 
     assert.deepEqual(report.findings, []);
   });
 
+  it('a gateway clock that goes back judges a reading at the time already evaluated, as the audit and a restart re-run it', async () => {
+    const t = termsFor('clock-back');
+    const set = new ContractSet(open, () => [t]);
+    await set.sign(signContract(t, party));
+    await set.reading({ temperature: -25 }, { id: sensor }, { now: T0 });
+    // A tick that causes no event is not recorded: the audit and a restart re-run without it.
+    assert.deepEqual(await set.tick(T0 + 20_000), []);
+    // The wall clock was set back (NTP, an RTC-less board): the reading comes "before" that tick.
+    const judged = await set.reading({ temperature: -25 }, { id: sensor }, { now: T0 + 15_000 });
+    assert.deepEqual(judged.flatMap((j) => j.events.map((e) => e.type)), []);
+    const times = (await collect(gw.ledger.byType('contract.reading'))).map((r) => (r.record.body as { input: { time: number } }).input.time);
+    assert.deepEqual(times, [T0, T0 + 20_000]);
+    const live = set.runners[0]?.current();
+    await set.close();
+    const again = new ContractSet(open, () => [t]);
+    assert.deepEqual((await again.ready)[0]?.current(), live, 'a restart rebuilds the same state');
+    await again.close();
+    await gw.close();
+    assert.deepEqual((await auditLedger(tmp.dir)).findings, []);
+  });
+
   it('routes a party signature to the contract it names, else the first; refuses what is not one', async () => {
     const a = termsFor('room-a');
     const b = termsFor('room-b', { parties: [keyToDid(party), keyToDid(other)] });
