@@ -132,9 +132,14 @@ export class ContractSet {
     return this.#serial(async (list) => {
       if (typeof signature !== 'string' && !(signature instanceof Uint8Array))
         throw new LedgerError('ERR_MALFORMED_ENVELOPE', 'a contract signature must be a JWS string or COSE bytes');
-      const runner = list.find((r) => !opts.contract || opts.contract === r.terms.id) ?? list[0];
+      // Of several versions of one id (a newer one awaiting signatures beside the one every party
+      // signed), the one still awaiting signatures: every party signed the other already.
+      const named = list.filter((r) => !opts.contract || opts.contract === r.terms.id);
+      const runner = named.find((r) => !r.active) ?? named[0] ?? list[0];
       if (!runner) throw new LedgerError('ERR_NOT_FOUND', 'no contract is loaded to sign');
       const receipt = await runner.sign(signature, typeof opts.party === 'string' ? opts.party : undefined);
+      // Now signed by every party, it supersedes the older versions of its id that ran meanwhile.
+      if (runner.active) for (const old of list.filter((r) => r.terms.id === runner.terms.id && r.terms.version < runner.terms.version)) this.#retire(old);
       const signed: Signed = { runner, receipt };
       if (opts.withDocument) {
         const doc = await contractDocument((await this.#gateway()).ledger, runner.ref.termsHash);

@@ -85,6 +85,17 @@ describe('gateway: a pulled newer version not signed by every party leaves the s
     await set.close();
   });
 
+  it('a party signature naming the contract id goes to the version that still lacks it, not to the signed one', async () => {
+    const set = new ContractSet(open);
+    await set.pull(docs.v1, origin);
+    await set.pull(docs.v2carrier, origin);
+    const { runner } = await set.sign(signContract(v2, shipper), { contract: 'cold-chain' });
+    assert.equal(runner.terms.version, 2);
+    assert.equal(runner.active, true);
+    assert.deepEqual(await judge(set, T0), ['v2:']);
+    await set.close();
+  });
+
   it('after a restart, the unsigned version 2 brings back version 1 from the ledger (version 1 itself is stale now)', async () => {
     const first = new ContractSet(open);
     await first.pull(docs.v1, origin);
