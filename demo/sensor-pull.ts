@@ -212,6 +212,7 @@ export class SensorFirmware {
         device: this.opts.did,
         vendorKeys: this.opts.vendorKeys,
         image: this.opts.images.get(manifest.digest) ?? new Uint8Array(0),
+        now,
       });
     } catch (err) {
       return refuse(reasonOf(err), err instanceof Error ? err.message : String(err));

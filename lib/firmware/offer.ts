@@ -7,7 +7,8 @@ import { parseBoundedJson } from '../guards/limits';
 import { verifyProofBundle, type ProofBundle } from '../ledger/bundle';
 import { sha256 } from '../crypto/hash';
 import { toHex } from '../encoding/bytes';
-import { openManifest, verifyManifestSignature, type Manifest } from './manifest';
+import { isExpired, manifestExpiry, openManifest, verifyManifestSignature, type Manifest } from './manifest';
+import { isoTime } from '../encoding/iso-time';
 import type { Envelope } from './payload';
 import { reject } from './reasons';
 
@@ -62,6 +63,12 @@ export interface OfferCheck {
   installedSequence?: number;
   /** The image fetched for the manifest (its SHA-256 must be the manifest digest). */
   image?: Uint8Array;
+  /**
+   * The device's clock (ms since the epoch), when it has one: a manifest expired by then is
+   * refused (reason `expired`), so an old approved offer published again cannot hold the device
+   * at an outdated release (a freeze attack).
+   */
+  now?: number;
 }
 
 export interface AcceptedOffer {
@@ -100,6 +107,8 @@ export function verifyFirmwareOffer(offer: unknown, check: OfferCheck): Accepted
     body.signer !== opened.signer
   )
     throw reject('unknown-release', 'the ledger holds no approved decision for this device and this manifest', { sequence: m.sequence });
+  if (check.now !== undefined && isExpired(m, check.now))
+    throw reject('expired', `manifest for ${m.class} sequence ${m.sequence} expired at ${isoTime(manifestExpiry(m) as number)}`, { sequence: m.sequence, expires: m.expires });
   if (check.installedSequence !== undefined && m.sequence <= check.installedSequence)
     throw reject('rollback', `sequence ${m.sequence} is not newer than ${check.installedSequence} installed`, { sequence: m.sequence, installed: check.installedSequence });
   if (check.image !== undefined) {

@@ -44,6 +44,20 @@ describe('firmware: offers devices pull (vendor manifest + approved decision pro
     assert.equal(ok.signer, keyToDid(vendor));
   });
 
+  it('is refused once its manifest expired, when the device gives its clock: an old approved offer sent again cannot freeze it', async () => {
+    const expires = Date.UTC(2031, 0, 1);
+    const img = utf8('firmware image v7');
+    const fw = await gw.firmware();
+    await fw.registerRelease(createManifest({ ...m(7, img), expires }, vendor), expires - 86_400_000);
+    const decision = await fw.checkUpdate({ device, vendor: 'acme', class: 'thermo', sequence: 7 }, undefined, expires - 3_600_000);
+    assert.equal(decision.decision, 'approved');
+    const offer = JSON.parse(JSON.stringify(await firmwareOffer(gw.ledger, decision.receipt.index))) as FirmwareOffer;
+    assert.equal(verifyFirmwareOffer(offer, check({ installedSequence: 5, image: img, now: expires - 1 })).manifest.sequence, 7);
+    assert.throws(() => verifyFirmwareOffer(offer, check({ installedSequence: 5, image: img, now: expires })), refused('expired'));
+    // Without a clock the device cannot tell, as before.
+    assert.equal(verifyFirmwareOffer(offer, check({ installedSequence: 5, image: img })).manifest.sequence, 7);
+  });
+
   it('is refused: by another device, as a rollback, with another image, untrusted vendor, another manifest than approved', async () => {
     assert.throws(() => verifyFirmwareOffer(approved, { ...check(), device: other }), refused('unknown-release'));
     assert.throws(() => verifyFirmwareOffer(approved, check({ installedSequence: 5 })), refused('rollback'));
