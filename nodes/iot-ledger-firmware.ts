@@ -8,7 +8,7 @@ import { RESTORES_PER_SECOND } from '../lib/guards/overwrite-watch';
 import { RetainedPublications } from './lib/retained-publications';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
-import type { Node, NodeDef, RED } from './lib/red';
+import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
 import { status, type Translate } from './lib/status';
 
 const MODES = ['release', 'check', 'report', 'vendor'] as const;
@@ -53,6 +53,17 @@ export = function register(RED: RED): void {
     const offers = new RetainedPublications((topic, offer) => this.send({ topic, retain: true, payload: offer }), {
       onDeferred: (deferred, pending) => this.warn(RED._('iot-ledger-firmware.warnings.restoresDeferred', { deferred, pending, perSecond: RESTORES_PER_SECOND })),
     });
+    // The vendor key that signed the manifest of each offer kept, by topic: revoking it withdraws them.
+    const offerSigners = new Map<string, string>();
+    const withdrawOffersOf = (signer: string, send: (msg: NodeMessage) => void): void => {
+      for (const [topic, s] of offerSigners) {
+        if (s !== signer) continue;
+        offerSigners.delete(topic);
+        offers.forget(topic);
+        // An empty retained message clears the broker's copy: devices no longer find it.
+        send({ topic, retain: true, payload: '' });
+      }
+    };
     this.on('close', () => offers.close());
 
     onInput(this, RED._, async (msg, send, done) => {
@@ -92,12 +103,16 @@ export = function register(RED: RED): void {
         this.status(outcomeStatus(RED._, mode, outcome));
         ha.after(fw, outcome);
         send(msg);
+        if (mode === 'vendor' && outcome.body.action === 'revoke' && outcome.decision !== 'rejected' && typeof outcome.body.did === 'string')
+          withdrawOffersOf(outcome.body.did, send);
         // The device pulls what the ledger approved: manifest and decision proof, retained on its topic.
         if (def.publishOffer === true && outcome.decision === 'approved' && typeof outcome.body.device === 'string') {
           const offer = await firmwareOffer((await gateway()).ledger, outcome.receipt.index);
           if (offer) {
             const topic = firmwareTopic(offer.device);
             offers.keep(topic, offer);
+            if (typeof outcome.body.signer === 'string') offerSigners.set(topic, outcome.body.signer);
+            else offerSigners.delete(topic);
             send({ topic, retain: true, payload: offer });
           }
         }

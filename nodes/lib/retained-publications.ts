@@ -33,6 +33,11 @@ export class RetainedPublications {
     this.#published.set(topic, { text: JSON.stringify(payload), payload });
   }
 
+  /** Stops keeping anything on `topic`: it is no longer published again when overwritten. */
+  forget(topic: string): void {
+    this.#published.delete(topic);
+  }
+
   /** Remembers `payload` as ours on `topic` and sends it, through `send` when given (e.g. an input's). */
   publish(topic: string, payload: unknown, send: (topic: string, payload: unknown) => void = this.send): void {
     this.keep(topic, payload);

@@ -92,4 +92,46 @@ describe('Firmware node: publishes the offer a device pulls after an approved de
     fw.receive({ topic: `${topic}/report`, payload: 'x' });
     await until('the report refused', () => caught.length === 1);
   });
+  it('withdraws the offers of a vendor key it revokes: clears them on the broker and no longer publishes them again', async () => {
+    const vendor = generateKey('Ed25519');
+    const other = generateKey('Ed25519');
+    const [device, device2] = [keyToDid(generateKey('Ed25519')), keyToDid(generateKey('Ed25519'))];
+    const image = utf8('image 4');
+    const manifest = { vendor: 'acme', class: 'thermo', version: '1.4', sequence: 4, digest: toHex(sha256(image)), size: image.length };
+    await helper.load(
+      packNodes(),
+      onTab([
+        ledgerNode('ledger', { ledgerName: 'fw-offer-revoked' }),
+        { id: 'fw', type: 'iot-ledger-firmware', ledger: 'ledger', mode: 'check', publishOffer: true, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]),
+    );
+    const gw = await (helper.getNode('ledger') as unknown as LedgerConfigNode).gateway();
+    await gw.enrol({ did: device, name: 'thermo' });
+    await gw.enrol({ did: device2, name: 'thermo-2' });
+    const fw = helper.getNode('fw');
+    const sent: { topic?: string; retain?: boolean; payload: unknown; firmware?: { decision: string } }[] = [];
+    helper.getNode('out').on('input', (m: (typeof sent)[number]) => sent.push(m));
+    // Release 4 of vendor key 1 for the first device, release 4 of another vendor for the second.
+    fw.receive({ mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor) } });
+    fw.receive({ mode: 'vendor', payload: { vendor: 'other', did: keyToDid(other) } });
+    fw.receive({ mode: 'release', payload: createManifest(manifest, vendor) });
+    fw.receive({ mode: 'release', payload: createManifest({ ...manifest, vendor: 'other' }, other) });
+    fw.receive({ payload: { device, vendor: 'acme', class: 'thermo', sequence: 4 } });
+    fw.receive({ payload: { device: device2, vendor: 'other', class: 'thermo', sequence: 4 } });
+    const [topic, topic2] = [`iot-ledger/firmware/${device}`, `iot-ledger/firmware/${device2}`];
+    await until('both offers', () => sent.some((m) => m.topic === topic) && sent.some((m) => m.topic === topic2));
+
+    // The key turns out to be compromised: its manifests must no longer reach devices.
+    fw.receive({ mode: 'vendor', payload: { vendor: 'acme', did: keyToDid(vendor), action: 'revoke' } });
+    const cleared = await until('the offer cleared', () => sent.find((m) => m.topic === topic && m.payload === ''));
+    assert.equal(cleared.retain, true);
+    assert.ok(!sent.some((m) => m.topic === topic2 && m.payload === ''), "the other vendor's offer stays");
+    // Overwritten (by anyone, or the cleared copy coming back), the withdrawn offer is not published again; the other one is.
+    const before = sent.length;
+    fw.receive({ topic, payload: Buffer.from('{"forged":true}') });
+    fw.receive({ topic: topic2, payload: Buffer.from('{"forged":true}') });
+    await until('the other offer restored', () => sent.slice(before).some((m) => m.topic === topic2));
+    assert.deepEqual(sent.slice(before).filter((m) => m.topic === topic), []);
+  });
 });
