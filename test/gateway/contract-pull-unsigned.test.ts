@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
 import { contractDocument, signContract, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
 import { ContractRunner, ContractSet, Gateway } from '../../lib/gateway';
@@ -83,6 +84,10 @@ describe('gateway: a pulled newer version not signed by every party leaves the s
     assert.deepEqual(await judge(set, T0 + 1000), ['v2:'], 'version 2, signed by every party, replaces version 1');
     assert.deepEqual(set.runners.map((r) => r.terms.version), [2]);
     await set.close();
+    await gw.close();
+    // Each version's verdicts re-run from the readings recorded under it.
+    assert.deepEqual((await auditLedger(tmp.dir)).findings, []);
+    gw = await openPuller();
   });
 
   it('a party signature naming the contract id goes to the version that still lacks it, not to the signed one', async () => {
