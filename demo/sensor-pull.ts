@@ -212,13 +212,14 @@ export class SensorFirmware {
         device: this.opts.did,
         vendorKeys: this.opts.vendorKeys,
         image: this.opts.images.get(manifest.digest) ?? new Uint8Array(0),
+        vendor: cur.vendor,
+        class: cur.class,
         now,
       });
     } catch (err) {
       return refuse(reasonOf(err), err instanceof Error ? err.message : String(err));
     }
     const m = accepted.manifest;
-    if (m.vendor !== cur.vendor || m.class !== cur.class) return refuse('wrong-class', `manifest is for ${m.vendor}/${m.class}, this sensor is ${cur.vendor}/${cur.class}`);
     if (m.sequence === cur.sequence && m.digest === cur.digest) return { kind: 'current' };
     if (m.sequence === cur.sequence) return refuse('same-sequence-different-digest', `sequence ${m.sequence} is installed with digest ${cur.digest}, not ${m.digest}`);
     if (m.sequence < cur.sequence) return refuse('rollback', `sequence ${m.sequence} is older than ${cur.sequence} installed`);

@@ -59,6 +59,10 @@ export interface OfferCheck {
   device: string;
   /** Vendor keys the device trusts (did:key); the manifest's signer must be one of them. */
   vendorKeys: readonly string[];
+  /** The device's vendor id, when it knows it: a manifest of another vendor is refused (`wrong-class`). */
+  vendor?: string;
+  /** The device's class id, when it knows it: a manifest for another class is refused (`wrong-class`, mix-and-match). */
+  class?: string;
   /** The sequence the device runs now (an offer must be newer). */
   installedSequence?: number;
   /** The image fetched for the manifest (its SHA-256 must be the manifest digest). */
@@ -107,6 +111,10 @@ export function verifyFirmwareOffer(offer: unknown, check: OfferCheck): Accepted
     body.signer !== opened.signer
   )
     throw reject('unknown-release', 'the ledger holds no approved decision for this device and this manifest', { sequence: m.sequence });
+  // The gateway checks the class it knows of the device; one that knows none (no report yet, none
+  // given with the request) approves any, and only the device knows what it is.
+  if ((check.vendor !== undefined && m.vendor !== check.vendor) || (check.class !== undefined && m.class !== check.class))
+    throw reject('wrong-class', `manifest is for ${m.vendor}/${m.class}, this device is ${check.vendor ?? m.vendor}/${check.class ?? m.class}`, { sequence: m.sequence });
   if (check.now !== undefined && isExpired(m, check.now))
     throw reject('expired', `manifest for ${m.class} sequence ${m.sequence} expired at ${isoTime(manifestExpiry(m) as number)}`, { sequence: m.sequence, expires: m.expires });
   if (check.installedSequence !== undefined && m.sequence <= check.installedSequence)

@@ -44,6 +44,13 @@ describe('firmware: offers devices pull (vendor manifest + approved decision pro
     assert.equal(ok.signer, keyToDid(vendor));
   });
 
+  it('is refused for another vendor or class than the device says it is (mix-and-match), even when the ledger approved it', () => {
+    // The gateway knew no class for the device (no report yet, none given): it approved class thermo.
+    assert.equal(verifyFirmwareOffer(approved, check({ vendor: 'acme', class: 'thermo', installedSequence: 4, image })).manifest.sequence, 5);
+    assert.throws(() => verifyFirmwareOffer(approved, check({ vendor: 'acme', class: 'hygro', installedSequence: 4, image })), refused('wrong-class'));
+    assert.throws(() => verifyFirmwareOffer(approved, check({ vendor: 'other', class: 'thermo', installedSequence: 4, image })), refused('wrong-class'));
+  });
+
   it('is refused once its manifest expired, when the device gives its clock: an old approved offer sent again cannot freeze it', async () => {
     const expires = Date.UTC(2031, 0, 1);
     const img = utf8('firmware image v7');
