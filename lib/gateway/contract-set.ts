@@ -74,9 +74,12 @@ export class ContractSet {
     return next;
   }
 
-  #add(gw: Gateway, runner: ContractRunner): void {
+  /** Adds `runner` at the end, or just before `before` when given. */
+  #add(gw: Gateway, runner: ContractRunner, before?: ContractRunner): void {
     if (this.#runners.includes(runner)) return;
-    this.#runners.push(runner);
+    const at = before ? this.#runners.indexOf(before) : -1;
+    if (at >= 0) this.#runners.splice(at, 0, runner);
+    else this.#runners.push(runner);
     if (!this.#closed) this.#unlist.set(runner, gw.listContract(runner));
   }
 
@@ -219,7 +222,9 @@ export class ContractSet {
     for (const terms of older) {
       const runner = await ContractRunner.load(gw, terms);
       if (!runner.active) continue;
-      this.#add(gw, runner);
+      // Ahead of the pending version, where it stood before the restart: the node shows the first
+      // contract's status, and this is the one judging readings.
+      this.#add(gw, runner, pending);
       return;
     }
   }
