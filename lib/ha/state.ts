@@ -105,11 +105,13 @@ export interface FirmwareHaState {
   release_url: string;
 }
 
-/** The registered release of that vendor (any vendor when unknown) and class with the highest sequence. */
+/** The registered release of that vendor (any vendor when unknown) and class with the highest sequence, of a signer not revoked. */
 export function latestRelease(fw: FirmwareState, cls: string, vendor?: string): Release | undefined {
   let best: Release | undefined;
   for (const r of fw.releases()) {
     if (r.class !== cls || (vendor !== undefined && r.vendor !== vendor)) continue;
+    // Signed by a key revoked since: no update to it can be approved (checkUpdate, revoked-key).
+    if (fw.isRevoked(r.vendor, r.signer)) continue;
     if (!best || r.sequence > best.sequence) best = r;
   }
   return best;

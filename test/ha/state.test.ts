@@ -163,6 +163,21 @@ describe('ha: firmware update state', () => {
     assert.equal(latestRelease(gw.state, 'pump'), undefined);
   });
 
+  it('a release signed by a vendor key revoked since is not offered as the latest version (no update can be approved to it)', () => {
+    const { gw, acme, dev, devKey } = setup();
+    const leaked = key('ha-acme-leaked');
+    gw.trust('acme', leaked);
+    const m1 = manifest('acme', 'thermo', 1);
+    gw.release(m1, acme);
+    gw.release(manifest('acme', 'thermo', 2), leaked);
+    gw.report(devKey, reportOf(m1, { vendor: 'acme', counter: 1 }));
+    assert.equal(firmwareHaState(gw.state, dev)?.latest_version, '1.2.0');
+    gw.trust('acme', leaked, 'revoke');
+    assert.throws(() => gw.update({ device: dev, vendor: 'acme', class: 'thermo', sequence: 2 }), /revoked/);
+    assert.equal(firmwareHaState(gw.state, dev)?.latest_version, '1.1.0');
+    assert.equal(latestRelease(gw.state, 'thermo', 'acme')?.sequence, 1);
+  });
+
   it('a device that reports an unregistered build newer than every release: latest is what it runs', () => {
     const { gw, acme, dev, devKey } = setup();
     gw.release(manifest('acme', 'thermo', 1), acme);
