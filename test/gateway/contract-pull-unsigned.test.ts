@@ -1,8 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { auditLedger } from '../../lib/audit';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
-import { contractDocument, signContract, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
+import { contractDocument, signContract, termsHashHex, type Terms } from '../../lib/contracts';
 import { ContractRunner, ContractSet, Gateway } from '../../lib/gateway';
+import { belowTerms } from '../support/contract-terms';
 import { tempDir } from '../support/ledger';
 
 // A contract every party signed stays binding on a pulling gateway until a newer version of it is
@@ -13,18 +14,7 @@ const carrier = generateKey('Ed25519');
 const shipper = generateKey('Ed25519');
 const T0 = Date.UTC(2026, 10, 25, 10);
 
-function termsFor(version: number, limit: number): Terms {
-  return validateTerms({
-    id: 'cold-chain',
-    version,
-    title: `below ${limit}`,
-    subjects: 'any',
-    metric: 'temperature',
-    rule: { op: '<', limit },
-    alarm: { mode: 'instant' },
-    parties: [keyToDid(carrier), keyToDid(shipper)],
-  });
-}
+const termsFor = (version: number, limit: number): Terms => belowTerms('cold-chain', version, limit, [carrier, shipper]);
 
 describe('gateway: a pulled newer version not signed by every party leaves the signed one running', function () {
   this.timeout(30000);

@@ -1,8 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { generateKey, keyToDid, type PrivateKey } from '../../lib/crypto';
-import { CONTRACT_REGISTER, signContract, termsHashHex, validateTerms, type Terms } from '../../lib/contracts';
+import { CONTRACT_REGISTER, signContract, termsHashHex, type Terms } from '../../lib/contracts';
 import { isLedgerError, type ErrorCode } from '../../lib/errors';
 import { ContractSet, Gateway } from '../../lib/gateway';
+import { belowTerms } from '../support/contract-terms';
 import { tempDir } from '../support/ledger';
 
 // A pulling gateway checks each contract document against the highest version registered on its
@@ -13,18 +14,7 @@ import { tempDir } from '../support/ledger';
 const party = generateKey('Ed25519');
 const N = 25;
 
-function termsFor(version: number, limit = -20): Terms {
-  return validateTerms({
-    id: 'cold-room',
-    version,
-    title: `below ${limit}`,
-    subjects: 'any',
-    metric: 'temperature',
-    rule: { op: '<', limit },
-    alarm: { mode: 'instant' },
-    parties: [keyToDid(party)],
-  });
-}
+const termsFor = (version: number, limit = -20): Terms => belowTerms('cold-room', version, limit, [party]);
 
 const fails = (code: ErrorCode) => (e: unknown) => isLedgerError(e, code);
 
