@@ -28,7 +28,9 @@ const deployed = new Map<string, Promise<ContractRunner[]>>();
 export = function register(RED: RED): void {
   function Contract(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
-    const recordReadings = def.recordReadings !== false;
+    // Without its readings a verdict cannot be re-run by an audit nor rebuilt after a restart:
+    // the setting that left them out (flows made before it was taken away) is ignored.
+    if (def.recordReadings === false) this.warn(RED._('iot-ledger-contract.warnings.readingsRecorded'));
     const tickMs = Math.max(1, Number(def.tickSeconds) || 5) * 1000;
     const ha = haContract(RED, this, def);
     // Terms pulled from another gateway's contract documents (retained MQTT) instead of typed in.
@@ -132,7 +134,7 @@ export = function register(RED: RED): void {
         return;
       }
       const device = msg.device as { id?: string; name?: string } | undefined;
-      const judged = await contracts.reading(msg.payload, device, { record: recordReadings });
+      const judged = await contracts.reading(msg.payload, device);
       for (const j of judged) ha.publish(j.runner);
       const events = judged.flatMap((j) => eventMessages(j).map((m) => ({ ...msg, ...m })));
       // The reading goes on (to Record) with the verdicts attached.

@@ -115,6 +115,40 @@ describe('nodes: verify -> contract -> record (cold room)', function () {
     assert.equal(types.filter((t) => t === 'contract.reading').length, 5);
   });
 
+  it('a flow saved with "record each evaluated reading" unticked: warned, and the readings are recorded, so the audit re-runs every verdict', async () => {
+    const dir = `${userDir}/iot-ledger/ledgers/readings-room`;
+    await helper.load(
+      nodes,
+      flow().map((n) =>
+        n.id === 'contract' ? { ...n, recordReadings: false } : n.id === 'ledger' ? { ...n, ledgerName: 'readings-room' } : n,
+      ),
+    );
+    const contract = helper.getNode('contract') as unknown as { warn: { args: unknown[][]; thisValues: unknown[] } };
+    const warned = contract.warn.args.filter((_, i) => contract.warn.thisValues[i] === contract).map((a) => String(a[0]));
+    assert.ok(warned.some((w) => w.includes('no longer a setting')), `warnings: ${warned.join(' | ')}`);
+    const enrolled = nextMessage(helper.getNode('enrolled'));
+    helper.getNode('enrol').receive({ payload: { did: keyToDid(sensor), name: 'freezer-1' } });
+    await enrolled;
+    for (const party of [operator, customer]) {
+      const st = nextMessage(helper.getNode('events'));
+      helper.getNode('contract').receive({ topic: 'contract/sign', payload: signContract(terms, party, { kid: keyToDid(party) }) });
+      await st;
+    }
+    const events = messages<{ payload: { type: string } }>(helper.getNode('events'), 2);
+    const recorded = messages(helper.getNode('recorded'), 3);
+    for (const t of [-21.5, -19.8, -21]) helper.getNode('verify').receive({ payload: reading(sensor, t) });
+    assert.deepEqual((await events).map((e) => e.payload.type), ['excursion.started', 'violation']);
+    await recorded;
+    await helper.unload();
+    const report = await auditLedger(dir, { workers: 0 });
+    assert.deepEqual(report.findings, [], 'the audit re-runs the contract and agrees');
+    const ledger = await Ledger.open(dir, { readOnly: true });
+    let readings = 0;
+    for await (const r of ledger.range(0)) if (r.record.type === 'contract.reading') readings++;
+    await ledger.close();
+    assert.equal(readings, 3);
+  });
+
   it('finds a forged verdict', async () => {
     const dir = `${userDir}/iot-ledger/ledgers/cold-room`;
     const key = JSON.parse(fs.readFileSync(`${userDir}/iot-ledger/keys/cold-room.gateway.jwk`, 'utf8'));

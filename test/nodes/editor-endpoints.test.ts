@@ -99,7 +99,7 @@ describe('nodes: editor endpoints (contract signatures, Ledger sidebar)', functi
       ledgerNode('ledger', { ledgerName: LEDGER }),
       { id: 'enrol', type: 'iot-ledger-enrol', ledger: 'ledger', action: 'enrol', wires: [['enrolled']] },
       { id: 'verify', type: 'iot-ledger-verify', ledger: 'ledger', outputs: 1, wires: [['contract']] },
-      { id: 'contract', type: 'iot-ledger-contract', ledger: 'ledger', terms: JSON.stringify(terms), recordReadings: true, tickSeconds: 3600, wires: [['events'], ['state']] },
+      { id: 'contract', type: 'iot-ledger-contract', ledger: 'ledger', terms: JSON.stringify(terms), tickSeconds: 3600, wires: [['events'], ['state']] },
       { id: 'enrolled', type: 'helper' },
       { id: 'events', type: 'helper' },
       { id: 'state', type: 'helper' },

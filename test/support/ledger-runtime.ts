@@ -88,7 +88,7 @@ export function coldRoomFlow(o: ColdRoomFlowOptions): Record<string, unknown>[] 
     },
     {
       id: id.contract, type: 'iot-ledger-contract', z, name: 'below -20 °C', ledger: id.ledger,
-      terms: JSON.stringify(o.terms, null, 2), recordReadings: true, tickSeconds: o.tickSeconds ?? 1,
+      terms: JSON.stringify(o.terms, null, 2), tickSeconds: o.tickSeconds ?? 1,
       x: 520, y: 80, wires: [['e2e-out-events'], [id.record]],
     },
     mqttOut('e2e-out-events', '', 740, 40),

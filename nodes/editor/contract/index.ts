@@ -9,7 +9,6 @@ interface ContractProps {
   ledger: string;
   ha: string;
   terms: string;
-  recordReadings: boolean;
   termsFrom: string;
   originKey: string;
   publishDocument: boolean;
@@ -101,7 +100,6 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
         return typeof this._ === 'function' ? problemText(this._, verdict, parsed.list ? parsed.list.length : 1) : false;
       },
     },
-    recordReadings: { value: true },
     termsFrom: { value: 'typed' },
     originKey: { value: '' },
     publishDocument: { value: false },
@@ -149,7 +147,6 @@ RED.nodes.registerType<ContractProps>('iot-ledger-contract', {
     const field = (name: string): JQuery => $('#iot-ledger-contract-' + name);
 
     // Properties missing from older flows: show the defaults the runtime uses.
-    if (node.recordReadings === undefined) $('#node-input-recordReadings').prop('checked', true);
     if (node.tickSeconds === undefined) $('#node-input-tickSeconds').val(5);
     $('#node-input-tickSeconds').spinner({ min: 1, max: MAX_TICK });
 
