@@ -8,8 +8,15 @@ import * as path from 'node:path';
 import { STORAGE_ENV } from '../lib/storage/open';
 import { NO_CLASSIC_LEVEL_ENV } from '../lib/storage/level';
 import { storageIn } from '../lib/storage/open';
-import { buildSampleLedger, tempDir, type SampleLedger } from './support/audit-fixtures';
+import { buildSampleLedger, copyDir, tempDir, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
+
+/** Where each frame of a file-store segment starts (docs/FORMAT.md, "File storage"). */
+function frameStarts(seg: Buffer): number[] {
+  const starts: number[] = [];
+  for (let at = 8; at < seg.length; at += 8 + seg.readUInt32BE(at)) starts.push(at);
+  return starts;
+}
 
 async function sampleIn(kind: 'file' | 'leveldb', dir: string): Promise<SampleLedger> {
   const before = process.env[STORAGE_ENV];
@@ -48,6 +55,26 @@ describe('CLI: ledgers in LevelDB and in file storage', function () {
       assert.equal(info.status, 0, info.stderr);
       assert.match(info.stdout, new RegExp(`^storage:  ${label} \\(`, 'm'));
       assert.equal((JSON.parse(runCli(['info', s.dir, '--json']).stdout) as { storage: string }).storage, kind);
+    }
+  });
+
+  it('audit leaves a damaged last write of a file store on disk, and says how much of which segment it did not read', () => {
+    const dir = copyDir(file.dir);
+    try {
+      const seg = path.join(dir, '0000000001.seg');
+      const bytes = fs.readFileSync(seg);
+      const last = frameStarts(bytes).at(-1) as number;
+      bytes[last + 20] ^= 0x01; // the CRC of the last frame (the last block's seal) no longer matches
+      fs.writeFileSync(seg, bytes);
+      const json = runCli(['audit', dir, '--json', '--key', file.verifierKey]);
+      assert.deepEqual(fs.readFileSync(seg), bytes, 'the audit changed the segment');
+      const report = JSON.parse(json.stdout) as { tornTail?: { segment: string; offset: number; bytes: number; why: string } };
+      assert.deepEqual(report.tornTail, { segment: '0000000001.seg', offset: last, bytes: bytes.length - last, why: 'CRC mismatch' });
+      const text = runCli(['audit', dir, '--key', file.verifierKey]);
+      assert.match(text.stdout, new RegExp(`^file storage: the last ${bytes.length - last} bytes of segment 0000000001\\.seg \\(from offset ${last}\\) are no whole write \\(CRC mismatch\\)`, 'm'));
+      assert.deepEqual(fs.readFileSync(seg), bytes, 'the audit changed the segment');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -159,6 +159,7 @@ class Auditor {
       cosigned: cosigned,
       durationMs: Math.round(performance.now() - started),
       storage: this.#store.storage,
+      ...(this.#store.tornTail ? { tornTail: { ...this.#store.tornTail } } : {}),
     };
   }
 

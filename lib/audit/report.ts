@@ -41,6 +41,11 @@ export function formatReport(r: AuditReport): string {
   }
   const cos = r.cosigned;
   if (cos && (cos.entries > 0 || cos.witnesses.length > 0)) lines.push(cosignedLine(cos));
+  const torn = r.tornTail;
+  if (torn)
+    lines.push(
+      `file storage: the last ${counted(torn.bytes, 'byte')} of segment ${torn.segment} (from offset ${torn.offset}) are no whole write (${torn.why}): a write cut off by a crash, or damage; not read, and left as they are`,
+    );
   if (r.unsealed > 0) lines.push(`${r.unsealed} records after the last block are not yet under a signed checkpoint`);
   if (!r.clean) {
     lines.push('');

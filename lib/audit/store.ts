@@ -3,7 +3,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
-import { FileDb } from '../storage/file-db';
+import { FileDb, type TornTail } from '../storage/file-db';
 import { openLevelDb } from '../storage/level';
 import { storageIn } from '../storage/open';
 import { irregularFiles } from '../storage/regular-file';
@@ -57,6 +57,11 @@ export class RawStore {
     return this.#db.kind;
   }
 
+  /** File storage: what lies past the last whole write of its last segment, skipped and left on disk. */
+  get tornTail(): TornTail | undefined {
+    return this.#snapshot === undefined && this.#db instanceof FileDb ? this.#db.tornTail : undefined;
+  }
+
   /** Reads an open database through a snapshot: appends may continue, the audit sees one moment. */
   static fromOpen(dir: string, db: OpenLedgerDb): RawStore {
     if (db.status !== 'open') throw new LedgerError('ERR_LEDGER_CLOSED', `the database given for ${dir} is not open`);
@@ -80,12 +85,13 @@ export class RawStore {
     if (kind === undefined) throw new LedgerError('ERR_NOT_FOUND', `no ledger (LevelDB or file storage) at ${dir}`);
     const reason = whyNotInPlace(dir);
     if (kind === 'file') {
-      if (reason !== undefined) return new RawStore(dir, await openFile(dir, true), undefined, { reason });
+      // Read-only either way: a torn tail is only skipped (and reported), never cut from the ledger audited.
+      if (reason !== undefined) return new RawStore(dir, await openFile(dir, false), undefined, { reason });
       try {
-        return new RawStore(dir, await openFile(dir, false));
+        return new RawStore(dir, await openFile(dir, true));
       } catch (err) {
         if (err instanceof LedgerError && err.code === 'ERR_LEDGER_IO' && isWriteRefusal(err.message))
-          return new RawStore(dir, await openFile(dir, true), undefined, { reason: err.message });
+          return new RawStore(dir, await openFile(dir, false), undefined, { reason: err.message });
         throw err;
       }
     }
@@ -197,9 +203,10 @@ function openLevel(location: string, dir: string): Promise<Db> {
   return openLevelDb(location, dir, false, lockedMessage(dir), { multithreading: true });
 }
 
-async function openFile(dir: string, readOnly: boolean): Promise<Db> {
+/** Opens a file store read-only, with its lock (so that a gateway holding it is found) when `lock`. */
+async function openFile(dir: string, lock: boolean): Promise<Db> {
   try {
-    return await FileDb.open(path.resolve(dir), { readOnly });
+    return await FileDb.open(path.resolve(dir), { readOnly: true, lock });
   } catch (err) {
     if (err instanceof LedgerError && err.code === 'ERR_LEDGER_LOCKED') err.message = lockedMessage(dir);
     throw err;

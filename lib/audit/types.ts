@@ -63,6 +63,11 @@ export interface AuditReport {
   cosigned: CosignatureTally;
   /** The backend the ledger is stored in: LevelDB (`leveldb`) or the pure-JavaScript file store (`file`). */
   storage: StorageKind;
+  /**
+   * File storage: bytes past the last whole frame of the last segment (a write cut off by a crash, or
+   * damage), which no reader applies; the audit leaves them on disk.
+   */
+  tornTail?: { segment: string; offset: number; bytes: number; why: string };
 }
 
 export interface CosignatureTally {

@@ -22,10 +22,20 @@ const READ_SPAN = 1024 * 1024;
 
 export interface FileDbOptions {
   create?: boolean;
-  /** Open without the lock and without repairing a torn tail (a directory that cannot be written). */
+  /** Open for reading only: writes are refused and a torn tail is left on disk (only skipped), as it is without the lock (a directory that cannot be written). */
   readOnly?: boolean;
+  /** With readOnly: take the LOCK file all the same, so that a process writing the store is found (ERR_LEDGER_LOCKED). */
+  lock?: boolean;
   /** Rollover size of a segment (default 64 MiB). */
   segmentBytes?: number;
+}
+
+/** Bytes past the last whole frame of the last segment: a write cut off by a crash, or damage. */
+export interface TornTail {
+  segment: string;
+  offset: number;
+  bytes: number;
+  why: string;
 }
 
 interface Job {
@@ -90,8 +100,10 @@ export class FileDb implements Db {
   #idle: Promise<void> = Promise.resolve();
   #failed: Error | undefined;
   #status: 'open' | 'closing' | 'closed' = 'open';
-  /** Bytes cut from a torn tail on open (0 when the log ended cleanly). */
+  /** Bytes cut from a torn tail on open, or skipped when read-only (0 when the log ended cleanly). */
   truncated = 0;
+  /** The torn tail found on open (cut away unless read-only, where it stays on disk), if any. */
+  tornTail: TornTail | undefined;
   /** Why a stale lock was taken over on open, if one was. */
   tookOver: string | undefined;
 
@@ -114,7 +126,7 @@ export class FileDb implements Db {
     let tookOver: string | undefined;
     try {
       if (!exists) fs.mkdirSync(location, { recursive: true });
-      if (!opts.readOnly) {
+      if (!opts.readOnly || opts.lock) {
         const lock = takeLock(location);
         if (!lock.ok)
           throw new LedgerError('ERR_LEDGER_LOCKED', `ledger ${dir} is locked: it is open in another process (its LOCK file names ${lock.owner})`, {
@@ -206,6 +218,7 @@ export class FileDb implements Db {
         const tail = check.kind === 'torn' || check.end === buf.length || allZero(buf, at);
         if (!last || !tail) throw corrupt(this.dir, id, at, check.why);
         this.truncated = buf.length - at;
+        this.tornTail = { segment: segmentName(id), offset: at, bytes: buf.length - at, why: check.why };
         if (!this.#readOnly) {
           const fd = this.#fds.get(id) as number;
           fs.ftruncateSync(fd, at);
