@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildSampleLedger, copyDir, keys, mutate, tempDir, type SampleLedger } from './support/audit-fixtures';
+import { STORAGE_ENV } from '../lib/storage/open';
 import { projectRoot } from './support/paths';
 
 // The audit of a directory it cannot write: a read-only mount, and a full disk. LevelDB
@@ -100,5 +101,34 @@ describe('CLI: audit of a directory that cannot be written', function () {
     const clean = inNamespace(script, [mnt, sample.dir, sample.verifierKey]);
     assert.equal(clean.status, 0, clean.stderr + clean.stdout);
     assert.equal(JSON.parse(clean.stdout).clean, true);
+  });
+});
+
+describe('CLI: the reading commands on a file-storage ledger that cannot be written', function () {
+  this.timeout(60_000);
+  let sample: SampleLedger;
+
+  before(async () => {
+    const before = process.env[STORAGE_ENV];
+    process.env[STORAGE_ENV] = 'file';
+    try {
+      sample = await buildSampleLedger();
+    } finally {
+      if (before === undefined) delete process.env[STORAGE_ENV];
+      else process.env[STORAGE_ENV] = before;
+    }
+  });
+  after(() => fs.rmSync(sample.dir, { recursive: true, force: true }));
+
+  // No LOCK file can be made there: info and export read it without one, and change nothing.
+  it('info and export read a read-only mount of it, and nothing in it changes', () => {
+    const before = listing(sample.dir);
+    const script = 'mount --bind "$1" "$1"; mount -o remount,bind,ro "$1"; if touch "$1/probe" 2>/dev/null; then exit 97; fi; "$NODE" "$CLI" info "$1" --json; "$NODE" "$CLI" export "$1" --from 39';
+    const r = inNamespace(script, [sample.dir]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const [info, exported] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { size?: number; storage?: string; index?: number });
+    assert.deepEqual([info.size, info.storage], [sample.size, 'file']);
+    assert.equal(exported.index, 39);
+    assert.deepEqual(listing(sample.dir), before);
   });
 });

@@ -78,6 +78,23 @@ describe('CLI: ledgers in LevelDB and in file storage', function () {
     }
   });
 
+  it('info, export and tiles leave a torn last write of a file store on disk', () => {
+    const dir = copyDir(file.dir);
+    try {
+      const seg = path.join(dir, '0000000001.seg');
+      fs.appendFileSync(seg, Buffer.from([0, 0, 1, 0, 1, 2, 3])); // a frame of 256 bytes cut off after 3
+      const bytes = fs.readFileSync(seg);
+      for (const args of [['info', dir], ['export', dir, '--from', '39'], ['tiles', dir, path.join(dir, '..', `${path.basename(dir)}-tiles`)]]) {
+        const r = runCli(args);
+        assert.equal(r.status, 0, `${args[0]}: ${r.stderr}`);
+        assert.deepEqual(fs.readFileSync(seg), bytes, `${args[0]} changed the segment`);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(`${dir}-tiles`, { recursive: true, force: true });
+    }
+  });
+
   it('without classic-level: a file ledger audits clean, a LevelDB one is ERR_LEDGER_STORAGE with what to do, a new one is file storage', () => {
     const env = { [NO_CLASSIC_LEVEL_ENV]: '1', [STORAGE_ENV]: undefined };
     const ok = runCli(['audit', file.dir, '--key', file.verifierKey], undefined, undefined, env);

@@ -20,7 +20,7 @@ export interface ConvertResult {
 export async function convertLedger(src: string, dst: string, to?: StorageKind): Promise<ConvertResult> {
   if (!ledgerExists(src)) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${src}`);
   if (fs.existsSync(dst) && fs.readdirSync(dst).length > 0) throw new LedgerError('ERR_INVALID_ARGUMENT', `${dst} is not empty: convert writes a new ledger directory`);
-  const source = await openStorage(src, { create: false });
+  const source = await openStorage(src, { create: false, readOnly: true });
   const target = to ?? (source.db.kind === 'file' ? 'leveldb' : 'file');
   let keys = 0;
   try {

@@ -34,9 +34,10 @@ export function ledgerExists(dir: string): boolean {
 /**
  * Opens (and with `create`, creates) the storage. Throws ERR_LEDGER_LOCKED when this or
  * another process has it open, ERR_NOT_FOUND when it does not exist and may not be created,
- * ERR_LEDGER_STORAGE when its backend cannot work on this machine.
+ * ERR_LEDGER_STORAGE when its backend cannot work on this machine. With `readOnly` a file store is
+ * only read: a torn tail stays on disk (LevelDB has no such mode).
  */
-export async function openDb(dir: string, create: boolean): Promise<{ db: Db; release: () => void; storage: StorageChoice }> {
+export async function openDb(dir: string, create: boolean, readOnly = false): Promise<{ db: Db; release: () => void; storage: StorageChoice }> {
   const location = path.resolve(dir);
   if (create) fs.mkdirSync(location, { recursive: true });
   else if (!ledgerExists(location)) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
@@ -55,7 +56,7 @@ export async function openDb(dir: string, create: boolean): Promise<{ db: Db; re
     released = true;
   };
   try {
-    const { db, storage } = await openStorage(location, { create, lockedMessage: lockedMessage(dir, 'in another process') });
+    const { db, storage } = await openStorage(location, { create, readOnly, lockedMessage: lockedMessage(dir, 'in another process') });
     return { db, release, storage };
   } catch (err) {
     release();

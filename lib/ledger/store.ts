@@ -191,7 +191,7 @@ export class Ledger extends EventEmitter {
     const exists = ledgerExists(dir);
     if (!exists && settings.readOnly) throw new LedgerError('ERR_NOT_FOUND', `no ledger at ${dir}`);
     if (!exists && opts.name === undefined) throw invalid(`no ledger at ${dir}: creating one needs a name`);
-    const { db, release, storage } = await openDb(dir, !settings.readOnly);
+    const { db, release, storage } = await openDb(dir, !settings.readOnly, settings.readOnly);
     try {
       const opened = await openState(db, {
         name: opts.name,

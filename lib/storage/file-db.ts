@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { LedgerError } from '../errors';
 import { checkFrame, encodeFrame, FRAME_HEADER, MAX_PAYLOAD, walkFrame, type FrameOp } from './frame';
 import { KeyIndex, type IndexEntry, type IndexRange, type Loc } from './key-index';
-import { takeLock } from './lock-file';
+import { takeLock, type LockResult } from './lock-file';
 import { NotRegularFile, openRegular, readOpen } from './regular-file';
 import { createSegment, isFileStore, listSegments, SEGMENT_BYTES, SEGMENT_HEADER, segmentName, writeMarker } from './segments';
 import type { BatchOp, Db, DbBatch, DbIterator, DbSnapshot, RangeOptions, ReadOptions, WriteOptions } from './types';
@@ -24,7 +24,10 @@ export interface FileDbOptions {
   create?: boolean;
   /** Open for reading only: writes are refused and a torn tail is left on disk (only skipped), as it is without the lock (a directory that cannot be written). */
   readOnly?: boolean;
-  /** With readOnly: take the LOCK file all the same, so that a process writing the store is found (ERR_LEDGER_LOCKED). */
+  /**
+   * With readOnly: take the LOCK file all the same, so that a process writing the store is found
+   * (ERR_LEDGER_LOCKED); where the directory cannot be written the store is read without it.
+   */
   lock?: boolean;
   /** Rollover size of a segment (default 64 MiB). */
   segmentBytes?: number;
@@ -45,6 +48,19 @@ interface Job {
   sync: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+/** Why a LOCK file cannot be created in a directory that cannot be written (read-only mount, permissions, full disk). */
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+
+/** The lock of `dir`; undefined for a reader (`readOnly`) in a directory where no LOCK file can be made. */
+function lockUnlessUnwritable(dir: string, readOnly: boolean): LockResult | undefined {
+  try {
+    return takeLock(dir);
+  } catch (err) {
+    if (readOnly && UNWRITABLE.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw err;
+  }
 }
 
 function corrupt(dir: string, id: number, offset: number, why: string): LedgerError {
@@ -126,8 +142,8 @@ export class FileDb implements Db {
     let tookOver: string | undefined;
     try {
       if (!exists) fs.mkdirSync(location, { recursive: true });
-      if (!opts.readOnly || opts.lock) {
-        const lock = takeLock(location);
+      const lock = !opts.readOnly || opts.lock ? lockUnlessUnwritable(location, opts.readOnly === true) : undefined;
+      if (lock) {
         if (!lock.ok)
           throw new LedgerError('ERR_LEDGER_LOCKED', `ledger ${dir} is locked: it is open in another process (its LOCK file names ${lock.owner})`, {
             dir: location,

@@ -60,7 +60,10 @@ export function describeStorage(c: StorageChoice): string {
 
 export interface OpenStorageOptions {
   create: boolean;
-  /** File store only: open without lock or repair (a directory that cannot be written). */
+  /**
+   * File store only: open for reading, leaving a torn tail on disk, with the lock (without it in a
+   * directory that cannot be written).
+   */
   readOnly?: boolean;
   /** The ERR_LEDGER_LOCKED message when another process holds the directory. */
   lockedMessage?: string;
@@ -79,7 +82,7 @@ export async function openStorage(dir: string, opts: OpenStorageOptions): Promis
     return { db: await openLevelDb(location, dir, opts.create, locked), storage };
   }
   try {
-    return { db: await FileDb.open(location, { create: opts.create, readOnly: opts.readOnly }), storage };
+    return { db: await FileDb.open(location, { create: opts.create, readOnly: opts.readOnly, lock: true }), storage };
   } catch (err) {
     if (err instanceof LedgerError && err.code === 'ERR_LEDGER_LOCKED' && opts.lockedMessage)
       err.message = `${locked} (its LOCK file names ${String(err.details?.owner)})`;
