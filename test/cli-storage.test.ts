@@ -95,6 +95,38 @@ describe('CLI: ledgers in LevelDB and in file storage', function () {
     }
   });
 
+  it('audit and info refuse a LevelDB directory holding symbolic links, and write nothing through them', () => {
+    const dir = copyDir(level.dir);
+    const outside = tempDir('cli-storage-outside-');
+    try {
+      // Links named like the files LevelDB writes as it opens (a table from the log, a log, a
+      // MANIFEST), under the next numbers, pointing at files of the auditor and at a new one.
+      const top = Math.max(...fs.readdirSync(dir).map((n) => Number(/(\d{6})/.exec(n)?.[1] ?? 0)));
+      const victims: string[] = [];
+      for (let n = top + 1; n <= top + 6; n++) {
+        const number = String(n).padStart(6, '0');
+        for (const name of [`${number}.ldb`, `${number}.log`, `MANIFEST-${number}`]) {
+          const victim = path.join(outside, name);
+          fs.writeFileSync(victim, `precious ${name}\n`);
+          victims.push(victim);
+          fs.symlinkSync(victim, path.join(dir, name));
+        }
+      }
+      fs.rmSync(path.join(dir, 'LOCK'), { force: true });
+      fs.symlinkSync(path.join(outside, 'created'), path.join(dir, 'LOCK')); // LevelDB creates its LOCK where this points
+      const runs = ['audit', 'info'].map((command) => ({ command, ...runCli([command, dir]) }));
+      for (const victim of victims) assert.equal(fs.readFileSync(victim, 'utf8'), `precious ${path.basename(victim)}\n`, `${victim} was written`);
+      assert.equal(fs.existsSync(path.join(outside, 'created')), false);
+      for (const r of runs) {
+        assert.equal(r.status, 2, `${r.command}: ${r.stdout}`);
+        assert.match(r.stderr, /symbolic link in a LevelDB directory.*ERR_LEDGER_CORRUPT/);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('without classic-level: a file ledger audits clean, a LevelDB one is ERR_LEDGER_STORAGE with what to do, a new one is file storage', () => {
     const env = { [NO_CLASSIC_LEVEL_ENV]: '1', [STORAGE_ENV]: undefined };
     const ok = runCli(['audit', file.dir, '--key', file.verifierKey], undefined, undefined, env);

@@ -6,7 +6,7 @@ import { LedgerError } from '../errors';
 import { FileDb, type TornTail } from '../storage/file-db';
 import { openLevelDb } from '../storage/level';
 import { storageIn } from '../storage/open';
-import { irregularFiles } from '../storage/regular-file';
+import { refuseForeignFiles } from '../storage/level-files';
 import type { Db, DbSnapshot, ReadOptions, StorageKind } from '../storage/types';
 import { createView, isWriteRefusal, whyNotInPlace, type View } from './view';
 import { READ_AHEAD_BYTES, type OpenRange, type SeekableIterator } from './chunk-reader';
@@ -95,14 +95,7 @@ export class RawStore {
         throw err;
       }
     }
-    // LevelDB reads CURRENT, the manifest and the tables whole or by offset: a FIFO among them blocks
-    // its open for good (the audit never ends), a device such as /dev/zero never ends either.
-    const irregular = irregularFiles(dir);
-    if (irregular.length > 0)
-      throw new LedgerError('ERR_LEDGER_CORRUPT', `cannot audit ${dir}: ${irregular.join(', ')} ${irregular.length === 1 ? 'is' : 'are'} not a regular file (a FIFO or a device) in a LevelDB directory`, {
-        dir,
-        files: irregular,
-      });
+    refuseForeignFiles(dir, `audit ${dir}`);
     if (reason !== undefined) return RawStore.#openView(dir, reason);
     try {
       return new RawStore(dir, await openLevel(dir, dir), undefined, undefined, dir);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from '../errors';
 import { FileDb } from './file-db';
+import { refuseForeignFiles } from './level-files';
 import { levelUnavailable, loadClassicLevel, openLevelDb } from './level';
 import { isFileStore } from './segments';
 import type { Db, StorageKind } from './types';
@@ -79,6 +80,7 @@ export async function openStorage(dir: string, opts: OpenStorageOptions): Promis
   const locked = opts.lockedMessage ?? `ledger ${dir} is locked: it is open in another process`;
   if (storage.kind === 'leveldb') {
     if (opts.create) fs.mkdirSync(location, { recursive: true });
+    else if (opts.readOnly) refuseForeignFiles(location, `read ledger ${dir}`);
     return { db: await openLevelDb(location, dir, opts.create, locked), storage };
   }
   try {
