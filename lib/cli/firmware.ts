@@ -1,6 +1,7 @@
 import { deviceHistory, deviceRejections, type FirmwareState } from '../firmware';
 import { loadFirmwareState } from '../gateway/firmware-runner';
 import { Ledger } from '../ledger';
+import { printable } from '../encoding/printable';
 import { parseArgs, stringFlag, UsageError } from './args';
 import type { CliIo } from './io';
 import { isoTime as iso } from '../encoding/iso-time';
@@ -33,17 +34,20 @@ export async function firmware(argv: string[], io: CliIo): Promise<number> {
       io.stdout(`${JSON.stringify(report)}\n`);
       return 0;
     }
-    if (report.length === 0) io.stdout('no firmware records\n');
+    // Devices, versions, classes, signers and reasons come from the ledger's records: each line is
+    // shown with its control and bidi characters escaped, so none can move the cursor or start a line.
+    const line = (text: string): void => io.stdout(`${printable(text)}\n`);
+    if (report.length === 0) line('no firmware records');
     for (const r of report) {
-      io.stdout(`${r.device}\n`);
-      if (r.omittedVersions) io.stdout(`  ... ${r.omittedVersions} earlier versions not kept\n`);
+      line(r.device);
+      if (r.omittedVersions) line(`  ... ${r.omittedVersions} earlier versions not kept`);
       for (const v of r.versions) {
         const until = v.to ? `${iso(v.to.time)} (#${v.to.index})` : 'now';
         const by = v.approvedBy ? `approved #${v.approvedBy.index}, signed by ${v.approvedBy.signer}` : `reported by the device`;
-        io.stdout(`  ${v.version} (seq ${v.sequence}, ${v.class})  ${iso(v.from.time)} (#${v.from.index}) → ${until}  ${by}\n`);
+        line(`  ${v.version} (seq ${v.sequence}, ${v.class})  ${iso(v.from.time)} (#${v.from.index}) → ${until}  ${by}`);
       }
-      if (r.omittedRejections) io.stdout(`  ... ${r.omittedRejections} earlier rejections not kept\n`);
-      for (const j of r.rejections) io.stdout(`  rejected #${j.at.index} ${iso(j.at.time)}: ${j.reason}${j.sequence !== undefined ? ` (seq ${j.sequence})` : ''}\n`);
+      if (r.omittedRejections) line(`  ... ${r.omittedRejections} earlier rejections not kept`);
+      for (const j of r.rejections) line(`  rejected #${j.at.index} ${iso(j.at.time)}: ${j.reason}${j.sequence !== undefined ? ` (seq ${j.sequence})` : ''}`);
     }
     return 0;
   } finally {

@@ -5,6 +5,7 @@ import type { CliIo } from './io';
 import { describeStorage } from '../storage/open';
 import { describeEd25519, ed25519Backend } from '../crypto/ed25519';
 import { isoTime } from '../encoding/iso-time';
+import { printable } from '../encoding/printable';
 
 export const infoUsage = 'iot-ledger info DIR [--json]';
 
@@ -48,7 +49,8 @@ export async function info(argv: string[], io: CliIo): Promise<number> {
         lines.push(`latest checkpoint (block ${report.latest.height}, ${report.latest.time}):`);
         for (const l of report.latest.checkpoint.replace(/\n$/, '').split('\n')) lines.push(`  ${l}`);
       } else lines.push('latest checkpoint: none yet');
-      io.stdout(`${lines.join('\n')}\n`);
+      // The name, and the checkpoint naming it, come from the ledger: shown with control and bidi characters escaped.
+      io.stdout(`${lines.map(printable).join('\n')}\n`);
     }
   } finally {
     await ledger.close();

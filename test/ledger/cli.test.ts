@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeEd25519, ed25519Backend } from '../../lib/crypto/ed25519';
 import { readPrivateKeyFile } from '../../lib/crypto/keyfile';
-import { verifyProofBundle } from '../../lib/ledger';
+import { Ledger, verifyProofBundle } from '../../lib/ledger';
+import { generateKey } from '../../lib/crypto';
 import { MAX_BUNDLE_BYTES } from '../../lib/ledger/bundle';
 import { runCli } from '../support/cli';
 import { deviceA, tempDir } from '../support/ledger';
@@ -230,5 +231,34 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
     const out = JSON.parse(r.stdout) as { valid: boolean; code: string; reason: string };
     assert.deepEqual([out.valid, out.code], [false, 'ERR_MALFORMED_PROOF']);
     assert.match(out.reason, new RegExp(`^- is larger than ${MAX_BUNDLE_BYTES} bytes`));
+  });
+
+  it('info and firmware history show what the ledger says with its control and bidi characters escaped', async () => {
+    const hostile = '\x1b[2J\x1b[31m\u202e\u2028';
+    const unescaped = /[\p{Cc}\u202e\u2028]/u; // the newlines between lines aside (removed before matching)
+    // A name with an escape sequence opens (no block yet: a checkpoint cannot hold one), one with a bidi override seals too.
+    const blank = path.join(tmp.dir, 'hostile-name');
+    const name = 'evil\x1b[2J\x1b[31m\u202e'; // no U+2028: a name holds no white space
+    await (await Ledger.open(blank, { name, gatewayKey: generateKey('Ed25519') })).close();
+    const sealed = path.join(tmp.dir, 'hostile-bidi');
+    const ledger = await Ledger.open(sealed, { name: 'evil\u202eledger', gatewayKey: generateKey('Ed25519') });
+    await ledger.append({ type: 'note', body: 'x' });
+    await ledger.close();
+    for (const d of [blank, sealed]) {
+      const r = runCli(['info', d]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout.replaceAll('\n', ''), unescaped);
+      assert.match(r.stdout, /^name: {5}evil\\u/m);
+    }
+    assert.equal((JSON.parse(runCli(['info', blank, '--json']).stdout) as { name: string }).name, name, '--json keeps the value');
+    const fw = path.join(tmp.dir, 'hostile-firmware');
+    const body = { decision: 'approved', subject: 'update', device: deviceA, vendor: 'acme', class: `thermo${hostile}`, sequence: 1, version: `1.0${hostile}`, digest: '1'.repeat(64), size: 1, signer: deviceA, release: 0, at: 0 };
+    const rejected = { decision: 'rejected', subject: 'update', reason: 'rollback', message: 'no', device: deviceA };
+    const input = [body, rejected].map((b) => JSON.stringify({ type: 'firmware.decision', body: b })).join('\n');
+    assert.equal(runCli(['append', fw, '--key', keyFile, '--name', 'example.com/fw2'], input).status, 0);
+    const text = runCli(['firmware', 'history', fw]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /1\.0\\u001b\[2J\\u001b\[31m\\u202e\\u2028 \(seq 1, thermo\\u001b/);
+    assert.doesNotMatch(text.stdout.replaceAll('\n', ''), unescaped);
   });
 });
