@@ -3,6 +3,7 @@
 // a LevelDB one is refused with ERR_LEDGER_STORAGE saying what to do, and `convert` copies a
 // ledger to the other backend and audits the copy.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { STORAGE_ENV } from '../lib/storage/open';
@@ -10,6 +11,7 @@ import { NO_CLASSIC_LEVEL_ENV } from '../lib/storage/level';
 import { storageIn } from '../lib/storage/open';
 import { buildSampleLedger, copyDir, tempDir, type SampleLedger } from './support/audit-fixtures';
 import { runCli } from './support/cli';
+import { projectRoot } from './support/paths';
 
 /** Where each frame of a file-store segment starts (docs/FORMAT.md, "File storage"). */
 function frameStarts(seg: Buffer): number[] {
@@ -120,6 +122,23 @@ describe('CLI: ledgers in LevelDB and in file storage', function () {
       for (const r of runs) {
         assert.equal(r.status, 2, `${r.command}: ${r.stdout}`);
         assert.match(r.stderr, /symbolic link in a LevelDB directory.*ERR_LEDGER_CORRUPT/);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('audit and info refuse a LevelDB CURRENT naming a file out of the directory (a FIFO there), instead of reading it for good', () => {
+    const dir = copyDir(level.dir);
+    const outside = tempDir('cli-storage-outside-');
+    try {
+      assert.equal(spawnSync('mkfifo', [path.join(outside, 'fifo')]).status, 0);
+      fs.writeFileSync(path.join(dir, 'CURRENT'), `${path.relative(dir, path.join(outside, 'fifo'))}\n`);
+      for (const command of ['audit', 'info']) {
+        const r = spawnSync(process.execPath, [path.join(projectRoot, 'dist', 'bin', 'iot-ledger.js'), command, dir], { encoding: 'utf8', timeout: 20_000 });
+        assert.equal(r.status, 2, `${command}: ${r.error?.message ?? r.stdout}`);
+        assert.match(r.stderr, /CURRENT does not name a MANIFEST file of the directory.*ERR_LEDGER_CORRUPT/);
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
