@@ -1,4 +1,5 @@
 import { isLedgerError } from '../errors';
+import { printable } from '../encoding/printable';
 import { UsageError } from './args';
 import { processIo, type CliIo } from './io';
 import type * as KeygenCmd from './keygen';
@@ -78,9 +79,12 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   try {
     return await cmd.run(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) io.stderr(`iot-ledger ${name}: ${err.message}\nusage: ${cmd.usage}\n`);
-    else if (isLedgerError(err)) io.stderr(`iot-ledger ${name}: ${err.message} (${err.code})\n`);
-    else io.stderr(`iot-ledger ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    // A message may quote what a ledger, a file or an origin says (a ledger's name, say): shown with
+    // its control and bidi characters escaped, as the reports are.
+    const message = printable(err instanceof Error ? err.message : String(err));
+    if (err instanceof UsageError) io.stderr(`iot-ledger ${name}: ${message}\nusage: ${cmd.usage}\n`);
+    else if (isLedgerError(err)) io.stderr(`iot-ledger ${name}: ${message} (${err.code})\n`);
+    else io.stderr(`iot-ledger ${name}: ${message}\n`);
     return 2;
   }
 }

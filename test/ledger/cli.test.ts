@@ -251,6 +251,10 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
       assert.match(r.stdout, /^name: {5}evil\\u/m);
     }
     assert.equal((JSON.parse(runCli(['info', blank, '--json']).stdout) as { name: string }).name, name, '--json keeps the value');
+    const refused = runCli(['append', blank, '--key', keyFile, '--name', 'another'], '{"type":"note","body":1}\n');
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /is named "evil\\u001b\[2J/, 'an error quoting the name escapes it too');
+    assert.doesNotMatch(refused.stderr.replaceAll('\n', ''), unescaped);
     const fw = path.join(tmp.dir, 'hostile-firmware');
     const body = { decision: 'approved', subject: 'update', device: deviceA, vendor: 'acme', class: `thermo${hostile}`, sequence: 1, version: `1.0${hostile}`, digest: '1'.repeat(64), size: 1, signer: deviceA, release: 0, at: 0 };
     const rejected = { decision: 'rejected', subject: 'update', reason: 'rollback', message: 'no', device: deviceA };
