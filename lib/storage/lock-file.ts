@@ -48,6 +48,10 @@ function staleBecause(text: string): string | undefined {
   const pid = Number(m[1]);
   if (pid === process.pid) return undefined;
   if (!alive(pid)) return `process ${pid} is gone`;
+  // A process writes '-' only where it cannot read its own start time (no /proc). Where this one
+  // can, such a lock was not written on this machine: one copied with the directory, or planted in
+  // it to keep a reader (the audit) out of a ledger for good, naming a pid that always lives here.
+  if (m[2] === '-' && processStartTime(process.pid) !== undefined) return `the lock names no start time, which every process here writes (pid ${pid} is another machine's)`;
   const start = processStartTime(pid);
   if (start !== undefined && m[2] !== '-' && start !== m[2]) return `pid ${pid} now belongs to another process`;
   return undefined;

@@ -450,6 +450,13 @@ describe('file storage: the cross-process lock', function () {
       const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
       fs.writeFileSync(path.join(dir, LOCK_FILE), `${sleeper.pid} ${start}\n`);
       await assert.rejects(FileDb.open(dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED') && e.message.includes(String(sleeper.pid)));
+      // a live pid without a start time, where every process writes one: another machine's lock (pid 1 always lives)
+      for (const pid of [sleeper.pid, 1]) {
+        fs.writeFileSync(path.join(dir, LOCK_FILE), `${pid} -\n`);
+        db = await FileDb.open(dir);
+        assert.match(db.tookOver ?? '', /names no start time/);
+        await db.close();
+      }
     } finally {
       sleeper.kill();
     }
