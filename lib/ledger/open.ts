@@ -36,10 +36,14 @@ function invalid(message: string): LedgerError {
   return new LedgerError('ERR_INVALID_ARGUMENT', message);
 }
 
-/** A ledger name is the checkpoint origin and the note key name: one word, no '+'. */
+/**
+ * A ledger name is the checkpoint origin and the note key name: one word, no '+', and no control
+ * character (a signed note's text holds none but newline, so such a ledger could never seal).
+ */
 export function checkLedgerName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !/^[^\s+]{1,255}$/u.test(name))
-    throw invalid(`ledger name must be 1-255 characters without spaces or '+', got ${JSON.stringify(name)}`);
+  // eslint-disable-next-line no-control-regex -- the check is about control characters
+  if (typeof name !== 'string' || !/^[^\s+\u0000-\u001f]{1,255}$/u.test(name))
+    throw invalid(`ledger name must be 1-255 characters without spaces, '+' or a control character, got ${JSON.stringify(name)}`);
 }
 
 export interface Opened {

@@ -8,6 +8,9 @@ import { generateKey } from '../../lib/crypto';
 import { MAX_BUNDLE_BYTES } from '../../lib/ledger/bundle';
 import { runCli } from '../support/cli';
 import { deviceA, tempDir } from '../support/ledger';
+import { decodeMeta, META_KEY, metaValue } from '../../lib/ledger/layout';
+import { openRawDb } from '../support/raw-db';
+import { verifierKeyString } from '../../lib/note/note';
 
 describe('CLI: append, prove, verify-proof, export, info', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -236,10 +239,16 @@ describe('CLI: append, prove, verify-proof, export, info', () => {
   it('info and firmware history show what the ledger says with its control and bidi characters escaped', async () => {
     const hostile = '\x1b[2J\x1b[31m\u202e\u2028';
     const unescaped = /[\p{Cc}\u202e\u2028]/u; // the newlines between lines aside (removed before matching)
-    // A name with an escape sequence opens (no block yet: a checkpoint cannot hold one), one with a bidi override seals too.
+    // A ledger handed over with an escape sequence in its name (planted in its meta: no ledger is
+    // created with one, as no checkpoint could hold it); one with a bidi override seals too.
     const blank = path.join(tmp.dir, 'hostile-name');
     const name = 'evil\x1b[2J\x1b[31m\u202e'; // no U+2028: a name holds no white space
-    await (await Ledger.open(blank, { name, gatewayKey: generateKey('Ed25519') })).close();
+    const blankKey = generateKey('Ed25519');
+    await (await Ledger.open(blank, { name: 'evil', gatewayKey: blankKey })).close();
+    const raw = await openRawDb(blank);
+    const meta = decodeMeta((await raw.get(META_KEY)) as Uint8Array);
+    await raw.batch([{ type: 'put', key: META_KEY, value: metaValue({ ...meta, name, verifier: verifierKeyString(name, blankKey) }) }], { sync: true });
+    await raw.close();
     const sealed = path.join(tmp.dir, 'hostile-bidi');
     const ledger = await Ledger.open(sealed, { name: 'evil\u202eledger', gatewayKey: generateKey('Ed25519') });
     await ledger.append({ type: 'note', body: 'x' });

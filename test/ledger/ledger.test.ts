@@ -336,6 +336,19 @@ describe('Ledger', function () {
       await (await Ledger.open(fresh(), { name: NAME, gatewayKey, blockRecords: MAX_BLOCK_RECORDS })).close();
     });
 
+    it('a ledger name with a control character is refused before anything is created: its checkpoints could never be signed', async () => {
+      for (const name of ['cold\u001b[2Jroom', 'cold\u0000room', 'tab\u0009name', 'bell\u0007']) {
+        const dir = fresh();
+        await rejects(Ledger.open(dir, { name, gatewayKey }), 'ERR_INVALID_ARGUMENT', /control character/);
+        assert.equal(fs.existsSync(dir), false);
+      }
+      // What a signed note allows in a key name stays allowed: DEL and characters past ASCII.
+      const ledger = await Ledger.open(fresh(), { name: 'kühlraum.example/\u007f-1', gatewayKey, blockRecords: 1 });
+      await ledger.append({ type: 'note', body: { i: 0 } });
+      assert.equal(ledger.height, 1);
+      await ledger.close();
+    });
+
     it('seals the open block before a record that would take its records past MAX_BLOCK_BYTES, also after a restart', async () => {
       const dir = fresh();
       const keyFile = path.join(tmp.dir, `key-${n++}.json`);
