@@ -142,11 +142,13 @@ describe('e2e: the examples in the Node-RED editor', function () {
       ledgerConfig('v-block', { blockRecords: 0 }),
       { id: 'v-audit', type: 'iot-ledger-audit', z: 'v-tab', ledger: 'v-ledger', mode: 'full', interval: 'soon', wires: [[]] },
       { id: 'v-contract', type: 'iot-ledger-contract', z: 'v-tab', ledger: 'v-ledger', terms: '{"id":', tickSeconds: 0, wires: [[], []] },
+      { id: 'v-identity', type: 'iot-ledger-identity', alg: 'Ed25519', did: 'did:key:not-base58-0OIl' },
     ]);
-    assert.deepEqual(verdicts(result), { 'v-ledger': true, 'v-name': false, 'v-block': false, 'v-audit': false, 'v-contract': false }, JSON.stringify(result));
+    assert.deepEqual(verdicts(result), { 'v-ledger': true, 'v-name': false, 'v-block': false, 'v-audit': false, 'v-contract': false, 'v-identity': false }, JSON.stringify(result));
     assert.match(result['v-name'].errors.join(' '), /Ledger name: 1 to 128 characters/, JSON.stringify(result));
     assert.match(result['v-block'].errors.join(' '), /Block size: a whole number/, JSON.stringify(result));
     assert.match(result['v-audit'].errors.join(' '), /Repeat every: a whole number of minutes/, JSON.stringify(result));
+    assert.match(result['v-identity'].errors.join(' '), /Device id: no key yet/, JSON.stringify(result));
     assert.match(result['v-contract'].errors.join(' '), /Check every: a whole number of seconds/, JSON.stringify(result));
   });
 

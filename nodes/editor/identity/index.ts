@@ -77,7 +77,8 @@ RED.nodes.registerType<IdentityProps>('iot-ledger-identity', {
     did: {
       value: '',
       required: true,
-      validate(value) {
+      // Two parameters: Node-RED reads a message only from such a validator (shared/validators.ts).
+      validate(value, _options) {
         if (/^did:key:z[1-9A-HJ-NP-Za-km-z]+$/.test(str(value))) return true;
         return typeof this._ === 'function' ? this._('iot-ledger-identity.errors.did') : false;
       },
