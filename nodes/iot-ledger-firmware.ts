@@ -1,14 +1,13 @@
 import { isLedgerError, LedgerError } from '../lib/errors';
 import { CATCH_REPORTS_PER_SECOND, ReportBudget } from '../lib/guards/report-budget';
-import { firmwareTopic } from '../lib/firmware/offer';
 import { firmwareOffer, FirmwareRunner, type FirmwareOutcome } from '../lib/gateway';
 import { errorCode, finishUnreported, nodeError } from './lib/errors';
 import { onInput } from './lib/guarded-input';
 import { RESTORES_PER_SECOND } from '../lib/guards/overwrite-watch';
-import { RetainedPublications } from './lib/retained-publications';
+import { FirmwareOffers } from './lib/firmware-offers';
 import { haFirmware } from './lib/ha-firmware';
 import { useLedger } from './lib/ledger-user';
-import type { Node, NodeDef, NodeMessage, RED } from './lib/red';
+import type { Node, NodeDef, RED } from './lib/red';
 import { status, type Translate } from './lib/status';
 
 const MODES = ['release', 'check', 'report', 'vendor'] as const;
@@ -46,24 +45,20 @@ export = function register(RED: RED): void {
       );
     }
 
-    // The offers this node sent in this run, by topic (the latest per device). Anyone on the broker
-    // can publish over them: with an MQTT in node on iot-ledger/firmware/+ wired back to this
-    // node, one found overwritten is published again.
+    // The offers this node sends, by topic (the latest per device). Anyone on the broker can
+    // publish over them: with an MQTT in node on iot-ledger/firmware/+ wired back to this node,
+    // one found overwritten is published again, unless its device or vendor key was revoked since.
     // At most RESTORES_PER_SECOND a second; the rest come back later, reported once a minute at most.
-    const offers = new RetainedPublications((topic, offer) => this.send({ topic, retain: true, payload: offer }), {
+    const offers = new FirmwareOffers((topic, offer) => this.send({ topic, retain: true, payload: offer }), {
       onDeferred: (deferred, pending) => this.warn(RED._('iot-ledger-firmware.warnings.restoresDeferred', { deferred, pending, perSecond: RESTORES_PER_SECOND })),
     });
-    // The vendor key that signed the manifest of each offer kept, by topic: revoking it withdraws them.
-    const offerSigners = new Map<string, string>();
-    const withdrawOffersOf = (signer: string, send: (msg: NodeMessage) => void): void => {
-      for (const [topic, s] of offerSigners) {
-        if (s !== signer) continue;
-        offerSigners.delete(topic);
-        offers.forget(topic);
-        // An empty retained message clears the broker's copy: devices no longer find it.
-        send({ topic, retain: true, payload: '' });
-      }
-    };
+    if (def.publishOffer === true) {
+      // Revocations, however recorded, withdraw offers: followed before the first offer is sent.
+      firmware().then(
+        (fw) => offers.follow(fw),
+        () => undefined, // reported on the first message
+      );
+    }
     this.on('close', () => offers.close());
 
     onInput(this, RED._, async (msg, send, done) => {
@@ -103,18 +98,12 @@ export = function register(RED: RED): void {
         this.status(outcomeStatus(RED._, mode, outcome));
         ha.after(fw, outcome);
         send(msg);
-        if (mode === 'vendor' && outcome.body.action === 'revoke' && outcome.decision !== 'rejected' && typeof outcome.body.did === 'string')
-          withdrawOffersOf(outcome.body.did, send);
         // The device pulls what the ledger approved: manifest and decision proof, retained on its topic.
         if (def.publishOffer === true && outcome.decision === 'approved' && typeof outcome.body.device === 'string') {
           const offer = await firmwareOffer((await gateway()).ledger, outcome.receipt.index);
-          if (offer) {
-            const topic = firmwareTopic(offer.device);
-            offers.keep(topic, offer);
-            if (typeof outcome.body.signer === 'string') offerSigners.set(topic, outcome.body.signer);
-            else offerSigners.delete(topic);
-            send({ topic, retain: true, payload: offer });
-          }
+          const { vendor, signer } = outcome.body;
+          if (offer && typeof vendor === 'string' && typeof signer === 'string')
+            offers.publish(offer, { device: offer.device, vendor, signer }, (topic, payload) => send({ topic, retain: true, payload }));
         }
         done();
       } catch (err) {

@@ -660,6 +660,12 @@ export class FirmwareState {
   approvalOf(did: string, cls: string, sequence: number, digest: string): Approval | undefined {
     return this.data.devices.get(did)?.approvals.get(approvalKey(cls, sequence, digest));
   }
+  /** The device's most recent approval (of a registered image): the one its latest offer carries. */
+  latestApproval(did: string): Approval | undefined {
+    let latest: Approval | undefined;
+    for (const a of this.data.devices.get(did)?.approvals.values() ?? []) if (!latest || a.index > latest.index) latest = a;
+    return latest;
+  }
   /** The most recent rejections (at most `historyLimit`), oldest first. */
   rejections(): RejectionEntry[] {
     return [...this.data.rejections];
