@@ -146,6 +146,8 @@ export class SensorFirmware {
   #installed: InstalledFirmware;
   /** Manifests (vendor/class/sequence/digest) whose refusal was reported since the last install. */
   readonly #reported = new Set<string>();
+  /** Ledger index of the newest approving decision for this sensor it has verified (OfferCheck.newestDecision). */
+  #newestDecision: number | undefined;
 
   constructor(private readonly opts: SensorFirmwareOptions) {
     this.#installed = { ...opts.installed };
@@ -164,6 +166,10 @@ export class SensorFirmware {
     } catch {
       return false;
     }
+  }
+
+  #sawDecision(index: number): void {
+    this.#newestDecision = Math.max(this.#newestDecision ?? -1, index);
   }
 
   /** The signed report of what runs now (and, given, of an offer refused). */
@@ -206,6 +212,7 @@ export class SensorFirmware {
     };
     const cur = this.#installed;
     let accepted;
+    let replayed: string | undefined;
     try {
       accepted = verifyFirmwareOffer(offer, {
         gatewayKey: this.opts.gatewayKey,
@@ -215,14 +222,22 @@ export class SensorFirmware {
         vendor: cur.vendor,
         class: cur.class,
         now,
+        ...(this.#newestDecision !== undefined ? { newestDecision: this.#newestDecision } : {}),
       });
     } catch (err) {
-      return refuse(reasonOf(err), err instanceof Error ? err.message : String(err));
+      // A refused offer whose decision the gateway made for this sensor still shows how far the ledger has come.
+      if (isFirmwareRejection(err) && typeof err.details.decisionIndex === 'number') this.#sawDecision(err.details.decisionIndex);
+      // An older decision (its manifest verified): for what runs, or older, it is told as without the check.
+      if (!isFirmwareRejection(err, 'replay')) return refuse(reasonOf(err), err instanceof Error ? err.message : String(err));
+      replayed = err.message;
     }
-    const m = accepted.manifest;
+    if (accepted) this.#sawDecision(accepted.decisionIndex);
+    const m = accepted?.manifest ?? manifest;
     if (m.sequence === cur.sequence && m.digest === cur.digest) return { kind: 'current' };
     if (m.sequence === cur.sequence) return refuse('same-sequence-different-digest', `sequence ${m.sequence} is installed with digest ${cur.digest}, not ${m.digest}`);
     if (m.sequence < cur.sequence) return refuse('rollback', `sequence ${m.sequence} is older than ${cur.sequence} installed`);
+    // A superseded approval published again: installing it would undo the newer decision.
+    if (accepted === undefined) return refuse('replay', replayed ?? 'an older decision');
     const from = cur;
     this.#installed = { vendor: m.vendor, class: m.class, version: m.version, sequence: m.sequence, digest: m.digest };
     this.#reported.clear();

@@ -10,7 +10,7 @@ import { toHex } from '../encoding/bytes';
 import { isExpired, manifestExpiry, openManifest, verifyManifestSignature, type Manifest } from './manifest';
 import { isoTime } from '../encoding/iso-time';
 import type { Envelope } from './payload';
-import { reject } from './reasons';
+import { reject, type RejectionReason } from './reasons';
 
 export const FIRMWARE_OFFER_FORMAT = 'iot-ledger-firmware-offer/1';
 /** The retained MQTT topic a gateway offers a device its approved update on. */
@@ -73,6 +73,14 @@ export interface OfferCheck {
    * at an outdated release (a freeze attack).
    */
   now?: number;
+  /**
+   * The ledger index of the newest approving decision for this device the device has verified
+   * (the highest AcceptedOffer.decisionIndex, or `details.decisionIndex` of a refusal, it has
+   * seen), when it keeps one: an offer of an older decision is refused (reason `replay`), so an
+   * approval the gateway has since superseded, published again by anyone, cannot replace the
+   * newer one on a device that has not installed it yet.
+   */
+  newestDecision?: number;
 }
 
 export interface AcceptedOffer {
@@ -111,18 +119,23 @@ export function verifyFirmwareOffer(offer: unknown, check: OfferCheck): Accepted
     body.signer !== opened.signer
   )
     throw reject('unknown-release', 'the ledger holds no approved decision for this device and this manifest', { sequence: m.sequence });
+  // From here on the decision is the gateway's for this device: refusals name its index, the newest the device has seen.
+  const refuse = (reason: RejectionReason, message: string, details: Record<string, unknown>) =>
+    reject(reason, message, { ...details, sequence: m.sequence, decisionIndex: decision.index });
+  if (check.newestDecision !== undefined && decision.index < check.newestDecision)
+    throw refuse('replay', `the decision at record ${decision.index} is older than the one at record ${check.newestDecision} already seen`, { newest: check.newestDecision });
   // The gateway checks the class it knows of the device; one that knows none (no report yet, none
   // given with the request) approves any, and only the device knows what it is.
   if ((check.vendor !== undefined && m.vendor !== check.vendor) || (check.class !== undefined && m.class !== check.class))
-    throw reject('wrong-class', `manifest is for ${m.vendor}/${m.class}, this device is ${check.vendor ?? m.vendor}/${check.class ?? m.class}`, { sequence: m.sequence });
+    throw refuse('wrong-class', `manifest is for ${m.vendor}/${m.class}, this device is ${check.vendor ?? m.vendor}/${check.class ?? m.class}`, {});
   if (check.now !== undefined && isExpired(m, check.now))
-    throw reject('expired', `manifest for ${m.class} sequence ${m.sequence} expired at ${isoTime(manifestExpiry(m) as number)}`, { sequence: m.sequence, expires: m.expires });
+    throw refuse('expired', `manifest for ${m.class} sequence ${m.sequence} expired at ${isoTime(manifestExpiry(m) as number)}`, { expires: m.expires });
   if (check.installedSequence !== undefined && m.sequence <= check.installedSequence)
-    throw reject('rollback', `sequence ${m.sequence} is not newer than ${check.installedSequence} installed`, { sequence: m.sequence, installed: check.installedSequence });
+    throw refuse('rollback', `sequence ${m.sequence} is not newer than ${check.installedSequence} installed`, { installed: check.installedSequence });
   if (check.image !== undefined) {
     const digest = toHex(sha256(check.image));
-    if (digest !== m.digest) throw reject('digest-mismatch', `image digest ${digest} is not the manifest's ${m.digest}`, { sequence: m.sequence });
-    if (check.image.length !== m.size) throw reject('size-mismatch', `image is ${check.image.length} bytes, the manifest says ${m.size}`, { sequence: m.sequence });
+    if (digest !== m.digest) throw refuse('digest-mismatch', `image digest ${digest} is not the manifest's ${m.digest}`, {});
+    if (check.image.length !== m.size) throw refuse('size-mismatch', `image is ${check.image.length} bytes, the manifest says ${m.size}`, {});
   }
   return { manifest: m, signer: opened.signer, decisionIndex: decision.index };
 }

@@ -18,7 +18,7 @@ export type RejectionReason =
   | 'same-sequence-different-digest' // a second image under a sequence number already in use
   | 'expired' // the manifest is past its expiry at check time (freeze attack)
   | 'unenrolled-device' // the caller says the device is not enrolled
-  | 'replay' // a report whose counter / timestamp is not newer than the last accepted one
+  | 'replay' // a report whose counter / timestamp is not newer than the last accepted one; an offer of a decision older than one the device saw
   | 'unknown-release' // an update names a release that was never registered
   | 'weak-key' // a vendor key of small order (ERR_WEAK_KEY), which any forger could sign for
   | 'malformed'; // not an envelope, not a manifest / report, or a field out of range

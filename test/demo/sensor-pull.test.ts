@@ -205,6 +205,30 @@ describe('runtime/sensor-pull: what a simulated sensor does with contract docume
     assert.deepEqual([untrusted.kind, untrusted.kind === 'ignored' && untrusted.why, untrusted.kind === 'ignored' && untrusted.reason], ['ignored', 'not-vendor-signed', 'unknown-signer']);
   });
 
+  it('refuses an approval older than one it has seen, published again after it, even when it could not install the newer one yet', async () => {
+    const fw = await gw.firmware();
+    const offer = async (sequence: number) => {
+      await fw.registerRelease(createManifest(m(sequence, image(`1.${sequence}`)), vendor));
+      const d = await fw.checkUpdate({ device: sensor, vendor: 'acme', class: 'cold', sequence });
+      assert.equal(d.decision, 'approved', d.message);
+      return JSON.parse(JSON.stringify(await firmwareOffer(gw.ledger, d.receipt.index))) as FirmwareOffer;
+    };
+    const [v4, v5] = [await offer(4), await offer(5)];
+    // The sensor cannot download 1.5 yet: it refuses it, and knows the ledger approved it after 1.4.
+    const v5digest = toHex(sha256(utf8('image 1.5')));
+    const withoutV5 = new Map([...images].filter(([digest]) => digest !== v5digest));
+    const sensorFw = new SensorFirmware({ did: sensor, key: sensorKey, gatewayKey: keyToDid(gatewayKey), vendorKeys: [keyToDid(vendor)], installed: factory, images: withoutV5 });
+    assert.equal(sensorFw.offer(json(v5), next, Date.now()).kind, 'refused');
+    const replayed = sensorFw.offer(json(v4), next, Date.now());
+    assert.deepEqual([replayed.kind, replayed.kind === 'refused' && replayed.reason], ['refused', 'replay']);
+    assert.equal(sensorFw.installed.sequence, 1);
+    // A sensor that has seen no newer decision installs 1.4; the factory offer after that is a rollback, as before.
+    const fresh = new SensorFirmware({ did: sensor, key: sensorKey, gatewayKey: keyToDid(gatewayKey), vendorKeys: [keyToDid(vendor)], installed: factory, images });
+    assert.equal(fresh.offer(json(v4), next, Date.now()).kind, 'installed');
+    const back = fresh.offer(json(offers.v1), next, Date.now());
+    assert.deepEqual([back.kind, back.kind === 'refused' && back.reason], ['refused', 'rollback']);
+  });
+
   it('reports a refusal once per vendor-signed manifest: a flood of unsigned offers or of one replay adds no report', () => {
     let reports = 0;
     const count = (): number => {

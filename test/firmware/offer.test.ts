@@ -65,6 +65,33 @@ describe('firmware: offers devices pull (vendor manifest + approved decision pro
     assert.equal(verifyFirmwareOffer(offer, check({ installedSequence: 5, image: img })).manifest.sequence, 7);
   });
 
+  it('is refused as a replay when older than the newest decision the device has seen: a superseded approval published again cannot replace the newer one', async () => {
+    const fw = await gw.firmware();
+    const offerOf = async (sequence: number, img: Uint8Array) => {
+      await fw.registerRelease(createManifest(m(sequence, img), vendor));
+      const d = await fw.checkUpdate({ device, vendor: 'acme', class: 'thermo', sequence });
+      assert.equal(d.decision, 'approved', d.message);
+      return { offer: JSON.parse(JSON.stringify(await firmwareOffer(gw.ledger, d.receipt.index))) as FirmwareOffer, index: d.receipt.index };
+    };
+    const [img10, img11] = [utf8('firmware image v10'), utf8('firmware image v11')];
+    const older = await offerOf(10, img10);
+    const newer = await offerOf(11, img11);
+    // The device saw 11 approved (it could not fetch the image yet): it still runs 5.
+    const missing = (() => {
+      try {
+        verifyFirmwareOffer(newer.offer, check({ installedSequence: 5, image: utf8('not there') }));
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.throws(() => verifyFirmwareOffer(older.offer, check({ installedSequence: 5, image: img10, newestDecision: newer.index })), refused('replay'));
+    assert.ok(refused('digest-mismatch')(missing));
+    assert.equal((missing as { details: { decisionIndex?: number } }).details.decisionIndex, newer.index, 'a refusal after the decision verified names it');
+    // The newest decision itself, and an older one to a device that has seen none newer, pass.
+    assert.equal(verifyFirmwareOffer(newer.offer, check({ installedSequence: 5, image: img11, newestDecision: newer.index })).decisionIndex, newer.index);
+    assert.equal(verifyFirmwareOffer(older.offer, check({ installedSequence: 5, image: img10, newestDecision: older.index })).manifest.sequence, 10);
+  });
+
   it('is refused: by another device, as a rollback, with another image, untrusted vendor, another manifest than approved', async () => {
     assert.throws(() => verifyFirmwareOffer(approved, { ...check(), device: other }), refused('unknown-release'));
     assert.throws(() => verifyFirmwareOffer(approved, check({ installedSequence: 5 })), refused('rollback'));
