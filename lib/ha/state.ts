@@ -2,6 +2,7 @@
 // installed and latest firmware. Pure functions of the contract / firmware state.
 import type { ContractState, ContractStatus, Terms } from '../contracts';
 import type { FirmwareState, Release } from '../firmware';
+import { isExpired } from '../firmware/manifest';
 import { SUPPORT_URL, haTemperatureUnit } from './discovery';
 import { isoTime } from '../encoding/iso-time';
 
@@ -105,13 +106,16 @@ export interface FirmwareHaState {
   release_url: string;
 }
 
-/** The registered release of that vendor (any vendor when unknown) and class with the highest sequence, of a signer not revoked. */
-export function latestRelease(fw: FirmwareState, cls: string, vendor?: string): Release | undefined {
+/**
+ * The registered release of that vendor (any vendor when unknown) and class with the highest
+ * sequence, of a signer not revoked, whose manifest has not expired at `now` (ms).
+ */
+export function latestRelease(fw: FirmwareState, cls: string, vendor?: string, now = Date.now()): Release | undefined {
   let best: Release | undefined;
   for (const r of fw.releases()) {
     if (r.class !== cls || (vendor !== undefined && r.vendor !== vendor)) continue;
-    // Signed by a key revoked since: no update to it can be approved (checkUpdate, revoked-key).
-    if (fw.isRevoked(r.vendor, r.signer)) continue;
+    // Signed by a key revoked since, or expired: no update to it can be approved (checkUpdate, revoked-key / expired).
+    if (fw.isRevoked(r.vendor, r.signer) || isExpired(r.manifest, now)) continue;
     if (!best || r.sequence > best.sequence) best = r;
   }
   return best;
@@ -132,17 +136,17 @@ export function releaseUrl(uri: string | undefined): string | undefined {
  * The update entity's state of a device, or undefined until the device has reported what it
  * runs. Installed: what the device last reported running (an approval alone installs nothing).
  * Latest: the newest of an approved update it has not reported yet (then in_progress) and the
- * registered releases of its vendor and class, when above the installed sequence; otherwise the
- * installed version (nothing newer is known).
+ * registered releases of its vendor and class not expired at `now` (ms), when above the installed
+ * sequence; otherwise the installed version (nothing newer is known).
  */
-export function firmwareHaState(fw: FirmwareState, did: string): FirmwareHaState | undefined {
+export function firmwareHaState(fw: FirmwareState, did: string, now = Date.now()): FirmwareHaState | undefined {
   const d = fw.device(did);
   const running = d?.running;
   if (!d || !running) return undefined;
   const vendor = running.vendor ?? d.vendor;
   const cur = d.current;
   const pending = cur && cur !== running && cur.source === 'decision' && cur.class === running.class && cur.sequence > running.sequence ? cur : undefined;
-  const newest = latestRelease(fw, running.class, vendor);
+  const newest = latestRelease(fw, running.class, vendor, now);
   let latest: { version: string; sequence: number; vendor?: string } = running;
   if (pending && pending.sequence > latest.sequence) latest = pending;
   if (newest && newest.sequence > latest.sequence) latest = newest;

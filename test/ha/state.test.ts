@@ -178,6 +178,20 @@ describe('ha: firmware update state', () => {
     assert.equal(latestRelease(gw.state, 'thermo', 'acme')?.sequence, 1);
   });
 
+  it('a release whose manifest has expired is not offered as the latest version (no update can be approved to it)', () => {
+    const { gw, acme, dev, devKey } = setup();
+    const m1 = manifest('acme', 'thermo', 1);
+    const expires = gw.time + 3_600_000;
+    gw.release(m1, acme);
+    gw.release(manifest('acme', 'thermo', 2, { expires }), acme);
+    gw.report(devKey, reportOf(m1, { vendor: 'acme', counter: 1 }));
+    assert.equal(firmwareHaState(gw.state, dev, expires - 1)?.latest_version, '1.2.0');
+    assert.equal(firmwareHaState(gw.state, dev, expires)?.latest_version, '1.1.0');
+    assert.equal(latestRelease(gw.state, 'thermo', 'acme', expires)?.sequence, 1);
+    gw.time = expires;
+    assert.throws(() => gw.update({ device: dev, vendor: 'acme', class: 'thermo', sequence: 2 }), /expired/);
+  });
+
   it('a device that reports an unregistered build newer than every release: latest is what it runs', () => {
     const { gw, acme, dev, devKey } = setup();
     gw.release(manifest('acme', 'thermo', 1), acme);
