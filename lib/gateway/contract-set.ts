@@ -1,12 +1,12 @@
 // The contracts one host (a Contract node) runs on a gateway: they are loaded, listed on the
 // gateway while they run, and every input (reading, clock tick, party signature, pulled
 // contract document) goes through one queue, so evaluation order equals ledger order.
-import { checkContractVersion, contractDocument, registrationOf, verifyContractDocument, type ContractDocument } from '../contracts/pull';
-import { CONTRACT_REGISTER } from '../contracts/records';
+import { checkContractVersion, contractDocument, registrationOf, verifyContractDocument, type ContractDocument, type VerifiedContract } from '../contracts/pull';
+import { CONTRACT_REGISTER, CONTRACT_SIGN } from '../contracts/records';
 import { subjectFor } from '../contracts/terms-list';
 import type { ContractEvent } from '../contracts/evaluator';
 import { validateTerms, type Terms } from '../contracts/terms';
-import { LedgerError } from '../errors';
+import { LedgerError, isLedgerError } from '../errors';
 import type { Receipt } from '../ledger';
 import { ContractRunner } from './contract-runner';
 import type { Gateway } from './gateway';
@@ -44,6 +44,8 @@ export class ContractSet {
   #timer: NodeJS.Timeout | undefined;
   /** Contract ids whose signed older version was looked for on the ledger (#restoreSigned). */
   readonly #restored = new Set<string>();
+  /** Terms hashes of signed older documents refused: a version at least as new was signed by every party here (#pullSignedOlder). */
+  readonly #staleSigned = new Set<string>();
   readonly #unlist = new Map<ContractRunner, () => void>();
   readonly #gateway: () => Promise<Gateway>;
 
@@ -170,8 +172,9 @@ export class ContractSet {
    * `originKey`) and records the parties' signatures it carries that are not recorded here yet.
    * This ledger's registrations say which version of a contract id is current (kept in memory by
    * the gateway: read back once, then updated as it registers): a document of an older version is
-   * refused (ERR_REPLAY), one of the current version with other terms too (ERR_CONTRACT_CONFLICT);
-   * a newer version replaces the older ones this set runs.
+   * refused (ERR_REPLAY) unless every party signed it and no newer version is signed by every
+   * party here (#pullSignedOlder), one of the current version with other terms too
+   * (ERR_CONTRACT_CONFLICT); a newer version replaces the older ones this set runs.
    */
   pull(document: unknown, originKey: string): Promise<Pulled> {
     return this.#serial(async (list) => {
@@ -179,7 +182,12 @@ export class ContractSet {
       const v = verifyContractDocument(document, originKey);
       const gw = await this.#gateway();
       // The gateway keeps the registered versions: a document sent again and again reads no ledger.
-      checkContractVersion(await gw.registeredVersions.get(v.terms.id), v);
+      try {
+        checkContractVersion(await gw.registeredVersions.get(v.terms.id), v);
+      } catch (err) {
+        if (!isLedgerError(err, 'ERR_REPLAY') || !v.active) throw err;
+        return this.#pullSignedOlder(gw, list, v, err);
+      }
       let runner = list.find((r) => r.ref.termsHash === v.termsHash);
       if (!runner) {
         runner = await ContractRunner.load(gw, v.terms);
@@ -196,6 +204,65 @@ export class ContractSet {
       if (!runner.active && !list.some((r) => r.terms.id === v.terms.id && r.active)) await this.#restoreSigned(gw, runner);
       return { runner, termsHash: v.termsHash };
     });
+  }
+
+  /**
+   * A document of a version every party signed, older than the highest registered here: this
+   * gateway missed it becoming signed (it pulled the newer version, or an older copy, only).
+   * Those terms bind until a newer version is signed by every party, so they run (ahead of the
+   * newer ones, which run beside them) unless this set runs, or this ledger holds, a version at
+   * least as new that every party signed: then it is the replay `stale` says. Other terms
+   * registered here under that version are ERR_CONTRACT_CONFLICT. The ledger is read once per
+   * refused document (#staleSigned): one sent again and again reads it no more.
+   */
+  async #pullSignedOlder(gw: Gateway, list: ContractRunner[], v: VerifiedContract, stale: unknown): Promise<Pulled> {
+    const { id, version } = v.terms;
+    if (this.#staleSigned.has(v.termsHash) || list.some((r) => r.terms.id === id && r.active && r.terms.version >= version)) throw stale;
+    const newer = new Map<string, ReadonlySet<string>>(); // terms hash -> parties, of the versions above
+    let from = Infinity;
+    for await (const r of gw.ledger.byType(CONTRACT_REGISTER)) {
+      const reg = registrationOf(r.record.body);
+      if (reg?.contract !== id || reg.version < version) continue;
+      if (reg.version === version && reg.termsHash !== v.termsHash)
+        throw new LedgerError('ERR_CONTRACT_CONFLICT', `contract ${id} version ${version} has other terms (${v.termsHash}) than the ones registered (${reg.termsHash})`, {
+          contract: id,
+          version,
+          termsHash: v.termsHash,
+          current: reg.termsHash,
+        });
+      const parties = (r.record.body as { terms?: { parties?: unknown } }).terms?.parties;
+      if (reg.version > version && Array.isArray(parties)) {
+        newer.set(reg.termsHash, new Set(parties.filter((p): p is string => typeof p === 'string')));
+        from = Math.min(from, r.index);
+      }
+    }
+    const signers = new Map<string, Set<string>>();
+    if (newer.size > 0) {
+      for await (const r of gw.ledger.byType(CONTRACT_SIGN, { from })) {
+        const b = r.record.body as { termsHash?: unknown; party?: unknown };
+        const parties = typeof b.termsHash === 'string' ? newer.get(b.termsHash) : undefined;
+        if (!parties || typeof b.party !== 'string' || !parties.has(b.party)) continue;
+        const got = signers.get(b.termsHash as string) ?? new Set<string>();
+        got.add(b.party);
+        signers.set(b.termsHash as string, got);
+      }
+    }
+    if ([...newer].some(([hash, parties]) => parties.size > 0 && signers.get(hash)?.size === parties.size)) {
+      this.#staleSigned.add(v.termsHash);
+      throw stale;
+    }
+    let runner = list.find((r) => r.ref.termsHash === v.termsHash);
+    if (!runner) {
+      runner = await ContractRunner.load(gw, v.terms);
+      this.#add(gw, runner, list.find((r) => r.terms.id === id && r.terms.version > version));
+    }
+    for (const party of v.signed) {
+      if (runner.signed.has(party)) continue;
+      const envelope = v.envelopes[party];
+      if (envelope !== undefined) await runner.sign(envelope, party);
+    }
+    for (const old of list.filter((r) => r !== runner && r.terms.id === id && r.terms.version < version)) this.#retire(old);
+    return { runner, termsHash: v.termsHash };
   }
 
   /**

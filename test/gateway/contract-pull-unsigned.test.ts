@@ -22,7 +22,7 @@ describe('gateway: a pulled newer version not signed by every party leaves the s
   const originTmp = tempDir();
   const v1 = termsFor(1, -20);
   const v2 = termsFor(2, 0);
-  const docs: Record<'v1' | 'v2carrier' | 'v2all', unknown> = { v1: null, v2carrier: null, v2all: null };
+  const docs: Record<'v1carrier' | 'v1' | 'v2carrier' | 'v2all', unknown> = { v1carrier: null, v1: null, v2carrier: null, v2all: null };
   let tmp: ReturnType<typeof tempDir>;
   let gw: Gateway;
   const open = () => Promise.resolve(gw);
@@ -36,6 +36,7 @@ describe('gateway: a pulled newer version not signed by every party leaves the s
       const copy = async (t: Terms): Promise<unknown> => JSON.parse(JSON.stringify(await contractDocument(gwo.ledger, termsHashHex(t)))) as unknown;
       const r1 = await ContractRunner.load(gwo, v1);
       await r1.sign(signContract(v1, carrier));
+      docs.v1carrier = await copy(v1);
       await r1.sign(signContract(v1, shipper));
       docs.v1 = await copy(v1);
       // The carrier wants laxer terms: it has the origin register version 2 and signs it alone.
@@ -88,6 +89,43 @@ describe('gateway: a pulled newer version not signed by every party leaves the s
     assert.equal(runner.terms.version, 2);
     assert.equal(runner.active, true);
     assert.deepEqual(await judge(set, T0), ['v2:']);
+    await set.close();
+  });
+
+  it('a version 1 every party signed that the puller missed (it saw version 1 half signed, then version 2) runs once its document comes', async () => {
+    const set = new ContractSet(open);
+    await set.pull(docs.v1carrier, origin);
+    await set.pull(docs.v2carrier, origin);
+    assert.deepEqual(await judge(set, T0), [], 'nothing every party signed yet');
+    const pulled = await set.pull(docs.v1, origin);
+    assert.deepEqual([pulled.runner.terms.version, pulled.runner.active], [1, true]);
+    assert.deepEqual(set.runners.map((r) => `${r.terms.version}:${r.active}`), ['1:true', '2:false']);
+    assert.deepEqual(await judge(set, T0 + 1000), ['v1:excursion.started violation']);
+    // Once version 2 is signed by every party, version 1 is a replay again.
+    await set.pull(docs.v2all, origin);
+    assert.deepEqual(set.runners.map((r) => r.terms.version), [2]);
+    await assert.rejects(set.pull(docs.v1, origin), { code: 'ERR_REPLAY' });
+    assert.deepEqual(set.runners.map((r) => r.terms.version), [2]);
+    await set.close();
+    await gw.close();
+    assert.deepEqual((await auditLedger(tmp.dir)).findings, []);
+    gw = await openPuller();
+  });
+
+  it('a signed version 1 never seen before version 2 runs beside it; after a restart, version 2 signed by every party on the ledger refuses it', async () => {
+    const first = new ContractSet(open);
+    await first.pull(docs.v2carrier, origin);
+    assert.equal((await first.pull(docs.v1, origin)).runner.active, true);
+    assert.deepEqual(await judge(first, T0), ['v1:excursion.started violation']);
+    await first.pull(docs.v2all, origin);
+    await first.close();
+    await gw.close();
+    gw = await openPuller();
+
+    const set = new ContractSet(open);
+    await assert.rejects(set.pull(docs.v1, origin), { code: 'ERR_REPLAY' });
+    await assert.rejects(set.pull(docs.v1, origin), { code: 'ERR_REPLAY' });
+    assert.deepEqual(set.runners, []);
     await set.close();
   });
 
