@@ -1,7 +1,8 @@
 // The file store's cross-process lock. Node has no flock(), so the lock is a LOCK file created
 // with O_EXCL holding "pid start-time": the process start time (field 22 of /proc/<pid>/stat,
 // in clock ticks since boot) tells a live owner from a new process that reuses a dead one's
-// pid. A lock whose pid is gone, or whose start time differs, is stale and is taken over.
+// pid. A lock whose pid is gone, or whose start time differs, or whose live owner holds no file of
+// the directory (the LOCK of a copy), is stale and is taken over.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotRegularFile, readRegular } from './regular-file';
@@ -41,8 +42,49 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Why the lock held in `text` is stale, or undefined when its owner is alive. */
-function staleBecause(text: string): string | undefined {
+/** Device and inode of each regular file in `dir`. */
+function filesOf(dir: string): Set<string> {
+  const out = new Set<string>();
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    try {
+      const s = fs.lstatSync(path.join(dir, e.name));
+      out.add(`${s.dev}:${s.ino}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether process `pid` has none of the files of `dir` open, where /proc says so (false where its
+ * open files cannot be listed: another user's process, no /proc). An owner holds them for as long
+ * as it holds the lock (LOCK from its creation, the segments once opened), so a live owner that
+ * holds none owns another directory: this LOCK was copied from it with the files (cp -r of a ledger
+ * a gateway is writing), or planted naming a process that lives here.
+ */
+function holdsNothingIn(pid: number, dir: string): boolean {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  const here = filesOf(dir);
+  for (const fd of fds) {
+    try {
+      const s = fs.statSync(`/proc/${pid}/fd/${fd}`);
+      if (here.has(`${s.dev}:${s.ino}`)) return false;
+    } catch {
+      // closed meanwhile, or not to be looked at
+    }
+  }
+  return true;
+}
+
+/** Why the lock of `dir` held in `text` is stale, or undefined when its owner is alive. */
+function staleBecause(text: string, dir: string): string | undefined {
   const m = /^(\d+) (\S+)\s*$/.exec(text);
   if (!m) return 'the lock file is unreadable';
   const pid = Number(m[1]);
@@ -54,6 +96,7 @@ function staleBecause(text: string): string | undefined {
   if (m[2] === '-' && processStartTime(process.pid) !== undefined) return `the lock names no start time, which every process here writes (pid ${pid} is another machine's)`;
   const start = processStartTime(pid);
   if (start !== undefined && m[2] !== '-' && start !== m[2]) return `pid ${pid} now belongs to another process`;
+  if (holdsNothingIn(pid, dir)) return `process ${pid} holds no file of this directory (the lock came with a copy of another one)`;
   return undefined;
 }
 
@@ -81,7 +124,7 @@ export function takeLock(dir: string): LockResult {
         throw e;
       }
       // a lock being written right now is empty for an instant: only an owner that is gone is stale
-      const why = text === '' ? undefined : staleBecause(text);
+      const why = text === '' ? undefined : staleBecause(text, dir);
       if (why === undefined || text === mine) return { ok: false, owner: text.trim() || 'a process starting up' };
       tookOver = why;
       try {
@@ -94,9 +137,11 @@ export function takeLock(dir: string): LockResult {
     try {
       fs.writeSync(fd, mine);
       fs.fsyncSync(fd);
-    } finally {
+    } catch (err) {
       fs.closeSync(fd);
+      throw err;
     }
+    // Held open until released: another process sees in /proc that this one owns this directory's lock (holdsNothingIn).
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -105,6 +150,8 @@ export function takeLock(dir: string): LockResult {
         if (readLock(file) === mine) fs.unlinkSync(file);
       } catch {
         /* already gone */
+      } finally {
+        fs.closeSync(fd);
       }
     };
     return { ok: true, release, tookOver };

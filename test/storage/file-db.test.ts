@@ -438,9 +438,13 @@ describe('file storage: the cross-process lock', function () {
     assert.match(db.tookOver ?? '', new RegExp(`process ${deadPid} is gone`));
     await db.close();
 
-    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)'], { stdio: 'ignore' });
+    // A process holding a file of the directory open, as the owner of its lock does.
+    const segment = path.join(dir, segmentName(1));
+    const sleeper = spawn(process.execPath, ['-e', `require('fs').openSync(${JSON.stringify(segment)}, 'r'); console.log('ready'); setTimeout(() => {}, 20000)`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     try {
-      await new Promise((resolve) => sleeper.once('spawn', resolve));
+      await new Promise((resolve) => sleeper.stdout.once('data', resolve));
       fs.writeFileSync(path.join(dir, LOCK_FILE), `${sleeper.pid} 1\n`);
       db = await FileDb.open(dir);
       assert.match(db.tookOver ?? '', /now belongs to another process/);
@@ -459,6 +463,33 @@ describe('file storage: the cross-process lock', function () {
       }
     } finally {
       sleeper.kill();
+    }
+  });
+
+  it('a copy (cp -r) of a store another process holds opens: the LOCK that came with it names a process that holds no file of the copy', async () => {
+    const dir = path.join(tmp.dir, 'db');
+    const mod = path.join(projectRoot, 'dist', 'lib', 'storage', 'file-db.js');
+    const owner = spawn(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(mod)}).FileDb.open(${JSON.stringify(dir)}, { create: true }).then(() => { console.log('ready'); setTimeout(() => {}, 20000); })`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise((resolve) => owner.stdout.once('data', resolve));
+      const copy = path.join(tmp.dir, 'copy');
+      fs.cpSync(dir, copy, { recursive: true });
+      assert.match(fs.readFileSync(path.join(copy, LOCK_FILE), 'latin1'), new RegExp(`^${owner.pid} \\d+\\n$`));
+      // The original is still held by its owner, as a reader finds...
+      await assert.rejects(FileDb.open(dir, { readOnly: true, lock: true }), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED'));
+      // ...but its copy is not: read (as the audit does) and opened to write.
+      let db = await FileDb.open(copy, { readOnly: true, lock: true });
+      assert.match(db.tookOver ?? '', new RegExp(`process ${owner.pid} holds no file of this directory`));
+      await db.close();
+      db = await FileDb.open(copy);
+      await db.close();
+      await assert.rejects(FileDb.open(dir), (e: unknown) => isLedgerError(e, 'ERR_LEDGER_LOCKED'));
+    } finally {
+      owner.kill();
     }
   });
 });
