@@ -22,6 +22,12 @@ export interface OfferOrigin {
 export class FirmwareOffers {
   readonly #kept: RetainedPublications;
   readonly #origins = new Map<string, OfferOrigin>();
+  /**
+   * Vendor keys ("vendor signer") whose revocation was seen on the ledger: the gateway tells its
+   * listeners before the firmware state applies the record, and an offer published in between
+   * must not go out (a revoked key is never trusted again).
+   */
+  readonly #revokedSigners = new Set<string>();
   #runner: FirmwareRunner | undefined;
   #gateway: Gateway | undefined;
   #closed = false;
@@ -69,7 +75,12 @@ export class FirmwareOffers {
 
   #stillOffered(o: OfferOrigin): boolean {
     const runner = this.#runner;
-    return runner !== undefined && runner.gateway.devices.active(o.device) && !runner.state.isRevoked(o.vendor, o.signer);
+    return (
+      runner !== undefined &&
+      runner.gateway.devices.active(o.device) &&
+      !runner.state.isRevoked(o.vendor, o.signer) &&
+      !this.#revokedSigners.has(`${o.vendor} ${o.signer}`)
+    );
   }
 
   #restore(topic: string, offer: unknown): void {
@@ -103,6 +114,7 @@ export class FirmwareOffers {
   }
 
   #withdrawSigner(vendor: string, signer: string): void {
+    this.#revokedSigners.add(`${vendor} ${signer}`);
     const topics = new Set<string>();
     for (const [topic, o] of this.#origins) if (o.vendor === vendor && o.signer === signer) topics.add(topic);
     const state = this.#runner?.state;
