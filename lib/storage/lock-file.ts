@@ -21,6 +21,14 @@ function readLock(file: string): string {
   }
 }
 
+function isSymbolicLink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** The start time of process `pid` from /proc, or undefined where /proc is not readable. */
 export function processStartTime(pid: number): string | undefined {
   try {
@@ -120,8 +128,11 @@ export function takeLock(dir: string): LockResult {
       try {
         text = readLock(file);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
-        throw e;
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        // O_EXCL found a name that does not open: a symbolic link to nothing holds no lock (it
+        // would otherwise refuse every open, the audit's too); else the lock was released meanwhile.
+        if (!isSymbolicLink(file)) continue;
+        text = 'a symbolic link to nothing';
       }
       // a lock being written right now is empty for an instant: only an owner that is gone is stale
       const why = text === '' ? undefined : staleBecause(text, dir);

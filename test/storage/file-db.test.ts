@@ -313,6 +313,18 @@ describe('file storage: a directory whose files are not regular files', function
     assert.equal(openElsewhere(dir, false), 'opened');
     assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false, 'taken over, then released');
   });
+
+  it('a LOCK that is a symbolic link to nothing holds no lock, and nothing is created where it points', async () => {
+    const dir = path.join(tmp.dir, 'db');
+    await (await FileDb.open(dir, { create: true })).close();
+    const target = path.join(tmp.dir, 'elsewhere-LOCK');
+    fs.symlinkSync(target, path.join(dir, LOCK_FILE));
+    const db = await FileDb.open(dir, { readOnly: true, lock: true });
+    assert.match(db.tookOver ?? '', /unreadable/);
+    await db.close();
+    assert.equal(fs.existsSync(target), false);
+    assert.throws(() => fs.lstatSync(path.join(dir, LOCK_FILE)), { code: 'ENOENT' }, 'taken over, then released');
+  });
 });
 
 describe('file storage: random operations against a reference map', function () {
