@@ -50,8 +50,11 @@ interface Job {
   reject: (err: Error) => void;
 }
 
-/** Why a LOCK file cannot be created in a directory that cannot be written (read-only mount, permissions, full disk). */
-const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+/**
+ * Why a LOCK file cannot be created: a directory that cannot be written (read-only mount,
+ * permissions, full disk), or a directory named LOCK in it (no process can hold that lock).
+ */
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'EISDIR']);
 
 /** The lock of `dir`; undefined for a reader (`readOnly`) in a directory where no LOCK file can be made. */
 function lockUnlessUnwritable(dir: string, readOnly: boolean): LockResult | undefined {

@@ -325,6 +325,20 @@ describe('file storage: a directory whose files are not regular files', function
     assert.equal(fs.existsSync(target), false);
     assert.throws(() => fs.lstatSync(path.join(dir, LOCK_FILE)), { code: 'ENOENT' }, 'taken over, then released');
   });
+
+  it('a LOCK that is a directory: a reader reads without the lock (no process can hold it), a writer is refused', async () => {
+    const dir = path.join(tmp.dir, 'db');
+    const db = await FileDb.open(dir, { create: true });
+    await db.put(Buffer.from('k'), Buffer.from('v'));
+    await db.close();
+    fs.mkdirSync(path.join(dir, LOCK_FILE));
+    fs.writeFileSync(path.join(dir, LOCK_FILE, 'planted'), 'x');
+    const reader = await FileDb.open(dir, { readOnly: true, lock: true });
+    assert.equal((await reader.get(Buffer.from('k')))?.toString(), 'v');
+    await reader.close();
+    assert.equal(fs.readFileSync(path.join(dir, LOCK_FILE, 'planted'), 'latin1'), 'x', 'left as it was');
+    await assert.rejects(FileDb.open(dir), { code: 'ERR_LEDGER_IO' });
+  });
 });
 
 describe('file storage: random operations against a reference map', function () {
