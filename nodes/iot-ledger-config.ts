@@ -14,12 +14,10 @@ import { connectTileMqtt, defaultTileTopicBase, MqttTilePublisher } from '../lib
 import type { MqttClient } from 'mqtt';
 import { mountTileRoutes, publishLedger, unpublishLedger } from './lib/tile-routes';
 import { configText } from './lib/config-text';
+import { withoutLogin } from './lib/url-login';
 import { describeStorage } from '../lib/storage/open';
 import { describeEd25519 } from '../lib/crypto/ed25519';
 import { MAX_BLOCK_RECORDS } from '../lib/ledger/block-limits';
-
-/** The URL as configured, any user name or password in it left out (they are not echoed to the log). */
-const withoutUserInfo = (url: string): string => url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1');
 
 export = function register(RED: RED): void {
   mountTileRoutes(RED.httpNode);
@@ -133,7 +131,7 @@ export = function register(RED: RED): void {
         );
       } catch (err) {
         if (isLedgerError(err)) this.error(`ledger ${this.ledgerName}: tiles over MQTT: ${err.message}`);
-        else this.error(`ledger ${this.ledgerName}: tiles over MQTT needs mqtt://host:port[/topic base] without + or #, not ${JSON.stringify(withoutUserInfo(tilesMqtt))}`);
+        else this.error(`ledger ${this.ledgerName}: tiles over MQTT needs mqtt://host:port[/topic base] without + or #, not ${JSON.stringify(withoutLogin(tilesMqtt))}`);
       }
     }
     this.on('close', (_removed, done) => {

@@ -6,6 +6,7 @@ import { onInput } from './lib/guarded-input';
 import type { Node, NodeDef, RED } from './lib/red';
 import { addReplica, removeReplica } from './lib/replicas';
 import { formatCount, status, type Translate } from './lib/status';
+import { hasLogin } from './lib/url-login';
 import { configText, wholeNumberSetting } from './lib/config-text';
 
 function statusOf(t: Translate, v: FollowerView): ReturnType<typeof status.ok> {
@@ -33,9 +34,16 @@ export = function register(RED: RED): void {
     const url = configText(def.url).trim();
     const key = configText(def.key).trim();
     const dirText = configText(def.dir).trim();
-    if (!url || !key) {
+    // A login in the URL would be shown wherever the URL is (the node's messages, the sidebar): refused.
+    const login = hasLogin(url);
+    if (!url || !key || login) {
+      const err = new LedgerError(
+        'ERR_INVALID_ARGUMENT',
+        login ? 'replica: put the login in the user name and password fields (credentials), not in the origin URL' : 'replica: origin URL and gateway key are required',
+      );
       this.status(status.error(RED._('iot-ledger-replica.status.unconfigured')));
-      onInput(this, RED._, (_msg, _send, done) => done(new LedgerError('ERR_INVALID_ARGUMENT', 'replica: origin URL and gateway key are required')));
+      if (login) this.error(err);
+      onInput(this, RED._, (_msg, _send, done) => done(err));
       return;
     }
     const dir = nodePath.resolve(userDir, dirText || nodePath.join('iot-ledger', 'replicas', this.id));

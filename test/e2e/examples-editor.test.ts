@@ -152,7 +152,7 @@ describe('e2e: the examples in the Node-RED editor', function () {
     assert.match(result['v-contract'].errors.join(' '), /Check every: a whole number of seconds/, JSON.stringify(result));
   });
 
-  it('refuses a user name or password in the Anchor node\'s JSON-RPC URL and in Tiles over MQTT, which flows.json keeps in plain text', async () => {
+  it('refuses a user name or password in the Anchor node\'s JSON-RPC URL, in Tiles over MQTT and in the Replica\'s origin URL, which flows.json keeps in plain text', async () => {
     const anchor = (id: string, rpcUrl: string, extra: Record<string, unknown> = {}) => ({
       id, type: 'iot-ledger-anchor', z: 'u-tab', ledger: 'u-ledger', rpcUrl, chainId: '1', contract: `0x${'ab'.repeat(20)}`,
       everyBlocks: 0, everyMinutes: 60, confirmations: 12, maxFeeGwei: 50, maxPriorityGwei: 2, maxBumps: 3, bumpAfterSeconds: 180, pollSeconds: 15, wires: [[]], ...extra,
@@ -166,14 +166,17 @@ describe('e2e: the examples in the Node-RED editor', function () {
       anchor('u-login', 'https://user:hunter2@rpc.example.org'),
       anchor('u-empty', ''),
       anchor('u-secret', '', { credentials: { secretRpcUrl: 'https://rpc.example.org/v3/0123456789abcdef' } }),
+      { id: 'u-replica', type: 'iot-ledger-replica', z: 'u-tab', url: 'https://gateway.example/iot-ledger/tiles/coldroom', key: 'did:key:z6MkwAQVBxtKwwNivZy75xm4JZy34Ue4WrFTvkYfkvEPHwj6', interval: 5, wires: [[]] },
+      { id: 'u-replica-login', type: 'iot-ledger-replica', z: 'u-tab', url: 'https://user:hunter2@gateway.example/iot-ledger/tiles/coldroom', key: 'did:key:z6MkwAQVBxtKwwNivZy75xm4JZy34Ue4WrFTvkYfkvEPHwj6', interval: 5, wires: [[]] },
     ]);
     assert.deepEqual(
       verdicts(result),
-      { 'u-ledger': true, 'u-ledger-login': false, 'u-plain': true, 'u-env': true, 'u-login': false, 'u-empty': false, 'u-secret': true },
+      { 'u-ledger': true, 'u-ledger-login': false, 'u-plain': true, 'u-env': true, 'u-login': false, 'u-empty': false, 'u-secret': true, 'u-replica': true, 'u-replica-login': false },
       JSON.stringify(result),
     );
     assert.match(result['u-login'].errors.join(' '), /secret URL/, JSON.stringify(result));
     assert.match(result['u-ledger-login'].errors.join(' '), /broker login fields/, JSON.stringify(result));
+    assert.match(result['u-replica-login'].errors.join(' '), /without a login/, JSON.stringify(result));
   });
 
   for (const name of examples) {

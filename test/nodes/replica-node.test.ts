@@ -75,6 +75,26 @@ describe('Replica node', function () {
     assert.equal(report.size, 200);
   });
 
+  it('an origin URL with a login is refused: nothing fetched, an error naming the login fields, the password in no view or message', async () => {
+    const dir = path.join(tmp.dir, 'login-url');
+    const url = new URL(server.url);
+    url.username = 'replica';
+    url.password = 'hunter2';
+    await helper.load(packNodes(), flow(dir, { url: url.href }));
+    const node = helper.getNode('replica') as unknown as { error: { args: unknown[][]; thisValues: unknown[] } };
+    const errors = node.error.args.filter((_, i) => node.error.thisValues[i] === node).map((a) => String(a[0]));
+    assert.ok(errors.some((e) => e.includes('user name and password fields')), `errors: ${errors.join(' | ')}`);
+    const caught = nextMessage<{ error: { code: string; message: string } }>(helper.getNode('caught'));
+    helper.getNode('replica').receive({ payload: 'now' });
+    const { error } = await caught;
+    assert.equal(error.code, 'ERR_INVALID_ARGUMENT');
+    assert.ok(!error.message.includes('hunter2'), error.message);
+    let sidebar: { replicas?: unknown[] } = {};
+    await sidebarHandler({ params: {}, query: {} }, { json: (b: unknown) => void (sidebar = b as typeof sidebar), status: () => assert.fail('no error status') });
+    assert.ok(!JSON.stringify(sidebar).includes('hunter2'), 'the sidebar does not show the password');
+    assert.equal(fs.existsSync(dir), false, 'nothing fetched');
+  });
+
   it('stops at a block larger than a replica takes: status says so, Catch gets ERR_REPLICA_BLOCK_TOO_LARGE, an input fetches nothing again', async () => {
     const dir = path.join(tmp.dir, 'copy-of-big');
     const big = await ledgerOfOneBlock(path.join(tmp.dir, 'gw-big'), 'replica.node', key, MAX_BLOCK_RECORDS + 1);

@@ -1,5 +1,6 @@
 // The Anchor node's editor.
 import { check, str } from '../shared/validators';
+import { hasLogin } from '../../lib/url-login';
 
 interface AnchorProps {
   name: string;
@@ -25,7 +26,6 @@ interface AnchorCredentials {
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const URL_PATTERN = /^https?:\/\//;
-const USER_INFO = /^https?:\/\/[^/?#]*@/i;
 // "${NAME}": Node-RED puts the environment variable's value there when the flow starts.
 const ENV = /^\$\{\w+\}$/;
 const matches = (re: RegExp) => (v: unknown): boolean => re.test(str(v)) || ENV.test(str(v));
@@ -42,7 +42,7 @@ RED.nodes.registerType<AnchorProps>('iot-ledger-anchor', {
       value: '',
       validate: check<EditorNode & AnchorProps & { credentials?: AnchorCredentials }>((v, node) => {
         if (str(v) === '') return Boolean(node.credentials?.secretRpcUrl || node.credentials?.has_secretRpcUrl);
-        return matches(URL_PATTERN)(v) && !USER_INFO.test(str(v));
+        return matches(URL_PATTERN)(v) && !hasLogin(str(v));
       }, 'iot-ledger-anchor.errors.rpcUrl'),
     },
     chainId: { value: '', required: true, validate: count },

@@ -1,5 +1,6 @@
 // The Replica node's editor.
 import { check, str, wholeNumber } from '../shared/validators';
+import { hasLogin } from '../../lib/url-login';
 
 interface ReplicaProps {
   name: string;
@@ -27,7 +28,12 @@ RED.nodes.registerType<ReplicaProps>('iot-ledger-replica', {
   color: '#8CCFB9',
   defaults: {
     name: { value: '' },
-    url: { value: '', required: true, validate: check((v) => /^https?:\/\/\S+$/.test(str(v)) || /^mqtts?:\/\/[^/\s]+\/[^#+\s]+$/.test(str(v)), 'iot-ledger-replica.errors.url') },
+    // No login in the URL: flows.json, the node's messages and the sidebar would show it (the login fields are credentials).
+    url: {
+      value: '',
+      required: true,
+      validate: check((v) => !hasLogin(str(v)) && (/^https?:\/\/\S+$/.test(str(v)) || /^mqtts?:\/\/[^/\s]+\/[^#+\s]+$/.test(str(v))), 'iot-ledger-replica.errors.url'),
+    },
     key: { value: '', required: true, validate: check(KEY, 'iot-ledger-replica.errors.key') },
     dir: { value: '' },
     interval: { value: 5, required: true, validate: wholeNumber(1, 86400, 'iot-ledger-replica.errors.interval') },
