@@ -188,22 +188,31 @@ export class ContractSet {
         if (!isLedgerError(err, 'ERR_REPLAY') || !v.active) throw err;
         return this.#pullSignedOlder(gw, list, v, err);
       }
-      let runner = list.find((r) => r.ref.termsHash === v.termsHash);
-      if (!runner) {
-        runner = await ContractRunner.load(gw, v.terms);
-        this.#add(gw, runner);
-      }
-      for (const party of v.signed) {
-        if (runner.signed.has(party)) continue;
-        const envelope = v.envelopes[party];
-        if (envelope !== undefined) await runner.sign(envelope, party);
-      }
+      const runner = await this.#runnerOf(gw, list, v);
       // Terms every party signed bind until a newer version of them is signed by every party: one
       // that some party has not signed (yet) runs beside them and judges nothing.
       for (const old of list.filter((r) => r !== runner && r.terms.id === v.terms.id && (runner.active || !r.active))) this.#retire(old);
       if (!runner.active && !list.some((r) => r.terms.id === v.terms.id && r.active)) await this.#restoreSigned(gw, runner);
       return { runner, termsHash: v.termsHash };
     });
+  }
+
+  /**
+   * The runner of a pulled document's terms (loaded and added, before `before` when given, if this
+   * set does not run them yet), with the parties' signatures it carries that are not recorded yet.
+   */
+  async #runnerOf(gw: Gateway, list: ContractRunner[], v: VerifiedContract, before?: ContractRunner): Promise<ContractRunner> {
+    let runner = list.find((r) => r.ref.termsHash === v.termsHash);
+    if (!runner) {
+      runner = await ContractRunner.load(gw, v.terms);
+      this.#add(gw, runner, before);
+    }
+    for (const party of v.signed) {
+      if (runner.signed.has(party)) continue;
+      const envelope = v.envelopes[party];
+      if (envelope !== undefined) await runner.sign(envelope, party);
+    }
+    return runner;
   }
 
   /**
@@ -251,16 +260,7 @@ export class ContractSet {
       this.#staleSigned.add(v.termsHash);
       throw stale;
     }
-    let runner = list.find((r) => r.ref.termsHash === v.termsHash);
-    if (!runner) {
-      runner = await ContractRunner.load(gw, v.terms);
-      this.#add(gw, runner, list.find((r) => r.terms.id === id && r.terms.version > version));
-    }
-    for (const party of v.signed) {
-      if (runner.signed.has(party)) continue;
-      const envelope = v.envelopes[party];
-      if (envelope !== undefined) await runner.sign(envelope, party);
-    }
+    const runner = await this.#runnerOf(gw, list, v, list.find((r) => r.terms.id === id && r.terms.version > version));
     for (const old of list.filter((r) => r !== runner && r.terms.id === id && r.terms.version < version)) this.#retire(old);
     return { runner, termsHash: v.termsHash };
   }
